@@ -1,0 +1,43 @@
+/* cli_doctor.c — `tsasr doctor`: version, BLAS and threads, CUDA build and devices. */
+#include <stdio.h>
+
+#include "cli/cli.h"
+#include "tensor/backend.h"
+
+int cli_doctor(int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  be_info info;
+  be_get_info(&info);
+  printf("tsasr %s\n", TSASR_VERSION);
+  printf("cpu backend: %s, %d OpenMP thread(s), BLAS threads %d\n", info.blas, info.omp_threads,
+         info.blas_threads);
+  printf("cuda: %s\n", info.cuda_built ? "built" : "not built");
+  if (info.cuda_built) {
+    if (info.cuda_devices > 0)
+      printf("cuda runtime %d.%d, driver %d.%d, %d device(s): %s\n", info.cuda_runtime / 1000,
+             (info.cuda_runtime % 1000) / 10, info.cuda_driver / 1000, (info.cuda_driver % 1000) / 10,
+             info.cuda_devices, info.cuda_device_name);
+    else
+      printf("cuda runtime %d.%d: no device (%s)\n", info.cuda_runtime / 1000,
+             (info.cuda_runtime % 1000) / 10, info.cuda_status);
+  }
+  printf("audio: %s, lua: %s, workbench: %s\n",
+#ifdef TS_HAVE_AUDIO
+         "yes",
+#else
+         "no",
+#endif
+#ifdef TS_HAVE_LUA
+         "yes",
+#else
+         "no",
+#endif
+#ifdef TS_HAVE_UI
+         "yes"
+#else
+         "no"
+#endif
+  );
+  return 0;
+}

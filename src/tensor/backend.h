@@ -1,0 +1,153 @@
+/* backend.h — the backend op table. Model code never loops over tensor data: it calls the
+ * op_* wrappers (ops.h), which check shapes and dispatch through this table. The CPU
+ * backend (cpu_*.c) and the CUDA backend (kernels/) each fill one. Backward ops ADD into
+ * gradient buffers (callers zero them once per step). */
+#ifndef TS_BACKEND_H
+#define TS_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "tensor/tensor.h"
+
+typedef enum act_kind { ACT_GELU = 0, ACT_RELU, ACT_SILU } act_kind;
+
+/* Scaled-dot-product attention settings.
+ *   score[b,h,i,j] = scale * q[b,i,h,:]·k[b,j,h/(Hq/Hkv),:] + bias[h,i,j]
+ *   key j is visible to query i of batch b iff j < kv_len[b] (all if kv_len NULL)
+ *   and, when causal, j <= q_pos0[b] + i (q_pos0 NULL means 0 for every b). */
+typedef struct attn_cfg {
+  int causal;
+  float scale;
+  const int32_t *kv_len;  /* (B) valid keys per batch row, host memory, or NULL */
+  const int32_t *q_pos0;  /* (B) position of query 0 among the keys, host memory, or NULL */
+  const tensor *bias;     /* (Hq, Tq, Tk) additive per-head bias (e.g. ALiBi), or NULL */
+} attn_cfg;
+
+typedef struct backend backend;
+
+typedef struct be_ops {
+  const char *name;
+  /* memory (device memory for a GPU backend) */
+  void *(*alloc)(backend *be, size_t bytes);
+  void (*release)(backend *be, void *p);
+  int (*to_device)(backend *be, void *dst, const void *src, size_t bytes, ts_err *e);
+  int (*to_host)(backend *be, void *dst, const void *src, size_t bytes, ts_err *e);
+  int (*sync)(backend *be, ts_err *e);
+
+  /* elementwise and copies */
+  void (*fill)(backend *be, tensor *x, float v);
+  void (*copy)(backend *be, const tensor *src, tensor *dst);
+  void (*axpby)(backend *be, const tensor *x, float a, tensor *y, float b); /* y = a x + b y */
+  void (*add)(backend *be, const tensor *a, const tensor *b, tensor *c);
+  void (*mul)(backend *be, const tensor *a, const tensor *b, tensor *c);
+  void (*mul_bwd)(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da,
+                  tensor *db);
+
+  /* C = op(A) op(B) + bias + beta C; A (M,K) or (Bt,M,K), B (K,N) or (Bt,K,N) [transposed
+   * storage when ta/tb], C (M,N) or (Bt,M,N), bias (N). */
+  void (*matmul)(backend *be, const tensor *a, const tensor *b, const tensor *bias, tensor *c,
+                 int ta, int tb, float beta);
+  void (*matmul_bwd)(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da,
+                     tensor *db, tensor *dbias, int ta, int tb);
+
+  /* norms over the last dim C of x (N,C); mean/rstd (N) are saved for backward */
+  void (*layernorm)(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
+                    tensor *mean, tensor *rstd, float eps);
+  void (*layernorm_bwd)(backend *be, const tensor *x, const tensor *w, const tensor *mean,
+                        const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db);
+  void (*rmsnorm)(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps);
+  void (*rmsnorm_bwd)(backend *be, const tensor *x, const tensor *w, const tensor *rstd,
+                      const tensor *dy, tensor *dx, tensor *dw);
+  /* x (B,C,T), groups G; mean/rstd (B,G); w,b (C) or NULL */
+  void (*groupnorm)(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
+                    tensor *mean, tensor *rstd, int groups, float eps);
+  void (*groupnorm_bwd)(backend *be, const tensor *x, const tensor *w, const tensor *mean,
+                        const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db,
+                        int groups);
+
+  void (*act)(backend *be, act_kind k, const tensor *x, tensor *y);
+  void (*act_bwd)(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx);
+  /* y = silu(gate) * up; all (N,H) */
+  void (*swiglu)(backend *be, const tensor *gate, const tensor *up, tensor *y);
+  void (*swiglu_bwd)(backend *be, const tensor *gate, const tensor *up, const tensor *dy,
+                     tensor *dgate, tensor *dup);
+  /* softmax over the last dim */
+  void (*softmax)(backend *be, const tensor *x, tensor *y);
+  void (*softmax_bwd)(backend *be, const tensor *y, const tensor *dy, tensor *dx);
+
+  /* q (B,Tq,Hq,D), k,v (B,Tk,Hkv,D), out (B,Tq,Hq,D), lse (B,Hq,Tq) saved for backward */
+  void (*attention)(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *out,
+                    tensor *lse, const attn_cfg *cfg);
+  void (*attention_bwd)(backend *be, const tensor *q, const tensor *k, const tensor *v,
+                        const tensor *out, const tensor *lse, const tensor *dout, tensor *dq,
+                        tensor *dk, tensor *dv, tensor *dbias, const attn_cfg *cfg);
+
+  /* half-split rotary embedding on x (B,T,H,D) with positions pos (B,T) (host int32);
+   * inverse rotates back (the backward). x and y may alias. */
+  void (*rope)(backend *be, const tensor *x, tensor *y, const int32_t *pos, float theta, int inverse);
+
+  /* x (B,Cin,T), w (Cout,Cin/groups,K), bias (Cout), y (B,Cout,Tout) */
+  void (*conv1d)(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y,
+                 int stride, int pad, int groups);
+  void (*conv1d_bwd)(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx,
+                     tensor *dw, tensor *dbias, int stride, int pad, int groups);
+
+  /* w = g * v / ||v||, norm over every dim of v (O,I,K) but `dim`; g and norm have v's shape
+   * with 1 everywhere except `dim` */
+  void (*weightnorm)(backend *be, const tensor *v, const tensor *g, tensor *w, tensor *norm, int dim);
+  void (*weightnorm_bwd)(backend *be, const tensor *v, const tensor *g, const tensor *norm,
+                         const tensor *dw, tensor *dv, tensor *dg, int dim);
+
+  /* table (V,C), ids (N) host int32, out (N,C) */
+  void (*embed)(backend *be, const tensor *table, const int32_t *ids, tensor *out);
+  void (*embed_bwd)(backend *be, const int32_t *ids, const tensor *dout, tensor *dtable);
+
+  /* x (B,T,C) -> y (B,T/k,k*C): k consecutive frames side by side; tail frames dropped */
+  void (*framecat)(backend *be, const tensor *x, tensor *y, int k);
+  void (*framecat_bwd)(backend *be, const tensor *dy, tensor *dx, int k);
+
+  /* Softmax cross-entropy over logits (N,V) with targets (N) and weights (N) (host memory).
+   * loss[i] = w[i] * (logsumexp(logits[i]) - logits[i][t[i]]) into losses (N, host).
+   * When grad_scale != 0 the logits are overwritten with
+   * dlogits[i] = grad_scale * w[i] * (softmax(logits[i]) - onehot(t[i])). A target < 0 or a
+   * zero weight means the row carries no loss (and gets zero gradient). */
+  void (*xent)(backend *be, tensor *logits, const int32_t *targets, const float *weights,
+               float *losses, float grad_scale);
+
+  /* AdamW with decoupled weight decay over flat buffers of n floats; step t >= 1 */
+  void (*adamw)(backend *be, float *p, const float *g, float *m, float *v, int64_t n, float lr,
+                float beta1, float beta2, float eps, float wd, int64_t t);
+  /* sum of squares of n floats (for the global grad norm) */
+  double (*sumsq)(backend *be, const float *x, int64_t n);
+} be_ops;
+
+struct backend {
+  const be_ops *ops;
+  ts_device device;
+  void *ctx;
+};
+
+/* Process-wide CPU backend (threads configured on first use). */
+backend *be_cpu(void);
+/* The CUDA backend, or NULL with e set when not built or no device. */
+backend *be_cuda(ts_err *e);
+
+typedef struct be_info {
+  const char *blas;   /* "OpenBLAS 0.3.21 (openmp)" or "built-in GEMM" */
+  int omp_threads;
+  int blas_threads;
+  int cuda_built;
+  int cuda_runtime;   /* CUDART_VERSION style, 12040 = 12.4 */
+  int cuda_driver;
+  int cuda_devices;
+  char cuda_device_name[320];
+  char cuda_status[160];
+} be_info;
+
+void be_get_info(be_info *info);
+/* Sets the number of CPU threads for our OpenMP loops and BLAS together. */
+void be_cpu_set_threads(int n);
+
+#endif

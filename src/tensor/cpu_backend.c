@@ -1,0 +1,104 @@
+/* cpu_backend.c — the CPU backend: memory, threads, build information and the op table
+ * (the ops themselves live in cpu_*.c beside this file). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#ifdef TS_HAVE_BLAS
+#include <cblas.h>
+#endif
+
+#include "tensor/backend.h"
+
+#ifdef TS_HAVE_CUDA
+int cuda_query_info(be_info *info); /* kernels/cuda_info.cu */
+#endif
+
+static void *cpu_alloc(backend *be, size_t bytes) {
+  (void)be;
+  size_t n = (bytes + 63) / 64 * 64;
+  return aligned_alloc(64, n ? n : 64);
+}
+static void cpu_release(backend *be, void *p) {
+  (void)be;
+  free(p);
+}
+static int cpu_to_device(backend *be, void *dst, const void *src, size_t bytes, ts_err *e) {
+  (void)be;
+  (void)e;
+  memmove(dst, src, bytes);
+  return TS_OK;
+}
+static int cpu_sync(backend *be, ts_err *e) {
+  (void)be;
+  (void)e;
+  return TS_OK;
+}
+
+static const be_ops cpu_ops_table = {
+    .name = "cpu",
+    .alloc = cpu_alloc,
+    .release = cpu_release,
+    .to_device = cpu_to_device,
+    .to_host = cpu_to_device,
+    .sync = cpu_sync,
+    /* OPS */
+};
+
+static backend g_cpu = {&cpu_ops_table, DEV_CPU, NULL};
+static int g_threads = 0;
+
+void be_cpu_set_threads(int n) {
+  if (n < 1) n = 1;
+  g_threads = n;
+#ifdef _OPENMP
+  omp_set_num_threads(n);
+#endif
+#ifdef TS_HAVE_BLAS
+  openblas_set_num_threads(n);
+#endif
+}
+
+backend *be_cpu(void) {
+  if (!g_threads) {
+    int n = 1;
+#ifdef _OPENMP
+    n = omp_get_max_threads();
+#endif
+    const char *s = getenv("TSASR_THREADS");
+    if (s && atoi(s) > 0) n = atoi(s);
+    be_cpu_set_threads(n);
+  }
+  return &g_cpu;
+}
+
+#ifndef TS_HAVE_CUDA
+backend *be_cuda(ts_err *e) {
+  err_set(e, TS_EUNSUP, "this build has no CUDA backend (configure with -DTSASR_CUDA=ON)");
+  return NULL;
+}
+#endif
+
+void be_get_info(be_info *info) {
+  memset(info, 0, sizeof *info);
+  be_cpu();
+  info->omp_threads = g_threads;
+#ifdef TS_HAVE_BLAS
+  static char blas[128];
+  const char *cfg = openblas_get_config();
+  int par = openblas_get_parallel(); /* 0 sequential, 1 pthreads, 2 OpenMP */
+  snprintf(blas, sizeof blas, "OpenBLAS (%s; %s)", cfg ? cfg : "?",
+           par == 2 ? "openmp" : par == 1 ? "pthreads" : "sequential");
+  info->blas = blas;
+  info->blas_threads = openblas_get_num_threads();
+#else
+  info->blas = "built-in GEMM";
+  info->blas_threads = g_threads;
+#endif
+#ifdef TS_HAVE_CUDA
+  info->cuda_built = 1;
+  cuda_query_info(info);
+#endif
+}
