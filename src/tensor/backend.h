@@ -1,7 +1,8 @@
 /* backend.h — the backend op table. Model code never loops over tensor data: it calls the
  * op_* wrappers (ops.h), which check shapes and dispatch through this table. The CPU
  * backend (cpu_*.c) and the CUDA backend (kernels/) each fill one. Backward ops ADD into
- * gradient buffers (callers zero them once per step). */
+ * gradient buffers (callers zero them once per step). Ops return TS_OK or an error code
+ * (TS_ENOMEM for scratch memory, TS_EDEVICE for a failed kernel). */
 #ifndef TS_BACKEND_H
 #define TS_BACKEND_H
 
@@ -37,87 +38,87 @@ typedef struct be_ops {
   int (*sync)(backend *be, ts_err *e);
 
   /* elementwise and copies */
-  void (*fill)(backend *be, tensor *x, float v);
-  void (*copy)(backend *be, const tensor *src, tensor *dst);
-  void (*axpby)(backend *be, const tensor *x, float a, tensor *y, float b); /* y = a x + b y */
-  void (*add)(backend *be, const tensor *a, const tensor *b, tensor *c);
-  void (*mul)(backend *be, const tensor *a, const tensor *b, tensor *c);
-  void (*mul_bwd)(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da,
+  int (*fill)(backend *be, tensor *x, float v);
+  int (*copy)(backend *be, const tensor *src, tensor *dst);
+  int (*axpby)(backend *be, const tensor *x, float a, tensor *y, float b); /* y = a x + b y */
+  int (*add)(backend *be, const tensor *a, const tensor *b, tensor *c);
+  int (*mul)(backend *be, const tensor *a, const tensor *b, tensor *c);
+  int (*mul_bwd)(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da,
                   tensor *db);
 
   /* C = op(A) op(B) + bias + beta C; A (M,K) or (Bt,M,K), B (K,N) or (Bt,K,N) [transposed
    * storage when ta/tb], C (M,N) or (Bt,M,N), bias (N). */
-  void (*matmul)(backend *be, const tensor *a, const tensor *b, const tensor *bias, tensor *c,
+  int (*matmul)(backend *be, const tensor *a, const tensor *b, const tensor *bias, tensor *c,
                  int ta, int tb, float beta);
-  void (*matmul_bwd)(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da,
+  int (*matmul_bwd)(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da,
                      tensor *db, tensor *dbias, int ta, int tb);
 
   /* norms over the last dim C of x (N,C); mean/rstd (N) are saved for backward */
-  void (*layernorm)(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
+  int (*layernorm)(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
                     tensor *mean, tensor *rstd, float eps);
-  void (*layernorm_bwd)(backend *be, const tensor *x, const tensor *w, const tensor *mean,
+  int (*layernorm_bwd)(backend *be, const tensor *x, const tensor *w, const tensor *mean,
                         const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db);
-  void (*rmsnorm)(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps);
-  void (*rmsnorm_bwd)(backend *be, const tensor *x, const tensor *w, const tensor *rstd,
+  int (*rmsnorm)(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps);
+  int (*rmsnorm_bwd)(backend *be, const tensor *x, const tensor *w, const tensor *rstd,
                       const tensor *dy, tensor *dx, tensor *dw);
   /* x (B,C,T), groups G; mean/rstd (B,G); w,b (C) or NULL */
-  void (*groupnorm)(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
+  int (*groupnorm)(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
                     tensor *mean, tensor *rstd, int groups, float eps);
-  void (*groupnorm_bwd)(backend *be, const tensor *x, const tensor *w, const tensor *mean,
+  int (*groupnorm_bwd)(backend *be, const tensor *x, const tensor *w, const tensor *mean,
                         const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db,
                         int groups);
 
-  void (*act)(backend *be, act_kind k, const tensor *x, tensor *y);
-  void (*act_bwd)(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx);
+  int (*act)(backend *be, act_kind k, const tensor *x, tensor *y);
+  int (*act_bwd)(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx);
   /* y = silu(gate) * up; all (N,H) */
-  void (*swiglu)(backend *be, const tensor *gate, const tensor *up, tensor *y);
-  void (*swiglu_bwd)(backend *be, const tensor *gate, const tensor *up, const tensor *dy,
+  int (*swiglu)(backend *be, const tensor *gate, const tensor *up, tensor *y);
+  int (*swiglu_bwd)(backend *be, const tensor *gate, const tensor *up, const tensor *dy,
                      tensor *dgate, tensor *dup);
   /* softmax over the last dim */
-  void (*softmax)(backend *be, const tensor *x, tensor *y);
-  void (*softmax_bwd)(backend *be, const tensor *y, const tensor *dy, tensor *dx);
+  int (*softmax)(backend *be, const tensor *x, tensor *y);
+  int (*softmax_bwd)(backend *be, const tensor *y, const tensor *dy, tensor *dx);
 
   /* q (B,Tq,Hq,D), k,v (B,Tk,Hkv,D), out (B,Tq,Hq,D), lse (B,Hq,Tq) saved for backward */
-  void (*attention)(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *out,
+  int (*attention)(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *out,
                     tensor *lse, const attn_cfg *cfg);
-  void (*attention_bwd)(backend *be, const tensor *q, const tensor *k, const tensor *v,
+  int (*attention_bwd)(backend *be, const tensor *q, const tensor *k, const tensor *v,
                         const tensor *out, const tensor *lse, const tensor *dout, tensor *dq,
                         tensor *dk, tensor *dv, tensor *dbias, const attn_cfg *cfg);
 
   /* half-split rotary embedding on x (B,T,H,D) with positions pos (B,T) (host int32);
    * inverse rotates back (the backward). x and y may alias. */
-  void (*rope)(backend *be, const tensor *x, tensor *y, const int32_t *pos, float theta, int inverse);
+  int (*rope)(backend *be, const tensor *x, tensor *y, const int32_t *pos, float theta, int inverse);
 
   /* x (B,Cin,T), w (Cout,Cin/groups,K), bias (Cout), y (B,Cout,Tout) */
-  void (*conv1d)(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y,
+  int (*conv1d)(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y,
                  int stride, int pad, int groups);
-  void (*conv1d_bwd)(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx,
+  int (*conv1d_bwd)(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx,
                      tensor *dw, tensor *dbias, int stride, int pad, int groups);
 
   /* w = g * v / ||v||, norm over every dim of v (O,I,K) but `dim`; g and norm have v's shape
    * with 1 everywhere except `dim` */
-  void (*weightnorm)(backend *be, const tensor *v, const tensor *g, tensor *w, tensor *norm, int dim);
-  void (*weightnorm_bwd)(backend *be, const tensor *v, const tensor *g, const tensor *norm,
+  int (*weightnorm)(backend *be, const tensor *v, const tensor *g, tensor *w, tensor *norm, int dim);
+  int (*weightnorm_bwd)(backend *be, const tensor *v, const tensor *g, const tensor *norm,
                          const tensor *dw, tensor *dv, tensor *dg, int dim);
 
   /* table (V,C), ids (N) host int32, out (N,C) */
-  void (*embed)(backend *be, const tensor *table, const int32_t *ids, tensor *out);
-  void (*embed_bwd)(backend *be, const int32_t *ids, const tensor *dout, tensor *dtable);
+  int (*embed)(backend *be, const tensor *table, const int32_t *ids, tensor *out);
+  int (*embed_bwd)(backend *be, const int32_t *ids, const tensor *dout, tensor *dtable);
 
   /* x (B,T,C) -> y (B,T/k,k*C): k consecutive frames side by side; tail frames dropped */
-  void (*framecat)(backend *be, const tensor *x, tensor *y, int k);
-  void (*framecat_bwd)(backend *be, const tensor *dy, tensor *dx, int k);
+  int (*framecat)(backend *be, const tensor *x, tensor *y, int k);
+  int (*framecat_bwd)(backend *be, const tensor *dy, tensor *dx, int k);
 
   /* Softmax cross-entropy over logits (N,V) with targets (N) and weights (N) (host memory).
    * loss[i] = w[i] * (logsumexp(logits[i]) - logits[i][t[i]]) into losses (N, host).
    * When grad_scale != 0 the logits are overwritten with
    * dlogits[i] = grad_scale * w[i] * (softmax(logits[i]) - onehot(t[i])). A target < 0 or a
    * zero weight means the row carries no loss (and gets zero gradient). */
-  void (*xent)(backend *be, tensor *logits, const int32_t *targets, const float *weights,
+  int (*xent)(backend *be, tensor *logits, const int32_t *targets, const float *weights,
                float *losses, float grad_scale);
 
   /* AdamW with decoupled weight decay over flat buffers of n floats; step t >= 1 */
-  void (*adamw)(backend *be, float *p, const float *g, float *m, float *v, int64_t n, float lr,
+  int (*adamw)(backend *be, float *p, const float *g, float *m, float *v, int64_t n, float lr,
                 float beta1, float beta2, float eps, float wd, int64_t t);
   /* sum of squares of n floats (for the global grad norm) */
   double (*sumsq)(backend *be, const float *x, int64_t n);

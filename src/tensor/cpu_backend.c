@@ -11,6 +11,7 @@
 #endif
 
 #include "tensor/backend.h"
+#include "tensor/cpu_ops.h"
 
 #ifdef TS_HAVE_CUDA
 int cuda_query_info(be_info *info); /* kernels/cuda_info.cu */
@@ -44,7 +45,40 @@ static const be_ops cpu_ops_table = {
     .to_device = cpu_to_device,
     .to_host = cpu_to_device,
     .sync = cpu_sync,
-    /* OPS */
+    .fill = cpu_fill,
+    .copy = cpu_copy,
+    .axpby = cpu_axpby,
+    .add = cpu_add,
+    .mul = cpu_mul,
+    .mul_bwd = cpu_mul_bwd,
+    .matmul = cpu_matmul,
+    .matmul_bwd = cpu_matmul_bwd,
+    .layernorm = cpu_layernorm,
+    .layernorm_bwd = cpu_layernorm_bwd,
+    .rmsnorm = cpu_rmsnorm,
+    .rmsnorm_bwd = cpu_rmsnorm_bwd,
+    .groupnorm = cpu_groupnorm,
+    .groupnorm_bwd = cpu_groupnorm_bwd,
+    .act = cpu_act,
+    .act_bwd = cpu_act_bwd,
+    .swiglu = cpu_swiglu,
+    .swiglu_bwd = cpu_swiglu_bwd,
+    .softmax = cpu_softmax,
+    .softmax_bwd = cpu_softmax_bwd,
+    .attention = cpu_attention,
+    .attention_bwd = cpu_attention_bwd,
+    .rope = cpu_rope,
+    .conv1d = cpu_conv1d,
+    .conv1d_bwd = cpu_conv1d_bwd,
+    .weightnorm = cpu_weightnorm,
+    .weightnorm_bwd = cpu_weightnorm_bwd,
+    .embed = cpu_embed,
+    .embed_bwd = cpu_embed_bwd,
+    .framecat = cpu_framecat,
+    .framecat_bwd = cpu_framecat_bwd,
+    .xent = cpu_xent,
+    .adamw = cpu_adamw,
+    .sumsq = cpu_sumsq,
 };
 
 static backend g_cpu = {&cpu_ops_table, DEV_CPU, NULL};

@@ -1,0 +1,171 @@
+/* cpu_attn.c — scaled-dot-product attention on the CPU: per (batch, head) GEMMs for the
+ * scores and the weighted values, masks (causal, key padding), additive per-head bias and
+ * grouped-query heads. Forward saves only the row log-sum-exp (B,Hq,Tq); backward
+ * recomputes the probabilities from it (no (Tq,Tk) tensor kept between passes). */
+#include <math.h>
+#include <stdlib.h>
+
+#include "tensor/cpu_ops.h"
+#include "tensor/gemm.h"
+
+typedef struct attn_dims {
+  int64_t B, Tq, Tk, Hq, Hkv, D, grp;
+} attn_dims;
+
+static attn_dims attn_dims_of(const tensor *q, const tensor *k) {
+  attn_dims d = {q->ne[0], q->ne[1], k->ne[1], q->ne[2], k->ne[2], q->ne[3], q->ne[2] / k->ne[2]};
+  return d;
+}
+
+/* Fills S (Tq,Tk) with masked, biased, scaled scores for batch b, query head h.
+ * Returns in *kmax the number of keys any row can see (columns beyond are all masked). */
+static void attn_scores(const attn_dims *d, const float *q, const float *k, const attn_cfg *cfg,
+                        int64_t b, int64_t h, float *S) {
+  int64_t kh = h / d->grp;
+  const float *qb = q + (b * d->Tq * d->Hq + h) * d->D;
+  const float *kb = k + (b * d->Tk * d->Hkv + kh) * d->D;
+  gemm_f32(0, 1, (int)d->Tq, (int)d->Tk, (int)d->D, cfg->scale, qb, (int)(d->Hq * d->D), kb,
+           (int)(d->Hkv * d->D), 0.0f, S, (int)d->Tk);
+  int64_t klen = cfg->kv_len ? cfg->kv_len[b] : d->Tk;
+  int64_t p0 = cfg->q_pos0 ? cfg->q_pos0[b] : 0;
+  const float *bias = cfg->bias ? (const float *)cfg->bias->data + h * d->Tq * d->Tk : NULL;
+  for (int64_t i = 0; i < d->Tq; i++) {
+    float *s = S + i * d->Tk;
+    int64_t lim = klen;
+    if (cfg->causal && p0 + i + 1 < lim) lim = p0 + i + 1;
+    if (lim < 0) lim = 0;
+    if (bias)
+      for (int64_t j = 0; j < lim; j++) s[j] += bias[i * d->Tk + j];
+    for (int64_t j = lim; j < d->Tk; j++) s[j] = -INFINITY;
+  }
+}
+
+int cpu_attention(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *out,
+                   tensor *lse, const attn_cfg *cfg) {
+  attn_dims d = attn_dims_of(q, k);
+  const float *qp = cpu_f(q), *kp = cpu_f(k), *vp = cpu_f(v);
+  float *op = cpu_f(out), *lp = cpu_f(lse);
+  int failed = 0;
+#pragma omp parallel
+  {
+    float *S = malloc(sizeof(float) * (size_t)(d.Tq * d.Tk));
+    if (!S) {
+#pragma omp atomic write
+      failed = 1;
+    }
+#pragma omp for collapse(2) schedule(dynamic)
+    for (int64_t b = 0; b < d.B; b++)
+      for (int64_t h = 0; h < d.Hq; h++) {
+        if (!S) continue;
+        attn_scores(&d, qp, kp, cfg, b, h, S);
+        for (int64_t i = 0; i < d.Tq; i++) {
+          float *s = S + i * d.Tk;
+          float mx = -INFINITY;
+          for (int64_t j = 0; j < d.Tk; j++) mx = s[j] > mx ? s[j] : mx;
+          float l;
+          if (mx == -INFINITY) { /* no visible key: zero output */
+            for (int64_t j = 0; j < d.Tk; j++) s[j] = 0.0f;
+            l = -INFINITY;
+          } else {
+            double sum = 0;
+            for (int64_t j = 0; j < d.Tk; j++) {
+              s[j] = expf(s[j] - mx);
+              sum += s[j];
+            }
+            float inv = (float)(1.0 / sum);
+            for (int64_t j = 0; j < d.Tk; j++) s[j] *= inv;
+            l = mx + (float)log(sum);
+          }
+          if (lp) lp[(b * d.Hq + h) * d.Tq + i] = l;
+        }
+        int64_t kh = h / d.grp;
+        gemm_f32(0, 0, (int)d.Tq, (int)d.D, (int)d.Tk, 1.0f, S, (int)d.Tk,
+                 vp + (b * d.Tk * d.Hkv + kh) * d.D, (int)(d.Hkv * d.D), 0.0f,
+                 op + (b * d.Tq * d.Hq + h) * d.D, (int)(d.Hq * d.D));
+      }
+    free(S);
+  }
+  return failed ? TS_ENOMEM : TS_OK;
+}
+
+/* Backward for batch b and the query heads of kv head kh (they share dk/dv rows). */
+static void attn_bwd_one(const attn_dims *d, const tensor *q, const tensor *k, const tensor *v,
+                         const tensor *out, const tensor *lse, const tensor *dout, tensor *dq,
+                         tensor *dk, tensor *dv, tensor *dbias, const attn_cfg *cfg, int64_t b,
+                         int64_t kh, float *S, float *dP) {
+  const float *qp = cpu_f(q), *kp = cpu_f(k), *vp = cpu_f(v), *op = cpu_f(out), *lp = cpu_f(lse),
+              *gp = cpu_f(dout);
+  int qs = (int)(d->Hq * d->D), ks = (int)(d->Hkv * d->D);
+  for (int64_t h = kh * d->grp; h < (kh + 1) * d->grp; h++) {
+    attn_scores(d, qp, kp, cfg, b, h, S);
+    const float *l = lp + (b * d->Hq + h) * d->Tq;
+    for (int64_t i = 0; i < d->Tq; i++) {
+      float *s = S + i * d->Tk;
+      if (l[i] == -INFINITY) {
+        for (int64_t j = 0; j < d->Tk; j++) s[j] = 0.0f;
+      } else {
+        for (int64_t j = 0; j < d->Tk; j++) s[j] = expf(s[j] - l[i]); /* P */
+      }
+    }
+    const float *go = gp + (b * d->Tq * d->Hq + h) * d->D;
+    const float *ob = op + (b * d->Tq * d->Hq + h) * d->D;
+    const float *qb = qp + (b * d->Tq * d->Hq + h) * d->D;
+    const float *kb = kp + (b * d->Tk * d->Hkv + kh) * d->D;
+    const float *vb = vp + (b * d->Tk * d->Hkv + kh) * d->D;
+    /* dV (Tk,D) += P^T dO */
+    if (dv)
+      gemm_f32(1, 0, (int)d->Tk, (int)d->D, (int)d->Tq, 1.0f, S, (int)d->Tk, go, qs, 1.0f,
+               cpu_f(dv) + (b * d->Tk * d->Hkv + kh) * d->D, ks);
+    /* dP (Tq,Tk) = dO V^T; dS = P (dP - rowsum(dO o O)) */
+    gemm_f32(0, 1, (int)d->Tq, (int)d->Tk, (int)d->D, 1.0f, go, qs, vb, ks, 0.0f, dP, (int)d->Tk);
+    for (int64_t i = 0; i < d->Tq; i++) {
+      double di = 0;
+      for (int64_t c = 0; c < d->D; c++) di += (double)go[i * qs + c] * ob[i * qs + c];
+      float *dp = dP + i * d->Tk;
+      const float *p = S + i * d->Tk;
+      for (int64_t j = 0; j < d->Tk; j++) dp[j] = p[j] * (dp[j] - (float)di);
+    }
+    if (dbias) {
+      float *db = cpu_f(dbias) + h * d->Tq * d->Tk;
+      for (int64_t i = 0; i < d->Tq * d->Tk; i++) db[i] += dP[i];
+    }
+    /* dQ (Tq,D) += scale dS K; dK (Tk,D) += scale dS^T Q */
+    if (dq)
+      gemm_f32(0, 0, (int)d->Tq, (int)d->D, (int)d->Tk, cfg->scale, dP, (int)d->Tk, kb, ks, 1.0f,
+               cpu_f(dq) + (b * d->Tq * d->Hq + h) * d->D, qs);
+    if (dk)
+      gemm_f32(1, 0, (int)d->Tk, (int)d->D, (int)d->Tq, cfg->scale, dP, (int)d->Tk, qb, qs, 1.0f,
+               cpu_f(dk) + (b * d->Tk * d->Hkv + kh) * d->D, ks);
+  }
+}
+
+int cpu_attention_bwd(backend *be, const tensor *q, const tensor *k, const tensor *v,
+                       const tensor *out, const tensor *lse, const tensor *dout, tensor *dq,
+                       tensor *dk, tensor *dv, tensor *dbias, const attn_cfg *cfg) {
+  attn_dims d = attn_dims_of(q, k);
+  size_t nS = (size_t)(d.Tq * d.Tk);
+  int failed = 0;
+#pragma omp parallel
+  {
+    float *S = malloc(sizeof(float) * nS), *dP = malloc(sizeof(float) * nS);
+    if (!S || !dP) {
+#pragma omp atomic write
+      failed = 1;
+    }
+    if (dbias) {
+      /* the bias gradient is shared across the batch: one thread owns each kv-head group */
+#pragma omp for schedule(dynamic)
+      for (int64_t kh = 0; kh < d.Hkv; kh++)
+        for (int64_t b = 0; b < d.B; b++)
+          if (S && dP) attn_bwd_one(&d, q, k, v, out, lse, dout, dq, dk, dv, dbias, cfg, b, kh, S, dP);
+    } else {
+#pragma omp for collapse(2) schedule(dynamic)
+      for (int64_t b = 0; b < d.B; b++)
+        for (int64_t kh = 0; kh < d.Hkv; kh++)
+          if (S && dP) attn_bwd_one(&d, q, k, v, out, lse, dout, dq, dk, dv, NULL, cfg, b, kh, S, dP);
+    }
+    free(S);
+    free(dP);
+  }
+  return failed ? TS_ENOMEM : TS_OK;
+}

@@ -1,0 +1,174 @@
+/* cpu_elem.c — CPU elementwise ops: fill, copy, axpby, add, mul, activations, SwiGLU, softmax. */
+#include <math.h>
+#include <string.h>
+
+#include "tensor/cpu_ops.h"
+
+int cpu_fill(backend *be, tensor *x, float v) {
+  float *p = cpu_f(x);
+  int64_t n = tensor_numel(x);
+  if (v == 0.0f) {
+    memset(p, 0, sizeof(float) * (size_t)n);
+    return TS_OK;
+  }
+#pragma omp parallel for if (n > 65536)
+  for (int64_t i = 0; i < n; i++) p[i] = v;
+  return TS_OK;
+}
+
+int cpu_copy(backend *be, const tensor *src, tensor *dst) {
+  memmove(dst->data, src->data, sizeof(float) * (size_t)tensor_numel(src));
+  return TS_OK;
+}
+
+int cpu_axpby(backend *be, const tensor *x, float a, tensor *y, float b) {
+  const float *xp = cpu_f(x);
+  float *yp = cpu_f(y);
+  int64_t n = tensor_numel(x);
+#pragma omp parallel for if (n > 65536)
+  for (int64_t i = 0; i < n; i++) yp[i] = a * xp[i] + b * yp[i];
+  return TS_OK;
+}
+
+int cpu_add(backend *be, const tensor *a, const tensor *b, tensor *c) {
+  const float *ap = cpu_f(a), *bp = cpu_f(b);
+  float *cp = cpu_f(c);
+  int64_t n = tensor_numel(c);
+#pragma omp parallel for if (n > 65536)
+  for (int64_t i = 0; i < n; i++) cp[i] = ap[i] + bp[i];
+  return TS_OK;
+}
+
+int cpu_mul(backend *be, const tensor *a, const tensor *b, tensor *c) {
+  const float *ap = cpu_f(a), *bp = cpu_f(b);
+  float *cp = cpu_f(c);
+  int64_t n = tensor_numel(c);
+#pragma omp parallel for if (n > 65536)
+  for (int64_t i = 0; i < n; i++) cp[i] = ap[i] * bp[i];
+  return TS_OK;
+}
+
+int cpu_mul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da, tensor *db) {
+  const float *ap = cpu_f(a), *bp = cpu_f(b), *g = cpu_f(dc);
+  float *dap = cpu_f(da), *dbp = cpu_f(db);
+  int64_t n = tensor_numel(dc);
+#pragma omp parallel for if (n > 65536)
+  for (int64_t i = 0; i < n; i++) {
+    if (dap) dap[i] += g[i] * bp[i];
+    if (dbp) dbp[i] += g[i] * ap[i];
+  }
+  return TS_OK;
+}
+
+static inline float act_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+int cpu_act(backend *be, act_kind k, const tensor *x, tensor *y) {
+  const float *xp = cpu_f(x);
+  float *yp = cpu_f(y);
+  int64_t n = tensor_numel(x);
+  switch (k) {
+    case ACT_GELU:
+#pragma omp parallel for if (n > 16384)
+      for (int64_t i = 0; i < n; i++) yp[i] = 0.5f * xp[i] * (1.0f + erff(xp[i] * (float)M_SQRT1_2));
+      break;
+    case ACT_RELU:
+#pragma omp parallel for if (n > 65536)
+      for (int64_t i = 0; i < n; i++) yp[i] = xp[i] > 0.0f ? xp[i] : 0.0f;
+      break;
+    case ACT_SILU:
+#pragma omp parallel for if (n > 16384)
+      for (int64_t i = 0; i < n; i++) yp[i] = xp[i] * act_sigmoid(xp[i]);
+      break;
+  }
+  return TS_OK;
+}
+
+int cpu_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx) {
+  const float *xp = cpu_f(x), *g = cpu_f(dy);
+  float *dp = cpu_f(dx);
+  int64_t n = tensor_numel(x);
+  switch (k) {
+    case ACT_GELU: {
+      const float inv_sqrt_2pi = 0.3989422804014327f;
+#pragma omp parallel for if (n > 16384)
+      for (int64_t i = 0; i < n; i++) {
+        float v = xp[i];
+        float cdf = 0.5f * (1.0f + erff(v * (float)M_SQRT1_2));
+        float pdf = inv_sqrt_2pi * expf(-0.5f * v * v);
+        dp[i] += g[i] * (cdf + v * pdf);
+      }
+    } break;
+    case ACT_RELU:
+#pragma omp parallel for if (n > 65536)
+      for (int64_t i = 0; i < n; i++) dp[i] += xp[i] > 0.0f ? g[i] : 0.0f;
+      break;
+    case ACT_SILU:
+#pragma omp parallel for if (n > 16384)
+      for (int64_t i = 0; i < n; i++) {
+        float s = act_sigmoid(xp[i]);
+        dp[i] += g[i] * s * (1.0f + xp[i] * (1.0f - s));
+      }
+      break;
+  }
+  return TS_OK;
+}
+
+int cpu_swiglu(backend *be, const tensor *gate, const tensor *up, tensor *y) {
+  const float *gp = cpu_f(gate), *up_ = cpu_f(up);
+  float *yp = cpu_f(y);
+  int64_t n = tensor_numel(y);
+#pragma omp parallel for if (n > 16384)
+  for (int64_t i = 0; i < n; i++) yp[i] = gp[i] * act_sigmoid(gp[i]) * up_[i];
+  return TS_OK;
+}
+
+int cpu_swiglu_bwd(backend *be, const tensor *gate, const tensor *up, const tensor *dy,
+                    tensor *dgate, tensor *dup) {
+  const float *gp = cpu_f(gate), *up_ = cpu_f(up), *g = cpu_f(dy);
+  float *dg = cpu_f(dgate), *du = cpu_f(dup);
+  int64_t n = tensor_numel(dy);
+#pragma omp parallel for if (n > 16384)
+  for (int64_t i = 0; i < n; i++) {
+    float s = act_sigmoid(gp[i]);
+    float silu = gp[i] * s;
+    if (du) du[i] += g[i] * silu;
+    if (dg) dg[i] += g[i] * up_[i] * s * (1.0f + gp[i] * (1.0f - s));
+  }
+  return TS_OK;
+}
+
+int cpu_softmax(backend *be, const tensor *x, tensor *y) {
+  int64_t rows = cpu_rows(x), C = cpu_last(x);
+  const float *xp = cpu_f(x);
+  float *yp = cpu_f(y);
+#pragma omp parallel for if (rows * C > 16384)
+  for (int64_t r = 0; r < rows; r++) {
+    const float *xr = xp + r * C;
+    float *yr = yp + r * C;
+    float mx = -INFINITY;
+    for (int64_t c = 0; c < C; c++) mx = xr[c] > mx ? xr[c] : mx;
+    double s = 0;
+    for (int64_t c = 0; c < C; c++) {
+      yr[c] = expf(xr[c] - mx);
+      s += yr[c];
+    }
+    float inv = (float)(1.0 / s);
+    for (int64_t c = 0; c < C; c++) yr[c] *= inv;
+  }
+  return TS_OK;
+}
+
+int cpu_softmax_bwd(backend *be, const tensor *y, const tensor *dy, tensor *dx) {
+  int64_t rows = cpu_rows(y), C = cpu_last(y);
+  const float *yp = cpu_f(y), *g = cpu_f(dy);
+  float *dp = cpu_f(dx);
+#pragma omp parallel for if (rows * C > 16384)
+  for (int64_t r = 0; r < rows; r++) {
+    const float *yr = yp + r * C, *gr = g + r * C;
+    float *dr = dp + r * C;
+    double dot = 0;
+    for (int64_t c = 0; c < C; c++) dot += (double)yr[c] * gr[c];
+    for (int64_t c = 0; c < C; c++) dr[c] += yr[c] * (gr[c] - (float)dot);
+  }
+  return TS_OK;
+}

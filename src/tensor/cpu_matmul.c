@@ -1,0 +1,108 @@
+/* cpu_matmul.c — batched matmul with optional transposes and bias, and its backward. */
+#include <string.h>
+
+#include "tensor/cpu_ops.h"
+#include "tensor/gemm.h"
+
+/* Matrix geometry of a batched operand: the last two dims are the matrix (rows, cols). */
+typedef struct mm_geom {
+  int64_t batch, rows, cols;
+} mm_geom;
+
+static mm_geom mm_geom_of(const tensor *t) {
+  mm_geom g;
+  g.rows = t->ne[t->ndim - 2];
+  g.cols = t->ne[t->ndim - 1];
+  g.batch = tensor_numel(t) / (g.rows * g.cols);
+  return g;
+}
+
+int cpu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias, tensor *c, int ta,
+                int tb, float beta) {
+  mm_geom ga = mm_geom_of(a), gb = mm_geom_of(b), gc = mm_geom_of(c);
+  int64_t M = gc.rows, N = gc.cols, K = ta ? ga.rows : ga.cols;
+  float *cp = cpu_f(c);
+  const float *ap = cpu_f(a), *bp = cpu_f(b);
+  if (bias) {
+    const float *bs = cpu_f(bias);
+    int64_t rows = gc.batch * M;
+#pragma omp parallel for if (rows * N > 65536)
+    for (int64_t r = 0; r < rows; r++) {
+      float *cr = cp + r * N;
+      if (beta == 0.0f)
+        memcpy(cr, bs, sizeof(float) * (size_t)N);
+      else
+        for (int64_t j = 0; j < N; j++) cr[j] = beta * cr[j] + bs[j];
+    }
+    beta = 1.0f;
+  }
+  if (gb.batch == 1 && !ta) {
+    /* one GEMM over all batches: A rows are contiguous across the batch */
+    gemm_f32(0, tb, (int)(gc.batch * M), (int)N, (int)K, 1.0f, ap, (int)K, bp, (int)gb.cols, beta, cp,
+             (int)N);
+    return TS_OK;
+  }
+  for (int64_t i = 0; i < gc.batch; i++) {
+    const float *ai = ap + (ga.batch == 1 ? 0 : i) * ga.rows * ga.cols;
+    const float *bi = bp + (gb.batch == 1 ? 0 : i) * gb.rows * gb.cols;
+    gemm_f32(ta, tb, (int)M, (int)N, (int)K, 1.0f, ai, (int)ga.cols, bi, (int)gb.cols, beta,
+             cp + i * M * N, (int)N);
+  }
+  return TS_OK;
+}
+
+int cpu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da,
+                    tensor *db, tensor *dbias, int ta, int tb) {
+  mm_geom ga = mm_geom_of(a), gb = mm_geom_of(b), gc = mm_geom_of(dc);
+  int64_t M = gc.rows, N = gc.cols, K = ta ? ga.rows : ga.cols;
+  const float *ap = cpu_f(a), *bp = cpu_f(b), *g = cpu_f(dc);
+  int lda = (int)ga.cols, ldb = (int)gb.cols;
+  if (dbias) {
+    float *dbs = cpu_f(dbias);
+    int64_t rows = gc.batch * M;
+#pragma omp parallel for if (rows * N > 65536)
+    for (int64_t j = 0; j < N; j++) {
+      double s = 0;
+      for (int64_t r = 0; r < rows; r++) s += g[r * N + j];
+      dbs[j] += (float)s;
+    }
+  }
+  int fold = gb.batch == 1 && !ta; /* batches folded into M */
+  if (da) {
+    float *dap = cpu_f(da);
+    if (fold) {
+      /* dA (BM,K) += dC (BM,N) op(B)^T */
+      gemm_f32(0, !tb, (int)(gc.batch * M), (int)K, (int)N, 1.0f, g, (int)N, bp, ldb, 1.0f, dap, (int)K);
+    } else {
+      for (int64_t i = 0; i < gc.batch; i++) {
+        const float *bi = bp + (gb.batch == 1 ? 0 : i) * gb.rows * gb.cols;
+        const float *gi = g + i * M * N;
+        float *dai = dap + i * ga.rows * ga.cols;
+        if (!ta) /* dA (M,K) += dC op(B)^T */
+          gemm_f32(0, !tb, (int)M, (int)K, (int)N, 1.0f, gi, (int)N, bi, ldb, 1.0f, dai, lda);
+        else /* dA stored (K,M) += op(B) dC^T */
+          gemm_f32(tb, 1, (int)K, (int)M, (int)N, 1.0f, bi, ldb, gi, (int)N, 1.0f, dai, lda);
+      }
+    }
+  }
+  if (db) {
+    float *dbp = cpu_f(db);
+    if (fold) {
+      if (!tb) /* dB (K,N) += A^T dC over all rows */
+        gemm_f32(1, 0, (int)K, (int)N, (int)(gc.batch * M), 1.0f, ap, (int)K, g, (int)N, 1.0f, dbp, ldb);
+      else /* dB stored (N,K) += dC^T A */
+        gemm_f32(1, 0, (int)N, (int)K, (int)(gc.batch * M), 1.0f, g, (int)N, ap, (int)K, 1.0f, dbp, ldb);
+    } else {
+      for (int64_t i = 0; i < gc.batch; i++) {
+        const float *ai = ap + (ga.batch == 1 ? 0 : i) * ga.rows * ga.cols;
+        const float *gi = g + i * M * N;
+        float *dbi = dbp + (gb.batch == 1 ? 0 : i) * gb.rows * gb.cols;
+        if (!tb) /* dB (K,N) += op(A)^T dC */
+          gemm_f32(!ta, 0, (int)K, (int)N, (int)M, 1.0f, ai, lda, gi, (int)N, 1.0f, dbi, ldb);
+        else /* dB stored (N,K) += dC^T op(A) */
+          gemm_f32(1, ta, (int)N, (int)K, (int)M, 1.0f, gi, (int)N, ai, lda, 1.0f, dbi, ldb);
+      }
+    }
+  }
+  return TS_OK;
+}

@@ -1,0 +1,218 @@
+/* cpu_norm.c — LayerNorm, RMSNorm and GroupNorm forward and backward on the CPU. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tensor/cpu_ops.h"
+#include "tensor/par.h"
+
+/* Per-thread partial sums for parameter gradients, reduced at the end: (threads, C). */
+static float *norm_partials(int64_t C, int *nth) {
+  *nth = par_max_threads();
+  return calloc((size_t)*nth * (size_t)C, sizeof(float));
+}
+
+static void norm_reduce(float *dst, const float *part, int nth, int64_t C) {
+  if (!dst) return;
+  for (int t = 0; t < nth; t++)
+    for (int64_t c = 0; c < C; c++) dst[c] += part[(int64_t)t * C + c];
+}
+
+int cpu_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
+                   tensor *mean, tensor *rstd, float eps) {
+  int64_t N = cpu_rows(x), C = cpu_last(x);
+  const float *xp = cpu_f(x), *wp = cpu_f(w), *bp = cpu_f(b);
+  float *yp = cpu_f(y), *mp = cpu_f(mean), *rp = cpu_f(rstd);
+#pragma omp parallel for if (N * C > 16384)
+  for (int64_t i = 0; i < N; i++) {
+    const float *xr = xp + i * C;
+    double s = 0;
+    for (int64_t c = 0; c < C; c++) s += xr[c];
+    float m = (float)(s / C);
+    double v = 0;
+    for (int64_t c = 0; c < C; c++) {
+      float d = xr[c] - m;
+      v += (double)d * d;
+    }
+    float r = 1.0f / sqrtf((float)(v / C) + eps);
+    float *yr = yp + i * C;
+    for (int64_t c = 0; c < C; c++) {
+      float n = (xr[c] - m) * r;
+      yr[c] = n * (wp ? wp[c] : 1.0f) + (bp ? bp[c] : 0.0f);
+    }
+    if (mp) mp[i] = m;
+    if (rp) rp[i] = r;
+  }
+  return TS_OK;
+}
+
+int cpu_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean,
+                       const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db) {
+  int64_t N = cpu_rows(x), C = cpu_last(x);
+  const float *xp = cpu_f(x), *wp = cpu_f(w), *mp = cpu_f(mean), *rp = cpu_f(rstd), *g = cpu_f(dy);
+  float *dxp = cpu_f(dx);
+  int nth;
+  float *pw = norm_partials(C, &nth), *pb = norm_partials(C, &nth);
+  if (!pw || !pb) {
+    free(pw);
+    free(pb);
+    return TS_ENOMEM;
+  }
+#pragma omp parallel for if (N * C > 16384)
+  for (int64_t i = 0; i < N; i++) {
+    const float *xr = xp + i * C, *gr = g + i * C;
+    float m = mp[i], r = rp[i];
+    float *tw = pw + (int64_t)par_thread() * C, *tb = pb + (int64_t)par_thread() * C;
+    double sd = 0, sdx = 0;
+    for (int64_t c = 0; c < C; c++) {
+      float xh = (xr[c] - m) * r;
+      float dn = gr[c] * (wp ? wp[c] : 1.0f);
+      sd += dn;
+      sdx += (double)dn * xh;
+      tw[c] += gr[c] * xh;
+      tb[c] += gr[c];
+    }
+    float md = (float)(sd / C), mdx = (float)(sdx / C);
+    if (dxp) {
+      float *dr = dxp + i * C;
+      for (int64_t c = 0; c < C; c++) {
+        float xh = (xr[c] - m) * r;
+        float dn = gr[c] * (wp ? wp[c] : 1.0f);
+        dr[c] += r * (dn - md - xh * mdx);
+      }
+    }
+  }
+  norm_reduce(cpu_f(dw), pw, nth, C);
+  norm_reduce(cpu_f(db), pb, nth, C);
+  free(pw);
+  free(pb);
+  return TS_OK;
+}
+
+int cpu_rmsnorm(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps) {
+  int64_t N = cpu_rows(x), C = cpu_last(x);
+  const float *xp = cpu_f(x), *wp = cpu_f(w);
+  float *yp = cpu_f(y), *rp = cpu_f(rstd);
+#pragma omp parallel for if (N * C > 16384)
+  for (int64_t i = 0; i < N; i++) {
+    const float *xr = xp + i * C;
+    double s = 0;
+    for (int64_t c = 0; c < C; c++) s += (double)xr[c] * xr[c];
+    float r = 1.0f / sqrtf((float)(s / C) + eps);
+    float *yr = yp + i * C;
+    for (int64_t c = 0; c < C; c++) yr[c] = xr[c] * r * (wp ? wp[c] : 1.0f);
+    if (rp) rp[i] = r;
+  }
+  return TS_OK;
+}
+
+int cpu_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *rstd,
+                     const tensor *dy, tensor *dx, tensor *dw) {
+  int64_t N = cpu_rows(x), C = cpu_last(x);
+  const float *xp = cpu_f(x), *wp = cpu_f(w), *rp = cpu_f(rstd), *g = cpu_f(dy);
+  float *dxp = cpu_f(dx);
+  int nth;
+  float *pw = norm_partials(C, &nth);
+  if (!pw) return TS_ENOMEM;
+#pragma omp parallel for if (N * C > 16384)
+  for (int64_t i = 0; i < N; i++) {
+    const float *xr = xp + i * C, *gr = g + i * C;
+    float r = rp[i];
+    float *tw = pw + (int64_t)par_thread() * C;
+    double sdx = 0;
+    for (int64_t c = 0; c < C; c++) {
+      float xh = xr[c] * r;
+      float dn = gr[c] * (wp ? wp[c] : 1.0f);
+      sdx += (double)dn * xh;
+      tw[c] += gr[c] * xh;
+    }
+    float mdx = (float)(sdx / C);
+    if (dxp) {
+      float *dr = dxp + i * C;
+      for (int64_t c = 0; c < C; c++) {
+        float xh = xr[c] * r;
+        float dn = gr[c] * (wp ? wp[c] : 1.0f);
+        dr[c] += r * (dn - xh * mdx);
+      }
+    }
+  }
+  norm_reduce(cpu_f(dw), pw, nth, C);
+  free(pw);
+  return TS_OK;
+}
+
+/* x (B,C,T): group g covers channels [g*C/G, (g+1)*C/G) over all T. */
+int cpu_groupnorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
+                   tensor *mean, tensor *rstd, int groups, float eps) {
+  int64_t B = x->ne[0], C = x->ne[1], T = x->ne[2], Cg = C / groups;
+  const float *xp = cpu_f(x), *wp = cpu_f(w), *bp = cpu_f(b);
+  float *yp = cpu_f(y), *mp = cpu_f(mean), *rp = cpu_f(rstd);
+#pragma omp parallel for collapse(2) if (B * C * T > 16384)
+  for (int64_t bi = 0; bi < B; bi++)
+    for (int64_t gi = 0; gi < groups; gi++) {
+      const float *xs = xp + (bi * C + gi * Cg) * T;
+      int64_t n = Cg * T;
+      double s = 0;
+      for (int64_t i = 0; i < n; i++) s += xs[i];
+      float m = (float)(s / n);
+      double v = 0;
+      for (int64_t i = 0; i < n; i++) {
+        float d = xs[i] - m;
+        v += (double)d * d;
+      }
+      float r = 1.0f / sqrtf((float)(v / n) + eps);
+      float *ys = yp + (bi * C + gi * Cg) * T;
+      for (int64_t c = 0; c < Cg; c++) {
+        int64_t ch = gi * Cg + c;
+        float wc = wp ? wp[ch] : 1.0f, bc = bp ? bp[ch] : 0.0f;
+        for (int64_t t = 0; t < T; t++) ys[c * T + t] = (xs[c * T + t] - m) * r * wc + bc;
+      }
+      if (mp) mp[bi * groups + gi] = m;
+      if (rp) rp[bi * groups + gi] = r;
+    }
+  return TS_OK;
+}
+
+int cpu_groupnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean,
+                       const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db,
+                       int groups) {
+  int64_t B = x->ne[0], C = x->ne[1], T = x->ne[2], Cg = C / groups;
+  const float *xp = cpu_f(x), *wp = cpu_f(w), *mp = cpu_f(mean), *rp = cpu_f(rstd), *g = cpu_f(dy);
+  float *dxp = cpu_f(dx), *dwp = cpu_f(dw), *dbp = cpu_f(db);
+  /* parallel over groups; the batch loop inside keeps each channel's dw/db in one thread */
+#pragma omp parallel for if (B * C * T > 16384)
+  for (int64_t gi = 0; gi < groups; gi++)
+    for (int64_t bi = 0; bi < B; bi++) {
+      int64_t base = (bi * C + gi * Cg) * T, n = Cg * T;
+      const float *xs = xp + base, *gs = g + base;
+      float m = mp[bi * groups + gi], r = rp[bi * groups + gi];
+      double sd = 0, sdx = 0;
+      for (int64_t c = 0; c < Cg; c++) {
+        int64_t ch = gi * Cg + c;
+        float wc = wp ? wp[ch] : 1.0f;
+        double cw = 0, cb = 0;
+        for (int64_t t = 0; t < T; t++) {
+          float xh = (xs[c * T + t] - m) * r;
+          float gv = gs[c * T + t];
+          float dn = gv * wc;
+          sd += dn;
+          sdx += (double)dn * xh;
+          cw += (double)gv * xh;
+          cb += gv;
+        }
+        if (dwp) dwp[ch] += (float)cw;
+        if (dbp) dbp[ch] += (float)cb;
+      }
+      if (!dxp) continue;
+      float md = (float)(sd / n), mdx = (float)(sdx / n);
+      float *ds = dxp + base;
+      for (int64_t c = 0; c < Cg; c++) {
+        float wc = wp ? wp[gi * Cg + c] : 1.0f;
+        for (int64_t t = 0; t < T; t++) {
+          float xh = (xs[c * T + t] - m) * r;
+          ds[c * T + t] += r * (gs[c * T + t] * wc - md - xh * mdx);
+        }
+      }
+    }
+  return TS_OK;
+}

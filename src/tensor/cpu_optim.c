@@ -1,0 +1,29 @@
+/* cpu_optim.c — AdamW (decoupled weight decay, as torch.optim.AdamW) and the sum of
+ * squares used for the global gradient norm. */
+#include <math.h>
+
+#include "tensor/cpu_ops.h"
+
+int cpu_adamw(backend *be, float *p, const float *g, float *m, float *v, int64_t n, float lr,
+              float beta1, float beta2, float eps, float wd, int64_t t) {
+  float bc1 = 1.0f - (float)pow(beta1, (double)t);
+  float bc2 = 1.0f - (float)pow(beta2, (double)t);
+  float step = lr / bc1;
+  float bc2s = sqrtf(bc2);
+#pragma omp parallel for if (n > 65536)
+  for (int64_t i = 0; i < n; i++) {
+    float gi = g[i];
+    p[i] *= 1.0f - lr * wd;
+    m[i] = beta1 * m[i] + (1.0f - beta1) * gi;
+    v[i] = beta2 * v[i] + (1.0f - beta2) * gi * gi;
+    p[i] -= step * m[i] / (sqrtf(v[i]) / bc2s + eps);
+  }
+  return TS_OK;
+}
+
+double cpu_sumsq(backend *be, const float *x, int64_t n) {
+  double s = 0;
+#pragma omp parallel for reduction(+ : s) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+  return s;
+}

@@ -1,0 +1,80 @@
+/* gemm.c — GEMM dispatch (OpenBLAS) and the built-in blocked fallback kernel. */
+#include "tensor/gemm.h"
+#include "tensor/par.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifdef TS_HAVE_BLAS
+#include <cblas.h>
+#endif
+
+#define GEMM_MC 64
+#define GEMM_KC 256
+#define GEMM_NC 512
+
+/* Packs op(A)[i0:i0+mb, k0:k0+kb] into ap (mb, kb) row-major. */
+static void gemm_pack_a(int ta, const float *A, int lda, int i0, int k0, int mb, int kb, float *ap) {
+  for (int i = 0; i < mb; i++)
+    for (int k = 0; k < kb; k++)
+      ap[i * kb + k] = ta ? A[(size_t)(k0 + k) * lda + i0 + i] : A[(size_t)(i0 + i) * lda + k0 + k];
+}
+
+/* Packs op(B)[k0:k0+kb, j0:j0+nb] into bp (kb, nb) row-major. */
+static void gemm_pack_b(int tb, const float *B, int ldb, int k0, int j0, int kb, int nb, float *bp) {
+  for (int k = 0; k < kb; k++)
+    for (int j = 0; j < nb; j++)
+      bp[k * nb + j] = tb ? B[(size_t)(j0 + j) * ldb + k0 + k] : B[(size_t)(k0 + k) * ldb + j0 + j];
+}
+
+void gemm_f32_builtin(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc) {
+  /* scale C by beta first */
+  for (int i = 0; i < M; i++) {
+    float *c = C + (size_t)i * ldc;
+    if (beta == 0.0f)
+      memset(c, 0, sizeof(float) * (size_t)N);
+    else if (beta != 1.0f)
+      for (int j = 0; j < N; j++) c[j] *= beta;
+  }
+  if (K == 0 || alpha == 0.0f) return;
+  for (int j0 = 0; j0 < N; j0 += GEMM_NC) {
+    int nb = N - j0 < GEMM_NC ? N - j0 : GEMM_NC;
+    for (int k0 = 0; k0 < K; k0 += GEMM_KC) {
+      int kb = K - k0 < GEMM_KC ? K - k0 : GEMM_KC;
+      float *bp = malloc(sizeof(float) * (size_t)kb * nb);
+      if (!bp) return; /* cannot happen for these small blocks unless memory is exhausted */
+      gemm_pack_b(tb, B, ldb, k0, j0, kb, nb, bp);
+#pragma omp parallel for schedule(dynamic) if (M > GEMM_MC && !par_in_parallel())
+      for (int i0 = 0; i0 < M; i0 += GEMM_MC) {
+        int mb = M - i0 < GEMM_MC ? M - i0 : GEMM_MC;
+        float ap[GEMM_MC * GEMM_KC];
+        gemm_pack_a(ta, A, lda, i0, k0, mb, kb, ap);
+        for (int i = 0; i < mb; i++) {
+          float *c = C + (size_t)(i0 + i) * ldc + j0;
+          const float *a = ap + i * kb;
+          for (int k = 0; k < kb; k++) {
+            float av = alpha * a[k];
+            const float *b = bp + k * nb;
+            for (int j = 0; j < nb; j++) c[j] += av * b[j];
+          }
+        }
+      }
+      free(bp);
+    }
+  }
+}
+
+void gemm_f32(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc) {
+  if (M <= 0 || N <= 0) return;
+#ifdef TS_HAVE_BLAS
+  if (K <= 0) {
+    gemm_f32_builtin(ta, tb, M, N, 0, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K,
+              alpha, A, lda, B, ldb, beta, C, ldc);
+#else
+  gemm_f32_builtin(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#endif
+}

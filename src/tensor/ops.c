@@ -1,0 +1,542 @@
+/* ops.c — shape and dtype checks in front of the backend op table. */
+#include "tensor/ops.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Checks that t is usable by backend be: present, with data, f32, on be's device. */
+static int ops_chk(backend *be, const char *op, const char *arg, const tensor *t, int nd_min,
+                   int nd_max, ts_err *e) {
+  if (!t) return err_set(e, TS_EARG, "%s: %s is missing", op, arg);
+  if (!t->data && tensor_numel(t) > 0) return err_set(e, TS_EARG, "%s: %s has no data", op, arg);
+  if (t->ndim < nd_min || t->ndim > nd_max)
+    return err_set(e, TS_ESHAPE, "%s: %s has %d dims, expected %d..%d", op, arg, t->ndim, nd_min, nd_max);
+  if (t->dtype != DT_F32)
+    return err_set(e, TS_EUNSUP, "%s: %s is %s; the %s backend computes in F32", op, arg,
+                   dtype_name(t->dtype), be->ops->name);
+  if (t->device != be->device) return err_set(e, TS_EARG, "%s: %s is on another device", op, arg);
+  for (int i = 0; i < t->ndim; i++)
+    if (t->ne[i] < 0) return err_set(e, TS_ESHAPE, "%s: %s has a negative dim", op, arg);
+  return TS_OK;
+}
+
+static int ops_same(const char *op, const char *an, const tensor *a, const char *bn, const tensor *b,
+                    ts_err *e) {
+  if (tensor_numel(a) != tensor_numel(b) || (a->ndim == b->ndim && !tensor_same_shape(a, b))) {
+    char sa[64], sb[64];
+    return err_set(e, TS_ESHAPE, "%s: %s %s and %s %s differ", op, an, tensor_shape_str(a, sa, sizeof sa),
+                   bn, tensor_shape_str(b, sb, sizeof sb));
+  }
+  return TS_OK;
+}
+
+static int ops_numel(const char *op, const char *an, const tensor *a, int64_t n, ts_err *e) {
+  if (tensor_numel(a) != n) {
+    char sa[64];
+    return err_set(e, TS_ESHAPE, "%s: %s %s should have %lld elements", op, an,
+                   tensor_shape_str(a, sa, sizeof sa), (long long)n);
+  }
+  return TS_OK;
+}
+
+static int ops_ret(int rc, const char *op, ts_err *e) {
+  if (rc == TS_OK) return TS_OK;
+  return err_set(e, (ts_code)rc, "%s: %s", op, rc == TS_ENOMEM ? "out of scratch memory" : "backend failure");
+}
+
+#define CHK(x)                 \
+  do {                         \
+    int rc_ = (x);             \
+    if (rc_) return rc_;       \
+  } while (0)
+#define CHK_OPT(be, op, arg, t, lo, hi, e) \
+  do {                                     \
+    if (t) CHK(ops_chk(be, op, arg, t, lo, hi, e)); \
+  } while (0)
+
+int op_fill(backend *be, tensor *x, float v, ts_err *e) {
+  CHK(ops_chk(be, "fill", "x", x, 0, 4, e));
+  return ops_ret(be->ops->fill(be, x, v), "fill", e);
+}
+
+int op_copy(backend *be, const tensor *src, tensor *dst, ts_err *e) {
+  CHK(ops_chk(be, "copy", "src", src, 0, 4, e));
+  CHK(ops_chk(be, "copy", "dst", dst, 0, 4, e));
+  CHK(ops_numel("copy", "dst", dst, tensor_numel(src), e));
+  return ops_ret(be->ops->copy(be, src, dst), "copy", e);
+}
+
+int op_axpby(backend *be, const tensor *x, float a, tensor *y, float b, ts_err *e) {
+  CHK(ops_chk(be, "axpby", "x", x, 0, 4, e));
+  CHK(ops_chk(be, "axpby", "y", y, 0, 4, e));
+  CHK(ops_same("axpby", "x", x, "y", y, e));
+  return ops_ret(be->ops->axpby(be, x, a, y, b), "axpby", e);
+}
+
+int op_add(backend *be, const tensor *a, const tensor *b, tensor *c, ts_err *e) {
+  CHK(ops_chk(be, "add", "a", a, 0, 4, e));
+  CHK(ops_chk(be, "add", "b", b, 0, 4, e));
+  CHK(ops_chk(be, "add", "c", c, 0, 4, e));
+  CHK(ops_same("add", "a", a, "b", b, e));
+  CHK(ops_same("add", "a", a, "c", c, e));
+  return ops_ret(be->ops->add(be, a, b, c), "add", e);
+}
+
+int op_add_bwd(backend *be, const tensor *dc, tensor *da, tensor *db, ts_err *e) {
+  if (da) CHK(op_axpby(be, dc, 1.0f, da, 1.0f, e));
+  if (db) CHK(op_axpby(be, dc, 1.0f, db, 1.0f, e));
+  return TS_OK;
+}
+
+int op_scale(backend *be, const tensor *a, float s, tensor *c, ts_err *e) {
+  CHK(ops_chk(be, "scale", "a", a, 0, 4, e));
+  CHK(ops_chk(be, "scale", "c", c, 0, 4, e));
+  CHK(ops_same("scale", "a", a, "c", c, e));
+  if (a->data != c->data) CHK(op_copy(be, a, c, e));
+  return ops_ret(be->ops->axpby(be, c, 0.0f, c, s), "scale", e);
+}
+
+int op_scale_bwd(backend *be, const tensor *dc, float s, tensor *da, ts_err *e) {
+  return op_axpby(be, dc, s, da, 1.0f, e);
+}
+
+int op_mul(backend *be, const tensor *a, const tensor *b, tensor *c, ts_err *e) {
+  CHK(ops_chk(be, "mul", "a", a, 0, 4, e));
+  CHK(ops_chk(be, "mul", "b", b, 0, 4, e));
+  CHK(ops_chk(be, "mul", "c", c, 0, 4, e));
+  CHK(ops_same("mul", "a", a, "b", b, e));
+  CHK(ops_same("mul", "a", a, "c", c, e));
+  return ops_ret(be->ops->mul(be, a, b, c), "mul", e);
+}
+
+int op_mul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da,
+               tensor *db, ts_err *e) {
+  CHK(ops_chk(be, "mul_bwd", "a", a, 0, 4, e));
+  CHK(ops_chk(be, "mul_bwd", "b", b, 0, 4, e));
+  CHK(ops_chk(be, "mul_bwd", "dc", dc, 0, 4, e));
+  CHK(ops_same("mul_bwd", "a", a, "dc", dc, e));
+  CHK(ops_same("mul_bwd", "b", b, "dc", dc, e));
+  CHK_OPT(be, "mul_bwd", "da", da, 0, 4, e);
+  CHK_OPT(be, "mul_bwd", "db", db, 0, 4, e);
+  if (da) CHK(ops_same("mul_bwd", "a", a, "da", da, e));
+  if (db) CHK(ops_same("mul_bwd", "b", b, "db", db, e));
+  return ops_ret(be->ops->mul_bwd(be, a, b, dc, da, db), "mul_bwd", e);
+}
+
+/* Checks the geometry of C = op(A) op(B) + bias. */
+static int mm_check(backend *be, const char *op, const tensor *a, const tensor *b, const tensor *c,
+                    int ta, int tb, ts_err *e) {
+  CHK(ops_chk(be, op, "a", a, 2, 4, e));
+  CHK(ops_chk(be, op, "b", b, 2, 4, e));
+  CHK(ops_chk(be, op, "c", c, 2, 4, e));
+  int64_t ar = a->ne[a->ndim - 2], ac = a->ne[a->ndim - 1];
+  int64_t br = b->ne[b->ndim - 2], bc = b->ne[b->ndim - 1];
+  int64_t M = ta ? ac : ar, K = ta ? ar : ac, Kb = tb ? bc : br, N = tb ? br : bc;
+  int64_t abatch = tensor_numel(a) / (ar * ac > 0 ? ar * ac : 1);
+  int64_t bbatch = tensor_numel(b) / (br * bc > 0 ? br * bc : 1);
+  int64_t cr = c->ne[c->ndim - 2], cc = c->ne[c->ndim - 1];
+  int64_t cbatch = tensor_numel(c) / (cr * cc > 0 ? cr * cc : 1);
+  char sa[64], sb[64], sc[64];
+  if (K != Kb || cr != M || cc != N || abatch != cbatch || (bbatch != 1 && bbatch != cbatch))
+    return err_set(e, TS_ESHAPE, "%s: a %s%s x b %s%s -> c %s do not fit", op,
+                   tensor_shape_str(a, sa, sizeof sa), ta ? "^T" : "", tensor_shape_str(b, sb, sizeof sb),
+                   tb ? "^T" : "", tensor_shape_str(c, sc, sizeof sc));
+  return TS_OK;
+}
+
+int op_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias, tensor *c, int ta,
+              int tb, float beta, ts_err *e) {
+  CHK(mm_check(be, "matmul", a, b, c, ta, tb, e));
+  if (bias) {
+    CHK(ops_chk(be, "matmul", "bias", bias, 1, 1, e));
+    CHK(ops_numel("matmul", "bias", bias, c->ne[c->ndim - 1], e));
+  }
+  return ops_ret(be->ops->matmul(be, a, b, bias, c, ta, tb, beta), "matmul", e);
+}
+
+int op_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da,
+                  tensor *db, tensor *dbias, int ta, int tb, ts_err *e) {
+  CHK(mm_check(be, "matmul_bwd", a, b, dc, ta, tb, e));
+  CHK_OPT(be, "matmul_bwd", "da", da, 2, 4, e);
+  CHK_OPT(be, "matmul_bwd", "db", db, 2, 4, e);
+  CHK_OPT(be, "matmul_bwd", "dbias", dbias, 1, 1, e);
+  if (da) CHK(ops_same("matmul_bwd", "a", a, "da", da, e));
+  if (db) CHK(ops_same("matmul_bwd", "b", b, "db", db, e));
+  if (dbias) CHK(ops_numel("matmul_bwd", "dbias", dbias, dc->ne[dc->ndim - 1], e));
+  return ops_ret(be->ops->matmul_bwd(be, a, b, dc, da, db, dbias, ta, tb), "matmul_bwd", e);
+}
+
+/* Norm over the last dim: w, b (C); stats (rows). */
+static int norm_check(backend *be, const char *op, const tensor *x, const tensor *w, const tensor *b,
+                      const tensor *y, const tensor *s1, const tensor *s2, ts_err *e) {
+  CHK(ops_chk(be, op, "x", x, 1, 4, e));
+  int64_t C = x->ne[x->ndim - 1], rows = C ? tensor_numel(x) / C : 0;
+  if (w) {
+    CHK(ops_chk(be, op, "weight", w, 1, 1, e));
+    CHK(ops_numel(op, "weight", w, C, e));
+  }
+  if (b) {
+    CHK(ops_chk(be, op, "bias", b, 1, 1, e));
+    CHK(ops_numel(op, "bias", b, C, e));
+  }
+  if (y) {
+    CHK(ops_chk(be, op, "y", y, 1, 4, e));
+    CHK(ops_same(op, "x", x, "y", y, e));
+  }
+  if (s1) {
+    CHK(ops_chk(be, op, "stats", s1, 1, 4, e));
+    CHK(ops_numel(op, "stats", s1, rows, e));
+  }
+  if (s2) {
+    CHK(ops_chk(be, op, "stats", s2, 1, 4, e));
+    CHK(ops_numel(op, "stats", s2, rows, e));
+  }
+  return TS_OK;
+}
+
+int op_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
+                 tensor *mean, tensor *rstd, float eps, ts_err *e) {
+  CHK(norm_check(be, "layernorm", x, w, b, y, mean, rstd, e));
+  return ops_ret(be->ops->layernorm(be, x, w, b, y, mean, rstd, eps), "layernorm", e);
+}
+
+int op_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean,
+                     const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db,
+                     ts_err *e) {
+  if (!mean || !rstd) return err_set(e, TS_EARG, "layernorm_bwd: mean and rstd from the forward are needed");
+  CHK(norm_check(be, "layernorm_bwd", x, w, NULL, dy, mean, rstd, e));
+  if (dx) CHK(norm_check(be, "layernorm_bwd", x, NULL, NULL, dx, NULL, NULL, e));
+  if (dw) CHK(norm_check(be, "layernorm_bwd", x, dw, NULL, NULL, NULL, NULL, e));
+  if (db) CHK(norm_check(be, "layernorm_bwd", x, db, NULL, NULL, NULL, NULL, e));
+  return ops_ret(be->ops->layernorm_bwd(be, x, w, mean, rstd, dy, dx, dw, db), "layernorm_bwd", e);
+}
+
+int op_rmsnorm(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps,
+               ts_err *e) {
+  CHK(norm_check(be, "rmsnorm", x, w, NULL, y, rstd, NULL, e));
+  return ops_ret(be->ops->rmsnorm(be, x, w, y, rstd, eps), "rmsnorm", e);
+}
+
+int op_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *rstd,
+                   const tensor *dy, tensor *dx, tensor *dw, ts_err *e) {
+  if (!rstd) return err_set(e, TS_EARG, "rmsnorm_bwd: rstd from the forward is needed");
+  CHK(norm_check(be, "rmsnorm_bwd", x, w, NULL, dy, rstd, NULL, e));
+  if (dx) CHK(norm_check(be, "rmsnorm_bwd", x, NULL, NULL, dx, NULL, NULL, e));
+  if (dw) CHK(norm_check(be, "rmsnorm_bwd", x, dw, NULL, NULL, NULL, NULL, e));
+  return ops_ret(be->ops->rmsnorm_bwd(be, x, w, rstd, dy, dx, dw), "rmsnorm_bwd", e);
+}
+
+static int gn_check(backend *be, const char *op, const tensor *x, const tensor *w, const tensor *b,
+                    const tensor *y, const tensor *mean, const tensor *rstd, int groups, ts_err *e) {
+  CHK(ops_chk(be, op, "x", x, 3, 3, e));
+  int64_t C = x->ne[1];
+  if (groups <= 0 || C % groups)
+    return err_set(e, TS_ESHAPE, "%s: %lld channels do not split into %d groups", op, (long long)C, groups);
+  if (w) {
+    CHK(ops_chk(be, op, "weight", w, 1, 1, e));
+    CHK(ops_numel(op, "weight", w, C, e));
+  }
+  if (b) {
+    CHK(ops_chk(be, op, "bias", b, 1, 1, e));
+    CHK(ops_numel(op, "bias", b, C, e));
+  }
+  if (y) {
+    CHK(ops_chk(be, op, "y", y, 3, 3, e));
+    CHK(ops_same(op, "x", x, "y", y, e));
+  }
+  if (!mean || !rstd) return err_set(e, TS_EARG, "%s: mean and rstd buffers are needed", op);
+  CHK(ops_chk(be, op, "mean", mean, 1, 2, e));
+  CHK(ops_chk(be, op, "rstd", rstd, 1, 2, e));
+  CHK(ops_numel(op, "mean", mean, x->ne[0] * groups, e));
+  CHK(ops_numel(op, "rstd", rstd, x->ne[0] * groups, e));
+  return TS_OK;
+}
+
+int op_groupnorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
+                 tensor *mean, tensor *rstd, int groups, float eps, ts_err *e) {
+  CHK(gn_check(be, "groupnorm", x, w, b, y, mean, rstd, groups, e));
+  return ops_ret(be->ops->groupnorm(be, x, w, b, y, mean, rstd, groups, eps), "groupnorm", e);
+}
+
+int op_groupnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean,
+                     const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db,
+                     int groups, ts_err *e) {
+  CHK(gn_check(be, "groupnorm_bwd", x, w, NULL, dy, mean, rstd, groups, e));
+  if (dx) CHK(gn_check(be, "groupnorm_bwd", x, NULL, NULL, dx, mean, rstd, groups, e));
+  if (dw) CHK(gn_check(be, "groupnorm_bwd", x, dw, NULL, NULL, mean, rstd, groups, e));
+  if (db) CHK(gn_check(be, "groupnorm_bwd", x, db, NULL, NULL, mean, rstd, groups, e));
+  return ops_ret(be->ops->groupnorm_bwd(be, x, w, mean, rstd, dy, dx, dw, db, groups), "groupnorm_bwd", e);
+}
+
+int op_act(backend *be, act_kind k, const tensor *x, tensor *y, ts_err *e) {
+  CHK(ops_chk(be, "act", "x", x, 0, 4, e));
+  CHK(ops_chk(be, "act", "y", y, 0, 4, e));
+  CHK(ops_same("act", "x", x, "y", y, e));
+  return ops_ret(be->ops->act(be, k, x, y), "act", e);
+}
+
+int op_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx, ts_err *e) {
+  CHK(ops_chk(be, "act_bwd", "x", x, 0, 4, e));
+  CHK(ops_chk(be, "act_bwd", "dy", dy, 0, 4, e));
+  CHK(ops_chk(be, "act_bwd", "dx", dx, 0, 4, e));
+  CHK(ops_same("act_bwd", "x", x, "dy", dy, e));
+  CHK(ops_same("act_bwd", "x", x, "dx", dx, e));
+  return ops_ret(be->ops->act_bwd(be, k, x, dy, dx), "act_bwd", e);
+}
+
+int op_swiglu(backend *be, const tensor *gate, const tensor *up, tensor *y, ts_err *e) {
+  CHK(ops_chk(be, "swiglu", "gate", gate, 1, 4, e));
+  CHK(ops_chk(be, "swiglu", "up", up, 1, 4, e));
+  CHK(ops_chk(be, "swiglu", "y", y, 1, 4, e));
+  CHK(ops_same("swiglu", "gate", gate, "up", up, e));
+  CHK(ops_same("swiglu", "gate", gate, "y", y, e));
+  return ops_ret(be->ops->swiglu(be, gate, up, y), "swiglu", e);
+}
+
+int op_swiglu_bwd(backend *be, const tensor *gate, const tensor *up, const tensor *dy,
+                  tensor *dgate, tensor *dup, ts_err *e) {
+  CHK(ops_chk(be, "swiglu_bwd", "gate", gate, 1, 4, e));
+  CHK(ops_chk(be, "swiglu_bwd", "up", up, 1, 4, e));
+  CHK(ops_chk(be, "swiglu_bwd", "dy", dy, 1, 4, e));
+  CHK(ops_same("swiglu_bwd", "gate", gate, "up", up, e));
+  CHK(ops_same("swiglu_bwd", "gate", gate, "dy", dy, e));
+  CHK_OPT(be, "swiglu_bwd", "dgate", dgate, 1, 4, e);
+  CHK_OPT(be, "swiglu_bwd", "dup", dup, 1, 4, e);
+  if (dgate) CHK(ops_same("swiglu_bwd", "gate", gate, "dgate", dgate, e));
+  if (dup) CHK(ops_same("swiglu_bwd", "up", up, "dup", dup, e));
+  return ops_ret(be->ops->swiglu_bwd(be, gate, up, dy, dgate, dup), "swiglu_bwd", e);
+}
+
+int op_softmax(backend *be, const tensor *x, tensor *y, ts_err *e) {
+  CHK(ops_chk(be, "softmax", "x", x, 1, 4, e));
+  CHK(ops_chk(be, "softmax", "y", y, 1, 4, e));
+  CHK(ops_same("softmax", "x", x, "y", y, e));
+  return ops_ret(be->ops->softmax(be, x, y), "softmax", e);
+}
+
+int op_softmax_bwd(backend *be, const tensor *y, const tensor *dy, tensor *dx, ts_err *e) {
+  CHK(ops_chk(be, "softmax_bwd", "y", y, 1, 4, e));
+  CHK(ops_chk(be, "softmax_bwd", "dy", dy, 1, 4, e));
+  CHK(ops_chk(be, "softmax_bwd", "dx", dx, 1, 4, e));
+  CHK(ops_same("softmax_bwd", "y", y, "dy", dy, e));
+  CHK(ops_same("softmax_bwd", "y", y, "dx", dx, e));
+  return ops_ret(be->ops->softmax_bwd(be, y, dy, dx), "softmax_bwd", e);
+}
+
+static int attn_check(backend *be, const char *op, const tensor *q, const tensor *k, const tensor *v,
+                      const tensor *out, const tensor *lse, const attn_cfg *cfg, ts_err *e) {
+  CHK(ops_chk(be, op, "q", q, 4, 4, e));
+  CHK(ops_chk(be, op, "k", k, 4, 4, e));
+  CHK(ops_chk(be, op, "v", v, 4, 4, e));
+  CHK(ops_chk(be, op, "out", out, 4, 4, e));
+  if (!cfg) return err_set(e, TS_EARG, "%s: settings missing", op);
+  char sq[64], sk[64];
+  int64_t B = q->ne[0], Tq = q->ne[1], Hq = q->ne[2], D = q->ne[3], Tk = k->ne[1], Hkv = k->ne[2];
+  if (k->ne[0] != B || k->ne[3] != D || Hkv <= 0 || Hq % Hkv)
+    return err_set(e, TS_ESHAPE, "%s: q %s and k %s do not fit (B, T, H, D with Hq a multiple of Hkv)", op,
+                   tensor_shape_str(q, sq, sizeof sq), tensor_shape_str(k, sk, sizeof sk));
+  CHK(ops_same(op, "k", k, "v", v, e));
+  CHK(ops_same(op, "q", q, "out", out, e));
+  if (lse) {
+    CHK(ops_chk(be, op, "lse", lse, 1, 4, e));
+    CHK(ops_numel(op, "lse", lse, B * Hq * Tq, e));
+  }
+  if (cfg->bias) {
+    CHK(ops_chk(be, op, "bias", cfg->bias, 3, 3, e));
+    if (cfg->bias->ne[0] != Hq || cfg->bias->ne[1] != Tq || cfg->bias->ne[2] != Tk)
+      return err_set(e, TS_ESHAPE, "%s: bias must be (Hq=%lld, Tq=%lld, Tk=%lld)", op, (long long)Hq,
+                     (long long)Tq, (long long)Tk);
+  }
+  if (cfg->kv_len)
+    for (int64_t b = 0; b < B; b++)
+      if (cfg->kv_len[b] < 0 || cfg->kv_len[b] > Tk)
+        return err_set(e, TS_EARG, "%s: kv_len[%lld] = %d outside 0..%lld", op, (long long)b, cfg->kv_len[b],
+                       (long long)Tk);
+  return TS_OK;
+}
+
+int op_attention(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *out,
+                 tensor *lse, const attn_cfg *cfg, ts_err *e) {
+  CHK(attn_check(be, "attention", q, k, v, out, lse, cfg, e));
+  return ops_ret(be->ops->attention(be, q, k, v, out, lse, cfg), "attention", e);
+}
+
+int op_attention_bwd(backend *be, const tensor *q, const tensor *k, const tensor *v,
+                     const tensor *out, const tensor *lse, const tensor *dout, tensor *dq,
+                     tensor *dk, tensor *dv, tensor *dbias, const attn_cfg *cfg, ts_err *e) {
+  CHK(attn_check(be, "attention_bwd", q, k, v, out, lse, cfg, e));
+  if (!lse) return err_set(e, TS_EARG, "attention_bwd: lse from the forward is needed");
+  CHK(ops_chk(be, "attention_bwd", "dout", dout, 4, 4, e));
+  CHK(ops_same("attention_bwd", "out", out, "dout", dout, e));
+  if (dq) CHK(ops_same("attention_bwd", "q", q, "dq", dq, e));
+  if (dk) CHK(ops_same("attention_bwd", "k", k, "dk", dk, e));
+  if (dv) CHK(ops_same("attention_bwd", "v", v, "dv", dv, e));
+  if (dbias) {
+    if (!cfg->bias) return err_set(e, TS_EARG, "attention_bwd: dbias given without a bias");
+    CHK(ops_same("attention_bwd", "bias", cfg->bias, "dbias", dbias, e));
+  }
+  return ops_ret(be->ops->attention_bwd(be, q, k, v, out, lse, dout, dq, dk, dv, dbias, cfg),
+                 "attention_bwd", e);
+}
+
+static int rope_check(backend *be, const char *op, const tensor *x, const tensor *y, const int32_t *pos,
+                      ts_err *e) {
+  CHK(ops_chk(be, op, "x", x, 4, 4, e));
+  CHK(ops_chk(be, op, "y", y, 4, 4, e));
+  CHK(ops_same(op, "x", x, "y", y, e));
+  if (!pos) return err_set(e, TS_EARG, "%s: positions missing", op);
+  if (x->ne[3] % 2 || x->ne[3] > 1024)
+    return err_set(e, TS_ESHAPE, "%s: head dim %lld must be even and at most 1024", op, (long long)x->ne[3]);
+  return TS_OK;
+}
+
+int op_rope(backend *be, const tensor *x, tensor *y, const int32_t *pos, float theta, ts_err *e) {
+  CHK(rope_check(be, "rope", x, y, pos, e));
+  return ops_ret(be->ops->rope(be, x, y, pos, theta, 0), "rope", e);
+}
+
+int op_rope_bwd(backend *be, const tensor *dy, tensor *dx, const int32_t *pos, float theta,
+                tensor *scratch, ts_err *e) {
+  CHK(rope_check(be, "rope_bwd", dy, dx, pos, e));
+  CHK(rope_check(be, "rope_bwd", dy, scratch, pos, e));
+  CHK(ops_ret(be->ops->rope(be, dy, scratch, pos, theta, 1), "rope_bwd", e));
+  return op_axpby(be, scratch, 1.0f, dx, 1.0f, e);
+}
+
+int64_t op_conv1d_out_len(int64_t T, int64_t K, int stride, int pad) {
+  int64_t span = T + 2 * (int64_t)pad - K;
+  return span < 0 ? 0 : span / stride + 1;
+}
+
+static int conv_check(backend *be, const char *op, const tensor *x, const tensor *w, const tensor *y,
+                      int stride, int pad, int groups, ts_err *e) {
+  CHK(ops_chk(be, op, "x", x, 3, 3, e));
+  CHK(ops_chk(be, op, "weight", w, 3, 3, e));
+  CHK(ops_chk(be, op, "y", y, 3, 3, e));
+  if (stride < 1 || pad < 0 || groups < 1) return err_set(e, TS_EARG, "%s: bad stride/padding/groups", op);
+  int64_t Cin = x->ne[1], Cout = w->ne[0];
+  char sx[64], sw[64], sy[64];
+  if (Cin % groups || Cout % groups || w->ne[1] != Cin / groups || y->ne[0] != x->ne[0] || y->ne[1] != Cout ||
+      y->ne[2] != op_conv1d_out_len(x->ne[2], w->ne[2], stride, pad))
+    return err_set(e, TS_ESHAPE, "%s: x %s, weight %s, y %s do not fit (stride %d, pad %d, groups %d)", op,
+                   tensor_shape_str(x, sx, sizeof sx), tensor_shape_str(w, sw, sizeof sw),
+                   tensor_shape_str(y, sy, sizeof sy), stride, pad, groups);
+  return TS_OK;
+}
+
+int op_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y,
+              int stride, int pad, int groups, ts_err *e) {
+  CHK(conv_check(be, "conv1d", x, w, y, stride, pad, groups, e));
+  if (bias) {
+    CHK(ops_chk(be, "conv1d", "bias", bias, 1, 1, e));
+    CHK(ops_numel("conv1d", "bias", bias, w->ne[0], e));
+  }
+  return ops_ret(be->ops->conv1d(be, x, w, bias, y, stride, pad, groups), "conv1d", e);
+}
+
+int op_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx,
+                  tensor *dw, tensor *dbias, int stride, int pad, int groups, ts_err *e) {
+  CHK(conv_check(be, "conv1d_bwd", x, w, dy, stride, pad, groups, e));
+  if (dx) CHK(ops_same("conv1d_bwd", "x", x, "dx", dx, e));
+  if (dw) CHK(ops_same("conv1d_bwd", "weight", w, "dweight", dw, e));
+  if (dbias) CHK(ops_numel("conv1d_bwd", "dbias", dbias, w->ne[0], e));
+  return ops_ret(be->ops->conv1d_bwd(be, x, w, dy, dx, dw, dbias, stride, pad, groups), "conv1d_bwd", e);
+}
+
+static int wn_check(backend *be, const char *op, const tensor *v, const tensor *g, const tensor *norm,
+                    int dim, ts_err *e) {
+  CHK(ops_chk(be, op, "v", v, 1, 4, e));
+  CHK(ops_chk(be, op, "g", g, 1, 4, e));
+  CHK(ops_chk(be, op, "norm", norm, 1, 4, e));
+  if (dim < 0 || dim >= v->ndim) return err_set(e, TS_EARG, "%s: dim %d outside the weight's dims", op, dim);
+  CHK(ops_numel(op, "g", g, v->ne[dim], e));
+  CHK(ops_numel(op, "norm", norm, v->ne[dim], e));
+  return TS_OK;
+}
+
+int op_weightnorm(backend *be, const tensor *v, const tensor *g, tensor *w, tensor *norm, int dim,
+                  ts_err *e) {
+  CHK(wn_check(be, "weightnorm", v, g, norm, dim, e));
+  CHK(ops_chk(be, "weightnorm", "w", w, 1, 4, e));
+  CHK(ops_same("weightnorm", "v", v, "w", w, e));
+  return ops_ret(be->ops->weightnorm(be, v, g, w, norm, dim), "weightnorm", e);
+}
+
+int op_weightnorm_bwd(backend *be, const tensor *v, const tensor *g, const tensor *norm,
+                      const tensor *dw, tensor *dv, tensor *dg, int dim, ts_err *e) {
+  CHK(wn_check(be, "weightnorm_bwd", v, g, norm, dim, e));
+  CHK(ops_chk(be, "weightnorm_bwd", "dw", dw, 1, 4, e));
+  CHK(ops_same("weightnorm_bwd", "v", v, "dw", dw, e));
+  if (dv) CHK(ops_same("weightnorm_bwd", "v", v, "dv", dv, e));
+  if (dg) CHK(ops_same("weightnorm_bwd", "g", g, "dg", dg, e));
+  return ops_ret(be->ops->weightnorm_bwd(be, v, g, norm, dw, dv, dg, dim), "weightnorm_bwd", e);
+}
+
+static int ids_check(const char *op, const int32_t *ids, int64_t n, int64_t V, ts_err *e) {
+  if (!ids && n) return err_set(e, TS_EARG, "%s: ids missing", op);
+  for (int64_t i = 0; i < n; i++)
+    if (ids[i] < 0 || ids[i] >= V)
+      return err_set(e, TS_EARG, "%s: id %d at position %lld outside the table of %lld rows", op, ids[i],
+                     (long long)i, (long long)V);
+  return TS_OK;
+}
+
+int op_embed(backend *be, const tensor *table, const int32_t *ids, tensor *out, ts_err *e) {
+  CHK(ops_chk(be, "embed", "table", table, 2, 2, e));
+  CHK(ops_chk(be, "embed", "out", out, 1, 4, e));
+  int64_t C = table->ne[1];
+  if (out->ne[out->ndim - 1] != C) return err_set(e, TS_ESHAPE, "embed: out rows must have %lld values", (long long)C);
+  CHK(ids_check("embed", ids, tensor_numel(out) / (C ? C : 1), table->ne[0], e));
+  return ops_ret(be->ops->embed(be, table, ids, out), "embed", e);
+}
+
+int op_embed_bwd(backend *be, const int32_t *ids, const tensor *dout, tensor *dtable, ts_err *e) {
+  CHK(ops_chk(be, "embed_bwd", "dtable", dtable, 2, 2, e));
+  CHK(ops_chk(be, "embed_bwd", "dout", dout, 1, 4, e));
+  int64_t C = dtable->ne[1];
+  if (dout->ne[dout->ndim - 1] != C)
+    return err_set(e, TS_ESHAPE, "embed_bwd: dout rows must have %lld values", (long long)C);
+  CHK(ids_check("embed_bwd", ids, tensor_numel(dout) / (C ? C : 1), dtable->ne[0], e));
+  return ops_ret(be->ops->embed_bwd(be, ids, dout, dtable), "embed_bwd", e);
+}
+
+static int fc_check(backend *be, const char *op, const tensor *x, const tensor *y, int k, ts_err *e) {
+  CHK(ops_chk(be, op, "x", x, 3, 3, e));
+  CHK(ops_chk(be, op, "y", y, 3, 3, e));
+  char sx[64], sy[64];
+  if (k < 1 || y->ne[0] != x->ne[0] || y->ne[1] != x->ne[1] / k || y->ne[2] != x->ne[2] * k)
+    return err_set(e, TS_ESHAPE, "%s: x %s -> y %s is not a %d-frame concatenation", op,
+                   tensor_shape_str(x, sx, sizeof sx), tensor_shape_str(y, sy, sizeof sy), k);
+  return TS_OK;
+}
+
+int op_framecat(backend *be, const tensor *x, tensor *y, int k, ts_err *e) {
+  CHK(fc_check(be, "framecat", x, y, k, e));
+  return ops_ret(be->ops->framecat(be, x, y, k), "framecat", e);
+}
+
+int op_framecat_bwd(backend *be, const tensor *dy, tensor *dx, int k, ts_err *e) {
+  CHK(fc_check(be, "framecat_bwd", dx, dy, k, e));
+  return ops_ret(be->ops->framecat_bwd(be, dy, dx, k), "framecat_bwd", e);
+}
+
+int op_xent(backend *be, tensor *logits, const int32_t *targets, const float *weights,
+            float *losses, float grad_scale, ts_err *e) {
+  CHK(ops_chk(be, "xent", "logits", logits, 1, 4, e));
+  int64_t V = logits->ne[logits->ndim - 1], N = V ? tensor_numel(logits) / V : 0;
+  if (!targets && N) return err_set(e, TS_EARG, "xent: targets missing");
+  for (int64_t i = 0; i < N; i++)
+    if (targets[i] >= V)
+      return err_set(e, TS_EARG, "xent: target %d at row %lld outside the vocabulary of %lld", targets[i],
+                     (long long)i, (long long)V);
+  return ops_ret(be->ops->xent(be, logits, targets, weights, losses, grad_scale), "xent", e);
+}
+
+int op_adamw(backend *be, float *p, const float *g, float *m, float *v, int64_t n, float lr,
+             float beta1, float beta2, float eps, float wd, int64_t t, ts_err *e) {
+  if (t < 1) return err_set(e, TS_EARG, "adamw: step must start at 1");
+  if (n && (!p || !g || !m || !v)) return err_set(e, TS_EARG, "adamw: a buffer is missing");
+  return ops_ret(be->ops->adamw(be, p, g, m, v, n, lr, beta1, beta2, eps, wd, t), "adamw", e);
+}
+
+double op_sumsq(backend *be, const float *x, int64_t n) { return be->ops->sumsq(be, x, n); }

@@ -1,0 +1,83 @@
+/* ops.h — the ops model code calls: each checks shapes and dtypes, names the problem in e,
+ * and dispatches through the backend's op table (backend.h documents the semantics).
+ * Backward ops add into their gradient outputs; any gradient output may be NULL. */
+#ifndef TS_OPS_H
+#define TS_OPS_H
+
+#include "tensor/backend.h"
+
+int op_fill(backend *be, tensor *x, float v, ts_err *e);
+int op_copy(backend *be, const tensor *src, tensor *dst, ts_err *e);
+int op_axpby(backend *be, const tensor *x, float a, tensor *y, float b, ts_err *e);
+int op_add(backend *be, const tensor *a, const tensor *b, tensor *c, ts_err *e);
+/* backward of c = a + b: da += dc, db += dc */
+int op_add_bwd(backend *be, const tensor *dc, tensor *da, tensor *db, ts_err *e);
+/* c = s a */
+int op_scale(backend *be, const tensor *a, float s, tensor *c, ts_err *e);
+int op_scale_bwd(backend *be, const tensor *dc, float s, tensor *da, ts_err *e);
+int op_mul(backend *be, const tensor *a, const tensor *b, tensor *c, ts_err *e);
+int op_mul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da,
+               tensor *db, ts_err *e);
+
+int op_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias, tensor *c, int ta,
+              int tb, float beta, ts_err *e);
+int op_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da,
+                  tensor *db, tensor *dbias, int ta, int tb, ts_err *e);
+
+int op_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
+                 tensor *mean, tensor *rstd, float eps, ts_err *e);
+int op_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean,
+                     const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db,
+                     ts_err *e);
+int op_rmsnorm(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps,
+               ts_err *e);
+int op_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *rstd,
+                   const tensor *dy, tensor *dx, tensor *dw, ts_err *e);
+int op_groupnorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
+                 tensor *mean, tensor *rstd, int groups, float eps, ts_err *e);
+int op_groupnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean,
+                     const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db,
+                     int groups, ts_err *e);
+
+int op_act(backend *be, act_kind k, const tensor *x, tensor *y, ts_err *e);
+int op_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx, ts_err *e);
+int op_swiglu(backend *be, const tensor *gate, const tensor *up, tensor *y, ts_err *e);
+int op_swiglu_bwd(backend *be, const tensor *gate, const tensor *up, const tensor *dy,
+                  tensor *dgate, tensor *dup, ts_err *e);
+int op_softmax(backend *be, const tensor *x, tensor *y, ts_err *e);
+int op_softmax_bwd(backend *be, const tensor *y, const tensor *dy, tensor *dx, ts_err *e);
+
+int op_attention(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *out,
+                 tensor *lse, const attn_cfg *cfg, ts_err *e);
+int op_attention_bwd(backend *be, const tensor *q, const tensor *k, const tensor *v,
+                     const tensor *out, const tensor *lse, const tensor *dout, tensor *dq,
+                     tensor *dk, tensor *dv, tensor *dbias, const attn_cfg *cfg, ts_err *e);
+
+int op_rope(backend *be, const tensor *x, tensor *y, const int32_t *pos, float theta, ts_err *e);
+/* backward: dx += rope^-1(dy) */
+int op_rope_bwd(backend *be, const tensor *dy, tensor *dx, const int32_t *pos, float theta,
+                tensor *scratch, ts_err *e);
+
+/* output length of a conv1d */
+int64_t op_conv1d_out_len(int64_t T, int64_t K, int stride, int pad);
+int op_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y,
+              int stride, int pad, int groups, ts_err *e);
+int op_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx,
+                  tensor *dw, tensor *dbias, int stride, int pad, int groups, ts_err *e);
+int op_weightnorm(backend *be, const tensor *v, const tensor *g, tensor *w, tensor *norm, int dim,
+                  ts_err *e);
+int op_weightnorm_bwd(backend *be, const tensor *v, const tensor *g, const tensor *norm,
+                      const tensor *dw, tensor *dv, tensor *dg, int dim, ts_err *e);
+
+int op_embed(backend *be, const tensor *table, const int32_t *ids, tensor *out, ts_err *e);
+int op_embed_bwd(backend *be, const int32_t *ids, const tensor *dout, tensor *dtable, ts_err *e);
+int op_framecat(backend *be, const tensor *x, tensor *y, int k, ts_err *e);
+int op_framecat_bwd(backend *be, const tensor *dy, tensor *dx, int k, ts_err *e);
+
+int op_xent(backend *be, tensor *logits, const int32_t *targets, const float *weights,
+            float *losses, float grad_scale, ts_err *e);
+int op_adamw(backend *be, float *p, const float *g, float *m, float *v, int64_t n, float lr,
+             float beta1, float beta2, float eps, float wd, int64_t t, ts_err *e);
+double op_sumsq(backend *be, const float *x, int64_t n);
+
+#endif

@@ -1,0 +1,478 @@
+/* test_ops_grad.c — every CPU op: forward against the naive double reference, backward
+ * against central finite differences of that reference (double precision), on random
+ * shapes including odd sizes, GQA ratios, masks and biases. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ref_ops.h"
+#include "tensor/ops.h"
+#include "testutil.h"
+
+#define FWD_TOL 2e-5
+#define GRAD_TOL 1e-4 /* f32 backward vs double finite differences; measured worst ~1e-5 */
+#define FD_H 1e-5
+
+static backend *be;
+static ts_err err;
+
+static int setup(void **state) {
+  (void)state;
+  be = be_cpu();
+  return 0;
+}
+
+/* forward of our op vs reference */
+static int fwd_ok(const char *what, tu_ref_fn f, void *ctx, int n_in, const int64_t *in_n,
+                  const float *const *in, const float *out, int64_t n_out) {
+  double *din[8], *ref = malloc(sizeof(double) * (size_t)(n_out ? n_out : 1));
+  for (int i = 0; i < n_in; i++) din[i] = tu_to_double(in[i], in_n[i]);
+  f(ctx, din, ref);
+  int ok = tu_close(what, out, ref, n_out, FWD_TOL, 1e-6);
+  for (int i = 0; i < n_in; i++) free(din[i]);
+  free(ref);
+  return ok;
+}
+
+/* ---- matmul ---- */
+static void run_matmul(int64_t ba, int64_t bb, int64_t M, int64_t N, int64_t K, int ta, int tb, int bias,
+                       uint64_t seed) {
+  int64_t na = ba * M * K, nb = bb * K * N, nc = ba * M * N;
+  float *a = tu_alloc_rand(na, -1, 1, seed), *b = tu_alloc_rand(nb, -1, 1, seed + 1);
+  float *bs = tu_alloc_rand(N, -1, 1, seed + 2), *c = tu_zeros(nc), *dy = tu_alloc_rand(nc, -1, 1, seed + 3);
+  float *da = tu_zeros(na), *db = tu_zeros(nb), *dbs = tu_zeros(N);
+  tensor A = ba > 1 ? tensor_f32(a, 3, ba, ta ? K : M, ta ? M : K, 0) : tensor_f32(a, 2, ta ? K : M, ta ? M : K, 0, 0);
+  tensor B = bb > 1 ? tensor_f32(b, 3, bb, tb ? N : K, tb ? K : N, 0) : tensor_f32(b, 2, tb ? N : K, tb ? K : N, 0, 0);
+  tensor C = ba > 1 ? tensor_f32(c, 3, ba, M, N, 0) : tensor_f32(c, 2, M, N, 0, 0);
+  tensor DY = C;
+  DY.data = dy;
+  tensor DA = A, DB = B, BS = tensor_f32(bs, 1, N, 0, 0, 0), DBS = tensor_f32(dbs, 1, N, 0, 0, 0);
+  DA.data = da;
+  DB.data = db;
+  assert_int_equal(op_matmul(be, &A, &B, bias ? &BS : NULL, &C, ta, tb, 0.0f, &err), 0);
+  ref_mm ctx = {ba, bb, M, N, K, ta, tb, bias};
+  int64_t in_n[3] = {na, nb, N};
+  const float *in[3] = {a, b, bs};
+  char what[128];
+  snprintf(what, sizeof what, "matmul ba=%lld bb=%lld M=%lld N=%lld K=%lld ta=%d tb=%d bias=%d", (long long)ba,
+           (long long)bb, (long long)M, (long long)N, (long long)K, ta, tb, bias);
+  assert_true(fwd_ok(what, ref_matmul, &ctx, bias ? 3 : 2, in_n, in, c, nc));
+  assert_int_equal(op_matmul_bwd(be, &A, &B, &DY, &DA, &DB, bias ? &DBS : NULL, ta, tb, &err), 0);
+  const float *g[3] = {da, db, bias ? dbs : NULL};
+  assert_true(tu_gradcheck(what, ref_matmul, &ctx, bias ? 3 : 2, in_n, in, nc, dy, g, FD_H, GRAD_TOL));
+  free(a), free(b), free(bs), free(c), free(dy), free(da), free(db), free(dbs);
+}
+
+static void test_matmul(void **state) {
+  (void)state;
+  uint64_t s = 100;
+  for (int ta = 0; ta < 2; ta++)
+    for (int tb = 0; tb < 2; tb++) {
+      run_matmul(1, 1, 5, 7, 3, ta, tb, 1, s++);
+      run_matmul(3, 1, 4, 6, 5, ta, tb, 0, s++); /* batched A, broadcast B */
+      run_matmul(2, 2, 3, 5, 9, ta, tb, 1, s++); /* batched both */
+      run_matmul(1, 1, 1, 1, 1, ta, tb, 1, s++);
+    }
+}
+
+/* the shape checker names the problem */
+static void test_matmul_shape_error(void **state) {
+  (void)state;
+  float a[6], b[8], c[8];
+  tensor A = tensor_f32(a, 2, 2, 3, 0, 0), B = tensor_f32(b, 2, 4, 2, 0, 0), C = tensor_f32(c, 2, 2, 2, 0, 0);
+  assert_int_equal(op_matmul(be, &A, &B, NULL, &C, 0, 0, 0.0f, &err), TS_ESHAPE);
+  assert_non_null(strstr(err.msg, "matmul"));
+  assert_non_null(strstr(err.msg, "[2, 3]"));
+}
+
+/* ---- norms ---- */
+static void run_norm(int rms, int64_t N, int64_t C, int affine, int has_bias, uint64_t seed) {
+  int64_t n = N * C;
+  float *x = tu_alloc_rand(n, -2, 2, seed), *w = tu_alloc_rand(C, 0.5f, 1.5f, seed + 1);
+  float *b = tu_alloc_rand(C, -1, 1, seed + 2), *y = tu_zeros(n), *dy = tu_alloc_rand(n, -1, 1, seed + 3);
+  float *m = tu_zeros(N), *r = tu_zeros(N), *dx = tu_zeros(n), *dw = tu_zeros(C), *db = tu_zeros(C);
+  tensor X = tensor_f32(x, 2, N, C, 0, 0), Y = X, DY = X, DX = X;
+  Y.data = y, DY.data = dy, DX.data = dx;
+  tensor W = tensor_f32(w, 1, C, 0, 0, 0), Bb = tensor_f32(b, 1, C, 0, 0, 0), M = tensor_f32(m, 1, N, 0, 0, 0),
+         R = tensor_f32(r, 1, N, 0, 0, 0), DW = tensor_f32(dw, 1, C, 0, 0, 0), DB = tensor_f32(db, 1, C, 0, 0, 0);
+  ref_norm ctx = {N, C, 1e-5, affine, has_bias};
+  int64_t in_n[3] = {n, C, C};
+  const float *in[3] = {x, w, b};
+  char what[96];
+  snprintf(what, sizeof what, "%s N=%lld C=%lld affine=%d bias=%d", rms ? "rmsnorm" : "layernorm", (long long)N,
+           (long long)C, affine, has_bias);
+  if (rms) {
+    assert_int_equal(op_rmsnorm(be, &X, affine ? &W : NULL, &Y, &R, 1e-5f, &err), 0);
+    assert_true(fwd_ok(what, ref_rmsnorm, &ctx, 2, in_n, in, y, n));
+    assert_int_equal(op_rmsnorm_bwd(be, &X, affine ? &W : NULL, &R, &DY, &DX, affine ? &DW : NULL, &err), 0);
+    const float *g[2] = {dx, affine ? dw : NULL};
+    assert_true(tu_gradcheck(what, ref_rmsnorm, &ctx, 2, in_n, in, n, dy, g, FD_H, GRAD_TOL));
+  } else {
+    assert_int_equal(op_layernorm(be, &X, affine ? &W : NULL, has_bias ? &Bb : NULL, &Y, &M, &R, 1e-5f, &err), 0);
+    assert_true(fwd_ok(what, ref_layernorm, &ctx, 3, in_n, in, y, n));
+    assert_int_equal(op_layernorm_bwd(be, &X, affine ? &W : NULL, &M, &R, &DY, &DX, affine ? &DW : NULL,
+                                      has_bias ? &DB : NULL, &err),
+                     0);
+    const float *g[3] = {dx, affine ? dw : NULL, has_bias ? db : NULL};
+    assert_true(tu_gradcheck(what, ref_layernorm, &ctx, 3, in_n, in, n, dy, g, FD_H, GRAD_TOL));
+  }
+  free(x), free(w), free(b), free(y), free(dy), free(m), free(r), free(dx), free(dw), free(db);
+}
+
+static void test_norms(void **state) {
+  (void)state;
+  run_norm(0, 5, 7, 1, 1, 200);
+  run_norm(0, 3, 16, 0, 0, 201);
+  run_norm(0, 1, 1, 1, 1, 202);
+  run_norm(0, 4, 33, 1, 0, 203);
+  run_norm(1, 5, 7, 1, 0, 204);
+  run_norm(1, 3, 16, 0, 0, 205);
+  run_norm(1, 2, 65, 1, 0, 206);
+}
+
+static void run_groupnorm(int64_t B, int64_t C, int64_t T, int groups, uint64_t seed) {
+  int64_t n = B * C * T;
+  float *x = tu_alloc_rand(n, -2, 2, seed), *w = tu_alloc_rand(C, 0.5f, 1.5f, seed + 1);
+  float *b = tu_alloc_rand(C, -1, 1, seed + 2), *y = tu_zeros(n), *dy = tu_alloc_rand(n, -1, 1, seed + 3);
+  float *m = tu_zeros(B * groups), *r = tu_zeros(B * groups), *dx = tu_zeros(n), *dw = tu_zeros(C), *db = tu_zeros(C);
+  tensor X = tensor_f32(x, 3, B, C, T, 0), Y = X, DY = X, DX = X;
+  Y.data = y, DY.data = dy, DX.data = dx;
+  tensor W = tensor_f32(w, 1, C, 0, 0, 0), Bb = tensor_f32(b, 1, C, 0, 0, 0), M = tensor_f32(m, 1, B * groups, 0, 0, 0),
+         R = tensor_f32(r, 1, B * groups, 0, 0, 0), DW = tensor_f32(dw, 1, C, 0, 0, 0),
+         DB = tensor_f32(db, 1, C, 0, 0, 0);
+  ref_gn ctx = {B, C, T, groups, 1e-5};
+  int64_t in_n[3] = {n, C, C};
+  const float *in[3] = {x, w, b};
+  char what[96];
+  snprintf(what, sizeof what, "groupnorm B=%lld C=%lld T=%lld G=%d", (long long)B, (long long)C, (long long)T, groups);
+  assert_int_equal(op_groupnorm(be, &X, &W, &Bb, &Y, &M, &R, groups, 1e-5f, &err), 0);
+  assert_true(fwd_ok(what, ref_groupnorm, &ctx, 3, in_n, in, y, n));
+  assert_int_equal(op_groupnorm_bwd(be, &X, &W, &M, &R, &DY, &DX, &DW, &DB, groups, &err), 0);
+  const float *g[3] = {dx, dw, db};
+  assert_true(tu_gradcheck(what, ref_groupnorm, &ctx, 3, in_n, in, n, dy, g, FD_H, GRAD_TOL));
+  free(x), free(w), free(b), free(y), free(dy), free(m), free(r), free(dx), free(dw), free(db);
+}
+
+static void test_groupnorm(void **state) {
+  (void)state;
+  run_groupnorm(2, 6, 5, 6, 300); /* one channel per group, as wav2vec2's first conv layer */
+  run_groupnorm(2, 6, 5, 3, 301);
+  run_groupnorm(1, 4, 7, 1, 302);
+}
+
+/* ---- elementwise ---- */
+static void test_elementwise(void **state) {
+  (void)state;
+  int64_t n = 37;
+  for (int kind = 0; kind < 3; kind++) {
+    float *x = tu_alloc_rand(n, -3, 3, 400 + kind), *y = tu_zeros(n), *dy = tu_alloc_rand(n, -1, 1, 410 + kind);
+    float *dx = tu_zeros(n);
+    if (kind == 1) /* keep ReLU inputs away from the kink so differences are defined */
+      for (int64_t i = 0; i < n; i++)
+        if (fabsf(x[i]) < 0.05f) x[i] = 0.5f;
+    tensor X = tensor_f32(x, 1, n, 0, 0, 0), Y = X, DY = X, DX = X;
+    Y.data = y, DY.data = dy, DX.data = dx;
+    ref_n ctx = {n, 0, 0, kind};
+    int64_t in_n[1] = {n};
+    const float *in[1] = {x};
+    const char *names[3] = {"gelu", "relu", "silu"};
+    assert_int_equal(op_act(be, (act_kind)kind, &X, &Y, &err), 0);
+    assert_true(fwd_ok(names[kind], ref_act, &ctx, 1, in_n, in, y, n));
+    assert_int_equal(op_act_bwd(be, (act_kind)kind, &X, &DY, &DX, &err), 0);
+    const float *g[1] = {dx};
+    assert_true(tu_gradcheck(names[kind], ref_act, &ctx, 1, in_n, in, n, dy, g, FD_H, GRAD_TOL));
+    free(x), free(y), free(dy), free(dx);
+  }
+  /* swiglu, mul, add */
+  float *a = tu_alloc_rand(n, -3, 3, 420), *b = tu_alloc_rand(n, -3, 3, 421), *y = tu_zeros(n);
+  float *dy = tu_alloc_rand(n, -1, 1, 422), *da = tu_zeros(n), *db = tu_zeros(n);
+  tensor A = tensor_f32(a, 1, n, 0, 0, 0), B = A, Y = A, DY = A, DA = A, DB = A;
+  B.data = b, Y.data = y, DY.data = dy, DA.data = da, DB.data = db;
+  ref_n ctx = {n, 0, 0, 0};
+  int64_t in_n[2] = {n, n};
+  const float *in[2] = {a, b};
+  const float *g[2] = {da, db};
+  assert_int_equal(op_swiglu(be, &A, &B, &Y, &err), 0);
+  assert_true(fwd_ok("swiglu", ref_swiglu, &ctx, 2, in_n, in, y, n));
+  assert_int_equal(op_swiglu_bwd(be, &A, &B, &DY, &DA, &DB, &err), 0);
+  assert_true(tu_gradcheck("swiglu", ref_swiglu, &ctx, 2, in_n, in, n, dy, g, FD_H, GRAD_TOL));
+  memset(da, 0, sizeof(float) * n), memset(db, 0, sizeof(float) * n);
+  assert_int_equal(op_mul(be, &A, &B, &Y, &err), 0);
+  assert_true(fwd_ok("mul", ref_mul, &ctx, 2, in_n, in, y, n));
+  assert_int_equal(op_mul_bwd(be, &A, &B, &DY, &DA, &DB, &err), 0);
+  assert_true(tu_gradcheck("mul", ref_mul, &ctx, 2, in_n, in, n, dy, g, FD_H, GRAD_TOL));
+  memset(da, 0, sizeof(float) * n), memset(db, 0, sizeof(float) * n);
+  assert_int_equal(op_add(be, &A, &B, &Y, &err), 0);
+  assert_true(fwd_ok("add", ref_add, &ctx, 2, in_n, in, y, n));
+  assert_int_equal(op_add_bwd(be, &DY, &DA, &DB, &err), 0);
+  assert_true(tu_gradcheck("add", ref_add, &ctx, 2, in_n, in, n, dy, g, FD_H, GRAD_TOL));
+  /* scale: c = 2.5 a, da = 2.5 dc */
+  memset(da, 0, sizeof(float) * n);
+  assert_int_equal(op_scale(be, &A, 2.5f, &Y, &err), 0);
+  assert_int_equal(op_scale_bwd(be, &DY, 2.5f, &DA, &err), 0);
+  for (int64_t i = 0; i < n; i++) {
+    assert_float_equal(y[i], 2.5f * a[i], 1e-6);
+    assert_float_equal(da[i], 2.5f * dy[i], 1e-6);
+  }
+  free(a), free(b), free(y), free(dy), free(da), free(db);
+}
+
+static void test_softmax(void **state) {
+  (void)state;
+  int64_t R = 4, C = 9, n = R * C;
+  float *x = tu_alloc_rand(n, -4, 4, 500), *y = tu_zeros(n), *dy = tu_alloc_rand(n, -1, 1, 501), *dx = tu_zeros(n);
+  tensor X = tensor_f32(x, 2, R, C, 0, 0), Y = X, DY = X, DX = X;
+  Y.data = y, DY.data = dy, DX.data = dx;
+  ref_n ctx = {n, R, C, 0};
+  int64_t in_n[1] = {n};
+  const float *in[1] = {x};
+  assert_int_equal(op_softmax(be, &X, &Y, &err), 0);
+  assert_true(fwd_ok("softmax", ref_softmax, &ctx, 1, in_n, in, y, n));
+  assert_int_equal(op_softmax_bwd(be, &Y, &DY, &DX, &err), 0);
+  const float *g[1] = {dx};
+  assert_true(tu_gradcheck("softmax", ref_softmax, &ctx, 1, in_n, in, n, dy, g, FD_H, GRAD_TOL));
+  free(x), free(y), free(dy), free(dx);
+}
+
+/* ---- attention ---- */
+static void run_attn(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hkv, int64_t D, int causal,
+                     const int32_t *kv_len, const int32_t *q_pos0, int bias, uint64_t seed) {
+  int64_t nq = B * Tq * Hq * D, nk = B * Tk * Hkv * D, nb = Hq * Tq * Tk;
+  float *q = tu_alloc_rand(nq, -1, 1, seed), *k = tu_alloc_rand(nk, -1, 1, seed + 1);
+  float *v = tu_alloc_rand(nk, -1, 1, seed + 2), *bs = tu_alloc_rand(nb, -1, 1, seed + 3);
+  float *o = tu_zeros(nq), *lse = tu_zeros(B * Hq * Tq), *dy = tu_alloc_rand(nq, -1, 1, seed + 4);
+  float *dq = tu_zeros(nq), *dk = tu_zeros(nk), *dv = tu_zeros(nk), *dbs = tu_zeros(nb);
+  tensor Q = tensor_f32(q, 4, B, Tq, Hq, D), K = tensor_f32(k, 4, B, Tk, Hkv, D), V = K, O = Q, DY = Q, DQ = Q,
+         DK = K, DV = K;
+  V.data = v, O.data = o, DY.data = dy, DQ.data = dq, DK.data = dk, DV.data = dv;
+  tensor L = tensor_f32(lse, 3, B, Hq, Tq, 0), BS = tensor_f32(bs, 3, Hq, Tq, Tk, 0), DBS = BS;
+  DBS.data = dbs;
+  float scale = 1.0f / sqrtf((float)D);
+  attn_cfg cfg = {causal, scale, kv_len, q_pos0, bias ? &BS : NULL};
+  ref_attn ctx = {B, Tq, Tk, Hq, Hkv, D, causal, scale, kv_len, q_pos0, bias};
+  int64_t in_n[4] = {nq, nk, nk, nb};
+  const float *in[4] = {q, k, v, bs};
+  char what[160];
+  snprintf(what, sizeof what, "attention B=%lld Tq=%lld Tk=%lld Hq=%lld Hkv=%lld D=%lld causal=%d mask=%d pos0=%d bias=%d",
+           (long long)B, (long long)Tq, (long long)Tk, (long long)Hq, (long long)Hkv, (long long)D, causal,
+           kv_len != NULL, q_pos0 != NULL, bias);
+  assert_int_equal(op_attention(be, &Q, &K, &V, &O, &L, &cfg, &err), 0);
+  assert_true(fwd_ok(what, ref_attention, &ctx, bias ? 4 : 3, in_n, in, o, nq));
+  int rc = op_attention_bwd(be, &Q, &K, &V, &O, &L, &DY, &DQ, &DK, &DV, bias ? &DBS : NULL, &cfg, &err);
+  if (rc) fprintf(stderr, "%s\n", err.msg);
+  assert_int_equal(rc, 0);
+  const float *g[4] = {dq, dk, dv, bias ? dbs : NULL};
+  assert_true(tu_gradcheck(what, ref_attention, &ctx, bias ? 4 : 3, in_n, in, nq, dy, g, FD_H, GRAD_TOL));
+  free(q), free(k), free(v), free(bs), free(o), free(lse), free(dy), free(dq), free(dk), free(dv), free(dbs);
+}
+
+static void test_attention(void **state) {
+  (void)state;
+  int32_t kvl[3] = {5, 3, 1}, kvl2[2] = {7, 4}, pos0[2] = {2, 0};
+  run_attn(2, 5, 5, 4, 4, 8, 0, NULL, NULL, 0, 600);     /* MHA, bidirectional */
+  run_attn(2, 5, 5, 4, 2, 8, 1, NULL, NULL, 0, 610);     /* GQA 2:1, causal */
+  run_attn(1, 6, 6, 7, 1, 4, 1, NULL, NULL, 0, 620);     /* GQA 7:1 (Qwen2.5-0.5B ratio) */
+  run_attn(3, 5, 5, 6, 2, 3, 0, kvl, NULL, 0, 630);      /* GQA 3:1, odd D, key padding */
+  run_attn(2, 4, 4, 3, 3, 5, 0, NULL, NULL, 1, 640);     /* additive per-head bias (ALiBi-like) */
+  run_attn(2, 3, 7, 4, 2, 6, 1, kvl2, pos0, 0, 650);     /* cached keys: queries start at pos0 */
+  int32_t kvl3[2] = {6, 4};
+  run_attn(2, 4, 6, 2, 1, 4, 1, kvl3, pos0, 1, 660);     /* everything at once */
+  int32_t zero[1] = {0};
+  run_attn(1, 2, 3, 2, 2, 4, 0, zero, NULL, 0, 670);     /* no visible key: zero output, zero grads */
+}
+
+/* ---- rope ---- */
+static void run_rope(int64_t B, int64_t T, int64_t H, int64_t D, double theta, uint64_t seed) {
+  int64_t n = B * T * H * D;
+  int32_t *pos = malloc(sizeof(int32_t) * (size_t)(B * T));
+  for (int64_t i = 0; i < B * T; i++) pos[i] = (int32_t)((i * 7 + seed) % 300);
+  float *x = tu_alloc_rand(n, -1, 1, seed), *y = tu_zeros(n), *dy = tu_alloc_rand(n, -1, 1, seed + 1);
+  float *dx = tu_zeros(n), *scr = tu_zeros(n);
+  tensor X = tensor_f32(x, 4, B, T, H, D), Y = X, DY = X, DX = X, S = X;
+  Y.data = y, DY.data = dy, DX.data = dx, S.data = scr;
+  ref_rope_c ctx = {B, T, H, D, pos, theta};
+  int64_t in_n[1] = {n};
+  const float *in[1] = {x};
+  assert_int_equal(op_rope(be, &X, &Y, pos, (float)theta, &err), 0);
+  assert_true(fwd_ok("rope", ref_rope, &ctx, 1, in_n, in, y, n));
+  assert_int_equal(op_rope_bwd(be, &DY, &DX, pos, (float)theta, &S, &err), 0);
+  const float *g[1] = {dx};
+  assert_true(tu_gradcheck("rope", ref_rope, &ctx, 1, in_n, in, n, dy, g, FD_H, GRAD_TOL));
+  free(pos), free(x), free(y), free(dy), free(dx), free(scr);
+}
+
+static void test_rope(void **state) {
+  (void)state;
+  run_rope(2, 5, 3, 8, 10000.0, 700);
+  run_rope(1, 4, 2, 6, 1000000.0, 701);
+}
+
+/* ---- conv1d and weight norm ---- */
+static void run_conv(int64_t B, int64_t Cin, int64_t T, int64_t Cout, int64_t K, int stride, int pad, int groups,
+                     int bias, uint64_t seed) {
+  int64_t Tout = op_conv1d_out_len(T, K, stride, pad);
+  int64_t nx = B * Cin * T, nw = Cout * (Cin / groups) * K, ny = B * Cout * Tout;
+  float *x = tu_alloc_rand(nx, -1, 1, seed), *w = tu_alloc_rand(nw, -1, 1, seed + 1);
+  float *bs = tu_alloc_rand(Cout, -1, 1, seed + 2), *y = tu_zeros(ny), *dy = tu_alloc_rand(ny, -1, 1, seed + 3);
+  float *dx = tu_zeros(nx), *dw = tu_zeros(nw), *dbs = tu_zeros(Cout);
+  tensor X = tensor_f32(x, 3, B, Cin, T, 0), W = tensor_f32(w, 3, Cout, Cin / groups, K, 0),
+         Y = tensor_f32(y, 3, B, Cout, Tout, 0), BS = tensor_f32(bs, 1, Cout, 0, 0, 0), DY = Y, DX = X, DW = W, DBS = BS;
+  DY.data = dy, DX.data = dx, DW.data = dw, DBS.data = dbs;
+  ref_conv ctx = {B, Cin, T, Cout, K, Tout, stride, pad, groups, bias};
+  int64_t in_n[3] = {nx, nw, Cout};
+  const float *in[3] = {x, w, bs};
+  char what[128];
+  snprintf(what, sizeof what, "conv1d Cin=%lld T=%lld Cout=%lld K=%lld stride=%d pad=%d groups=%d", (long long)Cin,
+           (long long)T, (long long)Cout, (long long)K, stride, pad, groups);
+  assert_int_equal(op_conv1d(be, &X, &W, bias ? &BS : NULL, &Y, stride, pad, groups, &err), 0);
+  assert_true(fwd_ok(what, ref_conv1d, &ctx, bias ? 3 : 2, in_n, in, y, ny));
+  assert_int_equal(op_conv1d_bwd(be, &X, &W, &DY, &DX, &DW, bias ? &DBS : NULL, stride, pad, groups, &err), 0);
+  const float *g[3] = {dx, dw, bias ? dbs : NULL};
+  assert_true(tu_gradcheck(what, ref_conv1d, &ctx, bias ? 3 : 2, in_n, in, ny, dy, g, FD_H, GRAD_TOL));
+  free(x), free(w), free(bs), free(y), free(dy), free(dx), free(dw), free(dbs);
+}
+
+static void test_conv1d(void **state) {
+  (void)state;
+  run_conv(2, 1, 23, 4, 10, 5, 0, 1, 0, 800); /* wav2vec2 first layer shape: k=10, stride 5 */
+  run_conv(2, 4, 11, 6, 3, 2, 0, 1, 1, 810);  /* k=3, stride 2 */
+  run_conv(1, 8, 9, 8, 5, 1, 2, 4, 1, 820);   /* grouped positional conv, same padding */
+  run_conv(2, 6, 7, 4, 4, 1, 2, 2, 1, 830);   /* even kernel: one frame more (removed by the model) */
+  run_conv(1, 3, 5, 5, 1, 1, 0, 1, 1, 840);   /* 1x1 */
+}
+
+static void run_wn(int64_t O, int64_t I, int64_t K, int dim, uint64_t seed) {
+  int64_t n = O * I * K, m = dim == 0 ? O : dim == 1 ? I : K;
+  float *v = tu_alloc_rand(n, -1, 1, seed), *g = tu_alloc_rand(m, 0.5f, 2, seed + 1), *w = tu_zeros(n),
+        *nrm = tu_zeros(m), *dy = tu_alloc_rand(n, -1, 1, seed + 2), *dv = tu_zeros(n), *dg = tu_zeros(m);
+  tensor V = tensor_f32(v, 3, O, I, K, 0), W = V, DY = V, DV = V;
+  W.data = w, DY.data = dy, DV.data = dv;
+  tensor G = tensor_f32(g, 1, m, 0, 0, 0), N = G, DG = G;
+  N.data = nrm, DG.data = dg;
+  ref_wn ctx = {{O, I, K}, dim};
+  int64_t in_n[2] = {n, m};
+  const float *in[2] = {v, g};
+  assert_int_equal(op_weightnorm(be, &V, &G, &W, &N, dim, &err), 0);
+  assert_true(fwd_ok("weightnorm", ref_weightnorm, &ctx, 2, in_n, in, w, n));
+  assert_int_equal(op_weightnorm_bwd(be, &V, &G, &N, &DY, &DV, &DG, dim, &err), 0);
+  const float *gr[2] = {dv, dg};
+  assert_true(tu_gradcheck("weightnorm", ref_weightnorm, &ctx, 2, in_n, in, n, dy, gr, FD_H, GRAD_TOL));
+  free(v), free(g), free(w), free(nrm), free(dy), free(dv), free(dg);
+}
+
+static void test_weightnorm(void **state) {
+  (void)state;
+  run_wn(4, 3, 5, 2, 900); /* wav2vec2 pos_conv: weight_norm(dim=2) */
+  run_wn(4, 3, 5, 0, 901);
+  run_wn(2, 6, 3, 1, 902);
+}
+
+/* ---- embedding, frame concatenation, cross-entropy ---- */
+static void test_embed_framecat(void **state) {
+  (void)state;
+  int64_t V = 6, C = 5, N = 9;
+  int32_t ids[9] = {0, 3, 3, 5, 1, 3, 0, 2, 5}; /* repeats exercise the scatter-add */
+  float *t = tu_alloc_rand(V * C, -1, 1, 1000), *o = tu_zeros(N * C), *dy = tu_alloc_rand(N * C, -1, 1, 1001),
+        *dt = tu_zeros(V * C);
+  tensor Tb = tensor_f32(t, 2, V, C, 0, 0), O = tensor_f32(o, 2, N, C, 0, 0), DY = O, DT = Tb;
+  DY.data = dy, DT.data = dt;
+  ref_emb ctx = {V, C, N, ids};
+  int64_t in_n[1] = {V * C};
+  const float *in[1] = {t};
+  assert_int_equal(op_embed(be, &Tb, ids, &O, &err), 0);
+  assert_true(fwd_ok("embed", ref_embed, &ctx, 1, in_n, in, o, N * C));
+  assert_int_equal(op_embed_bwd(be, ids, &DY, &DT, &err), 0);
+  const float *g[1] = {dt};
+  assert_true(tu_gradcheck("embed", ref_embed, &ctx, 1, in_n, in, N * C, dy, g, FD_H, GRAD_TOL));
+  int32_t bad[1] = {6};
+  tensor O1 = tensor_f32(o, 2, 1, C, 0, 0);
+  assert_int_equal(op_embed(be, &Tb, bad, &O1, &err), TS_EARG);
+  assert_non_null(strstr(err.msg, "outside the table"));
+  free(t), free(o), free(dy), free(dt);
+
+  for (int k = 2; k <= 5; k += 3) {
+    int64_t B = 2, T = 11, Cc = 3, To = T / k;
+    float *x = tu_alloc_rand(B * T * Cc, -1, 1, 1010 + k), *y = tu_zeros(B * To * k * Cc);
+    float *gy = tu_alloc_rand(B * To * k * Cc, -1, 1, 1020 + k), *dx = tu_zeros(B * T * Cc);
+    tensor X = tensor_f32(x, 3, B, T, Cc, 0), Y = tensor_f32(y, 3, B, To, k * Cc, 0), GY = Y, DX = X;
+    GY.data = gy, DX.data = dx;
+    ref_fc fc = {B, T, Cc, k};
+    int64_t fn[1] = {B * T * Cc};
+    const float *fin[1] = {x};
+    assert_int_equal(op_framecat(be, &X, &Y, k, &err), 0);
+    assert_true(fwd_ok("framecat", ref_framecat, &fc, 1, fn, fin, y, B * To * k * Cc));
+    assert_int_equal(op_framecat_bwd(be, &GY, &DX, k, &err), 0);
+    const float *fg[1] = {dx};
+    assert_true(tu_gradcheck("framecat", ref_framecat, &fc, 1, fn, fin, B * To * k * Cc, gy, fg, FD_H, GRAD_TOL));
+    free(x), free(y), free(gy), free(dx);
+  }
+}
+
+static void test_xent(void **state) {
+  (void)state;
+  int64_t N = 7, V = 11;
+  int32_t tg[7] = {3, 0, 10, -1, 5, 5, 2};
+  float w[7] = {1.0f, 0.5f, 2.0f, 1.0f, 0.0f, 1.0f, 0.25f};
+  float *x = tu_alloc_rand(N * V, -3, 3, 1100), *x0 = malloc(sizeof(float) * N * V), loss[7];
+  memcpy(x0, x, sizeof(float) * N * V);
+  tensor X = tensor_f32(x, 2, N, V, 0, 0);
+  ref_xent_c ctx = {N, V, tg, w};
+  /* dL/dlogits for L = sum_i dy_i loss_i with dy = grad_scale for every row */
+  float dy[7];
+  for (int i = 0; i < 7; i++) dy[i] = 0.7f;
+  assert_int_equal(op_xent(be, &X, tg, w, loss, 0.7f, &err), 0);
+  int64_t in_n[1] = {N * V};
+  const float *in[1] = {x0};
+  assert_true(fwd_ok("xent loss", ref_xent, &ctx, 1, in_n, in, loss, N));
+  const float *g[1] = {x}; /* logits were overwritten by dlogits */
+  assert_true(tu_gradcheck("xent", ref_xent, &ctx, 1, in_n, in, N, dy, g, FD_H, GRAD_TOL));
+  /* ignored rows carry no gradient */
+  for (int64_t j = 0; j < V; j++) assert_true(x[3 * V + j] == 0.0f && x[4 * V + j] == 0.0f);
+  int32_t badt[7] = {11, 0, 0, 0, 0, 0, 0};
+  memcpy(x, x0, sizeof(float) * N * V);
+  assert_int_equal(op_xent(be, &X, badt, NULL, loss, 0.0f, &err), TS_EARG);
+  free(x), free(x0);
+}
+
+/* AdamW against torch.optim.AdamW's update written out in double */
+static void test_adamw(void **state) {
+  (void)state;
+  int64_t n = 50;
+  float *p = tu_alloc_rand(n, -1, 1, 1200), *m = tu_zeros(n), *v = tu_zeros(n), *g = tu_zeros(n);
+  double *pd = tu_to_double(p, n), *md = calloc(n, sizeof(double)), *vd = calloc(n, sizeof(double));
+  double lr = 1e-2, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.1;
+  for (int t = 1; t <= 5; t++) {
+    tu_rand(g, n, -1, 1, 1300 + t);
+    assert_int_equal(op_adamw(be, p, g, m, v, n, (float)lr, (float)b1, (float)b2, (float)eps, (float)wd, t, &err), 0);
+    for (int64_t i = 0; i < n; i++) {
+      pd[i] *= 1 - lr * wd;
+      md[i] = b1 * md[i] + (1 - b1) * g[i];
+      vd[i] = b2 * vd[i] + (1 - b2) * (double)g[i] * g[i];
+      double mh = md[i] / (1 - pow(b1, t)), vh = vd[i] / (1 - pow(b2, t));
+      pd[i] -= lr * mh / (sqrt(vh) + eps);
+    }
+  }
+  assert_true(tu_close("adamw", p, pd, n, 1e-5, 1e-3));
+  double s = op_sumsq(be, p, n), sd = 0;
+  for (int64_t i = 0; i < n; i++) sd += (double)p[i] * p[i];
+  assert_true(fabs(s - sd) < 1e-9 * sd);
+  free(p), free(m), free(v), free(g), free(pd), free(md), free(vd);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_matmul),     cmocka_unit_test(test_matmul_shape_error),
+      cmocka_unit_test(test_norms),      cmocka_unit_test(test_groupnorm),
+      cmocka_unit_test(test_elementwise), cmocka_unit_test(test_softmax),
+      cmocka_unit_test(test_attention),  cmocka_unit_test(test_rope),
+      cmocka_unit_test(test_conv1d),     cmocka_unit_test(test_weightnorm),
+      cmocka_unit_test(test_embed_framecat), cmocka_unit_test(test_xent),
+      cmocka_unit_test(test_adamw),
+  };
+  return cmocka_run_group_tests(tests, setup, NULL);
+}
