@@ -1,0 +1,59 @@
+/* qwen2.h — the Qwen2 / Qwen2.5 decoder stack (embeddings, L decoder layers, final RMSNorm,
+ * tied or untied LM head) over a parameter set, with training forward and backward.
+ * Tensor names follow Hugging Face ("model.layers.0.self_attn.q_proj.weight"), under an
+ * optional prefix ("llm." inside a composed model). */
+#ifndef TS_QWEN2_H
+#define TS_QWEN2_H
+
+#include "base/arena.h"
+#include "nn/decoder.h"
+#include "tensor/params.h"
+
+typedef struct qwen2_cfg {
+  int64_t V;        /* vocab_size */
+  int64_t C;        /* hidden_size */
+  int64_t L;        /* num_hidden_layers */
+  int64_t Hq, Hkv;  /* num_attention_heads, num_key_value_heads */
+  int64_t D;        /* head dim = C / Hq */
+  int64_t F;        /* intermediate_size */
+  float eps;        /* rms_norm_eps */
+  float theta;      /* rope_theta */
+  int tied;         /* tie_word_embeddings */
+} qwen2_cfg;
+
+typedef struct qwen2 {
+  qwen2_cfg c;
+  dec_cfg layer;    /* derived per-layer settings */
+  pset *ps;         /* not owned */
+  char prefix[64];
+  int i_embed, i_norm, i_head; /* indices into ps (i_head == i_embed when tied) */
+} qwen2;
+
+/* Saved activations of one training forward. N = B*T. */
+typedef struct qwen2_acts {
+  int64_t B, T;
+  float **xin;      /* (L+1) pointers: input of layer l, (N, C); xin[L] = last layer output */
+  dec_acts *layer;  /* (L) */
+  float *hid;       /* (N, C) final-norm output */
+  float *rf;        /* (N) final-norm rstd */
+} qwen2_acts;
+
+int qwen2_declare(pset *ps, const char *prefix, const qwen2_cfg *c, ts_err *e);
+/* Binds to an allocated pset holding the declared tensors. */
+int qwen2_bind(qwen2 *m, pset *ps, const char *prefix, const qwen2_cfg *c, ts_err *e);
+/* x (N, C) = embed_tokens[ids] */
+int qwen2_embed(qwen2 *m, const int32_t *ids, int64_t N, float *x, ts_err *e);
+int qwen2_embed_bwd(qwen2 *m, const int32_t *ids, int64_t N, const float *dx, ts_err *e);
+/* Runs the layers and the final norm on input embeddings x (B, T, C) (kept by reference
+ * until backward); pos (B, T); mask gives kv_len (B) for right padding. */
+int qwen2_forward(qwen2 *m, int64_t B, int64_t T, const float *x, const int32_t *pos, const attn_cfg *mask,
+                  qwen2_acts *a, arena *ar, ts_err *e);
+/* logits (R, V) = hid rows (R, C) . head^T */
+int qwen2_head(qwen2 *m, const float *hid, int64_t R, float *logits, ts_err *e);
+/* dhid (R, C) += dlogits . head; head gradient added */
+int qwen2_head_bwd(qwen2 *m, const float *hid, const float *dlogits, int64_t R, float *dhid, ts_err *e);
+/* dhid (B, T, C) -> dx (B, T, C) (overwritten); parameter gradients added. */
+int qwen2_backward(qwen2 *m, const qwen2_acts *a, const int32_t *pos, const attn_cfg *mask, const float *dhid,
+                   float *dx, arena *ar, ts_err *e);
+
+#endif

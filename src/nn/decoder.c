@@ -1,0 +1,204 @@
+/* decoder.c — Qwen2-style decoder layer forward/backward (see decoder.h). */
+#include "nn/decoder.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tensor/ops.h"
+#include "tensor/params.h"
+
+#define TRY(x)            \
+  do {                    \
+    int rc_ = (x);        \
+    if (rc_) return rc_;  \
+  } while (0)
+
+static tensor T2(float *p, int64_t a, int64_t b) { return tensor_f32(p, 2, a, b, 0, 0); }
+static tensor T1(float *p, int64_t a) { return tensor_f32(p, 1, a, 0, 0, 0); }
+static tensor T4(float *p, int64_t a, int64_t b, int64_t c, int64_t d) { return tensor_f32(p, 4, a, b, c, d); }
+
+static float *dec_alloc(arena *ar, int64_t n, ts_err *e) {
+  float *p = arena_alloc(ar, sizeof(float) * (size_t)(n > 0 ? n : 1));
+  if (!p) err_set(e, TS_ENOMEM, "decoder: activation arena out of memory (%lld floats)", (long long)n);
+  return p;
+}
+#define ALLOC(dst, n)                                  \
+  do {                                                 \
+    if (!((dst) = dec_alloc(ar, (n), e))) return TS_ENOMEM; \
+  } while (0)
+
+int dec_declare(pset *ps, const char *prefix, const dec_cfg *c, ts_err *e) {
+  char nm[256];
+  struct {
+    const char *n;
+    int nd;
+    int64_t a, b;
+    int decay;
+  } t[] = {
+      {"input_layernorm.weight", 1, c->C, 0, 0},
+      {"self_attn.q_proj.weight", 2, c->Hq * c->D, c->C, 1},
+      {"self_attn.q_proj.bias", 1, c->Hq * c->D, 0, 0},
+      {"self_attn.k_proj.weight", 2, c->Hkv * c->D, c->C, 1},
+      {"self_attn.k_proj.bias", 1, c->Hkv * c->D, 0, 0},
+      {"self_attn.v_proj.weight", 2, c->Hkv * c->D, c->C, 1},
+      {"self_attn.v_proj.bias", 1, c->Hkv * c->D, 0, 0},
+      {"self_attn.o_proj.weight", 2, c->C, c->Hq * c->D, 1},
+      {"post_attention_layernorm.weight", 1, c->C, 0, 0},
+      {"mlp.gate_proj.weight", 2, c->F, c->C, 1},
+      {"mlp.up_proj.weight", 2, c->F, c->C, 1},
+      {"mlp.down_proj.weight", 2, c->C, c->F, 1},
+  };
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+    if (!c->qkv_bias && strstr(t[i].n, "proj.bias")) continue;
+    snprintf(nm, sizeof nm, "%s%s", prefix, t[i].n);
+    int64_t ne[2] = {t[i].a, t[i].b};
+    if (pset_add(ps, nm, t[i].nd, ne, t[i].decay, e) < 0) return e ? e->code : TS_EARG;
+  }
+  return TS_OK;
+}
+
+static int dec_get(const pset *ps, const char *prefix, const char *name, int grad, tensor *out, ts_err *e) {
+  char nm[256];
+  snprintf(nm, sizeof nm, "%s%s", prefix, name);
+  int i = pset_find(ps, nm);
+  if (i < 0) return err_set(e, TS_EFORMAT, "decoder: parameter %s missing", nm);
+  *out = grad ? pset_g(ps, i) : pset_w(ps, i);
+  return TS_OK;
+}
+
+int dec_bind(const pset *ps, const char *prefix, const dec_cfg *c, int grad, dec_params *p, ts_err *e) {
+  memset(p, 0, sizeof *p);
+  TRY(dec_get(ps, prefix, "input_layernorm.weight", grad, &p->ln1, e));
+  TRY(dec_get(ps, prefix, "self_attn.q_proj.weight", grad, &p->wq, e));
+  TRY(dec_get(ps, prefix, "self_attn.k_proj.weight", grad, &p->wk, e));
+  TRY(dec_get(ps, prefix, "self_attn.v_proj.weight", grad, &p->wv, e));
+  TRY(dec_get(ps, prefix, "self_attn.o_proj.weight", grad, &p->wo, e));
+  if (c->qkv_bias) {
+    TRY(dec_get(ps, prefix, "self_attn.q_proj.bias", grad, &p->bq, e));
+    TRY(dec_get(ps, prefix, "self_attn.k_proj.bias", grad, &p->bk, e));
+    TRY(dec_get(ps, prefix, "self_attn.v_proj.bias", grad, &p->bv, e));
+  }
+  TRY(dec_get(ps, prefix, "post_attention_layernorm.weight", grad, &p->ln2, e));
+  TRY(dec_get(ps, prefix, "mlp.gate_proj.weight", grad, &p->wg, e));
+  TRY(dec_get(ps, prefix, "mlp.up_proj.weight", grad, &p->wu, e));
+  TRY(dec_get(ps, prefix, "mlp.down_proj.weight", grad, &p->wd, e));
+  return TS_OK;
+}
+
+static const tensor *opt(const tensor *t) { return t->data ? t : NULL; }
+
+int dec_forward(backend *be, const dec_cfg *c, const dec_params *p, int64_t B, int64_t T, const float *x,
+                float *y, const int32_t *pos, const attn_cfg *mask, dec_acts *acts, arena *ar, ts_err *e) {
+  int64_t N = B * T, C = c->C, QD = c->Hq * c->D, KD = c->Hkv * c->D, F = c->F;
+  dec_acts tmp;
+  dec_acts *a = acts ? acts : &tmp;
+  memset(a, 0, sizeof *a);
+  a->B = B, a->T = T, a->x = x;
+  ALLOC(a->h1, N * C);
+  ALLOC(a->r1, N);
+  ALLOC(a->q, N * QD);
+  ALLOC(a->k, N * KD);
+  ALLOC(a->v, N * KD);
+  ALLOC(a->att, N * QD);
+  ALLOC(a->lse, B * c->Hq * T);
+  ALLOC(a->h, N * C);
+  ALLOC(a->h2, N * C);
+  ALLOC(a->r2, N);
+  ALLOC(a->g, N * F);
+  ALLOC(a->u, N * F);
+  ALLOC(a->a, N * F);
+  tensor X = T2((float *)x, N, C), H1 = T2(a->h1, N, C), R1 = T1(a->r1, N);
+  TRY(op_rmsnorm(be, &X, &p->ln1, &H1, &R1, c->eps, e));
+  tensor Q = T2(a->q, N, QD), K = T2(a->k, N, KD), V = T2(a->v, N, KD);
+  TRY(op_matmul(be, &H1, &p->wq, opt(&p->bq), &Q, 0, 1, 0.0f, e));
+  TRY(op_matmul(be, &H1, &p->wk, opt(&p->bk), &K, 0, 1, 0.0f, e));
+  TRY(op_matmul(be, &H1, &p->wv, opt(&p->bv), &V, 0, 1, 0.0f, e));
+  tensor Q4 = T4(a->q, B, T, c->Hq, c->D), K4 = T4(a->k, B, T, c->Hkv, c->D), V4 = T4(a->v, B, T, c->Hkv, c->D);
+  TRY(op_rope(be, &Q4, &Q4, pos, c->theta, e));
+  TRY(op_rope(be, &K4, &K4, pos, c->theta, e));
+  attn_cfg ac = *mask;
+  ac.causal = 1;
+  ac.scale = 1.0f / sqrtf((float)c->D);
+  ac.bias = NULL;
+  tensor A4 = T4(a->att, B, T, c->Hq, c->D), L = tensor_f32(a->lse, 3, B, c->Hq, T, 0);
+  TRY(op_attention(be, &Q4, &K4, &V4, &A4, &L, &ac, e));
+  tensor A2 = T2(a->att, N, QD), Hh = T2(a->h, N, C);
+  TRY(op_copy(be, &X, &Hh, e));
+  TRY(op_matmul(be, &A2, &p->wo, NULL, &Hh, 0, 1, 1.0f, e)); /* h = x + o_proj(att) */
+  tensor H2 = T2(a->h2, N, C), R2 = T1(a->r2, N);
+  TRY(op_rmsnorm(be, &Hh, &p->ln2, &H2, &R2, c->eps, e));
+  tensor G = T2(a->g, N, F), U = T2(a->u, N, F), Aa = T2(a->a, N, F), Y = T2(y, N, C);
+  TRY(op_matmul(be, &H2, &p->wg, NULL, &G, 0, 1, 0.0f, e));
+  TRY(op_matmul(be, &H2, &p->wu, NULL, &U, 0, 1, 0.0f, e));
+  TRY(op_swiglu(be, &G, &U, &Aa, e));
+  if (y != a->h) TRY(op_copy(be, &Hh, &Y, e));
+  TRY(op_matmul(be, &Aa, &p->wd, NULL, &Y, 0, 1, 1.0f, e)); /* y = h + down(a) */
+  return TS_OK;
+}
+
+int dec_backward(backend *be, const dec_cfg *c, const dec_params *p, const dec_params *gp,
+                 const dec_acts *a, const int32_t *pos, const attn_cfg *mask, const float *dy, float *dx,
+                 arena *ar, ts_err *e) {
+  int64_t B = a->B, T = a->T, N = B * T, C = c->C, QD = c->Hq * c->D, KD = c->Hkv * c->D, F = c->F;
+  arena_mark mk = arena_get_mark(ar);
+  float *dh, *dh2, *da, *dg, *du, *datt, *dq, *dk, *dv, *dh1, *scr;
+  ALLOC(dh, N * C);
+  ALLOC(dh2, N * C);
+  ALLOC(da, N * F);
+  ALLOC(dg, N * F);
+  ALLOC(du, N * F);
+  ALLOC(datt, N * QD);
+  ALLOC(dq, N * QD);
+  ALLOC(dk, N * KD);
+  ALLOC(dv, N * KD);
+  ALLOC(dh1, N * C);
+  ALLOC(scr, N * QD);
+  tensor DY = T2((float *)dy, N, C), DH = T2(dh, N, C), DH2 = T2(dh2, N, C), DA = T2(da, N, F);
+  tensor DG = T2(dg, N, F), DU = T2(du, N, F);
+  tensor H2 = T2(a->h2, N, C), G = T2(a->g, N, F), U = T2(a->u, N, F), Aa = T2(a->a, N, F);
+  tensor Hh = T2(a->h, N, C), R2 = T1(a->r2, N);
+  /* MLP branch: y = h + down(a) */
+  TRY(op_copy(be, &DY, &DH, e));
+  TRY(op_fill(be, &DA, 0.0f, e));
+  TRY(op_matmul_bwd(be, &Aa, &p->wd, &DY, &DA, (tensor *)&gp->wd, NULL, 0, 1, e));
+  TRY(op_fill(be, &DG, 0.0f, e));
+  TRY(op_fill(be, &DU, 0.0f, e));
+  TRY(op_swiglu_bwd(be, &G, &U, &DA, &DG, &DU, e));
+  TRY(op_fill(be, &DH2, 0.0f, e));
+  TRY(op_matmul_bwd(be, &H2, &p->wg, &DG, &DH2, (tensor *)&gp->wg, NULL, 0, 1, e));
+  TRY(op_matmul_bwd(be, &H2, &p->wu, &DU, &DH2, (tensor *)&gp->wu, NULL, 0, 1, e));
+  TRY(op_rmsnorm_bwd(be, &Hh, &p->ln2, &R2, &DH2, &DH, (tensor *)&gp->ln2, e));
+  /* attention branch: h = x + o_proj(att) */
+  tensor DX = T2(dx, N, C), DATT = T2(datt, N, QD), A2 = T2(a->att, N, QD);
+  TRY(op_copy(be, &DH, &DX, e));
+  TRY(op_fill(be, &DATT, 0.0f, e));
+  TRY(op_matmul_bwd(be, &A2, &p->wo, &DH, &DATT, (tensor *)&gp->wo, NULL, 0, 1, e));
+  tensor Q4 = T4(a->q, B, T, c->Hq, c->D), K4 = T4(a->k, B, T, c->Hkv, c->D), V4 = T4(a->v, B, T, c->Hkv, c->D);
+  tensor A4 = T4(a->att, B, T, c->Hq, c->D), L = tensor_f32(a->lse, 3, B, c->Hq, T, 0);
+  tensor DA4 = T4(datt, B, T, c->Hq, c->D), DQ4 = T4(dq, B, T, c->Hq, c->D), DK4 = T4(dk, B, T, c->Hkv, c->D),
+         DV4 = T4(dv, B, T, c->Hkv, c->D);
+  TRY(op_fill(be, &DQ4, 0.0f, e));
+  TRY(op_fill(be, &DK4, 0.0f, e));
+  TRY(op_fill(be, &DV4, 0.0f, e));
+  attn_cfg ac = *mask;
+  ac.causal = 1;
+  ac.scale = 1.0f / sqrtf((float)c->D);
+  ac.bias = NULL;
+  TRY(op_attention_bwd(be, &Q4, &K4, &V4, &A4, &L, &DA4, &DQ4, &DK4, &DV4, NULL, &ac, e));
+  /* undo RoPE on the gradients (in place through scratch) */
+  tensor S4q = T4(scr, B, T, c->Hq, c->D), S4k = T4(scr, B, T, c->Hkv, c->D);
+  TRY(be->ops->rope(be, &DQ4, &S4q, pos, c->theta, 1) ? err_set(e, TS_EDEVICE, "rope_bwd failed") : 0);
+  TRY(op_copy(be, &S4q, &DQ4, e));
+  TRY(be->ops->rope(be, &DK4, &S4k, pos, c->theta, 1) ? err_set(e, TS_EDEVICE, "rope_bwd failed") : 0);
+  TRY(op_copy(be, &S4k, &DK4, e));
+  tensor H1 = T2(a->h1, N, C), DH1 = T2(dh1, N, C), DQ = T2(dq, N, QD), DK = T2(dk, N, KD), DV = T2(dv, N, KD);
+  TRY(op_fill(be, &DH1, 0.0f, e));
+  TRY(op_matmul_bwd(be, &H1, &p->wq, &DQ, &DH1, (tensor *)&gp->wq, (tensor *)opt(&gp->bq), 0, 1, e));
+  TRY(op_matmul_bwd(be, &H1, &p->wk, &DK, &DH1, (tensor *)&gp->wk, (tensor *)opt(&gp->bk), 0, 1, e));
+  TRY(op_matmul_bwd(be, &H1, &p->wv, &DV, &DH1, (tensor *)&gp->wv, (tensor *)opt(&gp->bv), 0, 1, e));
+  tensor X = T2((float *)a->x, N, C), R1 = T1(a->r1, N);
+  TRY(op_rmsnorm_bwd(be, &X, &p->ln1, &R1, &DH1, &DX, (tensor *)&gp->ln1, e));
+  arena_rewind(ar, mk);
+  return TS_OK;
+}

@@ -1,0 +1,63 @@
+/* decoder.h — one pre-norm transformer decoder layer of the Qwen2 family, forward and
+ * backward over backend ops:
+ *   h = x + o_proj(attn(rope(q_proj(rms1(x))), rope(k_proj(.)), v_proj(.)))
+ *   y = h + down(silu(gate(rms2(h))) * up(rms2(h)))
+ * Activations needed by backward are carved from an arena and kept in dec_acts. */
+#ifndef TS_DECODER_H
+#define TS_DECODER_H
+
+#include "base/arena.h"
+#include "tensor/backend.h"
+
+typedef struct dec_cfg {
+  int64_t C;        /* hidden size */
+  int64_t Hq, Hkv;  /* attention heads, key/value heads (Hq % Hkv == 0) */
+  int64_t D;        /* head dim */
+  int64_t F;        /* MLP intermediate size */
+  float eps;        /* RMSNorm epsilon */
+  float theta;      /* RoPE base */
+  int qkv_bias;     /* q/k/v projections carry a bias (Qwen2: yes) */
+} dec_cfg;
+
+/* Views of one layer's parameters (weights) or their gradients; Linear weights are
+ * stored (out, in) as in PyTorch. */
+typedef struct dec_params {
+  tensor ln1;            /* (C) input_layernorm.weight */
+  tensor wq, bq;         /* (Hq*D, C), (Hq*D) */
+  tensor wk, bk;         /* (Hkv*D, C), (Hkv*D) */
+  tensor wv, bv;         /* (Hkv*D, C), (Hkv*D) */
+  tensor wo;             /* (C, Hq*D) */
+  tensor ln2;            /* (C) post_attention_layernorm.weight */
+  tensor wg, wu;         /* (F, C) gate_proj, up_proj */
+  tensor wd;             /* (C, F) down_proj */
+} dec_params;
+
+/* Saved activations of one forward, for backward. N = B*T rows. */
+typedef struct dec_acts {
+  int64_t B, T;
+  const float *x;        /* (N, C) layer input (caller-owned; must live until backward) */
+  float *h1, *r1;        /* (N, C) rms1(x), (N) its rstd */
+  float *q, *k, *v;      /* (N, Hq*D), (N, Hkv*D) x2, after RoPE for q and k */
+  float *att, *lse;      /* (N, Hq*D) attention output, (B, Hq, T) */
+  float *h;              /* (N, C) residual after attention */
+  float *h2, *r2;        /* (N, C), (N) */
+  float *g, *u, *a;      /* (N, F) gate, up, silu(gate)*up */
+} dec_acts;
+
+/* Names the layer's tensors "<prefix>input_layernorm.weight" etc. and adds them to a pset. */
+struct pset;
+int dec_declare(struct pset *ps, const char *prefix, const dec_cfg *c, ts_err *e);
+/* Fills p with views of layer `prefix` from the weights (grad = 0) or gradients (grad = 1). */
+int dec_bind(const struct pset *ps, const char *prefix, const dec_cfg *c, int grad, dec_params *p, ts_err *e);
+
+/* x, y (B, T, C); pos (B, T) host positions; mask gives kv_len / q_pos0 (its causal,
+ * scale and bias fields are set here). acts may be NULL for inference (no saving; scratch
+ * still comes from the arena). */
+int dec_forward(backend *be, const dec_cfg *c, const dec_params *p, int64_t B, int64_t T, const float *x,
+                float *y, const int32_t *pos, const attn_cfg *mask, dec_acts *acts, arena *ar, ts_err *e);
+/* dy (B,T,C) -> dx (B,T,C) (overwritten); parameter gradients are added into gp. */
+int dec_backward(backend *be, const dec_cfg *c, const dec_params *p, const dec_params *gp,
+                 const dec_acts *acts, const int32_t *pos, const attn_cfg *mask, const float *dy, float *dx,
+                 arena *ar, ts_err *e);
+
+#endif

@@ -1,0 +1,197 @@
+/* params.c — named views over one parameter buffer (see params.h). */
+#include "tensor/params.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/philox.h"
+#include "tensor/ops.h"
+
+#define PSET_ALIGN 16 /* floats: 64 bytes */
+
+void pset_init(pset *ps, backend *be) {
+  memset(ps, 0, sizeof *ps);
+  ps->be = be;
+}
+
+int pset_add(pset *ps, const char *name, int ndim, const int64_t *ne, int decay, ts_err *e) {
+  if (ps->w) return err_set(e, TS_EARG, "parameter %s: set already allocated", name), -1;
+  if (ndim < 1 || ndim > TENSOR_MAX_DIMS) return err_set(e, TS_ESHAPE, "parameter %s: %d dims", name, ndim), -1;
+  if (pset_find(ps, name) >= 0) return err_set(e, TS_EARG, "parameter %s declared twice", name), -1;
+  int64_t n = 1;
+  for (int i = 0; i < ndim; i++) {
+    if (ne[i] <= 0) return err_set(e, TS_ESHAPE, "parameter %s: dim %d is %lld", name, i, (long long)ne[i]), -1;
+    n *= ne[i];
+  }
+  if (ps->n == ps->cap) {
+    int cap = ps->cap ? ps->cap * 2 : 64;
+    pview *nv = realloc(ps->v, sizeof(pview) * (size_t)cap);
+    if (!nv) return err_set(e, TS_ENOMEM, "parameter %s: out of memory", name), -1;
+    ps->v = nv;
+    ps->cap = cap;
+  }
+  pview *v = &ps->v[ps->n];
+  memset(v, 0, sizeof *v);
+  v->name = strdup(name);
+  if (!v->name) return err_set(e, TS_ENOMEM, "parameter %s: out of memory", name), -1;
+  v->ndim = ndim;
+  for (int i = 0; i < ndim; i++) v->ne[i] = ne[i];
+  v->n = n;
+  v->off = ps->total;
+  v->decay = decay;
+  ps->total += (n + PSET_ALIGN - 1) / PSET_ALIGN * PSET_ALIGN;
+  return ps->n++;
+}
+
+static float *pset_buf(pset *ps, ts_err *e) {
+  size_t bytes = sizeof(float) * (size_t)(ps->total ? ps->total : 1);
+  float *p = ps->be->ops->alloc(ps->be, bytes);
+  if (!p) {
+    err_set(e, TS_ENOMEM, "parameters: cannot allocate %.1f MiB", bytes / 1048576.0);
+    return NULL;
+  }
+  tensor t = {p, DT_F32, ps->be->device, 1, {ps->total ? ps->total : 1}};
+  ps->be->ops->fill(ps->be, &t, 0.0f);
+  return p;
+}
+
+int pset_alloc(pset *ps, int with_grad, int with_adam, ts_err *e) {
+  if (!ps->w && !(ps->w = pset_buf(ps, e))) return e ? e->code : TS_ENOMEM;
+  if (with_grad && !ps->g && !(ps->g = pset_buf(ps, e))) return e ? e->code : TS_ENOMEM;
+  if (with_adam && !ps->m && !(ps->m = pset_buf(ps, e))) return e ? e->code : TS_ENOMEM;
+  if (with_adam && !ps->s && !(ps->s = pset_buf(ps, e))) return e ? e->code : TS_ENOMEM;
+  return TS_OK;
+}
+
+int pset_find(const pset *ps, const char *name) {
+  for (int i = 0; i < ps->n; i++)
+    if (!strcmp(ps->v[i].name, name)) return i;
+  return -1;
+}
+
+static tensor pset_view(const pset *ps, float *base, int i) {
+  tensor t;
+  memset(&t, 0, sizeof t);
+  const pview *v = &ps->v[i];
+  t.data = base ? base + v->off : NULL;
+  t.dtype = DT_F32;
+  t.device = ps->be->device;
+  t.ndim = v->ndim;
+  for (int d = 0; d < v->ndim; d++) t.ne[d] = v->ne[d];
+  return t;
+}
+
+tensor pset_w(const pset *ps, int i) { return pset_view(ps, ps->w, i); }
+tensor pset_g(const pset *ps, int i) { return pset_view(ps, ps->g, i); }
+float *pset_wp(const pset *ps, int i) { return ps->w + ps->v[i].off; }
+float *pset_gp(const pset *ps, int i) { return ps->g ? ps->g + ps->v[i].off : NULL; }
+
+int64_t pset_count(const pset *ps, const char *prefix) {
+  int64_t n = 0;
+  size_t lp = strlen(prefix);
+  for (int i = 0; i < ps->n; i++)
+    if (!strncmp(ps->v[i].name, prefix, lp)) n += ps->v[i].n;
+  return n;
+}
+
+int pset_freeze(pset *ps, const char *prefix, int frozen) {
+  int k = 0;
+  size_t lp = strlen(prefix);
+  for (int i = 0; i < ps->n; i++)
+    if (!strncmp(ps->v[i].name, prefix, lp)) {
+      ps->v[i].frozen = frozen;
+      k++;
+    }
+  return k;
+}
+
+void pset_zero_grad(pset *ps) {
+  if (!ps->g) return;
+  tensor t = {ps->g, DT_F32, ps->be->device, 1, {ps->total}};
+  ps->be->ops->fill(ps->be, &t, 0.0f);
+}
+
+/* Calls fn on maximal runs of consecutive views that are trainable and share `decay`. */
+typedef void (*pset_run_fn)(pset *ps, int64_t off, int64_t n, int decay, void *user);
+
+static void pset_runs(pset *ps, pset_run_fn fn, void *user) {
+  int i = 0;
+  while (i < ps->n) {
+    if (ps->v[i].frozen) {
+      i++;
+      continue;
+    }
+    int j = i + 1;
+    while (j < ps->n && !ps->v[j].frozen && ps->v[j].decay == ps->v[i].decay) j++;
+    int64_t off = ps->v[i].off, end = ps->v[j - 1].off + ps->v[j - 1].n;
+    fn(ps, off, end - off, ps->v[i].decay, user);
+    i = j;
+  }
+}
+
+static void pset_sumsq_run(pset *ps, int64_t off, int64_t n, int decay, void *user) {
+  *(double *)user += ps->be->ops->sumsq(ps->be, ps->g + off, n);
+}
+
+double pset_grad_norm(pset *ps) {
+  if (!ps->g) return 0.0;
+  double s = 0;
+  pset_runs(ps, pset_sumsq_run, &s);
+  return sqrt(s);
+}
+
+void pset_scale_grad(pset *ps, float s) {
+  if (!ps->g) return;
+  tensor t = {ps->g, DT_F32, ps->be->device, 1, {ps->total}};
+  ps->be->ops->axpby(ps->be, &t, 0.0f, &t, s);
+}
+
+typedef struct pset_adam_args {
+  float lr, b1, b2, eps, wd;
+  int64_t t;
+  int rc;
+} pset_adam_args;
+
+static void pset_adam_run(pset *ps, int64_t off, int64_t n, int decay, void *user) {
+  pset_adam_args *a = user;
+  if (a->rc) return;
+  a->rc = ps->be->ops->adamw(ps->be, ps->w + off, ps->g + off, ps->m + off, ps->s + off, n, a->lr, a->b1, a->b2,
+                             a->eps, decay ? a->wd : 0.0f, a->t);
+}
+
+int pset_adamw(pset *ps, float lr, float beta1, float beta2, float eps, float wd, int64_t t, ts_err *e) {
+  if (!ps->g || !ps->m || !ps->s) return err_set(e, TS_EARG, "adamw: gradients or moments not allocated");
+  if (t < 1) return err_set(e, TS_EARG, "adamw: step must start at 1");
+  pset_adam_args a = {lr, beta1, beta2, eps, wd, t, 0};
+  pset_runs(ps, pset_adam_run, &a);
+  if (a.rc) return err_set(e, (ts_code)a.rc, "adamw: backend failure");
+  return TS_OK;
+}
+
+void pset_init_normal(pset *ps, float std, uint64_t seed) {
+  for (int i = 0; i < ps->n; i++) {
+    pview *v = &ps->v[i];
+    float *w = ps->w + v->off;
+    size_t ln = strlen(v->name);
+    int is_bias = ln >= 4 && !strcmp(v->name + ln - 4, "bias");
+    if (v->ndim == 1) {
+      float fill = is_bias ? 0.0f : 1.0f;
+      for (int64_t j = 0; j < v->n; j++) w[j] = fill;
+      continue;
+    }
+    philox_rng r;
+    philox_init(&r, seed, (uint64_t)i);
+    for (int64_t j = 0; j < v->n; j++) w[j] = std * philox_normal(&r);
+  }
+}
+
+void pset_free(pset *ps) {
+  for (int i = 0; i < ps->n; i++) free(ps->v[i].name);
+  free(ps->v);
+  if (ps->w) ps->be->ops->release(ps->be, ps->w);
+  if (ps->g) ps->be->ops->release(ps->be, ps->g);
+  if (ps->m) ps->be->ops->release(ps->be, ps->m);
+  if (ps->s) ps->be->ops->release(ps->be, ps->s);
+  memset(ps, 0, sizeof *ps);
+}

@@ -1,0 +1,58 @@
+/* params.h — a model's parameters in one contiguous buffer carved into named views (Hugging
+ * Face tensor names), with gradients and AdamW moments in buffers of the same layout. Zeroing,
+ * the global grad norm, clipping, the optimizer step and checkpoint I/O are then passes over
+ * a few contiguous runs instead of hundreds of small tensors. */
+#ifndef TS_PARAMS_H
+#define TS_PARAMS_H
+
+#include <stdint.h>
+
+#include "tensor/backend.h"
+
+typedef struct pview {
+  char *name;       /* Hugging Face name, e.g. "llm.model.layers.0.self_attn.q_proj.weight" */
+  int ndim;
+  int64_t ne[TENSOR_MAX_DIMS];
+  int64_t off;      /* offset in floats from the buffer start (64-byte aligned) */
+  int64_t n;        /* number of floats */
+  int decay;        /* 1: AdamW weight decay applies (matrices); 0: norms, biases */
+  int frozen;       /* 1: not trained (no optimizer step; gradient kept at zero) */
+} pview;
+
+typedef struct pset {
+  backend *be;
+  pview *v;
+  int n, cap;
+  int64_t total;    /* floats in each buffer */
+  float *w;         /* (total) weights */
+  float *g;         /* (total) gradients, or NULL */
+  float *m, *s;     /* (total) AdamW first/second moments, or NULL */
+} pset;
+
+void pset_init(pset *ps, backend *be);
+/* Declares a tensor; returns its index (>= 0) or -1 with e set (duplicate name, bad shape). */
+int pset_add(pset *ps, const char *name, int ndim, const int64_t *ne, int decay, ts_err *e);
+/* Allocates the weight buffer (zeroed) and, when asked, gradients and moments. */
+int pset_alloc(pset *ps, int with_grad, int with_adam, ts_err *e);
+int pset_find(const pset *ps, const char *name);
+/* f32 views of tensor i in the weight / gradient buffer. */
+tensor pset_w(const pset *ps, int i);
+tensor pset_g(const pset *ps, int i);
+float *pset_wp(const pset *ps, int i);
+float *pset_gp(const pset *ps, int i);
+int64_t pset_count(const pset *ps, const char *prefix); /* floats under a name prefix ("" = all) */
+/* Freezes (1) or unfreezes (0) every tensor whose name starts with prefix; returns how many. */
+int pset_freeze(pset *ps, const char *prefix, int frozen);
+void pset_zero_grad(pset *ps);
+/* Global L2 norm of the gradients of trainable tensors. */
+double pset_grad_norm(pset *ps);
+/* Scales all gradients by s. */
+void pset_scale_grad(pset *ps, float s);
+/* One AdamW step (step t >= 1) on every trainable tensor; weight decay only where decay. */
+int pset_adamw(pset *ps, float lr, float beta1, float beta2, float eps, float wd, int64_t t, ts_err *e);
+/* Fills the weights with N(0, std) (matrices) from a seeded stream, norms' weights with 1,
+ * biases with 0 — a default initialisation for models trained from scratch. */
+void pset_init_normal(pset *ps, float std, uint64_t seed);
+void pset_free(pset *ps);
+
+#endif
