@@ -56,7 +56,7 @@ case("string_header", st(b'"abc"'), "not a JSON object")
 case("bad_utf8", st(b'{"a\xff":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', b"\0" * 8),
      "not valid UTF-8")
 case("nul_in_header", st(b'{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}\0', b"\0" * 8),
-     "not valid UTF-8")
+     "contains a NUL byte")
 # --- metadata
 case("meta_not_object", st({"__metadata__": ["x"], "a": t()}, b"\0" * 8),
      "\"__metadata__\" is not an object")

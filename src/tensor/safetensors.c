@@ -286,6 +286,9 @@ static int st_parse(st_file *f, ts_err *e) {
   f->header_len = hlen;
   const uint8_t *h = f->base + 8;
   size_t bad = st_utf8_check(h, (size_t)hlen);
+  if (bad < hlen && h[bad] == 0)
+    return err_set(e, TS_EFORMAT, "%s: header contains a NUL byte (byte %zu of the header)",
+                   f->name, bad);
   if (bad < hlen)
     return err_set(e, TS_EFORMAT, "%s: header is not valid UTF-8 text (byte %zu of the header)",
                    f->name, bad);
