@@ -507,6 +507,9 @@ int st_read_f32(const st_file *f, const st_tensor *t, float *dst, int64_t n, ts_
   if (n != t->numel)
     return err_set(e, TS_ESHAPE, "%s: tensor \"%s\" has %lld elements, destination holds %lld", fn,
                    st_show(t->name, sb, sizeof sb), (long long)t->numel, (long long)n);
+  if (t->dtype != ST_F32 && t->dtype != ST_BF16 && t->dtype != ST_F16 && t->dtype != ST_F64)
+    return err_set(e, TS_EUNSUP, "%s: tensor \"%s\" has dtype %s, which does not convert to f32",
+                   fn, st_show(t->name, sb, sizeof sb), st_dtype_name(t->dtype));
   if (n == 0) return TS_OK;
   const uint8_t *src = t->data;
   switch (t->dtype) {
@@ -533,9 +536,7 @@ int st_read_f32(const st_file *f, const st_tensor *t, float *dst, int64_t n, ts_
         dst[i] = (float)v;
       }
       return TS_OK;
-    default:
-      return err_set(e, TS_EUNSUP, "%s: tensor \"%s\" has dtype %s, which does not convert to f32",
-                     fn, st_show(t->name, sb, sizeof sb), st_dtype_name(t->dtype));
+    default: return err_set(e, TS_EINTERNAL, "%s: st_read_f32: unhandled dtype", fn);
   }
 }
 
