@@ -51,7 +51,10 @@ static int audio_read_mono(const char *path, SNDFILE *sf, const SF_INFO *info, f
   const int ch = info->channels;
   int64_t cap = info->frames > 0 ? (int64_t)info->frames : 0;
   if (cap == 0) return err_set(e, TS_EFORMAT, "%s: audio file has no samples", path);
-  float *mono = malloc((size_t)cap * sizeof *mono);
+  /* A corrupt header may claim far more frames than the file holds (compressed formats
+   * cannot be checked against the file size), so the buffer grows as samples arrive. */
+  int64_t have = cap < ((int64_t)1 << 22) ? cap : ((int64_t)1 << 22);
+  float *mono = malloc((size_t)have * sizeof *mono);
   const int64_t chunk = 16384;
   float *tmp = malloc((size_t)(chunk * ch) * sizeof *tmp);
   if (!mono || !tmp) {
@@ -64,6 +67,17 @@ static int audio_read_mono(const char *path, SNDFILE *sf, const SF_INFO *info, f
     int64_t want = cap - n < chunk ? cap - n : chunk;
     sf_count_t got = sf_readf_float((SNDFILE *)sf, tmp, (sf_count_t)want);
     if (got <= 0) break;
+    if (n + got > have) {
+      int64_t grow = have * 2 < cap ? have * 2 : cap;
+      float *bigger = realloc(mono, (size_t)grow * sizeof *mono);
+      if (!bigger) {
+        free(mono);
+        free(tmp);
+        return err_set(e, TS_ENOMEM, "%s: out of memory after %lld frames", path, (long long)n);
+      }
+      mono = bigger;
+      have = grow;
+    }
     for (sf_count_t i = 0; i < got; i++) {
       const float *fr = tmp + i * ch;
       if (ch == 1) {

@@ -306,6 +306,24 @@ static void test_truncated_data_reads_what_is_there(void **state) {
   audio_free(&b);
 }
 
+static void test_long_file(void **state) {
+  /* longer than the reader's first buffer (2^22 samples): it has to grow */
+  char p[512];
+  tpath(p, sizeof p, "long.flac");
+  const int64_t n = ((int64_t)1 << 22) + 12345;
+  float *x = malloc((size_t)n * sizeof *x);
+  for (int64_t i = 0; i < n; i++) x[i] = (float)(i % 1000) / 32768.0f;
+  ts_err e = {0};
+  assert_int_equal(audio_write(p, x, n, 16000, &e), TS_OK);
+  audio_buf b;
+  assert_int_equal(audio_read(p, 0, &b, &e), TS_OK);
+  assert_int_equal(b.n, n);
+  for (int64_t i = 0; i < n; i += 4099) assert_true(b.samples[i] == x[i]);
+  assert_true(b.samples[n - 1] == x[n - 1]);
+  audio_free(&b);
+  free(x);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_roundtrip_wav),
@@ -318,6 +336,7 @@ int main(void) {
       cmocka_unit_test(test_read_resamples),
       cmocka_unit_test(test_bad_inputs),
       cmocka_unit_test(test_truncated_data_reads_what_is_there),
+      cmocka_unit_test(test_long_file),
   };
   return cmocka_run_group_tests_name("audio_io", tests, setup, teardown);
 }
