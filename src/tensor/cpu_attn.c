@@ -7,6 +7,7 @@
 
 #include "tensor/cpu_ops.h"
 #include "tensor/gemm.h"
+#include "tensor/vmath.h"
 
 typedef struct attn_dims {
   int64_t B, Tq, Tk, Hq, Hkv, D, grp;
@@ -67,14 +68,15 @@ int cpu_attention(backend *be, const tensor *q, const tensor *k, const tensor *v
             for (int64_t j = 0; j < d.Tk; j++) s[j] = 0.0f;
             l = -INFINITY;
           } else {
-            double sum = 0;
+            float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
             for (int64_t j = 0; j < d.Tk; j++) {
-              s[j] = expf(s[j] - mx);
+              s[j] = vm_expf(s[j] - mx);
               sum += s[j];
             }
-            float inv = (float)(1.0 / sum);
+            float inv = 1.0f / sum;
             for (int64_t j = 0; j < d.Tk; j++) s[j] *= inv;
-            l = mx + (float)log(sum);
+            l = mx + logf(sum);
           }
           if (lp) lp[(b * d.Hq + h) * d.Tq + i] = l;
         }
@@ -104,7 +106,9 @@ static void attn_bwd_one(const attn_dims *d, const tensor *q, const tensor *k, c
       if (l[i] == -INFINITY) {
         for (int64_t j = 0; j < d->Tk; j++) s[j] = 0.0f;
       } else {
-        for (int64_t j = 0; j < d->Tk; j++) s[j] = expf(s[j] - l[i]); /* P */
+        float li = l[i];
+#pragma omp simd
+        for (int64_t j = 0; j < d->Tk; j++) s[j] = vm_expf(s[j] - li); /* P */
       }
     }
     const float *go = gp + (b * d->Tq * d->Hq + h) * d->D;

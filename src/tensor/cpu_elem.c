@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "tensor/cpu_ops.h"
+#include "tensor/vmath.h"
 
 int cpu_fill(backend *be, tensor *x, float v) {
   float *p = cpu_f(x);
@@ -60,7 +61,7 @@ int cpu_mul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc,
   return TS_OK;
 }
 
-static inline float act_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+static inline float act_sigmoid(float x) { return 1.0f / (1.0f + vm_expf(-x)); }
 
 int cpu_act(backend *be, act_kind k, const tensor *x, tensor *y) {
   const float *xp = cpu_f(x);
@@ -147,12 +148,13 @@ int cpu_softmax(backend *be, const tensor *x, tensor *y) {
     float *yr = yp + r * C;
     float mx = -INFINITY;
     for (int64_t c = 0; c < C; c++) mx = xr[c] > mx ? xr[c] : mx;
-    double s = 0;
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
     for (int64_t c = 0; c < C; c++) {
-      yr[c] = expf(xr[c] - mx);
+      yr[c] = vm_expf(xr[c] - mx);
       s += yr[c];
     }
-    float inv = (float)(1.0 / s);
+    float inv = 1.0f / s;
     for (int64_t c = 0; c < C; c++) yr[c] *= inv;
   }
   return TS_OK;

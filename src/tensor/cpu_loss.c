@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "tensor/cpu_ops.h"
+#include "tensor/vmath.h"
 
 int cpu_xent(backend *be, tensor *logits, const int32_t *targets, const float *weights,
              float *losses, float grad_scale) {
@@ -20,13 +21,15 @@ int cpu_xent(backend *be, tensor *logits, const int32_t *targets, const float *w
     }
     float mx = -INFINITY;
     for (int64_t j = 0; j < V; j++) mx = x[j] > mx ? x[j] : mx;
-    double s = 0;
-    for (int64_t j = 0; j < V; j++) s += expf(x[j] - mx);
-    float lse = mx + (float)log(s);
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < V; j++) s += vm_expf(x[j] - mx);
+    float lse = mx + logf(s);
     if (losses) losses[i] = w * (lse - x[t]);
     if (grad_scale != 0.0f) {
       float a = grad_scale * w;
-      for (int64_t j = 0; j < V; j++) x[j] = a * expf(x[j] - lse);
+#pragma omp simd
+      for (int64_t j = 0; j < V; j++) x[j] = a * vm_expf(x[j] - lse);
       x[t] -= a;
     }
   }
