@@ -88,8 +88,9 @@ int dec_bind(const pset *ps, const char *prefix, const dec_cfg *c, int grad, dec
 
 static const tensor *opt(const tensor *t) { return t->data ? t : NULL; }
 
-int dec_forward(backend *be, const dec_cfg *c, const dec_params *p, int64_t B, int64_t T, const float *x,
-                float *y, const int32_t *pos, const attn_cfg *mask, dec_acts *acts, arena *ar, ts_err *e) {
+static int dec_fwd(backend *be, const dec_cfg *c, const dec_params *p, int64_t B, int64_t T, const float *x,
+                   float *y, const int32_t *pos, const attn_cfg *mask, const dec_kv *kv, dec_acts *acts, arena *ar,
+                   ts_err *e) {
   int64_t N = B * T, C = c->C, QD = c->Hq * c->D, KD = c->Hkv * c->D, F = c->F;
   dec_acts tmp;
   dec_acts *a = acts ? acts : &tmp;
@@ -117,12 +118,35 @@ int dec_forward(backend *be, const dec_cfg *c, const dec_params *p, int64_t B, i
   tensor Q4 = T4(a->q, B, T, c->Hq, c->D), K4 = T4(a->k, B, T, c->Hkv, c->D), V4 = T4(a->v, B, T, c->Hkv, c->D);
   TRY(op_rope(be, &Q4, &Q4, pos, c->theta, e));
   TRY(op_rope(be, &K4, &K4, pos, c->theta, e));
-  attn_cfg ac = *mask;
+  attn_cfg ac;
+  memset(&ac, 0, sizeof ac);
+  if (mask) ac = *mask;
   ac.causal = 1;
   ac.scale = 1.0f / sqrtf((float)c->D);
   ac.bias = NULL;
   tensor A4 = T4(a->att, B, T, c->Hq, c->D), L = tensor_f32(a->lse, 3, B, c->Hq, T, 0);
-  TRY(op_attention(be, &Q4, &K4, &V4, &A4, &L, &ac, e));
+  if (kv) {
+    /* append the new keys/values to each sequence's cache, attend over the cache */
+    int32_t *kvlen;
+    if (!(kvlen = arena_alloc(ar, sizeof(int32_t) * (size_t)B))) return err_set(e, TS_ENOMEM, "decoder: arena");
+    for (int64_t b = 0; b < B; b++) {
+      if (kv->len[b] < 0 || kv->len[b] + T > kv->Tmax)
+        return err_set(e, TS_EARG, "decoder: cache of %lld positions cannot take %lld more after %d",
+                       (long long)kv->Tmax, (long long)T, kv->len[b]);
+      int64_t off = ((int64_t)b * kv->Tmax + kv->len[b]) * KD, src = b * T * KD;
+      tensor Ks = tensor_f32(a->k + src, 1, T * KD, 0, 0, 0), Vs = tensor_f32(a->v + src, 1, T * KD, 0, 0, 0);
+      tensor Kd = tensor_f32(kv->k + off, 1, T * KD, 0, 0, 0), Vd = tensor_f32(kv->v + off, 1, T * KD, 0, 0, 0);
+      TRY(op_copy(be, &Ks, &Kd, e));
+      TRY(op_copy(be, &Vs, &Vd, e));
+      kvlen[b] = kv->len[b] + (kv->n_new ? kv->n_new[b] : (int32_t)T);
+    }
+    ac.q_pos0 = kv->len;
+    ac.kv_len = kvlen;
+    tensor KC = T4(kv->k, B, kv->Tmax, c->Hkv, c->D), VC = T4(kv->v, B, kv->Tmax, c->Hkv, c->D);
+    TRY(op_attention(be, &Q4, &KC, &VC, &A4, &L, &ac, e));
+  } else {
+    TRY(op_attention(be, &Q4, &K4, &V4, &A4, &L, &ac, e));
+  }
   tensor A2 = T2(a->att, N, QD), Hh = T2(a->h, N, C);
   TRY(op_copy(be, &X, &Hh, e));
   TRY(op_matmul(be, &A2, &p->wo, NULL, &Hh, 0, 1, 1.0f, e)); /* h = x + o_proj(att) */
@@ -135,6 +159,17 @@ int dec_forward(backend *be, const dec_cfg *c, const dec_params *p, int64_t B, i
   if (y != a->h) TRY(op_copy(be, &Hh, &Y, e));
   TRY(op_matmul(be, &Aa, &p->wd, NULL, &Y, 0, 1, 1.0f, e)); /* y = h + down(a) */
   return TS_OK;
+}
+
+int dec_forward(backend *be, const dec_cfg *c, const dec_params *p, int64_t B, int64_t T, const float *x,
+                float *y, const int32_t *pos, const attn_cfg *mask, dec_acts *acts, arena *ar, ts_err *e) {
+  return dec_fwd(be, c, p, B, T, x, y, pos, mask, NULL, acts, ar, e);
+}
+
+int dec_forward_kv(backend *be, const dec_cfg *c, const dec_params *p, int64_t B, int64_t T, const float *x,
+                   float *y, const int32_t *pos, const dec_kv *kv, arena *ar, ts_err *e) {
+  if (!kv) return err_set(e, TS_EARG, "decoder: no cache given");
+  return dec_fwd(be, c, p, B, T, x, y, pos, NULL, kv, NULL, ar, e);
 }
 
 int dec_backward(backend *be, const dec_cfg *c, const dec_params *p, const dec_params *gp,

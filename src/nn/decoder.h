@@ -55,6 +55,22 @@ int dec_bind(const struct pset *ps, const char *prefix, const dec_cfg *c, int gr
  * still comes from the arena). */
 int dec_forward(backend *be, const dec_cfg *c, const dec_params *p, int64_t B, int64_t T, const float *x,
                 float *y, const int32_t *pos, const attn_cfg *mask, dec_acts *acts, arena *ar, ts_err *e);
+/* Key/value cache of one layer for incremental decoding: rows [0, len[b]) of sequence b
+ * hold its past keys and values. */
+typedef struct dec_kv {
+  float *k, *v;          /* (B, Tmax, Hkv, D) */
+  int64_t Tmax;
+  const int32_t *len;    /* (B) host: tokens already cached per sequence */
+  const int32_t *n_new;  /* (B) host: valid new tokens per sequence (<= T) */
+} dec_kv;
+
+/* Inference forward with a cache: the T new tokens of sequence b sit at positions
+ * len[b]..len[b]+T-1 of its cache (pos must match); their keys and values are written
+ * there and attend to everything before them. Needs len[b] + T <= Tmax. Nothing is saved
+ * for backward. */
+int dec_forward_kv(backend *be, const dec_cfg *c, const dec_params *p, int64_t B, int64_t T, const float *x,
+                   float *y, const int32_t *pos, const dec_kv *kv, arena *ar, ts_err *e);
+
 /* dy (B,T,C) -> dx (B,T,C) (overwritten); parameter gradients are added into gp. */
 int dec_backward(backend *be, const dec_cfg *c, const dec_params *p, const dec_params *gp,
                  const dec_acts *acts, const int32_t *pos, const attn_cfg *mask, const float *dy, float *dx,
