@@ -80,6 +80,8 @@ int cot_rr_line(const char *line, size_t n, const char *what, uint64_t seed, dou
 int cot_rr_file(const char *decode_path, const char *out_path, uint64_t seed, double p_empty,
                 cot_rr_stats *st, ts_err *e) {
   cot_rr_stats s = {0};
+  if (!(p_empty >= 0.0 && p_empty <= 1.0))
+    return err_set(e, TS_EARG, "random reasoning: p_empty %g is not in [0, 1]", p_empty);
   char *buf = NULL;
   size_t n = 0;
   int rc = afile_read(decode_path, &buf, &n, e);

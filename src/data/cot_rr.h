@@ -42,7 +42,8 @@ typedef struct cot_rr_stats {
 
 /* Reads a decode JSONL and writes (atomically) a JSON lines map, one line per sample in input
  * order: {"id":"...","think":"full"|"empty","error":true|false}. Malformed lines are skipped
- * with a warning and counted. st may be NULL. */
+ * with a warning and counted (duplicate ids are written again, with the same choice).
+ * TS_EARG when p_empty is not in [0, 1]. st may be NULL. */
 int cot_rr_file(const char *decode_path, const char *out_path, uint64_t seed, double p_empty,
                 cot_rr_stats *st, ts_err *e);
 

@@ -617,6 +617,15 @@ static int sim_ok(const cot_facts *f, int k, double v, int cont, double tol_scor
   return v == (double)f->spk[k].level;
 }
 
+/* "Speaker1, Speaker3" or "none" */
+static void mask_names(unsigned m, char *out, size_t cap) {
+  size_t n = 0;
+  out[0] = 0;
+  for (int k = 0; k < COT_PARSE_MAX_SPK && n < cap; k++)
+    if (m & (1u << k)) n += (size_t)snprintf(out + n, cap - n, "%sSpeaker%d", n ? ", " : "", k + 1);
+  if (!m) snprintf(out, cap, "none");
+}
+
 static void check_gender_clause(cot_check *c, const cot_parsed *p, const cot_facts *f) {
   unsigned g = mask_of(f, f->enroll_gender);
   if (!p->has_gender_clause) {
@@ -628,11 +637,13 @@ static void check_gender_clause(cot_check *c, const cot_parsed *p, const cot_fac
   else
     ok = !p->gender_clause_bad && p->gender_clause_gender == f->enroll_gender &&
          p->gender_clause_mask == g && g != 0;
+  char want[64], got[64];
+  mask_names(g, want, sizeof want);
+  mask_names(p->gender_clause_none ? 0 : p->gender_clause_mask, got, sizeof got);
   add_step(c, "target.gender", ok ? COT_STEP_OK : COT_STEP_WRONG,
-           "%s; speakers of the enrollment's gender (%s): mask %u, read %s mask %u",
-           ok ? "true" : "false", cot_gender_name(f->enroll_gender), g,
-           p->gender_clause_none ? "none" : cot_gender_name(p->gender_clause_gender),
-           p->gender_clause_mask);
+           "%s speakers like the enrollment: %s; read %s%s%s", cot_gender_name(f->enroll_gender),
+           want, got, p->gender_clause_none ? "" : " as ",
+           p->gender_clause_none ? "" : cot_gender_name(p->gender_clause_gender));
 }
 
 static void check_ranking(cot_check *c, const cot_parsed *p, const cot_facts *f, int cont,
@@ -642,24 +653,34 @@ static void check_ranking(cot_check *c, const cot_parsed *p, const cot_facts *f,
     add_step(c, "target.ranking", COT_STEP_MISSING, "no similarity ranking found");
     return;
   }
-  const char *why = NULL;
+  char why[128] = "";
   unsigned seen = 0;
-  if (!p->rank_complete) why = "ranking not readable to its end";
-  else if (p->rank_n != n) why = "ranking does not list every speaker once";
-  for (int i = 0; !why && i < p->rank_n; i++) {
+  if (!p->rank_complete) snprintf(why, sizeof why, "not readable to its end");
+  else if (p->rank_n != n) snprintf(why, sizeof why, "lists %d speakers, not %d", p->rank_n, n);
+  for (int i = 0; !why[0] && i < p->rank_n; i++) {
     int k = p->rank_spk[i];
-    if (k < 0 || k >= n || (seen & (1u << k))) why = "ranking names a speaker twice or out of range";
-    else if (!sim_ok(f, k, p->rank_val[i], cont, tol_score)) why = "a value differs from the speaker's";
-    else seen |= 1u << k;
-    if (!why && i > 0) {
-      double a = cot_written_sim(f, p->rank_spk[i - 1], cont);
-      double b = cot_written_sim(f, k, cont);
+    if (k < 0 || k >= n || (seen & (1u << k))) {
+      snprintf(why, sizeof why, "entry %d names a speaker twice or out of range", i + 1);
+      break;
+    }
+    seen |= 1u << k;
+    if (!sim_ok(f, k, p->rank_val[i], cont, tol_score)) {
+      char a[COT_NUM_MAX], b[COT_NUM_MAX];
+      cot_fmt_num(cot_written_sim(f, k, cont), a);
+      cot_fmt_num(p->rank_val[i], b);
+      snprintf(why, sizeof why, "Speaker%d is %s, written %s", k + 1, a, b);
+      break;
+    }
+    if (i > 0) {
+      int k0 = p->rank_spk[i - 1];
+      double x = cot_written_sim(f, k0, cont), y = cot_written_sim(f, k, cont);
       char r = p->rank_rel[i - 1];
-      if ((r == '>' && !(a > b)) || (r == '=' && !(a == b))) why = "a comparison is false";
+      if ((r == '>' && !(x > y)) || (r == '=' && !(x == y)))
+        snprintf(why, sizeof why, "Speaker%d %c Speaker%d is false", k0 + 1, r, k + 1);
     }
   }
-  add_step(c, "target.ranking", why ? COT_STEP_WRONG : COT_STEP_OK, "%s",
-           why ? why : "every comparison is true");
+  add_step(c, "target.ranking", why[0] ? COT_STEP_WRONG : COT_STEP_OK, "%s",
+           why[0] ? why : "every comparison is true");
 }
 
 static void check_reason(cot_check *c, const cot_parsed *p, const cot_facts *f, int cont) {
@@ -695,10 +716,13 @@ int cot_check_run(const cot_parsed *p, const cot_facts *f, const cot_check_opts 
   memset(out, 0, sizeof *out);
   cot_opts bo = {o ? o->continuous : 0};
   int rc = cot_facts_validate(f, &bo, e);
-  if (rc) return err_prefix(e, "cot_check");
+  if (rc) {
+    err_prefix(e, "cot_check");
+    return rc;
+  }
   int cont = bo.continuous;
-  double tol = o && o->tol_s >= 0 ? o->tol_s : 0.05;
-  double tol_score = o && o->tol_score >= 0 ? o->tol_score : 0.05;
+  double tol = o && o->tol_s > 0 ? o->tol_s : 0.05;
+  double tol_score = o && o->tol_score > 0 ? o->tol_score : 0.05;
   int n = f->n_speakers;
   cot_check *c = out;
   char a[COT_NUM_MAX], b[COT_NUM_MAX];

@@ -123,8 +123,9 @@ typedef struct cot_step {
 
 typedef struct cot_check_opts {
   int continuous;   /* similarities are scores (compare with the rounded clamped score) */
-  double tol_s;     /* time tolerance around the canonical 2-decimal value; < 0: default 0.05 */
-  double tol_score; /* score tolerance (continuous mode) around the 2-decimal value; < 0: 0.05 */
+  double tol_s;     /* time tolerance (s) around the fact rounded to 2 decimals; <= 0: 0.05 */
+  double tol_score; /* score tolerance (continuous mode) likewise; <= 0: 0.05. Pass e.g.
+                     * 1e-6 to demand exactly the written value. Levels compare exactly. */
 } cot_check_opts;
 
 typedef struct cot_check {

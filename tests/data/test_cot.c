@@ -122,7 +122,7 @@ static void expect_all_ok(const char *text, const cot_facts *f, int continuous, 
   cot_parsed p;
   ts_err e = {0};
   assert_int_equal(cot_parse(text, strlen(text), &p, &e), TS_OK);
-  cot_check_opts o = {continuous, tol_s, 0};
+  cot_check_opts o = {continuous, tol_s > 0 ? tol_s : 1e-6, 1e-6}; /* exact */
   cot_check c;
   if (cot_check_run(&p, f, &o, &c, &e)) fail_msg("check: %s", e.msg);
   for (int i = 0; i < c.n_steps; i++)

@@ -199,6 +199,7 @@ static void test_file(void **st) {
   err_clear(&e);
   assert_int_equal(cot_rr_file(missing, out1, 77, 0.5, NULL, &e), TS_EIO);
   assert_non_null(strstr(e.msg, "none.jsonl"));
+  assert_int_equal(cot_rr_file(in1, out1, 77, 1.5, NULL, &e), TS_EARG);
   for (int i = 0; i < N; i++) free(lines[i]);
   unlink(in1);
   unlink(in2);

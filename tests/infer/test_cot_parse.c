@@ -208,7 +208,7 @@ static void test_checker_steps(void **st) {
   s = build(&f, 1, "X");
   assert_non_null(strstr(s, "similarity to the enrollment speech is 0.7."));
   char *t = replace1(s, "speech is 0.7.", "speech is 0.72.");
-  cot_check_opts strict = {1, 0, 0}, loose = {1, -1, 0.05};
+  cot_check_opts strict = {1, 1e-6, 1e-6}, loose = {1, 0, 0}; /* exact / defaults */
   static const char *const sim_wrong[] = {"speaker1.similarity=wrong", NULL};
   expect_steps(t, &f, &strict, sim_wrong);
   expect_steps(t, &f, &loose, NULL);
@@ -252,7 +252,7 @@ static void test_whitespace_tolerance(void **st) {
       if (punct && philox_below(&r, 2)) t[m++] = ws[philox_below(&r, 4)];
     }
     t[m] = 0;
-    cot_check_opts o = {cont, 0, 0};
+    cot_check_opts o = {cont, 1e-6, 1e-6};
     expect_steps(t, &f, &o, NULL);
     free(t);
     free(s);
