@@ -235,7 +235,8 @@ int cot_facts_validate(const cot_facts *f, const cot_opts *o, ts_err *e) {
     if (bad_num(s->start) || bad_num(s->end) || !isfinite(s->score))
       return err_set(e, TS_EARG, "cot: speaker %d: span and score must be finite", k + 1);
     if (s->start > s->end)
-      return err_set(e, TS_EARG, "cot: speaker %d: span %g..%g is reversed", k + 1, s->start, s->end);
+      return err_set(e, TS_EARG, "cot: speaker %d: span %g..%g is reversed", k + 1, s->start,
+                     s->end);
     if (s->start < mix0 - COT_EPS_S || s->end > f->total_dur + COT_EPS_S)
       return err_set(e, TS_EARG, "cot: speaker %d: span %g..%g is outside the mixture %g..%g",
                      k + 1, s->start, s->end, mix0, f->total_dur);

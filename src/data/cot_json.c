@@ -30,7 +30,8 @@ int cot_facts_from_json(const cJSON *j, const char *what, cot_facts *f, ts_err *
   int64_t target;
   if ((rc = jsonx_int(j, "target", &target, 0, 0, what, e))) return rc;
   const cJSON *sp = cJSON_GetObjectItemCaseSensitive(j, "speakers");
-  if (!cJSON_IsArray(sp)) return err_set(e, TS_EFORMAT, "%s: key \"speakers\" must be an array", what);
+  if (!cJSON_IsArray(sp))
+    return err_set(e, TS_EFORMAT, "%s: key \"speakers\" must be an array", what);
   int n = cJSON_GetArraySize(sp);
   if (n < 1 || n > COT_MAX_SPEAKERS)
     return err_set(e, TS_EFORMAT, "%s: %d speakers (1..%d supported)", what, n, COT_MAX_SPEAKERS);
@@ -79,7 +80,8 @@ cJSON *cot_facts_to_json(const cot_facts *f) {
            cJSON_AddStringToObject(j, "enroll_gender", cot_gender_name(f->enroll_gender)) &&
            cJSON_AddNumberToObject(j, "target", f->target);
   cJSON *sp = ok ? cJSON_AddArrayToObject(j, "speakers") : NULL;
-  int n = f->n_speakers < 0 ? 0 : f->n_speakers > COT_MAX_SPEAKERS ? COT_MAX_SPEAKERS : f->n_speakers;
+  int n = f->n_speakers < 0 ? 0 : f->n_speakers;
+  if (n > COT_MAX_SPEAKERS) n = COT_MAX_SPEAKERS;
   for (int k = 0; sp && k < n; k++) {
     const cot_speaker *s = &f->spk[k];
     cJSON *o = cJSON_CreateObject();

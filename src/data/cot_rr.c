@@ -11,7 +11,9 @@
 #include "base/log.h"
 #include "base/philox.h"
 
-static int is_sp(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+static int is_sp(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 
 int cot_rr_words_differ(const char *ref, const char *hyp) {
   const char *a = ref ? ref : "", *b = hyp ? hyp : "";

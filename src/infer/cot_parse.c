@@ -707,7 +707,8 @@ static void check_reason(cot_check *c, const cot_parsed *p, const cot_facts *f, 
     case COT_REASON_NOT_TOP: ok = in && !cot_is_top(f, t, all, cont); break;
     default: break;
   }
-  add_step(c, "target.reason", ok ? COT_STEP_OK : COT_STEP_WRONG, "claim \"%s\" about Speaker%d is %s",
+  add_step(c, "target.reason", ok ? COT_STEP_OK : COT_STEP_WRONG,
+           "claim \"%s\" about Speaker%d is %s",
            cot_reason_name(p->reason), t + 1, ok ? "true" : "false");
 }
 
@@ -727,7 +728,8 @@ int cot_check_run(const cot_parsed *p, const cot_facts *f, const cot_check_opts 
   cot_check *c = out;
   char a[COT_NUM_MAX], b[COT_NUM_MAX];
 
-  add_step(c, "format", p->format_ok ? COT_STEP_OK : COT_STEP_WRONG, "%s", cot_fmt_err_name(p->fmt));
+  add_step(c, "format", p->format_ok ? COT_STEP_OK : COT_STEP_WRONG, "%s",
+           cot_fmt_err_name(p->fmt));
   double e0 = f->enroll_dur, s1 = e0 + f->silence_dur, m1 = s1 + f->mix_dur;
   range_step(c, "audio.enrollment", p->has_enroll, p->enroll_start, p->enroll_end, 0, e0, tol);
   range_step(c, "audio.silence", p->has_silence, p->silence_start, p->silence_end, e0, s1, tol);
