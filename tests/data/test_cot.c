@@ -389,6 +389,9 @@ static void test_random_roundtrip(void **st) {
     free(s);
   }
   /* the random facts exercise every form */
+  print_message("reasons: single %d, top %d, only-gender %d, top-in-gender %d, not-top %d; "
+                "rule would name another speaker: %d\n", reasons[1], reasons[2], reasons[3],
+                reasons[4], reasons[5], rule_names_other);
   for (int r = COT_REASON_SINGLE; r <= COT_REASON_NOT_TOP; r++)
     if (reasons[r] < 50) fail_msg("reason %s occurred %d times only", cot_reason_name(r), reasons[r]);
   assert_true(rule_names_other > 100);
