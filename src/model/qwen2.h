@@ -56,4 +56,34 @@ int qwen2_head_bwd(qwen2 *m, const float *hid, const float *dlogits, int64_t R, 
 int qwen2_backward(qwen2 *m, const qwen2_acts *a, const int32_t *pos, const attn_cfg *mask, const float *dhid,
                    float *dx, arena *ar, ts_err *e);
 
+
+
+/* ---- configuration (qwen2_config.c) ---- */
+#include <cjson/cJSON.h>
+/* Reads a Hugging Face Qwen2 config.json object; what names it in messages. */
+int qwen2_cfg_from_json(const cJSON *j, const char *what, qwen2_cfg *c, ts_err *e);
+int qwen2_cfg_load(const char *path, qwen2_cfg *c, ts_err *e);
+/* Adds the HF config fields of c to j (for saving a model directory). */
+int qwen2_cfg_to_json(const qwen2_cfg *c, cJSON *j, ts_err *e);
+int64_t qwen2_param_count(const qwen2_cfg *c);
+
+/* ---- incremental decoding (qwen2_infer.c) ---- */
+typedef struct qwen2_kv {
+  int64_t B, Tmax;
+  float *k, *v;       /* (L, B, Tmax, Hkv, D) on the backend's device */
+  int32_t *len;       /* (B) host: cached tokens per sequence */
+  backend *be;
+} qwen2_kv;
+
+int qwen2_kv_init(qwen2_kv *kv, const qwen2 *m, int64_t B, int64_t Tmax, ts_err *e);
+void qwen2_kv_free(qwen2_kv *kv);
+/* Copies sequence src's cache into dst (prefix sharing: G samples of one prompt). */
+int qwen2_kv_copy_seq(qwen2_kv *kv, const qwen2 *m, int64_t src, int64_t dst, ts_err *e);
+
+/* Feeds T new input embeddings x (B, T, C) per sequence (n_new[b] <= T of them valid;
+ * rows past n_new[b] are padding), appends them to the cache and writes logits (B, V) of
+ * each sequence's last valid new token (the head runs on B rows only). Sequences with
+ * n_new[b] == 0 are left unchanged and their logits row is not written. */
+int qwen2_step(qwen2 *m, qwen2_kv *kv, int64_t T, const float *x, const int32_t *n_new, float *logits,
+               arena *ar, ts_err *e);
 #endif

@@ -1,0 +1,112 @@
+/* qwen2_infer.c — KV cache and batched incremental decoding for the Qwen2 stack. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/qwen2.h"
+#include "tensor/ops.h"
+
+int qwen2_kv_init(qwen2_kv *kv, const qwen2 *m, int64_t B, int64_t Tmax, ts_err *e) {
+  memset(kv, 0, sizeof *kv);
+  backend *be = m->ps->be;
+  size_t n = (size_t)(m->c.L * B * Tmax * m->c.Hkv * m->c.D);
+  kv->be = be;
+  kv->B = B;
+  kv->Tmax = Tmax;
+  kv->k = be->ops->alloc(be, sizeof(float) * (n ? n : 1));
+  kv->v = be->ops->alloc(be, sizeof(float) * (n ? n : 1));
+  kv->len = calloc((size_t)(B ? B : 1), sizeof(int32_t));
+  if (!kv->k || !kv->v || !kv->len) {
+    qwen2_kv_free(kv);
+    return err_set(e, TS_ENOMEM, "kv cache: cannot allocate %.1f MiB", 2.0 * n * 4 / 1048576.0);
+  }
+  return TS_OK;
+}
+
+void qwen2_kv_free(qwen2_kv *kv) {
+  if (kv->be) {
+    if (kv->k) kv->be->ops->release(kv->be, kv->k);
+    if (kv->v) kv->be->ops->release(kv->be, kv->v);
+  }
+  free(kv->len);
+  memset(kv, 0, sizeof *kv);
+}
+
+int qwen2_kv_copy_seq(qwen2_kv *kv, const qwen2 *m, int64_t src, int64_t dst, ts_err *e) {
+  if (src < 0 || dst < 0 || src >= kv->B || dst >= kv->B) return err_set(e, TS_EARG, "kv cache: bad sequence index");
+  if (src == dst) return TS_OK;
+  int64_t row = kv->Tmax * m->c.Hkv * m->c.D, n = (int64_t)kv->len[src] * m->c.Hkv * m->c.D;
+  for (int64_t l = 0; l < m->c.L; l++) {
+    float *base_k = kv->k + l * kv->B * row, *base_v = kv->v + l * kv->B * row;
+    tensor sk = tensor_f32(base_k + src * row, 1, n, 0, 0, 0), dk = tensor_f32(base_k + dst * row, 1, n, 0, 0, 0);
+    tensor sv = tensor_f32(base_v + src * row, 1, n, 0, 0, 0), dv = tensor_f32(base_v + dst * row, 1, n, 0, 0, 0);
+    sk.device = dk.device = sv.device = dv.device = kv->be->device;
+    if (n && (op_copy(kv->be, &sk, &dk, e) || op_copy(kv->be, &sv, &dv, e))) return e ? e->code : TS_EINTERNAL;
+  }
+  kv->len[dst] = kv->len[src];
+  return TS_OK;
+}
+
+int qwen2_step(qwen2 *m, qwen2_kv *kv, int64_t T, const float *x, const int32_t *n_new, float *logits,
+               arena *ar, ts_err *e) {
+  backend *be = m->ps->be;
+  int64_t B = kv->B, C = m->c.C, N = B * T, L = m->c.L;
+  arena_mark mk = arena_get_mark(ar);
+  int rc = TS_OK;
+  int32_t *pos = arena_alloc(ar, sizeof(int32_t) * (size_t)(N + 1));
+  float *h0 = arena_alloc(ar, sizeof(float) * (size_t)(N * C + 1));
+  float *h1 = arena_alloc(ar, sizeof(float) * (size_t)(N * C + 1));
+  float *last = arena_alloc(ar, sizeof(float) * (size_t)(B * C + 1));
+  float *rs = arena_alloc(ar, sizeof(float) * (size_t)(B + 1));
+  if (!pos || !h0 || !h1 || !last || !rs) return err_set(e, TS_ENOMEM, "qwen2_step: arena out of memory");
+  for (int64_t b = 0; b < B; b++) {
+    if (n_new[b] < 0 || n_new[b] > T) return err_set(e, TS_EARG, "qwen2_step: n_new[%lld] = %d outside 0..%lld", (long long)b, n_new[b], (long long)T);
+    for (int64_t t = 0; t < T; t++) pos[b * T + t] = kv->len[b] + (int32_t)t;
+  }
+  int64_t row = kv->Tmax * m->c.Hkv * m->c.D;
+  const float *cur = x;
+  for (int64_t l = 0; l < L && !rc; l++) {
+    dec_params p;
+    char nm[256];
+    snprintf(nm, sizeof nm, "%smodel.layers.%lld.", m->prefix, (long long)l);
+    if ((rc = dec_bind(m->ps, nm, &m->layer, 0, &p, e))) break;
+    dec_kv lk = {kv->k + l * B * row, kv->v + l * B * row, kv->Tmax, kv->len, n_new};
+    float *out = (l % 2 == 0) ? h0 : h1;
+    arena_mark lm = arena_get_mark(ar);
+    rc = dec_forward_kv(be, &m->layer, &p, B, T, cur, out, pos, &lk, ar, e);
+    arena_rewind(ar, lm);
+    cur = out;
+  }
+  if (rc) {
+    arena_rewind(ar, mk);
+    return rc;
+  }
+  /* gather each sequence's last valid row, then norm + head on B rows only */
+  int64_t R = 0;
+  for (int64_t b = 0; b < B; b++) {
+    if (!n_new[b]) continue;
+    tensor s = tensor_f32((float *)cur + (b * T + n_new[b] - 1) * C, 1, C, 0, 0, 0),
+           d = tensor_f32(last + R * C, 1, C, 0, 0, 0);
+    s.device = d.device = be->device;
+    if ((rc = op_copy(be, &s, &d, e))) break;
+    R++;
+  }
+  if (!rc && R) {
+    float *lg = arena_alloc(ar, sizeof(float) * (size_t)(R * m->c.V));
+    tensor Ls = tensor_f32(last, 2, R, C, 0, 0), Rs = tensor_f32(rs, 1, R, 0, 0, 0), W = pset_w(m->ps, m->i_norm);
+    if (!lg) rc = err_set(e, TS_ENOMEM, "qwen2_step: arena out of memory");
+    if (!rc) rc = op_rmsnorm(be, &Ls, &W, &Ls, &Rs, m->c.eps, e);
+    if (!rc) rc = qwen2_head(m, last, R, lg, e);
+    for (int64_t b = 0, r = 0; !rc && b < B; b++) {
+      if (!n_new[b]) continue;
+      tensor s = tensor_f32(lg + r * m->c.V, 1, m->c.V, 0, 0, 0), d = tensor_f32(logits + b * m->c.V, 1, m->c.V, 0, 0, 0);
+      s.device = d.device = be->device;
+      rc = op_copy(be, &s, &d, e);
+      r++;
+    }
+  }
+  if (!rc)
+    for (int64_t b = 0; b < B; b++) kv->len[b] += n_new[b];
+  arena_rewind(ar, mk);
+  return rc;
+}
