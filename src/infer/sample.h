@@ -1,0 +1,35 @@
+/* sample.h — next-token choice from logits: greedy, or sampling with temperature, top-k and
+ * top-p (nucleus) from a counter-based RNG; and a guard that notices endless repetition. */
+#ifndef TS_SAMPLE_H
+#define TS_SAMPLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/philox.h"
+
+typedef struct sample_cfg {
+  float temperature; /* 0 = greedy */
+  float top_p;       /* 1 = off */
+  int top_k;         /* 0 = off */
+} sample_cfg;
+
+/* Chooses a token from logits (V). *logp receives log softmax(logits / T)[token] over the
+ * FULL vocabulary at temperature T (T = 1 for greedy): exactly the log-probability GRPO
+ * needs for a token sampled at that temperature (truncation by top-k/top-p is not part of
+ * it, as in TRL). scratch needs 2*V floats + V int32 when top-k/top-p is on (else unused). */
+int32_t sample_token(const float *logits, int64_t V, const sample_cfg *c, philox_rng *r, float *logp,
+                     void *scratch);
+size_t sample_scratch_bytes(int64_t V);
+
+/* Repetition guard: true when the last `span` or more tokens of seq consist of one pattern of
+ * period p (1 <= p <= max_period) repeated at least min_repeats times. */
+typedef struct rep_guard {
+  int max_period;   /* default 32 */
+  int min_repeats;  /* default 4 */
+  int min_span;     /* default 24 tokens */
+} rep_guard;
+
+int rep_guard_hit(const rep_guard *g, const int32_t *seq, int64_t n);
+
+#endif
