@@ -30,6 +30,8 @@ char *txbuf_take(txbuf *b, size_t *n) {
   if (!b->p) {
     b->p = malloc(1);
     if (b->p) b->p[0] = 0;
+  } else {
+    b->p[b->n] = 0; /* cap > n always holds once allocated */
   }
   char *p = b->p;
   if (n) *n = b->n;
