@@ -4,12 +4,12 @@
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
-#include <utf8proc.h>
 
 #include "base/afile.h"
 #include "base/jsonx.h"
 #include "bytemap.h"
 #include "hash.h"
+#include "nfc.h"
 #include "pretok.h"
 #include "strmap.h"
 #include "txbuf.h"
@@ -173,20 +173,22 @@ static int bt_count_word(bpetrain *b, const char *p, size_t n, ts_err *e) {
 
 static int bt_feed_segment(bpetrain *b, const char *s, size_t n, ts_err *e) {
   if (!n) return TS_OK;
-  utf8proc_uint8_t *norm = NULL;
-  utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &norm,
-                                    UTF8PROC_STABLE | UTF8PROC_COMPOSE);
-  if (r < 0) return err_set(e, TS_EFORMAT, "bpetrain: NFC failed: %s", utf8proc_errmsg(r));
+  txbuf norm = {0};
+  int rc = nfc_append(s, n, &norm, e);
+  if (rc) {
+    txbuf_free(&norm);
+    return err_prefix(e, "bpetrain");
+  }
   pretok_iter it;
-  int rc = pretok_iter_init(&it, &b->pre, (const char *)norm, (size_t)r, e);
+  rc = pretok_iter_init(&it, &b->pre, norm.p, norm.n, e);
   while (!rc) {
     size_t off, len;
     rc = pretok_next(&it, &off, &len, e);
     if (rc || !len) break;
-    rc = bt_count_word(b, (const char *)norm + off, len, e);
+    rc = bt_count_word(b, norm.p + off, len, e);
   }
   pretok_iter_free(&it);
-  free(norm);
+  txbuf_free(&norm);
   return rc;
 }
 

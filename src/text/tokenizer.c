@@ -3,9 +3,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <utf8proc.h>
 
 #include "hash.h"
+#include "nfc.h"
 #include "tok_internal.h"
 #include "txbuf.h"
 #include "utf8.h"
@@ -264,20 +264,20 @@ static int tok_is_ascii(const char *s, size_t n) {
 static int tok_encode_segment(const tok *t, tok_scratch *sc, tokcache *cache, const char *s,
                               size_t n, size_t off, tok_ids *out, ts_err *e) {
   if (!n) return TS_OK;
-  utf8proc_uint8_t *norm = NULL;
+  txbuf norm = {0};
   if (!tok_is_ascii(s, n)) {
     size_t bad = utf8_check((const unsigned char *)s, n);
     if (bad < n)
       return err_set(e, TS_EFORMAT, "tok_encode: invalid UTF-8 at byte %zu (0x%02x)", off + bad,
                      (unsigned char)s[bad]);
     if (t->nfc) {
-      utf8proc_ssize_t r = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &norm,
-                                        UTF8PROC_STABLE | UTF8PROC_COMPOSE);
-      if (r < 0)
-        return err_set(e, TS_EFORMAT, "tok_encode: NFC failed at byte %zu: %s", off,
-                       utf8proc_errmsg(r));
-      s = (const char *)norm;
-      n = (size_t)r;
+      int rc = nfc_append(s, n, &norm, e);
+      if (rc) {
+        txbuf_free(&norm);
+        return err_prefix(e, "tok_encode: text at byte %zu", off);
+      }
+      s = norm.p;
+      n = norm.n;
     }
   }
   int rc = TS_OK;
@@ -294,7 +294,7 @@ static int tok_encode_segment(const tok *t, tok_scratch *sc, tokcache *cache, co
     }
     pretok_iter_free(&it);
   }
-  free(norm);
+  txbuf_free(&norm);
   return rc;
 }
 
