@@ -11,7 +11,7 @@
 #include "hash.h"
 #include "nfc.h"
 #include "pretok.h"
-#include "strmap.h"
+#include "txmap.h"
 #include "txbuf.h"
 #include "utf8.h"
 
@@ -42,14 +42,14 @@ typedef struct bt_heap_ent {
 struct bpetrain {
   bpetrain_cfg cfg;
   pretok pre;
-  strmap word_ids; /* raw pre-token -> word index */
+  txmap word_ids; /* raw pre-token -> word index */
   bt_word *words;
   size_t n_words, cap_words;
   /* tokens: raw bytes */
   txbuf tok_bytes;
   uint32_t *tok_off, *tok_len;
   int32_t n_tok, cap_tok;
-  strmap tok_ids;   /* raw bytes -> id */
+  txmap tok_ids;   /* raw bytes -> id */
   int32_t byte_tok[256];
   /* pairs */
   bt_pair *pairs;
@@ -65,7 +65,7 @@ struct bpetrain {
 
 /* ---- tokens ---- */
 static int bt_add_token(bpetrain *b, const void *raw, size_t n, int32_t *id, ts_err *e) {
-  int32_t old = strmap_get(&b->tok_ids, raw, n);
+  int32_t old = txmap_get(&b->tok_ids, raw, n);
   if (old >= 0) {
     *id = old;
     return TS_OK;
@@ -82,7 +82,7 @@ static int bt_add_token(bpetrain *b, const void *raw, size_t n, int32_t *id, ts_
   b->tok_off[b->n_tok] = (uint32_t)b->tok_bytes.n;
   b->tok_len[b->n_tok] = (uint32_t)n;
   int rc = txbuf_put(&b->tok_bytes, raw, n, e);
-  if (!rc) rc = strmap_put(&b->tok_ids, raw, n, b->n_tok, e);
+  if (!rc) rc = txmap_put(&b->tok_ids, raw, n, b->n_tok, e);
   if (rc) return rc;
   *id = b->n_tok++;
   return TS_OK;
@@ -101,8 +101,8 @@ int bpetrain_new(const bpetrain_cfg *cfg, bpetrain **out, ts_err *e) {
   bpetrain *b = calloc(1, sizeof *b);
   if (!b) return err_set(e, TS_ENOMEM, "bpetrain: out of memory");
   b->cfg = *cfg;
-  strmap_init(&b->word_ids);
-  strmap_init(&b->tok_ids);
+  txmap_init(&b->word_ids);
+  txmap_init(&b->tok_ids);
   int rc = pretok_init(&b->pre, cfg->pattern ? cfg->pattern : PRETOK_QWEN2_PATTERN, e);
   if (rc) {
     free(b);
@@ -124,8 +124,8 @@ int bpetrain_new(const bpetrain_cfg *cfg, bpetrain **out, ts_err *e) {
 void bpetrain_free(bpetrain *b) {
   if (!b) return;
   pretok_free(&b->pre);
-  strmap_free(&b->word_ids);
-  strmap_free(&b->tok_ids);
+  txmap_free(&b->word_ids);
+  txmap_free(&b->tok_ids);
   for (size_t i = 0; i < b->n_words; i++) free(b->words[i].sym);
   free(b->words);
   txbuf_free(&b->tok_bytes);
@@ -142,7 +142,7 @@ void bpetrain_free(bpetrain *b) {
 
 /* ---- counting words ---- */
 static int bt_count_word(bpetrain *b, const char *p, size_t n, ts_err *e) {
-  int32_t w = strmap_get(&b->word_ids, p, n);
+  int32_t w = txmap_get(&b->word_ids, p, n);
   if (w >= 0) {
     b->words[w].count++;
     return TS_OK;
@@ -162,7 +162,7 @@ static int bt_count_word(bpetrain *b, const char *p, size_t n, ts_err *e) {
   x->n = (int32_t)n;
   x->count = 1;
   x->stamp = -1;
-  int rc = strmap_put(&b->word_ids, p, n, (int32_t)b->n_words, e);
+  int rc = txmap_put(&b->word_ids, p, n, (int32_t)b->n_words, e);
   if (rc) {
     free(x->sym);
     return rc;
@@ -174,7 +174,7 @@ static int bt_count_word(bpetrain *b, const char *p, size_t n, ts_err *e) {
 static int bt_feed_segment(bpetrain *b, const char *s, size_t n, ts_err *e) {
   if (!n) return TS_OK;
   txbuf norm = {0};
-  int rc = nfc_append(s, n, &norm, e);
+  int rc = txnfc_append(s, n, &norm, e);
   if (rc) {
     txbuf_free(&norm);
     return err_prefix(e, "bpetrain");
@@ -194,7 +194,7 @@ static int bt_feed_segment(bpetrain *b, const char *s, size_t n, ts_err *e) {
 
 int bpetrain_feed(bpetrain *b, const char *text, size_t n, ts_err *e) {
   if (b->ran) return err_set(e, TS_EARG, "bpetrain_feed: the trainer already ran");
-  size_t bad = utf8_check((const unsigned char *)text, n);
+  size_t bad = txutf8_check((const unsigned char *)text, n);
   if (bad < n) return err_set(e, TS_EFORMAT, "bpetrain_feed: invalid UTF-8 at byte %zu", bad);
   size_t seg = 0;
   int rc = TS_OK;

@@ -29,7 +29,7 @@ int bytemap_encode(const void *raw, size_t n, txbuf *out, ts_err *e) {
   if (rc) return rc;
   for (size_t i = 0; i < n; i++) {
     char u[4];
-    int l = utf8_encode(bytemap_to_cp(s[i]), u);
+    int l = txutf8_encode(bytemap_to_cp(s[i]), u);
     for (int k = 0; k < l; k++) out->p[out->n++] = u[k];
   }
   out->p[out->n] = 0;
@@ -43,7 +43,7 @@ int bytemap_decode(const char *s, size_t n, txbuf *out, ts_err *e) {
   size_t i = 0;
   while (i < n) {
     uint32_t cp;
-    int l = utf8_decode(u + i, n - i, &cp);
+    int l = txutf8_decode(u + i, n - i, &cp);
     if (!l) return err_set(e, TS_EFORMAT, "byte-level token \"%.*s\": invalid UTF-8 at byte %zu",
                            (int)n, s, i);
     int b = bytemap_from_cp(cp);

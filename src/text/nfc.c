@@ -14,7 +14,7 @@ static int nfc_span(const char *s, size_t n, txbuf *out, ts_err *e) {
   return rc;
 }
 
-int nfc_append(const char *s, size_t n, txbuf *out, ts_err *e) {
+int txnfc_append(const char *s, size_t n, txbuf *out, ts_err *e) {
   const unsigned char *u = (const unsigned char *)s;
   size_t i = 0, done = 0;
   int rc = txbuf_reserve(out, n, e);

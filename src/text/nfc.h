@@ -10,6 +10,6 @@
 #include "txbuf.h"
 
 /* Appends NFC(s) to out; s must be valid UTF-8. */
-int nfc_append(const char *s, size_t n, txbuf *out, ts_err *e);
+int txnfc_append(const char *s, size_t n, txbuf *out, ts_err *e);
 
 #endif

@@ -14,7 +14,7 @@ static int norm_is_apos(utf8proc_int32_t c) {
 
 int norm_librispeech(const char *in, size_t n, char **out, size_t *out_len, ts_err *e) {
   txbuf fixed = {0}, mapped = {0}, res = {0};
-  int rc = utf8_lossy_append(&fixed, (const unsigned char *)in, n, e);
+  int rc = txutf8_lossy_append(&fixed, (const unsigned char *)in, n, e);
   utf8proc_uint8_t *dec = NULL;
   utf8proc_ssize_t dn = 0;
   if (!rc) {

@@ -7,7 +7,7 @@
 
 #include "bpe.h"
 #include "pretok.h"
-#include "strmap.h"
+#include "txmap.h"
 #include "tokcache.h"
 #include "tokenizer.h"
 
@@ -36,7 +36,7 @@ struct tok {
   char *pool;
   size_t pool_n, pool_cap;
 
-  strmap vocab;        /* raw bytes -> id (model vocabulary) */
+  txmap vocab;        /* raw bytes -> id (model vocabulary) */
   int32_t byte_id[256];/* id of each single byte, -1 when missing */
   bpe_table merges;
   size_t n_merges;

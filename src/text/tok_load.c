@@ -39,7 +39,7 @@ static int tok_load_vocab(tok *t, const cJSON *vocab, const char *what, ts_err *
       break;
     }
     rc = tok_set_token(t, id, raw.p, raw.n, 0, e);
-    if (!rc) rc = strmap_put(&t->vocab, raw.p, raw.n, id, e);
+    if (!rc) rc = txmap_put(&t->vocab, raw.p, raw.n, id, e);
   }
   txbuf_free(&raw);
   return rc;
@@ -53,9 +53,9 @@ static int tok_add_merge(tok *t, const char *a, size_t na, const char *b, size_t
   size_t la = raw->n;
   if (!rc) rc = bytemap_decode(b, nb, raw, e);
   if (rc) return err_prefix(e, "%s: merge %zu", what, index);
-  int32_t ia = strmap_get(&t->vocab, raw->p, la);
-  int32_t ib = strmap_get(&t->vocab, raw->p + la, raw->n - la);
-  int32_t im = strmap_get(&t->vocab, raw->p, raw->n);
+  int32_t ia = txmap_get(&t->vocab, raw->p, la);
+  int32_t ib = txmap_get(&t->vocab, raw->p + la, raw->n - la);
+  int32_t im = txmap_get(&t->vocab, raw->p, raw->n);
   if (ia < 0 || ib < 0 || im < 0) {
     const char *which = ia < 0 ? "left" : ib < 0 ? "right" : "merged";
     return err_set(e, TS_EFORMAT, "%s: merge %zu \"%.*s %.*s\": the %s token is not in the vocabulary",

@@ -44,7 +44,7 @@ void tok_ids_free(tok_ids *a) {
 int tok_new_empty(tok **out, ts_err *e) {
   tok *t = calloc(1, sizeof *t);
   if (!t) return err_set(e, TS_ENOMEM, "tokenizer: out of memory");
-  strmap_init(&t->vocab);
+  txmap_init(&t->vocab);
   bpe_table_init(&t->merges);
   pthread_mutex_init(&t->mu, NULL);
   t->audio_id = -1;
@@ -59,7 +59,7 @@ void tok_free(tok *t) {
   free(t->len);
   free(t->flags);
   free(t->pool);
-  strmap_free(&t->vocab);
+  txmap_free(&t->vocab);
   bpe_table_free(&t->merges);
   if (t->has_pre) pretok_free(&t->pre);
   for (size_t i = 0; i < t->n_added; i++) free(t->added[i].content);
@@ -149,7 +149,7 @@ int tok_add_token(tok *t, const char *content, int special, int32_t *id, ts_err 
   size_t n = strlen(content);
   if (!n) return err_set(e, TS_EARG, "tok_add_token: empty token");
   const tok_added *old = tok_added_find(t, content, n);
-  int32_t nid = old ? old->id : strmap_get(&t->vocab, content, n);
+  int32_t nid = old ? old->id : txmap_get(&t->vocab, content, n);
   if (nid < 0) nid = t->n_ids;
   int rc = tok_add_token_id(t, content, special, nid, e);
   if (!rc && id) *id = nid;
@@ -159,7 +159,7 @@ int tok_add_token(tok *t, const char *content, int special, int32_t *id, ts_err 
 int tok_finish_load(tok *t, ts_err *e) {
   for (int b = 0; b < 256; b++) {
     char c = (char)b;
-    t->byte_id[b] = strmap_get(&t->vocab, &c, 1);
+    t->byte_id[b] = txmap_get(&t->vocab, &c, 1);
   }
   int rc = tok_add_token(t, TOK_AUDIO, 1, &t->audio_id, e);
   if (rc) return rc;
@@ -177,7 +177,7 @@ int32_t tok_audio_id(const tok *t) { return t->audio_id; }
 int32_t tok_find(const tok *t, const char *s) {
   size_t n = strlen(s);
   const tok_added *a = tok_added_find(t, s, n);
-  return a ? a->id : strmap_get(&t->vocab, s, n);
+  return a ? a->id : txmap_get(&t->vocab, s, n);
 }
 
 int tok_is_special(const tok *t, int32_t id) {
@@ -226,7 +226,7 @@ static int tok_encode_piece(const tok *t, tok_scratch *sc, tokcache *cache, cons
     }
   }
   if (t->ignore_merges) {
-    int32_t whole = strmap_get(&t->vocab, p, n);
+    int32_t whole = txmap_get(&t->vocab, p, n);
     if (whole >= 0) {
       if (cache && n <= TOKCACHE_MAX_KEY) tokcache_put(cache, p, n, h, &whole, 1);
       return tok_ids_push(out, whole, e);
@@ -266,12 +266,12 @@ static int tok_encode_segment(const tok *t, tok_scratch *sc, tokcache *cache, co
   if (!n) return TS_OK;
   txbuf norm = {0};
   if (!tok_is_ascii(s, n)) {
-    size_t bad = utf8_check((const unsigned char *)s, n);
+    size_t bad = txutf8_check((const unsigned char *)s, n);
     if (bad < n)
       return err_set(e, TS_EFORMAT, "tok_encode: invalid UTF-8 at byte %zu (0x%02x)", off + bad,
                      (unsigned char)s[bad]);
     if (t->nfc) {
-      int rc = nfc_append(s, n, &norm, e);
+      int rc = txnfc_append(s, n, &norm, e);
       if (rc) {
         txbuf_free(&norm);
         return err_prefix(e, "tok_encode: text at byte %zu", off);
@@ -360,7 +360,7 @@ int tok_decode(const tok *t, const int32_t *ids, size_t n, int flags, char **out
     if ((flags & TOK_DEC_SKIP_SPECIAL) && (t->flags[ids[i]] & TOKF_SPECIAL)) continue;
     rc = txbuf_put(&raw, t->pool + t->off[ids[i]], t->len[ids[i]], e);
   }
-  if (!rc) rc = utf8_lossy_append(&txt, (const unsigned char *)raw.p, raw.n, e);
+  if (!rc) rc = txutf8_lossy_append(&txt, (const unsigned char *)raw.p, raw.n, e);
   txbuf_free(&raw);
   if (rc) {
     txbuf_free(&txt);
@@ -391,8 +391,8 @@ static int tok_stream_emit(tok_stream *s, const char *p, size_t n, int final, co
     txbuf_free(&raw);
     return rc;
   }
-  size_t tail = final ? 0 : utf8_incomplete_tail((const unsigned char *)raw.p, raw.n);
-  rc = utf8_lossy_append(&txt, (const unsigned char *)raw.p, raw.n - tail, e);
+  size_t tail = final ? 0 : txutf8_incomplete_tail((const unsigned char *)raw.p, raw.n);
+  rc = txutf8_lossy_append(&txt, (const unsigned char *)raw.p, raw.n - tail, e);
   if (!rc) {
     memcpy(s->pend, raw.p + raw.n - tail, tail);
     s->npend = tail;

@@ -3,7 +3,7 @@
 
 /* Length of a sequence led by byte c (0 for a byte that can not lead), and the allowed range
  * of its second byte. */
-static int utf8_lead(unsigned c, unsigned *lo, unsigned *hi) {
+static int txutf8_lead(unsigned c, unsigned *lo, unsigned *hi) {
   *lo = 0x80;
   *hi = 0xBF;
   if (c < 0x80) return 1;
@@ -23,9 +23,9 @@ static int utf8_lead(unsigned c, unsigned *lo, unsigned *hi) {
 
 /* Number of bytes at s (up to n) that match a prefix of a valid sequence; *len gets the full
  * length the lead byte asks for (0 if it can not lead). */
-static size_t utf8_prefix(const unsigned char *s, size_t n, int *len) {
+static size_t txutf8_prefix(const unsigned char *s, size_t n, int *len) {
   unsigned lo, hi;
-  int l = utf8_lead(s[0], &lo, &hi);
+  int l = txutf8_lead(s[0], &lo, &hi);
   *len = l;
   if (l <= 1) return (size_t)l;
   size_t k = 1;
@@ -37,10 +37,10 @@ static size_t utf8_prefix(const unsigned char *s, size_t n, int *len) {
   return k;
 }
 
-int utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
+int txutf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
   if (!n) return 0;
   int len;
-  size_t k = utf8_prefix(s, n, &len);
+  size_t k = txutf8_prefix(s, n, &len);
   if (len == 0 || k < (size_t)len) return 0;
   uint32_t c;
   switch (len) {
@@ -55,7 +55,7 @@ int utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
   return len;
 }
 
-int utf8_encode(uint32_t cp, char out[4]) {
+int txutf8_encode(uint32_t cp, char out[4]) {
   if (cp < 0x80) {
     out[0] = (char)cp;
     return 1;
@@ -78,7 +78,7 @@ int utf8_encode(uint32_t cp, char out[4]) {
   return 4;
 }
 
-size_t utf8_check(const unsigned char *s, size_t n) {
+size_t txutf8_check(const unsigned char *s, size_t n) {
   size_t i = 0;
   while (i < n) {
     if (s[i] < 0x80) {
@@ -86,18 +86,18 @@ size_t utf8_check(const unsigned char *s, size_t n) {
       continue;
     }
     int len;
-    size_t k = utf8_prefix(s + i, n - i, &len);
+    size_t k = txutf8_prefix(s + i, n - i, &len);
     if (len == 0 || k < (size_t)len) return i;
     i += (size_t)len;
   }
   return n;
 }
 
-int utf8_lossy_append(txbuf *b, const unsigned char *s, size_t n, ts_err *e) {
+int txutf8_lossy_append(txbuf *b, const unsigned char *s, size_t n, ts_err *e) {
   static const char repl[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
   size_t i = 0;
   while (i < n) {
-    size_t good = i + utf8_check(s + i, n - i);
+    size_t good = i + txutf8_check(s + i, n - i);
     if (good > i) {
       int rc = txbuf_put(b, s + i, good - i, e);
       if (rc) return rc;
@@ -105,7 +105,7 @@ int utf8_lossy_append(txbuf *b, const unsigned char *s, size_t n, ts_err *e) {
     }
     if (i >= n) break;
     int len;
-    size_t k = utf8_prefix(s + i, n - i, &len);
+    size_t k = txutf8_prefix(s + i, n - i, &len);
     if (k == 0) k = 1;
     int rc = txbuf_put(b, repl, 3, e);
     if (rc) return rc;
@@ -114,12 +114,12 @@ int utf8_lossy_append(txbuf *b, const unsigned char *s, size_t n, ts_err *e) {
   return txbuf_reserve(b, 0, e);
 }
 
-size_t utf8_incomplete_tail(const unsigned char *s, size_t n) {
+size_t txutf8_incomplete_tail(const unsigned char *s, size_t n) {
   for (size_t k = 1; k <= 3 && k <= n; k++) {
     unsigned c = s[n - k];
     if (c >= 0x80 && c <= 0xBF) continue; /* continuation byte: keep looking for the lead */
     int len;
-    size_t m = utf8_prefix(s + n - k, k, &len);
+    size_t m = txutf8_prefix(s + n - k, k, &len);
     if (len > (int)k && m == k) return k;
     return 0;
   }

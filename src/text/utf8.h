@@ -11,14 +11,14 @@
 
 /* Decodes one scalar value at s (n bytes available). Returns its length 1..4, or 0 when the
  * bytes at s do not start a valid sequence (overlong, surrogate, > U+10FFFF, truncated). */
-int utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+int txutf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 /* Writes cp (a scalar value) as UTF-8; returns the length 1..4. */
-int utf8_encode(uint32_t cp, char out[4]);
+int txutf8_encode(uint32_t cp, char out[4]);
 /* Offset of the first invalid byte, or n when all of s is valid UTF-8. */
-size_t utf8_check(const unsigned char *s, size_t n);
+size_t txutf8_check(const unsigned char *s, size_t n);
 /* Appends s to b with every maximal invalid subpart replaced by U+FFFD. */
-int utf8_lossy_append(txbuf *b, const unsigned char *s, size_t n, ts_err *e);
+int txutf8_lossy_append(txbuf *b, const unsigned char *s, size_t n, ts_err *e);
 /* Number of trailing bytes (0..3) that form a valid but unfinished UTF-8 sequence. */
-size_t utf8_incomplete_tail(const unsigned char *s, size_t n);
+size_t txutf8_incomplete_tail(const unsigned char *s, size_t n);
 
 #endif

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "strmap.h"
+#include "txmap.h"
 
 #define WER_MAX_CELLS ((size_t)1 << 28) /* 1 GiB of DP matrix */
 
@@ -98,8 +98,8 @@ int wer_align_words(const char *const *ref, size_t nr, const char *const *hyp, s
   int32_t *ri = malloc((nr + 1) * sizeof *ri), *hi = malloc((nh + 1) * sizeof *hi);
   wer_op *ops = malloc((nr + nh + 1) * sizeof *ops);
   int32_t *d = NULL;
-  strmap ids;
-  strmap_init(&ids);
+  txmap ids;
+  txmap_init(&ids);
   int rc = TS_OK;
   if (!store || !rp || !hp || !ri || !hi || !ops) {
     rc = err_set(e, TS_ENOMEM, "wer: out of memory for %zu + %zu words", nr, nh);
@@ -114,10 +114,10 @@ int wer_align_words(const char *const *ref, size_t nr, const char *const *hyp, s
       memcpy(store + off, w[i], l + 1);
       (side ? hp : rp)[i] = store + off;
       off += l + 1;
-      int32_t id = strmap_get(&ids, w[i], l);
+      int32_t id = txmap_get(&ids, w[i], l);
       if (id < 0) {
         id = (int32_t)ids.count;
-        rc = strmap_put(&ids, w[i], l, id, e);
+        rc = txmap_put(&ids, w[i], l, id, e);
       }
       (side ? hi : ri)[i] = id;
     }
@@ -215,7 +215,7 @@ int wer_align_words(const char *const *ref, size_t nr, const char *const *hyp, s
   ops = NULL;
   store = NULL;
 done:
-  strmap_free(&ids);
+  txmap_free(&ids);
   free(d);
   free(ops);
   free(store);
