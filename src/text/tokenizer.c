@@ -355,6 +355,7 @@ int tok_decode(const tok *t, const int32_t *ids, size_t n, int flags, char **out
   txbuf raw = {0}, txt = {0};
   int rc = TS_OK;
   for (size_t i = 0; i < n && !rc; i++) {
+    if ((flags & TOK_DEC_SKIP_UNKNOWN) && tok_check_id(t, ids[i], NULL)) continue;
     rc = tok_check_id(t, ids[i], e);
     if (rc) break;
     if ((flags & TOK_DEC_SKIP_SPECIAL) && (t->flags[ids[i]] & TOKF_SPECIAL)) continue;
@@ -409,9 +410,11 @@ static int tok_stream_emit(tok_stream *s, const char *p, size_t n, int final, co
 }
 
 int tok_stream_push(tok_stream *s, int32_t id, const char **text, size_t *len, ts_err *e) {
-  int rc = tok_check_id(s->t, id, e);
-  if (rc) return rc;
   const tok *t = s->t;
+  if ((s->flags & TOK_DEC_SKIP_UNKNOWN) && tok_check_id(t, id, NULL))
+    return tok_stream_emit(s, "", 0, 0, text, len, e);
+  int rc = tok_check_id(t, id, e);
+  if (rc) return rc;
   if ((s->flags & TOK_DEC_SKIP_SPECIAL) && (t->flags[id] & TOKF_SPECIAL))
     return tok_stream_emit(s, "", 0, 0, text, len, e);
   return tok_stream_emit(s, t->pool + t->off[id], t->len[id], 0, text, len, e);

@@ -67,8 +67,13 @@ enum {
 int tok_encode(tok *t, const char *text, size_t n, int flags, tok_ids *out, ts_err *e);
 
 /* ---- decoding ---- */
-enum { TOK_DEC_SKIP_SPECIAL = 1 /* drop added tokens marked special */ };
+enum {
+  TOK_DEC_SKIP_SPECIAL = 1, /* drop added tokens marked special */
+  TOK_DEC_SKIP_UNKNOWN = 2  /* drop ids outside the vocabulary (as HF does) instead of failing */
+};
 /* Decodes ids to UTF-8 text (invalid byte sequences become U+FFFD, as HF's errors="replace").
+ * An id outside the vocabulary (e.g. one of Qwen2's unused embedding rows) is an error naming
+ * it, unless TOK_DEC_SKIP_UNKNOWN.
  * *out is malloc'd and NUL-terminated; *len may be NULL. */
 int tok_decode(const tok *t, const int32_t *ids, size_t n, int flags, char **out, size_t *len,
                ts_err *e);

@@ -316,6 +316,38 @@ static void test_errors(void **state) {
   char *txt;
   assert_int_equal(tok_decode(T, &bad, 1, 0, &txt, NULL, &e), TS_EARG);
   assert_non_null(strstr(e.msg, "999999"));
+  /* HF-style: unknown ids (here an unused embedding row) are dropped */
+  int32_t some[3] = {9707, 151700, 1879};
+  assert_int_equal(tok_decode(T, some, 3, TOK_DEC_SKIP_UNKNOWN, &txt, NULL, &e), 0);
+  assert_string_equal(txt, "Hello world");
+  free(txt);
+  /* random bytes: either a clean error (invalid UTF-8) or a round trip */
+  philox_rng r;
+  philox_init(&r, 77, 3);
+  int bad_utf8 = 0;
+  for (int it = 0; it < 2000; it++) {
+    char buf[32];
+    size_t n = philox_below(&r, sizeof buf);
+    for (size_t i = 0; i < n; i++) buf[i] = (char)philox_u32(&r);
+    ids.n = 0;
+    int rc = tok_encode(T, buf, n, 0, &ids, &e);
+    if (rc) {
+      assert_int_equal(rc, TS_EFORMAT);
+      assert_non_null(strstr(e.msg, "invalid UTF-8"));
+      bad_utf8++;
+      continue;
+    }
+    size_t tl;
+    assert_int_equal(tok_decode(T, ids.v, ids.n, 0, &txt, &tl, &e), 0);
+    utf8proc_uint8_t *nfc = NULL;
+    utf8proc_ssize_t nl = utf8proc_map((const utf8proc_uint8_t *)buf, (utf8proc_ssize_t)n, &nfc,
+                                       UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+    assert_int_equal((size_t)nl, tl);
+    assert_memory_equal(nfc, txt, tl);
+    free(nfc);
+    free(txt);
+  }
+  assert_true(bad_utf8 > 1000 && bad_utf8 < 2000);
   tok *t2;
   assert_int_equal(tok_load_files(QDIR "/nonexistent.json", QDIR "/merges.txt", NULL, &t2, &e), TS_EIO);
   assert_non_null(strstr(e.msg, "nonexistent.json"));
