@@ -373,6 +373,16 @@ static void test_long_pretoken(void **state) {
   assert_int_equal(tok_decode(T, ids.v, ids.n, 0, &txt, NULL, &e), 0);
   assert_string_equal(txt, s);
   free(txt);
+  /* long runs for the regex: spaces then a letter, newlines, punctuation */
+  const char fill[] = {' ', '\n', '!', '\t'};
+  for (int k = 0; k < 4; k++) {
+    memset(s, fill[k], n);
+    s[n - 1] = 'x';
+    encode_ok(s, n, 0, &ids);
+    assert_int_equal(tok_decode(T, ids.v, ids.n, 0, &txt, NULL, &e), 0);
+    assert_string_equal(txt, s);
+    free(txt);
+  }
   free(s);
   tok_ids_free(&ids);
 }
