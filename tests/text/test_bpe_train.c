@@ -73,7 +73,7 @@ static void test_against_naive(void **state) {
   char *text;
   size_t n;
   assert_int_equal(afile_read(CORPUS, &text, &n, &e), 0);
-  /* the corpus has no character that NFC changes; blank out the special tokens */
+  /* the corpus has no character that NFC changes; the special tokens split it into segments */
   const char *sp[] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|audio|>"};
   /* words: distinct pre-tokens (split at the special tokens) with their counts */
   pretok pt;
