@@ -11,8 +11,9 @@ PKGS=(
   tmux espeak-ng flite festival sox
 )
 # Optional: reference implementations for fixture generation and benchmarks only
-# (tests never need them: fixtures are committed).
-OPT_PKGS=(python3-torch python3-numpy)
+# (tests never need them: fixtures are committed). tools/gen_audio_loudness.py also needs
+# pyloudnorm==0.2.0 from PyPI (pip install pyloudnorm==0.2.0 into the default python3).
+OPT_PKGS=(python3-torch python3-torchaudio python3-numpy)
 
 missing=()
 for p in "${PKGS[@]}"; do
