@@ -163,9 +163,9 @@ int mix_make(const corpus *c, const mix_opts *opts, int64_t n_mix, manifest *out
     int64_t utt[3];
     int k = 1;
     char mixid[1024];
+    double uk = philox_uniform_d(&r) * psum;
+    k = uk < opts->p_spk[0] ? 1 : uk < opts->p_spk[0] + opts->p_spk[1] ? 2 : 3;
     for (int attempt = 0;; attempt++) {
-      double u = philox_uniform_d(&r) * psum;
-      k = u < opts->p_spk[0] ? 1 : u < opts->p_spk[0] + opts->p_spk[1] ? 2 : 3;
       for (int i = 0; i < k; i++) {
         for (int tries = 0;; tries++) {
           int64_t cand = elig[philox_below(&r, (uint64_t)n_elig)];

@@ -39,12 +39,8 @@ static float peak_of(const float *x, int64_t n) {
 }
 
 static int load(const char *path, const char *id, int rate, audio_buf *b, ts_err *e) {
-  int rc = audio_read(path, 0, b, e);
+  int rc = audio_read_expect(path, rate, b, e);
   if (rc) return err_prefix(e, "%s", id);
-  if (b->rate != rate) {
-    audio_free(b);
-    return err_set(e, TS_EFORMAT, "%s: %s: sample rate %d Hz, expected %d Hz", id, path, b->rate, rate);
-  }
   if (b->n <= 0) {
     audio_free(b);
     return err_set(e, TS_EFORMAT, "%s: %s: no samples", id, path);
@@ -115,6 +111,10 @@ int sample_build(const man_entry *m, const sample_opts *o, sample *s, ts_err *e)
     int64_t end = off[i] + src[i].n;
     if (mix_n < 0 || (m->mode == MAN_MODE_MAX ? end > mix_n : end < mix_n)) mix_n = end;
   }
+  if (mix_n <= 0) {
+    rc = err_set(e, TS_EFORMAT, "%s: empty mixture (offsets past the shortest source in min mode)", m->id);
+    goto fail;
+  }
   mix = calloc((size_t)mix_n, sizeof *mix);
   if (!mix) {
     rc = err_set(e, TS_ENOMEM, "%s: out of memory for %lld samples", m->id, (long long)mix_n);
@@ -125,6 +125,7 @@ int sample_build(const man_entry *m, const sample_opts *o, sample *s, ts_err *e)
     const float *x = src[i].samples;
     int64_t n = src[i].n;
     if (off[i] + n > mix_n) n = mix_n - off[i];
+    if (n < 0) n = 0;
     for (int64_t t = 0; t < n; t++) mix[off[i] + t] += g * x[t];
   }
   double g0[MAN_MAX_SRC];
@@ -149,6 +150,7 @@ int sample_build(const man_entry *m, const sample_opts *o, sample *s, ts_err *e)
       float f = (float)s->guard;
       int64_t n = src[i].n;
       if (off[i] + n > mix_n) n = mix_n - off[i];
+      if (n < 0) n = 0;
       for (int64_t t = 0; t < n; t++) {
         float v = g * src[i].samples[t];
         s->src[i][off[i] + t] = s->guard == 1.0 ? v : v * f;
