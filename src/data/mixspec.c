@@ -108,6 +108,29 @@ static void pick_enroll(const corpus *c, int64_t tu, const mix_opts *o, philox_r
   }
 }
 
+int mix_pick_enroll(const corpus *c, int64_t tu, double enroll_dur, double lufs_lo, double lufs_hi,
+                    uint64_t seed, uint64_t stream, man_enroll *en, ts_err *e) {
+  memset(en, 0, sizeof *en);
+  const corpus_spk *s = &c->spks[c->utts[tu].spk];
+  int other = 0;
+  for (int i = 0; i < s->n_utts; i++) other += s->utts[i] != tu && usable(&c->utts[s->utts[i]]);
+  if (!other) {
+    char where[4300];
+    return err_set(e, TS_EARG, "%s: speaker %s has a single utterance (%s): no enrollment possible",
+                   corpus_utt_where(c, tu, where, sizeof where), s->id, c->utts[tu].id);
+  }
+  mix_opts o;
+  mix_opts_default(&o);
+  o.enroll_dur = enroll_dur;
+  o.lufs_lo = lufs_lo;
+  o.lufs_hi = lufs_hi;
+  philox_rng r;
+  philox_init(&r, seed, stream);
+  pick_enroll(c, tu, &o, &r, en);
+  if (!en->path || !en->utt || !en->speaker) return err_set(e, TS_ENOMEM, "mix_pick_enroll: out of memory");
+  return TS_OK;
+}
+
 int mix_make(const corpus *c, const mix_opts *opts, int64_t n_mix, manifest *out, mix_stats *st,
              ts_err *e) {
   mix_opts dflt;

@@ -41,4 +41,11 @@ void mix_opts_default(mix_opts *o);
 int mix_make(const corpus *c, const mix_opts *o, int64_t n_mix, manifest *out, mix_stats *stats,
              ts_err *e);
 
+/* The enrollment for target utterance tu (index into c->utts): another utterance of the same
+ * speaker (those at least enroll_dur long preferred), a crop of enroll_dur seconds at a random
+ * whole-sample start, a loudness from [lufs_lo, lufs_hi]; drawn from (seed, stream).
+ * Fills en (malloc'd strings). TS_EARG when the speaker has no other utterance. */
+int mix_pick_enroll(const corpus *c, int64_t tu, double enroll_dur, double lufs_lo, double lufs_hi,
+                    uint64_t seed, uint64_t stream, man_enroll *en, ts_err *e);
+
 #endif
