@@ -106,7 +106,7 @@ int cli_synth(int argc, char **argv) {
   synth_report r;
   ts_err e = {0};
   if (synth_run(out, &o, &r, &e)) {
-    fprintf(stderr, "tsasr synth: %s\n", e.msg);
+    fprintf(stderr, "tsasr: %s\n", e.msg);
     return 1;
   }
   printf("synth: %d voices (%d held out), %lld utterances, %.1f s of audio in %.1f s: "

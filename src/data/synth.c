@@ -92,7 +92,7 @@ static const synth_voice VOICES[] = {
 
 enum { SP_TRAIN = 0, SP_DEV_SEEN, SP_TEST_SEEN, SP_DEV_UNSEEN, SP_TEST_UNSEEN, SP_N };
 static const char *SPLIT_NAME[SP_N] = {"train", "dev-seen", "test-seen", "dev-unseen", "test-unseen"};
-static const char *ENGINE_NAME[3] = {"espeak-ng", "flite", "festival"};
+__attribute__((unused)) static const char *ENGINE_NAME[3] = {"espeak-ng", "flite", "festival"};
 
 void synth_opts_default(synth_opts *o) {
   memset(o, 0, sizeof *o);
@@ -128,7 +128,7 @@ static const char *FESTIVAL_DIRS[] = {"/usr/share/festival/voices/english/kal_di
                                       "/usr/share/festival/voices/english/ked_diphone",
                                       "/usr/share/festival/voices/us/cmu_us_slt_arctic_hts"};
 
-static int voice_installed(const synth_voice *v) {
+__attribute__((unused)) static int voice_installed(const synth_voice *v) {
   if (v->engine != SYNTH_FESTIVAL) return 1;
   for (size_t i = 0; i < sizeof FESTIVAL_DIRS / sizeof *FESTIVAL_DIRS; i++)
     if (strstr(FESTIVAL_DIRS[i], v->voice)) return access(FESTIVAL_DIRS[i], R_OK) == 0;
@@ -154,14 +154,14 @@ int synth_engine_available(int engine) {
 }
 
 /* Sentence class from its text alone (not the seed): 0 train, 1 dev, 2 test. */
-static int sent_class(const char *s) {
+__attribute__((unused)) static int sent_class(const char *s) {
   uint64_t h = 1469598103934665603ULL;
   for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
   h ^= h >> 29;
   int r = (int)(h % 10);
   return r == 0 ? 2 : r == 1 ? 1 : 0;
 }
-static const int SPLIT_CLASS[SP_N] = {0, 1, 2, 1, 2};
+__attribute__((unused)) static const int SPLIT_CLASS[SP_N] = {0, 1, 2, 1, 2};
 
 typedef struct uplan {
   int split;
@@ -194,7 +194,7 @@ typedef struct sjob {
 
 static int chapter_of(int split) { return 101 + split; }
 
-static void utt_paths(const char *out, const vplan *v, const uplan *u, char *dir, size_t nd,
+__attribute__((unused)) static void utt_paths(const char *out, const vplan *v, const uplan *u, char *dir, size_t nd,
                       char *flac, size_t nf) {
   snprintf(dir, nd, "%s/%s/%d/%d", out, SPLIT_NAME[u->split], v->spk, chapter_of(u->split));
   snprintf(flac, nf, "%s/%d-%d-%04d.flac", dir, v->spk, chapter_of(u->split), u->idx);
