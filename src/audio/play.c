@@ -24,7 +24,7 @@ struct play {
   int rate;       /* input rate */
   double ratio;   /* device samples per input sample */
   _Atomic int64_t dev_pos; /* next device sample (written by the callback) */
-  int64_t from;   /* silent sink: cursor at start, in input samples */
+  int64_t from;   /* cursor at start, in input samples */
   double t0;      /* silent sink: monotonic start time */
   int64_t stopped_at; /* cursor when stopped; -1 while running */
   int started;
@@ -207,9 +207,15 @@ int play_start(play *p, const float *x, int64_t n, int rate, int64_t from, ts_er
   p->started = 1;
   p->stopped_at = -1;
   if (!p->silent) {
-    int rc = play_start_device(p, x, n, rate, from, e);
-    if (rc) {
+    ts_err de = {TS_OK, ""};
+    int rc = play_start_device(p, x, n, rate, from, &de);
+    if (rc == TS_EDEVICE) {
+      /* a device that exists but will not play: keep the cursor going silently */
+      play_notice(de.msg);
+      p->silent = 1;
+    } else if (rc) {
       p->stopped_at = from;
+      if (e) *e = de;
       return rc;
     }
   }

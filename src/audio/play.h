@@ -27,7 +27,9 @@ int play_is_silent(const play *p);
 
 /* Starts playing x (n) at rate Hz from sample `from` and returns at once; the samples are
  * copied. A playback already running is stopped first. When the device refuses the rate, the
- * copy is resampled to the device's default rate (the cursor still counts input samples). */
+ * copy is resampled to the device's default rate (the cursor still counts input samples).
+ * When the device cannot be opened or started at all, the player turns into the silent sink
+ * (with the once-per-process notice) rather than failing. */
 int play_start(play *p, const float *x, int64_t n, int rate, int64_t from, ts_err *e);
 
 /* Stops playback; the cursor stays where it stopped. Safe when nothing plays. */
