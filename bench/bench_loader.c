@@ -1,10 +1,11 @@
 /* bench_loader.c — loader throughput: 2-speaker samples (3 s enrollment ‖ 3 s silence ‖ max-mode
  * mixture, LibriMix loudness and peak guard) assembled per second, for 1..N threads.
  *
- * usage: bench_loader [CORPUS_DIR] [--samples N] [--threads T]
+ * usage: bench_loader [CORPUS_DIR] [--samples N] [--threads T] [--make DIR] [--manifest PATH]
  * Without CORPUS_DIR a corpus of speech-like synthetic audio (16 speakers x 8 utterances of
- * 4-15 s, about LibriSpeech's lengths) is written to a temp folder first. With one, e.g. the
- * output of `tsasr synth` or a LibriSpeech subset, its utterances are used. */
+ * 4-15 s, about LibriSpeech's lengths) is written to a temp folder first (or to DIR with
+ * --make, where it is kept). With one, e.g. the output of `tsasr synth` or a LibriSpeech subset,
+ * its utterances are used. --manifest writes the samples' manifest (for bench/ref_loader.py). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,10 +68,14 @@ static int make_corpus(const char *root) {
 }
 
 int main(int argc, char **argv) {
-  const char *dir = NULL;
+  const char *dir = NULL, *make = NULL, *man_path = NULL;
   int n_samples = 200, max_threads = 2;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--samples") && i + 1 < argc)
+    if (!strcmp(argv[i], "--make") && i + 1 < argc)
+      make = argv[++i];
+    else if (!strcmp(argv[i], "--manifest") && i + 1 < argc)
+      man_path = argv[++i];
+    else if (!strcmp(argv[i], "--samples") && i + 1 < argc)
       n_samples = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
       max_threads = atoi(argv[++i]);
@@ -78,7 +83,13 @@ int main(int argc, char **argv) {
       dir = argv[i];
   }
   char tmp[256] = "";
-  if (!dir) {
+  if (!dir && make) {
+    double t0 = now();
+    if (make_corpus(make)) return 1;
+    printf("bench_loader: synthetic corpus (16 speakers x 8 utterances, 4-15 s) written to %s in %.1f s\n", make,
+           now() - t0);
+    dir = make;
+  } else if (!dir) {
     snprintf(tmp, sizeof tmp, "/tmp/tsasr_bench_loader_XXXXXX");
     if (!mkdtemp(tmp)) return 1;
     double t0 = now();
@@ -101,6 +112,10 @@ int main(int argc, char **argv) {
   manifest m;
   man_init(&m);
   if (mix_make(&c, &mo, (n_samples + 1) / 2, &m, NULL, &e)) {
+    fprintf(stderr, "bench_loader: %s\n", e.msg);
+    return 1;
+  }
+  if (man_path && man_write(man_path, &m, &e)) {
     fprintf(stderr, "bench_loader: %s\n", e.msg);
     return 1;
   }
