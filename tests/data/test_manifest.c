@@ -219,11 +219,53 @@ static void test_write_rejects_invalid(void **state) {
   man_free(&m);
 }
 
+/* Every truncation and many byte flips of a valid line: an error or an entry, never a crash. */
+static void test_mangled_lines(void **state) {
+  man_entry x;
+  make_entry(&x, 2, 1);
+  char *line;
+  ts_err e = {0};
+  assert_int_equal(man_entry_to_json(&x, &line, &e), TS_OK);
+  man_entry_free(&x);
+  size_t n = strlen(line);
+  int ok = 0, bad = 0;
+  for (size_t cut = 0; cut < n; cut++) {
+    man_entry y;
+    if (man_entry_from_json(line, cut, "cut", NULL, &y, &e) == TS_OK) {
+      ok++;
+      man_entry_free(&y);
+    } else {
+      bad++;
+    }
+  }
+  assert_int_equal(ok, 0); /* a truncated object never parses */
+  char *m = malloc(n + 1);
+  uint32_t h = 12345;
+  for (int k = 0; k < 3000; k++) {
+    memcpy(m, line, n + 1);
+    for (int f = 0; f < 3; f++) {
+      h = h * 1103515245u + 12345u;
+      size_t pos = (h >> 8) % n;
+      h = h * 1103515245u + 12345u;
+      m[pos] = (char)(h >> 16);
+    }
+    man_entry y;
+    if (man_entry_from_json(m, n, "flip", NULL, &y, &e) == TS_OK) {
+      assert_int_equal(man_entry_check(&y, &e), TS_OK);
+      man_entry_free(&y);
+    }
+  }
+  free(m);
+  free(line);
+  assert_true(bad > 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_roundtrip),
       cmocka_unit_test(test_bad_lines),
       cmocka_unit_test(test_write_rejects_invalid),
+      cmocka_unit_test(test_mangled_lines),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
