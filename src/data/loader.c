@@ -225,6 +225,12 @@ int loader_open(const manifest *m, const loader_opts *o, loader **out, ts_err *e
   }
   for (int i = 0; i < o->queue; i++) L->ring[i].pos = -1;
   for (int c = 0; c < EPOCH_CACHE; c++) L->ep_id[c] = -1;
+  if (o->start_pos < 0 || (L->total >= 0 && o->start_pos > L->total)) {
+    free(L->ring);
+    free(L);
+    return err_set(e, TS_EARG, "loader: start position %lld outside the run", (long long)o->start_pos);
+  }
+  L->next_pos = L->consumed = o->start_pos; /* resume: nothing before it is assembled */
   pthread_mutex_init(&L->mu, NULL);
   pthread_cond_init(&L->space, NULL);
   pthread_cond_init(&L->ready, NULL);
@@ -328,4 +334,11 @@ void loader_close(loader *L) {
   pthread_cond_destroy(&L->space);
   pthread_cond_destroy(&L->ready);
   free(L);
+}
+
+int64_t loader_position(loader *L) {
+  pthread_mutex_lock(&L->mu);
+  int64_t p = L->consumed;
+  pthread_mutex_unlock(&L->mu);
+  return p;
 }

@@ -37,6 +37,7 @@ typedef struct loader_opts {
   loader_fn fn;     /* NULL: items are sample * (free with loader_batch_free) */
   loader_free_fn free_fn;
   void *user;
+  int64_t start_pos; /* resume: first global position (a value from loader_position) */
 } loader_opts;
 
 typedef struct loader_batch {
@@ -64,6 +65,9 @@ int loader_next(loader *L, loader_batch *b, ts_err *e);
 /* Frees the items (with free_fn, or as samples) and the batch arrays. */
 void loader_batch_free(loader *L, loader_batch *b);
 void loader_stats_get(loader *L, loader_stats *st);
+/* Global position of the next item the consumer will get (epoch * entries + index); pass it
+ * as start_pos to resume exactly after the batches already consumed. */
+int64_t loader_position(loader *L);
 /* Stops the threads and frees everything not handed out. */
 void loader_close(loader *L);
 
