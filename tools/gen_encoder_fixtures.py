@@ -182,6 +182,18 @@ def data2vec2_model(name, seed):
     R.save_fairseq_checkpoint(model, cfg, ckpt_path, finetuned=True)
     subprocess.run([sys.executable, os.path.join(HERE, "export_data2vec2.py"), ckpt_path, d], check=True)
     os.remove(ckpt_path)
+    # the pretrained (unwrapped) layout must export to the same tensors and config
+    import tempfile
+    import export_data2vec2 as X
+    from safetensors.torch import load_file
+    with tempfile.TemporaryDirectory() as td:
+        p2 = os.path.join(td, "pre.pt")
+        R.save_fairseq_checkpoint(model, cfg, p2, finetuned=False)
+        out2, cfg2 = X.export(p2, os.path.join(td, "out"))
+    out1 = load_file(os.path.join(d, "model.safetensors"))
+    assert sorted(out1) == sorted(out2), "wrapped and pretrained exports differ in names"
+    assert all(torch.equal(out1[k], out2[k]) for k in out1), "wrapped and pretrained exports differ"
+    assert sorted(out1) == sorted(n for n, _ in model.named_parameters()), "export misses or adds tensors"
     ws = waveforms(seed)
     B, L = len(ws), max(LENS)
     raw = torch.zeros(B, L)

@@ -141,6 +141,11 @@ static void test_wav2vec2_large(void **state) {
   run_parity("w2v_large");
 }
 
+static void test_data2vec2(void **state) {
+  (void)state;
+  run_parity("d2v2");
+}
+
 /* ---- checkpoint checks ---- */
 
 /* Copies the fixture's model.safetensors to path, letting edit() drop (return 0), rename or
@@ -307,8 +312,8 @@ static void test_checkpoint_variants(void **state) {
  * what enc_forward takes from the arena. */
 static void test_info(void **state) {
   (void)state;
-  const char *names[] = {"d2v", "w2v_base", "w2v_large"};
-  for (int k = 0; k < 3; k++) {
+  const char *names[] = {"d2v", "w2v_base", "w2v_large", "d2v2"};
+  for (int k = 0; k < 4; k++) {
     char dir[1024];
     fx_dir(dir, sizeof dir, names[k]);
     loaded lm;
@@ -330,8 +335,9 @@ static void test_info(void **state) {
     assert_true((int64_t)ar.used <= inf.act_bytes);
     assert_true(inf.act_bytes <= (int64_t)ar.used * 11 / 10 + 65536);
     assert_true(inf.train_bytes > inf.act_bytes + 4 * inf.param_bytes);
-    char d[512];
-    assert_non_null(strstr(enc_describe(&lm.c, d, sizeof d), "hidden 32"));
+    char d[512], want[64];
+    snprintf(want, sizeof want, "hidden %lld,", (long long)lm.c.C);
+    assert_non_null(strstr(enc_describe(&lm.c, d, sizeof d), want));
     /* too short an utterance is refused with a message */
     len[1] = 100;
     assert_int_equal(enc_forward(&lm.m, B, L, wav, len, &a, &ar, &e), TS_EARG);
@@ -345,7 +351,7 @@ static void test_info(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_data2vec_audio),   cmocka_unit_test(test_wav2vec2_base),
-      cmocka_unit_test(test_wav2vec2_large),
+      cmocka_unit_test(test_wav2vec2_large),   cmocka_unit_test(test_data2vec2),
       cmocka_unit_test(test_checkpoint_errors), cmocka_unit_test(test_checkpoint_variants),
       cmocka_unit_test(test_info),
   };
