@@ -1,0 +1,242 @@
+/* encoder_conv.c — input normalisation, the convolutional feature extractor (group-norm or
+ * layer-norm mode) and the feature projection (LayerNorm + Linear), forward and backward.
+ * Convolutions work on (B, C, T); norms and the projection on (B, T, C). */
+#include <string.h>
+
+#include "model/encoder_int.h"
+
+#define FE_NORM_EPS 1e-5f /* torch LayerNorm / GroupNorm default, used by both references */
+
+static int conv_w(const enc_model *m, int i, const char *what, int grad, tensor *t, ts_err *e) {
+  char nm[256];
+  enc_nm_conv(&m->c, i, what, nm, sizeof nm);
+  return enc_view(m, nm, grad, t, e);
+}
+
+static int proj_w(const enc_model *m, const char *what, int grad, tensor *t, ts_err *e) {
+  char nm[256];
+  enc_nm_proj(&m->c, what, nm, sizeof nm);
+  return enc_view(m, nm, grad, t, e);
+}
+
+int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_err *e) {
+  backend *be = m->ps->be;
+  const enc_cfg *c = &m->c;
+  int64_t B = a->B, L = a->L;
+  EALLOC(a->wav, B * L);
+  EALLOC(a->wm, B);
+  EALLOC(a->wr, B);
+  for (int64_t b = 0; b < B; b++) {
+    int64_t n = a->len[b];
+    tensor X = ET2((float *)wav + b * L, 1, n), Y = ET2(a->wav + b * L, 1, n), M = ET1(a->wm + b, 1),
+           R = ET1(a->wr + b, 1);
+    if (c->do_normalize)
+      ETRY(op_layernorm(be, &X, NULL, NULL, &Y, &M, &R, c->norm_eps, e));
+    else
+      ETRY(op_copy(be, &X, &Y, e));
+    if (n < L) {
+      tensor P = ET1(a->wav + b * L + n, L - n);
+      ETRY(op_fill(be, &P, 0.0f, e));
+    }
+  }
+  a->xin[0] = a->wav;
+  a->conv_T[0] = L;
+  int64_t Cin = 1, Tin = L;
+  for (int i = 0; i < c->n_conv; i++) {
+    int64_t Co = c->conv_dim[i], To = op_conv1d_out_len(Tin, c->conv_kernel[i], c->conv_stride[i], 0);
+    a->conv_T[i + 1] = To;
+    tensor W, Bs, Nw, Nb;
+    ETRY(conv_w(m, i, "weight", 0, &W, e));
+    if (c->conv_bias) ETRY(conv_w(m, i, "bias", 0, &Bs, e));
+    EALLOC(a->co[i], B * Co * To);
+    tensor X = ET3(a->xin[i], B, Cin, Tin), Y = ET3(a->co[i], B, Co, To);
+    ETRY(op_conv1d(be, &X, &W, c->conv_bias ? &Bs : NULL, &Y, c->conv_stride[i], 0, 1, e));
+    int last = i == c->n_conv - 1;
+    if (c->fe_norm == ENC_FE_LAYER) {
+      ETRY(conv_w(m, i, "ln.weight", 0, &Nw, e));
+      ETRY(conv_w(m, i, "ln.bias", 0, &Nb, e));
+      EALLOC(a->ct[i], B * To * Co);
+      EALLOC(a->cn[i], B * To * Co);
+      EALLOC(a->cm[i], B * To);
+      EALLOC(a->cr[i], B * To);
+      EALLOC(a->gn[i], B * To * Co);
+      tensor CT = ET3(a->ct[i], B, To, Co), CN = ET3(a->cn[i], B, To, Co), GN = ET3(a->gn[i], B, To, Co);
+      tensor CM = ET1(a->cm[i], B * To), CR = ET1(a->cr[i], B * To);
+      ETRY(op_transpose(be, &Y, &CT, e));
+      ETRY(op_layernorm(be, &CT, &Nw, &Nb, &CN, &CM, &CR, FE_NORM_EPS, e));
+      ETRY(op_act(be, c->fe_act, &CN, &GN, e));
+      if (!last) {
+        EALLOC(a->xin[i + 1], B * Co * To);
+        tensor XN = ET3(a->xin[i + 1], B, Co, To);
+        ETRY(op_transpose(be, &GN, &XN, e));
+      } else {
+        a->feat = a->gn[i];
+      }
+    } else {
+      EALLOC(a->gn[i], B * Co * To);
+      tensor GN = ET3(a->gn[i], B, Co, To);
+      if (i == 0) {
+        ETRY(conv_w(m, i, "ln.weight", 0, &Nw, e));
+        ETRY(conv_w(m, i, "ln.bias", 0, &Nb, e));
+        EALLOC(a->cn[i], B * Co * To);
+        EALLOC(a->cm[i], B * Co);
+        EALLOC(a->cr[i], B * Co);
+        tensor CN = ET3(a->cn[i], B, Co, To), CM = ET1(a->cm[i], B * Co), CR = ET1(a->cr[i], B * Co);
+        ETRY(op_groupnorm(be, &Y, &Nw, &Nb, &CN, &CM, &CR, (int)Co, FE_NORM_EPS, e));
+        ETRY(op_act(be, c->fe_act, &CN, &GN, e));
+      } else {
+        ETRY(op_act(be, c->fe_act, &Y, &GN, e));
+      }
+      a->xin[i + 1] = a->gn[i];
+      if (last) {
+        EALLOC(a->feat, B * To * Co);
+        tensor FT = ET3(a->feat, B, To, Co);
+        ETRY(op_transpose(be, &GN, &FT, e));
+      }
+    }
+    Cin = Co, Tin = To;
+  }
+  /* feature projection */
+  int64_t T = a->T, N = B * T, Cl = c->conv_dim[c->n_conv - 1], C = c->C;
+  tensor Lw, Lb, Pw, Pb;
+  ETRY(proj_w(m, "ln.weight", 0, &Lw, e));
+  ETRY(proj_w(m, "ln.bias", 0, &Lb, e));
+  ETRY(proj_w(m, "weight", 0, &Pw, e));
+  ETRY(proj_w(m, "bias", 0, &Pb, e));
+  EALLOC(a->fn, N * Cl);
+  EALLOC(a->fm, N);
+  EALLOC(a->fr, N);
+  EALLOC(a->hp, N * C);
+  tensor FE = ET2(a->feat, N, Cl), FN = ET2(a->fn, N, Cl), FM = ET1(a->fm, N), FR = ET1(a->fr, N),
+         HP = ET2(a->hp, N, C);
+  ETRY(op_layernorm(be, &FE, &Lw, &Lb, &FN, &FM, &FR, c->eps, e));
+  ETRY(op_matmul(be, &FN, &Pw, &Pb, &HP, 0, 1, 0.0f, e));
+  return TS_OK;
+}
+
+static int conv_trainable(const enc_model *m, int i, ts_err *e) {
+  tensor t;
+  static const char *w[] = {"weight", "bias", "ln.weight", "ln.bias"};
+  for (int k = 0; k < 4; k++) {
+    if (k == 1 && !m->c.conv_bias) continue;
+    if (k >= 2 && m->c.fe_norm == ENC_FE_GROUP && i > 0) continue;
+    if (conv_w(m, i, w[k], 1, &t, e)) return 0;
+    if (t.data) return 1;
+  }
+  return 0;
+}
+
+int enc_conv_backward(enc_model *m, const enc_acts *a, const float *dhp, arena *ar, ts_err *e) {
+  backend *be = m->ps->be;
+  const enc_cfg *c = &m->c;
+  int64_t B = a->B, T = a->T, N = B * T, Cl = c->conv_dim[c->n_conv - 1], C = c->C;
+  arena_mark mk = arena_get_mark(ar);
+  int lo = c->n_conv; /* lowest conv layer with a trainable tensor */
+  for (int i = c->n_conv - 1; i >= 0; i--)
+    if (conv_trainable(m, i, e)) lo = i;
+  tensor Lw, Pw, gLw, gLb, gPw, gPb;
+  ETRY(proj_w(m, "ln.weight", 0, &Lw, e));
+  ETRY(proj_w(m, "weight", 0, &Pw, e));
+  ETRY(proj_w(m, "ln.weight", 1, &gLw, e));
+  ETRY(proj_w(m, "ln.bias", 1, &gLb, e));
+  ETRY(proj_w(m, "weight", 1, &gPw, e));
+  ETRY(proj_w(m, "bias", 1, &gPb, e));
+  int need_dfeat = lo < c->n_conv;
+  float *dfn = NULL, *dfeat = NULL;
+  tensor FN = ET2(a->fn, N, Cl), DHP = ET2((float *)dhp, N, C);
+  if (need_dfeat || gLw.data || gLb.data) {
+    EALLOC(dfn, N * Cl);
+    tensor DFN = ET2(dfn, N, Cl);
+    ETRY(op_fill(be, &DFN, 0.0f, e));
+    ETRY(op_matmul_bwd(be, &FN, &Pw, &DHP, &DFN, enc_optw(&gPw), enc_optw(&gPb), 0, 1, e));
+    tensor FE = ET2(a->feat, N, Cl), FM = ET1(a->fm, N), FR = ET1(a->fr, N);
+    tensor DFE = ET2(NULL, N, Cl);
+    if (need_dfeat) {
+      EALLOC(dfeat, N * Cl);
+      DFE.data = dfeat;
+      ETRY(op_fill(be, &DFE, 0.0f, e));
+    }
+    ETRY(op_layernorm_bwd(be, &FE, &Lw, &FM, &FR, &DFN, need_dfeat ? &DFE : NULL, enc_optw(&gLw), enc_optw(&gLb), e));
+  } else {
+    ETRY(op_matmul_bwd(be, &FN, &Pw, &DHP, NULL, enc_optw(&gPw), enc_optw(&gPb), 0, 1, e));
+  }
+  if (!need_dfeat) {
+    arena_rewind(ar, mk);
+    return TS_OK;
+  }
+  /* dg: gradient w.r.t. gn[i] in its own layout ((B,To,Co) layer mode, (B,Co,To) group mode) */
+  float *dg = NULL;
+  for (int i = c->n_conv - 1; i >= lo; i--) {
+    int64_t Co = c->conv_dim[i], To = a->conv_T[i + 1], Cin = i ? c->conv_dim[i - 1] : 1, Tin = a->conv_T[i];
+    int last = i == c->n_conv - 1;
+    float *dco;
+    EALLOC(dco, B * Co * To);
+    tensor DCO = ET3(dco, B, Co, To);
+    ETRY(op_fill(be, &DCO, 0.0f, e));
+    tensor Nw, gNw, gNb;
+    if (c->fe_norm == ENC_FE_LAYER) {
+      if (last) dg = dfeat;
+      tensor DG = ET3(dg, B, To, Co), CN = ET3(a->cn[i], B, To, Co), CT = ET3(a->ct[i], B, To, Co);
+      float *dcn, *dct;
+      EALLOC(dcn, B * To * Co);
+      EALLOC(dct, B * To * Co);
+      tensor DCN = ET3(dcn, B, To, Co), DCT = ET3(dct, B, To, Co);
+      ETRY(op_fill(be, &DCN, 0.0f, e));
+      ETRY(op_fill(be, &DCT, 0.0f, e));
+      ETRY(op_act_bwd(be, c->fe_act, &CN, &DG, &DCN, e));
+      ETRY(conv_w(m, i, "ln.weight", 0, &Nw, e));
+      ETRY(conv_w(m, i, "ln.weight", 1, &gNw, e));
+      ETRY(conv_w(m, i, "ln.bias", 1, &gNb, e));
+      tensor CM = ET1(a->cm[i], B * To), CR = ET1(a->cr[i], B * To);
+      ETRY(op_layernorm_bwd(be, &CT, &Nw, &CM, &CR, &DCN, &DCT, enc_optw(&gNw), enc_optw(&gNb), e));
+      ETRY(op_transpose_bwd(be, &DCT, &DCO, e));
+    } else {
+      if (last) {
+        EALLOC(dg, B * Co * To);
+        tensor DG = ET3(dg, B, Co, To), DF = ET3(dfeat, B, To, Co);
+        ETRY(op_fill(be, &DG, 0.0f, e));
+        ETRY(op_transpose_bwd(be, &DF, &DG, e));
+      }
+      tensor DG = ET3(dg, B, Co, To), CO = ET3(a->co[i], B, Co, To);
+      if (i == 0) {
+        float *dcn;
+        EALLOC(dcn, B * Co * To);
+        tensor DCN = ET3(dcn, B, Co, To), CN = ET3(a->cn[i], B, Co, To);
+        ETRY(op_fill(be, &DCN, 0.0f, e));
+        ETRY(op_act_bwd(be, c->fe_act, &CN, &DG, &DCN, e));
+        ETRY(conv_w(m, i, "ln.weight", 0, &Nw, e));
+        ETRY(conv_w(m, i, "ln.weight", 1, &gNw, e));
+        ETRY(conv_w(m, i, "ln.bias", 1, &gNb, e));
+        tensor CM = ET1(a->cm[i], B * Co), CR = ET1(a->cr[i], B * Co);
+        ETRY(op_groupnorm_bwd(be, &CO, &Nw, &CM, &CR, &DCN, &DCO, enc_optw(&gNw), enc_optw(&gNb), (int)Co, e));
+      } else {
+        ETRY(op_act_bwd(be, c->fe_act, &CO, &DG, &DCO, e));
+      }
+    }
+    tensor W, gW, gB;
+    ETRY(conv_w(m, i, "weight", 0, &W, e));
+    ETRY(conv_w(m, i, "weight", 1, &gW, e));
+    if (c->conv_bias) ETRY(conv_w(m, i, "bias", 1, &gB, e));
+    tensor X = ET3(a->xin[i], B, Cin, Tin);
+    float *dx = NULL;
+    tensor DX = ET3(NULL, B, Cin, Tin);
+    if (i > lo) {
+      EALLOC(dx, B * Cin * Tin);
+      DX.data = dx;
+      ETRY(op_fill(be, &DX, 0.0f, e));
+    }
+    ETRY(op_conv1d_bwd(be, &X, &W, &DCO, dx ? &DX : NULL, enc_optw(&gW), c->conv_bias ? enc_optw(&gB) : NULL,
+                       c->conv_stride[i], 0, 1, e));
+    if (!dx) break;
+    if (c->fe_norm == ENC_FE_LAYER) { /* xin[i] = gn[i-1]^T */
+      EALLOC(dg, B * Tin * Cin);
+      tensor DG = ET3(dg, B, Tin, Cin);
+      ETRY(op_fill(be, &DG, 0.0f, e));
+      ETRY(op_transpose_bwd(be, &DX, &DG, e));
+    } else {
+      dg = dx;
+    }
+  }
+  arena_rewind(ar, mk);
+  return TS_OK;
+}

@@ -1,0 +1,160 @@
+/* encoder_posconv.c — the convolutional positional embedding, forward and backward:
+ * data2vec / data2vec 2.0: a stack of grouped convs (k odd, "same" padding), each followed by a
+ * LayerNorm without affine parameters and the activation;
+ * wav2vec2: one weight-normed grouped conv (weight = g v / ||v||, norm per kernel tap), the last
+ * frame dropped when k is even (SamePad), then the activation. */
+#include <string.h>
+
+#include "model/encoder_int.h"
+
+#define POS_LN_EPS 1e-5f /* LayerNorm(elementwise_affine=False) default in both references */
+
+static int pos_w(const enc_model *m, int j, const char *what, int grad, tensor *t, ts_err *e) {
+  char nm[256];
+  enc_nm_pos(&m->c, j, what, nm, sizeof nm);
+  return enc_view(m, nm, grad, t, e);
+}
+
+static int64_t pos_out_len(const enc_cfg *c, int64_t T) {
+  return op_conv1d_out_len(T, c->pos_kernel, 1, c->pos_kernel / 2);
+}
+
+int enc_pos_forward(enc_model *m, enc_acts *a, arena *ar, ts_err *e) {
+  backend *be = m->ps->be;
+  const enc_cfg *c = &m->c;
+  int64_t B = a->B, T = a->T, C = c->C, K = c->pos_kernel;
+  int G = c->pos_groups, pad = (int)(K / 2);
+  EALLOC(a->pos, B * T * C);
+  EALLOC(a->pin[0], B * C * T);
+  tensor HP = ET3(a->hp, B, T, C), P0 = ET3(a->pin[0], B, C, T), POS = ET3(a->pos, B, T, C);
+  ETRY(op_transpose(be, &HP, &P0, e));
+  if (c->kind == ENC_WAV2VEC2) {
+    tensor V, Gn, Bs;
+    ETRY(pos_w(m, 0, "weight_v", 0, &V, e));
+    ETRY(pos_w(m, 0, "weight_g", 0, &Gn, e));
+    ETRY(pos_w(m, 0, "bias", 0, &Bs, e));
+    EALLOC(a->wn_w, tensor_numel(&V));
+    EALLOC(a->wn_norm, K);
+    tensor W = V, NR = ET1(a->wn_norm, K);
+    W.data = a->wn_w;
+    ETRY(op_weightnorm(be, &V, &Gn, &W, &NR, 2, e));
+    int64_t To = pos_out_len(c, T);
+    EALLOC(a->po[0], B * C * To);
+    EALLOC(a->pt[0], B * To * C);
+    tensor PO = ET3(a->po[0], B, C, To), PT = ET3(a->pt[0], B, To, C);
+    ETRY(op_conv1d(be, &P0, &W, &Bs, &PO, 1, pad, G, e));
+    ETRY(op_transpose(be, &PO, &PT, e));
+    for (int64_t b = 0; b < B; b++) { /* SamePad: keep the first T frames */
+      tensor X = ET2(a->pt[0] + b * To * C, T, C), Y = ET2(a->pos + b * T * C, T, C);
+      ETRY(op_act(be, c->fe_act, &X, &Y, e));
+    }
+    return TS_OK;
+  }
+  for (int j = 0; j < c->pos_layers; j++) {
+    tensor W, Bs;
+    ETRY(pos_w(m, j, "weight", 0, &W, e));
+    ETRY(pos_w(m, j, "bias", 0, &Bs, e));
+    EALLOC(a->po[j], B * C * T);
+    EALLOC(a->pt[j], B * T * C);
+    EALLOC(a->pn[j], B * T * C);
+    EALLOC(a->pm[j], B * T);
+    EALLOC(a->pr[j], B * T);
+    tensor PI = ET3(a->pin[j], B, C, T), PO = ET3(a->po[j], B, C, T), PT = ET3(a->pt[j], B, T, C),
+           PN = ET3(a->pn[j], B, T, C), PM = ET1(a->pm[j], B * T), PR = ET1(a->pr[j], B * T);
+    ETRY(op_conv1d(be, &PI, &W, &Bs, &PO, 1, pad, G, e));
+    ETRY(op_transpose(be, &PO, &PT, e));
+    ETRY(op_layernorm(be, &PT, NULL, NULL, &PN, &PM, &PR, POS_LN_EPS, e));
+    if (j == c->pos_layers - 1) {
+      ETRY(op_act(be, c->fe_act, &PN, &POS, e));
+    } else {
+      float *g;
+      EALLOC(g, B * T * C);
+      EALLOC(a->pin[j + 1], B * C * T);
+      tensor GG = ET3(g, B, T, C), PI1 = ET3(a->pin[j + 1], B, C, T);
+      ETRY(op_act(be, c->fe_act, &PN, &GG, e));
+      ETRY(op_transpose(be, &GG, &PI1, e));
+    }
+  }
+  return TS_OK;
+}
+
+int enc_pos_backward(enc_model *m, const enc_acts *a, const float *dpos, float *dhp, arena *ar, ts_err *e) {
+  backend *be = m->ps->be;
+  const enc_cfg *c = &m->c;
+  int64_t B = a->B, T = a->T, C = c->C, K = c->pos_kernel;
+  int G = c->pos_groups, pad = (int)(K / 2);
+  arena_mark mk = arena_get_mark(ar);
+  tensor DHP = ET3(dhp, B, T, C);
+  float *dpin;
+  EALLOC(dpin, B * C * T);
+  tensor DPIN = ET3(dpin, B, C, T);
+  if (c->kind == ENC_WAV2VEC2) {
+    int64_t To = pos_out_len(c, T);
+    float *dpt, *dpo, *dw;
+    EALLOC(dpt, B * To * C);
+    EALLOC(dpo, B * C * To);
+    tensor DPT = ET3(dpt, B, To, C), DPO = ET3(dpo, B, C, To);
+    ETRY(op_fill(be, &DPT, 0.0f, e));
+    ETRY(op_fill(be, &DPO, 0.0f, e));
+    for (int64_t b = 0; b < B; b++) {
+      tensor X = ET2(a->pt[0] + b * To * C, T, C), DY = ET2((float *)dpos + b * T * C, T, C),
+             DX = ET2(dpt + b * To * C, T, C);
+      ETRY(op_act_bwd(be, c->fe_act, &X, &DY, &DX, e));
+    }
+    ETRY(op_transpose_bwd(be, &DPT, &DPO, e));
+    tensor V, Gn, gV, gG, gB;
+    ETRY(pos_w(m, 0, "weight_v", 0, &V, e));
+    ETRY(pos_w(m, 0, "weight_g", 0, &Gn, e));
+    ETRY(pos_w(m, 0, "weight_v", 1, &gV, e));
+    ETRY(pos_w(m, 0, "weight_g", 1, &gG, e));
+    ETRY(pos_w(m, 0, "bias", 1, &gB, e));
+    tensor W = V, NR = ET1(a->wn_norm, K), P0 = ET3(a->pin[0], B, C, T);
+    W.data = a->wn_w;
+    int need_w = gV.data || gG.data;
+    tensor DW = V;
+    if (need_w) {
+      EALLOC(dw, tensor_numel(&V));
+      DW.data = dw;
+      ETRY(op_fill(be, &DW, 0.0f, e));
+    }
+    ETRY(op_fill(be, &DPIN, 0.0f, e));
+    ETRY(op_conv1d_bwd(be, &P0, &W, &DPO, &DPIN, need_w ? &DW : NULL, enc_optw(&gB), 1, pad, G, e));
+    if (need_w) ETRY(op_weightnorm_bwd(be, &V, &Gn, &NR, &DW, enc_optw(&gV), enc_optw(&gG), 2, e));
+    ETRY(op_transpose_bwd(be, &DPIN, &DHP, e));
+    arena_rewind(ar, mk);
+    return TS_OK;
+  }
+  float *dg = (float *)dpos, *dpn, *dpt, *dpo;
+  EALLOC(dpn, B * T * C);
+  EALLOC(dpt, B * T * C);
+  EALLOC(dpo, B * C * T);
+  tensor DPN = ET3(dpn, B, T, C), DPT = ET3(dpt, B, T, C), DPO = ET3(dpo, B, C, T);
+  float *dgn = NULL;
+  for (int j = c->pos_layers - 1; j >= 0; j--) {
+    tensor DG = ET3(dg, B, T, C), PN = ET3(a->pn[j], B, T, C), PT = ET3(a->pt[j], B, T, C),
+           PM = ET1(a->pm[j], B * T), PR = ET1(a->pr[j], B * T), PI = ET3(a->pin[j], B, C, T);
+    ETRY(op_fill(be, &DPN, 0.0f, e));
+    ETRY(op_act_bwd(be, c->fe_act, &PN, &DG, &DPN, e));
+    ETRY(op_fill(be, &DPT, 0.0f, e));
+    ETRY(op_layernorm_bwd(be, &PT, NULL, &PM, &PR, &DPN, &DPT, NULL, NULL, e));
+    ETRY(op_fill(be, &DPO, 0.0f, e));
+    ETRY(op_transpose_bwd(be, &DPT, &DPO, e));
+    tensor W, gW, gB;
+    ETRY(pos_w(m, j, "weight", 0, &W, e));
+    ETRY(pos_w(m, j, "weight", 1, &gW, e));
+    ETRY(pos_w(m, j, "bias", 1, &gB, e));
+    ETRY(op_fill(be, &DPIN, 0.0f, e));
+    ETRY(op_conv1d_bwd(be, &PI, &W, &DPO, &DPIN, enc_optw(&gW), enc_optw(&gB), 1, pad, G, e));
+    if (j > 0) {
+      if (!dgn) EALLOC(dgn, B * T * C);
+      tensor DGN = ET3(dgn, B, T, C);
+      ETRY(op_fill(be, &DGN, 0.0f, e));
+      ETRY(op_transpose_bwd(be, &DPIN, &DGN, e));
+      dg = dgn;
+    } else {
+      ETRY(op_transpose_bwd(be, &DPIN, &DHP, e));
+    }
+  }
+  arena_rewind(ar, mk);
+  return TS_OK;
+}

@@ -1,0 +1,359 @@
+/* test_encoder.c — the speech encoders against their reference implementations, through the
+ * fixtures of tools/gen_encoder_fixtures.py (HF transformers 4.38.2 on torch 1.13, float64
+ * reference): Data2VecAudio, wav2vec2 base (group norm, post-LN, weight-normed pos conv) and
+ * large (layer-norm conv stack with bias, stable layer norm), data2vec 2.0 (fused qkv, ALiBi
+ * with learned per-head scale, prenet + shared blocks; exported from a synthetic fairseq
+ * checkpoint). Each model is loaded from its fixture dir (config.json + model.safetensors)
+ * through our loader, run on raw waveforms of two lengths (our normalisation), and compared:
+ * hidden states on valid frames within 1e-4 of the largest magnitude, the gradient of
+ * sum(out * dout) w.r.t. every parameter within 1e-3 of that gradient's largest magnitude
+ * (or of 1e-3 x the model's largest gradient where the true gradient vanishes). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "base/jsonx.h"
+#include "fixture.h"
+#include "model/encoder.h"
+#include "testutil.h"
+
+#define OUT_TOL 1e-4
+#define GRAD_TOL 1e-3
+#define PREFIX "encoder."
+
+typedef struct loaded {
+  enc_cfg c;
+  pset ps;
+  enc_model m;
+} loaded;
+
+static void fx_dir(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/encoder/%s", TS_FIXTURES, name); }
+
+static int load_model(loaded *lm, const char *dir, const char *st_path, ts_err *e) {
+  memset(lm, 0, sizeof *lm);
+  int rc = enc_config_load(dir, &lm->c, e);
+  if (rc) return rc;
+  pset_init(&lm->ps, be_cpu());
+  if ((rc = enc_declare(&lm->ps, PREFIX, &lm->c, e))) return rc;
+  if ((rc = pset_alloc(&lm->ps, 1, 0, e))) return rc;
+  if ((rc = enc_bind(&lm->m, &lm->ps, PREFIX, &lm->c, e))) return rc;
+  return enc_load_file(&lm->m, st_path ? st_path : dir, e);
+}
+
+static void run_parity(const char *name) {
+  char dir[1024];
+  fx_dir(dir, sizeof dir, name);
+  loaded lm;
+  ts_err e;
+  int rc = load_model(&lm, dir, NULL, &e);
+  if (rc) fprintf(stderr, "%s\n", e.msg);
+  assert_int_equal(rc, 0);
+  fixture fx;
+  assert_int_equal(fx_load(&fx, "encoder", name), 0);
+  int64_t nw, n_out;
+  const float *wav = fx_tensor(&fx, "wav", &nw), *ref = fx_tensor(&fx, "out", &n_out), *dout = fx_tensor(&fx, "dout", NULL);
+  assert_non_null(wav);
+  assert_non_null(ref);
+  const cJSON *jl = fx_value(&fx, "len"), *jf = fx_value(&fx, "frames");
+  int64_t B = cJSON_GetArraySize(jl), len[8];
+  for (int64_t b = 0; b < B; b++) len[b] = (int64_t)cJSON_GetArrayItem(jl, (int)b)->valuedouble;
+  int64_t L = nw / B, C = lm.c.C;
+  arena ar;
+  arena_init(&ar, 1 << 20);
+  enc_acts a;
+  rc = enc_forward(&lm.m, B, L, wav, len, &a, &ar, &e);
+  if (rc) fprintf(stderr, "%s\n", e.msg);
+  assert_int_equal(rc, 0);
+  assert_int_equal(a.T * B * C, n_out);
+  /* frame counts and the valid rows of the output */
+  int64_t nv = 0;
+  for (int64_t b = 0; b < B; b++) {
+    assert_int_equal(a.frames[b], (int)cJSON_GetArrayItem(jf, (int)b)->valuedouble);
+    nv += a.frames[b];
+  }
+  float *got = malloc(sizeof(float) * (size_t)(nv * C)), *want = malloc(sizeof(float) * (size_t)(nv * C));
+  int64_t k = 0;
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t t = 0; t < a.frames[b]; t++, k++) {
+      memcpy(got + k * C, a.out + (b * a.T + t) * C, sizeof(float) * (size_t)C);
+      memcpy(want + k * C, ref + (b * a.T + t) * C, sizeof(float) * (size_t)C);
+    }
+  char what[256];
+  snprintf(what, sizeof what, "%s hidden states", name);
+  assert_true(tu_close_ff(what, got, want, nv * C, OUT_TOL, 1e-6));
+  /* gradients of every parameter */
+  pset_zero_grad(&lm.ps);
+  rc = enc_backward(&lm.m, &a, dout, &ar, &e);
+  if (rc) fprintf(stderr, "%s\n", e.msg);
+  assert_int_equal(rc, 0);
+  const cJSON *names = fx_value(&fx, "names"), *it;
+  int checked = 0;
+  /* the largest gradient of the model: the floor for tensors whose true gradient vanishes
+   * (k_proj.bias: the softmax does not see a per-query constant) */
+  double gmax = 0;
+  cJSON_ArrayForEach(it, names) {
+    char key[400];
+    snprintf(key, sizeof key, "grad.%s", it->valuestring);
+    int64_t ng;
+    const float *g = fx_tensor(&fx, key, &ng);
+    for (int64_t q = 0; g && q < ng; q++) gmax = fabs(g[q]) > gmax ? fabs(g[q]) : gmax;
+  }
+  assert_true(gmax > 0);
+  cJSON_ArrayForEach(it, names) {
+    char key[400], full[400];
+    snprintf(key, sizeof key, "grad.%s", it->valuestring);
+    snprintf(full, sizeof full, PREFIX "%s", it->valuestring);
+    int i = pset_find(&lm.ps, full);
+    if (i < 0) fprintf(stderr, "%s: %s not declared\n", name, full);
+    assert_true(i >= 0);
+    int64_t ng;
+    const float *g = fx_tensor(&fx, key, &ng);
+    assert_non_null(g);
+    assert_int_equal(ng, lm.ps.v[i].n);
+    snprintf(what, sizeof what, "%s grad %s", name, it->valuestring);
+    assert_true(tu_close_ff(what, pset_gp(&lm.ps, i), g, ng, GRAD_TOL, 1e-3 * gmax));
+    checked++;
+  }
+  assert_int_equal(checked, lm.ps.n); /* every declared tensor was checked */
+  free(got), free(want);
+  arena_free(&ar);
+  fx_free(&fx);
+  pset_free(&lm.ps);
+}
+
+static void test_data2vec_audio(void **state) {
+  (void)state;
+  run_parity("d2v");
+}
+
+static void test_wav2vec2_base(void **state) {
+  (void)state;
+  run_parity("w2v_base");
+}
+
+static void test_wav2vec2_large(void **state) {
+  (void)state;
+  run_parity("w2v_large");
+}
+
+static void test_data2vec2(void **state) {
+  (void)state;
+  run_parity("d2v2");
+}
+
+/* ---- checkpoint checks ---- */
+
+/* Copies the fixture's model.safetensors to path, letting edit() drop (return 0), rename or
+ * reshape entries, and converting to dtype. */
+typedef int (*edit_fn)(st_entry *en, void *ctx);
+static void rewrite(const char *src, const char *path, ts_dtype dt, edit_fn edit, void *ctx) {
+  st_file *f;
+  ts_err e;
+  assert_int_equal(st_open(src, &f, &e), 0);
+  st_entry *en = calloc((size_t)f->n_tensors, sizeof *en);
+  char **names = calloc((size_t)f->n_tensors, sizeof *names);
+  void **bufs = calloc((size_t)f->n_tensors, sizeof *bufs);
+  int n = 0;
+  for (int i = 0; i < f->n_tensors; i++) {
+    const st_tensor *t = &f->tensors[i];
+    float *x = malloc(sizeof(float) * (size_t)(t->numel ? t->numel : 1));
+    assert_int_equal(st_read_f32(f, t, x, t->numel, &e), 0);
+    names[i] = strdup(t->name);
+    st_entry *s = &en[n];
+    s->name = names[i];
+    s->dtype = dt;
+    s->ndim = t->ndim;
+    for (int d = 0; d < t->ndim; d++) s->shape[d] = t->shape[d];
+    if (dt == DT_F32) {
+      bufs[i] = x;
+    } else {
+      bufs[i] = malloc(2 * (size_t)(t->numel ? t->numel : 1));
+      dtype_from_f32(dt, x, bufs[i], t->numel);
+      free(x);
+    }
+    s->data = bufs[i];
+    if (!edit || edit(s, ctx)) n++;
+  }
+  assert_int_equal(st_write(path, en, n, NULL, 0, &e), 0);
+  for (int i = 0; i < f->n_tensors; i++) free(names[i]), free(bufs[i]);
+  free(names), free(bufs), free(en);
+  st_close(f);
+}
+
+static int drop_one(st_entry *en, void *ctx) { return strcmp(en->name, (const char *)ctx) != 0; }
+static int reshape_one(st_entry *en, void *ctx) {
+  if (!strcmp(en->name, (const char *)ctx)) { /* same numel, other shape */
+    en->shape[0] /= 2;
+    en->shape[1] *= 2;
+  }
+  return 1;
+}
+static int to_parametrizations(st_entry *en, void *ctx) {
+  (void)ctx;
+  if (!strcmp(en->name, "encoder.pos_conv_embed.conv.weight_g"))
+    en->name = "encoder.pos_conv_embed.conv.parametrizations.weight.original0";
+  else if (!strcmp(en->name, "encoder.pos_conv_embed.conv.weight_v"))
+    en->name = "encoder.pos_conv_embed.conv.parametrizations.weight.original1";
+  return 1;
+}
+
+static void tmp_path(char *buf, size_t n, const char *leaf) {
+  snprintf(buf, n, "%s/test_encoder_tmp", TS_BUILD_DIR);
+  char cmd[1200];
+  snprintf(cmd, sizeof cmd, "mkdir -p '%s'", buf);
+  assert_int_equal(system(cmd), 0);
+  size_t k = strlen(buf);
+  snprintf(buf + k, n - k, "/%s", leaf);
+}
+
+static void test_checkpoint_errors(void **state) {
+  (void)state;
+  char dir[1024], src[1200], path[1200];
+  fx_dir(dir, sizeof dir, "d2v");
+  snprintf(src, sizeof src, "%s/model.safetensors", dir);
+  loaded lm;
+  ts_err e;
+  /* a missing tensor */
+  const char *victim = "encoder.layers.1.attention.k_proj.bias";
+  tmp_path(path, sizeof path, "missing.safetensors");
+  rewrite(src, path, DT_F32, drop_one, (void *)victim);
+  assert_int_not_equal(load_model(&lm, dir, path, &e), 0);
+  assert_non_null(strstr(e.msg, victim));
+  assert_non_null(strstr(e.msg, "missing"));
+  pset_free(&lm.ps);
+  /* a wrong shape */
+  victim = "encoder.layers.0.feed_forward.intermediate_dense.weight";
+  tmp_path(path, sizeof path, "shape.safetensors");
+  rewrite(src, path, DT_F32, reshape_one, (void *)victim);
+  assert_int_equal(load_model(&lm, dir, path, &e), TS_ESHAPE);
+  assert_non_null(strstr(e.msg, victim));
+  assert_non_null(strstr(e.msg, "[24, 64]"));
+  pset_free(&lm.ps);
+  /* a config that does not match the weights: one layer fewer, then a wider hidden size */
+  cJSON *j;
+  char cfgp[1200];
+  snprintf(cfgp, sizeof cfgp, "%s/config.json", dir);
+  assert_int_equal(jsonx_load(cfgp, &j, &e), 0);
+  cJSON_ReplaceItemInObject(j, "num_hidden_layers", cJSON_CreateNumber(1));
+  memset(&lm, 0, sizeof lm);
+  assert_int_equal(enc_config_from_json(j, "cfg", &lm.c, &e), 0);
+  pset_init(&lm.ps, be_cpu());
+  assert_int_equal(enc_declare(&lm.ps, PREFIX, &lm.c, &e), 0);
+  assert_int_equal(pset_alloc(&lm.ps, 0, 0, &e), 0);
+  assert_int_equal(enc_bind(&lm.m, &lm.ps, PREFIX, &lm.c, &e), 0);
+  assert_int_not_equal(enc_load_file(&lm.m, dir, &e), 0);
+  assert_non_null(strstr(e.msg, "encoder.layers.1."));
+  assert_non_null(strstr(e.msg, "num_hidden_layers"));
+  pset_free(&lm.ps);
+  cJSON_ReplaceItemInObject(j, "num_hidden_layers", cJSON_CreateNumber(2));
+  cJSON_ReplaceItemInObject(j, "hidden_size", cJSON_CreateNumber(48));
+  memset(&lm, 0, sizeof lm);
+  assert_int_equal(enc_config_from_json(j, "cfg", &lm.c, &e), 0);
+  pset_init(&lm.ps, be_cpu());
+  assert_int_equal(enc_declare(&lm.ps, PREFIX, &lm.c, &e), 0);
+  assert_int_equal(pset_alloc(&lm.ps, 0, 0, &e), 0);
+  assert_int_equal(enc_bind(&lm.m, &lm.ps, PREFIX, &lm.c, &e), 0);
+  assert_int_equal(enc_load_file(&lm.m, dir, &e), TS_ESHAPE);
+  assert_non_null(strstr(e.msg, "feature_projection.projection.weight"));
+  pset_free(&lm.ps);
+  /* config errors name the key */
+  cJSON_ReplaceItemInObject(j, "hidden_size", cJSON_CreateNumber(30));
+  assert_int_not_equal(enc_config_from_json(j, "cfg", &lm.c, &e), 0);
+  assert_non_null(strstr(e.msg, "num_attention_heads"));
+  cJSON_ReplaceItemInObject(j, "hidden_size", cJSON_CreateNumber(32));
+  cJSON_ReplaceItemInObject(j, "conv_kernel", cJSON_CreateIntArray((const int[]){10, 3, 3}, 3));
+  assert_int_not_equal(enc_config_from_json(j, "cfg", &lm.c, &e), 0);
+  assert_non_null(strstr(e.msg, "conv_kernel"));
+  cJSON_ReplaceItemInObject(j, "model_type", cJSON_CreateString("hubert"));
+  assert_int_equal(enc_config_from_json(j, "cfg", &lm.c, &e), TS_EUNSUP);
+  assert_non_null(strstr(e.msg, "hubert"));
+  cJSON_Delete(j);
+  /* a file without encoder tensors */
+  fx_dir(dir, sizeof dir, "w2v_base");
+  memset(&lm, 0, sizeof lm);
+  assert_int_not_equal(load_model(&lm, dir, src, &e), 0); /* d2v weights for a wav2vec2 config */
+  pset_free(&lm.ps);
+}
+
+/* torch >= 2.1 saves the weight-normed pos conv under parametrizations names; BF16 files load
+ * with rounding; both give the same model. */
+static void test_checkpoint_variants(void **state) {
+  (void)state;
+  char dir[1024], src[1200], path[1200];
+  fx_dir(dir, sizeof dir, "w2v_base");
+  snprintf(src, sizeof src, "%s/model.safetensors", dir);
+  loaded ref, lm;
+  ts_err e;
+  assert_int_equal(load_model(&ref, dir, NULL, &e), 0);
+  tmp_path(path, sizeof path, "param.safetensors");
+  rewrite(src, path, DT_F32, to_parametrizations, NULL);
+  int rc = load_model(&lm, dir, path, &e);
+  if (rc) fprintf(stderr, "%s\n", e.msg);
+  assert_int_equal(rc, 0);
+  assert_memory_equal(lm.ps.w, ref.ps.w, sizeof(float) * (size_t)ref.ps.total);
+  pset_free(&lm.ps);
+  tmp_path(path, sizeof path, "bf16.safetensors");
+  rewrite(src, path, DT_BF16, NULL, NULL);
+  assert_int_equal(load_model(&lm, dir, path, &e), 0);
+  for (int i = 0; i < ref.ps.n; i++) {
+    const float *a = pset_wp(&lm.ps, i), *b = pset_wp(&ref.ps, i);
+    for (int64_t k = 0; k < ref.ps.v[i].n; k++) assert_true(a[k] == bf16_to_f32(f32_to_bf16(b[k])));
+  }
+  pset_free(&lm.ps);
+  pset_free(&ref.ps);
+}
+
+/* enc_info_get: parameter count equals the declared tensors; the activation estimate matches
+ * what enc_forward takes from the arena. */
+static void test_info(void **state) {
+  (void)state;
+  const char *names[] = {"d2v", "w2v_base", "w2v_large", "d2v2"};
+  for (int k = 0; k < 4; k++) {
+    char dir[1024];
+    fx_dir(dir, sizeof dir, names[k]);
+    loaded lm;
+    ts_err e;
+    assert_int_equal(load_model(&lm, dir, NULL, &e), 0);
+    enc_info inf;
+    int64_t B = 2, L = 4000;
+    assert_int_equal(enc_info_get(&lm.c, B, L, &inf, &e), 0);
+    assert_int_equal(inf.params, lm.ps.total > 0 ? pset_count(&lm.ps, "") : 0);
+    assert_int_equal(inf.frames, enc_frames(&lm.c, L));
+    float *wav = tu_alloc_rand(B * L, -1, 1, 5);
+    int64_t len[2] = {L, L - 700};
+    arena ar;
+    arena_init(&ar, 1 << 16);
+    enc_acts a;
+    assert_int_equal(enc_forward(&lm.m, B, L, wav, len, &a, &ar, &e), 0);
+    if (!((int64_t)ar.used <= inf.act_bytes && inf.act_bytes <= (int64_t)ar.used * 11 / 10 + 65536))
+      fprintf(stderr, "%s: arena used %zu, estimate %lld\n", names[k], ar.used, (long long)inf.act_bytes);
+    assert_true((int64_t)ar.used <= inf.act_bytes);
+    assert_true(inf.act_bytes <= (int64_t)ar.used * 11 / 10 + 65536);
+    assert_true(inf.train_bytes > inf.act_bytes + 4 * inf.param_bytes);
+    char d[512], want[64];
+    snprintf(want, sizeof want, "hidden %lld,", (long long)lm.c.C);
+    assert_non_null(strstr(enc_describe(&lm.c, d, sizeof d), want));
+    /* too short an utterance is refused with a message */
+    len[1] = 100;
+    assert_int_equal(enc_forward(&lm.m, B, L, wav, len, &a, &ar, &e), TS_EARG);
+    assert_non_null(strstr(e.msg, "receptive field"));
+    free(wav);
+    arena_free(&ar);
+    pset_free(&lm.ps);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_data2vec_audio),   cmocka_unit_test(test_wav2vec2_base),
+      cmocka_unit_test(test_wav2vec2_large),   cmocka_unit_test(test_data2vec2),
+      cmocka_unit_test(test_checkpoint_errors), cmocka_unit_test(test_checkpoint_variants),
+      cmocka_unit_test(test_info),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
