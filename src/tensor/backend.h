@@ -122,6 +122,7 @@ typedef struct be_ops {
                 float beta1, float beta2, float eps, float wd, int64_t t);
   /* sum of squares of n floats (for the global grad norm) */
   double (*sumsq)(backend *be, const float *x, int64_t n);
+  int (*transpose)(backend *be, const tensor *x, tensor *y, float beta); /* y (B,C,R) = x (B,R,C)^T + beta y; ops_layout.h */
 } be_ops;
 
 struct backend {

@@ -79,6 +79,7 @@ static const be_ops cpu_ops_table = {
     .xent = cpu_xent,
     .adamw = cpu_adamw,
     .sumsq = cpu_sumsq,
+    .transpose = cpu_transpose,
 };
 
 static backend g_cpu = {&cpu_ops_table, DEV_CPU, NULL};

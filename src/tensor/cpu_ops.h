@@ -64,6 +64,7 @@ int cpu_xent(backend *be, tensor *logits, const int32_t *targets, const float *w
 int cpu_adamw(backend *be, float *p, const float *g, float *m, float *v, int64_t n, float lr,
                float beta1, float beta2, float eps, float wd, int64_t t);
 double cpu_sumsq(backend *be, const float *x, int64_t n);
+int cpu_transpose(backend *be, const tensor *x, tensor *y, float beta); /* cpu_transpose.c */
 
 /* helpers shared by the cpu_*.c files */
 static inline float *cpu_f(const tensor *t) { return t ? (float *)t->data : 0; }
