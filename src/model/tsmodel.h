@@ -69,13 +69,31 @@ typedef struct tsm_batch {
   const int32_t *const *ids; /* B token sequences: prompt (with one <|audio|>) + response */
   const int32_t *n_ids;   /* (B) */
   const int32_t *resp_start, *resp_end; /* (B) loss span [start, end) in ids */
+  /* GRPO and scoring (all optional; zero = plain SFT): */
+  float temperature;      /* logits are divided by it before the softmax (0 = 1) */
+  float *logp_out;        /* (R) log-prob of each response token, in batch order */
+  /* per-token weights of the NLL, computed from the tokens' log-probs (GRPO coefficients) */
+  int (*coef_fn)(void *user, int64_t R, const float *logp, float *weight, ts_err *e);
+  void *coef_user;
 } tsm_batch;
 
 typedef struct tsm_loss {
-  double loss_sum;        /* sum of token cross-entropies (nats) */
+  double loss_sum;        /* sum of (weighted) token cross-entropies (nats) */
   int64_t tokens;         /* response tokens scored */
   int64_t correct;        /* of which the argmax was right */
 } tsm_loss;
+
+/* Audio side of a batch: encoder + adapter. aud (B, *Ta, C_llm) from the arena; na[b] valid
+ * adapter frames of input b. ea/aa keep what backward needs (may be NULL for inference). */
+int tsm_encode_audio(tsm *m, int64_t B, const float *wav, int64_t L, const int64_t *wav_len, float **aud,
+                     int64_t *Ta, int32_t *na, enc_acts *ea, adapter_acts *aa, arena *ar, ts_err *e);
+/* Splices the audio frames into each token sequence at its single <|audio|>:
+ * x (B, *Tm, C) from the arena, zero past S[b] = n_ids[b] - 1 + na[b]; p[b] is the
+ * placeholder's index. Text rows are embedded; tid/Ntext (optional) return the text ids in
+ * splice order (for the embedding backward). */
+int tsm_splice(tsm *m, int64_t B, const int32_t *const *ids, const int32_t *n_ids, const float *aud, int64_t Ta,
+               const int32_t *na, float **x, int64_t *Tm, int32_t *S, int32_t *p, int32_t **tid, int64_t *Ntext,
+               arena *ar, ts_err *e);
 
 /* Forward of a batch; when grad_scale != 0 also backward, adding grad_scale x the gradient
  * of loss_sum into the parameter gradients (frozen parts are skipped). ar is reset by the
