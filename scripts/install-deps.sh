@@ -9,6 +9,11 @@ PKGS=(
   libsndfile1-dev libsamplerate0-dev libebur128-dev portaudio19-dev
   libncurses-dev libreadline-dev liblua5.4-dev lua5.4 libfftw3-dev libcmocka-dev
   tmux espeak-ng flite festival sox
+  # TTS voices for the synthetic corpus (tsasr synth): festival's English voices
+  festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
+  # public-domain book for `tsasr synth --source book`: Project Gutenberg's "The Adventures of
+  # Tom Sawyer", shipped as test data in /usr/share/gocode/src/github.com/klauspost/compress/testdata/
+  golang-github-klauspost-compress-dev
 )
 # Optional: reference implementations for fixture generation and benchmarks only
 # (tests never need them: fixtures are committed). tools/gen_audio_loudness.py also needs
