@@ -4,7 +4,7 @@
 #ifndef TS_GENERATE_H
 #define TS_GENERATE_H
 
-#include "infer/sample.h"
+#include "infer/sampler.h"
 #include "model/tsmodel.h"
 
 typedef struct gen_cfg {
