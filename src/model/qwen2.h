@@ -80,6 +80,10 @@ void qwen2_kv_free(qwen2_kv *kv);
 /* Copies sequence src's cache into dst (prefix sharing: G samples of one prompt). */
 int qwen2_kv_copy_seq(qwen2_kv *kv, const qwen2 *m, int64_t src, int64_t dst, ts_err *e);
 
+/* Copies sequence sb of cache src into sequence db of cache dst (same model; dst->Tmax must
+ * hold src's length). Used to fan a prompt's prefill out to G samples. */
+int qwen2_kv_copy_from(qwen2_kv *dst, int64_t db, const qwen2_kv *src, int64_t sb, const qwen2 *m, ts_err *e);
+
 /* Feeds T new input embeddings x (B, T, C) per sequence (n_new[b] <= T of them valid;
  * rows past n_new[b] are padding), appends them to the cache and writes logits (B, V) of
  * each sequence's last valid new token (the head runs on B rows only). Sequences with

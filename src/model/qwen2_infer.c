@@ -47,6 +47,22 @@ int qwen2_kv_copy_seq(qwen2_kv *kv, const qwen2 *m, int64_t src, int64_t dst, ts
   return TS_OK;
 }
 
+int qwen2_kv_copy_from(qwen2_kv *dst, int64_t db, const qwen2_kv *src, int64_t sb, const qwen2 *m, ts_err *e) {
+  if (db < 0 || db >= dst->B || sb < 0 || sb >= src->B) return err_set(e, TS_EARG, "kv cache: bad sequence index");
+  if (src->len[sb] > dst->Tmax) return err_set(e, TS_EARG, "kv cache: %d cached tokens do not fit %lld", src->len[sb], (long long)dst->Tmax);
+  int64_t hd = m->c.Hkv * m->c.D, n = (int64_t)src->len[sb] * hd;
+  for (int64_t l = 0; l < m->c.L && n; l++) {
+    const float *sk = src->k + (l * src->B + sb) * src->Tmax * hd, *sv = src->v + (l * src->B + sb) * src->Tmax * hd;
+    float *dk = dst->k + (l * dst->B + db) * dst->Tmax * hd, *dv = dst->v + (l * dst->B + db) * dst->Tmax * hd;
+    tensor a = tensor_f32((float *)sk, 1, n, 0, 0, 0), b = tensor_f32(dk, 1, n, 0, 0, 0);
+    tensor c = tensor_f32((float *)sv, 1, n, 0, 0, 0), d = tensor_f32(dv, 1, n, 0, 0, 0);
+    a.device = b.device = c.device = d.device = dst->be->device;
+    if (op_copy(dst->be, &a, &b, e) || op_copy(dst->be, &c, &d, e)) return e ? e->code : TS_EINTERNAL;
+  }
+  dst->len[db] = src->len[sb];
+  return TS_OK;
+}
+
 int qwen2_step(qwen2 *m, qwen2_kv *kv, int64_t T, const float *x, const int32_t *n_new, float *logits,
                arena *ar, ts_err *e) {
   backend *be = m->ps->be;

@@ -1,4 +1,4 @@
-/* test_sample.c — sampling: greedy picks the argmax; temperature sampling follows
+/* test_sampler.c — sampling: greedy picks the argmax; temperature sampling follows
  * softmax(z/T) (chi-square-style check of frequencies); top-k and top-p keep exactly the
  * right candidates; the reported log-prob is log softmax(z/T) of the token; draws are
  * reproducible for a seed; the repetition guard fires on loops and not on normal text. */
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "infer/sample.h"
+#include "infer/sampler.h"
 
 static void softmax_d(const float *z, int V, double t, double *p) {
   double mx = -INFINITY, s = 0;

@@ -1,5 +1,5 @@
-/* sample.c — greedy/temperature/top-k/top-p sampling and the repetition guard. */
-#include "infer/sample.h"
+/* sampler.c — greedy/temperature/top-k/top-p sampling and the repetition guard. */
+#include "infer/sampler.h"
 
 #include <math.h>
 #include <stdlib.h>

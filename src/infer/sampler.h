@@ -1,7 +1,7 @@
-/* sample.h — next-token choice from logits: greedy, or sampling with temperature, top-k and
+/* sampler.h — next-token choice from logits: greedy, or sampling with temperature, top-k and
  * top-p (nucleus) from a counter-based RNG; and a guard that notices endless repetition. */
-#ifndef TS_SAMPLE_H
-#define TS_SAMPLE_H
+#ifndef TS_SAMPLER_H
+#define TS_SAMPLER_H
 
 #include <stddef.h>
 #include <stdint.h>

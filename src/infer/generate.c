@@ -1,0 +1,174 @@
+/* generate.c — batched decoding with a shared encoder pass and prompt prefill (see generate.h). */
+#include "infer/generate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/philox.h"
+#include "tensor/ops.h"
+#include "text/chat.h"
+
+#define TRY(x)           \
+  do {                   \
+    int rc_ = (x);       \
+    if (rc_) return rc_; \
+  } while (0)
+
+void gen_output_free(gen_output *o) {
+  free(o->tok);
+  free(o->logp);
+  free(o->text);
+  memset(o, 0, sizeof *o);
+}
+
+static int gen_ids_from_prompt(chat_prompt *cp, int32_t **ids, int32_t *n, ts_err *e) {
+  *ids = malloc(sizeof(int32_t) * (cp->ids.n + 1));
+  if (!*ids) return err_set(e, TS_ENOMEM, "prompt: out of memory");
+  memcpy(*ids, cp->ids.v, sizeof(int32_t) * cp->ids.n);
+  *n = (int32_t)cp->ids.n;
+  return TS_OK;
+}
+
+int tsm_prompt_ids(tsm *m, int32_t **ids, int32_t *n, ts_err *e) {
+  chat_cfg cc = {m->system, m->instruction, 1};
+  chat_prompt cp;
+  TRY(chat_build(m->tok, &cc, NULL, &cp, e));
+  int rc = gen_ids_from_prompt(&cp, ids, n, e);
+  chat_prompt_free(&cp);
+  return rc;
+}
+
+int tsm_train_ids(tsm *m, const char *response, int32_t **ids, int32_t *n, int32_t *rs, int32_t *re, ts_err *e) {
+  chat_cfg cc = {m->system, m->instruction, 1};
+  chat_prompt cp;
+  TRY(chat_build(m->tok, &cc, response, &cp, e));
+  int rc = gen_ids_from_prompt(&cp, ids, n, e);
+  *rs = (int32_t)cp.resp_start;
+  *re = (int32_t)cp.resp_end;
+  chat_prompt_free(&cp);
+  return rc;
+}
+
+typedef struct gen_seq {
+  int32_t *tok;
+  float *logp;
+  int32_t n, cap;
+  int done;
+} gen_seq;
+
+static int gen_push(gen_seq *s, int32_t t, float lp, ts_err *e) {
+  if (s->n == s->cap) {
+    int32_t cap = s->cap ? s->cap * 2 : 64;
+    int32_t *nt = realloc(s->tok, sizeof(int32_t) * (size_t)cap);
+    if (!nt) return err_set(e, TS_ENOMEM, "generate: out of memory");
+    s->tok = nt;
+    float *nl = realloc(s->logp, sizeof(float) * (size_t)cap);
+    if (!nl) return err_set(e, TS_ENOMEM, "generate: out of memory");
+    s->logp = nl;
+    s->cap = cap;
+  }
+  s->tok[s->n] = t;
+  s->logp[s->n] = lp;
+  s->n++;
+  return TS_OK;
+}
+
+int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs, arena *ar, ts_err *e) {
+
+  int64_t B = in->B, G = c->G > 0 ? c->G : 1, BG = B * G, C = m->lcfg.C, V = m->lcfg.V;
+  int max_new = c->max_new > 0 ? c->max_new : 512;
+  memset(outs, 0, sizeof(gen_output) * (size_t)BG);
+  arena_mark mk = arena_get_mark(ar);
+  int rc = TS_OK;
+  qwen2_kv pre, kv;
+  memset(&pre, 0, sizeof pre);
+  memset(&kv, 0, sizeof kv);
+  gen_seq *seq = calloc((size_t)BG, sizeof(gen_seq));
+  philox_rng *rng = calloc((size_t)BG, sizeof(philox_rng));
+  float *logits = malloc(sizeof(float) * (size_t)(BG * V));
+  float *lg0 = malloc(sizeof(float) * (size_t)(B * V));
+  int32_t *n_new = calloc((size_t)BG, sizeof(int32_t)), *cur = calloc((size_t)BG, sizeof(int32_t));
+  float *xs = malloc(sizeof(float) * (size_t)(BG * C));
+  void *scratch = malloc(sample_scratch_bytes(V));
+  int32_t *na = calloc((size_t)(3 * B), sizeof(int32_t));
+  if (!seq || !rng || !logits || !lg0 || !n_new || !cur || !xs || !scratch || !na) {
+    rc = err_set(e, TS_ENOMEM, "generate: out of memory");
+    goto done;
+  }
+  /* one encoder pass and one prefill per input */
+  float *aud, *x;
+  int64_t Ta, Tm;
+  int32_t *S = na + B, *pp = na + 2 * B;
+  if ((rc = tsm_encode_audio(m, B, in->wav, in->L, in->wav_len, &aud, &Ta, na, NULL, NULL, ar, e))) goto done;
+  if ((rc = tsm_splice(m, B, in->ids, in->n_ids, aud, Ta, na, &x, &Tm, S, pp, NULL, NULL, ar, e))) goto done;
+  if ((rc = qwen2_kv_init(&pre, &m->llm, B, Tm, e))) goto done;
+  if ((rc = qwen2_step(&m->llm, &pre, Tm, x, S, lg0, ar, e))) goto done;
+  if ((rc = qwen2_kv_init(&kv, &m->llm, BG, Tm + max_new + 1, e))) goto done;
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t g = 0; g < G; g++) {
+      if ((rc = qwen2_kv_copy_from(&kv, b * G + g, &pre, b, &m->llm, e))) goto done;
+      memcpy(logits + (b * G + g) * V, lg0 + b * V, sizeof(float) * (size_t)V);
+      uint64_t key = in->keys ? in->keys[b] : (uint64_t)b;
+      philox_init(&rng[b * G + g], c->seed, philox_stream_id(key, (uint64_t)g, 0x67656e));
+    }
+  qwen2_kv_free(&pre);
+  /* sample, feed, repeat */
+  for (int step = 0;; step++) {
+    int active = 0;
+    for (int64_t r = 0; r < BG; r++) {
+      n_new[r] = 0;
+      if (seq[r].done) continue;
+      float lp;
+      int32_t t = sample_token(logits + r * V, V, &c->samp, &rng[r], &lp, scratch);
+      if (t == m->im_end_id) {
+        seq[r].done = 1;
+        outs[r].stopped = 1;
+        continue;
+      }
+      if ((rc = gen_push(&seq[r], t, lp, e))) goto done;
+      if (rep_guard_hit(&c->guard, seq[r].tok, seq[r].n)) {
+        seq[r].done = 1;
+        outs[r].repetition = 1;
+        continue;
+      }
+      if (seq[r].n >= max_new) {
+        seq[r].done = 1;
+        continue;
+      }
+      cur[r] = t;
+      n_new[r] = 1;
+      active++;
+    }
+    if (!active) break;
+    for (int64_t r = 0; r < BG; r++)
+      if (!n_new[r]) cur[r] = 0; /* any valid id: the row is computed but not appended */
+    arena_mark sm = arena_get_mark(ar);
+    rc = qwen2_embed(&m->llm, cur, BG, xs, e);
+    if (!rc) rc = qwen2_step(&m->llm, &kv, 1, xs, n_new, logits, ar, e);
+    arena_rewind(ar, sm);
+    if (rc) goto done;
+  }
+  for (int64_t r = 0; r < BG; r++) {
+    outs[r].tok = seq[r].tok;
+    outs[r].logp = seq[r].logp;
+    outs[r].n = seq[r].n;
+    seq[r].tok = NULL;
+    seq[r].logp = NULL;
+    if ((rc = tok_decode(m->tok, outs[r].tok, (size_t)outs[r].n, TOK_DEC_SKIP_SPECIAL | TOK_DEC_SKIP_UNKNOWN,
+                         &outs[r].text, NULL, e)))
+      goto done;
+  }
+done:
+  if (seq)
+    for (int64_t r = 0; r < BG; r++) {
+      free(seq[r].tok);
+      free(seq[r].logp);
+    }
+  if (rc && outs)
+    for (int64_t r = 0; r < BG; r++) gen_output_free(&outs[r]);
+  free(seq), free(rng), free(logits), free(lg0), free(n_new), free(cur), free(xs), free(scratch), free(na);
+  qwen2_kv_free(&pre);
+  qwen2_kv_free(&kv);
+  arena_rewind(ar, mk);
+  return rc;
+}

@@ -1,0 +1,222 @@
+/* tsmodel_train.c — one training forward/backward of the composed model: encoder on the
+ * padded waveforms, adapter, splicing of the audio frames into the prompt at <|audio|>,
+ * Qwen2 over the spliced sequences, cross-entropy on response tokens only (the head runs on
+ * those rows only), and the backward path through all three parts. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/tsmodel.h"
+#include "tensor/ops.h"
+
+#define TRY(x)           \
+  do {                   \
+    int rc_ = (x);       \
+    if (rc_) return rc_; \
+  } while (0)
+
+static void *tt_alloc(arena *ar, size_t bytes, ts_err *e) {
+  void *p = arena_alloc(ar, bytes ? bytes : 1);
+  if (!p) err_set(e, TS_ENOMEM, "train step: arena out of memory (%zu bytes)", bytes);
+  return p;
+}
+
+/* copies n rows of C floats between backend buffers */
+static int tt_rows(backend *be, const float *src, float *dst, int64_t n, int64_t C, ts_err *e) {
+  if (n <= 0) return TS_OK;
+  tensor s = tensor_f32((float *)src, 1, n * C, 0, 0, 0), d = tensor_f32(dst, 1, n * C, 0, 0, 0);
+  s.device = d.device = be->device;
+  return op_copy(be, &s, &d, e);
+}
+
+static int tt_any_trainable(const pset *ps, const char *prefix) {
+  size_t lp = strlen(prefix);
+  for (int i = 0; i < ps->n; i++)
+    if (!strncmp(ps->v[i].name, prefix, lp) && !ps->v[i].frozen) return 1;
+  return 0;
+}
+
+int tsm_encode_audio(tsm *m, int64_t B, const float *wav, int64_t L, const int64_t *wav_len, float **aud,
+                     int64_t *Ta, int32_t *na, enc_acts *ea, adapter_acts *aa, arena *ar, ts_err *e) {
+  enc_acts tmp;
+  enc_acts *a = ea ? ea : &tmp;
+  TRY(enc_forward(&m->enc, B, L, wav, wav_len, a, ar, e));
+  *Ta = adapter_out_len(&m->acfg, a->T);
+  if (!(*aud = tt_alloc(ar, sizeof(float) * (size_t)(B * *Ta * m->lcfg.C + 1), e))) return TS_ENOMEM;
+  TRY(adapter_forward(&m->adp, B, a->T, a->out, *aud, aa, ar, e));
+  for (int64_t i = 0; i < B; i++) na[i] = (int32_t)(a->frames[i] / m->acfg.k);
+  return TS_OK;
+}
+
+int tsm_splice(tsm *m, int64_t B, const int32_t *const *ids, const int32_t *n_ids, const float *aud, int64_t Ta,
+               const int32_t *na, float **xo, int64_t *Tmo, int32_t *S, int32_t *p, int32_t **tido, int64_t *Ntexto,
+               arena *ar, ts_err *e) {
+  backend *be = m->be;
+  int64_t C = m->lcfg.C, Tm = 0, Ntext = 0;
+  for (int64_t i = 0; i < B; i++) {
+    p[i] = -1;
+    for (int32_t j = 0; j < n_ids[i]; j++)
+      if (ids[i][j] == m->audio_id) {
+        if (p[i] >= 0) return err_set(e, TS_EARG, "sample %lld has more than one <|audio|>", (long long)i);
+        p[i] = j;
+      }
+    if (p[i] < 0) return err_set(e, TS_EARG, "sample %lld has no <|audio|> placeholder", (long long)i);
+    S[i] = n_ids[i] - 1 + na[i];
+    if (S[i] > Tm) Tm = S[i];
+    Ntext += n_ids[i] - 1;
+  }
+  float *x = tt_alloc(ar, sizeof(float) * (size_t)(B * Tm * C + 1), e);
+  float *temb = tt_alloc(ar, sizeof(float) * (size_t)(Ntext * C + 1), e);
+  int32_t *tid = tt_alloc(ar, sizeof(int32_t) * (size_t)(Ntext + 1), e);
+  if (!x || !temb || !tid) return TS_ENOMEM;
+  tensor X = tensor_f32(x, 2, B * Tm, C, 0, 0);
+  X.device = be->device;
+  TRY(op_fill(be, &X, 0.0f, e));
+  int64_t k = 0;
+  for (int64_t i = 0; i < B; i++)
+    for (int32_t j = 0; j < n_ids[i]; j++)
+      if (j != p[i]) tid[k++] = ids[i][j];
+  TRY(qwen2_embed(&m->llm, tid, Ntext, temb, e));
+  k = 0;
+  for (int64_t i = 0; i < B; i++) {
+    float *xb = x + i * Tm * C;
+    TRY(tt_rows(be, temb + k * C, xb, p[i], C, e));
+    TRY(tt_rows(be, aud + i * Ta * C, xb + (int64_t)p[i] * C, na[i], C, e));
+    TRY(tt_rows(be, temb + (k + p[i]) * C, xb + (int64_t)(p[i] + na[i]) * C, n_ids[i] - 1 - p[i], C, e));
+    k += n_ids[i] - 1;
+  }
+  *xo = x;
+  *Tmo = Tm;
+  if (tido) *tido = tid;
+  if (Ntexto) *Ntexto = Ntext;
+  return TS_OK;
+}
+
+int tsm_train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena *ar, ts_err *e) {
+  backend *be = m->be;
+  int64_t B = b->B, C = m->lcfg.C, V = m->lcfg.V;
+  memset(out, 0, sizeof *out);
+  /* 1. encoder and adapter */
+  enc_acts ea;
+  adapter_acts aa;
+  float *aud;
+  int64_t Ta;
+  int32_t *na = tt_alloc(ar, sizeof(int32_t) * (size_t)B * 3, e);
+  if (!na) return TS_ENOMEM;
+  int32_t *S = na + B, *pp = na + 2 * B;
+  TRY(tsm_encode_audio(m, B, b->wav, b->L, b->wav_len, &aud, &Ta, na, &ea, &aa, ar, e));
+  /* 2. splice */
+  float *x;
+  int32_t *tid;
+  int64_t Tm, Ntext, R = 0;
+  TRY(tsm_splice(m, B, b->ids, b->n_ids, aud, Ta, na, &x, &Tm, S, pp, &tid, &Ntext, ar, e));
+  for (int64_t i = 0; i < B; i++) {
+    if (b->resp_start[i] <= pp[i] || b->resp_end[i] > b->n_ids[i] || b->resp_start[i] > b->resp_end[i])
+      return err_set(e, TS_EARG, "train step: sample %lld: response span [%d, %d) is not after the audio", (long long)i,
+                     b->resp_start[i], b->resp_end[i]);
+    R += b->resp_end[i] - b->resp_start[i];
+  }
+  int32_t *pos = tt_alloc(ar, sizeof(int32_t) * (size_t)(B * Tm), e);
+  if (!pos) return TS_ENOMEM;
+  for (int64_t i = 0; i < B; i++)
+    for (int64_t t = 0; t < Tm; t++) pos[i * Tm + t] = (int32_t)t;
+  int32_t *klen = S;
+  /* 3. LLM */
+  attn_cfg mask;
+  memset(&mask, 0, sizeof mask);
+  mask.kv_len = klen;
+  qwen2_acts la;
+  TRY(qwen2_forward(&m->llm, B, Tm, x, pos, &mask, &la, ar, e));
+  /* 4. loss rows: response token j of sample i sits at spliced position j - 1 + na and is
+   * predicted by the row before it */
+  int64_t *row = tt_alloc(ar, sizeof(int64_t) * (size_t)(R + 1), e);
+  int32_t *tg = tt_alloc(ar, sizeof(int32_t) * (size_t)(R + 1), e);
+  float *hr = tt_alloc(ar, sizeof(float) * (size_t)(R * C + 1), e);
+  float *lg = tt_alloc(ar, sizeof(float) * (size_t)(R * V + 1), e);
+  float *ls = tt_alloc(ar, sizeof(float) * (size_t)(R + 1), e);
+  if (!row || !tg || !hr || !lg || !ls) return TS_ENOMEM;
+  int64_t r = 0;
+  for (int64_t i = 0; i < B; i++)
+    for (int32_t j = b->resp_start[i]; j < b->resp_end[i]; j++) {
+      row[r] = i * Tm + (j - 1 + na[i]) - 1;
+      tg[r] = b->ids[i][j];
+      if (tg[r] < 0 || tg[r] >= V) return err_set(e, TS_EARG, "train step: token id %d outside the vocabulary", tg[r]);
+      TRY(tt_rows(be, la.hid + row[r] * C, hr + r * C, 1, C, e));
+      r++;
+    }
+  TRY(qwen2_head(&m->llm, hr, R, lg, e));
+  if (be->device == DEV_CPU)
+    for (int64_t q = 0; q < R; q++) {
+      const float *z = lg + q * V;
+      int64_t best = 0;
+      for (int64_t v = 1; v < V; v++)
+        if (z[v] > z[best]) best = v;
+      out->correct += best == tg[q];
+    }
+  int do_bwd = gs != 0.0f && m->ps.g;
+  tensor LG = tensor_f32(lg, 2, R, V, 0, 0);
+  LG.device = be->device;
+  float tau = b->temperature > 0.0f ? b->temperature : 1.0f;
+  if (tau != 1.0f) TRY(op_scale(be, &LG, 1.0f / tau, &LG, e));
+  float *w = NULL;
+  if (b->logp_out || b->coef_fn) {
+    TRY(op_xent(be, &LG, tg, NULL, ls, 0.0f, e)); /* ls = -logp, logits untouched */
+    float *lp = b->logp_out ? b->logp_out : tt_alloc(ar, sizeof(float) * (size_t)(R + 1), e);
+    if (!lp) return TS_ENOMEM;
+    for (int64_t q = 0; q < R; q++) lp[q] = -ls[q];
+    if (b->coef_fn) {
+      if (!(w = tt_alloc(ar, sizeof(float) * (size_t)(R + 1), e))) return TS_ENOMEM;
+      TRY(b->coef_fn(b->coef_user, R, lp, w, e));
+    }
+  }
+  TRY(op_xent(be, &LG, tg, w, ls, do_bwd ? gs : 0.0f, e));
+  for (int64_t q = 0; q < R; q++) out->loss_sum += ls[q];
+  if (do_bwd && tau != 1.0f) TRY(op_scale(be, &LG, 1.0f / tau, &LG, e)); /* chain rule through z / tau */
+  out->tokens = R;
+  if (!do_bwd) return TS_OK;
+  /* 5. backward */
+  float *dhr = tt_alloc(ar, sizeof(float) * (size_t)(R * C + 1), e);
+  float *dh = tt_alloc(ar, sizeof(float) * (size_t)(B * Tm * C), e);
+  float *dx = tt_alloc(ar, sizeof(float) * (size_t)(B * Tm * C), e);
+  if (!dhr || !dh || !dx) return TS_ENOMEM;
+  tensor DHR = tensor_f32(dhr, 2, R, C, 0, 0), DH = tensor_f32(dh, 2, B * Tm, C, 0, 0);
+  DHR.device = DH.device = be->device;
+  TRY(op_fill(be, &DHR, 0.0f, e));
+  TRY(op_fill(be, &DH, 0.0f, e));
+  TRY(qwen2_head_bwd(&m->llm, hr, lg, R, dhr, e));
+  for (int64_t q = 0; q < R; q++) {
+    tensor s = tensor_f32(dhr + q * C, 1, C, 0, 0, 0), d = tensor_f32(dh + row[q] * C, 1, C, 0, 0, 0);
+    s.device = d.device = be->device;
+    TRY(op_axpby(be, &s, 1.0f, &d, 1.0f, e)); /* each loss row is a distinct position */
+  }
+  TRY(qwen2_backward(&m->llm, &la, pos, &mask, dh, dx, ar, e));
+  /* text rows -> embedding table; audio rows -> adapter */
+  float *temb = tt_alloc(ar, sizeof(float) * (size_t)(Ntext * C + 1), e);
+  if (!temb) return TS_ENOMEM;
+  int64_t k = 0;
+  for (int64_t i = 0; i < B; i++) {
+    const float *db = dx + i * Tm * C;
+    int32_t p = pp[i], n = b->n_ids[i];
+    TRY(tt_rows(be, db, temb + k * C, p, C, e));
+    TRY(tt_rows(be, db + (int64_t)(p + na[i]) * C, temb + (k + p) * C, n - 1 - p, C, e));
+    k += n - 1;
+  }
+  TRY(qwen2_embed_bwd(&m->llm, tid, Ntext, temb, e));
+  int train_enc = tt_any_trainable(&m->ps, "encoder.");
+  if (!tt_any_trainable(&m->ps, "adapter.") && !train_enc) return TS_OK;
+  float *daud = tt_alloc(ar, sizeof(float) * (size_t)(B * Ta * C), e);
+  float *denc = train_enc ? tt_alloc(ar, sizeof(float) * (size_t)(B * ea.T * m->ecfg.C), e) : NULL;
+  if (!daud || (train_enc && !denc)) return TS_ENOMEM;
+  tensor DA = tensor_f32(daud, 2, B * Ta, C, 0, 0);
+  DA.device = be->device;
+  TRY(op_fill(be, &DA, 0.0f, e));
+  for (int64_t i = 0; i < B; i++) TRY(tt_rows(be, dx + (i * Tm + pp[i]) * C, daud + i * Ta * C, na[i], C, e));
+  if (denc) {
+    tensor DE = tensor_f32(denc, 2, B * ea.T, m->ecfg.C, 0, 0);
+    DE.device = be->device;
+    TRY(op_fill(be, &DE, 0.0f, e));
+  }
+  TRY(adapter_backward(&m->adp, &aa, daud, denc, ar, e));
+  if (train_enc) TRY(enc_backward(&m->enc, &ea, denc, ar, e));
+  return TS_OK;
+}

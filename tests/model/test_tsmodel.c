@@ -1,0 +1,169 @@
+/* test_tsmodel.c — the composed model (HF Data2VecAudio encoder -> adapter -> Qwen2 with the
+ * audio spliced in at <|audio|>) against PyTorch + transformers 4.40.2 (fixture from
+ * tools/gen_tsmodel_fixture.py): loading a model directory, the response-token loss and the
+ * gradient of every parameter of all three parts; save/load round trip; frozen parts. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "base/jsonx.h"
+#include "fixture.h"
+#include "model/tsmodel.h"
+#include "testutil.h"
+
+typedef struct tm_fix {
+  fixture fx;
+  float *wav;
+  int64_t L, len[2];
+  int32_t *ids[2], n_ids[2], rs[2], re[2];
+} tm_fix;
+
+static void tm_inputs(tm_fix *t) {
+  assert_int_equal(fx_load(&t->fx, "tsmodel", "tiny_ref"), 0);
+  const cJSON *jl = fx_value(&t->fx, "lens"), *ji = fx_value(&t->fx, "ids"), *js = fx_value(&t->fx, "spans");
+  for (int b = 0; b < 2; b++) t->len[b] = (int64_t)cJSON_GetArrayItem(jl, b)->valuedouble;
+  t->L = t->len[0] > t->len[1] ? t->len[0] : t->len[1];
+  t->wav = tu_zeros(2 * t->L);
+  memcpy(t->wav, fx_tensor(&t->fx, "wav0", NULL), sizeof(float) * (size_t)t->len[0]);
+  memcpy(t->wav + t->L, fx_tensor(&t->fx, "wav1", NULL), sizeof(float) * (size_t)t->len[1]);
+  for (int b = 0; b < 2; b++) {
+    const cJSON *row = cJSON_GetArrayItem(ji, b);
+    t->n_ids[b] = cJSON_GetArraySize(row);
+    t->ids[b] = malloc(sizeof(int32_t) * (size_t)t->n_ids[b]);
+    for (int j = 0; j < t->n_ids[b]; j++) t->ids[b][j] = (int32_t)cJSON_GetArrayItem(row, j)->valuedouble;
+    t->rs[b] = (int32_t)cJSON_GetArrayItem(cJSON_GetArrayItem(js, b), 0)->valuedouble;
+    t->re[b] = (int32_t)cJSON_GetArrayItem(cJSON_GetArrayItem(js, b), 1)->valuedouble;
+  }
+}
+
+static void tm_free(tm_fix *t) {
+  free(t->wav);
+  free(t->ids[0]);
+  free(t->ids[1]);
+  fx_free(&t->fx);
+}
+
+static tsm_batch tm_batch(tm_fix *t) {
+  tsm_batch b;
+  memset(&b, 0, sizeof b);
+  b.B = 2;
+  b.wav = t->wav;
+  b.L = t->L;
+  b.wav_len = t->len;
+  b.ids = (const int32_t *const *)t->ids;
+  b.n_ids = t->n_ids;
+  b.resp_start = t->rs;
+  b.resp_end = t->re;
+  return b;
+}
+
+static void test_parity(void **s) {
+  (void)s;
+  tm_fix t;
+  tm_inputs(&t);
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s/tsmodel/tiny", TS_FIXTURES);
+  tsm *m;
+  ts_err e;
+  if (tsm_load(dir, be_cpu(), 1, 0, &m, &e)) fail_msg("%s", e.msg);
+  tsm_batch b = tm_batch(&t);
+  arena ar;
+  arena_init(&ar, 1 << 22);
+  tsm_loss lo;
+  int64_t R = (t.re[0] - t.rs[0]) + (t.re[1] - t.rs[1]);
+  if (tsm_train_step(m, &b, (float)(1.0 / R), &lo, &ar, &e)) fail_msg("%s", e.msg);
+  assert_int_equal(lo.tokens, R);
+  double loss = lo.loss_sum / lo.tokens, want = fx_num(&t.fx, "loss");
+  if (fabs(loss - want) > 1e-5 * fabs(want)) fail_msg("loss %.8f, torch %.8f", loss, want);
+  int checked = 0;
+  for (int i = 0; i < m->ps.n; i++) {
+    char key[300];
+    snprintf(key, sizeof key, "g.%s", m->ps.v[i].name);
+    const float *g = fx_tensor(&t.fx, key, NULL);
+    if (!g) fail_msg("no reference gradient for %s", key);
+    /* floor 1e-5: some gradients are exactly zero in theory (key biases), both sides ~1e-10 */
+    if (!tu_close_ff(key, pset_gp(&m->ps, i), g, m->ps.v[i].n, 1e-3, 1e-5)) fail_msg("gradient %s differs", key);
+    checked++;
+  }
+  assert_int_equal(checked, m->ps.n);
+  /* frozen encoder: its gradients stay zero, the others are unchanged */
+  float *g_adapter = malloc(sizeof(float) * (size_t)m->ps.total);
+  memcpy(g_adapter, m->ps.g, sizeof(float) * (size_t)m->ps.total);
+  pset_zero_grad(&m->ps);
+  assert_true(pset_freeze(&m->ps, "encoder.", 1) > 0);
+  arena_reset(&ar);
+  assert_int_equal(tsm_train_step(m, &b, (float)(1.0 / R), &lo, &ar, &e), 0);
+  for (int i = 0; i < m->ps.n; i++) {
+    const pview *v = &m->ps.v[i];
+    const float *g = pset_gp(&m->ps, i);
+    if (v->frozen) {
+      for (int64_t j = 0; j < v->n; j++) assert_true(g[j] == 0.0f);
+    } else {
+      assert_memory_equal(g, g_adapter + v->off, sizeof(float) * (size_t)v->n);
+    }
+  }
+  free(g_adapter);
+  arena_free(&ar);
+  tsm_free(m);
+  tm_free(&t);
+}
+
+static void test_save_load(void **s) {
+  (void)s;
+  char dir[512], out[512];
+  snprintf(dir, sizeof dir, "%s/tsmodel/tiny", TS_FIXTURES);
+  snprintf(out, sizeof out, "%s/test_tsmodel_save.%d", TS_BUILD_DIR, (int)getpid());
+  tsm *m, *m2;
+  ts_err e;
+  assert_int_equal(tsm_load(dir, be_cpu(), 0, 0, &m, &e), 0);
+  if (tsm_save(m, out, 0, &e)) fail_msg("%s", e.msg);
+  if (tsm_load(out, be_cpu(), 0, 0, &m2, &e)) fail_msg("%s", e.msg);
+  assert_int_equal(m->ps.total, m2->ps.total);
+  assert_memory_equal(m->ps.w, m2->ps.w, sizeof(float) * (size_t)m->ps.total);
+  assert_string_equal(m->instruction, m2->instruction);
+  char buf[4096];
+  assert_true(tsm_describe(m2, 2, 20.0, buf, sizeof buf) > 0);
+  assert_non_null(strstr(buf, "llm: qwen2, 2 layers"));
+  assert_non_null(strstr(buf, "total:"));
+  tsm_free(m);
+  tsm_free(m2);
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", out);
+  assert_int_equal(system(cmd), 0);
+}
+
+static void test_bad_dirs(void **s) {
+  (void)s;
+  tsm *m;
+  ts_err e;
+  assert_int_not_equal(tsm_load("/nonexistent/model", be_cpu(), 0, 0, &m, &e), 0);
+  assert_non_null(strstr(e.msg, "/nonexistent/model/config.json"));
+  /* a config whose adapter does not fit the LLM */
+  char dir[512], cfgp[600];
+  snprintf(dir, sizeof dir, "%s/test_tsmodel_bad.%d", TS_BUILD_DIR, (int)getpid());
+  char cmd[1400];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s/tsmodel/tiny' '%s'", dir, TS_FIXTURES, dir);
+  assert_int_equal(system(cmd), 0);
+  snprintf(cfgp, sizeof cfgp, "%s/config.json", dir);
+  cJSON *j;
+  assert_int_equal(jsonx_load(cfgp, &j, &e), 0);
+  cJSON_ReplaceItemInObject(cJSON_GetObjectItem(j, "adapter"), "output_size", cJSON_CreateNumber(30));
+  assert_int_equal(jsonx_save(cfgp, j, &e), 0);
+  cJSON_Delete(j);
+  assert_int_not_equal(tsm_load(dir, be_cpu(), 0, 0, &m, &e), 0);
+  assert_non_null(strstr(e.msg, "output_size 30"));
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_parity), cmocka_unit_test(test_save_load),
+                                     cmocka_unit_test(test_bad_dirs)};
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
