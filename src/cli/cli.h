@@ -5,5 +5,7 @@
 int cli_doctor(int argc, char **argv);
 int cli_info(int argc, char **argv);
 int cli_synth(int argc, char **argv);
+int cli_run(int argc, char **argv); /* scripting/lua_runner.c (TSASR_LUA) */
+int cli_lua(int argc, char **argv);
 
 #endif

@@ -1,0 +1,203 @@
+-- bindings.lua — checks of the tsasr Lua bindings against fixtures and known answers
+-- (run by test_bindings.sh: tsasr lua bindings.lua; FIX = tests/fixtures, TMP = scratch dir).
+local ts = require "tsasr"
+local FIX = assert(os.getenv("FIX"), "FIX not set")
+local TMP = assert(os.getenv("TMP_DIR"), "TMP_DIR not set")
+local failures, checks = 0, 0
+
+local function check(cond, what)
+  checks = checks + 1
+  if not cond then
+    failures = failures + 1
+    io.stderr:write("FAIL: " .. what .. "\n")
+  end
+end
+
+local function raises(f, pattern, what)
+  local ok, err = pcall(f)
+  check(not ok, what .. ": expected an error")
+  if not ok then check(tostring(err):find(pattern, 1, true) ~= nil, what .. ": message '" .. tostring(err) .. "' lacks '" .. pattern .. "'") end
+end
+
+local function read_f32(path, offset, n)
+  local f = assert(io.open(path, "rb"))
+  f:seek("set", offset * 4)
+  local data = f:read(n * 4)
+  f:close()
+  local out, pos = {}, 1
+  for i = 1, n do out[i], pos = string.unpack("<f", data, pos) end
+  return out
+end
+
+-- tokenizer: ids equal Hugging Face's (fixture from tokenizers), decode round trip
+do
+  local tok = ts.tokenizer.load(FIX .. "/text/bpe_trained.json")
+  local ref = ts.json.read(FIX .. "/text/bpe_hf_ids.json")
+  check(#ref.cases > 0, "bpe fixture has cases")
+  for i, c in ipairs(ref.cases) do
+    local ids = tok:encode(c.text)
+    local same = #ids == #c.ids
+    for k = 1, #ids do same = same and ids[k] == c.ids[k] end
+    check(same, "tokenizer ids of case " .. i)
+    -- NFC-composed input decodes to its composed form; the other cases come back verbatim
+    if not c.text:find("NFC", 1, true) then check(tok:decode(ids) == c.text, "tokenizer round trip of case " .. i) end
+  end
+  local ids = tok:encode("HELLO <|audio|> WORLD")
+  check(tok:id("<|audio|>") ~= nil, "<|audio|> is a token")
+  local has = false
+  for _, v in ipairs(ids) do has = has or v == tok:id("<|audio|>") end
+  check(has, "added token matched in text")
+  check(tok:decode(ids, {skip_special = true}):find("<|audio|>", 1, true) == nil, "skip_special drops <|audio|>")
+  check(#tok == tok:size() and #tok > 256, "tokenizer size")
+  raises(function() tok:decode({1, 2}, {skip_specal = true}) end, "did you mean 'skip_special'", "misspelled decode option")
+  tok:free()
+  raises(function() tok:encode("x") end, "tsasr.tokenizer: object used after free()", "tokenizer use after free")
+  tok:free() -- freeing twice is harmless
+end
+
+-- tokenizer training writes a loadable tokenizer.json
+do
+  local path = TMP .. "/tok.json"
+  local tok, merges = ts.tokenizer.train{texts = {"THE CAT SAT ON THE MAT", "THE CAT ATE THE RAT"}, merges = 10,
+                                         min_freq = 1, out = path}
+  check(merges > 0 and merges <= 10, "trainer learned merges")
+  check(tok:decode(tok:encode("THE RAT SAT")) == "THE RAT SAT", "trained tokenizer round trip")
+  check(ts.exists(path), "trained tokenizer written")
+  tok:free()
+end
+
+-- WER against known alignments
+do
+  local w = ts.wer("ONE TWO THREE FOUR", "ONE TOO THREE")
+  check(w.sub == 1 and w.del == 1 and w.ins == 0 and w.n == 4, "wer counts S1 D1")
+  check(math.abs(w.wer - 0.5) < 1e-12, "wer 2/4")
+  local ops = {}
+  for i, a in ipairs(w.align) do ops[i] = a.op .. ":" .. (a.ref or "-") .. ">" .. (a.hyp or "-") end
+  check(table.concat(ops, " ") == "equal:ONE>ONE sub:TWO>TOO equal:THREE>THREE del:FOUR>-", "alignment " .. table.concat(ops, " "))
+  w = ts.wer("HELLO WORLD", "HELLO BIG WORLD")
+  check(w.ins == 1 and w.align[2].op == "ins" and w.align[2].hyp == "BIG" and w.align[2].ref == nil, "insertion")
+  check(ts.wer("", "").wer == 0, "empty vs empty")
+  check(ts.wer("", "A B").wer == 2, "insertions into an empty reference")
+  raises(function() ts.wer("A") end, "bad argument #2 to 'wer'", "wer without hypothesis")
+end
+
+-- normalisation
+check(ts.normalize("Hello, World!  it's 'quoted'  Café  ﬁne") == "HELLO WORLD IT'S QUOTED CAFE FINE", "normalize: " .. ts.normalize("Hello, World!  it's 'quoted'  Café  ﬁne"))
+check(ts.normalize("  don’t   STOP ") == "DON'T STOP", "normalize curly apostrophe")
+
+-- CoT build -> parse -> check, on many random facts
+do
+  for i = 1, 200 do
+    local f = ts.cot.random_facts(7, i)
+    f.text = "WORDS OF SAMPLE " .. i
+    local s = ts.cot.build(f)
+    local p = ts.cot.parse(s)
+    check(p.format_ok and p.answer == f.text, "cot round trip format/answer " .. i)
+    check(p.target == f.target, "cot parsed target " .. i .. ": " .. tostring(p.target) .. " vs " .. f.target)
+    check(p.n_speakers == #f.speakers and #p.speakers == #f.speakers, "cot speakers " .. i)
+    local c = ts.cot.check(s, f)
+    check(c.ok and c.n_wrong == 0, "cot check " .. i)
+  end
+  local f = {enroll_dur = 3, silence_dur = 3, mix_dur = 14.95, enroll_gender = "male", target = 1,
+             speakers = {{gender = "male", start = 6, ["end"] = 9.04, score = 0.7},
+                         {gender = "female", start = 6, ["end"] = 20.95, score = 0.3}}}
+  local s = ts.cot.build(f, "THIRTY OR FORTY MILES EASTWARD FROM SEATTLE")
+  check(s:find("4(Speaker1) > 2(Speaker2)", 1, true) ~= nil, "paper example ranking")
+  check(s:find("total duration 20.95s", 1, true) ~= nil, "paper example total")
+  -- a wrong target is found by the check
+  local wrong = s:gsub("Speaker1 has the highest", "Speaker2 has the highest")
+  check(not ts.cot.check(wrong, f).ok, "check finds a wrong conclusion")
+  local bad = ts.cot.parse("<think></think><answer>A B")
+  check(not bad.format_ok and bad.answer == "" and bad.format ~= "ok", "truncated output is a format error")
+  check(ts.cot.empty("A B") == "<think></think><answer>A B</answer>", "empty think")
+  f.target = 5
+  raises(function() ts.cot.build(f, "X") end, "target", "cot target out of range")
+  raises(function() ts.cot.build({enroll_dur = 3, speekers = {}}) end, "did you mean 'speakers'", "misspelled facts key")
+  check(ts.cot.level(0.2) == 2 and ts.cot.level(0.19) == 1 and ts.cot.level(1) == 5, "levels")
+end
+
+-- audio: write then read back (PCM16 quantisation), missing file named
+do
+  local x = {}
+  for i = 1, 1600 do x[i] = 0.5 * math.sin(2 * math.pi * 440 * i / 16000) end
+  ts.audio.write(TMP .. "/sine.wav", {rate = 16000, samples = x})
+  local a = ts.audio.read(TMP .. "/sine.wav")
+  check(a.rate == 16000 and #a.samples == 1600, "audio read size")
+  local maxd = 0
+  for i = 1, 1600 do maxd = math.max(maxd, math.abs(a.samples[i] - x[i])) end
+  check(maxd < 1 / 32768 + 1e-6, "audio round trip error " .. maxd)
+  local r = ts.audio.read(TMP .. "/sine.wav", 8000)
+  check(r.rate == 8000 and math.abs(#r.samples - 800) <= 1, "resampled read")
+  raises(function() ts.audio.read(TMP .. "/missing.wav") end, "missing.wav", "missing audio file")
+  local fb = ts.audio.fbank(a)
+  check(#fb == 1 + (1600 - 400) // 160 and #fb[1] == 80, "fbank shape")
+end
+
+-- LLM logits against transformers (fixture: first sequence, 9 tokens, vocab 64)
+do
+  local llm = ts.llm.load(FIX .. "/qwen2/gqa2_untied")
+  local ids = {9, 15, 56, 4, 48, 48, 56, 35, 60}
+  local lg = llm:logits(ids)
+  check(#lg == 9 and #lg[1] == 64, "logits shape")
+  local ref = read_f32(FIX .. "/qwen2/gqa2_untied_ref.bin", 0, 9 * 64)
+  local maxd = 0
+  for t = 1, 9 do
+    for v = 1, 64 do maxd = math.max(maxd, math.abs(lg[t][v] - ref[(t - 1) * 64 + v])) end
+  end
+  check(maxd < 1e-4, "logits vs transformers max diff " .. maxd)
+  -- causality: the first 4 rows do not depend on later tokens
+  local lg4 = llm:logits({9, 15, 56, 4})
+  local d4 = 0
+  for t = 1, 4 do for v = 1, 64 do d4 = math.max(d4, math.abs(lg4[t][v] - lg[t][v])) end end
+  check(d4 < 1e-5, "prefix logits equal " .. d4)
+  check(llm:info().vocab_size == 64, "llm info")
+  raises(function() llm:logits({9, 64}) end, "outside the vocabulary", "token id out of range")
+  raises(function() llm:logits("x") end, "bad argument #1 to 'logits' (table expected", "logits of a string")
+  llm:free()
+end
+
+-- encoder hidden states against transformers (d2v fixture, first utterance)
+do
+  local enc = ts.encoder.load(FIX .. "/encoder/d2v")
+  local wav = read_f32(FIX .. "/encoder/d2v.bin", 0, 5200)
+  local out = enc:forward(wav)
+  check(#out == 16 and #out[1] == 32, "encoder output shape " .. #out)
+  local ref = read_f32(FIX .. "/encoder/d2v.bin", 10400, 16 * 32)
+  local maxd = 0
+  for t = 1, 16 do for c = 1, 32 do maxd = math.max(maxd, math.abs(out[t][c] - ref[(t - 1) * 32 + c])) end end
+  check(maxd < 1e-3, "encoder vs transformers max diff " .. maxd)
+  enc:free()
+end
+
+-- composed model: load, info, save, reload, free, use after free, <close>
+do
+  local m = ts.model.load(FIX .. "/tsmodel/tiny")
+  local info = m:info()
+  check(info.params == info.encoder_params + info.adapter_params + info.llm_params and info.params > 0, "model params add up")
+  check(info.llm.hidden_size == 24 and info.vocab > 600, "model llm section")
+  check(type(info.text) == "string" and #info.text > 0, "model description")
+  m:save(TMP .. "/saved")
+  local m2 = ts.model.load(TMP .. "/saved")
+  check(m2:info().params == info.params, "saved model reloads")
+  ts.model.free(m2)
+  raises(function() m2:info() end, "tsasr.model: object used after free()", "model use after free")
+  local ids = m:prompt_ids()
+  check(#ids > 5, "prompt ids")
+  local out = m:generate({rate = 16000, samples = read_f32(FIX .. "/encoder/d2v.bin", 0, 5200)}, {max_new = 4})
+  check(#out == 1 and type(out[1]) == "string", "generate returns text")
+  m:free()
+  raises(function() m:save(TMP .. "/x") end, "used after free", "save after free")
+  raises(function() ts.model.load(TMP .. "/nowhere") end, "nowhere", "missing model dir named")
+  raises(function() ts.model.load(FIX .. "/tsmodel/tiny", {devise = "cpu"}) end, "did you mean 'device'", "misspelled option")
+  raises(function() ts.model.load(FIX .. "/tsmodel/tiny", {device = 3}) end, "option 'device' must be a string", "option type")
+  local escaped
+  do
+    local m3 <close> = ts.model.load(FIX .. "/tsmodel/tiny")
+    escaped = m3
+  end
+  raises(function() escaped:info() end, "used after free", "<close> released the model")
+  raises(function() ts.model.info(42) end, "tsasr.model expected", "wrong object type")
+end
+
+io.stderr:write(string.format("%d checks, %d failures\n", checks, failures))
+if failures > 0 then os.exit(1) end
