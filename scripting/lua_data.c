@@ -4,6 +4,7 @@
  * ds:entry(i), ds:cot{...}, ds:write(path)). A dataset keeps its manifest in C memory; only
  * what a recipe asks for crosses into Lua. */
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +49,11 @@ static int push_corpus(lua_State *L, const char *root, const corpus_opts *o, con
   corpus *c = calloc(1, sizeof *c);
   if (!c) return luaL_error(L, "%s: out of memory", fn);
   ts_err e;
-  if (corpus_open(root, o, c, &e)) {
+  /* absolute paths, so manifests written elsewhere (run directories) still find the audio */
+  char *abs = realpath(root, NULL);
+  int rc = corpus_open(abs ? abs : root, o, c, &e);
+  free(abs);
+  if (rc) {
     free(c);
     return tsl_raise(L, &e, fn);
   }
