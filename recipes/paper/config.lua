@@ -1,0 +1,162 @@
+-- config.lua — every setting of the paper pipeline with its default (paper §3.1–3.2, DESIGN §6–9)
+-- and the ablations of Tables 2 and 3 as options. Stages take the keys of `common` plus their
+-- own; pipeline.lua takes them all. Override any of them on the command line: key=value.
+local C = {}
+
+C.common = {
+  work_dir = {"exp/paper", "everything this pipeline writes goes under here"},
+  device = {"cuda", "cpu or cuda", choices = {"cpu", "cuda"}},
+  seed = {1, "seed of every random decision (mixtures, enrollment crops, shuffles, sampling)"},
+  threads = {8, "CPU threads (loader and ops)"},
+  librispeech = {"data/LibriSpeech", "LibriSpeech root (train-clean-100, train-clean-360, train-other-500, test-clean)"},
+  silence = {3.0, "silence between enrollment and mixture (s)"},
+}
+
+C.data = {
+  train_subsets = {"train-clean-100,train-clean-360,train-other-500", "LibriSpeech 960 h subsets used for training"},
+  single = {"auto", "single-speaker training samples (auto: one per utterance, the 960 h)"},
+  mix2 = {"auto", "Libri2Mix training mixtures (auto: utterances / 2, every speaker the target in turn: ~1920 h)"},
+  mix3 = {"auto", "Libri3Mix training mixtures (auto: utterances / 3, every speaker the target in turn: ~2880 h)"},
+  enroll_dur = {3.0, "enrollment crop (s) from another utterance of the target speaker"},
+  lufs_lo = {-33.0, "source loudness range (LUFS), as LibriMix"},
+  lufs_hi = {-25.0, "source loudness range (LUFS), as LibriMix"},
+  test_subset = {"test-clean", "LibriSpeech subset of the single-speaker test set"},
+  librimix_meta = {"data/LibriMix/metadata", "LibriMix metadata (Libri2Mix/, Libri3Mix/ CSVs)"},
+  libri2mix_csv = {"Libri2Mix/libri2mix_test-clean.csv", "Libri2Mix test CSV, relative to librimix_meta"},
+  libri3mix_csv = {"Libri3Mix/libri3mix_test-clean.csv", "Libri3Mix test CSV, relative to librimix_meta"},
+  speakerbeam = {"data/speakerbeam/egs", "SpeakerBeam egs folder (enrollment lists)"},
+  libri2mix_map = {"libri2mix/data/wav8k/min/test/map_mixture2enrollment", "Libri2Mix enrollment list, relative to speakerbeam"},
+  libri3mix_map = {"", "Libri3Mix enrollment list relative to speakerbeam (empty: drawn, seeded, as for training)"},
+}
+
+C.model = {
+  llm = {"models/Qwen2.5-0.5B-Instruct", "HF Qwen2 directory (paper: Qwen2.5-0.5B-Instruct)"},
+  encoder = {"models/data2vec2-large", "encoder directory (paper: Data2Vec2, 0.3 B, exported by tools/export_data2vec2.py)"},
+  adapter = {"mlp", "projector kind", choices = {"mlp", "linear"}},
+  adapter_k = {5, "encoder frames concatenated (50 Hz -> 10 Hz)"},
+  adapter_hidden = {2048, "projector hidden width"},
+}
+
+-- SFT (BASE and CoT stages), paper §3.2
+C.sft = {
+  sft_steps = {240000, "optimizer steps per SFT stage (one epoch at global batch 112)"},
+  lr_start = {1e-7, "LR at step 0"},
+  lr_peak = {7e-5, "LR after warm-up"},
+  lr_min = {1e-6, "cosine floor"},
+  warmup = {3000, "linear warm-up steps"},
+  global_batch = {112, "samples per optimizer step"},
+  micro_batch = {4, "samples per forward (accumulation = global_batch / micro_batch)"},
+  max_text = {512, "max prompt + response tokens"},
+  clip = {1.0, "max global grad norm"},
+  wd = {0.0, "AdamW weight decay"},
+  freeze = {"", "comma-separated parameter prefixes to freeze (empty: full-parameter)"},
+  ckpt_every = {1000, "checkpoint every N steps"},
+  bf16 = {false, "save checkpoints in bf16"},
+}
+
+-- CoT data (Table 2)
+C.cot = {
+  cot_data = {"random", "Table 2: full CoT for every sample (full) or random reasoning (random)", choices = {"full", "random"}},
+  sim_format = {"level", "Table 2: similarity as levels 1..5 (level) or continuous scores (score)", choices = {"level", "score"}},
+  p_empty = {0.5, "random reasoning: probability of an empty think for a correctly decoded sample"},
+  similarity = {"manifest", "speaker similarity for the CoT: scores in the manifest (CAM++ cosines, paper) or an oracle stand-in",
+                choices = {"manifest", "oracle"}},
+}
+
+-- decoding the training set (random reasoning after BASE, RL selection after CoT)
+C.decode = {
+  decode_batch = {16, "inputs per generate call when decoding the training set"},
+  decode_max_new = {512, "max new tokens when decoding"},
+  decode_limit = {0, "decode at most this many training samples (0: all)"},
+}
+
+-- RL data selection (Table 3)
+C.select = {
+  rl_select = {"error-only", "Table 3: error-only, balanced (correct:error = 1:5) or random", choices = {"error-only", "balanced", "random"}},
+  rl_size = {20000, "selected RL samples"},
+}
+
+-- GRPO, paper §2.3.2 / §3.2
+C.grpo = {
+  grpo_steps = {2000, "GRPO steps"},
+  grpo_lr = {1e-6, "constant LR"},
+  G = {8, "responses per input"},
+  temperature = {1.0, "sampling temperature"},
+  max_new = {512, "max new tokens per response"},
+  beta = {0.04, "KL weight (k3 estimator) to the frozen CoT model (DESIGN §8; TRL default)"},
+  epsilon = {0.2, "clip range of the ratio (DESIGN §8; TRL default)"},
+  loss_agg = {"grpo", "loss aggregation", choices = {"grpo", "dapo", "dr_grpo"}},
+  format_reward = {1.0, "reward of a well-formed output (eq. 3)"},
+  prompts = {10, "prompts per step (20,000 samples / 2,000 steps = one pass)"},
+  mu = {1, "policy updates per generation batch"},
+  grpo_micro_batch = {8, "completions per forward in the update"},
+  grpo_ckpt_every = {100, "checkpoint every N GRPO steps"},
+}
+
+C.eval = {
+  eval_batch = {16, "inputs per generate call"},
+  eval_max_new = {512, "max new tokens"},
+  systems = {"base,cot,rl", "models to evaluate (stages whose final model exists)"},
+}
+
+function C.all()
+  local out = {}
+  for _, s in ipairs({C.common, C.data, C.model, C.sft, C.cot, C.decode, C.select, C.grpo, C.eval}) do
+    for k, v in pairs(s) do out[k] = v end
+  end
+  return out
+end
+
+-- The stages, their settings, and the file that runs each.
+C.stages = {
+  {name = "data", file = "data.lua", specs = {"common", "data"}},
+  {name = "base", file = "base.lua", specs = {"common", "model", "sft"}},
+  {name = "cot", file = "cot.lua", specs = {"common", "sft", "cot", "decode"}},
+  {name = "select", file = "select.lua", specs = {"common", "select", "decode"}},
+  {name = "grpo", file = "grpo.lua", specs = {"common", "grpo"}},
+  {name = "eval", file = "eval.lua", specs = {"common", "eval"}},
+}
+
+-- The merged settings of a stage by name.
+function C.spec(name)
+  for _, st in ipairs(C.stages) do
+    if st.name == name then
+      local out = {}
+      for _, s in ipairs(st.specs) do for k, v in pairs(C[s]) do out[k] = v end end
+      return out
+    end
+  end
+  error("no stage " .. name)
+end
+
+-- The paper's starting point: HF Qwen2 + the encoder, a new projector.
+function C.new_model(cfg, P)
+  local ts = require "tsasr"
+  return ts.model.assemble{llm = cfg.llm, encoder = cfg.encoder, adapter = cfg.adapter, adapter_k = cfg.adapter_k,
+                           adapter_hidden = cfg.adapter_hidden, seed = cfg.seed, device = cfg.device, train = true}
+end
+
+-- Where each stage writes (under work_dir).
+function C.paths(cfg)
+  local w = cfg.work_dir
+  return {
+    data = w .. "/data",
+    train = w .. "/data/train.jsonl",
+    test = {single = w .. "/data/test_single.jsonl", libri2mix = w .. "/data/test_libri2mix.jsonl",
+            libri3mix = w .. "/data/test_libri3mix.jsonl"},
+    base = w .. "/base",
+    base_model = w .. "/base/final",
+    base_decode = w .. "/base/decode_train.jsonl",
+    cot_train = w .. "/cot/train_cot.jsonl",
+    cot = w .. "/cot",
+    cot_model = w .. "/cot/final",
+    cot_decode = w .. "/cot/decode_train.jsonl",
+    rl_train = w .. "/select/rl_train.jsonl",
+    rl_ids = w .. "/select/rl_ids.jsonl",
+    grpo = w .. "/grpo",
+    rl_model = w .. "/grpo/final",
+    eval = w .. "/eval",
+  }
+end
+
+return C

@@ -1,0 +1,117 @@
+-- config.lua — the small pipeline: the paper's stages and settings (recipes/paper/config.lua)
+-- with defaults sized for a 2-core CPU: the synthetic TTS corpus, a BPE vocabulary trained
+-- here, a data2vec-style encoder trained from scratch, a projector and a small Qwen2-style LLM.
+local here = debug.getinfo(1, "S").source:sub(2):match("^(.*)/[^/]*$") or "."
+local C = dofile(here .. "/../paper/config.lua")
+
+local function set(spec, key, value, help)
+  spec[key] = spec[key] or {}
+  spec[key][1] = value
+  if help then spec[key][2] = help end
+end
+
+set(C.common, "work_dir", "exp/small")
+set(C.common, "device", "cpu")
+set(C.common, "threads", 2)
+set(C.common, "silence", 0.5, "silence between enrollment and mixture (s; the paper uses 3)")
+C.common.librispeech = nil
+
+-- data: the synthetic corpus instead of LibriSpeech/LibriMix
+C.data = {
+  corpus = {"", "an existing synthetic (or LibriSpeech-layout) corpus with train/ and test-seen/ (empty: generate one)"},
+  voices = {6, "TTS voices (a fifth held out as unseen speakers)"},
+  utts_per_voice = {40, "training utterances per seen voice"},
+  source = {"grid", "sentences: GRID-style commands or book sentences", choices = {"grid", "book"}},
+  train_mix = {400, "training mixtures"},
+  p1 = {0.34, "share of single-speaker training mixtures"},
+  p2 = {0.33, "share of 2-speaker training mixtures"},
+  p3 = {0.33, "share of 3-speaker training mixtures"},
+  test_mix = {20, "mixtures per test set (single, 2-speaker, 3-speaker), from test-seen"},
+  enroll_dur = {1.0, "enrollment crop (s; the paper uses 3)"},
+  lufs_lo = {-33.0, "source loudness range (LUFS)"},
+  lufs_hi = {-25.0, "source loudness range (LUFS)"},
+  merges = {400, "BPE merges of the small vocabulary"},
+}
+
+-- model: everything from a config, trained from scratch
+C.model = {
+  enc_hidden = {64, "encoder width"},
+  enc_layers = {2, "encoder transformer blocks"},
+  enc_heads = {4, "encoder attention heads"},
+  enc_ffn = {128, "encoder feed-forward width"},
+  conv_dim = {32, "channels of the 7 conv layers (hop 320 samples: 50 Hz)"},
+  adapter = {"mlp", "projector kind", choices = {"mlp", "linear"}},
+  adapter_k = {5, "encoder frames concatenated (50 Hz -> 10 Hz)"},
+  adapter_hidden = {128, "projector hidden width"},
+  llm_hidden = {96, "LLM width"},
+  llm_layers = {3, "LLM layers"},
+  llm_heads = {4, "LLM attention heads"},
+  llm_kv_heads = {2, "LLM key/value heads (GQA)"},
+  llm_ffn = {256, "LLM feed-forward width"},
+  init_std = {0.02, "initialisation std of the matrices"},
+}
+
+set(C.sft, "sft_steps", 300)
+set(C.sft, "lr_start", 1e-5)
+set(C.sft, "lr_peak", 2e-3)
+set(C.sft, "lr_min", 1e-5)
+set(C.sft, "warmup", 30)
+set(C.sft, "global_batch", 8)
+set(C.sft, "micro_batch", 4)
+set(C.sft, "ckpt_every", 100)
+
+set(C.cot, "similarity", "oracle",
+    "speaker similarity for the CoT: oracle stand-in until a speaker encoder scores the manifest, or manifest")
+set(C.decode, "decode_batch", 4)
+set(C.decode, "decode_max_new", 200)
+
+set(C.select, "rl_size", 40)
+set(C.grpo, "grpo_steps", 20)
+set(C.grpo, "G", 4)
+set(C.grpo, "max_new", 200)
+set(C.grpo, "prompts", 2)
+set(C.grpo, "grpo_micro_batch", 4)
+set(C.grpo, "grpo_lr", 1e-5)
+set(C.grpo, "grpo_ckpt_every", 10)
+set(C.eval, "eval_batch", 4)
+set(C.eval, "eval_max_new", 200)
+
+-- the tiny model from the settings above and the tokenizer of data.lua
+function C.new_model(cfg, P)
+  local ts = require "tsasr"
+  local tok = ts.tokenizer.load(P.tokenizer)
+  local vocab = (#tok + 15) // 16 * 16
+  tok:free()
+  local cd = cfg.conv_dim
+  local config = {
+    encoder = {
+      model_type = "data2vec-audio", conv_dim = {cd, cd, cd, cd, cd, cd, cd},
+      conv_kernel = {10, 3, 3, 3, 3, 2, 2}, conv_stride = {5, 2, 2, 2, 2, 2, 2}, conv_bias = false,
+      feat_extract_activation = "gelu", hidden_act = "gelu", hidden_size = cfg.enc_hidden,
+      num_hidden_layers = cfg.enc_layers, num_attention_heads = cfg.enc_heads, intermediate_size = cfg.enc_ffn,
+      conv_pos_kernel_size = 5, num_conv_pos_embeddings = 5, num_conv_pos_embedding_groups = 4,
+      layer_norm_eps = 1e-5, num_feat_extract_layers = 7, do_normalize = true,
+    },
+    adapter = {kind = cfg.adapter, downsample = cfg.adapter_k, input_size = cfg.enc_hidden,
+               hidden_size = cfg.adapter_hidden, output_size = cfg.llm_hidden},
+    llm = {
+      model_type = "qwen2", vocab_size = vocab, hidden_size = cfg.llm_hidden, num_hidden_layers = cfg.llm_layers,
+      num_attention_heads = cfg.llm_heads, num_key_value_heads = cfg.llm_kv_heads,
+      intermediate_size = cfg.llm_ffn, rms_norm_eps = 1e-6, rope_theta = 10000.0, tie_word_embeddings = true,
+      hidden_act = "silu", max_position_embeddings = 2048,
+    },
+    prompt = {system = "You transcribe speech.", instruction = "Transcribe the target speaker."},
+  }
+  return ts.model.new{config = config, tokenizer = P.tokenizer, seed = cfg.seed, init_std = cfg.init_std,
+                      device = cfg.device, train = true}
+end
+
+local paths = C.paths
+function C.paths(cfg)
+  local P = paths(cfg)
+  P.tokenizer = cfg.work_dir .. "/data/tokenizer.json"
+  P.synth = cfg.work_dir .. "/synth"
+  return P
+end
+
+return C

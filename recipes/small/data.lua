@@ -1,0 +1,50 @@
+-- data.lua — small pipeline data: the synthetic TTS corpus (generated once), a BPE vocabulary
+-- trained on its transcripts and the CoT template, seeded 1-3 speaker training mixtures, and
+-- single / 2-speaker / 3-speaker test sets from held-out sentences of seen voices (test-seen).
+local ts = require "tsasr"
+local R = require "recipe"
+local C = require "config"
+local spec = C.spec("data")
+local cfg = R.config("data", spec, args)
+if R.dry_run("data", spec, cfg) then return end
+
+local P = C.paths(cfg)
+ts.mkdirs(P.data)
+R.save_config(P.data, "data", cfg)
+local root = cfg.corpus
+if root == "" then
+  root = P.synth
+  ts.corpus.synth{out = root, voices = cfg.voices, utts_per_voice = cfg.utts_per_voice, source = cfg.source,
+                  seed = cfg.seed, jobs = cfg.threads}:free()
+end
+local train_c <close> = ts.corpus.librispeech(R.need(root .. "/train", "set corpus=DIR, or corpus= to generate one"))
+local test_c <close> = ts.corpus.librispeech(R.need(root .. "/test-seen", "the corpus needs a test-seen split"))
+local info = train_c:info()
+io.stderr:write(string.format("data: %s: %d utterances, %d speakers, %.2f h\n", root, info.utterances,
+                              info.speakers, info.hours))
+
+-- tokenizer: transcripts, CoT texts and the prompt words
+local texts = {}
+for i = 1, #train_c do texts[#texts + 1] = train_c:utt(i).text end
+for i = 1, 50 do
+  local f = ts.cot.random_facts(cfg.seed, i)
+  texts[#texts + 1] = ts.cot.build(f, "")
+end
+texts[#texts + 1] = "You transcribe speech. Transcribe the target speaker. system user assistant"
+local tok, merges = ts.tokenizer.train{texts = texts, merges = cfg.merges, min_freq = 2, out = P.tokenizer}
+io.stderr:write(string.format("data: tokenizer %s: %d merges, %d ids\n", P.tokenizer, merges, #tok))
+tok:free()
+
+local train = ts.mixer{corpus = train_c, n = cfg.train_mix, speakers = {cfg.p1, cfg.p2, cfg.p3}, seed = cfg.seed,
+                       lufs = {cfg.lufs_lo, cfg.lufs_hi}, enroll_dur = cfg.enroll_dur, set = "train",
+                       silence = cfg.silence}
+train:write(P.train)
+io.stderr:write(string.format("data: %d training samples -> %s\n", #train, P.train))
+train:free()
+for k, set in ipairs({"single", "libri2mix", "libri3mix"}) do
+  local ds = ts.mixer{corpus = test_c, n = cfg.test_mix, speakers = k, seed = cfg.seed + 100 + k,
+                      lufs = {cfg.lufs_lo, cfg.lufs_hi}, enroll_dur = cfg.enroll_dur, set = set, silence = cfg.silence}
+  ds:write(P.test[set])
+  io.stderr:write(string.format("data: test %s: %d samples\n", set, #ds))
+  ds:free()
+end
