@@ -123,6 +123,7 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
       if (t == m->im_end_id) {
         seq[r].done = 1;
         outs[r].stopped = 1;
+        outs[r].stop_logp = lp;
         continue;
       }
       if ((rc = gen_push(&seq[r], t, lp, e))) goto done;

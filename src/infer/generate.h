@@ -30,6 +30,7 @@ typedef struct gen_output {
   float *logp;      /* (n) log-prob of each token at the sampling temperature */
   int32_t n;
   int stopped;      /* ended with <|im_end|> */
+  float stop_logp;  /* log-prob of that <|im_end|> (it is part of the completion for GRPO) */
   int repetition;   /* the repetition guard ended it */
   char *text;       /* decoded tok (special tokens skipped) */
 } gen_output;
