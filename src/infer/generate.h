@@ -1,6 +1,8 @@
 /* generate.h — batched decoding with the composed model: one encoder pass and one prompt
  * prefill per input, fanned out to G samples through the KV cache; greedy or sampled
- * continuation until <|im_end|>, the token budget or the repetition guard. */
+ * continuation until <|im_end|>, the token budget or the repetition guard. The audio
+ * placeholder and the embedding rows past the tokenizer's vocabulary are never emitted (their
+ * probability is set to zero before choosing). */
 #ifndef TS_GENERATE_H
 #define TS_GENERATE_H
 
