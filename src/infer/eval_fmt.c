@@ -141,11 +141,12 @@ int eval_markdown(const eval_table *t, char **out, ts_err *e) {
   txbuf b = {0};
   int rc = ef_table1(t, &b, e);
   if (!rc) rc = ef_per_set(t, &b, e);
+  int noted = 0; /* footnotes, after a blank line so they are not table rows */
   for (size_t i = 0; !rc && i < t->n_sys; i++) {
     const eval_sys *s = &t->sys[i];
     if (s->skipped || s->dups)
       rc = ef_printf(&b, e, "%s%s: %lld bad line(s) skipped, %lld duplicate record(s) ignored\n",
-                     i == 0 ? "\n" : "", s->name, (long long)s->skipped, (long long)s->dups);
+                     noted++ ? "" : "\n", s->name, (long long)s->skipped, (long long)s->dups);
   }
   if (rc) {
     txbuf_free(&b);

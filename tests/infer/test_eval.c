@@ -189,7 +189,7 @@ static void test_markdown(void **st) {
       "| +CoT | libri2mix | 2 | 16 | 1 | 0 | 0 | 1 | 6.25 | 0 (0.00%) | - | 1/2 (50.00%) | 0 |\n"
       "| +CoT | libri3mix | 2 | 11 | 0 | 6 | 0 | 6 | 54.55 | 1 (50.00%) | - | - | 1 |\n",
       "| +CoT+RL | libri3mix | 2 | 11 | 0 | 1 | 0 | 1 | 9.09 | 0 (0.00%) | - | - | 0 |\n",
-      "+CoT+RL: 1 bad line(s) skipped, 0 duplicate record(s) ignored\n",
+      "| 0 |\n\n+CoT+RL: 1 bad line(s) skipped, 0 duplicate record(s) ignored\n", /* after a blank line */
   };
   for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
     if (!strstr(md, lines[i])) fail_msg("missing:\n%s\nin:\n%s", lines[i], md);
