@@ -277,6 +277,7 @@ static void test_duplicates(void **st) {
   drec_free(&r);
   assert_int_equal(drec_from_output("x", "s", "a", "bad", 3, &r, NULL), TS_OK);
   assert_int_equal(sel_pool_add(&p, &r, NULL), TS_OK);
+  drec_free(&r);
   assert_int_equal(drec_from_output("y", "s", "a", "bad", 3, &r, NULL), TS_OK);
   assert_int_equal(sel_pool_add(&p, &r, NULL), TS_OK);
   drec_free(&r);
