@@ -159,3 +159,23 @@ int drec_set_wrong_speaker(drec *r, const char *const *others, size_t n_others, 
   }
   return TS_OK;
 }
+
+int drec_set_think_ok(drec *r, const struct cot_facts *f, const struct cot_check_opts *o, ts_err *e) {
+  if (!r->raw) return err_set(e, TS_EARG, "drec_set_think_ok: record has no raw output");
+  cot_parsed *p = malloc(sizeof *p);
+  cot_check *c = malloc(sizeof *c);
+  int rc = p && c ? TS_OK : err_set(e, TS_ENOMEM, "decode record: out of memory");
+  if (!rc) rc = cot_parse(r->raw, strlen(r->raw), p, e);
+  if (!rc && !p->format_ok) {
+    r->think_ok = 0;
+  } else if (!rc && p->think_empty) {
+    r->think_ok = -1;
+  } else if (!rc) {
+    rc = cot_check_run(p, f, o, c, e);
+    if (!rc) r->think_ok = c->n_wrong == 0 && c->n_missing == 0;
+  }
+  if (rc) err_prefix(e, "decode record \"%s\"", r->id ? r->id : "");
+  free(p);
+  free(c);
+  return rc;
+}

@@ -71,6 +71,15 @@ int drec_from_output(const char *id, const char *set, const char *ref, const cha
  * strictly below its WER against the target (r->ref), else 0. With no interferers it is 0. */
 int drec_set_wrong_speaker(drec *r, const char *const *others, size_t n_others, ts_err *e);
 
+/* Sets r->think_ok by checking the CoT in r->raw against the sample's facts step by step
+ * (cot_parse.h): 1 when every step is right, 0 when any is wrong or missing or the output is
+ * not well-formed, -1 (unknown) for a well-formed output with an empty think (BASE, random
+ * reasoning: nothing to check). o may be NULL (level mode). Errors: TS_EARG (invalid facts or
+ * no raw), TS_ENOMEM. */
+struct cot_facts;
+struct cot_check_opts;
+int drec_set_think_ok(drec *r, const struct cot_facts *f, const struct cot_check_opts *o, ts_err *e);
+
 /* ---- JSONL ---- */
 
 /* One line (no newline), malloc'd into *line. */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "data/cot.h"
 #include "infer/cot_parse.h"
 #include "infer/decode_rec.h"
 #include "text/utf8.h"
@@ -436,7 +437,10 @@ static void test_append_resume(void **st) {
   fputs("{\"id\":\"d\",\"set\":\"sin", f);
   fclose(f);
 
+  log_level lv = log_get_level();
+  log_set_level(LOG_ERROR); /* the cut line is expected */
   assert_int_equal(drec_done_ids(path, &done, &skipped, &e), TS_OK);
+  log_set_level(lv);
   assert_int_equal(drec_ids_count(done), 3);
   assert_int_equal(skipped, 1);
   assert_true(drec_ids_get(done, "a", NULL));
@@ -532,13 +536,58 @@ static void test_ids(void **st) {
   drec_ids_free(s);
 }
 
+/* think_ok: a CoT written by the builder from the facts checks out; the same output checked
+ * against facts with another target does not; an empty think is unknown; a broken output 0. */
+static void test_think_ok(void **st) {
+  (void)st;
+  int n_multi = 0;
+  for (uint64_t i = 0; i < 40; i++) {
+    cot_facts f;
+    cot_facts_random(&f, 1234, i);
+    char *out = NULL;
+    ts_err e = {0};
+    if (cot_build(&f, NULL, "some words here", &out, &e)) fail_msg("build: %s", e.msg);
+    drec r;
+    assert_int_equal(drec_from_output("t", "libri2mix", "some words here", out, strlen(out), &r, &e), TS_OK);
+    assert_int_equal(r.format_ok, 1);
+    assert_int_equal(drec_set_think_ok(&r, &f, NULL, &e), TS_OK);
+    if (r.think_ok != 1) fail_msg("facts %llu: the builder's own CoT does not check", (unsigned long long)i);
+    if (f.n_speakers > 1) {
+      cot_facts g = f;
+      g.target = (f.target + 1) % f.n_speakers;
+      assert_int_equal(drec_set_think_ok(&r, &g, NULL, &e), TS_OK);
+      assert_int_equal(r.think_ok, 0);
+      n_multi++;
+    }
+    drec_free(&r);
+    /* cut before </answer>: a format error, think_ok 0 */
+    out[strlen(out) - 5] = 0;
+    assert_int_equal(drec_from_output("t", "libri2mix", "some words here", out, strlen(out), &r, &e), TS_OK);
+    assert_int_equal(r.format_ok, 0);
+    assert_int_equal(drec_set_think_ok(&r, &f, NULL, &e), TS_OK);
+    assert_int_equal(r.think_ok, 0);
+    drec_free(&r);
+    free(out);
+    if (i == 0) {
+      assert_int_equal(cot_build_empty("some words here", &out, &e), TS_OK);
+      assert_int_equal(drec_from_output("t", "single", "some words here", out, strlen(out), &r, &e), TS_OK);
+      r.think_ok = 5;
+      assert_int_equal(drec_set_think_ok(&r, &f, NULL, &e), TS_OK);
+      assert_int_equal(r.think_ok, -1);
+      drec_free(&r);
+      free(out);
+    }
+  }
+  assert_true(n_multi > 5);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cot_output),      cmocka_unit_test(test_base_empty_think),
       cmocka_unit_test(test_format_errors),   cmocka_unit_test(test_invalid_utf8_raw),
       cmocka_unit_test(test_json_key_order),  cmocka_unit_test(test_roundtrip),
       cmocka_unit_test(test_bad_lines),       cmocka_unit_test(test_append_resume),
-      cmocka_unit_test(test_wrong_speaker),   cmocka_unit_test(test_ids),
+      cmocka_unit_test(test_wrong_speaker),   cmocka_unit_test(test_ids),           cmocka_unit_test(test_think_ok),
   };
   return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
