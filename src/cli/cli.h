@@ -5,5 +5,7 @@
 int cli_doctor(int argc, char **argv);
 int cli_info(int argc, char **argv);
 int cli_synth(int argc, char **argv);
+int cli_eval(int argc, char **argv);
+int cli_select(int argc, char **argv);
 
 #endif

@@ -12,6 +12,8 @@ static void cli_usage(FILE *f) {
           "  doctor        show the build: version, BLAS, threads, CUDA and devices\n"
           "  info FILE     list the tensors of a safetensors file (name, dtype, shape)\n"
           "  synth OUT_DIR write the synthetic TTS corpus (LibriSpeech layout; see synth --help)\n"
+          "  eval FILE...  WER tables (paper Table 1 + per set) from decode JSONL\n"
+          "  select FILE   choose the RL training subset from a training-set decode\n"
           "  help          this text\n",
           TSASR_VERSION);
 }
@@ -25,6 +27,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "doctor")) return cli_doctor(argc - 1, argv + 1);
   if (!strcmp(cmd, "info")) return cli_info(argc - 1, argv + 1);
   if (!strcmp(cmd, "synth")) return cli_synth(argc - 1, argv + 1);
+  if (!strcmp(cmd, "eval")) return cli_eval(argc - 1, argv + 1);
+  if (!strcmp(cmd, "select")) return cli_select(argc - 1, argv + 1);
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
     cli_usage(stdout);
     return 0;
