@@ -5,6 +5,8 @@
 int cli_doctor(int argc, char **argv);
 int cli_info(int argc, char **argv);
 int cli_synth(int argc, char **argv);
+int cli_eval(int argc, char **argv);
+int cli_select(int argc, char **argv);
 int cli_run(int argc, char **argv); /* scripting/lua_runner.c (TSASR_LUA) */
 int cli_lua(int argc, char **argv);
 

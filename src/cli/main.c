@@ -12,6 +12,8 @@ static void cli_usage(FILE *f) {
           "  doctor        show the build: version, BLAS, threads, CUDA and devices\n"
           "  info FILE     list the tensors of a safetensors file (name, dtype, shape)\n"
           "  synth OUT_DIR write the synthetic TTS corpus (LibriSpeech layout; see synth --help)\n"
+          "  eval FILE...  WER tables (paper Table 1 + per set) from decode JSONL\n"
+          "  select FILE   choose the RL training subset from a training-set decode\n"
           "  run RECIPE.lua [key=value ...]  run a Lua recipe (--dry-run: print its configuration)\n"
           "  lua [FILE | -e CODE]  interactive Lua prompt with the tsasr module (or run a file)\n"
           "  help          this text\n",
@@ -27,6 +29,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "doctor")) return cli_doctor(argc - 1, argv + 1);
   if (!strcmp(cmd, "info")) return cli_info(argc - 1, argv + 1);
   if (!strcmp(cmd, "synth")) return cli_synth(argc - 1, argv + 1);
+  if (!strcmp(cmd, "eval")) return cli_eval(argc - 1, argv + 1);
+  if (!strcmp(cmd, "select")) return cli_select(argc - 1, argv + 1);
 #ifdef TS_HAVE_LUA
   if (!strcmp(cmd, "run")) return cli_run(argc - 1, argv + 1);
   if (!strcmp(cmd, "lua")) return cli_lua(argc - 1, argv + 1);

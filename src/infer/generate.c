@@ -1,6 +1,7 @@
 /* generate.c — batched decoding with a shared encoder pass and prompt prefill (see generate.h). */
 #include "infer/generate.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +78,7 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
 
   int64_t B = in->B, G = c->G > 0 ? c->G : 1, BG = B * G, C = m->lcfg.C, V = m->lcfg.V;
   int max_new = c->max_new > 0 ? c->max_new : 512;
+  int64_t n_real = tok_n_ids(m->tok) < V ? tok_n_ids(m->tok) : V;
   memset(outs, 0, sizeof(gen_output) * (size_t)BG);
   arena_mark mk = arena_get_mark(ar);
   int rc = TS_OK;
@@ -119,10 +121,15 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
       n_new[r] = 0;
       if (seq[r].done) continue;
       float lp;
-      int32_t t = sample_token(logits + r * V, V, &c->samp, &rng[r], &lp, scratch);
+      /* never emit the audio placeholder or the LLM's unused embedding rows */
+      float *z = logits + r * V;
+      z[m->audio_id] = -INFINITY;
+      for (int64_t v = n_real; v < V; v++) z[v] = -INFINITY;
+      int32_t t = sample_token(z, V, &c->samp, &rng[r], &lp, scratch);
       if (t == m->im_end_id) {
         seq[r].done = 1;
         outs[r].stopped = 1;
+        outs[r].stop_logp = lp;
         continue;
       }
       if ((rc = gen_push(&seq[r], t, lp, e))) goto done;

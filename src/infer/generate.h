@@ -1,6 +1,8 @@
 /* generate.h — batched decoding with the composed model: one encoder pass and one prompt
  * prefill per input, fanned out to G samples through the KV cache; greedy or sampled
- * continuation until <|im_end|>, the token budget or the repetition guard. */
+ * continuation until <|im_end|>, the token budget or the repetition guard. The audio
+ * placeholder and the embedding rows past the tokenizer's vocabulary are never emitted (their
+ * probability is set to zero before choosing). */
 #ifndef TS_GENERATE_H
 #define TS_GENERATE_H
 
@@ -30,6 +32,7 @@ typedef struct gen_output {
   float *logp;      /* (n) log-prob of each token at the sampling temperature */
   int32_t n;
   int stopped;      /* ended with <|im_end|> */
+  float stop_logp;  /* log-prob of that <|im_end|> (it is part of the completion for GRPO) */
   int repetition;   /* the repetition guard ended it */
   char *text;       /* decoded tok (special tokens skipped) */
 } gen_output;

@@ -54,14 +54,15 @@ int grpo_token_loss(const grpo_cfg *c, int64_t n, const int64_t *off, const int3
   memset(st, 0, sizeof *st);
   int64_t tokens = 0;
   for (int64_t i = 0; i < n; i++) tokens += len[i];
+  int64_t all_n = c->norm_n > 0 ? c->norm_n : n, all_tok = c->norm_tokens > 0 ? c->norm_tokens : tokens;
   double loss = 0, kl_sum = 0, ratio_sum = 0;
   int64_t clipped = 0;
   for (int64_t i = 0; i < n; i++) {
     double norm; /* the aggregation's weight of one token of completion i */
     switch (c->agg) {
-      case GRPO_AGG_GRPO: norm = len[i] ? 1.0 / ((double)n * len[i]) : 0.0; break;
-      case GRPO_AGG_DAPO: norm = tokens ? 1.0 / (double)tokens : 0.0; break;
-      default: norm = 1.0 / ((double)n * (double)c->max_len); break;
+      case GRPO_AGG_GRPO: norm = len[i] ? 1.0 / ((double)all_n * len[i]) : 0.0; break;
+      case GRPO_AGG_DAPO: norm = all_tok ? 1.0 / (double)all_tok : 0.0; break;
+      default: norm = 1.0 / ((double)all_n * (double)c->max_len); break;
     }
     double A = adv[i];
     for (int64_t t = off[i]; t < off[i] + len[i]; t++) {

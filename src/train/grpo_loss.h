@@ -30,6 +30,9 @@ typedef struct grpo_cfg {
   grpo_agg agg;
   int64_t max_len;         /* for dr_grpo: the max completion length */
   float log_ratio_clip;    /* |logp_ref - logp| is clipped here before exp (0 = off) */
+  /* Normalise as if the call covered norm_n completions with norm_tokens tokens in all (a
+   * micro-batch of a larger generation batch); 0 = the completions given. */
+  int64_t norm_n, norm_tokens;
 } grpo_cfg;
 
 typedef struct grpo_stats {

@@ -34,7 +34,7 @@ static void test_advantages(void **s) {
 /* one token per completion, ratio r = exp(logp - logp_old), eps 0.2, beta 0, dapo over 4 tokens */
 static void test_clipping(void **s) {
   (void)s;
-  grpo_cfg c = {0.2f, 0.2f, 0.0f, GRPO_AGG_DAPO, 0, 0};
+  grpo_cfg c = {0.2f, 0.2f, 0.0f, GRPO_AGG_DAPO, 0, 0, 0, 0};
   float lo[4] = {0, 0, 0, 0}, lp[4] = {logf(1.5f), logf(1.5f), logf(0.5f), logf(0.5f)};
   float adv[4] = {1, -1, 1, -1}, coef[4];
   int64_t off[4] = {0, 1, 2, 3};
@@ -68,7 +68,7 @@ static void test_aggregations(void **s) {
   int32_t len[2] = {2, 1};
   grpo_stats st;
   ts_err e;
-  grpo_cfg c = {0.2f, 0.2f, 0.0f, GRPO_AGG_GRPO, 4, 0};
+  grpo_cfg c = {0.2f, 0.2f, 0.0f, GRPO_AGG_GRPO, 4, 0, 0, 0};
   assert_int_equal(grpo_token_loss(&c, 2, off, len, lp, lp, NULL, adv, coef, &st, &e), 0);
   assert_float_equal(st.loss, 0.5, 1e-7);
   assert_float_equal(coef[0], -0.25f, 1e-7);
@@ -85,11 +85,17 @@ static void test_aggregations(void **s) {
   assert_float_equal(coef[2], 2.0f / 8, 1e-7);
   /* k3 KL: logp_ref - logp = d; kl = e^d - d - 1. d = ln 2: kl = 2 - 0.693147 - 1 = 0.306853 */
   float ref[3] = {lp[0] + logf(2.0f), lp[1] + logf(2.0f), lp[2] + logf(2.0f)}, zero[2] = {0, 0};
-  grpo_cfg k = {0.2f, 0.2f, 0.5f, GRPO_AGG_DAPO, 0, 0};
+  grpo_cfg k = {0.2f, 0.2f, 0.5f, GRPO_AGG_DAPO, 0, 0, 0, 0};
   assert_int_equal(grpo_token_loss(&k, 2, off, len, lp, lp, ref, zero, coef, &st, &e), 0);
   assert_float_equal(st.kl, 0.306853, 1e-5);
   assert_float_equal(st.loss, 0.5 * 0.306853, 1e-5);
   assert_float_equal(coef[0], 0.5f * (1.0f - 2.0f) / 3, 1e-6); /* beta (1 - e^d) / tokens */
+  /* split into micro-batches with the global normalisation: same coefficients */
+  grpo_cfg g2 = {0.2f, 0.2f, 0.0f, GRPO_AGG_GRPO, 4, 0, 2, 3};
+  float c1[3];
+  int64_t off1[1] = {0};
+  assert_int_equal(grpo_token_loss(&g2, 1, off1, len + 1, lp + 2, lp + 2, NULL, adv + 1, c1, &st, &e), 0);
+  assert_float_equal(c1[0], 1.0f, 1e-7); /* as in the whole-batch call above: 2/2 */
   grpo_agg a;
   assert_int_equal(grpo_agg_parse("dr_grpo", &a), 0);
   assert_int_equal(a, GRPO_AGG_DR_GRPO);
@@ -150,7 +156,7 @@ static void test_toy_policy_gradient(void **s) {
         lold[k] = logp[k] + 0.08f * (float)((k % 3) - 1);
         lref[k] = logp[k] + 0.5f * (float)((k % 2) ? 1 : -1);
       }
-      grpo_cfg c = {0.2f, 0.2f, beta_on ? 0.04f : 0.0f, (grpo_agg)agg, 5, 0};
+      grpo_cfg c = {0.2f, 0.2f, beta_on ? 0.04f : 0.0f, (grpo_agg)agg, 5, 0, 0, 0};
       grpo_stats st;
       ts_err e;
       assert_int_equal(grpo_token_loss(&c, n, off, len, logp, lold, lref, adv, coef, &st, &e), 0);

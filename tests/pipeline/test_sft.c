@@ -15,39 +15,14 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "audio/audio_io.h"
 #include "base/afile.h"
 #include "base/jsonx.h"
+#include "tdata.h"
 #include "train/sft.h"
 
 static char g_dir[512], g_man[600];
 
-/* eight 0.4 s "utterances" (tone mixtures) of two speakers and a manifest over them */
-static void make_data(const char *dir) {
-  ts_err e;
-  char p[700];
-  assert_int_equal(afile_mkdirs(dir, &e), 0);
-  const char *words[4] = {"BIN BLUE AT F TWO NOW", "LAY GREEN BY G FIVE AGAIN", "PLACE RED IN H ONE SOON",
-                          "SET WHITE WITH J NINE PLEASE"};
-  for (int i = 0; i < 8; i++) {
-    int64_t n = 6400;
-    float *x = malloc(sizeof(float) * n);
-    for (int64_t t = 0; t < n; t++)
-      x[t] = 0.2f * sinf(0.02f * (float)(i + 3) * t) + 0.1f * sinf(0.13f * (float)(i % 3 + 1) * t);
-    snprintf(p, sizeof p, "%s/u%d.wav", dir, i);
-    assert_int_equal(audio_write(p, x, n, 16000, &e), 0);
-    free(x);
-  }
-  snprintf(g_man, sizeof g_man, "%s/train.jsonl", dir);
-  FILE *f = fopen(g_man, "w");
-  for (int i = 0; i < 8; i++)
-    fprintf(f,
-            "{\"id\": \"s%d\", \"set\": \"train\", \"sources\": [{\"path\": \"u%d.wav\", \"speaker\": \"%d\", "
-            "\"gender\": \"%s\", \"text\": \"%s\", \"gain\": 1.0, \"offset\": 0}], \"target\": 0, "
-            "\"enroll\": {\"path\": \"u%d.wav\", \"start\": 0, \"duration\": 0.3, \"gain\": 1.0}}\n",
-            i, i, i % 2, i % 2 ? "F" : "M", words[i % 4], (i + 2) % 8);
-  fclose(f);
-}
+static void make_data(const char *dir) { assert_int_equal(td_make_tiny(dir, g_man, sizeof g_man), 0); }
 
 static void cfg_for(sft_cfg *c, const char *run, int64_t steps) {
   sft_cfg_default(c);
