@@ -581,6 +581,12 @@ static int l_ds_write(lua_State *L) {
   lds *d = tsl_check(L, 1, DS_T);
   const char *path = luaL_checkstring(L, 2);
   ts_err e;
+  const char *slash = strrchr(path, '/');
+  if (slash && slash != path) { /* the folder is created when missing */
+    lua_pushlstring(L, path, (size_t)(slash - path));
+    if (afile_mkdirs(lua_tostring(L, -1), &e)) return tsl_raise(L, &e, "dataset:write");
+    lua_pop(L, 1);
+  }
   if (man_write(path, &d->m, &e)) return tsl_raise(L, &e, "dataset:write");
   return 0;
 }
