@@ -605,19 +605,22 @@ static int l_ds_bake(lua_State *L) {
 static int l_ds_set_sim(lua_State *L) {
   lds *d = tsl_check(L, 1, DS_T);
   man_entry *x = (man_entry *)ds_entry(L, d, 2, "dataset:set_similarity");
-  int64_t n;
-  float *v = tsl_floats(L, 3, "dataset:set_similarity", &n);
-  if (n != x->n_src) {
-    free(v);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  int64_t n = (int64_t)luaL_len(L, 3);
+  if (n != x->n_src)
     return luaL_error(L, "dataset:set_similarity: %s has %d sources, got %d scores", x->id, x->n_src, (int)n);
-  }
   double *s = malloc(sizeof(double) * (size_t)n);
-  if (!s) {
-    free(v);
-    return luaL_error(L, "out of memory");
+  if (!s) return luaL_error(L, "out of memory");
+  for (int64_t k = 0; k < n; k++) {
+    lua_rawgeti(L, 3, k + 1);
+    int ok;
+    s[k] = lua_tonumberx(L, -1, &ok);
+    lua_pop(L, 1);
+    if (!ok) {
+      free(s);
+      return luaL_error(L, "dataset:set_similarity: score %d is not a number", (int)(k + 1));
+    }
   }
-  for (int64_t k = 0; k < n; k++) s[k] = v[k];
-  free(v);
   free(x->similarity);
   x->similarity = s;
   return 0;

@@ -199,5 +199,89 @@ do
   raises(function() ts.model.info(42) end, "tsasr.model expected", "wrong object type")
 end
 
+
+-- corpus, mixer, dataset: a hand-made LibriSpeech-layout corpus of tones
+do
+  local root = TMP .. "/ls"
+  local spk = {{"11", "M"}, {"22", "F"}, {"33", "F"}}
+  local f = assert(io.open(TMP .. "/SPEAKERS.TXT", "w"))
+  f:write("; ID | SEX | SUBSET | MINUTES | NAME\n")
+  for _, s in ipairs(spk) do f:write(string.format("%s | %s | train | 1.0 | N%s\n", s[1], s[2], s[1])) end
+  f:close()
+  for si, s in ipairs(spk) do
+    local dir = string.format("%s/%s/100", root, s[1])
+    ts.mkdirs(dir)
+    local tr = assert(io.open(string.format("%s/%s-100.trans.txt", dir, s[1]), "w"))
+    for u = 1, 3 do
+      local x, n = {}, 8000 + 1600 * u
+      for i = 1, n do x[i] = 0.3 * math.sin(i * 0.01 * (si + u)) end
+      ts.audio.write(string.format("%s/%s-100-%04d.flac", dir, s[1], u), {rate = 16000, samples = x})
+      tr:write(string.format("%s-100-%04d WORD%d OF SPEAKER %s\n", s[1], u, u, s[1]))
+    end
+    tr:close()
+  end
+  local c = ts.corpus.librispeech(root, {no_cache = true})
+  check(#c == 9 and c:info().speakers == 3 and c:info().female == 2, "corpus index")
+  check(c:utt(1).id == "11-100-0001" and c:utt(1).gender == "M" and math.abs(c:utt(1).duration - 0.6) < 1e-9,
+        "corpus utterance")
+  local ds = ts.mixer{corpus = c, n = 4, speakers = 2, seed = 5, silence = 0.25, enroll_dur = 0.5}
+  check(#ds == 8, "2-speaker mixtures give two entries each: " .. #ds)
+  local s = ds:sample(1)
+  local e = ds:entry(1)
+  check(s.id == e.id and s.n_src == 2 and s.text == e.sources[e.target].text, "sample fields")
+  local tl = s.timeline
+  check(tl[1].kind == "enroll" and math.abs(tl[1]["end"] - 0.5) < 1e-9, "enrollment span")
+  check(tl[2].kind == "silence" and math.abs(tl[2]["end"] - tl[2].start - 0.25) < 1e-9, "silence span")
+  check(tl[3].kind == "mixture" and tl[4].kind == "source" and tl[5].kind == "source", "timeline kinds")
+  check(math.abs(#s.wave.samples / 16000 - s.wave.duration) < 1e-9 and
+        math.abs(s.wave.duration - tl[3]["end"]) < 1e-9, "wave length = timeline end")
+  raises(function() ds:sample(9) end, "index 9 out of range 1..8", "sample index")
+  local st = ds:cot{similarity = "oracle"}
+  check(st.full == 8 and st.empty == 0, "cot for every entry")
+  for i = 1, #ds do
+    local p = ts.cot.parse(ds:entry(i).cot)
+    check(p.format_ok and p.target == ds:entry(i).target and p.n_speakers == 2, "dataset CoT " .. i)
+  end
+  raises(function() ds:cot{} end, "has no \"similarity\"", "CoT without similarities")
+  ds:set_similarity(1, {0.9, 0.1})
+  check(ds:sample(1).facts ~= nil, "facts from similarities")
+  ds:write(TMP .. "/m/ds.jsonl")
+  local back = ts.manifest.read(TMP .. "/m/ds.jsonl", {silence = 0.25})
+  check(#back == 8 and back:entry(3).id == ds:entry(3).id and back:entry(1).similarity[1] == 0.9, "manifest round trip")
+  check(#back:head(3) == 3, "head")
+  back:concat(ds)
+  check(#back == 16, "concat")
+  ds:free(); back:free(); c:free()
+  raises(function() return #ds end, "used after free", "dataset length after free")
+end
+
+-- eval and select on a hand-written decode
+do
+  local d = TMP .. "/decode.jsonl"
+  local f = assert(io.open(d, "w"))
+  f:write('{"id":"a","set":"single","ref":"A B C D","hyp":"A X C D","format_ok":true,"sub":1,"del":0,"ins":0,"n":4,"raw":"<think></think><answer>A X C D</answer>"}\n')
+  f:write('{"id":"b","set":"single","ref":"E F G","hyp":"","format_ok":false,"sub":0,"del":3,"ins":0,"n":3,"raw":"<think>"}\n')
+  f:write('{"id":"c","set":"libri2mix","ref":"H I","hyp":"H I","format_ok":true,"sub":0,"del":0,"ins":0,"n":2,"raw":"<think></think><answer>H I</answer>"}\n')
+  f:close()
+  local t = ts.eval{systems = {{name = "sys", decodes = {d}}}, markdown = TMP .. "/t.md"}
+  local sets = t.table.systems[1].sets
+  local single
+  for _, s in ipairs(sets) do if s.set == "single" then single = s end end
+  check(single and single.errors == 4 and single.words == 7 and math.abs(single.wer - 4 / 7) < 1e-9, "eval per-set WER")
+  check(math.abs(t.table.systems[1].table1.cells.Libri2Mix.wer) < 1e-12, "eval Libri2Mix cell")
+  check(t.markdown:find("Table 1", 1, true) ~= nil and ts.exists(TMP .. "/t.md"), "eval markdown")
+  local r = ts.select{decode = d, mode = "error-only", size = 1, ids = TMP .. "/ids.jsonl"}
+  check(r.n == 1 and r.chosen.format_error == 1, "error-only picks the format error first")
+  r = ts.select{decode = d, mode = "error-only", size = 10}
+  check(r.n == 2 and r.chosen.correct == 0, "error-only never picks a correct sample")
+  r = ts.select{decode = d, mode = "random", size = 10}
+  check(r.n == 3, "random takes everything when size exceeds it")
+  raises(function() ts.select{decode = d, mode = "errors"} end, "errors", "bad selection mode")
+  local rw, ok = ts.train.reward("<think></think><answer>A X C D</answer>", "A B C D", 1)
+  check(ok and math.abs(rw - 1.75) < 1e-9, "reward = 1 - WER + format")
+  rw, ok = ts.train.reward("<think>", "A B C D", 1)
+  check(not ok and rw == 0, "format error scores as empty")
+end
+
 io.stderr:write(string.format("%d checks, %d failures\n", checks, failures))
 if failures > 0 then os.exit(1) end

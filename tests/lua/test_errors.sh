@@ -1,0 +1,85 @@
+#!/bin/bash
+# test_errors.sh — scripts and recipes with mistakes fail cleanly: a Lua error whose message
+# names the option / file / argument, a traceback, a non-zero exit, never a crash (signal) or
+# a hang. $1: tsasr binary, $2: build dir.
+set -u
+bin=$1
+src=$(cd "$(dirname "$0")/../.." && pwd)
+fix="$src/tests/fixtures"
+tmp=$(mktemp -d "$2/test_lua_errors.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+die() { echo "FAIL: $*" >&2; fail=1; }
+
+# expect CODE WANT_RC PATTERN... : runs `tsasr lua -e CODE`, checks exit status and message
+expect_lua() {
+  local code=$1 want=$2; shift 2
+  local out rc
+  out=$(cd "$tmp" && timeout 60 "$bin" lua -e "$code" 2>&1); rc=$?
+  [ $rc -eq "$want" ] || die "[$code] exit $rc, want $want: $out"
+  for p in "$@"; do echo "$out" | grep -qF -- "$p" || die "[$code] message lacks '$p': $out"; done
+}
+# expect_run WANT_RC RECIPE ARGS... -- PATTERNS...
+expect_run() {
+  local want=$1; shift
+  local args=() pats=() seen=0
+  for a in "$@"; do
+    if [ "$a" = "--" ]; then seen=1; elif [ $seen -eq 0 ]; then args+=("$a"); else pats+=("$a"); fi
+  done
+  local out rc
+  out=$(cd "$tmp" && timeout 120 "$bin" run "${args[@]}" 2>&1); rc=$?
+  [ $rc -eq "$want" ] || die "[run ${args[*]}] exit $rc, want $want: $out"
+  for p in "${pats[@]}"; do echo "$out" | grep -qF -- "$p" || die "[run ${args[*]}] message lacks '$p': $out"; done
+}
+
+# misspelled options: binding and recipe, with a suggestion
+expect_lua 'ts.model.load("'"$fix"'/tsmodel/tiny", {devce = "cpu"})' 1 "ts.model.load: unknown option 'devce' (did you mean 'device'?)" "stack traceback"
+expect_lua 'ts.train.sft{model = 1, lr_peek = 1}' 1 "ts.train.sft: unknown option 'lr_peek' (did you mean 'lr_peak'?)"
+expect_lua 'ts.train.grpo{bogus_option = 1}' 1 "ts.train.grpo: unknown option 'bogus_option'" "options:"
+expect_run 1 "$src/recipes/paper/grpo.lua" bta=0.1 -- "grpo: unknown option 'bta' (did you mean 'beta'?)" "stack traceback"
+expect_run 1 "$src/recipes/small/base.lua" sft_step=3 -- "unknown option 'sft_step' (did you mean 'sft_steps'?)"
+
+# wrong types: the argument / option is named
+expect_lua 'ts.model.load("'"$fix"'/tsmodel/tiny", {device = 3})' 1 "option 'device' must be a string, got number"
+expect_lua 'ts.wer({}, "A")' 1 "bad argument #1 to 'wer' (string expected, got table)"
+expect_lua 'local t = ts.tokenizer.load("'"$fix"'/text/bpe_trained.json"); t:decode({1, "x"})' 1 "element 2 is not an integer id"
+expect_lua 'ts.mixer{corpus = "x"}' 1 "tsasr.corpus expected, got string"
+expect_lua 'ts.train.sft{steps = 1.5, model = nil, run_dir = "r", data = "d"}:run()' 1 "option 'model' is required"
+expect_run 1 "$src/recipes/paper/grpo.lua" beta=high -- "grpo: option 'beta' must be a number, got string (high)"
+expect_run 1 "$src/recipes/paper/grpo.lua" loss_agg=sum -- "option 'loss_agg' must be one of grpo, dapo, dr_grpo, got 'sum'"
+expect_run 1 "$src/recipes/paper/select.lua" rl_size=many -- "option 'rl_size' must be a number"
+
+# missing files: the file is named
+expect_lua 'ts.model.load("'"$tmp"'/no_model")' 1 "$tmp/no_model/config.json"
+expect_lua 'ts.audio.read("'"$tmp"'/no.wav")' 1 "$tmp/no.wav"
+expect_lua 'ts.tokenizer.load("'"$tmp"'/tok.json")' 1 "$tmp/tok.json"
+expect_lua 'ts.manifest.read("'"$tmp"'/m.jsonl")' 1 "$tmp/m.jsonl"
+expect_lua 'ts.corpus.librispeech("'"$tmp"'/LibriSpeech")' 1 "$tmp/LibriSpeech"
+expect_run 1 "$src/recipes/paper/base.lua" work_dir="$tmp/exp" -- "missing input: $tmp/exp/data/train.jsonl" "run data.lua first"
+expect_run 1 "$src/recipes/paper/data.lua" librispeech="$tmp/none" -- "missing input: $tmp/none/train-clean-100" "set librispeech=DIR"
+expect_run 2 "$tmp/no_recipe.lua" -- "no_recipe.lua: No such file or directory"
+
+# a training run whose manifest is missing names it; a callback error stops training and is reported
+expect_lua 'local m = ts.model.load("'"$fix"'/tsmodel/tiny", {train = true})
+            ts.train.sft{model = m, data = "'"$tmp"'/missing.jsonl", run_dir = "'"$tmp"'/run", steps = 1}:run()' 1 "$tmp/missing.jsonl"
+expect_lua 'local m = ts.model.load("'"$fix"'/tsmodel/tiny")
+            ts.train.sft{model = m, data = "x.jsonl", run_dir = "'"$tmp"'/run", steps = 1}:run()' 1 "load it with {train = true}"
+
+# use after free is an error, not a crash
+expect_lua 'local m = ts.model.load("'"$fix"'/tsmodel/tiny"); m:free(); m:info()' 1 "tsasr.model: object used after free()"
+expect_lua 'local l = ts.llm.load("'"$fix"'/qwen2/gqa2_untied"); l:free(); l:logits({1})' 1 "tsasr.llm: object used after free()"
+
+# syntax and runtime errors in a recipe: message with file:line and traceback
+printf 'local x = = 1\n' > "$tmp/syntax.lua"
+expect_run 1 "$tmp/syntax.lua" -- "syntax.lua:1:" "unexpected symbol"
+printf 'local function f() error("boom at depth") end\nlocal function g() f() end\ng()\n' > "$tmp/runtime.lua"
+expect_run 1 "$tmp/runtime.lua" -- "runtime.lua:1: boom at depth" "stack traceback" "in local 'g'"
+printf 'error({code = 3})\n' > "$tmp/obj.lua"
+expect_run 1 "$tmp/obj.lua" -- "error object is a table value"
+expect_run 2 "$src/recipes/paper/base.lua" notkeyvalue -- "is not key=value"
+
+# args reach the recipe, typed
+printf 'assert(args.n == 3 and math.type(args.n) == "integer")\nassert(args.lr == 1e-6)\nassert(args.flag == true and args.off == false)\nassert(args.name == "abc" and args.path == "a=b")\nprint("args ok")\n' > "$tmp/args.lua"
+expect_run 0 "$tmp/args.lua" n=3 lr=1e-6 flag=true off=false name=abc path=a=b -- "args ok"
+
+exit $fail
