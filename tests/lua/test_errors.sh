@@ -17,6 +17,7 @@ expect_lua() {
   local out rc
   out=$(cd "$tmp" && timeout 60 "$bin" lua -e "$code" 2>&1); rc=$?
   [ $rc -eq "$want" ] || die "[$code] exit $rc, want $want: $out"
+  echo "$out" | grep -qE "Sanitizer|runtime error:" && die "[$code] sanitizer report: $out"
   for p in "$@"; do echo "$out" | grep -qF -- "$p" || die "[$code] message lacks '$p': $out"; done
 }
 # expect_run WANT_RC RECIPE ARGS... -- PATTERNS...
@@ -29,6 +30,7 @@ expect_run() {
   local out rc
   out=$(cd "$tmp" && timeout 120 "$bin" run "${args[@]}" 2>&1); rc=$?
   [ $rc -eq "$want" ] || die "[run ${args[*]}] exit $rc, want $want: $out"
+  echo "$out" | grep -qE "Sanitizer|runtime error:" && die "[run ${args[*]}] sanitizer report: $out"
   for p in "${pats[@]}"; do echo "$out" | grep -qF -- "$p" || die "[run ${args[*]}] message lacks '$p': $out"; done
 }
 
