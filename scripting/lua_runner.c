@@ -208,7 +208,7 @@ static char *gen_match(const char *text, int state) {
   (void)text;
   static int i;
   if (!state) i = 0;
-  return i < g_nmatch ? g_matches[i++] : NULL;
+  return i < g_nmatch ? strdup(g_matches[i++]) : NULL; /* readline frees what it gets */
 }
 
 static char **complete(const char *text, int start, int end) {
