@@ -127,7 +127,11 @@ static int l_grpo_run(lua_State *L) {
   c.on_step = grpo_on_step;
   c.user = &s;
   ts_err e;
+  tsl_mark(L, 1, "model", 1);
+  tsl_mark(L, 1, "ref", 1);
   int rc = grpo_run(policy, c.loss.beta > 0 ? ref : NULL, &c, &e);
+  tsl_mark(L, 1, "model", -1);
+  tsl_mark(L, 1, "ref", -1);
   tsl_cb_done(&s.cb);
   if (s.cb.err) return luaL_error(L, "%s: on_step: %s", fn, s.cb.msg);
   if (rc) return tsl_raise(L, &e, fn);

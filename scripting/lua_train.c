@@ -79,6 +79,12 @@ const char *tsl_opt_manifest(lua_State *L, int idx, const char *fn, const char *
   return NULL;
 }
 
+void tsl_mark(lua_State *L, int idx, const char *key, int delta) {
+  lua_getfield(L, idx, key);
+  tsl_busy(L, -1, delta);
+  lua_pop(L, 1);
+}
+
 void tsl_opt_freeze(lua_State *L, int idx, const char *fn, const char **freeze, int max) {
   for (int i = 0; i < max; i++) freeze[i] = NULL;
   int t = lua_getfield(L, idx, "freeze");
@@ -252,7 +258,9 @@ static int l_sft_run(lua_State *L) {
   c.on_step = sft_on_step;
   c.user = &s;
   ts_err e;
+  tsl_mark(L, 1, "model", 1);
   int rc = sft_run(m, &c, &e);
+  tsl_mark(L, 1, "model", -1);
   tsl_cb_done(&s.cb);
   if (s.cb.err) return luaL_error(L, "%s: on_step: %s", fn, s.cb.msg);
   if (rc) return tsl_raise(L, &e, fn);

@@ -24,6 +24,12 @@ static tsl_box *box_at(lua_State *L, int idx) {
 int tsl_obj_free(lua_State *L) {
   tsl_box *b = box_at(L, 1);
   if (!b) return luaL_argerror(L, 1, "tsasr object expected");
+  if (b->p && b->busy > 0) {
+    lua_getmetatable(L, 1);
+    lua_getfield(L, -1, "__name");
+    return luaL_error(L, "%s: cannot free an object that a running call (trainer, decode) is using",
+                      lua_tostring(L, -1));
+  }
   if (b->p && b->release) b->release(b->p);
   b->p = NULL;
   return 0;
@@ -69,6 +75,7 @@ void *tsl_push(lua_State *L, const char *tname, void *p, void (*release)(void *)
   tsl_box *b = lua_newuserdatauv(L, sizeof *b, 1);
   b->p = p;
   b->release = release;
+  b->busy = 0;
   luaL_setmetatable(L, tname);
   return p;
 }
@@ -78,6 +85,11 @@ void *tsl_check(lua_State *L, int idx, const char *tname) {
   if (!b) luaL_typeerror(L, idx, tname);
   if (!b->p) luaL_error(L, "%s: object used after free()", tname);
   return b->p;
+}
+
+void tsl_busy(lua_State *L, int idx, int delta) {
+  tsl_box *b = box_at(L, idx);
+  if (b) b->busy += delta;
 }
 
 int tsl_raise(lua_State *L, const ts_err *e, const char *what) {

@@ -17,6 +17,7 @@
 typedef struct tsl_box {
   void *p;                   /* the C object, NULL once freed */
   void (*release)(void *p);  /* frees p */
+  int busy;                  /* > 0 while a C call (trainer, decode) uses it: free() refuses */
 } tsl_box;
 
 /* Registers a class: a metatable named tname whose methods are `methods` plus free, __gc,
@@ -29,6 +30,8 @@ void *tsl_push(lua_State *L, const char *tname, void *p, void (*release)(void *)
 void *tsl_check(lua_State *L, int idx, const char *tname);
 /* obj:free() as a C function (also usable as ts.X.free(obj)); freeing twice is harmless. */
 int tsl_obj_free(lua_State *L);
+/* Marks the object at idx (if it is one) as in use (delta +1) or no longer (-1). */
+void tsl_busy(lua_State *L, int idx, int delta);
 /* Raises a Lua error with the message of e (prefixed by what, when not NULL). */
 int tsl_raise(lua_State *L, const ts_err *e, const char *what);
 

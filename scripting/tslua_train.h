@@ -24,6 +24,8 @@ void *tsl_opt_model(lua_State *L, int idx, const char *fn, const char *key, int 
 /* A manifest path, or a dataset written to run_dir/fallback_name. */
 const char *tsl_opt_manifest(lua_State *L, int idx, const char *fn, const char *key, const char *run_dir,
                              const char *fallback_name);
+/* Marks the object in option `key` of the table at idx busy (+1) or free again (-1). */
+void tsl_mark(lua_State *L, int idx, const char *key, int delta);
 void tsl_opt_freeze(lua_State *L, int idx, const char *fn, const char **freeze, int max);
 void tsl_opt_sample(lua_State *L, int idx, const char *fn, sample_opts *so);
 /* The callback option `key` (and "progress") of the table at idx. */

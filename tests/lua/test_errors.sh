@@ -67,6 +67,33 @@ expect_lua 'local m = ts.model.load("'"$fix"'/tsmodel/tiny", {train = true})
 expect_lua 'local m = ts.model.load("'"$fix"'/tsmodel/tiny")
             ts.train.sft{model = m, data = "x.jsonl", run_dir = "'"$tmp"'/run", steps = 1}:run()' 1 "load it with {train = true}"
 
+# freeing the model from inside its trainer's callback is refused; the error ends training
+mkdir -p "$tmp/d"
+"$bin" lua -e '
+  local x = {}
+  for i = 1, 4000 do x[i] = 0.2 * math.sin(i * 0.05) end
+  ts.audio.write("'"$tmp"'/d/a.wav", {rate = 16000, samples = x})
+  local f = io.open("'"$tmp"'/d/m.jsonl", "w")
+  for i = 1, 2 do
+    f:write(string.format([[{"id":"s%d","set":"t","sources":[{"path":"a.wav","speaker":"1","gender":"M","text":"A B","gain":1,"offset":0}],"target":0,"enroll":{"path":"a.wav","start":0,"duration":0.1,"gain":1}}]] .. "\n", i))
+  end
+  f:close()' || die "could not write the callback fixture"
+expect_lua 'local m = ts.model.load("'"$fix"'/tsmodel/tiny", {train = true})
+            ts.train.sft{model = m, data = "'"$tmp"'/d/m.jsonl", run_dir = "'"$tmp"'/run_cb", steps = 3, micro_batch = 1,
+                         accum = 1, silence = 0.1, progress = false, on_step = function() m:free() end}:run()' 1 \
+  "on_step:" "cannot free an object that a running call (trainer, decode) is using"
+expect_lua 'local m = ts.model.load("'"$fix"'/tsmodel/tiny", {train = true})
+            local n = 0
+            local r = ts.train.sft{model = m, data = "'"$tmp"'/d/m.jsonl", run_dir = "'"$tmp"'/run_stop", steps = 5,
+                                   micro_batch = 1, accum = 1, silence = 0.1, progress = false,
+                                   on_step = function(i) n = n + 1; return i.step == 2 end}:run()
+            assert(n == 2 and r.steps == 2, "stopped at " .. tostring(r.steps))
+            m:free(); print("stopped ok")' 0 "stopped ok"
+expect_lua 'local m = ts.model.load("'"$fix"'/tsmodel/tiny", {train = true})
+            ts.train.sft{model = m, data = "'"$tmp"'/d/m.jsonl", run_dir = "'"$tmp"'/run_err", steps = 3, micro_batch = 1,
+                         accum = 1, silence = 0.1, progress = false, on_step = function() error("from the callback") end}:run()' 1 \
+  "ts.train.sft: on_step:" "from the callback"
+
 # use after free is an error, not a crash
 expect_lua 'local m = ts.model.load("'"$fix"'/tsmodel/tiny"); m:free(); m:info()' 1 "tsasr.model: object used after free()"
 expect_lua 'local l = ts.llm.load("'"$fix"'/qwen2/gqa2_untied"); l:free(); l:logits({1})' 1 "tsasr.llm: object used after free()"
