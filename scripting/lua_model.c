@@ -397,6 +397,66 @@ static int l_model_generate(lua_State *L) {
   return 1;
 }
 
+/* model:score(wave, response [, {temperature = 1}]) -> {loss (mean NLL per token), loss_sum,
+ * tokens, correct, logp = {per response token, the <|im_end|> included}} — teacher forcing,
+ * no gradients. */
+static int l_model_score(lua_State *L) {
+  const char *fn = "model:score";
+  tsm *m = tsl_check(L, 1, MODEL_T);
+  const char *resp = luaL_checkstring(L, 3);
+  float tau = 1.0f;
+  if (!lua_isnoneornil(L, 4)) {
+    static const char *const known[] = {"temperature", NULL};
+    tsl_opts_check(L, 4, fn, known);
+    tau = (float)tsl_opt_num(L, 4, fn, "temperature", 1.0);
+    if (!(tau > 0)) return luaL_error(L, "%s: option 'temperature' must be > 0", fn);
+  }
+  int64_t n;
+  float *w = wave_floats(L, 2, fn, &n);
+  int32_t *ids = NULL, nid = 0, rs = 0, re = 0;
+  ts_err e;
+  int rc = tsm_train_ids(m, resp, &ids, &nid, &rs, &re, &e);
+  float *lp = rc ? NULL : malloc(sizeof(float) * (size_t)(re - rs + 1));
+  if (!rc && !lp) rc = err_set(&e, TS_ENOMEM, "out of memory");
+  arena ar;
+  arena_init(&ar, 1 << 20);
+  tsm_loss out;
+  memset(&out, 0, sizeof out);
+  if (!rc) {
+    const int32_t *const pids[1] = {ids};
+    tsm_batch b;
+    memset(&b, 0, sizeof b);
+    b.B = 1;
+    b.wav = w;
+    b.L = n;
+    b.wav_len = &n;
+    b.ids = pids;
+    b.n_ids = &nid;
+    b.resp_start = &rs;
+    b.resp_end = &re;
+    b.temperature = tau;
+    b.logp_out = lp;
+    rc = tsm_train_step(m, &b, 0.0f, &out, &ar, &e);
+  }
+  if (!rc) {
+    lua_createtable(L, 0, 5);
+    lua_pushnumber(L, out.tokens ? out.loss_sum / (double)out.tokens : 0.0);
+    lua_setfield(L, -2, "loss");
+    lua_pushnumber(L, out.loss_sum);
+    lua_setfield(L, -2, "loss_sum");
+    lua_pushinteger(L, out.tokens);
+    lua_setfield(L, -2, "tokens");
+    lua_pushinteger(L, out.correct);
+    lua_setfield(L, -2, "correct");
+    tsl_push_floats(L, lp, out.tokens);
+    lua_setfield(L, -2, "logp");
+  }
+  free(w), free(ids), free(lp);
+  arena_free(&ar);
+  if (rc) return tsl_raise(L, &e, fn);
+  return 1;
+}
+
 /* model:freeze(prefix [, frozen=true]) -> number of tensors */
 static int l_model_freeze(lua_State *L) {
   tsm *m = tsl_check(L, 1, MODEL_T);
@@ -435,7 +495,8 @@ void tsl_open_model(lua_State *L) {
   lua_setfield(L, -2, "encoder");
 
   static const luaL_Reg model_m[] = {{"save", l_model_save},         {"info", l_model_info},
-                                     {"generate", l_model_generate}, {"freeze", l_model_freeze},
+                                     {"generate", l_model_generate}, {"score", l_model_score},
+                                     {"freeze", l_model_freeze},
                                      {"prompt_ids", l_model_prompt}, {NULL, NULL}};
   tsl_class(L, MODEL_T, model_m, NULL);
   static const luaL_Reg model_f[] = {{"load", l_model_load}, {"new", l_model_new}, {"assemble", l_model_assemble},

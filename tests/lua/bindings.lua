@@ -185,6 +185,16 @@ do
   check(#ids > 5, "prompt ids")
   local out = m:generate({rate = 16000, samples = read_f32(FIX .. "/encoder/d2v.bin", 0, 5200)}, {max_new = 4})
   check(#out == 1 and type(out[1]) == "string", "generate returns text")
+  -- score: teacher-forced log-probs; their sum is minus the loss sum, a temperature changes them
+  local wave = {rate = 16000, samples = read_f32(FIX .. "/encoder/d2v.bin", 0, 5200)}
+  local sc = m:score(wave, "<think></think><answer>A B</answer>")
+  local sum = 0
+  for _, v in ipairs(sc.logp) do sum = sum + v; check(v <= 0, "log-prob <= 0") end
+  check(sc.tokens == #sc.logp and sc.tokens > 3, "score token count")
+  check(math.abs(sum + sc.loss_sum) < 1e-3 * math.max(1, math.abs(sum)), "sum logp = -loss " .. sum .. " " .. sc.loss_sum)
+  local hot = m:score(wave, "<think></think><answer>A B</answer>", {temperature = 2})
+  check(math.abs(hot.loss_sum - sc.loss_sum) > 1e-6, "temperature changes the scores")
+  check(sc.loss > 0, "positive loss")
   m:free()
   raises(function() m:save(TMP .. "/x") end, "used after free", "save after free")
   raises(function() ts.model.load(TMP .. "/nowhere") end, "nowhere", "missing model dir named")
