@@ -1,7 +1,7 @@
 /* lua_data.c — data bindings: ts.corpus (LibriSpeech-layout index, the synthetic TTS corpus),
  * ts.mixer (seeded LibriMix-style specs -> a dataset), ts.librimix (metadata CSV + SpeakerBeam
  * list -> a dataset), ts.manifest (read/write) and the dataset object (#ds, ds:sample(i),
- * ds:entry(i), ds:cot{...}, ds:write(path)). A dataset keeps its manifest in C memory; only
+ * ds:entry(i), ds:cot{...}, ds:write(path)); ts.singles (one single-speaker entry per utterance). A dataset keeps its manifest in C memory; only
  * what a recipe asks for crosses into Lua. */
 #include <cjson/cJSON.h>
 #include <limits.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/afile.h"
+#include "base/philox.h"
 #include "data/corpus.h"
 #include "data/cot.h"
 #include "data/cot_rr.h"
@@ -269,6 +270,68 @@ static int l_mixer(lua_State *L) {
   ts_err e;
   if (mix_make(c, &o, n, &d->m, NULL, &e)) return tsl_raise(L, &e, fn);
   return 1;
+}
+
+/* ts.singles{corpus=, seed=1, lufs={-33,-25}, enroll_dur=3, set="", + sample opts}: one
+ * single-speaker entry per utterance (the paper's 960 h single-speaker part and the test-clean
+ * single set), each with a seeded enrollment from another utterance of its speaker; speakers
+ * with one utterance are skipped (counted in the second result). */
+static int l_singles(lua_State *L) {
+  const char *fn = "ts.singles";
+  static const char *const known[] = {"corpus", "seed", "lufs", "enroll_dur", "set", NULL};
+  check_with_sample(L, 1, fn, known);
+  if (lua_getfield(L, 1, "corpus") == LUA_TNIL) return luaL_error(L, "%s: option 'corpus' is required", fn);
+  corpus *c = tsl_check(L, -1, CORPUS_T);
+  lua_pop(L, 1);
+  uint64_t seed = (uint64_t)tsl_opt_int(L, 1, fn, "seed", 1);
+  double lo = -33, hi = -25;
+  range_opt(L, 1, fn, "lufs", &lo, &hi);
+  double ed = tsl_opt_num(L, 1, fn, "enroll_dur", 3.0);
+  const char *set = tsl_opt_str(L, 1, fn, "set", "");
+  if (hi < lo || !(ed > 0)) return luaL_error(L, "%s: bad loudness range or enrollment length", fn);
+  lds *d = push_ds(L, fn);
+  sample_opts_from(L, 1, fn, &d->so);
+  ts_err e;
+  int64_t skipped = 0;
+  for (int64_t u = 0; u < c->n_utts; u++) {
+    const corpus_utt *cu = &c->utts[u];
+    const corpus_spk *sp = &c->spks[cu->spk];
+    if (sp->n_utts < 2) {
+      skipped++;
+      continue;
+    }
+    man_entry x;
+    memset(&x, 0, sizeof x);
+    x.id = strdup(cu->id);
+    x.set = strdup(set);
+    x.n_src = 1;
+    x.src = calloc(1, sizeof *x.src);
+    x.mode = MAN_MODE_MAX;
+    x.duration = cu->dur;
+    int rc = !x.id || !x.set || !x.src ? err_set(&e, TS_ENOMEM, "%s: out of memory", fn) : 0;
+    if (!rc) {
+      man_source *src = &x.src[0];
+      philox_rng r;
+      philox_init(&r, seed, philox_stream_id(0x51A61E, (uint64_t)u, 0));
+      src->path = strdup(cu->path);
+      src->speaker = strdup(sp->id);
+      src->gender = sp->gender;
+      src->text = strdup(cu->text);
+      src->utt = strdup(cu->id);
+      src->gain = NAN;
+      src->lufs = lo + (hi - lo) * philox_uniform_d(&r);
+      src->duration = cu->dur;
+      if (!src->path || !src->speaker || !src->text || !src->utt) rc = err_set(&e, TS_ENOMEM, "%s: out of memory", fn);
+    }
+    if (!rc) rc = mix_pick_enroll(c, u, ed, lo, hi, seed, philox_stream_id(0x51A61E, (uint64_t)u, 1), &x.enroll, &e);
+    if (!rc) rc = man_take(&d->m, &x, &e);
+    if (rc) {
+      man_entry_free(&x);
+      return tsl_raise(L, &e, fn);
+    }
+  }
+  lua_pushinteger(L, skipped);
+  return 2;
 }
 
 /* ts.librimix{csv=, map=, corpus=, set=, enroll_dur=3, mode="max", seed=, + sample opts} */
@@ -681,6 +744,8 @@ void tsl_open_data(lua_State *L) {
   lua_setfield(L, -2, "mixer");
   lua_pushcfunction(L, l_librimix);
   lua_setfield(L, -2, "librimix");
+  lua_pushcfunction(L, l_singles);
+  lua_setfield(L, -2, "singles");
   static const luaL_Reg man_f[] = {{"read", l_man_read}, {"write", l_man_write}, {NULL, NULL}};
   luaL_newlib(L, man_f);
   lua_setfield(L, -2, "manifest");

@@ -14,9 +14,9 @@ C.common = {
 
 C.data = {
   train_subsets = {"train-clean-100,train-clean-360,train-other-500", "LibriSpeech 960 h subsets used for training"},
-  single = {"auto", "single-speaker training samples (auto: one per utterance, the 960 h)"},
-  mix2 = {"auto", "Libri2Mix training mixtures (auto: utterances / 2, every speaker the target in turn: ~1920 h)"},
-  mix3 = {"auto", "Libri3Mix training mixtures (auto: utterances / 3, every speaker the target in turn: ~2880 h)"},
+  single = {"auto", "single-speaker training samples (auto: every utterance once, the 960 h; a number: seeded draws)"},
+  mix2 = {"auto", "2-speaker training mixtures (auto: utterances / 2, so with every speaker the target in turn about one sample per utterance, ~1920 h; drawn with replacement)"},
+  mix3 = {"auto", "3-speaker training mixtures (auto: utterances / 3, likewise ~2880 h)"},
   enroll_dur = {3.0, "enrollment crop (s) from another utterance of the target speaker"},
   lufs_lo = {-33.0, "source loudness range (LUFS), as LibriMix"},
   lufs_hi = {-25.0, "source loudness range (LUFS), as LibriMix"},

@@ -21,9 +21,15 @@ for i, sub in ipairs(require("stages").split(cfg.train_subsets)) do
   local c <close> = ts.corpus.librispeech(root)
   local n = #c
   for k, key in ipairs({"single", "mix2", "mix3"}) do
-    local ds = ts.mixer{corpus = c, n = count(cfg[key], n, k), speakers = k, seed = cfg.seed * 1000 + i * 10 + k,
-                        lufs = {cfg.lufs_lo, cfg.lufs_hi}, enroll_dur = cfg.enroll_dur, set = "train-" .. key,
-                        silence = cfg.silence}
+    local ds
+    if k == 1 and cfg.single == "auto" then -- every utterance once (the 960 h single-speaker part)
+      ds = ts.singles{corpus = c, seed = cfg.seed * 1000 + i * 10 + k, lufs = {cfg.lufs_lo, cfg.lufs_hi},
+                      enroll_dur = cfg.enroll_dur, set = "train-single", silence = cfg.silence}
+    else -- seeded draws of k utterances of different speakers, every speaker the target in turn
+      ds = ts.mixer{corpus = c, n = count(cfg[key], n, k), speakers = k, seed = cfg.seed * 1000 + i * 10 + k,
+                    lufs = {cfg.lufs_lo, cfg.lufs_hi}, enroll_dur = cfg.enroll_dur, set = "train-" .. key,
+                    silence = cfg.silence}
+    end
     io.stderr:write(string.format("data: %s %s: %d samples\n", sub, key, #ds))
     if train then train:concat(ds); ds:free() else train = ds end
   end
@@ -35,15 +41,18 @@ train:free()
 -- test sets
 local test_root = R.need(R.path(cfg.librispeech, cfg.test_subset), "set librispeech=DIR")
 local tc <close> = ts.corpus.librispeech(test_root)
-local single = ts.mixer{corpus = tc, n = #tc, speakers = 1, seed = cfg.seed, lufs = {cfg.lufs_lo, cfg.lufs_hi},
-                        enroll_dur = cfg.enroll_dur, set = "single"}
+local single = ts.singles{corpus = tc, seed = cfg.seed, lufs = {cfg.lufs_lo, cfg.lufs_hi}, enroll_dur = cfg.enroll_dur,
+                          set = "single"}
 single:write(P.test.single)
+io.stderr:write(string.format("data: single test: %d samples\n", #single))
+single:free()
 for _, k in ipairs({"2", "3"}) do
   local csv = R.need(R.path(cfg.librimix_meta, cfg["libri" .. k .. "mix_csv"]), "set librimix_meta=DIR")
   local map = cfg["libri" .. k .. "mix_map"]
   map = map ~= "" and R.need(R.path(cfg.speakerbeam, map), "set speakerbeam=DIR") or nil
   local ds = ts.librimix{csv = csv, map = map, corpus = tc, set = "libri" .. k .. "mix", enroll_dur = cfg.enroll_dur,
                          seed = cfg.seed}
+  if #ds == 0 then error(string.format("data: the Libri%sMix test set is empty (%s; see the warnings above)", k, csv), 0) end
   ds:write(P.test["libri" .. k .. "mix"])
   io.stderr:write(string.format("data: libri%smix test: %d samples\n", k, #ds))
   ds:free()

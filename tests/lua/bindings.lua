@@ -245,6 +245,19 @@ do
   check(tl[3].kind == "mixture" and tl[4].kind == "source" and tl[5].kind == "source", "timeline kinds")
   check(math.abs(#s.wave.samples / 16000 - s.wave.duration) < 1e-9 and
         math.abs(s.wave.duration - tl[3]["end"]) < 1e-9, "wave length = timeline end")
+  local singles, skipped = ts.singles{corpus = c, seed = 3, enroll_dur = 0.5, set = "single", silence = 0.25}
+  check(#singles == 9 and skipped == 0, "one single-speaker entry per utterance")
+  local seen = {}
+  for i = 1, #singles do
+    local en = singles:entry(i)
+    seen[en.sources[1].utt] = true
+    check(en.enroll.utt ~= en.sources[1].utt and en.enroll.speaker == en.sources[1].speaker, "enrollment of another utterance")
+  end
+  local n = 0
+  for _ in pairs(seen) do n = n + 1 end
+  check(n == 9, "every utterance once")
+  check(singles:sample(2).n_src == 1, "single sample")
+  singles:free()
   raises(function() ds:sample(9) end, "index 9 out of range 1..8", "sample index")
   local st = ds:cot{similarity = "oracle"}
   check(st.full == 8 and st.empty == 0, "cot for every entry")
