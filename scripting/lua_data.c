@@ -166,6 +166,55 @@ static int l_synth(lua_State *L) {
   return push_corpus(L, p, &co, fn);
 }
 
+/* ts.synth{out=, seed=, voices=, utts_per_voice=, source=, jobs=, force=, quiet=} -> report:
+ * writes the synthetic corpus (always; force=true to write into a non-empty folder). */
+static int l_synth_run(lua_State *L) {
+  const char *fn = "ts.synth";
+  static const char *const known[] = {"out", "seed", "voices", "utts_per_voice", "source", "jobs", "force", "quiet",
+                                      NULL};
+  tsl_opts_check(L, 1, fn, known);
+  const char *out = tsl_opt_req_str(L, 1, fn, "out");
+  synth_opts o;
+  synth_opts_default(&o);
+  o.seed = (uint64_t)tsl_opt_int(L, 1, fn, "seed", (int64_t)o.seed);
+  o.voices = (int)tsl_opt_int(L, 1, fn, "voices", o.voices);
+  o.utts_per_voice = (int)tsl_opt_int(L, 1, fn, "utts_per_voice", o.utts_per_voice);
+  o.jobs = (int)tsl_opt_int(L, 1, fn, "jobs", o.jobs);
+  o.force = tsl_opt_bool(L, 1, fn, "force", o.force);
+  o.quiet = tsl_opt_bool(L, 1, fn, "quiet", 1);
+  const char *src = tsl_opt_str(L, 1, fn, "source", "grid");
+  if (!strcmp(src, "grid"))
+    o.source = SYNTH_GRID;
+  else if (!strcmp(src, "book"))
+    o.source = SYNTH_BOOK;
+  else
+    return luaL_error(L, "%s: option 'source' must be \"grid\" or \"book\", got \"%s\"", fn, src);
+  synth_report r;
+  ts_err e;
+  if (synth_run(out, &o, &r, &e)) return tsl_raise(L, &e, fn);
+  lua_createtable(L, 0, 8);
+  lua_pushinteger(L, r.n_voices);
+  lua_setfield(L, -2, "voices");
+  lua_pushinteger(L, r.n_unseen);
+  lua_setfield(L, -2, "unseen");
+  lua_pushinteger(L, r.n_utts);
+  lua_setfield(L, -2, "utterances");
+  lua_pushnumber(L, r.audio_sec / 3600.0);
+  lua_setfield(L, -2, "hours");
+  lua_pushnumber(L, r.wall_sec);
+  lua_setfield(L, -2, "secs");
+  lua_pushinteger(L, r.vocab);
+  lua_setfield(L, -2, "vocab");
+  static const char *const splits[5] = {"train", "dev-seen", "test-seen", "dev-unseen", "test-unseen"};
+  lua_createtable(L, 0, 5);
+  for (int i = 0; i < 5; i++) {
+    lua_pushinteger(L, r.per_split[i]);
+    lua_setfield(L, -2, splits[i]);
+  }
+  lua_setfield(L, -2, "splits");
+  return 1;
+}
+
 /* ---- dataset ---- */
 
 typedef struct lds {
@@ -746,6 +795,8 @@ void tsl_open_data(lua_State *L) {
   lua_setfield(L, -2, "librimix");
   lua_pushcfunction(L, l_singles);
   lua_setfield(L, -2, "singles");
+  lua_pushcfunction(L, l_synth_run);
+  lua_setfield(L, -2, "synth");
   static const luaL_Reg man_f[] = {{"read", l_man_read}, {"write", l_man_write}, {NULL, NULL}};
   luaL_newlib(L, man_f);
   lua_setfield(L, -2, "manifest");
