@@ -352,8 +352,10 @@ static int l_cot_parse(lua_State *L) {
     lua_createtable(L, p->rank_n, 0);
     for (int i = 0; i < p->rank_n; i++) {
       lua_createtable(L, 0, 3);
-      lua_pushinteger(L, p->rank_spk[i] + 1);
-      lua_setfield(L, -2, "speaker");
+      if (p->rank_spk[i] >= 0) { /* absent when the number was out of range */
+        lua_pushinteger(L, p->rank_spk[i] + 1);
+        lua_setfield(L, -2, "speaker");
+      }
       set_num(L, "value", p->rank_val[i]);
       if (i + 1 < p->rank_n) {
         char rel[2] = {p->rank_rel[i], 0};
