@@ -62,10 +62,13 @@ int tsm_describe(const tsm *m, int batch, double seconds, char *buf, size_t n);
 
 /* ---- training forward/backward (tsmodel_train.c) ---- */
 typedef struct tsm_batch {
-  int64_t B;
-  const float *wav;       /* (B, L) 16 kHz, padded */
+  int64_t B;              /* token sequences */
+  const float *wav;       /* (U, L) 16 kHz, padded: the distinct audio inputs */
   int64_t L;
-  const int64_t *wav_len; /* (B) valid samples */
+  const int64_t *wav_len; /* (U) valid samples */
+  int64_t U;              /* distinct audio inputs (0 = B: one per sequence) */
+  const int32_t *audio_of;/* (B) audio input of each sequence (NULL: b) — G completions of one
+                             prompt share one encoder pass, forward and backward */
   const int32_t *const *ids; /* B token sequences: prompt (with one <|audio|>) + response */
   const int32_t *n_ids;   /* (B) */
   const int32_t *resp_start, *resp_end; /* (B) loss span [start, end) in ids */
@@ -88,12 +91,13 @@ typedef struct tsm_loss {
 int tsm_encode_audio(tsm *m, int64_t B, const float *wav, int64_t L, const int64_t *wav_len, float **aud,
                      int64_t *Ta, int32_t *na, enc_acts *ea, adapter_acts *aa, arena *ar, ts_err *e);
 /* Splices the audio frames into each token sequence at its single <|audio|>:
- * x (B, *Tm, C) from the arena, zero past S[b] = n_ids[b] - 1 + na[b]; p[b] is the
- * placeholder's index. Text rows are embedded; tid/Ntext (optional) return the text ids in
+ * x (B, *Tm, C) from the arena, zero past S[b] = n_ids[b] - 1 + na[u]; p[b] is the
+ * placeholder's index. Sequence b takes audio u = audio_of[b] (NULL: u = b) of aud
+ * (U, Ta, C) with na (U). Text rows are embedded; tid/Ntext (optional) return the text ids in
  * splice order (for the embedding backward). */
 int tsm_splice(tsm *m, int64_t B, const int32_t *const *ids, const int32_t *n_ids, const float *aud, int64_t Ta,
-               const int32_t *na, float **x, int64_t *Tm, int32_t *S, int32_t *p, int32_t **tid, int64_t *Ntext,
-               arena *ar, ts_err *e);
+               const int32_t *na, const int32_t *audio_of, float **x, int64_t *Tm, int32_t *S, int32_t *p,
+               int32_t **tid, int64_t *Ntext, arena *ar, ts_err *e);
 
 /* Forward of a batch; when grad_scale != 0 also backward, adding grad_scale x the gradient
  * of loss_sum into the parameter gradients (frozen parts are skipped). ar is reset by the

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "data/cot_sample.h"
 #include "infer/generate.h"
 #include "tensor/params_io.h"
 #include "train/ckpt.h"
@@ -57,10 +58,16 @@ static void sft_item_free(void *p, void *user) {
   free(it);
 }
 
-/* The response the model is trained to produce for entry x. */
-static int sft_response(const sft_cfg *c, const man_entry *x, char **out, ts_err *e) {
+/* The response the model is trained to produce for entry x: BASE, the entry's prepared
+ * "cot" text, or (CoT without one) the full CoT built from the sample and its similarities. */
+static int sft_response(const sft_cfg *c, const sample *smp, const man_entry *x, char **out, ts_err *e) {
   if (c->target == SFT_TARGET_COT && x->cot && *x->cot) {
     *out = strdup(x->cot);
+  } else if (c->target == SFT_TARGET_COT) {
+    cot_opts o;
+    memset(&o, 0, sizeof o);
+    o.continuous = c->cot_continuous;
+    return cot_response_for(smp, NULL, &o, out, e);
   } else {
     const char *text = x->src[x->target].text ? x->src[x->target].text : "";
     size_t n = strlen(text) + 64;
@@ -75,7 +82,7 @@ static int sft_make_item(sample *s, const man_entry *x, void *user, void **item,
   sft_item *it = calloc(1, sizeof *it);
   if (!it) return err_set(e, TS_ENOMEM, "sft: out of memory");
   char *resp = NULL;
-  int rc = sft_response(cx->c, x, &resp, e);
+  int rc = sft_response(cx->c, s, x, &resp, e);
   if (!rc) rc = tsm_train_ids(cx->m, resp, &it->ids, &it->n_ids, &it->rs, &it->re, e);
   free(resp);
   if (!rc && it->n_ids > cx->c->max_text)

@@ -114,6 +114,44 @@ static void test_parity(void **s) {
   tm_free(&t);
 }
 
+/* two sequences sharing one audio input (one encoder pass) give the same loss and
+ * gradients as the same two sequences each with its own copy of that audio */
+static void test_shared_audio(void **s) {
+  (void)s;
+  tm_fix t;
+  tm_inputs(&t);
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s/tsmodel/tiny", TS_FIXTURES);
+  tsm *m;
+  ts_err e;
+  assert_int_equal(tsm_load(dir, be_cpu(), 1, 0, &m, &e), 0);
+  tsm_batch b = tm_batch(&t);
+  float *wav2 = tu_zeros(2 * t.L);
+  memcpy(wav2, t.wav, sizeof(float) * (size_t)t.L);
+  memcpy(wav2 + t.L, t.wav, sizeof(float) * (size_t)t.L);
+  int64_t len2[2] = {t.len[0], t.len[0]};
+  b.wav = wav2;
+  b.wav_len = len2;
+  arena ar;
+  arena_init(&ar, 1 << 22);
+  tsm_loss l1, l2;
+  assert_int_equal(tsm_train_step(m, &b, 0.1f, &l1, &ar, &e), 0);
+  float *g1 = malloc(sizeof(float) * (size_t)m->ps.total);
+  memcpy(g1, m->ps.g, sizeof(float) * (size_t)m->ps.total);
+  pset_zero_grad(&m->ps);
+  int32_t of[2] = {0, 0};
+  b.U = 1;
+  b.audio_of = of;
+  arena_reset(&ar);
+  assert_int_equal(tsm_train_step(m, &b, 0.1f, &l2, &ar, &e), 0);
+  assert_true(fabs(l1.loss_sum - l2.loss_sum) < 1e-6 * fabs(l1.loss_sum));
+  assert_true(tu_close_ff("shared-audio gradients", m->ps.g, g1, m->ps.total, 1e-5, 1e-6));
+  free(g1), free(wav2);
+  arena_free(&ar);
+  tsm_free(m);
+  tm_free(&t);
+}
+
 static void test_save_load(void **s) {
   (void)s;
   char dir[512], out[512];
@@ -163,7 +201,8 @@ static void test_bad_dirs(void **s) {
 }
 
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_parity), cmocka_unit_test(test_save_load),
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_parity), cmocka_unit_test(test_shared_audio),
+                                     cmocka_unit_test(test_save_load),
                                      cmocka_unit_test(test_bad_dirs)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
