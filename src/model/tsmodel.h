@@ -37,6 +37,9 @@ typedef struct tsm {
   enc_model enc;
   adapter adp;
   qwen2 llm;
+  int ctc;              /* an encoder CTC head over characters (train/ctc.h) is present */
+  float ctc_weight;     /* its default loss weight (config "ctc": {"weight": w}) */
+  int i_ctc_w, i_ctc_b; /* "ctc.weight" (29, C_enc), "ctc.bias" (29) */
   tok *tok;
   char *tok_path;        /* the tokenizer.json it came from (copied on save) */
   int32_t audio_id, im_end_id;
@@ -75,6 +78,10 @@ typedef struct tsm_batch {
   /* GRPO and scoring (all optional; zero = plain SFT): */
   float temperature;      /* logits are divided by it before the softmax (0 = 1) */
   float *logp_out;        /* (R) log-prob of each response token, in batch order */
+  /* encoder CTC auxiliary loss (models with a CTC head): ctc_scale x d(CTC NLL / label
+   * length) is added for each audio input u with transcript ctc_text[u] (0 = off) */
+  float ctc_scale;
+  const char *const *ctc_text; /* (U) */
   /* per-token weights of the NLL, computed from the tokens' log-probs (GRPO coefficients) */
   int (*coef_fn)(void *user, int64_t R, const float *logp, float *weight, ts_err *e);
   void *coef_user;
@@ -84,6 +91,8 @@ typedef struct tsm_loss {
   double loss_sum;        /* sum of (weighted) token cross-entropies (nats) */
   int64_t tokens;         /* response tokens scored */
   int64_t correct;        /* of which the argmax was right */
+  double ctc_sum;         /* sum over audio inputs of CTC NLL / label length */
+  int64_t ctc_n;          /* audio inputs with a feasible CTC alignment */
 } tsm_loss;
 
 /* Audio side of a batch: encoder + adapter. aud (B, *Ta, C_llm) from the arena; na[b] valid

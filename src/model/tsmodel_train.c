@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "model/tsmodel.h"
+#include "nn/ctc.h"
 #include "tensor/ops.h"
 
 #define TRY(x)           \
@@ -112,6 +113,33 @@ int tsm_train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena *a
   if (!una) return TS_ENOMEM;
   int32_t *na = una + U, *S = na + B, *pp = na + 2 * B; /* na: per sequence */
   TRY(tsm_encode_audio(m, U, b->wav, b->L, b->wav_len, &aud, &Ta, una, &ea, &aa, ar, e));
+  /* encoder CTC head: loss now, logit gradients kept for the backward */
+  float *ctc_dz = NULL;
+  if (m->ctc && b->ctc_scale != 0.0f && b->ctc_text) {
+    int64_t Ce = m->ecfg.C, Vc = CTC_CHAR_VOCAB;
+    float *cz = tt_alloc(ar, sizeof(float) * (size_t)(U * ea.T * Vc + 1), e);
+    ctc_dz = tt_alloc(ar, sizeof(float) * (size_t)(U * ea.T * Vc + 1), e);
+    int32_t *lab = tt_alloc(ar, sizeof(int32_t) * 4096, e);
+    if (!cz || !ctc_dz || !lab) return TS_ENOMEM;
+    tensor H = tensor_f32(ea.out, 2, U * ea.T, Ce, 0, 0), W = pset_w(&m->ps, m->i_ctc_w),
+           Bb = pset_w(&m->ps, m->i_ctc_b), Z = tensor_f32(cz, 2, U * ea.T, Vc, 0, 0), DZ = Z;
+    DZ.data = ctc_dz;
+    H.device = Z.device = DZ.device = be->device;
+    TRY(op_matmul(be, &H, &W, &Bb, &Z, 0, 1, 0.0f, e));
+    TRY(op_fill(be, &DZ, 0.0f, e));
+    for (int64_t u = 0; u < U; u++) {
+      int64_t nl = ctc_chars(b->ctc_text[u] ? b->ctc_text[u] : "", lab, 4096), Tf = ea.frames[u];
+      if (!nl || !Tf) continue;
+      double l;
+      int ok;
+      TRY(ctc_loss(cz + u * ea.T * Vc, Tf, Vc, lab, nl, gs != 0.0f ? b->ctc_scale / (float)nl : 0.0f, &l,
+                   gs != 0.0f ? ctc_dz + u * ea.T * Vc : NULL, &ok, e));
+      if (ok) {
+        out->ctc_sum += l / (double)nl;
+        out->ctc_n++;
+      }
+    }
+  }
   for (int64_t i = 0; i < B; i++) na[i] = una[b->audio_of ? b->audio_of[i] : i];
   /* 2. splice */
   float *x;
@@ -211,7 +239,7 @@ int tsm_train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena *a
   }
   TRY(qwen2_embed_bwd(&m->llm, tid, Ntext, temb, e));
   int train_enc = tt_any_trainable(&m->ps, "encoder.");
-  if (!tt_any_trainable(&m->ps, "adapter.") && !train_enc) return TS_OK;
+  if (!tt_any_trainable(&m->ps, "adapter.") && !train_enc && !ctc_dz) return TS_OK;
   float *daud = tt_alloc(ar, sizeof(float) * (size_t)(U * Ta * C + 1), e);
   float *denc = train_enc ? tt_alloc(ar, sizeof(float) * (size_t)(U * ea.T * m->ecfg.C + 1), e) : NULL;
   if (!daud || (train_enc && !denc)) return TS_ENOMEM;
@@ -232,6 +260,14 @@ int tsm_train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena *a
     TRY(op_fill(be, &DE, 0.0f, e));
   }
   TRY(adapter_backward(&m->adp, &aa, daud, denc, ar, e));
+  if (ctc_dz) { /* CTC head: its parameters, and the encoder output's gradient */
+    tensor H = tensor_f32(ea.out, 2, U * ea.T, m->ecfg.C, 0, 0), W = pset_w(&m->ps, m->i_ctc_w),
+           GW = pset_g(&m->ps, m->i_ctc_w), GB = pset_g(&m->ps, m->i_ctc_b),
+           DZ = tensor_f32(ctc_dz, 2, U * ea.T, CTC_CHAR_VOCAB, 0, 0), DE = tensor_f32(denc, 2, U * ea.T, m->ecfg.C, 0, 0);
+    H.device = DZ.device = DE.device = be->device;
+    int th = !m->ps.v[m->i_ctc_w].frozen;
+    TRY(op_matmul_bwd(be, &H, &W, &DZ, denc ? &DE : NULL, th ? &GW : NULL, th ? &GB : NULL, 0, 1, e));
+  }
   if (train_enc) TRY(enc_backward(&m->enc, &ea, denc, ar, e));
   return TS_OK;
 }

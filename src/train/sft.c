@@ -33,6 +33,7 @@ void sft_cfg_default(sft_cfg *c) {
   c->log_every = 1;
   c->threads = 2;
   c->resume = 1;
+  c->ctc_weight = -1.0f;
   sample_opts_default(&c->sample);
 }
 
@@ -40,6 +41,7 @@ void sft_cfg_default(sft_cfg *c) {
 typedef struct sft_item {
   float *wav;
   int64_t n;
+  char *text;        /* the target's transcript (CTC) */
   int32_t *ids;
   int32_t n_ids, rs, re;
 } sft_item;
@@ -55,6 +57,7 @@ static void sft_item_free(void *p, void *user) {
   if (!it) return;
   free(it->wav);
   free(it->ids);
+  free(it->text);
   free(it);
 }
 
@@ -92,6 +95,7 @@ static int sft_make_item(sample *s, const man_entry *x, void *user, void **item,
     sample_free(s);
     return rc;
   }
+  it->text = strdup(x->src[x->target].text ? x->src[x->target].text : "");
   it->wav = s->wave; /* take the waveform */
   it->n = s->n;
   s->wave = NULL;
@@ -107,14 +111,16 @@ static double sft_now(void) {
 }
 
 /* Runs forward/backward on one micro-batch of items. */
-static int sft_micro(tsm *m, sft_item **items, int n, float gs, tsm_loss *out, arena *ar, ts_err *e) {
+static int sft_micro(tsm *m, sft_item **items, int n, float gs, float ctc_scale, tsm_loss *out, arena *ar,
+                     ts_err *e) {
   int64_t L = 0;
   for (int i = 0; i < n; i++) L = items[i]->n > L ? items[i]->n : L;
   float *wav = calloc((size_t)(n * L), sizeof(float));
   int64_t *len = calloc((size_t)n, sizeof(int64_t));
   const int32_t **ids = calloc((size_t)n, sizeof(int32_t *));
   int32_t *nid = calloc((size_t)n * 3, sizeof(int32_t));
-  int rc = (!wav || !len || !ids || !nid) ? err_set(e, TS_ENOMEM, "sft: out of memory") : TS_OK;
+  const char **texts = calloc((size_t)n, sizeof(char *));
+  int rc = (!wav || !len || !ids || !nid || !texts) ? err_set(e, TS_ENOMEM, "sft: out of memory") : TS_OK;
   if (!rc) {
     for (int i = 0; i < n; i++) {
       memcpy(wav + i * L, items[i]->wav, sizeof(float) * (size_t)items[i]->n);
@@ -123,6 +129,7 @@ static int sft_micro(tsm *m, sft_item **items, int n, float gs, tsm_loss *out, a
       nid[i] = items[i]->n_ids;
       nid[n + i] = items[i]->rs;
       nid[2 * n + i] = items[i]->re;
+      texts[i] = items[i]->text;
     }
     tsm_batch b;
     memset(&b, 0, sizeof b);
@@ -134,10 +141,12 @@ static int sft_micro(tsm *m, sft_item **items, int n, float gs, tsm_loss *out, a
     b.n_ids = nid;
     b.resp_start = nid + n;
     b.resp_end = nid + 2 * n;
+    b.ctc_scale = ctc_scale;
+    b.ctc_text = texts;
     arena_reset(ar);
     rc = tsm_train_step(m, &b, gs, out, ar, e);
   }
-  free(wav), free(len), free(ids), free(nid);
+  free(wav), free(len), free(ids), free(nid), free(texts);
   return rc;
 }
 
@@ -264,11 +273,16 @@ int sft_run(tsm *m, const sft_cfg *c, ts_err *e) {
       break;
     }
     pset_zero_grad(&m->ps);
-    tsm_loss tot = {0, 0, 0};
+    tsm_loss tot;
+    memset(&tot, 0, sizeof tot);
     for (int a = 0; a < c->accum && !rc; a++) {
       tsm_loss lo1;
       if (!bs[a].n) continue;
-      rc = sft_micro(m, (sft_item **)bs[a].items, bs[a].n, (float)(1.0 / (double)tokens), &lo1, &ar, e);
+      float cw = !m->ctc ? 0.0f : c->ctc_weight < 0 ? m->ctc_weight : c->ctc_weight;
+      rc = sft_micro(m, (sft_item **)bs[a].items, bs[a].n, (float)(1.0 / (double)tokens), cw / (float)samples, &lo1,
+                     &ar, e);
+      tot.ctc_sum += lo1.ctc_sum;
+      tot.ctc_n += lo1.ctc_n;
       tot.loss_sum += lo1.loss_sum;
       tot.tokens += lo1.tokens;
       tot.correct += lo1.correct;
@@ -287,13 +301,25 @@ int sft_run(tsm *m, const sft_cfg *c, ts_err *e) {
     double dt = sft_now() - t0;
     loader_stats ls;
     loader_stats_get(L, &ls);
-    sft_step_info info = {step, c->steps, tot.loss_sum / (double)tot.tokens, (double)tot.correct / (double)tot.tokens,
-                          lr, gn, tot.tokens, samples, ls.n_skipped, dt, samples / dt, tot.tokens / dt};
+    sft_step_info info = {step,
+                          c->steps,
+                          tot.loss_sum / (double)tot.tokens,
+                          (double)tot.correct / (double)tot.tokens,
+                          tot.ctc_n ? tot.ctc_sum / (double)tot.ctc_n : 0.0,
+                          lr,
+                          gn,
+                          tot.tokens,
+                          samples,
+                          ls.n_skipped,
+                          dt,
+                          samples / dt,
+                          tot.tokens / dt};
     if (c->log_every > 0 && (step % c->log_every == 0 || step == c->steps)) {
       cJSON *o = cJSON_CreateObject();
       cJSON_AddNumberToObject(o, "step", (double)step);
       cJSON_AddNumberToObject(o, "loss", info.loss);
       cJSON_AddNumberToObject(o, "acc", info.acc);
+      if (tot.ctc_n) cJSON_AddNumberToObject(o, "ctc", info.ctc);
       cJSON_AddNumberToObject(o, "lr", lr);
       cJSON_AddNumberToObject(o, "grad_norm", gn);
       cJSON_AddNumberToObject(o, "tokens", (double)tot.tokens);

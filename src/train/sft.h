@@ -20,6 +20,7 @@ typedef struct sft_step_info {
   int64_t step, steps;
   double loss;        /* mean NLL per response token of this step */
   double acc;         /* share of response tokens predicted by argmax */
+  double ctc;         /* mean CTC loss per label (0 without a CTC head) */
   double lr, grad_norm;
   int64_t tokens, samples, skipped;
   double secs, samples_per_s, tokens_per_s;
@@ -45,6 +46,8 @@ typedef struct sft_cfg {
   int resume;               /* 1: continue from RUN/latest when present */
   int save_bf16;            /* checkpoints' model.safetensors in bf16 */
   int cot_continuous;       /* CoT built on the fly: write scores instead of levels (Table 2) */
+  float ctc_weight;         /* encoder CTC auxiliary loss weight (models with a CTC head):
+                               < 0 = the model's configured weight, 0 = off */
   /* called after every step; a non-zero return stops training (after a checkpoint) */
   int (*on_step)(void *user, const sft_step_info *info);
   void *user;
