@@ -32,7 +32,7 @@ TOKENIZER = os.path.join(HERE, "..", "tests", "fixtures", "text", "bpe_trained.j
 AUDIO_ID, IM_END = 659, 658
 
 
-def main():
+def main(ctc_weight=0.0, name="tiny"):
     torch.manual_seed(5)
     ecfg = Data2VecAudioConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=40,
                                conv_dim=[12, 16, 16, 16, 16, 16, 20], conv_kernel=[10, 3, 3, 3, 3, 2, 2],
@@ -62,6 +62,10 @@ def main():
     fe = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True,
                                   return_attention_mask=True)
     fx_in = fe(waves, sampling_rate=16000, padding=True, return_tensors="pt", return_attention_mask=True)
+    ctc = torch.nn.Linear(32, 29)
+    with torch.no_grad():
+        ctc.weight.normal_(0, 0.3, generator=torch.Generator().manual_seed(9))
+        ctc.bias.normal_(0, 0.3, generator=torch.Generator().manual_seed(10))
     hid = enc(fx_in["input_values"], attention_mask=fx_in["attention_mask"]).last_hidden_state  # (B, T, 32)
     frames = enc._get_feat_extract_output_lengths(torch.tensor(lens)).tolist()
     # token sequences: prompt with one <|audio|>, response, <|im_end|>
@@ -97,9 +101,19 @@ def main():
     logits = llm(inputs_embeds=X, attention_mask=am).logits
     sel = torch.stack([logits[i, t] for i, t in rows])
     loss = torch.nn.functional.cross_entropy(sel, torch.tensor(targets))
+    texts = ["BIN A", "IT'S"]  # short enough for 16 and 11 frames
+    if ctc_weight:
+        # characters: blank 0, space 1, apostrophe 2, A..Z 3..28 (nn/ctc.h)
+        def chars(t):
+            return [1 if c == " " else 2 if c == "'" else 3 + ord(c) - 65 for c in t]
+        lp = torch.log_softmax(ctc(hid), -1).transpose(0, 1)  # (T, B, 29)
+        tg = [chars(t) for t in texts]
+        cl = torch.nn.functional.ctc_loss(lp, torch.tensor(sum(tg, [])), torch.tensor(frames),
+                                          torch.tensor([len(t) for t in tg]), blank=0, reduction="mean")
+        loss = loss + ctc_weight * cl
     loss.backward()
     # model directory
-    d = os.path.join(ROOT, "tiny")
+    d = os.path.join(ROOT, name)
     if os.path.isdir(d):
         shutil.rmtree(d)
     os.makedirs(d)
@@ -109,6 +123,8 @@ def main():
     config = {"encoder": ej, "adapter": {"kind": "mlp", "downsample": k, "input_size": 32, "hidden_size": H,
                                          "output_size": 24},
               "llm": lj, "prompt": {"instruction": "Transcribe the target speaker."}}
+    if ctc_weight:
+        config["ctc"] = {"weight": ctc_weight, "vocab": "chars"}
     with open(os.path.join(d, "config.json"), "w") as f:
         json.dump(config, f, indent=1)
     tensors = {}
@@ -119,6 +135,9 @@ def main():
     for n, m in (("linear1", lin1), ("linear2", lin2)):
         tensors[f"adapter.{n}.weight"] = m.weight.detach().contiguous()
         tensors[f"adapter.{n}.bias"] = m.bias.detach().contiguous()
+    if ctc_weight:
+        tensors["ctc.weight"] = ctc.weight.detach().contiguous()
+        tensors["ctc.bias"] = ctc.bias.detach().contiguous()
     save_file(tensors, os.path.join(d, "model.safetensors"), metadata={"format": "pt"})
     shutil.copy(TOKENIZER, os.path.join(d, "tokenizer.json"))
     fx = gef.Fixture()
@@ -135,10 +154,16 @@ def main():
     for n, m in (("linear1", lin1), ("linear2", lin2)):
         fx.add(f"g.adapter.{n}.weight", m.weight.grad)
         fx.add(f"g.adapter.{n}.bias", m.bias.grad)
+    if ctc_weight:
+        fx.add("g.ctc.weight", ctc.weight.grad)
+        fx.add("g.ctc.bias", ctc.bias.grad)
+        fx.scalar("ctc_texts", texts)
+        fx.scalar("ctc_weight", ctc_weight)
     gef.OUT = ROOT
-    fx.save("tiny_ref")
+    fx.save(name + "_ref")
     print("frames", frames, "loss", loss.item(), file=sys.stderr)
 
 
 if __name__ == "__main__":
     main()
+    main(ctc_weight=0.3, name="tiny_ctc")

@@ -102,7 +102,7 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
   int64_t Ta, Tm;
   int32_t *S = na + B, *pp = na + 2 * B;
   if ((rc = tsm_encode_audio(m, B, in->wav, in->L, in->wav_len, &aud, &Ta, na, NULL, NULL, ar, e))) goto done;
-  if ((rc = tsm_splice(m, B, in->ids, in->n_ids, aud, Ta, na, &x, &Tm, S, pp, NULL, NULL, ar, e))) goto done;
+  if ((rc = tsm_splice(m, B, in->ids, in->n_ids, aud, Ta, na, NULL, &x, &Tm, S, pp, NULL, NULL, ar, e))) goto done;
   if ((rc = qwen2_kv_init(&pre, &m->llm, B, Tm, e))) goto done;
   if ((rc = qwen2_step(&m->llm, &pre, Tm, x, S, lg0, ar, e))) goto done;
   if ((rc = qwen2_kv_init(&kv, &m->llm, BG, Tm + max_new + 1, e))) goto done;
@@ -121,11 +121,18 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
       n_new[r] = 0;
       if (seq[r].done) continue;
       float lp;
-      /* never emit the audio placeholder or the LLM's unused embedding rows */
+      /* never emit the audio placeholder or the LLM's unused embedding rows; the log-prob
+       * reported is still that of the full distribution, as the trainer computes it */
       float *z = logits + r * V;
+      float tau = c->samp.temperature > 0.0f ? c->samp.temperature : 1.0f, mx = -INFINITY;
+      for (int64_t v = 0; v < V; v++) mx = z[v] / tau > mx ? z[v] / tau : mx;
+      double se = 0;
+      for (int64_t v = 0; v < V; v++) se += exp((double)(z[v] / tau - mx));
+      float lse = mx + (float)log(se);
       z[m->audio_id] = -INFINITY;
       for (int64_t v = n_real; v < V; v++) z[v] = -INFINITY;
-      int32_t t = sample_token(z, V, &c->samp, &rng[r], &lp, scratch);
+      int32_t t = sample_token(z, V, &c->samp, &rng[r], NULL, scratch);
+      lp = z[t] / tau - lse;
       if (t == m->im_end_id) {
         seq[r].done = 1;
         outs[r].stopped = 1;

@@ -10,6 +10,7 @@
 #include "base/jsonx.h"
 #include "base/philox.h"
 #include "tensor/params_io.h"
+#include "nn/ctc.h"
 
 #define TRY(x)           \
   do {                   \
@@ -34,6 +35,11 @@ static int tsm_build(tsm *m, const char *tok_path, backend *be, int grads, int a
   pset_init(&m->ps, be);
   TRY(enc_declare(&m->ps, "encoder.", &m->ecfg, e));
   TRY(adapter_declare(&m->ps, "adapter.", &m->acfg, e));
+  if (m->ctc) {
+    int64_t w[2] = {CTC_CHAR_VOCAB, m->ecfg.C}, b[1] = {CTC_CHAR_VOCAB};
+    if ((m->i_ctc_w = pset_add(&m->ps, "ctc.weight", 2, w, 1, e)) < 0) return e->code;
+    if ((m->i_ctc_b = pset_add(&m->ps, "ctc.bias", 1, b, 0, e)) < 0) return e->code;
+  }
   TRY(qwen2_declare(&m->ps, "llm.", &m->lcfg, e));
   TRY(pset_alloc(&m->ps, grads, adam, e));
   TRY(enc_bind(&m->enc, &m->ps, "encoder.", &m->ecfg, e));
@@ -93,6 +99,14 @@ static int tsm_parse_config(tsm *m, const cJSON *cfg, const char *what, ts_err *
   TRY(adapter_cfg_from_json(aj, sub, &m->acfg, e));
   snprintf(sub, sizeof sub, "%s: llm", what);
   TRY(qwen2_cfg_from_json(lj, sub, &m->lcfg, e));
+  const cJSON *cj = cJSON_GetObjectItemCaseSensitive(cfg, "ctc");
+  if (cj && !cJSON_IsNull(cj)) {
+    double w;
+    if (!cJSON_IsObject(cj)) return err_set(e, TS_EFORMAT, "%s: \"ctc\" must be an object", what);
+    TRY(jsonx_num(cj, "weight", &w, 1, 0.3, what, e));
+    m->ctc = 1;
+    m->ctc_weight = (float)w;
+  }
   m->enc_json = cJSON_Duplicate(ej, 1);
   if (!m->enc_json) return err_set(e, TS_ENOMEM, "%s: out of memory", what);
   return tsm_read_prompt(m, cfg, what, e);
@@ -115,6 +129,7 @@ int tsm_load(const char *dir, backend *be, int grads, int adam, tsm **out, ts_er
   if (!rc) rc = st_open(path, &f, e);
   if (!rc) rc = enc_load(&m->enc, f, "encoder.", e);
   if (!rc) rc = pset_load_st(&m->ps, f, "adapter.", "adapter.", NULL, NULL, e);
+  if (!rc && m->ctc) rc = pset_load_st(&m->ps, f, "ctc.", "ctc.", NULL, NULL, e);
   if (!rc) rc = pset_load_st(&m->ps, f, "llm.", "llm.", NULL, NULL, e);
   st_close(f);
   if (rc) {
@@ -205,6 +220,11 @@ int tsm_save(tsm *m, const char *dir, int as_bf16, ts_err *e) {
     if (m->system) cJSON_AddStringToObject(p, "system", m->system);
     cJSON_AddStringToObject(p, "instruction", m->instruction ? m->instruction : "");
     cJSON_AddItemToObject(cfg, "prompt", p);
+    if (m->ctc) {
+      cJSON *cc = cJSON_AddObjectToObject(cfg, "ctc");
+      cJSON_AddNumberToObject(cc, "weight", m->ctc_weight);
+      cJSON_AddStringToObject(cc, "vocab", "chars");
+    }
     a = l = p = NULL;
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);

@@ -37,6 +37,9 @@ typedef struct tsm {
   enc_model enc;
   adapter adp;
   qwen2 llm;
+  int ctc;              /* an encoder CTC head over characters (train/ctc.h) is present */
+  float ctc_weight;     /* its default loss weight (config "ctc": {"weight": w}) */
+  int i_ctc_w, i_ctc_b; /* "ctc.weight" (29, C_enc), "ctc.bias" (29) */
   tok *tok;
   char *tok_path;        /* the tokenizer.json it came from (copied on save) */
   int32_t audio_id, im_end_id;
@@ -62,16 +65,23 @@ int tsm_describe(const tsm *m, int batch, double seconds, char *buf, size_t n);
 
 /* ---- training forward/backward (tsmodel_train.c) ---- */
 typedef struct tsm_batch {
-  int64_t B;
-  const float *wav;       /* (B, L) 16 kHz, padded */
+  int64_t B;              /* token sequences */
+  const float *wav;       /* (U, L) 16 kHz, padded: the distinct audio inputs */
   int64_t L;
-  const int64_t *wav_len; /* (B) valid samples */
+  const int64_t *wav_len; /* (U) valid samples */
+  int64_t U;              /* distinct audio inputs (0 = B: one per sequence) */
+  const int32_t *audio_of;/* (B) audio input of each sequence (NULL: b) — G completions of one
+                             prompt share one encoder pass, forward and backward */
   const int32_t *const *ids; /* B token sequences: prompt (with one <|audio|>) + response */
   const int32_t *n_ids;   /* (B) */
   const int32_t *resp_start, *resp_end; /* (B) loss span [start, end) in ids */
   /* GRPO and scoring (all optional; zero = plain SFT): */
   float temperature;      /* logits are divided by it before the softmax (0 = 1) */
   float *logp_out;        /* (R) log-prob of each response token, in batch order */
+  /* encoder CTC auxiliary loss (models with a CTC head): ctc_scale x d(CTC NLL / label
+   * length) is added for each audio input u with transcript ctc_text[u] (0 = off) */
+  float ctc_scale;
+  const char *const *ctc_text; /* (U) */
   /* per-token weights of the NLL, computed from the tokens' log-probs (GRPO coefficients) */
   int (*coef_fn)(void *user, int64_t R, const float *logp, float *weight, ts_err *e);
   void *coef_user;
@@ -81,6 +91,8 @@ typedef struct tsm_loss {
   double loss_sum;        /* sum of (weighted) token cross-entropies (nats) */
   int64_t tokens;         /* response tokens scored */
   int64_t correct;        /* of which the argmax was right */
+  double ctc_sum;         /* sum over audio inputs of CTC NLL / label length */
+  int64_t ctc_n;          /* audio inputs with a feasible CTC alignment */
 } tsm_loss;
 
 /* Audio side of a batch: encoder + adapter. aud (B, *Ta, C_llm) from the arena; na[b] valid
@@ -88,12 +100,13 @@ typedef struct tsm_loss {
 int tsm_encode_audio(tsm *m, int64_t B, const float *wav, int64_t L, const int64_t *wav_len, float **aud,
                      int64_t *Ta, int32_t *na, enc_acts *ea, adapter_acts *aa, arena *ar, ts_err *e);
 /* Splices the audio frames into each token sequence at its single <|audio|>:
- * x (B, *Tm, C) from the arena, zero past S[b] = n_ids[b] - 1 + na[b]; p[b] is the
- * placeholder's index. Text rows are embedded; tid/Ntext (optional) return the text ids in
+ * x (B, *Tm, C) from the arena, zero past S[b] = n_ids[b] - 1 + na[u]; p[b] is the
+ * placeholder's index. Sequence b takes audio u = audio_of[b] (NULL: u = b) of aud
+ * (U, Ta, C) with na (U). Text rows are embedded; tid/Ntext (optional) return the text ids in
  * splice order (for the embedding backward). */
 int tsm_splice(tsm *m, int64_t B, const int32_t *const *ids, const int32_t *n_ids, const float *aud, int64_t Ta,
-               const int32_t *na, float **x, int64_t *Tm, int32_t *S, int32_t *p, int32_t **tid, int64_t *Ntext,
-               arena *ar, ts_err *e);
+               const int32_t *na, const int32_t *audio_of, float **x, int64_t *Tm, int32_t *S, int32_t *p,
+               int32_t **tid, int64_t *Ntext, arena *ar, ts_err *e);
 
 /* Forward of a batch; when grad_scale != 0 also backward, adding grad_scale x the gradient
  * of loss_sum into the parameter gradients (frozen parts are skipped). ar is reset by the

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "model/tsmodel.h"
+#include "nn/ctc.h"
 #include "tensor/ops.h"
 
 #define TRY(x)           \
@@ -49,8 +50,8 @@ int tsm_encode_audio(tsm *m, int64_t B, const float *wav, int64_t L, const int64
 }
 
 int tsm_splice(tsm *m, int64_t B, const int32_t *const *ids, const int32_t *n_ids, const float *aud, int64_t Ta,
-               const int32_t *na, float **xo, int64_t *Tmo, int32_t *S, int32_t *p, int32_t **tido, int64_t *Ntexto,
-               arena *ar, ts_err *e) {
+               const int32_t *na, const int32_t *audio_of, float **xo, int64_t *Tmo, int32_t *S, int32_t *p,
+               int32_t **tido, int64_t *Ntexto, arena *ar, ts_err *e) {
   backend *be = m->be;
   int64_t C = m->lcfg.C, Tm = 0, Ntext = 0;
   for (int64_t i = 0; i < B; i++) {
@@ -61,7 +62,7 @@ int tsm_splice(tsm *m, int64_t B, const int32_t *const *ids, const int32_t *n_id
         p[i] = j;
       }
     if (p[i] < 0) return err_set(e, TS_EARG, "sample %lld has no <|audio|> placeholder", (long long)i);
-    S[i] = n_ids[i] - 1 + na[i];
+    S[i] = n_ids[i] - 1 + na[audio_of ? audio_of[i] : i];
     if (S[i] > Tm) Tm = S[i];
     Ntext += n_ids[i] - 1;
   }
@@ -80,9 +81,10 @@ int tsm_splice(tsm *m, int64_t B, const int32_t *const *ids, const int32_t *n_id
   k = 0;
   for (int64_t i = 0; i < B; i++) {
     float *xb = x + i * Tm * C;
+    int64_t u = audio_of ? audio_of[i] : i;
     TRY(tt_rows(be, temb + k * C, xb, p[i], C, e));
-    TRY(tt_rows(be, aud + i * Ta * C, xb + (int64_t)p[i] * C, na[i], C, e));
-    TRY(tt_rows(be, temb + (k + p[i]) * C, xb + (int64_t)(p[i] + na[i]) * C, n_ids[i] - 1 - p[i], C, e));
+    TRY(tt_rows(be, aud + u * Ta * C, xb + (int64_t)p[i] * C, na[u], C, e));
+    TRY(tt_rows(be, temb + (k + p[i]) * C, xb + (int64_t)(p[i] + na[u]) * C, n_ids[i] - 1 - p[i], C, e));
     k += n_ids[i] - 1;
   }
   *xo = x;
@@ -101,15 +103,49 @@ int tsm_train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena *a
   adapter_acts aa;
   float *aud;
   int64_t Ta;
-  int32_t *na = tt_alloc(ar, sizeof(int32_t) * (size_t)B * 3, e);
-  if (!na) return TS_ENOMEM;
-  int32_t *S = na + B, *pp = na + 2 * B;
-  TRY(tsm_encode_audio(m, B, b->wav, b->L, b->wav_len, &aud, &Ta, na, &ea, &aa, ar, e));
+  int64_t U = b->U > 0 ? b->U : B;
+  if (b->audio_of)
+    for (int64_t i = 0; i < B; i++)
+      if (b->audio_of[i] < 0 || b->audio_of[i] >= U)
+        return err_set(e, TS_EARG, "train step: sequence %lld refers to audio %d of %lld", (long long)i, b->audio_of[i],
+                       (long long)U);
+  int32_t *una = tt_alloc(ar, sizeof(int32_t) * (size_t)(U + 3 * B), e);
+  if (!una) return TS_ENOMEM;
+  int32_t *na = una + U, *S = na + B, *pp = na + 2 * B; /* na: per sequence */
+  TRY(tsm_encode_audio(m, U, b->wav, b->L, b->wav_len, &aud, &Ta, una, &ea, &aa, ar, e));
+  /* encoder CTC head: loss now, logit gradients kept for the backward */
+  float *ctc_dz = NULL;
+  if (m->ctc && b->ctc_scale != 0.0f && b->ctc_text) {
+    int64_t Ce = m->ecfg.C, Vc = CTC_CHAR_VOCAB;
+    float *cz = tt_alloc(ar, sizeof(float) * (size_t)(U * ea.T * Vc + 1), e);
+    ctc_dz = tt_alloc(ar, sizeof(float) * (size_t)(U * ea.T * Vc + 1), e);
+    int32_t *lab = tt_alloc(ar, sizeof(int32_t) * 4096, e);
+    if (!cz || !ctc_dz || !lab) return TS_ENOMEM;
+    tensor H = tensor_f32(ea.out, 2, U * ea.T, Ce, 0, 0), W = pset_w(&m->ps, m->i_ctc_w),
+           Bb = pset_w(&m->ps, m->i_ctc_b), Z = tensor_f32(cz, 2, U * ea.T, Vc, 0, 0), DZ = Z;
+    DZ.data = ctc_dz;
+    H.device = Z.device = DZ.device = be->device;
+    TRY(op_matmul(be, &H, &W, &Bb, &Z, 0, 1, 0.0f, e));
+    TRY(op_fill(be, &DZ, 0.0f, e));
+    for (int64_t u = 0; u < U; u++) {
+      int64_t nl = ctc_chars(b->ctc_text[u] ? b->ctc_text[u] : "", lab, 4096), Tf = ea.frames[u];
+      if (!nl || !Tf) continue;
+      double l;
+      int ok;
+      TRY(ctc_loss(cz + u * ea.T * Vc, Tf, Vc, lab, nl, gs != 0.0f ? b->ctc_scale / (float)nl : 0.0f, &l,
+                   gs != 0.0f ? ctc_dz + u * ea.T * Vc : NULL, &ok, e));
+      if (ok) {
+        out->ctc_sum += l / (double)nl;
+        out->ctc_n++;
+      }
+    }
+  }
+  for (int64_t i = 0; i < B; i++) na[i] = una[b->audio_of ? b->audio_of[i] : i];
   /* 2. splice */
   float *x;
   int32_t *tid;
   int64_t Tm, Ntext, R = 0;
-  TRY(tsm_splice(m, B, b->ids, b->n_ids, aud, Ta, na, &x, &Tm, S, pp, &tid, &Ntext, ar, e));
+  TRY(tsm_splice(m, B, b->ids, b->n_ids, aud, Ta, una, b->audio_of, &x, &Tm, S, pp, &tid, &Ntext, ar, e));
   for (int64_t i = 0; i < B; i++) {
     if (b->resp_start[i] <= pp[i] || b->resp_end[i] > b->n_ids[i] || b->resp_start[i] > b->resp_end[i])
       return err_set(e, TS_EARG, "train step: sample %lld: response span [%d, %d) is not after the audio", (long long)i,
@@ -203,20 +239,35 @@ int tsm_train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena *a
   }
   TRY(qwen2_embed_bwd(&m->llm, tid, Ntext, temb, e));
   int train_enc = tt_any_trainable(&m->ps, "encoder.");
-  if (!tt_any_trainable(&m->ps, "adapter.") && !train_enc) return TS_OK;
-  float *daud = tt_alloc(ar, sizeof(float) * (size_t)(B * Ta * C), e);
-  float *denc = train_enc ? tt_alloc(ar, sizeof(float) * (size_t)(B * ea.T * m->ecfg.C), e) : NULL;
+  if (!tt_any_trainable(&m->ps, "adapter.") && !train_enc && !ctc_dz) return TS_OK;
+  float *daud = tt_alloc(ar, sizeof(float) * (size_t)(U * Ta * C + 1), e);
+  float *denc = train_enc ? tt_alloc(ar, sizeof(float) * (size_t)(U * ea.T * m->ecfg.C + 1), e) : NULL;
   if (!daud || (train_enc && !denc)) return TS_ENOMEM;
-  tensor DA = tensor_f32(daud, 2, B * Ta, C, 0, 0);
+  tensor DA = tensor_f32(daud, 2, U * Ta, C, 0, 0);
   DA.device = be->device;
   TRY(op_fill(be, &DA, 0.0f, e));
-  for (int64_t i = 0; i < B; i++) TRY(tt_rows(be, dx + (i * Tm + pp[i]) * C, daud + i * Ta * C, na[i], C, e));
+  for (int64_t i = 0; i < B; i++) { /* sequences sharing an audio input add their gradients */
+    int64_t u = b->audio_of ? b->audio_of[i] : i;
+    if (!na[i]) continue;
+    tensor s1 = tensor_f32(dx + (i * Tm + pp[i]) * C, 1, (int64_t)na[i] * C, 0, 0, 0),
+           d1 = tensor_f32(daud + u * Ta * C, 1, (int64_t)na[i] * C, 0, 0, 0);
+    s1.device = d1.device = be->device;
+    TRY(op_axpby(be, &s1, 1.0f, &d1, 1.0f, e));
+  }
   if (denc) {
-    tensor DE = tensor_f32(denc, 2, B * ea.T, m->ecfg.C, 0, 0);
+    tensor DE = tensor_f32(denc, 2, U * ea.T, m->ecfg.C, 0, 0);
     DE.device = be->device;
     TRY(op_fill(be, &DE, 0.0f, e));
   }
   TRY(adapter_backward(&m->adp, &aa, daud, denc, ar, e));
+  if (ctc_dz) { /* CTC head: its parameters, and the encoder output's gradient */
+    tensor H = tensor_f32(ea.out, 2, U * ea.T, m->ecfg.C, 0, 0), W = pset_w(&m->ps, m->i_ctc_w),
+           GW = pset_g(&m->ps, m->i_ctc_w), GB = pset_g(&m->ps, m->i_ctc_b),
+           DZ = tensor_f32(ctc_dz, 2, U * ea.T, CTC_CHAR_VOCAB, 0, 0), DE = tensor_f32(denc, 2, U * ea.T, m->ecfg.C, 0, 0);
+    H.device = DZ.device = DE.device = be->device;
+    int th = !m->ps.v[m->i_ctc_w].frozen;
+    TRY(op_matmul_bwd(be, &H, &W, &DZ, denc ? &DE : NULL, th ? &GW : NULL, th ? &GB : NULL, 0, 1, e));
+  }
   if (train_enc) TRY(enc_backward(&m->enc, &ea, denc, ar, e));
   return TS_OK;
 }

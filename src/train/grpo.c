@@ -158,28 +158,29 @@ static int grpo_coef(void *user, int64_t R, const float *logp, float *w, ts_err 
 /* Forward (and backward when gs != 0) over completions [first, first+count). */
 static int grpo_micro(tsm *m, const grpo_batch *b, grpo_item **items, int G, int64_t first, int64_t count, float tau,
                       grpo_coef_ctx *cc, float *logp_out, float gs, arena *ar, ts_err *e) {
-  int64_t L = 0;
-  for (int64_t i = 0; i < count; i++) {
-    int64_t n = items[(first + i) / G]->n;
-    L = n > L ? n : L;
-  }
-  float *wav = calloc((size_t)(count * L), sizeof(float));
-  int64_t *len = calloc((size_t)count, sizeof(int64_t));
-  if (!wav || !len) {
-    free(wav), free(len);
+  /* the completions of one prompt share its audio: one encoder pass per distinct prompt */
+  int64_t p0 = first / G, U = (first + count - 1) / G - p0 + 1, L = 0;
+  for (int64_t u = 0; u < U; u++) L = items[p0 + u]->n > L ? items[p0 + u]->n : L;
+  float *wav = calloc((size_t)(U * L), sizeof(float));
+  int64_t *len = calloc((size_t)U, sizeof(int64_t));
+  int32_t *of = calloc((size_t)count, sizeof(int32_t));
+  if (!wav || !len || !of) {
+    free(wav), free(len), free(of);
     return err_set(e, TS_ENOMEM, "grpo: out of memory");
   }
-  for (int64_t i = 0; i < count; i++) {
-    grpo_item *it = items[(first + i) / G];
-    memcpy(wav + i * L, it->wav, sizeof(float) * (size_t)it->n);
-    len[i] = it->n;
+  for (int64_t u = 0; u < U; u++) {
+    memcpy(wav + u * L, items[p0 + u]->wav, sizeof(float) * (size_t)items[p0 + u]->n);
+    len[u] = items[p0 + u]->n;
   }
+  for (int64_t i = 0; i < count; i++) of[i] = (int32_t)((first + i) / G - p0);
   tsm_batch tb;
   memset(&tb, 0, sizeof tb);
   tb.B = count;
   tb.wav = wav;
   tb.L = L;
   tb.wav_len = len;
+  tb.U = U;
+  tb.audio_of = of;
   tb.ids = (const int32_t *const *)(b->ids + first);
   tb.n_ids = b->n_ids + first;
   tb.resp_start = b->rs + first;
@@ -195,8 +196,7 @@ static int grpo_micro(tsm *m, const grpo_batch *b, grpo_item **items, int G, int
   tsm_loss lo;
   arena_reset(ar);
   int rc = tsm_train_step(m, &tb, gs, &lo, ar, e);
-  free(wav);
-  free(len);
+  free(wav), free(len), free(of);
   return rc;
 }
 
@@ -307,6 +307,8 @@ static int grpo_rollout(tsm *policy, tsm *ref, const grpo_run_cfg *c, grpo_item 
     if (extra) b->ids[i][plen + o->n] = policy->im_end_id;
     int ok;
     b->reward[i] = (float)grpo_reward(o->text, items[i / G]->ref, c->format_reward, &ok);
+    log_debug("grpo: step %lld %s sample %lld reward %.3f: %s", (long long)step + 1, items[i / G]->id,
+              (long long)(i % G), b->reward[i], o->text);
     fmt_ok += ok;
     gen_tokens += o->n;
   }
@@ -441,6 +443,7 @@ int grpo_run(tsm *m, tsm *ref, const grpo_run_cfg *c, ts_err *e) {
         rc = grpo_micro(m, &b, (grpo_item **)lb.items, c->G, f, cnt, c->temperature, &cc, NULL, 1.0f, &ar, e);
       }
       if (rc) break;
+      if (u < 8) info.update_loss[u] = cc.acc.loss;
       gn = pset_grad_norm(&m->ps);
       if (!isfinite(gn)) {
         rc = err_set(e, TS_EINTERNAL, "grpo: gradient norm is %f at step %lld", gn, (long long)step + 1);
@@ -472,6 +475,10 @@ int grpo_run(tsm *m, tsm *ref, const grpo_run_cfg *c, ts_err *e) {
       cJSON_AddNumberToObject(o, "kl", info.kl);
       cJSON_AddNumberToObject(o, "clip_frac", info.clip_frac);
       cJSON_AddNumberToObject(o, "loss", info.loss);
+      if (c->mu > 1) {
+        cJSON *ul = cJSON_AddArrayToObject(o, "update_loss");
+        for (int u = 0; u < c->mu && u < 8; u++) cJSON_AddItemToArray(ul, cJSON_CreateNumber(info.update_loss[u]));
+      }
       cJSON_AddNumberToObject(o, "completion_len", info.completion_len);
       cJSON_AddNumberToObject(o, "grad_norm", gn);
       cJSON_AddNumberToObject(o, "tokens_per_s", info.tokens_per_s);

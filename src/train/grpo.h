@@ -17,6 +17,7 @@ typedef struct grpo_step_info {
   double format_rate;              /* share of well-formed outputs */
   double zero_std_share;           /* share of groups whose rewards are all equal */
   double kl, clip_frac, loss;
+  double update_loss[8];           /* the objective at each of the first mu updates (<= 8) */
   double completion_len;           /* mean generated tokens */
   double lr, grad_norm;
   double secs, tokens_per_s;       /* generated tokens per second */

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "data/cot_sample.h"
 #include "infer/generate.h"
 #include "tensor/params_io.h"
 #include "train/ckpt.h"
@@ -32,6 +33,7 @@ void sft_cfg_default(sft_cfg *c) {
   c->log_every = 1;
   c->threads = 2;
   c->resume = 1;
+  c->ctc_weight = -1.0f;
   sample_opts_default(&c->sample);
 }
 
@@ -39,6 +41,7 @@ void sft_cfg_default(sft_cfg *c) {
 typedef struct sft_item {
   float *wav;
   int64_t n;
+  char *text;        /* the target's transcript (CTC) */
   int32_t *ids;
   int32_t n_ids, rs, re;
 } sft_item;
@@ -54,13 +57,20 @@ static void sft_item_free(void *p, void *user) {
   if (!it) return;
   free(it->wav);
   free(it->ids);
+  free(it->text);
   free(it);
 }
 
-/* The response the model is trained to produce for entry x. */
-static int sft_response(const sft_cfg *c, const man_entry *x, char **out, ts_err *e) {
+/* The response the model is trained to produce for entry x: BASE, the entry's prepared
+ * "cot" text, or (CoT without one) the full CoT built from the sample and its similarities. */
+static int sft_response(const sft_cfg *c, const sample *smp, const man_entry *x, char **out, ts_err *e) {
   if (c->target == SFT_TARGET_COT && x->cot && *x->cot) {
     *out = strdup(x->cot);
+  } else if (c->target == SFT_TARGET_COT) {
+    cot_opts o;
+    memset(&o, 0, sizeof o);
+    o.continuous = c->cot_continuous;
+    return cot_response_for(smp, NULL, &o, out, e);
   } else {
     const char *text = x->src[x->target].text ? x->src[x->target].text : "";
     size_t n = strlen(text) + 64;
@@ -75,7 +85,7 @@ static int sft_make_item(sample *s, const man_entry *x, void *user, void **item,
   sft_item *it = calloc(1, sizeof *it);
   if (!it) return err_set(e, TS_ENOMEM, "sft: out of memory");
   char *resp = NULL;
-  int rc = sft_response(cx->c, x, &resp, e);
+  int rc = sft_response(cx->c, s, x, &resp, e);
   if (!rc) rc = tsm_train_ids(cx->m, resp, &it->ids, &it->n_ids, &it->rs, &it->re, e);
   free(resp);
   if (!rc && it->n_ids > cx->c->max_text)
@@ -85,6 +95,7 @@ static int sft_make_item(sample *s, const man_entry *x, void *user, void **item,
     sample_free(s);
     return rc;
   }
+  it->text = strdup(x->src[x->target].text ? x->src[x->target].text : "");
   it->wav = s->wave; /* take the waveform */
   it->n = s->n;
   s->wave = NULL;
@@ -100,14 +111,16 @@ static double sft_now(void) {
 }
 
 /* Runs forward/backward on one micro-batch of items. */
-static int sft_micro(tsm *m, sft_item **items, int n, float gs, tsm_loss *out, arena *ar, ts_err *e) {
+static int sft_micro(tsm *m, sft_item **items, int n, float gs, float ctc_scale, tsm_loss *out, arena *ar,
+                     ts_err *e) {
   int64_t L = 0;
   for (int i = 0; i < n; i++) L = items[i]->n > L ? items[i]->n : L;
   float *wav = calloc((size_t)(n * L), sizeof(float));
   int64_t *len = calloc((size_t)n, sizeof(int64_t));
   const int32_t **ids = calloc((size_t)n, sizeof(int32_t *));
   int32_t *nid = calloc((size_t)n * 3, sizeof(int32_t));
-  int rc = (!wav || !len || !ids || !nid) ? err_set(e, TS_ENOMEM, "sft: out of memory") : TS_OK;
+  const char **texts = calloc((size_t)n, sizeof(char *));
+  int rc = (!wav || !len || !ids || !nid || !texts) ? err_set(e, TS_ENOMEM, "sft: out of memory") : TS_OK;
   if (!rc) {
     for (int i = 0; i < n; i++) {
       memcpy(wav + i * L, items[i]->wav, sizeof(float) * (size_t)items[i]->n);
@@ -116,6 +129,7 @@ static int sft_micro(tsm *m, sft_item **items, int n, float gs, tsm_loss *out, a
       nid[i] = items[i]->n_ids;
       nid[n + i] = items[i]->rs;
       nid[2 * n + i] = items[i]->re;
+      texts[i] = items[i]->text;
     }
     tsm_batch b;
     memset(&b, 0, sizeof b);
@@ -127,10 +141,12 @@ static int sft_micro(tsm *m, sft_item **items, int n, float gs, tsm_loss *out, a
     b.n_ids = nid;
     b.resp_start = nid + n;
     b.resp_end = nid + 2 * n;
+    b.ctc_scale = ctc_scale;
+    b.ctc_text = texts;
     arena_reset(ar);
     rc = tsm_train_step(m, &b, gs, out, ar, e);
   }
-  free(wav), free(len), free(ids), free(nid);
+  free(wav), free(len), free(ids), free(nid), free(texts);
   return rc;
 }
 
@@ -257,11 +273,16 @@ int sft_run(tsm *m, const sft_cfg *c, ts_err *e) {
       break;
     }
     pset_zero_grad(&m->ps);
-    tsm_loss tot = {0, 0, 0};
+    tsm_loss tot;
+    memset(&tot, 0, sizeof tot);
     for (int a = 0; a < c->accum && !rc; a++) {
       tsm_loss lo1;
       if (!bs[a].n) continue;
-      rc = sft_micro(m, (sft_item **)bs[a].items, bs[a].n, (float)(1.0 / (double)tokens), &lo1, &ar, e);
+      float cw = !m->ctc ? 0.0f : c->ctc_weight < 0 ? m->ctc_weight : c->ctc_weight;
+      rc = sft_micro(m, (sft_item **)bs[a].items, bs[a].n, (float)(1.0 / (double)tokens), cw / (float)samples, &lo1,
+                     &ar, e);
+      tot.ctc_sum += lo1.ctc_sum;
+      tot.ctc_n += lo1.ctc_n;
       tot.loss_sum += lo1.loss_sum;
       tot.tokens += lo1.tokens;
       tot.correct += lo1.correct;
@@ -280,13 +301,25 @@ int sft_run(tsm *m, const sft_cfg *c, ts_err *e) {
     double dt = sft_now() - t0;
     loader_stats ls;
     loader_stats_get(L, &ls);
-    sft_step_info info = {step, c->steps, tot.loss_sum / (double)tot.tokens, (double)tot.correct / (double)tot.tokens,
-                          lr, gn, tot.tokens, samples, ls.n_skipped, dt, samples / dt, tot.tokens / dt};
+    sft_step_info info = {step,
+                          c->steps,
+                          tot.loss_sum / (double)tot.tokens,
+                          (double)tot.correct / (double)tot.tokens,
+                          tot.ctc_n ? tot.ctc_sum / (double)tot.ctc_n : 0.0,
+                          lr,
+                          gn,
+                          tot.tokens,
+                          samples,
+                          ls.n_skipped,
+                          dt,
+                          samples / dt,
+                          tot.tokens / dt};
     if (c->log_every > 0 && (step % c->log_every == 0 || step == c->steps)) {
       cJSON *o = cJSON_CreateObject();
       cJSON_AddNumberToObject(o, "step", (double)step);
       cJSON_AddNumberToObject(o, "loss", info.loss);
       cJSON_AddNumberToObject(o, "acc", info.acc);
+      if (tot.ctc_n) cJSON_AddNumberToObject(o, "ctc", info.ctc);
       cJSON_AddNumberToObject(o, "lr", lr);
       cJSON_AddNumberToObject(o, "grad_norm", gn);
       cJSON_AddNumberToObject(o, "tokens", (double)tot.tokens);

@@ -1,6 +1,8 @@
 /* sft.h — supervised fine-tuning of the composed model (paper §2.1.2 / §3.2), used for both
  * the BASE stage (response "<think></think><answer>TEXT</answer>") and the CoT stage
- * (the manifest entry's "cot" field: a full "<think>...</think><answer>...</answer>").
+ * (the manifest entry's "cot" field — a full "<think>...</think><answer>...</answer>" or, with
+ * random reasoning, an empty think — or, without one, the full CoT built on the fly from the
+ * sample's timeline and the entry's similarities).
  * AdamW; linear warm-up then cosine LR; global batch = micro-batch x accumulation with the
  * loss averaged over all response tokens of the global batch; grad-norm clipping; frozen
  * parts; checkpoints every N steps and on Ctrl-C; exact resume (weights, moments, step, data
@@ -18,6 +20,7 @@ typedef struct sft_step_info {
   int64_t step, steps;
   double loss;        /* mean NLL per response token of this step */
   double acc;         /* share of response tokens predicted by argmax */
+  double ctc;         /* mean CTC loss per label (0 without a CTC head) */
   double lr, grad_norm;
   int64_t tokens, samples, skipped;
   double secs, samples_per_s, tokens_per_s;
@@ -42,6 +45,9 @@ typedef struct sft_cfg {
   const char *freeze[8];    /* name prefixes to freeze, e.g. "encoder." */
   int resume;               /* 1: continue from RUN/latest when present */
   int save_bf16;            /* checkpoints' model.safetensors in bf16 */
+  int cot_continuous;       /* CoT built on the fly: write scores instead of levels (Table 2) */
+  float ctc_weight;         /* encoder CTC auxiliary loss weight (models with a CTC head):
+                               < 0 = the model's configured weight, 0 = off */
   /* called after every step; a non-zero return stops training (after a checkpoint) */
   int (*on_step)(void *user, const sft_step_info *info);
   void *user;

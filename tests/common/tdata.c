@@ -10,9 +10,9 @@
 #include "audio/audio_io.h"
 #endif
 
-int td_make_tiny(const char *dir, char *man, unsigned long n) {
+static int td_make(const char *dir, char *man, unsigned long n, int same) {
 #ifndef TS_HAVE_AUDIO
-  (void)dir, (void)man, (void)n;
+  (void)dir, (void)man, (void)n, (void)same;
   return 1;
 #else
   ts_err e;
@@ -39,7 +39,10 @@ int td_make_tiny(const char *dir, char *man, unsigned long n) {
             "{\"id\": \"s%d\", \"set\": \"train\", \"sources\": [{\"path\": \"u%d.wav\", \"speaker\": \"%d\", "
             "\"gender\": \"%s\", \"text\": \"%s\", \"gain\": 1.0, \"offset\": 0}], \"target\": 0, "
             "\"enroll\": {\"path\": \"u%d.wav\", \"start\": 0, \"duration\": 0.3, \"gain\": 1.0}}\n",
-            i, i, i % 2, i % 2 ? "F" : "M", words[i % 4], (i + 2) % 8);
+            i, i, i % 2, i % 2 ? "F" : "M", words[same ? 0 : i % 4], (i + 2) % 8);
   return fclose(f) ? 1 : 0;
 #endif
 }
+
+int td_make_tiny(const char *dir, char *man, unsigned long n) { return td_make(dir, man, n, 0); }
+int td_make_tiny_same(const char *dir, char *man, unsigned long n) { return td_make(dir, man, n, 1); }

@@ -6,5 +6,8 @@
 /* Writes dir/u0..u7.wav and dir/train.jsonl; the manifest path goes into man (size n).
  * Returns 0 on success. */
 int td_make_tiny(const char *dir, char *man, unsigned long n);
+/* Same, but every utterance says the same sentence (a toy task whose answer is easy to learn,
+ * so sampling noise is what RL has to remove). */
+int td_make_tiny_same(const char *dir, char *man, unsigned long n);
 
 #endif

@@ -24,8 +24,8 @@ typedef struct tm_fix {
   int32_t *ids[2], n_ids[2], rs[2], re[2];
 } tm_fix;
 
-static void tm_inputs(tm_fix *t) {
-  assert_int_equal(fx_load(&t->fx, "tsmodel", "tiny_ref"), 0);
+static void tm_inputs_named(tm_fix *t, const char *ref) {
+  assert_int_equal(fx_load(&t->fx, "tsmodel", ref), 0);
   const cJSON *jl = fx_value(&t->fx, "lens"), *ji = fx_value(&t->fx, "ids"), *js = fx_value(&t->fx, "spans");
   for (int b = 0; b < 2; b++) t->len[b] = (int64_t)cJSON_GetArrayItem(jl, b)->valuedouble;
   t->L = t->len[0] > t->len[1] ? t->len[0] : t->len[1];
@@ -41,6 +41,8 @@ static void tm_inputs(tm_fix *t) {
     t->re[b] = (int32_t)cJSON_GetArrayItem(cJSON_GetArrayItem(js, b), 1)->valuedouble;
   }
 }
+
+static void tm_inputs(tm_fix *t) { tm_inputs_named(t, "tiny_ref"); }
 
 static void tm_free(tm_fix *t) {
   free(t->wav);
@@ -114,6 +116,84 @@ static void test_parity(void **s) {
   tm_free(&t);
 }
 
+/* with the encoder CTC head: loss = LM token mean + w x CTC mean (per label length, as
+ * torch's reduction="mean"), and every gradient including the head's */
+static void test_ctc_parity(void **s) {
+  (void)s;
+  tm_fix t;
+  tm_inputs_named(&t, "tiny_ctc_ref");
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s/tsmodel/tiny_ctc", TS_FIXTURES);
+  tsm *m;
+  ts_err e;
+  if (tsm_load(dir, be_cpu(), 1, 0, &m, &e)) fail_msg("%s", e.msg);
+  assert_true(m->ctc);
+  float w = (float)fx_num(&t.fx, "ctc_weight");
+  assert_float_equal(m->ctc_weight, w, 1e-7);
+  const cJSON *jt = fx_value(&t.fx, "ctc_texts");
+  const char *texts[2] = {cJSON_GetArrayItem(jt, 0)->valuestring, cJSON_GetArrayItem(jt, 1)->valuestring};
+  tsm_batch b = tm_batch(&t);
+  b.ctc_text = texts;
+  b.ctc_scale = w / 2.0f;
+  arena ar;
+  arena_init(&ar, 1 << 22);
+  tsm_loss lo;
+  int64_t R = (t.re[0] - t.rs[0]) + (t.re[1] - t.rs[1]);
+  if (tsm_train_step(m, &b, (float)(1.0 / R), &lo, &ar, &e)) fail_msg("%s", e.msg);
+  assert_int_equal(lo.ctc_n, 2);
+  double loss = lo.loss_sum / lo.tokens + w * lo.ctc_sum / 2.0, want = fx_num(&t.fx, "loss");
+  if (fabs(loss - want) > 1e-5 * fabs(want)) fail_msg("loss %.8f, torch %.8f", loss, want);
+  for (int i = 0; i < m->ps.n; i++) {
+    char key[300];
+    snprintf(key, sizeof key, "g.%s", m->ps.v[i].name);
+    const float *g = fx_tensor(&t.fx, key, NULL);
+    if (!g) fail_msg("no reference gradient for %s", key);
+    /* floor 1e-4: key-bias gradients are zero in theory, both sides ~1e-8 here */
+    if (!tu_close_ff(key, pset_gp(&m->ps, i), g, m->ps.v[i].n, 1e-3, 1e-4)) fail_msg("gradient %s differs", key);
+  }
+  arena_free(&ar);
+  tsm_free(m);
+  tm_free(&t);
+}
+
+/* two sequences sharing one audio input (one encoder pass) give the same loss and
+ * gradients as the same two sequences each with its own copy of that audio */
+static void test_shared_audio(void **s) {
+  (void)s;
+  tm_fix t;
+  tm_inputs(&t);
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s/tsmodel/tiny", TS_FIXTURES);
+  tsm *m;
+  ts_err e;
+  assert_int_equal(tsm_load(dir, be_cpu(), 1, 0, &m, &e), 0);
+  tsm_batch b = tm_batch(&t);
+  float *wav2 = tu_zeros(2 * t.L);
+  memcpy(wav2, t.wav, sizeof(float) * (size_t)t.L);
+  memcpy(wav2 + t.L, t.wav, sizeof(float) * (size_t)t.L);
+  int64_t len2[2] = {t.len[0], t.len[0]};
+  b.wav = wav2;
+  b.wav_len = len2;
+  arena ar;
+  arena_init(&ar, 1 << 22);
+  tsm_loss l1, l2;
+  assert_int_equal(tsm_train_step(m, &b, 0.1f, &l1, &ar, &e), 0);
+  float *g1 = malloc(sizeof(float) * (size_t)m->ps.total);
+  memcpy(g1, m->ps.g, sizeof(float) * (size_t)m->ps.total);
+  pset_zero_grad(&m->ps);
+  int32_t of[2] = {0, 0};
+  b.U = 1;
+  b.audio_of = of;
+  arena_reset(&ar);
+  assert_int_equal(tsm_train_step(m, &b, 0.1f, &l2, &ar, &e), 0);
+  assert_true(fabs(l1.loss_sum - l2.loss_sum) < 1e-6 * fabs(l1.loss_sum));
+  assert_true(tu_close_ff("shared-audio gradients", m->ps.g, g1, m->ps.total, 1e-5, 1e-6));
+  free(g1), free(wav2);
+  arena_free(&ar);
+  tsm_free(m);
+  tm_free(&t);
+}
+
 static void test_save_load(void **s) {
   (void)s;
   char dir[512], out[512];
@@ -163,7 +243,9 @@ static void test_bad_dirs(void **s) {
 }
 
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_parity), cmocka_unit_test(test_save_load),
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_parity), cmocka_unit_test(test_shared_audio),
+                                     cmocka_unit_test(test_ctc_parity),
+                                     cmocka_unit_test(test_save_load),
                                      cmocka_unit_test(test_bad_dirs)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
