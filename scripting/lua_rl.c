@@ -1,6 +1,6 @@
 /* lua_rl.c — RL and evaluation bindings: ts.train.grpo{...}:run() (GRPO from a policy and its
  * frozen reference), ts.select{...} (RL data selection from a training-set decode) and
- * ts.eval{...} (Table 1 from decode JSONL files). ts.decode is bound in lua_decode.c. */
+ * ts.eval{...} (Table 1 from decode JSONL files). ts.decode is in lua_decode.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +44,12 @@ static void push_grpo_info(lua_State *L, const void *p) {
   SETN("kl", i->kl);
   SETN("clip_frac", i->clip_frac);
   SETN("loss", i->loss);
+  lua_createtable(L, 8, 0);
+  for (int k = 0; k < 8; k++) {
+    lua_pushnumber(L, i->update_loss[k]);
+    lua_rawseti(L, -2, k + 1);
+  }
+  lua_setfield(L, -2, "update_loss");
   SETN("completion_len", i->completion_len);
   SETN("lr", i->lr);
   SETN("grad_norm", i->grad_norm);

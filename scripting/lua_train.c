@@ -162,7 +162,8 @@ static const char *const sft_known[] = {
     "model",     "data",   "run_dir",     "target",     "micro_batch", "accum",  "steps",     "lr_start",
     "lr_peak",   "lr_min", "warmup",      "clip",       "wd",          "beta1",  "beta2",     "eps",
     "max_text",  "seed",   "ckpt_every",  "keep",       "log_every",   "threads", "bucket",   "freeze",
-    "resume",    "bf16",   "silence",     "enroll_max", "on_step",     "progress", "global_batch", NULL};
+    "resume",    "bf16",   "silence",     "enroll_max", "on_step",     "progress", "global_batch", "ctc_weight",
+    "cot_continuous", NULL};
 
 static void push_sft_info(lua_State *L, const void *p) {
   const sft_step_info *i = p;
@@ -171,6 +172,7 @@ static void push_sft_info(lua_State *L, const void *p) {
   SETI("steps", i->steps);
   SETN("loss", i->loss);
   SETN("acc", i->acc);
+  SETN("ctc", i->ctc);
   SETN("lr", i->lr);
   SETN("grad_norm", i->grad_norm);
   SETI("tokens", i->tokens);
@@ -246,6 +248,8 @@ static int l_sft_run(lua_State *L) {
   c.bucket = (int)tsl_opt_int(L, 1, fn, "bucket", c.bucket);
   c.resume = tsl_opt_bool(L, 1, fn, "resume", c.resume);
   c.save_bf16 = tsl_opt_bool(L, 1, fn, "bf16", c.save_bf16);
+  c.ctc_weight = (float)tsl_opt_num(L, 1, fn, "ctc_weight", c.ctc_weight);
+  c.cot_continuous = tsl_opt_bool(L, 1, fn, "cot_continuous", c.cot_continuous);
   tsl_opt_freeze(L, 1, fn, c.freeze, 8);
   tsl_opt_sample(L, 1, fn, &c.sample);
   if (c.micro_batch < 1 || c.accum < 1 || c.steps < 1)

@@ -15,6 +15,10 @@ local function split(s)
 end
 S.split = split
 
+local function parent(path)
+  return path:match("^(.*)/[^/]*$") or "."
+end
+
 local function model_opts(cfg, train)
   return {device = cfg.device, train = train}
 end
@@ -57,6 +61,7 @@ end
 -- Decodes a manifest with a model directory into a decode JSONL (resumable).
 function S.decode(cfg, model_dir, manifest, out, opts)
   opts = opts or {}
+  ts.mkdirs(parent(out))
   local m <close> = ts.model.load(model_dir, {device = cfg.device})
   return ts.decode{model = m, data = manifest, out = out, batch = opts.batch or cfg.decode_batch,
                    max_new = opts.max_new or cfg.decode_max_new, temperature = 0, limit = opts.limit,
@@ -88,6 +93,8 @@ function S.select(C, cfg)
   local s = S.decode(cfg, P.cot_model, P.cot_train, P.cot_decode, {limit = cfg.decode_limit})
   log("select: CoT decode of the training set: %d samples, WER %.2f%%, %d format errors", s.n, 100 * s.wer,
       s.format_errors)
+  ts.mkdirs(parent(P.rl_train))
+  ts.mkdirs(parent(P.rl_ids))
   local r = ts.select{decode = P.cot_decode, manifest = P.cot_train, out = P.rl_train, ids = P.rl_ids,
                       mode = cfg.rl_select, size = cfg.rl_size, seed = cfg.seed}
   log("%s", r.report)
@@ -142,6 +149,7 @@ function S.eval(C, cfg)
       log("eval: %s: no model at %s, skipped", sys, dir)
     end
   end
+  ts.mkdirs(P.eval)
   local t = ts.eval{systems = systems, markdown = P.eval .. "/table1.md", json = P.eval .. "/table1.json"}
   io.write(t.markdown)
   return t

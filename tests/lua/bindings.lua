@@ -274,6 +274,30 @@ do
   check(#back:head(3) == 3, "head")
   back:concat(ds)
   check(#back == 16, "concat")
+  -- decode: a dataset through the tiny model into a decode JSONL; a second call resumes (nothing new)
+  local tiny = ts.model.load(FIX .. "/tsmodel/tiny")
+  local two = ds:head(2)
+  local calls = 0
+  local sum = ts.decode{model = tiny, data = two, out = TMP .. "/dec/out.jsonl", max_new = 4, batch = 2,
+                        silence = 0.25, progress = false, on_progress = function(p) calls = calls + 1 end}
+  check(sum.n == 2 and calls >= 1, "decode summary n=" .. tostring(sum.n))
+  local recs = {}
+  for line in io.lines(TMP .. "/dec/out.jsonl") do recs[#recs + 1] = ts.json.decode(line) end
+  check(#recs == 2 and recs[1].id == two:entry(1).id and recs[2].id == two:entry(2).id, "decode records in order")
+  for _, r in ipairs(recs) do
+    local t = two:entry(_).sources[two:entry(_).target].text
+    check(r.ref == ts.normalize(t) and type(r.raw) == "string" and r.format_ok ~= nil, "decode record fields")
+    local w = ts.wer(r.ref, r.hyp)
+    check(w.sub == r.sub and w.del == r.del and w.ins == r.ins, "decode record counts = ts.wer")
+  end
+  ts.decode{model = tiny, data = two, out = TMP .. "/dec/out.jsonl", max_new = 4, silence = 0.25, progress = false}
+  local n = 0
+  for _ in io.lines(TMP .. "/dec/out.jsonl") do n = n + 1 end
+  check(n == 2, "resumed decode adds nothing: " .. n)
+  raises(function() ts.decode{model = tiny, data = two} end, "option 'out' is required", "decode without out")
+  raises(function() ts.decode{model = tiny, data = two, out = TMP .. "/x.jsonl", max_nwe = 3} end,
+         "did you mean 'max_new'", "misspelled decode option")
+  tiny:free(); two:free()
   ds:free(); back:free(); c:free()
   raises(function() return #ds end, "used after free", "dataset length after free")
 end

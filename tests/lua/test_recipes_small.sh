@@ -31,9 +31,9 @@ finite_losses() { # metrics.jsonl key -> every value is a finite number
 }
 
 # data
-out=$(run data voices=4 utts_per_voice=5 train_mix=8 test_mix=2 merges=120)
+out=$(run data voices=4 utts_per_voice=4 train_mix=6 test_mix=1 merges=120)
 [ -s "$w/data/tokenizer.json" ] || die "no tokenizer"
-n=$(lines "$w/data/train.jsonl"); [ "$n" -ge 8 ] || die "train.jsonl has $n entries"
+n=$(lines "$w/data/train.jsonl"); [ "$n" -ge 6 ] || die "train.jsonl has $n entries"
 for s in single libri2mix libri3mix; do [ -s "$w/data/test_$s.jsonl" ] || die "no test set $s"; done
 echo "$out" | grep -q "tokenizer .*merges" || die "data did not report the tokenizer: $out"
 
@@ -42,24 +42,49 @@ run base sft_steps=2 global_batch=2 micro_batch=1 ckpt_every=1 >/dev/null
 [ -s "$w/base/final/model.safetensors" ] && [ -s "$w/base/final/config.json" ] || die "no BASE model"
 [ "$(finite_losses "$w/base/metrics.jsonl" loss)" = 2 ] || die "BASE metrics: not 2 finite losses"
 
-# CoT data (full CoT, oracle similarity) + SFT, 2 steps
-out=$(run cot sft_steps=2 global_batch=2 micro_batch=1 cot_data=full)
-echo "$out" | grep -qE "cot: [0-9]+ full, 0 empty" || die "cot data report: $out"
+# CoT data with random reasoning (a BASE decode of the training set decides) + SFT, 2 steps
+out=$(run cot sft_steps=2 global_batch=2 micro_batch=1 cot_data=random decode_max_new=8 decode_batch=4)
+echo "$out" | grep -qE "cot: BASE decode of the training set: [0-9]+ samples" || die "no BASE decode: $out"
+echo "$out" | grep -qE "cot: [0-9]+ full, [0-9]+ empty thinks \(0 not in the decode\)" || die "cot data report: $out"
+[ "$(lines "$w/base/decode_train.jsonl")" = "$(lines "$w/data/train.jsonl")" ] || die "BASE decode does not cover the training set"
 "$bin" lua -e '
+  local dec = {}
+  for line in io.lines("'"$w"'/base/decode_train.jsonl") do local r = ts.json.decode(line); dec[r.id] = r end
   local ds = ts.manifest.read("'"$w"'/cot/train_cot.jsonl")
-  assert(#ds >= 8)
+  assert(#ds >= 6)
   for i = 1, #ds do
     local e = ds:entry(i)
     local p = ts.cot.parse(e.cot)
-    assert(p.format_ok and p.target == e.target, "bad CoT in entry " .. i)
-    assert(p.answer == e.sources[e.target].text, "CoT answer is not the target transcript")
-  end' || die "CoT manifest check"
+    local r = assert(dec[e.id], "entry not decoded")
+    local wrong = not r.format_ok or r.sub + r.del + r.ins > 0
+    assert(p.format_ok and p.answer == e.sources[e.target].text, "bad CoT target in entry " .. i)
+    if wrong then assert(not p.think_empty and p.target == e.target, "a wrongly decoded sample must get the full CoT") end
+    if not p.think_empty then assert(p.target == e.target) end
+  end' || die "CoT manifest check (random reasoning)"
 [ -s "$w/cot/final/model.safetensors" ] || die "no CoT model"
 [ "$(finite_losses "$w/cot/metrics.jsonl" loss)" = 2 ] || die "CoT metrics"
 
-# GRPO on the CoT training set as the selection, 2 steps
-mkdir -p "$w/select" && cp "$w/cot/train_cot.jsonl" "$w/select/rl_train.jsonl"
+# RL selection from a CoT decode of the training set (error-only), 4 samples
+out=$(run select rl_size=4 decode_max_new=8 decode_batch=4)
+[ "$(lines "$w/select/rl_train.jsonl")" = 4 ] || die "selection does not have 4 entries: $out"
+[ "$(lines "$w/select/rl_ids.jsonl")" = 4 ] || die "selection ids"
+"$bin" lua -e '
+  for line in io.lines("'"$w"'/select/rl_ids.jsonl") do
+    assert(ts.json.decode(line).category ~= "correct", "error-only selected a correct sample")
+  end' || die "error-only selection picked a correct sample"
+
+# GRPO on the selection, 2 steps
 run grpo grpo_steps=2 G=2 prompts=1 max_new=12 grpo_micro_batch=2 >/dev/null
 [ -s "$w/grpo/final/model.safetensors" ] || die "no GRPO model"
 [ "$(finite_losses "$w/grpo/metrics.jsonl" kl)" = 2 ] || die "GRPO metrics"
+
+# evaluation: every system on every test set, Table 1
+out=$(run eval eval_max_new=8 eval_batch=4)
+for sys in "TS-ASR Base" "TS-ASR + CoT" "TS-ASR + CoT + RL"; do
+  echo "$out" | grep -qF "| $sys |" || die "Table 1 lacks $sys: $out"
+done
+[ -s "$w/eval/table1.md" ] && [ -s "$w/eval/table1.json" ] || die "no Table 1 files"
+for sys in base cot rl; do for s in single libri2mix libri3mix; do
+  [ "$(lines "$w/eval/$sys/$s.jsonl")" = "$(lines "$w/data/test_$s.jsonl")" ] || die "eval decode $sys/$s incomplete"
+done; done
 exit $fail
