@@ -122,14 +122,21 @@ function R.dry_run(name, spec, cfg)
   return false
 end
 
+-- An error that already carries its traceback (the runner prints it as it is).
+local traced = {__tostring = function(e) return e.msg end}
+
 -- Runs another recipe file (a stage) with the given args table; returns what it returns.
+-- An error inside it is raised again with the stage's own traceback.
 function R.stage(dir, file, stage_args)
   local path = dir .. "/" .. file
   local chunk, err = loadfile(path)
   if not chunk then error(err, 0) end
   local saved = _G.args
   _G.args = stage_args
-  local ok, res = xpcall(chunk, debug.traceback)
+  local ok, res = xpcall(chunk, function(m)
+    if getmetatable(m) == traced then return m end
+    return setmetatable({msg = debug.traceback(tostring(m), 2)}, traced)
+  end)
   _G.args = saved
   if not ok then error(res, 0) end
   return res

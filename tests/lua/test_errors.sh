@@ -105,6 +105,12 @@ printf 'local function f() error("boom at depth") end\nlocal function g() f() en
 expect_run 1 "$tmp/runtime.lua" -- "runtime.lua:1: boom at depth" "stack traceback" "in local 'g'"
 printf 'error({code = 3})\n' > "$tmp/obj.lua"
 expect_run 1 "$tmp/obj.lua" -- "error object is a table value"
+# an error inside a stage run by a pipeline keeps the stage's file:line and one traceback
+printf 'local R = require "recipe"\nR.stage("%s", "inner.lua", {})\n' "$tmp" > "$tmp/outer.lua"
+printf 'local function f() error("inner failure") end\nf()\n' > "$tmp/inner.lua"
+expect_run 1 "$tmp/outer.lua" -- "inner.lua:1: inner failure" "in local 'f'" "outer.lua:2: in main chunk"
+out=$(cd "$tmp" && "$bin" run "$tmp/outer.lua" 2>&1)
+[ "$(echo "$out" | grep -c 'stack traceback')" = 1 ] || die "stage error has more than one traceback: $out"
 expect_run 2 "$src/recipes/paper/base.lua" notkeyvalue -- "is not key=value"
 
 # args reach the recipe, typed
