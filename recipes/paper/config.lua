@@ -10,6 +10,8 @@ C.common = {
   threads = {8, "CPU threads (loader and ops)"},
   librispeech = {"data/LibriSpeech", "LibriSpeech root (train-clean-100, train-clean-360, train-other-500, test-clean)"},
   silence = {3.0, "silence between enrollment and mixture (s)"},
+  tag = {"", "CoT variant (Table 2): CoT and everything after it go to work_dir/<tag>/ (data and BASE are shared)"},
+  rl_tag = {"", "RL variant (Table 3): selection, GRPO and eval go to work_dir[/<tag>]/<rl_tag>/ (the CoT model is shared)"},
 }
 
 C.data = {
@@ -139,6 +141,8 @@ end
 -- Where each stage writes (under work_dir).
 function C.paths(cfg)
   local w = cfg.work_dir
+  local v = (cfg.tag and cfg.tag ~= "") and (w .. "/" .. cfg.tag) or w -- CoT variant
+  local r = (cfg.rl_tag and cfg.rl_tag ~= "") and (v .. "/" .. cfg.rl_tag) or v -- RL variant
   return {
     data = w .. "/data",
     train = w .. "/data/train.jsonl",
@@ -147,15 +151,15 @@ function C.paths(cfg)
     base = w .. "/base",
     base_model = w .. "/base/final",
     base_decode = w .. "/base/decode_train.jsonl",
-    cot_train = w .. "/cot/train_cot.jsonl",
-    cot = w .. "/cot",
-    cot_model = w .. "/cot/final",
-    cot_decode = w .. "/cot/decode_train.jsonl",
-    rl_train = w .. "/select/rl_train.jsonl",
-    rl_ids = w .. "/select/rl_ids.jsonl",
-    grpo = w .. "/grpo",
-    rl_model = w .. "/grpo/final",
-    eval = w .. "/eval",
+    cot_train = v .. "/cot/train_cot.jsonl",
+    cot = v .. "/cot",
+    cot_model = v .. "/cot/final",
+    cot_decode = v .. "/cot/decode_train.jsonl",
+    rl_train = r .. "/select/rl_train.jsonl",
+    rl_ids = r .. "/select/rl_ids.jsonl",
+    grpo = r .. "/grpo",
+    rl_model = r .. "/grpo/final",
+    eval = r .. "/eval",
   }
 end
 

@@ -50,6 +50,17 @@ done
 "$bin" run --dry-run "$src/recipes/paper/select.lua" rl_select=random | grep -qF 'select.rl_select = "random"' ||
   die "rl_select=random"
 
+# ablation variants write to their own folders; data and BASE stay shared
+"$bin" lua -e '
+  package.path = "'"$src"'/recipes/paper/?.lua;" .. package.path
+  local C = require "config"
+  local P = C.paths{work_dir = "w", tag = "t", rl_tag = "r"}
+  assert(P.base_model == "w/base/final" and P.train == "w/data/train.jsonl", "shared paths")
+  assert(P.cot_model == "w/t/cot/final" and P.cot_train == "w/t/cot/train_cot.jsonl", "CoT variant " .. P.cot_model)
+  assert(P.rl_train == "w/t/r/select/rl_train.jsonl" and P.rl_model == "w/t/r/grpo/final" and P.eval == "w/t/r/eval", "RL variant")
+  P = C.paths{work_dir = "w", tag = "", rl_tag = ""}
+  assert(P.cot_model == "w/cot/final" and P.rl_model == "w/grpo/final", "no variant")' || die "variant paths"
+
 # the small pipeline is sized for a CPU
 small=$("$bin" run --dry-run "$src/recipes/small/pipeline.lua" 2>&1) || die "small pipeline dry run"
 for want in 'base.device = "cpu"' 'base.threads = 2' 'base.lr_peak = 0.002' 'grpo.G = 4'; do
