@@ -37,14 +37,18 @@ n=$(lines "$w/data/train.jsonl"); [ "$n" -ge 6 ] || die "train.jsonl has $n entr
 for s in single libri2mix libri3mix; do [ -s "$w/data/test_$s.jsonl" ] || die "no test set $s"; done
 echo "$out" | grep -q "tokenizer .*merges" || die "data did not report the tokenizer: $out"
 
-# BASE SFT, 2 steps
-run base sft_steps=2 global_batch=2 micro_batch=1 ckpt_every=1 >/dev/null
+# BASE SFT, 2 steps, with the terminal progress bar forced on (elapsed<eta, loss)
+out=$(TSASR_PROGRESS=bar run base sft_steps=2 global_batch=2 micro_batch=1 ckpt_every=1)
+echo "$out" | grep -qE 'sft \[#+\] 2/2 [0-9:]+<[0-9:]+ loss [0-9.]+' || die "no progress bar: $out"
+echo "$out" | grep -q $'\r' || die "the bar does not redraw in place"
 [ -s "$w/base/final/model.safetensors" ] && [ -s "$w/base/final/config.json" ] || die "no BASE model"
 [ "$(finite_losses "$w/base/metrics.jsonl" loss)" = 2 ] || die "BASE metrics: not 2 finite losses"
 
 # CoT data with random reasoning (a BASE decode of the training set decides) + SFT, 2 steps
 out=$(run cot sft_steps=2 global_batch=2 micro_batch=1 cot_data=random decode_max_new=8 decode_batch=4)
 echo "$out" | grep -qE "cot: BASE decode of the training set: [0-9]+ samples" || die "no BASE decode: $out"
+echo "$out" | grep -qE "^sft 2/2 elapsed [0-9:]+ eta [0-9:]+ loss" || die "no plain progress line without a terminal: $out"
+echo "$out" | grep -q $'\r' && die "plain progress lines must not redraw"
 echo "$out" | grep -qE "cot: [0-9]+ full, [0-9]+ empty thinks \(0 not in the decode\)" || die "cot data report: $out"
 [ "$(lines "$w/base/decode_train.jsonl")" = "$(lines "$w/data/train.jsonl")" ] || die "BASE decode does not cover the training set"
 "$bin" lua -e '
