@@ -7,5 +7,8 @@ int cli_info(int argc, char **argv);
 int cli_synth(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 int cli_select(int argc, char **argv);
+int cli_train(int argc, char **argv);
+int cli_decode(int argc, char **argv);
+int cli_model(int argc, char **argv);
 
 #endif
