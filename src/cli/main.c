@@ -10,7 +10,7 @@ static void cli_usage(FILE *f) {
           "usage: tsasr COMMAND [ARGS]\n\n"
           "commands:\n"
           "  doctor        show the build: version, BLAS, threads, CUDA and devices\n"
-          "  info FILE     list the tensors of a safetensors file (name, dtype, shape)\n"
+          "  info FILE|DIR tensors of a safetensors file, or a model directory's architecture and sizes\n"
           "  synth OUT_DIR write the synthetic TTS corpus (LibriSpeech layout; see synth --help)\n"
           "  eval FILE...  WER tables (paper Table 1 + per set) from decode JSONL\n"
           "  select FILE   choose the RL training subset from a training-set decode\n"
