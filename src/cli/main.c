@@ -14,6 +14,7 @@ static void cli_usage(FILE *f) {
           "  synth OUT_DIR write the synthetic TTS corpus (LibriSpeech layout; see synth --help)\n"
           "  eval FILE...  WER tables (paper Table 1 + per set) from decode JSONL\n"
           "  select FILE   choose the RL training subset from a training-set decode\n"
+          "  mix CORPUS --out M  LibriMix-style mixture manifest (1/2/3 speakers, enrollment)\n"
           "  model new|assemble  make a model directory (from a config, or HF Qwen2 + HF encoder)\n"
           "  train sft|grpo      the training stages (BASE/CoT SFT, GRPO) with resumable runs\n"
           "  decode MODEL MANIFEST --out F  batched decoding into a scored decode JSONL\n"
@@ -35,6 +36,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "train")) return cli_train(argc - 1, argv + 1);
   if (!strcmp(cmd, "decode")) return cli_decode(argc - 1, argv + 1);
   if (!strcmp(cmd, "model")) return cli_model(argc - 1, argv + 1);
+  if (!strcmp(cmd, "mix")) return cli_mix(argc - 1, argv + 1);
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
     cli_usage(stdout);
     return 0;
