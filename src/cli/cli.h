@@ -5,5 +5,6 @@
 int cli_doctor(int argc, char **argv);
 int cli_info(int argc, char **argv);
 int cli_synth(int argc, char **argv);
+int cli_speaker(int argc, char **argv);
 
 #endif

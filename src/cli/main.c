@@ -12,6 +12,7 @@ static void cli_usage(FILE *f) {
           "  doctor        show the build: version, BLAS, threads, CUDA and devices\n"
           "  info FILE     list the tensors of a safetensors file (name, dtype, shape)\n"
           "  synth OUT_DIR write the synthetic TTS corpus (LibriSpeech layout; see synth --help)\n"
+          "  speaker ...   speaker encoder: train, score a manifest's similarities, eval (EER)\n"
           "  help          this text\n",
           TSASR_VERSION);
 }
@@ -25,6 +26,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "doctor")) return cli_doctor(argc - 1, argv + 1);
   if (!strcmp(cmd, "info")) return cli_info(argc - 1, argv + 1);
   if (!strcmp(cmd, "synth")) return cli_synth(argc - 1, argv + 1);
+  if (!strcmp(cmd, "speaker")) return cli_speaker(argc - 1, argv + 1);
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
     cli_usage(stdout);
     return 0;
