@@ -5,6 +5,10 @@
 
 #include "base/log.h"
 #include "cli/cli.h"
+#include "base/jsonx.h"
+#include "data/cot.h"
+#include "speaker/spk_eval.h"
+#include "speaker/spk_score.h"
 #include "speaker/spk_train.h"
 #include "train/run.h"
 
@@ -128,12 +132,164 @@ static int cmd_train(int argc, char **argv) {
   return 0;
 }
 
+static int cmd_score(int argc, char **argv) {
+  const char *in = NULL, *model = NULL, *imp = NULL, *out = NULL, *cache = NULL;
+  int no_cache = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--no-cache")) {
+      no_cache = 1;
+      continue;
+    }
+    if (a[0] != '-') {
+      in = a;
+      continue;
+    }
+    if (!v) {
+      fprintf(stderr, "tsasr speaker score: %s needs a value\n", a);
+      return 2;
+    }
+    i++;
+    if (!strcmp(a, "--model")) model = v;
+    else if (!strcmp(a, "--import")) imp = v;
+    else if (!strcmp(a, "--out")) out = v;
+    else if (!strcmp(a, "--cache")) cache = v;
+    else {
+      fprintf(stderr, "tsasr speaker score: unknown option %s\n", a);
+      return 2;
+    }
+  }
+  if (!in || !out || (!model == !imp)) {
+    fprintf(stderr, "tsasr speaker score: needs MANIFEST, --out and one of --model or --import\n");
+    return 2;
+  }
+  ts_err e = {0};
+  spk_scorer sc;
+  char cdir[4096];
+  if (!cache) spk_default_cache_dir(cdir, sizeof cdir), cache = cdir;
+  int rc = model ? spk_scorer_open_model(&sc, model, no_cache ? NULL : cache, &e) : spk_scorer_open_import(&sc, imp, &e);
+  if (rc) {
+    fprintf(stderr, "tsasr speaker score: %s\n", e.msg);
+    return 1;
+  }
+  manifest m;
+  man_init(&m);
+  int64_t bad = 0;
+  if ((rc = man_read(in, &m, &e)) || (rc = spk_manifest_score(&sc, &m, &bad, &e)) || (rc = man_write(out, &m, &e))) {
+    fprintf(stderr, "tsasr speaker score: %s\n", e.msg);
+    man_free(&m);
+    spk_scorer_close(&sc, NULL);
+    return 1;
+  }
+  int64_t ht[5] = {0}, hi[5] = {0};
+  for (int64_t i = 0; i < m.n; i++)
+    for (int k = 0; m.e[i].similarity && k < m.e[i].n_src; k++)
+      (k == m.e[i].target ? ht : hi)[cot_level(m.e[i].similarity[k]) - 1]++;
+  printf("speaker score: %lld entries scored, %lld failed; %lld segments embedded, %lld reused (cache/import)\n",
+         (long long)(m.n - bad), (long long)bad, (long long)sc.n_embedded, (long long)sc.n_reused);
+  printf("levels 1..5  target sources: %lld %lld %lld %lld %lld; other sources: %lld %lld %lld %lld %lld\n",
+         (long long)ht[0], (long long)ht[1], (long long)ht[2], (long long)ht[3], (long long)ht[4], (long long)hi[0],
+         (long long)hi[1], (long long)hi[2], (long long)hi[3], (long long)hi[4]);
+  rc = spk_scorer_close(&sc, &e);
+  if (rc) fprintf(stderr, "tsasr speaker score: %s\n", e.msg);
+  int all_bad = m.n > 0 && bad == m.n;
+  man_free(&m);
+  return rc || all_bad ? 1 : 0;
+}
+
+static int cmd_eval(int argc, char **argv) {
+  const char *corpus = NULL, *model = NULL, *split = "test-unseen", *out = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (a[0] != '-') {
+      corpus = a;
+      continue;
+    }
+    if (!v) {
+      fprintf(stderr, "tsasr speaker eval: %s needs a value\n", a);
+      return 2;
+    }
+    i++;
+    if (!strcmp(a, "--model")) model = v;
+    else if (!strcmp(a, "--split")) split = v;
+    else if (!strcmp(a, "--out")) out = v;
+    else {
+      fprintf(stderr, "tsasr speaker eval: unknown option %s\n", a);
+      return 2;
+    }
+  }
+  if (!corpus || !model) {
+    fprintf(stderr, "tsasr speaker eval: needs CORPUS_DIR and --model DIR\n");
+    return 2;
+  }
+  ts_err e = {0};
+  spk_model m;
+  spk_set s;
+  spk_eval_out o;
+  int rc = spk_model_load(&m, model, be_cpu(), &e);
+  if (rc) {
+    fprintf(stderr, "tsasr speaker eval: %s\n", e.msg);
+    return 1;
+  }
+  if ((rc = spk_set_load(corpus, split, &m.c, 0, &s, &e))) {
+    fprintf(stderr, "tsasr speaker eval: %s\n", e.msg);
+    spk_model_free(&m);
+    return 1;
+  }
+  rc = spk_eval_set(&m, &s, &o, &e);
+  spk_set_free(&s);
+  spk_model_free(&m);
+  if (rc) {
+    fprintf(stderr, "tsasr speaker eval: %s\n", e.msg);
+    return 1;
+  }
+  printf("speaker eval %s/%s: %d utterances of %d speakers; %lld same-speaker and %lld different-speaker pairs\n",
+         corpus, split, o.n_utts, o.n_spk, (long long)o.n_same, (long long)o.n_diff);
+  printf("EER %.2f%% at cosine %.3f; mean cosine same %.3f, different %.3f\n", 100 * o.eer, o.thr, o.mean_same,
+         o.mean_diff);
+  printf("level      1       2       3       4       5\n");
+  printf("same  %7.2f %7.2f %7.2f %7.2f %7.2f  (%% of pairs)\n", 100.0 * o.hist_same[0] / o.n_same,
+         100.0 * o.hist_same[1] / o.n_same, 100.0 * o.hist_same[2] / o.n_same, 100.0 * o.hist_same[3] / o.n_same,
+         100.0 * o.hist_same[4] / o.n_same);
+  printf("diff  %7.2f %7.2f %7.2f %7.2f %7.2f\n", 100.0 * o.hist_diff[0] / o.n_diff, 100.0 * o.hist_diff[1] / o.n_diff,
+         100.0 * o.hist_diff[2] / o.n_diff, 100.0 * o.hist_diff[3] / o.n_diff, 100.0 * o.hist_diff[4] / o.n_diff);
+  if (out) {
+    cJSON *j = cJSON_CreateObject(), *hs = cJSON_CreateArray(), *hd = cJSON_CreateArray();
+    for (int k = 0; k < 5 && hs && hd; k++) {
+      cJSON_AddItemToArray(hs, cJSON_CreateNumber((double)o.hist_same[k]));
+      cJSON_AddItemToArray(hd, cJSON_CreateNumber((double)o.hist_diff[k]));
+    }
+    cJSON_AddStringToObject(j, "corpus", corpus);
+    cJSON_AddStringToObject(j, "split", split);
+    cJSON_AddStringToObject(j, "model", model);
+    cJSON_AddNumberToObject(j, "utterances", o.n_utts);
+    cJSON_AddNumberToObject(j, "speakers", o.n_spk);
+    cJSON_AddNumberToObject(j, "same_pairs", (double)o.n_same);
+    cJSON_AddNumberToObject(j, "diff_pairs", (double)o.n_diff);
+    cJSON_AddNumberToObject(j, "eer", o.eer);
+    cJSON_AddNumberToObject(j, "eer_threshold", o.thr);
+    cJSON_AddNumberToObject(j, "mean_cos_same", o.mean_same);
+    cJSON_AddNumberToObject(j, "mean_cos_diff", o.mean_diff);
+    cJSON_AddItemToObject(j, "levels_same", hs);
+    cJSON_AddItemToObject(j, "levels_diff", hd);
+    rc = jsonx_save(out, j, &e);
+    cJSON_Delete(j);
+    if (rc) {
+      fprintf(stderr, "tsasr speaker eval: %s\n", e.msg);
+      return 1;
+    }
+  }
+  return 0;
+}
+
 int cli_speaker(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
     speaker_usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
   if (!strcmp(argv[1], "train")) return cmd_train(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "score")) return cmd_score(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "eval")) return cmd_eval(argc - 1, argv + 1);
   fprintf(stderr, "tsasr speaker: unknown subcommand \"%s\" (train, score, eval)\n", argv[1]);
   return 2;
 }

@@ -1,0 +1,26 @@
+/* spk_eval.h — speaker-verification evaluation: equal error rate over scored trials and the
+ * CoT similarity-level histograms (cot_level) of same-speaker and different-speaker pairs. */
+#ifndef TS_SPK_EVAL_H
+#define TS_SPK_EVAL_H
+
+#include <stdint.h>
+
+#include "speaker/spk_data.h"
+#include "speaker/spk_model.h"
+
+typedef struct spk_eval_out {
+  int n_utts, n_spk;
+  int64_t n_same, n_diff;          /* trials */
+  double eer;                      /* equal error rate in [0, 1] */
+  double thr;                      /* the cosine threshold where it is reached */
+  double mean_same, mean_diff;     /* mean cosine */
+  int64_t hist_same[5], hist_diff[5]; /* trials per level 1..5 */
+} spk_eval_out;
+
+/* EER of n trials (score, is_target): the point of the threshold sweep where the false-accept
+ * and false-reject rates are closest, reported as their mean. Needs both kinds of trials. */
+int spk_eer(const double *score, const unsigned char *is_target, int64_t n, double *eer, double *thr, ts_err *e);
+/* Embeds every utterance of s whole and scores all pairs (i < j). */
+int spk_eval_set(spk_model *m, const spk_set *s, spk_eval_out *o, ts_err *e);
+
+#endif
