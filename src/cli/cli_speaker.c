@@ -20,13 +20,14 @@ static void speaker_usage(FILE *f) {
           "                     [--max-seconds S] [--quiet]\n"
           "       tsasr speaker score MANIFEST (--model DIR | --import FILE.jsonl) --out MANIFEST\n"
           "                     [--cache DIR | --no-cache]\n"
-          "       tsasr speaker eval CORPUS_DIR --model DIR [--split test-unseen] [--out FILE.json]\n\n"
+          "       tsasr speaker eval CORPUS_DIR --model DIR [--split test-unseen] [--mixtures N] [--out FILE.json]\n\n"
           "train  trains the TDNN speaker encoder with the AAM softmax on the speakers of a split\n"
           "       (e.g. a `tsasr synth` corpus) and writes DIR/config.json + DIR/model.safetensors.\n"
           "score  adds \"similarity\" (cosine of the enrollment crop and each source) to every entry;\n"
           "       the CoT level is cot_level(similarity). Embeddings are cached on disk (model mode)\n"
           "       or imported: one JSON object a line {\"utt\",\"start\",\"duration\",\"emb\":[...]}.\n"
-          "eval   equal error rate and similarity-level histograms over all utterance pairs of a split.\n");
+          "eval   equal error rate and similarity-level histograms over all utterance pairs of a split;\n"
+          "       --mixtures N also scores N seeded 2-speaker mixtures of the split (target vs interferer).\n");
 }
 
 static int parse_list(const char *s, int *out, int max) {
@@ -199,6 +200,7 @@ static int cmd_score(int argc, char **argv) {
 
 static int cmd_eval(int argc, char **argv) {
   const char *corpus = NULL, *model = NULL, *split = "test-unseen", *out = NULL;
+  long long n_mix = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (a[0] != '-') {
@@ -213,6 +215,7 @@ static int cmd_eval(int argc, char **argv) {
     if (!strcmp(a, "--model")) model = v;
     else if (!strcmp(a, "--split")) split = v;
     else if (!strcmp(a, "--out")) out = v;
+    else if (!strcmp(a, "--mixtures")) n_mix = atoll(v);
     else {
       fprintf(stderr, "tsasr speaker eval: unknown option %s\n", a);
       return 2;
@@ -253,6 +256,27 @@ static int cmd_eval(int argc, char **argv) {
          100.0 * o.hist_same[4] / o.n_same);
   printf("diff  %7.2f %7.2f %7.2f %7.2f %7.2f\n", 100.0 * o.hist_diff[0] / o.n_diff, 100.0 * o.hist_diff[1] / o.n_diff,
          100.0 * o.hist_diff[2] / o.n_diff, 100.0 * o.hist_diff[3] / o.n_diff, 100.0 * o.hist_diff[4] / o.n_diff);
+  spk_mixeval_out mo;
+  memset(&mo, 0, sizeof mo);
+  if (n_mix > 0) {
+    spk_scorer sc;
+    if ((rc = spk_scorer_open_model(&sc, model, NULL, &e)) ||
+        (rc = spk_eval_mixtures(&sc, corpus, split, n_mix, 1, &mo, &e))) {
+      fprintf(stderr, "tsasr speaker eval: %s\n", e.msg);
+      if (sc.dim) spk_scorer_close(&sc, NULL);
+      return 1;
+    }
+    spk_scorer_close(&sc, NULL);
+    printf("mixtures: %lld entries (%lld failed); target ranked first by cosine %.2f%%, by level %.2f%%\n",
+           (long long)mo.n_entries, (long long)mo.n_bad, 100.0 * mo.n_top_score / (mo.n_entries ? mo.n_entries : 1),
+           100.0 * mo.n_top_level / (mo.n_entries ? mo.n_entries : 1));
+    printf("levels 1..5 target sources: %lld %lld %lld %lld %lld (mean cos %.3f); interferers: %lld %lld %lld %lld %lld"
+           " (mean cos %.3f)\n",
+           (long long)mo.hist_target[0], (long long)mo.hist_target[1], (long long)mo.hist_target[2],
+           (long long)mo.hist_target[3], (long long)mo.hist_target[4], mo.mean_target, (long long)mo.hist_other[0],
+           (long long)mo.hist_other[1], (long long)mo.hist_other[2], (long long)mo.hist_other[3],
+           (long long)mo.hist_other[4], mo.mean_other);
+  }
   if (out) {
     cJSON *j = cJSON_CreateObject(), *hs = cJSON_CreateArray(), *hd = cJSON_CreateArray();
     for (int k = 0; k < 5 && hs && hd; k++) {
@@ -272,6 +296,20 @@ static int cmd_eval(int argc, char **argv) {
     cJSON_AddNumberToObject(j, "mean_cos_diff", o.mean_diff);
     cJSON_AddItemToObject(j, "levels_same", hs);
     cJSON_AddItemToObject(j, "levels_diff", hd);
+    if (n_mix > 0) {
+      cJSON *mx = cJSON_AddObjectToObject(j, "mixtures"), *t = cJSON_CreateArray(), *x = cJSON_CreateArray();
+      for (int k = 0; k < 5 && t && x; k++) {
+        cJSON_AddItemToArray(t, cJSON_CreateNumber((double)mo.hist_target[k]));
+        cJSON_AddItemToArray(x, cJSON_CreateNumber((double)mo.hist_other[k]));
+      }
+      cJSON_AddNumberToObject(mx, "entries", (double)mo.n_entries);
+      cJSON_AddNumberToObject(mx, "target_top_by_cosine", (double)mo.n_top_score);
+      cJSON_AddNumberToObject(mx, "target_top_by_level", (double)mo.n_top_level);
+      cJSON_AddNumberToObject(mx, "mean_cos_target", mo.mean_target);
+      cJSON_AddNumberToObject(mx, "mean_cos_interferer", mo.mean_other);
+      cJSON_AddItemToObject(mx, "levels_target", t);
+      cJSON_AddItemToObject(mx, "levels_interferer", x);
+    }
     rc = jsonx_save(out, j, &e);
     cJSON_Delete(j);
     if (rc) {

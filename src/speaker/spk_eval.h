@@ -24,3 +24,19 @@ int spk_eer(const double *score, const unsigned char *is_target, int64_t n, doub
 int spk_eval_set(spk_model *m, const spk_set *s, spk_eval_out *o, ts_err *e);
 
 #endif
+
+/* ---- similarity levels in simulated mixtures (what the CoT builder will see) ---- */
+struct spk_scorer;
+typedef struct spk_mixeval_out {
+  int64_t n_entries, n_bad;
+  int64_t hist_target[5], hist_other[5]; /* sources per level 1..5 */
+  double mean_target, mean_other;        /* mean cosine */
+  int64_t n_top_score;  /* entries whose target has the strictly highest cosine */
+  int64_t n_top_level;  /* entries whose target has the strictly highest level */
+} spk_mixeval_out;
+
+/* Makes n_mix seeded 2-speaker mixtures (mixspec.h: every speaker the target in turn, 3 s
+ * enrollment crop from another utterance) from the utterances under CORPUS_DIR/SPLIT and scores
+ * every entry with s. */
+int spk_eval_mixtures(struct spk_scorer *s, const char *corpus_dir, const char *split, int64_t n_mix, uint64_t seed,
+                      spk_mixeval_out *o, ts_err *e);
