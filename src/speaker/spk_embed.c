@@ -7,14 +7,29 @@
 #include "audio/audio_io.h"
 #include "audio/fbank.h"
 
+#define SPK_FEAT_RMS 0.05 /* -26 dBFS */
+
 int spk_features(const spk_cfg *c, const float *x, int64_t n, float **feats, int64_t *T, ts_err *e) {
   *feats = NULL;
   *T = 0;
+  /* scale to a fixed RMS first: the features (and so the embedding) then do not depend on the
+   * gain a mixture applied to the source, also where the log floor would otherwise clip */
+  double ss = 0;
+  for (int64_t i = 0; i < n; i++) ss += (double)x[i] * x[i];
+  float *xs = NULL;
+  if (n > 0 && ss > 0) {
+    xs = malloc(sizeof(float) * (size_t)n);
+    if (!xs) return err_set(e, TS_ENOMEM, "speaker features: out of memory");
+    float g = (float)(SPK_FEAT_RMS / sqrt(ss / (double)n));
+    for (int64_t i = 0; i < n; i++) xs[i] = g * x[i];
+    x = xs;
+  }
   fbank_cfg fc = fbank_cfg_default();
   fc.sample_rate = c->sample_rate;
   fc.num_mel_bins = c->n_mels;
   fc.subtract_mean = 1;
   int rc = fbank_compute(&fc, x, n, feats, T, e);
+  free(xs);
   if (rc) return rc;
   if (*T < 1) {
     free(*feats);

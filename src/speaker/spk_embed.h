@@ -1,6 +1,7 @@
 /* spk_embed.h — speaker embeddings of waveforms and file segments with the built-in encoder:
- * 80-dim Kaldi fbank (25 ms / 10 ms, waveform in [-1, 1]) with per-utterance mean subtraction
- * (as CAM++'s front end), then spk_forward on one sequence. */
+ * the segment scaled to RMS 0.05 (so a gain does not change the embedding), 80-dim Kaldi fbank
+ * (25 ms / 10 ms) with per-utterance mean subtraction (as CAM++'s front end), then spk_forward
+ * on one sequence. */
 #ifndef TS_SPK_EMBED_H
 #define TS_SPK_EMBED_H
 
