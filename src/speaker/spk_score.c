@@ -8,7 +8,12 @@
 
 #include "base/log.h"
 #include "data/corpus.h"
+#include "data/cot.h"
 #include "speaker/spk_embed.h"
+
+double spk_sim_value(double cosine, int continuous) {
+  return continuous ? cot_round2(cot_clamp01(cosine)) : (double)cot_level(cosine);
+}
 
 void spk_default_cache_dir(char *buf, size_t n) {
   const char *t = getenv("TSASR_CACHE"), *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");

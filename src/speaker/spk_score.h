@@ -45,6 +45,11 @@ int spk_entry_similarity(spk_scorer *s, const man_entry *m, double *sim, ts_err 
  * without similarity and counted in *n_bad (may be NULL). */
 int spk_manifest_score(spk_scorer *s, manifest *m, int64_t *n_bad, ts_err *e);
 
+/* The similarity value the CoT writes for a cosine: the level 1..5 (cot_level: uniform
+ * quantisation of [0, 1]) or, with continuous = 1 (Table 2 ablation), the score clamped to
+ * [0, 1] and rounded to 2 decimals. */
+double spk_sim_value(double cosine, int continuous);
+
 /* The default cache folder: $TSASR_CACHE, else $XDG_CACHE_HOME/tsasr, else ~/.cache/tsasr,
  * with "/speaker" appended. */
 void spk_default_cache_dir(char *buf, size_t n);

@@ -255,6 +255,20 @@ static void test_cache(void **state) {
   assert_non_null(strstr(err.msg, "none.flac"));
 }
 
+static void test_sim_value(void **state) {
+  (void)state;
+  assert_true(spk_sim_value(0.79, 0) == 4);
+  assert_true(spk_sim_value(0.8, 0) == 5);
+  assert_true(spk_sim_value(1.0, 0) == 5);
+  assert_true(spk_sim_value(0.19999, 0) == 1);
+  assert_true(spk_sim_value(0.2, 0) == 2);
+  assert_true(spk_sim_value(-0.3, 0) == 1);
+  assert_true(spk_sim_value(0.5, 0) == 3);
+  assert_true(fabs(spk_sim_value(0.834, 1) - 0.83) < 1e-12);
+  assert_true(spk_sim_value(1.2, 1) == 1.0);
+  assert_true(spk_sim_value(-0.2, 1) == 0.0);
+}
+
 static void test_eer(void **state) {
   (void)state;
   /* perfectly separated */
@@ -284,6 +298,7 @@ int main(void) {
       cmocka_unit_test(test_model_dir_errors),
       cmocka_unit_test(test_import),
       cmocka_unit_test(test_cache),
+      cmocka_unit_test(test_sim_value),
       cmocka_unit_test(test_eer),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
