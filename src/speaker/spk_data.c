@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef TS_HAVE_AUDIO
 #include "audio/audio_io.h"
+#endif
 #include "base/log.h"
 #include "data/corpus.h"
 #include "speaker/spk_embed.h"
@@ -83,12 +85,16 @@ int spk_set_load(const char *corpus_dir, const char *split, const spk_cfg *cfg, 
   for (int i = 0; i < n; i++) {
     const corpus_utt *u = &c.utts[pick[i]];
     ts_err le = {0};
+#ifdef TS_HAVE_AUDIO
     audio_buf a;
     int r = audio_read(u->path, cfg->sample_rate, &a, &le);
     if (!r) {
       r = spk_features(cfg, a.samples, a.n, &s->feats[i], &s->T[i], &le);
       audio_free(&a);
     }
+#else
+    int r = err_set(&le, TS_EUNSUP, "%s: this build has no audio support", u->path);
+#endif
     s->label[i] = cls_of[u->spk];
     s->path[i] = strdup(u->path);
     if (r) {

@@ -4,14 +4,20 @@
 #include <math.h>
 #include <stdlib.h>
 
+#ifdef TS_HAVE_AUDIO
 #include "audio/audio_io.h"
 #include "audio/fbank.h"
+#endif
 
 #define SPK_FEAT_RMS 0.05 /* -26 dBFS */
 
 int spk_features(const spk_cfg *c, const float *x, int64_t n, float **feats, int64_t *T, ts_err *e) {
   *feats = NULL;
   *T = 0;
+#ifndef TS_HAVE_AUDIO
+  (void)c, (void)x, (void)n;
+  return err_set(e, TS_EUNSUP, "speaker features: this build has no audio support (configure with -DTSASR_AUDIO=ON)");
+#else
   /* scale to a fixed RMS first: the features (and so the embedding) then do not depend on the
    * gain a mixture applied to the source, also where the log floor would otherwise clip */
   double ss = 0;
@@ -38,6 +44,7 @@ int spk_features(const spk_cfg *c, const float *x, int64_t n, float **feats, int
                    (long long)n);
   }
   return TS_OK;
+#endif
 }
 
 int spk_embed_feats(spk_model *m, const float *feats, int64_t T, float *emb, ts_err *e) {
@@ -59,6 +66,10 @@ int spk_embed_wave(spk_model *m, const float *x, int64_t n, float *emb, ts_err *
 }
 
 int spk_embed_file(spk_model *m, const char *path, int64_t s0, int64_t len, float *emb, ts_err *e) {
+#ifndef TS_HAVE_AUDIO
+  (void)m, (void)s0, (void)len, (void)emb;
+  return err_set(e, TS_EUNSUP, "%s: this build has no audio support (configure with -DTSASR_AUDIO=ON)", path);
+#else
   audio_buf a;
   int rc = audio_read(path, m->c.sample_rate, &a, e);
   if (rc) return rc;
@@ -72,6 +83,7 @@ int spk_embed_file(spk_model *m, const char *path, int64_t s0, int64_t len, floa
   }
   audio_free(&a);
   return rc;
+#endif
 }
 
 double spk_cosine(const float *a, const float *b, int n) {
