@@ -20,7 +20,8 @@ static void speaker_usage(FILE *f) {
           "                     [--max-seconds S] [--quiet]\n"
           "       tsasr speaker score MANIFEST (--model DIR | --import FILE.jsonl) --out MANIFEST\n"
           "                     [--cache DIR | --no-cache]\n"
-          "       tsasr speaker eval CORPUS_DIR --model DIR [--split test-unseen] [--mixtures N] [--out FILE.json]\n\n"
+          "       tsasr speaker eval CORPUS_DIR --model DIR [--split test-unseen] [--mixtures N [--mixtures-out MANIFEST]]\n"
+          "                     [--out FILE.json]\n\n"
           "train  trains the TDNN speaker encoder with the AAM softmax on the speakers of a split\n"
           "       (e.g. a `tsasr synth` corpus) and writes DIR/config.json + DIR/model.safetensors.\n"
           "score  adds \"similarity\" (cosine of the enrollment crop and each source) to every entry;\n"
@@ -199,7 +200,7 @@ static int cmd_score(int argc, char **argv) {
 }
 
 static int cmd_eval(int argc, char **argv) {
-  const char *corpus = NULL, *model = NULL, *split = "test-unseen", *out = NULL;
+  const char *corpus = NULL, *model = NULL, *split = "test-unseen", *out = NULL, *mix_out = NULL;
   long long n_mix = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -216,6 +217,7 @@ static int cmd_eval(int argc, char **argv) {
     else if (!strcmp(a, "--split")) split = v;
     else if (!strcmp(a, "--out")) out = v;
     else if (!strcmp(a, "--mixtures")) n_mix = atoll(v);
+    else if (!strcmp(a, "--mixtures-out")) mix_out = v;
     else {
       fprintf(stderr, "tsasr speaker eval: unknown option %s\n", a);
       return 2;
@@ -260,12 +262,17 @@ static int cmd_eval(int argc, char **argv) {
   memset(&mo, 0, sizeof mo);
   if (n_mix > 0) {
     spk_scorer sc;
+    manifest keep;
+    man_init(&keep);
     if ((rc = spk_scorer_open_model(&sc, model, NULL, &e)) ||
-        (rc = spk_eval_mixtures(&sc, corpus, split, n_mix, 1, &mo, &e))) {
+        (rc = spk_eval_mixtures(&sc, corpus, split, n_mix, 1, &mo, mix_out ? &keep : NULL, &e)) ||
+        (mix_out && (rc = man_write(mix_out, &keep, &e)))) {
       fprintf(stderr, "tsasr speaker eval: %s\n", e.msg);
       if (sc.dim) spk_scorer_close(&sc, NULL);
+      man_free(&keep);
       return 1;
     }
+    man_free(&keep);
     spk_scorer_close(&sc, NULL);
     printf("mixtures: %lld entries (%lld failed); target ranked first by cosine %.2f%%, by level %.2f%%\n",
            (long long)mo.n_entries, (long long)mo.n_bad, 100.0 * mo.n_top_score / (mo.n_entries ? mo.n_entries : 1),

@@ -37,6 +37,7 @@ typedef struct spk_mixeval_out {
 
 /* Makes n_mix seeded 2-speaker mixtures (mixspec.h: every speaker the target in turn, 3 s
  * enrollment crop from another utterance) from the utterances under CORPUS_DIR/SPLIT and scores
- * every entry with s. */
+ * every entry with s. When keep is not NULL the entries (with "similarity") are appended to it. */
+struct manifest;
 int spk_eval_mixtures(struct spk_scorer *s, const char *corpus_dir, const char *split, int64_t n_mix, uint64_t seed,
-                      spk_mixeval_out *o, ts_err *e);
+                      spk_mixeval_out *o, struct manifest *keep, ts_err *e);

@@ -1,5 +1,6 @@
 /* spk_evalmix.c — similarity levels of targets and interferers in simulated mixtures (spk_eval.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
@@ -9,7 +10,7 @@
 #include "speaker/spk_score.h"
 
 int spk_eval_mixtures(spk_scorer *s, const char *corpus_dir, const char *split, int64_t n_mix, uint64_t seed,
-                      spk_mixeval_out *o, ts_err *e) {
+                      spk_mixeval_out *o, manifest *keep, ts_err *e) {
   memset(o, 0, sizeof *o);
   char root[4200];
   snprintf(root, sizeof root, "%s%s%s", corpus_dir, split && *split ? "/" : "", split ? split : "");
@@ -27,7 +28,7 @@ int spk_eval_mixtures(spk_scorer *s, const char *corpus_dir, const char *split, 
   double st = 0, so = 0;
   int64_t nt = 0, no = 0;
   for (int64_t i = 0; i < m.n; i++) {
-    const man_entry *x = &m.e[i];
+    man_entry *x = &m.e[i];
     double sim[MAN_MAX_SRC];
     ts_err le = {0};
     if (spk_entry_similarity(s, x, sim, &le)) {
@@ -36,6 +37,11 @@ int spk_eval_mixtures(spk_scorer *s, const char *corpus_dir, const char *split, 
       continue;
     }
     o->n_entries++;
+    if (keep) {
+      free(x->similarity);
+      if ((x->similarity = malloc(sizeof(double) * (size_t)x->n_src)))
+        memcpy(x->similarity, sim, sizeof(double) * (size_t)x->n_src);
+    }
     int top_s = 1, top_l = 1, lt = cot_level(sim[x->target]);
     for (int k = 0; k < x->n_src; k++) {
       int lv = cot_level(sim[k]);
@@ -51,6 +57,7 @@ int spk_eval_mixtures(spk_scorer *s, const char *corpus_dir, const char *split, 
   }
   o->mean_target = nt ? st / (double)nt : 0;
   o->mean_other = no ? so / (double)no : 0;
+  for (int64_t i = 0; keep && i < m.n && !rc; i++) rc = man_add(keep, &m.e[i], e);
 done:
   man_free(&m);
   corpus_free(&c);
