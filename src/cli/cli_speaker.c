@@ -20,14 +20,16 @@ static void speaker_usage(FILE *f) {
           "                     [--max-seconds S] [--quiet]\n"
           "       tsasr speaker score MANIFEST (--model DIR | --import FILE.jsonl) --out MANIFEST\n"
           "                     [--cache DIR | --no-cache]\n"
-          "       tsasr speaker eval CORPUS_DIR --model DIR [--split test-unseen] [--mixtures N [--mixtures-out MANIFEST]]\n"
-          "                     [--out FILE.json]\n\n"
+          "       tsasr speaker eval CORPUS_DIR --model DIR [--split test-unseen] [--by-person]\n"
+          "                     [--mixtures N [--mixtures-out MANIFEST]] [--out FILE.json]\n\n"
           "train  trains the TDNN speaker encoder with the AAM softmax on the speakers of a split\n"
           "       (e.g. a `tsasr synth` corpus) and writes DIR/config.json + DIR/model.safetensors.\n"
           "score  adds \"similarity\" (cosine of the enrollment crop and each source) to every entry;\n"
           "       the CoT level is cot_level(similarity). Embeddings are cached on disk (model mode)\n"
           "       or imported: one JSON object a line {\"utt\",\"start\",\"duration\",\"emb\":[...]}.\n"
-          "eval   equal error rate and similarity-level histograms over all utterance pairs of a split;\n"
+          "eval   equal error rate and similarity-level histograms over all utterance pairs of a split\n"
+          "       (--by-person: voices synth.json groups as one person, e.g. flite kal16 and festival\n"
+          "       kal_diphone, count as one speaker);\n"
           "       --mixtures N also scores N seeded 2-speaker mixtures of the split (target vs interferer).\n");
 }
 
@@ -202,8 +204,13 @@ static int cmd_score(int argc, char **argv) {
 static int cmd_eval(int argc, char **argv) {
   const char *corpus = NULL, *model = NULL, *split = "test-unseen", *out = NULL, *mix_out = NULL;
   long long n_mix = 0;
+  int by_person = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--by-person")) {
+      by_person = 1;
+      continue;
+    }
     if (a[0] != '-') {
       corpus = a;
       continue;
@@ -236,12 +243,19 @@ static int cmd_eval(int argc, char **argv) {
     fprintf(stderr, "tsasr speaker eval: %s\n", e.msg);
     return 1;
   }
-  if ((rc = spk_set_load(corpus, split, &m.c, 0, &s, &e))) {
+  if ((rc = spk_set_load(corpus, split, &m.c, 0, by_person, &s, &e))) {
     fprintf(stderr, "tsasr speaker eval: %s\n", e.msg);
     spk_model_free(&m);
     return 1;
   }
   rc = spk_eval_set(&m, &s, &o, &e);
+  char close[3][64];
+  for (int q = 0; q < 3; q++)
+    if (!rc && o.close_pair[q][0] >= 0)
+      snprintf(close[q], sizeof close[q], "%s-%s %.3f", s.cls_id[o.close_pair[q][0]], s.cls_id[o.close_pair[q][1]],
+               o.close_cos[q]);
+    else
+      snprintf(close[q], sizeof close[q], "-");
   spk_set_free(&s);
   spk_model_free(&m);
   if (rc) {
@@ -260,6 +274,7 @@ static int cmd_eval(int argc, char **argv) {
          100.0 * o.hist_diff[2] / o.n_diff, 100.0 * o.hist_diff[3] / o.n_diff, 100.0 * o.hist_diff[4] / o.n_diff);
   spk_mixeval_out mo;
   memset(&mo, 0, sizeof mo);
+  printf("closest speaker pairs (mean cosine): %s; %s; %s\n", close[0], close[1], close[2]);
   if (n_mix > 0) {
     spk_scorer sc;
     manifest keep;
@@ -293,6 +308,7 @@ static int cmd_eval(int argc, char **argv) {
     cJSON_AddStringToObject(j, "corpus", corpus);
     cJSON_AddStringToObject(j, "split", split);
     cJSON_AddStringToObject(j, "model", model);
+    cJSON_AddBoolToObject(j, "by_person", by_person);
     cJSON_AddNumberToObject(j, "utterances", o.n_utts);
     cJSON_AddNumberToObject(j, "speakers", o.n_spk);
     cJSON_AddNumberToObject(j, "same_pairs", (double)o.n_same);

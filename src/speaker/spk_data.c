@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifdef TS_HAVE_AUDIO
 #include "audio/audio_io.h"
 #endif
+#include "base/jsonx.h"
 #include "base/log.h"
 #include "data/corpus.h"
 #include "speaker/spk_embed.h"
@@ -31,14 +33,37 @@ static int in_split(const corpus *c, const char *path, const char *split) {
   return !strncmp(rel, split, k) && rel[k] == '/';
 }
 
-int spk_set_load(const char *corpus_dir, const char *split, const spk_cfg *cfg, int max_per_spk, spk_set *s,
-                 ts_err *e) {
+/* Voice group of each speaker id from synth.json ("voices": [{"speaker", "group"}]); -1 = none. */
+static void voice_groups(const char *corpus_dir, const corpus *c, int *grp) {
+  for (int k = 0; k < c->n_spks; k++) grp[k] = -1;
+  char p[4200];
+  snprintf(p, sizeof p, "%s/synth.json", corpus_dir);
+  cJSON *j = NULL;
+  ts_err le = {0};
+  if (access(p, R_OK) != 0 || jsonx_load(p, &j, &le)) return;
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "voices"), *x;
+  cJSON_ArrayForEach(x, v) {
+    const cJSON *sp = cJSON_GetObjectItemCaseSensitive(x, "speaker"), *g = cJSON_GetObjectItemCaseSensitive(x, "group");
+    if (!cJSON_IsNumber(g)) continue;
+    char id[32];
+    if (cJSON_IsNumber(sp)) snprintf(id, sizeof id, "%d", (int)sp->valuedouble);
+    else if (cJSON_IsString(sp)) snprintf(id, sizeof id, "%s", sp->valuestring);
+    else continue;
+    int k = corpus_find_spk(c, id);
+    if (k >= 0) grp[k] = (int)g->valuedouble;
+  }
+  cJSON_Delete(j);
+}
+
+int spk_set_load(const char *corpus_dir, const char *split, const spk_cfg *cfg, int max_per_spk, int by_person,
+                 spk_set *s, ts_err *e) {
   memset(s, 0, sizeof *s);
   corpus c;
   corpus_opts o;
   corpus_opts_default(&o);
   int rc = corpus_open(corpus_dir, &o, &c, e);
   if (rc) return rc;
+  int *grp = NULL;
   int *cls_of = malloc(sizeof(int) * (size_t)(c.n_spks ? c.n_spks : 1));
   int64_t *pick = malloc(sizeof(int64_t) * (size_t)(c.n_utts ? c.n_utts : 1));
   s->cls_id = calloc((size_t)(c.n_spks ? c.n_spks : 1), sizeof(char *));
@@ -47,14 +72,32 @@ int spk_set_load(const char *corpus_dir, const char *split, const spk_cfg *cfg, 
     rc = err_set(e, TS_ENOMEM, "%s: out of memory", corpus_dir);
     goto done;
   }
+  grp = malloc(sizeof(int) * (size_t)(c.n_spks ? c.n_spks : 1));
+  if (!grp) {
+    rc = err_set(e, TS_ENOMEM, "%s: out of memory", corpus_dir);
+    goto done;
+  }
+  voice_groups(corpus_dir, &c, grp);
+  if (!by_person)
+    for (int k = 0; k < c.n_spks; k++) grp[k] = -1;
   int n = 0;
+  for (int k = 0; k < c.n_spks; k++) cls_of[k] = -1;
   for (int k = 0; k < c.n_spks; k++) {
-    cls_of[k] = -1;
     int taken = 0;
     for (int j = 0; j < c.spks[k].n_utts; j++) {
       int64_t u = c.spks[k].utts[j];
       if (!in_split(&c, c.utts[u].path, split)) continue;
       if (max_per_spk > 0 && taken >= max_per_spk) break;
+      for (int q = 0; cls_of[k] < 0 && grp[k] >= 0 && q < k; q++) /* same person: join its class */
+        if (grp[q] == grp[k] && cls_of[q] >= 0) {
+          cls_of[k] = cls_of[q];
+          char *nid = malloc(strlen(s->cls_id[cls_of[q]]) + strlen(c.spks[k].id) + 2);
+          if (nid) {
+            sprintf(nid, "%s+%s", s->cls_id[cls_of[q]], c.spks[k].id);
+            free(s->cls_id[cls_of[q]]);
+            s->cls_id[cls_of[q]] = nid;
+          }
+        }
       if (cls_of[k] < 0) {
         cls_of[k] = s->n_cls;
         s->cls_id[s->n_cls] = strdup(c.spks[k].id);
@@ -109,6 +152,7 @@ int spk_set_load(const char *corpus_dir, const char *split, const spk_cfg *cfg, 
   }
   rc = TS_OK;
 done:
+  free(grp);
   free(cls_of);
   free(pick);
   corpus_free(&c);

@@ -21,9 +21,11 @@ typedef struct spk_set {
 
 /* Loads the utterances under CORPUS_DIR/SPLIT/ (every utterance when split is NULL or ""), at
  * most max_per_spk per speaker (0 = all), computing features with threads. A split with no
- * utterances is an error naming the folder. */
-int spk_set_load(const char *corpus_dir, const char *split, const spk_cfg *c, int max_per_spk, spk_set *s,
-                 ts_err *e);
+ * utterances is an error naming the folder. With by_person, speakers that CORPUS_DIR/synth.json
+ * puts in one voice group (the same person read by two TTS engines, e.g. flite kal16 and
+ * festival kal_diphone) share one label (cls_id "A+B"); without synth.json nothing changes. */
+int spk_set_load(const char *corpus_dir, const char *split, const spk_cfg *c, int max_per_spk, int by_person,
+                 spk_set *s, ts_err *e);
 void spk_set_free(spk_set *s);
 
 #endif

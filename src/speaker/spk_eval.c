@@ -68,6 +68,14 @@ int spk_eval_set(spk_model *m, const spk_set *s, spk_eval_out *o, ts_err *e) {
       err_prefix(e, "%s", s->path[i]);
       goto done;
     }
+  int C = s->n_cls;
+  double *pc = calloc((size_t)C * (size_t)C, sizeof(double));
+  int64_t *pn = calloc((size_t)C * (size_t)C, sizeof(int64_t));
+  if (!pc || !pn) {
+    free(pc), free(pn);
+    rc = err_set(e, TS_ENOMEM, "speaker eval: out of memory");
+    goto done;
+  }
   int64_t k = 0;
   double ss = 0, sd = 0;
   for (int i = 0; i < n; i++)
@@ -77,7 +85,25 @@ int spk_eval_set(spk_model *m, const spk_set *s, spk_eval_out *o, ts_err *e) {
       int lv = cot_level(sc[k]) - 1;
       if (tg[k]) o->n_same++, o->hist_same[lv]++, ss += sc[k];
       else o->n_diff++, o->hist_diff[lv]++, sd += sc[k];
+      int a = s->label[i] < s->label[j] ? s->label[i] : s->label[j], b = s->label[i] ^ s->label[j] ^ a;
+      pc[a * C + b] += sc[k], pn[a * C + b]++;
     }
+  for (int q = 0; q < 3; q++) o->close_cos[q] = -2, o->close_pair[q][0] = o->close_pair[q][1] = -1;
+  for (int a = 0; a < C; a++)
+    for (int b = a + 1; b < C; b++) {
+      if (!pn[a * C + b]) continue;
+      double v = pc[a * C + b] / (double)pn[a * C + b];
+      for (int q = 0; q < 3; q++)
+        if (v > o->close_cos[q]) { /* insert at q */
+          for (int r = 2; r > q; r--) {
+            o->close_cos[r] = o->close_cos[r - 1];
+            o->close_pair[r][0] = o->close_pair[r - 1][0], o->close_pair[r][1] = o->close_pair[r - 1][1];
+          }
+          o->close_cos[q] = v, o->close_pair[q][0] = a, o->close_pair[q][1] = b;
+          break;
+        }
+    }
+  free(pc), free(pn);
   o->n_utts = n, o->n_spk = s->n_cls;
   o->mean_same = o->n_same ? ss / (double)o->n_same : NAN;
   o->mean_diff = o->n_diff ? sd / (double)o->n_diff : NAN;

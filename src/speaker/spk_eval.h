@@ -15,6 +15,8 @@ typedef struct spk_eval_out {
   double thr;                      /* the cosine threshold where it is reached */
   double mean_same, mean_diff;     /* mean cosine */
   int64_t hist_same[5], hist_diff[5]; /* trials per level 1..5 */
+  int close_pair[3][2];            /* the 3 most similar speaker pairs (class indices) */
+  double close_cos[3];             /* their mean cosine (-2 when fewer pairs exist) */
 } spk_eval_out;
 
 /* EER of n trials (score, is_target): the point of the threshold sweep where the false-accept

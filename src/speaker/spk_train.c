@@ -189,7 +189,7 @@ int spk_train(const spk_train_opts *o, spk_train_report *r, ts_err *e) {
   if (!o->corpus_dir || !o->out_dir) return err_set(e, TS_EARG, "speaker train: corpus and output directory are needed");
   spk_set s;
   double t0 = now_sec();
-  int rc = spk_set_load(o->corpus_dir, o->split, &o->cfg, o->max_per_spk, &s, e);
+  int rc = spk_set_load(o->corpus_dir, o->split, &o->cfg, o->max_per_spk, 0, &s, e);
   if (rc) return rc;
   if (!o->quiet)
     log_info("speaker train: %d utterances of %d speakers from %s/%s (features in %.1f s)", s.n, s.n_cls,
