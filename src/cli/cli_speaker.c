@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "base/jsonx.h"
 #include "data/cot.h"
+#include "speaker/spk_embed.h"
 #include "speaker/spk_eval.h"
 #include "speaker/spk_score.h"
 #include "speaker/spk_train.h"
@@ -21,7 +22,8 @@ static void speaker_usage(FILE *f) {
           "       tsasr speaker score MANIFEST (--model DIR | --import FILE.jsonl) --out MANIFEST\n"
           "                     [--cache DIR | --no-cache]\n"
           "       tsasr speaker eval CORPUS_DIR --model DIR [--split test-unseen] [--by-person]\n"
-          "                     [--mixtures N [--mixtures-out MANIFEST]] [--out FILE.json]\n\n"
+          "                     [--mixtures N [--mixtures-out MANIFEST]] [--out FILE.json]\n"
+          "       tsasr speaker embed --model DIR [--start S] [--duration D] AUDIO...\n\n"
           "train  trains the TDNN speaker encoder with the AAM softmax on the speakers of a split\n"
           "       (e.g. a `tsasr synth` corpus) and writes DIR/config.json + DIR/model.safetensors.\n"
           "score  adds \"similarity\" (cosine of the enrollment crop and each source) to every entry;\n"
@@ -30,7 +32,8 @@ static void speaker_usage(FILE *f) {
           "eval   equal error rate and similarity-level histograms over all utterance pairs of a split\n"
           "       (--by-person: voices synth.json groups as one person, e.g. flite kal16 and festival\n"
           "       kal_diphone, count as one speaker);\n"
-          "       --mixtures N also scores N seeded 2-speaker mixtures of the split (target vs interferer).\n");
+          "       --mixtures N also scores N seeded 2-speaker mixtures of the split (target vs interferer).\n"
+          "embed  prints one line per file in the import format (utt = file name without extension).\n");
 }
 
 static int parse_list(const char *s, int *out, int max) {
@@ -343,6 +346,73 @@ static int cmd_eval(int argc, char **argv) {
   return 0;
 }
 
+static int cmd_embed(int argc, char **argv) {
+  const char *model = NULL;
+  double start = 0, dur = 0;
+  int n_files = 0, bad = 0;
+  for (int i = 1; i < argc; i++) { /* options first, so that files may follow in any order */
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (a[0] != '-') {
+      n_files++;
+      continue;
+    }
+    if (!v) {
+      fprintf(stderr, "tsasr speaker embed: %s needs a value\n", a);
+      return 2;
+    }
+    i++;
+    if (!strcmp(a, "--model")) model = v;
+    else if (!strcmp(a, "--start")) {
+      if (!num_arg(a, v, &start)) return 2;
+    } else if (!strcmp(a, "--duration")) {
+      if (!num_arg(a, v, &dur)) return 2;
+    } else {
+      fprintf(stderr, "tsasr speaker embed: unknown option %s\n", a);
+      return 2;
+    }
+  }
+  if (!model || !n_files) {
+    fprintf(stderr, "tsasr speaker embed: needs --model DIR and audio files\n");
+    return 2;
+  }
+  ts_err e = {0};
+  spk_model m;
+  if (spk_model_load(&m, model, be_cpu(), &e)) {
+    fprintf(stderr, "tsasr speaker embed: %s\n", e.msg);
+    return 1;
+  }
+  float *emb = malloc(sizeof(float) * (size_t)m.c.emb_dim);
+  for (int i = 1; emb && i < argc; i++) {
+    if (argv[i][0] == '-') {
+      i++;
+      continue;
+    }
+    if (spk_embed_segment(&m, argv[i], start, dur, emb, &e)) {
+      fprintf(stderr, "tsasr speaker embed: %s\n", e.msg);
+      bad++;
+      continue;
+    }
+    const char *b = strrchr(argv[i], '/');
+    char utt[512];
+    snprintf(utt, sizeof utt, "%s", b ? b + 1 : argv[i]);
+    char *dot = strchr(utt, '.');
+    if (dot) *dot = 0;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "utt", utt);
+    cJSON_AddNumberToObject(j, "start", start);
+    cJSON_AddNumberToObject(j, "duration", dur);
+    cJSON *a = cJSON_AddArrayToObject(j, "emb");
+    for (int d = 0; a && d < m.c.emb_dim; d++) cJSON_AddItemToArray(a, cJSON_CreateNumber(emb[d]));
+    char *txt = cJSON_PrintUnformatted(j);
+    if (txt) printf("%s\n", txt);
+    free(txt);
+    cJSON_Delete(j);
+  }
+  free(emb);
+  spk_model_free(&m);
+  return bad ? 1 : 0;
+}
+
 int cli_speaker(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
     speaker_usage(argc < 2 ? stderr : stdout);
@@ -351,6 +421,7 @@ int cli_speaker(int argc, char **argv) {
   if (!strcmp(argv[1], "train")) return cmd_train(argc - 1, argv + 1);
   if (!strcmp(argv[1], "score")) return cmd_score(argc - 1, argv + 1);
   if (!strcmp(argv[1], "eval")) return cmd_eval(argc - 1, argv + 1);
-  fprintf(stderr, "tsasr speaker: unknown subcommand \"%s\" (train, score, eval)\n", argv[1]);
+  if (!strcmp(argv[1], "embed")) return cmd_embed(argc - 1, argv + 1);
+  fprintf(stderr, "tsasr speaker: unknown subcommand \"%s\" (train, score, eval, embed)\n", argv[1]);
   return 2;
 }

@@ -86,6 +86,13 @@ int spk_embed_file(spk_model *m, const char *path, int64_t s0, int64_t len, floa
 #endif
 }
 
+int spk_embed_segment(spk_model *m, const char *path, double start, double duration, float *emb, ts_err *e) {
+  if (!(start >= 0) || !isfinite(duration))
+    return err_set(e, TS_EARG, "%s: segment start %g / duration %g", path, start, duration);
+  int r = m->c.sample_rate;
+  return spk_embed_file(m, path, (int64_t)llround(start * r), duration > 0 ? (int64_t)llround(duration * r) : 0, emb, e);
+}
+
 double spk_cosine(const float *a, const float *b, int n) {
   double d = 0, na = 0, nb = 0;
   for (int i = 0; i < n; i++) d += (double)a[i] * b[i], na += (double)a[i] * a[i], nb += (double)b[i] * b[i];

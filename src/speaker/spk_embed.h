@@ -19,6 +19,9 @@ int spk_embed_wave(spk_model *m, const float *x, int64_t n, float *emb, ts_err *
 /* Embedding of samples [s0, s0 + len) of an audio file (len <= 0: to the end), read and
  * resampled to the model's rate. The messages name the file. */
 int spk_embed_file(spk_model *m, const char *path, int64_t s0, int64_t len, float *emb, ts_err *e);
+/* Same with the segment in seconds: [start, start + duration) (duration <= 0: to the end);
+ * start past the end is an error naming the file. */
+int spk_embed_segment(spk_model *m, const char *path, double start, double duration, float *emb, ts_err *e);
 /* Cosine of two vectors (0 when either is all zeros). */
 double spk_cosine(const float *a, const float *b, int n);
 

@@ -51,6 +51,8 @@ expect 1 "m1-s0: no imported embedding for source 1 \(utt 1-1-0001" \
   "$bin" speaker score "$tmp/man.jsonl" --import "$tmp/few.jsonl" --out "$tmp/o.jsonl"
 expect 1 "none.jsonl" "$bin" speaker score "$tmp/man.jsonl" --import "$tmp/none.jsonl" --out "$tmp/o.jsonl"
 expect 2 "one of --model or --import" "$bin" speaker score "$tmp/man.jsonl" --out "$tmp/o.jsonl"
+expect 1 "nomodel: no such directory" "$bin" speaker embed --model "$tmp/nomodel" "$tmp/a.wav"
+expect 2 "needs --model DIR and audio files" "$bin" speaker embed --model "$tmp/nomodel"
 expect 2 "usage: tsasr speaker" "$bin" speaker
 expect 2 "unknown subcommand" "$bin" speaker frobnicate
 expect 2 "usage" "$bin" speaker train "$tmp"
