@@ -11,5 +11,6 @@ int cli_train(int argc, char **argv);
 int cli_decode(int argc, char **argv);
 int cli_model(int argc, char **argv);
 int cli_mix(int argc, char **argv);
+int cli_speaker(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@ static void cli_usage(FILE *f) {
           "  model new|assemble  make a model directory (from a config, or HF Qwen2 + HF encoder)\n"
           "  train sft|grpo      the training stages (BASE/CoT SFT, GRPO) with resumable runs\n"
           "  decode MODEL MANIFEST --out F  batched decoding into a scored decode JSONL\n"
+          "  speaker ...   speaker encoder: train, score a manifest's similarities, eval (EER)\n"
           "  help          this text\n",
           TSASR_VERSION);
 }
@@ -37,6 +38,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "decode")) return cli_decode(argc - 1, argv + 1);
   if (!strcmp(cmd, "model")) return cli_model(argc - 1, argv + 1);
   if (!strcmp(cmd, "mix")) return cli_mix(argc - 1, argv + 1);
+  if (!strcmp(cmd, "speaker")) return cli_speaker(argc - 1, argv + 1);
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
     cli_usage(stdout);
     return 0;
