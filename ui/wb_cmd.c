@@ -569,13 +569,18 @@ void wb_act_help(wb *w, const char *cmd) {
   }
   char t[8192];
   size_t o = (size_t)snprintf(t, sizeof t,
-                              "Keys: : or Enter = command line   n/p or Down/Up = next/prev   Home/End = first/last\n"
-                              "      space = play mixture/stop   e = enrollment   1-3 = source   m = mark   / = filter\n"
-                              "      c = clear filters   d = decode   g = group   Tab = next view   Esc = CoT view\n"
-                              "      PgUp/PgDn = scroll this pane   ? = help   q = quit   (command line: Tab completes,\n"
-                              "      Up/Down = history, Esc or Ctrl-C = cancel)\n\nCommands:\n");
+                              "Keys (outside the command line):\n"
+                              "  : or Enter  command line     n p / Down Up  next, previous\n"
+                              "  Home End    first, last      space  play mixture / stop\n"
+                              "  e           play enrollment  1 2 3  play source N\n"
+                              "  m           mark / unmark    /      filter ...\n"
+                              "  c           clear filters    d      decode (greedy)\n"
+                              "  g           group of G       Tab    next view (Esc: CoT)\n"
+                              "  PgUp PgDn   scroll the pane  ? h    help      q  quit\n"
+                              "Command line: Tab completes commands, ids, settings and paths;\n"
+                              "  Up/Down recall history; Esc or Ctrl-C cancels.\n\nCommands:\n");
   for (const wb_cmd *c = k_cmds; c->name && o < sizeof t; c++)
-    o += (size_t)snprintf(t + o, sizeof t - o, "  %-44s %s\n", c->usage, c->help);
+    o += (size_t)snprintf(t + o, sizeof t - o, "%s\n      %s\n", c->usage, c->help);
   wb_set_text(w, t);
 }
 

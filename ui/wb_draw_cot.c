@@ -55,7 +55,7 @@ void wb_pane_cot(wb *w, int y, int x, int h, int width) {
   if (!it->has_out) {
     wb_title(y, x, width, "CoT: no output yet");
     wb_put(y + 1, x + 1, width - 1, wb_color(WB_C_MISSING),
-           w->n_vis ? "d decodes this sample (open a model dir first); truth below:" : "");
+           w->model ? "d decodes this sample; the CoT it should get:" : "no model open (open MODEL_DIR); the CoT it should get:");
     ts_err e;
     if (h > 2 && wb_item_facts(it, &e) == TS_OK) {
       char *s = NULL;
@@ -94,9 +94,9 @@ void wb_pane_cot(wb *w, int y, int x, int h, int width) {
     miss += c.step[i].status == COT_STEP_MISSING;
   }
   char target[48] = "";
-  if (p.target >= 0) snprintf(target, sizeof target, " | chose S%d (truth S%d)", p.target + 1, it->facts.target + 1);
-  wb_title(y, x, width, "CoT (%s): %s | %d ok %d wrong %d missing%s%s", o->origin, fmt, okc, wrong, miss,
-           n_na ? " | n/a: no similarity" : "", target);
+  if (p.target >= 0) snprintf(target, sizeof target, "chose S%d (truth S%d) | ", p.target + 1, it->facts.target + 1);
+  wb_title(y, x, width, "CoT (%s): %s%d ok %d wrong %d miss | %s%s", o->origin, target, okc, wrong, miss, fmt,
+           n_na ? " | n/a: no similarity" : "");
   int rows = h - 1;
   if (p.think_empty) {
     wb_put(y + 1, x + 1, width - 1, wb_color(WB_C_DIM), "empty <think></think> (BASE form / random reasoning)");

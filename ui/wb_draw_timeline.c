@@ -43,7 +43,7 @@ void wb_pane_timeline(wb *w, int y, int x, int h, int width) {
   err_clear(&e);
   if (wb_item_facts(it, &e)) {
     wb_title(y, x, width, "Timeline");
-    wb_put(y + 1, x + 1, width - 1, wb_color(WB_C_MISSING), e.msg);
+    wb_wrap(y + 1, x + 1, h - 1, width - 2, 0, wb_color(WB_C_MISSING), e.msg);
     return;
   }
   const cot_facts *f = &it->facts;

@@ -97,8 +97,8 @@ static void browse_key(wb *w, int ch) {
     case 'g': wb_act_group(w, w->G); break;
     case '\t': next_view(w); break;
     case 27: w->view = WB_VIEW_COT; w->text_top = 0; break;
-    case KEY_NPAGE: pane_scroll(w, 5); break;
-    case KEY_PPAGE: pane_scroll(w, -5); break;
+    case KEY_NPAGE: pane_scroll(w, 10); break;
+    case KEY_PPAGE: pane_scroll(w, -10); break;
     case '?': case 'h': wb_act_help(w, NULL); break;
     case 'q': w->quit = 1; break;
     default:
@@ -192,7 +192,7 @@ int wb_main(int argc, char **argv) {
       } else if (ch == 3) {
         wb_rl_cancel();
       } else if (ch == KEY_NPAGE || ch == KEY_PPAGE) {
-        pane_scroll(&w, ch == KEY_NPAGE ? 5 : -5);
+        pane_scroll(&w, ch == KEY_NPAGE ? 10 : -10);
       } else {
         wb_rl_key(ch);
       }
