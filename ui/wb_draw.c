@@ -164,7 +164,9 @@ void wb_draw(wb *w) {
   attroff(wb_color(WB_C_DIM));
   int rx = lw + 1, rw = W - rx;
   int th = wb_timeline_rows(w);
-  int ah = mh >= 30 ? 8 : mh >= 24 ? 7 : 5;
+  int ah = wb_align_rows(w, rw), amax = mh >= 30 ? 11 : mh >= 24 ? 9 : 5;
+  if (ah < 3) ah = 3;
+  if (ah > amax) ah = amax;
   if (th > mh / 3 + 1) th = mh / 3 + 1;
   wb_pane_timeline(w, top, rx, th, rw);
   int ly = top + th, lh = mh - th - ah;

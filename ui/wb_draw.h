@@ -36,6 +36,8 @@ void wb_pane_timeline(wb *w, int y, int x, int h, int width);
 int wb_timeline_rows(wb *w);
 void wb_pane_cot(wb *w, int y, int x, int h, int width);
 void wb_pane_align(wb *w, int y, int x, int h, int width);
+/* Rows the alignment pane wants for the current sample at this width. */
+int wb_align_rows(wb *w, int width);
 void wb_pane_group(wb *w, int y, int x, int h, int width);
 void wb_pane_run(wb *w, int y, int x, int h, int width);
 void wb_pane_text(wb *w, int y, int x, int h, int width);

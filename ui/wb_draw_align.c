@@ -7,6 +7,29 @@
 #include "text/wer.h"
 #include "wb_draw.h"
 
+int wb_align_rows(wb *w, int width) {
+  wb_item *it = wb_current(w);
+  if (!it) return 3;
+  if (!it->has_out) {
+    int n = it->ref_text ? (int)strlen(it->ref_text) / (width > 10 ? width - 10 : 1) + 1 : 1;
+    return 1 + n;
+  }
+  wer_result r;
+  if (wer_align(it->out.ref, it->out.hyp, &r, NULL)) return 3;
+  int avail = width - 6, col = 0, lines = 1;
+  for (size_t i = 0; i < r.n_ops; i++) {
+    const wer_op *op = &r.ops[i];
+    int wa = op->ref ? (int)strlen(op->ref) : 0, wbw = op->hyp ? (int)strlen(op->hyp) : 0;
+    int cw = wa > wbw ? wa : wbw;
+    if ((op->type == WER_DEL || op->type == WER_INS) && cw < 3) cw = 3;
+    if (cw > avail) cw = avail;
+    if (col > 0 && col + cw > avail) lines++, col = 0;
+    col += cw + 1;
+  }
+  wer_result_free(&r);
+  return 1 + 2 * lines;
+}
+
 void wb_pane_align(wb *w, int y, int x, int h, int width) {
   wb_item *it = wb_current(w);
   if (!it || !it->has_out) {

@@ -97,7 +97,7 @@ void wb_pane_cot(wb *w, int y, int x, int h, int width) {
   if (p.target >= 0) snprintf(target, sizeof target, "chose S%d (truth S%d) | ", p.target + 1, it->facts.target + 1);
   wb_title(y, x, width, "CoT (%s): %s%d ok %d wrong %d miss | %s%s", o->origin, target, okc, wrong, miss, fmt,
            n_na ? " | n/a: no similarity" : "");
-  int rows = h - 1;
+  int rows = h - 1, y0 = y;
   if (p.think_empty) {
     wb_put(y + 1, x + 1, width - 1, wb_color(WB_C_DIM), "empty <think></think> (BASE form / random reasoning)");
     y++, rows--;
@@ -123,9 +123,12 @@ void wb_pane_cot(wb *w, int y, int x, int h, int width) {
     wb_putf(row, x + 7, 20, A_BOLD, "%-19s", s->name);
     wb_put(row, x + 27, width - 28, A_NORMAL, s->detail);
   }
-  if (c.n_steps > rows && rows > 0)
-    wb_putf(y + rows, x + width - 14, 13, wb_color(WB_C_DIM), "[%d-%d of %d]", w->text_top + 1,
-            w->text_top + rows < c.n_steps ? w->text_top + rows : c.n_steps, c.n_steps);
+  if (c.n_steps > rows && rows > 0) { /* scroll position at the right end of the title */
+    char b[32];
+    int n = snprintf(b, sizeof b, " %d-%d/%d ", w->text_top + 1,
+                     w->text_top + rows < c.n_steps ? w->text_top + rows : c.n_steps, c.n_steps);
+    wb_put(y0, x + width - n, n, wb_color(WB_C_TITLE), b);
+  }
 }
 
 void wb_pane_text(wb *w, int y, int x, int h, int width) {

@@ -49,8 +49,8 @@ void wb_pane_timeline(wb *w, int y, int x, int h, int width) {
   const cot_facts *f = &it->facts;
   double cur = wb_audio_cursor(w->audio, it->id);
   char cbuf[64] = "";
-  if (cur >= 0) snprintf(cbuf, sizeof cbuf, "  cursor %.2fs%s", cur, wb_audio_active(w->audio) ? " (playing)" : "");
-  wb_title(y, x, width, "Timeline  %.2fs: enroll %.2f | silence %.2f | mixture %.2f%s", f->total_dur, f->enroll_dur,
+  if (cur >= 0) snprintf(cbuf, sizeof cbuf, "  %s %.2fs", wb_audio_active(w->audio) ? "playing" : "cursor", cur);
+  wb_title(y, x, width, "Timeline %.2fs: enroll %.2f | silence %.2f | mix %.2f%s", f->total_dur, f->enroll_dur,
            f->silence_dur, f->mix_dur, cbuf);
   int bx = x + LABEL_W, bw = width - LABEL_W - 1;
   if (bw < 10) return;
@@ -58,7 +58,8 @@ void wb_pane_timeline(wb *w, int y, int x, int h, int width) {
   int row = y + 1;
   if (row < y + h) {
     wb_putf(row, x, LABEL_W, A_BOLD, " input  enr %c", f->enroll_gender == COT_MALE ? 'M' : f->enroll_gender == COT_FEMALE ? 'F' : '?');
-    segment(row, bx, bw, T, 0, f->enroll_dur, wb_color(WB_C_ENROLL), "enrollment");
+    int ecols = col_of(f->enroll_dur, T, bw);
+    segment(row, bx, bw, T, 0, f->enroll_dur, wb_color(WB_C_ENROLL), ecols >= 10 ? "enrollment" : "enroll");
     segment(row, bx, bw, T, f->enroll_dur, f->enroll_dur + f->silence_dur, wb_color(WB_C_SILENCE), "silence");
     segment(row, bx, bw, T, f->enroll_dur + f->silence_dur, T, wb_color(WB_C_MIX),
             f->n_speakers == 1 ? "single speaker" : "mixture");

@@ -24,7 +24,7 @@ expect 'Samples 4/4' "manifest opened"
 expect ' 1/4 \|' "status shows the first sample"
 expect '>S1 M L4 0\.75' "timeline lane of the target (gender, level, score)"
 expect ' S2 F L2 0\.30' "timeline lane of the interferer"
-expect 'enroll 1\.00 \| silence 3\.00 \| mixture 2\.50' "timeline parts from the audio"
+expect 'Timeline 6\.50s: enroll 1\.00 \| silence 3\.00 \| mix 2\.50' "timeline parts from the audio"
 expect 'no model open' "no model: the pane says how to get one"
 expect 'Speaker1 information: male; from 4 to' "the truth CoT is shown before any output"
 
