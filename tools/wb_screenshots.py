@@ -137,8 +137,11 @@ def render(text, cols, rows, path):
 
 
 class Wb:
+    n = 0
+
     def __init__(self, binary, cwd, args, cols=100, rows=30):
-        self.sock = "wbshots%d" % os.getpid()
+        Wb.n += 1
+        self.sock = "wbshots%d.%d" % (os.getpid(), Wb.n)  # a fresh tmux server per session
         self.cols, self.rows = cols, rows
         env = "TERM=xterm-256color HOME=%s TSASR_WB_HISTORY=%s/hist TSASR_AUDIO_SILENT=1" % (cwd, cwd)
         cmd = "cd %s && env %s %s wb %s; sleep 60" % (cwd, env, binary, " ".join(args))
@@ -155,7 +158,7 @@ class Wb:
         self.keys("Enter")
 
     def screen(self, colours=False):
-        return subprocess.run(["tmux", "-L", self.sock, "capture-pane", "-p", "-t", "wb"] + (["-e"] if colours else []),
+        return subprocess.run(["tmux", "-L", self.sock, "capture-pane", "-p", "-t", "wb"] + (["-e", "-N"] if colours else []),
                               check=True, capture_output=True, text=True).stdout
 
     def wait(self, pattern, seconds=20):
@@ -235,7 +238,7 @@ def main():
             w.shot(os.path.join(out, "wb-cot.png"))
             w.keys(" ")
             w.cmd("goto s3")
-            w.wait(r"chose S1 \(truth S3\)")
+            w.wait(r"chose S1, truth S3")
             w.shot(os.path.join(out, "wb-wrong-target.png"))
             w.cmd("filter wer")
             w.cmd("mark all")

@@ -79,9 +79,9 @@ void wb_title(int y, int x, int width, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(b, sizeof b, fmt, ap);
   va_end(ap);
-  int a = wb_color(WB_C_HEAD) | A_BOLD;
+  int a = g_colors ? wb_color(WB_C_HEAD) : (int)(wb_color(WB_C_HEAD) | A_BOLD);
   attron(a);
-  mvhline(y, x, ' ', width);
+  mvhline(y, x, ' ' | (chtype)a, width);
   attroff(a);
   wb_put(y, x + 1, width - 1, a, b);
 }
@@ -89,7 +89,7 @@ void wb_title(int y, int x, int width, const char *fmt, ...) {
 static void draw_status(wb *w, int y) {
   int a = wb_color(WB_C_TITLE);
   attron(a);
-  mvhline(y, 0, ' ', COLS);
+  mvhline(y, 0, ' ' | (chtype)a, COLS);
   attroff(a);
   char f[256], b[1024];
   wb_filter_desc(w, f, sizeof f);
@@ -149,7 +149,7 @@ void wb_draw(wb *w) {
   /* title */
   int a = wb_color(WB_C_TITLE) | A_BOLD;
   attron(a);
-  mvhline(0, 0, ' ', W);
+  mvhline(0, 0, ' ' | (chtype)a, W);
   attroff(a);
   const char *mf = w->manifest_path[0] ? strrchr(w->manifest_path, '/') : NULL;
   const char *df = w->decode_path[0] ? strrchr(w->decode_path, '/') : NULL;
@@ -160,7 +160,7 @@ void wb_draw(wb *w) {
   int lw = W >= 120 ? 40 : W >= 100 ? 34 : 28;
   wb_pane_list(w, top, 0, mh, lw);
   attron(wb_color(WB_C_DIM));
-  mvvline(top, lw, '|', mh);
+  mvvline(top, lw, '|' | (chtype)wb_color(WB_C_DIM), mh);
   attroff(wb_color(WB_C_DIM));
   int rx = lw + 1, rw = W - rx;
   int th = wb_timeline_rows(w);

@@ -93,15 +93,20 @@ void wb_pane_cot(wb *w, int y, int x, int h, int width) {
     wrong += c.step[i].status == COT_STEP_WRONG;
     miss += c.step[i].status == COT_STEP_MISSING;
   }
-  char target[48] = "";
-  if (p.target >= 0) snprintf(target, sizeof target, "chose S%d (truth S%d) | ", p.target + 1, it->facts.target + 1);
-  wb_title(y, x, width, "CoT (%s): %s%d ok %d wrong %d miss | %s%s", o->origin, target, okc, wrong, miss, fmt,
+  wb_title(y, x, width, "CoT (%s): %d ok %d wrong %d miss | %s%s", o->origin, okc, wrong, miss, fmt,
            n_na ? " | n/a: no similarity" : "");
-  int rows = h - 1, y0 = y;
-  if (p.think_empty) {
-    wb_put(y + 1, x + 1, width - 1, wb_color(WB_C_DIM), "empty <think></think> (BASE form / random reasoning)");
-    y++, rows--;
-  }
+  int rows = h - 2, y0 = y + 1;
+  /* summary row: the chosen target against the truth, and the scroll position */
+  if (p.target >= 0 && p.target == it->facts.target)
+    wb_putf(y0, x + 1, width - 16, wb_color(WB_C_OK) | A_BOLD, "target: chose S%d, truth S%d (right)", p.target + 1,
+            it->facts.target + 1);
+  else if (p.target >= 0)
+    wb_putf(y0, x + 1, width - 16, wb_color(WB_C_WRONG) | A_BOLD, "target: chose S%d, truth S%d (WRONG)", p.target + 1,
+            it->facts.target + 1);
+  else
+    wb_putf(y0, x + 1, width - 16, wb_color(WB_C_MISSING), "target: none chosen, truth S%d%s", it->facts.target + 1,
+            p.think_empty ? " (empty think: BASE form / random reasoning)" : "");
+  y++;
   if (w->text_top > c.n_steps - 1) w->text_top = c.n_steps > 0 ? c.n_steps - 1 : 0;
   for (int r = 0; r < rows; r++) {
     int i = w->text_top + r;
@@ -123,11 +128,11 @@ void wb_pane_cot(wb *w, int y, int x, int h, int width) {
     wb_putf(row, x + 7, 20, A_BOLD, "%-19s", s->name);
     wb_put(row, x + 27, width - 28, A_NORMAL, s->detail);
   }
-  if (c.n_steps > rows && rows > 0) { /* scroll position at the right end of the title */
+  if (c.n_steps > rows && rows > 0) { /* scroll position at the right end of the summary row */
     char b[32];
     int n = snprintf(b, sizeof b, " %d-%d/%d ", w->text_top + 1,
                      w->text_top + rows < c.n_steps ? w->text_top + rows : c.n_steps, c.n_steps);
-    wb_put(y0, x + width - n, n, wb_color(WB_C_TITLE), b);
+    wb_put(y0, x + width - n, n, wb_color(WB_C_DIM), b);
   }
 }
 

@@ -39,7 +39,7 @@ void wb_pane_list(wb *w, int y, int x, int h, int width) {
     int base = sel ? A_REVERSE : A_NORMAL;
     if (sel) {
       attron(A_REVERSE);
-      mvhline(y + 2 + r, x, ' ', width);
+      mvhline(y + 2 + r, x, ' ' | A_REVERSE, width);
       attroff(A_REVERSE);
     }
     int cx = x;

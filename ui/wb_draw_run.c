@@ -26,8 +26,8 @@ static void plot(wb *w, int y, int x, int h, int width) {
   wb_putf(y, x, lw, wb_color(WB_C_DIM), "%8.4g", hi);
   wb_putf(y + ph - 1, x, lw, wb_color(WB_C_DIM), "%8.4g", lo);
   attron(wb_color(WB_C_DIM));
-  mvvline(y, x + lw - 1, '|', ph);
-  mvhline(y + ph, x + lw - 1, '-', pw + 1);
+  mvvline(y, x + lw - 1, '|' | (chtype)wb_color(WB_C_DIM), ph);
+  mvhline(y + ph, x + lw - 1, '-' | (chtype)wb_color(WB_C_DIM), pw + 1);
   attroff(wb_color(WB_C_DIM));
   wb_putf(y + ph, x + lw, pw, wb_color(WB_C_DIM), "1 .. %d (%s)", n, w->plot_key);
   int cols = n < pw ? n : pw; /* one column per value, or the mean of the values a column covers */

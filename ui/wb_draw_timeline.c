@@ -28,7 +28,7 @@ static void segment(int y, int x0, int bw, double total, double t0, double t1, i
   if (b <= a) b = a + 1;
   if (b > bw) b = bw;
   attron(attr);
-  mvhline(y, x0 + a, ' ', b - a);
+  mvhline(y, x0 + a, ' ' | (chtype)attr, b - a);
   attroff(attr);
   if (label && *label) wb_put(y, x0 + a, b - a, attr, label);
 }
@@ -79,7 +79,7 @@ void wb_pane_timeline(wb *w, int y, int x, int h, int width) {
   /* axis: ticks at the part boundaries and the end */
   if (row < y + h) {
     attron(wb_color(WB_C_DIM));
-    mvhline(row, bx, '-', bw);
+    mvhline(row, bx, '-' | (chtype)wb_color(WB_C_DIM), bw);
     attroff(wb_color(WB_C_DIM));
     double ticks[4] = {0, f->enroll_dur, f->enroll_dur + f->silence_dur, T};
     int last_end = -1;

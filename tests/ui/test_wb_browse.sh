@@ -65,7 +65,8 @@ expect 'decode dec\.jsonl: 4 samples \(0 new\)' "decode records joined by id"
 wb_cmd 'log'
 expect 'skipped .*dec\.jsonl:4' "a bad decode line is skipped with file:line"
 wb_keys Escape
-expect 'CoT \(decode file\): chose S1 \(truth S1\) \| 17 ok 1 wrong' "CoT check counts of s1"
+expect 'CoT \(decode file\): 17 ok 1 wrong 0 miss \| format ok' "CoT check counts of s1"
+expect 'target: chose S1, truth S1 \(right\)' "the right target is shown"
 expect 'WRONG speaker2\.span' "the wrong step is marked"
 expect ' ok  +speaker1\.span' "a right step is marked"
 expect 'WER 25\.0%  S1 D0 I0 N4' "WER and counts of the alignment"
@@ -84,7 +85,7 @@ wb_keys c
 expect 'Samples 4/4' "c clears the filters"
 wb_cmd 'filter target'
 expect 'Samples 1/4' "filter target keeps the wrong target"
-expect 'chose S1 \(truth S3\)' "the wrong target is shown"
+expect 'target: chose S1, truth S3 \(WRONG\)' "the wrong target is shown"
 wb_cmd 'unfilter'
 wb_cmd 'filter wer'
 expect 'Samples 3/4' "filter wer: s1 s2 s3"
