@@ -485,16 +485,19 @@ static void c_run(wb *w, int argc, char **argv) {
     wb_msg(w, 2, "run: one is still going (run stop ends it)");
     return;
   }
+  /* TSASR_WB_RUN_EXE replaces the program (tests; a wrapper script) */
+  const char *exe = getenv("TSASR_WB_RUN_EXE");
+  if (!exe || !*exe) exe = g_exe;
   char *av[64];
   int n = 0;
-  av[n++] = g_exe;
+  av[n++] = (char *)exe;
   av[n++] = "run";
   for (int i = 1; i < argc && n < 63; i++) av[n++] = argv[i];
   av[n] = NULL;
   wb_run *r;
   ts_err e;
   err_clear(&e);
-  if (wb_run_start(g_exe, av, &r, &e)) {
+  if (wb_run_start(exe, av, &r, &e)) {
     wb_msg(w, 2, "run: %s", e.msg);
     return;
   }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -107,6 +108,12 @@ static void browse_key(wb *w, int ch) {
   }
 }
 
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static int self_exe(char *buf, size_t n) {
   ssize_t k = readlink("/proc/self/exe", buf, n - 1);
   if (k <= 0) return 0;
@@ -151,6 +158,7 @@ int wb_main(int argc, char **argv) {
   wb_rl_init(&w, run_line);
 
   int dirty = 1;
+  double last_metrics = 0;
   while (!w.quit) {
     if (g_sig) {
       int s = g_sig;
@@ -168,15 +176,18 @@ int wb_main(int argc, char **argv) {
       dirty = 0;
     }
     int ch = getch();
-    if (wb_run_poll(w.run)) {
-      dirty = 1;
+    /* a run: new output, and its metrics file re-read about once a second while it goes */
+    int changed = wb_run_poll(w.run);
+    double t = now_s();
+    if (w.run && (changed || (wb_run_active(w.run) && t - last_metrics > 1.0))) {
+      last_metrics = t;
+      dirty |= changed;
       const char *mp = wb_run_metrics(w.run);
-      if (mp[0]) {
-        int n;
-        if (wb_metrics_series(mp, w.plot_key, w.plot, WB_PLOT_MAX, &n, NULL) == TS_OK) {
-          w.n_plot = n;
-          snprintf(w.plot_path, sizeof w.plot_path, "%s", mp);
-        }
+      int n;
+      if (mp[0] && wb_metrics_series(mp, w.plot_key, w.plot, WB_PLOT_MAX, &n, NULL) == TS_OK) {
+        if (n != w.n_plot) dirty = 1;
+        w.n_plot = n;
+        snprintf(w.plot_path, sizeof w.plot_path, "%s", mp);
       }
     }
     if (wb_audio_active(w.audio) || ch == ERR) dirty |= wb_audio_active(w.audio);

@@ -39,7 +39,7 @@ int wb_run_start(const char *exe, char *const *argv, wb_run **out, ts_err *e) {
   size_t o = 0;
   for (int i = 0; argv[i]; i++)
     o += (size_t)snprintf(r->cmdline + o, o < sizeof r->cmdline ? sizeof r->cmdline - o : 0, "%s%s", i ? " " : "",
-                          i ? argv[i] : "tsasr");
+                          i ? argv[i] : strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0]);
   pid_t pid = fork();
   if (pid < 0) {
     close(fds[0]), close(fds[1]);

@@ -192,9 +192,36 @@ rc="$(wb_exit_code)"
 [ -s "$tmp/hist" ] && grep -q 'goto s3' "$tmp/hist" && ok || bad "history file not written"
 tmux -L "$sock" kill-server
 
-# Ctrl-C leaves cleanly too
+# a run whose program prints progress and writes metrics.jsonl as it goes (a stand-in for
+# `tsasr run`, through TSASR_WB_RUN_EXE): output lines, the loss plot, the exit status
+cat >"$tmp/fakerun.sh" <<'SH'
+#!/usr/bin/env bash
+# args: run RECIPE out=DIR
+out="${3#out=}"
+mkdir -p "$out"
+echo "recipe $2"
+for s in 1 2 3 4 5; do
+  echo "{\"step\":$s,\"loss\":$((10 - s))}" >>"$out/metrics.jsonl"
+  echo "step $s"
+  sleep 0.2
+done
+exit 3
+SH
+chmod +x "$tmp/fakerun.sh"
+WB_EXTRA_ENV="TSASR_WB_RUN_EXE=$tmp/fakerun.sh"
 wb_start m.jsonl
+unset WB_EXTRA_ENV
 expect 'Samples 4/4' "second start"
+wb_cmd 'run small.lua out=rundir'
+expect 'Run: fakerun\.sh run small\.lua out=rundir +\[exited 3\]' "run ends with its status" 10
+expect '^ +\| step 5$' "run output lines"
+expect 'loss of rundir/metrics\.jsonl' "the run's metrics file is plotted"
+expect '1 \.\. 5 \(loss\)' "all five loss values"
+wb_cmd 'run small.lua'
+wb_cmd 'run small.lua'
+expect 'run: one is still going' "one run at a time"
+wb_cmd 'run stop'
+expect 'exited (143|1)' "run stop ends the child" 10
 wb_keys C-c
 rc="$(wb_exit_code)"
 [ "$rc" = 0 ] && ok || bad "Ctrl-C: exit code $rc"

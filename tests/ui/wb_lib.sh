@@ -47,7 +47,7 @@ wb_start() {
   local args="" a
   for a in "$@"; do args="$args '$a'"; done
   tmux -L "$sock" -f /dev/null new-session -d -s wb -x 100 -y 30 \
-    "cd '$tmp' && env TERM=xterm-256color HOME='$tmp' TSASR_WB_HISTORY='$tmp/hist' TSASR_AUDIO_SILENT=1 '$bin' wb $args; echo \$? >'$tmp/exit'; sleep 60"
+    "cd '$tmp' && env TERM=xterm-256color HOME='$tmp' TSASR_WB_HISTORY='$tmp/hist' TSASR_AUDIO_SILENT=1 ${WB_EXTRA_ENV:-} '$bin' wb $args; echo \$? >'$tmp/exit'; sleep 60"
   tmux -L "$sock" set-option -t wb remain-on-exit on >/dev/null 2>&1
 }
 
