@@ -28,5 +28,7 @@ void wb_act_help(wb *w, const char *cmd);
 
 /* Path of this executable (for `run`); set by wb_main. */
 void wb_cmd_set_exe(const char *path);
+/* Opens a model directory or a manifest / decode file, reporting on the message line. */
+void wb_open_path(wb *w, const char *path);
 
 #endif

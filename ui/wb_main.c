@@ -131,11 +131,7 @@ int wb_main(int argc, char **argv) {
   wb w;
   wb_init(&w);
   log_set_sink(log_to_wb, &w);
-  for (int i = 1; i < argc; i++) {
-    char line[4200];
-    snprintf(line, sizeof line, "open \"%s\"", argv[i]);
-    wb_cmd_exec(&w, line);
-  }
+  for (int i = 1; i < argc; i++) wb_open_path(&w, argv[i]);
   if (w.n_msg == 0) wb_msg(&w, 0, "welcome: open MODEL_DIR and a manifest or decode JSONL (help lists everything)");
 
   g_have_tio = tcgetattr(STDIN_FILENO, &g_tio) == 0;
