@@ -101,7 +101,17 @@ expect 'filter: unknown "bogus"' "a bad filter is a message"
 wb_cmd 'filter clear'
 wb_cmd 'sort wer'
 expect 'sorted by wer desc' "sort by WER"
+wb_wait_row 4 '^  s3 +3 +150\.0' && wb_wait_row 5 '^  s2 ' && wb_wait_row 7 '^  s4 ' && ok || { bad "sort wer: order"; wb_screen; }
+wb_cmd 'sort id desc'
+wb_wait_row 4 '^  s4 ' && wb_wait_row 7 '^  s1 ' && ok || { bad "sort id desc: order"; wb_screen; }
 wb_cmd 'sort file'
+wb_wait_row 4 '^  s1 ' && ok || { bad "sort file: order"; wb_screen; }
+wb_cmd 'filter noout'
+expect 'Samples 1/4' "filter noout keeps the sample without output"
+wb_cmd 'filter clear'
+wb_cmd 'filter id 3'
+expect 'filter: id~3 \(1 of 4 shown\)' "filter by id substring"
+wb_cmd 'filter clear'
 
 # marks and export
 wb_cmd 'export nothing.jsonl'
@@ -227,6 +237,19 @@ rc="$(wb_exit_code)"
 [ "$rc" = 0 ] && ok || bad "Ctrl-C: exit code $rc"
 [ "$(tmux -L "$sock" display -p -t wb '#{alternate_on}')" = 0 ] && ok || bad "Ctrl-C: still in the alternate screen"
 tmux -L "$sock" kill-server
+
+# a decode file alone: text-only samples (no audio, no truth), still listed and aligned
+wb_start dec.jsonl
+expect 'Samples 3/3' "decode file alone"
+expect 'no manifest entry' "no truth without the manifest"
+expect 'HYP HELLO WORD  AND ALL' "alignment without the manifest"
+wb_keys ' '
+expect 'no manifest entry, so no audio' "no audio without the manifest"
+wb_cmd 'mark'
+wb_cmd 'export x.jsonl'
+expect 'have no manifest line' "export of text-only samples is refused with a reason"
+wb_keys q
+[ "$(wb_exit_code)" = 0 ] && ok || bad "q after the decode-only session"
 
 # not a terminal: no curses, a pointer to help
 out="$("$bin" </dev/null 2>&1)"
