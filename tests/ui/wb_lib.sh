@@ -6,6 +6,7 @@ if ! command -v tmux >/dev/null 2>&1; then
   echo "skipped: tmux is not installed"
   exit 77
 fi
+unset TMUX # the tests start their own tmux servers, also when run inside tmux
 bin="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 tmp="$(mktemp -d)"
 sock_base="wbtest$$"
@@ -22,10 +23,11 @@ trap cleanup EXIT
 ok() { pass=$((pass + 1)); }
 bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
 
-# Tiny wavs (sox, else a small C-free fallback is not needed: sox is a dependency) and a manifest:
+# Tiny wavs (sine tones written by sox) and a manifest:
 # s1 two speakers (target male), s2 single, s3 three speakers (target 3), s4 a missing file.
 wb_setup() {
-  command -v sox >/dev/null 2>&1 || { echo "skipped: sox is not installed"; exit 77; }
+  # sox is a dependency (scripts/install-deps.sh): without it the test fails rather than skips
+  command -v sox >/dev/null 2>&1 || { echo "FAIL: sox is not installed (scripts/install-deps.sh)"; exit 1; }
   local spec n fr d
   for spec in a:220:1.5 b:330:2.0 c:440:1.2 d:550:1.0 e:260:1.0; do
     IFS=: read -r n fr d <<<"$spec"
