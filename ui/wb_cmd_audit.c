@@ -104,8 +104,12 @@ void c_export(wb *w, int argc, char **argv) {
     wb_msg(w, 2, "export: %s", e.msg);
     return;
   }
+  int rel = wb_export_moves_relative(w, argv[1]);
   if (miss)
     wb_msg(w, 1, "exported %d samples to %s (%d marked samples had no manifest line)", n, argv[1], miss);
+  else if (rel)
+    wb_msg(w, 1, "exported %d samples to %s; note: %d lines keep audio paths relative to the manifest's folder", n,
+           argv[1], rel);
   else
     wb_msg(w, 0, "exported %d samples to %s", n, argv[1]);
 }

@@ -39,6 +39,10 @@ void wb_open_path(wb *w, const char *p) {
     wb_msg(w, 2, "open: %s", e.msg);
     return;
   }
+  if (!strcmp(kind, "manifest")) { /* new samples: the cached audio may be of an old one */
+    wb_audio_free(w->audio);
+    w->audio = NULL;
+  }
   if (!strcmp(kind, "manifest"))
     wb_msg(w, 0, "manifest %s: %d samples", p, w->n);
   else

@@ -27,7 +27,7 @@ static const char *k_prompt = "> ";
 
 static int q_getc(FILE *f) {
   (void)f;
-  if (g_qn == 0) return '\n'; /* never reached: we only call readline with bytes queued */
+  if (g_qn == 0) return EOF; /* not reached (readline runs only with bytes queued); EOF cancels */
   int c = g_q[g_qh];
   g_qh = (g_qh + 1) % (int)sizeof g_q;
   g_qn--;

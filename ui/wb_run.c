@@ -57,6 +57,7 @@ int wb_run_start(const char *exe, char *const *argv, wb_run **out, ts_err *e) {
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGWINCH, SIG_DFL);
+    signal(SIGPIPE, SIG_DFL); /* ignored by the workbench; ignoring would survive exec */
     execv(exe, argv);
     dprintf(2, "run: cannot start %s: %s\n", exe, strerror(errno));
     _exit(127);

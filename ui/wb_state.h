@@ -159,6 +159,9 @@ void wb_goto_pos(wb *w, int pos);
 /* Export (wb_export.c): the marked items' manifest lines, JSONL, atomically. *n_written and
  * *n_missing (marked items without a manifest line). */
 int wb_export_marks(const wb *w, const char *path, int *n_written, int *n_missing, ts_err *e);
+/* Marked lines with relative audio paths when path is in another folder than the manifest
+ * (those paths then no longer resolve: the lines are kept as they were). */
+int wb_export_moves_relative(const wb *w, const char *path);
 
 /* Truth and scoring (wb_facts.c) */
 /* Fills x->facts (timeline from the audio via sample_build when it can be read, else from the

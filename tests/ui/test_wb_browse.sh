@@ -133,6 +133,9 @@ wb_cmd 'filter clear'
 wb_cmd 'export sel2.jsonl'
 expect 'exported 3 samples' "export after mark all"
 if diff <(sed -n '1p;3p;4p' "$tmp/m.jsonl") "$tmp/sel2.jsonl" >/dev/null 2>&1; then ok; else bad "export 2: wrong lines"; fi
+mkdir -p "$tmp/sub"
+wb_cmd 'export sub/sel3.jsonl'
+expect 'exported 3 samples to sub/sel3\.jsonl; note: 3 lines keep audio paths relative' "export elsewhere warns about relative paths"
 wb_cmd 'unmark all'
 expect 'marked 0' "unmark all"
 wb_cmd 'export /nonexistent-dir/x.jsonl'
