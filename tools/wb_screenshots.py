@@ -143,7 +143,7 @@ class Wb:
         Wb.n += 1
         self.sock = "wbshots%d.%d" % (os.getpid(), Wb.n)  # a fresh tmux server per session
         self.cols, self.rows = cols, rows
-        env = "TERM=xterm-256color HOME=%s TSASR_WB_HISTORY=%s/hist TSASR_AUDIO_SILENT=1" % (cwd, cwd)
+        env = "TERM=screen-256color HOME=%s TSASR_WB_HISTORY=%s/hist TSASR_AUDIO_SILENT=1" % (cwd, cwd)
         cmd = "cd %s && env %s %s wb %s; sleep 60" % (cwd, env, binary, " ".join(args))
         subprocess.run(["tmux", "-L", self.sock, "-f", "/dev/null", "new-session", "-d", "-s", "wb", "-x", str(cols),
                         "-y", str(rows), cmd], check=True)
