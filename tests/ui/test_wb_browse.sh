@@ -254,6 +254,17 @@ expect 'have no manifest line' "export of text-only samples is refused with a re
 wb_keys q
 [ "$(wb_exit_code)" = 0 ] && ok || bad "q after the decode-only session"
 
+# `tsasr` alone on a terminal opens the workbench
+n_start=$((n_start + 1))
+sock="$sock_base.$n_start"
+rm -f "$tmp/exit"
+tmux -L "$sock" -f /dev/null new-session -d -s wb -x 100 -y 30 \
+  "cd '$tmp' && env TERM=xterm-256color HOME='$tmp' TSASR_WB_HISTORY='$tmp/hist' '$bin'; echo \$? >'$tmp/exit'; sleep 60"
+expect 'tsasr workbench \| model - \| manifest - \| decode -' "no arguments: the workbench"
+expect 'welcome: open MODEL_DIR' "no arguments: the welcome message"
+wb_keys q
+[ "$(wb_exit_code)" = 0 ] && ok || bad "q after the no-argument start"
+
 # not a terminal: no curses, a pointer to help
 out="$("$bin" </dev/null 2>&1)"
 rc=$?
