@@ -82,7 +82,7 @@ void wb_act_help(wb *w, const char *cmd) {
                               "Keys (outside the command line):\n"
                               "  : or Enter  command line     n p / Down Up  next, previous\n"
                               "  Home End    first, last      space  play mixture / stop\n"
-                              "  e           play enrollment  1 2 3  play source N\n"
+                              "  e  i        play enrollment, whole input    1 2 3  play source N\n"
                               "  m           mark / unmark    /      filter ...\n"
                               "  c           clear filters    d      decode (greedy)\n"
                               "  g           group of G       Tab    next view (Esc: CoT)\n"

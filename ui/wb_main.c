@@ -91,6 +91,7 @@ static void browse_key(wb *w, int ch) {
     case KEY_END: wb_act_move(w, w->n_vis - 1 - w->cur); break;
     case ' ': wb_act_toggle_play(w); break;
     case 'e': wb_act_play(w, WB_PLAY_ENROLL, 0); break;
+    case 'i': wb_act_play(w, WB_PLAY_INPUT, 0); break;
     case '1': case '2': case '3': wb_act_play(w, WB_PLAY_SOURCE, ch - '1'); break;
     case 'm': wb_act_toggle_mark(w); break;
     case 'c': wb_cmd_exec(w, "unfilter"); break;
@@ -122,6 +123,14 @@ static int self_exe(char *buf, size_t n) {
 }
 
 int wb_main(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      printf("usage: tsasr wb [MODEL_DIR] [MANIFEST.jsonl | DECODE.jsonl ...]\n\n"
+             "The workbench: sample list, timeline, CoT check, alignment, playback, GRPO groups,\n"
+             "audit filters, marks and export. Inside, `help` lists the commands and keys.\n"
+             "See docs/workbench.md.\n");
+      return 0;
+    }
   if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
     fprintf(stderr, "tsasr: the workbench needs a terminal (stdin and stdout); see `tsasr help`\n");
     return 2;

@@ -53,6 +53,10 @@ expect 'playing mixture of s1' "space plays the mixture"
 expect '> mixture [0-9.]+s' "status shows the playback cursor"
 wb_keys ' '
 expect 'stopped' "space stops"
+wb_keys i
+expect 'playing input of s1' "i plays the whole input"
+wb_keys e
+expect 'playing enrollment of s1' "e plays the enrollment"
 wb_cmd 'play source 2'
 expect 'playing source 2 of s1' "play source N"
 wb_cmd 'play source 9'
