@@ -94,6 +94,8 @@ void wb_act_decode(wb *w, int sampled) {
   char **raws;
   int rep = 0;
   uint64_t seed = w->seed;
+  wb_msg(w, 0, "decoding %s ...", x->id);
+  if (w->busy) w->busy(w);
   if (wb_model_generate(w->model, &x->ent, sampled ? w->temp : 0.0, 1, w->max_new, seed, &raws, &rep, &e)) {
     wb_msg(w, 2, "decode: %s", e.msg);
     return;
@@ -144,6 +146,8 @@ void wb_act_group(wb *w, int G) {
     return;
   }
   uint64_t seed = w->seed;
+  wb_msg(w, 0, "sampling %d outputs for %s ...", G, x->id);
+  if (w->busy) w->busy(w);
   if (wb_model_generate(w->model, &x->ent, w->temp, G, w->max_new, seed, &raws, rep, &e)) {
     wb_msg(w, 2, "group: %s", e.msg);
     free(rep), free(o), free(r), free(adv);

@@ -70,6 +70,8 @@ static void log_to_wb(log_level lv, const char *msg, void *user) {
 
 static void run_line(wb *w, const char *line) { wb_cmd_exec(w, line); }
 
+static void show_busy(wb *w) { wb_draw(w); }
+
 static void pane_scroll(wb *w, int d) {
   w->text_top += d;
   if (w->text_top < 0) w->text_top = 0;
@@ -161,6 +163,7 @@ int wb_main(int argc, char **argv) {
   timeout(100);
   wb_draw_colors();
   wb_rl_init(&w, run_line);
+  w.busy = show_busy;
 
   int dirty = 1;
   double last_metrics = 0;

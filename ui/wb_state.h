@@ -123,6 +123,9 @@ typedef struct wb {
   int n_msg;
 
   int quit;
+  /* called before a long operation (decode, group) so the screen can show the message first;
+   * may be NULL */
+  void (*busy)(struct wb *w);
 } wb;
 
 void wb_init(wb *w);
