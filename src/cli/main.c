@@ -1,8 +1,12 @@
 /* main.c — the tsasr command line: dispatches subcommands (doctor, info, ...). */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#ifdef TS_HAVE_UI
+#include "ui/wb.h"
+#endif
 
 static void cli_usage(FILE *f) {
   fprintf(f,
@@ -19,14 +23,19 @@ static void cli_usage(FILE *f) {
           "  train sft|grpo      the training stages (BASE/CoT SFT, GRPO) with resumable runs\n"
           "  decode MODEL MANIFEST --out F  batched decoding into a scored decode JSONL\n"
           "  speaker ...   speaker encoder: train, score a manifest's similarities, eval (EER)\n"
+          "  wb [MODEL_DIR] [MANIFEST|DECODE.jsonl]\n"
+          "                the workbench (also: tsasr with no arguments on a terminal)\n"
           "  help          this text\n",
           TSASR_VERSION);
 }
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    cli_usage(stdout);
-    return 0;
+#ifdef TS_HAVE_UI
+    if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) return wb_main(1, (char *[]){"wb", NULL});
+#endif
+    fprintf(stderr, "tsasr: no command given (not a terminal, so no workbench); see `tsasr help`\n");
+    return 2;
   }
   const char *cmd = argv[1];
   if (!strcmp(cmd, "doctor")) return cli_doctor(argc - 1, argv + 1);
@@ -39,6 +48,14 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "model")) return cli_model(argc - 1, argv + 1);
   if (!strcmp(cmd, "mix")) return cli_mix(argc - 1, argv + 1);
   if (!strcmp(cmd, "speaker")) return cli_speaker(argc - 1, argv + 1);
+  if (!strcmp(cmd, "wb")) {
+#ifdef TS_HAVE_UI
+    return wb_main(argc - 1, argv + 1);
+#else
+    fprintf(stderr, "tsasr: this build has no workbench (configure with -DTSASR_UI=ON)\n");
+    return 2;
+#endif
+  }
   if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
     cli_usage(stdout);
     return 0;
