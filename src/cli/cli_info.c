@@ -5,6 +5,9 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "base/jsonx.h"
+#include "model/tsmodel.h"
+#include "nn/ctc.h"
 #include "tensor/safetensors.h"
 
 /* Prints s with control characters shown as '?' (names come from untrusted files). */
@@ -34,6 +37,34 @@ static const char *info_human(double v, const char *const *units, double step, c
   return buf;
 }
 
+/* a tsasr model directory: config.json with encoder/adapter/llm sections */
+static int info_is_tsasr_model(const char *dir) {
+  char p[4200];
+  snprintf(p, sizeof p, "%s/config.json", dir);
+  cJSON *j = NULL;
+  if (jsonx_load(p, &j, NULL)) return 0;
+  int yes = cJSON_GetObjectItem(j, "llm") && cJSON_GetObjectItem(j, "encoder");
+  cJSON_Delete(j);
+  return yes;
+}
+
+static int info_model(const char *dir) {
+  ts_err e;
+  tsm *m;
+  if (tsm_load(dir, be_cpu(), 0, 0, &m, &e)) {
+    fprintf(stderr, "tsasr info: %s\n", e.msg);
+    return 1;
+  }
+  char buf[4096];
+  tsm_describe(m, 8, 20.0, buf, sizeof buf);
+  printf("model: %s\n%s", dir, buf);
+  if (m->ctc) printf("ctc head: %d characters, loss weight %.2f\n", CTC_CHAR_VOCAB, m->ctc_weight);
+  printf("tokenizer: %d ids (<|audio|> %d, <|im_end|> %d)\n", tok_n_ids(m->tok), m->audio_id, m->im_end_id);
+  printf("prompt: %s\n", m->instruction ? m->instruction : "");
+  tsm_free(m);
+  return 0;
+}
+
 int cli_info(int argc, char **argv) {
   if (argc != 2 || argv[1][0] == '-') {
     fprintf(stderr, "usage: tsasr info FILE.safetensors | MODEL_DIR\n");
@@ -41,6 +72,7 @@ int cli_info(int argc, char **argv) {
   }
   char path[4096];
   struct stat sb;
+  if (stat(argv[1], &sb) == 0 && S_ISDIR(sb.st_mode) && info_is_tsasr_model(argv[1])) return info_model(argv[1]);
   if (stat(argv[1], &sb) == 0 && S_ISDIR(sb.st_mode))
     snprintf(path, sizeof path, "%s/model.safetensors", argv[1]);
   else

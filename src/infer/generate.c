@@ -131,6 +131,7 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
       float lse = mx + (float)log(se);
       z[m->audio_id] = -INFINITY;
       for (int64_t v = n_real; v < V; v++) z[v] = -INFINITY;
+      if (seq[r].n < c->min_new) z[m->im_end_id] = -INFINITY;
       int32_t t = sample_token(z, V, &c->samp, &rng[r], NULL, scratch);
       lp = z[t] / tau - lse;
       if (t == m->im_end_id) {

@@ -12,6 +12,7 @@
 typedef struct gen_cfg {
   sample_cfg samp;   /* temperature 0 = greedy */
   int max_new;       /* token budget per output (paper: 512) */
+  int min_new;       /* <|im_end|> is not chosen before this many tokens (0 = off; benchmarks) */
   int G;             /* outputs per input (GRPO group size; 1 for decoding) */
   rep_guard guard;   /* zeros: defaults */
   uint64_t seed;

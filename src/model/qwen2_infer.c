@@ -20,6 +20,12 @@ int qwen2_kv_init(qwen2_kv *kv, const qwen2 *m, int64_t B, int64_t Tmax, ts_err 
     qwen2_kv_free(kv);
     return err_set(e, TS_ENOMEM, "kv cache: cannot allocate %.1f MiB", 2.0 * n * 4 / 1048576.0);
   }
+  /* zeroed: positions past a sequence's length are masked in the scores, but their values still
+   * meet zero weights in P.V, and 0 x NaN from uninitialised memory would poison the output */
+  tensor tk = tensor_f32(kv->k, 1, (int64_t)(n ? n : 1), 0, 0, 0), tv = tensor_f32(kv->v, 1, (int64_t)(n ? n : 1), 0, 0, 0);
+  tk.device = tv.device = be->device;
+  be->ops->fill(be, &tk, 0.0f);
+  be->ops->fill(be, &tv, 0.0f);
   return TS_OK;
 }
 

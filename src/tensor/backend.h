@@ -123,6 +123,10 @@ typedef struct be_ops {
   /* sum of squares of n floats (for the global grad norm) */
   double (*sumsq)(backend *be, const float *x, int64_t n);
   int (*transpose)(backend *be, const tensor *x, tensor *y, float beta); /* y (B,C,R) = x (B,R,C)^T + beta y; ops_layout.h */
+  /* statistics pooling over time (ops_pool.h): x (B,C,T), lens (B) host or NULL, y (B,2C) = [mean, std].
+   * dy NULL: forward, writes y. dy (B,2C) given: backward, reads the saved y, adds into dx. */
+  int (*stats_pool)(backend *be, const tensor *x, const int32_t *lens, tensor *y, const tensor *dy, tensor *dx,
+                    float eps);
 } be_ops;
 
 struct backend {

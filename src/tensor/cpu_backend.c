@@ -80,6 +80,7 @@ static const be_ops cpu_ops_table = {
     .adamw = cpu_adamw,
     .sumsq = cpu_sumsq,
     .transpose = cpu_transpose,
+    .stats_pool = cpu_stats_pool,
 };
 
 static backend g_cpu = {&cpu_ops_table, DEV_CPU, NULL};

@@ -65,6 +65,8 @@ int cpu_adamw(backend *be, float *p, const float *g, float *m, float *v, int64_t
                float beta1, float beta2, float eps, float wd, int64_t t);
 double cpu_sumsq(backend *be, const float *x, int64_t n);
 int cpu_transpose(backend *be, const tensor *x, tensor *y, float beta); /* cpu_transpose.c */
+int cpu_stats_pool(backend *be, const tensor *x, const int32_t *lens, tensor *y, const tensor *dy,
+                   tensor *dx, float eps); /* cpu_pool.c */
 
 /* helpers shared by the cpu_*.c files */
 static inline float *cpu_f(const tensor *t) { return t ? (float *)t->data : 0; }

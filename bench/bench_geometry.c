@@ -1,0 +1,106 @@
+/* bench_geometry.c — the paper's geometry (data2vec-audio large encoder, k=5 MLP adapter,
+ * Qwen2.5-0.5B) with random weights: parameter counts, then the encoder's audio-seconds/s
+ * on a 20 s input, the LLM's forward tokens/s, and one full training step (forward +
+ * backward through all three parts). bench/run_geometry.sh runs the same shapes in
+ * PyTorch + transformers and prints ratios. Usage: bench_geometry [SECONDS [TOKENS]] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/philox.h"
+#include "model/tsmodel.h"
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static const char *geom_json =
+    "{\"encoder\": {\"model_type\": \"data2vec-audio\", \"hidden_size\": 1024, \"num_hidden_layers\": 24,"
+    " \"num_attention_heads\": 16, \"intermediate_size\": 4096, \"hidden_act\": \"gelu\","
+    " \"conv_dim\": [512, 512, 512, 512, 512, 512, 512], \"conv_kernel\": [10, 3, 3, 3, 3, 2, 2],"
+    " \"conv_stride\": [5, 2, 2, 2, 2, 2, 2], \"conv_bias\": true, \"feat_extract_activation\": \"gelu\","
+    " \"num_conv_pos_embeddings\": 5, \"conv_pos_kernel_size\": 19, \"num_conv_pos_embedding_groups\": 16,"
+    " \"layer_norm_eps\": 1e-5, \"do_normalize\": true},"
+    " \"adapter\": {\"kind\": \"mlp\", \"downsample\": 5, \"input_size\": 1024, \"hidden_size\": 2048,"
+    " \"output_size\": 896},"
+    " \"llm\": {\"model_type\": \"qwen2\", \"vocab_size\": 151936, \"hidden_size\": 896, \"num_hidden_layers\": 24,"
+    " \"num_attention_heads\": 14, \"num_key_value_heads\": 2, \"intermediate_size\": 4864, \"rms_norm_eps\": 1e-6,"
+    " \"rope_theta\": 1000000.0, \"tie_word_embeddings\": true}}";
+
+int main(int argc, char **argv) {
+  double secs = argc > 1 ? atof(argv[1]) : 20.0;
+  int64_t T = argc > 2 ? atoll(argv[2]) : 300;
+  const char *tokdir = getenv("TSASR_QWEN2_TOKENIZER") ? getenv("TSASR_QWEN2_TOKENIZER")
+                                                        : TSASR_SOURCE_DIR "/../shared/data/qwen2-tokenizer";
+  ts_err e;
+  cJSON *cfg = cJSON_Parse(geom_json);
+  tsm *m;
+  double t0 = now_s();
+  if (tsm_new(cfg, tokdir, 1, 0.02f, be_cpu(), 1, 0, &m, &e)) {
+    fprintf(stderr, "%s\n", e.msg);
+    return 1;
+  }
+  cJSON_Delete(cfg);
+  int64_t pe = pset_count(&m->ps, "encoder."), pa = pset_count(&m->ps, "adapter."), pl = pset_count(&m->ps, "llm.");
+  printf("params encoder %.1fM adapter %.1fM llm %.1fM total %.1fM (built in %.1f s)\n", pe / 1e6, pa / 1e6,
+         pl / 1e6, (pe + pa + pl) / 1e6, now_s() - t0);
+  int64_t L = (int64_t)(secs * 16000);
+  float *wav = malloc(sizeof(float) * (size_t)L);
+  philox_rng r;
+  philox_init(&r, 7, 0);
+  for (int64_t i = 0; i < L; i++) wav[i] = 0.1f * philox_normal(&r);
+  arena ar;
+  arena_init(&ar, 256 << 20);
+  /* encoder forward */
+  enc_acts ea;
+  t0 = now_s();
+  if (enc_forward(&m->enc, 1, L, wav, &L, &ea, &ar, &e)) {
+    fprintf(stderr, "%s\n", e.msg);
+    return 1;
+  }
+  double te = now_s() - t0;
+  printf("encoder_fwd_%.0fs %.3f s  %.2f audio-s/s  (%lld frames)\n", secs, te, secs / te, (long long)ea.T);
+  arena_reset(&ar);
+  /* LLM forward over T tokens (hidden states; the head on the last token only) */
+  int32_t *ids = malloc(sizeof(int32_t) * (size_t)T), *pos = malloc(sizeof(int32_t) * (size_t)T);
+  for (int64_t i = 0; i < T; i++) ids[i] = (int32_t)(philox_below(&r, 150000)), pos[i] = (int32_t)i;
+  float *x = malloc(sizeof(float) * (size_t)(T * 896)), *lg = malloc(sizeof(float) * 151936);
+  qwen2_acts la;
+  attn_cfg mask;
+  memset(&mask, 0, sizeof mask);
+  t0 = now_s();
+  qwen2_embed(&m->llm, ids, T, x, &e);
+  if (qwen2_forward(&m->llm, 1, T, x, pos, &mask, &la, &ar, &e) ||
+      qwen2_head(&m->llm, la.hid + (T - 1) * 896, 1, lg, &e)) {
+    fprintf(stderr, "%s\n", e.msg);
+    return 1;
+  }
+  double tl = now_s() - t0;
+  printf("llm_fwd_T%lld %.3f s  %.1f tokens/s\n", (long long)T, tl, T / tl);
+  arena_reset(&ar);
+  /* one training step: prompt with <|audio|>, 40 response tokens */
+  int32_t n_ids = 60 + 40, rs = 60, re = 100;
+  int32_t *seq = malloc(sizeof(int32_t) * (size_t)n_ids);
+  for (int32_t i = 0; i < n_ids; i++) seq[i] = (int32_t)philox_below(&r, 150000);
+  seq[30] = m->audio_id;
+  const int32_t *sp[1] = {seq};
+  tsm_batch b;
+  memset(&b, 0, sizeof b);
+  b.B = 1, b.wav = wav, b.L = L, b.wav_len = &L, b.ids = sp, b.n_ids = &n_ids, b.resp_start = &rs, b.resp_end = &re;
+  tsm_loss lo;
+  t0 = now_s();
+  if (tsm_train_step(m, &b, 1.0f / 40, &lo, &ar, &e)) {
+    fprintf(stderr, "%s\n", e.msg);
+    return 1;
+  }
+  double tt = now_s() - t0;
+  printf("train_step_%.0fs %.3f s  loss %.3f  (arena peak %.0f MiB)\n", secs, tt, lo.loss_sum / lo.tokens,
+         ar.peak / 1048576.0);
+  free(wav), free(ids), free(pos), free(x), free(lg), free(seq);
+  arena_free(&ar);
+  tsm_free(m);
+  return 0;
+}

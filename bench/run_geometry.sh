@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The paper's geometry (data2vec-audio large + Qwen2.5-0.5B, random weights): tsasr against
+# PyTorch + transformers on the same shapes in the same run, at the same thread count.
+# Needs a Python with transformers (PY, default /tmp/q2-venv/bin/python: a venv made with
+# --system-site-packages over Debian's torch, `pip install transformers==4.40.2`).
+# Usage: bench/run_geometry.sh [THREADS [SECONDS [TOKENS]]]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+threads="${1:-2}" secs="${2:-20}" toks="${3:-300}"
+py="${PY:-/tmp/q2-venv/bin/python}"
+export OMP_NUM_THREADS="$threads" TSASR_THREADS="$threads"
+echo "== tsasr (threads $threads)"
+ours=$(./build/bench_geometry "$secs" "$toks")
+echo "$ours"
+echo "== PyTorch $("$py" -c 'import torch, transformers; print(torch.__version__, "transformers", transformers.__version__)')"
+theirs=$("$py" -c "import torch; torch.set_num_threads($threads); import runpy, sys; sys.argv=['x','$secs','$toks']; runpy.run_path('bench/bench_geometry_torch.py', run_name='__main__')" 2>/dev/null)
+echo "$theirs"
+for k in encoder_fwd llm_fwd; do
+  a=$(echo "$ours" | awk -v k="$k" 'index($1, k) == 1 {print $2}')
+  b=$(echo "$theirs" | awk -v k="$k" 'index($1, k) == 1 {print $2}')
+  printf "%-12s tsasr %8.3f s  torch %8.3f s  ratio %.2f (ours/theirs; < 1 is faster)\n" "$k" "$a" "$b" "$(echo "$a / $b" | bc -l)"
+done

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Training and decoding throughput of a small model of the paper's family: tsasr against
+# PyTorch + transformers (same architecture and batch) in the same run, same threads.
+# PY: a Python with transformers (default /tmp/q2-venv/bin/python, see run_geometry.sh).
+# Usage: bench/run_small.sh [THREADS [BATCH [SECONDS]]]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+threads="${1:-1}" batch="${2:-8}" secs="${3:-5}"
+py="${PY:-/tmp/q2-venv/bin/python}"
+export OMP_NUM_THREADS="$threads" TSASR_THREADS="$threads"
+ours=$(./build/bench_small "$batch" "$secs")
+theirs=$("$py" -c "import torch; torch.set_num_threads($threads); import runpy, sys; sys.argv=['x','$batch','$secs']; runpy.run_path('bench/bench_small_torch.py', run_name='__main__')" 2>/dev/null)
+echo "== tsasr (threads $threads)"; echo "$ours"
+echo "== PyTorch"; echo "$theirs"
+for k in train_step decode; do
+  a=$(echo "$ours" | awk -v k="$k" '$1 == k {print $2}')
+  b=$(echo "$theirs" | awk -v k="$k" '$1 == k {print $2}')
+  printf "%-10s tsasr %.4f s  torch %.4f s  ratio %.2f (ours/theirs; < 1 is faster)\n" "$k" "$a" "$b" "$(echo "$a / $b" | bc -l)"
+done

@@ -1,0 +1,22 @@
+/* progress.h — progress reporting for long jobs: a one-line bar with ETA and key metrics,
+ * redrawn in place on a terminal; plain lines (at most one every few seconds, and the last)
+ * when stderr is not a terminal, so logs stay readable. */
+#ifndef TS_PROGRESS_H
+#define TS_PROGRESS_H
+
+#include <stdint.h>
+
+typedef struct progress {
+  const char *label;
+  int64_t total;
+  double t0, last;
+  int tty;
+  int width;
+} progress;
+
+void progress_start(progress *p, const char *label, int64_t total);
+/* done of total; metrics is a short free-form text such as "loss 1.23 lr 7e-05". */
+void progress_update(progress *p, int64_t done, const char *metrics);
+void progress_end(progress *p, const char *metrics);
+
+#endif

@@ -1,0 +1,25 @@
+/* cli_args.h — a small table-driven option parser for the subcommands: --name VALUE options
+ * of a few types, flags, repeatable strings, and positional arguments, with messages that
+ * name the option and what was expected. */
+#ifndef TS_CLI_ARGS_H
+#define TS_CLI_ARGS_H
+
+#include <stdint.h>
+
+typedef enum { CA_INT, CA_DBL, CA_STR, CA_FLAG, CA_MULTI } ca_type;
+
+typedef struct ca_opt {
+  const char *name;  /* "--steps" */
+  ca_type type;
+  void *dst;         /* int64_t*, double*, const char**, int*, const char** (array of max) */
+  int max;           /* CA_MULTI: capacity of the array */
+  const char *help;
+} ca_opt;
+
+/* Parses argv[1..argc) (argv[0] is the command name). Positionals go into pos (up to npos_max,
+ * count in *npos). Returns 0, or 2 after printing a message naming the problem to stderr. */
+int ca_parse(const char *cmd, int argc, char **argv, const ca_opt *opts, int nopts, const char **pos, int npos_max,
+             int *npos);
+void ca_usage(const char *synopsis, const ca_opt *opts, int nopts);
+
+#endif

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# test_cli_pipeline.sh — the paper's stages from the command line on a tiny synthetic corpus:
+# synth -> mix -> model new -> train sft (BASE) -> decode -> eval -> select -> train grpo ->
+# decode again, then a resume of the finished SFT run, and clear errors for bad input.
+# Args: TSASR_BIN BUILD_DIR
+set -u
+bin="$1"
+work="$2/test_cli_pipeline.$$"
+fx="$(cd "$(dirname "$0")/../fixtures" && pwd)"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+run() { "$@" > "$work/out.txt" 2> "$work/err.txt" || { cat "$work/out.txt" "$work/err.txt" >&2; fail "$*"; }; }
+mkdir -p "$work"
+trap 'rm -rf "$work"' EXIT
+command -v espeak-ng > /dev/null || fail "espeak-ng is missing (scripts/install-deps.sh installs it)"
+
+run "$bin" synth "$work/corpus" --voices 4 --utts-per-voice 6 --engines espeak --unseen 0.25 --quiet
+run "$bin" mix "$work/corpus/train" --n 12 --speakers 0.5,0.5,0 --enroll 1.0 --seed 3 --out "$work/train.jsonl"
+grep -q '"enroll"' "$work/train.jsonl" || fail "mix wrote no enrollment"
+run "$bin" model new "$fx/tsmodel/tiny/config.json" --tokenizer "$fx/tsmodel/tiny/tokenizer.json" --out "$work/m0"
+run "$bin" info "$work/m0"
+grep -q "llm: qwen2" "$work/out.txt" || fail "info does not describe the model"
+
+run "$bin" train sft "$work/m0" "$work/train.jsonl" --run "$work/base" --steps 3 --micro-batch 2 --accum 2 \
+  --warmup 1 --lr 1e-3 --silence 0.5 --ckpt-every 2
+test -f "$work/base/latest" || fail "no checkpoint"
+test "$(wc -l < "$work/base/metrics.jsonl")" -eq 3 || fail "metrics.jsonl should have 3 lines"
+ck="$work/base/$(cat "$work/base/latest")"
+# a finished run resumes to the same end without training again
+run "$bin" train sft "$work/m0" "$work/train.jsonl" --run "$work/base" --steps 3 --micro-batch 2 --accum 2 \
+  --warmup 1 --lr 1e-3 --silence 0.5
+test "$(wc -l < "$work/base/metrics.jsonl")" -eq 3 || fail "resuming a finished run added lines"
+
+run "$bin" decode "$ck" "$work/train.jsonl" --out "$work/dec.jsonl" --max-new 24 --silence 0.5 --limit 6
+test "$(wc -l < "$work/dec.jsonl")" -eq 6 || fail "decode should write 6 lines"
+grep -q '"format_ok"' "$work/dec.jsonl" || fail "decode lines lack format_ok"
+run "$bin" eval "$work/dec.jsonl" --md "$work/table.md"
+grep -q "WER" "$work/table.md" || fail "no table"
+run "$bin" select "$work/dec.jsonl" --mode error-only --size 4 --seed 1 --manifest "$work/train.jsonl" --out "$work/rl.jsonl"
+test -s "$work/rl.jsonl" || fail "empty RL selection"
+run "$bin" train grpo "$ck" "$work/rl.jsonl" --run "$work/grpo" --steps 2 --prompts 1 --G 2 --micro-batch 2 \
+  --max-new 16 --silence 0.5 --lr 1e-5
+grep -q reward_mean "$work/grpo/metrics.jsonl" || fail "grpo logged no reward"
+
+# bad input: messages that name the problem, non-zero exits, no crash
+"$bin" train sft "$work/m0" "$work/missing.jsonl" --run "$work/x" --steps 1 > /dev/null 2> "$work/err.txt" &&
+  fail "a missing manifest should fail"
+grep -q "missing.jsonl" "$work/err.txt" || fail "the message does not name the manifest"
+"$bin" train sft "$work/m0" "$work/train.jsonl" --run "$work/x" --stepz 1 > /dev/null 2> "$work/err.txt"
+test $? -eq 2 || fail "a misspelled option should exit 2"
+grep -q -- "--stepz" "$work/err.txt" || fail "the message does not name the option"
+"$bin" decode /nonexistent "$work/train.jsonl" --out "$work/d2.jsonl" > /dev/null 2> "$work/err.txt" &&
+  fail "a missing model should fail"
+grep -q "/nonexistent/config.json" "$work/err.txt" || fail "the message does not name the model's config"
+echo "cli pipeline ok"
