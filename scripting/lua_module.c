@@ -129,6 +129,7 @@ int luaopen_tsasr(lua_State *L) {
   tsl_open_model(L);
   tsl_open_data(L);
   tsl_open_train(L);
+  tsl_open_speaker(L);
   return 1;
 }
 

@@ -70,6 +70,7 @@ void tsl_open_audio(lua_State *L);  /* audio.read/write/fbank */
 void tsl_open_model(lua_State *L);  /* llm, encoder, model */
 void tsl_open_data(lua_State *L);   /* corpus, synth, mixer, dataset, manifest */
 void tsl_open_train(lua_State *L);  /* train.sft, train.grpo, decode, eval, select */
+void tsl_open_speaker(lua_State *L); /* speaker similarity (built-in encoder or imported) */
 
 /* The module loader (package.preload["tsasr"]). */
 int luaopen_tsasr(lua_State *L);

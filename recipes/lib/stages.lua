@@ -78,8 +78,18 @@ function S.cot_data(C, cfg)
     local s = S.decode(cfg, P.base_model, P.train, P.base_decode, {limit = cfg.decode_limit})
     log("cot: BASE decode of the training set: %d samples, WER %.2f%%", s.n, 100 * s.wer)
   end
+  local sim = cfg.similarity
+  if sim == "encoder" or sim == "import" then -- fill the manifest's similarities, then build from them
+    local sc = sim == "encoder" and ts.speaker.load(C.speaker_dir(cfg), {cache_dir = cfg.work_dir .. "/cache"})
+               or ts.speaker.import(cfg.speaker_embeddings)
+    local r = sc:score(ds)
+    sc:free()
+    log("cot: speaker similarity (%s): %d segments embedded, %d reused, %d entries failed", sim, r.embedded, r.reused,
+        r.bad)
+    sim = "manifest"
+  end
   local st = ds:cot{mode = mode, decode = mode == "random" and P.base_decode or nil,
-                    continuous = cfg.sim_format == "score", similarity = cfg.similarity,
+                    continuous = cfg.sim_format == "score", similarity = sim,
                     p_empty = cfg.p_empty, seed = cfg.seed}
   ds:write(P.cot_train)
   log("cot: %d full, %d empty thinks (%d not in the decode) -> %s", st.full, st.empty, st.missing, P.cot_train)

@@ -61,8 +61,10 @@ C.cot = {
   cot_data = {"random", "Table 2: full CoT for every sample (full) or random reasoning (random)", choices = {"full", "random"}},
   sim_format = {"level", "Table 2: similarity as levels 1..5 (level) or continuous scores (score)", choices = {"level", "score"}},
   p_empty = {0.5, "random reasoning: probability of an empty think for a correctly decoded sample"},
-  similarity = {"manifest", "speaker similarity for the CoT: scores in the manifest (CAM++ cosines, paper) or an oracle stand-in",
-                choices = {"manifest", "oracle"}},
+  similarity = {"import", "speaker similarity for the CoT: imported embeddings (paper: CAM++), the built-in speaker encoder, scores already in the manifest, or an oracle stand-in",
+                choices = {"import", "encoder", "manifest", "oracle"}},
+  speaker_embeddings = {"data/campp_embeddings.jsonl", "similarity=import: JSONL of {utt, start, duration, emb} (enrollment crops and whole utterances)"},
+  speaker_model = {"", "similarity=encoder: a speaker encoder directory (tsasr speaker train; empty: work_dir/speaker)"},
 }
 
 -- decoding the training set (random reasoning after BASE, RL selection after CoT)
@@ -119,6 +121,11 @@ C.stages = {
   {name = "eval", file = "eval.lua", specs = {"common", "eval"}},
 }
 
+-- The speaker encoder directory a configuration names.
+function C.speaker_dir(cfg)
+  return (cfg.speaker_model and cfg.speaker_model ~= "") and cfg.speaker_model or C.paths(cfg).speaker
+end
+
 -- The merged settings of a stage by name.
 function C.spec(name)
   for _, st in ipairs(C.stages) do
@@ -148,6 +155,7 @@ function C.paths(cfg)
     train = w .. "/data/train.jsonl",
     test = {single = w .. "/data/test_single.jsonl", libri2mix = w .. "/data/test_libri2mix.jsonl",
             libri3mix = w .. "/data/test_libri3mix.jsonl"},
+    speaker = w .. "/speaker",
     base = w .. "/base",
     base_model = w .. "/base/final",
     base_decode = w .. "/base/decode_train.jsonl",

@@ -31,6 +31,7 @@ C.data = {
   lufs_lo = {-33.0, "source loudness range (LUFS)"},
   lufs_hi = {-25.0, "source loudness range (LUFS)"},
   merges = {400, "BPE merges of the small vocabulary"},
+  speaker_steps = {300, "steps of the built-in speaker encoder (AAM softmax over the training voices) -> work_dir/speaker; 0: none"},
 }
 
 -- model: everything from a config, trained from scratch
@@ -60,8 +61,8 @@ set(C.sft, "global_batch", 8)
 set(C.sft, "micro_batch", 4)
 set(C.sft, "ckpt_every", 100)
 
-set(C.cot, "similarity", "oracle",
-    "speaker similarity for the CoT: oracle stand-in until a speaker encoder scores the manifest, or manifest")
+set(C.cot, "similarity", "encoder",
+    "speaker similarity for the CoT: the built-in speaker encoder trained by data.lua, imported embeddings, scores in the manifest, or an oracle stand-in")
 set(C.decode, "decode_batch", 4)
 set(C.decode, "decode_max_new", 200)
 

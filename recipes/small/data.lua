@@ -1,6 +1,7 @@
--- data.lua — small pipeline data: the synthetic TTS corpus (generated once), a BPE vocabulary
--- trained on its transcripts and the CoT template, seeded 1-3 speaker training mixtures, and
--- single / 2-speaker / 3-speaker test sets from held-out sentences of seen voices (test-seen).
+-- data.lua — small pipeline data: the synthetic TTS corpus (generated once), a speaker encoder
+-- trained on its voices, a BPE vocabulary trained on its transcripts and the CoT template,
+-- seeded 1-3 speaker training mixtures, and single / 2-speaker / 3-speaker test sets from
+-- held-out sentences of seen voices (test-seen).
 local ts = require "tsasr"
 local R = require "recipe"
 local C = require "config"
@@ -22,6 +23,13 @@ local test_c <close> = ts.corpus.librispeech(R.need(root .. "/test-seen", "the c
 local info = train_c:info()
 io.stderr:write(string.format("data: %s: %d utterances, %d speakers, %.2f h\n", root, info.utterances,
                               info.speakers, info.hours))
+
+-- speaker encoder for the CoT's similarity levels (the paper uses CAM++)
+if cfg.speaker_steps > 0 then
+  local r = ts.speaker.train{corpus = root, split = "train", out = P.speaker, steps = cfg.speaker_steps, seed = cfg.seed}
+  io.stderr:write(string.format("data: speaker encoder %s: %d voices, loss %.3f, accuracy %.2f\n", P.speaker, r.classes,
+                                r.loss, r.acc))
+end
 
 -- tokenizer: transcripts, CoT texts and the prompt words
 local texts = {}

@@ -274,6 +274,50 @@ do
   check(#back:head(3) == 3, "head")
   back:concat(ds)
   check(#back == 16, "concat")
+  -- speaker similarity from imported embeddings (e.g. CAM++): the dataset's similarity is the
+  -- cosine of the enrollment segment's and each whole source utterance's embeddings
+  local function vec(seed)
+    local v = {}
+    for k = 1, 8 do v[k] = math.sin(seed * 1.7 + k * 0.9) end
+    return v
+  end
+  local embs, lines = {}, {}
+  local function add(utt, start, dur, seed)
+    local key = string.format("%s|%.4f|%.4f", utt, start, dur)
+    if embs[key] then return end
+    embs[key] = vec(seed)
+    lines[#lines + 1] = ts.json.encode{utt = utt, start = start, duration = dur, emb = embs[key]}
+  end
+  for i = 1, #ds do
+    local en = ds:entry(i)
+    for k, src in ipairs(en.sources) do add(src.utt, 0, 0, #lines + 1) end
+    add(en.enroll.utt, en.enroll.start, en.enroll.duration, #lines + 1)
+  end
+  local ef = assert(io.open(TMP .. "/emb.jsonl", "w"))
+  ef:write(table.concat(lines, "\n") .. "\n")
+  ef:close()
+  local spk = ts.speaker.import(TMP .. "/emb.jsonl")
+  local st2 = spk:score(ds)
+  check(st2.bad == 0 and st2.reused > 0, "imported embeddings scored every entry")
+  local maxd = 0
+  for i = 1, #ds do
+    local en = ds:entry(i)
+    local ee = embs[string.format("%s|%.4f|%.4f", en.enroll.utt, en.enroll.start, en.enroll.duration)]
+    for k, src in ipairs(en.sources) do
+      local want = ts.speaker.cosine(ee, embs[string.format("%s|%.4f|%.4f", src.utt, 0, 0)])
+      maxd = math.max(maxd, math.abs(en.similarity[k] - want))
+    end
+  end
+  check(maxd < 1e-6, "similarity = cosine of the imported embeddings, max diff " .. maxd)
+  local one = spk:similarity(ds, 2)
+  check(#one == 2 and math.abs(one[1] - ds:entry(2).similarity[1]) < 1e-9, "one entry's similarity")
+  raises(function() spk:embed({0, 0, 0}) end, "imported table has no encoder", "embed with an imported table")
+  check(math.abs(ts.speaker.cosine({1, 0}, {1, 1}) - math.sqrt(0.5)) < 1e-7, "cosine")
+  spk:free()
+  raises(function() ts.speaker.import(TMP .. "/none.jsonl") end, "none.jsonl", "missing embedding file named")
+  ds:cot{} -- every entry now has similarities: no oracle needed
+  check(ts.cot.parse(ds:entry(1).cot).format_ok, "CoT from imported similarities")
+
   -- decode: a dataset through the tiny model into a decode JSONL; a second call resumes (nothing new)
   local tiny = ts.model.load(FIX .. "/tsmodel/tiny")
   local two = ds:head(2)

@@ -31,11 +31,12 @@ finite_losses() { # metrics.jsonl key -> every value is a finite number
 }
 
 # data
-out=$(run data voices=4 utts_per_voice=4 train_mix=6 test_mix=1 merges=120)
+out=$(run data voices=4 utts_per_voice=4 train_mix=6 test_mix=1 merges=120 speaker_steps=3)
 [ -s "$w/data/tokenizer.json" ] || die "no tokenizer"
 n=$(lines "$w/data/train.jsonl"); [ "$n" -ge 6 ] || die "train.jsonl has $n entries"
 for s in single libri2mix libri3mix; do [ -s "$w/data/test_$s.jsonl" ] || die "no test set $s"; done
 echo "$out" | grep -q "tokenizer .*merges" || die "data did not report the tokenizer: $out"
+[ -s "$w/speaker/model.safetensors" ] || die "no speaker encoder"
 
 # BASE SFT, 2 steps, with the terminal progress bar forced on (elapsed<eta, loss)
 out=$(TSASR_PROGRESS=bar run base sft_steps=2 global_batch=2 micro_batch=1 ckpt_every=1)
@@ -50,6 +51,8 @@ echo "$out" | grep -qE "cot: BASE decode of the training set: [0-9]+ samples" ||
 echo "$out" | grep -qE "^sft 2/2 elapsed [0-9:]+ eta [0-9:]+ loss" || die "no plain progress line without a terminal: $out"
 echo "$out" | grep -q $'\r' && die "plain progress lines must not redraw"
 echo "$out" | grep -qE "cot: [0-9]+ full, [0-9]+ empty thinks \(0 not in the decode\)" || die "cot data report: $out"
+echo "$out" | grep -qE "cot: speaker similarity \(encoder\): [1-9][0-9]* segments embedded, [0-9]+ reused, 0 entries failed" ||
+  die "the CoT did not use the speaker encoder: $out"
 [ "$(lines "$w/base/decode_train.jsonl")" = "$(lines "$w/data/train.jsonl")" ] || die "BASE decode does not cover the training set"
 "$bin" lua -e '
   local dec = {}
@@ -62,6 +65,8 @@ echo "$out" | grep -qE "cot: [0-9]+ full, [0-9]+ empty thinks \(0 not in the dec
     local r = assert(dec[e.id], "entry not decoded")
     local wrong = not r.format_ok or r.sub + r.del + r.ins > 0
     assert(p.format_ok and p.answer == e.sources[e.target].text, "bad CoT target in entry " .. i)
+    assert(e.similarity and #e.similarity == #e.sources, "entry without speaker similarities")
+    for k, sp in pairs(p.speakers) do assert(sp.sim == ts.cot.level(e.similarity[k]), "level is not the encoder score") end
     if wrong then assert(not p.think_empty and p.target == e.target, "a wrongly decoded sample must get the full CoT") end
     if not p.think_empty then assert(p.target == e.target) end
   end' || die "CoT manifest check (random reasoning)"
