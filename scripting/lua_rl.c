@@ -9,6 +9,7 @@
 #include "infer/eval.h"
 #include "scripting/tslua_train.h"
 #include "train/grpo.h"
+#include "train/run.h"
 #include "train/select.h"
 
 #define GRPO_T "tsasr.grpo"
@@ -59,6 +60,7 @@ static void push_grpo_info(lua_State *L, const void *p) {
 
 typedef struct grpo_lua {
   tsl_cb cb;
+  int interrupted; /* Ctrl-C seen: the trainer saves and stops; run() then raises */
   grpo_step_info last;
   double reward_first;
   int64_t n;
@@ -66,6 +68,7 @@ typedef struct grpo_lua {
 
 static int grpo_on_step(void *user, const grpo_step_info *info) {
   grpo_lua *s = user;
+  if (run_interrupted()) s->interrupted = 1;
   if (s->n++ == 0) s->reward_first = info->reward_mean;
   s->last = *info;
   if (s->cb.progress) {
@@ -141,6 +144,8 @@ static int l_grpo_run(lua_State *L) {
   tsl_cb_done(&s.cb);
   if (s.cb.err) return luaL_error(L, "%s: on_step: %s", fn, s.cb.msg);
   if (rc) return tsl_raise(L, &e, fn);
+  if (s.interrupted)
+    return luaL_error(L, "%s: interrupted at step %d; the checkpoint in %s resumes it", fn, (int)s.last.step, c.run_dir);
   lua_createtable(L, 0, 6);
   SETI("steps", s.last.step);
   SETN("reward", s.last.reward_mean);

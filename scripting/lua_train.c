@@ -13,6 +13,7 @@
 #include "data/manifest.h"
 #include "scripting/tslua.h"
 #include "scripting/tslua_train.h"
+#include "train/run.h"
 #include "train/sft.h"
 
 #define SFT_T "tsasr.sft"
@@ -51,7 +52,7 @@ void *tsl_opt_model(lua_State *L, int idx, const char *fn, const char *key, int 
   return m;
 }
 
-const char *tsl_opt_manifest(lua_State *L, int idx, const char *fn, const char *key, const char *run_dir,
+const char *tsl_opt_manifest(lua_State *L, int idx, const char *fn, const char *key, const char *dir,
                              const char *fallback_name) {
   int t = lua_getfield(L, idx, key);
   if (t == LUA_TSTRING) {
@@ -63,8 +64,8 @@ const char *tsl_opt_manifest(lua_State *L, int idx, const char *fn, const char *
     /* a dataset: written into the run directory as a manifest */
     const manifest *m = tsl_check(L, -1, "tsasr.dataset"); /* lds begins with its manifest */
     ts_err e;
-    if (afile_mkdirs(run_dir, &e)) tsl_raise(L, &e, fn);
-    lua_pushfstring(L, "%s/%s", run_dir, fallback_name);
+    if (afile_mkdirs(dir, &e)) tsl_raise(L, &e, fn);
+    lua_pushfstring(L, "%s/%s", dir, fallback_name);
     const char *path = lua_tostring(L, -1);
     if (man_write(path, m, &e)) tsl_raise(L, &e, fn);
     lua_setfield(L, idx, "__manifest_path"); /* keeps the string alive */
@@ -185,6 +186,7 @@ static void push_sft_info(lua_State *L, const void *p) {
 
 typedef struct sft_lua {
   tsl_cb cb;
+  int interrupted; /* Ctrl-C seen: the trainer saves and stops; run() then raises */
   sft_step_info last;
   double loss_first;
   int64_t n;
@@ -192,6 +194,7 @@ typedef struct sft_lua {
 
 static int sft_on_step(void *user, const sft_step_info *info) {
   sft_lua *s = user;
+  if (run_interrupted()) s->interrupted = 1;
   if (s->n++ == 0) s->loss_first = info->loss;
   s->last = *info;
   if (s->cb.progress) {
@@ -268,6 +271,8 @@ static int l_sft_run(lua_State *L) {
   tsl_cb_done(&s.cb);
   if (s.cb.err) return luaL_error(L, "%s: on_step: %s", fn, s.cb.msg);
   if (rc) return tsl_raise(L, &e, fn);
+  if (s.interrupted)
+    return luaL_error(L, "%s: interrupted at step %d; the checkpoint in %s resumes it", fn, (int)s.last.step, c.run_dir);
   lua_createtable(L, 0, 6);
   SETI("steps", s.last.step);
   SETN("loss", s.last.loss);

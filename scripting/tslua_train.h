@@ -21,8 +21,8 @@ void tsl_trainer_new(lua_State *L, const char *tname, const char *fn, const char
 void tsl_trainer_opts(lua_State *L, const char *tname);
 /* A ts.model option (NULL when absent and not required). */
 void *tsl_opt_model(lua_State *L, int idx, const char *fn, const char *key, int required);
-/* A manifest path, or a dataset written to run_dir/fallback_name. */
-const char *tsl_opt_manifest(lua_State *L, int idx, const char *fn, const char *key, const char *run_dir,
+/* A manifest path, or a dataset written to dir/fallback_name. */
+const char *tsl_opt_manifest(lua_State *L, int idx, const char *fn, const char *key, const char *dir,
                              const char *fallback_name);
 /* Marks the object in option `key` of the table at idx busy (+1) or free again (-1). */
 void tsl_mark(lua_State *L, int idx, const char *key, int delta);

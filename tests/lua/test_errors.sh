@@ -94,6 +94,24 @@ expect_lua 'local m = ts.model.load("'"$fix"'/tsmodel/tiny", {train = true})
                          accum = 1, silence = 0.1, progress = false, on_step = function() error("from the callback") end}:run()' 1 \
   "ts.train.sft: on_step:" "from the callback"
 
+# Ctrl-C during training: the trainer saves a checkpoint, run() raises, the recipe exits 1
+cat > "$tmp/long.lua" <<LUA
+local ts = require "tsasr"
+local m = ts.model.load("$fix/tsmodel/tiny", {train = true})
+ts.train.sft{model = m, data = "$tmp/d/m.jsonl", run_dir = "$tmp/run_int", steps = 100000, micro_batch = 1,
+             accum = 1, silence = 0.1, ckpt_every = 0}:run()
+print("not reached")
+LUA
+(cd "$tmp" && TSASR_PROGRESS=lines timeout 120 "$bin" run "$tmp/long.lua" > "$tmp/long.out" 2>&1) &
+pid=$!
+for _ in $(seq 1 300); do grep -q "^sft 1/" "$tmp/long.out" 2>/dev/null && break; sleep 0.1; done
+kill -INT $(pgrep -P $pid -f "run $tmp/long.lua" || echo $pid) 2>/dev/null
+wait $pid; rc=$?
+[ $rc -eq 1 ] || die "interrupted run: exit $rc: $(cat "$tmp/long.out")"
+grep -qF "ts.train.sft: interrupted at step" "$tmp/long.out" || die "no interruption message: $(cat "$tmp/long.out")"
+grep -qF "not reached" "$tmp/long.out" && die "the recipe went on after Ctrl-C"
+[ -e "$tmp/run_int/latest" ] || die "no checkpoint after Ctrl-C: $(ls "$tmp/run_int")"
+
 # use after free is an error, not a crash
 expect_lua 'local m = ts.model.load("'"$fix"'/tsmodel/tiny"); m:free(); m:info()' 1 "tsasr.model: object used after free()"
 expect_lua 'local l = ts.llm.load("'"$fix"'/qwen2/gqa2_untied"); l:free(); l:logits({1})' 1 "tsasr.llm: object used after free()"
