@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/philox.h"
 #include "data/cot_sample.h"
 #include "data/loader.h"
 #include "infer/cot_parse.h"
@@ -152,9 +153,7 @@ int decode_run(tsm *m, const decode_cfg *c, decode_summary *sum, ts_err *e) {
       len[i] = it->n;
       ids[i] = prompt;
       nid[i] = plen;
-      uint64_t h = 1469598103934665603ull;
-      for (const char *p = lb.entries[i]->id; *p; p++) h = (h ^ (uint8_t)*p) * 1099511628211ull;
-      keys[i] = h;
+      keys[i] = philox_hash_str(lb.entries[i]->id);
     }
     if (!rc) {
       gen_input gi = {B, wav, Lm, len, ids, nid, keys};
