@@ -137,7 +137,11 @@ int decode_run(tsm *m, const decode_cfg *c, decode_summary *sum, ts_err *e) {
   int G = c->gen.G > 0 ? c->gen.G : 1;
   while (!rc) {
     loader_batch lb;
-    if ((rc = loader_next(L, &lb, e)) || lb.n == 0) break;
+    if ((rc = loader_next(L, &lb, e))) break;
+    if (lb.n == 0) {
+      loader_batch_free(L, &lb);
+      break;
+    }
     int64_t B = lb.n, Lm = 0;
     for (int64_t i = 0; i < B; i++) Lm = ((dec_item *)lb.items[i])->n > Lm ? ((dec_item *)lb.items[i])->n : Lm;
     float *wav = calloc((size_t)(B * Lm), sizeof(float));

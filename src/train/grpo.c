@@ -403,6 +403,7 @@ int grpo_run(tsm *m, tsm *ref, const grpo_run_cfg *c, ts_err *e) {
     loader_batch lb;
     if ((rc = loader_next(L, &lb, e))) break;
     if (!lb.n) {
+      loader_batch_free(L, &lb);
       rc = err_set(e, TS_EFORMAT, "%s: the loader ran dry", c->manifest);
       break;
     }

@@ -248,8 +248,12 @@ int sft_run(tsm *m, const sft_cfg *c, ts_err *e) {
         samples++;
       }
     }
-    if (rc) break;
+    if (rc) {
+      for (int a = 0; a < c->accum; a++) loader_batch_free(L, &bs[a]);
+      break;
+    }
     if (!tokens) {
+      for (int a = 0; a < c->accum; a++) loader_batch_free(L, &bs[a]);
       rc = err_set(e, TS_EFORMAT, "%s: no usable samples (see the loader's warnings)", c->manifest);
       break;
     }
