@@ -141,7 +141,10 @@ typedef struct enc_acts {
 /* Runs the encoder on wav (B, L) (backend memory; samples past len[b] are ignored) with
  * len (B) valid samples per utterance (host, 1..L). Fills a: a->out (B, a->T, C) with
  * a->T = enc_frames(L) and a->frames[b] = enc_frames(len[b]); rows past frames[b] are
- * padding (not meaningful). Everything, including what backward needs, lives in ar. */
+ * padding (not meaningful). Everything, including what backward needs, lives in ar (which
+ * must be host-addressable: frames/len are read on the host). The conv stack's activations are
+ * kept only when one of its tensors is trainable (the pset has gradients and it is not frozen);
+ * otherwise only its output features are (a frozen feature encoder saves most of the memory). */
 int enc_forward(enc_model *m, int64_t B, int64_t L, const float *wav, const int64_t *len, enc_acts *a,
                 arena *ar, ts_err *e);
 /* dout (B, T, C) -> parameter gradients ADDED into the pset's gradient buffer (frozen tensors

@@ -19,10 +19,29 @@ static int proj_w(const enc_model *m, const char *what, int grad, tensor *t, ts_
   return enc_view(m, nm, grad, t, e);
 }
 
+static int conv_trainable(const enc_model *m, int i, ts_err *e) {
+  tensor t;
+  static const char *w[] = {"weight", "bias", "ln.weight", "ln.bias"};
+  for (int k = 0; k < 4; k++) {
+    if (k == 1 && !m->c.conv_bias) continue;
+    if (k >= 2 && m->c.fe_norm == ENC_FE_GROUP && i > 0) continue;
+    if (conv_w(m, i, w[k], 1, &t, e)) return 0;
+    if (t.data) return 1;
+  }
+  return 0;
+}
+
 int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_err *e) {
   backend *be = m->ps->be;
   const enc_cfg *c = &m->c;
-  int64_t B = a->B, L = a->L;
+  int64_t B = a->B, L = a->L, Cl = c->conv_dim[c->n_conv - 1];
+  /* a conv stack without trainable tensors (frozen, or no gradients at all) needs none of its
+   * activations in backward: they live in scratch and only the features are kept */
+  int keep = 0;
+  for (int i = 0; i < c->n_conv; i++) keep |= conv_trainable(m, i, e);
+  float *feat_keep = NULL;
+  if (!keep) EALLOC(feat_keep, B * a->T * Cl);
+  arena_mark mk = arena_get_mark(ar);
   EALLOC(a->wav, B * L);
   EALLOC(a->wm, B);
   EALLOC(a->wr, B);
@@ -59,7 +78,10 @@ int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_
       EALLOC(a->cn[i], B * To * Co);
       EALLOC(a->cm[i], B * To);
       EALLOC(a->cr[i], B * To);
-      EALLOC(a->gn[i], B * To * Co);
+      if (last && !keep)
+        a->gn[i] = feat_keep;
+      else
+        EALLOC(a->gn[i], B * To * Co);
       tensor CT = ET3(a->ct[i], B, To, Co), CN = ET3(a->cn[i], B, To, Co), GN = ET3(a->gn[i], B, To, Co);
       tensor CM = ET1(a->cm[i], B * To), CR = ET1(a->cr[i], B * To);
       ETRY(op_transpose(be, &Y, &CT, e));
@@ -89,15 +111,25 @@ int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_
       }
       a->xin[i + 1] = a->gn[i];
       if (last) {
-        EALLOC(a->feat, B * To * Co);
+        if (keep)
+          EALLOC(a->feat, B * To * Co);
+        else
+          a->feat = feat_keep;
         tensor FT = ET3(a->feat, B, To, Co);
         ETRY(op_transpose(be, &GN, &FT, e));
       }
     }
     Cin = Co, Tin = To;
   }
+  if (!keep) {
+    arena_rewind(ar, mk);
+    a->wav = a->wm = a->wr = NULL;
+    for (int i = 0; i <= c->n_conv; i++) a->xin[i] = NULL;
+    for (int i = 0; i < c->n_conv; i++) a->co[i] = a->ct[i] = a->cn[i] = a->cm[i] = a->cr[i] = a->gn[i] = NULL;
+    a->feat = feat_keep;
+  }
   /* feature projection */
-  int64_t T = a->T, N = B * T, Cl = c->conv_dim[c->n_conv - 1], C = c->C;
+  int64_t T = a->T, N = B * T, C = c->C;
   tensor Lw, Lb, Pw, Pb;
   ETRY(proj_w(m, "ln.weight", 0, &Lw, e));
   ETRY(proj_w(m, "ln.bias", 0, &Lb, e));
@@ -112,18 +144,6 @@ int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_
   ETRY(op_layernorm(be, &FE, &Lw, &Lb, &FN, &FM, &FR, c->eps, e));
   ETRY(op_matmul(be, &FN, &Pw, &Pb, &HP, 0, 1, 0.0f, e));
   return TS_OK;
-}
-
-static int conv_trainable(const enc_model *m, int i, ts_err *e) {
-  tensor t;
-  static const char *w[] = {"weight", "bias", "ln.weight", "ln.bias"};
-  for (int k = 0; k < 4; k++) {
-    if (k == 1 && !m->c.conv_bias) continue;
-    if (k >= 2 && m->c.fe_norm == ENC_FE_GROUP && i > 0) continue;
-    if (conv_w(m, i, w[k], 1, &t, e)) return 0;
-    if (t.data) return 1;
-  }
-  return 0;
 }
 
 int enc_conv_backward(enc_model *m, const enc_acts *a, const float *dhp, arena *ar, ts_err *e) {
