@@ -157,7 +157,7 @@ typedef struct enc_info {
   int64_t params;        /* number of parameters */
   int64_t param_bytes;   /* f32 weights */
   int64_t frames;        /* output frames per utterance */
-  int64_t act_bytes;     /* arena bytes enc_forward uses (kept for backward) */
+  int64_t act_bytes;     /* arena bytes enc_forward uses (kept for backward), conv stack trainable */
   int64_t train_bytes;   /* weights + grads + AdamW moments + activations + backward scratch */
 } enc_info;
 int enc_info_get(const enc_cfg *c, int64_t B, int64_t samples, enc_info *out, ts_err *e);

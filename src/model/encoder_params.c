@@ -193,6 +193,11 @@ int64_t enc_param_count(const enc_cfg *c) {
   return k.n;
 }
 
+static int tally_one(void *ctx, const char *suffix, int ndim, const int64_t *ne, int decay, ts_err *e) {
+  ((count_ctx *)ctx)->n++;
+  return TS_OK;
+}
+
 int enc_bind(enc_model *m, pset *ps, const char *prefix, const enc_cfg *c, ts_err *e) {
   memset(m, 0, sizeof *m);
   m->c = *c;
@@ -206,11 +211,15 @@ int enc_bind(enc_model *m, pset *ps, const char *prefix, const enc_cfg *c, ts_er
   snprintf(full, sizeof full, "%s%s", prefix, nm);
   m->first = pset_find(ps, full);
   if (m->first < 0) return err_set(e, TS_EFORMAT, "encoder: parameter %s missing (declare with enc_declare)", full);
-  /* the declared tensors are consecutive; count them and check each name's prefix */
+  /* enc_declare adds the tensors consecutively, the first conv weight first */
+  count_ctx k = {0};
+  each(c, tally_one, &k, NULL);
+  m->count = (int)k.n;
   size_t lp = strlen(prefix);
-  int i = m->first;
-  while (i < ps->n && !strncmp(ps->v[i].name, prefix, lp)) i++;
-  m->count = i - m->first;
+  for (int i = m->first; i < m->first + m->count; i++)
+    if (i >= ps->n || strncmp(ps->v[i].name, prefix, lp))
+      return err_set(e, TS_EFORMAT, "encoder: the parameter set does not hold the %d tensors enc_declare adds under "
+                     "\"%s\" consecutively", m->count, prefix);
   /* every view used by the forward must be present */
   for (int l = 0; l < enc_n_layers(c); l++) {
     enc_lp p;

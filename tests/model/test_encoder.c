@@ -323,6 +323,19 @@ static void test_checkpoint_variants(void **state) {
     for (int64_t k = 0; k < ref.ps.v[i].n; k++) assert_true(a[k] == bf16_to_f32(f32_to_bf16(b[k])));
   }
   pset_free(&lm.ps);
+  /* an empty prefix with other tensors declared after the encoder's (a composed model) */
+  pset ps;
+  enc_model m;
+  pset_init(&ps, be_cpu());
+  assert_int_equal(enc_declare(&ps, "", &ref.c, &e), 0);
+  int64_t ne[1] = {3};
+  assert_true(pset_add(&ps, "adapter.linear.bias", 1, ne, 0, &e) >= 0);
+  assert_int_equal(pset_alloc(&ps, 0, 0, &e), 0);
+  assert_int_equal(enc_bind(&m, &ps, "", &ref.c, &e), 0);
+  assert_int_equal(m.count, ps.n - 1);
+  assert_int_equal(enc_load_file(&m, dir, &e), 0);
+  assert_memory_equal(ps.w, ref.ps.w, sizeof(float) * (size_t)ref.ps.total);
+  pset_free(&ps);
   pset_free(&ref.ps);
 }
 
