@@ -17,6 +17,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "base/afile.h"
 #include "base/jsonx.h"
 #include "fixture.h"
 #include "model/encoder.h"
@@ -222,9 +223,8 @@ static int to_parametrizations(st_entry *en, void *ctx) {
 
 static void tmp_path(char *buf, size_t n, const char *leaf) {
   snprintf(buf, n, "%s/test_encoder_tmp", TS_BUILD_DIR);
-  char cmd[1200];
-  snprintf(cmd, sizeof cmd, "mkdir -p '%s'", buf);
-  assert_int_equal(system(cmd), 0);
+  ts_err e;
+  assert_int_equal(afile_mkdirs(buf, &e), 0);
   size_t k = strlen(buf);
   snprintf(buf + k, n - k, "/%s", leaf);
 }
