@@ -355,6 +355,22 @@ static const char *cfg_hint(const enc_cfg *c, const char *suffix) {
   return "";
 }
 
+/* 1 when suffix is in block N ("...layers.N." / "...blocks.N.") and the file has no tensor of
+ * that block at all (then the config's layer count is the likely culprit). */
+static int block_absent(const st_file *f, const char *pre, const char *suffix) {
+  const char *p = strstr(suffix, "layers.");
+  if (!p) p = strstr(suffix, "blocks.");
+  if (!p) return 1;
+  const char *q = strchr(p + 7, '.');
+  if (!q) return 1;
+  char bp[512];
+  snprintf(bp, sizeof bp, "%s%.*s", pre, (int)(q + 1 - suffix), suffix);
+  size_t n = strlen(bp);
+  for (int i = 0; i < f->n_tensors; i++)
+    if (!strncmp(f->tensors[i].name, bp, n)) return 0;
+  return 1;
+}
+
 static const char *shape_str(int nd, const int64_t *ne, char *buf, size_t n) {
   size_t k = 0;
   k += (size_t)snprintf(buf + k, n - k, "[");
@@ -400,7 +416,7 @@ int enc_load(enc_model *m, const st_file *f, const char *src_prefix, ts_err *e) 
     }
     if (!t)
       return err_set(e, TS_EFORMAT, "%s: tensor %s%s missing; the config expects it%s", f->name, pre, suffix,
-                     cfg_hint(c, suffix));
+                     block_absent(f, pre, suffix) ? cfg_hint(c, suffix) : "");
     int same = t->ndim == v->ndim;
     for (int d = 0; same && d < v->ndim; d++) same = t->shape[d] == v->ne[d];
     if (!same)
