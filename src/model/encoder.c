@@ -239,12 +239,10 @@ int enc_info_get(const enc_cfg *c, int64_t B, int64_t samples, enc_info *out, ts
   for (int i = 0; i < c->n_conv; i++) {
     int64_t Co = c->conv_dim[i], To = (Tin - c->conv_kernel[i]) / c->conv_stride[i] + 1, n = B * Co * To;
     int last = i == c->n_conv - 1;
-    add(&s, n);
-    if (c->fe_norm == ENC_FE_LAYER) {
+    if (c->fe_norm == ENC_FE_LAYER) { /* ct, cn, stats, output (next input or features) */
       add(&s, n), add(&s, n), add(&s, B * To), add(&s, B * To), add(&s, n);
-      if (!last) add(&s, n);
-    } else {
-      add(&s, n);
+    } else { /* co, activation, layer 0's norm output and stats, the transposed features */
+      add(&s, n), add(&s, n);
       if (i == 0) add(&s, n), add(&s, B * Co), add(&s, B * Co);
       if (last) add(&s, n);
     }
