@@ -275,8 +275,8 @@ int enc_info_get(const enc_cfg *c, int64_t B, int64_t samples, enc_info *out, ts
   if (c->stable_ln) add(&s, N * C), add(&s, N), add(&s, N);
   out->act_bytes = s.bytes + s.allocs * 63; /* arena blocks are 64-byte aligned */
   /* backward scratch peak: top level (3 N*C, ALiBi grad) plus the larger of a block's
-   * scratch (6 N*C + 2 N*F) and the conv stack's (about 5 buffers of its largest layer) */
-  int64_t top = 3 * N * C + (c->alibi ? H * T * T : 0), blk = 6 * N * C + 2 * N * F, conv = 5 * convmax + 2 * N * Cl;
+   * scratch (6 N*C + 2 N*F) and the conv stack's (2 ping-pong + 4 scratch buffers of its largest layer) */
+  int64_t top = 3 * N * C + (c->alibi ? H * T * T : 0), blk = 6 * N * C + 2 * N * F, conv = 6 * convmax + 2 * N * Cl;
   int64_t scratch = 4 * (top + (blk > conv ? blk : conv));
   out->train_bytes = 4 * out->param_bytes + out->act_bytes + scratch;
   return TS_OK;
