@@ -7,13 +7,14 @@
  *   enc_cfg c;  enc_config_load("DIR", &c, e);          // DIR/config.json (+ preprocessor_config.json)
  *   enc_declare(&ps, "encoder.", &c, e);  ... pset_alloc(&ps, ...)
  *   enc_model m; enc_bind(&m, &ps, "encoder.", &c, e);
- *   st_open("DIR/model.safetensors", &f, e); enc_load(&m, f, NULL, e);
+ *   enc_load_file(&m, "DIR", e);     // or st_open + enc_load(&m, f, src_prefix or NULL, e)
  *   enc_acts a; enc_forward(&m, B, L, wav, len, &a, arena, e);   // a.out (B, a.T, C), a.frames (B)
  *   enc_backward(&m, &a, dout, arena, e);                          // adds parameter gradients
  *
  * Tensor names are the reference implementation's (HF: "feature_extractor.conv_layers.0.conv.weight",
  * fairseq data2vec 2.0: "modality_encoders.AUDIO.local_encoder.conv_layers.0.0.weight",
- * "blocks.0.attn.qkv.weight"), under the pset prefix. */
+ * "blocks.0.attn.qkv.weight"), under the pset prefix. A fairseq data2vec 2.0 checkpoint is
+ * exported once by tools/export_data2vec2.py (config.json with model_type "data2vec2-audio"). */
 #ifndef TS_ENCODER_H
 #define TS_ENCODER_H
 
