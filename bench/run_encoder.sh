@@ -10,13 +10,12 @@ cd "$(dirname "$0")/.."
 secs="${1:-10}"
 reps="${2:-3}"
 shift $(( $# < 2 ? $# : 2 ))
-threads=("${@:-1 2}")
-[ $# -eq 0 ] && threads=(1 2)
+if [ $# -gt 0 ]; then threads=("$@"); else threads=(1 2); fi
 bin=build/bench_encoder
 py="${TSASR_ENC_PYTHON:-/tmp/enc-venv/bin/python}"
 [ -x "$bin" ] || { echo "build first: bash scripts/build.sh" >&2; exit 1; }
 "$py" -c "import transformers" 2>/dev/null || { echo "no transformers for $py (set TSASR_ENC_PYTHON)" >&2; exit 1; }
-printf "data2vec-audio base geometry, %s s input, batch 1, median of %s (audio s per s)\n" "$secs" "$reps"
+printf "data2vec-audio base geometry, %s s input, batch 1, median of %s (audio s per s); load: %s\n" "$secs" "$reps" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf "%-8s %-24s %10s %10s %8s\n" threads case tsasr torch ratio
 for t in "${threads[@]}"; do
   ours=$(mktemp) theirs=$(mktemp)

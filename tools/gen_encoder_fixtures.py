@@ -194,6 +194,21 @@ def data2vec2_model(name, seed):
     assert sorted(out1) == sorted(out2), "wrapped and pretrained exports differ in names"
     assert all(torch.equal(out1[k], out2[k]) for k in out1), "wrapped and pretrained exports differ"
     assert sorted(out1) == sorted(n for n, _ in model.named_parameters()), "export misses or adds tensors"
+    # what the C encoder does not implement is refused, not silently mis-exported
+    with tempfile.TemporaryDirectory() as td:
+        for key, val in (("layer_norm_first", True), ("learned_alibi_scale_per_layer", True),
+                         ("extractor_mode", "default"), ("num_extra_tokens", 1)):
+            p3 = os.path.join(td, "bad.pt")
+            R.save_fairseq_checkpoint(model, cfg, p3, finetuned=False)
+            ck = torch.load(p3)
+            tgt = ck["cfg"]["model"] if key == "layer_norm_first" else ck["cfg"]["model"]["modalities"]["audio"]
+            tgt[key] = val
+            torch.save(ck, p3)
+            try:
+                X.export(p3, os.path.join(td, "bad"))
+                raise AssertionError(f"export accepted {key}={val}")
+            except SystemExit as ex:
+                assert key.split("_")[0] in str(ex) or "supported" in str(ex), ex
     ws = waveforms(seed)
     B, L = len(ws), max(LENS)
     raw = torch.zeros(B, L)

@@ -50,6 +50,12 @@ uint64_t philox_stream_id(uint64_t a, uint64_t b, uint64_t c) {
   return x;
 }
 
+uint64_t philox_hash_str(const char *s) {
+  uint64_t h = 1469598103934665603ull;
+  for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
+  return h;
+}
+
 uint32_t philox_u32(philox_rng *r) {
   if (r->avail == 0) {
     uint32_t ctr[4] = {(uint32_t)r->index, (uint32_t)(r->index >> 32), (uint32_t)r->stream,

@@ -22,6 +22,8 @@ typedef struct philox_rng {
 void philox_init(philox_rng *r, uint64_t seed, uint64_t stream);
 /* Mixes several integers (e.g. step, sample id) into one stream id. */
 uint64_t philox_stream_id(uint64_t a, uint64_t b, uint64_t c);
+/* 64-bit FNV-1a hash of a string (sample ids as stream keys). */
+uint64_t philox_hash_str(const char *s);
 uint32_t philox_u32(philox_rng *r);
 uint64_t philox_u64(philox_rng *r);
 /* Uniform in [0, 1) with 24 random bits (float) or 53 bits (double). */

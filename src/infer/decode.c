@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/philox.h"
 #include "data/cot_sample.h"
 #include "data/loader.h"
 #include "infer/cot_parse.h"
@@ -136,8 +137,9 @@ int decode_run(tsm *m, const decode_cfg *c, decode_summary *sum, ts_err *e) {
   int G = c->gen.G > 0 ? c->gen.G : 1;
   while (!rc) {
     loader_batch lb;
-    if ((rc = loader_next(L, &lb, e)) || lb.n == 0) {
-      loader_batch_free(L, &lb); /* the final, empty batch still owns its arrays */
+    if ((rc = loader_next(L, &lb, e))) break;
+    if (lb.n == 0) {
+      loader_batch_free(L, &lb);
       break;
     }
     int64_t B = lb.n, Lm = 0;
@@ -155,9 +157,7 @@ int decode_run(tsm *m, const decode_cfg *c, decode_summary *sum, ts_err *e) {
       len[i] = it->n;
       ids[i] = prompt;
       nid[i] = plen;
-      uint64_t h = 1469598103934665603ull;
-      for (const char *p = lb.entries[i]->id; *p; p++) h = (h ^ (uint8_t)*p) * 1099511628211ull;
-      keys[i] = h;
+      keys[i] = philox_hash_str(lb.entries[i]->id);
     }
     if (!rc) {
       gen_input gi = {B, wav, Lm, len, ids, nid, keys};

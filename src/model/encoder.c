@@ -239,12 +239,10 @@ int enc_info_get(const enc_cfg *c, int64_t B, int64_t samples, enc_info *out, ts
   for (int i = 0; i < c->n_conv; i++) {
     int64_t Co = c->conv_dim[i], To = (Tin - c->conv_kernel[i]) / c->conv_stride[i] + 1, n = B * Co * To;
     int last = i == c->n_conv - 1;
-    add(&s, n);
-    if (c->fe_norm == ENC_FE_LAYER) {
+    if (c->fe_norm == ENC_FE_LAYER) { /* ct, cn, stats, output (next input or features) */
       add(&s, n), add(&s, n), add(&s, B * To), add(&s, B * To), add(&s, n);
-      if (!last) add(&s, n);
-    } else {
-      add(&s, n);
+    } else { /* co, activation, layer 0's norm output and stats, the transposed features */
+      add(&s, n), add(&s, n);
       if (i == 0) add(&s, n), add(&s, B * Co), add(&s, B * Co);
       if (last) add(&s, n);
     }
@@ -277,8 +275,8 @@ int enc_info_get(const enc_cfg *c, int64_t B, int64_t samples, enc_info *out, ts
   if (c->stable_ln) add(&s, N * C), add(&s, N), add(&s, N);
   out->act_bytes = s.bytes + s.allocs * 63; /* arena blocks are 64-byte aligned */
   /* backward scratch peak: top level (3 N*C, ALiBi grad) plus the larger of a block's
-   * scratch (6 N*C + 2 N*F) and the conv stack's (about 5 buffers of its largest layer) */
-  int64_t top = 3 * N * C + (c->alibi ? H * T * T : 0), blk = 6 * N * C + 2 * N * F, conv = 5 * convmax + 2 * N * Cl;
+   * scratch (6 N*C + 2 N*F) and the conv stack's (2 ping-pong + 4 scratch buffers of its largest layer) */
+  int64_t top = 3 * N * C + (c->alibi ? H * T * T : 0), blk = 6 * N * C + 2 * N * F, conv = 6 * convmax + 2 * N * Cl;
   int64_t scratch = 4 * (top + (blk > conv ? blk : conv));
   out->train_bytes = 4 * out->param_bytes + out->act_bytes + scratch;
   return TS_OK;

@@ -7,13 +7,14 @@
  *   enc_cfg c;  enc_config_load("DIR", &c, e);          // DIR/config.json (+ preprocessor_config.json)
  *   enc_declare(&ps, "encoder.", &c, e);  ... pset_alloc(&ps, ...)
  *   enc_model m; enc_bind(&m, &ps, "encoder.", &c, e);
- *   st_open("DIR/model.safetensors", &f, e); enc_load(&m, f, NULL, e);
+ *   enc_load_file(&m, "DIR", e);     // or st_open + enc_load(&m, f, src_prefix or NULL, e)
  *   enc_acts a; enc_forward(&m, B, L, wav, len, &a, arena, e);   // a.out (B, a.T, C), a.frames (B)
  *   enc_backward(&m, &a, dout, arena, e);                          // adds parameter gradients
  *
  * Tensor names are the reference implementation's (HF: "feature_extractor.conv_layers.0.conv.weight",
  * fairseq data2vec 2.0: "modality_encoders.AUDIO.local_encoder.conv_layers.0.0.weight",
- * "blocks.0.attn.qkv.weight"), under the pset prefix. */
+ * "blocks.0.attn.qkv.weight"), under the pset prefix. A fairseq data2vec 2.0 checkpoint is
+ * exported once by tools/export_data2vec2.py (config.json with model_type "data2vec2-audio"). */
 #ifndef TS_ENCODER_H
 #define TS_ENCODER_H
 
@@ -141,7 +142,10 @@ typedef struct enc_acts {
 /* Runs the encoder on wav (B, L) (backend memory; samples past len[b] are ignored) with
  * len (B) valid samples per utterance (host, 1..L). Fills a: a->out (B, a->T, C) with
  * a->T = enc_frames(L) and a->frames[b] = enc_frames(len[b]); rows past frames[b] are
- * padding (not meaningful). Everything, including what backward needs, lives in ar. */
+ * padding (not meaningful). Everything, including what backward needs, lives in ar (which
+ * must be host-addressable: frames/len are read on the host). The conv stack's activations are
+ * kept only when one of its tensors is trainable (the pset has gradients and it is not frozen);
+ * otherwise only its output features are (a frozen feature encoder saves most of the memory). */
 int enc_forward(enc_model *m, int64_t B, int64_t L, const float *wav, const int64_t *len, enc_acts *a,
                 arena *ar, ts_err *e);
 /* dout (B, T, C) -> parameter gradients ADDED into the pset's gradient buffer (frozen tensors
@@ -154,7 +158,7 @@ typedef struct enc_info {
   int64_t params;        /* number of parameters */
   int64_t param_bytes;   /* f32 weights */
   int64_t frames;        /* output frames per utterance */
-  int64_t act_bytes;     /* arena bytes enc_forward uses (kept for backward) */
+  int64_t act_bytes;     /* arena bytes enc_forward uses (kept for backward), conv stack trainable */
   int64_t train_bytes;   /* weights + grads + AdamW moments + activations + backward scratch */
 } enc_info;
 int enc_info_get(const enc_cfg *c, int64_t B, int64_t samples, enc_info *out, ts_err *e);

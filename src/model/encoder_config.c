@@ -98,6 +98,9 @@ int enc_config_from_json(const cJSON *j, const char *what, enc_cfg *c, ts_err *e
     return err_set(e, TS_EFORMAT, "%s: hidden_size %lld is not a multiple of num_attention_heads %lld", what,
                    (long long)c->C, (long long)c->H);
 
+  int adapter = 0;
+  TRY(jsonx_bool(j, "add_adapter", &adapter, 1, 0, what, e));
+  if (adapter) return err_set(e, TS_EUNSUP, "%s: add_adapter (the HF conv adapter after the encoder) is not supported", what);
   c->do_normalize = 1;
   c->norm_eps = 1e-7f;
   c->qkv_bias = 1;
@@ -122,9 +125,6 @@ int enc_config_from_json(const cJSON *j, const char *what, enc_cfg *c, ts_err *e
     c->pos_kernel = (int)v;
     TRY(cfg_pos_int(j, "num_conv_pos_embedding_groups", 16, 1, what, &v, e));
     c->pos_groups = (int)v;
-    int adapter = 0;
-    TRY(jsonx_bool(j, "add_adapter", &adapter, 1, 0, what, e));
-    if (adapter) return err_set(e, TS_EUNSUP, "%s: add_adapter (wav2vec2 conv adapter) is not supported", what);
   } else {
     c->fe_norm = ENC_FE_LAYER;
     const char *fn = jsonx_str(j, "feat_extract_norm", 1, "layer", what, e);

@@ -19,10 +19,29 @@ static int proj_w(const enc_model *m, const char *what, int grad, tensor *t, ts_
   return enc_view(m, nm, grad, t, e);
 }
 
+static int conv_trainable(const enc_model *m, int i, ts_err *e) {
+  tensor t;
+  static const char *w[] = {"weight", "bias", "ln.weight", "ln.bias"};
+  for (int k = 0; k < 4; k++) {
+    if (k == 1 && !m->c.conv_bias) continue;
+    if (k >= 2 && m->c.fe_norm == ENC_FE_GROUP && i > 0) continue;
+    if (conv_w(m, i, w[k], 1, &t, e)) return 0;
+    if (t.data) return 1;
+  }
+  return 0;
+}
+
 int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_err *e) {
   backend *be = m->ps->be;
   const enc_cfg *c = &m->c;
-  int64_t B = a->B, L = a->L;
+  int64_t B = a->B, L = a->L, Cl = c->conv_dim[c->n_conv - 1];
+  /* a conv stack without trainable tensors (frozen, or no gradients at all) needs none of its
+   * activations in backward: they live in scratch and only the features are kept */
+  int keep = 0;
+  for (int i = 0; i < c->n_conv; i++) keep |= conv_trainable(m, i, e);
+  float *feat_keep = NULL;
+  if (!keep) EALLOC(feat_keep, B * a->T * Cl);
+  arena_mark mk = arena_get_mark(ar);
   EALLOC(a->wav, B * L);
   EALLOC(a->wm, B);
   EALLOC(a->wr, B);
@@ -48,31 +67,43 @@ int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_
     tensor W, Bs, Nw, Nb;
     ETRY(conv_w(m, i, "weight", 0, &W, e));
     if (c->conv_bias) ETRY(conv_w(m, i, "bias", 0, &Bs, e));
-    EALLOC(a->co[i], B * Co * To);
-    tensor X = ET3(a->xin[i], B, Cin, Tin), Y = ET3(a->co[i], B, Co, To);
-    ETRY(op_conv1d(be, &X, &W, c->conv_bias ? &Bs : NULL, &Y, c->conv_stride[i], 0, 1, e));
     int last = i == c->n_conv - 1;
+    tensor X = ET3(a->xin[i], B, Cin, Tin);
     if (c->fe_norm == ENC_FE_LAYER) {
+      /* backward needs the LN input ct = co^T and output cn (and the next layer's input); the
+       * conv output itself and the activation are scratch, except the last layer's features */
       ETRY(conv_w(m, i, "ln.weight", 0, &Nw, e));
       ETRY(conv_w(m, i, "ln.bias", 0, &Nb, e));
       EALLOC(a->ct[i], B * To * Co);
       EALLOC(a->cn[i], B * To * Co);
       EALLOC(a->cm[i], B * To);
       EALLOC(a->cr[i], B * To);
-      EALLOC(a->gn[i], B * To * Co);
-      tensor CT = ET3(a->ct[i], B, To, Co), CN = ET3(a->cn[i], B, To, Co), GN = ET3(a->gn[i], B, To, Co);
-      tensor CM = ET1(a->cm[i], B * To), CR = ET1(a->cr[i], B * To);
+      if (last)
+        a->feat = keep ? enc_falloc(ar, B * To * Co, e) : feat_keep;
+      else
+        a->xin[i + 1] = enc_falloc(ar, B * Co * To, e);
+      if (last ? !a->feat : !a->xin[i + 1]) return TS_ENOMEM;
+      arena_mark mk2 = arena_get_mark(ar);
+      float *co, *gn = a->feat;
+      EALLOC(co, B * Co * To);
+      if (!last) EALLOC(gn, B * To * Co);
+      tensor Y = ET3(co, B, Co, To), CT = ET3(a->ct[i], B, To, Co), CN = ET3(a->cn[i], B, To, Co),
+             GN = ET3(gn, B, To, Co), CM = ET1(a->cm[i], B * To), CR = ET1(a->cr[i], B * To);
+      ETRY(op_conv1d(be, &X, &W, c->conv_bias ? &Bs : NULL, &Y, c->conv_stride[i], 0, 1, e));
       ETRY(op_transpose(be, &Y, &CT, e));
       ETRY(op_layernorm(be, &CT, &Nw, &Nb, &CN, &CM, &CR, FE_NORM_EPS, e));
       ETRY(op_act(be, c->fe_act, &CN, &GN, e));
       if (!last) {
-        EALLOC(a->xin[i + 1], B * Co * To);
         tensor XN = ET3(a->xin[i + 1], B, Co, To);
         ETRY(op_transpose(be, &GN, &XN, e));
-      } else {
-        a->feat = a->gn[i];
       }
+      arena_rewind(ar, mk2);
+      a->co[i] = NULL;
+      a->gn[i] = last ? a->feat : NULL;
     } else {
+      EALLOC(a->co[i], B * Co * To);
+      tensor Y = ET3(a->co[i], B, Co, To);
+      ETRY(op_conv1d(be, &X, &W, c->conv_bias ? &Bs : NULL, &Y, c->conv_stride[i], 0, 1, e));
       EALLOC(a->gn[i], B * Co * To);
       tensor GN = ET3(a->gn[i], B, Co, To);
       if (i == 0) {
@@ -89,15 +120,25 @@ int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_
       }
       a->xin[i + 1] = a->gn[i];
       if (last) {
-        EALLOC(a->feat, B * To * Co);
+        if (keep)
+          EALLOC(a->feat, B * To * Co);
+        else
+          a->feat = feat_keep;
         tensor FT = ET3(a->feat, B, To, Co);
         ETRY(op_transpose(be, &GN, &FT, e));
       }
     }
     Cin = Co, Tin = To;
   }
+  if (!keep) {
+    arena_rewind(ar, mk);
+    a->wav = a->wm = a->wr = NULL;
+    for (int i = 0; i <= c->n_conv; i++) a->xin[i] = NULL;
+    for (int i = 0; i < c->n_conv; i++) a->co[i] = a->ct[i] = a->cn[i] = a->cm[i] = a->cr[i] = a->gn[i] = NULL;
+    a->feat = feat_keep;
+  }
   /* feature projection */
-  int64_t T = a->T, N = B * T, Cl = c->conv_dim[c->n_conv - 1], C = c->C;
+  int64_t T = a->T, N = B * T, C = c->C;
   tensor Lw, Lb, Pw, Pb;
   ETRY(proj_w(m, "ln.weight", 0, &Lw, e));
   ETRY(proj_w(m, "ln.bias", 0, &Lb, e));
@@ -112,18 +153,6 @@ int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_
   ETRY(op_layernorm(be, &FE, &Lw, &Lb, &FN, &FM, &FR, c->eps, e));
   ETRY(op_matmul(be, &FN, &Pw, &Pb, &HP, 0, 1, 0.0f, e));
   return TS_OK;
-}
-
-static int conv_trainable(const enc_model *m, int i, ts_err *e) {
-  tensor t;
-  static const char *w[] = {"weight", "bias", "ln.weight", "ln.bias"};
-  for (int k = 0; k < 4; k++) {
-    if (k == 1 && !m->c.conv_bias) continue;
-    if (k >= 2 && m->c.fe_norm == ENC_FE_GROUP && i > 0) continue;
-    if (conv_w(m, i, w[k], 1, &t, e)) return 0;
-    if (t.data) return 1;
-  }
-  return 0;
 }
 
 int enc_conv_backward(enc_model *m, const enc_acts *a, const float *dhp, arena *ar, ts_err *e) {
@@ -164,11 +193,23 @@ int enc_conv_backward(enc_model *m, const enc_acts *a, const float *dhp, arena *
     arena_rewind(ar, mk);
     return TS_OK;
   }
-  /* dg: gradient w.r.t. gn[i] in its own layout ((B,To,Co) layer mode, (B,Co,To) group mode) */
+  /* dg: gradient w.r.t. layer i's activation output in its own layout ((B,To,Co) layer mode,
+   * (B,Co,To) group mode), kept in two ping-pong buffers; everything else a layer needs is
+   * scratch rewound after it */
+  int64_t maxn = 0;
+  for (int i = lo; i < c->n_conv; i++) {
+    int64_t n = B * c->conv_dim[i] * a->conv_T[i + 1];
+    maxn = n > maxn ? n : maxn;
+  }
+  float *pp[2];
+  EALLOC(pp[0], maxn);
+  EALLOC(pp[1], maxn);
+  int slot = 0;
   float *dg = NULL;
   for (int i = c->n_conv - 1; i >= lo; i--) {
     int64_t Co = c->conv_dim[i], To = a->conv_T[i + 1], Cin = i ? c->conv_dim[i - 1] : 1, Tin = a->conv_T[i];
     int last = i == c->n_conv - 1;
+    arena_mark it = arena_get_mark(ar);
     float *dco;
     EALLOC(dco, B * Co * To);
     tensor DCO = ET3(dco, B, Co, To);
@@ -192,7 +233,8 @@ int enc_conv_backward(enc_model *m, const enc_acts *a, const float *dhp, arena *
       ETRY(op_transpose_bwd(be, &DCT, &DCO, e));
     } else {
       if (last) {
-        EALLOC(dg, B * Co * To);
+        dg = pp[slot];
+        slot ^= 1;
         tensor DG = ET3(dg, B, Co, To), DF = ET3(dfeat, B, To, Co);
         ETRY(op_fill(be, &DG, 0.0f, e));
         ETRY(op_transpose_bwd(be, &DF, &DG, e));
@@ -220,22 +262,29 @@ int enc_conv_backward(enc_model *m, const enc_acts *a, const float *dhp, arena *
     tensor X = ET3(a->xin[i], B, Cin, Tin);
     float *dx = NULL;
     tensor DX = ET3(NULL, B, Cin, Tin);
-    if (i > lo) {
-      EALLOC(dx, B * Cin * Tin);
+    if (i > lo) { /* group mode: xin[i] = gn[i-1], its gradient is the next dg */
+      if (c->fe_norm == ENC_FE_LAYER) {
+        EALLOC(dx, B * Cin * Tin);
+      } else {
+        dx = pp[slot];
+        slot ^= 1;
+      }
       DX.data = dx;
       ETRY(op_fill(be, &DX, 0.0f, e));
     }
     ETRY(op_conv1d_bwd(be, &X, &W, &DCO, dx ? &DX : NULL, enc_optw(&gW), c->conv_bias ? enc_optw(&gB) : NULL,
                        c->conv_stride[i], 0, 1, e));
-    if (!dx) break;
-    if (c->fe_norm == ENC_FE_LAYER) { /* xin[i] = gn[i-1]^T */
-      EALLOC(dg, B * Tin * Cin);
+    if (dx && c->fe_norm == ENC_FE_LAYER) { /* xin[i] = gn[i-1]^T */
+      dg = pp[slot];
+      slot ^= 1;
       tensor DG = ET3(dg, B, Tin, Cin);
       ETRY(op_fill(be, &DG, 0.0f, e));
       ETRY(op_transpose_bwd(be, &DX, &DG, e));
-    } else {
+    } else if (dx) {
       dg = dx;
     }
+    arena_rewind(ar, it);
+    if (!dx) break;
   }
   arena_rewind(ar, mk);
   return TS_OK;

@@ -193,6 +193,11 @@ int64_t enc_param_count(const enc_cfg *c) {
   return k.n;
 }
 
+static int tally_one(void *ctx, const char *suffix, int ndim, const int64_t *ne, int decay, ts_err *e) {
+  ((count_ctx *)ctx)->n++;
+  return TS_OK;
+}
+
 int enc_bind(enc_model *m, pset *ps, const char *prefix, const enc_cfg *c, ts_err *e) {
   memset(m, 0, sizeof *m);
   m->c = *c;
@@ -206,11 +211,15 @@ int enc_bind(enc_model *m, pset *ps, const char *prefix, const enc_cfg *c, ts_er
   snprintf(full, sizeof full, "%s%s", prefix, nm);
   m->first = pset_find(ps, full);
   if (m->first < 0) return err_set(e, TS_EFORMAT, "encoder: parameter %s missing (declare with enc_declare)", full);
-  /* the declared tensors are consecutive; count them and check each name's prefix */
+  /* enc_declare adds the tensors consecutively, the first conv weight first */
+  count_ctx k = {0};
+  each(c, tally_one, &k, NULL);
+  m->count = (int)k.n;
   size_t lp = strlen(prefix);
-  int i = m->first;
-  while (i < ps->n && !strncmp(ps->v[i].name, prefix, lp)) i++;
-  m->count = i - m->first;
+  for (int i = m->first; i < m->first + m->count; i++)
+    if (i >= ps->n || strncmp(ps->v[i].name, prefix, lp))
+      return err_set(e, TS_EFORMAT, "encoder: the parameter set does not hold the %d tensors enc_declare adds under "
+                     "\"%s\" consecutively", m->count, prefix);
   /* every view used by the forward must be present */
   for (int l = 0; l < enc_n_layers(c); l++) {
     enc_lp p;
@@ -346,6 +355,22 @@ static const char *cfg_hint(const enc_cfg *c, const char *suffix) {
   return "";
 }
 
+/* 1 when suffix is in block N ("...layers.N." / "...blocks.N.") and the file has no tensor of
+ * that block at all (then the config's layer count is the likely culprit). */
+static int block_absent(const st_file *f, const char *pre, const char *suffix) {
+  const char *p = strstr(suffix, "layers.");
+  if (!p) p = strstr(suffix, "blocks.");
+  if (!p) return 1;
+  const char *q = strchr(p + 7, '.');
+  if (!q) return 1;
+  char bp[512];
+  snprintf(bp, sizeof bp, "%s%.*s", pre, (int)(q + 1 - suffix), suffix);
+  size_t n = strlen(bp);
+  for (int i = 0; i < f->n_tensors; i++)
+    if (!strncmp(f->tensors[i].name, bp, n)) return 0;
+  return 1;
+}
+
 static const char *shape_str(int nd, const int64_t *ne, char *buf, size_t n) {
   size_t k = 0;
   k += (size_t)snprintf(buf + k, n - k, "[");
@@ -391,7 +416,7 @@ int enc_load(enc_model *m, const st_file *f, const char *src_prefix, ts_err *e) 
     }
     if (!t)
       return err_set(e, TS_EFORMAT, "%s: tensor %s%s missing; the config expects it%s", f->name, pre, suffix,
-                     cfg_hint(c, suffix));
+                     block_absent(f, pre, suffix) ? cfg_hint(c, suffix) : "");
     int same = t->ndim == v->ndim;
     for (int d = 0; same && d < v->ndim; d++) same = t->shape[d] == v->ne[d];
     if (!same)

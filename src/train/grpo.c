@@ -14,7 +14,7 @@
 #include "tensor/params_io.h"
 #include "text/normalize.h"
 #include "text/wer.h"
-#include "train/ckpt.h"
+#include "train/trainer.h"
 #include "train/run.h"
 
 void grpo_run_cfg_default(grpo_run_cfg *c) {
@@ -273,9 +273,7 @@ static int grpo_rollout(tsm *policy, tsm *ref, const grpo_run_cfg *c, grpo_item 
     len[i] = items[i]->n;
     pids[i] = prompt;
     pn[i] = plen;
-    uint64_t h = 1469598103934665603ull;
-    for (const char *p = items[i]->id; *p; p++) h = (h ^ (uint8_t)*p) * 1099511628211ull;
-    keys[i] = philox_stream_id(h, (uint64_t)step, 0x7270);
+    keys[i] = philox_stream_id(philox_hash_str(items[i]->id), (uint64_t)step, 0x7270);
   }
   gen_input gi = {np, wav, L, len, pids, pn, keys};
   gen_cfg gc;
@@ -355,8 +353,8 @@ int grpo_run(tsm *m, tsm *ref, const grpo_run_cfg *c, ts_err *e) {
   if (c->G < 2 || c->prompts < 1 || c->mu < 1 || c->micro_batch < 1 || c->micro_batch > 256 || c->steps < 1)
     return err_set(e, TS_EARG, "grpo: bad settings (G >= 2, prompts >= 1, mu >= 1, micro_batch 1..256, steps >= 1)");
   if (c->loss.beta != 0.0f && !ref) return err_set(e, TS_EARG, "grpo: beta %g needs the reference model", c->loss.beta);
-  for (int i = 0; i < 8 && c->freeze[i]; i++)
-    if (!pset_freeze(&m->ps, c->freeze[i], 1)) return err_set(e, TS_EARG, "grpo: freeze \"%s\" matches no tensor", c->freeze[i]);
+  int frc = trainer_freeze(&m->ps, c->freeze, 8, "grpo", e);
+  if (frc) return frc;
   manifest man;
   man_init(&man);
   int rc = man_read(c->manifest, &man, e);
@@ -366,26 +364,9 @@ int grpo_run(tsm *m, tsm *ref, const grpo_run_cfg *c, ts_err *e) {
     return err_set(e, TS_EFORMAT, "%s: no usable entries", c->manifest);
   }
   int64_t step = 0, start_pos = 0;
-  char ck[4400];
-  if (c->resume && ckpt_latest(c->run_dir, ck, sizeof ck, NULL) == TS_OK) {
-    char p[4500];
-    cJSON *st = NULL;
-    snprintf(p, sizeof p, "%s/model.safetensors", ck);
-    rc = pset_load_file(&m->ps, p, "", "", e);
-    if (!rc) rc = ckpt_load_state(ck, &m->ps, &st, e);
-    const cJSON *js = st ? cJSON_GetObjectItem(st, "step") : NULL, *jp = st ? cJSON_GetObjectItem(st, "data_pos") : NULL;
-    if (!rc && (!cJSON_IsNumber(js) || !cJSON_IsNumber(jp)))
-      rc = err_set(e, TS_EFORMAT, "%s/trainer_state.json: step or data_pos missing", ck);
-    if (!rc) {
-      step = (int64_t)js->valuedouble;
-      start_pos = (int64_t)jp->valuedouble;
-      log_info("grpo: resuming %s at step %lld", ck, (long long)step);
-    }
-    cJSON_Delete(st);
-    if (rc) {
-      man_free(&man);
-      return rc;
-    }
+  if (c->resume && (rc = trainer_resume(&m->ps, c->run_dir, "grpo", &step, &start_pos, e))) {
+    man_free(&man);
+    return rc;
   }
   run_dir rd;
   cJSON *settings = grpo_settings(c);
@@ -422,6 +403,7 @@ int grpo_run(tsm *m, tsm *ref, const grpo_run_cfg *c, ts_err *e) {
     loader_batch lb;
     if ((rc = loader_next(L, &lb, e))) break;
     if (!lb.n) {
+      loader_batch_free(L, &lb);
       rc = err_set(e, TS_EFORMAT, "%s: the loader ran dry", c->manifest);
       break;
     }
@@ -492,13 +474,7 @@ int grpo_run(tsm *m, tsm *ref, const grpo_run_cfg *c, ts_err *e) {
       stop = 1;
     }
     if (stop || step == c->steps || (c->ckpt_every > 0 && step % c->ckpt_every == 0)) {
-      cJSON *st = cJSON_CreateObject();
-      cJSON_AddNumberToObject(st, "step", (double)step);
-      cJSON_AddNumberToObject(st, "data_pos", (double)loader_position(L));
-      cJSON_AddNumberToObject(st, "seed", (double)c->seed);
-      cJSON_AddStringToObject(st, "stage", "grpo");
-      rc = ckpt_save(c->run_dir, step, &m->ps, st, grpo_save_model, &sc, c->keep, e);
-      cJSON_Delete(st);
+      rc = trainer_checkpoint(c->run_dir, step, loader_position(L), c->seed, "grpo", &m->ps, grpo_save_model, &sc, c->keep, e);
     }
   }
   run_release_signals();

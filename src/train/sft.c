@@ -11,7 +11,7 @@
 #include "data/cot_sample.h"
 #include "infer/generate.h"
 #include "tensor/params_io.h"
-#include "train/ckpt.h"
+#include "train/trainer.h"
 #include "train/run.h"
 
 void sft_cfg_default(sft_cfg *c) {
@@ -184,8 +184,8 @@ static cJSON *sft_settings(const sft_cfg *c) {
 int sft_run(tsm *m, const sft_cfg *c, ts_err *e) {
   if (!m->ps.g || !m->ps.m) return err_set(e, TS_EARG, "sft: the model was loaded without gradients/optimizer state");
   if (c->micro_batch < 1 || c->accum < 1 || c->steps < 1) return err_set(e, TS_EARG, "sft: bad batch or step settings");
-  for (int i = 0; i < 8 && c->freeze[i]; i++)
-    if (!pset_freeze(&m->ps, c->freeze[i], 1)) return err_set(e, TS_EARG, "sft: freeze \"%s\" matches no tensor", c->freeze[i]);
+  int frc = trainer_freeze(&m->ps, c->freeze, 8, "sft", e);
+  if (frc) return frc;
   manifest man;
   man_init(&man);
   int rc = man_read(c->manifest, &man, e);
@@ -196,28 +196,9 @@ int sft_run(tsm *m, const sft_cfg *c, ts_err *e) {
   }
   /* resume */
   int64_t step = 0, start_pos = 0;
-  char ck[4400];
-  if (c->resume && ckpt_latest(c->run_dir, ck, sizeof ck, NULL) == TS_OK) {
-    char p[4500];
-    cJSON *st = NULL;
-    snprintf(p, sizeof p, "%s/model.safetensors", ck);
-    rc = pset_load_file(&m->ps, p, "", "", e);
-    if (!rc) rc = ckpt_load_state(ck, &m->ps, &st, e);
-    if (!rc) {
-      const cJSON *js = cJSON_GetObjectItem(st, "step"), *jp = cJSON_GetObjectItem(st, "data_pos");
-      if (!cJSON_IsNumber(js) || !cJSON_IsNumber(jp))
-        rc = err_set(e, TS_EFORMAT, "%s/trainer_state.json: step or data_pos missing", ck);
-      else {
-        step = (int64_t)js->valuedouble;
-        start_pos = (int64_t)jp->valuedouble;
-        log_info("sft: resuming %s at step %lld", ck, (long long)step);
-      }
-    }
-    cJSON_Delete(st);
-    if (rc) {
-      man_free(&man);
-      return rc;
-    }
+  if (c->resume && (rc = trainer_resume(&m->ps, c->run_dir, "sft", &step, &start_pos, e))) {
+    man_free(&man);
+    return rc;
   }
   run_dir rd;
   cJSON *settings = sft_settings(c);
@@ -267,8 +248,12 @@ int sft_run(tsm *m, const sft_cfg *c, ts_err *e) {
         samples++;
       }
     }
-    if (rc) break;
+    if (rc) {
+      for (int a = 0; a < c->accum; a++) loader_batch_free(L, &bs[a]);
+      break;
+    }
     if (!tokens) {
+      for (int a = 0; a < c->accum; a++) loader_batch_free(L, &bs[a]);
       rc = err_set(e, TS_EFORMAT, "%s: no usable samples (see the loader's warnings)", c->manifest);
       break;
     }
@@ -336,13 +321,7 @@ int sft_run(tsm *m, const sft_cfg *c, ts_err *e) {
       stop = 1;
     }
     if (stop || step == c->steps || (c->ckpt_every > 0 && step % c->ckpt_every == 0)) {
-      cJSON *st = cJSON_CreateObject();
-      cJSON_AddNumberToObject(st, "step", (double)step);
-      cJSON_AddNumberToObject(st, "data_pos", (double)loader_position(L));
-      cJSON_AddNumberToObject(st, "seed", (double)c->seed);
-      cJSON_AddStringToObject(st, "stage", "sft");
-      rc = ckpt_save(c->run_dir, step, &m->ps, st, sft_save_model, &cx, c->keep, e);
-      cJSON_Delete(st);
+      rc = trainer_checkpoint(c->run_dir, step, loader_position(L), c->seed, "sft", &m->ps, sft_save_model, &cx, c->keep, e);
     }
   }
   run_release_signals();

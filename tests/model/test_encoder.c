@@ -17,6 +17,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "base/afile.h"
 #include "base/jsonx.h"
 #include "fixture.h"
 #include "model/encoder.h"
@@ -31,6 +32,17 @@ typedef struct loaded {
   pset ps;
   enc_model m;
 } loaded;
+
+/* max |a - b| / max(max |b|, floor): what the tolerance checks, for ENC_REPORT=1 */
+static double rel_err(const float *a, const float *b, int64_t n, double floor) {
+  double num = 0, den = floor;
+  for (int64_t i = 0; i < n; i++) {
+    double d = fabs((double)a[i] - b[i]);
+    num = d > num ? d : num;
+    den = fabs(b[i]) > den ? fabs(b[i]) : den;
+  }
+  return num / den;
+}
 
 static void fx_dir(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/encoder/%s", TS_FIXTURES, name); }
 
@@ -86,6 +98,8 @@ static void run_parity(const char *name) {
   char what[256];
   snprintf(what, sizeof what, "%s hidden states", name);
   assert_true(tu_close_ff(what, got, want, nv * C, OUT_TOL, 1e-6));
+  double out_err = rel_err(got, want, nv * C, 1e-6), grad_err = 0;
+  const char *worst = "";
   /* gradients of every parameter */
   pset_zero_grad(&lm.ps);
   rc = enc_backward(&lm.m, &a, dout, &ar, &e);
@@ -117,9 +131,14 @@ static void run_parity(const char *name) {
     assert_int_equal(ng, lm.ps.v[i].n);
     snprintf(what, sizeof what, "%s grad %s", name, it->valuestring);
     assert_true(tu_close_ff(what, pset_gp(&lm.ps, i), g, ng, GRAD_TOL, 1e-3 * gmax));
+    double ge = rel_err(pset_gp(&lm.ps, i), g, ng, 1e-3 * gmax);
+    if (ge > grad_err) grad_err = ge, worst = it->valuestring;
     checked++;
   }
   assert_int_equal(checked, lm.ps.n); /* every declared tensor was checked */
+  if (getenv("ENC_REPORT"))
+    fprintf(stderr, "%s: hidden states rel err %.2e; %d gradients, worst rel err %.2e (%s)\n", name, out_err, checked,
+            grad_err, worst);
   free(got), free(want);
   arena_free(&ar);
   fx_free(&fx);
@@ -204,9 +223,8 @@ static int to_parametrizations(st_entry *en, void *ctx) {
 
 static void tmp_path(char *buf, size_t n, const char *leaf) {
   snprintf(buf, n, "%s/test_encoder_tmp", TS_BUILD_DIR);
-  char cmd[1200];
-  snprintf(cmd, sizeof cmd, "mkdir -p '%s'", buf);
-  assert_int_equal(system(cmd), 0);
+  ts_err e;
+  assert_int_equal(afile_mkdirs(buf, &e), 0);
   size_t k = strlen(buf);
   snprintf(buf + k, n - k, "/%s", leaf);
 }
@@ -305,6 +323,19 @@ static void test_checkpoint_variants(void **state) {
     for (int64_t k = 0; k < ref.ps.v[i].n; k++) assert_true(a[k] == bf16_to_f32(f32_to_bf16(b[k])));
   }
   pset_free(&lm.ps);
+  /* an empty prefix with other tensors declared after the encoder's (a composed model) */
+  pset ps;
+  enc_model m;
+  pset_init(&ps, be_cpu());
+  assert_int_equal(enc_declare(&ps, "", &ref.c, &e), 0);
+  int64_t ne[1] = {3};
+  assert_true(pset_add(&ps, "adapter.linear.bias", 1, ne, 0, &e) >= 0);
+  assert_int_equal(pset_alloc(&ps, 0, 0, &e), 0);
+  assert_int_equal(enc_bind(&m, &ps, "", &ref.c, &e), 0);
+  assert_int_equal(m.count, ps.n - 1);
+  assert_int_equal(enc_load_file(&m, dir, &e), 0);
+  assert_memory_equal(ps.w, ref.ps.w, sizeof(float) * (size_t)ref.ps.total);
+  pset_free(&ps);
   pset_free(&ref.ps);
 }
 
@@ -348,12 +379,70 @@ static void test_info(void **state) {
   }
 }
 
+/* Frozen tensors get no gradient and leave the others' unchanged; a frozen conv stack keeps no
+ * activations (less arena) and its backward is skipped. */
+static void test_frozen(void **state) {
+  (void)state;
+  const char *names[] = {"d2v", "w2v_base"};
+  for (int k = 0; k < 2; k++) {
+    char dir[1024];
+    fx_dir(dir, sizeof dir, names[k]);
+    loaded lm;
+    ts_err e;
+    assert_int_equal(load_model(&lm, dir, NULL, &e), 0);
+    fixture fx;
+    assert_int_equal(fx_load(&fx, "encoder", names[k]), 0);
+    int64_t nw;
+    const float *wav = fx_tensor(&fx, "wav", &nw), *dout = fx_tensor(&fx, "dout", NULL);
+    const cJSON *jl = fx_value(&fx, "len");
+    int64_t len[2] = {(int64_t)cJSON_GetArrayItem(jl, 0)->valuedouble, (int64_t)cJSON_GetArrayItem(jl, 1)->valuedouble};
+    arena ar;
+    arena_init(&ar, 1 << 20);
+    enc_acts a;
+    assert_int_equal(enc_forward(&lm.m, 2, nw / 2, wav, len, &a, &ar, &e), 0);
+    size_t used_all = ar.used;
+    float *out_all = malloc(sizeof(float) * (size_t)(a.T * 2 * lm.c.C));
+    memcpy(out_all, a.out, sizeof(float) * (size_t)(a.T * 2 * lm.c.C));
+    arena_reset(&ar);
+    assert_true(pset_freeze(&lm.ps, PREFIX "feature_extractor.", 1) > 0);
+    assert_int_equal(pset_freeze(&lm.ps, PREFIX "encoder.layers.1.attention.", 1), 8);
+    assert_int_equal(enc_forward(&lm.m, 2, nw / 2, wav, len, &a, &ar, &e), 0);
+    assert_true(ar.used < used_all * 3 / 4);
+    assert_memory_equal(a.out, out_all, sizeof(float) * (size_t)(a.T * 2 * lm.c.C));
+    pset_zero_grad(&lm.ps);
+    assert_int_equal(enc_backward(&lm.m, &a, dout, &ar, &e), 0);
+    int frozen = 0;
+    for (int i = 0; i < lm.ps.n; i++) {
+      const pview *v = &lm.ps.v[i];
+      const float *g = pset_gp(&lm.ps, i);
+      if (v->frozen) {
+        for (int64_t q = 0; q < v->n; q++) assert_true(g[q] == 0.0f);
+        frozen++;
+        continue;
+      }
+      char key[400], what[400];
+      snprintf(key, sizeof key, "grad.%s", v->name + strlen(PREFIX));
+      const float *want = fx_tensor(&fx, key, NULL);
+      assert_non_null(want);
+      snprintf(what, sizeof what, "%s frozen-conv grad %s", names[k], v->name);
+      double gmax = 0;
+      for (int64_t q = 0; q < v->n; q++) gmax = fabs(want[q]) > gmax ? fabs(want[q]) : gmax;
+      assert_true(tu_close_ff(what, g, want, v->n, GRAD_TOL, gmax > 1e-6 ? 1e-6 : 1e-3));
+    }
+    assert_true(frozen > 8);
+    free(out_all);
+    arena_free(&ar);
+    fx_free(&fx);
+    pset_free(&lm.ps);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_data2vec_audio),   cmocka_unit_test(test_wav2vec2_base),
       cmocka_unit_test(test_wav2vec2_large),   cmocka_unit_test(test_data2vec2),
       cmocka_unit_test(test_checkpoint_errors), cmocka_unit_test(test_checkpoint_variants),
-      cmocka_unit_test(test_info),
+      cmocka_unit_test(test_info),             cmocka_unit_test(test_frozen),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -218,6 +218,42 @@ static void test_save_load(void **s) {
   assert_int_equal(system(cmd), 0);
 }
 
+/* assembly from HF directories (the paper's starting point): the encoder and LLM weights are
+ * the HF ones (here: those of the tiny model), the adapter is new; the result saves and loads */
+static void test_assemble(void **s) {
+  (void)s;
+  char llm[512], enc[512], tiny[512], out[512];
+  snprintf(llm, sizeof llm, "%s/tsmodel/tiny_hf/llm", TS_FIXTURES);
+  snprintf(enc, sizeof enc, "%s/tsmodel/tiny_hf/encoder", TS_FIXTURES);
+  snprintf(tiny, sizeof tiny, "%s/tsmodel/tiny", TS_FIXTURES);
+  snprintf(out, sizeof out, "%s/test_tsmodel_asm.%d", TS_BUILD_DIR, (int)getpid());
+  adapter_cfg ac = {ADAPTER_MLP, 2, 0, 28, 0};
+  tsm *a, *t, *b;
+  ts_err e;
+  if (tsm_assemble(llm, enc, &ac, 5, be_cpu(), 0, 0, &a, &e)) fail_msg("%s", e.msg);
+  assert_int_equal(tsm_load(tiny, be_cpu(), 0, 0, &t, &e), 0);
+  assert_int_equal(a->ps.n, t->ps.n);
+  int adapter_differs = 0;
+  for (int i = 0; i < a->ps.n; i++) {
+    int j = pset_find(&t->ps, a->ps.v[i].name);
+    assert_true(j >= 0);
+    int same = !memcmp(pset_wp(&a->ps, i), pset_wp(&t->ps, j), sizeof(float) * (size_t)a->ps.v[i].n);
+    if (!strncmp(a->ps.v[i].name, "adapter.", 8))
+      adapter_differs |= !same;
+    else if (!same)
+      fail_msg("%s differs from the HF weights", a->ps.v[i].name);
+  }
+  assert_true(adapter_differs); /* freshly initialised, not the tiny model's */
+  assert_true(a->ecfg.do_normalize);
+  if (tsm_save(a, out, 0, &e)) fail_msg("%s", e.msg);
+  if (tsm_load(out, be_cpu(), 0, 0, &b, &e)) fail_msg("%s", e.msg);
+  assert_memory_equal(a->ps.w, b->ps.w, sizeof(float) * (size_t)a->ps.total);
+  tsm_free(a), tsm_free(t), tsm_free(b);
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", out);
+  assert_int_equal(system(cmd), 0);
+}
+
 static void test_bad_dirs(void **s) {
   (void)s;
   tsm *m;
@@ -245,7 +281,7 @@ static void test_bad_dirs(void **s) {
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_parity), cmocka_unit_test(test_shared_audio),
                                      cmocka_unit_test(test_ctc_parity),
-                                     cmocka_unit_test(test_save_load),
+                                     cmocka_unit_test(test_save_load), cmocka_unit_test(test_assemble),
                                      cmocka_unit_test(test_bad_dirs)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -74,7 +74,8 @@ static void test_brute_force(void **s) {
   run(5, 3, b, 2, 2); /* a repeat needs a blank between */
   run(3, 4, c1, 1, 3);
   run(6, 3, d, 3, 4);
-  run(2, 3, NULL, 0, 5); /* empty label: all blanks */
+  int32_t none[1] = {0};
+  run(2, 3, none, 0, 5); /* empty label: all blanks */
 }
 
 static void test_infeasible_and_chars(void **s) {

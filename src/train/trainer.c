@@ -1,0 +1,49 @@
+/* trainer.c — freeze, resume and checkpoint for the trainers (see trainer.h). */
+#include "train/trainer.h"
+
+#include <stdio.h>
+
+#include "base/log.h"
+#include "tensor/params_io.h"
+
+int trainer_freeze(pset *ps, const char *const *prefixes, int n, const char *who, ts_err *e) {
+  for (int i = 0; i < n && prefixes[i]; i++)
+    if (!pset_freeze(ps, prefixes[i], 1))
+      return err_set(e, TS_EARG, "%s: freeze \"%s\" matches no tensor", who, prefixes[i]);
+  return TS_OK;
+}
+
+int trainer_resume(pset *ps, const char *run_dir, const char *who, int64_t *step, int64_t *data_pos, ts_err *e) {
+  *step = *data_pos = 0;
+  char ck[4400], p[4500];
+  if (ckpt_latest(run_dir, ck, sizeof ck, NULL) != TS_OK) return TS_OK; /* a new run */
+  cJSON *st = NULL;
+  snprintf(p, sizeof p, "%s/model.safetensors", ck);
+  int rc = pset_load_file(ps, p, "", "", e);
+  if (!rc) rc = ckpt_load_state(ck, ps, &st, e);
+  if (!rc) {
+    const cJSON *js = cJSON_GetObjectItem(st, "step"), *jp = cJSON_GetObjectItem(st, "data_pos");
+    if (!cJSON_IsNumber(js) || !cJSON_IsNumber(jp)) {
+      rc = err_set(e, TS_EFORMAT, "%s/trainer_state.json: step or data_pos missing", ck);
+    } else {
+      *step = (int64_t)js->valuedouble;
+      *data_pos = (int64_t)jp->valuedouble;
+      log_info("%s: resuming %s at step %lld", who, ck, (long long)*step);
+    }
+  }
+  cJSON_Delete(st);
+  return rc;
+}
+
+int trainer_checkpoint(const char *run_dir, int64_t step, int64_t data_pos, uint64_t seed, const char *stage,
+                       const pset *ps, ckpt_save_model_fn save_model, void *user, int keep, ts_err *e) {
+  cJSON *st = cJSON_CreateObject();
+  if (!st) return err_set(e, TS_ENOMEM, "%s: out of memory", run_dir);
+  cJSON_AddNumberToObject(st, "step", (double)step);
+  cJSON_AddNumberToObject(st, "data_pos", (double)data_pos);
+  cJSON_AddNumberToObject(st, "seed", (double)seed);
+  cJSON_AddStringToObject(st, "stage", stage);
+  int rc = ckpt_save(run_dir, step, ps, st, save_model, user, keep, e);
+  cJSON_Delete(st);
+  return rc;
+}
