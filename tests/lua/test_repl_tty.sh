@@ -6,9 +6,9 @@ set -u
 bin=$1
 command -v tmux >/dev/null || { echo "tmux not installed: skipped"; exit 0; }
 tmp=$(mktemp -d "$2/test_repl_tty.XXXXXX")
-sock="$tmp/tmux.sock"
+sock=$(mktemp -u /tmp/tsasr-tmux.XXXXXX) # short: socket paths are limited to ~100 bytes
 sess="tsasr_lua_$$"
-cleanup() { tmux -S "$sock" kill-server 2>/dev/null; rm -rf "$tmp"; }
+cleanup() { tmux -S "$sock" kill-server 2>/dev/null; rm -rf "$tmp" "$sock"; }
 trap cleanup EXIT
 fail=0
 die() { echo "FAIL: $*" >&2; fail=1; }
