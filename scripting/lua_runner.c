@@ -304,8 +304,8 @@ int cli_lua(int argc, char **argv) {
     return rc == LUA_OK ? 0 : 1;
   }
   int tty = isatty(0) && isatty(1);
-  char hist[4200] = "";
 #ifdef TS_HAVE_UI
+  char hist[4200] = "";
   if (tty) {
     rl_readline_name = "tsasr";
     rl_attempted_completion_function = complete;
