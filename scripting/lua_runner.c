@@ -253,7 +253,7 @@ static char *read_line(const char *prompt, int tty) {
     return l;
   }
 #endif
-  (void)tty;
+  (void)tty, (void)prompt;
   size_t cap = 0;
   char *l = NULL;
   ssize_t n = getline(&l, &cap, stdin);
@@ -317,7 +317,11 @@ int cli_lua(int argc, char **argv) {
     }
   }
 #endif
+#ifdef TS_HAVE_UI
   if (tty) printf("tsasr %s, Lua 5.4 — `ts` is require \"tsasr\"; Tab completes; Ctrl-D quits\n", TSASR_VERSION);
+#else
+  if (tty) printf("tsasr %s, Lua 5.4 — `ts` is require \"tsasr\"; Ctrl-D quits\n", TSASR_VERSION);
+#endif
   char *chunk = NULL;
   size_t chunk_n = 0;
   int status = 0;
