@@ -105,7 +105,9 @@ LUA
 (cd "$tmp" && TSASR_PROGRESS=lines timeout 120 "$bin" run "$tmp/long.lua" > "$tmp/long.out" 2>&1) &
 pid=$!
 for _ in $(seq 1 300); do grep -q "^sft 1/" "$tmp/long.out" 2>/dev/null && break; sleep 0.1; done
-kill -INT $(pgrep -P $pid -f "run $tmp/long.lua" || echo $pid) 2>/dev/null
+# to the tsasr process itself (timeout would pass the signal on twice: a second Ctrl-C kills)
+tpid=$(pgrep -f "^$bin run $tmp/long.lua" | head -1)
+[ -n "$tpid" ] && kill -INT "$tpid" || die "could not find the training process"
 wait $pid; rc=$?
 [ $rc -eq 1 ] || die "interrupted run: exit $rc: $(cat "$tmp/long.out")"
 grep -qF "ts.train.sft: interrupted at step" "$tmp/long.out" || die "no interruption message: $(cat "$tmp/long.out")"
