@@ -15,7 +15,7 @@ run() { # stage args...
   local st=$1; shift
   local out rc
   out=$(timeout 600 "$bin" run "$src/recipes/small/$st.lua" "${common[@]}" "$@" 2>&1); rc=$?
-  [ $rc -eq 0 ] || { die "stage $st exit $rc: $out"; echo "$out" >&2; exit 1; }
+  [ $rc -eq 0 ] || { echo "FAIL: stage $st exit $rc: $out" >&2; exit 1; }
   echo "$out"
 }
 lines() { grep -c . "$1" 2>/dev/null || echo 0; }
@@ -30,8 +30,34 @@ finite_losses() { # metrics.jsonl key -> every value is a finite number
     print(n)'
 }
 
-# data
-out=$(run data voices=4 utts_per_voice=4 train_mix=6 test_mix=1 merges=120 speaker_steps=3)
+# data: the synthetic TTS corpus, or (no espeak-ng here) a corpus of tones in the same layout
+corpus_arg=()
+if [ -n "${TSASR_TEST_NO_TTS:-}" ] || ! command -v espeak-ng >/dev/null; then
+  echo "espeak-ng not installed: the small recipes run on a corpus of tones"
+  "$bin" lua -e '
+    local root = "'"$tmp"'/tones"
+    ts.mkdirs(root)
+    local f = assert(io.open(root .. "/SPEAKERS.TXT", "w"))
+    local words = {"BIN BLUE AT F TWO NOW", "LAY GREEN BY G FIVE AGAIN", "PLACE RED IN H ONE SOON", "SET WHITE WITH J NINE"}
+    for k, s in ipairs({"1", "2", "3"}) do f:write(string.format("%s | %s | x | 1 | N\n", s, k % 2 == 1 and "M" or "F")) end
+    f:close()
+    for ch, split in ipairs({"train", "test-seen"}) do -- chapter 1 / 2: ids unique across splits
+      for k, s in ipairs({"1", "2", "3"}) do
+        local dir = string.format("%s/%s/%s/%d", root, split, s, ch)
+        ts.mkdirs(dir)
+        local tr = assert(io.open(string.format("%s/%s-%d.trans.txt", dir, s, ch), "w"))
+        for u = 1, 3 do
+          local x = {}
+          for i = 1, 8000 + 1600 * u do x[i] = 0.2 * math.sin(i * 0.004 * (k + 2) + u + ch) end
+          ts.audio.write(string.format("%s/%s-%d-%04d.flac", dir, s, ch, u), {rate = 16000, samples = x})
+          tr:write(string.format("%s-%d-%04d %s\n", s, ch, u, words[(k + u + ch) % 4 + 1]))
+        end
+        tr:close()
+      end
+    end' || die "could not write the tone corpus"
+  corpus_arg=(corpus="$tmp/tones")
+fi
+out=$(run data voices=4 utts_per_voice=4 train_mix=6 test_mix=1 merges=120 speaker_steps=3 "${corpus_arg[@]}") || exit 1
 [ -s "$w/data/tokenizer.json" ] || die "no tokenizer"
 n=$(lines "$w/data/train.jsonl"); [ "$n" -ge 6 ] || die "train.jsonl has $n entries"
 for s in single libri2mix libri3mix; do [ -s "$w/data/test_$s.jsonl" ] || die "no test set $s"; done
@@ -39,14 +65,14 @@ echo "$out" | grep -q "tokenizer .*merges" || die "data did not report the token
 [ -s "$w/speaker/model.safetensors" ] || die "no speaker encoder"
 
 # BASE SFT, 2 steps, with the terminal progress bar forced on (elapsed<eta, loss)
-out=$(TSASR_PROGRESS=bar run base sft_steps=2 global_batch=2 micro_batch=1 ckpt_every=1)
+out=$(TSASR_PROGRESS=bar run base sft_steps=2 global_batch=2 micro_batch=1 ckpt_every=1) || exit 1
 echo "$out" | grep -qE 'sft \[#+\] 2/2 [0-9:]+<[0-9:]+ loss [0-9.]+' || die "no progress bar: $out"
 echo "$out" | grep -q $'\r' || die "the bar does not redraw in place"
 [ -s "$w/base/final/model.safetensors" ] && [ -s "$w/base/final/config.json" ] || die "no BASE model"
 [ "$(finite_losses "$w/base/metrics.jsonl" loss)" = 2 ] || die "BASE metrics: not 2 finite losses"
 
 # CoT data with random reasoning (a BASE decode of the training set decides) + SFT, 2 steps
-out=$(run cot sft_steps=2 global_batch=2 micro_batch=1 cot_data=random decode_max_new=8 decode_batch=4)
+out=$(run cot sft_steps=2 global_batch=2 micro_batch=1 cot_data=random decode_max_new=8 decode_batch=4) || exit 1
 echo "$out" | grep -qE "cot: BASE decode of the training set: [0-9]+ samples" || die "no BASE decode: $out"
 echo "$out" | grep -qE "^sft 2/2 elapsed [0-9:]+ eta [0-9:]+ loss" || die "no plain progress line without a terminal: $out"
 echo "$out" | grep -q $'\r' && die "plain progress lines must not redraw"
@@ -74,7 +100,7 @@ echo "$out" | grep -qE "cot: speaker similarity \(encoder\): [1-9][0-9]* segment
 [ "$(finite_losses "$w/cot/metrics.jsonl" loss)" = 2 ] || die "CoT metrics"
 
 # RL selection from a CoT decode of the training set (error-only), 4 samples
-out=$(run select rl_size=4 decode_max_new=8 decode_batch=4)
+out=$(run select rl_size=4 decode_max_new=8 decode_batch=4) || exit 1
 [ "$(lines "$w/select/rl_train.jsonl")" = 4 ] || die "selection does not have 4 entries: $out"
 [ "$(lines "$w/select/rl_ids.jsonl")" = 4 ] || die "selection ids"
 "$bin" lua -e '
@@ -83,12 +109,12 @@ out=$(run select rl_size=4 decode_max_new=8 decode_batch=4)
   end' || die "error-only selection picked a correct sample"
 
 # GRPO on the selection, 2 steps
-run grpo grpo_steps=2 G=2 prompts=1 max_new=12 grpo_micro_batch=2 >/dev/null
+run grpo grpo_steps=2 G=2 prompts=1 max_new=12 grpo_micro_batch=2 >/dev/null || exit 1
 [ -s "$w/grpo/final/model.safetensors" ] || die "no GRPO model"
 [ "$(finite_losses "$w/grpo/metrics.jsonl" kl)" = 2 ] || die "GRPO metrics"
 
 # evaluation: every system on every test set, Table 1
-out=$(run eval eval_max_new=8 eval_batch=4)
+out=$(run eval eval_max_new=8 eval_batch=4) || exit 1
 for sys in "TS-ASR Base" "TS-ASR + CoT" "TS-ASR + CoT + RL"; do
   echo "$out" | grep -qF "| $sys |" || die "Table 1 lacks $sys: $out"
 done
