@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "tensor/cpu_ops.h"
+#include "tensor/cpu_scratch.h"
 #include "tensor/gemm.h"
 
 /* col (Cg*K, Tout): col[c*K + k][t] = x[c][t*stride + k - pad] for one group of channels. */
@@ -44,7 +45,7 @@ int cpu_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias
   int64_t Cg = Cin / groups, Og = Cout / groups;
   const float *xp = cpu_f(x), *wp = cpu_f(w), *bp = cpu_f(bias);
   float *yp = cpu_f(y);
-  float *col = malloc(sizeof(float) * (size_t)(Cg * K * Tout));
+  float *col = cpu_scratch(0, (size_t)(Cg * K * Tout));
   if (!col) return TS_ENOMEM;
   for (int64_t b = 0; b < B; b++)
     for (int64_t g = 0; g < groups; g++) {
@@ -65,7 +66,6 @@ int cpu_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias
           for (int64_t t = 0; t < Tout; t++) yr[t] += bv;
         }
     }
-  free(col);
   return TS_OK;
 }
 
@@ -77,12 +77,8 @@ int cpu_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *
   const float *xp = cpu_f(x), *wp = cpu_f(w), *g = cpu_f(dy);
   float *dxp = cpu_f(dx), *dwp = cpu_f(dw), *dbp = cpu_f(dbias);
   size_t ncol = (size_t)(Cg * K * Tout);
-  float *col = malloc(sizeof(float) * ncol), *dcol = malloc(sizeof(float) * ncol);
-  if (!col || !dcol) {
-    free(col);
-    free(dcol);
-    return TS_ENOMEM;
-  }
+  float *col = cpu_scratch(0, ncol), *dcol = cpu_scratch(1, ncol);
+  if (!col || !dcol) return TS_ENOMEM;
   for (int64_t b = 0; b < B; b++)
     for (int64_t gi = 0; gi < groups; gi++) {
       const float *xg = xp + (b * Cin + gi * Cg) * T;
@@ -104,8 +100,6 @@ int cpu_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *
         conv_col2im(dcol, Cg, T, K, Tout, stride, pad, dxp + (b * Cin + gi * Cg) * T);
       }
     }
-  free(col);
-  free(dcol);
   return TS_OK;
 }
 

@@ -1,0 +1,15 @@
+/* cpu_scratch.h — per-thread scratch buffers that the CPU ops reuse across calls (im2col
+ * columns and the like): fresh large allocations each call cost page faults and zeroing.
+ * Each thread has SCRATCH_SLOTS growing buffers, freed when the thread exits. */
+#ifndef TS_CPU_SCRATCH_H
+#define TS_CPU_SCRATCH_H
+
+#include <stddef.h>
+
+#define SCRATCH_SLOTS 4
+
+/* Returns a buffer of at least n floats in slot (0..SCRATCH_SLOTS-1) of the calling thread,
+ * valid until the next call with that slot on this thread; NULL when out of memory. */
+float *cpu_scratch(int slot, size_t n);
+
+#endif
