@@ -127,50 +127,53 @@ int cu_gemm(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, float 
   return TS_OK;
 }
 
-static const be_ops cu_ops_table = {
-    .name = "cuda",
-    .alloc = cu_alloc,
-    .release = cu_release,
-    .to_device = cu_to_device,
-    .to_host = cu_to_host,
-    .sync = cu_sync,
-    .fill = cu_fill,
-    .copy = cu_copy,
-    .axpby = cu_axpby,
-    .add = cu_add,
-    .mul = cu_mul,
-    .mul_bwd = cu_mul_bwd,
-    .matmul = cu_matmul,
-    .matmul_bwd = cu_matmul_bwd,
-    .layernorm = cu_layernorm,
-    .layernorm_bwd = cu_layernorm_bwd,
-    .rmsnorm = cu_rmsnorm,
-    .rmsnorm_bwd = cu_rmsnorm_bwd,
-    .groupnorm = cu_groupnorm,
-    .groupnorm_bwd = cu_groupnorm_bwd,
-    .act = cu_act,
-    .act_bwd = cu_act_bwd,
-    .swiglu = cu_swiglu,
-    .swiglu_bwd = cu_swiglu_bwd,
-    .softmax = cu_softmax,
-    .softmax_bwd = cu_softmax_bwd,
-    .attention = cu_attention,
-    .attention_bwd = cu_attention_bwd,
-    .rope = cu_rope,
-    .conv1d = cu_conv1d,
-    .conv1d_bwd = cu_conv1d_bwd,
-    .weightnorm = cu_weightnorm,
-    .weightnorm_bwd = cu_weightnorm_bwd,
-    .embed = cu_embed,
-    .embed_bwd = cu_embed_bwd,
-    .framecat = cu_framecat,
-    .framecat_bwd = cu_framecat_bwd,
-    .xent = cu_xent,
-    .adamw = cu_adamw,
-    .sumsq = cu_sumsq,
-    .transpose = cu_transpose,
-    .stats_pool = cu_stats_pool,
-};
+/* filled at start-up (C++ before C++20 has no designated initialisers) */
+static be_ops cu_ops_table;
+
+static void cu_table_init(be_ops *t) {
+  t->name = "cuda";
+  t->alloc = cu_alloc;
+  t->release = cu_release;
+  t->to_device = cu_to_device;
+  t->to_host = cu_to_host;
+  t->sync = cu_sync;
+  t->fill = cu_fill;
+  t->copy = cu_copy;
+  t->axpby = cu_axpby;
+  t->add = cu_add;
+  t->mul = cu_mul;
+  t->mul_bwd = cu_mul_bwd;
+  t->matmul = cu_matmul;
+  t->matmul_bwd = cu_matmul_bwd;
+  t->layernorm = cu_layernorm;
+  t->layernorm_bwd = cu_layernorm_bwd;
+  t->rmsnorm = cu_rmsnorm;
+  t->rmsnorm_bwd = cu_rmsnorm_bwd;
+  t->groupnorm = cu_groupnorm;
+  t->groupnorm_bwd = cu_groupnorm_bwd;
+  t->act = cu_act;
+  t->act_bwd = cu_act_bwd;
+  t->swiglu = cu_swiglu;
+  t->swiglu_bwd = cu_swiglu_bwd;
+  t->softmax = cu_softmax;
+  t->softmax_bwd = cu_softmax_bwd;
+  t->attention = cu_attention;
+  t->attention_bwd = cu_attention_bwd;
+  t->rope = cu_rope;
+  t->conv1d = cu_conv1d;
+  t->conv1d_bwd = cu_conv1d_bwd;
+  t->weightnorm = cu_weightnorm;
+  t->weightnorm_bwd = cu_weightnorm_bwd;
+  t->embed = cu_embed;
+  t->embed_bwd = cu_embed_bwd;
+  t->framecat = cu_framecat;
+  t->framecat_bwd = cu_framecat_bwd;
+  t->xent = cu_xent;
+  t->adamw = cu_adamw;
+  t->sumsq = cu_sumsq;
+  t->transpose = cu_transpose;
+  t->stats_pool = cu_stats_pool;
+}
 
 static cu_ctx g_ctx;
 static backend g_cuda = {&cu_ops_table, DEV_CUDA, &g_ctx};
@@ -180,6 +183,7 @@ static char g_why[256];
 extern "C" backend *be_cuda(ts_err *e) {
   if (g_state == 1) return &g_cuda;
   if (g_state == 0) {
+    cu_table_init(&cu_ops_table);
     int n = 0;
     cudaError_t st = cudaGetDeviceCount(&n);
     cublasStatus_t bs;
