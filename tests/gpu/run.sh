@@ -4,10 +4,13 @@
 #      private prefix (.deps/prefix; never into /) and build with CUDA and without UI/audio/Lua;
 #   2. test_backend_ops: every op forward/backward on CPU and CUDA (normalised error <= 1e-5);
 #   3. test_sft_parity: a few SFT steps of the tiny model on both backends (<= 1e-4);
-#   4. bench_gpu_ops: matmul, attention and a Qwen2.5-0.5B-shaped layer, CUDA-event timings.
+#   4. compute-sanitizer memcheck over test_backend_ops (when the toolkit has it; 150 s cap;
+#      TSASR_GPU_MEMCHECK=0 skips it);
+#   5. bench_gpu_ops: matmul, attention and a Qwen2.5-0.5B-shaped layer, CUDA-event timings.
 # Full logs go to $OUT/gpu-logs when OUT is set (else build-gpu/logs); a summary table is
-# printed last. Exit status: 0 when the build and test_backend_ops pass and the parity check
-# passes or is skipped; 1 otherwise.
+# printed last. Exit status: 0 when the build and test_backend_ops pass, the parity check
+# passes (or part B is skipped) and memcheck found nothing; 1 otherwise. To rerun one op group:
+#   build-gpu/tests/gpu/test_backend_ops attention   (CUDA_LAUNCH_BLOCKING=1 to locate a fault)
 #   bash tests/gpu/run.sh            (from the repository root; .deps/debs must be there)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -111,11 +114,29 @@ case $prc in
 esac
 step sft_parity "$pst" "$(tail -n 1 "$logs/sft_parity.log")"
 
+# ---- 3b. out-of-bounds / race check of every kernel (compute-sanitizer memcheck), when the
+# toolkit has it; bounded in time, an unfinished run is reported, not failed ----
+san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
+if [ -n "$san" ] && [ "${TSASR_GPU_MEMCHECK:-1}" != 0 ]; then
+  timeout 150 "$san" --tool memcheck --leak-check no --error-exitcode 9 "$build/tests/gpu/test_backend_ops" \
+    > "$logs/memcheck.log" 2>&1
+  mrc=$?
+  case $mrc in
+    0) mst=ok ;;
+    124) mst=PARTIAL ;;
+    *) mst="FAIL($mrc)"; grep -m 20 -E '^=+ (Invalid|Error|ERROR|Program hit)' "$logs/memcheck.log" ;;
+  esac
+  step memcheck "$mst" "$(grep -m1 -E 'ERROR SUMMARY' "$logs/memcheck.log" || tail -n 1 "$logs/memcheck.log")"
+else
+  step memcheck SKIP "no compute-sanitizer (or TSASR_GPU_MEMCHECK=0)"
+fi
+
 # ---- 4. benchmarks ----
 timeout 240 "$build/bench_gpu_ops" > "$logs/bench.log" 2>&1
 brc=$?
 step bench "$([ $brc = 0 ] && echo ok || echo "FAIL($brc)")" "$(head -n 1 "$logs/bench.log")"
 
 summary
+case "${mst:-ok}" in FAIL*) exit 1 ;; esac
 [ $ops_ok = 1 ] && { [ $prc = 0 ] || [ $prc = 3 ]; } && exit 0
 exit 1

@@ -59,6 +59,11 @@ static op_stat g_stats[64];
 static int g_nstats, g_total, g_fail;
 static char g_case[256], g_op[32], g_detail[512];
 static int g_case_bad;
+static const char *g_filter;
+#define G(names, call)                              \
+  do {                                              \
+    if (!g_filter || strstr(names, g_filter)) call; \
+  } while (0)
 static double g_case_max;
 
 static void die(const char *msg) {
@@ -691,7 +696,9 @@ static void c_optim(int64_t n) {
   bufs_free();
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  /* an optional argument runs only the groups whose op names contain it, e.g. "attention" */
+  g_filter = argc > 1 ? argv[1] : NULL;
   ts_err e = {0};
   g_be[0] = be_cpu();
   /* TSASR_OPS_SELFTEST=1 compares the CPU backend with itself: checks the harness (shapes,
@@ -707,73 +714,73 @@ int main(void) {
   printf("test_backend_ops: cpu (%s, %d threads) vs %s (%s), tolerance %.0e\n", info.blas, info.omp_threads,
          self ? "cpu (self-test)" : "cuda", self ? "-" : info.cuda_device_name, TOL);
 
-  c_elem(1);
-  c_elem(1037);
-  c_elem(300001);
-  c_mul_bwd(777, 1, 1);
-  c_mul_bwd(777, 1, 0);
-  c_mul_bwd(777, 0, 1);
-  c_act(13, 37);
-  c_act(3, 4099);
+  G("elementwise fill", c_elem(1));
+  G("elementwise fill", c_elem(1037));
+  G("elementwise fill", c_elem(300001));
+  G("mul_bwd", c_mul_bwd(777, 1, 1));
+  G("mul_bwd", c_mul_bwd(777, 1, 0));
+  G("mul_bwd", c_mul_bwd(777, 0, 1));
+  G("act swiglu softmax", c_act(13, 37));
+  G("act swiglu softmax", c_act(3, 4099));
   /* matmul: plain, folded batch, batched B, transposes, bias, beta */
   for (int ta = 0; ta < 2; ta++)
     for (int tb = 0; tb < 2; tb++) {
-      c_matmul(1, 0, 0, 7, 13, 5, ta, tb, 0, 0.0f);
-      c_matmul(3, 1, 0, 9, 17, 11, ta, tb, 1, 0.0f);
-      c_matmul(3, 1, 1, 6, 10, 15, ta, tb, 1, 0.5f);
-      c_matmul(2, 1, 1, 33, 64, 1, ta, tb, 0, 1.0f);
+      G("matmul", c_matmul(1, 0, 0, 7, 13, 5, ta, tb, 0, 0.0f));
+      G("matmul", c_matmul(3, 1, 0, 9, 17, 11, ta, tb, 1, 0.0f));
+      G("matmul", c_matmul(3, 1, 1, 6, 10, 15, ta, tb, 1, 0.5f));
+      G("matmul", c_matmul(2, 1, 1, 33, 64, 1, ta, tb, 0, 1.0f));
     }
-  c_matmul(4, 1, 0, 128, 896, 136, 0, 1, 1, 0.0f);
-  c_norm(5, 7, 1);
-  c_norm(33, 96, 0);
-  c_norm(3, 1000, 1);
-  c_norm(64, 896, 1);
-  c_groupnorm(2, 6, 11, 3, 1);
-  c_groupnorm(1, 8, 5, 8, 0);
-  c_groupnorm(3, 4, 70, 1, 1);
+  G("matmul", c_matmul(4, 1, 0, 128, 896, 136, 0, 1, 1, 0.0f));
+  G("layernorm rmsnorm", c_norm(5, 7, 1));
+  G("layernorm rmsnorm", c_norm(33, 96, 0));
+  G("layernorm rmsnorm", c_norm(3, 1000, 1));
+  G("layernorm rmsnorm", c_norm(64, 896, 1));
+  G("groupnorm", c_groupnorm(2, 6, 11, 3, 1));
+  G("groupnorm", c_groupnorm(1, 8, 5, 8, 0));
+  G("groupnorm", c_groupnorm(3, 4, 70, 1, 1));
   {
-    c_attn(2, 7, 7, 3, 3, 8, 0, NULL, NULL, 0);
-    c_attn(2, 9, 9, 4, 2, 16, 1, NULL, NULL, 0);
+    G("attention", c_attn(2, 7, 7, 3, 3, 8, 0, NULL, NULL, 0));
+    G("attention", c_attn(2, 9, 9, 4, 2, 16, 1, NULL, NULL, 0));
     int32_t p0[1] = {8};
-    c_attn(1, 5, 13, 7, 1, 8, 1, NULL, p0, 0);
+    G("attention", c_attn(1, 5, 13, 7, 1, 8, 1, NULL, p0, 0));
     int32_t kl[3] = {11, 4, 0};
-    c_attn(3, 6, 11, 2, 2, 12, 0, kl, NULL, 1);
+    G("attention", c_attn(3, 6, 11, 2, 2, 12, 0, kl, NULL, 1));
     int32_t kl2[2] = {10, 5}, p02[2] = {6, 2};
-    c_attn(2, 4, 10, 4, 2, 8, 1, kl2, p02, 1);
-    c_attn(2, 67, 67, 14, 2, 64, 1, NULL, NULL, 0);
+    G("attention", c_attn(2, 4, 10, 4, 2, 8, 1, kl2, p02, 1));
+    G("attention", c_attn(2, 67, 67, 14, 2, 64, 1, NULL, NULL, 0));
     int32_t kl3[2] = {40, 67};
-    c_attn(2, 67, 67, 14, 14, 64, 0, kl3, NULL, 1);
+    G("attention", c_attn(2, 67, 67, 14, 14, 64, 0, kl3, NULL, 1));
     int32_t p03[1] = {0}, kl4[1] = {1};
-    c_attn(1, 1, 1, 2, 1, 4, 1, kl4, p03, 0);
+    G("attention", c_attn(1, 1, 1, 2, 1, 4, 1, kl4, p03, 0));
   }
-  c_rope(2, 7, 3, 8, 0);
-  c_rope(1, 33, 14, 64, 4000);
-  c_conv(2, 4, 17, 6, 3, 1, 1, 1, 1);
-  c_conv(2, 6, 20, 6, 5, 2, 2, 3, 1);
-  c_conv(1, 8, 33, 8, 3, 1, 1, 8, 0);
-  c_conv(3, 5, 9, 7, 1, 1, 0, 1, 1);
-  c_conv(2, 4, 10, 4, 4, 3, 0, 2, 0);
-  c_conv(1, 3, 25, 5, 2, 4, 1, 1, 1);
-  c_conv(2, 16, 128, 16, 128, 1, 64, 16, 1);
-  c_weightnorm(3, 6, 5, 4, 0);
-  c_weightnorm(3, 6, 5, 4, 1);
-  c_weightnorm(3, 6, 5, 4, 2);
-  c_weightnorm(2, 7, 3, 1, 0);
-  c_weightnorm(2, 7, 3, 1, 1);
-  c_embed(50, 12, 30);
-  c_embed(1000, 896, 77);
-  c_framecat(2, 11, 6, 2);
-  c_framecat(3, 16, 5, 4);
-  c_transpose(1, 37, 5);
-  c_transpose(3, 64, 129);
-  c_stats_pool(3, 5, 17, 1);
-  c_stats_pool(2, 64, 200, 0);
-  c_xent(7, 33, 1, 1, 0.25f, 1);
-  c_xent(7, 33, 1, 0, 0.0f, 1);
-  c_xent(5, 1000, 1, 1, 1.0f, 0);
-  c_xent(16, 151, 0, 1, -0.5f, 1);
-  c_optim(1);
-  c_optim(100003);
+  G("rope", c_rope(2, 7, 3, 8, 0));
+  G("rope", c_rope(1, 33, 14, 64, 4000));
+  G("conv1d", c_conv(2, 4, 17, 6, 3, 1, 1, 1, 1));
+  G("conv1d", c_conv(2, 6, 20, 6, 5, 2, 2, 3, 1));
+  G("conv1d", c_conv(1, 8, 33, 8, 3, 1, 1, 8, 0));
+  G("conv1d", c_conv(3, 5, 9, 7, 1, 1, 0, 1, 1));
+  G("conv1d", c_conv(2, 4, 10, 4, 4, 3, 0, 2, 0));
+  G("conv1d", c_conv(1, 3, 25, 5, 2, 4, 1, 1, 1));
+  G("conv1d", c_conv(2, 16, 128, 16, 128, 1, 64, 16, 1));
+  G("weightnorm", c_weightnorm(3, 6, 5, 4, 0));
+  G("weightnorm", c_weightnorm(3, 6, 5, 4, 1));
+  G("weightnorm", c_weightnorm(3, 6, 5, 4, 2));
+  G("weightnorm", c_weightnorm(2, 7, 3, 1, 0));
+  G("weightnorm", c_weightnorm(2, 7, 3, 1, 1));
+  G("embed", c_embed(50, 12, 30));
+  G("embed", c_embed(1000, 896, 77));
+  G("framecat", c_framecat(2, 11, 6, 2));
+  G("framecat", c_framecat(3, 16, 5, 4));
+  G("transpose", c_transpose(1, 37, 5));
+  G("transpose", c_transpose(3, 64, 129));
+  G("stats_pool", c_stats_pool(3, 5, 17, 1));
+  G("stats_pool", c_stats_pool(2, 64, 200, 0));
+  G("xent", c_xent(7, 33, 1, 1, 0.25f, 1));
+  G("xent", c_xent(7, 33, 1, 0, 0.0f, 1));
+  G("xent", c_xent(5, 1000, 1, 1, 1.0f, 0));
+  G("xent", c_xent(16, 151, 0, 1, -0.5f, 1));
+  G("adamw sumsq", c_optim(1));
+  G("adamw sumsq", c_optim(100003));
 
   printf("\n%-16s %6s %6s %10s\n", "op", "cases", "failed", "max err");
   for (int i = 0; i < g_nstats; i++)
