@@ -1,4 +1,5 @@
-// cuda_info.cu — CUDA runtime and device discovery for `tsasr doctor` (no ops yet).
+// cuda_info.cu — CUDA runtime and device discovery for `tsasr doctor` (the backend itself is
+// kernels/cuda_backend.cu).
 #include <cuda_runtime.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,10 +29,5 @@ int cuda_query_info(be_info *info) {
     snprintf(info->cuda_status, sizeof info->cuda_status, "no device");
   }
   return n;
-}
-
-backend *be_cuda(ts_err *e) {
-  err_set(e, TS_EUNSUP, "the CUDA backend's ops are not implemented yet");
-  return NULL;
 }
 }

@@ -1,0 +1,170 @@
+// cu_common.h — shared pieces of the CUDA backend: the backend context (cuBLAS handle, device
+// scratch and host-array staging), error capture, launch helpers and the op declarations
+// (kernels/cu_*.cu). Every op runs on the legacy default stream, so buffers reused between ops
+// (scratch, staging) are ordered by the stream; host arrays in the op signatures are copied to
+// the device inside the op.
+#ifndef TS_CU_COMMON_H
+#define TS_CU_COMMON_H
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+extern "C" {
+#include "base/err.h"
+#include "tensor/backend.h"
+}
+
+typedef struct cu_ctx {
+  int device;
+  cublasHandle_t blas;
+  void *scr;       /* device scratch (im2col columns, attention scores, staged host arrays) */
+  size_t scr_cap;  /* bytes */
+  double *red;     /* device double for reductions (sumsq) */
+} cu_ctx;
+
+/* Records a CUDA failure (what + the runtime's message, readable with cuda_last_error) and
+ * returns TS_EDEVICE. */
+int cu_fail(const char *what, cudaError_t st);
+int cu_fail_blas(const char *what, cublasStatus_t st);
+extern "C" const char *cuda_last_error(void);
+
+#define CU_TRY(call)                                     \
+  do {                                                   \
+    cudaError_t st_ = (call);                            \
+    if (st_ != cudaSuccess) return cu_fail(#call, st_);  \
+  } while (0)
+#define CU_LAUNCHED(what)                                  \
+  do {                                                     \
+    cudaError_t st_ = cudaGetLastError();                  \
+    if (st_ != cudaSuccess) return cu_fail(what, st_);     \
+  } while (0)
+#define CB_TRY(call)                                                \
+  do {                                                              \
+    cublasStatus_t st_ = (call);                                    \
+    if (st_ != CUBLAS_STATUS_SUCCESS) return cu_fail_blas(#call, st_); \
+  } while (0)
+#define TS_TRY(x)          \
+  do {                     \
+    int rc_ = (x);         \
+    if (rc_) return rc_;   \
+  } while (0)
+
+static inline cu_ctx *cu_of(backend *be) { return (cu_ctx *)be->ctx; }
+static inline float *cu_f(const tensor *t) { return t ? (float *)t->data : 0; }
+static inline int64_t cu_rows(const tensor *t) { return tensor_numel(t) / t->ne[t->ndim - 1]; }
+static inline int64_t cu_last(const tensor *t) { return t->ne[t->ndim - 1]; }
+
+/* Blocks for a grid-stride loop over n items with 256 threads. */
+static inline unsigned cu_blocks(int64_t n) {
+  int64_t b = (n + 255) / 256;
+  if (b < 1) b = 1;
+  if (b > 65535 * 8) b = 65535 * 8;
+  return (unsigned)b;
+}
+#define CU_LOOP(i, n) for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
+
+/* Device scratch of at least bytes (grown on demand; contents not kept between ops). */
+int cu_scratch(backend *be, size_t bytes, void **out);
+/* Carves an aligned piece of `bytes` from a scratch region at *cursor. */
+static inline void *cu_carve(char **cursor, size_t bytes) {
+  void *p = *cursor;
+  *cursor += (bytes + 255) / 256 * 256;
+  return p;
+}
+static inline size_t cu_rnd(size_t bytes) { return (bytes + 255) / 256 * 256; }
+
+/* Row-major GEMM on the device in the style of gemm_f32, batched with element strides:
+ * C_i (M,N) = alpha op(A_i) op(B_i) + beta C_i for i < batch. */
+int cu_gemm(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+            int64_t lda, int64_t sA, const float *B, int64_t ldb, int64_t sB, float beta, float *C,
+            int64_t ldc, int64_t sC, int64_t batch);
+
+/* Block-wide sum of a double (blockDim.x a multiple of 32, at most 1024); every thread gets it. */
+__device__ __forceinline__ double cu_block_sum(double v) {
+  __shared__ double sh[32];
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+  __syncthreads();
+  if (lane == 0) sh[w] = v;
+  __syncthreads();
+  int nw = (blockDim.x + 31) >> 5;
+  double t = lane < nw ? sh[lane] : 0.0;
+  for (int o = 16; o > 0; o >>= 1) t += __shfl_xor_sync(0xffffffffu, t, o);
+  return t;
+}
+__device__ __forceinline__ float cu_block_max(float v) {
+  __shared__ float shm[32];
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+  __syncthreads();
+  if (lane == 0) shm[w] = v;
+  __syncthreads();
+  int nw = (blockDim.x + 31) >> 5;
+  float t = lane < nw ? shm[lane] : -INFINITY;
+  for (int o = 16; o > 0; o >>= 1) t = fmaxf(t, __shfl_xor_sync(0xffffffffu, t, o));
+  return t;
+}
+
+/* ---- ops (signatures as in be_ops) ---- */
+int cu_fill(backend *be, tensor *x, float v);
+int cu_copy(backend *be, const tensor *src, tensor *dst);
+int cu_axpby(backend *be, const tensor *x, float a, tensor *y, float b);
+int cu_add(backend *be, const tensor *a, const tensor *b, tensor *c);
+int cu_mul(backend *be, const tensor *a, const tensor *b, tensor *c);
+int cu_mul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da, tensor *db);
+int cu_act(backend *be, act_kind k, const tensor *x, tensor *y);
+int cu_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx);
+int cu_swiglu(backend *be, const tensor *gate, const tensor *up, tensor *y);
+int cu_swiglu_bwd(backend *be, const tensor *gate, const tensor *up, const tensor *dy, tensor *dgate,
+                  tensor *dup);
+int cu_softmax(backend *be, const tensor *x, tensor *y);
+int cu_softmax_bwd(backend *be, const tensor *y, const tensor *dy, tensor *dx);
+
+int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias, tensor *c, int ta, int tb,
+              float beta);
+int cu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da, tensor *db,
+                  tensor *dbias, int ta, int tb);
+
+int cu_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
+                 tensor *rstd, float eps);
+int cu_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean, const tensor *rstd,
+                     const tensor *dy, tensor *dx, tensor *dw, tensor *db);
+int cu_rmsnorm(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps);
+int cu_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *rstd, const tensor *dy,
+                   tensor *dx, tensor *dw);
+int cu_groupnorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
+                 tensor *rstd, int groups, float eps);
+int cu_groupnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean, const tensor *rstd,
+                     const tensor *dy, tensor *dx, tensor *dw, tensor *db, int groups);
+
+int cu_attention(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *out, tensor *lse,
+                 const attn_cfg *cfg);
+int cu_attention_bwd(backend *be, const tensor *q, const tensor *k, const tensor *v, const tensor *out,
+                     const tensor *lse, const tensor *dout, tensor *dq, tensor *dk, tensor *dv, tensor *dbias,
+                     const attn_cfg *cfg);
+
+int cu_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y, int stride, int pad,
+              int groups);
+int cu_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
+                  tensor *dbias, int stride, int pad, int groups);
+int cu_weightnorm(backend *be, const tensor *v, const tensor *g, tensor *w, tensor *norm, int dim);
+int cu_weightnorm_bwd(backend *be, const tensor *v, const tensor *g, const tensor *norm, const tensor *dw,
+                      tensor *dv, tensor *dg, int dim);
+
+int cu_rope(backend *be, const tensor *x, tensor *y, const int32_t *pos, float theta, int inverse);
+int cu_embed(backend *be, const tensor *table, const int32_t *ids, tensor *out);
+int cu_embed_bwd(backend *be, const int32_t *ids, const tensor *dout, tensor *dtable);
+int cu_framecat(backend *be, const tensor *x, tensor *y, int k);
+int cu_framecat_bwd(backend *be, const tensor *dy, tensor *dx, int k);
+int cu_transpose(backend *be, const tensor *x, tensor *y, float beta);
+int cu_stats_pool(backend *be, const tensor *x, const int32_t *lens, tensor *y, const tensor *dy, tensor *dx,
+                  float eps);
+
+int cu_xent(backend *be, tensor *logits, const int32_t *targets, const float *weights, float *losses,
+            float grad_scale);
+int cu_adamw(backend *be, float *p, const float *g, float *m, float *v, int64_t n, float lr, float beta1,
+             float beta2, float eps, float wd, int64_t t);
+double cu_sumsq(backend *be, const float *x, int64_t n);
+
+#endif

@@ -1,0 +1,160 @@
+// cu_elem.cu — CUDA elementwise ops: fill, copy, axpby, add, mul, activations, SwiGLU and
+// row softmax (forward and backward; backward ops add into their gradients).
+#include "cu_common.h"
+
+__global__ void k_fill(float *x, int64_t n, float v) {
+  CU_LOOP(i, n) x[i] = v;
+}
+__global__ void k_axpby(const float *x, float a, float *y, float b, int64_t n) {
+  CU_LOOP(i, n) y[i] = a * x[i] + b * y[i];
+}
+__global__ void k_add(const float *a, const float *b, float *c, int64_t n) {
+  CU_LOOP(i, n) c[i] = a[i] + b[i];
+}
+__global__ void k_mul(const float *a, const float *b, float *c, int64_t n) {
+  CU_LOOP(i, n) c[i] = a[i] * b[i];
+}
+__global__ void k_mul_bwd(const float *a, const float *b, const float *g, float *da, float *db, int64_t n) {
+  CU_LOOP(i, n) {
+    if (da) da[i] += g[i] * b[i];
+    if (db) db[i] += g[i] * a[i];
+  }
+}
+
+__device__ __forceinline__ float d_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+__global__ void k_act(int kind, const float *x, float *y, int64_t n) {
+  CU_LOOP(i, n) {
+    float v = x[i];
+    if (kind == ACT_GELU)
+      y[i] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    else if (kind == ACT_RELU)
+      y[i] = v > 0.0f ? v : 0.0f;
+    else
+      y[i] = v * d_sigmoid(v);
+  }
+}
+__global__ void k_act_bwd(int kind, const float *x, const float *g, float *dx, int64_t n) {
+  CU_LOOP(i, n) {
+    float v = x[i];
+    if (kind == ACT_GELU) {
+      float cdf = 0.5f * (1.0f + erff(v * 0.70710678118654752f));
+      float pdf = 0.3989422804014327f * expf(-0.5f * v * v);
+      dx[i] += g[i] * (cdf + v * pdf);
+    } else if (kind == ACT_RELU) {
+      dx[i] += v > 0.0f ? g[i] : 0.0f;
+    } else {
+      float s = d_sigmoid(v);
+      dx[i] += g[i] * s * (1.0f + v * (1.0f - s));
+    }
+  }
+}
+__global__ void k_swiglu(const float *gt, const float *up, float *y, int64_t n) {
+  CU_LOOP(i, n) y[i] = gt[i] * d_sigmoid(gt[i]) * up[i];
+}
+__global__ void k_swiglu_bwd(const float *gt, const float *up, const float *g, float *dg, float *du, int64_t n) {
+  CU_LOOP(i, n) {
+    float s = d_sigmoid(gt[i]);
+    if (du) du[i] += g[i] * gt[i] * s;
+    if (dg) dg[i] += g[i] * up[i] * s * (1.0f + gt[i] * (1.0f - s));
+  }
+}
+
+/* one block per row */
+__global__ void k_softmax(const float *x, float *y, int64_t C) {
+  const float *xr = x + blockIdx.x * C;
+  float *yr = y + blockIdx.x * C;
+  float mx = -INFINITY;
+  for (int64_t c = threadIdx.x; c < C; c += blockDim.x) mx = fmaxf(mx, xr[c]);
+  mx = cu_block_max(mx);
+  double s = 0;
+  for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
+    float ev = expf(xr[c] - mx);
+    yr[c] = ev;
+    s += ev;
+  }
+  s = cu_block_sum(s);
+  float inv = 1.0f / (float)s;
+  for (int64_t c = threadIdx.x; c < C; c += blockDim.x) yr[c] *= inv;
+}
+__global__ void k_softmax_bwd(const float *y, const float *g, float *dx, int64_t C) {
+  const float *yr = y + blockIdx.x * C, *gr = g + blockIdx.x * C;
+  float *dr = dx + blockIdx.x * C;
+  double dot = 0;
+  for (int64_t c = threadIdx.x; c < C; c += blockDim.x) dot += (double)yr[c] * gr[c];
+  float d = (float)cu_block_sum(dot);
+  for (int64_t c = threadIdx.x; c < C; c += blockDim.x) dr[c] += yr[c] * (gr[c] - d);
+}
+
+#define EL_RUN(kern, n, ...)                                  \
+  do {                                                        \
+    if ((n) > 0) {                                            \
+      kern<<<cu_blocks(n), 256>>>(__VA_ARGS__);               \
+      CU_LAUNCHED(#kern);                                     \
+    }                                                         \
+    return TS_OK;                                             \
+  } while (0)
+
+int cu_fill(backend *be, tensor *x, float v) {
+  int64_t n = tensor_numel(x);
+  if (n > 0 && v == 0.0f) {
+    CU_TRY(cudaMemsetAsync(x->data, 0, sizeof(float) * (size_t)n, 0));
+    return TS_OK;
+  }
+  EL_RUN(k_fill, n, cu_f(x), n, v);
+}
+int cu_copy(backend *be, const tensor *src, tensor *dst) {
+  int64_t n = tensor_numel(src);
+  if (n > 0 && src->data != dst->data)
+    CU_TRY(cudaMemcpyAsync(dst->data, src->data, sizeof(float) * (size_t)n, cudaMemcpyDeviceToDevice, 0));
+  return TS_OK;
+}
+int cu_axpby(backend *be, const tensor *x, float a, tensor *y, float b) {
+  int64_t n = tensor_numel(x);
+  EL_RUN(k_axpby, n, cu_f(x), a, cu_f(y), b, n);
+}
+int cu_add(backend *be, const tensor *a, const tensor *b, tensor *c) {
+  int64_t n = tensor_numel(c);
+  EL_RUN(k_add, n, cu_f(a), cu_f(b), cu_f(c), n);
+}
+int cu_mul(backend *be, const tensor *a, const tensor *b, tensor *c) {
+  int64_t n = tensor_numel(c);
+  EL_RUN(k_mul, n, cu_f(a), cu_f(b), cu_f(c), n);
+}
+int cu_mul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da, tensor *db) {
+  int64_t n = tensor_numel(dc);
+  EL_RUN(k_mul_bwd, n, cu_f(a), cu_f(b), cu_f(dc), cu_f(da), cu_f(db), n);
+}
+int cu_act(backend *be, act_kind k, const tensor *x, tensor *y) {
+  int64_t n = tensor_numel(x);
+  EL_RUN(k_act, n, (int)k, cu_f(x), cu_f(y), n);
+}
+int cu_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx) {
+  int64_t n = tensor_numel(x);
+  EL_RUN(k_act_bwd, n, (int)k, cu_f(x), cu_f(dy), cu_f(dx), n);
+}
+int cu_swiglu(backend *be, const tensor *gate, const tensor *up, tensor *y) {
+  int64_t n = tensor_numel(y);
+  EL_RUN(k_swiglu, n, cu_f(gate), cu_f(up), cu_f(y), n);
+}
+int cu_swiglu_bwd(backend *be, const tensor *gate, const tensor *up, const tensor *dy, tensor *dgate,
+                  tensor *dup) {
+  int64_t n = tensor_numel(dy);
+  EL_RUN(k_swiglu_bwd, n, cu_f(gate), cu_f(up), cu_f(dy), cu_f(dgate), cu_f(dup), n);
+}
+
+/* Rows go to grid.x; more than 2^31-1 rows is far beyond any model here. */
+int cu_softmax(backend *be, const tensor *x, tensor *y) {
+  int64_t C = cu_last(x), R = C ? cu_rows(x) : 0;
+  if (R <= 0) return TS_OK;
+  k_softmax<<<(unsigned)R, 256>>>(cu_f(x), cu_f(y), C);
+  CU_LAUNCHED("k_softmax");
+  return TS_OK;
+}
+int cu_softmax_bwd(backend *be, const tensor *y, const tensor *dy, tensor *dx) {
+  int64_t C = cu_last(y), R = C ? cu_rows(y) : 0;
+  if (R <= 0) return TS_OK;
+  k_softmax_bwd<<<(unsigned)R, 256>>>(cu_f(y), cu_f(dy), cu_f(dx), C);
+  CU_LAUNCHED("k_softmax_bwd");
+  return TS_OK;
+}

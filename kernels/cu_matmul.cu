@@ -1,0 +1,114 @@
+// cu_matmul.cu — batched matmul with optional transposes and bias on cuBLAS (row-major
+// operands mapped onto column-major sgemm by cu_gemm), and its backward with the bias
+// gradient as a column reduction.
+#include "cu_common.h"
+
+typedef struct mm_geom {
+  int64_t batch, rows, cols;
+} mm_geom;
+
+static mm_geom mm_geom_of(const tensor *t) {
+  mm_geom g;
+  g.rows = t->ne[t->ndim - 2];
+  g.cols = t->ne[t->ndim - 1];
+  g.batch = g.rows * g.cols > 0 ? tensor_numel(t) / (g.rows * g.cols) : 0;
+  return g;
+}
+
+/* C rows = bias (+ beta C) */
+__global__ void k_bias_rows(float *c, const float *bias, int64_t rows, int64_t N, float beta) {
+  CU_LOOP(i, rows * N) {
+    float b = bias[i % N];
+    c[i] = beta == 0.0f ? b : beta * c[i] + b;
+  }
+}
+
+/* dbias[j] += sum over rows of g[r, j]; blockDim (32, 8): columns across x, row chunks in y. */
+__global__ void k_colsum(const float *g, float *out, int64_t rows, int64_t N) {
+  __shared__ double sh[8][33];
+  int64_t j = blockIdx.x * 32 + threadIdx.x;
+  double s = 0;
+  if (j < N)
+    for (int64_t r = blockIdx.y * 8 + threadIdx.y; r < rows; r += (int64_t)gridDim.y * 8) s += g[r * N + j];
+  sh[threadIdx.y][threadIdx.x] = s;
+  __syncthreads();
+  if (threadIdx.y == 0 && j < N) {
+    for (int y = 1; y < 8; y++) s += sh[y][threadIdx.x];
+    if (gridDim.y == 1)
+      out[j] += (float)s;
+    else
+      atomicAdd(out + j, (float)s);
+  }
+}
+
+int cu_colsum_add(const float *g, float *out, int64_t rows, int64_t N) {
+  if (rows <= 0 || N <= 0) return TS_OK;
+  int64_t gy = (rows + 63) / 64;
+  if (gy > 128) gy = 128;
+  dim3 grid((unsigned)((N + 31) / 32), (unsigned)gy), blk(32, 8);
+  k_colsum<<<grid, blk>>>(g, out, rows, N);
+  CU_LAUNCHED("k_colsum");
+  return TS_OK;
+}
+
+int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias, tensor *c, int ta, int tb,
+              float beta) {
+  mm_geom ga = mm_geom_of(a), gb = mm_geom_of(b), gc = mm_geom_of(c);
+  int64_t M = gc.rows, N = gc.cols, K = ta ? ga.rows : ga.cols;
+  float *cp = cu_f(c);
+  const float *ap = cu_f(a), *bp = cu_f(b);
+  if (gc.batch == 0) return TS_OK;
+  if (bias) {
+    int64_t rows = gc.batch * M;
+    k_bias_rows<<<cu_blocks(rows * N), 256>>>(cp, cu_f(bias), rows, N, beta);
+    CU_LAUNCHED("k_bias_rows");
+    beta = 1.0f;
+  }
+  if (gb.batch == 1 && !ta) /* one GEMM over all batches: A rows are contiguous across the batch */
+    return cu_gemm(be, 0, tb, gc.batch * M, N, K, 1.0f, ap, K, 0, bp, gb.cols, 0, beta, cp, N, 0, 1);
+  return cu_gemm(be, ta, tb, M, N, K, 1.0f, ap, ga.cols, ga.rows * ga.cols, bp, gb.cols,
+                 gb.batch == 1 ? 0 : gb.rows * gb.cols, beta, cp, N, M * N, gc.batch);
+}
+
+int cu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da, tensor *db,
+                  tensor *dbias, int ta, int tb) {
+  mm_geom ga = mm_geom_of(a), gb = mm_geom_of(b), gc = mm_geom_of(dc);
+  int64_t M = gc.rows, N = gc.cols, K = ta ? ga.rows : ga.cols;
+  const float *ap = cu_f(a), *bp = cu_f(b), *g = cu_f(dc);
+  int64_t lda = ga.cols, ldb = gb.cols, sa = ga.rows * ga.cols, sb = gb.rows * gb.cols;
+  if (gc.batch == 0) return TS_OK;
+  if (dbias) TS_TRY(cu_colsum_add(g, cu_f(dbias), gc.batch * M, N));
+  int fold = gb.batch == 1 && !ta; /* batches folded into M */
+  if (da) {
+    float *dap = cu_f(da);
+    if (fold) /* dA (BM,K) += dC (BM,N) op(B)^T */
+      TS_TRY(cu_gemm(be, 0, !tb, gc.batch * M, K, N, 1.0f, g, N, 0, bp, ldb, 0, 1.0f, dap, K, 0, 1));
+    else if (!ta) /* dA_i (M,K) += dC_i op(B_i)^T */
+      TS_TRY(cu_gemm(be, 0, !tb, M, K, N, 1.0f, g, N, M * N, bp, ldb, gb.batch == 1 ? 0 : sb, 1.0f, dap, lda, sa,
+                     gc.batch));
+    else /* dA_i stored (K,M) += op(B_i) dC_i^T */
+      TS_TRY(cu_gemm(be, tb, 1, K, M, N, 1.0f, bp, ldb, gb.batch == 1 ? 0 : sb, g, N, M * N, 1.0f, dap, lda, sa,
+                     gc.batch));
+  }
+  if (db) {
+    float *dbp = cu_f(db);
+    if (fold) {
+      if (!tb) /* dB (K,N) += A^T dC over all rows */
+        TS_TRY(cu_gemm(be, 1, 0, K, N, gc.batch * M, 1.0f, ap, K, 0, g, N, 0, 1.0f, dbp, ldb, 0, 1));
+      else /* dB stored (N,K) += dC^T A */
+        TS_TRY(cu_gemm(be, 1, 0, N, K, gc.batch * M, 1.0f, g, N, 0, ap, K, 0, 1.0f, dbp, ldb, 0, 1));
+    } else {
+      /* a shared B (batch 1) gets every batch's contribution: separate GEMMs in stream order */
+      int64_t nb = gb.batch == 1 ? gc.batch : 1, inner = gb.batch == 1 ? 1 : gc.batch;
+      for (int64_t i = 0; i < nb; i++) {
+        const float *ai = ap + i * sa;
+        const float *gi = g + i * M * N;
+        if (!tb) /* dB (K,N) += op(A)^T dC */
+          TS_TRY(cu_gemm(be, !ta, 0, K, N, M, 1.0f, ai, lda, sa, gi, N, M * N, 1.0f, dbp, ldb, sb, inner));
+        else /* dB stored (N,K) += dC^T op(A) */
+          TS_TRY(cu_gemm(be, 1, ta, N, K, M, 1.0f, gi, N, M * N, ai, lda, sa, 1.0f, dbp, ldb, sb, inner));
+      }
+    }
+  }
+  return TS_OK;
+}

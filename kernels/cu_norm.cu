@@ -1,0 +1,218 @@
+// cu_norm.cu — LayerNorm, RMSNorm and GroupNorm forward and backward on the GPU: one block per
+// normalised row (or (batch, group)) with double accumulation like the CPU reference; weight
+// and bias gradients are column reductions (atomicAdd of per-block partials).
+#include "cu_common.h"
+
+/* ---- LayerNorm / RMSNorm over the last dim: one block per row ---- */
+__global__ void k_layernorm(const float *x, const float *w, const float *b, float *y, float *mean, float *rstd,
+                            int64_t C, float eps, int rms) {
+  const float *xr = x + blockIdx.x * C;
+  float *yr = y + blockIdx.x * C;
+  float m = 0.0f;
+  if (!rms) {
+    double s = 0;
+    for (int64_t c = threadIdx.x; c < C; c += blockDim.x) s += xr[c];
+    m = (float)(cu_block_sum(s) / C);
+  }
+  double v = 0;
+  for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
+    float d = xr[c] - m;
+    v += (double)d * d;
+  }
+  v = cu_block_sum(v);
+  float r = 1.0f / sqrtf((float)(v / C) + eps);
+  for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
+    float n = (xr[c] - m) * r;
+    yr[c] = n * (w ? w[c] : 1.0f) + (b ? b[c] : 0.0f);
+  }
+  if (threadIdx.x == 0) {
+    if (mean) mean[blockIdx.x] = m;
+    if (rstd) rstd[blockIdx.x] = r;
+  }
+}
+
+__global__ void k_layernorm_bwd_dx(const float *x, const float *w, const float *mean, const float *rstd,
+                                   const float *g, float *dx, int64_t C, int rms) {
+  const float *xr = x + blockIdx.x * C, *gr = g + blockIdx.x * C;
+  float m = rms ? 0.0f : mean[blockIdx.x], r = rstd[blockIdx.x];
+  double sd = 0, sdx = 0;
+  for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
+    float xh = (xr[c] - m) * r;
+    float dn = gr[c] * (w ? w[c] : 1.0f);
+    sd += dn;
+    sdx += (double)dn * xh;
+  }
+  float md = rms ? 0.0f : (float)(cu_block_sum(sd) / C);
+  float mdx = (float)(cu_block_sum(sdx) / C);
+  float *dr = dx + blockIdx.x * C;
+  for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
+    float xh = (xr[c] - m) * r;
+    float dn = gr[c] * (w ? w[c] : 1.0f);
+    dr[c] += r * (dn - md - xh * mdx);
+  }
+}
+
+/* dw[c] += sum_rows g * xhat, db[c] += sum_rows g; blockDim (32, 8), row chunks in grid.y */
+__global__ void k_layernorm_bwd_dwb(const float *x, const float *mean, const float *rstd, const float *g,
+                                    float *dw, float *db, int64_t N, int64_t C, int rms) {
+  __shared__ double sw[8][33], sb[8][33];
+  int64_t c = blockIdx.x * 32 + threadIdx.x;
+  double aw = 0, ab = 0;
+  if (c < C)
+    for (int64_t i = blockIdx.y * 8 + threadIdx.y; i < N; i += (int64_t)gridDim.y * 8) {
+      float m = rms ? 0.0f : mean[i];
+      float xh = (x[i * C + c] - m) * rstd[i];
+      float gv = g[i * C + c];
+      aw += (double)gv * xh;
+      ab += gv;
+    }
+  sw[threadIdx.y][threadIdx.x] = aw;
+  sb[threadIdx.y][threadIdx.x] = ab;
+  __syncthreads();
+  if (threadIdx.y == 0 && c < C) {
+    for (int y = 1; y < 8; y++) {
+      aw += sw[y][threadIdx.x];
+      ab += sb[y][threadIdx.x];
+    }
+    if (dw) atomicAdd(dw + c, (float)aw);
+    if (db) atomicAdd(db + c, (float)ab);
+  }
+}
+
+static int ln_fwd(const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean, tensor *rstd,
+                  float eps, int rms) {
+  int64_t C = cu_last(x), N = C ? cu_rows(x) : 0;
+  if (N <= 0) return TS_OK;
+  k_layernorm<<<(unsigned)N, 256>>>(cu_f(x), cu_f(w), cu_f(b), cu_f(y), cu_f(mean), cu_f(rstd), C, eps, rms);
+  CU_LAUNCHED("k_layernorm");
+  return TS_OK;
+}
+
+static int ln_bwd(const tensor *x, const tensor *w, const tensor *mean, const tensor *rstd, const tensor *dy,
+                  tensor *dx, tensor *dw, tensor *db, int rms) {
+  int64_t C = cu_last(x), N = C ? cu_rows(x) : 0;
+  if (N <= 0) return TS_OK;
+  if (dx) {
+    k_layernorm_bwd_dx<<<(unsigned)N, 256>>>(cu_f(x), cu_f(w), cu_f(mean), cu_f(rstd), cu_f(dy), cu_f(dx), C,
+                                            rms);
+    CU_LAUNCHED("k_layernorm_bwd_dx");
+  }
+  if (dw || db) {
+    int64_t gy = (N + 63) / 64;
+    if (gy > 256) gy = 256;
+    dim3 grid((unsigned)((C + 31) / 32), (unsigned)gy), blk(32, 8);
+    k_layernorm_bwd_dwb<<<grid, blk>>>(cu_f(x), cu_f(mean), cu_f(rstd), cu_f(dy), cu_f(dw), cu_f(db), N, C, rms);
+    CU_LAUNCHED("k_layernorm_bwd_dwb");
+  }
+  return TS_OK;
+}
+
+int cu_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
+                 tensor *rstd, float eps) {
+  return ln_fwd(x, w, b, y, mean, rstd, eps, 0);
+}
+int cu_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean, const tensor *rstd,
+                     const tensor *dy, tensor *dx, tensor *dw, tensor *db) {
+  return ln_bwd(x, w, mean, rstd, dy, dx, dw, db, 0);
+}
+int cu_rmsnorm(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps) {
+  return ln_fwd(x, w, NULL, y, NULL, rstd, eps, 1);
+}
+int cu_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *rstd, const tensor *dy,
+                   tensor *dx, tensor *dw) {
+  return ln_bwd(x, w, NULL, rstd, dy, dx, dw, NULL, 1);
+}
+
+/* ---- GroupNorm: x (B,C,T), group gi covers channels [gi*Cg, (gi+1)*Cg) over all T ---- */
+__global__ void k_groupnorm(const float *x, const float *w, const float *b, float *y, float *mean, float *rstd,
+                            int64_t C, int64_t T, int groups, float eps) {
+  int64_t bi = blockIdx.x / groups, gi = blockIdx.x % groups, Cg = C / groups, n = Cg * T;
+  const float *xs = x + (bi * C + gi * Cg) * T;
+  float *ys = y + (bi * C + gi * Cg) * T;
+  double s = 0;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) s += xs[i];
+  float m = (float)(cu_block_sum(s) / n);
+  double v = 0;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+    float d = xs[i] - m;
+    v += (double)d * d;
+  }
+  float r = 1.0f / sqrtf((float)(cu_block_sum(v) / n) + eps);
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+    int64_t ch = gi * Cg + i / T;
+    ys[i] = (xs[i] - m) * r * (w ? w[ch] : 1.0f) + (b ? b[ch] : 0.0f);
+  }
+  if (threadIdx.x == 0) {
+    if (mean) mean[blockIdx.x] = m;
+    if (rstd) rstd[blockIdx.x] = r;
+  }
+}
+
+__global__ void k_groupnorm_bwd_dx(const float *x, const float *w, const float *mean, const float *rstd,
+                                   const float *g, float *dx, int64_t C, int64_t T, int groups) {
+  int64_t bi = blockIdx.x / groups, gi = blockIdx.x % groups, Cg = C / groups, n = Cg * T;
+  int64_t base = (bi * C + gi * Cg) * T;
+  const float *xs = x + base, *gs = g + base;
+  float m = mean[blockIdx.x], r = rstd[blockIdx.x];
+  double sd = 0, sdx = 0;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+    float xh = (xs[i] - m) * r;
+    float dn = gs[i] * (w ? w[gi * Cg + i / T] : 1.0f);
+    sd += dn;
+    sdx += (double)dn * xh;
+  }
+  float md = (float)(cu_block_sum(sd) / n), mdx = (float)(cu_block_sum(sdx) / n);
+  float *ds = dx + base;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+    float xh = (xs[i] - m) * r;
+    ds[i] += r * (gs[i] * (w ? w[gi * Cg + i / T] : 1.0f) - md - xh * mdx);
+  }
+}
+
+/* one block per channel: dw[ch] += sum_{b,t} g * xhat, db[ch] += sum_{b,t} g */
+__global__ void k_groupnorm_bwd_dwb(const float *x, const float *mean, const float *rstd, const float *g,
+                                    float *dw, float *db, int64_t B, int64_t C, int64_t T, int groups) {
+  int64_t ch = blockIdx.x, gi = ch / (C / groups);
+  double aw = 0, ab = 0;
+  for (int64_t i = threadIdx.x; i < B * T; i += blockDim.x) {
+    int64_t bi = i / T, t = i % T;
+    float m = mean[bi * groups + gi], r = rstd[bi * groups + gi];
+    int64_t idx = (bi * C + ch) * T + t;
+    float xh = (x[idx] - m) * r;
+    aw += (double)g[idx] * xh;
+    ab += g[idx];
+  }
+  aw = cu_block_sum(aw);
+  ab = cu_block_sum(ab);
+  if (threadIdx.x == 0) {
+    if (dw) dw[ch] += (float)aw;
+    if (db) db[ch] += (float)ab;
+  }
+}
+
+int cu_groupnorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
+                 tensor *rstd, int groups, float eps) {
+  int64_t B = x->ne[0], C = x->ne[1], T = x->ne[2];
+  if (B * groups <= 0 || C * T <= 0) return TS_OK;
+  k_groupnorm<<<(unsigned)(B * groups), 256>>>(cu_f(x), cu_f(w), cu_f(b), cu_f(y), cu_f(mean), cu_f(rstd), C, T,
+                                               groups, eps);
+  CU_LAUNCHED("k_groupnorm");
+  return TS_OK;
+}
+
+int cu_groupnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean, const tensor *rstd,
+                     const tensor *dy, tensor *dx, tensor *dw, tensor *db, int groups) {
+  int64_t B = x->ne[0], C = x->ne[1], T = x->ne[2];
+  if (B * groups <= 0 || C * T <= 0) return TS_OK;
+  if (dx) {
+    k_groupnorm_bwd_dx<<<(unsigned)(B * groups), 256>>>(cu_f(x), cu_f(w), cu_f(mean), cu_f(rstd), cu_f(dy),
+                                                        cu_f(dx), C, T, groups);
+    CU_LAUNCHED("k_groupnorm_bwd_dx");
+  }
+  if (dw || db) {
+    k_groupnorm_bwd_dwb<<<(unsigned)C, 256>>>(cu_f(x), cu_f(mean), cu_f(rstd), cu_f(dy), cu_f(dw), cu_f(db), B,
+                                              C, T, groups);
+    CU_LAUNCHED("k_groupnorm_bwd_dwb");
+  }
+  return TS_OK;
+}

@@ -1,0 +1,211 @@
+// cuda_backend.cu — the CUDA backend: device selection, memory (cudaMalloc), host<->device
+// copies, scratch and staging, error capture, the row-major GEMM helper over cuBLAS and the op
+// table. The ops themselves live in kernels/cu_*.cu.
+#include <stdio.h>
+#include <string.h>
+
+#include "cu_common.h"
+
+extern "C" {
+#include "base/log.h"
+}
+
+static char g_cu_err[256];
+
+extern "C" const char *cuda_last_error(void) { return g_cu_err; }
+
+int cu_fail(const char *what, cudaError_t st) {
+  snprintf(g_cu_err, sizeof g_cu_err, "%s: %s (%s)", what, cudaGetErrorString(st), cudaGetErrorName(st));
+  log_warn("cuda: %s", g_cu_err);
+  return TS_EDEVICE;
+}
+
+int cu_fail_blas(const char *what, cublasStatus_t st) {
+  snprintf(g_cu_err, sizeof g_cu_err, "%s: cuBLAS status %d (%s)", what, (int)st, cublasGetStatusString(st));
+  log_warn("cuda: %s", g_cu_err);
+  return TS_EDEVICE;
+}
+
+/* ---- memory ---- */
+static void *cu_alloc(backend *be, size_t bytes) {
+  void *p = NULL;
+  cudaError_t st = cudaMalloc(&p, bytes ? (bytes + 255) / 256 * 256 : 256);
+  if (st != cudaSuccess) {
+    cu_fail("cudaMalloc", st);
+    return NULL;
+  }
+  return p;
+}
+
+static void cu_release(backend *be, void *p) {
+  if (!p) return;
+  cudaError_t st = cudaFree(p);
+  if (st != cudaSuccess) cu_fail("cudaFree", st);
+}
+
+static int cu_to_device(backend *be, void *dst, const void *src, size_t bytes, ts_err *e) {
+  if (!bytes) return TS_OK;
+  cudaError_t st = cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice);
+  if (st != cudaSuccess) {
+    cu_fail("to_device", st);
+    return err_set(e, TS_EDEVICE, "cuda: host->device copy of %zu bytes: %s", bytes, cudaGetErrorString(st));
+  }
+  return TS_OK;
+}
+
+static int cu_to_host(backend *be, void *dst, const void *src, size_t bytes, ts_err *e) {
+  if (!bytes) return TS_OK;
+  cudaError_t st = cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost);
+  if (st != cudaSuccess) {
+    cu_fail("to_host", st);
+    return err_set(e, TS_EDEVICE, "cuda: device->host copy of %zu bytes: %s", bytes, cudaGetErrorString(st));
+  }
+  return TS_OK;
+}
+
+static int cu_sync(backend *be, ts_err *e) {
+  cudaError_t st = cudaDeviceSynchronize();
+  if (st == cudaSuccess) st = cudaGetLastError();
+  if (st != cudaSuccess) {
+    cu_fail("sync", st);
+    return err_set(e, TS_EDEVICE, "cuda: %s", g_cu_err);
+  }
+  return TS_OK;
+}
+
+int cu_scratch(backend *be, size_t bytes, void **out) {
+  cu_ctx *c = cu_of(be);
+  if (bytes < 256) bytes = 256;
+  if (bytes > c->scr_cap) {
+    if (c->scr) {
+      cudaError_t st = cudaFree(c->scr); /* synchronises: earlier users are done */
+      c->scr = NULL;
+      c->scr_cap = 0;
+      if (st != cudaSuccess) return cu_fail("cudaFree(scratch)", st);
+    }
+    size_t cap = bytes + bytes / 4;
+    cudaError_t st = cudaMalloc(&c->scr, cap);
+    if (st != cudaSuccess) {
+      c->scr = NULL;
+      cu_fail("cudaMalloc(scratch)", st);
+      return TS_ENOMEM;
+    }
+    c->scr_cap = cap;
+  }
+  *out = c->scr;
+  return TS_OK;
+}
+
+/* ---- GEMM: row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, so cuBLAS gets
+ * the operands swapped with the same transpose flags and the row-major leading dims. ---- */
+__global__ void k_gemm_scale(float *C, int64_t M, int64_t N, int64_t ldc, int64_t sC, int64_t batch, float beta) {
+  CU_LOOP(i, batch * M * N) {
+    int64_t b = i / (M * N), r = (i / N) % M, j = i % N;
+    float *p = C + b * sC + r * ldc + j;
+    *p = beta == 0.0f ? 0.0f : beta * *p;
+  }
+}
+
+int cu_gemm(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+            int64_t lda, int64_t sA, const float *B, int64_t ldb, int64_t sB, float beta, float *C,
+            int64_t ldc, int64_t sC, int64_t batch) {
+  if (M <= 0 || N <= 0 || batch <= 0) return TS_OK;
+  cu_ctx *c = cu_of(be);
+  if (K <= 0) { /* empty sum: C = beta C (beta 0 writes zeros, whatever C held) */
+    if (beta == 1.0f) return TS_OK;
+    k_gemm_scale<<<cu_blocks(batch * M * N), 256>>>(C, M, N, ldc, sC, batch, beta);
+    CU_LAUNCHED("k_gemm_scale");
+    return TS_OK;
+  }
+  cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+  if (batch == 1)
+    CB_TRY(cublasSgemm(c->blas, ob, oa, (int)N, (int)M, (int)K, &alpha, B, (int)ldb, A, (int)lda, &beta, C,
+                       (int)ldc));
+  else
+    CB_TRY(cublasSgemmStridedBatched(c->blas, ob, oa, (int)N, (int)M, (int)K, &alpha, B, (int)ldb, sB, A,
+                                     (int)lda, sA, &beta, C, (int)ldc, sC, (int)batch));
+  return TS_OK;
+}
+
+/* filled at start-up (C++ before C++20 has no designated initialisers) */
+static be_ops cu_ops_table;
+
+static void cu_table_init(be_ops *t) {
+  t->name = "cuda";
+  t->alloc = cu_alloc;
+  t->release = cu_release;
+  t->to_device = cu_to_device;
+  t->to_host = cu_to_host;
+  t->sync = cu_sync;
+  t->fill = cu_fill;
+  t->copy = cu_copy;
+  t->axpby = cu_axpby;
+  t->add = cu_add;
+  t->mul = cu_mul;
+  t->mul_bwd = cu_mul_bwd;
+  t->matmul = cu_matmul;
+  t->matmul_bwd = cu_matmul_bwd;
+  t->layernorm = cu_layernorm;
+  t->layernorm_bwd = cu_layernorm_bwd;
+  t->rmsnorm = cu_rmsnorm;
+  t->rmsnorm_bwd = cu_rmsnorm_bwd;
+  t->groupnorm = cu_groupnorm;
+  t->groupnorm_bwd = cu_groupnorm_bwd;
+  t->act = cu_act;
+  t->act_bwd = cu_act_bwd;
+  t->swiglu = cu_swiglu;
+  t->swiglu_bwd = cu_swiglu_bwd;
+  t->softmax = cu_softmax;
+  t->softmax_bwd = cu_softmax_bwd;
+  t->attention = cu_attention;
+  t->attention_bwd = cu_attention_bwd;
+  t->rope = cu_rope;
+  t->conv1d = cu_conv1d;
+  t->conv1d_bwd = cu_conv1d_bwd;
+  t->weightnorm = cu_weightnorm;
+  t->weightnorm_bwd = cu_weightnorm_bwd;
+  t->embed = cu_embed;
+  t->embed_bwd = cu_embed_bwd;
+  t->framecat = cu_framecat;
+  t->framecat_bwd = cu_framecat_bwd;
+  t->xent = cu_xent;
+  t->adamw = cu_adamw;
+  t->sumsq = cu_sumsq;
+  t->transpose = cu_transpose;
+  t->stats_pool = cu_stats_pool;
+}
+
+static cu_ctx g_ctx;
+static backend g_cuda = {&cu_ops_table, DEV_CUDA, &g_ctx};
+static int g_state = 0; /* 0 untried, 1 ready, -1 failed */
+static char g_why[256];
+
+extern "C" backend *be_cuda(ts_err *e) {
+  if (g_state == 1) return &g_cuda;
+  if (g_state == 0) {
+    cu_table_init(&cu_ops_table);
+    int n = 0;
+    cudaError_t st = cudaGetDeviceCount(&n);
+    cublasStatus_t bs;
+    if (st != cudaSuccess) {
+      snprintf(g_why, sizeof g_why, "no usable CUDA driver/device: %s", cudaGetErrorString(st));
+    } else if (n < 1) {
+      snprintf(g_why, sizeof g_why, "no CUDA device found");
+    } else if ((st = cudaSetDevice(0)) != cudaSuccess || (st = cudaFree(0)) != cudaSuccess) {
+      snprintf(g_why, sizeof g_why, "cannot start device 0: %s", cudaGetErrorString(st));
+    } else if ((st = cudaMalloc((void **)&g_ctx.red, sizeof(double))) != cudaSuccess) {
+      snprintf(g_why, sizeof g_why, "device 0: %s", cudaGetErrorString(st));
+    } else if ((bs = cublasCreate(&g_ctx.blas)) != CUBLAS_STATUS_SUCCESS) {
+      snprintf(g_why, sizeof g_why, "cuBLAS initialisation failed: %s", cublasGetStatusString(bs));
+    } else if ((bs = cublasSetMathMode(g_ctx.blas, CUBLAS_DEFAULT_MATH)) != CUBLAS_STATUS_SUCCESS) {
+      snprintf(g_why, sizeof g_why, "cuBLAS math mode: %s", cublasGetStatusString(bs));
+    } else {
+      g_ctx.device = 0;
+      g_state = 1;
+      return &g_cuda;
+    }
+    g_state = -1;
+  }
+  err_set(e, TS_EDEVICE, "cuda: %s", g_why);
+  return NULL;
+}

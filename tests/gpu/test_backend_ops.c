@@ -1,0 +1,790 @@
+/* test_backend_ops.c — every backend op (forward and backward) on the CPU and the CUDA backend
+ * with the same random inputs, compared by normalised error ||gpu - cpu|| / ||cpu||. Outputs
+ * that an op overwrites are poisoned with NaN first (an element the GPU forgets to write
+ * fails); gradients, which ops add into, start from the same random values on both sides.
+ * NaN never passes. One line per case, a per-op summary last; exit status 1 on any failure,
+ * 2 when no CUDA device is usable. Needs a GPU: built only with CUDA, never run by ctest. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tensor/backend.h"
+#include "tensor/ops.h"
+#include "tensor/ops_layout.h"
+#include "tensor/ops_pool.h"
+
+const char *cuda_last_error(void); /* kernels/cuda_backend.cu */
+
+#define TOL 1e-5
+
+static backend *g_be[2]; /* 0 cpu, 1 cuda */
+static ts_err g_e;
+static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
+
+/* ---- random numbers: xorshift64*, a fresh stream per case ---- */
+static uint64_t rnd_u64(void) {
+  g_rng ^= g_rng >> 12;
+  g_rng ^= g_rng << 25;
+  g_rng ^= g_rng >> 27;
+  return g_rng * 0x2545f4914f6cdd1dull;
+}
+/* uniform in [-1, -0.05] U [0.05, 1]: never zero */
+static float rnd_f(void) {
+  float u = (float)((rnd_u64() >> 40) * (1.0 / 16777216.0));
+  float m = 0.05f + 0.95f * u;
+  return (rnd_u64() & 1) ? m : -m;
+}
+static int rnd_int(int n) { return (int)(rnd_u64() % (uint64_t)n); }
+
+/* ---- buffers with a CPU copy and a device copy ---- */
+enum { I_RAND, I_POS, I_NAN };
+typedef struct hb {
+  float *c, *g;
+  int64_t n;
+} hb;
+
+#define MAXB 32
+static hb g_bufs[MAXB];
+static int g_nbufs;
+
+/* per-case record */
+typedef struct op_stat {
+  char op[32];
+  int cases, failed;
+  double max_err;
+} op_stat;
+static op_stat g_stats[64];
+static int g_nstats, g_total, g_fail;
+static char g_case[256], g_op[32], g_detail[512];
+static int g_case_bad;
+static const char *g_filter;
+#define G(names, call)                              \
+  do {                                              \
+    if (!g_filter || strstr(names, g_filter)) call; \
+  } while (0)
+static double g_case_max;
+
+static void die(const char *msg) {
+  fprintf(stderr, "test_backend_ops: %s\n", msg);
+  exit(1);
+}
+
+static void up(hb *b) {
+  if (g_be[1]->ops->to_device(g_be[1], b->g, b->c, sizeof(float) * (size_t)b->n, &g_e)) die(g_e.msg);
+}
+
+static hb *mk(int64_t n, int init) {
+  if (g_nbufs == MAXB) die("too many buffers in one case");
+  hb *b = &g_bufs[g_nbufs++];
+  b->n = n;
+  b->c = malloc(sizeof(float) * (size_t)(n ? n : 1));
+  b->g = g_be[1]->ops->alloc(g_be[1], sizeof(float) * (size_t)(n ? n : 1));
+  if (!b->c || !b->g) die("out of memory");
+  for (int64_t i = 0; i < n; i++) {
+    float v = rnd_f();
+    b->c[i] = init == I_NAN ? NAN : init == I_POS ? fabsf(v) + 0.1f : v;
+  }
+  up(b);
+  return b;
+}
+
+static tensor tv(const hb *b, int d, int nd, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
+  tensor t = tensor_f32(d ? b->g : b->c, nd, d0, d1, d2, d3);
+  t.device = g_be[d]->device;
+  return t;
+}
+#define TV(b, d, nd, d0, d1, d2, d3) ((b) ? tv((b), (d), (nd), (d0), (d1), (d2), (d3)) : (tensor){0})
+#define PT(b, t) ((b) ? &(t) : NULL)
+
+static void case_begin(const char *op, const char *fmt, ...) {
+  g_rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)(g_total + 1) * 0xbf58476d1ce4e5b9ull);
+  for (int i = 0; i < 4; i++) rnd_u64();
+  snprintf(g_op, sizeof g_op, "%s", op);
+  va_list ap;
+  va_start(ap, fmt);
+  char args[200];
+  vsnprintf(args, sizeof args, fmt, ap);
+  va_end(ap);
+  snprintf(g_case, sizeof g_case, "%s %s", op, args);
+  g_detail[0] = 0;
+  g_case_bad = 0;
+  g_case_max = 0;
+}
+
+static void note(const char *fmt, ...) {
+  size_t l = strlen(g_detail);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(g_detail + l, sizeof g_detail - l, fmt, ap);
+  va_end(ap);
+}
+
+/* runs an op on backend d; a failure fails the case */
+static void run_rc(int d, int rc) {
+  if (rc) {
+    int cu = g_be[d]->device == DEV_CUDA;
+    note(" [%s: %s%s%s]", g_be[d]->ops->name, g_e.msg, cu ? " / " : "", cu ? cuda_last_error() : "");
+    g_case_bad = 1;
+    return;
+  }
+  if (d && g_be[1]->ops->sync(g_be[1], &g_e)) {
+    note(" [cuda sync: %s]", g_e.msg);
+    g_case_bad = 1;
+  }
+}
+#define RUN(d, call) run_rc((d), (call))
+#define BOTH(d) for (int d = 0; d < 2; d++)
+
+/* compares n values of CPU result c with GPU result g (host copies) */
+static void cmp_vals(const char *name, const float *c, const float *g, int64_t n) {
+  double num = 0, den = 0;
+  int bad = 0;
+  for (int64_t i = 0; i < n; i++) {
+    float a = c[i], b = g[i];
+    if (isnan(a) || isnan(b)) {
+      bad = 1;
+      continue;
+    }
+    if (!isfinite(a) || !isfinite(b)) {
+      if (a != b) bad = 1; /* matching infinities (lse of a fully masked row) are fine */
+      continue;
+    }
+    num += ((double)b - a) * ((double)b - a);
+    den += (double)a * a;
+  }
+  double err = den > 0 ? sqrt(num / den) : sqrt(num);
+  if (bad) err = INFINITY;
+  if (err > g_case_max) g_case_max = err;
+  note(" %s=%.1e", name, err);
+  if (!(err <= TOL)) g_case_bad = 1;
+}
+
+static void cmp(const char *name, hb *b) {
+  float *tmp = malloc(sizeof(float) * (size_t)(b->n ? b->n : 1));
+  if (!tmp) die("out of memory");
+  if (g_be[1]->ops->to_host(g_be[1], tmp, b->g, sizeof(float) * (size_t)b->n, &g_e)) {
+    note(" [%s: %s]", name, g_e.msg);
+    g_case_bad = 1;
+  } else {
+    cmp_vals(name, b->c, tmp, b->n);
+  }
+  free(tmp);
+}
+
+/* frees the buffers of a group of cases (a forward case and the backward case that reuses its
+ * inputs and outputs) */
+static void bufs_free(void) {
+  for (int i = 0; i < g_nbufs; i++) {
+    free(g_bufs[i].c);
+    g_be[1]->ops->release(g_be[1], g_bufs[i].g);
+  }
+  g_nbufs = 0;
+}
+
+static void case_end(void) {
+  g_total++;
+  if (g_case_bad) g_fail++;
+  printf("%s %-60s%s\n", g_case_bad ? "FAIL" : "ok  ", g_case, g_detail);
+  fflush(stdout);
+  op_stat *s = NULL;
+  for (int i = 0; i < g_nstats; i++)
+    if (!strcmp(g_stats[i].op, g_op)) s = &g_stats[i];
+  if (!s && g_nstats < 64) {
+    s = &g_stats[g_nstats++];
+    memset(s, 0, sizeof *s);
+    snprintf(s->op, sizeof s->op, "%s", g_op);
+  }
+  if (s) {
+    s->cases++;
+    s->failed += g_case_bad;
+    if (g_case_max > s->max_err || isnan(g_case_max)) s->max_err = g_case_max;
+  }
+}
+
+/* ================= cases ================= */
+
+static void c_elem(int64_t n) {
+  case_begin("elementwise", "n=%lld (fill copy axpby add mul scale)", (long long)n);
+  hb *a = mk(n, I_RAND), *b = mk(n, I_RAND), *f = mk(n, I_NAN), *cp = mk(n, I_NAN), *y = mk(n, I_RAND),
+     *s = mk(n, I_NAN), *m = mk(n, I_NAN), *sc = mk(n, I_NAN);
+  BOTH(d) {
+    tensor A = tv(a, d, 1, n, 0, 0, 0), Bt = tv(b, d, 1, n, 0, 0, 0), F = tv(f, d, 1, n, 0, 0, 0),
+           CP = tv(cp, d, 1, n, 0, 0, 0), Y = tv(y, d, 1, n, 0, 0, 0), S = tv(s, d, 1, n, 0, 0, 0),
+           M = tv(m, d, 1, n, 0, 0, 0), SC = tv(sc, d, 1, n, 0, 0, 0);
+    RUN(d, op_fill(g_be[d], &F, 0.75f, &g_e));
+    RUN(d, op_copy(g_be[d], &A, &CP, &g_e));
+    RUN(d, op_axpby(g_be[d], &A, 1.5f, &Y, -0.25f, &g_e));
+    RUN(d, op_add(g_be[d], &A, &Bt, &S, &g_e));
+    RUN(d, op_mul(g_be[d], &A, &Bt, &M, &g_e));
+    RUN(d, op_scale(g_be[d], &A, -3.0f, &SC, &g_e));
+  }
+  cmp("fill", f);
+  cmp("copy", cp);
+  cmp("axpby", y);
+  cmp("add", s);
+  cmp("mul", m);
+  cmp("scale", sc);
+  case_end();
+  case_begin("fill0", "n=%lld", (long long)n);
+  hb *z = mk(n, I_NAN);
+  BOTH(d) {
+    tensor Z = tv(z, d, 1, n, 0, 0, 0);
+    RUN(d, op_fill(g_be[d], &Z, 0.0f, &g_e));
+  }
+  cmp("z", z);
+  case_end();
+  bufs_free();
+}
+
+static void c_mul_bwd(int64_t n, int with_a, int with_b) {
+  case_begin("mul_bwd", "n=%lld da=%d db=%d", (long long)n, with_a, with_b);
+  hb *a = mk(n, I_RAND), *b = mk(n, I_RAND), *g = mk(n, I_RAND), *da = with_a ? mk(n, I_RAND) : NULL,
+     *db = with_b ? mk(n, I_RAND) : NULL;
+  BOTH(d) {
+    tensor A = tv(a, d, 1, n, 0, 0, 0), Bt = tv(b, d, 1, n, 0, 0, 0), G = tv(g, d, 1, n, 0, 0, 0),
+           DA = TV(da, d, 1, n, 0, 0, 0), DB = TV(db, d, 1, n, 0, 0, 0);
+    RUN(d, op_mul_bwd(g_be[d], &A, &Bt, &G, PT(da, DA), PT(db, DB), &g_e));
+  }
+  if (da) cmp("da", da);
+  if (db) cmp("db", db);
+  case_end();
+  bufs_free();
+}
+
+static const char *act_name[] = {"gelu", "relu", "silu"};
+
+static void c_act(int64_t R, int64_t C) {
+  for (int k = 0; k < 3; k++) {
+    case_begin("act", "%s %lldx%lld", act_name[k], (long long)R, (long long)C);
+    hb *x = mk(R * C, I_RAND), *y = mk(R * C, I_NAN), *g = mk(R * C, I_RAND), *dx = mk(R * C, I_RAND);
+    BOTH(d) {
+      tensor X = tv(x, d, 2, R, C, 0, 0), Y = tv(y, d, 2, R, C, 0, 0), G = tv(g, d, 2, R, C, 0, 0),
+             DX = tv(dx, d, 2, R, C, 0, 0);
+      RUN(d, op_act(g_be[d], (act_kind)k, &X, &Y, &g_e));
+      RUN(d, op_act_bwd(g_be[d], (act_kind)k, &X, &G, &DX, &g_e));
+    }
+    cmp("y", y);
+    cmp("dx", dx);
+    case_end();
+  }
+  case_begin("swiglu", "%lldx%lld", (long long)R, (long long)C);
+  hb *gt = mk(R * C, I_RAND), *u = mk(R * C, I_RAND), *y = mk(R * C, I_NAN), *g = mk(R * C, I_RAND),
+     *dg = mk(R * C, I_RAND), *du = mk(R * C, I_RAND);
+  BOTH(d) {
+    tensor GT = tv(gt, d, 2, R, C, 0, 0), U = tv(u, d, 2, R, C, 0, 0), Y = tv(y, d, 2, R, C, 0, 0),
+           G = tv(g, d, 2, R, C, 0, 0), DG = tv(dg, d, 2, R, C, 0, 0), DU = tv(du, d, 2, R, C, 0, 0);
+    RUN(d, op_swiglu(g_be[d], &GT, &U, &Y, &g_e));
+    RUN(d, op_swiglu_bwd(g_be[d], &GT, &U, &G, &DG, &DU, &g_e));
+  }
+  cmp("y", y);
+  cmp("dgate", dg);
+  cmp("dup", du);
+  case_end();
+  case_begin("softmax", "%lldx%lld", (long long)R, (long long)C);
+  hb *x = mk(R * C, I_RAND), *sy = mk(R * C, I_NAN), *sg = mk(R * C, I_RAND), *dx = mk(R * C, I_RAND);
+  for (int64_t i = 0; i < R * C; i++) x->c[i] *= 8.0f; /* peaky rows */
+  up(x);
+  BOTH(d) {
+    tensor X = tv(x, d, 2, R, C, 0, 0), Y = tv(sy, d, 2, R, C, 0, 0);
+    RUN(d, op_softmax(g_be[d], &X, &Y, &g_e));
+  }
+  cmp("y", sy);
+  up(sy); /* backward from the same y */
+  BOTH(d) {
+    tensor Y = tv(sy, d, 2, R, C, 0, 0), G = tv(sg, d, 2, R, C, 0, 0), DX = tv(dx, d, 2, R, C, 0, 0);
+    RUN(d, op_softmax_bwd(g_be[d], &Y, &G, &DX, &g_e));
+  }
+  cmp("dx", dx);
+  case_end();
+  bufs_free();
+}
+
+/* A (Ba?,M,K)/(K,M), B (Bb?,K,N)/(N,K), C (Bc?,M,N) */
+static void c_matmul(int64_t Bt, int a_batched, int b_batched, int64_t M, int64_t K, int64_t N, int ta, int tb,
+                     int bias, float beta) {
+  case_begin("matmul", "B=%lld%s%s M=%lld K=%lld N=%lld ta=%d tb=%d bias=%d beta=%g", (long long)Bt,
+             a_batched ? " A3" : " A2", b_batched ? " B3" : " B2", (long long)M, (long long)K, (long long)N, ta, tb,
+             bias, beta);
+  int64_t Bc = a_batched ? Bt : 1, Bb = b_batched ? Bt : 1;
+  hb *a = mk(Bc * M * K, I_RAND), *b = mk(Bb * K * N, I_RAND), *bs = bias ? mk(N, I_RAND) : NULL,
+     *c = mk(Bc * M * N, beta != 0.0f ? I_RAND : I_NAN);
+  BOTH(d) {
+    tensor A = a_batched ? tv(a, d, 3, Bc, ta ? K : M, ta ? M : K, 0) : tv(a, d, 2, ta ? K : M, ta ? M : K, 0, 0);
+    tensor Bm = b_batched ? tv(b, d, 3, Bb, tb ? N : K, tb ? K : N, 0) : tv(b, d, 2, tb ? N : K, tb ? K : N, 0, 0);
+    tensor C = a_batched ? tv(c, d, 3, Bc, M, N, 0) : tv(c, d, 2, M, N, 0, 0);
+    tensor BS = TV(bs, d, 1, N, 0, 0, 0);
+    RUN(d, op_matmul(g_be[d], &A, &Bm, PT(bs, BS), &C, ta, tb, beta, &g_e));
+  }
+  cmp("c", c);
+  case_end();
+  case_begin("matmul_bwd", "B=%lld%s%s M=%lld K=%lld N=%lld ta=%d tb=%d dbias=%d", (long long)Bt,
+             a_batched ? " A3" : " A2", b_batched ? " B3" : " B2", (long long)M, (long long)K, (long long)N, ta, tb,
+             bias);
+  hb *a2 = mk(Bc * M * K, I_RAND), *b2 = mk(Bb * K * N, I_RAND), *g = mk(Bc * M * N, I_RAND),
+     *da = mk(Bc * M * K, I_RAND), *db = mk(Bb * K * N, I_RAND), *dbs = bias ? mk(N, I_RAND) : NULL;
+  BOTH(d) {
+    tensor A = a_batched ? tv(a2, d, 3, Bc, ta ? K : M, ta ? M : K, 0) : tv(a2, d, 2, ta ? K : M, ta ? M : K, 0, 0);
+    tensor Bm =
+        b_batched ? tv(b2, d, 3, Bb, tb ? N : K, tb ? K : N, 0) : tv(b2, d, 2, tb ? N : K, tb ? K : N, 0, 0);
+    tensor DA = a_batched ? tv(da, d, 3, Bc, ta ? K : M, ta ? M : K, 0) : tv(da, d, 2, ta ? K : M, ta ? M : K, 0, 0);
+    tensor DB =
+        b_batched ? tv(db, d, 3, Bb, tb ? N : K, tb ? K : N, 0) : tv(db, d, 2, tb ? N : K, tb ? K : N, 0, 0);
+    tensor G = a_batched ? tv(g, d, 3, Bc, M, N, 0) : tv(g, d, 2, M, N, 0, 0);
+    tensor DBS = TV(dbs, d, 1, N, 0, 0, 0);
+    RUN(d, op_matmul_bwd(g_be[d], &A, &Bm, &G, &DA, &DB, PT(dbs, DBS), ta, tb, &g_e));
+  }
+  cmp("da", da);
+  cmp("db", db);
+  if (dbs) cmp("dbias", dbs);
+  case_end();
+  bufs_free();
+}
+
+static void c_norm(int64_t N, int64_t C, int affine) {
+  case_begin("layernorm", "N=%lld C=%lld affine=%d", (long long)N, (long long)C, affine);
+  hb *x = mk(N * C, I_RAND), *w = affine ? mk(C, I_RAND) : NULL, *b = affine ? mk(C, I_RAND) : NULL,
+     *y = mk(N * C, I_NAN), *m = mk(N, I_NAN), *r = mk(N, I_NAN);
+  for (int64_t i = 0; i < N * C; i++) x->c[i] = x->c[i] * 3.0f + 0.5f; /* off-centre */
+  up(x);
+  BOTH(d) {
+    tensor X = tv(x, d, 2, N, C, 0, 0), W = TV(w, d, 1, C, 0, 0, 0), Bs = TV(b, d, 1, C, 0, 0, 0),
+           Y = tv(y, d, 2, N, C, 0, 0), Mn = tv(m, d, 1, N, 0, 0, 0), R = tv(r, d, 1, N, 0, 0, 0);
+    RUN(d, op_layernorm(g_be[d], &X, PT(w, W), PT(b, Bs), &Y, &Mn, &R, 1e-5f, &g_e));
+  }
+  cmp("y", y);
+  cmp("mean", m);
+  cmp("rstd", r);
+  case_end();
+  case_begin("layernorm_bwd", "N=%lld C=%lld affine=%d", (long long)N, (long long)C, affine);
+  up(m);
+  up(r);
+  hb *g = mk(N * C, I_RAND), *dx = mk(N * C, I_RAND), *dw = affine ? mk(C, I_RAND) : NULL,
+     *db = affine ? mk(C, I_RAND) : NULL;
+  BOTH(d) {
+    tensor X = tv(x, d, 2, N, C, 0, 0), W = TV(w, d, 1, C, 0, 0, 0), Mn = tv(m, d, 1, N, 0, 0, 0),
+           R = tv(r, d, 1, N, 0, 0, 0), G = tv(g, d, 2, N, C, 0, 0), DX = tv(dx, d, 2, N, C, 0, 0),
+           DW = TV(dw, d, 1, C, 0, 0, 0), DB = TV(db, d, 1, C, 0, 0, 0);
+    RUN(d, op_layernorm_bwd(g_be[d], &X, PT(w, W), &Mn, &R, &G, &DX, PT(dw, DW), PT(db, DB), &g_e));
+  }
+  cmp("dx", dx);
+  if (dw) cmp("dw", dw);
+  if (db) cmp("db", db);
+  case_end();
+
+  case_begin("rmsnorm", "N=%lld C=%lld affine=%d", (long long)N, (long long)C, affine);
+  hb *x2 = mk(N * C, I_RAND), *w2 = affine ? mk(C, I_RAND) : NULL, *y2 = mk(N * C, I_NAN), *r2 = mk(N, I_NAN);
+  BOTH(d) {
+    tensor X = tv(x2, d, 2, N, C, 0, 0), W = TV(w2, d, 1, C, 0, 0, 0), Y = tv(y2, d, 2, N, C, 0, 0),
+           R = tv(r2, d, 1, N, 0, 0, 0);
+    RUN(d, op_rmsnorm(g_be[d], &X, PT(w2, W), &Y, &R, 1e-6f, &g_e));
+  }
+  cmp("y", y2);
+  cmp("rstd", r2);
+  case_end();
+  case_begin("rmsnorm_bwd", "N=%lld C=%lld affine=%d", (long long)N, (long long)C, affine);
+  up(r2);
+  hb *g2 = mk(N * C, I_RAND), *dx2 = mk(N * C, I_RAND), *dw2 = affine ? mk(C, I_RAND) : NULL;
+  BOTH(d) {
+    tensor X = tv(x2, d, 2, N, C, 0, 0), W = TV(w2, d, 1, C, 0, 0, 0), R = tv(r2, d, 1, N, 0, 0, 0),
+           G = tv(g2, d, 2, N, C, 0, 0), DX = tv(dx2, d, 2, N, C, 0, 0), DW = TV(dw2, d, 1, C, 0, 0, 0);
+    RUN(d, op_rmsnorm_bwd(g_be[d], &X, PT(w2, W), &R, &G, &DX, PT(dw2, DW), &g_e));
+  }
+  cmp("dx", dx2);
+  if (dw2) cmp("dw", dw2);
+  case_end();
+  bufs_free();
+}
+
+static void c_groupnorm(int64_t B, int64_t C, int64_t T, int G, int affine) {
+  case_begin("groupnorm", "B=%lld C=%lld T=%lld G=%d affine=%d", (long long)B, (long long)C, (long long)T, G,
+             affine);
+  hb *x = mk(B * C * T, I_RAND), *w = affine ? mk(C, I_RAND) : NULL, *b = affine ? mk(C, I_RAND) : NULL,
+     *y = mk(B * C * T, I_NAN), *m = mk(B * G, I_NAN), *r = mk(B * G, I_NAN);
+  BOTH(d) {
+    tensor X = tv(x, d, 3, B, C, T, 0), W = TV(w, d, 1, C, 0, 0, 0), Bs = TV(b, d, 1, C, 0, 0, 0),
+           Y = tv(y, d, 3, B, C, T, 0), Mn = tv(m, d, 2, B, G, 0, 0), R = tv(r, d, 2, B, G, 0, 0);
+    RUN(d, op_groupnorm(g_be[d], &X, PT(w, W), PT(b, Bs), &Y, &Mn, &R, G, 1e-5f, &g_e));
+  }
+  cmp("y", y);
+  cmp("mean", m);
+  cmp("rstd", r);
+  case_end();
+  case_begin("groupnorm_bwd", "B=%lld C=%lld T=%lld G=%d affine=%d", (long long)B, (long long)C, (long long)T, G,
+             affine);
+  up(m);
+  up(r);
+  hb *g = mk(B * C * T, I_RAND), *dx = mk(B * C * T, I_RAND), *dw = affine ? mk(C, I_RAND) : NULL,
+     *db = affine ? mk(C, I_RAND) : NULL;
+  BOTH(d) {
+    tensor X = tv(x, d, 3, B, C, T, 0), W = TV(w, d, 1, C, 0, 0, 0), Mn = tv(m, d, 2, B, G, 0, 0),
+           R = tv(r, d, 2, B, G, 0, 0), Gt = tv(g, d, 3, B, C, T, 0), DX = tv(dx, d, 3, B, C, T, 0),
+           DW = TV(dw, d, 1, C, 0, 0, 0), DB = TV(db, d, 1, C, 0, 0, 0);
+    RUN(d, op_groupnorm_bwd(g_be[d], &X, PT(w, W), &Mn, &R, &Gt, &DX, PT(dw, DW), PT(db, DB), G, &g_e));
+  }
+  cmp("dx", dx);
+  if (dw) cmp("dw", dw);
+  if (db) cmp("db", db);
+  case_end();
+  bufs_free();
+}
+
+/* kv_len / q_pos0: arrays of B or NULL */
+static void c_attn(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hkv, int64_t D, int causal,
+                   const int32_t *kv_len, const int32_t *q_pos0, int bias) {
+  char extra[96] = "";
+  if (kv_len) {
+    strcat(extra, " kv_len=");
+    for (int64_t b = 0; b < B; b++) snprintf(extra + strlen(extra), 8, "%d%s", kv_len[b], b + 1 < B ? "," : "");
+  }
+  if (q_pos0) {
+    strcat(extra, " q_pos0=");
+    for (int64_t b = 0; b < B; b++) snprintf(extra + strlen(extra), 8, "%d%s", q_pos0[b], b + 1 < B ? "," : "");
+  }
+  const char *fmt = "B=%lld Tq=%lld Tk=%lld Hq=%lld Hkv=%lld D=%lld causal=%d bias=%d%s";
+  case_begin("attention", fmt, (long long)B, (long long)Tq, (long long)Tk, (long long)Hq, (long long)Hkv,
+             (long long)D, causal, bias, extra);
+  int64_t nq = B * Tq * Hq * D, nk = B * Tk * Hkv * D;
+  hb *q = mk(nq, I_RAND), *k = mk(nk, I_RAND), *v = mk(nk, I_RAND), *o = mk(nq, I_NAN), *l = mk(B * Hq * Tq, I_NAN),
+     *bs = bias ? mk(Hq * Tq * Tk, I_RAND) : NULL;
+  for (int64_t i = 0; i < nq; i++) q->c[i] *= 2.0f;
+  up(q);
+  attn_cfg cfg[2];
+  BOTH(d) {
+    tensor Q = tv(q, d, 4, B, Tq, Hq, D), K = tv(k, d, 4, B, Tk, Hkv, D), V = tv(v, d, 4, B, Tk, Hkv, D),
+           O = tv(o, d, 4, B, Tq, Hq, D), L = tv(l, d, 3, B, Hq, Tq, 0);
+    static tensor BS[2];
+    if (bs) BS[d] = tv(bs, d, 3, Hq, Tq, Tk, 0);
+    cfg[d] = (attn_cfg){causal, 1.0f / sqrtf((float)D), kv_len, q_pos0, bs ? &BS[d] : NULL};
+    RUN(d, op_attention(g_be[d], &Q, &K, &V, &O, &L, &cfg[d], &g_e));
+  }
+  cmp("out", o);
+  cmp("lse", l);
+  case_end();
+  case_begin("attention_bwd", fmt, (long long)B, (long long)Tq, (long long)Tk, (long long)Hq, (long long)Hkv,
+             (long long)D, causal, bias, extra);
+  up(o); /* backward of both from the CPU forward */
+  up(l);
+  hb *go = mk(nq, I_RAND), *dq = mk(nq, I_RAND), *dk = mk(nk, I_RAND), *dv = mk(nk, I_RAND),
+     *dbs = bias ? mk(Hq * Tq * Tk, I_RAND) : NULL;
+  BOTH(d) {
+    tensor Q = tv(q, d, 4, B, Tq, Hq, D), K = tv(k, d, 4, B, Tk, Hkv, D), V = tv(v, d, 4, B, Tk, Hkv, D),
+           O = tv(o, d, 4, B, Tq, Hq, D), L = tv(l, d, 3, B, Hq, Tq, 0), GO = tv(go, d, 4, B, Tq, Hq, D),
+           DQ = tv(dq, d, 4, B, Tq, Hq, D), DK = tv(dk, d, 4, B, Tk, Hkv, D), DV = tv(dv, d, 4, B, Tk, Hkv, D),
+           DBS = TV(dbs, d, 3, Hq, Tq, Tk, 0);
+    static tensor BS[2];
+    if (bs) BS[d] = tv(bs, d, 3, Hq, Tq, Tk, 0);
+    cfg[d].bias = bs ? &BS[d] : NULL;
+    RUN(d, op_attention_bwd(g_be[d], &Q, &K, &V, &O, &L, &GO, &DQ, &DK, &DV, PT(dbs, DBS), &cfg[d], &g_e));
+  }
+  cmp("dq", dq);
+  cmp("dk", dk);
+  cmp("dv", dv);
+  if (dbs) cmp("dbias", dbs);
+  case_end();
+  bufs_free();
+}
+
+static void c_rope(int64_t B, int64_t T, int64_t H, int64_t D, int offset) {
+  case_begin("rope", "B=%lld T=%lld H=%lld D=%lld pos0=%d (fwd, in place, bwd)", (long long)B, (long long)T,
+             (long long)H, (long long)D, offset);
+  int64_t n = B * T * H * D;
+  int32_t *pos = malloc(sizeof(int32_t) * (size_t)(B * T));
+  for (int64_t i = 0; i < B * T; i++) pos[i] = offset + (int32_t)(i % T) * 3 + rnd_int(3);
+  hb *x = mk(n, I_RAND), *y = mk(n, I_NAN), *ip = mk(n, I_RAND), *g = mk(n, I_RAND), *dx = mk(n, I_RAND),
+     *scr = mk(n, I_NAN);
+  BOTH(d) {
+    tensor X = tv(x, d, 4, B, T, H, D), Y = tv(y, d, 4, B, T, H, D), IP = tv(ip, d, 4, B, T, H, D),
+           G = tv(g, d, 4, B, T, H, D), DX = tv(dx, d, 4, B, T, H, D), S = tv(scr, d, 4, B, T, H, D);
+    RUN(d, op_rope(g_be[d], &X, &Y, pos, 1e6f, &g_e));
+    RUN(d, op_rope(g_be[d], &IP, &IP, pos, 10000.0f, &g_e));
+    RUN(d, op_rope_bwd(g_be[d], &G, &DX, pos, 1e6f, &S, &g_e));
+  }
+  cmp("y", y);
+  cmp("inplace", ip);
+  cmp("dx", dx);
+  free(pos);
+  case_end();
+  bufs_free();
+}
+
+static void c_conv(int64_t B, int64_t Cin, int64_t T, int64_t Cout, int64_t K, int stride, int pad, int groups,
+                   int bias) {
+  int64_t To = op_conv1d_out_len(T, K, stride, pad), Cg = Cin / groups;
+  const char *fmt = "B=%lld Cin=%lld T=%lld Cout=%lld K=%lld stride=%d pad=%d groups=%d bias=%d";
+  case_begin("conv1d", fmt, (long long)B, (long long)Cin, (long long)T, (long long)Cout, (long long)K, stride, pad,
+             groups, bias);
+  hb *x = mk(B * Cin * T, I_RAND), *w = mk(Cout * Cg * K, I_RAND), *bs = bias ? mk(Cout, I_RAND) : NULL,
+     *y = mk(B * Cout * To, I_NAN);
+  BOTH(d) {
+    tensor X = tv(x, d, 3, B, Cin, T, 0), W = tv(w, d, 3, Cout, Cg, K, 0), BS = TV(bs, d, 1, Cout, 0, 0, 0),
+           Y = tv(y, d, 3, B, Cout, To, 0);
+    RUN(d, op_conv1d(g_be[d], &X, &W, PT(bs, BS), &Y, stride, pad, groups, &g_e));
+  }
+  cmp("y", y);
+  case_end();
+  case_begin("conv1d_bwd", fmt, (long long)B, (long long)Cin, (long long)T, (long long)Cout, (long long)K, stride,
+             pad, groups, bias);
+  hb *g = mk(B * Cout * To, I_RAND), *dx = mk(B * Cin * T, I_RAND), *dw = mk(Cout * Cg * K, I_RAND),
+     *dbs = bias ? mk(Cout, I_RAND) : NULL;
+  BOTH(d) {
+    tensor X = tv(x, d, 3, B, Cin, T, 0), W = tv(w, d, 3, Cout, Cg, K, 0), G = tv(g, d, 3, B, Cout, To, 0),
+           DX = tv(dx, d, 3, B, Cin, T, 0), DW = tv(dw, d, 3, Cout, Cg, K, 0), DBS = TV(dbs, d, 1, Cout, 0, 0, 0);
+    RUN(d, op_conv1d_bwd(g_be[d], &X, &W, &G, &DX, &DW, PT(dbs, DBS), stride, pad, groups, &g_e));
+  }
+  cmp("dx", dx);
+  cmp("dw", dw);
+  if (dbs) cmp("dbias", dbs);
+  case_end();
+  bufs_free();
+}
+
+static void c_weightnorm(int nd, int64_t a, int64_t b, int64_t c, int dim) {
+  int64_t ne[3] = {a, b, c}, n = a * b * (nd == 3 ? c : 1), m = ne[dim];
+  case_begin("weightnorm", "v=(%lld,%lld%s%lld) dim=%d (fwd+bwd)", (long long)a, (long long)b, nd == 3 ? "," : "",
+             nd == 3 ? (long long)c : 0LL, dim);
+  hb *v = mk(n, I_RAND), *g = mk(m, I_RAND), *w = mk(n, I_NAN), *nm = mk(m, I_NAN), *dw = mk(n, I_RAND),
+     *dv = mk(n, I_RAND), *dg = mk(m, I_RAND);
+  int64_t gs[3] = {1, 1, 1};
+  gs[dim] = m;
+  BOTH(d) {
+    tensor V = tv(v, d, nd, a, b, c, 0), W = tv(w, d, nd, a, b, c, 0), G = tv(g, d, nd, gs[0], gs[1], gs[2], 0),
+           NM = tv(nm, d, nd, gs[0], gs[1], gs[2], 0);
+    RUN(d, op_weightnorm(g_be[d], &V, &G, &W, &NM, dim, &g_e));
+  }
+  cmp("w", w);
+  cmp("norm", nm);
+  up(nm);
+  BOTH(d) {
+    tensor V = tv(v, d, nd, a, b, c, 0), G = tv(g, d, nd, gs[0], gs[1], gs[2], 0),
+           NM = tv(nm, d, nd, gs[0], gs[1], gs[2], 0), DW = tv(dw, d, nd, a, b, c, 0), DV = tv(dv, d, nd, a, b, c, 0),
+           DG = tv(dg, d, nd, gs[0], gs[1], gs[2], 0);
+    RUN(d, op_weightnorm_bwd(g_be[d], &V, &G, &NM, &DW, &DV, &DG, dim, &g_e));
+  }
+  cmp("dv", dv);
+  cmp("dg", dg);
+  case_end();
+  bufs_free();
+}
+
+static void c_embed(int64_t V, int64_t C, int64_t N) {
+  case_begin("embed", "V=%lld C=%lld N=%lld (repeated ids; fwd+bwd)", (long long)V, (long long)C, (long long)N);
+  int32_t *ids = malloc(sizeof(int32_t) * (size_t)N);
+  for (int64_t i = 0; i < N; i++) ids[i] = i % 3 == 0 ? 1 : rnd_int((int)V);
+  hb *t = mk(V * C, I_RAND), *o = mk(N * C, I_NAN), *g = mk(N * C, I_RAND), *dt = mk(V * C, I_RAND);
+  BOTH(d) {
+    tensor Tb = tv(t, d, 2, V, C, 0, 0), O = tv(o, d, 2, N, C, 0, 0), G = tv(g, d, 2, N, C, 0, 0),
+           DT = tv(dt, d, 2, V, C, 0, 0);
+    RUN(d, op_embed(g_be[d], &Tb, ids, &O, &g_e));
+    RUN(d, op_embed_bwd(g_be[d], ids, &G, &DT, &g_e));
+  }
+  cmp("out", o);
+  cmp("dtable", dt);
+  free(ids);
+  case_end();
+  bufs_free();
+}
+
+static void c_framecat(int64_t B, int64_t T, int64_t C, int k) {
+  int64_t To = T / k;
+  case_begin("framecat", "B=%lld T=%lld C=%lld k=%d (fwd+bwd)", (long long)B, (long long)T, (long long)C, k);
+  hb *x = mk(B * T * C, I_RAND), *y = mk(B * To * k * C, I_NAN), *g = mk(B * To * k * C, I_RAND),
+     *dx = mk(B * T * C, I_RAND);
+  BOTH(d) {
+    tensor X = tv(x, d, 3, B, T, C, 0), Y = tv(y, d, 3, B, To, k * C, 0), G = tv(g, d, 3, B, To, k * C, 0),
+           DX = tv(dx, d, 3, B, T, C, 0);
+    RUN(d, op_framecat(g_be[d], &X, &Y, k, &g_e));
+    RUN(d, op_framecat_bwd(g_be[d], &G, &DX, k, &g_e));
+  }
+  cmp("y", y);
+  cmp("dx", dx);
+  case_end();
+  bufs_free();
+}
+
+static void c_transpose(int64_t B, int64_t R, int64_t C) {
+  case_begin("transpose", "B=%lld R=%lld C=%lld (fwd+bwd)", (long long)B, (long long)R, (long long)C);
+  hb *x = mk(B * R * C, I_RAND), *y = mk(B * R * C, I_NAN), *g = mk(B * R * C, I_RAND), *dx = mk(B * R * C, I_RAND);
+  BOTH(d) {
+    tensor X = B > 1 ? tv(x, d, 3, B, R, C, 0) : tv(x, d, 2, R, C, 0, 0);
+    tensor Y = B > 1 ? tv(y, d, 3, B, C, R, 0) : tv(y, d, 2, C, R, 0, 0);
+    tensor G = B > 1 ? tv(g, d, 3, B, C, R, 0) : tv(g, d, 2, C, R, 0, 0);
+    tensor DX = B > 1 ? tv(dx, d, 3, B, R, C, 0) : tv(dx, d, 2, R, C, 0, 0);
+    RUN(d, op_transpose(g_be[d], &X, &Y, &g_e));
+    RUN(d, op_transpose_bwd(g_be[d], &G, &DX, &g_e));
+  }
+  cmp("y", y);
+  cmp("dx", dx);
+  case_end();
+  bufs_free();
+}
+
+static void c_stats_pool(int64_t B, int64_t C, int64_t T, int with_lens) {
+  case_begin("stats_pool", "B=%lld C=%lld T=%lld lens=%d (fwd+bwd)", (long long)B, (long long)C, (long long)T,
+             with_lens);
+  int32_t *lens = malloc(sizeof(int32_t) * (size_t)B);
+  for (int64_t b = 0; b < B; b++) lens[b] = b == 0 ? (int32_t)T : 1 + rnd_int((int)T);
+  hb *x = mk(B * C * T, I_RAND), *y = mk(B * 2 * C, I_NAN), *g = mk(B * 2 * C, I_RAND), *dx = mk(B * C * T, I_RAND);
+  const int32_t *L = with_lens ? lens : NULL;
+  BOTH(d) {
+    tensor X = tv(x, d, 3, B, C, T, 0), Y = tv(y, d, 2, B, 2 * C, 0, 0);
+    RUN(d, op_stats_pool(g_be[d], &X, L, &Y, 1e-5f, &g_e));
+  }
+  cmp("y", y);
+  up(y);
+  BOTH(d) {
+    tensor X = tv(x, d, 3, B, C, T, 0), Y = tv(y, d, 2, B, 2 * C, 0, 0), G = tv(g, d, 2, B, 2 * C, 0, 0),
+           DX = tv(dx, d, 3, B, C, T, 0);
+    RUN(d, op_stats_pool_bwd(g_be[d], &X, L, &Y, &G, &DX, &g_e));
+  }
+  cmp("dx", dx);
+  free(lens);
+  case_end();
+  bufs_free();
+}
+
+static void c_xent(int64_t N, int64_t V, int ignore, int weights, float gs, int want_losses) {
+  case_begin("xent", "N=%lld V=%lld ignored=%d weights=%d grad_scale=%g losses=%d", (long long)N, (long long)V,
+             ignore, weights, gs, want_losses);
+  int32_t *t = malloc(sizeof(int32_t) * (size_t)N);
+  float *w = malloc(sizeof(float) * (size_t)N), *lc = malloc(sizeof(float) * (size_t)N),
+        *lg = malloc(sizeof(float) * (size_t)N);
+  for (int64_t i = 0; i < N; i++) {
+    t[i] = rnd_int((int)V);
+    w[i] = 0.25f + fabsf(rnd_f());
+    lc[i] = lg[i] = NAN;
+  }
+  if (ignore && N > 2) {
+    t[1] = -1;
+    if (weights) w[N - 1] = 0.0f;
+  }
+  hb *x = mk(N * V, I_RAND);
+  for (int64_t i = 0; i < N * V; i++) x->c[i] *= 6.0f;
+  up(x);
+  BOTH(d) {
+    tensor X = tv(x, d, 2, N, V, 0, 0);
+    RUN(d, op_xent(g_be[d], &X, t, weights ? w : NULL, want_losses ? (d ? lg : lc) : NULL, gs, &g_e));
+  }
+  if (want_losses) cmp_vals("losses", lc, lg, N);
+  cmp(gs != 0.0f ? "dlogits" : "logits", x);
+  free(t);
+  free(w);
+  free(lc);
+  free(lg);
+  case_end();
+  bufs_free();
+}
+
+static void c_optim(int64_t n) {
+  case_begin("adamw", "n=%lld (3 steps, wd=0.1)", (long long)n);
+  hb *p = mk(n, I_RAND), *g = mk(n, I_RAND), *m = mk(n, I_RAND), *v = mk(n, I_POS);
+  for (int64_t t = 1; t <= 3; t++) BOTH(d) {
+      RUN(d, op_adamw(g_be[d], d ? p->g : p->c, d ? g->g : g->c, d ? m->g : m->c, d ? v->g : v->c, n, 1e-3f, 0.9f,
+                      0.999f, 1e-8f, 0.1f, t, &g_e));
+    }
+  cmp("p", p);
+  cmp("m", m);
+  cmp("v", v);
+  case_end();
+  case_begin("sumsq", "n=%lld", (long long)n);
+  hb *x = mk(n, I_RAND);
+  double sc = op_sumsq(g_be[0], x->c, n), sg = op_sumsq(g_be[1], x->g, n);
+  float a = (float)sc, b = (float)sg;
+  cmp_vals("sumsq", &a, &b, 1);
+  case_end();
+  bufs_free();
+}
+
+int main(int argc, char **argv) {
+  /* an optional argument runs only the groups whose op names contain it, e.g. "attention" */
+  g_filter = argc > 1 ? argv[1] : NULL;
+  ts_err e = {0};
+  g_be[0] = be_cpu();
+  /* TSASR_OPS_SELFTEST=1 compares the CPU backend with itself: checks the harness (shapes,
+   * poisoning, comparisons) on a machine without a GPU; every error must then be 0. */
+  int self = getenv("TSASR_OPS_SELFTEST") && atoi(getenv("TSASR_OPS_SELFTEST"));
+  g_be[1] = self ? be_cpu() : be_cuda(&e);
+  if (!g_be[1]) {
+    fprintf(stderr, "test_backend_ops: no CUDA backend: %s\n", e.msg);
+    return 2;
+  }
+  be_info info;
+  be_get_info(&info);
+  printf("test_backend_ops: cpu (%s, %d threads) vs %s (%s), tolerance %.0e\n", info.blas, info.omp_threads,
+         self ? "cpu (self-test)" : "cuda", self ? "-" : info.cuda_device_name, TOL);
+
+  G("elementwise fill", c_elem(1));
+  G("elementwise fill", c_elem(1037));
+  G("elementwise fill", c_elem(300001));
+  G("mul_bwd", c_mul_bwd(777, 1, 1));
+  G("mul_bwd", c_mul_bwd(777, 1, 0));
+  G("mul_bwd", c_mul_bwd(777, 0, 1));
+  G("act swiglu softmax", c_act(13, 37));
+  G("act swiglu softmax", c_act(3, 4099));
+  /* matmul: plain, folded batch, batched B, transposes, bias, beta */
+  for (int ta = 0; ta < 2; ta++)
+    for (int tb = 0; tb < 2; tb++) {
+      G("matmul", c_matmul(1, 0, 0, 7, 13, 5, ta, tb, 0, 0.0f));
+      G("matmul", c_matmul(3, 1, 0, 9, 17, 11, ta, tb, 1, 0.0f));
+      G("matmul", c_matmul(3, 1, 1, 6, 10, 15, ta, tb, 1, 0.5f));
+      G("matmul", c_matmul(2, 1, 1, 33, 64, 1, ta, tb, 0, 1.0f));
+    }
+  G("matmul", c_matmul(4, 1, 0, 128, 896, 136, 0, 1, 1, 0.0f));
+  G("layernorm rmsnorm", c_norm(5, 7, 1));
+  G("layernorm rmsnorm", c_norm(33, 96, 0));
+  G("layernorm rmsnorm", c_norm(3, 1000, 1));
+  G("layernorm rmsnorm", c_norm(64, 896, 1));
+  G("groupnorm", c_groupnorm(2, 6, 11, 3, 1));
+  G("groupnorm", c_groupnorm(1, 8, 5, 8, 0));
+  G("groupnorm", c_groupnorm(3, 4, 70, 1, 1));
+  {
+    G("attention", c_attn(2, 7, 7, 3, 3, 8, 0, NULL, NULL, 0));
+    G("attention", c_attn(2, 9, 9, 4, 2, 16, 1, NULL, NULL, 0));
+    int32_t p0[1] = {8};
+    G("attention", c_attn(1, 5, 13, 7, 1, 8, 1, NULL, p0, 0));
+    int32_t kl[3] = {11, 4, 0};
+    G("attention", c_attn(3, 6, 11, 2, 2, 12, 0, kl, NULL, 1));
+    int32_t kl2[2] = {10, 5}, p02[2] = {6, 2};
+    G("attention", c_attn(2, 4, 10, 4, 2, 8, 1, kl2, p02, 1));
+    G("attention", c_attn(2, 67, 67, 14, 2, 64, 1, NULL, NULL, 0));
+    int32_t kl3[2] = {40, 67};
+    G("attention", c_attn(2, 67, 67, 14, 14, 64, 0, kl3, NULL, 1));
+    int32_t p03[1] = {0}, kl4[1] = {1};
+    G("attention", c_attn(1, 1, 1, 2, 1, 4, 1, kl4, p03, 0));
+  }
+  G("rope", c_rope(2, 7, 3, 8, 0));
+  G("rope", c_rope(1, 33, 14, 64, 4000));
+  G("conv1d", c_conv(2, 4, 17, 6, 3, 1, 1, 1, 1));
+  G("conv1d", c_conv(2, 6, 20, 6, 5, 2, 2, 3, 1));
+  G("conv1d", c_conv(1, 8, 33, 8, 3, 1, 1, 8, 0));
+  G("conv1d", c_conv(3, 5, 9, 7, 1, 1, 0, 1, 1));
+  G("conv1d", c_conv(2, 4, 10, 4, 4, 3, 0, 2, 0));
+  G("conv1d", c_conv(1, 3, 25, 5, 2, 4, 1, 1, 1));
+  G("conv1d", c_conv(2, 16, 128, 16, 128, 1, 64, 16, 1));
+  G("weightnorm", c_weightnorm(3, 6, 5, 4, 0));
+  G("weightnorm", c_weightnorm(3, 6, 5, 4, 1));
+  G("weightnorm", c_weightnorm(3, 6, 5, 4, 2));
+  G("weightnorm", c_weightnorm(2, 7, 3, 1, 0));
+  G("weightnorm", c_weightnorm(2, 7, 3, 1, 1));
+  G("embed", c_embed(50, 12, 30));
+  G("embed", c_embed(1000, 896, 77));
+  G("framecat", c_framecat(2, 11, 6, 2));
+  G("framecat", c_framecat(3, 16, 5, 4));
+  G("transpose", c_transpose(1, 37, 5));
+  G("transpose", c_transpose(3, 64, 129));
+  G("stats_pool", c_stats_pool(3, 5, 17, 1));
+  G("stats_pool", c_stats_pool(2, 64, 200, 0));
+  G("xent", c_xent(7, 33, 1, 1, 0.25f, 1));
+  G("xent", c_xent(7, 33, 1, 0, 0.0f, 1));
+  G("xent", c_xent(5, 1000, 1, 1, 1.0f, 0));
+  G("xent", c_xent(16, 151, 0, 1, -0.5f, 1));
+  G("adamw sumsq", c_optim(1));
+  G("adamw sumsq", c_optim(100003));
+
+  printf("\n%-16s %6s %6s %10s\n", "op", "cases", "failed", "max err");
+  for (int i = 0; i < g_nstats; i++)
+    printf("%-16s %6d %6d %10.2e\n", g_stats[i].op, g_stats[i].cases, g_stats[i].failed, g_stats[i].max_err);
+  printf("test_backend_ops: %d cases, %d failed (tolerance %.0e normalised)\n", g_total, g_fail, TOL);
+  return g_fail ? 1 : 0;
+}
