@@ -60,7 +60,7 @@ static const wb_cmd k_cmds[] = {
     {"log", "log", "show the recent messages", c_log},
     {"run", "run RECIPE.lua [key=value...] | run stop", "run `tsasr run RECIPE` as a child: its output and the loss from its metrics.jsonl as a plot", c_run},
     {"plot", "plot METRICS.jsonl [KEY]", "plot a metric (default loss) of a metrics.jsonl in the run pane", c_plot},
-    {"lua", "lua EXPR", "evaluate Lua (not available in this build yet)", c_lua},
+    {"lua", "lua EXPR", "evaluate Lua with the tsasr module as `ts` (results and print output in the message line)", c_lua},
     {"quit", "quit", "leave the workbench (key q)", c_quit},
     {"exit", "exit", "same as quit", c_quit},
     {NULL, NULL, NULL, NULL}};
@@ -119,7 +119,20 @@ static int split(const char *line, char *buf, size_t bn, char **argv, int cap) {
   return n;
 }
 
+void wb_lua_eval(wb *w, const char *code); /* wb_lua.c */
+
 void wb_cmd_exec(wb *w, const char *line) {
+  /* `lua` takes the rest of the line verbatim (Lua has its own quoting) */
+  const char *p = line;
+  while (isspace((unsigned char)*p)) p++;
+  if (!strncmp(p, "lua", 3) && (isspace((unsigned char)p[3]) || !p[3])) {
+    p += 3;
+    while (isspace((unsigned char)*p)) p++;
+    if (*p) {
+      wb_lua_eval(w, p);
+      return;
+    }
+  }
   char buf[8192];
   char *argv[64];
   int argc = split(line, buf, sizeof buf, argv, 64);

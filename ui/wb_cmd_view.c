@@ -206,8 +206,18 @@ void c_run(wb *w, int argc, char **argv) {
   wb_msg(w, 0, "started: %s", wb_run_cmdline(r));
 }
 
+void wb_lua_eval(wb *w, const char *code); /* wb_lua.c */
+
 void c_lua(wb *w, int argc, char **argv) {
-  wb_msg(w, 1, "lua: not available in this build yet (the Lua bindings land separately; `run RECIPE.lua` runs a recipe)");
+  if (argc < 2) {
+    wb_msg(w, 1, "usage: lua EXPR   (the tsasr module is `ts`; e.g. lua ts.normalize(\"it's ok\"))");
+    return;
+  }
+  char code[2048];
+  size_t off = 0;
+  for (int i = 1; i < argc && off < sizeof code - 1; i++)
+    off += (size_t)snprintf(code + off, sizeof code - off, i > 1 ? " %s" : "%s", argv[i]);
+  wb_lua_eval(w, code);
 }
 
 void c_quit(wb *w, int argc, char **argv) { w->quit = 1; }

@@ -59,7 +59,11 @@ void wb_clear_items(wb *w) {
   wb_group_free(&w->group);
 }
 
+void wb_lua_close(void *L); /* wb_lua.c */
+
 void wb_free(wb *w) {
+  wb_lua_close(w->lua);
+  w->lua = NULL;
   wb_clear_items(w);
   free(w->it);
   free(w->vis);

@@ -82,6 +82,7 @@ typedef struct wb_model wb_model;
 typedef struct wb_audio wb_audio;
 
 typedef struct wb {
+  void *lua;       /* lua_State of the `lua` command (created on first use), or NULL */
   wb_item *it;
   int n, cap;
   int *vis;        /* (n_vis) item indices in view order */
