@@ -155,7 +155,7 @@ expect 'no model: open MODEL_DIR first' "decode without a model"
 wb_cmd 'goto zz'
 expect 'goto: no sample "zz"' "goto an unknown id"
 wb_cmd 'lua 1+1'
-expect 'not available in this build yet' "lua says it is not there yet"
+expect '= 2' "lua evaluates an expression"
 
 # help
 wb_keys '?'
