@@ -50,6 +50,7 @@ C.model = {
   llm_kv_heads = {2, "LLM key/value heads (GQA)"},
   llm_ffn = {256, "LLM feed-forward width"},
   init_std = {0.02, "initialisation std of the matrices"},
+  ctc_weight = {0.3, "encoder CTC auxiliary loss weight (0: no CTC head); a small model trained from scratch needs it"},
 }
 
 set(C.sft, "sft_steps", 300)
@@ -103,6 +104,7 @@ function C.new_model(cfg, P)
     },
     prompt = {system = "You transcribe speech.", instruction = "Transcribe the target speaker."},
   }
+  if cfg.ctc_weight > 0 then config.ctc = {weight = cfg.ctc_weight, vocab = "chars"} end
   return ts.model.new{config = config, tokenizer = P.tokenizer, seed = cfg.seed, init_std = cfg.init_std,
                       device = cfg.device, train = true}
 end
