@@ -3,7 +3,7 @@
 # PyTorch (eager, float32), same input, same run, threads 1 and 2 (or those given). Prints
 # audio-seconds per second for both and the ratio ours/theirs (> 1 means tsasr is faster).
 # Usage: bench/run_encoder.sh [SECONDS [REPS [THREADS...]]]   (build first: scripts/build.sh)
-# Python with transformers: $TSASR_ENC_PYTHON, else /tmp/enc-venv/bin/python (see
+# Python with transformers: $TSASR_ENC_PYTHON, else .venv-ref/bin/python (tools/make_reference_venv.sh; see
 # tools/gen_encoder_fixtures.py for the venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,7 @@ reps="${2:-3}"
 shift $(( $# < 2 ? $# : 2 ))
 if [ $# -gt 0 ]; then threads=("$@"); else threads=(1 2); fi
 bin=build/bench_encoder
-py="${TSASR_ENC_PYTHON:-/tmp/enc-venv/bin/python}"
+py="${TSASR_ENC_PYTHON:-.venv-ref/bin/python}"
 [ -x "$bin" ] || { echo "build first: bash scripts/build.sh" >&2; exit 1; }
 "$py" -c "import transformers" 2>/dev/null || { echo "no transformers for $py (set TSASR_ENC_PYTHON)" >&2; exit 1; }
 printf "data2vec-audio base geometry, %s s input, batch 1, median of %s (audio s per s); load: %s\n" "$secs" "$reps" "$(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The paper's geometry (data2vec-audio large + Qwen2.5-0.5B, random weights): tsasr against
 # PyTorch + transformers on the same shapes in the same run, at the same thread count.
-# Needs a Python with transformers (PY, default /tmp/q2-venv/bin/python: a venv made with
+# Needs a Python with transformers (PY, default .venv-ref/bin/python from tools/make_reference_venv.sh: a venv made with
 # --system-site-packages over Debian's torch, `pip install transformers==4.40.2`).
 # Usage: bench/run_geometry.sh [THREADS [SECONDS [TOKENS]]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads="${1:-2}" secs="${2:-20}" toks="${3:-300}"
-py="${PY:-/tmp/q2-venv/bin/python}"
+py="${PY:-.venv-ref/bin/python}"
 export OMP_NUM_THREADS="$threads" TSASR_THREADS="$threads"
 echo "== tsasr (threads $threads)"
 ours=$(./build/bench_geometry "$secs" "$toks")

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Training and decoding throughput of a small model of the paper's family: tsasr against
 # PyTorch + transformers (same architecture and batch) in the same run, same threads.
-# PY: a Python with transformers (default /tmp/q2-venv/bin/python, see run_geometry.sh).
+# PY: a Python with transformers (default .venv-ref/bin/python, see tools/make_reference_venv.sh).
 # Usage: bench/run_small.sh [THREADS [BATCH [SECONDS]]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads="${1:-1}" batch="${2:-8}" secs="${3:-5}"
-py="${PY:-/tmp/q2-venv/bin/python}"
+py="${PY:-.venv-ref/bin/python}"
 export OMP_NUM_THREADS="$threads" TSASR_THREADS="$threads"
 ours=$(./build/bench_small "$batch" "$secs")
 theirs=$("$py" -c "import torch; torch.set_num_threads($threads); import runpy, sys; sys.argv=['x','$batch','$secs']; runpy.run_path('bench/bench_small_torch.py', run_name='__main__')" 2>/dev/null)
