@@ -468,14 +468,9 @@ int grpo_run(tsm *m, tsm *ref, const grpo_run_cfg *c, ts_err *e) {
       cJSON_Delete(o);
       if (rc) break;
     }
-    if (c->on_step && c->on_step(c->user, &info)) stop = 1;
-    if (run_interrupted()) {
-      log_warn("grpo: interrupted at step %lld: saving a checkpoint", (long long)step);
-      stop = 1;
-    }
-    if (stop || step == c->steps || (c->ckpt_every > 0 && step % c->ckpt_every == 0)) {
-      rc = trainer_checkpoint(c->run_dir, step, loader_position(L), c->seed, "grpo", &m->ps, grpo_save_model, &sc, c->keep, e);
-    }
+    int ask = c->on_step && c->on_step(c->user, &info);
+    rc = trainer_step_end(c->run_dir, "grpo", step, c->steps, c->ckpt_every, ask, &stop, loader_position(L), c->seed,
+                          &m->ps, grpo_save_model, &sc, c->keep, e);
   }
   run_release_signals();
   run_clear_interrupt();

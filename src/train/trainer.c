@@ -5,6 +5,7 @@
 
 #include "base/log.h"
 #include "tensor/params_io.h"
+#include "train/run.h"
 
 int trainer_freeze(pset *ps, const char *const *prefixes, int n, const char *who, ts_err *e) {
   for (int i = 0; i < n && prefixes[i]; i++)
@@ -13,10 +14,10 @@ int trainer_freeze(pset *ps, const char *const *prefixes, int n, const char *who
   return TS_OK;
 }
 
-int trainer_resume(pset *ps, const char *run_dir, const char *who, int64_t *step, int64_t *data_pos, ts_err *e) {
+int trainer_resume(pset *ps, const char *rdir, const char *who, int64_t *step, int64_t *data_pos, ts_err *e) {
   *step = *data_pos = 0;
   char ck[4400], p[4500];
-  if (ckpt_latest(run_dir, ck, sizeof ck, NULL) != TS_OK) return TS_OK; /* a new run */
+  if (ckpt_latest(rdir, ck, sizeof ck, NULL) != TS_OK) return TS_OK; /* a new run */
   cJSON *st = NULL;
   snprintf(p, sizeof p, "%s/model.safetensors", ck);
   int rc = pset_load_file(ps, p, "", "", e);
@@ -35,15 +36,28 @@ int trainer_resume(pset *ps, const char *run_dir, const char *who, int64_t *step
   return rc;
 }
 
-int trainer_checkpoint(const char *run_dir, int64_t step, int64_t data_pos, uint64_t seed, const char *stage,
+int trainer_checkpoint(const char *rdir, int64_t step, int64_t data_pos, uint64_t seed, const char *stage,
                        const pset *ps, ckpt_save_model_fn save_model, void *user, int keep, ts_err *e) {
   cJSON *st = cJSON_CreateObject();
-  if (!st) return err_set(e, TS_ENOMEM, "%s: out of memory", run_dir);
+  if (!st) return err_set(e, TS_ENOMEM, "%s: out of memory", rdir);
   cJSON_AddNumberToObject(st, "step", (double)step);
   cJSON_AddNumberToObject(st, "data_pos", (double)data_pos);
   cJSON_AddNumberToObject(st, "seed", (double)seed);
   cJSON_AddStringToObject(st, "stage", stage);
-  int rc = ckpt_save(run_dir, step, ps, st, save_model, user, keep, e);
+  int rc = ckpt_save(rdir, step, ps, st, save_model, user, keep, e);
   cJSON_Delete(st);
   return rc;
+}
+
+int trainer_step_end(const char *rdir, const char *stage, int64_t step, int64_t steps, int ckpt_every,
+                     int user_stop, int *stop, int64_t data_pos, uint64_t seed, const pset *ps,
+                     ckpt_save_model_fn save_model, void *user, int keep, ts_err *e) {
+  if (user_stop) *stop = 1;
+  if (run_interrupted()) {
+    log_warn("%s: interrupted at step %lld: saving a checkpoint", stage, (long long)step);
+    *stop = 1;
+  }
+  if (*stop || step == steps || (ckpt_every > 0 && step % ckpt_every == 0))
+    return trainer_checkpoint(rdir, step, data_pos, seed, stage, ps, save_model, user, keep, e);
+  return TS_OK;
 }
