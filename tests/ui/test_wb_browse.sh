@@ -194,12 +194,12 @@ wb_keys Escape
 
 # resize: 80x24 and larger (the status line moves to the second-last row)
 tmux -L "$sock" resize-window -t wb -x 80 -y 24
-if wb_wait_row 23 'filter none' && [ "$(wb_screen | wc -l)" -le 24 ] && wb_screen | grep -q 'Samples 4/4'; then ok; else
+if wb_wait_layout 24 && wb_screen | grep -q 'Samples 4/4'; then ok; else
   bad "80x24 layout"; wb_screen; fi
 tmux -L "$sock" resize-window -t wb -x 130 -y 40
-if wb_wait_row 39 'filter none' && wb_screen | grep -Eq '^  id {20,}spk'; then ok; else bad "130x40 layout"; wb_screen; fi
+if wb_wait_layout 40 && wb_screen | grep -Eq '^  id {20,}spk'; then ok; else bad "130x40 layout"; wb_screen; fi
 tmux -L "$sock" resize-window -t wb -x 100 -y 30
-wb_wait_row 29 'filter none' && ok || bad "back to 100x30"
+wb_wait_layout 30 && ok || { bad "back to 100x30"; wb_screen; }
 
 # q quits and leaves the terminal as it was
 wb_keys q

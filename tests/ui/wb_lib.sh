@@ -68,6 +68,24 @@ wb_wait() {
   return 1
 }
 
+# After a resize: polls (5 s) until the workbench has redrawn for $1 rows: the status line on row
+# $1-1 and the sample-list title on row 2. tmux shows the old screen cut to the new size until
+# the program redraws (shrinking drops rows from the top), so one row alone can match too early.
+wb_wait_layout() {
+  local rows="$1" i=0 scr
+  while [ $i -lt 50 ]; do
+    scr="$(wb_screen)"
+    if [ "$(printf '%s\n' "$scr" | wc -l)" -le "$rows" ] &&
+      printf '%s\n' "$scr" | sed -n "$((rows - 1))p" | grep -q 'filter none' &&
+      printf '%s\n' "$scr" | sed -n 2p | grep -q 'Samples [0-9]*/'; then
+      return 0
+    fi
+    sleep 0.1
+    i=$((i + 1))
+  done
+  return 1
+}
+
 # Polls row $1 (1-based) of the screen for a regex for up to $3 seconds (default 5).
 wb_wait_row() {
   local row="$1" pat="$2" t="${3:-5}" i=0
