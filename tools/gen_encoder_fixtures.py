@@ -35,7 +35,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "tests", "fixtures", "encoder")
 sys.path.insert(0, HERE)
 
-TRANSFORMERS_VERSION = "4.38.2"
+# d2v, w2v_*, d2v2 were written with 4.38.2, d2v_fbank with 4.40.2 (tools/make_reference_venv.sh);
+# the Data2VecAudio / Wav2Vec2 modules are the same in both
+TRANSFORMERS_VERSIONS = ("4.38.2", "4.40.2")
 
 
 class Fixture:
@@ -239,11 +241,92 @@ def data2vec2_model(name, seed):
     print(f"{name}: out {tuple(out.shape)}, frames {frames}, {sum(p.numel() for p in model.parameters())} params")
 
 
+FBANK_LENS = [8000, 5600]  # samples: 48 and 33 fbank frames -> 11 and 7 encoder frames
+
+
+def fbank_model(name, cls_cfg, cls_model, seed):
+    """Our fbank front end ("feature_type": "fbank"): an HF Data2VecAudio whose first conv takes
+    80 input channels, fed Kaldi fbank frames (torchaudio.compliance.kaldi.fbank with the
+    options of fbank_cfg_default()) normalised per utterance and bin: (x - mean) /
+    sqrt(var + 1e-7) over the valid frames (population variance), zero padding."""
+    import types
+
+    import torchaudio.compliance.kaldi as kaldi
+
+    small = dict(SMALL, conv_dim=(16, 20), conv_kernel=(3, 3), conv_stride=(2, 2), num_feat_extract_layers=2)
+    cfg = cls_cfg(**small, num_conv_pos_embeddings=3, conv_pos_kernel_size=5, num_conv_pos_embedding_groups=4)
+    torch.manual_seed(seed)
+    model = cls_model(cfg).eval()
+    model.feature_extractor.conv_layers[0].conv = torch.nn.Conv1d(80, 16, 3, stride=2, bias=False)
+
+    def fe_forward(self, x):  # (B, 80, T): no [:, None] of the waveform front end
+        for conv in self.conv_layers:
+            x = conv(x)
+        return x
+
+    def patch(m):
+        m.feature_extractor.conv_layers[0].conv = torch.nn.Conv1d(80, 16, 3, stride=2, bias=False)
+        m.feature_extractor.forward = types.MethodType(fe_forward, m.feature_extractor)
+        return m
+
+    patch(model)
+    perturb(model, seed)
+    d = os.path.join(OUT, name)
+    os.makedirs(d, exist_ok=True)
+    model.save_pretrained(d, safe_serialization=True)
+    with open(os.path.join(d, "config.json")) as f:
+        cj = json.load(f)
+    cj.update(feature_type="fbank", num_mel_bins=80)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cj, f, indent=2)
+    rng = np.random.default_rng(seed)
+    ws = []
+    for i, n in enumerate(FBANK_LENS):
+        t = np.arange(n) / 16000.0
+        w = 0.3 * np.sin(2 * np.pi * (220 + 70 * i) * t) * (1 + np.sin(2 * np.pi * 3 * t)) + 0.05 * rng.standard_normal(n)
+        w[2000:2600] = 0.0  # digital silence: the log floor
+        ws.append(w.astype(np.float32))
+    feats = []
+    for w in ws:
+        f = kaldi.fbank(torch.from_numpy(w)[None], num_mel_bins=80, frame_length=25.0, frame_shift=10.0, dither=0.0,
+                        window_type="povey", preemphasis_coefficient=0.97, remove_dc_offset=True, use_power=True,
+                        low_freq=20.0, high_freq=0.0, snip_edges=True, sample_frequency=16000.0).double()
+        mu = f.mean(0, keepdim=True)
+        var = ((f - mu) ** 2).mean(0, keepdim=True)
+        feats.append((f - mu) / torch.sqrt(var + 1e-7))
+    B, Tf = len(ws), max(x.shape[0] for x in feats)
+    x = torch.zeros(B, 80, Tf, dtype=torch.float64)
+    mask = torch.zeros(B, Tf, dtype=torch.long)
+    for b, f in enumerate(feats):
+        x[b, :, : f.shape[0]] = f.T
+        mask[b, : f.shape[0]] = 1
+    frames = [int(v) for v in model._get_feat_extract_output_lengths(mask.sum(-1))]
+
+    def fwd(m, xx, am):
+        return m(xx, attention_mask=am).last_hidden_state
+
+    out, dout, grads = run_reference(model, lambda: patch(cls_model(cfg)), x, mask, frames, seed, fwd)
+    fx = Fixture()
+    raw = torch.zeros(B, max(FBANK_LENS))
+    for b, w in enumerate(ws):
+        raw[b, : len(w)] = torch.from_numpy(w)
+    fx.add("wav", raw)
+    fx.scalar("len", FBANK_LENS)
+    fx.scalar("frames", frames)
+    fx.add("out", out)
+    fx.add("dout", dout)
+    for n, gr in grads.items():
+        fx.add("grad." + n, gr)
+    fx.scalar("names", sorted(grads.keys()))
+    fx.save(name)
+    print(f"{name}: out {tuple(out.shape)}, frames {frames}, {sum(p.numel() for p in model.parameters())} params")
+
+
 def main():
     import transformers
 
-    if transformers.__version__ != TRANSFORMERS_VERSION:
-        sys.exit(f"needs transformers=={TRANSFORMERS_VERSION}, found {transformers.__version__}")
+    if transformers.__version__ not in TRANSFORMERS_VERSIONS:
+        sys.exit(f"needs transformers in {TRANSFORMERS_VERSIONS}, found {transformers.__version__}")
     from transformers import Data2VecAudioConfig, Data2VecAudioModel, Wav2Vec2Config, Wav2Vec2Model
 
     only = sys.argv[1:]
@@ -260,6 +343,8 @@ def main():
                       num_conv_pos_embeddings=12, num_conv_pos_embedding_groups=16), 3)
     if not only or "d2v2" in only:
         data2vec2_model("d2v2", 4)
+    if not only or "d2v_fbank" in only:
+        fbank_model("d2v_fbank", Data2VecAudioConfig, Data2VecAudioModel, 5)
 
 
 if __name__ == "__main__":

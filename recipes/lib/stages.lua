@@ -28,22 +28,30 @@ local function freeze_list(cfg)
   return #f > 0 and f or nil
 end
 
--- Trains one SFT stage ("base" or "cot") and saves the final model.
+-- Trains one SFT stage and saves the final model: "warm" (the small recipe's single-speaker
+-- warm-up, from a new model), "base" (from the warm-up model when there is one, else a new
+-- model) or "cot" (from the BASE model, on the CoT data).
 function S.sft(C, cfg, which)
   local P = C.paths(cfg)
   ts.threads(cfg.threads)
   local m
-  if which == "base" then
+  if which == "warm" or (which == "base" and not (P.warm_model and ts.exists(P.warm_model))) then
     m = C.new_model(cfg, P)
+  elseif which == "base" then
+    log("base: starting from the warm-up model %s", P.warm_model)
+    m = ts.model.load(P.warm_model, model_opts(cfg, true))
   else
     m = ts.model.load(P.base_model, model_opts(cfg, true))
   end
-  local run_dir = which == "base" and P.base or P.cot
+  local run_dir = ({warm = P.warm, base = P.base, cot = P.cot})[which]
+  local data = ({warm = P.warm_train, base = P.train, cot = P.cot_train})[which]
+  local final = ({warm = P.warm_model, base = P.base_model, cot = P.cot_model})[which]
+  local steps = ({warm = cfg.warm_steps, cot = cfg.cot_steps})[which] or cfg.sft_steps
+  local peak = ({warm = cfg.warm_lr, cot = cfg.cot_lr})[which] or cfg.lr_peak
   local micro = math.min(cfg.micro_batch, cfg.global_batch)
   local t = ts.train.sft{
-    model = m, data = which == "base" and P.train or P.cot_train, run_dir = run_dir,
-    target = which == "base" and "base" or "cot",
-    steps = cfg.sft_steps, lr_start = cfg.lr_start, lr_peak = cfg.lr_peak, lr_min = cfg.lr_min,
+    model = m, data = data, run_dir = run_dir, target = which == "cot" and "cot" or "base",
+    steps = steps, lr_start = cfg.lr_start, lr_peak = peak, lr_min = math.min(cfg.lr_min, peak),
     warmup = cfg.warmup, micro_batch = micro, global_batch = cfg.global_batch,
     max_text = cfg.max_text, clip = cfg.clip, wd = cfg.wd, seed = cfg.seed, freeze = freeze_list(cfg),
     ckpt_every = cfg.ckpt_every, bf16 = cfg.bf16, threads = math.min(cfg.threads, 4),
@@ -51,10 +59,9 @@ function S.sft(C, cfg, which)
   }
   local r = t:run()
   t:free()
-  m:save(which == "base" and P.base_model or P.cot_model)
+  m:save(final)
   m:free()
-  log("%s: %d steps, loss %.4f -> %.4f, model %s", which, r.steps, r.loss_first, r.loss,
-      which == "base" and P.base_model or P.cot_model)
+  log("%s: %d steps, loss %.4f -> %.4f, model %s", which, r.steps, r.loss_first, r.loss, final)
   return r
 end
 
@@ -133,36 +140,48 @@ function S.grpo(C, cfg)
   return r
 end
 
--- Decodes every test set with every system's model and writes Table 1 (Markdown + JSON).
+-- Decodes every test set with every system's model and writes Table 1 (Markdown + JSON):
+-- table1.* on the test sets (seen voices for the small recipe), table1_unseen.* on the
+-- unseen-voice sets when the configuration has them.
 function S.eval(C, cfg)
   local P = C.paths(cfg)
   local models = {base = P.base_model, cot = P.cot_model, rl = P.rl_model}
   local names = {base = "TS-ASR Base", cot = "TS-ASR + CoT", rl = "TS-ASR + CoT + RL"}
-  local systems = {}
-  for _, sys in ipairs(split(cfg.systems)) do
-    local dir = models[sys]
-    if not dir then error("eval: unknown system '" .. sys .. "' (base, cot, rl)", 0) end
-    if ts.exists(dir) then
-      local decodes = {}
-      for _, set in ipairs({"single", "libri2mix", "libri3mix"}) do
-        local man = P.test[set]
-        if ts.exists(man) then
-          local out = string.format("%s/%s/%s.jsonl", P.eval, sys, set)
-          ts.mkdirs(P.eval .. "/" .. sys)
-          local s = S.decode(cfg, dir, man, out, {batch = cfg.eval_batch, max_new = cfg.eval_max_new})
-          log("eval: %s on %s: %d samples, WER %.2f%%", sys, set, s.n, 100 * s.wer)
-          decodes[#decodes + 1] = out
+  local groups = {{tag = "", sets = P.test}}
+  if P.test_unseen then groups[2] = {tag = "_unseen", sets = P.test_unseen} end
+  local out_tables = {}
+  for _, grp in ipairs(groups) do
+    local systems = {}
+    for _, sys in ipairs(split(cfg.systems)) do
+      local dir = models[sys]
+      if not dir then error("eval: unknown system '" .. sys .. "' (base, cot, rl)", 0) end
+      if ts.exists(dir) then
+        local decodes = {}
+        for _, set in ipairs({"single", "libri2mix", "libri3mix"}) do
+          local man = grp.sets[set]
+          if ts.exists(man) then
+            local out = string.format("%s/%s/%s%s.jsonl", P.eval, sys, set, grp.tag)
+            ts.mkdirs(P.eval .. "/" .. sys)
+            local s = S.decode(cfg, dir, man, out, {batch = cfg.eval_batch, max_new = cfg.eval_max_new})
+            log("eval: %s on %s%s: %d samples, WER %.2f%%", sys, set, grp.tag, s.n, 100 * s.wer)
+            decodes[#decodes + 1] = out
+          end
         end
+        if #decodes > 0 then systems[#systems + 1] = {name = names[sys], decodes = decodes} end
+      else
+        log("eval: %s: no model at %s, skipped", sys, dir)
       end
-      systems[#systems + 1] = {name = names[sys], decodes = decodes}
-    else
-      log("eval: %s: no model at %s, skipped", sys, dir)
+    end
+    if #systems > 0 then
+      ts.mkdirs(P.eval)
+      local t = ts.eval{systems = systems, markdown = P.eval .. "/table1" .. grp.tag .. ".md",
+                        json = P.eval .. "/table1" .. grp.tag .. ".json"}
+      if grp.tag ~= "" then io.write("\n(unseen voices)\n") end
+      io.write(t.markdown)
+      out_tables[#out_tables + 1] = t
     end
   end
-  ts.mkdirs(P.eval)
-  local t = ts.eval{systems = systems, markdown = P.eval .. "/table1.md", json = P.eval .. "/table1.json"}
-  io.write(t.markdown)
-  return t
+  return out_tables[1]
 end
 
 return S

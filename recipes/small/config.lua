@@ -19,14 +19,16 @@ C.common.librispeech = nil
 -- data: the synthetic corpus instead of LibriSpeech/LibriMix
 C.data = {
   corpus = {"", "an existing synthetic (or LibriSpeech-layout) corpus with train/ and test-seen/ (empty: generate one)"},
-  voices = {6, "TTS voices (a fifth held out as unseen speakers)"},
-  utts_per_voice = {40, "training utterances per seen voice"},
+  voices = {24, "TTS voices (a fifth held out as unseen speakers)"},
+  utts_per_voice = {80, "training utterances per seen voice"},
   source = {"grid", "sentences: GRID-style commands or book sentences", choices = {"grid", "book"}},
-  train_mix = {400, "training mixtures"},
-  p1 = {0.34, "share of single-speaker training mixtures"},
-  p2 = {0.33, "share of 2-speaker training mixtures"},
-  p3 = {0.33, "share of 3-speaker training mixtures"},
-  test_mix = {20, "mixtures per test set (single, 2-speaker, 3-speaker), from test-seen"},
+  train_mix = {4000, "training mixtures (every speaker of a mixture is the target in turn)"},
+  p1 = {0.5, "share of single-speaker training mixtures"},
+  p2 = {0.35, "share of 2-speaker training mixtures"},
+  p3 = {0.15, "share of 3-speaker training mixtures"},
+  warm_mix = {4000, "single-speaker samples with a minimal enrollment for the warm-up stage (0: none)"},
+  warm_enroll = {0.45, "enrollment of the warm-up samples (s; the loudness measurement needs >= 0.4)"},
+  test_mix = {40, "mixtures per test set (single, 2-speaker, 3-speaker), from test-seen and test-unseen"},
   enroll_dur = {1.0, "enrollment crop (s; the paper uses 3)"},
   lufs_lo = {-33.0, "source loudness range (LUFS)"},
   lufs_hi = {-25.0, "source loudness range (LUFS)"},
@@ -36,36 +38,49 @@ C.data = {
 
 -- model: everything from a config, trained from scratch
 C.model = {
-  enc_hidden = {64, "encoder width"},
-  enc_layers = {2, "encoder transformer blocks"},
+  front_end = {"fbank", "encoder input: 80-bin log-mel fbank + 2 stride-2 convs (25 Hz), or the raw-waveform conv stack of data2vec (50 Hz)",
+               choices = {"fbank", "waveform"}},
+  enc_hidden = {192, "encoder width"},
+  enc_layers = {4, "encoder transformer blocks"},
   enc_heads = {4, "encoder attention heads"},
-  enc_ffn = {128, "encoder feed-forward width"},
-  conv_dim = {32, "channels of the 7 conv layers (hop 320 samples: 50 Hz)"},
+  enc_ffn = {512, "encoder feed-forward width"},
+  conv_dim = {192, "channels of the conv layers"},
   adapter = {"mlp", "projector kind", choices = {"mlp", "linear"}},
-  adapter_k = {5, "encoder frames concatenated (50 Hz -> 10 Hz)"},
-  adapter_hidden = {128, "projector hidden width"},
-  llm_hidden = {96, "LLM width"},
-  llm_layers = {3, "LLM layers"},
+  adapter_k = {2, "encoder frames concatenated (fbank: 25 Hz -> 12.5 Hz)"},
+  adapter_hidden = {256, "projector hidden width"},
+  llm_hidden = {256, "LLM width"},
+  llm_layers = {4, "LLM layers"},
   llm_heads = {4, "LLM attention heads"},
   llm_kv_heads = {2, "LLM key/value heads (GQA)"},
-  llm_ffn = {256, "LLM feed-forward width"},
+  llm_ffn = {768, "LLM feed-forward width"},
   init_std = {0.02, "initialisation std of the matrices"},
   ctc_weight = {0.3, "encoder CTC auxiliary loss weight (0: no CTC head); a small model trained from scratch needs it"},
 }
 
-set(C.sft, "sft_steps", 300)
+-- warm-up (not in the paper, which starts from a pretrained encoder and LLM): single-speaker
+-- ASR with a minimal enrollment, so that the encoder learns acoustics before it must also pick
+-- the target; BASE SFT then starts from this model
+C.warm = {
+  warm_steps = {2500, "warm-up SFT steps on the single-speaker samples (0: start BASE from scratch)"},
+  warm_lr = {1e-3, "peak LR of the warm-up"},
+}
+
+set(C.sft, "sft_steps", 8000)
 set(C.sft, "lr_start", 1e-5)
-set(C.sft, "lr_peak", 2e-3)
-set(C.sft, "lr_min", 1e-5)
-set(C.sft, "warmup", 30)
+set(C.sft, "lr_peak", 1e-3)
+set(C.sft, "lr_min", 1e-4)
+set(C.sft, "warmup", 100)
 set(C.sft, "global_batch", 8)
-set(C.sft, "micro_batch", 4)
-set(C.sft, "ckpt_every", 100)
+set(C.sft, "micro_batch", 8)
+set(C.sft, "ckpt_every", 500)
+C.cot.cot_steps = {1500, "CoT SFT steps (from the BASE model)"}
+C.cot.cot_lr = {3e-4, "peak LR of the CoT SFT"}
 
 set(C.cot, "similarity", "encoder",
     "speaker similarity for the CoT: the built-in speaker encoder trained by data.lua, imported embeddings, scores in the manifest, or an oracle stand-in")
-set(C.decode, "decode_batch", 4)
+set(C.decode, "decode_batch", 16)
 set(C.decode, "decode_max_new", 200)
+set(C.decode, "decode_limit", 2000)
 
 set(C.select, "rl_size", 40)
 set(C.grpo, "grpo_steps", 20)
@@ -78,21 +93,34 @@ set(C.grpo, "grpo_ckpt_every", 10)
 set(C.eval, "eval_batch", 4)
 set(C.eval, "eval_max_new", 200)
 
--- the tiny model from the settings above and the tokenizer of data.lua
+table.insert(C.stages, 2, {name = "warm", file = "warm.lua", specs = {"common", "model", "sft", "warm"}})
+C.stages_default = "data,warm,base,cot,select,grpo,eval"
+function C.all()
+  local out = {}
+  for _, sp in ipairs({C.common, C.data, C.model, C.warm, C.sft, C.cot, C.decode, C.select, C.grpo, C.eval}) do
+    for k, v in pairs(sp) do out[k] = v end
+  end
+  return out
+end
+
+-- the small model from the settings above and the tokenizer of data.lua
 function C.new_model(cfg, P)
   local ts = require "tsasr"
   local tok = ts.tokenizer.load(P.tokenizer)
   local vocab = (#tok + 15) // 16 * 16
   tok:free()
   local cd = cfg.conv_dim
+  local fbank = cfg.front_end == "fbank"
   local config = {
     encoder = {
-      model_type = "data2vec-audio", conv_dim = {cd, cd, cd, cd, cd, cd, cd},
-      conv_kernel = {10, 3, 3, 3, 3, 2, 2}, conv_stride = {5, 2, 2, 2, 2, 2, 2}, conv_bias = false,
+      model_type = "data2vec-audio", feature_type = cfg.front_end, num_mel_bins = fbank and 80 or nil,
+      conv_dim = fbank and {cd, cd} or {cd, cd, cd, cd, cd, cd, cd},
+      conv_kernel = fbank and {3, 3} or {10, 3, 3, 3, 3, 2, 2},
+      conv_stride = fbank and {2, 2} or {5, 2, 2, 2, 2, 2, 2}, conv_bias = false,
       feat_extract_activation = "gelu", hidden_act = "gelu", hidden_size = cfg.enc_hidden,
       num_hidden_layers = cfg.enc_layers, num_attention_heads = cfg.enc_heads, intermediate_size = cfg.enc_ffn,
-      conv_pos_kernel_size = 5, num_conv_pos_embeddings = 5, num_conv_pos_embedding_groups = 4,
-      layer_norm_eps = 1e-5, num_feat_extract_layers = 7, do_normalize = true,
+      conv_pos_kernel_size = 5, num_conv_pos_embeddings = 3, num_conv_pos_embedding_groups = 4,
+      layer_norm_eps = 1e-5, num_feat_extract_layers = fbank and 2 or 7, do_normalize = true,
     },
     adapter = {kind = cfg.adapter, downsample = cfg.adapter_k, input_size = cfg.enc_hidden,
                hidden_size = cfg.adapter_hidden, output_size = cfg.llm_hidden},
@@ -114,6 +142,12 @@ function C.paths(cfg)
   local P = paths(cfg)
   P.tokenizer = cfg.work_dir .. "/data/tokenizer.json"
   P.synth = cfg.work_dir .. "/synth"
+  local w = cfg.work_dir
+  P.warm = w .. "/warm"
+  P.warm_model = w .. "/warm/final"
+  P.warm_train = w .. "/data/train_warm.jsonl"
+  P.test_unseen = {single = w .. "/data/unseen_single.jsonl", libri2mix = w .. "/data/unseen_libri2mix.jsonl",
+                   libri3mix = w .. "/data/unseen_libri3mix.jsonl"}
   return P
 end
 

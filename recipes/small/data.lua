@@ -1,7 +1,8 @@
 -- data.lua — small pipeline data: the synthetic TTS corpus (generated once), a speaker encoder
 -- trained on its voices, a BPE vocabulary trained on its transcripts and the CoT template,
--- seeded 1-3 speaker training mixtures, and single / 2-speaker / 3-speaker test sets from
--- held-out sentences of seen voices (test-seen).
+-- seeded 1-3 speaker training mixtures, single-speaker warm-up samples, and single /
+-- 2-speaker / 3-speaker test sets from held-out sentences of seen voices (test-seen) and of
+-- held-out voices (test-unseen, when the corpus has it).
 local ts = require "tsasr"
 local R = require "recipe"
 local C = require "config"
@@ -49,10 +50,34 @@ local train = ts.mixer{corpus = train_c, n = cfg.train_mix, speakers = {cfg.p1, 
 train:write(P.train)
 io.stderr:write(string.format("data: %d training samples -> %s\n", #train, P.train))
 train:free()
-for k, set in ipairs({"single", "libri2mix", "libri3mix"}) do
-  local ds = ts.mixer{corpus = test_c, n = cfg.test_mix, speakers = k, seed = cfg.seed + 100 + k,
-                      lufs = {cfg.lufs_lo, cfg.lufs_hi}, enroll_dur = cfg.enroll_dur, set = set, silence = cfg.silence}
-  ds:write(P.test[set])
-  io.stderr:write(string.format("data: test %s: %d samples\n", set, #ds))
-  ds:free()
+if cfg.warm_mix > 0 then
+  local warm = ts.mixer{corpus = train_c, n = cfg.warm_mix, speakers = 1, seed = cfg.seed + 50,
+                        lufs = {cfg.lufs_lo, cfg.lufs_hi}, enroll_dur = cfg.warm_enroll, set = "train",
+                        silence = cfg.silence}
+  warm:write(P.warm_train)
+  io.stderr:write(string.format("data: %d warm-up samples -> %s\n", #warm, P.warm_train))
+  warm:free()
 end
+local unseen = root .. "/test-unseen"
+local groups = {{corpus = test_c, out = P.test, seed = cfg.seed + 100, name = "test"}}
+if ts.exists(unseen) then
+  groups[2] = {corpus = ts.corpus.librispeech(unseen), out = P.test_unseen, seed = cfg.seed + 200, name = "unseen"}
+end
+for _, g in ipairs(groups) do
+  for k, set in ipairs({"single", "libri2mix", "libri3mix"}) do
+    -- a small held-out split may lack the speakers a 2- or 3-speaker set needs: skip that set
+    local ok, ds = pcall(ts.mixer, {corpus = g.corpus, n = cfg.test_mix, speakers = k, seed = g.seed + k,
+                                    lufs = {cfg.lufs_lo, cfg.lufs_hi}, enroll_dur = cfg.enroll_dur, set = set,
+                                    silence = cfg.silence})
+    if ok then
+      ds:write(g.out[set])
+      io.stderr:write(string.format("data: %s %s: %d samples\n", g.name, set, #ds))
+      ds:free()
+    elseif g.name == "test" then
+      error(ds, 0)
+    else
+      io.stderr:write(string.format("data: %s %s: skipped: %s\n", g.name, set, tostring(ds)))
+    end
+  end
+end
+if groups[2] then groups[2].corpus:free() end

@@ -5,7 +5,7 @@
 local R = require "recipe"
 local C = require "config"
 local spec = C.all()
-spec.stages = {"data,base,cot,select,grpo,eval", "stages to run, in order"}
+spec.stages = {C.stages_default or "data,base,cot,select,grpo,eval", "stages to run, in order"}
 local cfg = R.config("pipeline", spec, args)
 local want = {}
 for s in cfg.stages:gmatch("[^,%s]+") do want[s] = true end

@@ -234,8 +234,9 @@ int enc_info_get(const enc_cfg *c, int64_t B, int64_t samples, enc_info *out, ts
   out->frames = T;
   sz s = {0, 0};
   s.bytes += B * 4 + B * 8, s.allocs += 2;
-  add(&s, B * samples), add(&s, B), add(&s, B);
-  int64_t Tin = samples, convmax = 0;
+  int64_t Tin = c->fbank ? enc_fbank_frames(samples) : samples, convmax = 0;
+  if (c->fbank) add(&s, B * c->fbank * Tin);
+  else add(&s, B * samples), add(&s, B), add(&s, B);
   for (int i = 0; i < c->n_conv; i++) {
     int64_t Co = c->conv_dim[i], To = (Tin - c->conv_kernel[i]) / c->conv_stride[i] + 1, n = B * Co * To;
     int last = i == c->n_conv - 1;

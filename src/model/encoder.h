@@ -26,6 +26,8 @@
 #include "tensor/safetensors.h"
 
 #define ENC_MAX_CONV 16
+#define ENC_FBANK_WIN 400 /* fbank front end: window and hop in samples (16 kHz, 25 ms / 10 ms) */
+#define ENC_FBANK_HOP 160
 
 typedef enum enc_kind {
   ENC_DATA2VEC_AUDIO = 0, /* HF Data2VecAudio: LN conv stack, 5 pos convs with LN, post-LN blocks */
@@ -61,6 +63,12 @@ typedef struct enc_cfg {
   /* input normalisation (zero mean, unit variance per utterance over its valid samples) */
   int do_normalize;
   float norm_eps;       /* HF feature extractor 1e-7, fairseq 1e-5 */
+  /* input features: 0 = the waveform (one input channel, the references' front end); D > 0 =
+   * D-bin Kaldi log-mel fbank frames (config "feature_type": "fbank", "num_mel_bins": D; our
+   * extension for small encoders trained from scratch): 25 ms windows every 10 ms, each bin
+   * mean/variance normalised per utterance when do_normalize; the conv stack then runs on
+   * (B, D, frames) and its hop is counted in fbank frames. */
+  int fbank;
 } enc_cfg;
 
 /* Fills c from a parsed config.json object (HF Data2VecAudioConfig / Wav2Vec2Config, or the
@@ -71,6 +79,8 @@ int enc_config_from_json(const cJSON *j, const char *what, enc_cfg *c, ts_err *e
 /* Reads path (a config.json, or a directory holding config.json and optionally an HF
  * preprocessor_config.json whose do_normalize is honoured). */
 int enc_config_load(const char *path, enc_cfg *c, ts_err *e);
+/* Fbank frames of n samples (0 when shorter than one window). */
+int64_t enc_fbank_frames(int64_t n);
 /* Output frames of the conv stack for n input samples (0 when too short). */
 int64_t enc_frames(const enc_cfg *c, int64_t n);
 /* Hop and receptive field of one output frame, in samples. */

@@ -156,6 +156,15 @@ int enc_config_from_json(const cJSON *j, const char *what, enc_cfg *c, ts_err *e
   if (c->kind != ENC_WAV2VEC2 && c->pos_kernel % 2 == 0)
     return err_set(e, TS_EUNSUP, "%s: conv_pos_kernel_size %d must be odd for the stacked positional convs", what,
                    c->pos_kernel);
+  const char *ft = jsonx_str(j, "feature_type", 1, "waveform", what, e);
+  if (!ft) return e ? e->code : TS_EFORMAT;
+  if (!strcmp(ft, "fbank")) {
+    TRY(cfg_pos_int(j, "num_mel_bins", 80, 1, what, &v, e));
+    if (v > 256) return err_set(e, TS_EFORMAT, "%s: num_mel_bins = %lld out of range (1..256)", what, (long long)v);
+    c->fbank = (int)v;
+  } else if (strcmp(ft, "waveform")) {
+    return err_set(e, TS_EUNSUP, "%s: feature_type \"%s\" must be \"waveform\" or \"fbank\"", what, ft);
+  }
   TRY(jsonx_bool(j, "do_normalize", &c->do_normalize, 1, c->do_normalize, what, e));
   TRY(jsonx_num(j, "normalize_eps", &eps, 1, c->norm_eps, what, e));
   if (!(eps > 0 && eps < 1)) return err_set(e, TS_EFORMAT, "%s: normalize_eps = %g out of range", what, eps);
@@ -192,6 +201,7 @@ int enc_config_load(const char *path, enc_cfg *c, ts_err *e) {
 }
 
 int64_t enc_frames(const enc_cfg *c, int64_t n) {
+  if (c->fbank) n = enc_fbank_frames(n);
   for (int i = 0; i < c->n_conv; i++) {
     if (n < c->conv_kernel[i]) return 0;
     n = (n - c->conv_kernel[i]) / c->conv_stride[i] + 1;
@@ -200,16 +210,18 @@ int64_t enc_frames(const enc_cfg *c, int64_t n) {
 }
 
 int64_t enc_hop(const enc_cfg *c) {
-  int64_t h = 1;
+  int64_t h = c->fbank ? ENC_FBANK_HOP : 1;
   for (int i = 0; i < c->n_conv; i++) h *= c->conv_stride[i];
   return h;
 }
 
 const char *enc_describe(const enc_cfg *c, char *buf, size_t n) {
   static const char *kinds[] = {"data2vec-audio", "wav2vec2", "data2vec2-audio"};
-  snprintf(buf, n, "%s: %d conv layers (%s norm) -> %lld, %d%s blocks%s, hidden %lld, %lld heads, ffn %lld, "
+  char fe[48] = "";
+  if (c->fbank) snprintf(fe, sizeof fe, "%d-bin fbank, ", c->fbank);
+  snprintf(buf, n, "%s: %s%d conv layers (%s norm) -> %lld, %d%s blocks%s, hidden %lld, %lld heads, ffn %lld, "
            "pos conv %dx k%d g%d%s, hop %lld samples",
-           kinds[c->kind], c->n_conv, c->fe_norm == ENC_FE_GROUP ? "group" : "layer",
+           kinds[c->kind], fe, c->n_conv, c->fe_norm == ENC_FE_GROUP ? "group" : "layer",
            (long long)c->conv_dim[c->n_conv - 1], c->L_prenet + c->L, c->L_prenet ? " (incl. prenet)" : "",
            c->stable_ln ? " pre-LN" : " post-LN", (long long)c->C, (long long)c->H, (long long)c->F, c->pos_layers,
            c->pos_kernel, c->pos_groups, c->alibi ? ", ALiBi" : "", (long long)enc_hop(c));

@@ -42,10 +42,11 @@ int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_
   float *feat_keep = NULL;
   if (!keep) EALLOC(feat_keep, B * a->T * Cl);
   arena_mark mk = arena_get_mark(ar);
-  EALLOC(a->wav, B * L);
-  EALLOC(a->wm, B);
-  EALLOC(a->wr, B);
-  for (int64_t b = 0; b < B; b++) {
+  if (c->fbank) ETRY(enc_fbank_input(m, a, wav, ar, e));
+  else EALLOC(a->wav, B * L);
+  if (!c->fbank) EALLOC(a->wm, B);
+  if (!c->fbank) EALLOC(a->wr, B);
+  for (int64_t b = 0; b < B && !c->fbank; b++) {
     int64_t n = a->len[b];
     tensor X = ET2((float *)wav + b * L, 1, n), Y = ET2(a->wav + b * L, 1, n), M = ET1(a->wm + b, 1),
            R = ET1(a->wr + b, 1);
@@ -58,9 +59,11 @@ int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_
       ETRY(op_fill(be, &P, 0.0f, e));
     }
   }
-  a->xin[0] = a->wav;
-  a->conv_T[0] = L;
-  int64_t Cin = 1, Tin = L;
+  if (!c->fbank) {
+    a->xin[0] = a->wav;
+    a->conv_T[0] = L;
+  }
+  int64_t Cin = c->fbank ? c->fbank : 1, Tin = a->conv_T[0];
   for (int i = 0; i < c->n_conv; i++) {
     int64_t Co = c->conv_dim[i], To = op_conv1d_out_len(Tin, c->conv_kernel[i], c->conv_stride[i], 0);
     a->conv_T[i + 1] = To;
@@ -207,7 +210,7 @@ int enc_conv_backward(enc_model *m, const enc_acts *a, const float *dhp, arena *
   int slot = 0;
   float *dg = NULL;
   for (int i = c->n_conv - 1; i >= lo; i--) {
-    int64_t Co = c->conv_dim[i], To = a->conv_T[i + 1], Cin = i ? c->conv_dim[i - 1] : 1, Tin = a->conv_T[i];
+    int64_t Co = c->conv_dim[i], To = a->conv_T[i + 1], Cin = i ? c->conv_dim[i - 1] : (c->fbank ? c->fbank : 1), Tin = a->conv_T[i];
     int last = i == c->n_conv - 1;
     arena_mark it = arena_get_mark(ar);
     float *dco;

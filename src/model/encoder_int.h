@@ -49,6 +49,8 @@ static inline tensor ET3(float *p, int64_t a, int64_t b, int64_t c) { return ten
 static inline tensor ET4(float *p, int64_t a, int64_t b, int64_t c, int64_t d) { return tensor_f32(p, 4, a, b, c, d); }
 
 /* Stages of the forward/backward (encoder_conv.c, encoder_posconv.c, encoder_layers.c). */
+/* Fills a->xin[0] (B, D, Tf) and a->conv_T[0] with the normalised fbank of wav (fbank mode). */
+int enc_fbank_input(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_err *e);
 int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_err *e);
 int enc_conv_backward(enc_model *m, const enc_acts *a, const float *dhp, arena *ar, ts_err *e);
 int enc_pos_forward(enc_model *m, enc_acts *a, arena *ar, ts_err *e);

@@ -65,7 +65,7 @@ static int each(const enc_cfg *c, enc_tensor_fn fn, void *ctx, ts_err *e) {
     ETRY(fn(ctx, nm, (nd), ne_, (dec), e));           \
   } while (0)
   for (int i = 0; i < c->n_conv; i++) {
-    int64_t cin = i ? c->conv_dim[i - 1] : 1, co = c->conv_dim[i];
+    int64_t cin = i ? c->conv_dim[i - 1] : (c->fbank ? c->fbank : 1), co = c->conv_dim[i];
     enc_nm_conv(c, i, "weight", nm, sizeof nm);
     T(3, co, cin, c->conv_kernel[i], 1);
     if (c->conv_bias) {

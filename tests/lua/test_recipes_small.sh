@@ -57,22 +57,36 @@ if [ -n "${TSASR_TEST_NO_TTS:-}" ] || ! command -v espeak-ng >/dev/null; then
     end' || die "could not write the tone corpus"
   corpus_arg=(corpus="$tmp/tones")
 fi
-out=$(run data voices=4 utts_per_voice=4 train_mix=6 test_mix=1 merges=120 speaker_steps=3 "${corpus_arg[@]}") || exit 1
+out=$(run data voices=4 utts_per_voice=4 train_mix=6 warm_mix=4 test_mix=1 merges=120 speaker_steps=3 "${corpus_arg[@]}") || exit 1
 [ -s "$w/data/tokenizer.json" ] || die "no tokenizer"
 n=$(lines "$w/data/train.jsonl"); [ "$n" -ge 6 ] || die "train.jsonl has $n entries"
 for s in single libri2mix libri3mix; do [ -s "$w/data/test_$s.jsonl" ] || die "no test set $s"; done
 echo "$out" | grep -q "tokenizer .*merges" || die "data did not report the tokenizer: $out"
 [ -s "$w/speaker/model.safetensors" ] || die "no speaker encoder"
+[ "$(lines "$w/data/train_warm.jsonl")" = 4 ] || die "no 4 warm-up samples"
+"$bin" lua -e '
+  local ds = ts.manifest.read("'"$w"'/data/train_warm.jsonl")
+  for i = 1, #ds do
+    local e = ds:entry(i)
+    assert(#e.sources == 1 and math.abs(e.enroll.duration - 0.45) < 1e-6, "warm-up sample " .. i .. " is not single-speaker with a 0.45 s enrollment")
+  end' || die "warm-up samples"
+
+# warm-up: a new model (fbank front end by default) on the single-speaker samples
+out=$(run warm warm_steps=2 global_batch=2 micro_batch=1 ckpt_every=1) || exit 1
+[ -s "$w/warm/final/model.safetensors" ] || die "no warm-up model: $out"
+grep -q '"feature_type":[[:space:]]*"fbank"' "$w/warm/final/config.json" || die "the default model has no fbank front end"
+[ "$(finite_losses "$w/warm/metrics.jsonl" ctc)" = 2 ] || die "warm-up metrics: not 2 finite CTC losses"
 
 # BASE SFT, 2 steps, with the terminal progress bar forced on (elapsed<eta, loss)
 out=$(TSASR_PROGRESS=bar run base sft_steps=2 global_batch=2 micro_batch=1 ckpt_every=1) || exit 1
 echo "$out" | grep -qE 'sft \[#+\] 2/2 [0-9:]+<[0-9:]+ loss [0-9.]+' || die "no progress bar: $out"
 echo "$out" | grep -q $'\r' || die "the bar does not redraw in place"
+echo "$out" | grep -q "base: starting from the warm-up model" || die "BASE did not start from the warm-up model: $out"
 [ -s "$w/base/final/model.safetensors" ] && [ -s "$w/base/final/config.json" ] || die "no BASE model"
 [ "$(finite_losses "$w/base/metrics.jsonl" loss)" = 2 ] || die "BASE metrics: not 2 finite losses"
 
 # CoT data with random reasoning (a BASE decode of the training set decides) + SFT, 2 steps
-out=$(run cot sft_steps=2 global_batch=2 micro_batch=1 cot_data=random decode_max_new=8 decode_batch=4) || exit 1
+out=$(run cot cot_steps=2 global_batch=2 micro_batch=1 cot_data=random decode_max_new=8 decode_batch=4) || exit 1
 echo "$out" | grep -qE "cot: BASE decode of the training set: [0-9]+ samples" || die "no BASE decode: $out"
 echo "$out" | grep -qE "^sft 2/2 elapsed [0-9:]+ eta [0-9:]+ loss" || die "no plain progress line without a terminal: $out"
 echo "$out" | grep -q $'\r' && die "plain progress lines must not redraw"
@@ -119,6 +133,9 @@ for sys in "TS-ASR Base" "TS-ASR + CoT" "TS-ASR + CoT + RL"; do
   echo "$out" | grep -qF "| $sys |" || die "Table 1 lacks $sys: $out"
 done
 [ -s "$w/eval/table1.md" ] && [ -s "$w/eval/table1.json" ] || die "no Table 1 files"
+[ -s "$w/data/unseen_single.jsonl" ] || die "no unseen-voice test set"
+[ -s "$w/eval/table1_unseen.md" ] && [ "$(lines "$w/eval/rl/single_unseen.jsonl")" = "$(lines "$w/data/unseen_single.jsonl")" ] ||
+  die "no unseen-voice Table 1"
 for sys in base cot rl; do for s in single libri2mix libri3mix; do
   [ "$(lines "$w/eval/$sys/$s.jsonl")" = "$(lines "$w/data/test_$s.jsonl")" ] || die "eval decode $sys/$s incomplete"
 done; done

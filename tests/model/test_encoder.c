@@ -229,6 +229,60 @@ static void tmp_path(char *buf, size_t n, const char *leaf) {
   snprintf(buf + k, n - k, "/%s", leaf);
 }
 
+/* The fbank front end (our extension, "feature_type": "fbank"): HF Data2VecAudio with an
+ * 80-channel first conv fed torchaudio's Kaldi fbank, normalised per utterance and bin. Without
+ * the audio build the encoder must refuse it with a message instead. */
+static void test_data2vec_fbank(void **state) {
+  (void)state;
+#ifdef TS_HAVE_AUDIO
+  run_parity("d2v_fbank");
+#else
+  char dir[1024];
+  fx_dir(dir, sizeof dir, "d2v_fbank");
+  loaded lm;
+  ts_err e;
+  assert_int_equal(load_model(&lm, dir, NULL, &e), 0);
+  float wav[800] = {0};
+  int64_t len = 800;
+  arena ar;
+  arena_init(&ar, 1 << 16);
+  enc_acts a;
+  assert_int_equal(enc_forward(&lm.m, 1, 800, wav, &len, &a, &ar, &e), TS_EUNSUP);
+  assert_non_null(strstr(e.msg, "fbank"));
+  arena_free(&ar);
+  pset_free(&lm.ps);
+#endif
+}
+
+/* feature_type must be known; the fbank geometry: 25 ms windows every 10 ms, then the convs */
+static void test_fbank_config(void **state) {
+  (void)state;
+  ts_err e;
+  enc_cfg c;
+  cJSON *j = cJSON_Parse("{\"model_type\":\"data2vec-audio\",\"hidden_size\":8,\"num_attention_heads\":2,"
+                         "\"intermediate_size\":8,\"num_hidden_layers\":1,\"conv_dim\":[4,4],\"conv_kernel\":[3,3],"
+                         "\"conv_stride\":[2,2],\"num_conv_pos_embedding_groups\":2,\"conv_pos_kernel_size\":3,"
+                         "\"feature_type\":\"fbank\"}");
+  assert_non_null(j);
+  assert_int_equal(enc_config_from_json(j, "cfg", &c, &e), 0);
+  assert_int_equal(c.fbank, 80);
+  assert_int_equal(enc_hop(&c), 640);
+  assert_int_equal(enc_frames(&c, 399), 0);            /* no fbank frame */
+  assert_int_equal(enc_frames(&c, 400 + 160 * 6), 1);  /* 7 fbank frames -> 3 -> 1 */
+  assert_int_equal(enc_frames(&c, 400 + 160 * 6 + 159), 1);
+  assert_int_equal(enc_frames(&c, 400 + 160 * 4), 0);  /* 5 -> 2 -> too short for k3 */
+  assert_int_equal(enc_frames(&c, 400 + 160 * 10), 2); /* 11 -> 5 -> 2 */
+  cJSON_ReplaceItemInObject(j, "feature_type", cJSON_CreateString("mfcc"));
+  assert_int_equal(enc_config_from_json(j, "cfg.json", &c, &e), TS_EUNSUP);
+  assert_non_null(strstr(e.msg, "cfg.json"));
+  assert_non_null(strstr(e.msg, "mfcc"));
+  cJSON_ReplaceItemInObject(j, "feature_type", cJSON_CreateString("fbank"));
+  cJSON_AddNumberToObject(j, "num_mel_bins", 0);
+  assert_int_equal(enc_config_from_json(j, "cfg.json", &c, &e), TS_EFORMAT);
+  assert_non_null(strstr(e.msg, "num_mel_bins"));
+  cJSON_Delete(j);
+}
+
 static void test_checkpoint_errors(void **state) {
   (void)state;
   char dir[1024], src[1200], path[1200];
@@ -443,6 +497,7 @@ int main(void) {
       cmocka_unit_test(test_wav2vec2_large),   cmocka_unit_test(test_data2vec2),
       cmocka_unit_test(test_checkpoint_errors), cmocka_unit_test(test_checkpoint_variants),
       cmocka_unit_test(test_info),             cmocka_unit_test(test_frozen),
+      cmocka_unit_test(test_data2vec_fbank),   cmocka_unit_test(test_fbank_config),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
