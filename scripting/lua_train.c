@@ -107,7 +107,9 @@ void tsl_opt_freeze(lua_State *L, int idx, const char *fn, const char **freeze, 
 }
 
 void tsl_opt_sample(lua_State *L, int idx, const char *fn, sample_opts *so) {
-  so->silence = tsl_opt_num(L, idx, fn, "silence", so->silence);
+  /* without the option: -1, the model's own layout (tsm.silence) */
+  so->silence = tsl_opt_num(L, idx, fn, "silence", -1.0);
+  if (so->silence < 0 && so->silence != -1.0) luaL_error(L, "%s: option 'silence' must be >= 0", fn);
   so->enroll_max = tsl_opt_num(L, idx, fn, "enroll_max", so->enroll_max);
 }
 

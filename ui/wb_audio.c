@@ -1,5 +1,6 @@
 /* wb_audio.c — playback of a sample's parts through play.h, with the input-time cursor. */
 #include "wb_audio.h"
+#include "wb_state.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,7 @@ int wb_audio_play(wb_audio **pa, const man_entry *ent, int what, int src, ts_err
     drop_sample(a);
     sample_opts so;
     sample_opts_default(&so);
+    so.silence = wb_input_silence;
     so.keep_sources = 1;
     memset(&a->s, 0, sizeof a->s);
     if (sample_build(ent, &so, &a->s, e)) return e->code;

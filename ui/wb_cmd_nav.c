@@ -28,6 +28,13 @@ void wb_open_path(wb *w, const char *p) {
     }
     wb_model_free(w->model);
     w->model = m;
+    if (wb_input_silence != wb_model_silence(m)) { /* the timelines and the cached audio change */
+      wb_input_silence = wb_model_silence(m);
+      for (int i = 0; i < w->n; i++)
+        if (w->it[i].facts_state != WB_FACTS_NONE) w->it[i].facts_state = WB_FACTS_NONE;
+      wb_audio_free(w->audio);
+      w->audio = NULL;
+    }
     char b[512];
     wb_model_brief(m, b, sizeof b);
     wb_msg(w, 0, "model %s", b);

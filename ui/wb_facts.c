@@ -6,9 +6,12 @@
 #include <string.h>
 
 #include "data/sample.h"
+#include "model/tsmodel.h"
 #include "text/normalize.h"
 #include "text/wer.h"
 #include "wb_state.h"
+
+double wb_input_silence = TSM_DEFAULT_SILENCE;
 
 static cot_gender gender_of(char g) { return g == 'M' ? COT_MALE : g == 'F' ? COT_FEMALE : COT_GENDER_NONE; }
 
@@ -54,6 +57,7 @@ int wb_item_facts(wb_item *x, ts_err *e) {
   }
   sample_opts so;
   sample_opts_default(&so);
+  so.silence = wb_input_silence;
   sample s;
   memset(&s, 0, sizeof s);
   ts_err se;

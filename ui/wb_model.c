@@ -36,9 +36,11 @@ void wb_model_free(wb_model *m) {
 
 const char *wb_model_dir(const wb_model *m) { return m ? m->dir : ""; }
 
+double wb_model_silence(const wb_model *m) { return m->m->silence; }
+
 void wb_model_brief(const wb_model *m, char *buf, size_t n) {
-  snprintf(buf, n, "%s: LLM %d layers, width %d, vocab %d", m->dir, (int)m->m->lcfg.L, (int)m->m->lcfg.C,
-           (int)m->m->lcfg.V);
+  snprintf(buf, n, "%s: LLM %d layers, width %d, vocab %d; inputs with %.2g s of silence", m->dir, (int)m->m->lcfg.L,
+           (int)m->m->lcfg.C, (int)m->m->lcfg.V, m->m->silence);
 }
 
 static uint64_t fnv1a(const char *s) {
@@ -53,6 +55,7 @@ int wb_model_generate(wb_model *m, const man_entry *ent, double temp, int G, int
   if (G < 1 || (temp <= 0 && G != 1)) return err_set(e, TS_EARG, "generate: G = %d at temperature %g", G, temp);
   sample_opts so;
   sample_opts_default(&so);
+  so.silence = m->m->silence;
   sample s;
   memset(&s, 0, sizeof s);
   if (sample_build(ent, &so, &s, e)) return e->code;

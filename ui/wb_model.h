@@ -16,6 +16,8 @@ void wb_model_free(wb_model *m);
 const char *wb_model_dir(const wb_model *m);
 /* One-line description (parameters, vocabulary) into buf. */
 void wb_model_brief(const wb_model *m, char *buf, size_t n);
+/* Seconds of silence between enrollment and mixture the model was trained with. */
+double wb_model_silence(const wb_model *m);
 
 /* Generates G outputs for the entry's input (enrollment ‖ silence ‖ mixture, sample.h
  * defaults). temp 0 = greedy (then G must be 1). raws receives G malloc'd strings (caller

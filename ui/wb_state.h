@@ -33,6 +33,10 @@ double wb_out_wer(const wb_out *o);
 
 enum { WB_FACTS_NONE = 0, WB_FACTS_OK = 1, WB_FACTS_BAD = -1 };
 
+/* Seconds of silence between enrollment and mixture when the workbench builds a sample's input
+ * (timeline, playback, decoding): the open model's (tsm.silence), else the paper's 3 s. */
+extern double wb_input_silence;
+
 typedef struct wb_item {
   char *id, *set;
   int has_ent;

@@ -31,6 +31,7 @@ void progress_start(progress *p, const char *label, int64_t total) {
   p->t0 = p->last = pg_now();
   p->tty = isatty(2);
   p->width = 24;
+  p->done = -1;
 }
 
 static void pg_draw(progress *p, int64_t done, const char *metrics, int final) {
@@ -58,8 +59,9 @@ static void pg_draw(progress *p, int64_t done, const char *metrics, int final) {
 
 void progress_update(progress *p, int64_t done, const char *metrics) {
   double now = pg_now();
+  p->done = done;
   if (p->tty ? now - p->last < 0.1 : now - p->last < 5.0) return;
   pg_draw(p, done, metrics, 0);
 }
 
-void progress_end(progress *p, const char *metrics) { pg_draw(p, p->total, metrics, 1); }
+void progress_end(progress *p, const char *metrics) { pg_draw(p, p->done >= 0 ? p->done : p->total, metrics, 1); }

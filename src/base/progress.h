@@ -12,11 +12,13 @@ typedef struct progress {
   double t0, last;
   int tty;
   int width;
+  int64_t done; /* the last value given to progress_update; -1 before the first */
 } progress;
 
 void progress_start(progress *p, const char *label, int64_t total);
 /* done of total; metrics is a short free-form text such as "loss 1.23 lr 7e-05". */
 void progress_update(progress *p, int64_t done, const char *metrics);
+/* The final line, at the last reported count (a job stopped early does not show total). */
 void progress_end(progress *p, const char *metrics);
 
 #endif

@@ -21,7 +21,7 @@ int cli_decode(int argc, char **argv) {
   decode_cfg_default(&c);
   const char *out = NULL;
   int64_t batch = c.batch, max_new = c.gen.max_new, limit = 0, G = 1, seed = 1, topk = 0;
-  double temp = 0, topp = 1, silence = 3.0;
+  double temp = 0, topp = 1, silence = -1;
   int fresh = 0;
   ca_opt o[] = {{"--out", CA_STR, &out, 0, "decode JSONL to write (required)"},
                 {"--batch", CA_INT, &batch, 0, "inputs per batch"},
@@ -31,7 +31,7 @@ int cli_decode(int argc, char **argv) {
                 {"--top-k", CA_INT, &topk, 0, "top-k sampling"},
                 {"--samples", CA_INT, &G, 0, "outputs per input"},
                 {"--limit", CA_INT, &limit, 0, "decode at most N entries"},
-                {"--silence", CA_DBL, &silence, 0, "seconds between enrollment and mixture"},
+                {"--silence", CA_DBL, &silence, 0, "seconds between enrollment and mixture (default: the model's)"},
                 {"--seed", CA_INT, &seed, 0, "sampling seed"},
                 {"--fresh", CA_FLAG, &fresh, 0, "overwrite instead of resuming"}};
   int no = (int)(sizeof o / sizeof o[0]);

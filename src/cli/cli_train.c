@@ -37,7 +37,7 @@ static int train_sft(int argc, char **argv) {
   const char *run = NULL, *target = "base", *freeze[8] = {0};
   int64_t steps = c.steps, mb = c.micro_batch, acc = c.accum, warm = c.lr.warmup, ckpt = c.ckpt_every, seed = 1,
           threads = c.threads, max_text = c.max_text, bucket = 0;
-  double peak = c.lr.peak, start = c.lr.start, lmin = c.lr.min, clip = c.clip, wd = c.wd, ctc = -1, silence = 3.0;
+  double peak = c.lr.peak, start = c.lr.start, lmin = c.lr.min, clip = c.clip, wd = c.wd, ctc = -1, silence = -1;
   int bf16 = 0, fresh = 0, cont = 0;
   ca_opt o[] = {{"--run", CA_STR, &run, 0, "run directory (required)"},
                 {"--target", CA_STR, &target, 0, "base | cot"},
@@ -52,7 +52,7 @@ static int train_sft(int argc, char **argv) {
                 {"--wd", CA_DBL, &wd, 0, "AdamW weight decay"},
                 {"--ctc", CA_DBL, &ctc, 0, "encoder CTC loss weight (-1: the model's)"},
                 {"--max-text", CA_INT, &max_text, 0, "max prompt+response tokens (paper 512)"},
-                {"--silence", CA_DBL, &silence, 0, "seconds between enrollment and mixture"},
+                {"--silence", CA_DBL, &silence, 0, "seconds between enrollment and mixture (default: the model's)"},
                 {"--bucket", CA_INT, &bucket, 0, "length bucketing pool in batches (0 off)"},
                 {"--freeze", CA_MULTI, freeze, 8, "freeze tensors with this name prefix (repeatable)"},
                 {"--ckpt-every", CA_INT, &ckpt, 0, "checkpoint interval"},
@@ -99,7 +99,7 @@ static int train_sft(int argc, char **argv) {
   c.on_step = sft_progress;
   c.user = &p;
   int rc = sft_run(m, &c, &e);
-  progress_end(&p, rc ? "failed" : "done");
+  progress_end(&p, rc ? "failed" : p.done >= 0 && p.done < steps ? "stopped early (checkpoint saved)" : "done");
   if (rc) fprintf(stderr, "tsasr train sft: %s\n", e.msg);
   tsm_free(m);
   return rc ? 1 : 0;
@@ -112,7 +112,7 @@ static int train_grpo(int argc, char **argv) {
   int64_t steps = c.steps, prompts = c.prompts, G = c.G, mu = c.mu, mb = c.micro_batch, max_new = c.max_new,
           ckpt = c.ckpt_every, seed = 1, threads = c.threads;
   double lr = c.lr, temp = c.temperature, beta = c.loss.beta, eps = c.loss.eps_low, fmt = c.format_reward,
-         clip = c.clip, silence = 3.0;
+         clip = c.clip, silence = -1;
   int fresh = 0, bf16 = 0;
   ca_opt o[] = {{"--run", CA_STR, &run, 0, "run directory (required)"},
                 {"--ref", CA_STR, &ref_dir, 0, "frozen reference model (default: MODEL_DIR)"},
@@ -129,7 +129,7 @@ static int train_grpo(int argc, char **argv) {
                 {"--format-reward", CA_DBL, &fmt, 0, "reward for a well-formed output (paper 1)"},
                 {"--loss-type", CA_STR, &agg, 0, "grpo | dapo | dr_grpo"},
                 {"--clip", CA_DBL, &clip, 0, "max grad norm"},
-                {"--silence", CA_DBL, &silence, 0, "seconds between enrollment and mixture"},
+                {"--silence", CA_DBL, &silence, 0, "seconds between enrollment and mixture (default: the model's)"},
                 {"--freeze", CA_MULTI, freeze, 8, "freeze tensors with this prefix (repeatable)"},
                 {"--ckpt-every", CA_INT, &ckpt, 0, "checkpoint interval"},
                 {"--seed", CA_INT, &seed, 0, "seed"},
@@ -175,7 +175,7 @@ static int train_grpo(int argc, char **argv) {
   c.on_step = grpo_progress;
   c.user = &p;
   int rc = grpo_run(m, ref, &c, &e);
-  progress_end(&p, rc ? "failed" : "done");
+  progress_end(&p, rc ? "failed" : p.done >= 0 && p.done < steps ? "stopped early (checkpoint saved)" : "done");
   if (rc) fprintf(stderr, "tsasr train grpo: %s\n", e.msg);
   tsm_free(m);
   tsm_free(ref);

@@ -79,8 +79,11 @@ static double dec_now(void) {
   return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-int decode_run(tsm *m, const decode_cfg *c, decode_summary *sum, ts_err *e) {
+int decode_run(tsm *m, const decode_cfg *c_in, decode_summary *sum, ts_err *e) {
   memset(sum, 0, sizeof *sum);
+  decode_cfg dc = *c_in; /* a negative silence: the model's (the layout it was trained on) */
+  const decode_cfg *c = &dc;
+  if (dc.sample.silence < 0) dc.sample.silence = m->silence;
   if (c->batch < 1) return err_set(e, TS_EARG, "decode: batch must be at least 1");
   manifest all, man;
   man_init(&all);

@@ -78,6 +78,14 @@ static int tsm_read_prompt(tsm *m, const cJSON *cfg, const char *what, ts_err *e
   }
   m->system = sys ? strdup(sys) : NULL;
   m->instruction = strdup(ins);
+  m->silence = TSM_DEFAULT_SILENCE;
+  const cJSON *in = cJSON_GetObjectItemCaseSensitive(cfg, "input");
+  if (in && !cJSON_IsNull(in)) {
+    if (!cJSON_IsObject(in)) return err_set(e, TS_EFORMAT, "%s: \"input\" must be an object", what);
+    TRY(jsonx_num(in, "silence", &m->silence, 1, TSM_DEFAULT_SILENCE, what, e));
+    if (!(m->silence >= 0 && m->silence <= 60))
+      return err_set(e, TS_EFORMAT, "%s: input.silence = %g out of range (0..60 s)", what, m->silence);
+  }
   return m->instruction ? TS_OK : err_set(e, TS_ENOMEM, "%s: out of memory", what);
 }
 
@@ -175,6 +183,7 @@ int tsm_assemble(const char *llm_dir, const char *enc_dir, const adapter_cfg *ac
     if (m->acfg.k < 1) m->acfg.k = 5;
     if (m->acfg.H < 1) m->acfg.H = 2048;
     m->instruction = strdup(TSM_DEFAULT_INSTRUCTION);
+    m->silence = TSM_DEFAULT_SILENCE;
     rc = tsm_build(m, llm_dir, be, grads, adam, llm_dir, e);
   }
   if (!rc) rc = enc_load_file(&m->enc, enc_dir, e);
@@ -220,6 +229,7 @@ int tsm_save(tsm *m, const char *dir, int as_bf16, ts_err *e) {
     if (m->system) cJSON_AddStringToObject(p, "system", m->system);
     cJSON_AddStringToObject(p, "instruction", m->instruction ? m->instruction : "");
     cJSON_AddItemToObject(cfg, "prompt", p);
+    cJSON_AddNumberToObject(cJSON_AddObjectToObject(cfg, "input"), "silence", m->silence);
     if (m->ctc) {
       cJSON *cc = cJSON_AddObjectToObject(cfg, "ctc");
       cJSON_AddNumberToObject(cc, "weight", m->ctc_weight);

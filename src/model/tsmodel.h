@@ -43,7 +43,12 @@ typedef struct tsm {
   tok *tok;
   char *tok_path;        /* the tokenizer.json it came from (copied on save) */
   int32_t audio_id, im_end_id;
+  double silence;        /* seconds of silence between enrollment and mixture in the inputs the
+                          * model was trained on (config "input": {"silence": s}; TSM_DEFAULT_SILENCE,
+                          * the paper's 3 s, when absent). Trainers record what they train with;
+                          * decoding and the workbench build inputs the same way by default. */
 } tsm;
+#define TSM_DEFAULT_SILENCE 3.0
 
 /* Loads a model directory (weights in F32/BF16/F16). grads/adam allocate those buffers. */
 int tsm_load(const char *dir, backend *be, int grads, int adam, tsm **out, ts_err *e);

@@ -348,7 +348,12 @@ done:
   return rc;
 }
 
-int grpo_run(tsm *m, tsm *ref, const grpo_run_cfg *c, ts_err *e) {
+int grpo_run(tsm *m, tsm *ref, const grpo_run_cfg *c_in, ts_err *e) {
+  /* a negative silence means the model's own; the model then records what it is trained on */
+  grpo_run_cfg rc_cfg = *c_in;
+  const grpo_run_cfg *c = &rc_cfg;
+  if (rc_cfg.sample.silence < 0) rc_cfg.sample.silence = m->silence;
+  m->silence = rc_cfg.sample.silence;
   if (!m->ps.g || !m->ps.m) return err_set(e, TS_EARG, "grpo: the policy was loaded without gradients/optimizer state");
   if (c->G < 2 || c->prompts < 1 || c->mu < 1 || c->micro_batch < 1 || c->micro_batch > 256 || c->steps < 1)
     return err_set(e, TS_EARG, "grpo: bad settings (G >= 2, prompts >= 1, mu >= 1, micro_batch 1..256, steps >= 1)");

@@ -181,7 +181,12 @@ static cJSON *sft_settings(const sft_cfg *c) {
   return j;
 }
 
-int sft_run(tsm *m, const sft_cfg *c, ts_err *e) {
+int sft_run(tsm *m, const sft_cfg *c_in, ts_err *e) {
+  /* a negative silence means the model's own; the model then records what it is trained on */
+  sft_cfg cc = *c_in;
+  const sft_cfg *c = &cc;
+  if (cc.sample.silence < 0) cc.sample.silence = m->silence;
+  m->silence = cc.sample.silence;
   if (!m->ps.g || !m->ps.m) return err_set(e, TS_EARG, "sft: the model was loaded without gradients/optimizer state");
   if (c->micro_batch < 1 || c->accum < 1 || c->steps < 1) return err_set(e, TS_EARG, "sft: bad batch or step settings");
   int frc = trainer_freeze(&m->ps, c->freeze, 8, "sft", e);

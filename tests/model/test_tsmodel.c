@@ -202,8 +202,11 @@ static void test_save_load(void **s) {
   tsm *m, *m2;
   ts_err e;
   assert_int_equal(tsm_load(dir, be_cpu(), 0, 0, &m, &e), 0);
+  assert_true(m->silence == TSM_DEFAULT_SILENCE); /* no "input" section: the paper's layout */
+  m->silence = 0.5;
   if (tsm_save(m, out, 0, &e)) fail_msg("%s", e.msg);
   if (tsm_load(out, be_cpu(), 0, 0, &m2, &e)) fail_msg("%s", e.msg);
+  assert_true(m2->silence == 0.5); /* the input layout travels with the model */
   assert_int_equal(m->ps.total, m2->ps.total);
   assert_memory_equal(m->ps.w, m2->ps.w, sizeof(float) * (size_t)m->ps.total);
   assert_string_equal(m->instruction, m2->instruction);
@@ -274,6 +277,16 @@ static void test_bad_dirs(void **s) {
   cJSON_Delete(j);
   assert_int_not_equal(tsm_load(dir, be_cpu(), 0, 0, &m, &e), 0);
   assert_non_null(strstr(e.msg, "output_size 30"));
+  /* a negative input.silence */
+  snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s/tsmodel/tiny' '%s'", dir, TS_FIXTURES, dir);
+  assert_int_equal(system(cmd), 0);
+  assert_int_equal(jsonx_load(cfgp, &j, &e), 0);
+  cJSON_AddNumberToObject(cJSON_AddObjectToObject(j, "input"), "silence", -2);
+  assert_int_equal(jsonx_save(cfgp, j, &e), 0);
+  cJSON_Delete(j);
+  assert_int_equal(tsm_load(dir, be_cpu(), 0, 0, &m, &e), TS_EFORMAT);
+  assert_non_null(strstr(e.msg, "input.silence"));
+  assert_non_null(strstr(e.msg, "config.json"));
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   assert_int_equal(system(cmd), 0);
 }

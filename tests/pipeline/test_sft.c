@@ -90,6 +90,7 @@ static void test_loss_falls(void **s) {
   assert_int_equal(read_losses(run, loss, 60), 60);
   double first = (loss[0] + loss[1] + loss[2]) / 3, last = (loss[57] + loss[58] + loss[59]) / 3;
   if (!(last < 0.25 * first)) fail_msg("loss did not fall: %.3f -> %.3f", first, last);
+  assert_true(m->silence == 0.2); /* the model records the input layout it was trained on */
   tsm_free(m);
 }
 
