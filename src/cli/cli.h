@@ -12,6 +12,7 @@ int cli_decode(int argc, char **argv);
 int cli_model(int argc, char **argv);
 int cli_mix(int argc, char **argv);
 int cli_speaker(int argc, char **argv);
+int cli_demo(int argc, char **argv);
 int cli_run(int argc, char **argv); /* scripting/lua_runner.c (TSASR_LUA) */
 int cli_lua(int argc, char **argv);
 

@@ -23,6 +23,8 @@ static void cli_usage(FILE *f) {
           "  train sft|grpo      the training stages (BASE/CoT SFT, GRPO) with resumable runs\n"
           "  decode MODEL MANIFEST --out F  batched decoding into a scored decode JSONL\n"
           "  speaker ...   speaker encoder: train, score a manifest's similarities, eval (EER)\n"
+          "  demo [MODEL_DIR] [MANIFEST]  decode the demo set with the small model: CoT traces checked\n"
+          "                step by step, answers vs references, the results table\n"
           "  wb [MODEL_DIR] [MANIFEST|DECODE.jsonl]\n"
           "                the workbench (also: tsasr with no arguments on a terminal)\n"
           "  run RECIPE.lua [key=value ...]  run a Lua recipe (--dry-run: print its configuration)\n"
@@ -36,7 +38,7 @@ int main(int argc, char **argv) {
 #ifdef TS_HAVE_UI
     if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) return wb_main(1, (char *[]){"wb", NULL});
 #endif
-    fprintf(stderr, "tsasr: no command given (not a terminal, so no workbench); see `tsasr help`\n");
+    fprintf(stderr, "tsasr: no command given (not a terminal, so no workbench); try `tsasr demo`, or see `tsasr help`\n");
     return 2;
   }
   const char *cmd = argv[1];
@@ -50,6 +52,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "model")) return cli_model(argc - 1, argv + 1);
   if (!strcmp(cmd, "mix")) return cli_mix(argc - 1, argv + 1);
   if (!strcmp(cmd, "speaker")) return cli_speaker(argc - 1, argv + 1);
+  if (!strcmp(cmd, "demo")) return cli_demo(argc - 1, argv + 1);
   if (!strcmp(cmd, "wb")) {
 #ifdef TS_HAVE_UI
     return wb_main(argc - 1, argv + 1);
