@@ -201,8 +201,9 @@ static int sft_on_step(void *user, const sft_step_info *info) {
   s->last = *info;
   if (s->cb.progress) {
     char m[160];
-    snprintf(m, sizeof m, "loss %.4f acc %.3f lr %.2e |g| %.2f %.1f tok/s", info->loss, info->acc, info->lr,
-             info->grad_norm, info->tokens_per_s);
+    int k = snprintf(m, sizeof m, "loss %.4f acc %.3f lr %.2e |g| %.2f %.1f tok/s", info->loss, info->acc, info->lr,
+                     info->grad_norm, info->tokens_per_s);
+    if (info->ctc > 0 && k > 0 && k < (int)sizeof m) snprintf(m + k, sizeof m - (size_t)k, " ctc %.3f", info->ctc);
     tsl_progress("sft", info->step, info->steps, m);
   }
   return tsl_callback(&s->cb, push_sft_info, info);

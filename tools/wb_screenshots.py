@@ -10,6 +10,8 @@ are illustrative, not model outputs), drives `tsasr wb` in a detached tmux sessi
 captures each view with colours (capture-pane -e), and renders the ANSI text to PNG.
 
 usage: tools/wb_screenshots.py BUILD/tsasr [OUT_DIR=docs/img]
+       tools/wb_screenshots.py --real BUILD/tsasr MODEL_DIR MANIFEST DECODE.jsonl ID OUT.png
+         (a real model output: the workbench on a model, a manifest and its decode, at sample ID)
 """
 import os
 import re
@@ -193,7 +195,26 @@ COT3 = ("<think>Audio information: 0-1s is enrollment speech; 1-4s is silence; 4
         "output:</think><answer>FIRST SPEAKER TALKS</answer>")
 
 
+def real(argv):
+    """One screenshot of a real decode: the workbench at sample ID with its CoT trace."""
+    binary, model, man, dec, sid, png = [os.path.abspath(a) if i != 4 else a for i, a in enumerate(argv)]
+    with tempfile.TemporaryDirectory() as tmp:
+        w = Wb(binary, tmp, [model, man, dec])
+        try:
+            w.wait(r"Samples [0-9]+/")
+            w.keys("Escape")
+            w.cmd("goto " + sid)
+            w.wait(r"CoT")
+            w.shot(png)
+        finally:
+            w.close()
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--real":
+        if len(sys.argv) != 8:
+            sys.exit(__doc__)
+        return real(sys.argv[2:])
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     binary = os.path.abspath(sys.argv[1])
