@@ -1,8 +1,11 @@
 /* bench_small.c — training and decoding throughput of a small model of the paper's family
- * (data2vec-style encoder, MLP adapter, Qwen2-style LLM) on a batch of synthetic inputs:
+ * (data2vec-style encoder, MLP adapter, Qwen2-style LLM) on a batch of synthetic inputs —
+ * "waveform": the raw-waveform conv stack; "fbank": the shipped small model's architecture
+ * (80-bin fbank computed in the forward, 2 stride-2 convs, adapter k=2):
  * training samples/s and LLM tokens/s (forward + backward + AdamW), and greedy decoding
  * tokens/s with the KV cache. bench/run_small.sh runs the same model in PyTorch +
- * transformers in the same run and prints ratios. Usage: bench_small [BATCH [SECONDS]] */
+ * transformers in the same run and prints ratios.
+ * Usage: bench_small [BATCH [SECONDS [waveform|fbank]]] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +34,27 @@ static const char *small_json =
     " \"num_attention_heads\": 4, \"num_key_value_heads\": 2, \"intermediate_size\": 768, \"rms_norm_eps\": 1e-6,"
     " \"rope_theta\": 10000.0, \"tie_word_embeddings\": true}}";
 
+/* models/small's architecture (the same shapes as bench_small_torch.py's fbank mode) */
+static const char *fbank_json =
+    "{\"encoder\": {\"model_type\": \"data2vec-audio\", \"feature_type\": \"fbank\", \"num_mel_bins\": 80,"
+    " \"hidden_size\": 192, \"num_hidden_layers\": 4, \"num_attention_heads\": 4, \"intermediate_size\": 512,"
+    " \"hidden_act\": \"gelu\", \"conv_dim\": [192, 192], \"conv_kernel\": [3, 3], \"conv_stride\": [2, 2],"
+    " \"conv_bias\": false, \"feat_extract_activation\": \"gelu\", \"num_conv_pos_embeddings\": 3,"
+    " \"conv_pos_kernel_size\": 5, \"num_conv_pos_embedding_groups\": 4, \"layer_norm_eps\": 1e-5,"
+    " \"do_normalize\": true},"
+    " \"adapter\": {\"kind\": \"mlp\", \"downsample\": 2, \"input_size\": 192, \"hidden_size\": 256,"
+    " \"output_size\": 256},"
+    " \"llm\": {\"model_type\": \"qwen2\", \"vocab_size\": 672, \"hidden_size\": 256, \"num_hidden_layers\": 4,"
+    " \"num_attention_heads\": 4, \"num_key_value_heads\": 2, \"intermediate_size\": 768, \"rms_norm_eps\": 1e-6,"
+    " \"rope_theta\": 10000.0, \"tie_word_embeddings\": true}}";
+
 int main(int argc, char **argv) {
   int B = argc > 1 ? atoi(argv[1]) : 8;
   double secs = argc > 2 ? atof(argv[2]) : 5.0;
+  int fbank = argc > 3 && !strcmp(argv[3], "fbank");
   int reps = 3, P = 40, Rn = 30, NEW = 30;
   ts_err e;
-  cJSON *cfg = cJSON_Parse(small_json);
+  cJSON *cfg = cJSON_Parse(fbank ? fbank_json : small_json);
   tsm *m;
   const char *tokp = TSASR_SOURCE_DIR "/tests/fixtures/text/bpe_trained.json";
   if (tsm_new(cfg, tokp, 1, 0.02f, be_cpu(), 1, 1, &m, &e)) {
