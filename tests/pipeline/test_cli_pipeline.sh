@@ -41,6 +41,17 @@ run "$bin" train grpo "$ck" "$work/rl.jsonl" --run "$work/grpo" --steps 2 --prom
   --max-new 16 --silence 0.5 --lr 1e-5
 grep -q reward_mean "$work/grpo/metrics.jsonl" || fail "grpo logged no reward"
 
+# the model records the input layout it was trained with; decode and demo use it by default
+grep -A1 '"input"' "$ck/config.json" | grep -q '"silence":[[:space:]]*0.5' || fail "the checkpoint does not record silence 0.5"
+run "$bin" demo "$ck" "$work/train.jsonl" --n 2 --max-new 24
+grep -q "0.5 s silence" "$work/out.txt" || fail "demo does not use the model's silence: $(head -2 "$work/out.txt")"
+test "$(grep -c '^== ' "$work/out.txt")" -eq 2 || fail "demo should show 2 samples"
+grep -q "REF  " "$work/out.txt" && grep -q "HYP  " "$work/out.txt" || fail "demo shows no answer vs reference"
+grep -q "Table 1" "$work/out.txt" || fail "demo prints no table"
+test "$(wc -l < "$work/train.decode.jsonl")" -eq "$(wc -l < "$work/train.jsonl")" || fail "demo did not decode the whole set"
+"$bin" demo "$ck" "$work/none.jsonl" > /dev/null 2> "$work/err.txt" && fail "demo without a demo set should fail"
+grep -q "none.jsonl" "$work/err.txt" && grep -q "setup.sh" "$work/err.txt" || fail "demo error does not name the file and the fix"
+
 # bad input: messages that name the problem, non-zero exits, no crash
 "$bin" train sft "$work/m0" "$work/missing.jsonl" --run "$work/x" --steps 1 > /dev/null 2> "$work/err.txt" &&
   fail "a missing manifest should fail"
