@@ -79,19 +79,19 @@ C.cot.cot_lr = {3e-4, "peak LR of the CoT SFT"}
 set(C.cot, "similarity", "encoder",
     "speaker similarity for the CoT: the built-in speaker encoder trained by data.lua, imported embeddings, scores in the manifest, or an oracle stand-in")
 set(C.decode, "decode_batch", 16)
-set(C.decode, "decode_max_new", 200)
+set(C.decode, "decode_max_new", 300) -- a 3-speaker CoT + answer is up to ~210 tokens of the small vocabulary
 set(C.decode, "decode_limit", 2000)
 
-set(C.select, "rl_size", 40)
-set(C.grpo, "grpo_steps", 20)
-set(C.grpo, "G", 4)
-set(C.grpo, "max_new", 200)
-set(C.grpo, "prompts", 2)
+set(C.select, "rl_size", 400)
+set(C.grpo, "grpo_steps", 60)
+set(C.grpo, "G", 8)
+set(C.grpo, "max_new", 300)
+set(C.grpo, "prompts", 4)
 set(C.grpo, "grpo_micro_batch", 4)
 set(C.grpo, "grpo_lr", 1e-5)
 set(C.grpo, "grpo_ckpt_every", 10)
 set(C.eval, "eval_batch", 4)
-set(C.eval, "eval_max_new", 200)
+set(C.eval, "eval_max_new", 300)
 
 table.insert(C.stages, 2, {name = "warm", file = "warm.lua", specs = {"common", "model", "sft", "warm"}})
 C.stages_default = "data,warm,base,cot,select,grpo,eval"
