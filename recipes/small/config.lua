@@ -80,7 +80,7 @@ set(C.cot, "similarity", "encoder",
     "speaker similarity for the CoT: the built-in speaker encoder trained by data.lua, imported embeddings, scores in the manifest, or an oracle stand-in")
 set(C.decode, "decode_batch", 16)
 set(C.decode, "decode_max_new", 300) -- a 3-speaker CoT + answer is up to ~210 tokens of the small vocabulary
-set(C.decode, "decode_limit", 2000)
+set(C.decode, "decode_limit", 1200)
 
 set(C.select, "rl_size", 400)
 set(C.grpo, "grpo_steps", 60)
