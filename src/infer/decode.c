@@ -61,15 +61,35 @@ static int dec_make_item(sample *s, const man_entry *x, void *user, void **item,
 }
 
 /* keeps the entries whose ids are not in done (resume) and within the limit */
-static int dec_filter(const manifest *in, const drec_ids *done, int64_t limit, manifest *out, ts_err *e) {
+/* The entries to decode: the first `limit` of the manifest (all when limit <= 0) that are not
+ * already done; those already done go into prev (their records count in the summary). */
+static int dec_filter(const manifest *in, const drec_ids *done, int64_t limit, manifest *out, drec_ids *prev,
+                      ts_err *e) {
   man_init(out);
-  for (int64_t i = 0; i < in->n; i++) {
-    if (limit > 0 && out->n >= limit) break;
+  for (int64_t i = 0; i < in->n && (limit <= 0 || i < limit); i++) {
     int64_t v;
-    if (done && drec_ids_get(done, in->e[i].id, &v)) continue;
-    int rc = man_add(out, &in->e[i], e);
+    int rc;
+    if (done && drec_ids_get(done, in->e[i].id, &v))
+      rc = drec_ids_add(prev, in->e[i].id, 0, NULL, NULL, e);
+    else
+      rc = man_add(out, &in->e[i], e);
     if (rc) return rc;
   }
+  return TS_OK;
+}
+
+/* Adds an earlier record of an entry to decode to the summary (once per id). */
+static int dec_prev_rec(const drec *r, void *user, ts_err *e) {
+  void **u = user;
+  drec_ids *prev = u[0];
+  decode_summary *sum = u[1];
+  int64_t v;
+  if (!drec_ids_get(prev, r->id, &v) || v) return TS_OK;
+  drec_ids_set(prev, r->id, 1);
+  sum->n++;
+  sum->format_errors += !r->format_ok;
+  sum->repetition += r->repetition == 1;
+  sum->sub += r->sub, sum->del += r->del, sum->ins += r->ins, sum->words += r->n;
   return TS_OK;
 }
 
@@ -101,12 +121,21 @@ int decode_run(tsm *m, const decode_cfg *c_in, decode_summary *sum, ts_err *e) {
       }
     }
   }
-  rc = dec_filter(&all, done, c->limit, &man, e);
-  int64_t total = man.n;
-  if (done) log_info("decode: %lld of %lld entries already in %s", (long long)(all.n - man.n), (long long)all.n, c->out);
+  drec_ids *prev = NULL;
+  if (!rc) rc = drec_ids_new(&prev, e);
+  if (!rc) rc = dec_filter(&all, done, c->limit, &man, prev, e);
+  int64_t total = man.n, want = c->limit > 0 && c->limit < all.n ? c->limit : all.n;
+  if (!rc && done) {
+    log_info("decode: %lld of the %lld entries to decode already in %s", (long long)(want - man.n), (long long)want,
+             c->out);
+    void *u[2] = {prev, sum}; /* the summary covers every entry to decode, earlier ones too */
+    rc = drec_read_each(c->out, dec_prev_rec, u, NULL, e);
+  }
   drec_ids_free(done);
+  drec_ids_free(prev);
   man_free(&all);
   if (rc || total == 0) {
+    if (!rc) sum->wer = sum->words ? (double)(sum->sub + sum->del + sum->ins) / (double)sum->words : 0.0;
     man_free(&man);
     return rc;
   }

@@ -33,6 +33,14 @@ test "$(wc -l < "$work/base/metrics.jsonl")" -eq 3 || fail "resuming a finished 
 run "$bin" decode "$ck" "$work/train.jsonl" --out "$work/dec.jsonl" --max-new 24 --silence 0.5 --limit 6
 test "$(wc -l < "$work/dec.jsonl")" -eq 6 || fail "decode should write 6 lines"
 grep -q '"format_ok"' "$work/dec.jsonl" || fail "decode lines lack format_ok"
+# a resumed decode with a limit decodes the first N entries, not N more; its summary covers all N
+run "$bin" decode "$ck" "$work/train.jsonl" --out "$work/dec.jsonl" --max-new 24 --limit 8
+test "$(wc -l < "$work/dec.jsonl")" -eq 8 || fail "resumed decode --limit 8 should leave 8 lines, not $(wc -l < "$work/dec.jsonl")"
+grep -q ": 8 outputs" "$work/out.txt" || fail "the resumed summary should count 8 outputs: $(cat "$work/out.txt")"
+run "$bin" decode "$ck" "$work/train.jsonl" --out "$work/dec.jsonl" --max-new 24 --limit 8
+test "$(wc -l < "$work/dec.jsonl")" -eq 8 || fail "a finished decode should add nothing"
+grep -q ": 8 outputs" "$work/out.txt" || fail "a finished decode should still report its 8 outputs"
+head -6 "$work/dec.jsonl" > "$work/dec6.jsonl" && mv "$work/dec6.jsonl" "$work/dec.jsonl"
 run "$bin" eval "$work/dec.jsonl" --md "$work/table.md"
 grep -q "WER" "$work/table.md" || fail "no table"
 run "$bin" select "$work/dec.jsonl" --mode error-only --size 4 --seed 1 --manifest "$work/train.jsonl" --out "$work/rl.jsonl"
