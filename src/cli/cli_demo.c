@@ -80,14 +80,31 @@ static void demo_print_check(const man_entry *x, const drec *r, double silence) 
          gname(f.enroll_gender), f.target + 1);
 }
 
-/* Up to n records, the multi-speaker ones first (what the model is for). */
+/* The mixture of a record: its id up to the "-sK" target suffix. */
+static size_t demo_mix_len(const char *id) {
+  const char *s = strrchr(id, '-');
+  return s && s[1] == 's' ? (size_t)(s - id) : strlen(id);
+}
+
+/* Up to n records, 2-, 3- and 1-speaker in turn, each from a different mixture. */
 static void demo_pick(const drec *recs, size_t nr, int n, size_t *pick, int *np) {
+  static const int order[3] = {2, 3, 1};
   *np = 0;
-  for (int want = 3; want >= 1 && *np < n; want--)
-    for (size_t i = 0; i < nr && *np < n; i++) {
-      int k = recs[i].speakers > 0 ? recs[i].speakers : 1;
-      if (k == want || (want == 1 && k < 1)) pick[(*np)++] = i;
+  for (int round = 0; round < 3 * n && *np < n; round++) {
+    int want = order[round % 3];
+    for (size_t i = 0; i < nr; i++) {
+      int k = recs[i].speakers > 0 ? recs[i].speakers : 1, seen = 0;
+      if (k != want) continue;
+      for (int j = 0; j < *np && !seen; j++) {
+        const char *a = recs[pick[j]].id, *b = recs[i].id;
+        seen = demo_mix_len(a) == demo_mix_len(b) && !strncmp(a, b, demo_mix_len(a));
+      }
+      if (!seen) {
+        pick[(*np)++] = i;
+        break;
+      }
     }
+  }
 }
 
 int cli_demo(int argc, char **argv) {
@@ -162,8 +179,13 @@ int cli_demo(int argc, char **argv) {
     for (int64_t k = 0; k < mf.n && !x; k++)
       if (!strcmp(mf.e[k].id, r->id)) x = &mf.e[k];
     printf("== %s (%s)\n", r->id, r->set);
-    printf("  reasoning:\n");
-    demo_print_think(r->think);
+    if (r->format_ok) {
+      printf("  reasoning:\n");
+      demo_print_think(r->think);
+    } else {
+      printf("  output (format error: %s):\n", r->fmt ? r->fmt : "?");
+      demo_print_think(r->raw);
+    }
     if (x) demo_print_check(x, r, m->silence);
     printf("  REF  %s\n  HYP  %s\n", r->ref, r->hyp);
     double w = r->n > 0 ? 100.0 * (double)drec_errors(r) / (double)r->n : 0.0;
