@@ -30,6 +30,24 @@ static void sample_sort_desc(const float *p, int32_t *idx, int64_t n) {
     }
 }
 
+int32_t sample_pick(const float *z, int64_t V, float inv_t, float lse, double u) {
+  /* the total is summed, not assumed to be 1: with a rounded lse it falls a little short, and
+   * a draw past it must not land on whatever token is last (e.g. a masked row, p = 0) */
+  double tot = 0;
+  int32_t last = -1;
+  for (int64_t j = 0; j < V; j++) {
+    double p = exp((double)(z[j] * inv_t - lse));
+    if (p > 0) tot += p, last = (int32_t)j;
+  }
+  if (last < 0) return 0;
+  double t = u * tot, acc = 0;
+  for (int64_t j = 0; j < V; j++) {
+    acc += exp((double)(z[j] * inv_t - lse));
+    if (t < acc) return (int32_t)j;
+  }
+  return last;
+}
+
 int32_t sample_token(const float *z, int64_t V, const sample_cfg *c, philox_rng *r, float *logp, void *scratch) {
   if (c->temperature <= 0.0f) {
     int64_t best = 0;
@@ -47,15 +65,7 @@ int32_t sample_token(const float *z, int64_t V, const sample_cfg *c, philox_rng 
   int32_t tok;
   if (!truncate || !scratch) {
     /* inverse-CDF draw over the full distribution */
-    double u = philox_uniform_d(r), acc = 0;
-    tok = (int32_t)(V - 1);
-    for (int64_t j = 0; j < V; j++) {
-      acc += exp((double)(z[j] * inv_t - lse));
-      if (u < acc) {
-        tok = (int32_t)j;
-        break;
-      }
-    }
+    tok = sample_pick(z, V, inv_t, lse, philox_uniform_d(r));
   } else {
     float *p = scratch;
     int32_t *idx = (int32_t *)(p + 2 * V);
@@ -106,7 +116,12 @@ int32_t sample_token(const float *z, int64_t V, const sample_cfg *c, philox_rng 
     double tot = 0;
     for (int64_t i = 0; i < n; i++) tot += p[idx[i]];
     double u = philox_uniform_d(r) * tot, acc = 0;
-    tok = idx[n - 1];
+    tok = idx[0];
+    for (int64_t i = n - 1; i >= 0; i--) /* a draw past the rounded total: the last candidate with p > 0 */
+      if (p[idx[i]] > 0) {
+        tok = idx[i];
+        break;
+      }
     for (int64_t i = 0; i < n; i++) {
       acc += p[idx[i]];
       if (u < acc) {

@@ -147,6 +147,10 @@ static int grpo_coef(void *user, int64_t R, const float *logp, float *w, ts_err 
   grpo_stats st;
   int rc = grpo_token_loss(&gc, x->count, off, b->len + x->first, logp, old, ref, b->adv + x->first, w, &st, e);
   if (rc) return rc;
+  for (int64_t r = 0; r < R; r++) /* a sampled token must have had probability under the sampler */
+    if (!isfinite(old[r]))
+      return err_set(e, TS_EINTERNAL, "grpo: sampled token %lld of completion %lld has log p %g under the sampler",
+                     (long long)r, (long long)x->first, old[r]);
   for (int64_t r = 0; r < R; r++) w[r] = -w[r];
   x->acc.loss += st.loss;
   x->acc.tokens += st.tokens;

@@ -76,6 +76,29 @@ static void test_distributions(void **s) {
   run_freq(1.0f, 3, 0.55f, top2); /* both: top-k first, then nucleus */
 }
 
+/* A draw past the rounded total must not land on a masked row (p = 0). The old code fell
+ * through to the last id, a masked padding row here, and GRPO then met log p = -inf. */
+static void test_pick_never_masked(void **s) {
+  (void)s;
+  enum { V = 64 };
+  float z[V];
+  for (int j = 0; j < V; j++) z[j] = 0.37f * (float)((j * 7) % 11) - 1.0f;
+  z[V - 1] = -INFINITY; /* masked rows last, as the unused rows of a padded vocabulary */
+  z[V - 2] = -INFINITY;
+  double s2 = 0, mx = -1e30;
+  for (int j = 0; j < V; j++) mx = z[j] > mx ? z[j] : mx;
+  for (int j = 0; j < V; j++) s2 += exp((double)z[j] - mx);
+  float lse = (float)(mx + log(s2)) + 1e-6f; /* rounded up: the probabilities sum below 1 */
+  double us[] = {0.0, 0.5, 0.999999, 0.99999999999, 1.0 - 1e-16};
+  for (size_t i = 0; i < sizeof us / sizeof us[0]; i++) {
+    int32_t t = sample_pick(z, V, 1.0f, lse, us[i]);
+    assert_true(t >= 0 && t < V - 2);
+  }
+  assert_int_equal(sample_pick(z, V, 1.0f, lse, 0.0), 0);
+  /* the largest u picks the last token that has probability */
+  assert_int_equal(sample_pick(z, V, 1.0f, lse, 1.0 - 1e-16), V - 3);
+}
+
 static void test_reproducible(void **s) {
   (void)s;
   float z[5] = {0.3f, 0.2f, 0.1f, 0.0f, -0.1f};
@@ -108,6 +131,7 @@ static void test_rep_guard(void **s) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_greedy), cmocka_unit_test(test_distributions),
-                                     cmocka_unit_test(test_reproducible), cmocka_unit_test(test_rep_guard)};
+                                     cmocka_unit_test(test_reproducible), cmocka_unit_test(test_rep_guard),
+                                     cmocka_unit_test(test_pick_never_masked)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
