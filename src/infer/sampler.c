@@ -31,21 +31,23 @@ static void sample_sort_desc(const float *p, int32_t *idx, int64_t n) {
 }
 
 int32_t sample_pick(const float *z, int64_t V, float inv_t, float lse, double u) {
-  /* the total is summed, not assumed to be 1: with a rounded lse it falls a little short, and
-   * a draw past it must not land on whatever token is last (e.g. a masked row, p = 0) */
-  double tot = 0;
+  /* one pass in the usual case; with a rounded lse the total falls a little short of 1, and a
+   * draw past it is rescaled by the summed total in a second pass, so it never lands on
+   * whatever token is last (e.g. a masked row, p = 0) */
+  double acc = 0;
+  for (int64_t j = 0; j < V; j++) {
+    acc += exp((double)(z[j] * inv_t - lse));
+    if (u < acc) return (int32_t)j;
+  }
+  double t = u * acc, run = 0;
   int32_t last = -1;
   for (int64_t j = 0; j < V; j++) {
     double p = exp((double)(z[j] * inv_t - lse));
-    if (p > 0) tot += p, last = (int32_t)j;
+    if (!(p > 0)) continue;
+    run += p, last = (int32_t)j;
+    if (t < run) return (int32_t)j;
   }
-  if (last < 0) return 0;
-  double t = u * tot, acc = 0;
-  for (int64_t j = 0; j < V; j++) {
-    acc += exp((double)(z[j] * inv_t - lse));
-    if (t < acc) return (int32_t)j;
-  }
-  return last;
+  return last < 0 ? 0 : last;
 }
 
 int32_t sample_token(const float *z, int64_t V, const sample_cfg *c, philox_rng *r, float *logp, void *scratch) {

@@ -15,7 +15,7 @@ typedef struct sample_cfg {
 } sample_cfg;
 
 /* Inverse-CDF pick of a token from p_j = exp(z_j inv_t - lse) for u in [0, 1): u is scaled by
- * the summed total, and a draw past it returns the last token with p > 0, never one of p = 0
+ * the summed total when it falls past it, and never returns a token of p = 0
  * (a masked row). Exposed for tests. */
 int32_t sample_pick(const float *z, int64_t V, float inv_t, float lse, double u);
 /* Chooses a token from logits (V). *logp receives log softmax(logits / T)[token] over the
