@@ -50,7 +50,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s\n", e.msg);
     return 1;
   }
-  pset_init_normal(&ps, 0.02f, 1);
+  pset_init_normal(&ps, 0.02f, 1, &e);
   int64_t L = (int64_t)(secs * 16000), len[1] = {L};
   float *wav = malloc(sizeof(float) * (size_t)L);
   philox_rng r;

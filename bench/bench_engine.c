@@ -149,7 +149,7 @@ static void bench_block(int64_t B, int64_t T, int reps) {
     fprintf(stderr, "%s\n", e.msg);
     return;
   }
-  pset_init_normal(&ps, 0.02f, 1);
+  pset_init_normal(&ps, 0.02f, 1, &e);
   dec_bind(&ps, "l.", &b.c, 0, &b.p, &e);
   dec_bind(&ps, "l.", &b.c, 1, &b.g, &e);
   int64_t N = B * T;

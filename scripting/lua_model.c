@@ -13,6 +13,8 @@
 #include "model/qwen2.h"
 #include "model/tsmodel.h"
 #include "scripting/tslua.h"
+#include "tensor/be_mem.h"
+#include "tensor/devsim.h"
 #include "tensor/params_io.h"
 
 #define LLM_T "tsasr.llm"
@@ -213,13 +215,14 @@ tsm *tsl_check_model(lua_State *L, int idx) { return tsl_check(L, idx, MODEL_T);
 static backend *device_opt(lua_State *L, int idx, const char *fn) {
   const char *dev = tsl_opt_str(L, idx, fn, "device", "cpu");
   if (!strcmp(dev, "cpu")) return be_cpu();
+  if (!strcmp(dev, "devsim")) return be_devsim(); /* the simulated device (tests) */
   if (!strcmp(dev, "cuda")) {
     ts_err e;
     backend *be = be_cuda(&e);
     if (!be) tsl_raise(L, &e, fn);
     return be;
   }
-  luaL_error(L, "%s: option 'device' must be \"cpu\" or \"cuda\", got \"%s\"", fn, dev);
+  luaL_error(L, "%s: option 'device' must be \"cpu\", \"cuda\" or \"devsim\", got \"%s\"", fn, dev);
   return NULL;
 }
 
@@ -376,7 +379,7 @@ static int l_model_generate(lua_State *L) {
   gen_output *outs = rc ? NULL : calloc((size_t)c.G, sizeof *outs);
   if (!rc && !outs) rc = err_set(&e, TS_ENOMEM, "out of memory");
   arena ar;
-  arena_init(&ar, 1 << 20);
+  if (be_arena_init(&ar, m->be, 1 << 20, rc ? NULL : &e) && !rc) rc = TS_ENOMEM;
   if (!rc) {
     const int32_t *const pids[1] = {ids};
     gen_input in = {1, w, n, &n, pids, &nid, NULL};
@@ -419,7 +422,7 @@ static int l_model_score(lua_State *L) {
   float *lp = rc ? NULL : malloc(sizeof(float) * (size_t)(re - rs + 1));
   if (!rc && !lp) rc = err_set(&e, TS_ENOMEM, "out of memory");
   arena ar;
-  arena_init(&ar, 1 << 20);
+  if (be_arena_init(&ar, m->be, 1 << 20, rc ? NULL : &e) && !rc) rc = TS_ENOMEM;
   tsm_loss out;
   memset(&out, 0, sizeof out);
   if (!rc) {

@@ -19,10 +19,19 @@ void arena_init(arena *a, size_t chunk_size) {
   a->chunk_size = chunk_size ? chunk_size : (size_t)1 << 24;
 }
 
-static arena_chunk *arena_new_chunk(size_t size) {
+int arena_init_device(arena *a, size_t chunk_size, arena_mem mem, size_t host_chunk) {
+  arena_init(a, chunk_size);
+  a->mem = mem;
+  if (!(a->host = malloc(sizeof *a->host))) return -1;
+  arena_init(a->host, host_chunk);
+  return 0;
+}
+
+static arena_chunk *arena_new_chunk(const arena *a, size_t size) {
   arena_chunk *c = malloc(sizeof *c);
   if (!c) return NULL;
-  c->data = aligned_alloc(ARENA_ALIGN, (size + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN);
+  size_t bytes = (size + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+  c->data = a->mem.alloc ? a->mem.alloc(a->mem.user, bytes) : aligned_alloc(ARENA_ALIGN, bytes);
   if (!c->data) {
     free(c);
     return NULL;
@@ -50,7 +59,7 @@ void *arena_alloc(arena *a, size_t n) {
   }
   if (!c || c->off + need > c->size) {
     size_t sz = need > a->chunk_size ? need : a->chunk_size;
-    arena_chunk *nc = arena_new_chunk(sz);
+    arena_chunk *nc = arena_new_chunk(a, sz);
     if (!nc) return NULL;
     if (c) {
       nc->next = c->next;
@@ -74,8 +83,15 @@ void *arena_calloc(arena *a, size_t n) {
   return p;
 }
 
+void *arena_host_alloc(arena *a, size_t n) { return arena_alloc(a->host ? a->host : a, n); }
+
 arena_mark arena_get_mark(const arena *a) {
-  arena_mark m = {a->head, a->head ? a->head->off : 0, a->used};
+  arena_mark m = {a->head, a->head ? a->head->off : 0, a->used, NULL, 0, 0};
+  if (a->host) {
+    m.hchunk = a->host->head;
+    m.hoff = a->host->head ? a->host->head->off : 0;
+    m.hused = a->host->used;
+  }
   return m;
 }
 
@@ -84,20 +100,33 @@ void arena_rewind(arena *a, arena_mark m) {
   a->head = m.chunk;
   if (m.chunk) m.chunk->off = m.off;
   a->used = m.used;
+  if (a->host) {
+    a->host->head = m.hchunk;
+    if (m.hchunk) m.hchunk->off = m.hoff;
+    a->host->used = m.hused;
+  }
 }
 
 void arena_reset(arena *a) {
   a->head = NULL;
   a->used = 0;
+  if (a->host) arena_reset(a->host);
 }
 
 void arena_free(arena *a) {
   arena_chunk *r = a->chunks;
   while (r) {
     arena_chunk *n = r->next;
-    free(r->data);
+    if (a->mem.release)
+      a->mem.release(a->mem.user, r->data);
+    else
+      free(r->data);
     free(r);
     r = n;
+  }
+  if (a->host) {
+    arena_free(a->host);
+    free(a->host);
   }
   memset(a, 0, sizeof *a);
 }

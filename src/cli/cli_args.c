@@ -1,4 +1,6 @@
 /* cli_args.c — option parsing for the subcommands (see cli_args.h). */
+#include "tensor/backend.h"
+#include "tensor/devsim.h"
 #include "cli/cli_args.h"
 
 #include <errno.h>
@@ -77,4 +79,17 @@ void ca_usage(const char *synopsis, const ca_opt *opts, int nopts) {
     const char *t = opts[k].type == CA_INT ? "N" : opts[k].type == CA_DBL ? "X" : opts[k].type == CA_FLAG ? "" : "S";
     printf("  %s %-4s %s\n", opts[k].name, t, opts[k].help ? opts[k].help : "");
   }
+}
+
+struct backend *ca_device(const char *cmd, const char *name) {
+  if (!name || !strcmp(name, "cpu")) return be_cpu();
+  if (!strcmp(name, "devsim")) return be_devsim();
+  if (!strcmp(name, "cuda")) {
+    ts_err e = {0};
+    backend *be = be_cuda(&e);
+    if (!be) fprintf(stderr, "tsasr %s: --device cuda: %s\n", cmd, e.msg);
+    return be;
+  }
+  fprintf(stderr, "tsasr %s: --device must be cpu, cuda or devsim, not \"%s\"\n", cmd, name);
+  return NULL;
 }

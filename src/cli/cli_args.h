@@ -21,5 +21,10 @@ typedef struct ca_opt {
 int ca_parse(const char *cmd, int argc, char **argv, const ca_opt *opts, int nopts, const char **pos, int npos_max,
              int *npos);
 void ca_usage(const char *synopsis, const ca_opt *opts, int nopts);
+/* The backend named by --device: "cpu", "cuda" or "devsim" (the simulated device that tests
+ * device-resident code without a GPU). NULL with a message naming cmd when unknown or absent. */
+struct backend;
+struct backend *ca_device(const char *cmd, const char *name);
+#define CA_DEVICE_HELP "cpu | cuda | devsim (simulated device: CPU kernels, device memory rules)"
 
 #endif

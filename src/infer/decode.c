@@ -12,6 +12,7 @@
 #include "data/loader.h"
 #include "infer/cot_parse.h"
 #include "infer/decode_rec.h"
+#include "tensor/be_mem.h"
 
 void decode_cfg_default(decode_cfg *c) {
   memset(c, 0, sizeof *c);
@@ -163,7 +164,8 @@ int decode_run(tsm *m, const decode_cfg *c_in, decode_summary *sum, ts_err *e) {
   int32_t *prompt = NULL, plen = 0;
   rc = tsm_prompt_ids(m, &prompt, &plen, e);
   arena ar;
-  arena_init(&ar, 64 << 20);
+  if (!rc) rc = be_arena_init(&ar, m->be, 64 << 20, e);
+  else arena_init(&ar, 1 << 16);
   double t0 = dec_now();
   int64_t gen_tok = 0, done_n = 0;
   int G = c->gen.G > 0 ? c->gen.G : 1;

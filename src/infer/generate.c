@@ -90,7 +90,7 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
   float *logits = malloc(sizeof(float) * (size_t)(BG * V));
   float *lg0 = malloc(sizeof(float) * (size_t)(B * V));
   int32_t *n_new = calloc((size_t)BG, sizeof(int32_t)), *cur = calloc((size_t)BG, sizeof(int32_t));
-  float *xs = malloc(sizeof(float) * (size_t)(BG * C));
+  float *xs = arena_alloc(ar, sizeof(float) * (size_t)(BG * C)); /* (BG, C) backend memory */
   void *scratch = malloc(sample_scratch_bytes(V));
   int32_t *na = calloc((size_t)(3 * B), sizeof(int32_t));
   if (!seq || !rng || !logits || !lg0 || !n_new || !cur || !xs || !scratch || !na) {
@@ -181,7 +181,7 @@ done:
     }
   if (rc && outs)
     for (int64_t r = 0; r < BG; r++) gen_output_free(&outs[r]);
-  free(seq), free(rng), free(logits), free(lg0), free(n_new), free(cur), free(xs), free(scratch), free(na);
+  free(seq), free(rng), free(logits), free(lg0), free(n_new), free(cur), free(scratch), free(na);
   qwen2_kv_free(&pre);
   qwen2_kv_free(&kv);
   arena_rewind(ar, mk);

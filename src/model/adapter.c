@@ -98,18 +98,18 @@ int adapter_forward(adapter *m, int64_t B, int64_t Tin, const float *x, float *y
   a->B = B, a->Tin = Tin, a->Tout = adapter_out_len(c, Tin), a->x = x;
   int64_t N = B * a->Tout, KC = c->k * c->Cin;
   if (!(a->cat = adp_alloc(ar, N * KC, e))) return TS_ENOMEM;
-  tensor X = tensor_f32((float *)x, 3, B, Tin, c->Cin, 0), CAT = tensor_f32(a->cat, 3, B, a->Tout, KC, 0);
+  tensor X = tensor_dev(be->device, (float *)x, 3, B, Tin, c->Cin, 0), CAT = tensor_dev(be->device, a->cat, 3, B, a->Tout, KC, 0);
   TRY(op_framecat(be, &X, &CAT, c->k, e));
-  tensor C2 = tensor_f32(a->cat, 2, N, KC, 0, 0), W1 = pset_w(m->ps, m->i_w1), B1 = pset_w(m->ps, m->i_b1);
+  tensor C2 = tensor_dev(be->device, a->cat, 2, N, KC, 0, 0), W1 = pset_w(m->ps, m->i_w1), B1 = pset_w(m->ps, m->i_b1);
   if (c->kind == ADAPTER_LINEAR) {
-    tensor Y = tensor_f32(y, 2, N, c->Cout, 0, 0);
+    tensor Y = tensor_dev(be->device, y, 2, N, c->Cout, 0, 0);
     return op_matmul(be, &C2, &W1, &B1, &Y, 0, 1, 0.0f, e);
   }
   if (!(a->h = adp_alloc(ar, N * c->H, e)) || !(a->a = adp_alloc(ar, N * c->H, e))) return TS_ENOMEM;
-  tensor Hh = tensor_f32(a->h, 2, N, c->H, 0, 0), A = tensor_f32(a->a, 2, N, c->H, 0, 0);
+  tensor Hh = tensor_dev(be->device, a->h, 2, N, c->H, 0, 0), A = tensor_dev(be->device, a->a, 2, N, c->H, 0, 0);
   TRY(op_matmul(be, &C2, &W1, &B1, &Hh, 0, 1, 0.0f, e));
   TRY(op_act(be, ACT_RELU, &Hh, &A, e));
-  tensor W2 = pset_w(m->ps, m->i_w2), B2 = pset_w(m->ps, m->i_b2), Y = tensor_f32(y, 2, N, c->Cout, 0, 0);
+  tensor W2 = pset_w(m->ps, m->i_w2), B2 = pset_w(m->ps, m->i_b2), Y = tensor_dev(be->device, y, 2, N, c->Cout, 0, 0);
   return op_matmul(be, &A, &W2, &B2, &Y, 0, 1, 0.0f, e);
 }
 
@@ -121,21 +121,21 @@ int adapter_backward(adapter *m, const adapter_acts *a, const float *dy, float *
   arena_mark mk = arena_get_mark(ar);
   float *dcat = adp_alloc(ar, N * KC, e);
   if (!dcat) return TS_ENOMEM;
-  tensor DC = tensor_f32(dcat, 2, N, KC, 0, 0), C2 = tensor_f32(a->cat, 2, N, KC, 0, 0);
+  tensor DC = tensor_dev(be->device, dcat, 2, N, KC, 0, 0), C2 = tensor_dev(be->device, a->cat, 2, N, KC, 0, 0);
   TRY(op_fill(be, &DC, 0.0f, e));
   tensor W1 = pset_w(ps, m->i_w1), GW1 = pset_g(ps, m->i_w1), GB1 = pset_g(ps, m->i_b1);
   int t1 = ps->g && !ps->v[m->i_w1].frozen;
   if (c->kind == ADAPTER_LINEAR) {
-    tensor DY = tensor_f32((float *)dy, 2, N, c->Cout, 0, 0);
+    tensor DY = tensor_dev(be->device, (float *)dy, 2, N, c->Cout, 0, 0);
     TRY(op_matmul_bwd(be, &C2, &W1, &DY, dx ? &DC : NULL, t1 ? &GW1 : NULL, t1 ? &GB1 : NULL, 0, 1, e));
   } else {
     float *dh = adp_alloc(ar, N * c->H, e), *da = adp_alloc(ar, N * c->H, e);
     if (!dh || !da) return TS_ENOMEM;
-    tensor DA = tensor_f32(da, 2, N, c->H, 0, 0), DH = tensor_f32(dh, 2, N, c->H, 0, 0);
-    tensor A = tensor_f32(a->a, 2, N, c->H, 0, 0), Hh = tensor_f32(a->h, 2, N, c->H, 0, 0);
+    tensor DA = tensor_dev(be->device, da, 2, N, c->H, 0, 0), DH = tensor_dev(be->device, dh, 2, N, c->H, 0, 0);
+    tensor A = tensor_dev(be->device, a->a, 2, N, c->H, 0, 0), Hh = tensor_dev(be->device, a->h, 2, N, c->H, 0, 0);
     tensor W2 = pset_w(ps, m->i_w2), GW2 = pset_g(ps, m->i_w2), GB2 = pset_g(ps, m->i_b2);
     int t2 = ps->g && !ps->v[m->i_w2].frozen;
-    tensor DY = tensor_f32((float *)dy, 2, N, c->Cout, 0, 0);
+    tensor DY = tensor_dev(be->device, (float *)dy, 2, N, c->Cout, 0, 0);
     TRY(op_fill(be, &DA, 0.0f, e));
     TRY(op_fill(be, &DH, 0.0f, e));
     TRY(op_matmul_bwd(be, &A, &W2, &DY, &DA, t2 ? &GW2 : NULL, t2 ? &GB2 : NULL, 0, 1, e));
@@ -143,7 +143,7 @@ int adapter_backward(adapter *m, const adapter_acts *a, const float *dy, float *
     TRY(op_matmul_bwd(be, &C2, &W1, &DH, dx ? &DC : NULL, t1 ? &GW1 : NULL, t1 ? &GB1 : NULL, 0, 1, e));
   }
   if (dx) {
-    tensor DX = tensor_f32(dx, 3, a->B, a->Tin, c->Cin, 0), DC3 = tensor_f32(dcat, 3, a->B, a->Tout, KC, 0);
+    tensor DX = tensor_dev(be->device, dx, 3, a->B, a->Tin, c->Cin, 0), DC3 = tensor_dev(be->device, dcat, 3, a->B, a->Tout, KC, 0);
     TRY(op_framecat_bwd(be, &DC3, &DX, c->k, e));
   }
   arena_rewind(ar, mk);

@@ -47,7 +47,8 @@ static int alibi_forward(enc_model *m, enc_acts *a, arena *ar, ts_err *e) {
     for (int64_t i = 0; i < T; i++)
       for (int64_t j = 0; j < T; j++) host[(h * T + i) * T + j] = s * (float)-(i > j ? i - j : j - i);
   }
-  int rc = be->ops->to_device(be, a->abase, host, sizeof(float) * (size_t)(H * T * T), e);
+  /* the unscaled table is built on the host and uploaded */
+  int rc = be_upload(be, a->abase, host, sizeof(float) * (size_t)(H * T * T), "encoder ALiBi table", e);
   free(sl), free(host);
   ETRY(rc);
   tensor S, AS = ET1(a->as, Ha);
@@ -86,7 +87,7 @@ static int alibi_backward(enc_model *m, const enc_acts *a, const float *dbias, a
 }
 
 /* HF models zero the padded frames of the projected features (forward) and so pass no
- * gradient through them (backward). */
+ * gradient through them (backward). a->frames is host memory; x is the backend's. */
 static int zero_padded_rows(backend *be, const enc_acts *a, int64_t C, float *x, ts_err *e) {
   for (int64_t b = 0; b < a->B; b++)
     if (a->frames[b] < a->T) {
@@ -112,8 +113,8 @@ int enc_forward(enc_model *m, int64_t B, int64_t L, const float *wav, const int6
                      "is %lld samples)", (long long)b, (long long)len[b], (long long)rf, (long long)L, (long long)rf);
   a->B = B, a->L = L, a->T = T;
   int64_t N = B * T, C = c->C;
-  if (!(a->frames = arena_alloc(ar, sizeof(int32_t) * (size_t)B)) ||
-      !(a->len = arena_alloc(ar, sizeof(int64_t) * (size_t)B)))
+  if (!(a->frames = arena_host_alloc(ar, sizeof(int32_t) * (size_t)B)) ||
+      !(a->len = arena_host_alloc(ar, sizeof(int64_t) * (size_t)B)))
     return err_set(e, TS_ENOMEM, "encoder: activation arena out of memory");
   for (int64_t b = 0; b < B; b++) a->len[b] = len[b], a->frames[b] = (int32_t)enc_frames(c, len[b]);
   ETRY(enc_conv_forward(m, a, wav, ar, e));
@@ -135,7 +136,7 @@ int enc_forward(enc_model *m, int64_t B, int64_t L, const float *wav, const int6
   }
   if (c->alibi) ETRY(alibi_forward(m, a, ar, e));
   a->n_layers = enc_n_layers(c);
-  if (!(a->lay = arena_alloc(ar, sizeof(enc_layer_acts) * (size_t)(a->n_layers ? a->n_layers : 1))))
+  if (!(a->lay = arena_host_alloc(ar, sizeof(enc_layer_acts) * (size_t)(a->n_layers ? a->n_layers : 1))))
     return err_set(e, TS_ENOMEM, "encoder: activation arena out of memory");
   for (int l = 0; l < a->n_layers; l++) {
     float *y;
@@ -237,6 +238,7 @@ int enc_info_get(const enc_cfg *c, int64_t B, int64_t samples, enc_info *out, ts
   int64_t Tin = c->fbank ? enc_fbank_frames(samples) : samples, convmax = 0;
   if (c->fbank) add(&s, B * c->fbank * Tin);
   else add(&s, B * samples), add(&s, B), add(&s, B);
+  if (!c->fbank && c->do_normalize) add(&s, B * samples); /* the uploaded raw waveform */
   for (int i = 0; i < c->n_conv; i++) {
     int64_t Co = c->conv_dim[i], To = (Tin - c->conv_kernel[i]) / c->conv_stride[i] + 1, n = B * Co * To;
     int last = i == c->n_conv - 1;

@@ -8,7 +8,8 @@
  *   enc_declare(&ps, "encoder.", &c, e);  ... pset_alloc(&ps, ...)
  *   enc_model m; enc_bind(&m, &ps, "encoder.", &c, e);
  *   enc_load_file(&m, "DIR", e);     // or st_open + enc_load(&m, f, src_prefix or NULL, e)
- *   enc_acts a; enc_forward(&m, B, L, wav, len, &a, arena, e);   // a.out (B, a.T, C), a.frames (B)
+ *   be_arena_init(&arena, ps.be, ...);                             // activations in the backend's memory
+ *   enc_acts a; enc_forward(&m, B, L, wav, len, &a, &arena, e);  // wav, len host; a.out (B, a.T, C), a.frames (B)
  *   enc_backward(&m, &a, dout, arena, e);                          // adds parameter gradients
  *
  * Tensor names are the reference implementation's (HF: "feature_extractor.conv_layers.0.conv.weight",
@@ -98,7 +99,8 @@ typedef struct enc_model {
 
 /* Binds to an allocated pset holding the declared tensors. */
 int enc_bind(enc_model *m, pset *ps, const char *prefix, const enc_cfg *c, ts_err *e);
-/* Loads the weights from a safetensors file (F32, BF16, F16 or F64). src_prefix is the prefix
+/* Loads the weights from a safetensors file (F32, BF16, F16 or F64) into the pset (on a device
+ * backend through a host staging buffer of the largest tensor's size). src_prefix is the prefix
  * of the encoder's tensors in the file ("" for an HF Data2VecAudioModel/Wav2Vec2Model,
  * "data2vec_audio." or "wav2vec2." for the CTC heads' files); NULL detects it. A missing tensor,
  * a wrong shape, or a tensor the config does not account for (e.g. a layer past
@@ -108,7 +110,9 @@ int enc_load(enc_model *m, const st_file *f, const char *src_prefix, ts_err *e);
 /* Opens DIR/model.safetensors and loads it (enc_load with a detected prefix). */
 int enc_load_file(enc_model *m, const char *path, ts_err *e);
 
-/* Saved activations of one forward (all carved from the arena passed to enc_forward). */
+/* Saved activations of one forward (all carved from the arena passed to enc_forward). The
+ * float buffers are the backend's memory (device memory on a GPU; read them with
+ * be_download); only the fields marked (host) are host memory. */
 typedef struct enc_layer_acts {
   float *x;             /* (N, C) block input (= previous block's output), N = B*T */
   float *n1;            /* (N, C) pre-LN: LN1(x); post-LN: x + attn (what LN1 normalises) */
@@ -125,7 +129,7 @@ typedef struct enc_acts {
   int64_t B, L, T;      /* batch, padded samples, padded frames */
   int32_t *frames;      /* (B) valid frames per utterance (host) */
   int64_t *len;         /* (B) valid samples per utterance (host) */
-  float *wav;           /* (B, L) normalised input */
+  float *wav;           /* (B, L) normalised input (fbank mode: (B, D, Tf) features) */
   float *wm, *wr;       /* (B) normalisation stats */
   /* conv stack, layer i: input xin[i] (B, Cin, Tin), conv out co[i] (B, Co, To); layer norm
    * mode: ct[i] = co^T (B, To, Co), cn[i] = LN(ct) with stats; gn[i] = act(...) */
@@ -143,23 +147,25 @@ typedef struct enc_acts {
   float *x0, *x0m, *x0r;/* x0 = hp + pos, its LN stats (post-LN models) */
   float *ab, *abase, *as;/* ALiBi bias (H, T, T), its unscaled base (H, T, T), relu(scale) (Ha) */
   int n_layers;
-  enc_layer_acts *lay;  /* (n_layers) */
+  enc_layer_acts *lay;  /* (n_layers) (host array; its buffers are the backend's) */
   float *last;          /* (B, T, C) last block output (stable: before the final LN) */
   float *om, *orr;      /* final LN stats (stable) */
   float *out;           /* (B, T, C) encoder output */
 } enc_acts;
 
-/* Runs the encoder on wav (B, L) (backend memory; samples past len[b] are ignored) with
- * len (B) valid samples per utterance (host, 1..L). Fills a: a->out (B, a->T, C) with
- * a->T = enc_frames(L) and a->frames[b] = enc_frames(len[b]); rows past frames[b] are
- * padding (not meaningful). Everything, including what backward needs, lives in ar (which
- * must be host-addressable: frames/len are read on the host). The conv stack's activations are
- * kept only when one of its tensors is trainable (the pset has gradients and it is not frozen);
+/* Runs the encoder on wav (B, L) (host memory, uploaded here; samples past len[b] are
+ * ignored) with len (B) valid samples per utterance (host, 1..L). Fills a: a->out (B, a->T, C)
+ * (backend memory) with a->T = enc_frames(L) and a->frames[b] = enc_frames(len[b]) (host);
+ * rows past frames[b] are padding (not meaningful). Everything, including what backward
+ * needs, lives in ar: an arena in the backend's memory (be_arena_init), whose host side
+ * (arena_host_alloc) holds frames, len and lay. The conv stack's activations are kept only
+ * when one of its tensors is trainable (the pset has gradients and it is not frozen);
  * otherwise only its output features are (a frozen feature encoder saves most of the memory). */
 int enc_forward(enc_model *m, int64_t B, int64_t L, const float *wav, const int64_t *len, enc_acts *a,
                 arena *ar, ts_err *e);
-/* dout (B, T, C) -> parameter gradients ADDED into the pset's gradient buffer (frozen tensors
- * skipped). Gradients of padded output rows are ignored. The input gets no gradient. */
+/* dout (B, T, C) (backend memory) -> parameter gradients ADDED into the pset's gradient
+ * buffer (frozen tensors skipped). Gradients of padded output rows are ignored. The input
+ * gets no gradient. */
 int enc_backward(enc_model *m, const enc_acts *a, const float *dout, arena *ar, ts_err *e);
 
 /* Size information for `tsasr info`: parameters and memory for a batch of B utterances of

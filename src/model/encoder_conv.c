@@ -42,24 +42,28 @@ int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_
   float *feat_keep = NULL;
   if (!keep) EALLOC(feat_keep, B * a->T * Cl);
   arena_mark mk = arena_get_mark(ar);
-  if (c->fbank) ETRY(enc_fbank_input(m, a, wav, ar, e));
-  else EALLOC(a->wav, B * L);
-  if (!c->fbank) EALLOC(a->wm, B);
-  if (!c->fbank) EALLOC(a->wr, B);
-  for (int64_t b = 0; b < B && !c->fbank; b++) {
-    int64_t n = a->len[b];
-    tensor X = ET2((float *)wav + b * L, 1, n), Y = ET2(a->wav + b * L, 1, n), M = ET1(a->wm + b, 1),
-           R = ET1(a->wr + b, 1);
-    if (c->do_normalize)
-      ETRY(op_layernorm(be, &X, NULL, NULL, &Y, &M, &R, c->norm_eps, e));
-    else
-      ETRY(op_copy(be, &X, &Y, e));
-    if (n < L) {
-      tensor P = ET1(a->wav + b * L + n, L - n);
-      ETRY(op_fill(be, &P, 0.0f, e));
+  if (c->fbank) {
+    ETRY(enc_fbank_input(m, a, wav, ar, e));
+  } else {
+    /* the host waveform is uploaded as is: straight into a->wav, or (normalised) into a copy
+     * that the per-utterance norm reads (it stays in the arena: counted by enc_info_get);
+     * samples past len[b] are zeroed */
+    EALLOC(a->wav, B * L);
+    EALLOC(a->wm, B);
+    EALLOC(a->wr, B);
+    float *raw = a->wav;
+    if (c->do_normalize) EALLOC(raw, B * L);
+    ETRY(be_upload(be, raw, wav, sizeof(float) * (size_t)(B * L), "encoder input", e));
+    for (int64_t b = 0; b < B; b++) {
+      int64_t n = a->len[b];
+      tensor X = ET2(raw + b * L, 1, n), Y = ET2(a->wav + b * L, 1, n), M = ET1(a->wm + b, 1),
+             R = ET1(a->wr + b, 1);
+      if (c->do_normalize) ETRY(op_layernorm(be, &X, NULL, NULL, &Y, &M, &R, c->norm_eps, e));
+      if (n < L) {
+        tensor P = ET1(a->wav + b * L + n, L - n);
+        ETRY(op_fill(be, &P, 0.0f, e));
+      }
     }
-  }
-  if (!c->fbank) {
     a->xin[0] = a->wav;
     a->conv_T[0] = L;
   }

@@ -1,8 +1,9 @@
 /* encoder_fbank.c — the optional log-mel front end of the encoder (config "feature_type":
  * "fbank"): Kaldi fbank of each utterance (25 ms / 10 ms at 16 kHz, src/audio/fbank.h),
  * per-utterance mean and variance normalisation of each bin over its valid frames, zero
- * padding, laid out (B, bins, Tf) as the first conv layer's input. Not differentiated: the
- * input gets no gradient. Needs the audio build (FFTW); without it the call is an error. */
+ * padding, laid out (B, bins, Tf) as the first conv layer's input. Computed on the host from
+ * the host waveform and uploaded to the backend. Not differentiated: the input gets no
+ * gradient. Needs the audio build (FFTW); without it the call is an error. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,25 +49,22 @@ int enc_fbank_input(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_e
   backend *be = m->ps->be;
   int64_t B = a->B, L = a->L, D = c->fbank, Tp = enc_fbank_frames(L);
   EALLOC(a->wav, B * D * Tp); /* (B, D, Tp) features, the conv stack's input */
-  float *host = malloc(sizeof(float) * (size_t)(B * D * Tp)), *w = malloc(sizeof(float) * (size_t)L);
-  if (!host || !w) {
-    free(host), free(w);
-    return err_set(e, TS_ENOMEM, "encoder: out of memory for fbank features");
-  }
+  /* features are computed on the host (wav is host memory) and uploaded in one copy */
+  float *host = malloc(sizeof(float) * (size_t)(B * D * Tp));
+  if (!host) return err_set(e, TS_ENOMEM, "encoder: out of memory for fbank features");
   fbank_cfg fc = fbank_cfg_default();
   fc.num_mel_bins = (int)D;
   int rc = TS_OK;
   for (int64_t b = 0; b < B && !rc; b++) {
-    rc = be->ops->to_host(be, w, wav + b * L, sizeof(float) * (size_t)a->len[b], e);
     float *feats = NULL;
     int64_t Tf = 0;
-    if (!rc) rc = fbank_compute(&fc, w, a->len[b], &feats, &Tf, e);
+    rc = fbank_compute(&fc, wav + b * L, a->len[b], &feats, &Tf, e);
     if (!rc && Tf < 1) rc = err_set(e, TS_EARG, "encoder: utterance %lld gives no fbank frame", (long long)b);
     if (!rc) put_normalised(feats, Tf, D, Tp, c->do_normalize, c->norm_eps, host + b * D * Tp);
     free(feats);
   }
-  if (!rc) rc = be->ops->to_device(be, a->wav, host, sizeof(float) * (size_t)(B * D * Tp), e);
-  free(host), free(w);
+  if (!rc) rc = be_upload(be, a->wav, host, sizeof(float) * (size_t)(B * D * Tp), "encoder fbank features", e);
+  free(host);
   if (rc) return err_prefix(e, "encoder fbank front end");
   a->xin[0] = a->wav;
   a->conv_T[0] = Tp;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "model/encoder.h"
+#include "tensor/be_mem.h"
 #include "tensor/ops.h"
 #include "tensor/ops_layout.h"
 
@@ -43,14 +44,18 @@ float *enc_falloc(arena *ar, int64_t n, ts_err *e);
     if (!((dst) = enc_falloc(ar, (n), e))) return TS_ENOMEM; \
   } while (0)
 
-static inline tensor ET1(float *p, int64_t a) { return tensor_f32(p, 1, a, 0, 0, 0); }
-static inline tensor ET2(float *p, int64_t a, int64_t b) { return tensor_f32(p, 2, a, b, 0, 0); }
-static inline tensor ET3(float *p, int64_t a, int64_t b, int64_t c) { return tensor_f32(p, 3, a, b, c, 0); }
-static inline tensor ET4(float *p, int64_t a, int64_t b, int64_t c, int64_t d) { return tensor_f32(p, 4, a, b, c, d); }
+/* Views of activations (arena_alloc memory: the backend's) on the backend's device; every
+ * caller has `be` (the encoder's backend, m->ps->be) in scope. */
+#define ET1(p, a) tensor_dev(be->device, (p), 1, (a), 0, 0, 0)
+#define ET2(p, a, b) tensor_dev(be->device, (p), 2, (a), (b), 0, 0)
+#define ET3(p, a, b, c) tensor_dev(be->device, (p), 3, (a), (b), (c), 0)
+#define ET4(p, a, b, c, d) tensor_dev(be->device, (p), 4, (a), (b), (c), (d))
 
 /* Stages of the forward/backward (encoder_conv.c, encoder_posconv.c, encoder_layers.c). */
-/* Fills a->xin[0] (B, D, Tf) and a->conv_T[0] with the normalised fbank of wav (fbank mode). */
+/* Fills a->xin[0] (B, D, Tf) and a->conv_T[0] with the normalised fbank of wav (B, L) (host
+ * memory; fbank mode): computed on the host, uploaded into the arena. */
 int enc_fbank_input(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_err *e);
+/* wav (B, L) host memory */
 int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_err *e);
 int enc_conv_backward(enc_model *m, const enc_acts *a, const float *dhp, arena *ar, ts_err *e);
 int enc_pos_forward(enc_model *m, enc_acts *a, arena *ar, ts_err *e);

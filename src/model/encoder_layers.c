@@ -8,7 +8,9 @@
 
 #include "model/encoder_int.h"
 
+/* kv_len: the frame counts (host); bias: the ALiBi table (backend memory) */
 static attn_cfg layer_attn(const enc_model *m, const enc_acts *a, tensor *bias) {
+  const backend *be = m->ps->be;
   attn_cfg ac;
   memset(&ac, 0, sizeof ac);
   ac.causal = 0;

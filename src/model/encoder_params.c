@@ -396,14 +396,11 @@ static int detect_prefix(const enc_cfg *c, const st_file *f, char *out, size_t n
                  anchor, is_d2v2(c) ? "data2vec 2.0 (exported)" : "Hugging Face wav2vec2/data2vec-audio");
 }
 
-int enc_load(enc_model *m, const st_file *f, const char *src_prefix, ts_err *e) {
+/* Reads every declared tensor from f (names under pre) into the pset: directly, or through
+ * stage (host memory of the largest tensor's size) and an upload when stage is given. */
+static int load_tensors(enc_model *m, const st_file *f, const char *pre, float *stage, ts_err *e) {
   const enc_cfg *c = &m->c;
-  char pre[256];
-  if (src_prefix)
-    snprintf(pre, sizeof pre, "%s", src_prefix);
-  else
-    ETRY(detect_prefix(c, f, pre, sizeof pre, e));
-  size_t lp = strlen(m->prefix), lsrc = strlen(pre);
+  size_t lp = strlen(m->prefix);
   char nm[512], alt[256], s1[96], s2[96];
   for (int i = m->first; i < m->first + m->count; i++) {
     const pview *v = &m->ps->v[i];
@@ -422,8 +419,34 @@ int enc_load(enc_model *m, const st_file *f, const char *src_prefix, ts_err *e) 
     if (!same)
       return err_set(e, TS_ESHAPE, "%s: tensor %s has shape %s, the config expects %s", f->name, nm,
                      shape_str(t->ndim, t->shape, s1, sizeof s1), shape_str(v->ndim, v->ne, s2, sizeof s2));
-    ETRY(st_read_f32(f, t, pset_wp(m->ps, i), v->n, e));
+    ETRY(st_read_f32(f, t, stage ? stage : pset_wp(m->ps, i), v->n, e));
+    if (stage) ETRY(be_upload(m->ps->be, pset_wp(m->ps, i), stage, sizeof(float) * (size_t)v->n, v->name, e));
   }
+  return TS_OK;
+}
+
+int enc_load(enc_model *m, const st_file *f, const char *src_prefix, ts_err *e) {
+  const enc_cfg *c = &m->c;
+  char pre[256];
+  if (src_prefix)
+    snprintf(pre, sizeof pre, "%s", src_prefix);
+  else
+    ETRY(detect_prefix(c, f, pre, sizeof pre, e));
+  size_t lsrc = strlen(pre);
+  char nm[512];
+  /* weights in device memory are read into a host staging buffer (the largest tensor) and
+   * uploaded; on a host backend they are read in place */
+  backend *be = m->ps->be;
+  float *stage = NULL;
+  if (!be_is_host(be)) {
+    int64_t mx = 1;
+    for (int i = m->first; i < m->first + m->count; i++) mx = m->ps->v[i].n > mx ? m->ps->v[i].n : mx;
+    if (!(stage = malloc(sizeof(float) * (size_t)mx)))
+      return err_set(e, TS_ENOMEM, "%s: out of memory for a staging buffer of %lld floats", f->name, (long long)mx);
+  }
+  int rc = load_tensors(m, f, pre, stage, e);
+  free(stage);
+  ETRY(rc);
   /* tensors of the encoder's families that the config does not account for */
   for (int i = 0; i < f->n_tensors; i++) {
     const char *fn = f->tensors[i].name;

@@ -87,7 +87,8 @@ int qwen2_kv_copy_from(qwen2_kv *dst, int64_t db, const qwen2_kv *src, int64_t s
 /* Feeds T new input embeddings x (B, T, C) per sequence (n_new[b] <= T of them valid;
  * rows past n_new[b] are padding), appends them to the cache and writes logits (B, V) of
  * each sequence's last valid new token (the head runs on B rows only). Sequences with
- * n_new[b] == 0 are left unchanged and their logits row is not written. */
+ * n_new[b] == 0 are left unchanged and their logits row is not written. x is backend memory;
+ * logits is a host array (downloaded from a device backend). */
 int qwen2_step(qwen2 *m, qwen2_kv *kv, int64_t T, const float *x, const int32_t *n_new, float *logits,
                arena *ar, ts_err *e);
 #endif

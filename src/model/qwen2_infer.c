@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "model/qwen2.h"
+#include "tensor/be_mem.h"
 #include "tensor/ops.h"
 
 int qwen2_kv_init(qwen2_kv *kv, const qwen2 *m, int64_t B, int64_t Tmax, ts_err *e) {
@@ -75,7 +76,7 @@ int qwen2_step(qwen2 *m, qwen2_kv *kv, int64_t T, const float *x, const int32_t 
   int64_t B = kv->B, C = m->c.C, N = B * T, L = m->c.L;
   arena_mark mk = arena_get_mark(ar);
   int rc = TS_OK;
-  int32_t *pos = arena_alloc(ar, sizeof(int32_t) * (size_t)(N + 1));
+  int32_t *pos = arena_host_alloc(ar, sizeof(int32_t) * (size_t)(N + 1));
   float *h0 = arena_alloc(ar, sizeof(float) * (size_t)(N * C + 1));
   float *h1 = arena_alloc(ar, sizeof(float) * (size_t)(N * C + 1));
   float *last = arena_alloc(ar, sizeof(float) * (size_t)(B * C + 1));
@@ -115,15 +116,13 @@ int qwen2_step(qwen2 *m, qwen2_kv *kv, int64_t T, const float *x, const int32_t 
   }
   if (!rc && R) {
     float *lg = arena_alloc(ar, sizeof(float) * (size_t)(R * m->c.V));
-    tensor Ls = tensor_f32(last, 2, R, C, 0, 0), Rs = tensor_f32(rs, 1, R, 0, 0, 0), W = pset_w(m->ps, m->i_norm);
+    tensor Ls = tensor_dev(be->device, last, 2, R, C, 0, 0), Rs = tensor_dev(be->device, rs, 1, R, 0, 0, 0), W = pset_w(m->ps, m->i_norm);
     if (!lg) rc = err_set(e, TS_ENOMEM, "qwen2_step: arena out of memory");
     if (!rc) rc = op_rmsnorm(be, &Ls, &W, &Ls, &Rs, m->c.eps, e);
     if (!rc) rc = qwen2_head(m, last, R, lg, e);
     for (int64_t b = 0, r = 0; !rc && b < B; b++) {
       if (!n_new[b]) continue;
-      tensor s = tensor_f32(lg + r * m->c.V, 1, m->c.V, 0, 0, 0), d = tensor_f32(logits + b * m->c.V, 1, m->c.V, 0, 0, 0);
-      s.device = d.device = be->device;
-      rc = op_copy(be, &s, &d, e);
+      rc = be_download(be, logits + b * m->c.V, lg + r * m->c.V, sizeof(float) * (size_t)m->c.V, "qwen2_step logits", e);
       r++;
     }
   }

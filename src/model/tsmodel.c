@@ -149,16 +149,19 @@ int tsm_load(const char *dir, backend *be, int grads, int adam, tsm **out, ts_er
 }
 
 /* N(0, std) for the adapter's matrices, zero biases */
-static void tsm_init_prefix(pset *ps, const char *prefix, float std, uint64_t seed) {
+static int tsm_init_prefix(pset *ps, const char *prefix, float std, uint64_t seed, ts_err *e) {
   size_t lp = strlen(prefix);
+  float *hw = pset_host_begin(ps, e);
+  if (!hw) return e->code;
   for (int i = 0; i < ps->n; i++) {
     if (strncmp(ps->v[i].name, prefix, lp)) continue;
-    float *w = pset_wp(ps, i);
+    float *w = hw + ps->v[i].off;
     philox_rng r;
     philox_init(&r, seed, (uint64_t)i);
     int bias = ps->v[i].ndim == 1;
     for (int64_t j = 0; j < ps->v[i].n; j++) w[j] = bias ? 0.0f : std * philox_normal(&r);
   }
+  return pset_host_end(ps, hw, 1, e);
 }
 
 int tsm_assemble(const char *llm_dir, const char *enc_dir, const adapter_cfg *acfg, uint64_t seed, backend *be,
@@ -189,11 +192,11 @@ int tsm_assemble(const char *llm_dir, const char *enc_dir, const adapter_cfg *ac
   if (!rc) rc = enc_load_file(&m->enc, enc_dir, e);
   snprintf(path, sizeof path, "%s/model.safetensors", llm_dir);
   if (!rc) rc = pset_load_file(&m->ps, path, "", "llm.", e);
+  if (!rc) rc = tsm_init_prefix(&m->ps, "adapter.", 0.02f, seed, e);
   if (rc) {
     tsm_free(m);
     return rc;
   }
-  tsm_init_prefix(&m->ps, "adapter.", 0.02f, seed);
   *out = m;
   return TS_OK;
 }
@@ -205,11 +208,11 @@ int tsm_new(const cJSON *config, const char *tokenizer_path, uint64_t seed, floa
   if (!m) return err_set(e, TS_ENOMEM, "out of memory");
   int rc = tsm_parse_config(m, config, "model config", e);
   if (!rc) rc = tsm_build(m, tokenizer_path, be, grads, adam, "model config", e);
+  if (!rc) rc = pset_init_normal(&m->ps, init_std, seed, e);
   if (rc) {
     tsm_free(m);
     return rc;
   }
-  pset_init_normal(&m->ps, init_std, seed);
   *out = m;
   return TS_OK;
 }

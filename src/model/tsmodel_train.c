@@ -8,6 +8,7 @@
 
 #include "model/tsmodel.h"
 #include "nn/ctc.h"
+#include "tensor/be_mem.h"
 #include "tensor/ops.h"
 
 #define TRY(x)           \
@@ -16,10 +17,44 @@
     if (rc_) return rc_; \
   } while (0)
 
+/* backend memory (activations) */
 static void *tt_alloc(arena *ar, size_t bytes, ts_err *e) {
   void *p = arena_alloc(ar, bytes ? bytes : 1);
   if (!p) err_set(e, TS_ENOMEM, "train step: arena out of memory (%zu bytes)", bytes);
   return p;
+}
+
+/* host memory (ids, positions, targets, per-token losses, CTC work) */
+static void *tt_host(arena *ar, size_t bytes, ts_err *e) {
+  void *p = arena_host_alloc(ar, bytes ? bytes : 1);
+  if (!p) err_set(e, TS_ENOMEM, "train step: host arena out of memory (%zu bytes)", bytes);
+  return p;
+}
+
+/* argmax hits of logits (R, V) in backend memory against targets, read in host blocks */
+static int tt_correct(backend *be, const float *lg, int64_t R, int64_t V, const int32_t *tg, int64_t *hits,
+                      arena *ar, ts_err *e) {
+  int64_t blk = be_is_host(be) ? R : (V < (1 << 20) ? ((1 << 22) / V > 0 ? (1 << 22) / V : 1) : 1);
+  arena_mark mk = arena_get_mark(ar);
+  float *hb = be_is_host(be) ? NULL : tt_host(ar, sizeof(float) * (size_t)(blk * V), e);
+  if (!be_is_host(be) && !hb) return TS_ENOMEM;
+  for (int64_t q0 = 0; q0 < R; q0 += blk) {
+    int64_t n = R - q0 < blk ? R - q0 : blk;
+    const float *z0 = lg + q0 * V;
+    if (hb) {
+      TRY(be_download(be, hb, z0, sizeof(float) * (size_t)(n * V), "train step logits", e));
+      z0 = hb;
+    }
+    for (int64_t q = 0; q < n; q++) {
+      const float *z = z0 + q * V;
+      int64_t best = 0;
+      for (int64_t v = 1; v < V; v++)
+        if (z[v] > z[best]) best = v;
+      *hits += best == tg[q0 + q];
+    }
+  }
+  arena_rewind(ar, mk);
+  return TS_OK;
 }
 
 /* copies n rows of C floats between backend buffers */
@@ -68,7 +103,7 @@ int tsm_splice(tsm *m, int64_t B, const int32_t *const *ids, const int32_t *n_id
   }
   float *x = tt_alloc(ar, sizeof(float) * (size_t)(B * Tm * C + 1), e);
   float *temb = tt_alloc(ar, sizeof(float) * (size_t)(Ntext * C + 1), e);
-  int32_t *tid = tt_alloc(ar, sizeof(int32_t) * (size_t)(Ntext + 1), e);
+  int32_t *tid = tt_host(ar, sizeof(int32_t) * (size_t)(Ntext + 1), e);
   if (!x || !temb || !tid) return TS_ENOMEM;
   tensor X = tensor_f32(x, 2, B * Tm, C, 0, 0);
   X.device = be->device;
@@ -109,7 +144,7 @@ int tsm_train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena *a
       if (b->audio_of[i] < 0 || b->audio_of[i] >= U)
         return err_set(e, TS_EARG, "train step: sequence %lld refers to audio %d of %lld", (long long)i, b->audio_of[i],
                        (long long)U);
-  int32_t *una = tt_alloc(ar, sizeof(int32_t) * (size_t)(U + 3 * B), e);
+  int32_t *una = tt_host(ar, sizeof(int32_t) * (size_t)(U + 3 * B), e);
   if (!una) return TS_ENOMEM;
   int32_t *na = una + U, *S = na + B, *pp = na + 2 * B; /* na: per sequence */
   TRY(tsm_encode_audio(m, U, b->wav, b->L, b->wav_len, &aud, &Ta, una, &ea, &aa, ar, e));
@@ -117,28 +152,33 @@ int tsm_train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena *a
   float *ctc_dz = NULL;
   if (m->ctc && b->ctc_scale != 0.0f && b->ctc_text) {
     int64_t Ce = m->ecfg.C, Vc = CTC_CHAR_VOCAB;
-    float *cz = tt_alloc(ar, sizeof(float) * (size_t)(U * ea.T * Vc + 1), e);
-    ctc_dz = tt_alloc(ar, sizeof(float) * (size_t)(U * ea.T * Vc + 1), e);
-    int32_t *lab = tt_alloc(ar, sizeof(int32_t) * 4096, e);
-    if (!cz || !ctc_dz || !lab) return TS_ENOMEM;
+    /* the head runs on the backend; the CTC recursion on the host (logits down, dz up) */
+    size_t nz = (size_t)(U * ea.T * Vc);
+    float *cz = tt_alloc(ar, sizeof(float) * (nz + 1), e);
+    ctc_dz = tt_alloc(ar, sizeof(float) * (nz + 1), e);
+    float *czh = be_is_host(be) ? cz : tt_host(ar, sizeof(float) * (nz + 1), e);
+    float *dzh = be_is_host(be) ? ctc_dz : tt_host(ar, sizeof(float) * (nz + 1), e);
+    int32_t *lab = tt_host(ar, sizeof(int32_t) * 4096, e);
+    if (!cz || !ctc_dz || !czh || !dzh || !lab) return TS_ENOMEM;
     tensor H = tensor_f32(ea.out, 2, U * ea.T, Ce, 0, 0), W = pset_w(&m->ps, m->i_ctc_w),
-           Bb = pset_w(&m->ps, m->i_ctc_b), Z = tensor_f32(cz, 2, U * ea.T, Vc, 0, 0), DZ = Z;
-    DZ.data = ctc_dz;
-    H.device = Z.device = DZ.device = be->device;
+           Bb = pset_w(&m->ps, m->i_ctc_b), Z = tensor_f32(cz, 2, U * ea.T, Vc, 0, 0);
+    H.device = Z.device = be->device;
     TRY(op_matmul(be, &H, &W, &Bb, &Z, 0, 1, 0.0f, e));
-    TRY(op_fill(be, &DZ, 0.0f, e));
+    TRY(be_download(be, czh, cz, sizeof(float) * nz, "CTC logits", e));
+    memset(dzh, 0, sizeof(float) * nz);
     for (int64_t u = 0; u < U; u++) {
       int64_t nl = ctc_chars(b->ctc_text[u] ? b->ctc_text[u] : "", lab, 4096), Tf = ea.frames[u];
       if (!nl || !Tf) continue;
       double l;
       int ok;
-      TRY(ctc_loss(cz + u * ea.T * Vc, Tf, Vc, lab, nl, gs != 0.0f ? b->ctc_scale / (float)nl : 0.0f, &l,
-                   gs != 0.0f ? ctc_dz + u * ea.T * Vc : NULL, &ok, e));
+      TRY(ctc_loss(czh + u * ea.T * Vc, Tf, Vc, lab, nl, gs != 0.0f ? b->ctc_scale / (float)nl : 0.0f, &l,
+                   gs != 0.0f ? dzh + u * ea.T * Vc : NULL, &ok, e));
       if (ok) {
         out->ctc_sum += l / (double)nl;
         out->ctc_n++;
       }
     }
+    TRY(be_upload(be, ctc_dz, dzh, sizeof(float) * nz, "CTC gradients", e));
   }
   for (int64_t i = 0; i < B; i++) na[i] = una[b->audio_of ? b->audio_of[i] : i];
   /* 2. splice */
@@ -152,7 +192,7 @@ int tsm_train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena *a
                      b->resp_start[i], b->resp_end[i]);
     R += b->resp_end[i] - b->resp_start[i];
   }
-  int32_t *pos = tt_alloc(ar, sizeof(int32_t) * (size_t)(B * Tm), e);
+  int32_t *pos = tt_host(ar, sizeof(int32_t) * (size_t)(B * Tm), e);
   if (!pos) return TS_ENOMEM;
   for (int64_t i = 0; i < B; i++)
     for (int64_t t = 0; t < Tm; t++) pos[i * Tm + t] = (int32_t)t;
@@ -165,11 +205,11 @@ int tsm_train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena *a
   TRY(qwen2_forward(&m->llm, B, Tm, x, pos, &mask, &la, ar, e));
   /* 4. loss rows: response token j of sample i sits at spliced position j - 1 + na and is
    * predicted by the row before it */
-  int64_t *row = tt_alloc(ar, sizeof(int64_t) * (size_t)(R + 1), e);
-  int32_t *tg = tt_alloc(ar, sizeof(int32_t) * (size_t)(R + 1), e);
+  int64_t *row = tt_host(ar, sizeof(int64_t) * (size_t)(R + 1), e);
+  int32_t *tg = tt_host(ar, sizeof(int32_t) * (size_t)(R + 1), e);
   float *hr = tt_alloc(ar, sizeof(float) * (size_t)(R * C + 1), e);
   float *lg = tt_alloc(ar, sizeof(float) * (size_t)(R * V + 1), e);
-  float *ls = tt_alloc(ar, sizeof(float) * (size_t)(R + 1), e);
+  float *ls = tt_host(ar, sizeof(float) * (size_t)(R + 1), e);
   if (!row || !tg || !hr || !lg || !ls) return TS_ENOMEM;
   int64_t r = 0;
   for (int64_t i = 0; i < B; i++)
@@ -181,14 +221,7 @@ int tsm_train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena *a
       r++;
     }
   TRY(qwen2_head(&m->llm, hr, R, lg, e));
-  if (be->device == DEV_CPU)
-    for (int64_t q = 0; q < R; q++) {
-      const float *z = lg + q * V;
-      int64_t best = 0;
-      for (int64_t v = 1; v < V; v++)
-        if (z[v] > z[best]) best = v;
-      out->correct += best == tg[q];
-    }
+  TRY(tt_correct(be, lg, R, V, tg, &out->correct, ar, e));
   int do_bwd = gs != 0.0f && m->ps.g;
   tensor LG = tensor_f32(lg, 2, R, V, 0, 0);
   LG.device = be->device;
@@ -197,11 +230,11 @@ int tsm_train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena *a
   float *w = NULL;
   if (b->logp_out || b->coef_fn) {
     TRY(op_xent(be, &LG, tg, NULL, ls, 0.0f, e)); /* ls = -logp, logits untouched */
-    float *lp = b->logp_out ? b->logp_out : tt_alloc(ar, sizeof(float) * (size_t)(R + 1), e);
+    float *lp = b->logp_out ? b->logp_out : tt_host(ar, sizeof(float) * (size_t)(R + 1), e);
     if (!lp) return TS_ENOMEM;
     for (int64_t q = 0; q < R; q++) lp[q] = -ls[q];
     if (b->coef_fn) {
-      if (!(w = tt_alloc(ar, sizeof(float) * (size_t)(R + 1), e))) return TS_ENOMEM;
+      if (!(w = tt_host(ar, sizeof(float) * (size_t)(R + 1), e))) return TS_ENOMEM;
       TRY(b->coef_fn(b->coef_user, R, lp, w, e));
     }
   }

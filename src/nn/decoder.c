@@ -14,9 +14,10 @@
     if (rc_) return rc_;  \
   } while (0)
 
-static tensor T2(float *p, int64_t a, int64_t b) { return tensor_f32(p, 2, a, b, 0, 0); }
-static tensor T1(float *p, int64_t a) { return tensor_f32(p, 1, a, 0, 0, 0); }
-static tensor T4(float *p, int64_t a, int64_t b, int64_t c, int64_t d) { return tensor_f32(p, 4, a, b, c, d); }
+/* Views of activations on the backend's device (every caller has `be` in scope). */
+#define T1(p, a) tensor_dev(be->device, (p), 1, (a), 0, 0, 0)
+#define T2(p, a, b) tensor_dev(be->device, (p), 2, (a), (b), 0, 0)
+#define T4(p, a, b, c, d) tensor_dev(be->device, (p), 4, (a), (b), (c), (d))
 
 static float *dec_alloc(arena *ar, int64_t n, ts_err *e) {
   float *p = arena_alloc(ar, sizeof(float) * (size_t)(n > 0 ? n : 1));
@@ -124,18 +125,18 @@ static int dec_fwd(backend *be, const dec_cfg *c, const dec_params *p, int64_t B
   ac.causal = 1;
   ac.scale = 1.0f / sqrtf((float)c->D);
   ac.bias = NULL;
-  tensor A4 = T4(a->att, B, T, c->Hq, c->D), L = tensor_f32(a->lse, 3, B, c->Hq, T, 0);
+  tensor A4 = T4(a->att, B, T, c->Hq, c->D), L = tensor_dev(be->device, a->lse, 3, B, c->Hq, T, 0);
   if (kv) {
     /* append the new keys/values to each sequence's cache, attend over the cache */
     int32_t *kvlen;
-    if (!(kvlen = arena_alloc(ar, sizeof(int32_t) * (size_t)B))) return err_set(e, TS_ENOMEM, "decoder: arena");
+    if (!(kvlen = arena_host_alloc(ar, sizeof(int32_t) * (size_t)B))) return err_set(e, TS_ENOMEM, "decoder: arena");
     for (int64_t b = 0; b < B; b++) {
       if (kv->len[b] < 0 || kv->len[b] + T > kv->Tmax)
         return err_set(e, TS_EARG, "decoder: cache of %lld positions cannot take %lld more after %d",
                        (long long)kv->Tmax, (long long)T, kv->len[b]);
       int64_t off = ((int64_t)b * kv->Tmax + kv->len[b]) * KD, src = b * T * KD;
-      tensor Ks = tensor_f32(a->k + src, 1, T * KD, 0, 0, 0), Vs = tensor_f32(a->v + src, 1, T * KD, 0, 0, 0);
-      tensor Kd = tensor_f32(kv->k + off, 1, T * KD, 0, 0, 0), Vd = tensor_f32(kv->v + off, 1, T * KD, 0, 0, 0);
+      tensor Ks = T1(a->k + src, T * KD), Vs = T1(a->v + src, T * KD);
+      tensor Kd = T1(kv->k + off, T * KD), Vd = T1(kv->v + off, T * KD);
       TRY(op_copy(be, &Ks, &Kd, e));
       TRY(op_copy(be, &Vs, &Vd, e));
       kvlen[b] = kv->len[b] + (kv->n_new ? kv->n_new[b] : (int32_t)T);
@@ -210,7 +211,7 @@ int dec_backward(backend *be, const dec_cfg *c, const dec_params *p, const dec_p
   TRY(op_fill(be, &DATT, 0.0f, e));
   TRY(op_matmul_bwd(be, &A2, &p->wo, &DH, &DATT, (tensor *)&gp->wo, NULL, 0, 1, e));
   tensor Q4 = T4(a->q, B, T, c->Hq, c->D), K4 = T4(a->k, B, T, c->Hkv, c->D), V4 = T4(a->v, B, T, c->Hkv, c->D);
-  tensor A4 = T4(a->att, B, T, c->Hq, c->D), L = tensor_f32(a->lse, 3, B, c->Hq, T, 0);
+  tensor A4 = T4(a->att, B, T, c->Hq, c->D), L = tensor_dev(be->device, a->lse, 3, B, c->Hq, T, 0);
   tensor DA4 = T4(datt, B, T, c->Hq, c->D), DQ4 = T4(dq, B, T, c->Hq, c->D), DK4 = T4(dk, B, T, c->Hkv, c->D),
          DV4 = T4(dv, B, T, c->Hkv, c->D);
   TRY(op_fill(be, &DQ4, 0.0f, e));

@@ -169,10 +169,41 @@ int pset_adamw(pset *ps, float lr, float beta1, float beta2, float eps, float wd
   return TS_OK;
 }
 
-void pset_init_normal(pset *ps, float std, uint64_t seed) {
+float *pset_host_begin(const pset *ps, ts_err *e) {
+  if (!ps->w) {
+    err_set(e, TS_EARG, "parameters: not allocated");
+    return NULL;
+  }
+  if (ps->be->device == DEV_CPU) return ps->w;
+  size_t bytes = sizeof(float) * (size_t)(ps->total ? ps->total : 1);
+  float *h = malloc(bytes);
+  if (!h) {
+    err_set(e, TS_ENOMEM, "parameters: cannot allocate a %.1f MiB host copy", bytes / 1048576.0);
+    return NULL;
+  }
+  if (ps->be->ops->to_host(ps->be, h, ps->w, bytes, e)) {
+    free(h);
+    err_set(e, TS_EDEVICE, "parameters: copy from the %s device failed", ps->be->ops->name);
+    return NULL;
+  }
+  return h;
+}
+
+int pset_host_end(const pset *ps, float *host, int write_back, ts_err *e) {
+  if (!host || host == ps->w) return TS_OK;
+  int rc = TS_OK;
+  if (write_back && ps->be->ops->to_device(ps->be, ps->w, host, sizeof(float) * (size_t)(ps->total ? ps->total : 1), e))
+    rc = err_set(e, TS_EDEVICE, "parameters: copy to the %s device failed", ps->be->ops->name);
+  free(host);
+  return rc;
+}
+
+int pset_init_normal(pset *ps, float std, uint64_t seed, ts_err *e) {
+  float *hw = pset_host_begin(ps, e);
+  if (!hw) return e ? e->code : TS_ENOMEM;
   for (int i = 0; i < ps->n; i++) {
     pview *v = &ps->v[i];
-    float *w = ps->w + v->off;
+    float *w = hw + v->off;
     size_t ln = strlen(v->name);
     int is_bias = ln >= 4 && !strcmp(v->name + ln - 4, "bias");
     if (v->ndim == 1) {
@@ -184,6 +215,7 @@ void pset_init_normal(pset *ps, float std, uint64_t seed) {
     philox_init(&r, seed, (uint64_t)i);
     for (int64_t j = 0; j < v->n; j++) w[j] = std * philox_normal(&r);
   }
+  return pset_host_end(ps, hw, 1, e);
 }
 
 void pset_free(pset *ps) {

@@ -51,8 +51,14 @@ void pset_scale_grad(pset *ps, float s);
 /* One AdamW step (step t >= 1) on every trainable tensor; weight decay only where decay. */
 int pset_adamw(pset *ps, float lr, float beta1, float beta2, float eps, float wd, int64_t t, ts_err *e);
 /* Fills the weights with N(0, std) (matrices) from a seeded stream, norms' weights with 1,
- * biases with 0 — a default initialisation for models trained from scratch. */
-void pset_init_normal(pset *ps, float std, uint64_t seed);
+ * biases with 0 — a default initialisation for models trained from scratch. Returns TS_OK
+ * or an error (staging memory, upload) for device parameter sets. */
+int pset_init_normal(pset *ps, float std, uint64_t seed, ts_err *e);
+/* Host access to the weights for code that reads or fills them in loops: on the CPU the
+ * weights themselves; on a device a downloaded copy, written back (when write_back) and
+ * freed by pset_host_end. NULL with e set on failure. */
+float *pset_host_begin(const pset *ps, ts_err *e);
+int pset_host_end(const pset *ps, float *host, int write_back, ts_err *e);
 void pset_free(pset *ps);
 
 #endif

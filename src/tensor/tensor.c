@@ -44,6 +44,12 @@ tensor tensor_f32(float *data, int ndim, int64_t d0, int64_t d1, int64_t d2, int
   return t;
 }
 
+tensor tensor_dev(ts_device dev, float *data, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
+  tensor t = tensor_f32(data, ndim, d0, d1, d2, d3);
+  t.device = dev;
+  return t;
+}
+
 const char *tensor_shape_str(const tensor *t, char *buf, size_t n) {
   size_t off = 0;
   off += (size_t)snprintf(buf + off, n - off, "[");

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 typedef enum ts_dtype { DT_F32 = 0, DT_BF16, DT_F16, DT_I32, DT_COUNT } ts_dtype;
-typedef enum ts_device { DEV_CPU = 0, DEV_CUDA = 1 } ts_device;
+typedef enum ts_device { DEV_CPU = 0, DEV_CUDA = 1, DEV_SIM = 2 } ts_device; /* DEV_SIM: devsim.h */
 
 #define TENSOR_MAX_DIMS 4
 
@@ -27,6 +27,8 @@ int64_t tensor_numel(const tensor *t);
 size_t tensor_nbytes(const tensor *t);
 /* f32 CPU view over data with the given dims (ndim 1..4; unused dims ignored). */
 tensor tensor_f32(float *data, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3);
+/* The same view on device dev (a backend's be->device). */
+tensor tensor_dev(ts_device dev, float *data, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3);
 /* Writes "[2, 3, 4]" into buf. */
 const char *tensor_shape_str(const tensor *t, char *buf, size_t n);
 int tensor_same_shape(const tensor *a, const tensor *b);

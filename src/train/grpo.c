@@ -11,6 +11,7 @@
 #include "base/philox.h"
 #include "data/loader.h"
 #include "infer/cot_parse.h"
+#include "tensor/be_mem.h"
 #include "tensor/params_io.h"
 #include "text/normalize.h"
 #include "text/wer.h"
@@ -403,7 +404,7 @@ int grpo_run(tsm *m, tsm *ref, const grpo_run_cfg *c_in, ts_err *e) {
     return rc;
   }
   arena ar;
-  arena_init(&ar, 64 << 20);
+  if ((rc = be_arena_init(&ar, m->be, 64 << 20, e))) arena_init(&ar, 1 << 16); /* freed below */
   grpo_save_ctx sc = {m, c->save_bf16};
   run_catch_signals();
   int stop = 0;

@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "data/cot_sample.h"
 #include "infer/generate.h"
+#include "tensor/be_mem.h"
 #include "tensor/params_io.h"
 #include "train/trainer.h"
 #include "train/run.h"
@@ -236,7 +237,7 @@ int sft_run(tsm *m, const sft_cfg *c_in, ts_err *e) {
   lr_sched sched = c->lr;
   sched.total = c->steps;
   arena ar;
-  arena_init(&ar, 64 << 20);
+  if ((rc = be_arena_init(&ar, m->be, 64 << 20, e))) arena_init(&ar, 1 << 16); /* freed below */
   loader_batch *bs = calloc((size_t)c->accum, sizeof(loader_batch));
   if (!bs) rc = err_set(e, TS_ENOMEM, "sft: out of memory");
   run_catch_signals();

@@ -3,7 +3,10 @@
  * that an op overwrites are poisoned with NaN first (an element the GPU forgets to write
  * fails); gradients, which ops add into, start from the same random values on both sides.
  * NaN never passes. One line per case, a per-op summary last; exit status 1 on any failure,
- * 2 when no CUDA device is usable. Needs a GPU: built only with CUDA, never run by ctest. */
+ * 2 when no CUDA device is usable. TSASR_OPS_DEVICE picks the second backend: "cuda"
+ * (default; needs a GPU, run by tests/gpu/run.sh), "devsim" (the simulated device: checks the
+ * harness's device handling and every op's memory-kind checks; run by ctest, every error
+ * must be 0) or "cpu" (the CPU against itself). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,9 +18,16 @@
 #include "tensor/ops_layout.h"
 #include "tensor/ops_pool.h"
 
+#include "tensor/devsim.h"
+
+#ifdef TS_HAVE_CUDA
 const char *cuda_last_error(void); /* kernels/cuda_backend.cu */
+#else
+static const char *cuda_last_error(void) { return "no CUDA in this build"; }
+#endif
 
 #define TOL 1e-5
+static double g_tol = TOL; /* 0 in the self-tests: the same kernels must agree exactly */
 
 static backend *g_be[2]; /* 0 cpu, 1 cuda */
 static ts_err g_e;
@@ -158,7 +168,7 @@ static void cmp_vals(const char *name, const float *c, const float *g, int64_t n
   if (bad) err = INFINITY;
   if (err > g_case_max) g_case_max = err;
   note(" %s=%.1e", name, err);
-  if (!(err <= TOL)) g_case_bad = 1;
+  if (!(err <= g_tol)) g_case_bad = 1;
 }
 
 static void cmp(const char *name, hb *b) {
@@ -701,10 +711,13 @@ int main(int argc, char **argv) {
   g_filter = argc > 1 ? argv[1] : NULL;
   ts_err e = {0};
   g_be[0] = be_cpu();
-  /* TSASR_OPS_SELFTEST=1 compares the CPU backend with itself: checks the harness (shapes,
-   * poisoning, comparisons) on a machine without a GPU; every error must then be 0. */
-  int self = getenv("TSASR_OPS_SELFTEST") && atoi(getenv("TSASR_OPS_SELFTEST"));
-  g_be[1] = self ? be_cpu() : be_cuda(&e);
+  /* TSASR_OPS_DEVICE=cpu compares the CPU backend with itself and =devsim with the simulated
+   * device: both check the harness (shapes, poisoning, comparisons, uploads) on a machine
+   * without a GPU; every error must then be 0. */
+  const char *dev = getenv("TSASR_OPS_DEVICE") ? getenv("TSASR_OPS_DEVICE") : "cuda";
+  int self = !strcmp(dev, "cpu") || !strcmp(dev, "devsim");
+  if (self) g_tol = 0.0;
+  g_be[1] = !strcmp(dev, "cpu") ? be_cpu() : !strcmp(dev, "devsim") ? be_devsim() : be_cuda(&e);
   if (!g_be[1]) {
     fprintf(stderr, "test_backend_ops: no CUDA backend: %s\n", e.msg);
     return 2;
@@ -712,7 +725,7 @@ int main(int argc, char **argv) {
   be_info info;
   be_get_info(&info);
   printf("test_backend_ops: cpu (%s, %d threads) vs %s (%s), tolerance %.0e\n", info.blas, info.omp_threads,
-         self ? "cpu (self-test)" : "cuda", self ? "-" : info.cuda_device_name, TOL);
+         self ? dev : "cuda", self ? "self-test" : info.cuda_device_name, g_tol);
 
   G("elementwise fill", c_elem(1));
   G("elementwise fill", c_elem(1037));
@@ -785,6 +798,6 @@ int main(int argc, char **argv) {
   printf("\n%-16s %6s %6s %10s\n", "op", "cases", "failed", "max err");
   for (int i = 0; i < g_nstats; i++)
     printf("%-16s %6d %6d %10.2e\n", g_stats[i].op, g_stats[i].cases, g_stats[i].failed, g_stats[i].max_err);
-  printf("test_backend_ops: %d cases, %d failed (tolerance %.0e normalised)\n", g_total, g_fail, TOL);
+  printf("test_backend_ops: %d cases, %d failed (tolerance %.0e normalised)\n", g_total, g_fail, g_tol);
   return g_fail ? 1 : 0;
 }

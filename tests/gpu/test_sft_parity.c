@@ -1,242 +1,381 @@
-/* test_sft_parity.c — SFT training steps of the tiny fixture model with the CUDA backend
- * against the CPU backend, from the same weights and the same synthetic batch.
+/* test_sft_parity.c — the composed model trained and decoded on a second backend against the
+ * CPU backend, from the same weights and the same synthetic batches.
  *
- * Part A (runs today): the parameter-set path on the GPU. The CPU model runs STEPS SFT steps
- * (tsm_train_step + pset_adamw); a CUDA parameter set with the same layout gets the same
- * starting weights and, each step, the CPU's gradients, then runs pset_grad_norm and
- * pset_adamw on the device (fill/axpby/sumsq/adamw through be_ops). Printed per step: the
- * loss, both grad norms and the normalised weight difference ||w_cuda - w_cpu|| / ||w_cpu||
- * (tolerance 1e-4 for all).
- * Part B (TSASR_PARITY_FORCE=1): the whole train step on the CUDA backend. The model code is
- * not ready for device memory yet (see blockers() below), so it is skipped by default.
- * Exit 0 pass, 1 mismatch or failure, 2 no CUDA device, 3 part A passed and part B skipped.
- * Needs a GPU: built only with CUDA, never run by ctest. */
+ *   A  optimizer path: CPU SFT gradients fed to a parameter set on the device, whose grad
+ *      norm and AdamW must track the CPU's;
+ *   B  SFT: STEPS whole train steps (encoder, adapter, splice, LLM, loss, backward, AdamW) of
+ *      the tiny fixture model and of its CTC variant (encoder CTC loss on the host) on each
+ *      backend; per step the loss, token accuracy, CTC loss and grad norm, and at the end the
+ *      weights;
+ *   C  GRPO-shaped steps: G sequences sharing one audio input (audio_of), sampling
+ *      temperature, per-token log-probs out and per-token coefficients computed from them;
+ *   D  decoding: greedy and sampled (G = 2) generation with the KV cache.
+ *
+ * TSASR_PARITY_DEVICE picks the second backend: "cuda" (default; run by tests/gpu/run.sh on a
+ * GPU machine; relative tolerance TOL, tokens reported) or "devsim" (the simulated device,
+ * run by ctest: memory the host cannot touch outside ops, the CPU's kernels, so every number
+ * must be bitwise equal and no memory-kind violation may occur) or "cpu".
+ * Exit 0 pass, 1 mismatch or failure, 2 no such device. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/arena.h"
+#include "infer/generate.h"
 #include "model/tsmodel.h"
 #include "tensor/backend.h"
+#include "tensor/be_mem.h"
+#include "tensor/devsim.h"
 #include "tensor/params.h"
 
 #define STEPS 5
 #define TOL 1e-4
+#define GEN_MAX 12
 
-typedef struct run_out {
-  double loss[STEPS], gnorm[STEPS];
-} run_out;
+static double g_tol = TOL;
+static int g_exact; /* devsim/cpu: everything bitwise */
+static int g_fail;
 
-/* Synthetic batch: 2 sequences with one <|audio|> each, noise audio of two lengths. */
+/* ---- synthetic batch: 2 noise inputs of two lengths, random token sequences ---- */
 typedef struct sbatch {
   float *wav;
   int64_t L, len[2];
-  int32_t *ids[2], n_ids[2], rs[2], re[2];
+  int32_t *ids[4], n_ids[4], rs[4], re[4], audio_of[4];
+  const char *ctc_text[2];
 } sbatch;
 
-static void sb_make(sbatch *s, const tsm *m) {
+static uint64_t lcg(uint64_t *x) { return *x = *x * 6364136223846793005ull + 1442695040888963407ull; }
+
+static void sb_make(sbatch *s, const tsm *m, int nseq) {
   uint64_t x = 12345;
   s->L = 6400;
   s->len[0] = 6400;
   s->len[1] = 4800;
   s->wav = calloc((size_t)(2 * s->L), sizeof(float));
   for (int64_t i = 0; i < 2 * s->L; i++) {
-    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    lcg(&x);
     if (i % s->L < s->len[i / s->L]) s->wav[i] = (float)((double)(x >> 40) / 16777216.0 - 0.5) * 0.2f;
   }
   int64_t V = m->lcfg.V;
-  for (int b = 0; b < 2; b++) {
-    int n = b ? 14 : 11, p = b ? 4 : 3;
+  for (int b = 0; b < nseq; b++) {
+    int n = 11 + 3 * b, p = 3 + b % 2;
     s->n_ids[b] = n;
     s->ids[b] = malloc(sizeof(int32_t) * (size_t)n);
     for (int j = 0; j < n; j++) {
-      x = x * 6364136223846793005ull + 1442695040888963407ull;
-      int32_t t = (int32_t)((x >> 33) % (uint64_t)(V > 200 ? 200 : V));
+      int32_t t = (int32_t)((lcg(&x) >> 33) % (uint64_t)(V > 200 ? 200 : V));
       if (t == m->audio_id) t = (t + 1) % (int32_t)V;
       s->ids[b][j] = t;
     }
     s->ids[b][p] = m->audio_id;
     s->rs[b] = p + 3;
     s->re[b] = n;
+    s->audio_of[b] = b % 2;
   }
+  s->ctc_text[0] = "bin blue at f two now";
+  s->ctc_text[1] = "lay red by g";
 }
 
-static void sb_free(sbatch *s) {
+static void sb_free(sbatch *s, int nseq) {
   free(s->wav);
-  free(s->ids[0]);
-  free(s->ids[1]);
+  for (int b = 0; b < nseq; b++) free(s->ids[b]);
 }
 
-static int run(backend *be, const char *dir, run_out *out, ts_err *e) {
-  tsm *m = NULL;
-  if (tsm_load(dir, be, 1, 1, &m, e)) return 1;
-  sbatch s;
-  sb_make(&s, m);
-  tsm_batch b;
-  memset(&b, 0, sizeof b);
-  b.B = 2;
-  b.wav = s.wav;
-  b.L = s.L;
-  b.wav_len = s.len;
-  b.ids = (const int32_t *const *)s.ids;
-  b.n_ids = s.n_ids;
-  b.resp_start = s.rs;
-  b.resp_end = s.re;
-  int64_t R = (s.re[0] - s.rs[0]) + (s.re[1] - s.rs[1]);
-  arena ar;
-  arena_init(&ar, 1 << 22);
-  int rc = 0;
-  for (int t = 0; t < STEPS && !rc; t++) {
-    arena_reset(&ar);
-    pset_zero_grad(&m->ps);
-    tsm_loss lo;
-    memset(&lo, 0, sizeof lo);
-    rc = tsm_train_step(m, &b, (float)(1.0 / R), &lo, &ar, e);
-    if (!rc) rc = be->ops->sync(be, e);
-    if (rc) break;
-    out->loss[t] = lo.loss_sum / (double)(lo.tokens ? lo.tokens : 1);
-    out->gnorm[t] = pset_grad_norm(&m->ps);
-    rc = pset_adamw(&m->ps, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, t + 1, e);
-    if (!rc) rc = be->ops->sync(be, e);
+static void sb_batch(const sbatch *s, int nseq, int shared, tsm_batch *b) {
+  memset(b, 0, sizeof *b);
+  b->B = nseq;
+  b->wav = s->wav;
+  b->L = s->L;
+  b->wav_len = s->len;
+  b->ids = (const int32_t *const *)s->ids;
+  b->n_ids = s->n_ids;
+  b->resp_start = s->rs;
+  b->resp_end = s->re;
+  if (shared) {
+    b->U = 2;
+    b->audio_of = s->audio_of;
   }
-  arena_free(&ar);
-  tsm_free(m);
-  sb_free(&s);
-  return rc;
 }
 
-static double rel(double a, double b) { return fabs(a - b) / (fabs(a) > 1e-12 ? fabs(a) : 1e-12); }
-
-static void blockers(void) {
-  printf("test_sft_parity: part B (whole train step on CUDA) SKIPPED: the model code still touches\n"
-         "  parameters and activations as host memory:\n"
-         "  - enc_load writes weights with st_read_f32 straight into pset_wp() (src/model/encoder_params.c),\n"
-         "    a host write into device memory;\n"
-         "  - the encoder's ET1/ET2 views are tensor_f32() = DEV_CPU (src/model/encoder_int.h), which the\n"
-         "    op wrappers reject on the CUDA backend;\n"
-         "  - activations come from a host arena (arena_alloc in decoder.c, qwen2.c, adapter.c, encoder*.c,\n"
-         "    tsmodel_train.c) and the batch's wav is a host array, both handed to ops as device tensors;\n"
-         "  - tsm_init_prefix / pset_init_normal fill weights in host loops (tsm_assemble / tsm_new).\n"
-         "  Set TSASR_PARITY_FORCE=1 to try it anyway.\n");
+static int64_t sb_tokens(const sbatch *s, int nseq) {
+  int64_t R = 0;
+  for (int b = 0; b < nseq; b++) R += s->re[b] - s->rs[b];
+  return R;
 }
 
-/* Part A: CPU SFT steps; a CUDA pset shadows the optimizer with the CPU's gradients. */
-static int part_a(backend *gpu, const char *dir, ts_err *e) {
+/* ---- comparisons ---- */
+static double rel(double a, double b) {
+  if (a == b) return 0.0;
+  return fabs(a - b) / (fabs(a) > 1e-12 ? fabs(a) : 1e-12);
+}
+
+/* records a comparison; returns the relative difference */
+static double check(const char *what, double c, double g) {
+  double r = rel(c, g);
+  if (isnan(g) || isnan(c) || (g_exact ? c != g : !(r <= g_tol))) {
+    printf("  MISMATCH %s: cpu %.9g, device %.9g (rel %.2e)\n", what, c, g, r);
+    g_fail = 1;
+  }
+  return r;
+}
+
+/* ||a - b|| / ||a|| over the weights of two parameter sets with the same layout */
+static double weight_diff(const pset *a, const pset *b, ts_err *e) {
+  float *ha = pset_host_begin(a, e), *hb = pset_host_begin(b, e);
+  double num = 0, den = 0;
+  int nan = 0;
+  for (int64_t i = 0; ha && hb && i < a->total; i++) {
+    double d = (double)hb[i] - ha[i];
+    nan |= isnan(hb[i]);
+    num += d * d;
+    den += (double)ha[i] * ha[i];
+  }
+  int ok = ha && hb;
+  pset_host_end(a, ha, 0, e);
+  pset_host_end(b, hb, 0, e);
+  if (!ok) return INFINITY;
+  if (g_exact && num != 0) return INFINITY;
+  return nan ? INFINITY : sqrt(num / (den > 0 ? den : 1));
+}
+
+/* ---- part A: the optimizer on the device with CPU gradients ---- */
+static int part_a(backend *dev, const char *dir, ts_err *e) {
   tsm *m = NULL;
   if (tsm_load(dir, be_cpu(), 1, 1, &m, e)) return 1;
   pset gp;
-  pset_init(&gp, gpu);
+  pset_init(&gp, dev);
   int rc = 0;
   for (int i = 0; i < m->ps.n && !rc; i++) {
     const pview *v = &m->ps.v[i];
     if (pset_add(&gp, v->name, v->ndim, v->ne, v->decay, e) < 0) rc = 1;
     else gp.v[i].frozen = v->frozen;
   }
-  if (!rc && gp.total != m->ps.total) rc = err_set(e, TS_EINTERNAL, "layouts differ");
   if (!rc) rc = pset_alloc(&gp, 1, 1, e);
   size_t bytes = sizeof(float) * (size_t)m->ps.total;
-  if (!rc) rc = gpu->ops->to_device(gpu, gp.w, m->ps.w, bytes, e);
+  if (!rc) rc = be_upload(dev, gp.w, m->ps.w, bytes, "weights", e);
   sbatch s;
-  sb_make(&s, m);
+  sb_make(&s, m, 2);
   tsm_batch b;
-  memset(&b, 0, sizeof b);
-  b.B = 2;
-  b.wav = s.wav;
-  b.L = s.L;
-  b.wav_len = s.len;
-  b.ids = (const int32_t *const *)s.ids;
-  b.n_ids = s.n_ids;
-  b.resp_start = s.rs;
-  b.resp_end = s.re;
-  int64_t R = (s.re[0] - s.rs[0]) + (s.re[1] - s.rs[1]);
-  float *wg = malloc(bytes);
+  sb_batch(&s, 2, 0, &b);
+  int64_t R = sb_tokens(&s, 2);
   arena ar;
   arena_init(&ar, 1 << 22);
-  double worst = 0;
-  if (!rc) printf("%4s %12s %14s %14s %10s %12s\n", "step", "loss", "gnorm cpu", "gnorm cuda", "rel", "w diff");
-  for (int t = 0; t < STEPS && !rc && wg; t++) {
+  printf("A  optimizer path (CPU gradients, AdamW on the device)\n%4s %14s %14s %12s\n", "step", "gnorm cpu",
+         "gnorm device", "w diff");
+  for (int t = 0; t < STEPS && !rc; t++) {
     arena_reset(&ar);
     pset_zero_grad(&m->ps);
     pset_zero_grad(&gp);
     tsm_loss lo;
-    memset(&lo, 0, sizeof lo);
     if ((rc = tsm_train_step(m, &b, (float)(1.0 / R), &lo, &ar, e))) break;
-    if ((rc = gpu->ops->to_device(gpu, gp.g, m->ps.g, bytes, e))) break;
+    if ((rc = be_upload(dev, gp.g, m->ps.g, bytes, "gradients", e))) break;
     double gc = pset_grad_norm(&m->ps), gg = pset_grad_norm(&gp);
     if ((rc = pset_adamw(&m->ps, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, t + 1, e))) break;
     if ((rc = pset_adamw(&gp, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, t + 1, e))) break;
-    if ((rc = gpu->ops->to_host(gpu, wg, gp.w, bytes, e))) break;
-    double num = 0, den = 0;
-    int nan = 0;
-    for (int64_t i = 0; i < m->ps.total; i++) {
-      double d = (double)wg[i] - m->ps.w[i];
-      if (isnan(wg[i])) nan = 1;
-      num += d * d;
-      den += (double)m->ps.w[i] * m->ps.w[i];
-    }
-    double wd = nan ? INFINITY : sqrt(num / (den > 0 ? den : 1)), rg = rel(gc, gg);
-    if (!(wd <= worst)) worst = wd;
-    if (!(rg <= worst)) worst = rg;
-    printf("%4d %12.8f %14.8f %14.8f %10.2e %12.2e\n", t + 1, lo.loss_sum / (double)(lo.tokens ? lo.tokens : 1), gc,
-           gg, rg, wd);
+    double wd = weight_diff(&m->ps, &gp, e);
+    check("grad norm", gc, gg);
+    if (!(wd <= g_tol)) printf("  MISMATCH weights after step %d: %.2e\n", t + 1, wd), g_fail = 1;
+    printf("%4d %14.8f %14.8f %12.2e\n", t + 1, gc, gg, wd);
   }
   arena_free(&ar);
-  free(wg);
-  sb_free(&s);
+  sb_free(&s, 2);
   pset_free(&gp);
   tsm_free(m);
-  if (rc) return 1;
-  int ok = worst <= TOL;
-  printf("test_sft_parity: part A (optimizer path on CUDA with real SFT gradients): max difference %.2e "
-         "(tolerance %.0e): %s\n", worst, TOL, ok ? "PASS" : "FAIL");
-  return ok ? 0 : 1;
+  return rc;
+}
+
+/* ---- parts B and C: whole train steps on each backend ---- */
+typedef struct coef_ctx {
+  const float *old; /* (R) log-probs of the first step: the "behaviour policy" */
+  float adv;
+} coef_ctx;
+
+/* GRPO-like per-token weights: -adv x min(exp(lp - old), 1.2) (old = lp at step 1) */
+static int coef(void *user, int64_t R, const float *lp, float *w, ts_err *e) {
+  (void)e;
+  coef_ctx *c = user;
+  for (int64_t q = 0; q < R; q++) {
+    double r = c->old ? exp((double)lp[q] - c->old[q]) : 1.0;
+    w[q] = (float)(-(c->adv + 0.1 * (q % 3)) * (r < 1.2 ? r : 1.2));
+  }
+  return TS_OK;
+}
+
+typedef struct run_out {
+  double loss[STEPS], ctc[STEPS], gnorm[STEPS], correct[STEPS];
+  float *logp; /* (STEPS, R) part C */
+  tsm *m;
+} run_out;
+
+static int run_steps(backend *be, const char *dir, int grpo, run_out *o, ts_err *e) {
+  if (tsm_load(dir, be, 1, 1, &o->m, e)) return 1;
+  tsm *m = o->m;
+  int nseq = grpo ? 4 : 2;
+  sbatch s;
+  sb_make(&s, m, nseq);
+  tsm_batch b;
+  sb_batch(&s, nseq, grpo, &b);
+  int64_t R = sb_tokens(&s, nseq);
+  if (m->ctc) {
+    b.ctc_scale = 0.3f;
+    b.ctc_text = s.ctc_text;
+  }
+  coef_ctx cc = {NULL, 0.7f};
+  o->logp = calloc((size_t)(STEPS * R), sizeof(float));
+  if (grpo) {
+    b.temperature = 0.7f;
+    b.coef_fn = coef;
+    b.coef_user = &cc;
+  }
+  arena ar;
+  int rc = be_arena_init(&ar, be, 1 << 22, e);
+  for (int t = 0; t < STEPS && !rc; t++) {
+    arena_reset(&ar);
+    pset_zero_grad(&m->ps);
+    tsm_loss lo;
+    if (grpo) b.logp_out = o->logp + t * R;
+    if ((rc = tsm_train_step(m, &b, (float)(1.0 / R), &lo, &ar, e))) break;
+    if ((rc = be->ops->sync(be, e))) break;
+    if (grpo && t == 0) cc.old = o->logp;
+    o->loss[t] = lo.loss_sum / (double)(lo.tokens ? lo.tokens : 1);
+    o->correct[t] = (double)lo.correct;
+    o->ctc[t] = lo.ctc_n ? lo.ctc_sum / (double)lo.ctc_n : 0.0;
+    o->gnorm[t] = pset_grad_norm(&m->ps);
+    if ((rc = pset_adamw(&m->ps, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, t + 1, e))) break;
+    rc = be->ops->sync(be, e);
+  }
+  arena_free(&ar);
+  sb_free(&s, nseq);
+  return rc;
+}
+
+static int part_bc(backend *dev, const char *dir, const char *name, int grpo, ts_err *e) {
+  run_out oc, od;
+  memset(&oc, 0, sizeof oc);
+  memset(&od, 0, sizeof od);
+  int rc = run_steps(be_cpu(), dir, grpo, &oc, e);
+  if (!rc) rc = run_steps(dev, dir, grpo, &od, e);
+  if (!rc) {
+    printf("%s  %s\n%4s %13s %13s %9s %9s %13s %13s %9s %7s\n", grpo ? "C" : "B", name, "step", "loss cpu",
+           "loss device", "rel", "ctc rel", "gnorm cpu", "gnorm device", "rel", "acc");
+    for (int t = 0; t < STEPS; t++) {
+      double rl = check("loss", oc.loss[t], od.loss[t]), rc2 = check("ctc", oc.ctc[t], od.ctc[t]);
+      double rg = check("grad norm", oc.gnorm[t], od.gnorm[t]);
+      if (g_exact) check("token accuracy", oc.correct[t], od.correct[t]);
+      printf("%4d %13.8f %13.8f %9.2e %9.2e %13.8f %13.8f %9.2e %3.0f/%-3.0f\n", t + 1, oc.loss[t], od.loss[t], rl,
+             rc2, oc.gnorm[t], od.gnorm[t], rg, oc.correct[t], od.correct[t]);
+    }
+    if (grpo) {
+      double worst = 0;
+      int64_t R = 0;
+      for (int b = 0; b < 4; b++) R += 11 + 3 * b - (3 + b % 2 + 3);
+      for (int64_t q = 0; q < STEPS * R; q++) {
+        double r = check("token log-prob", oc.logp[q], od.logp[q]);
+        if (r > worst) worst = r;
+      }
+      printf("     per-token log-probs: %lld compared, max rel %.2e\n", (long long)(STEPS * R), worst);
+    }
+    double wd = weight_diff(&oc.m->ps, &od.m->ps, e);
+    if (!(wd <= g_tol)) g_fail = 1;
+    printf("     weights after %d steps: ||w_dev - w_cpu|| / ||w_cpu|| = %.2e\n", STEPS, wd);
+  }
+  free(oc.logp), free(od.logp);
+  if (oc.m) tsm_free(oc.m);
+  if (od.m) tsm_free(od.m);
+  return rc;
+}
+
+/* ---- part D: generation ---- */
+static int gen_run(backend *be, const char *dir, float temp, int G, gen_output *outs, ts_err *e) {
+  tsm *m = NULL;
+  if (tsm_load(dir, be, 0, 0, &m, e)) return 1;
+  sbatch s;
+  sb_make(&s, m, 2);
+  int32_t *ids = NULL, n = 0;
+  int rc = tsm_prompt_ids(m, &ids, &n, e);
+  const int32_t *pids[2] = {ids, ids};
+  int32_t nids[2] = {n, n};
+  gen_input in = {2, s.wav, s.L, s.len, pids, nids, NULL};
+  gen_cfg c;
+  memset(&c, 0, sizeof c);
+  c.samp.temperature = temp;
+  c.samp.top_p = 1.0f;
+  c.max_new = GEN_MAX;
+  c.min_new = GEN_MAX; /* a random model would stop at once otherwise */
+  c.G = G;
+  c.seed = 7;
+  arena ar;
+  if (!rc) rc = be_arena_init(&ar, be, 1 << 22, e);
+  if (!rc) rc = tsm_generate(m, &in, &c, outs, &ar, e);
+  arena_free(&ar);
+  free(ids);
+  sb_free(&s, 2);
+  tsm_free(m);
+  return rc;
+}
+
+static int part_d(backend *dev, const char *dir, ts_err *e) {
+  printf("D  generation (%d new tokens, 2 inputs)\n", GEN_MAX);
+  for (int k = 0; k < 2; k++) {
+    float temp = k ? 1.0f : 0.0f;
+    int G = k ? 2 : 1;
+    gen_output oc[4], od[4];
+    memset(oc, 0, sizeof oc);
+    memset(od, 0, sizeof od);
+    int rc = gen_run(be_cpu(), dir, temp, G, oc, e);
+    if (!rc) rc = gen_run(dev, dir, temp, G, od, e);
+    if (rc) return rc;
+    int same = 0, total = 0;
+    double worst = 0;
+    for (int r = 0; r < 2 * G; r++) {
+      for (int j = 0; j < oc[r].n && j < od[r].n; j++) {
+        total++;
+        if (oc[r].tok[j] != od[r].tok[j]) break; /* later tokens follow different prefixes */
+        same++;
+        double d = rel(oc[r].logp[j], od[r].logp[j]);
+        if (d > worst) worst = d;
+      }
+      if (oc[r].n != od[r].n) total += oc[r].n > od[r].n ? oc[r].n - od[r].n : od[r].n - oc[r].n;
+    }
+    int ok = g_exact ? same == total && worst == 0 : same >= 2 * G && worst <= 1e-3;
+    /* on a GPU, summation order may flip a near-tie; the first token of every output must agree */
+    if (!ok) g_fail = 1;
+    printf("   %s G=%d: %d of %d tokens agree before the first difference, log-prob max rel %.2e: %s\n",
+           k ? "sampled" : "greedy ", G, same, total, worst, ok ? "ok" : "MISMATCH");
+    for (int r = 0; r < 2 * G; r++) gen_output_free(&oc[r]), gen_output_free(&od[r]);
+  }
+  return 0;
 }
 
 int main(void) {
   ts_err e = {0};
-  char dir[512];
+  char dir[512], dir_ctc[512];
   snprintf(dir, sizeof dir, "%s/tsmodel/tiny", TS_FIXTURES);
-  /* TSASR_PARITY_SELFTEST=1 runs part A with the CPU backend on both sides (checks the test
-   * itself on a machine without a GPU) */
-  const char *st = getenv("TSASR_PARITY_SELFTEST");
-  backend *gpu = st && atoi(st) ? be_cpu() : be_cuda(&e);
-  if (!gpu) {
-    fprintf(stderr, "test_sft_parity: no CUDA backend: %s\n", e.msg);
+  snprintf(dir_ctc, sizeof dir_ctc, "%s/tsmodel/tiny_ctc", TS_FIXTURES);
+  const char *dn = getenv("TSASR_PARITY_DEVICE") ? getenv("TSASR_PARITY_DEVICE") : "cuda";
+  backend *dev = !strcmp(dn, "devsim") ? be_devsim() : !strcmp(dn, "cpu") ? be_cpu() : be_cuda(&e);
+  if (!dev) {
+    fprintf(stderr, "test_sft_parity: no %s backend: %s\n", dn, e.msg);
     return 2;
   }
-  if (part_a(gpu, dir, &e)) {
-    fprintf(stderr, "test_sft_parity: part A failed: %s\n", e.msg);
+  g_exact = dev->device != DEV_CUDA;
+  if (g_exact) g_tol = 0.0;
+  printf("test_sft_parity: cpu vs %s (%s)\n", dev->ops->name,
+         g_exact ? "bitwise" : "relative tolerance 1e-4; decoding: first tokens");
+  int rc = part_a(dev, dir, &e);
+  if (!rc) rc = part_bc(dev, dir, "SFT, tiny model", 0, &e);
+  if (!rc) rc = part_bc(dev, dir_ctc, "SFT, tiny model with the encoder CTC head", 0, &e);
+  if (!rc) rc = part_bc(dev, dir, "GRPO-shaped: 4 sequences on 2 shared inputs, temperature 0.7, coefficients", 1, &e);
+  if (!rc) rc = part_d(dev, dir, &e);
+  if (rc) {
+    fprintf(stderr, "test_sft_parity: failed: %s\n", e.msg);
     return 1;
   }
-  if (!getenv("TSASR_PARITY_FORCE")) {
-    blockers();
-    printf("test_sft_parity: part A PASS, part B SKIP\n");
-    return 3;
+  if (dev->device == DEV_SIM) {
+    const char *last;
+    long v = devsim_violations(&last);
+    if (v) printf("devsim: %ld memory-kind violations, the last: %s\n", v, last), g_fail = 1;
   }
-  run_out oc, og;
-  memset(&oc, 0, sizeof oc);
-  memset(&og, 0, sizeof og);
-  if (run(be_cpu(), dir, &oc, &e)) {
-    fprintf(stderr, "test_sft_parity: cpu run: %s\n", e.msg);
-    return 1;
-  }
-  if (run(gpu, dir, &og, &e)) {
-    fprintf(stderr, "test_sft_parity: cuda run: %s\n", e.msg);
-    return 1;
-  }
-  double worst = 0;
-  printf("%4s %14s %14s %10s %14s %14s %10s\n", "step", "loss cpu", "loss cuda", "rel", "gnorm cpu", "gnorm cuda",
-         "rel");
-  for (int t = 0; t < STEPS; t++) {
-    double rl = rel(oc.loss[t], og.loss[t]), rg = rel(oc.gnorm[t], og.gnorm[t]);
-    if (!(rl <= worst)) worst = rl;
-    if (!(rg <= worst)) worst = rg;
-    printf("%4d %14.8f %14.8f %10.2e %14.8f %14.8f %10.2e\n", t + 1, oc.loss[t], og.loss[t], rl, oc.gnorm[t],
-           og.gnorm[t], rg);
-  }
-  int ok = worst <= TOL;
-  printf("test_sft_parity: part B (whole train step on CUDA): max relative difference %.2e (tolerance %.0e): %s\n",
-         worst, TOL, ok ? "PASS" : "FAIL");
-  return ok ? 0 : 1;
+  printf("test_sft_parity: %s\n", g_fail ? "FAIL" : "PASS");
+  return g_fail ? 1 : 0;
 }

@@ -1,0 +1,59 @@
+/* be_mem.c — arenas in a backend's memory and host<->backend copies (be_mem.h). */
+#include "tensor/be_mem.h"
+
+#include <string.h>
+
+static void *bm_alloc(void *user, size_t bytes) {
+  backend *be = user;
+  return be->ops->alloc(be, bytes);
+}
+
+static void bm_release(void *user, void *p) {
+  backend *be = user;
+  be->ops->release(be, p);
+}
+
+int be_arena_init(arena *a, backend *be, size_t chunk_size, ts_err *e) {
+  if (be_is_host(be)) {
+    arena_init(a, chunk_size);
+    return TS_OK;
+  }
+  arena_mem mem = {bm_alloc, bm_release, be};
+  size_t hc = chunk_size / 16 > ((size_t)1 << 16) ? chunk_size / 16 : (size_t)1 << 16;
+  if (arena_init_device(a, chunk_size, mem, hc))
+    return err_set(e, TS_ENOMEM, "%s: cannot allocate an activation arena", be->ops->name);
+  return TS_OK;
+}
+
+int be_upload(backend *be, void *dst, const void *src, size_t bytes, const char *what, ts_err *e) {
+  if (!bytes) return TS_OK;
+  if (be_is_host(be)) {
+    memmove(dst, src, bytes);
+    return TS_OK;
+  }
+  if (be->ops->to_device(be, dst, src, bytes, e))
+    return err_set(e, TS_EDEVICE, "%s: copy of %zu bytes to the %s device failed", what, bytes, be->ops->name);
+  return TS_OK;
+}
+
+int be_download(backend *be, void *dst, const void *src, size_t bytes, const char *what, ts_err *e) {
+  if (!bytes) return TS_OK;
+  if (be_is_host(be)) {
+    memmove(dst, src, bytes);
+    return TS_OK;
+  }
+  if (be->ops->to_host(be, dst, src, bytes, e))
+    return err_set(e, TS_EDEVICE, "%s: copy of %zu bytes from the %s device failed", what, bytes, be->ops->name);
+  return TS_OK;
+}
+
+float *be_arena_upload(backend *be, arena *a, const float *src, int64_t n, const char *what, ts_err *e) {
+  size_t bytes = sizeof(float) * (size_t)(n > 0 ? n : 1);
+  float *p = arena_alloc(a, bytes);
+  if (!p) {
+    err_set(e, TS_ENOMEM, "%s: activation arena out of memory (%zu bytes)", what, bytes);
+    return NULL;
+  }
+  if (src && n > 0 && be_upload(be, p, src, sizeof(float) * (size_t)n, what, e)) return NULL;
+  return p;
+}

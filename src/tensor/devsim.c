@@ -1,0 +1,454 @@
+/* devsim.c — a simulated device for testing device-resident code without a GPU. Its memory
+ * is mapped PROT_NONE except while one of its ops or copies runs, so any host access to
+ * device memory outside an op (a model loop reading an activation, a weight filled in place)
+ * faults at once. Every op checks that its tensors lie inside device allocations and that
+ * the arrays the op table defines as host memory (positions, ids, targets, kv_len) do not.
+ * The ops themselves are the CPU kernels, so results are bitwise those of the CPU backend:
+ * a model run on "devsim" must reproduce its CPU run exactly. Tensors carry DEV_SIM. */
+#define _DEFAULT_SOURCE
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "tensor/backend.h"
+#include "tensor/cpu_ops.h"
+#include "tensor/devsim.h"
+
+typedef struct ds_map {
+  unsigned char *p;
+  size_t size; /* mapped bytes (page multiple) */
+  size_t user; /* bytes asked for */
+} ds_map;
+
+static struct {
+  pthread_mutex_t mu;
+  ds_map *m;
+  int n, cap;
+  int open;            /* ops in flight (nested or concurrent); memory is RW while > 0 */
+  long violations;     /* host arrays found in device memory, tensors outside it */
+  char last[256];
+} ds = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void ds_protect_all(int prot) {
+  for (int i = 0; i < ds.n; i++) mprotect(ds.m[i].p, ds.m[i].size, prot);
+}
+
+static void ds_open(void) {
+  pthread_mutex_lock(&ds.mu);
+  if (ds.open++ == 0) ds_protect_all(PROT_READ | PROT_WRITE);
+  pthread_mutex_unlock(&ds.mu);
+}
+
+static void ds_close(void) {
+  pthread_mutex_lock(&ds.mu);
+  if (--ds.open == 0) ds_protect_all(PROT_NONE);
+  pthread_mutex_unlock(&ds.mu);
+}
+
+/* index of the mapping holding [p, p + n), or -1 */
+static int ds_find(const void *p, size_t n) {
+  const unsigned char *q = p;
+  int r = -1;
+  pthread_mutex_lock(&ds.mu);
+  for (int i = 0; i < ds.n; i++)
+    if (q >= ds.m[i].p && q + n <= ds.m[i].p + ds.m[i].user) {
+      r = i;
+      break;
+    }
+  pthread_mutex_unlock(&ds.mu);
+  return r;
+}
+
+static int ds_overlaps(const void *p) {
+  const unsigned char *q = p;
+  int r = 0;
+  pthread_mutex_lock(&ds.mu);
+  for (int i = 0; i < ds.n && !r; i++) r = q >= ds.m[i].p && q < ds.m[i].p + ds.m[i].size;
+  pthread_mutex_unlock(&ds.mu);
+  return r;
+}
+
+static int ds_violation(const char *op, const char *what) {
+  pthread_mutex_lock(&ds.mu);
+  ds.violations++;
+  snprintf(ds.last, sizeof ds.last, "%s: %s", op, what);
+  pthread_mutex_unlock(&ds.mu);
+  fprintf(stderr, "devsim: %s: %s\n", op, what);
+  return TS_EDEVICE;
+}
+
+/* a tensor argument (NULL allowed) must be device memory */
+static int ds_t(const char *op, const tensor *t) {
+  if (!t || !t->data) return 0;
+  if (t->device != DEV_SIM) return ds_violation(op, "tensor not tagged as device memory");
+  if (ds_find(t->data, tensor_nbytes(t)) < 0) return ds_violation(op, "tensor data outside device memory");
+  return 0;
+}
+
+/* a host-array argument (NULL allowed) must not be device memory */
+static int ds_h(const char *op, const void *p) {
+  if (p && ds_overlaps(p)) return ds_violation(op, "host array argument points into device memory");
+  return 0;
+}
+
+long devsim_violations(const char **last) {
+  if (last) *last = ds.last;
+  return ds.violations;
+}
+
+int devsim_is_device(const void *p) { return p && ds_overlaps(p); }
+
+static void *ds_alloc(backend *be, size_t bytes) {
+  (void)be;
+  size_t pg = (size_t)sysconf(_SC_PAGESIZE), size = (bytes + pg - 1) / pg * pg;
+  if (!size) size = pg;
+  void *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return NULL;
+  pthread_mutex_lock(&ds.mu);
+  if (ds.n == ds.cap) {
+    int cap = ds.cap ? 2 * ds.cap : 64;
+    ds_map *nm = realloc(ds.m, sizeof *nm * (size_t)cap);
+    if (!nm) {
+      pthread_mutex_unlock(&ds.mu);
+      munmap(p, size);
+      return NULL;
+    }
+    ds.m = nm, ds.cap = cap;
+  }
+  ds.m[ds.n++] = (ds_map){p, size, bytes ? bytes : 1};
+  if (ds.open) mprotect(p, size, PROT_READ | PROT_WRITE);
+  pthread_mutex_unlock(&ds.mu);
+  return p;
+}
+
+static void ds_release(backend *be, void *p) {
+  (void)be;
+  if (!p) return;
+  pthread_mutex_lock(&ds.mu);
+  for (int i = 0; i < ds.n; i++)
+    if (ds.m[i].p == p) {
+      munmap(p, ds.m[i].size);
+      ds.m[i] = ds.m[--ds.n];
+      break;
+    }
+  pthread_mutex_unlock(&ds.mu);
+}
+
+static int ds_copy_in(backend *be, void *dst, const void *src, size_t bytes, ts_err *e) {
+  (void)be;
+  if (!bytes) return TS_OK;
+  if (ds_find(dst, bytes) < 0 || ds_overlaps(src))
+    return err_set(e, TS_EDEVICE, "devsim: to_device needs a device destination and a host source"),
+           ds_violation("to_device", "wrong memory kinds");
+  ds_open();
+  memmove(dst, src, bytes);
+  ds_close();
+  return TS_OK;
+}
+
+static int ds_copy_out(backend *be, void *dst, const void *src, size_t bytes, ts_err *e) {
+  (void)be;
+  if (!bytes) return TS_OK;
+  if (ds_find(src, bytes) < 0 || ds_overlaps(dst))
+    return err_set(e, TS_EDEVICE, "devsim: to_host needs a device source and a host destination"),
+           ds_violation("to_host", "wrong memory kinds");
+  ds_open();
+  memmove(dst, src, bytes);
+  ds_close();
+  return TS_OK;
+}
+
+static int ds_sync(backend *be, ts_err *e) {
+  (void)be;
+  (void)e;
+  return TS_OK;
+}
+
+/* Each op: check its arguments, open the memory, run the CPU kernel, close. */
+#define DS_RUN(call)           \
+  do {                         \
+    ds_open();                 \
+    int rc_ = (call);          \
+    ds_close();                \
+    return rc_;                \
+  } while (0)
+#define DS_CHECK(x) \
+  do {              \
+    if (x) return TS_EDEVICE; \
+  } while (0)
+
+static int ds_fill(backend *be, tensor *x, float v) {
+  (void)be;
+  DS_CHECK(ds_t("fill", x));
+  DS_RUN(cpu_fill(be_cpu(), x, v));
+}
+static int ds_copy(backend *be, const tensor *s, tensor *d) {
+  (void)be;
+  DS_CHECK(ds_t("copy", s) || ds_t("copy", d));
+  DS_RUN(cpu_copy(be_cpu(), s, d));
+}
+static int ds_axpby(backend *be, const tensor *x, float a, tensor *y, float b) {
+  (void)be;
+  DS_CHECK(ds_t("axpby", x) || ds_t("axpby", y));
+  DS_RUN(cpu_axpby(be_cpu(), x, a, y, b));
+}
+static int ds_add(backend *be, const tensor *a, const tensor *b, tensor *c) {
+  (void)be;
+  DS_CHECK(ds_t("add", a) || ds_t("add", b) || ds_t("add", c));
+  DS_RUN(cpu_add(be_cpu(), a, b, c));
+}
+static int ds_mul(backend *be, const tensor *a, const tensor *b, tensor *c) {
+  (void)be;
+  DS_CHECK(ds_t("mul", a) || ds_t("mul", b) || ds_t("mul", c));
+  DS_RUN(cpu_mul(be_cpu(), a, b, c));
+}
+static int ds_mul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da, tensor *db) {
+  (void)be;
+  DS_CHECK(ds_t("mul_bwd", a) || ds_t("mul_bwd", b) || ds_t("mul_bwd", dc) || ds_t("mul_bwd", da) ||
+           ds_t("mul_bwd", db));
+  DS_RUN(cpu_mul_bwd(be_cpu(), a, b, dc, da, db));
+}
+static int ds_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias, tensor *c, int ta, int tb,
+                     float beta) {
+  (void)be;
+  DS_CHECK(ds_t("matmul", a) || ds_t("matmul", b) || ds_t("matmul", bias) || ds_t("matmul", c));
+  DS_RUN(cpu_matmul(be_cpu(), a, b, bias, c, ta, tb, beta));
+}
+static int ds_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da, tensor *db,
+                         tensor *dbias, int ta, int tb) {
+  (void)be;
+  const char *o = "matmul_bwd";
+  DS_CHECK(ds_t(o, a) || ds_t(o, b) || ds_t(o, dc) || ds_t(o, da) || ds_t(o, db) || ds_t(o, dbias));
+  DS_RUN(cpu_matmul_bwd(be_cpu(), a, b, dc, da, db, dbias, ta, tb));
+}
+static int ds_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
+                        tensor *rstd, float eps) {
+  (void)be;
+  const char *o = "layernorm";
+  DS_CHECK(ds_t(o, x) || ds_t(o, w) || ds_t(o, b) || ds_t(o, y) || ds_t(o, mean) || ds_t(o, rstd));
+  DS_RUN(cpu_layernorm(be_cpu(), x, w, b, y, mean, rstd, eps));
+}
+static int ds_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean, const tensor *rstd,
+                            const tensor *dy, tensor *dx, tensor *dw, tensor *db) {
+  (void)be;
+  const char *o = "layernorm_bwd";
+  DS_CHECK(ds_t(o, x) || ds_t(o, w) || ds_t(o, mean) || ds_t(o, rstd) || ds_t(o, dy) || ds_t(o, dx) ||
+           ds_t(o, dw) || ds_t(o, db));
+  DS_RUN(cpu_layernorm_bwd(be_cpu(), x, w, mean, rstd, dy, dx, dw, db));
+}
+static int ds_rmsnorm(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps) {
+  (void)be;
+  DS_CHECK(ds_t("rmsnorm", x) || ds_t("rmsnorm", w) || ds_t("rmsnorm", y) || ds_t("rmsnorm", rstd));
+  DS_RUN(cpu_rmsnorm(be_cpu(), x, w, y, rstd, eps));
+}
+static int ds_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *rstd, const tensor *dy,
+                          tensor *dx, tensor *dw) {
+  (void)be;
+  const char *o = "rmsnorm_bwd";
+  DS_CHECK(ds_t(o, x) || ds_t(o, w) || ds_t(o, rstd) || ds_t(o, dy) || ds_t(o, dx) || ds_t(o, dw));
+  DS_RUN(cpu_rmsnorm_bwd(be_cpu(), x, w, rstd, dy, dx, dw));
+}
+static int ds_groupnorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
+                        tensor *rstd, int groups, float eps) {
+  (void)be;
+  const char *o = "groupnorm";
+  DS_CHECK(ds_t(o, x) || ds_t(o, w) || ds_t(o, b) || ds_t(o, y) || ds_t(o, mean) || ds_t(o, rstd));
+  DS_RUN(cpu_groupnorm(be_cpu(), x, w, b, y, mean, rstd, groups, eps));
+}
+static int ds_groupnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean, const tensor *rstd,
+                            const tensor *dy, tensor *dx, tensor *dw, tensor *db, int groups) {
+  (void)be;
+  const char *o = "groupnorm_bwd";
+  DS_CHECK(ds_t(o, x) || ds_t(o, w) || ds_t(o, mean) || ds_t(o, rstd) || ds_t(o, dy) || ds_t(o, dx) ||
+           ds_t(o, dw) || ds_t(o, db));
+  DS_RUN(cpu_groupnorm_bwd(be_cpu(), x, w, mean, rstd, dy, dx, dw, db, groups));
+}
+static int ds_act(backend *be, act_kind k, const tensor *x, tensor *y) {
+  (void)be;
+  DS_CHECK(ds_t("act", x) || ds_t("act", y));
+  DS_RUN(cpu_act(be_cpu(), k, x, y));
+}
+static int ds_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx) {
+  (void)be;
+  DS_CHECK(ds_t("act_bwd", x) || ds_t("act_bwd", dy) || ds_t("act_bwd", dx));
+  DS_RUN(cpu_act_bwd(be_cpu(), k, x, dy, dx));
+}
+static int ds_swiglu(backend *be, const tensor *g, const tensor *u, tensor *y) {
+  (void)be;
+  DS_CHECK(ds_t("swiglu", g) || ds_t("swiglu", u) || ds_t("swiglu", y));
+  DS_RUN(cpu_swiglu(be_cpu(), g, u, y));
+}
+static int ds_swiglu_bwd(backend *be, const tensor *g, const tensor *u, const tensor *dy, tensor *dg, tensor *du) {
+  (void)be;
+  const char *o = "swiglu_bwd";
+  DS_CHECK(ds_t(o, g) || ds_t(o, u) || ds_t(o, dy) || ds_t(o, dg) || ds_t(o, du));
+  DS_RUN(cpu_swiglu_bwd(be_cpu(), g, u, dy, dg, du));
+}
+static int ds_softmax(backend *be, const tensor *x, tensor *y) {
+  (void)be;
+  DS_CHECK(ds_t("softmax", x) || ds_t("softmax", y));
+  DS_RUN(cpu_softmax(be_cpu(), x, y));
+}
+static int ds_softmax_bwd(backend *be, const tensor *y, const tensor *dy, tensor *dx) {
+  (void)be;
+  DS_CHECK(ds_t("softmax_bwd", y) || ds_t("softmax_bwd", dy) || ds_t("softmax_bwd", dx));
+  DS_RUN(cpu_softmax_bwd(be_cpu(), y, dy, dx));
+}
+static int ds_cfg(const char *o, const attn_cfg *c) {
+  return ds_h(o, c->kv_len) || ds_h(o, c->q_pos0) || ds_t(o, c->bias);
+}
+static int ds_attention(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *out, tensor *lse,
+                        const attn_cfg *cfg) {
+  (void)be;
+  const char *o = "attention";
+  DS_CHECK(ds_t(o, q) || ds_t(o, k) || ds_t(o, v) || ds_t(o, out) || ds_t(o, lse) || ds_cfg(o, cfg));
+  DS_RUN(cpu_attention(be_cpu(), q, k, v, out, lse, cfg));
+}
+static int ds_attention_bwd(backend *be, const tensor *q, const tensor *k, const tensor *v, const tensor *out,
+                            const tensor *lse, const tensor *dout, tensor *dq, tensor *dk, tensor *dv, tensor *dbias,
+                            const attn_cfg *cfg) {
+  (void)be;
+  const char *o = "attention_bwd";
+  DS_CHECK(ds_t(o, q) || ds_t(o, k) || ds_t(o, v) || ds_t(o, out) || ds_t(o, lse) || ds_t(o, dout) || ds_t(o, dq) ||
+           ds_t(o, dk) || ds_t(o, dv) || ds_t(o, dbias) || ds_cfg(o, cfg));
+  DS_RUN(cpu_attention_bwd(be_cpu(), q, k, v, out, lse, dout, dq, dk, dv, dbias, cfg));
+}
+static int ds_rope(backend *be, const tensor *x, tensor *y, const int32_t *pos, float theta, int inverse) {
+  (void)be;
+  DS_CHECK(ds_t("rope", x) || ds_t("rope", y) || ds_h("rope", pos));
+  DS_RUN(cpu_rope(be_cpu(), x, y, pos, theta, inverse));
+}
+static int ds_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y, int stride, int pad,
+                     int groups) {
+  (void)be;
+  DS_CHECK(ds_t("conv1d", x) || ds_t("conv1d", w) || ds_t("conv1d", bias) || ds_t("conv1d", y));
+  DS_RUN(cpu_conv1d(be_cpu(), x, w, bias, y, stride, pad, groups));
+}
+static int ds_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
+                         tensor *dbias, int stride, int pad, int groups) {
+  (void)be;
+  const char *o = "conv1d_bwd";
+  DS_CHECK(ds_t(o, x) || ds_t(o, w) || ds_t(o, dy) || ds_t(o, dx) || ds_t(o, dw) || ds_t(o, dbias));
+  DS_RUN(cpu_conv1d_bwd(be_cpu(), x, w, dy, dx, dw, dbias, stride, pad, groups));
+}
+static int ds_weightnorm(backend *be, const tensor *v, const tensor *g, tensor *w, tensor *norm, int dim) {
+  (void)be;
+  DS_CHECK(ds_t("weightnorm", v) || ds_t("weightnorm", g) || ds_t("weightnorm", w) || ds_t("weightnorm", norm));
+  DS_RUN(cpu_weightnorm(be_cpu(), v, g, w, norm, dim));
+}
+static int ds_weightnorm_bwd(backend *be, const tensor *v, const tensor *g, const tensor *norm, const tensor *dw,
+                             tensor *dv, tensor *dg, int dim) {
+  (void)be;
+  const char *o = "weightnorm_bwd";
+  DS_CHECK(ds_t(o, v) || ds_t(o, g) || ds_t(o, norm) || ds_t(o, dw) || ds_t(o, dv) || ds_t(o, dg));
+  DS_RUN(cpu_weightnorm_bwd(be_cpu(), v, g, norm, dw, dv, dg, dim));
+}
+static int ds_embed(backend *be, const tensor *table, const int32_t *ids, tensor *out) {
+  (void)be;
+  DS_CHECK(ds_t("embed", table) || ds_t("embed", out) || ds_h("embed", ids));
+  DS_RUN(cpu_embed(be_cpu(), table, ids, out));
+}
+static int ds_embed_bwd(backend *be, const int32_t *ids, const tensor *dout, tensor *dtable) {
+  (void)be;
+  DS_CHECK(ds_t("embed_bwd", dout) || ds_t("embed_bwd", dtable) || ds_h("embed_bwd", ids));
+  DS_RUN(cpu_embed_bwd(be_cpu(), ids, dout, dtable));
+}
+static int ds_framecat(backend *be, const tensor *x, tensor *y, int k) {
+  (void)be;
+  DS_CHECK(ds_t("framecat", x) || ds_t("framecat", y));
+  DS_RUN(cpu_framecat(be_cpu(), x, y, k));
+}
+static int ds_framecat_bwd(backend *be, const tensor *dy, tensor *dx, int k) {
+  (void)be;
+  DS_CHECK(ds_t("framecat_bwd", dy) || ds_t("framecat_bwd", dx));
+  DS_RUN(cpu_framecat_bwd(be_cpu(), dy, dx, k));
+}
+static int ds_xent(backend *be, tensor *logits, const int32_t *t, const float *w, float *losses, float gs) {
+  (void)be;
+  DS_CHECK(ds_t("xent", logits) || ds_h("xent", t) || ds_h("xent", w) || ds_h("xent", losses));
+  DS_RUN(cpu_xent(be_cpu(), logits, t, w, losses, gs));
+}
+static int ds_adamw(backend *be, float *p, const float *g, float *m, float *v, int64_t n, float lr, float b1, float b2,
+                    float eps, float wd, int64_t t) {
+  (void)be;
+  size_t nb = sizeof(float) * (size_t)n;
+  if (n > 0 && (ds_find(p, nb) < 0 || ds_find(g, nb) < 0 || ds_find(m, nb) < 0 || ds_find(v, nb) < 0))
+    return ds_violation("adamw", "buffer outside device memory");
+  DS_RUN(cpu_adamw(be_cpu(), p, g, m, v, n, lr, b1, b2, eps, wd, t));
+}
+static double ds_sumsq(backend *be, const float *x, int64_t n) {
+  (void)be;
+  if (n > 0 && ds_find(x, sizeof(float) * (size_t)n) < 0) {
+    ds_violation("sumsq", "buffer outside device memory");
+    return 0.0 / 0.0;
+  }
+  ds_open();
+  double r = cpu_sumsq(be_cpu(), x, n);
+  ds_close();
+  return r;
+}
+static int ds_transpose(backend *be, const tensor *x, tensor *y, float beta) {
+  (void)be;
+  DS_CHECK(ds_t("transpose", x) || ds_t("transpose", y));
+  DS_RUN(cpu_transpose(be_cpu(), x, y, beta));
+}
+static int ds_stats_pool(backend *be, const tensor *x, const int32_t *lens, tensor *y, const tensor *dy, tensor *dx,
+                         float eps) {
+  (void)be;
+  const char *o = "stats_pool";
+  DS_CHECK(ds_t(o, x) || ds_t(o, y) || ds_t(o, dy) || ds_t(o, dx) || ds_h(o, lens));
+  DS_RUN(cpu_stats_pool(be_cpu(), x, lens, y, dy, dx, eps));
+}
+
+static const be_ops ds_ops = {
+    .name = "devsim",
+    .alloc = ds_alloc,
+    .release = ds_release,
+    .to_device = ds_copy_in,
+    .to_host = ds_copy_out,
+    .sync = ds_sync,
+    .fill = ds_fill,
+    .copy = ds_copy,
+    .axpby = ds_axpby,
+    .add = ds_add,
+    .mul = ds_mul,
+    .mul_bwd = ds_mul_bwd,
+    .matmul = ds_matmul,
+    .matmul_bwd = ds_matmul_bwd,
+    .layernorm = ds_layernorm,
+    .layernorm_bwd = ds_layernorm_bwd,
+    .rmsnorm = ds_rmsnorm,
+    .rmsnorm_bwd = ds_rmsnorm_bwd,
+    .groupnorm = ds_groupnorm,
+    .groupnorm_bwd = ds_groupnorm_bwd,
+    .act = ds_act,
+    .act_bwd = ds_act_bwd,
+    .swiglu = ds_swiglu,
+    .swiglu_bwd = ds_swiglu_bwd,
+    .softmax = ds_softmax,
+    .softmax_bwd = ds_softmax_bwd,
+    .attention = ds_attention,
+    .attention_bwd = ds_attention_bwd,
+    .rope = ds_rope,
+    .conv1d = ds_conv1d,
+    .conv1d_bwd = ds_conv1d_bwd,
+    .weightnorm = ds_weightnorm,
+    .weightnorm_bwd = ds_weightnorm_bwd,
+    .embed = ds_embed,
+    .embed_bwd = ds_embed_bwd,
+    .framecat = ds_framecat,
+    .framecat_bwd = ds_framecat_bwd,
+    .xent = ds_xent,
+    .adamw = ds_adamw,
+    .sumsq = ds_sumsq,
+    .transpose = ds_transpose,
+    .stats_pool = ds_stats_pool,
+};
+
+static backend ds_backend = {&ds_ops, DEV_SIM, NULL};
+
+backend *be_devsim(void) { return &ds_backend; }
