@@ -1,0 +1,204 @@
+/* bench_device.c — whole-model throughput on one backend (cpu, cuda or devsim): SFT train
+ * steps (forward + backward + AdamW) on a batch of B inputs of S seconds with R response
+ * tokens, reported as LLM tokens/s, audio seconds/s, model TFLOP/s and MFU against a stated
+ * peak; then GRPO-style rollouts (G samples of exactly NEW tokens sharing one encoder pass and
+ * prefill) as generated tokens/s. Random weights.
+ *
+ *   bench_device [--device D] [--geometry paper|small] [--batch B] [--seconds S] [--resp R]
+ *                [--steps N] [--G G] [--new NEW] [--peak TFLOPS]
+ *
+ * paper: data2vec-audio large + k=5 MLP adapter + Qwen2.5-0.5B (vocabulary 151,936). small:
+ * the shipped small model's shapes with the waveform front end, for a CPU smoke run. Both use
+ * models/small's tokenizer (the prompt only; shapes come from the config).
+ * FLOPs are counted analytically (matmuls, convolutions and attention scores; training = 3x
+ * forward; the LM head only on response rows). --peak is the device's dense peak in TFLOP/s
+ * used for MFU (default 989 = H100 SXM bf16 dense; the engine computes in f32 today, so MFU
+ * against the f32 peak of ~67 TFLOP/s is also printed). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/philox.h"
+#include "infer/generate.h"
+#include "model/tsmodel.h"
+#include "tensor/be_mem.h"
+#include "tensor/devsim.h"
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static const char *paper_json =
+    "{\"encoder\": {\"model_type\": \"data2vec-audio\", \"hidden_size\": 1024, \"num_hidden_layers\": 24,"
+    " \"num_attention_heads\": 16, \"intermediate_size\": 4096, \"hidden_act\": \"gelu\","
+    " \"conv_dim\": [512, 512, 512, 512, 512, 512, 512], \"conv_kernel\": [10, 3, 3, 3, 3, 2, 2],"
+    " \"conv_stride\": [5, 2, 2, 2, 2, 2, 2], \"conv_bias\": true, \"feat_extract_activation\": \"gelu\","
+    " \"num_conv_pos_embeddings\": 5, \"conv_pos_kernel_size\": 19, \"num_conv_pos_embedding_groups\": 16,"
+    " \"layer_norm_eps\": 1e-5, \"do_normalize\": true},"
+    " \"adapter\": {\"kind\": \"mlp\", \"downsample\": 5, \"input_size\": 1024, \"hidden_size\": 2048,"
+    " \"output_size\": 896},"
+    " \"llm\": {\"model_type\": \"qwen2\", \"vocab_size\": 151936, \"hidden_size\": 896, \"num_hidden_layers\": 24,"
+    " \"num_attention_heads\": 14, \"num_key_value_heads\": 2, \"intermediate_size\": 4864, \"rms_norm_eps\": 1e-6,"
+    " \"rope_theta\": 1000000.0, \"tie_word_embeddings\": true}}";
+
+static const char *small_json =
+    "{\"encoder\": {\"model_type\": \"data2vec-audio\", \"hidden_size\": 192, \"num_hidden_layers\": 4,"
+    " \"num_attention_heads\": 4, \"intermediate_size\": 768, \"hidden_act\": \"gelu\","
+    " \"conv_dim\": [128, 128, 128, 128, 128, 128, 128], \"conv_kernel\": [10, 3, 3, 3, 3, 2, 2],"
+    " \"conv_stride\": [5, 2, 2, 2, 2, 2, 2], \"conv_bias\": true, \"feat_extract_activation\": \"gelu\","
+    " \"num_conv_pos_embeddings\": 3, \"conv_pos_kernel_size\": 19, \"num_conv_pos_embedding_groups\": 16,"
+    " \"layer_norm_eps\": 1e-5, \"do_normalize\": true},"
+    " \"adapter\": {\"kind\": \"mlp\", \"downsample\": 2, \"input_size\": 192, \"hidden_size\": 256,"
+    " \"output_size\": 256},"
+    " \"llm\": {\"model_type\": \"qwen2\", \"vocab_size\": 608, \"hidden_size\": 256, \"num_hidden_layers\": 4,"
+    " \"num_attention_heads\": 4, \"num_key_value_heads\": 2, \"intermediate_size\": 768, \"rms_norm_eps\": 1e-6,"
+    " \"rope_theta\": 1000000.0, \"tie_word_embeddings\": true}}";
+
+/* forward FLOPs of one input: conv stack, encoder blocks, adapter, LLM over Tl tokens, head
+ * over Rh rows */
+static double fwd_flops(const tsm *m, int64_t L, int64_t Tl, int64_t Rh) {
+  const enc_cfg *c = &m->ecfg;
+  double f = 0;
+  int64_t T = L, Cin = 1;
+  for (int i = 0; i < c->n_conv; i++) {
+    T = (T - c->conv_kernel[i]) / c->conv_stride[i] + 1;
+    f += 2.0 * (double)c->conv_dim[i] * Cin * c->conv_kernel[i] * T;
+    Cin = c->conv_dim[i];
+  }
+  int64_t Te = T, C = c->C;
+  f += 2.0 * Te * Cin * C;                                                   /* feature projection */
+  f += c->pos_layers * 2.0 * Te * C * (C / (c->pos_groups ? c->pos_groups : 1)) * c->pos_kernel;
+  f += (double)(c->L + c->L_prenet) * (2.0 * Te * (4.0 * C * C + 2.0 * C * c->F) + 4.0 * Te * Te * C);
+  const adapter_cfg *a = &m->acfg;
+  int64_t Ta = Te / a->k;
+  f += 2.0 * Ta * (double)a->k * a->Cin * (a->kind == ADAPTER_MLP ? a->H : a->Cout);
+  if (a->kind == ADAPTER_MLP) f += 2.0 * Ta * a->H * a->Cout;
+  const qwen2_cfg *q = &m->lcfg;
+  double qkvo = 2.0 * q->C * q->Hq * q->D + 2.0 * q->C * q->Hkv * q->D;
+  f += q->L * (2.0 * Tl * (qkvo + 3.0 * q->C * q->F) + 2.0 * Tl * Tl * q->Hq * q->D); /* causal: half of 4T^2 */
+  f += 2.0 * Rh * q->C * q->V;
+  return f;
+}
+
+int main(int argc, char **argv) {
+  const char *dev = "cpu", *geo = "paper";
+  int B = 4, R = 40, steps = 3, G = 8, NEW = 512;
+  double secs = 20, peak = 989.0;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const char *k = argv[i], *v = argv[i + 1];
+    if (!strcmp(k, "--device")) dev = v;
+    else if (!strcmp(k, "--geometry")) geo = v;
+    else if (!strcmp(k, "--batch")) B = atoi(v);
+    else if (!strcmp(k, "--seconds")) secs = atof(v);
+    else if (!strcmp(k, "--resp")) R = atoi(v);
+    else if (!strcmp(k, "--steps")) steps = atoi(v);
+    else if (!strcmp(k, "--G")) G = atoi(v);
+    else if (!strcmp(k, "--new")) NEW = atoi(v);
+    else if (!strcmp(k, "--peak")) peak = atof(v);
+    else {
+      fprintf(stderr, "bench_device: unknown option %s\n", k);
+      return 2;
+    }
+  }
+  ts_err e = {0};
+  backend *be = !strcmp(dev, "cuda") ? be_cuda(&e) : !strcmp(dev, "devsim") ? be_devsim() : be_cpu();
+  if (!be) {
+    fprintf(stderr, "bench_device: %s\n", e.msg);
+    return 2;
+  }
+  int paper = strcmp(geo, "small") != 0;
+  /* the shipped small model's tokenizer serves both geometries: it has the chat and audio
+   * tokens, and the vocabulary size (hence the embedding and head FLOPs) comes from the config */
+  const char *tokp = TSASR_SOURCE_DIR "/models/small";
+  cJSON *cfg = cJSON_Parse(paper ? paper_json : small_json);
+  tsm *m;
+  double t0 = now_s();
+  if (tsm_new(cfg, tokp, 1, 0.02f, be, 1, 1, &m, &e)) {
+    fprintf(stderr, "bench_device: %s\n", e.msg);
+    return 1;
+  }
+  cJSON_Delete(cfg);
+  printf("bench_device: %s geometry on %s: %.1fM parameters (built in %.1f s)\n", paper ? "paper" : "small",
+         be->ops->name, m->ps.total / 1e6, now_s() - t0);
+  /* batch: B inputs of secs seconds, prompt of 60 ids with <|audio|>, R response ids */
+  int64_t L = (int64_t)(secs * 16000);
+  float *wav = malloc(sizeof(float) * (size_t)(B * L));
+  int64_t *len = malloc(sizeof(int64_t) * (size_t)B);
+  int32_t **ids = malloc(sizeof(int32_t *) * (size_t)B), *nid = malloc(sizeof(int32_t) * (size_t)B);
+  int32_t *rs = malloc(sizeof(int32_t) * (size_t)B), *re = malloc(sizeof(int32_t) * (size_t)B);
+  philox_rng r;
+  philox_init(&r, 7, 0);
+  int32_t vmax = (int32_t)(m->lcfg.V < 150000 ? m->lcfg.V - 8 : 150000);
+  for (int64_t i = 0; i < B * L; i++) wav[i] = 0.1f * philox_normal(&r);
+  for (int b = 0; b < B; b++) {
+    len[b] = L;
+    nid[b] = 60 + R, rs[b] = 60, re[b] = 60 + R;
+    ids[b] = malloc(sizeof(int32_t) * (size_t)nid[b]);
+    for (int j = 0; j < nid[b]; j++) {
+      ids[b][j] = (int32_t)philox_below(&r, (uint64_t)vmax);
+      if (ids[b][j] == m->audio_id) ids[b][j]++;
+    }
+    ids[b][30] = m->audio_id;
+  }
+  tsm_batch bt;
+  memset(&bt, 0, sizeof bt);
+  bt.B = B, bt.wav = wav, bt.L = L, bt.wav_len = len, bt.ids = (const int32_t *const *)ids, bt.n_ids = nid;
+  bt.resp_start = rs, bt.resp_end = re;
+  arena ar;
+  if (be_arena_init(&ar, be, (size_t)256 << 20, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
+  double best = 1e30, tl = 0;
+  int64_t Tl = 0;
+  for (int s = 0; s <= steps; s++) { /* step 0 warms up (allocations, cuBLAS heuristics) */
+    arena_reset(&ar);
+    pset_zero_grad(&m->ps);
+    tsm_loss lo;
+    be->ops->sync(be, &e);
+    t0 = now_s();
+    if (tsm_train_step(m, &bt, 1.0f / (float)(B * R), &lo, &ar, &e) || pset_adamw(&m->ps, 1e-5f, 0.9f, 0.999f, 1e-8f, 0.0f, s + 1, &e) ||
+        be->ops->sync(be, &e)) {
+      fprintf(stderr, "bench_device: train step: %s\n", e.msg);
+      return 1;
+    }
+    double dt = now_s() - t0;
+    tl = lo.loss_sum / (double)(lo.tokens ? lo.tokens : 1);
+    if (s && dt < best) best = dt;
+    if (!Tl) Tl = 59 + (int64_t)(enc_frames(&m->ecfg, L) / m->acfg.k) + R;
+  }
+  double fl = 3.0 * B * fwd_flops(m, L, Tl, R), tf = fl / best / 1e12;
+  printf("sft_step batch %d x %.0f s, %lld LLM tokens each: %.3f s (best of %d), loss %.3f, arena peak %.0f MiB\n", B,
+         secs, (long long)Tl, best, steps, tl, ar.peak / 1048576.0);
+  printf("sft_tokens_per_s %.0f  audio_s_per_s %.1f  model %.1f TFLOP/s  MFU %.1f%% of %.0f TFLOP/s  (%.1f%% of 67 "
+         "f32)\n",
+         B * Tl / best, B * secs / best, tf, 100.0 * tf / peak, peak, 100.0 * tf / 67.0);
+  /* rollouts: one input, G samples of exactly NEW tokens */
+  if (G > 0 && NEW > 0) {
+    int32_t *pid = NULL, np = 0;
+    if (tsm_prompt_ids(m, &pid, &np, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
+    const int32_t *pp[1] = {pid};
+    gen_input in = {1, wav, L, len, pp, &np, NULL};
+    gen_cfg gc;
+    memset(&gc, 0, sizeof gc);
+    gc.samp.temperature = 1.0f;
+    gc.samp.top_p = 1.0f;
+    gc.max_new = NEW, gc.min_new = NEW, gc.G = G, gc.seed = 3;
+    gc.guard.min_span = 1 << 30; /* random weights repeat themselves: keep every sample to NEW tokens */
+    gen_output *outs = calloc((size_t)G, sizeof *outs);
+    arena_reset(&ar);
+    t0 = now_s();
+    if (tsm_generate(m, &in, &gc, outs, &ar, &e)) return fprintf(stderr, "bench_device: generate: %s\n", e.msg), 1;
+    double dt = now_s() - t0;
+    int64_t n = 0;
+    for (int g = 0; g < G; g++) n += outs[g].n, gen_output_free(&outs[g]);
+    printf("rollout G=%d x %d new tokens (one %.0f s input, shared encoder pass and prefill): %.2f s, %.0f tokens/s\n",
+           G, NEW, secs, dt, n / dt);
+    free(outs), free(pid);
+  }
+  for (int b = 0; b < B; b++) free(ids[b]);
+  free(ids), free(nid), free(rs), free(re), free(wav), free(len);
+  arena_free(&ar);
+  tsm_free(m);
+  return 0;
+}
