@@ -149,7 +149,9 @@ fail:
 
 void spk_model_init_weights(spk_model *m, uint64_t seed) {
   pset *ps = &m->ps;
-  pset_init_normal(ps, 1.0f, seed, NULL); /* speaker models live on the CPU: cannot fail; N(0, 1) matrices, unit norm weights, zero biases */
+  /* N(0, 1) matrices, unit norm weights, zero biases; speaker models live on the CPU, where
+   * this cannot fail */
+  pset_init_normal(ps, 1.0f, seed, NULL);
   for (int i = 0; i < ps->n; i++) {
     pview *v = &ps->v[i];
     if (v->ndim < 2) continue;
