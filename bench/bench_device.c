@@ -5,7 +5,7 @@
  * prefill) as generated tokens/s. Random weights.
  *
  *   bench_device [--device D] [--geometry paper|small] [--batch B] [--seconds S] [--resp R]
- *                [--steps N] [--G G] [--new NEW] [--peak TFLOPS]
+ *                [--steps N] [--G G] [--new NEW] [--peak TFLOPS] [--gemm f32,tf32,bf16]
  *
  * paper: data2vec-audio large + k=5 MLP adapter + Qwen2.5-0.5B (vocabulary 151,936). small:
  * the shipped small model's shapes with the waveform front end, for a CPU smoke run. Both use
@@ -13,7 +13,8 @@
  * FLOPs are counted analytically (matmuls, convolutions and attention scores; training = 3x
  * forward; the LM head only on response rows). --peak is the device's dense peak in TFLOP/s
  * used for MFU (default 989 = H100 SXM bf16 dense; the engine computes in f32 today, so MFU
- * against the f32 peak of ~67 TFLOP/s is also printed). */
+ * against the f32 peak of ~67 TFLOP/s is also printed). --gemm (CUDA) repeats the measurements
+ * for each listed GEMM precision (tensor-core math on f32 storage, src/tensor/cuda_ctl.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "infer/generate.h"
 #include "model/tsmodel.h"
 #include "tensor/be_mem.h"
+#include "tensor/cuda_ctl.h"
 #include "tensor/devsim.h"
 
 static double now_s(void) {
@@ -84,7 +86,7 @@ static double fwd_flops(const tsm *m, int64_t L, int64_t Tl, int64_t Rh) {
 }
 
 int main(int argc, char **argv) {
-  const char *dev = "cpu", *geo = "paper";
+  const char *dev = "cpu", *geo = "paper", *gemms = "f32";
   int B = 4, R = 40, steps = 3, G = 8, NEW = 512;
   double secs = 20, peak = 989.0;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -98,6 +100,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(k, "--G")) G = atoi(v);
     else if (!strcmp(k, "--new")) NEW = atoi(v);
     else if (!strcmp(k, "--peak")) peak = atof(v);
+    else if (!strcmp(k, "--gemm")) gemms = v;
     else {
       fprintf(stderr, "bench_device: unknown option %s\n", k);
       return 2;
@@ -149,52 +152,63 @@ int main(int argc, char **argv) {
   bt.resp_start = rs, bt.resp_end = re;
   arena ar;
   if (be_arena_init(&ar, be, (size_t)256 << 20, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
-  double best = 1e30, tl = 0;
-  int64_t Tl = 0;
-  for (int s = 0; s <= steps; s++) { /* step 0 warms up (allocations, cuBLAS heuristics) */
-    arena_reset(&ar);
-    pset_zero_grad(&m->ps);
-    tsm_loss lo;
-    be->ops->sync(be, &e);
-    t0 = now_s();
-    if (tsm_train_step(m, &bt, 1.0f / (float)(B * R), &lo, &ar, &e) || pset_adamw(&m->ps, 1e-5f, 0.9f, 0.999f, 1e-8f, 0.0f, s + 1, &e) ||
-        be->ops->sync(be, &e)) {
-      fprintf(stderr, "bench_device: train step: %s\n", e.msg);
-      return 1;
+  char modes[64];
+  snprintf(modes, sizeof modes, "%s", gemms);
+  for (char *mode = strtok(modes, ","); mode; mode = strtok(NULL, ",")) {
+    if (be->device == DEV_CUDA) {
+      if (cuda_set_gemm(mode)) return fprintf(stderr, "bench_device: --gemm: unknown mode %s\n", mode), 2;
+      printf("-- GEMM %s\n", mode);
+    } else if (strcmp(mode, "f32")) {
+      printf("-- GEMM %s: CUDA only, skipped\n", mode);
+      continue;
     }
-    double dt = now_s() - t0;
-    tl = lo.loss_sum / (double)(lo.tokens ? lo.tokens : 1);
-    if (s && dt < best) best = dt;
-    if (!Tl) Tl = 59 + (int64_t)(enc_frames(&m->ecfg, L) / m->acfg.k) + R;
-  }
-  double fl = 3.0 * B * fwd_flops(m, L, Tl, R), tf = fl / best / 1e12;
-  printf("sft_step batch %d x %.0f s, %lld LLM tokens each: %.3f s (best of %d), loss %.3f, arena peak %.0f MiB\n", B,
-         secs, (long long)Tl, best, steps, tl, ar.peak / 1048576.0);
-  printf("sft_tokens_per_s %.0f  audio_s_per_s %.1f  model %.1f TFLOP/s  MFU %.1f%% of %.0f TFLOP/s  (%.1f%% of 67 "
-         "f32)\n",
-         B * Tl / best, B * secs / best, tf, 100.0 * tf / peak, peak, 100.0 * tf / 67.0);
-  /* rollouts: one input, G samples of exactly NEW tokens */
-  if (G > 0 && NEW > 0) {
-    int32_t *pid = NULL, np = 0;
-    if (tsm_prompt_ids(m, &pid, &np, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
-    const int32_t *pp[1] = {pid};
-    gen_input in = {1, wav, L, len, pp, &np, NULL};
-    gen_cfg gc;
-    memset(&gc, 0, sizeof gc);
-    gc.samp.temperature = 1.0f;
-    gc.samp.top_p = 1.0f;
-    gc.max_new = NEW, gc.min_new = NEW, gc.G = G, gc.seed = 3;
-    gc.guard.min_span = 1 << 30; /* random weights repeat themselves: keep every sample to NEW tokens */
-    gen_output *outs = calloc((size_t)G, sizeof *outs);
-    arena_reset(&ar);
-    t0 = now_s();
-    if (tsm_generate(m, &in, &gc, outs, &ar, &e)) return fprintf(stderr, "bench_device: generate: %s\n", e.msg), 1;
-    double dt = now_s() - t0;
-    int64_t n = 0;
-    for (int g = 0; g < G; g++) n += outs[g].n, gen_output_free(&outs[g]);
-    printf("rollout G=%d x %d new tokens (one %.0f s input, shared encoder pass and prefill): %.2f s, %.0f tokens/s\n",
-           G, NEW, secs, dt, n / dt);
-    free(outs), free(pid);
+    double best = 1e30, tl = 0;
+    int64_t Tl = 0;
+    for (int s = 0; s <= steps; s++) { /* step 0 warms up (allocations, cuBLAS heuristics) */
+      arena_reset(&ar);
+      pset_zero_grad(&m->ps);
+      tsm_loss lo;
+      be->ops->sync(be, &e);
+      t0 = now_s();
+      if (tsm_train_step(m, &bt, 1.0f / (float)(B * R), &lo, &ar, &e) || pset_adamw(&m->ps, 1e-5f, 0.9f, 0.999f, 1e-8f, 0.0f, s + 1, &e) ||
+          be->ops->sync(be, &e)) {
+        fprintf(stderr, "bench_device: train step: %s\n", e.msg);
+        return 1;
+      }
+      double dt = now_s() - t0;
+      tl = lo.loss_sum / (double)(lo.tokens ? lo.tokens : 1);
+      if (s && dt < best) best = dt;
+      if (!Tl) Tl = 59 + (int64_t)(enc_frames(&m->ecfg, L) / m->acfg.k) + R;
+    }
+    double fl = 3.0 * B * fwd_flops(m, L, Tl, R), tf = fl / best / 1e12;
+    printf("sft_step batch %d x %.0f s, %lld LLM tokens each: %.3f s (best of %d), loss %.3f, arena peak %.0f MiB\n", B,
+           secs, (long long)Tl, best, steps, tl, ar.peak / 1048576.0);
+    printf("sft_tokens_per_s %.0f  audio_s_per_s %.1f  model %.1f TFLOP/s  MFU %.1f%% of %.0f TFLOP/s  (%.1f%% of 67 "
+           "f32)\n",
+           B * Tl / best, B * secs / best, tf, 100.0 * tf / peak, peak, 100.0 * tf / 67.0);
+    /* rollouts: one input, G samples of exactly NEW tokens */
+    if (G > 0 && NEW > 0) {
+      int32_t *pid = NULL, np = 0;
+      if (tsm_prompt_ids(m, &pid, &np, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
+      const int32_t *pp[1] = {pid};
+      gen_input in = {1, wav, L, len, pp, &np, NULL};
+      gen_cfg gc;
+      memset(&gc, 0, sizeof gc);
+      gc.samp.temperature = 1.0f;
+      gc.samp.top_p = 1.0f;
+      gc.max_new = NEW, gc.min_new = NEW, gc.G = G, gc.seed = 3;
+      gc.guard.min_span = 1 << 30; /* random weights repeat themselves: keep every sample to NEW tokens */
+      gen_output *outs = calloc((size_t)G, sizeof *outs);
+      arena_reset(&ar);
+      t0 = now_s();
+      if (tsm_generate(m, &in, &gc, outs, &ar, &e)) return fprintf(stderr, "bench_device: generate: %s\n", e.msg), 1;
+      double dt = now_s() - t0;
+      int64_t n = 0;
+      for (int g = 0; g < G; g++) n += outs[g].n, gen_output_free(&outs[g]);
+      printf("rollout G=%d x %d new tokens (one %.0f s input, shared encoder pass and prefill): %.2f s, %.0f tokens/s\n",
+             G, NEW, secs, dt, n / dt);
+      free(outs), free(pid);
+    }
   }
   for (int b = 0; b < B; b++) free(ids[b]);
   free(ids), free(nid), free(rs), free(re), free(wav), free(len);

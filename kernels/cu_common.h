@@ -14,6 +14,7 @@ extern "C" {
 #include "base/err.h"
 #include "tensor/backend.h"
 }
+#include "tensor/cuda_ctl.h"
 
 typedef struct cu_ctx {
   int device;
@@ -21,6 +22,7 @@ typedef struct cu_ctx {
   void *scr;       /* device scratch (im2col columns, attention scores, staged host arrays) */
   size_t scr_cap;  /* bytes */
   double *red;     /* device double for reductions (sumsq) */
+  int gemm;        /* GEMM precision, cuda_ctl.h: TS_GEMM_F32 (cublasSgemm), _TF32, _BF16 */
 } cu_ctx;
 
 /* Records a CUDA failure (what + the runtime's message, readable with cuda_last_error) and

@@ -2,6 +2,7 @@
 // copies, scratch and staging, error capture, the row-major GEMM helper over cuBLAS and the op
 // table. The ops themselves live in kernels/cu_*.cu.
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cu_common.h"
@@ -118,6 +119,18 @@ int cu_gemm(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, float 
     return TS_OK;
   }
   cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+  if (c->gemm != TS_GEMM_F32) {
+    /* f32 storage, tensor-core math: inputs rounded to tf32 or bf16 inside cuBLAS, f32 accumulate */
+    cublasComputeType_t ct = c->gemm == TS_GEMM_BF16 ? CUBLAS_COMPUTE_32F_FAST_16BF : CUBLAS_COMPUTE_32F_FAST_TF32;
+    if (batch == 1)
+      CB_TRY(cublasGemmEx(c->blas, ob, oa, (int)N, (int)M, (int)K, &alpha, B, CUDA_R_32F, (int)ldb, A, CUDA_R_32F,
+                          (int)lda, &beta, C, CUDA_R_32F, (int)ldc, ct, CUBLAS_GEMM_DEFAULT));
+    else
+      CB_TRY(cublasGemmStridedBatchedEx(c->blas, ob, oa, (int)N, (int)M, (int)K, &alpha, B, CUDA_R_32F, (int)ldb, sB,
+                                        A, CUDA_R_32F, (int)lda, sA, &beta, C, CUDA_R_32F, (int)ldc, sC, (int)batch,
+                                        ct, CUBLAS_GEMM_DEFAULT));
+    return TS_OK;
+  }
   if (batch == 1)
     CB_TRY(cublasSgemm(c->blas, ob, oa, (int)N, (int)M, (int)K, &alpha, B, (int)ldb, A, (int)lda, &beta, C,
                        (int)ldc));
@@ -180,6 +193,17 @@ static backend g_cuda = {&cu_ops_table, DEV_CUDA, &g_ctx};
 static int g_state = 0; /* 0 untried, 1 ready, -1 failed */
 static char g_why[256];
 
+extern "C" int cuda_set_gemm(const char *mode) {
+  int m = !strcmp(mode, "f32") ? TS_GEMM_F32 : !strcmp(mode, "tf32") ? TS_GEMM_TF32 : !strcmp(mode, "bf16") ? TS_GEMM_BF16 : -1;
+  if (m < 0) return TS_EARG;
+  g_ctx.gemm = m;
+  return TS_OK;
+}
+
+extern "C" const char *cuda_gemm_name(void) {
+  return g_ctx.gemm == TS_GEMM_BF16 ? "bf16" : g_ctx.gemm == TS_GEMM_TF32 ? "tf32" : "f32";
+}
+
 extern "C" backend *be_cuda(ts_err *e) {
   if (g_state == 1) return &g_cuda;
   if (g_state == 0) {
@@ -201,6 +225,14 @@ extern "C" backend *be_cuda(ts_err *e) {
       snprintf(g_why, sizeof g_why, "cuBLAS math mode: %s", cublasGetStatusString(bs));
     } else {
       g_ctx.device = 0;
+      g_ctx.gemm = TS_GEMM_F32;
+      const char *gm = getenv("TSASR_CUDA_GEMM");
+      if (gm && cuda_set_gemm(gm)) {
+        snprintf(g_why, sizeof g_why, "TSASR_CUDA_GEMM must be f32, tf32 or bf16, not \"%s\"", gm);
+        g_state = -1;
+        err_set(e, TS_EDEVICE, "cuda: %s", g_why);
+        return NULL;
+      }
       g_state = 1;
       return &g_cuda;
     }

@@ -12,6 +12,7 @@
 
 #include "tensor/backend.h"
 #include "tensor/cpu_ops.h"
+#include "tensor/cuda_ctl.h"
 
 #ifdef TS_HAVE_CUDA
 int cuda_query_info(be_info *info); /* kernels/cuda_info.cu */
@@ -115,6 +116,11 @@ backend *be_cuda(ts_err *e) {
   err_set(e, TS_EUNSUP, "this build has no CUDA backend (configure with -DTSASR_CUDA=ON)");
   return NULL;
 }
+int cuda_set_gemm(const char *mode) {
+  (void)mode;
+  return TS_EUNSUP;
+}
+const char *cuda_gemm_name(void) { return "f32"; }
 #endif
 
 void be_get_info(be_info *info) {

@@ -201,6 +201,8 @@ int pset_host_end(const pset *ps, float *host, int write_back, ts_err *e) {
 int pset_init_normal(pset *ps, float std, uint64_t seed, ts_err *e) {
   float *hw = pset_host_begin(ps, e);
   if (!hw) return e ? e->code : TS_ENOMEM;
+  /* one Philox stream per tensor, so filling tensors in parallel gives the same weights */
+#pragma omp parallel for schedule(dynamic)
   for (int i = 0; i < ps->n; i++) {
     pview *v = &ps->v[i];
     float *w = hw + v->off;

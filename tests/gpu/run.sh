@@ -10,7 +10,8 @@
 #      TSASR_GPU_MEMCHECK=0 skips it);
 #   5. bench_gpu_ops: matmul, attention and a Qwen2.5-0.5B-shaped layer, CUDA-event timings;
 #   6. bench_device: the paper's geometry (data2vec large + Qwen2.5-0.5B, random weights) on
-#      CUDA: SFT tokens/s, TFLOP/s and MFU on 4 x 20 s inputs, and GRPO rollouts of 8 x 512.
+#      CUDA: SFT tokens/s, TFLOP/s and MFU on 4 x 20 s inputs, and GRPO rollouts of 8 x 512,
+#      with f32 GEMMs and with bf16 tensor-core GEMMs (step 3a checks the latter's accuracy).
 # Full logs go to $OUT/gpu-logs when OUT is set (else build-gpu/logs); a summary table is
 # printed last. Exit status: 0 when the build, test_backend_ops and the parity check pass and
 # memcheck found nothing; 1 otherwise. The same two programs run in ctest against the simulated
@@ -119,6 +120,12 @@ case $prc in
 esac
 step sft_parity "$pst" "$(tail -n 1 "$logs/sft_parity.log")"
 
+# ---- 3a. the same with bf16 tensor-core GEMMs (f32 storage): reported, not required ----
+TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2 timeout 120 "$build/tests/gpu/test_sft_parity" > "$logs/sft_parity_bf16.log" 2>&1
+brc16=$?
+grep -E '^(test_sft_parity|  MISMATCH|     weights)' "$logs/sft_parity_bf16.log" | head -n 20
+step sft_parity_bf16 "$([ $brc16 = 0 ] && echo ok || echo "differs($brc16)")" "$(tail -n 1 "$logs/sft_parity_bf16.log")"
+
 # ---- 3b. out-of-bounds / race check of every kernel (compute-sanitizer memcheck), when the
 # toolkit has it; bounded in time, an unfinished run is reported, not failed ----
 san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
@@ -142,7 +149,7 @@ brc=$?
 step bench "$([ $brc = 0 ] && echo ok || echo "FAIL($brc)")" "$(head -n 1 "$logs/bench.log")"
 
 # ---- 5. the whole model on the device, paper geometry ----
-timeout 200 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 --G 8 --new 512 \
+timeout 240 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 --G 8 --new 512 --gemm f32,bf16 \
   > "$logs/bench_device.log" 2>&1
 drc=$?
 cat "$logs/bench_device.log"

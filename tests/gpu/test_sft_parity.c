@@ -14,7 +14,9 @@
  * TSASR_PARITY_DEVICE picks the second backend: "cuda" (default; run by tests/gpu/run.sh on a
  * GPU machine; relative tolerance TOL, tokens reported) or "devsim" (the simulated device,
  * run by ctest: memory the host cannot touch outside ops, the CPU's kernels, so every number
- * must be bitwise equal and no memory-kind violation may occur) or "cpu".
+ * must be bitwise equal and no memory-kind violation may occur) or "cpu". TSASR_PARITY_TOL
+ * overrides the CUDA tolerance (for TSASR_CUDA_GEMM=bf16/tf32 runs; above 1e-3 the decoding
+ * comparison is reported, not required).
  * Exit 0 pass, 1 mismatch or failure, 2 no such device. */
 #include <math.h>
 #include <stdio.h>
@@ -26,6 +28,7 @@
 #include "model/tsmodel.h"
 #include "tensor/backend.h"
 #include "tensor/be_mem.h"
+#include "tensor/cuda_ctl.h"
 #include "tensor/devsim.h"
 #include "tensor/params.h"
 
@@ -338,8 +341,9 @@ static int part_d(backend *dev, const char *dir, ts_err *e) {
       if (oc[r].n != od[r].n) total += oc[r].n > od[r].n ? oc[r].n - od[r].n : od[r].n - oc[r].n;
     }
     int ok = g_exact ? same == total && worst == 0 : same >= 2 * G && worst <= 1e-3;
-    /* on a GPU, summation order may flip a near-tie; the first token of every output must agree */
-    if (!ok) g_fail = 1;
+    /* on a GPU, summation order may flip a near-tie; the first token of every output must agree
+     * (with reduced-precision GEMMs the comparison is only reported) */
+    if (!ok && g_tol <= 1e-3) g_fail = 1;
     printf("   %s G=%d: %d of %d tokens agree before the first difference, log-prob max rel %.2e: %s\n",
            k ? "sampled" : "greedy ", G, same, total, worst, ok ? "ok" : "MISMATCH");
     for (int r = 0; r < 2 * G; r++) gen_output_free(&oc[r]), gen_output_free(&od[r]);
@@ -360,8 +364,12 @@ int main(void) {
   }
   g_exact = dev->device != DEV_CUDA;
   if (g_exact) g_tol = 0.0;
-  printf("test_sft_parity: cpu vs %s (%s)\n", dev->ops->name,
-         g_exact ? "bitwise" : "relative tolerance 1e-4; decoding: first tokens");
+  else if (getenv("TSASR_PARITY_TOL")) g_tol = atof(getenv("TSASR_PARITY_TOL"));
+  if (!g_exact)
+    printf("test_sft_parity: cpu vs cuda (GEMM %s, relative tolerance %.0e; decoding: first tokens)\n",
+           cuda_gemm_name(), g_tol);
+  else
+    printf("test_sft_parity: cpu vs %s (bitwise)\n", dev->ops->name);
   int rc = part_a(dev, dir, &e);
   if (!rc) rc = part_bc(dev, dir, "SFT, tiny model", 0, &e);
   if (!rc) rc = part_bc(dev, dir_ctc, "SFT, tiny model with the encoder CTC head", 0, &e);

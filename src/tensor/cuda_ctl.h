@@ -1,0 +1,24 @@
+/* cuda_ctl.h — settings of the CUDA backend beyond the op table. GEMM precision: f32 (cuBLAS
+ * SGEMM, the default and the parity reference), tf32 or bf16 (f32 storage, tensor-core math:
+ * cuBLAS rounds the inputs to tf32 / bf16 and accumulates in f32). The environment variable
+ * TSASR_CUDA_GEMM sets it when the backend starts. In a build without CUDA the setter returns
+ * TS_EUNSUP. */
+#ifndef TS_CUDA_CTL_H
+#define TS_CUDA_CTL_H
+
+#define TS_GEMM_F32 0
+#define TS_GEMM_TF32 1
+#define TS_GEMM_BF16 2
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* "f32", "tf32" or "bf16"; TS_OK, TS_EARG for another name, TS_EUNSUP without CUDA. */
+int cuda_set_gemm(const char *mode);
+/* The mode in force ("f32" when CUDA is not built). */
+const char *cuda_gemm_name(void);
+#ifdef __cplusplus
+}
+#endif
+
+#endif
