@@ -6,12 +6,15 @@
 #   3. test_sft_parity: the tiny model on both backends (<= 1e-4 relative): the optimizer with
 #      CPU gradients, five whole SFT steps (also with the encoder CTC head), five GRPO-shaped
 #      steps (shared audio, temperature, per-token coefficients) and greedy/sampled decoding;
-#   4. compute-sanitizer memcheck over test_backend_ops (when the toolkit has it; 150 s cap;
+#   4. compute-sanitizer memcheck over test_backend_ops (when the toolkit has it; 90 s cap;
 #      TSASR_GPU_MEMCHECK=0 skips it);
 #   5. bench_gpu_ops: matmul, attention and a Qwen2.5-0.5B-shaped layer, CUDA-event timings;
 #   6. bench_device: the paper's geometry (data2vec large + Qwen2.5-0.5B, random weights) on
 #      CUDA: SFT tokens/s, TFLOP/s and MFU on 4 x 20 s inputs, and GRPO rollouts of 8 x 512,
-#      with f32 GEMMs and with bf16 tensor-core GEMMs (step 3a checks the latter's accuracy).
+#      with f32 GEMMs and with bf16 tensor-core GEMMs (step 3a checks the latter's accuracy);
+#   7. bench/bench_device_torch.py: the same shapes in PyTorch + HF (f32 eager; bf16 autocast +
+#      SDPA) on the same GPU, when torch and transformers import there; ratios last.
+# Benchmarks run only while TSASR_GPU_BUDGET (420 s from the start) lasts.
 # Full logs go to $OUT/gpu-logs when OUT is set (else build-gpu/logs); a summary table is
 # printed last. Exit status: 0 when the build, test_backend_ops and the parity check pass and
 # memcheck found nothing; 1 otherwise. The same two programs run in ctest against the simulated
@@ -35,6 +38,7 @@ summary() {
   for i in "${!S_NAME[@]}"; do printf '%-18s %-8s %s\n' "${S_NAME[$i]}" "${S_STAT[$i]}" "${S_NOTE[$i]}"; done
   [ -f "$logs/bench.log" ] && { echo; sed -n '/^benchmark /,$p' "$logs/bench.log"; }
   [ -f "$logs/bench_device.log" ] && { echo; cat "$logs/bench_device.log"; }
+  [ -f "$logs/ratios.txt" ] && { echo; cat "$logs/ratios.txt"; }
   echo "logs: $logs"
 }
 
@@ -130,7 +134,7 @@ step sft_parity_bf16 "$([ $brc16 = 0 ] && echo ok || echo "differs($brc16)")" "$
 # toolkit has it; bounded in time, an unfinished run is reported, not failed ----
 san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
 if [ -n "$san" ] && [ "${TSASR_GPU_MEMCHECK:-1}" != 0 ]; then
-  timeout 150 "$san" --tool memcheck --leak-check no --error-exitcode 9 "$build/tests/gpu/test_backend_ops" \
+  timeout 90 "$san" --tool memcheck --leak-check no --error-exitcode 9 "$build/tests/gpu/test_backend_ops" \
     > "$logs/memcheck.log" 2>&1
   mrc=$?
   case $mrc in
@@ -143,17 +147,41 @@ else
   step memcheck SKIP "no compute-sanitizer (or TSASR_GPU_MEMCHECK=0)"
 fi
 
-# ---- 4. benchmarks ----
-timeout 240 "$build/bench_gpu_ops" > "$logs/bench.log" 2>&1
-brc=$?
-step bench "$([ $brc = 0 ] && echo ok || echo "FAIL($brc)")" "$(head -n 1 "$logs/bench.log")"
+# ---- 4-6. benchmarks, while the time budget lasts (TSASR_GPU_BUDGET seconds from the start,
+# default 420: the checks above matter more, and a device call has a hard limit) ----
+budget=${TSASR_GPU_BUDGET:-420}
+left() { [ $(( $(date +%s) - t0 )) -lt "$budget" ]; }
+if left; then
+  timeout 120 "$build/bench_gpu_ops" > "$logs/bench.log" 2>&1
+  brc=$?
+  step bench "$([ $brc = 0 ] && echo ok || echo "FAIL($brc)")" "$(head -n 1 "$logs/bench.log")"
+else
+  step bench SKIP "time budget ($budget s) spent"
+fi
 
-# ---- 5. the whole model on the device, paper geometry ----
-timeout 240 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 --G 8 --new 512 --gemm f32,bf16 \
-  > "$logs/bench_device.log" 2>&1
-drc=$?
-cat "$logs/bench_device.log"
-step bench_device "$([ $drc = 0 ] && echo ok || echo "FAIL($drc)")" "$(grep -m1 sft_tokens_per_s "$logs/bench_device.log")"
+# ---- 5. the whole model on the device, paper geometry, f32 and bf16 GEMMs ----
+if left; then
+  timeout 150 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 --G 8 --new 512 \
+    --gemm f32,bf16 > "$logs/bench_device.log" 2>&1
+  drc=$?
+  cat "$logs/bench_device.log"
+  step bench_device "$([ $drc = 0 ] && echo ok || echo "FAIL($drc)")" "$(grep -m1 sft_tokens_per_s "$logs/bench_device.log")"
+else
+  step bench_device SKIP "time budget ($budget s) spent"
+fi
+
+# ---- 6. PyTorch + Hugging Face on the same shapes and GPU (when torch and transformers import) ----
+py=$(command -v python3 || true)
+if [ -n "$py" ] && left && "$py" -c "import torch, transformers; assert torch.cuda.is_available()" > /dev/null 2>&1; then
+  timeout 150 "$py" bench/bench_device_torch.py cuda paper 4 20 40 3 8 512 f32,bf16 > "$logs/bench_torch.log" 2>&1
+  trc=$?
+  grep -v -i warn "$logs/bench_torch.log" | tail -n 12
+  step bench_torch "$([ $trc = 0 ] && echo ok || echo "FAIL($trc)")" "$(grep -m1 sft_tokens_per_s "$logs/bench_torch.log")"
+  # ratios per precision: tsasr / PyTorch throughput (> 1: tsasr is faster)
+  awk -f tests/gpu/ratios.awk "$logs/bench_device.log" "$logs/bench_torch.log" | tee "$logs/ratios.txt"
+else
+  step bench_torch SKIP "no python3 with torch+transformers on CUDA, or time budget spent"
+fi
 
 summary
 case "${mst:-ok}" in FAIL*) exit 1 ;; esac

@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""PyTorch + Hugging Face side of bench_device (tests/gpu/run.sh step 6): the same geometry with
+random weights on the same device, measured the way people run it today.
+
+SFT: transformers Data2VecAudioModel + an MLP adapter (k frames concatenated) + Qwen2ForCausalLM
+fed with inputs_embeds; B inputs of S seconds, a 60-token prompt with the audio spliced in at
+position 30 and R response tokens; cross-entropy on the response, backward, AdamW. Precision
+"f32" (eager float32) or "bf16" (torch.autocast bfloat16, SDPA attention: the usual recipe).
+Rollouts: one input, HF generate with do_sample, num_return_sequences = G and exactly NEW new
+tokens (min_new_tokens = max_new_tokens), in the given precision.
+
+argv: DEVICE GEOMETRY(paper|small) B S R STEPS G NEW PRECISION[,PRECISION...]
+Prints lines with the keys bench_device prints (sft_tokens_per_s, rollout ... tokens/s)."""
+import sys
+import time
+
+import torch
+
+torch.backends.mkldnn.enabled = False
+from transformers import Data2VecAudioConfig, Data2VecAudioModel, Qwen2Config, Qwen2ForCausalLM  # noqa: E402
+
+dev = sys.argv[1] if len(sys.argv) > 1 else ("cuda" if torch.cuda.is_available() else "cpu")
+geo = sys.argv[2] if len(sys.argv) > 2 else "paper"
+B, S, R, STEPS, G, NEW = (int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]),
+                          int(sys.argv[8])) if len(sys.argv) > 8 else (4, 20.0, 40, 3, 8, 512)
+precs = (sys.argv[9] if len(sys.argv) > 9 else "f32").split(",")
+P = 60
+torch.manual_seed(0)
+
+if geo == "paper":
+    ecfg = dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
+                conv_dim=[512] * 7, conv_bias=True, num_conv_pos_embeddings=5, conv_pos_kernel_size=19,
+                num_conv_pos_embedding_groups=16)
+    K, AH, C, V = 5, 2048, 896, 151936
+    lcfg = dict(vocab_size=V, hidden_size=896, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
+                intermediate_size=4864, rope_theta=1000000.0)
+else:
+    ecfg = dict(hidden_size=192, num_hidden_layers=4, num_attention_heads=4, intermediate_size=768, conv_dim=[128] * 7,
+                conv_bias=True, num_conv_pos_embeddings=3, conv_pos_kernel_size=19, num_conv_pos_embedding_groups=16)
+    K, AH, C, V = 2, 256, 256, 608
+    lcfg = dict(vocab_size=V, hidden_size=256, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
+                intermediate_size=768, rope_theta=1000000.0)
+
+
+def with_attn(make, attn):
+    """make(attn) with the preferred attention, else eager (old torch or transformers)"""
+    try:
+        return make(attn), attn
+    except (ValueError, ImportError):
+        return make("eager"), "eager"
+
+
+def build(prec):
+    attn = "sdpa" if prec == "bf16" else "eager"
+    enc, ea = with_attn(lambda a: Data2VecAudioModel(Data2VecAudioConfig(
+        **ecfg, layer_norm_eps=1e-5, mask_time_prob=0.0, layerdrop=0.0, attn_implementation=a)), attn)
+    ad = torch.nn.Sequential(torch.nn.Linear(K * ecfg["hidden_size"], AH), torch.nn.ReLU(), torch.nn.Linear(AH, C))
+    llm, la = with_attn(lambda a: Qwen2ForCausalLM(Qwen2Config(
+        **lcfg, rms_norm_eps=1e-6, tie_word_embeddings=True, attn_implementation=a)), attn)
+    return enc.to(dev), ad.to(dev), llm.to(dev), f"attention {ea}/{la}"
+
+
+def sync():
+    if dev == "cuda":
+        torch.cuda.synchronize()
+
+
+x = torch.randn(B, int(S * 16000), device=dev) * 0.1
+ids = torch.randint(0, min(V - 8, 150000), (B, P + R), device=dev)
+print(f"torch {torch.__version__} on {torch.cuda.get_device_name() if dev == 'cuda' else 'cpu'}: {geo} geometry")
+def run(prec):
+    enc, ad, llm, attn_used = build(prec)
+    n = sum(p.numel() for m in (enc, ad, llm) for p in m.parameters())
+    opt = torch.optim.AdamW(list(enc.parameters()) + list(ad.parameters()) + list(llm.parameters()), lr=1e-5,
+                            weight_decay=0.0)
+    ctx = torch.autocast(dev, dtype=torch.bfloat16) if prec == "bf16" else torch.autocast(dev, enabled=False)
+
+    def audio(xb):
+        h = enc(xb).last_hidden_state
+        na = h.shape[1] // K
+        return ad(h[:, : na * K].reshape(xb.shape[0], na, K * ecfg["hidden_size"])), na
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        with ctx:
+            a, na = audio(x)
+            emb = llm.model.embed_tokens
+            xs = torch.cat([emb(ids[:, :30]), a, emb(ids[:, 31:])], 1)
+            logits = llm(inputs_embeds=xs).logits[:, -R - 1:-1]
+            loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, V), ids[:, P:].reshape(-1))
+        loss.backward()
+        opt.step()
+        return na
+
+    best = 1e30
+    for k in range(STEPS + 1):
+        sync()
+        t0 = time.perf_counter()
+        na = step()
+        sync()
+        t = time.perf_counter() - t0
+        if k:
+            best = min(best, t)
+    T = P - 1 + na + R
+    print(f"-- torch {prec} ({n / 1e6:.1f}M parameters, {attn_used})")
+    print(f"sft_step batch {B} x {S:.0f} s, {T} LLM tokens each: {best:.3f} s (best of {STEPS})")
+    print(f"sft_tokens_per_s {B * T / best:.0f}  audio_s_per_s {B * S / best:.1f}")
+    del opt
+    if G > 0 and NEW > 0:
+        with torch.no_grad(), ctx:
+            sync()
+            t0 = time.perf_counter()
+            a, na = audio(x[:1])
+            emb = llm.model.embed_tokens
+            xs = torch.cat([emb(ids[:1, :30]), a, emb(ids[:1, 31:P])], 1)
+            out = llm.generate(inputs_embeds=xs, attention_mask=torch.ones(xs.shape[:2], dtype=torch.long, device=dev),
+                               max_new_tokens=NEW, min_new_tokens=NEW, do_sample=True, top_p=1.0, top_k=0,
+                               temperature=1.0, num_return_sequences=G, pad_token_id=0, eos_token_id=V - 1)
+            sync()
+            dt = time.perf_counter() - t0
+        print(f"rollout G={G} x {NEW} new tokens (HF generate, {out.shape[1]} tokens each): {dt:.2f} s, "
+              f"{G * NEW / dt:.0f} tokens/s")
+    del enc, ad, llm
+    if dev == "cuda":
+        torch.cuda.empty_cache()
+
+
+for prec in precs:
+    try:
+        run(prec)
+    except (RuntimeError, ValueError) as exc:  # e.g. bf16 autocast on an old CPU torch
+        print(f"-- torch {prec}: failed: {str(exc).splitlines()[0]}")
