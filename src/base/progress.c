@@ -34,9 +34,14 @@ void progress_start(progress *p, const char *label, int64_t total) {
   p->done = -1;
 }
 
+double progress_eta(const progress *p, int64_t done, double elapsed) {
+  int64_t here = done - (p->base > 0 ? p->base : 0); /* counted by this process */
+  return here > 0 && p->total > 0 ? elapsed * (double)(p->total - done) / (double)here : -1;
+}
+
 static void pg_draw(progress *p, int64_t done, const char *metrics, int final) {
   double now = pg_now(), el = now - p->t0;
-  double eta = done > 0 && p->total > 0 ? el * (double)(p->total - done) / (double)done : -1;
+  double eta = progress_eta(p, done, el);
   char te[32], tr[32];
   pg_fmt_time(el, te, sizeof te);
   pg_fmt_time(eta, tr, sizeof tr);
@@ -59,6 +64,7 @@ static void pg_draw(progress *p, int64_t done, const char *metrics, int final) {
 
 void progress_update(progress *p, int64_t done, const char *metrics) {
   double now = pg_now();
+  if (p->done < 0) p->base = done - 1;
   p->done = done;
   if (p->tty ? now - p->last < 0.1 : now - p->last < 5.0) return;
   pg_draw(p, done, metrics, 0);

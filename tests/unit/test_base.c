@@ -17,6 +17,7 @@
 #include "base/err.h"
 #include "base/jsonx.h"
 #include "base/philox.h"
+#include "base/progress.h"
 #include "tensor/tensor.h"
 
 static void test_philox_kat(void **s) {
@@ -93,6 +94,67 @@ static void test_arena(void **s) {
   arena_free(&a);
 }
 
+/* a device arena: chunks from the hook (counted), host arrays from the twin; marks, rewinds,
+ * resets and free cover both */
+typedef struct cnt_mem {
+  int allocs, releases;
+} cnt_mem;
+static void *cnt_alloc(void *u, size_t n) {
+  ((cnt_mem *)u)->allocs++;
+  return aligned_alloc(64, n);
+}
+static void cnt_release(void *u, void *p) {
+  ((cnt_mem *)u)->releases++;
+  free(p);
+}
+
+static void test_arena_device(void **s) {
+  (void)s;
+  cnt_mem c = {0, 0};
+  arena a;
+  assert_int_equal(arena_init_device(&a, 4096, (arena_mem){cnt_alloc, cnt_release, &c}, 1024), 0);
+  char *d1 = arena_alloc(&a, 100);
+  int *h1 = arena_host_alloc(&a, 16 * sizeof(int));
+  assert_non_null(d1);
+  assert_non_null(h1);
+  assert_int_equal(c.allocs, 1); /* the host array did not come from the device hook */
+  assert_int_equal(a.host->used, 64);
+  arena_mark m = arena_get_mark(&a);
+  char *d2 = arena_alloc(&a, 10000); /* a second, larger device chunk */
+  int *h2 = arena_host_alloc(&a, 2000);
+  assert_int_equal(c.allocs, 2);
+  assert_true(a.host->used > 64);
+  arena_rewind(&a, m);
+  assert_int_equal(a.host->used, 64);
+  assert_ptr_equal(arena_host_alloc(&a, 2000), h2); /* the twin rewound to the mark too */
+  (void)d2;
+  arena_reset(&a);
+  assert_int_equal(a.used, 0);
+  assert_int_equal(a.host->used, 0);
+  assert_ptr_equal(arena_alloc(&a, 100), d1);
+  arena_free(&a);
+  assert_int_equal(c.releases, 2);
+  assert_null(a.host);
+  /* a plain arena serves host allocations itself */
+  arena_init(&a, 1024);
+  assert_non_null(arena_host_alloc(&a, 10));
+  assert_int_equal(a.used, 64);
+  arena_free(&a);
+}
+
+/* ETA of a resumed job: from the counts done in this process, not from 0 */
+static void test_progress_eta(void **s) {
+  (void)s;
+  progress p;
+  progress_start(&p, "t", 1000);
+  progress_update(&p, 1, NULL);
+  assert_float_equal(progress_eta(&p, 100, 10.0), 10.0 * 900 / 100, 1e-9);
+  progress_start(&p, "t", 1000);
+  progress_update(&p, 501, NULL); /* resumed after step 500 */
+  assert_float_equal(progress_eta(&p, 600, 10.0), 10.0 * 400 / 100, 1e-9);
+  assert_float_equal(progress_eta(&p, 500, 10.0), -1.0, 0); /* nothing done here yet */
+}
+
 static void test_afile_and_errors(void **s) {
   (void)s;
   char dir[512], path[600];
@@ -154,7 +216,8 @@ static void test_half_precision(void **s) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_philox_kat), cmocka_unit_test(test_philox_draws),
-                                     cmocka_unit_test(test_arena), cmocka_unit_test(test_afile_and_errors),
+                                     cmocka_unit_test(test_arena), cmocka_unit_test(test_arena_device),
+                                     cmocka_unit_test(test_progress_eta), cmocka_unit_test(test_afile_and_errors),
                                      cmocka_unit_test(test_half_precision)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
