@@ -104,15 +104,15 @@ int qwen2_step(qwen2 *m, qwen2_kv *kv, int64_t T, const float *x, const int32_t 
     arena_rewind(ar, mk);
     return rc;
   }
-  /* gather each sequence's last valid row, then norm + head on B rows only */
+  /* gather each sequence's last valid row (one row lookup), then norm + head on B rows only */
   int64_t R = 0;
-  for (int64_t b = 0; b < B; b++) {
-    if (!n_new[b]) continue;
-    tensor s = tensor_f32((float *)cur + (b * T + n_new[b] - 1) * C, 1, C, 0, 0, 0),
-           d = tensor_f32(last + R * C, 1, C, 0, 0, 0);
-    s.device = d.device = be->device;
-    if ((rc = op_copy(be, &s, &d, e))) break;
-    R++;
+  int32_t *lrow = arena_host_alloc(ar, sizeof(int32_t) * (size_t)(B + 1));
+  if (!lrow) rc = err_set(e, TS_ENOMEM, "qwen2_step: arena out of memory");
+  for (int64_t b = 0; !rc && b < B; b++)
+    if (n_new[b]) lrow[R++] = (int32_t)(b * T + n_new[b] - 1);
+  if (!rc && R) {
+    tensor Cur = tensor_dev(be->device, (float *)cur, 2, N, C, 0, 0), Last = tensor_dev(be->device, last, 2, R, C, 0, 0);
+    rc = op_embed(be, &Cur, lrow, &Last, e);
   }
   if (!rc && R) {
     float *lg = arena_alloc(ar, sizeof(float) * (size_t)(R * m->c.V));
@@ -120,7 +120,9 @@ int qwen2_step(qwen2 *m, qwen2_kv *kv, int64_t T, const float *x, const int32_t 
     if (!lg) rc = err_set(e, TS_ENOMEM, "qwen2_step: arena out of memory");
     if (!rc) rc = op_rmsnorm(be, &Ls, &W, &Ls, &Rs, m->c.eps, e);
     if (!rc) rc = qwen2_head(m, last, R, lg, e);
-    for (int64_t b = 0, r = 0; !rc && b < B; b++) {
+    if (!rc && R == B) /* every sequence took a token: one copy */
+      rc = be_download(be, logits, lg, sizeof(float) * (size_t)(B * m->c.V), "qwen2_step logits", e);
+    for (int64_t b = 0, r = 0; !rc && R < B && b < B; b++) {
       if (!n_new[b]) continue;
       rc = be_download(be, logits + b * m->c.V, lg + r * m->c.V, sizeof(float) * (size_t)m->c.V, "qwen2_step logits", e);
       r++;

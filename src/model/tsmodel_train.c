@@ -205,7 +205,7 @@ int tsm_train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena *a
   TRY(qwen2_forward(&m->llm, B, Tm, x, pos, &mask, &la, ar, e));
   /* 4. loss rows: response token j of sample i sits at spliced position j - 1 + na and is
    * predicted by the row before it */
-  int64_t *row = tt_host(ar, sizeof(int64_t) * (size_t)(R + 1), e);
+  int32_t *row = tt_host(ar, sizeof(int32_t) * (size_t)(R + 1), e); /* (R) spliced row predicting each token */
   int32_t *tg = tt_host(ar, sizeof(int32_t) * (size_t)(R + 1), e);
   float *hr = tt_alloc(ar, sizeof(float) * (size_t)(R * C + 1), e);
   float *lg = tt_alloc(ar, sizeof(float) * (size_t)(R * V + 1), e);
@@ -214,12 +214,15 @@ int tsm_train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena *a
   int64_t r = 0;
   for (int64_t i = 0; i < B; i++)
     for (int32_t j = b->resp_start[i]; j < b->resp_end[i]; j++) {
-      row[r] = i * Tm + (j - 1 + na[i]) - 1;
+      row[r] = (int32_t)(i * Tm + (j - 1 + na[i]) - 1);
       tg[r] = b->ids[i][j];
       if (tg[r] < 0 || tg[r] >= V) return err_set(e, TS_EARG, "train step: token id %d outside the vocabulary", tg[r]);
-      TRY(tt_rows(be, la.hid + row[r] * C, hr + r * C, 1, C, e));
       r++;
     }
+  /* gather the loss rows in one op (a row lookup, as for token embeddings) */
+  tensor HID = tensor_f32(la.hid, 2, B * Tm, C, 0, 0), HR = tensor_f32(hr, 2, R, C, 0, 0);
+  HID.device = HR.device = be->device;
+  if (R) TRY(op_embed(be, &HID, row, &HR, e));
   TRY(qwen2_head(&m->llm, hr, R, lg, e));
   TRY(tt_correct(be, lg, R, V, tg, &out->correct, ar, e));
   int do_bwd = gs != 0.0f && m->ps.g;
@@ -253,11 +256,8 @@ int tsm_train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena *a
   TRY(op_fill(be, &DHR, 0.0f, e));
   TRY(op_fill(be, &DH, 0.0f, e));
   TRY(qwen2_head_bwd(&m->llm, hr, lg, R, dhr, e));
-  for (int64_t q = 0; q < R; q++) {
-    tensor s = tensor_f32(dhr + q * C, 1, C, 0, 0, 0), d = tensor_f32(dh + row[q] * C, 1, C, 0, 0, 0);
-    s.device = d.device = be->device;
-    TRY(op_axpby(be, &s, 1.0f, &d, 1.0f, e)); /* each loss row is a distinct position */
-  }
+  /* scatter the loss rows' gradients back (rows are distinct; the add is the embedding backward) */
+  if (R) TRY(op_embed_bwd(be, row, &DHR, &DH, e));
   TRY(qwen2_backward(&m->llm, &la, pos, &mask, dh, dx, ar, e));
   /* text rows -> embedding table; audio rows -> adapter */
   float *temb = tt_alloc(ar, sizeof(float) * (size_t)(Ntext * C + 1), e);
