@@ -50,6 +50,9 @@ int cu_rope(backend *be, const tensor *x, tensor *y, const int32_t *pos, float t
 __global__ void k_embed(const float *table, const int32_t *ids, float *out, int64_t N, int64_t C) {
   CU_LOOP(i, N * C) out[i] = table[(int64_t)ids[i / C] * C + i % C];
 }
+__global__ void k_set_rows(const float *src, const int32_t *ids, float *dst, int64_t N, int64_t C) {
+  CU_LOOP(i, N * C) dst[(int64_t)ids[i / C] * C + i % C] = src[i];
+}
 __global__ void k_embed_bwd(const int32_t *ids, const float *g, float *dt, int64_t N, int64_t C) {
   CU_LOOP(i, N * C) atomicAdd(dt + (int64_t)ids[i / C] * C + i % C, g[i]);
 }
@@ -63,6 +66,18 @@ int cu_embed(backend *be, const tensor *table, const int32_t *ids, tensor *out) 
   TS_TRY(stage(ids, sizeof(int32_t) * (size_t)N, &cur, &did));
   k_embed<<<cu_blocks(N * C), 256>>>(cu_f(table), (const int32_t *)did, cu_f(out), N, C);
   CU_LAUNCHED("k_embed");
+  return TS_OK;
+}
+
+int cu_set_rows(backend *be, const tensor *src, const int32_t *ids, tensor *dst) {
+  int64_t C = cu_last(dst), N = C ? tensor_numel(src) / C : 0;
+  if (N <= 0) return TS_OK;
+  char *cur;
+  void *did;
+  TS_TRY(cu_scratch(be, sizeof(int32_t) * (size_t)N, (void **)&cur));
+  TS_TRY(stage(ids, sizeof(int32_t) * (size_t)N, &cur, &did));
+  k_set_rows<<<cu_blocks(N * C), 256>>>(cu_f(src), (const int32_t *)did, cu_f(dst), N, C);
+  CU_LAUNCHED("k_set_rows");
   return TS_OK;
 }
 

@@ -179,6 +179,7 @@ static void cu_table_init(be_ops *t) {
   t->weightnorm_bwd = cu_weightnorm_bwd;
   t->embed = cu_embed;
   t->embed_bwd = cu_embed_bwd;
+  t->set_rows = cu_set_rows;
   t->framecat = cu_framecat;
   t->framecat_bwd = cu_framecat_bwd;
   t->xent = cu_xent;

@@ -127,20 +127,22 @@ static int dec_fwd(backend *be, const dec_cfg *c, const dec_params *p, int64_t B
   ac.bias = NULL;
   tensor A4 = T4(a->att, B, T, c->Hq, c->D), L = tensor_dev(be->device, a->lse, 3, B, c->Hq, T, 0);
   if (kv) {
-    /* append the new keys/values to each sequence's cache, attend over the cache */
-    int32_t *kvlen;
-    if (!(kvlen = arena_host_alloc(ar, sizeof(int32_t) * (size_t)B))) return err_set(e, TS_ENOMEM, "decoder: arena");
+    /* append the new keys/values to each sequence's cache (one row scatter for all
+     * sequences), attend over the cache */
+    int32_t *kvlen, *dst;
+    if (!(kvlen = arena_host_alloc(ar, sizeof(int32_t) * (size_t)B)) ||
+        !(dst = arena_host_alloc(ar, sizeof(int32_t) * (size_t)(B * T))))
+      return err_set(e, TS_ENOMEM, "decoder: arena");
     for (int64_t b = 0; b < B; b++) {
       if (kv->len[b] < 0 || kv->len[b] + T > kv->Tmax)
         return err_set(e, TS_EARG, "decoder: cache of %lld positions cannot take %lld more after %d",
                        (long long)kv->Tmax, (long long)T, kv->len[b]);
-      int64_t off = ((int64_t)b * kv->Tmax + kv->len[b]) * KD, src = b * T * KD;
-      tensor Ks = T1(a->k + src, T * KD), Vs = T1(a->v + src, T * KD);
-      tensor Kd = T1(kv->k + off, T * KD), Vd = T1(kv->v + off, T * KD);
-      TRY(op_copy(be, &Ks, &Kd, e));
-      TRY(op_copy(be, &Vs, &Vd, e));
+      for (int64_t t = 0; t < T; t++) dst[b * T + t] = (int32_t)(b * kv->Tmax + kv->len[b] + t);
       kvlen[b] = kv->len[b] + (kv->n_new ? kv->n_new[b] : (int32_t)T);
     }
+    tensor Kn = T2(a->k, N, KD), Vn = T2(a->v, N, KD), Kc = T2(kv->k, B * kv->Tmax, KD), Vc = T2(kv->v, B * kv->Tmax, KD);
+    TRY(op_set_rows(be, &Kn, dst, &Kc, e));
+    TRY(op_set_rows(be, &Vn, dst, &Vc, e));
     ac.q_pos0 = kv->len;
     ac.kv_len = kvlen;
     tensor KC = T4(kv->k, B, kv->Tmax, c->Hkv, c->D), VC = T4(kv->v, B, kv->Tmax, c->Hkv, c->D);

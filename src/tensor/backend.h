@@ -104,6 +104,9 @@ typedef struct be_ops {
   /* table (V,C), ids (N) host int32, out (N,C) */
   int (*embed)(backend *be, const tensor *table, const int32_t *ids, tensor *out);
   int (*embed_bwd)(backend *be, const int32_t *ids, const tensor *dout, tensor *dtable);
+  /* dst[ids[i]] = src[i] for the N rows of src (N, C) into dst (M, C); ids (N) host int32,
+   * distinct (a KV-cache append: one op for all sequences' new rows) */
+  int (*set_rows)(backend *be, const tensor *src, const int32_t *ids, tensor *dst);
 
   /* x (B,T,C) -> y (B,T/k,k*C): k consecutive frames side by side; tail frames dropped */
   int (*framecat)(backend *be, const tensor *x, tensor *y, int k);

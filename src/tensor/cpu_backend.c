@@ -75,6 +75,7 @@ static const be_ops cpu_ops_table = {
     .weightnorm_bwd = cpu_weightnorm_bwd,
     .embed = cpu_embed,
     .embed_bwd = cpu_embed_bwd,
+    .set_rows = cpu_set_rows,
     .framecat = cpu_framecat,
     .framecat_bwd = cpu_framecat_bwd,
     .xent = cpu_xent,

@@ -40,6 +40,15 @@ int cpu_embed(backend *be, const tensor *table, const int32_t *ids, tensor *out)
   return TS_OK;
 }
 
+int cpu_set_rows(backend *be, const tensor *src, const int32_t *ids, tensor *dst) {
+  int64_t C = cpu_last(dst), N = C ? tensor_numel(src) / C : 0;
+  const float *s = cpu_f(src);
+  float *d = cpu_f(dst);
+#pragma omp parallel for if (N * C > 65536)
+  for (int64_t i = 0; i < N; i++) memcpy(d + (int64_t)ids[i] * C, s + i * C, sizeof(float) * (size_t)C);
+  return TS_OK;
+}
+
 int cpu_embed_bwd(backend *be, const int32_t *ids, const tensor *dout, tensor *dtable) {
   int64_t N = cpu_rows(dout), C = cpu_last(dout);
   const float *g = cpu_f(dout);

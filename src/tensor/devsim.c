@@ -357,6 +357,11 @@ static int ds_embed_bwd(backend *be, const int32_t *ids, const tensor *dout, ten
   DS_CHECK(ds_t("embed_bwd", dout) || ds_t("embed_bwd", dtable) || ds_h("embed_bwd", ids));
   DS_RUN(cpu_embed_bwd(be_cpu(), ids, dout, dtable));
 }
+static int ds_set_rows(backend *be, const tensor *src, const int32_t *ids, tensor *dst) {
+  (void)be;
+  DS_CHECK(ds_t("set_rows", src) || ds_t("set_rows", dst) || ds_h("set_rows", ids));
+  DS_RUN(cpu_set_rows(be_cpu(), src, ids, dst));
+}
 static int ds_framecat(backend *be, const tensor *x, tensor *y, int k) {
   (void)be;
   DS_CHECK(ds_t("framecat", x) || ds_t("framecat", y));
@@ -440,6 +445,7 @@ static const be_ops ds_ops = {
     .weightnorm_bwd = ds_weightnorm_bwd,
     .embed = ds_embed,
     .embed_bwd = ds_embed_bwd,
+    .set_rows = ds_set_rows,
     .framecat = ds_framecat,
     .framecat_bwd = ds_framecat_bwd,
     .xent = ds_xent,

@@ -500,6 +500,16 @@ int op_embed_bwd(backend *be, const int32_t *ids, const tensor *dout, tensor *dt
   return ops_ret(be->ops->embed_bwd(be, ids, dout, dtable), "embed_bwd", e);
 }
 
+int op_set_rows(backend *be, const tensor *src, const int32_t *ids, tensor *dst, ts_err *e) {
+  CHK(ops_chk(be, "set_rows", "src", src, 1, 4, e));
+  CHK(ops_chk(be, "set_rows", "dst", dst, 1, 4, e));
+  int64_t C = dst->ne[dst->ndim - 1];
+  if (src->ne[src->ndim - 1] != C)
+    return err_set(e, TS_ESHAPE, "set_rows: src rows must have %lld values", (long long)C);
+  CHK(ids_check("set_rows", ids, tensor_numel(src) / (C ? C : 1), tensor_numel(dst) / (C ? C : 1), e));
+  return ops_ret(be->ops->set_rows(be, src, ids, dst), "set_rows", e);
+}
+
 static int fc_check(backend *be, const char *op, const tensor *x, const tensor *y, int k, ts_err *e) {
   CHK(ops_chk(be, op, "x", x, 3, 3, e));
   CHK(ops_chk(be, op, "y", y, 3, 3, e));

@@ -596,6 +596,27 @@ static void c_embed(int64_t V, int64_t C, int64_t N) {
   bufs_free();
 }
 
+/* rows of src written into distinct rows of dst; the other rows keep their values */
+static void c_set_rows(int64_t M, int64_t C, int64_t N) {
+  case_begin("set_rows", "M=%lld C=%lld N=%lld (distinct, shuffled ids)", (long long)M, (long long)C, (long long)N);
+  int32_t *ids = malloc(sizeof(int32_t) * (size_t)M);
+  for (int64_t i = 0; i < M; i++) ids[i] = (int32_t)i;
+  for (int64_t i = M - 1; i > 0; i--) { /* shuffle, take the first N */
+    int64_t j = rnd_int((int)(i + 1));
+    int32_t t = ids[i];
+    ids[i] = ids[j], ids[j] = t;
+  }
+  hb *src = mk(N * C, I_RAND), *dst = mk(M * C, I_RAND);
+  BOTH(d) {
+    tensor S = tv(src, d, 2, N, C, 0, 0), D = tv(dst, d, 2, M, C, 0, 0);
+    RUN(d, op_set_rows(g_be[d], &S, ids, &D, &g_e));
+  }
+  cmp("dst", dst);
+  free(ids);
+  case_end();
+  bufs_free();
+}
+
 static void c_framecat(int64_t B, int64_t T, int64_t C, int k) {
   int64_t To = T / k;
   case_begin("framecat", "B=%lld T=%lld C=%lld k=%d (fwd+bwd)", (long long)B, (long long)T, (long long)C, k);
@@ -782,6 +803,8 @@ int main(int argc, char **argv) {
   G("weightnorm", c_weightnorm(2, 7, 3, 1, 1));
   G("embed", c_embed(50, 12, 30));
   G("embed", c_embed(1000, 896, 77));
+  G("set_rows", c_set_rows(40, 7, 13));
+  G("set_rows", c_set_rows(4096, 128, 1000));
   G("framecat", c_framecat(2, 11, 6, 2));
   G("framecat", c_framecat(3, 16, 5, 4));
   G("transpose", c_transpose(1, 37, 5));
