@@ -31,7 +31,8 @@ static const char *const grpo_known[] = {
     "model",  "ref",        "data",    "run_dir",       "prompts", "G",          "mu",       "micro_batch",
     "steps",  "lr",         "temperature", "max_new",   "format_reward", "beta", "epsilon", "epsilon_high",
     "agg",    "clip",       "wd",      "seed",          "ckpt_every", "keep",     "log_every", "threads",
-    "freeze", "resume",     "bf16",    "silence",       "enroll_max", "on_step",  "progress", NULL};
+    "freeze", "resume",     "bf16",    "silence",       "enroll_max", "on_step",  "progress", "cot_reward",
+    "continuous", NULL};
 
 static void push_grpo_info(lua_State *L, const void *p) {
   const grpo_step_info *i = p;
@@ -41,6 +42,7 @@ static void push_grpo_info(lua_State *L, const void *p) {
   SETN("reward_mean", i->reward_mean);
   SETN("reward_std", i->reward_std);
   SETN("format_rate", i->format_rate);
+  if (i->cot_steps >= 0) SETN("cot_steps", i->cot_steps);
   SETN("zero_std_share", i->zero_std_share);
   SETN("kl", i->kl);
   SETN("clip_frac", i->clip_frac);
@@ -72,9 +74,10 @@ static int grpo_on_step(void *user, const grpo_step_info *info) {
   if (s->n++ == 0) s->reward_first = info->reward_mean;
   s->last = *info;
   if (s->cb.progress) {
-    char m[200];
-    snprintf(m, sizeof m, "reward %.3f±%.3f format %.2f kl %.4f clip %.3f len %.0f", info->reward_mean,
-             info->reward_std, info->format_rate, info->kl, info->clip_frac, info->completion_len);
+    char m[200], cs[32] = "";
+    if (info->cot_steps >= 0) snprintf(cs, sizeof cs, " cot %.2f", info->cot_steps);
+    snprintf(m, sizeof m, "reward %.3f±%.3f format %.2f%s kl %.4f clip %.3f len %.0f", info->reward_mean,
+             info->reward_std, info->format_rate, cs, info->kl, info->clip_frac, info->completion_len);
     tsl_progress("grpo", info->step, info->steps, m);
   }
   return tsl_callback(&s->cb, push_grpo_info, info);
@@ -103,6 +106,8 @@ static int l_grpo_run(lua_State *L) {
   c.temperature = (float)tsl_opt_num(L, 1, fn, "temperature", c.temperature);
   c.max_new = (int)tsl_opt_int(L, 1, fn, "max_new", c.max_new);
   c.format_reward = (float)tsl_opt_num(L, 1, fn, "format_reward", c.format_reward);
+  c.cot_reward = (float)tsl_opt_num(L, 1, fn, "cot_reward", c.cot_reward);
+  c.cot_continuous = tsl_opt_bool(L, 1, fn, "continuous", c.cot_continuous);
   c.loss.beta = (float)tsl_opt_num(L, 1, fn, "beta", c.loss.beta);
   c.loss.eps_low = (float)tsl_opt_num(L, 1, fn, "epsilon", c.loss.eps_low);
   c.loss.eps_high = (float)tsl_opt_num(L, 1, fn, "epsilon_high", c.loss.eps_low);

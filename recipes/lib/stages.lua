@@ -128,6 +128,7 @@ function S.grpo(C, cfg)
     model = policy, ref = ref, data = P.rl_train, run_dir = P.grpo, steps = cfg.grpo_steps,
     lr = cfg.grpo_lr, G = cfg.G, temperature = cfg.temperature, max_new = cfg.max_new, beta = cfg.beta,
     epsilon = cfg.epsilon, agg = cfg.loss_agg, format_reward = cfg.format_reward, prompts = cfg.prompts,
+    cot_reward = cfg.cot_reward, continuous = cfg.sim_format == "score",
     mu = cfg.mu, micro_batch = cfg.grpo_micro_batch, seed = cfg.seed, ckpt_every = cfg.grpo_ckpt_every,
     silence = cfg.silence,
   }

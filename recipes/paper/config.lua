@@ -91,6 +91,7 @@ C.grpo = {
   epsilon = {0.2, "clip range of the ratio (DESIGN §8; TRL default)"},
   loss_agg = {"grpo", "loss aggregation", choices = {"grpo", "dapo", "dr_grpo"}},
   format_reward = {1.0, "reward of a well-formed output (eq. 3)"},
+  cot_reward = {0.0, "weight of the share of right CoT steps in the reward (ours; 0 = the paper's eq. 3)"},
   prompts = {10, "prompts per step (20,000 samples / 2,000 steps = one pass)"},
   mu = {1, "policy updates per generation batch"},
   grpo_micro_batch = {8, "completions per forward in the update"},
@@ -117,7 +118,7 @@ C.stages = {
   {name = "base", file = "base.lua", specs = {"common", "model", "sft"}},
   {name = "cot", file = "cot.lua", specs = {"common", "sft", "cot", "decode"}},
   {name = "select", file = "select.lua", specs = {"common", "select", "decode"}},
-  {name = "grpo", file = "grpo.lua", specs = {"common", "grpo"}},
+  {name = "grpo", file = "grpo.lua", specs = {"common", "cot", "grpo"}}, -- cot: sim_format for the reasoning term
   {name = "eval", file = "eval.lua", specs = {"common", "eval"}},
 }
 

@@ -25,8 +25,10 @@ static int sft_progress(void *user, const sft_step_info *s) {
 
 static int grpo_progress(void *user, const grpo_step_info *s) {
   char m[200];
-  snprintf(m, sizeof m, "reward %.3f±%.3f fmt %.2f kl %.4f clip %.3f len %.1f", s->reward_mean, s->reward_std,
-           s->format_rate, s->kl, s->clip_frac, s->completion_len);
+  char cs[32] = "";
+  if (s->cot_steps >= 0) snprintf(cs, sizeof cs, " cot %.2f", s->cot_steps);
+  snprintf(m, sizeof m, "reward %.3f±%.3f fmt %.2f%s kl %.4f clip %.3f len %.1f", s->reward_mean, s->reward_std,
+           s->format_rate, cs, s->kl, s->clip_frac, s->completion_len);
   progress_update(user, s->step, m);
   return 0;
 }
@@ -114,9 +116,9 @@ static int train_grpo(int argc, char **argv) {
   const char *run = NULL, *ref_dir = NULL, *agg = "grpo", *freeze[8] = {0}, *device = "cpu";
   int64_t steps = c.steps, prompts = c.prompts, G = c.G, mu = c.mu, mb = c.micro_batch, max_new = c.max_new,
           ckpt = c.ckpt_every, seed = 1, threads = c.threads;
-  double lr = c.lr, temp = c.temperature, beta = c.loss.beta, eps = c.loss.eps_low, fmt = c.format_reward,
+  double lr = c.lr, temp = c.temperature, beta = c.loss.beta, eps = c.loss.eps_low, fmt = c.format_reward, cotw = c.cot_reward,
          clip = c.clip, silence = -1;
-  int fresh = 0, bf16 = 0;
+  int fresh = 0, bf16 = 0, cont = 0;
   ca_opt o[] = {{"--run", CA_STR, &run, 0, "run directory (required)"},
                 {"--ref", CA_STR, &ref_dir, 0, "frozen reference model (default: MODEL_DIR)"},
                 {"--steps", CA_INT, &steps, 0, "steps (paper 2000)"},
@@ -130,6 +132,8 @@ static int train_grpo(int argc, char **argv) {
                 {"--beta", CA_DBL, &beta, 0, "KL weight (0.04; 0 = no reference)"},
                 {"--epsilon", CA_DBL, &eps, 0, "clip range"},
                 {"--format-reward", CA_DBL, &fmt, 0, "reward for a well-formed output (paper 1)"},
+                {"--cot-reward", CA_DBL, &cotw, 0, "weight of the share of right CoT steps in the reward (paper 0)"},
+                {"--continuous", CA_FLAG, &cont, 0, "CoT similarities are scores, not levels (Table 2 ablation)"},
                 {"--loss-type", CA_STR, &agg, 0, "grpo | dapo | dr_grpo"},
                 {"--clip", CA_DBL, &clip, 0, "max grad norm"},
                 {"--silence", CA_DBL, &silence, 0, "seconds between enrollment and mixture (default: the model's)"},
@@ -163,6 +167,7 @@ static int train_grpo(int argc, char **argv) {
   c.max_new = (int)max_new, c.ckpt_every = (int)ckpt, c.seed = (uint64_t)seed, c.threads = (int)threads;
   c.lr = (float)lr, c.temperature = (float)temp, c.loss.beta = (float)beta, c.loss.eps_low = c.loss.eps_high = (float)eps;
   c.loss.max_len = c.max_new + 1;
+  c.cot_reward = (float)cotw, c.cot_continuous = cont;
   c.format_reward = (float)fmt, c.clip = (float)clip, c.resume = !fresh, c.save_bf16 = bf16;
   c.sample.silence = silence;
   for (int i = 0; i < 8; i++) c.freeze[i] = freeze[i];

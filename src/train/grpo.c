@@ -9,6 +9,7 @@
 
 #include "base/log.h"
 #include "base/philox.h"
+#include "data/cot_sample.h"
 #include "data/loader.h"
 #include "infer/cot_parse.h"
 #include "tensor/be_mem.h"
@@ -63,11 +64,27 @@ double grpo_reward(const char *raw, const char *ref_text, float format_reward, i
   return (1.0 - wer) + (ok ? format_reward : 0.0f);
 }
 
+double grpo_cot_score(const char *raw, const cot_facts *f, int continuous) {
+  cot_parsed *p = malloc(sizeof *p);
+  cot_check *c = malloc(sizeof *c);
+  double r = -1;
+  if (p && c && !cot_parse(raw, strlen(raw), p, NULL)) {
+    cot_check_opts o = {continuous, 0, 0};
+    if (!p->format_ok || p->think_empty) r = 0;
+    else r = cot_check_run(p, f, &o, c, NULL) || !c->n_steps ? 0 : (double)c->n_ok / (double)c->n_steps;
+  }
+  free(p);
+  free(c);
+  return r;
+}
+
 /* A prompt of the RL selection, built on a loader thread. */
 typedef struct grpo_item {
   float *wav;
   int64_t n;
   char *id, *ref;
+  cot_facts facts; /* for the reasoning term and its statistic */
+  int has_facts;
 } grpo_item;
 
 static void grpo_item_free(void *p, void *user) {
@@ -89,6 +106,8 @@ static int grpo_make_item(sample *s, const man_entry *x, void *user, void **item
   }
   it->id = strdup(x->id);
   it->ref = strdup(x->src[x->target].text ? x->src[x->target].text : "");
+  int has_sim = 0;
+  it->has_facts = cot_facts_from_sample(s, NULL, &it->facts, &has_sim, NULL) == TS_OK && has_sim;
   it->wav = s->wave;
   it->n = s->n;
   s->wave = NULL;
@@ -292,7 +311,8 @@ static int grpo_rollout(tsm *policy, tsm *ref, const grpo_run_cfg *c, grpo_item 
   arena_reset(ar);
   if ((rc = tsm_generate(policy, &gi, &gc, outs, ar, e))) goto done;
   double gen_secs = grpo_now() - t0;
-  int64_t gen_tokens = 0, fmt_ok = 0;
+  int64_t gen_tokens = 0, fmt_ok = 0, n_cot = 0;
+  double cot_sum = 0;
   for (int64_t i = 0; i < n; i++) {
     gen_output *o = &outs[i];
     int32_t extra = o->stopped ? 1 : 0;
@@ -309,7 +329,17 @@ static int grpo_rollout(tsm *policy, tsm *ref, const grpo_run_cfg *c, grpo_item 
     memcpy(b->ids[i] + plen, o->tok, sizeof(int32_t) * (size_t)o->n);
     if (extra) b->ids[i][plen + o->n] = policy->im_end_id;
     int ok;
-    b->reward[i] = (float)grpo_reward(o->text, items[i / G]->ref, c->format_reward, &ok);
+    double rw = grpo_reward(o->text, items[i / G]->ref, c->format_reward, &ok);
+    if (items[i / G]->has_facts) {
+      double cs = grpo_cot_score(o->text, &items[i / G]->facts, c->cot_continuous);
+      if (cs < 0) {
+        rc = err_set(e, TS_ENOMEM, "grpo: out of memory");
+        goto done;
+      }
+      rw += c->cot_reward * cs;
+      cot_sum += cs, n_cot++;
+    }
+    b->reward[i] = (float)rw;
     log_debug("grpo: step %lld %s sample %lld reward %.3f: %s", (long long)step + 1, items[i / G]->id,
               (long long)(i % G), b->reward[i], o->text);
     fmt_ok += ok;
@@ -343,6 +373,7 @@ static int grpo_rollout(tsm *policy, tsm *ref, const grpo_run_cfg *c, grpo_item 
   info->reward_mean = rm;
   info->reward_std = n > 1 ? sqrt(rv / (double)(n - 1)) : 0.0;
   info->format_rate = (double)fmt_ok / (double)n;
+  info->cot_steps = n_cot ? cot_sum / (double)n_cot : -1;
   info->zero_std_share = (double)zero / (double)np;
   info->completion_len = (double)gen_tokens / (double)n;
   info->tokens_per_s = gen_secs > 0 ? gen_tokens / gen_secs : 0.0;
@@ -463,6 +494,7 @@ int grpo_run(tsm *m, tsm *ref, const grpo_run_cfg *c_in, ts_err *e) {
       cJSON_AddNumberToObject(o, "reward_mean", info.reward_mean);
       cJSON_AddNumberToObject(o, "reward_std", info.reward_std);
       cJSON_AddNumberToObject(o, "format_rate", info.format_rate);
+      if (info.cot_steps >= 0) cJSON_AddNumberToObject(o, "cot_steps", info.cot_steps);
       cJSON_AddNumberToObject(o, "zero_std_share", info.zero_std_share);
       cJSON_AddNumberToObject(o, "kl", info.kl);
       cJSON_AddNumberToObject(o, "clip_frac", info.clip_frac);

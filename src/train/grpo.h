@@ -1,6 +1,6 @@
 /* grpo.h — GRPO fine-tuning of the composed model (paper §2.3.2): for each prompt of the RL
  * selection, G samples at temperature 1 from one encoder pass and one prefill; reward =
- * (1 - WER) + format reward; group-normalised advantages; the clipped-ratio objective with the
+ * (1 - WER) + format reward (+ an optional reasoning term, grpo_cot_score); group-normalised advantages; the clipped-ratio objective with the
  * k3 KL to the frozen starting model; grpo | dapo | dr_grpo aggregation; mu policy updates per
  * generation batch; constant LR (paper 1e-6); checkpoints and exact resume like SFT. */
 #ifndef TS_GRPO_H
@@ -15,6 +15,8 @@ typedef struct grpo_step_info {
   int64_t step, steps;
   double reward_mean, reward_std;  /* over all samples of the step */
   double format_rate;              /* share of well-formed outputs */
+  double cot_steps;                /* mean share of correct CoT steps against the samples' facts
+                                    * (grpo_cot_score; -1 when no sample has facts) */
   double zero_std_share;           /* share of groups whose rewards are all equal */
   double kl, clip_frac, loss;
   double update_loss[8];           /* the objective at each of the first mu updates (<= 8) */
@@ -35,6 +37,10 @@ typedef struct grpo_run_cfg {
   float temperature;               /* paper: 1 */
   int max_new;                     /* paper: 512 */
   float format_reward;             /* added for a well-formed output (paper: format reward) */
+  float cot_reward;                /* weight w of a reasoning term, w x grpo_cot_score (0: the
+                                    * paper's reward; ours, against the drift of an answer-only
+                                    * reward) */
+  int cot_continuous;              /* the facts' similarities are compared as scores, not levels */
   grpo_cfg loss;                   /* eps, beta (paper 0.04), aggregation */
   float clip, wd, beta1, beta2, eps;
   uint64_t seed;
@@ -53,5 +59,9 @@ int grpo_run(tsm *policy, tsm *ref, const grpo_run_cfg *c, ts_err *e);
 /* Reward of one output against the reference transcript: (1 - WER) + format_reward when the
  * output is well-formed (a format error scores as an empty hypothesis: WER 1). */
 double grpo_reward(const char *raw_output, const char *ref_text, float format_reward, int *format_ok);
+/* Share of the CoT steps (cot_check_run) of a well-formed output that are right about the facts
+ * of its sample, in [0, 1]; 0 for a format error or an empty think; -1 on out of memory. */
+struct cot_facts;
+double grpo_cot_score(const char *raw_output, const struct cot_facts *facts, int continuous);
 
 #endif

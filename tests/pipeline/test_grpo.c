@@ -14,6 +14,7 @@
 
 #include "base/afile.h"
 #include "tdata.h"
+#include "data/cot.h"
 #include "train/grpo.h"
 #include "train/sft.h"
 
@@ -33,6 +34,40 @@ static void test_reward(void **s) {
   /* insertions can push 1 - WER below zero, as the formula says */
   assert_float_equal(grpo_reward("<think></think><answer>A B C D E F G H</answer>", "BIN BLUE", 1.0f, &ok),
                      1.0 - 8.0 / 2.0 + 1.0, 1e-9);
+}
+
+/* the reasoning term: the share of right CoT steps of a well-formed output */
+static void test_cot_score(void **s) {
+  (void)s;
+  int perfect = 0, n_wrong_target = 0;
+  for (uint64_t k = 0; k < 40; k++) {
+    cot_facts f;
+    cot_facts_random(&f, 11, k);
+    for (int cont = 0; cont < 2; cont++) {
+      cot_opts o = {cont};
+      char *r = NULL;
+      ts_err e;
+      if (cot_build(&f, &o, "BIN BLUE AT F", &r, &e)) fail_msg("%s", e.msg);
+      /* the builder's own reasoning is right at every step */
+      assert_float_equal(grpo_cot_score(r, &f, cont), 1.0, 1e-12);
+      perfect++;
+      /* the same text checked against facts with another target loses at least one step */
+      if (f.n_speakers > 1) {
+        cot_facts g = f;
+        g.target = (f.target + 1) % f.n_speakers;
+        double sc = grpo_cot_score(r, &g, cont);
+        assert_true(sc < 1.0 && sc > 0.0);
+        n_wrong_target++;
+      }
+      free(r);
+    }
+  }
+  assert_true(perfect == 80 && n_wrong_target > 10);
+  cot_facts f;
+  cot_facts_random(&f, 11, 0);
+  /* no reasoning, or no valid format: 0 */
+  assert_float_equal(grpo_cot_score("<think></think><answer>BIN</answer>", &f, 0), 0.0, 0);
+  assert_float_equal(grpo_cot_score("BIN BLUE", &f, 0), 0.0, 0);
 }
 
 static char g_sft[700]; /* a briefly SFT-trained tiny model: it emits well-formed outputs
@@ -180,7 +215,7 @@ static void test_bad_settings(void **s) {
 int main(void) {
   snprintf(g_dir, sizeof g_dir, "%s/test_grpo.%d", TS_BUILD_DIR, (int)getpid());
   if (td_make_tiny_same(g_dir, g_man, sizeof g_man) || make_sft_model()) return 1;
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_reward), cmocka_unit_test(test_updates_descend),
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_reward), cmocka_unit_test(test_cot_score), cmocka_unit_test(test_updates_descend),
                                      cmocka_unit_test(test_deterministic), cmocka_unit_test(test_bad_settings)};
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   char cmd[700];
