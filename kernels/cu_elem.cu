@@ -105,8 +105,17 @@ int cu_fill(backend *be, tensor *x, float v) {
 }
 int cu_copy(backend *be, const tensor *src, tensor *dst) {
   int64_t n = tensor_numel(src);
-  if (n > 0 && src->data != dst->data)
-    CU_TRY(cudaMemcpyAsync(dst->data, src->data, sizeof(float) * (size_t)n, cudaMemcpyDeviceToDevice, 0));
+  if (n <= 0 || src->data == dst->data) return TS_OK;
+  size_t bytes = sizeof(float) * (size_t)n;
+  const char *s = (const char *)src->data;
+  char *d = (char *)dst->data;
+  if (d < s + bytes && s < d + bytes) { /* overlapping ranges (memmove semantics): via scratch */
+    void *tmp;
+    TS_TRY(cu_scratch(be, bytes, &tmp));
+    CU_TRY(cudaMemcpyAsync(tmp, s, bytes, cudaMemcpyDeviceToDevice, 0));
+    s = (const char *)tmp;
+  }
+  CU_TRY(cudaMemcpyAsync(d, s, bytes, cudaMemcpyDeviceToDevice, 0));
   return TS_OK;
 }
 int cu_axpby(backend *be, const tensor *x, float a, tensor *y, float b) {

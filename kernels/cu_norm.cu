@@ -92,17 +92,18 @@ static int ln_bwd(const tensor *x, const tensor *w, const tensor *mean, const te
                   tensor *dx, tensor *dw, tensor *db, int rms) {
   int64_t C = cu_last(x), N = C ? cu_rows(x) : 0;
   if (N <= 0) return TS_OK;
-  if (dx) {
-    k_layernorm_bwd_dx<<<(unsigned)N, 256>>>(cu_f(x), cu_f(w), cu_f(mean), cu_f(rstd), cu_f(dy), cu_f(dx), C,
-                                            rms);
-    CU_LAUNCHED("k_layernorm_bwd_dx");
-  }
+  /* weight/bias gradients first: they read dy, which a caller may alias with dx */
   if (dw || db) {
     int64_t gy = (N + 63) / 64;
     if (gy > 256) gy = 256;
     dim3 grid((unsigned)((C + 31) / 32), (unsigned)gy), blk(32, 8);
     k_layernorm_bwd_dwb<<<grid, blk>>>(cu_f(x), cu_f(mean), cu_f(rstd), cu_f(dy), cu_f(dw), cu_f(db), N, C, rms);
     CU_LAUNCHED("k_layernorm_bwd_dwb");
+  }
+  if (dx) {
+    k_layernorm_bwd_dx<<<(unsigned)N, 256>>>(cu_f(x), cu_f(w), cu_f(mean), cu_f(rstd), cu_f(dy), cu_f(dx), C,
+                                            rms);
+    CU_LAUNCHED("k_layernorm_bwd_dx");
   }
   return TS_OK;
 }
@@ -204,15 +205,15 @@ int cu_groupnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor
                      const tensor *dy, tensor *dx, tensor *dw, tensor *db, int groups) {
   int64_t B = x->ne[0], C = x->ne[1], T = x->ne[2];
   if (B * groups <= 0 || C * T <= 0) return TS_OK;
+  if (dw || db) { /* first: reads dy, which a caller may alias with dx */
+    k_groupnorm_bwd_dwb<<<(unsigned)C, 256>>>(cu_f(x), cu_f(mean), cu_f(rstd), cu_f(dy), cu_f(dw), cu_f(db), B,
+                                              C, T, groups);
+    CU_LAUNCHED("k_groupnorm_bwd_dwb");
+  }
   if (dx) {
     k_groupnorm_bwd_dx<<<(unsigned)(B * groups), 256>>>(cu_f(x), cu_f(w), cu_f(mean), cu_f(rstd), cu_f(dy),
                                                         cu_f(dx), C, T, groups);
     CU_LAUNCHED("k_groupnorm_bwd_dx");
-  }
-  if (dw || db) {
-    k_groupnorm_bwd_dwb<<<(unsigned)C, 256>>>(cu_f(x), cu_f(mean), cu_f(rstd), cu_f(dy), cu_f(dw), cu_f(db), B,
-                                              C, T, groups);
-    CU_LAUNCHED("k_groupnorm_bwd_dwb");
   }
   return TS_OK;
 }

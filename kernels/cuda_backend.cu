@@ -30,9 +30,11 @@ int cu_fail_blas(const char *what, cublasStatus_t st) {
 /* ---- memory ---- */
 static void *cu_alloc(backend *be, size_t bytes) {
   void *p = NULL;
-  cudaError_t st = cudaMalloc(&p, bytes ? (bytes + 255) / 256 * 256 : 256);
+  /* exactly the bytes asked for (cudaMalloc aligns to 256), so compute-sanitizer sees any overrun */
+  cudaError_t st = cudaMalloc(&p, bytes ? bytes : 4);
   if (st != cudaSuccess) {
     cu_fail("cudaMalloc", st);
+    cudaGetLastError(); /* handled here: do not let the next kernel report it */
     return NULL;
   }
   return p;
@@ -88,8 +90,9 @@ int cu_scratch(backend *be, size_t bytes, void **out) {
     cudaError_t st = cudaMalloc(&c->scr, cap);
     if (st != cudaSuccess) {
       c->scr = NULL;
-      cu_fail("cudaMalloc(scratch)", st);
-      return TS_ENOMEM;
+      int rc = cu_fail("cudaMalloc(scratch)", st);
+      cudaGetLastError(); /* handled here: do not let the next kernel report it */
+      return st == cudaErrorMemoryAllocation ? TS_ENOMEM : rc;
     }
     c->scr_cap = cap;
   }
@@ -225,18 +228,19 @@ extern "C" backend *be_cuda(ts_err *e) {
     } else if ((bs = cublasSetMathMode(g_ctx.blas, CUBLAS_DEFAULT_MATH)) != CUBLAS_STATUS_SUCCESS) {
       snprintf(g_why, sizeof g_why, "cuBLAS math mode: %s", cublasGetStatusString(bs));
     } else {
-      g_ctx.device = 0;
-      g_ctx.gemm = TS_GEMM_F32;
+      g_ctx.device = 0; /* gemm: TS_GEMM_F32 (zero) unless cuda_set_gemm() or the environment says */
       const char *gm = getenv("TSASR_CUDA_GEMM");
-      if (gm && cuda_set_gemm(gm)) {
-        snprintf(g_why, sizeof g_why, "TSASR_CUDA_GEMM must be f32, tf32 or bf16, not \"%s\"", gm);
-        g_state = -1;
-        err_set(e, TS_EDEVICE, "cuda: %s", g_why);
-        return NULL;
+      if (!gm || !cuda_set_gemm(gm)) {
+        g_state = 1;
+        return &g_cuda;
       }
-      g_state = 1;
-      return &g_cuda;
+      snprintf(g_why, sizeof g_why, "TSASR_CUDA_GEMM must be f32, tf32 or bf16, not \"%s\"", gm);
     }
+    /* failed: release what was created */
+    if (g_ctx.blas) cublasDestroy(g_ctx.blas);
+    if (g_ctx.red) cudaFree(g_ctx.red);
+    g_ctx.blas = NULL;
+    g_ctx.red = NULL;
     g_state = -1;
   }
   err_set(e, TS_EDEVICE, "cuda: %s", g_why);

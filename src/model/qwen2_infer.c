@@ -25,8 +25,10 @@ int qwen2_kv_init(qwen2_kv *kv, const qwen2 *m, int64_t B, int64_t Tmax, ts_err 
    * meet zero weights in P.V, and 0 x NaN from uninitialised memory would poison the output */
   tensor tk = tensor_f32(kv->k, 1, (int64_t)(n ? n : 1), 0, 0, 0), tv = tensor_f32(kv->v, 1, (int64_t)(n ? n : 1), 0, 0, 0);
   tk.device = tv.device = be->device;
-  be->ops->fill(be, &tk, 0.0f);
-  be->ops->fill(be, &tv, 0.0f);
+  if (be->ops->fill(be, &tk, 0.0f) || be->ops->fill(be, &tv, 0.0f)) {
+    qwen2_kv_free(kv);
+    return err_set(e, TS_EDEVICE, "kv cache: zeroing on the %s device failed", be->ops->name);
+  }
   return TS_OK;
 }
 

@@ -468,8 +468,9 @@ int grpo_run(tsm *m, tsm *ref, const grpo_run_cfg *c_in, ts_err *e) {
       if (rc) break;
       if (u < 8) info.update_loss[u] = cc.acc.loss;
       gn = pset_grad_norm(&m->ps);
-      if (!isfinite(gn)) {
-        rc = err_set(e, TS_EINTERNAL, "grpo: gradient norm is %f at step %lld", gn, (long long)step + 1);
+      if (!isfinite(gn)) { /* a device fault also reads as NaN: ask the device first */
+        if (m->be->ops->sync(m->be, e)) rc = err_prefix(e, "grpo: step %lld: device error", (long long)step + 1);
+        else rc = err_set(e, TS_EINTERNAL, "grpo: gradient norm is %f at step %lld", gn, (long long)step + 1);
         break;
       }
       if (c->clip > 0 && gn > c->clip) pset_scale_grad(&m->ps, (float)(c->clip / gn));

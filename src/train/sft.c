@@ -281,8 +281,9 @@ int sft_run(tsm *m, const sft_cfg *c_in, ts_err *e) {
     for (int a = 0; a < c->accum; a++) loader_batch_free(L, &bs[a]);
     if (rc) break;
     double gn = pset_grad_norm(&m->ps);
-    if (!isfinite(gn)) {
-      rc = err_set(e, TS_EINTERNAL, "sft: gradient norm is %f at step %lld (diverged)", gn, (long long)step + 1);
+    if (!isfinite(gn)) { /* a device fault also reads as NaN: ask the device first */
+      if (m->be->ops->sync(m->be, e)) rc = err_prefix(e, "sft: step %lld: device error", (long long)step + 1);
+      else rc = err_set(e, TS_EINTERNAL, "sft: gradient norm is %f at step %lld (diverged)", gn, (long long)step + 1);
       break;
     }
     if (c->clip > 0 && gn > c->clip) pset_scale_grad(&m->ps, (float)(c->clip / gn));

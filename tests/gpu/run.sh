@@ -6,7 +6,7 @@
 #   3. test_sft_parity: the tiny model on both backends (<= 1e-4 relative): the optimizer with
 #      CPU gradients, five whole SFT steps (also with the encoder CTC head), five GRPO-shaped
 #      steps (shared audio, temperature, per-token coefficients) and greedy/sampled decoding;
-#   4. compute-sanitizer memcheck over test_backend_ops (when the toolkit has it; 90 s cap;
+#   4. compute-sanitizer memcheck over test_backend_ops (when the toolkit has it; 60 s cap;
 #      TSASR_GPU_MEMCHECK=0 skips it);
 #   5. bench_gpu_ops: matmul, attention and a Qwen2.5-0.5B-shaped layer, CUDA-event timings;
 #   6. bench_device: the paper's geometry (data2vec large + Qwen2.5-0.5B, random weights) on
@@ -95,7 +95,7 @@ command -v ninja > /dev/null 2>&1 && gen=(-G Ninja)
 if cmake -S "$root" -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DTSASR_UI=OFF -DTSASR_AUDIO=OFF \
      -DTSASR_LUA=OFF -DTSASR_CUDA=ON -DPKG_CONFIG_EXECUTABLE="$pkgcfg" -DCMAKE_PREFIX_PATH="$prefix/usr" \
      > "$logs/configure.log" 2>&1 &&
-   cmake --build "$build" -j "$(nproc)" --target test_backend_ops test_sft_parity bench_gpu_ops bench_device \
+   timeout 300 cmake --build "$build" -j "$(nproc)" --target test_backend_ops test_sft_parity bench_gpu_ops bench_device \
      > "$logs/build.log" 2>&1; then
   step build ok "$(grep -m1 -o 'CUDA backend ON' "$logs/configure.log" || echo '?') ($(( $(date +%s) - t0 )) s)"
 else
@@ -106,7 +106,7 @@ fi
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$logs/gpu.txt" 2>&1 || true
 
 # ---- 2. every op on both backends ----
-timeout 240 "$build/tests/gpu/test_backend_ops" > "$logs/backend_ops.log" 2>&1
+timeout 120 "$build/tests/gpu/test_backend_ops" > "$logs/backend_ops.log" 2>&1
 rc=$?
 grep -E '^FAIL' "$logs/backend_ops.log" | head -n 40
 sed -n '/^op  /,$p' "$logs/backend_ops.log"
@@ -115,7 +115,7 @@ ops_ok=0
 step backend_ops "$([ $rc = 0 ] && echo ok || echo "FAIL($rc)")" "$(tail -n 1 "$logs/backend_ops.log")"
 
 # ---- 3. SFT parity ----
-timeout 180 "$build/tests/gpu/test_sft_parity" > "$logs/sft_parity.log" 2>&1
+timeout 120 "$build/tests/gpu/test_sft_parity" > "$logs/sft_parity.log" 2>&1
 prc=$?
 cat "$logs/sft_parity.log"
 case $prc in
@@ -125,7 +125,7 @@ esac
 step sft_parity "$pst" "$(tail -n 1 "$logs/sft_parity.log")"
 
 # ---- 3a. the same with bf16 tensor-core GEMMs (f32 storage): reported, not required ----
-TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2 timeout 120 "$build/tests/gpu/test_sft_parity" > "$logs/sft_parity_bf16.log" 2>&1
+TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2 timeout 60 "$build/tests/gpu/test_sft_parity" > "$logs/sft_parity_bf16.log" 2>&1
 brc16=$?
 grep -E '^(test_sft_parity|  MISMATCH|     weights)' "$logs/sft_parity_bf16.log" | head -n 20
 step sft_parity_bf16 "$([ $brc16 = 0 ] && echo ok || echo "differs($brc16)")" "$(tail -n 1 "$logs/sft_parity_bf16.log")"
@@ -134,7 +134,7 @@ step sft_parity_bf16 "$([ $brc16 = 0 ] && echo ok || echo "differs($brc16)")" "$
 # toolkit has it; bounded in time, an unfinished run is reported, not failed ----
 san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
 if [ -n "$san" ] && [ "${TSASR_GPU_MEMCHECK:-1}" != 0 ]; then
-  timeout 90 "$san" --tool memcheck --leak-check no --error-exitcode 9 "$build/tests/gpu/test_backend_ops" \
+  timeout 60 "$san" --tool memcheck --leak-check no --error-exitcode 9 "$build/tests/gpu/test_backend_ops" \
     > "$logs/memcheck.log" 2>&1
   mrc=$?
   case $mrc in

@@ -352,6 +352,20 @@ static void c_matmul(int64_t Bt, int a_batched, int b_batched, int64_t M, int64_
   bufs_free();
 }
 
+/* rmsnorm in place (y = x), as the decoding step uses it */
+static void c_rms_inplace(int64_t N, int64_t C) {
+  case_begin("rmsnorm", "N=%lld C=%lld in place", (long long)N, (long long)C);
+  hb *x = mk(N * C, I_RAND), *w = mk(C, I_RAND), *r = mk(N, I_NAN);
+  BOTH(d) {
+    tensor X = tv(x, d, 2, N, C, 0, 0), W = tv(w, d, 1, C, 0, 0, 0), R = tv(r, d, 1, N, 0, 0, 0);
+    RUN(d, op_rmsnorm(g_be[d], &X, &W, &X, &R, 1e-6f, &g_e));
+  }
+  cmp("y", x);
+  cmp("rstd", r);
+  case_end();
+  bufs_free();
+}
+
 static void c_norm(int64_t N, int64_t C, int affine) {
   case_begin("layernorm", "N=%lld C=%lld affine=%d", (long long)N, (long long)C, affine);
   hb *x = mk(N * C, I_RAND), *w = affine ? mk(C, I_RAND) : NULL, *b = affine ? mk(C, I_RAND) : NULL,
@@ -769,6 +783,7 @@ int main(int argc, char **argv) {
   G("layernorm rmsnorm", c_norm(33, 96, 0));
   G("layernorm rmsnorm", c_norm(3, 1000, 1));
   G("layernorm rmsnorm", c_norm(64, 896, 1));
+  G("layernorm rmsnorm", c_rms_inplace(8, 896));
   G("groupnorm", c_groupnorm(2, 6, 11, 3, 1));
   G("groupnorm", c_groupnorm(1, 8, 5, 8, 0));
   G("groupnorm", c_groupnorm(3, 4, 70, 1, 1));
@@ -784,6 +799,9 @@ int main(int argc, char **argv) {
     G("attention", c_attn(2, 67, 67, 14, 2, 64, 1, NULL, NULL, 0));
     int32_t kl3[2] = {40, 67};
     G("attention", c_attn(2, 67, 67, 14, 14, 64, 0, kl3, NULL, 1));
+    /* a decoding step of Qwen2.5-0.5B's shape: one query over a long cache (Tk > 256) */
+    int32_t kl5[2] = {1100, 700}, p05[2] = {1099, 699};
+    G("attention", c_attn(2, 1, 1100, 14, 2, 64, 1, kl5, p05, 0));
     int32_t p03[1] = {0}, kl4[1] = {1};
     G("attention", c_attn(1, 1, 1, 2, 1, 4, 1, kl4, p03, 0));
   }
@@ -796,6 +814,7 @@ int main(int argc, char **argv) {
   G("conv1d", c_conv(2, 4, 10, 4, 4, 3, 0, 2, 0));
   G("conv1d", c_conv(1, 3, 25, 5, 2, 4, 1, 1, 1));
   G("conv1d", c_conv(2, 16, 128, 16, 128, 1, 64, 16, 1));
+  G("conv1d", c_conv(1, 1, 16000, 64, 10, 5, 0, 1, 1)); /* the waveform front end's first layer, 1 s */
   G("weightnorm", c_weightnorm(3, 6, 5, 4, 0));
   G("weightnorm", c_weightnorm(3, 6, 5, 4, 1));
   G("weightnorm", c_weightnorm(3, 6, 5, 4, 2));
@@ -815,6 +834,7 @@ int main(int argc, char **argv) {
   G("xent", c_xent(7, 33, 1, 0, 0.0f, 1));
   G("xent", c_xent(5, 1000, 1, 1, 1.0f, 0));
   G("xent", c_xent(16, 151, 0, 1, -0.5f, 1));
+  G("xent", c_xent(3, 151936, 0, 1, 1.0f, 1)); /* Qwen2's vocabulary */
   G("adamw sumsq", c_optim(1));
   G("adamw sumsq", c_optim(100003));
 
