@@ -122,10 +122,12 @@ out=$(run select rl_size=4 decode_max_new=8 decode_batch=4) || exit 1
     assert(ts.json.decode(line).category ~= "correct", "error-only selected a correct sample")
   end' || die "error-only selection picked a correct sample"
 
-# GRPO on the selection, 2 steps
-run grpo grpo_steps=2 G=2 prompts=1 max_new=12 grpo_micro_batch=2 >/dev/null || exit 1
+# GRPO on the selection, 2 steps, with the reasoning term (the selection carries similarities,
+# so every step logs the share of right CoT steps)
+run grpo grpo_steps=2 G=2 prompts=1 max_new=12 grpo_micro_batch=2 cot_reward=0.5 >/dev/null || exit 1
 [ -s "$w/grpo/final/model.safetensors" ] || die "no GRPO model"
 [ "$(finite_losses "$w/grpo/metrics.jsonl" kl)" = 2 ] || die "GRPO metrics"
+[ "$(finite_losses "$w/grpo/metrics.jsonl" cot_steps)" = 2 ] || die "GRPO logged no cot_steps: $(head -1 "$w/grpo/metrics.jsonl")"
 
 # evaluation: every system on every test set, Table 1
 out=$(run eval eval_max_new=8 eval_batch=4) || exit 1
