@@ -158,6 +158,7 @@ int cu_rope(backend *be, const tensor *x, tensor *y, const int32_t *pos, float t
 int cu_embed(backend *be, const tensor *table, const int32_t *ids, tensor *out);
 int cu_embed_bwd(backend *be, const int32_t *ids, const tensor *dout, tensor *dtable);
 int cu_set_rows(backend *be, const tensor *src, const int32_t *ids, tensor *dst);
+int cu_sample(backend *be, const tensor *z, const sample_req *q, int32_t *tok, float *logp); /* cu_sample.cu */
 int cu_framecat(backend *be, const tensor *x, tensor *y, int k);
 int cu_framecat_bwd(backend *be, const tensor *dy, tensor *dx, int k);
 int cu_transpose(backend *be, const tensor *x, tensor *y, float beta);

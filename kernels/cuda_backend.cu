@@ -183,6 +183,7 @@ static void cu_table_init(be_ops *t) {
   t->embed = cu_embed;
   t->embed_bwd = cu_embed_bwd;
   t->set_rows = cu_set_rows;
+  t->sample = cu_sample;
   t->framecat = cu_framecat;
   t->framecat_bwd = cu_framecat_bwd;
   t->xent = cu_xent;
@@ -196,6 +197,11 @@ static cu_ctx g_ctx;
 static backend g_cuda = {&cu_ops_table, DEV_CUDA, &g_ctx};
 static int g_state = 0; /* 0 untried, 1 ready, -1 failed */
 static char g_why[256];
+
+extern "C" const be_ops *cuda_ops(void) {
+  cu_table_init(&cu_ops_table);
+  return &cu_ops_table;
+}
 
 extern "C" int cuda_set_gemm(const char *mode) {
   int m = !strcmp(mode, "f32") ? TS_GEMM_F32 : !strcmp(mode, "tf32") ? TS_GEMM_TF32 : !strcmp(mode, "bf16") ? TS_GEMM_BF16 : -1;

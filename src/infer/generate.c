@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/philox.h"
+#include "tensor/be_mem.h"
 #include "tensor/ops.h"
 #include "text/chat.h"
 
@@ -74,11 +75,37 @@ static int gen_push(gen_seq *s, int32_t t, float lp, ts_err *e) {
   return TS_OK;
 }
 
-int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs, arena *ar, ts_err *e) {
+/* After row r drew token t (log-prob lp): records it, or ends the row (stop token, repetition
+ * guard, budget). Returns 1 when the row goes on (t is fed next), 0 when it ended, < 0 on error. */
+static int gen_accept(tsm *m, const gen_cfg *c, int max_new, gen_seq *sq, gen_output *o, int32_t t, float lp,
+                      ts_err *e) {
+  if (t == m->im_end_id) {
+    sq->done = 1;
+    o->stopped = 1;
+    o->stop_logp = lp;
+    return 0;
+  }
+  if (gen_push(sq, t, lp, e)) return -1;
+  if (rep_guard_hit(&c->guard, sq->tok, sq->n)) {
+    sq->done = 1;
+    o->repetition = 1;
+    return 0;
+  }
+  if (sq->n >= max_new) {
+    sq->done = 1;
+    return 0;
+  }
+  return 1;
+}
 
+int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs, arena *ar, ts_err *e) {
+  backend *be = m->be;
   int64_t B = in->B, G = c->G > 0 ? c->G : 1, BG = B * G, C = m->lcfg.C, V = m->lcfg.V;
   int max_new = c->max_new > 0 ? c->max_new : 512;
   int64_t n_real = tok_n_ids(m->tok) < V ? tok_n_ids(m->tok) : V;
+  /* plain greedy or temperature sampling runs as a backend op on the logits where they are
+   * (the sample op: only ids and log-probs come back); top-k / top-p on the host */
+  int host_pick = (c->samp.top_k > 0 && c->samp.top_k < V) || (c->samp.top_p > 0.0f && c->samp.top_p < 1.0f);
   memset(outs, 0, sizeof(gen_output) * (size_t)BG);
   arena_mark mk = arena_get_mark(ar);
   int rc = TS_OK;
@@ -87,79 +114,112 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
   memset(&kv, 0, sizeof kv);
   gen_seq *seq = calloc((size_t)BG, sizeof(gen_seq));
   philox_rng *rng = calloc((size_t)BG, sizeof(philox_rng));
-  float *logits = malloc(sizeof(float) * (size_t)(BG * V));
-  float *lg0 = malloc(sizeof(float) * (size_t)(B * V));
+  float *logits = host_pick ? malloc(sizeof(float) * (size_t)(BG * V)) : NULL; /* (BG, V) host */
+  float *lgd = arena_alloc(ar, sizeof(float) * (size_t)(BG * V + 1));           /* (BG, V) backend */
   int32_t *n_new = calloc((size_t)BG, sizeof(int32_t)), *cur = calloc((size_t)BG, sizeof(int32_t));
+  int32_t *cand = calloc((size_t)BG, sizeof(int32_t)), *ban = calloc((size_t)BG, sizeof(int32_t)),
+          *tk = calloc((size_t)BG, sizeof(int32_t));
+  float *lps = calloc((size_t)BG, sizeof(float));
+  double *u = calloc((size_t)BG, sizeof(double));
   float *xs = arena_alloc(ar, sizeof(float) * (size_t)(BG * C)); /* (BG, C) backend memory */
-  void *scratch = malloc(sample_scratch_bytes(V));
+  void *scratch = host_pick ? malloc(sample_scratch_bytes(V)) : NULL;
   int32_t *na = calloc((size_t)(3 * B), sizeof(int32_t));
-  if (!seq || !rng || !logits || !lg0 || !n_new || !cur || !xs || !scratch || !na) {
+  if (!seq || !rng || (host_pick && (!logits || !scratch)) || !lgd || !n_new || !cur || !cand || !ban || !tk ||
+      !lps || !u || !xs || !na) {
     rc = err_set(e, TS_ENOMEM, "generate: out of memory");
     goto done;
   }
-  /* one encoder pass and one prefill per input */
+  /* one encoder pass and one prefill per input; the G rows of an input start from its logits */
   float *aud, *x;
-  int64_t Ta, Tm;
+  int64_t Ta, Tm, R = 0;
   int32_t *S = na + B, *pp = na + 2 * B;
   if ((rc = tsm_encode_audio(m, B, in->wav, in->L, in->wav_len, &aud, &Ta, na, NULL, NULL, ar, e))) goto done;
   if ((rc = tsm_splice(m, B, in->ids, in->n_ids, aud, Ta, na, NULL, &x, &Tm, S, pp, NULL, NULL, ar, e))) goto done;
   if ((rc = qwen2_kv_init(&pre, &m->llm, B, Tm, e))) goto done;
-  if ((rc = qwen2_step(&m->llm, &pre, Tm, x, S, lg0, ar, e))) goto done;
+  {
+    arena_mark pm = arena_get_mark(ar);
+    float *lg0 = arena_alloc(ar, sizeof(float) * (size_t)(B * V + 1)); /* (B, V) backend */
+    int32_t *rep = arena_host_alloc(ar, sizeof(int32_t) * (size_t)BG);
+    if (!lg0 || !rep) rc = err_set(e, TS_ENOMEM, "generate: arena out of memory");
+    if (!rc) rc = qwen2_step_into(&m->llm, &pre, Tm, x, S, lg0, &R, ar, e);
+    if (!rc && R != B) rc = err_set(e, TS_EARG, "generate: an input has an empty prompt");
+    for (int64_t r = 0; r < BG; r++) rep[r] = (int32_t)(r / G);
+    tensor L0 = tensor_dev(be->device, lg0, 2, B, V, 0, 0), LD = tensor_dev(be->device, lgd, 2, BG, V, 0, 0);
+    if (!rc) rc = op_embed(be, &L0, rep, &LD, e); /* row b*G+g = row b */
+    arena_rewind(ar, pm);
+    if (rc) goto done;
+  }
   if ((rc = qwen2_kv_init(&kv, &m->llm, BG, Tm + max_new + 1, e))) goto done;
   for (int64_t b = 0; b < B; b++)
     for (int64_t g = 0; g < G; g++) {
       if ((rc = qwen2_kv_copy_from(&kv, b * G + g, &pre, b, &m->llm, e))) goto done;
-      memcpy(logits + (b * G + g) * V, lg0 + b * V, sizeof(float) * (size_t)V);
       uint64_t key = in->keys ? in->keys[b] : (uint64_t)b;
       philox_init(&rng[b * G + g], c->seed, philox_stream_id(key, (uint64_t)g, 0x67656e));
     }
   qwen2_kv_free(&pre);
+  /* lgd holds one row per candidate (cand[0..R), increasing r): every row at first, then the
+   * rows fed in the last step */
+  R = BG;
+  for (int64_t r = 0; r < BG; r++) cand[r] = (int32_t)r;
+  if (host_pick && (rc = be_download(be, logits, lgd, sizeof(float) * (size_t)(BG * V), "generate logits", e)))
+    goto done;
   /* sample, feed, repeat */
   for (int step = 0;; step++) {
     int active = 0;
-    for (int64_t r = 0; r < BG; r++) {
-      n_new[r] = 0;
-      if (seq[r].done) continue;
+    for (int64_t r = 0; r < BG; r++) n_new[r] = 0;
+    if (!host_pick && R) {
+      /* never emit the audio placeholder or the LLM's unused embedding rows, nor the stop token
+       * before min_new; the log-prob reported is that of the full distribution, as the trainer
+       * computes it */
+      for (int64_t i = 0; i < R; i++) {
+        int32_t r = cand[i];
+        ban[i] = seq[r].n < c->min_new ? m->im_end_id : -1;
+        if (c->samp.temperature > 0.0f) u[i] = philox_uniform_d(&rng[r]);
+      }
+      sample_req q = {c->samp.temperature, n_real, m->audio_id, ban, u};
+      tensor Z = tensor_dev(be->device, lgd, 2, R, V, 0, 0);
+      if ((rc = op_sample(be, &Z, &q, tk, lps, e))) goto done;
+    }
+    for (int64_t i = 0; i < R; i++) {
+      int32_t r = cand[i], t;
       float lp;
-      /* never emit the audio placeholder or the LLM's unused embedding rows; the log-prob
-       * reported is still that of the full distribution, as the trainer computes it */
-      float *z = logits + r * V;
-      float tau = c->samp.temperature > 0.0f ? c->samp.temperature : 1.0f, mx = -INFINITY;
-      for (int64_t v = 0; v < V; v++) mx = z[v] / tau > mx ? z[v] / tau : mx;
-      double se = 0;
-      for (int64_t v = 0; v < V; v++) se += exp((double)(z[v] / tau - mx));
-      float lse = mx + (float)log(se);
-      z[m->audio_id] = -INFINITY;
-      for (int64_t v = n_real; v < V; v++) z[v] = -INFINITY;
-      if (seq[r].n < c->min_new) z[m->im_end_id] = -INFINITY;
-      int32_t t = sample_token(z, V, &c->samp, &rng[r], NULL, scratch);
-      lp = z[t] / tau - lse;
-      if (t == m->im_end_id) {
-        seq[r].done = 1;
-        outs[r].stopped = 1;
-        outs[r].stop_logp = lp;
-        continue;
+      if (!host_pick) {
+        t = tk[i], lp = lps[i];
+      } else { /* the same choice on the host, with top-k / top-p */
+        float *z = logits + (int64_t)r * V;
+        float tau = c->samp.temperature > 0.0f ? c->samp.temperature : 1.0f, mx = -INFINITY;
+        for (int64_t v = 0; v < V; v++) mx = z[v] / tau > mx ? z[v] / tau : mx;
+        double se = 0;
+        for (int64_t v = 0; v < V; v++) se += exp((double)(z[v] / tau - mx));
+        float lse = mx + (float)log(se);
+        z[m->audio_id] = -INFINITY;
+        for (int64_t v = n_real; v < V; v++) z[v] = -INFINITY;
+        if (seq[r].n < c->min_new) z[m->im_end_id] = -INFINITY;
+        t = sample_token(z, V, &c->samp, &rng[r], NULL, scratch);
+        lp = z[t] / tau - lse;
       }
-      if ((rc = gen_push(&seq[r], t, lp, e))) goto done;
-      if (rep_guard_hit(&c->guard, seq[r].tok, seq[r].n)) {
-        seq[r].done = 1;
-        outs[r].repetition = 1;
-        continue;
+      int go = gen_accept(m, c, max_new, &seq[r], &outs[r], t, lp, e);
+      if (go < 0) {
+        rc = e ? e->code : TS_ENOMEM;
+        goto done;
       }
-      if (seq[r].n >= max_new) {
-        seq[r].done = 1;
-        continue;
+      if (go) {
+        cur[r] = t;
+        n_new[r] = 1;
+        active++;
       }
-      cur[r] = t;
-      n_new[r] = 1;
-      active++;
     }
     if (!active) break;
-    for (int64_t r = 0; r < BG; r++)
-      if (!n_new[r]) cur[r] = 0; /* any valid id: the row is computed but not appended */
+    R = 0;
+    for (int64_t r = 0; r < BG; r++) {
+      if (n_new[r]) cand[R++] = (int32_t)r;
+      else cur[r] = 0; /* any valid id: the row is computed but not appended */
+    }
     arena_mark sm = arena_get_mark(ar);
+    int64_t Rs = 0;
     rc = qwen2_embed(&m->llm, cur, BG, xs, e);
-    if (!rc) rc = qwen2_step(&m->llm, &kv, 1, xs, n_new, logits, ar, e);
+    if (!rc) rc = host_pick ? qwen2_step(&m->llm, &kv, 1, xs, n_new, logits, ar, e)
+                            : qwen2_step_into(&m->llm, &kv, 1, xs, n_new, lgd, &Rs, ar, e);
     arena_rewind(ar, sm);
     if (rc) goto done;
   }
@@ -181,7 +241,8 @@ done:
     }
   if (rc && outs)
     for (int64_t r = 0; r < BG; r++) gen_output_free(&outs[r]);
-  free(seq), free(rng), free(logits), free(lg0), free(n_new), free(cur), free(scratch), free(na);
+  free(seq), free(rng), free(logits), free(n_new), free(cur), free(cand), free(ban), free(tk), free(lps), free(u);
+  free(scratch), free(na);
   qwen2_kv_free(&pre);
   qwen2_kv_free(&kv);
   arena_rewind(ar, mk);

@@ -5,16 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tensor/rowsample.h"
+
 size_t sample_scratch_bytes(int64_t V) { return (size_t)V * (2 * sizeof(float) + sizeof(int32_t)); }
 
-static float sample_lse(const float *z, int64_t V, float inv_t, float *mx_out) {
-  float mx = -INFINITY;
-  for (int64_t j = 0; j < V; j++) mx = z[j] * inv_t > mx ? z[j] * inv_t : mx;
-  double s = 0;
-  for (int64_t j = 0; j < V; j++) s += exp((double)(z[j] * inv_t - mx));
-  *mx_out = mx;
-  return mx + (float)log(s);
-}
+static float sample_lse(const float *z, int64_t V, float inv_t, float *mx_out) { return rs_lse(z, V, inv_t, mx_out); }
 
 /* sorts idx (n entries) by p descending (shell sort; n is small after top-k) */
 static void sample_sort_desc(const float *p, int32_t *idx, int64_t n) {
@@ -30,25 +25,7 @@ static void sample_sort_desc(const float *p, int32_t *idx, int64_t n) {
     }
 }
 
-int32_t sample_pick(const float *z, int64_t V, float inv_t, float lse, double u) {
-  /* one pass in the usual case; with a rounded lse the total falls a little short of 1, and a
-   * draw past it is rescaled by the summed total in a second pass, so it never lands on
-   * whatever token is last (e.g. a masked row, p = 0) */
-  double acc = 0;
-  for (int64_t j = 0; j < V; j++) {
-    acc += exp((double)(z[j] * inv_t - lse));
-    if (u < acc) return (int32_t)j;
-  }
-  double t = u * acc, run = 0;
-  int32_t last = -1;
-  for (int64_t j = 0; j < V; j++) {
-    double p = exp((double)(z[j] * inv_t - lse));
-    if (!(p > 0)) continue;
-    run += p, last = (int32_t)j;
-    if (t < run) return (int32_t)j;
-  }
-  return last < 0 ? 0 : last;
-}
+int32_t sample_pick(const float *z, int64_t V, float inv_t, float lse, double u) { return rs_pick(z, V, inv_t, lse, u); }
 
 int32_t sample_token(const float *z, int64_t V, const sample_cfg *c, philox_rng *r, float *logp, void *scratch) {
   if (c->temperature <= 0.0f) {

@@ -91,4 +91,8 @@ int qwen2_kv_copy_from(qwen2_kv *dst, int64_t db, const qwen2_kv *src, int64_t s
  * logits is a host array (downloaded from a device backend). */
 int qwen2_step(qwen2 *m, qwen2_kv *kv, int64_t T, const float *x, const int32_t *n_new, float *logits,
                arena *ar, ts_err *e);
+/* The same, leaving the logits in backend memory: lg (>= B, V) gets *R rows, those of the
+ * sequences with n_new[b] > 0 in order (decoding samples them on the device). */
+int qwen2_step_into(qwen2 *m, qwen2_kv *kv, int64_t T, const float *x, const int32_t *n_new, float *lg, int64_t *R,
+                    arena *ar, ts_err *e);
 #endif

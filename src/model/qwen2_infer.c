@@ -72,8 +72,8 @@ int qwen2_kv_copy_from(qwen2_kv *dst, int64_t db, const qwen2_kv *src, int64_t s
   return TS_OK;
 }
 
-int qwen2_step(qwen2 *m, qwen2_kv *kv, int64_t T, const float *x, const int32_t *n_new, float *logits,
-               arena *ar, ts_err *e) {
+int qwen2_step_into(qwen2 *m, qwen2_kv *kv, int64_t T, const float *x, const int32_t *n_new, float *lg, int64_t *Rout,
+                    arena *ar, ts_err *e) {
   backend *be = m->ps->be;
   int64_t B = kv->B, C = m->c.C, N = B * T, L = m->c.L;
   arena_mark mk = arena_get_mark(ar);
@@ -117,21 +117,32 @@ int qwen2_step(qwen2 *m, qwen2_kv *kv, int64_t T, const float *x, const int32_t 
     rc = op_embed(be, &Cur, lrow, &Last, e);
   }
   if (!rc && R) {
-    float *lg = arena_alloc(ar, sizeof(float) * (size_t)(R * m->c.V));
     tensor Ls = tensor_dev(be->device, last, 2, R, C, 0, 0), Rs = tensor_dev(be->device, rs, 1, R, 0, 0, 0), W = pset_w(m->ps, m->i_norm);
-    if (!lg) rc = err_set(e, TS_ENOMEM, "qwen2_step: arena out of memory");
-    if (!rc) rc = op_rmsnorm(be, &Ls, &W, &Ls, &Rs, m->c.eps, e);
+    rc = op_rmsnorm(be, &Ls, &W, &Ls, &Rs, m->c.eps, e);
     if (!rc) rc = qwen2_head(m, last, R, lg, e);
-    if (!rc && R == B) /* every sequence took a token: one copy */
-      rc = be_download(be, logits, lg, sizeof(float) * (size_t)(B * m->c.V), "qwen2_step logits", e);
-    for (int64_t b = 0, r = 0; !rc && R < B && b < B; b++) {
-      if (!n_new[b]) continue;
-      rc = be_download(be, logits + b * m->c.V, lg + r * m->c.V, sizeof(float) * (size_t)m->c.V, "qwen2_step logits", e);
-      r++;
-    }
   }
+  if (Rout) *Rout = R;
   if (!rc)
     for (int64_t b = 0; b < B; b++) kv->len[b] += n_new[b];
+  arena_rewind(ar, mk);
+  return rc;
+}
+
+int qwen2_step(qwen2 *m, qwen2_kv *kv, int64_t T, const float *x, const int32_t *n_new, float *logits,
+               arena *ar, ts_err *e) {
+  backend *be = m->ps->be;
+  int64_t B = kv->B, V = m->c.V, R = 0;
+  arena_mark mk = arena_get_mark(ar);
+  float *lg = arena_alloc(ar, sizeof(float) * (size_t)(B * V + 1)); /* (B, V) backend memory */
+  int rc = lg ? TS_OK : err_set(e, TS_ENOMEM, "qwen2_step: arena out of memory");
+  if (!rc) rc = qwen2_step_into(m, kv, T, x, n_new, lg, &R, ar, e);
+  if (!rc && R == B) /* every sequence took a token: one copy */
+    rc = be_download(be, logits, lg, sizeof(float) * (size_t)(B * V), "qwen2_step logits", e);
+  for (int64_t b = 0, r = 0; !rc && R < B && b < B; b++) {
+    if (!n_new[b]) continue;
+    rc = be_download(be, logits + b * V, lg + r * V, sizeof(float) * (size_t)V, "qwen2_step logits", e);
+    r++;
+  }
   arena_rewind(ar, mk);
   return rc;
 }

@@ -26,6 +26,22 @@ typedef struct attn_cfg {
   const tensor *bias;     /* (Hq, Tq, Tk) additive per-head bias (e.g. ALiBi), or NULL */
 } attn_cfg;
 
+/* Token choice for decoding (the sample op), one token t per row of logits z (R, V):
+ *   logp[r] = z[t] / tau - log sum_j exp(z_j / tau) over the FULL row (tau = temperature, 1
+ *   when greedy): the log-prob GRPO needs;
+ *   t is drawn from the row without the banned ids (ids >= n_real, ban when >= 0, ban_row[r]
+ *   when given and >= 0): greedy (temperature 0) takes the largest remaining logit (the first
+ *   on ties); otherwise the inverse-CDF pick (rowsample.h) of softmax(z / tau) over the
+ *   remaining ids with the uniform u[r] in [0, 1).
+ * z is left unchanged; u, ban_row, tok and logp are host arrays (R). */
+typedef struct sample_req {
+  float temperature;
+  int64_t n_real;
+  int32_t ban;
+  const int32_t *ban_row;
+  const double *u;
+} sample_req;
+
 typedef struct backend backend;
 
 typedef struct be_ops {
@@ -130,6 +146,8 @@ typedef struct be_ops {
    * dy NULL: forward, writes y. dy (B,2C) given: backward, reads the saved y, adds into dx. */
   int (*stats_pool)(backend *be, const tensor *x, const int32_t *lens, tensor *y, const tensor *dy, tensor *dx,
                     float eps);
+  /* decoding's token choice (sample_req above): tok, logp (R) host */
+  int (*sample)(backend *be, const tensor *z, const sample_req *q, int32_t *tok, float *logp);
 } be_ops;
 
 struct backend {

@@ -76,6 +76,7 @@ static const be_ops cpu_ops_table = {
     .embed = cpu_embed,
     .embed_bwd = cpu_embed_bwd,
     .set_rows = cpu_set_rows,
+    .sample = cpu_sample,
     .framecat = cpu_framecat,
     .framecat_bwd = cpu_framecat_bwd,
     .xent = cpu_xent,
@@ -122,6 +123,7 @@ int cuda_set_gemm(const char *mode) {
   return TS_EUNSUP;
 }
 const char *cuda_gemm_name(void) { return "f32"; }
+const be_ops *cuda_ops(void) { return NULL; }
 #endif
 
 void be_get_info(be_info *info) {

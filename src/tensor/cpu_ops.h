@@ -56,6 +56,7 @@ int cpu_weightnorm_bwd(backend *be, const tensor *v, const tensor *g, const tens
 
 int cpu_embed(backend *be, const tensor *table, const int32_t *ids, tensor *out);
 int cpu_embed_bwd(backend *be, const int32_t *ids, const tensor *dout, tensor *dtable);
+int cpu_sample(backend *be, const tensor *z, const sample_req *q, int32_t *tok, float *logp); /* cpu_sample.c */
 int cpu_set_rows(backend *be, const tensor *src, const int32_t *ids, tensor *dst);
 int cpu_framecat(backend *be, const tensor *x, tensor *y, int k);
 int cpu_framecat_bwd(backend *be, const tensor *dy, tensor *dx, int k);

@@ -17,6 +17,10 @@ extern "C" {
 int cuda_set_gemm(const char *mode);
 /* The mode in force ("f32" when CUDA is not built). */
 const char *cuda_gemm_name(void);
+/* The CUDA backend's op table, filled without touching a device (NULL when CUDA is not
+ * built): for checking that every op has an implementation. */
+struct be_ops;
+const struct be_ops *cuda_ops(void);
 #ifdef __cplusplus
 }
 #endif

@@ -362,6 +362,12 @@ static int ds_set_rows(backend *be, const tensor *src, const int32_t *ids, tenso
   DS_CHECK(ds_t("set_rows", src) || ds_t("set_rows", dst) || ds_h("set_rows", ids));
   DS_RUN(cpu_set_rows(be_cpu(), src, ids, dst));
 }
+static int ds_sample(backend *be, const tensor *z, const sample_req *q, int32_t *tok, float *logp) {
+  (void)be;
+  const char *o = "sample";
+  DS_CHECK(ds_t(o, z) || ds_h(o, q->ban_row) || ds_h(o, q->u) || ds_h(o, tok) || ds_h(o, logp));
+  DS_RUN(cpu_sample(be_cpu(), z, q, tok, logp));
+}
 static int ds_framecat(backend *be, const tensor *x, tensor *y, int k) {
   (void)be;
   DS_CHECK(ds_t("framecat", x) || ds_t("framecat", y));
@@ -446,6 +452,7 @@ static const be_ops ds_ops = {
     .embed = ds_embed,
     .embed_bwd = ds_embed_bwd,
     .set_rows = ds_set_rows,
+    .sample = ds_sample,
     .framecat = ds_framecat,
     .framecat_bwd = ds_framecat_bwd,
     .xent = ds_xent,

@@ -500,6 +500,17 @@ int op_embed_bwd(backend *be, const int32_t *ids, const tensor *dout, tensor *dt
   return ops_ret(be->ops->embed_bwd(be, ids, dout, dtable), "embed_bwd", e);
 }
 
+int op_sample(backend *be, const tensor *z, const sample_req *q, int32_t *tok, float *logp, ts_err *e) {
+  CHK(ops_chk(be, "sample", "z", z, 2, 2, e));
+  int64_t R = z->ne[0], V = z->ne[1];
+  if (!q || !tok || !logp) return err_set(e, TS_EARG, "sample: settings, tok and logp are needed");
+  if (q->n_real < 1 || q->n_real > V)
+    return err_set(e, TS_EARG, "sample: n_real %lld outside 1..%lld", (long long)q->n_real, (long long)V);
+  if (q->temperature > 0.0f && !q->u && R) return err_set(e, TS_EARG, "sample: sampling needs uniforms");
+  if (!(q->temperature >= 0.0f)) return err_set(e, TS_EARG, "sample: temperature %g", (double)q->temperature);
+  return ops_ret(be->ops->sample(be, z, q, tok, logp), "sample", e);
+}
+
 int op_set_rows(backend *be, const tensor *src, const int32_t *ids, tensor *dst, ts_err *e) {
   CHK(ops_chk(be, "set_rows", "src", src, 1, 4, e));
   CHK(ops_chk(be, "set_rows", "dst", dst, 1, 4, e));

@@ -72,6 +72,8 @@ int op_weightnorm_bwd(backend *be, const tensor *v, const tensor *g, const tenso
 int op_embed(backend *be, const tensor *table, const int32_t *ids, tensor *out, ts_err *e);
 int op_embed_bwd(backend *be, const int32_t *ids, const tensor *dout, tensor *dtable, ts_err *e);
 /* dst (M, C) rows ids[i] = src (N, C) rows i; ids distinct, host (backend.h) */
+/* one token per row of z (R, V) (backend.h sample_req); tok, logp (R) host */
+int op_sample(backend *be, const tensor *z, const sample_req *q, int32_t *tok, float *logp, ts_err *e);
 int op_set_rows(backend *be, const tensor *src, const int32_t *ids, tensor *dst, ts_err *e);
 int op_framecat(backend *be, const tensor *x, tensor *y, int k, ts_err *e);
 int op_framecat_bwd(backend *be, const tensor *dy, tensor *dx, int k, ts_err *e);

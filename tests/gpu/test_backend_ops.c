@@ -631,6 +631,38 @@ static void c_set_rows(int64_t M, int64_t C, int64_t N) {
   bufs_free();
 }
 
+/* decoding's token choice: tokens must agree, log-probs within tolerance */
+static void c_sample(int64_t R, int64_t V, float temperature) {
+  case_begin("sample", "R=%lld V=%lld temperature=%g (bans: tail ids, one id, one per row)", (long long)R, (long long)V,
+             (double)temperature);
+  hb *z = mk(R * V, I_RAND);
+  for (int64_t i = 0; i < R * V; i++) z->c[i] *= 4.0f; /* peaked enough for the bans to matter */
+  z->c[3] = 40.0f;                                    /* row 0's favourite is banned below */
+  up(z);
+  int32_t *ban_row = malloc(sizeof(int32_t) * (size_t)R), *tok[2];
+  double *u = malloc(sizeof(double) * (size_t)R);
+  float *lp[2];
+  for (int64_t r = 0; r < R; r++) ban_row[r] = r == 0 ? 3 : (r % 2 ? -1 : rnd_int((int)V)), u[r] = (double)(rnd_u64() >> 11) / 9007199254740992.0;
+  sample_req q = {temperature, V - 5, 7, ban_row, u};
+  BOTH(d) {
+    tok[d] = malloc(sizeof(int32_t) * (size_t)R);
+    lp[d] = malloc(sizeof(float) * (size_t)R);
+    tensor Z = tv(z, d, 2, R, V, 0, 0);
+    RUN(d, op_sample(g_be[d], &Z, &q, tok[d], lp[d], &g_e));
+  }
+  int same = 0;
+  for (int64_t r = 0; r < R; r++) {
+    same += tok[0][r] == tok[1][r];
+    if (tok[0][r] == 3 || tok[0][r] == 7 || tok[0][r] >= V - 5) note(" [cpu drew banned id %d]", tok[0][r]), g_case_bad = 1;
+  }
+  if (same != R) note(" [%lld of %lld tokens differ]", (long long)(R - same), (long long)R), g_case_bad = 1;
+  cmp_vals("logp", lp[0], lp[1], R);
+  for (int d = 0; d < 2; d++) free(tok[d]), free(lp[d]);
+  free(ban_row), free(u);
+  case_end();
+  bufs_free();
+}
+
 static void c_framecat(int64_t B, int64_t T, int64_t C, int k) {
   int64_t To = T / k;
   case_begin("framecat", "B=%lld T=%lld C=%lld k=%d (fwd+bwd)", (long long)B, (long long)T, (long long)C, k);
@@ -824,6 +856,10 @@ int main(int argc, char **argv) {
   G("embed", c_embed(1000, 896, 77));
   G("set_rows", c_set_rows(40, 7, 13));
   G("set_rows", c_set_rows(4096, 128, 1000));
+  G("sample", c_sample(5, 37, 0.0f));
+  G("sample", c_sample(16, 1000, 1.0f));
+  G("sample", c_sample(8, 151936, 0.7f));
+  G("sample", c_sample(8, 151936, 0.0f));
   G("framecat", c_framecat(2, 11, 6, 2));
   G("framecat", c_framecat(3, 16, 5, 4));
   G("transpose", c_transpose(1, 37, 5));
