@@ -170,8 +170,8 @@ int main(int argc, char **argv) {
       tsm_loss lo;
       be->ops->sync(be, &e);
       t0 = now_s();
-      if (tsm_train_step(m, &bt, 1.0f / (float)(B * R), &lo, &ar, &e) || pset_adamw(&m->ps, 1e-5f, 0.9f, 0.999f, 1e-8f, 0.0f, s + 1, &e) ||
-          be->ops->sync(be, &e)) {
+      if (tsm_train_step(m, &bt, 1.0f / (float)(B * R), &lo, &ar, &e) ||
+          pset_adamw(&m->ps, 1e-5f, 0.9f, 0.999f, 1e-8f, 0.0f, s + 1, &e) || be->ops->sync(be, &e)) {
         fprintf(stderr, "bench_device: train step: %s\n", e.msg);
         return 1;
       }

@@ -117,7 +117,8 @@ int qwen2_step_into(qwen2 *m, qwen2_kv *kv, int64_t T, const float *x, const int
     rc = op_embed(be, &Cur, lrow, &Last, e);
   }
   if (!rc && R) {
-    tensor Ls = tensor_dev(be->device, last, 2, R, C, 0, 0), Rs = tensor_dev(be->device, rs, 1, R, 0, 0, 0), W = pset_w(m->ps, m->i_norm);
+    tensor Ls = tensor_dev(be->device, last, 2, R, C, 0, 0), Rs = tensor_dev(be->device, rs, 1, R, 0, 0, 0),
+           W = pset_w(m->ps, m->i_norm);
     rc = op_rmsnorm(be, &Ls, &W, &Ls, &Rs, m->c.eps, e);
     if (!rc) rc = qwen2_head(m, last, R, lg, e);
   }

@@ -642,7 +642,10 @@ static void c_sample(int64_t R, int64_t V, float temperature) {
   int32_t *ban_row = malloc(sizeof(int32_t) * (size_t)R), *tok[2];
   double *u = malloc(sizeof(double) * (size_t)R);
   float *lp[2];
-  for (int64_t r = 0; r < R; r++) ban_row[r] = r == 0 ? 3 : (r % 2 ? -1 : rnd_int((int)V)), u[r] = (double)(rnd_u64() >> 11) / 9007199254740992.0;
+  for (int64_t r = 0; r < R; r++) {
+    ban_row[r] = r == 0 ? 3 : (r % 2 ? -1 : rnd_int((int)V));
+    u[r] = (double)(rnd_u64() >> 11) / 9007199254740992.0; /* [0, 1) */
+  }
   sample_req q = {temperature, V - 5, 7, ban_row, u};
   BOTH(d) {
     tok[d] = malloc(sizeof(int32_t) * (size_t)R);
