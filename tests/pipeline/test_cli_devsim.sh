@@ -58,7 +58,21 @@ run "$bin" "${grpo[@]}" --run "$work/grpo_dev" --device devsim
 grep -q reward_mean "$work/grpo_dev/metrics.jsonl" || fail "the devsim GRPO run logged no reward"
 same "$work/grpo_cpu/metrics.jsonl" "$work/grpo_dev/metrics.jsonl" "GRPO on devsim differs from the CPU"
 
+# Lua: a model loaded on the device generates and scores like the CPU one
+"$bin" lua -e '
+  local w = {}
+  for i = 1, 16000 do w[i] = 0.1 * math.sin(i * 0.05) * math.cos(i * 0.0031) end
+  local out = {}
+  for _, dev in ipairs({"cpu", "devsim"}) do
+    local m = ts.model.load("'"$ck"'", {device = dev})
+    local g = m:generate(w, {max_new = 12, temperature = 1, n = 2, seed = 3})
+    local sc = m:score(w, "<think></think><answer>BIN BLUE</answer>")
+    out[dev] = table.concat(g, "|") .. "#" .. ts.json.encode(sc)
+  end
+  assert(out.cpu == out.devsim, "lua on devsim differs:\n" .. out.cpu .. "\n" .. out.devsim)' > "$work/out.txt" 2>&1 ||
+  fail "Lua generate/score on devsim: $(cat "$work/out.txt")"
+
 # an unknown device is refused by name
 "$bin" decode "$ck" "$work/train.jsonl" --out "$work/x.jsonl" --device tpu > "$work/out.txt" 2>&1 && fail "--device tpu accepted"
 grep -q "device must be cpu, cuda or devsim" "$work/out.txt" || fail "unclear message for a bad device: $(cat "$work/out.txt")"
-echo "ok: SFT (with CTC), resume, greedy and sampled decoding and GRPO on devsim equal the CPU"
+echo "ok: SFT (with CTC), resume, greedy and sampled decoding, GRPO and Lua generate/score on devsim equal the CPU"
