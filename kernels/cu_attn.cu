@@ -86,6 +86,71 @@ __global__ void k_attn_ds(const float *P, float *dP, const float *go, const floa
   }
 }
 
+/* One query per batch row (a decoding step): everything in one launch, a block per (b, h):
+ * scores into shared memory, masks and bias, softmax with the row log-sum-exp, O = P V. The
+ * per-row path below costs 2 Hkv + 1 launches per batch row instead. */
+#define AT_DEC_MAX_TK 11000 /* scores in shared memory (44 KB) */
+__global__ void k_attn_decode(const float *q, const float *k, const float *v, float *out, float *lse,
+                              const float *bias, const int32_t *klen, const int32_t *p0, int causal, float scale,
+                              int64_t Tk, int64_t Hq, int64_t Hkv, int64_t D) {
+  extern __shared__ float sc[]; /* (Tk) */
+  int64_t b = blockIdx.x / Hq, h = blockIdx.x % Hq, kh = h / (Hq / Hkv);
+  const float *qr = q + (b * Hq + h) * D;
+  const float *br = bias ? bias + h * Tk : NULL;
+  float *orow = out + (b * Hq + h) * D;
+  int64_t lim = at_lim(klen ? klen[b] : Tk, causal, p0 ? p0[b] : 0, 0);
+  float mx = -INFINITY;
+  for (int64_t j = threadIdx.x; j < lim; j += blockDim.x) {
+    const float *kr = k + ((b * Tk + j) * Hkv + kh) * D;
+    float dot = 0.0f;
+    for (int64_t c = 0; c < D; c++) dot += qr[c] * kr[c];
+    float s = scale * dot + (br ? br[j] : 0.0f);
+    sc[j] = s;
+    mx = fmaxf(mx, s);
+  }
+  mx = cu_block_max(mx);
+  if (mx == -INFINITY) { /* no visible key: zero output, lse = -inf */
+    for (int64_t c = threadIdx.x; c < D; c += blockDim.x) orow[c] = 0.0f;
+    if (threadIdx.x == 0 && lse) lse[b * Hq + h] = -INFINITY;
+    return;
+  }
+  double sum = 0;
+  for (int64_t j = threadIdx.x; j < lim; j += blockDim.x) {
+    float p = expf(sc[j] - mx);
+    sc[j] = p;
+    sum += p;
+  }
+  sum = cu_block_sum(sum); /* also orders the writes to sc before the reads below */
+  float inv = 1.0f / (float)sum;
+  for (int64_t c = threadIdx.x; c < D; c += blockDim.x) {
+    float acc = 0.0f;
+    for (int64_t j = 0; j < lim; j++) acc += sc[j] * inv * v[((b * Tk + j) * Hkv + kh) * D + c];
+    orow[c] = acc;
+  }
+  if (threadIdx.x == 0 && lse) lse[b * Hq + h] = mx + logf((float)sum);
+}
+
+static int at_decode(backend *be, const at_dims *d, const tensor *q, const tensor *k, const tensor *v, tensor *out,
+                     tensor *lse, const attn_cfg *cfg) {
+  size_t nb = sizeof(int32_t) * (size_t)d->B;
+  char *cur;
+  TS_TRY(cu_scratch(be, 2 * cu_rnd(nb), (void **)&cur));
+  int32_t *dk = NULL, *dp = NULL;
+  if (cfg->kv_len) {
+    dk = (int32_t *)cu_carve(&cur, nb);
+    CU_TRY(cudaMemcpy(dk, cfg->kv_len, nb, cudaMemcpyHostToDevice));
+  }
+  if (cfg->q_pos0) {
+    dp = (int32_t *)cu_carve(&cur, nb);
+    CU_TRY(cudaMemcpy(dp, cfg->q_pos0, nb, cudaMemcpyHostToDevice));
+  }
+  k_attn_decode<<<(unsigned)(d->B * d->Hq), 128, sizeof(float) * (size_t)d->Tk>>>(
+      cu_f(q), cu_f(k), cu_f(v), cu_f(out), lse ? cu_f(lse) : NULL, cfg->bias ? cu_f(cfg->bias) : NULL, dk, dp,
+      cfg->causal, cfg->scale, d->Tk, d->Hq, d->Hkv, d->D);
+  CU_LAUNCHED("k_attn_decode");
+  return TS_OK;
+}
+
 /* S_h = scale Q_h K_kh^T for every query head of batch row b */
 static int at_scores(backend *be, const at_dims *d, const float *qb, const float *kb, float scale, float *S) {
   int64_t TT = d->Tq * d->Tk;
@@ -100,6 +165,8 @@ int cu_attention(backend *be, const tensor *q, const tensor *k, const tensor *v,
   at_dims d = at_dims_of(q, k);
   int64_t TT = d.Tq * d.Tk, rows = d.Hq * d.Tq;
   if (d.B <= 0 || rows <= 0 || d.D <= 0) return TS_OK;
+  if (d.Tq == 1 && d.Tk >= 1 && d.Tk <= AT_DEC_MAX_TK && d.B * d.Hq <= 2147483647LL) /* a decoding step */
+    return at_decode(be, &d, q, k, v, out, lse, cfg);
   float *S = NULL;
   TS_TRY(cu_scratch(be, sizeof(float) * (size_t)(rows * (d.Tk > 0 ? d.Tk : 1)), (void **)&S));
   const float *bias = cfg->bias ? cu_f(cfg->bias) : NULL;

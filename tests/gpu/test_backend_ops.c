@@ -837,6 +837,9 @@ int main(int argc, char **argv) {
     /* a decoding step of Qwen2.5-0.5B's shape: one query over a long cache (Tk > 256) */
     int32_t kl5[2] = {1100, 700}, p05[2] = {1099, 699};
     G("attention", c_attn(2, 1, 1100, 14, 2, 64, 1, kl5, p05, 0));
+    /* the fused one-query path with an additive bias, GQA 7 and a row with no visible key */
+    int32_t kl6[3] = {37, 0, 5};
+    G("attention", c_attn(3, 1, 37, 7, 1, 16, 0, kl6, NULL, 1));
     int32_t p03[1] = {0}, kl4[1] = {1};
     G("attention", c_attn(1, 1, 1, 2, 1, 4, 1, kl4, p03, 0));
   }
