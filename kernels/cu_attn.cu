@@ -133,19 +133,12 @@ __global__ void k_attn_decode(const float *q, const float *k, const float *v, fl
 static int at_decode(backend *be, const at_dims *d, const tensor *q, const tensor *k, const tensor *v, tensor *out,
                      tensor *lse, const attn_cfg *cfg) {
   size_t nb = sizeof(int32_t) * (size_t)d->B;
-  char *cur;
-  TS_TRY(cu_scratch(be, 2 * cu_rnd(nb), (void **)&cur));
-  int32_t *dk = NULL, *dp = NULL;
-  if (cfg->kv_len) {
-    dk = (int32_t *)cu_carve(&cur, nb);
-    CU_TRY(cudaMemcpy(dk, cfg->kv_len, nb, cudaMemcpyHostToDevice));
-  }
-  if (cfg->q_pos0) {
-    dp = (int32_t *)cu_carve(&cur, nb);
-    CU_TRY(cudaMemcpy(dp, cfg->q_pos0, nb, cudaMemcpyHostToDevice));
-  }
+  const void *dk = NULL, *dp = NULL; /* the same for every layer of a step: staged once */
+  if (cfg->kv_len) TS_TRY(cu_stage_same(be, cfg->kv_len, nb, &dk));
+  if (cfg->q_pos0) TS_TRY(cu_stage_same(be, cfg->q_pos0, nb, &dp));
   k_attn_decode<<<(unsigned)(d->B * d->Hq), 128, sizeof(float) * (size_t)d->Tk>>>(
-      cu_f(q), cu_f(k), cu_f(v), cu_f(out), lse ? cu_f(lse) : NULL, cfg->bias ? cu_f(cfg->bias) : NULL, dk, dp,
+      cu_f(q), cu_f(k), cu_f(v), cu_f(out), lse ? cu_f(lse) : NULL, cfg->bias ? cu_f(cfg->bias) : NULL,
+      (const int32_t *)dk, (const int32_t *)dp,
       cfg->causal, cfg->scale, d->Tk, d->Hq, d->Hkv, d->D);
   CU_LAUNCHED("k_attn_decode");
   return TS_OK;

@@ -23,6 +23,13 @@ typedef struct cu_ctx {
   size_t scr_cap;  /* bytes */
   double *red;     /* device double for reductions (sumsq) */
   int gemm;        /* GEMM precision, cuda_ctl.h: TS_GEMM_F32 (cublasSgemm), _TF32, _BF16 */
+  /* the last host arrays staged with cu_stage_same (positions, ids, lengths repeat across the
+   * layers of a step): a host copy to compare with, the device copy, round-robin reuse */
+  struct cu_hc {
+    void *dev, *host;
+    size_t bytes, cap;
+  } hc[8];
+  int hc_next;
 } cu_ctx;
 
 /* Records a CUDA failure (what + the runtime's message, readable with cuda_last_error) and
@@ -66,6 +73,10 @@ static inline unsigned cu_blocks(int64_t n) {
 }
 #define CU_LOOP(i, n) for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
 
+/* A device copy of a small host array that is often passed again unchanged: returns the copy
+ * made for an equal array earlier (compared byte for byte) or makes one. The copy stays valid
+ * until 8 other arrays have been staged; kernels only read it. */
+int cu_stage_same(backend *be, const void *host, size_t bytes, const void **dev);
 /* Device scratch of at least bytes (grown on demand; contents not kept between ops). */
 int cu_scratch(backend *be, size_t bytes, void **out);
 /* Carves an aligned piece of `bytes` from a scratch region at *cursor. */

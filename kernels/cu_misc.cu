@@ -35,11 +35,9 @@ int cu_rope(backend *be, const tensor *x, tensor *y, const int32_t *pos, float t
   float inv[512];
   for (int64_t i = 0; i < half && i < 512; i++) inv[i] = 1.0f / powf(theta, (float)(2 * i) / (float)D);
   size_t pb = sizeof(int32_t) * (size_t)(B * T), ib = sizeof(float) * (size_t)half;
-  char *cur;
-  TS_TRY(cu_scratch(be, cu_rnd(pb) + cu_rnd(ib), (void **)&cur));
-  void *dpos, *dinv;
-  TS_TRY(stage(pos, pb, &cur, &dpos));
-  TS_TRY(stage(inv, ib, &cur, &dinv));
+  const void *dpos, *dinv; /* the same for every layer of a step: staged once */
+  TS_TRY(cu_stage_same(be, pos, pb, &dpos));
+  TS_TRY(cu_stage_same(be, inv, ib, &dinv));
   k_rope<<<cu_blocks(B * T * H * half), 256>>>(cu_f(x), cu_f(y), (const int32_t *)dpos, (const float *)dinv, B, T,
                                                H, half, inverse);
   CU_LAUNCHED("k_rope");
@@ -72,10 +70,8 @@ int cu_embed(backend *be, const tensor *table, const int32_t *ids, tensor *out) 
 int cu_set_rows(backend *be, const tensor *src, const int32_t *ids, tensor *dst) {
   int64_t C = cu_last(dst), N = C ? tensor_numel(src) / C : 0;
   if (N <= 0) return TS_OK;
-  char *cur;
-  void *did;
-  TS_TRY(cu_scratch(be, sizeof(int32_t) * (size_t)N, (void **)&cur));
-  TS_TRY(stage(ids, sizeof(int32_t) * (size_t)N, &cur, &did));
+  const void *did; /* the KV append's rows: the same for K and V and every layer of a step */
+  TS_TRY(cu_stage_same(be, ids, sizeof(int32_t) * (size_t)N, &did));
   k_set_rows<<<cu_blocks(N * C), 256>>>(cu_f(src), (const int32_t *)did, cu_f(dst), N, C);
   CU_LAUNCHED("k_set_rows");
   return TS_OK;

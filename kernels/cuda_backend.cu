@@ -76,6 +76,44 @@ static int cu_sync(backend *be, ts_err *e) {
   return TS_OK;
 }
 
+int cu_stage_same(backend *be, const void *host, size_t bytes, const void **dev) {
+  cu_ctx *c = cu_of(be);
+  *dev = NULL;
+  if (!bytes) return TS_OK;
+  for (int i = 0; i < 8; i++)
+    if (c->hc[i].dev && c->hc[i].bytes == bytes && !memcmp(c->hc[i].host, host, bytes)) {
+      *dev = c->hc[i].dev;
+      return TS_OK;
+    }
+  struct cu_ctx::cu_hc *h = &c->hc[c->hc_next];
+  c->hc_next = (c->hc_next + 1) % 8;
+  if (h->cap < bytes) {
+    size_t cap = bytes < 4096 ? 4096 : bytes + bytes / 2;
+    void *nh = realloc(h->host, cap);
+    if (!nh) return TS_ENOMEM;
+    h->host = nh;
+    if (h->dev) CU_TRY(cudaFree(h->dev));
+    h->dev = NULL;
+    h->bytes = 0;
+    cudaError_t st = cudaMalloc(&h->dev, cap);
+    if (st != cudaSuccess) {
+      h->dev = NULL;
+      h->cap = 0;
+      int rc = cu_fail("cudaMalloc(staging)", st);
+      cudaGetLastError();
+      return rc;
+    }
+    h->cap = cap;
+  }
+  /* a synchronous copy on the legacy stream: kernels still reading the old contents are done */
+  h->bytes = 0; /* invalid until the copy succeeded */
+  CU_TRY(cudaMemcpy(h->dev, host, bytes, cudaMemcpyHostToDevice));
+  memcpy(h->host, host, bytes);
+  h->bytes = bytes;
+  *dev = h->dev;
+  return TS_OK;
+}
+
 int cu_scratch(backend *be, size_t bytes, void **out) {
   cu_ctx *c = cu_of(be);
   if (bytes < 256) bytes = 256;
