@@ -10,7 +10,7 @@ trap 'rm -rf "$tmp"' EXIT
 fail=0
 die() { echo "FAIL: $*" >&2; fail=1; }
 w="$tmp/exp"
-common=(work_dir="$w" threads=2)
+common=(work_dir="$w" threads=2 ${TSASR_TEST_DEVICE:+device=$TSASR_TEST_DEVICE}) # TSASR_TEST_DEVICE: run the model stages there
 run() { # stage args...
   local st=$1; shift
   local out rc
