@@ -98,7 +98,8 @@ int adapter_forward(adapter *m, int64_t B, int64_t Tin, const float *x, float *y
   a->B = B, a->Tin = Tin, a->Tout = adapter_out_len(c, Tin), a->x = x;
   int64_t N = B * a->Tout, KC = c->k * c->Cin;
   if (!(a->cat = adp_alloc(ar, N * KC, e))) return TS_ENOMEM;
-  tensor X = tensor_dev(be->device, (float *)x, 3, B, Tin, c->Cin, 0), CAT = tensor_dev(be->device, a->cat, 3, B, a->Tout, KC, 0);
+  tensor X = tensor_dev(be->device, (float *)x, 3, B, Tin, c->Cin, 0),
+         CAT = tensor_dev(be->device, a->cat, 3, B, a->Tout, KC, 0);
   TRY(op_framecat(be, &X, &CAT, c->k, e));
   tensor C2 = tensor_dev(be->device, a->cat, 2, N, KC, 0, 0), W1 = pset_w(m->ps, m->i_w1), B1 = pset_w(m->ps, m->i_b1);
   if (c->kind == ADAPTER_LINEAR) {
@@ -143,7 +144,8 @@ int adapter_backward(adapter *m, const adapter_acts *a, const float *dy, float *
     TRY(op_matmul_bwd(be, &C2, &W1, &DH, dx ? &DC : NULL, t1 ? &GW1 : NULL, t1 ? &GB1 : NULL, 0, 1, e));
   }
   if (dx) {
-    tensor DX = tensor_dev(be->device, dx, 3, a->B, a->Tin, c->Cin, 0), DC3 = tensor_dev(be->device, dcat, 3, a->B, a->Tout, KC, 0);
+    tensor DX = tensor_dev(be->device, dx, 3, a->B, a->Tin, c->Cin, 0),
+           DC3 = tensor_dev(be->device, dcat, 3, a->B, a->Tout, KC, 0);
     TRY(op_framecat_bwd(be, &DC3, &DX, c->k, e));
   }
   arena_rewind(ar, mk);

@@ -6,6 +6,7 @@
 
 #include "tensor/ops.h"
 
+#define Q2DEV (m->ps->be->device) /* the device of the stack's parameters (m in scope) */
 #define TRY(x)           \
   do {                   \
     int rc_ = (x);       \
@@ -78,13 +79,13 @@ int qwen2_bind(qwen2 *m, pset *ps, const char *prefix, const qwen2_cfg *c, ts_er
 }
 
 int qwen2_embed(qwen2 *m, const int32_t *ids, int64_t N, float *x, ts_err *e) {
-  tensor W = pset_w(m->ps, m->i_embed), X = tensor_dev(m->ps->be->device, x, 2, N, m->c.C, 0, 0);
+  tensor W = pset_w(m->ps, m->i_embed), X = tensor_dev(Q2DEV, x, 2, N, m->c.C, 0, 0);
   return op_embed(m->ps->be, &W, ids, &X, e);
 }
 
 int qwen2_embed_bwd(qwen2 *m, const int32_t *ids, int64_t N, const float *dx, ts_err *e) {
   if (!m->ps->g || m->ps->v[m->i_embed].frozen) return TS_OK;
-  tensor G = pset_g(m->ps, m->i_embed), DX = tensor_dev(m->ps->be->device, (float *)dx, 2, N, m->c.C, 0, 0);
+  tensor G = pset_g(m->ps, m->i_embed), DX = tensor_dev(Q2DEV, (float *)dx, 2, N, m->c.C, 0, 0);
   return op_embed_bwd(m->ps->be, ids, &DX, &G, e);
 }
 
@@ -111,20 +112,20 @@ int qwen2_forward(qwen2 *m, int64_t B, int64_t T, const float *x, const int32_t 
   }
   if (!(a->hid = q2_alloc(ar, sizeof(float) * (size_t)(N * C), e))) return TS_ENOMEM;
   if (!(a->rf = q2_alloc(ar, sizeof(float) * (size_t)N, e))) return TS_ENOMEM;
-  tensor X = tensor_dev(m->ps->be->device, a->xin[L], 2, N, C, 0, 0), H = tensor_dev(m->ps->be->device, a->hid, 2, N, C, 0, 0),
-         R = tensor_dev(m->ps->be->device, a->rf, 1, N, 0, 0, 0), W = pset_w(m->ps, m->i_norm);
+  tensor X = tensor_dev(Q2DEV, a->xin[L], 2, N, C, 0, 0), H = tensor_dev(Q2DEV, a->hid, 2, N, C, 0, 0),
+         R = tensor_dev(Q2DEV, a->rf, 1, N, 0, 0, 0), W = pset_w(m->ps, m->i_norm);
   return op_rmsnorm(be, &X, &W, &H, &R, m->c.eps, e);
 }
 
 int qwen2_head(qwen2 *m, const float *hid, int64_t R, float *logits, ts_err *e) {
-  tensor H = tensor_dev(m->ps->be->device, (float *)hid, 2, R, m->c.C, 0, 0), W = pset_w(m->ps, m->i_head),
-         Lg = tensor_dev(m->ps->be->device, logits, 2, R, m->c.V, 0, 0);
+  tensor H = tensor_dev(Q2DEV, (float *)hid, 2, R, m->c.C, 0, 0), W = pset_w(m->ps, m->i_head),
+         Lg = tensor_dev(Q2DEV, logits, 2, R, m->c.V, 0, 0);
   return op_matmul(m->ps->be, &H, &W, NULL, &Lg, 0, 1, 0.0f, e);
 }
 
 int qwen2_head_bwd(qwen2 *m, const float *hid, const float *dlogits, int64_t R, float *dhid, ts_err *e) {
-  tensor H = tensor_dev(m->ps->be->device, (float *)hid, 2, R, m->c.C, 0, 0), W = pset_w(m->ps, m->i_head),
-         DL = tensor_dev(m->ps->be->device, (float *)dlogits, 2, R, m->c.V, 0, 0), DH = tensor_dev(m->ps->be->device, dhid, 2, R, m->c.C, 0, 0);
+  tensor H = tensor_dev(Q2DEV, (float *)hid, 2, R, m->c.C, 0, 0), W = pset_w(m->ps, m->i_head),
+         DL = tensor_dev(Q2DEV, (float *)dlogits, 2, R, m->c.V, 0, 0), DH = tensor_dev(Q2DEV, dhid, 2, R, m->c.C, 0, 0);
   tensor G = pset_g(m->ps, m->i_head);
   int train_head = m->ps->g && !m->ps->v[m->i_head].frozen;
   return op_matmul_bwd(m->ps->be, &H, &W, &DL, &DH, train_head ? &G : NULL, NULL, 0, 1, e);
@@ -138,9 +139,9 @@ int qwen2_backward(qwen2 *m, const qwen2_acts *a, const int32_t *pos, const attn
   float *d0 = q2_alloc(ar, sizeof(float) * (size_t)(N * C), e);
   float *d1 = q2_alloc(ar, sizeof(float) * (size_t)(N * C), e);
   if (!d0 || !d1) return TS_ENOMEM;
-  tensor X = tensor_dev(m->ps->be->device, a->xin[L], 2, N, C, 0, 0), R = tensor_dev(m->ps->be->device, a->rf, 1, N, 0, 0, 0),
+  tensor X = tensor_dev(Q2DEV, a->xin[L], 2, N, C, 0, 0), R = tensor_dev(Q2DEV, a->rf, 1, N, 0, 0, 0),
          W = pset_w(m->ps, m->i_norm), GW = pset_g(m->ps, m->i_norm),
-         DH = tensor_dev(m->ps->be->device, (float *)dhid, 2, N, C, 0, 0), D0 = tensor_dev(m->ps->be->device, d0, 2, N, C, 0, 0);
+         DH = tensor_dev(Q2DEV, (float *)dhid, 2, N, C, 0, 0), D0 = tensor_dev(Q2DEV, d0, 2, N, C, 0, 0);
   TRY(op_fill(be, &D0, 0.0f, e));
   TRY(op_rmsnorm_bwd(be, &X, &W, &R, &DH, &D0, m->ps->g ? &GW : NULL, e));
   float *cur = d0, *nxt = d1;
@@ -154,7 +155,7 @@ int qwen2_backward(qwen2 *m, const qwen2_acts *a, const int32_t *pos, const attn
     cur = out;
   }
   if (L == 0) {
-    tensor DX = tensor_dev(m->ps->be->device, dx, 2, N, C, 0, 0);
+    tensor DX = tensor_dev(Q2DEV, dx, 2, N, C, 0, 0);
     TRY(op_copy(be, &D0, &DX, e));
   }
   arena_rewind(ar, mk);
