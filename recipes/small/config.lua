@@ -65,7 +65,7 @@ C.warm = {
   warm_lr = {1e-3, "peak LR of the warm-up"},
 }
 
-set(C.sft, "sft_steps", 8000)
+set(C.sft, "sft_steps", 16000) -- the shipped model: 8,000, then resumed to 16,000 (MODEL_CARD.md)
 set(C.sft, "lr_start", 1e-5)
 set(C.sft, "lr_peak", 1e-3)
 set(C.sft, "lr_min", 1e-4)
@@ -73,6 +73,8 @@ set(C.sft, "warmup", 100)
 set(C.sft, "global_batch", 8)
 set(C.sft, "micro_batch", 8)
 set(C.sft, "ckpt_every", 500)
+set(C.grpo, "cot_reward", 0.5,
+    "weight of the share of right CoT steps in the reward (0 = the paper's eq. 3; with 0 the small model learns to drop its reasoning, MODEL_CARD.md)")
 C.cot.cot_steps = {1500, "CoT SFT steps (from the BASE model)"}
 C.cot.cot_lr = {3e-4, "peak LR of the CoT SFT"}
 
