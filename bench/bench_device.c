@@ -23,6 +23,7 @@
 #include "base/philox.h"
 #include "infer/generate.h"
 #include "model/tsmodel.h"
+#include "paper_geometry.h"
 #include "tensor/be_mem.h"
 #include "tensor/cuda_ctl.h"
 #include "tensor/devsim.h"
@@ -32,19 +33,6 @@ static double now_s(void) {
   clock_gettime(CLOCK_MONOTONIC, &t);
   return t.tv_sec + t.tv_nsec * 1e-9;
 }
-
-static const char *paper_json =
-    "{\"encoder\": {\"model_type\": \"data2vec-audio\", \"hidden_size\": 1024, \"num_hidden_layers\": 24,"
-    " \"num_attention_heads\": 16, \"intermediate_size\": 4096, \"hidden_act\": \"gelu\","
-    " \"conv_dim\": [512, 512, 512, 512, 512, 512, 512], \"conv_kernel\": [10, 3, 3, 3, 3, 2, 2],"
-    " \"conv_stride\": [5, 2, 2, 2, 2, 2, 2], \"conv_bias\": true, \"feat_extract_activation\": \"gelu\","
-    " \"num_conv_pos_embeddings\": 5, \"conv_pos_kernel_size\": 19, \"num_conv_pos_embedding_groups\": 16,"
-    " \"layer_norm_eps\": 1e-5, \"do_normalize\": true},"
-    " \"adapter\": {\"kind\": \"mlp\", \"downsample\": 5, \"input_size\": 1024, \"hidden_size\": 2048,"
-    " \"output_size\": 896},"
-    " \"llm\": {\"model_type\": \"qwen2\", \"vocab_size\": 151936, \"hidden_size\": 896, \"num_hidden_layers\": 24,"
-    " \"num_attention_heads\": 14, \"num_key_value_heads\": 2, \"intermediate_size\": 4864, \"rms_norm_eps\": 1e-6,"
-    " \"rope_theta\": 1000000.0, \"tie_word_embeddings\": true}}";
 
 static const char *small_json =
     "{\"encoder\": {\"model_type\": \"data2vec-audio\", \"hidden_size\": 192, \"num_hidden_layers\": 4,"
@@ -116,7 +104,7 @@ int main(int argc, char **argv) {
   /* the shipped small model's tokenizer serves both geometries: it has the chat and audio
    * tokens, and the vocabulary size (hence the embedding and head FLOPs) comes from the config */
   const char *tokp = TSASR_SOURCE_DIR "/models/small";
-  cJSON *cfg = cJSON_Parse(paper ? paper_json : small_json);
+  cJSON *cfg = cJSON_Parse(paper ? paper_geometry_json : small_json);
   tsm *m;
   double t0 = now_s();
   if (tsm_new(cfg, tokp, 1, 0.02f, be, 1, 1, &m, &e)) {

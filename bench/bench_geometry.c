@@ -10,6 +10,7 @@
 
 #include "base/philox.h"
 #include "model/tsmodel.h"
+#include "paper_geometry.h"
 
 static double now_s(void) {
   struct timespec t;
@@ -17,26 +18,13 @@ static double now_s(void) {
   return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-static const char *geom_json =
-    "{\"encoder\": {\"model_type\": \"data2vec-audio\", \"hidden_size\": 1024, \"num_hidden_layers\": 24,"
-    " \"num_attention_heads\": 16, \"intermediate_size\": 4096, \"hidden_act\": \"gelu\","
-    " \"conv_dim\": [512, 512, 512, 512, 512, 512, 512], \"conv_kernel\": [10, 3, 3, 3, 3, 2, 2],"
-    " \"conv_stride\": [5, 2, 2, 2, 2, 2, 2], \"conv_bias\": true, \"feat_extract_activation\": \"gelu\","
-    " \"num_conv_pos_embeddings\": 5, \"conv_pos_kernel_size\": 19, \"num_conv_pos_embedding_groups\": 16,"
-    " \"layer_norm_eps\": 1e-5, \"do_normalize\": true},"
-    " \"adapter\": {\"kind\": \"mlp\", \"downsample\": 5, \"input_size\": 1024, \"hidden_size\": 2048,"
-    " \"output_size\": 896},"
-    " \"llm\": {\"model_type\": \"qwen2\", \"vocab_size\": 151936, \"hidden_size\": 896, \"num_hidden_layers\": 24,"
-    " \"num_attention_heads\": 14, \"num_key_value_heads\": 2, \"intermediate_size\": 4864, \"rms_norm_eps\": 1e-6,"
-    " \"rope_theta\": 1000000.0, \"tie_word_embeddings\": true}}";
-
 int main(int argc, char **argv) {
   double secs = argc > 1 ? atof(argv[1]) : 20.0;
   int64_t T = argc > 2 ? atoll(argv[2]) : 300;
   const char *tokdir = getenv("TSASR_QWEN2_TOKENIZER") ? getenv("TSASR_QWEN2_TOKENIZER")
                                                         : TSASR_SOURCE_DIR "/../shared/data/qwen2-tokenizer";
   ts_err e;
-  cJSON *cfg = cJSON_Parse(geom_json);
+  cJSON *cfg = cJSON_Parse(paper_geometry_json);
   tsm *m;
   double t0 = now_s();
   if (tsm_new(cfg, tokdir, 1, 0.02f, be_cpu(), 1, 0, &m, &e)) {

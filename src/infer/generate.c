@@ -8,6 +8,7 @@
 #include "base/philox.h"
 #include "tensor/be_mem.h"
 #include "tensor/ops.h"
+#include "tensor/rowsample.h"
 #include "text/chat.h"
 
 #define TRY(x)           \
@@ -187,11 +188,7 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
         t = tk[i], lp = lps[i];
       } else { /* the same choice on the host, with top-k / top-p */
         float *z = logits + (int64_t)r * V;
-        float tau = c->samp.temperature > 0.0f ? c->samp.temperature : 1.0f, mx = -INFINITY;
-        for (int64_t v = 0; v < V; v++) mx = z[v] / tau > mx ? z[v] / tau : mx;
-        double se = 0;
-        for (int64_t v = 0; v < V; v++) se += exp((double)(z[v] / tau - mx));
-        float lse = mx + (float)log(se);
+        float tau = c->samp.temperature > 0.0f ? c->samp.temperature : 1.0f, lse = rs_lse_tau(z, V, tau);
         z[m->audio_id] = -INFINITY;
         for (int64_t v = n_real; v < V; v++) z[v] = -INFINITY;
         if (seq[r].n < c->min_new) z[m->im_end_id] = -INFINITY;

@@ -25,26 +25,25 @@ int be_arena_init(arena *a, backend *be, size_t chunk_size, ts_err *e) {
   return TS_OK;
 }
 
-int be_upload(backend *be, void *dst, const void *src, size_t bytes, const char *what, ts_err *e) {
+/* host <-> backend copy; to_dev picks the direction */
+static int bm_copy(backend *be, void *dst, const void *src, size_t bytes, int to_dev, const char *what, ts_err *e) {
   if (!bytes) return TS_OK;
   if (be_is_host(be)) {
     memmove(dst, src, bytes);
     return TS_OK;
   }
-  if (be->ops->to_device(be, dst, src, bytes, e))
-    return err_set(e, TS_EDEVICE, "%s: copy of %zu bytes to the %s device failed", what, bytes, be->ops->name);
+  if ((to_dev ? be->ops->to_device : be->ops->to_host)(be, dst, src, bytes, e))
+    return err_set(e, TS_EDEVICE, "%s: copy of %zu bytes %s the %s device failed", what, bytes, to_dev ? "to" : "from",
+                   be->ops->name);
   return TS_OK;
 }
 
+int be_upload(backend *be, void *dst, const void *src, size_t bytes, const char *what, ts_err *e) {
+  return bm_copy(be, dst, src, bytes, 1, what, e);
+}
+
 int be_download(backend *be, void *dst, const void *src, size_t bytes, const char *what, ts_err *e) {
-  if (!bytes) return TS_OK;
-  if (be_is_host(be)) {
-    memmove(dst, src, bytes);
-    return TS_OK;
-  }
-  if (be->ops->to_host(be, dst, src, bytes, e))
-    return err_set(e, TS_EDEVICE, "%s: copy of %zu bytes from the %s device failed", what, bytes, be->ops->name);
-  return TS_OK;
+  return bm_copy(be, dst, src, bytes, 0, what, e);
 }
 
 float *be_arena_upload(backend *be, arena *a, const float *src, int64_t n, const char *what, ts_err *e) {

@@ -16,11 +16,7 @@ int cpu_sample(backend *be, const tensor *z, const sample_req *q, int32_t *tok, 
   float tau = q->temperature > 0.0f ? q->temperature : 1.0f;
   for (int64_t r = 0; r < R; r++) {
     const float *zr = cpu_f(z) + r * V;
-    float mx = -INFINITY;
-    for (int64_t v = 0; v < V; v++) mx = zr[v] / tau > mx ? zr[v] / tau : mx;
-    double se = 0;
-    for (int64_t v = 0; v < V; v++) se += exp((double)(zr[v] / tau - mx));
-    float lse = mx + (float)log(se);
+    float lse = rs_lse_tau(zr, V, tau);
     memcpy(row, zr, sizeof(float) * (size_t)V);
     for (int64_t v = q->n_real; v < V; v++) row[v] = -INFINITY;
     if (q->ban >= 0 && q->ban < V) row[q->ban] = -INFINITY;

@@ -12,6 +12,14 @@ float rs_lse(const float *z, int64_t V, float inv_t, float *mx_out) {
   return mx + (float)log(s);
 }
 
+float rs_lse_tau(const float *z, int64_t V, float tau) {
+  float mx = -INFINITY;
+  for (int64_t v = 0; v < V; v++) mx = z[v] / tau > mx ? z[v] / tau : mx;
+  double se = 0;
+  for (int64_t v = 0; v < V; v++) se += exp((double)(z[v] / tau - mx));
+  return mx + (float)log(se);
+}
+
 int32_t rs_pick(const float *z, int64_t V, float inv_t, float lse, double u) {
   /* one pass in the usual case; with a rounded lse the total falls a little short of 1, and a
    * draw past it is rescaled by the summed total in a second pass, so it never lands on
