@@ -1,6 +1,7 @@
 // bench_gpu_ops.cu — CUDA backend timings through the op wrappers: f32 matmul GFLOP/s,
 // attention forward/backward and one Qwen2.5-0.5B-shaped decoder layer forward+backward
-// (C 896, 14/2 heads of 64, MLP 4864), timed with CUDA events after warm-up, median of
+// (C 896, 14/2 heads of 64, MLP 4864) and decoding's token choice (greedy, temperature,
+// top-k / top-p over 151,936 logits), timed with CUDA events after warm-up, median of
 // repeats. Built only with CUDA (tests/gpu/CMakeLists.txt); run by tests/gpu/run.sh.
 #include <cuda_runtime.h>
 #include <math.h>
@@ -231,6 +232,25 @@ static void bench_layer(int64_t B, int64_t Tn) {
   for (float *p : all) g_be->ops->release(g_be, p);
 }
 
+/* one decoding step's token choice for R rows of Qwen2's vocabulary: ids and log-probs back on
+ * the host (the sample op includes its copies, as decoding uses it) */
+static void bench_sample(int64_t R, float temperature, int64_t top_k, float top_p) {
+  const int64_t V = 151936;
+  float *z = dbuf(R * V);
+  std::vector<double> u((size_t)R, 0.37);
+  std::vector<int32_t> tok((size_t)R);
+  std::vector<float> lp((size_t)R);
+  tensor Z = T(z, 2, R, V);
+  sample_req q = {temperature, V, -1, NULL, u.data(), top_k, top_p};
+  double ms = time_ms([&] { OK(op_sample(g_be, &Z, &q, tok.data(), lp.data(), &g_e)); });
+  char name[96], rate[64];
+  snprintf(name, sizeof name, "sample R=%lld V=%lld T=%g top_k=%lld top_p=%g", (long long)R, (long long)V,
+           (double)temperature, (long long)top_k, (double)top_p);
+  snprintf(rate, sizeof rate, "%.1f us per row", ms * 1e3 / (double)R);
+  report(name, ms, rate);
+  g_be->ops->release(g_be, z);
+}
+
 int main(void) {
   g_be = be_cuda(&g_e);
   if (!g_be) {
@@ -249,6 +269,11 @@ int main(void) {
   bench_attn(1, 2048, 14, 2, 64);
   bench_layer(4, 512);
   bench_layer(1, 2048);
+  bench_sample(8, 0.0f, 0, 1.0f);
+  bench_sample(8, 1.0f, 0, 1.0f);
+  bench_sample(8, 1.0f, 50, 1.0f);
+  bench_sample(8, 1.0f, 0, 0.9f);
+  bench_sample(8, 1.0f, 50, 0.9f);
   printf("\n%-52s %10s  %s\n", "benchmark", "median", "rate");
   for (const row &r : g_rows) printf("%-52s %10.3f ms  %s\n", r.name, r.ms, r.rate);
   return 0;

@@ -8,7 +8,6 @@
 #include "base/philox.h"
 #include "tensor/be_mem.h"
 #include "tensor/ops.h"
-#include "tensor/rowsample.h"
 #include "text/chat.h"
 
 #define TRY(x)           \
@@ -104,9 +103,8 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
   int64_t B = in->B, G = c->G > 0 ? c->G : 1, BG = B * G, C = m->lcfg.C, V = m->lcfg.V;
   int max_new = c->max_new > 0 ? c->max_new : 512;
   int64_t n_real = tok_n_ids(m->tok) < V ? tok_n_ids(m->tok) : V;
-  /* plain greedy or temperature sampling runs as a backend op on the logits where they are
-   * (the sample op: only ids and log-probs come back); top-k / top-p on the host */
-  int host_pick = (c->samp.top_k > 0 && c->samp.top_k < V) || (c->samp.top_p > 0.0f && c->samp.top_p < 1.0f);
+  /* the token choice (greedy, temperature, top-k / top-p) runs as a backend op on the logits
+   * where they are (the sample op): only ids and log-probs come back */
   memset(outs, 0, sizeof(gen_output) * (size_t)BG);
   arena_mark mk = arena_get_mark(ar);
   int rc = TS_OK;
@@ -115,17 +113,15 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
   memset(&kv, 0, sizeof kv);
   gen_seq *seq = calloc((size_t)BG, sizeof(gen_seq));
   philox_rng *rng = calloc((size_t)BG, sizeof(philox_rng));
-  float *logits = host_pick ? malloc(sizeof(float) * (size_t)(BG * V)) : NULL; /* (BG, V) host */
-  float *lgd = arena_alloc(ar, sizeof(float) * (size_t)(BG * V + 1));           /* (BG, V) backend */
+  float *lgd = arena_alloc(ar, sizeof(float) * (size_t)(BG * V + 1)); /* (BG, V) backend */
   int32_t *n_new = calloc((size_t)BG, sizeof(int32_t)), *cur = calloc((size_t)BG, sizeof(int32_t));
   int32_t *cand = calloc((size_t)BG, sizeof(int32_t)), *ban = calloc((size_t)BG, sizeof(int32_t)),
           *tk = calloc((size_t)BG, sizeof(int32_t));
   float *lps = calloc((size_t)BG, sizeof(float));
   double *u = calloc((size_t)BG, sizeof(double));
   float *xs = arena_alloc(ar, sizeof(float) * (size_t)(BG * C)); /* (BG, C) backend memory */
-  void *scratch = host_pick ? malloc(sample_scratch_bytes(V)) : NULL;
   int32_t *na = calloc((size_t)(3 * B), sizeof(int32_t));
-  if (!seq || !rng || (host_pick && (!logits || !scratch)) || !lgd || !n_new || !cur || !cand || !ban || !tk ||
+  if (!seq || !rng || !lgd || !n_new || !cur || !cand || !ban || !tk ||
       !lps || !u || !xs || !na) {
     rc = err_set(e, TS_ENOMEM, "generate: out of memory");
     goto done;
@@ -162,13 +158,11 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
    * rows fed in the last step */
   R = BG;
   for (int64_t r = 0; r < BG; r++) cand[r] = (int32_t)r;
-  if (host_pick && (rc = be_download(be, logits, lgd, sizeof(float) * (size_t)(BG * V), "generate logits", e)))
-    goto done;
   /* sample, feed, repeat */
   for (int step = 0;; step++) {
     int active = 0;
     for (int64_t r = 0; r < BG; r++) n_new[r] = 0;
-    if (!host_pick && R) {
+    if (R) {
       /* never emit the audio placeholder or the LLM's unused embedding rows, nor the stop token
        * before min_new; the log-prob reported is that of the full distribution, as the trainer
        * computes it */
@@ -177,24 +171,13 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
         ban[i] = seq[r].n < c->min_new ? m->im_end_id : -1;
         if (c->samp.temperature > 0.0f) u[i] = philox_uniform_d(&rng[r]);
       }
-      sample_req q = {c->samp.temperature, n_real, m->audio_id, ban, u};
+      sample_req q = {c->samp.temperature, n_real, m->audio_id, ban, u, c->samp.top_k, c->samp.top_p};
       tensor Z = tensor_dev(be->device, lgd, 2, R, V, 0, 0);
       if ((rc = op_sample(be, &Z, &q, tk, lps, e))) goto done;
     }
     for (int64_t i = 0; i < R; i++) {
-      int32_t r = cand[i], t;
-      float lp;
-      if (!host_pick) {
-        t = tk[i], lp = lps[i];
-      } else { /* the same choice on the host, with top-k / top-p */
-        float *z = logits + (int64_t)r * V;
-        float tau = c->samp.temperature > 0.0f ? c->samp.temperature : 1.0f, lse = rs_lse_tau(z, V, tau);
-        z[m->audio_id] = -INFINITY;
-        for (int64_t v = n_real; v < V; v++) z[v] = -INFINITY;
-        if (seq[r].n < c->min_new) z[m->im_end_id] = -INFINITY;
-        t = sample_token(z, V, &c->samp, &rng[r], NULL, scratch);
-        lp = z[t] / tau - lse;
-      }
+      int32_t r = cand[i], t = tk[i];
+      float lp = lps[i];
       int go = gen_accept(m, c, max_new, &seq[r], &outs[r], t, lp, e);
       if (go < 0) {
         rc = e ? e->code : TS_ENOMEM;
@@ -215,8 +198,7 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
     arena_mark sm = arena_get_mark(ar);
     int64_t Rs = 0;
     rc = qwen2_embed(&m->llm, cur, BG, xs, e);
-    if (!rc) rc = host_pick ? qwen2_step(&m->llm, &kv, 1, xs, n_new, logits, ar, e)
-                            : qwen2_step_into(&m->llm, &kv, 1, xs, n_new, lgd, &Rs, ar, e);
+    if (!rc) rc = qwen2_step_into(&m->llm, &kv, 1, xs, n_new, lgd, &Rs, ar, e);
     arena_rewind(ar, sm);
     if (rc) goto done;
   }
@@ -238,8 +220,8 @@ done:
     }
   if (rc && outs)
     for (int64_t r = 0; r < BG; r++) gen_output_free(&outs[r]);
-  free(seq), free(rng), free(logits), free(n_new), free(cur), free(cand), free(ban), free(tk), free(lps), free(u);
-  free(scratch), free(na);
+  free(seq), free(rng), free(n_new), free(cur), free(cand), free(ban), free(tk), free(lps), free(u);
+  free(na);
   qwen2_kv_free(&pre);
   qwen2_kv_free(&kv);
   arena_rewind(ar, mk);

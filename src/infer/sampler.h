@@ -21,10 +21,10 @@ int32_t sample_pick(const float *z, int64_t V, float inv_t, float lse, double u)
 /* Chooses a token from logits (V). *logp receives log softmax(logits / T)[token] over the
  * FULL vocabulary at temperature T (T = 1 for greedy): exactly the log-probability GRPO
  * needs for a token sampled at that temperature (truncation by top-k/top-p is not part of
- * it, as in TRL). scratch needs 2*V floats + V int32 when top-k/top-p is on (else unused). */
-int32_t sample_token(const float *logits, int64_t V, const sample_cfg *c, philox_rng *r, float *logp,
-                     void *scratch);
-size_t sample_scratch_bytes(int64_t V);
+ * it, as in TRL). Top-k / top-p keep a prefix of the order (logit descending, id ascending):
+ * top-k first, then the nucleus of what it kept, as Hugging Face applies them
+ * (src/tensor/rowsample.h). The same arithmetic as the backends' sample op. */
+int32_t sample_token(const float *logits, int64_t V, const sample_cfg *c, philox_rng *r, float *logp);
 
 /* Repetition guard: true when the last `span` or more tokens of seq consist of one pattern of
  * period p (1 <= p <= max_period) repeated at least min_repeats times. */

@@ -32,7 +32,9 @@ typedef struct attn_cfg {
  *   t is drawn from the row without the banned ids (ids >= n_real, ban when >= 0, ban_row[r]
  *   when given and >= 0): greedy (temperature 0) takes the largest remaining logit (the first
  *   on ties); otherwise the inverse-CDF pick (rowsample.h) of softmax(z / tau) over the
- *   remaining ids with the uniform u[r] in [0, 1).
+ *   remaining ids with the uniform u[r] in [0, 1); with top_k / top_p (rs_truncated), the
+ *   truncated pick of rowsample.h over the remaining ids instead (top-k first, then the nucleus
+ *   of what top-k kept, as Hugging Face applies them; ties broken by id).
  * z is left unchanged; u, ban_row, tok and logp are host arrays (R). */
 typedef struct sample_req {
   float temperature;
@@ -40,6 +42,8 @@ typedef struct sample_req {
   int32_t ban;
   const int32_t *ban_row;
   const double *u;
+  int64_t top_k; /* keep the top_k largest logits (0 = off) ... */
+  float top_p;   /* ... then the smallest prefix holding top_p of their mass (0 or 1 = off) */
 } sample_req;
 
 typedef struct backend backend;

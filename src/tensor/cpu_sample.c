@@ -1,6 +1,6 @@
 /* cpu_sample.c — the CPU backend's sample op (backend.h): per row, the full-row log-sum-exp for
  * the reported log-prob, the banned ids masked, then greedy or the inverse-CDF pick shared with
- * the host sampler (rowsample.h). */
+ * the host sampler (rowsample.h), over the whole row or its top-k / top-p prefix. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +27,12 @@ int cpu_sample(backend *be, const tensor *z, const sample_req *q, int32_t *tok, 
         if (row[v] > row[t]) t = v;
     } else {
       float inv_t = 1.0f / q->temperature, m2;
-      t = rs_pick(row, V, inv_t, rs_lse(row, V, inv_t, &m2), q->u[r]);
+      if (rs_truncated(q->top_k, q->top_p, V)) {
+        rs_cut c = rs_cut_top_p(row, V, inv_t, rs_cut_top_k(row, V, q->top_k), q->top_p);
+        t = rs_pick_cut(row, V, inv_t, c, q->u[r]);
+      } else {
+        t = rs_pick(row, V, inv_t, rs_lse(row, V, inv_t, &m2), q->u[r]);
+      }
     }
     tok[r] = (int32_t)t;
     logp[r] = row[t] / tau - lse;

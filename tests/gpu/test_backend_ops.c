@@ -632,11 +632,14 @@ static void c_set_rows(int64_t M, int64_t C, int64_t N) {
 }
 
 /* decoding's token choice: tokens must agree, log-probs within tolerance */
-static void c_sample(int64_t R, int64_t V, float temperature) {
-  case_begin("sample", "R=%lld V=%lld temperature=%g (bans: tail ids, one id, one per row)", (long long)R, (long long)V,
-             (double)temperature);
+static void c_sample(int64_t R, int64_t V, float temperature, int64_t top_k, float top_p, int ties) {
+  case_begin("sample", "R=%lld V=%lld temperature=%g top_k=%lld top_p=%g%s (bans: tail ids, one id, one per row)",
+             (long long)R, (long long)V, (double)temperature, (long long)top_k, (double)top_p,
+             ties ? " logits on a half-unit grid" : "");
   hb *z = mk(R * V, I_RAND);
   for (int64_t i = 0; i < R * V; i++) z->c[i] *= 4.0f; /* peaked enough for the bans to matter */
+  if (ties) /* runs of equal logits across every cut */
+    for (int64_t i = 0; i < R * V; i++) z->c[i] = (float)(int)(z->c[i] * 2.0f) * 0.5f;
   z->c[3] = 40.0f;                                    /* row 0's favourite is banned below */
   up(z);
   int32_t *ban_row = malloc(sizeof(int32_t) * (size_t)R), *tok[2];
@@ -646,7 +649,7 @@ static void c_sample(int64_t R, int64_t V, float temperature) {
     ban_row[r] = r == 0 ? 3 : (r % 2 ? -1 : rnd_int((int)V));
     u[r] = (double)(rnd_u64() >> 11) / 9007199254740992.0; /* [0, 1) */
   }
-  sample_req q = {temperature, V - 5, 7, ban_row, u};
+  sample_req q = {temperature, V - 5, 7, ban_row, u, top_k, top_p};
   BOTH(d) {
     tok[d] = malloc(sizeof(int32_t) * (size_t)R);
     lp[d] = malloc(sizeof(float) * (size_t)R);
@@ -862,10 +865,19 @@ int main(int argc, char **argv) {
   G("embed", c_embed(1000, 896, 77));
   G("set_rows", c_set_rows(40, 7, 13));
   G("set_rows", c_set_rows(4096, 128, 1000));
-  G("sample", c_sample(5, 37, 0.0f));
-  G("sample", c_sample(16, 1000, 1.0f));
-  G("sample", c_sample(8, 151936, 0.7f));
-  G("sample", c_sample(8, 151936, 0.0f));
+  G("sample", c_sample(5, 37, 0.0f, 0, 1.0f, 0));
+  G("sample", c_sample(16, 1000, 1.0f, 0, 1.0f, 0));
+  G("sample", c_sample(8, 151936, 0.7f, 0, 1.0f, 0));
+  G("sample", c_sample(8, 151936, 0.0f, 0, 1.0f, 0));
+  G("sample", c_sample(16, 1000, 1.0f, 20, 1.0f, 0));
+  G("sample", c_sample(16, 1000, 0.8f, 0, 0.6f, 0));
+  G("sample", c_sample(16, 1000, 1.0f, 30, 0.5f, 1));
+  G("sample", c_sample(8, 151936, 0.7f, 50, 1.0f, 0));
+  G("sample", c_sample(8, 151936, 1.0f, 0, 0.9f, 0));
+  G("sample", c_sample(8, 151936, 0.7f, 40, 0.95f, 1));
+  G("sample", c_sample(16, 1000, 1.0f, 100, 0.95f, 1)); /* the nucleus ends inside top-k's tie run */
+  G("sample", c_sample(5, 37, 1.0f, 3, 0.9f, 1));       /* more threads than entries */
+  G("sample", c_sample(8, 1000, 1.0f, 998, 0.97f, 0));  /* top_k above the eligible count */
   G("framecat", c_framecat(2, 11, 6, 2));
   G("framecat", c_framecat(3, 16, 5, 4));
   G("transpose", c_transpose(1, 37, 5));

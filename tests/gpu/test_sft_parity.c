@@ -289,7 +289,8 @@ static int part_bc(backend *dev, const char *dir, const char *name, int grpo, ts
 }
 
 /* ---- part D: generation ---- */
-static int gen_run(backend *be, const char *dir, float temp, int G, gen_output *outs, ts_err *e) {
+static int gen_run(backend *be, const char *dir, float temp, int G, int top_k, float top_p, gen_output *outs,
+                   ts_err *e) {
   tsm *m = NULL;
   if (tsm_load(dir, be, 0, 0, &m, e)) return 1;
   sbatch s;
@@ -302,7 +303,8 @@ static int gen_run(backend *be, const char *dir, float temp, int G, gen_output *
   gen_cfg c;
   memset(&c, 0, sizeof c);
   c.samp.temperature = temp;
-  c.samp.top_p = 1.0f;
+  c.samp.top_p = top_p;
+  c.samp.top_k = top_k;
   c.max_new = GEN_MAX;
   c.min_new = GEN_MAX; /* a random model would stop at once otherwise */
   c.G = G;
@@ -319,14 +321,15 @@ static int gen_run(backend *be, const char *dir, float temp, int G, gen_output *
 
 static int part_d(backend *dev, const char *dir, ts_err *e) {
   printf("D  generation (%d new tokens, 2 inputs)\n", GEN_MAX);
-  for (int k = 0; k < 2; k++) {
-    float temp = k ? 1.0f : 0.0f;
-    int G = k ? 2 : 1;
+  static const char *const what[3] = {"greedy ", "sampled", "top-k 20, top-p 0.9"};
+  for (int k = 0; k < 3; k++) {
+    float temp = k ? 1.0f : 0.0f, top_p = k == 2 ? 0.9f : 1.0f;
+    int G = k ? 2 : 1, top_k = k == 2 ? 20 : 0;
     gen_output oc[4], od[4];
     memset(oc, 0, sizeof oc);
     memset(od, 0, sizeof od);
-    int rc = gen_run(be_cpu(), dir, temp, G, oc, e);
-    if (!rc) rc = gen_run(dev, dir, temp, G, od, e);
+    int rc = gen_run(be_cpu(), dir, temp, G, top_k, top_p, oc, e);
+    if (!rc) rc = gen_run(dev, dir, temp, G, top_k, top_p, od, e);
     if (rc) return rc;
     int same = 0, total = 0;
     double worst = 0;
@@ -345,7 +348,7 @@ static int part_d(backend *dev, const char *dir, ts_err *e) {
      * (with reduced-precision GEMMs the comparison is only reported) */
     if (!ok && g_tol <= 1e-3) g_fail = 1;
     printf("   %s G=%d: %d of %d tokens agree before the first difference, log-prob max rel %.2e: %s\n",
-           k ? "sampled" : "greedy ", G, same, total, worst, ok ? "ok" : "MISMATCH");
+           what[k], G, same, total, worst, ok ? "ok" : "MISMATCH");
     for (int r = 0; r < 2 * G; r++) gen_output_free(&oc[r]), gen_output_free(&od[r]);
   }
   return 0;

@@ -1,6 +1,6 @@
 /* test_sampler.c — sampling: greedy picks the argmax; temperature sampling follows
  * softmax(z/T) (chi-square-style check of frequencies); top-k and top-p keep exactly the
- * right candidates; the reported log-prob is log softmax(z/T) of the token; draws are
+ * right candidates (and the truncated sets equal a sort-based reference, ties included); the reported log-prob is log softmax(z/T) of the token; draws are
  * reproducible for a seed; the repetition guard fires on loops and not on normal text. */
 #include <math.h>
 #include <setjmp.h>
@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "infer/sampler.h"
+#include "tensor/rowsample.h"
 
 static void softmax_d(const float *z, int V, double t, double *p) {
   double mx = -INFINITY, s = 0;
@@ -26,7 +27,7 @@ static void test_greedy(void **s) {
   sample_cfg c = {0.0f, 1.0f, 0};
   philox_rng r;
   philox_init(&r, 1, 0);
-  assert_int_equal(sample_token(z, 6, &c, &r, &lp, NULL), 3);
+  assert_int_equal(sample_token(z, 6, &c, &r, &lp), 3);
   double p[6];
   softmax_d(z, 6, 1.0, p);
   assert_float_equal(lp, log(p[3]), 1e-6);
@@ -42,11 +43,10 @@ static void run_freq(float temp, int top_k, float top_p, const int *allowed) {
   sample_cfg c = {temp, top_p, top_k};
   philox_rng r;
   philox_init(&r, 42, 7);
-  void *scratch = malloc(sample_scratch_bytes(V));
   int cnt[V] = {0};
   for (int i = 0; i < N; i++) {
     float lp;
-    int32_t t = sample_token(z, V, &c, &r, &lp, scratch);
+    int32_t t = sample_token(z, V, &c, &r, &lp);
     assert_true(t >= 0 && t < V);
     assert_float_equal(lp, log(p[t]), 1e-5); /* full-distribution log-prob at this temperature */
     cnt[t]++;
@@ -57,7 +57,6 @@ static void run_freq(float temp, int top_k, float top_p, const int *allowed) {
     if (fabs(got - want) > 5 * sd + 1e-12)
       fail_msg("T=%.2f k=%d p=%.2f token %d: frequency %.4f, expected %.4f", temp, top_k, top_p, j, got, want);
   }
-  free(scratch);
 }
 
 static void test_distributions(void **s) {
@@ -107,8 +106,8 @@ static void test_reproducible(void **s) {
   philox_rng r1, r2;
   philox_init(&r1, 9, 3);
   philox_init(&r2, 9, 3);
-  for (int i = 0; i < 50; i++) a[i] = sample_token(z, 5, &c, &r1, NULL, NULL);
-  for (int i = 0; i < 50; i++) b[i] = sample_token(z, 5, &c, &r2, NULL, NULL);
+  for (int i = 0; i < 50; i++) a[i] = sample_token(z, 5, &c, &r1, NULL);
+  for (int i = 0; i < 50; i++) b[i] = sample_token(z, 5, &c, &r2, NULL);
   assert_memory_equal(a, b, sizeof a);
 }
 
@@ -129,9 +128,135 @@ static void test_rep_guard(void **s) {
   assert_false(rep_guard_hit(&g, mixed, 40));
 }
 
+/* Reference for the truncated sets: sort the eligible ids by (logit desc, id asc) and take the
+ * first k, then the shortest prefix of those whose probability (renormalised within them, in
+ * long double) reaches top_p. */
+static const float *g_z;
+static int cmp_order(const void *a, const void *b) {
+  int32_t i = *(const int32_t *)a, j = *(const int32_t *)b;
+  if (g_z[i] != g_z[j]) return g_z[i] > g_z[j] ? -1 : 1;
+  return i < j ? -1 : 1;
+}
+
+static int64_t ref_set(const float *z, int64_t V, float inv_t, int64_t k, float top_p, int32_t *idx) {
+  int64_t n = 0;
+  for (int64_t j = 0; j < V; j++)
+    if (z[j] > -INFINITY) idx[n++] = (int32_t)j;
+  g_z = z;
+  qsort(idx, (size_t)n, sizeof(int32_t), cmp_order);
+  if (k > 0 && k < n) n = k;
+  if (top_p > 0.0f && top_p < 1.0f) {
+    long double mx = (long double)z[idx[0]] * inv_t, tot = 0, acc = 0;
+    for (int64_t i = 0; i < n; i++) tot += expl((long double)(z[idx[i]] * inv_t) - mx);
+    int64_t m = 0;
+    while (m < n) {
+      acc += expl((long double)(z[idx[m]] * inv_t) - mx);
+      m++;
+      if (acc >= (long double)top_p * tot) break;
+    }
+    n = m;
+  }
+  return n;
+}
+
+/* the prefix described by a cut, as a membership list in id order */
+static int64_t cut_members(const float *z, int64_t V, rs_cut c, uint8_t *in) {
+  int64_t n = 0, rank = 0;
+  for (int64_t j = 0; j < V; j++) {
+    in[j] = 0;
+    if (!(z[j] > -INFINITY)) continue;
+    uint32_t key = rs_key(z[j]);
+    if (key > c.key || (key == c.key && rank++ < c.m)) in[j] = 1, n++;
+  }
+  return n;
+}
+
+static void test_truncation_sets(void **s) {
+  (void)s;
+  enum { V = 300 };
+  float z[V];
+  int32_t idx[V];
+  uint8_t in[V];
+  philox_rng r;
+  philox_init(&r, 5, 1);
+  int checked = 0, with_ties = 0;
+  for (int trial = 0; trial < 400; trial++) {
+    int levels = trial % 3 == 0 ? 7 : 1000; /* few distinct values: many ties at the cut */
+    for (int j = 0; j < V; j++) {
+      double u = philox_uniform_d(&r);
+      z[j] = levels < 1000 ? (float)((int)(u * levels)) * 0.5f - 1.0f : (float)(6.0 * u - 3.0);
+      if (philox_uniform_d(&r) < 0.1) z[j] = -INFINITY; /* banned */
+    }
+    if (trial % 5 == 0) z[trial % V] = 0.0f, z[(trial + 1) % V] = -0.0f; /* signed zeros */
+    int64_t k = (int64_t)(philox_uniform_d(&r) * 60) - 5;               /* <= 0: off */
+    float top_p = trial % 4 == 0 ? 1.0f : (float)philox_uniform_d(&r);
+    float inv_t = trial % 2 ? 1.0f : 1.0f / 0.7f;
+    rs_cut c = rs_cut_top_p(z, V, inv_t, rs_cut_top_k(z, V, k), top_p);
+    int64_t n = ref_set(z, V, inv_t, k, top_p, idx), got = cut_members(z, V, c, in);
+    if (got != n) fail_msg("trial %d (k=%lld p=%.4f): %lld kept, reference %lld", trial, (long long)k, (double)top_p,
+                           (long long)got, (long long)n);
+    for (int64_t i = 0; i < n; i++)
+      if (!in[idx[i]]) fail_msg("trial %d: id %d of the reference set is not kept", trial, idx[i]);
+    with_ties += n > 0 && n < V && levels < 1000;
+    checked++;
+    /* every draw lands inside the set, and the lowest / highest uniforms on its first / last
+     * member in id order */
+    int32_t first = -1, last = -1;
+    for (int j = 0; j < V; j++)
+      if (in[j]) last = j, first = first < 0 ? j : first;
+    for (int d = 0; d < 20; d++) {
+      int32_t t = rs_pick_cut(z, V, inv_t, c, philox_uniform_d(&r));
+      assert_true(t >= 0 && t < V && in[t]);
+    }
+    assert_int_equal(rs_pick_cut(z, V, inv_t, c, 0.0), first);
+    (void)last;
+  }
+  assert_int_equal(checked, 400);
+  assert_true(with_ties > 100);
+}
+
+/* a nucleus that needs only part of a run of equal logits takes the lowest ids of the run */
+static void test_truncation_ties(void **s) {
+  (void)s;
+  float z[8] = {1.0f, 2.0f, 2.0f, 0.5f, 2.0f, 2.0f, -INFINITY, 2.0f};
+  /* five equal logits of 2.0 (ids 1, 2, 4, 5, 7): top-k 3 keeps ids 1, 2, 4 */
+  rs_cut c = rs_cut_top_k(z, 8, 3);
+  uint8_t in[8];
+  assert_int_equal(cut_members(z, 8, c, in), 3);
+  assert_true(in[1] && in[2] && in[4] && !in[5] && !in[7] && !in[0]);
+  /* each 2.0 holds ~19.3 % of the row: top_p 0.3 needs two of them */
+  c = rs_cut_top_p(z, 8, 1.0f, rs_cut_all(), 0.3f);
+  assert_int_equal(cut_members(z, 8, c, in), 2);
+  assert_true(in[1] && in[2]);
+  /* within top-k 3, top_p 0.5 of those three needs two */
+  c = rs_cut_top_p(z, 8, 1.0f, rs_cut_top_k(z, 8, 3), 0.5f);
+  assert_int_equal(cut_members(z, 8, c, in), 2);
+  /* top_p 0.7 of them needs all three */
+  c = rs_cut_top_p(z, 8, 1.0f, rs_cut_top_k(z, 8, 3), 0.7f);
+  assert_int_equal(cut_members(z, 8, c, in), 3);
+  assert_int_equal(rs_pick_cut(z, 8, 1.0f, c, 0.999), 4);
+  /* draws from a cut through a run of ties are uniform over the members kept */
+  c = rs_cut_top_k(z, 8, 3);
+  philox_rng r;
+  philox_init(&r, 11, 2);
+  int cnt[8] = {0};
+  for (int i = 0; i < 30000; i++) cnt[rs_pick_cut(z, 8, 1.0f, c, philox_uniform_d(&r))]++;
+  for (int j = 0; j < 8; j++) {
+    double want = (j == 1 || j == 2 || j == 4) ? 1.0 / 3 : 0.0, got = cnt[j] / 30000.0;
+    if (fabs(got - want) > 0.015) fail_msg("tie draw: id %d frequency %.4f, expected %.4f", j, got, want);
+  }
+  /* key order and its inverse */
+  float xs[] = {-INFINITY, -3.5f, -0.0f, 0.0f, 1e-30f, 2.0f, INFINITY};
+  for (int i = 0; i < 7; i++) {
+    assert_true(rs_unkey(rs_key(xs[i])) == xs[i] || (xs[i] == 0.0f));
+    if (i) assert_true(rs_key(xs[i]) > rs_key(xs[i - 1]));
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_greedy), cmocka_unit_test(test_distributions),
                                      cmocka_unit_test(test_reproducible), cmocka_unit_test(test_rep_guard),
-                                     cmocka_unit_test(test_pick_never_masked)};
+                                     cmocka_unit_test(test_pick_never_masked), cmocka_unit_test(test_truncation_sets),
+                                     cmocka_unit_test(test_truncation_ties)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

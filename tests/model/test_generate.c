@@ -77,7 +77,7 @@ static int64_t teacher(const int32_t *prompt, int32_t np, int64_t b, const gen_o
   return lo.correct;
 }
 
-static void run(float temp, int G, uint64_t seed, gen_output *outs) {
+static void run_tr(float temp, int G, uint64_t seed, int top_k, float top_p, gen_output *outs) {
   int32_t *prompt, np;
   ts_err e;
   assert_int_equal(tsm_prompt_ids(g_m, &prompt, &np, &e), 0);
@@ -87,7 +87,8 @@ static void run(float temp, int G, uint64_t seed, gen_output *outs) {
   gen_cfg c;
   memset(&c, 0, sizeof c);
   c.samp.temperature = temp;
-  c.samp.top_p = 1.0f;
+  c.samp.top_p = top_p;
+  c.samp.top_k = top_k;
   c.max_new = 10;
   c.G = G;
   c.seed = seed;
@@ -101,7 +102,8 @@ static void run(float temp, int G, uint64_t seed, gen_output *outs) {
       assert_true(o->n > 0 || o->stopped);
       float lp[32];
       int64_t hits = teacher(prompt, np, b, o, temp > 0 ? temp : 1.0f, lp);
-      if (temp == 0.0f) assert_int_equal(hits, o->n + (o->stopped ? 1 : 0)); /* greedy = argmax each step */
+      /* greedy = argmax each step; so is a top-k of 1 or a nucleus of one token at any temperature */
+      if (temp == 0.0f || top_k == 1 || top_p < 1e-6f) assert_int_equal(hits, o->n + (o->stopped ? 1 : 0));
       char what[64];
       snprintf(what, sizeof what, "logp T=%.1f b=%lld g=%d", temp, (long long)b, g);
       assert_true(tu_close_ff(what, o->logp, lp, o->n, 1e-4, 1e-3));
@@ -110,6 +112,8 @@ static void run(float temp, int G, uint64_t seed, gen_output *outs) {
   arena_free(&ar);
   free(prompt);
 }
+
+static void run(float temp, int G, uint64_t seed, gen_output *outs) { run_tr(temp, G, seed, 0, 1.0f, outs); }
 
 static void test_greedy(void **s) {
   (void)s;
@@ -135,7 +139,30 @@ static void test_sampled_groups(void **s) {
   for (int i = 0; i < 4; i++) gen_output_free(&a[i]);
 }
 
+/* top-k / top-p through the sample op: a cut to one token is greedy (checked in run_tr); a wider
+ * one still samples */
+static void test_truncated(void **s) {
+  (void)s;
+  gen_output a[4], g[2];
+  run(0.0f, 1, 1, g);
+  run_tr(1.0f, 2, 5, 1, 1.0f, a);
+  for (int i = 0; i < 4; i++) {
+    assert_int_equal(a[i].n, g[i / 2].n); /* every sample is the greedy output */
+    assert_memory_equal(a[i].tok, g[i / 2].tok, sizeof(int32_t) * (size_t)a[i].n);
+    gen_output_free(&a[i]);
+  }
+  run_tr(1.5f, 2, 5, 0, 1e-7f, a);
+  for (int i = 0; i < 4; i++) {
+    assert_memory_equal(a[i].tok, g[i / 2].tok, sizeof(int32_t) * (size_t)a[i].n);
+    gen_output_free(&a[i]);
+  }
+  run_tr(1.0f, 2, 5, 40, 0.9f, a);
+  for (int i = 0; i < 4; i++) gen_output_free(&a[i]);
+  for (int i = 0; i < 2; i++) gen_output_free(&g[i]);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_greedy), cmocka_unit_test(test_sampled_groups)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_greedy), cmocka_unit_test(test_sampled_groups),
+                                     cmocka_unit_test(test_truncated)};
   return cmocka_run_group_tests(tests, setup, teardown);
 }

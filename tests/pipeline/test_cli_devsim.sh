@@ -47,9 +47,12 @@ for d in cpu devsim; do
   run "$bin" decode "$ck" "$work/train.jsonl" --out "$work/dec_$d.jsonl" --max-new 16 --limit 4 --batch 2 --device $d
   run "$bin" decode "$ck" "$work/train.jsonl" --out "$work/samp_$d.jsonl" --max-new 16 --limit 2 --samples 2 \
     --temperature 1 --seed 5 --device $d
+  run "$bin" decode "$ck" "$work/train.jsonl" --out "$work/trunc_$d.jsonl" --max-new 16 --limit 2 --samples 2 \
+    --temperature 1 --top-k 20 --top-p 0.9 --seed 5 --device $d
 done
 same "$work/dec_cpu.jsonl" "$work/dec_devsim.jsonl" "greedy decoding on devsim differs from the CPU"
 same "$work/samp_cpu.jsonl" "$work/samp_devsim.jsonl" "sampled decoding on devsim differs from the CPU"
+same "$work/trunc_cpu.jsonl" "$work/trunc_devsim.jsonl" "top-k / top-p decoding on devsim differs from the CPU"
 
 run "$bin" select "$work/dec_cpu.jsonl" --mode random --size 2 --seed 1 --manifest "$work/train.jsonl" --out "$work/rl.jsonl"
 grpo=(train grpo "$ck" "$work/rl.jsonl" --steps 2 --prompts 1 --G 2 --micro-batch 2 --max-new 16 --beta 0.04)
