@@ -1,5 +1,5 @@
 /* bench_engine.c — times the CPU engine on matmul, attention and a Qwen2.5-0.5B-shaped
- * decoder layer (forward + backward). Prints one line per case: name, median ms, GFLOP/s.
+ * decoder layer (forward + backward), and the GELU activation. Prints one line per case: name, median ms, GFLOP/s.
  * bench/run_engine.sh runs it beside the same work in PyTorch and prints the ratios. */
 #include <math.h>
 #include <stdio.h>
@@ -169,6 +169,34 @@ static void bench_block(int64_t B, int64_t T, int reps) {
   pset_free(&ps);
 }
 
+/* ---- GELU (erf form), the encoder FFN's activation: y = gelu(x); fwd+bwd adds dx += dy gelu'(x).
+ * The rate column counts elements (G elements / s), not FLOPs. ---- */
+typedef struct gelu_ctx {
+  tensor x, y, dy, dx;
+  int bwd;
+} gelu_ctx;
+
+static void gelu_run(void *p) {
+  gelu_ctx *c = p;
+  backend *be = be_cpu();
+  op_act(be, ACT_GELU, &c->x, &c->y, NULL);
+  if (c->bwd) op_act_bwd(be, ACT_GELU, &c->x, &c->dy, &c->dx, NULL);
+}
+
+static void bench_gelu(int64_t n, int reps) {
+  gelu_ctx c;
+  float *x = bench_rand(n, 11), *y = bench_rand(n, 12), *dy = bench_rand(n, 13), *dx = bench_rand(n, 14);
+  for (int64_t i = 0; i < n; i++) x[i] *= 4.0f; /* pre-activations span a few units */
+  c.x = tensor_f32(x, 1, n, 0, 0, 0), c.y = tensor_f32(y, 1, n, 0, 0, 0);
+  c.dy = tensor_f32(dy, 1, n, 0, 0, 0), c.dx = tensor_f32(dx, 1, n, 0, 0, 0);
+  char name[96];
+  for (c.bwd = 0; c.bwd < 2; c.bwd++) {
+    snprintf(name, sizeof name, "gelu_%s_%lld", c.bwd ? "fwdbwd" : "fwd", (long long)n);
+    report(name, bench_median(gelu_run, &c, reps), (double)n);
+  }
+  free(x), free(y), free(dy), free(dx);
+}
+
 int main(int argc, char **argv) {
   int reps = argc > 1 ? atoi(argv[1]) : 5;
   if (reps < 1 || reps > 64) reps = 5;
@@ -182,5 +210,6 @@ int main(int argc, char **argv) {
   bench_attention(1, 256, 14, 2, 64, 1, reps);
   bench_attention(1, 500, 16, 16, 64, 0, reps);
   bench_block(1, 256, reps);
+  bench_gelu(4000 * 4096, reps); /* data2vec large's FFN at batch 4 x 20 s */
   return 0;
 }

@@ -108,9 +108,24 @@ def bench_block(B, T):
     report(f"qwen2_0.5b_layer_fwdbwd_B{B}_T{T}", median_ms(fb), flops)
 
 
+def bench_gelu(n):
+    x = (torch.rand(n) * 2 - 1) * 4
+    dy = torch.rand(n) * 2 - 1
+    with torch.no_grad():
+        report(f"gelu_fwd_{n}", median_ms(lambda: torch.nn.functional.gelu(x)), float(n))
+    xg = x.clone().requires_grad_()
+
+    def fb():
+        xg.grad = None
+        torch.nn.functional.gelu(xg).backward(dy)
+
+    report(f"gelu_fwdbwd_{n}", median_ms(fb), float(n))
+
+
 if __name__ == "__main__":
     bench_matmul(512, 512, 512)
     bench_matmul(256, 4864, 896)
     bench_attention(1, 256, 14, 2, 64, True)
     bench_attention(1, 500, 16, 16, 64, False)
     bench_block(1, 256)
+    bench_gelu(4000 * 4096)

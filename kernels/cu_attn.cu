@@ -1,10 +1,16 @@
 // cu_attn.cu — scaled-dot-product attention on the GPU, the same algorithm as the CPU
-// reference: for each batch row, scores S = scale Q K^T by cuBLAS (strided-batched over the
-// query heads that share one kv head, so grouped-query attention needs no copies), a row
-// kernel for masks (key padding, causal with q_pos0), the additive per-head bias, softmax and
-// the row log-sum-exp, then O = P V. Backward recomputes P from the saved lse and forms
-// dV = P^T dO, dS = P (dO V^T - rowsum(dO o O)), dQ = scale dS K, dK = scale dS^T Q.
-// Scratch holds (Hq, Tq, Tk) scores (two such buffers in backward) for one batch row at a time.
+// reference. The batch rows are taken in chunks (as many as fit in CU_ATTN_SCRATCH bytes of
+// scores, or cuda_set_attn_rows); for a chunk, scores S = scale Q K^T for every (batch row,
+// query head) in ONE batched cuBLAS call (pointer arrays made on the device, so grouped-query
+// attention needs no copies), one row kernel for masks (key padding, causal with q_pos0), the
+// additive per-head bias, softmax and the row log-sum-exp, then O = P V in one more batched
+// call. Backward recomputes P from the saved lse and forms dV = P^T dO, dS = P (dO V^T -
+// rowsum(dO o O)), dQ = scale dS K, dK = scale dS^T Q, each a batched call; with grouped-query
+// attention the per-query-head dV / dK go to scratch and a kernel adds each group (in head
+// order) to the kv head's gradient. A launch count independent of the batch and head counts:
+// about 4 per chunk forward and 9 backward, where one launch per head and batch row cost ~80
+// per batch row and layer for a 16-head encoder. Decoding steps (one query) have their own
+// fused kernel.
 #include <math.h>
 
 #include "cu_common.h"
@@ -25,13 +31,23 @@ __device__ __forceinline__ int64_t at_lim(int64_t klen, int causal, int64_t p0, 
   return lim < 0 ? 0 : lim;
 }
 
-/* Rows (h, i) of S for one batch row: mask + bias, softmax in place, lse. Block per row. */
-__global__ void k_attn_softmax(float *S, float *lse, const float *bias, int64_t Tq, int64_t Tk, int64_t klen,
-                               int causal, int64_t p0) {
-  int64_t row = blockIdx.x, h = row / Tq, i = row % Tq;
-  float *s = S + row * Tk;
+/* Scores of a chunk: S (bc, Hq, TTp) with (Tq, Tk) per (b, h) at stride TTp = Tq Tk rounded up
+ * to 4; row r = (b, h, i) at S + (r / Tq) TTp + i Tk. klen, p0: (bc) device arrays or
+ * NULL (all keys; 0). */
+__device__ __forceinline__ void at_row(int64_t r, int64_t Hq, int64_t Tq, int64_t Tk, const int32_t *klen,
+                                       const int32_t *p0, int causal, int64_t *h, int64_t *i, int64_t *lim) {
+  int64_t b = r / (Hq * Tq), e = r % (Hq * Tq);
+  *h = e / Tq, *i = e % Tq;
+  *lim = at_lim(klen ? klen[b] : Tk, causal, p0 ? p0[b] : 0, *i);
+}
+
+/* Rows of S: mask + bias, softmax in place, lse (bc, Hq, Tq). Block per row. */
+__global__ void k_attn_softmax(float *S, int64_t TTp, float *lse, const float *bias, int64_t Hq, int64_t Tq,
+                               int64_t Tk, const int32_t *klen, const int32_t *p0, int causal) {
+  int64_t row = blockIdx.x, h, i, lim;
+  at_row(row, Hq, Tq, Tk, klen, p0, causal, &h, &i, &lim);
+  float *s = S + (row / Tq) * TTp + i * Tk;
   const float *br = bias ? bias + (h * Tq + i) * Tk : NULL;
-  int64_t lim = at_lim(klen, causal, p0, i);
   float mx = -INFINITY;
   for (int64_t j = threadIdx.x; j < lim; j += blockDim.x) {
     float v = s[j] + (br ? br[j] : 0.0f);
@@ -57,38 +73,79 @@ __global__ void k_attn_softmax(float *S, float *lse, const float *bias, int64_t 
 }
 
 /* P = exp(S + bias - lse) on visible keys, 0 elsewhere (recomputed for backward). */
-__global__ void k_attn_probs(float *S, const float *lse, const float *bias, int64_t Tq, int64_t Tk, int64_t klen,
-                             int causal, int64_t p0) {
-  int64_t row = blockIdx.x, h = row / Tq, i = row % Tq;
-  float *s = S + row * Tk;
+__global__ void k_attn_probs(float *S, int64_t TTp, const float *lse, const float *bias, int64_t Hq, int64_t Tq,
+                             int64_t Tk, const int32_t *klen, const int32_t *p0, int causal) {
+  int64_t row = blockIdx.x, h, i, lim;
+  at_row(row, Hq, Tq, Tk, klen, p0, causal, &h, &i, &lim);
+  float *s = S + (row / Tq) * TTp + i * Tk;
   const float *br = bias ? bias + (h * Tq + i) * Tk : NULL;
-  int64_t lim = at_lim(klen, causal, p0, i);
   float l = lse[row];
   for (int64_t j = threadIdx.x; j < Tk; j += blockDim.x)
     s[j] = (j < lim && l != -INFINITY) ? expf(s[j] + (br ? br[j] : 0.0f) - l) : 0.0f;
 }
 
-/* dS = P (dP - D_i) with D_i = dO_i . O_i, in place in dP; dbias += dS. Block per row (h, i). */
-__global__ void k_attn_ds(const float *P, float *dP, const float *go, const float *o, float *dbias, int64_t Tq,
-                          int64_t Tk, int64_t Hq, int64_t D) {
-  int64_t row = blockIdx.x, h = row / Tq, i = row % Tq;
-  const float *gr = go + (i * Hq + h) * D, *orow = o + (i * Hq + h) * D;
-  double di = 0;
-  for (int64_t c = threadIdx.x; c < D; c += blockDim.x) di += (double)gr[c] * orow[c];
-  float dv = (float)cu_block_sum(di);
-  const float *p = P + row * Tk;
-  float *dp = dP + row * Tk;
-  float *db = dbias ? dbias + row * Tk : NULL;
-  for (int64_t j = threadIdx.x; j < Tk; j += blockDim.x) {
-    float v = p[j] * (dp[j] - dv);
-    dp[j] = v;
-    if (db) db[j] += v;
+/* dS = P (dP - D_i) with D_i = dO_i . O_i, in place in dP; dbias (Hq, Tq, Tk) += dS summed
+ * over the chunk's batch rows in order (the bias is shared by the batch, so one block per
+ * (h, i) walks the rows: no atomics, the CPU's order). go, o: the chunk's (bc, Tq, Hq, D). */
+__global__ void k_attn_ds(const float *P, float *dP, int64_t TTp, const float *go, const float *o, float *dbias,
+                          int64_t bc, int64_t Tq, int64_t Tk, int64_t Hq, int64_t D) {
+  int64_t hi = blockIdx.x, h = hi / Tq, i = hi % Tq;
+  float *db = dbias ? dbias + hi * Tk : NULL;
+  for (int64_t b = 0; b < bc; b++) {
+    const float *gr = go + ((b * Tq + i) * Hq + h) * D, *orow = o + ((b * Tq + i) * Hq + h) * D;
+    double di = 0;
+    for (int64_t c = threadIdx.x; c < D; c += blockDim.x) di += (double)gr[c] * orow[c];
+    float dv = (float)cu_block_sum(di);
+    int64_t at = (b * Hq + h) * TTp + i * Tk;
+    const float *p = P + at;
+    float *dp = dP + at;
+    for (int64_t j = threadIdx.x; j < Tk; j += blockDim.x) {
+      float v = p[j] * (dp[j] - dv);
+      dp[j] = v;
+      if (db) db[j] += v; /* thread j owns column j for every b */
+    }
   }
 }
 
+/* dst (bc, Tk, Hkv, D) += the sum over each group of the per-query-head src (bc, Hq, Tk, D)
+ * (head stride KDp >= Tk D), heads added in order */
+__global__ void k_attn_gsum(float *dst, const float *src, int64_t KDp, int64_t bc, int64_t Tk, int64_t Hkv,
+                            int64_t grp, int64_t D) {
+  int64_t Hq = Hkv * grp;
+  CU_LOOP(x, bc * Tk * Hkv * D) {
+    int64_t c = x % D, kh = (x / D) % Hkv, j = (x / (D * Hkv)) % Tk, b = x / (D * Hkv * Tk);
+    float acc = dst[x];
+    for (int64_t g = 0; g < grp; g++) acc += src[(b * Hq + kh * grp + g) * KDp + j * D + c];
+    dst[x] = acc;
+  }
+}
+
+/* Pointer tables for a chunk's batched GEMMs: entry e = b Hq + h of table t is
+ * base[t] + b sb[t] + (h / hdiv[t]) sh[t]. */
+#define AT_TABLES 9
+struct at_ptab {
+  const float *base[AT_TABLES];
+  int64_t sb[AT_TABLES], sh[AT_TABLES], hdiv[AT_TABLES];
+  int n;
+};
+__global__ void k_attn_ptrs(const float **dst, at_ptab t, int64_t bc, int64_t Hq) {
+  int64_t per = bc * Hq;
+  CU_LOOP(x, t.n * per) {
+    int64_t k = x / per, e = x % per, b = e / Hq, h = e % Hq;
+    dst[x] = t.base[k] + b * t.sb[k] + (h / t.hdiv[k]) * t.sh[k];
+  }
+}
+
+/* adds a table; returns its index */
+static int at_tab(at_ptab *t, const float *base, int64_t sb, int64_t sh, int64_t hdiv) {
+  int k = t->n++;
+  t->base[k] = base, t->sb[k] = sb, t->sh[k] = sh, t->hdiv[k] = hdiv;
+  return k;
+}
+
 /* One query per batch row (a decoding step): everything in one launch, a block per (b, h):
- * scores into shared memory, masks and bias, softmax with the row log-sum-exp, O = P V. The
- * per-row path below costs 2 Hkv + 1 launches per batch row instead. */
+ * scores into shared memory, masks and bias, softmax with the row log-sum-exp, O = P V (the
+ * chunked path below would take 4 launches and (B, Hq, 1, Tk) scratch). */
 #define AT_DEC_MAX_TK 11000 /* scores in shared memory (44 KB) */
 __global__ void k_attn_decode(const float *q, const float *k, const float *v, float *out, float *lse,
                               const float *bias, const int32_t *klen, const int32_t *p0, int causal, float scale,
@@ -144,36 +201,76 @@ static int at_decode(backend *be, const at_dims *d, const tensor *q, const tenso
   return TS_OK;
 }
 
-/* S_h = scale Q_h K_kh^T for every query head of batch row b */
-static int at_scores(backend *be, const at_dims *d, const float *qb, const float *kb, float scale, float *S) {
-  int64_t TT = d->Tq * d->Tk;
-  for (int64_t kh = 0; kh < d->Hkv; kh++)
-    TS_TRY(cu_gemm(be, 0, 1, d->Tq, d->Tk, d->D, scale, qb + kh * d->grp * d->D, d->Hq * d->D, d->D,
-                   kb + kh * d->D, d->Hkv * d->D, 0, 0.0f, S + kh * d->grp * TT, d->Tk, TT, d->grp));
+/* batch rows per chunk: the override, or as many as fit in the scratch budget */
+#define CU_ATTN_SCRATCH ((size_t)512 << 20)
+static int64_t at_chunk(backend *be, int64_t B, size_t per_row, int64_t rows) {
+  int64_t n = cu_of(be)->attn_rows;
+  if (n <= 0) n = per_row ? (int64_t)(CU_ATTN_SCRATCH / per_row) : B;
+  if (n > 2147483647LL / rows) n = 2147483647LL / rows; /* the row kernels' grid */
+  return n < 1 ? 1 : n > B ? B : n;
+}
+
+/* whether every matrix a table gives starts 16-byte aligned: cuBLAS's tensor-core kernels for
+ * pointer-array batches need it; a chunk whose tables do not qualify runs f32 SGEMM instead */
+static int at_aligned(const at_ptab *t) {
+  for (int k = 0; k < t->n; k++)
+    if (((uintptr_t)t->base[k] & 15) || (t->sb[k] & 3) || (t->sh[k] & 3)) return 0;
+  return 1;
+}
+
+/* the per-(row, head) strides of the score and per-head gradient scratch, rounded up to 4
+ * floats so that those matrices start 16-byte aligned */
+static inline int64_t at_pad4(int64_t n) { return (n + 3) & ~(int64_t)3; }
+
+/* the kv_len / q_pos0 host arrays (B) on the device (staged once per step: they repeat) */
+static int at_stage(backend *be, const at_dims *d, const attn_cfg *cfg, const int32_t **dk, const int32_t **dp) {
+  size_t nb = sizeof(int32_t) * (size_t)d->B;
+  *dk = NULL, *dp = NULL;
+  if (cfg->kv_len) TS_TRY(cu_stage_same(be, cfg->kv_len, nb, (const void **)dk));
+  if (cfg->q_pos0) TS_TRY(cu_stage_same(be, cfg->q_pos0, nb, (const void **)dp));
   return TS_OK;
 }
 
 int cu_attention(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *out, tensor *lse,
                  const attn_cfg *cfg) {
   at_dims d = at_dims_of(q, k);
-  int64_t TT = d.Tq * d.Tk, rows = d.Hq * d.Tq;
+  int64_t TTp = at_pad4(d.Tq * d.Tk), rows = d.Hq * d.Tq, qs = d.Hq * d.D, ks = d.Hkv * d.D;
   if (d.B <= 0 || rows <= 0 || d.D <= 0) return TS_OK;
   if (d.Tq == 1 && d.Tk >= 1 && d.Tk <= AT_DEC_MAX_TK && d.B * d.Hq <= 2147483647LL) /* a decoding step */
     return at_decode(be, &d, q, k, v, out, lse, cfg);
-  float *S = NULL;
-  TS_TRY(cu_scratch(be, sizeof(float) * (size_t)(rows * (d.Tk > 0 ? d.Tk : 1)), (void **)&S));
+  if (d.Tk <= 0) { /* no keys: zero output, lse = -inf (as the softmax kernel gives a row with none) */
+    TS_TRY(be->ops->fill(be, out, 0.0f));
+    if (lse) TS_TRY(be->ops->fill(be, lse, -INFINITY));
+    return TS_OK;
+  }
+  const int32_t *dkl, *dp0;
+  TS_TRY(at_stage(be, &d, cfg, &dkl, &dp0));
+  int64_t bc = at_chunk(be, d.B, sizeof(float) * (size_t)(d.Hq * TTp) + 5 * sizeof(float *) * (size_t)d.Hq, rows);
+  size_t bS = cu_rnd(sizeof(float) * (size_t)(bc * d.Hq * TTp)), bP = cu_rnd(5 * sizeof(float *) * (size_t)(bc * d.Hq));
+  char *cur;
+  TS_TRY(cu_scratch(be, bS + bP, (void **)&cur));
+  float *S = (float *)cu_carve(&cur, bS);
+  const float **tab = (const float **)cu_carve(&cur, bP);
   const float *bias = cfg->bias ? cu_f(cfg->bias) : NULL;
-  for (int64_t b = 0; b < d.B; b++) {
-    const float *qb = cu_f(q) + b * d.Tq * d.Hq * d.D, *kb = cu_f(k) + b * d.Tk * d.Hkv * d.D,
-                *vb = cu_f(v) + b * d.Tk * d.Hkv * d.D;
-    float *ob = cu_f(out) + b * d.Tq * d.Hq * d.D, *lb = lse ? cu_f(lse) + b * rows : NULL;
-    int64_t klen = cfg->kv_len ? cfg->kv_len[b] : d.Tk, p0 = cfg->q_pos0 ? cfg->q_pos0[b] : 0;
-    TS_TRY(at_scores(be, &d, qb, kb, cfg->scale, S));
-    k_attn_softmax<<<(unsigned)rows, 256>>>(S, lb, bias, d.Tq, d.Tk, klen, cfg->causal, p0);
+  for (int64_t b0 = 0; b0 < d.B; b0 += bc) {
+    int64_t n = d.B - b0 < bc ? d.B - b0 : bc, per = n * d.Hq;
+    at_ptab t;
+    t.n = 0;
+    int tq = at_tab(&t, cu_f(q) + b0 * d.Tq * qs, d.Tq * qs, d.D, 1);
+    int tk = at_tab(&t, cu_f(k) + b0 * d.Tk * ks, d.Tk * ks, d.D, d.grp);
+    int tv = at_tab(&t, cu_f(v) + b0 * d.Tk * ks, d.Tk * ks, d.D, d.grp);
+    int ts = at_tab(&t, S, d.Hq * TTp, TTp, 1);
+    int to = at_tab(&t, cu_f(out) + b0 * d.Tq * qs, d.Tq * qs, d.D, 1);
+    int al = at_aligned(&t);
+    k_attn_ptrs<<<cu_blocks(t.n * per), 256>>>(tab, t, n, d.Hq);
+    CU_LAUNCHED("k_attn_ptrs");
+    TS_TRY(cu_gemm_ptr(be, 0, 1, d.Tq, d.Tk, d.D, cfg->scale, tab + tq * per, qs, tab + tk * per, ks, 0.0f,
+                       (float *const *)(tab + ts * per), d.Tk, per, al));
+    k_attn_softmax<<<(unsigned)(n * rows), 256>>>(S, TTp, lse ? cu_f(lse) + b0 * rows : NULL, bias, d.Hq, d.Tq, d.Tk,
+                                                 dkl ? dkl + b0 : NULL, dp0 ? dp0 + b0 : NULL, cfg->causal);
     CU_LAUNCHED("k_attn_softmax");
-    for (int64_t kh = 0; kh < d.Hkv; kh++)
-      TS_TRY(cu_gemm(be, 0, 0, d.Tq, d.D, d.Tk, 1.0f, S + kh * d.grp * TT, d.Tk, TT, vb + kh * d.D, d.Hkv * d.D, 0,
-                     0.0f, ob + kh * d.grp * d.D, d.Hq * d.D, d.D, d.grp));
+    TS_TRY(cu_gemm_ptr(be, 0, 0, d.Tq, d.D, d.Tk, 1.0f, tab + ts * per, d.Tk, tab + tv * per, ks, 0.0f,
+                       (float *const *)(tab + to * per), qs, per, al));
   }
   return TS_OK;
 }
@@ -182,38 +279,73 @@ int cu_attention_bwd(backend *be, const tensor *q, const tensor *k, const tensor
                      const tensor *lse, const tensor *dout, tensor *dq, tensor *dk, tensor *dv, tensor *dbias,
                      const attn_cfg *cfg) {
   at_dims d = at_dims_of(q, k);
-  int64_t TT = d.Tq * d.Tk, rows = d.Hq * d.Tq;
+  int64_t TTp = at_pad4(d.Tq * d.Tk), rows = d.Hq * d.Tq, qs = d.Hq * d.D, ks = d.Hkv * d.D, KDp = at_pad4(d.Tk * d.D);
   if (d.B <= 0 || rows <= 0 || d.D <= 0 || d.Tk <= 0) return TS_OK;
-  float *S = NULL;
-  TS_TRY(cu_scratch(be, 2 * sizeof(float) * (size_t)(rows * d.Tk), (void **)&S));
-  float *dP = S + rows * d.Tk;
+  if (!dq && !dk && !dv && !dbias) return TS_OK;
+  const int32_t *dkl, *dp0;
+  TS_TRY(at_stage(be, &d, cfg, &dkl, &dp0));
+  int grouped = d.grp > 1; /* per-query-head dV / dK in scratch, then summed per group */
+  size_t per_row = 2 * sizeof(float) * (size_t)(d.Hq * TTp) + (grouped ? 2 * sizeof(float) * (size_t)(d.Hq * KDp) : 0) +
+                   AT_TABLES * sizeof(float *) * (size_t)d.Hq;
+  int64_t bc = at_chunk(be, d.B, per_row, rows);
+  size_t bS = cu_rnd(sizeof(float) * (size_t)(bc * d.Hq * TTp)), bG = grouped ? cu_rnd(sizeof(float) * (size_t)(bc * d.Hq * KDp)) : 0,
+         bP = cu_rnd(AT_TABLES * sizeof(float *) * (size_t)(bc * d.Hq));
+  char *cur;
+  TS_TRY(cu_scratch(be, 2 * bS + 2 * bG + bP, (void **)&cur));
+  float *S = (float *)cu_carve(&cur, bS), *dP = (float *)cu_carve(&cur, bS);
+  float *gV = grouped ? (float *)cu_carve(&cur, bG) : NULL, *gK = grouped ? (float *)cu_carve(&cur, bG) : NULL;
+  const float **tab = (const float **)cu_carve(&cur, bP);
   const float *bias = cfg->bias ? cu_f(cfg->bias) : NULL;
-  int64_t qs = d.Hq * d.D, ks = d.Hkv * d.D;
-  for (int64_t b = 0; b < d.B; b++) {
-    const float *qb = cu_f(q) + b * d.Tq * qs, *kb = cu_f(k) + b * d.Tk * ks, *vb = cu_f(v) + b * d.Tk * ks;
-    const float *ob = cu_f(out) + b * d.Tq * qs, *gb = cu_f(dout) + b * d.Tq * qs, *lb = cu_f(lse) + b * rows;
-    int64_t klen = cfg->kv_len ? cfg->kv_len[b] : d.Tk, p0 = cfg->q_pos0 ? cfg->q_pos0[b] : 0;
-    TS_TRY(at_scores(be, &d, qb, kb, cfg->scale, S));
-    k_attn_probs<<<(unsigned)rows, 256>>>(S, lb, bias, d.Tq, d.Tk, klen, cfg->causal, p0);
+  for (int64_t b0 = 0; b0 < d.B; b0 += bc) {
+    int64_t n = d.B - b0 < bc ? d.B - b0 : bc, per = n * d.Hq;
+    at_ptab t;
+    t.n = 0;
+    int tq = at_tab(&t, cu_f(q) + b0 * d.Tq * qs, d.Tq * qs, d.D, 1);
+    int tk = at_tab(&t, cu_f(k) + b0 * d.Tk * ks, d.Tk * ks, d.D, d.grp);
+    int tv = at_tab(&t, cu_f(v) + b0 * d.Tk * ks, d.Tk * ks, d.D, d.grp);
+    int tgo = at_tab(&t, cu_f(dout) + b0 * d.Tq * qs, d.Tq * qs, d.D, 1);
+    int ts = at_tab(&t, S, d.Hq * TTp, TTp, 1);
+    int tdp = at_tab(&t, dP, d.Hq * TTp, TTp, 1);
+    int tdq = dq ? at_tab(&t, cu_f(dq) + b0 * d.Tq * qs, d.Tq * qs, d.D, 1) : -1;
+    /* dV / dK targets: the gradient itself (one query head per kv head) or per-head scratch */
+    int tdv = !dv ? -1 : grouped ? at_tab(&t, gV, d.Hq * KDp, KDp, 1) : at_tab(&t, cu_f(dv) + b0 * d.Tk * ks, d.Tk * ks, d.D, 1);
+    int tdk = !dk ? -1 : grouped ? at_tab(&t, gK, d.Hq * KDp, KDp, 1) : at_tab(&t, cu_f(dk) + b0 * d.Tk * ks, d.Tk * ks, d.D, 1);
+    float beta_kv = grouped ? 0.0f : 1.0f;
+    int al = at_aligned(&t);
+    k_attn_ptrs<<<cu_blocks(t.n * per), 256>>>(tab, t, n, d.Hq);
+    CU_LAUNCHED("k_attn_ptrs");
+#define AT_T(i) (tab + (i) * per)
+#define AT_W(i) ((float *const *)(tab + (i) * per))
+    TS_TRY(cu_gemm_ptr(be, 0, 1, d.Tq, d.Tk, d.D, cfg->scale, AT_T(tq), qs, AT_T(tk), ks, 0.0f, AT_W(ts), d.Tk, per, al));
+    k_attn_probs<<<(unsigned)(n * rows), 256>>>(S, TTp, cu_f(lse) + b0 * rows, bias, d.Hq, d.Tq, d.Tk, dkl ? dkl + b0 : NULL,
+                                               dp0 ? dp0 + b0 : NULL, cfg->causal);
     CU_LAUNCHED("k_attn_probs");
-    if (dv) /* dV_kh (Tk,D) += P_h^T dO_h, one GEMM per query head (they share the output) */
-      for (int64_t h = 0; h < d.Hq; h++)
-        TS_TRY(cu_gemm(be, 1, 0, d.Tk, d.D, d.Tq, 1.0f, S + h * TT, d.Tk, 0, gb + h * d.D, qs, 0, 1.0f,
-                       cu_f(dv) + b * d.Tk * ks + (h / d.grp) * d.D, ks, 0, 1));
+    if (dv) { /* dV_h (Tk, D) = P_h^T dO_h */
+      TS_TRY(cu_gemm_ptr(be, 1, 0, d.Tk, d.D, d.Tq, 1.0f, AT_T(ts), d.Tk, AT_T(tgo), qs, beta_kv, AT_W(tdv),
+                         grouped ? d.D : ks, per, al));
+      if (grouped) {
+        k_attn_gsum<<<cu_blocks(n * d.Tk * ks), 256>>>(cu_f(dv) + b0 * d.Tk * ks, gV, KDp, n, d.Tk, d.Hkv, d.grp, d.D);
+        CU_LAUNCHED("k_attn_gsum");
+      }
+    }
     if (!dq && !dk && !dbias) continue;
-    for (int64_t kh = 0; kh < d.Hkv; kh++) /* dP_h = dO_h V_kh^T */
-      TS_TRY(cu_gemm(be, 0, 1, d.Tq, d.Tk, d.D, 1.0f, gb + kh * d.grp * d.D, qs, d.D, vb + kh * d.D, ks, 0, 0.0f,
-                     dP + kh * d.grp * TT, d.Tk, TT, d.grp));
-    k_attn_ds<<<(unsigned)rows, 128>>>(S, dP, gb, ob, dbias ? cu_f(dbias) : NULL, d.Tq, d.Tk, d.Hq, d.D);
+    /* dP_h = dO_h V_kh^T, then dS in place (and dbias) */
+    TS_TRY(cu_gemm_ptr(be, 0, 1, d.Tq, d.Tk, d.D, 1.0f, AT_T(tgo), qs, AT_T(tv), ks, 0.0f, AT_W(tdp), d.Tk, per, al));
+    k_attn_ds<<<(unsigned)rows, 128>>>(S, dP, TTp, cu_f(dout) + b0 * d.Tq * qs, cu_f(out) + b0 * d.Tq * qs,
+                                       dbias ? cu_f(dbias) : NULL, n, d.Tq, d.Tk, d.Hq, d.D);
     CU_LAUNCHED("k_attn_ds");
     if (dq) /* dQ_h += scale dS_h K_kh */
-      for (int64_t kh = 0; kh < d.Hkv; kh++)
-        TS_TRY(cu_gemm(be, 0, 0, d.Tq, d.D, d.Tk, cfg->scale, dP + kh * d.grp * TT, d.Tk, TT, kb + kh * d.D, ks, 0,
-                       1.0f, cu_f(dq) + b * d.Tq * qs + kh * d.grp * d.D, qs, d.D, d.grp));
-    if (dk) /* dK_kh += scale dS_h^T Q_h */
-      for (int64_t h = 0; h < d.Hq; h++)
-        TS_TRY(cu_gemm(be, 1, 0, d.Tk, d.D, d.Tq, cfg->scale, dP + h * TT, d.Tk, 0, qb + h * d.D, qs, 0, 1.0f,
-                       cu_f(dk) + b * d.Tk * ks + (h / d.grp) * d.D, ks, 0, 1));
+      TS_TRY(cu_gemm_ptr(be, 0, 0, d.Tq, d.D, d.Tk, cfg->scale, AT_T(tdp), d.Tk, AT_T(tk), ks, 1.0f, AT_W(tdq), qs, per, al));
+    if (dk) { /* dK_h (Tk, D) = scale dS_h^T Q_h */
+      TS_TRY(cu_gemm_ptr(be, 1, 0, d.Tk, d.D, d.Tq, cfg->scale, AT_T(tdp), d.Tk, AT_T(tq), qs, beta_kv, AT_W(tdk),
+                         grouped ? d.D : ks, per, al));
+      if (grouped) {
+        k_attn_gsum<<<cu_blocks(n * d.Tk * ks), 256>>>(cu_f(dk) + b0 * d.Tk * ks, gK, KDp, n, d.Tk, d.Hkv, d.grp, d.D);
+        CU_LAUNCHED("k_attn_gsum");
+      }
+    }
+#undef AT_T
+#undef AT_W
   }
   return TS_OK;
 }

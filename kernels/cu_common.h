@@ -23,6 +23,8 @@ typedef struct cu_ctx {
   size_t scr_cap;  /* bytes */
   double *red;     /* device double for reductions (sumsq) */
   int gemm;        /* GEMM precision, cuda_ctl.h: TS_GEMM_F32 (cublasSgemm), _TF32, _BF16 */
+  int attn_rows;   /* batch rows per attention chunk (cuda_set_attn_rows); 0: as many as fit in
+                      CU_ATTN_SCRATCH bytes of scores */
   /* the last host arrays staged with cu_stage_same (positions, ids, lengths repeat across the
    * layers of a step): a host copy to compare with, the device copy, round-robin reuse */
   struct cu_hc {
@@ -92,6 +94,14 @@ static inline size_t cu_rnd(size_t bytes) { return (bytes + 255) / 256 * 256; }
 int cu_gemm(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
             int64_t lda, int64_t sA, const float *B, int64_t ldb, int64_t sB, float beta, float *C,
             int64_t ldc, int64_t sC, int64_t batch);
+
+/* The same GEMM for count operand sets given as device arrays of pointers (cuBLAS batched):
+ * C[i] (M,N) = alpha op(A[i]) op(B[i]) + beta C[i]; K >= 1. aligned: every matrix starts
+ * 16-byte aligned (cuBLAS cannot see device-side pointers; its tensor-core kernels for pointer
+ * batches need it), else the tf32/bf16 modes fall back to f32 SGEMM for this call. */
+int cu_gemm_ptr(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *const *A,
+                int64_t lda, const float *const *B, int64_t ldb, float beta, float *const *C, int64_t ldc,
+                int64_t count, int aligned);
 
 /* Block-wide sum of a double (blockDim.x a multiple of 32, at most 1024); every thread gets it. */
 __device__ __forceinline__ double cu_block_sum(double v) {

@@ -181,6 +181,25 @@ int cu_gemm(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, float 
   return TS_OK;
 }
 
+int cu_gemm_ptr(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *const *A,
+                int64_t lda, const float *const *B, int64_t ldb, float beta, float *const *C, int64_t ldc,
+                int64_t count, int aligned) {
+  if (M <= 0 || N <= 0 || count <= 0) return TS_OK;
+  if (K <= 0) return TS_EARG; /* not used with an empty sum (attention has Tq, Tk, D >= 1 here) */
+  cu_ctx *c = cu_of(be);
+  cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+  if (c->gemm != TS_GEMM_F32 && aligned) {
+    cublasComputeType_t ct = c->gemm == TS_GEMM_BF16 ? CUBLAS_COMPUTE_32F_FAST_16BF : CUBLAS_COMPUTE_32F_FAST_TF32;
+    cublasStatus_t st = cublasGemmBatchedEx(c->blas, ob, oa, (int)N, (int)M, (int)K, &alpha, (const void *const *)B,
+                                            CUDA_R_32F, (int)ldb, (const void *const *)A, CUDA_R_32F, (int)lda, &beta,
+                                            (void *const *)C, CUDA_R_32F, (int)ldc, (int)count, ct, CUBLAS_GEMM_DEFAULT);
+    return st == CUBLAS_STATUS_SUCCESS ? TS_OK : cu_fail_blas("cublasGemmBatchedEx", st);
+  }
+  cublasStatus_t st = cublasSgemmBatched(c->blas, ob, oa, (int)N, (int)M, (int)K, &alpha, B, (int)ldb, A, (int)lda,
+                                         &beta, C, (int)ldc, (int)count);
+  return st == CUBLAS_STATUS_SUCCESS ? TS_OK : cu_fail_blas("cublasSgemmBatched", st);
+}
+
 /* filled at start-up (C++ before C++20 has no designated initialisers) */
 static be_ops cu_ops_table;
 
@@ -248,6 +267,12 @@ extern "C" int cuda_set_gemm(const char *mode) {
   return TS_OK;
 }
 
+extern "C" int cuda_set_attn_rows(int rows) {
+  if (rows < 0) return TS_EARG;
+  g_ctx.attn_rows = rows;
+  return TS_OK;
+}
+
 extern "C" const char *cuda_gemm_name(void) {
   return g_ctx.gemm == TS_GEMM_BF16 ? "bf16" : g_ctx.gemm == TS_GEMM_TF32 ? "tf32" : "f32";
 }
@@ -273,6 +298,8 @@ extern "C" backend *be_cuda(ts_err *e) {
       snprintf(g_why, sizeof g_why, "cuBLAS math mode: %s", cublasGetStatusString(bs));
     } else {
       g_ctx.device = 0; /* gemm: TS_GEMM_F32 (zero) unless cuda_set_gemm() or the environment says */
+      const char *ar = getenv("TSASR_CUDA_ATTN_ROWS");
+      if (ar && atoi(ar) > 0) g_ctx.attn_rows = atoi(ar);
       const char *gm = getenv("TSASR_CUDA_GEMM");
       if (!gm || !cuda_set_gemm(gm)) {
         g_state = 1;

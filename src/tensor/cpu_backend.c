@@ -122,6 +122,10 @@ int cuda_set_gemm(const char *mode) {
   (void)mode;
   return TS_EUNSUP;
 }
+int cuda_set_attn_rows(int rows) {
+  (void)rows;
+  return TS_EUNSUP;
+}
 const char *cuda_gemm_name(void) { return "f32"; }
 const be_ops *cuda_ops(void) { return NULL; }
 #endif

@@ -69,7 +69,7 @@ int cpu_act(backend *be, act_kind k, const tensor *x, tensor *y) {
   int64_t n = tensor_numel(x);
   switch (k) {
     case ACT_GELU:
-#pragma omp parallel for if (n > 16384)
+#pragma omp parallel for simd if (n > 16384)
       for (int64_t i = 0; i < n; i++) yp[i] = 0.5f * xp[i] * (1.0f + erff(xp[i] * (float)M_SQRT1_2));
       break;
     case ACT_RELU:
@@ -91,11 +91,11 @@ int cpu_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tens
   switch (k) {
     case ACT_GELU: {
       const float inv_sqrt_2pi = 0.3989422804014327f;
-#pragma omp parallel for if (n > 16384)
+#pragma omp parallel for simd if (n > 16384)
       for (int64_t i = 0; i < n; i++) {
         float v = xp[i];
         float cdf = 0.5f * (1.0f + erff(v * (float)M_SQRT1_2));
-        float pdf = inv_sqrt_2pi * expf(-0.5f * v * v);
+        float pdf = inv_sqrt_2pi * vm_expf(-0.5f * v * v);
         dp[i] += g[i] * (cdf + v * pdf);
       }
     } break;

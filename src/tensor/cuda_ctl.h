@@ -1,8 +1,8 @@
 /* cuda_ctl.h — settings of the CUDA backend beyond the op table. GEMM precision: f32 (cuBLAS
  * SGEMM, the default and the parity reference), tf32 or bf16 (f32 storage, tensor-core math:
  * cuBLAS rounds the inputs to tf32 / bf16 and accumulates in f32). The environment variable
- * TSASR_CUDA_GEMM sets it when the backend starts. In a build without CUDA the setter returns
- * TS_EUNSUP. */
+ * TSASR_CUDA_GEMM sets it when the backend starts. Attention's chunking (below). In a build
+ * without CUDA the setters return TS_EUNSUP. */
 #ifndef TS_CUDA_CTL_H
 #define TS_CUDA_CTL_H
 
@@ -15,6 +15,10 @@ extern "C" {
 #endif
 /* "f32", "tf32" or "bf16"; TS_OK, TS_EARG for another name, TS_EUNSUP without CUDA. */
 int cuda_set_gemm(const char *mode);
+/* Batch rows attention handles per chunk of batched GEMMs (0, the default: as many as fit in
+ * the scratch budget; 1: one row at a time). The environment variable TSASR_CUDA_ATTN_ROWS sets
+ * it at start-up. For tests of the chunking; TS_EARG when negative, TS_EUNSUP without CUDA. */
+int cuda_set_attn_rows(int rows);
 /* The mode in force ("f32" when CUDA is not built). */
 const char *cuda_gemm_name(void);
 /* The CUDA backend's op table, filled without touching a device (NULL when CUDA is not

@@ -1,5 +1,5 @@
-/* vmath.h — branch-free float exp that compilers vectorise (the libm call does not
- * vectorise without -ffast-math). Cody-Waite range reduction by ln 2 and a degree-6
+/* vmath.h — float exp and erf that compilers vectorise (the libm calls do not vectorise
+ * without -ffast-math). vm_expf: Cody-Waite range reduction by ln 2 and a degree-6
  * minimax polynomial (Cephes expf coefficients); relative error about 2e-7 over the
  * float range; exp(x) = 0 below -87.3 (so exp(-inf) = 0), +inf handling is not needed here
  * (inputs are max-subtracted). */
@@ -27,5 +27,17 @@ static inline float vm_expf(float x) {
   y *= s;
   return x < -87.3f ? 0.0f : y;
 }
+
+/* erff's vector variants are in glibc's libmvec (2.35 and later; libm's link script pulls it
+ * in as needed). Declaring erff SIMD-callable lets loops that call it vectorise: 8 lanes with
+ * AVX2, at most 2 ulp from erf (measured over [-6, 6] and smaller ranges against double erf).
+ * The scalar call was ~6 % of the encoder's time (GELU forward and backward). Elsewhere the
+ * plain libm erff is used. */
+#if defined(__x86_64__) && defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35)) && \
+    defined(_OPENMP)
+#define TS_VM_SIMD_ERFF 1
+#pragma omp declare simd notinbranch
+float erff(float x);
+#endif
 
 #endif

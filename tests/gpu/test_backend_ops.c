@@ -18,6 +18,7 @@
 #include "tensor/ops_layout.h"
 #include "tensor/ops_pool.h"
 
+#include "tensor/cuda_ctl.h"
 #include "tensor/devsim.h"
 
 #ifdef TS_HAVE_CUDA
@@ -845,6 +846,16 @@ int main(int argc, char **argv) {
     G("attention", c_attn(3, 1, 37, 7, 1, 16, 0, kl6, NULL, 1));
     int32_t p03[1] = {0}, kl4[1] = {1};
     G("attention", c_attn(1, 1, 1, 2, 1, 4, 1, kl4, p03, 0));
+    /* the CUDA backend takes batch rows in chunks of batched GEMMs: chunks of 2 + 1 and of 1
+     * (the setter is a no-op against the CPU or devsim) */
+    int32_t kl7[3] = {50, 20, 0}, p07[3] = {0, 10, 3};
+    for (int rows = 2; rows >= 1; rows--) {
+      int set = cuda_set_attn_rows(rows) == TS_OK;
+      if (set) printf("attention: %d batch row(s) per chunk\n", rows);
+      G("attention", c_attn(3, 50, 50, 6, 2, 32, 0, kl7, NULL, 1));
+      G("attention", c_attn(3, 20, 50, 6, 6, 16, 1, kl7, p07, 0));
+      cuda_set_attn_rows(0);
+    }
   }
   G("rope", c_rope(2, 7, 3, 8, 0));
   G("rope", c_rope(1, 33, 14, 64, 4000));

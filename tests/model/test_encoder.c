@@ -465,6 +465,15 @@ static void test_frozen(void **state) {
     assert_memory_equal(a.out, out_all, sizeof(float) * (size_t)(a.T * 2 * lm.c.C));
     pset_zero_grad(&lm.ps);
     assert_int_equal(enc_backward(&lm.m, &a, dout, &ar, &e), 0);
+    /* a gradient that is zero in exact arithmetic (a key bias: softmax ignores a per-row
+     * shift) is summation noise, so its scale is that of the model's gradients */
+    double gall = 0;
+    for (int i = 0; i < lm.ps.n; i++) {
+      char key[400];
+      snprintf(key, sizeof key, "grad.%s", lm.ps.v[i].name + strlen(PREFIX));
+      const float *want = lm.ps.v[i].frozen ? NULL : fx_tensor(&fx, key, NULL);
+      for (int64_t q = 0; want && q < lm.ps.v[i].n; q++) gall = fabs(want[q]) > gall ? fabs(want[q]) : gall;
+    }
     int frozen = 0;
     for (int i = 0; i < lm.ps.n; i++) {
       const pview *v = &lm.ps.v[i];
@@ -481,7 +490,7 @@ static void test_frozen(void **state) {
       snprintf(what, sizeof what, "%s frozen-conv grad %s", names[k], v->name);
       double gmax = 0;
       for (int64_t q = 0; q < v->n; q++) gmax = fabs(want[q]) > gmax ? fabs(want[q]) : gmax;
-      assert_true(tu_close_ff(what, g, want, v->n, GRAD_TOL, gmax > 1e-6 ? 1e-6 : 1e-3));
+      assert_true(tu_close_ff(what, g, want, v->n, GRAD_TOL, gmax > 1e-6 ? 1e-6 : 1e-3 * gall));
     }
     assert_true(frozen > 8);
     free(out_all);
