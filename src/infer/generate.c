@@ -106,6 +106,11 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
   /* the token choice (greedy, temperature, top-k / top-p) runs as a backend op on the logits
    * where they are (the sample op): only ids and log-probs come back */
   memset(outs, 0, sizeof(gen_output) * (size_t)BG);
+  if (!(c->samp.temperature >= 0.0f) || !(c->samp.top_p >= 0.0f && c->samp.top_p <= 1.0f) || c->samp.top_k < 0)
+    return err_set(e, TS_EARG,
+                   "generate: temperature %g, top_p %g, top_k %d: temperature must be >= 0 (0: greedy), top_p in "
+                   "[0, 1] (0 or 1: no nucleus cut), top_k >= 0 (0: no top-k cut)",
+                   (double)c->samp.temperature, (double)c->samp.top_p, c->samp.top_k);
   arena_mark mk = arena_get_mark(ar);
   int rc = TS_OK;
   qwen2_kv pre, kv;

@@ -158,6 +158,26 @@ static void test_truncated(void **s) {
   }
   run_tr(1.0f, 2, 5, 40, 0.9f, a);
   for (int i = 0; i < 4; i++) gen_output_free(&a[i]);
+  /* settings outside their range are refused with a message naming them */
+  int32_t *prompt, np;
+  ts_err e;
+  assert_int_equal(tsm_prompt_ids(g_m, &prompt, &np, &e), 0);
+  const int32_t *ids[1] = {prompt};
+  gen_input in = {1, g_wav, g_L, g_len, ids, &np, NULL};
+  arena ar;
+  arena_init(&ar, 1 << 22);
+  const float bad[3][3] = {{1.0f, 1.5f, 0}, {1.0f, -0.1f, 0}, {-1.0f, 1.0f, 0}};
+  for (int k = 0; k < 4; k++) {
+    gen_cfg c;
+    memset(&c, 0, sizeof c);
+    c.max_new = 4;
+    if (k < 3) c.samp.temperature = bad[k][0], c.samp.top_p = bad[k][1];
+    else c.samp.temperature = 1.0f, c.samp.top_p = 1.0f, c.samp.top_k = -2;
+    assert_int_equal(tsm_generate(g_m, &in, &c, a, &ar, &e), TS_EARG);
+    assert_non_null(strstr(e.msg, "top_p"));
+  }
+  arena_free(&ar);
+  free(prompt);
   for (int i = 0; i < 2; i++) gen_output_free(&g[i]);
 }
 
