@@ -14,6 +14,7 @@
 #include "model/tsmodel.h"
 #include "scripting/tslua.h"
 #include "tensor/be_mem.h"
+#include "tensor/cuda_ctl.h"
 #include "tensor/devsim.h"
 #include "tensor/params_io.h"
 
@@ -212,14 +213,22 @@ static void model_release(void *p) { tsm_free(p); }
 tsm *tsl_check_model(lua_State *L, int idx);
 tsm *tsl_check_model(lua_State *L, int idx) { return tsl_check(L, idx, MODEL_T); }
 
+/* options device (cpu, cuda, devsim) and gemm (CUDA GEMM precision: f32, tf32, bf16; process-wide,
+ * like TSASR_CUDA_GEMM; tf32 / bf16 need device cuda) */
 static backend *device_opt(lua_State *L, int idx, const char *fn) {
   const char *dev = tsl_opt_str(L, idx, fn, "device", "cpu");
+  const char *gemm = tsl_opt_str(L, idx, fn, "gemm", NULL);
+  if (gemm && strcmp(gemm, "f32") && strcmp(gemm, "tf32") && strcmp(gemm, "bf16"))
+    luaL_error(L, "%s: option 'gemm' must be \"f32\", \"tf32\" or \"bf16\", got \"%s\"", fn, gemm);
+  if (gemm && strcmp(gemm, "f32") && strcmp(dev, "cuda"))
+    luaL_error(L, "%s: option gemm = \"%s\" needs device = \"cuda\" (the CPU and devsim GEMMs are f32)", fn, gemm);
   if (!strcmp(dev, "cpu")) return be_cpu();
   if (!strcmp(dev, "devsim")) return be_devsim(); /* the simulated device (tests) */
   if (!strcmp(dev, "cuda")) {
     ts_err e;
     backend *be = be_cuda(&e);
     if (!be) tsl_raise(L, &e, fn);
+    if (gemm && cuda_set_gemm(gemm)) luaL_error(L, "%s: option gemm: not available in this build", fn);
     return be;
   }
   luaL_error(L, "%s: option 'device' must be \"cpu\", \"cuda\" or \"devsim\", got \"%s\"", fn, dev);
@@ -232,7 +241,7 @@ static int l_model_load(lua_State *L) {
   backend *be = be_cpu();
   int train = 0;
   if (!lua_isnoneornil(L, 2)) {
-    static const char *const known[] = {"device", "train", NULL};
+    static const char *const known[] = {"device", "gemm", "train", NULL};
     tsl_opts_check(L, 2, fn, known);
     be = device_opt(L, 2, fn);
     train = tsl_opt_bool(L, 2, fn, "train", 0);
@@ -246,7 +255,7 @@ static int l_model_load(lua_State *L) {
 
 static int l_model_new(lua_State *L) {
   const char *fn = "ts.model.new";
-  static const char *const known[] = {"config", "tokenizer", "seed", "init_std", "device", "train", NULL};
+  static const char *const known[] = {"config", "tokenizer", "seed", "init_std", "device", "gemm", "train", NULL};
   tsl_opts_check(L, 1, fn, known);
   const char *tokp = tsl_opt_req_str(L, 1, fn, "tokenizer");
   uint64_t seed = (uint64_t)tsl_opt_int(L, 1, fn, "seed", 1);
@@ -276,7 +285,7 @@ static int l_model_new(lua_State *L) {
 static int l_model_assemble(lua_State *L) {
   const char *fn = "ts.model.assemble";
   static const char *const known[] = {"llm", "encoder", "adapter", "adapter_k", "adapter_hidden", "seed",
-                                      "device", "train", NULL};
+                                      "device", "gemm", "train", NULL};
   tsl_opts_check(L, 1, fn, known);
   const char *llm = tsl_opt_req_str(L, 1, fn, "llm");
   const char *enc = tsl_opt_req_str(L, 1, fn, "encoder");
@@ -342,7 +351,7 @@ static int l_model_info(lua_State *L) {
   lua_setfield(L, -2, "adapter_k");
   lua_pushinteger(L, tok_n_ids(m->tok));
   lua_setfield(L, -2, "vocab");
-  lua_pushstring(L, m->be && m->be->device == DEV_CPU ? "cpu" : "cuda");
+  lua_pushstring(L, !m->be || m->be->device == DEV_CPU ? "cpu" : m->be->device == DEV_SIM ? "devsim" : "cuda");
   lua_setfield(L, -2, "device");
   return 1;
 }

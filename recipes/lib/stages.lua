@@ -19,8 +19,15 @@ local function parent(path)
   return path:match("^(.*)/[^/]*$") or "."
 end
 
+-- the GEMM precision applies on cuda only (the CPU's GEMMs are f32)
+local function dev_opts(cfg, t)
+  t.device = cfg.device
+  if cfg.device == "cuda" then t.gemm = cfg.gemm end
+  return t
+end
+
 local function model_opts(cfg, train)
-  return {device = cfg.device, train = train}
+  return dev_opts(cfg, {train = train})
 end
 
 local function freeze_list(cfg)
@@ -69,7 +76,7 @@ end
 function S.decode(cfg, model_dir, manifest, out, opts)
   opts = opts or {}
   ts.mkdirs(parent(out))
-  local m <close> = ts.model.load(model_dir, {device = cfg.device})
+  local m <close> = ts.model.load(model_dir, dev_opts(cfg, {}))
   return ts.decode{model = m, data = manifest, out = out, batch = opts.batch or cfg.decode_batch,
                    max_new = opts.max_new or cfg.decode_max_new, temperature = 0, limit = opts.limit,
                    silence = cfg.silence, resume = true}

@@ -12,6 +12,7 @@ end
 
 set(C.common, "work_dir", "exp/small")
 set(C.common, "device", "cpu")
+set(C.common, "gemm", "f32")
 set(C.common, "threads", 2)
 set(C.common, "silence", 0.5, "silence between enrollment and mixture (s; the paper uses 3)")
 C.common.librispeech = nil
@@ -136,7 +137,7 @@ function C.new_model(cfg, P)
   }
   if cfg.ctc_weight > 0 then config.ctc = {weight = cfg.ctc_weight, vocab = "chars"} end
   return ts.model.new{config = config, tokenizer = P.tokenizer, seed = cfg.seed, init_std = cfg.init_std,
-                      device = cfg.device, train = true}
+                      device = cfg.device, gemm = cfg.device == "cuda" and cfg.gemm or nil, train = true}
 end
 
 local paths = C.paths

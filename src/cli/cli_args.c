@@ -1,6 +1,7 @@
 /* cli_args.c — option parsing for the subcommands (see cli_args.h). */
 #include "tensor/backend.h"
 #include "tensor/devsim.h"
+#include "tensor/cuda_ctl.h"
 #include "cli/cli_args.h"
 
 #include <errno.h>
@@ -81,13 +82,26 @@ void ca_usage(const char *synopsis, const ca_opt *opts, int nopts) {
   }
 }
 
-struct backend *ca_device(const char *cmd, const char *name) {
+struct backend *ca_device(const char *cmd, const char *name, const char *gemm) {
+  if (gemm && strcmp(gemm, "f32") && strcmp(gemm, "tf32") && strcmp(gemm, "bf16")) {
+    fprintf(stderr, "tsasr %s: --gemm must be f32, tf32 or bf16, not \"%s\"\n", cmd, gemm);
+    return NULL;
+  }
+  int cuda = name && !strcmp(name, "cuda");
+  if (gemm && strcmp(gemm, "f32") && !cuda) {
+    fprintf(stderr, "tsasr %s: --gemm %s needs --device cuda (the CPU and devsim GEMMs are f32)\n", cmd, gemm);
+    return NULL;
+  }
   if (!name || !strcmp(name, "cpu")) return be_cpu();
   if (!strcmp(name, "devsim")) return be_devsim();
-  if (!strcmp(name, "cuda")) {
+  if (cuda) {
     ts_err e = {0};
     backend *be = be_cuda(&e);
     if (!be) fprintf(stderr, "tsasr %s: --device cuda: %s\n", cmd, e.msg);
+    if (be && gemm && cuda_set_gemm(gemm)) {
+      fprintf(stderr, "tsasr %s: --gemm %s: not available in this build\n", cmd, gemm);
+      return NULL;
+    }
     return be;
   }
   fprintf(stderr, "tsasr %s: --device must be cpu, cuda or devsim, not \"%s\"\n", cmd, name);

@@ -24,7 +24,10 @@ void ca_usage(const char *synopsis, const ca_opt *opts, int nopts);
 /* The backend named by --device: "cpu", "cuda" or "devsim" (the simulated device that tests
  * device-resident code without a GPU). NULL with a message naming cmd when unknown or absent. */
 struct backend;
-struct backend *ca_device(const char *cmd, const char *name);
+/* The backend named by --device (cpu, cuda, devsim) with --gemm applied (NULL: the default,
+ * TSASR_CUDA_GEMM or f32); NULL after printing the reason. */
+struct backend *ca_device(const char *cmd, const char *name, const char *gemm);
 #define CA_DEVICE_HELP "cpu | cuda | devsim (simulated device: CPU kernels, device memory rules)"
+#define CA_GEMM_HELP "GEMM precision on cuda: f32 (default) | tf32 | bf16 (f32 storage, tensor-core math)"
 
 #endif

@@ -19,7 +19,7 @@ static int dec_progress(void *user, int64_t done, int64_t total, double wer) {
 int cli_decode(int argc, char **argv) {
   decode_cfg c;
   decode_cfg_default(&c);
-  const char *out = NULL, *device = "cpu";
+  const char *out = NULL, *device = "cpu", *gemm = NULL;
   int64_t batch = c.batch, max_new = c.gen.max_new, limit = 0, G = 1, seed = 1, topk = 0;
   double temp = 0, topp = 1, silence = -1;
   int fresh = 0;
@@ -34,6 +34,7 @@ int cli_decode(int argc, char **argv) {
                 {"--silence", CA_DBL, &silence, 0, "seconds between enrollment and mixture (default: the model's)"},
                 {"--seed", CA_INT, &seed, 0, "sampling seed"},
                 {"--device", CA_STR, &device, 0, CA_DEVICE_HELP},
+                {"--gemm", CA_STR, &gemm, 0, CA_GEMM_HELP},
                 {"--fresh", CA_FLAG, &fresh, 0, "overwrite instead of resuming"}};
   int no = (int)(sizeof o / sizeof o[0]);
   for (int i = 1; i < argc; i++)
@@ -56,7 +57,7 @@ int cli_decode(int argc, char **argv) {
   c.sample.silence = silence;
   ts_err e;
   tsm *m;
-  backend *be = ca_device("decode", device);
+  backend *be = ca_device("decode", device, gemm);
   if (!be) return 2;
   if (tsm_load(pos[0], be, 0, 0, &m, &e)) {
     fprintf(stderr, "tsasr decode: %s\n", e.msg);

@@ -36,7 +36,7 @@ static int grpo_progress(void *user, const grpo_step_info *s) {
 static int train_sft(int argc, char **argv) {
   sft_cfg c;
   sft_cfg_default(&c);
-  const char *run = NULL, *target = "base", *freeze[8] = {0}, *device = "cpu";
+  const char *run = NULL, *target = "base", *freeze[8] = {0}, *device = "cpu", *gemm = NULL;
   int64_t steps = c.steps, mb = c.micro_batch, acc = c.accum, warm = c.lr.warmup, ckpt = c.ckpt_every, seed = 1,
           threads = c.threads, max_text = c.max_text, bucket = 0;
   double peak = c.lr.peak, start = c.lr.start, lmin = c.lr.min, clip = c.clip, wd = c.wd, ctc = -1, silence = -1;
@@ -62,6 +62,7 @@ static int train_sft(int argc, char **argv) {
                 {"--threads", CA_INT, &threads, 0, "loader threads"},
                 {"--continuous", CA_FLAG, &cont, 0, "CoT with continuous scores (Table 2 ablation)"},
                 {"--device", CA_STR, &device, 0, CA_DEVICE_HELP},
+                {"--gemm", CA_STR, &gemm, 0, CA_GEMM_HELP},
                 {"--bf16", CA_FLAG, &bf16, 0, "save checkpoints in bf16"},
                 {"--fresh", CA_FLAG, &fresh, 0, "do not resume from the run directory"}};
   int no = (int)(sizeof o / sizeof o[0]);
@@ -93,7 +94,7 @@ static int train_sft(int argc, char **argv) {
   for (int i = 0; i < 8; i++) c.freeze[i] = freeze[i];
   ts_err e;
   tsm *m;
-  backend *be = ca_device("train sft", device);
+  backend *be = ca_device("train sft", device, gemm);
   if (!be) return 2;
   if (tsm_load(pos[0], be, 1, 1, &m, &e)) {
     fprintf(stderr, "tsasr train sft: %s\n", e.msg);
@@ -113,7 +114,7 @@ static int train_sft(int argc, char **argv) {
 static int train_grpo(int argc, char **argv) {
   grpo_run_cfg c;
   grpo_run_cfg_default(&c);
-  const char *run = NULL, *ref_dir = NULL, *agg = "grpo", *freeze[8] = {0}, *device = "cpu";
+  const char *run = NULL, *ref_dir = NULL, *agg = "grpo", *freeze[8] = {0}, *device = "cpu", *gemm = NULL;
   int64_t steps = c.steps, prompts = c.prompts, G = c.G, mu = c.mu, mb = c.micro_batch, max_new = c.max_new,
           ckpt = c.ckpt_every, seed = 1, threads = c.threads;
   double lr = c.lr, temp = c.temperature, beta = c.loss.beta, eps = c.loss.eps_low, fmt = c.format_reward, cotw = c.cot_reward,
@@ -142,6 +143,7 @@ static int train_grpo(int argc, char **argv) {
                 {"--seed", CA_INT, &seed, 0, "seed"},
                 {"--threads", CA_INT, &threads, 0, "loader threads"},
                 {"--device", CA_STR, &device, 0, CA_DEVICE_HELP},
+                {"--gemm", CA_STR, &gemm, 0, CA_GEMM_HELP},
                 {"--bf16", CA_FLAG, &bf16, 0, "save checkpoints in bf16"},
                 {"--fresh", CA_FLAG, &fresh, 0, "do not resume"}};
   int no = (int)(sizeof o / sizeof o[0]);
@@ -173,7 +175,7 @@ static int train_grpo(int argc, char **argv) {
   for (int i = 0; i < 8; i++) c.freeze[i] = freeze[i];
   ts_err e;
   tsm *m = NULL, *ref = NULL;
-  backend *be = ca_device("train grpo", device);
+  backend *be = ca_device("train grpo", device, gemm);
   if (!be) return 2;
   if (tsm_load(pos[0], be, 1, 1, &m, &e) ||
       (c.loss.beta != 0.0f && tsm_load(ref_dir ? ref_dir : pos[0], be, 0, 0, &ref, &e))) {
