@@ -97,11 +97,12 @@ static int zero_padded_rows(backend *be, const enc_acts *a, int64_t C, float *x,
   return TS_OK;
 }
 
-int enc_forward(enc_model *m, int64_t B, int64_t L, const float *wav, const int64_t *len, enc_acts *a, arena *ar,
-                ts_err *e) {
+static int enc_forward_run(enc_model *m, int64_t B, int64_t L, const float *wav, const int64_t *len, enc_acts *a,
+                           int infer, arena *ar, ts_err *e) {
   backend *be = m->ps->be;
   const enc_cfg *c = &m->c;
   memset(a, 0, sizeof *a);
+  a->infer = infer;
   if (B < 1 || L < 1 || !wav || !len) return err_set(e, TS_EARG, "encoder: empty batch or missing input");
   int64_t T = enc_frames(c, L);
   int64_t rf = L; /* smallest input giving one frame */
@@ -119,10 +120,18 @@ int enc_forward(enc_model *m, int64_t B, int64_t L, const float *wav, const int6
   for (int64_t b = 0; b < B; b++) a->len[b] = len[b], a->frames[b] = (int32_t)enc_frames(c, len[b]);
   ETRY(enc_conv_forward(m, a, wav, ar, e));
   if (c->kind != ENC_DATA2VEC2) ETRY(zero_padded_rows(be, a, C, a->hp, e));
-  ETRY(enc_pos_forward(m, a, ar, e));
   EALLOC(a->x0, N * C);
+  arena_mark pm = arena_get_mark(ar);
+  ETRY(enc_pos_forward(m, a, ar, e));
   tensor HP = ET2(a->hp, N, C), POS = ET2(a->pos, N, C), X0 = ET2(a->x0, N, C);
   ETRY(op_add(be, &HP, &POS, &X0, e));
+  if (infer) { /* the positional branch's activations are not needed: reuse their memory */
+    arena_rewind(ar, pm);
+    a->pos = NULL;
+    memset(a->pin, 0, sizeof a->pin), memset(a->po, 0, sizeof a->po), memset(a->pt, 0, sizeof a->pt);
+    memset(a->pn, 0, sizeof a->pn), memset(a->pm, 0, sizeof a->pm), memset(a->pr, 0, sizeof a->pr);
+    a->wn_w = a->wn_norm = NULL;
+  }
   float *x = a->x0;
   tensor Lw, Lb;
   ETRY(encln_w(m, "weight", 0, &Lw, e));
@@ -138,11 +147,21 @@ int enc_forward(enc_model *m, int64_t B, int64_t L, const float *wav, const int6
   a->n_layers = enc_n_layers(c);
   if (!(a->lay = arena_host_alloc(ar, sizeof(enc_layer_acts) * (size_t)(a->n_layers ? a->n_layers : 1))))
     return err_set(e, TS_ENOMEM, "encoder: activation arena out of memory");
+  float *pp[2] = {NULL, NULL}; /* inference: the blocks' outputs alternate between two buffers */
+  if (infer) {
+    EALLOC(pp[0], N * C);
+    EALLOC(pp[1], N * C);
+  }
+  arena_mark lm = arena_get_mark(ar);
   for (int l = 0; l < a->n_layers; l++) {
-    float *y;
-    EALLOC(y, N * C);
+    float *y = pp[l & 1];
+    if (!infer) EALLOC(y, N * C);
     int rc = enc_layer_forward(m, l, a, &a->lay[l], x, y, ar, e);
     if (rc) return err_prefix(e, "encoder block %d", l);
+    if (infer) { /* the block's activations are not needed: the next block reuses them */
+      arena_rewind(ar, lm);
+      memset(&a->lay[l], 0, sizeof a->lay[l]);
+    }
     x = y;
   }
   a->last = x;
@@ -158,10 +177,21 @@ int enc_forward(enc_model *m, int64_t B, int64_t L, const float *wav, const int6
   return TS_OK;
 }
 
+int enc_forward(enc_model *m, int64_t B, int64_t L, const float *wav, const int64_t *len, enc_acts *a, arena *ar,
+                ts_err *e) {
+  return enc_forward_run(m, B, L, wav, len, a, 0, ar, e);
+}
+
+int enc_forward_infer(enc_model *m, int64_t B, int64_t L, const float *wav, const int64_t *len, enc_acts *a,
+                      arena *ar, ts_err *e) {
+  return enc_forward_run(m, B, L, wav, len, a, 1, ar, e);
+}
+
 int enc_backward(enc_model *m, const enc_acts *a, const float *dout, arena *ar, ts_err *e) {
   backend *be = m->ps->be;
   const enc_cfg *c = &m->c;
   if (!m->ps->g) return err_set(e, TS_EARG, "encoder: backward needs a parameter set with gradients");
+  if (a->infer) return err_set(e, TS_EARG, "encoder: backward of an inference forward (enc_forward_infer keeps no activations)");
   int64_t B = a->B, T = a->T, N = B * T, C = c->C, H = c->H;
   arena_mark mk = arena_get_mark(ar);
   float *d0, *d1, *dbias = NULL;

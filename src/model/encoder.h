@@ -151,6 +151,7 @@ typedef struct enc_acts {
   float *last;          /* (B, T, C) last block output (stable: before the final LN) */
   float *om, *orr;      /* final LN stats (stable) */
   float *out;           /* (B, T, C) encoder output */
+  int infer;            /* from enc_forward_infer: no activations kept (no backward) */
 } enc_acts;
 
 /* Runs the encoder on wav (B, L) (host memory, uploaded here; samples past len[b] are
@@ -163,6 +164,13 @@ typedef struct enc_acts {
  * otherwise only its output features are (a frozen feature encoder saves most of the memory). */
 int enc_forward(enc_model *m, int64_t B, int64_t L, const float *wav, const int64_t *len, enc_acts *a,
                 arena *ar, ts_err *e);
+/* The same forward for inference (decoding): nothing is kept for backward. The positional
+ * branch's and each block's activations are rewound as soon as they are used, so the arena
+ * holds the conv features, two (B, T, C) buffers and one block's activations at a time instead
+ * of every block's (for data2vec large on 20 s: ~1.5 GB less per utterance). a->out and
+ * a->frames are as from enc_forward (bit for bit); enc_backward refuses these acts. */
+int enc_forward_infer(enc_model *m, int64_t B, int64_t L, const float *wav, const int64_t *len, enc_acts *a,
+                      arena *ar, ts_err *e);
 /* dout (B, T, C) (backend memory) -> parameter gradients ADDED into the pset's gradient
  * buffer (frozen tensors skipped). Gradients of padded output rows are ignored. The input
  * gets no gradient. */

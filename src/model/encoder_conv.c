@@ -35,10 +35,11 @@ int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_
   backend *be = m->ps->be;
   const enc_cfg *c = &m->c;
   int64_t B = a->B, L = a->L, Cl = c->conv_dim[c->n_conv - 1];
-  /* a conv stack without trainable tensors (frozen, or no gradients at all) needs none of its
-   * activations in backward: they live in scratch and only the features are kept */
+  /* a conv stack without trainable tensors (frozen, or no gradients at all), or an inference
+   * forward, needs none of its activations in backward: they live in scratch and only the
+   * features are kept */
   int keep = 0;
-  for (int i = 0; i < c->n_conv; i++) keep |= conv_trainable(m, i, e);
+  for (int i = 0; i < c->n_conv && !a->infer; i++) keep |= conv_trainable(m, i, e);
   float *feat_keep = NULL;
   if (!keep) EALLOC(feat_keep, B * a->T * Cl);
   arena_mark mk = arena_get_mark(ar);

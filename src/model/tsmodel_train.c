@@ -76,7 +76,8 @@ int tsm_encode_audio(tsm *m, int64_t B, const float *wav, int64_t L, const int64
                      int64_t *Ta, int32_t *na, enc_acts *ea, adapter_acts *aa, arena *ar, ts_err *e) {
   enc_acts tmp;
   enc_acts *a = ea ? ea : &tmp;
-  TRY(enc_forward(&m->enc, B, L, wav, wav_len, a, ar, e));
+  /* without ea no backward follows (decoding): the inference forward keeps no activations */
+  TRY(ea ? enc_forward(&m->enc, B, L, wav, wav_len, a, ar, e) : enc_forward_infer(&m->enc, B, L, wav, wav_len, a, ar, e));
   *Ta = adapter_out_len(&m->acfg, a->T);
   if (!(*aud = tt_alloc(ar, sizeof(float) * (size_t)(B * *Ta * m->lcfg.C + 1), e))) return TS_ENOMEM;
   TRY(adapter_forward(&m->adp, B, a->T, a->out, *aud, aa, ar, e));

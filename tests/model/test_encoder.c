@@ -100,6 +100,22 @@ static void run_parity(const char *name) {
   assert_true(tu_close_ff(what, got, want, nv * C, OUT_TOL, 1e-6));
   double out_err = rel_err(got, want, nv * C, 1e-6), grad_err = 0;
   const char *worst = "";
+  { /* the inference forward: the same output bit for bit, less arena, no backward */
+    arena ai;
+    arena_init(&ai, 1 << 20);
+    enc_acts b;
+    assert_int_equal(enc_forward_infer(&lm.m, B, L, wav, len, &b, &ai, &e), 0);
+    assert_int_equal(b.T, a.T);
+    assert_memory_equal(b.frames, a.frames, sizeof(int32_t) * (size_t)B);
+    assert_memory_equal(b.out, a.out, sizeof(float) * (size_t)(a.T * B * C));
+    if (getenv("ENC_REPORT"))
+      fprintf(stderr, "%s: arena peak %.1f MB (training forward) vs %.1f MB (inference)\n", name, ar.peak / 1e6,
+              ai.peak / 1e6);
+    assert_true(ai.peak < ar.peak); /* (the fixtures have 2 blocks; the saving grows with depth) */
+    assert_int_equal(enc_backward(&lm.m, &b, dout, &ai, &e), TS_EARG);
+    assert_non_null(strstr(e.msg, "inference"));
+    arena_free(&ai);
+  }
   /* gradients of every parameter */
   pset_zero_grad(&lm.ps);
   rc = enc_backward(&lm.m, &a, dout, &ar, &e);
