@@ -135,7 +135,7 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
   float *aud, *x;
   int64_t Ta, Tm, R = 0;
   int32_t *S = na + B, *pp = na + 2 * B;
-  if ((rc = tsm_encode_audio(m, B, in->wav, in->L, in->wav_len, &aud, &Ta, na, NULL, NULL, ar, e))) goto done;
+  if ((rc = tsm_encode_audio(m, B, in->wav, in->L, in->wav_len, &aud, &Ta, na, NULL, NULL, 0, ar, e))) goto done;
   if ((rc = tsm_splice(m, B, in->ids, in->n_ids, aud, Ta, na, NULL, &x, &Tm, S, pp, NULL, NULL, ar, e))) goto done;
   if ((rc = qwen2_kv_init(&pre, &m->llm, B, Tm, e))) goto done;
   {

@@ -101,9 +101,11 @@ typedef struct tsm_loss {
 } tsm_loss;
 
 /* Audio side of a batch: encoder + adapter. aud (B, *Ta, C_llm) from the arena; na[b] valid
- * adapter frames of input b. ea/aa keep what backward needs (may be NULL for inference). */
+ * adapter frames of input b. ea/aa keep what backward needs (may be NULL for inference);
+ * enc_bwd says whether the encoder's backward will run: without it the encoder runs its
+ * inference forward (ea->out, T and frames are still set). */
 int tsm_encode_audio(tsm *m, int64_t B, const float *wav, int64_t L, const int64_t *wav_len, float **aud,
-                     int64_t *Ta, int32_t *na, enc_acts *ea, adapter_acts *aa, arena *ar, ts_err *e);
+                     int64_t *Ta, int32_t *na, enc_acts *ea, adapter_acts *aa, int enc_bwd, arena *ar, ts_err *e);
 /* Splices the audio frames into each token sequence at its single <|audio|>:
  * x (B, *Tm, C) from the arena, zero past S[b] = n_ids[b] - 1 + na[u]; p[b] is the
  * placeholder's index. Sequence b takes audio u = audio_of[b] (NULL: u = b) of aud

@@ -73,11 +73,13 @@ static int tt_any_trainable(const pset *ps, const char *prefix) {
 }
 
 int tsm_encode_audio(tsm *m, int64_t B, const float *wav, int64_t L, const int64_t *wav_len, float **aud,
-                     int64_t *Ta, int32_t *na, enc_acts *ea, adapter_acts *aa, arena *ar, ts_err *e) {
+                     int64_t *Ta, int32_t *na, enc_acts *ea, adapter_acts *aa, int enc_bwd, arena *ar, ts_err *e) {
   enc_acts tmp;
   enc_acts *a = ea ? ea : &tmp;
-  /* without ea no backward follows (decoding): the inference forward keeps no activations */
-  TRY(ea ? enc_forward(&m->enc, B, L, wav, wav_len, a, ar, e) : enc_forward_infer(&m->enc, B, L, wav, wav_len, a, ar, e));
+  /* no encoder backward to follow (decoding, scoring, a frozen encoder): the inference forward
+   * keeps no activations */
+  TRY(ea && enc_bwd ? enc_forward(&m->enc, B, L, wav, wav_len, a, ar, e)
+                    : enc_forward_infer(&m->enc, B, L, wav, wav_len, a, ar, e));
   *Ta = adapter_out_len(&m->acfg, a->T);
   if (!(*aud = tt_alloc(ar, sizeof(float) * (size_t)(B * *Ta * m->lcfg.C + 1), e))) return TS_ENOMEM;
   TRY(adapter_forward(&m->adp, B, a->T, a->out, *aud, aa, ar, e));
@@ -148,7 +150,8 @@ int tsm_train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena *a
   int32_t *una = tt_host(ar, sizeof(int32_t) * (size_t)(U + 3 * B), e);
   if (!una) return TS_ENOMEM;
   int32_t *na = una + U, *S = na + B, *pp = na + 2 * B; /* na: per sequence */
-  TRY(tsm_encode_audio(m, U, b->wav, b->L, b->wav_len, &aud, &Ta, una, &ea, &aa, ar, e));
+  int enc_bwd = gs != 0.0f && m->ps.g && tt_any_trainable(&m->ps, "encoder.");
+  TRY(tsm_encode_audio(m, U, b->wav, b->L, b->wav_len, &aud, &Ta, una, &ea, &aa, enc_bwd, ar, e));
   /* encoder CTC head: loss now, logit gradients kept for the backward */
   float *ctc_dz = NULL;
   if (m->ctc && b->ctc_scale != 0.0f && b->ctc_text) {
