@@ -95,26 +95,46 @@ static int q2_layer_params(qwen2 *m, int64_t l, int grad, dec_params *p, ts_err 
   return dec_bind(m->ps, nm, &m->layer, grad, p, e);
 }
 
-int qwen2_forward(qwen2 *m, int64_t B, int64_t T, const float *x, const int32_t *pos, const attn_cfg *mask,
-                  qwen2_acts *a, arena *ar, ts_err *e) {
+static int qwen2_forward_run(qwen2 *m, int64_t B, int64_t T, const float *x, const int32_t *pos,
+                             const attn_cfg *mask, qwen2_acts *a, int infer, arena *ar, ts_err *e) {
   backend *be = m->ps->be;
   int64_t N = B * T, C = m->c.C, L = m->c.L;
   memset(a, 0, sizeof *a);
-  a->B = B, a->T = T;
+  a->B = B, a->T = T, a->infer = infer;
   if (!(a->xin = q2_host(ar, sizeof(float *) * (size_t)(L + 1), e))) return TS_ENOMEM;
   if (!(a->layer = q2_host(ar, sizeof(dec_acts) * (size_t)(L ? L : 1), e))) return TS_ENOMEM;
   a->xin[0] = (float *)x;
+  float *pp[2] = {NULL, NULL}; /* inference: the layers' outputs alternate between two buffers */
+  if (infer && (!(pp[0] = q2_alloc(ar, sizeof(float) * (size_t)(N * C), e)) ||
+                !(pp[1] = q2_alloc(ar, sizeof(float) * (size_t)(N * C), e))))
+    return TS_ENOMEM;
+  arena_mark lm = arena_get_mark(ar);
   for (int64_t l = 0; l < L; l++) {
-    if (!(a->xin[l + 1] = q2_alloc(ar, sizeof(float) * (size_t)(N * C), e))) return TS_ENOMEM;
+    if (infer) a->xin[l + 1] = pp[l & 1];
+    else if (!(a->xin[l + 1] = q2_alloc(ar, sizeof(float) * (size_t)(N * C), e))) return TS_ENOMEM;
     dec_params p;
     TRY(q2_layer_params(m, l, 0, &p, e));
     TRY(dec_forward(be, &m->layer, &p, B, T, a->xin[l], a->xin[l + 1], pos, mask, &a->layer[l], ar, e));
+    if (infer) { /* the next layer reuses this one's activations' memory */
+      arena_rewind(ar, lm);
+      memset(&a->layer[l], 0, sizeof a->layer[l]);
+    }
   }
   if (!(a->hid = q2_alloc(ar, sizeof(float) * (size_t)(N * C), e))) return TS_ENOMEM;
   if (!(a->rf = q2_alloc(ar, sizeof(float) * (size_t)N, e))) return TS_ENOMEM;
   tensor X = tensor_dev(Q2DEV, a->xin[L], 2, N, C, 0, 0), H = tensor_dev(Q2DEV, a->hid, 2, N, C, 0, 0),
          R = tensor_dev(Q2DEV, a->rf, 1, N, 0, 0, 0), W = pset_w(m->ps, m->i_norm);
   return op_rmsnorm(be, &X, &W, &H, &R, m->c.eps, e);
+}
+
+int qwen2_forward(qwen2 *m, int64_t B, int64_t T, const float *x, const int32_t *pos, const attn_cfg *mask,
+                  qwen2_acts *a, arena *ar, ts_err *e) {
+  return qwen2_forward_run(m, B, T, x, pos, mask, a, 0, ar, e);
+}
+
+int qwen2_forward_infer(qwen2 *m, int64_t B, int64_t T, const float *x, const int32_t *pos, const attn_cfg *mask,
+                        qwen2_acts *a, arena *ar, ts_err *e) {
+  return qwen2_forward_run(m, B, T, x, pos, mask, a, 1, ar, e);
 }
 
 int qwen2_head(qwen2 *m, const float *hid, int64_t R, float *logits, ts_err *e) {
@@ -135,6 +155,7 @@ int qwen2_backward(qwen2 *m, const qwen2_acts *a, const int32_t *pos, const attn
                    float *dx, arena *ar, ts_err *e) {
   backend *be = m->ps->be;
   int64_t N = a->B * a->T, C = m->c.C, L = m->c.L;
+  if (a->infer) return err_set(e, TS_EARG, "qwen2: backward of an inference forward (qwen2_forward_infer keeps no activations)");
   arena_mark mk = arena_get_mark(ar);
   float *d0 = q2_alloc(ar, sizeof(float) * (size_t)(N * C), e);
   float *d1 = q2_alloc(ar, sizeof(float) * (size_t)(N * C), e);

@@ -36,6 +36,7 @@ typedef struct qwen2_acts {
   dec_acts *layer;  /* (L) */
   float *hid;       /* (N, C) final-norm output */
   float *rf;        /* (N) final-norm rstd */
+  int infer;        /* from qwen2_forward_infer: layer activations not kept (no backward) */
 } qwen2_acts;
 
 int qwen2_declare(pset *ps, const char *prefix, const qwen2_cfg *c, ts_err *e);
@@ -48,6 +49,11 @@ int qwen2_embed_bwd(qwen2 *m, const int32_t *ids, int64_t N, const float *dx, ts
  * until backward); pos (B, T); mask gives kv_len (B) for right padding. */
 int qwen2_forward(qwen2 *m, int64_t B, int64_t T, const float *x, const int32_t *pos, const attn_cfg *mask,
                   qwen2_acts *a, arena *ar, ts_err *e);
+/* The same forward without backward (scoring): each layer's activations are rewound once the
+ * next layer has its input, so the arena holds two (N, C) buffers and one layer's activations
+ * instead of all L; hid and rf as from qwen2_forward (bit for bit); qwen2_backward refuses it. */
+int qwen2_forward_infer(qwen2 *m, int64_t B, int64_t T, const float *x, const int32_t *pos, const attn_cfg *mask,
+                        qwen2_acts *a, arena *ar, ts_err *e);
 /* logits (R, V) = hid rows (R, C) . head^T */
 int qwen2_head(qwen2 *m, const float *hid, int64_t R, float *logits, ts_err *e);
 /* dhid (R, C) += dlogits . head; head gradient added */

@@ -206,7 +206,9 @@ int tsm_train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena *a
   memset(&mask, 0, sizeof mask);
   mask.kv_len = klen;
   qwen2_acts la;
-  TRY(qwen2_forward(&m->llm, B, Tm, x, pos, &mask, &la, ar, e));
+  /* scoring (no backward): the LLM keeps no layer activations either */
+  TRY(gs != 0.0f && m->ps.g ? qwen2_forward(&m->llm, B, Tm, x, pos, &mask, &la, ar, e)
+                            : qwen2_forward_infer(&m->llm, B, Tm, x, pos, &mask, &la, ar, e));
   /* 4. loss rows: response token j of sample i sits at spliced position j - 1 + na and is
    * predicted by the row before it */
   int32_t *row = tt_host(ar, sizeof(int32_t) * (size_t)(R + 1), e); /* (R) spliced row predicting each token */

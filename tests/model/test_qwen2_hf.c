@@ -107,6 +107,18 @@ static void run_parity(const char *name) {
   float *dh = tu_zeros(N * q.c.C), *dx = tu_zeros(N * q.c.C);
   attn_cfg mask = {0};
   mask.kv_len = q.lens;
+  { /* the inference forward: the same hidden states bit for bit, less arena, no backward */
+    arena ai;
+    arena_init(&ai, 1 << 20);
+    qwen2_acts ia;
+    assert_int_equal(qwen2_forward_infer(&q.m, q.B, q.T, x, q.pos, &mask, &ia, &ai, &e), 0);
+    assert_memory_equal(ia.hid, acts.hid, sizeof(float) * (size_t)(N * q.c.C));
+    assert_memory_equal(ia.rf, acts.rf, sizeof(float) * (size_t)N);
+    assert_true(ai.peak < ar.peak);
+    assert_int_equal(qwen2_backward(&q.m, &ia, q.pos, &mask, dh, dx, &ai, &e), TS_EARG);
+    assert_non_null(strstr(e.msg, "inference"));
+    arena_free(&ai);
+  }
   assert_int_equal(qwen2_head_bwd(&q.m, acts.hid, lg, N, dh, &e), 0);
   assert_int_equal(qwen2_backward(&q.m, &acts, q.pos, &mask, dh, dx, &ar, &e), 0);
   assert_int_equal(qwen2_embed_bwd(&q.m, q.ids, N, dx, &e), 0);
