@@ -218,6 +218,16 @@ static int at_aligned(const at_ptab *t) {
   return 1;
 }
 
+/* the tables of q, k and v (every chunk of both passes starts with them) */
+static void at_tab_qkv(at_ptab *t, const at_dims *d, const tensor *q, const tensor *k, const tensor *v, int64_t b0,
+                       int *tq, int *tk, int *tv) {
+  int64_t qs = d->Hq * d->D, ks = d->Hkv * d->D;
+  t->n = 0;
+  *tq = at_tab(t, cu_f(q) + b0 * d->Tq * qs, d->Tq * qs, d->D, 1);
+  *tk = at_tab(t, cu_f(k) + b0 * d->Tk * ks, d->Tk * ks, d->D, d->grp);
+  *tv = at_tab(t, cu_f(v) + b0 * d->Tk * ks, d->Tk * ks, d->D, d->grp);
+}
+
 /* the per-(row, head) strides of the score and per-head gradient scratch, rounded up to 4
  * floats so that those matrices start 16-byte aligned */
 static inline int64_t at_pad4(int64_t n) { return (n + 3) & ~(int64_t)3; }
@@ -255,10 +265,8 @@ int cu_attention(backend *be, const tensor *q, const tensor *k, const tensor *v,
   for (int64_t b0 = 0; b0 < d.B; b0 += bc) {
     int64_t n = d.B - b0 < bc ? d.B - b0 : bc, per = n * d.Hq;
     at_ptab t;
-    t.n = 0;
-    int tq = at_tab(&t, cu_f(q) + b0 * d.Tq * qs, d.Tq * qs, d.D, 1);
-    int tk = at_tab(&t, cu_f(k) + b0 * d.Tk * ks, d.Tk * ks, d.D, d.grp);
-    int tv = at_tab(&t, cu_f(v) + b0 * d.Tk * ks, d.Tk * ks, d.D, d.grp);
+    int tq, tk, tv;
+    at_tab_qkv(&t, &d, q, k, v, b0, &tq, &tk, &tv);
     int ts = at_tab(&t, S, d.Hq * TTp, TTp, 1);
     int to = at_tab(&t, cu_f(out) + b0 * d.Tq * qs, d.Tq * qs, d.D, 1);
     int al = at_aligned(&t);
@@ -299,10 +307,8 @@ int cu_attention_bwd(backend *be, const tensor *q, const tensor *k, const tensor
   for (int64_t b0 = 0; b0 < d.B; b0 += bc) {
     int64_t n = d.B - b0 < bc ? d.B - b0 : bc, per = n * d.Hq;
     at_ptab t;
-    t.n = 0;
-    int tq = at_tab(&t, cu_f(q) + b0 * d.Tq * qs, d.Tq * qs, d.D, 1);
-    int tk = at_tab(&t, cu_f(k) + b0 * d.Tk * ks, d.Tk * ks, d.D, d.grp);
-    int tv = at_tab(&t, cu_f(v) + b0 * d.Tk * ks, d.Tk * ks, d.D, d.grp);
+    int tq, tk, tv;
+    at_tab_qkv(&t, &d, q, k, v, b0, &tq, &tk, &tv);
     int tgo = at_tab(&t, cu_f(dout) + b0 * d.Tq * qs, d.Tq * qs, d.D, 1);
     int ts = at_tab(&t, S, d.Hq * TTp, TTp, 1);
     int tdp = at_tab(&t, dP, d.Hq * TTp, TTp, 1);
