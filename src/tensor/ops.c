@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tensor/ops_prof.h"
+
 /* Checks that t is usable by backend be: present, with data, f32, on be's device. */
 static int ops_chk(backend *be, const char *op, const char *arg, const tensor *t, int nd_min,
                    int nd_max, ts_err *e) {
@@ -44,6 +46,16 @@ static int ops_ret(int rc, const char *op, ts_err *e) {
   return err_set(e, (ts_code)rc, "%s: %s", op, rc == TS_ENOMEM ? "out of scratch memory" : "backend failure");
 }
 
+/* runs one backend op: timed into the op profile when it is on (ops_prof.h), then ops_ret */
+#define OPS_RET(be, op, call, e)                   \
+  do {                                             \
+    int prof_ = ops_prof_on();                     \
+    double t0_ = prof_ ? ops_prof_begin(be) : 0.0; \
+    int rc_ = (call);                              \
+    if (prof_) ops_prof_end(be, op, t0_);          \
+    return ops_ret(rc_, op, e);                    \
+  } while (0)
+
 #define CHK(x)                 \
   do {                         \
     int rc_ = (x);             \
@@ -56,21 +68,21 @@ static int ops_ret(int rc, const char *op, ts_err *e) {
 
 int op_fill(backend *be, tensor *x, float v, ts_err *e) {
   CHK(ops_chk(be, "fill", "x", x, 0, 4, e));
-  return ops_ret(be->ops->fill(be, x, v), "fill", e);
+  OPS_RET(be, "fill", be->ops->fill(be, x, v), e);
 }
 
 int op_copy(backend *be, const tensor *src, tensor *dst, ts_err *e) {
   CHK(ops_chk(be, "copy", "src", src, 0, 4, e));
   CHK(ops_chk(be, "copy", "dst", dst, 0, 4, e));
   CHK(ops_numel("copy", "dst", dst, tensor_numel(src), e));
-  return ops_ret(be->ops->copy(be, src, dst), "copy", e);
+  OPS_RET(be, "copy", be->ops->copy(be, src, dst), e);
 }
 
 int op_axpby(backend *be, const tensor *x, float a, tensor *y, float b, ts_err *e) {
   CHK(ops_chk(be, "axpby", "x", x, 0, 4, e));
   CHK(ops_chk(be, "axpby", "y", y, 0, 4, e));
   CHK(ops_same("axpby", "x", x, "y", y, e));
-  return ops_ret(be->ops->axpby(be, x, a, y, b), "axpby", e);
+  OPS_RET(be, "axpby", be->ops->axpby(be, x, a, y, b), e);
 }
 
 int op_add(backend *be, const tensor *a, const tensor *b, tensor *c, ts_err *e) {
@@ -79,7 +91,7 @@ int op_add(backend *be, const tensor *a, const tensor *b, tensor *c, ts_err *e) 
   CHK(ops_chk(be, "add", "c", c, 0, 4, e));
   CHK(ops_same("add", "a", a, "b", b, e));
   CHK(ops_same("add", "a", a, "c", c, e));
-  return ops_ret(be->ops->add(be, a, b, c), "add", e);
+  OPS_RET(be, "add", be->ops->add(be, a, b, c), e);
 }
 
 int op_add_bwd(backend *be, const tensor *dc, tensor *da, tensor *db, ts_err *e) {
@@ -93,7 +105,7 @@ int op_scale(backend *be, const tensor *a, float s, tensor *c, ts_err *e) {
   CHK(ops_chk(be, "scale", "c", c, 0, 4, e));
   CHK(ops_same("scale", "a", a, "c", c, e));
   if (a->data != c->data) CHK(op_copy(be, a, c, e));
-  return ops_ret(be->ops->axpby(be, c, 0.0f, c, s), "scale", e);
+  OPS_RET(be, "scale", be->ops->axpby(be, c, 0.0f, c, s), e);
 }
 
 int op_scale_bwd(backend *be, const tensor *dc, float s, tensor *da, ts_err *e) {
@@ -106,7 +118,7 @@ int op_mul(backend *be, const tensor *a, const tensor *b, tensor *c, ts_err *e) 
   CHK(ops_chk(be, "mul", "c", c, 0, 4, e));
   CHK(ops_same("mul", "a", a, "b", b, e));
   CHK(ops_same("mul", "a", a, "c", c, e));
-  return ops_ret(be->ops->mul(be, a, b, c), "mul", e);
+  OPS_RET(be, "mul", be->ops->mul(be, a, b, c), e);
 }
 
 int op_mul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da,
@@ -120,7 +132,7 @@ int op_mul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, 
   CHK_OPT(be, "mul_bwd", "db", db, 0, 4, e);
   if (da) CHK(ops_same("mul_bwd", "a", a, "da", da, e));
   if (db) CHK(ops_same("mul_bwd", "b", b, "db", db, e));
-  return ops_ret(be->ops->mul_bwd(be, a, b, dc, da, db), "mul_bwd", e);
+  OPS_RET(be, "mul_bwd", be->ops->mul_bwd(be, a, b, dc, da, db), e);
 }
 
 /* Checks the geometry of C = op(A) op(B) + bias. */
@@ -151,7 +163,7 @@ int op_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias,
     CHK(ops_chk(be, "matmul", "bias", bias, 1, 1, e));
     CHK(ops_numel("matmul", "bias", bias, c->ne[c->ndim - 1], e));
   }
-  return ops_ret(be->ops->matmul(be, a, b, bias, c, ta, tb, beta), "matmul", e);
+  OPS_RET(be, "matmul", be->ops->matmul(be, a, b, bias, c, ta, tb, beta), e);
 }
 
 int op_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da,
@@ -163,7 +175,7 @@ int op_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *d
   if (da) CHK(ops_same("matmul_bwd", "a", a, "da", da, e));
   if (db) CHK(ops_same("matmul_bwd", "b", b, "db", db, e));
   if (dbias) CHK(ops_numel("matmul_bwd", "dbias", dbias, dc->ne[dc->ndim - 1], e));
-  return ops_ret(be->ops->matmul_bwd(be, a, b, dc, da, db, dbias, ta, tb), "matmul_bwd", e);
+  OPS_RET(be, "matmul_bwd", be->ops->matmul_bwd(be, a, b, dc, da, db, dbias, ta, tb), e);
 }
 
 /* Norm over the last dim: w, b (C); stats (rows). */
@@ -197,7 +209,7 @@ static int norm_check(backend *be, const char *op, const tensor *x, const tensor
 int op_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
                  tensor *mean, tensor *rstd, float eps, ts_err *e) {
   CHK(norm_check(be, "layernorm", x, w, b, y, mean, rstd, e));
-  return ops_ret(be->ops->layernorm(be, x, w, b, y, mean, rstd, eps), "layernorm", e);
+  OPS_RET(be, "layernorm", be->ops->layernorm(be, x, w, b, y, mean, rstd, eps), e);
 }
 
 int op_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean,
@@ -208,13 +220,13 @@ int op_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor
   if (dx) CHK(norm_check(be, "layernorm_bwd", x, NULL, NULL, dx, NULL, NULL, e));
   if (dw) CHK(norm_check(be, "layernorm_bwd", x, dw, NULL, NULL, NULL, NULL, e));
   if (db) CHK(norm_check(be, "layernorm_bwd", x, db, NULL, NULL, NULL, NULL, e));
-  return ops_ret(be->ops->layernorm_bwd(be, x, w, mean, rstd, dy, dx, dw, db), "layernorm_bwd", e);
+  OPS_RET(be, "layernorm_bwd", be->ops->layernorm_bwd(be, x, w, mean, rstd, dy, dx, dw, db), e);
 }
 
 int op_rmsnorm(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps,
                ts_err *e) {
   CHK(norm_check(be, "rmsnorm", x, w, NULL, y, rstd, NULL, e));
-  return ops_ret(be->ops->rmsnorm(be, x, w, y, rstd, eps), "rmsnorm", e);
+  OPS_RET(be, "rmsnorm", be->ops->rmsnorm(be, x, w, y, rstd, eps), e);
 }
 
 int op_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *rstd,
@@ -223,7 +235,7 @@ int op_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *
   CHK(norm_check(be, "rmsnorm_bwd", x, w, NULL, dy, rstd, NULL, e));
   if (dx) CHK(norm_check(be, "rmsnorm_bwd", x, NULL, NULL, dx, NULL, NULL, e));
   if (dw) CHK(norm_check(be, "rmsnorm_bwd", x, dw, NULL, NULL, NULL, NULL, e));
-  return ops_ret(be->ops->rmsnorm_bwd(be, x, w, rstd, dy, dx, dw), "rmsnorm_bwd", e);
+  OPS_RET(be, "rmsnorm_bwd", be->ops->rmsnorm_bwd(be, x, w, rstd, dy, dx, dw), e);
 }
 
 static int gn_check(backend *be, const char *op, const tensor *x, const tensor *w, const tensor *b,
@@ -255,7 +267,7 @@ static int gn_check(backend *be, const char *op, const tensor *x, const tensor *
 int op_groupnorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
                  tensor *mean, tensor *rstd, int groups, float eps, ts_err *e) {
   CHK(gn_check(be, "groupnorm", x, w, b, y, mean, rstd, groups, e));
-  return ops_ret(be->ops->groupnorm(be, x, w, b, y, mean, rstd, groups, eps), "groupnorm", e);
+  OPS_RET(be, "groupnorm", be->ops->groupnorm(be, x, w, b, y, mean, rstd, groups, eps), e);
 }
 
 int op_groupnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean,
@@ -265,14 +277,14 @@ int op_groupnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor
   if (dx) CHK(gn_check(be, "groupnorm_bwd", x, NULL, NULL, dx, mean, rstd, groups, e));
   if (dw) CHK(gn_check(be, "groupnorm_bwd", x, dw, NULL, NULL, mean, rstd, groups, e));
   if (db) CHK(gn_check(be, "groupnorm_bwd", x, db, NULL, NULL, mean, rstd, groups, e));
-  return ops_ret(be->ops->groupnorm_bwd(be, x, w, mean, rstd, dy, dx, dw, db, groups), "groupnorm_bwd", e);
+  OPS_RET(be, "groupnorm_bwd", be->ops->groupnorm_bwd(be, x, w, mean, rstd, dy, dx, dw, db, groups), e);
 }
 
 int op_act(backend *be, act_kind k, const tensor *x, tensor *y, ts_err *e) {
   CHK(ops_chk(be, "act", "x", x, 0, 4, e));
   CHK(ops_chk(be, "act", "y", y, 0, 4, e));
   CHK(ops_same("act", "x", x, "y", y, e));
-  return ops_ret(be->ops->act(be, k, x, y), "act", e);
+  OPS_RET(be, "act", be->ops->act(be, k, x, y), e);
 }
 
 int op_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx, ts_err *e) {
@@ -281,7 +293,7 @@ int op_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tenso
   CHK(ops_chk(be, "act_bwd", "dx", dx, 0, 4, e));
   CHK(ops_same("act_bwd", "x", x, "dy", dy, e));
   CHK(ops_same("act_bwd", "x", x, "dx", dx, e));
-  return ops_ret(be->ops->act_bwd(be, k, x, dy, dx), "act_bwd", e);
+  OPS_RET(be, "act_bwd", be->ops->act_bwd(be, k, x, dy, dx), e);
 }
 
 int op_swiglu(backend *be, const tensor *gate, const tensor *up, tensor *y, ts_err *e) {
@@ -290,7 +302,7 @@ int op_swiglu(backend *be, const tensor *gate, const tensor *up, tensor *y, ts_e
   CHK(ops_chk(be, "swiglu", "y", y, 1, 4, e));
   CHK(ops_same("swiglu", "gate", gate, "up", up, e));
   CHK(ops_same("swiglu", "gate", gate, "y", y, e));
-  return ops_ret(be->ops->swiglu(be, gate, up, y), "swiglu", e);
+  OPS_RET(be, "swiglu", be->ops->swiglu(be, gate, up, y), e);
 }
 
 int op_swiglu_bwd(backend *be, const tensor *gate, const tensor *up, const tensor *dy,
@@ -304,14 +316,14 @@ int op_swiglu_bwd(backend *be, const tensor *gate, const tensor *up, const tenso
   CHK_OPT(be, "swiglu_bwd", "dup", dup, 1, 4, e);
   if (dgate) CHK(ops_same("swiglu_bwd", "gate", gate, "dgate", dgate, e));
   if (dup) CHK(ops_same("swiglu_bwd", "up", up, "dup", dup, e));
-  return ops_ret(be->ops->swiglu_bwd(be, gate, up, dy, dgate, dup), "swiglu_bwd", e);
+  OPS_RET(be, "swiglu_bwd", be->ops->swiglu_bwd(be, gate, up, dy, dgate, dup), e);
 }
 
 int op_softmax(backend *be, const tensor *x, tensor *y, ts_err *e) {
   CHK(ops_chk(be, "softmax", "x", x, 1, 4, e));
   CHK(ops_chk(be, "softmax", "y", y, 1, 4, e));
   CHK(ops_same("softmax", "x", x, "y", y, e));
-  return ops_ret(be->ops->softmax(be, x, y), "softmax", e);
+  OPS_RET(be, "softmax", be->ops->softmax(be, x, y), e);
 }
 
 int op_softmax_bwd(backend *be, const tensor *y, const tensor *dy, tensor *dx, ts_err *e) {
@@ -320,7 +332,7 @@ int op_softmax_bwd(backend *be, const tensor *y, const tensor *dy, tensor *dx, t
   CHK(ops_chk(be, "softmax_bwd", "dx", dx, 1, 4, e));
   CHK(ops_same("softmax_bwd", "y", y, "dy", dy, e));
   CHK(ops_same("softmax_bwd", "y", y, "dx", dx, e));
-  return ops_ret(be->ops->softmax_bwd(be, y, dy, dx), "softmax_bwd", e);
+  OPS_RET(be, "softmax_bwd", be->ops->softmax_bwd(be, y, dy, dx), e);
 }
 
 static int attn_check(backend *be, const char *op, const tensor *q, const tensor *k, const tensor *v,
@@ -358,7 +370,7 @@ static int attn_check(backend *be, const char *op, const tensor *q, const tensor
 int op_attention(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *out,
                  tensor *lse, const attn_cfg *cfg, ts_err *e) {
   CHK(attn_check(be, "attention", q, k, v, out, lse, cfg, e));
-  return ops_ret(be->ops->attention(be, q, k, v, out, lse, cfg), "attention", e);
+  OPS_RET(be, "attention", be->ops->attention(be, q, k, v, out, lse, cfg), e);
 }
 
 int op_attention_bwd(backend *be, const tensor *q, const tensor *k, const tensor *v,
@@ -375,8 +387,12 @@ int op_attention_bwd(backend *be, const tensor *q, const tensor *k, const tensor
     if (!cfg->bias) return err_set(e, TS_EARG, "attention_bwd: dbias given without a bias");
     CHK(ops_same("attention_bwd", "bias", cfg->bias, "dbias", dbias, e));
   }
-  return ops_ret(be->ops->attention_bwd(be, q, k, v, out, lse, dout, dq, dk, dv, dbias, cfg),
-                 "attention_bwd", e);
+  OPS_RET(be, "attention_bwd", be->ops->attention_bwd(be, q, k, v, out, lse, dout, dq, dk, dv, dbias, cfg), e);
+}
+
+static int rope_call(backend *be, const tensor *x, tensor *y, const int32_t *pos, float theta, int inverse,
+                     const char *op, ts_err *e) {
+  OPS_RET(be, op, be->ops->rope(be, x, y, pos, theta, inverse), e);
 }
 
 static int rope_check(backend *be, const char *op, const tensor *x, const tensor *y, const int32_t *pos,
@@ -392,14 +408,14 @@ static int rope_check(backend *be, const char *op, const tensor *x, const tensor
 
 int op_rope(backend *be, const tensor *x, tensor *y, const int32_t *pos, float theta, ts_err *e) {
   CHK(rope_check(be, "rope", x, y, pos, e));
-  return ops_ret(be->ops->rope(be, x, y, pos, theta, 0), "rope", e);
+  return rope_call(be, x, y, pos, theta, 0, "rope", e);
 }
 
 int op_rope_bwd(backend *be, const tensor *dy, tensor *dx, const int32_t *pos, float theta,
                 tensor *scratch, ts_err *e) {
   CHK(rope_check(be, "rope_bwd", dy, dx, pos, e));
   CHK(rope_check(be, "rope_bwd", dy, scratch, pos, e));
-  CHK(ops_ret(be->ops->rope(be, dy, scratch, pos, theta, 1), "rope_bwd", e));
+  CHK(rope_call(be, dy, scratch, pos, theta, 1, "rope_bwd", e));
   return op_axpby(be, scratch, 1.0f, dx, 1.0f, e);
 }
 
@@ -431,7 +447,7 @@ int op_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias,
     CHK(ops_chk(be, "conv1d", "bias", bias, 1, 1, e));
     CHK(ops_numel("conv1d", "bias", bias, w->ne[0], e));
   }
-  return ops_ret(be->ops->conv1d(be, x, w, bias, y, stride, pad, groups), "conv1d", e);
+  OPS_RET(be, "conv1d", be->ops->conv1d(be, x, w, bias, y, stride, pad, groups), e);
 }
 
 int op_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx,
@@ -440,7 +456,7 @@ int op_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *d
   if (dx) CHK(ops_same("conv1d_bwd", "x", x, "dx", dx, e));
   if (dw) CHK(ops_same("conv1d_bwd", "weight", w, "dweight", dw, e));
   if (dbias) CHK(ops_numel("conv1d_bwd", "dbias", dbias, w->ne[0], e));
-  return ops_ret(be->ops->conv1d_bwd(be, x, w, dy, dx, dw, dbias, stride, pad, groups), "conv1d_bwd", e);
+  OPS_RET(be, "conv1d_bwd", be->ops->conv1d_bwd(be, x, w, dy, dx, dw, dbias, stride, pad, groups), e);
 }
 
 static int wn_check(backend *be, const char *op, const tensor *v, const tensor *g, const tensor *norm,
@@ -459,7 +475,7 @@ int op_weightnorm(backend *be, const tensor *v, const tensor *g, tensor *w, tens
   CHK(wn_check(be, "weightnorm", v, g, norm, dim, e));
   CHK(ops_chk(be, "weightnorm", "w", w, 1, 4, e));
   CHK(ops_same("weightnorm", "v", v, "w", w, e));
-  return ops_ret(be->ops->weightnorm(be, v, g, w, norm, dim), "weightnorm", e);
+  OPS_RET(be, "weightnorm", be->ops->weightnorm(be, v, g, w, norm, dim), e);
 }
 
 int op_weightnorm_bwd(backend *be, const tensor *v, const tensor *g, const tensor *norm,
@@ -469,7 +485,7 @@ int op_weightnorm_bwd(backend *be, const tensor *v, const tensor *g, const tenso
   CHK(ops_same("weightnorm_bwd", "v", v, "dw", dw, e));
   if (dv) CHK(ops_same("weightnorm_bwd", "v", v, "dv", dv, e));
   if (dg) CHK(ops_same("weightnorm_bwd", "g", g, "dg", dg, e));
-  return ops_ret(be->ops->weightnorm_bwd(be, v, g, norm, dw, dv, dg, dim), "weightnorm_bwd", e);
+  OPS_RET(be, "weightnorm_bwd", be->ops->weightnorm_bwd(be, v, g, norm, dw, dv, dg, dim), e);
 }
 
 static int ids_check(const char *op, const int32_t *ids, int64_t n, int64_t V, ts_err *e) {
@@ -487,7 +503,7 @@ int op_embed(backend *be, const tensor *table, const int32_t *ids, tensor *out, 
   int64_t C = table->ne[1];
   if (out->ne[out->ndim - 1] != C) return err_set(e, TS_ESHAPE, "embed: out rows must have %lld values", (long long)C);
   CHK(ids_check("embed", ids, tensor_numel(out) / (C ? C : 1), table->ne[0], e));
-  return ops_ret(be->ops->embed(be, table, ids, out), "embed", e);
+  OPS_RET(be, "embed", be->ops->embed(be, table, ids, out), e);
 }
 
 int op_embed_bwd(backend *be, const int32_t *ids, const tensor *dout, tensor *dtable, ts_err *e) {
@@ -497,7 +513,7 @@ int op_embed_bwd(backend *be, const int32_t *ids, const tensor *dout, tensor *dt
   if (dout->ne[dout->ndim - 1] != C)
     return err_set(e, TS_ESHAPE, "embed_bwd: dout rows must have %lld values", (long long)C);
   CHK(ids_check("embed_bwd", ids, tensor_numel(dout) / (C ? C : 1), dtable->ne[0], e));
-  return ops_ret(be->ops->embed_bwd(be, ids, dout, dtable), "embed_bwd", e);
+  OPS_RET(be, "embed_bwd", be->ops->embed_bwd(be, ids, dout, dtable), e);
 }
 
 int op_sample(backend *be, const tensor *z, const sample_req *q, int32_t *tok, float *logp, ts_err *e) {
@@ -508,7 +524,7 @@ int op_sample(backend *be, const tensor *z, const sample_req *q, int32_t *tok, f
     return err_set(e, TS_EARG, "sample: n_real %lld outside 1..%lld", (long long)q->n_real, (long long)V);
   if (q->temperature > 0.0f && !q->u && R) return err_set(e, TS_EARG, "sample: sampling needs uniforms");
   if (!(q->temperature >= 0.0f)) return err_set(e, TS_EARG, "sample: temperature %g", (double)q->temperature);
-  return ops_ret(be->ops->sample(be, z, q, tok, logp), "sample", e);
+  OPS_RET(be, "sample", be->ops->sample(be, z, q, tok, logp), e);
 }
 
 int op_set_rows(backend *be, const tensor *src, const int32_t *ids, tensor *dst, ts_err *e) {
@@ -518,7 +534,7 @@ int op_set_rows(backend *be, const tensor *src, const int32_t *ids, tensor *dst,
   if (src->ne[src->ndim - 1] != C)
     return err_set(e, TS_ESHAPE, "set_rows: src rows must have %lld values", (long long)C);
   CHK(ids_check("set_rows", ids, tensor_numel(src) / (C ? C : 1), tensor_numel(dst) / (C ? C : 1), e));
-  return ops_ret(be->ops->set_rows(be, src, ids, dst), "set_rows", e);
+  OPS_RET(be, "set_rows", be->ops->set_rows(be, src, ids, dst), e);
 }
 
 static int fc_check(backend *be, const char *op, const tensor *x, const tensor *y, int k, ts_err *e) {
@@ -533,12 +549,12 @@ static int fc_check(backend *be, const char *op, const tensor *x, const tensor *
 
 int op_framecat(backend *be, const tensor *x, tensor *y, int k, ts_err *e) {
   CHK(fc_check(be, "framecat", x, y, k, e));
-  return ops_ret(be->ops->framecat(be, x, y, k), "framecat", e);
+  OPS_RET(be, "framecat", be->ops->framecat(be, x, y, k), e);
 }
 
 int op_framecat_bwd(backend *be, const tensor *dy, tensor *dx, int k, ts_err *e) {
   CHK(fc_check(be, "framecat_bwd", dx, dy, k, e));
-  return ops_ret(be->ops->framecat_bwd(be, dy, dx, k), "framecat_bwd", e);
+  OPS_RET(be, "framecat_bwd", be->ops->framecat_bwd(be, dy, dx, k), e);
 }
 
 int op_xent(backend *be, tensor *logits, const int32_t *targets, const float *weights,
@@ -550,14 +566,14 @@ int op_xent(backend *be, tensor *logits, const int32_t *targets, const float *we
     if (targets[i] >= V)
       return err_set(e, TS_EARG, "xent: target %d at row %lld outside the vocabulary of %lld", targets[i],
                      (long long)i, (long long)V);
-  return ops_ret(be->ops->xent(be, logits, targets, weights, losses, grad_scale), "xent", e);
+  OPS_RET(be, "xent", be->ops->xent(be, logits, targets, weights, losses, grad_scale), e);
 }
 
 int op_adamw(backend *be, float *p, const float *g, float *m, float *v, int64_t n, float lr,
              float beta1, float beta2, float eps, float wd, int64_t t, ts_err *e) {
   if (t < 1) return err_set(e, TS_EARG, "adamw: step must start at 1");
   if (n && (!p || !g || !m || !v)) return err_set(e, TS_EARG, "adamw: a buffer is missing");
-  return ops_ret(be->ops->adamw(be, p, g, m, v, n, lr, beta1, beta2, eps, wd, t), "adamw", e);
+  OPS_RET(be, "adamw", be->ops->adamw(be, p, g, m, v, n, lr, beta1, beta2, eps, wd, t), e);
 }
 
 double op_sumsq(backend *be, const float *x, int64_t n) { return be->ops->sumsq(be, x, n); }

@@ -1,5 +1,6 @@
 /* ops_layout.c — shape checks in front of the backend's layout ops (see ops_layout.h). */
 #include "tensor/ops_layout.h"
+#include "tensor/ops_prof.h"
 
 #include <stdio.h>
 
@@ -31,13 +32,17 @@ static int tr_check(backend *be, const char *op, const char *xn, const tensor *x
 int op_transpose(backend *be, const tensor *x, tensor *y, ts_err *e) {
   int rc = tr_check(be, "transpose", "x", x, "y", y, e);
   if (rc) return rc;
+  double t0 = ops_prof_on() ? ops_prof_begin(be) : 0.0;
   rc = be->ops->transpose(be, x, y, 0.0f);
+  if (ops_prof_on()) ops_prof_end(be, "transpose", t0);
   return rc ? err_set(e, (ts_code)rc, "transpose: backend failure") : TS_OK;
 }
 
 int op_transpose_bwd(backend *be, const tensor *dy, tensor *dx, ts_err *e) {
   int rc = tr_check(be, "transpose_bwd", "dy", dy, "dx", dx, e);
   if (rc) return rc;
+  double t0 = ops_prof_on() ? ops_prof_begin(be) : 0.0;
   rc = be->ops->transpose(be, dy, dx, 1.0f);
+  if (ops_prof_on()) ops_prof_end(be, "transpose_bwd", t0);
   return rc ? err_set(e, (ts_code)rc, "transpose_bwd: backend failure") : TS_OK;
 }

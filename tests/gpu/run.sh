@@ -13,7 +13,9 @@
 #      CUDA: SFT tokens/s, TFLOP/s and MFU on 4 x 20 s inputs, and GRPO rollouts of 8 x 512,
 #      with f32 GEMMs and with bf16 tensor-core GEMMs (step 3a checks the latter's accuracy);
 #   7. bench/bench_device_torch.py: the same shapes in PyTorch + HF (f32 eager; bf16 autocast +
-#      SDPA) on the same GPU, when torch and transformers import there; ratios last.
+#      SDPA) on the same GPU, when torch and transformers import there; ratios;
+#   8. TSASR_PROFILE=1 bench_device (one SFT step, a 64-token rollout, bf16 GEMMs): the per-op
+#      time table (ops timed between syncs), to see which ops hold the time.
 # Benchmarks run only while TSASR_GPU_BUDGET (420 s from the start) lasts.
 # Full logs go to $OUT/gpu-logs when OUT is set (else build-gpu/logs); a summary table is
 # printed last. Exit status: 0 when the build, test_backend_ops and the parity check pass and
@@ -181,6 +183,17 @@ if [ -n "$py" ] && left && "$py" -c "import torch, transformers; assert torch.cu
   awk -f tests/gpu/ratios.awk "$logs/bench_device.log" "$logs/bench_torch.log" | tee "$logs/ratios.txt"
 else
   step bench_torch SKIP "no python3 with torch+transformers on CUDA, or time budget spent"
+fi
+
+# ---- 8. where the time goes: one profiled SFT step and a short rollout (bf16 GEMMs), per-op table ----
+if left; then
+  TSASR_PROFILE=1 timeout 90 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 1 \
+    --G 8 --new 64 --gemm bf16 > "$logs/profile.log" 2>&1
+  frc=$?
+  sed -n '/op profile/,$p' "$logs/profile.log" | head -n 40
+  step profile "$([ $frc = 0 ] && echo ok || echo "FAIL($frc)")" "$(grep -m1 'op profile' "$logs/profile.log")"
+else
+  step profile SKIP "time budget ($budget s) spent"
 fi
 
 summary

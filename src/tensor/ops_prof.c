@@ -1,0 +1,93 @@
+/* ops_prof.c — the per-op time profile (ops_prof.h). */
+#include "tensor/ops_prof.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tensor/backend.h"
+
+#define PROF_MAX 64
+
+typedef struct prof_row {
+  const char *op; /* a string literal of the op wrappers */
+  int64_t calls;
+  double sec;
+} prof_row;
+
+static prof_row g_rows[PROF_MAX];
+static int g_n, g_on = -1, g_registered;
+
+static double prof_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void prof_exit(void) {
+  if (g_on == 1 && g_n) ops_prof_report(stderr);
+}
+
+void ops_prof_enable(int on) {
+  g_on = on ? 1 : 0;
+  if (on && !g_registered) g_registered = atexit(prof_exit) == 0;
+}
+
+int ops_prof_on(void) {
+  if (g_on < 0) {
+    const char *s = getenv("TSASR_PROFILE");
+    ops_prof_enable(s && *s && strcmp(s, "0"));
+  }
+  return g_on;
+}
+
+static int prof_is_device(struct backend *be) { return be && be->device != DEV_CPU && be->ops->sync; }
+
+double ops_prof_begin(struct backend *be) {
+  if (prof_is_device(be)) be->ops->sync(be, NULL);
+  return prof_now();
+}
+
+static prof_row *prof_row_of(const char *op, int add) {
+  for (int i = 0; i < g_n; i++)
+    if (g_rows[i].op == op || !strcmp(g_rows[i].op, op)) return &g_rows[i];
+  if (!add || g_n == PROF_MAX) return NULL;
+  g_rows[g_n].op = op;
+  g_rows[g_n].calls = 0;
+  g_rows[g_n].sec = 0;
+  return &g_rows[g_n++];
+}
+
+void ops_prof_end(struct backend *be, const char *op, double t0) {
+  if (prof_is_device(be)) be->ops->sync(be, NULL);
+  double dt = prof_now() - t0;
+  prof_row *r = prof_row_of(op, 1);
+  if (r) r->calls++, r->sec += dt;
+}
+
+void ops_prof_get(const char *op, int64_t *calls, double *sec) {
+  prof_row *r = prof_row_of(op, 0);
+  *calls = r ? r->calls : 0;
+  *sec = r ? r->sec : 0.0;
+}
+
+void ops_prof_reset(void) { g_n = 0; }
+
+static int prof_cmp(const void *a, const void *b) {
+  double x = ((const prof_row *)a)->sec, y = ((const prof_row *)b)->sec;
+  return x > y ? -1 : x < y;
+}
+
+void ops_prof_report(FILE *f) {
+  prof_row rows[PROF_MAX];
+  double tot = 0;
+  int64_t calls = 0;
+  memcpy(rows, g_rows, sizeof(prof_row) * (size_t)g_n);
+  qsort(rows, (size_t)g_n, sizeof(prof_row), prof_cmp);
+  for (int i = 0; i < g_n; i++) tot += rows[i].sec, calls += rows[i].calls;
+  fprintf(f, "\nop profile (TSASR_PROFILE): %lld op calls, %.1f ms in ops\n", (long long)calls, tot * 1e3);
+  fprintf(f, "%-16s %10s %12s %7s %12s\n", "op", "calls", "total ms", "share", "mean us");
+  for (int i = 0; i < g_n; i++)
+    fprintf(f, "%-16s %10lld %12.2f %6.1f%% %12.1f\n", rows[i].op, (long long)rows[i].calls, rows[i].sec * 1e3,
+            tot > 0 ? 100.0 * rows[i].sec / tot : 0.0, rows[i].calls ? rows[i].sec * 1e6 / (double)rows[i].calls : 0.0);
+}

@@ -1,0 +1,29 @@
+/* ops_prof.h — per-op time profile of the op table: with TSASR_PROFILE=1 in the environment
+ * every op wrapper (ops.h) adds its call and wall time to a per-op table, printed to stderr at
+ * exit (op, calls, total ms, share, mean us), or read with ops_prof_get. On a device backend
+ * each timed op is bracketed by syncs, so its time is the device's (and the run is slower).
+ * Op calls are expected from one thread at a time (the ops themselves may be parallel). */
+#ifndef TS_OPS_PROF_H
+#define TS_OPS_PROF_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct backend;
+
+/* whether profiling is on (TSASR_PROFILE set and not "0", read once; or ops_prof_enable) */
+int ops_prof_on(void);
+/* turns profiling on or off from code (tests, tools); registers the exit report once */
+void ops_prof_enable(int on);
+/* start of a timed op: syncs a device backend, returns the time (s) */
+double ops_prof_begin(struct backend *be);
+/* end of a timed op begun at t0: syncs a device backend, adds the call to op's row */
+void ops_prof_end(struct backend *be, const char *op, double t0);
+/* calls and seconds recorded for op (0 and 0 when none) */
+void ops_prof_get(const char *op, int64_t *calls, double *sec);
+/* forgets every row */
+void ops_prof_reset(void);
+/* the table, slowest op first */
+void ops_prof_report(FILE *f);
+
+#endif

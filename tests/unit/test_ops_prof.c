@@ -1,0 +1,84 @@
+/* test_ops_prof.c — the op profile: off by default (nothing recorded), when on every op wrapper
+ * adds one call under its name (including the layout and pool ops and rope_bwd's inner
+ * rope), times add up, a device backend (devsim) is timed too, and the report lists the ops
+ * slowest first. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tensor/ops.h"
+#include "tensor/ops_layout.h"
+#include "tensor/devsim.h"
+#include "tensor/ops_prof.h"
+
+static void test_profile(void **s) {
+  (void)s;
+  backend *be = be_cpu();
+  ts_err e;
+  float a[64], b[64], c[64];
+  for (int i = 0; i < 64; i++) a[i] = (float)i, b[i] = 1.0f, c[i] = 0.0f;
+  tensor A = tensor_f32(a, 2, 8, 8, 0, 0), B = tensor_f32(b, 2, 8, 8, 0, 0), C = tensor_f32(c, 2, 8, 8, 0, 0);
+  int64_t calls;
+  double sec;
+  /* off: nothing is recorded */
+  ops_prof_enable(0);
+  assert_int_equal(op_add(be, &A, &B, &C, &e), 0);
+  ops_prof_get("add", &calls, &sec);
+  assert_int_equal(calls, 0);
+  /* on: one row per op name, one call per wrapper call */
+  ops_prof_enable(1);
+  ops_prof_reset();
+  for (int i = 0; i < 3; i++) assert_int_equal(op_add(be, &A, &B, &C, &e), 0);
+  assert_int_equal(op_matmul(be, &A, &B, NULL, &C, 0, 1, 0.0f, &e), 0);
+  assert_int_equal(op_transpose(be, &A, &C, &e), 0);
+  ops_prof_get("add", &calls, &sec);
+  assert_int_equal(calls, 3);
+  assert_true(sec >= 0.0);
+  ops_prof_get("matmul", &calls, &sec);
+  assert_int_equal(calls, 1);
+  assert_true(sec > 0.0);
+  ops_prof_get("transpose", &calls, &sec);
+  assert_int_equal(calls, 1);
+  /* an op refused by its checks never reaches the backend: not counted */
+  tensor Bad = tensor_f32(b, 2, 4, 8, 0, 0);
+  assert_int_not_equal(op_add(be, &A, &Bad, &C, &e), 0); /* shape check: refused before the backend */
+  ops_prof_get("add", &calls, &sec);
+  assert_int_equal(calls, 3);
+  /* the simulated device: timed through its sync */
+  backend *ds = be_devsim();
+  float *dx = ds->ops->alloc(ds, sizeof(float) * 64);
+  assert_non_null(dx);
+  tensor DX = tensor_f32(dx, 1, 64, 0, 0, 0);
+  DX.device = ds->device;
+  assert_int_equal(op_fill(ds, &DX, 2.0f, &e), 0);
+  ops_prof_get("fill", &calls, &sec);
+  assert_int_equal(calls, 1);
+  ds->ops->release(ds, dx);
+  /* the report: header, then the slowest op first */
+  char buf[4096] = "";
+  FILE *f = fmemopen(buf, sizeof buf, "w");
+  assert_non_null(f);
+  ops_prof_report(f);
+  fclose(f);
+  assert_non_null(strstr(buf, "op profile"));
+  char *m = strstr(buf, "matmul"), *ad = strstr(buf, "\nadd ");
+  assert_non_null(m);
+  assert_non_null(ad);
+  ops_prof_get("add", &calls, &sec);
+  double sa = sec;
+  ops_prof_get("matmul", &calls, &sec);
+  assert_true((sec >= sa) == (m < ad)); /* listed by total time */
+  ops_prof_reset();
+  ops_prof_get("matmul", &calls, &sec);
+  assert_int_equal(calls, 0);
+  ops_prof_enable(0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_profile)};
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
