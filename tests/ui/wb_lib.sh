@@ -56,9 +56,10 @@ wb_start() {
 wb_keys() { tmux -L "$sock" send-keys -t wb "$@"; }
 wb_screen() { tmux -L "$sock" capture-pane -p -t wb; }
 
-# Polls the screen for an extended regex for up to $2 seconds (default 5).
+# Polls the screen for an extended regex for up to $2 seconds (default 15: generous for a loaded
+# machine; a pass returns as soon as the pattern shows).
 wb_wait() {
-  local pat="$1" t="${2:-5}" i=0
+  local pat="$1" t="${2:-15}" i=0
   local n=$((t * 10))
   while [ $i -lt $n ]; do
     if wb_screen | grep -Eq -- "$pat"; then return 0; fi
@@ -68,12 +69,12 @@ wb_wait() {
   return 1
 }
 
-# After a resize: polls (5 s) until the workbench has redrawn for $1 rows: the status line on row
+# After a resize: polls (15 s) until the workbench has redrawn for $1 rows: the status line on row
 # $1-1 and the sample-list title on row 2. tmux shows the old screen cut to the new size until
 # the program redraws (shrinking drops rows from the top), so one row alone can match too early.
 wb_wait_layout() {
   local rows="$1" i=0 scr
-  while [ $i -lt 50 ]; do
+  while [ $i -lt 150 ]; do
     scr="$(wb_screen)"
     if [ "$(printf '%s\n' "$scr" | wc -l)" -le "$rows" ] &&
       printf '%s\n' "$scr" | sed -n "$((rows - 1))p" | grep -q 'filter none' &&
@@ -86,9 +87,9 @@ wb_wait_layout() {
   return 1
 }
 
-# Polls row $1 (1-based) of the screen for a regex for up to $3 seconds (default 5).
+# Polls row $1 (1-based) of the screen for a regex for up to $3 seconds (default 15).
 wb_wait_row() {
-  local row="$1" pat="$2" t="${3:-5}" i=0
+  local row="$1" pat="$2" t="${3:-15}" i=0
   while [ $i -lt $((t * 10)) ]; do
     if wb_screen | sed -n "${row}p" | grep -Eq -- "$pat"; then return 0; fi
     sleep 0.1
@@ -99,7 +100,7 @@ wb_wait_row() {
 
 # Expect: a pattern must appear (with a description).
 expect() {
-  if wb_wait "$1" "${3:-5}"; then ok; else
+  if wb_wait "$1" "${3:-15}"; then ok; else
     bad "$2: no /$1/ on screen:"
     wb_screen | sed 's/^/    | /'
   fi
@@ -111,7 +112,7 @@ wb_cmd() { wb_keys ':' ; wb_keys -l "$1"; wb_keys Enter; }
 # Waits for the program to end; prints its exit code (or "none").
 wb_exit_code() {
   local i=0
-  while [ $i -lt 50 ]; do
+  while [ $i -lt 150 ]; do
     [ -s "$tmp/exit" ] && { cat "$tmp/exit"; return; }
     sleep 0.1
     i=$((i + 1))
