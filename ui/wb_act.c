@@ -96,7 +96,8 @@ void wb_act_decode(wb *w, int sampled) {
   uint64_t seed = w->seed;
   wb_msg(w, 0, "decoding %s ...", x->id);
   if (w->busy) w->busy(w);
-  if (wb_model_generate(w->model, &x->ent, sampled ? w->temp : 0.0, 1, w->max_new, seed, &raws, &rep, &e)) {
+  if (wb_model_generate(w->model, &x->ent, sampled ? w->temp : 0.0, w->top_k, w->top_p, 1, w->max_new, seed, &raws,
+                        &rep, &e)) {
     wb_msg(w, 2, "decode: %s", e.msg);
     return;
   }
@@ -148,7 +149,7 @@ void wb_act_group(wb *w, int G) {
   uint64_t seed = w->seed;
   wb_msg(w, 0, "sampling %d outputs for %s ...", G, x->id);
   if (w->busy) w->busy(w);
-  if (wb_model_generate(w->model, &x->ent, w->temp, G, w->max_new, seed, &raws, rep, &e)) {
+  if (wb_model_generate(w->model, &x->ent, w->temp, w->top_k, w->top_p, G, w->max_new, seed, &raws, rep, &e)) {
     wb_msg(w, 2, "group: %s", e.msg);
     free(rep), free(o), free(r), free(adv);
     return;

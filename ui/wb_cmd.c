@@ -56,7 +56,7 @@ static const wb_cmd k_cmds[] = {
     {"raw", "raw", "show the raw model output, hypothesis and reference", c_raw},
     {"truth", "truth", "show the CoT the sample should get, built from its truth", c_truth},
     {"info", "info", "show the manifest entry: files, speakers, genders, offsets, similarities", c_info},
-    {"set", "set [temp|max_new|G|seed|continuous VALUE]", "show or change the decoding settings", c_set},
+    {"set", "set [temp|top_k|top_p|max_new|G|seed|continuous VALUE]", "show or change the decoding settings (top_k 0 / top_p 1: no cut)", c_set},
     {"log", "log", "show the recent messages", c_log},
     {"run", "run RECIPE.lua [key=value...] | run stop", "run `tsasr run RECIPE` as a child: its output and the loss from its metrics.jsonl as a plot", c_run},
     {"plot", "plot METRICS.jsonl [KEY]", "plot a metric (default loss) of a metrics.jsonl in the run pane", c_plot},

@@ -99,16 +99,18 @@ void c_info(wb *w, int argc, char **argv) {
 
 void c_set(wb *w, int argc, char **argv) {
   if (argc == 1) {
-    wb_msg(w, 0, "temp %g  max_new %d  G %d  seed %llu  continuous %d", w->temp, w->max_new, w->G,
-           (unsigned long long)w->seed, w->continuous);
+    wb_msg(w, 0, "temp %g  top_k %d  top_p %g  max_new %d  G %d  seed %llu  continuous %d", w->temp, w->top_k,
+           w->top_p, w->max_new, w->G, (unsigned long long)w->seed, w->continuous);
     return;
   }
   double v;
   if (argc != 3 || !wb_parse_num(argv[2], &v)) {
-    wb_msg(w, 2, "usage: set temp|max_new|G|seed|continuous VALUE");
+    wb_msg(w, 2, "usage: set temp|top_k|top_p|max_new|G|seed|continuous VALUE");
     return;
   }
   if (!strcmp(argv[1], "temp") && v >= 0 && v <= 10) w->temp = v;
+  else if (!strcmp(argv[1], "top_k") && v >= 0 && v <= 1e6 && v == (int)v) w->top_k = (int)v;
+  else if (!strcmp(argv[1], "top_p") && v > 0 && v <= 1) w->top_p = v;
   else if (!strcmp(argv[1], "max_new") && v >= 1 && v <= 8192) w->max_new = (int)v;
   else if (!strcmp(argv[1], "G") && v >= 2 && v <= 64) w->G = (int)v;
   else if (!strcmp(argv[1], "seed") && v >= 0) w->seed = (uint64_t)v;

@@ -49,8 +49,8 @@ static uint64_t fnv1a(const char *s) {
   return h;
 }
 
-int wb_model_generate(wb_model *m, const man_entry *ent, double temp, int G, int max_new, uint64_t seed, char ***raws,
-                      int *rep, ts_err *e) {
+int wb_model_generate(wb_model *m, const man_entry *ent, double temp, int top_k, double top_p, int G, int max_new,
+                      uint64_t seed, char ***raws, int *rep, ts_err *e) {
   *raws = NULL;
   if (G < 1 || (temp <= 0 && G != 1)) return err_set(e, TS_EARG, "generate: G = %d at temperature %g", G, temp);
   sample_opts so;
@@ -80,7 +80,8 @@ int wb_model_generate(wb_model *m, const man_entry *ent, double temp, int G, int
   gen_cfg c;
   memset(&c, 0, sizeof c);
   c.samp.temperature = (float)(temp > 0 ? temp : 0);
-  c.samp.top_p = 1.0f;
+  c.samp.top_p = (float)top_p;
+  c.samp.top_k = top_k;
   c.max_new = max_new;
   c.G = G;
   c.seed = seed;

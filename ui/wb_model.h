@@ -20,9 +20,10 @@ void wb_model_brief(const wb_model *m, char *buf, size_t n);
 double wb_model_silence(const wb_model *m);
 
 /* Generates G outputs for the entry's input (enrollment ‖ silence ‖ mixture, sample.h
- * defaults). temp 0 = greedy (then G must be 1). raws receives G malloc'd strings (caller
- * frees each and the array); rep (G, may be NULL) the repetition-guard flags. */
-int wb_model_generate(wb_model *m, const man_entry *ent, double temp, int G, int max_new, uint64_t seed, char ***raws,
-                      int *rep, ts_err *e);
+ * defaults). temp 0 = greedy (then G must be 1); top_k (0: off) and top_p (1: off) cut the
+ * sampled distribution. raws receives G malloc'd strings (caller frees each and the array);
+ * rep (G, may be NULL) the repetition-guard flags. */
+int wb_model_generate(wb_model *m, const man_entry *ent, double temp, int top_k, double top_p, int G, int max_new,
+                      uint64_t seed, char ***raws, int *rep, ts_err *e);
 
 #endif

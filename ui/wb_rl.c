@@ -71,7 +71,7 @@ static void on_line(char *line) {
 static const char *k_words_filter[] = {"fmt", "target", "wer", "spk", "marked", "id", "noout", "clear", NULL};
 static const char *k_words_play[] = {"mix", "enroll", "source", "input", "stop", NULL};
 static const char *k_words_sort[] = {"file", "id", "wer", "spk", "fmt", "mark", NULL};
-static const char *k_words_set[] = {"temp", "max_new", "G", "seed", "continuous", NULL};
+static const char *k_words_set[] = {"temp", "top_k", "top_p", "max_new", "G", "seed", "continuous", NULL};
 static const char *k_words_view[] = {"cot", "group", "run", "text", NULL};
 static const char *k_words_decode[] = {"greedy", "sample", NULL};
 static const char *k_words_mark[] = {"all", NULL};

@@ -27,6 +27,7 @@ void wb_init(wb *w) {
   memset(w, 0, sizeof *w);
   w->cur = -1;
   w->temp = 1.0;
+  w->top_p = 1.0;
   w->max_new = 256;
   w->G = 8;
   w->seed = 1;

@@ -102,6 +102,8 @@ typedef struct wb {
 
   /* settings */
   double temp;     /* sampling temperature for `decode sample` and `group` */
+  int top_k;       /* ... and their top-k (0: off) and nucleus (1: off) cuts */
+  double top_p;
   int max_new;
   int G;
   uint64_t seed;

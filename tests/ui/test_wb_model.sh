@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_wb_model.sh — the workbench with the committed tiny model: greedy decode (twice the
 # same), sampled decode, a GRPO group whose rewards and advantages are re-computed here from
-# the displayed WER and format columns, pick, and decode errors as messages.
+# the displayed WER and format columns, pick, a top-k cut of one token (a group of greedy
+# outputs), and decode errors as messages.
 # Args: TSASR_BIN BUILD_DIR.
 . "$(dirname "$0")/wb_lib.sh"
 wb_setup
@@ -47,6 +48,30 @@ expect 'CoT \(group 3\)' "pick shows a group output in the CoT pane"
 expect 'reward -?[0-9]+\.[0-9]{3}' "the picked output carries its reward"
 wb_cmd 'pick 9'
 expect 'pick: 9 is out of range 1\.\.4' "pick out of range"
+
+# a top-k cut of one token: every sample of the group is the greedy output, so the rewards are
+# equal and the advantages zero
+wb_cmd 'set top_k 1'
+expect 'top_k = 1' "set top_k"
+wb_cmd 'group 3'
+expect 'Group of 3 for s1' "group view with top_k 1" 60
+rows="$(wb_screen | grep -E '^ +\| +[1-3] +-?[0-9]+\.[0-9]{3} +[-+][0-9]+\.[0-9]{3} ' | cut -d'|' -f2)"
+[ "$(echo "$rows" | awk '{print $2}' | sort -u | grep -c .)" = 1 ] && [ "$(echo "$rows" | grep -c .)" = 3 ] &&
+  [ "$(echo "$rows" | awk '$3 != "+0.000" && $3 != "-0.000"' | grep -c .)" = 0 ] && ok ||
+  { bad "top_k 1: the group's rewards differ"; wb_screen; }
+raws=""
+for k in 1 2 3; do
+  wb_cmd "pick $k"
+  expect "CoT \\(group $k\\)" "pick $k"
+  wb_cmd raw
+  expect "Raw output of s1 \\(group $k" "raw view of output $k"
+  raws="$raws$(wb_screen | sed -n '/Raw output/,/Hyp vs ref/p' | sed 1d | cut -c36- | md5sum)"$'\n'
+  wb_keys Escape
+done
+[ "$(echo "$raws" | sort -u | grep -c .)" = 1 ] && ok || bad "top_k 1: the group's raw outputs differ"
+wb_cmd 'set top_p 2'
+expect 'set: bad setting or value: top_p 2' "top_p outside (0, 1]"
+wb_cmd 'set top_k 0'
 
 # errors are messages
 wb_cmd 'set temp 0'
