@@ -19,7 +19,7 @@ static int dec_progress(void *user, int64_t done, int64_t total, double wer) {
 int cli_decode(int argc, char **argv) {
   decode_cfg c;
   decode_cfg_default(&c);
-  const char *out = NULL, *device = "cpu", *gemm = NULL;
+  const char *out = NULL, *device = "cpu", *gemm = NULL, *prefix = NULL;
   int64_t batch = c.batch, max_new = c.gen.max_new, limit = 0, G = 1, seed = 1, topk = 0;
   double temp = 0, topp = 1, silence = -1;
   int fresh = 0;
@@ -30,6 +30,7 @@ int cli_decode(int argc, char **argv) {
                 {"--top-p", CA_DBL, &topp, 0, "nucleus sampling: keep the smallest set of top tokens holding this much probability (0 < X < 1; 1 = off)"},
                 {"--top-k", CA_INT, &topk, 0, "top-k sampling: keep the N most likely tokens (0 = off; applied before --top-p)"},
                 {"--samples", CA_INT, &G, 0, "outputs per input"},
+                {"--prefix", CA_STR, &prefix, 0, "response prefix forced after the prompt, e.g. '<think></think><answer>' (no reasoning)"},
                 {"--limit", CA_INT, &limit, 0, "decode at most N entries"},
                 {"--silence", CA_DBL, &silence, 0, "seconds between enrollment and mixture (default: the model's)"},
                 {"--seed", CA_INT, &seed, 0, "sampling seed"},
@@ -55,6 +56,7 @@ int cli_decode(int argc, char **argv) {
   c.batch = (int)batch, c.limit = limit, c.gen.max_new = (int)max_new, c.gen.G = (int)G, c.gen.seed = (uint64_t)seed;
   c.gen.samp.temperature = (float)temp, c.gen.samp.top_p = (float)topp, c.gen.samp.top_k = (int)topk;
   c.sample.silence = silence;
+  c.prefix = prefix;
   ts_err e;
   tsm *m;
   backend *be = ca_device("decode", device, gemm);

@@ -163,6 +163,18 @@ int decode_run(tsm *m, const decode_cfg *c_in, decode_summary *sum, ts_err *e) {
   }
   int32_t *prompt = NULL, plen = 0;
   rc = tsm_prompt_ids(m, &prompt, &plen, e);
+  if (!rc && c->prefix && *c->prefix) { /* the prompt continues with the forced response prefix */
+    tok_ids px = {0};
+    rc = tok_encode(m->tok, c->prefix, strlen(c->prefix), 0, &px, e);
+    int32_t *np = rc ? NULL : realloc(prompt, sizeof(int32_t) * ((size_t)plen + px.n));
+    if (!rc && !np) rc = err_set(e, TS_ENOMEM, "decode: out of memory");
+    if (!rc) {
+      memcpy(np + plen, px.v, sizeof(int32_t) * px.n);
+      prompt = np;
+      plen += (int32_t)px.n;
+    }
+    tok_ids_free(&px);
+  }
   arena ar;
   if (!rc) rc = be_arena_init(&ar, m->be, 64 << 20, e);
   else arena_init(&ar, 1 << 16);
@@ -209,8 +221,17 @@ int decode_run(tsm *m, const decode_cfg *c_in, decode_summary *sum, ts_err *e) {
         gen_output *o = &outs[i * G + g];
         drec r;
         drec_init(&r);
-        rc = drec_from_output(x->id, x->set, x->src[x->target].text ? x->src[x->target].text : "", o->text,
-                              strlen(o->text), &r, e);
+        char *full = NULL; /* prefix + output: the response as the parser sees it */
+        const char *resp = o->text;
+        if (c->prefix && *c->prefix) {
+          size_t np = strlen(c->prefix), no2 = strlen(o->text);
+          if (!(full = malloc(np + no2 + 1))) rc = err_set(e, TS_ENOMEM, "decode: out of memory");
+          else memcpy(full, c->prefix, np), memcpy(full + np, o->text, no2 + 1), resp = full;
+        }
+        if (!rc)
+          rc = drec_from_output(x->id, x->set, x->src[x->target].text ? x->src[x->target].text : "", resp, strlen(resp),
+                                &r, e);
+        free(full);
         if (!rc) {
           r.speakers = x->n_src;
           r.target = x->target;

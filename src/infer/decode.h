@@ -17,6 +17,11 @@ typedef struct decode_cfg {
   int resume;            /* skip ids already in out */
   int threads;
   sample_opts sample;
+  /* response prefix (NULL: none): tokenized (special tokens recognised) and forced after the
+   * prompt, and put in front of each output before it is parsed and scored (e.g.
+   * "<think></think><answer>" decodes a CoT model without reasoning); the record's tokens and
+   * logp cover the generated tokens only */
+  const char *prefix;
   /* progress callback (done, total); non-zero stops */
   int (*on_progress)(void *user, int64_t done, int64_t total, double wer_so_far);
   void *user;

@@ -40,6 +40,25 @@ grep -q ": 8 outputs" "$work/out.txt" || fail "the resumed summary should count 
 run "$bin" decode "$ck" "$work/train.jsonl" --out "$work/dec.jsonl" --max-new 24 --limit 8
 test "$(wc -l < "$work/dec.jsonl")" -eq 8 || fail "a finished decode should add nothing"
 grep -q ": 8 outputs" "$work/out.txt" || fail "a finished decode should still report its 8 outputs"
+# a forced response prefix: in front of every record's raw text (so it is parsed with it) and
+# not among the generated tokens (at most --max-new)
+run "$bin" decode "$ck" "$work/train.jsonl" --out "$work/pre.jsonl" --max-new 24 --limit 3 \
+  --prefix '<think></think><answer>'
+test "$(grep -c '"raw":"<think></think><answer>' "$work/pre.jsonl")" -eq 3 || fail "--prefix is not in front of the raw outputs"
+grep -o '"tokens":[0-9]*' "$work/pre.jsonl" | awk -F: '$2 > 24 { bad = 1 } END { exit bad }' ||
+  fail "--prefix tokens counted as generated"
+# ... and the model continues from it: not the plain outputs with the prefix pasted in front
+run "$bin" decode "$ck" "$work/train.jsonl" --out "$work/nop.jsonl" --max-new 24 --limit 3
+"$bin" lua -e '
+  local function raws(path)
+    local t = {}
+    for line in io.lines(path) do t[#t + 1] = ts.json.decode(line).raw end
+    return t
+  end
+  local a, b, same = raws("'"$work/pre.jsonl"'"), raws("'"$work/nop.jsonl"'"), 0
+  for i = 1, #a do if a[i] == "<think></think><answer>" .. b[i] then same = same + 1 end end
+  assert(#a == 3 and same < 3, "the prefix was not fed to the model")' > "$work/out.txt" 2>&1 ||
+  fail "--prefix: $(cat "$work/out.txt")"
 head -6 "$work/dec.jsonl" > "$work/dec6.jsonl" && mv "$work/dec6.jsonl" "$work/dec.jsonl"
 run "$bin" eval "$work/dec.jsonl" --md "$work/table.md"
 grep -q "WER" "$work/table.md" || fail "no table"
