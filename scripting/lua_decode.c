@@ -41,12 +41,12 @@ static int dec_on_progress(void *user, int64_t done, int64_t total, double wer) 
 }
 
 /* ts.decode{model=, data=, out=, batch=, max_new=, temperature=, top_p=, top_k=, seed=, limit=,
- *           resume=, threads=, silence=, enroll_max=, on_progress=, progress=} -> summary */
+ *           resume=, threads=, silence=, enroll_max=, prefix=, on_progress=, progress=} -> summary */
 static int l_decode(lua_State *L) {
   const char *fn = "ts.decode";
   static const char *const known[] = {"model", "data",  "out",     "batch",   "max_new",    "temperature",
                                       "top_p", "top_k", "seed",    "limit",   "resume",     "threads",
-                                      "silence", "enroll_max", "on_progress", "progress", NULL};
+                                      "silence", "enroll_max", "prefix", "on_progress", "progress", NULL};
   tsl_opts_check(L, 1, fn, known);
   tsm *m = tsl_opt_model(L, 1, fn, "model", 1);
   decode_cfg c;
@@ -65,6 +65,7 @@ static int l_decode(lua_State *L) {
   c.limit = tsl_opt_int(L, 1, fn, "limit", c.limit);
   c.resume = tsl_opt_bool(L, 1, fn, "resume", c.resume);
   c.threads = (int)tsl_opt_int(L, 1, fn, "threads", c.threads);
+  c.prefix = tsl_opt_str(L, 1, fn, "prefix", NULL); /* a forced response prefix (decode.h) */
   tsl_opt_sample(L, 1, fn, &c.sample);
   if (c.batch < 1 || c.gen.max_new < 1 || c.limit < 0)
     return luaL_error(L, "%s: batch and max_new must be >= 1, limit >= 0", fn);
