@@ -17,9 +17,11 @@
 #   8. TSASR_PROFILE=1 bench_device (one SFT step, a 64-token rollout, bf16 GEMMs): the per-op
 #      time table (ops timed between syncs), to see which ops hold the time.
 # Benchmarks run only while TSASR_GPU_BUDGET (420 s from the start) lasts.
-# Full logs go to $OUT/gpu-logs when OUT is set (else build-gpu/logs); a summary table is
-# printed last. Exit status: 0 when the build, test_backend_ops and the parity check pass and
-# memcheck found nothing; 1 otherwise. The same two programs run in ctest against the simulated
+# Full logs go to $OUT/gpu-logs when OUT is set (else build-gpu/logs), at most 8 files (what the
+# device call brings back): build, backend_ops, sft_parity (f32 and bf16), memcheck, bench,
+# bench_device, bench_torch (with the ratios), profile; a summary table is printed last.
+# Exit status: 0 when the build, test_backend_ops and the parity check pass and memcheck found
+# nothing; 1 otherwise. The same two programs run in ctest against the simulated
 # device (devsim), so a failure here is the CUDA kernels', not the harness's. To rerun one op group:
 #   build-gpu/tests/gpu/test_backend_ops attention   (CUDA_LAUNCH_BLOCKING=1 to locate a fault)
 #   bash tests/gpu/run.sh            (from the repository root; .deps/debs must be there)
@@ -40,7 +42,7 @@ summary() {
   for i in "${!S_NAME[@]}"; do printf '%-18s %-8s %s\n' "${S_NAME[$i]}" "${S_STAT[$i]}" "${S_NOTE[$i]}"; done
   [ -f "$logs/bench.log" ] && { echo; sed -n '/^benchmark /,$p' "$logs/bench.log"; }
   [ -f "$logs/bench_device.log" ] && { echo; cat "$logs/bench_device.log"; }
-  [ -f "$logs/ratios.txt" ] && { echo; cat "$logs/ratios.txt"; }
+  [ -f "$build/ratios.txt" ] && { echo; cat "$build/ratios.txt"; }
   echo "logs: $logs"
 }
 
@@ -96,16 +98,16 @@ gen=()
 command -v ninja > /dev/null 2>&1 && gen=(-G Ninja)
 if cmake -S "$root" -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DTSASR_UI=OFF -DTSASR_AUDIO=OFF \
      -DTSASR_LUA=OFF -DTSASR_CUDA=ON -DPKG_CONFIG_EXECUTABLE="$pkgcfg" -DCMAKE_PREFIX_PATH="$prefix/usr" \
-     > "$logs/configure.log" 2>&1 &&
+     > "$build/configure.log" 2>&1 &&
    timeout 300 cmake --build "$build" -j "$(nproc)" --target test_backend_ops test_sft_parity bench_gpu_ops bench_device \
      > "$logs/build.log" 2>&1; then
-  step build ok "$(grep -m1 -o 'CUDA backend ON' "$logs/configure.log" || echo '?') ($(( $(date +%s) - t0 )) s)"
+  step build ok "$(grep -m1 -o 'CUDA backend ON' "$build/configure.log" || echo '?') ($(( $(date +%s) - t0 )) s)"
 else
-  step build FAIL "see $logs/configure.log and $logs/build.log"
-  tail -n 30 "$logs/configure.log" "$logs/build.log"
+  step build FAIL "see $build/configure.log and $logs/build.log"
+  tail -n 30 "$build/configure.log" "$logs/build.log"
   summary; exit 1
 fi
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$logs/gpu.txt" 2>&1 || true
+{ echo "== GPU"; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1; } | tee -a "$logs/build.log"
 
 # ---- 2. every op on both backends ----
 timeout 120 "$build/tests/gpu/test_backend_ops" > "$logs/backend_ops.log" 2>&1
@@ -127,10 +129,11 @@ esac
 step sft_parity "$pst" "$(tail -n 1 "$logs/sft_parity.log")"
 
 # ---- 3a. the same with bf16 tensor-core GEMMs (f32 storage): reported, not required ----
-TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2 timeout 60 "$build/tests/gpu/test_sft_parity" > "$logs/sft_parity_bf16.log" 2>&1
+TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2 timeout 60 "$build/tests/gpu/test_sft_parity" > "$build/sft_parity_bf16.log" 2>&1
 brc16=$?
-grep -E '^(test_sft_parity|  MISMATCH|     weights)' "$logs/sft_parity_bf16.log" | head -n 20
-step sft_parity_bf16 "$([ $brc16 = 0 ] && echo ok || echo "differs($brc16)")" "$(tail -n 1 "$logs/sft_parity_bf16.log")"
+{ echo; echo "== the same with TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2 (rc $brc16)"; cat "$build/sft_parity_bf16.log"; } >> "$logs/sft_parity.log"
+grep -E '^(test_sft_parity|  MISMATCH|     weights)' "$build/sft_parity_bf16.log" | head -n 20
+step sft_parity_bf16 "$([ $brc16 = 0 ] && echo ok || echo "differs($brc16)")" "$(tail -n 1 "$build/sft_parity_bf16.log")"
 
 # ---- 3b. out-of-bounds / race check of every kernel (compute-sanitizer memcheck), when the
 # toolkit has it; bounded in time, an unfinished run is reported, not failed ----
@@ -180,7 +183,8 @@ if [ -n "$py" ] && left && "$py" -c "import torch, transformers; assert torch.cu
   grep -v -i warn "$logs/bench_torch.log" | tail -n 12
   step bench_torch "$([ $trc = 0 ] && echo ok || echo "FAIL($trc)")" "$(grep -m1 sft_tokens_per_s "$logs/bench_torch.log")"
   # ratios per precision: tsasr / PyTorch throughput (> 1: tsasr is faster)
-  awk -f tests/gpu/ratios.awk "$logs/bench_device.log" "$logs/bench_torch.log" | tee "$logs/ratios.txt"
+  awk -f tests/gpu/ratios.awk "$logs/bench_device.log" "$logs/bench_torch.log" | tee "$build/ratios.txt"
+  { echo; echo "== ratios (tsasr / PyTorch throughput)"; cat "$build/ratios.txt"; } >> "$logs/bench_torch.log"
 else
   step bench_torch SKIP "no python3 with torch+transformers on CUDA, or time budget spent"
 fi
