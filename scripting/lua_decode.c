@@ -1,5 +1,6 @@
 /* lua_decode.c — ts.decode{...}: decoding a manifest (or a dataset) with a model into a decode
  * JSONL (DESIGN §9), with progress display and a callback; returns the summary. */
+#include <limits.h>
 #include <string.h>
 
 #include "infer/decode.h"
@@ -60,7 +61,9 @@ static int l_decode(lua_State *L) {
   c.gen.max_new = (int)tsl_opt_int(L, 1, fn, "max_new", c.gen.max_new);
   c.gen.samp.temperature = (float)tsl_opt_num(L, 1, fn, "temperature", c.gen.samp.temperature);
   c.gen.samp.top_p = (float)tsl_opt_num(L, 1, fn, "top_p", c.gen.samp.top_p);
-  c.gen.samp.top_k = (int)tsl_opt_int(L, 1, fn, "top_k", c.gen.samp.top_k);
+  int64_t top_k = tsl_opt_int(L, 1, fn, "top_k", c.gen.samp.top_k);
+  if (top_k < 0 || top_k > INT_MAX) return luaL_error(L, "%s: top_k %I is outside 0..%d", fn, (lua_Integer)top_k, INT_MAX);
+  c.gen.samp.top_k = (int)top_k;
   c.gen.seed = (uint64_t)tsl_opt_int(L, 1, fn, "seed", (int64_t)c.gen.seed);
   c.limit = tsl_opt_int(L, 1, fn, "limit", c.limit);
   c.resume = tsl_opt_bool(L, 1, fn, "resume", c.resume);

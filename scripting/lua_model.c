@@ -2,6 +2,7 @@
  * ts.encoder (an HF Data2VecAudio / Wav2Vec2 directory or our export: hidden states of a
  * wave) and ts.model (the composed model: load, new, assemble, save, info, generate). */
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -372,7 +373,9 @@ static int l_model_generate(lua_State *L) {
     c.max_new = (int)tsl_opt_int(L, 3, fn, "max_new", 512);
     c.samp.temperature = (float)tsl_opt_num(L, 3, fn, "temperature", 0);
     c.samp.top_p = (float)tsl_opt_num(L, 3, fn, "top_p", 1);
-    c.samp.top_k = (int)tsl_opt_int(L, 3, fn, "top_k", 0);
+    int64_t top_k = tsl_opt_int(L, 3, fn, "top_k", 0);
+    if (top_k < 0 || top_k > INT_MAX) return luaL_error(L, "%s: top_k %I is outside 0..%d", fn, (lua_Integer)top_k, INT_MAX);
+    c.samp.top_k = (int)top_k;
     c.G = (int)tsl_opt_int(L, 3, fn, "n", 1);
     c.seed = (uint64_t)tsl_opt_int(L, 3, fn, "seed", 1);
   } else {

@@ -144,7 +144,8 @@ end
 function C.new_model(cfg, P)
   local ts = require "tsasr"
   return ts.model.assemble{llm = cfg.llm, encoder = cfg.encoder, adapter = cfg.adapter, adapter_k = cfg.adapter_k,
-                           adapter_hidden = cfg.adapter_hidden, seed = cfg.seed, device = cfg.device, train = true}
+                           adapter_hidden = cfg.adapter_hidden, seed = cfg.seed, device = cfg.device,
+                           gemm = cfg.device == "cuda" and cfg.gemm or nil, train = true}
 end
 
 -- Where each stage writes (under work_dir).

@@ -1,5 +1,6 @@
 /* cli_decode.c — `tsasr decode MODEL MANIFEST --out DECODE.jsonl`: batched greedy or sampled
  * decoding of a manifest, scored and written as decode JSONL (resumable). */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -48,6 +49,10 @@ int cli_decode(int argc, char **argv) {
   if (ca_parse("decode", argc, argv, o, no, pos, 2, &np)) return 2;
   if (np != 2 || !out) {
     fprintf(stderr, "usage: tsasr decode MODEL_DIR MANIFEST --out DECODE.jsonl [options] (see --help)\n");
+    return 2;
+  }
+  if (topk < 0 || topk > INT_MAX) {
+    fprintf(stderr, "tsasr decode: --top-k %lld is outside 0..%d\n", (long long)topk, INT_MAX);
     return 2;
   }
   if (fresh) remove(out);

@@ -166,6 +166,8 @@ int decode_run(tsm *m, const decode_cfg *c_in, decode_summary *sum, ts_err *e) {
   if (!rc && c->prefix && *c->prefix) { /* the prompt continues with the forced response prefix */
     tok_ids px = {0};
     rc = tok_encode(m->tok, c->prefix, strlen(c->prefix), 0, &px, e);
+    for (size_t k = 0; !rc && k < px.n; k++)
+      if (px.v[k] == m->audio_id) rc = err_set(e, TS_EARG, "decode: the response prefix contains " TOK_AUDIO);
     int32_t *np = rc ? NULL : realloc(prompt, sizeof(int32_t) * ((size_t)plen + px.n));
     if (!rc && !np) rc = err_set(e, TS_ENOMEM, "decode: out of memory");
     if (!rc) {

@@ -47,13 +47,11 @@ static int ops_ret(int rc, const char *op, ts_err *e) {
 }
 
 /* runs one backend op: timed into the op profile when it is on (ops_prof.h), then ops_ret */
-#define OPS_RET(be, op, call, e)                   \
-  do {                                             \
-    int prof_ = ops_prof_on();                     \
-    double t0_ = prof_ ? ops_prof_begin(be) : 0.0; \
-    int rc_ = (call);                              \
-    if (prof_) ops_prof_end(be, op, t0_);          \
-    return ops_ret(rc_, op, e);                    \
+#define OPS_RET(be, op, call, e)    \
+  do {                              \
+    int rc_;                        \
+    OPS_PROF_RUN(be, op, rc_, call); \
+    return ops_ret(rc_, op, e);     \
   } while (0)
 
 #define CHK(x)                 \

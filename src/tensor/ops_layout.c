@@ -32,17 +32,13 @@ static int tr_check(backend *be, const char *op, const char *xn, const tensor *x
 int op_transpose(backend *be, const tensor *x, tensor *y, ts_err *e) {
   int rc = tr_check(be, "transpose", "x", x, "y", y, e);
   if (rc) return rc;
-  double t0 = ops_prof_on() ? ops_prof_begin(be) : 0.0;
-  rc = be->ops->transpose(be, x, y, 0.0f);
-  if (ops_prof_on()) ops_prof_end(be, "transpose", t0);
+  OPS_PROF_RUN(be, "transpose", rc, be->ops->transpose(be, x, y, 0.0f));
   return rc ? err_set(e, (ts_code)rc, "transpose: backend failure") : TS_OK;
 }
 
 int op_transpose_bwd(backend *be, const tensor *dy, tensor *dx, ts_err *e) {
   int rc = tr_check(be, "transpose_bwd", "dy", dy, "dx", dx, e);
   if (rc) return rc;
-  double t0 = ops_prof_on() ? ops_prof_begin(be) : 0.0;
-  rc = be->ops->transpose(be, dy, dx, 1.0f);
-  if (ops_prof_on()) ops_prof_end(be, "transpose_bwd", t0);
+  OPS_PROF_RUN(be, "transpose_bwd", rc, be->ops->transpose(be, dy, dx, 1.0f));
   return rc ? err_set(e, (ts_code)rc, "transpose_bwd: backend failure") : TS_OK;
 }

@@ -38,9 +38,7 @@ int op_stats_pool(backend *be, const tensor *x, const int32_t *lens, tensor *y, 
   int rc = pool_check(be, "stats_pool", x, lens, y, e);
   if (rc) return rc;
   if (!(eps >= 0)) return err_set(e, TS_EARG, "stats_pool: eps %g must be >= 0", (double)eps);
-  double t0 = ops_prof_on() ? ops_prof_begin(be) : 0.0;
-  rc = be->ops->stats_pool(be, x, lens, y, NULL, NULL, eps);
-  if (ops_prof_on()) ops_prof_end(be, "stats_pool", t0);
+  OPS_PROF_RUN(be, "stats_pool", rc, be->ops->stats_pool(be, x, lens, y, NULL, NULL, eps));
   return rc ? err_set(e, (ts_code)rc, "stats_pool: backend failure") : TS_OK;
 }
 
@@ -53,8 +51,6 @@ int op_stats_pool_bwd(backend *be, const tensor *x, const int32_t *lens, const t
   if (!dx) return TS_OK;
   if ((rc = pool_t(be, "stats_pool_bwd", "dx", dx, 3, e))) return rc;
   if (!tensor_same_shape(dx, x)) return err_set(e, TS_ESHAPE, "stats_pool_bwd: dx and x differ in shape");
-  double t0 = ops_prof_on() ? ops_prof_begin(be) : 0.0;
-  rc = be->ops->stats_pool(be, x, lens, (tensor *)y, dy, dx, 0.0f);
-  if (ops_prof_on()) ops_prof_end(be, "stats_pool_bwd", t0);
+  OPS_PROF_RUN(be, "stats_pool_bwd", rc, be->ops->stats_pool(be, x, lens, (tensor *)y, dy, dx, 0.0f));
   return rc ? err_set(e, (ts_code)rc, "stats_pool_bwd: backend failure") : TS_OK;
 }

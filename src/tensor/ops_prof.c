@@ -43,8 +43,8 @@ int ops_prof_on(void) {
 
 static int prof_is_device(struct backend *be) { return be && be->device != DEV_CPU && be->ops->sync; }
 
-double ops_prof_begin(struct backend *be) {
-  if (prof_is_device(be)) be->ops->sync(be, NULL);
+double ops_prof_begin(struct backend *be, int *rc) {
+  *rc = prof_is_device(be) ? be->ops->sync(be, NULL) : 0;
   return prof_now();
 }
 
@@ -58,11 +58,12 @@ static prof_row *prof_row_of(const char *op, int add) {
   return &g_rows[g_n++];
 }
 
-void ops_prof_end(struct backend *be, const char *op, double t0) {
-  if (prof_is_device(be)) be->ops->sync(be, NULL);
+int ops_prof_end(struct backend *be, const char *op, double t0) {
+  int rc = prof_is_device(be) ? be->ops->sync(be, NULL) : 0;
   double dt = prof_now() - t0;
   prof_row *r = prof_row_of(op, 1);
   if (r) r->calls++, r->sec += dt;
+  return rc;
 }
 
 void ops_prof_get(const char *op, int64_t *calls, double *sec) {

@@ -15,10 +15,25 @@ struct backend;
 int ops_prof_on(void);
 /* turns profiling on or off from code (tests, tools); registers the exit report once */
 void ops_prof_enable(int on);
-/* start of a timed op: syncs a device backend, returns the time (s) */
-double ops_prof_begin(struct backend *be);
-/* end of a timed op begun at t0: syncs a device backend, adds the call to op's row */
-void ops_prof_end(struct backend *be, const char *op, double t0);
+/* start of a timed op: syncs a device backend (*rc: that sync's error, an earlier op's), returns
+ * the time (s) */
+double ops_prof_begin(struct backend *be, int *rc);
+/* end of a timed op begun at t0: syncs a device backend, adds the call to op's row; returns the
+ * sync's error (the op's own asynchronous failure, which the sync would otherwise swallow) */
+int ops_prof_end(struct backend *be, const char *op, double t0);
+/* rc = call, timed under op when profiling is on; a device error found by the syncs (an earlier
+ * op's before, this op's after) becomes rc when the call itself succeeded */
+#define OPS_PROF_RUN(be, op, rc, call)                             \
+  do {                                                             \
+    int p_ = ops_prof_on(), r0_ = 0;                               \
+    double t_ = p_ ? ops_prof_begin((be), &r0_) : 0.0;             \
+    (rc) = r0_ ? r0_ : (call);                                     \
+    if (p_) {                                                      \
+      int r1_ = ops_prof_end((be), (op), t_);                      \
+      if (!(rc)) (rc) = r1_;                                       \
+    }                                                              \
+  } while (0)
+
 /* calls and seconds recorded for op (0 and 0 when none) */
 void ops_prof_get(const char *op, int64_t *calls, double *sec);
 /* forgets every row */

@@ -78,7 +78,38 @@ static void test_profile(void **s) {
   ops_prof_enable(0);
 }
 
+/* a device whose sync reports an error at its n-th call: the profiler's syncs must not swallow
+ * it (a CUDA sync also clears the error it reports) */
+static int g_syncs, g_fail_at;
+static int failing_sync(backend *be, ts_err *e) {
+  (void)be, (void)e;
+  return ++g_syncs == g_fail_at ? TS_EDEVICE : TS_OK;
+}
+
+static void test_profile_keeps_device_errors(void **s) {
+  (void)s;
+  backend *ds = be_devsim();
+  be_ops ops = *ds->ops;
+  ops.sync = failing_sync;
+  backend fb = {&ops, ds->device, ds->ctx};
+  float *dx = ds->ops->alloc(ds, sizeof(float) * 16);
+  assert_non_null(dx);
+  tensor DX = tensor_f32(dx, 1, 16, 0, 0, 0);
+  DX.device = ds->device;
+  ts_err e;
+  ops_prof_enable(1);
+  for (g_fail_at = 1; g_fail_at <= 3; g_fail_at++) { /* before the op, after it, neither */
+    g_syncs = 0;
+    int rc = op_fill(&fb, &DX, 1.0f, &e);
+    assert_int_equal(g_syncs, 2);
+    assert_int_equal(rc, g_fail_at <= 2 ? TS_EDEVICE : TS_OK);
+  }
+  ops_prof_enable(0);
+  ops_prof_reset();
+  ds->ops->release(ds, dx);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_profile)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_profile), cmocka_unit_test(test_profile_keeps_device_errors)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
