@@ -28,7 +28,7 @@ void wb_init(wb *w) {
   w->cur = -1;
   w->temp = 1.0;
   w->top_p = 1.0;
-  w->max_new = 256;
+  w->max_new = 300; /* as the recipes' eval and `tsasr demo` */
   w->G = 8;
   w->seed = 1;
   w->filt_spk = 0;

@@ -76,7 +76,7 @@ set(C.sft, "micro_batch", 8)
 set(C.sft, "ckpt_every", 500)
 set(C.grpo, "cot_reward", 0.5,
     "weight of the share of right CoT steps in the reward (0 = the paper's eq. 3; with 0 the small model learns to drop its reasoning, MODEL_CARD.md)")
-C.cot.cot_steps = {1500, "CoT SFT steps (from the BASE model)"}
+C.cot.cot_steps = {6000, "CoT SFT steps (from the BASE model)"}
 C.cot.cot_lr = {3e-4, "peak LR of the CoT SFT"}
 
 set(C.cot, "similarity", "encoder",

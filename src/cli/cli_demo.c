@@ -108,11 +108,11 @@ static void demo_pick(const drec *recs, size_t nr, int n, size_t *pick, int *np)
 }
 
 int cli_demo(int argc, char **argv) {
-  int64_t n_show = 4, max_new = 200, batch = 8;
+  int64_t n_show = 4, max_new = 300, batch = 8;
   const char *out = NULL;
   ca_opt o[] = {{"--n", CA_INT, &n_show, 0, "samples to show (default 4)"},
                 {"--out", CA_STR, &out, 0, "decode JSONL to write (default: next to the manifest)"},
-                {"--max-new", CA_INT, &max_new, 0, "max new tokens (default 200)"},
+                {"--max-new", CA_INT, &max_new, 0, "max new tokens (default 300, as the recipes' eval)"},
                 {"--batch", CA_INT, &batch, 0, "inputs per batch (default 8)"}};
   int no = (int)(sizeof o / sizeof o[0]);
   for (int i = 1; i < argc; i++)

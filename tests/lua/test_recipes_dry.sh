@@ -63,7 +63,7 @@ done
 
 # the small pipeline is sized for a CPU
 small=$("$bin" run --dry-run "$src/recipes/small/pipeline.lua" 2>&1) || die "small pipeline dry run"
-for want in 'base.device = "cpu"' 'base.threads = 2' 'base.lr_peak = 0.001' 'grpo.G = 8' 'grpo.max_new = 300' 'warm.warm_steps = 2500' 'warm.front_end = "fbank"' 'cot.cot_steps = 1500'; do
+for want in 'base.device = "cpu"' 'base.threads = 2' 'base.lr_peak = 0.001' 'grpo.G = 8' 'grpo.max_new = 300' 'warm.warm_steps = 2500' 'warm.front_end = "fbank"' 'cot.cot_steps = 6000'; do
   echo "$small" | grep -qF "$want" || die "small pipeline: missing '$want'"
 done
 exit $fail
