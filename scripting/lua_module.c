@@ -61,6 +61,17 @@ static int l_exists(lua_State *L) {
   return 1;
 }
 
+/* ts.mtime(path) -> modification time in seconds (with the nanoseconds), or nil when missing */
+static int l_mtime(lua_State *L) {
+  struct stat st;
+  if (stat(luaL_checkstring(L, 1), &st) != 0) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_pushnumber(L, (lua_Number)st.st_mtim.tv_sec + (lua_Number)st.st_mtim.tv_nsec * 1e-9);
+  return 1;
+}
+
 static int l_mkdirs(lua_State *L) {
   ts_err e;
   if (afile_mkdirs(luaL_checkstring(L, 1), &e)) return tsl_raise(L, &e, "ts.mkdirs");
@@ -114,7 +125,7 @@ static int l_has(lua_State *L) {
 }
 
 int luaopen_tsasr(lua_State *L) {
-  static const luaL_Reg f[] = {{"exists", l_exists},     {"mkdirs", l_mkdirs},     {"threads", l_threads},
+  static const luaL_Reg f[] = {{"exists", l_exists},     {"mtime", l_mtime},       {"mkdirs", l_mkdirs},     {"threads", l_threads},
                                {"log_level", l_log_level}, {"progress", l_progress}, {"clock", l_clock},
                                {"has", l_has},           {NULL, NULL}};
   luaL_newlib(L, f);

@@ -72,14 +72,19 @@ function S.sft(C, cfg, which)
   return r
 end
 
--- Decodes a manifest with a model directory into a decode JSONL (resumable).
+-- Decodes a manifest with a model directory into a decode JSONL (resumable). A decode file older
+-- than the model's weights was made by an earlier model (the stage was rerun after more
+-- training): it is decoded afresh rather than resumed, so no stale outputs are counted.
 function S.decode(cfg, model_dir, manifest, out, opts)
   opts = opts or {}
   ts.mkdirs(parent(out))
+  local t_out, t_model = ts.mtime(out), ts.mtime(model_dir .. "/model.safetensors")
+  local resume = not (t_out and t_model and t_out < t_model)
+  if not resume then log("%s is older than %s: decoding afresh", out, model_dir) end
   local m <close> = ts.model.load(model_dir, dev_opts(cfg, {}))
   return ts.decode{model = m, data = manifest, out = out, batch = opts.batch or cfg.decode_batch,
                    max_new = opts.max_new or cfg.decode_max_new, temperature = 0, limit = opts.limit,
-                   silence = cfg.silence, resume = true}
+                   silence = cfg.silence, resume = resume}
 end
 
 -- CoT training data from the training manifest (Table 2: full / random reasoning, level /

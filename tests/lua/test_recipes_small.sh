@@ -141,4 +141,13 @@ done
 for sys in base cot rl; do for s in single libri2mix libri3mix; do
   [ "$(lines "$w/eval/$sys/$s.jsonl")" = "$(lines "$w/data/test_$s.jsonl")" ] || die "eval decode $sys/$s incomplete"
 done; done
+# a rerun resumes (nothing decoded again); after the RL model changes (more GRPO steps) its
+# decodes are made afresh, not resumed from the earlier model's
+out=$(run eval eval_max_new=8 eval_batch=4 systems=rl) || exit 1
+echo "$out" | grep -q "decoding afresh" && die "an unchanged model's eval was decoded afresh"
+sleep 1
+touch "$w/grpo/final/model.safetensors"
+out=$(run eval eval_max_new=8 eval_batch=4 systems=rl) || exit 1
+[ "$(echo "$out" | grep -c "decoding afresh")" = "$(ls "$w"/eval/rl/*.jsonl | wc -l)" ] ||
+  die "a changed model's eval resumed stale decodes: $out"
 exit $fail
