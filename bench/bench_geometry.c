@@ -19,6 +19,20 @@ static double now_s(void) {
   return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
+/* the encoder forward (infer: the inference one) timed twice: a first run (memory first
+ * touched, thread pools started), then the timed one */
+static int enc_time(tsm *m, int infer, int64_t L, const float *wav, enc_acts *ea, arena *ar, double *first,
+                    double *second, ts_err *e) {
+  for (int k = 0; k < 2; k++) {
+    arena_reset(ar);
+    double t0 = now_s();
+    int rc = infer ? enc_forward_infer(&m->enc, 1, L, wav, &L, ea, ar, e) : enc_forward(&m->enc, 1, L, wav, &L, ea, ar, e);
+    if (rc) return rc;
+    *(k ? second : first) = now_s() - t0;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   double secs = argc > 1 ? atof(argv[1]) : 20.0;
   int64_t T = argc > 2 ? atoll(argv[2]) : 300;
@@ -43,34 +57,18 @@ int main(int argc, char **argv) {
   for (int64_t i = 0; i < L; i++) wav[i] = 0.1f * philox_normal(&r);
   arena ar;
   arena_init(&ar, 256 << 20);
-  /* encoder forward: a first run (memory first touched, thread pools started), then the timed one */
+  /* encoder forward, the training one (keeps what backward needs), then the inference one
+   * (decoding; what PyTorch's no_grad forward does) in an arena of its own */
   enc_acts ea;
-  double te = 0;
-  for (int k = 0; k < 2; k++) {
-    arena_reset(&ar);
-    t0 = now_s();
-    if (enc_forward(&m->enc, 1, L, wav, &L, &ea, &ar, &e)) {
-      fprintf(stderr, "%s\n", e.msg);
-      return 1;
-    }
-    te = now_s() - t0;
-    if (!k) printf("encoder_fwd_first_%.0fs %.3f s\n", secs, te);
-  }
+  double first, te;
+  if (enc_time(m, 0, L, wav, &ea, &ar, &first, &te, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
+  printf("encoder_fwd_first_%.0fs %.3f s\n", secs, first);
   printf("encoder_fwd_%.0fs %.3f s  %.2f audio-s/s  (%lld frames; training forward, arena peak %.0f MiB)\n", secs, te,
          secs / te, (long long)ea.T, ar.peak / 1048576.0);
-  /* the inference forward (decoding; what PyTorch's no_grad forward does): nothing kept for backward */
   arena ai;
   arena_init(&ai, 256 << 20);
-  for (int k = 0; k < 2; k++) {
-    arena_reset(&ai);
-    t0 = now_s();
-    if (enc_forward_infer(&m->enc, 1, L, wav, &L, &ea, &ai, &e)) {
-      fprintf(stderr, "%s\n", e.msg);
-      return 1;
-    }
-    te = now_s() - t0;
-    if (!k) printf("encoder_infer_first_%.0fs %.3f s\n", secs, te);
-  }
+  if (enc_time(m, 1, L, wav, &ea, &ai, &first, &te, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
+  printf("encoder_infer_first_%.0fs %.3f s\n", secs, first);
   printf("encoder_infer_%.0fs %.3f s  %.2f audio-s/s  (arena peak %.0f MiB)\n", secs, te, secs / te, ai.peak / 1048576.0);
   arena_free(&ai);
   arena_reset(&ar);

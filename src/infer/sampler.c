@@ -22,14 +22,7 @@ int32_t sample_token(const float *z, int64_t V, const sample_cfg *c, philox_rng 
   }
   float inv_t = 1.0f / c->temperature, mx;
   float lse = rs_lse(z, V, inv_t, &mx);
-  int32_t tok;
-  if (rs_truncated(c->top_k, c->top_p, V)) {
-    /* top-k first, then the nucleus of what it kept (rowsample.h) */
-    rs_cut cut = rs_cut_top_p(z, V, inv_t, rs_cut_top_k(z, V, c->top_k), c->top_p);
-    tok = rs_pick_cut(z, V, inv_t, cut, philox_uniform_d(r));
-  } else {
-    tok = rs_pick(z, V, inv_t, lse, philox_uniform_d(r));
-  }
+  int32_t tok = rs_draw(z, V, inv_t, lse, c->top_k, c->top_p, philox_uniform_d(r));
   if (logp) *logp = z[tok] * inv_t - lse;
   return tok;
 }

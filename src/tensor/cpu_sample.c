@@ -27,12 +27,8 @@ int cpu_sample(backend *be, const tensor *z, const sample_req *q, int32_t *tok, 
         if (row[v] > row[t]) t = v;
     } else {
       float inv_t = 1.0f / q->temperature, m2;
-      if (rs_truncated(q->top_k, q->top_p, V)) {
-        rs_cut c = rs_cut_top_p(row, V, inv_t, rs_cut_top_k(row, V, q->top_k), q->top_p);
-        t = rs_pick_cut(row, V, inv_t, c, q->u[r]);
-      } else {
-        t = rs_pick(row, V, inv_t, rs_lse(row, V, inv_t, &m2), q->u[r]);
-      }
+      float lse2 = rs_truncated(q->top_k, q->top_p, V) ? 0.0f : rs_lse(row, V, inv_t, &m2); /* (the cut needs none) */
+      t = rs_draw(row, V, inv_t, lse2, q->top_k, q->top_p, q->u[r]);
     }
     tok[r] = (int32_t)t;
     logp[r] = row[t] / tau - lse;

@@ -150,3 +150,8 @@ int32_t rs_pick_cut(const float *z, int64_t V, float inv_t, rs_cut c, double u) 
   }
   return last;
 }
+
+int32_t rs_draw(const float *z, int64_t V, float inv_t, float lse, int64_t top_k, float top_p, double u) {
+  if (!rs_truncated(top_k, top_p, V)) return rs_pick(z, V, inv_t, lse, u);
+  return rs_pick_cut(z, V, inv_t, rs_cut_top_p(z, V, inv_t, rs_cut_top_k(z, V, top_k), top_p), u);
+}

@@ -59,6 +59,11 @@ static inline int rs_truncated(int64_t top_k, float top_p, int64_t V) {
   return (top_k > 0 && top_k < V) || (top_p > 0.0f && top_p < 1.0f);
 }
 
+/* One draw with u from the row at inverse temperature inv_t: the truncated pick over top_k then
+ * top_p when they ask for a cut (rs_truncated), else the plain inverse-CDF pick with the row's
+ * log-sum-exp lse (rs_lse at inv_t). */
+int32_t rs_draw(const float *z, int64_t V, float inv_t, float lse, int64_t top_k, float top_p, double u);
+
 /* the prefix holding every eligible entry */
 rs_cut rs_cut_all(void);
 /* the prefix of the k first eligible entries (every entry when k <= 0 or k >= their count) */
