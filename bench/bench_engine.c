@@ -1,5 +1,6 @@
 /* bench_engine.c — times the CPU engine on matmul, attention and a Qwen2.5-0.5B-shaped
- * decoder layer (forward + backward), and the GELU activation. Prints one line per case: name, median ms, GFLOP/s.
+ * decoder layer (forward + backward), and the GELU activation; then matmul and the layer again in
+ * the bf16 GEMM precision (case names prefixed bf16_). Prints one line per case: name, median ms, GFLOP/s.
  * bench/run_engine.sh runs it beside the same work in PyTorch and prints the ratios. */
 #include <math.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 
 #include "base/philox.h"
 #include "nn/decoder.h"
+#include "tensor/gemm.h"
 #include "tensor/ops.h"
 #include "tensor/params.h"
 
@@ -50,6 +52,9 @@ static void report(const char *name, double ms, double flops) {
   fflush(stdout);
 }
 
+/* "" or "bf16_": prefixes the case names of the runs in the bf16 GEMM precision */
+static const char *g_tag = "";
+
 /* ---- matmul: y (M,N) = x (M,K) W^T, W (N,K); fwd+bwd = 3 GEMMs ---- */
 typedef struct mm_ctx {
   tensor x, w, y, dx, dw, dy;
@@ -71,10 +76,10 @@ static void bench_matmul(int64_t M, int64_t N, int64_t K, int reps) {
   c.dx = tensor_f32(dx, 2, M, K, 0, 0), c.dw = tensor_f32(dw, 2, N, K, 0, 0), c.dy = tensor_f32(dy, 2, M, N, 0, 0);
   char name[96];
   c.bwd = 0;
-  snprintf(name, sizeof name, "matmul_fwd_%lldx%lldx%lld", (long long)M, (long long)N, (long long)K);
+  snprintf(name, sizeof name, "%smatmul_fwd_%lldx%lldx%lld", g_tag, (long long)M, (long long)N, (long long)K);
   report(name, bench_median(mm_run, &c, reps), 2.0 * M * N * K);
   c.bwd = 1;
-  snprintf(name, sizeof name, "matmul_fwdbwd_%lldx%lldx%lld", (long long)M, (long long)N, (long long)K);
+  snprintf(name, sizeof name, "%smatmul_fwdbwd_%lldx%lldx%lld", g_tag, (long long)M, (long long)N, (long long)K);
   report(name, bench_median(mm_run, &c, reps), 6.0 * M * N * K);
   free(x), free(w), free(y), free(dy), free(dx), free(dw);
 }
@@ -162,7 +167,7 @@ static void bench_block(int64_t B, int64_t T, int reps) {
    * for QK^T and PV forward, and 5 such GEMMs backward; full GEMMs are computed) */
   double flops = 6.0 * params * N + 2.0 * B * 14 * (double)T * T * 64 * 7;
   char name[96];
-  snprintf(name, sizeof name, "qwen2_0.5b_layer_fwdbwd_B%lld_T%lld", (long long)B, (long long)T);
+  snprintf(name, sizeof name, "%sqwen2_0.5b_layer_fwdbwd_B%lld_T%lld", g_tag, (long long)B, (long long)T);
   report(name, bench_median(blk_run, &b, reps), flops);
   free(b.x), free(b.y), free(b.dy), free(b.dx), free(b.pos);
   arena_free(&b.ar);
@@ -211,5 +216,16 @@ int main(int argc, char **argv) {
   bench_attention(1, 500, 16, 16, 64, 0, reps);
   bench_block(1, 256, reps);
   bench_gelu(4000 * 4096, reps); /* data2vec large's FFN at batch 4 x 20 s */
+  /* the bf16 GEMM precision (oneDNN), against PyTorch's CPU autocast to bf16 */
+  if (gemm_set_precision("bf16") == TS_OK) {
+    g_tag = "bf16_";
+    bench_matmul(512, 512, 512, reps);
+    bench_matmul(256, 4864, 896, reps);
+    bench_matmul(1600, 768, 256, reps); /* the small model's LLM FFN at batch 8 */
+    bench_block(1, 256, reps);
+    gemm_set_precision("f32");
+  } else {
+    fprintf(stderr, "bench_engine: no bf16 GEMM in this build (oneDNN): bf16 cases skipped\n");
+  }
   return 0;
 }

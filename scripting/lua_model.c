@@ -15,7 +15,6 @@
 #include "model/tsmodel.h"
 #include "scripting/tslua.h"
 #include "tensor/be_mem.h"
-#include "tensor/cuda_ctl.h"
 #include "tensor/devsim.h"
 #include "tensor/params_io.h"
 
@@ -214,26 +213,28 @@ static void model_release(void *p) { tsm_free(p); }
 tsm *tsl_check_model(lua_State *L, int idx);
 tsm *tsl_check_model(lua_State *L, int idx) { return tsl_check(L, idx, MODEL_T); }
 
-/* options device (cpu, cuda, devsim) and gemm (CUDA GEMM precision: f32, tf32, bf16; process-wide,
- * like TSASR_CUDA_GEMM; tf32 / bf16 need device cuda) */
+/* options device (cpu, cuda, devsim) and gemm (GEMM precision, process-wide for the device's
+ * kind: f32, bf16 (oneDNN on cpu/devsim, tensor cores on cuda) or tf32 (cuda); be_set_gemm) */
 static backend *device_opt(lua_State *L, int idx, const char *fn) {
   const char *dev = tsl_opt_str(L, idx, fn, "device", "cpu");
   const char *gemm = tsl_opt_str(L, idx, fn, "gemm", NULL);
   if (gemm && strcmp(gemm, "f32") && strcmp(gemm, "tf32") && strcmp(gemm, "bf16"))
     luaL_error(L, "%s: option 'gemm' must be \"f32\", \"tf32\" or \"bf16\", got \"%s\"", fn, gemm);
-  if (gemm && strcmp(gemm, "f32") && strcmp(dev, "cuda"))
-    luaL_error(L, "%s: option gemm = \"%s\" needs device = \"cuda\" (the CPU and devsim GEMMs are f32)", fn, gemm);
-  if (!strcmp(dev, "cpu")) return be_cpu();
-  if (!strcmp(dev, "devsim")) return be_devsim(); /* the simulated device (tests) */
-  if (!strcmp(dev, "cuda")) {
+  backend *be = NULL;
+  if (!strcmp(dev, "cpu")) {
+    be = be_cpu();
+  } else if (!strcmp(dev, "devsim")) {
+    be = be_devsim(); /* the simulated device (tests) */
+  } else if (!strcmp(dev, "cuda")) {
     ts_err e;
-    backend *be = be_cuda(&e);
+    be = be_cuda(&e);
     if (!be) tsl_raise(L, &e, fn);
-    if (gemm && cuda_set_gemm(gemm)) luaL_error(L, "%s: option gemm: not available in this build", fn);
-    return be;
+  } else {
+    luaL_error(L, "%s: option 'device' must be \"cpu\", \"cuda\" or \"devsim\", got \"%s\"", fn, dev);
   }
-  luaL_error(L, "%s: option 'device' must be \"cpu\", \"cuda\" or \"devsim\", got \"%s\"", fn, dev);
-  return NULL;
+  ts_err e = {0};
+  if (gemm && be_set_gemm(be, gemm, &e)) luaL_error(L, "%s: option gemm = \"%s\": %s", fn, gemm, e.msg);
+  return be;
 }
 
 static int l_model_load(lua_State *L) {

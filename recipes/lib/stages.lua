@@ -19,10 +19,10 @@ local function parent(path)
   return path:match("^(.*)/[^/]*$") or "."
 end
 
--- the GEMM precision applies on cuda only (the CPU's GEMMs are f32)
+-- the device and the GEMM precision (bf16 on cuda: tensor cores; on cpu/devsim: oneDNN; tf32: cuda only)
 local function dev_opts(cfg, t)
   t.device = cfg.device
-  if cfg.device == "cuda" then t.gemm = cfg.gemm end
+  t.gemm = cfg.gemm
   return t
 end
 

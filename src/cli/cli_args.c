@@ -1,7 +1,6 @@
 /* cli_args.c — option parsing for the subcommands (see cli_args.h). */
 #include "tensor/backend.h"
 #include "tensor/devsim.h"
-#include "tensor/cuda_ctl.h"
 #include "cli/cli_args.h"
 
 #include <errno.h>
@@ -87,23 +86,24 @@ struct backend *ca_device(const char *cmd, const char *name, const char *gemm) {
     fprintf(stderr, "tsasr %s: --gemm must be f32, tf32 or bf16, not \"%s\"\n", cmd, gemm);
     return NULL;
   }
-  int cuda = name && !strcmp(name, "cuda");
-  if (gemm && strcmp(gemm, "f32") && !cuda) {
-    fprintf(stderr, "tsasr %s: --gemm %s needs --device cuda (the CPU and devsim GEMMs are f32)\n", cmd, gemm);
-    return NULL;
-  }
-  if (!name || !strcmp(name, "cpu")) return be_cpu();
-  if (!strcmp(name, "devsim")) return be_devsim();
-  if (cuda) {
+  backend *be = NULL;
+  if (!name || !strcmp(name, "cpu")) {
+    be = be_cpu();
+  } else if (!strcmp(name, "devsim")) {
+    be = be_devsim();
+  } else if (!strcmp(name, "cuda")) {
     ts_err e = {0};
-    backend *be = be_cuda(&e);
+    be = be_cuda(&e);
     if (!be) fprintf(stderr, "tsasr %s: --device cuda: %s\n", cmd, e.msg);
-    if (be && gemm && cuda_set_gemm(gemm)) {
-      fprintf(stderr, "tsasr %s: --gemm %s: not available in this build\n", cmd, gemm);
+  } else {
+    fprintf(stderr, "tsasr %s: --device must be cpu, cuda or devsim, not \"%s\"\n", cmd, name);
+  }
+  if (be && gemm) {
+    ts_err e = {0};
+    if (be_set_gemm(be, gemm, &e)) {
+      fprintf(stderr, "tsasr %s: --gemm %s: %s\n", cmd, gemm, e.msg);
       return NULL;
     }
-    return be;
   }
-  fprintf(stderr, "tsasr %s: --device must be cpu, cuda or devsim, not \"%s\"\n", cmd, name);
-  return NULL;
+  return be;
 }

@@ -28,6 +28,6 @@ struct backend;
  * TSASR_CUDA_GEMM or f32); NULL after printing the reason. */
 struct backend *ca_device(const char *cmd, const char *name, const char *gemm);
 #define CA_DEVICE_HELP "cpu | cuda | devsim (simulated device: CPU kernels, device memory rules)"
-#define CA_GEMM_HELP "GEMM precision on cuda: f32 (default) | tf32 | bf16 (f32 storage, tensor-core math)"
+#define CA_GEMM_HELP "GEMM precision: f32 (default) | bf16 (bf16 inputs, f32 sums: oneDNN on cpu, tensor cores on cuda) | tf32 (cuda)"
 
 #endif

@@ -1,4 +1,4 @@
-/* cli_doctor.c — `tsasr doctor`: version, BLAS and threads, CUDA build and devices. */
+/* cli_doctor.c — `tsasr doctor`: version, BLAS and threads, the bf16 GEMM, CUDA build and devices. */
 #include <stdio.h>
 
 #include "cli/cli.h"
@@ -12,6 +12,7 @@ int cli_doctor(int argc, char **argv) {
   printf("tsasr %s\n", TSASR_VERSION);
   printf("cpu backend: %s, %d OpenMP thread(s), BLAS threads %d\n", info.blas, info.omp_threads,
          info.blas_threads);
+  printf("bf16 GEMM (--gemm bf16 on cpu): %s\n", info.bf16_gemm);
   printf("cuda: %s\n", info.cuda_built ? "built" : "not built");
   if (info.cuda_built) {
     if (info.cuda_devices > 0)

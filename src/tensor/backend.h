@@ -175,9 +175,15 @@ typedef struct be_info {
   int cuda_devices;
   char cuda_device_name[320];
   char cuda_status[160];
+  char bf16_gemm[128]; /* the CPU's bf16 GEMM: "oneDNN 2.6.3, avx512_core_amx" or why there is none */
 } be_info;
 
 void be_get_info(be_info *info);
+/* Sets the GEMM precision for be's kind of backend (process-wide): "f32" (the default), "bf16"
+ * (inputs rounded to bf16, f32 accumulate: tensor cores on cuda, oneDNN's AMX / AVX512-BF16
+ * kernels on cpu and devsim) or "tf32" (cuda only). TS_EARG for an unknown name or tf32 off
+ * cuda, TS_EUNSUP where this build or machine cannot; e says why. */
+int be_set_gemm(backend *be, const char *mode, ts_err *e);
 /* Sets the number of CPU threads for our OpenMP loops and BLAS together. */
 void be_cpu_set_threads(int n);
 

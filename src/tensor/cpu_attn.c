@@ -25,7 +25,7 @@ static void attn_scores(const attn_dims *d, const float *q, const float *k, cons
   int64_t kh = h / d->grp;
   const float *qb = q + (b * d->Tq * d->Hq + h) * d->D;
   const float *kb = k + (b * d->Tk * d->Hkv + kh) * d->D;
-  gemm_f32(0, 1, (int)d->Tq, (int)d->Tk, (int)d->D, cfg->scale, qb, (int)(d->Hq * d->D), kb,
+  gemm_mp(0, 1, (int)d->Tq, (int)d->Tk, (int)d->D, cfg->scale, qb, (int)(d->Hq * d->D), kb,
            (int)(d->Hkv * d->D), 0.0f, S, (int)d->Tk);
   int64_t klen = cfg->kv_len ? cfg->kv_len[b] : d->Tk;
   int64_t p0 = cfg->q_pos0 ? cfg->q_pos0[b] : 0;
@@ -81,7 +81,7 @@ int cpu_attention(backend *be, const tensor *q, const tensor *k, const tensor *v
           if (lp) lp[(b * d.Hq + h) * d.Tq + i] = l;
         }
         int64_t kh = h / d.grp;
-        gemm_f32(0, 0, (int)d.Tq, (int)d.D, (int)d.Tk, 1.0f, S, (int)d.Tk,
+        gemm_mp(0, 0, (int)d.Tq, (int)d.D, (int)d.Tk, 1.0f, S, (int)d.Tk,
                  vp + (b * d.Tk * d.Hkv + kh) * d.D, (int)(d.Hkv * d.D), 0.0f,
                  op + (b * d.Tq * d.Hq + h) * d.D, (int)(d.Hq * d.D));
       }
@@ -118,10 +118,10 @@ static void attn_bwd_one(const attn_dims *d, const tensor *q, const tensor *k, c
     const float *vb = vp + (b * d->Tk * d->Hkv + kh) * d->D;
     /* dV (Tk,D) += P^T dO */
     if (dv)
-      gemm_f32(1, 0, (int)d->Tk, (int)d->D, (int)d->Tq, 1.0f, S, (int)d->Tk, go, qs, 1.0f,
+      gemm_mp(1, 0, (int)d->Tk, (int)d->D, (int)d->Tq, 1.0f, S, (int)d->Tk, go, qs, 1.0f,
                cpu_f(dv) + (b * d->Tk * d->Hkv + kh) * d->D, ks);
     /* dP (Tq,Tk) = dO V^T; dS = P (dP - rowsum(dO o O)) */
-    gemm_f32(0, 1, (int)d->Tq, (int)d->Tk, (int)d->D, 1.0f, go, qs, vb, ks, 0.0f, dP, (int)d->Tk);
+    gemm_mp(0, 1, (int)d->Tq, (int)d->Tk, (int)d->D, 1.0f, go, qs, vb, ks, 0.0f, dP, (int)d->Tk);
     for (int64_t i = 0; i < d->Tq; i++) {
       double di = 0;
       for (int64_t c = 0; c < d->D; c++) di += (double)go[i * qs + c] * ob[i * qs + c];
@@ -135,10 +135,10 @@ static void attn_bwd_one(const attn_dims *d, const tensor *q, const tensor *k, c
     }
     /* dQ (Tq,D) += scale dS K; dK (Tk,D) += scale dS^T Q */
     if (dq)
-      gemm_f32(0, 0, (int)d->Tq, (int)d->D, (int)d->Tk, cfg->scale, dP, (int)d->Tk, kb, ks, 1.0f,
+      gemm_mp(0, 0, (int)d->Tq, (int)d->D, (int)d->Tk, cfg->scale, dP, (int)d->Tk, kb, ks, 1.0f,
                cpu_f(dq) + (b * d->Tq * d->Hq + h) * d->D, qs);
     if (dk)
-      gemm_f32(1, 0, (int)d->Tk, (int)d->D, (int)d->Tq, cfg->scale, dP, (int)d->Tk, qb, qs, 1.0f,
+      gemm_mp(1, 0, (int)d->Tk, (int)d->D, (int)d->Tq, cfg->scale, dP, (int)d->Tk, qb, qs, 1.0f,
                cpu_f(dk) + (b * d->Tk * d->Hkv + kh) * d->D, ks);
   }
 }

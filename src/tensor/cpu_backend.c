@@ -13,6 +13,7 @@
 #include "tensor/backend.h"
 #include "tensor/cpu_ops.h"
 #include "tensor/cuda_ctl.h"
+#include "tensor/gemm.h"
 
 #ifdef TS_HAVE_CUDA
 int cuda_query_info(be_info *info); /* kernels/cuda_info.cu */
@@ -130,9 +131,25 @@ const char *cuda_gemm_name(void) { return "f32"; }
 const be_ops *cuda_ops(void) { return NULL; }
 #endif
 
+int be_set_gemm(backend *be, const char *mode, ts_err *e) {
+  if (!mode || (strcmp(mode, "f32") && strcmp(mode, "tf32") && strcmp(mode, "bf16")))
+    return err_set(e, TS_EARG, "GEMM precision must be f32, tf32 or bf16, not \"%s\"", mode ? mode : "(null)");
+  if (be->device == DEV_CUDA) {
+    int rc = cuda_set_gemm(mode);
+    return rc ? err_set(e, rc, "GEMM precision %s: not available in this build", mode) : TS_OK;
+  }
+  if (!strcmp(mode, "tf32"))
+    return err_set(e, TS_EARG, "GEMM precision tf32 needs the cuda device (the CPU's are f32 and bf16)");
+  int rc = gemm_set_precision(mode);
+  if (rc == TS_EUNSUP)
+    return err_set(e, rc, "GEMM precision bf16 on the CPU needs oneDNN 2.x (libdnnl-dev): this build has none, or it did not start");
+  return rc ? err_set(e, rc, "GEMM precision %s: refused", mode) : TS_OK;
+}
+
 void be_get_info(be_info *info) {
   memset(info, 0, sizeof *info);
   be_cpu();
+  gemm_bf16_describe(info->bf16_gemm, sizeof info->bf16_gemm);
   info->omp_threads = g_threads;
 #ifdef TS_HAVE_BLAS
   static char blas[128];

@@ -52,11 +52,11 @@ int cpu_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias
       const float *xg = xp + (b * Cin + g * Cg) * T;
       float *yg = yp + (b * Cout + g * Og) * Tout;
       if (K == 1 && stride == 1 && pad == 0) {
-        gemm_f32(0, 0, (int)Og, (int)Tout, (int)Cg, 1.0f, wp + g * Og * Cg, (int)Cg, xg, (int)T, 0.0f,
+        gemm_mp(0, 0, (int)Og, (int)Tout, (int)Cg, 1.0f, wp + g * Og * Cg, (int)Cg, xg, (int)T, 0.0f,
                  yg, (int)Tout);
       } else {
         conv_im2col(xg, Cg, T, K, Tout, stride, pad, col);
-        gemm_f32(0, 0, (int)Og, (int)Tout, (int)(Cg * K), 1.0f, wp + g * Og * Cg * K, (int)(Cg * K),
+        gemm_mp(0, 0, (int)Og, (int)Tout, (int)(Cg * K), 1.0f, wp + g * Og * Cg * K, (int)(Cg * K),
                  col, (int)Tout, 0.0f, yg, (int)Tout);
       }
       if (bp)
@@ -91,11 +91,11 @@ int cpu_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *
         }
       if (dwp) { /* dW_g (Og, Cg*K) += dY_g (Og,Tout) col^T */
         conv_im2col(xg, Cg, T, K, Tout, stride, pad, col);
-        gemm_f32(0, 1, (int)Og, (int)(Cg * K), (int)Tout, 1.0f, gg, (int)Tout, col, (int)Tout, 1.0f,
+        gemm_mp(0, 1, (int)Og, (int)(Cg * K), (int)Tout, 1.0f, gg, (int)Tout, col, (int)Tout, 1.0f,
                  dwp + gi * Og * Cg * K, (int)(Cg * K));
       }
       if (dxp) { /* dcol (Cg*K, Tout) = W_g^T dY_g, then scatter back */
-        gemm_f32(1, 0, (int)(Cg * K), (int)Tout, (int)Og, 1.0f, wp + gi * Og * Cg * K, (int)(Cg * K), gg,
+        gemm_mp(1, 0, (int)(Cg * K), (int)Tout, (int)Og, 1.0f, wp + gi * Og * Cg * K, (int)(Cg * K), gg,
                  (int)Tout, 0.0f, dcol, (int)Tout);
         conv_col2im(dcol, Cg, T, K, Tout, stride, pad, dxp + (b * Cin + gi * Cg) * T);
       }

@@ -38,14 +38,14 @@ int cpu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias
   }
   if (gb.batch == 1 && !ta) {
     /* one GEMM over all batches: A rows are contiguous across the batch */
-    gemm_f32(0, tb, (int)(gc.batch * M), (int)N, (int)K, 1.0f, ap, (int)K, bp, (int)gb.cols, beta, cp,
+    gemm_mp(0, tb, (int)(gc.batch * M), (int)N, (int)K, 1.0f, ap, (int)K, bp, (int)gb.cols, beta, cp,
              (int)N);
     return TS_OK;
   }
   for (int64_t i = 0; i < gc.batch; i++) {
     const float *ai = ap + (ga.batch == 1 ? 0 : i) * ga.rows * ga.cols;
     const float *bi = bp + (gb.batch == 1 ? 0 : i) * gb.rows * gb.cols;
-    gemm_f32(ta, tb, (int)M, (int)N, (int)K, 1.0f, ai, (int)ga.cols, bi, (int)gb.cols, beta,
+    gemm_mp(ta, tb, (int)M, (int)N, (int)K, 1.0f, ai, (int)ga.cols, bi, (int)gb.cols, beta,
              cp + i * M * N, (int)N);
   }
   return TS_OK;
@@ -72,16 +72,16 @@ int cpu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *
     float *dap = cpu_f(da);
     if (fold) {
       /* dA (BM,K) += dC (BM,N) op(B)^T */
-      gemm_f32(0, !tb, (int)(gc.batch * M), (int)K, (int)N, 1.0f, g, (int)N, bp, ldb, 1.0f, dap, (int)K);
+      gemm_mp(0, !tb, (int)(gc.batch * M), (int)K, (int)N, 1.0f, g, (int)N, bp, ldb, 1.0f, dap, (int)K);
     } else {
       for (int64_t i = 0; i < gc.batch; i++) {
         const float *bi = bp + (gb.batch == 1 ? 0 : i) * gb.rows * gb.cols;
         const float *gi = g + i * M * N;
         float *dai = dap + i * ga.rows * ga.cols;
         if (!ta) /* dA (M,K) += dC op(B)^T */
-          gemm_f32(0, !tb, (int)M, (int)K, (int)N, 1.0f, gi, (int)N, bi, ldb, 1.0f, dai, lda);
+          gemm_mp(0, !tb, (int)M, (int)K, (int)N, 1.0f, gi, (int)N, bi, ldb, 1.0f, dai, lda);
         else /* dA stored (K,M) += op(B) dC^T */
-          gemm_f32(tb, 1, (int)K, (int)M, (int)N, 1.0f, bi, ldb, gi, (int)N, 1.0f, dai, lda);
+          gemm_mp(tb, 1, (int)K, (int)M, (int)N, 1.0f, bi, ldb, gi, (int)N, 1.0f, dai, lda);
       }
     }
   }
@@ -89,18 +89,18 @@ int cpu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *
     float *dbp = cpu_f(db);
     if (fold) {
       if (!tb) /* dB (K,N) += A^T dC over all rows */
-        gemm_f32(1, 0, (int)K, (int)N, (int)(gc.batch * M), 1.0f, ap, (int)K, g, (int)N, 1.0f, dbp, ldb);
+        gemm_mp(1, 0, (int)K, (int)N, (int)(gc.batch * M), 1.0f, ap, (int)K, g, (int)N, 1.0f, dbp, ldb);
       else /* dB stored (N,K) += dC^T A */
-        gemm_f32(1, 0, (int)N, (int)K, (int)(gc.batch * M), 1.0f, g, (int)N, ap, (int)K, 1.0f, dbp, ldb);
+        gemm_mp(1, 0, (int)N, (int)K, (int)(gc.batch * M), 1.0f, g, (int)N, ap, (int)K, 1.0f, dbp, ldb);
     } else {
       for (int64_t i = 0; i < gc.batch; i++) {
         const float *ai = ap + (ga.batch == 1 ? 0 : i) * ga.rows * ga.cols;
         const float *gi = g + i * M * N;
         float *dbi = dbp + (gb.batch == 1 ? 0 : i) * gb.rows * gb.cols;
         if (!tb) /* dB (K,N) += op(A)^T dC */
-          gemm_f32(!ta, 0, (int)K, (int)N, (int)M, 1.0f, ai, lda, gi, (int)N, 1.0f, dbi, ldb);
+          gemm_mp(!ta, 0, (int)K, (int)N, (int)M, 1.0f, ai, lda, gi, (int)N, 1.0f, dbi, ldb);
         else /* dB stored (N,K) += dC^T op(A) */
-          gemm_f32(1, ta, (int)N, (int)K, (int)M, 1.0f, gi, (int)N, ai, lda, 1.0f, dbi, ldb);
+          gemm_mp(1, ta, (int)N, (int)K, (int)M, 1.0f, gi, (int)N, ai, lda, 1.0f, dbi, ldb);
       }
     }
   }

@@ -1,6 +1,9 @@
 /* gemm.c — GEMM dispatch (OpenBLAS) and the built-in blocked fallback kernel. */
 #include "tensor/gemm.h"
 #include "tensor/par.h"
+#include "base/err.h"
+
+#include <stdatomic.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -77,4 +80,29 @@ void gemm_f32(int ta, int tb, int M, int N, int K, float alpha, const float *A, 
 #else
   gemm_f32_builtin(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 #endif
+}
+
+static atomic_int g_bf16; /* the precision mode: 0 f32, 1 bf16 */
+
+int gemm_set_precision(const char *name) {
+  if (!name) return TS_EARG;
+  if (!strcmp(name, "f32")) {
+    atomic_store(&g_bf16, 0);
+    return TS_OK;
+  }
+  if (strcmp(name, "bf16")) return TS_EARG;
+  if (!gemm_bf16_available()) return TS_EUNSUP;
+  atomic_store(&g_bf16, 1);
+  return TS_OK;
+}
+
+const char *gemm_precision(void) { return atomic_load(&g_bf16) ? "bf16" : "f32"; }
+
+void gemm_mp(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+             const float *B, int ldb, float beta, float *C, int ldc) {
+  if (atomic_load(&g_bf16) && (int64_t)M * N * K >= GEMM_BF16_MIN_MACS) {
+    int rc = gemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (rc != -1) return; /* done, or (-2, counted) failed after writing part of C */
+  }
+  gemm_f32(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }

@@ -1,8 +1,10 @@
-/* gemm.h — single-precision GEMM on row-major matrices: OpenBLAS when built with it,
- * otherwise a cache-blocked OpenMP kernel. C (M,N) = alpha op(A) op(B) + beta C, where
+/* gemm.h — GEMM on row-major f32 matrices: OpenBLAS when built with it, otherwise a
+ * cache-blocked OpenMP kernel; and the bf16 precision mode (oneDNN). C (M,N) = alpha op(A) op(B) + beta C, where
  * op(A) is (M,K) [A stored (K,M) when ta] and op(B) is (K,N) [B stored (N,K) when tb]. */
 #ifndef TS_GEMM_H
 #define TS_GEMM_H
+
+#include <stddef.h>
 
 void gemm_f32(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc);
@@ -10,5 +12,34 @@ void gemm_f32(int ta, int tb, int M, int N, int K, float alpha, const float *A, 
 /* The built-in kernel, always available (tests compare it with BLAS). */
 void gemm_f32_builtin(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                       const float *B, int ldb, float beta, float *C, int ldc);
+
+/* GEMM precision of the CPU kernels (process-wide; the CPU and devsim backends): "f32" (the
+ * default) or "bf16": op(A) and op(B) rounded to bf16 (nearest even), exact products summed in
+ * f32, C stays f32 — the definition of cuBLAS's FAST_16BF on the CUDA backend. bf16 runs on
+ * oneDNN (AMX / AVX512-BF16). Returns TS_OK, TS_EARG for another name, TS_EUNSUP for bf16 in a
+ * build without oneDNN or on a machine where oneDNN does not start. */
+int gemm_set_precision(const char *name);
+const char *gemm_precision(void);
+
+/* The GEMM of the ops that follow the precision setting (matmul, conv1d, attention): gemm_f32,
+ * or, in bf16 mode, gemm_bf16 for GEMMs of at least GEMM_BF16_MIN_MACS multiply-adds (M·N·K).
+ * Smaller ones stay f32: there the rounding and oneDNN's per-call cost (operand rounding, a
+ * primitive per shape, ~10-50 us) outweigh the faster kernel (measured: 6 M MACs no gain,
+ * 44 M MACs 1.3-2.4x). Where oneDNN refuses a call (out of memory, before writing C) it
+ * runs gemm_f32 instead. gemm_bf16_fallbacks counts those; gemm_bf16_errors counts calls that
+ * failed after writing part of C (never seen: oneDNN's CPU matmul refuses when it is built). */
+#define GEMM_BF16_MIN_MACS (1LL << 23)
+void gemm_mp(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+             const float *B, int ldb, float beta, float *C, int ldc);
+long gemm_bf16_fallbacks(void);
+long gemm_bf16_errors(void);
+
+/* The bf16 GEMM itself (gemm_bf16.c): 0; -1 when it could not run (C untouched, counted as a
+ * fallback); -2 when it failed part way (counted as an error). */
+int gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc);
+int gemm_bf16_available(void);
+/* "oneDNN 2.6.3 (AMX)" or the reason there is no bf16 GEMM, into buf (n bytes) */
+void gemm_bf16_describe(char *buf, size_t n);
 
 #endif

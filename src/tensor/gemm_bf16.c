@@ -1,0 +1,250 @@
+/* gemm_bf16.c — the CPU's bf16 GEMM precision, on oneDNN's matmul (AMX or AVX512-BF16 kernels):
+ * op(A) and op(B) are rounded to bf16 (nearest even, as f32_to_bf16), their products are exact
+ * in f32 and summed in f32, and C = alpha·AB + beta·C stays f32. This is the definition cuBLAS's
+ * CUBLAS_COMPUTE_32F_FAST_16BF uses on the CUDA backend (C is written once per call; a call that
+ * fails part way — oneDNN refusing memory — may have written part of C, so gemm_mp's fallback
+ * only follows a failure before the first write). Primitives come from oneDNN's own
+ * primitive cache; each call runs with a per-thread user scratchpad, so concurrent calls (the
+ * attention's per-head GEMMs inside a parallel loop) share no state. */
+#include "tensor/gemm.h"
+#include "tensor/cpu_scratch.h"
+#include "tensor/par.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <string.h>
+
+static atomic_long g_fallbacks, g_errors;
+
+long gemm_bf16_fallbacks(void) { return atomic_load(&g_fallbacks); }
+long gemm_bf16_errors(void) { return atomic_load(&g_errors); }
+
+/* Rounds the stored rows x cols block of src (leading dimension ld) to bf16 into dst, whose
+ * rows are prow long, and zeroes dst's padding: columns cols..prow-1 and rows rows..prows-1.
+ * NaN stays NaN; everything else rounds to nearest even. */
+static void gemm_round_bf16(const float *src, int rows, int cols, int ld, uint16_t *dst, int prows, int prow) {
+#pragma omp parallel for schedule(static) if ((int64_t)prows * prow > 32768 && !par_in_parallel())
+  for (int r = 0; r < prows; r++) {
+    uint16_t *d = dst + (size_t)r * prow;
+    if (r >= rows) {
+      memset(d, 0, sizeof *d * (size_t)prow);
+      continue;
+    }
+    const uint32_t *s = (const uint32_t *)(const void *)(src + (size_t)r * ld);
+#pragma omp simd
+    for (int c = 0; c < cols; c++) {
+      uint32_t u = s[c];
+      uint32_t rne = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+      uint32_t nan = (u >> 16) | 0x40u;
+      d[c] = (uint16_t)(((u & 0x7fffffffu) > 0x7f800000u) ? nan : rne);
+    }
+    if (prow > cols) memset(d + cols, 0, sizeof *d * (size_t)(prow - cols));
+  }
+}
+
+#ifdef TS_HAVE_DNNL
+#include <oneapi/dnnl/dnnl.h>
+#include <pthread.h>
+
+static dnnl_engine_t g_engine;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static void gemm_dnnl_init(void) {
+  if (dnnl_engine_create(&g_engine, dnnl_cpu, 0) != dnnl_success) g_engine = NULL;
+  /* training's sequence lengths vary by batch, and each M is its own primitive */
+  dnnl_set_primitive_cache_capacity(4096);
+}
+
+int gemm_bf16_available(void) {
+  pthread_once(&g_once, gemm_dnnl_init);
+  return g_engine != NULL;
+}
+
+void gemm_bf16_describe(char *buf, size_t n) {
+  const dnnl_version_t *v = dnnl_version();
+  if (!gemm_bf16_available()) {
+    snprintf(buf, n, "none (oneDNN %d.%d.%d did not start a CPU engine)", v->major, v->minor, v->patch);
+    return;
+  }
+  dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+  const char *kind = (isa & dnnl_cpu_isa_avx512_core_amx) == dnnl_cpu_isa_avx512_core_amx ? "AMX"
+                     : (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16 ? "AVX512-BF16"
+                                                                                               : "no bf16 instructions: emulated, slow";
+  snprintf(buf, n, "oneDNN %d.%d.%d (%s)", v->major, v->minor, v->patch, kind);
+}
+
+/* One oneDNN matmul: C (M,N) f32 = alpha · a (M,K) · b (K,N) + beta · C, where a and b are bf16
+ * with the given element strides (row, column). Built first for every block of a call, then run,
+ * so a refusal (which comes at build time) leaves C untouched. */
+typedef struct gemm_job {
+  dnnl_primitive_attr_t attr;
+  dnnl_post_ops_t po;
+  dnnl_primitive_desc_t pd;
+  dnnl_primitive_t prim;
+  dnnl_memory_desc_t md[3]; /* src, weights, dst */
+  dnnl_memory_t mem[4];     /* src, weights, dst, scratchpad */
+  size_t pad;               /* scratchpad bytes */
+} gemm_job;
+
+static void gemm_job_free(gemm_job *j) {
+  for (int i = 0; i < 4; i++)
+    if (j->mem[i]) dnnl_memory_destroy(j->mem[i]);
+  if (j->prim) dnnl_primitive_destroy(j->prim);
+  if (j->pd) dnnl_primitive_desc_destroy(j->pd);
+  if (j->po) dnnl_post_ops_destroy(j->po);
+  if (j->attr) dnnl_primitive_attr_destroy(j->attr);
+  memset(j, 0, sizeof *j);
+}
+
+/* Builds the primitive; its scratchpad size goes to j->pad. */
+static int gemm_job_init(gemm_job *j, int M, int N, int K, float alpha, const dnnl_dims_t as, const dnnl_dims_t bs,
+                         float beta, int ldc) {
+  memset(j, 0, sizeof *j);
+  dnnl_dims_t ad = {M, K}, bd = {K, N}, cd = {M, N}, cs = {ldc, 1};
+  dnnl_matmul_desc_t desc;
+  if (dnnl_memory_desc_init_by_strides(&j->md[0], 2, ad, dnnl_bf16, as) ||
+      dnnl_memory_desc_init_by_strides(&j->md[1], 2, bd, dnnl_bf16, bs) ||
+      dnnl_memory_desc_init_by_strides(&j->md[2], 2, cd, dnnl_f32, cs) ||
+      dnnl_matmul_desc_init(&desc, &j->md[0], &j->md[1], NULL, &j->md[2]) || dnnl_primitive_attr_create(&j->attr) ||
+      dnnl_primitive_attr_set_scratchpad_mode(j->attr, dnnl_scratchpad_mode_user))
+    return -1;
+  if (alpha != 1.0f && dnnl_primitive_attr_set_output_scales(j->attr, 1, 0, &alpha)) return -1;
+  if (beta != 0.0f &&
+      (dnnl_post_ops_create(&j->po) || dnnl_post_ops_append_sum(j->po, beta) || dnnl_primitive_attr_set_post_ops(j->attr, j->po)))
+    return -1;
+  if (dnnl_primitive_desc_create(&j->pd, &desc, j->attr, g_engine, NULL) || dnnl_primitive_create(&j->prim, j->pd)) return -1;
+  const dnnl_memory_desc_t *s_md = dnnl_primitive_desc_query_md(j->pd, dnnl_query_scratchpad_md, 0);
+  j->pad = s_md ? dnnl_memory_desc_get_size(s_md) : 0;
+  return 0;
+}
+
+/* Binds the operands, the output and the scratchpad (at least j->pad bytes). */
+static int gemm_job_bind(gemm_job *j, const uint16_t *a, const uint16_t *b, float *C, void *pad) {
+  if (dnnl_memory_create(&j->mem[0], &j->md[0], g_engine, (void *)a) ||
+      dnnl_memory_create(&j->mem[1], &j->md[1], g_engine, (void *)b) || dnnl_memory_create(&j->mem[2], &j->md[2], g_engine, C))
+    return -1;
+  if (j->pad) {
+    const dnnl_memory_desc_t *s_md = dnnl_primitive_desc_query_md(j->pd, dnnl_query_scratchpad_md, 0);
+    if (dnnl_memory_create(&j->mem[3], s_md, g_engine, pad)) return -1;
+  }
+  return 0;
+}
+
+static int gemm_job_run(gemm_job *j, dnnl_stream_t stream) {
+  dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, j->mem[0]}, {DNNL_ARG_WEIGHTS, j->mem[1]}, {DNNL_ARG_DST, j->mem[2]},
+                             {DNNL_ARG_SCRATCHPAD, j->mem[3]}};
+  return dnnl_primitive_execute(j->prim, stream, j->mem[3] ? 4 : 3, args) || dnnl_stream_wait(stream) ? -1 : 0;
+}
+
+/* Shapes handed to oneDNN are multiples of these (a new shape costs a primitive build, and
+ * training's M, N and K follow the batch's lengths): K is padded with zeros, which add exact
+ * zeros to the sums; the rows of C beyond a multiple of GEMM_GRAIN and its columns beyond one
+ * go through a padded block in scratch, then into C. */
+#define GEMM_GRAIN 64
+#define GEMM_KGRAIN 32
+
+static int gemm_up(int n, int g) { return (n + g - 1) / g * g; }
+
+/* C[r][c] = T[r][c] + beta C[r][c] over rows x cols; T (rows, ldt) */
+static void gemm_combine(const float *T, int ldt, int rows, int cols, float beta, float *C, int ldc) {
+  for (int r = 0; r < rows; r++) {
+    const float *t = T + (size_t)r * ldt;
+    float *c = C + (size_t)r * ldc;
+    if (beta == 0.0f)
+      memcpy(c, t, sizeof *c * (size_t)cols);
+    else
+      for (int j = 0; j < cols; j++) c[j] = t[j] + beta * c[j];
+  }
+}
+
+static int gemm_bf16_run(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                         int ldb, float beta, float *C, int ldc) {
+  if (M <= 0 || N <= 0) return 0;
+  if (K <= 0 || alpha == 0.0f) { /* nothing to multiply: C = beta C, as BLAS defines it */
+    gemm_f32_builtin(ta, tb, M, N, 0, alpha, A, lda, B, ldb, beta, C, ldc);
+    return 0;
+  }
+  if (!gemm_bf16_available()) return -1;
+  int Mp = gemm_up(M, GEMM_GRAIN), Np = gemm_up(N, GEMM_GRAIN), Kp = gemm_up(K, GEMM_KGRAIN);
+  /* the operands keep their stored layout, padded: a (Mp,Kp), or (Kp,Mp) when ta; b (Kp,Np), or (Np,Kp) when tb */
+  uint16_t *a = (uint16_t *)cpu_scratch(SCRATCH_GEMM_A, ((size_t)Mp * Kp + 1) / 2);
+  uint16_t *b = (uint16_t *)cpu_scratch(SCRATCH_GEMM_B, ((size_t)Kp * Np + 1) / 2);
+  if (!a || !b) return -1;
+  if (ta)
+    gemm_round_bf16(A, K, M, lda, a, Kp, Mp);
+  else
+    gemm_round_bf16(A, M, K, lda, a, Mp, Kp);
+  if (tb)
+    gemm_round_bf16(B, N, K, ldb, b, Np, Kp);
+  else
+    gemm_round_bf16(B, K, N, ldb, b, Kp, Np);
+  /* element strides (row, column) of op(a) and op(b), and where row block i0 / column block j0 start */
+  dnnl_dims_t as = {ta ? 1 : Kp, ta ? Mp : 1}, bs = {tb ? 1 : Np, tb ? Kp : 1};
+#define A_AT(i0) (a + (size_t)(i0) * (ta ? 1 : Kp))
+#define B_AT(j0) (b + (size_t)(j0) * (tb ? Kp : 1))
+  int Mb = M / GEMM_GRAIN * GEMM_GRAIN, Nb = N / GEMM_GRAIN * GEMM_GRAIN;
+  /* blocks: the whole multiples (straight into C); the ragged right strip, rows 0..Mb-1 and
+   * columns Nb..N-1, and the ragged bottom, rows Mb..M-1 (all columns), each through T */
+  float *T = NULL;
+  if (Mb < M || Nb < N) {
+    T = cpu_scratch(SCRATCH_GEMM_EDGE, (size_t)GEMM_GRAIN * (Mb > Np ? Mb : Np));
+    if (!T) return -1;
+  }
+  gemm_job job[3];
+  int use[3] = {Mb && Nb, Mb && Nb < N, Mb < M}, rc = 0;
+  memset(job, 0, sizeof job);
+  if (use[0]) rc = gemm_job_init(&job[0], Mb, Nb, Kp, alpha, as, bs, beta, ldc);
+  if (!rc && use[1]) rc = gemm_job_init(&job[1], Mb, GEMM_GRAIN, Kp, alpha, as, bs, 0.0f, GEMM_GRAIN);
+  if (!rc && use[2]) rc = gemm_job_init(&job[2], GEMM_GRAIN, Np, Kp, alpha, as, bs, 0.0f, Np);
+  size_t pad = 0; /* the jobs run one after another: one scratchpad for all */
+  for (int i = 0; i < 3; i++) pad = job[i].pad > pad ? job[i].pad : pad;
+  void *scr = NULL;
+  if (!rc && pad && !(scr = cpu_scratch(SCRATCH_GEMM_PAD, pad / sizeof(float) + 1))) rc = -1;
+  if (!rc && use[0]) rc = gemm_job_bind(&job[0], A_AT(0), B_AT(0), C, scr);
+  if (!rc && use[1]) rc = gemm_job_bind(&job[1], A_AT(0), B_AT(Nb), T, scr);
+  if (!rc && use[2]) rc = gemm_job_bind(&job[2], A_AT(Mb), B_AT(0), T, scr);
+  dnnl_stream_t stream = NULL;
+  if (!rc && dnnl_stream_create(&stream, g_engine, dnnl_stream_default_flags)) rc = -1;
+  if (!rc) { /* from here on C is written: oneDNN's CPU matmul refuses at build time, not here */
+    if (use[0]) rc |= gemm_job_run(&job[0], stream);
+    if (use[1]) {
+      rc |= gemm_job_run(&job[1], stream);
+      gemm_combine(T, GEMM_GRAIN, Mb, N - Nb, beta, C + Nb, ldc);
+    }
+    if (use[2]) {
+      rc |= gemm_job_run(&job[2], stream);
+      gemm_combine(T, Np, M - Mb, N, beta, C + (size_t)Mb * ldc, ldc);
+    }
+    if (rc) rc = -2;
+  }
+  if (stream) dnnl_stream_destroy(stream);
+  for (int i = 0; i < 3; i++) gemm_job_free(&job[i]);
+#undef A_AT
+#undef B_AT
+  return rc;
+}
+
+int gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+              float beta, float *C, int ldc) {
+  int rc = gemm_bf16_run(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (rc) atomic_fetch_add(rc == -1 ? &g_fallbacks : &g_errors, 1);
+  return rc;
+}
+
+#else /* no oneDNN in this build */
+
+int gemm_bf16_available(void) { return 0; }
+
+void gemm_bf16_describe(char *buf, size_t n) { snprintf(buf, n, "none (built without oneDNN 2.x, libdnnl-dev)"); }
+
+int gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+              float beta, float *C, int ldc) {
+  (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)lda, (void)B, (void)ldb, (void)beta,
+      (void)C, (void)ldc;
+  (void)gemm_round_bf16;
+  atomic_fetch_add(&g_fallbacks, 1);
+  return -1;
+}
+
+#endif
