@@ -13,8 +13,9 @@
  * FLOPs are counted analytically (matmuls, convolutions and attention scores; training = 3x
  * forward; the LM head only on response rows). --peak is the device's dense peak in TFLOP/s
  * used for MFU (default 989 = H100 SXM bf16 dense; the engine computes in f32 today, so MFU
- * against the f32 peak of ~67 TFLOP/s is also printed). --gemm (CUDA) repeats the measurements
- * for each listed GEMM precision (tensor-core math on f32 storage, src/tensor/cuda_ctl.h). */
+ * against the f32 peak of ~67 TFLOP/s is also printed). --gemm repeats the measurements for each
+ * listed GEMM precision (docs/precision.md: tensor-core math on cuda, oneDNN on the CPU; f32
+ * storage). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,6 @@
 #include "model/tsmodel.h"
 #include "paper_geometry.h"
 #include "tensor/be_mem.h"
-#include "tensor/cuda_ctl.h"
 #include "tensor/devsim.h"
 
 static double now_s(void) {
@@ -143,13 +143,11 @@ int main(int argc, char **argv) {
   char modes[64];
   snprintf(modes, sizeof modes, "%s", gemms);
   for (char *mode = strtok(modes, ","); mode; mode = strtok(NULL, ",")) {
-    if (be->device == DEV_CUDA) {
-      if (cuda_set_gemm(mode)) return fprintf(stderr, "bench_device: --gemm: unknown mode %s\n", mode), 2;
-      printf("-- GEMM %s\n", mode);
-    } else if (strcmp(mode, "f32")) {
-      printf("-- GEMM %s: CUDA only, skipped\n", mode);
+    if (be_set_gemm(be, mode, &e)) {
+      printf("-- GEMM %s: %s, skipped\n", mode, e.msg);
       continue;
     }
+    printf("-- GEMM %s\n", mode);
     double best = 1e30, tl = 0;
     int64_t Tl = 0;
     for (int s = 0; s <= steps; s++) { /* step 0 warms up (allocations, cuBLAS heuristics) */

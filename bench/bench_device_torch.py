@@ -51,6 +51,9 @@ def with_attn(make, attn):
 
 
 def build(prec):
+    # bf16 on the CPU needs oneDNN (off above for Debian torch's broken conv backward: the CPU
+    # bf16 numbers include that risk; our CPU reference runs use rollouts)
+    torch.backends.mkldnn.enabled = prec == "bf16" and dev == "cpu"
     attn = "sdpa" if prec == "bf16" else "eager"
     enc, ea = with_attn(lambda a: Data2VecAudioModel(Data2VecAudioConfig(
         **ecfg, layer_norm_eps=1e-5, mask_time_prob=0.0, layerdrop=0.0, attn_implementation=a)), attn)

@@ -39,6 +39,11 @@ int main(int argc, char **argv) {
   const char *tokdir = getenv("TSASR_QWEN2_TOKENIZER") ? getenv("TSASR_QWEN2_TOKENIZER")
                                                         : TSASR_SOURCE_DIR "/../shared/data/qwen2-tokenizer";
   ts_err e;
+  const char *gm = getenv("BENCH_GEMM"); /* bf16: the bf16 GEMM precision (docs/precision.md) */
+  if (gm && be_set_gemm(be_cpu(), gm, &e)) {
+    fprintf(stderr, "BENCH_GEMM=%s: %s\n", gm, e.msg);
+    return 1;
+  }
   cJSON *cfg = cJSON_Parse(paper_geometry_json);
   tsm *m;
   double t0 = now_s();

@@ -3,12 +3,18 @@
 same input length, and Qwen2.5-0.5B forward over the same number of tokens (HF computes the
 logits of every position), random weights, float32, eager; each timed on a second run. Prints
 the same lines as bench_geometry.c."""
+import os
 import sys
 import time
 
 import torch
 
-torch.backends.mkldnn.enabled = False
+# BENCH_GEMM=bf16: both models and the input cast to bf16 (CPU autocast fails in HF's
+# Data2VecAudio under torch 1.13: a layer norm gets f32 weights and bf16 input), which needs
+# oneDNN; otherwise oneDNN stays off (Debian's build has a broken conv backward, unused here).
+# Pure bf16 also stores weights and activations in bf16, which our GEMM precision does not.
+bf16 = os.environ.get("BENCH_GEMM") == "bf16"
+torch.backends.mkldnn.enabled = bf16
 from transformers import Data2VecAudioConfig, Data2VecAudioModel, Qwen2Config, Qwen2ForCausalLM  # noqa: E402
 
 secs = float(sys.argv[1]) if len(sys.argv) > 1 else 20.0
@@ -21,6 +27,8 @@ llm = Qwen2ForCausalLM(Qwen2Config(vocab_size=151936, hidden_size=896, num_hidde
                                    num_key_value_heads=2, intermediate_size=4864, rms_norm_eps=1e-6,
                                    rope_theta=1e6, tie_word_embeddings=True, attn_implementation="eager")).eval()
 x = torch.randn(1, int(secs * 16000)) * 0.1
+if bf16:
+    enc, llm, x = enc.to(torch.bfloat16), llm.to(torch.bfloat16), x.to(torch.bfloat16)
 with torch.no_grad():
     for k in range(2):  # a first run (allocator, thread pool), then the timed one
         t0 = time.perf_counter()

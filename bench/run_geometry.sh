@@ -3,13 +3,15 @@
 # PyTorch + transformers on the same shapes in the same run, at the same thread count.
 # Needs a Python with transformers (PY, default .venv-ref/bin/python from tools/make_reference_venv.sh: a venv made with
 # --system-site-packages over Debian's torch, `pip install transformers==4.40.2`).
-# Usage: bench/run_geometry.sh [THREADS [SECONDS [TOKENS]]]
+# Usage: bench/run_geometry.sh [THREADS [SECONDS [TOKENS [GEMM]]]]   GEMM: f32 (default) or bf16 (our
+# bf16 GEMM precision against PyTorch's CPU autocast to bf16)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads="${1:-2}" secs="${2:-20}" toks="${3:-300}"
+export BENCH_GEMM="${4:-f32}"
 py="${PY:-.venv-ref/bin/python}"
 export OMP_NUM_THREADS="$threads" TSASR_THREADS="$threads"
-echo "== tsasr (threads $threads)"
+echo "== tsasr (threads $threads, GEMM $BENCH_GEMM)"
 ours=$(./build/bench_geometry "$secs" "$toks")
 echo "$ours"
 echo "== PyTorch $("$py" -c 'import torch, transformers; print(torch.__version__, "transformers", transformers.__version__)')"

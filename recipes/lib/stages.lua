@@ -19,10 +19,16 @@ local function parent(path)
   return path:match("^(.*)/[^/]*$") or "."
 end
 
--- the device and the GEMM precision (bf16 on cuda: tensor cores; on cpu/devsim: oneDNN; tf32: cuda only)
+-- the GEMM precision to ask for: the setting, where "auto" is bf16 on cuda and f32 elsewhere (bf16
+-- on cpu/devsim runs on oneDNN and changes the numbers: asked for by name)
+function S.gemm(cfg)
+  if cfg.gemm == "auto" then return cfg.device == "cuda" and "bf16" or "f32" end
+  return cfg.gemm
+end
+
 local function dev_opts(cfg, t)
   t.device = cfg.device
-  t.gemm = cfg.gemm
+  t.gemm = S.gemm(cfg)
   return t
 end
 

@@ -6,7 +6,7 @@ local C = {}
 C.common = {
   work_dir = {"exp/paper", "everything this pipeline writes goes under here"},
   device = {"cuda", "cpu or cuda (devsim: the simulated device, for testing a recipe on a machine without a GPU)", choices = {"cpu", "cuda", "devsim"}},
-  gemm = {"bf16", "GEMM precision: bf16 (inputs rounded to bf16, f32 accumulate; weights, optimizer and norms stay f32; tensor cores on cuda, oneDNN on cpu/devsim), tf32 (cuda only) or f32 (the parity reference)", choices = {"f32", "tf32", "bf16"}},
+  gemm = {"auto", "GEMM precision (docs/precision.md): bf16 (inputs rounded to bf16, f32 accumulate; weights, optimizer and norms stay f32; tensor cores on cuda, oneDNN on cpu/devsim), tf32 (cuda only), f32 (the parity reference), or auto: bf16 on cuda, f32 elsewhere", choices = {"auto", "f32", "tf32", "bf16"}},
   seed = {1, "seed of every random decision (mixtures, enrollment crops, shuffles, sampling)"},
   threads = {8, "CPU threads (loader and ops)"},
   librispeech = {"data/LibriSpeech", "LibriSpeech root (train-clean-100, train-clean-360, train-other-500, test-clean)"},
@@ -145,7 +145,7 @@ function C.new_model(cfg, P)
   local ts = require "tsasr"
   return ts.model.assemble{llm = cfg.llm, encoder = cfg.encoder, adapter = cfg.adapter, adapter_k = cfg.adapter_k,
                            adapter_hidden = cfg.adapter_hidden, seed = cfg.seed, device = cfg.device,
-                           gemm = cfg.gemm, train = true}
+                           gemm = require("stages").gemm(cfg), train = true}
 end
 
 -- Where each stage writes (under work_dir).

@@ -137,7 +137,7 @@ function C.new_model(cfg, P)
   }
   if cfg.ctc_weight > 0 then config.ctc = {weight = cfg.ctc_weight, vocab = "chars"} end
   return ts.model.new{config = config, tokenizer = P.tokenizer, seed = cfg.seed, init_std = cfg.init_std,
-                      device = cfg.device, gemm = cfg.gemm, train = true}
+                      device = cfg.device, gemm = require("stages").gemm(cfg), train = true}
 end
 
 local paths = C.paths

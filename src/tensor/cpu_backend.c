@@ -141,8 +141,11 @@ int be_set_gemm(backend *be, const char *mode, ts_err *e) {
   if (!strcmp(mode, "tf32"))
     return err_set(e, TS_EARG, "GEMM precision tf32 needs the cuda device (the CPU's are f32 and bf16)");
   int rc = gemm_set_precision(mode);
-  if (rc == TS_EUNSUP)
-    return err_set(e, rc, "GEMM precision bf16 on the CPU needs oneDNN 2.x (libdnnl-dev): this build has none, or it did not start");
+  if (rc == TS_EUNSUP) {
+    char why[128];
+    gemm_bf16_describe(why, sizeof why);
+    return err_set(e, rc, "GEMM precision bf16 on cpu/devsim needs oneDNN 2.x (libdnnl-dev) on an AVX-512 CPU: %s", why);
+  }
   return rc ? err_set(e, rc, "GEMM precision %s: refused", mode) : TS_OK;
 }
 

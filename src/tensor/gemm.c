@@ -100,7 +100,7 @@ const char *gemm_precision(void) { return atomic_load(&g_bf16) ? "bf16" : "f32";
 
 void gemm_mp(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
              const float *B, int ldb, float beta, float *C, int ldc) {
-  if (atomic_load(&g_bf16) && (int64_t)M * N * K >= GEMM_BF16_MIN_MACS) {
+  if (atomic_load(&g_bf16) && M >= GEMM_BF16_MIN_MN && N >= GEMM_BF16_MIN_MN && (int64_t)M * N * K >= GEMM_BF16_MIN_MACS) {
     int rc = gemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     if (rc != -1) return; /* done, or (-2, counted) failed after writing part of C */
   }

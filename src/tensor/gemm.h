@@ -22,13 +22,15 @@ int gemm_set_precision(const char *name);
 const char *gemm_precision(void);
 
 /* The GEMM of the ops that follow the precision setting (matmul, conv1d, attention): gemm_f32,
- * or, in bf16 mode, gemm_bf16 for GEMMs of at least GEMM_BF16_MIN_MACS multiply-adds (M·N·K).
- * Smaller ones stay f32: there the rounding and oneDNN's per-call cost (operand rounding, a
- * primitive per shape, ~10-50 us) outweigh the faster kernel (measured: 6 M MACs no gain,
- * 44 M MACs 1.3-2.4x). Where oneDNN refuses a call (out of memory, before writing C) it
+ * or, in bf16 mode, gemm_bf16 for GEMMs of at least GEMM_BF16_MIN_MACS multiply-adds (M·N·K)
+ * with M and N at least GEMM_BF16_MIN_MN. The others stay f32: there the per-call cost (operand
+ * rounding, a primitive per shape, ~10-50 us) outweighs the faster kernel (measured: 6 M MACs
+ * no gain, 44 M MACs 1.3-2.4x), and a few rows (decoding's M = 1..8) would be padded to 64 while
+ * the whole other operand is rounded each call. Where oneDNN refuses a call (out of memory, before writing C) it
  * runs gemm_f32 instead. gemm_bf16_fallbacks counts those; gemm_bf16_errors counts calls that
  * failed after writing part of C (never seen: oneDNN's CPU matmul refuses when it is built). */
 #define GEMM_BF16_MIN_MACS (1LL << 23)
+#define GEMM_BF16_MIN_MN 64
 void gemm_mp(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
              const float *B, int ldb, float beta, float *C, int ldc);
 long gemm_bf16_fallbacks(void);

@@ -31,10 +31,11 @@ static void gemm_round_bf16(const float *src, int rows, int cols, int ld, uint16
       memset(d, 0, sizeof *d * (size_t)prow);
       continue;
     }
-    const uint32_t *s = (const uint32_t *)(const void *)(src + (size_t)r * ld);
+    const float *s = src + (size_t)r * ld;
 #pragma omp simd
     for (int c = 0; c < cols; c++) {
-      uint32_t u = s[c];
+      uint32_t u;
+      memcpy(&u, &s[c], sizeof u);
       uint32_t rne = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
       uint32_t nan = (u >> 16) | 0x40u;
       d[c] = (uint16_t)(((u & 0x7fffffffu) > 0x7f800000u) ? nan : rne);
@@ -49,11 +50,35 @@ static void gemm_round_bf16(const float *src, int rows, int cols, int ld, uint16
 
 static dnnl_engine_t g_engine;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static char g_impl[64];   /* the implementation oneDNN picked for a probe shape */
+static char g_why[96];    /* why there is no bf16 GEMM */
 
+/* Starts the engine and asks for a bf16 matmul of a probe shape: oneDNN 2.x has none below
+ * AVX-512 (it refuses, where a call would then always fall back to f32). */
 static void gemm_dnnl_init(void) {
-  if (dnnl_engine_create(&g_engine, dnnl_cpu, 0) != dnnl_success) g_engine = NULL;
-  /* training's sequence lengths vary by batch, and each M is its own primitive */
+  dnnl_engine_t eng = NULL;
+  dnnl_memory_desc_t a_md, b_md, c_md;
+  dnnl_matmul_desc_t desc;
+  dnnl_primitive_desc_t pd = NULL;
+  dnnl_dims_t ad = {64, 32}, bd = {32, 64}, cd = {64, 64};
+  if (dnnl_engine_create(&eng, dnnl_cpu, 0) != dnnl_success) {
+    snprintf(g_why, sizeof g_why, "oneDNN did not start a CPU engine");
+    return;
+  }
+  if (dnnl_memory_desc_init_by_tag(&a_md, 2, ad, dnnl_bf16, dnnl_ab) || dnnl_memory_desc_init_by_tag(&b_md, 2, bd, dnnl_bf16, dnnl_ab) ||
+      dnnl_memory_desc_init_by_tag(&c_md, 2, cd, dnnl_f32, dnnl_ab) || dnnl_matmul_desc_init(&desc, &a_md, &b_md, NULL, &c_md) ||
+      dnnl_primitive_desc_create(&pd, &desc, NULL, eng, NULL)) {
+    snprintf(g_why, sizeof g_why, "oneDNN has no bf16 matmul for this CPU (it needs AVX-512)");
+    dnnl_engine_destroy(eng);
+    return;
+  }
+  const char *impl = NULL;
+  if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) || !impl) impl = "?";
+  snprintf(g_impl, sizeof g_impl, "%s", impl);
+  dnnl_primitive_desc_destroy(pd);
+  /* training's lengths change every batch; each padded shape is a primitive of its own */
   dnnl_set_primitive_cache_capacity(4096);
+  g_engine = eng;
 }
 
 int gemm_bf16_available(void) {
@@ -64,14 +89,13 @@ int gemm_bf16_available(void) {
 void gemm_bf16_describe(char *buf, size_t n) {
   const dnnl_version_t *v = dnnl_version();
   if (!gemm_bf16_available()) {
-    snprintf(buf, n, "none (oneDNN %d.%d.%d did not start a CPU engine)", v->major, v->minor, v->patch);
+    snprintf(buf, n, "none (oneDNN %d.%d.%d: %s)", v->major, v->minor, v->patch, g_why);
     return;
   }
-  dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-  const char *kind = (isa & dnnl_cpu_isa_avx512_core_amx) == dnnl_cpu_isa_avx512_core_amx ? "AMX"
-                     : (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16 ? "AVX512-BF16"
-                                                                                               : "no bf16 instructions: emulated, slow";
-  snprintf(buf, n, "oneDNN %d.%d.%d (%s)", v->major, v->minor, v->patch, kind);
+  /* brg:avx512_core_amx_bf16 (AMX), brg:avx512_core_bf16 (AVX512-BF16), gemm:jit on plain AVX-512
+   * (bf16 emulated in f32 units: correct, not faster) */
+  snprintf(buf, n, "oneDNN %d.%d.%d (%s%s)", v->major, v->minor, v->patch, g_impl,
+           strstr(g_impl, "amx") ? ": AMX" : strstr(g_impl, "bf16") ? ": AVX512-BF16" : ": no bf16 units, not faster than f32");
 }
 
 /* One oneDNN matmul: C (M,N) f32 = alpha · a (M,K) · b (K,N) + beta · C, where a and b are bf16

@@ -61,6 +61,16 @@ done
   P = C.paths{work_dir = "w", tag = "", rl_tag = ""}
   assert(P.cot_model == "w/cot/final" and P.rl_model == "w/grpo/final", "no variant")' || die "variant paths"
 
+# the GEMM precision the recipes ask for: paper "auto" is bf16 on cuda and f32 elsewhere; a named
+# precision is asked for on every device
+"$bin" lua -e '
+  package.path = "'"$src"'/recipes/lib/?.lua;" .. package.path
+  local S = require "stages"
+  assert(S.gemm{gemm = "auto", device = "cuda"} == "bf16" and S.gemm{gemm = "auto", device = "cpu"} == "f32", "auto")
+  assert(S.gemm{gemm = "auto", device = "devsim"} == "f32" and S.gemm{gemm = "bf16", device = "cpu"} == "bf16", "named")' ||
+  die "recipe GEMM precision"
+"$bin" run --dry-run "$src/recipes/paper/pipeline.lua" 2>&1 | grep -qF 'base.gemm = "auto"' || die "paper pipeline: gemm not auto"
+
 # the small pipeline is sized for a CPU
 small=$("$bin" run --dry-run "$src/recipes/small/pipeline.lua" 2>&1) || die "small pipeline dry run"
 for want in 'base.device = "cpu"' 'base.threads = 2' 'base.lr_peak = 0.001' 'grpo.G = 8' 'grpo.max_new = 300' 'warm.warm_steps = 2500' 'warm.front_end = "fbank"' 'cot.cot_steps = 6000'; do

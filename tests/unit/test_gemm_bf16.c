@@ -2,9 +2,10 @@
  * leading dimension, alpha and beta equals a double-precision reference over the bf16-rounded
  * operands within f32 summation error, and is measurably NOT the f32 product (the operands really
  * are rounded); ragged edges and padded C columns; NaN; gemm_mp's size rule; concurrent calls;
- * the precision setting's errors. Skipped (77) in a build without oneDNN, after checking that
- * bf16 is then refused. */
+ * the precision setting's errors. Skipped (77) where there is no bf16 GEMM (a build without
+ * oneDNN, a CPU without AVX-512), after checking that bf16 is then refused with the reason. */
 #include <math.h>
+#include <stdint.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -113,30 +114,35 @@ static void test_degenerate(void **s) {
   assert_true(C[0] == 1.0f);
 }
 
-/* a NaN in A spoils its row of C and only that row */
+/* a NaN in A spoils its row of C and only that row, whatever its payload: 0x7fffffff and
+ * 0x7f800001 would round to -0 and Inf without the rounding's NaN rule */
 static void test_nan(void **s) {
   (void)s;
+  static const uint32_t nans[] = {0x7fc00000u, 0x7fffffffu, 0x7f800001u, 0xffffffffu};
   philox_rng r;
   philox_init(&r, 12, 0);
-  mats m;
-  mats_make(&m, &r, 0, 0, 70, 66, 40, 0);
-  m.A[5 * m.lda + 3] = NAN;
-  float *C = run_bf16(&m, 1.0f, 0.0f);
-  for (int i = 0; i < m.M; i++)
-    for (int j = 0; j < m.N; j++)
-      if (isnan(C[(size_t)i * m.ldc + j]) != (i == 5)) fail_msg("C[%d][%d] = %g", i, j, C[(size_t)i * m.ldc + j]);
-  free(C);
-  mats_free(&m);
+  for (size_t k = 0; k < sizeof nans / sizeof nans[0]; k++) {
+    mats m;
+    mats_make(&m, &r, 0, 0, 70, 66, 40, 0);
+    memcpy(&m.A[5 * m.lda + 3], &nans[k], sizeof(float));
+    float *C = run_bf16(&m, 1.0f, 0.0f);
+    for (int i = 0; i < m.M; i++)
+      for (int j = 0; j < m.N; j++)
+        if (isnan(C[(size_t)i * m.ldc + j]) != (i == 5))
+          fail_msg("NaN 0x%08x: C[%d][%d] = %g", nans[k], i, j, C[(size_t)i * m.ldc + j]);
+    free(C);
+    mats_free(&m);
+  }
 }
 
 /* gemm_mp: f32 mode is gemm_f32 bit for bit; bf16 mode is gemm_bf16 from GEMM_BF16_MIN_MACS
- * multiply-adds on and gemm_f32 below */
+ * multiply-adds on with M, N >= GEMM_BF16_MIN_MN, and gemm_f32 otherwise */
 static void test_mp_rule(void **s) {
   (void)s;
   philox_rng r;
   philox_init(&r, 13, 0);
-  static const int dims[][3] = {{256, 256, 128}, {256, 256, 127}};
-  for (int d = 0; d < 2; d++) {
+  static const int dims[][3] = {{256, 256, 128}, {256, 256, 127}, {63, 512, 512}, {64, 512, 512}, {512, 63, 512}};
+  for (int d = 0; d < 5; d++) {
     mats m;
     mats_make(&m, &r, 0, 1, dims[d][0], dims[d][1], dims[d][2], 0);
     size_t n = (size_t)m.M * m.ldc;
@@ -148,7 +154,7 @@ static void test_mp_rule(void **s) {
       assert_string_equal(gemm_precision(), mode ? "bf16" : "f32");
       memcpy(cmp, m.C0, sizeof(float) * n);
       gemm_mp(0, 1, m.M, m.N, m.K, 1.0f, m.A, m.lda, m.B, m.ldb, 1.0f, cmp, m.ldc);
-      int big = (long long)m.M * m.N * m.K >= GEMM_BF16_MIN_MACS;
+      int big = (long long)m.M * m.N * m.K >= GEMM_BF16_MIN_MACS && m.M >= GEMM_BF16_MIN_MN && m.N >= GEMM_BF16_MIN_MN;
       const float *want = mode && big ? cbf : c32;
       if (memcmp(cmp, want, sizeof(float) * n))
         fail_msg("gemm_mp in %s mode, %lld MACs: not the %s GEMM", mode ? "bf16" : "f32", (long long)m.M * m.N * m.K,
@@ -164,13 +170,13 @@ static void test_mp_rule(void **s) {
 /* calls from the threads of a parallel region (the attention's per-head GEMMs) equal serial ones */
 static void test_concurrent(void **s) {
   (void)s;
-  enum { JOBS = 8 };
+  enum { JOBS = 32 };
   philox_rng r;
   philox_init(&r, 14, 0);
   mats m[JOBS];
   float *serial[JOBS], *par[JOBS];
   for (int j = 0; j < JOBS; j++) {
-    mats_make(&m[j], &r, j & 1, (j >> 1) & 1, 100 + 13 * j, 90 + 7 * j, 60 + 5 * j, j % 2);
+    mats_make(&m[j], &r, j & 1, (j >> 1) & 1, 300 + 13 * j, 260 + 7 * j, 64 + 5 * j, j % 2);
     serial[j] = run_bf16(&m[j], 1.0f, 1.0f);
     par[j] = malloc(sizeof(float) * (size_t)m[j].M * m[j].ldc);
     memcpy(par[j], m[j].C0, sizeof(float) * (size_t)m[j].M * m[j].ldc);
@@ -212,7 +218,9 @@ int main(void) {
       fprintf(stderr, "bf16 accepted or refused unclearly without oneDNN: %s\n", e.msg);
       return 1;
     }
-    fprintf(stderr, "no oneDNN in this build: the bf16 GEMM is not tested\n");
+    char why[128];
+    gemm_bf16_describe(why, sizeof why);
+    fprintf(stderr, "no bf16 GEMM here (%s): not tested\n", why);
     return 77;
   }
   const struct CMUnitTest tests[] = {
