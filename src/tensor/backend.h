@@ -175,7 +175,7 @@ typedef struct be_info {
   int cuda_devices;
   char cuda_device_name[320];
   char cuda_status[160];
-  char bf16_gemm[128]; /* the CPU's bf16 GEMM: "oneDNN 2.6.3, avx512_core_amx" or why there is none */
+  char bf16_gemm[128]; /* the CPU's bf16 GEMM: "oneDNN 2.6.3 (brg:avx512_core_amx_bf16: AMX)", or "none (why)" */
 } be_info;
 
 void be_get_info(be_info *info);
