@@ -161,10 +161,10 @@ static int gemm_job_run(gemm_job *j, dnnl_stream_t stream) {
   return dnnl_primitive_execute(j->prim, stream, j->mem[3] ? 4 : 3, args) || dnnl_stream_wait(stream) ? -1 : 0;
 }
 
-/* Shapes handed to oneDNN are multiples of these (a new shape costs a primitive build, and
- * training's M, N and K follow the batch's lengths): K is padded with zeros, which add exact
- * zeros to the sums; the rows of C beyond a multiple of GEMM_GRAIN and its columns beyond one
- * go through a padded block in scratch, then into C. */
+/* M and K handed to oneDNN are multiples of these (a new shape costs a primitive build, and
+ * training's M and K follow the batch's lengths): K is padded with zeros, which add exact zeros
+ * to the sums; the rows of C beyond a multiple of GEMM_GRAIN go through a padded block in
+ * scratch, then into C. N is passed as it is (splitting it would make C's blocks non-dense). */
 #define GEMM_GRAIN 64
 #define GEMM_KGRAIN 32
 
@@ -190,62 +190,58 @@ static int gemm_bf16_run(int ta, int tb, int M, int N, int K, float alpha, const
     return 0;
   }
   if (!gemm_bf16_available()) return -1;
-  int Mp = gemm_up(M, GEMM_GRAIN), Np = gemm_up(N, GEMM_GRAIN), Kp = gemm_up(K, GEMM_KGRAIN);
-  /* the operands keep their stored layout, padded: a (Mp,Kp), or (Kp,Mp) when ta; b (Kp,Np), or (Np,Kp) when tb */
+  int Mp = gemm_up(M, GEMM_GRAIN), Kp = gemm_up(K, GEMM_KGRAIN);
+  /* the operands keep their stored layout, padded: a (Mp,Kp), or (Kp,Mp) when ta; b (Kp,N), or (N,Kp) when tb */
   uint16_t *a = (uint16_t *)cpu_scratch(SCRATCH_GEMM_A, ((size_t)Mp * Kp + 1) / 2);
-  uint16_t *b = (uint16_t *)cpu_scratch(SCRATCH_GEMM_B, ((size_t)Kp * Np + 1) / 2);
+  uint16_t *b = (uint16_t *)cpu_scratch(SCRATCH_GEMM_B, ((size_t)Kp * N + 1) / 2);
   if (!a || !b) return -1;
   if (ta)
     gemm_round_bf16(A, K, M, lda, a, Kp, Mp);
   else
     gemm_round_bf16(A, M, K, lda, a, Mp, Kp);
   if (tb)
-    gemm_round_bf16(B, N, K, ldb, b, Np, Kp);
+    gemm_round_bf16(B, N, K, ldb, b, N, Kp);
   else
-    gemm_round_bf16(B, K, N, ldb, b, Kp, Np);
-  /* element strides (row, column) of op(a) and op(b), and where row block i0 / column block j0 start */
-  dnnl_dims_t as = {ta ? 1 : Kp, ta ? Mp : 1}, bs = {tb ? 1 : Np, tb ? Kp : 1};
+    gemm_round_bf16(B, K, N, ldb, b, Kp, N);
+  /* element strides (row, column) of op(a) and op(b); where row block i0 of op(a) starts */
+  dnnl_dims_t as = {ta ? 1 : Kp, ta ? Mp : 1}, bs = {tb ? 1 : N, tb ? Kp : 1};
 #define A_AT(i0) (a + (size_t)(i0) * (ta ? 1 : Kp))
-#define B_AT(j0) (b + (size_t)(j0) * (tb ? Kp : 1))
-  int Mb = M / GEMM_GRAIN * GEMM_GRAIN, Nb = N / GEMM_GRAIN * GEMM_GRAIN;
-  /* blocks: the whole multiples (straight into C); the ragged right strip, rows 0..Mb-1 and
-   * columns Nb..N-1, and the ragged bottom, rows Mb..M-1 (all columns), each through T */
+  /* blocks: rows 0..Mb-1 (a multiple of GEMM_GRAIN), then the ragged rows Mb..M-1 padded to
+   * GEMM_GRAIN through T. oneDNN's AMX / AVX512-BF16 kernels need a dense output (2.6 takes a
+   * slow generic kernel for a row stride other than N: 7x slower on attention's 1000x1000x64),
+   * so a C with ldc != N also goes through T. */
+  int Mb = M / GEMM_GRAIN * GEMM_GRAIN, direct = ldc == N;
   float *T = NULL;
-  if (Mb < M || Nb < N) {
-    T = cpu_scratch(SCRATCH_GEMM_EDGE, (size_t)GEMM_GRAIN * (Mb > Np ? Mb : Np));
+  if (Mb < M || !direct) {
+    T = cpu_scratch(SCRATCH_GEMM_EDGE, (size_t)N * (!direct && Mb > GEMM_GRAIN ? Mb : GEMM_GRAIN));
     if (!T) return -1;
   }
-  gemm_job job[3];
-  int use[3] = {Mb && Nb, Mb && Nb < N, Mb < M}, rc = 0;
+  gemm_job job[2];
+  int use[2] = {Mb > 0, Mb < M}, rc = 0;
   memset(job, 0, sizeof job);
-  if (use[0]) rc = gemm_job_init(&job[0], Mb, Nb, Kp, alpha, as, bs, beta, ldc);
-  if (!rc && use[1]) rc = gemm_job_init(&job[1], Mb, GEMM_GRAIN, Kp, alpha, as, bs, 0.0f, GEMM_GRAIN);
-  if (!rc && use[2]) rc = gemm_job_init(&job[2], GEMM_GRAIN, Np, Kp, alpha, as, bs, 0.0f, Np);
-  size_t pad = 0; /* the jobs run one after another: one scratchpad for all */
-  for (int i = 0; i < 3; i++) pad = job[i].pad > pad ? job[i].pad : pad;
+  if (use[0]) rc = gemm_job_init(&job[0], Mb, N, Kp, alpha, as, bs, direct ? beta : 0.0f, N);
+  if (!rc && use[1]) rc = gemm_job_init(&job[1], GEMM_GRAIN, N, Kp, alpha, as, bs, 0.0f, N);
+  size_t pad = job[0].pad > job[1].pad ? job[0].pad : job[1].pad; /* run one after another: one scratchpad */
   void *scr = NULL;
   if (!rc && pad && !(scr = cpu_scratch(SCRATCH_GEMM_PAD, pad / sizeof(float) + 1))) rc = -1;
-  if (!rc && use[0]) rc = gemm_job_bind(&job[0], A_AT(0), B_AT(0), C, scr);
-  if (!rc && use[1]) rc = gemm_job_bind(&job[1], A_AT(0), B_AT(Nb), T, scr);
-  if (!rc && use[2]) rc = gemm_job_bind(&job[2], A_AT(Mb), B_AT(0), T, scr);
+  if (!rc && use[0]) rc = gemm_job_bind(&job[0], A_AT(0), b, direct ? C : T, scr);
+  if (!rc && use[1]) rc = gemm_job_bind(&job[1], A_AT(Mb), b, T, scr);
   dnnl_stream_t stream = NULL;
   if (!rc && dnnl_stream_create(&stream, g_engine, dnnl_stream_default_flags)) rc = -1;
   if (!rc) { /* from here on C is written: oneDNN's CPU matmul refuses at build time, not here */
-    if (use[0]) rc |= gemm_job_run(&job[0], stream);
+    if (use[0]) {
+      rc |= gemm_job_run(&job[0], stream);
+      if (!direct) gemm_combine(T, N, Mb, N, beta, C, ldc);
+    }
     if (use[1]) {
       rc |= gemm_job_run(&job[1], stream);
-      gemm_combine(T, GEMM_GRAIN, Mb, N - Nb, beta, C + Nb, ldc);
-    }
-    if (use[2]) {
-      rc |= gemm_job_run(&job[2], stream);
-      gemm_combine(T, Np, M - Mb, N, beta, C + (size_t)Mb * ldc, ldc);
+      gemm_combine(T, N, M - Mb, N, beta, C + (size_t)Mb * ldc, ldc);
     }
     if (rc) rc = -2;
   }
   if (stream) dnnl_stream_destroy(stream);
-  for (int i = 0; i < 3; i++) gemm_job_free(&job[i]);
+  for (int i = 0; i < 2; i++) gemm_job_free(&job[i]);
 #undef A_AT
-#undef B_AT
   return rc;
 }
 
