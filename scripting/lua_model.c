@@ -218,7 +218,7 @@ tsm *tsl_check_model(lua_State *L, int idx) { return tsl_check(L, idx, MODEL_T);
 static backend *device_opt(lua_State *L, int idx, const char *fn) {
   const char *dev = tsl_opt_str(L, idx, fn, "device", "cpu");
   const char *gemm = tsl_opt_str(L, idx, fn, "gemm", NULL);
-  if (gemm && strcmp(gemm, "f32") && strcmp(gemm, "tf32") && strcmp(gemm, "bf16"))
+  if (gemm && !be_gemm_known(gemm))
     luaL_error(L, "%s: option 'gemm' must be \"f32\", \"tf32\" or \"bf16\", got \"%s\"", fn, gemm);
   backend *be = NULL;
   if (!strcmp(dev, "cpu")) {

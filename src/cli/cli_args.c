@@ -82,7 +82,7 @@ void ca_usage(const char *synopsis, const ca_opt *opts, int nopts) {
 }
 
 struct backend *ca_device(const char *cmd, const char *name, const char *gemm) {
-  if (gemm && strcmp(gemm, "f32") && strcmp(gemm, "tf32") && strcmp(gemm, "bf16")) {
+  if (gemm && !be_gemm_known(gemm)) {
     fprintf(stderr, "tsasr %s: --gemm must be f32, tf32 or bf16, not \"%s\"\n", cmd, gemm);
     return NULL;
   }

@@ -184,6 +184,9 @@ void be_get_info(be_info *info);
  * kernels on cpu and devsim) or "tf32" (cuda only). TS_EARG for an unknown name or tf32 off
  * cuda, TS_EUNSUP where this build or machine cannot; e says why. */
 int be_set_gemm(backend *be, const char *mode, ts_err *e);
+/* 1 when mode names a GEMM precision ("f32", "tf32", "bf16"), whatever the device: callers check
+ * the name before starting a device */
+int be_gemm_known(const char *mode);
 /* Sets the number of CPU threads for our OpenMP loops and BLAS together. */
 void be_cpu_set_threads(int n);
 

@@ -131,8 +131,12 @@ const char *cuda_gemm_name(void) { return "f32"; }
 const be_ops *cuda_ops(void) { return NULL; }
 #endif
 
+int be_gemm_known(const char *mode) {
+  return mode && (!strcmp(mode, "f32") || !strcmp(mode, "tf32") || !strcmp(mode, "bf16"));
+}
+
 int be_set_gemm(backend *be, const char *mode, ts_err *e) {
-  if (!mode || (strcmp(mode, "f32") && strcmp(mode, "tf32") && strcmp(mode, "bf16")))
+  if (!be_gemm_known(mode))
     return err_set(e, TS_EARG, "GEMM precision must be f32, tf32 or bf16, not \"%s\"", mode ? mode : "(null)");
   if (be->device == DEV_CUDA) {
     int rc = cuda_set_gemm(mode);

@@ -108,7 +108,8 @@ typedef struct gemm_job {
   dnnl_primitive_t prim;
   dnnl_memory_desc_t md[3]; /* src, weights, dst */
   dnnl_memory_t mem[4];     /* src, weights, dst, scratchpad */
-  size_t pad;               /* scratchpad bytes */
+  const dnnl_memory_desc_t *pad_md; /* the scratchpad's (owned by pd), NULL when none */
+  size_t pad;                       /* its bytes */
 } gemm_job;
 
 static void gemm_job_free(gemm_job *j) {
@@ -138,8 +139,8 @@ static int gemm_job_init(gemm_job *j, int M, int N, int K, float alpha, const dn
       (dnnl_post_ops_create(&j->po) || dnnl_post_ops_append_sum(j->po, beta) || dnnl_primitive_attr_set_post_ops(j->attr, j->po)))
     return -1;
   if (dnnl_primitive_desc_create(&j->pd, &desc, j->attr, g_engine, NULL) || dnnl_primitive_create(&j->prim, j->pd)) return -1;
-  const dnnl_memory_desc_t *s_md = dnnl_primitive_desc_query_md(j->pd, dnnl_query_scratchpad_md, 0);
-  j->pad = s_md ? dnnl_memory_desc_get_size(s_md) : 0;
+  j->pad_md = dnnl_primitive_desc_query_md(j->pd, dnnl_query_scratchpad_md, 0);
+  j->pad = j->pad_md ? dnnl_memory_desc_get_size(j->pad_md) : 0;
   return 0;
 }
 
@@ -148,11 +149,7 @@ static int gemm_job_bind(gemm_job *j, const uint16_t *a, const uint16_t *b, floa
   if (dnnl_memory_create(&j->mem[0], &j->md[0], g_engine, (void *)a) ||
       dnnl_memory_create(&j->mem[1], &j->md[1], g_engine, (void *)b) || dnnl_memory_create(&j->mem[2], &j->md[2], g_engine, C))
     return -1;
-  if (j->pad) {
-    const dnnl_memory_desc_t *s_md = dnnl_primitive_desc_query_md(j->pd, dnnl_query_scratchpad_md, 0);
-    if (dnnl_memory_create(&j->mem[3], s_md, g_engine, pad)) return -1;
-  }
-  return 0;
+  return j->pad && dnnl_memory_create(&j->mem[3], j->pad_md, g_engine, pad) ? -1 : 0;
 }
 
 static int gemm_job_run(gemm_job *j, dnnl_stream_t stream) {
