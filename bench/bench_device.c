@@ -15,7 +15,8 @@
  * used for MFU (default 989 = H100 SXM bf16 dense; the engine computes in f32 today, so MFU
  * against the f32 peak of ~67 TFLOP/s is also printed). --gemm repeats the measurements for each
  * listed GEMM precision (docs/precision.md: tensor-core math on cuda, oneDNN on the CPU; f32
- * storage). */
+ * storage). With TSASR_PROFILE=1 the op profile (tensor/ops_prof.h) is printed per phase: the SFT
+ * steps, then the rollout. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include "paper_geometry.h"
 #include "tensor/be_mem.h"
 #include "tensor/devsim.h"
+#include "tensor/ops_prof.h"
 
 static double now_s(void) {
   struct timespec t;
@@ -172,6 +174,11 @@ int main(int argc, char **argv) {
     printf("sft_tokens_per_s %.0f  audio_s_per_s %.1f  model %.1f TFLOP/s  MFU %.1f%% of %.0f TFLOP/s  (%.1f%% of 67 "
            "f32)\n",
            B * Tl / best, B * secs / best, tf, 100.0 * tf / peak, peak, 100.0 * tf / 67.0);
+    if (ops_prof_on()) { /* TSASR_PROFILE: one table per phase */
+      printf("\n== phase: SFT, %d step(s) and the warm-up, GEMM %s", steps, mode);
+      fflush(stdout);
+      ops_prof_report(stdout), ops_prof_reset();
+    }
     /* rollouts: one input, G samples of exactly NEW tokens */
     if (G > 0 && NEW > 0) {
       int32_t *pid = NULL, np = 0;
@@ -194,6 +201,10 @@ int main(int argc, char **argv) {
       printf("rollout G=%d x %d new tokens (one %.0f s input, shared encoder pass and prefill): %.2f s, %.0f tokens/s\n",
              G, NEW, secs, dt, n / dt);
       free(outs), free(pid);
+      if (ops_prof_on()) {
+        printf("\n== phase: rollout G=%d x %d new tokens, GEMM %s", G, NEW, mode);
+        ops_prof_report(stdout), ops_prof_reset();
+      }
     }
   }
   for (int b = 0; b < B; b++) free(ids[b]);

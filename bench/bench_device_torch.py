@@ -7,7 +7,9 @@ fed with inputs_embeds; B inputs of S seconds, a 60-token prompt with the audio 
 position 30 and R response tokens; cross-entropy on the response, backward, AdamW. Precision
 "f32" (eager float32) or "bf16" (torch.autocast bfloat16, SDPA attention: the usual recipe).
 Rollouts: one input, HF generate with do_sample, num_return_sequences = G and exactly NEW new
-tokens (min_new_tokens = max_new_tokens), in the given precision.
+tokens (min_new_tokens = max_new_tokens), in the given precision. "bf16w" runs the rollout only,
+with the weights cast to bfloat16 and SDPA: the fastest way to run HF generate (autocast re-casts
+every weight at every step), so that the rollout comparison is against HF at its best.
 
 argv: DEVICE GEOMETRY(paper|small) B S R STEPS G NEW PRECISION[,PRECISION...]
 Prints lines with the keys bench_device prints (sft_tokens_per_s, rollout ... tokens/s)."""
@@ -72,8 +74,10 @@ x = torch.randn(B, int(S * 16000), device=dev) * 0.1
 ids = torch.randint(0, min(V - 8, 150000), (B, P + R), device=dev)
 print(f"torch {torch.__version__} on {torch.cuda.get_device_name() if dev == 'cuda' else 'cpu'}: {geo} geometry")
 def run(prec):
-    enc, ad, llm, attn_used = build(prec)
+    enc, ad, llm, attn_used = build("bf16" if prec == "bf16w" else prec)
     n = sum(p.numel() for m in (enc, ad, llm) for p in m.parameters())
+    if prec == "bf16w":
+        return rollout_bf16_weights(enc, ad, llm, n, attn_used)
     opt = torch.optim.AdamW(list(enc.parameters()) + list(ad.parameters()) + list(llm.parameters()), lr=1e-5,
                             weight_decay=0.0)
     ctx = torch.autocast(dev, dtype=torch.bfloat16) if prec == "bf16" else torch.autocast(dev, enabled=False)
@@ -114,6 +118,31 @@ def run(prec):
             sync()
             t0 = time.perf_counter()
             a, na = audio(x[:1])
+            emb = llm.model.embed_tokens
+            xs = torch.cat([emb(ids[:1, :30]), a, emb(ids[:1, 31:P])], 1)
+            out = llm.generate(inputs_embeds=xs, attention_mask=torch.ones(xs.shape[:2], dtype=torch.long, device=dev),
+                               max_new_tokens=NEW, min_new_tokens=NEW, do_sample=True, top_p=1.0, top_k=0,
+                               temperature=1.0, num_return_sequences=G, pad_token_id=0, eos_token_id=V - 1)
+            sync()
+            dt = time.perf_counter() - t0
+        print(f"rollout G={G} x {NEW} new tokens (HF generate, {out.shape[1]} tokens each): {dt:.2f} s, "
+              f"{G * NEW / dt:.0f} tokens/s")
+    del enc, ad, llm
+    if dev == "cuda":
+        torch.cuda.empty_cache()
+
+
+def rollout_bf16_weights(enc, ad, llm, n, attn_used):
+    enc, ad, llm = enc.to(torch.bfloat16), ad.to(torch.bfloat16), llm.to(torch.bfloat16)
+    print(f"-- torch bf16w ({n / 1e6:.1f}M parameters in bfloat16, {attn_used}; rollout only)")
+    if G > 0 and NEW > 0:
+        with torch.no_grad():
+            sync()
+            t0 = time.perf_counter()
+            xb = x[:1].to(torch.bfloat16)
+            h = enc(xb).last_hidden_state
+            na = h.shape[1] // K
+            a = ad(h[:, : na * K].reshape(1, na, K * ecfg["hidden_size"]))
             emb = llm.model.embed_tokens
             xs = torch.cat([emb(ids[:1, :30]), a, emb(ids[:1, 31:P])], 1)
             out = llm.generate(inputs_embeds=xs, attention_mask=torch.ones(xs.shape[:2], dtype=torch.long, device=dev),

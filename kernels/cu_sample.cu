@@ -13,7 +13,11 @@
 
 #include "cu_common.h"
 
-#define SMP_THREADS 256
+/* threads per row: R is small in decoding (G rows), so one block must keep many loads in flight
+ * (the loops are latency-bound: with 256 threads, 8 rows of 151,936 took 0.76 ms on an H200); the
+ * serial scans of thread 0 over SMP_THREADS entries are the price. 58 registers at 1024 (ptxas,
+ * sm_90), within the 64 that 1024 threads allow; __launch_bounds__ keeps it so */
+#define SMP_THREADS 1024
 
 struct smp_row {
   const float *z;
@@ -249,7 +253,7 @@ __device__ static int64_t smp_pick_cut(const smp_row &q, smp_cut c, double u, fl
   return t < 0 ? 0 : t;
 }
 
-__global__ void k_sample(const float *z, int64_t V, int64_t n_real, int32_t ban, const int32_t *ban_row,
+__global__ void __launch_bounds__(SMP_THREADS) k_sample(const float *z, int64_t V, int64_t n_real, int32_t ban, const int32_t *ban_row,
                          const double *u, float temperature, long long top_k, float top_p, int32_t *tok,
                          float *logp) {
   __shared__ float shf[SMP_THREADS];
@@ -310,7 +314,7 @@ __global__ void k_sample(const float *z, int64_t V, int64_t n_real, int32_t ban,
       if (!smp_banned(q, v)) s2 += exp((double)__fsub_rn(__fmul_rn(q.z[v], inv_t), m2));
     s2 = smp_sum(s2, shd);
     float lse2 = m2 + (float)log(s2);
-    /* chunk sums in index order, then an exclusive scan (thread 0: 256 entries) */
+    /* chunk sums in index order, then an exclusive scan (thread 0: SMP_THREADS entries) */
     int64_t chunk = (V + SMP_THREADS - 1) / SMP_THREADS, j0 = threadIdx.x * chunk, j1 = j0 + chunk < V ? j0 + chunk : V;
     double cs = 0;
     int64_t lastp = -1;
