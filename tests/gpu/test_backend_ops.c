@@ -818,6 +818,13 @@ int main(int argc, char **argv) {
       G("matmul", c_matmul(2, 1, 1, 33, 64, 1, ta, tb, 0, 1.0f));
     }
   G("matmul", c_matmul(4, 1, 0, 128, 896, 136, 0, 1, 1, 0.0f));
+  /* few rows against a (N, K) weight, as a decoding step's x W^T of G rows: 1 to 16 rows,
+   * folded batch rows, K not a multiple of 32, bias, beta, a wide N */
+  G("matmul", c_matmul(1, 0, 0, 8, 896, 4864, 0, 1, 1, 0.0f));
+  G("matmul", c_matmul(2, 1, 0, 3, 130, 300, 0, 1, 1, 0.5f));
+  G("matmul", c_matmul(1, 0, 0, 1, 1000, 33, 0, 1, 0, 1.0f));
+  G("matmul", c_matmul(1, 0, 0, 13, 200, 77, 0, 1, 1, 0.0f));
+  G("matmul", c_matmul(1, 0, 0, 16, 64, 40000, 0, 1, 0, 0.0f));
   G("layernorm rmsnorm", c_norm(5, 7, 1));
   G("layernorm rmsnorm", c_norm(33, 96, 0));
   G("layernorm rmsnorm", c_norm(3, 1000, 1));
@@ -846,6 +853,11 @@ int main(int argc, char **argv) {
     G("attention", c_attn(3, 1, 37, 7, 1, 16, 0, kl6, NULL, 1));
     int32_t p03[1] = {0}, kl4[1] = {1};
     G("attention", c_attn(1, 1, 1, 2, 1, 4, 1, kl4, p03, 0));
+    /* one query with D = 160: the fused kernel's O = P V in two column passes (128 + 32), and
+     * one over the longest cache it takes (11,000 keys: its shared memory at the launch limit) */
+    int32_t kl8[2] = {300, 123}, p08[2] = {299, 122};
+    G("attention", c_attn(2, 1, 300, 4, 2, 160, 1, kl8, p08, 1));
+    G("attention", c_attn(1, 1, 11000, 2, 1, 64, 0, NULL, NULL, 0));
     /* the CUDA backend takes batch rows in chunks of batched GEMMs: chunks of 2 + 1 and of 1
      * (the setter is a no-op against the CPU or devsim) */
     int32_t kl7[3] = {50, 20, 0}, p07[3] = {0, 10, 3};
