@@ -79,28 +79,28 @@ int qwen2_step_into(qwen2 *m, qwen2_kv *kv, int64_t T, const float *x, const int
   arena_mark mk = arena_get_mark(ar);
   int rc = TS_OK;
   int32_t *pos = arena_host_alloc(ar, sizeof(int32_t) * (size_t)(N + 1));
-  float *h0 = arena_alloc(ar, sizeof(float) * (size_t)(N * C + 1));
-  float *h1 = arena_alloc(ar, sizeof(float) * (size_t)(N * C + 1));
+  float *h = arena_alloc(ar, sizeof(float) * (size_t)(N * C + 1)); /* (N, C) the residual stream */
   float *last = arena_alloc(ar, sizeof(float) * (size_t)(B * C + 1));
   float *rs = arena_alloc(ar, sizeof(float) * (size_t)(B + 1));
-  if (!pos || !h0 || !h1 || !last || !rs) return err_set(e, TS_ENOMEM, "qwen2_step: arena out of memory");
+  if (!pos || !h || !last || !rs) return err_set(e, TS_ENOMEM, "qwen2_step: arena out of memory");
   for (int64_t b = 0; b < B; b++) {
     if (n_new[b] < 0 || n_new[b] > T) return err_set(e, TS_EARG, "qwen2_step: n_new[%lld] = %d outside 0..%lld", (long long)b, n_new[b], (long long)T);
     for (int64_t t = 0; t < T; t++) pos[b * T + t] = kv->len[b] + (int32_t)t;
   }
   int64_t row = kv->Tmax * m->c.Hkv * m->c.D;
-  const float *cur = x;
+  /* the layers run in place on one copy of x (x is the caller's) */
+  tensor Xin = tensor_dev(be->device, (float *)x, 2, N, C, 0, 0), H = tensor_dev(be->device, h, 2, N, C, 0, 0);
+  rc = op_copy(be, &Xin, &H, e);
+  const float *cur = h;
   for (int64_t l = 0; l < L && !rc; l++) {
     dec_params p;
     char nm[256];
     snprintf(nm, sizeof nm, "%smodel.layers.%lld.", m->prefix, (long long)l);
     if ((rc = dec_bind(m->ps, nm, &m->layer, 0, &p, e))) break;
     dec_kv lk = {kv->k + l * B * row, kv->v + l * B * row, kv->Tmax, kv->len, n_new};
-    float *out = (l % 2 == 0) ? h0 : h1;
     arena_mark lm = arena_get_mark(ar);
-    rc = dec_forward_kv(be, &m->layer, &p, B, T, cur, out, pos, &lk, ar, e);
+    rc = dec_forward_kv(be, &m->layer, &p, B, T, cur, h, pos, &lk, ar, e);
     arena_rewind(ar, lm);
-    cur = out;
   }
   if (rc) {
     arena_rewind(ar, mk);

@@ -104,7 +104,7 @@ static int dec_fwd(backend *be, const dec_cfg *c, const dec_params *p, int64_t B
   ALLOC(a->v, N * KD);
   ALLOC(a->att, N * QD);
   ALLOC(a->lse, B * c->Hq * T);
-  ALLOC(a->h, N * C);
+  if (acts) ALLOC(a->h, N * C); /* inference keeps the residual stream in y (below) */
   ALLOC(a->h2, N * C);
   ALLOC(a->r2, N);
   ALLOC(a->g, N * F);
@@ -150,8 +150,12 @@ static int dec_fwd(backend *be, const dec_cfg *c, const dec_params *p, int64_t B
   } else {
     TRY(op_attention(be, &Q4, &K4, &V4, &A4, &L, &ac, e));
   }
-  tensor A2 = T2(a->att, N, QD), Hh = T2(a->h, N, C);
-  TRY(op_copy(be, &X, &Hh, e));
+  /* the residual stream: training keeps h for backward; inference accumulates it in y, so a
+   * layer run in place (y == x, as decoding steps do) copies nothing (each op is a launch on a
+   * GPU, and a decoding step's launches are what it waits on) */
+  float *hs = acts ? a->h : y; /* (N, C) */
+  tensor A2 = T2(a->att, N, QD), Hh = T2(hs, N, C);
+  if (hs != x) TRY(op_copy(be, &X, &Hh, e));
   TRY(op_matmul(be, &A2, &p->wo, NULL, &Hh, 0, 1, 1.0f, e)); /* h = x + o_proj(att) */
   tensor H2 = T2(a->h2, N, C), R2 = T1(a->r2, N);
   TRY(op_rmsnorm(be, &Hh, &p->ln2, &H2, &R2, c->eps, e));
@@ -159,7 +163,7 @@ static int dec_fwd(backend *be, const dec_cfg *c, const dec_params *p, int64_t B
   TRY(op_matmul(be, &H2, &p->wg, NULL, &G, 0, 1, 0.0f, e));
   TRY(op_matmul(be, &H2, &p->wu, NULL, &U, 0, 1, 0.0f, e));
   TRY(op_swiglu(be, &G, &U, &Aa, e));
-  if (y != a->h) TRY(op_copy(be, &Hh, &Y, e));
+  if (y != hs) TRY(op_copy(be, &Hh, &Y, e));
   TRY(op_matmul(be, &Aa, &p->wd, NULL, &Y, 0, 1, 1.0f, e)); /* y = h + down(a) */
   return TS_OK;
 }

@@ -67,7 +67,7 @@ typedef struct dec_kv {
 /* Inference forward with a cache: the T new tokens of sequence b sit at positions
  * len[b]..len[b]+T-1 of its cache (pos must match); their keys and values are written
  * there and attend to everything before them. Needs len[b] + T <= Tmax. Nothing is saved
- * for backward. */
+ * for backward. y may be x (in place: no copies of the residual stream). */
 int dec_forward_kv(backend *be, const dec_cfg *c, const dec_params *p, int64_t B, int64_t T, const float *x,
                    float *y, const int32_t *pos, const dec_kv *kv, arena *ar, ts_err *e);
 
