@@ -82,7 +82,10 @@ void gemm_f32(int ta, int tb, int M, int N, int K, float alpha, const float *A, 
 #endif
 }
 
-static atomic_int g_bf16; /* the precision mode: 0 f32, 1 bf16 */
+static atomic_int g_bf16;     /* the precision mode: 0 f32, 1 bf16 */
+static atomic_int g_bf16_all; /* bf16 mode takes every GEMM (reference runs: gemm_bf16_all) */
+
+void gemm_bf16_all(int on) { atomic_store(&g_bf16_all, on ? 1 : 0); }
 
 int gemm_set_precision(const char *name) {
   if (!name) return TS_EARG;
@@ -100,7 +103,9 @@ const char *gemm_precision(void) { return atomic_load(&g_bf16) ? "bf16" : "f32";
 
 void gemm_mp(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
              const float *B, int ldb, float beta, float *C, int ldc) {
-  if (atomic_load(&g_bf16) && M >= GEMM_BF16_MIN_MN && N >= GEMM_BF16_MIN_MN && (int64_t)M * N * K >= GEMM_BF16_MIN_MACS) {
+  if (atomic_load(&g_bf16) && M > 0 && N > 0 && K > 0 &&
+      (atomic_load(&g_bf16_all) ||
+       (M >= GEMM_BF16_MIN_MN && N >= GEMM_BF16_MIN_MN && (int64_t)M * N * K >= GEMM_BF16_MIN_MACS))) {
     int rc = gemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     if (rc != -1) return; /* done, or (-2, counted) failed after writing part of C */
   }

@@ -35,6 +35,10 @@ void gemm_mp(int ta, int tb, int M, int N, int K, float alpha, const float *A, i
              const float *B, int ldb, float beta, float *C, int ldc);
 long gemm_bf16_fallbacks(void);
 long gemm_bf16_errors(void);
+/* Reference runs only (slow): in bf16 mode every GEMM goes to gemm_bf16, whatever its size,
+ * so that a whole model's arithmetic is bf16 GEMMs (tests/gpu/bf16_spread.sh measures how far
+ * that moves the tiny model's training from f32). Off by default. */
+void gemm_bf16_all(int on);
 
 /* The bf16 GEMM itself (gemm_bf16.c): 0; -1 when it could not run (C untouched, counted as a
  * fallback); -2 when it failed part way (counted as an error). */

@@ -16,8 +16,10 @@
  * run by ctest: memory the host cannot touch outside ops, the CPU's kernels, so every number
  * must be bitwise equal and no memory-kind violation may occur) or "cpu". TSASR_PARITY_TOL
  * overrides the CUDA tolerance (for TSASR_CUDA_GEMM=bf16/tf32 runs; above 1e-3 the decoding
- * comparison is reported, not required).
- * Exit 0 pass, 1 mismatch or failure, 2 no such device. */
+ * comparison is reported, not required). TSASR_PARITY_CPU_GEMM=bf16-all runs the CPU kernels
+ * (the reference, and devsim / cpu as the second backend) with every GEMM in bf16
+ * (gemm_bf16_all): tests/gpu/bf16_spread.sh compares such a run with an f32 one.
+ * Exit 0 pass, 1 mismatch or failure, 2 no such device, 77 no CPU bf16 GEMM for bf16-all. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,7 @@
 #include "tensor/be_mem.h"
 #include "tensor/cuda_ctl.h"
 #include "tensor/devsim.h"
+#include "tensor/gemm.h"
 #include "tensor/params.h"
 
 #define STEPS 5
@@ -359,6 +362,19 @@ int main(void) {
   char dir[512], dir_ctc[512];
   snprintf(dir, sizeof dir, "%s/tsmodel/tiny", TS_FIXTURES);
   snprintf(dir_ctc, sizeof dir_ctc, "%s/tsmodel/tiny_ctc", TS_FIXTURES);
+  const char *cg = getenv("TSASR_PARITY_CPU_GEMM");
+  if (cg && *cg) {
+    if (strcmp(cg, "bf16-all")) {
+      fprintf(stderr, "test_sft_parity: TSASR_PARITY_CPU_GEMM=%s: only bf16-all is known\n", cg);
+      return 1;
+    }
+    if (gemm_set_precision("bf16") != TS_OK) {
+      printf("test_sft_parity: no bf16 GEMM on this CPU build (tsasr doctor says why): skipped\n");
+      return 77;
+    }
+    gemm_bf16_all(1);
+    printf("test_sft_parity: the CPU kernels run every GEMM in bf16\n");
+  }
   const char *dn = getenv("TSASR_PARITY_DEVICE") ? getenv("TSASR_PARITY_DEVICE") : "cuda";
   backend *dev = !strcmp(dn, "devsim") ? be_devsim() : !strcmp(dn, "cpu") ? be_cpu() : be_cuda(&e);
   if (!dev) {
