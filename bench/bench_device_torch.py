@@ -8,8 +8,8 @@ position 30 and R response tokens; cross-entropy on the response, backward, Adam
 "f32" (eager float32) or "bf16" (torch.autocast bfloat16, SDPA attention: the usual recipe).
 Rollouts: one input, HF generate with do_sample, num_return_sequences = G and exactly NEW new
 tokens (min_new_tokens = max_new_tokens), in the given precision. "bf16w" runs the rollout only,
-with the weights cast to bfloat16 and SDPA: the fastest way to run HF generate (autocast re-casts
-every weight at every step), so that the rollout comparison is against HF at its best.
+with the weights cast to bfloat16 and SDPA: faster than autocast, which re-casts every weight at
+every step (HF's default dynamic cache; no static cache or torch.compile).
 
 argv: DEVICE GEOMETRY(paper|small) B S R STEPS G NEW PRECISION[,PRECISION...]
 Prints lines with the keys bench_device prints (sft_tokens_per_s, rollout ... tokens/s)."""
@@ -19,6 +19,7 @@ import time
 import torch
 
 torch.backends.mkldnn.enabled = False
+import transformers  # noqa: E402
 from transformers import Data2VecAudioConfig, Data2VecAudioModel, Qwen2Config, Qwen2ForCausalLM  # noqa: E402
 
 dev = sys.argv[1] if len(sys.argv) > 1 else ("cuda" if torch.cuda.is_available() else "cpu")
@@ -72,7 +73,8 @@ def sync():
 
 x = torch.randn(B, int(S * 16000), device=dev) * 0.1
 ids = torch.randint(0, min(V - 8, 150000), (B, P + R), device=dev)
-print(f"torch {torch.__version__} on {torch.cuda.get_device_name() if dev == 'cuda' else 'cpu'}: {geo} geometry")
+print(f"torch {torch.__version__}, transformers {transformers.__version__} on "
+      f"{torch.cuda.get_device_name() if dev == 'cuda' else 'cpu'}: {geo} geometry")
 def run(prec):
     enc, ad, llm, attn_used = build("bf16" if prec == "bf16w" else prec)
     n = sum(p.numel() for m in (enc, ad, llm) for p in m.parameters())

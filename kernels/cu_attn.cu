@@ -149,10 +149,10 @@ static int at_tab(at_ptab *t, const float *base, int64_t sb, int64_t sh, int64_t
  * taking every AT_DEC_WARPS-th key and the lanes the columns, the warps' partial sums added in
  * warp order (the chunked path below would take 4 launches and (B, Hq, 1, Tk) scratch).
  * Speed, measured on an H200 (paper-geometry rollout, G = 8, 14 heads, a few hundred keys;
- * ops timed between syncs): 67 us per call, against 70 us for the earlier version (a thread
- * per key, then a thread per output column walking every key). Both are latency-bound: 112
- * blocks, each warp walking its keys one load chain at a time. The next step is splitting the
- * keys across blocks (flash-decoding) with whole keys per lane. */
+ * ops timed between syncs): 67 us per call against 70 us for the earlier version (a thread per
+ * key, then a thread per output column walking every key), no measurable change. Both are
+ * latency-bound: 112 blocks, each warp walking its keys one load chain at a time. The next
+ * step is splitting the keys across blocks (flash-decoding) with whole keys per lane. */
 #define AT_DEC_MAX_TK 11000 /* scores in shared memory (44 KB; with red[] and the block
                                reductions' 384 bytes, under the 48 KB a launch gets) */
 #define AT_DEC_THREADS 256

@@ -253,9 +253,9 @@ __device__ static int64_t smp_pick_cut(const smp_row &q, smp_cut c, double u, fl
   return t < 0 ? 0 : t;
 }
 
-__global__ void __launch_bounds__(SMP_THREADS) k_sample(const float *z, int64_t V, int64_t n_real, int32_t ban, const int32_t *ban_row,
-                         const double *u, float temperature, long long top_k, float top_p, int32_t *tok,
-                         float *logp) {
+__global__ void __launch_bounds__(SMP_THREADS)
+    k_sample(const float *z, int64_t V, int64_t n_real, int32_t ban, const int32_t *ban_row, const double *u,
+             float temperature, long long top_k, float top_p, int32_t *tok, float *logp) {
   __shared__ float shf[SMP_THREADS];
   __shared__ double shd[SMP_THREADS];
   __shared__ int64_t shi[SMP_THREADS];

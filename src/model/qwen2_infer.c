@@ -82,9 +82,15 @@ int qwen2_step_into(qwen2 *m, qwen2_kv *kv, int64_t T, const float *x, const int
   float *h = arena_alloc(ar, sizeof(float) * (size_t)(N * C + 1)); /* (N, C) the residual stream */
   float *last = arena_alloc(ar, sizeof(float) * (size_t)(B * C + 1));
   float *rs = arena_alloc(ar, sizeof(float) * (size_t)(B + 1));
-  if (!pos || !h || !last || !rs) return err_set(e, TS_ENOMEM, "qwen2_step: arena out of memory");
+  if (!pos || !h || !last || !rs) {
+    arena_rewind(ar, mk);
+    return err_set(e, TS_ENOMEM, "qwen2_step: arena out of memory");
+  }
   for (int64_t b = 0; b < B; b++) {
-    if (n_new[b] < 0 || n_new[b] > T) return err_set(e, TS_EARG, "qwen2_step: n_new[%lld] = %d outside 0..%lld", (long long)b, n_new[b], (long long)T);
+    if (n_new[b] < 0 || n_new[b] > T) {
+      arena_rewind(ar, mk);
+      return err_set(e, TS_EARG, "qwen2_step: n_new[%lld] = %d outside 0..%lld", (long long)b, n_new[b], (long long)T);
+    }
     for (int64_t t = 0; t < T; t++) pos[b * T + t] = kv->len[b] + (int32_t)t;
   }
   int64_t row = kv->Tmax * m->c.Hkv * m->c.D;

@@ -158,7 +158,8 @@ static void test_bf16_load(void **s) {
   q2_free(&b);
 }
 
-/* KV-cache decoding of two sequences of different lengths reproduces the full forward */
+/* KV-cache decoding of two sequences of different lengths reproduces the full forward and
+ * leaves the caller's input untouched */
 static void test_kv_cache(void **s) {
   (void)s;
   q2_fix q;
@@ -181,7 +182,12 @@ static void test_kv_cache(void **s) {
     for (int t = 0; t < 4; t++)
       memcpy(step_x + (b * 4 + t) * C, x + (b * T + (t < prefill[b] ? t : 0)) * C, sizeof(float) * (size_t)C);
   }
+  float *x_before = tu_zeros(B * 4 * C);
+  memcpy(x_before, step_x, sizeof(float) * (size_t)(B * 4 * C));
   assert_int_equal(qwen2_step(&q.m, &kv, 4, step_x, n_new, lg, &ar, &e), 0);
+  /* the layers run in place on the step's own copy: the caller's input is left as it was */
+  assert_memory_equal(step_x, x_before, sizeof(float) * (size_t)(B * 4 * C));
+  free(x_before);
   int compared = 0;
   for (;;) {
     for (int64_t b = 0; b < B; b++)
