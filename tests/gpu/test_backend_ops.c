@@ -660,7 +660,9 @@ static void c_sample(int64_t R, int64_t V, float temperature, int64_t top_k, flo
   int same = 0;
   for (int64_t r = 0; r < R; r++) {
     same += tok[0][r] == tok[1][r];
-    if (tok[0][r] == 3 || tok[0][r] == 7 || tok[0][r] >= V - 5) note(" [cpu drew banned id %d]", tok[0][r]), g_case_bad = 1;
+    /* row r's bans: the tail ids (n_real = V - 5), id 7, and its own ban_row[r] (id 3 in row 0) */
+    if (tok[0][r] == ban_row[r] || tok[0][r] == 7 || tok[0][r] >= V - 5)
+      note(" [cpu drew banned id %d in row %lld]", tok[0][r], (long long)r), g_case_bad = 1;
   }
   if (same != R) note(" [%lld of %lld tokens differ]", (long long)(R - same), (long long)R), g_case_bad = 1;
   cmp_vals("logp", lp[0], lp[1], R);
@@ -818,13 +820,16 @@ int main(int argc, char **argv) {
       G("matmul", c_matmul(2, 1, 1, 33, 64, 1, ta, tb, 0, 1.0f));
     }
   G("matmul", c_matmul(4, 1, 0, 128, 896, 136, 0, 1, 1, 0.0f));
-  /* few rows against a (N, K) weight, as a decoding step's x W^T of G rows: 1 to 16 rows,
-   * folded batch rows, K not a multiple of 32, bias, beta, a wide N */
+  /* few rows against a (N, K) weight, as a decoding step's x W^T of G rows: 1 to 16 rows (each
+   * row bound of cuda's small-row kernel: 1, 2, 4, 8, 16), folded batch rows, K not a multiple
+   * of 4 (cuBLAS then), bias, beta, a wide N and one narrower than a tile */
   G("matmul", c_matmul(1, 0, 0, 8, 896, 4864, 0, 1, 1, 0.0f));
   G("matmul", c_matmul(2, 1, 0, 3, 130, 300, 0, 1, 1, 0.5f));
   G("matmul", c_matmul(1, 0, 0, 1, 1000, 33, 0, 1, 0, 1.0f));
   G("matmul", c_matmul(1, 0, 0, 13, 200, 77, 0, 1, 1, 0.0f));
   G("matmul", c_matmul(1, 0, 0, 16, 64, 40000, 0, 1, 0, 0.0f));
+  G("matmul", c_matmul(2, 1, 0, 1, 256, 100, 0, 1, 1, 0.5f));
+  G("matmul", c_matmul(1, 0, 0, 1, 64, 5, 0, 1, 1, 0.0f));
   G("layernorm rmsnorm", c_norm(5, 7, 1));
   G("layernorm rmsnorm", c_norm(33, 96, 0));
   G("layernorm rmsnorm", c_norm(3, 1000, 1));
