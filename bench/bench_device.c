@@ -6,6 +6,7 @@
  *
  *   bench_device [--device D] [--geometry paper|small] [--batch B] [--seconds S] [--resp R]
  *                [--steps N] [--G G] [--new NEW] [--peak TFLOPS] [--gemm f32,tf32,bf16]
+ * (--steps 0: rollouts only)
  *
  * paper: data2vec-audio large + k=5 MLP adapter + Qwen2.5-0.5B (vocabulary 151,936). small:
  * the shipped small model's shapes with the waveform front end, for a CPU smoke run. Both use
@@ -152,7 +153,7 @@ int main(int argc, char **argv) {
     printf("-- GEMM %s\n", mode);
     double best = 1e30, tl = 0;
     int64_t Tl = 0;
-    for (int s = 0; s <= steps; s++) { /* step 0 warms up (allocations, cuBLAS heuristics) */
+    for (int s = 0; steps > 0 && s <= steps; s++) { /* step 0 warms up (allocations, cuBLAS heuristics) */
       arena_reset(&ar);
       pset_zero_grad(&m->ps);
       tsm_loss lo;
@@ -170,12 +171,12 @@ int main(int argc, char **argv) {
       if (!Tl) Tl = 59 + (int64_t)(enc_frames(&m->ecfg, L) / m->acfg.k) + R;
     }
     double fl = 3.0 * B * fwd_flops(m, L, Tl, R), tf = fl / best / 1e12;
-    printf("sft_step batch %d x %.0f s, %lld LLM tokens each: %.3f s (best of %d), loss %.3f, arena peak %.0f MiB\n", B,
+    if (steps > 0) printf("sft_step batch %d x %.0f s, %lld LLM tokens each: %.3f s (best of %d), loss %.3f, arena peak %.0f MiB\n", B,
            secs, (long long)Tl, best, steps, tl, ar.peak / 1048576.0);
-    printf("sft_tokens_per_s %.0f  audio_s_per_s %.1f  model %.1f TFLOP/s  MFU %.1f%% of %.0f TFLOP/s  (%.1f%% of 67 "
+    if (steps > 0) printf("sft_tokens_per_s %.0f  audio_s_per_s %.1f  model %.1f TFLOP/s  MFU %.1f%% of %.0f TFLOP/s  (%.1f%% of 67 "
            "f32)\n",
            B * Tl / best, B * secs / best, tf, 100.0 * tf / peak, peak, 100.0 * tf / 67.0);
-    if (ops_prof_on()) { /* TSASR_PROFILE: one table per phase */
+    if (steps > 0 && ops_prof_on()) { /* TSASR_PROFILE: one table per phase */
       printf("\n== phase: SFT, %d step(s) after the warm-up, GEMM %s", steps, mode);
       fflush(stdout);
       ops_prof_report(stdout), ops_prof_reset();
@@ -194,6 +195,7 @@ int main(int argc, char **argv) {
       gc.guard.min_span = 1 << 30; /* random weights repeat themselves: keep every sample to NEW tokens */
       gen_output *outs = calloc((size_t)G, sizeof *outs);
       arena_reset(&ar);
+      if (ops_prof_on()) ops_prof_reset(); /* the rollout's table holds the rollout alone */
       t0 = now_s();
       if (tsm_generate(m, &in, &gc, outs, &ar, &e)) return fprintf(stderr, "bench_device: generate: %s\n", e.msg), 1;
       double dt = now_s() - t0;

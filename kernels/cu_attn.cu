@@ -10,7 +10,7 @@
 // order) to the kv head's gradient. A launch count independent of the batch and head counts:
 // about 4 per chunk forward and 9 backward, where one launch per head and batch row cost ~80
 // per batch row and layer for a 16-head encoder. Decoding steps (one query) have their own
-// fused kernel.
+// fused kernel, or with cuda_set_decode_kernels on, a split-key pair (at_decode_split).
 #include <math.h>
 
 #include "cu_common.h"
@@ -152,7 +152,8 @@ static int at_tab(at_ptab *t, const float *base, int64_t sb, int64_t sh, int64_t
  * ops timed between syncs): 67 us per call against 70 us for the earlier version (a thread per
  * key, then a thread per output column walking every key), no measurable change. Both are
  * latency-bound: 112 blocks, each warp walking its keys one load chain at a time. The next
- * step is splitting the keys across blocks (flash-decoding) with whole keys per lane. */
+ * step, splitting the keys across blocks (flash-decoding) with whole keys per lane, is
+ * at_decode_split below (behind cuda_set_decode_kernels until run on a GPU). */
 #define AT_DEC_MAX_TK 11000 /* scores in shared memory (44 KB; with red[] and the block
                                reductions' 384 bytes, under the 48 KB a launch gets) */
 #define AT_DEC_THREADS 256
@@ -241,6 +242,145 @@ static int at_decode(backend *be, const at_dims *d, const tensor *q, const tenso
   return TS_OK;
 }
 
+/* Split-key decoding ("flash-decoding"), used instead of k_attn_decode when
+ * cuda_set_decode_kernels is on (cu_ctx.dec2; off by default: written without a GPU, checked by
+ * single-threaded emulation). k_attn_decode gives each (b, h) one block that walks every key;
+ * here the keys are cut into S = ceil(Tk / AT_SK_KC) chunks and two launches do the work:
+ *  - k_attn_dec_part, grid (B Hq, S), AT_SK_KC threads: thread t takes key j = chunk KC + t,
+ *    its whole dot product with q (q staged in shared memory; float4 loads when D % 4 == 0 and
+ *    k is 16-byte aligned, the caller checks), s = scale dot + bias; then the chunk's m = max s
+ *    and l = sum exp(s - m) (block reductions, l summed in double and kept as a float), and its
+ *    unnormalised o[c] = sum exp(s - m) v[c]: the threads split into G = KC / W groups of W
+ *    columns (W: D rounded up to a power of two, at most KC; columns coalesced across a
+ *    group's threads), group g taking keys g, g + G, ...; the groups' sums meet in shared
+ *    memory, added in group order. It writes (m, l, o) to part. A chunk starting at or past
+ *    lim writes nothing (the merge does not read it); one whose scores are all -inf writes
+ *    m = -inf, l = 0, o = 0.
+ *  - k_attn_dec_merge, a block per (b, h): M = max m over the chunks holding visible keys;
+ *    none or M = -inf: zero output and lse = -inf, as k_attn_decode. Else, chunks in order,
+ *    L = sum l exp(m - M) (double), out = (sum o exp(m - M)) / L, lse = M + log L.
+ * Scratch part: (B Hq, S, D + 2) floats, S <= 86 at AT_DEC_MAX_TK. at_decode runs instead when
+ * D > AT_SK_MAXD or part would pass AT_SK_SCRATCH (many rows: at_decode then has blocks enough). */
+#define AT_SK_KC 128   /* keys per chunk = threads of k_attn_dec_part */
+#define AT_SK_MT 128   /* threads of k_attn_dec_merge */
+#define AT_SK_MAXD 256 /* head size limit (q in shared memory) */
+#define AT_SK_SCRATCH ((size_t)64 << 20)
+__global__ void __launch_bounds__(AT_SK_KC)
+    k_attn_dec_part(const float *q, const float *k, const float *v, float *part, const float *bias,
+                    const int32_t *klen, const int32_t *p0, int causal, float scale, int64_t Tk, int64_t Hq,
+                    int64_t Hkv, int64_t D, int vec) {
+  __shared__ __align__(16) float qs[AT_SK_MAXD]; /* the query row: (D) used */
+  __shared__ float pr[AT_SK_KC];                /* exp(s - m) of the chunk's keys */
+  __shared__ float red[AT_SK_KC];               /* (G, W): the key groups' partial o */
+  int64_t r = blockIdx.x, b = r / Hq, h = r % Hq, kh = h / (Hq / Hkv), ks = Hkv * D, j0 = (int64_t)blockIdx.y * AT_SK_KC;
+  int64_t lim = at_lim(klen ? klen[b] : Tk, causal, p0 ? p0[b] : 0, 0);
+  if (j0 >= lim) return; /* no visible key in the chunk (the whole block leaves) */
+  int t = threadIdx.x, nk = lim - j0 < AT_SK_KC ? (int)(lim - j0) : AT_SK_KC; /* visible keys j0 + [0, nk) */
+  const float *kb = k + ((b * Tk + j0) * Hkv + kh) * D, *vb = v + ((b * Tk + j0) * Hkv + kh) * D; /* key j0 + u at + u ks */
+  float *ps = part + (r * gridDim.y + blockIdx.y) * (D + 2); /* m, l, o (D) */
+  for (int64_t c = t; c < D; c += AT_SK_KC) qs[c] = q[r * D + c];
+  __syncthreads();
+  float s = -INFINITY;
+  if (t < nk) {
+    const float *kr = kb + t * ks;
+    float dot = 0.0f;
+    if (vec) { /* four partial sums, one per float4 lane */
+      float d0 = 0.0f, d1 = 0.0f, d2 = 0.0f, d3 = 0.0f;
+#pragma unroll 4
+      for (int64_t c = 0; c < D; c += 4) {
+        float4 a = *(const float4 *)(qs + c), x = *(const float4 *)(kr + c);
+        d0 += a.x * x.x, d1 += a.y * x.y, d2 += a.z * x.z, d3 += a.w * x.w;
+      }
+      dot = (d0 + d1) + (d2 + d3);
+    } else {
+      for (int64_t c = 0; c < D; c++) dot += qs[c] * kr[c];
+    }
+    s = scale * dot + (bias ? bias[h * Tk + j0 + t] : 0.0f);
+  }
+  float m = cu_block_max(s);
+  if (m == -INFINITY) { /* every score -inf: nothing to add */
+    for (int64_t c = t; c < D; c += AT_SK_KC) ps[2 + c] = 0.0f;
+    if (t == 0) ps[0] = -INFINITY, ps[1] = 0.0f;
+    return;
+  }
+  pr[t] = t < nk ? expf(s - m) : 0.0f;
+  double l = cu_block_sum(pr[t]); /* also orders the writes to pr before the reads below */
+  int W = AT_SK_KC;
+  while (W / 2 >= D) W /= 2;
+  int G = AT_SK_KC / W, c = t % W, g = t / W; /* thread t = g W + c */
+  for (int64_t c0 = 0; c0 < D; c0 += W) {
+    float acc = 0.0f;
+    if (c0 + c < D) {
+#pragma unroll 4
+      for (int u = g; u < nk; u += G) acc += pr[u] * vb[u * ks + c0 + c];
+    }
+    red[t] = acc;
+    __syncthreads();
+    if (t < W && c0 + t < D) {
+      float o = 0.0f;
+      for (int e = 0; e < G; e++) o += red[e * W + t];
+      ps[2 + c0 + t] = o;
+    }
+    __syncthreads(); /* red is reused by the next pass */
+  }
+  if (t == 0) ps[0] = m, ps[1] = (float)l;
+}
+
+__global__ void __launch_bounds__(AT_SK_MT)
+    k_attn_dec_merge(const float *part, float *out, float *lse, const int32_t *klen, const int32_t *p0, int causal,
+                     int64_t Tk, int64_t Hq, int64_t D, int64_t S) {
+  int64_t r = blockIdx.x, b = r / Hq, P = D + 2;
+  int64_t lim = at_lim(klen ? klen[b] : Tk, causal, p0 ? p0[b] : 0, 0);
+  int64_t ns = (lim + AT_SK_KC - 1) / AT_SK_KC; /* the chunks k_attn_dec_part wrote */
+  const float *pp = part + r * S * P;           /* chunk s at + s P: m, l, o (D) */
+  float *orow = out + r * D;
+  float M = -INFINITY;
+  for (int64_t s = 0; s < ns; s++) M = fmaxf(M, pp[s * P]);
+  if (M == -INFINITY) { /* no visible key: zero output, lse = -inf */
+    for (int64_t c = threadIdx.x; c < D; c += blockDim.x) orow[c] = 0.0f;
+    if (threadIdx.x == 0 && lse) lse[r] = -INFINITY;
+    return;
+  }
+  double L = 0;
+  for (int64_t s = 0; s < ns; s++) L += (double)pp[s * P + 1] * expf(pp[s * P] - M);
+  float inv = 1.0f / (float)L; /* L >= 1: the chunk with m = M has l >= 1 */
+  for (int64_t c = threadIdx.x; c < D; c += blockDim.x) {
+    float o = 0.0f;
+    for (int64_t s = 0; s < ns; s++) o += pp[s * P + 2 + c] * expf(pp[s * P] - M);
+    orow[c] = o * inv;
+  }
+  if (threadIdx.x == 0 && lse) lse[r] = M + logf((float)L);
+}
+
+/* the scratch bytes of the split-key path, 0 when it does not take this step */
+static size_t at_split_bytes(const at_dims *d) {
+  int64_t S = (d->Tk + AT_SK_KC - 1) / AT_SK_KC;
+  if (d->D > AT_SK_MAXD || d->B * d->Hq > (int64_t)(AT_SK_SCRATCH / sizeof(float))) return 0;
+  size_t bytes = sizeof(float) * (size_t)(d->B * d->Hq) * (size_t)(S * (d->D + 2));
+  return bytes <= AT_SK_SCRATCH ? bytes : 0;
+}
+
+static int at_decode_split(backend *be, const at_dims *d, const tensor *q, const tensor *k, const tensor *v,
+                           tensor *out, tensor *lse, const attn_cfg *cfg, size_t bytes) {
+  size_t nb = sizeof(int32_t) * (size_t)d->B;
+  const void *dk = NULL, *dp = NULL; /* the same for every layer of a step: staged once */
+  if (cfg->kv_len) TS_TRY(cu_stage_same(be, cfg->kv_len, nb, &dk));
+  if (cfg->q_pos0) TS_TRY(cu_stage_same(be, cfg->q_pos0, nb, &dp));
+  float *part; /* (B Hq, S, D + 2) */
+  TS_TRY(cu_scratch(be, bytes, (void **)&part));
+  int64_t S = (d->Tk + AT_SK_KC - 1) / AT_SK_KC;
+  int vec = d->D % 4 == 0 && !((uintptr_t)cu_f(k) & 15);
+  k_attn_dec_part<<<dim3((unsigned)(d->B * d->Hq), (unsigned)S), AT_SK_KC>>>(
+      cu_f(q), cu_f(k), cu_f(v), part, cfg->bias ? cu_f(cfg->bias) : NULL, (const int32_t *)dk, (const int32_t *)dp,
+      cfg->causal, cfg->scale, d->Tk, d->Hq, d->Hkv, d->D, vec);
+  CU_LAUNCHED("k_attn_dec_part");
+  k_attn_dec_merge<<<(unsigned)(d->B * d->Hq), AT_SK_MT>>>(part, cu_f(out), lse ? cu_f(lse) : NULL,
+                                                          (const int32_t *)dk, (const int32_t *)dp, cfg->causal, d->Tk,
+                                                          d->Hq, d->D, S);
+  CU_LAUNCHED("k_attn_dec_merge");
+  return TS_OK;
+}
+
 /* batch rows per chunk: the override, or as many as fit in the scratch budget */
 #define CU_ATTN_SCRATCH ((size_t)512 << 20)
 static int64_t at_chunk(backend *be, int64_t B, size_t per_row, int64_t rows) {
@@ -286,8 +426,10 @@ int cu_attention(backend *be, const tensor *q, const tensor *k, const tensor *v,
   at_dims d = at_dims_of(q, k);
   int64_t TTp = at_pad4(d.Tq * d.Tk), rows = d.Hq * d.Tq, qs = d.Hq * d.D, ks = d.Hkv * d.D;
   if (d.B <= 0 || rows <= 0 || d.D <= 0) return TS_OK;
-  if (d.Tq == 1 && d.Tk >= 1 && d.Tk <= AT_DEC_MAX_TK && d.B * d.Hq <= 2147483647LL) /* a decoding step */
-    return at_decode(be, &d, q, k, v, out, lse, cfg);
+  if (d.Tq == 1 && d.Tk >= 1 && d.Tk <= AT_DEC_MAX_TK && d.B * d.Hq <= 2147483647LL) { /* a decoding step */
+    size_t sb = cu_of(be)->dec2 ? at_split_bytes(&d) : 0;
+    return sb ? at_decode_split(be, &d, q, k, v, out, lse, cfg, sb) : at_decode(be, &d, q, k, v, out, lse, cfg);
+  }
   if (d.Tk <= 0) { /* no keys: zero output, lse = -inf (as the softmax kernel gives a row with none) */
     TS_TRY(be->ops->fill(be, out, 0.0f));
     if (lse) TS_TRY(be->ops->fill(be, lse, -INFINITY));

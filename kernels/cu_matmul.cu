@@ -1,6 +1,7 @@
 // cu_matmul.cu — batched matmul with optional transposes and bias on cuBLAS (row-major
-// operands mapped onto column-major sgemm by cu_gemm), and its backward with the bias
-// gradient as a column reduction.
+// operands mapped onto column-major sgemm by cu_gemm), a small-row kernel for decoding's x W^T
+// (behind cuda_set_decode_kernels), and the backward with the bias gradient as a column
+// reduction.
 #include "cu_common.h"
 
 typedef struct mm_geom {
@@ -51,6 +52,103 @@ int cu_colsum_add(const float *g, float *out, int64_t rows, int64_t N) {
   return TS_OK;
 }
 
+/* ---- few rows against a weight stored (N, K): a decoding step's x W^T with G rows. Used only
+ * when cuda_set_decode_kernels is on (off by default: written without a GPU, checked by
+ * single-threaded emulation; tests/gpu/run.sh checks and times it). On an H200 cuBLAS took
+ * ~19 us per such GEMM (8 rows), 171 per Qwen2.5-0.5B step, most of the step; streaming the
+ * weight at bandwidth would take ~5 us for the largest.
+ *
+ * A block of 256 threads takes SM_NC = 32 / MM columns at a time. Its threads stride over K in
+ * float4s (thread t: float4 t, t + 256, ...), each keeping the 32 sums (MM rows x SM_NC
+ * columns) of its share; a transposing butterfly leaves lane l of each warp with the warp's sum
+ * number l in 31 shuffles; the 8 warps' sums meet in shared memory, added in warp order.
+ * f32 products and sums on every GEMM precision, as the CPU leaves GEMMs of few rows in f32.
+ * y (M,N) = x (M,K) w (N,K)^T + (beta y + bias), bias (N) or NULL; M <= MM; K % 4 == 0 and x, w
+ * 16-byte aligned (the caller checks). */
+#define SM_THREADS 256
+template <int MM>
+__global__ void __launch_bounds__(SM_THREADS)
+    k_smallm_nt(const float4 *__restrict__ x, const float4 *__restrict__ w, const float *__restrict__ bias, float *y,
+                int M, int64_t N, int64_t K4, float beta) {
+  constexpr int NC = 32 / MM;             /* columns per tile */
+  __shared__ float red[SM_THREADS / 32][32]; /* the warps' sums */
+  int lane = threadIdx.x & 31, wp = threadIdx.x >> 5;
+  int64_t tiles = (N + NC - 1) / NC;
+  for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+    int64_t n0 = tile * NC;
+    float v[32]; /* sum m * NC + c: row m, column n0 + c */
+#pragma unroll
+    for (int i = 0; i < 32; i++) v[i] = 0.0f;
+    for (int64_t k4 = threadIdx.x; k4 < K4; k4 += SM_THREADS) {
+      float4 xv[MM];
+#pragma unroll
+      for (int m = 0; m < MM; m++) xv[m] = m < M ? __ldg(x + m * K4 + k4) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+#pragma unroll
+      for (int c = 0; c < NC; c++) {
+        float4 wv = n0 + c < N ? __ldg(w + (n0 + c) * K4 + k4) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+#pragma unroll
+        for (int m = 0; m < MM; m++)
+          v[m * NC + c] += xv[m].x * wv.x + xv[m].y * wv.y + xv[m].z * wv.z + xv[m].w * wv.w;
+      }
+    }
+    /* transposing butterfly: at half h, a lane keeps the half of its sums that its bit h
+     * selects and adds the partner's copy of it; lane l ends with the warp's sum number l */
+#pragma unroll
+    for (int h = 16; h >= 1; h >>= 1) {
+      bool up = (lane & h) != 0;
+#pragma unroll
+      for (int j = 0; j < h; j++) {
+        float send = up ? v[j] : v[j + h], keep = up ? v[j + h] : v[j];
+        v[j] = keep + __shfl_xor_sync(0xffffffffu, send, h);
+      }
+    }
+    red[wp][lane] = v[0];
+    __syncthreads();
+    if (threadIdx.x < 32) {
+      int t = threadIdx.x, m = t / NC, c = t % NC;
+      float acc = 0.0f;
+#pragma unroll
+      for (int u = 0; u < SM_THREADS / 32; u++) acc += red[u][t];
+      int64_t n = n0 + c;
+      if (m < M && n < N) {
+        float *p = y + m * N + n;
+        if (bias)
+          *p = acc + (beta == 0.0f ? bias[n] : beta * *p + bias[n]);
+        else
+          *p = beta == 0.0f ? acc : acc + beta * *p;
+      }
+    }
+    __syncthreads(); /* red is reused by the next tile */
+  }
+}
+
+/* whether the small-row kernel takes this matmul (decode kernels on, rows <= 16, float4 rows) */
+static int sm_fits(const cu_ctx *c, int64_t rows, int64_t N, int64_t K, const float *x, const float *w) {
+  return c->dec2 && rows >= 1 && rows <= 16 && N >= 1 && K >= 4 && K % 4 == 0 && !((uintptr_t)x & 15) &&
+         !((uintptr_t)w & 15);
+}
+
+static int cu_smallm_nt(const float *x, const float *w, const float *bias, float *y, int64_t M, int64_t N,
+                        int64_t K, float beta) {
+  int nc = M <= 1 ? 32 : M <= 2 ? 16 : M <= 4 ? 8 : M <= 8 ? 4 : 2;
+  int64_t tiles = (N + nc - 1) / nc;
+  unsigned blocks = (unsigned)(tiles < 4096 ? tiles : 4096);
+  const float4 *x4 = (const float4 *)x, *w4 = (const float4 *)w;
+  int64_t K4 = K / 4;
+  if (M <= 1)
+    k_smallm_nt<1><<<blocks, SM_THREADS>>>(x4, w4, bias, y, (int)M, N, K4, beta);
+  else if (M <= 2)
+    k_smallm_nt<2><<<blocks, SM_THREADS>>>(x4, w4, bias, y, (int)M, N, K4, beta);
+  else if (M <= 4)
+    k_smallm_nt<4><<<blocks, SM_THREADS>>>(x4, w4, bias, y, (int)M, N, K4, beta);
+  else if (M <= 8)
+    k_smallm_nt<8><<<blocks, SM_THREADS>>>(x4, w4, bias, y, (int)M, N, K4, beta);
+  else
+    k_smallm_nt<16><<<blocks, SM_THREADS>>>(x4, w4, bias, y, (int)M, N, K4, beta);
+  CU_LAUNCHED("k_smallm_nt");
+  return TS_OK;
+}
+
 int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias, tensor *c, int ta, int tb,
               float beta) {
   mm_geom ga = mm_geom_of(a), gb = mm_geom_of(b), gc = mm_geom_of(c);
@@ -58,6 +156,10 @@ int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias,
   float *cp = cu_f(c);
   const float *ap = cu_f(a), *bp = cu_f(b);
   if (gc.batch == 0) return TS_OK;
+  /* few rows against a shared (N, K) weight, the batch folded into the rows (A's rows are
+   * contiguous across the batch): the small-row kernel, bias included */
+  if (gb.batch == 1 && !ta && tb && sm_fits(cu_of(be), gc.batch * M, N, K, ap, bp))
+    return cu_smallm_nt(ap, bp, bias ? cu_f(bias) : NULL, cp, gc.batch * M, N, K, beta);
   if (bias) {
     int64_t rows = gc.batch * M;
     k_bias_rows<<<cu_blocks(rows * N), 256>>>(cp, cu_f(bias), rows, N, beta);

@@ -9,12 +9,15 @@
 #   4. compute-sanitizer memcheck over test_backend_ops, then racecheck over its attention and
 #      sample groups (when the toolkit has it; 60 s cap each, a run cut short is PARTIAL, not a
 #      failure; TSASR_GPU_MEMCHECK=0 skips both);
+#   4a. the same op groups (matmul, attention), the model parity and the sanitizers again with
+#      TSASR_CUDA_DECODE_KERNELS=1 (decoding kernels written without a GPU, off by default;
+#      reported, not required), and when they pass, their rollouts (bench.log) and profile;
 #   5. bench_gpu_ops: matmul, attention and a Qwen2.5-0.5B-shaped layer, CUDA-event timings;
 #   6. bench_device: the paper's geometry (data2vec large + Qwen2.5-0.5B, random weights) on
 #      CUDA: SFT tokens/s, TFLOP/s and MFU on 4 x 20 s inputs, and GRPO rollouts of 8 x 512,
 #      with f32 GEMMs and with bf16 tensor-core GEMMs (step 3a checks the latter's accuracy);
 #   7. bench/bench_device_torch.py: the same shapes in PyTorch + HF (f32 eager; bf16 autocast +
-#      SDPA; rollouts also with bfloat16 weights, HF's fastest) on the same GPU, when torch and
+#      SDPA; rollouts also with bfloat16 weights, faster than autocast) on the same GPU, when torch and
 #      transformers import there; ratios per precision and best against best;
 #   8. TSASR_PROFILE=1 bench_device (one SFT step, a 64-token rollout, bf16 GEMMs): the per-op
 #      time tables (ops timed between syncs), one per phase, to see which ops hold the time.
@@ -23,7 +26,7 @@
 # device call brings back): build, backend_ops, sft_parity (f32 and bf16), memcheck, bench,
 # bench_device, bench_torch (with the ratios), profile; a summary table is printed last.
 # Exit status: 0 when the build, test_backend_ops and the parity check pass and memcheck and
-# racecheck found nothing; 1 otherwise. The same two programs run in ctest against the simulated
+# racecheck found nothing, with the default kernels; 1 otherwise. The same two programs run in ctest against the simulated
 # device (devsim), so a failure here is the CUDA kernels', not the harness's. To rerun one op group:
 #   build-gpu/tests/gpu/test_backend_ops attention   (CUDA_LAUNCH_BLOCKING=1 to locate a fault)
 #   bash tests/gpu/run.sh            (from the repository root; .deps/debs must be there)
@@ -181,6 +184,40 @@ else
   step racecheck SKIP "no compute-sanitizer (or TSASR_GPU_MEMCHECK=0)"
 fi
 
+# ---- 3d. the decoding kernels written without a GPU (TSASR_CUDA_DECODE_KERNELS=1: the
+# small-row GEMM and split-key attention, off by default): the op and model parity checks and
+# the sanitizers again with them on. Reported, not required (nothing uses them by default);
+# when this says ok and the rollout below is faster, make them the default ----
+d2=ok
+d2note=""
+for grp in matmul attention; do
+  { echo; echo "== TSASR_CUDA_DECODE_KERNELS=1, $grp group"; } >> "$logs/backend_ops.log"
+  TSASR_CUDA_DECODE_KERNELS=1 timeout 60 "$build/tests/gpu/test_backend_ops" "$grp" > "$build/dec2_$grp.log" 2>&1
+  r=$?
+  cat "$build/dec2_$grp.log" >> "$logs/backend_ops.log"
+  grep -E '^FAIL' "$build/dec2_$grp.log" | head -n 20
+  [ $r = 0 ] || d2="FAIL"
+  d2note="$d2note$grp $(tail -n 1 "$build/dec2_$grp.log" | sed 's/^test_backend_ops: //');  "
+done
+TSASR_CUDA_DECODE_KERNELS=1 timeout 90 "$build/tests/gpu/test_sft_parity" > "$build/dec2_parity.log" 2>&1
+r=$?
+{ echo; echo "== TSASR_CUDA_DECODE_KERNELS=1 (rc $r)"; cat "$build/dec2_parity.log"; } >> "$logs/sft_parity.log"
+grep -E 'MISMATCH|generation|G=|^test_sft_parity: (PASS|FAIL)' "$build/dec2_parity.log" | head -n 12
+[ $r = 0 ] || d2="FAIL"
+d2note="${d2note}parity $(tail -n 1 "$build/dec2_parity.log" | sed 's/^test_sft_parity: //')"
+if [ -n "$san" ] && [ "${TSASR_GPU_MEMCHECK:-1}" != 0 ]; then
+  for t in "memcheck matmul" "memcheck attention" "racecheck attention"; do
+    set -- $t
+    TSASR_CUDA_DECODE_KERNELS=1 timeout 45 "$san" --tool "$1" --error-exitcode 9 "$build/tests/gpu/test_backend_ops" "$2" \
+      > "$build/dec2_san.log" 2>&1
+    r=$?
+    { echo; echo "== TSASR_CUDA_DECODE_KERNELS=1: $1, $2 group (rc $r)"; cat "$build/dec2_san.log"; } >> "$logs/memcheck.log"
+    case $r in 0 | 124) ;; *) d2="FAIL"; grep -m 10 -E '^=+ (Invalid|Error|ERROR|Race|Program hit)' "$build/dec2_san.log" ;; esac
+    d2note="$d2note; $1 $2: $(grep -m1 -E 'SUMMARY' "$build/dec2_san.log" | sed 's/^=* *//' || echo "rc $r")"
+  done
+fi
+step decode_kernels "$d2" "$d2note"
+
 # ---- 4-6. benchmarks, while the time budget lasts (TSASR_GPU_BUDGET seconds from the start,
 # default 420: the checks above matter more, and a device call has a hard limit) ----
 budget=${TSASR_GPU_BUDGET:-420}
@@ -200,6 +237,16 @@ if left; then
   drc=$?
   cat "$logs/bench_device.log"
   step bench_device "$([ $drc = 0 ] && echo ok || echo "FAIL($drc)")" "$(grep -m1 sft_tokens_per_s "$logs/bench_device.log")"
+  # the same rollouts with the decoding kernels of step 3d (appended to bench.log: the ratios
+  # below compare the default kernels)
+  if [ "$d2" = ok ]; then
+    { echo; echo "== rollouts with TSASR_CUDA_DECODE_KERNELS=1"; } >> "$logs/bench.log"
+    TSASR_CUDA_DECODE_KERNELS=1 timeout 90 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 \
+      --steps 0 --G 8 --new 512 --gemm f32,bf16 >> "$logs/bench.log" 2>&1
+    step bench_dec2 "$([ $? = 0 ] && echo ok || echo FAIL)" "$(grep -A3 'DECODE_KERNELS=1' "$logs/bench.log" | grep -o '[0-9]* tokens/s' | tr '\n' ' ')"
+  else
+    step bench_dec2 SKIP "the decoding kernels did not pass step 3d"
+  fi
 else
   step bench_device SKIP "time budget ($budget s) spent"
 fi
@@ -225,6 +272,13 @@ if left; then
   frc=$?
   awk '/^== phase/ { n = 0 } /^== phase/, 0 { if (n++ < 16) print }' "$logs/profile.log"
   step profile "$([ $frc = 0 ] && echo ok || echo "FAIL($frc)")" "$(grep -m1 'op profile' "$logs/profile.log")"
+  if [ "$d2" = ok ] && left; then # the rollout's table with the decoding kernels of step 3d
+    { echo; echo "== TSASR_CUDA_DECODE_KERNELS=1"; } >> "$logs/profile.log"
+    TSASR_PROFILE=1 TSASR_CUDA_DECODE_KERNELS=1 timeout 60 "$build/bench_device" --device cuda --geometry paper --batch 4 \
+      --seconds 20 --steps 0 --G 8 --new 64 --gemm bf16 > "$build/profile_dec2.log" 2>&1
+    cat "$build/profile_dec2.log" >> "$logs/profile.log"
+    awk '/^== phase/ { n = 0 } /^== phase/, 0 { if (n++ < 16) print }' "$build/profile_dec2.log"
+  fi
 else
   step profile SKIP "time budget ($budget s) spent"
 fi
