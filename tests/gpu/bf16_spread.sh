@@ -5,8 +5,8 @@
 # prints per step the relative difference of the CPU's loss and grad norm between the two runs.
 # It is the yardstick for tests/gpu/run.sh's bf16 run on a GPU (CUDA bf16 against CPU f32),
 # whose grad-norm differences of a few per cent would otherwise look like a bug.
-# Fails when the bf16 run's losses leave f32's by more than 1e-2 (measured: 3.5e-3; a broken bf16 path moves them
-# by far more), or when a run fails; skips (77) without a CPU bf16 GEMM.
+# Fails when the bf16 run's losses leave f32's by more than 1e-2 (measured: 3.5e-3; a broken
+# bf16 path moves them by far more), or when a run fails; skips (77) without a CPU bf16 GEMM.
 #   bash tests/gpu/bf16_spread.sh BUILD_DIR
 set -uo pipefail
 bin="${1:-build}/tests/gpu/test_sft_parity"
