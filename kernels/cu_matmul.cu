@@ -55,8 +55,9 @@ int cu_colsum_add(const float *g, float *out, int64_t rows, int64_t N) {
 /* ---- few rows against a weight stored (N, K): a decoding step's x W^T with G rows. Used only
  * when cuda_set_decode_kernels is on (off by default: written without a GPU, checked by
  * single-threaded emulation; tests/gpu/run.sh checks and times it). On an H200 cuBLAS took
- * ~19 us per such GEMM (8 rows), 171 per Qwen2.5-0.5B step, most of the step; streaming the
- * weight at bandwidth would take ~5 us for the largest.
+ * 27.5 us per such GEMM (8 rows) timed between syncs, roughly 15-20 us of GPU time, 171 per
+ * Qwen2.5-0.5B step, most of the step; streaming the weight at bandwidth would take ~5 us for
+ * the largest.
  *
  * A block of 256 threads takes SM_NC = 32 / MM columns at a time. Its threads stride over K in
  * float4s (thread t: float4 t, t + 256, ...), each keeping the 32 sums (MM rows x SM_NC
