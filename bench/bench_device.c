@@ -151,35 +151,37 @@ int main(int argc, char **argv) {
       continue;
     }
     printf("-- GEMM %s\n", mode);
-    double best = 1e30, tl = 0;
-    int64_t Tl = 0;
-    for (int s = 0; steps > 0 && s <= steps; s++) { /* step 0 warms up (allocations, cuBLAS heuristics) */
-      arena_reset(&ar);
-      pset_zero_grad(&m->ps);
-      tsm_loss lo;
-      be->ops->sync(be, &e);
-      t0 = now_s();
-      if (tsm_train_step(m, &bt, 1.0f / (float)(B * R), &lo, &ar, &e) ||
-          pset_adamw(&m->ps, 1e-5f, 0.9f, 0.999f, 1e-8f, 0.0f, s + 1, &e) || be->ops->sync(be, &e)) {
-        fprintf(stderr, "bench_device: train step: %s\n", e.msg);
-        return 1;
+    if (steps > 0) { /* SFT steps (--steps 0: rollouts only) */
+      double best = 1e30, tl = 0;
+      int64_t Tl = 0;
+      for (int s = 0; s <= steps; s++) { /* step 0 warms up (allocations, cuBLAS heuristics) */
+        arena_reset(&ar);
+        pset_zero_grad(&m->ps);
+        tsm_loss lo;
+        be->ops->sync(be, &e);
+        t0 = now_s();
+        if (tsm_train_step(m, &bt, 1.0f / (float)(B * R), &lo, &ar, &e) ||
+            pset_adamw(&m->ps, 1e-5f, 0.9f, 0.999f, 1e-8f, 0.0f, s + 1, &e) || be->ops->sync(be, &e)) {
+          fprintf(stderr, "bench_device: train step: %s\n", e.msg);
+          return 1;
+        }
+        double dt = now_s() - t0;
+        if (!s && ops_prof_on()) ops_prof_reset(); /* the warm-up's one-time costs stay out of the table */
+        tl = lo.loss_sum / (double)(lo.tokens ? lo.tokens : 1);
+        if (s && dt < best) best = dt;
+        if (!Tl) Tl = 59 + (int64_t)(enc_frames(&m->ecfg, L) / m->acfg.k) + R;
       }
-      double dt = now_s() - t0;
-      if (!s && ops_prof_on()) ops_prof_reset(); /* the warm-up's one-time costs stay out of the table */
-      tl = lo.loss_sum / (double)(lo.tokens ? lo.tokens : 1);
-      if (s && dt < best) best = dt;
-      if (!Tl) Tl = 59 + (int64_t)(enc_frames(&m->ecfg, L) / m->acfg.k) + R;
-    }
-    double fl = 3.0 * B * fwd_flops(m, L, Tl, R), tf = fl / best / 1e12;
-    if (steps > 0) printf("sft_step batch %d x %.0f s, %lld LLM tokens each: %.3f s (best of %d), loss %.3f, arena peak %.0f MiB\n", B,
-           secs, (long long)Tl, best, steps, tl, ar.peak / 1048576.0);
-    if (steps > 0) printf("sft_tokens_per_s %.0f  audio_s_per_s %.1f  model %.1f TFLOP/s  MFU %.1f%% of %.0f TFLOP/s  (%.1f%% of 67 "
-           "f32)\n",
-           B * Tl / best, B * secs / best, tf, 100.0 * tf / peak, peak, 100.0 * tf / 67.0);
-    if (steps > 0 && ops_prof_on()) { /* TSASR_PROFILE: one table per phase */
-      printf("\n== phase: SFT, %d step(s) after the warm-up, GEMM %s", steps, mode);
-      fflush(stdout);
-      ops_prof_report(stdout), ops_prof_reset();
+      double fl = 3.0 * B * fwd_flops(m, L, Tl, R), tf = fl / best / 1e12;
+      printf("sft_step batch %d x %.0f s, %lld LLM tokens each: %.3f s (best of %d), loss %.3f, arena peak %.0f MiB\n",
+             B, secs, (long long)Tl, best, steps, tl, ar.peak / 1048576.0);
+      printf("sft_tokens_per_s %.0f  audio_s_per_s %.1f  model %.1f TFLOP/s  MFU %.1f%% of %.0f TFLOP/s  (%.1f%% of "
+             "67 f32)\n",
+             B * Tl / best, B * secs / best, tf, 100.0 * tf / peak, peak, 100.0 * tf / 67.0);
+      if (ops_prof_on()) { /* TSASR_PROFILE: one table per phase */
+        printf("\n== phase: SFT, %d step(s) after the warm-up, GEMM %s", steps, mode);
+        fflush(stdout);
+        ops_prof_report(stdout), ops_prof_reset();
+      }
     }
     /* rollouts: one input, G samples of exactly NEW tokens */
     if (G > 0 && NEW > 0) {

@@ -75,24 +75,49 @@ x = torch.randn(B, int(S * 16000), device=dev) * 0.1
 ids = torch.randint(0, min(V - 8, 150000), (B, P + R), device=dev)
 print(f"torch {torch.__version__}, transformers {transformers.__version__} on "
       f"{torch.cuda.get_device_name() if dev == 'cuda' else 'cpu'}: {geo} geometry")
+
+
+def audio(enc, ad, xb):
+    """encoder + adapter on a batch of waveforms: (adapter output, audio frames)"""
+    h = enc(xb).last_hidden_state
+    na = h.shape[1] // K
+    return ad(h[:, : na * K].reshape(xb.shape[0], na, K * ecfg["hidden_size"])), na
+
+
+def rollout(enc, ad, llm, ctx, xb):
+    """G samples of exactly NEW tokens from one input with HF generate; prints the rollout line"""
+    with torch.no_grad(), ctx:
+        sync()
+        t0 = time.perf_counter()
+        a, _ = audio(enc, ad, xb)
+        emb = llm.model.embed_tokens
+        xs = torch.cat([emb(ids[:1, :30]), a, emb(ids[:1, 31:P])], 1)
+        out = llm.generate(inputs_embeds=xs, attention_mask=torch.ones(xs.shape[:2], dtype=torch.long, device=dev),
+                           max_new_tokens=NEW, min_new_tokens=NEW, do_sample=True, top_p=1.0, top_k=0,
+                           temperature=1.0, num_return_sequences=G, pad_token_id=0, eos_token_id=V - 1)
+        sync()
+        dt = time.perf_counter() - t0
+    print(f"rollout G={G} x {NEW} new tokens (HF generate, {out.shape[1]} tokens each): {dt:.2f} s, "
+          f"{G * NEW / dt:.0f} tokens/s")
+
+
 def run(prec):
     enc, ad, llm, attn_used = build("bf16" if prec == "bf16w" else prec)
     n = sum(p.numel() for m in (enc, ad, llm) for p in m.parameters())
-    if prec == "bf16w":
-        return rollout_bf16_weights(enc, ad, llm, n, attn_used)
+    if prec == "bf16w":  # rollout only, with the weights in bfloat16 and no autocast
+        enc, ad, llm = enc.to(torch.bfloat16), ad.to(torch.bfloat16), llm.to(torch.bfloat16)
+        print(f"-- torch bf16w ({n / 1e6:.1f}M parameters in bfloat16, {attn_used}; rollout only)")
+        if G > 0 and NEW > 0:
+            rollout(enc, ad, llm, torch.autocast(dev, enabled=False), x[:1].to(torch.bfloat16))
+        return
     opt = torch.optim.AdamW(list(enc.parameters()) + list(ad.parameters()) + list(llm.parameters()), lr=1e-5,
                             weight_decay=0.0)
     ctx = torch.autocast(dev, dtype=torch.bfloat16) if prec == "bf16" else torch.autocast(dev, enabled=False)
 
-    def audio(xb):
-        h = enc(xb).last_hidden_state
-        na = h.shape[1] // K
-        return ad(h[:, : na * K].reshape(xb.shape[0], na, K * ecfg["hidden_size"])), na
-
     def step():
         opt.zero_grad(set_to_none=True)
         with ctx:
-            a, na = audio(x)
+            a, na = audio(enc, ad, x)
             emb = llm.model.embed_tokens
             xs = torch.cat([emb(ids[:, :30]), a, emb(ids[:, 31:])], 1)
             logits = llm(inputs_embeds=xs).logits[:, -R - 1:-1]
@@ -116,51 +141,13 @@ def run(prec):
     print(f"sft_tokens_per_s {B * T / best:.0f}  audio_s_per_s {B * S / best:.1f}")
     del opt
     if G > 0 and NEW > 0:
-        with torch.no_grad(), ctx:
-            sync()
-            t0 = time.perf_counter()
-            a, na = audio(x[:1])
-            emb = llm.model.embed_tokens
-            xs = torch.cat([emb(ids[:1, :30]), a, emb(ids[:1, 31:P])], 1)
-            out = llm.generate(inputs_embeds=xs, attention_mask=torch.ones(xs.shape[:2], dtype=torch.long, device=dev),
-                               max_new_tokens=NEW, min_new_tokens=NEW, do_sample=True, top_p=1.0, top_k=0,
-                               temperature=1.0, num_return_sequences=G, pad_token_id=0, eos_token_id=V - 1)
-            sync()
-            dt = time.perf_counter() - t0
-        print(f"rollout G={G} x {NEW} new tokens (HF generate, {out.shape[1]} tokens each): {dt:.2f} s, "
-              f"{G * NEW / dt:.0f} tokens/s")
-    del enc, ad, llm
-    if dev == "cuda":
-        torch.cuda.empty_cache()
-
-
-def rollout_bf16_weights(enc, ad, llm, n, attn_used):
-    enc, ad, llm = enc.to(torch.bfloat16), ad.to(torch.bfloat16), llm.to(torch.bfloat16)
-    print(f"-- torch bf16w ({n / 1e6:.1f}M parameters in bfloat16, {attn_used}; rollout only)")
-    if G > 0 and NEW > 0:
-        with torch.no_grad():
-            sync()
-            t0 = time.perf_counter()
-            xb = x[:1].to(torch.bfloat16)
-            h = enc(xb).last_hidden_state
-            na = h.shape[1] // K
-            a = ad(h[:, : na * K].reshape(1, na, K * ecfg["hidden_size"]))
-            emb = llm.model.embed_tokens
-            xs = torch.cat([emb(ids[:1, :30]), a, emb(ids[:1, 31:P])], 1)
-            out = llm.generate(inputs_embeds=xs, attention_mask=torch.ones(xs.shape[:2], dtype=torch.long, device=dev),
-                               max_new_tokens=NEW, min_new_tokens=NEW, do_sample=True, top_p=1.0, top_k=0,
-                               temperature=1.0, num_return_sequences=G, pad_token_id=0, eos_token_id=V - 1)
-            sync()
-            dt = time.perf_counter() - t0
-        print(f"rollout G={G} x {NEW} new tokens (HF generate, {out.shape[1]} tokens each): {dt:.2f} s, "
-              f"{G * NEW / dt:.0f} tokens/s")
-    del enc, ad, llm
-    if dev == "cuda":
-        torch.cuda.empty_cache()
+        rollout(enc, ad, llm, ctx, x[:1])
 
 
 for prec in precs:
     try:
-        run(prec)
+        run(prec)  # its models are freed when it returns
+        if dev == "cuda":
+            torch.cuda.empty_cache()
     except (RuntimeError, ValueError) as exc:  # e.g. bf16 autocast on an old CPU torch
         print(f"-- torch {prec}: failed: {str(exc).splitlines()[0]}")

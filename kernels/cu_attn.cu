@@ -228,16 +228,22 @@ __global__ void __launch_bounds__(AT_DEC_THREADS)
   if (threadIdx.x == 0 && lse) lse[b * Hq + h] = mx + logf((float)sum);
 }
 
+/* the kv_len / q_pos0 host arrays (B) on the device (staged once per step: they repeat) */
+static int at_stage(backend *be, const at_dims *d, const attn_cfg *cfg, const int32_t **dk, const int32_t **dp) {
+  size_t nb = sizeof(int32_t) * (size_t)d->B;
+  *dk = NULL, *dp = NULL;
+  if (cfg->kv_len) TS_TRY(cu_stage_same(be, cfg->kv_len, nb, (const void **)dk));
+  if (cfg->q_pos0) TS_TRY(cu_stage_same(be, cfg->q_pos0, nb, (const void **)dp));
+  return TS_OK;
+}
+
 static int at_decode(backend *be, const at_dims *d, const tensor *q, const tensor *k, const tensor *v, tensor *out,
                      tensor *lse, const attn_cfg *cfg) {
-  size_t nb = sizeof(int32_t) * (size_t)d->B;
-  const void *dk = NULL, *dp = NULL; /* the same for every layer of a step: staged once */
-  if (cfg->kv_len) TS_TRY(cu_stage_same(be, cfg->kv_len, nb, &dk));
-  if (cfg->q_pos0) TS_TRY(cu_stage_same(be, cfg->q_pos0, nb, &dp));
+  const int32_t *dk, *dp;
+  TS_TRY(at_stage(be, d, cfg, &dk, &dp));
   k_attn_decode<<<(unsigned)(d->B * d->Hq), AT_DEC_THREADS, sizeof(float) * (size_t)AT_DEC_SC(d->Tk)>>>(
       cu_f(q), cu_f(k), cu_f(v), cu_f(out), lse ? cu_f(lse) : NULL, cfg->bias ? cu_f(cfg->bias) : NULL,
-      (const int32_t *)dk, (const int32_t *)dp,
-      cfg->causal, cfg->scale, d->Tk, d->Hq, d->Hkv, d->D);
+      dk, dp, cfg->causal, cfg->scale, d->Tk, d->Hq, d->Hkv, d->D);
   CU_LAUNCHED("k_attn_decode");
   return TS_OK;
 }
@@ -362,20 +368,18 @@ static size_t at_split_bytes(const at_dims *d) {
 
 static int at_decode_split(backend *be, const at_dims *d, const tensor *q, const tensor *k, const tensor *v,
                            tensor *out, tensor *lse, const attn_cfg *cfg, size_t bytes) {
-  size_t nb = sizeof(int32_t) * (size_t)d->B;
-  const void *dk = NULL, *dp = NULL; /* the same for every layer of a step: staged once */
-  if (cfg->kv_len) TS_TRY(cu_stage_same(be, cfg->kv_len, nb, &dk));
-  if (cfg->q_pos0) TS_TRY(cu_stage_same(be, cfg->q_pos0, nb, &dp));
+  const int32_t *dk, *dp;
+  TS_TRY(at_stage(be, d, cfg, &dk, &dp));
   float *part; /* (B Hq, S, D + 2) */
   TS_TRY(cu_scratch(be, bytes, (void **)&part));
   int64_t S = (d->Tk + AT_SK_KC - 1) / AT_SK_KC;
   int vec = d->D % 4 == 0 && !((uintptr_t)cu_f(k) & 15);
   k_attn_dec_part<<<dim3((unsigned)(d->B * d->Hq), (unsigned)S), AT_SK_KC>>>(
-      cu_f(q), cu_f(k), cu_f(v), part, cfg->bias ? cu_f(cfg->bias) : NULL, (const int32_t *)dk, (const int32_t *)dp,
+      cu_f(q), cu_f(k), cu_f(v), part, cfg->bias ? cu_f(cfg->bias) : NULL, dk, dp,
       cfg->causal, cfg->scale, d->Tk, d->Hq, d->Hkv, d->D, vec);
   CU_LAUNCHED("k_attn_dec_part");
   k_attn_dec_merge<<<(unsigned)(d->B * d->Hq), AT_SK_MT>>>(part, cu_f(out), lse ? cu_f(lse) : NULL,
-                                                          (const int32_t *)dk, (const int32_t *)dp, cfg->causal, d->Tk,
+                                                          dk, dp, cfg->causal, d->Tk,
                                                           d->Hq, d->D, S);
   CU_LAUNCHED("k_attn_dec_merge");
   return TS_OK;
@@ -412,14 +416,6 @@ static void at_tab_qkv(at_ptab *t, const at_dims *d, const tensor *q, const tens
  * floats so that those matrices start 16-byte aligned */
 static inline int64_t at_pad4(int64_t n) { return (n + 3) & ~(int64_t)3; }
 
-/* the kv_len / q_pos0 host arrays (B) on the device (staged once per step: they repeat) */
-static int at_stage(backend *be, const at_dims *d, const attn_cfg *cfg, const int32_t **dk, const int32_t **dp) {
-  size_t nb = sizeof(int32_t) * (size_t)d->B;
-  *dk = NULL, *dp = NULL;
-  if (cfg->kv_len) TS_TRY(cu_stage_same(be, cfg->kv_len, nb, (const void **)dk));
-  if (cfg->q_pos0) TS_TRY(cu_stage_same(be, cfg->q_pos0, nb, (const void **)dp));
-  return TS_OK;
-}
 
 int cu_attention(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *out, tensor *lse,
                  const attn_cfg *cfg) {

@@ -143,41 +143,49 @@ brc16=$?
 grep -E '^(test_sft_parity|  MISMATCH|     weights)' "$build/sft_parity_bf16.log" | head -n 20
 step sft_parity_bf16 "$([ $brc16 = 0 ] && echo ok || echo "differs($brc16)")" "$(tail -n 1 "$build/sft_parity_bf16.log")"
 
-# ---- 3b. out-of-bounds / race check of every kernel (compute-sanitizer memcheck), when the
-# toolkit has it; bounded in time, an unfinished run is reported, not failed ----
+# ---- 3b-3d: compute-sanitizer, when the toolkit has it (TSASR_GPU_MEMCHECK=0 skips it) ----
 san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
-if [ -n "$san" ] && [ "${TSASR_GPU_MEMCHECK:-1}" != 0 ]; then
-  timeout 60 "$san" --tool memcheck --leak-check no --error-exitcode 9 "$build/tests/gpu/test_backend_ops" \
-    > "$logs/memcheck.log" 2>&1
-  mrc=$?
-  case $mrc in
-    0) mst=ok ;;
-    124) mst=PARTIAL ;;
-    *) mst="FAIL($mrc)"; grep -m 20 -E '^=+ (Invalid|Error|ERROR|Program hit)' "$logs/memcheck.log" ;;
+[ "${TSASR_GPU_MEMCHECK:-1}" != 0 ] || san=""
+# san_run TOOL CAP GROUP LABEL: TOOL over test_backend_ops's GROUP ("" = every case), at most
+# CAP s, its output appended to memcheck.log under LABEL (a caller's VAR=value prefix reaches
+# the program); sets san_rc (124: cut by the cap), san_st (ok, PARTIAL or FAIL(rc)) and
+# san_sum (the tool's summary line); prints the first errors when it failed
+san_run() {
+  local leak=()
+  [ "$1" = memcheck ] && leak=(--leak-check no) # a memcheck option
+  timeout "$2" "$san" --tool "$1" "${leak[@]}" --error-exitcode 9 "$build/tests/gpu/test_backend_ops" "$3" \
+    > "$build/san.log" 2>&1
+  san_rc=$?
+  { echo; echo "== $4 (rc $san_rc)"; cat "$build/san.log"; } >> "$logs/memcheck.log"
+  case $san_rc in
+    0) san_st=ok ;;
+    124) san_st=PARTIAL ;;
+    *) san_st="FAIL($san_rc)"; grep -m 20 -E '^=+ (Invalid|Error|ERROR|Race|Warning|Program hit)' "$build/san.log" ;;
   esac
-  step memcheck "$mst" "$(grep -m1 -E 'ERROR SUMMARY' "$logs/memcheck.log" || tail -n 1 "$logs/memcheck.log")"
+  san_sum=$(grep -m1 -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$build/san.log" | sed 's/^=* *//' || echo "rc $san_rc")
+}
+
+# ---- 3b. out-of-bounds accesses of every kernel (memcheck); bounded in time, an unfinished
+# run is reported PARTIAL, not failed ----
+: > "$logs/memcheck.log"
+if [ -n "$san" ]; then
+  san_run memcheck 60 "" "memcheck, every case"
+  mst=$san_st
+  step memcheck "$mst" "$san_sum"
 else
   step memcheck SKIP "no compute-sanitizer (or TSASR_GPU_MEMCHECK=0)"
 fi
 
-# ---- 3c. shared-memory races (compute-sanitizer racecheck) in the op groups whose kernels
-# share data between threads through shared memory: attention (the one-query kernel's scores
-# and partial sums) and sample (the scans and histograms); 60 s each, appended to memcheck.log.
-# A run cut by its time limit is reported PARTIAL and does not fail the script ----
-if [ -n "$san" ] && [ "${TSASR_GPU_MEMCHECK:-1}" != 0 ]; then
+# ---- 3c. shared-memory races (racecheck) in the op groups whose kernels share data between
+# threads through shared memory: attention (the one-query kernel's scores and partial sums)
+# and sample (the scans and histograms); 60 s each. A run cut by its cap is PARTIAL ----
+if [ -n "$san" ]; then
   rst=ok
   rnote=""
   for grp in attention sample; do
-    timeout 60 "$san" --tool racecheck --error-exitcode 9 "$build/tests/gpu/test_backend_ops" "$grp" \
-      > "$build/racecheck_$grp.log" 2>&1
-    rrc=$?
-    { echo; echo "== racecheck, $grp group (rc $rrc)"; cat "$build/racecheck_$grp.log"; } >> "$logs/memcheck.log"
-    case $rrc in
-      0) ;;
-      124) [ "$rst" = ok ] && rst=PARTIAL ;;
-      *) rst="FAIL($rrc)"; grep -m 20 -E '^=+ (Error|ERROR|Race|Warning)' "$build/racecheck_$grp.log" ;;
-    esac
-    rnote="$rnote$grp: $(grep -m1 -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$build/racecheck_$grp.log" | sed 's/^=* *//' || echo "rc $rrc")  "
+    san_run racecheck 60 "$grp" "racecheck, $grp group"
+    case $san_st in ok) ;; PARTIAL) [ "$rst" = ok ] && rst=PARTIAL ;; *) rst=$san_st ;; esac
+    rnote="$rnote$grp: $san_sum  "
   done
   step racecheck "$rst" "$rnote"
 else
@@ -205,15 +213,12 @@ r=$?
 grep -E 'MISMATCH|generation|G=|^test_sft_parity: (PASS|FAIL)' "$build/dec2_parity.log" | head -n 12
 [ $r = 0 ] || d2="FAIL"
 d2note="${d2note}parity $(tail -n 1 "$build/dec2_parity.log" | sed 's/^test_sft_parity: //')"
-if [ -n "$san" ] && [ "${TSASR_GPU_MEMCHECK:-1}" != 0 ]; then
+if [ -n "$san" ]; then
   for t in "memcheck matmul" "memcheck attention" "racecheck attention"; do
     set -- $t
-    TSASR_CUDA_DECODE_KERNELS=1 timeout 45 "$san" --tool "$1" --error-exitcode 9 "$build/tests/gpu/test_backend_ops" "$2" \
-      > "$build/dec2_san.log" 2>&1
-    r=$?
-    { echo; echo "== TSASR_CUDA_DECODE_KERNELS=1: $1, $2 group (rc $r)"; cat "$build/dec2_san.log"; } >> "$logs/memcheck.log"
-    case $r in 0 | 124) ;; *) d2="FAIL"; grep -m 10 -E '^=+ (Invalid|Error|ERROR|Race|Program hit)' "$build/dec2_san.log" ;; esac
-    d2note="$d2note; $1 $2: $(grep -m1 -E 'SUMMARY' "$build/dec2_san.log" | sed 's/^=* *//' || echo "rc $r")"
+    TSASR_CUDA_DECODE_KERNELS=1 san_run "$1" 45 "$2" "TSASR_CUDA_DECODE_KERNELS=1: $1, $2 group"
+    case $san_st in FAIL*) d2="FAIL" ;; esac
+    d2note="$d2note; $1 $2: $san_sum"
   done
 fi
 step decode_kernels "$d2" "$d2note"
