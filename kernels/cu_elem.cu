@@ -49,14 +49,20 @@ __global__ void k_act_bwd(int kind, const float *x, const float *g, float *dx, i
     }
   }
 }
-__global__ void k_swiglu(const float *gt, const float *up, float *y, int64_t n) {
-  CU_LOOP(i, n) y[i] = gt[i] * d_sigmoid(gt[i]) * up[i];
-}
-__global__ void k_swiglu_bwd(const float *gt, const float *up, const float *g, float *dg, float *du, int64_t n) {
+/* gate and up rows of ld floats (H separate, 2H packed [gate | up]); y and dy (N,H) */
+__global__ void k_swiglu(const float *gt, const float *up, float *y, int64_t n, int64_t H, int64_t ld) {
   CU_LOOP(i, n) {
-    float s = d_sigmoid(gt[i]);
-    if (du) du[i] += g[i] * gt[i] * s;
-    if (dg) dg[i] += g[i] * up[i] * s * (1.0f + gt[i] * (1.0f - s));
+    int64_t j = i / H * ld + i % H;
+    y[i] = gt[j] * d_sigmoid(gt[j]) * up[j];
+  }
+}
+__global__ void k_swiglu_bwd(const float *gt, const float *up, const float *g, float *dg, float *du, int64_t n,
+                             int64_t H, int64_t ld) {
+  CU_LOOP(i, n) {
+    int64_t j = i / H * ld + i % H;
+    float s = d_sigmoid(gt[j]);
+    if (du) du[j] += g[i] * gt[j] * s;
+    if (dg) dg[j] += g[i] * up[j] * s * (1.0f + gt[j] * (1.0f - s));
   }
 }
 
@@ -142,14 +148,18 @@ int cu_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tenso
   int64_t n = tensor_numel(x);
   EL_RUN(k_act_bwd, n, (int)k, cu_f(x), cu_f(dy), cu_f(dx), n);
 }
+/* up NULL: gate holds rows [gate | up] (N,2H), and dgate both gradients */
 int cu_swiglu(backend *be, const tensor *gate, const tensor *up, tensor *y) {
-  int64_t n = tensor_numel(y);
-  EL_RUN(k_swiglu, n, cu_f(gate), cu_f(up), cu_f(y), n);
+  int64_t n = tensor_numel(y), H = cu_last(y), ld = up ? H : 2 * H;
+  const float *u = up ? cu_f(up) : cu_f(gate) + H;
+  EL_RUN(k_swiglu, n, cu_f(gate), u, cu_f(y), n, H, ld);
 }
 int cu_swiglu_bwd(backend *be, const tensor *gate, const tensor *up, const tensor *dy, tensor *dgate,
                   tensor *dup) {
-  int64_t n = tensor_numel(dy);
-  EL_RUN(k_swiglu_bwd, n, cu_f(gate), cu_f(up), cu_f(dy), cu_f(dgate), cu_f(dup), n);
+  int64_t n = tensor_numel(dy), H = cu_last(dy), ld = up ? H : 2 * H;
+  const float *u = up ? cu_f(up) : cu_f(gate) + H;
+  float *du = up ? cu_f(dup) : dgate ? cu_f(dgate) + H : NULL;
+  EL_RUN(k_swiglu_bwd, n, cu_f(gate), u, cu_f(dy), cu_f(dgate), du, n, H, ld);
 }
 
 /* Rows go to grid.x; more than 2^31-1 rows is far beyond any model here. */

@@ -233,6 +233,7 @@ static void cu_table_init(be_ops *t) {
   t->attention = cu_attention;
   t->attention_bwd = cu_attention_bwd;
   t->rope = cu_rope;
+  t->split_heads = cu_split_heads;
   t->conv1d = cu_conv1d;
   t->conv1d_bwd = cu_conv1d_bwd;
   t->weightnorm = cu_weightnorm;

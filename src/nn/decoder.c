@@ -31,30 +31,34 @@ static float *dec_alloc(arena *ar, int64_t n, ts_err *e) {
 
 int dec_declare(pset *ps, const char *prefix, const dec_cfg *c, ts_err *e) {
   char nm[256];
+  /* q/k/v weights (and biases) and gate/up are stored back to back (packed), so that each
+   * group is one matrix and one GEMM */
   struct {
     const char *n;
     int nd;
     int64_t a, b;
-    int decay;
+    int decay, packed;
   } t[] = {
-      {"input_layernorm.weight", 1, c->C, 0, 0},
-      {"self_attn.q_proj.weight", 2, c->Hq * c->D, c->C, 1},
-      {"self_attn.q_proj.bias", 1, c->Hq * c->D, 0, 0},
-      {"self_attn.k_proj.weight", 2, c->Hkv * c->D, c->C, 1},
-      {"self_attn.k_proj.bias", 1, c->Hkv * c->D, 0, 0},
-      {"self_attn.v_proj.weight", 2, c->Hkv * c->D, c->C, 1},
-      {"self_attn.v_proj.bias", 1, c->Hkv * c->D, 0, 0},
-      {"self_attn.o_proj.weight", 2, c->C, c->Hq * c->D, 1},
-      {"post_attention_layernorm.weight", 1, c->C, 0, 0},
-      {"mlp.gate_proj.weight", 2, c->F, c->C, 1},
-      {"mlp.up_proj.weight", 2, c->F, c->C, 1},
-      {"mlp.down_proj.weight", 2, c->C, c->F, 1},
+      {"input_layernorm.weight", 1, c->C, 0, 0, 0},
+      {"self_attn.q_proj.weight", 2, c->Hq * c->D, c->C, 1, 0},
+      {"self_attn.k_proj.weight", 2, c->Hkv * c->D, c->C, 1, 1},
+      {"self_attn.v_proj.weight", 2, c->Hkv * c->D, c->C, 1, 1},
+      {"self_attn.q_proj.bias", 1, c->Hq * c->D, 0, 0, 0},
+      {"self_attn.k_proj.bias", 1, c->Hkv * c->D, 0, 0, 1},
+      {"self_attn.v_proj.bias", 1, c->Hkv * c->D, 0, 0, 1},
+      {"self_attn.o_proj.weight", 2, c->C, c->Hq * c->D, 1, 0},
+      {"post_attention_layernorm.weight", 1, c->C, 0, 0, 0},
+      {"mlp.gate_proj.weight", 2, c->F, c->C, 1, 0},
+      {"mlp.up_proj.weight", 2, c->F, c->C, 1, 1},
+      {"mlp.down_proj.weight", 2, c->C, c->F, 1, 0},
   };
   for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
     if (!c->qkv_bias && strstr(t[i].n, "proj.bias")) continue;
     snprintf(nm, sizeof nm, "%s%s", prefix, t[i].n);
     int64_t ne[2] = {t[i].a, t[i].b};
-    if (pset_add(ps, nm, t[i].nd, ne, t[i].decay, e) < 0) return e ? e->code : TS_EARG;
+    int rc = t[i].packed ? pset_add_packed(ps, nm, t[i].nd, ne, t[i].decay, e)
+                         : pset_add(ps, nm, t[i].nd, ne, t[i].decay, e);
+    if (rc < 0) return e ? e->code : TS_EARG;
   }
   return TS_OK;
 }
@@ -68,22 +72,27 @@ static int dec_get(const pset *ps, const char *prefix, const char *name, int gra
   return TS_OK;
 }
 
+/* the `count` tensors from `first` on as one stacked view (dec_declare stores them packed) */
+static int dec_stack(const pset *ps, const char *prefix, const char *first, int count, int grad, tensor *out,
+                     ts_err *e) {
+  char nm[256];
+  snprintf(nm, sizeof nm, "%s%s", prefix, first);
+  int i = pset_find(ps, nm);
+  if (i < 0) return err_set(e, TS_EFORMAT, "decoder: parameter %s missing", nm);
+  return pset_rows(ps, grad ? ps->g : ps->w, i, count, out, e);
+}
+
 int dec_bind(const pset *ps, const char *prefix, const dec_cfg *c, int grad, dec_params *p, ts_err *e) {
   memset(p, 0, sizeof *p);
   TRY(dec_get(ps, prefix, "input_layernorm.weight", grad, &p->ln1, e));
-  TRY(dec_get(ps, prefix, "self_attn.q_proj.weight", grad, &p->wq, e));
-  TRY(dec_get(ps, prefix, "self_attn.k_proj.weight", grad, &p->wk, e));
-  TRY(dec_get(ps, prefix, "self_attn.v_proj.weight", grad, &p->wv, e));
+  TRY(dec_stack(ps, prefix, "self_attn.q_proj.weight", 3, grad, &p->wqkv, e));
   TRY(dec_get(ps, prefix, "self_attn.o_proj.weight", grad, &p->wo, e));
-  if (c->qkv_bias) {
-    TRY(dec_get(ps, prefix, "self_attn.q_proj.bias", grad, &p->bq, e));
-    TRY(dec_get(ps, prefix, "self_attn.k_proj.bias", grad, &p->bk, e));
-    TRY(dec_get(ps, prefix, "self_attn.v_proj.bias", grad, &p->bv, e));
-  }
+  if (c->qkv_bias) TRY(dec_stack(ps, prefix, "self_attn.q_proj.bias", 3, grad, &p->bqkv, e));
   TRY(dec_get(ps, prefix, "post_attention_layernorm.weight", grad, &p->ln2, e));
-  TRY(dec_get(ps, prefix, "mlp.gate_proj.weight", grad, &p->wg, e));
-  TRY(dec_get(ps, prefix, "mlp.up_proj.weight", grad, &p->wu, e));
+  TRY(dec_stack(ps, prefix, "mlp.gate_proj.weight", 2, grad, &p->wgu, e));
   TRY(dec_get(ps, prefix, "mlp.down_proj.weight", grad, &p->wd, e));
+  if (p->wqkv.ne[0] != (c->Hq + 2 * c->Hkv) * c->D || p->wgu.ne[0] != 2 * c->F)
+    return err_set(e, TS_ESHAPE, "decoder: %s projections do not match the configuration", prefix);
   return TS_OK;
 }
 
@@ -107,18 +116,23 @@ static int dec_fwd(backend *be, const dec_cfg *c, const dec_params *p, int64_t B
   if (acts) ALLOC(a->h, N * C); /* inference keeps the residual stream in y (below) */
   ALLOC(a->h2, N * C);
   ALLOC(a->r2, N);
-  ALLOC(a->g, N * F);
-  ALLOC(a->u, N * F);
+  ALLOC(a->gu, N * 2 * F);
   ALLOC(a->a, N * F);
   tensor X = T2((float *)x, N, C), H1 = T2(a->h1, N, C), R1 = T1(a->r1, N);
   TRY(op_rmsnorm(be, &X, &p->ln1, &H1, &R1, c->eps, e));
-  tensor Q = T2(a->q, N, QD), K = T2(a->k, N, KD), V = T2(a->v, N, KD);
-  TRY(op_matmul(be, &H1, &p->wq, opt(&p->bq), &Q, 0, 1, 0.0f, e));
-  TRY(op_matmul(be, &H1, &p->wk, opt(&p->bk), &K, 0, 1, 0.0f, e));
-  TRY(op_matmul(be, &H1, &p->wv, opt(&p->bv), &V, 0, 1, 0.0f, e));
+  /* one GEMM against the stacked q/k/v weights, then the heads taken apart (and q, k
+   * rotated) into q, k, v; the packed (N, QD + 2 KD) result is scratch */
   tensor Q4 = T4(a->q, B, T, c->Hq, c->D), K4 = T4(a->k, B, T, c->Hkv, c->D), V4 = T4(a->v, B, T, c->Hkv, c->D);
-  TRY(op_rope(be, &Q4, &Q4, pos, c->theta, e));
-  TRY(op_rope(be, &K4, &K4, pos, c->theta, e));
+  {
+    arena_mark mk = arena_get_mark(ar);
+    float *qkv;
+    ALLOC(qkv, N * (QD + 2 * KD));
+    tensor QKV = T2(qkv, N, QD + 2 * KD), QKV4 = T4(qkv, B, T, c->Hq + 2 * c->Hkv, c->D);
+    int rc = op_matmul(be, &H1, &p->wqkv, opt(&p->bqkv), &QKV, 0, 1, 0.0f, e);
+    if (!rc) rc = op_split_heads(be, &QKV4, &Q4, &K4, &V4, pos, c->theta, e);
+    arena_rewind(ar, mk);
+    TRY(rc);
+  }
   attn_cfg ac;
   memset(&ac, 0, sizeof ac);
   if (mask) ac = *mask;
@@ -159,10 +173,9 @@ static int dec_fwd(backend *be, const dec_cfg *c, const dec_params *p, int64_t B
   TRY(op_matmul(be, &A2, &p->wo, NULL, &Hh, 0, 1, 1.0f, e)); /* h = x + o_proj(att) */
   tensor H2 = T2(a->h2, N, C), R2 = T1(a->r2, N);
   TRY(op_rmsnorm(be, &Hh, &p->ln2, &H2, &R2, c->eps, e));
-  tensor G = T2(a->g, N, F), U = T2(a->u, N, F), Aa = T2(a->a, N, F), Y = T2(y, N, C);
-  TRY(op_matmul(be, &H2, &p->wg, NULL, &G, 0, 1, 0.0f, e));
-  TRY(op_matmul(be, &H2, &p->wu, NULL, &U, 0, 1, 0.0f, e));
-  TRY(op_swiglu(be, &G, &U, &Aa, e));
+  tensor GU = T2(a->gu, N, 2 * F), Aa = T2(a->a, N, F), Y = T2(y, N, C);
+  TRY(op_matmul(be, &H2, &p->wgu, NULL, &GU, 0, 1, 0.0f, e)); /* [gate | up] in one GEMM */
+  TRY(op_swiglu_packed(be, &GU, &Aa, e));
   if (y != hs) TRY(op_copy(be, &Hh, &Y, e));
   TRY(op_matmul(be, &Aa, &p->wd, NULL, &Y, 0, 1, 1.0f, e)); /* y = h + down(a) */
   return TS_OK;
@@ -184,32 +197,28 @@ int dec_backward(backend *be, const dec_cfg *c, const dec_params *p, const dec_p
                  arena *ar, ts_err *e) {
   int64_t B = a->B, T = a->T, N = B * T, C = c->C, QD = c->Hq * c->D, KD = c->Hkv * c->D, F = c->F;
   arena_mark mk = arena_get_mark(ar);
-  float *dh, *dh2, *da, *dg, *du, *datt, *dq, *dk, *dv, *dh1, *scr;
+  float *dh, *dh2, *da, *dgu, *datt, *dq, *dk, *dv, *dqkv, *dh1;
   ALLOC(dh, N * C);
   ALLOC(dh2, N * C);
   ALLOC(da, N * F);
-  ALLOC(dg, N * F);
-  ALLOC(du, N * F);
+  ALLOC(dgu, N * 2 * F);
   ALLOC(datt, N * QD);
   ALLOC(dq, N * QD);
   ALLOC(dk, N * KD);
   ALLOC(dv, N * KD);
+  ALLOC(dqkv, N * (QD + 2 * KD));
   ALLOC(dh1, N * C);
-  ALLOC(scr, N * QD);
   tensor DY = T2((float *)dy, N, C), DH = T2(dh, N, C), DH2 = T2(dh2, N, C), DA = T2(da, N, F);
-  tensor DG = T2(dg, N, F), DU = T2(du, N, F);
-  tensor H2 = T2(a->h2, N, C), G = T2(a->g, N, F), U = T2(a->u, N, F), Aa = T2(a->a, N, F);
+  tensor DGU = T2(dgu, N, 2 * F), H2 = T2(a->h2, N, C), GU = T2(a->gu, N, 2 * F), Aa = T2(a->a, N, F);
   tensor Hh = T2(a->h, N, C), R2 = T1(a->r2, N);
   /* MLP branch: y = h + down(a) */
   TRY(op_copy(be, &DY, &DH, e));
   TRY(op_fill(be, &DA, 0.0f, e));
   TRY(op_matmul_bwd(be, &Aa, &p->wd, &DY, &DA, (tensor *)&gp->wd, NULL, 0, 1, e));
-  TRY(op_fill(be, &DG, 0.0f, e));
-  TRY(op_fill(be, &DU, 0.0f, e));
-  TRY(op_swiglu_bwd(be, &G, &U, &DA, &DG, &DU, e));
+  TRY(op_fill(be, &DGU, 0.0f, e));
+  TRY(op_swiglu_packed_bwd(be, &GU, &DA, &DGU, e));
   TRY(op_fill(be, &DH2, 0.0f, e));
-  TRY(op_matmul_bwd(be, &H2, &p->wg, &DG, &DH2, (tensor *)&gp->wg, NULL, 0, 1, e));
-  TRY(op_matmul_bwd(be, &H2, &p->wu, &DU, &DH2, (tensor *)&gp->wu, NULL, 0, 1, e));
+  TRY(op_matmul_bwd(be, &H2, &p->wgu, &DGU, &DH2, (tensor *)&gp->wgu, NULL, 0, 1, e));
   TRY(op_rmsnorm_bwd(be, &Hh, &p->ln2, &R2, &DH2, &DH, (tensor *)&gp->ln2, e));
   /* attention branch: h = x + o_proj(att) */
   tensor DX = T2(dx, N, C), DATT = T2(datt, N, QD), A2 = T2(a->att, N, QD);
@@ -228,17 +237,12 @@ int dec_backward(backend *be, const dec_cfg *c, const dec_params *p, const dec_p
   ac.scale = 1.0f / sqrtf((float)c->D);
   ac.bias = NULL;
   TRY(op_attention_bwd(be, &Q4, &K4, &V4, &A4, &L, &DA4, &DQ4, &DK4, &DV4, NULL, &ac, e));
-  /* undo RoPE on the gradients (in place through scratch) */
-  tensor S4q = T4(scr, B, T, c->Hq, c->D), S4k = T4(scr, B, T, c->Hkv, c->D);
-  TRY(be->ops->rope(be, &DQ4, &S4q, pos, c->theta, 1) ? err_set(e, TS_EDEVICE, "rope_bwd failed") : 0);
-  TRY(op_copy(be, &S4q, &DQ4, e));
-  TRY(be->ops->rope(be, &DK4, &S4k, pos, c->theta, 1) ? err_set(e, TS_EDEVICE, "rope_bwd failed") : 0);
-  TRY(op_copy(be, &S4k, &DK4, e));
-  tensor H1 = T2(a->h1, N, C), DH1 = T2(dh1, N, C), DQ = T2(dq, N, QD), DK = T2(dk, N, KD), DV = T2(dv, N, KD);
+  /* RoPE undone and the heads packed back, for one GEMM pair against the stacked weights */
+  tensor DQKV4 = T4(dqkv, B, T, c->Hq + 2 * c->Hkv, c->D), DQKV = T2(dqkv, N, QD + 2 * KD);
+  TRY(op_merge_heads(be, &DQ4, &DK4, &DV4, &DQKV4, pos, c->theta, e));
+  tensor H1 = T2(a->h1, N, C), DH1 = T2(dh1, N, C);
   TRY(op_fill(be, &DH1, 0.0f, e));
-  TRY(op_matmul_bwd(be, &H1, &p->wq, &DQ, &DH1, (tensor *)&gp->wq, (tensor *)opt(&gp->bq), 0, 1, e));
-  TRY(op_matmul_bwd(be, &H1, &p->wk, &DK, &DH1, (tensor *)&gp->wk, (tensor *)opt(&gp->bk), 0, 1, e));
-  TRY(op_matmul_bwd(be, &H1, &p->wv, &DV, &DH1, (tensor *)&gp->wv, (tensor *)opt(&gp->bv), 0, 1, e));
+  TRY(op_matmul_bwd(be, &H1, &p->wqkv, &DQKV, &DH1, (tensor *)&gp->wqkv, (tensor *)opt(&gp->bqkv), 0, 1, e));
   tensor X = T2((float *)a->x, N, C), R1 = T1(a->r1, N);
   TRY(op_rmsnorm_bwd(be, &X, &p->ln1, &R1, &DH1, &DX, (tensor *)&gp->ln1, e));
   arena_rewind(ar, mk);

@@ -23,12 +23,11 @@ typedef struct dec_cfg {
  * stored (out, in) as in PyTorch. */
 typedef struct dec_params {
   tensor ln1;            /* (C) input_layernorm.weight */
-  tensor wq, bq;         /* (Hq*D, C), (Hq*D) */
-  tensor wk, bk;         /* (Hkv*D, C), (Hkv*D) */
-  tensor wv, bv;         /* (Hkv*D, C), (Hkv*D) */
+  tensor wqkv;           /* ((Hq+2Hkv)*D, C): q_proj, k_proj, v_proj weights stacked (stored so) */
+  tensor bqkv;           /* ((Hq+2Hkv)*D) their biases, or no data without qkv_bias */
   tensor wo;             /* (C, Hq*D) */
   tensor ln2;            /* (C) post_attention_layernorm.weight */
-  tensor wg, wu;         /* (F, C) gate_proj, up_proj */
+  tensor wgu;            /* (2F, C): gate_proj, up_proj stacked */
   tensor wd;             /* (C, F) down_proj */
 } dec_params;
 
@@ -41,10 +40,11 @@ typedef struct dec_acts {
   float *att, *lse;      /* (N, Hq*D) attention output, (B, Hq, T) */
   float *h;              /* (N, C) residual after attention */
   float *h2, *r2;        /* (N, C), (N) */
-  float *g, *u, *a;      /* (N, F) gate, up, silu(gate)*up */
+  float *gu, *a;         /* (N, 2F) [gate | up] rows, (N, F) silu(gate)*up */
 } dec_acts;
 
-/* Names the layer's tensors "<prefix>input_layernorm.weight" etc. and adds them to a pset. */
+/* Names the layer's tensors "<prefix>input_layernorm.weight" etc. and adds them to a pset,
+ * q/k/v and gate/up packed so that dec_bind can view each group as one matrix. */
 struct pset;
 int dec_declare(struct pset *ps, const char *prefix, const dec_cfg *c, ts_err *e);
 /* Fills p with views of layer `prefix` from the weights (grad = 0) or gradients (grad = 1). */

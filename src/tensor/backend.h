@@ -90,7 +90,8 @@ typedef struct be_ops {
 
   int (*act)(backend *be, act_kind k, const tensor *x, tensor *y);
   int (*act_bwd)(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx);
-  /* y = silu(gate) * up; all (N,H) */
+  /* y = silu(gate) * up; all (N,H). up NULL: gate holds both, rows [gate | up] (N,2H); in
+   * the backward dgate then takes both gradients (N,2H) and dup is NULL. Gradients add. */
   int (*swiglu)(backend *be, const tensor *gate, const tensor *up, tensor *y);
   int (*swiglu_bwd)(backend *be, const tensor *gate, const tensor *up, const tensor *dy,
                      tensor *dgate, tensor *dup);
@@ -108,6 +109,11 @@ typedef struct be_ops {
   /* half-split rotary embedding on x (B,T,H,D) with positions pos (B,T) (host int32);
    * inverse rotates back (the backward). x and y may alias. */
   int (*rope)(backend *be, const tensor *x, tensor *y, const int32_t *pos, float theta, int inverse);
+  /* merge 0: q (B,T,Hq,D), k, v (B,T,Hkv,D) = heads [0,Hq), [Hq,Hq+Hkv), [Hq+Hkv,Hq+2Hkv) of
+   * x (B,T,Hq+2Hkv,D), q and k rotated as rope does when pos is not NULL; merge 1: the
+   * reverse (x overwritten, rotated back) */
+  int (*split_heads)(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, const int32_t *pos, float theta,
+                     int merge);
 
   /* x (B,Cin,T), w (Cout,Cin/groups,K), bias (Cout), y (B,Cout,Tout) */
   int (*conv1d)(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y,

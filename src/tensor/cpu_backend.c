@@ -70,6 +70,7 @@ static const be_ops cpu_ops_table = {
     .attention = cpu_attention,
     .attention_bwd = cpu_attention_bwd,
     .rope = cpu_rope,
+    .split_heads = cpu_split_heads,
     .conv1d = cpu_conv1d,
     .conv1d_bwd = cpu_conv1d_bwd,
     .weightnorm = cpu_weightnorm,

@@ -146,27 +146,35 @@ int cpu_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tens
   return TS_OK;
 }
 
+/* separate gate and up (N,H), or packed rows [gate | up] (N,2H) when up is NULL */
 int cpu_swiglu(backend *be, const tensor *gate, const tensor *up, tensor *y) {
-  const float *gp = cpu_f(gate), *up_ = cpu_f(up);
+  int64_t H = cpu_last(y), rows = H ? tensor_numel(y) / H : 0, ld = up ? H : 2 * H;
+  const float *gp = cpu_f(gate), *up_ = up ? cpu_f(up) : gp + H;
   float *yp = cpu_f(y);
-  int64_t n = tensor_numel(y);
-#pragma omp parallel for if (n > 16384)
-  for (int64_t i = 0; i < n; i++) yp[i] = gp[i] * act_sigmoid(gp[i]) * up_[i];
+#pragma omp parallel for if (rows * H > 16384)
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t j = 0; j < H; j++) {
+      float gv = gp[r * ld + j];
+      yp[r * H + j] = gv * act_sigmoid(gv) * up_[r * ld + j];
+    }
   return TS_OK;
 }
 
 int cpu_swiglu_bwd(backend *be, const tensor *gate, const tensor *up, const tensor *dy,
                     tensor *dgate, tensor *dup) {
-  const float *gp = cpu_f(gate), *up_ = cpu_f(up), *g = cpu_f(dy);
-  float *dg = cpu_f(dgate), *du = cpu_f(dup);
-  int64_t n = tensor_numel(dy);
-#pragma omp parallel for if (n > 16384)
-  for (int64_t i = 0; i < n; i++) {
-    float s = act_sigmoid(gp[i]);
-    float silu = gp[i] * s;
-    if (du) du[i] += g[i] * silu;
-    if (dg) dg[i] += g[i] * up_[i] * s * (1.0f + gp[i] * (1.0f - s));
-  }
+  int64_t H = cpu_last(dy), rows = H ? tensor_numel(dy) / H : 0, ld = up ? H : 2 * H;
+  const float *gp = cpu_f(gate), *up_ = up ? cpu_f(up) : gp + H, *g = cpu_f(dy);
+  float *dg = cpu_f(dgate), *du = up ? cpu_f(dup) : dg ? dg + H : NULL;
+#pragma omp parallel for if (rows * H > 16384)
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t j = 0; j < H; j++) {
+      int64_t i = r * ld + j;
+      float gv = gp[i], gy = g[r * H + j];
+      float s = act_sigmoid(gv);
+      float silu = gv * s;
+      if (du) du[i] += gy * silu;
+      if (dg) dg[i] += gy * up_[i] * s * (1.0f + gv * (1.0f - s));
+    }
   return TS_OK;
 }
 

@@ -1,5 +1,5 @@
-/* cpu_misc.c — rotary embedding, embedding lookup (scatter-add backward) and frame
- * concatenation on the CPU. */
+/* cpu_misc.c — rotary embedding (alone, or splitting packed q/k/v heads), embedding lookup
+ * (scatter-add backward) and frame concatenation on the CPU. */
 #include <math.h>
 #include <string.h>
 
@@ -26,6 +26,38 @@ int cpu_rope(backend *be, const tensor *x, tensor *y, const int32_t *pos, float 
           yr[i] = x1 * c - x2 * s;
           yr[i + half] = x2 * c + x1 * s;
         }
+      }
+    }
+  return TS_OK;
+}
+
+int cpu_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, const int32_t *pos, float theta,
+                    int merge) {
+  int64_t BT = q->ne[0] * q->ne[1], Hq = q->ne[2], Hkv = k->ne[2], D = q->ne[3], half = D / 2;
+  int64_t H = Hq + 2 * Hkv;
+  float *xp = cpu_f(x), *qp = cpu_f(q), *kp = cpu_f(k), *vp = cpu_f(v);
+  float inv[512]; /* as cpu_rope computes them */
+  for (int64_t i = 0; i < half && i < 512; i++) inv[i] = 1.0f / powf(theta, (float)(2 * i) / (float)D);
+#pragma omp parallel for if (BT * H * D > 16384)
+  for (int64_t r = 0; r < BT; r++)
+    for (int64_t h = 0; h < H; h++) {
+      float *xr = xp + (r * H + h) * D; /* the packed head */
+      float *hr = h < Hq ? qp + (r * Hq + h) * D
+                 : h < Hq + Hkv ? kp + (r * Hkv + h - Hq) * D
+                                : vp + (r * Hkv + h - Hq - Hkv) * D;
+      const float *src = merge ? hr : xr;
+      float *dst = merge ? xr : hr;
+      if (!pos || h >= Hq + Hkv) {
+        memcpy(dst, src, sizeof(float) * (size_t)D);
+        continue;
+      }
+      float p = (float)pos[r];
+      for (int64_t i = 0; i < half; i++) {
+        float ang = p * inv[i];
+        float c = cosf(ang), s = merge ? -sinf(ang) : sinf(ang);
+        float x1 = src[i], x2 = src[i + half];
+        dst[i] = x1 * c - x2 * s;
+        dst[i + half] = x2 * c + x1 * s;
       }
     }
   return TS_OK;

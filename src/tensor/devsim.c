@@ -322,6 +322,13 @@ static int ds_rope(backend *be, const tensor *x, tensor *y, const int32_t *pos, 
   DS_CHECK(ds_t("rope", x) || ds_t("rope", y) || ds_h("rope", pos));
   DS_RUN(cpu_rope(be_cpu(), x, y, pos, theta, inverse));
 }
+static int ds_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, const int32_t *pos, float theta,
+                          int merge) {
+  (void)be;
+  const char *o = merge ? "merge_heads" : "split_heads";
+  DS_CHECK(ds_t(o, x) || ds_t(o, q) || ds_t(o, k) || ds_t(o, v) || ds_h(o, pos));
+  DS_RUN(cpu_split_heads(be_cpu(), x, q, k, v, pos, theta, merge));
+}
 static int ds_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y, int stride, int pad,
                      int groups) {
   (void)be;
@@ -445,6 +452,7 @@ static const be_ops ds_ops = {
     .attention = ds_attention,
     .attention_bwd = ds_attention_bwd,
     .rope = ds_rope,
+    .split_heads = ds_split_heads,
     .conv1d = ds_conv1d,
     .conv1d_bwd = ds_conv1d_bwd,
     .weightnorm = ds_weightnorm,

@@ -388,6 +388,64 @@ int op_attention_bwd(backend *be, const tensor *q, const tensor *k, const tensor
   OPS_RET(be, "attention_bwd", be->ops->attention_bwd(be, q, k, v, out, lse, dout, dq, dk, dv, dbias, cfg), e);
 }
 
+/* gate and up side by side in each row: gu (..., 2H), y (..., H) */
+static int swiglu_packed_check(backend *be, const char *op, const tensor *gu, const tensor *y, ts_err *e) {
+  CHK(ops_chk(be, op, "gate_up", gu, 1, 4, e));
+  CHK(ops_chk(be, op, "y", y, 1, 4, e));
+  int64_t H = y->ne[y->ndim - 1];
+  if (gu->ne[gu->ndim - 1] != 2 * H || tensor_numel(gu) != 2 * tensor_numel(y)) {
+    char sa[64], sb[64];
+    return err_set(e, TS_ESHAPE, "%s: gate_up %s must hold rows of 2 x y's %s", op,
+                   tensor_shape_str(gu, sa, sizeof sa), tensor_shape_str(y, sb, sizeof sb));
+  }
+  return TS_OK;
+}
+
+int op_swiglu_packed(backend *be, const tensor *gu, tensor *y, ts_err *e) {
+  CHK(swiglu_packed_check(be, "swiglu_packed", gu, y, e));
+  OPS_RET(be, "swiglu_packed", be->ops->swiglu(be, gu, NULL, y), e);
+}
+
+int op_swiglu_packed_bwd(backend *be, const tensor *gu, const tensor *dy, tensor *dgu, ts_err *e) {
+  CHK(swiglu_packed_check(be, "swiglu_packed_bwd", gu, dy, e));
+  CHK(ops_chk(be, "swiglu_packed_bwd", "dgate_up", dgu, 1, 4, e));
+  CHK(ops_same("swiglu_packed_bwd", "gate_up", gu, "dgate_up", dgu, e));
+  OPS_RET(be, "swiglu_packed_bwd", be->ops->swiglu_bwd(be, gu, NULL, dy, dgu, NULL), e);
+}
+
+/* x (B,T,Hq+2Hkv,D) against q (B,T,Hq,D), k and v (B,T,Hkv,D) */
+static int heads_check(backend *be, const char *op, const tensor *x, const tensor *q, const tensor *k,
+                       const tensor *v, ts_err *e) {
+  CHK(ops_chk(be, op, "qkv", x, 4, 4, e));
+  CHK(ops_chk(be, op, "q", q, 4, 4, e));
+  CHK(ops_chk(be, op, "k", k, 4, 4, e));
+  CHK(ops_chk(be, op, "v", v, 4, 4, e));
+  CHK(ops_same(op, "k", k, "v", v, e));
+  for (int d = 0; d < 4; d++)
+    if ((d != 2 && (q->ne[d] != x->ne[d] || k->ne[d] != x->ne[d])) ||
+        (d == 2 && x->ne[2] != q->ne[2] + 2 * k->ne[2])) {
+      char sx[64], sq[64], sk[64];
+      return err_set(e, TS_ESHAPE, "%s: qkv %s must hold the heads of q %s, k and v %s", op,
+                     tensor_shape_str(x, sx, sizeof sx), tensor_shape_str(q, sq, sizeof sq),
+                     tensor_shape_str(k, sk, sizeof sk));
+    }
+  if (x->ne[3] % 2 || x->ne[3] > 1024)
+    return err_set(e, TS_ESHAPE, "%s: head dim %lld must be even and at most 1024", op, (long long)x->ne[3]);
+  return TS_OK;
+}
+
+int op_split_heads(backend *be, const tensor *qkv, tensor *q, tensor *k, tensor *v, const int32_t *pos, float theta,
+                   ts_err *e) {
+  CHK(heads_check(be, "split_heads", qkv, q, k, v, e));
+  OPS_RET(be, "split_heads", be->ops->split_heads(be, (tensor *)qkv, q, k, v, pos, theta, 0), e);
+}
+
+int op_merge_heads(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *qkv, const int32_t *pos,
+                   float theta, ts_err *e) {
+  CHK(heads_check(be, "merge_heads", qkv, q, k, v, e));
+  OPS_RET(be, "merge_heads", be->ops->split_heads(be, qkv, (tensor *)q, (tensor *)k, (tensor *)v, pos, theta, 1), e);
+}
+
 static int rope_call(backend *be, const tensor *x, tensor *y, const int32_t *pos, float theta, int inverse,
                      const char *op, ts_err *e) {
   OPS_RET(be, op, be->ops->rope(be, x, y, pos, theta, inverse), e);

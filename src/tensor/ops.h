@@ -44,6 +44,11 @@ int op_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tenso
 int op_swiglu(backend *be, const tensor *gate, const tensor *up, tensor *y, ts_err *e);
 int op_swiglu_bwd(backend *be, const tensor *gate, const tensor *up, const tensor *dy,
                   tensor *dgate, tensor *dup, ts_err *e);
+/* the same on gate and up stored side by side in each row, as one GEMM against the stacked
+ * gate_proj/up_proj weights leaves them: gate_up (..., 2H) = [gate | up], y (..., H);
+ * backward: dgate_up += [dgate | dup] */
+int op_swiglu_packed(backend *be, const tensor *gate_up, tensor *y, ts_err *e);
+int op_swiglu_packed_bwd(backend *be, const tensor *gate_up, const tensor *dy, tensor *dgate_up, ts_err *e);
 int op_softmax(backend *be, const tensor *x, tensor *y, ts_err *e);
 int op_softmax_bwd(backend *be, const tensor *y, const tensor *dy, tensor *dx, ts_err *e);
 
@@ -57,6 +62,16 @@ int op_rope(backend *be, const tensor *x, tensor *y, const int32_t *pos, float t
 /* backward: dx += rope^-1(dy) */
 int op_rope_bwd(backend *be, const tensor *dy, tensor *dx, const int32_t *pos, float theta,
                 tensor *scratch, ts_err *e);
+
+/* The heads of one GEMM against the stacked q/k/v projections, qkv (B,T,Hq+2Hkv,D) (head
+ * order: Hq query heads, Hkv key heads, Hkv value heads), taken apart into q (B,T,Hq,D), k and
+ * v (B,T,Hkv,D), with q and k rotated by RoPE at pos (B,T) (host; NULL: no rotation).
+ * merge_heads is its backward: qkv = the heads of q, k, v put back (overwritten), q and k
+ * rotated back. */
+int op_split_heads(backend *be, const tensor *qkv, tensor *q, tensor *k, tensor *v, const int32_t *pos, float theta,
+                   ts_err *e);
+int op_merge_heads(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *qkv, const int32_t *pos,
+                   float theta, ts_err *e);
 
 /* output length of a conv1d */
 int64_t op_conv1d_out_len(int64_t T, int64_t K, int stride, int pad);

@@ -15,7 +15,7 @@ void pset_init(pset *ps, backend *be) {
   ps->be = be;
 }
 
-int pset_add(pset *ps, const char *name, int ndim, const int64_t *ne, int decay, ts_err *e) {
+static int pset_place(pset *ps, const char *name, int ndim, const int64_t *ne, int decay, int packed, ts_err *e) {
   if (ps->w) return err_set(e, TS_EARG, "parameter %s: set already allocated", name), -1;
   if (ndim < 1 || ndim > TENSOR_MAX_DIMS) return err_set(e, TS_ESHAPE, "parameter %s: %d dims", name, ndim), -1;
   if (pset_find(ps, name) >= 0) return err_set(e, TS_EARG, "parameter %s declared twice", name), -1;
@@ -38,10 +38,43 @@ int pset_add(pset *ps, const char *name, int ndim, const int64_t *ne, int decay,
   v->ndim = ndim;
   for (int i = 0; i < ndim; i++) v->ne[i] = ne[i];
   v->n = n;
-  v->off = ps->total;
+  /* packed: right after the previous view's last float, inside its alignment gap or past it */
+  v->off = packed && ps->n ? ps->v[ps->n - 1].off + ps->v[ps->n - 1].n : ps->total;
   v->decay = decay;
-  ps->total += (n + PSET_ALIGN - 1) / PSET_ALIGN * PSET_ALIGN;
+  v->packed = packed && ps->n;
+  ps->total = (v->off + n + PSET_ALIGN - 1) / PSET_ALIGN * PSET_ALIGN;
   return ps->n++;
+}
+
+int pset_add(pset *ps, const char *name, int ndim, const int64_t *ne, int decay, ts_err *e) {
+  return pset_place(ps, name, ndim, ne, decay, 0, e);
+}
+
+int pset_add_packed(pset *ps, const char *name, int ndim, const int64_t *ne, int decay, ts_err *e) {
+  return pset_place(ps, name, ndim, ne, decay, 1, e);
+}
+
+int pset_rows(const pset *ps, float *base, int first, int count, tensor *t, ts_err *e) {
+  memset(t, 0, sizeof *t);
+  if (first < 0 || count < 1 || first + count > ps->n)
+    return err_set(e, TS_EARG, "parameters: views %d..%d out of range", first, first + count - 1);
+  const pview *v0 = &ps->v[first];
+  int64_t rows = 0, inner = v0->ndim == 2 ? v0->ne[1] : 1;
+  for (int i = first; i < first + count; i++) {
+    const pview *v = &ps->v[i];
+    if (v->ndim != v0->ndim || v->ndim > 2 || (v->ndim == 2 && v->ne[1] != inner))
+      return err_set(e, TS_ESHAPE, "parameters: %s and %s do not stack as rows", v0->name, v->name);
+    if (v->off != v0->off + rows * inner)
+      return err_set(e, TS_EARG, "parameters: %s is not stored right after %s", v->name, ps->v[i - 1].name);
+    rows += v->ne[0];
+  }
+  t->data = base ? base + v0->off : NULL;
+  t->dtype = DT_F32;
+  t->device = ps->be->device;
+  t->ndim = v0->ndim;
+  t->ne[0] = rows;
+  if (v0->ndim == 2) t->ne[1] = inner;
+  return TS_OK;
 }
 
 static float *pset_buf(pset *ps, ts_err *e) {

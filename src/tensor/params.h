@@ -13,10 +13,11 @@ typedef struct pview {
   char *name;       /* Hugging Face name, e.g. "llm.model.layers.0.self_attn.q_proj.weight" */
   int ndim;
   int64_t ne[TENSOR_MAX_DIMS];
-  int64_t off;      /* offset in floats from the buffer start (64-byte aligned) */
+  int64_t off;      /* offset in floats from the buffer start (64-byte aligned unless packed) */
   int64_t n;        /* number of floats */
   int decay;        /* 1: AdamW weight decay applies (matrices); 0: norms, biases */
   int frozen;       /* 1: not trained (no optimizer step; gradient kept at zero) */
+  int packed;       /* 1: stored right after the previous view (pset_add_packed) */
 } pview;
 
 typedef struct pset {
@@ -34,6 +35,14 @@ void pset_init(pset *ps, backend *be);
 int pset_add(pset *ps, const char *name, int ndim, const int64_t *ne, int decay, ts_err *e);
 /* Allocates the weight buffer (zeroed) and, when asked, gradients and moments. */
 int pset_alloc(pset *ps, int with_grad, int with_adam, ts_err *e);
+/* Like pset_add, but stores the tensor right after the previously declared one, with no
+ * alignment gap: matrices with the same column count declared this way form one matrix
+ * (q/k/v projections as one (Hq*D + 2*Hkv*D, C) weight), so one GEMM can replace several. */
+int pset_add_packed(pset *ps, const char *name, int ndim, const int64_t *ne, int decay, ts_err *e);
+/* One view over `count` consecutive tensors starting at index `first`, stacked as rows
+ * (2-D with equal column counts, or 1-D) and stored back to back; base is ps->w or ps->g
+ * (NULL gives a view with no data) into *t. Errors (not stackable, not adjacent) set e. */
+int pset_rows(const pset *ps, float *base, int first, int count, tensor *t, ts_err *e);
 int pset_find(const pset *ps, const char *name);
 /* f32 views of tensor i in the weight / gradient buffer. */
 tensor pset_w(const pset *ps, int i);

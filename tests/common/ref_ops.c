@@ -238,3 +238,36 @@ void ref_xent(void *ctx, double *const *in, double *out) {
     out[i] = w * (mx + log(s) - x[c->targets[i]]);
   }
 }
+
+void ref_split_heads(void *ctx, double *const *in, double *out) {
+  const ref_heads_c *c = ctx;
+  int64_t H = c->Hq + 2 * c->Hkv, BT = c->B * c->T, D = c->D, half = D / 2;
+  int64_t nq = BT * c->Hq * D, nk = BT * c->Hkv * D;
+  for (int64_t r = 0; r < BT; r++)
+    for (int64_t h = 0; h < H; h++) {
+      const double *x = in[0] + (r * H + h) * D;
+      double *y = h < c->Hq ? out + (r * c->Hq + h) * D
+                  : h < c->Hq + c->Hkv ? out + nq + (r * c->Hkv + h - c->Hq) * D
+                                        : out + nq + nk + (r * c->Hkv + h - c->Hq - c->Hkv) * D;
+      int rot = c->pos && h < c->Hq + c->Hkv;
+      for (int64_t i = 0; i < half; i++) {
+        if (!rot) {
+          y[i] = x[i], y[i + half] = x[i + half];
+          continue;
+        }
+        float inv = 1.0f / powf((float)c->theta, (float)(2 * i) / (float)D); /* as ref_rope */
+        double ang = (double)((float)c->pos[r] * inv);
+        y[i] = x[i] * cos(ang) - x[i + half] * sin(ang);
+        y[i + half] = x[i + half] * cos(ang) + x[i] * sin(ang);
+      }
+    }
+}
+
+void ref_swiglu_packed(void *ctx, double *const *in, double *out) {
+  const ref_n *c = ctx;
+  for (int64_t r = 0; r < c->rows; r++)
+    for (int64_t j = 0; j < c->cols; j++) {
+      double g = in[0][r * 2 * c->cols + j], u = in[0][r * 2 * c->cols + c->cols + j];
+      out[r * c->cols + j] = g / (1.0 + exp(-g)) * u;
+    }
+}

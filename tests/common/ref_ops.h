@@ -54,6 +54,14 @@ typedef struct ref_rope_c {
 } ref_rope_c; /* in: x */
 void ref_rope(void *ctx, double *const *in, double *out);
 
+typedef struct ref_heads_c {
+  int64_t B, T, Hq, Hkv, D;
+  const int32_t *pos; /* NULL: no rotation */
+  double theta;
+} ref_heads_c; /* in: packed x (B,T,Hq+2Hkv,D); out: q, k, v flattened one after another */
+void ref_split_heads(void *ctx, double *const *in, double *out);
+void ref_swiglu_packed(void *ctx, double *const *in, double *out); /* ref_n rows, cols = H; in: (rows, 2H) */
+
 typedef struct ref_conv {
   int64_t B, Cin, T, Cout, K, Tout;
   int stride, pad, groups, has_bias;

@@ -293,6 +293,17 @@ static void c_act(int64_t R, int64_t C) {
   cmp("dgate", dg);
   cmp("dup", du);
   case_end();
+  case_begin("swiglu_packed", "%lldx(2x%lld)", (long long)R, (long long)C);
+  hb *gu = mk(R * 2 * C, I_RAND), *py = mk(R * C, I_NAN), *pg = mk(R * C, I_RAND), *dgu = mk(R * 2 * C, I_RAND);
+  BOTH(d) {
+    tensor GU = tv(gu, d, 2, R, 2 * C, 0, 0), Y = tv(py, d, 2, R, C, 0, 0), G = tv(pg, d, 2, R, C, 0, 0),
+           DGU = tv(dgu, d, 2, R, 2 * C, 0, 0);
+    RUN(d, op_swiglu_packed(g_be[d], &GU, &Y, &g_e));
+    RUN(d, op_swiglu_packed_bwd(g_be[d], &GU, &G, &DGU, &g_e));
+  }
+  cmp("y", py);
+  cmp("dgate_up", dgu);
+  case_end();
   case_begin("softmax", "%lldx%lld", (long long)R, (long long)C);
   hb *x = mk(R * C, I_RAND), *sy = mk(R * C, I_NAN), *sg = mk(R * C, I_RAND), *dx = mk(R * C, I_RAND);
   for (int64_t i = 0; i < R * C; i++) x->c[i] *= 8.0f; /* peaky rows */
@@ -529,6 +540,34 @@ static void c_rope(int64_t B, int64_t T, int64_t H, int64_t D, int offset) {
   cmp("y", y);
   cmp("inplace", ip);
   cmp("dx", dx);
+  free(pos);
+  case_end();
+  bufs_free();
+}
+
+/* packed q/k/v heads taken apart (q, k rotated) and put back (merge overwrites every element:
+ * its output starts as NaN) */
+static void c_heads(int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t D, int rope) {
+  case_begin("split_heads", "B=%lld T=%lld Hq=%lld Hkv=%lld D=%lld rope=%d (split, merge)", (long long)B,
+             (long long)T, (long long)Hq, (long long)Hkv, (long long)D, rope);
+  int64_t BT = B * T, H = Hq + 2 * Hkv;
+  int32_t *pos = malloc(sizeof(int32_t) * (size_t)BT);
+  for (int64_t i = 0; i < BT; i++) pos[i] = (int32_t)(i % T) * 5 + rnd_int(2000);
+  hb *x = mk(BT * H * D, I_RAND), *q = mk(BT * Hq * D, I_NAN), *k = mk(BT * Hkv * D, I_NAN),
+     *v = mk(BT * Hkv * D, I_NAN), *gq = mk(BT * Hq * D, I_RAND), *gk = mk(BT * Hkv * D, I_RAND),
+     *gv = mk(BT * Hkv * D, I_RAND), *dx = mk(BT * H * D, I_NAN);
+  const int32_t *p = rope ? pos : NULL;
+  BOTH(d) {
+    tensor X = tv(x, d, 4, B, T, H, D), Q = tv(q, d, 4, B, T, Hq, D), K = tv(k, d, 4, B, T, Hkv, D),
+           V = tv(v, d, 4, B, T, Hkv, D), GQ = tv(gq, d, 4, B, T, Hq, D), GK = tv(gk, d, 4, B, T, Hkv, D),
+           GV = tv(gv, d, 4, B, T, Hkv, D), DX = tv(dx, d, 4, B, T, H, D);
+    RUN(d, op_split_heads(g_be[d], &X, &Q, &K, &V, p, 1e6f, &g_e));
+    RUN(d, op_merge_heads(g_be[d], &GQ, &GK, &GV, &DX, p, 1e6f, &g_e));
+  }
+  cmp("q", q);
+  cmp("k", k);
+  cmp("v", v);
+  cmp("dqkv", dx);
   free(pos);
   case_end();
   bufs_free();
@@ -876,6 +915,10 @@ int main(int argc, char **argv) {
   }
   G("rope", c_rope(2, 7, 3, 8, 0));
   G("rope", c_rope(1, 33, 14, 64, 4000));
+  G("split_heads", c_heads(2, 7, 3, 1, 8, 1));
+  G("split_heads", c_heads(1, 33, 14, 2, 64, 1)); /* Qwen2.5-0.5B heads */
+  G("split_heads", c_heads(8, 1, 14, 2, 64, 1));  /* a decoding step of 8 rows */
+  G("split_heads", c_heads(2, 5, 4, 4, 6, 0));    /* no rotation */
   G("conv1d", c_conv(2, 4, 17, 6, 3, 1, 1, 1, 1));
   G("conv1d", c_conv(2, 6, 20, 6, 5, 2, 2, 3, 1));
   G("conv1d", c_conv(1, 8, 33, 8, 3, 1, 1, 8, 0));

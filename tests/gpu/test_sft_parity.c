@@ -153,7 +153,9 @@ static int part_a(backend *dev, const char *dir, ts_err *e) {
   int rc = 0;
   for (int i = 0; i < m->ps.n && !rc; i++) {
     const pview *v = &m->ps.v[i];
-    if (pset_add(&gp, v->name, v->ndim, v->ne, v->decay, e) < 0) rc = 1;
+    int j = v->packed ? pset_add_packed(&gp, v->name, v->ndim, v->ne, v->decay, e)
+                      : pset_add(&gp, v->name, v->ndim, v->ne, v->decay, e);
+    if (j < 0) rc = 1;
     else gp.v[i].frozen = v->frozen;
   }
   if (!rc) rc = pset_alloc(&gp, 1, 1, e);

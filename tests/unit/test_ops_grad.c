@@ -312,6 +312,61 @@ static void test_rope(void **state) {
   run_rope(1, 4, 2, 6, 1000000.0, 701);
 }
 
+/* ---- split_heads / merge_heads (packed q/k/v, RoPE on q and k) and packed swiglu ---- */
+static void run_heads(int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t D, int rope, uint64_t seed) {
+  int64_t BT = B * T, H = Hq + 2 * Hkv, n = BT * H * D, nq = BT * Hq * D, nk = BT * Hkv * D;
+  int32_t *pos = malloc(sizeof(int32_t) * (size_t)BT);
+  for (int64_t i = 0; i < BT; i++) pos[i] = (int32_t)((i * 11 + seed) % 500);
+  float *x = tu_alloc_rand(n, -1, 1, seed), *out = tu_zeros(n), *dy = tu_alloc_rand(n, -1, 1, seed + 1);
+  float *dx = tu_alloc_rand(n, -1, 1, seed + 2); /* merge overwrites: stale values must vanish */
+  tensor X = tensor_f32(x, 4, B, T, H, D), Q = tensor_f32(out, 4, B, T, Hq, D);
+  tensor K = tensor_f32(out + nq, 4, B, T, Hkv, D), V = tensor_f32(out + nq + nk, 4, B, T, Hkv, D);
+  tensor DQ = tensor_f32(dy, 4, B, T, Hq, D), DK = tensor_f32(dy + nq, 4, B, T, Hkv, D);
+  tensor DV = tensor_f32(dy + nq + nk, 4, B, T, Hkv, D), DX = tensor_f32(dx, 4, B, T, H, D);
+  ref_heads_c ctx = {B, T, Hq, Hkv, D, rope ? pos : NULL, 1000000.0};
+  char what[96];
+  snprintf(what, sizeof what, "split_heads B=%lld T=%lld Hq=%lld Hkv=%lld D=%lld rope=%d", (long long)B,
+           (long long)T, (long long)Hq, (long long)Hkv, (long long)D, rope);
+  int64_t in_n[1] = {n};
+  const float *in[1] = {x};
+  assert_int_equal(op_split_heads(be, &X, &Q, &K, &V, rope ? pos : NULL, 1000000.0f, &err), 0);
+  assert_true(fwd_ok(what, ref_split_heads, &ctx, 1, in_n, in, out, n));
+  assert_int_equal(op_merge_heads(be, &DQ, &DK, &DV, &DX, rope ? pos : NULL, 1000000.0f, &err), 0);
+  const float *g[1] = {dx};
+  assert_true(tu_gradcheck(what, ref_split_heads, &ctx, 1, in_n, in, n, dy, g, FD_H, GRAD_TOL));
+  /* shapes that do not add up are refused */
+  tensor Kbad = tensor_f32(out + nq, 4, B, T, Hkv + 1, D);
+  assert_int_equal(op_split_heads(be, &X, &Q, &Kbad, &Kbad, pos, 1e6f, &err), TS_ESHAPE);
+  free(pos), free(x), free(out), free(dy), free(dx);
+}
+
+static void test_split_heads(void **state) {
+  (void)state;
+  run_heads(2, 3, 7, 1, 6, 1, 710); /* the Qwen2.5-0.5B head ratio */
+  run_heads(1, 4, 2, 2, 8, 1, 720);
+  run_heads(2, 2, 3, 1, 4, 0, 730); /* no rotation: a plain split */
+}
+
+static void test_swiglu_packed(void **state) {
+  (void)state;
+  int64_t rows = 3, H = 5, n = rows * H;
+  float *gu = tu_alloc_rand(2 * n, -3, 3, 740), *y = tu_zeros(n), *dy = tu_alloc_rand(n, -1, 1, 741);
+  float *dgu = tu_zeros(2 * n);
+  tensor GU = tensor_f32(gu, 2, rows, 2 * H, 0, 0), Y = tensor_f32(y, 2, rows, H, 0, 0);
+  tensor DY = tensor_f32(dy, 2, rows, H, 0, 0), DGU = tensor_f32(dgu, 2, rows, 2 * H, 0, 0);
+  ref_n ctx = {n, rows, H, 0};
+  int64_t in_n[1] = {2 * n};
+  const float *in[1] = {gu};
+  assert_int_equal(op_swiglu_packed(be, &GU, &Y, &err), 0);
+  assert_true(fwd_ok("swiglu_packed", ref_swiglu_packed, &ctx, 1, in_n, in, y, n));
+  assert_int_equal(op_swiglu_packed_bwd(be, &GU, &DY, &DGU, &err), 0);
+  const float *g[1] = {dgu};
+  assert_true(tu_gradcheck("swiglu_packed", ref_swiglu_packed, &ctx, 1, in_n, in, n, dy, g, FD_H, GRAD_TOL));
+  tensor Ybad = tensor_f32(y, 2, rows, H - 1, 0, 0);
+  assert_int_equal(op_swiglu_packed(be, &GU, &Ybad, &err), TS_ESHAPE);
+  free(gu), free(y), free(dy), free(dgu);
+}
+
 /* ---- conv1d and weight norm ---- */
 static void run_conv(int64_t B, int64_t Cin, int64_t T, int64_t Cout, int64_t K, int stride, int pad, int groups,
                      int bias, uint64_t seed) {
@@ -470,6 +525,7 @@ int main(void) {
       cmocka_unit_test(test_norms),      cmocka_unit_test(test_groupnorm),
       cmocka_unit_test(test_elementwise), cmocka_unit_test(test_softmax),
       cmocka_unit_test(test_attention),  cmocka_unit_test(test_rope),
+      cmocka_unit_test(test_split_heads), cmocka_unit_test(test_swiglu_packed),
       cmocka_unit_test(test_conv1d),     cmocka_unit_test(test_weightnorm),
       cmocka_unit_test(test_embed_framecat), cmocka_unit_test(test_xent),
       cmocka_unit_test(test_adamw),

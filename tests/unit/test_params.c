@@ -1,0 +1,120 @@
+/* test_params.c — the parameter set's layout: aligned and packed views, stacked row views
+ * over packed groups (what one q/k/v GEMM relies on), and the passes over the buffer
+ * (grad norm, AdamW) across packed groups of mixed decay. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tensor/params.h"
+
+static ts_err err;
+
+static void add(pset *ps, const char *name, int nd, int64_t a, int64_t b, int decay, int packed) {
+  int64_t ne[2] = {a, b};
+  int i = packed ? pset_add_packed(ps, name, nd, ne, decay, &err) : pset_add(ps, name, nd, ne, decay, &err);
+  assert_true(i >= 0);
+}
+
+/* q (3,5), k (1,5), v (1,5) packed; their biases packed; an odd-sized norm between */
+static void declare(pset *ps) {
+  pset_init(ps, be_cpu());
+  add(ps, "norm", 1, 7, 0, 0, 0);
+  add(ps, "q.weight", 2, 3, 5, 1, 0);
+  add(ps, "k.weight", 2, 1, 5, 1, 1);
+  add(ps, "v.weight", 2, 1, 5, 1, 1);
+  add(ps, "q.bias", 1, 3, 0, 0, 0);
+  add(ps, "k.bias", 1, 1, 0, 0, 1);
+  add(ps, "v.bias", 1, 1, 0, 0, 1);
+  add(ps, "o.weight", 2, 5, 3, 1, 0);
+}
+
+static void test_layout(void **state) {
+  (void)state;
+  pset ps;
+  declare(&ps);
+  /* unpacked views start on 16-float boundaries; packed ones right after their predecessor */
+  assert_int_equal(ps.v[0].off, 0);
+  assert_int_equal(ps.v[1].off, 16);
+  assert_int_equal(ps.v[2].off, 16 + 15);
+  assert_int_equal(ps.v[3].off, 16 + 20);
+  assert_int_equal(ps.v[4].off, 48);
+  assert_int_equal(ps.v[5].off, 51);
+  assert_int_equal(ps.v[6].off, 52);
+  assert_int_equal(ps.v[7].off, 64);
+  assert_int_equal(ps.total, 80);
+  assert_int_equal(ps.v[2].packed, 1);
+  assert_int_equal(ps.v[4].packed, 0);
+  assert_int_equal(pset_alloc(&ps, 1, 1, &err), 0);
+
+  tensor w;
+  assert_int_equal(pset_rows(&ps, ps.w, 1, 3, &w, &err), 0);
+  assert_int_equal(w.ndim, 2);
+  assert_int_equal(w.ne[0], 5);
+  assert_int_equal(w.ne[1], 5);
+  assert_ptr_equal(w.data, ps.w + 16);
+  tensor b;
+  assert_int_equal(pset_rows(&ps, ps.g, 4, 3, &b, &err), 0);
+  assert_int_equal(b.ndim, 1);
+  assert_int_equal(b.ne[0], 5);
+  assert_ptr_equal(b.data, ps.g + 48);
+  /* a stacked view's rows are the views' rows in order */
+  float *kw = pset_wp(&ps, 2);
+  kw[3] = 42.0f;
+  assert_true(((float *)w.data)[3 * 5 + 3] == 42.0f);
+
+  /* refused: views not stored back to back, or that do not stack */
+  assert_int_equal(pset_rows(&ps, ps.w, 3, 2, &w, &err), TS_ESHAPE); /* v.weight (1,5), q.bias (3) */
+  assert_non_null(strstr(err.msg, "do not stack"));
+  assert_int_equal(pset_rows(&ps, ps.w, 0, 2, &w, &err), TS_ESHAPE); /* norm (7), q.weight (3,5) */
+  assert_int_equal(pset_rows(&ps, ps.w, 6, 3, &w, &err), TS_EARG);   /* past the end */
+  pset_free(&ps);
+
+  /* two unpacked matrices with the same columns are not adjacent when padding separates them */
+  pset_init(&ps, be_cpu());
+  add(&ps, "a", 2, 1, 5, 1, 0);
+  add(&ps, "b", 2, 1, 5, 1, 0);
+  assert_int_equal(pset_rows(&ps, NULL, 0, 2, &w, &err), TS_EARG);
+  assert_non_null(strstr(err.msg, "not stored right after"));
+  pset_free(&ps);
+}
+
+/* grad norm and AdamW run over maximal runs of equal decay: packed groups must be covered
+ * exactly once, with the right decay, and the alignment gaps left alone */
+static void test_passes(void **state) {
+  (void)state;
+  pset ps;
+  declare(&ps);
+  assert_int_equal(pset_alloc(&ps, 1, 1, &err), 0);
+  double want = 0;
+  for (int i = 0; i < ps.n; i++) {
+    float *g = pset_gp(&ps, i), *w = pset_wp(&ps, i);
+    for (int64_t j = 0; j < ps.v[i].n; j++) {
+      g[j] = 0.01f * (float)(i + 1) * (float)(j + 1);
+      w[j] = 1.0f;
+      want += (double)g[j] * g[j];
+    }
+  }
+  assert_true(fabs(pset_grad_norm(&ps) - sqrt(want)) < 1e-6 * sqrt(want));
+  ps.w[15] = 7.0f; /* in the gap after "norm": no view owns it */
+  assert_int_equal(pset_adamw(&ps, 0.1f, 0.9f, 0.999f, 1e-8f, 0.5f, 1, &err), 0);
+  assert_true(ps.w[15] == 7.0f);
+  /* first AdamW step: w -= lr (sign(g) + wd w) with decay, lr sign(g) without */
+  for (int i = 0; i < ps.n; i++) {
+    float *w = pset_wp(&ps, i);
+    double expect = ps.v[i].decay ? 1.0 - 0.1 * 0.5 - 0.1 : 1.0 - 0.1;
+    for (int64_t j = 0; j < ps.v[i].n; j++) assert_true(fabs(w[j] - expect) < 1e-5);
+  }
+  pset_free(&ps);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_layout),
+      cmocka_unit_test(test_passes),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
