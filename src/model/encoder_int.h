@@ -30,9 +30,11 @@ int enc_view(const enc_model *m, const char *suffix, int grad, tensor *t, ts_err
 static inline const tensor *enc_opt(const tensor *t) { return t->data ? t : NULL; }
 static inline tensor *enc_optw(tensor *t) { return t->data ? t : NULL; }
 
-/* One block's parameters (or gradients); fused qkv models get row slices of attn.qkv. */
+/* One block's parameters (or gradients). q/k/v are one stacked matrix: attn.qkv in data2vec
+ * 2.0, the packed q_proj/k_proj/v_proj otherwise. */
 typedef struct enc_lp {
-  tensor wq, bq, wk, bk, wv, bv, wo, bo; /* (C, C), (C) */
+  tensor wqkv, bqkv;                     /* (3C, C), (3C) (bqkv without data when there is none) */
+  tensor wo, bo;                         /* (C, C), (C) */
   tensor ln1w, ln1b, ln2w, ln2b;         /* (C) */
   tensor w1, b1, w2, b2;                 /* (F, C), (F), (C, F), (C) */
 } enc_lp;

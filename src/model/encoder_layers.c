@@ -1,8 +1,9 @@
 /* encoder_layers.c — one transformer block of the encoder, forward and backward:
  *   post-LN (data2vec, wav2vec2 base, data2vec 2.0):  h = LN1(x + attn(x));  y = LN2(h + ffn(h))
  *   pre-LN (wav2vec2 stable-layer-norm):              h = x + attn(LN1(x)); y = h + ffn(LN2(h))
- * attn: q/k/v/out projections with bias, scale head_dim^-1/2, key padding from the frame
- * counts, and (data2vec 2.0) the additive ALiBi bias; ffn: Linear -> act -> Linear. */
+ * attn: q/k/v projections as one GEMM against their stacked weights, the out projection, all
+ * with bias; scale head_dim^-1/2, key padding from the frame counts, and (data2vec 2.0) the
+ * additive ALiBi bias; ffn: Linear -> act -> Linear. */
 #include <math.h>
 #include <string.h>
 
@@ -47,7 +48,7 @@ int enc_layer_forward(enc_model *m, int l, const enc_acts *a, enc_layer_acts *la
   EALLOC(la->u, N * F);
   EALLOC(la->g, N * F);
   tensor X = ET2((float *)x, N, C), N1 = ET2(la->n1, N, C), M1 = ET1(la->m1, N), R1 = ET1(la->r1, N);
-  tensor Q = ET2(la->q, N, C), K = ET2(la->k, N, C), V = ET2(la->v, N, C), A2 = ET2(la->att, N, C);
+  tensor A2 = ET2(la->att, N, C);
   tensor Hh = ET2(la->h, N, C), N2 = ET2(la->n2, N, C), M2 = ET1(la->m2, N), R2 = ET1(la->r2, N);
   tensor U = ET2(la->u, N, F), G = ET2(la->g, N, F), Y = ET2(y, N, C);
   const tensor *ain = &X;
@@ -55,13 +56,20 @@ int enc_layer_forward(enc_model *m, int l, const enc_acts *a, enc_layer_acts *la
     ETRY(op_layernorm(be, &X, &p.ln1w, &p.ln1b, &N1, &M1, &R1, c->eps, e));
     ain = &N1;
   }
-  ETRY(op_matmul(be, ain, &p.wq, enc_opt(&p.bq), &Q, 0, 1, 0.0f, e));
-  ETRY(op_matmul(be, ain, &p.wk, enc_opt(&p.bk), &K, 0, 1, 0.0f, e));
-  ETRY(op_matmul(be, ain, &p.wv, enc_opt(&p.bv), &V, 0, 1, 0.0f, e));
   tensor bias;
   attn_cfg ac = layer_attn(m, a, &bias);
   tensor Q4 = ET4(la->q, B, T, H, D), K4 = ET4(la->k, B, T, H, D), V4 = ET4(la->v, B, T, H, D),
          A4 = ET4(la->att, B, T, H, D), LSE = ET3(la->lse, B, H, T);
+  { /* one GEMM against the stacked q/k/v weights into scratch, its heads then taken apart */
+    arena_mark mk = arena_get_mark(ar);
+    float *qkv;
+    EALLOC(qkv, N * 3 * C);
+    tensor QKV = ET2(qkv, N, 3 * C), QKV4 = ET4(qkv, B, T, 3 * H, D);
+    int rc = op_matmul(be, ain, &p.wqkv, enc_opt(&p.bqkv), &QKV, 0, 1, 0.0f, e);
+    if (!rc) rc = op_split_heads(be, &QKV4, &Q4, &K4, &V4, NULL, 0.0f, e);
+    arena_rewind(ar, mk);
+    ETRY(rc);
+  }
   ETRY(op_attention(be, &Q4, &K4, &V4, &A4, &LSE, &ac, e));
   /* residual sum x + out_proj(att): into h (pre-LN) or n1 (post-LN, then LN1 -> h) */
   tensor *S1 = c->stable_ln ? &Hh : &N1;
@@ -92,7 +100,7 @@ int enc_layer_backward(enc_model *m, int l, const enc_acts *a, const enc_layer_a
   ETRY(enc_layer_params(m, l, 0, &p, e));
   ETRY(enc_layer_params(m, l, 1, &gp, e));
   arena_mark mk = arena_get_mark(ar);
-  float *dh, *dg, *du, *dt, *datt, *dq, *dk, *dv;
+  float *dh, *dg, *du, *dt, *datt, *dq, *dk, *dv, *dqkv;
   EALLOC(dh, N * C);
   EALLOC(dg, N * F);
   EALLOC(du, N * F);
@@ -101,6 +109,7 @@ int enc_layer_backward(enc_model *m, int l, const enc_acts *a, const enc_layer_a
   EALLOC(dq, N * C);
   EALLOC(dk, N * C);
   EALLOC(dv, N * C);
+  EALLOC(dqkv, N * 3 * C);
   tensor X = ET2(la->x, N, C), N1 = ET2(la->n1, N, C), M1 = ET1(la->m1, N), R1 = ET1(la->r1, N);
   tensor A2 = ET2(la->att, N, C), Hh = ET2(la->h, N, C), N2 = ET2(la->n2, N, C), M2 = ET1(la->m2, N),
          R2 = ET1(la->r2, N), U = ET2(la->u, N, F), G = ET2(la->g, N, F);
@@ -145,17 +154,15 @@ int enc_layer_backward(enc_model *m, int l, const enc_acts *a, const enc_layer_a
   ETRY(op_fill(be, &DV4, 0.0f, e));
   tensor DB = ET3(dbias, H, T, T);
   ETRY(op_attention_bwd(be, &Q4, &K4, &V4, &A4, &LSE, &DA4, &DQ4, &DK4, &DV4, dbias && c->alibi ? &DB : NULL, &ac, e));
-  tensor DQ = ET2(dq, N, C), DK = ET2(dk, N, C), DV = ET2(dv, N, C);
+  /* the heads packed back for one GEMM pair against the stacked q/k/v weights */
+  tensor DQKV4 = ET4(dqkv, B, T, 3 * H, D), DQKV = ET2(dqkv, N, 3 * C);
+  ETRY(op_merge_heads(be, &DQ4, &DK4, &DV4, &DQKV4, NULL, 0.0f, e));
   if (c->stable_ln) {
     ETRY(op_fill(be, &DT, 0.0f, e)); /* d LN1(x) */
-    ETRY(op_matmul_bwd(be, &N1, &p.wq, &DQ, &DT, enc_optw(&gp.wq), enc_optw(&gp.bq), 0, 1, e));
-    ETRY(op_matmul_bwd(be, &N1, &p.wk, &DK, &DT, enc_optw(&gp.wk), enc_optw(&gp.bk), 0, 1, e));
-    ETRY(op_matmul_bwd(be, &N1, &p.wv, &DV, &DT, enc_optw(&gp.wv), enc_optw(&gp.bv), 0, 1, e));
+    ETRY(op_matmul_bwd(be, &N1, &p.wqkv, &DQKV, &DT, enc_optw(&gp.wqkv), enc_optw(&gp.bqkv), 0, 1, e));
     ETRY(op_layernorm_bwd(be, &X, &p.ln1w, &M1, &R1, &DT, &DX, enc_optw(&gp.ln1w), enc_optw(&gp.ln1b), e));
   } else {
-    ETRY(op_matmul_bwd(be, &X, &p.wq, &DQ, &DX, enc_optw(&gp.wq), enc_optw(&gp.bq), 0, 1, e));
-    ETRY(op_matmul_bwd(be, &X, &p.wk, &DK, &DX, enc_optw(&gp.wk), enc_optw(&gp.bk), 0, 1, e));
-    ETRY(op_matmul_bwd(be, &X, &p.wv, &DV, &DX, enc_optw(&gp.wv), enc_optw(&gp.bv), 0, 1, e));
+    ETRY(op_matmul_bwd(be, &X, &p.wqkv, &DQKV, &DX, enc_optw(&gp.wqkv), enc_optw(&gp.bqkv), 0, 1, e));
   }
   arena_rewind(ar, mk);
   return TS_OK;

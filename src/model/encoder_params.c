@@ -54,16 +54,19 @@ int enc_n_layers(const enc_cfg *c) { return c->L_prenet + c->L; }
 
 /* ---- the tensor list ---- */
 
-typedef int (*enc_tensor_fn)(void *ctx, const char *suffix, int ndim, const int64_t *ne, int decay, ts_err *e);
+/* packed: stored right after the previous tensor (pset_add_packed), so that a group is one matrix */
+typedef int (*enc_tensor_fn)(void *ctx, const char *suffix, int ndim, const int64_t *ne, int decay, int packed,
+                             ts_err *e);
 
 static int each(const enc_cfg *c, enc_tensor_fn fn, void *ctx, ts_err *e) {
   char nm[256], lp[160];
   int64_t C = c->C, F = c->F;
-#define T(nd, a, b, cc, dec)                          \
-  do {                                                \
-    int64_t ne_[4] = {(a), (b), (cc), 0};             \
-    ETRY(fn(ctx, nm, (nd), ne_, (dec), e));           \
+#define TP(nd, a, b, cc, dec, packed)                   \
+  do {                                                  \
+    int64_t ne_[4] = {(a), (b), (cc), 0};               \
+    ETRY(fn(ctx, nm, (nd), ne_, (dec), (packed), e));   \
   } while (0)
+#define T(nd, a, b, cc, dec) TP(nd, a, b, cc, dec, 0)
   for (int i = 0; i < c->n_conv; i++) {
     int64_t cin = i ? c->conv_dim[i - 1] : (c->fbank ? c->fbank : 1), co = c->conv_dim[i];
     enc_nm_conv(c, i, "weight", nm, sizeof nm);
@@ -130,13 +133,20 @@ static int each(const enc_cfg *c, enc_tensor_fn fn, void *ctx, ts_err *e) {
         }
       }
     } else {
-      static const char *proj[] = {"q_proj", "k_proj", "v_proj", "out_proj"};
-      for (int k = 0; k < 4; k++) {
+      /* q/k/v weights, then their biases, each group packed: one (3C, C) matrix, one (3C) bias */
+      static const char *proj[] = {"q_proj", "k_proj", "v_proj"};
+      for (int k = 0; k < 3; k++) {
         snprintf(nm, sizeof nm, "%sattention.%s.weight", lp, proj[k]);
-        T(2, C, C, 0, 1);
-        snprintf(nm, sizeof nm, "%sattention.%s.bias", lp, proj[k]);
-        T(1, C, 0, 0, 0);
+        TP(2, C, C, 0, 1, k > 0);
       }
+      for (int k = 0; k < 3; k++) {
+        snprintf(nm, sizeof nm, "%sattention.%s.bias", lp, proj[k]);
+        TP(1, C, 0, 0, 0, k > 0);
+      }
+      snprintf(nm, sizeof nm, "%sattention.out_proj.weight", lp);
+      T(2, C, C, 0, 1);
+      snprintf(nm, sizeof nm, "%sattention.out_proj.bias", lp);
+      T(1, C, 0, 0, 0);
       snprintf(nm, sizeof nm, "%slayer_norm.weight", lp);
       T(1, C, 0, 0, 0);
       snprintf(nm, sizeof nm, "%slayer_norm.bias", lp);
@@ -156,6 +166,7 @@ static int each(const enc_cfg *c, enc_tensor_fn fn, void *ctx, ts_err *e) {
     }
   }
 #undef T
+#undef TP
   return TS_OK;
 }
 
@@ -164,11 +175,12 @@ typedef struct decl_ctx {
   const char *prefix;
 } decl_ctx;
 
-static int decl_one(void *ctx, const char *suffix, int ndim, const int64_t *ne, int decay, ts_err *e) {
+static int decl_one(void *ctx, const char *suffix, int ndim, const int64_t *ne, int decay, int packed, ts_err *e) {
   decl_ctx *d = ctx;
   char nm[320];
   snprintf(nm, sizeof nm, "%s%s", d->prefix, suffix);
-  return pset_add(d->ps, nm, ndim, ne, decay, e) < 0 ? (e ? e->code : TS_EARG) : TS_OK;
+  int i = packed ? pset_add_packed(d->ps, nm, ndim, ne, decay, e) : pset_add(d->ps, nm, ndim, ne, decay, e);
+  return i < 0 ? (e ? e->code : TS_EARG) : TS_OK;
 }
 
 int enc_declare(pset *ps, const char *prefix, const enc_cfg *c, ts_err *e) {
@@ -180,7 +192,7 @@ typedef struct count_ctx {
   int64_t n;
 } count_ctx;
 
-static int count_one(void *ctx, const char *suffix, int ndim, const int64_t *ne, int decay, ts_err *e) {
+static int count_one(void *ctx, const char *suffix, int ndim, const int64_t *ne, int decay, int packed, ts_err *e) {
   int64_t k = 1;
   for (int i = 0; i < ndim; i++) k *= ne[i];
   ((count_ctx *)ctx)->n += k;
@@ -193,7 +205,7 @@ int64_t enc_param_count(const enc_cfg *c) {
   return k.n;
 }
 
-static int tally_one(void *ctx, const char *suffix, int ndim, const int64_t *ne, int decay, ts_err *e) {
+static int tally_one(void *ctx, const char *suffix, int ndim, const int64_t *ne, int decay, int packed, ts_err *e) {
   ((count_ctx *)ctx)->n++;
   return TS_OK;
 }
@@ -248,12 +260,21 @@ int enc_view(const enc_model *m, const char *suffix, int grad, tensor *t, ts_err
   return TS_OK;
 }
 
-static tensor slice_rows(const tensor *t, int64_t r0, int64_t rows) {
-  tensor s = *t;
-  int64_t inner = t->ndim == 2 ? t->ne[1] : 1;
-  s.ne[0] = rows;
-  if (s.data) s.data = (float *)t->data + r0 * inner;
-  return s;
+/* q/k/v of a layer as one stacked view (stored packed by enc_declare); gradients need the three
+ * trained or frozen together */
+static int enc_stack3(const enc_model *m, const char *suffix, int grad, tensor *t, ts_err *e) {
+  char full[400];
+  snprintf(full, sizeof full, "%s%s", m->prefix, suffix);
+  int i = find_in(m, full);
+  if (i < 0) return err_set(e, TS_EFORMAT, "encoder: parameter %s missing", full);
+  ETRY(pset_rows(m->ps, grad ? m->ps->g : m->ps->w, i, 3, t, e));
+  if (grad) {
+    const pview *v = m->ps->v;
+    if (v[i].frozen != v[i + 1].frozen || v[i].frozen != v[i + 2].frozen)
+      return err_set(e, TS_EARG, "encoder: %s and the k/v projections after it must be frozen together", full);
+    if (v[i].frozen) t->data = NULL;
+  }
+  return TS_OK;
 }
 
 int enc_layer_params(const enc_model *m, int l, int grad, enc_lp *p, ts_err *e) {
@@ -267,15 +288,8 @@ int enc_layer_params(const enc_model *m, int l, int grad, enc_lp *p, ts_err *e) 
     ETRY(enc_view(m, nm, grad, &p->field, e));  \
   } while (0)
   if (is_d2v2(c)) {
-    tensor w, b;
-    snprintf(nm, sizeof nm, "%sattn.qkv.weight", lp);
-    ETRY(enc_view(m, nm, grad, &w, e));
-    p->wq = slice_rows(&w, 0, c->C), p->wk = slice_rows(&w, c->C, c->C), p->wv = slice_rows(&w, 2 * c->C, c->C);
-    if (c->qkv_bias) {
-      snprintf(nm, sizeof nm, "%sattn.qkv.bias", lp);
-      ETRY(enc_view(m, nm, grad, &b, e));
-      p->bq = slice_rows(&b, 0, c->C), p->bk = slice_rows(&b, c->C, c->C), p->bv = slice_rows(&b, 2 * c->C, c->C);
-    }
+    V(wqkv, "attn.qkv.weight");
+    if (c->qkv_bias) V(bqkv, "attn.qkv.bias");
     V(wo, "attn.proj.weight");
     V(bo, "attn.proj.bias");
     V(ln1w, "norm1.weight");
@@ -287,12 +301,14 @@ int enc_layer_params(const enc_model *m, int l, int grad, enc_lp *p, ts_err *e) 
     V(ln2w, "norm2.weight");
     V(ln2b, "norm2.bias");
   } else {
-    V(wq, "attention.q_proj.weight");
-    V(bq, "attention.q_proj.bias");
-    V(wk, "attention.k_proj.weight");
-    V(bk, "attention.k_proj.bias");
-    V(wv, "attention.v_proj.weight");
-    V(bv, "attention.v_proj.bias");
+#define S3(field, s)                              \
+  do {                                            \
+    snprintf(nm, sizeof nm, "%s%s", lp, s);       \
+    ETRY(enc_stack3(m, nm, grad, &p->field, e));  \
+  } while (0)
+    S3(wqkv, "attention.q_proj.weight");
+    S3(bqkv, "attention.q_proj.bias");
+#undef S3
     V(wo, "attention.out_proj.weight");
     V(bo, "attention.out_proj.bias");
     V(ln1w, "layer_norm.weight");
