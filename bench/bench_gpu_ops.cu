@@ -1,8 +1,8 @@
 // bench_gpu_ops.cu — CUDA backend timings through the op wrappers: f32 matmul GFLOP/s,
-// attention forward/backward and one Qwen2.5-0.5B-shaped decoder layer forward+backward
-// (C 896, 14/2 heads of 64, MLP 4864) and decoding's token choice (greedy, temperature,
-// top-k / top-p over 151,936 logits), timed with CUDA events after warm-up, median of
-// repeats. Built only with CUDA (tests/gpu/CMakeLists.txt); run by tests/gpu/run.sh.
+// attention forward/backward, one Qwen2.5-0.5B-shaped decoder layer forward+backward through
+// the model's layer code (C 896, 14/2 heads of 64, MLP 4864) and decoding's token choice
+// (greedy, temperature, top-k / top-p over 151,936 logits), timed with CUDA events after
+// warm-up, median of repeats. Built only with CUDA (tests/gpu/CMakeLists.txt); run by tests/gpu/run.sh.
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,8 +13,12 @@
 #include <vector>
 
 extern "C" {
+#include "base/arena.h"
+#include "nn/decoder.h"
 #include "tensor/backend.h"
+#include "tensor/be_mem.h"
 #include "tensor/ops.h"
+#include "tensor/params.h"
 }
 
 static backend *g_be;
@@ -138,98 +142,52 @@ static void bench_attn(int64_t B, int64_t Tn, int64_t Hq, int64_t Hkv, int64_t D
   for (float *p : bufs) g_be->ops->release(g_be, p);
 }
 
-/* One Qwen2 decoder layer over N = B*T tokens, forward then backward, all through op_*. */
+/* One Qwen2 decoder layer over N = B*T tokens, forward then backward: the model's own layer
+ * code (nn/decoder.c: stacked q/k/v and gate/up GEMMs), its parameters in a device pset and
+ * its activations in a device arena. */
 static void bench_layer(int64_t B, int64_t Tn) {
-  const int64_t C = 896, Hq = 14, Hkv = 2, D = 64, F = 4864, N = B * Tn, QD = Hq * D, KD = Hkv * D;
-  const float eps = 1e-6f, theta = 1e6f;
-  std::vector<float *> all;
-  auto mk = [&](int64_t n) {
-    float *p = dbuf(n);
-    all.push_back(p);
-    return p;
-  };
-  float *x = mk(N * C), *ln1 = mk(C), *wq = mk(QD * C), *bq = mk(QD), *wk = mk(KD * C), *bk = mk(KD),
-        *wv = mk(KD * C), *bv = mk(KD), *wo = mk(C * QD), *ln2 = mk(C), *wg = mk(F * C), *wu = mk(F * C),
-        *wd = mk(C * F);
-  float *h1 = mk(N * C), *r1 = mk(N), *q = mk(N * QD), *k = mk(N * KD), *v = mk(N * KD), *att = mk(N * QD),
-        *lse = mk(B * Hq * Tn), *tmp = mk(N * C), *h = mk(N * C), *h2 = mk(N * C), *r2 = mk(N), *g = mk(N * F),
-        *u = mk(N * F), *a = mk(N * F), *y = mk(N * C);
-  float *dy = mk(N * C), *da = mk(N * F), *dg = mk(N * F), *du = mk(N * F), *dh2 = mk(N * C), *dh = mk(N * C),
-        *datt = mk(N * QD), *dq = mk(N * QD), *dk = mk(N * KD), *dv = mk(N * KD), *dq0 = mk(N * QD),
-        *dk0 = mk(N * KD), *rs = mk(N * QD), *dh1 = mk(N * C), *dx = mk(N * C);
-  float *gw[] = {mk(C), mk(QD * C), mk(QD), mk(KD * C), mk(KD), mk(KD * C), mk(KD), mk(C * QD), mk(C), mk(F * C),
-                 mk(F * C), mk(C * F)};
+  const int64_t N = B * Tn;
+  const dec_cfg c = {896, 14, 2, 64, 4864, 1e-6f, 1e6f, 1};
+  pset ps;
+  pset_init(&ps, g_be);
+  OK(dec_declare(&ps, "l.", &c, &g_e));
+  OK(pset_alloc(&ps, 1, 0, &g_e));
+  OK(pset_init_normal(&ps, 0.02f, 1, &g_e));
+  dec_params p, gp;
+  OK(dec_bind(&ps, "l.", &c, 0, &p, &g_e));
+  OK(dec_bind(&ps, "l.", &c, 1, &gp, &g_e));
+  float *x = dbuf(N * c.C), *y = dbuf(N * c.C), *dy = dbuf(N * c.C), *dx = dbuf(N * c.C);
   std::vector<int32_t> pos((size_t)N);
   for (int64_t i = 0; i < N; i++) pos[(size_t)i] = (int32_t)(i % Tn);
-  attn_cfg cfg = {1, 1.0f / sqrtf((float)D), NULL, NULL, NULL};
-  tensor X = T(x, 2, N, C), LN1 = T(ln1, 1, C), WQ = T(wq, 2, QD, C), BQ = T(bq, 1, QD), WK = T(wk, 2, KD, C),
-         BK = T(bk, 1, KD), WV = T(wv, 2, KD, C), BV = T(bv, 1, KD), WO = T(wo, 2, C, QD), LN2 = T(ln2, 1, C),
-         WG = T(wg, 2, F, C), WU = T(wu, 2, F, C), WD = T(wd, 2, C, F);
-  tensor H1 = T(h1, 2, N, C), R1 = T(r1, 1, N), Q2 = T(q, 2, N, QD), K2 = T(k, 2, N, KD), V2 = T(v, 2, N, KD),
-         Q4 = T(q, 4, B, Tn, Hq, D), K4 = T(k, 4, B, Tn, Hkv, D), V4 = T(v, 4, B, Tn, Hkv, D),
-         A4 = T(att, 4, B, Tn, Hq, D), A2 = T(att, 2, N, QD), L = T(lse, 3, B, Hq, Tn), TMP = T(tmp, 2, N, C),
-         H = T(h, 2, N, C), H2 = T(h2, 2, N, C), R2 = T(r2, 1, N), G = T(g, 2, N, F), U = T(u, 2, N, F),
-         AA = T(a, 2, N, F), Y = T(y, 2, N, C);
-  tensor DY = T(dy, 2, N, C), DA = T(da, 2, N, F), DG = T(dg, 2, N, F), DU = T(du, 2, N, F), DH2 = T(dh2, 2, N, C),
-         DH = T(dh, 2, N, C), DATT2 = T(datt, 2, N, QD), DATT4 = T(datt, 4, B, Tn, Hq, D),
-         DQ4 = T(dq, 4, B, Tn, Hq, D), DK4 = T(dk, 4, B, Tn, Hkv, D), DV4 = T(dv, 4, B, Tn, Hkv, D),
-         DQ04 = T(dq0, 4, B, Tn, Hq, D), DK04 = T(dk0, 4, B, Tn, Hkv, D), RS4 = T(rs, 4, B, Tn, Hq, D),
-         RSK4 = T(rs, 4, B, Tn, Hkv, D), DQ02 = T(dq0, 2, N, QD), DK02 = T(dk0, 2, N, KD), DV2 = T(dv, 2, N, KD),
-         DH1 = T(dh1, 2, N, C), DX = T(dx, 2, N, C);
-  tensor GLN1 = T(gw[0], 1, C), GWQ = T(gw[1], 2, QD, C), GBQ = T(gw[2], 1, QD), GWK = T(gw[3], 2, KD, C),
-         GBK = T(gw[4], 1, KD), GWV = T(gw[5], 2, KD, C), GBV = T(gw[6], 1, KD), GWO = T(gw[7], 2, C, QD),
-         GLN2 = T(gw[8], 1, C), GWG = T(gw[9], 2, F, C), GWU = T(gw[10], 2, F, C), GWD = T(gw[11], 2, C, F);
+  attn_cfg mask = {1, 0.0f, NULL, NULL, NULL};
+  arena ar;
+  OK(be_arena_init(&ar, g_be, (size_t)1 << 30, &g_e));
   auto fwd = [&] {
-    OK(op_rmsnorm(g_be, &X, &LN1, &H1, &R1, eps, &g_e));
-    OK(op_matmul(g_be, &H1, &WQ, &BQ, &Q2, 0, 1, 0.0f, &g_e));
-    OK(op_matmul(g_be, &H1, &WK, &BK, &K2, 0, 1, 0.0f, &g_e));
-    OK(op_matmul(g_be, &H1, &WV, &BV, &V2, 0, 1, 0.0f, &g_e));
-    OK(op_rope(g_be, &Q4, &Q4, pos.data(), theta, &g_e));
-    OK(op_rope(g_be, &K4, &K4, pos.data(), theta, &g_e));
-    OK(op_attention(g_be, &Q4, &K4, &V4, &A4, &L, &cfg, &g_e));
-    OK(op_matmul(g_be, &A2, &WO, NULL, &TMP, 0, 1, 0.0f, &g_e));
-    OK(op_add(g_be, &X, &TMP, &H, &g_e));
-    OK(op_rmsnorm(g_be, &H, &LN2, &H2, &R2, eps, &g_e));
-    OK(op_matmul(g_be, &H2, &WG, NULL, &G, 0, 1, 0.0f, &g_e));
-    OK(op_matmul(g_be, &H2, &WU, NULL, &U, 0, 1, 0.0f, &g_e));
-    OK(op_swiglu(g_be, &G, &U, &AA, &g_e));
-    OK(op_matmul(g_be, &AA, &WD, NULL, &TMP, 0, 1, 0.0f, &g_e));
-    OK(op_add(g_be, &H, &TMP, &Y, &g_e));
+    arena_reset(&ar);
+    OK(dec_forward(g_be, &c, &p, B, Tn, x, y, pos.data(), &mask, NULL, &ar, &g_e));
   };
-  auto bwd = [&] {
-    tensor zs[] = {DA, DG, DU, DH2, DATT2, DQ4, DK4, DV4, DQ04, DK04, DH1};
-    for (tensor &z : zs) OK(op_fill(g_be, &z, 0.0f, &g_e));
-    OK(op_copy(g_be, &DY, &DH, &g_e)); /* residual path */
-    OK(op_matmul_bwd(g_be, &AA, &WD, &DY, &DA, &GWD, NULL, 0, 1, &g_e));
-    OK(op_swiglu_bwd(g_be, &G, &U, &DA, &DG, &DU, &g_e));
-    OK(op_matmul_bwd(g_be, &H2, &WG, &DG, &DH2, &GWG, NULL, 0, 1, &g_e));
-    OK(op_matmul_bwd(g_be, &H2, &WU, &DU, &DH2, &GWU, NULL, 0, 1, &g_e));
-    OK(op_rmsnorm_bwd(g_be, &H, &LN2, &R2, &DH2, &DH, &GLN2, &g_e));
-    OK(op_matmul_bwd(g_be, &A2, &WO, &DH, &DATT2, &GWO, NULL, 0, 1, &g_e));
-    OK(op_attention_bwd(g_be, &Q4, &K4, &V4, &A4, &L, &DATT4, &DQ4, &DK4, &DV4, NULL, &cfg, &g_e));
-    OK(op_rope_bwd(g_be, &DQ4, &DQ04, pos.data(), theta, &RS4, &g_e));
-    OK(op_rope_bwd(g_be, &DK4, &DK04, pos.data(), theta, &RSK4, &g_e));
-    OK(op_copy(g_be, &DH, &DX, &g_e));
-    OK(op_matmul_bwd(g_be, &H1, &WQ, &DQ02, &DH1, &GWQ, &GBQ, 0, 1, &g_e));
-    OK(op_matmul_bwd(g_be, &H1, &WK, &DK02, &DH1, &GWK, &GBK, 0, 1, &g_e));
-    OK(op_matmul_bwd(g_be, &H1, &WV, &DV2, &DH1, &GWV, &GBV, 0, 1, &g_e));
-    OK(op_rmsnorm_bwd(g_be, &X, &LN1, &R1, &DH1, &DX, &GLN1, &g_e));
+  auto fwdbwd = [&] {
+    arena_reset(&ar);
+    dec_acts a;
+    OK(dec_forward(g_be, &c, &p, B, Tn, x, y, pos.data(), &mask, &a, &ar, &g_e));
+    OK(dec_backward(g_be, &c, &p, &gp, &a, pos.data(), &mask, dy, dx, &ar, &g_e));
   };
   /* matmul flops of one layer: 2 N C (QD + 2 KD + QD) + 3 * 2 N C F; backward twice that */
-  double mmf = 2.0 * N * C * (2.0 * QD + 2.0 * KD) + 6.0 * N * C * F;
+  const int64_t QD = c.Hq * c.D, KD = c.Hkv * c.D;
+  double mmf = 2.0 * N * c.C * (2.0 * QD + 2.0 * KD) + 6.0 * N * c.C * c.F;
   char name[96], rate[64];
   double ms_f = time_ms(fwd);
   snprintf(name, sizeof name, "qwen2.5-0.5B layer fwd B=%lld T=%lld", (long long)B, (long long)Tn);
   snprintf(rate, sizeof rate, "%.0f tok/s, %.1f TFLOP/s (matmuls)", N / (ms_f * 1e-3), mmf / (ms_f * 1e9));
   report(name, ms_f, rate);
-  double ms_fb = time_ms([&] {
-    fwd();
-    bwd();
-  });
+  double ms_fb = time_ms(fwdbwd);
   snprintf(name, sizeof name, "qwen2.5-0.5B layer fwd+bwd B=%lld T=%lld", (long long)B, (long long)Tn);
   snprintf(rate, sizeof rate, "%.0f tok/s, %.1f TFLOP/s (matmuls)", N / (ms_fb * 1e-3), 3 * mmf / (ms_fb * 1e9));
   report(name, ms_fb, rate);
-  for (float *p : all) g_be->ops->release(g_be, p);
+  arena_free(&ar);
+  float *bufs[] = {x, y, dy, dx};
+  for (float *b : bufs) g_be->ops->release(g_be, b);
+  pset_free(&ps);
 }
 
 /* one decoding step's token choice for R rows of Qwen2's vocabulary: ids and log-probs back on
