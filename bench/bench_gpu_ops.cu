@@ -17,6 +17,7 @@ extern "C" {
 #include "nn/decoder.h"
 #include "tensor/backend.h"
 #include "tensor/be_mem.h"
+#include "tensor/cuda_ctl.h"
 #include "tensor/ops.h"
 #include "tensor/params.h"
 }
@@ -118,24 +119,24 @@ static void bench_matmul(int64_t M, int64_t K, int64_t N) {
   g_be->ops->release(g_be, c);
 }
 
-static void bench_attn(int64_t B, int64_t Tn, int64_t Hq, int64_t Hkv, int64_t D) {
+static void bench_attn(int64_t B, int64_t Tn, int64_t Hq, int64_t Hkv, int64_t D, int causal = 1) {
   int64_t nq = B * Tn * Hq * D, nk = B * Tn * Hkv * D;
   float *q = dbuf(nq), *k = dbuf(nk), *v = dbuf(nk), *o = dbuf(nq), *l = dbuf(B * Hq * Tn), *go = dbuf(nq),
         *dq = dbuf(nq), *dk = dbuf(nk), *dv = dbuf(nk);
   tensor Q = T(q, 4, B, Tn, Hq, D), K = T(k, 4, B, Tn, Hkv, D), V = T(v, 4, B, Tn, Hkv, D), O = T(o, 4, B, Tn, Hq, D),
          L = T(l, 3, B, Hq, Tn), GO = T(go, 4, B, Tn, Hq, D), DQ = T(dq, 4, B, Tn, Hq, D),
          DK = T(dk, 4, B, Tn, Hkv, D), DV = T(dv, 4, B, Tn, Hkv, D);
-  attn_cfg cfg = {1, 1.0f / sqrtf((float)D), NULL, NULL, NULL};
+  attn_cfg cfg = {causal, 1.0f / sqrtf((float)D), NULL, NULL, NULL};
   double f = 4.0 * B * Hq * Tn * Tn * D; /* QK^T and PV, full (unmasked) count */
   char name[96], rate[64];
   double ms = time_ms([&] { OK(op_attention(g_be, &Q, &K, &V, &O, &L, &cfg, &g_e)); });
-  snprintf(name, sizeof name, "attention fwd B=%lld T=%lld H=%lld/%lld D=%lld causal", (long long)B, (long long)Tn,
-           (long long)Hq, (long long)Hkv, (long long)D);
+  snprintf(name, sizeof name, "attention fwd B=%lld T=%lld H=%lld/%lld D=%lld %s", (long long)B, (long long)Tn,
+           (long long)Hq, (long long)Hkv, (long long)D, causal ? "causal" : "full");
   snprintf(rate, sizeof rate, "%.1f TFLOP/s (nominal)", f / (ms * 1e9));
   report(name, ms, rate);
   ms = time_ms([&] { OK(op_attention_bwd(g_be, &Q, &K, &V, &O, &L, &GO, &DQ, &DK, &DV, NULL, &cfg, &g_e)); });
-  snprintf(name, sizeof name, "attention bwd B=%lld T=%lld H=%lld/%lld D=%lld causal", (long long)B, (long long)Tn,
-           (long long)Hq, (long long)Hkv, (long long)D);
+  snprintf(name, sizeof name, "attention bwd B=%lld T=%lld H=%lld/%lld D=%lld %s", (long long)B, (long long)Tn,
+           (long long)Hq, (long long)Hkv, (long long)D, causal ? "causal" : "full");
   snprintf(rate, sizeof rate, "%.1f TFLOP/s (nominal)", 2.5 * f / (ms * 1e9));
   report(name, ms, rate);
   float *bufs[] = {q, k, v, o, l, go, dq, dk, dv};
@@ -209,7 +210,10 @@ static void bench_sample(int64_t R, float temperature, int64_t top_k, float top_
   g_be->ops->release(g_be, z);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  /* "attention": the attention cases only (run.sh compares the bf16 precision with and
+   * without the flash forward) */
+  const bool only_attn = argc > 1 && !strcmp(argv[1], "attention");
   g_be = be_cuda(&g_e);
   if (!g_be) {
     fprintf(stderr, "bench_gpu_ops: %s\n", g_e.msg);
@@ -217,7 +221,14 @@ int main(void) {
   }
   be_info info;
   be_get_info(&info);
-  printf("bench_gpu_ops: %s, f32 (cuBLAS sgemm, no TF32)\n", info.cuda_device_name);
+  printf("bench_gpu_ops: %s, GEMM precision %s (TSASR_CUDA_GEMM), flash attention %s (TSASR_CUDA_FLASH)\n",
+         info.cuda_device_name, cuda_gemm_name(), getenv("TSASR_CUDA_FLASH") ? getenv("TSASR_CUDA_FLASH") : "0");
+  if (only_attn) {
+    bench_attn(4, 512, 14, 2, 64);
+    bench_attn(1, 2048, 14, 2, 64);
+    bench_attn(4, 1000, 16, 16, 64, 0); /* data2vec large on 4 x 20 s */
+    return 0;
+  }
   bench_matmul(4096, 896, 896);
   bench_matmul(4096, 896, 4864);
   bench_matmul(4096, 4864, 896);

@@ -14,6 +14,7 @@
 #include <math.h>
 
 #include "cu_common.h"
+#include "cu_flash.cuh"
 
 typedef struct at_dims {
   int64_t B, Tq, Tk, Hq, Hkv, D, grp;
@@ -417,6 +418,33 @@ static void at_tab_qkv(at_ptab *t, const at_dims *d, const tensor *q, const tens
 static inline int64_t at_pad4(int64_t n) { return (n + 3) & ~(int64_t)3; }
 
 
+/* The tensor-core flash forward (cu_flash.cuh), used when it is on and applies: bf16 precision,
+ * D 64 or 128, no additive bias, lse wanted (training and prefill always ask), sizes in int.
+ * at_flash_applies says whether it does; at_flash_launch runs it. */
+template <int D>
+static int at_flash_launch(backend *be, const at_dims *d, const tensor *q, const tensor *k, const tensor *v,
+                           tensor *out, tensor *lse, const attn_cfg *cfg, const int32_t *dkl, const int32_t *dp0) {
+  static int attr_set; /* the >48 KB dynamic shared memory opt-in, once per process */
+  if (!attr_set) {
+    cudaError_t st = cudaFuncSetAttribute(k_flash_fwd<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          (int)fl_geom<D>::bytes);
+    if (st != cudaSuccess) return cu_fail("cudaFuncSetAttribute(k_flash_fwd)", st);
+    attr_set = 1;
+  }
+  dim3 grid((unsigned)((d->Tq + FL_BQ - 1) / FL_BQ), (unsigned)d->Hq, (unsigned)d->B);
+  k_flash_fwd<D><<<grid, FL_THREADS, fl_geom<D>::bytes>>>(cu_f(q), cu_f(k), cu_f(v), cu_f(out), cu_f(lse),
+                                                          (int)d->Tq, (int)d->Tk, (int)d->Hq, (int)d->Hkv, cfg->scale,
+                                                          cfg->causal, dkl, dp0);
+  CU_LAUNCHED("k_flash_fwd");
+  return TS_OK;
+}
+
+static int at_flash_applies(backend *be, const at_dims *d, const tensor *lse, const attn_cfg *cfg) {
+  cu_ctx *c = cu_of(be);
+  return c->flash && c->gemm == TS_GEMM_BF16 && (d->D == 64 || d->D == 128) && !cfg->bias && lse && d->Tk >= 1 &&
+         d->Tq <= 2147483647LL && d->Tk <= 2147483647LL && d->B <= 65535 && d->Hq <= 65535;
+}
+
 int cu_attention(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *out, tensor *lse,
                  const attn_cfg *cfg) {
   at_dims d = at_dims_of(q, k);
@@ -433,6 +461,9 @@ int cu_attention(backend *be, const tensor *q, const tensor *k, const tensor *v,
   }
   const int32_t *dkl, *dp0;
   TS_TRY(at_stage(be, &d, cfg, &dkl, &dp0));
+  if (at_flash_applies(be, &d, lse, cfg))
+    return d.D == 64 ? at_flash_launch<64>(be, &d, q, k, v, out, lse, cfg, dkl, dp0)
+                     : at_flash_launch<128>(be, &d, q, k, v, out, lse, cfg, dkl, dp0);
   int64_t bc = at_chunk(be, d.B, sizeof(float) * (size_t)(d.Hq * TTp) + 5 * sizeof(float *) * (size_t)d.Hq, rows);
   size_t bS = cu_rnd(sizeof(float) * (size_t)(bc * d.Hq * TTp)), bP = cu_rnd(5 * sizeof(float *) * (size_t)(bc * d.Hq));
   char *cur;

@@ -279,6 +279,11 @@ extern "C" int cuda_set_decode_kernels(int on) {
   return TS_OK;
 }
 
+extern "C" int cuda_set_flash_attention(int on) {
+  g_ctx.flash = on ? 1 : 0;
+  return TS_OK;
+}
+
 extern "C" const char *cuda_gemm_name(void) {
   return g_ctx.gemm == TS_GEMM_BF16 ? "bf16" : g_ctx.gemm == TS_GEMM_TF32 ? "tf32" : "f32";
 }
@@ -308,6 +313,8 @@ extern "C" backend *be_cuda(ts_err *e) {
       if (ar && atoi(ar) > 0) g_ctx.attn_rows = atoi(ar);
       const char *dk = getenv("TSASR_CUDA_DECODE_KERNELS");
       g_ctx.dec2 = dk && !strcmp(dk, "1");
+      const char *fa = getenv("TSASR_CUDA_FLASH");
+      g_ctx.flash = fa && !strcmp(fa, "1");
       const char *gm = getenv("TSASR_CUDA_GEMM");
       if (!gm || !cuda_set_gemm(gm)) {
         g_state = 1;

@@ -132,6 +132,10 @@ int cuda_set_decode_kernels(int on) {
   (void)on;
   return TS_EUNSUP;
 }
+int cuda_set_flash_attention(int on) {
+  (void)on;
+  return TS_EUNSUP;
+}
 const char *cuda_gemm_name(void) { return "f32"; }
 const be_ops *cuda_ops(void) { return NULL; }
 #endif

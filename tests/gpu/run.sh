@@ -12,6 +12,9 @@
 #   4a. the same op groups (matmul, attention), the model parity and the sanitizers again with
 #      TSASR_CUDA_DECODE_KERNELS=1 (decoding kernels written without a GPU, off by default;
 #      reported, not required), and when they pass, their rollouts (bench.log) and profile;
+#   4b. the attention group in bf16 without and with TSASR_CUDA_FLASH=1 (the tensor-core flash
+#      forward, checked so far under the SIMT emulator; off by default), the bf16 parity and the
+#      sanitizers with it; when they pass, attention timings and SFT steps with it (bench.log);
 #   5. bench_gpu_ops: matmul, attention and a Qwen2.5-0.5B-shaped layer, CUDA-event timings;
 #   6. bench_device: the paper's geometry (data2vec large + Qwen2.5-0.5B, random weights) on
 #      CUDA: SFT tokens/s, TFLOP/s and MFU on 4 x 20 s inputs, and GRPO rollouts of 8 x 512,
@@ -223,6 +226,38 @@ if [ -n "$san" ]; then
 fi
 step decode_kernels "$d2" "$d2note"
 
+# ---- 3e. the tensor-core flash attention forward (TSASR_CUDA_FLASH=1; bf16 precision only; off
+# by default, checked so far under the SIMT emulator in ctest): the attention group in bf16
+# without and with it against the CPU's f32 (normalised error <= 1e-2: bf16 operands), the bf16
+# model parity with it, memcheck and racecheck of the attention group. Reported, not required;
+# when it says ok and bench_flash below is faster, make it the default in bf16 ----
+fa=ok
+fanote=""
+for f in 0 1; do
+  { echo; echo "== TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FLASH=$f TSASR_OPS_TOL=1e-2, attention group"; } >> "$logs/backend_ops.log"
+  TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FLASH=$f TSASR_OPS_TOL=1e-2 timeout 60 "$build/tests/gpu/test_backend_ops" attention \
+    > "$build/flash$f.log" 2>&1
+  r=$?
+  cat "$build/flash$f.log" >> "$logs/backend_ops.log"
+  grep -E '^FAIL' "$build/flash$f.log" | head -n 10
+  [ $r = 0 ] || fa="FAIL"
+  fanote="${fanote}flash=$f: $(grep -E '^attention ' "$build/flash$f.log" | tr -s ' ' | tr '\n' ' ') "
+done
+TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FLASH=1 TSASR_PARITY_TOL=3e-2 timeout 60 "$build/tests/gpu/test_sft_parity" \
+  > "$build/flash_parity.log" 2>&1
+r=$?
+{ echo; echo "== TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FLASH=1 TSASR_PARITY_TOL=3e-2 (rc $r; compare with 3a)"; cat "$build/flash_parity.log"; } >> "$logs/sft_parity.log"
+grep -E '^(test_sft_parity|  MISMATCH loss|     weights)' "$build/flash_parity.log" | head -n 10
+fanote="${fanote}parity(bf16) rc $r vs 3a's $brc16"
+if [ -n "$san" ]; then
+  for t in memcheck racecheck; do
+    TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FLASH=1 san_run "$t" 45 attention "TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FLASH=1: $t, attention"
+    case $san_st in FAIL*) fa="FAIL" ;; esac
+    fanote="$fanote; $t: $san_sum"
+  done
+fi
+step flash "$fa" "$fanote"
+
 # ---- 4-6. benchmarks, while the time budget lasts (TSASR_GPU_BUDGET seconds from the start,
 # default 420: the checks above matter more, and a device call has a hard limit) ----
 budget=${TSASR_GPU_BUDGET:-420}
@@ -231,6 +266,17 @@ if left; then
   timeout 120 "$build/bench_gpu_ops" > "$logs/bench.log" 2>&1
   brc=$?
   step bench "$([ $brc = 0 ] && echo ok || echo "FAIL($brc)")" "$(head -n 1 "$logs/bench.log")"
+  if [ "$fa" = ok ]; then # attention in bf16 without and with the flash forward (step 3e)
+    for f in 0 1; do
+      { echo; echo "== TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FLASH=$f"; } >> "$logs/bench.log"
+      TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FLASH=$f timeout 60 "$build/bench_gpu_ops" attention > "$build/bench_flash$f.log" 2>&1
+      cat "$build/bench_flash$f.log" >> "$logs/bench.log"
+    done
+    step bench_flash ok "fwd ms without / with: $(paste <(grep 'attention fwd' "$build/bench_flash0.log" | awk '{print $(NF-4)}') \
+      <(grep 'attention fwd' "$build/bench_flash1.log" | awk '{print $(NF-4)}') | tr '\t\n' '/ ')"
+  else
+    step bench_flash SKIP "the flash forward did not pass step 3e"
+  fi
 else
   step bench SKIP "time budget ($budget s) spent"
 fi
@@ -251,6 +297,13 @@ if left; then
     step bench_dec2 "$([ $? = 0 ] && echo ok || echo FAIL)" "$(grep -A3 'DECODE_KERNELS=1' "$logs/bench.log" | grep -o '[0-9]* tokens/s' | tr '\n' ' ')"
   else
     step bench_dec2 SKIP "the decoding kernels did not pass step 3d"
+  fi
+  # SFT steps in bf16 with the flash forward (appended to bench.log; compare with bench_device's bf16 row)
+  if [ "$fa" = ok ] && left; then
+    { echo; echo "== SFT, bf16, TSASR_CUDA_FLASH=1"; } >> "$logs/bench.log"
+    TSASR_CUDA_FLASH=1 timeout 90 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 \
+      --steps 3 --G 0 --gemm bf16 >> "$logs/bench.log" 2>&1
+    step sft_flash "$([ $? = 0 ] && echo ok || echo FAIL)" "$(sed -n '/TSASR_CUDA_FLASH=1$/,$p' "$logs/bench.log" | grep -m1 sft_tokens_per_s)"
   fi
 else
   step bench_device SKIP "time budget ($budget s) spent"

@@ -1,0 +1,246 @@
+// simt.cpp — the emulator's scheduler (see simt.h): ucontext fibers, block barriers, warp
+// rendezvous for shuffles and __syncwarp, deadlock and divergence detection.
+#include "simt.h"
+
+#include <ucontext.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#define SIMT_ASAN 1
+#endif
+
+namespace simt {
+
+dim3 g_block_idx, g_block_dim, g_grid_dim;
+
+namespace {
+enum { RUNNABLE, AT_BAR, AT_WARP, DONE };
+const size_t STACK = 256 * 1024;
+
+struct fiber {
+  ucontext_t ctx;
+  std::vector<char> stack;
+  int state = RUNNABLE;
+  int id = 0;        /* linear thread id in the block */
+  int kind = 0;      /* warp op: -1 syncwarp, else a SHFL_* kind */
+  int arg = 0, width = 32, line = 0;
+  uint64_t bits = 0, result = 0;
+#ifdef SIMT_ASAN
+  void *fake = nullptr;
+#endif
+};
+
+std::vector<fiber> g_fibers;
+fiber *g_cur;
+ucontext_t g_sched;
+const std::function<void()> *g_body;
+unsigned char *g_dyn; /* this block's dynamic shared memory (256-byte aligned, as on a GPU) */
+long g_errors, g_launch_errors;
+#ifdef SIMT_ASAN
+void *g_sched_fake;
+const void *g_sched_bottom;
+size_t g_sched_size;
+#endif
+
+/* fiber -> scheduler */
+void to_sched(bool finished) {
+#ifdef SIMT_ASAN
+  __sanitizer_start_switch_fiber(finished ? nullptr : &g_cur->fake, g_sched_bottom, g_sched_size);
+#else
+  (void)finished;
+#endif
+  swapcontext(&g_cur->ctx, &g_sched);
+#ifdef SIMT_ASAN
+  __sanitizer_finish_switch_fiber(g_cur->fake, nullptr, nullptr);
+#endif
+}
+
+void entry() {
+#ifdef SIMT_ASAN
+  __sanitizer_finish_switch_fiber(nullptr, &g_sched_bottom, &g_sched_size);
+#endif
+  (*g_body)();
+  g_cur->state = DONE;
+  to_sched(true);
+}
+
+/* scheduler -> fiber f */
+void run(fiber &f) {
+  g_cur = &f;
+#ifdef SIMT_ASAN
+  __sanitizer_start_switch_fiber(&g_sched_fake, f.stack.data(), f.stack.size());
+#endif
+  swapcontext(&g_sched, &f.ctx);
+#ifdef SIMT_ASAN
+  __sanitizer_finish_switch_fiber(g_sched_fake, &g_sched_bottom, &g_sched_size);
+#endif
+}
+
+void fail(const char *what, int line) {
+  if (g_launch_errors < 5)
+    fprintf(stderr, "simt: block (%u,%u,%u) thread %d: %s (line %d)\n", g_block_idx.x, g_block_idx.y, g_block_idx.z,
+            g_cur ? g_cur->id : -1, what, line);
+  g_launch_errors++;
+  g_errors++;
+}
+
+/* resolves the rendezvous of warp w when every live lane waits at a warp op; returns whether
+ * it released anyone */
+bool warp_resolve(size_t w0, size_t w1) {
+  int live = 0, waiting = 0;
+  for (size_t i = w0; i < w1; i++) {
+    if (g_fibers[i].state != DONE) live++;
+    if (g_fibers[i].state == AT_WARP) waiting++;
+  }
+  if (!live || waiting != live) return false;
+  int kind = -2;
+  for (size_t i = w0; i < w1; i++) {
+    fiber &f = g_fibers[i];
+    if (f.state != AT_WARP) continue;
+    if (kind == -2) kind = f.kind;
+    if (f.kind != kind) {
+      g_cur = &f;
+      fail("lanes of one warp wait at different warp operations", f.line);
+    }
+  }
+  for (size_t i = w0; i < w1; i++) {
+    fiber &f = g_fibers[i];
+    if (f.state != AT_WARP) continue;
+    if (f.kind >= 0) {
+      int lane = (int)(i - w0), seg = lane / f.width * f.width, src = lane;
+      if (f.kind == SHFL_XOR) src = seg + ((lane - seg) ^ f.arg) % f.width;
+      if (f.kind == SHFL_IDX) src = seg + ((f.arg % f.width) + f.width) % f.width;
+      if (f.kind == SHFL_DOWN && lane - seg + f.arg < f.width) src = lane + f.arg;
+      if (f.kind == SHFL_UP && lane - seg - f.arg >= 0) src = lane - f.arg;
+      size_t s = w0 + (size_t)src;
+      if (s >= w1 || g_fibers[s].state != AT_WARP) {
+        g_cur = &f;
+        fail("shuffle reads a lane that has exited", f.line);
+        f.result = 0;
+      } else {
+        f.result = g_fibers[s].bits;
+      }
+    }
+  }
+  for (size_t i = w0; i < w1; i++)
+    if (g_fibers[i].state == AT_WARP) g_fibers[i].state = RUNNABLE;
+  return true;
+}
+
+void run_block(size_t smem) {
+  size_t n = (size_t)g_block_dim.x * g_block_dim.y * g_block_dim.z;
+  g_fibers.assign(n, fiber());
+  /* fresh per block and not zeroed (garbage, like the GPU's); the exact size, for ASan */
+  void *dyn = nullptr;
+  if (posix_memalign(&dyn, 256, smem ? smem : 1)) dyn = nullptr;
+  g_dyn = (unsigned char *)dyn;
+  if (!g_dyn) {
+    fprintf(stderr, "simt: out of memory\n");
+    abort();
+  }
+  memset(g_dyn, 0xcd, smem ? smem : 1);
+  for (size_t i = 0; i < n; i++) {
+    fiber &f = g_fibers[i];
+    f.id = (int)i;
+    f.stack.resize(STACK);
+    getcontext(&f.ctx);
+    f.ctx.uc_stack.ss_sp = f.stack.data();
+    f.ctx.uc_stack.ss_size = f.stack.size();
+    f.ctx.uc_link = nullptr;
+    makecontext(&f.ctx, entry, 0);
+  }
+  for (;;) {
+    bool ran = false;
+    for (size_t i = 0; i < n; i++)
+      if (g_fibers[i].state == RUNNABLE) {
+        run(g_fibers[i]);
+        ran = true;
+      }
+    size_t done = 0, bar = 0;
+    for (size_t i = 0; i < n; i++) done += g_fibers[i].state == DONE, bar += g_fibers[i].state == AT_BAR;
+    if (done == n) break;
+    bool released = false;
+    for (size_t w0 = 0; w0 < n; w0 += 32) released |= warp_resolve(w0, w0 + 32 < n ? w0 + 32 : n);
+    if (!released && bar + done == n) { /* every live thread at the barrier */
+      for (size_t i = 0; i < n; i++)
+        if (g_fibers[i].state == AT_BAR) g_fibers[i].state = RUNNABLE;
+      released = true;
+    }
+    if (!released && !ran) {
+      g_cur = nullptr;
+      for (size_t i = 0; i < n; i++)
+        if (g_fibers[i].state != DONE) {
+          g_cur = &g_fibers[i];
+          break;
+        }
+      fail("deadlock: threads wait at a barrier and at warp operations", g_cur ? g_cur->line : 0);
+      break;
+    }
+  }
+  g_fibers.clear();
+  g_cur = nullptr;
+  free(g_dyn);
+  g_dyn = nullptr;
+}
+}  // namespace
+
+dim3 thread_idx() {
+  int id = g_cur ? g_cur->id : 0;
+  return dim3((unsigned)id % g_block_dim.x, (unsigned)id / g_block_dim.x % g_block_dim.y,
+              (unsigned)id / (g_block_dim.x * g_block_dim.y));
+}
+
+int lane() { return g_cur ? g_cur->id % 32 : 0; }
+
+unsigned char *dyn_smem() { return g_dyn; }
+
+void error(const char *what, int line) { fail(what, line); }
+
+void syncthreads(int line) {
+  g_cur->state = AT_BAR;
+  g_cur->line = line;
+  to_sched(false);
+}
+
+void syncwarp(unsigned mask, int line) {
+  (void)mask;
+  g_cur->state = AT_WARP;
+  g_cur->kind = -1;
+  g_cur->line = line;
+  to_sched(false);
+}
+
+uint64_t shfl(int kind, unsigned mask, uint64_t bits, int arg, int width, int line) {
+  (void)mask;
+  fiber *f = g_cur;
+  f->state = AT_WARP;
+  f->kind = kind;
+  f->bits = bits;
+  f->arg = arg;
+  f->width = width > 0 && width <= 32 ? width : 32;
+  f->line = line;
+  to_sched(false);
+  return f->result;
+}
+
+long launch(dim3 grid, dim3 block, size_t smem, const std::function<void()> &body) {
+  g_launch_errors = 0;
+  g_grid_dim = grid;
+  g_block_dim = block;
+  g_body = &body;
+  for (unsigned z = 0; z < grid.z; z++)
+    for (unsigned y = 0; y < grid.y; y++)
+      for (unsigned x = 0; x < grid.x; x++) {
+        g_block_idx = dim3(x, y, z);
+        run_block(smem);
+      }
+  return g_launch_errors;
+}
+
+long errors() { return g_errors; }
+
+}  // namespace simt

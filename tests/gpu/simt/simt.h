@@ -1,0 +1,195 @@
+// simt.h — a small single-threaded SIMT emulator that runs CUDA kernel source on the CPU, so
+// that kernels can be checked in CI on machines without a GPU (tests only; never linked into
+// the library). Each CUDA thread is a fiber; a fiber runs until it reaches a synchronisation
+// point (__syncthreads, __syncwarp, a shuffle), where it waits for the others: a block-wide
+// barrier releases when every live thread of the block has arrived, a warp operation when
+// every live lane of the warp has. Blocks run one after another, threads of a block in lane
+// order, so a read of data another lane writes without a synchronisation in between sees the
+// old value (the fiber that reads runs first) and the result goes wrong. Warp-matrix (WMMA)
+// fragments hold the whole 16x16 tile in every lane; a fragment store writes only the
+// elements of the storing lane (element e by lane e % 32), so a lane that reads a stored tile
+// before __syncwarp sees stale elements too; mma_sync computes only those elements (kernels
+// must not read accumulator elements directly, which is unportable CUDA anyway). Barriers reached by some threads while others
+// wait at a warp operation, shuffles naming a finished lane and misaligned WMMA pointers are
+// errors (simt::errors()). Shared memory: `__shared__` arrays become statics (one block at a
+// time), dynamic shared memory is a fresh heap buffer per block (AddressSanitizer sees its
+// bounds). Kernel sources test `SIMT_EMU` to swap their CUDA headers for this one.
+#pragma once
+#define SIMT_EMU 1
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <type_traits>
+
+struct dim3 {
+  unsigned x, y, z;
+  dim3(unsigned a = 1, unsigned b = 1, unsigned c = 1) : x(a), y(b), z(c) {}
+};
+struct float4 {
+  float x, y, z, w;
+};
+inline float4 make_float4(float a, float b, float c, float d) { return float4{a, b, c, d}; }
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __shared__ static
+#define __align__(n) alignas(n)
+
+namespace simt {
+enum { SHFL_XOR, SHFL_IDX, SHFL_DOWN, SHFL_UP };
+dim3 thread_idx();
+int lane();
+extern dim3 g_block_idx, g_block_dim, g_grid_dim;
+unsigned char *dyn_smem();
+void syncthreads(int line);
+void syncwarp(unsigned mask, int line);
+uint64_t shfl(int kind, unsigned mask, uint64_t bits, int arg, int width, int line);
+void error(const char *what, int line);
+/* Runs body once per thread of every block of grid (blocks in x, then y, then z order), with
+ * smem bytes of dynamic shared memory per block. Returns the errors of this launch. */
+long launch(dim3 grid, dim3 block, size_t smem, const std::function<void()> &body);
+long errors(); /* all launches so far */
+}  // namespace simt
+
+#define threadIdx (simt::thread_idx())
+#define blockIdx (simt::g_block_idx)
+#define blockDim (simt::g_block_dim)
+#define gridDim (simt::g_grid_dim)
+#define __syncthreads() simt::syncthreads(__LINE__)
+
+inline void __syncwarp(unsigned mask = 0xffffffffu) { simt::syncwarp(mask, 0); }
+
+template <class T>
+inline T simt_shfl(int kind, unsigned mask, T v, int arg, int width) {
+  static_assert(sizeof(T) <= 8, "shuffle of more than 8 bytes");
+  uint64_t b = 0;
+  std::memcpy(&b, &v, sizeof v);
+  b = simt::shfl(kind, mask, b, arg, width, 0);
+  T r;
+  std::memcpy(&r, &b, sizeof r);
+  return r;
+}
+template <class T>
+inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32) {
+  return simt_shfl(simt::SHFL_XOR, mask, v, lane_mask, width);
+}
+template <class T>
+inline T __shfl_sync(unsigned mask, T v, int src, int width = 32) {
+  return simt_shfl(simt::SHFL_IDX, mask, v, src, width);
+}
+template <class T>
+inline T __shfl_down_sync(unsigned mask, T v, int d, int width = 32) {
+  return simt_shfl(simt::SHFL_DOWN, mask, v, d, width);
+}
+/* fibers are never preempted between two synchronisation points: a plain add is atomic */
+inline float atomicAdd(float *p, float v) {
+  float o = *p;
+  *p = o + v;
+  return o;
+}
+template <class T>
+inline T __ldg(const T *p) {
+  return *p;
+}
+
+/* ---- bf16 (cuda_bf16.h): round to nearest even, NaN kept quiet ---- */
+struct __nv_bfloat16 {
+  uint16_t bits;
+};
+inline __nv_bfloat16 __float2bfloat16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  __nv_bfloat16 h;
+  if ((u & 0x7fffffffu) > 0x7f800000u)
+    h.bits = (uint16_t)((u >> 16) | 0x40u);
+  else
+    h.bits = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+  return h;
+}
+inline float __bfloat162float(__nv_bfloat16 h) {
+  uint32_t u = (uint32_t)h.bits << 16;
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+/* ---- warp matrix multiply-accumulate (mma.h), the 16x16x16 shapes ---- */
+namespace nvcuda {
+namespace wmma {
+struct matrix_a {};
+struct matrix_b {};
+struct accumulator {};
+struct row_major {};
+struct col_major {};
+enum layout_t { mem_row_major, mem_col_major };
+
+template <class Use, int M, int N, int K, class T, class Layout = void>
+struct fragment {
+  static constexpr int rows = std::is_same<Use, matrix_b>::value ? K : M;
+  static constexpr int cols = std::is_same<Use, matrix_a>::value ? K : N;
+  static constexpr int num_elements = rows * cols; /* the whole tile, in every lane */
+  float x[rows * cols];
+};
+
+inline void check_ptr(const void *p, unsigned ldm, unsigned elem) {
+  if ((uintptr_t)p % 32) simt::error("wmma: pointer not 256-bit aligned", 0);
+  if ((ldm * elem) % 16) simt::error("wmma: ldm not a multiple of 16 bytes", 0);
+}
+
+template <class Use, int M, int N, int K, class T, class Layout, class V>
+inline void fill_fragment(fragment<Use, M, N, K, T, Layout> &f, V v) {
+  for (int i = 0; i < f.num_elements; i++) f.x[i] = (float)v;
+}
+
+/* matrix_a / matrix_b from bf16 memory in the fragment's layout */
+template <class Use, int M, int N, int K, class Layout>
+inline void load_matrix_sync(fragment<Use, M, N, K, __nv_bfloat16, Layout> &f, const __nv_bfloat16 *p, unsigned ldm) {
+  typedef fragment<Use, M, N, K, __nv_bfloat16, Layout> F;
+  check_ptr(p, ldm, 2);
+  for (int r = 0; r < F::rows; r++)
+    for (int c = 0; c < F::cols; c++)
+      f.x[r * F::cols + c] =
+          __bfloat162float(std::is_same<Layout, row_major>::value ? p[(size_t)r * ldm + c] : p[(size_t)c * ldm + r]);
+}
+
+template <int M, int N, int K>
+inline void load_matrix_sync(fragment<accumulator, M, N, K, float> &f, const float *p, unsigned ldm, layout_t l) {
+  check_ptr(p, ldm, 4);
+  for (int r = 0; r < M; r++)
+    for (int c = 0; c < N; c++) f.x[r * N + c] = l == mem_row_major ? p[(size_t)r * ldm + c] : p[(size_t)c * ldm + r];
+}
+
+/* each lane writes its share only: element e = r N + c when e % 32 is the lane */
+template <int M, int N, int K>
+inline void store_matrix_sync(float *p, const fragment<accumulator, M, N, K, float> &f, unsigned ldm, layout_t l) {
+  check_ptr(p, ldm, 4);
+  int ln = simt::lane();
+  for (int e = ln; e < M * N; e += 32) {
+    int r = e / N, c = e % N;
+    (l == mem_row_major ? p[(size_t)r * ldm + c] : p[(size_t)c * ldm + r]) = f.x[e];
+  }
+}
+
+/* d = a b + c: bf16 products (exact in f32) summed in f32, k ascending. A lane computes only
+ * the accumulator elements it stores (e % 32 == lane): accumulators are only ever written to
+ * memory by store_matrix_sync, which writes those, so the other elements are never seen (as
+ * on a GPU, where a lane holds a part of the tile) and the emulation costs 1/32 of the work. */
+template <int M, int N, int K, class LA, class LB>
+inline void mma_sync(fragment<accumulator, M, N, K, float> &d, const fragment<matrix_a, M, N, K, __nv_bfloat16, LA> &a,
+                     const fragment<matrix_b, M, N, K, __nv_bfloat16, LB> &b,
+                     const fragment<accumulator, M, N, K, float> &c) {
+  for (int e = simt::lane(); e < M * N; e += 32) {
+    int i = e / N, j = e % N;
+    float s = c.x[e];
+    for (int k = 0; k < K; k++) s += a.x[i * K + k] * b.x[k * N + j];
+    d.x[e] = s;
+  }
+}
+}  // namespace wmma
+}  // namespace nvcuda

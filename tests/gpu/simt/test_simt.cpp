@@ -1,0 +1,142 @@
+// test_simt.cpp — checks of the SIMT emulator itself (simt.h): shuffles, barriers and shared
+// memory, WMMA tiles against a plain product, and that it catches what it claims to catch:
+// a read of another lane's write without __syncwarp, threads split between a barrier and a
+// warp operation, a misaligned WMMA pointer. Exit 0 when every check holds.
+#include <cstdio>
+#include <vector>
+
+#include "simt.h"
+
+static int g_fail;
+#define CHECK(cond, ...)                        \
+  do {                                          \
+    if (!(cond)) {                              \
+      printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+      printf(__VA_ARGS__);                      \
+      printf("\n");                             \
+      g_fail = 1;                               \
+    }                                           \
+  } while (0)
+
+/* block sum of 0..n-1 over shuffles and a shared array, one block per 256 values */
+__global__ void k_sum(const int *x, int *out) {
+  __shared__ int part[8];
+  int t = threadIdx.x, v = x[blockIdx.x * 256 + t];
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  if (t % 32 == 0) part[t / 32] = v;
+  __syncthreads();
+  if (t == 0) {
+    int s = 0;
+    for (int w = 0; w < 8; w++) s += part[w];
+    out[blockIdx.x] = s;
+  }
+}
+
+static void test_sum() {
+  std::vector<int> x(1024), out(4, -1);
+  for (int i = 0; i < 1024; i++) x[i] = i;
+  long err = simt::launch(dim3(4), dim3(256), 0, [&] { k_sum(x.data(), out.data()); });
+  CHECK(err == 0, "k_sum: %ld emulator errors", err);
+  for (int b = 0; b < 4; b++) {
+    int want = 0;
+    for (int i = b * 256; i < b * 256 + 256; i++) want += i;
+    CHECK(out[b] == want, "k_sum block %d: %d, want %d", b, out[b], want);
+  }
+}
+
+/* shuffle kinds: idx (broadcast of lane 5), down by 3 (lanes 29..31 keep their own), width 8 */
+__global__ void k_shfl(int *out) {
+  int l = threadIdx.x;
+  out[l] = __shfl_sync(0xffffffffu, l * 10, 5);
+  out[32 + l] = __shfl_down_sync(0xffffffffu, l, 3);
+  out[64 + l] = __shfl_xor_sync(0xffffffffu, l, 1, 8);
+  out[96 + l] = __shfl_sync(0xffffffffu, l, 2, 8);
+}
+
+static void test_shfl() {
+  std::vector<int> out(128, -1);
+  CHECK(simt::launch(dim3(1), dim3(32), 0, [&] { k_shfl(out.data()); }) == 0, "k_shfl: emulator errors");
+  for (int l = 0; l < 32; l++) {
+    CHECK(out[l] == 50, "idx lane %d: %d", l, out[l]);
+    CHECK(out[32 + l] == (l + 3 < 32 ? l + 3 : l), "down lane %d: %d", l, out[32 + l]);
+    CHECK(out[64 + l] == (l ^ 1), "xor width 8 lane %d: %d", l, out[64 + l]);
+    CHECK(out[96 + l] == l / 8 * 8 + 2, "idx width 8 lane %d: %d", l, out[96 + l]);
+  }
+}
+
+/* one warp: C (16,16) = A (16,16) B (16,16) from bf16 tiles; A row-major, B column-major */
+__global__ void k_mma(const __nv_bfloat16 *a, const __nv_bfloat16 *b, const float *c0, float *c) {
+  using namespace nvcuda;
+  wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fa;
+  wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> fb;
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+  wmma::load_matrix_sync(fa, a, 24);
+  wmma::load_matrix_sync(fb, b, 24);
+  wmma::load_matrix_sync(acc, c0, 16, wmma::mem_row_major);
+  wmma::mma_sync(acc, fa, fb, acc);
+  wmma::store_matrix_sync(c, acc, 20, wmma::mem_row_major);
+}
+
+static void test_mma() {
+  alignas(32) __nv_bfloat16 a[16 * 24], b[16 * 24];
+  alignas(32) float c0[256], c[16 * 20];
+  for (int i = 0; i < 16 * 24; i++) {
+    a[i] = __float2bfloat16((float)((i * 7) % 13) - 6.0f);
+    b[i] = __float2bfloat16((float)((i * 5) % 11) * 0.25f);
+  }
+  for (int i = 0; i < 256; i++) c0[i] = (float)i;
+  CHECK(simt::launch(dim3(1), dim3(32), 0, [&] { k_mma(a, b, c0, c); }) == 0, "k_mma: emulator errors");
+  for (int i = 0; i < 16; i++)
+    for (int j = 0; j < 16; j++) {
+      double s = c0[i * 16 + j];
+      for (int k = 0; k < 16; k++) s += (double)__bfloat162float(a[i * 24 + k]) * __bfloat162float(b[j * 24 + k]);
+      CHECK(c[i * 20 + j] == (float)s, "mma (%d,%d): %g, want %g", i, j, c[i * 20 + j], s);
+    }
+}
+
+/* every lane writes its slot, then lane 0 reads lane 31's: without __syncwarp the emulator
+ * must hand back the stale value (the race a GPU may or may not show) */
+__global__ void k_race(int *buf, int *seen, int sync) {
+  int l = threadIdx.x;
+  buf[l] = l + 100;
+  if (sync) __syncwarp();
+  if (l == 0) *seen = buf[31];
+}
+
+static void test_race() {
+  std::vector<int> buf(32, -1);
+  int seen = 0;
+  simt::launch(dim3(1), dim3(32), 0, [&] { k_race(buf.data(), &seen, 0); });
+  CHECK(seen == -1, "unsynchronised read saw %d: the emulator hid a race", seen);
+  simt::launch(dim3(1), dim3(32), 0, [&] { k_race(buf.data(), &seen, 1); });
+  CHECK(seen == 131, "synchronised read saw %d", seen);
+}
+
+/* lane 0 at __syncwarp, the rest at __syncthreads: a deadlock on a GPU, an error here */
+__global__ void k_split() {
+  if (threadIdx.x == 0)
+    __syncwarp();
+  else
+    __syncthreads();
+}
+
+__global__ void k_misaligned(const __nv_bfloat16 *a) {
+  nvcuda::wmma::fragment<nvcuda::wmma::matrix_a, 16, 16, 16, __nv_bfloat16, nvcuda::wmma::row_major> f;
+  nvcuda::wmma::load_matrix_sync(f, a + 8, 16);
+}
+
+static void test_errors() {
+  CHECK(simt::launch(dim3(1), dim3(64), 0, [&] { k_split(); }) > 0, "divergent barrier not reported");
+  alignas(32) __nv_bfloat16 a[16 * 16 + 8] = {};
+  CHECK(simt::launch(dim3(1), dim3(32), 0, [&] { k_misaligned(a); }) > 0, "misaligned WMMA pointer not reported");
+}
+
+int main() {
+  test_sum();
+  test_shfl();
+  test_mma();
+  test_race();
+  test_errors();
+  printf("test_simt: %s\n", g_fail ? "FAIL" : "PASS");
+  return g_fail;
+}
