@@ -10,7 +10,9 @@
 // order) to the kv head's gradient. A launch count independent of the batch and head counts:
 // about 4 per chunk forward and 9 backward, where one launch per head and batch row cost ~80
 // per batch row and layer for a 16-head encoder. Decoding steps (one query) have their own
-// fused kernel, or with cuda_set_decode_kernels on, a split-key pair (at_decode_split).
+// fused kernel, or with cuda_set_decode_kernels on, a split-key pair (at_decode_split). In the
+// bf16 precision with cuda_set_flash_attention on, D 64/128 and no bias, forward and backward
+// take the tensor-core flash kernels of cu_flash.cuh instead (no score matrix in memory).
 #include <math.h>
 
 #include "cu_common.h"
@@ -418,9 +420,10 @@ static void at_tab_qkv(at_ptab *t, const at_dims *d, const tensor *q, const tens
 static inline int64_t at_pad4(int64_t n) { return (n + 3) & ~(int64_t)3; }
 
 
-/* The tensor-core flash forward (cu_flash.cuh), used when it is on and applies: bf16 precision,
- * D 64 or 128, no additive bias, lse wanted (training and prefill always ask), sizes in int.
- * at_flash_applies says whether it does; at_flash_launch runs it. */
+/* The tensor-core flash kernels (cu_flash.cuh), used when they are on and apply: bf16
+ * precision, D 64 or 128, no additive bias (nor its gradient), lse wanted (training and prefill
+ * always ask), sizes in int. at_flash_applies says whether they do; at_flash_launch runs the
+ * forward, at_flash_bwd_launch the backward (from any forward's lse: the same definition). */
 template <int D>
 static int at_flash_launch(backend *be, const at_dims *d, const tensor *q, const tensor *k, const tensor *v,
                            tensor *out, tensor *lse, const attn_cfg *cfg, const int32_t *dkl, const int32_t *dp0) {
@@ -436,6 +439,44 @@ static int at_flash_launch(backend *be, const at_dims *d, const tensor *q, const
                                                           (int)d->Tq, (int)d->Tk, (int)d->Hq, (int)d->Hkv, cfg->scale,
                                                           cfg->causal, dkl, dp0);
   CU_LAUNCHED("k_flash_fwd");
+  return TS_OK;
+}
+
+/* the backward: Dq = rowsum(dO o O) into scratch, then the dK/dV and dQ kernels (each only
+ * when its gradients are wanted) */
+template <int D>
+static int at_flash_bwd_launch(backend *be, const at_dims *d, const tensor *q, const tensor *k, const tensor *v,
+                               const tensor *out, const tensor *lse, const tensor *dout, tensor *dq, tensor *dk,
+                               tensor *dv, const attn_cfg *cfg, const int32_t *dkl, const int32_t *dp0) {
+  static int attr_set;
+  if (!attr_set) {
+    cudaError_t st = cudaFuncSetAttribute(k_flash_bwd_kv<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          (int)fl_bwd_geom<D>::bytes);
+    if (st == cudaSuccess)
+      st = cudaFuncSetAttribute(k_flash_bwd_q<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                (int)fl_q_geom<D>::bytes);
+    if (st != cudaSuccess) return cu_fail("cudaFuncSetAttribute(k_flash_bwd)", st);
+    attr_set = 1;
+  }
+  int64_t rows = d->B * d->Hq * d->Tq;
+  float *dot;
+  TS_TRY(cu_scratch(be, sizeof(float) * (size_t)rows, (void **)&dot));
+  k_flash_dot<D><<<cu_blocks(rows), 256>>>(cu_f(dout), cu_f(out), dot, (int)d->B, (int)d->Tq, (int)d->Hq);
+  CU_LAUNCHED("k_flash_dot");
+  if (dk || dv) {
+    dim3 grid((unsigned)((d->Tk + FL_BK - 1) / FL_BK), (unsigned)d->Hkv, (unsigned)d->B);
+    k_flash_bwd_kv<D><<<grid, FL_THREADS, fl_bwd_geom<D>::bytes>>>(
+        cu_f(q), cu_f(k), cu_f(v), cu_f(dout), cu_f(lse), dot, cu_f(dk), cu_f(dv), (int)d->Tq, (int)d->Tk, (int)d->Hq,
+        (int)d->Hkv, cfg->scale, cfg->causal, dkl, dp0);
+    CU_LAUNCHED("k_flash_bwd_kv");
+  }
+  if (dq) {
+    dim3 grid((unsigned)((d->Tq + FL_BQ - 1) / FL_BQ), (unsigned)d->Hq, (unsigned)d->B);
+    k_flash_bwd_q<D><<<grid, FL_THREADS, fl_q_geom<D>::bytes>>>(cu_f(q), cu_f(k), cu_f(v), cu_f(dout), cu_f(lse), dot,
+                                                               cu_f(dq), (int)d->Tq, (int)d->Tk, (int)d->Hq,
+                                                               (int)d->Hkv, cfg->scale, cfg->causal, dkl, dp0);
+    CU_LAUNCHED("k_flash_bwd_q");
+  }
   return TS_OK;
 }
 
@@ -501,6 +542,9 @@ int cu_attention_bwd(backend *be, const tensor *q, const tensor *k, const tensor
   if (!dq && !dk && !dv && !dbias) return TS_OK;
   const int32_t *dkl, *dp0;
   TS_TRY(at_stage(be, &d, cfg, &dkl, &dp0));
+  if (!dbias && at_flash_applies(be, &d, lse, cfg))
+    return d.D == 64 ? at_flash_bwd_launch<64>(be, &d, q, k, v, out, lse, dout, dq, dk, dv, cfg, dkl, dp0)
+                     : at_flash_bwd_launch<128>(be, &d, q, k, v, out, lse, dout, dq, dk, dv, cfg, dkl, dp0);
   int grouped = d.grp > 1; /* per-query-head dV / dK in scratch, then summed per group */
   size_t per_row = 2 * sizeof(float) * (size_t)(d.Hq * TTp) + (grouped ? 2 * sizeof(float) * (size_t)(d.Hq * KDp) : 0) +
                    AT_TABLES * sizeof(float *) * (size_t)d.Hq;

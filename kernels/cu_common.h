@@ -25,7 +25,7 @@ typedef struct cu_ctx {
   int gemm;        /* GEMM precision, cuda_ctl.h: TS_GEMM_F32 (cublasSgemm), _TF32, _BF16 */
   int attn_rows;   /* batch rows per attention chunk (cuda_set_attn_rows); 0: as many as fit in
                       CU_ATTN_SCRATCH bytes of scores */
-  int flash;       /* bf16 precision: attention forward on the tensor-core flash kernel
+  int flash;       /* bf16 precision: attention on the tensor-core flash kernels
                       (cuda_set_flash_attention; not yet run on a GPU, off by default) */
   int dec2;        /* the decoding kernels not yet run on a GPU (cuda_set_decode_kernels): the
                       small-row GEMM (cu_matmul.cu) and split-key attention (cu_attn.cu) */

@@ -13,8 +13,9 @@
 #      TSASR_CUDA_DECODE_KERNELS=1 (decoding kernels written without a GPU, off by default;
 #      reported, not required), and when they pass, their rollouts (bench.log) and profile;
 #   4b. the attention group in bf16 without and with TSASR_CUDA_FLASH=1 (the tensor-core flash
-#      forward, checked so far under the SIMT emulator; off by default), the bf16 parity and the
-#      sanitizers with it; when they pass, attention timings and SFT steps with it (bench.log);
+#      attention, forward and backward, checked so far under the SIMT emulator; off by default),
+#      the bf16 parity and the sanitizers with it; when they pass, attention timings and SFT
+#      steps with it (bench.log);
 #   5. bench_gpu_ops: matmul, attention and a Qwen2.5-0.5B-shaped layer, CUDA-event timings;
 #   6. bench_device: the paper's geometry (data2vec large + Qwen2.5-0.5B, random weights) on
 #      CUDA: SFT tokens/s, TFLOP/s and MFU on 4 x 20 s inputs, and GRPO rollouts of 8 x 512,
@@ -226,7 +227,7 @@ if [ -n "$san" ]; then
 fi
 step decode_kernels "$d2" "$d2note"
 
-# ---- 3e. the tensor-core flash attention forward (TSASR_CUDA_FLASH=1; bf16 precision only; off
+# ---- 3e. the tensor-core flash attention, forward and backward (TSASR_CUDA_FLASH=1; bf16 only; off
 # by default, checked so far under the SIMT emulator in ctest): the attention group in bf16
 # without and with it against the CPU's f32 (normalised error <= 1e-2: bf16 operands), the bf16
 # model parity with it, memcheck and racecheck of the attention group. Reported, not required;
@@ -266,16 +267,16 @@ if left; then
   timeout 120 "$build/bench_gpu_ops" > "$logs/bench.log" 2>&1
   brc=$?
   step bench "$([ $brc = 0 ] && echo ok || echo "FAIL($brc)")" "$(head -n 1 "$logs/bench.log")"
-  if [ "$fa" = ok ]; then # attention in bf16 without and with the flash forward (step 3e)
+  if [ "$fa" = ok ]; then # attention in bf16 without and with the flash kernels (step 3e)
     for f in 0 1; do
       { echo; echo "== TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FLASH=$f"; } >> "$logs/bench.log"
       TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FLASH=$f timeout 60 "$build/bench_gpu_ops" attention > "$build/bench_flash$f.log" 2>&1
       cat "$build/bench_flash$f.log" >> "$logs/bench.log"
     done
-    step bench_flash ok "fwd ms without / with: $(paste <(grep 'attention fwd' "$build/bench_flash0.log" | awk '{print $(NF-4)}') \
-      <(grep 'attention fwd' "$build/bench_flash1.log" | awk '{print $(NF-4)}') | tr '\t\n' '/ ')"
+    step bench_flash ok "fwd, bwd ms without / with: $(paste <(grep -E 'attention (fwd|bwd)' "$build/bench_flash0.log" | \
+      awk '{print $(NF-4)}') <(grep -E 'attention (fwd|bwd)' "$build/bench_flash1.log" | awk '{print $(NF-4)}') | tr '\t\n' '/ ')"
   else
-    step bench_flash SKIP "the flash forward did not pass step 3e"
+    step bench_flash SKIP "the flash kernels did not pass step 3e"
   fi
 else
   step bench SKIP "time budget ($budget s) spent"
@@ -298,7 +299,7 @@ if left; then
   else
     step bench_dec2 SKIP "the decoding kernels did not pass step 3d"
   fi
-  # SFT steps in bf16 with the flash forward (appended to bench.log; compare with bench_device's bf16 row)
+  # SFT steps in bf16 with the flash kernels (appended to bench.log; compare with bench_device's bf16 row)
   if [ "$fa" = ok ] && left; then
     { echo; echo "== SFT, bf16, TSASR_CUDA_FLASH=1"; } >> "$logs/bench.log"
     TSASR_CUDA_FLASH=1 timeout 90 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 \

@@ -40,6 +40,7 @@ ucontext_t g_sched;
 const std::function<void()> *g_body;
 unsigned char *g_dyn; /* this block's dynamic shared memory (256-byte aligned, as on a GPU) */
 long g_errors, g_launch_errors;
+uint64_t g_seed; /* 0: lockstep rounds; else the skewed schedule's generator state */
 #ifdef SIMT_ASAN
 void *g_sched_fake;
 const void *g_sched_bottom;
@@ -154,12 +155,26 @@ void run_block(size_t smem) {
     makecontext(&f.ctx, entry, 0);
   }
   for (;;) {
+    /* lockstep (seed 0): every runnable thread runs each round; skewed: each warp runs with
+     * probability 1/2 per round (at least one runs), so warps drift apart and a warp may be
+     * several warp-synchronous steps ahead of another between two barriers */
     bool ran = false;
-    for (size_t i = 0; i < n; i++)
-      if (g_fibers[i].state == RUNNABLE) {
-        run(g_fibers[i]);
-        ran = true;
-      }
+    for (size_t w0 = 0; w0 < n; w0 += 32) {
+      if (g_seed && (g_seed = g_seed * 6364136223846793005ull + 1442695040888963407ull) >> 63) continue;
+      for (size_t i = w0; i < n && i < w0 + 32; i++)
+        if (g_fibers[i].state == RUNNABLE) {
+          run(g_fibers[i]);
+          ran = true;
+        }
+    }
+    if (!ran)
+      for (size_t i = 0; i < n; i++)
+        if (g_fibers[i].state == RUNNABLE) {
+          for (size_t t = i / 32 * 32; t < n && t < i / 32 * 32 + 32; t++)
+            if (g_fibers[t].state == RUNNABLE) run(g_fibers[t]);
+          ran = true;
+          break;
+        }
     size_t done = 0, bar = 0;
     for (size_t i = 0; i < n; i++) done += g_fibers[i].state == DONE, bar += g_fibers[i].state == AT_BAR;
     if (done == n) break;
@@ -242,5 +257,7 @@ long launch(dim3 grid, dim3 block, size_t smem, const std::function<void()> &bod
 }
 
 long errors() { return g_errors; }
+
+void set_schedule(uint64_t seed) { g_seed = seed; }
 
 }  // namespace simt

@@ -9,11 +9,13 @@
 // fragments hold the whole 16x16 tile in every lane; a fragment store writes only the
 // elements of the storing lane (element e by lane e % 32), so a lane that reads a stored tile
 // before __syncwarp sees stale elements too; mma_sync computes only those elements (kernels
-// must not read accumulator elements directly, which is unportable CUDA anyway). Barriers reached by some threads while others
-// wait at a warp operation, shuffles naming a finished lane and misaligned WMMA pointers are
-// errors (simt::errors()). Shared memory: `__shared__` arrays become statics (one block at a
-// time), dynamic shared memory is a fresh heap buffer per block (AddressSanitizer sees its
-// bounds). Kernel sources test `SIMT_EMU` to swap their CUDA headers for this one.
+// must not read accumulator elements one by one, which is unportable CUDA anyway). Races
+// between warps show under the skewed schedule (set_schedule), where warps drift apart.
+// Barriers reached by some threads while others wait at a warp operation, shuffles naming a
+// finished lane and misaligned WMMA pointers are errors (simt::errors()). Shared memory:
+// `__shared__` arrays become statics (one block at a time), dynamic shared memory is a fresh
+// heap buffer per block (AddressSanitizer sees its bounds). Kernel sources test `SIMT_EMU` to
+// swap their CUDA headers for this one.
 #pragma once
 #define SIMT_EMU 1
 
@@ -55,6 +57,11 @@ void error(const char *what, int line);
  * smem bytes of dynamic shared memory per block. Returns the errors of this launch. */
 long launch(dim3 grid, dim3 block, size_t smem, const std::function<void()> &body);
 long errors(); /* all launches so far */
+/* 0 (the default): threads advance in lockstep rounds between synchronisation points. Any
+ * other seed: warps are scheduled at random (each runnable warp runs in a round with
+ * probability 1/2), so that one warp can be ahead of another, exposing races between warps
+ * that lockstep hides; tests run their kernels under a few seeds. */
+void set_schedule(uint64_t seed);
 }  // namespace simt
 
 #define threadIdx (simt::thread_idx())

@@ -1,10 +1,12 @@
-// test_flash_emu.cpp — the tensor-core flash attention forward (kernels/cu_flash.cuh) run under
-// the SIMT emulator against a double-precision reference: causal and bidirectional, grouped
+// test_flash_emu.cpp — the tensor-core flash attention (kernels/cu_flash.cuh), forward and
+// backward, run under the SIMT emulator against a double-precision reference: causal and bidirectional, grouped
 // query heads, key padding, queries offset into a cache (q_pos0), rows with no visible key,
 // sequence lengths that are not multiples of the tiles, head dims 64 and 128. The reference
 // takes the kernel's bf16-rounded q, k, v; the kernel also rounds P to bf16, which bounds the
 // output's error (normalised 4e-3 here; measured ~1e-3), while lse sees no rounding of P
-// (1e-5 absolute). Exit 0 when every case passes.
+// (1e-5 absolute). The backward kernels take the forward's out and lse and are compared with
+// the exact gradients (P and dS rounded to bf16 in the kernels: 1e-2 normalised), added to
+// random starting gradients as the op adds them. Exit 0 when every case passes.
 #include <cmath>
 #include <cstdio>
 #include <vector>
@@ -26,6 +28,98 @@ struct fcase {
   std::vector<int> kv_len, q_pos0; /* empty: none */
   float spread;                    /* score scale: larger values make peakier rows */
 };
+
+/* normalised error of got - base against ref */
+static double nerr(const std::vector<float> &got, const std::vector<float> &base, const std::vector<double> &ref) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < ref.size(); i++) {
+    double d = ((double)got[i] - base[i]) - ref[i];
+    num += std::isnan(got[i]) ? INFINITY : d * d;
+    den += ref[i] * ref[i];
+  }
+  return std::sqrt(num / (den > 0 ? den : 1));
+}
+
+/* the backward kernels on the forward's out and lse, against the exact gradients of the
+ * reference attention (bf16-rounded q, k, v, dO); gradients are added to random bases */
+static void backward(const fcase &c, const std::vector<float> &q, const std::vector<float> &k,
+                     const std::vector<float> &v, const std::vector<float> &out, const std::vector<float> &lse,
+                     float scale) {
+  const int B = c.B, Tq = c.Tq, Tk = c.Tk, Hq = c.Hq, Hkv = c.Hkv, D = c.D, grp = Hq / Hkv;
+  const int *kl = c.kv_len.empty() ? nullptr : c.kv_len.data(), *qp = c.q_pos0.empty() ? nullptr : c.q_pos0.data();
+  std::vector<float> dout(q.size()), dot((size_t)B * Hq * Tq, NAN);
+  for (auto &x : dout) x = frand();
+  std::vector<float> dq0(q.size()), dk0(k.size()), dv0(v.size());
+  for (auto &x : dq0) x = frand();
+  for (auto &x : dk0) x = frand();
+  for (auto &x : dv0) x = frand();
+  std::vector<float> dq = dq0, dk = dk0, dv = dv0;
+  long err = 0;
+  dim3 gkv((unsigned)((Tk + FL_BK - 1) / FL_BK), (unsigned)Hkv, (unsigned)B);
+  dim3 gq((unsigned)((Tq + FL_BQ - 1) / FL_BQ), (unsigned)Hq, (unsigned)B);
+#define FL_BWD(DD)                                                                                                    \
+  do {                                                                                                               \
+    err += simt::launch(dim3(4), dim3(64), 0, [&] { k_flash_dot<DD>(dout.data(), out.data(), dot.data(), B, Tq, Hq); }); \
+    err += simt::launch(gkv, dim3(FL_THREADS), fl_bwd_geom<DD>::bytes, [&] {                                         \
+      k_flash_bwd_kv<DD>(q.data(), k.data(), v.data(), dout.data(), lse.data(), dot.data(), dk.data(), dv.data(), Tq, \
+                         Tk, Hq, Hkv, scale, c.causal, kl, qp);                                                      \
+    });                                                                                                              \
+    err += simt::launch(gq, dim3(FL_THREADS), fl_q_geom<DD>::bytes, [&] {                                            \
+      k_flash_bwd_q<DD>(q.data(), k.data(), v.data(), dout.data(), lse.data(), dot.data(), dq.data(), Tq, Tk, Hq,    \
+                        Hkv, scale, c.causal, kl, qp);                                                               \
+    });                                                                                                              \
+  } while (0)
+  if (D == 64)
+    FL_BWD(64);
+  else
+    FL_BWD(128);
+#undef FL_BWD
+  std::vector<double> rq(q.size(), 0.0), rk(k.size(), 0.0), rv(v.size(), 0.0), s((size_t)Tk), p((size_t)Tk);
+  for (int b = 0; b < B; b++)
+    for (int h = 0; h < Hq; h++) {
+      int hk = h / grp;
+      for (int i = 0; i < Tq; i++) {
+        int lim = kl ? std::min(std::max(kl[b], 0), Tk) : Tk;
+        if (c.causal && (qp ? qp[b] : 0) + i + 1 < lim) lim = (qp ? qp[b] : 0) + i + 1;
+        if (lim <= 0) continue;
+        size_t qo = (((size_t)b * Tq + i) * Hq + h) * D;
+        double mx = -INFINITY, sum = 0;
+        for (int j = 0; j < lim; j++) {
+          size_t ko = (((size_t)b * Tk + j) * Hkv + hk) * D;
+          double d0 = 0;
+          for (int d = 0; d < D; d++) d0 += bf(q[qo + d]) * bf(k[ko + d]);
+          s[j] = d0 * scale;
+          mx = std::max(mx, s[j]);
+        }
+        for (int j = 0; j < lim; j++) sum += std::exp(s[j] - mx);
+        std::vector<double> o((size_t)D, 0.0);
+        for (int j = 0; j < lim; j++) {
+          p[j] = std::exp(s[j] - mx) / sum;
+          size_t ko = (((size_t)b * Tk + j) * Hkv + hk) * D;
+          for (int d = 0; d < D; d++) o[d] += p[j] * bf(v[ko + d]);
+        }
+        double Di = 0;
+        for (int d = 0; d < D; d++) Di += bf(dout[qo + d]) * o[d];
+        for (int j = 0; j < lim; j++) {
+          size_t ko = (((size_t)b * Tk + j) * Hkv + hk) * D;
+          double dp = 0;
+          for (int d = 0; d < D; d++) dp += bf(dout[qo + d]) * bf(v[ko + d]);
+          double ds = p[j] * (dp - Di);
+          for (int d = 0; d < D; d++) {
+            rv[ko + d] += p[j] * bf(dout[qo + d]);
+            rk[ko + d] += scale * ds * bf(q[qo + d]);
+            rq[qo + d] += scale * ds * bf(k[ko + d]);
+          }
+        }
+      }
+    }
+  double eq = nerr(dq, dq0, rq), ek = nerr(dk, dk0, rk), ev = nerr(dv, dv0, rv);
+  bool ok = err == 0 && eq < 1e-2 && ek < 1e-2 && ev < 1e-2;
+  printf("%s bwd: dq rel %.2e, dk rel %.2e, dv rel %.2e, emulator errors %ld\n", ok ? "ok  " : "FAIL", eq, ek, ev, err);
+  if (!ok) g_fail = 1;
+}
+
+static void run_all();
 
 static void run(const fcase &c) {
   const int B = c.B, Tq = c.Tq, Tk = c.Tk, Hq = c.Hq, Hkv = c.Hkv, D = c.D;
@@ -88,20 +182,30 @@ static void run(const fcase &c) {
     }
   double rel = std::sqrt(num / (den > 0 ? den : 1));
   bool ok = err == 0 && bad_rows == 0 && rel < 4e-3 && lse_err < 1e-5;
-  printf("%s B=%d Tq=%d Tk=%d H=%d/%d D=%d causal=%d kv_len=%s q_pos0=%s spread=%g: out rel %.2e, lse abs %.2e, "
+  printf("%s fwd B=%d Tq=%d Tk=%d H=%d/%d D=%d causal=%d kv_len=%s q_pos0=%s spread=%g: out rel %.2e, lse abs %.2e, "
          "bad %d, emulator errors %ld\n",
          ok ? "ok  " : "FAIL", B, Tq, Tk, Hq, Hkv, D, c.causal, kl ? "yes" : "no", qp ? "yes" : "no", (double)c.spread,
          rel, lse_err, bad_rows, err);
   if (!ok) g_fail = 1;
+  backward(c, q, k, v, out, lse, scale);
 }
 
 int main() {
+  /* lockstep, then two skewed schedules (warps drifting apart: races between warps) */
+  for (uint64_t seed : {0ull, 0x9e3779b97f4a7c15ull, 0x2545f4914f6cdd1dull}) {
+    simt::set_schedule(seed);
+    printf("schedule %s\n", seed ? "skewed" : "lockstep");
+    run_all();
+  }
+  printf("test_flash_emu: %s\n", g_fail ? "FAIL" : "PASS");
+  return g_fail;
+}
+
+static void run_all() {
   run({2, 100, 100, 4, 2, 64, 1, {}, {}, 1.0f});             /* causal, GQA 2:1, partial tiles */
   run({2, 130, 130, 2, 2, 64, 0, {130, 37}, {}, 1.0f});      /* encoder-like: bidirectional, key padding */
   run({2, 70, 150, 3, 1, 64, 1, {150, 100}, {80, 20}, 1.0f}); /* queries after cached keys, padded */
   run({1, 64, 64, 2, 1, 64, 1, {}, {}, 8.0f});               /* peaky rows: the running max moves */
   run({2, 20, 50, 2, 2, 64, 0, {0, 50}, {}, 1.0f});          /* a batch row with no visible key */
   run({1, 40, 90, 2, 1, 128, 1, {}, {50}, 1.0f});            /* head dim 128 */
-  printf("test_flash_emu: %s\n", g_fail ? "FAIL" : "PASS");
-  return g_fail;
 }

@@ -1,7 +1,8 @@
 // test_simt.cpp — checks of the SIMT emulator itself (simt.h): shuffles, barriers and shared
 // memory, WMMA tiles against a plain product, and that it catches what it claims to catch:
-// a read of another lane's write without __syncwarp, threads split between a barrier and a
-// warp operation, a misaligned WMMA pointer. Exit 0 when every check holds.
+// a read of another lane's write without __syncwarp, one of another warp's without
+// __syncthreads (skewed schedule), threads split between a barrier and a warp operation, a
+// misaligned WMMA pointer. Exit 0 when every check holds.
 #include <cstdio>
 #include <vector>
 
@@ -112,6 +113,33 @@ static void test_race() {
   CHECK(seen == 131, "synchronised read saw %d", seen);
 }
 
+/* warp 1 reads what warp 0 wrote: without __syncthreads only a schedule where warp 1 runs
+ * ahead shows it (lockstep runs warp 0's segment first); the skewed schedule must */
+__global__ void k_warp_race(int *seen, int sync) {
+  __shared__ int x[64];
+  int t = threadIdx.x;
+  x[t] = -1;
+  __syncthreads();
+  x[t] = t + 1;
+  __syncwarp();
+  if (sync) __syncthreads();
+  if (t >= 32) seen[t - 32] = x[t - 32];
+}
+
+static void test_warp_race() {
+  int stale = 0;
+  for (uint64_t seed = 1; seed <= 8; seed++) {
+    std::vector<int> seen(32, 0);
+    simt::set_schedule(seed);
+    simt::launch(dim3(1), dim3(64), 0, [&] { k_warp_race(seen.data(), 0); });
+    for (int i = 0; i < 32; i++) stale += seen[i] != i + 1;
+    simt::launch(dim3(1), dim3(64), 0, [&] { k_warp_race(seen.data(), 1); });
+    for (int i = 0; i < 32; i++) CHECK(seen[i] == i + 1, "seed %llu, synchronised: slot %d saw %d", (unsigned long long)seed, i, seen[i]);
+  }
+  simt::set_schedule(0);
+  CHECK(stale > 0, "the skewed schedule never ran warp 1 ahead of warp 0 (8 seeds)");
+}
+
 /* lane 0 at __syncwarp, the rest at __syncthreads: a deadlock on a GPU, an error here */
 __global__ void k_split() {
   if (threadIdx.x == 0)
@@ -136,6 +164,8 @@ int main() {
   test_shfl();
   test_mma();
   test_race();
+  test_warp_race();
+  fprintf(stderr, "test_simt: the errors below are provoked on purpose\n");
   test_errors();
   printf("test_simt: %s\n", g_fail ? "FAIL" : "PASS");
   return g_fail;
