@@ -16,6 +16,7 @@
 #include <math.h>
 
 #include "cu_common.h"
+#include "cu_decode.cuh"
 #include "cu_flash.cuh"
 
 typedef struct at_dims {
@@ -25,13 +26,6 @@ typedef struct at_dims {
 static at_dims at_dims_of(const tensor *q, const tensor *k) {
   at_dims d = {q->ne[0], q->ne[1], k->ne[1], q->ne[2], k->ne[2], q->ne[3], q->ne[2] / k->ne[2]};
   return d;
-}
-
-/* number of keys visible to query i (keys [0, lim)) */
-__device__ __forceinline__ int64_t at_lim(int64_t klen, int causal, int64_t p0, int64_t i) {
-  int64_t lim = klen;
-  if (causal && p0 + i + 1 < lim) lim = p0 + i + 1;
-  return lim < 0 ? 0 : lim;
 }
 
 /* Scores of a chunk: S (bc, Hq, TTp) with (Tq, Tk) per (b, h) at stride TTp = Tq Tk rounded up
@@ -146,91 +140,6 @@ static int at_tab(at_ptab *t, const float *base, int64_t sb, int64_t sh, int64_t
   return k;
 }
 
-/* One query per batch row (a decoding step): everything in one launch, a block of
- * AT_DEC_THREADS per (b, h): scores into shared memory (a warp per key, lanes across D, a
- * shuffle sum), masks and bias, softmax with the row log-sum-exp, then O = P V with the warps
- * taking every AT_DEC_WARPS-th key and the lanes the columns, the warps' partial sums added in
- * warp order (the chunked path below would take 4 launches and (B, Hq, 1, Tk) scratch).
- * Speed, measured on an H200 (paper-geometry rollout, G = 8, 14 heads, a few hundred keys;
- * ops timed between syncs): 67 us per call against 70 us for the earlier version (a thread per
- * key, then a thread per output column walking every key), no measurable change. Both are
- * latency-bound: 112 blocks, each warp walking its keys one load chain at a time. The next
- * step, splitting the keys across blocks (flash-decoding) with whole keys per lane, is
- * at_decode_split below (behind cuda_set_decode_kernels until run on a GPU). */
-#define AT_DEC_MAX_TK 11000 /* scores in shared memory (44 KB; with red[] and the block
-                               reductions' 384 bytes, under the 48 KB a launch gets) */
-#define AT_DEC_THREADS 256
-#define AT_DEC_WARPS (AT_DEC_THREADS / 32)
-#define AT_DEC_CW 4 /* columns per lane in one pass of O = P V: a pass covers 128 columns */
-/* the scores' shared array: Tk rounded up to 4, plus 4. ptxas (CUDA 13, sm_90) turned the
- * earlier version's unrolled key loop into LDS.128 loads whose tail could reach 12 bytes past
- * sc[Tk - 1] (compute-sanitizer on an H200: "Invalid __shared__ read of size 12 bytes" at
- * Tk = 37); the values were never used, but a read must stay inside the block's allocation */
-#define AT_DEC_SC(Tk) ((((Tk) + 3) & ~(int64_t)3) + 4)
-__global__ void __launch_bounds__(AT_DEC_THREADS)
-    k_attn_decode(const float *q, const float *k, const float *v, float *out, float *lse, const float *bias,
-                  const int32_t *klen, const int32_t *p0, int causal, float scale, int64_t Tk, int64_t Hq,
-                  int64_t Hkv, int64_t D) {
-  extern __shared__ float sc[];                   /* (AT_DEC_SC(Tk)): (Tk) used */
-  __shared__ float red[AT_DEC_WARPS][32 * AT_DEC_CW]; /* the warps' partial O */
-  int64_t b = blockIdx.x / Hq, h = blockIdx.x % Hq, kh = h / (Hq / Hkv), ks = Hkv * D;
-  const float *qr = q + (b * Hq + h) * D;
-  const float *kb = k + (b * Tk * Hkv + kh) * D, *vb = v + (b * Tk * Hkv + kh) * D; /* key j at + j ks */
-  const float *br = bias ? bias + h * Tk : NULL;
-  float *orow = out + (b * Hq + h) * D;
-  int64_t lim = at_lim(klen ? klen[b] : Tk, causal, p0 ? p0[b] : 0, 0);
-  int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
-  float mx = -INFINITY;
-#pragma unroll 4
-  for (int64_t j = w; j < lim; j += AT_DEC_WARPS) {
-    const float *kr = kb + j * ks;
-    float dot = 0.0f;
-    for (int64_t c = lane; c < D; c += 32) dot += qr[c] * kr[c];
-    /* xor butterfly: every lane ends with the same (bitwise) sum */
-    for (int o = 16; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
-    float s = scale * dot + (br ? br[j] : 0.0f);
-    if (lane == 0) sc[j] = s;
-    mx = fmaxf(mx, s);
-  }
-  mx = cu_block_max(mx); /* also orders the writes to sc before the reads below */
-  if (mx == -INFINITY) { /* no visible key: zero output, lse = -inf */
-    for (int64_t c = threadIdx.x; c < D; c += blockDim.x) orow[c] = 0.0f;
-    if (threadIdx.x == 0 && lse) lse[b * Hq + h] = -INFINITY;
-    return;
-  }
-  double sum = 0;
-  for (int64_t j = threadIdx.x; j < lim; j += blockDim.x) {
-    float p = expf(sc[j] - mx);
-    sc[j] = p;
-    sum += p;
-  }
-  sum = cu_block_sum(sum); /* also orders the writes to sc before the reads below */
-  float inv = 1.0f / (float)sum;
-  for (int64_t c0 = 0; c0 < D; c0 += 32 * AT_DEC_CW) {
-    float acc[AT_DEC_CW];
-#pragma unroll
-    for (int i = 0; i < AT_DEC_CW; i++) acc[i] = 0.0f;
-#pragma unroll 4
-    for (int64_t j = w; j < lim; j += AT_DEC_WARPS) {
-      float p = sc[j];
-      const float *vr = vb + j * ks + c0;
-#pragma unroll
-      for (int i = 0; i < AT_DEC_CW; i++)
-        if (c0 + lane + 32 * i < D) acc[i] += p * vr[lane + 32 * i];
-    }
-#pragma unroll
-    for (int i = 0; i < AT_DEC_CW; i++) red[w][lane + 32 * i] = acc[i];
-    __syncthreads();
-    for (int t = threadIdx.x; t < 32 * AT_DEC_CW && c0 + t < D; t += blockDim.x) {
-      float o = 0.0f;
-      for (int u = 0; u < AT_DEC_WARPS; u++) o += red[u][t];
-      orow[c0 + t] = o * inv;
-    }
-    __syncthreads(); /* red is reused by the next pass */
-  }
-  if (threadIdx.x == 0 && lse) lse[b * Hq + h] = mx + logf((float)sum);
-}
-
 /* the kv_len / q_pos0 host arrays (B) on the device (staged once per step: they repeat) */
 static int at_stage(backend *be, const at_dims *d, const attn_cfg *cfg, const int32_t **dk, const int32_t **dp) {
   size_t nb = sizeof(int32_t) * (size_t)d->B;
@@ -249,116 +158,6 @@ static int at_decode(backend *be, const at_dims *d, const tensor *q, const tenso
       dk, dp, cfg->causal, cfg->scale, d->Tk, d->Hq, d->Hkv, d->D);
   CU_LAUNCHED("k_attn_decode");
   return TS_OK;
-}
-
-/* Split-key decoding ("flash-decoding"), used instead of k_attn_decode when
- * cuda_set_decode_kernels is on (cu_ctx.dec2; off by default: written without a GPU, checked by
- * single-threaded emulation). k_attn_decode gives each (b, h) one block that walks every key;
- * here the keys are cut into S = ceil(Tk / AT_SK_KC) chunks and two launches do the work:
- *  - k_attn_dec_part, grid (B Hq, S), AT_SK_KC threads: thread t takes key j = chunk KC + t,
- *    its whole dot product with q (q staged in shared memory; float4 loads when D % 4 == 0 and
- *    k is 16-byte aligned, the caller checks), s = scale dot + bias; then the chunk's m = max s
- *    and l = sum exp(s - m) (block reductions, l summed in double and kept as a float), and its
- *    unnormalised o[c] = sum exp(s - m) v[c]: the threads split into G = KC / W groups of W
- *    columns (W: D rounded up to a power of two, at most KC; columns coalesced across a
- *    group's threads), group g taking keys g, g + G, ...; the groups' sums meet in shared
- *    memory, added in group order. It writes (m, l, o) to part. A chunk starting at or past
- *    lim writes nothing (the merge does not read it); one whose scores are all -inf writes
- *    m = -inf, l = 0, o = 0.
- *  - k_attn_dec_merge, a block per (b, h): M = max m over the chunks holding visible keys;
- *    none or M = -inf: zero output and lse = -inf, as k_attn_decode. Else, chunks in order,
- *    L = sum l exp(m - M) (double), out = (sum o exp(m - M)) / L, lse = M + log L.
- * Scratch part: (B Hq, S, D + 2) floats, S <= 86 at AT_DEC_MAX_TK. at_decode runs instead when
- * D > AT_SK_MAXD or part would pass AT_SK_SCRATCH (many rows: at_decode then has blocks enough). */
-#define AT_SK_KC 128   /* keys per chunk = threads of k_attn_dec_part */
-#define AT_SK_MT 128   /* threads of k_attn_dec_merge */
-#define AT_SK_MAXD 256 /* head size limit (q in shared memory) */
-#define AT_SK_SCRATCH ((size_t)64 << 20)
-__global__ void __launch_bounds__(AT_SK_KC)
-    k_attn_dec_part(const float *q, const float *k, const float *v, float *part, const float *bias,
-                    const int32_t *klen, const int32_t *p0, int causal, float scale, int64_t Tk, int64_t Hq,
-                    int64_t Hkv, int64_t D, int vec) {
-  __shared__ __align__(16) float qs[AT_SK_MAXD]; /* the query row: (D) used */
-  __shared__ float pr[AT_SK_KC];                /* exp(s - m) of the chunk's keys */
-  __shared__ float red[AT_SK_KC];               /* (G, W): the key groups' partial o */
-  int64_t r = blockIdx.x, b = r / Hq, h = r % Hq, kh = h / (Hq / Hkv), ks = Hkv * D, j0 = (int64_t)blockIdx.y * AT_SK_KC;
-  int64_t lim = at_lim(klen ? klen[b] : Tk, causal, p0 ? p0[b] : 0, 0);
-  if (j0 >= lim) return; /* no visible key in the chunk (the whole block leaves) */
-  int t = threadIdx.x, nk = lim - j0 < AT_SK_KC ? (int)(lim - j0) : AT_SK_KC; /* visible keys j0 + [0, nk) */
-  const float *kb = k + ((b * Tk + j0) * Hkv + kh) * D, *vb = v + ((b * Tk + j0) * Hkv + kh) * D; /* key j0 + u at + u ks */
-  float *ps = part + (r * gridDim.y + blockIdx.y) * (D + 2); /* m, l, o (D) */
-  for (int64_t c = t; c < D; c += AT_SK_KC) qs[c] = q[r * D + c];
-  __syncthreads();
-  float s = -INFINITY;
-  if (t < nk) {
-    const float *kr = kb + t * ks;
-    float dot = 0.0f;
-    if (vec) { /* four partial sums, one per float4 lane */
-      float d0 = 0.0f, d1 = 0.0f, d2 = 0.0f, d3 = 0.0f;
-#pragma unroll 4
-      for (int64_t c = 0; c < D; c += 4) {
-        float4 a = *(const float4 *)(qs + c), x = *(const float4 *)(kr + c);
-        d0 += a.x * x.x, d1 += a.y * x.y, d2 += a.z * x.z, d3 += a.w * x.w;
-      }
-      dot = (d0 + d1) + (d2 + d3);
-    } else {
-      for (int64_t c = 0; c < D; c++) dot += qs[c] * kr[c];
-    }
-    s = scale * dot + (bias ? bias[h * Tk + j0 + t] : 0.0f);
-  }
-  float m = cu_block_max(s);
-  if (m == -INFINITY) { /* every score -inf: nothing to add */
-    for (int64_t c = t; c < D; c += AT_SK_KC) ps[2 + c] = 0.0f;
-    if (t == 0) ps[0] = -INFINITY, ps[1] = 0.0f;
-    return;
-  }
-  pr[t] = t < nk ? expf(s - m) : 0.0f;
-  double l = cu_block_sum(pr[t]); /* also orders the writes to pr before the reads below */
-  int W = AT_SK_KC;
-  while (W / 2 >= D) W /= 2;
-  int G = AT_SK_KC / W, c = t % W, g = t / W; /* thread t = g W + c */
-  for (int64_t c0 = 0; c0 < D; c0 += W) {
-    float acc = 0.0f;
-    if (c0 + c < D) {
-#pragma unroll 4
-      for (int u = g; u < nk; u += G) acc += pr[u] * vb[u * ks + c0 + c];
-    }
-    red[t] = acc;
-    __syncthreads();
-    if (t < W && c0 + t < D) {
-      float o = 0.0f;
-      for (int e = 0; e < G; e++) o += red[e * W + t];
-      ps[2 + c0 + t] = o;
-    }
-    __syncthreads(); /* red is reused by the next pass */
-  }
-  if (t == 0) ps[0] = m, ps[1] = (float)l;
-}
-
-__global__ void __launch_bounds__(AT_SK_MT)
-    k_attn_dec_merge(const float *part, float *out, float *lse, const int32_t *klen, const int32_t *p0, int causal,
-                     int64_t Tk, int64_t Hq, int64_t D, int64_t S) {
-  int64_t r = blockIdx.x, b = r / Hq, P = D + 2;
-  int64_t lim = at_lim(klen ? klen[b] : Tk, causal, p0 ? p0[b] : 0, 0);
-  int64_t ns = (lim + AT_SK_KC - 1) / AT_SK_KC; /* the chunks k_attn_dec_part wrote */
-  const float *pp = part + r * S * P;           /* chunk s at + s P: m, l, o (D) */
-  float *orow = out + r * D;
-  float M = -INFINITY;
-  for (int64_t s = 0; s < ns; s++) M = fmaxf(M, pp[s * P]);
-  if (M == -INFINITY) { /* no visible key: zero output, lse = -inf */
-    for (int64_t c = threadIdx.x; c < D; c += blockDim.x) orow[c] = 0.0f;
-    if (threadIdx.x == 0 && lse) lse[r] = -INFINITY;
-    return;
-  }
-  double L = 0;
-  for (int64_t s = 0; s < ns; s++) L += (double)pp[s * P + 1] * expf(pp[s * P] - M);
-  float inv = 1.0f / (float)L; /* L >= 1: the chunk with m = M has l >= 1 */
-  for (int64_t c = threadIdx.x; c < D; c += blockDim.x) {
-    float o = 0.0f;
-    for (int64_t s = 0; s < ns; s++) o += pp[s * P + 2 + c] * expf(pp[s * P] - M);
-    orow[c] = o * inv;
-  }
-  if (threadIdx.x == 0 && lse) lse[r] = M + logf((float)L);
 }
 
 /* the scratch bytes of the split-key path, 0 when it does not take this step */

@@ -15,6 +15,7 @@ extern "C" {
 #include "tensor/backend.h"
 }
 #include "tensor/cuda_ctl.h"
+#include "cu_dev.cuh"
 
 typedef struct cu_ctx {
   int device;
@@ -77,7 +78,6 @@ static inline unsigned cu_blocks(int64_t n) {
   if (b > 65535 * 8) b = 65535 * 8;
   return (unsigned)b;
 }
-#define CU_LOOP(i, n) for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
 
 /* A device copy of a small host array that is often passed again unchanged: returns the copy
  * made for an equal array earlier (compared byte for byte) or makes one. The copy stays valid
@@ -106,32 +106,6 @@ int cu_gemm(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, float 
 int cu_gemm_ptr(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *const *A,
                 int64_t lda, const float *const *B, int64_t ldb, float beta, float *const *C, int64_t ldc,
                 int64_t count, int aligned);
-
-/* Block-wide sum of a double (blockDim.x a multiple of 32, at most 1024); every thread gets it. */
-__device__ __forceinline__ double cu_block_sum(double v) {
-  __shared__ double sh[32];
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
-  __syncthreads();
-  if (lane == 0) sh[w] = v;
-  __syncthreads();
-  int nw = (blockDim.x + 31) >> 5;
-  double t = lane < nw ? sh[lane] : 0.0;
-  for (int o = 16; o > 0; o >>= 1) t += __shfl_xor_sync(0xffffffffu, t, o);
-  return t;
-}
-__device__ __forceinline__ float cu_block_max(float v) {
-  __shared__ float shm[32];
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
-  __syncthreads();
-  if (lane == 0) shm[w] = v;
-  __syncthreads();
-  int nw = (blockDim.x + 31) >> 5;
-  float t = lane < nw ? shm[lane] : -INFINITY;
-  for (int o = 16; o > 0; o >>= 1) t = fmaxf(t, __shfl_xor_sync(0xffffffffu, t, o));
-  return t;
-}
 
 /* ---- ops (signatures as in be_ops) ---- */
 int cu_fill(backend *be, tensor *x, float v);

@@ -14,13 +14,12 @@
 // runs it under the SIMT emulator (SIMT_EMU) against a double-precision reference in ctest.
 #pragma once
 
+#include "cu_dev.cuh"
 #ifdef SIMT_EMU
-#define FL_DYN_SMEM(name) unsigned char *name = simt::dyn_smem()
 #define FL_UNROLL
 #else
 #include <cuda_bf16.h>
 #include <mma.h>
-#define FL_DYN_SMEM(name) extern __shared__ __align__(32) unsigned char name[]
 #define FL_UNROLL _Pragma("unroll") /* loops over fragment arrays: registers, not local memory */
 #endif
 
@@ -55,7 +54,7 @@ __global__ void __launch_bounds__(FL_THREADS)
   using namespace nvcuda;
   typedef fl_geom<D> G;
   typedef wmma::fragment<wmma::accumulator, 16, 16, 16, float> facc;
-  FL_DYN_SMEM(smem);
+  CU_DYN_SMEM(unsigned char, smem);
   __nv_bfloat16 *Qs = (__nv_bfloat16 *)(smem + G::q_off), *Ks = (__nv_bfloat16 *)(smem + G::k_off),
                 *Vs = (__nv_bfloat16 *)(smem + G::v_off);
   const int tid = threadIdx.x, w = tid >> 5, lane = tid & 31;
@@ -230,7 +229,7 @@ __global__ void __launch_bounds__(FL_THREADS)
   using namespace nvcuda;
   typedef fl_bwd_geom<D> G;
   typedef wmma::fragment<wmma::accumulator, 16, 16, 16, float> facc;
-  FL_DYN_SMEM(smem);
+  CU_DYN_SMEM(unsigned char, smem);
   __nv_bfloat16 *Ks = (__nv_bfloat16 *)(smem + G::a_off), *Vs = (__nv_bfloat16 *)(smem + G::b_off),
                 *Qs = (__nv_bfloat16 *)(smem + G::c_off), *Gs = (__nv_bfloat16 *)(smem + G::d_off);
   float *Ls = (float *)(smem + G::r_off), *Ds = Ls + 64;
@@ -365,7 +364,7 @@ __global__ void __launch_bounds__(FL_THREADS)
   using namespace nvcuda;
   typedef fl_q_geom<D> G;
   typedef wmma::fragment<wmma::accumulator, 16, 16, 16, float> facc;
-  FL_DYN_SMEM(smem);
+  CU_DYN_SMEM(unsigned char, smem);
   __nv_bfloat16 *Qs = (__nv_bfloat16 *)(smem + G::q_off), *Gs = (__nv_bfloat16 *)(smem + G::g_off),
                 *Ks = (__nv_bfloat16 *)(smem + G::k_off), *Vs = (__nv_bfloat16 *)(smem + G::v_off);
   const int tid = threadIdx.x, w = tid >> 5, lane = tid & 31;

@@ -3,6 +3,7 @@
 // (behind cuda_set_decode_kernels), and the backward with the bias gradient as a column
 // reduction.
 #include "cu_common.h"
+#include "cu_smallm.cuh"
 
 typedef struct mm_geom {
   int64_t batch, rows, cols;
@@ -50,77 +51,6 @@ int cu_colsum_add(const float *g, float *out, int64_t rows, int64_t N) {
   k_colsum<<<grid, blk>>>(g, out, rows, N);
   CU_LAUNCHED("k_colsum");
   return TS_OK;
-}
-
-/* ---- few rows against a weight stored (N, K): a decoding step's x W^T with G rows. Used only
- * when cuda_set_decode_kernels is on (off by default: written without a GPU, checked by
- * single-threaded emulation; tests/gpu/run.sh checks and times it). On an H200 cuBLAS took
- * 27.5 us per such GEMM (8 rows) timed between syncs, roughly 15-20 us of GPU time, 171 per
- * Qwen2.5-0.5B step, most of the step; streaming the weight at bandwidth would take ~5 us for
- * the largest.
- *
- * A block of 256 threads takes SM_NC = 32 / MM columns at a time. Its threads stride over K in
- * float4s (thread t: float4 t, t + 256, ...), each keeping the 32 sums (MM rows x SM_NC
- * columns) of its share; a transposing butterfly leaves lane l of each warp with the warp's sum
- * number l in 31 shuffles; the 8 warps' sums meet in shared memory, added in warp order.
- * f32 products and sums on every GEMM precision, as the CPU leaves GEMMs of few rows in f32.
- * y (M,N) = x (M,K) w (N,K)^T + (beta y + bias), bias (N) or NULL; M <= MM; K % 4 == 0 and x, w
- * 16-byte aligned (the caller checks). */
-#define SM_THREADS 256
-template <int MM>
-__global__ void __launch_bounds__(SM_THREADS)
-    k_smallm_nt(const float4 *__restrict__ x, const float4 *__restrict__ w, const float *__restrict__ bias, float *y,
-                int M, int64_t N, int64_t K4, float beta) {
-  constexpr int NC = 32 / MM;             /* columns per tile */
-  __shared__ float red[SM_THREADS / 32][32]; /* the warps' sums */
-  int lane = threadIdx.x & 31, wp = threadIdx.x >> 5;
-  int64_t tiles = (N + NC - 1) / NC;
-  for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-    int64_t n0 = tile * NC;
-    float v[32]; /* sum m * NC + c: row m, column n0 + c */
-#pragma unroll
-    for (int i = 0; i < 32; i++) v[i] = 0.0f;
-    for (int64_t k4 = threadIdx.x; k4 < K4; k4 += SM_THREADS) {
-      float4 xv[MM];
-#pragma unroll
-      for (int m = 0; m < MM; m++) xv[m] = m < M ? __ldg(x + m * K4 + k4) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-#pragma unroll
-      for (int c = 0; c < NC; c++) {
-        float4 wv = n0 + c < N ? __ldg(w + (n0 + c) * K4 + k4) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-#pragma unroll
-        for (int m = 0; m < MM; m++)
-          v[m * NC + c] += xv[m].x * wv.x + xv[m].y * wv.y + xv[m].z * wv.z + xv[m].w * wv.w;
-      }
-    }
-    /* transposing butterfly: at half h, a lane keeps the half of its sums that its bit h
-     * selects and adds the partner's copy of it; lane l ends with the warp's sum number l */
-#pragma unroll
-    for (int h = 16; h >= 1; h >>= 1) {
-      bool up = (lane & h) != 0;
-#pragma unroll
-      for (int j = 0; j < h; j++) {
-        float send = up ? v[j] : v[j + h], keep = up ? v[j + h] : v[j];
-        v[j] = keep + __shfl_xor_sync(0xffffffffu, send, h);
-      }
-    }
-    red[wp][lane] = v[0];
-    __syncthreads();
-    if (threadIdx.x < 32) {
-      int t = threadIdx.x, m = t / NC, c = t % NC;
-      float acc = 0.0f;
-#pragma unroll
-      for (int u = 0; u < SM_THREADS / 32; u++) acc += red[u][t];
-      int64_t n = n0 + c;
-      if (m < M && n < N) {
-        float *p = y + m * N + n;
-        if (bias)
-          *p = acc + (beta == 0.0f ? bias[n] : beta * *p + bias[n]);
-        else
-          *p = beta == 0.0f ? acc : acc + beta * *p;
-      }
-    }
-    __syncthreads(); /* red is reused by the next tile */
-  }
 }
 
 /* whether the small-row kernel takes this matmul (decode kernels on, rows <= 16, float4 rows) */

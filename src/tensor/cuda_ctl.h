@@ -19,9 +19,10 @@ int cuda_set_gemm(const char *mode);
  * the scratch budget; 1: one row at a time). The environment variable TSASR_CUDA_ATTN_ROWS sets
  * it at start-up. For tests of the chunking; TS_EARG when negative, TS_EUNSUP without CUDA. */
 int cuda_set_attn_rows(int rows);
-/* Decoding kernels written without a GPU and checked only by single-threaded emulation so far:
- * a small-row GEMM for x W^T with at most 16 rows (cu_matmul.cu) and split-key attention for
- * one query per batch row (cu_attn.cu). Off (0) by default, so that nothing a user runs depends
+/* Decoding kernels written without a GPU and checked so far only on the CPU, by the SIMT
+ * emulator in ctest (tests/gpu/simt/test_decode_emu.cpp): a small-row GEMM for x W^T with at
+ * most 16 rows (cu_smallm.cuh) and split-key attention for one query per batch row
+ * (cu_decode.cuh). Off (0) by default, so that nothing a user runs depends
  * on them until tests/gpu/run.sh has checked them on a GPU (it runs the parity checks and the
  * rollout benchmark with them on as well). The environment variable TSASR_CUDA_DECODE_KERNELS=1
  * sets it at start-up. TS_OK, TS_EUNSUP without CUDA. */

@@ -30,7 +30,7 @@ struct dim3 {
   unsigned x, y, z;
   dim3(unsigned a = 1, unsigned b = 1, unsigned c = 1) : x(a), y(b), z(c) {}
 };
-struct float4 {
+struct alignas(16) float4 { /* CUDA's alignment: UBSan reports a misaligned float4 access */
   float x, y, z, w;
 };
 inline float4 make_float4(float a, float b, float c, float d) { return float4{a, b, c, d}; }
@@ -41,7 +41,7 @@ inline float4 make_float4(float a, float b, float c, float d) { return float4{a,
 #define __forceinline__ inline
 #define __launch_bounds__(...)
 #define __shared__ static
-#define __align__(n) alignas(n)
+#define __align__(n) __attribute__((aligned(n)))
 
 namespace simt {
 enum { SHFL_XOR, SHFL_IDX, SHFL_DOWN, SHFL_UP };
