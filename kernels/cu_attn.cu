@@ -226,13 +226,6 @@ static inline int64_t at_pad4(int64_t n) { return (n + 3) & ~(int64_t)3; }
 template <int D>
 static int at_flash_launch(backend *be, const at_dims *d, const tensor *q, const tensor *k, const tensor *v,
                            tensor *out, tensor *lse, const attn_cfg *cfg, const int32_t *dkl, const int32_t *dp0) {
-  static int attr_set; /* the >48 KB dynamic shared memory opt-in, once per process */
-  if (!attr_set) {
-    cudaError_t st = cudaFuncSetAttribute(k_flash_fwd<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          (int)fl_geom<D>::bytes);
-    if (st != cudaSuccess) return cu_fail("cudaFuncSetAttribute(k_flash_fwd)", st);
-    attr_set = 1;
-  }
   dim3 grid((unsigned)((d->Tq + FL_BQ - 1) / FL_BQ), (unsigned)d->Hq, (unsigned)d->B);
   k_flash_fwd<D><<<grid, FL_THREADS, fl_geom<D>::bytes>>>(cu_f(q), cu_f(k), cu_f(v), cu_f(out), cu_f(lse),
                                                           (int)d->Tq, (int)d->Tk, (int)d->Hq, (int)d->Hkv, cfg->scale,
@@ -247,16 +240,6 @@ template <int D>
 static int at_flash_bwd_launch(backend *be, const at_dims *d, const tensor *q, const tensor *k, const tensor *v,
                                const tensor *out, const tensor *lse, const tensor *dout, tensor *dq, tensor *dk,
                                tensor *dv, const attn_cfg *cfg, const int32_t *dkl, const int32_t *dp0) {
-  static int attr_set;
-  if (!attr_set) {
-    cudaError_t st = cudaFuncSetAttribute(k_flash_bwd_kv<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                          (int)fl_bwd_geom<D>::bytes);
-    if (st == cudaSuccess)
-      st = cudaFuncSetAttribute(k_flash_bwd_q<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                (int)fl_q_geom<D>::bytes);
-    if (st != cudaSuccess) return cu_fail("cudaFuncSetAttribute(k_flash_bwd)", st);
-    attr_set = 1;
-  }
   int64_t rows = d->B * d->Hq * d->Tq;
   float *dot;
   TS_TRY(cu_scratch(be, sizeof(float) * (size_t)rows, (void **)&dot));
@@ -279,10 +262,35 @@ static int at_flash_bwd_launch(backend *be, const at_dims *d, const tensor *q, c
   return TS_OK;
 }
 
+/* the kernels' >48 KB dynamic shared memory opt-in, tried once per head size; where the device
+ * refuses it (logged once) attention keeps the batched path */
+template <int D>
+static int at_flash_ready(void) {
+  static int state; /* 0 untried, 1 ready, -1 refused */
+  if (!state) {
+    cudaError_t st = cudaFuncSetAttribute(k_flash_fwd<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          (int)fl_geom<D>::bytes);
+    if (st == cudaSuccess)
+      st = cudaFuncSetAttribute(k_flash_bwd_kv<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                (int)fl_bwd_geom<D>::bytes);
+    if (st == cudaSuccess)
+      st = cudaFuncSetAttribute(k_flash_bwd_q<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                (int)fl_q_geom<D>::bytes);
+    state = st == cudaSuccess ? 1 : -1;
+    if (st != cudaSuccess) {
+      cu_fail("cudaFuncSetAttribute(flash attention; the batched path is used instead)", st);
+      cudaGetLastError(); /* not sticky: clear it */
+    }
+  }
+  return state == 1;
+}
+
 static int at_flash_applies(backend *be, const at_dims *d, const tensor *lse, const attn_cfg *cfg) {
   cu_ctx *c = cu_of(be);
-  return c->flash && c->gemm == TS_GEMM_BF16 && (d->D == 64 || d->D == 128) && !cfg->bias && lse && d->Tk >= 1 &&
-         d->Tq <= 2147483647LL && d->Tk <= 2147483647LL && d->B <= 65535 && d->Hq <= 65535;
+  if (!(c->flash && c->gemm == TS_GEMM_BF16 && (d->D == 64 || d->D == 128) && !cfg->bias && lse && d->Tk >= 1 &&
+        d->Tq <= 2147483647LL && d->Tk <= 2147483647LL && d->B <= 65535 && d->Hq <= 65535))
+    return 0;
+  return d->D == 64 ? at_flash_ready<64>() : at_flash_ready<128>();
 }
 
 int cu_attention(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *out, tensor *lse,

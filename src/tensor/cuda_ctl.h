@@ -28,7 +28,8 @@ int cuda_set_attn_rows(int rows);
  * sets it at start-up. TS_OK, TS_EUNSUP without CUDA. */
 int cuda_set_decode_kernels(int on);
 /* Attention forward and backward on tensor cores (kernels/cu_flash.cuh): in the bf16
- * precision, head dims 64 and 128, no additive bias, more than one query per batch row.
+ * precision, head dims 64 and 128, no additive bias, lse wanted (training and prefill), every
+ * shape but the decoding steps that the one-query kernel takes (Tq 1, Tk <= 11,000).
  * Checked in ctest under the SIMT emulator (tests/gpu/simt), not yet on a GPU: off (0) by
  * default; tests/gpu/run.sh runs the bf16 attention checks and the benchmarks with it on as
  * well. The environment variable TSASR_CUDA_FLASH=1 sets it at start-up. TS_OK, TS_EUNSUP

@@ -231,10 +231,18 @@ int pset_host_end(const pset *ps, float *host, int write_back, ts_err *e) {
   return rc;
 }
 
+/* FNV-1a of a tensor's name: its Philox stream */
+static uint64_t pset_name_key(const char *name) {
+  uint64_t h = 1469598103934665603ull;
+  for (const unsigned char *p = (const unsigned char *)name; *p; p++) h = (h ^ *p) * 1099511628211ull;
+  return h;
+}
+
 int pset_init_normal(pset *ps, float std, uint64_t seed, ts_err *e) {
   float *hw = pset_host_begin(ps, e);
   if (!hw) return e ? e->code : TS_ENOMEM;
-  /* one Philox stream per tensor, so filling tensors in parallel gives the same weights */
+  /* one Philox stream per tensor, keyed by its name: filling tensors in parallel gives the same
+   * weights, and declaring tensors in another order (or adding one) changes no other tensor's */
 #pragma omp parallel for schedule(dynamic)
   for (int i = 0; i < ps->n; i++) {
     pview *v = &ps->v[i];
@@ -247,7 +255,7 @@ int pset_init_normal(pset *ps, float std, uint64_t seed, ts_err *e) {
       continue;
     }
     philox_rng r;
-    philox_init(&r, seed, (uint64_t)i);
+    philox_init(&r, seed, pset_name_key(v->name));
     for (int64_t j = 0; j < v->n; j++) w[j] = std * philox_normal(&r);
   }
   return pset_host_end(ps, hw, 1, e);

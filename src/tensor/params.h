@@ -59,8 +59,9 @@ double pset_grad_norm(pset *ps);
 void pset_scale_grad(pset *ps, float s);
 /* One AdamW step (step t >= 1) on every trainable tensor; weight decay only where decay. */
 int pset_adamw(pset *ps, float lr, float beta1, float beta2, float eps, float wd, int64_t t, ts_err *e);
-/* Fills the weights with N(0, std) (matrices) from a seeded stream, norms' weights with 1,
- * biases with 0 — a default initialisation for models trained from scratch. Returns TS_OK
+/* Fills the weights with N(0, std) (matrices) from a seeded stream per tensor (keyed by its
+ * name, so the declaration order does not matter), norms' weights with 1, biases with 0 — a
+ * default initialisation for models trained from scratch. Returns TS_OK
  * or an error (staging memory, upload) for device parameter sets. */
 int pset_init_normal(pset *ps, float std, uint64_t seed, ts_err *e);
 /* Host access to the weights for code that reads or fills them in loops: on the CPU the

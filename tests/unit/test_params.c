@@ -1,6 +1,6 @@
 /* test_params.c — the parameter set's layout: aligned and packed views, stacked row views
- * over packed groups (what one q/k/v GEMM relies on), and the passes over the buffer
- * (grad norm, AdamW) across packed groups of mixed decay. */
+ * over packed groups (what one q/k/v GEMM relies on), the passes over the buffer (grad norm,
+ * AdamW) across packed groups of mixed decay, and initial values keyed by name. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -111,10 +111,37 @@ static void test_passes(void **state) {
   pset_free(&ps);
 }
 
+/* a tensor's initial values depend on its name and the seed, not on where it was declared */
+static void test_init_by_name(void **state) {
+  (void)state;
+  pset a, b;
+  pset_init(&a, be_cpu());
+  pset_init(&b, be_cpu());
+  add(&a, "x.weight", 2, 4, 8, 1, 0);
+  add(&a, "y.weight", 2, 3, 8, 1, 0);
+  add(&b, "y.weight", 2, 3, 8, 1, 0);
+  add(&b, "z.weight", 2, 5, 8, 1, 0);
+  add(&b, "x.weight", 2, 4, 8, 1, 1);
+  assert_int_equal(pset_alloc(&a, 0, 0, &err), 0);
+  assert_int_equal(pset_alloc(&b, 0, 0, &err), 0);
+  assert_int_equal(pset_init_normal(&a, 0.02f, 7, &err), 0);
+  assert_int_equal(pset_init_normal(&b, 0.02f, 7, &err), 0);
+  const char *names[2] = {"x.weight", "y.weight"};
+  for (int k = 0; k < 2; k++) {
+    int ia = pset_find(&a, names[k]), ib = pset_find(&b, names[k]);
+    assert_memory_equal(pset_wp(&a, ia), pset_wp(&b, ib), sizeof(float) * (size_t)a.v[ia].n);
+  }
+  /* and different names get different values */
+  assert_memory_not_equal(pset_wp(&a, 0), pset_wp(&a, 1), sizeof(float) * 8);
+  pset_free(&a);
+  pset_free(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_layout),
       cmocka_unit_test(test_passes),
+      cmocka_unit_test(test_init_by_name),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,6 +57,7 @@ struct fiber {
   int kind = 0;      /* warp op: -1 syncwarp, else a SHFL_* kind */
   int arg = 0, width = 32, line = 0;
   uint64_t bits = 0, result = 0;
+  long wmma = 0; /* WMMA calls so far (lanes of a warp must agree) */
 #ifdef SIMT_ASAN
   void *fake = nullptr;
 #endif
@@ -139,15 +140,15 @@ bool warp_resolve(size_t w0, size_t w1) {
     if (g_fibers[i].state == AT_WARP) waiting++;
   }
   if (!live || waiting != live) return false;
-  int kind = -2;
+  int kind = -2, line = 0;
+  long wm = 0;
   for (size_t i = w0; i < w1; i++) {
     fiber &f = g_fibers[i];
     if (f.state != AT_WARP) continue;
-    if (kind == -2) kind = f.kind;
-    if (f.kind != kind) {
-      g_cur = &f;
-      fail("lanes of one warp wait at different warp operations", f.line);
-    }
+    if (kind == -2) kind = f.kind, line = f.line, wm = f.wmma;
+    g_cur = &f;
+    if (f.kind != kind || f.line != line) fail("lanes of one warp wait at different warp operations", f.line);
+    if (f.wmma != wm) fail("lanes of one warp made different numbers of WMMA calls", f.line);
   }
   for (size_t i = w0; i < w1; i++) {
     fiber &f = g_fibers[i];
@@ -173,7 +174,17 @@ bool warp_resolve(size_t w0, size_t w1) {
   return true;
 }
 
+/* the static __shared__ arrays (simt.h puts them in section simt_shared): garbage before every
+ * block; a plain loop that ASan does not instrument (the section also holds its redzones) */
+extern "C" char __start_simt_shared[] __attribute__((weak)), __stop_simt_shared[] __attribute__((weak));
+__attribute__((no_sanitize("address"))) void static_shared_garbage() {
+  volatile char *p = __start_simt_shared, *end = __stop_simt_shared;
+  if (p)
+    for (; p < end; p++) *p = (char)0xcd;
+}
+
 void run_block(size_t smem) {
+  static_shared_garbage();
   size_t n = (size_t)g_block_dim.x * g_block_dim.y * g_block_dim.z;
   g_fibers.assign(n, fiber());
   /* fresh per block and not zeroed (garbage, like the GPU's); the exact size, for ASan */
@@ -220,12 +231,20 @@ void run_block(size_t smem) {
      * several warp-synchronous steps ahead of another between two barriers */
     bool ran = false;
     for (size_t w0 = 0; w0 < n; w0 += 32) {
-      if (g_seed && (g_seed = g_seed * 6364136223846793005ull + 1442695040888963407ull) >> 63) continue;
-      for (size_t i = w0; i < n && i < w0 + 32; i++)
+      bool down = false; /* skewed: lanes in descending order half of the time */
+      if (g_seed) {
+        g_seed = g_seed * 6364136223846793005ull + 1442695040888963407ull;
+        if (g_seed >> 63) continue;
+        down = (g_seed >> 62) & 1;
+      }
+      size_t w1 = w0 + 32 < n ? w0 + 32 : n;
+      for (size_t k = 0; k < w1 - w0; k++) {
+        size_t i = down ? w1 - 1 - k : w0 + k;
         if (g_fibers[i].state == RUNNABLE) {
           run(g_fibers[i]);
           ran = true;
         }
+      }
     }
     if (!ran)
       for (size_t i = 0; i < n; i++)
@@ -241,8 +260,16 @@ void run_block(size_t smem) {
     bool released = false;
     for (size_t w0 = 0; w0 < n; w0 += 32) released |= warp_resolve(w0, w0 + 32 < n ? w0 + 32 : n);
     if (!released && bar + done == n) { /* every live thread at the barrier */
-      for (size_t i = 0; i < n; i++)
-        if (g_fibers[i].state == AT_BAR) g_fibers[i].state = RUNNABLE;
+      int line = -1;
+      for (size_t i = 0; i < n; i++) {
+        fiber &f = g_fibers[i];
+        if (f.state != AT_BAR) continue;
+        g_cur = &f;
+        if (line < 0) line = f.line;
+        if (f.line != line) fail("threads wait at different __syncthreads", f.line);
+        if (done) fail("threads wait at __syncthreads while others of the block have exited", f.line);
+        f.state = RUNNABLE;
+      }
       released = true;
     }
     if (!released && !ran) {
@@ -274,6 +301,10 @@ int lane() { return g_cur ? g_cur->id % 32 : 0; }
 unsigned char *dyn_smem() { return g_dyn; }
 
 void error(const char *what, int line) { fail(what, line); }
+
+void wmma_op() {
+  if (g_cur) g_cur->wmma++;
+}
 
 void syncthreads(int line) {
   g_cur->state = AT_BAR;

@@ -3,19 +3,33 @@
 // the library). Each CUDA thread is a fiber; a fiber runs until it reaches a synchronisation
 // point (__syncthreads, __syncwarp, a shuffle), where it waits for the others: a block-wide
 // barrier releases when every live thread of the block has arrived, a warp operation when
-// every live lane of the warp has. Blocks run one after another, threads of a block in lane
-// order, so a read of data another lane writes without a synchronisation in between sees the
-// old value (the fiber that reads runs first) and the result goes wrong. Warp-matrix (WMMA)
-// fragments hold the whole 16x16 tile in every lane; a fragment store writes only the
-// elements of the storing lane (element e by lane e % 32), so a lane that reads a stored tile
-// before __syncwarp sees stale elements too; mma_sync computes only those elements (kernels
-// must not read accumulator elements one by one, which is unportable CUDA anyway). Races
-// between warps show under the skewed schedule (set_schedule), where warps drift apart.
-// Barriers reached by some threads while others wait at a warp operation, shuffles naming a
-// finished lane and misaligned WMMA pointers are errors (simt::errors()). Shared memory:
-// `__shared__` arrays become statics (one block at a time), dynamic shared memory is a fresh
-// heap buffer per block (AddressSanitizer sees its bounds). Kernel sources test `SIMT_EMU` to
-// swap their CUDA headers for this one.
+// every live lane of the warp has. Blocks run one after another.
+//
+// Ordering. In the default (lockstep) schedule the runnable threads of a block run in lane
+// order each round, so a lane reading a LOWER lane's write without synchronising sees the new
+// value and one reading a HIGHER lane's sees the old one. The skewed schedule (set_schedule)
+// runs each warp in a round with probability 1/2 and its lanes in ascending or descending order
+// at random, so over a few seeds both directions and races between warps (one warp several
+// steps ahead of another between barriers) show; tests run their kernels under both.
+//
+// WMMA fragments hold the whole 16x16 tile in every lane; a fragment store writes only the
+// storing lane's elements (element e by lane e % 32), so a lane reading a stored tile before
+// __syncwarp sees stale elements in either order; mma_sync computes only those elements
+// (kernels must not do position-dependent work on fragment elements: the real layout is
+// opaque and not modelled).
+//
+// Errors (simt::errors(), and the launch's return value): a barrier that some threads reach
+// while others wait at a warp operation, at a different __syncthreads or have exited; lanes
+// of a warp meeting at different warp operations (kind or source line); lanes of a warp that
+// made different numbers of WMMA calls by their next warp rendezvous; shuffles reading an
+// exited lane; misaligned WMMA pointers or leading dimensions. Not checked: shuffle and
+// __syncwarp masks (every lane of the warp must take part), timing, coalescing.
+//
+// Memory. Static `__shared__` arrays become statics in one section that is refilled with
+// garbage before every block; dynamic shared memory is a fresh heap block of the exact size
+// per block (AddressSanitizer sees its bounds); float4 is 16-byte aligned, so UBSan builds
+// report misaligned vector accesses. Kernel sources test `SIMT_EMU` to swap their CUDA
+// headers for this one.
 #pragma once
 #define SIMT_EMU 1
 
@@ -35,12 +49,16 @@ struct alignas(16) float4 { /* CUDA's alignment: UBSan reports a misaligned floa
 };
 inline float4 make_float4(float a, float b, float c, float d) { return float4{a, b, c, d}; }
 
-#define __global__
+/* internal linkage for kernels and device functions: their static __shared__ arrays then share
+ * one ordinary section (template and inline functions' statics would otherwise be COMDAT) */
+#define __global__ static
 #define __device__
 #define __host__
-#define __forceinline__ inline
+#define __forceinline__ static inline
 #define __launch_bounds__(...)
-#define __shared__ static
+/* static shared arrays go to one section, which the scheduler refills with garbage before every
+ * block (a kernel must not rely on what an earlier block left there) */
+#define __shared__ static __attribute__((section("simt_shared")))
 #define __align__(n) __attribute__((aligned(n)))
 
 namespace simt {
@@ -53,6 +71,7 @@ void syncthreads(int line);
 void syncwarp(unsigned mask, int line);
 uint64_t shfl(int kind, unsigned mask, uint64_t bits, int arg, int width, int line);
 void error(const char *what, int line);
+void wmma_op(); /* counts a lane's WMMA calls: lanes of a warp must make the same calls */
 /* Runs body once per thread of every block of grid (blocks in x, then y, then z order), with
  * smem bytes of dynamic shared memory per block. Returns the errors of this launch. */
 long launch(dim3 grid, dim3 block, size_t smem, const std::function<void()> &body);
@@ -70,30 +89,27 @@ void set_schedule(uint64_t seed);
 #define gridDim (simt::g_grid_dim)
 #define __syncthreads() simt::syncthreads(__LINE__)
 
-inline void __syncwarp(unsigned mask = 0xffffffffu) { simt::syncwarp(mask, 0); }
+/* warp operations carry their source line: lanes of a warp meeting at different call sites
+ * are an error (masks are not checked: every lane of the warp must take part) */
+struct simt_syncwarp_at {
+  int line;
+  void operator()(unsigned mask = 0xffffffffu) const { simt::syncwarp(mask, line); }
+};
+#define __syncwarp simt_syncwarp_at{__LINE__}
 
 template <class T>
-inline T simt_shfl(int kind, unsigned mask, T v, int arg, int width) {
+inline T simt_shfl(int kind, int line, unsigned mask, T v, int arg, int width = 32) {
   static_assert(sizeof(T) <= 8, "shuffle of more than 8 bytes");
   uint64_t b = 0;
   std::memcpy(&b, &v, sizeof v);
-  b = simt::shfl(kind, mask, b, arg, width, 0);
+  b = simt::shfl(kind, mask, b, arg, width, line);
   T r;
   std::memcpy(&r, &b, sizeof r);
   return r;
 }
-template <class T>
-inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32) {
-  return simt_shfl(simt::SHFL_XOR, mask, v, lane_mask, width);
-}
-template <class T>
-inline T __shfl_sync(unsigned mask, T v, int src, int width = 32) {
-  return simt_shfl(simt::SHFL_IDX, mask, v, src, width);
-}
-template <class T>
-inline T __shfl_down_sync(unsigned mask, T v, int d, int width = 32) {
-  return simt_shfl(simt::SHFL_DOWN, mask, v, d, width);
-}
+#define __shfl_xor_sync(mask, v, ...) simt_shfl(simt::SHFL_XOR, __LINE__, (mask), (v), __VA_ARGS__)
+#define __shfl_sync(mask, v, ...) simt_shfl(simt::SHFL_IDX, __LINE__, (mask), (v), __VA_ARGS__)
+#define __shfl_down_sync(mask, v, ...) simt_shfl(simt::SHFL_DOWN, __LINE__, (mask), (v), __VA_ARGS__)
 /* fibers are never preempted between two synchronisation points: a plain add is atomic */
 inline float atomicAdd(float *p, float v) {
   float o = *p;
@@ -145,6 +161,7 @@ struct fragment {
 };
 
 inline void check_ptr(const void *p, unsigned ldm, unsigned elem) {
+  simt::wmma_op();
   if ((uintptr_t)p % 32) simt::error("wmma: pointer not 256-bit aligned", 0);
   if ((ldm * elem) % 16) simt::error("wmma: ldm not a multiple of 16 bytes", 0);
 }
@@ -191,6 +208,7 @@ template <int M, int N, int K, class LA, class LB>
 inline void mma_sync(fragment<accumulator, M, N, K, float> &d, const fragment<matrix_a, M, N, K, __nv_bfloat16, LA> &a,
                      const fragment<matrix_b, M, N, K, __nv_bfloat16, LB> &b,
                      const fragment<accumulator, M, N, K, float> &c) {
+  simt::wmma_op();
   for (int e = simt::lane(); e < M * N; e += 32) {
     int i = e / N, j = e % N;
     float s = c.x[e];

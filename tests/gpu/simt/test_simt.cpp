@@ -1,8 +1,10 @@
 // test_simt.cpp — checks of the SIMT emulator itself (simt.h): shuffles, barriers and shared
 // memory, WMMA tiles against a plain product, and that it catches what it claims to catch:
-// a read of another lane's write without __syncwarp, one of another warp's without
-// __syncthreads (skewed schedule), threads split between a barrier and a warp operation, a
-// misaligned WMMA pointer. Exit 0 when every check holds.
+// a read of another lane's write without __syncwarp (a lower lane's in lockstep, a higher
+// lane's under the skewed schedule), one of another warp's without __syncthreads (skewed),
+// static shared memory left by an earlier block, threads split between a barrier and a warp
+// operation, barriers or shuffles at different call sites, threads exiting before a barrier
+// others wait at, a WMMA call by part of a warp, a misaligned WMMA pointer. Exit 0 when every check holds.
 #include <cstdio>
 #include <vector>
 
@@ -140,6 +142,67 @@ static void test_warp_race() {
   CHECK(stale > 0, "the skewed schedule never ran warp 1 ahead of warp 0 (8 seeds)");
 }
 
+/* lane 31 reads lane 0's write without __syncwarp: lockstep runs lane 0 first and hides it;
+ * the skewed schedule also runs lanes in descending order and must show it */
+__global__ void k_race_up(int *buf, int *seen) {
+  int l = threadIdx.x;
+  buf[l] = l + 100;
+  if (l == 31) *seen = buf[0];
+}
+
+static void test_race_up() {
+  int stale = 0;
+  for (uint64_t seed = 1; seed <= 8; seed++) {
+    std::vector<int> buf(32, -1);
+    int seen = 0;
+    simt::set_schedule(seed);
+    simt::launch(dim3(1), dim3(32), 0, [&] { k_race_up(buf.data(), &seen); });
+    stale += seen != 100;
+  }
+  simt::set_schedule(0);
+  CHECK(stale > 0, "a higher lane reading a lower lane's write was never caught (8 seeds)");
+}
+
+/* a static __shared__ array read before it is written must hold garbage, not what the previous
+ * block left there */
+__global__ void k_stale_shared(int *out) {
+  __shared__ int s[32];
+  int t = threadIdx.x;
+  out[blockIdx.x * 32 + t] = s[t];
+  s[t] = 7;
+}
+
+static void test_stale_shared() {
+  std::vector<int> out(64, 0);
+  simt::launch(dim3(2), dim3(32), 0, [&] { k_stale_shared(out.data()); });
+  CHECK(out[32] != 7, "block 1 saw block 0's shared memory");
+}
+
+/* misuses that must be reported: barriers at two call sites; a barrier some threads skip by
+ * exiting; lanes of a warp at two different shuffles; a WMMA load by half a warp */
+__global__ void k_two_barriers() {
+  if (threadIdx.x < 32)
+    __syncthreads();
+  else
+    __syncthreads();
+}
+__global__ void k_exit_barrier() {
+  if (threadIdx.x >= 32) return;
+  __syncthreads();
+}
+__global__ void k_two_shuffles(int *out) {
+  int l = threadIdx.x;
+  if (l < 16)
+    out[l] = __shfl_xor_sync(0xffffffffu, l, 1);
+  else
+    out[l] = __shfl_xor_sync(0xffffffffu, l, 1);
+}
+__global__ void k_half_wmma(const __nv_bfloat16 *a) {
+  nvcuda::wmma::fragment<nvcuda::wmma::matrix_a, 16, 16, 16, __nv_bfloat16, nvcuda::wmma::row_major> f;
+  if (threadIdx.x < 16) nvcuda::wmma::load_matrix_sync(f, a, 16);
+  __syncwarp();
+}
+
 /* lane 0 at __syncwarp, the rest at __syncthreads: a deadlock on a GPU, an error here */
 __global__ void k_split() {
   if (threadIdx.x == 0)
@@ -154,7 +217,14 @@ __global__ void k_misaligned(const __nv_bfloat16 *a) {
 }
 
 static void test_errors() {
-  CHECK(simt::launch(dim3(1), dim3(64), 0, [&] { k_split(); }) > 0, "divergent barrier not reported");
+  CHECK(simt::launch(dim3(1), dim3(64), 0, [&] { k_split(); }) > 0, "barrier against a warp operation not reported");
+  CHECK(simt::launch(dim3(1), dim3(64), 0, [&] { k_two_barriers(); }) > 0, "barriers at two call sites not reported");
+  CHECK(simt::launch(dim3(1), dim3(64), 0, [&] { k_exit_barrier(); }) > 0, "exited threads at a barrier not reported");
+  std::vector<int> out(32);
+  CHECK(simt::launch(dim3(1), dim3(32), 0, [&] { k_two_shuffles(out.data()); }) > 0,
+        "shuffles at two call sites not reported");
+  alignas(32) __nv_bfloat16 z[256] = {};
+  CHECK(simt::launch(dim3(1), dim3(32), 0, [&] { k_half_wmma(z); }) > 0, "a WMMA call by half a warp not reported");
   alignas(32) __nv_bfloat16 a[16 * 16 + 8] = {};
   CHECK(simt::launch(dim3(1), dim3(32), 0, [&] { k_misaligned(a); }) > 0, "misaligned WMMA pointer not reported");
 }
@@ -164,7 +234,9 @@ int main() {
   test_shfl();
   test_mma();
   test_race();
+  test_race_up();
   test_warp_race();
+  test_stale_shared();
   fprintf(stderr, "test_simt: the errors below are provoked on purpose\n");
   test_errors();
   printf("test_simt: %s\n", g_fail ? "FAIL" : "PASS");
