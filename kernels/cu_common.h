@@ -55,6 +55,15 @@ extern "C" const char *cuda_last_error(void);
     cudaError_t st_ = cudaGetLastError();                  \
     if (st_ != cudaSuccess) return cu_fail(what, st_);     \
   } while (0)
+/* launches an elementwise kernel over n items (grid-stride, 256 threads) and returns */
+#define EL_RUN(kern, n, ...)                                  \
+  do {                                                        \
+    if ((n) > 0) {                                            \
+      kern<<<cu_blocks(n), 256>>>(__VA_ARGS__);               \
+      CU_LAUNCHED(#kern);                                     \
+    }                                                         \
+    return TS_OK;                                             \
+  } while (0)
 #define CB_TRY(call)                                                \
   do {                                                              \
     cublasStatus_t st_ = (call);                                    \

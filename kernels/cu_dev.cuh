@@ -39,3 +39,5 @@ __device__ __forceinline__ float cu_block_max(float v) {
   for (int o = 16; o > 0; o >>= 1) t = fmaxf(t, __shfl_xor_sync(0xffffffffu, t, o));
   return t;
 }
+
+__device__ __forceinline__ float d_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }

@@ -1,5 +1,5 @@
-// cu_elem.cu — CUDA elementwise ops: fill, copy, axpby, add, mul, activations, SwiGLU and
-// row softmax (forward and backward; backward ops add into their gradients).
+// cu_elem.cu — CUDA elementwise ops: fill, copy, axpby, add, mul, activations and row softmax
+// (forward and backward; backward ops add into their gradients). SwiGLU is in cu_proj.cu.
 #include "cu_common.h"
 
 __global__ void k_fill(float *x, int64_t n, float v) {
@@ -20,8 +20,6 @@ __global__ void k_mul_bwd(const float *a, const float *b, const float *g, float 
     if (db) db[i] += g[i] * a[i];
   }
 }
-
-__device__ __forceinline__ float d_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 __global__ void k_act(int kind, const float *x, float *y, int64_t n) {
   CU_LOOP(i, n) {
@@ -49,23 +47,6 @@ __global__ void k_act_bwd(int kind, const float *x, const float *g, float *dx, i
     }
   }
 }
-/* gate and up rows of ld floats (H separate, 2H packed [gate | up]); y and dy (N,H) */
-__global__ void k_swiglu(const float *gt, const float *up, float *y, int64_t n, int64_t H, int64_t ld) {
-  CU_LOOP(i, n) {
-    int64_t j = i / H * ld + i % H;
-    y[i] = gt[j] * d_sigmoid(gt[j]) * up[j];
-  }
-}
-__global__ void k_swiglu_bwd(const float *gt, const float *up, const float *g, float *dg, float *du, int64_t n,
-                             int64_t H, int64_t ld) {
-  CU_LOOP(i, n) {
-    int64_t j = i / H * ld + i % H;
-    float s = d_sigmoid(gt[j]);
-    if (du) du[j] += g[i] * gt[j] * s;
-    if (dg) dg[j] += g[i] * up[j] * s * (1.0f + gt[j] * (1.0f - s));
-  }
-}
-
 /* one block per row */
 __global__ void k_softmax(const float *x, float *y, int64_t C) {
   const float *xr = x + blockIdx.x * C;
@@ -91,15 +72,6 @@ __global__ void k_softmax_bwd(const float *y, const float *g, float *dx, int64_t
   float d = (float)cu_block_sum(dot);
   for (int64_t c = threadIdx.x; c < C; c += blockDim.x) dr[c] += yr[c] * (gr[c] - d);
 }
-
-#define EL_RUN(kern, n, ...)                                  \
-  do {                                                        \
-    if ((n) > 0) {                                            \
-      kern<<<cu_blocks(n), 256>>>(__VA_ARGS__);               \
-      CU_LAUNCHED(#kern);                                     \
-    }                                                         \
-    return TS_OK;                                             \
-  } while (0)
 
 int cu_fill(backend *be, tensor *x, float v) {
   int64_t n = tensor_numel(x);
@@ -148,20 +120,6 @@ int cu_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tenso
   int64_t n = tensor_numel(x);
   EL_RUN(k_act_bwd, n, (int)k, cu_f(x), cu_f(dy), cu_f(dx), n);
 }
-/* up NULL: gate holds rows [gate | up] (N,2H), and dgate both gradients */
-int cu_swiglu(backend *be, const tensor *gate, const tensor *up, tensor *y) {
-  int64_t n = tensor_numel(y), H = cu_last(y), ld = up ? H : 2 * H;
-  const float *u = up ? cu_f(up) : cu_f(gate) + H;
-  EL_RUN(k_swiglu, n, cu_f(gate), u, cu_f(y), n, H, ld);
-}
-int cu_swiglu_bwd(backend *be, const tensor *gate, const tensor *up, const tensor *dy, tensor *dgate,
-                  tensor *dup) {
-  int64_t n = tensor_numel(dy), H = cu_last(dy), ld = up ? H : 2 * H;
-  const float *u = up ? cu_f(up) : cu_f(gate) + H;
-  float *du = up ? cu_f(dup) : dgate ? cu_f(dgate) + H : NULL;
-  EL_RUN(k_swiglu_bwd, n, cu_f(gate), u, cu_f(dy), cu_f(dgate), du, n, H, ld);
-}
-
 /* Rows go to grid.x; more than 2^31-1 rows is far beyond any model here. */
 int cu_softmax(backend *be, const tensor *x, tensor *y) {
   int64_t C = cu_last(x), R = C ? cu_rows(x) : 0;

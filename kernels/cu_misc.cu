@@ -1,4 +1,4 @@
-// cu_misc.cu — rotary embedding (alone, or splitting packed q/k/v heads), embedding lookup (atomicAdd
+// cu_misc.cu — rotary embedding (split_heads: cu_proj.cu), embedding lookup (atomicAdd
 // scatter backward), frame concatenation, batched transpose and statistics pooling on the GPU. Host
 // arrays (positions, ids, lengths) are staged into device scratch inside each op.
 #include <math.h>
@@ -41,48 +41,6 @@ int cu_rope(backend *be, const tensor *x, tensor *y, const int32_t *pos, float t
   k_rope<<<cu_blocks(B * T * H * half), 256>>>(cu_f(x), cu_f(y), (const int32_t *)dpos, (const float *)dinv, B, T,
                                                H, half, inverse);
   CU_LAUNCHED("k_rope");
-  return TS_OK;
-}
-
-/* ---- split_heads: packed x (BT, Hq+2Hkv, D) <-> q (BT,Hq,D), k, v (BT,Hkv,D); one thread per
- * (row, head, i < D/2); heads below Hq+Hkv rotated when pos is given (as k_rope) ---- */
-__global__ void k_split_heads(float *x, float *q, float *k, float *v, const int32_t *pos, const float *inv,
-                              int64_t BT, int64_t Hq, int64_t Hkv, int64_t half, int merge) {
-  int64_t H = Hq + 2 * Hkv, D = 2 * half;
-  CU_LOOP(n, BT * H * half) {
-    int64_t i = n % half, rh = n / half, h = rh % H, r = rh / H;
-    float *xr = x + rh * D;
-    float *hr = h < Hq ? q + (r * Hq + h) * D : h < Hq + Hkv ? k + (r * Hkv + h - Hq) * D : v + (r * Hkv + h - Hq - Hkv) * D;
-    const float *src = merge ? hr : xr;
-    float *dst = merge ? xr : hr;
-    float x1 = src[i], x2 = src[i + half];
-    if (pos && h < Hq + Hkv) {
-      float ang = (float)pos[r] * inv[i];
-      float c = cosf(ang), s = merge ? -sinf(ang) : sinf(ang);
-      dst[i] = x1 * c - x2 * s;
-      dst[i + half] = x2 * c + x1 * s;
-    } else {
-      dst[i] = x1;
-      dst[i + half] = x2;
-    }
-  }
-}
-
-int cu_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, const int32_t *pos, float theta,
-                   int merge) {
-  int64_t BT = q->ne[0] * q->ne[1], Hq = q->ne[2], Hkv = k->ne[2], D = q->ne[3], half = D / 2;
-  int64_t n = BT * (Hq + 2 * Hkv) * half;
-  if (n <= 0) return TS_OK;
-  const void *dpos = NULL, *dinv = NULL;
-  if (pos) { /* staged as cu_rope stages them (the same for every layer of a step) */
-    float inv[512];
-    for (int64_t i = 0; i < half && i < 512; i++) inv[i] = 1.0f / powf(theta, (float)(2 * i) / (float)D);
-    TS_TRY(cu_stage_same(be, pos, sizeof(int32_t) * (size_t)BT, &dpos));
-    TS_TRY(cu_stage_same(be, inv, sizeof(float) * (size_t)half, &dinv));
-  }
-  k_split_heads<<<cu_blocks(n), 256>>>(cu_f(x), cu_f(q), cu_f(k), cu_f(v), (const int32_t *)dpos,
-                                       (const float *)dinv, BT, Hq, Hkv, half, merge);
-  CU_LAUNCHED("k_split_heads");
   return TS_OK;
 }
 

@@ -1,0 +1,39 @@
+// cu_proj.cu — the ops around the stacked projections of a transformer layer on the GPU:
+// SwiGLU (gate and up separate or packed in one row) and split_heads / merge_heads (kernels in
+// cu_proj.cuh).
+#include <math.h>
+
+#include "cu_common.h"
+#include "cu_proj.cuh"
+
+/* up NULL: gate holds rows [gate | up] (N,2H), and dgate both gradients */
+int cu_swiglu(backend *be, const tensor *gate, const tensor *up, tensor *y) {
+  int64_t n = tensor_numel(y), H = cu_last(y), ld = up ? H : 2 * H;
+  const float *u = up ? cu_f(up) : cu_f(gate) + H;
+  EL_RUN(k_swiglu, n, cu_f(gate), u, cu_f(y), n, H, ld);
+}
+int cu_swiglu_bwd(backend *be, const tensor *gate, const tensor *up, const tensor *dy, tensor *dgate,
+                  tensor *dup) {
+  int64_t n = tensor_numel(dy), H = cu_last(dy), ld = up ? H : 2 * H;
+  const float *u = up ? cu_f(up) : cu_f(gate) + H;
+  float *du = up ? cu_f(dup) : dgate ? cu_f(dgate) + H : NULL;
+  EL_RUN(k_swiglu_bwd, n, cu_f(gate), u, cu_f(dy), cu_f(dgate), du, n, H, ld);
+}
+
+int cu_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, const int32_t *pos, float theta,
+                   int merge) {
+  int64_t BT = q->ne[0] * q->ne[1], Hq = q->ne[2], Hkv = k->ne[2], D = q->ne[3], half = D / 2;
+  int64_t n = BT * (Hq + 2 * Hkv) * half;
+  if (n <= 0) return TS_OK;
+  const void *dpos = NULL, *dinv = NULL;
+  if (pos) { /* staged as cu_rope stages them (the same for every layer of a step) */
+    float inv[512];
+    for (int64_t i = 0; i < half && i < 512; i++) inv[i] = 1.0f / powf(theta, (float)(2 * i) / (float)D);
+    TS_TRY(cu_stage_same(be, pos, sizeof(int32_t) * (size_t)BT, &dpos));
+    TS_TRY(cu_stage_same(be, inv, sizeof(float) * (size_t)half, &dinv));
+  }
+  k_split_heads<<<cu_blocks(n), 256>>>(cu_f(x), cu_f(q), cu_f(k), cu_f(v), (const int32_t *)dpos,
+                                       (const float *)dinv, BT, Hq, Hkv, half, merge);
+  CU_LAUNCHED("k_split_heads");
+  return TS_OK;
+}

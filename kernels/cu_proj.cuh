@@ -1,0 +1,49 @@
+// cu_proj.cuh — the kernels around the stacked projections of a transformer layer: SwiGLU on
+// separate or packed [gate | up] rows (forward, backward adding into the gradients) and
+// split_heads (the heads of one q/k/v GEMM taken apart, q and k rotated, and the reverse).
+// Device code only: included by cu_elem.cu and cu_misc.cu, which launch them, and by
+// tests/gpu/simt/test_proj_emu.cpp, which runs them under the SIMT emulator in ctest.
+#pragma once
+
+#include "cu_dev.cuh"
+
+/* gate and up rows of ld floats (H separate, 2H packed [gate | up]); y and dy (N,H) */
+__global__ void k_swiglu(const float *gt, const float *up, float *y, int64_t n, int64_t H, int64_t ld) {
+  CU_LOOP(i, n) {
+    int64_t j = i / H * ld + i % H;
+    y[i] = gt[j] * d_sigmoid(gt[j]) * up[j];
+  }
+}
+__global__ void k_swiglu_bwd(const float *gt, const float *up, const float *g, float *dg, float *du, int64_t n,
+                             int64_t H, int64_t ld) {
+  CU_LOOP(i, n) {
+    int64_t j = i / H * ld + i % H;
+    float s = d_sigmoid(gt[j]);
+    if (du) du[j] += g[i] * gt[j] * s;
+    if (dg) dg[j] += g[i] * up[j] * s * (1.0f + gt[j] * (1.0f - s));
+  }
+}
+
+/* ---- split_heads: packed x (BT, Hq+2Hkv, D) <-> q (BT,Hq,D), k, v (BT,Hkv,D); one thread per
+ * (row, head, i < D/2); heads below Hq+Hkv rotated when pos is given (as k_rope) ---- */
+__global__ void k_split_heads(float *x, float *q, float *k, float *v, const int32_t *pos, const float *inv,
+                              int64_t BT, int64_t Hq, int64_t Hkv, int64_t half, int merge) {
+  int64_t H = Hq + 2 * Hkv, D = 2 * half;
+  CU_LOOP(n, BT * H * half) {
+    int64_t i = n % half, rh = n / half, h = rh % H, r = rh / H;
+    float *xr = x + rh * D;
+    float *hr = h < Hq ? q + (r * Hq + h) * D : h < Hq + Hkv ? k + (r * Hkv + h - Hq) * D : v + (r * Hkv + h - Hq - Hkv) * D;
+    const float *src = merge ? hr : xr;
+    float *dst = merge ? xr : hr;
+    float x1 = src[i], x2 = src[i + half];
+    if (pos && h < Hq + Hkv) {
+      float ang = (float)pos[r] * inv[i];
+      float c = cosf(ang), s = merge ? -sinf(ang) : sinf(ang);
+      dst[i] = x1 * c - x2 * s;
+      dst[i + half] = x2 * c + x1 * s;
+    } else {
+      dst[i] = x1;
+      dst[i + half] = x2;
+    }
+  }
+}
