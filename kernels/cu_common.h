@@ -30,6 +30,12 @@ typedef struct cu_ctx {
                       (cuda_set_flash_attention; not yet run on a GPU, off by default) */
   int dec2;        /* the decoding kernels not yet run on a GPU (cuda_set_decode_kernels): the
                       small-row GEMM (cu_matmul.cu) and split-key attention (cu_attn.cu) */
+  /* decoding's bf16 copy of the weights (cu_weights_bf16): wb (wn) mirrors w while won */
+  const float *w;
+  int64_t wn;
+  unsigned short *wb;
+  size_t wb_cap; /* bytes */
+  int won;
   /* the last host arrays staged with cu_stage_same (positions, ids, lengths repeat across the
    * layers of a step): a host copy to compare with, the device copy, round-robin reuse */
   struct cu_hc {
@@ -169,6 +175,7 @@ int cu_embed(backend *be, const tensor *table, const int32_t *ids, tensor *out);
 int cu_embed_bwd(backend *be, const int32_t *ids, const tensor *dout, tensor *dtable);
 int cu_set_rows(backend *be, const tensor *src, const int32_t *ids, tensor *dst);
 int cu_sample(backend *be, const tensor *z, const sample_req *q, int32_t *tok, float *logp); /* cu_sample.cu */
+int cu_weights_bf16(backend *be, const float *w, int64_t n, int on); /* cu_matmul.cu */
 int cu_framecat(backend *be, const tensor *x, tensor *y, int k);
 int cu_framecat_bwd(backend *be, const tensor *dy, tensor *dx, int k);
 int cu_transpose(backend *be, const tensor *x, tensor *y, float beta);

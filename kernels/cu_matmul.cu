@@ -59,25 +59,60 @@ static int sm_fits(const cu_ctx *c, int64_t rows, int64_t N, int64_t K, const fl
          !((uintptr_t)w & 15);
 }
 
-static int cu_smallm_nt(const float *x, const float *w, const float *bias, float *y, int64_t M, int64_t N,
-                        int64_t K, float beta) {
+/* W: float4 (the f32 weights) or uint2 (their bf16 copy) */
+template <typename W>
+static int cu_smallm_nt(const float *x, const W *w4, const float *bias, float *y, int64_t M, int64_t N, int64_t K,
+                        float beta) {
   int nc = M <= 1 ? 32 : M <= 2 ? 16 : M <= 4 ? 8 : M <= 8 ? 4 : 2;
   int64_t tiles = (N + nc - 1) / nc;
   unsigned blocks = (unsigned)(tiles < 4096 ? tiles : 4096);
-  const float4 *x4 = (const float4 *)x, *w4 = (const float4 *)w;
+  const float4 *x4 = (const float4 *)x;
   int64_t K4 = K / 4;
   if (M <= 1)
-    k_smallm_nt<1><<<blocks, SM_THREADS>>>(x4, w4, bias, y, (int)M, N, K4, beta);
+    k_smallm_nt<1, W><<<blocks, SM_THREADS>>>(x4, w4, bias, y, (int)M, N, K4, beta);
   else if (M <= 2)
-    k_smallm_nt<2><<<blocks, SM_THREADS>>>(x4, w4, bias, y, (int)M, N, K4, beta);
+    k_smallm_nt<2, W><<<blocks, SM_THREADS>>>(x4, w4, bias, y, (int)M, N, K4, beta);
   else if (M <= 4)
-    k_smallm_nt<4><<<blocks, SM_THREADS>>>(x4, w4, bias, y, (int)M, N, K4, beta);
+    k_smallm_nt<4, W><<<blocks, SM_THREADS>>>(x4, w4, bias, y, (int)M, N, K4, beta);
   else if (M <= 8)
-    k_smallm_nt<8><<<blocks, SM_THREADS>>>(x4, w4, bias, y, (int)M, N, K4, beta);
+    k_smallm_nt<8, W><<<blocks, SM_THREADS>>>(x4, w4, bias, y, (int)M, N, K4, beta);
   else
-    k_smallm_nt<16><<<blocks, SM_THREADS>>>(x4, w4, bias, y, (int)M, N, K4, beta);
+    k_smallm_nt<16, W><<<blocks, SM_THREADS>>>(x4, w4, bias, y, (int)M, N, K4, beta);
   CU_LAUNCHED("k_smallm_nt");
   return TS_OK;
+}
+
+/* Decoding's bf16 copy of the weights: with the decoding kernels on and in the bf16 precision,
+ * on = 1 rounds the n parameters at w into a device copy (grown on demand; ~1 ms per GB of
+ * f32 on an H100) that the small-row GEMM then reads for weights inside [w, w + n): half the
+ * bytes a decoding step streams, the operand rounding cuBLAS's FAST_16BF applies to the
+ * weights anyway (activations, products and sums stay f32). on = 0 stops it. No copy (another
+ * precision, decoding kernels off, no memory for it) leaves the f32 weights in use. */
+int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
+  cu_ctx *c = cu_of(be);
+  c->won = 0;
+  if (!on || !c->dec2 || c->gemm != TS_GEMM_BF16 || !w || n <= 0) return TS_OK;
+  size_t bytes = sizeof(unsigned short) * (size_t)n;
+  if (c->wb_cap < bytes) {
+    if (c->wb) cudaFree(c->wb);
+    c->wb = NULL, c->wb_cap = 0;
+    if (cudaMalloc((void **)&c->wb, bytes) != cudaSuccess) {
+      cudaGetLastError(); /* not sticky: the f32 weights serve */
+      c->wb = NULL;
+      return TS_OK;
+    }
+    c->wb_cap = bytes;
+  }
+  k_f32_to_bf16<<<cu_blocks(n), 256>>>(w, c->wb, n);
+  CU_LAUNCHED("k_f32_to_bf16");
+  c->w = w, c->wn = n, c->won = 1;
+  return TS_OK;
+}
+
+/* the bf16 copy of the (rows, cols) weight at p, or NULL when it has none */
+static const uint2 *cu_weights_copy(const cu_ctx *c, const float *p, int64_t count) {
+  if (!c->won || p < c->w || p + count > c->w + c->wn) return NULL;
+  return (const uint2 *)(c->wb + (p - c->w)); /* 8-byte aligned: p and w are 16-byte aligned */
 }
 
 int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias, tensor *c, int ta, int tb,
@@ -89,8 +124,11 @@ int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias,
   if (gc.batch == 0) return TS_OK;
   /* few rows against a shared (N, K) weight, the batch folded into the rows (A's rows are
    * contiguous across the batch): the small-row kernel, bias included */
-  if (gb.batch == 1 && !ta && tb && sm_fits(cu_of(be), gc.batch * M, N, K, ap, bp))
-    return cu_smallm_nt(ap, bp, bias ? cu_f(bias) : NULL, cp, gc.batch * M, N, K, beta);
+  if (gb.batch == 1 && !ta && tb && sm_fits(cu_of(be), gc.batch * M, N, K, ap, bp)) {
+    const uint2 *wb = cu_weights_copy(cu_of(be), bp, N * K);
+    if (wb) return cu_smallm_nt(ap, wb, bias ? cu_f(bias) : NULL, cp, gc.batch * M, N, K, beta);
+    return cu_smallm_nt(ap, (const float4 *)bp, bias ? cu_f(bias) : NULL, cp, gc.batch * M, N, K, beta);
+  }
   if (bias) {
     int64_t rows = gc.batch * M;
     k_bias_rows<<<cu_blocks(rows * N), 256>>>(cp, cu_f(bias), rows, N, beta);

@@ -1,5 +1,6 @@
 // cu_smallm.cuh — the small-row GEMM of decoding steps, y = x W^T for at most 16 rows (behind
-// cuda_set_decode_kernels). Device code only: included by cu_matmul.cu, which launches it, and
+// cuda_set_decode_kernels), with f32 or bf16 weights, and the f32 -> bf16 conversion of the
+// weights' copy. Device code only: included by cu_matmul.cu, which launches it, and
 // by tests/gpu/simt/test_decode_emu.cpp, which runs it under the SIMT emulator in ctest.
 #pragma once
 
@@ -20,9 +21,21 @@
  * y (M,N) = x (M,K) w (N,K)^T + (beta y + bias), bias (N) or NULL; M <= MM; K % 4 == 0 and x, w
  * 16-byte aligned (the caller checks). */
 #define SM_THREADS 256
-template <int MM>
+
+/* four consecutive weights: f32 as they are, or bf16 (a uint2 of four 16-bit halves, element
+ * k in bits 16 (k % 2) .. of word k / 2) widened exactly to f32 */
+__device__ __forceinline__ float4 sm_w4(const float4 *w, int64_t i) { return __ldg(w + i); }
+__device__ __forceinline__ float sm_bf(unsigned bits) { return __uint_as_float(bits); }
+__device__ __forceinline__ float4 sm_w4(const uint2 *w, int64_t i) {
+  uint2 r = __ldg(w + i);
+  return make_float4(sm_bf(r.x << 16), sm_bf(r.x & 0xffff0000u), sm_bf(r.y << 16), sm_bf(r.y & 0xffff0000u));
+}
+
+/* W: float4 (f32 weights) or uint2 (bf16 weights, cu_ctx's copy made for decoding: see
+ * cu_weights_bf16); x, the products and the sums stay f32 either way */
+template <int MM, typename W>
 __global__ void __launch_bounds__(SM_THREADS)
-    k_smallm_nt(const float4 *__restrict__ x, const float4 *__restrict__ w, const float *__restrict__ bias, float *y,
+    k_smallm_nt(const float4 *__restrict__ x, const W *__restrict__ w, const float *__restrict__ bias, float *y,
                 int M, int64_t N, int64_t K4, float beta) {
   constexpr int NC = 32 / MM;             /* columns per tile */
   __shared__ float red[SM_THREADS / 32][32]; /* the warps' sums */
@@ -39,7 +52,7 @@ __global__ void __launch_bounds__(SM_THREADS)
       for (int m = 0; m < MM; m++) xv[m] = m < M ? __ldg(x + m * K4 + k4) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
 #pragma unroll
       for (int c = 0; c < NC; c++) {
-        float4 wv = n0 + c < N ? __ldg(w + (n0 + c) * K4 + k4) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        float4 wv = n0 + c < N ? sm_w4(w, (n0 + c) * K4 + k4) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
 #pragma unroll
         for (int m = 0; m < MM; m++)
           v[m * NC + c] += xv[m].x * wv.x + xv[m].y * wv.y + xv[m].z * wv.z + xv[m].w * wv.w;
@@ -73,5 +86,14 @@ __global__ void __launch_bounds__(SM_THREADS)
       }
     }
     __syncthreads(); /* red is reused by the next tile */
+  }
+}
+
+/* dst (n) = src rounded to bf16, nearest even (NaN kept quiet): the weights' copy for decoding */
+__global__ void k_f32_to_bf16(const float *__restrict__ src, unsigned short *dst, int64_t n) {
+  CU_LOOP(i, n) {
+    unsigned u = __float_as_uint(src[i]);
+    dst[i] = (u & 0x7fffffffu) > 0x7f800000u ? (unsigned short)((u >> 16) | 0x40u)
+                                             : (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
   }
 }

@@ -242,6 +242,7 @@ static void cu_table_init(be_ops *t) {
   t->embed_bwd = cu_embed_bwd;
   t->set_rows = cu_set_rows;
   t->sample = cu_sample;
+  t->weights_bf16 = cu_weights_bf16;
   t->framecat = cu_framecat;
   t->framecat_bwd = cu_framecat_bwd;
   t->xent = cu_xent;

@@ -40,6 +40,12 @@ static int cpu_sync(backend *be, ts_err *e) {
   return TS_OK;
 }
 
+/* the CPU keeps decoding's few-row GEMMs in f32: no bf16 copy of the weights is wanted */
+static int cpu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
+  (void)be, (void)w, (void)n, (void)on;
+  return TS_OK;
+}
+
 static const be_ops cpu_ops_table = {
     .name = "cpu",
     .alloc = cpu_alloc,
@@ -79,6 +85,7 @@ static const be_ops cpu_ops_table = {
     .embed_bwd = cpu_embed_bwd,
     .set_rows = cpu_set_rows,
     .sample = cpu_sample,
+    .weights_bf16 = cpu_weights_bf16,
     .framecat = cpu_framecat,
     .framecat_bwd = cpu_framecat_bwd,
     .xent = cpu_xent,

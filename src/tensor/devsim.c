@@ -398,6 +398,14 @@ static int ds_adamw(backend *be, float *p, const float *g, float *m, float *v, i
     return ds_violation("adamw", "buffer outside device memory");
   DS_RUN(cpu_adamw(be_cpu(), p, g, m, v, n, lr, b1, b2, eps, wd, t));
 }
+/* the hint must name device memory; the simulated device computes as the CPU does (f32) */
+static int ds_weights_bf16(backend *be, const float *w, int64_t n, int on) {
+  (void)be;
+  if (on && n > 0 && ds_find(w, sizeof(float) * (size_t)n) < 0)
+    return ds_violation("weights_bf16", "weights outside device memory");
+  return TS_OK;
+}
+
 static double ds_sumsq(backend *be, const float *x, int64_t n) {
   (void)be;
   if (n > 0 && ds_find(x, sizeof(float) * (size_t)n) < 0) {
@@ -461,6 +469,7 @@ static const be_ops ds_ops = {
     .embed_bwd = ds_embed_bwd,
     .set_rows = ds_set_rows,
     .sample = ds_sample,
+    .weights_bf16 = ds_weights_bf16,
     .framecat = ds_framecat,
     .framecat_bwd = ds_framecat_bwd,
     .xent = ds_xent,

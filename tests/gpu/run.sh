@@ -219,6 +219,16 @@ r=$?
 grep -E 'MISMATCH|generation|G=|^test_sft_parity: (PASS|FAIL)' "$build/dec2_parity.log" | head -n 12
 [ $r = 0 ] || d2="FAIL"
 d2note="${d2note}parity $(tail -n 1 "$build/dec2_parity.log" | sed 's/^test_sft_parity: //')"
+# in bf16 the small-row GEMMs of decoding read the weights' bf16 copy (cu_weights_bf16): the
+# bf16 parity with them must be no worse than 3a's without them
+TSASR_CUDA_GEMM=bf16 TSASR_CUDA_DECODE_KERNELS=1 TSASR_PARITY_TOL=3e-2 timeout 60 "$build/tests/gpu/test_sft_parity" \
+  > "$build/dec2_parity_bf16.log" 2>&1
+r=$?
+{ echo; echo "== TSASR_CUDA_GEMM=bf16 TSASR_CUDA_DECODE_KERNELS=1 TSASR_PARITY_TOL=3e-2 (rc $r; compare with 3a)"
+  cat "$build/dec2_parity_bf16.log"; } >> "$logs/sft_parity.log"
+grep -E 'generation|G=' "$build/dec2_parity_bf16.log" | head -n 4
+{ [ $r = 0 ] || { [ $r = 1 ] && [ "$brc16" = 1 ]; }; } || d2="FAIL"
+d2note="$d2note; parity(bf16) rc $r vs 3a's $brc16"
 if [ -n "$san" ]; then
   for t in "memcheck matmul" "memcheck attention" "racecheck attention"; do
     set -- $t

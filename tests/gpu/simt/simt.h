@@ -48,10 +48,23 @@ struct alignas(16) float4 { /* CUDA's alignment: UBSan reports a misaligned floa
   float x, y, z, w;
 };
 inline float4 make_float4(float a, float b, float c, float d) { return float4{a, b, c, d}; }
+struct alignas(8) uint2 {
+  unsigned x, y;
+};
+inline float __uint_as_float(unsigned u) {
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+inline unsigned __float_as_uint(float f) {
+  unsigned u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
 
 /* internal linkage for kernels and device functions: their static __shared__ arrays then share
  * one ordinary section (template and inline functions' statics would otherwise be COMDAT) */
-#define __global__ static
+#define __global__ static __attribute__((unused))
 #define __device__
 #define __host__
 #define __forceinline__ static inline

@@ -4,7 +4,8 @@
 // kernels/cu_decode.cuh) over GQA, key padding, q_pos0, additive biases with -inf entries
 // (whole chunks masked), rows with no visible key, head sizes 4 to 160, caches longer than one
 // chunk; and the small-row GEMM (k_smallm_nt, kernels/cu_smallm.cuh) for 1 to 16 rows, K with
-// more and fewer float4s than threads, bias and beta. Both are f32 kernels: normalised error
+// more and fewer float4s than threads, bias and beta, with f32 weights and with their bf16 copy
+// (k_f32_to_bf16, itself checked against round-to-nearest-even computed apart, specials too). Both are f32 kernels: normalised error
 // <= 1e-5 as the GPU's op parity asks, and lse within 1e-5. Every case runs in lockstep and
 // under a skewed schedule. Exit 0 when every case passes.
 #include <cmath>
@@ -112,10 +113,51 @@ static void run_attn(const dcase &c, int split) {
   if (!ok) g_fail = 1;
 }
 
-static void run_smallm(int M, int N, int K, int bias, float beta) {
+/* the bf16 copy of the weights (k_f32_to_bf16) against round-to-nearest-even computed in double:
+ * the candidate below and above, the closer one, ties to the even mantissa; NaN stays NaN */
+static void run_to_bf16() {
+  std::vector<float> src;
+  for (int i = 0; i < 4000; i++) src.push_back(frand() * std::ldexp(1.0f, (i % 40) - 20));
+  uint32_t special[] = {0x3f808000u, 0x3f818000u, 0x3f80ffffu, 0x7f7fffffu, 0x00000001u, 0x80000000u,
+                        0x7f800000u, 0xff800000u, 0x7fc00001u, 0x7f800001u, 0x3f7fffffu, 0x00808000u};
+  for (uint32_t u : special) src.push_back(__uint_as_float(u));
+  int64_t n = (int64_t)src.size();
+  std::vector<unsigned short> dst((size_t)n, 0xdead);
+  long err = simt::launch(dim3((unsigned)((n + 255) / 256)), dim3(256), 0,
+                          [&] { k_f32_to_bf16(src.data(), dst.data(), n); });
+  int bad = 0;
+  for (int64_t i = 0; i < n; i++) {
+    float f = src[(size_t)i], got = __uint_as_float((uint32_t)dst[(size_t)i] << 16);
+    if (std::isnan(f)) {
+      bad += !std::isnan(got);
+      continue;
+    }
+    uint32_t u = __float_as_uint(f), lo = u & 0xffff0000u, hi = lo + 0x10000u;
+    double dl = std::fabs((double)f - (double)__uint_as_float(lo)), dh;
+    float fh = __uint_as_float(hi);
+    dh = std::isinf(fh) && !std::isinf(f) ? std::ldexp(1.0, 128) - std::fabs((double)f) : std::fabs((double)fh - (double)f);
+    if (std::isinf(f)) dh = INFINITY, dl = 0.0;
+    uint32_t want = dl < dh ? lo : dh < dl ? hi : ((lo >> 16) & 1u) ? hi : lo;
+    bad += ((uint32_t)dst[(size_t)i] << 16) != want;
+  }
+  bool ok = err == 0 && bad == 0;
+  printf("%s to_bf16 n=%lld: %d wrong, emulator errors %ld\n", ok ? "ok  " : "FAIL", (long long)n, bad, err);
+  if (!ok) g_fail = 1;
+}
+
+/* bf16: the weights as their bf16 copy (k_f32_to_bf16), the reference with the same rounding */
+static void run_smallm(int M, int N, int K, int bias, float beta, bool bf16 = false) {
   std::vector<float4> x((size_t)M * K / 4), w((size_t)N * K / 4);
   for (auto &f : x) f = make_float4(frand(), frand(), frand(), frand());
   for (auto &f : w) f = make_float4(frand(), frand(), frand(), frand());
+  std::vector<uint2> wb(bf16 ? (size_t)N * K / 4 : 0);
+  if (bf16) {
+    int64_t nw = (int64_t)N * K;
+    simt::launch(dim3((unsigned)((nw + 255) / 256)), dim3(256), 0,
+                 [&] { k_f32_to_bf16((const float *)w.data(), (unsigned short *)wb.data(), nw); });
+    for (int64_t i = 0; i < nw; i++) /* the reference uses the rounded weights */
+      ((float *)w.data())[i] = __uint_as_float((uint32_t)((unsigned short *)wb.data())[i] << 16);
+  }
   std::vector<float> b((size_t)N), y((size_t)M * N), y0;
   for (auto &t : b) t = frand();
   for (auto &t : y) t = beta == 0.0f ? NAN : frand(); /* beta 0 must not read y */
@@ -126,7 +168,11 @@ static void run_smallm(int M, int N, int K, int bias, float beta) {
   const float *bp = bias ? b.data() : nullptr;
   long err;
   int64_t K4 = K / 4;
-#define SM(MMv) simt::launch(grid, dim3(SM_THREADS), 0, [&] { k_smallm_nt<MMv>(x.data(), w.data(), bp, y.data(), M, N, K4, beta); })
+#define SM(MMv)                                                                                                 \
+  (bf16 ? simt::launch(grid, dim3(SM_THREADS), 0,                                                               \
+                       [&] { k_smallm_nt<MMv, uint2>(x.data(), wb.data(), bp, y.data(), M, N, K4, beta); })      \
+        : simt::launch(grid, dim3(SM_THREADS), 0,                                                               \
+                       [&] { k_smallm_nt<MMv, float4>(x.data(), w.data(), bp, y.data(), M, N, K4, beta); }))
   err = M <= 1 ? SM(1) : M <= 2 ? SM(2) : M <= 4 ? SM(4) : M <= 8 ? SM(8) : SM(16);
 #undef SM
   std::vector<double> ref((size_t)M * N);
@@ -141,8 +187,8 @@ static void run_smallm(int M, int N, int K, int bias, float beta) {
     }
   double e = nerr(y, ref);
   bool ok = err == 0 && e < 1e-5;
-  printf("%s smallm M=%d N=%d K=%d bias=%d beta=%g: rel %.2e, emulator errors %ld\n", ok ? "ok  " : "FAIL", M, N, K,
-         bias, (double)beta, e, err);
+  printf("%s smallm M=%d N=%d K=%d bias=%d beta=%g weights=%s: rel %.2e, emulator errors %ld\n", ok ? "ok  " : "FAIL",
+         M, N, K, bias, (double)beta, bf16 ? "bf16" : "f32", e, err);
   if (!ok) g_fail = 1;
 }
 
@@ -161,6 +207,9 @@ static void run_all() {
   }
   run_smallm(1, 1, 4, 1, 1.0f);
   run_smallm(8, 7, 36, 0, 0.0f);
+  for (int M : {1, 8, 16}) run_smallm(M, 300, 896, 1, 0.0f, true); /* the bf16 weights' copy */
+  run_smallm(3, 33, 1100, 0, 0.5f, true);
+  run_to_bf16();
 }
 
 int main() {
