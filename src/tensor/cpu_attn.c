@@ -1,6 +1,7 @@
 /* cpu_attn.c — scaled-dot-product attention on the CPU: per (batch, head) GEMMs for the
- * scores and the weighted values, masks (causal, key padding), additive per-head bias and
- * grouped-query heads. Forward saves only the row log-sum-exp (B,Hq,Tq); backward
+ * scores and the weighted values over the keys some query sees (a decoding step's cache or a
+ * padded row stops at its last visible key), masks (causal, key padding), additive per-head
+ * bias and grouped-query heads. Forward saves only the row log-sum-exp (B,Hq,Tq); backward
  * recomputes the probabilities from it (no (Tq,Tk) tensor kept between passes). */
 #include <math.h>
 #include <stdlib.h>
@@ -18,15 +19,27 @@ static attn_dims attn_dims_of(const tensor *q, const tensor *k) {
   return d;
 }
 
-/* Fills S (Tq,Tk) with masked, biased, scaled scores for batch b, query head h.
- * Returns in *kmax the number of keys any row can see (columns beyond are all masked). */
+/* keys [0, n) of batch row b that some query sees (the rest are masked for every query): a
+ * decoding step's cache holds Tk >= n positions, a padded row n < Tk valid keys */
+static int64_t attn_kvis(const attn_dims *d, const attn_cfg *cfg, int64_t b) {
+  int64_t n = cfg->kv_len ? cfg->kv_len[b] : d->Tk;
+  if (cfg->causal) {
+    int64_t last = (cfg->q_pos0 ? cfg->q_pos0[b] : 0) + d->Tq; /* query Tq-1 sees keys < p0 + Tq */
+    if (last < n) n = last;
+  }
+  return n < 0 ? 0 : n > d->Tk ? d->Tk : n;
+}
+
+/* Fills S (Tq, n) of row stride Tk with masked, biased, scaled scores for batch b, query head
+ * h, over the n = attn_kvis keys any query sees (the columns beyond are not touched). */
 static void attn_scores(const attn_dims *d, const float *q, const float *k, const attn_cfg *cfg,
-                        int64_t b, int64_t h, float *S) {
+                        int64_t b, int64_t h, int64_t n, float *S) {
   int64_t kh = h / d->grp;
   const float *qb = q + (b * d->Tq * d->Hq + h) * d->D;
   const float *kb = k + (b * d->Tk * d->Hkv + kh) * d->D;
-  gemm_mp(0, 1, (int)d->Tq, (int)d->Tk, (int)d->D, cfg->scale, qb, (int)(d->Hq * d->D), kb,
-           (int)(d->Hkv * d->D), 0.0f, S, (int)d->Tk);
+  if (n > 0)
+    gemm_mp(0, 1, (int)d->Tq, (int)n, (int)d->D, cfg->scale, qb, (int)(d->Hq * d->D), kb, (int)(d->Hkv * d->D), 0.0f,
+            S, (int)d->Tk);
   int64_t klen = cfg->kv_len ? cfg->kv_len[b] : d->Tk;
   int64_t p0 = cfg->q_pos0 ? cfg->q_pos0[b] : 0;
   const float *bias = cfg->bias ? (const float *)cfg->bias->data + h * d->Tq * d->Tk : NULL;
@@ -35,9 +48,10 @@ static void attn_scores(const attn_dims *d, const float *q, const float *k, cons
     int64_t lim = klen;
     if (cfg->causal && p0 + i + 1 < lim) lim = p0 + i + 1;
     if (lim < 0) lim = 0;
+    if (lim > n) lim = n;
     if (bias)
       for (int64_t j = 0; j < lim; j++) s[j] += bias[i * d->Tk + j];
-    for (int64_t j = lim; j < d->Tk; j++) s[j] = -INFINITY;
+    for (int64_t j = lim; j < n; j++) s[j] = -INFINITY;
   }
 }
 
@@ -58,32 +72,33 @@ int cpu_attention(backend *be, const tensor *q, const tensor *k, const tensor *v
     for (int64_t b = 0; b < d.B; b++)
       for (int64_t h = 0; h < d.Hq; h++) {
         if (!S) continue;
-        attn_scores(&d, qp, kp, cfg, b, h, S);
+        int64_t n = attn_kvis(&d, cfg, b); /* keys past n are masked for every query: skipped */
+        attn_scores(&d, qp, kp, cfg, b, h, n, S);
         for (int64_t i = 0; i < d.Tq; i++) {
           float *s = S + i * d.Tk;
           float mx = -INFINITY;
-          for (int64_t j = 0; j < d.Tk; j++) mx = s[j] > mx ? s[j] : mx;
+          for (int64_t j = 0; j < n; j++) mx = s[j] > mx ? s[j] : mx;
           float l;
           if (mx == -INFINITY) { /* no visible key: zero output */
-            for (int64_t j = 0; j < d.Tk; j++) s[j] = 0.0f;
+            for (int64_t j = 0; j < n; j++) s[j] = 0.0f;
             l = -INFINITY;
           } else {
             float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-            for (int64_t j = 0; j < d.Tk; j++) {
+            for (int64_t j = 0; j < n; j++) {
               s[j] = vm_expf(s[j] - mx);
               sum += s[j];
             }
             float inv = 1.0f / sum;
-            for (int64_t j = 0; j < d.Tk; j++) s[j] *= inv;
+            for (int64_t j = 0; j < n; j++) s[j] *= inv;
             l = mx + logf(sum);
           }
           if (lp) lp[(b * d.Hq + h) * d.Tq + i] = l;
         }
         int64_t kh = h / d.grp;
-        gemm_mp(0, 0, (int)d.Tq, (int)d.D, (int)d.Tk, 1.0f, S, (int)d.Tk,
-                 vp + (b * d.Tk * d.Hkv + kh) * d.D, (int)(d.Hkv * d.D), 0.0f,
-                 op + (b * d.Tq * d.Hq + h) * d.D, (int)(d.Hq * d.D));
+        /* O = P V over the n keys (K = 0: C = 0, as the BLAS contract gives) */
+        gemm_mp(0, 0, (int)d.Tq, (int)d.D, (int)n, 1.0f, S, (int)d.Tk, vp + (b * d.Tk * d.Hkv + kh) * d.D,
+                (int)(d.Hkv * d.D), 0.0f, op + (b * d.Tq * d.Hq + h) * d.D, (int)(d.Hq * d.D));
       }
     free(S);
   }
@@ -98,17 +113,19 @@ static void attn_bwd_one(const attn_dims *d, const tensor *q, const tensor *k, c
   const float *qp = cpu_f(q), *kp = cpu_f(k), *vp = cpu_f(v), *op = cpu_f(out), *lp = cpu_f(lse),
               *gp = cpu_f(dout);
   int qs = (int)(d->Hq * d->D), ks = (int)(d->Hkv * d->D);
+  int64_t n = attn_kvis(d, cfg, b); /* keys past n: P = 0 for every query, no gradient */
+  if (n <= 0) return;
   for (int64_t h = kh * d->grp; h < (kh + 1) * d->grp; h++) {
-    attn_scores(d, qp, kp, cfg, b, h, S);
+    attn_scores(d, qp, kp, cfg, b, h, n, S);
     const float *l = lp + (b * d->Hq + h) * d->Tq;
     for (int64_t i = 0; i < d->Tq; i++) {
       float *s = S + i * d->Tk;
       if (l[i] == -INFINITY) {
-        for (int64_t j = 0; j < d->Tk; j++) s[j] = 0.0f;
+        for (int64_t j = 0; j < n; j++) s[j] = 0.0f;
       } else {
         float li = l[i];
 #pragma omp simd
-        for (int64_t j = 0; j < d->Tk; j++) s[j] = vm_expf(s[j] - li); /* P */
+        for (int64_t j = 0; j < n; j++) s[j] = vm_expf(s[j] - li); /* P */
       }
     }
     const float *go = gp + (b * d->Tq * d->Hq + h) * d->D;
@@ -116,29 +133,30 @@ static void attn_bwd_one(const attn_dims *d, const tensor *q, const tensor *k, c
     const float *qb = qp + (b * d->Tq * d->Hq + h) * d->D;
     const float *kb = kp + (b * d->Tk * d->Hkv + kh) * d->D;
     const float *vb = vp + (b * d->Tk * d->Hkv + kh) * d->D;
-    /* dV (Tk,D) += P^T dO */
+    /* dV (n,D) += P^T dO */
     if (dv)
-      gemm_mp(1, 0, (int)d->Tk, (int)d->D, (int)d->Tq, 1.0f, S, (int)d->Tk, go, qs, 1.0f,
+      gemm_mp(1, 0, (int)n, (int)d->D, (int)d->Tq, 1.0f, S, (int)d->Tk, go, qs, 1.0f,
                cpu_f(dv) + (b * d->Tk * d->Hkv + kh) * d->D, ks);
-    /* dP (Tq,Tk) = dO V^T; dS = P (dP - rowsum(dO o O)) */
-    gemm_mp(0, 1, (int)d->Tq, (int)d->Tk, (int)d->D, 1.0f, go, qs, vb, ks, 0.0f, dP, (int)d->Tk);
+    /* dP (Tq,n) = dO V^T; dS = P (dP - rowsum(dO o O)) */
+    gemm_mp(0, 1, (int)d->Tq, (int)n, (int)d->D, 1.0f, go, qs, vb, ks, 0.0f, dP, (int)d->Tk);
     for (int64_t i = 0; i < d->Tq; i++) {
       double di = 0;
       for (int64_t c = 0; c < d->D; c++) di += (double)go[i * qs + c] * ob[i * qs + c];
       float *dp = dP + i * d->Tk;
       const float *p = S + i * d->Tk;
-      for (int64_t j = 0; j < d->Tk; j++) dp[j] = p[j] * (dp[j] - (float)di);
+      for (int64_t j = 0; j < n; j++) dp[j] = p[j] * (dp[j] - (float)di);
     }
     if (dbias) {
       float *db = cpu_f(dbias) + h * d->Tq * d->Tk;
-      for (int64_t i = 0; i < d->Tq * d->Tk; i++) db[i] += dP[i];
+      for (int64_t i = 0; i < d->Tq; i++)
+        for (int64_t j = 0; j < n; j++) db[i * d->Tk + j] += dP[i * d->Tk + j];
     }
-    /* dQ (Tq,D) += scale dS K; dK (Tk,D) += scale dS^T Q */
+    /* dQ (Tq,D) += scale dS K; dK (n,D) += scale dS^T Q */
     if (dq)
-      gemm_mp(0, 0, (int)d->Tq, (int)d->D, (int)d->Tk, cfg->scale, dP, (int)d->Tk, kb, ks, 1.0f,
+      gemm_mp(0, 0, (int)d->Tq, (int)d->D, (int)n, cfg->scale, dP, (int)d->Tk, kb, ks, 1.0f,
                cpu_f(dq) + (b * d->Tq * d->Hq + h) * d->D, qs);
     if (dk)
-      gemm_mp(1, 0, (int)d->Tk, (int)d->D, (int)d->Tq, cfg->scale, dP, (int)d->Tk, qb, qs, 1.0f,
+      gemm_mp(1, 0, (int)n, (int)d->D, (int)d->Tq, cfg->scale, dP, (int)d->Tk, qb, qs, 1.0f,
                cpu_f(dk) + (b * d->Tk * d->Hkv + kh) * d->D, ks);
   }
 }

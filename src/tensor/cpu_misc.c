@@ -39,7 +39,15 @@ int cpu_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, con
   float inv[512]; /* as cpu_rope computes them */
   for (int64_t i = 0; i < half && i < 512; i++) inv[i] = 1.0f / powf(theta, (float)(2 * i) / (float)D);
 #pragma omp parallel for if (BT * H * D > 16384)
-  for (int64_t r = 0; r < BT; r++)
+  for (int64_t r = 0; r < BT; r++) {
+    float cs[512], sn[512]; /* the row's rotation, shared by its q and k heads */
+    if (pos) {
+      float p = (float)pos[r];
+      for (int64_t i = 0; i < half && i < 512; i++) {
+        float ang = p * inv[i];
+        cs[i] = cosf(ang), sn[i] = merge ? -sinf(ang) : sinf(ang);
+      }
+    }
     for (int64_t h = 0; h < H; h++) {
       float *xr = xp + (r * H + h) * D; /* the packed head */
       float *hr = h < Hq ? qp + (r * Hq + h) * D
@@ -51,15 +59,13 @@ int cpu_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, con
         memcpy(dst, src, sizeof(float) * (size_t)D);
         continue;
       }
-      float p = (float)pos[r];
       for (int64_t i = 0; i < half; i++) {
-        float ang = p * inv[i];
-        float c = cosf(ang), s = merge ? -sinf(ang) : sinf(ang);
         float x1 = src[i], x2 = src[i + half];
-        dst[i] = x1 * c - x2 * s;
-        dst[i + half] = x2 * c + x1 * s;
+        dst[i] = x1 * cs[i] - x2 * sn[i];
+        dst[i + half] = x2 * cs[i] + x1 * sn[i];
       }
     }
+  }
   return TS_OK;
 }
 
