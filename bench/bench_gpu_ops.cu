@@ -1,8 +1,10 @@
 // bench_gpu_ops.cu — CUDA backend timings through the op wrappers: f32 matmul GFLOP/s,
 // attention forward/backward, one Qwen2.5-0.5B-shaped decoder layer forward+backward through
 // the model's layer code (C 896, 14/2 heads of 64, MLP 4864) and decoding's token choice
-// (greedy, temperature, top-k / top-p over 151,936 logits), timed with CUDA events after
-// warm-up, median of repeats. Built only with CUDA (tests/gpu/CMakeLists.txt); run by tests/gpu/run.sh.
+// (greedy, temperature, top-k / top-p over 151,936 logits), and the GEMM in four storage forms
+// (f32, f32 with bf16 math, bf16 in, bf16 in and out: what bf16 storage would buy), timed with
+// CUDA events after warm-up, median of repeats. Built only with CUDA (tests/gpu/CMakeLists.txt); run by tests/gpu/run.sh.
+#include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdio.h>
@@ -191,6 +193,65 @@ static void bench_layer(int64_t B, int64_t Tn) {
   pset_free(&ps);
 }
 
+/* What bf16 storage would buy the GEMMs: one x W^T (M,K)x(N,K)^T straight on cuBLAS in four
+ * storage/compute forms, TFLOP/s each: f32 SGEMM; f32 storage with bf16 tensor-core math (the
+ * backend's bf16 precision today); bf16 operands with f32 output; bf16 in and out. Also the
+ * decoding form: 8 rows against the weight. Operands are device buffers of the right types. */
+static void bench_gemm_forms(int64_t M, int64_t N, int64_t K) {
+  cublasHandle_t h;
+  if (cublasCreate(&h) != CUBLAS_STATUS_SUCCESS) {
+    fprintf(stderr, "bench_gpu_ops: cublasCreate failed\n");
+    exit(1);
+  }
+  float *a = dbuf(M * K), *w = dbuf(N * K), *c = dbuf(M * N);
+  void *ab, *wb, *cb;
+  CK(cudaMalloc(&ab, 2 * (size_t)(M * K)));
+  CK(cudaMalloc(&wb, 2 * (size_t)(N * K)));
+  CK(cudaMalloc(&cb, 2 * (size_t)(M * N)));
+  CK(cudaMemset(ab, 0, 2 * (size_t)(M * K)));
+  CK(cudaMemset(wb, 0, 2 * (size_t)(N * K)));
+  const float one = 1.0f, zero = 0.0f;
+  /* row-major C (M,N) = A (M,K) W^T: column-major C^T (N,M) = W (N,K as col-major K x N)^T A^T */
+  auto run = [&](int form) {
+    cublasStatus_t st;
+    int m = (int)N, n = (int)M, k = (int)K;
+    switch (form) {
+      case 0: st = cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, w, k, a, k, &zero, c, m); break;
+      case 1:
+        st = cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, w, CUDA_R_32F, k, a, CUDA_R_32F, k, &zero, c,
+                          CUDA_R_32F, m, CUBLAS_COMPUTE_32F_FAST_16BF, CUBLAS_GEMM_DEFAULT);
+        break;
+      case 2:
+        st = cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, wb, CUDA_R_16BF, k, ab, CUDA_R_16BF, k, &zero, c,
+                          CUDA_R_32F, m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+        break;
+      default:
+        st = cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, wb, CUDA_R_16BF, k, ab, CUDA_R_16BF, k, &zero, cb,
+                          CUDA_R_16BF, m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    }
+    if (st != CUBLAS_STATUS_SUCCESS) {
+      fprintf(stderr, "bench_gpu_ops: GEMM form %d: %s\n", form, cublasGetStatusString(st));
+      exit(1);
+    }
+  };
+  static const char *names[4] = {"f32", "f32 storage, bf16 math", "bf16 in, f32 out", "bf16 in and out"};
+  for (int form = 0; form < 4; form++) {
+    double ms = time_ms([&] { run(form); });
+    char name[96], rate[64];
+    snprintf(name, sizeof name, "gemm %s (%lld,%lld)x(%lld,%lld)^T", names[form], (long long)M, (long long)K,
+             (long long)N, (long long)K);
+    snprintf(rate, sizeof rate, "%.1f TFLOP/s", 2.0 * M * N * K / (ms * 1e9));
+    report(name, ms, rate);
+  }
+  CK(cudaFree(ab));
+  CK(cudaFree(wb));
+  CK(cudaFree(cb));
+  g_be->ops->release(g_be, a);
+  g_be->ops->release(g_be, w);
+  g_be->ops->release(g_be, c);
+  cublasDestroy(h);
+}
+
 /* one decoding step's token choice for R rows of Qwen2's vocabulary: ids and log-probs back on
  * the host (the sample op includes its copies, as decoding uses it) */
 static void bench_sample(int64_t R, float temperature, int64_t top_k, float top_p) {
@@ -234,6 +295,11 @@ int main(int argc, char **argv) {
   bench_matmul(4096, 4864, 896);
   bench_matmul(4096, 4096, 4096);
   bench_matmul(512, 896, 151936);
+  /* storage forms: the encoder's FFN (4 x 1000 frames, 1024 -> 4096), the LLM's gate/up (4 x 200
+   * tokens, 896 -> 9728), a decoding step's gate/up (8 rows) */
+  bench_gemm_forms(4000, 4096, 1024);
+  bench_gemm_forms(800, 9728, 896);
+  bench_gemm_forms(8, 9728, 896);
   bench_attn(4, 512, 14, 2, 64);
   bench_attn(1, 2048, 14, 2, 64);
   bench_layer(4, 512);
