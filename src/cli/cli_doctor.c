@@ -1,5 +1,8 @@
-/* cli_doctor.c — `tsasr doctor`: version, BLAS and threads, the bf16 GEMM, CUDA build and devices. */
+/* cli_doctor.c — `tsasr doctor`: version, BLAS and threads, the bf16 GEMM, CUDA build, devices and
+ * the switches of the CUDA kernels still awaiting a GPU check. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
 #include "tensor/backend.h"
@@ -22,6 +25,11 @@ int cli_doctor(int argc, char **argv) {
     else
       printf("cuda runtime %d.%d: no device (%s)\n", info.cuda_runtime / 1000,
              (info.cuda_runtime % 1000) / 10, info.cuda_status);
+    /* kernels written without a GPU, off until a GPU run has checked them (docs/cuda.md) */
+    const char *fa = getenv("TSASR_CUDA_FLASH"), *dk = getenv("TSASR_CUDA_DECODE_KERNELS");
+    printf("cuda kernels awaiting a GPU check: flash attention in bf16 %s (TSASR_CUDA_FLASH=1), decoding kernels "
+           "%s (TSASR_CUDA_DECODE_KERNELS=1)\n",
+           fa && !strcmp(fa, "1") ? "on" : "off", dk && !strcmp(dk, "1") ? "on" : "off");
   }
   printf("audio: %s, lua: %s, workbench: %s\n",
 #ifdef TS_HAVE_AUDIO
