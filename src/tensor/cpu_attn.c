@@ -5,6 +5,7 @@
  * recomputes the probabilities from it (no (Tq,Tk) tensor kept between passes). */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tensor/cpu_ops.h"
 #include "tensor/gemm.h"
@@ -30,20 +31,38 @@ static int64_t attn_kvis(const attn_dims *d, const attn_cfg *cfg, int64_t b) {
   return n < 0 ? 0 : n > d->Tk ? d->Tk : n;
 }
 
-/* Fills S (Tq, n) of row stride Tk with masked, biased, scaled scores for batch b, query head
- * h, over the n = attn_kvis keys any query sees (the columns beyond are not touched). */
+/* Causal attention goes in blocks of ATTN_QB query rows, each over the keys its last row sees
+ * (about half the score work of the full (Tq, Tk) block for long rows); otherwise one block. */
+#define ATTN_QB 64
+
+/* query rows per block: ATTN_QB for causal attention in the f32 GEMM precision; one block
+ * otherwise (in bf16, blocks that small would fall under gemm_mp's bf16 threshold and run in
+ * f32, losing more than the skipped scores save) */
+static int64_t attn_qblock(const attn_dims *d, const attn_cfg *cfg) {
+  return cfg->causal && !strcmp(gemm_precision(), "f32") ? ATTN_QB : (d->Tq > 0 ? d->Tq : 1);
+}
+
+/* keys [0, n) that rows [i0, i1) of batch row b see, within the n of attn_kvis */
+static int64_t attn_block_keys(const attn_dims *d, const attn_cfg *cfg, int64_t b, int64_t i1, int64_t n) {
+  if (!cfg->causal) return n;
+  int64_t m = (cfg->q_pos0 ? cfg->q_pos0[b] : 0) + i1;
+  return m < n ? (m < 0 ? 0 : m) : n;
+}
+
+/* Fills rows [i0, i1) of S (Tq, Tk) with masked, biased, scaled scores for batch b, query head
+ * h, over the n keys these rows see (the columns beyond are not touched). */
 static void attn_scores(const attn_dims *d, const float *q, const float *k, const attn_cfg *cfg,
-                        int64_t b, int64_t h, int64_t n, float *S) {
+                        int64_t b, int64_t h, int64_t i0, int64_t i1, int64_t n, float *S) {
   int64_t kh = h / d->grp;
-  const float *qb = q + (b * d->Tq * d->Hq + h) * d->D;
+  const float *qb = q + ((b * d->Tq + i0) * d->Hq + h) * d->D;
   const float *kb = k + (b * d->Tk * d->Hkv + kh) * d->D;
   if (n > 0)
-    gemm_mp(0, 1, (int)d->Tq, (int)n, (int)d->D, cfg->scale, qb, (int)(d->Hq * d->D), kb, (int)(d->Hkv * d->D), 0.0f,
-            S, (int)d->Tk);
+    gemm_mp(0, 1, (int)(i1 - i0), (int)n, (int)d->D, cfg->scale, qb, (int)(d->Hq * d->D), kb, (int)(d->Hkv * d->D),
+            0.0f, S + i0 * d->Tk, (int)d->Tk);
   int64_t klen = cfg->kv_len ? cfg->kv_len[b] : d->Tk;
   int64_t p0 = cfg->q_pos0 ? cfg->q_pos0[b] : 0;
   const float *bias = cfg->bias ? (const float *)cfg->bias->data + h * d->Tq * d->Tk : NULL;
-  for (int64_t i = 0; i < d->Tq; i++) {
+  for (int64_t i = i0; i < i1; i++) {
     float *s = S + i * d->Tk;
     int64_t lim = klen;
     if (cfg->causal && p0 + i + 1 < lim) lim = p0 + i + 1;
@@ -73,32 +92,36 @@ int cpu_attention(backend *be, const tensor *q, const tensor *k, const tensor *v
       for (int64_t h = 0; h < d.Hq; h++) {
         if (!S) continue;
         int64_t n = attn_kvis(&d, cfg, b); /* keys past n are masked for every query: skipped */
-        attn_scores(&d, qp, kp, cfg, b, h, n, S);
-        for (int64_t i = 0; i < d.Tq; i++) {
-          float *s = S + i * d.Tk;
-          float mx = -INFINITY;
-          for (int64_t j = 0; j < n; j++) mx = s[j] > mx ? s[j] : mx;
-          float l;
-          if (mx == -INFINITY) { /* no visible key: zero output */
-            for (int64_t j = 0; j < n; j++) s[j] = 0.0f;
-            l = -INFINITY;
-          } else {
-            float sum = 0.0f;
+        int64_t kh = h / d.grp, qb = attn_qblock(&d, cfg);
+        for (int64_t i0 = 0; i0 < d.Tq; i0 += qb) {
+          int64_t i1 = i0 + qb < d.Tq ? i0 + qb : d.Tq, nb = attn_block_keys(&d, cfg, b, i1, n);
+          attn_scores(&d, qp, kp, cfg, b, h, i0, i1, nb, S);
+          for (int64_t i = i0; i < i1; i++) {
+            float *s = S + i * d.Tk;
+            float mx = -INFINITY;
+            for (int64_t j = 0; j < nb; j++) mx = s[j] > mx ? s[j] : mx;
+            float l;
+            if (mx == -INFINITY) { /* no visible key: zero output */
+              for (int64_t j = 0; j < nb; j++) s[j] = 0.0f;
+              l = -INFINITY;
+            } else {
+              float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-            for (int64_t j = 0; j < n; j++) {
-              s[j] = vm_expf(s[j] - mx);
-              sum += s[j];
+              for (int64_t j = 0; j < nb; j++) {
+                s[j] = vm_expf(s[j] - mx);
+                sum += s[j];
+              }
+              float inv = 1.0f / sum;
+              for (int64_t j = 0; j < nb; j++) s[j] *= inv;
+              l = mx + logf(sum);
             }
-            float inv = 1.0f / sum;
-            for (int64_t j = 0; j < n; j++) s[j] *= inv;
-            l = mx + logf(sum);
+            if (lp) lp[(b * d.Hq + h) * d.Tq + i] = l;
           }
-          if (lp) lp[(b * d.Hq + h) * d.Tq + i] = l;
+          /* O = P V over the block's keys (K = 0: C = 0, as the BLAS contract gives) */
+          gemm_mp(0, 0, (int)(i1 - i0), (int)d.D, (int)nb, 1.0f, S + i0 * d.Tk, (int)d.Tk,
+                  vp + (b * d.Tk * d.Hkv + kh) * d.D, (int)(d.Hkv * d.D), 0.0f,
+                  op + ((b * d.Tq + i0) * d.Hq + h) * d.D, (int)(d.Hq * d.D));
         }
-        int64_t kh = h / d.grp;
-        /* O = P V over the n keys (K = 0: C = 0, as the BLAS contract gives) */
-        gemm_mp(0, 0, (int)d.Tq, (int)d.D, (int)n, 1.0f, S, (int)d.Tk, vp + (b * d.Tk * d.Hkv + kh) * d.D,
-                (int)(d.Hkv * d.D), 0.0f, op + (b * d.Tq * d.Hq + h) * d.D, (int)(d.Hq * d.D));
       }
     free(S);
   }
@@ -115,50 +138,55 @@ static void attn_bwd_one(const attn_dims *d, const tensor *q, const tensor *k, c
   int qs = (int)(d->Hq * d->D), ks = (int)(d->Hkv * d->D);
   int64_t n = attn_kvis(d, cfg, b); /* keys past n: P = 0 for every query, no gradient */
   if (n <= 0) return;
-  for (int64_t h = kh * d->grp; h < (kh + 1) * d->grp; h++) {
-    attn_scores(d, qp, kp, cfg, b, h, n, S);
-    const float *l = lp + (b * d->Hq + h) * d->Tq;
-    for (int64_t i = 0; i < d->Tq; i++) {
-      float *s = S + i * d->Tk;
-      if (l[i] == -INFINITY) {
-        for (int64_t j = 0; j < n; j++) s[j] = 0.0f;
-      } else {
-        float li = l[i];
+  const float *kb = kp + (b * d->Tk * d->Hkv + kh) * d->D;
+  const float *vb = vp + (b * d->Tk * d->Hkv + kh) * d->D;
+  int64_t qbk = attn_qblock(d, cfg);
+  for (int64_t h = kh * d->grp; h < (kh + 1) * d->grp; h++)
+    for (int64_t i0 = 0; i0 < d->Tq; i0 += qbk) {
+      int64_t i1 = i0 + qbk < d->Tq ? i0 + qbk : d->Tq, nb = attn_block_keys(d, cfg, b, i1, n), m = i1 - i0;
+      if (nb <= 0) continue;
+      attn_scores(d, qp, kp, cfg, b, h, i0, i1, nb, S);
+      const float *l = lp + (b * d->Hq + h) * d->Tq;
+      for (int64_t i = i0; i < i1; i++) {
+        float *s = S + i * d->Tk;
+        if (l[i] == -INFINITY) {
+          for (int64_t j = 0; j < nb; j++) s[j] = 0.0f;
+        } else {
+          float li = l[i];
 #pragma omp simd
-        for (int64_t j = 0; j < n; j++) s[j] = vm_expf(s[j] - li); /* P */
+          for (int64_t j = 0; j < nb; j++) s[j] = vm_expf(s[j] - li); /* P */
+        }
       }
+      const float *go = gp + ((b * d->Tq + i0) * d->Hq + h) * d->D;
+      const float *ob = op + ((b * d->Tq + i0) * d->Hq + h) * d->D;
+      const float *qb = qp + ((b * d->Tq + i0) * d->Hq + h) * d->D;
+      float *Sb = S + i0 * d->Tk, *dPb = dP + i0 * d->Tk;
+      /* dV (nb,D) += P^T dO */
+      if (dv)
+        gemm_mp(1, 0, (int)nb, (int)d->D, (int)m, 1.0f, Sb, (int)d->Tk, go, qs, 1.0f,
+                cpu_f(dv) + (b * d->Tk * d->Hkv + kh) * d->D, ks);
+      /* dP (m,nb) = dO V^T; dS = P (dP - rowsum(dO o O)) */
+      gemm_mp(0, 1, (int)m, (int)nb, (int)d->D, 1.0f, go, qs, vb, ks, 0.0f, dPb, (int)d->Tk);
+      for (int64_t i = 0; i < m; i++) {
+        double di = 0;
+        for (int64_t c = 0; c < d->D; c++) di += (double)go[i * qs + c] * ob[i * qs + c];
+        float *dpr = dPb + i * d->Tk;
+        const float *p = Sb + i * d->Tk;
+        for (int64_t j = 0; j < nb; j++) dpr[j] = p[j] * (dpr[j] - (float)di);
+      }
+      if (dbias) {
+        float *db = cpu_f(dbias) + (h * d->Tq + i0) * d->Tk;
+        for (int64_t i = 0; i < m; i++)
+          for (int64_t j = 0; j < nb; j++) db[i * d->Tk + j] += dPb[i * d->Tk + j];
+      }
+      /* dQ (m,D) += scale dS K; dK (nb,D) += scale dS^T Q */
+      if (dq)
+        gemm_mp(0, 0, (int)m, (int)d->D, (int)nb, cfg->scale, dPb, (int)d->Tk, kb, ks, 1.0f,
+                cpu_f(dq) + ((b * d->Tq + i0) * d->Hq + h) * d->D, qs);
+      if (dk)
+        gemm_mp(1, 0, (int)nb, (int)d->D, (int)m, cfg->scale, dPb, (int)d->Tk, qb, qs, 1.0f,
+                cpu_f(dk) + (b * d->Tk * d->Hkv + kh) * d->D, ks);
     }
-    const float *go = gp + (b * d->Tq * d->Hq + h) * d->D;
-    const float *ob = op + (b * d->Tq * d->Hq + h) * d->D;
-    const float *qb = qp + (b * d->Tq * d->Hq + h) * d->D;
-    const float *kb = kp + (b * d->Tk * d->Hkv + kh) * d->D;
-    const float *vb = vp + (b * d->Tk * d->Hkv + kh) * d->D;
-    /* dV (n,D) += P^T dO */
-    if (dv)
-      gemm_mp(1, 0, (int)n, (int)d->D, (int)d->Tq, 1.0f, S, (int)d->Tk, go, qs, 1.0f,
-               cpu_f(dv) + (b * d->Tk * d->Hkv + kh) * d->D, ks);
-    /* dP (Tq,n) = dO V^T; dS = P (dP - rowsum(dO o O)) */
-    gemm_mp(0, 1, (int)d->Tq, (int)n, (int)d->D, 1.0f, go, qs, vb, ks, 0.0f, dP, (int)d->Tk);
-    for (int64_t i = 0; i < d->Tq; i++) {
-      double di = 0;
-      for (int64_t c = 0; c < d->D; c++) di += (double)go[i * qs + c] * ob[i * qs + c];
-      float *dp = dP + i * d->Tk;
-      const float *p = S + i * d->Tk;
-      for (int64_t j = 0; j < n; j++) dp[j] = p[j] * (dp[j] - (float)di);
-    }
-    if (dbias) {
-      float *db = cpu_f(dbias) + h * d->Tq * d->Tk;
-      for (int64_t i = 0; i < d->Tq; i++)
-        for (int64_t j = 0; j < n; j++) db[i * d->Tk + j] += dP[i * d->Tk + j];
-    }
-    /* dQ (Tq,D) += scale dS K; dK (n,D) += scale dS^T Q */
-    if (dq)
-      gemm_mp(0, 0, (int)d->Tq, (int)d->D, (int)n, cfg->scale, dP, (int)d->Tk, kb, ks, 1.0f,
-               cpu_f(dq) + (b * d->Tq * d->Hq + h) * d->D, qs);
-    if (dk)
-      gemm_mp(1, 0, (int)n, (int)d->D, (int)d->Tq, cfg->scale, dP, (int)d->Tk, qb, qs, 1.0f,
-               cpu_f(dk) + (b * d->Tk * d->Hkv + kh) * d->D, ks);
-  }
 }
 
 int cpu_attention_bwd(backend *be, const tensor *q, const tensor *k, const tensor *v,

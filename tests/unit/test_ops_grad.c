@@ -284,6 +284,11 @@ static void test_attention(void **state) {
   run_attn(2, 4, 6, 2, 1, 4, 1, kvl3, pos0, 1, 660);     /* everything at once */
   int32_t zero[1] = {0};
   run_attn(1, 2, 3, 2, 2, 4, 0, zero, NULL, 0, 670);     /* no visible key: zero output, zero grads */
+  /* causal rows in blocks of 64 over the keys each block sees (two blocks), after cached keys
+   * (q_pos0), with padding; and a padded bidirectional row (keys past kv_len skipped) */
+  int32_t kvl4[1] = {105}, pos4[1] = {10}, kvl5[2] = {70, 23};
+  run_attn(1, 100, 110, 2, 1, 4, 1, kvl4, pos4, 0, 680);
+  run_attn(2, 5, 70, 2, 2, 4, 0, kvl5, NULL, 0, 690);
 }
 
 /* ---- rope ---- */
