@@ -124,10 +124,25 @@ inline T simt_shfl(int kind, int line, unsigned mask, T v, int arg, int width = 
 #define __shfl_sync(mask, v, ...) simt_shfl(simt::SHFL_IDX, __LINE__, (mask), (v), __VA_ARGS__)
 #define __shfl_down_sync(mask, v, ...) simt_shfl(simt::SHFL_DOWN, __LINE__, (mask), (v), __VA_ARGS__)
 /* fibers are never preempted between two synchronisation points: a plain add is atomic */
-inline float atomicAdd(float *p, float v) {
-  float o = *p;
+template <class T>
+inline T atomicAdd(T *p, T v) {
+  T o = *p;
   *p = o + v;
   return o;
+}
+/* f32 arithmetic rounded once, never contracted into an FMA (volatile keeps the compiler from
+ * fusing) */
+inline float __fmul_rn(float a, float b) {
+  volatile float r = a * b;
+  return r;
+}
+inline float __fsub_rn(float a, float b) {
+  volatile float r = a - b;
+  return r;
+}
+inline float __fadd_rn(float a, float b) {
+  volatile float r = a + b;
+  return r;
 }
 template <class T>
 inline T __ldg(const T *p) {
