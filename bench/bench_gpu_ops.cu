@@ -5,6 +5,7 @@
 // (f32, f32 with bf16 math, bf16 in, bf16 in and out: what bf16 storage would buy), timed with
 // CUDA events after warm-up, median of repeats. Built only with CUDA (tests/gpu/CMakeLists.txt); run by tests/gpu/run.sh.
 #include <cublas_v2.h>
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdio.h>
@@ -197,6 +198,13 @@ static void bench_layer(int64_t B, int64_t Tn) {
  * storage/compute forms, TFLOP/s each: f32 SGEMM; f32 storage with bf16 tensor-core math (the
  * backend's bf16 precision today); bf16 operands with f32 output; bf16 in and out. Also the
  * decoding form: 8 rows against the weight. Operands are device buffers of the right types. */
+/* dst (n) = src rounded to bf16 (the bf16 forms get the same random operands: zeros would
+ * flatter the tensor cores' rate) */
+__global__ void k_bench_to_bf16(const float *src, __nv_bfloat16 *dst, int64_t n) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    dst[i] = __float2bfloat16(src[i]);
+}
+
 static void bench_gemm_forms(int64_t M, int64_t N, int64_t K) {
   cublasHandle_t h;
   if (cublasCreate(&h) != CUBLAS_STATUS_SUCCESS) {
@@ -208,8 +216,9 @@ static void bench_gemm_forms(int64_t M, int64_t N, int64_t K) {
   CK(cudaMalloc(&ab, 2 * (size_t)(M * K)));
   CK(cudaMalloc(&wb, 2 * (size_t)(N * K)));
   CK(cudaMalloc(&cb, 2 * (size_t)(M * N)));
-  CK(cudaMemset(ab, 0, 2 * (size_t)(M * K)));
-  CK(cudaMemset(wb, 0, 2 * (size_t)(N * K)));
+  k_bench_to_bf16<<<1024, 256>>>(a, (__nv_bfloat16 *)ab, M * K);
+  k_bench_to_bf16<<<1024, 256>>>(w, (__nv_bfloat16 *)wb, N * K);
+  CK(cudaGetLastError());
   const float one = 1.0f, zero = 0.0f;
   /* row-major C (M,N) = A (M,K) W^T: column-major C^T (N,M) = W (N,K as col-major K x N)^T A^T */
   auto run = [&](int form) {

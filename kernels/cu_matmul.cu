@@ -83,15 +83,24 @@ static int cu_smallm_nt(const float *x, const W *w4, const float *bias, float *y
 }
 
 /* Decoding's bf16 copy of the weights: with the decoding kernels on and in the bf16 precision,
- * on = 1 rounds the n parameters at w into a device copy (grown on demand; ~1 ms per GB of
- * f32 on an H100) that the small-row GEMM then reads for weights inside [w, w + n): half the
- * bytes a decoding step streams, the operand rounding cuBLAS's FAST_16BF applies to the
- * weights anyway (activations, products and sums stay f32). on = 0 stops it. No copy (another
- * precision, decoding kernels off, no memory for it) leaves the f32 weights in use. */
+ * on = 1 rounds the n parameters at w into a device copy (~1 ms per GB of f32 on an H100) that
+ * the small-row GEMM then reads for weights inside [w, w + n): half the bytes a decoding step
+ * streams, the operand rounding cuBLAS's FAST_16BF applies to the weights anyway (activations,
+ * products and sums stay f32; the CPU keeps few-row GEMMs in f32 with f32 weights, so bf16
+ * decoding differs between the two). on = 0 stops it and frees the copy. No copy (another
+ * precision, decoding kernels off, w not 16-byte aligned, no memory for it) leaves the f32
+ * weights in use. */
 int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
   cu_ctx *c = cu_of(be);
   c->won = 0;
-  if (!on || !c->dec2 || c->gemm != TS_GEMM_BF16 || !w || n <= 0) return TS_OK;
+  if (!on) { /* released: training between rollouts wants the memory */
+    if (c->wb) cudaFree(c->wb);
+    c->wb = NULL, c->wb_cap = 0;
+    return TS_OK;
+  }
+  /* the small-row kernel's 8-byte loads need w (and so every 16-byte aligned weight in it) at a
+   * 16-byte boundary */
+  if (!c->dec2 || c->gemm != TS_GEMM_BF16 || !w || n <= 0 || ((uintptr_t)w & 15)) return TS_OK;
   size_t bytes = sizeof(unsigned short) * (size_t)n;
   if (c->wb_cap < bytes) {
     if (c->wb) cudaFree(c->wb);
@@ -111,8 +120,8 @@ int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
 
 /* the bf16 copy of the (rows, cols) weight at p, or NULL when it has none */
 static const uint2 *cu_weights_copy(const cu_ctx *c, const float *p, int64_t count) {
-  if (!c->won || p < c->w || p + count > c->w + c->wn) return NULL;
-  return (const uint2 *)(c->wb + (p - c->w)); /* 8-byte aligned: p and w are 16-byte aligned */
+  if (!c->won || p < c->w || p + count > c->w + c->wn || ((p - c->w) & 3)) return NULL;
+  return (const uint2 *)(c->wb + (p - c->w)); /* 8-byte aligned: w 16-byte aligned, p - w % 4 == 0 */
 }
 
 int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias, tensor *c, int ta, int tb,

@@ -1,7 +1,7 @@
 // cu_proj.cuh — the kernels around the stacked projections of a transformer layer: SwiGLU on
 // separate or packed [gate | up] rows (forward, backward adding into the gradients) and
 // split_heads (the heads of one q/k/v GEMM taken apart, q and k rotated, and the reverse).
-// Device code only: included by cu_elem.cu and cu_misc.cu, which launch them, and by
+// Device code only: included by cu_proj.cu, which launches them, and by
 // tests/gpu/simt/test_proj_emu.cpp, which runs them under the SIMT emulator in ctest.
 #pragma once
 

@@ -17,7 +17,8 @@
  * float4s (thread t: float4 t, t + 256, ...), each keeping the 32 sums (MM rows x SM_NC
  * columns) of its share; a transposing butterfly leaves lane l of each warp with the warp's sum
  * number l in 31 shuffles; the 8 warps' sums meet in shared memory, added in warp order.
- * f32 products and sums on every GEMM precision, as the CPU leaves GEMMs of few rows in f32.
+ * f32 products and sums on every GEMM precision (the CPU leaves GEMMs of few rows in f32); in
+ * the bf16 precision the weights may be their bf16 copy (W = uint2, cu_weights_bf16).
  * y (M,N) = x (M,K) w (N,K)^T + (beta y + bias), bias (N) or NULL; M <= MM; K % 4 == 0 and x, w
  * 16-byte aligned (the caller checks). */
 #define SM_THREADS 256

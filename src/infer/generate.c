@@ -161,10 +161,7 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
   qwen2_kv_free(&pre);
   /* the weights stay as they are until the end: a backend may decode from a bf16 copy of them
    * (CUDA in the bf16 precision with its decoding kernels on) */
-  if ((rc = be->ops->weights_bf16(be, m->ps.w, m->ps.total, 1))) {
-    rc = err_set(e, rc, "generate: weights hint failed (%s backend)", be->ops->name);
-    goto done;
-  }
+  if ((rc = op_weights_bf16(be, m->ps.w, m->ps.total, 1, e))) goto done;
   /* lgd holds one row per candidate (cand[0..R), increasing r): every row at first, then the
    * rows fed in the last step */
   R = BG;
@@ -224,7 +221,7 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
       goto done;
   }
 done:
-  be->ops->weights_bf16(be, m->ps.w, m->ps.total, 0);
+  op_weights_bf16(be, m->ps.w, m->ps.total, 0, NULL); /* stopping cannot fail to any effect */
   if (seq)
     for (int64_t r = 0; r < BG; r++) {
       free(seq[r].tok);

@@ -35,11 +35,16 @@ static int64_t attn_kvis(const attn_dims *d, const attn_cfg *cfg, int64_t b) {
  * (about half the score work of the full (Tq, Tk) block for long rows); otherwise one block. */
 #define ATTN_QB 64
 
-/* query rows per block: ATTN_QB for causal attention in the f32 GEMM precision; one block
- * otherwise (in bf16, blocks that small would fall under gemm_mp's bf16 threshold and run in
- * f32, losing more than the skipped scores save) */
-static int64_t attn_qblock(const attn_dims *d, const attn_cfg *cfg) {
-  return cfg->causal && !strcmp(gemm_precision(), "f32") ? ATTN_QB : (d->Tq > 0 ? d->Tq : 1);
+/* query rows per block for batch rows seeing n keys: ATTN_QB for causal attention, except in
+ * the bf16 precision where the full block's GEMMs would run in bf16 (blocks that small fall
+ * under gemm_mp's bf16 threshold, and f32 on them loses more than the skipped scores save);
+ * one block otherwise */
+static int64_t attn_qblock(const attn_dims *d, const attn_cfg *cfg, int64_t n) {
+  int64_t all = d->Tq > 0 ? d->Tq : 1;
+  if (!cfg->causal) return all;
+  if (!strcmp(gemm_precision(), "f32")) return ATTN_QB;
+  int full_bf16 = d->Tq >= GEMM_BF16_MIN_MN && n >= GEMM_BF16_MIN_MN && d->Tq * n * d->D >= GEMM_BF16_MIN_MACS;
+  return full_bf16 ? all : ATTN_QB;
 }
 
 /* keys [0, n) that rows [i0, i1) of batch row b see, within the n of attn_kvis */
@@ -92,7 +97,7 @@ int cpu_attention(backend *be, const tensor *q, const tensor *k, const tensor *v
       for (int64_t h = 0; h < d.Hq; h++) {
         if (!S) continue;
         int64_t n = attn_kvis(&d, cfg, b); /* keys past n are masked for every query: skipped */
-        int64_t kh = h / d.grp, qb = attn_qblock(&d, cfg);
+        int64_t kh = h / d.grp, qb = attn_qblock(&d, cfg, n);
         for (int64_t i0 = 0; i0 < d.Tq; i0 += qb) {
           int64_t i1 = i0 + qb < d.Tq ? i0 + qb : d.Tq, nb = attn_block_keys(&d, cfg, b, i1, n);
           attn_scores(&d, qp, kp, cfg, b, h, i0, i1, nb, S);
@@ -140,7 +145,7 @@ static void attn_bwd_one(const attn_dims *d, const tensor *q, const tensor *k, c
   if (n <= 0) return;
   const float *kb = kp + (b * d->Tk * d->Hkv + kh) * d->D;
   const float *vb = vp + (b * d->Tk * d->Hkv + kh) * d->D;
-  int64_t qbk = attn_qblock(d, cfg);
+  int64_t qbk = attn_qblock(d, cfg, n);
   for (int64_t h = kh * d->grp; h < (kh + 1) * d->grp; h++)
     for (int64_t i0 = 0; i0 < d->Tq; i0 += qbk) {
       int64_t i1 = i0 + qbk < d->Tq ? i0 + qbk : d->Tq, nb = attn_block_keys(d, cfg, b, i1, n), m = i1 - i0;

@@ -413,6 +413,11 @@ int op_swiglu_packed_bwd(backend *be, const tensor *gu, const tensor *dy, tensor
   OPS_RET(be, "swiglu_packed_bwd", be->ops->swiglu_bwd(be, gu, NULL, dy, dgu, NULL), e);
 }
 
+int op_weights_bf16(backend *be, const float *w, int64_t n, int on, ts_err *e) {
+  if (on && (!w || n < 0)) return err_set(e, TS_EARG, "weights_bf16: no weights");
+  OPS_RET(be, "weights_bf16", be->ops->weights_bf16(be, w, n, on), e);
+}
+
 /* x (B,T,Hq+2Hkv,D) against q (B,T,Hq,D), k and v (B,T,Hkv,D) */
 static int heads_check(backend *be, const char *op, const tensor *x, const tensor *q, const tensor *k,
                        const tensor *v, ts_err *e) {

@@ -73,6 +73,10 @@ int op_split_heads(backend *be, const tensor *qkv, tensor *q, tensor *k, tensor 
 int op_merge_heads(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *qkv, const int32_t *pos,
                    float theta, ts_err *e);
 
+/* The decoding hint of be_ops.weights_bf16: on = 1, the n parameters at w stay unchanged until
+ * the call with on = 0 (a backend may read a bf16 copy meanwhile). */
+int op_weights_bf16(backend *be, const float *w, int64_t n, int on, ts_err *e);
+
 /* output length of a conv1d */
 int64_t op_conv1d_out_len(int64_t T, int64_t K, int stride, int pad);
 int op_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y,
