@@ -44,6 +44,47 @@ struct fl_geom {
   static constexpr size_t bytes = o_off + 4 * 4 * 16 * LDO;
 };
 
+/* Stages 64 rows of one or two (., T, H, D) tensors (rows t0 + rr of the head at base =
+ * element offset of row 0, rows rs elements apart) into bf16 tiles of row stride ldh; rows at
+ * or past lim are zeros. b / db may be NULL. Every thread of the block takes part. */
+template <int D>
+__device__ __forceinline__ void fl_stage(__nv_bfloat16 *da, __nv_bfloat16 *db, const float *a, const float *b,
+                                         int64_t base, int64_t rs, int t0, int lim, int ldh) {
+  for (int e = threadIdx.x; e < 64 * D; e += FL_THREADS) {
+    int rr = e / D, d = e % D, t = t0 + rr;
+    int64_t off = base + (int64_t)t * rs + d;
+    da[rr * ldh + d] = __float2bfloat16(t < lim ? a[off] : 0.0f);
+    if (db) db[rr * ldh + d] = __float2bfloat16(t < lim ? b[off] : 0.0f);
+  }
+}
+
+typedef nvcuda::wmma::fragment<nvcuda::wmma::matrix_a, 16, 16, 16, __nv_bfloat16, nvcuda::wmma::row_major> fl_fa;
+
+/* A warp's two (16, 64) products against the rows of two staged (64, D) tiles: o1 = a1 X^T and
+ * o2 = a2 Y^T (a1, a2: the warp's 16 rows as D/16 fragments), stored in f32 at row stride lds */
+template <int D>
+__device__ __forceinline__ void fl_two_products(const fl_fa (&a1)[D / 16], const fl_fa (&a2)[D / 16],
+                                                const __nv_bfloat16 *X, const __nv_bfloat16 *Y, int ldh, float *o1,
+                                                float *o2, int lds) {
+  using namespace nvcuda;
+  FL_UNROLL
+  for (int nb = 0; nb < 4; nb++) {
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> s, p;
+    wmma::fill_fragment(s, 0.0f);
+    wmma::fill_fragment(p, 0.0f);
+    FL_UNROLL
+    for (int kb = 0; kb < D / 16; kb++) {
+      wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> fx, fy;
+      wmma::load_matrix_sync(fx, X + nb * 16 * ldh + kb * 16, ldh);
+      wmma::load_matrix_sync(fy, Y + nb * 16 * ldh + kb * 16, ldh);
+      wmma::mma_sync(s, a1[kb], fx, s);
+      wmma::mma_sync(p, a2[kb], fy, p);
+    }
+    wmma::store_matrix_sync(o1 + nb * 16, s, lds, wmma::mem_row_major);
+    wmma::store_matrix_sync(o2 + nb * 16, p, lds, wmma::mem_row_major);
+  }
+}
+
 /* q, out (B, Tq, Hq, D); k, v (B, Tk, Hkv, D); lse (B, Hq, Tq); grid (ceil(Tq/64), Hq, B),
  * FL_THREADS threads, fl_geom<D>::bytes of dynamic shared memory. */
 template <int D>
@@ -72,10 +113,7 @@ __global__ void __launch_bounds__(FL_THREADS)
     if (p0 + last + 1 < kend) kend = p0 + last + 1;
   }
   /* the Q tile in bf16 (rows past Tq zero); this warp's output rows start at 0 */
-  for (int e = tid; e < FL_BQ * D; e += FL_THREADS) {
-    int r = e / D, d = e % D, i = q0 + r;
-    Qs[r * G::LDH + d] = __float2bfloat16(i < Tq ? q[((int64_t)b * Tq + i) * qs + (int64_t)h * D + d] : 0.0f);
-  }
+  fl_stage<D>(Qs, NULL, q, NULL, (int64_t)b * Tq * qs + (int64_t)h * D, qs, q0, Tq, G::LDH);
   for (int e = lane; e < 16 * D; e += 32) Ow[(e / D) * G::LDO + e % D] = 0.0f;
   /* this lane's query row (two lanes per row) and its half of a tile's columns */
   const int r = lane >> 1, half = lane & 1, i = q0 + w * 16 + r;
@@ -87,16 +125,11 @@ __global__ void __launch_bounds__(FL_THREADS)
   }
   float m = -INFINITY, l = 0.0f; /* running max of the scaled scores, running sum */
   __syncthreads();
-  wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fq[D / 16];
+  fl_fa fq[D / 16];
   FL_UNROLL
   for (int kb = 0; kb < D / 16; kb++) wmma::load_matrix_sync(fq[kb], Qs + w * 16 * G::LDH + kb * 16, G::LDH);
   for (int k0 = 0; k0 < kend; k0 += FL_BK) {
-    for (int e = tid; e < FL_BK * D; e += FL_THREADS) {
-      int rr = e / D, d = e % D, j = k0 + rr;
-      int64_t off = ((int64_t)b * Tk + j) * ks + (int64_t)hk * D + d;
-      Ks[rr * G::LDH + d] = __float2bfloat16(j < kend ? k[off] : 0.0f);
-      Vs[rr * G::LDH + d] = __float2bfloat16(j < kend ? v[off] : 0.0f);
-    }
+    fl_stage<D>(Ks, Vs, k, v, (int64_t)b * Tk * ks + (int64_t)hk * D, ks, k0, kend, G::LDH);
     __syncthreads();
     /* S (16, BK) = Q_w K^T */
     FL_UNROLL
@@ -244,14 +277,9 @@ __global__ void __launch_bounds__(FL_THREADS)
   klen = klen < 0 ? 0 : klen > Tk ? Tk : klen;
   const int p0 = q_pos0 ? q_pos0[b] : 0;
   if (k0 >= klen) return; /* no query sees these keys: nothing to add */
-  for (int e = tid; e < FL_BK * D; e += FL_THREADS) {
-    int rr = e / D, d = e % D, j = k0 + rr;
-    int64_t off = ((int64_t)b * Tk + j) * ks + (int64_t)hk * D + d;
-    Ks[rr * G::LDH + d] = __float2bfloat16(j < klen ? k[off] : 0.0f);
-    Vs[rr * G::LDH + d] = __float2bfloat16(j < klen ? v[off] : 0.0f);
-  }
+  fl_stage<D>(Ks, Vs, k, v, (int64_t)b * Tk * ks + (int64_t)hk * D, ks, k0, klen, G::LDH);
   __syncthreads();
-  wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fk[D / 16], fv[D / 16];
+  fl_fa fk[D / 16], fv[D / 16];
   FL_UNROLL
   for (int kb = 0; kb < D / 16; kb++) {
     wmma::load_matrix_sync(fk[kb], Ks + w * 16 * G::LDH + kb * 16, G::LDH);
@@ -267,12 +295,7 @@ __global__ void __launch_bounds__(FL_THREADS)
     const int h = hk * grp + hh;
     for (int q0 = qstart; q0 < Tq; q0 += FL_BQ) {
       __syncthreads(); /* the previous tile's Q, dO, lse, Dq are read */
-      for (int e = tid; e < FL_BQ * D; e += FL_THREADS) {
-        int rr = e / D, d = e % D, i = q0 + rr;
-        int64_t off = ((int64_t)b * Tq + i) * qs + (int64_t)h * D + d;
-        Qs[rr * G::LDH + d] = __float2bfloat16(i < Tq ? q[off] : 0.0f);
-        Gs[rr * G::LDH + d] = __float2bfloat16(i < Tq ? dout[off] : 0.0f);
-      }
+      fl_stage<D>(Qs, Gs, q, dout, (int64_t)b * Tq * qs + (int64_t)h * D, qs, q0, Tq, G::LDH);
       for (int e = tid; e < FL_BQ; e += FL_THREADS) {
         int i = q0 + e;
         int64_t off = ((int64_t)b * Hq + h) * Tq + i;
@@ -281,22 +304,7 @@ __global__ void __launch_bounds__(FL_THREADS)
       }
       __syncthreads();
       /* S^T (16, 64) = K_w Q^T and dP^T (16, 64) = V_w dO^T */
-      FL_UNROLL
-      for (int nb = 0; nb < FL_BQ / 16; nb++) {
-        facc s, p;
-        wmma::fill_fragment(s, 0.0f);
-        wmma::fill_fragment(p, 0.0f);
-        FL_UNROLL
-        for (int kb = 0; kb < D / 16; kb++) {
-          wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> fq, fg;
-          wmma::load_matrix_sync(fq, Qs + nb * 16 * G::LDH + kb * 16, G::LDH);
-          wmma::load_matrix_sync(fg, Gs + nb * 16 * G::LDH + kb * 16, G::LDH);
-          wmma::mma_sync(s, fk[kb], fq, s);
-          wmma::mma_sync(p, fv[kb], fg, p);
-        }
-        wmma::store_matrix_sync(STw + nb * 16, s, G::LDS, wmma::mem_row_major);
-        wmma::store_matrix_sync(PTw + nb * 16, p, G::LDS, wmma::mem_row_major);
-      }
+      fl_two_products<D>(fk, fv, Qs, Gs, G::LDH, STw, PTw, G::LDS);
       __syncwarp();
       for (int c = half * 32; c < half * 32 + 32; c++) {
         int i = q0 + c;
@@ -381,18 +389,13 @@ __global__ void __launch_bounds__(FL_THREADS)
     int last = (q0 + FL_BQ < Tq ? q0 + FL_BQ : Tq) - 1;
     if (p0 + last + 1 < kend) kend = p0 + last + 1;
   }
-  for (int e = tid; e < FL_BQ * D; e += FL_THREADS) {
-    int rr = e / D, d = e % D, i = q0 + rr;
-    int64_t off = ((int64_t)b * Tq + i) * qs + (int64_t)h * D + d;
-    Qs[rr * G::LDH + d] = __float2bfloat16(i < Tq ? q[off] : 0.0f);
-    Gs[rr * G::LDH + d] = __float2bfloat16(i < Tq ? dout[off] : 0.0f);
-  }
+  fl_stage<D>(Qs, Gs, q, dout, (int64_t)b * Tq * qs + (int64_t)h * D, qs, q0, Tq, G::LDH);
   const int r = lane >> 1, half = lane & 1, i = q0 + w * 16 + r; /* this lane's query row */
   const int lim = fl_lim(i, Tq, klen, causal, p0);
   const int64_t ro = ((int64_t)b * Hq + h) * Tq + i;
   const float li = i < Tq ? lse[ro] : 0.0f, di = i < Tq ? dot[ro] : 0.0f;
   __syncthreads();
-  wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fq[D / 16], fg[D / 16];
+  fl_fa fq[D / 16], fg[D / 16];
   FL_UNROLL
   for (int kb = 0; kb < D / 16; kb++) {
     wmma::load_matrix_sync(fq[kb], Qs + w * 16 * G::LDH + kb * 16, G::LDH);
@@ -403,30 +406,10 @@ __global__ void __launch_bounds__(FL_THREADS)
   for (int db = 0; db < D / 16; db++) wmma::fill_fragment(adq[db], 0.0f);
   for (int k0 = 0; k0 < kend; k0 += FL_BK) {
     __syncthreads(); /* the previous tile's K, V are read */
-    for (int e = tid; e < FL_BK * D; e += FL_THREADS) {
-      int rr = e / D, d = e % D, j = k0 + rr;
-      int64_t off = ((int64_t)b * Tk + j) * ks + (int64_t)hk * D + d;
-      Ks[rr * G::LDH + d] = __float2bfloat16(j < kend ? k[off] : 0.0f);
-      Vs[rr * G::LDH + d] = __float2bfloat16(j < kend ? v[off] : 0.0f);
-    }
+    fl_stage<D>(Ks, Vs, k, v, (int64_t)b * Tk * ks + (int64_t)hk * D, ks, k0, kend, G::LDH);
     __syncthreads();
     /* S (16, 64) = Q_w K^T and dP (16, 64) = dO_w V^T */
-    FL_UNROLL
-    for (int nb = 0; nb < FL_BK / 16; nb++) {
-      facc s, p;
-      wmma::fill_fragment(s, 0.0f);
-      wmma::fill_fragment(p, 0.0f);
-      FL_UNROLL
-      for (int kb = 0; kb < D / 16; kb++) {
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> fk, fv;
-        wmma::load_matrix_sync(fk, Ks + nb * 16 * G::LDH + kb * 16, G::LDH);
-        wmma::load_matrix_sync(fv, Vs + nb * 16 * G::LDH + kb * 16, G::LDH);
-        wmma::mma_sync(s, fq[kb], fk, s);
-        wmma::mma_sync(p, fg[kb], fv, p);
-      }
-      wmma::store_matrix_sync(Sw + nb * 16, s, G::LDS, wmma::mem_row_major);
-      wmma::store_matrix_sync(Pw + nb * 16, p, G::LDS, wmma::mem_row_major);
-    }
+    fl_two_products<D>(fq, fg, Ks, Vs, G::LDH, Sw, Pw, G::LDS);
     __syncwarp();
     for (int c = half * 32; c < half * 32 + 32; c++) {
       float ds = 0.0f;

@@ -159,6 +159,19 @@ brc16=$?
 grep -E '^(test_sft_parity|  MISMATCH|     weights)' "$build/sft_parity_bf16.log" | head -n 20
 step sft_parity_bf16 "$([ $brc16 = 0 ] && echo ok || echo "differs($brc16)")" "$(tail -n 1 "$build/sft_parity_bf16.log")"
 
+# ops_env LOG GROUP VAR=value...: test_backend_ops's GROUP with those settings, into LOG and
+# appended to backend_ops.log; prints the failed cases; returns its exit status
+ops_env() {
+  local log=$1 grp=$2 r
+  shift 2
+  { echo; echo "== $*, $grp group"; } >> "$logs/backend_ops.log"
+  env "$@" timeout 60 "$build/tests/gpu/test_backend_ops" "$grp" > "$log" 2>&1
+  r=$?
+  cat "$log" >> "$logs/backend_ops.log"
+  grep -E '^FAIL' "$log" | head -n 20
+  return $r
+}
+
 # no_worse LOG RC: a bf16 parity run with a switch on is no worse than 3a's without it: it
 # passed, or it failed (rc 1) with no more MISMATCH lines than 3a and none in its generation
 # part beyond 3a's (a crash or a timeout fails)
@@ -228,12 +241,7 @@ fi
 d2=ok
 d2note=""
 for grp in matmul attention; do
-  { echo; echo "== TSASR_CUDA_DECODE_KERNELS=1, $grp group"; } >> "$logs/backend_ops.log"
-  TSASR_CUDA_DECODE_KERNELS=1 timeout 60 "$build/tests/gpu/test_backend_ops" "$grp" > "$build/dec2_$grp.log" 2>&1
-  r=$?
-  cat "$build/dec2_$grp.log" >> "$logs/backend_ops.log"
-  grep -E '^FAIL' "$build/dec2_$grp.log" | head -n 20
-  [ $r = 0 ] || d2="FAIL"
+  ops_env "$build/dec2_$grp.log" "$grp" TSASR_CUDA_DECODE_KERNELS=1 || d2="FAIL"
   d2note="$d2note$grp $(tail -n 1 "$build/dec2_$grp.log" | sed 's/^test_backend_ops: //');  "
 done
 TSASR_CUDA_DECODE_KERNELS=1 timeout 90 "$build/tests/gpu/test_sft_parity" > "$build/dec2_parity.log" 2>&1
@@ -270,13 +278,7 @@ step decode_kernels "$d2" "$d2note"
 fa=ok
 fanote=""
 for f in 0 1; do
-  { echo; echo "== TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FLASH=$f TSASR_OPS_TOL=1e-2, attention group"; } >> "$logs/backend_ops.log"
-  TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FLASH=$f TSASR_OPS_TOL=1e-2 timeout 60 "$build/tests/gpu/test_backend_ops" attention \
-    > "$build/flash$f.log" 2>&1
-  r=$?
-  cat "$build/flash$f.log" >> "$logs/backend_ops.log"
-  grep -E '^FAIL' "$build/flash$f.log" | head -n 10
-  [ $r = 0 ] || fa="FAIL"
+  ops_env "$build/flash$f.log" attention TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FLASH=$f TSASR_OPS_TOL=1e-2 || fa="FAIL"
   fanote="${fanote}flash=$f: $(grep -E '^attention ' "$build/flash$f.log" | tr -s ' ' | tr '\n' ' ') "
 done
 TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FLASH=1 TSASR_PARITY_TOL=3e-2 timeout 60 "$build/tests/gpu/test_sft_parity" \

@@ -13,26 +13,14 @@
 #include <vector>
 
 #include "simt.h"
+#include "simt_test.h"
 #include "../../../kernels/cu_decode.cuh"
 #include "../../../kernels/cu_smallm.cuh"
 
 static int g_fail;
-static uint64_t g_rng = 0x9e3779b97f4a7c15ull;
+static simt_rng g_rng = {0x9e3779b97f4a7c15ull};
 
-static float frand() {
-  g_rng = g_rng * 6364136223846793005ull + 1442695040888963407ull;
-  return (float)((double)(g_rng >> 40) / 16777216.0 * 2.0 - 1.0);
-}
 
-static double nerr(const std::vector<float> &got, const std::vector<double> &ref) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < ref.size(); i++) {
-    double d = got[i] - ref[i];
-    num += std::isnan(got[i]) ? INFINITY : d * d;
-    den += ref[i] * ref[i];
-  }
-  return std::sqrt(num / (den > 0 ? den : 1));
-}
 
 struct dcase {
   int B, Tk, Hq, Hkv, D, causal;
@@ -44,14 +32,14 @@ struct dcase {
 static void run_attn(const dcase &c, int split) {
   const int B = c.B, Tk = c.Tk, Hq = c.Hq, Hkv = c.Hkv, D = c.D;
   std::vector<float> q((size_t)B * Hq * D), k((size_t)B * Tk * Hkv * D), v(k.size()), bias;
-  for (auto &x : q) x = frand();
-  for (auto &x : k) x = frand();
-  for (auto &x : v) x = frand();
+  for (auto &x : q) x = g_rng.sym();
+  for (auto &x : k) x = g_rng.sym();
+  for (auto &x : v) x = g_rng.sym();
   if (c.bias) {
     bias.resize((size_t)Hq * Tk);
     for (size_t i = 0; i < bias.size(); i++) {
-      bias[i] = frand() * 2.0f;
-      if (c.bias == 2 && (frand() < -0.5f || (i % Tk >= 128 && i % Tk < 256))) bias[i] = -INFINITY;
+      bias[i] = g_rng.sym() * 2.0f;
+      if (c.bias == 2 && (g_rng.sym() < -0.5f || (i % Tk >= 128 && i % Tk < 256))) bias[i] = -INFINITY;
     }
   }
   const int *kl = c.kv_len.empty() ? nullptr : c.kv_len.data(), *qp = c.q_pos0.empty() ? nullptr : c.q_pos0.data();
@@ -104,7 +92,7 @@ static void run_attn(const dcase &c, int split) {
         for (int d = 0; d < D; d++)
           ro[((size_t)b * Hq + h) * D + d] += std::exp(s[j] - mx) / sum * v[(((size_t)b * Tk + j) * Hkv + hk) * D + d];
     }
-  double e = nerr(out, ro);
+  double e = simt_nerr(out, ro);
   bool ok = err == 0 && bad == 0 && e < 1e-5 && lse_err < 1e-5;
   printf("%s %s B=%d Tk=%d H=%d/%d D=%d causal=%d kv_len=%s q_pos0=%s bias=%d: out rel %.2e, lse abs %.2e, bad %d, "
          "emulator errors %ld\n",
@@ -117,7 +105,7 @@ static void run_attn(const dcase &c, int split) {
  * the candidate below and above, the closer one, ties to the even mantissa; NaN stays NaN */
 static void run_to_bf16() {
   std::vector<float> src;
-  for (int i = 0; i < 4000; i++) src.push_back(frand() * std::ldexp(1.0f, (i % 40) - 20));
+  for (int i = 0; i < 4000; i++) src.push_back(g_rng.sym() * std::ldexp(1.0f, (i % 40) - 20));
   uint32_t special[] = {0x3f808000u, 0x3f818000u, 0x3f80ffffu, 0x7f7fffffu, 0x00000001u, 0x80000000u,
                         0x7f800000u, 0xff800000u, 0x7fc00001u, 0x7f800001u, 0x3f7fffffu, 0x00808000u};
   for (uint32_t u : special) src.push_back(__uint_as_float(u));
@@ -148,8 +136,8 @@ static void run_to_bf16() {
 /* bf16: the weights as their bf16 copy (k_f32_to_bf16), the reference with the same rounding */
 static void run_smallm(int M, int N, int K, int bias, float beta, bool bf16 = false) {
   std::vector<float4> x((size_t)M * K / 4), w((size_t)N * K / 4);
-  for (auto &f : x) f = make_float4(frand(), frand(), frand(), frand());
-  for (auto &f : w) f = make_float4(frand(), frand(), frand(), frand());
+  for (auto &f : x) f = make_float4(g_rng.sym(), g_rng.sym(), g_rng.sym(), g_rng.sym());
+  for (auto &f : w) f = make_float4(g_rng.sym(), g_rng.sym(), g_rng.sym(), g_rng.sym());
   std::vector<uint2> wb(bf16 ? (size_t)N * K / 4 : 0);
   long err0 = 0;
   if (bf16) {
@@ -160,8 +148,8 @@ static void run_smallm(int M, int N, int K, int bias, float beta, bool bf16 = fa
       ((float *)w.data())[i] = __uint_as_float((uint32_t)((unsigned short *)wb.data())[i] << 16);
   }
   std::vector<float> b((size_t)N), y((size_t)M * N), y0;
-  for (auto &t : b) t = frand();
-  for (auto &t : y) t = beta == 0.0f ? NAN : frand(); /* beta 0 must not read y */
+  for (auto &t : b) t = g_rng.sym();
+  for (auto &t : y) t = beta == 0.0f ? NAN : g_rng.sym(); /* beta 0 must not read y */
   y0 = y;
   int nc = M <= 1 ? 32 : M <= 2 ? 16 : M <= 4 ? 8 : M <= 8 ? 4 : 2;
   int tiles = (N + nc - 1) / nc;
@@ -186,7 +174,7 @@ static void run_smallm(int M, int N, int K, int bias, float beta, bool bf16 = fa
       if (beta != 0.0f) s += (double)beta * y0[(size_t)m * N + n];
       ref[(size_t)m * N + n] = s;
     }
-  double e = nerr(y, ref);
+  double e = simt_nerr(y, ref);
   bool ok = err == 0 && e < 1e-5;
   printf("%s smallm M=%d N=%d K=%d bias=%d beta=%g weights=%s: rel %.2e, emulator errors %ld\n", ok ? "ok  " : "FAIL",
          M, N, K, bias, (double)beta, bf16 ? "bf16" : "f32", e, err);

@@ -12,15 +12,12 @@
 #include <vector>
 
 #include "simt.h"
+#include "simt_test.h"
 #include "../../../kernels/cu_flash.cuh"
 
 static int g_fail;
-static uint64_t g_rng = 0x243f6a8885a308d3ull;
+static simt_rng g_rng = {0x243f6a8885a308d3ull};
 
-static float frand() {
-  g_rng = g_rng * 6364136223846793005ull + 1442695040888963407ull;
-  return (float)((double)(g_rng >> 40) / 16777216.0 * 2.0 - 1.0);
-}
 static double bf(float x) { return (double)__bfloat162float(__float2bfloat16(x)); }
 
 struct fcase {
@@ -29,16 +26,6 @@ struct fcase {
   float spread;                    /* score scale: larger values make peakier rows */
 };
 
-/* normalised error of got - base against ref */
-static double nerr(const std::vector<float> &got, const std::vector<float> &base, const std::vector<double> &ref) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < ref.size(); i++) {
-    double d = ((double)got[i] - base[i]) - ref[i];
-    num += std::isnan(got[i]) ? INFINITY : d * d;
-    den += ref[i] * ref[i];
-  }
-  return std::sqrt(num / (den > 0 ? den : 1));
-}
 
 /* the backward kernels on the forward's out and lse, against the exact gradients of the
  * reference attention (bf16-rounded q, k, v, dO); gradients are added to random bases */
@@ -48,11 +35,11 @@ static void backward(const fcase &c, const std::vector<float> &q, const std::vec
   const int B = c.B, Tq = c.Tq, Tk = c.Tk, Hq = c.Hq, Hkv = c.Hkv, D = c.D, grp = Hq / Hkv;
   const int *kl = c.kv_len.empty() ? nullptr : c.kv_len.data(), *qp = c.q_pos0.empty() ? nullptr : c.q_pos0.data();
   std::vector<float> dout(q.size()), dot((size_t)B * Hq * Tq, NAN);
-  for (auto &x : dout) x = frand();
+  for (auto &x : dout) x = g_rng.sym();
   std::vector<float> dq0(q.size()), dk0(k.size()), dv0(v.size());
-  for (auto &x : dq0) x = frand();
-  for (auto &x : dk0) x = frand();
-  for (auto &x : dv0) x = frand();
+  for (auto &x : dq0) x = g_rng.sym();
+  for (auto &x : dk0) x = g_rng.sym();
+  for (auto &x : dv0) x = g_rng.sym();
   std::vector<float> dq = dq0, dk = dk0, dv = dv0;
   long err = 0;
   dim3 gkv((unsigned)((Tk + FL_BK - 1) / FL_BK), (unsigned)Hkv, (unsigned)B);
@@ -113,7 +100,7 @@ static void backward(const fcase &c, const std::vector<float> &q, const std::vec
         }
       }
     }
-  double eq = nerr(dq, dq0, rq), ek = nerr(dk, dk0, rk), ev = nerr(dv, dv0, rv);
+  double eq = simt_nerr(dq, rq, dq0), ek = simt_nerr(dk, rk, dk0), ev = simt_nerr(dv, rv, dv0);
   bool ok = err == 0 && eq < 1e-2 && ek < 1e-2 && ev < 1e-2;
   printf("%s bwd: dq rel %.2e, dk rel %.2e, dv rel %.2e, emulator errors %ld\n", ok ? "ok  " : "FAIL", eq, ek, ev, err);
   if (!ok) g_fail = 1;
@@ -124,9 +111,9 @@ static void run_all();
 static void run(const fcase &c) {
   const int B = c.B, Tq = c.Tq, Tk = c.Tk, Hq = c.Hq, Hkv = c.Hkv, D = c.D;
   std::vector<float> q((size_t)B * Tq * Hq * D), k((size_t)B * Tk * Hkv * D), v(k.size());
-  for (auto &x : q) x = frand() * c.spread;
-  for (auto &x : k) x = frand();
-  for (auto &x : v) x = frand();
+  for (auto &x : q) x = g_rng.sym() * c.spread;
+  for (auto &x : k) x = g_rng.sym();
+  for (auto &x : v) x = g_rng.sym();
   std::vector<float> out(q.size(), NAN), lse((size_t)B * Hq * Tq, NAN);
   const float scale = 1.0f / std::sqrt((float)D);
   const int *kl = c.kv_len.empty() ? nullptr : c.kv_len.data(), *qp = c.q_pos0.empty() ? nullptr : c.q_pos0.data();

@@ -9,25 +9,13 @@
 #include <vector>
 
 #include "simt.h"
+#include "simt_test.h"
 #include "../../../kernels/cu_proj.cuh"
 
 static int g_fail;
-static uint64_t g_rng = 0x853c49e6748fea9bull;
+static simt_rng g_rng = {0x853c49e6748fea9bull};
 
-static float frand() {
-  g_rng = g_rng * 6364136223846793005ull + 1442695040888963407ull;
-  return (float)((double)(g_rng >> 40) / 16777216.0 * 2.0 - 1.0);
-}
 
-static double nerr(const std::vector<float> &got, const std::vector<double> &ref) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < ref.size(); i++) {
-    double d = got[i] - ref[i];
-    num += std::isnan(got[i]) ? INFINITY : d * d;
-    den += ref[i] * ref[i];
-  }
-  return std::sqrt(num / (den > 0 ? den : 1));
-}
 
 static unsigned blocks(int64_t n) { return (unsigned)((n + 255) / 256 < 1 ? 1 : (n + 255) / 256); }
 
@@ -40,7 +28,7 @@ static void check(const char *what, double e, long err) {
 static void run_heads(int BT, int Hq, int Hkv, int D, int rope) {
   int H = Hq + 2 * Hkv, half = D / 2;
   std::vector<float> x((size_t)BT * H * D), q((size_t)BT * Hq * D, NAN), k((size_t)BT * Hkv * D, NAN), v(k);
-  for (auto &t : x) t = frand();
+  for (auto &t : x) t = g_rng.sym();
   std::vector<int32_t> pos((size_t)BT);
   for (int r = 0; r < BT; r++) pos[(size_t)r] = (r * 37) % 900;
   std::vector<float> inv((size_t)half);
@@ -70,7 +58,7 @@ static void run_heads(int BT, int Hq, int Hkv, int D, int rope) {
     }
   char what[96];
   snprintf(what, sizeof what, "split_heads BT=%d H=%d/%d D=%d rope=%d", BT, Hq, Hkv, D, rope);
-  double e = std::max(nerr(q, rq), std::max(nerr(k, rk), nerr(v, rv)));
+  double e = std::max(simt_nerr(q, rq), std::max(simt_nerr(k, rk), simt_nerr(v, rv)));
   check(what, e, err);
   /* merge_heads of what split gave must give x back (rotation undone) */
   std::vector<float> back(x.size(), NAN);
@@ -79,18 +67,18 @@ static void run_heads(int BT, int Hq, int Hkv, int D, int rope) {
   });
   std::vector<double> rx(x.begin(), x.end());
   snprintf(what, sizeof what, "merge_heads BT=%d H=%d/%d D=%d rope=%d", BT, Hq, Hkv, D, rope);
-  check(what, nerr(back, rx), err);
+  check(what, simt_nerr(back, rx), err);
 }
 
 static void run_swiglu(int N, int H, int packed) {
   int ld = packed ? 2 * H : H;
   std::vector<float> gt((size_t)N * ld), up(packed ? 0 : (size_t)N * H), y((size_t)N * H, NAN), g((size_t)N * H);
-  for (auto &t : gt) t = frand() * 3.0f;
-  for (auto &t : up) t = frand() * 3.0f;
-  for (auto &t : g) t = frand();
+  for (auto &t : gt) t = g_rng.sym() * 3.0f;
+  for (auto &t : up) t = g_rng.sym() * 3.0f;
+  for (auto &t : g) t = g_rng.sym();
   std::vector<float> dg((size_t)N * ld), du(packed ? 0 : (size_t)N * H);
-  for (auto &t : dg) t = frand();
-  for (auto &t : du) t = frand();
+  for (auto &t : dg) t = g_rng.sym();
+  for (auto &t : du) t = g_rng.sym();
   std::vector<float> dg0 = dg, du0 = du;
   const float *u = packed ? gt.data() + H : up.data();
   float *dup = packed ? dg.data() + H : du.data();
@@ -114,8 +102,8 @@ static void run_swiglu(int N, int H, int packed) {
     }
   char what[96];
   snprintf(what, sizeof what, "swiglu N=%d H=%d packed=%d (fwd, bwd)", N, H, packed);
-  double e = std::max(nerr(y, ry), nerr(dg, rdg));
-  if (!packed) e = std::max(e, nerr(du, rdu));
+  double e = std::max(simt_nerr(y, ry), simt_nerr(dg, rdg));
+  if (!packed) e = std::max(e, simt_nerr(du, rdu));
   check(what, e, err);
 }
 

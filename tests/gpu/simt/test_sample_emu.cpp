@@ -1,17 +1,18 @@
 // test_sample_emu.cpp — the sample op's kernel (kernels/cu_sample.cuh: one block of 1,024
 // threads per row) run under the SIMT emulator against the CPU backend's sample op, the
-// reference the GPU harness also compares with: greedy, temperature, top-k, top-p and both,
-// rows with runs of tied logits, a banned id for all rows and one per row, ids past n_real,
-// the audio placeholder's ban, a row of Qwen2's 151,936 logits, top-k cuts at the edge of a
-// group of tied logits. The token must be the CPU's
-// (the kernel's integer top-k / top-p cut makes the kept set and the draw exact; the plain
-// temperature pick could differ only for a draw within rounding of a boundary) and the
-// log-prob within 1e-6 of it. Exit 0 when every row agrees.
+// reference the GPU harness also compares with. Cases: greedy, temperature, top-k, top-p and
+// both; rows with runs of tied logits; a banned id for all rows and one per row; ids past
+// n_real; the audio placeholder's ban; rows of Qwen2's 151,936 logits; top-k cuts that fall on
+// the edge of a group of tied logits. The token must be the CPU's (the kernel's integer top-k
+// / top-p cut makes the kept set and the draw exact; the plain temperature pick could differ
+// only for a draw within rounding of a boundary) and the log-prob within 1e-6 of it. Exit 0
+// when every row agrees.
 #include <cmath>
 #include <cstdio>
 #include <vector>
 
 #include "simt.h"
+#include "simt_test.h"
 #include "../../../kernels/cu_sample.cuh"
 
 extern "C" {
@@ -20,12 +21,8 @@ extern "C" {
 }
 
 static int g_fail;
-static uint64_t g_rng = 0xda3e39cb94b95bdbull;
+static simt_rng g_rng = {0xda3e39cb94b95bdbull};
 
-static double urand() {
-  g_rng = g_rng * 6364136223846793005ull + 1442695040888963407ull;
-  return (double)(g_rng >> 11) / 9007199254740992.0;
-}
 
 struct scase {
   const char *name;
@@ -42,14 +39,14 @@ static void run(const scase &c) {
   const int R = c.R;
   const int64_t V = c.V;
   std::vector<float> z((size_t)R * V);
-  for (auto &x : z) x = c.ties ? (float)((int)(urand() * 12.0) - 6) * 0.5f : (float)(urand() * 16.0 - 8.0);
+  for (auto &x : z) x = c.ties ? (float)((int)(g_rng.unit() * 12.0) - 6) * 0.5f : (float)(g_rng.unit() * 16.0 - 8.0);
   for (int r = 0; r < R; r++)
-    for (int g = 0; g < c.top_group; g++) z[(size_t)r * V + (size_t)(urand() * (double)c.n_real)] = 9.0f;
+    for (int g = 0; g < c.top_group; g++) z[(size_t)r * V + (size_t)(g_rng.unit() * (double)c.n_real)] = 9.0f;
   std::vector<int32_t> ban_row((size_t)R);
   std::vector<double> u((size_t)R);
   for (int r = 0; r < R; r++) {
-    ban_row[(size_t)r] = c.ban_rows ? (int32_t)(urand() * (double)V) : -1;
-    u[(size_t)r] = urand();
+    ban_row[(size_t)r] = c.ban_rows ? (int32_t)(g_rng.unit() * (double)V) : -1;
+    u[(size_t)r] = g_rng.unit();
   }
   /* the CPU backend's op */
   sample_req q = {c.temperature, c.n_real, c.ban, c.ban_rows ? ban_row.data() : nullptr, u.data(), c.top_k, c.top_p};
