@@ -24,7 +24,8 @@
 #      with f32 GEMMs and with bf16 tensor-core GEMMs (step 3a checks the latter's accuracy);
 #   6. bench/bench_device_torch.py: the same shapes in PyTorch + HF (f32 eager; bf16 autocast +
 #      SDPA; rollouts also with bfloat16 weights, faster than autocast) on the same GPU, when torch and
-#      transformers import there; ratios per precision and best against best;
+#      transformers import there (TSASR_GPU_TORCH=0 skips it); ratios per precision and best
+#      against best;
 #   8. TSASR_PROFILE=1 bench_device (one SFT step, a 64-token rollout, bf16 GEMMs): the per-op
 #      time tables (ops timed between syncs), one per phase, to see which ops hold the time.
 # Benchmarks run only while TSASR_GPU_BUDGET (420 s from the start) lasts.
@@ -359,7 +360,7 @@ fi
 
 # ---- 6. PyTorch + Hugging Face on the same shapes and GPU (when torch and transformers import) ----
 py=$(command -v python3 || true)
-if [ -n "$py" ] && left && "$py" -c "import torch, transformers; assert torch.cuda.is_available()" > /dev/null 2>&1; then
+if [ "${TSASR_GPU_TORCH:-1}" != 0 ] && [ -n "$py" ] && left && "$py" -c "import torch, transformers; assert torch.cuda.is_available()" > /dev/null 2>&1; then
   timeout 200 "$py" bench/bench_device_torch.py cuda paper 4 20 40 3 8 512 f32,bf16,bf16w > "$logs/bench_torch.log" 2>&1
   trc=$?
   grep -v -i warn "$logs/bench_torch.log" | tail -n 12
@@ -368,7 +369,7 @@ if [ -n "$py" ] && left && "$py" -c "import torch, transformers; assert torch.cu
   awk -f tests/gpu/ratios.awk "$logs/bench_device.log" "$logs/bench_torch.log" | tee "$build/ratios.txt"
   { echo; echo "== ratios (tsasr / PyTorch throughput)"; cat "$build/ratios.txt"; } >> "$logs/bench_torch.log"
 else
-  step bench_torch SKIP "no python3 with torch+transformers on CUDA, or time budget spent"
+  step bench_torch SKIP "no python3 with torch+transformers on CUDA, time budget spent, or TSASR_GPU_TORCH=0"
 fi
 
 # ---- 8. where the time goes: one profiled SFT step and a short rollout (bf16 GEMMs), per-op table ----
