@@ -10,7 +10,7 @@
 // order) to the kv head's gradient. A launch count independent of the batch and head counts:
 // about 4 per chunk forward and 9 backward, where one launch per head and batch row cost ~80
 // per batch row and layer for a 16-head encoder. Decoding steps (one query) have their own
-// fused kernel, or with cuda_set_decode_kernels on, a split-key pair (at_decode_split). In the
+// fused kernel, or by default a split-key pair (at_decode_split; cuda_set_decode_attention). In the
 // bf16 precision with cuda_set_flash_attention on, D 64/128 and no bias, forward and backward
 // take the tensor-core flash kernels of cu_flash.cuh instead (no score matrix in memory).
 #include <math.h>
@@ -299,7 +299,7 @@ int cu_attention(backend *be, const tensor *q, const tensor *k, const tensor *v,
   int64_t TTp = at_pad4(d.Tq * d.Tk), rows = d.Hq * d.Tq, qs = d.Hq * d.D, ks = d.Hkv * d.D;
   if (d.B <= 0 || rows <= 0 || d.D <= 0) return TS_OK;
   if (d.Tq == 1 && d.Tk >= 1 && d.Tk <= AT_DEC_MAX_TK && d.B * d.Hq <= 2147483647LL) { /* a decoding step */
-    size_t sb = cu_of(be)->dec2 ? at_split_bytes(&d) : 0;
+    size_t sb = cu_of(be)->dec_attn ? at_split_bytes(&d) : 0;
     return sb ? at_decode_split(be, &d, q, k, v, out, lse, cfg, sb) : at_decode(be, &d, q, k, v, out, lse, cfg);
   }
   if (d.Tk <= 0) { /* no keys: zero output, lse = -inf (as the softmax kernel gives a row with none) */

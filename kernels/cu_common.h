@@ -28,8 +28,10 @@ typedef struct cu_ctx {
                       CU_ATTN_SCRATCH bytes of scores */
   int flash;       /* bf16 precision: attention on the tensor-core flash kernels
                       (cuda_set_flash_attention; not yet run on a GPU, off by default) */
-  int dec2;        /* the decoding kernels not yet run on a GPU (cuda_set_decode_kernels): the
-                      small-row GEMM (cu_matmul.cu) and split-key attention (cu_attn.cu) */
+  int dec2;        /* the small-row GEMM for decoding (cuda_set_decode_kernels; off: slower
+                      than cuBLAS on an H200) */
+  int dec_attn;    /* split-key attention for decoding steps (cuda_set_decode_attention; on:
+                      half the one-query kernel's time on an H200) */
   /* decoding's bf16 copy of the weights (cu_weights_bf16): wb (wn) mirrors w while won */
   const float *w;
   int64_t wn;
@@ -113,6 +115,9 @@ static inline size_t cu_rnd(size_t bytes) { return (bytes + 255) / 256 * 256; }
 int cu_gemm(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
             int64_t lda, int64_t sA, const float *B, int64_t ldb, int64_t sB, float beta, float *C,
             int64_t ldc, int64_t sC, int64_t batch);
+/* C (M,N) = A (M,K) B (N,K)^T + beta C with bf16 (raw bits) A and B, f32 accumulate and C. */
+int cu_gemm_bf16_nt(backend *be, int64_t M, int64_t N, int64_t K, const unsigned short *A, const unsigned short *B,
+                    float beta, float *C);
 
 /* The same GEMM for count operand sets given as device arrays of pointers (cuBLAS batched):
  * C[i] (M,N) = alpha op(A[i]) op(B[i]) + beta C[i]; K >= 1. aligned: every matrix starts

@@ -1,6 +1,7 @@
 // cu_matmul.cu — batched matmul with optional transposes and bias on cuBLAS (row-major
-// operands mapped onto column-major sgemm by cu_gemm), a small-row kernel for decoding's x W^T
-// (behind cuda_set_decode_kernels), and the backward with the bias gradient as a column
+// operands mapped onto column-major sgemm by cu_gemm); while generate holds the weights' bf16
+// copy (bf16 precision), x W^T on bf16 operands; a small-row kernel for decoding's x W^T
+// (behind cuda_set_decode_kernels); and the backward with the bias gradient as a column
 // reduction.
 #include "cu_common.h"
 #include "cu_smallm.cuh"
@@ -82,14 +83,14 @@ static int cu_smallm_nt(const float *x, const W *w4, const float *bias, float *y
   return TS_OK;
 }
 
-/* Decoding's bf16 copy of the weights: with the decoding kernels on and in the bf16 precision,
- * on = 1 rounds the n parameters at w into a device copy (~1 ms per GB of f32 on an H100) that
- * the small-row GEMM then reads for weights inside [w, w + n): half the bytes a decoding step
- * streams, the operand rounding cuBLAS's FAST_16BF applies to the weights anyway (activations,
- * products and sums stay f32; the CPU keeps few-row GEMMs in f32 with f32 weights, so bf16
- * decoding differs between the two). on = 0 stops it and frees the copy. No copy (another
- * precision, decoding kernels off, w not 16-byte aligned, no memory for it) leaves the f32
- * weights in use. */
+/* Decoding's bf16 copy of the weights: in the bf16 precision, on = 1 rounds the n parameters
+ * at w into a device copy (~1 ms per GB of f32 on an H100) that x W^T then reads for weights
+ * inside [w, w + n): cuBLAS on bf16 operands (x rounded too: the rounding FAST_16BF applies
+ * to both anyway; products and sums stay f32), or the small-row kernel with the decoding
+ * kernels on (x stays f32 there). Half the bytes a decoding step streams. The CPU keeps
+ * few-row GEMMs in f32 with f32 weights, so bf16 decoding differs between the two. on = 0
+ * stops it and frees the copy. No copy (another precision, w not 16-byte aligned, no memory
+ * for it) leaves the f32 weights in use. */
 int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
   cu_ctx *c = cu_of(be);
   c->won = 0;
@@ -100,7 +101,7 @@ int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
   }
   /* the small-row kernel's 8-byte loads need w (and so every 16-byte aligned weight in it) at a
    * 16-byte boundary */
-  if (!c->dec2 || c->gemm != TS_GEMM_BF16 || !w || n <= 0 || ((uintptr_t)w & 15)) return TS_OK;
+  if (c->gemm != TS_GEMM_BF16 || !w || n <= 0 || ((uintptr_t)w & 15)) return TS_OK;
   size_t bytes = sizeof(unsigned short) * (size_t)n;
   if (c->wb_cap < bytes) {
     if (c->wb) cudaFree(c->wb);
@@ -118,10 +119,10 @@ int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
   return TS_OK;
 }
 
-/* the bf16 copy of the (rows, cols) weight at p, or NULL when it has none */
-static const uint2 *cu_weights_copy(const cu_ctx *c, const float *p, int64_t count) {
-  if (!c->won || p < c->w || p + count > c->w + c->wn || ((p - c->w) & 3)) return NULL;
-  return (const uint2 *)(c->wb + (p - c->w)); /* 8-byte aligned: w 16-byte aligned, p - w % 4 == 0 */
+/* the bf16 copy of the count weights at p, or NULL when it has none */
+static const unsigned short *cu_weights_copy(const cu_ctx *c, const float *p, int64_t count) {
+  if (!c->won || p < c->w || p + count > c->w + c->wn) return NULL;
+  return c->wb + (p - c->w);
 }
 
 int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias, tensor *c, int ta, int tb,
@@ -134,15 +135,26 @@ int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias,
   /* few rows against a shared (N, K) weight, the batch folded into the rows (A's rows are
    * contiguous across the batch): the small-row kernel, bias included */
   if (gb.batch == 1 && !ta && tb && sm_fits(cu_of(be), gc.batch * M, N, K, ap, bp)) {
-    const uint2 *wb = cu_weights_copy(cu_of(be), bp, N * K);
-    if (wb) return cu_smallm_nt(ap, wb, bias ? cu_f(bias) : NULL, cp, gc.batch * M, N, K, beta);
+    const unsigned short *wb = cu_weights_copy(cu_of(be), bp, N * K);
+    if (wb && !((bp - cu_of(be)->w) & 3)) /* the kernel's 8-byte loads: w 16-byte aligned, p - w % 4 == 0 */
+      return cu_smallm_nt(ap, (const uint2 *)wb, bias ? cu_f(bias) : NULL, cp, gc.batch * M, N, K, beta);
     return cu_smallm_nt(ap, (const float4 *)bp, bias ? cu_f(bias) : NULL, cp, gc.batch * M, N, K, beta);
   }
+  /* x W^T against a weight with a bf16 copy: x rounded to bf16 in scratch, one GEMM on bf16
+   * operands */
+  const unsigned short *wb = gb.batch == 1 && !ta && tb ? cu_weights_copy(cu_of(be), bp, N * K) : NULL;
+  unsigned short *xb = NULL; /* (batch M, K) */
+  if (wb) TS_TRY(cu_scratch(be, sizeof(unsigned short) * (size_t)(gc.batch * M * K), (void **)&xb));
   if (bias) {
     int64_t rows = gc.batch * M;
     k_bias_rows<<<cu_blocks(rows * N), 256>>>(cp, cu_f(bias), rows, N, beta);
     CU_LAUNCHED("k_bias_rows");
     beta = 1.0f;
+  }
+  if (wb) {
+    k_f32_to_bf16<<<cu_blocks(gc.batch * M * K), 256>>>(ap, xb, gc.batch * M * K);
+    CU_LAUNCHED("k_f32_to_bf16");
+    return cu_gemm_bf16_nt(be, gc.batch * M, N, K, xb, wb, beta, cp);
   }
   if (gb.batch == 1 && !ta) /* one GEMM over all batches: A rows are contiguous across the batch */
     return cu_gemm(be, 0, tb, gc.batch * M, N, K, 1.0f, ap, K, 0, bp, gb.cols, 0, beta, cp, N, 0, 1);

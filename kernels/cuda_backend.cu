@@ -181,6 +181,19 @@ int cu_gemm(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, float 
   return TS_OK;
 }
 
+/* C (M,N) = A (M,K) B(N,K)^T + beta C, row-major, with A and B in bf16 (f32 accumulate and
+ * output): the bf16 precision's GEMM on operands already rounded (x and the weights' bf16
+ * copy while decoding), half the bytes of FAST_16BF on f32 storage */
+int cu_gemm_bf16_nt(backend *be, int64_t M, int64_t N, int64_t K, const unsigned short *A, const unsigned short *B,
+                    float beta, float *C) {
+  if (M <= 0 || N <= 0 || K <= 0) return K <= 0 ? TS_EARG : TS_OK;
+  float alpha = 1.0f;
+  CB_TRY(cublasGemmEx(cu_of(be)->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)N, (int)M, (int)K, &alpha, B, CUDA_R_16BF,
+                      (int)K, A, CUDA_R_16BF, (int)K, &beta, C, CUDA_R_32F, (int)N, CUBLAS_COMPUTE_32F,
+                      CUBLAS_GEMM_DEFAULT));
+  return TS_OK;
+}
+
 int cu_gemm_ptr(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *const *A,
                 int64_t lda, const float *const *B, int64_t ldb, float beta, float *const *C, int64_t ldc,
                 int64_t count, int aligned) {
@@ -280,6 +293,11 @@ extern "C" int cuda_set_decode_kernels(int on) {
   return TS_OK;
 }
 
+extern "C" int cuda_set_decode_attention(int on) {
+  g_ctx.dec_attn = on ? 1 : 0;
+  return TS_OK;
+}
+
 extern "C" int cuda_set_flash_attention(int on) {
   g_ctx.flash = on ? 1 : 0;
   return TS_OK;
@@ -314,6 +332,8 @@ extern "C" backend *be_cuda(ts_err *e) {
       if (ar && atoi(ar) > 0) g_ctx.attn_rows = atoi(ar);
       const char *dk = getenv("TSASR_CUDA_DECODE_KERNELS");
       g_ctx.dec2 = dk && !strcmp(dk, "1");
+      const char *da = getenv("TSASR_CUDA_DECODE_ATTN");
+      g_ctx.dec_attn = !(da && !strcmp(da, "0"));
       const char *fa = getenv("TSASR_CUDA_FLASH");
       g_ctx.flash = fa && !strcmp(fa, "1");
       const char *gm = getenv("TSASR_CUDA_GEMM");

@@ -25,11 +25,14 @@ int cli_doctor(int argc, char **argv) {
     else
       printf("cuda runtime %d.%d: no device (%s)\n", info.cuda_runtime / 1000,
              (info.cuda_runtime % 1000) / 10, info.cuda_status);
-    /* kernels written without a GPU, off until a GPU run has checked them (docs/cuda.md) */
-    const char *fa = getenv("TSASR_CUDA_FLASH"), *dk = getenv("TSASR_CUDA_DECODE_KERNELS");
-    printf("cuda kernels awaiting a GPU check: flash attention in bf16 %s (TSASR_CUDA_FLASH=1), decoding kernels "
-           "%s (TSASR_CUDA_DECODE_KERNELS=1)\n",
-           fa && !strcmp(fa, "1") ? "on" : "off", dk && !strcmp(dk, "1") ? "on" : "off");
+    /* kernel switches (docs/cuda.md): checked on an H200, and on or off by what it measured */
+    const char *fa = getenv("TSASR_CUDA_FLASH"), *dk = getenv("TSASR_CUDA_DECODE_KERNELS"),
+               *da = getenv("TSASR_CUDA_DECODE_ATTN");
+    printf("cuda kernel switches: split-key decoding attention %s (TSASR_CUDA_DECODE_ATTN=0 turns it off), "
+           "flash attention in bf16 %s (TSASR_CUDA_FLASH=1; slower so far), small-row decoding GEMM %s "
+           "(TSASR_CUDA_DECODE_KERNELS=1; slower than cuBLAS so far)\n",
+           da && !strcmp(da, "0") ? "off" : "on", fa && !strcmp(fa, "1") ? "on" : "off",
+           dk && !strcmp(dk, "1") ? "on" : "off");
   }
   printf("audio: %s, lua: %s, workbench: %s\n",
 #ifdef TS_HAVE_AUDIO

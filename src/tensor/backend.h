@@ -159,8 +159,8 @@ typedef struct be_ops {
   /* decoding's token choice (sample_req above): tok, logp (R) host */
   int (*sample)(backend *be, const tensor *z, const sample_req *q, int32_t *tok, float *logp);
   /* a hint around decoding: on = 1, the n floats at w (parameters) stay unchanged until the
-   * call with on = 0; a backend may meanwhile read a bf16 copy of them (CUDA: the small-row
-   * GEMMs in the bf16 precision with cuda_set_decode_kernels on). Backends that have no use
+   * call with on = 0; a backend may meanwhile read a bf16 copy of them (CUDA, in the bf16
+   * precision: every x W^T against them). Backends that have no use
    * for it do nothing; a failure to make the copy is not an error (the f32 weights serve). */
   int (*weights_bf16)(backend *be, const float *w, int64_t n, int on);
 } be_ops;

@@ -139,6 +139,10 @@ int cuda_set_decode_kernels(int on) {
   (void)on;
   return TS_EUNSUP;
 }
+int cuda_set_decode_attention(int on) {
+  (void)on;
+  return TS_EUNSUP;
+}
 int cuda_set_flash_attention(int on) {
   (void)on;
   return TS_EUNSUP;

@@ -19,20 +19,22 @@ int cuda_set_gemm(const char *mode);
  * the scratch budget; 1: one row at a time). The environment variable TSASR_CUDA_ATTN_ROWS sets
  * it at start-up. For tests of the chunking; TS_EARG when negative, TS_EUNSUP without CUDA. */
 int cuda_set_attn_rows(int rows);
-/* Decoding kernels written without a GPU and checked so far only on the CPU, by the SIMT
- * emulator in ctest (tests/gpu/simt/test_decode_emu.cpp): a small-row GEMM for x W^T with at
- * most 16 rows (cu_smallm.cuh) and split-key attention for one query per batch row
- * (cu_decode.cuh). Off (0) by default, so that nothing a user runs depends
- * on them until tests/gpu/run.sh has checked them on a GPU (it runs the parity checks and the
- * rollout benchmark with them on as well). The environment variable TSASR_CUDA_DECODE_KERNELS=1
- * sets it at start-up. TS_OK, TS_EUNSUP without CUDA. */
+/* The small-row GEMM for decoding's x W^T with at most 16 rows (cu_smallm.cuh; f32 or bf16
+ * weights). Checked on an H200 (op and model parity, memcheck, racecheck) but slower there
+ * than cuBLAS (49 against 29 us per call in a rollout), so off (0) by default. The environment
+ * variable TSASR_CUDA_DECODE_KERNELS=1 sets it at start-up. TS_OK, TS_EUNSUP without CUDA. */
 int cuda_set_decode_kernels(int on);
+/* Split-key attention for decoding steps (one query per batch row; cu_decode.cuh): key chunks
+ * of 128 over many blocks, then a merge. On (1) by default: checked on an H200 (as above) and
+ * half the one-query kernel's time there (33 against 67 us per call in a rollout).
+ * TSASR_CUDA_DECODE_ATTN=0 turns it off at start-up. TS_OK, TS_EUNSUP without CUDA. */
+int cuda_set_decode_attention(int on);
 /* Attention forward and backward on tensor cores (kernels/cu_flash.cuh): in the bf16
  * precision, head dims 64 and 128, no additive bias, lse wanted (training and prefill), every
  * shape but the decoding steps that the one-query kernel takes (Tq 1, Tk <= 11,000).
- * Checked in ctest under the SIMT emulator (tests/gpu/simt), not yet on a GPU: off (0) by
- * default; tests/gpu/run.sh runs the bf16 attention checks and the benchmarks with it on as
- * well. The environment variable TSASR_CUDA_FLASH=1 sets it at start-up. TS_OK, TS_EUNSUP
+ * Checked in ctest under the SIMT emulator and on an H200 (bf16 op and model parity, memcheck,
+ * racecheck), but slower there than the batched-GEMM path (backward 4-6x), so off (0) by
+ * default. The environment variable TSASR_CUDA_FLASH=1 sets it at start-up. TS_OK, TS_EUNSUP
  * without CUDA. */
 int cuda_set_flash_attention(int on);
 /* The mode in force ("f32" when CUDA is not built). */

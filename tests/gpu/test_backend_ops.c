@@ -401,6 +401,32 @@ static void c_matmul(int64_t Bt, int a_batched, int b_batched, int64_t M, int64_
   bufs_free();
 }
 
+/* x W^T while the backend holds a bf16 copy of the weights (op_weights_bf16, as generate
+ * brackets decoding): W (N, K) lies woff floats into a parameter buffer of woff + N K + 5
+ * floats; the copy covers it (cover = 1) or only the floats before it (0: W must be read from
+ * f32). On CUDA in the bf16 precision x and the copy go to cuBLAS as bf16 (run.sh compares
+ * that at bf16's tolerance); otherwise, and on the CPU, the hint changes nothing. */
+static void c_matmul_wbf(int64_t Bt, int64_t M, int64_t K, int64_t N, int64_t woff, int cover, int bias, float beta) {
+  case_begin("matmul", "B=%lld A3 B2 M=%lld K=%lld N=%lld ta=0 tb=1 bias=%d beta=%g, weights' bf16 copy%s (at %lld)",
+             (long long)Bt, (long long)M, (long long)K, (long long)N, bias, beta, cover ? "" : " not covering W",
+             (long long)woff);
+  int64_t np = woff + N * K + 5;
+  hb *a = mk(Bt * M * K, I_RAND), *w = mk(np, I_RAND), *bs = bias ? mk(N, I_RAND) : NULL,
+     *c = mk(Bt * M * N, beta != 0.0f ? I_RAND : I_NAN);
+  BOTH(d) {
+    const float *base = d ? w->g : w->c;
+    tensor A = tv(a, d, 3, Bt, M, K, 0), C = tv(c, d, 3, Bt, M, N, 0), BS = TV(bs, d, 1, N, 0, 0, 0);
+    tensor W = tensor_f32((float *)base + woff, 2, N, K, 0, 0);
+    W.device = g_be[d]->device;
+    RUN(d, op_weights_bf16(g_be[d], base, cover ? np : woff, 1, &g_e));
+    RUN(d, op_matmul(g_be[d], &A, &W, PT(bs, BS), &C, 0, 1, beta, &g_e));
+    RUN(d, op_weights_bf16(g_be[d], base, cover ? np : woff, 0, &g_e));
+  }
+  cmp("c", c);
+  case_end();
+  bufs_free();
+}
+
 /* rmsnorm in place (y = x), as the decoding step uses it */
 static void c_rms_inplace(int64_t N, int64_t C) {
   case_begin("rmsnorm", "N=%lld C=%lld in place", (long long)N, (long long)C);
@@ -925,6 +951,12 @@ int main(int argc, char **argv) {
   G("matmul", c_matmul(1, 0, 0, 16, 64, 40000, 0, 1, 0, 0.0f));
   G("matmul", c_matmul(2, 1, 0, 1, 256, 100, 0, 1, 1, 0.5f));
   G("matmul", c_matmul(1, 0, 0, 1, 64, 5, 0, 1, 1, 0.0f));
+  /* the same with the weights' bf16 copy: a decoding step (8 rows), a prefill (2 x 150 rows),
+   * one row at an odd offset in the copy, beta, and a weight the copy does not cover */
+  G("matmul", c_matmul_wbf(1, 8, 896, 4864, 0, 1, 1, 0.0f));
+  G("matmul", c_matmul_wbf(2, 150, 896, 1000, 64, 1, 1, 0.5f));
+  G("matmul", c_matmul_wbf(1, 1, 64, 5, 3, 1, 0, 1.0f));
+  G("matmul", c_matmul_wbf(2, 4, 96, 50, 16, 0, 1, 0.0f));
   G("layernorm rmsnorm", c_norm(5, 7, 1));
   G("layernorm rmsnorm", c_norm(33, 96, 0));
   G("layernorm rmsnorm", c_norm(3, 1000, 1));
