@@ -32,7 +32,9 @@ typedef struct cu_ctx {
                       than cuBLAS on an H200) */
   int dec_attn;    /* split-key attention for decoding steps (cuda_set_decode_attention; on:
                       half the one-query kernel's time on an H200) */
-  /* decoding's bf16 copy of the weights (cu_weights_bf16): wb (wn) mirrors w while won */
+  /* decoding's bf16 copy of the weights (cu_weights_bf16): wb (wn) mirrors w while won;
+     no_wcopy: never made (TSASR_CUDA_WEIGHT_COPY=0, for A/B timings) */
+  int no_wcopy;
   const float *w;
   int64_t wn;
   unsigned short *wb;

@@ -90,7 +90,7 @@ static int cu_smallm_nt(const float *x, const W *w4, const float *bias, float *y
  * kernels on (x stays f32 there). Half the bytes a decoding step streams. The CPU keeps
  * few-row GEMMs in f32 with f32 weights, so bf16 decoding differs between the two. on = 0
  * stops it and frees the copy. No copy (another precision, w not 16-byte aligned, no memory
- * for it) leaves the f32 weights in use. */
+ * for it, TSASR_CUDA_WEIGHT_COPY=0) leaves the f32 weights in use. */
 int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
   cu_ctx *c = cu_of(be);
   c->won = 0;
@@ -101,7 +101,7 @@ int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
   }
   /* the small-row kernel's 8-byte loads need w (and so every 16-byte aligned weight in it) at a
    * 16-byte boundary */
-  if (c->gemm != TS_GEMM_BF16 || !w || n <= 0 || ((uintptr_t)w & 15)) return TS_OK;
+  if (c->no_wcopy || c->gemm != TS_GEMM_BF16 || !w || n <= 0 || ((uintptr_t)w & 15)) return TS_OK;
   size_t bytes = sizeof(unsigned short) * (size_t)n;
   if (c->wb_cap < bytes) {
     if (c->wb) cudaFree(c->wb);

@@ -332,6 +332,8 @@ extern "C" backend *be_cuda(ts_err *e) {
       if (ar && atoi(ar) > 0) g_ctx.attn_rows = atoi(ar);
       const char *dk = getenv("TSASR_CUDA_DECODE_KERNELS");
       g_ctx.dec2 = dk && !strcmp(dk, "1");
+      const char *wc = getenv("TSASR_CUDA_WEIGHT_COPY");
+      g_ctx.no_wcopy = wc && !strcmp(wc, "0");
       const char *da = getenv("TSASR_CUDA_DECODE_ATTN");
       g_ctx.dec_attn = !(da && !strcmp(da, "0"));
       const char *fa = getenv("TSASR_CUDA_FLASH");
