@@ -175,7 +175,8 @@ int cu_weightnorm(backend *be, const tensor *v, const tensor *g, tensor *w, tens
 int cu_weightnorm_bwd(backend *be, const tensor *v, const tensor *g, const tensor *norm, const tensor *dw,
                       tensor *dv, tensor *dg, int dim);
 
-int cu_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, const int32_t *pos, float theta,
+int cu_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, const int32_t *pos, const int32_t *kvrow,
+                   float theta,
                    int merge);
 int cu_rope(backend *be, const tensor *x, tensor *y, const int32_t *pos, float theta, int inverse);
 int cu_embed(backend *be, const tensor *table, const int32_t *ids, tensor *out);

@@ -20,12 +20,13 @@ int cu_swiglu_bwd(backend *be, const tensor *gate, const tensor *up, const tenso
   EL_RUN(k_swiglu_bwd, n, cu_f(gate), u, cu_f(dy), cu_f(dgate), du, n, H, ld);
 }
 
-int cu_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, const int32_t *pos, float theta,
-                   int merge) {
+int cu_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, const int32_t *pos, const int32_t *kvrow,
+                   float theta, int merge) {
   int64_t BT = q->ne[0] * q->ne[1], Hq = q->ne[2], Hkv = k->ne[2], D = q->ne[3], half = D / 2;
   int64_t n = BT * (Hq + 2 * Hkv) * half;
   if (n <= 0) return TS_OK;
-  const void *dpos = NULL, *dinv = NULL;
+  const void *dpos = NULL, *dinv = NULL, *drow = NULL;
+  if (kvrow) TS_TRY(cu_stage_same(be, kvrow, sizeof(int32_t) * (size_t)BT, &drow)); /* the same for every layer */
   if (pos) { /* staged as cu_rope stages them (the same for every layer of a step) */
     float inv[512];
     for (int64_t i = 0; i < half && i < 512; i++) inv[i] = 1.0f / powf(theta, (float)(2 * i) / (float)D);
@@ -33,7 +34,7 @@ int cu_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, cons
     TS_TRY(cu_stage_same(be, inv, sizeof(float) * (size_t)half, &dinv));
   }
   k_split_heads<<<cu_blocks(n), 256>>>(cu_f(x), cu_f(q), cu_f(k), cu_f(v), (const int32_t *)dpos,
-                                       (const float *)dinv, BT, Hq, Hkv, half, merge);
+                                       (const int32_t *)drow, (const float *)dinv, BT, Hq, Hkv, half, merge);
   CU_LAUNCHED("k_split_heads");
   return TS_OK;
 }

@@ -25,14 +25,15 @@ __global__ void k_swiglu_bwd(const float *gt, const float *up, const float *g, f
 }
 
 /* ---- split_heads: packed x (BT, Hq+2Hkv, D) <-> q (BT,Hq,D), k, v (BT,Hkv,D); one thread per
- * (row, head, i < D/2); heads below Hq+Hkv rotated when pos is given (as k_rope) ---- */
-__global__ void k_split_heads(float *x, float *q, float *k, float *v, const int32_t *pos, const float *inv,
-                              int64_t BT, int64_t Hq, int64_t Hkv, int64_t half, int merge) {
+ * (row, head, i < D/2); heads below Hq+Hkv rotated when pos is given (as k_rope). kvrow (BT)
+ * or NULL (split only): k and v are row tables and row r's go to row kvrow[r] ---- */
+__global__ void k_split_heads(float *x, float *q, float *k, float *v, const int32_t *pos, const int32_t *kvrow,
+                              const float *inv, int64_t BT, int64_t Hq, int64_t Hkv, int64_t half, int merge) {
   int64_t H = Hq + 2 * Hkv, D = 2 * half;
   CU_LOOP(n, BT * H * half) {
-    int64_t i = n % half, rh = n / half, h = rh % H, r = rh / H;
+    int64_t i = n % half, rh = n / half, h = rh % H, r = rh / H, kr = kvrow ? kvrow[r] : r;
     float *xr = x + rh * D;
-    float *hr = h < Hq ? q + (r * Hq + h) * D : h < Hq + Hkv ? k + (r * Hkv + h - Hq) * D : v + (r * Hkv + h - Hq - Hkv) * D;
+    float *hr = h < Hq ? q + (r * Hq + h) * D : h < Hq + Hkv ? k + (kr * Hkv + h - Hq) * D : v + (kr * Hkv + h - Hq - Hkv) * D;
     const float *src = merge ? hr : xr;
     float *dst = merge ? xr : hr;
     float x1 = src[i], x2 = src[i + half];

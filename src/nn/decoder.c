@@ -120,16 +120,36 @@ static int dec_fwd(backend *be, const dec_cfg *c, const dec_params *p, int64_t B
   ALLOC(a->a, N * F);
   tensor X = T2((float *)x, N, C), H1 = T2(a->h1, N, C), R1 = T1(a->r1, N);
   TRY(op_rmsnorm(be, &X, &p->ln1, &H1, &R1, c->eps, e));
+  /* with a cache: the new keys/values go to each sequence's next rows of it (dst), and
+   * attention reads the cache */
+  int32_t *kvlen = NULL, *dst = NULL;
+  if (kv) {
+    if (!(kvlen = arena_host_alloc(ar, sizeof(int32_t) * (size_t)B)) ||
+        !(dst = arena_host_alloc(ar, sizeof(int32_t) * (size_t)(B * T))))
+      return err_set(e, TS_ENOMEM, "decoder: arena");
+    for (int64_t b = 0; b < B; b++) {
+      if (kv->len[b] < 0 || kv->len[b] + T > kv->Tmax)
+        return err_set(e, TS_EARG, "decoder: cache of %lld positions cannot take %lld more after %d",
+                       (long long)kv->Tmax, (long long)T, kv->len[b]);
+      for (int64_t t = 0; t < T; t++) dst[b * T + t] = (int32_t)(b * kv->Tmax + kv->len[b] + t);
+      kvlen[b] = kv->len[b] + (kv->n_new ? kv->n_new[b] : (int32_t)T);
+    }
+  }
   /* one GEMM against the stacked q/k/v weights, then the heads taken apart (and q, k
-   * rotated) into q, k, v; the packed (N, QD + 2 KD) result is scratch */
+   * rotated) into q, k, v, or k and v straight into the cache rows (no row scatter after: a
+   * decoding step's launches are what it waits on); the packed (N, QD + 2 KD) result is
+   * scratch */
   tensor Q4 = T4(a->q, B, T, c->Hq, c->D), K4 = T4(a->k, B, T, c->Hkv, c->D), V4 = T4(a->v, B, T, c->Hkv, c->D);
   {
     arena_mark mk = arena_get_mark(ar);
     float *qkv;
     ALLOC(qkv, N * (QD + 2 * KD));
     tensor QKV = T2(qkv, N, QD + 2 * KD), QKV4 = T4(qkv, B, T, c->Hq + 2 * c->Hkv, c->D);
+    tensor Kc = kv ? T2(kv->k, B * kv->Tmax, KD) : K4, Vc = kv ? T2(kv->v, B * kv->Tmax, KD) : V4;
     int rc = op_matmul(be, &H1, &p->wqkv, opt(&p->bqkv), &QKV, 0, 1, 0.0f, e);
-    if (!rc) rc = op_split_heads(be, &QKV4, &Q4, &K4, &V4, pos, c->theta, e);
+    if (!rc)
+      rc = kv ? op_split_heads_kv(be, &QKV4, &Q4, &Kc, &Vc, dst, pos, c->theta, e)
+              : op_split_heads(be, &QKV4, &Q4, &K4, &V4, pos, c->theta, e);
     arena_rewind(ar, mk);
     TRY(rc);
   }
@@ -141,22 +161,6 @@ static int dec_fwd(backend *be, const dec_cfg *c, const dec_params *p, int64_t B
   ac.bias = NULL;
   tensor A4 = T4(a->att, B, T, c->Hq, c->D), L = tensor_dev(be->device, a->lse, 3, B, c->Hq, T, 0);
   if (kv) {
-    /* append the new keys/values to each sequence's cache (one row scatter for all
-     * sequences), attend over the cache */
-    int32_t *kvlen, *dst;
-    if (!(kvlen = arena_host_alloc(ar, sizeof(int32_t) * (size_t)B)) ||
-        !(dst = arena_host_alloc(ar, sizeof(int32_t) * (size_t)(B * T))))
-      return err_set(e, TS_ENOMEM, "decoder: arena");
-    for (int64_t b = 0; b < B; b++) {
-      if (kv->len[b] < 0 || kv->len[b] + T > kv->Tmax)
-        return err_set(e, TS_EARG, "decoder: cache of %lld positions cannot take %lld more after %d",
-                       (long long)kv->Tmax, (long long)T, kv->len[b]);
-      for (int64_t t = 0; t < T; t++) dst[b * T + t] = (int32_t)(b * kv->Tmax + kv->len[b] + t);
-      kvlen[b] = kv->len[b] + (kv->n_new ? kv->n_new[b] : (int32_t)T);
-    }
-    tensor Kn = T2(a->k, N, KD), Vn = T2(a->v, N, KD), Kc = T2(kv->k, B * kv->Tmax, KD), Vc = T2(kv->v, B * kv->Tmax, KD);
-    TRY(op_set_rows(be, &Kn, dst, &Kc, e));
-    TRY(op_set_rows(be, &Vn, dst, &Vc, e));
     ac.q_pos0 = kv->len;
     ac.kv_len = kvlen;
     tensor KC = T4(kv->k, B, kv->Tmax, c->Hkv, c->D), VC = T4(kv->v, B, kv->Tmax, c->Hkv, c->D);

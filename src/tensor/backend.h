@@ -111,9 +111,11 @@ typedef struct be_ops {
   int (*rope)(backend *be, const tensor *x, tensor *y, const int32_t *pos, float theta, int inverse);
   /* merge 0: q (B,T,Hq,D), k, v (B,T,Hkv,D) = heads [0,Hq), [Hq,Hq+Hkv), [Hq+Hkv,Hq+2Hkv) of
    * x (B,T,Hq+2Hkv,D), q and k rotated as rope does when pos is not NULL; merge 1: the
-   * reverse (x overwritten, rotated back) */
-  int (*split_heads)(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, const int32_t *pos, float theta,
-                     int merge);
+   * reverse (x overwritten, rotated back). kvrow (B T, host) or NULL, split only: k and v are
+   * row tables (.., R, Hkv, D) and the keys/values of x's row r go to row kvrow[r] (a KV
+   * cache's next positions); the other rows are left as they are */
+  int (*split_heads)(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, const int32_t *pos,
+                     const int32_t *kvrow, float theta, int merge);
 
   /* x (B,Cin,T), w (Cout,Cin/groups,K), bias (Cout), y (B,Cout,Tout) */
   int (*conv1d)(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y,

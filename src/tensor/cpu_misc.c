@@ -31,8 +31,8 @@ int cpu_rope(backend *be, const tensor *x, tensor *y, const int32_t *pos, float 
   return TS_OK;
 }
 
-int cpu_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, const int32_t *pos, float theta,
-                    int merge) {
+int cpu_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, const int32_t *pos,
+                    const int32_t *kvrow, float theta, int merge) {
   int64_t BT = q->ne[0] * q->ne[1], Hq = q->ne[2], Hkv = k->ne[2], D = q->ne[3], half = D / 2;
   int64_t H = Hq + 2 * Hkv;
   float *xp = cpu_f(x), *qp = cpu_f(q), *kp = cpu_f(k), *vp = cpu_f(v);
@@ -48,11 +48,12 @@ int cpu_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, con
         cs[i] = cosf(ang), sn[i] = merge ? -sinf(ang) : sinf(ang);
       }
     }
+    int64_t kr = kvrow ? kvrow[r] : r; /* the row of k and v */
     for (int64_t h = 0; h < H; h++) {
       float *xr = xp + (r * H + h) * D; /* the packed head */
       float *hr = h < Hq ? qp + (r * Hq + h) * D
-                 : h < Hq + Hkv ? kp + (r * Hkv + h - Hq) * D
-                                : vp + (r * Hkv + h - Hq - Hkv) * D;
+                 : h < Hq + Hkv ? kp + (kr * Hkv + h - Hq) * D
+                                : vp + (kr * Hkv + h - Hq - Hkv) * D;
       const float *src = merge ? hr : xr;
       float *dst = merge ? xr : hr;
       if (!pos || h >= Hq + Hkv) {

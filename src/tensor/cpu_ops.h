@@ -44,7 +44,8 @@ int cpu_attention_bwd(backend *be, const tensor *q, const tensor *k, const tenso
                        const tensor *out, const tensor *lse, const tensor *dout, tensor *dq,
                        tensor *dk, tensor *dv, tensor *dbias, const attn_cfg *cfg);
 
-int cpu_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, const int32_t *pos, float theta,
+int cpu_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, const int32_t *pos,
+                    const int32_t *kvrow, float theta,
                     int merge);
 int cpu_rope(backend *be, const tensor *x, tensor *y, const int32_t *pos, float theta, int inverse);
 

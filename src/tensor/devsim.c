@@ -322,12 +322,12 @@ static int ds_rope(backend *be, const tensor *x, tensor *y, const int32_t *pos, 
   DS_CHECK(ds_t("rope", x) || ds_t("rope", y) || ds_h("rope", pos));
   DS_RUN(cpu_rope(be_cpu(), x, y, pos, theta, inverse));
 }
-static int ds_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, const int32_t *pos, float theta,
-                          int merge) {
+static int ds_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, const int32_t *pos,
+                          const int32_t *kvrow, float theta, int merge) {
   (void)be;
   const char *o = merge ? "merge_heads" : "split_heads";
-  DS_CHECK(ds_t(o, x) || ds_t(o, q) || ds_t(o, k) || ds_t(o, v) || ds_h(o, pos));
-  DS_RUN(cpu_split_heads(be_cpu(), x, q, k, v, pos, theta, merge));
+  DS_CHECK(ds_t(o, x) || ds_t(o, q) || ds_t(o, k) || ds_t(o, v) || ds_h(o, pos) || ds_h(o, kvrow));
+  DS_RUN(cpu_split_heads(be_cpu(), x, q, k, v, pos, kvrow, theta, merge));
 }
 static int ds_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y, int stride, int pad,
                      int groups) {

@@ -442,13 +442,43 @@ static int heads_check(backend *be, const char *op, const tensor *x, const tenso
 int op_split_heads(backend *be, const tensor *qkv, tensor *q, tensor *k, tensor *v, const int32_t *pos, float theta,
                    ts_err *e) {
   CHK(heads_check(be, "split_heads", qkv, q, k, v, e));
-  OPS_RET(be, "split_heads", be->ops->split_heads(be, (tensor *)qkv, q, k, v, pos, theta, 0), e);
+  OPS_RET(be, "split_heads", be->ops->split_heads(be, (tensor *)qkv, q, k, v, pos, NULL, theta, 0), e);
+}
+
+int op_split_heads_kv(backend *be, const tensor *qkv, tensor *q, tensor *kc, tensor *vc, const int32_t *kvrow,
+                      const int32_t *pos, float theta, ts_err *e) {
+  const char *op = "split_heads_kv";
+  CHK(ops_chk(be, op, "qkv", qkv, 4, 4, e));
+  CHK(ops_chk(be, op, "q", q, 4, 4, e));
+  CHK(ops_chk(be, op, "k cache", kc, 2, 4, e));
+  CHK(ops_chk(be, op, "v cache", vc, 2, 4, e));
+  CHK(ops_same(op, "k cache", kc, "v cache", vc, e));
+  int64_t BT = qkv->ne[0] * qkv->ne[1], D = qkv->ne[3], Hkv = (qkv->ne[2] - q->ne[2]) / 2;
+  int64_t R = Hkv > 0 && D > 0 ? tensor_numel(kc) / (Hkv * D) : 0;
+  if (!kvrow) return err_set(e, TS_EARG, "%s: no cache rows given", op);
+  if (Hkv < 1 || qkv->ne[2] != q->ne[2] + 2 * Hkv || q->ne[0] != qkv->ne[0] || q->ne[1] != qkv->ne[1] ||
+      q->ne[3] != D || D % 2 || D > 1024 || kc->ne[kc->ndim - 1] % D || R * Hkv * D != tensor_numel(kc)) {
+    char sx[64], sq[64], sk[64];
+    return err_set(e, TS_ESHAPE, "%s: qkv %s must hold the heads of q %s and of a cache %s with rows of whole heads",
+                   op, tensor_shape_str(qkv, sx, sizeof sx), tensor_shape_str(q, sq, sizeof sq),
+                   tensor_shape_str(kc, sk, sizeof sk));
+  }
+  for (int64_t r = 0; r < BT; r++)
+    if (kvrow[r] < 0 || kvrow[r] >= R)
+      return err_set(e, TS_EARG, "%s: cache row %d of row %lld is outside the %lld rows", op, kvrow[r], (long long)r,
+                     (long long)R);
+  /* (1, R, Hkv, D) views: the backends read k and v's head count from ne[2] */
+  tensor Kx = tensor_f32(NULL, 4, 1, R, Hkv, D), Vx = Kx;
+  Kx.data = kc->data, Vx.data = vc->data;
+  Kx.device = kc->device, Vx.device = vc->device;
+  OPS_RET(be, op, be->ops->split_heads(be, (tensor *)qkv, q, &Kx, &Vx, pos, kvrow, theta, 0), e);
 }
 
 int op_merge_heads(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *qkv, const int32_t *pos,
                    float theta, ts_err *e) {
   CHK(heads_check(be, "merge_heads", qkv, q, k, v, e));
-  OPS_RET(be, "merge_heads", be->ops->split_heads(be, qkv, (tensor *)q, (tensor *)k, (tensor *)v, pos, theta, 1), e);
+  OPS_RET(be, "merge_heads", be->ops->split_heads(be, qkv, (tensor *)q, (tensor *)k, (tensor *)v, pos, NULL, theta, 1),
+          e);
 }
 
 static int rope_call(backend *be, const tensor *x, tensor *y, const int32_t *pos, float theta, int inverse,

@@ -652,6 +652,34 @@ static void c_heads(int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t D, in
   bufs_free();
 }
 
+/* split_heads into a KV cache (a decoding step): B sequences of T new rows go to rows
+ * b Tmax + len_b + t of (B Tmax, Hkv D) caches holding random values, which must stay
+ * elsewhere */
+static void c_heads_kv(int64_t B, int64_t T, int64_t Tmax, int64_t Hq, int64_t Hkv, int64_t D) {
+  case_begin("split_heads", "B=%lld T=%lld Hq=%lld Hkv=%lld D=%lld rope=1 into a cache of %lld rows", (long long)B,
+             (long long)T, (long long)Hq, (long long)Hkv, (long long)D, (long long)Tmax);
+  int64_t BT = B * T, H = Hq + 2 * Hkv;
+  int32_t *pos = malloc(sizeof(int32_t) * (size_t)BT), *row = malloc(sizeof(int32_t) * (size_t)BT);
+  for (int64_t b = 0; b < B; b++) {
+    int64_t len = rnd_int((int)(Tmax - T + 1));
+    for (int64_t t = 0; t < T; t++) pos[b * T + t] = (int32_t)(len + t), row[b * T + t] = (int32_t)(b * Tmax + len + t);
+  }
+  hb *x = mk(BT * H * D, I_RAND), *q = mk(BT * Hq * D, I_NAN), *kc = mk(B * Tmax * Hkv * D, I_RAND),
+     *vc = mk(B * Tmax * Hkv * D, I_RAND);
+  BOTH(d) {
+    tensor X = tv(x, d, 4, B, T, H, D), Q = tv(q, d, 4, B, T, Hq, D), KC = tv(kc, d, 2, B * Tmax, Hkv * D, 0, 0),
+           VC = tv(vc, d, 2, B * Tmax, Hkv * D, 0, 0);
+    RUN(d, op_split_heads_kv(g_be[d], &X, &Q, &KC, &VC, row, pos, 1e6f, &g_e));
+  }
+  cmp("q", q);
+  cmp("k cache", kc);
+  cmp("v cache", vc);
+  free(pos);
+  free(row);
+  case_end();
+  bufs_free();
+}
+
 static void c_conv(int64_t B, int64_t Cin, int64_t T, int64_t Cout, int64_t K, int stride, int pad, int groups,
                    int bias) {
   int64_t To = op_conv1d_out_len(T, K, stride, pad), Cg = Cin / groups;
@@ -1015,6 +1043,8 @@ int main(int argc, char **argv) {
   G("split_heads", c_heads(1, 33, 14, 2, 64, 1)); /* Qwen2.5-0.5B heads */
   G("split_heads", c_heads(8, 1, 14, 2, 64, 1));  /* a decoding step of 8 rows */
   G("split_heads", c_heads(2, 5, 4, 4, 6, 0));    /* no rotation */
+  G("split_heads", c_heads_kv(8, 1, 300, 14, 2, 64)); /* a decoding step into the cache */
+  G("split_heads", c_heads_kv(2, 9, 40, 3, 1, 8));    /* a prefill of 9 positions */
   G("conv1d", c_conv(2, 4, 17, 6, 3, 1, 1, 1, 1));
   G("conv1d", c_conv(2, 6, 20, 6, 5, 2, 2, 3, 1));
   G("conv1d", c_conv(1, 8, 33, 8, 3, 1, 1, 8, 0));

@@ -25,9 +25,15 @@ static void check(const char *what, double e, long err) {
   if (!ok) g_fail = 1;
 }
 
-static void run_heads(int BT, int Hq, int Hkv, int D, int rope) {
-  int H = Hq + 2 * Hkv, half = D / 2;
-  std::vector<float> x((size_t)BT * H * D), q((size_t)BT * Hq * D, NAN), k((size_t)BT * Hkv * D, NAN), v(k);
+/* cache: k and v are tables of R = 2 BT + 3 rows holding 7 (a KV cache), and row r's keys and
+ * values go to row R - 1 - 2r (kvrow); the other rows must keep their 7 */
+static void run_heads(int BT, int Hq, int Hkv, int D, int rope, bool cache = false) {
+  int H = Hq + 2 * Hkv, half = D / 2, R = cache ? 2 * BT + 3 : BT;
+  std::vector<float> x((size_t)BT * H * D), q((size_t)BT * Hq * D, NAN), k((size_t)R * Hkv * D, cache ? 7.0f : NAN),
+      v(k);
+  std::vector<int32_t> kvrow((size_t)BT);
+  for (int r = 0; r < BT; r++) kvrow[(size_t)r] = cache ? R - 1 - 2 * r : r;
+  const int32_t *kr = cache ? kvrow.data() : nullptr;
   for (auto &t : x) t = g_rng.sym();
   std::vector<int32_t> pos((size_t)BT);
   for (int r = 0; r < BT; r++) pos[(size_t)r] = (r * 37) % 900;
@@ -36,16 +42,17 @@ static void run_heads(int BT, int Hq, int Hkv, int D, int rope) {
   const int32_t *pp = rope ? pos.data() : nullptr;
   int64_t n = (int64_t)BT * H * half;
   long err = simt::launch(dim3(blocks(n)), dim3(256), 0, [&] {
-    k_split_heads(x.data(), q.data(), k.data(), v.data(), pp, inv.data(), BT, Hq, Hkv, half, 0);
+    k_split_heads(x.data(), q.data(), k.data(), v.data(), pp, kr, inv.data(), BT, Hq, Hkv, half, 0);
   });
   /* reference: head h of row r goes to q, k or v, rotated when it is a q or k head */
-  std::vector<double> rq(q.size()), rk(k.size()), rv(v.size());
+  std::vector<double> rq(q.size()), rk(k.size(), 7.0), rv(v.size(), 7.0);
   for (int r = 0; r < BT; r++)
     for (int h = 0; h < H; h++) {
       const float *xr = &x[((size_t)r * H + h) * D];
+      size_t kr_ = (size_t)kvrow[(size_t)r];
       double *dst = h < Hq ? &rq[((size_t)r * Hq + h) * D]
-                    : h < Hq + Hkv ? &rk[((size_t)r * Hkv + h - Hq) * D]
-                                   : &rv[((size_t)r * Hkv + h - Hq - Hkv) * D];
+                    : h < Hq + Hkv ? &rk[(kr_ * Hkv + h - Hq) * D]
+                                   : &rv[(kr_ * Hkv + h - Hq - Hkv) * D];
       for (int i = 0; i < half; i++) {
         if (!rope || h >= Hq + Hkv) {
           dst[i] = xr[i], dst[i + half] = xr[i + half];
@@ -57,13 +64,15 @@ static void run_heads(int BT, int Hq, int Hkv, int D, int rope) {
       }
     }
   char what[96];
-  snprintf(what, sizeof what, "split_heads BT=%d H=%d/%d D=%d rope=%d", BT, Hq, Hkv, D, rope);
+  snprintf(what, sizeof what, "split_heads BT=%d H=%d/%d D=%d rope=%d%s", BT, Hq, Hkv, D, rope,
+           cache ? " into cache rows" : "");
   double e = std::max(simt_nerr(q, rq), std::max(simt_nerr(k, rk), simt_nerr(v, rv)));
   check(what, e, err);
+  if (cache) return; /* merge_heads has no cache form */
   /* merge_heads of what split gave must give x back (rotation undone) */
   std::vector<float> back(x.size(), NAN);
   err = simt::launch(dim3(blocks(n)), dim3(256), 0, [&] {
-    k_split_heads(back.data(), q.data(), k.data(), v.data(), pp, inv.data(), BT, Hq, Hkv, half, 1);
+    k_split_heads(back.data(), q.data(), k.data(), v.data(), pp, nullptr, inv.data(), BT, Hq, Hkv, half, 1);
   });
   std::vector<double> rx(x.begin(), x.end());
   snprintf(what, sizeof what, "merge_heads BT=%d H=%d/%d D=%d rope=%d", BT, Hq, Hkv, D, rope);
@@ -114,6 +123,7 @@ int main() {
     run_heads(7, 14, 2, 64, 1); /* Qwen2.5-0.5B's heads */
     run_heads(5, 3, 1, 6, 1);
     run_heads(4, 4, 4, 8, 0); /* the encoder: no rotation */
+    run_heads(8, 14, 2, 64, 1, true); /* a decoding step of 8 rows into the KV cache */
     run_swiglu(3, 300, 1);
     run_swiglu(5, 77, 0);
   }
