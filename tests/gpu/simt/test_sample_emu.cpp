@@ -3,7 +3,7 @@
 // reference the GPU harness also compares with. Cases: greedy, temperature, top-k, top-p and
 // both; rows with runs of tied logits; a banned id for all rows and one per row; ids past
 // n_real; the audio placeholder's ban; rows of Qwen2's 151,936 logits; top-k cuts that fall on
-// the edge of a group of tied logits. The token must be the CPU's (the kernel's integer top-k
+// the edge of a group of tied logits; a top-p mass reached exactly at a bin's edge. The token must be the CPU's (the kernel's integer top-k
 // / top-p cut makes the kept set and the draw exact; the plain temperature pick could differ
 // only for a draw within rounding of a boundary) and the log-prob within 1e-6 of it. Exit 0
 // when every row agrees.
@@ -33,6 +33,9 @@ struct scase {
   int ties; /* logits on a coarse grid: many exact ties */
   int ban, ban_rows;
   int top_group; /* > 0: that many logits of each row tie at the maximum (a cut at a bin's edge) */
+  int halves;    /* rows of two tokens with equal weight and distinct keys (0 and -1e-30; the rest
+                    at -1000, weight 0): top-p 0.5 reaches its mass exactly at the first one's
+                    bin, so the radix walk must stop there and keep that token alone */
 };
 
 static void run(const scase &c) {
@@ -42,6 +45,12 @@ static void run(const scase &c) {
   for (auto &x : z) x = c.ties ? (float)((int)(g_rng.unit() * 12.0) - 6) * 0.5f : (float)(g_rng.unit() * 16.0 - 8.0);
   for (int r = 0; r < R; r++)
     for (int g = 0; g < c.top_group; g++) z[(size_t)r * V + (size_t)(g_rng.unit() * (double)c.n_real)] = 9.0f;
+  for (int r = 0; r < R && c.halves; r++) {
+    float *zr = &z[(size_t)r * V];
+    for (int64_t v = 0; v < V; v++) zr[v] = -1000.0f;
+    int64_t a = (int64_t)(g_rng.unit() * (double)c.n_real), b = (a + 1 + (int64_t)(g_rng.unit() * 50.0)) % c.n_real;
+    zr[a] = 0.0f, zr[b] = -1e-30f;
+  }
   std::vector<int32_t> ban_row((size_t)R);
   std::vector<double> u((size_t)R);
   for (int r = 0; r < R; r++) {
@@ -81,17 +90,18 @@ static void run(const scase &c) {
 
 int main() {
   const scase cases[] = {
-      {"greedy", 6, 3000, 3000, 0.0f, 1.0f, 0, 0, -1, 0, 0},
-      {"greedy, ties, bans", 6, 3000, 2900, 0.0f, 1.0f, 0, 1, 17, 1, 0},
-      {"temperature 1", 6, 3000, 3000, 1.0f, 1.0f, 0, 0, -1, 0, 0},
-      {"temperature 0.7, bans", 6, 2048, 2000, 0.7f, 1.0f, 0, 0, 5, 1, 0},
-      {"top-k 50", 6, 3000, 3000, 1.0f, 1.0f, 50, 0, -1, 0, 0},
-      {"top-p 0.9, ties", 6, 3000, 3000, 0.8f, 0.9f, 0, 1, -1, 0, 0},
-      {"top-k 20 + top-p 0.9, ties, bans", 6, 4097, 4000, 1.0f, 0.9f, 20, 1, 3, 1, 0},
-      {"top-k larger than the row", 3, 100, 100, 1.0f, 1.0f, 500, 0, -1, 0, 0},
-      {"Qwen2 vocabulary, top-k 50 + top-p 0.95", 2, 151936, 151665, 0.7f, 0.95f, 50, 0, 151646, 0, 0},
-      {"top-k 20 = a tie group of 20 at the maximum", 6, 3000, 3000, 1.0f, 1.0f, 20, 0, -1, 0, 20},
-      {"top-k 21 past a tie group of 20", 6, 3000, 3000, 1.0f, 1.0f, 21, 0, -1, 0, 20},
+      {"greedy", 6, 3000, 3000, 0.0f, 1.0f, 0, 0, -1, 0, 0, 0},
+      {"greedy, ties, bans", 6, 3000, 2900, 0.0f, 1.0f, 0, 1, 17, 1, 0, 0},
+      {"temperature 1", 6, 3000, 3000, 1.0f, 1.0f, 0, 0, -1, 0, 0, 0},
+      {"temperature 0.7, bans", 6, 2048, 2000, 0.7f, 1.0f, 0, 0, 5, 1, 0, 0},
+      {"top-k 50", 6, 3000, 3000, 1.0f, 1.0f, 50, 0, -1, 0, 0, 0},
+      {"top-p 0.9, ties", 6, 3000, 3000, 0.8f, 0.9f, 0, 1, -1, 0, 0, 0},
+      {"top-k 20 + top-p 0.9, ties, bans", 6, 4097, 4000, 1.0f, 0.9f, 20, 1, 3, 1, 0, 0},
+      {"top-k larger than the row", 3, 100, 100, 1.0f, 1.0f, 500, 0, -1, 0, 0, 0},
+      {"Qwen2 vocabulary, top-k 50 + top-p 0.95", 2, 151936, 151665, 0.7f, 0.95f, 50, 0, 151646, 0, 0, 0},
+      {"top-k 20 = a tie group of 20 at the maximum", 6, 3000, 3000, 1.0f, 1.0f, 20, 0, -1, 0, 20, 0},
+      {"top-k 21 past a tie group of 20", 6, 3000, 3000, 1.0f, 1.0f, 21, 0, -1, 0, 20, 0},
+      {"top-p 0.5 reached exactly at a bin's edge", 12, 1000, 1000, 1.0f, 0.5f, 0, 0, -1, 0, 0, 1},
   };
   for (uint64_t seed : {0ull, 0x2545f4914f6cdd1dull}) {
     simt::set_schedule(seed);
