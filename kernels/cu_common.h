@@ -27,7 +27,7 @@ typedef struct cu_ctx {
   int attn_rows;   /* batch rows per attention chunk (cuda_set_attn_rows); 0: as many as fit in
                       CU_ATTN_SCRATCH bytes of scores */
   int flash;       /* bf16 precision: attention on the tensor-core flash kernels
-                      (cuda_set_flash_attention; not yet run on a GPU, off by default) */
+                      (cuda_set_flash_attention; off: slower than the batched path on an H200) */
   int dec2;        /* the small-row GEMM for decoding (cuda_set_decode_kernels; off: slower
                       than cuBLAS on an H200) */
   int dec_attn;    /* split-key attention for decoding steps (cuda_set_decode_attention; on:
@@ -176,8 +176,7 @@ int cu_weightnorm_bwd(backend *be, const tensor *v, const tensor *g, const tenso
                       tensor *dv, tensor *dg, int dim);
 
 int cu_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, const int32_t *pos, const int32_t *kvrow,
-                   float theta,
-                   int merge);
+                   float theta, int merge);
 int cu_rope(backend *be, const tensor *x, tensor *y, const int32_t *pos, float theta, int inverse);
 int cu_embed(backend *be, const tensor *table, const int32_t *ids, tensor *out);
 int cu_embed_bwd(backend *be, const int32_t *ids, const tensor *dout, tensor *dtable);

@@ -33,7 +33,9 @@ __global__ void k_split_heads(float *x, float *q, float *k, float *v, const int3
   CU_LOOP(n, BT * H * half) {
     int64_t i = n % half, rh = n / half, h = rh % H, r = rh / H, kr = kvrow ? kvrow[r] : r;
     float *xr = x + rh * D;
-    float *hr = h < Hq ? q + (r * Hq + h) * D : h < Hq + Hkv ? k + (kr * Hkv + h - Hq) * D : v + (kr * Hkv + h - Hq - Hkv) * D;
+    float *hr = h < Hq         ? q + (r * Hq + h) * D
+                : h < Hq + Hkv ? k + (kr * Hkv + h - Hq) * D
+                               : v + (kr * Hkv + h - Hq - Hkv) * D;
     const float *src = merge ? hr : xr;
     float *dst = merge ? xr : hr;
     float x1 = src[i], x2 = src[i + half];

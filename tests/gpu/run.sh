@@ -198,8 +198,9 @@ san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2
 [ "${TSASR_GPU_MEMCHECK:-1}" != 0 ] || san=""
 # san_run TOOL CAP GROUP LABEL: TOOL over test_backend_ops's GROUP ("" = every case), at most
 # CAP s, its output appended to memcheck.log under LABEL (a caller's VAR=value prefix reaches
-# the program: runs in bf16 must pass TSASR_OPS_TOL, or the comparisons fail them); sets san_rc (124: cut by the cap), san_st (ok, PARTIAL or FAIL(rc)) and
-# san_sum (the tool's summary line); prints the first errors when it failed
+# the program: runs in bf16 must pass TSASR_OPS_TOL, or the comparisons fail them); sets
+# san_rc (124: cut by the cap), san_st (ok, PARTIAL or FAIL(rc)) and san_sum (the tool's
+# summary line); prints the first errors when it failed
 san_run() {
   local leak=()
   [ "$1" = memcheck ] && leak=(--leak-check no) # a memcheck option

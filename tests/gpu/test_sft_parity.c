@@ -15,8 +15,9 @@
  * run by ctest: memory the host cannot touch outside ops, the CPU's kernels, so every number
  * must be bitwise equal and no memory-kind violation may occur) or "cpu", or "cpu-ulp" (the CPU
  * starting every step one ulp off, judged as a GPU is: a backend that differs from the CPU by
- * rounding alone must pass; in ctest). TSASR_PARITY_TOL overrides the CUDA tolerance (for TSASR_CUDA_GEMM=bf16/tf32 runs; above 1e-3 the decoding
- * comparison is reported, not required). TSASR_PARITY_CPU_GEMM=bf16-all runs the CPU kernels
+ * rounding alone must pass; in ctest). TSASR_PARITY_TOL overrides the CUDA tolerance (for
+ * TSASR_CUDA_GEMM=bf16/tf32 runs; above 1e-3 the decoding comparison is reported, not
+ * required). TSASR_PARITY_CPU_GEMM=bf16-all runs the CPU kernels
  * (the reference, and devsim / cpu as the second backend) with every GEMM in bf16
  * (gemm_bf16_all): tests/gpu/bf16_spread.sh compares such a run with an f32 one.
  * B and C compare each step from the same start: before every step the device takes the CPU's
@@ -251,8 +252,9 @@ static int state_xfer(pset *ps, float *st, int to_host, ts_err *e) {
   float *dev[3] = {ps->w, ps->m, ps->s};
   for (int k = 0; k < 3; k++) {
     float *h = st + k * ps->total;
-    if (to_host ? ps->be->ops->to_host(ps->be, h, dev[k], bytes, e) : ps->be->ops->to_device(ps->be, dev[k], h, bytes, e))
-      return 1;
+    int rc = to_host ? ps->be->ops->to_host(ps->be, h, dev[k], bytes, e)
+                     : ps->be->ops->to_device(ps->be, dev[k], h, bytes, e);
+    if (rc) return rc;
   }
   return 0;
 }
@@ -446,7 +448,8 @@ int main(void) {
     return 2;
   }
   g_exact = dev->device != DEV_CUDA && !self_ulp;
-  if (self_ulp) g_dev_perturb = getenv("TSASR_PARITY_ULP_SEED") ? strtoull(getenv("TSASR_PARITY_ULP_SEED"), NULL, 10) : SEED_SELF;
+  const char *us = getenv("TSASR_PARITY_ULP_SEED");
+  if (self_ulp) g_dev_perturb = us ? strtoull(us, NULL, 10) : SEED_SELF;
   if (g_exact) g_tol = 0.0;
   else if (getenv("TSASR_PARITY_TOL")) g_tol = atof(getenv("TSASR_PARITY_TOL"));
   if (!g_exact)
