@@ -16,7 +16,7 @@ typedef struct prof_row {
 } prof_row;
 
 static prof_row g_rows[PROF_MAX];
-static int g_n, g_on = -1, g_registered;
+static int g_n, g_on = -1, g_registered, g_host; /* g_host: TSASR_PROFILE=host, no syncs */
 
 static double prof_now(void) {
   struct timespec t;
@@ -33,15 +33,18 @@ void ops_prof_enable(int on) {
   if (on && !g_registered) g_registered = atexit(prof_exit) == 0;
 }
 
+void ops_prof_host(int host) { g_host = host ? 1 : 0; }
+
 int ops_prof_on(void) {
   if (g_on < 0) {
     const char *s = getenv("TSASR_PROFILE");
+    g_host = s && !strcmp(s, "host");
     ops_prof_enable(s && *s && strcmp(s, "0"));
   }
   return g_on;
 }
 
-static int prof_is_device(struct backend *be) { return be && be->device != DEV_CPU && be->ops->sync; }
+static int prof_is_device(struct backend *be) { return !g_host && be && be->device != DEV_CPU && be->ops->sync; }
 
 double ops_prof_begin(struct backend *be, int *rc) {
   *rc = prof_is_device(be) ? be->ops->sync(be, NULL) : 0;
@@ -86,7 +89,10 @@ void ops_prof_report(FILE *f) {
   memcpy(rows, g_rows, sizeof(prof_row) * (size_t)g_n);
   qsort(rows, (size_t)g_n, sizeof(prof_row), prof_cmp);
   for (int i = 0; i < g_n; i++) tot += rows[i].sec, calls += rows[i].calls;
-  fprintf(f, "\nop profile (TSASR_PROFILE): %lld op calls, %.1f ms in ops\n", (long long)calls, tot * 1e3);
+  fprintf(f, "\nop profile (TSASR_PROFILE%s): %lld op calls, %.1f ms in ops%s\n", g_host ? "=host" : "",
+          (long long)calls, tot * 1e3,
+          g_host ? " (host time per call, no syncs: launches and staging, and the waits of ops that read results)"
+                 : "");
   fprintf(f, "%-16s %10s %12s %7s %12s\n", "op", "calls", "total ms", "share", "mean us");
   for (int i = 0; i < g_n; i++)
     fprintf(f, "%-16s %10lld %12.2f %6.1f%% %12.1f\n", rows[i].op, (long long)rows[i].calls, rows[i].sec * 1e3,

@@ -2,6 +2,10 @@
  * every op wrapper (ops.h) adds its call and wall time to a per-op table, printed to stderr at
  * exit (op, calls, total ms, share, mean us), or read with ops_prof_get. On a device backend
  * each timed op is bracketed by syncs, so its time is the device's (and the run is slower).
+ * TSASR_PROFILE=host leaves the syncs out: each op's time is then what the host spends in the
+ * call (launching, staging host arrays, or waiting where the op reads a result back, as the
+ * sample op does), so a run whose ops' host time, less those waits, nearly fills the wall time
+ * is bound by launches rather than by the device.
  * Op calls are expected from one thread at a time (the ops themselves may be parallel). */
 #ifndef TS_OPS_PROF_H
 #define TS_OPS_PROF_H
@@ -15,6 +19,8 @@ struct backend;
 int ops_prof_on(void);
 /* turns profiling on or off from code (tests, tools); registers the exit report once */
 void ops_prof_enable(int on);
+/* host = 1: times without the syncs (as TSASR_PROFILE=host); 0: bracketed by syncs */
+void ops_prof_host(int host);
 /* start of a timed op: syncs a device backend (*rc: that sync's error, an earlier op's), returns
  * the time (s) */
 double ops_prof_begin(struct backend *be, int *rc);

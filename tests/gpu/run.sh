@@ -29,7 +29,9 @@
 #      transformers import there (TSASR_GPU_TORCH=0 skips it); ratios per precision and best
 #      against best;
 #   8. TSASR_PROFILE=1 bench_device (one SFT step, a 64-token rollout, bf16 GEMMs): the per-op
-#      time tables (ops timed between syncs), one per phase, to see which ops hold the time.
+#      time tables (ops timed between syncs), one per phase, to see which ops hold the time;
+#      then a 128-token rollout with TSASR_PROFILE=host (host time per op, no syncs): whether
+#      decoding waits on the device or on launches.
 # Benchmarks run only while TSASR_GPU_BUDGET (420 s from the start) lasts.
 # Full logs go to $OUT/gpu-logs when OUT is set (else build-gpu/logs), at most 8 files (what the
 # device call brings back): build, backend_ops, sft_parity (f32 and bf16), memcheck, bench,
@@ -393,6 +395,14 @@ if left; then
   frc=$?
   awk '/^== phase/ { n = 0 } /^== phase/, 0 { if (n++ < 16) print }' "$logs/profile.log"
   step profile "$([ $frc = 0 ] && echo ok || echo "FAIL($frc)")" "$(grep -m1 'op profile' "$logs/profile.log")"
+  # the same rollout timed on the host without syncs (TSASR_PROFILE=host): launch-bound when the
+  # ops' host time, less the sample op's wait, nearly fills the rollout's wall time
+  { echo; echo "== TSASR_PROFILE=host (no syncs)"; } >> "$logs/profile.log"
+  TSASR_PROFILE=host timeout 60 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 0 \
+    --G 8 --new 128 --gemm bf16 > "$build/profile_host.log" 2>&1
+  cat "$build/profile_host.log" >> "$logs/profile.log"
+  grep -E '^rollout' "$build/profile_host.log"
+  awk '/^== phase/ { n = 0 } /^== phase/, 0 { if (n++ < 12) print }' "$build/profile_host.log"
   if [ "$d2" = ok ] && left; then # the rollout's table with the decoding kernels of step 3d
     { echo; echo "== TSASR_CUDA_DECODE_KERNELS=1"; } >> "$logs/profile.log"
     TSASR_PROFILE=1 TSASR_CUDA_DECODE_KERNELS=1 timeout 60 "$build/bench_device" --device cuda --geometry paper --batch 4 \

@@ -1,7 +1,7 @@
 /* test_ops_prof.c — the op profile: off by default (nothing recorded), when on every op wrapper
  * adds one call under its name (including the layout and pool ops and rope_bwd's inner
- * rope), times add up, a device backend (devsim) is timed too, and the report lists the ops
- * slowest first. */
+ * rope), times add up, a device backend (devsim) is timed too (between two syncs, or with
+ * none in host mode), and the report lists the ops slowest first. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +14,14 @@
 #include "tensor/ops_layout.h"
 #include "tensor/devsim.h"
 #include "tensor/ops_prof.h"
+
+static int g_syncs;
+static int count_sync(backend *be, ts_err *e) {
+  (void)be;
+  (void)e;
+  g_syncs++;
+  return TS_OK;
+}
 
 static void test_profile(void **s) {
   (void)s;
@@ -57,6 +65,20 @@ static void test_profile(void **s) {
   assert_int_equal(op_fill(ds, &DX, 2.0f, &e), 0);
   ops_prof_get("fill", &calls, &sec);
   assert_int_equal(calls, 1);
+  /* the syncs around a device op, and none in host mode (a copy of devsim counting them) */
+  be_ops counting = *ds->ops;
+  counting.sync = count_sync;
+  backend cs = *ds;
+  cs.ops = &counting;
+  g_syncs = 0;
+  assert_int_equal(op_fill(&cs, &DX, 3.0f, &e), 0);
+  assert_int_equal(g_syncs, 2);
+  ops_prof_host(1);
+  assert_int_equal(op_fill(&cs, &DX, 4.0f, &e), 0);
+  assert_int_equal(g_syncs, 2);
+  ops_prof_get("fill", &calls, &sec);
+  assert_int_equal(calls, 3); /* still timed */
+  ops_prof_host(0);
   ds->ops->release(ds, dx);
   /* the report: header, then the slowest op first */
   char buf[4096] = "";
