@@ -47,6 +47,13 @@ typedef struct cu_ctx {
     size_t bytes, cap;
   } hc[8];
   int hc_next;
+  /* the pinned ring of cu_h2d: two halves of CU_PIN_HALF bytes, the half in use and the offset
+     in it, and per half the event recorded when the ring last left it (pin_state: 0 not made
+     yet, 1 ready, -1 unavailable: copies then go synchronously) */
+  char *pin;
+  int pin_state, pin_cur, pin_left[2];
+  size_t pin_off;
+  cudaEvent_t pin_ev[2];
 } cu_ctx;
 
 /* Records a CUDA failure (what + the runtime's message, readable with cuda_last_error) and
@@ -97,6 +104,13 @@ static inline unsigned cu_blocks(int64_t n) {
   if (b > 65535 * 8) b = 65535 * 8;
   return (unsigned)b;
 }
+
+/* Copies bytes of host memory to device memory dev in stream order without waiting for the
+ * device: through a pinned ring, so the host array may change as soon as this returns, and
+ * kernels queued before still read dev's old contents. Larger copies than half the ring (or
+ * no pinned memory) go synchronously. */
+#define CU_PIN_HALF ((size_t)256 << 10)
+int cu_h2d(backend *be, void *dev, const void *host, size_t bytes);
 
 /* A device copy of a small host array that is often passed again unchanged: returns the copy
  * made for an equal array earlier (compared byte for byte) or makes one. The copy stays valid

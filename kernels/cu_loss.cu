@@ -42,8 +42,8 @@ int cu_xent(backend *be, tensor *logits, const int32_t *targets, const float *we
   int32_t *dt = (int32_t *)cu_carve(&cur, tb);
   float *dw = weights ? (float *)cu_carve(&cur, fb) : NULL;
   float *dl = (float *)cu_carve(&cur, fb);
-  CU_TRY(cudaMemcpy(dt, targets, tb, cudaMemcpyHostToDevice));
-  if (weights) CU_TRY(cudaMemcpy(dw, weights, fb, cudaMemcpyHostToDevice));
+  TS_TRY(cu_h2d(be, dt, targets, tb));
+  if (weights) TS_TRY(cu_h2d(be, dw, weights, fb));
   k_xent<<<(unsigned)N, 256>>>(cu_f(logits), dt, dw, dl, V, grad_scale);
   CU_LAUNCHED("k_xent");
   if (losses) CU_TRY(cudaMemcpy(losses, dl, fb, cudaMemcpyDeviceToHost));

@@ -6,11 +6,10 @@
 
 #include "cu_common.h"
 
-/* Copies n host bytes into the next piece of scratch at *cursor. */
-static int stage(const void *host, size_t bytes, char **cursor, void **dev) {
+/* Copies n host bytes into the next piece of scratch at *cursor (in stream order). */
+static int stage(backend *be, const void *host, size_t bytes, char **cursor, void **dev) {
   *dev = cu_carve(cursor, bytes);
-  if (bytes) CU_TRY(cudaMemcpy(*dev, host, bytes, cudaMemcpyHostToDevice));
-  return TS_OK;
+  return cu_h2d(be, *dev, host, bytes);
 }
 
 /* ---- rope: x (B,T,H,D), one thread per (b, t, h, i < D/2) ---- */
@@ -61,7 +60,7 @@ int cu_embed(backend *be, const tensor *table, const int32_t *ids, tensor *out) 
   char *cur;
   void *did;
   TS_TRY(cu_scratch(be, sizeof(int32_t) * (size_t)N, (void **)&cur));
-  TS_TRY(stage(ids, sizeof(int32_t) * (size_t)N, &cur, &did));
+  TS_TRY(stage(be, ids, sizeof(int32_t) * (size_t)N, &cur, &did));
   k_embed<<<cu_blocks(N * C), 256>>>(cu_f(table), (const int32_t *)did, cu_f(out), N, C);
   CU_LAUNCHED("k_embed");
   return TS_OK;
@@ -83,7 +82,7 @@ int cu_embed_bwd(backend *be, const int32_t *ids, const tensor *dout, tensor *dt
   char *cur;
   void *did;
   TS_TRY(cu_scratch(be, sizeof(int32_t) * (size_t)N, (void **)&cur));
-  TS_TRY(stage(ids, sizeof(int32_t) * (size_t)N, &cur, &did));
+  TS_TRY(stage(be, ids, sizeof(int32_t) * (size_t)N, &cur, &did));
   k_embed_bwd<<<cu_blocks(N * C), 256>>>((const int32_t *)did, cu_f(dout), cu_f(dtable), N, C);
   CU_LAUNCHED("k_embed_bwd");
   return TS_OK;
@@ -186,7 +185,7 @@ int cu_stats_pool(backend *be, const tensor *x, const int32_t *lens, tensor *y, 
   if (lens) {
     char *cur;
     TS_TRY(cu_scratch(be, sizeof(int32_t) * (size_t)B, (void **)&cur));
-    TS_TRY(stage(lens, sizeof(int32_t) * (size_t)B, &cur, &dl));
+    TS_TRY(stage(be, lens, sizeof(int32_t) * (size_t)B, &cur, &dl));
   }
   if (!dy) {
     k_stats_pool<<<(unsigned)(B * C), 256>>>(cu_f(x), (const int32_t *)dl, cu_f(y), C, T, eps);

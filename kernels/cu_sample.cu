@@ -22,8 +22,8 @@ int cu_sample(backend *be, const tensor *z, const sample_req *q, int32_t *tok, f
   char *cur;
   TS_TRY(cu_scratch(be, cu_rnd(bu) + cu_rnd(bb) + cu_rnd(bt) + cu_rnd(bl) + 1024, (void **)&cur));
   void *du = cu_carve(&cur, bu), *db = cu_carve(&cur, bb), *dt = cu_carve(&cur, bt), *dl = cu_carve(&cur, bl);
-  if (bu) CU_TRY(cudaMemcpy(du, q->u, bu, cudaMemcpyHostToDevice));
-  if (bb) CU_TRY(cudaMemcpy(db, q->ban_row, bb, cudaMemcpyHostToDevice));
+  TS_TRY(cu_h2d(be, du, q->u, bu));
+  TS_TRY(cu_h2d(be, db, q->ban_row, bb));
   k_sample<<<(unsigned)R, SMP_THREADS>>>(cu_f(z), V, q->n_real, q->ban, bb ? (const int32_t *)db : NULL,
                                          (const double *)du, q->temperature, (long long)q->top_k, q->top_p,
                                          (int32_t *)dt, (float *)dl);

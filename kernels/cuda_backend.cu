@@ -76,6 +76,51 @@ static int cu_sync(backend *be, ts_err *e) {
   return TS_OK;
 }
 
+/* the ring's first use: pinned memory and two events, or pin_state -1 (synchronous copies) */
+static void cu_pin_init(cu_ctx *c) {
+  c->pin_state = -1;
+  if (cudaHostAlloc((void **)&c->pin, 2 * CU_PIN_HALF, cudaHostAllocDefault) != cudaSuccess) {
+    cudaGetLastError(); /* not sticky */
+    c->pin = NULL;
+    return;
+  }
+  for (int i = 0; i < 2; i++)
+    if (cudaEventCreateWithFlags(&c->pin_ev[i], cudaEventDisableTiming) != cudaSuccess) {
+      cudaGetLastError();
+      if (i) cudaEventDestroy(c->pin_ev[0]);
+      cudaFreeHost(c->pin);
+      c->pin = NULL;
+      return;
+    }
+  c->pin_state = 1;
+}
+
+/* (cu_common.h) A synchronous cudaMemcpy from pageable memory first waits for the stream: a
+ * decoding step stages ~6 host arrays (ids, positions, cache rows, kv lengths, the draws),
+ * and each such copy drained the queue of launched work. Only the ops that read results back
+ * (sample, xent's losses, sumsq, to_host) wait now. */
+int cu_h2d(backend *be, void *dev, const void *host, size_t bytes) {
+  cu_ctx *c = cu_of(be);
+  if (!bytes) return TS_OK;
+  if (!c->pin_state) cu_pin_init(c);
+  if (c->pin_state < 0 || bytes > CU_PIN_HALF) {
+    CU_TRY(cudaMemcpy(dev, host, bytes, cudaMemcpyHostToDevice));
+    return TS_OK;
+  }
+  if (c->pin_off + bytes > CU_PIN_HALF) { /* the other half, once its last copies are done */
+    CU_TRY(cudaEventRecord(c->pin_ev[c->pin_cur], 0));
+    c->pin_left[c->pin_cur] = 1;
+    c->pin_cur ^= 1;
+    if (c->pin_left[c->pin_cur]) CU_TRY(cudaEventSynchronize(c->pin_ev[c->pin_cur]));
+    c->pin_off = 0;
+  }
+  char *p = c->pin + (size_t)c->pin_cur * CU_PIN_HALF + c->pin_off;
+  memcpy(p, host, bytes);
+  CU_TRY(cudaMemcpyAsync(dev, p, bytes, cudaMemcpyHostToDevice, 0));
+  c->pin_off += (bytes + 63) & ~(size_t)63;
+  return TS_OK;
+}
+
 int cu_stage_same(backend *be, const void *host, size_t bytes, const void **dev) {
   cu_ctx *c = cu_of(be);
   *dev = NULL;
@@ -105,9 +150,9 @@ int cu_stage_same(backend *be, const void *host, size_t bytes, const void **dev)
     }
     h->cap = cap;
   }
-  /* a synchronous copy on the legacy stream: kernels still reading the old contents are done */
+  /* in stream order on the legacy stream: kernels queued before read the old contents */
   h->bytes = 0; /* invalid until the copy succeeded */
-  CU_TRY(cudaMemcpy(h->dev, host, bytes, cudaMemcpyHostToDevice));
+  TS_TRY(cu_h2d(be, h->dev, host, bytes));
   memcpy(h->host, host, bytes);
   h->bytes = bytes;
   *dev = h->dev;
