@@ -153,7 +153,7 @@ static int at_decode(backend *be, const at_dims *d, const tensor *q, const tenso
                      tensor *lse, const attn_cfg *cfg) {
   const int32_t *dk, *dp;
   TS_TRY(at_stage(be, d, cfg, &dk, &dp));
-  k_attn_decode<<<(unsigned)(d->B * d->Hq), AT_DEC_THREADS, sizeof(float) * (size_t)AT_DEC_SC(d->Tk)>>>(
+  k_attn_decode<<<(unsigned)(d->B * d->Hq), AT_DEC_THREADS, sizeof(float) * (size_t)AT_DEC_SC(d->Tk), cu_stream()>>>(
       cu_f(q), cu_f(k), cu_f(v), cu_f(out), lse ? cu_f(lse) : NULL, cfg->bias ? cu_f(cfg->bias) : NULL,
       dk, dp, cfg->causal, cfg->scale, d->Tk, d->Hq, d->Hkv, d->D);
   CU_LAUNCHED("k_attn_decode");
@@ -176,11 +176,11 @@ static int at_decode_split(backend *be, const at_dims *d, const tensor *q, const
   TS_TRY(cu_scratch(be, bytes, (void **)&part));
   int64_t S = (d->Tk + AT_SK_KC - 1) / AT_SK_KC;
   int vec = d->D % 4 == 0 && !((uintptr_t)cu_f(k) & 15);
-  k_attn_dec_part<<<dim3((unsigned)(d->B * d->Hq), (unsigned)S), AT_SK_KC>>>(
+  k_attn_dec_part<<<dim3((unsigned)(d->B * d->Hq), (unsigned)S), AT_SK_KC, 0, cu_stream()>>>(
       cu_f(q), cu_f(k), cu_f(v), part, cfg->bias ? cu_f(cfg->bias) : NULL, dk, dp,
       cfg->causal, cfg->scale, d->Tk, d->Hq, d->Hkv, d->D, vec);
   CU_LAUNCHED("k_attn_dec_part");
-  k_attn_dec_merge<<<(unsigned)(d->B * d->Hq), AT_SK_MT>>>(part, cu_f(out), lse ? cu_f(lse) : NULL,
+  k_attn_dec_merge<<<(unsigned)(d->B * d->Hq), AT_SK_MT, 0, cu_stream()>>>(part, cu_f(out), lse ? cu_f(lse) : NULL,
                                                           dk, dp, cfg->causal, d->Tk,
                                                           d->Hq, d->D, S);
   CU_LAUNCHED("k_attn_dec_merge");
@@ -227,7 +227,7 @@ template <int D>
 static int at_flash_launch(backend *be, const at_dims *d, const tensor *q, const tensor *k, const tensor *v,
                            tensor *out, tensor *lse, const attn_cfg *cfg, const int32_t *dkl, const int32_t *dp0) {
   dim3 grid((unsigned)((d->Tq + FL_BQ - 1) / FL_BQ), (unsigned)d->Hq, (unsigned)d->B);
-  k_flash_fwd<D><<<grid, FL_THREADS, fl_geom<D>::bytes>>>(cu_f(q), cu_f(k), cu_f(v), cu_f(out), cu_f(lse),
+  k_flash_fwd<D><<<grid, FL_THREADS, fl_geom<D>::bytes, cu_stream()>>>(cu_f(q), cu_f(k), cu_f(v), cu_f(out), cu_f(lse),
                                                           (int)d->Tq, (int)d->Tk, (int)d->Hq, (int)d->Hkv, cfg->scale,
                                                           cfg->causal, dkl, dp0);
   CU_LAUNCHED("k_flash_fwd");
@@ -243,18 +243,18 @@ static int at_flash_bwd_launch(backend *be, const at_dims *d, const tensor *q, c
   int64_t rows = d->B * d->Hq * d->Tq;
   float *dot;
   TS_TRY(cu_scratch(be, sizeof(float) * (size_t)rows, (void **)&dot));
-  k_flash_dot<D><<<cu_blocks(rows), 256>>>(cu_f(dout), cu_f(out), dot, (int)d->B, (int)d->Tq, (int)d->Hq);
+  k_flash_dot<D><<<cu_blocks(rows), 256, 0, cu_stream()>>>(cu_f(dout), cu_f(out), dot, (int)d->B, (int)d->Tq, (int)d->Hq);
   CU_LAUNCHED("k_flash_dot");
   if (dk || dv) {
     dim3 grid((unsigned)((d->Tk + FL_BK - 1) / FL_BK), (unsigned)d->Hkv, (unsigned)d->B);
-    k_flash_bwd_kv<D><<<grid, FL_THREADS, fl_bwd_geom<D>::bytes>>>(
+    k_flash_bwd_kv<D><<<grid, FL_THREADS, fl_bwd_geom<D>::bytes, cu_stream()>>>(
         cu_f(q), cu_f(k), cu_f(v), cu_f(dout), cu_f(lse), dot, cu_f(dk), cu_f(dv), (int)d->Tq, (int)d->Tk, (int)d->Hq,
         (int)d->Hkv, cfg->scale, cfg->causal, dkl, dp0);
     CU_LAUNCHED("k_flash_bwd_kv");
   }
   if (dq) {
     dim3 grid((unsigned)((d->Tq + FL_BQ - 1) / FL_BQ), (unsigned)d->Hq, (unsigned)d->B);
-    k_flash_bwd_q<D><<<grid, FL_THREADS, fl_q_geom<D>::bytes>>>(cu_f(q), cu_f(k), cu_f(v), cu_f(dout), cu_f(lse), dot,
+    k_flash_bwd_q<D><<<grid, FL_THREADS, fl_q_geom<D>::bytes, cu_stream()>>>(cu_f(q), cu_f(k), cu_f(v), cu_f(dout), cu_f(lse), dot,
                                                                cu_f(dq), (int)d->Tq, (int)d->Tk, (int)d->Hq,
                                                                (int)d->Hkv, cfg->scale, cfg->causal, dkl, dp0);
     CU_LAUNCHED("k_flash_bwd_q");
@@ -327,11 +327,11 @@ int cu_attention(backend *be, const tensor *q, const tensor *k, const tensor *v,
     int ts = at_tab(&t, S, d.Hq * TTp, TTp, 1);
     int to = at_tab(&t, cu_f(out) + b0 * d.Tq * qs, d.Tq * qs, d.D, 1);
     int al = at_aligned(&t);
-    k_attn_ptrs<<<cu_blocks(t.n * per), 256>>>(tab, t, n, d.Hq);
+    k_attn_ptrs<<<cu_blocks(t.n * per), 256, 0, cu_stream()>>>(tab, t, n, d.Hq);
     CU_LAUNCHED("k_attn_ptrs");
     TS_TRY(cu_gemm_ptr(be, 0, 1, d.Tq, d.Tk, d.D, cfg->scale, tab + tq * per, qs, tab + tk * per, ks, 0.0f,
                        (float *const *)(tab + ts * per), d.Tk, per, al));
-    k_attn_softmax<<<(unsigned)(n * rows), 256>>>(S, TTp, lse ? cu_f(lse) + b0 * rows : NULL, bias, d.Hq, d.Tq, d.Tk,
+    k_attn_softmax<<<(unsigned)(n * rows), 256, 0, cu_stream()>>>(S, TTp, lse ? cu_f(lse) + b0 * rows : NULL, bias, d.Hq, d.Tq, d.Tk,
                                                  dkl ? dkl + b0 : NULL, dp0 ? dp0 + b0 : NULL, cfg->causal);
     CU_LAUNCHED("k_attn_softmax");
     TS_TRY(cu_gemm_ptr(be, 0, 0, d.Tq, d.D, d.Tk, 1.0f, tab + ts * per, d.Tk, tab + tv * per, ks, 0.0f,
@@ -378,26 +378,26 @@ int cu_attention_bwd(backend *be, const tensor *q, const tensor *k, const tensor
     int tdk = !dk ? -1 : grouped ? at_tab(&t, gK, d.Hq * KDp, KDp, 1) : at_tab(&t, cu_f(dk) + b0 * d.Tk * ks, d.Tk * ks, d.D, 1);
     float beta_kv = grouped ? 0.0f : 1.0f;
     int al = at_aligned(&t);
-    k_attn_ptrs<<<cu_blocks(t.n * per), 256>>>(tab, t, n, d.Hq);
+    k_attn_ptrs<<<cu_blocks(t.n * per), 256, 0, cu_stream()>>>(tab, t, n, d.Hq);
     CU_LAUNCHED("k_attn_ptrs");
 #define AT_T(i) (tab + (i) * per)
 #define AT_W(i) ((float *const *)(tab + (i) * per))
     TS_TRY(cu_gemm_ptr(be, 0, 1, d.Tq, d.Tk, d.D, cfg->scale, AT_T(tq), qs, AT_T(tk), ks, 0.0f, AT_W(ts), d.Tk, per, al));
-    k_attn_probs<<<(unsigned)(n * rows), 256>>>(S, TTp, cu_f(lse) + b0 * rows, bias, d.Hq, d.Tq, d.Tk, dkl ? dkl + b0 : NULL,
+    k_attn_probs<<<(unsigned)(n * rows), 256, 0, cu_stream()>>>(S, TTp, cu_f(lse) + b0 * rows, bias, d.Hq, d.Tq, d.Tk, dkl ? dkl + b0 : NULL,
                                                dp0 ? dp0 + b0 : NULL, cfg->causal);
     CU_LAUNCHED("k_attn_probs");
     if (dv) { /* dV_h (Tk, D) = P_h^T dO_h */
       TS_TRY(cu_gemm_ptr(be, 1, 0, d.Tk, d.D, d.Tq, 1.0f, AT_T(ts), d.Tk, AT_T(tgo), qs, beta_kv, AT_W(tdv),
                          grouped ? d.D : ks, per, al));
       if (grouped) {
-        k_attn_gsum<<<cu_blocks(n * d.Tk * ks), 256>>>(cu_f(dv) + b0 * d.Tk * ks, gV, KDp, n, d.Tk, d.Hkv, d.grp, d.D);
+        k_attn_gsum<<<cu_blocks(n * d.Tk * ks), 256, 0, cu_stream()>>>(cu_f(dv) + b0 * d.Tk * ks, gV, KDp, n, d.Tk, d.Hkv, d.grp, d.D);
         CU_LAUNCHED("k_attn_gsum");
       }
     }
     if (!dq && !dk && !dbias) continue;
     /* dP_h = dO_h V_kh^T, then dS in place (and dbias) */
     TS_TRY(cu_gemm_ptr(be, 0, 1, d.Tq, d.Tk, d.D, 1.0f, AT_T(tgo), qs, AT_T(tv), ks, 0.0f, AT_W(tdp), d.Tk, per, al));
-    k_attn_ds<<<(unsigned)rows, 128>>>(S, dP, TTp, cu_f(dout) + b0 * d.Tq * qs, cu_f(out) + b0 * d.Tq * qs,
+    k_attn_ds<<<(unsigned)rows, 128, 0, cu_stream()>>>(S, dP, TTp, cu_f(dout) + b0 * d.Tq * qs, cu_f(out) + b0 * d.Tq * qs,
                                        dbias ? cu_f(dbias) : NULL, n, d.Tq, d.Tk, d.Hq, d.D);
     CU_LAUNCHED("k_attn_ds");
     if (dq) /* dQ_h += scale dS_h K_kh */
@@ -406,7 +406,7 @@ int cu_attention_bwd(backend *be, const tensor *q, const tensor *k, const tensor
       TS_TRY(cu_gemm_ptr(be, 1, 0, d.Tk, d.D, d.Tq, cfg->scale, AT_T(tdp), d.Tk, AT_T(tq), qs, beta_kv, AT_W(tdk),
                          grouped ? d.D : ks, per, al));
       if (grouped) {
-        k_attn_gsum<<<cu_blocks(n * d.Tk * ks), 256>>>(cu_f(dk) + b0 * d.Tk * ks, gK, KDp, n, d.Tk, d.Hkv, d.grp, d.D);
+        k_attn_gsum<<<cu_blocks(n * d.Tk * ks), 256, 0, cu_stream()>>>(cu_f(dk) + b0 * d.Tk * ks, gK, KDp, n, d.Tk, d.Hkv, d.grp, d.D);
         CU_LAUNCHED("k_attn_gsum");
       }
     }

@@ -20,6 +20,8 @@ extern "C" {
 typedef struct cu_ctx {
   int device;
   cublasHandle_t blas;
+  cudaStream_t st; /* every launch, cuBLAS call and staging copy (cu_stream) */
+  void *blas_ws;   /* cuBLAS's workspace, set once (no allocation while a graph is captured) */
   void *scr;       /* device scratch (im2col columns, attention scores, staged host arrays) */
   size_t scr_cap;  /* bytes */
   double *red;     /* device double for reductions (sumsq) */
@@ -54,7 +56,19 @@ typedef struct cu_ctx {
   int pin_state, pin_cur, pin_left[2];
   size_t pin_off;
   cudaEvent_t pin_ev[2];
+  /* decoding steps as CUDA graphs (cu_step_graph; TSASR_CUDA_GRAPHS=1): the switch, the eager
+     steps since decoding began (the first ones size scratch and staging), whether a step is
+     being captured, the executable graph updated from each capture, and graphs off for good
+     after a failure */
+  int graphs, gr_warm, gr_capturing, gr_off;
+  cudaGraphExec_t gr_exec;
 } cu_ctx;
+
+/* The stream every kernel, cuBLAS call and staging copy goes to: made when the backend starts
+ * (a blocking stream, so it keeps order with the legacy stream's synchronous copies and syncs),
+ * the legacy stream before. A stream of its own is what CUDA graph capture needs. */
+cudaStream_t cu_stream(void);
+#define CU_BLAS_WS ((size_t)32 << 20) /* bytes of cuBLAS workspace */
 
 /* Records a CUDA failure (what + the runtime's message, readable with cuda_last_error) and
  * returns TS_EDEVICE. */
@@ -76,7 +90,7 @@ extern "C" const char *cuda_last_error(void);
 #define EL_RUN(kern, n, ...)                                  \
   do {                                                        \
     if ((n) > 0) {                                            \
-      kern<<<cu_blocks(n), 256>>>(__VA_ARGS__);               \
+      kern<<<cu_blocks(n), 256, 0, cu_stream()>>>(__VA_ARGS__); \
       CU_LAUNCHED(#kern);                                     \
     }                                                         \
     return TS_OK;                                             \
@@ -197,6 +211,7 @@ int cu_embed_bwd(backend *be, const int32_t *ids, const tensor *dout, tensor *dt
 int cu_set_rows(backend *be, const tensor *src, const int32_t *ids, tensor *dst);
 int cu_sample(backend *be, const tensor *z, const sample_req *q, int32_t *tok, float *logp); /* cu_sample.cu */
 int cu_weights_bf16(backend *be, const float *w, int64_t n, int on); /* cu_matmul.cu */
+int cu_step_graph(backend *be, int phase);                          /* cuda_graph.cu */
 int cu_framecat(backend *be, const tensor *x, tensor *y, int k);
 int cu_framecat_bwd(backend *be, const tensor *dy, tensor *dx, int k);
 int cu_transpose(backend *be, const tensor *x, tensor *y, float beta);

@@ -58,7 +58,7 @@ int cu_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias,
     const float *src = xb;
     int64_t lds = T;
     if (!(K == 1 && stride == 1 && pad == 0)) {
-      k_im2col<<<cu_blocks(Cin * K * Tout), 256>>>(xb, Cin, T, K, Tout, stride, pad, col);
+      k_im2col<<<cu_blocks(Cin * K * Tout), 256, 0, cu_stream()>>>(xb, Cin, T, K, Tout, stride, pad, col);
       CU_LAUNCHED("k_im2col");
       src = col;
       lds = Tout;
@@ -68,7 +68,7 @@ int cu_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias,
                    Tout, Og * Tout, groups));
   }
   if (bias) {
-    k_conv_bias<<<cu_blocks(B * Cout * Tout), 256>>>(cu_f(y), cu_f(bias), B, Cout, Tout);
+    k_conv_bias<<<cu_blocks(B * Cout * Tout), 256, 0, cu_stream()>>>(cu_f(y), cu_f(bias), B, Cout, Tout);
     CU_LAUNCHED("k_conv_bias");
   }
   return TS_OK;
@@ -81,7 +81,7 @@ int cu_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *d
   int64_t Cg = Cin / groups, Og = Cout / groups;
   if (B <= 0 || Cout <= 0) return TS_OK;
   if (dbias) {
-    k_conv_dbias<<<(unsigned)Cout, 256>>>(cu_f(dy), cu_f(dbias), B, Cout, Tout);
+    k_conv_dbias<<<(unsigned)Cout, 256, 0, cu_stream()>>>(cu_f(dy), cu_f(dbias), B, Cout, Tout);
     CU_LAUNCHED("k_conv_dbias");
   }
   if (Tout <= 0 || (!dx && !dw)) return TS_OK;
@@ -92,7 +92,7 @@ int cu_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *d
   for (int64_t b = 0; b < B; b++) {
     const float *xb = cu_f(x) + b * Cin * T, *gb = cu_f(dy) + b * Cout * Tout;
     if (dw) { /* dW_g (Og, Cg*K) += dY_g (Og,Tout) col_g^T */
-      k_im2col<<<cu_blocks((int64_t)ncol), 256>>>(xb, Cin, T, K, Tout, stride, pad, col);
+      k_im2col<<<cu_blocks((int64_t)ncol), 256, 0, cu_stream()>>>(xb, Cin, T, K, Tout, stride, pad, col);
       CU_LAUNCHED("k_im2col");
       TS_TRY(cu_gemm(be, 0, 1, Og, Cg * K, Tout, 1.0f, gb, Tout, Og * Tout, col, Tout, Cg * K * Tout, 1.0f, cu_f(dw),
                      Cg * K, Og * Cg * K, groups));
@@ -100,7 +100,7 @@ int cu_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *d
     if (dx) { /* dcol_g (Cg*K, Tout) = W_g^T dY_g, then gather back */
       TS_TRY(cu_gemm(be, 1, 0, Cg * K, Tout, Og, 1.0f, cu_f(w), Cg * K, Og * Cg * K, gb, Tout, Og * Tout, 0.0f, dcol,
                      Tout, Cg * K * Tout, groups));
-      k_col2im<<<cu_blocks(Cin * T), 256>>>(dcol, Cin, T, K, Tout, stride, pad, cu_f(dx) + b * Cin * T);
+      k_col2im<<<cu_blocks(Cin * T), 256, 0, cu_stream()>>>(dcol, Cin, T, K, Tout, stride, pad, cu_f(dx) + b * Cin * T);
       CU_LAUNCHED("k_col2im");
     }
   }
@@ -159,7 +159,7 @@ __global__ void k_weightnorm_bwd(const float *v, const float *g, const float *no
 int cu_weightnorm(backend *be, const tensor *v, const tensor *g, tensor *w, tensor *norm, int dim) {
   wn_geom q = wn_geom_of(v, dim);
   if (q.mid <= 0) return TS_OK;
-  k_weightnorm<<<(unsigned)q.mid, 256>>>(cu_f(v), cu_f(g), cu_f(w), cu_f(norm), q.outer, q.mid, q.inner);
+  k_weightnorm<<<(unsigned)q.mid, 256, 0, cu_stream()>>>(cu_f(v), cu_f(g), cu_f(w), cu_f(norm), q.outer, q.mid, q.inner);
   CU_LAUNCHED("k_weightnorm");
   return TS_OK;
 }
@@ -168,7 +168,7 @@ int cu_weightnorm_bwd(backend *be, const tensor *v, const tensor *g, const tenso
                       tensor *dv, tensor *dg, int dim) {
   wn_geom q = wn_geom_of(v, dim);
   if (q.mid <= 0) return TS_OK;
-  k_weightnorm_bwd<<<(unsigned)q.mid, 256>>>(cu_f(v), cu_f(g), cu_f(norm), cu_f(dw), cu_f(dv), cu_f(dg), q.outer,
+  k_weightnorm_bwd<<<(unsigned)q.mid, 256, 0, cu_stream()>>>(cu_f(v), cu_f(g), cu_f(norm), cu_f(dw), cu_f(dv), cu_f(dg), q.outer,
                                              q.mid, q.inner);
   CU_LAUNCHED("k_weightnorm_bwd");
   return TS_OK;

@@ -76,7 +76,7 @@ __global__ void k_softmax_bwd(const float *y, const float *g, float *dx, int64_t
 int cu_fill(backend *be, tensor *x, float v) {
   int64_t n = tensor_numel(x);
   if (n > 0 && v == 0.0f) {
-    CU_TRY(cudaMemsetAsync(x->data, 0, sizeof(float) * (size_t)n, 0));
+    CU_TRY(cudaMemsetAsync(x->data, 0, sizeof(float) * (size_t)n, cu_stream()));
     return TS_OK;
   }
   EL_RUN(k_fill, n, cu_f(x), n, v);
@@ -124,14 +124,14 @@ int cu_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tenso
 int cu_softmax(backend *be, const tensor *x, tensor *y) {
   int64_t C = cu_last(x), R = C ? cu_rows(x) : 0;
   if (R <= 0) return TS_OK;
-  k_softmax<<<(unsigned)R, 256>>>(cu_f(x), cu_f(y), C);
+  k_softmax<<<(unsigned)R, 256, 0, cu_stream()>>>(cu_f(x), cu_f(y), C);
   CU_LAUNCHED("k_softmax");
   return TS_OK;
 }
 int cu_softmax_bwd(backend *be, const tensor *y, const tensor *dy, tensor *dx) {
   int64_t C = cu_last(y), R = C ? cu_rows(y) : 0;
   if (R <= 0) return TS_OK;
-  k_softmax_bwd<<<(unsigned)R, 256>>>(cu_f(y), cu_f(dy), cu_f(dx), C);
+  k_softmax_bwd<<<(unsigned)R, 256, 0, cu_stream()>>>(cu_f(y), cu_f(dy), cu_f(dx), C);
   CU_LAUNCHED("k_softmax_bwd");
   return TS_OK;
 }

@@ -44,7 +44,7 @@ int cu_xent(backend *be, tensor *logits, const int32_t *targets, const float *we
   float *dl = (float *)cu_carve(&cur, fb);
   TS_TRY(cu_h2d(be, dt, targets, tb));
   if (weights) TS_TRY(cu_h2d(be, dw, weights, fb));
-  k_xent<<<(unsigned)N, 256>>>(cu_f(logits), dt, dw, dl, V, grad_scale);
+  k_xent<<<(unsigned)N, 256, 0, cu_stream()>>>(cu_f(logits), dt, dw, dl, V, grad_scale);
   CU_LAUNCHED("k_xent");
   if (losses) CU_TRY(cudaMemcpy(losses, dl, fb, cudaMemcpyDeviceToHost));
   return TS_OK;

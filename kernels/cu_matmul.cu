@@ -49,7 +49,7 @@ int cu_colsum_add(const float *g, float *out, int64_t rows, int64_t N) {
   int64_t gy = (rows + 63) / 64;
   if (gy > 128) gy = 128;
   dim3 grid((unsigned)((N + 31) / 32), (unsigned)gy), blk(32, 8);
-  k_colsum<<<grid, blk>>>(g, out, rows, N);
+  k_colsum<<<grid, blk, 0, cu_stream()>>>(g, out, rows, N);
   CU_LAUNCHED("k_colsum");
   return TS_OK;
 }
@@ -70,15 +70,15 @@ static int cu_smallm_nt(const float *x, const W *w4, const float *bias, float *y
   const float4 *x4 = (const float4 *)x;
   int64_t K4 = K / 4;
   if (M <= 1)
-    k_smallm_nt<1, W><<<blocks, SM_THREADS>>>(x4, w4, bias, y, (int)M, N, K4, beta);
+    k_smallm_nt<1, W><<<blocks, SM_THREADS, 0, cu_stream()>>>(x4, w4, bias, y, (int)M, N, K4, beta);
   else if (M <= 2)
-    k_smallm_nt<2, W><<<blocks, SM_THREADS>>>(x4, w4, bias, y, (int)M, N, K4, beta);
+    k_smallm_nt<2, W><<<blocks, SM_THREADS, 0, cu_stream()>>>(x4, w4, bias, y, (int)M, N, K4, beta);
   else if (M <= 4)
-    k_smallm_nt<4, W><<<blocks, SM_THREADS>>>(x4, w4, bias, y, (int)M, N, K4, beta);
+    k_smallm_nt<4, W><<<blocks, SM_THREADS, 0, cu_stream()>>>(x4, w4, bias, y, (int)M, N, K4, beta);
   else if (M <= 8)
-    k_smallm_nt<8, W><<<blocks, SM_THREADS>>>(x4, w4, bias, y, (int)M, N, K4, beta);
+    k_smallm_nt<8, W><<<blocks, SM_THREADS, 0, cu_stream()>>>(x4, w4, bias, y, (int)M, N, K4, beta);
   else
-    k_smallm_nt<16, W><<<blocks, SM_THREADS>>>(x4, w4, bias, y, (int)M, N, K4, beta);
+    k_smallm_nt<16, W><<<blocks, SM_THREADS, 0, cu_stream()>>>(x4, w4, bias, y, (int)M, N, K4, beta);
   CU_LAUNCHED("k_smallm_nt");
   return TS_OK;
 }
@@ -113,7 +113,7 @@ int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
     }
     c->wb_cap = bytes;
   }
-  k_f32_to_bf16<<<cu_blocks(n), 256>>>(w, c->wb, n);
+  k_f32_to_bf16<<<cu_blocks(n), 256, 0, cu_stream()>>>(w, c->wb, n);
   CU_LAUNCHED("k_f32_to_bf16");
   c->w = w, c->wn = n, c->won = 1;
   return TS_OK;
@@ -147,12 +147,12 @@ int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias,
   if (wb) TS_TRY(cu_scratch(be, sizeof(unsigned short) * (size_t)(gc.batch * M * K), (void **)&xb));
   if (bias) {
     int64_t rows = gc.batch * M;
-    k_bias_rows<<<cu_blocks(rows * N), 256>>>(cp, cu_f(bias), rows, N, beta);
+    k_bias_rows<<<cu_blocks(rows * N), 256, 0, cu_stream()>>>(cp, cu_f(bias), rows, N, beta);
     CU_LAUNCHED("k_bias_rows");
     beta = 1.0f;
   }
   if (wb) {
-    k_f32_to_bf16<<<cu_blocks(gc.batch * M * K), 256>>>(ap, xb, gc.batch * M * K);
+    k_f32_to_bf16<<<cu_blocks(gc.batch * M * K), 256, 0, cu_stream()>>>(ap, xb, gc.batch * M * K);
     CU_LAUNCHED("k_f32_to_bf16");
     return cu_gemm_bf16_nt(be, gc.batch * M, N, K, xb, wb, beta, cp);
   }

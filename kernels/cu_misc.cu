@@ -37,7 +37,7 @@ int cu_rope(backend *be, const tensor *x, tensor *y, const int32_t *pos, float t
   const void *dpos, *dinv; /* the same for every layer of a step: staged once */
   TS_TRY(cu_stage_same(be, pos, pb, &dpos));
   TS_TRY(cu_stage_same(be, inv, ib, &dinv));
-  k_rope<<<cu_blocks(B * T * H * half), 256>>>(cu_f(x), cu_f(y), (const int32_t *)dpos, (const float *)dinv, B, T,
+  k_rope<<<cu_blocks(B * T * H * half), 256, 0, cu_stream()>>>(cu_f(x), cu_f(y), (const int32_t *)dpos, (const float *)dinv, B, T,
                                                H, half, inverse);
   CU_LAUNCHED("k_rope");
   return TS_OK;
@@ -61,7 +61,7 @@ int cu_embed(backend *be, const tensor *table, const int32_t *ids, tensor *out) 
   void *did;
   TS_TRY(cu_scratch(be, sizeof(int32_t) * (size_t)N, (void **)&cur));
   TS_TRY(stage(be, ids, sizeof(int32_t) * (size_t)N, &cur, &did));
-  k_embed<<<cu_blocks(N * C), 256>>>(cu_f(table), (const int32_t *)did, cu_f(out), N, C);
+  k_embed<<<cu_blocks(N * C), 256, 0, cu_stream()>>>(cu_f(table), (const int32_t *)did, cu_f(out), N, C);
   CU_LAUNCHED("k_embed");
   return TS_OK;
 }
@@ -71,7 +71,7 @@ int cu_set_rows(backend *be, const tensor *src, const int32_t *ids, tensor *dst)
   if (N <= 0) return TS_OK;
   const void *did; /* the KV append's rows: the same for K and V and every layer of a step */
   TS_TRY(cu_stage_same(be, ids, sizeof(int32_t) * (size_t)N, &did));
-  k_set_rows<<<cu_blocks(N * C), 256>>>(cu_f(src), (const int32_t *)did, cu_f(dst), N, C);
+  k_set_rows<<<cu_blocks(N * C), 256, 0, cu_stream()>>>(cu_f(src), (const int32_t *)did, cu_f(dst), N, C);
   CU_LAUNCHED("k_set_rows");
   return TS_OK;
 }
@@ -83,7 +83,7 @@ int cu_embed_bwd(backend *be, const int32_t *ids, const tensor *dout, tensor *dt
   void *did;
   TS_TRY(cu_scratch(be, sizeof(int32_t) * (size_t)N, (void **)&cur));
   TS_TRY(stage(be, ids, sizeof(int32_t) * (size_t)N, &cur, &did));
-  k_embed_bwd<<<cu_blocks(N * C), 256>>>((const int32_t *)did, cu_f(dout), cu_f(dtable), N, C);
+  k_embed_bwd<<<cu_blocks(N * C), 256, 0, cu_stream()>>>((const int32_t *)did, cu_f(dout), cu_f(dtable), N, C);
   CU_LAUNCHED("k_embed_bwd");
   return TS_OK;
 }
@@ -102,7 +102,7 @@ __global__ void k_framecat(const float *x, float *y, int64_t B, int64_t T, int64
 int cu_framecat(backend *be, const tensor *x, tensor *y, int k) {
   int64_t B = x->ne[0], T = x->ne[1], C = x->ne[2], span = y->ne[1] * k * C;
   if (B * span <= 0) return TS_OK;
-  k_framecat<<<cu_blocks(B * span), 256>>>(cu_f(x), cu_f(y), B, T, C, span, 0);
+  k_framecat<<<cu_blocks(B * span), 256, 0, cu_stream()>>>(cu_f(x), cu_f(y), B, T, C, span, 0);
   CU_LAUNCHED("k_framecat");
   return TS_OK;
 }
@@ -110,7 +110,7 @@ int cu_framecat(backend *be, const tensor *x, tensor *y, int k) {
 int cu_framecat_bwd(backend *be, const tensor *dy, tensor *dx, int k) {
   int64_t B = dx->ne[0], T = dx->ne[1], C = dx->ne[2], span = dy->ne[1] * k * C;
   if (B * span <= 0) return TS_OK;
-  k_framecat<<<cu_blocks(B * span), 256>>>(cu_f(dy), cu_f(dx), B, T, C, span, 1);
+  k_framecat<<<cu_blocks(B * span), 256, 0, cu_stream()>>>(cu_f(dy), cu_f(dx), B, T, C, span, 1);
   CU_LAUNCHED("k_framecat_bwd");
   return TS_OK;
 }
@@ -142,7 +142,7 @@ int cu_transpose(backend *be, const tensor *x, tensor *y, float beta) {
   if (B <= 0) return TS_OK;
   if (B > 65535 || (R + 31) / 32 > 65535) return cu_fail("transpose: grid too large", cudaErrorInvalidValue);
   dim3 grid((unsigned)((C + 31) / 32), (unsigned)((R + 31) / 32), (unsigned)B), blk(32, 8);
-  k_transpose<<<grid, blk>>>(cu_f(x), cu_f(y), R, C, beta);
+  k_transpose<<<grid, blk, 0, cu_stream()>>>(cu_f(x), cu_f(y), R, C, beta);
   CU_LAUNCHED("k_transpose");
   return TS_OK;
 }
@@ -188,10 +188,10 @@ int cu_stats_pool(backend *be, const tensor *x, const int32_t *lens, tensor *y, 
     TS_TRY(stage(be, lens, sizeof(int32_t) * (size_t)B, &cur, &dl));
   }
   if (!dy) {
-    k_stats_pool<<<(unsigned)(B * C), 256>>>(cu_f(x), (const int32_t *)dl, cu_f(y), C, T, eps);
+    k_stats_pool<<<(unsigned)(B * C), 256, 0, cu_stream()>>>(cu_f(x), (const int32_t *)dl, cu_f(y), C, T, eps);
     CU_LAUNCHED("k_stats_pool");
   } else {
-    k_stats_pool_bwd<<<cu_blocks(B * C * T), 256>>>(cu_f(x), (const int32_t *)dl, cu_f(y), cu_f(dy), cu_f(dx), B, C,
+    k_stats_pool_bwd<<<cu_blocks(B * C * T), 256, 0, cu_stream()>>>(cu_f(x), (const int32_t *)dl, cu_f(y), cu_f(dy), cu_f(dx), B, C,
                                                     T);
     CU_LAUNCHED("k_stats_pool_bwd");
   }

@@ -83,7 +83,7 @@ static int ln_fwd(const tensor *x, const tensor *w, const tensor *b, tensor *y, 
                   float eps, int rms) {
   int64_t C = cu_last(x), N = C ? cu_rows(x) : 0;
   if (N <= 0) return TS_OK;
-  k_layernorm<<<(unsigned)N, 256>>>(cu_f(x), cu_f(w), cu_f(b), cu_f(y), cu_f(mean), cu_f(rstd), C, eps, rms);
+  k_layernorm<<<(unsigned)N, 256, 0, cu_stream()>>>(cu_f(x), cu_f(w), cu_f(b), cu_f(y), cu_f(mean), cu_f(rstd), C, eps, rms);
   CU_LAUNCHED("k_layernorm");
   return TS_OK;
 }
@@ -97,11 +97,11 @@ static int ln_bwd(const tensor *x, const tensor *w, const tensor *mean, const te
     int64_t gy = (N + 63) / 64;
     if (gy > 256) gy = 256;
     dim3 grid((unsigned)((C + 31) / 32), (unsigned)gy), blk(32, 8);
-    k_layernorm_bwd_dwb<<<grid, blk>>>(cu_f(x), cu_f(mean), cu_f(rstd), cu_f(dy), cu_f(dw), cu_f(db), N, C, rms);
+    k_layernorm_bwd_dwb<<<grid, blk, 0, cu_stream()>>>(cu_f(x), cu_f(mean), cu_f(rstd), cu_f(dy), cu_f(dw), cu_f(db), N, C, rms);
     CU_LAUNCHED("k_layernorm_bwd_dwb");
   }
   if (dx) {
-    k_layernorm_bwd_dx<<<(unsigned)N, 256>>>(cu_f(x), cu_f(w), cu_f(mean), cu_f(rstd), cu_f(dy), cu_f(dx), C,
+    k_layernorm_bwd_dx<<<(unsigned)N, 256, 0, cu_stream()>>>(cu_f(x), cu_f(w), cu_f(mean), cu_f(rstd), cu_f(dy), cu_f(dx), C,
                                             rms);
     CU_LAUNCHED("k_layernorm_bwd_dx");
   }
@@ -195,7 +195,7 @@ int cu_groupnorm(backend *be, const tensor *x, const tensor *w, const tensor *b,
                  tensor *rstd, int groups, float eps) {
   int64_t B = x->ne[0], C = x->ne[1], T = x->ne[2];
   if (B * groups <= 0 || C * T <= 0) return TS_OK;
-  k_groupnorm<<<(unsigned)(B * groups), 256>>>(cu_f(x), cu_f(w), cu_f(b), cu_f(y), cu_f(mean), cu_f(rstd), C, T,
+  k_groupnorm<<<(unsigned)(B * groups), 256, 0, cu_stream()>>>(cu_f(x), cu_f(w), cu_f(b), cu_f(y), cu_f(mean), cu_f(rstd), C, T,
                                                groups, eps);
   CU_LAUNCHED("k_groupnorm");
   return TS_OK;
@@ -206,12 +206,12 @@ int cu_groupnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor
   int64_t B = x->ne[0], C = x->ne[1], T = x->ne[2];
   if (B * groups <= 0 || C * T <= 0) return TS_OK;
   if (dw || db) { /* first: reads dy, which a caller may alias with dx */
-    k_groupnorm_bwd_dwb<<<(unsigned)C, 256>>>(cu_f(x), cu_f(mean), cu_f(rstd), cu_f(dy), cu_f(dw), cu_f(db), B,
+    k_groupnorm_bwd_dwb<<<(unsigned)C, 256, 0, cu_stream()>>>(cu_f(x), cu_f(mean), cu_f(rstd), cu_f(dy), cu_f(dw), cu_f(db), B,
                                               C, T, groups);
     CU_LAUNCHED("k_groupnorm_bwd_dwb");
   }
   if (dx) {
-    k_groupnorm_bwd_dx<<<(unsigned)(B * groups), 256>>>(cu_f(x), cu_f(w), cu_f(mean), cu_f(rstd), cu_f(dy),
+    k_groupnorm_bwd_dx<<<(unsigned)(B * groups), 256, 0, cu_stream()>>>(cu_f(x), cu_f(w), cu_f(mean), cu_f(rstd), cu_f(dy),
                                                         cu_f(dx), C, T, groups);
     CU_LAUNCHED("k_groupnorm_bwd_dx");
   }

@@ -22,7 +22,7 @@ int cu_adamw(backend *be, float *p, const float *g, float *m, float *v, int64_t 
   if (n <= 0) return TS_OK;
   float bc1 = 1.0f - (float)pow(beta1, (double)t);
   float bc2 = 1.0f - (float)pow(beta2, (double)t);
-  k_adamw<<<cu_blocks(n), 256>>>(p, g, m, v, n, lr, beta1, beta2, eps, wd, lr / bc1, sqrtf(bc2));
+  k_adamw<<<cu_blocks(n), 256, 0, cu_stream()>>>(p, g, m, v, n, lr, beta1, beta2, eps, wd, lr / bc1, sqrtf(bc2));
   CU_LAUNCHED("k_adamw");
   return TS_OK;
 }
@@ -39,14 +39,14 @@ double cu_sumsq(backend *be, const float *x, int64_t n) {
   if (n <= 0) return 0.0;
   cu_ctx *c = cu_of(be);
   double s = NAN;
-  cudaError_t st = cudaMemsetAsync(c->red, 0, sizeof(double), 0);
+  cudaError_t st = cudaMemsetAsync(c->red, 0, sizeof(double), cu_stream());
   if (st != cudaSuccess) {
     cu_fail("sumsq: memset", st);
     return NAN;
   }
   unsigned nb = cu_blocks(n);
   if (nb > 1024) nb = 1024;
-  k_sumsq<<<nb, 256>>>(x, n, c->red);
+  k_sumsq<<<nb, 256, 0, cu_stream()>>>(x, n, c->red);
   st = cudaGetLastError();
   if (st == cudaSuccess) st = cudaMemcpy(&s, c->red, sizeof(double), cudaMemcpyDeviceToHost);
   if (st != cudaSuccess) {

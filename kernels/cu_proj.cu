@@ -33,7 +33,7 @@ int cu_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, cons
     TS_TRY(cu_stage_same(be, pos, sizeof(int32_t) * (size_t)BT, &dpos));
     TS_TRY(cu_stage_same(be, inv, sizeof(float) * (size_t)half, &dinv));
   }
-  k_split_heads<<<cu_blocks(n), 256>>>(cu_f(x), cu_f(q), cu_f(k), cu_f(v), (const int32_t *)dpos,
+  k_split_heads<<<cu_blocks(n), 256, 0, cu_stream()>>>(cu_f(x), cu_f(q), cu_f(k), cu_f(v), (const int32_t *)dpos,
                                        (const int32_t *)drow, (const float *)dinv, BT, Hq, Hkv, half, merge);
   CU_LAUNCHED("k_split_heads");
   return TS_OK;

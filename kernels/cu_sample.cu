@@ -24,7 +24,7 @@ int cu_sample(backend *be, const tensor *z, const sample_req *q, int32_t *tok, f
   void *du = cu_carve(&cur, bu), *db = cu_carve(&cur, bb), *dt = cu_carve(&cur, bt), *dl = cu_carve(&cur, bl);
   TS_TRY(cu_h2d(be, du, q->u, bu));
   TS_TRY(cu_h2d(be, db, q->ban_row, bb));
-  k_sample<<<(unsigned)R, SMP_THREADS>>>(cu_f(z), V, q->n_real, q->ban, bb ? (const int32_t *)db : NULL,
+  k_sample<<<(unsigned)R, SMP_THREADS, 0, cu_stream()>>>(cu_f(z), V, q->n_real, q->ban, bb ? (const int32_t *)db : NULL,
                                          (const double *)du, q->temperature, (long long)q->top_k, q->top_p,
                                          (int32_t *)dt, (float *)dl);
   CU_LAUNCHED("k_sample");

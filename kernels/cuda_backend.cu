@@ -15,6 +15,10 @@ static char g_cu_err[256];
 
 extern "C" const char *cuda_last_error(void) { return g_cu_err; }
 
+static cu_ctx g_ctx;
+
+cudaStream_t cu_stream(void) { return g_ctx.st; }
+
 int cu_fail(const char *what, cudaError_t st) {
   snprintf(g_cu_err, sizeof g_cu_err, "%s: %s (%s)", what, cudaGetErrorString(st), cudaGetErrorName(st));
   log_warn("cuda: %s", g_cu_err);
@@ -108,7 +112,7 @@ int cu_h2d(backend *be, void *dev, const void *host, size_t bytes) {
     return TS_OK;
   }
   if (c->pin_off + bytes > CU_PIN_HALF) { /* the other half, once its last copies are done */
-    CU_TRY(cudaEventRecord(c->pin_ev[c->pin_cur], 0));
+    CU_TRY(cudaEventRecord(c->pin_ev[c->pin_cur], cu_stream()));
     c->pin_left[c->pin_cur] = 1;
     c->pin_cur ^= 1;
     if (c->pin_left[c->pin_cur]) CU_TRY(cudaEventSynchronize(c->pin_ev[c->pin_cur]));
@@ -116,7 +120,7 @@ int cu_h2d(backend *be, void *dev, const void *host, size_t bytes) {
   }
   char *p = c->pin + (size_t)c->pin_cur * CU_PIN_HALF + c->pin_off;
   memcpy(p, host, bytes);
-  CU_TRY(cudaMemcpyAsync(dev, p, bytes, cudaMemcpyHostToDevice, 0));
+  CU_TRY(cudaMemcpyAsync(dev, p, bytes, cudaMemcpyHostToDevice, cu_stream()));
   c->pin_off += (bytes + 63) & ~(size_t)63;
   return TS_OK;
 }
@@ -200,7 +204,7 @@ int cu_gemm(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, float 
   cu_ctx *c = cu_of(be);
   if (K <= 0) { /* empty sum: C = beta C (beta 0 writes zeros, whatever C held) */
     if (beta == 1.0f) return TS_OK;
-    k_gemm_scale<<<cu_blocks(batch * M * N), 256>>>(C, M, N, ldc, sC, batch, beta);
+    k_gemm_scale<<<cu_blocks(batch * M * N), 256, 0, cu_stream()>>>(C, M, N, ldc, sC, batch, beta);
     CU_LAUNCHED("k_gemm_scale");
     return TS_OK;
   }
@@ -301,6 +305,7 @@ static void cu_table_init(be_ops *t) {
   t->set_rows = cu_set_rows;
   t->sample = cu_sample;
   t->weights_bf16 = cu_weights_bf16;
+  t->step_graph = cu_step_graph;
   t->framecat = cu_framecat;
   t->framecat_bwd = cu_framecat_bwd;
   t->xent = cu_xent;
@@ -310,7 +315,6 @@ static void cu_table_init(be_ops *t) {
   t->stats_pool = cu_stats_pool;
 }
 
-static cu_ctx g_ctx;
 static backend g_cuda = {&cu_ops_table, DEV_CUDA, &g_ctx};
 static int g_state = 0; /* 0 untried, 1 ready, -1 failed */
 static char g_why[256];
@@ -343,6 +347,11 @@ extern "C" int cuda_set_decode_attention(int on) {
   return TS_OK;
 }
 
+extern "C" int cuda_set_graphs(int on) {
+  g_ctx.graphs = on ? 1 : 0;
+  return TS_OK;
+}
+
 extern "C" int cuda_set_flash_attention(int on) {
   g_ctx.flash = on ? 1 : 0;
   return TS_OK;
@@ -371,7 +380,21 @@ extern "C" backend *be_cuda(ts_err *e) {
       snprintf(g_why, sizeof g_why, "cuBLAS initialisation failed: %s", cublasGetStatusString(bs));
     } else if ((bs = cublasSetMathMode(g_ctx.blas, CUBLAS_DEFAULT_MATH)) != CUBLAS_STATUS_SUCCESS) {
       snprintf(g_why, sizeof g_why, "cuBLAS math mode: %s", cublasGetStatusString(bs));
+    } else if ((st = cudaStreamCreate(&g_ctx.st)) != cudaSuccess) {
+      snprintf(g_why, sizeof g_why, "cannot create a stream: %s", cudaGetErrorString(st));
+    } else if ((bs = cublasSetStream(g_ctx.blas, g_ctx.st)) != CUBLAS_STATUS_SUCCESS) {
+      snprintf(g_why, sizeof g_why, "cuBLAS stream: %s", cublasGetStatusString(bs));
     } else {
+      /* cuBLAS's workspace set once, so that a captured step allocates nothing (without it
+       * cuBLAS keeps its own, which capture may refuse: graphs then stay off, reported) */
+      if (cudaMalloc(&g_ctx.blas_ws, CU_BLAS_WS) != cudaSuccess ||
+          cublasSetWorkspace(g_ctx.blas, g_ctx.blas_ws, CU_BLAS_WS) != CUBLAS_STATUS_SUCCESS) {
+        cudaGetLastError();
+        if (g_ctx.blas_ws) cudaFree(g_ctx.blas_ws);
+        g_ctx.blas_ws = NULL;
+      }
+      const char *gr = getenv("TSASR_CUDA_GRAPHS");
+      g_ctx.graphs = gr && !strcmp(gr, "1");
       g_ctx.device = 0; /* gemm: TS_GEMM_F32 (zero) unless cuda_set_gemm() or the environment says */
       const char *ar = getenv("TSASR_CUDA_ATTN_ROWS");
       if (ar && atoi(ar) > 0) g_ctx.attn_rows = atoi(ar);
@@ -391,6 +414,8 @@ extern "C" backend *be_cuda(ts_err *e) {
       snprintf(g_why, sizeof g_why, "TSASR_CUDA_GEMM must be f32, tf32 or bf16, not \"%s\"", gm);
     }
     /* failed: release what was created */
+    if (g_ctx.st) cudaStreamDestroy(g_ctx.st);
+    g_ctx.st = NULL;
     if (g_ctx.blas) cublasDestroy(g_ctx.blas);
     if (g_ctx.red) cudaFree(g_ctx.red);
     g_ctx.blas = NULL;

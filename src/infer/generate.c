@@ -203,10 +203,15 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
       if (n_new[r]) cand[R++] = (int32_t)r;
       else cur[r] = 0; /* any valid id: the row is computed but not appended */
     }
+    /* the step's ops only launch work (nothing read back until the next sample): a backend may
+     * record them and submit the step as one graph at END */
     arena_mark sm = arena_get_mark(ar);
     int64_t Rs = 0;
-    rc = qwen2_embed(&m->llm, cur, BG, xs, e);
+    rc = op_step_graph(be, TS_STEP_BEGIN, e);
+    if (!rc) rc = qwen2_embed(&m->llm, cur, BG, xs, e);
     if (!rc) rc = qwen2_step_into(&m->llm, &kv, 1, xs, n_new, lgd, &Rs, ar, e);
+    if (!rc) rc = op_step_graph(be, TS_STEP_END, e);
+    else op_step_graph(be, TS_STEP_ABORT, NULL);
     arena_rewind(ar, sm);
     if (rc) goto done;
   }
@@ -221,6 +226,7 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
       goto done;
   }
 done:
+  op_step_graph(be, TS_STEP_DONE, NULL);
   op_weights_bf16(be, m->ps.w, m->ps.total, 0, NULL); /* stopping cannot fail to any effect */
   if (seq)
     for (int64_t r = 0; r < BG; r++) {

@@ -165,7 +165,15 @@ typedef struct be_ops {
    * precision: every x W^T against them). Backends that have no use
    * for it do nothing; a failure to make the copy is not an error (the f32 weights serve). */
   int (*weights_bf16)(backend *be, const float *w, int64_t n, int on);
+  /* a hint around a decoding step (TS_STEP_*): BEGIN, and until END the ops only launch work
+   * (no result read back, no sync, no allocation the step did not make before), so a backend
+   * may record the step and submit it at END as one graph; ABORT ends a step that failed (its
+   * work may be lost) and DONE ends the decoding (a backend frees what it kept). Backends that
+   * have no use for it do nothing. */
+  int (*step_graph)(backend *be, int phase);
 } be_ops;
+
+enum { TS_STEP_BEGIN = 1, TS_STEP_END = 0, TS_STEP_ABORT = 2, TS_STEP_DONE = 3 };
 
 struct backend {
   const be_ops *ops;

@@ -46,6 +46,12 @@ static int cpu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
   return TS_OK;
 }
 
+/* the CPU runs ops as they come: nothing to record */
+static int cpu_step_graph(backend *be, int phase) {
+  (void)be, (void)phase;
+  return TS_OK;
+}
+
 static const be_ops cpu_ops_table = {
     .name = "cpu",
     .alloc = cpu_alloc,
@@ -86,6 +92,7 @@ static const be_ops cpu_ops_table = {
     .set_rows = cpu_set_rows,
     .sample = cpu_sample,
     .weights_bf16 = cpu_weights_bf16,
+    .step_graph = cpu_step_graph,
     .framecat = cpu_framecat,
     .framecat_bwd = cpu_framecat_bwd,
     .xent = cpu_xent,
@@ -140,6 +147,10 @@ int cuda_set_decode_kernels(int on) {
   return TS_EUNSUP;
 }
 int cuda_set_decode_attention(int on) {
+  (void)on;
+  return TS_EUNSUP;
+}
+int cuda_set_graphs(int on) {
   (void)on;
   return TS_EUNSUP;
 }

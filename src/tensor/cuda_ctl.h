@@ -37,6 +37,11 @@ int cuda_set_decode_attention(int on);
  * default. The environment variable TSASR_CUDA_FLASH=1 sets it at start-up. TS_OK, TS_EUNSUP
  * without CUDA. */
 int cuda_set_flash_attention(int on);
+/* Decoding steps as CUDA graphs (kernels/cuda_graph.cu): each step's launches recorded by
+ * stream capture and submitted as one graph, updated step to step. Written without a GPU and
+ * off (0) by default until tests/gpu/run.sh has checked and timed it; the environment variable
+ * TSASR_CUDA_GRAPHS=1 sets it at start-up. TS_OK, TS_EUNSUP without CUDA. */
+int cuda_set_graphs(int on);
 /* The mode in force ("f32" when CUDA is not built). */
 const char *cuda_gemm_name(void);
 /* The CUDA backend's op table, filled without touching a device (NULL when CUDA is not

@@ -138,6 +138,10 @@ static void ds_release(backend *be, void *p) {
   pthread_mutex_unlock(&ds.mu);
 }
 
+/* inside a decoding step that a device may record as a graph (step_graph BEGIN..END): reading
+ * results back and syncing are what such a step must not do */
+static int ds_in_step;
+
 static int ds_copy_in(backend *be, void *dst, const void *src, size_t bytes, ts_err *e) {
   (void)be;
   if (!bytes) return TS_OK;
@@ -156,15 +160,32 @@ static int ds_copy_out(backend *be, void *dst, const void *src, size_t bytes, ts
   if (ds_find(src, bytes) < 0 || ds_overlaps(dst))
     return err_set(e, TS_EDEVICE, "devsim: to_host needs a device source and a host destination"),
            ds_violation("to_host", "wrong memory kinds");
+  if (ds_in_step) return ds_violation("to_host", "a result read back inside a decoding step (step_graph)");
   ds_open();
   memmove(dst, src, bytes);
   ds_close();
   return TS_OK;
 }
 
+
+static int ds_step_graph(backend *be, int phase) {
+  (void)be;
+  if (phase == TS_STEP_BEGIN) {
+    if (ds_in_step) return ds_violation("step_graph", "a step begun inside another");
+    ds_in_step = 1;
+  } else if (phase == TS_STEP_END) {
+    if (!ds_in_step) return ds_violation("step_graph", "a step ended that had not begun");
+    ds_in_step = 0;
+  } else {
+    ds_in_step = 0;
+  }
+  return TS_OK;
+}
+
 static int ds_sync(backend *be, ts_err *e) {
   (void)be;
   (void)e;
+  if (ds_in_step) return ds_violation("sync", "inside a decoding step (step_graph)");
   return TS_OK;
 }
 
@@ -372,6 +393,7 @@ static int ds_set_rows(backend *be, const tensor *src, const int32_t *ids, tenso
 static int ds_sample(backend *be, const tensor *z, const sample_req *q, int32_t *tok, float *logp) {
   (void)be;
   const char *o = "sample";
+  if (ds_in_step) return ds_violation(o, "tokens read back inside a decoding step (step_graph)");
   DS_CHECK(ds_t(o, z) || ds_h(o, q->ban_row) || ds_h(o, q->u) || ds_h(o, tok) || ds_h(o, logp));
   DS_RUN(cpu_sample(be_cpu(), z, q, tok, logp));
 }
@@ -470,6 +492,7 @@ static const be_ops ds_ops = {
     .set_rows = ds_set_rows,
     .sample = ds_sample,
     .weights_bf16 = ds_weights_bf16,
+    .step_graph = ds_step_graph,
     .framecat = ds_framecat,
     .framecat_bwd = ds_framecat_bwd,
     .xent = ds_xent,

@@ -413,6 +413,17 @@ int op_swiglu_packed_bwd(backend *be, const tensor *gu, const tensor *dy, tensor
   OPS_RET(be, "swiglu_packed_bwd", be->ops->swiglu_bwd(be, gu, NULL, dy, dgu, NULL), e);
 }
 
+int op_step_graph(backend *be, int phase, ts_err *e) {
+  if (phase < TS_STEP_END || phase > TS_STEP_DONE) return err_set(e, TS_EARG, "step_graph: phase %d", phase);
+  int rc = be->ops->step_graph ? be->ops->step_graph(be, phase) : TS_OK;
+  static const char *const name[] = {"end", "begin", "abort", "done"};
+  if (rc)
+    return err_set(e, (ts_code)rc, "step_graph (%s): %s", name[phase],
+                   be->device == DEV_CUDA ? "the CUDA graph of a decoding step failed (the log says why)"
+                                          : "backend failure");
+  return TS_OK;
+}
+
 int op_weights_bf16(backend *be, const float *w, int64_t n, int on, ts_err *e) {
   if (on && (!w || n < 0)) return err_set(e, TS_EARG, "weights_bf16: no weights");
   OPS_RET(be, "weights_bf16", be->ops->weights_bf16(be, w, n, on), e);

@@ -79,6 +79,11 @@ int op_merge_heads(backend *be, const tensor *q, const tensor *k, const tensor *
 int op_split_heads_kv(backend *be, const tensor *qkv, tensor *q, tensor *kc, tensor *vc, const int32_t *kvrow,
                       const int32_t *pos, float theta, ts_err *e);
 
+/* The decoding-step hint of be_ops.step_graph (phase TS_STEP_*): generate brackets each
+ * decoding step's layers and head with BEGIN and END, and ends with DONE (ABORT after a failed
+ * step). Errors name the backend's reason. */
+int op_step_graph(backend *be, int phase, ts_err *e);
+
 /* The decoding hint of be_ops.weights_bf16: on = 1, the n parameters at w stay unchanged until
  * the call with on = 0 (a backend may read a bf16 copy meanwhile). */
 int op_weights_bf16(backend *be, const float *w, int64_t n, int on, ts_err *e);

@@ -20,6 +20,9 @@
 #      attention, forward and backward; off by default: slower on an H200), the bf16 parity and
 #      the sanitizers with it; when they pass, attention timings and SFT steps with it
 #      (bench.log);
+#   3f. the model parity with TSASR_CUDA_GRAPHS=1 (decoding steps captured and submitted as CUDA
+#      graphs; off by default; f32 must pass, bf16 no worse than 3a), and when it passes its
+#      rollouts (bench_graphs);
 #   4. bench_gpu_ops: matmul, attention and a Qwen2.5-0.5B-shaped layer, CUDA-event timings;
 #   5. bench_device: the paper's geometry (data2vec large + Qwen2.5-0.5B, random weights) on
 #      CUDA: SFT tokens/s, TFLOP/s and MFU on 4 x 20 s inputs, and GRPO rollouts of 8 x 512,
@@ -42,7 +45,7 @@
 # device (devsim), so a failure here is the CUDA kernels', not the harness's. To rerun one op group:
 #   build-gpu/tests/gpu/test_backend_ops attention   (CUDA_LAUNCH_BLOCKING=1 to locate a fault)
 #   bash tests/gpu/run.sh [all|checks|bench]   (from the repository root; .deps/debs must be
-#   there; "checks" runs steps 2-3e, "bench" steps 4-8: two device calls when one call's limit
+#   there; "checks" runs steps 2-3f, "bench" steps 4-8: two device calls when one call's limit
 #   would not hold both, ~560 s together)
 set -uo pipefail
 phase=${1:-all} # checked first: a typo must not cost the unpacking and the build
@@ -316,6 +319,25 @@ if [ -n "$san" ]; then
 fi
 step flash "$fa" "$fanote"
 
+# ---- 3f. decoding steps as CUDA graphs (TSASR_CUDA_GRAPHS=1, written without a GPU, off by
+# default): the model parity (its decoding part runs captured steps from the third on) in f32,
+# where it must pass as without graphs, and in bf16, no worse than 3a; reported, not required.
+# When it says ok and bench_graphs below is faster, make it the default ----
+gr=ok
+TSASR_CUDA_GRAPHS=1 timeout 90 "$build/tests/gpu/test_sft_parity" > "$build/graphs_parity.log" 2>&1
+r=$?
+{ echo; echo "== TSASR_CUDA_GRAPHS=1 (rc $r)"; cat "$build/graphs_parity.log"; } >> "$logs/sft_parity.log"
+grep -E 'generation|G=|^test_sft_parity: (PASS|FAIL)|cuda:' "$build/graphs_parity.log" | head -n 8
+[ $r = 0 ] || gr="FAIL"
+grnote="parity $(tail -n 1 "$build/graphs_parity.log" | sed 's/^test_sft_parity: //')"
+TSASR_CUDA_GEMM=bf16 TSASR_CUDA_GRAPHS=1 TSASR_PARITY_TOL=3e-2 timeout 60 "$build/tests/gpu/test_sft_parity" \
+  > "$build/graphs_parity_bf16.log" 2>&1
+r=$?
+{ echo; echo "== TSASR_CUDA_GEMM=bf16 TSASR_CUDA_GRAPHS=1 TSASR_PARITY_TOL=3e-2 (rc $r; compare with 3a)"
+  cat "$build/graphs_parity_bf16.log"; } >> "$logs/sft_parity.log"
+no_worse "$build/graphs_parity_bf16.log" $r || gr="FAIL"
+step graphs "$gr" "$grnote; parity(bf16) rc $r vs 3a's $brc16"
+
 fi # the checks
 
 if [ "$phase" != checks ]; then
@@ -362,6 +384,14 @@ if left; then
     step bench_dec2 "$([ $? = 0 ] && echo ok || echo FAIL)" "$(grep -A3 'DECODE_KERNELS=1' "$logs/bench.log" | grep -o '[0-9]* tokens/s' | tr '\n' ' ')"
   else
     step bench_dec2 SKIP "the decoding kernels did not pass step 3d"
+  fi
+  # the same rollouts with each decoding step submitted as a CUDA graph (step 3f)
+  if [ "${gr:-ok}" = ok ] && left; then
+    { echo; echo "== rollouts with TSASR_CUDA_GRAPHS=1"; } >> "$logs/bench.log"
+    TSASR_CUDA_GRAPHS=1 timeout 90 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 \
+      --steps 0 --G 8 --new 512 --gemm f32,bf16 >> "$logs/bench.log" 2>&1
+    step bench_graphs "$([ $? = 0 ] && echo ok || echo FAIL)" \
+      "$(sed -n '/TSASR_CUDA_GRAPHS=1$/,$p' "$logs/bench.log" | grep -o '[0-9]* tokens/s' | tr '\n' ' ')"
   fi
   # SFT steps in bf16 with the flash kernels (appended to bench.log; compare with bench_device's bf16 row)
   if [ "$fa" = ok ] && left; then

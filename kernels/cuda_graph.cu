@@ -1,0 +1,99 @@
+// cuda_graph.cu — decoding steps submitted as CUDA graphs (be_ops.step_graph; on with
+// TSASR_CUDA_GRAPHS=1 or cuda_set_graphs). generate brackets each decoding step's layers and
+// head with BEGIN and END. From the third step of a decoding on, BEGIN starts a capture of the
+// backend's stream: the ops run their host code as always, but their launches, cuBLAS calls
+// and staging copies (from the pinned ring, read when the graph runs) are recorded instead of
+// submitted. END ends the capture, updates the executable graph kept from the last step with it
+// (cudaGraphExecUpdate: the same kernels with new arguments; a new instantiation when the
+// step's shape changed, as when a sequence stops) and launches it: one submission for the
+// step's few hundred launches. The work is the eager step's, so results are the same.
+//
+// A step must not read results back or sync, and must not allocate or free (the devsim backend
+// reports reads and syncs inside a step). The two eager steps before the first capture size
+// the scratch and the staging buffers. A failed capture loses the step's work: END then returns
+// an error, and graphs stay off for the rest of the process.
+#include "cu_common.h"
+
+extern "C" {
+#include "tensor/ops_prof.h"
+}
+
+/* eager steps at the start of each decoding, before the first capture */
+#define GR_WARM 2
+
+static int gr_fail(cu_ctx *c, const char *what, cudaError_t st) {
+  c->gr_off = 1;
+  c->gr_capturing = 0;
+  if (c->gr_exec) cudaGraphExecDestroy(c->gr_exec);
+  c->gr_exec = NULL;
+  return cu_fail(what, st);
+}
+
+/* the captured step into the executable graph, then its launch */
+static int gr_launch(cu_ctx *c, cudaGraph_t g) {
+  cudaError_t st = cudaSuccess;
+  if (c->gr_exec) {
+    cudaGraphExecUpdateResultInfo info;
+    if (cudaGraphExecUpdate(c->gr_exec, g, &info) != cudaSuccess) { /* another shape: instantiate anew */
+      cudaGetLastError();
+      cudaGraphExecDestroy(c->gr_exec);
+      c->gr_exec = NULL;
+    }
+  }
+  if (!c->gr_exec && (st = cudaGraphInstantiate(&c->gr_exec, g, 0)) != cudaSuccess) {
+    c->gr_exec = NULL;
+    return gr_fail(c, "cudaGraphInstantiate (a decoding step's work is lost)", st);
+  }
+  if ((st = cudaGraphLaunch(c->gr_exec, c->st)) != cudaSuccess)
+    return gr_fail(c, "cudaGraphLaunch (a decoding step's work is lost)", st);
+  return TS_OK;
+}
+
+int cu_step_graph(backend *be, int phase) {
+  cu_ctx *c = cu_of(be);
+  if (phase == TS_STEP_ABORT || phase == TS_STEP_DONE) {
+    if (c->gr_capturing) { /* a failed step: close the capture, drop what it recorded */
+      cudaGraph_t g = NULL;
+      cudaStreamEndCapture(c->st, &g);
+      cudaGetLastError();
+      if (g) cudaGraphDestroy(g);
+      c->gr_capturing = 0;
+    }
+    if (phase == TS_STEP_DONE) {
+      if (c->gr_exec) cudaGraphExecDestroy(c->gr_exec);
+      c->gr_exec = NULL;
+      c->gr_warm = 0;
+    }
+    return TS_OK;
+  }
+  if (phase == TS_STEP_BEGIN) {
+    /* off, failed before, or timed op by op (the profile syncs between ops) */
+    if (!c->graphs || c->gr_off || ops_prof_on() || c->gr_capturing) return TS_OK;
+    if (c->gr_warm < GR_WARM) {
+      c->gr_warm++;
+      return TS_OK;
+    }
+    /* the pinned ring starts over (a capture must not wait on its events): the last step's work
+     * is done, as its tokens were read back */
+    CU_TRY(cudaStreamSynchronize(c->st));
+    c->pin_cur = 0, c->pin_off = 0, c->pin_left[0] = c->pin_left[1] = 0;
+    cudaError_t st = cudaStreamBeginCapture(c->st, cudaStreamCaptureModeRelaxed);
+    if (st != cudaSuccess) { /* nothing recorded yet: the step runs eagerly */
+      gr_fail(c, "cudaStreamBeginCapture (decoding goes on without graphs)", st);
+      return TS_OK;
+    }
+    c->gr_capturing = 1;
+    return TS_OK;
+  }
+  if (!c->gr_capturing) return TS_OK; /* an eager step */
+  c->gr_capturing = 0;
+  cudaGraph_t g = NULL;
+  cudaError_t st = cudaStreamEndCapture(c->st, &g);
+  if (st != cudaSuccess || !g) {
+    if (g) cudaGraphDestroy(g);
+    return gr_fail(c, "cudaStreamEndCapture (a decoding step's work is lost)", st ? st : cudaErrorUnknown);
+  }
+  int rc = gr_launch(c, g);
+  cudaGraphDestroy(g);
+  return rc;
+}
