@@ -62,6 +62,16 @@ typedef struct cu_ctx {
      after a failure */
   int graphs, gr_warm, gr_capturing, gr_off;
   cudaGraphExec_t gr_exec;
+  /* the bf16 rounding of a GEMM operand made by the op that wrote it (cu_round_want;
+     TSASR_CUDA_FUSE_ROUND=1, while the weights' bf16 copy is held): xs (xs_cap values) holds
+     xs_n values of xs_y, valid while nothing was launched after (launches: counted by
+     cu_stream and the GEMM calls; xs_mark: the count after the writer's launch) */
+  int fuse_round;
+  unsigned short *xs;
+  size_t xs_cap;
+  const float *xs_y;
+  int64_t xs_n;
+  uint64_t launches, xs_mark;
 } cu_ctx;
 
 /* The stream every kernel, cuBLAS call and staging copy goes to: made when the backend starts
@@ -212,6 +222,12 @@ int cu_set_rows(backend *be, const tensor *src, const int32_t *ids, tensor *dst)
 int cu_sample(backend *be, const tensor *z, const sample_req *q, int32_t *tok, float *logp); /* cu_sample.cu */
 int cu_weights_bf16(backend *be, const float *w, int64_t n, int on); /* cu_matmul.cu */
 int cu_step_graph(backend *be, int phase);                          /* cuda_graph.cu */
+/* The fused rounding of GEMM operands (cu_matmul.cu): an op about to write n values at y asks
+ * cu_round_want for a buffer to write their bf16 rounding into as well (NULL: not wanted, as
+ * when no bf16 weight copy is held), and says cu_round_made after its launch; cu_matmul's bf16
+ * path takes cu_round_of(x, n) instead of rounding x itself when nothing was launched since. */
+unsigned short *cu_round_want(backend *be, const float *y, int64_t n);
+void cu_round_made(backend *be, const float *y, int64_t n);
 int cu_framecat(backend *be, const tensor *x, tensor *y, int k);
 int cu_framecat_bwd(backend *be, const tensor *dy, tensor *dx, int k);
 int cu_transpose(backend *be, const tensor *x, tensor *y, float beta);

@@ -41,3 +41,10 @@ __device__ __forceinline__ float cu_block_max(float v) {
 }
 
 __device__ __forceinline__ float d_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+/* x rounded to bf16 (the bits), nearest even, NaN kept quiet */
+__device__ __forceinline__ unsigned short cu_bf16_bits(float x) {
+  unsigned u = __float_as_uint(x);
+  return (u & 0x7fffffffu) > 0x7f800000u ? (unsigned short)((u >> 16) | 0x40u)
+                                         : (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}

@@ -119,6 +119,39 @@ int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
   return TS_OK;
 }
 
+/* at most this many values rounded by the writing op (cu_round_want): decoding's and prefill's
+ * rows, not training's */
+#define XS_MAX ((size_t)16 << 20)
+
+unsigned short *cu_round_want(backend *be, const float *y, int64_t n) {
+  cu_ctx *c = cu_of(be);
+  c->xs_y = NULL; /* valid again only once made */
+  if (!c->fuse_round || !c->won || n <= 0 || (size_t)n > XS_MAX) return NULL;
+  if (c->xs_cap < (size_t)n) {
+    if (c->gr_capturing) return NULL; /* no cudaFree while a step is captured */
+    if (c->xs) cudaFree(c->xs);
+    c->xs = NULL, c->xs_cap = 0;
+    size_t cap = (size_t)n < ((size_t)1 << 16) ? ((size_t)1 << 16) : (size_t)n;
+    if (cudaMalloc((void **)&c->xs, sizeof(unsigned short) * cap) != cudaSuccess) {
+      cudaGetLastError(); /* not sticky: the GEMM rounds x itself */
+      c->xs = NULL;
+      return NULL;
+    }
+    c->xs_cap = cap;
+  }
+  return c->xs;
+}
+
+void cu_round_made(backend *be, const float *y, int64_t n) {
+  cu_ctx *c = cu_of(be);
+  c->xs_y = y, c->xs_n = n, c->xs_mark = c->launches;
+}
+
+/* the rounding of x (n values) made by the op that wrote it, if nothing was launched since */
+static const unsigned short *cu_round_of(const cu_ctx *c, const float *x, int64_t n) {
+  return c->xs_y && c->xs_y == x && c->xs_n == n && c->xs_mark == c->launches ? c->xs : NULL;
+}
+
 /* the bf16 copy of the count weights at p, or NULL when it has none */
 static const unsigned short *cu_weights_copy(const cu_ctx *c, const float *p, int64_t count) {
   if (!c->won || p < c->w || p + count > c->w + c->wn) return NULL;
@@ -140,11 +173,12 @@ int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias,
       return cu_smallm_nt(ap, (const uint2 *)wb, bias ? cu_f(bias) : NULL, cp, gc.batch * M, N, K, beta);
     return cu_smallm_nt(ap, (const float4 *)bp, bias ? cu_f(bias) : NULL, cp, gc.batch * M, N, K, beta);
   }
-  /* x W^T against a weight with a bf16 copy: x rounded to bf16 in scratch, one GEMM on bf16
-   * operands */
+  /* x W^T against a weight with a bf16 copy: x rounded to bf16 (by the op that wrote it, or
+   * here into scratch), one GEMM on bf16 operands */
   const unsigned short *wb = gb.batch == 1 && !ta && tb ? cu_weights_copy(cu_of(be), bp, N * K) : NULL;
+  const unsigned short *xr = wb ? cu_round_of(cu_of(be), ap, gc.batch * M * K) : NULL;
   unsigned short *xb = NULL; /* (batch M, K) */
-  if (wb) TS_TRY(cu_scratch(be, sizeof(unsigned short) * (size_t)(gc.batch * M * K), (void **)&xb));
+  if (wb && !xr) TS_TRY(cu_scratch(be, sizeof(unsigned short) * (size_t)(gc.batch * M * K), (void **)&xb));
   if (bias) {
     int64_t rows = gc.batch * M;
     k_bias_rows<<<cu_blocks(rows * N), 256, 0, cu_stream()>>>(cp, cu_f(bias), rows, N, beta);
@@ -152,9 +186,12 @@ int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias,
     beta = 1.0f;
   }
   if (wb) {
-    k_f32_to_bf16<<<cu_blocks(gc.batch * M * K), 256, 0, cu_stream()>>>(ap, xb, gc.batch * M * K);
-    CU_LAUNCHED("k_f32_to_bf16");
-    return cu_gemm_bf16_nt(be, gc.batch * M, N, K, xb, wb, beta, cp);
+    if (!xr) {
+      k_f32_to_bf16<<<cu_blocks(gc.batch * M * K), 256, 0, cu_stream()>>>(ap, xb, gc.batch * M * K);
+      CU_LAUNCHED("k_f32_to_bf16");
+      xr = xb;
+    }
+    return cu_gemm_bf16_nt(be, gc.batch * M, N, K, xr, wb, beta, cp);
   }
   if (gb.batch == 1 && !ta) /* one GEMM over all batches: A rows are contiguous across the batch */
     return cu_gemm(be, 0, tb, gc.batch * M, N, K, 1.0f, ap, K, 0, bp, gb.cols, 0, beta, cp, N, 0, 1);

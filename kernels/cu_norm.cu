@@ -4,8 +4,9 @@
 #include "cu_common.h"
 
 /* ---- LayerNorm / RMSNorm over the last dim: one block per row ---- */
-__global__ void k_layernorm(const float *x, const float *w, const float *b, float *y, float *mean, float *rstd,
-                            int64_t C, float eps, int rms) {
+/* yb or NULL: y rounded to bf16 as well (the next GEMM's operand, cu_round_want) */
+__global__ void k_layernorm(const float *x, const float *w, const float *b, float *y, unsigned short *yb, float *mean,
+                            float *rstd, int64_t C, float eps, int rms) {
   const float *xr = x + blockIdx.x * C;
   float *yr = y + blockIdx.x * C;
   float m = 0.0f;
@@ -22,8 +23,9 @@ __global__ void k_layernorm(const float *x, const float *w, const float *b, floa
   v = cu_block_sum(v);
   float r = 1.0f / sqrtf((float)(v / C) + eps);
   for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
-    float n = (xr[c] - m) * r;
-    yr[c] = n * (w ? w[c] : 1.0f) + (b ? b[c] : 0.0f);
+    float n = (xr[c] - m) * r, o = n * (w ? w[c] : 1.0f) + (b ? b[c] : 0.0f);
+    yr[c] = o;
+    if (yb) yb[blockIdx.x * C + c] = cu_bf16_bits(o);
   }
   if (threadIdx.x == 0) {
     if (mean) mean[blockIdx.x] = m;
@@ -79,12 +81,15 @@ __global__ void k_layernorm_bwd_dwb(const float *x, const float *mean, const flo
   }
 }
 
-static int ln_fwd(const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean, tensor *rstd,
-                  float eps, int rms) {
+static int ln_fwd(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
+                  tensor *rstd, float eps, int rms) {
   int64_t C = cu_last(x), N = C ? cu_rows(x) : 0;
   if (N <= 0) return TS_OK;
-  k_layernorm<<<(unsigned)N, 256, 0, cu_stream()>>>(cu_f(x), cu_f(w), cu_f(b), cu_f(y), cu_f(mean), cu_f(rstd), C, eps, rms);
+  unsigned short *yb = cu_round_want(be, cu_f(y), N * C);
+  k_layernorm<<<(unsigned)N, 256, 0, cu_stream()>>>(cu_f(x), cu_f(w), cu_f(b), cu_f(y), yb, cu_f(mean), cu_f(rstd),
+                                                    C, eps, rms);
   CU_LAUNCHED("k_layernorm");
+  if (yb) cu_round_made(be, cu_f(y), N * C);
   return TS_OK;
 }
 
@@ -110,14 +115,14 @@ static int ln_bwd(const tensor *x, const tensor *w, const tensor *mean, const te
 
 int cu_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
                  tensor *rstd, float eps) {
-  return ln_fwd(x, w, b, y, mean, rstd, eps, 0);
+  return ln_fwd(be, x, w, b, y, mean, rstd, eps, 0);
 }
 int cu_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean, const tensor *rstd,
                      const tensor *dy, tensor *dx, tensor *dw, tensor *db) {
   return ln_bwd(x, w, mean, rstd, dy, dx, dw, db, 0);
 }
 int cu_rmsnorm(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps) {
-  return ln_fwd(x, w, NULL, y, NULL, rstd, eps, 1);
+  return ln_fwd(be, x, w, NULL, y, NULL, rstd, eps, 1);
 }
 int cu_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *rstd, const tensor *dy,
                    tensor *dx, tensor *dw) {

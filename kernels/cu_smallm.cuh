@@ -92,9 +92,5 @@ __global__ void __launch_bounds__(SM_THREADS)
 
 /* dst (n) = src rounded to bf16, nearest even (NaN kept quiet): the weights' copy for decoding */
 __global__ void k_f32_to_bf16(const float *__restrict__ src, unsigned short *dst, int64_t n) {
-  CU_LOOP(i, n) {
-    unsigned u = __float_as_uint(src[i]);
-    dst[i] = (u & 0x7fffffffu) > 0x7f800000u ? (unsigned short)((u >> 16) | 0x40u)
-                                             : (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-  }
+  CU_LOOP(i, n) dst[i] = cu_bf16_bits(src[i]);
 }

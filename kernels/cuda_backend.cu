@@ -17,7 +17,10 @@ extern "C" const char *cuda_last_error(void) { return g_cu_err; }
 
 static cu_ctx g_ctx;
 
-cudaStream_t cu_stream(void) { return g_ctx.st; }
+cudaStream_t cu_stream(void) { /* called by every launch and copy on the stream: counted */
+  g_ctx.launches++;
+  return g_ctx.st;
+}
 
 int cu_fail(const char *what, cudaError_t st) {
   snprintf(g_cu_err, sizeof g_cu_err, "%s: %s (%s)", what, cudaGetErrorString(st), cudaGetErrorName(st));
@@ -52,6 +55,7 @@ static void cu_release(backend *be, void *p) {
 
 static int cu_to_device(backend *be, void *dst, const void *src, size_t bytes, ts_err *e) {
   if (!bytes) return TS_OK;
+  cu_of(be)->xs_y = NULL; /* a write outside the stream: no rounding made before stays valid */
   cudaError_t st = cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice);
   if (st != cudaSuccess) {
     cu_fail("to_device", st);
@@ -209,6 +213,7 @@ int cu_gemm(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, float 
     return TS_OK;
   }
   cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+  c->launches++;
   if (c->gemm != TS_GEMM_F32) {
     /* f32 storage, tensor-core math: inputs rounded to tf32 or bf16 inside cuBLAS, f32 accumulate */
     cublasComputeType_t ct = c->gemm == TS_GEMM_BF16 ? CUBLAS_COMPUTE_32F_FAST_16BF : CUBLAS_COMPUTE_32F_FAST_TF32;
@@ -237,6 +242,7 @@ int cu_gemm_bf16_nt(backend *be, int64_t M, int64_t N, int64_t K, const unsigned
                     float beta, float *C) {
   if (M <= 0 || N <= 0 || K <= 0) return K <= 0 ? TS_EARG : TS_OK;
   float alpha = 1.0f;
+  cu_of(be)->launches++;
   CB_TRY(cublasGemmEx(cu_of(be)->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)N, (int)M, (int)K, &alpha, B, CUDA_R_16BF,
                       (int)K, A, CUDA_R_16BF, (int)K, &beta, C, CUDA_R_32F, (int)N, CUBLAS_COMPUTE_32F,
                       CUBLAS_GEMM_DEFAULT));
@@ -250,6 +256,7 @@ int cu_gemm_ptr(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, fl
   if (K <= 0) return TS_EARG; /* not used with an empty sum (attention has Tq, Tk, D >= 1 here) */
   cu_ctx *c = cu_of(be);
   cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+  c->launches++;
   if (c->gemm != TS_GEMM_F32 && aligned) {
     cublasComputeType_t ct = c->gemm == TS_GEMM_BF16 ? CUBLAS_COMPUTE_32F_FAST_16BF : CUBLAS_COMPUTE_32F_FAST_TF32;
     cublasStatus_t st = cublasGemmBatchedEx(c->blas, ob, oa, (int)N, (int)M, (int)K, &alpha, (const void *const *)B,
@@ -347,6 +354,12 @@ extern "C" int cuda_set_decode_attention(int on) {
   return TS_OK;
 }
 
+extern "C" int cuda_set_fuse_round(int on) {
+  g_ctx.fuse_round = on ? 1 : 0;
+  g_ctx.xs_y = NULL;
+  return TS_OK;
+}
+
 extern "C" int cuda_set_graphs(int on) {
   g_ctx.graphs = on ? 1 : 0;
   return TS_OK;
@@ -393,6 +406,8 @@ extern "C" backend *be_cuda(ts_err *e) {
         if (g_ctx.blas_ws) cudaFree(g_ctx.blas_ws);
         g_ctx.blas_ws = NULL;
       }
+      const char *fr = getenv("TSASR_CUDA_FUSE_ROUND");
+      g_ctx.fuse_round = fr && !strcmp(fr, "1");
       const char *gr = getenv("TSASR_CUDA_GRAPHS");
       g_ctx.graphs = gr && !strcmp(gr, "1");
       g_ctx.device = 0; /* gemm: TS_GEMM_F32 (zero) unless cuda_set_gemm() or the environment says */

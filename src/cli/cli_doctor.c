@@ -27,13 +27,16 @@ int cli_doctor(int argc, char **argv) {
              (info.cuda_runtime % 1000) / 10, info.cuda_status);
     /* kernel switches (docs/cuda.md): checked on an H200, and on or off by what it measured */
     const char *fa = getenv("TSASR_CUDA_FLASH"), *dk = getenv("TSASR_CUDA_DECODE_KERNELS"),
-               *da = getenv("TSASR_CUDA_DECODE_ATTN"), *gr = getenv("TSASR_CUDA_GRAPHS");
+               *da = getenv("TSASR_CUDA_DECODE_ATTN"), *gr = getenv("TSASR_CUDA_GRAPHS"),
+               *fr = getenv("TSASR_CUDA_FUSE_ROUND");
     printf("cuda kernel switches: split-key decoding attention %s (TSASR_CUDA_DECODE_ATTN=0 turns it off), "
            "flash attention in bf16 %s (TSASR_CUDA_FLASH=1; slower so far), small-row decoding GEMM %s "
            "(TSASR_CUDA_DECODE_KERNELS=1; slower than cuBLAS so far), decoding steps as CUDA graphs %s "
-           "(TSASR_CUDA_GRAPHS=1; not yet run on a GPU)\n",
+           "(TSASR_CUDA_GRAPHS=1; not yet run on a GPU), fused rounding of GEMM operands %s "
+           "(TSASR_CUDA_FUSE_ROUND=1; not yet run on a GPU)\n",
            da && !strcmp(da, "0") ? "off" : "on", fa && !strcmp(fa, "1") ? "on" : "off",
-           dk && !strcmp(dk, "1") ? "on" : "off", gr && !strcmp(gr, "1") ? "on" : "off");
+           dk && !strcmp(dk, "1") ? "on" : "off", gr && !strcmp(gr, "1") ? "on" : "off",
+           fr && !strcmp(fr, "1") ? "on" : "off");
   }
   printf("audio: %s, lua: %s, workbench: %s\n",
 #ifdef TS_HAVE_AUDIO

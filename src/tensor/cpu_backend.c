@@ -154,6 +154,10 @@ int cuda_set_graphs(int on) {
   (void)on;
   return TS_EUNSUP;
 }
+int cuda_set_fuse_round(int on) {
+  (void)on;
+  return TS_EUNSUP;
+}
 int cuda_set_flash_attention(int on) {
   (void)on;
   return TS_EUNSUP;

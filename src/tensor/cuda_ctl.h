@@ -42,6 +42,12 @@ int cuda_set_flash_attention(int on);
  * off (0) by default until tests/gpu/run.sh has checked and timed it; the environment variable
  * TSASR_CUDA_GRAPHS=1 sets it at start-up. TS_OK, TS_EUNSUP without CUDA. */
 int cuda_set_graphs(int on);
+/* The fused rounding of GEMM operands in bf16 decoding (kernels/cu_matmul.cu, cu_round_want):
+ * rmsnorm and SwiGLU write their output's bf16 rounding as well, and the GEMM right after takes
+ * it instead of launching a rounding of its own (72 fewer launches per Qwen2.5-0.5B step). The
+ * same rounding of the same values. Off (0) by default until tests/gpu/run.sh has checked and
+ * timed it; TSASR_CUDA_FUSE_ROUND=1 sets it at start-up. TS_OK, TS_EUNSUP without CUDA. */
+int cuda_set_fuse_round(int on);
 /* The mode in force ("f32" when CUDA is not built). */
 const char *cuda_gemm_name(void);
 /* The CUDA backend's op table, filled without touching a device (NULL when CUDA is not

@@ -23,6 +23,9 @@
 #   3f. the model parity with TSASR_CUDA_GRAPHS=1 (decoding steps captured and submitted as CUDA
 #      graphs; off by default; f32 must pass, bf16 no worse than 3a), and when it passes its
 #      rollouts (bench_graphs);
+#   3g. the bf16 parity with TSASR_CUDA_FUSE_ROUND=1 (GEMM operands rounded by the op that
+#      wrote them; off by default): its decoding must print what 3a's printed; then its
+#      rollouts (bench_fuse);
 #   4. bench_gpu_ops: matmul, attention and a Qwen2.5-0.5B-shaped layer, CUDA-event timings;
 #   5. bench_device: the paper's geometry (data2vec large + Qwen2.5-0.5B, random weights) on
 #      CUDA: SFT tokens/s, TFLOP/s and MFU on 4 x 20 s inputs, and GRPO rollouts of 8 x 512,
@@ -45,7 +48,7 @@
 # device (devsim), so a failure here is the CUDA kernels', not the harness's. To rerun one op group:
 #   build-gpu/tests/gpu/test_backend_ops attention   (CUDA_LAUNCH_BLOCKING=1 to locate a fault)
 #   bash tests/gpu/run.sh [all|checks|bench]   (from the repository root; .deps/debs must be
-#   there; "checks" runs steps 2-3f, "bench" steps 4-8: two device calls when one call's limit
+#   there; "checks" runs steps 2-3g, "bench" steps 4-8: two device calls when one call's limit
 #   would not hold both, ~560 s together)
 set -uo pipefail
 phase=${1:-all} # checked first: a typo must not cost the unpacking and the build
@@ -338,6 +341,21 @@ r=$?
 no_worse "$build/graphs_parity_bf16.log" $r || gr="FAIL"
 step graphs "$gr" "$grnote; parity(bf16) rc $r vs 3a's $brc16"
 
+# ---- 3g. the fused rounding of GEMM operands (TSASR_CUDA_FUSE_ROUND=1, off by default): in bf16
+# decoding, rmsnorm and SwiGLU write their output's bf16 rounding as well and the next GEMM takes
+# it instead of a rounding launch of its own. The same rounding of the same values, so the bf16
+# parity's decoding part must print exactly what 3a's printed ----
+fr=ok
+TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FUSE_ROUND=1 TSASR_PARITY_TOL=3e-2 timeout 60 "$build/tests/gpu/test_sft_parity" \
+  > "$build/fuse_parity_bf16.log" 2>&1
+r=$?
+{ echo; echo "== TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FUSE_ROUND=1 TSASR_PARITY_TOL=3e-2 (rc $r; decoding as 3a's)"
+  cat "$build/fuse_parity_bf16.log"; } >> "$logs/sft_parity.log"
+[ $r = "$brc16" ] || fr="FAIL"
+diff <(sed -n '/^D  generation/,$p' "$build/sft_parity_bf16.log") <(sed -n '/^D  generation/,$p' "$build/fuse_parity_bf16.log") \
+  > /dev/null || fr="FAIL"
+step fuse_round "$fr" "bf16 parity rc $r vs 3a's $brc16; decoding $([ "$fr" = ok ] && echo "as 3a's" || echo "differs from 3a's")"
+
 fi # the checks
 
 if [ "$phase" != checks ]; then
@@ -392,6 +410,14 @@ if left; then
       --steps 0 --G 8 --new 512 --gemm f32,bf16 >> "$logs/bench.log" 2>&1
     step bench_graphs "$([ $? = 0 ] && echo ok || echo FAIL)" \
       "$(sed -n '/TSASR_CUDA_GRAPHS=1$/,$p' "$logs/bench.log" | grep -o '[0-9]* tokens/s' | tr '\n' ' ')"
+  fi
+  # bf16 rollouts with the fused rounding (step 3g)
+  if [ "${fr:-ok}" = ok ] && left; then
+    { echo; echo "== rollouts with TSASR_CUDA_FUSE_ROUND=1"; } >> "$logs/bench.log"
+    TSASR_CUDA_FUSE_ROUND=1 timeout 60 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 \
+      --steps 0 --G 8 --new 512 --gemm bf16 >> "$logs/bench.log" 2>&1
+    step bench_fuse "$([ $? = 0 ] && echo ok || echo FAIL)" \
+      "$(sed -n '/TSASR_CUDA_FUSE_ROUND=1$/,$p' "$logs/bench.log" | grep -o '[0-9]* tokens/s' | tr '\n' ' ')"
   fi
   # SFT steps in bf16 with the flash kernels (appended to bench.log; compare with bench_device's bf16 row)
   if [ "$fa" = ok ] && left; then

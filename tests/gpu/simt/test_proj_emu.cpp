@@ -5,6 +5,7 @@
 // f32 kernels: normalised error <= 1e-6 (the rotation's angle as the host computes it). Exit 0
 // when every case passes.
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <vector>
 
@@ -79,6 +80,12 @@ static void run_heads(int BT, int Hq, int Hkv, int D, int rope, bool cache = fal
   check(what, simt_nerr(back, rx), err);
 }
 
+static float bits_f(uint32_t u) {
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
 static void run_swiglu(int N, int H, int packed) {
   int ld = packed ? 2 * H : H;
   std::vector<float> gt((size_t)N * ld), up(packed ? 0 : (size_t)N * H), y((size_t)N * H, NAN), g((size_t)N * H);
@@ -92,7 +99,8 @@ static void run_swiglu(int N, int H, int packed) {
   const float *u = packed ? gt.data() + H : up.data();
   float *dup = packed ? dg.data() + H : du.data();
   int64_t n = (int64_t)N * H;
-  long err = simt::launch(dim3(blocks(n)), dim3(256), 0, [&] { k_swiglu(gt.data(), u, y.data(), n, H, ld); });
+  std::vector<unsigned short> yb((size_t)n, 0xffff); /* y rounded to bf16 as well (the fused rounding) */
+  long err = simt::launch(dim3(blocks(n)), dim3(256), 0, [&] { k_swiglu(gt.data(), u, y.data(), yb.data(), n, H, ld); });
   err += simt::launch(dim3(blocks(n)), dim3(256), 0,
                       [&] { k_swiglu_bwd(gt.data(), u, g.data(), dg.data(), dup, n, H, ld); });
   std::vector<double> ry((size_t)N * H), rdg(dg.size()), rdu(du.size());
@@ -113,6 +121,18 @@ static void run_swiglu(int N, int H, int packed) {
   snprintf(what, sizeof what, "swiglu N=%d H=%d packed=%d (fwd, bwd)", N, H, packed);
   double e = std::max(simt_nerr(y, ry), simt_nerr(dg, rdg));
   if (!packed) e = std::max(e, simt_nerr(du, rdu));
+  /* the bf16 bits: y's nearest even (computed here in double: ties exactly at half a unit) */
+  long bad = 0;
+  for (size_t i = 0; i < y.size(); i++) {
+    uint32_t u32;
+    memcpy(&u32, &y[i], 4);
+    /* the two bf16 neighbours by magnitude */
+    double lo = std::fabs((double)bits_f(u32 & 0xffff0000u)),
+           hi = std::fabs((double)bits_f((u32 & 0xffff0000u) + 0x10000u)), v = std::fabs((double)y[i]);
+    uint32_t want = (v - lo < hi - v || (v - lo == hi - v && !((u32 >> 16) & 1u))) ? u32 >> 16 : (u32 >> 16) + 1;
+    if (yb[i] != (unsigned short)want) bad++;
+  }
+  if (bad) printf("  %ld bf16 roundings of y differ\n", bad), err += bad;
   check(what, e, err);
 }
 
