@@ -1,8 +1,8 @@
 // cu_common.h — shared pieces of the CUDA backend: the backend context (cuBLAS handle, device
 // scratch and host-array staging), error capture, launch helpers and the op declarations
-// (kernels/cu_*.cu). Every op runs on the legacy default stream, so buffers reused between ops
-// (scratch, staging) are ordered by the stream; host arrays in the op signatures are copied to
-// the device inside the op.
+// (kernels/cu_*.cu). Every op runs on the backend's stream (cu_stream), so buffers reused
+// between ops (scratch, staging) are ordered by the stream; host arrays in the op signatures
+// are copied to the device inside the op.
 #ifndef TS_CU_COMMON_H
 #define TS_CU_COMMON_H
 
@@ -47,8 +47,13 @@ typedef struct cu_ctx {
   struct cu_hc {
     void *dev, *host;
     size_t bytes, cap;
+    uint64_t used; /* hc_clock at the last hit or copy: the least recently used goes first */
   } hc[8];
-  int hc_next;
+  uint64_t hc_clock;
+  /* device buffers replaced while a step was captured (its graph may still point at them):
+     freed at the next BEGIN, once the stream is idle, or at DONE */
+  void *dead[8];
+  int ndead;
   /* the pinned ring of cu_h2d: two halves of CU_PIN_HALF bytes, the half in use and the offset
      in it, and per half the event recorded when the ring last left it (pin_state: 0 not made
      yet, 1 ready, -1 unavailable: copies then go synchronously) */
@@ -222,6 +227,10 @@ int cu_set_rows(backend *be, const tensor *src, const int32_t *ids, tensor *dst)
 int cu_sample(backend *be, const tensor *z, const sample_req *q, int32_t *tok, float *logp); /* cu_sample.cu */
 int cu_weights_bf16(backend *be, const float *w, int64_t n, int on); /* cu_matmul.cu */
 int cu_step_graph(backend *be, int phase);                          /* cuda_graph.cu */
+int cu_pin_ready(backend *be); /* whether cu_h2d has its pinned ring (made on first use) */
+/* a device buffer being replaced: freed now, or after a captured step (cuda_backend.cu) */
+int cu_free_later(backend *be, void *p);
+void cu_free_dead(backend *be);
 /* The fused rounding of GEMM operands (cu_matmul.cu): an op about to write n values at y asks
  * cu_round_want for a buffer to write their bf16 rounding into as well (NULL: not wanted, as
  * when no bf16 weight copy is held), and says cu_round_made after its launch; cu_matmul's bf16

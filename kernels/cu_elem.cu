@@ -90,10 +90,10 @@ int cu_copy(backend *be, const tensor *src, tensor *dst) {
   if (d < s + bytes && s < d + bytes) { /* overlapping ranges (memmove semantics): via scratch */
     void *tmp;
     TS_TRY(cu_scratch(be, bytes, &tmp));
-    CU_TRY(cudaMemcpyAsync(tmp, s, bytes, cudaMemcpyDeviceToDevice, 0));
+    CU_TRY(cudaMemcpyAsync(tmp, s, bytes, cudaMemcpyDeviceToDevice, cu_stream()));
     s = (const char *)tmp;
   }
-  CU_TRY(cudaMemcpyAsync(d, s, bytes, cudaMemcpyDeviceToDevice, 0));
+  CU_TRY(cudaMemcpyAsync(d, s, bytes, cudaMemcpyDeviceToDevice, cu_stream()));
   return TS_OK;
 }
 int cu_axpby(backend *be, const tensor *x, float a, tensor *y, float b) {

@@ -97,6 +97,8 @@ int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
   if (!on) { /* released: training between rollouts wants the memory */
     if (c->wb) cudaFree(c->wb);
     c->wb = NULL, c->wb_cap = 0;
+    if (c->xs) cudaFree(c->xs); /* the fused roundings serve only the copy's GEMMs */
+    c->xs = NULL, c->xs_cap = 0, c->xs_y = NULL;
     return TS_OK;
   }
   /* the small-row kernel's 8-byte loads need w (and so every 16-byte aligned weight in it) at a
@@ -175,7 +177,7 @@ int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias,
   }
   /* x W^T against a weight with a bf16 copy: x rounded to bf16 (by the op that wrote it, or
    * here into scratch), one GEMM on bf16 operands */
-  const unsigned short *wb = gb.batch == 1 && !ta && tb ? cu_weights_copy(cu_of(be), bp, N * K) : NULL;
+  const unsigned short *wb = gb.batch == 1 && !ta && tb && K > 0 ? cu_weights_copy(cu_of(be), bp, N * K) : NULL;
   const unsigned short *xr = wb ? cu_round_of(cu_of(be), ap, gc.batch * M * K) : NULL;
   unsigned short *xb = NULL; /* (batch M, K) */
   if (wb && !xr) TS_TRY(cu_scratch(be, sizeof(unsigned short) * (size_t)(gc.batch * M * K), (void **)&xb));

@@ -103,6 +103,12 @@ static void cu_pin_init(cu_ctx *c) {
   c->pin_state = 1;
 }
 
+int cu_pin_ready(backend *be) {
+  cu_ctx *c = cu_of(be);
+  if (!c->pin_state) cu_pin_init(c);
+  return c->pin_state > 0;
+}
+
 /* (cu_common.h) A synchronous cudaMemcpy from pageable memory first waits for the stream: a
  * decoding step stages ~6 host arrays (ids, positions, cache rows, kv lengths, the draws),
  * and each such copy drained the queue of launched work. Only the ops that read results back
@@ -111,6 +117,9 @@ int cu_h2d(backend *be, void *dev, const void *host, size_t bytes) {
   cu_ctx *c = cu_of(be);
   if (!bytes) return TS_OK;
   if (!c->pin_state) cu_pin_init(c);
+  /* a captured step records the copy: it must come from the ring's current half */
+  if (c->gr_capturing && (c->pin_state < 0 || c->pin_off + bytes > CU_PIN_HALF))
+    return cu_fail("a decoding step staged more host data than a captured step may", cudaErrorNotPermitted);
   if (c->pin_state < 0 || bytes > CU_PIN_HALF) {
     CU_TRY(cudaMemcpy(dev, host, bytes, cudaMemcpyHostToDevice));
     return TS_OK;
@@ -129,25 +138,54 @@ int cu_h2d(backend *be, void *dev, const void *host, size_t bytes) {
   return TS_OK;
 }
 
+/* Frees a device buffer being replaced: at once, or while a step is captured (the graph being
+ * recorded may point at it; cudaFree would also sync) once the stream is idle (cu_free_dead). */
+int cu_free_later(backend *be, void *p) {
+  cu_ctx *c = cu_of(be);
+  if (!p) return TS_OK;
+  if (!c->gr_capturing) {
+    CU_TRY(cudaFree(p));
+    return TS_OK;
+  }
+  if (c->ndead == 8) return cu_fail("a decoding step replaced too many device buffers while captured", cudaErrorNotPermitted);
+  c->dead[c->ndead++] = p;
+  return TS_OK;
+}
+
+void cu_free_dead(backend *be) {
+  cu_ctx *c = cu_of(be);
+  for (int i = 0; i < c->ndead; i++) cudaFree(c->dead[i]);
+  c->ndead = 0;
+}
+
+/* Staged arrays are evicted least recently used first, a hit counting as a use: an op stages at
+ * most 3 arrays, so it never evicts one it was just given (round-robin eviction did, when a
+ * hit on the oldest entry came before a miss). */
 int cu_stage_same(backend *be, const void *host, size_t bytes, const void **dev) {
   cu_ctx *c = cu_of(be);
   *dev = NULL;
   if (!bytes) return TS_OK;
+  c->hc_clock++;
   for (int i = 0; i < 8; i++)
     if (c->hc[i].dev && c->hc[i].bytes == bytes && !memcmp(c->hc[i].host, host, bytes)) {
+      c->hc[i].used = c->hc_clock;
       *dev = c->hc[i].dev;
       return TS_OK;
     }
-  struct cu_ctx::cu_hc *h = &c->hc[c->hc_next];
-  c->hc_next = (c->hc_next + 1) % 8;
+  struct cu_ctx::cu_hc *h = &c->hc[0];
+  for (int i = 1; i < 8; i++)
+    if (c->hc[i].used < h->used) h = &c->hc[i];
+  h->used = c->hc_clock;
   if (h->cap < bytes) {
     size_t cap = bytes < 4096 ? 4096 : bytes + bytes / 2;
     void *nh = realloc(h->host, cap);
     if (!nh) return TS_ENOMEM;
     h->host = nh;
-    if (h->dev) CU_TRY(cudaFree(h->dev));
-    h->dev = NULL;
     h->bytes = 0;
+    int frc = cu_free_later(be, h->dev);
+    h->dev = NULL;
+    h->cap = 0;
+    if (frc) return frc;
     cudaError_t st = cudaMalloc(&h->dev, cap);
     if (st != cudaSuccess) {
       h->dev = NULL;
@@ -158,7 +196,7 @@ int cu_stage_same(backend *be, const void *host, size_t bytes, const void **dev)
     }
     h->cap = cap;
   }
-  /* in stream order on the legacy stream: kernels queued before read the old contents */
+  /* in stream order: kernels queued before read the old contents */
   h->bytes = 0; /* invalid until the copy succeeded */
   TS_TRY(cu_h2d(be, h->dev, host, bytes));
   memcpy(h->host, host, bytes);
@@ -172,10 +210,10 @@ int cu_scratch(backend *be, size_t bytes, void **out) {
   if (bytes < 256) bytes = 256;
   if (bytes > c->scr_cap) {
     if (c->scr) {
-      cudaError_t st = cudaFree(c->scr); /* synchronises: earlier users are done */
+      int frc = cu_free_later(be, c->scr); /* cudaFree synchronises: earlier users are done */
       c->scr = NULL;
       c->scr_cap = 0;
-      if (st != cudaSuccess) return cu_fail("cudaFree(scratch)", st);
+      if (frc) return frc;
     }
     size_t cap = bytes + bytes / 4;
     cudaError_t st = cudaMalloc(&c->scr, cap);

@@ -8,24 +8,35 @@
 // step's shape changed, as when a sequence stops) and launches it: one submission for the
 // step's few hundred launches. The work is the eager step's, so results are the same.
 //
-// A step must not read results back or sync, and must not allocate or free (the devsim backend
-// reports reads and syncs inside a step). The two eager steps before the first capture size
-// the scratch and the staging buffers. A failed capture loses the step's work: END then returns
-// an error, and graphs stay off for the rest of the process.
+// A step must not read results back or sync (the devsim backend reports both inside a step).
+// Buffers that grow during a captured step (scratch, staging) are replaced without cudaFree
+// until the stream is idle again (cu_free_later). A failed capture loses the step's work: END
+// then returns an error, and graphs stay off for the rest of the process.
 #include "cu_common.h"
 
 extern "C" {
+#include "base/log.h"
 #include "tensor/ops_prof.h"
 }
 
 /* eager steps at the start of each decoding, before the first capture */
 #define GR_WARM 2
 
+/* after a captured step that did not run: the copies it recorded never happened, so no staged
+ * array or fused rounding may be taken as present, and the ring starts over */
+static void gr_forget(cu_ctx *c) {
+  for (int i = 0; i < 8; i++) c->hc[i].bytes = 0;
+  c->xs_y = NULL;
+  c->pin_cur = 0, c->pin_off = 0, c->pin_left[0] = c->pin_left[1] = 0;
+}
+
+/* graphs off for good (the work of a captured step is lost: the caller reports it) */
 static int gr_fail(cu_ctx *c, const char *what, cudaError_t st) {
   c->gr_off = 1;
   c->gr_capturing = 0;
   if (c->gr_exec) cudaGraphExecDestroy(c->gr_exec);
   c->gr_exec = NULL;
+  gr_forget(c);
   return cu_fail(what, st);
 }
 
@@ -52,23 +63,32 @@ static int gr_launch(cu_ctx *c, cudaGraph_t g) {
 int cu_step_graph(backend *be, int phase) {
   cu_ctx *c = cu_of(be);
   if (phase == TS_STEP_ABORT || phase == TS_STEP_DONE) {
-    if (c->gr_capturing) { /* a failed step: close the capture, drop what it recorded */
+    if (c->gr_capturing) { /* a step failed while captured: close the capture, drop its record */
       cudaGraph_t g = NULL;
       cudaStreamEndCapture(c->st, &g);
       cudaGetLastError();
       if (g) cudaGraphDestroy(g);
       c->gr_capturing = 0;
+      c->gr_off = 1; /* what failed in it may fail again: eager from here */
+      gr_forget(c);
     }
     if (phase == TS_STEP_DONE) {
       if (c->gr_exec) cudaGraphExecDestroy(c->gr_exec);
       c->gr_exec = NULL;
       c->gr_warm = 0;
+      cu_free_dead(be); /* cudaFree waits for the device */
     }
     return TS_OK;
   }
   if (phase == TS_STEP_BEGIN) {
-    /* off, failed before, or timed op by op (the profile syncs between ops) */
+    /* off, failed before, timed op by op (the profile syncs between ops), or without what a
+     * capture needs (the pinned ring, a fixed cuBLAS workspace) */
     if (!c->graphs || c->gr_off || ops_prof_on() || c->gr_capturing) return TS_OK;
+    if (!cu_pin_ready(be) || !c->blas_ws) {
+      c->gr_off = 1;
+      log_warn("cuda: decoding steps stay eager: no %s for CUDA graphs", c->blas_ws ? "pinned staging" : "cuBLAS workspace");
+      return TS_OK;
+    }
     if (c->gr_warm < GR_WARM) {
       c->gr_warm++;
       return TS_OK;
@@ -76,6 +96,7 @@ int cu_step_graph(backend *be, int phase) {
     /* the pinned ring starts over (a capture must not wait on its events): the last step's work
      * is done, as its tokens were read back */
     CU_TRY(cudaStreamSynchronize(c->st));
+    cu_free_dead(be); /* buffers the last captured step replaced */
     c->pin_cur = 0, c->pin_off = 0, c->pin_left[0] = c->pin_left[1] = 0;
     cudaError_t st = cudaStreamBeginCapture(c->st, cudaStreamCaptureModeRelaxed);
     if (st != cudaSuccess) { /* nothing recorded yet: the step runs eagerly */

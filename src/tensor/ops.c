@@ -468,16 +468,21 @@ int op_split_heads_kv(backend *be, const tensor *qkv, tensor *q, tensor *kc, ten
   int64_t R = Hkv > 0 && D > 0 ? tensor_numel(kc) / (Hkv * D) : 0;
   if (!kvrow) return err_set(e, TS_EARG, "%s: no cache rows given", op);
   if (Hkv < 1 || qkv->ne[2] != q->ne[2] + 2 * Hkv || q->ne[0] != qkv->ne[0] || q->ne[1] != qkv->ne[1] ||
-      q->ne[3] != D || D % 2 || D > 1024 || kc->ne[kc->ndim - 1] % D || R * Hkv * D != tensor_numel(kc)) {
+      q->ne[3] != D || D % 2 || D > 1024 || R * Hkv * D != tensor_numel(kc) ||
+      (kc->ndim == 2 ? kc->ne[1] != Hkv * D : kc->ne[kc->ndim - 1] != D || kc->ne[kc->ndim - 2] != Hkv)) {
     char sx[64], sq[64], sk[64];
     return err_set(e, TS_ESHAPE, "%s: qkv %s must hold the heads of q %s and of a cache %s with rows of whole heads",
                    op, tensor_shape_str(qkv, sx, sizeof sx), tensor_shape_str(q, sq, sizeof sq),
                    tensor_shape_str(kc, sk, sizeof sk));
   }
-  for (int64_t r = 0; r < BT; r++)
+  for (int64_t r = 0; r < BT; r++) {
     if (kvrow[r] < 0 || kvrow[r] >= R)
       return err_set(e, TS_EARG, "%s: cache row %d of row %lld is outside the %lld rows", op, kvrow[r], (long long)r,
                      (long long)R);
+    if (r && kvrow[r] <= kvrow[r - 1]) /* distinct rows: no two threads write one */
+      return err_set(e, TS_EARG, "%s: cache rows must increase (row %lld: %d after %d)", op, (long long)r, kvrow[r],
+                     kvrow[r - 1]);
+  }
   /* (1, R, Hkv, D) views: the backends read k and v's head count from ne[2] */
   tensor Kx = tensor_f32(NULL, 4, 1, R, Hkv, D), Vx = Kx;
   Kx.data = kc->data, Vx.data = vc->data;

@@ -75,7 +75,8 @@ int op_merge_heads(backend *be, const tensor *q, const tensor *k, const tensor *
 /* split_heads for a decoding step: q as above; the keys and values of qkv's row r (row-major
  * over B, T) go straight to row kvrow[r] (host) of the caches kc and vc, row tables of whole
  * heads ((B Tmax, Hkv D) or (B, Tmax, Hkv, D)): no k/v scratch and no row scatter after. The
- * rows must be distinct (the decoder's next positions); rows out of range are an error. */
+ * rows must increase (so no two are the same: the decoder's next positions, sequence by
+ * sequence); rows out of range or out of order are an error. */
 int op_split_heads_kv(backend *be, const tensor *qkv, tensor *q, tensor *kc, tensor *vc, const int32_t *kvrow,
                       const int32_t *pos, float theta, ts_err *e);
 

@@ -352,6 +352,7 @@ r=$?
 { echo; echo "== TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FUSE_ROUND=1 TSASR_PARITY_TOL=3e-2 (rc $r; decoding as 3a's)"
   cat "$build/fuse_parity_bf16.log"; } >> "$logs/sft_parity.log"
 [ $r = "$brc16" ] || fr="FAIL"
+grep -q '^D  generation' "$build/fuse_parity_bf16.log" || fr="FAIL" # no decoding printed: nothing to compare
 diff <(sed -n '/^D  generation/,$p' "$build/sft_parity_bf16.log") <(sed -n '/^D  generation/,$p' "$build/fuse_parity_bf16.log") \
   > /dev/null || fr="FAIL"
 step fuse_round "$fr" "bf16 parity rc $r vs 3a's $brc16; decoding $([ "$fr" = ok ] && echo "as 3a's" || echo "differs from 3a's")"
@@ -410,6 +411,8 @@ if left; then
       --steps 0 --G 8 --new 512 --gemm f32,bf16 >> "$logs/bench.log" 2>&1
     step bench_graphs "$([ $? = 0 ] && echo ok || echo FAIL)" \
       "$(sed -n '/TSASR_CUDA_GRAPHS=1$/,$p' "$logs/bench.log" | grep -o '[0-9]* tokens/s' | tr '\n' ' ')"
+  else
+    step bench_graphs SKIP "the graphs did not pass step 3f, or the time budget is spent"
   fi
   # bf16 rollouts with the fused rounding (step 3g)
   if [ "${fr:-ok}" = ok ] && left; then
@@ -418,6 +421,8 @@ if left; then
       --steps 0 --G 8 --new 512 --gemm bf16 >> "$logs/bench.log" 2>&1
     step bench_fuse "$([ $? = 0 ] && echo ok || echo FAIL)" \
       "$(sed -n '/TSASR_CUDA_FUSE_ROUND=1$/,$p' "$logs/bench.log" | grep -o '[0-9]* tokens/s' | tr '\n' ' ')"
+  else
+    step bench_fuse SKIP "the fused rounding did not pass step 3g, or the time budget is spent"
   fi
   # SFT steps in bf16 with the flash kernels (appended to bench.log; compare with bench_device's bf16 row)
   if [ "$fa" = ok ] && left; then
@@ -456,7 +461,9 @@ if left; then
   { echo; echo "== TSASR_PROFILE=host (no syncs)"; } >> "$logs/profile.log"
   TSASR_PROFILE=host timeout 60 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 0 \
     --G 8 --new 128 --gemm bf16 > "$build/profile_host.log" 2>&1
+  hrc=$?
   cat "$build/profile_host.log" >> "$logs/profile.log"
+  step profile_host "$([ $hrc = 0 ] && echo ok || echo "FAIL($hrc)")" "$(grep -m1 -E '^rollout' "$build/profile_host.log")"
   grep -E '^rollout' "$build/profile_host.log"
   awk '/^== phase/ { n = 0 } /^== phase/, 0 { if (n++ < 12) print }' "$build/profile_host.log"
   if [ "$d2" = ok ] && left; then # the rollout's table with the decoding kernels of step 3d

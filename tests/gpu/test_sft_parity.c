@@ -311,7 +311,7 @@ static int run_steps(backend *be, const char *dir, int grpo, const run_out *lead
     if (lead) { /* this step's weights against the leader's */
       if ((rc = be->ops->to_host(be, hw, m->ps.w, sizeof(float) * (size_t)m->ps.total, e))) break;
       double wd = vec_diff(lead->state + (t + 1) * n3, hw, m->ps.total);
-      if (!(wd <= o->wdiff)) o->wdiff = wd; /* NaN sticks */
+      if (!isnan(o->wdiff) && !(wd <= o->wdiff)) o->wdiff = wd; /* the largest; a NaN sticks */
     }
   }
   if (!rc && !lead) rc = state_xfer(&m->ps, o->state + STEPS * n3, 1, e);
