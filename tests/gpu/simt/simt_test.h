@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 /* a 64-bit LCG; sym() in [-1, 1) from its top 24 bits, unit() in [0, 1) from its top 53 */
@@ -24,4 +25,18 @@ inline double simt_nerr(const std::vector<float> &got, const std::vector<double>
     den += ref[i] * ref[i];
   }
   return std::sqrt(num / (den > 0 ? den : 1));
+}
+
+/* x rounded to bf16 (the bits), nearest even, computed from x's two bf16 neighbours in double:
+ * the reference for the kernels' bit-level rounding (finite x) */
+inline unsigned short simt_bf16_bits(float x) {
+  uint32_t u, lo_u, hi_u;
+  memcpy(&u, &x, 4);
+  lo_u = u & 0xffff0000u, hi_u = lo_u + 0x10000u;
+  float lo_f, hi_f;
+  memcpy(&lo_f, &lo_u, 4);
+  memcpy(&hi_f, &hi_u, 4);
+  double lo = std::fabs((double)lo_f), hi = std::fabs((double)hi_f), v = std::fabs((double)x);
+  bool down = v - lo < hi - v || (v - lo == hi - v && !((u >> 16) & 1u));
+  return (unsigned short)(down ? u >> 16 : (u >> 16) + 1);
 }

@@ -5,7 +5,6 @@
 // f32 kernels: normalised error <= 1e-6 (the rotation's angle as the host computes it). Exit 0
 // when every case passes.
 #include <cmath>
-#include <cstring>
 #include <cstdio>
 #include <vector>
 
@@ -80,12 +79,6 @@ static void run_heads(int BT, int Hq, int Hkv, int D, int rope, bool cache = fal
   check(what, simt_nerr(back, rx), err);
 }
 
-static float bits_f(uint32_t u) {
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
-
 static void run_swiglu(int N, int H, int packed) {
   int ld = packed ? 2 * H : H;
   std::vector<float> gt((size_t)N * ld), up(packed ? 0 : (size_t)N * H), y((size_t)N * H, NAN), g((size_t)N * H);
@@ -121,17 +114,8 @@ static void run_swiglu(int N, int H, int packed) {
   snprintf(what, sizeof what, "swiglu N=%d H=%d packed=%d (fwd, bwd)", N, H, packed);
   double e = std::max(simt_nerr(y, ry), simt_nerr(dg, rdg));
   if (!packed) e = std::max(e, simt_nerr(du, rdu));
-  /* the bf16 bits: y's nearest even (computed here in double: ties exactly at half a unit) */
-  long bad = 0;
-  for (size_t i = 0; i < y.size(); i++) {
-    uint32_t u32;
-    memcpy(&u32, &y[i], 4);
-    /* the two bf16 neighbours by magnitude */
-    double lo = std::fabs((double)bits_f(u32 & 0xffff0000u)),
-           hi = std::fabs((double)bits_f((u32 & 0xffff0000u) + 0x10000u)), v = std::fabs((double)y[i]);
-    uint32_t want = (v - lo < hi - v || (v - lo == hi - v && !((u32 >> 16) & 1u))) ? u32 >> 16 : (u32 >> 16) + 1;
-    if (yb[i] != (unsigned short)want) bad++;
-  }
+  long bad = 0; /* the bf16 bits: y's nearest even */
+  for (size_t i = 0; i < y.size(); i++) bad += yb[i] != simt_bf16_bits(y[i]);
   if (bad) printf("  %ld bf16 roundings of y differ\n", bad), err += bad;
   check(what, e, err);
 }
