@@ -412,6 +412,12 @@ extern "C" const char *cuda_gemm_name(void) {
   return g_ctx.gemm == TS_GEMM_BF16 ? "bf16" : g_ctx.gemm == TS_GEMM_TF32 ? "tf32" : "f32";
 }
 
+/* whether the environment variable name is set to v (the switches' start-up settings) */
+static int env_is(const char *name, const char *v) {
+  const char *s = getenv(name);
+  return s && !strcmp(s, v);
+}
+
 extern "C" backend *be_cuda(ts_err *e) {
   if (g_state == 1) return &g_cuda;
   if (g_state == 0) {
@@ -444,21 +450,15 @@ extern "C" backend *be_cuda(ts_err *e) {
         if (g_ctx.blas_ws) cudaFree(g_ctx.blas_ws);
         g_ctx.blas_ws = NULL;
       }
-      const char *fr = getenv("TSASR_CUDA_FUSE_ROUND");
-      g_ctx.fuse_round = fr && !strcmp(fr, "1");
-      const char *gr = getenv("TSASR_CUDA_GRAPHS");
-      g_ctx.graphs = gr && !strcmp(gr, "1");
+      g_ctx.fuse_round = env_is("TSASR_CUDA_FUSE_ROUND", "1");
+      g_ctx.graphs = env_is("TSASR_CUDA_GRAPHS", "1");
       g_ctx.device = 0; /* gemm: TS_GEMM_F32 (zero) unless cuda_set_gemm() or the environment says */
       const char *ar = getenv("TSASR_CUDA_ATTN_ROWS");
       if (ar && atoi(ar) > 0) g_ctx.attn_rows = atoi(ar);
-      const char *dk = getenv("TSASR_CUDA_DECODE_KERNELS");
-      g_ctx.dec2 = dk && !strcmp(dk, "1");
-      const char *wc = getenv("TSASR_CUDA_WEIGHT_COPY");
-      g_ctx.no_wcopy = wc && !strcmp(wc, "0");
-      const char *da = getenv("TSASR_CUDA_DECODE_ATTN");
-      g_ctx.dec_attn = !(da && !strcmp(da, "0"));
-      const char *fa = getenv("TSASR_CUDA_FLASH");
-      g_ctx.flash = fa && !strcmp(fa, "1");
+      g_ctx.dec2 = env_is("TSASR_CUDA_DECODE_KERNELS", "1");
+      g_ctx.no_wcopy = env_is("TSASR_CUDA_WEIGHT_COPY", "0");
+      g_ctx.dec_attn = !env_is("TSASR_CUDA_DECODE_ATTN", "0");
+      g_ctx.flash = env_is("TSASR_CUDA_FLASH", "1");
       const char *gm = getenv("TSASR_CUDA_GEMM");
       if (!gm || !cuda_set_gemm(gm)) {
         g_state = 1;

@@ -7,6 +7,14 @@
 #include "cli/cli.h"
 #include "tensor/backend.h"
 
+/* "on" or "off" for a CUDA switch read from the environment: def (1 on, 0 off) unless the
+ * variable says the other ("0" turns a default-on switch off, "1" a default-off one on) */
+static const char *switch_on(const char *name, int def) {
+  const char *v = getenv(name);
+  int on = def ? !(v && !strcmp(v, "0")) : (v && !strcmp(v, "1"));
+  return on ? "on" : "off";
+}
+
 int cli_doctor(int argc, char **argv) {
   (void)argc;
   (void)argv;
@@ -25,18 +33,15 @@ int cli_doctor(int argc, char **argv) {
     else
       printf("cuda runtime %d.%d: no device (%s)\n", info.cuda_runtime / 1000,
              (info.cuda_runtime % 1000) / 10, info.cuda_status);
-    /* kernel switches (docs/cuda.md): checked on an H200, and on or off by what it measured */
-    const char *fa = getenv("TSASR_CUDA_FLASH"), *dk = getenv("TSASR_CUDA_DECODE_KERNELS"),
-               *da = getenv("TSASR_CUDA_DECODE_ATTN"), *gr = getenv("TSASR_CUDA_GRAPHS"),
-               *fr = getenv("TSASR_CUDA_FUSE_ROUND");
+    /* the kernel switches and how the environment sets them (docs/cuda.md says which ran on a GPU) */
     printf("cuda kernel switches: split-key decoding attention %s (TSASR_CUDA_DECODE_ATTN=0 turns it off), "
            "flash attention in bf16 %s (TSASR_CUDA_FLASH=1; slower so far), small-row decoding GEMM %s "
            "(TSASR_CUDA_DECODE_KERNELS=1; slower than cuBLAS so far), decoding steps as CUDA graphs %s "
            "(TSASR_CUDA_GRAPHS=1; not yet run on a GPU), fused rounding of GEMM operands %s "
            "(TSASR_CUDA_FUSE_ROUND=1; not yet run on a GPU)\n",
-           da && !strcmp(da, "0") ? "off" : "on", fa && !strcmp(fa, "1") ? "on" : "off",
-           dk && !strcmp(dk, "1") ? "on" : "off", gr && !strcmp(gr, "1") ? "on" : "off",
-           fr && !strcmp(fr, "1") ? "on" : "off");
+           switch_on("TSASR_CUDA_DECODE_ATTN", 1), switch_on("TSASR_CUDA_FLASH", 0),
+           switch_on("TSASR_CUDA_DECODE_KERNELS", 0), switch_on("TSASR_CUDA_GRAPHS", 0),
+           switch_on("TSASR_CUDA_FUSE_ROUND", 0));
   }
   printf("audio: %s, lua: %s, workbench: %s\n",
 #ifdef TS_HAVE_AUDIO

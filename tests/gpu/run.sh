@@ -187,6 +187,16 @@ ops_env() {
   return $r
 }
 
+# parity_env LOG CAP NOTE VAR=value...: test_sft_parity with those settings (at most CAP s) into
+# LOG, appended to sft_parity.log under a header naming them (and NOTE); sets par_rc
+parity_env() {
+  local log=$1 cap=$2 note=$3
+  shift 3
+  env "$@" timeout "$cap" "$build/tests/gpu/test_sft_parity" > "$log" 2>&1
+  par_rc=$?
+  { echo; echo "== $* (rc $par_rc${note:+; $note})"; cat "$log"; } >> "$logs/sft_parity.log"
+}
+
 # no_worse LOG RC: a bf16 parity run with a switch on is no worse than 3a's without it: it
 # passed, or it failed (rc 1) with no more MISMATCH lines than 3a and none in its generation
 # part beyond 3a's (a crash or a timeout fails)
@@ -270,19 +280,16 @@ for grp in matmul attention; do
   ops_env "$build/dec2_$grp.log" "$grp" TSASR_CUDA_DECODE_KERNELS=1 || d2="FAIL"
   d2note="$d2note$grp $(tail -n 1 "$build/dec2_$grp.log" | sed 's/^test_backend_ops: //');  "
 done
-TSASR_CUDA_DECODE_KERNELS=1 timeout 90 "$build/tests/gpu/test_sft_parity" > "$build/dec2_parity.log" 2>&1
-r=$?
-{ echo; echo "== TSASR_CUDA_DECODE_KERNELS=1 (rc $r)"; cat "$build/dec2_parity.log"; } >> "$logs/sft_parity.log"
+parity_env "$build/dec2_parity.log" 90 "" TSASR_CUDA_DECODE_KERNELS=1
+r=$par_rc
 grep -E 'MISMATCH|generation|G=|^test_sft_parity: (PASS|FAIL)' "$build/dec2_parity.log" | head -n 12
 [ $r = 0 ] || d2="FAIL"
 d2note="${d2note}parity $(tail -n 1 "$build/dec2_parity.log" | sed 's/^test_sft_parity: //')"
 # in bf16 the small-row GEMMs of decoding read the weights' bf16 copy (cu_weights_bf16): the
 # bf16 parity with them must be no worse than 3a's without them
-TSASR_CUDA_GEMM=bf16 TSASR_CUDA_DECODE_KERNELS=1 TSASR_PARITY_TOL=3e-2 timeout 60 "$build/tests/gpu/test_sft_parity" \
-  > "$build/dec2_parity_bf16.log" 2>&1
-r=$?
-{ echo; echo "== TSASR_CUDA_GEMM=bf16 TSASR_CUDA_DECODE_KERNELS=1 TSASR_PARITY_TOL=3e-2 (rc $r; compare with 3a)"
-  cat "$build/dec2_parity_bf16.log"; } >> "$logs/sft_parity.log"
+parity_env "$build/dec2_parity_bf16.log" 60 "compare with 3a" TSASR_CUDA_GEMM=bf16 TSASR_CUDA_DECODE_KERNELS=1 \
+  TSASR_PARITY_TOL=3e-2
+r=$par_rc
 grep -E 'generation|G=' "$build/dec2_parity_bf16.log" | head -n 4
 no_worse "$build/dec2_parity_bf16.log" $r || d2="FAIL"
 d2note="$d2note; parity(bf16) rc $r vs 3a's $brc16"
@@ -307,10 +314,8 @@ for f in 0 1; do
   ops_env "$build/flash$f.log" attention TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FLASH=$f TSASR_OPS_TOL=1e-2 || fa="FAIL"
   fanote="${fanote}flash=$f: $(grep -E '^attention ' "$build/flash$f.log" | tr -s ' ' | tr '\n' ' ') "
 done
-TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FLASH=1 TSASR_PARITY_TOL=3e-2 timeout 60 "$build/tests/gpu/test_sft_parity" \
-  > "$build/flash_parity.log" 2>&1
-r=$?
-{ echo; echo "== TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FLASH=1 TSASR_PARITY_TOL=3e-2 (rc $r; compare with 3a)"; cat "$build/flash_parity.log"; } >> "$logs/sft_parity.log"
+parity_env "$build/flash_parity.log" 60 "compare with 3a" TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FLASH=1 TSASR_PARITY_TOL=3e-2
+r=$par_rc
 grep -E '^(test_sft_parity|  MISMATCH loss|     weights)' "$build/flash_parity.log" | head -n 10
 fanote="${fanote}parity(bf16) rc $r vs 3a's $brc16"
 # no worse than the bf16 run without it: passing, or "differs" (1) as 3a did; a crash, a
@@ -331,17 +336,14 @@ step flash "$fa" "$fanote"
 # where it must pass as without graphs, and in bf16, no worse than 3a; reported, not required.
 # When it says ok and bench_graphs below is faster, make it the default ----
 gr=ok
-TSASR_CUDA_GRAPHS=1 timeout 90 "$build/tests/gpu/test_sft_parity" > "$build/graphs_parity.log" 2>&1
-r=$?
-{ echo; echo "== TSASR_CUDA_GRAPHS=1 (rc $r)"; cat "$build/graphs_parity.log"; } >> "$logs/sft_parity.log"
+parity_env "$build/graphs_parity.log" 90 "" TSASR_CUDA_GRAPHS=1
+r=$par_rc
 grep -E 'generation|G=|^test_sft_parity: (PASS|FAIL)|cuda:' "$build/graphs_parity.log" | head -n 8
 [ $r = 0 ] || gr="FAIL"
 grnote="parity $(tail -n 1 "$build/graphs_parity.log" | sed 's/^test_sft_parity: //')"
-TSASR_CUDA_GEMM=bf16 TSASR_CUDA_GRAPHS=1 TSASR_PARITY_TOL=3e-2 timeout 60 "$build/tests/gpu/test_sft_parity" \
-  > "$build/graphs_parity_bf16.log" 2>&1
-r=$?
-{ echo; echo "== TSASR_CUDA_GEMM=bf16 TSASR_CUDA_GRAPHS=1 TSASR_PARITY_TOL=3e-2 (rc $r; compare with 3a)"
-  cat "$build/graphs_parity_bf16.log"; } >> "$logs/sft_parity.log"
+parity_env "$build/graphs_parity_bf16.log" 60 "compare with 3a" TSASR_CUDA_GEMM=bf16 TSASR_CUDA_GRAPHS=1 \
+  TSASR_PARITY_TOL=3e-2
+r=$par_rc
 no_worse "$build/graphs_parity_bf16.log" $r || gr="FAIL"
 step graphs "$gr" "$grnote; parity(bf16) rc $r vs 3a's $brc16"
 
@@ -350,11 +352,9 @@ step graphs "$gr" "$grnote; parity(bf16) rc $r vs 3a's $brc16"
 # it instead of a rounding launch of its own. The same rounding of the same values, so the bf16
 # parity's decoding part must print exactly what 3a's printed ----
 fr=ok
-TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FUSE_ROUND=1 TSASR_PARITY_TOL=3e-2 timeout 60 "$build/tests/gpu/test_sft_parity" \
-  > "$build/fuse_parity_bf16.log" 2>&1
-r=$?
-{ echo; echo "== TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FUSE_ROUND=1 TSASR_PARITY_TOL=3e-2 (rc $r; decoding as 3a's)"
-  cat "$build/fuse_parity_bf16.log"; } >> "$logs/sft_parity.log"
+parity_env "$build/fuse_parity_bf16.log" 60 "decoding as 3a's" TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FUSE_ROUND=1 \
+  TSASR_PARITY_TOL=3e-2
+r=$par_rc
 [ $r = "$brc16" ] || fr="FAIL"
 grep -q '^D  generation' "$build/fuse_parity_bf16.log" || fr="FAIL" # no decoding printed: nothing to compare
 diff <(sed -n '/^D  generation/,$p' "$build/sft_parity_bf16.log") <(sed -n '/^D  generation/,$p' "$build/fuse_parity_bf16.log") \

@@ -27,16 +27,19 @@ inline double simt_nerr(const std::vector<float> &got, const std::vector<double>
   return std::sqrt(num / (den > 0 ? den : 1));
 }
 
-/* x rounded to bf16 (the bits), nearest even, computed from x's two bf16 neighbours in double:
- * the reference for the kernels' bit-level rounding (finite x) */
+/* x rounded to bf16 (the bits), nearest even, computed apart from the kernels' bit trick: x's
+ * two bf16 neighbours by magnitude in double, the closer one, ties to the even mantissa; past
+ * the largest bf16 the upper neighbour is 2^128 (infinity); infinities stay (x not NaN) */
 inline unsigned short simt_bf16_bits(float x) {
   uint32_t u, lo_u, hi_u;
   memcpy(&u, &x, 4);
   lo_u = u & 0xffff0000u, hi_u = lo_u + 0x10000u;
+  if (std::isinf(x)) return (unsigned short)(u >> 16);
   float lo_f, hi_f;
   memcpy(&lo_f, &lo_u, 4);
   memcpy(&hi_f, &hi_u, 4);
-  double lo = std::fabs((double)lo_f), hi = std::fabs((double)hi_f), v = std::fabs((double)x);
-  bool down = v - lo < hi - v || (v - lo == hi - v && !((u >> 16) & 1u));
+  double v = std::fabs((double)x), dl = v - std::fabs((double)lo_f);
+  double dh = std::isinf(hi_f) ? std::ldexp(1.0, 128) - v : std::fabs((double)hi_f) - v;
+  bool down = dl < dh || (dl == dh && !((u >> 16) & 1u));
   return (unsigned short)(down ? u >> 16 : (u >> 16) + 1);
 }

@@ -120,13 +120,7 @@ static void run_to_bf16() {
       bad += !std::isnan(got);
       continue;
     }
-    uint32_t u = __float_as_uint(f), lo = u & 0xffff0000u, hi = lo + 0x10000u;
-    double dl = std::fabs((double)f - (double)__uint_as_float(lo)), dh;
-    float fh = __uint_as_float(hi);
-    dh = std::isinf(fh) && !std::isinf(f) ? std::ldexp(1.0, 128) - std::fabs((double)f) : std::fabs((double)fh - (double)f);
-    if (std::isinf(f)) dh = INFINITY, dl = 0.0;
-    uint32_t want = dl < dh ? lo : dh < dl ? hi : ((lo >> 16) & 1u) ? hi : lo;
-    bad += ((uint32_t)dst[(size_t)i] << 16) != want;
+    bad += dst[(size_t)i] != simt_bf16_bits(f);
   }
   bool ok = err == 0 && bad == 0;
   printf("%s to_bf16 n=%lld: %d wrong, emulator errors %ld\n", ok ? "ok  " : "FAIL", (long long)n, bad, err);

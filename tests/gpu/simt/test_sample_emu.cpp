@@ -2,11 +2,11 @@
 // threads per row) run under the SIMT emulator against the CPU backend's sample op, the
 // reference the GPU harness also compares with. Cases: greedy, temperature, top-k, top-p and
 // both; rows with runs of tied logits; a banned id for all rows and one per row; ids past
-// n_real; the audio placeholder's ban; rows of Qwen2's 151,936 logits; top-k cuts that fall on
-// the edge of a group of tied logits; a top-p mass reached exactly at a bin's edge. The token must be the CPU's (the kernel's integer top-k
-// / top-p cut makes the kept set and the draw exact; the plain temperature pick could differ
-// only for a draw within rounding of a boundary) and the log-prob within 1e-6 of it. Exit 0
-// when every row agrees.
+// n_real; the audio placeholder's ban; rows of Qwen2's 151,936 logits; top-k cuts at the edge of
+// a group of tied logits; a top-p mass reached exactly at a radix bin's edge. The token must be
+// the CPU's (the kernel's integer top-k / top-p cut makes the kept set and the draw exact; the
+// plain temperature pick could differ only for a draw within rounding of a boundary) and the
+// log-prob within 1e-6 of it. Exit 0 when every row agrees.
 #include <cmath>
 #include <cstdio>
 #include <vector>
