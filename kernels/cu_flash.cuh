@@ -1,87 +1,192 @@
-// cu_flash.cuh — attention forward on tensor cores for the bf16 GEMM precision: a flash-style
-// kernel that never writes the (Tq, Tk) scores to memory. A block takes 64 queries of one
-// (batch row, query head); its 4 warps own 16 query rows each. Per tile of 64 keys the block
-// stages K and V (rounded to bf16, as cuBLAS's FAST_16BF rounds the operands of the batched
-// GEMMs in the materialised path), each warp forms its scores S = Q K^T with 16x16x16 bf16
-// WMMA products (f32 sums) into shared memory, updates its rows' running max and sum (online
-// softmax in f32, two lanes per row), writes P = exp(scale S - max) rounded to bf16, rescales
-// its f32 output rows and adds P V with WMMA. At the end O /= sum and lse = max + log(sum), the
-// CPU's definitions (a row with no visible key: O = 0, lse = -inf), so the backward can
-// recompute P from lse. Masks as the CPU's: key j is visible to query i of batch row b when
-// j < kv_len[b] and, causal, j <= q_pos0[b] + i. Grouped-query heads read K/V head
-// h / (Hq / Hkv). D is 64 or 128 (template); no additive bias (the materialised path takes it).
+// cu_flash.cuh — attention on tensor cores for the bf16 GEMM precision, flash style: the
+// (Tq, Tk) scores never go to memory. Built on mma.sync m16n8k16 (cu_mma.cuh) with every
+// product's operands and sums in registers (FlashAttention-2's organisation): a warp owns 16
+// rows of the product it accumulates, the scores of a 64-wide tile stay in its accumulators,
+// and their softmax, packed to bf16 pairs, is directly the A operand of the next product.
+// Shared memory holds only the staged bf16 tiles of the other operand (row-major for a
+// product over D, transposed for a product over the tile's rows), so every fragment register
+// is one 32-bit shared load; row strides of 8 extra bf16 keep the 32 lanes of such a load on
+// 32 banks.
+//
+// Forward: a block takes 64 queries of one (batch row, query head), 4 warps of 16 rows; per
+// tile of 64 keys it stages K (row-major) and V (transposed), forms S = Q K^T, updates each
+// row's running max and sum (online softmax in f32; a row's 4 lanes meet over two shuffles),
+// rescales its output and adds P V. At the end O /= sum and lse = max + log(sum), the CPU's
+// definitions (a row with no visible key: O = 0, lse = -inf), so the backward recomputes P
+// from lse. Masks as the CPU's: key j is visible to query i of batch row b when j < kv_len[b]
+// and, causal, j <= q_pos0[b] + i. Grouped-query heads read K/V head h / (Hq / Hkv). D is 64
+// or 128 (template); no additive bias (the materialised path takes it). Q, K, V, P (and in the
+// backward dO and dS) are rounded to bf16 as the operands of the products they feed, as
+// cuBLAS's FAST_16BF rounds the operands of the batched GEMMs in the materialised path.
 // Device code only: included by cu_attn.cu, and by tests/gpu/simt/test_flash_emu.cpp, which
 // runs it under the SIMT emulator (SIMT_EMU) against a double-precision reference in ctest.
 #pragma once
 
-#include "cu_dev.cuh"
+#include "cu_mma.cuh"
 #ifdef SIMT_EMU
 #define FL_UNROLL
 #else
-#include <cuda_bf16.h>
-#include <mma.h>
 #define FL_UNROLL _Pragma("unroll") /* loops over fragment arrays: registers, not local memory */
 #endif
 
 #define FL_BQ 64      /* queries per block: 4 warps x 16 rows */
 #define FL_BK 64      /* keys per tile */
 #define FL_THREADS 128
+#define FL_LDT (FL_BK + 8) /* bf16 row stride of a transposed (D, 64) tile */
 
-/* Shared memory of one block. Row strides are padded (bank spread) and keep every 16-row,
- * 16-column tile 32-byte aligned, as WMMA loads and stores require. */
+/* bf16 row stride of a row-major (64, D) tile */
 template <int D>
-struct fl_geom {
-  static constexpr int LDH = D + 8;     /* bf16 rows of the Q, K, V tiles */
-  static constexpr int LDS = FL_BK + 4; /* f32 rows of a warp's scores (16, BK) */
-  static constexpr int LDP = FL_BK + 8; /* bf16 rows of a warp's probabilities (16, BK) */
-  static constexpr int LDO = D + 4;     /* f32 rows of a warp's output (16, D) */
-  static constexpr size_t q_off = 0;
-  static constexpr size_t k_off = q_off + 2 * FL_BQ * LDH;
-  static constexpr size_t v_off = k_off + 2 * FL_BK * LDH;
-  static constexpr size_t s_off = v_off + 2 * FL_BK * LDH;
-  static constexpr size_t p_off = s_off + 4 * 4 * 16 * LDS;
-  static constexpr size_t o_off = p_off + 2 * 4 * 16 * LDP;
-  static constexpr size_t bytes = o_off + 4 * 4 * 16 * LDO;
+struct fl_ld {
+  static constexpr int v = D + 8;
 };
 
-/* Stages 64 rows of one or two (., T, H, D) tensors (rows t0 + rr of the head at base =
- * element offset of row 0, rows rs elements apart) into bf16 tiles of row stride ldh; rows at
- * or past lim are zeros. b / db may be NULL. Every thread of the block takes part. */
+/* Shared memory of the forward: K (64, D) row-major, V^T (D, 64). */
 template <int D>
-__device__ __forceinline__ void fl_stage(__nv_bfloat16 *da, __nv_bfloat16 *db, const float *a, const float *b,
-                                         int64_t base, int64_t rs, int t0, int lim, int ldh) {
-  for (int e = threadIdx.x; e < 64 * D; e += FL_THREADS) {
-    int rr = e / D, d = e % D, t = t0 + rr;
-    int64_t off = base + (int64_t)t * rs + d;
-    da[rr * ldh + d] = __float2bfloat16(t < lim ? a[off] : 0.0f);
-    if (db) db[rr * ldh + d] = __float2bfloat16(t < lim ? b[off] : 0.0f);
+struct fl_geom {
+  static constexpr size_t k_off = 0;
+  static constexpr size_t vt_off = k_off + 2 * FL_BK * fl_ld<D>::v;
+  static constexpr size_t bytes = vt_off + 2 * D * FL_LDT;
+};
+
+/* Stages rows t0 .. t0+63 of one head of a (., T, H, D) f32 tensor (src + base is row t0's
+ * head, rows rs floats apart) as bf16: row-major into rm (row stride fl_ld<D>) and/or
+ * transposed into tr ((D, 64), row stride FL_LDT); rows at or past lim are zeros. Either
+ * destination may be NULL. Every thread of the block takes part; lanes read consecutive
+ * elements of a row and write bf16 pairs. */
+template <int D>
+__device__ __forceinline__ void fl_stage(uint32_t *rm, uint32_t *tr, const float *src, int64_t base, int64_t rs,
+                                         int t0, int lim) {
+  const float *p = src + base;
+  if (rm)
+    for (int e = threadIdx.x; e < 64 * D / 2; e += FL_THREADS) {
+      int r = e / (D / 2), d = 2 * (e % (D / 2));
+      const float *row = p + (int64_t)r * rs;
+      bool in = t0 + r < lim;
+      rm[r * (fl_ld<D>::v / 2) + d / 2] = cu_bf16x2(in ? row[d] : 0.0f, in ? row[d + 1] : 0.0f);
+    }
+  if (tr)
+    for (int e = threadIdx.x; e < 32 * D; e += FL_THREADS) {
+      int r = 2 * (e / D), d = e % D;
+      const float *row = p + (int64_t)r * rs;
+      float lo = t0 + r < lim ? row[d] : 0.0f, hi = t0 + r + 1 < lim ? row[rs + d] : 0.0f;
+      tr[d * (FL_LDT / 2) + r / 2] = cu_bf16x2(lo, hi);
+    }
+}
+
+/* A fragments of 16 rows (r0 and r0 + 8 as this lane's g rows) of one head of a (., T, H, D)
+ * f32 tensor, rounded to bf16, straight from global memory: rows at or past lim are zeros.
+ * a[ks] covers columns 16 ks .. 16 ks + 15. */
+template <int D>
+__device__ __forceinline__ void fl_afrag(uint32_t (&a)[D / 16][4], const float *src, int64_t base, int64_t rs, int r0,
+                                         int lim) {
+  const int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
+  const float *x0 = src + base + (int64_t)(r0 + g) * rs, *x1 = x0 + 8 * rs;
+  const bool in0 = r0 + g < lim, in1 = r0 + g + 8 < lim;
+  FL_UNROLL
+  for (int ks = 0; ks < D / 16; ks++) {
+    int c = 16 * ks + 2 * t;
+    a[ks][0] = in0 ? cu_bf16x2(x0[c], x0[c + 1]) : 0u;
+    a[ks][1] = in1 ? cu_bf16x2(x1[c], x1[c + 1]) : 0u;
+    a[ks][2] = in0 ? cu_bf16x2(x0[c + 8], x0[c + 9]) : 0u;
+    a[ks][3] = in1 ? cu_bf16x2(x1[c + 8], x1[c + 9]) : 0u;
   }
 }
 
-typedef nvcuda::wmma::fragment<nvcuda::wmma::matrix_a, 16, 16, 16, __nv_bfloat16, nvcuda::wmma::row_major> fl_fa;
-
-/* A warp's two (16, 64) products against the rows of two staged (64, D) tiles: o1 = a1 X^T and
- * o2 = a2 Y^T (a1, a2: the warp's 16 rows as D/16 fragments), stored in f32 at row stride lds */
+/* acc[nt] (16, 8) = A (16, D) X^T for the 8 key tiles nt of a staged row-major (64, D) tile X:
+ * the product over D (S = Q K^T, dP = dO V^T, S^T = K Q^T, dP^T = V dO^T) */
 template <int D>
-__device__ __forceinline__ void fl_two_products(const fl_fa (&a1)[D / 16], const fl_fa (&a2)[D / 16],
-                                                const __nv_bfloat16 *X, const __nv_bfloat16 *Y, int ldh, float *o1,
-                                                float *o2, int lds) {
-  using namespace nvcuda;
+__device__ __forceinline__ void fl_prod_rows(float (&acc)[8][4], const uint32_t (&a)[D / 16][4], const uint32_t *X) {
+  const int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
   FL_UNROLL
-  for (int nb = 0; nb < 4; nb++) {
-    wmma::fragment<wmma::accumulator, 16, 16, 16, float> s, p;
-    wmma::fill_fragment(s, 0.0f);
-    wmma::fill_fragment(p, 0.0f);
+  for (int nt = 0; nt < 8; nt++) {
+    acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
+    const uint32_t *row = X + (8 * nt + g) * (fl_ld<D>::v / 2);
     FL_UNROLL
-    for (int kb = 0; kb < D / 16; kb++) {
-      wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> fx, fy;
-      wmma::load_matrix_sync(fx, X + nb * 16 * ldh + kb * 16, ldh);
-      wmma::load_matrix_sync(fy, Y + nb * 16 * ldh + kb * 16, ldh);
-      wmma::mma_sync(s, a1[kb], fx, s);
-      wmma::mma_sync(p, a2[kb], fy, p);
+    for (int ks = 0; ks < D / 16; ks++) {
+      uint32_t b[2] = {row[8 * ks + t], row[8 * ks + 4 + t]};
+      cu_mma16816(acc[nt], a[ks], b);
     }
-    wmma::store_matrix_sync(o1 + nb * 16, s, lds, wmma::mem_row_major);
-    wmma::store_matrix_sync(o2 + nb * 16, p, lds, wmma::mem_row_major);
+  }
+}
+
+/* out[nd] (16, 8) += P (16, 64) Y for the D / 8 column tiles nd of a staged transposed tile
+ * Y^T (D, 64): the product over the tile's 64 rows (O += P V, dV += P^T dO, dK += dS^T Q,
+ * dQ += dS K). P comes as accumulators p[nt] (16, 8), packed here to bf16 A fragments. */
+template <int D>
+__device__ __forceinline__ void fl_prod_cols(float (&out)[D / 8][4], const float (&p)[8][4], const uint32_t *Yt) {
+  const int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
+  uint32_t a[4][4];
+  FL_UNROLL
+  for (int kk = 0; kk < 4; kk++) {
+    a[kk][0] = cu_bf16x2(p[2 * kk][0], p[2 * kk][1]);
+    a[kk][1] = cu_bf16x2(p[2 * kk][2], p[2 * kk][3]);
+    a[kk][2] = cu_bf16x2(p[2 * kk + 1][0], p[2 * kk + 1][1]);
+    a[kk][3] = cu_bf16x2(p[2 * kk + 1][2], p[2 * kk + 1][3]);
+  }
+  FL_UNROLL
+  for (int nd = 0; nd < D / 8; nd++) {
+    const uint32_t *row = Yt + (8 * nd + g) * (FL_LDT / 2);
+    FL_UNROLL
+    for (int kk = 0; kk < 4; kk++) {
+      uint32_t b[2] = {row[8 * kk + t], row[8 * kk + 4 + t]};
+      cu_mma16816(out[nd], a[kk], b);
+    }
+  }
+}
+
+/* the sum (max) over a row's 4 lanes (lanes 4g .. 4g + 3 hold row g's columns) */
+__device__ __forceinline__ float fl_quad_sum(float v) {
+  v += __shfl_xor_sync(0xffffffffu, v, 1);
+  return v + __shfl_xor_sync(0xffffffffu, v, 2);
+}
+__device__ __forceinline__ float fl_quad_max(float v) {
+  v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
+  return fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
+}
+
+/* keys [0, lim) visible to query i (0 past Tq): the masks */
+__device__ __forceinline__ int fl_lim(int i, int Tq, int klen, int causal, int p0) {
+  if (i >= Tq) return 0;
+  int lim = klen;
+  if (causal && p0 + i + 1 < lim) lim = p0 + i + 1;
+  return lim < 0 ? 0 : lim;
+}
+
+/* kv_len[b] clamped to [0, Tk] (NULL: Tk) */
+__device__ __forceinline__ int fl_klen(const int *kv_len, int b, int Tk) {
+  int klen = kv_len ? kv_len[b] : Tk;
+  return klen < 0 ? 0 : klen > Tk ? Tk : klen;
+}
+
+/* keys [0, kend) some query of the tile [q0, q0 + 64) sees */
+__device__ __forceinline__ int fl_kend(int q0, int Tq, int klen, int causal, int p0) {
+  int kend = klen;
+  if (causal) {
+    int last = (q0 + FL_BQ < Tq ? q0 + FL_BQ : Tq) - 1;
+    if (p0 + last + 1 < kend) kend = p0 + last + 1;
+  }
+  return kend < 0 ? 0 : kend;
+}
+
+/* dst row r (of a (., T, H, D) tensor at base, rows rs apart) += f * this lane's accumulator
+ * columns (acc[nd][0..1] for row r0 + g, acc[nd][2..3] for r0 + g + 8) where the row < lim */
+template <int D>
+__device__ __forceinline__ void fl_add_rows(float *dst, int64_t base, int64_t rs, int r0, int lim,
+                                            const float (&acc)[D / 8][4], float f0, float f1, int add) {
+  const int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
+  float *x0 = dst + base + (int64_t)(r0 + g) * rs, *x1 = x0 + 8 * rs;
+  const bool in0 = r0 + g < lim, in1 = r0 + g + 8 < lim;
+  FL_UNROLL
+  for (int nd = 0; nd < D / 8; nd++) {
+    int c = 8 * nd + 2 * t;
+    if (in0) {
+      x0[c] = (add ? x0[c] : 0.0f) + f0 * acc[nd][0];
+      x0[c + 1] = (add ? x0[c + 1] : 0.0f) + f0 * acc[nd][1];
+    }
+    if (in1) {
+      x1[c] = (add ? x1[c] : 0.0f) + f1 * acc[nd][2];
+      x1[c + 1] = (add ? x1[c + 1] : 0.0f) + f1 * acc[nd][3];
+    }
   }
 }
 
@@ -92,117 +197,77 @@ __global__ void __launch_bounds__(FL_THREADS)
     k_flash_fwd(const float *__restrict__ q, const float *__restrict__ k, const float *__restrict__ v, float *out,
                 float *lse, int Tq, int Tk, int Hq, int Hkv, float scale, int causal, const int *kv_len,
                 const int *q_pos0) {
-  using namespace nvcuda;
   typedef fl_geom<D> G;
-  typedef wmma::fragment<wmma::accumulator, 16, 16, 16, float> facc;
   CU_DYN_SMEM(unsigned char, smem);
-  __nv_bfloat16 *Qs = (__nv_bfloat16 *)(smem + G::q_off), *Ks = (__nv_bfloat16 *)(smem + G::k_off),
-                *Vs = (__nv_bfloat16 *)(smem + G::v_off);
-  const int tid = threadIdx.x, w = tid >> 5, lane = tid & 31;
-  float *Sw = (float *)(smem + G::s_off) + w * 16 * G::LDS;                     /* (16, BK) */
-  __nv_bfloat16 *Pw = (__nv_bfloat16 *)(smem + G::p_off) + w * 16 * G::LDP;      /* (16, BK) */
-  float *Ow = (float *)(smem + G::o_off) + w * 16 * G::LDO;                     /* (16, D) */
+  uint32_t *Ks = (uint32_t *)(smem + G::k_off), *Vt = (uint32_t *)(smem + G::vt_off);
+  const int w = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int b = blockIdx.z, h = blockIdx.y, q0 = blockIdx.x * FL_BQ, hk = h / (Hq / Hkv);
   const int64_t qs = (int64_t)Hq * D, ks = (int64_t)Hkv * D; /* row strides of q/out and k/v */
-  int klen = kv_len ? kv_len[b] : Tk;
-  klen = klen < 0 ? 0 : klen > Tk ? Tk : klen;
-  const int p0 = q_pos0 ? q_pos0[b] : 0;
-  int kend = klen; /* keys any query of the block sees: [0, kend) */
-  if (causal) {
-    int last = (q0 + FL_BQ < Tq ? q0 + FL_BQ : Tq) - 1;
-    if (p0 + last + 1 < kend) kend = p0 + last + 1;
-  }
-  /* the Q tile in bf16 (rows past Tq zero); this warp's output rows start at 0 */
-  fl_stage<D>(Qs, NULL, q, NULL, (int64_t)b * Tq * qs + (int64_t)h * D, qs, q0, Tq, G::LDH);
-  for (int e = lane; e < 16 * D; e += 32) Ow[(e / D) * G::LDO + e % D] = 0.0f;
-  /* this lane's query row (two lanes per row) and its half of a tile's columns */
-  const int r = lane >> 1, half = lane & 1, i = q0 + w * 16 + r;
-  int lim = 0; /* keys [0, lim) visible to query i */
-  if (i < Tq) {
-    lim = klen;
-    if (causal && p0 + i + 1 < lim) lim = p0 + i + 1;
-    if (lim < 0) lim = 0;
-  }
-  float m = -INFINITY, l = 0.0f; /* running max of the scaled scores, running sum */
-  __syncthreads();
-  fl_fa fq[D / 16];
+  const int klen = fl_klen(kv_len, b, Tk), p0 = q_pos0 ? q_pos0[b] : 0;
+  const int kend = fl_kend(q0, Tq, klen, causal, p0);
+  const int r0 = q0 + 16 * w, i0 = r0 + g, i1 = i0 + 8; /* this lane's two query rows */
+  const int lim0 = fl_lim(i0, Tq, klen, causal, p0), lim1 = fl_lim(i1, Tq, klen, causal, p0);
+  uint32_t qa[D / 16][4];
+  fl_afrag<D>(qa, q, (int64_t)b * Tq * qs + (int64_t)h * D, qs, r0, Tq);
+  float o[D / 8][4];
   FL_UNROLL
-  for (int kb = 0; kb < D / 16; kb++) wmma::load_matrix_sync(fq[kb], Qs + w * 16 * G::LDH + kb * 16, G::LDH);
+  for (int nd = 0; nd < D / 8; nd++) o[nd][0] = o[nd][1] = o[nd][2] = o[nd][3] = 0.0f;
+  float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f; /* running max (scaled), this lane's part of the sum */
   for (int k0 = 0; k0 < kend; k0 += FL_BK) {
-    fl_stage<D>(Ks, Vs, k, v, (int64_t)b * Tk * ks + (int64_t)hk * D, ks, k0, kend, G::LDH);
+    __syncthreads(); /* the previous tile's readers are done */
+    const int64_t kb = ((int64_t)b * Tk + k0) * ks + (int64_t)hk * D;
+    fl_stage<D>(Ks, NULL, k, kb, ks, k0, kend);
+    fl_stage<D>(NULL, Vt, v, kb, ks, k0, kend);
     __syncthreads();
-    /* S (16, BK) = Q_w K^T */
+    float s[8][4];
+    fl_prod_rows<D>(s, qa, Ks);
+    float mx0 = -INFINITY, mx1 = -INFINITY;
     FL_UNROLL
-    for (int nb = 0; nb < FL_BK / 16; nb++) {
-      facc acc;
-      wmma::fill_fragment(acc, 0.0f);
-      FL_UNROLL
-      for (int kb = 0; kb < D / 16; kb++) {
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> fk;
-        wmma::load_matrix_sync(fk, Ks + nb * 16 * G::LDH + kb * 16, G::LDH);
-        wmma::mma_sync(acc, fq[kb], fk, acc);
-      }
-      wmma::store_matrix_sync(Sw + nb * 16, acc, G::LDS, wmma::mem_row_major);
+    for (int nt = 0; nt < 8; nt++) {
+      int j = k0 + 8 * nt + 2 * t;
+      s[nt][0] = j < lim0 ? s[nt][0] * scale : -INFINITY;
+      s[nt][1] = j + 1 < lim0 ? s[nt][1] * scale : -INFINITY;
+      s[nt][2] = j < lim1 ? s[nt][2] * scale : -INFINITY;
+      s[nt][3] = j + 1 < lim1 ? s[nt][3] * scale : -INFINITY;
+      mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));
+      mx1 = fmaxf(mx1, fmaxf(s[nt][2], s[nt][3]));
     }
-    __syncwarp();
-    /* online softmax over this lane's half row */
-    const float *srow = Sw + r * G::LDS + half * (FL_BK / 2);
-    __nv_bfloat16 *prow = Pw + r * G::LDP + half * (FL_BK / 2);
-    const int jb = k0 + half * (FL_BK / 2);
-    float mx = -INFINITY;
-    for (int c = 0; c < FL_BK / 2; c++)
-      if (jb + c < lim) mx = fmaxf(mx, srow[c] * scale);
-    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-    const float mn = fmaxf(m, mx);
-    const float alpha = mn == -INFINITY ? 1.0f : expf(m - mn);
-    float sum = 0.0f;
-    for (int c = 0; c < FL_BK / 2; c++) {
-      float p = jb + c < lim ? expf(srow[c] * scale - mn) : 0.0f;
-      prow[c] = __float2bfloat16(p);
-      sum += p;
-    }
-    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-    l = l * alpha + sum;
-    m = mn;
-    float *orow = Ow + r * G::LDO + half * (D / 2);
-    for (int c = 0; c < D / 2; c++) orow[c] *= alpha;
-    __syncwarp();
-    /* O_w (16, D) += P (16, BK) V (BK, D) */
+    const float n0 = fmaxf(m0, fl_quad_max(mx0)), n1 = fmaxf(m1, fl_quad_max(mx1));
+    /* a row that has seen no visible key keeps max -inf: its p are exp(-inf) = 0, alpha 1 */
+    const float u0 = n0 == -INFINITY ? 0.0f : n0, u1 = n1 == -INFINITY ? 0.0f : n1;
+    const float a0 = n0 == -INFINITY ? 1.0f : expf(m0 - n0), a1 = n1 == -INFINITY ? 1.0f : expf(m1 - n1);
+    m0 = n0, m1 = n1;
+    float sum0 = 0.0f, sum1 = 0.0f;
     FL_UNROLL
-    for (int db = 0; db < D / 16; db++) {
-      facc acc;
-      wmma::load_matrix_sync(acc, Ow + db * 16, G::LDO, wmma::mem_row_major);
-      FL_UNROLL
-      for (int kb = 0; kb < FL_BK / 16; kb++) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fp;
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major> fv;
-        wmma::load_matrix_sync(fp, Pw + kb * 16, G::LDP);
-        wmma::load_matrix_sync(fv, Vs + kb * 16 * G::LDH + db * 16, G::LDH);
-        wmma::mma_sync(acc, fp, fv, acc);
-      }
-      wmma::store_matrix_sync(Ow + db * 16, acc, G::LDO, wmma::mem_row_major);
+    for (int nt = 0; nt < 8; nt++) {
+      s[nt][0] = expf(s[nt][0] - u0), s[nt][1] = expf(s[nt][1] - u0);
+      s[nt][2] = expf(s[nt][2] - u1), s[nt][3] = expf(s[nt][3] - u1);
+      sum0 += s[nt][0] + s[nt][1];
+      sum1 += s[nt][2] + s[nt][3];
     }
-    __syncthreads(); /* K and V are overwritten next */
+    l0 = l0 * a0 + sum0, l1 = l1 * a1 + sum1;
+    FL_UNROLL
+    for (int nd = 0; nd < D / 8; nd++) o[nd][0] *= a0, o[nd][1] *= a0, o[nd][2] *= a1, o[nd][3] *= a1;
+    fl_prod_cols<D>(o, s, Vt);
   }
-  __syncwarp();
-  if (i < Tq) {
-    const float inv = l > 0.0f ? 1.0f / l : 0.0f;
-    const float *orow = Ow + r * G::LDO + half * (D / 2);
-    float *dst = out + ((int64_t)b * Tq + i) * qs + (int64_t)h * D + half * (D / 2);
-    for (int c = 0; c < D / 2; c++) dst[c] = orow[c] * inv;
-    if (half == 0) lse[((int64_t)b * Hq + h) * Tq + i] = l > 0.0f ? m + logf(l) : -INFINITY;
+  l0 = fl_quad_sum(l0), l1 = fl_quad_sum(l1);
+  const float inv0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, inv1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
+  fl_add_rows<D>(out, (int64_t)b * Tq * qs + (int64_t)h * D, qs, r0, Tq, o, inv0, inv1, 0);
+  if (t == 0) {
+    float *lr = lse + ((int64_t)b * Hq + h) * Tq;
+    if (i0 < Tq) lr[i0] = l0 > 0.0f ? m0 + logf(l0) : -INFINITY;
+    if (i1 < Tq) lr[i1] = l1 > 0.0f ? m1 + logf(l1) : -INFINITY;
   }
 }
 
 /* ---- backward (FlashAttention-2's order, without atomics: deterministic) ----
  * Dq = rowsum(dO o O) per (b, h, i); then k_flash_bwd_kv: a block per (key tile of 64, kv
- * head, batch row) walks every query head of its group and every query tile that can see its
- * keys, recomputes P^T = exp(scale S^T - lse) from the forward's lse, and keeps dV += P^T dO and
- * dK += dS^T Q (dS = P (dP - Dq), dP = dO V^T) in WMMA accumulators, added to dk, dv once at
- * the end (scaled); k_flash_bwd_q: a block per (query tile, query head, batch row) walks the
- * key tiles and keeps dQ += dS K, added to dq at the end. P and dS are rounded to bf16 as the
- * operands of the GEMMs they feed (as cuBLAS's FAST_16BF rounds them in the batched path);
- * Q, K, V and dO too. Gradients add into dq, dk, dv (NULL: not wanted), as the op's contract. */
+ * head, batch row), its warps 16 keys each, walks every query head of its group and every
+ * query tile that can see its keys, recomputes P^T = exp(scale S^T - lse) from the forward's
+ * lse, and keeps dV += P^T dO and dK += dS^T Q (dS = P (dP - Dq), dP = dO V^T) in registers,
+ * added to dk, dv once at the end (scaled); k_flash_bwd_q: a block per (query tile, query
+ * head, batch row) walks the key tiles and keeps dQ += dS K, added to dq at the end.
+ * Gradients add into dq, dk, dv (NULL: not wanted), as the op's contract. */
 
 /* Dq (B, Hq, Tq) = sum_d dO o O: a thread per row */
 template <int D>
@@ -218,38 +283,14 @@ __global__ void k_flash_dot(const float *__restrict__ dout, const float *__restr
   }
 }
 
-/* keys [0, lim) visible to query i (0 past Tq): the forward's masks */
-__device__ __forceinline__ int fl_lim(int i, int Tq, int klen, int causal, int p0) {
-  if (i >= Tq) return 0;
-  int lim = klen;
-  if (causal && p0 + i + 1 < lim) lim = p0 + i + 1;
-  return lim < 0 ? 0 : lim;
-}
-
-/* g (B, T, H, D) row (b, t, head h) += this lane's half of staged row r (when t < tmax; g may
- * be NULL: not wanted) */
-template <int D>
-__device__ __forceinline__ void fl_add_rows(float *g, const float *stage, int ld, int b, int t, int tmax, int T, int h,
-                                            int64_t rs, int r, int half) {
-  if (!g || t >= tmax) return;
-  float *dst = g + ((int64_t)b * T + t) * rs + (int64_t)h * D + half * (D / 2);
-  const float *src = stage + r * ld + half * (D / 2);
-  for (int d = 0; d < D / 2; d++) dst[d] += src[d];
-}
-
+/* Shared memory of k_flash_bwd_kv: Q and dO of a query tile, row-major and transposed, and
+ * the tile's lse and Dq (64 floats each). */
 template <int D>
 struct fl_bwd_geom {
-  static constexpr int LDH = D + 8, LDS = FL_BK + 4, LDP = FL_BK + 8, LDO = D + 4;
-  static constexpr size_t t_bytes = 2 * 64 * LDH;             /* one bf16 (64, D) tile */
-  static constexpr size_t w_f32 = 4 * 4 * 16 * LDS;           /* a (16, 64) f32 tile per warp */
-  static constexpr size_t w_h = 2 * 4 * 16 * LDP;             /* a (16, 64) bf16 tile per warp */
-  static constexpr size_t a_off = 0, b_off = t_bytes, c_off = 2 * t_bytes, d_off = 3 * t_bytes;
-  static constexpr size_t s_off = 4 * t_bytes, s2_off = s_off + w_f32;
-  static constexpr size_t h_off = s2_off + w_f32, h2_off = h_off + w_h;
-  static constexpr size_t r_off = h2_off + w_h;               /* 64 lse + 64 Dq (kv kernel) */
-  static constexpr size_t bytes = r_off + 2 * 64 * 4;
-  /* the final (16, D) f32 staging of a warp reuses the f32 tile regions, 2 LDS per row */
-  static_assert(2 * LDS >= LDO, "staging does not fit");
+  static constexpr size_t rm = 2 * FL_BQ * fl_ld<D>::v, tr = 2 * D * FL_LDT;
+  static constexpr size_t q_off = 0, qt_off = rm, g_off = rm + tr, gt_off = 2 * rm + tr;
+  static constexpr size_t lse_off = 2 * rm + 2 * tr, dot_off = lse_off + 4 * FL_BQ;
+  static constexpr size_t bytes = dot_off + 4 * FL_BQ;
 };
 
 /* grid (ceil(Tk/64), Hkv, B), FL_THREADS threads, fl_bwd_geom<D>::bytes of shared memory */
@@ -259,107 +300,70 @@ __global__ void __launch_bounds__(FL_THREADS)
                    const float *__restrict__ dout, const float *__restrict__ lse, const float *__restrict__ dot,
                    float *dk, float *dv, int Tq, int Tk, int Hq, int Hkv, float scale, int causal, const int *kv_len,
                    const int *q_pos0) {
-  using namespace nvcuda;
   typedef fl_bwd_geom<D> G;
-  typedef wmma::fragment<wmma::accumulator, 16, 16, 16, float> facc;
   CU_DYN_SMEM(unsigned char, smem);
-  __nv_bfloat16 *Ks = (__nv_bfloat16 *)(smem + G::a_off), *Vs = (__nv_bfloat16 *)(smem + G::b_off),
-                *Qs = (__nv_bfloat16 *)(smem + G::c_off), *Gs = (__nv_bfloat16 *)(smem + G::d_off);
-  float *Ls = (float *)(smem + G::r_off), *Ds = Ls + 64;
-  const int tid = threadIdx.x, w = tid >> 5, lane = tid & 31;
-  float *STw = (float *)(smem + G::s_off) + w * 16 * G::LDS;   /* S^T (16 keys, 64 queries) */
-  float *PTw = (float *)(smem + G::s2_off) + w * 16 * G::LDS;  /* dP^T */
-  __nv_bfloat16 *Ph = (__nv_bfloat16 *)(smem + G::h_off) + w * 16 * G::LDP;  /* P^T in bf16 */
-  __nv_bfloat16 *Dh = (__nv_bfloat16 *)(smem + G::h2_off) + w * 16 * G::LDP; /* dS^T in bf16 */
+  uint32_t *Qs = (uint32_t *)(smem + G::q_off), *Qt = (uint32_t *)(smem + G::qt_off);
+  uint32_t *Gs = (uint32_t *)(smem + G::g_off), *Gt = (uint32_t *)(smem + G::gt_off);
+  float *Ls = (float *)(smem + G::lse_off), *Ds = (float *)(smem + G::dot_off);
+  const int w = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int b = blockIdx.z, hk = blockIdx.y, k0 = blockIdx.x * FL_BK, grp = Hq / Hkv;
   const int64_t qs = (int64_t)Hq * D, ks = (int64_t)Hkv * D;
-  int klen = kv_len ? kv_len[b] : Tk;
-  klen = klen < 0 ? 0 : klen > Tk ? Tk : klen;
-  const int p0 = q_pos0 ? q_pos0[b] : 0;
-  if (k0 >= klen) return; /* no query sees these keys: nothing to add */
-  fl_stage<D>(Ks, Vs, k, v, (int64_t)b * Tk * ks + (int64_t)hk * D, ks, k0, klen, G::LDH);
-  __syncthreads();
-  fl_fa fk[D / 16], fv[D / 16];
+  const int klen = fl_klen(kv_len, b, Tk), p0 = q_pos0 ? q_pos0[b] : 0;
+  if (k0 >= klen) return; /* no query sees these keys: their gradients gain nothing */
+  const int r0 = k0 + 16 * w, j0 = r0 + g, j1 = j0 + 8; /* this lane's two keys */
+  const int64_t kvb = (int64_t)b * Tk * ks + (int64_t)hk * D;
+  uint32_t ka[D / 16][4], va[D / 16][4];
+  fl_afrag<D>(ka, k, kvb, ks, r0, klen);
+  fl_afrag<D>(va, v, kvb, ks, r0, klen);
+  float dka[D / 8][4], dva[D / 8][4];
   FL_UNROLL
-  for (int kb = 0; kb < D / 16; kb++) {
-    wmma::load_matrix_sync(fk[kb], Ks + w * 16 * G::LDH + kb * 16, G::LDH);
-    wmma::load_matrix_sync(fv[kb], Vs + w * 16 * G::LDH + kb * 16, G::LDH);
-  }
-  facc adk[D / 16], adv[D / 16];
-  FL_UNROLL
-  for (int db = 0; db < D / 16; db++) wmma::fill_fragment(adk[db], 0.0f), wmma::fill_fragment(adv[db], 0.0f);
-  const int r = lane >> 1, half = lane & 1, j = k0 + w * 16 + r; /* this lane's key row */
-  int qstart = causal ? k0 - p0 : 0; /* the first query that sees key k0 */
-  qstart = qstart < 0 ? 0 : qstart / FL_BQ * FL_BQ;
-  for (int hh = 0; hh < grp; hh++) {
-    const int h = hk * grp + hh;
-    for (int q0 = qstart; q0 < Tq; q0 += FL_BQ) {
-      __syncthreads(); /* the previous tile's Q, dO, lse, Dq are read */
-      fl_stage<D>(Qs, Gs, q, dout, (int64_t)b * Tq * qs + (int64_t)h * D, qs, q0, Tq, G::LDH);
-      for (int e = tid; e < FL_BQ; e += FL_THREADS) {
-        int i = q0 + e;
-        int64_t off = ((int64_t)b * Hq + h) * Tq + i;
-        Ls[e] = i < Tq ? lse[off] : 0.0f;
-        Ds[e] = i < Tq ? dot[off] : 0.0f;
+  for (int nd = 0; nd < D / 8; nd++)
+    FL_UNROLL
+    for (int e = 0; e < 4; e++) dka[nd][e] = dva[nd][e] = 0.0f;
+  /* causal: the first query that sees key k0 is k0 - p0 */
+  int qfirst = causal ? k0 - p0 : 0;
+  qfirst = qfirst < 0 ? 0 : qfirst / FL_BQ * FL_BQ;
+  for (int h = hk * grp; h < (hk + 1) * grp; h++)
+    for (int q0 = qfirst; q0 < Tq; q0 += FL_BQ) {
+      __syncthreads(); /* the previous tile's readers are done */
+      const int64_t qb = ((int64_t)b * Tq + q0) * qs + (int64_t)h * D;
+      fl_stage<D>(Qs, Qt, q, qb, qs, q0, Tq);
+      fl_stage<D>(Gs, Gt, dout, qb, qs, q0, Tq);
+      for (int r = threadIdx.x; r < FL_BQ; r += FL_THREADS) {
+        int64_t at = ((int64_t)b * Hq + h) * Tq + q0 + r;
+        Ls[r] = q0 + r < Tq ? lse[at] : -INFINITY;
+        Ds[r] = q0 + r < Tq ? dot[at] : 0.0f;
       }
       __syncthreads();
-      /* S^T (16, 64) = K_w Q^T and dP^T (16, 64) = V_w dO^T */
-      fl_two_products<D>(fk, fv, Qs, Gs, G::LDH, STw, PTw, G::LDS);
-      __syncwarp();
-      for (int c = half * 32; c < half * 32 + 32; c++) {
-        int i = q0 + c;
-        float pv = 0.0f, ds = 0.0f;
-        if (j < fl_lim(i, Tq, klen, causal, p0)) {
-          pv = expf(STw[r * G::LDS + c] * scale - Ls[c]);
-          ds = pv * (PTw[r * G::LDS + c] - Ds[c]);
-        }
-        Ph[r * G::LDP + c] = __float2bfloat16(pv);
-        Dh[r * G::LDP + c] = __float2bfloat16(ds);
-      }
-      __syncwarp();
-      /* dV_w += P^T dO, dK_w += dS^T Q */
+      /* P^T (16 keys, 64 queries) = exp(scale K Q^T - lse) where visible */
+      float p[8][4], dp[8][4];
+      fl_prod_rows<D>(p, ka, Qs);
       FL_UNROLL
-      for (int db = 0; db < D / 16; db++)
+      for (int nt = 0; nt < 8; nt++)
         FL_UNROLL
-        for (int kb = 0; kb < FL_BQ / 16; kb++) {
-          wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fp, fs;
-          wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major> fg, fq;
-          wmma::load_matrix_sync(fp, Ph + kb * 16, G::LDP);
-          wmma::load_matrix_sync(fs, Dh + kb * 16, G::LDP);
-          wmma::load_matrix_sync(fg, Gs + kb * 16 * G::LDH + db * 16, G::LDH);
-          wmma::load_matrix_sync(fq, Qs + kb * 16 * G::LDH + db * 16, G::LDH);
-          wmma::mma_sync(adv[db], fp, fg, adv[db]);
-          wmma::mma_sync(adk[db], fs, fq, adk[db]);
+        for (int e = 0; e < 4; e++) {
+          int c = 8 * nt + 2 * t + (e & 1), i = q0 + c, j = e < 2 ? j0 : j1;
+          bool vis = j < fl_lim(i, Tq, klen, causal, p0) && Ls[c] != -INFINITY;
+          p[nt][e] = vis ? expf(p[nt][e] * scale - Ls[c]) : 0.0f;
         }
+      fl_prod_cols<D>(dva, p, Gt); /* dV += P^T dO */
+      fl_prod_rows<D>(dp, va, Gs); /* dP^T = V dO^T */
+      FL_UNROLL
+      for (int nt = 0; nt < 8; nt++)
+        FL_UNROLL
+        for (int e = 0; e < 4; e++) dp[nt][e] = p[nt][e] * (dp[nt][e] - Ds[8 * nt + 2 * t + (e & 1)]);
+      fl_prod_cols<D>(dka, dp, Qt); /* dK += dS^T Q */
     }
-  }
-  /* add to the gradients through shared memory: dK scaled, then dV. Every warp is past its
-   * last tile; each takes (16, LDO) of the two f32 tile regions (2 LDS per row) */
-  __syncthreads();
-  float *stage = (float *)(smem + G::s_off) + w * 2 * 16 * G::LDS;
-  FL_UNROLL
-  for (int db = 0; db < D / 16; db++) {
-    for (int t = 0; t < adk[db].num_elements; t++) adk[db].x[t] *= scale;
-    wmma::store_matrix_sync(stage + db * 16, adk[db], G::LDO, wmma::mem_row_major);
-  }
-  __syncwarp();
-  fl_add_rows<D>(dk, stage, G::LDO, b, j, klen, Tk, hk, ks, r, half);
-  __syncwarp();
-  FL_UNROLL
-  for (int db = 0; db < D / 16; db++) wmma::store_matrix_sync(stage + db * 16, adv[db], G::LDO, wmma::mem_row_major);
-  __syncwarp();
-  fl_add_rows<D>(dv, stage, G::LDO, b, j, klen, Tk, hk, ks, r, half);
+  if (dv) fl_add_rows<D>(dv, kvb, ks, r0, Tk, dva, 1.0f, 1.0f, 1);
+  if (dk) fl_add_rows<D>(dk, kvb, ks, r0, Tk, dka, scale, scale, 1);
 }
 
+/* Shared memory of k_flash_bwd_q: K and V of a key tile row-major, K transposed. */
 template <int D>
 struct fl_q_geom {
-  static constexpr int LDH = D + 8, LDS = FL_BK + 4, LDP = FL_BK + 8, LDO = D + 4;
-  static constexpr size_t t_bytes = 2 * 64 * LDH;
-  static constexpr size_t w_f32 = 4 * 4 * 16 * LDS, w_h = 2 * 4 * 16 * LDP;
-  static constexpr size_t q_off = 0, g_off = t_bytes, k_off = 2 * t_bytes, v_off = 3 * t_bytes;
-  static constexpr size_t s_off = 4 * t_bytes, s2_off = s_off + w_f32, h_off = s2_off + w_f32;
-  static constexpr size_t bytes = h_off + w_h;
-  static_assert(2 * LDS >= LDO, "staging does not fit");
+  static constexpr size_t rm = 2 * FL_BK * fl_ld<D>::v;
+  static constexpr size_t k_off = 0, v_off = rm, kt_off = 2 * rm;
+  static constexpr size_t bytes = kt_off + 2 * D * FL_LDT;
 };
 
 /* grid (ceil(Tq/64), Hq, B), FL_THREADS threads, fl_q_geom<D>::bytes of shared memory */
@@ -369,76 +373,47 @@ __global__ void __launch_bounds__(FL_THREADS)
                   const float *__restrict__ dout, const float *__restrict__ lse, const float *__restrict__ dot,
                   float *dq, int Tq, int Tk, int Hq, int Hkv, float scale, int causal, const int *kv_len,
                   const int *q_pos0) {
-  using namespace nvcuda;
   typedef fl_q_geom<D> G;
-  typedef wmma::fragment<wmma::accumulator, 16, 16, 16, float> facc;
   CU_DYN_SMEM(unsigned char, smem);
-  __nv_bfloat16 *Qs = (__nv_bfloat16 *)(smem + G::q_off), *Gs = (__nv_bfloat16 *)(smem + G::g_off),
-                *Ks = (__nv_bfloat16 *)(smem + G::k_off), *Vs = (__nv_bfloat16 *)(smem + G::v_off);
-  const int tid = threadIdx.x, w = tid >> 5, lane = tid & 31;
-  float *Sw = (float *)(smem + G::s_off) + w * 16 * G::LDS;  /* S (16 queries, 64 keys) */
-  float *Pw = (float *)(smem + G::s2_off) + w * 16 * G::LDS; /* dP */
-  __nv_bfloat16 *Dh = (__nv_bfloat16 *)(smem + G::h_off) + w * 16 * G::LDP; /* dS in bf16 */
+  uint32_t *Ks = (uint32_t *)(smem + G::k_off), *Vs = (uint32_t *)(smem + G::v_off),
+           *Kt = (uint32_t *)(smem + G::kt_off);
+  const int w = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int b = blockIdx.z, h = blockIdx.y, q0 = blockIdx.x * FL_BQ, hk = h / (Hq / Hkv);
   const int64_t qs = (int64_t)Hq * D, ks = (int64_t)Hkv * D;
-  int klen = kv_len ? kv_len[b] : Tk;
-  klen = klen < 0 ? 0 : klen > Tk ? Tk : klen;
-  const int p0 = q_pos0 ? q_pos0[b] : 0;
-  int kend = klen;
-  if (causal) {
-    int last = (q0 + FL_BQ < Tq ? q0 + FL_BQ : Tq) - 1;
-    if (p0 + last + 1 < kend) kend = p0 + last + 1;
-  }
-  fl_stage<D>(Qs, Gs, q, dout, (int64_t)b * Tq * qs + (int64_t)h * D, qs, q0, Tq, G::LDH);
-  const int r = lane >> 1, half = lane & 1, i = q0 + w * 16 + r; /* this lane's query row */
-  const int lim = fl_lim(i, Tq, klen, causal, p0);
-  const int64_t ro = ((int64_t)b * Hq + h) * Tq + i;
-  const float li = i < Tq ? lse[ro] : 0.0f, di = i < Tq ? dot[ro] : 0.0f;
-  __syncthreads();
-  fl_fa fq[D / 16], fg[D / 16];
+  const int klen = fl_klen(kv_len, b, Tk), p0 = q_pos0 ? q_pos0[b] : 0;
+  const int kend = fl_kend(q0, Tq, klen, causal, p0);
+  const int r0 = q0 + 16 * w, i0 = r0 + g, i1 = i0 + 8;
+  const int lim0 = fl_lim(i0, Tq, klen, causal, p0), lim1 = fl_lim(i1, Tq, klen, causal, p0);
+  const int64_t qb = (int64_t)b * Tq * qs + (int64_t)h * D;
+  uint32_t qa[D / 16][4], ga[D / 16][4];
+  fl_afrag<D>(qa, q, qb, qs, r0, Tq);
+  fl_afrag<D>(ga, dout, qb, qs, r0, Tq);
+  const float *lr = lse + ((int64_t)b * Hq + h) * Tq, *dr = dot + ((int64_t)b * Hq + h) * Tq;
+  const float L0 = i0 < Tq ? lr[i0] : -INFINITY, L1 = i1 < Tq ? lr[i1] : -INFINITY;
+  const float D0 = i0 < Tq ? dr[i0] : 0.0f, D1 = i1 < Tq ? dr[i1] : 0.0f;
+  float dqa[D / 8][4];
   FL_UNROLL
-  for (int kb = 0; kb < D / 16; kb++) {
-    wmma::load_matrix_sync(fq[kb], Qs + w * 16 * G::LDH + kb * 16, G::LDH);
-    wmma::load_matrix_sync(fg[kb], Gs + w * 16 * G::LDH + kb * 16, G::LDH);
-  }
-  facc adq[D / 16];
-  FL_UNROLL
-  for (int db = 0; db < D / 16; db++) wmma::fill_fragment(adq[db], 0.0f);
+  for (int nd = 0; nd < D / 8; nd++) dqa[nd][0] = dqa[nd][1] = dqa[nd][2] = dqa[nd][3] = 0.0f;
   for (int k0 = 0; k0 < kend; k0 += FL_BK) {
-    __syncthreads(); /* the previous tile's K, V are read */
-    fl_stage<D>(Ks, Vs, k, v, (int64_t)b * Tk * ks + (int64_t)hk * D, ks, k0, kend, G::LDH);
     __syncthreads();
-    /* S (16, 64) = Q_w K^T and dP (16, 64) = dO_w V^T */
-    fl_two_products<D>(fq, fg, Ks, Vs, G::LDH, Sw, Pw, G::LDS);
-    __syncwarp();
-    for (int c = half * 32; c < half * 32 + 32; c++) {
-      float ds = 0.0f;
-      if (k0 + c < lim) {
-        float pv = expf(Sw[r * G::LDS + c] * scale - li);
-        ds = pv * (Pw[r * G::LDS + c] - di);
-      }
-      Dh[r * G::LDP + c] = __float2bfloat16(ds);
-    }
-    __syncwarp();
-    /* dQ_w += dS K */
+    const int64_t kb = ((int64_t)b * Tk + k0) * ks + (int64_t)hk * D;
+    fl_stage<D>(Ks, Kt, k, kb, ks, k0, kend);
+    fl_stage<D>(Vs, NULL, v, kb, ks, k0, kend);
+    __syncthreads();
+    float p[8][4], dp[8][4];
+    fl_prod_rows<D>(p, qa, Ks);  /* S = Q K^T */
+    fl_prod_rows<D>(dp, ga, Vs); /* dP = dO V^T */
     FL_UNROLL
-    for (int db = 0; db < D / 16; db++)
-      FL_UNROLL
-      for (int kb = 0; kb < FL_BK / 16; kb++) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fs;
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major> fk;
-        wmma::load_matrix_sync(fs, Dh + kb * 16, G::LDP);
-        wmma::load_matrix_sync(fk, Ks + kb * 16 * G::LDH + db * 16, G::LDH);
-        wmma::mma_sync(adq[db], fs, fk, adq[db]);
-      }
+    for (int nt = 0; nt < 8; nt++) {
+      int j = k0 + 8 * nt + 2 * t;
+      p[nt][0] = j < lim0 ? expf(p[nt][0] * scale - L0) : 0.0f;
+      p[nt][1] = j + 1 < lim0 ? expf(p[nt][1] * scale - L0) : 0.0f;
+      p[nt][2] = j < lim1 ? expf(p[nt][2] * scale - L1) : 0.0f;
+      p[nt][3] = j + 1 < lim1 ? expf(p[nt][3] * scale - L1) : 0.0f;
+      dp[nt][0] = p[nt][0] * (dp[nt][0] - D0), dp[nt][1] = p[nt][1] * (dp[nt][1] - D0);
+      dp[nt][2] = p[nt][2] * (dp[nt][2] - D1), dp[nt][3] = p[nt][3] * (dp[nt][3] - D1);
+    }
+    fl_prod_cols<D>(dqa, dp, Kt); /* dQ += dS K */
   }
-  __syncthreads(); /* every warp is past its last tile: each stages (16, LDO) in 2 LDS-row f32 tiles */
-  float *stage = (float *)(smem + G::s_off) + w * 2 * 16 * G::LDS;
-  FL_UNROLL
-  for (int db = 0; db < D / 16; db++) {
-    for (int t = 0; t < adq[db].num_elements; t++) adq[db].x[t] *= scale;
-    wmma::store_matrix_sync(stage + db * 16, adq[db], G::LDO, wmma::mem_row_major);
-  }
-  __syncwarp();
-  fl_add_rows<D>(dq, stage, G::LDO, b, i, Tq, Tq, h, qs, r, half);
+  if (dq) fl_add_rows<D>(dq, qb, qs, r0, Tq, dqa, scale, scale, 1);
 }

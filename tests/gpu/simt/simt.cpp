@@ -1,5 +1,5 @@
 // simt.cpp — the emulator's scheduler (see simt.h): fibers, block barriers, warp rendezvous
-// for shuffles and __syncwarp, deadlock and divergence detection. On x86-64 a fiber switch
+// for shuffles, __syncwarp and mma.sync, deadlock and divergence detection. On x86-64 a fiber switch
 // saves the callee-saved registers and swaps stacks in a few instructions (glibc's swapcontext
 // makes a signal-mask system call per switch: test_decode_emu took 5.0 s with it, 0.5 s
 // without); elsewhere, or with -DSIMT_UCONTEXT, ucontext. Fiber stacks are allocated once per
@@ -43,6 +43,7 @@ dim3 g_block_idx, g_block_dim, g_grid_dim;
 
 namespace {
 enum { RUNNABLE, AT_BAR, AT_WARP, DONE };
+const int KIND_SYNCWARP = -1, KIND_MMA = -3; /* warp op kinds besides the SHFL_* ones */
 const size_t STACK = 256 * 1024;
 
 struct fiber {
@@ -54,10 +55,11 @@ struct fiber {
   char *stack = nullptr; /* STACK bytes from g_stacks */
   int state = RUNNABLE;
   int id = 0;        /* linear thread id in the block */
-  int kind = 0;      /* warp op: -1 syncwarp, else a SHFL_* kind */
+  int kind = 0;      /* warp op: KIND_SYNCWARP, KIND_MMA or a SHFL_* kind */
   int arg = 0, width = 32, line = 0;
   uint64_t bits = 0, result = 0;
-  long wmma = 0; /* WMMA calls so far (lanes of a warp must agree) */
+  const uint32_t *ma = nullptr, *mb = nullptr; /* mma.sync: this lane's a (4) and b (2) registers */
+  float *md = nullptr;                          /* and its accumulators (4), updated in place */
 #ifdef SIMT_ASAN
   void *fake = nullptr;
 #endif
@@ -131,6 +133,35 @@ void fail(const char *what, int line) {
   g_errors++;
 }
 
+/* element (r, c) of a lane's bf16 pairs: register `reg`, half `c & 1` (the lower index low) */
+float mma_elem(const uint32_t *regs, int reg, int half) {
+  uint32_t u = (regs[reg] >> (16 * half)) & 0xffffu;
+  u <<= 16;
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+/* the warp from fiber w0 on at one mma.sync: every lane's accumulators from all lanes'
+ * registers, in PTX's m16n8k16 layout (simt.h) */
+void mma_resolve(size_t w0) {
+  float A[16][16], B[16][8];
+  for (int r = 0; r < 16; r++)
+    for (int k = 0; k < 16; k++)
+      A[r][k] = mma_elem(g_fibers[w0 + (size_t)((r % 8) * 4 + (k % 8) / 2)].ma, (r >= 8) + 2 * (k >= 8), k & 1);
+  for (int k = 0; k < 16; k++)
+    for (int n = 0; n < 8; n++) B[k][n] = mma_elem(g_fibers[w0 + (size_t)(n * 4 + (k % 8) / 2)].mb, k >= 8, k & 1);
+  for (int lane = 0; lane < 32; lane++) {
+    float *d = g_fibers[w0 + (size_t)lane].md;
+    for (int e = 0; e < 4; e++) {
+      int r = lane / 4 + (e >= 2 ? 8 : 0), c = (lane % 4) * 2 + (e & 1);
+      float s = d[e];
+      for (int k = 0; k < 16; k++) s += A[r][k] * B[k][c];
+      d[e] = s;
+    }
+  }
+}
+
 /* resolves the rendezvous of warp w when every live lane waits at a warp op; returns whether
  * it released anyone */
 bool warp_resolve(size_t w0, size_t w1) {
@@ -141,14 +172,20 @@ bool warp_resolve(size_t w0, size_t w1) {
   }
   if (!live || waiting != live) return false;
   int kind = -2, line = 0;
-  long wm = 0;
   for (size_t i = w0; i < w1; i++) {
     fiber &f = g_fibers[i];
     if (f.state != AT_WARP) continue;
-    if (kind == -2) kind = f.kind, line = f.line, wm = f.wmma;
+    if (kind == -2) kind = f.kind, line = f.line;
     g_cur = &f;
     if (f.kind != kind || f.line != line) fail("lanes of one warp wait at different warp operations", f.line);
-    if (f.wmma != wm) fail("lanes of one warp made different numbers of WMMA calls", f.line);
+  }
+  if (kind == KIND_MMA) {
+    if (w1 - w0 != 32 || live != 32) {
+      g_cur = &g_fibers[w0];
+      fail("mma.sync without all 32 lanes of the warp", line);
+    } else {
+      mma_resolve(w0);
+    }
   }
   for (size_t i = w0; i < w1; i++) {
     fiber &f = g_fibers[i];
@@ -302,8 +339,13 @@ unsigned char *dyn_smem() { return g_dyn; }
 
 void error(const char *what, int line) { fail(what, line); }
 
-void wmma_op() {
-  if (g_cur) g_cur->wmma++;
+void mma_m16n8k16(float d[4], const uint32_t a[4], const uint32_t b[2], int line) {
+  fiber *f = g_cur;
+  f->state = AT_WARP;
+  f->kind = KIND_MMA;
+  f->ma = a, f->mb = b, f->md = d;
+  f->line = line;
+  to_sched(false);
 }
 
 void syncthreads(int line) {
@@ -315,7 +357,7 @@ void syncthreads(int line) {
 void syncwarp(unsigned mask, int line) {
   (void)mask;
   g_cur->state = AT_WARP;
-  g_cur->kind = -1;
+  g_cur->kind = KIND_SYNCWARP;
   g_cur->line = line;
   to_sched(false);
 }

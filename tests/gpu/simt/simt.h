@@ -12,18 +12,16 @@
 // at random, so over a few seeds both directions and races between warps (one warp several
 // steps ahead of another between barriers) show; tests run their kernels under both.
 //
-// WMMA fragments hold the whole 16x16 tile in every lane; a fragment store writes only the
-// storing lane's elements (element e by lane e % 32), so a lane reading a stored tile before
-// __syncwarp sees stale elements in either order; mma_sync computes only those elements
-// (kernels must not do position-dependent work on fragment elements: the real layout is
-// opaque and not modelled).
+// mma.sync (m16n8k16, bf16 in, f32 accumulate) is a warp rendezvous: each lane hands in its
+// fragment registers in the layout the PTX ISA documents for that shape, and the product is
+// formed from all 32 lanes' registers, so a kernel that places an element in the wrong
+// register or lane gets a wrong result here as it would on a GPU.
 //
 // Errors (simt::errors(), and the launch's return value): a barrier that some threads reach
 // while others wait at a warp operation, at a different __syncthreads or have exited; lanes
-// of a warp meeting at different warp operations (kind or source line); lanes of a warp that
-// made different numbers of WMMA calls by their next warp rendezvous; shuffles reading an
-// exited lane; misaligned WMMA pointers or leading dimensions. Not checked: shuffle and
-// __syncwarp masks (every lane of the warp must take part), timing, coalescing.
+// of a warp meeting at different warp operations (kind or source line); shuffles reading an
+// exited lane; an mma.sync without all 32 lanes. Not checked: shuffle and __syncwarp masks
+// (every lane of the warp must take part), timing, coalescing.
 //
 // Memory. Static `__shared__` arrays become statics in one section that is refilled with
 // garbage before every block; dynamic shared memory is a fresh heap block of the exact size
@@ -38,7 +36,6 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
-#include <type_traits>
 
 struct dim3 {
   unsigned x, y, z;
@@ -84,7 +81,13 @@ void syncthreads(int line);
 void syncwarp(unsigned mask, int line);
 uint64_t shfl(int kind, unsigned mask, uint64_t bits, int arg, int width, int line);
 void error(const char *what, int line);
-void wmma_op(); /* counts a lane's WMMA calls: lanes of a warp must make the same calls */
+/* d (4) += A (16,16) B (16,8) for the calling warp, mma.sync.aligned.m16n8k16.row.col.f32.bf16.
+ * bf16.f32 in PTX's fragment layout (g = lane / 4, t = lane % 4; a bf16 pair's lower index in
+ * the low half): a[0] A(g, 2t..2t+1), a[1] A(g+8, 2t..), a[2] A(g, 2t+8..), a[3] A(g+8, 2t+8..);
+ * b[0] B(2t..2t+1, g), b[1] B(2t+8.., g); d[0..1] C(g, 2t..2t+1), d[2..3] C(g+8, 2t..). Every
+ * lane of the warp must call it at the same site; products are exact in f32 and summed in f32,
+ * k ascending, after d (the hardware's order is unspecified). */
+void mma_m16n8k16(float d[4], const uint32_t a[4], const uint32_t b[2], int line);
 /* Runs body once per thread of every block of grid (blocks in x, then y, then z order), with
  * smem bytes of dynamic shared memory per block. Returns the errors of this launch. */
 long launch(dim3 grid, dim3 block, size_t smem, const std::function<void()> &body);
@@ -163,86 +166,10 @@ inline __nv_bfloat16 __float2bfloat16(float f) {
     h.bits = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
   return h;
 }
+inline unsigned short __bfloat16_as_ushort(__nv_bfloat16 h) { return h.bits; }
 inline float __bfloat162float(__nv_bfloat16 h) {
   uint32_t u = (uint32_t)h.bits << 16;
   float f;
   std::memcpy(&f, &u, sizeof f);
   return f;
 }
-
-/* ---- warp matrix multiply-accumulate (mma.h), the 16x16x16 shapes ---- */
-namespace nvcuda {
-namespace wmma {
-struct matrix_a {};
-struct matrix_b {};
-struct accumulator {};
-struct row_major {};
-struct col_major {};
-enum layout_t { mem_row_major, mem_col_major };
-
-template <class Use, int M, int N, int K, class T, class Layout = void>
-struct fragment {
-  static constexpr int rows = std::is_same<Use, matrix_b>::value ? K : M;
-  static constexpr int cols = std::is_same<Use, matrix_a>::value ? K : N;
-  static constexpr int num_elements = rows * cols; /* the whole tile, in every lane */
-  float x[rows * cols];
-};
-
-inline void check_ptr(const void *p, unsigned ldm, unsigned elem) {
-  simt::wmma_op();
-  if ((uintptr_t)p % 32) simt::error("wmma: pointer not 256-bit aligned", 0);
-  if ((ldm * elem) % 16) simt::error("wmma: ldm not a multiple of 16 bytes", 0);
-}
-
-template <class Use, int M, int N, int K, class T, class Layout, class V>
-inline void fill_fragment(fragment<Use, M, N, K, T, Layout> &f, V v) {
-  for (int i = 0; i < f.num_elements; i++) f.x[i] = (float)v;
-}
-
-/* matrix_a / matrix_b from bf16 memory in the fragment's layout */
-template <class Use, int M, int N, int K, class Layout>
-inline void load_matrix_sync(fragment<Use, M, N, K, __nv_bfloat16, Layout> &f, const __nv_bfloat16 *p, unsigned ldm) {
-  typedef fragment<Use, M, N, K, __nv_bfloat16, Layout> F;
-  check_ptr(p, ldm, 2);
-  for (int r = 0; r < F::rows; r++)
-    for (int c = 0; c < F::cols; c++)
-      f.x[r * F::cols + c] =
-          __bfloat162float(std::is_same<Layout, row_major>::value ? p[(size_t)r * ldm + c] : p[(size_t)c * ldm + r]);
-}
-
-template <int M, int N, int K>
-inline void load_matrix_sync(fragment<accumulator, M, N, K, float> &f, const float *p, unsigned ldm, layout_t l) {
-  check_ptr(p, ldm, 4);
-  for (int r = 0; r < M; r++)
-    for (int c = 0; c < N; c++) f.x[r * N + c] = l == mem_row_major ? p[(size_t)r * ldm + c] : p[(size_t)c * ldm + r];
-}
-
-/* each lane writes its share only: element e = r N + c when e % 32 is the lane */
-template <int M, int N, int K>
-inline void store_matrix_sync(float *p, const fragment<accumulator, M, N, K, float> &f, unsigned ldm, layout_t l) {
-  check_ptr(p, ldm, 4);
-  int ln = simt::lane();
-  for (int e = ln; e < M * N; e += 32) {
-    int r = e / N, c = e % N;
-    (l == mem_row_major ? p[(size_t)r * ldm + c] : p[(size_t)c * ldm + r]) = f.x[e];
-  }
-}
-
-/* d = a b + c: bf16 products (exact in f32) summed in f32, k ascending. A lane computes only
- * the accumulator elements it stores (e % 32 == lane): accumulators are only ever written to
- * memory by store_matrix_sync, which writes those, so the other elements are never seen (as
- * on a GPU, where a lane holds a part of the tile) and the emulation costs 1/32 of the work. */
-template <int M, int N, int K, class LA, class LB>
-inline void mma_sync(fragment<accumulator, M, N, K, float> &d, const fragment<matrix_a, M, N, K, __nv_bfloat16, LA> &a,
-                     const fragment<matrix_b, M, N, K, __nv_bfloat16, LB> &b,
-                     const fragment<accumulator, M, N, K, float> &c) {
-  simt::wmma_op();
-  for (int e = simt::lane(); e < M * N; e += 32) {
-    int i = e / N, j = e % N;
-    float s = c.x[e];
-    for (int k = 0; k < K; k++) s += a.x[i * K + k] * b.x[k * N + j];
-    d.x[e] = s;
-  }
-}
-}  // namespace wmma
-}  // namespace nvcuda

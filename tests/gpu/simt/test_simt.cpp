@@ -1,10 +1,11 @@
 // test_simt.cpp — checks of the SIMT emulator itself (simt.h): shuffles, barriers and shared
-// memory, WMMA tiles against a plain product, and that it catches what it claims to catch:
+// memory, mma.sync fragments (PTX's m16n8k16 layout) against a plain product, and that it
+// catches what it claims to catch:
 // a read of another lane's write without __syncwarp (a lower lane's in lockstep, a higher
 // lane's under the skewed schedule), one of another warp's without __syncthreads (skewed),
 // static shared memory left by an earlier block, threads split between a barrier and a warp
 // operation, barriers or shuffles at different call sites, threads exiting before a barrier
-// others wait at, a WMMA call by part of a warp, a misaligned WMMA pointer. Exit 0 when every check holds.
+// others wait at, an mma.sync by part of a warp. Exit 0 when every check holds.
 #include <cstdio>
 #include <vector>
 
@@ -67,33 +68,39 @@ static void test_shfl() {
   }
 }
 
-/* one warp: C (16,16) = A (16,16) B (16,16) from bf16 tiles; A row-major, B column-major */
-__global__ void k_mma(const __nv_bfloat16 *a, const __nv_bfloat16 *b, const float *c0, float *c) {
-  using namespace nvcuda;
-  wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fa;
-  wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> fb;
-  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-  wmma::load_matrix_sync(fa, a, 24);
-  wmma::load_matrix_sync(fb, b, 24);
-  wmma::load_matrix_sync(acc, c0, 16, wmma::mem_row_major);
-  wmma::mma_sync(acc, fa, fb, acc);
-  wmma::store_matrix_sync(c, acc, 20, wmma::mem_row_major);
+/* one warp: C (16,8) = C0 + A (16,16) B (16,8) through mma_m16n8k16. Each lane gathers its
+ * registers element by element from the PTX ISA's table for this shape, written as the ISA
+ * writes it (element i of a lane's fragment: a_i for i in 0..7, b_i in 0..3, c_i in 0..3;
+ * element i sits in register i / 2, half i % 2), and scatters its accumulators likewise. */
+__global__ void k_mma(const float *a, const float *b, const float *c0, float *c) {
+  int lane = threadIdx.x, group = lane >> 2, tig = lane % 4;
+  uint32_t ra[4] = {0, 0, 0, 0}, rb[2] = {0, 0};
+  float acc[4];
+  for (int i = 0; i < 8; i++) {
+    int row = (i < 2 || (i >= 4 && i < 6)) ? group : group + 8;
+    int col = tig * 2 + (i & 1) + (i >= 4 ? 8 : 0);
+    ra[i / 2] |= (uint32_t)__bfloat16_as_ushort(__float2bfloat16(a[row * 16 + col])) << (16 * (i % 2));
+  }
+  for (int i = 0; i < 4; i++) {
+    int row = tig * 2 + (i & 1) + (i >= 2 ? 8 : 0), col = group;
+    rb[i / 2] |= (uint32_t)__bfloat16_as_ushort(__float2bfloat16(b[row * 8 + col])) << (16 * (i % 2));
+  }
+  for (int i = 0; i < 4; i++) acc[i] = c0[(i < 2 ? group : group + 8) * 8 + tig * 2 + (i & 1)];
+  simt::mma_m16n8k16(acc, ra, rb, __LINE__);
+  for (int i = 0; i < 4; i++) c[(i < 2 ? group : group + 8) * 8 + tig * 2 + (i & 1)] = acc[i];
 }
 
 static void test_mma() {
-  alignas(32) __nv_bfloat16 a[16 * 24], b[16 * 24];
-  alignas(32) float c0[256], c[16 * 20];
-  for (int i = 0; i < 16 * 24; i++) {
-    a[i] = __float2bfloat16((float)((i * 7) % 13) - 6.0f);
-    b[i] = __float2bfloat16((float)((i * 5) % 11) * 0.25f);
-  }
-  for (int i = 0; i < 256; i++) c0[i] = (float)i;
-  CHECK(simt::launch(dim3(1), dim3(32), 0, [&] { k_mma(a, b, c0, c); }) == 0, "k_mma: emulator errors");
+  std::vector<float> a(256), b(128), c0(128), c(128, NAN);
+  for (int i = 0; i < 256; i++) a[i] = (float)((i * 7) % 13) - 6.0f; /* exact in bf16 */
+  for (int i = 0; i < 128; i++) b[i] = (float)((i * 5) % 11) * 0.25f, c0[i] = (float)i;
+  CHECK(simt::launch(dim3(1), dim3(32), 0, [&] { k_mma(a.data(), b.data(), c0.data(), c.data()); }) == 0,
+        "k_mma: emulator errors");
   for (int i = 0; i < 16; i++)
-    for (int j = 0; j < 16; j++) {
-      double s = c0[i * 16 + j];
-      for (int k = 0; k < 16; k++) s += (double)__bfloat162float(a[i * 24 + k]) * __bfloat162float(b[j * 24 + k]);
-      CHECK(c[i * 20 + j] == (float)s, "mma (%d,%d): %g, want %g", i, j, c[i * 20 + j], s);
+    for (int j = 0; j < 8; j++) {
+      double s = c0[i * 8 + j];
+      for (int k = 0; k < 16; k++) s += (double)a[i * 16 + k] * b[k * 8 + j];
+      CHECK(c[i * 8 + j] == (float)s, "mma (%d,%d): %g, want %g", i, j, c[i * 8 + j], s);
     }
 }
 
@@ -179,7 +186,7 @@ static void test_stale_shared() {
 }
 
 /* misuses that must be reported: barriers at two call sites; a barrier some threads skip by
- * exiting; lanes of a warp at two different shuffles; a WMMA load by half a warp */
+ * exiting; lanes of a warp at two different shuffles; an mma.sync by half a warp */
 __global__ void k_two_barriers() {
   if (threadIdx.x < 32)
     __syncthreads();
@@ -197,10 +204,10 @@ __global__ void k_two_shuffles(int *out) {
   else
     out[l] = __shfl_xor_sync(0xffffffffu, l, 1);
 }
-__global__ void k_half_wmma(const __nv_bfloat16 *a) {
-  nvcuda::wmma::fragment<nvcuda::wmma::matrix_a, 16, 16, 16, __nv_bfloat16, nvcuda::wmma::row_major> f;
-  if (threadIdx.x < 16) nvcuda::wmma::load_matrix_sync(f, a, 16);
-  __syncwarp();
+__global__ void k_half_mma() {
+  uint32_t ra[4] = {0, 0, 0, 0}, rb[2] = {0, 0};
+  float acc[4] = {0, 0, 0, 0};
+  if (threadIdx.x < 16) simt::mma_m16n8k16(acc, ra, rb, __LINE__);
 }
 
 /* lane 0 at __syncwarp, the rest at __syncthreads: a deadlock on a GPU, an error here */
@@ -211,11 +218,6 @@ __global__ void k_split() {
     __syncthreads();
 }
 
-__global__ void k_misaligned(const __nv_bfloat16 *a) {
-  nvcuda::wmma::fragment<nvcuda::wmma::matrix_a, 16, 16, 16, __nv_bfloat16, nvcuda::wmma::row_major> f;
-  nvcuda::wmma::load_matrix_sync(f, a + 8, 16);
-}
-
 static void test_errors() {
   CHECK(simt::launch(dim3(1), dim3(64), 0, [&] { k_split(); }) > 0, "barrier against a warp operation not reported");
   CHECK(simt::launch(dim3(1), dim3(64), 0, [&] { k_two_barriers(); }) > 0, "barriers at two call sites not reported");
@@ -223,10 +225,7 @@ static void test_errors() {
   std::vector<int> out(32);
   CHECK(simt::launch(dim3(1), dim3(32), 0, [&] { k_two_shuffles(out.data()); }) > 0,
         "shuffles at two call sites not reported");
-  alignas(32) __nv_bfloat16 z[256] = {};
-  CHECK(simt::launch(dim3(1), dim3(32), 0, [&] { k_half_wmma(z); }) > 0, "a WMMA call by half a warp not reported");
-  alignas(32) __nv_bfloat16 a[16 * 16 + 8] = {};
-  CHECK(simt::launch(dim3(1), dim3(32), 0, [&] { k_misaligned(a); }) > 0, "misaligned WMMA pointer not reported");
+  CHECK(simt::launch(dim3(1), dim3(32), 0, [&] { k_half_mma(); }) > 0, "an mma.sync by half a warp not reported");
 }
 
 int main() {
