@@ -64,9 +64,8 @@ static int sm_fits(const cu_ctx *c, int64_t rows, int64_t N, int64_t K, const fl
 template <typename W>
 static int cu_smallm_nt(const float *x, const W *w4, const float *bias, float *y, int64_t M, int64_t N, int64_t K,
                         float beta) {
-  int nc = M <= 1 ? 32 : M <= 2 ? 16 : M <= 4 ? 8 : M <= 8 ? 4 : 2;
-  int64_t tiles = (N + nc - 1) / nc;
-  unsigned blocks = (unsigned)(tiles < 4096 ? tiles : 4096);
+  int mm = M <= 1 ? 1 : M <= 2 ? 2 : M <= 4 ? 4 : M <= 8 ? 8 : 16;
+  unsigned blocks = sm_blocks(mm, N);
   const float4 *x4 = (const float4 *)x;
   int64_t K4 = K / 4;
   if (M <= 1)

@@ -13,15 +13,19 @@
  * Qwen2.5-0.5B step, most of the step; streaming the weight at bandwidth would take ~5 us for
  * the largest.
  *
- * A block of 256 threads takes SM_NC = 32 / MM columns at a time. Its threads stride over K in
- * float4s (thread t: float4 t, t + 256, ...), each keeping the 32 sums (MM rows x SM_NC
- * columns) of its share; a transposing butterfly leaves lane l of each warp with the warp's sum
- * number l in 31 shuffles; the 8 warps' sums meet in shared memory, added in warp order.
+ * Each warp takes NC = 32 / MM columns at a time (a tile; a block's 8 warps take 8 tiles).
+ * Its lanes stride over K in float4s (lane l: float4 l, l + 32, ...), each keeping the 32 sums
+ * (MM rows x NC columns) of its share, so every x value a lane loads serves NC columns; a
+ * transposing butterfly then leaves lane l with the warp's sum number l in 31 shuffles, and
+ * lane l writes it: no shared memory, no block barrier. (The first version gave a whole block
+ * one tile, its 256 threads striding over K: at K = 896 a thread saw one float4 per column and
+ * the block's reduction dominated; on an H200 it took 49 us per call against cuBLAS's 29.)
  * f32 products and sums on every GEMM precision (the CPU leaves GEMMs of few rows in f32); in
  * the bf16 precision the weights may be their bf16 copy (W = uint2, cu_weights_bf16).
  * y (M,N) = x (M,K) w (N,K)^T + (beta y + bias), bias (N) or NULL; M <= MM; K % 4 == 0 and x, w
  * 16-byte aligned (the caller checks). */
 #define SM_THREADS 256
+#define SM_WARPS (SM_THREADS / 32)
 
 /* four consecutive weights: f32 as they are, or bf16 (a uint2 of four 16-bit halves, element
  * k in bits 16 (k % 2) .. of word k / 2) widened exactly to f32 */
@@ -32,22 +36,31 @@ __device__ __forceinline__ float4 sm_w4(const uint2 *w, int64_t i) {
   return make_float4(sm_bf(r.x << 16), sm_bf(r.x & 0xffff0000u), sm_bf(r.y << 16), sm_bf(r.y & 0xffff0000u));
 }
 
+/* the number of tiles of NC columns, and the blocks to launch for them (a grid-stride loop
+ * takes the rest) */
+__host__ __device__ __forceinline__ int64_t sm_tiles(int MM, int64_t N) { return (N + 32 / MM - 1) / (32 / MM); }
+__host__ __device__ __forceinline__ unsigned sm_blocks(int MM, int64_t N) {
+  int64_t b = (sm_tiles(MM, N) + SM_WARPS - 1) / SM_WARPS;
+  return (unsigned)(b < 8192 ? b : 8192);
+}
+
 /* W: float4 (f32 weights) or uint2 (bf16 weights, cu_ctx's copy made for decoding: see
- * cu_weights_bf16); x, the products and the sums stay f32 either way */
+ * cu_weights_bf16); x, the products and the sums stay f32 either way. Grid sm_blocks(MM, N),
+ * SM_THREADS threads. */
 template <int MM, typename W>
 __global__ void __launch_bounds__(SM_THREADS)
     k_smallm_nt(const float4 *__restrict__ x, const W *__restrict__ w, const float *__restrict__ bias, float *y,
                 int M, int64_t N, int64_t K4, float beta) {
-  constexpr int NC = 32 / MM;             /* columns per tile */
-  __shared__ float red[SM_THREADS / 32][32]; /* the warps' sums */
-  int lane = threadIdx.x & 31, wp = threadIdx.x >> 5;
-  int64_t tiles = (N + NC - 1) / NC;
-  for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-    int64_t n0 = tile * NC;
+  constexpr int NC = 32 / MM; /* columns per tile */
+  const int lane = threadIdx.x & 31;
+  const int64_t tiles = (N + NC - 1) / NC, stride = (int64_t)gridDim.x * SM_WARPS;
+  for (int64_t tile = (int64_t)blockIdx.x * SM_WARPS + (threadIdx.x >> 5); tile < tiles; tile += stride) {
+    const int64_t n0 = tile * NC;
     float v[32]; /* sum m * NC + c: row m, column n0 + c */
 #pragma unroll
     for (int i = 0; i < 32; i++) v[i] = 0.0f;
-    for (int64_t k4 = threadIdx.x; k4 < K4; k4 += SM_THREADS) {
+    /* not unrolled: unrolling by 2 put v in local memory (ptxas, sm_90) */
+    for (int64_t k4 = lane; k4 < K4; k4 += 32) {
       float4 xv[MM];
 #pragma unroll
       for (int m = 0; m < MM; m++) xv[m] = m < M ? __ldg(x + m * K4 + k4) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
@@ -70,23 +83,15 @@ __global__ void __launch_bounds__(SM_THREADS)
         v[j] = keep + __shfl_xor_sync(0xffffffffu, send, h);
       }
     }
-    red[wp][lane] = v[0];
-    __syncthreads();
-    if (threadIdx.x < 32) {
-      int t = threadIdx.x, m = t / NC, c = t % NC;
-      float acc = 0.0f;
-#pragma unroll
-      for (int u = 0; u < SM_THREADS / 32; u++) acc += red[u][t];
-      int64_t n = n0 + c;
-      if (m < M && n < N) {
-        float *p = y + m * N + n;
-        if (bias)
-          *p = acc + (beta == 0.0f ? bias[n] : beta * *p + bias[n]);
-        else
-          *p = beta == 0.0f ? acc : acc + beta * *p;
-      }
+    const int m = lane / NC;
+    const int64_t n = n0 + lane % NC;
+    if (m < M && n < N) {
+      float *p = y + m * N + n;
+      if (bias)
+        *p = v[0] + (beta == 0.0f ? bias[n] : beta * *p + bias[n]);
+      else
+        *p = beta == 0.0f ? v[0] : v[0] + beta * *p;
     }
-    __syncthreads(); /* red is reused by the next tile */
   }
 }
 

@@ -13,11 +13,12 @@
 #      and sample groups (when the toolkit has it; 60 s cap each, a run cut short is PARTIAL,
 #      not a failure; TSASR_GPU_MEMCHECK=0 skips both);
 #   3d. the op groups matmul and attention, the model parity and the sanitizers again with
-#      TSASR_CUDA_DECODE_KERNELS=1 (the small-row decoding GEMM, off by default: slower than
-#      cuBLAS on an H200; reported, not required), and when they pass, their rollouts
-#      (bench.log) and profile;
+#      TSASR_CUDA_DECODE_KERNELS=1 (the small-row decoding GEMM, off by default: its first
+#      version was slower than cuBLAS on an H200, the warp-per-tile rewrite is untimed;
+#      reported, not required), and when they pass, their rollouts (bench.log) and profile;
 #   3e. the attention group in bf16 without and with TSASR_CUDA_FLASH=1 (the tensor-core flash
-#      attention, forward and backward; off by default: slower on an H200), the bf16 parity and
+#      attention, forward and backward; off by default: its WMMA version was slower on an H200,
+#      the mma.sync rewrite is untimed), the bf16 parity and
 #      the sanitizers with it; when they pass, attention timings and SFT steps with it
 #      (bench.log);
 #   3f. the model parity with TSASR_CUDA_GRAPHS=1 (decoding steps captured and submitted as CUDA
@@ -38,8 +39,7 @@
 #      time tables (ops timed between syncs), one per phase, to see which ops hold the time;
 #      then a 128-token rollout with TSASR_PROFILE=host (host time per op, no syncs): whether
 #      decoding waits on the device or on launches.
-# Benchmarks run only while TSASR_GPU_BUDGET (420 s from the start) lasts; the switch measured
-# slower before (the small-row GEMM) is timed again only with TSASR_GPU_RETIME=1.
+# Benchmarks run only while TSASR_GPU_BUDGET (420 s from the start) lasts.
 # Full logs go to $OUT/gpu-logs when OUT is set (else build-gpu/logs), at most 8 files (what the
 # device call brings back): build, backend_ops, sft_parity (f32 and bf16), memcheck, bench,
 # bench_device, bench_torch (with the ratios), profile; a summary table is printed last.
@@ -138,11 +138,8 @@ fi
 { echo "== GPU"; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1; } | tee -a "$logs/build.log"
 
 # ---- phases: all (default), checks (steps 2-3g) or bench (steps 4-8), for a device call limit
-# that both together may pass; a bench-only run treats the switches' checks as passed. The
-# timings of the switch already measured slower on an H200 (the small-row GEMM: 2026-11-27)
-# run again only with TSASR_GPU_RETIME=1 (its checks always run) ----
+# that both together may pass; a bench-only run treats the switches' checks as passed ----
 ops_ok=1 prc=0 brc16=0 d2=ok fa=ok gr=ok fr=ok
-retime=${TSASR_GPU_RETIME:-0}
 if [ "$phase" != bench ]; then
 
 # ---- 2. every op on both backends ----
@@ -271,7 +268,8 @@ fi
 step bf16_matmul "$b16" "$(tail -n 1 "$build/bf16_matmul.log" | sed 's/^test_backend_ops: //')${b16note:-}"
 
 # ---- 3d. the small-row decoding GEMM (TSASR_CUDA_DECODE_KERNELS=1, off by default: on an
-# H200 it took 49 us per call where cuBLAS takes 29): the op and model parity checks and the
+# H200 its first version, a block per tile, took 49 us per call where cuBLAS takes 29; now a
+# warp per tile, untimed): the op and model parity checks and the
 # sanitizers again with it on. Reported, not required; when this says ok and the rollout below
 # is faster, make it the default ----
 d2=ok
@@ -401,15 +399,13 @@ if left; then
   step bench_device "$([ $drc = 0 ] && echo ok || echo "FAIL($drc)")" "$(grep -m1 sft_tokens_per_s "$logs/bench_device.log")"
   # the same rollouts with the decoding kernels of step 3d (appended to bench.log: the ratios
   # below compare the default kernels)
-  if [ "$retime" != 1 ]; then
-    step bench_dec2 SKIP "slower on an H200 (2026-11-27); TSASR_GPU_RETIME=1 times it again"
-  elif [ "$d2" = ok ]; then
+  if [ "$d2" = ok ] && left; then
     { echo; echo "== rollouts with TSASR_CUDA_DECODE_KERNELS=1"; } >> "$logs/bench.log"
     TSASR_CUDA_DECODE_KERNELS=1 timeout 90 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 \
       --steps 0 --G 8 --new 512 --gemm f32,bf16 >> "$logs/bench.log" 2>&1
     step bench_dec2 "$([ $? = 0 ] && echo ok || echo FAIL)" "$(grep -A3 'DECODE_KERNELS=1' "$logs/bench.log" | grep -o '[0-9]* tokens/s' | tr '\n' ' ')"
   else
-    step bench_dec2 SKIP "the decoding kernels did not pass step 3d"
+    step bench_dec2 SKIP "the decoding kernels did not pass step 3d, or the time budget is spent"
   fi
   # the same rollouts with each decoding step submitted as a CUDA graph (step 3f)
   if [ "$gr" = ok ] && left; then
@@ -473,7 +469,7 @@ if left; then
   step profile_host "$([ $hrc = 0 ] && echo ok || echo "FAIL($hrc)")" "$(grep -m1 -E '^rollout' "$build/profile_host.log")"
   grep -E '^rollout' "$build/profile_host.log"
   awk '/^== phase/ { n = 0 } /^== phase/, 0 { if (n++ < 12) print }' "$build/profile_host.log"
-  if [ "$retime" = 1 ] && [ "$d2" = ok ] && left; then # the rollout's table with the decoding kernels of step 3d
+  if [ "$d2" = ok ] && left; then # the rollout's table with the decoding kernels of step 3d
     { echo; echo "== TSASR_CUDA_DECODE_KERNELS=1"; } >> "$logs/profile.log"
     TSASR_PROFILE=1 TSASR_CUDA_DECODE_KERNELS=1 timeout 60 "$build/bench_device" --device cuda --geometry paper --batch 4 \
       --seconds 20 --steps 0 --G 8 --new 64 --gemm bf16 > "$build/profile_dec2.log" 2>&1

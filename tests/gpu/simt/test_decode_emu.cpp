@@ -3,8 +3,9 @@
 // split-key pair k_attn_dec_part + k_attn_dec_merge behind cuda_set_decode_kernels;
 // kernels/cu_decode.cuh) over GQA, key padding, q_pos0, additive biases with -inf entries
 // (whole chunks masked), rows with no visible key, head sizes 4 to 160, caches longer than one
-// chunk; and the small-row GEMM (k_smallm_nt, kernels/cu_smallm.cuh) for 1 to 16 rows, K with
-// more and fewer float4s than threads, bias and beta, with f32 weights and with their bf16 copy
+// chunk; and the small-row GEMM (k_smallm_nt, kernels/cu_smallm.cuh: a warp per tile of
+// columns) for 1 to 16 rows, K of 9 to 275 float4s over a warp's lanes, a grid smaller than the
+// tiles, bias and beta, with f32 weights and with their bf16 copy
 // (k_f32_to_bf16, itself checked against round-to-nearest-even computed apart, specials too). Both are f32 kernels: normalised error
 // <= 1e-5 as the GPU's op parity asks, and lse within 1e-5. Every case runs in lockstep and
 // under a skewed schedule. Exit 0 when every case passes.
@@ -128,7 +129,7 @@ static void run_to_bf16() {
 }
 
 /* bf16: the weights as their bf16 copy (k_f32_to_bf16), the reference with the same rounding */
-static void run_smallm(int M, int N, int K, int bias, float beta, bool bf16 = false) {
+static void run_smallm(int M, int N, int K, int bias, float beta, bool bf16 = false, unsigned grid_cap = 0) {
   std::vector<float4> x((size_t)M * K / 4), w((size_t)N * K / 4);
   for (auto &f : x) f = make_float4(g_rng.sym(), g_rng.sym(), g_rng.sym(), g_rng.sym());
   for (auto &f : w) f = make_float4(g_rng.sym(), g_rng.sym(), g_rng.sym(), g_rng.sym());
@@ -145,9 +146,8 @@ static void run_smallm(int M, int N, int K, int bias, float beta, bool bf16 = fa
   for (auto &t : b) t = g_rng.sym();
   for (auto &t : y) t = beta == 0.0f ? NAN : g_rng.sym(); /* beta 0 must not read y */
   y0 = y;
-  int nc = M <= 1 ? 32 : M <= 2 ? 16 : M <= 4 ? 8 : M <= 8 ? 4 : 2;
-  int tiles = (N + nc - 1) / nc;
-  dim3 grid((unsigned)(tiles < 4096 ? tiles : 4096));
+  int mm = M <= 1 ? 1 : M <= 2 ? 2 : M <= 4 ? 4 : M <= 8 ? 8 : 16;
+  dim3 grid(grid_cap ? grid_cap : sm_blocks(mm, N));
   const float *bp = bias ? b.data() : nullptr;
   long err;
   int64_t K4 = K / 4;
@@ -185,11 +185,12 @@ static void run_all() {
     run_attn({2, 50, 3, 1, 6, 1, {50, 20}, {49, 19}, 1}, split);        /* D not a multiple of 4 */
   }
   for (int M : {1, 2, 3, 8, 13, 16}) {
-    run_smallm(M, 300, 896, 1, 0.0f); /* K4 224: fewer float4s than threads */
-    run_smallm(M, 33, 1100, 0, 0.5f); /* K4 275: more */
+    run_smallm(M, 300, 896, 1, 0.0f); /* K4 224: 7 float4s per lane */
+    run_smallm(M, 33, 1100, 0, 0.5f); /* K4 275: lanes with 8 and 9 */
   }
   run_smallm(1, 1, 4, 1, 1.0f);
-  run_smallm(8, 7, 36, 0, 0.0f);
+  run_smallm(8, 7, 36, 0, 0.0f);  /* K4 9: most lanes idle */
+  run_smallm(8, 300, 64, 1, 0.5f, false, 2); /* 2 blocks for 75 tiles: the grid-stride loop */
   for (int M : {1, 8, 16}) run_smallm(M, 300, 896, 1, 0.0f, true); /* the bf16 weights' copy */
   run_smallm(3, 33, 1100, 0, 0.5f, true);
   run_to_bf16();
