@@ -8,8 +8,9 @@
 // is one 32-bit shared load; row strides of 8 extra bf16 keep the 32 lanes of such a load on
 // 32 banks.
 //
-// Forward: a block takes 64 queries of one (batch row, query head), 4 warps of 16 rows; per
-// tile of 64 keys it stages K (row-major) and V (transposed), forms S = Q K^T, updates each
+// Forward: a block takes 128 queries of one (batch row, query head), 8 warps of 16 rows (each
+// staged tile serves 8 warps: half the re-reads of K and V that 4 would make); per tile of 64
+// keys it stages K (row-major) and V (transposed), forms S = Q K^T, updates each
 // row's running max and sum (online softmax in f32; a row's 4 lanes meet over two shuffles),
 // rescales its output and adds P V. At the end O /= sum and lse = max + log(sum), the CPU's
 // definitions (a row with no visible key: O = 0, lse = -inf), so the backward recomputes P
@@ -29,10 +30,13 @@
 #define FL_UNROLL _Pragma("unroll") /* loops over fragment arrays: registers, not local memory */
 #endif
 
-#define FL_BQ 64      /* queries per block: 4 warps x 16 rows */
-#define FL_BK 64      /* keys per tile */
-#define FL_THREADS 128
-#define FL_LDT (FL_BK + 8) /* bf16 row stride of a transposed (D, 64) tile */
+#define FL_WARPS 8
+#define FL_THREADS (32 * FL_WARPS)
+#define FL_BQ (16 * FL_WARPS) /* queries per block of the forward and the dQ kernel, 16 per warp */
+#define FL_BK (16 * FL_WARPS) /* keys per block of the dK/dV kernel, 16 per warp */
+#define FL_TILE 64            /* rows of the staged tiles a block walks (keys; queries for dK/dV) */
+#define FL_LDT (FL_TILE + 8)  /* bf16 row stride of a transposed (D, 64) tile */
+static_assert(FL_TILE == 64, "the staging loops and fl_prod_rows / fl_prod_cols walk 64 rows");
 
 /* bf16 row stride of a row-major (64, D) tile */
 template <int D>
@@ -44,7 +48,7 @@ struct fl_ld {
 template <int D>
 struct fl_geom {
   static constexpr size_t k_off = 0;
-  static constexpr size_t vt_off = k_off + 2 * FL_BK * fl_ld<D>::v;
+  static constexpr size_t vt_off = k_off + 2 * FL_TILE * fl_ld<D>::v;
   static constexpr size_t bytes = vt_off + 2 * D * FL_LDT;
 };
 
@@ -158,7 +162,7 @@ __device__ __forceinline__ int fl_klen(const int *kv_len, int b, int Tk) {
   return klen < 0 ? 0 : klen > Tk ? Tk : klen;
 }
 
-/* keys [0, kend) some query of the tile [q0, q0 + 64) sees */
+/* keys [0, kend) some query of the block's [q0, q0 + FL_BQ) sees */
 __device__ __forceinline__ int fl_kend(int q0, int Tq, int klen, int causal, int p0) {
   int kend = klen;
   if (causal) {
@@ -190,7 +194,7 @@ __device__ __forceinline__ void fl_add_rows(float *dst, int64_t base, int64_t rs
   }
 }
 
-/* q, out (B, Tq, Hq, D); k, v (B, Tk, Hkv, D); lse (B, Hq, Tq); grid (ceil(Tq/64), Hq, B),
+/* q, out (B, Tq, Hq, D); k, v (B, Tk, Hkv, D); lse (B, Hq, Tq); grid (ceil(Tq/FL_BQ), Hq, B),
  * FL_THREADS threads, fl_geom<D>::bytes of dynamic shared memory. */
 template <int D>
 __global__ void __launch_bounds__(FL_THREADS)
@@ -213,7 +217,7 @@ __global__ void __launch_bounds__(FL_THREADS)
   FL_UNROLL
   for (int nd = 0; nd < D / 8; nd++) o[nd][0] = o[nd][1] = o[nd][2] = o[nd][3] = 0.0f;
   float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f; /* running max (scaled), this lane's part of the sum */
-  for (int k0 = 0; k0 < kend; k0 += FL_BK) {
+  for (int k0 = 0; k0 < kend; k0 += FL_TILE) {
     __syncthreads(); /* the previous tile's readers are done */
     const int64_t kb = ((int64_t)b * Tk + k0) * ks + (int64_t)hk * D;
     fl_stage<D>(Ks, NULL, k, kb, ks, k0, kend);
@@ -261,11 +265,11 @@ __global__ void __launch_bounds__(FL_THREADS)
 }
 
 /* ---- backward (FlashAttention-2's order, without atomics: deterministic) ----
- * Dq = rowsum(dO o O) per (b, h, i); then k_flash_bwd_kv: a block per (key tile of 64, kv
- * head, batch row), its warps 16 keys each, walks every query head of its group and every
+ * Dq = rowsum(dO o O) per (b, h, i); then k_flash_bwd_kv: a block per (128 keys, kv head,
+ * batch row), its 8 warps 16 keys each, walks every query head of its group and every
  * query tile that can see its keys, recomputes P^T = exp(scale S^T - lse) from the forward's
  * lse, and keeps dV += P^T dO and dK += dS^T Q (dS = P (dP - Dq), dP = dO V^T) in registers,
- * added to dk, dv once at the end (scaled); k_flash_bwd_q: a block per (query tile, query
+ * added to dk, dv once at the end (scaled); k_flash_bwd_q: a block per (128 queries, query
  * head, batch row) walks the key tiles and keeps dQ += dS K, added to dq at the end.
  * Gradients add into dq, dk, dv (NULL: not wanted), as the op's contract. */
 
@@ -287,13 +291,13 @@ __global__ void k_flash_dot(const float *__restrict__ dout, const float *__restr
  * the tile's lse and Dq (64 floats each). */
 template <int D>
 struct fl_bwd_geom {
-  static constexpr size_t rm = 2 * FL_BQ * fl_ld<D>::v, tr = 2 * D * FL_LDT;
+  static constexpr size_t rm = 2 * FL_TILE * fl_ld<D>::v, tr = 2 * D * FL_LDT;
   static constexpr size_t q_off = 0, qt_off = rm, g_off = rm + tr, gt_off = 2 * rm + tr;
-  static constexpr size_t lse_off = 2 * rm + 2 * tr, dot_off = lse_off + 4 * FL_BQ;
-  static constexpr size_t bytes = dot_off + 4 * FL_BQ;
+  static constexpr size_t lse_off = 2 * rm + 2 * tr, dot_off = lse_off + 4 * FL_TILE;
+  static constexpr size_t bytes = dot_off + 4 * FL_TILE;
 };
 
-/* grid (ceil(Tk/64), Hkv, B), FL_THREADS threads, fl_bwd_geom<D>::bytes of shared memory */
+/* grid (ceil(Tk/FL_BK), Hkv, B), FL_THREADS threads, fl_bwd_geom<D>::bytes of shared memory */
 template <int D>
 __global__ void __launch_bounds__(FL_THREADS)
     k_flash_bwd_kv(const float *__restrict__ q, const float *__restrict__ k, const float *__restrict__ v,
@@ -322,14 +326,14 @@ __global__ void __launch_bounds__(FL_THREADS)
     for (int e = 0; e < 4; e++) dka[nd][e] = dva[nd][e] = 0.0f;
   /* causal: the first query that sees key k0 is k0 - p0 */
   int qfirst = causal ? k0 - p0 : 0;
-  qfirst = qfirst < 0 ? 0 : qfirst / FL_BQ * FL_BQ;
+  qfirst = qfirst < 0 ? 0 : qfirst / FL_TILE * FL_TILE;
   for (int h = hk * grp; h < (hk + 1) * grp; h++)
-    for (int q0 = qfirst; q0 < Tq; q0 += FL_BQ) {
+    for (int q0 = qfirst; q0 < Tq; q0 += FL_TILE) {
       __syncthreads(); /* the previous tile's readers are done */
       const int64_t qb = ((int64_t)b * Tq + q0) * qs + (int64_t)h * D;
       fl_stage<D>(Qs, Qt, q, qb, qs, q0, Tq);
       fl_stage<D>(Gs, Gt, dout, qb, qs, q0, Tq);
-      for (int r = threadIdx.x; r < FL_BQ; r += FL_THREADS) {
+      for (int r = threadIdx.x; r < FL_TILE; r += FL_THREADS) {
         int64_t at = ((int64_t)b * Hq + h) * Tq + q0 + r;
         Ls[r] = q0 + r < Tq ? lse[at] : -INFINITY;
         Ds[r] = q0 + r < Tq ? dot[at] : 0.0f;
@@ -361,12 +365,12 @@ __global__ void __launch_bounds__(FL_THREADS)
 /* Shared memory of k_flash_bwd_q: K and V of a key tile row-major, K transposed. */
 template <int D>
 struct fl_q_geom {
-  static constexpr size_t rm = 2 * FL_BK * fl_ld<D>::v;
+  static constexpr size_t rm = 2 * FL_TILE * fl_ld<D>::v;
   static constexpr size_t k_off = 0, v_off = rm, kt_off = 2 * rm;
   static constexpr size_t bytes = kt_off + 2 * D * FL_LDT;
 };
 
-/* grid (ceil(Tq/64), Hq, B), FL_THREADS threads, fl_q_geom<D>::bytes of shared memory */
+/* grid (ceil(Tq/FL_BQ), Hq, B), FL_THREADS threads, fl_q_geom<D>::bytes of shared memory */
 template <int D>
 __global__ void __launch_bounds__(FL_THREADS)
     k_flash_bwd_q(const float *__restrict__ q, const float *__restrict__ k, const float *__restrict__ v,
@@ -394,7 +398,7 @@ __global__ void __launch_bounds__(FL_THREADS)
   float dqa[D / 8][4];
   FL_UNROLL
   for (int nd = 0; nd < D / 8; nd++) dqa[nd][0] = dqa[nd][1] = dqa[nd][2] = dqa[nd][3] = 0.0f;
-  for (int k0 = 0; k0 < kend; k0 += FL_BK) {
+  for (int k0 = 0; k0 < kend; k0 += FL_TILE) {
     __syncthreads();
     const int64_t kb = ((int64_t)b * Tk + k0) * ks + (int64_t)hk * D;
     fl_stage<D>(Ks, Kt, k, kb, ks, k0, kend);

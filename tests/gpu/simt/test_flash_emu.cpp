@@ -7,7 +7,7 @@
 // measured ~1.5e-3), while lse sees no rounding of P (1e-5 absolute). The backward kernels take
 // the forward's out and lse and are compared with the exact gradients (P and dS rounded to
 // bf16 in the kernels: 1e-2 normalised, and every query's or key's row within 6e-2 of its own
-// size: a single row gone wrong, such as a key tile's first query tile skipped, hides in the
+// size: a single row gone wrong, such as a key block's first query tile skipped, hides in the
 // whole tensor's error), added to random starting gradients as the op adds them. Exit 0 when
 // every case passes.
 #include <cmath>
@@ -221,6 +221,6 @@ static void run_all() {
   run({1, 64, 64, 2, 1, 64, 1, {}, {}, 8.0f});               /* peaky rows: the running max moves */
   run({2, 20, 50, 2, 2, 64, 0, {0, 50}, {}, 1.0f});          /* a batch row with no visible key */
   run({1, 40, 90, 2, 1, 128, 1, {}, {50}, 1.0f});            /* head dim 128 */
-  run({1, 80, 140, 2, 1, 64, 1, {}, {1}, 1.0f});             /* key 64 first seen by query 63: the
-                                                                 backward's first query tile */
+  run({1, 140, 200, 2, 1, 64, 1, {}, {1}, 1.0f});            /* key 128 (a dK/dV block's first)
+                                                                 first seen by query 127 */
 }
