@@ -161,6 +161,7 @@ int op_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias,
     CHK(ops_chk(be, "matmul", "bias", bias, 1, 1, e));
     CHK(ops_numel("matmul", "bias", bias, c->ne[c->ndim - 1], e));
   }
+  OPS_PROF_SHAPE(a, b);
   OPS_RET(be, "matmul", be->ops->matmul(be, a, b, bias, c, ta, tb, beta), e);
 }
 
@@ -173,6 +174,7 @@ int op_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *d
   if (da) CHK(ops_same("matmul_bwd", "a", a, "da", da, e));
   if (db) CHK(ops_same("matmul_bwd", "b", b, "db", db, e));
   if (dbias) CHK(ops_numel("matmul_bwd", "dbias", dbias, dc->ne[dc->ndim - 1], e));
+  OPS_PROF_SHAPE(a, b);
   OPS_RET(be, "matmul_bwd", be->ops->matmul_bwd(be, a, b, dc, da, db, dbias, ta, tb), e);
 }
 
@@ -207,6 +209,7 @@ static int norm_check(backend *be, const char *op, const tensor *x, const tensor
 int op_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
                  tensor *mean, tensor *rstd, float eps, ts_err *e) {
   CHK(norm_check(be, "layernorm", x, w, b, y, mean, rstd, e));
+  OPS_PROF_SHAPE(x, NULL);
   OPS_RET(be, "layernorm", be->ops->layernorm(be, x, w, b, y, mean, rstd, eps), e);
 }
 
@@ -218,6 +221,7 @@ int op_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor
   if (dx) CHK(norm_check(be, "layernorm_bwd", x, NULL, NULL, dx, NULL, NULL, e));
   if (dw) CHK(norm_check(be, "layernorm_bwd", x, dw, NULL, NULL, NULL, NULL, e));
   if (db) CHK(norm_check(be, "layernorm_bwd", x, db, NULL, NULL, NULL, NULL, e));
+  OPS_PROF_SHAPE(x, NULL);
   OPS_RET(be, "layernorm_bwd", be->ops->layernorm_bwd(be, x, w, mean, rstd, dy, dx, dw, db), e);
 }
 
@@ -282,6 +286,7 @@ int op_act(backend *be, act_kind k, const tensor *x, tensor *y, ts_err *e) {
   CHK(ops_chk(be, "act", "x", x, 0, 4, e));
   CHK(ops_chk(be, "act", "y", y, 0, 4, e));
   CHK(ops_same("act", "x", x, "y", y, e));
+  OPS_PROF_SHAPE(x, NULL);
   OPS_RET(be, "act", be->ops->act(be, k, x, y), e);
 }
 
@@ -291,6 +296,7 @@ int op_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tenso
   CHK(ops_chk(be, "act_bwd", "dx", dx, 0, 4, e));
   CHK(ops_same("act_bwd", "x", x, "dy", dy, e));
   CHK(ops_same("act_bwd", "x", x, "dx", dx, e));
+  OPS_PROF_SHAPE(x, NULL);
   OPS_RET(be, "act_bwd", be->ops->act_bwd(be, k, x, dy, dx), e);
 }
 
@@ -368,6 +374,7 @@ static int attn_check(backend *be, const char *op, const tensor *q, const tensor
 int op_attention(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *out,
                  tensor *lse, const attn_cfg *cfg, ts_err *e) {
   CHK(attn_check(be, "attention", q, k, v, out, lse, cfg, e));
+  OPS_PROF_SHAPE(q, k);
   OPS_RET(be, "attention", be->ops->attention(be, q, k, v, out, lse, cfg), e);
 }
 
@@ -385,6 +392,7 @@ int op_attention_bwd(backend *be, const tensor *q, const tensor *k, const tensor
     if (!cfg->bias) return err_set(e, TS_EARG, "attention_bwd: dbias given without a bias");
     CHK(ops_same("attention_bwd", "bias", cfg->bias, "dbias", dbias, e));
   }
+  OPS_PROF_SHAPE(q, k);
   OPS_RET(be, "attention_bwd", be->ops->attention_bwd(be, q, k, v, out, lse, dout, dq, dk, dv, dbias, cfg), e);
 }
 
@@ -554,6 +562,7 @@ int op_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias,
     CHK(ops_chk(be, "conv1d", "bias", bias, 1, 1, e));
     CHK(ops_numel("conv1d", "bias", bias, w->ne[0], e));
   }
+  OPS_PROF_SHAPE(x, w);
   OPS_RET(be, "conv1d", be->ops->conv1d(be, x, w, bias, y, stride, pad, groups), e);
 }
 
@@ -563,6 +572,7 @@ int op_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *d
   if (dx) CHK(ops_same("conv1d_bwd", "x", x, "dx", dx, e));
   if (dw) CHK(ops_same("conv1d_bwd", "weight", w, "dweight", dw, e));
   if (dbias) CHK(ops_numel("conv1d_bwd", "dbias", dbias, w->ne[0], e));
+  OPS_PROF_SHAPE(x, w);
   OPS_RET(be, "conv1d_bwd", be->ops->conv1d_bwd(be, x, w, dy, dx, dw, dbias, stride, pad, groups), e);
 }
 

@@ -32,6 +32,7 @@ static int tr_check(backend *be, const char *op, const char *xn, const tensor *x
 int op_transpose(backend *be, const tensor *x, tensor *y, ts_err *e) {
   int rc = tr_check(be, "transpose", "x", x, "y", y, e);
   if (rc) return rc;
+  OPS_PROF_SHAPE(x, NULL);
   OPS_PROF_RUN(be, "transpose", rc, be->ops->transpose(be, x, y, 0.0f));
   return rc ? err_set(e, (ts_code)rc, "transpose: backend failure") : TS_OK;
 }
@@ -39,6 +40,7 @@ int op_transpose(backend *be, const tensor *x, tensor *y, ts_err *e) {
 int op_transpose_bwd(backend *be, const tensor *dy, tensor *dx, ts_err *e) {
   int rc = tr_check(be, "transpose_bwd", "dy", dy, "dx", dx, e);
   if (rc) return rc;
+  OPS_PROF_SHAPE(dy, NULL);
   OPS_PROF_RUN(be, "transpose_bwd", rc, be->ops->transpose(be, dy, dx, 1.0f));
   return rc ? err_set(e, (ts_code)rc, "transpose_bwd: backend failure") : TS_OK;
 }

@@ -6,6 +6,9 @@
  * call (launching, staging host arrays, or waiting where the op reads a result back, as the
  * sample op does), so a run whose ops' host time, less those waits, nearly fills the wall time
  * is bound by launches rather than by the device.
+ * TSASR_PROFILE=shapes times as 1 does, and the heavy ops (matmul, conv1d, attention and their
+ * backwards, layernorm, act, transpose) also add each call to a row per (op, operand shapes),
+ * reported after the op table, slowest first: which layer's GEMM or convolution holds the time.
  * Op calls are expected from one thread at a time (the ops themselves may be parallel). */
 #ifndef TS_OPS_PROF_H
 #define TS_OPS_PROF_H
@@ -14,6 +17,7 @@
 #include <stdio.h>
 
 struct backend;
+struct tensor;
 
 /* whether profiling is on (TSASR_PROFILE set and not "0", read once; or ops_prof_enable) */
 int ops_prof_on(void);
@@ -39,6 +43,20 @@ int ops_prof_end(struct backend *be, const char *op, double t0);
       if (!(rc)) (rc) = r1_;                                       \
     }                                                              \
   } while (0)
+
+/* whether the per-shape rows are kept (TSASR_PROFILE=shapes, or ops_prof_shapes_enable) */
+int ops_prof_shapes(void);
+/* turns the per-shape rows on or off from code (profiling itself: ops_prof_enable) */
+void ops_prof_shapes_enable(int on);
+/* the operands the next timed op is recorded under besides its own row (b may be NULL); the
+ * op wrappers call it, through OPS_PROF_SHAPE, only when ops_prof_shapes() */
+void ops_prof_shape(const struct tensor *a, const struct tensor *b);
+#define OPS_PROF_SHAPE(a, b) \
+  do {                        \
+    if (ops_prof_shapes()) ops_prof_shape((a), (b)); \
+  } while (0)
+/* calls and seconds recorded under "op a-shape b-shape" (as the report prints it) */
+void ops_prof_get_shape(const char *key, int64_t *calls, double *sec);
 
 /* calls and seconds recorded for op (0 and 0 when none) */
 void ops_prof_get(const char *op, int64_t *calls, double *sec);

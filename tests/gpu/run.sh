@@ -35,8 +35,9 @@
 #      SDPA; rollouts also with bfloat16 weights, faster than autocast) on the same GPU, when torch and
 #      transformers import there (TSASR_GPU_TORCH=0 skips it); ratios per precision and best
 #      against best;
-#   8. TSASR_PROFILE=1 bench_device (one SFT step, a 64-token rollout, bf16 GEMMs): the per-op
-#      time tables (ops timed between syncs), one per phase, to see which ops hold the time;
+#   8. TSASR_PROFILE=shapes bench_device (one SFT step, a 64-token rollout, bf16 GEMMs): the
+#      per-op time tables (ops timed between syncs), one per phase, to see which ops hold the
+#      time, and the SFT step's slowest (op, operand shapes) rows;
 #      then a 128-token rollout with TSASR_PROFILE=host (host time per op, no syncs): whether
 #      decoding waits on the device or on launches.
 # Benchmarks run only while TSASR_GPU_BUDGET (420 s from the start) lasts.
@@ -452,12 +453,15 @@ else
   step bench_torch SKIP "no python3 with torch+transformers on CUDA, time budget spent, or TSASR_GPU_TORCH=0"
 fi
 
-# ---- 8. where the time goes: one profiled SFT step and a short rollout (bf16 GEMMs), per-op table ----
+# ---- 8. where the time goes: one profiled SFT step and a short rollout (bf16 GEMMs), per-op table
+# and, for the SFT step, per (op, operand shapes) ----
 if left; then
-  TSASR_PROFILE=1 timeout 90 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 1 \
-    --G 8 --new 64 --gemm bf16 > "$logs/profile.log" 2>&1
+  TSASR_PROFILE=shapes timeout 90 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 \
+    --steps 1 --G 8 --new 64 --gemm bf16 > "$logs/profile.log" 2>&1
   frc=$?
   awk '/^== phase/ { n = 0 } /^== phase/, 0 { if (n++ < 16) print }' "$logs/profile.log"
+  # the SFT step's slowest (op, operand shapes) rows: which layer's GEMM or convolution it is
+  awk '/^by operand shapes/ { n = 0; p++ } p == 1 && n++ < 24' "$logs/profile.log"
   step profile "$([ $frc = 0 ] && echo ok || echo "FAIL($frc)")" "$(grep -m1 'op profile' "$logs/profile.log")"
   # the same rollout timed on the host without syncs (TSASR_PROFILE=host): launch-bound when the
   # ops' host time, less the sample op's wait, nearly fills the rollout's wall time

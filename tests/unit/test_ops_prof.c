@@ -100,6 +100,56 @@ static void test_profile(void **s) {
   ops_prof_enable(0);
 }
 
+/* TSASR_PROFILE=shapes: the heavy ops add each call to a row per (op, operand shapes) as
+ * well, other ops and an op refused by its checks add none, and the report lists those rows
+ * after the op table; off, nothing is kept */
+static void test_profile_shapes(void **s) {
+  (void)s;
+  backend *be = be_cpu();
+  ts_err e;
+  float a[64], b[64], c[64];
+  for (int i = 0; i < 64; i++) a[i] = (float)i, b[i] = 1.0f, c[i] = 0.0f;
+  tensor A = tensor_f32(a, 2, 8, 8, 0, 0), B = tensor_f32(b, 2, 4, 8, 0, 0), C = tensor_f32(c, 2, 8, 4, 0, 0);
+  tensor A2 = tensor_f32(a, 2, 2, 8, 0, 0), C2 = tensor_f32(c, 2, 2, 4, 0, 0);
+  int64_t calls;
+  double sec;
+  ops_prof_enable(1);
+  ops_prof_reset();
+  assert_int_equal(op_matmul(be, &A, &B, NULL, &C, 0, 1, 0.0f, &e), 0); /* shapes off */
+  ops_prof_get_shape("matmul [8, 8] [4, 8]", &calls, &sec);
+  assert_int_equal(calls, 0);
+  ops_prof_shapes_enable(1);
+  for (int i = 0; i < 2; i++) assert_int_equal(op_matmul(be, &A, &B, NULL, &C, 0, 1, 0.0f, &e), 0);
+  assert_int_equal(op_matmul(be, &A2, &B, NULL, &C2, 0, 1, 0.0f, &e), 0);
+  assert_int_equal(op_add(be, &A, &A, &A, &e), 0); /* not a shape-profiled op */
+  assert_int_not_equal(op_matmul(be, &A, &A, NULL, &C, 0, 1, 0.0f, &e), 0); /* refused: not counted */
+  ops_prof_get_shape("matmul [8, 8] [4, 8]", &calls, &sec);
+  assert_int_equal(calls, 2);
+  assert_true(sec > 0.0);
+  ops_prof_get_shape("matmul [2, 8] [4, 8]", &calls, &sec);
+  assert_int_equal(calls, 1);
+  ops_prof_get("matmul", &calls, &sec);
+  assert_int_equal(calls, 4); /* the op row counts every call, shapes on or off */
+  ops_prof_get_shape("add [8, 8] [8, 8]", &calls, &sec);
+  assert_int_equal(calls, 0);
+  /* the next op after a refused one is not recorded under the refused op's shapes */
+  assert_int_equal(op_add(be, &A, &A, &A, &e), 0);
+  ops_prof_get_shape("add [8, 8] [8, 8]", &calls, &sec);
+  assert_int_equal(calls, 0);
+  char buf[8192] = "";
+  FILE *f = fmemopen(buf, sizeof buf, "w");
+  assert_non_null(f);
+  ops_prof_report(f);
+  fclose(f);
+  char *tab = strstr(buf, "by operand shapes"), *row = strstr(buf, "matmul [8, 8] [4, 8]");
+  assert_non_null(tab);
+  assert_non_null(row);
+  assert_true(row > tab);
+  ops_prof_shapes_enable(0);
+  ops_prof_reset();
+  ops_prof_enable(0);
+}
+
 /* a device whose sync reports an error at its n-th call: the profiler's syncs must not swallow
  * it (a CUDA sync also clears the error it reports) */
 static int g_syncs, g_fail_at;
@@ -132,6 +182,7 @@ static void test_profile_keeps_device_errors(void **s) {
 }
 
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_profile), cmocka_unit_test(test_profile_keeps_device_errors)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_profile), cmocka_unit_test(test_profile_keeps_device_errors),
+                                     cmocka_unit_test(test_profile_shapes)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
