@@ -246,9 +246,168 @@ __device__ static int64_t smp_pick_cut(const smp_row &q, smp_cut c, double u, fl
   return t < 0 ? 0 : t;
 }
 
+/* The plain temperature pick over ids [c0, c1): one contiguous sub-chunk per thread in id
+ * order, the sub-chunks' sums of p = exp(z * inv_t - lse2) (double) scanned by thread 0, and
+ * the thread whose sub-chunk holds the draw walks it. The draw is target, or with scale_u the
+ * uniform target rescaled when it is past the rounded total. Nothing found within rounding:
+ * the last id with p > 0 in the span (0 when none). Every thread must call it. */
+__device__ static int64_t smp_pick_span(const smp_row &q, int64_t c0, int64_t c1, double target, bool scale_u,
+                                        float inv_t, float lse2, double *pre, double *shd, float *shf, int64_t *shi,
+                                        int64_t *found) {
+  int64_t chunk = (c1 - c0 + SMP_THREADS - 1) / SMP_THREADS, j0 = c0 + threadIdx.x * chunk,
+          j1 = j0 + chunk < c1 ? j0 + chunk : c1;
+  double cs = 0;
+  int64_t lastp = -1;
+  for (int64_t j = j0; j < j1; j++) {
+    double p = smp_banned(q, j) ? 0.0 : exp((double)__fsub_rn(__fmul_rn(q.z[j], inv_t), lse2));
+    cs += p;
+    if (p > 0) lastp = j;
+  }
+  shd[threadIdx.x] = cs;
+  if (threadIdx.x == 0) *found = -1;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    pre[0] = 0;
+    for (int i = 0; i < SMP_THREADS; i++) pre[i + 1] = pre[i] + shd[i];
+  }
+  __syncthreads();
+  double total = pre[SMP_THREADS];
+  if (scale_u) target = target < total ? target : target * total; /* past the rounded total: rescaled */
+  if (j0 < j1 && target >= pre[threadIdx.x] && target < pre[threadIdx.x + 1]) {
+    double run = pre[threadIdx.x];
+    for (int64_t j = j0; j < j1; j++) {
+      double p = smp_banned(q, j) ? 0.0 : exp((double)__fsub_rn(__fmul_rn(q.z[j], inv_t), lse2));
+      run += p;
+      if (p > 0 && target < run) {
+        *found = j;
+        break;
+      }
+    }
+  }
+  __syncthreads();
+  int64_t t = *found;
+  if (t < 0) { /* nothing found within rounding: the last token with p > 0 */
+    int64_t li = smp_argmax((float)lastp, lastp, shf, shi);
+    t = li < 0 ? 0 : li;
+  }
+  return t;
+}
+
+/* ---- the row's passes split over blocks (decoding has few rows: one block per row kept 8 of an
+ * H200's 132 SMs busy, and its passes of double exp over 151,936 logits took ~250 us per step).
+ * k_sample_part, grid (NB, R): block b of row r takes the ids [b C, (b + 1) C), C = ceil(V / NB),
+ * and writes its chunk's partials; k_sample_mass (the plain temperature pick only) adds each
+ * chunk's pick mass once the row's lse is known; k_sample then combines the NB partials in
+ * chunk order instead of its own full passes, and walks only the chunk the draw falls in. ---- */
+#define SMP_PART_THREADS 256
+
+/* the chunks per row: about 4,096 ids each, at most 32 (Qwen2's 151,936 ids: 32 chunks, 256
+ * blocks for 8 rows) */
+__host__ __device__ static inline int smp_nb(int64_t V) {
+  int64_t n = V / 4096;
+  return n < 1 ? 1 : n > 32 ? 32 : (int)n;
+}
+
+struct smp_part {
+  float mx;     /* max of z / tau over every id (the log-prob's log-sum-exp) */
+  float m2;     /* max of z * inv_t over the eligible ids (the temperature pick) */
+  float bv;     /* greedy: the chunk's largest logit (banned ids -inf) ... */
+  int64_t bi;   /* ... at its first id (-1: an empty chunk) */
+  double se;    /* sum of exp(z / tau - mx) */
+  double s2;    /* sum of exp(z * inv_t - m2) over the eligible ids */
+  double mass;  /* k_sample_mass: the chunk's sum of exp(z * inv_t - lse2), the pick's masses */
+};
+
+/* the first and one-past-last id of chunk b of NB over V */
+__device__ static void smp_chunk(int64_t V, int nb, int b, int64_t *j0, int64_t *j1) {
+  int64_t c = (V + nb - 1) / nb;
+  *j0 = (int64_t)b * c < V ? (int64_t)b * c : V;
+  *j1 = *j0 + c < V ? *j0 + c : V;
+}
+
+/* the larger (value, id) pair, ties to the smaller id, -1 ids losing */
+__device__ static void smp_better(float *bv, int64_t *bi, float v, int64_t i) {
+  if (*bi < 0 || (i >= 0 && (v > *bv || (v == *bv && i < *bi)))) *bv = v, *bi = i;
+}
+
+/* grid (NB, R), SMP_PART_THREADS threads: part (R, NB) */
+__global__ void __launch_bounds__(SMP_PART_THREADS)
+    k_sample_part(const float *z, int64_t V, int64_t n_real, int32_t ban, const int32_t *ban_row, float temperature,
+                  smp_part *part) {
+  __shared__ float s_bv[32];
+  __shared__ int64_t s_bi[32];
+  const int r = blockIdx.y, b = blockIdx.x, nb = gridDim.x, lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+  smp_row q = {z + (int64_t)r * V, V, n_real, ban, ban_row ? ban_row[r] : -1};
+  int64_t j0, j1;
+  smp_chunk(V, nb, b, &j0, &j1);
+  const float tau = temperature > 0.0f ? temperature : 1.0f, inv_t = 1.0f / tau;
+  float mx = -INFINITY, m2 = -INFINITY, bv = -INFINITY;
+  int64_t bi = -1;
+  for (int64_t v = j0 + threadIdx.x; v < j1; v += SMP_PART_THREADS) {
+    float x = q.z[v];
+    mx = fmaxf(mx, x / tau);
+    bool banned = smp_banned(q, v);
+    if (!banned) m2 = fmaxf(m2, __fmul_rn(x, inv_t));
+    float g = banned ? -INFINITY : x;
+    if (bi < 0 || g > bv) bv = g, bi = v; /* strided: each thread's first max */
+  }
+  mx = cu_block_max(mx);
+  m2 = cu_block_max(m2);
+  double se = 0, s2 = 0;
+  for (int64_t v = j0 + threadIdx.x; v < j1; v += SMP_PART_THREADS) {
+    float x = q.z[v];
+    se += exp((double)(x / tau - mx));
+    if (temperature > 0.0f && !smp_banned(q, v)) s2 += exp((double)__fsub_rn(__fmul_rn(x, inv_t), m2));
+  }
+  se = cu_block_sum(se);
+  s2 = cu_block_sum(s2);
+  for (int o = 16; o > 0; o >>= 1) {
+    float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+    int64_t oi = __shfl_xor_sync(0xffffffffu, bi, o);
+    smp_better(&bv, &bi, ov, oi);
+  }
+  if (lane == 0) s_bv[w] = bv, s_bi[w] = bi;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    for (int k = 1; k < SMP_PART_THREADS / 32; k++) smp_better(&bv, &bi, s_bv[k], s_bi[k]);
+    smp_part p = {mx, m2, bv, bi, se, s2, 0.0};
+    part[(int64_t)r * nb + b] = p;
+  }
+}
+
+/* the row's lse2 (the temperature pick's log-sum-exp over the eligible ids) from its NB
+ * partials, combined in chunk order: every block and k_sample compute the same value */
+__device__ static float smp_lse2(const smp_part *p, int nb) {
+  float m2 = -INFINITY;
+  for (int b = 0; b < nb; b++) m2 = fmaxf(m2, p[b].m2);
+  double s2 = 0;
+  for (int b = 0; b < nb; b++)
+    if (p[b].s2 > 0) s2 += p[b].s2 * exp((double)p[b].m2 - (double)m2);
+  return m2 + (float)log(s2);
+}
+
+/* grid (NB, R), SMP_PART_THREADS threads: part[.].mass (the temperature pick only) */
+__global__ void __launch_bounds__(SMP_PART_THREADS)
+    k_sample_mass(const float *z, int64_t V, int64_t n_real, int32_t ban, const int32_t *ban_row, float temperature,
+                  smp_part *part) {
+  const int r = blockIdx.y, b = blockIdx.x, nb = gridDim.x;
+  smp_row q = {z + (int64_t)r * V, V, n_real, ban, ban_row ? ban_row[r] : -1};
+  int64_t j0, j1;
+  smp_chunk(V, nb, b, &j0, &j1);
+  const float inv_t = 1.0f / temperature, lse2 = smp_lse2(part + (int64_t)r * nb, nb);
+  double cs = 0;
+  for (int64_t j = j0 + threadIdx.x; j < j1; j += SMP_PART_THREADS)
+    if (!smp_banned(q, j)) cs += exp((double)__fsub_rn(__fmul_rn(q.z[j], inv_t), lse2));
+  cs = cu_block_sum(cs);
+  if (threadIdx.x == 0) part[(int64_t)r * nb + b].mass = cs;
+}
+
+/* one block of SMP_THREADS per row; part (R, nb) from k_sample_part (and k_sample_mass for the
+ * plain temperature pick), or NULL: the block makes every pass itself */
 __global__ void __launch_bounds__(SMP_THREADS)
     k_sample(const float *z, int64_t V, int64_t n_real, int32_t ban, const int32_t *ban_row, const double *u,
-             float temperature, long long top_k, float top_p, int32_t *tok, float *logp) {
+             float temperature, long long top_k, float top_p, int32_t *tok, float *logp, const smp_part *part,
+             int nb) {
   __shared__ float shf[SMP_THREADS];
   __shared__ double shd[SMP_THREADS];
   __shared__ int64_t shi[SMP_THREADS];
@@ -260,16 +419,28 @@ __global__ void __launch_bounds__(SMP_THREADS)
   int64_t r = blockIdx.x;
   smp_row q = {z + r * V, V, n_real, ban, ban_row ? ban_row[r] : -1};
   float tau = temperature > 0.0f ? temperature : 1.0f;
+  const smp_part *pr = part ? part + r * nb : NULL; /* this row's partials */
   /* the full row's log-sum-exp at tau, for the log-prob */
   float mx = -INFINITY;
-  for (int64_t v = threadIdx.x; v < V; v += SMP_THREADS) mx = fmaxf(mx, q.z[v] / tau);
-  mx = smp_max(mx, shf);
   double se = 0;
-  for (int64_t v = threadIdx.x; v < V; v += SMP_THREADS) se += exp((double)(q.z[v] / tau - mx));
-  se = smp_sum(se, shd);
+  if (pr) {
+    for (int b = 0; b < nb; b++) mx = fmaxf(mx, pr[b].mx);
+    for (int b = 0; b < nb; b++)
+      if (pr[b].se > 0) se += pr[b].se * exp((double)pr[b].mx - (double)mx);
+  } else {
+    for (int64_t v = threadIdx.x; v < V; v += SMP_THREADS) mx = fmaxf(mx, q.z[v] / tau);
+    mx = smp_max(mx, shf);
+    for (int64_t v = threadIdx.x; v < V; v += SMP_THREADS) se += exp((double)(q.z[v] / tau - mx));
+    se = smp_sum(se, shd);
+  }
   float lse = mx + (float)log(se);
   int64_t t;
-  if (temperature <= 0.0f) {
+  if (temperature <= 0.0f && pr) { /* the chunks' greedy picks, in chunk order */
+    float bv = -INFINITY;
+    int64_t bi = -1;
+    for (int b = 0; b < nb; b++) smp_better(&bv, &bi, pr[b].bv, pr[b].bi);
+    t = bi;
+  } else if (temperature <= 0.0f) {
     float bv = -INFINITY;
     int64_t bi = -1;
     for (int64_t v = threadIdx.x; v < V; v += SMP_THREADS) {
@@ -297,6 +468,23 @@ __global__ void __launch_bounds__(SMP_THREADS)
       c = smp_cut_top_p(q, c, top_p, inv_t, m, scale, hu, &s_prefix, &s_need);
       t = smp_pick_cut(q, c, u[r], inv_t, m, scale, hu, &s_found);
     }
+  } else if (pr) {
+    /* the chunk the draw falls in by the chunks' masses (k_sample_mass), then within it the
+     * per-thread pick below over that chunk alone */
+    float inv_t = 1.0f / temperature, lse2 = smp_lse2(pr, nb);
+    double total = 0;
+    for (int b = 0; b < nb; b++) total += pr[b].mass;
+    double target = u[r] < total ? u[r] : u[r] * total, below = 0, local = 0;
+    int bs = -1, last = 0; /* last: the last chunk with mass */
+    for (int b = 0; b < nb; b++) {
+      if (pr[b].mass > 0) last = b;
+      if (bs < 0 && target < below + pr[b].mass) bs = b, local = target - below;
+      if (bs < 0) below += pr[b].mass;
+    }
+    if (bs < 0) bs = last, local = INFINITY; /* within rounding of the total: the last token with p > 0 */
+    int64_t c0, c1;
+    smp_chunk(V, nb, bs, &c0, &c1);
+    t = smp_pick_span(q, c0, c1, local, false, inv_t, lse2, pre, shd, shf, shi, &found);
   } else {
     float inv_t = 1.0f / temperature, m2 = -INFINITY;
     for (int64_t v = threadIdx.x; v < V; v += SMP_THREADS)
@@ -307,41 +495,7 @@ __global__ void __launch_bounds__(SMP_THREADS)
       if (!smp_banned(q, v)) s2 += exp((double)__fsub_rn(__fmul_rn(q.z[v], inv_t), m2));
     s2 = smp_sum(s2, shd);
     float lse2 = m2 + (float)log(s2);
-    /* chunk sums in index order, then an exclusive scan (thread 0: SMP_THREADS entries) */
-    int64_t chunk = (V + SMP_THREADS - 1) / SMP_THREADS, j0 = threadIdx.x * chunk, j1 = j0 + chunk < V ? j0 + chunk : V;
-    double cs = 0;
-    int64_t lastp = -1;
-    for (int64_t j = j0; j < j1; j++) {
-      double p = smp_banned(q, j) ? 0.0 : exp((double)__fsub_rn(__fmul_rn(q.z[j], inv_t), lse2));
-      cs += p;
-      if (p > 0) lastp = j;
-    }
-    shd[threadIdx.x] = cs;
-    if (threadIdx.x == 0) found = -1;
-    __syncthreads();
-    if (threadIdx.x == 0) {
-      pre[0] = 0;
-      for (int i = 0; i < SMP_THREADS; i++) pre[i + 1] = pre[i] + shd[i];
-    }
-    __syncthreads();
-    double total = pre[SMP_THREADS], target = u[r] < total ? u[r] : u[r] * total; /* past the rounded total: rescaled */
-    if (j0 < j1 && target >= pre[threadIdx.x] && target < pre[threadIdx.x + 1]) {
-      double run = pre[threadIdx.x];
-      for (int64_t j = j0; j < j1; j++) {
-        double p = smp_banned(q, j) ? 0.0 : exp((double)__fsub_rn(__fmul_rn(q.z[j], inv_t), lse2));
-        run += p;
-        if (p > 0 && target < run) {
-          found = j;
-          break;
-        }
-      }
-    }
-    __syncthreads();
-    t = found;
-    if (t < 0) { /* nothing found within rounding: the last token with p > 0 */
-      int64_t li = smp_argmax((float)lastp, lastp, shf, shi);
-      t = li < 0 ? 0 : li;
-    }
+    t = smp_pick_span(q, 0, V, u[r], true, inv_t, lse2, pre, shd, shf, shi, &found);
   }
   if (threadIdx.x == 0) {
     if (t < 0) t = 0;

@@ -1,6 +1,8 @@
-// test_sample_emu.cpp — the sample op's kernel (kernels/cu_sample.cuh: one block of 1,024
-// threads per row) run under the SIMT emulator against the CPU backend's sample op, the
-// reference the GPU harness also compares with. Cases: greedy, temperature, top-k, top-p and
+// test_sample_emu.cpp — the sample op's kernels (kernels/cu_sample.cuh: one block of 1,024
+// threads per row, alone or after the row's passes split into chunks by k_sample_part and
+// k_sample_mass; every case runs unsplit, at the backend's chunk count and at 7 chunks) under
+// the SIMT emulator against the CPU backend's sample op, the reference the GPU harness also
+// compares with. Cases: greedy, temperature, top-k, top-p and
 // both; rows with runs of tied logits; a banned id for all rows and one per row; ids past
 // n_real; the audio placeholder's ban; rows of Qwen2's 151,936 logits; top-k cuts at the edge of
 // a group of tied logits; a top-p mass reached exactly at a radix bin's edge. The token must be
@@ -68,24 +70,40 @@ static void run(const scase &c) {
     g_fail = 1;
     return;
   }
-  long err = simt::launch(dim3((unsigned)R), dim3(SMP_THREADS), 0, [&] {
-    k_sample(z.data(), V, c.n_real, c.ban, c.ban_rows ? ban_row.data() : nullptr, u.data(), c.temperature,
-             (long long)c.top_k, c.top_p, tok.data(), lp.data());
-  });
-  int bad = 0;
-  double lp_err = 0;
-  for (int r = 0; r < R; r++) {
-    if (tok[(size_t)r] != tok_cpu[(size_t)r]) bad++;
-    double d = std::isinf(lp_cpu[(size_t)r]) && lp[(size_t)r] == lp_cpu[(size_t)r]
-                   ? 0.0
-                   : std::fabs((double)lp[(size_t)r] - lp_cpu[(size_t)r]);
-    if (!(d <= 1e-6)) bad++;
-    lp_err = std::max(lp_err, d);
+  /* nb 0: the single-block path (no partials); else the row split into nb chunks first */
+  bool plain = c.temperature > 0.0f && !(c.top_k > 0 && c.top_k < V) && !(c.top_p > 0.0f && c.top_p < 1.0f);
+  for (int nb : {0, smp_nb(V), 7}) {
+    std::vector<smp_part> part((size_t)R * (size_t)(nb > 0 ? nb : 1));
+    long err = 0;
+    if (nb > 0) {
+      err += simt::launch(dim3((unsigned)nb, (unsigned)R), dim3(SMP_PART_THREADS), 0, [&] {
+        k_sample_part(z.data(), V, c.n_real, c.ban, c.ban_rows ? ban_row.data() : nullptr, c.temperature, part.data());
+      });
+      if (plain)
+        err += simt::launch(dim3((unsigned)nb, (unsigned)R), dim3(SMP_PART_THREADS), 0, [&] {
+          k_sample_mass(z.data(), V, c.n_real, c.ban, c.ban_rows ? ban_row.data() : nullptr, c.temperature,
+                        part.data());
+        });
+    }
+    err += simt::launch(dim3((unsigned)R), dim3(SMP_THREADS), 0, [&] {
+      k_sample(z.data(), V, c.n_real, c.ban, c.ban_rows ? ban_row.data() : nullptr, u.data(), c.temperature,
+               (long long)c.top_k, c.top_p, tok.data(), lp.data(), nb > 0 ? part.data() : nullptr, nb);
+    });
+    int bad = 0;
+    double lp_err = 0;
+    for (int r = 0; r < R; r++) {
+      if (tok[(size_t)r] != tok_cpu[(size_t)r]) bad++;
+      double d = std::isinf(lp_cpu[(size_t)r]) && lp[(size_t)r] == lp_cpu[(size_t)r]
+                     ? 0.0
+                     : std::fabs((double)lp[(size_t)r] - lp_cpu[(size_t)r]);
+      if (!(d <= 1e-6)) bad++;
+      lp_err = std::max(lp_err, d);
+    }
+    bool ok = err == 0 && bad == 0;
+    printf("%s %s, %d chunks: %d rows of %lld, %d disagree, log-prob max abs %.1e, emulator errors %ld\n",
+           ok ? "ok  " : "FAIL", c.name, nb, R, (long long)V, bad, lp_err, err);
+    if (!ok) g_fail = 1;
   }
-  bool ok = err == 0 && bad == 0;
-  printf("%s %s: %d rows of %lld, %d disagree, log-prob max abs %.1e, emulator errors %ld\n", ok ? "ok  " : "FAIL",
-         c.name, R, (long long)V, bad, lp_err, err);
-  if (!ok) g_fail = 1;
 }
 
 int main() {
@@ -99,6 +117,8 @@ int main() {
       {"top-k 20 + top-p 0.9, ties, bans", 6, 4097, 4000, 1.0f, 0.9f, 20, 1, 3, 1, 0, 0},
       {"top-k larger than the row", 3, 100, 100, 1.0f, 1.0f, 500, 0, -1, 0, 0, 0},
       {"Qwen2 vocabulary, top-k 50 + top-p 0.95", 2, 151936, 151665, 0.7f, 0.95f, 50, 0, 151646, 0, 0, 0},
+      {"Qwen2 vocabulary, temperature 1 (rollouts)", 8, 151936, 151665, 1.0f, 1.0f, 0, 0, 151646, 0, 0, 0},
+      {"Qwen2 vocabulary, greedy", 4, 151936, 151665, 0.0f, 1.0f, 0, 0, 151646, 0, 0, 0},
       {"top-k 20 = a tie group of 20 at the maximum", 6, 3000, 3000, 1.0f, 1.0f, 20, 0, -1, 0, 20, 0},
       {"top-k 21 past a tie group of 20", 6, 3000, 3000, 1.0f, 1.0f, 21, 0, -1, 0, 20, 0},
       {"top-p 0.5 reached exactly at a bin's edge", 12, 1000, 1000, 1.0f, 0.5f, 0, 0, -1, 0, 0, 1},
