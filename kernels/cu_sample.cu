@@ -30,20 +30,22 @@ int cu_sample(backend *be, const tensor *z, const sample_req *q, int32_t *tok, f
   TS_TRY(cu_h2d(be, du, q->u, bu));
   TS_TRY(cu_h2d(be, db, q->ban_row, bb));
   const int32_t *ban_row = bb ? (const int32_t *)db : NULL;
-  int nb = smp_nb(V);
+  int nb = cu_of(be)->no_smp_split ? 0 : smp_nb(V); /* 0: k_sample makes every pass itself */
   bool plain = q->temperature > 0.0f && !(q->top_k > 0 && q->top_k < V) && !(q->top_p > 0.0f && q->top_p < 1.0f);
   dim3 pg((unsigned)nb, (unsigned)R);
-  k_sample_part<<<pg, SMP_PART_THREADS, 0, cu_stream()>>>(cu_f(z), V, q->n_real, q->ban, ban_row, q->temperature,
-                                                          (smp_part *)dp);
-  CU_LAUNCHED("k_sample_part");
-  if (plain) {
+  if (nb > 0) {
+    k_sample_part<<<pg, SMP_PART_THREADS, 0, cu_stream()>>>(cu_f(z), V, q->n_real, q->ban, ban_row, q->temperature,
+                                                            (smp_part *)dp);
+    CU_LAUNCHED("k_sample_part");
+  }
+  if (nb > 0 && plain) {
     k_sample_mass<<<pg, SMP_PART_THREADS, 0, cu_stream()>>>(cu_f(z), V, q->n_real, q->ban, ban_row, q->temperature,
                                                             (smp_part *)dp);
     CU_LAUNCHED("k_sample_mass");
   }
   k_sample<<<(unsigned)R, SMP_THREADS, 0, cu_stream()>>>(cu_f(z), V, q->n_real, q->ban, ban_row, (const double *)du,
                                                          q->temperature, (long long)q->top_k, q->top_p, (int32_t *)dt,
-                                                         (float *)dl, (const smp_part *)dp, nb);
+                                                         (float *)dl, nb > 0 ? (const smp_part *)dp : NULL, nb);
   CU_LAUNCHED("k_sample");
   CU_TRY(cudaMemcpy(tok, dt, bt, cudaMemcpyDeviceToHost));
   CU_TRY(cudaMemcpy(logp, dl, bl, cudaMemcpyDeviceToHost));

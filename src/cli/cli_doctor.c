@@ -35,13 +35,14 @@ int cli_doctor(int argc, char **argv) {
              (info.cuda_runtime % 1000) / 10, info.cuda_status);
     /* the kernel switches and how the environment sets them (docs/cuda.md says which ran on a GPU) */
     printf("cuda kernel switches: split-key decoding attention %s (TSASR_CUDA_DECODE_ATTN=0 turns it off), "
-           "flash attention in bf16 %s (TSASR_CUDA_FLASH=1; slower so far), small-row decoding GEMM %s "
-           "(TSASR_CUDA_DECODE_KERNELS=1; slower than cuBLAS so far), decoding steps as CUDA graphs %s "
-           "(TSASR_CUDA_GRAPHS=1; not yet run on a GPU), fused rounding of GEMM operands %s "
+           "sampling rows split over blocks %s (TSASR_CUDA_SAMPLE_SPLIT=0 turns it off; not yet run on a GPU), "
+           "flash attention in bf16 %s (TSASR_CUDA_FLASH=1; rewritten, not yet run on a GPU), small-row "
+           "decoding GEMM %s (TSASR_CUDA_DECODE_KERNELS=1; rewritten, not yet run on a GPU), decoding steps as "
+           "CUDA graphs %s (TSASR_CUDA_GRAPHS=1; not yet run on a GPU), fused rounding of GEMM operands %s "
            "(TSASR_CUDA_FUSE_ROUND=1; not yet run on a GPU)\n",
-           switch_on("TSASR_CUDA_DECODE_ATTN", 1), switch_on("TSASR_CUDA_FLASH", 0),
-           switch_on("TSASR_CUDA_DECODE_KERNELS", 0), switch_on("TSASR_CUDA_GRAPHS", 0),
-           switch_on("TSASR_CUDA_FUSE_ROUND", 0));
+           switch_on("TSASR_CUDA_DECODE_ATTN", 1), switch_on("TSASR_CUDA_SAMPLE_SPLIT", 1),
+           switch_on("TSASR_CUDA_FLASH", 0), switch_on("TSASR_CUDA_DECODE_KERNELS", 0),
+           switch_on("TSASR_CUDA_GRAPHS", 0), switch_on("TSASR_CUDA_FUSE_ROUND", 0));
   }
   printf("audio: %s, lua: %s, workbench: %s\n",
 #ifdef TS_HAVE_AUDIO
