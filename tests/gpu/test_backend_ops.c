@@ -1007,12 +1007,15 @@ int main(int argc, char **argv) {
     G("attention", c_attn(2, 67, 67, 14, 14, 64, 0, kl3, NULL, 1));
     /* shapes the tensor-core flash kernels take (bf16 precision with TSASR_CUDA_FLASH=1; in f32
      * the batched-GEMM path): an encoder's padded bidirectional rows (with a row of no key),
-     * queries after cached keys, head dim 128, more than one 64-query tile. The group name
+     * queries after cached keys, head dim 128, more than one 128-query block. The group name
      * "flash" runs only these (run.sh's sanitizer passes with the flash kernels on) */
     int32_t kl9[3] = {130, 37, 0}, kl10[2] = {150, 100}, p010[2] = {80, 20};
     G("attention flash", c_attn(3, 130, 130, 4, 4, 64, 0, kl9, NULL, 0));
     G("attention flash", c_attn(2, 70, 150, 3, 1, 64, 1, kl10, p010, 0));
     G("attention flash", c_attn(2, 70, 150, 4, 2, 128, 1, kl10, p010, 0));
+    /* Qwen2.5-0.5B's heads over a 300-token causal sequence: three 128-query blocks, three
+     * 128-key dK/dV blocks of which the last sees only part of its first query tile */
+    G("attention flash", c_attn(1, 300, 300, 14, 2, 64, 1, NULL, NULL, 0));
     /* a decoding step of Qwen2.5-0.5B's shape: one query over a long cache (Tk > 256) */
     int32_t kl5[2] = {1100, 700}, p05[2] = {1099, 699};
     G("attention", c_attn(2, 1, 1100, 14, 2, 64, 1, kl5, p05, 0));
