@@ -35,6 +35,8 @@ typedef struct cu_ctx {
                       version was slower than cuBLAS on an H200, the rewrite is untimed) */
   int no_smp_split; /* the sample op without the row split over blocks (TSASR_CUDA_SAMPLE_SPLIT=0,
                        for A/B timings; the split is on by default) */
+  int train_copy;   /* training steps' forward GEMMs on the weights' bf16 copy (TSASR_CUDA_TRAIN_COPY=1;
+                       off: untimed) */
   int dec_attn;    /* split-key attention for decoding steps (cuda_set_decode_attention; on:
                       half the one-query kernel's time on an H200) */
   /* decoding's bf16 copy of the weights (cu_weights_bf16): wb (wn) mirrors w while won;
@@ -45,6 +47,7 @@ typedef struct cu_ctx {
   unsigned short *wb;
   size_t wb_cap; /* bytes */
   int won;
+  int wkeep; /* the copy is a training step's: on = 0 keeps its memory */
   /* the last host arrays staged with cu_stage_same (positions, ids, lengths repeat across the
    * layers of a step): a host copy to compare with, the device copy, round-robin reuse */
   struct cu_hc {

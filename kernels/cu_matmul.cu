@@ -82,7 +82,8 @@ static int cu_smallm_nt(const float *x, const W *w4, const float *bias, float *y
   return TS_OK;
 }
 
-/* Decoding's bf16 copy of the weights: in the bf16 precision, on = 1 rounds the n parameters
+/* The bf16 copy of the weights (decoding's, on = 1; a training step's, on = 2, only with
+ * TSASR_CUDA_TRAIN_COPY=1, kept allocated between steps): in the bf16 precision, on rounds the n parameters
  * at w into a device copy (~1 ms per GB of f32 on an H100) that x W^T then reads for weights
  * inside [w, w + n): cuBLAS on bf16 operands (x rounded too: the rounding FAST_16BF applies
  * to both anyway; products and sums stay f32), or the small-row kernel with the decoding
@@ -93,6 +94,11 @@ static int cu_smallm_nt(const float *x, const W *w4, const float *bias, float *y
 int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
   cu_ctx *c = cu_of(be);
   c->won = 0;
+  if (!on && c->wkeep) { /* a training step's copy: kept for the next step, which rounds again */
+    c->wkeep = 0;
+    return TS_OK;
+  }
+  if (on == 2 && !c->train_copy) return TS_OK; /* training steps: only with TSASR_CUDA_TRAIN_COPY=1 */
   if (!on) { /* released: training between rollouts wants the memory */
     if (c->wb) cudaFree(c->wb);
     c->wb = NULL, c->wb_cap = 0;
@@ -116,7 +122,7 @@ int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
   }
   k_f32_to_bf16<<<cu_blocks(n), 256, 0, cu_stream()>>>(w, c->wb, n);
   CU_LAUNCHED("k_f32_to_bf16");
-  c->w = w, c->wn = n, c->won = 1;
+  c->w = w, c->wn = n, c->won = 1, c->wkeep = on == 2;
   return TS_OK;
 }
 

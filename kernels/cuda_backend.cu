@@ -460,6 +460,7 @@ extern "C" backend *be_cuda(ts_err *e) {
       g_ctx.dec_attn = !env_is("TSASR_CUDA_DECODE_ATTN", "0");
       g_ctx.flash = env_is("TSASR_CUDA_FLASH", "1");
       g_ctx.no_smp_split = env_is("TSASR_CUDA_SAMPLE_SPLIT", "0");
+      g_ctx.train_copy = env_is("TSASR_CUDA_TRAIN_COPY", "1");
       const char *gm = getenv("TSASR_CUDA_GEMM");
       if (!gm || !cuda_set_gemm(gm)) {
         g_state = 1;

@@ -132,7 +132,7 @@ int tsm_splice(tsm *m, int64_t B, const int32_t *const *ids, const int32_t *n_id
   return TS_OK;
 }
 
-int tsm_train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena *ar, ts_err *e) {
+static int train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena *ar, ts_err *e) {
   backend *be = m->be;
   int64_t B = b->B, C = m->lcfg.C, V = m->lcfg.V;
   memset(out, 0, sizeof *out);
@@ -309,4 +309,13 @@ int tsm_train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena *a
   }
   if (train_enc) TRY(enc_backward(&m->enc, &ea, denc, ar, e));
   return TS_OK;
+}
+
+/* the step bracketed by the training hint (op_weights_bf16 with 2): the parameters stay
+ * unchanged from here until the closing call, which comes before any optimizer step */
+int tsm_train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena *ar, ts_err *e) {
+  TRY(op_weights_bf16(m->be, m->ps.w, m->ps.total, 2, e));
+  int rc = train_step(m, b, gs, out, ar, e);
+  int rc2 = op_weights_bf16(m->be, m->ps.w, m->ps.total, 0, rc ? NULL : e);
+  return rc ? rc : rc2;
 }

@@ -412,19 +412,27 @@ static int ds_xent(backend *be, tensor *logits, const int32_t *t, const float *w
   DS_CHECK(ds_t("xent", logits) || ds_h("xent", t) || ds_h("xent", w) || ds_h("xent", losses));
   DS_RUN(cpu_xent(be_cpu(), logits, t, w, losses, gs));
 }
+/* the weights the weights_bf16 hint holds unchanged (NULL: off) */
+static const float *g_wb;
+static int64_t g_wbn;
 static int ds_adamw(backend *be, float *p, const float *g, float *m, float *v, int64_t n, float lr, float b1, float b2,
                     float eps, float wd, int64_t t) {
   (void)be;
   size_t nb = sizeof(float) * (size_t)n;
   if (n > 0 && (ds_find(p, nb) < 0 || ds_find(g, nb) < 0 || ds_find(m, nb) < 0 || ds_find(v, nb) < 0))
     return ds_violation("adamw", "buffer outside device memory");
+  if (n > 0 && g_wb && p < g_wb + g_wbn && g_wb < p + n)
+    return ds_violation("adamw", "updates weights that weights_bf16 holds unchanged (the hint is still on)");
   DS_RUN(cpu_adamw(be_cpu(), p, g, m, v, n, lr, b1, b2, eps, wd, t));
 }
-/* the hint must name device memory; the simulated device computes as the CPU does (f32) */
+/* the hint must name device memory, and the weights it names must stay unchanged while it is
+ * on (an optimizer step on them is reported); the simulated device computes as the CPU does
+ * (f32) */
 static int ds_weights_bf16(backend *be, const float *w, int64_t n, int on) {
   (void)be;
   if (on && n > 0 && ds_find(w, sizeof(float) * (size_t)n) < 0)
     return ds_violation("weights_bf16", "weights outside device memory");
+  g_wb = on ? w : NULL, g_wbn = on ? n : 0;
   return TS_OK;
 }
 

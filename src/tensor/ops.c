@@ -433,6 +433,7 @@ int op_step_graph(backend *be, int phase, ts_err *e) {
 }
 
 int op_weights_bf16(backend *be, const float *w, int64_t n, int on, ts_err *e) {
+  if (on < 0 || on > 2) return err_set(e, TS_EARG, "weights_bf16: on must be 0, 1 or 2, not %d", on);
   if (on && (!w || n < 0)) return err_set(e, TS_EARG, "weights_bf16: no weights");
   OPS_RET(be, "weights_bf16", be->ops->weights_bf16(be, w, n, on), e);
 }

@@ -85,8 +85,10 @@ int op_split_heads_kv(backend *be, const tensor *qkv, tensor *q, tensor *kc, ten
  * step). Errors name the backend's reason. */
 int op_step_graph(backend *be, int phase, ts_err *e);
 
-/* The decoding hint of be_ops.weights_bf16: on = 1, the n parameters at w stay unchanged until
- * the call with on = 0 (a backend may read a bf16 copy meanwhile). */
+/* The hint of be_ops.weights_bf16: on = 1 (decoding) or 2 (a training step's forward and
+ * backward), the n parameters at w stay unchanged until the call with on = 0 (a backend may
+ * read a bf16 copy meanwhile; CUDA makes one for on = 2 only with TSASR_CUDA_TRAIN_COPY=1).
+ * devsim reports an optimizer step on them while it is on. */
 int op_weights_bf16(backend *be, const float *w, int64_t n, int on, ts_err *e);
 
 /* output length of a conv1d */

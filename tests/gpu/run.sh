@@ -27,6 +27,8 @@
 #   3g. the bf16 parity with TSASR_CUDA_FUSE_ROUND=1 (GEMM operands rounded by the op that
 #      wrote them; off by default): its decoding must print what 3a's printed; then its
 #      rollouts (bench_fuse);
+#   3h. the bf16 parity with TSASR_CUDA_TRAIN_COPY=1 (training steps' forward GEMMs on the
+#      weights' bf16 copy; off by default): no worse than 3a's; then its SFT steps (sft_copy);
 #   4. bench_gpu_ops: matmul, attention and a Qwen2.5-0.5B-shaped layer, CUDA-event timings;
 #   5. bench_device: the paper's geometry (data2vec large + Qwen2.5-0.5B, random weights) on
 #      CUDA: SFT tokens/s, TFLOP/s and MFU on 4 x 20 s inputs, and GRPO rollouts of 8 x 512,
@@ -140,7 +142,7 @@ fi
 
 # ---- phases: all (default), checks (steps 2-3g) or bench (steps 4-8), for a device call limit
 # that both together may pass; a bench-only run treats the switches' checks as passed ----
-ops_ok=1 prc=0 brc16=0 d2=ok fa=ok gr=ok fr=ok
+ops_ok=1 prc=0 brc16=0 d2=ok fa=ok gr=ok fr=ok tc=ok
 if [ "$phase" != bench ]; then
 
 # ---- 2. every op on both backends ----
@@ -361,6 +363,17 @@ diff <(sed -n '/^D  generation/,$p' "$build/sft_parity_bf16.log") <(sed -n '/^D 
   > /dev/null || fr="FAIL"
 step fuse_round "$fr" "bf16 parity rc $r vs 3a's $brc16; decoding $([ "$fr" = ok ] && echo "as 3a's" || echo "differs from 3a's")"
 
+# ---- 3h. training steps' forward GEMMs on the weights' bf16 copy (TSASR_CUDA_TRAIN_COPY=1, off
+# by default): the same roundings FAST_16BF applies, on bf16 operands; the bf16 parity with it
+# must be no worse than 3a's ----
+tc=ok
+parity_env "$build/train_copy_parity.log" 60 "compare with 3a" TSASR_CUDA_GEMM=bf16 TSASR_CUDA_TRAIN_COPY=1 \
+  TSASR_PARITY_TOL=3e-2
+r=$par_rc
+grep -E '^(test_sft_parity|  MISMATCH loss|     weights)' "$build/train_copy_parity.log" | head -n 10
+no_worse "$build/train_copy_parity.log" $r || tc="FAIL"
+step train_copy "$tc" "bf16 parity rc $r vs 3a's $brc16"
+
 fi # the checks
 
 if [ "$phase" != checks ]; then
@@ -434,6 +447,14 @@ if left; then
     TSASR_CUDA_FLASH=1 timeout 75 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 \
       --steps 3 --G 0 --gemm bf16 >> "$logs/bench.log" 2>&1
     step sft_flash "$([ $? = 0 ] && echo ok || echo FAIL)" "$(sed -n '/TSASR_CUDA_FLASH=1$/,$p' "$logs/bench.log" | grep -m1 sft_tokens_per_s)"
+  fi
+  # SFT steps in bf16 with the forward GEMMs on the weights' bf16 copy (step 3h)
+  if [ "$tc" = ok ] && left; then
+    { echo; echo "== SFT, bf16, TSASR_CUDA_TRAIN_COPY=1"; } >> "$logs/bench.log"
+    TSASR_CUDA_TRAIN_COPY=1 timeout 75 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 \
+      --steps 3 --G 0 --gemm bf16 >> "$logs/bench.log" 2>&1
+    step sft_copy "$([ $? = 0 ] && echo ok || echo FAIL)" \
+      "$(sed -n '/TSASR_CUDA_TRAIN_COPY=1$/,$p' "$logs/bench.log" | grep -m1 sft_tokens_per_s)"
   fi
 else
   step bench_device SKIP "time budget ($budget s) spent"

@@ -1,0 +1,69 @@
+/* test_weights_hint.c — the weights hint (op_weights_bf16): its values are checked (0 off, 1
+ * decoding, 2 a training step), the CPU ignores it, and the simulated device reports an
+ * optimizer step on the weights it holds unchanged, while allowing one on other buffers and
+ * one once the hint is off. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "tensor/devsim.h"
+#include "tensor/ops.h"
+
+static long violations(void) {
+  const char *last;
+  return devsim_violations(&last);
+}
+
+static void test_values(void **s) {
+  (void)s;
+  ts_err e = {0};
+  float w[4] = {0};
+  for (int on = 0; on <= 2; on++) assert_int_equal(op_weights_bf16(be_cpu(), w, 4, on, &e), TS_OK);
+  assert_int_not_equal(op_weights_bf16(be_cpu(), w, 4, 3, &e), TS_OK);
+  assert_int_not_equal(op_weights_bf16(be_cpu(), w, 4, -1, &e), TS_OK);
+  assert_int_not_equal(op_weights_bf16(be_cpu(), NULL, 4, 2, &e), TS_OK);
+}
+
+static void test_devsim_rules(void **s) {
+  (void)s;
+  backend *ds = be_devsim();
+  ts_err e = {0};
+  const int64_t n = 64;
+  float *p = ds->ops->alloc(ds, sizeof(float) * (size_t)(4 * n)); /* weights, gradients, moments */
+  float *q = ds->ops->alloc(ds, sizeof(float) * (size_t)(4 * n)); /* another parameter set */
+  assert_non_null(p);
+  assert_non_null(q);
+  tensor P = tensor_f32(p, 1, 4 * n, 0, 0, 0), Q = tensor_f32(q, 1, 4 * n, 0, 0, 0);
+  P.device = Q.device = ds->device;
+  assert_int_equal(op_fill(ds, &P, 0.5f, &e), TS_OK);
+  assert_int_equal(op_fill(ds, &Q, 0.5f, &e), TS_OK);
+  long v0 = violations();
+  for (int on = 1; on <= 2; on++) {
+    long v = violations();
+    assert_int_equal(op_weights_bf16(ds, p, n, on, &e), TS_OK);
+    /* a step on the held weights is reported; on weights the hint does not name it is not */
+    assert_int_not_equal(ds->ops->adamw(ds, p, p + n, p + 2 * n, p + 3 * n, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 1),
+                         TS_OK);
+    assert_int_equal(violations(), v + 1);
+    assert_int_not_equal(
+        ds->ops->adamw(ds, p + n / 2, q + n, q + 2 * n, q + 3 * n, n / 4, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 1),
+        TS_OK); /* a part of them */
+    assert_int_equal(violations(), v + 2);
+    assert_int_equal(ds->ops->adamw(ds, q, q + n, q + 2 * n, q + 3 * n, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 1), TS_OK);
+    assert_int_equal(violations(), v + 2);
+    /* off: the optimizer step is fine */
+    assert_int_equal(op_weights_bf16(ds, p, n, 0, &e), TS_OK);
+    assert_int_equal(ds->ops->adamw(ds, p, p + n, p + 2 * n, p + 3 * n, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 1), TS_OK);
+    assert_int_equal(violations(), v + 2);
+  }
+  assert_int_equal(violations(), v0 + 4);
+  ds->ops->release(ds, q);
+  ds->ops->release(ds, p);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_values), cmocka_unit_test(test_devsim_rules)};
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
