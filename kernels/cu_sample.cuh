@@ -1,7 +1,8 @@
-// cu_sample.cuh — the sample op's kernel (k_sample: one block of SMP_THREADS per row of logits;
-// what it computes is described in cu_sample.cu). Device code only: included by cu_sample.cu,
-// which launches it, and by tests/gpu/simt/test_sample_emu.cpp, which runs it under the SIMT
-// emulator against the CPU backend's sample op in ctest.
+// cu_sample.cuh — the sample op's kernels (k_sample_part and k_sample_mass: the row's passes
+// split into chunks over many blocks; k_sample: one block of SMP_THREADS per row of logits; what
+// they compute is described in cu_sample.cu). Device code only: included by cu_sample.cu,
+// which launches them, and by tests/gpu/simt/test_sample_emu.cpp, which runs them under the
+// SIMT emulator against the CPU backend's sample op in ctest.
 #pragma once
 
 #include "cu_dev.cuh"
