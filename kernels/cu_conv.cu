@@ -1,48 +1,10 @@
 // cu_conv.cu — grouped, strided, padded 1-D convolution on the GPU (im2col + cuBLAS
-// strided-batched over the groups, one batch row at a time) and weight normalisation.
+// strided-batched over the groups, one batch row at a time; the element kernels are in
+// cu_conv.cuh) and weight normalisation.
 #include <math.h>
 
 #include "cu_common.h"
-
-/* col (Cin*K, Tout) for one batch row: col[c*K + k][t] = x[c][t*stride + k - pad]; group g's
- * rows are the contiguous block [g*Cg*K, (g+1)*Cg*K). */
-__global__ void k_im2col(const float *x, int64_t Cin, int64_t T, int64_t K, int64_t Tout, int stride, int pad,
-                         float *col) {
-  CU_LOOP(i, Cin * K * Tout) {
-    int64_t t = i % Tout, ck = i / Tout, c = ck / K, kk = ck % K;
-    int64_t s = t * stride + kk - pad;
-    col[i] = (s >= 0 && s < T) ? x[c * T + s] : 0.0f;
-  }
-}
-
-/* dx[c][s] += sum over (k, t) with t*stride + k - pad = s of dcol[c*K + k][t] (a gather: no races) */
-__global__ void k_col2im(const float *dcol, int64_t Cin, int64_t T, int64_t K, int64_t Tout, int stride, int pad,
-                         float *dx) {
-  CU_LOOP(i, Cin * T) {
-    int64_t c = i / T, s = i % T;
-    float acc = 0.0f;
-    for (int64_t kk = 0; kk < K; kk++) {
-      int64_t u = s + pad - kk;
-      if (u < 0 || u % stride) continue;
-      int64_t t = u / stride;
-      if (t < Tout) acc += dcol[(c * K + kk) * Tout + t];
-    }
-    dx[i] += acc;
-  }
-}
-
-__global__ void k_conv_bias(float *y, const float *bias, int64_t B, int64_t Cout, int64_t Tout) {
-  CU_LOOP(i, B * Cout * Tout) y[i] += bias[(i / Tout) % Cout];
-}
-
-/* dbias[o] += sum_{b,t} dy[b][o][t]; block per output channel */
-__global__ void k_conv_dbias(const float *g, float *db, int64_t B, int64_t Cout, int64_t Tout) {
-  int64_t o = blockIdx.x;
-  double s = 0;
-  for (int64_t i = threadIdx.x; i < B * Tout; i += blockDim.x) s += g[((i / Tout) * Cout + o) * Tout + i % Tout];
-  s = cu_block_sum(s);
-  if (threadIdx.x == 0) db[o] += (float)s;
-}
+#include "cu_conv.cuh"
 
 int cu_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y, int stride, int pad,
               int groups) {
@@ -50,6 +12,7 @@ int cu_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias,
   int64_t Cout = w->ne[0], K = w->ne[2], Tout = y->ne[2];
   int64_t Cg = Cin / groups, Og = Cout / groups;
   if (B * Cout * Tout <= 0) return TS_OK;
+  if (Cin * K > 2147483647LL) return cu_fail("conv1d: Cin x K past 2^31", cudaErrorInvalidValue);
   float *col = NULL;
   TS_TRY(cu_scratch(be, sizeof(float) * (size_t)(Cin * K * Tout), (void **)&col));
   for (int64_t b = 0; b < B; b++) {
@@ -58,7 +21,8 @@ int cu_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias,
     const float *src = xb;
     int64_t lds = T;
     if (!(K == 1 && stride == 1 && pad == 0)) {
-      k_im2col<<<cu_blocks(Cin * K * Tout), 256, 0, cu_stream()>>>(xb, Cin, T, K, Tout, stride, pad, col);
+      k_im2col<<<dim3(cv_xblocks(Tout), cv_cap(Cin * K)), CV_THREADS, 0, cu_stream()>>>(xb, Cin, T, (int)K, Tout,
+                                                                                       stride, pad, col);
       CU_LAUNCHED("k_im2col");
       src = col;
       lds = Tout;
@@ -68,7 +32,8 @@ int cu_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias,
                    Tout, Og * Tout, groups));
   }
   if (bias) {
-    k_conv_bias<<<cu_blocks(B * Cout * Tout), 256, 0, cu_stream()>>>(cu_f(y), cu_f(bias), B, Cout, Tout);
+    k_conv_bias<<<dim3(cv_xblocks(Tout), cv_cap(Cout), cv_cap(B)), CV_THREADS, 0, cu_stream()>>>(cu_f(y), cu_f(bias), B,
+                                                                                              Cout, Tout);
     CU_LAUNCHED("k_conv_bias");
   }
   return TS_OK;
@@ -80,8 +45,9 @@ int cu_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *d
   int64_t Cout = w->ne[0], K = w->ne[2], Tout = dy->ne[2];
   int64_t Cg = Cin / groups, Og = Cout / groups;
   if (B <= 0 || Cout <= 0) return TS_OK;
+  if (Cin * K > 2147483647LL) return cu_fail("conv1d_bwd: Cin x K past 2^31", cudaErrorInvalidValue);
   if (dbias) {
-    k_conv_dbias<<<(unsigned)Cout, 256, 0, cu_stream()>>>(cu_f(dy), cu_f(dbias), B, Cout, Tout);
+    k_conv_dbias<<<cv_cap(Cout), CV_THREADS, 0, cu_stream()>>>(cu_f(dy), cu_f(dbias), B, Cout, Tout);
     CU_LAUNCHED("k_conv_dbias");
   }
   if (Tout <= 0 || (!dx && !dw)) return TS_OK;
@@ -92,7 +58,8 @@ int cu_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *d
   for (int64_t b = 0; b < B; b++) {
     const float *xb = cu_f(x) + b * Cin * T, *gb = cu_f(dy) + b * Cout * Tout;
     if (dw) { /* dW_g (Og, Cg*K) += dY_g (Og,Tout) col_g^T */
-      k_im2col<<<cu_blocks((int64_t)ncol), 256, 0, cu_stream()>>>(xb, Cin, T, K, Tout, stride, pad, col);
+      k_im2col<<<dim3(cv_xblocks(Tout), cv_cap(Cin * K)), CV_THREADS, 0, cu_stream()>>>(xb, Cin, T, (int)K, Tout,
+                                                                                       stride, pad, col);
       CU_LAUNCHED("k_im2col");
       TS_TRY(cu_gemm(be, 0, 1, Og, Cg * K, Tout, 1.0f, gb, Tout, Og * Tout, col, Tout, Cg * K * Tout, 1.0f, cu_f(dw),
                      Cg * K, Og * Cg * K, groups));
@@ -100,7 +67,8 @@ int cu_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *d
     if (dx) { /* dcol_g (Cg*K, Tout) = W_g^T dY_g, then gather back */
       TS_TRY(cu_gemm(be, 1, 0, Cg * K, Tout, Og, 1.0f, cu_f(w), Cg * K, Og * Cg * K, gb, Tout, Og * Tout, 0.0f, dcol,
                      Tout, Cg * K * Tout, groups));
-      k_col2im<<<cu_blocks(Cin * T), 256, 0, cu_stream()>>>(dcol, Cin, T, K, Tout, stride, pad, cu_f(dx) + b * Cin * T);
+      k_col2im<<<dim3(cv_xblocks(T), cv_cap(Cin)), CV_THREADS, 0, cu_stream()>>>(dcol, Cin, T, (int)K, Tout, stride, pad,
+                                                                               cu_f(dx) + b * Cin * T);
       CU_LAUNCHED("k_col2im");
     }
   }
