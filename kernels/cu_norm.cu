@@ -53,6 +53,37 @@ int cu_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *
   return ln_bwd(x, w, NULL, rstd, dy, dx, dw, NULL, 1);
 }
 
+/* ---- LayerNorm over the channel axis of (B,C,T) (kernels in cu_norm.cuh) ---- */
+int cu_layernorm_ch(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
+                    tensor *rstd, float eps) {
+  int64_t B = x->ne[0], C = x->ne[1], T = x->ne[2];
+  if (B <= 0 || C <= 0 || T <= 0) return TS_OK;
+  if (B > 65535) return cu_fail("layernorm_ch: more than 65535 batch rows", cudaErrorInvalidValue);
+  dim3 grid((unsigned)((T + LNC_TX - 1) / LNC_TX), (unsigned)B), blk(LNC_TX, LNC_TY);
+  k_layernorm_ch<<<grid, blk, 0, cu_stream()>>>(cu_f(x), cu_f(w), cu_f(b), cu_f(y), cu_f(mean), cu_f(rstd), C, T, eps);
+  CU_LAUNCHED("k_layernorm_ch");
+  return TS_OK;
+}
+
+int cu_layernorm_ch_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean, const tensor *rstd,
+                        const tensor *dy, tensor *dx, tensor *dw, tensor *db) {
+  int64_t B = x->ne[0], C = x->ne[1], T = x->ne[2];
+  if (B <= 0 || C <= 0 || T <= 0) return TS_OK;
+  if (B > 65535) return cu_fail("layernorm_ch_bwd: more than 65535 batch rows", cudaErrorInvalidValue);
+  if (dw || db) { /* first: it reads dy, which a caller may alias with dx */
+    k_layernorm_ch_bwd_dwb<<<(unsigned)(C < 65535 ? C : 65535), 256, 0, cu_stream()>>>(
+        cu_f(x), cu_f(mean), cu_f(rstd), cu_f(dy), cu_f(dw), cu_f(db), B, C, T);
+    CU_LAUNCHED("k_layernorm_ch_bwd_dwb");
+  }
+  if (dx) {
+    dim3 grid((unsigned)((T + LNC_TX - 1) / LNC_TX), (unsigned)B), blk(LNC_TX, LNC_TY);
+    k_layernorm_ch_bwd_dx<<<grid, blk, 0, cu_stream()>>>(cu_f(x), cu_f(w), cu_f(mean), cu_f(rstd), cu_f(dy), cu_f(dx),
+                                                         C, T);
+    CU_LAUNCHED("k_layernorm_ch_bwd_dx");
+  }
+  return TS_OK;
+}
+
 /* ---- GroupNorm: x (B,C,T), group gi covers channels [gi*Cg, (gi+1)*Cg) over all T ---- */
 __global__ void k_groupnorm(const float *x, const float *w, const float *b, float *y, float *mean, float *rstd,
                             int64_t C, int64_t T, int groups, float eps) {

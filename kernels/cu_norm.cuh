@@ -1,5 +1,6 @@
 // cu_norm.cuh — LayerNorm / RMSNorm over the last dim (forward, with the output's bf16 rounding
-// on request, and backward: dx per row, weight and bias gradients as column reductions).
+// on request, and backward: dx per row, weight and bias gradients as column reductions), and
+// LayerNorm over the channel axis of (B,C,T) (forward and backward).
 // Device code only: included by cu_norm.cu, which launches them, and by
 // tests/gpu/simt/test_norm_emu.cpp, which runs them under the SIMT emulator in ctest.
 #pragma once
@@ -81,5 +82,98 @@ __global__ void k_layernorm_bwd_dwb(const float *x, const float *mean, const flo
     }
     if (dw) atomicAdd(dw + c, (float)aw);
     if (db) atomicAdd(db + c, (float)ab);
+  }
+}
+
+/* ---- LayerNorm over the channel axis of x (B,C,T) (the conv feature extractor's, without
+ * transposes): a block of LNC_TX x LNC_TY threads per (LNC_TX steps, batch row); thread (tx, ty)
+ * takes step t0 + tx over channels ty, ty + LNC_TY, ... (consecutive threads read consecutive
+ * steps), and a step's LNC_TY partial sums meet in shared memory in ty order. mean, rstd (B,T).
+ * Grid (ceil(T / LNC_TX), B). ---- */
+#define LNC_TX 32
+#define LNC_TY 8
+
+/* the block's sums over ty of v, for this thread's step (every thread must call) */
+__device__ __forceinline__ double lnc_sum(double v, double (*sh)[LNC_TX + 1]) {
+  sh[threadIdx.y][threadIdx.x] = v;
+  __syncthreads();
+  double s = 0;
+  for (int k = 0; k < LNC_TY; k++) s += sh[k][threadIdx.x];
+  __syncthreads(); /* sh is reused by the next sum */
+  return s;
+}
+
+/* y may be x (in place); mean, rstd may be NULL */
+__global__ void k_layernorm_ch(const float *x, const float *w, const float *b, float *y, float *mean, float *rstd,
+                               int64_t C, int64_t T, float eps) {
+  __shared__ double sh[LNC_TY][LNC_TX + 1];
+  const int64_t t = (int64_t)blockIdx.x * LNC_TX + threadIdx.x, bo = (int64_t)blockIdx.y * C * T;
+  const bool in = t < T;
+  double s = 0;
+  if (in)
+    for (int64_t c = threadIdx.y; c < C; c += LNC_TY) s += x[bo + c * T + t];
+  const float m = (float)(lnc_sum(s, sh) / C);
+  double v = 0;
+  if (in)
+    for (int64_t c = threadIdx.y; c < C; c += LNC_TY) {
+      float d = x[bo + c * T + t] - m;
+      v += (double)d * d;
+    }
+  const float r = 1.0f / sqrtf((float)(lnc_sum(v, sh) / C) + eps);
+  if (!in) return;
+  for (int64_t c = threadIdx.y; c < C; c += LNC_TY) {
+    float n = (x[bo + c * T + t] - m) * r;
+    y[bo + c * T + t] = n * (w ? w[c] : 1.0f) + (b ? b[c] : 0.0f);
+  }
+  if (threadIdx.y == 0) {
+    if (mean) mean[(int64_t)blockIdx.y * T + t] = m;
+    if (rstd) rstd[(int64_t)blockIdx.y * T + t] = r;
+  }
+}
+
+/* dx += the input gradient (dx may be g: every read of g precedes the barrier before the
+ * writes) */
+__global__ void k_layernorm_ch_bwd_dx(const float *x, const float *w, const float *mean, const float *rstd,
+                                      const float *g, float *dx, int64_t C, int64_t T) {
+  __shared__ double sh[LNC_TY][LNC_TX + 1];
+  const int64_t t = (int64_t)blockIdx.x * LNC_TX + threadIdx.x, bo = (int64_t)blockIdx.y * C * T;
+  const bool in = t < T;
+  const float m = in ? mean[(int64_t)blockIdx.y * T + t] : 0.0f, r = in ? rstd[(int64_t)blockIdx.y * T + t] : 0.0f;
+  double sd = 0, sdx = 0;
+  if (in)
+    for (int64_t c = threadIdx.y; c < C; c += LNC_TY) {
+      float xh = (x[bo + c * T + t] - m) * r, dn = g[bo + c * T + t] * (w ? w[c] : 1.0f);
+      sd += dn;
+      sdx += (double)dn * xh;
+    }
+  const float md = (float)(lnc_sum(sd, sh) / C), mdx = (float)(lnc_sum(sdx, sh) / C);
+  if (!in) return;
+  for (int64_t c = threadIdx.y; c < C; c += LNC_TY) {
+    float xh = (x[bo + c * T + t] - m) * r, dn = g[bo + c * T + t] * (w ? w[c] : 1.0f);
+    dx[bo + c * T + t] += r * (dn - md - xh * mdx);
+  }
+}
+
+/* dw[c] += sum over (b, t) of g xhat, db[c] += sum of g: a block per channel (grid-stride over
+ * channels), its threads striding over t; double sums, no atomics. Launch before the dx kernel
+ * when dx is g. */
+__global__ void k_layernorm_ch_bwd_dwb(const float *x, const float *mean, const float *rstd, const float *g,
+                                       float *dw, float *db, int64_t B, int64_t C, int64_t T) {
+  for (int64_t c = blockIdx.x; c < C; c += gridDim.x) {
+    double aw = 0, ab = 0;
+    for (int64_t b = 0; b < B; b++) {
+      const float *xr = x + (b * C + c) * T, *gr = g + (b * C + c) * T, *mr = mean + b * T, *rr = rstd + b * T;
+      for (int64_t t = threadIdx.x; t < T; t += blockDim.x) {
+        float gv = gr[t];
+        aw += (double)gv * ((xr[t] - mr[t]) * rr[t]);
+        ab += gv;
+      }
+    }
+    aw = cu_block_sum(aw);
+    ab = cu_block_sum(ab);
+    if (threadIdx.x == 0) {
+      if (dw) dw[c] += (float)aw;
+      if (db) db[c] += (float)ab;
+    }
   }
 }

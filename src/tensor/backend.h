@@ -81,6 +81,12 @@ typedef struct be_ops {
   int (*rmsnorm)(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps);
   int (*rmsnorm_bwd)(backend *be, const tensor *x, const tensor *w, const tensor *rstd,
                       const tensor *dy, tensor *dx, tensor *dw);
+  /* LayerNorm over the channel axis of x (B,C,T) (each (b, t) normalised over its C values: the
+   * conv feature extractor's layer norm without transposes); w,b (C) or NULL; mean/rstd (B,T) */
+  int (*layernorm_ch)(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
+                       tensor *mean, tensor *rstd, float eps);
+  int (*layernorm_ch_bwd)(backend *be, const tensor *x, const tensor *w, const tensor *mean,
+                           const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db);
   /* x (B,C,T), groups G; mean/rstd (B,G); w,b (C) or NULL */
   int (*groupnorm)(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
                     tensor *mean, tensor *rstd, int groups, float eps);

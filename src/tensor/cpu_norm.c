@@ -1,4 +1,5 @@
-/* cpu_norm.c — LayerNorm, RMSNorm and GroupNorm forward and backward on the CPU. */
+/* cpu_norm.c — LayerNorm (over the last dim, or over the channel axis of (B,C,T)), RMSNorm and
+ * GroupNorm forward and backward on the CPU. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,97 @@ int cpu_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tenso
         float xh = (xr[c] - m) * r;
         float dn = gr[c] * (wp ? wp[c] : 1.0f);
         dr[c] += r * (dn - md - xh * mdx);
+      }
+    }
+  }
+  norm_reduce(cpu_f(dw), pw, nth, C);
+  norm_reduce(cpu_f(db), pb, nth, C);
+  free(pw);
+  free(pb);
+  return TS_OK;
+}
+
+/* ---- LayerNorm over the channel axis of x (B,C,T). Work goes by tiles of LNC_TILE steps of one
+ * batch row: a tile walks the channels in order, keeping per-step sums, so each step's
+ * statistics are summed over c = 0 .. C-1 in order, as cpu_layernorm sums a row, and every
+ * read is along a contiguous row of x. ---- */
+#define LNC_TILE 64
+
+int cpu_layernorm_ch(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
+                     tensor *mean, tensor *rstd, float eps) {
+  int64_t B = x->ne[0], C = x->ne[1], T = x->ne[2], nt = (T + LNC_TILE - 1) / LNC_TILE;
+  const float *xp = cpu_f(x), *wp = cpu_f(w), *bp = cpu_f(b);
+  float *yp = cpu_f(y), *mp = cpu_f(mean), *rp = cpu_f(rstd);
+#pragma omp parallel for if (B * C * T > 16384)
+  for (int64_t k = 0; k < B * nt; k++) {
+    int64_t bi = k / nt, t0 = k % nt * LNC_TILE, n = T - t0 < LNC_TILE ? T - t0 : LNC_TILE;
+    const float *xb = xp + bi * C * T + t0;
+    float *yb = yp + bi * C * T + t0;
+    double s[LNC_TILE] = {0}, v[LNC_TILE] = {0};
+    float m[LNC_TILE], r[LNC_TILE];
+    for (int64_t c = 0; c < C; c++)
+      for (int64_t j = 0; j < n; j++) s[j] += xb[c * T + j];
+    for (int64_t j = 0; j < n; j++) m[j] = (float)(s[j] / C);
+    for (int64_t c = 0; c < C; c++)
+      for (int64_t j = 0; j < n; j++) {
+        float d = xb[c * T + j] - m[j];
+        v[j] += (double)d * d;
+      }
+    for (int64_t j = 0; j < n; j++) r[j] = 1.0f / sqrtf((float)(v[j] / C) + eps);
+    for (int64_t c = 0; c < C; c++) {
+      float wc = wp ? wp[c] : 1.0f, bc = bp ? bp[c] : 0.0f;
+      for (int64_t j = 0; j < n; j++) {
+        float nv = (xb[c * T + j] - m[j]) * r[j];
+        yb[c * T + j] = nv * wc + bc;
+      }
+    }
+    for (int64_t j = 0; j < n; j++) {
+      if (mp) mp[bi * T + t0 + j] = m[j];
+      if (rp) rp[bi * T + t0 + j] = r[j];
+    }
+  }
+  return TS_OK;
+}
+
+int cpu_layernorm_ch_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean,
+                         const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db) {
+  int64_t B = x->ne[0], C = x->ne[1], T = x->ne[2], nt = (T + LNC_TILE - 1) / LNC_TILE;
+  const float *xp = cpu_f(x), *wp = cpu_f(w), *mp = cpu_f(mean), *rp = cpu_f(rstd), *g = cpu_f(dy);
+  float *dxp = cpu_f(dx);
+  int nth;
+  float *pw = norm_partials(C, &nth), *pb = norm_partials(C, &nth);
+  if (!pw || !pb) {
+    free(pw);
+    free(pb);
+    return TS_ENOMEM;
+  }
+#pragma omp parallel for if (B * C * T > 16384)
+  for (int64_t k = 0; k < B * nt; k++) {
+    int64_t bi = k / nt, t0 = k % nt * LNC_TILE, n = T - t0 < LNC_TILE ? T - t0 : LNC_TILE;
+    const float *xb = xp + bi * C * T + t0, *gb = g + bi * C * T + t0, *m = mp + bi * T + t0, *r = rp + bi * T + t0;
+    float *tw = pw + (int64_t)par_thread() * C, *tb = pb + (int64_t)par_thread() * C;
+    double sd[LNC_TILE] = {0}, sdx[LNC_TILE] = {0};
+    for (int64_t c = 0; c < C; c++) {
+      float wc = wp ? wp[c] : 1.0f, aw = 0.0f, ab = 0.0f;
+      for (int64_t j = 0; j < n; j++) {
+        float xh = (xb[c * T + j] - m[j]) * r[j], gv = gb[c * T + j], dn = gv * wc;
+        sd[j] += dn;
+        sdx[j] += (double)dn * xh;
+        aw += gv * xh;
+        ab += gv;
+      }
+      tw[c] += aw;
+      tb[c] += ab;
+    }
+    if (!dxp) continue;
+    float md[LNC_TILE], mdx[LNC_TILE];
+    for (int64_t j = 0; j < n; j++) md[j] = (float)(sd[j] / C), mdx[j] = (float)(sdx[j] / C);
+    float *dxb = dxp + bi * C * T + t0;
+    for (int64_t c = 0; c < C; c++) {
+      float wc = wp ? wp[c] : 1.0f;
+      for (int64_t j = 0; j < n; j++) {
+        float xh = (xb[c * T + j] - m[j]) * r[j], dn = gb[c * T + j] * wc;
+        dxb[c * T + j] += r[j] * (dn - md[j] - xh * mdx[j]);
       }
     }
   }

@@ -17,6 +17,10 @@ int cpu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias
 int cpu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da,
                     tensor *db, tensor *dbias, int ta, int tb);
 
+int cpu_layernorm_ch(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
+                     tensor *mean, tensor *rstd, float eps);
+int cpu_layernorm_ch_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean,
+                         const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db);
 int cpu_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
                    tensor *mean, tensor *rstd, float eps);
 int cpu_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean,

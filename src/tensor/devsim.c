@@ -273,6 +273,21 @@ static int ds_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const t
   DS_CHECK(ds_t(o, x) || ds_t(o, w) || ds_t(o, rstd) || ds_t(o, dy) || ds_t(o, dx) || ds_t(o, dw));
   DS_RUN(cpu_rmsnorm_bwd(be_cpu(), x, w, rstd, dy, dx, dw));
 }
+static int ds_layernorm_ch(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
+                           tensor *rstd, float eps) {
+  (void)be;
+  const char *o = "layernorm_ch";
+  DS_CHECK(ds_t(o, x) || ds_t(o, w) || ds_t(o, b) || ds_t(o, y) || ds_t(o, mean) || ds_t(o, rstd));
+  DS_RUN(cpu_layernorm_ch(be_cpu(), x, w, b, y, mean, rstd, eps));
+}
+static int ds_layernorm_ch_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean, const tensor *rstd,
+                               const tensor *dy, tensor *dx, tensor *dw, tensor *db) {
+  (void)be;
+  const char *o = "layernorm_ch_bwd";
+  DS_CHECK(ds_t(o, x) || ds_t(o, w) || ds_t(o, mean) || ds_t(o, rstd) || ds_t(o, dy) || ds_t(o, dx) || ds_t(o, dw) ||
+           ds_t(o, db));
+  DS_RUN(cpu_layernorm_ch_bwd(be_cpu(), x, w, mean, rstd, dy, dx, dw, db));
+}
 static int ds_groupnorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
                         tensor *rstd, int groups, float eps) {
   (void)be;
@@ -477,6 +492,8 @@ static const be_ops ds_ops = {
     .matmul_bwd = ds_matmul_bwd,
     .layernorm = ds_layernorm,
     .layernorm_bwd = ds_layernorm_bwd,
+    .layernorm_ch = ds_layernorm_ch,
+    .layernorm_ch_bwd = ds_layernorm_ch_bwd,
     .rmsnorm = ds_rmsnorm,
     .rmsnorm_bwd = ds_rmsnorm_bwd,
     .groupnorm = ds_groupnorm,

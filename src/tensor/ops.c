@@ -225,6 +225,53 @@ int op_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor
   OPS_RET(be, "layernorm_bwd", be->ops->layernorm_bwd(be, x, w, mean, rstd, dy, dx, dw, db), e);
 }
 
+/* LayerNorm over the channel axis: x (B,C,T), w, b (C), y like x, stats (B*T) */
+static int lnc_check(backend *be, const char *op, const tensor *x, const tensor *w, const tensor *b,
+                     const tensor *y, const tensor *mean, const tensor *rstd, ts_err *e) {
+  CHK(ops_chk(be, op, "x", x, 3, 3, e));
+  int64_t C = x->ne[1], BT = x->ne[0] * x->ne[2];
+  if (w) {
+    CHK(ops_chk(be, op, "weight", w, 1, 1, e));
+    CHK(ops_numel(op, "weight", w, C, e));
+  }
+  if (b) {
+    CHK(ops_chk(be, op, "bias", b, 1, 1, e));
+    CHK(ops_numel(op, "bias", b, C, e));
+  }
+  if (y) {
+    CHK(ops_chk(be, op, "y", y, 3, 3, e));
+    CHK(ops_same(op, "x", x, "y", y, e));
+  }
+  if (mean) {
+    CHK(ops_chk(be, op, "mean", mean, 1, 2, e));
+    CHK(ops_numel(op, "mean", mean, BT, e));
+  }
+  if (rstd) {
+    CHK(ops_chk(be, op, "rstd", rstd, 1, 2, e));
+    CHK(ops_numel(op, "rstd", rstd, BT, e));
+  }
+  return TS_OK;
+}
+
+int op_layernorm_ch(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
+                    tensor *mean, tensor *rstd, float eps, ts_err *e) {
+  CHK(lnc_check(be, "layernorm_ch", x, w, b, y, mean, rstd, e));
+  OPS_PROF_SHAPE(x, NULL);
+  OPS_RET(be, "layernorm_ch", be->ops->layernorm_ch(be, x, w, b, y, mean, rstd, eps), e);
+}
+
+int op_layernorm_ch_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean,
+                        const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db,
+                        ts_err *e) {
+  if (!mean || !rstd) return err_set(e, TS_EARG, "layernorm_ch_bwd: mean and rstd from the forward are needed");
+  CHK(lnc_check(be, "layernorm_ch_bwd", x, w, NULL, dy, mean, rstd, e));
+  if (dx) CHK(lnc_check(be, "layernorm_ch_bwd", x, NULL, NULL, dx, NULL, NULL, e));
+  if (dw) CHK(lnc_check(be, "layernorm_ch_bwd", x, dw, NULL, NULL, NULL, NULL, e));
+  if (db) CHK(lnc_check(be, "layernorm_ch_bwd", x, db, NULL, NULL, NULL, NULL, e));
+  OPS_PROF_SHAPE(x, NULL);
+  OPS_RET(be, "layernorm_ch_bwd", be->ops->layernorm_ch_bwd(be, x, w, mean, rstd, dy, dx, dw, db), e);
+}
+
 int op_rmsnorm(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps,
                ts_err *e) {
   CHK(norm_check(be, "rmsnorm", x, w, NULL, y, rstd, NULL, e));

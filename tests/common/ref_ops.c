@@ -42,6 +42,25 @@ void ref_layernorm(void *ctx, double *const *in, double *out) {
   }
 }
 
+void ref_layernorm_ch(void *ctx, double *const *in, double *out) {
+  const ref_lnc *c = ctx;
+  for (int64_t b = 0; b < c->B; b++)
+    for (int64_t t = 0; t < c->T; t++) {
+      const double *x = in[0] + b * c->C * c->T + t; /* channel j at x[j T] */
+      double m = 0, v = 0;
+      for (int64_t j = 0; j < c->C; j++) m += x[j * c->T];
+      m /= c->C;
+      for (int64_t j = 0; j < c->C; j++) v += (x[j * c->T] - m) * (x[j * c->T] - m);
+      v /= c->C;
+      for (int64_t j = 0; j < c->C; j++) {
+        double y = (x[j * c->T] - m) / sqrt(v + c->eps);
+        if (c->affine) y *= in[1][j];
+        if (c->has_bias) y += in[2][j];
+        out[b * c->C * c->T + j * c->T + t] = y;
+      }
+    }
+}
+
 void ref_rmsnorm(void *ctx, double *const *in, double *out) {
   const ref_norm *c = ctx;
   for (int64_t i = 0; i < c->N; i++) {

@@ -21,6 +21,13 @@ typedef struct ref_norm {
 void ref_layernorm(void *ctx, double *const *in, double *out);
 void ref_rmsnorm(void *ctx, double *const *in, double *out);
 
+typedef struct ref_lnc {
+  int64_t B, C, T;
+  double eps;
+  int affine, has_bias;
+} ref_lnc; /* in: x (B,C,T), [w], [b]: each (b, t) normalised over its C channels */
+void ref_layernorm_ch(void *ctx, double *const *in, double *out);
+
 typedef struct ref_gn {
   int64_t B, C, T;
   int groups;

@@ -135,6 +135,59 @@ static void test_norms(void **state) {
   run_norm(1, 2, 65, 1, 0, 206);
 }
 
+/* LayerNorm over the channel axis of (B,C,T); T past one CPU tile (64 steps) in one case */
+static void run_layernorm_ch(int64_t B, int64_t C, int64_t T, int affine, int has_bias, uint64_t seed) {
+  int64_t n = B * C * T;
+  float *x = tu_alloc_rand(n, -2, 2, seed), *w = tu_alloc_rand(C, 0.5f, 1.5f, seed + 1);
+  float *b = tu_alloc_rand(C, -1, 1, seed + 2), *y = tu_zeros(n), *dy = tu_alloc_rand(n, -1, 1, seed + 3);
+  float *m = tu_zeros(B * T), *r = tu_zeros(B * T), *dx = tu_zeros(n), *dw = tu_zeros(C), *db = tu_zeros(C);
+  tensor X = tensor_f32(x, 3, B, C, T, 0), Y = X, DY = X, DX = X;
+  Y.data = y, DY.data = dy, DX.data = dx;
+  tensor W = tensor_f32(w, 1, C, 0, 0, 0), Bb = tensor_f32(b, 1, C, 0, 0, 0), M = tensor_f32(m, 1, B * T, 0, 0, 0),
+         R = tensor_f32(r, 1, B * T, 0, 0, 0), DW = tensor_f32(dw, 1, C, 0, 0, 0), DB = tensor_f32(db, 1, C, 0, 0, 0);
+  ref_lnc ctx = {B, C, T, 1e-5, affine, has_bias};
+  int64_t in_n[3] = {n, C, C};
+  const float *in[3] = {x, w, b};
+  char what[96];
+  snprintf(what, sizeof what, "layernorm_ch B=%lld C=%lld T=%lld affine=%d bias=%d", (long long)B, (long long)C,
+           (long long)T, affine, has_bias);
+  assert_int_equal(op_layernorm_ch(be, &X, affine ? &W : NULL, has_bias ? &Bb : NULL, &Y, &M, &R, 1e-5f, &err), 0);
+  assert_true(fwd_ok(what, ref_layernorm_ch, &ctx, 3, in_n, in, y, n));
+  assert_int_equal(op_layernorm_ch_bwd(be, &X, affine ? &W : NULL, &M, &R, &DY, &DX, affine ? &DW : NULL,
+                                       has_bias ? &DB : NULL, &err),
+                   0);
+  const float *g[3] = {dx, affine ? dw : NULL, has_bias ? db : NULL};
+  assert_true(tu_gradcheck(what, ref_layernorm_ch, &ctx, 3, in_n, in, n, dy, g, FD_H, GRAD_TOL));
+  /* the same as layernorm over the (B,T,C) transpose, bit for bit: the same sums in the same
+   * order (its statistics and output) */
+  float *xt = tu_zeros(n), *yt = tu_zeros(n), *mt = tu_zeros(B * T), *rt = tu_zeros(B * T);
+  for (int64_t bb = 0; bb < B; bb++)
+    for (int64_t c = 0; c < C; c++)
+      for (int64_t t = 0; t < T; t++) xt[(bb * T + t) * C + c] = x[(bb * C + c) * T + t];
+  tensor XT = tensor_f32(xt, 2, B * T, C, 0, 0), YT = XT, MT = tensor_f32(mt, 1, B * T, 0, 0, 0),
+         RT = tensor_f32(rt, 1, B * T, 0, 0, 0);
+  YT.data = yt;
+  assert_int_equal(op_layernorm(be, &XT, affine ? &W : NULL, has_bias ? &Bb : NULL, &YT, &MT, &RT, 1e-5f, &err), 0);
+  assert_memory_equal(m, mt, sizeof(float) * (size_t)(B * T));
+  assert_memory_equal(r, rt, sizeof(float) * (size_t)(B * T));
+  for (int64_t bb = 0; bb < B; bb++)
+    for (int64_t c = 0; c < C; c++)
+      for (int64_t t = 0; t < T; t++) assert_true(fabsf(y[(bb * C + c) * T + t] - yt[(bb * T + t) * C + c]) <= 1e-6f);
+  /* refused: stats of the wrong size, a 2-D x */
+  tensor Mbad = tensor_f32(m, 1, B * T - 1, 0, 0, 0), X2 = tensor_f32(x, 2, B * C, T, 0, 0);
+  assert_int_not_equal(op_layernorm_ch(be, &X, NULL, NULL, &Y, &Mbad, &R, 1e-5f, &err), 0);
+  assert_int_not_equal(op_layernorm_ch(be, &X2, NULL, NULL, &X2, NULL, NULL, 1e-5f, &err), 0);
+  free(xt), free(yt), free(mt), free(rt);
+  free(x), free(w), free(b), free(y), free(dy), free(m), free(r), free(dx), free(dw), free(db);
+}
+
+static void test_layernorm_ch(void **state) {
+  (void)state;
+  run_layernorm_ch(2, 6, 5, 1, 1, 310);
+  run_layernorm_ch(1, 3, 70, 1, 0, 311); /* two CPU tiles */
+  run_layernorm_ch(3, 1, 4, 0, 0, 312);  /* one channel: y = 0 */
+}
+
 static void run_groupnorm(int64_t B, int64_t C, int64_t T, int groups, uint64_t seed) {
   int64_t n = B * C * T;
   float *x = tu_alloc_rand(n, -2, 2, seed), *w = tu_alloc_rand(C, 0.5f, 1.5f, seed + 1);
@@ -527,7 +580,7 @@ static void test_adamw(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_matmul),     cmocka_unit_test(test_matmul_shape_error),
-      cmocka_unit_test(test_norms),      cmocka_unit_test(test_groupnorm),
+      cmocka_unit_test(test_norms),      cmocka_unit_test(test_layernorm_ch), cmocka_unit_test(test_groupnorm),
       cmocka_unit_test(test_elementwise), cmocka_unit_test(test_softmax),
       cmocka_unit_test(test_attention),  cmocka_unit_test(test_rope),
       cmocka_unit_test(test_split_heads), cmocka_unit_test(test_swiglu_packed),

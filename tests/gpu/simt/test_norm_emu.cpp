@@ -2,8 +2,9 @@
 // emulator against double-precision references: the forward (y, mean, rstd; in place as decoding
 // runs RMSNorm; with the output's bf16 rounding, bit for bit, as the fused rounding of GEMM
 // operands asks), and the backward (dx added to a start; dw, db column sums added through
-// atomics). f32 kernels with double row sums: normalised error <= 1e-6. Exit 0 when every case
-// passes.
+// atomics); and the LayerNorm over the channel axis of (B,C,T) (forward in place or not,
+// backward with dx separate or dy itself). f32 kernels with double sums: normalised error
+// <= 1e-6. Exit 0 when every case passes.
 #include <cmath>
 #include <cstdio>
 #include <vector>
@@ -104,6 +105,81 @@ static void run(int N, int C, bool rms, bool affine, bool in_place, bool round) 
   check(what, e, err);
 }
 
+/* LayerNorm over the channel axis of x (B,C,T): forward (in place or not), then the backward
+ * with dx a separate start or dy itself (alias: dw, db read dy first, as the launcher orders) */
+static void run_ch(int B, int C, int T, bool affine, bool in_place, bool alias) {
+  const float eps = 1e-5f;
+  const size_t n = (size_t)B * C * T;
+  std::vector<float> x(n), w(affine ? C : 0), b(affine ? C : 0);
+  for (auto &t : x) t = g_rng.sym() * 2.0f + 0.3f;
+  for (auto &t : w) t = 1.0f + 0.5f * g_rng.sym();
+  for (auto &t : b) t = g_rng.sym();
+  std::vector<float> y = in_place ? x : std::vector<float>(n, NAN), mean((size_t)B * T, NAN), rstd((size_t)B * T, NAN);
+  const std::vector<float> x0 = x;
+  float *yp = in_place ? x.data() : y.data();
+  dim3 grid((unsigned)((T + LNC_TX - 1) / LNC_TX), (unsigned)B), blk(LNC_TX, LNC_TY);
+  long err = simt::launch(grid, blk, 0, [&] {
+    k_layernorm_ch(x.data(), affine ? w.data() : nullptr, affine ? b.data() : nullptr, yp, mean.data(), rstd.data(),
+                   C, T, eps);
+  });
+  std::vector<double> ry(n), rm((size_t)B * T), rr((size_t)B * T);
+  for (int bb = 0; bb < B; bb++)
+    for (int t = 0; t < T; t++) {
+      double m = 0, v = 0;
+      for (int c = 0; c < C; c++) m += x0[((size_t)bb * C + c) * T + t];
+      m /= C;
+      for (int c = 0; c < C; c++) v += (x0[((size_t)bb * C + c) * T + t] - m) * (x0[((size_t)bb * C + c) * T + t] - m);
+      double r = 1.0 / std::sqrt(v / C + eps);
+      rm[(size_t)bb * T + t] = m, rr[(size_t)bb * T + t] = r;
+      for (int c = 0; c < C; c++) {
+        size_t i = ((size_t)bb * C + c) * T + t;
+        ry[i] = (x0[i] - m) * r * (affine ? w[c] : 1.0) + (affine ? b[c] : 0.0);
+      }
+    }
+  std::vector<float> yv(yp, yp + n);
+  double e = std::max(simt_nerr(yv, ry), std::max(simt_nerr(mean, rm), simt_nerr(rstd, rr)));
+  char what[128];
+  snprintf(what, sizeof what, "layernorm_ch B=%d C=%d T=%d affine=%d in_place=%d", B, C, T, affine, in_place);
+  check(what, e, err);
+  /* backward on x0 */
+  std::vector<float> g(n), dx(n), dw(C), db(C);
+  for (auto &t : g) t = g_rng.sym();
+  for (auto &t : dx) t = g_rng.sym();
+  for (auto &t : dw) t = g_rng.sym();
+  for (auto &t : db) t = g_rng.sym();
+  if (alias) dx = g;
+  const std::vector<float> g0 = g, dx0 = dx, dw0 = dw, db0 = db;
+  float *dxp = alias ? g.data() : dx.data();
+  err = simt::launch(dim3((unsigned)C), dim3(256), 0, [&] {
+    k_layernorm_ch_bwd_dwb(x0.data(), mean.data(), rstd.data(), g.data(), affine ? dw.data() : nullptr,
+                           affine ? db.data() : nullptr, B, C, T);
+  });
+  err += simt::launch(grid, blk, 0, [&] {
+    k_layernorm_ch_bwd_dx(x0.data(), affine ? w.data() : nullptr, mean.data(), rstd.data(), g.data(), dxp, C, T);
+  });
+  std::vector<double> rdx(n), rdw(C, 0.0), rdb(C, 0.0);
+  for (int bb = 0; bb < B; bb++)
+    for (int t = 0; t < T; t++) {
+      double m = rm[(size_t)bb * T + t], r = rr[(size_t)bb * T + t], sd = 0, sdx = 0;
+      for (int c = 0; c < C; c++) {
+        size_t i = ((size_t)bb * C + c) * T + t;
+        double xh = (x0[i] - m) * r, dn = g0[i] * (affine ? w[c] : 1.0);
+        sd += dn, sdx += dn * xh;
+        rdw[c] += g0[i] * xh, rdb[c] += g0[i];
+      }
+      for (int c = 0; c < C; c++) {
+        size_t i = ((size_t)bb * C + c) * T + t;
+        double xh = (x0[i] - m) * r, dn = g0[i] * (affine ? w[c] : 1.0);
+        rdx[i] = r * (dn - sd / C - xh * sdx / C);
+      }
+    }
+  std::vector<float> dxv(dxp, dxp + n);
+  e = simt_nerr(dxv, rdx, dx0);
+  if (affine) e = std::max(e, std::max(simt_nerr(dw, rdw, dw0), simt_nerr(db, rdb, db0)));
+  snprintf(what, sizeof what, "layernorm_ch B=%d C=%d T=%d affine=%d dx=dy %d (backward)", B, C, T, affine, alias);
+  check(what, e, err);
+}
+
 int main() {
   for (uint64_t seed : {0ull, 0x2545f4914f6cdd1dull}) {
     simt::set_schedule(seed);
@@ -112,6 +188,9 @@ int main() {
     run(3, 77, false, false, false, true);
     run(8, 896, true, true, true, true);   /* a decoding step's RMSNorm, in place, rounded */
     run(70, 130, true, true, false, true); /* rows past one block of the dw/db reduction */
+    run_ch(2, 512, 45, true, false, false); /* a conv feature layer's channels, steps past a block */
+    run_ch(3, 7, 33, false, true, true);    /* in place, no affine, dx = dy */
+    run_ch(1, 20, 5, true, true, true);
   }
   printf("test_norm_emu: %s\n", g_fail ? "FAIL" : "PASS");
   return g_fail;
