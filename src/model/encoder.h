@@ -132,9 +132,10 @@ typedef struct enc_acts {
   float *wav;           /* (B, L) normalised input (fbank mode: (B, D, Tf) features) */
   float *wm, *wr;       /* (B) normalisation stats */
   /* conv stack, layer i: input xin[i] (B, Cin, Tin), conv out co[i] (B, Co, To); layer norm
-   * mode: ct[i] = co^T (B, To, Co), cn[i] = LN(ct) with stats; gn[i] = act(...) */
+   * mode: cn[i] = the layer norm of co[i] over its channels (B, Co, To) with stats cm, cr
+   * (B, To); gn[i] = act(...) */
   int64_t conv_T[ENC_MAX_CONV + 1];
-  float *xin[ENC_MAX_CONV + 1], *co[ENC_MAX_CONV], *ct[ENC_MAX_CONV], *cn[ENC_MAX_CONV],
+  float *xin[ENC_MAX_CONV + 1], *co[ENC_MAX_CONV], *cn[ENC_MAX_CONV],
       *cm[ENC_MAX_CONV], *cr[ENC_MAX_CONV], *gn[ENC_MAX_CONV];
   float *feat;          /* (B, T, Cl) conv features */
   float *fn, *fm, *fr;  /* feature-projection LN and stats */

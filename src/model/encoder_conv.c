@@ -1,6 +1,7 @@
 /* encoder_conv.c — input normalisation, the convolutional feature extractor (group-norm or
  * layer-norm mode) and the feature projection (LayerNorm + Linear), forward and backward.
- * Convolutions work on (B, C, T); norms and the projection on (B, T, C). */
+ * The conv stack works on (B, C, T) (its layer norm over the channel axis, op_layernorm_ch);
+ * the features and the projection on (B, T, C). */
 #include <string.h>
 
 #include "model/encoder_int.h"
@@ -78,12 +79,14 @@ int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_
     int last = i == c->n_conv - 1;
     tensor X = ET3(a->xin[i], B, Cin, Tin);
     if (c->fe_norm == ENC_FE_LAYER) {
-      /* backward needs the LN input ct = co^T and output cn (and the next layer's input); the
-       * conv output itself and the activation are scratch, except the last layer's features */
+      /* the layer norm runs over the channel axis of (B, Co, To) (op_layernorm_ch), so no
+       * transposes: backward needs the conv output co (the norm's input), the norm's output cn
+       * with its stats, and the next layer's input, which the activation writes; the last
+       * layer's activation goes to scratch and is transposed into the (B, To, Co) features */
       ETRY(conv_w(m, i, "ln.weight", 0, &Nw, e));
       ETRY(conv_w(m, i, "ln.bias", 0, &Nb, e));
-      EALLOC(a->ct[i], B * To * Co);
-      EALLOC(a->cn[i], B * To * Co);
+      EALLOC(a->co[i], B * Co * To);
+      EALLOC(a->cn[i], B * Co * To);
       EALLOC(a->cm[i], B * To);
       EALLOC(a->cr[i], B * To);
       if (last)
@@ -92,21 +95,18 @@ int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_
         a->xin[i + 1] = enc_falloc(ar, B * Co * To, e);
       if (last ? !a->feat : !a->xin[i + 1]) return TS_ENOMEM;
       arena_mark mk2 = arena_get_mark(ar);
-      float *co, *gn = a->feat;
-      EALLOC(co, B * Co * To);
-      if (!last) EALLOC(gn, B * To * Co);
-      tensor Y = ET3(co, B, Co, To), CT = ET3(a->ct[i], B, To, Co), CN = ET3(a->cn[i], B, To, Co),
-             GN = ET3(gn, B, To, Co), CM = ET1(a->cm[i], B * To), CR = ET1(a->cr[i], B * To);
+      float *gn = a->xin[i + 1];
+      if (last) EALLOC(gn, B * Co * To);
+      tensor Y = ET3(a->co[i], B, Co, To), CN = ET3(a->cn[i], B, Co, To), GN = ET3(gn, B, Co, To),
+             CM = ET1(a->cm[i], B * To), CR = ET1(a->cr[i], B * To);
       ETRY(op_conv1d(be, &X, &W, c->conv_bias ? &Bs : NULL, &Y, c->conv_stride[i], 0, 1, e));
-      ETRY(op_transpose(be, &Y, &CT, e));
-      ETRY(op_layernorm(be, &CT, &Nw, &Nb, &CN, &CM, &CR, FE_NORM_EPS, e));
+      ETRY(op_layernorm_ch(be, &Y, &Nw, &Nb, &CN, &CM, &CR, FE_NORM_EPS, e));
       ETRY(op_act(be, c->fe_act, &CN, &GN, e));
-      if (!last) {
-        tensor XN = ET3(a->xin[i + 1], B, Co, To);
-        ETRY(op_transpose(be, &GN, &XN, e));
+      if (last) {
+        tensor FT = ET3(a->feat, B, To, Co);
+        ETRY(op_transpose(be, &GN, &FT, e));
       }
       arena_rewind(ar, mk2);
-      a->co[i] = NULL;
       a->gn[i] = last ? a->feat : NULL;
     } else {
       EALLOC(a->co[i], B * Co * To);
@@ -142,7 +142,7 @@ int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_
     arena_rewind(ar, mk);
     a->wav = a->wm = a->wr = NULL;
     for (int i = 0; i <= c->n_conv; i++) a->xin[i] = NULL;
-    for (int i = 0; i < c->n_conv; i++) a->co[i] = a->ct[i] = a->cn[i] = a->cm[i] = a->cr[i] = a->gn[i] = NULL;
+    for (int i = 0; i < c->n_conv; i++) a->co[i] = a->cn[i] = a->cm[i] = a->cr[i] = a->gn[i] = NULL;
     a->feat = feat_keep;
   }
   /* feature projection */
@@ -201,9 +201,8 @@ int enc_conv_backward(enc_model *m, const enc_acts *a, const float *dhp, arena *
     arena_rewind(ar, mk);
     return TS_OK;
   }
-  /* dg: gradient w.r.t. layer i's activation output in its own layout ((B,To,Co) layer mode,
-   * (B,Co,To) group mode), kept in two ping-pong buffers; everything else a layer needs is
-   * scratch rewound after it */
+  /* dg: gradient w.r.t. layer i's activation output (B,Co,To), kept in two ping-pong buffers;
+   * everything else a layer needs is scratch rewound after it */
   int64_t maxn = 0;
   for (int i = lo; i < c->n_conv; i++) {
     int64_t n = B * c->conv_dim[i] * a->conv_T[i + 1];
@@ -223,30 +222,26 @@ int enc_conv_backward(enc_model *m, const enc_acts *a, const float *dhp, arena *
     tensor DCO = ET3(dco, B, Co, To);
     ETRY(op_fill(be, &DCO, 0.0f, e));
     tensor Nw, gNw, gNb;
+    if (last) { /* the features' gradient (B,To,Co) into the layer's layout */
+      dg = pp[slot];
+      slot ^= 1;
+      tensor DG = ET3(dg, B, Co, To), DF = ET3(dfeat, B, To, Co);
+      ETRY(op_fill(be, &DG, 0.0f, e));
+      ETRY(op_transpose_bwd(be, &DF, &DG, e));
+    }
     if (c->fe_norm == ENC_FE_LAYER) {
-      if (last) dg = dfeat;
-      tensor DG = ET3(dg, B, To, Co), CN = ET3(a->cn[i], B, To, Co), CT = ET3(a->ct[i], B, To, Co);
-      float *dcn, *dct;
-      EALLOC(dcn, B * To * Co);
-      EALLOC(dct, B * To * Co);
-      tensor DCN = ET3(dcn, B, To, Co), DCT = ET3(dct, B, To, Co);
+      tensor DG = ET3(dg, B, Co, To), CN = ET3(a->cn[i], B, Co, To), CO = ET3(a->co[i], B, Co, To);
+      float *dcn;
+      EALLOC(dcn, B * Co * To);
+      tensor DCN = ET3(dcn, B, Co, To);
       ETRY(op_fill(be, &DCN, 0.0f, e));
-      ETRY(op_fill(be, &DCT, 0.0f, e));
       ETRY(op_act_bwd(be, c->fe_act, &CN, &DG, &DCN, e));
       ETRY(conv_w(m, i, "ln.weight", 0, &Nw, e));
       ETRY(conv_w(m, i, "ln.weight", 1, &gNw, e));
       ETRY(conv_w(m, i, "ln.bias", 1, &gNb, e));
       tensor CM = ET1(a->cm[i], B * To), CR = ET1(a->cr[i], B * To);
-      ETRY(op_layernorm_bwd(be, &CT, &Nw, &CM, &CR, &DCN, &DCT, enc_optw(&gNw), enc_optw(&gNb), e));
-      ETRY(op_transpose_bwd(be, &DCT, &DCO, e));
+      ETRY(op_layernorm_ch_bwd(be, &CO, &Nw, &CM, &CR, &DCN, &DCO, enc_optw(&gNw), enc_optw(&gNb), e));
     } else {
-      if (last) {
-        dg = pp[slot];
-        slot ^= 1;
-        tensor DG = ET3(dg, B, Co, To), DF = ET3(dfeat, B, To, Co);
-        ETRY(op_fill(be, &DG, 0.0f, e));
-        ETRY(op_transpose_bwd(be, &DF, &DG, e));
-      }
       tensor DG = ET3(dg, B, Co, To), CO = ET3(a->co[i], B, Co, To);
       if (i == 0) {
         float *dcn;
@@ -270,27 +265,15 @@ int enc_conv_backward(enc_model *m, const enc_acts *a, const float *dhp, arena *
     tensor X = ET3(a->xin[i], B, Cin, Tin);
     float *dx = NULL;
     tensor DX = ET3(NULL, B, Cin, Tin);
-    if (i > lo) { /* group mode: xin[i] = gn[i-1], its gradient is the next dg */
-      if (c->fe_norm == ENC_FE_LAYER) {
-        EALLOC(dx, B * Cin * Tin);
-      } else {
-        dx = pp[slot];
-        slot ^= 1;
-      }
+    if (i > lo) { /* xin[i] = gn[i-1]: its gradient is the next dg */
+      dx = pp[slot];
+      slot ^= 1;
       DX.data = dx;
       ETRY(op_fill(be, &DX, 0.0f, e));
     }
     ETRY(op_conv1d_bwd(be, &X, &W, &DCO, dx ? &DX : NULL, enc_optw(&gW), c->conv_bias ? enc_optw(&gB) : NULL,
                        c->conv_stride[i], 0, 1, e));
-    if (dx && c->fe_norm == ENC_FE_LAYER) { /* xin[i] = gn[i-1]^T */
-      dg = pp[slot];
-      slot ^= 1;
-      tensor DG = ET3(dg, B, Tin, Cin);
-      ETRY(op_fill(be, &DG, 0.0f, e));
-      ETRY(op_transpose_bwd(be, &DX, &DG, e));
-    } else if (dx) {
-      dg = dx;
-    }
+    if (dx) dg = dx;
     arena_rewind(ar, it);
     if (!dx) break;
   }
