@@ -127,7 +127,8 @@ int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
 }
 
 /* at most this many values rounded by the writing op (cu_round_want): decoding's and prefill's
- * rows, not training's */
+ * rows, and a training step's up to this size when its copy is on (TSASR_CUDA_TRAIN_COPY=1 with
+ * TSASR_CUDA_FUSE_ROUND=1) */
 #define XS_MAX ((size_t)16 << 20)
 
 unsigned short *cu_round_want(backend *be, const float *y, int64_t n) {

@@ -30,7 +30,8 @@ int cu_sample(backend *be, const tensor *z, const sample_req *q, int32_t *tok, f
   TS_TRY(cu_h2d(be, du, q->u, bu));
   TS_TRY(cu_h2d(be, db, q->ban_row, bb));
   const int32_t *ban_row = bb ? (const int32_t *)db : NULL;
-  int nb = cu_of(be)->no_smp_split ? 0 : smp_nb(V); /* 0: k_sample makes every pass itself */
+  /* 0: k_sample makes every pass itself (the split's grid has the rows in y: at most 65535) */
+  int nb = cu_of(be)->no_smp_split || R > 65535 ? 0 : smp_nb(V);
   bool plain = q->temperature > 0.0f && !(q->top_k > 0 && q->top_k < V) && !(q->top_p > 0.0f && q->top_p < 1.0f);
   dim3 pg((unsigned)nb, (unsigned)R);
   if (nb > 0) {

@@ -172,14 +172,20 @@ bool warp_resolve(size_t w0, size_t w1) {
   }
   if (!live || waiting != live) return false;
   int kind = -2, line = 0;
+  bool same = true;
   for (size_t i = w0; i < w1; i++) {
     fiber &f = g_fibers[i];
     if (f.state != AT_WARP) continue;
     if (kind == -2) kind = f.kind, line = f.line;
     g_cur = &f;
-    if (f.kind != kind || f.line != line) fail("lanes of one warp wait at different warp operations", f.line);
+    if (f.kind != kind || f.line != line) {
+      fail("lanes of one warp wait at different warp operations", f.line);
+      same = false;
+    }
   }
-  if (kind == KIND_MMA) {
+  if (kind == KIND_MMA && !same) {
+    /* lanes elsewhere hold no fragments: the product is not formed (the error is reported) */
+  } else if (kind == KIND_MMA) {
     if (w1 - w0 != 32 || live != 32) {
       g_cur = &g_fibers[w0];
       fail("mma.sync without all 32 lanes of the warp", line);

@@ -223,4 +223,8 @@ static void run_all() {
   run({1, 40, 90, 2, 1, 128, 1, {}, {50}, 1.0f});            /* head dim 128 */
   run({1, 140, 200, 2, 1, 64, 1, {}, {1}, 1.0f});            /* key 128 (a dK/dV block's first)
                                                                  first seen by query 127 */
+  run({2, 300, 300, 4, 2, 128, 1, {300, 200}, {0, 5}, 2.0f}); /* D 128 with GQA over 3 blocks */
+  run({1, 1, 70, 2, 2, 64, 1, {}, {69}, 1.0f});              /* one query */
+  run({1, 200, 40, 2, 2, 128, 0, {}, {}, 1.0f});             /* fewer keys than one tile */
+  run({2, 129, 129, 2, 1, 64, 1, {129, 129}, {0, 0}, 4.0f}); /* one row in the second block */
 }

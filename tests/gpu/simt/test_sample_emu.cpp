@@ -38,6 +38,8 @@ struct scase {
   int halves;    /* rows of two tokens with equal weight and distinct keys (0 and -1e-30; the rest
                     at -1000, weight 0): top-p 0.5 reaches its mass exactly at the first one's
                     bin, so the radix walk must stop there and keep that token alone */
+  int special;   /* 1: draws within 1e-16 of 1 (the pick's end); 2: the upper half of each row
+                    -inf (chunks without mass); 3: one logit per row at 60 (a peaked row) */
 };
 
 static void run(const scase &c) {
@@ -53,11 +55,14 @@ static void run(const scase &c) {
     int64_t a = (int64_t)(g_rng.unit() * (double)c.n_real), b = (a + 1 + (int64_t)(g_rng.unit() * 50.0)) % c.n_real;
     zr[a] = 0.0f, zr[b] = -1e-30f;
   }
+  for (int r = 0; r < R && c.special == 2; r++)
+    for (int64_t v = V / 2; v < V; v++) z[(size_t)r * V + v] = -INFINITY;
+  for (int r = 0; r < R && c.special == 3; r++) z[(size_t)r * V + (size_t)(r * 37) % V] = 60.0f;
   std::vector<int32_t> ban_row((size_t)R);
   std::vector<double> u((size_t)R);
   for (int r = 0; r < R; r++) {
     ban_row[(size_t)r] = c.ban_rows ? (int32_t)(g_rng.unit() * (double)V) : -1;
-    u[(size_t)r] = g_rng.unit();
+    u[(size_t)r] = c.special == 1 ? 1.0 - 1e-16 * r : g_rng.unit();
   }
   /* the CPU backend's op */
   sample_req q = {c.temperature, c.n_real, c.ban, c.ban_rows ? ban_row.data() : nullptr, u.data(), c.top_k, c.top_p};
@@ -108,20 +113,34 @@ static void run(const scase &c) {
 
 int main() {
   const scase cases[] = {
-      {"greedy", 6, 3000, 3000, 0.0f, 1.0f, 0, 0, -1, 0, 0, 0},
-      {"greedy, ties, bans", 6, 3000, 2900, 0.0f, 1.0f, 0, 1, 17, 1, 0, 0},
-      {"temperature 1", 6, 3000, 3000, 1.0f, 1.0f, 0, 0, -1, 0, 0, 0},
-      {"temperature 0.7, bans", 6, 2048, 2000, 0.7f, 1.0f, 0, 0, 5, 1, 0, 0},
-      {"top-k 50", 6, 3000, 3000, 1.0f, 1.0f, 50, 0, -1, 0, 0, 0},
-      {"top-p 0.9, ties", 6, 3000, 3000, 0.8f, 0.9f, 0, 1, -1, 0, 0, 0},
-      {"top-k 20 + top-p 0.9, ties, bans", 6, 4097, 4000, 1.0f, 0.9f, 20, 1, 3, 1, 0, 0},
-      {"top-k larger than the row", 3, 100, 100, 1.0f, 1.0f, 500, 0, -1, 0, 0, 0},
-      {"Qwen2 vocabulary, top-k 50 + top-p 0.95", 2, 151936, 151665, 0.7f, 0.95f, 50, 0, 151646, 0, 0, 0},
-      {"Qwen2 vocabulary, temperature 1 (rollouts)", 8, 151936, 151665, 1.0f, 1.0f, 0, 0, 151646, 0, 0, 0},
-      {"Qwen2 vocabulary, greedy", 4, 151936, 151665, 0.0f, 1.0f, 0, 0, 151646, 0, 0, 0},
-      {"top-k 20 = a tie group of 20 at the maximum", 6, 3000, 3000, 1.0f, 1.0f, 20, 0, -1, 0, 20, 0},
-      {"top-k 21 past a tie group of 20", 6, 3000, 3000, 1.0f, 1.0f, 21, 0, -1, 0, 20, 0},
-      {"top-p 0.5 reached exactly at a bin's edge", 12, 1000, 1000, 1.0f, 0.5f, 0, 0, -1, 0, 0, 1},
+      {"greedy", 6, 3000, 3000, 0.0f, 1.0f, 0, 0, -1, 0, 0, 0, 0},
+      {"greedy, ties, bans", 6, 3000, 2900, 0.0f, 1.0f, 0, 1, 17, 1, 0, 0, 0},
+      {"temperature 1", 6, 3000, 3000, 1.0f, 1.0f, 0, 0, -1, 0, 0, 0, 0},
+      {"temperature 0.7, bans", 6, 2048, 2000, 0.7f, 1.0f, 0, 0, 5, 1, 0, 0, 0},
+      {"top-k 50", 6, 3000, 3000, 1.0f, 1.0f, 50, 0, -1, 0, 0, 0, 0},
+      {"top-p 0.9, ties", 6, 3000, 3000, 0.8f, 0.9f, 0, 1, -1, 0, 0, 0, 0},
+      {"top-k 20 + top-p 0.9, ties, bans", 6, 4097, 4000, 1.0f, 0.9f, 20, 1, 3, 1, 0, 0, 0},
+      {"top-k larger than the row", 3, 100, 100, 1.0f, 1.0f, 500, 0, -1, 0, 0, 0, 0},
+      {"Qwen2 vocabulary, top-k 50 + top-p 0.95", 2, 151936, 151665, 0.7f, 0.95f, 50, 0, 151646, 0, 0, 0, 0},
+      {"Qwen2 vocabulary, temperature 1 (rollouts)", 8, 151936, 151665, 1.0f, 1.0f, 0, 0, 151646, 0, 0, 0, 0},
+      {"Qwen2 vocabulary, greedy", 4, 151936, 151665, 0.0f, 1.0f, 0, 0, 151646, 0, 0, 0, 0},
+      {"top-k 20 = a tie group of 20 at the maximum", 6, 3000, 3000, 1.0f, 1.0f, 20, 0, -1, 0, 20, 0, 0},
+      {"top-k 21 past a tie group of 20", 6, 3000, 3000, 1.0f, 1.0f, 21, 0, -1, 0, 20, 0, 0},
+      {"top-p 0.5 reached exactly at a bin's edge", 12, 1000, 1000, 1.0f, 0.5f, 0, 0, -1, 0, 0, 1, 0},
+      {"5 ids (more chunks than ids), temperature 1", 3, 5, 5, 1.0f, 1.0f, 0, 0, -1, 0, 0, 0, 0},
+      {"5 ids, greedy", 3, 5, 5, 0.0f, 1.0f, 0, 0, -1, 0, 0, 0, 0},
+      {"5 ids, top-k 2", 3, 5, 5, 1.0f, 1.0f, 2, 0, -1, 0, 0, 0, 0},
+      {"1 id", 3, 1, 1, 1.0f, 1.0f, 0, 0, -1, 0, 0, 0, 0},
+      {"100 real ids of 3000, temperature 1", 4, 3000, 100, 1.0f, 1.0f, 0, 0, -1, 0, 0, 0, 0},
+      {"100 real ids of 3000, greedy", 4, 3000, 100, 0.0f, 1.0f, 0, 0, -1, 0, 0, 0, 0},
+      {"every id banned, temperature 1", 3, 3000, 1, 1.0f, 1.0f, 0, 0, 0, 0, 0, 0, 0},
+      {"every id banned, greedy", 3, 3000, 1, 0.0f, 1.0f, 0, 0, 0, 0, 0, 0, 0},
+      {"draws near 1", 6, 3000, 3000, 1.0f, 1.0f, 0, 0, -1, 0, 0, 0, 1},
+      {"draws near 1, Qwen2 vocabulary", 3, 151936, 151665, 1.0f, 1.0f, 0, 0, 151646, 0, 0, 0, 1},
+      {"upper half -inf, temperature 1", 4, 3000, 3000, 1.0f, 1.0f, 0, 0, -1, 0, 0, 0, 2},
+      {"upper half -inf, greedy", 4, 3000, 3000, 0.0f, 1.0f, 0, 0, -1, 0, 0, 0, 2},
+      {"upper half -inf, top-p 0.9", 4, 3000, 3000, 1.0f, 0.9f, 0, 0, -1, 0, 0, 0, 2},
+      {"peaked rows, temperature 0.3", 6, 30000, 30000, 0.3f, 1.0f, 0, 0, -1, 0, 0, 0, 3},
   };
   for (uint64_t seed : {0ull, 0x2545f4914f6cdd1dull}) {
     simt::set_schedule(seed);

@@ -209,6 +209,15 @@ __global__ void k_half_mma() {
   float acc[4] = {0, 0, 0, 0};
   if (threadIdx.x < 16) simt::mma_m16n8k16(acc, ra, rb, __LINE__);
 }
+/* half the warp at an mma, the other half at __syncwarp: reported, not a crash */
+__global__ void k_mma_vs_syncwarp() {
+  uint32_t ra[4] = {0, 0, 0, 0}, rb[2] = {0, 0};
+  float acc[4] = {0, 0, 0, 0};
+  if (threadIdx.x < 16)
+    simt::mma_m16n8k16(acc, ra, rb, __LINE__);
+  else
+    __syncwarp();
+}
 
 /* lane 0 at __syncwarp, the rest at __syncthreads: a deadlock on a GPU, an error here */
 __global__ void k_split() {
@@ -226,6 +235,8 @@ static void test_errors() {
   CHECK(simt::launch(dim3(1), dim3(32), 0, [&] { k_two_shuffles(out.data()); }) > 0,
         "shuffles at two call sites not reported");
   CHECK(simt::launch(dim3(1), dim3(32), 0, [&] { k_half_mma(); }) > 0, "an mma.sync by half a warp not reported");
+  CHECK(simt::launch(dim3(1), dim3(32), 0, [&] { k_mma_vs_syncwarp(); }) > 0,
+        "an mma.sync against a __syncwarp not reported");
 }
 
 int main() {
