@@ -241,16 +241,33 @@ static int at_flash_bwd_launch(backend *be, const at_dims *d, const tensor *q, c
                                const tensor *out, const tensor *lse, const tensor *dout, tensor *dq, tensor *dk,
                                tensor *dv, const attn_cfg *cfg, const int32_t *dkl, const int32_t *dp0) {
   int64_t rows = d->B * d->Hq * d->Tq;
-  float *dot;
-  TS_TRY(cu_scratch(be, sizeof(float) * (size_t)rows, (void **)&dot));
+  /* grouped heads: the dK/dV kernel takes a block per query head, into scratch (split), and
+   * the groups' sums follow */
+  int split = d->grp > 1 && (dk || dv);
+  size_t bd = cu_rnd(sizeof(float) * (size_t)rows), bg = cu_rnd(sizeof(float) * (size_t)(d->B * d->Hq * d->Tk * D));
+  char *cur;
+  TS_TRY(cu_scratch(be, bd + (split && dk ? bg : 0) + (split && dv ? bg : 0), (void **)&cur));
+  float *dot = (float *)cu_carve(&cur, bd);
+  float *gk = split && dk ? (float *)cu_carve(&cur, bg) : NULL, *gv = split && dv ? (float *)cu_carve(&cur, bg) : NULL;
   k_flash_dot<D><<<cu_blocks(rows), 256, 0, cu_stream()>>>(cu_f(dout), cu_f(out), dot, (int)d->B, (int)d->Tq, (int)d->Hq);
   CU_LAUNCHED("k_flash_dot");
   if (dk || dv) {
-    dim3 grid((unsigned)((d->Tk + FL_BK - 1) / FL_BK), (unsigned)d->Hkv, (unsigned)d->B);
+    dim3 grid((unsigned)((d->Tk + FL_BK - 1) / FL_BK), (unsigned)(split ? d->Hq : d->Hkv), (unsigned)d->B);
     k_flash_bwd_kv<D><<<grid, FL_THREADS, fl_bwd_geom<D>::bytes, cu_stream()>>>(
-        cu_f(q), cu_f(k), cu_f(v), cu_f(dout), cu_f(lse), dot, cu_f(dk), cu_f(dv), (int)d->Tq, (int)d->Tk, (int)d->Hq,
-        (int)d->Hkv, cfg->scale, cfg->causal, dkl, dp0);
+        cu_f(q), cu_f(k), cu_f(v), cu_f(dout), cu_f(lse), dot, split ? gk : cu_f(dk), split ? gv : cu_f(dv), (int)d->Tq,
+        (int)d->Tk, (int)d->Hq, (int)d->Hkv, cfg->scale, cfg->causal, dkl, dp0, split);
     CU_LAUNCHED("k_flash_bwd_kv");
+    int64_t n = d->B * d->Tk * d->Hkv * D;
+    if (split && dk) {
+      k_flash_gsum<D><<<cu_blocks(n), 256, 0, cu_stream()>>>(cu_f(dk), gk, (int)d->B, (int)d->Tk, (int)d->Hkv,
+                                                             (int)d->grp);
+      CU_LAUNCHED("k_flash_gsum");
+    }
+    if (split && dv) {
+      k_flash_gsum<D><<<cu_blocks(n), 256, 0, cu_stream()>>>(cu_f(dv), gv, (int)d->B, (int)d->Tk, (int)d->Hkv,
+                                                             (int)d->grp);
+      CU_LAUNCHED("k_flash_gsum");
+    }
   }
   if (dq) {
     dim3 grid((unsigned)((d->Tq + FL_BQ - 1) / FL_BQ), (unsigned)d->Hq, (unsigned)d->B);

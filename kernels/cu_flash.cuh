@@ -265,13 +265,16 @@ __global__ void __launch_bounds__(FL_THREADS)
 }
 
 /* ---- backward (FlashAttention-2's order, without atomics: deterministic) ----
- * Dq = rowsum(dO o O) per (b, h, i); then k_flash_bwd_kv: a block per (128 keys, kv head,
- * batch row), its 8 warps 16 keys each, walks every query head of its group and every
- * query tile that can see its keys, recomputes P^T = exp(scale S^T - lse) from the forward's
- * lse, and keeps dV += P^T dO and dK += dS^T Q (dS = P (dP - Dq), dP = dO V^T) in registers,
- * added to dk, dv once at the end (scaled); k_flash_bwd_q: a block per (128 queries, query
- * head, batch row) walks the key tiles and keeps dQ += dS K, added to dq at the end.
- * Gradients add into dq, dk, dv (NULL: not wanted), as the op's contract. */
+ * Dq = rowsum(dO o O) per (b, h, i); then k_flash_bwd_kv: a block per (128 keys, head, batch
+ * row), its 8 warps 16 keys each, walks every query tile that can see its keys, recomputes
+ * P^T = exp(scale S^T - lse) from the forward's lse, and keeps dV += P^T dO and dK += dS^T Q
+ * (dS = P (dP - Dq), dP = dO V^T) in registers, written once at the end (scaled). Without
+ * grouped heads a block's head is the kv head and it adds into dk, dv; with them (split) a
+ * block takes one query head and writes its part to per-query-head scratch, which
+ * k_flash_gsum adds into dk, dv head by head in order (a grid Hq / Hkv times larger than one
+ * block per kv head walking its group, still without atomics). k_flash_bwd_q: a block per
+ * (128 queries, query head, batch row) walks the key tiles and keeps dQ += dS K, added to dq
+ * at the end. Gradients add into dq, dk, dv (NULL: not wanted), as the op's contract. */
 
 /* Dq (B, Hq, Tq) = sum_d dO o O: a thread per row */
 template <int D>
@@ -297,23 +300,41 @@ struct fl_bwd_geom {
   static constexpr size_t bytes = dot_off + 4 * FL_TILE;
 };
 
-/* grid (ceil(Tk/FL_BK), Hkv, B), FL_THREADS threads, fl_bwd_geom<D>::bytes of shared memory */
+/* grid (ceil(Tk/FL_BK), Hkv, B) adding into dk, dv (B, Tk, Hkv, D); or split: grid
+ * (ceil(Tk/FL_BK), Hq, B) writing dk, dv as per-query-head scratch (B, Hq, Tk, D) for
+ * k_flash_gsum. FL_THREADS threads, fl_bwd_geom<D>::bytes of shared memory. */
 template <int D>
 __global__ void __launch_bounds__(FL_THREADS)
     k_flash_bwd_kv(const float *__restrict__ q, const float *__restrict__ k, const float *__restrict__ v,
                    const float *__restrict__ dout, const float *__restrict__ lse, const float *__restrict__ dot,
                    float *dk, float *dv, int Tq, int Tk, int Hq, int Hkv, float scale, int causal, const int *kv_len,
-                   const int *q_pos0) {
+                   const int *q_pos0, int split) {
   typedef fl_bwd_geom<D> G;
   CU_DYN_SMEM(unsigned char, smem);
   uint32_t *Qs = (uint32_t *)(smem + G::q_off), *Qt = (uint32_t *)(smem + G::qt_off);
   uint32_t *Gs = (uint32_t *)(smem + G::g_off), *Gt = (uint32_t *)(smem + G::gt_off);
   float *Ls = (float *)(smem + G::lse_off), *Ds = (float *)(smem + G::dot_off);
   const int w = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const int b = blockIdx.z, hk = blockIdx.y, k0 = blockIdx.x * FL_BK, grp = Hq / Hkv;
+  const int b = blockIdx.z, grp = Hq / Hkv, k0 = blockIdx.x * FL_BK;
+  const int hk = split ? (int)blockIdx.y / grp : (int)blockIdx.y; /* the kv head */
+  const int h_first = split ? (int)blockIdx.y : hk * grp, h_end = split ? h_first + 1 : h_first + grp;
   const int64_t qs = (int64_t)Hq * D, ks = (int64_t)Hkv * D;
+  /* where the gradients go: dk, dv themselves (rows ks apart, added) or the query head's scratch
+   * rows (D apart, written) */
+  const int64_t ob = split ? ((int64_t)b * Hq + blockIdx.y) * Tk * D : (int64_t)b * Tk * ks + (int64_t)hk * D,
+                ors = split ? D : ks;
   const int klen = fl_klen(kv_len, b, Tk), p0 = q_pos0 ? q_pos0[b] : 0;
-  if (k0 >= klen) return; /* no query sees these keys: their gradients gain nothing */
+  if (k0 >= klen) { /* no query sees these keys: their gradients gain nothing (scratch: zeros) */
+    if (split)
+      for (int e = threadIdx.x; e < FL_BK * D; e += FL_THREADS) {
+        int j = k0 + e / D;
+        if (j < Tk) {
+          if (dk) dk[ob + (int64_t)j * D + e % D] = 0.0f;
+          if (dv) dv[ob + (int64_t)j * D + e % D] = 0.0f;
+        }
+      }
+    return;
+  }
   const int r0 = k0 + 16 * w, j0 = r0 + g, j1 = j0 + 8; /* this lane's two keys */
   const int64_t kvb = (int64_t)b * Tk * ks + (int64_t)hk * D;
   uint32_t ka[D / 16][4], va[D / 16][4];
@@ -327,7 +348,7 @@ __global__ void __launch_bounds__(FL_THREADS)
   /* causal: the first query that sees key k0 is k0 - p0 */
   int qfirst = causal ? k0 - p0 : 0;
   qfirst = qfirst < 0 ? 0 : qfirst / FL_TILE * FL_TILE;
-  for (int h = hk * grp; h < (hk + 1) * grp; h++)
+  for (int h = h_first; h < h_end; h++)
     for (int q0 = qfirst; q0 < Tq; q0 += FL_TILE) {
       __syncthreads(); /* the previous tile's readers are done */
       const int64_t qb = ((int64_t)b * Tq + q0) * qs + (int64_t)h * D;
@@ -358,8 +379,21 @@ __global__ void __launch_bounds__(FL_THREADS)
         for (int e = 0; e < 4; e++) dp[nt][e] = p[nt][e] * (dp[nt][e] - Ds[8 * nt + 2 * t + (e & 1)]);
       fl_prod_cols<D>(dka, dp, Qt); /* dK += dS^T Q */
     }
-  if (dv) fl_add_rows<D>(dv, kvb, ks, r0, Tk, dva, 1.0f, 1.0f, 1);
-  if (dk) fl_add_rows<D>(dk, kvb, ks, r0, Tk, dka, scale, scale, 1);
+  if (dv) fl_add_rows<D>(dv, ob, ors, r0, Tk, dva, 1.0f, 1.0f, !split);
+  if (dk) fl_add_rows<D>(dk, ob, ors, r0, Tk, dka, scale, scale, !split);
+}
+
+/* dst (B, Tk, Hkv, D) += the sum over each group of the split scratch src (B, Hq, Tk, D), the
+ * group's heads added in order; a thread per element of dst */
+template <int D>
+__global__ void k_flash_gsum(float *dst, const float *__restrict__ src, int B, int Tk, int Hkv, int grp) {
+  const int64_t n = (int64_t)B * Tk * Hkv * D, Hq = (int64_t)Hkv * grp;
+  for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x) {
+    int64_t d = e % D, kh = e / D % Hkv, j = e / ((int64_t)D * Hkv) % Tk, b = e / ((int64_t)D * Hkv * Tk);
+    float acc = dst[e];
+    for (int g = 0; g < grp; g++) acc += src[((b * Hq + kh * grp + g) * Tk + j) * D + d];
+    dst[e] = acc;
+  }
 }
 
 /* Shared memory of k_flash_bwd_q: K and V of a key tile row-major, K transposed. */

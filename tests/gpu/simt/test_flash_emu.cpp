@@ -66,15 +66,26 @@ static void backward(const fcase &c, const std::vector<float> &q, const std::vec
   for (auto &x : dv0) x = g_rng.sym();
   std::vector<float> dq = dq0, dk = dk0, dv = dv0;
   long err = 0;
-  dim3 gkv((unsigned)((Tk + FL_BK - 1) / FL_BK), (unsigned)Hkv, (unsigned)B);
+  /* as cu_attn.cu launches them: grouped heads split over blocks into scratch (NaN until
+   * written: every row must be), then the groups' sums */
+  const int split = Hq > Hkv;
+  std::vector<float> gk(split ? (size_t)B * Hq * Tk * D : 0, NAN), gv(gk.size(), NAN);
+  dim3 gkv((unsigned)((Tk + FL_BK - 1) / FL_BK), (unsigned)(split ? Hq : Hkv), (unsigned)B);
   dim3 gq((unsigned)((Tq + FL_BQ - 1) / FL_BQ), (unsigned)Hq, (unsigned)B);
+  float *ok_ = split ? gk.data() : dk.data(), *ov_ = split ? gv.data() : dv.data();
 #define FL_BWD(DD)                                                                                                    \
   do {                                                                                                               \
     err += simt::launch(dim3(4), dim3(64), 0, [&] { k_flash_dot<DD>(dout.data(), out.data(), dot.data(), B, Tq, Hq); }); \
     err += simt::launch(gkv, dim3(FL_THREADS), fl_bwd_geom<DD>::bytes, [&] {                                         \
-      k_flash_bwd_kv<DD>(q.data(), k.data(), v.data(), dout.data(), lse.data(), dot.data(), dk.data(), dv.data(), Tq, \
-                         Tk, Hq, Hkv, scale, c.causal, kl, qp);                                                      \
+      k_flash_bwd_kv<DD>(q.data(), k.data(), v.data(), dout.data(), lse.data(), dot.data(), ok_, ov_, Tq, Tk, Hq,     \
+                         Hkv, scale, c.causal, kl, qp, split);                                                       \
     });                                                                                                              \
+    if (split) {                                                                                                     \
+      err += simt::launch(dim3(8), dim3(128), 0,                                                                     \
+                          [&] { k_flash_gsum<DD>(dk.data(), gk.data(), B, Tk, Hkv, Hq / Hkv); });                   \
+      err += simt::launch(dim3(8), dim3(128), 0,                                                                     \
+                          [&] { k_flash_gsum<DD>(dv.data(), gv.data(), B, Tk, Hkv, Hq / Hkv); });                   \
+    }                                                                                                                \
     err += simt::launch(gq, dim3(FL_THREADS), fl_q_geom<DD>::bytes, [&] {                                            \
       k_flash_bwd_q<DD>(q.data(), k.data(), v.data(), dout.data(), lse.data(), dot.data(), dq.data(), Tq, Tk, Hq,    \
                         Hkv, scale, c.causal, kl, qp);                                                               \
