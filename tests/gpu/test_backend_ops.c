@@ -529,6 +529,39 @@ static void c_groupnorm(int64_t B, int64_t C, int64_t T, int G, int affine) {
   bufs_free();
 }
 
+/* LayerNorm over the channel axis of (B,C,T); alias: the backward's dx is dy itself */
+static void c_layernorm_ch(int64_t B, int64_t C, int64_t T, int affine, int alias) {
+  case_begin("layernorm_ch", "B=%lld C=%lld T=%lld affine=%d", (long long)B, (long long)C, (long long)T, affine);
+  hb *x = mk(B * C * T, I_RAND), *w = affine ? mk(C, I_RAND) : NULL, *b = affine ? mk(C, I_RAND) : NULL,
+     *y = mk(B * C * T, I_NAN), *m = mk(B * T, I_NAN), *r = mk(B * T, I_NAN);
+  BOTH(d) {
+    tensor X = tv(x, d, 3, B, C, T, 0), W = TV(w, d, 1, C, 0, 0, 0), Bs = TV(b, d, 1, C, 0, 0, 0),
+           Y = tv(y, d, 3, B, C, T, 0), Mn = tv(m, d, 1, B * T, 0, 0, 0), R = tv(r, d, 1, B * T, 0, 0, 0);
+    RUN(d, op_layernorm_ch(g_be[d], &X, PT(w, W), PT(b, Bs), &Y, &Mn, &R, 1e-5f, &g_e));
+  }
+  cmp("y", y);
+  cmp("mean", m);
+  cmp("rstd", r);
+  case_end();
+  case_begin("layernorm_ch_bwd", "B=%lld C=%lld T=%lld affine=%d dx=dy %d", (long long)B, (long long)C, (long long)T,
+             affine, alias);
+  up(m);
+  up(r);
+  hb *g = mk(B * C * T, I_RAND), *dx = alias ? g : mk(B * C * T, I_RAND), *dw = affine ? mk(C, I_RAND) : NULL,
+     *db = affine ? mk(C, I_RAND) : NULL;
+  BOTH(d) {
+    tensor X = tv(x, d, 3, B, C, T, 0), W = TV(w, d, 1, C, 0, 0, 0), Mn = tv(m, d, 1, B * T, 0, 0, 0),
+           R = tv(r, d, 1, B * T, 0, 0, 0), Gt = tv(g, d, 3, B, C, T, 0), DX = tv(dx, d, 3, B, C, T, 0),
+           DW = TV(dw, d, 1, C, 0, 0, 0), DB = TV(db, d, 1, C, 0, 0, 0);
+    RUN(d, op_layernorm_ch_bwd(g_be[d], &X, PT(w, W), &Mn, &R, &Gt, &DX, PT(dw, DW), PT(db, DB), &g_e));
+  }
+  cmp("dx", dx);
+  if (dw) cmp("dw", dw);
+  if (db) cmp("db", db);
+  case_end();
+  bufs_free();
+}
+
 /* kv_len / q_pos0: arrays of B or NULL */
 static void c_attn(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hkv, int64_t D, int causal,
                    const int32_t *kv_len, const int32_t *q_pos0, int bias) {
@@ -993,6 +1026,8 @@ int main(int argc, char **argv) {
   G("groupnorm", c_groupnorm(2, 6, 11, 3, 1));
   G("groupnorm", c_groupnorm(1, 8, 5, 8, 0));
   G("groupnorm", c_groupnorm(3, 4, 70, 1, 1));
+  G("layernorm_ch", c_layernorm_ch(2, 512, 70, 1, 0)); /* a conv feature layer's channels */
+  G("layernorm_ch", c_layernorm_ch(3, 5, 33, 0, 1));   /* no affine, dx = dy */
   {
     G("attention", c_attn(2, 7, 7, 3, 3, 8, 0, NULL, NULL, 0));
     G("attention", c_attn(2, 9, 9, 4, 2, 16, 1, NULL, NULL, 0));
