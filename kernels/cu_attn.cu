@@ -249,7 +249,8 @@ static int at_flash_bwd_launch(backend *be, const at_dims *d, const tensor *q, c
   TS_TRY(cu_scratch(be, bd + (split && dk ? bg : 0) + (split && dv ? bg : 0), (void **)&cur));
   float *dot = (float *)cu_carve(&cur, bd);
   float *gk = split && dk ? (float *)cu_carve(&cur, bg) : NULL, *gv = split && dv ? (float *)cu_carve(&cur, bg) : NULL;
-  k_flash_dot<D><<<cu_blocks(rows), 256, 0, cu_stream()>>>(cu_f(dout), cu_f(out), dot, (int)d->B, (int)d->Tq, (int)d->Hq);
+  k_flash_dot<D><<<cu_blocks(rows * 32), 256, 0, cu_stream()>>>(cu_f(dout), cu_f(out), dot, (int)d->B, (int)d->Tq,
+                                                                (int)d->Hq); /* a warp per row */
   CU_LAUNCHED("k_flash_dot");
   if (dk || dv) {
     dim3 grid((unsigned)((d->Tk + FL_BK - 1) / FL_BK), (unsigned)(split ? d->Hq : d->Hkv), (unsigned)d->B);

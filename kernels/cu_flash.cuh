@@ -276,17 +276,20 @@ __global__ void __launch_bounds__(FL_THREADS)
  * (128 queries, query head, batch row) walks the key tiles and keeps dQ += dS K, added to dq
  * at the end. Gradients add into dq, dk, dv (NULL: not wanted), as the op's contract. */
 
-/* Dq (B, Hq, Tq) = sum_d dO o O: a thread per row */
+/* Dq (B, Hq, Tq) = sum_d dO o O: a warp per row (grid-stride over rows), its lanes reading
+ * consecutive elements, the lanes' sums met over shuffles; blockDim a multiple of 32 */
 template <int D>
 __global__ void k_flash_dot(const float *__restrict__ dout, const float *__restrict__ out, float *dq, int B, int Tq,
                             int Hq) {
-  int64_t n = (int64_t)B * Hq * Tq;
-  for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x) {
+  const int64_t n = (int64_t)B * Hq * Tq, warps = (int64_t)gridDim.x * (blockDim.x / 32);
+  const int lane = threadIdx.x & 31;
+  for (int64_t e = (int64_t)blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5); e < n; e += warps) {
     int64_t i = e % Tq, h = e / Tq % Hq, b = e / ((int64_t)Tq * Hq);
     const float *g = dout + ((b * Tq + i) * Hq + h) * D, *o = out + ((b * Tq + i) * Hq + h) * D;
     float s = 0.0f;
-    for (int d = 0; d < D; d++) s += g[d] * o[d];
-    dq[e] = s;
+    for (int d = lane; d < D; d += 32) s += g[d] * o[d];
+    for (int k = 16; k > 0; k >>= 1) s += __shfl_xor_sync(0xffffffffu, s, k);
+    if (lane == 0) dq[e] = s;
   }
 }
 
