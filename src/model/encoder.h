@@ -140,8 +140,9 @@ typedef struct enc_acts {
   float *feat;          /* (B, T, Cl) conv features */
   float *fn, *fm, *fr;  /* feature-projection LN and stats */
   float *hp;            /* (B, T, C) projected (padded frames zeroed for HF models) */
-  /* positional conv: pin[j] (B, C, T) input of pos layer j, po[j] conv out (B, C, T[+1]),
-   * pt[j] transposed (B, T[+1], C), pn[j] LN out (data2vec), stats */
+  /* positional conv: pin[j] (B, C, T) input of pos layer j, po[j] conv out (B, C, T[+1]);
+   * wav2vec2: pt[0] its transpose (B, T+1, C); data2vec: pn[j] the norm of po[j] over its
+   * channels (B, C, T) with stats pm, pr (B, T) */
   float *pin[8], *po[8], *pt[8], *pn[8], *pm[8], *pr[8];
   float *wn_w, *wn_norm; /* wav2vec2 weight-normed kernel (C, C/G, K) and norms (K) */
   float *pos;           /* (B, T, C) */

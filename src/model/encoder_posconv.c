@@ -50,29 +50,32 @@ int enc_pos_forward(enc_model *m, enc_acts *a, arena *ar, ts_err *e) {
     }
     return TS_OK;
   }
+  /* data2vec: each layer's norm runs over the channel axis of (B, C, T) (op_layernorm_ch), so
+   * the stack stays in that layout and only its output is transposed */
   for (int j = 0; j < c->pos_layers; j++) {
     tensor W, Bs;
     ETRY(pos_w(m, j, "weight", 0, &W, e));
     ETRY(pos_w(m, j, "bias", 0, &Bs, e));
     EALLOC(a->po[j], B * C * T);
-    EALLOC(a->pt[j], B * T * C);
-    EALLOC(a->pn[j], B * T * C);
+    EALLOC(a->pn[j], B * C * T);
     EALLOC(a->pm[j], B * T);
     EALLOC(a->pr[j], B * T);
-    tensor PI = ET3(a->pin[j], B, C, T), PO = ET3(a->po[j], B, C, T), PT = ET3(a->pt[j], B, T, C),
-           PN = ET3(a->pn[j], B, T, C), PM = ET1(a->pm[j], B * T), PR = ET1(a->pr[j], B * T);
+    tensor PI = ET3(a->pin[j], B, C, T), PO = ET3(a->po[j], B, C, T), PN = ET3(a->pn[j], B, C, T),
+           PM = ET1(a->pm[j], B * T), PR = ET1(a->pr[j], B * T);
     ETRY(op_conv1d(be, &PI, &W, &Bs, &PO, 1, pad, G, e));
-    ETRY(op_transpose(be, &PO, &PT, e));
-    ETRY(op_layernorm(be, &PT, NULL, NULL, &PN, &PM, &PR, POS_LN_EPS, e));
+    ETRY(op_layernorm_ch(be, &PO, NULL, NULL, &PN, &PM, &PR, POS_LN_EPS, e));
     if (j == c->pos_layers - 1) {
-      ETRY(op_act(be, c->fe_act, &PN, &POS, e));
-    } else {
+      arena_mark mg = arena_get_mark(ar);
       float *g;
-      EALLOC(g, B * T * C);
-      EALLOC(a->pin[j + 1], B * C * T);
-      tensor GG = ET3(g, B, T, C), PI1 = ET3(a->pin[j + 1], B, C, T);
+      EALLOC(g, B * C * T);
+      tensor GG = ET3(g, B, C, T);
       ETRY(op_act(be, c->fe_act, &PN, &GG, e));
-      ETRY(op_transpose(be, &GG, &PI1, e));
+      ETRY(op_transpose(be, &GG, &POS, e));
+      arena_rewind(ar, mg);
+    } else {
+      EALLOC(a->pin[j + 1], B * C * T);
+      tensor PI1 = ET3(a->pin[j + 1], B, C, T);
+      ETRY(op_act(be, c->fe_act, &PN, &PI1, e));
     }
   }
   return TS_OK;
@@ -124,36 +127,36 @@ int enc_pos_backward(enc_model *m, const enc_acts *a, const float *dpos, float *
     arena_rewind(ar, mk);
     return TS_OK;
   }
-  float *dg = (float *)dpos, *dpn, *dpt, *dpo;
-  EALLOC(dpn, B * T * C);
-  EALLOC(dpt, B * T * C);
+  /* the output's gradient into the stack's (B, C, T) layout; then per layer (last first) the
+   * activation, the channel norm and the conv, the conv's input gradient being the next
+   * layer's dg (two buffers in turn) */
+  float *pp[2], *dpn, *dpo;
+  EALLOC(pp[0], B * C * T);
+  EALLOC(pp[1], B * C * T);
+  EALLOC(dpn, B * C * T);
   EALLOC(dpo, B * C * T);
-  tensor DPN = ET3(dpn, B, T, C), DPT = ET3(dpt, B, T, C), DPO = ET3(dpo, B, C, T);
-  float *dgn = NULL;
+  tensor DPN = ET3(dpn, B, C, T), DPO = ET3(dpo, B, C, T), DP0 = ET3(pp[0], B, C, T), DPOS = ET3((float *)dpos, B, T, C);
+  ETRY(op_fill(be, &DP0, 0.0f, e));
+  ETRY(op_transpose_bwd(be, &DPOS, &DP0, e));
+  int slot = 0;
   for (int j = c->pos_layers - 1; j >= 0; j--) {
-    tensor DG = ET3(dg, B, T, C), PN = ET3(a->pn[j], B, T, C), PT = ET3(a->pt[j], B, T, C),
+    tensor DG = ET3(pp[slot], B, C, T), PN = ET3(a->pn[j], B, C, T), PO = ET3(a->po[j], B, C, T),
            PM = ET1(a->pm[j], B * T), PR = ET1(a->pr[j], B * T), PI = ET3(a->pin[j], B, C, T);
     ETRY(op_fill(be, &DPN, 0.0f, e));
     ETRY(op_act_bwd(be, c->fe_act, &PN, &DG, &DPN, e));
-    ETRY(op_fill(be, &DPT, 0.0f, e));
-    ETRY(op_layernorm_bwd(be, &PT, NULL, &PM, &PR, &DPN, &DPT, NULL, NULL, e));
     ETRY(op_fill(be, &DPO, 0.0f, e));
-    ETRY(op_transpose_bwd(be, &DPT, &DPO, e));
+    ETRY(op_layernorm_ch_bwd(be, &PO, NULL, &PM, &PR, &DPN, &DPO, NULL, NULL, e));
     tensor W, gW, gB;
     ETRY(pos_w(m, j, "weight", 0, &W, e));
     ETRY(pos_w(m, j, "weight", 1, &gW, e));
     ETRY(pos_w(m, j, "bias", 1, &gB, e));
-    ETRY(op_fill(be, &DPIN, 0.0f, e));
-    ETRY(op_conv1d_bwd(be, &PI, &W, &DPO, &DPIN, enc_optw(&gW), enc_optw(&gB), 1, pad, G, e));
-    if (j > 0) {
-      if (!dgn) EALLOC(dgn, B * T * C);
-      tensor DGN = ET3(dgn, B, T, C);
-      ETRY(op_fill(be, &DGN, 0.0f, e));
-      ETRY(op_transpose_bwd(be, &DPIN, &DGN, e));
-      dg = dgn;
-    } else {
+    tensor DX = j > 0 ? ET3(pp[slot ^ 1], B, C, T) : DPIN;
+    ETRY(op_fill(be, &DX, 0.0f, e));
+    ETRY(op_conv1d_bwd(be, &PI, &W, &DPO, &DX, enc_optw(&gW), enc_optw(&gB), 1, pad, G, e));
+    if (j > 0)
+      slot ^= 1;
+    else
       ETRY(op_transpose_bwd(be, &DPIN, &DHP, e));
-    }
   }
   arena_rewind(ar, mk);
   return TS_OK;
