@@ -48,6 +48,7 @@ typedef struct cu_ctx {
   size_t wb_cap; /* bytes */
   int won;
   int wkeep; /* the copy is a training step's: on = 0 keeps its memory */
+  int tnop;  /* the open bracket is a training step's without the switch: on = 0 changes nothing */
   /* the last host arrays staged with cu_stage_same (positions, ids, lengths repeat across the
    * layers of a step): a host copy to compare with, the device copy, round-robin reuse */
   struct cu_hc {

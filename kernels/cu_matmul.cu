@@ -93,12 +93,21 @@ static int cu_smallm_nt(const float *x, const W *w4, const float *bias, float *y
  * for it, TSASR_CUDA_WEIGHT_COPY=0) leaves the f32 weights in use. */
 int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
   cu_ctx *c = cu_of(be);
+  /* a training step without TSASR_CUDA_TRAIN_COPY=1: its bracket changes nothing (a copy a
+   * generate call made stays) */
+  if (on == 2 && !c->train_copy) {
+    c->tnop = 1;
+    return TS_OK;
+  }
+  if (!on && c->tnop) {
+    c->tnop = 0;
+    return TS_OK;
+  }
   c->won = 0;
   if (!on && c->wkeep) { /* a training step's copy: kept for the next step, which rounds again */
     c->wkeep = 0;
     return TS_OK;
   }
-  if (on == 2 && !c->train_copy) return TS_OK; /* training steps: only with TSASR_CUDA_TRAIN_COPY=1 */
   if (!on) { /* released: training between rollouts wants the memory */
     if (c->wb) cudaFree(c->wb);
     c->wb = NULL, c->wb_cap = 0;
