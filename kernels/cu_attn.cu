@@ -16,6 +16,7 @@
 #include <math.h>
 
 #include "cu_common.h"
+#include "cu_attn_rows.cuh"
 #include "cu_decode.cuh"
 #include "cu_flash.cuh"
 
@@ -26,82 +27,6 @@ typedef struct at_dims {
 static at_dims at_dims_of(const tensor *q, const tensor *k) {
   at_dims d = {q->ne[0], q->ne[1], k->ne[1], q->ne[2], k->ne[2], q->ne[3], q->ne[2] / k->ne[2]};
   return d;
-}
-
-/* Scores of a chunk: S (bc, Hq, TTp) with (Tq, Tk) per (b, h) at stride TTp = Tq Tk rounded up
- * to 4; row r = (b, h, i) at S + (r / Tq) TTp + i Tk. klen, p0: (bc) device arrays or
- * NULL (all keys; 0). */
-__device__ __forceinline__ void at_row(int64_t r, int64_t Hq, int64_t Tq, int64_t Tk, const int32_t *klen,
-                                       const int32_t *p0, int causal, int64_t *h, int64_t *i, int64_t *lim) {
-  int64_t b = r / (Hq * Tq), e = r % (Hq * Tq);
-  *h = e / Tq, *i = e % Tq;
-  *lim = at_lim(klen ? klen[b] : Tk, causal, p0 ? p0[b] : 0, *i);
-}
-
-/* Rows of S: mask + bias, softmax in place, lse (bc, Hq, Tq). Block per row. */
-__global__ void k_attn_softmax(float *S, int64_t TTp, float *lse, const float *bias, int64_t Hq, int64_t Tq,
-                               int64_t Tk, const int32_t *klen, const int32_t *p0, int causal) {
-  int64_t row = blockIdx.x, h, i, lim;
-  at_row(row, Hq, Tq, Tk, klen, p0, causal, &h, &i, &lim);
-  float *s = S + (row / Tq) * TTp + i * Tk;
-  const float *br = bias ? bias + (h * Tq + i) * Tk : NULL;
-  float mx = -INFINITY;
-  for (int64_t j = threadIdx.x; j < lim; j += blockDim.x) {
-    float v = s[j] + (br ? br[j] : 0.0f);
-    s[j] = v;
-    mx = fmaxf(mx, v);
-  }
-  mx = cu_block_max(mx);
-  if (mx == -INFINITY) { /* no visible key: zero output, lse = -inf */
-    for (int64_t j = threadIdx.x; j < Tk; j += blockDim.x) s[j] = 0.0f;
-    if (threadIdx.x == 0 && lse) lse[row] = -INFINITY;
-    return;
-  }
-  double sum = 0;
-  for (int64_t j = threadIdx.x; j < Tk; j += blockDim.x) {
-    float p = j < lim ? expf(s[j] - mx) : 0.0f;
-    s[j] = p;
-    sum += p;
-  }
-  sum = cu_block_sum(sum);
-  float inv = 1.0f / (float)sum;
-  for (int64_t j = threadIdx.x; j < lim; j += blockDim.x) s[j] *= inv;
-  if (threadIdx.x == 0 && lse) lse[row] = mx + logf((float)sum);
-}
-
-/* P = exp(S + bias - lse) on visible keys, 0 elsewhere (recomputed for backward). */
-__global__ void k_attn_probs(float *S, int64_t TTp, const float *lse, const float *bias, int64_t Hq, int64_t Tq,
-                             int64_t Tk, const int32_t *klen, const int32_t *p0, int causal) {
-  int64_t row = blockIdx.x, h, i, lim;
-  at_row(row, Hq, Tq, Tk, klen, p0, causal, &h, &i, &lim);
-  float *s = S + (row / Tq) * TTp + i * Tk;
-  const float *br = bias ? bias + (h * Tq + i) * Tk : NULL;
-  float l = lse[row];
-  for (int64_t j = threadIdx.x; j < Tk; j += blockDim.x)
-    s[j] = (j < lim && l != -INFINITY) ? expf(s[j] + (br ? br[j] : 0.0f) - l) : 0.0f;
-}
-
-/* dS = P (dP - D_i) with D_i = dO_i . O_i, in place in dP; dbias (Hq, Tq, Tk) += dS summed
- * over the chunk's batch rows in order (the bias is shared by the batch, so one block per
- * (h, i) walks the rows: no atomics, the CPU's order). go, o: the chunk's (bc, Tq, Hq, D). */
-__global__ void k_attn_ds(const float *P, float *dP, int64_t TTp, const float *go, const float *o, float *dbias,
-                          int64_t bc, int64_t Tq, int64_t Tk, int64_t Hq, int64_t D) {
-  int64_t hi = blockIdx.x, h = hi / Tq, i = hi % Tq;
-  float *db = dbias ? dbias + hi * Tk : NULL;
-  for (int64_t b = 0; b < bc; b++) {
-    const float *gr = go + ((b * Tq + i) * Hq + h) * D, *orow = o + ((b * Tq + i) * Hq + h) * D;
-    double di = 0;
-    for (int64_t c = threadIdx.x; c < D; c += blockDim.x) di += (double)gr[c] * orow[c];
-    float dv = (float)cu_block_sum(di);
-    int64_t at = (b * Hq + h) * TTp + i * Tk;
-    const float *p = P + at;
-    float *dp = dP + at;
-    for (int64_t j = threadIdx.x; j < Tk; j += blockDim.x) {
-      float v = p[j] * (dp[j] - dv);
-      dp[j] = v;
-      if (db) db[j] += v; /* thread j owns column j for every b */
-    }
-  }
 }
 
 /* dst (bc, Tk, Hkv, D) += the sum over each group of the per-query-head src (bc, Hq, Tk, D)
@@ -184,6 +109,30 @@ static int at_decode_split(backend *be, const at_dims *d, const tensor *q, const
                                                           dk, dp, cfg->causal, d->Tk,
                                                           d->Hq, d->D, S);
   CU_LAUNCHED("k_attn_dec_merge");
+  return TS_OK;
+}
+
+/* the softmax rows of a chunk (nrows of them): in registers up to AR_REG_MAX keys, else the
+ * three-pass kernel */
+static int at_softmax(float *S, int64_t TTp, float *lse, const float *bias, const at_dims *d, int64_t nrows,
+                      const int32_t *kl, const int32_t *p0, int causal) {
+  unsigned g = (unsigned)nrows;
+  int64_t Tk = d->Tk;
+#define AT_SMX(P) k_attn_softmax_reg<P><<<g, AR_THREADS, 0, cu_stream()>>>(S, TTp, lse, bias, d->Hq, d->Tq, Tk, kl, p0, causal)
+  if (Tk <= AR_THREADS)
+    AT_SMX(1);
+  else if (Tk <= 2 * AR_THREADS)
+    AT_SMX(2);
+  else if (Tk <= 4 * AR_THREADS)
+    AT_SMX(4);
+  else if (Tk <= 8 * AR_THREADS)
+    AT_SMX(8);
+  else if (Tk <= AR_REG_MAX)
+    AT_SMX(16);
+  else
+    k_attn_softmax<<<g, AR_THREADS, 0, cu_stream()>>>(S, TTp, lse, bias, d->Hq, d->Tq, Tk, kl, p0, causal);
+#undef AT_SMX
+  CU_LAUNCHED("k_attn_softmax");
   return TS_OK;
 }
 
@@ -349,9 +298,8 @@ int cu_attention(backend *be, const tensor *q, const tensor *k, const tensor *v,
     CU_LAUNCHED("k_attn_ptrs");
     TS_TRY(cu_gemm_ptr(be, 0, 1, d.Tq, d.Tk, d.D, cfg->scale, tab + tq * per, qs, tab + tk * per, ks, 0.0f,
                        (float *const *)(tab + ts * per), d.Tk, per, al));
-    k_attn_softmax<<<(unsigned)(n * rows), 256, 0, cu_stream()>>>(S, TTp, lse ? cu_f(lse) + b0 * rows : NULL, bias, d.Hq, d.Tq, d.Tk,
-                                                 dkl ? dkl + b0 : NULL, dp0 ? dp0 + b0 : NULL, cfg->causal);
-    CU_LAUNCHED("k_attn_softmax");
+    TS_TRY(at_softmax(S, TTp, lse ? cu_f(lse) + b0 * rows : NULL, bias, &d, n * rows, dkl ? dkl + b0 : NULL,
+                      dp0 ? dp0 + b0 : NULL, cfg->causal));
     TS_TRY(cu_gemm_ptr(be, 0, 0, d.Tq, d.D, d.Tk, 1.0f, tab + ts * per, d.Tk, tab + tv * per, ks, 0.0f,
                        (float *const *)(tab + to * per), qs, per, al));
   }

@@ -1038,6 +1038,10 @@ int main(int argc, char **argv) {
     int32_t kl2[2] = {10, 5}, p02[2] = {6, 2};
     G("attention", c_attn(2, 4, 10, 4, 2, 8, 1, kl2, p02, 1));
     G("attention", c_attn(2, 67, 67, 14, 2, 64, 1, NULL, NULL, 0));
+    /* score rows of 1,000 and 3,000 keys: the register softmax with 4 and 16 values a thread */
+    int32_t kl11[2] = {1000, 613};
+    G("attention", c_attn(2, 9, 1000, 2, 2, 32, 0, kl11, NULL, 0));
+    G("attention", c_attn(1, 5, 3000, 2, 1, 16, 0, NULL, NULL, 1));
     int32_t kl3[2] = {40, 67};
     G("attention", c_attn(2, 67, 67, 14, 14, 64, 0, kl3, NULL, 1));
     /* shapes the tensor-core flash kernels take (bf16 precision with TSASR_CUDA_FLASH=1; in f32
