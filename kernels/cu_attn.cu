@@ -119,18 +119,15 @@ static int at_softmax(float *S, int64_t TTp, float *lse, const float *bias, cons
   unsigned g = (unsigned)nrows;
   int64_t Tk = d->Tk;
 #define AT_SMX(P) k_attn_softmax_reg<P><<<g, AR_THREADS, 0, cu_stream()>>>(S, TTp, lse, bias, d->Hq, d->Tq, Tk, kl, p0, causal)
-  if (Tk <= AR_THREADS)
-    AT_SMX(1);
-  else if (Tk <= 2 * AR_THREADS)
-    AT_SMX(2);
-  else if (Tk <= 4 * AR_THREADS)
-    AT_SMX(4);
-  else if (Tk <= 8 * AR_THREADS)
-    AT_SMX(8);
-  else if (Tk <= AR_REG_MAX)
-    AT_SMX(16);
-  else
-    k_attn_softmax<<<g, AR_THREADS, 0, cu_stream()>>>(S, TTp, lse, bias, d->Hq, d->Tq, Tk, kl, p0, causal);
+  switch (ar_per(Tk)) {
+    case 1: AT_SMX(1); break;
+    case 2: AT_SMX(2); break;
+    case 4: AT_SMX(4); break;
+    case 8: AT_SMX(8); break;
+    case 16: AT_SMX(16); break;
+    default:
+      k_attn_softmax<<<g, AR_THREADS, 0, cu_stream()>>>(S, TTp, lse, bias, d->Hq, d->Tq, Tk, kl, p0, causal);
+  }
 #undef AT_SMX
   CU_LAUNCHED("k_attn_softmax");
   return TS_OK;
@@ -192,8 +189,9 @@ static int at_flash_bwd_launch(backend *be, const at_dims *d, const tensor *q, c
   int64_t rows = d->B * d->Hq * d->Tq;
   /* grouped heads: the dK/dV kernel takes a block per query head, into scratch (split), and
    * the groups' sums follow */
-  int split = d->grp > 1 && (dk || dv);
   size_t bd = cu_rnd(sizeof(float) * (size_t)rows), bg = cu_rnd(sizeof(float) * (size_t)(d->B * d->Hq * d->Tk * D));
+  /* (a scratch past the batched path's budget: one block per kv head walking its group) */
+  int split = d->grp > 1 && (dk || dv) && (dk ? bg : 0) + (dv ? bg : 0) <= CU_ATTN_SCRATCH;
   char *cur;
   TS_TRY(cu_scratch(be, bd + (split && dk ? bg : 0) + (split && dv ? bg : 0), (void **)&cur));
   float *dot = (float *)cu_carve(&cur, bd);

@@ -11,6 +11,14 @@
 #define AR_THREADS 256                 /* threads per row block */
 #define AR_REG_MAX (16 * AR_THREADS)   /* rows up to this many keys go through registers */
 
+/* the register count per thread of k_attn_softmax_reg for rows of Tk keys (1, 2, 4, 8 or 16),
+ * 0 past AR_REG_MAX (the three-pass k_attn_softmax): cu_attn.cu's dispatch and the test's */
+__host__ __device__ static inline int ar_per(int64_t Tk) {
+  for (int p = 1; p <= 16; p *= 2)
+    if (Tk <= (int64_t)p * AR_THREADS) return p;
+  return 0;
+}
+
 /* Scores of a chunk: S (bc, Hq, TTp) with (Tq, Tk) per (b, h) at stride TTp = Tq Tk rounded up
  * to 4; row r = (b, h, i) at S + (r / Tq) TTp + i Tk. klen, p0: (bc) device arrays or
  * NULL (all keys; 0). */

@@ -49,6 +49,7 @@ typedef struct cu_ctx {
   int won;
   int wkeep; /* the copy is a training step's: on = 0 keeps its memory */
   int tnop;  /* the open bracket is a training step's without the switch: on = 0 changes nothing */
+  int gnop;  /* a generate bracket opened inside such a step (no copy made); closed first */
   /* the last host arrays staged with cu_stage_same (positions, ids, lengths repeat across the
    * layers of a step): a host copy to compare with, the device copy, round-robin reuse */
   struct cu_hc {

@@ -12,7 +12,7 @@ int cu_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias,
   int64_t Cout = w->ne[0], K = w->ne[2], Tout = y->ne[2];
   int64_t Cg = Cin / groups, Og = Cout / groups;
   if (B * Cout * Tout <= 0) return TS_OK;
-  if (Cin * K > 2147483647LL) return cu_fail("conv1d: Cin x K past 2^31", cudaErrorInvalidValue);
+  if (Cin * K > 2147483647LL - CV_MAXY) return cu_fail("conv1d: Cin x K past 2^31", cudaErrorInvalidValue);
   float *col = NULL;
   TS_TRY(cu_scratch(be, sizeof(float) * (size_t)(Cin * K * Tout), (void **)&col));
   for (int64_t b = 0; b < B; b++) {
@@ -21,9 +21,11 @@ int cu_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias,
     const float *src = xb;
     int64_t lds = T;
     if (!(K == 1 && stride == 1 && pad == 0)) {
-      k_im2col<<<dim3(cv_xblocks(Tout), cv_cap(Cin * K)), CV_THREADS, 0, cu_stream()>>>(xb, Cin, T, (int)K, Tout,
-                                                                                       stride, pad, col);
-      CU_LAUNCHED("k_im2col");
+      if (Cin * K > 0) { /* an empty grid is a launch error */
+        k_im2col<<<dim3(cv_xblocks(Tout), cv_cap(Cin * K)), CV_THREADS, 0, cu_stream()>>>(xb, Cin, T, (int)K, Tout,
+                                                                                         stride, pad, col);
+        CU_LAUNCHED("k_im2col");
+      }
       src = col;
       lds = Tout;
     }
@@ -45,7 +47,7 @@ int cu_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *d
   int64_t Cout = w->ne[0], K = w->ne[2], Tout = dy->ne[2];
   int64_t Cg = Cin / groups, Og = Cout / groups;
   if (B <= 0 || Cout <= 0) return TS_OK;
-  if (Cin * K > 2147483647LL) return cu_fail("conv1d_bwd: Cin x K past 2^31", cudaErrorInvalidValue);
+  if (Cin * K > 2147483647LL - CV_MAXY) return cu_fail("conv1d_bwd: Cin x K past 2^31", cudaErrorInvalidValue);
   if (dbias) {
     k_conv_dbias<<<cv_cap(Cout), CV_THREADS, 0, cu_stream()>>>(cu_f(dy), cu_f(dbias), B, Cout, Tout);
     CU_LAUNCHED("k_conv_dbias");
@@ -57,14 +59,14 @@ int cu_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *d
   float *dcol = col + ncol;
   for (int64_t b = 0; b < B; b++) {
     const float *xb = cu_f(x) + b * Cin * T, *gb = cu_f(dy) + b * Cout * Tout;
-    if (dw) { /* dW_g (Og, Cg*K) += dY_g (Og,Tout) col_g^T */
+    if (dw && Cin * K > 0) { /* dW_g (Og, Cg*K) += dY_g (Og,Tout) col_g^T */
       k_im2col<<<dim3(cv_xblocks(Tout), cv_cap(Cin * K)), CV_THREADS, 0, cu_stream()>>>(xb, Cin, T, (int)K, Tout,
                                                                                        stride, pad, col);
       CU_LAUNCHED("k_im2col");
       TS_TRY(cu_gemm(be, 0, 1, Og, Cg * K, Tout, 1.0f, gb, Tout, Og * Tout, col, Tout, Cg * K * Tout, 1.0f, cu_f(dw),
                      Cg * K, Og * Cg * K, groups));
     }
-    if (dx) { /* dcol_g (Cg*K, Tout) = W_g^T dY_g, then gather back */
+    if (dx && Cin * K > 0 && T > 0) { /* dcol_g (Cg*K, Tout) = W_g^T dY_g, then gather back */
       TS_TRY(cu_gemm(be, 1, 0, Cg * K, Tout, Og, 1.0f, cu_f(w), Cg * K, Og * Cg * K, gb, Tout, Og * Tout, 0.0f, dcol,
                      Tout, Cg * K * Tout, groups));
       k_col2im<<<dim3(cv_xblocks(T), cv_cap(Cin)), CV_THREADS, 0, cu_stream()>>>(dcol, Cin, T, (int)K, Tout, stride, pad,

@@ -99,8 +99,15 @@ int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
     c->tnop = 1;
     return TS_OK;
   }
-  if (!on && c->tnop) {
-    c->tnop = 0;
+  if (on == 1 && c->tnop) { /* a generate call inside such a step: no copy either */
+    c->gnop = 1;
+    return TS_OK;
+  }
+  if (!on && (c->gnop || c->tnop)) { /* the innermost open bracket closes */
+    if (c->gnop)
+      c->gnop = 0;
+    else
+      c->tnop = 0;
     return TS_OK;
   }
   c->won = 0;

@@ -131,8 +131,9 @@ __global__ void k_layernorm_ch(const float *x, const float *w, const float *b, f
   }
 }
 
-/* dx += the input gradient (dx may be g: every read of g precedes the barrier before the
- * writes) */
+/* dx += the input gradient. dx may be g: the first loop's reads of g all precede the barriers in
+ * lnc_sum, and after them each (c, t) is read and written by the one thread that owns it (a
+ * change of that mapping must keep this) */
 __global__ void k_layernorm_ch_bwd_dx(const float *x, const float *w, const float *mean, const float *rstd,
                                       const float *g, float *dx, int64_t C, int64_t T) {
   __shared__ double sh[LNC_TY][LNC_TX + 1];

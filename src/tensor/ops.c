@@ -208,6 +208,7 @@ static int norm_check(backend *be, const char *op, const tensor *x, const tensor
 
 int op_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
                  tensor *mean, tensor *rstd, float eps, ts_err *e) {
+  if (!y) return err_set(e, TS_EARG, "layernorm: no output");
   CHK(norm_check(be, "layernorm", x, w, b, y, mean, rstd, e));
   OPS_PROF_SHAPE(x, NULL);
   OPS_RET(be, "layernorm", be->ops->layernorm(be, x, w, b, y, mean, rstd, eps), e);
@@ -217,6 +218,7 @@ int op_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor
                      const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db,
                      ts_err *e) {
   if (!mean || !rstd) return err_set(e, TS_EARG, "layernorm_bwd: mean and rstd from the forward are needed");
+  if (!dy) return err_set(e, TS_EARG, "layernorm_bwd: no output gradient");
   CHK(norm_check(be, "layernorm_bwd", x, w, NULL, dy, mean, rstd, e));
   if (dx) CHK(norm_check(be, "layernorm_bwd", x, NULL, NULL, dx, NULL, NULL, e));
   if (dw) CHK(norm_check(be, "layernorm_bwd", x, dw, NULL, NULL, NULL, NULL, e));
@@ -255,6 +257,7 @@ static int lnc_check(backend *be, const char *op, const tensor *x, const tensor 
 
 int op_layernorm_ch(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
                     tensor *mean, tensor *rstd, float eps, ts_err *e) {
+  if (!y) return err_set(e, TS_EARG, "layernorm_ch: no output");
   CHK(lnc_check(be, "layernorm_ch", x, w, b, y, mean, rstd, e));
   OPS_PROF_SHAPE(x, NULL);
   OPS_RET(be, "layernorm_ch", be->ops->layernorm_ch(be, x, w, b, y, mean, rstd, eps), e);
@@ -264,6 +267,7 @@ int op_layernorm_ch_bwd(backend *be, const tensor *x, const tensor *w, const ten
                         const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db,
                         ts_err *e) {
   if (!mean || !rstd) return err_set(e, TS_EARG, "layernorm_ch_bwd: mean and rstd from the forward are needed");
+  if (!dy) return err_set(e, TS_EARG, "layernorm_ch_bwd: no output gradient");
   CHK(lnc_check(be, "layernorm_ch_bwd", x, w, NULL, dy, mean, rstd, e));
   if (dx) CHK(lnc_check(be, "layernorm_ch_bwd", x, NULL, NULL, dx, NULL, NULL, e));
   if (dw) CHK(lnc_check(be, "layernorm_ch_bwd", x, dw, NULL, NULL, NULL, NULL, e));
@@ -274,6 +278,7 @@ int op_layernorm_ch_bwd(backend *be, const tensor *x, const tensor *w, const ten
 
 int op_rmsnorm(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps,
                ts_err *e) {
+  if (!y) return err_set(e, TS_EARG, "rmsnorm: no output");
   CHK(norm_check(be, "rmsnorm", x, w, NULL, y, rstd, NULL, e));
   OPS_RET(be, "rmsnorm", be->ops->rmsnorm(be, x, w, y, rstd, eps), e);
 }
@@ -281,6 +286,7 @@ int op_rmsnorm(backend *be, const tensor *x, const tensor *w, tensor *y, tensor 
 int op_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *rstd,
                    const tensor *dy, tensor *dx, tensor *dw, ts_err *e) {
   if (!rstd) return err_set(e, TS_EARG, "rmsnorm_bwd: rstd from the forward is needed");
+  if (!dy) return err_set(e, TS_EARG, "rmsnorm_bwd: no output gradient");
   CHK(norm_check(be, "rmsnorm_bwd", x, w, NULL, dy, rstd, NULL, e));
   if (dx) CHK(norm_check(be, "rmsnorm_bwd", x, NULL, NULL, dx, NULL, NULL, e));
   if (dw) CHK(norm_check(be, "rmsnorm_bwd", x, dw, NULL, NULL, NULL, NULL, e));

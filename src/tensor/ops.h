@@ -30,7 +30,8 @@ int op_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor
                      const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db,
                      ts_err *e);
 /* LayerNorm over the channel axis of x (B,C,T): as op_layernorm on x's (B,T,C) transpose, without
- * it; mean/rstd (B*T). Gradients add into dx, dw, db. */
+ * it; mean/rstd (B*T). Gradients add into dx, dw, db (dx may be dy itself: it then holds dy plus
+ * the input gradient). */
 int op_layernorm_ch(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
                     tensor *mean, tensor *rstd, float eps, ts_err *e);
 int op_layernorm_ch_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean,

@@ -177,6 +177,11 @@ static void run_layernorm_ch(int64_t B, int64_t C, int64_t T, int affine, int ha
   tensor Mbad = tensor_f32(m, 1, B * T - 1, 0, 0, 0), X2 = tensor_f32(x, 2, B * C, T, 0, 0);
   assert_int_not_equal(op_layernorm_ch(be, &X, NULL, NULL, &Y, &Mbad, &R, 1e-5f, &err), 0);
   assert_int_not_equal(op_layernorm_ch(be, &X2, NULL, NULL, &X2, NULL, NULL, 1e-5f, &err), 0);
+  /* no output, no output gradient: refused, not dereferenced */
+  assert_int_not_equal(op_layernorm_ch(be, &X, NULL, NULL, NULL, &M, &R, 1e-5f, &err), 0);
+  assert_int_not_equal(op_layernorm_ch_bwd(be, &X, NULL, &M, &R, NULL, &DX, NULL, NULL, &err), 0);
+  assert_int_not_equal(op_layernorm(be, &XT, NULL, NULL, NULL, &MT, &RT, 1e-5f, &err), 0);
+  assert_int_not_equal(op_layernorm_bwd(be, &XT, NULL, &MT, &RT, NULL, &XT, NULL, NULL, &err), 0);
   free(xt), free(yt), free(mt), free(rt);
   free(x), free(w), free(b), free(y), free(dy), free(m), free(r), free(dx), free(dw), free(db);
 }

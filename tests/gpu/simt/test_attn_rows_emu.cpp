@@ -49,8 +49,8 @@ static void run(const rcase &c) {
   dim3 g((unsigned)rows);
   long err = simt::launch(g, dim3(AR_THREADS), 0,
                           [&] { k_attn_softmax(A.data(), TTp, la.data(), bp, Hq, Tq, Tk, klp, p0p, c.causal); });
-  int per = Tk <= AR_THREADS ? 1 : Tk <= 2 * AR_THREADS ? 2 : Tk <= 4 * AR_THREADS ? 4 : Tk <= 8 * AR_THREADS ? 8 : 16;
-  if (Tk > AR_REG_MAX) /* as cu_attn.cu dispatches: the three-pass kernel */
+  int per = ar_per(Tk); /* cu_attn.cu's choice */
+  if (!per) /* the three-pass kernel */
     err += simt::launch(g, dim3(AR_THREADS), 0,
                         [&] { k_attn_softmax(R.data(), TTp, lr.data(), bp, Hq, Tq, Tk, klp, p0p, c.causal); });
   else
@@ -99,7 +99,7 @@ static void run(const rcase &c) {
     }
   double pe = std::sqrt(pn / (pd > 0 ? pd : 1));
   bool ok = err == 0 && same && bad == 0 && e < 1e-6 && lerr < 1e-5 && pe < 1e-5;
-  printf("%s B=%d Tq=%d Tk=%d H=%d causal=%d pad=%d bias=%d (%d per thread): %s, rel %.1e, lse %.1e, probs %.1e, "
+  printf("%s B=%d Tq=%d Tk=%d H=%d causal=%d pad=%d bias=%d (%d per thread; 0: three passes): %s, rel %.1e, lse %.1e, probs %.1e, "
          "bad %d, emulator errors %ld\n",
          ok ? "ok  " : "FAIL", c.B, c.Tq, c.Tk, c.Hq, c.causal, c.pad, c.bias, per, same ? "bit for bit" : "DIFFERS", e,
          lerr, pe, bad, err);
