@@ -55,8 +55,7 @@ struct fl_geom {
 /* Stages rows t0 .. t0+63 of one head of a (., T, H, D) f32 tensor (src + base is row t0's
  * head, rows rs floats apart) as bf16: row-major into rm (row stride fl_ld<D>) and/or
  * transposed into tr ((D, 64), row stride FL_LDT); rows at or past lim are zeros. Either
- * destination may be NULL. Every thread of the block takes part; lanes read consecutive
- * elements of a row and write bf16 pairs. */
+ * destination may be NULL. Every thread of the block takes part and writes bf16 pairs. */
 template <int D>
 __device__ __forceinline__ void fl_stage(uint32_t *rm, uint32_t *tr, const float *src, int64_t base, int64_t rs,
                                          int t0, int lim) {
@@ -68,12 +67,14 @@ __device__ __forceinline__ void fl_stage(uint32_t *rm, uint32_t *tr, const float
       bool in = t0 + r < lim;
       rm[r * (fl_ld<D>::v / 2) + d / 2] = cu_bf16x2(in ? row[d] : 0.0f, in ? row[d + 1] : 0.0f);
     }
+  /* transposed: a warp's 32 stores take 8 columns d x 4 row pairs, words 36 d + pair (mod 32:
+   * 4 d + pair, all 32 banks); its loads read 8 consecutive floats of 8 rows */
   if (tr)
     for (int e = threadIdx.x; e < 32 * D; e += FL_THREADS) {
-      int r = 2 * (e / D), d = e % D;
+      int c = e >> 5, d = (c % (D / 8)) * 8 + (e & 7), pr = (c / (D / 8)) * 4 + ((e >> 3) & 3), r = 2 * pr;
       const float *row = p + (int64_t)r * rs;
       float lo = t0 + r < lim ? row[d] : 0.0f, hi = t0 + r + 1 < lim ? row[rs + d] : 0.0f;
-      tr[d * (FL_LDT / 2) + r / 2] = cu_bf16x2(lo, hi);
+      tr[d * (FL_LDT / 2) + pr] = cu_bf16x2(lo, hi);
     }
 }
 
