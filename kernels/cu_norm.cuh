@@ -91,7 +91,7 @@ __global__ void k_layernorm_bwd_dwb(const float *x, const float *mean, const flo
  * steps), and a step's LNC_TY partial sums meet in shared memory in ty order. mean, rstd (B,T).
  * Grid (ceil(T / LNC_TX), B). ---- */
 #define LNC_TX 32
-#define LNC_TY 8
+#define LNC_TY 16 /* 512 threads: short rows (the positional stack's 1,000 frames x 4) still fill the SMs */
 
 /* the block's sums over ty of v, for this thread's step (every thread must call) */
 __device__ __forceinline__ double lnc_sum(double v, double (*sh)[LNC_TX + 1]) {
