@@ -6,7 +6,11 @@
  *
  *   bench_device [--device D] [--geometry paper|small] [--batch B] [--seconds S] [--resp R]
  *                [--steps N] [--G G] [--new NEW] [--peak TFLOPS] [--gemm f32,tf32,bf16]
- * (--steps 0: rollouts only)
+ *                [--sft-variants V,V,...] [--rollout-variants V,V,...]
+ * (--steps 0: rollouts only). With variants (--device cuda), the SFT steps / rollouts run once
+ * per variant in the same process, each after a line "== variant V": V names the CUDA switches
+ * on top of the backend's defaults, '+'-joined: default, flash, train_copy, dec2, graphs, fuse,
+ * no_split, no_dec_attn, no_wcopy (one model build for an A/B of the switches).
  *
  * paper: data2vec-audio large + k=5 MLP adapter + Qwen2.5-0.5B (vocabulary 151,936). small:
  * the shipped small model's shapes with the waveform front end, for a CPU smoke run. Both use
@@ -28,6 +32,7 @@
 #include "model/tsmodel.h"
 #include "paper_geometry.h"
 #include "tensor/be_mem.h"
+#include "tensor/cuda_ctl.h"
 #include "tensor/devsim.h"
 #include "tensor/ops_prof.h"
 
@@ -76,8 +81,135 @@ static double fwd_flops(const tsm *m, int64_t L, int64_t Tl, int64_t Rh) {
   return f;
 }
 
+/* what the SFT and rollout measurements share */
+typedef struct bench_ctx {
+  tsm *m;
+  backend *be;
+  const tsm_batch *bt;
+  arena *ar;
+  float *wav;
+  int64_t L;
+  int64_t *len;
+  int B, R, steps, G, NEW;
+  double secs, peak;
+} bench_ctx;
+
+/* SFT steps: step 0 warms up (allocations, cuBLAS heuristics), the best of the rest counts */
+static int bench_sft(bench_ctx *c, const char *mode) {
+  ts_err e = {0};
+  tsm *m = c->m;
+  double best = 1e30, tl = 0;
+  int64_t Tl = 0;
+  for (int s = 0; s <= c->steps; s++) {
+    arena_reset(c->ar);
+    pset_zero_grad(&m->ps);
+    tsm_loss lo;
+    c->be->ops->sync(c->be, &e);
+    double t0 = now_s();
+    if (tsm_train_step(m, c->bt, 1.0f / (float)(c->B * c->R), &lo, c->ar, &e) ||
+        pset_adamw(&m->ps, 1e-5f, 0.9f, 0.999f, 1e-8f, 0.0f, s + 1, &e) || c->be->ops->sync(c->be, &e)) {
+      fprintf(stderr, "bench_device: train step: %s\n", e.msg);
+      return 1;
+    }
+    double dt = now_s() - t0;
+    if (!s && ops_prof_on()) ops_prof_reset(); /* the warm-up's one-time costs stay out of the table */
+    tl = lo.loss_sum / (double)(lo.tokens ? lo.tokens : 1);
+    if (s && dt < best) best = dt;
+    if (!Tl) Tl = 59 + (int64_t)(enc_frames(&m->ecfg, c->L) / m->acfg.k) + c->R;
+  }
+  double fl = 3.0 * c->B * fwd_flops(m, c->L, Tl, c->R), tf = fl / best / 1e12;
+  printf("sft_step batch %d x %.0f s, %lld LLM tokens each: %.3f s (best of %d), loss %.3f, arena peak %.0f MiB\n", c->B,
+         c->secs, (long long)Tl, best, c->steps, tl, c->ar->peak / 1048576.0);
+  printf("sft_tokens_per_s %.0f  audio_s_per_s %.1f  model %.1f TFLOP/s  MFU %.1f%% of %.0f TFLOP/s  (%.1f%% of "
+         "67 f32)\n",
+         c->B * Tl / best, c->B * c->secs / best, tf, 100.0 * tf / c->peak, c->peak, 100.0 * tf / 67.0);
+  if (ops_prof_on()) { /* TSASR_PROFILE: one table per phase */
+    printf("\n== phase: SFT, %d step(s) after the warm-up, GEMM %s", c->steps, mode);
+    fflush(stdout);
+    ops_prof_report(stdout), ops_prof_reset();
+  }
+  return 0;
+}
+
+/* rollouts: one input, G samples of exactly NEW tokens */
+static int bench_rollout(bench_ctx *c, const char *mode) {
+  ts_err e = {0};
+  tsm *m = c->m;
+  int32_t *pid = NULL, np = 0;
+  if (tsm_prompt_ids(m, &pid, &np, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
+  const int32_t *pp[1] = {pid};
+  gen_input in = {1, c->wav, c->L, c->len, pp, &np, NULL};
+  gen_cfg gc;
+  memset(&gc, 0, sizeof gc);
+  gc.samp.temperature = 1.0f;
+  gc.samp.top_p = 1.0f;
+  gc.max_new = c->NEW, gc.min_new = c->NEW, gc.G = c->G, gc.seed = 3;
+  gc.guard.min_span = 1 << 30; /* random weights repeat themselves: keep every sample to NEW tokens */
+  gen_output *outs = calloc((size_t)c->G, sizeof *outs);
+  arena_reset(c->ar);
+  if (ops_prof_on()) ops_prof_reset(); /* the rollout's table holds the rollout alone */
+  double t0 = now_s();
+  if (tsm_generate(m, &in, &gc, outs, c->ar, &e)) return fprintf(stderr, "bench_device: generate: %s\n", e.msg), 1;
+  double dt = now_s() - t0;
+  int64_t n = 0;
+  for (int g = 0; g < c->G; g++) n += outs[g].n, gen_output_free(&outs[g]);
+  printf("rollout G=%d x %d new tokens (one %.0f s input, shared encoder pass and prefill): %.2f s, %.0f tokens/s\n",
+         c->G, c->NEW, c->secs, dt, n / dt);
+  free(outs), free(pid);
+  if (ops_prof_on()) {
+    printf("\n== phase: rollout G=%d x %d new tokens, GEMM %s", c->G, c->NEW, mode);
+    ops_prof_report(stdout), ops_prof_reset();
+  }
+  return 0;
+}
+
+/* The CUDA backend's switches as a variant names them: its defaults, then each '+'-joined name
+ * on (flash, train_copy, dec2, graphs, fuse) or off (no_split, no_dec_attn, no_wcopy);
+ * "default" alone is the defaults. 0, or 1 for an unknown name or a backend without them. */
+static int apply_variant(const char *v) {
+  int rc = cuda_set_flash_attention(0) | cuda_set_decode_kernels(0) | cuda_set_graphs(0) | cuda_set_fuse_round(0) |
+           cuda_set_train_copy(0) | cuda_set_sample_split(1) | cuda_set_decode_attention(1) | cuda_set_weight_copy(1);
+  if (rc) return 1;
+  char buf[128];
+  snprintf(buf, sizeof buf, "%s", v);
+  for (char *save = NULL, *n = strtok_r(buf, "+", &save); n; n = strtok_r(NULL, "+", &save)) {
+    if (!strcmp(n, "default")) continue;
+    else if (!strcmp(n, "flash")) cuda_set_flash_attention(1);
+    else if (!strcmp(n, "train_copy")) cuda_set_train_copy(1);
+    else if (!strcmp(n, "dec2")) cuda_set_decode_kernels(1);
+    else if (!strcmp(n, "graphs")) cuda_set_graphs(1);
+    else if (!strcmp(n, "fuse")) cuda_set_fuse_round(1);
+    else if (!strcmp(n, "no_split")) cuda_set_sample_split(0);
+    else if (!strcmp(n, "no_dec_attn")) cuda_set_decode_attention(0);
+    else if (!strcmp(n, "no_wcopy")) cuda_set_weight_copy(0);
+    else return 1;
+  }
+  return 0;
+}
+
+/* run once as configured (vars NULL), or once per comma-separated variant, each announced by a
+ * line "== variant NAME" (the switches as the variant names them, in one process: one model
+ * build for an A/B of the switches) */
+static int bench_variants(bench_ctx *c, const char *vars, const char *mode, int (*run)(bench_ctx *, const char *)) {
+  if (!vars) return run(c, mode);
+  char list[256];
+  snprintf(list, sizeof list, "%s", vars);
+  int rc = 0;
+  for (char *save = NULL, *v = strtok_r(list, ",", &save); v && !rc; v = strtok_r(NULL, ",", &save)) {
+    if (apply_variant(v)) {
+      fprintf(stderr, "bench_device: variant %s: unknown, or the backend has no such switches (--device cuda)\n", v);
+      return 2;
+    }
+    printf("== variant %s\n", v);
+    fflush(stdout);
+    rc = run(c, mode);
+  }
+  apply_variant("default");
+  return rc;
+}
+
 int main(int argc, char **argv) {
-  const char *dev = "cpu", *geo = "paper", *gemms = "f32";
+  const char *dev = "cpu", *geo = "paper", *gemms = "f32", *sft_vars = NULL, *roll_vars = NULL;
   int B = 4, R = 40, steps = 3, G = 8, NEW = 512;
   double secs = 20, peak = 989.0;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -92,10 +224,16 @@ int main(int argc, char **argv) {
     else if (!strcmp(k, "--new")) NEW = atoi(v);
     else if (!strcmp(k, "--peak")) peak = atof(v);
     else if (!strcmp(k, "--gemm")) gemms = v;
+    else if (!strcmp(k, "--sft-variants")) sft_vars = v;
+    else if (!strcmp(k, "--rollout-variants")) roll_vars = v;
     else {
       fprintf(stderr, "bench_device: unknown option %s\n", k);
       return 2;
     }
+  }
+  if ((sft_vars || roll_vars) && strcmp(dev, "cuda")) {
+    fprintf(stderr, "bench_device: --sft-variants / --rollout-variants name the CUDA backend's switches: --device cuda\n");
+    return 2;
   }
   ts_err e = {0};
   backend *be = !strcmp(dev, "cuda") ? be_cuda(&e) : !strcmp(dev, "devsim") ? be_devsim() : be_cpu();
@@ -143,74 +281,17 @@ int main(int argc, char **argv) {
   bt.resp_start = rs, bt.resp_end = re;
   arena ar;
   if (be_arena_init(&ar, be, (size_t)256 << 20, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
+  bench_ctx bc = {m, be, &bt, &ar, wav, L, len, B, R, steps, G, NEW, secs, peak};
   char modes[64];
   snprintf(modes, sizeof modes, "%s", gemms);
-  for (char *mode = strtok(modes, ","); mode; mode = strtok(NULL, ",")) {
+  for (char *save = NULL, *mode = strtok_r(modes, ",", &save); mode; mode = strtok_r(NULL, ",", &save)) {
     if (be_set_gemm(be, mode, &e)) {
       printf("-- GEMM %s: %s, skipped\n", mode, e.msg);
       continue;
     }
     printf("-- GEMM %s\n", mode);
-    if (steps > 0) { /* SFT steps (--steps 0: rollouts only) */
-      double best = 1e30, tl = 0;
-      int64_t Tl = 0;
-      for (int s = 0; s <= steps; s++) { /* step 0 warms up (allocations, cuBLAS heuristics) */
-        arena_reset(&ar);
-        pset_zero_grad(&m->ps);
-        tsm_loss lo;
-        be->ops->sync(be, &e);
-        t0 = now_s();
-        if (tsm_train_step(m, &bt, 1.0f / (float)(B * R), &lo, &ar, &e) ||
-            pset_adamw(&m->ps, 1e-5f, 0.9f, 0.999f, 1e-8f, 0.0f, s + 1, &e) || be->ops->sync(be, &e)) {
-          fprintf(stderr, "bench_device: train step: %s\n", e.msg);
-          return 1;
-        }
-        double dt = now_s() - t0;
-        if (!s && ops_prof_on()) ops_prof_reset(); /* the warm-up's one-time costs stay out of the table */
-        tl = lo.loss_sum / (double)(lo.tokens ? lo.tokens : 1);
-        if (s && dt < best) best = dt;
-        if (!Tl) Tl = 59 + (int64_t)(enc_frames(&m->ecfg, L) / m->acfg.k) + R;
-      }
-      double fl = 3.0 * B * fwd_flops(m, L, Tl, R), tf = fl / best / 1e12;
-      printf("sft_step batch %d x %.0f s, %lld LLM tokens each: %.3f s (best of %d), loss %.3f, arena peak %.0f MiB\n",
-             B, secs, (long long)Tl, best, steps, tl, ar.peak / 1048576.0);
-      printf("sft_tokens_per_s %.0f  audio_s_per_s %.1f  model %.1f TFLOP/s  MFU %.1f%% of %.0f TFLOP/s  (%.1f%% of "
-             "67 f32)\n",
-             B * Tl / best, B * secs / best, tf, 100.0 * tf / peak, peak, 100.0 * tf / 67.0);
-      if (ops_prof_on()) { /* TSASR_PROFILE: one table per phase */
-        printf("\n== phase: SFT, %d step(s) after the warm-up, GEMM %s", steps, mode);
-        fflush(stdout);
-        ops_prof_report(stdout), ops_prof_reset();
-      }
-    }
-    /* rollouts: one input, G samples of exactly NEW tokens */
-    if (G > 0 && NEW > 0) {
-      int32_t *pid = NULL, np = 0;
-      if (tsm_prompt_ids(m, &pid, &np, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
-      const int32_t *pp[1] = {pid};
-      gen_input in = {1, wav, L, len, pp, &np, NULL};
-      gen_cfg gc;
-      memset(&gc, 0, sizeof gc);
-      gc.samp.temperature = 1.0f;
-      gc.samp.top_p = 1.0f;
-      gc.max_new = NEW, gc.min_new = NEW, gc.G = G, gc.seed = 3;
-      gc.guard.min_span = 1 << 30; /* random weights repeat themselves: keep every sample to NEW tokens */
-      gen_output *outs = calloc((size_t)G, sizeof *outs);
-      arena_reset(&ar);
-      if (ops_prof_on()) ops_prof_reset(); /* the rollout's table holds the rollout alone */
-      t0 = now_s();
-      if (tsm_generate(m, &in, &gc, outs, &ar, &e)) return fprintf(stderr, "bench_device: generate: %s\n", e.msg), 1;
-      double dt = now_s() - t0;
-      int64_t n = 0;
-      for (int g = 0; g < G; g++) n += outs[g].n, gen_output_free(&outs[g]);
-      printf("rollout G=%d x %d new tokens (one %.0f s input, shared encoder pass and prefill): %.2f s, %.0f tokens/s\n",
-             G, NEW, secs, dt, n / dt);
-      free(outs), free(pid);
-      if (ops_prof_on()) {
-        printf("\n== phase: rollout G=%d x %d new tokens, GEMM %s", G, NEW, mode);
-        ops_prof_report(stdout), ops_prof_reset();
-      }
-    }
+    if (steps > 0 && bench_variants(&bc, sft_vars, mode, bench_sft)) return 1;
+    if (G > 0 && NEW > 0 && bench_variants(&bc, roll_vars, mode, bench_rollout)) return 1;
   }
   for (int b = 0; b < B; b++) free(ids[b]);
   free(ids), free(nid), free(rs), free(re), free(wav), free(len);

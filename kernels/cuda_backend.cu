@@ -410,6 +410,21 @@ extern "C" int cuda_set_flash_attention(int on) {
   return TS_OK;
 }
 
+extern "C" int cuda_set_train_copy(int on) {
+  g_ctx.train_copy = on ? 1 : 0;
+  return TS_OK;
+}
+
+extern "C" int cuda_set_sample_split(int on) {
+  g_ctx.no_smp_split = on ? 0 : 1;
+  return TS_OK;
+}
+
+extern "C" int cuda_set_weight_copy(int on) {
+  g_ctx.no_wcopy = on ? 0 : 1;
+  return TS_OK;
+}
+
 extern "C" const char *cuda_gemm_name(void) {
   return g_ctx.gemm == TS_GEMM_BF16 ? "bf16" : g_ctx.gemm == TS_GEMM_TF32 ? "tf32" : "f32";
 }

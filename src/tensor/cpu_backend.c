@@ -164,6 +164,18 @@ int cuda_set_flash_attention(int on) {
   (void)on;
   return TS_EUNSUP;
 }
+int cuda_set_train_copy(int on) {
+  (void)on;
+  return TS_EUNSUP;
+}
+int cuda_set_sample_split(int on) {
+  (void)on;
+  return TS_EUNSUP;
+}
+int cuda_set_weight_copy(int on) {
+  (void)on;
+  return TS_EUNSUP;
+}
 const char *cuda_gemm_name(void) { return "f32"; }
 const be_ops *cuda_ops(void) { return NULL; }
 #endif

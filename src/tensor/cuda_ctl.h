@@ -20,9 +20,10 @@ int cuda_set_gemm(const char *mode);
  * it at start-up. For tests of the chunking; TS_EARG when negative, TS_EUNSUP without CUDA. */
 int cuda_set_attn_rows(int rows);
 /* The small-row GEMM for decoding's x W^T with at most 16 rows (cu_smallm.cuh; f32 or bf16
- * weights). Checked on an H200 (op and model parity, memcheck, racecheck) but slower there
- * than cuBLAS (49 against 29 us per call in a rollout), so off (0) by default. The environment
- * variable TSASR_CUDA_DECODE_KERNELS=1 sets it at start-up. TS_OK, TS_EUNSUP without CUDA. */
+ * weights). Its first version was checked on an H200 but slower there than cuBLAS (49 against
+ * 29 us per call in a rollout); session 9 rewrote it (a warp per tile), untimed. Off (0) by
+ * default. The environment variable TSASR_CUDA_DECODE_KERNELS=1 sets it at start-up. TS_OK,
+ * TS_EUNSUP without CUDA. */
 int cuda_set_decode_kernels(int on);
 /* Split-key attention for decoding steps (one query per batch row; cu_decode.cuh): key chunks
  * of 128 over many blocks, then a merge. On (1) by default: checked on an H200 (as above) and
@@ -31,11 +32,11 @@ int cuda_set_decode_kernels(int on);
 int cuda_set_decode_attention(int on);
 /* Attention forward and backward on tensor cores (kernels/cu_flash.cuh): in the bf16
  * precision, head dims 64 and 128, no additive bias, lse wanted (training and prefill), every
- * shape but the decoding steps that the one-query kernel takes (Tq 1, Tk <= 11,000).
- * Checked in ctest under the SIMT emulator and on an H200 (bf16 op and model parity, memcheck,
- * racecheck), but slower there than the batched-GEMM path (backward 4-6x), so off (0) by
- * default. The environment variable TSASR_CUDA_FLASH=1 sets it at start-up. TS_OK, TS_EUNSUP
- * without CUDA. */
+ * shape but the decoding steps that the one-query kernel takes (Tq 1, Tk <= 11,000). The first
+ * (WMMA) version was checked on an H200 but slower there than the batched-GEMM path (backward
+ * 4-6x); session 9 rewrote it on mma.sync with operands and sums in registers, checked in ctest
+ * under the SIMT emulator, untimed. Off (0) by default. The environment variable
+ * TSASR_CUDA_FLASH=1 sets it at start-up. TS_OK, TS_EUNSUP without CUDA. */
 int cuda_set_flash_attention(int on);
 /* Decoding steps as CUDA graphs (kernels/cuda_graph.cu): each step's launches recorded by
  * stream capture and submitted as one graph, updated step to step. Written without a GPU and
@@ -48,6 +49,16 @@ int cuda_set_graphs(int on);
  * same rounding of the same values. Off (0) by default until tests/gpu/run.sh has checked and
  * timed it; TSASR_CUDA_FUSE_ROUND=1 sets it at start-up. TS_OK, TS_EUNSUP without CUDA. */
 int cuda_set_fuse_round(int on);
+/* Training steps' forward GEMMs on the weights' bf16 copy (op_weights_bf16 with 2): off (0) by
+ * default, untimed; TSASR_CUDA_TRAIN_COPY=1 sets it at start-up. */
+int cuda_set_train_copy(int on);
+/* The sample op's rows split over blocks (cu_sample.cuh): on (1) by default, untimed;
+ * TSASR_CUDA_SAMPLE_SPLIT=0 turns it off at start-up. */
+int cuda_set_sample_split(int on);
+/* Decoding's bf16 copy of the weights in the bf16 precision (cu_weights_bf16): on (1) by
+ * default since the H200 run of 2026-11-27; TSASR_CUDA_WEIGHT_COPY=0 turns it off at start-up.
+ * Each: TS_OK, TS_EUNSUP without CUDA. */
+int cuda_set_weight_copy(int on);
 /* The mode in force ("f32" when CUDA is not built). */
 const char *cuda_gemm_name(void);
 /* The CUDA backend's op table, filled without touching a device (NULL when CUDA is not

@@ -15,24 +15,25 @@
 #   3d. the op groups matmul and attention, the model parity and the sanitizers again with
 #      TSASR_CUDA_DECODE_KERNELS=1 (the small-row decoding GEMM, off by default: its first
 #      version was slower than cuBLAS on an H200, the warp-per-tile rewrite is untimed;
-#      reported, not required), and when they pass, their rollouts (bench.log) and profile;
+#      reported, not required), and when they pass, its rollout profile (step 8);
 #   3e. the attention group in bf16 without and with TSASR_CUDA_FLASH=1 (the tensor-core flash
 #      attention, forward and backward; off by default: its WMMA version was slower on an H200,
 #      the mma.sync rewrite is untimed), the bf16 parity and
-#      the sanitizers with it; when they pass, attention timings and SFT steps with it
-#      (bench.log);
+#      the sanitizers with it; when they pass, attention timings with it (bench_flash);
 #   3f. the model parity with TSASR_CUDA_GRAPHS=1 (decoding steps captured and submitted as CUDA
 #      graphs; off by default; f32 must pass, bf16 no worse than 3a), and when it passes its
-#      rollouts (bench_graphs);
+#      rollouts (step 5's switches row);
 #   3g. the bf16 parity with TSASR_CUDA_FUSE_ROUND=1 (GEMM operands rounded by the op that
 #      wrote them; off by default): its decoding must print what 3a's printed; then its
-#      rollouts (bench_fuse);
+#      rollouts (step 5's switches row);
 #   3h. the bf16 parity with TSASR_CUDA_TRAIN_COPY=1 (training steps' forward GEMMs on the
-#      weights' bf16 copy; off by default): no worse than 3a's; then its SFT steps (sft_copy);
+#      weights' bf16 copy; off by default): no worse than 3a's;
 #   4. bench_gpu_ops: matmul, attention and a Qwen2.5-0.5B-shaped layer, CUDA-event timings;
 #   5. bench_device: the paper's geometry (data2vec large + Qwen2.5-0.5B, random weights) on
 #      CUDA: SFT tokens/s, TFLOP/s and MFU on 4 x 20 s inputs, and GRPO rollouts of 8 x 512,
 #      with f32 GEMMs and with bf16 tensor-core GEMMs (step 3a checks the latter's accuracy);
+#      then, in one process (bench_device --sft-variants / --rollout-variants), bf16 SFT steps and
+#      rollouts with each switch whose checks passed against the defaults (row "switches");
 #   6. bench/bench_device_torch.py: the same shapes in PyTorch + HF (f32 eager; bf16 autocast +
 #      SDPA; rollouts also with bfloat16 weights, faster than autocast) on the same GPU, when torch and
 #      transformers import there (TSASR_GPU_TORCH=0 skips it); ratios per precision and best
@@ -336,7 +337,7 @@ step flash "$fa" "$fanote"
 # ---- 3f. decoding steps as CUDA graphs (TSASR_CUDA_GRAPHS=1, written without a GPU, off by
 # default): the model parity (its decoding part runs captured steps from the third on) in f32,
 # where it must pass as without graphs, and in bf16, no worse than 3a; reported, not required.
-# When it says ok and bench_graphs below is faster, make it the default ----
+# When it says ok and the graphs variant of the switches row below is faster, make it the default ----
 gr=ok
 parity_env "$build/graphs_parity.log" 90 "" TSASR_CUDA_GRAPHS=1
 r=$par_rc
@@ -411,50 +412,29 @@ if left; then
   drc=$?
   cat "$logs/bench_device.log"
   step bench_device "$([ $drc = 0 ] && echo ok || echo "FAIL($drc)")" "$(grep -m1 sft_tokens_per_s "$logs/bench_device.log")"
-  # the same rollouts with the decoding kernels of step 3d (appended to bench.log: the ratios
-  # below compare the default kernels)
-  if [ "$d2" = ok ] && left; then
-    { echo; echo "== rollouts with TSASR_CUDA_DECODE_KERNELS=1"; } >> "$logs/bench.log"
-    TSASR_CUDA_DECODE_KERNELS=1 timeout 90 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 \
-      --steps 0 --G 8 --new 512 --gemm f32,bf16 >> "$logs/bench.log" 2>&1
-    step bench_dec2 "$([ $? = 0 ] && echo ok || echo FAIL)" "$(grep -A3 'DECODE_KERNELS=1' "$logs/bench.log" | grep -o '[0-9]* tokens/s' | tr '\n' ' ')"
+  # the switches whose checks passed (steps 3d-3h), against the defaults, in bf16 and in ONE
+  # process (one model build; appended to bench.log): SFT steps with flash / train_copy,
+  # rollouts with dec2 / graphs / fuse, and without the sampling split (no_split)
+  if left; then
+    sv="default" rv="default"
+    [ "$fa" = ok ] && sv="$sv,flash"
+    [ "$tc" = ok ] && sv="$sv,train_copy"
+    [ "$fa" = ok ] && [ "$tc" = ok ] && sv="$sv,flash+train_copy"
+    [ "$d2" = ok ] && rv="$rv,dec2"
+    [ "$gr" = ok ] && rv="$rv,graphs"
+    [ "$fr" = ok ] && rv="$rv,fuse"
+    [ "$gr" = ok ] && [ "$fr" = ok ] && rv="$rv,graphs+fuse"
+    rv="$rv,no_split"
+    { echo; echo "== switches: SFT $sv; rollouts $rv (bf16)"; } >> "$logs/bench.log"
+    timeout 240 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 --G 8 \
+      --new 512 --gemm bf16 --sft-variants "$sv" --rollout-variants "$rv" > "$build/switches.log" 2>&1
+    swrc=$?
+    cat "$build/switches.log" >> "$logs/bench.log"
+    step switches "$([ $swrc = 0 ] && echo ok || echo "FAIL($swrc)")" "$(awk '/^== variant/ { v = $3 }
+      /^sft_tokens_per_s/ { printf "sft %s %s; ", v, $2 } /^rollout/ { printf "rollout %s %s; ", v, $(NF - 1) }' \
+      "$build/switches.log")"
   else
-    step bench_dec2 SKIP "the decoding kernels did not pass step 3d, or the time budget is spent"
-  fi
-  # the same rollouts with each decoding step submitted as a CUDA graph (step 3f)
-  if [ "$gr" = ok ] && left; then
-    { echo; echo "== rollouts with TSASR_CUDA_GRAPHS=1"; } >> "$logs/bench.log"
-    TSASR_CUDA_GRAPHS=1 timeout 90 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 \
-      --steps 0 --G 8 --new 512 --gemm f32,bf16 >> "$logs/bench.log" 2>&1
-    step bench_graphs "$([ $? = 0 ] && echo ok || echo FAIL)" \
-      "$(sed -n '/TSASR_CUDA_GRAPHS=1$/,$p' "$logs/bench.log" | grep -o '[0-9]* tokens/s' | tr '\n' ' ')"
-  else
-    step bench_graphs SKIP "the graphs did not pass step 3f, or the time budget is spent"
-  fi
-  # bf16 rollouts with the fused rounding (step 3g)
-  if [ "$fr" = ok ] && left; then
-    { echo; echo "== rollouts with TSASR_CUDA_FUSE_ROUND=1"; } >> "$logs/bench.log"
-    TSASR_CUDA_FUSE_ROUND=1 timeout 60 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 \
-      --steps 0 --G 8 --new 512 --gemm bf16 >> "$logs/bench.log" 2>&1
-    step bench_fuse "$([ $? = 0 ] && echo ok || echo FAIL)" \
-      "$(sed -n '/TSASR_CUDA_FUSE_ROUND=1$/,$p' "$logs/bench.log" | grep -o '[0-9]* tokens/s' | tr '\n' ' ')"
-  else
-    step bench_fuse SKIP "the fused rounding did not pass step 3g, or the time budget is spent"
-  fi
-  # SFT steps in bf16 with the flash kernels (appended to bench.log; compare with bench_device's bf16 row)
-  if [ "$fa" = ok ] && left; then
-    { echo; echo "== SFT, bf16, TSASR_CUDA_FLASH=1"; } >> "$logs/bench.log"
-    TSASR_CUDA_FLASH=1 timeout 75 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 \
-      --steps 3 --G 0 --gemm bf16 >> "$logs/bench.log" 2>&1
-    step sft_flash "$([ $? = 0 ] && echo ok || echo FAIL)" "$(sed -n '/TSASR_CUDA_FLASH=1$/,$p' "$logs/bench.log" | grep -m1 sft_tokens_per_s)"
-  fi
-  # SFT steps in bf16 with the forward GEMMs on the weights' bf16 copy (step 3h)
-  if [ "$tc" = ok ] && left; then
-    { echo; echo "== SFT, bf16, TSASR_CUDA_TRAIN_COPY=1"; } >> "$logs/bench.log"
-    TSASR_CUDA_TRAIN_COPY=1 timeout 75 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 \
-      --steps 3 --G 0 --gemm bf16 >> "$logs/bench.log" 2>&1
-    step sft_copy "$([ $? = 0 ] && echo ok || echo FAIL)" \
-      "$(sed -n '/TSASR_CUDA_TRAIN_COPY=1$/,$p' "$logs/bench.log" | grep -m1 sft_tokens_per_s)"
+    step switches SKIP "time budget ($budget s) spent"
   fi
 else
   step bench_device SKIP "time budget ($budget s) spent"
