@@ -32,11 +32,11 @@ int cu_sample(backend *be, const tensor *z, const sample_req *q, int32_t *tok, f
   const int32_t *ban_row = bb ? (const int32_t *)db : NULL;
   /* 0: k_sample makes every pass itself (the split's grid has the rows in y: at most 65535) */
   int nb = cu_of(be)->no_smp_split || R > 65535 ? 0 : smp_nb(V);
-  bool plain = q->temperature > 0.0f && !(q->top_k > 0 && q->top_k < V) && !(q->top_p > 0.0f && q->top_p < 1.0f);
+  bool plain = smp_plain(q->temperature, (long long)q->top_k, q->top_p, V);
   dim3 pg((unsigned)nb, (unsigned)R);
   if (nb > 0) {
     k_sample_part<<<pg, SMP_PART_THREADS, 0, cu_stream()>>>(cu_f(z), V, q->n_real, q->ban, ban_row, q->temperature,
-                                                            (smp_part *)dp);
+                                                            plain, (smp_part *)dp);
     CU_LAUNCHED("k_sample_part");
   }
   if (nb > 0 && plain) {

@@ -302,6 +302,12 @@ __device__ static int64_t smp_pick_span(const smp_row &q, int64_t c0, int64_t c1
  * chunk order instead of its own full passes, and walks only the chunk the draw falls in. ---- */
 #define SMP_PART_THREADS 256
 
+/* whether a request is the plain temperature pick (no top-k / top-p cut, not greedy): the one
+ * k_sample_mass serves */
+__host__ __device__ static inline bool smp_plain(float temperature, long long top_k, float top_p, int64_t V) {
+  return temperature > 0.0f && !(top_k > 0 && top_k < V) && !(top_p > 0.0f && top_p < 1.0f);
+}
+
 /* the chunks per row: about 4,096 ids each, at most 32 (Qwen2's 151,936 ids: 32 chunks, 256
  * blocks for 8 rows) */
 __host__ __device__ static inline int smp_nb(int64_t V) {
@@ -331,10 +337,11 @@ __device__ static void smp_better(float *bv, int64_t *bi, float v, int64_t i) {
   if (*bi < 0 || (i >= 0 && (v > *bv || (v == *bv && i < *bi)))) *bv = v, *bi = i;
 }
 
-/* grid (NB, R), SMP_PART_THREADS threads: part (R, NB) */
+/* grid (NB, R), SMP_PART_THREADS threads: part (R, NB); plain: the plain temperature pick follows
+ * (its m2, s2 are wanted; top-k / top-p and greedy use the log-sum-exp and bv, bi alone) */
 __global__ void __launch_bounds__(SMP_PART_THREADS)
     k_sample_part(const float *z, int64_t V, int64_t n_real, int32_t ban, const int32_t *ban_row, float temperature,
-                  smp_part *part) {
+                  int plain, smp_part *part) {
   __shared__ float s_bv[32];
   __shared__ int64_t s_bi[32];
   const int r = blockIdx.y, b = blockIdx.x, nb = gridDim.x, lane = threadIdx.x & 31, w = threadIdx.x >> 5;
@@ -358,7 +365,7 @@ __global__ void __launch_bounds__(SMP_PART_THREADS)
   for (int64_t v = j0 + threadIdx.x; v < j1; v += SMP_PART_THREADS) {
     float x = q.z[v];
     se += exp((double)(x / tau - mx));
-    if (temperature > 0.0f && !smp_banned(q, v)) s2 += exp((double)__fsub_rn(__fmul_rn(x, inv_t), m2));
+    if (plain && !smp_banned(q, v)) s2 += exp((double)__fsub_rn(__fmul_rn(x, inv_t), m2));
   }
   se = cu_block_sum(se);
   s2 = cu_block_sum(s2);

@@ -226,8 +226,7 @@ int enc_conv_backward(enc_model *m, const enc_acts *a, const float *dhp, arena *
       dg = pp[slot];
       slot ^= 1;
       tensor DG = ET3(dg, B, Co, To), DF = ET3(dfeat, B, To, Co);
-      ETRY(op_fill(be, &DG, 0.0f, e));
-      ETRY(op_transpose_bwd(be, &DF, &DG, e));
+      ETRY(op_transpose(be, &DF, &DG, e));
     }
     if (c->fe_norm == ENC_FE_LAYER) {
       tensor DG = ET3(dg, B, Co, To), CN = ET3(a->cn[i], B, Co, To), CO = ET3(a->co[i], B, Co, To);

@@ -136,8 +136,7 @@ int enc_pos_backward(enc_model *m, const enc_acts *a, const float *dpos, float *
   EALLOC(dpn, B * C * T);
   EALLOC(dpo, B * C * T);
   tensor DPN = ET3(dpn, B, C, T), DPO = ET3(dpo, B, C, T), DP0 = ET3(pp[0], B, C, T), DPOS = ET3((float *)dpos, B, T, C);
-  ETRY(op_fill(be, &DP0, 0.0f, e));
-  ETRY(op_transpose_bwd(be, &DPOS, &DP0, e));
+  ETRY(op_transpose(be, &DPOS, &DP0, e));
   int slot = 0;
   for (int j = c->pos_layers - 1; j >= 0; j--) {
     tensor DG = ET3(pp[slot], B, C, T), PN = ET3(a->pn[j], B, C, T), PO = ET3(a->po[j], B, C, T),

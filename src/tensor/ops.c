@@ -178,11 +178,11 @@ int op_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *d
   OPS_RET(be, "matmul_bwd", be->ops->matmul_bwd(be, a, b, dc, da, db, dbias, ta, tb), e);
 }
 
-/* Norm over the last dim: w, b (C); stats (rows). */
-static int norm_check(backend *be, const char *op, const tensor *x, const tensor *w, const tensor *b,
-                      const tensor *y, const tensor *s1, const tensor *s2, ts_err *e) {
-  CHK(ops_chk(be, op, "x", x, 1, 4, e));
-  int64_t C = x->ne[x->ndim - 1], rows = C ? tensor_numel(x) / C : 0;
+/* A norm's operands once x is checked: w, b (C); y like x (exactly 3-D when ydims is 3, else 1 to ydims dims);
+ * stats s1, s2 (rows values each, at most sdims dimensions, named n1 and n2). Any may be NULL. */
+static int norm_operands(backend *be, const char *op, const tensor *x, int64_t C, int64_t rows, int ydims,
+                         const tensor *w, const tensor *b, const tensor *y, const tensor *s1, const char *n1,
+                         const tensor *s2, const char *n2, int sdims, ts_err *e) {
   if (w) {
     CHK(ops_chk(be, op, "weight", w, 1, 1, e));
     CHK(ops_numel(op, "weight", w, C, e));
@@ -192,18 +192,26 @@ static int norm_check(backend *be, const char *op, const tensor *x, const tensor
     CHK(ops_numel(op, "bias", b, C, e));
   }
   if (y) {
-    CHK(ops_chk(be, op, "y", y, 1, 4, e));
+    CHK(ops_chk(be, op, "y", y, ydims == 3 ? 3 : 1, ydims, e));
     CHK(ops_same(op, "x", x, "y", y, e));
   }
   if (s1) {
-    CHK(ops_chk(be, op, "stats", s1, 1, 4, e));
-    CHK(ops_numel(op, "stats", s1, rows, e));
+    CHK(ops_chk(be, op, n1, s1, 1, sdims, e));
+    CHK(ops_numel(op, n1, s1, rows, e));
   }
   if (s2) {
-    CHK(ops_chk(be, op, "stats", s2, 1, 4, e));
-    CHK(ops_numel(op, "stats", s2, rows, e));
+    CHK(ops_chk(be, op, n2, s2, 1, sdims, e));
+    CHK(ops_numel(op, n2, s2, rows, e));
   }
   return TS_OK;
+}
+
+/* Norm over the last dim: w, b (C); stats (rows). */
+static int norm_check(backend *be, const char *op, const tensor *x, const tensor *w, const tensor *b,
+                      const tensor *y, const tensor *s1, const tensor *s2, ts_err *e) {
+  CHK(ops_chk(be, op, "x", x, 1, 4, e));
+  int64_t C = x->ne[x->ndim - 1], rows = C ? tensor_numel(x) / C : 0;
+  return norm_operands(be, op, x, C, rows, 4, w, b, y, s1, "stats", s2, "stats", 4, e);
 }
 
 int op_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
@@ -231,28 +239,7 @@ int op_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor
 static int lnc_check(backend *be, const char *op, const tensor *x, const tensor *w, const tensor *b,
                      const tensor *y, const tensor *mean, const tensor *rstd, ts_err *e) {
   CHK(ops_chk(be, op, "x", x, 3, 3, e));
-  int64_t C = x->ne[1], BT = x->ne[0] * x->ne[2];
-  if (w) {
-    CHK(ops_chk(be, op, "weight", w, 1, 1, e));
-    CHK(ops_numel(op, "weight", w, C, e));
-  }
-  if (b) {
-    CHK(ops_chk(be, op, "bias", b, 1, 1, e));
-    CHK(ops_numel(op, "bias", b, C, e));
-  }
-  if (y) {
-    CHK(ops_chk(be, op, "y", y, 3, 3, e));
-    CHK(ops_same(op, "x", x, "y", y, e));
-  }
-  if (mean) {
-    CHK(ops_chk(be, op, "mean", mean, 1, 2, e));
-    CHK(ops_numel(op, "mean", mean, BT, e));
-  }
-  if (rstd) {
-    CHK(ops_chk(be, op, "rstd", rstd, 1, 2, e));
-    CHK(ops_numel(op, "rstd", rstd, BT, e));
-  }
-  return TS_OK;
+  return norm_operands(be, op, x, x->ne[1], x->ne[0] * x->ne[2], 3, w, b, y, mean, "mean", rstd, "rstd", 2, e);
 }
 
 int op_layernorm_ch(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,

@@ -2,10 +2,11 @@
 // threads per row, alone or after the row's passes split into chunks by k_sample_part and
 // k_sample_mass; every case runs unsplit, at the backend's chunk count and at 7 chunks) under
 // the SIMT emulator against the CPU backend's sample op, the reference the GPU harness also
-// compares with. Cases: greedy, temperature, top-k, top-p and
-// both; rows with runs of tied logits; a banned id for all rows and one per row; ids past
-// n_real; the audio placeholder's ban; rows of Qwen2's 151,936 logits; top-k cuts at the edge of
-// a group of tied logits; a top-p mass reached exactly at a radix bin's edge. The token must be
+// compares with. Cases: greedy, temperature, top-k, top-p and both; rows with runs of tied
+// logits; a banned id for all rows and one per row; ids past n_real; the audio placeholder's
+// ban; rows of Qwen2's 151,936 logits; top-k cuts at a tie group's edge; a top-p mass reached
+// exactly at a radix bin's edge; rows of 1 and 5 ids, every id banned, draws near 1, rows half
+// -inf, peaked rows. The token must be
 // the CPU's (the kernel's integer top-k / top-p cut makes the kept set and the draw exact; the
 // plain temperature pick could differ only for a draw within rounding of a boundary) and the
 // log-prob within 1e-6 of it. Exit 0 when every row agrees.
@@ -76,13 +77,14 @@ static void run(const scase &c) {
     return;
   }
   /* nb 0: the single-block path (no partials); else the row split into nb chunks first */
-  bool plain = c.temperature > 0.0f && !(c.top_k > 0 && c.top_k < V) && !(c.top_p > 0.0f && c.top_p < 1.0f);
+  bool plain = smp_plain(c.temperature, (long long)c.top_k, c.top_p, V);
   for (int nb : {0, smp_nb(V), 7}) {
     std::vector<smp_part> part((size_t)R * (size_t)(nb > 0 ? nb : 1));
     long err = 0;
     if (nb > 0) {
       err += simt::launch(dim3((unsigned)nb, (unsigned)R), dim3(SMP_PART_THREADS), 0, [&] {
-        k_sample_part(z.data(), V, c.n_real, c.ban, c.ban_rows ? ban_row.data() : nullptr, c.temperature, part.data());
+        k_sample_part(z.data(), V, c.n_real, c.ban, c.ban_rows ? ban_row.data() : nullptr, c.temperature, plain,
+                      part.data());
       });
       if (plain)
         err += simt::launch(dim3((unsigned)nb, (unsigned)R), dim3(SMP_PART_THREADS), 0, [&] {
