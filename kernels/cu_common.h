@@ -37,6 +37,8 @@ typedef struct cu_ctx {
                        for A/B timings; the split is on by default) */
   int train_copy;   /* training steps' forward GEMMs on the weights' bf16 copy (TSASR_CUDA_TRAIN_COPY=1;
                        off: untimed) */
+  int act16;        /* bf16 storage of GEMM-input activations in the bf16 precision (op_act_dtype;
+                       TSASR_CUDA_BF16_ACTS=1; off: untimed); implies the training copy */
   int dec_attn;    /* split-key attention for decoding steps (cuda_set_decode_attention; on:
                       half the one-query kernel's time on an H200) */
   /* decoding's bf16 copy of the weights (cu_weights_bf16): wb (wn) mirrors w while won;
@@ -168,9 +170,14 @@ static inline size_t cu_rnd(size_t bytes) { return (bytes + 255) / 256 * 256; }
 int cu_gemm(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
             int64_t lda, int64_t sA, const float *B, int64_t ldb, int64_t sB, float beta, float *C,
             int64_t ldc, int64_t sC, int64_t batch);
-/* C (M,N) = A (M,K) B (N,K)^T + beta C with bf16 (raw bits) A and B, f32 accumulate and C. */
+/* C (M,N) = op(A) op(B) + beta C, row-major with leading dims, bf16 (raw bits) A and B, f32
+ * accumulate and C; and the x W^T form: A (M,K), B (N,K). */
+int cu_gemm_bf16(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, const unsigned short *A, int64_t lda,
+                 const unsigned short *B, int64_t ldb, float beta, float *C, int64_t ldc);
 int cu_gemm_bf16_nt(backend *be, int64_t M, int64_t N, int64_t K, const unsigned short *A, const unsigned short *B,
                     float beta, float *C);
+/* the dtype a training step stores GEMM-input activations in (be_ops.act_dtype; cu_matmul.cu) */
+ts_dtype cu_act_dtype(backend *be);
 
 /* The same GEMM for count operand sets given as device arrays of pointers (cuBLAS batched):
  * C[i] (M,N) = alpha op(A[i]) op(B[i]) + beta C[i]; K >= 1. aligned: every matrix starts

@@ -21,15 +21,20 @@ __global__ void k_mul_bwd(const float *a, const float *b, const float *g, float 
   }
 }
 
-__global__ void k_act(int kind, const float *x, float *y, int64_t n) {
+/* yb: y as a bf16 activation (op_act_dtype) instead of f32 y */
+__global__ void k_act(int kind, const float *x, float *y, unsigned short *yb, int64_t n) {
   CU_LOOP(i, n) {
-    float v = x[i];
+    float v = x[i], r;
     if (kind == ACT_GELU)
-      y[i] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+      r = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
     else if (kind == ACT_RELU)
-      y[i] = v > 0.0f ? v : 0.0f;
+      r = v > 0.0f ? v : 0.0f;
     else
-      y[i] = v * d_sigmoid(v);
+      r = v * d_sigmoid(v);
+    if (yb)
+      yb[i] = cu_bf16_bits(r);
+    else
+      y[i] = r;
   }
 }
 __global__ void k_act_bwd(int kind, const float *x, const float *g, float *dx, int64_t n) {
@@ -114,7 +119,8 @@ int cu_mul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, 
 }
 int cu_act(backend *be, act_kind k, const tensor *x, tensor *y) {
   int64_t n = tensor_numel(x);
-  EL_RUN(k_act, n, (int)k, cu_f(x), cu_f(y), n);
+  if (y->dtype == DT_BF16) EL_RUN(k_act, n, (int)k, cu_f(x), NULL, (unsigned short *)y->data, n);
+  EL_RUN(k_act, n, (int)k, cu_f(x), cu_f(y), NULL, n);
 }
 int cu_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx) {
   int64_t n = tensor_numel(x);

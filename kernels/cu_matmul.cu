@@ -95,7 +95,7 @@ int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
   cu_ctx *c = cu_of(be);
   /* a training step without TSASR_CUDA_TRAIN_COPY=1: its bracket changes nothing (a copy a
    * generate call made stays) */
-  if (on == 2 && !c->train_copy) {
+  if (on == 2 && !c->train_copy && !c->act16) {
     c->tnop = 1;
     return TS_OK;
   }
@@ -176,6 +176,25 @@ static const unsigned short *cu_round_of(const cu_ctx *c, const float *x, int64_
   return c->xs_y && c->xs_y == x && c->xs_n == n && c->xs_mark == c->launches ? c->xs : NULL;
 }
 
+ts_dtype cu_act_dtype(backend *be) {
+  const cu_ctx *c = cu_of(be);
+  return c->act16 && c->gemm == TS_GEMM_BF16 ? DT_BF16 : DT_F32;
+}
+
+/* a bf16 activation (n values) widened into f32 scratch: its exact values, for the f32-operand
+ * GEMMs (no bf16 copy of the weight, or another form than x W^T) */
+static int cu_widen(backend *be, const tensor *a, const float **out) {
+  int64_t n = tensor_numel(a);
+  float *f;
+  TS_TRY(cu_scratch(be, sizeof(float) * (size_t)(n > 0 ? n : 1), (void **)&f));
+  if (n > 0) {
+    k_bf16_to_f32<<<cu_blocks(n), 256, 0, cu_stream()>>>((const unsigned short *)a->data, f, n);
+    CU_LAUNCHED("k_bf16_to_f32");
+  }
+  *out = f;
+  return TS_OK;
+}
+
 /* the bf16 copy of the count weights at p, or NULL when it has none */
 static const unsigned short *cu_weights_copy(const cu_ctx *c, const float *p, int64_t count) {
   if (!c->won || p < c->w || p + count > c->w + c->wn) return NULL;
@@ -189,9 +208,15 @@ int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias,
   float *cp = cu_f(c);
   const float *ap = cu_f(a), *bp = cu_f(b);
   if (gc.batch == 0) return TS_OK;
+  /* x stored in bf16 (op_act_dtype): read as it is against the weight's bf16 copy, else widened */
+  const unsigned short *a16 = a->dtype == DT_BF16 ? (const unsigned short *)a->data : NULL;
+  if (a16 && !(gb.batch == 1 && !ta && tb && K > 0 && cu_weights_copy(cu_of(be), bp, N * K))) {
+    TS_TRY(cu_widen(be, a, &ap));
+    a16 = NULL;
+  }
   /* few rows against a shared (N, K) weight, the batch folded into the rows (A's rows are
    * contiguous across the batch): the small-row kernel, bias included */
-  if (gb.batch == 1 && !ta && tb && sm_fits(cu_of(be), gc.batch * M, N, K, ap, bp)) {
+  if (!a16 && gb.batch == 1 && !ta && tb && sm_fits(cu_of(be), gc.batch * M, N, K, ap, bp)) {
     const unsigned short *wb = cu_weights_copy(cu_of(be), bp, N * K);
     if (wb && !((bp - cu_of(be)->w) & 3)) /* the kernel's 8-byte loads: w 16-byte aligned, p - w % 4 == 0 */
       return cu_smallm_nt(ap, (const uint2 *)wb, bias ? cu_f(bias) : NULL, cp, gc.batch * M, N, K, beta);
@@ -200,7 +225,7 @@ int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias,
   /* x W^T against a weight with a bf16 copy: x rounded to bf16 (by the op that wrote it, or
    * here into scratch), one GEMM on bf16 operands */
   const unsigned short *wb = gb.batch == 1 && !ta && tb && K > 0 ? cu_weights_copy(cu_of(be), bp, N * K) : NULL;
-  const unsigned short *xr = wb ? cu_round_of(cu_of(be), ap, gc.batch * M * K) : NULL;
+  const unsigned short *xr = a16 ? a16 : wb ? cu_round_of(cu_of(be), ap, gc.batch * M * K) : NULL;
   unsigned short *xb = NULL; /* (batch M, K) */
   if (wb && !xr) TS_TRY(cu_scratch(be, sizeof(unsigned short) * (size_t)(gc.batch * M * K), (void **)&xb));
   if (bias) {
@@ -223,6 +248,22 @@ int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias,
                  gb.batch == 1 ? 0 : gb.rows * gb.cols, beta, cp, N, M * N, gc.batch);
 }
 
+/* The backward of y = x W^T with x a bf16 activation (rows, K) and W (N, K): dC rounded to
+ * bf16 once into scratch (FAST_16BF would round it inside each GEMM), then dW += dC^T x on bf16
+ * operands, and dx += dC W on the weight's bf16 copy (else FAST_16BF on f32 dC and W). */
+static int cu_matmul_bwd16(backend *be, const unsigned short *x16, const float *w, const float *g, tensor *da,
+                           tensor *db, int64_t rows, int64_t N, int64_t K) {
+  unsigned short *g16; /* (rows, N) */
+  TS_TRY(cu_scratch(be, sizeof(unsigned short) * (size_t)(rows * N), (void **)&g16));
+  k_f32_to_bf16<<<cu_blocks(rows * N), 256, 0, cu_stream()>>>(g, g16, rows * N);
+  CU_LAUNCHED("k_f32_to_bf16");
+  TS_TRY(cu_gemm_bf16(be, 1, 0, N, K, rows, g16, N, x16, K, 1.0f, cu_f(db), K)); /* dW (N,K) += dC^T x */
+  if (!da) return TS_OK;
+  const unsigned short *wb = cu_weights_copy(cu_of(be), w, N * K);
+  if (wb) return cu_gemm_bf16(be, 0, 0, rows, K, N, g16, N, wb, K, 1.0f, cu_f(da), K); /* dx (rows,K) += dC W */
+  return cu_gemm(be, 0, 0, rows, K, N, 1.0f, g, N, 0, w, K, 0, 1.0f, cu_f(da), K, 0, 1);
+}
+
 int cu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da, tensor *db,
                   tensor *dbias, int ta, int tb) {
   mm_geom ga = mm_geom_of(a), gb = mm_geom_of(b), gc = mm_geom_of(dc);
@@ -232,6 +273,11 @@ int cu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *d
   if (gc.batch == 0) return TS_OK;
   if (dbias) TS_TRY(cu_colsum_add(g, cu_f(dbias), gc.batch * M, N));
   int fold = gb.batch == 1 && !ta; /* batches folded into M */
+  if (a->dtype == DT_BF16 && db) {
+    if (fold && tb && K > 0) /* x W^T: both products on bf16 operands (bf16_bwd) */
+      return cu_matmul_bwd16(be, (const unsigned short *)a->data, bp, g, da, db, gc.batch * M, N, K);
+    TS_TRY(cu_widen(be, a, &ap)); /* another form: a's exact values in f32 */
+  }
   if (da) {
     float *dap = cu_f(da);
     if (fold) /* dA (BM,K) += dC (BM,N) op(B)^T */

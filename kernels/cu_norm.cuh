@@ -8,11 +8,11 @@
 #include "cu_dev.cuh"
 
 /* ---- LayerNorm / RMSNorm over the last dim: one block per row ---- */
-/* yb or NULL: y rounded to bf16 as well (the next GEMM's operand, cu_round_want) */
+/* yb or NULL: y rounded to bf16 as well (the next GEMM's operand, cu_round_want), or instead
+ * of y when y is NULL (a bf16 activation, op_act_dtype) */
 __global__ void k_layernorm(const float *x, const float *w, const float *b, float *y, unsigned short *yb, float *mean,
                             float *rstd, int64_t C, float eps, int rms) {
   const float *xr = x + blockIdx.x * C;
-  float *yr = y + blockIdx.x * C;
   float m = 0.0f;
   if (!rms) {
     double s = 0;
@@ -28,7 +28,7 @@ __global__ void k_layernorm(const float *x, const float *w, const float *b, floa
   float r = 1.0f / sqrtf((float)(v / C) + eps);
   for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
     float n = (xr[c] - m) * r, o = n * (w ? w[c] : 1.0f) + (b ? b[c] : 0.0f);
-    yr[c] = o;
+    if (y) y[blockIdx.x * C + c] = o;
     if (yb) yb[blockIdx.x * C + c] = cu_bf16_bits(o);
   }
   if (threadIdx.x == 0) {

@@ -8,13 +8,14 @@
 #include "cu_dev.cuh"
 
 /* gate and up rows of ld floats (H separate, 2H packed [gate | up]); y and dy (N,H) */
-/* yb (n) or NULL: y rounded to bf16 as well (the next GEMM's operand, cu_round_want) */
+/* yb (n) or NULL: y rounded to bf16 as well (the next GEMM's operand, cu_round_want), or
+ * instead of y when y is NULL (a bf16 activation, op_act_dtype) */
 __global__ void k_swiglu(const float *gt, const float *up, float *y, unsigned short *yb, int64_t n, int64_t H,
                          int64_t ld) {
   CU_LOOP(i, n) {
     int64_t j = i / H * ld + i % H;
     float r = gt[j] * d_sigmoid(gt[j]) * up[j];
-    y[i] = r;
+    if (y) y[i] = r;
     if (yb) yb[i] = cu_bf16_bits(r);
   }
 }

@@ -273,18 +273,24 @@ int cu_gemm(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, float 
   return TS_OK;
 }
 
-/* C (M,N) = A (M,K) B(N,K)^T + beta C, row-major, with A and B in bf16 (f32 accumulate and
- * output): the bf16 precision's GEMM on operands already rounded (x and the weights' bf16
- * copy while decoding), half the bytes of FAST_16BF on f32 storage */
-int cu_gemm_bf16_nt(backend *be, int64_t M, int64_t N, int64_t K, const unsigned short *A, const unsigned short *B,
-                    float beta, float *C) {
+/* C (M,N) = op(A) op(B) + beta C, row-major, with A and B in bf16 (f32 accumulate and output):
+ * the bf16 precision's GEMM on operands already rounded (x and the weights' bf16 copy, bf16
+ * activations and the gradient rounded for them), half the bytes of FAST_16BF on f32 storage */
+int cu_gemm_bf16(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, const unsigned short *A, int64_t lda,
+                 const unsigned short *B, int64_t ldb, float beta, float *C, int64_t ldc) {
   if (M <= 0 || N <= 0 || K <= 0) return K <= 0 ? TS_EARG : TS_OK;
   float alpha = 1.0f;
+  cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
   cu_of(be)->launches++;
-  CB_TRY(cublasGemmEx(cu_of(be)->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)N, (int)M, (int)K, &alpha, B, CUDA_R_16BF,
-                      (int)K, A, CUDA_R_16BF, (int)K, &beta, C, CUDA_R_32F, (int)N, CUBLAS_COMPUTE_32F,
+  CB_TRY(cublasGemmEx(cu_of(be)->blas, ob, oa, (int)N, (int)M, (int)K, &alpha, B, CUDA_R_16BF, (int)ldb, A,
+                      CUDA_R_16BF, (int)lda, &beta, C, CUDA_R_32F, (int)ldc, CUBLAS_COMPUTE_32F,
                       CUBLAS_GEMM_DEFAULT));
   return TS_OK;
+}
+
+int cu_gemm_bf16_nt(backend *be, int64_t M, int64_t N, int64_t K, const unsigned short *A, const unsigned short *B,
+                    float beta, float *C) {
+  return cu_gemm_bf16(be, 0, 1, M, N, K, A, K, B, K, beta, C, N);
 }
 
 int cu_gemm_ptr(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *const *A,
@@ -353,6 +359,7 @@ static void cu_table_init(be_ops *t) {
   t->sample = cu_sample;
   t->weights_bf16 = cu_weights_bf16;
   t->step_graph = cu_step_graph;
+  t->act_dtype = cu_act_dtype;
   t->framecat = cu_framecat;
   t->framecat_bwd = cu_framecat_bwd;
   t->xent = cu_xent;
@@ -412,6 +419,11 @@ extern "C" int cuda_set_flash_attention(int on) {
 
 extern "C" int cuda_set_train_copy(int on) {
   g_ctx.train_copy = on ? 1 : 0;
+  return TS_OK;
+}
+
+extern "C" int cuda_set_bf16_acts(int on) {
+  g_ctx.act16 = on ? 1 : 0;
   return TS_OK;
 }
 
@@ -478,6 +490,7 @@ extern "C" backend *be_cuda(ts_err *e) {
       g_ctx.flash = env_is("TSASR_CUDA_FLASH", "1");
       g_ctx.no_smp_split = env_is("TSASR_CUDA_SAMPLE_SPLIT", "0");
       g_ctx.train_copy = env_is("TSASR_CUDA_TRAIN_COPY", "1");
+      g_ctx.act16 = env_is("TSASR_CUDA_BF16_ACTS", "1");
       const char *gm = getenv("TSASR_CUDA_GEMM");
       if (!gm || !cuda_set_gemm(gm)) {
         g_state = 1;

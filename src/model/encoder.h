@@ -122,7 +122,9 @@ typedef struct enc_layer_acts {
   float *h;             /* (N, C) pre-LN: x + attn; post-LN: LN1 output */
   float *n2;            /* (N, C) pre-LN: LN2(h); post-LN: h + ffn (what LN2 normalises) */
   float *m2, *r2;       /* (N) LN2 stats */
-  float *u, *g;         /* (N, F) FFN pre-activation and activation */
+  float *u;             /* (N, F) FFN pre-activation */
+  void *g;              /* (N, F) its activation, in gdt: DT_F32 or DT_BF16 (op_act_dtype: it only feeds a GEMM) */
+  ts_dtype gdt;
 } enc_layer_acts;
 
 typedef struct enc_acts {

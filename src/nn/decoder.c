@@ -19,6 +19,13 @@
 #define T2(p, a, b) tensor_dev(be->device, (p), 2, (a), (b), 0, 0)
 #define T4(p, a, b, c, d) tensor_dev(be->device, (p), 4, (a), (b), (c), (d))
 
+/* a (rows, cols) view of an activation stored in dtype dt */
+static tensor dec_view(const backend *be, void *p, ts_dtype dt, int64_t rows, int64_t cols) {
+  tensor t = tensor_dev(be->device, p, 2, rows, cols, 0, 0);
+  t.dtype = dt;
+  return t;
+}
+
 static float *dec_alloc(arena *ar, int64_t n, ts_err *e) {
   float *p = arena_alloc(ar, sizeof(float) * (size_t)(n > 0 ? n : 1));
   if (!p) err_set(e, TS_ENOMEM, "decoder: activation arena out of memory (%lld floats)", (long long)n);
@@ -27,6 +34,11 @@ static float *dec_alloc(arena *ar, int64_t n, ts_err *e) {
 #define ALLOC(dst, n)                                  \
   do {                                                 \
     if (!((dst) = dec_alloc(ar, (n), e))) return TS_ENOMEM; \
+  } while (0)
+/* n values of dtype dt (f32 or bf16) */
+#define ALLOC_DT(dst, n, dt)                                                  \
+  do {                                                                        \
+    if (!((dst) = dec_alloc(ar, (dt) == DT_BF16 ? ((n) + 1) / 2 : (n), e))) return TS_ENOMEM; \
   } while (0)
 
 int dec_declare(pset *ps, const char *prefix, const dec_cfg *c, ts_err *e) {
@@ -106,7 +118,10 @@ static int dec_fwd(backend *be, const dec_cfg *c, const dec_params *p, int64_t B
   dec_acts *a = acts ? acts : &tmp;
   memset(a, 0, sizeof *a);
   a->B = B, a->T = T, a->x = x;
-  ALLOC(a->h1, N * C);
+  /* the GEMM inputs in bf16 where the backend stores them so (a full-sequence forward:
+   * training and scoring; cached decoding keeps f32) */
+  a->adt = kv ? DT_F32 : op_act_dtype(be);
+  ALLOC_DT(a->h1, N * C, a->adt);
   ALLOC(a->r1, N);
   ALLOC(a->q, N * QD);
   ALLOC(a->k, N * KD);
@@ -114,11 +129,11 @@ static int dec_fwd(backend *be, const dec_cfg *c, const dec_params *p, int64_t B
   ALLOC(a->att, N * QD);
   ALLOC(a->lse, B * c->Hq * T);
   if (acts) ALLOC(a->h, N * C); /* inference keeps the residual stream in y (below) */
-  ALLOC(a->h2, N * C);
+  ALLOC_DT(a->h2, N * C, a->adt);
   ALLOC(a->r2, N);
   ALLOC(a->gu, N * 2 * F);
-  ALLOC(a->a, N * F);
-  tensor X = T2((float *)x, N, C), H1 = T2(a->h1, N, C), R1 = T1(a->r1, N);
+  ALLOC_DT(a->a, N * F, a->adt);
+  tensor X = T2((float *)x, N, C), H1 = dec_view(be, a->h1, a->adt, N, C), R1 = T1(a->r1, N);
   TRY(op_rmsnorm(be, &X, &p->ln1, &H1, &R1, c->eps, e));
   /* with a cache: the new keys/values go to each sequence's next rows of it (dst), and
    * attention reads the cache */
@@ -175,9 +190,9 @@ static int dec_fwd(backend *be, const dec_cfg *c, const dec_params *p, int64_t B
   tensor A2 = T2(a->att, N, QD), Hh = T2(hs, N, C);
   if (hs != x) TRY(op_copy(be, &X, &Hh, e));
   TRY(op_matmul(be, &A2, &p->wo, NULL, &Hh, 0, 1, 1.0f, e)); /* h = x + o_proj(att) */
-  tensor H2 = T2(a->h2, N, C), R2 = T1(a->r2, N);
+  tensor H2 = dec_view(be, a->h2, a->adt, N, C), R2 = T1(a->r2, N);
   TRY(op_rmsnorm(be, &Hh, &p->ln2, &H2, &R2, c->eps, e));
-  tensor GU = T2(a->gu, N, 2 * F), Aa = T2(a->a, N, F), Y = T2(y, N, C);
+  tensor GU = T2(a->gu, N, 2 * F), Aa = dec_view(be, a->a, a->adt, N, F), Y = T2(y, N, C);
   TRY(op_matmul(be, &H2, &p->wgu, NULL, &GU, 0, 1, 0.0f, e)); /* [gate | up] in one GEMM */
   TRY(op_swiglu_packed(be, &GU, &Aa, e));
   if (y != hs) TRY(op_copy(be, &Hh, &Y, e));
@@ -213,7 +228,8 @@ int dec_backward(backend *be, const dec_cfg *c, const dec_params *p, const dec_p
   ALLOC(dqkv, N * (QD + 2 * KD));
   ALLOC(dh1, N * C);
   tensor DY = T2((float *)dy, N, C), DH = T2(dh, N, C), DH2 = T2(dh2, N, C), DA = T2(da, N, F);
-  tensor DGU = T2(dgu, N, 2 * F), H2 = T2(a->h2, N, C), GU = T2(a->gu, N, 2 * F), Aa = T2(a->a, N, F);
+  tensor DGU = T2(dgu, N, 2 * F), H2 = dec_view(be, a->h2, a->adt, N, C), GU = T2(a->gu, N, 2 * F),
+         Aa = dec_view(be, a->a, a->adt, N, F);
   tensor Hh = T2(a->h, N, C), R2 = T1(a->r2, N);
   /* MLP branch: y = h + down(a) */
   TRY(op_copy(be, &DY, &DH, e));
@@ -244,7 +260,7 @@ int dec_backward(backend *be, const dec_cfg *c, const dec_params *p, const dec_p
   /* RoPE undone and the heads packed back, for one GEMM pair against the stacked weights */
   tensor DQKV4 = T4(dqkv, B, T, c->Hq + 2 * c->Hkv, c->D), DQKV = T2(dqkv, N, QD + 2 * KD);
   TRY(op_merge_heads(be, &DQ4, &DK4, &DV4, &DQKV4, pos, c->theta, e));
-  tensor H1 = T2(a->h1, N, C), DH1 = T2(dh1, N, C);
+  tensor H1 = dec_view(be, a->h1, a->adt, N, C), DH1 = T2(dh1, N, C);
   TRY(op_fill(be, &DH1, 0.0f, e));
   TRY(op_matmul_bwd(be, &H1, &p->wqkv, &DQKV, &DH1, (tensor *)&gp->wqkv, (tensor *)opt(&gp->bqkv), 0, 1, e));
   tensor X = T2((float *)a->x, N, C), R1 = T1(a->r1, N);

@@ -35,12 +35,16 @@ typedef struct dec_params {
 typedef struct dec_acts {
   int64_t B, T;
   const float *x;        /* (N, C) layer input (caller-owned; must live until backward) */
-  float *h1, *r1;        /* (N, C) rms1(x), (N) its rstd */
+  ts_dtype adt;          /* h1, h2, a: DT_F32, or DT_BF16 (op_act_dtype: they only feed GEMMs) */
+  void *h1;              /* (N, C) rms1(x) */
+  float *r1;             /* (N) its rstd */
   float *q, *k, *v;      /* (N, Hq*D), (N, Hkv*D) x2, after RoPE for q and k */
   float *att, *lse;      /* (N, Hq*D) attention output, (B, Hq, T) */
   float *h;              /* (N, C) residual after attention */
-  float *h2, *r2;        /* (N, C), (N) */
-  float *gu, *a;         /* (N, 2F) [gate | up] rows, (N, F) silu(gate)*up */
+  void *h2;              /* (N, C) rms2(h) */
+  float *r2;             /* (N) */
+  float *gu;             /* (N, 2F) [gate | up] rows */
+  void *a;               /* (N, F) silu(gate)*up */
 } dec_acts;
 
 /* Names the layer's tensors "<prefix>input_layernorm.weight" etc. and adds them to a pset,

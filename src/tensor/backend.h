@@ -171,6 +171,8 @@ typedef struct be_ops {
    * precision: every x W^T against them). Backends that have no use
    * for it do nothing; a failure to make the copy is not an error (the f32 weights serve). */
   int (*weights_bf16)(backend *be, const float *w, int64_t n, int on);
+  /* the dtype a training step stores GEMM-input activations in (op_act_dtype); NULL: DT_F32 */
+  ts_dtype (*act_dtype)(backend *be);
   /* a hint around a decoding step (TS_STEP_*): BEGIN, and until END the ops only launch work
    * (no result read back, no sync, no allocation the step did not make before), so a backend
    * may record the step and submit it at END as one graph; ABORT ends a step that failed (its

@@ -11,6 +11,7 @@
 #endif
 
 #include "tensor/backend.h"
+#include "tensor/cpu_act16.h"
 #include "tensor/cpu_ops.h"
 #include "tensor/cuda_ctl.h"
 #include "tensor/gemm.h"
@@ -94,6 +95,7 @@ static const be_ops cpu_ops_table = {
     .set_rows = cpu_set_rows,
     .sample = cpu_sample,
     .weights_bf16 = cpu_weights_bf16,
+    .act_dtype = cpu_act_dtype,
     .step_graph = cpu_step_graph,
     .framecat = cpu_framecat,
     .framecat_bwd = cpu_framecat_bwd,
@@ -169,6 +171,10 @@ int cuda_set_train_copy(int on) {
   return TS_EUNSUP;
 }
 int cuda_set_sample_split(int on) {
+  (void)on;
+  return TS_EUNSUP;
+}
+int cuda_set_bf16_acts(int on) {
   (void)on;
   return TS_EUNSUP;
 }

@@ -2,6 +2,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "tensor/cpu_act16.h"
 #include "tensor/cpu_ops.h"
 #include "tensor/vmath.h"
 
@@ -85,6 +86,13 @@ static inline void gelu_erf_block(const float *x, int64_t n, int64_t i0, float *
 }
 
 int cpu_act(backend *be, act_kind k, const tensor *x, tensor *y) {
+  if (y->dtype == DT_BF16) { /* a bf16 activation: computed in f32, then rounded */
+    tensor f;
+    if (cpu_act16_out(y, &f)) return TS_ENOMEM;
+    int rc = cpu_act(be, k, x, &f);
+    cpu_act16_store(&f, y);
+    return rc;
+  }
   const float *xp = cpu_f(x);
   float *yp = cpu_f(y);
   int64_t n = tensor_numel(x);
@@ -148,6 +156,13 @@ int cpu_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tens
 
 /* separate gate and up (N,H), or packed rows [gate | up] (N,2H) when up is NULL */
 int cpu_swiglu(backend *be, const tensor *gate, const tensor *up, tensor *y) {
+  if (y->dtype == DT_BF16) { /* a bf16 activation: computed in f32, then rounded */
+    tensor f;
+    if (cpu_act16_out(y, &f)) return TS_ENOMEM;
+    int rc = cpu_swiglu(be, gate, up, &f);
+    cpu_act16_store(&f, y);
+    return rc;
+  }
   int64_t H = cpu_last(y), rows = H ? tensor_numel(y) / H : 0, ld = up ? H : 2 * H;
   const float *gp = cpu_f(gate), *up_ = up ? cpu_f(up) : gp + H;
   float *yp = cpu_f(y);

@@ -1,6 +1,7 @@
 /* cpu_matmul.c — batched matmul with optional transposes and bias, and its backward. */
 #include <string.h>
 
+#include "tensor/cpu_act16.h"
 #include "tensor/cpu_ops.h"
 #include "tensor/gemm.h"
 
@@ -19,6 +20,11 @@ static mm_geom mm_geom_of(const tensor *t) {
 
 int cpu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias, tensor *c, int ta,
                 int tb, float beta) {
+  if (a->dtype == DT_BF16) { /* a bf16 activation: its exact values widened to f32 */
+    tensor f;
+    if (cpu_act16_in(a, &f)) return TS_ENOMEM;
+    return cpu_matmul(be, &f, b, bias, c, ta, tb, beta);
+  }
   mm_geom ga = mm_geom_of(a), gb = mm_geom_of(b), gc = mm_geom_of(c);
   int64_t M = gc.rows, N = gc.cols, K = ta ? ga.rows : ga.cols;
   float *cp = cpu_f(c);
@@ -53,6 +59,11 @@ int cpu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias
 
 int cpu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da,
                     tensor *db, tensor *dbias, int ta, int tb) {
+  if (a->dtype == DT_BF16 && db) { /* only dB reads a: widened as in cpu_matmul */
+    tensor f;
+    if (cpu_act16_in(a, &f)) return TS_ENOMEM;
+    return cpu_matmul_bwd(be, &f, b, dc, da, db, dbias, ta, tb);
+  }
   mm_geom ga = mm_geom_of(a), gb = mm_geom_of(b), gc = mm_geom_of(dc);
   int64_t M = gc.rows, N = gc.cols, K = ta ? ga.rows : ga.cols;
   const float *ap = cpu_f(a), *bp = cpu_f(b), *g = cpu_f(dc);

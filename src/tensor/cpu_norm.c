@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tensor/cpu_act16.h"
 #include "tensor/cpu_ops.h"
 #include "tensor/par.h"
 
@@ -21,6 +22,13 @@ static void norm_reduce(float *dst, const float *part, int nth, int64_t C) {
 
 int cpu_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
                    tensor *mean, tensor *rstd, float eps) {
+  if (y->dtype == DT_BF16) { /* a bf16 activation: computed in f32, then rounded */
+    tensor f;
+    if (cpu_act16_out(y, &f)) return TS_ENOMEM;
+    int rc = cpu_layernorm(be, x, w, b, &f, mean, rstd, eps);
+    cpu_act16_store(&f, y);
+    return rc;
+  }
   int64_t N = cpu_rows(x), C = cpu_last(x);
   const float *xp = cpu_f(x), *wp = cpu_f(w), *bp = cpu_f(b);
   float *yp = cpu_f(y), *mp = cpu_f(mean), *rp = cpu_f(rstd);
@@ -182,6 +190,13 @@ int cpu_layernorm_ch_bwd(backend *be, const tensor *x, const tensor *w, const te
 }
 
 int cpu_rmsnorm(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps) {
+  if (y->dtype == DT_BF16) { /* a bf16 activation: computed in f32, then rounded */
+    tensor f;
+    if (cpu_act16_out(y, &f)) return TS_ENOMEM;
+    int rc = cpu_rmsnorm(be, x, w, &f, rstd, eps);
+    cpu_act16_store(&f, y);
+    return rc;
+  }
   int64_t N = cpu_rows(x), C = cpu_last(x);
   const float *xp = cpu_f(x), *wp = cpu_f(w);
   float *yp = cpu_f(y), *rp = cpu_f(rstd);

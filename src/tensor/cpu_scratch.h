@@ -6,14 +6,15 @@
 
 #include <stddef.h>
 
-#define SCRATCH_SLOTS 6
+#define SCRATCH_SLOTS 7
 /* slots: 0 and 1 conv1d's columns; 2..5 the bf16 GEMM's rounded operands, oneDNN scratchpad and
- * ragged edges
- * (the GEMM runs inside conv1d, so they must differ) */
+ * ragged edges (the GEMM runs inside conv1d, so they must differ); 6 a bf16 activation widened
+ * to f32 (cpu_act16.c: around a matmul, or a norm's output before it is rounded) */
 #define SCRATCH_GEMM_A 2
 #define SCRATCH_GEMM_B 3
 #define SCRATCH_GEMM_PAD 4
 #define SCRATCH_GEMM_EDGE 5
+#define SCRATCH_ACT16 6
 
 /* Returns a buffer of at least n floats in slot (0..SCRATCH_SLOTS-1) of the calling thread,
  * valid until the next call with that slot on this thread; NULL when out of memory. */

@@ -52,6 +52,13 @@ int cuda_set_fuse_round(int on);
 /* Training steps' forward GEMMs on the weights' bf16 copy (op_weights_bf16 with 2): off (0) by
  * default, untimed; TSASR_CUDA_TRAIN_COPY=1 sets it at start-up. */
 int cuda_set_train_copy(int on);
+/* bf16 storage of the activations that only feed a GEMM (op_act_dtype): in the bf16 precision,
+ * a training step's norms, SwiGLU and GELU write their output as bf16, and its GEMMs read it
+ * with the weights' bf16 copy (this switch makes the training step keep one, as
+ * TSASR_CUDA_TRAIN_COPY=1 does): cuBLAS on bf16 operands, half the bytes kept for backward.
+ * Written without a GPU: off (0) by default, untimed; TSASR_CUDA_BF16_ACTS=1 sets it at
+ * start-up. The CPU and devsim store them so by default (TSASR_BF16_ACTS=0 turns that off). */
+int cuda_set_bf16_acts(int on);
 /* The sample op's rows split over blocks (cu_sample.cuh): on (1) by default, untimed;
  * TSASR_CUDA_SAMPLE_SPLIT=0 turns it off at start-up. */
 int cuda_set_sample_split(int on);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "tensor/backend.h"
+#include "tensor/cpu_act16.h"
 #include "tensor/cpu_ops.h"
 #include "tensor/devsim.h"
 
@@ -517,6 +518,7 @@ static const be_ops ds_ops = {
     .set_rows = ds_set_rows,
     .sample = ds_sample,
     .weights_bf16 = ds_weights_bf16,
+    .act_dtype = cpu_act_dtype, /* the CPU's policy: devsim stands in for CUDA in the pipeline tests */
     .step_graph = ds_step_graph,
     .framecat = ds_framecat,
     .framecat_bwd = ds_framecat_bwd,

@@ -6,20 +6,36 @@
 
 #include "tensor/ops_prof.h"
 
-/* Checks that t is usable by backend be: present, with data, f32, on be's device. */
-static int ops_chk(backend *be, const char *op, const char *arg, const tensor *t, int nd_min,
-                   int nd_max, ts_err *e) {
+/* Checks that t is usable by backend be: present, with data, f32 (or bf16 where bf16 is set:
+ * an activation stored in bf16, see op_act_dtype), on be's device. */
+static int ops_chk_dt(backend *be, const char *op, const char *arg, const tensor *t, int nd_min,
+                      int nd_max, int bf16, ts_err *e) {
   if (!t) return err_set(e, TS_EARG, "%s: %s is missing", op, arg);
   if (!t->data && tensor_numel(t) > 0) return err_set(e, TS_EARG, "%s: %s has no data", op, arg);
   if (t->ndim < nd_min || t->ndim > nd_max)
     return err_set(e, TS_ESHAPE, "%s: %s has %d dims, expected %d..%d", op, arg, t->ndim, nd_min, nd_max);
-  if (t->dtype != DT_F32)
-    return err_set(e, TS_EUNSUP, "%s: %s is %s; the %s backend computes in F32", op, arg,
-                   dtype_name(t->dtype), be->ops->name);
+  if (t->dtype != DT_F32 && !(bf16 && t->dtype == DT_BF16))
+    return err_set(e, TS_EUNSUP, "%s: %s is %s; the %s backend takes F32%s here", op, arg,
+                   dtype_name(t->dtype), be->ops->name, bf16 ? " or BF16" : "");
   if (t->device != be->device) return err_set(e, TS_EARG, "%s: %s is on another device", op, arg);
   for (int i = 0; i < t->ndim; i++)
     if (t->ne[i] < 0) return err_set(e, TS_ESHAPE, "%s: %s has a negative dim", op, arg);
   return TS_OK;
+}
+
+static int ops_chk(backend *be, const char *op, const char *arg, const tensor *t, int nd_min,
+                   int nd_max, ts_err *e) {
+  return ops_chk_dt(be, op, arg, t, nd_min, nd_max, 0, e);
+}
+
+/* an activation that may be stored in bf16 (op_act_dtype) */
+static int ops_chk_act(backend *be, const char *op, const char *arg, const tensor *t, int nd_min,
+                       int nd_max, ts_err *e) {
+  return ops_chk_dt(be, op, arg, t, nd_min, nd_max, 1, e);
+}
+
+ts_dtype op_act_dtype(backend *be) {
+  return be && be->ops->act_dtype && be->ops->act_dtype(be) == DT_BF16 ? DT_BF16 : DT_F32;
 }
 
 static int ops_same(const char *op, const char *an, const tensor *a, const char *bn, const tensor *b,
@@ -136,7 +152,7 @@ int op_mul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, 
 /* Checks the geometry of C = op(A) op(B) + bias. */
 static int mm_check(backend *be, const char *op, const tensor *a, const tensor *b, const tensor *c,
                     int ta, int tb, ts_err *e) {
-  CHK(ops_chk(be, op, "a", a, 2, 4, e));
+  CHK(ops_chk_dt(be, op, "a", a, 2, 4, !ta, e)); /* x of x op(W): may be a bf16 activation */
   CHK(ops_chk(be, op, "b", b, 2, 4, e));
   CHK(ops_chk(be, op, "c", c, 2, 4, e));
   int64_t ar = a->ne[a->ndim - 2], ac = a->ne[a->ndim - 1];
@@ -178,10 +194,11 @@ int op_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *d
   OPS_RET(be, "matmul_bwd", be->ops->matmul_bwd(be, a, b, dc, da, db, dbias, ta, tb), e);
 }
 
-/* A norm's operands once x is checked: w, b (C); y like x (exactly 3-D when ydims is 3, else 1 to ydims dims);
- * stats s1, s2 (rows values each, at most sdims dimensions, named n1 and n2). Any may be NULL. */
+/* A norm's operands once x is checked: w, b (C); y like x (exactly 3-D when ydims is 3, else 1 to ydims dims;
+ * bf16 allowed when ybf16); stats s1, s2 (rows values each, at most sdims dimensions, named n1 and n2). Any
+ * may be NULL. */
 static int norm_operands(backend *be, const char *op, const tensor *x, int64_t C, int64_t rows, int ydims,
-                         const tensor *w, const tensor *b, const tensor *y, const tensor *s1, const char *n1,
+                         int ybf16, const tensor *w, const tensor *b, const tensor *y, const tensor *s1, const char *n1,
                          const tensor *s2, const char *n2, int sdims, ts_err *e) {
   if (w) {
     CHK(ops_chk(be, op, "weight", w, 1, 1, e));
@@ -192,7 +209,7 @@ static int norm_operands(backend *be, const char *op, const tensor *x, int64_t C
     CHK(ops_numel(op, "bias", b, C, e));
   }
   if (y) {
-    CHK(ops_chk(be, op, "y", y, ydims == 3 ? 3 : 1, ydims, e));
+    CHK(ops_chk_dt(be, op, "y", y, ydims == 3 ? 3 : 1, ydims, ybf16, e));
     CHK(ops_same(op, "x", x, "y", y, e));
   }
   if (s1) {
@@ -207,17 +224,18 @@ static int norm_operands(backend *be, const char *op, const tensor *x, int64_t C
 }
 
 /* Norm over the last dim: w, b (C); stats (rows). */
+/* ybf16: y may be a bf16 activation (a forward's output; the backward passes dy or dx as y) */
 static int norm_check(backend *be, const char *op, const tensor *x, const tensor *w, const tensor *b,
-                      const tensor *y, const tensor *s1, const tensor *s2, ts_err *e) {
+                      const tensor *y, int ybf16, const tensor *s1, const tensor *s2, ts_err *e) {
   CHK(ops_chk(be, op, "x", x, 1, 4, e));
   int64_t C = x->ne[x->ndim - 1], rows = C ? tensor_numel(x) / C : 0;
-  return norm_operands(be, op, x, C, rows, 4, w, b, y, s1, "stats", s2, "stats", 4, e);
+  return norm_operands(be, op, x, C, rows, 4, ybf16, w, b, y, s1, "stats", s2, "stats", 4, e);
 }
 
 int op_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
                  tensor *mean, tensor *rstd, float eps, ts_err *e) {
   if (!y) return err_set(e, TS_EARG, "layernorm: no output");
-  CHK(norm_check(be, "layernorm", x, w, b, y, mean, rstd, e));
+  CHK(norm_check(be, "layernorm", x, w, b, y, 1, mean, rstd, e));
   OPS_PROF_SHAPE(x, NULL);
   OPS_RET(be, "layernorm", be->ops->layernorm(be, x, w, b, y, mean, rstd, eps), e);
 }
@@ -227,10 +245,10 @@ int op_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor
                      ts_err *e) {
   if (!mean || !rstd) return err_set(e, TS_EARG, "layernorm_bwd: mean and rstd from the forward are needed");
   if (!dy) return err_set(e, TS_EARG, "layernorm_bwd: no output gradient");
-  CHK(norm_check(be, "layernorm_bwd", x, w, NULL, dy, mean, rstd, e));
-  if (dx) CHK(norm_check(be, "layernorm_bwd", x, NULL, NULL, dx, NULL, NULL, e));
-  if (dw) CHK(norm_check(be, "layernorm_bwd", x, dw, NULL, NULL, NULL, NULL, e));
-  if (db) CHK(norm_check(be, "layernorm_bwd", x, db, NULL, NULL, NULL, NULL, e));
+  CHK(norm_check(be, "layernorm_bwd", x, w, NULL, dy, 0, mean, rstd, e));
+  if (dx) CHK(norm_check(be, "layernorm_bwd", x, NULL, NULL, dx, 0, NULL, NULL, e));
+  if (dw) CHK(norm_check(be, "layernorm_bwd", x, dw, NULL, NULL, 0, NULL, NULL, e));
+  if (db) CHK(norm_check(be, "layernorm_bwd", x, db, NULL, NULL, 0, NULL, NULL, e));
   OPS_PROF_SHAPE(x, NULL);
   OPS_RET(be, "layernorm_bwd", be->ops->layernorm_bwd(be, x, w, mean, rstd, dy, dx, dw, db), e);
 }
@@ -239,7 +257,7 @@ int op_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor
 static int lnc_check(backend *be, const char *op, const tensor *x, const tensor *w, const tensor *b,
                      const tensor *y, const tensor *mean, const tensor *rstd, ts_err *e) {
   CHK(ops_chk(be, op, "x", x, 3, 3, e));
-  return norm_operands(be, op, x, x->ne[1], x->ne[0] * x->ne[2], 3, w, b, y, mean, "mean", rstd, "rstd", 2, e);
+  return norm_operands(be, op, x, x->ne[1], x->ne[0] * x->ne[2], 3, 0, w, b, y, mean, "mean", rstd, "rstd", 2, e);
 }
 
 int op_layernorm_ch(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
@@ -266,7 +284,7 @@ int op_layernorm_ch_bwd(backend *be, const tensor *x, const tensor *w, const ten
 int op_rmsnorm(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps,
                ts_err *e) {
   if (!y) return err_set(e, TS_EARG, "rmsnorm: no output");
-  CHK(norm_check(be, "rmsnorm", x, w, NULL, y, rstd, NULL, e));
+  CHK(norm_check(be, "rmsnorm", x, w, NULL, y, 1, rstd, NULL, e));
   OPS_RET(be, "rmsnorm", be->ops->rmsnorm(be, x, w, y, rstd, eps), e);
 }
 
@@ -274,9 +292,9 @@ int op_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *
                    const tensor *dy, tensor *dx, tensor *dw, ts_err *e) {
   if (!rstd) return err_set(e, TS_EARG, "rmsnorm_bwd: rstd from the forward is needed");
   if (!dy) return err_set(e, TS_EARG, "rmsnorm_bwd: no output gradient");
-  CHK(norm_check(be, "rmsnorm_bwd", x, w, NULL, dy, rstd, NULL, e));
-  if (dx) CHK(norm_check(be, "rmsnorm_bwd", x, NULL, NULL, dx, NULL, NULL, e));
-  if (dw) CHK(norm_check(be, "rmsnorm_bwd", x, dw, NULL, NULL, NULL, NULL, e));
+  CHK(norm_check(be, "rmsnorm_bwd", x, w, NULL, dy, 0, rstd, NULL, e));
+  if (dx) CHK(norm_check(be, "rmsnorm_bwd", x, NULL, NULL, dx, 0, NULL, NULL, e));
+  if (dw) CHK(norm_check(be, "rmsnorm_bwd", x, dw, NULL, NULL, 0, NULL, NULL, e));
   OPS_RET(be, "rmsnorm_bwd", be->ops->rmsnorm_bwd(be, x, w, rstd, dy, dx, dw), e);
 }
 
@@ -324,7 +342,7 @@ int op_groupnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor
 
 int op_act(backend *be, act_kind k, const tensor *x, tensor *y, ts_err *e) {
   CHK(ops_chk(be, "act", "x", x, 0, 4, e));
-  CHK(ops_chk(be, "act", "y", y, 0, 4, e));
+  CHK(ops_chk_act(be, "act", "y", y, 0, 4, e));
   CHK(ops_same("act", "x", x, "y", y, e));
   OPS_PROF_SHAPE(x, NULL);
   OPS_RET(be, "act", be->ops->act(be, k, x, y), e);
@@ -437,9 +455,10 @@ int op_attention_bwd(backend *be, const tensor *q, const tensor *k, const tensor
 }
 
 /* gate and up side by side in each row: gu (..., 2H), y (..., H) */
-static int swiglu_packed_check(backend *be, const char *op, const tensor *gu, const tensor *y, ts_err *e) {
+/* ybf16: y may be a bf16 activation (the forward's output; the backward passes dy) */
+static int swiglu_packed_check(backend *be, const char *op, const tensor *gu, const tensor *y, int ybf16, ts_err *e) {
   CHK(ops_chk(be, op, "gate_up", gu, 1, 4, e));
-  CHK(ops_chk(be, op, "y", y, 1, 4, e));
+  CHK(ops_chk_dt(be, op, "y", y, 1, 4, ybf16, e));
   int64_t H = y->ne[y->ndim - 1];
   if (gu->ne[gu->ndim - 1] != 2 * H || tensor_numel(gu) != 2 * tensor_numel(y)) {
     char sa[64], sb[64];
@@ -450,12 +469,12 @@ static int swiglu_packed_check(backend *be, const char *op, const tensor *gu, co
 }
 
 int op_swiglu_packed(backend *be, const tensor *gu, tensor *y, ts_err *e) {
-  CHK(swiglu_packed_check(be, "swiglu_packed", gu, y, e));
+  CHK(swiglu_packed_check(be, "swiglu_packed", gu, y, 1, e));
   OPS_RET(be, "swiglu_packed", be->ops->swiglu(be, gu, NULL, y), e);
 }
 
 int op_swiglu_packed_bwd(backend *be, const tensor *gu, const tensor *dy, tensor *dgu, ts_err *e) {
-  CHK(swiglu_packed_check(be, "swiglu_packed_bwd", gu, dy, e));
+  CHK(swiglu_packed_check(be, "swiglu_packed_bwd", gu, dy, 0, e));
   CHK(ops_chk(be, "swiglu_packed_bwd", "dgate_up", dgu, 1, 4, e));
   CHK(ops_same("swiglu_packed_bwd", "gate_up", gu, "dgate_up", dgu, e));
   OPS_RET(be, "swiglu_packed_bwd", be->ops->swiglu_bwd(be, gu, NULL, dy, dgu, NULL), e);

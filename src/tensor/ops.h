@@ -93,6 +93,15 @@ int op_split_heads_kv(backend *be, const tensor *qkv, tensor *q, tensor *kc, ten
  * step). Errors name the backend's reason. */
 int op_step_graph(backend *be, int phase, ts_err *e);
 
+/* The dtype a training step stores the activations in that only feed a GEMM as its x (the norms'
+ * and activations' outputs before a projection): DT_BF16 where the backend asks for it
+ * (be_ops.act_dtype: the bf16 GEMM precision with bf16 storage on), else DT_F32. rmsnorm,
+ * layernorm, act and swiglu_packed then write y rounded to bf16 (nearest even), and matmul /
+ * matmul_bwd take such an x as a (not transposed). The bf16 GEMM precision rounds x to bf16
+ * anyway, so only the bytes change: half the memory for what backward keeps, and on CUDA the
+ * GEMM reads bf16 operands. */
+ts_dtype op_act_dtype(backend *be);
+
 /* The hint of be_ops.weights_bf16: on = 1 (decoding) or 2 (a training step's forward and
  * backward), the n parameters at w stay unchanged until the call with on = 0 (a backend may
  * read a bf16 copy meanwhile; CUDA makes one for on = 2 only with TSASR_CUDA_TRAIN_COPY=1).

@@ -15,6 +15,9 @@
 #include "base/jsonx.h"
 #include "fixture.h"
 #include "model/tsmodel.h"
+#include "tensor/cpu_act16.h"
+#include "tensor/gemm.h"
+#include "tensor/ops.h"
 #include "testutil.h"
 
 typedef struct tm_fix {
@@ -291,8 +294,60 @@ static void test_bad_dirs(void **s) {
   assert_int_equal(system(cmd), 0);
 }
 
+/* one training step in the bf16 precision (every GEMM bf16, however small) with the GEMM-input
+ * activations stored in f32 and in bf16 (op_act_dtype): the GEMMs round them to bf16 either
+ * way, so the loss and every gradient must agree bit for bit, with a smaller arena */
+static void test_bf16_storage(void **s) {
+  (void)s;
+  if (gemm_set_precision("bf16") != TS_OK) skip(); /* no bf16 GEMM on this machine: nothing stored in bf16 */
+  gemm_bf16_all(1);
+  int was = cpu_act_bf16();
+  tm_fix t;
+  tm_inputs(&t);
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s/tsmodel/tiny", TS_FIXTURES);
+  tsm *m;
+  ts_err e;
+  if (tsm_load(dir, be_cpu(), 1, 0, &m, &e)) fail_msg("%s", e.msg);
+  tsm_batch b = tm_batch(&t);
+  int64_t R = (t.re[0] - t.rs[0]) + (t.re[1] - t.rs[1]);
+  double loss[2];
+  size_t peak[2];
+  float *g[2];
+  for (int k = 0; k < 2; k++) {
+    cpu_set_act_bf16(k);
+    assert_int_equal(op_act_dtype(be_cpu()), k ? DT_BF16 : DT_F32);
+    arena ar;
+    arena_init(&ar, 1 << 22);
+    tsm_loss lo;
+    pset_zero_grad(&m->ps);
+    if (tsm_train_step(m, &b, (float)(1.0 / R), &lo, &ar, &e)) fail_msg("%s", e.msg);
+    loss[k] = lo.loss_sum;
+    peak[k] = ar.peak;
+    g[k] = malloc(sizeof(float) * (size_t)m->ps.total);
+    memcpy(g[k], m->ps.g, sizeof(float) * (size_t)m->ps.total);
+    arena_free(&ar);
+  }
+  cpu_set_act_bf16(was);
+  gemm_bf16_all(0);
+  assert_int_equal(gemm_set_precision("f32"), TS_OK);
+  if (loss[0] != loss[1]) fail_msg("loss sum %.9g with f32 activations, %.9g with bf16", loss[0], loss[1]);
+  for (int i = 0; i < m->ps.n; i++) {
+    const pview *v = &m->ps.v[i];
+    if (memcmp(g[0] + v->off, g[1] + v->off, sizeof(float) * (size_t)v->n))
+      fail_msg("gradient %s differs between f32 and bf16 activation storage", v->name);
+  }
+  if (!(peak[1] < peak[0])) fail_msg("arena peak %zu with bf16 activations, %zu with f32", peak[1], peak[0]);
+  printf("bf16 activation storage: loss and %d gradients bit for bit; arena peak %zu -> %zu bytes\n", m->ps.n,
+         peak[0], peak[1]);
+  free(g[0]);
+  free(g[1]);
+  tsm_free(m);
+  tm_free(&t);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_parity), cmocka_unit_test(test_shared_audio),
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_parity), cmocka_unit_test(test_bf16_storage), cmocka_unit_test(test_shared_audio),
                                      cmocka_unit_test(test_ctc_parity),
                                      cmocka_unit_test(test_save_load), cmocka_unit_test(test_assemble),
                                      cmocka_unit_test(test_bad_dirs)};

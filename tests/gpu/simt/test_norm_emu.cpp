@@ -57,6 +57,18 @@ static void run(int N, int C, bool rms, bool affine, bool in_place, bool round) 
   long bad = 0;
   for (size_t i = 0; i < yb.size(); i++) bad += yb[i] != simt_bf16_bits(yv[i]);
   if (bad) printf("  %ld bf16 roundings of y differ\n", bad);
+  if (round && !in_place) { /* y as a bf16 activation: no f32 y, the same bits */
+    std::vector<unsigned short> yo16((size_t)N * C, 0xffff);
+    std::vector<float> m2(mean.size(), NAN), r2((size_t)N, NAN);
+    err += simt::launch(dim3((unsigned)N), dim3(256), 0, [&] {
+      k_layernorm(x0.data(), affine ? w.data() : nullptr, b.empty() ? nullptr : b.data(), nullptr, yo16.data(),
+                  rms ? nullptr : m2.data(), r2.data(), C, eps, rms ? 1 : 0);
+    });
+    long bad16 = 0;
+    for (size_t i = 0; i < yo16.size(); i++) bad16 += yo16[i] != yb[i];
+    if (bad16 || r2 != rstd) printf("  bf16-only output: %ld values differ%s\n", bad16, r2 != rstd ? ", rstd too" : "");
+    bad += bad16 + (r2 != rstd);
+  }
   char what[128];
   snprintf(what, sizeof what, "%s N=%d C=%d affine=%d%s%s (forward)", rms ? "rmsnorm" : "layernorm", N, C, affine,
            in_place ? " in place" : "", round ? " + bf16 rounding" : "");

@@ -117,6 +117,11 @@ static void run_swiglu(int N, int H, int packed) {
   long bad = 0; /* the bf16 bits: y's nearest even */
   for (size_t i = 0; i < y.size(); i++) bad += yb[i] != simt_bf16_bits(y[i]);
   if (bad) printf("  %ld bf16 roundings of y differ\n", bad), err += bad;
+  std::vector<unsigned short> yo16((size_t)n, 0xffff); /* y as a bf16 activation: no f32 y, the same bits */
+  err += simt::launch(dim3(blocks(n)), dim3(256), 0, [&] { k_swiglu(gt.data(), u, nullptr, yo16.data(), n, H, ld); });
+  long bad16 = 0;
+  for (size_t i = 0; i < yo16.size(); i++) bad16 += yo16[i] != yb[i];
+  if (bad16) printf("  bf16-only output: %ld values differ\n", bad16), err += bad16;
   check(what, e, err);
 }
 
