@@ -9,8 +9,8 @@
  *                [--sft-variants V,V,...] [--rollout-variants V,V,...]
  * (--steps 0: rollouts only). With variants (--device cuda), the SFT steps / rollouts run once
  * per variant in the same process, each after a line "== variant V": V names the CUDA switches
- * on top of the backend's defaults, '+'-joined: default, flash, train_copy, dec2, graphs, fuse,
- * no_split, no_dec_attn, no_wcopy (one model build for an A/B of the switches).
+ * on top of the backend's defaults, '+'-joined: default, flash, train_copy, bf16_acts, dec2,
+ * graphs, fuse, no_split, no_dec_attn, no_wcopy (one model build for an A/B of the switches).
  *
  * paper: data2vec-audio large + k=5 MLP adapter + Qwen2.5-0.5B (vocabulary 151,936). small:
  * the shipped small model's shapes with the waveform front end, for a CPU smoke run. Both use
@@ -164,11 +164,12 @@ static int bench_rollout(bench_ctx *c, const char *mode) {
 }
 
 /* The CUDA backend's switches as a variant names them: its defaults, then each '+'-joined name
- * on (flash, train_copy, dec2, graphs, fuse) or off (no_split, no_dec_attn, no_wcopy);
+ * on (flash, train_copy, bf16_acts, dec2, graphs, fuse) or off (no_split, no_dec_attn, no_wcopy);
  * "default" alone is the defaults. 0, or 1 for an unknown name or a backend without them. */
 static int apply_variant(const char *v) {
   int rc = cuda_set_flash_attention(0) | cuda_set_decode_kernels(0) | cuda_set_graphs(0) | cuda_set_fuse_round(0) |
-           cuda_set_train_copy(0) | cuda_set_sample_split(1) | cuda_set_decode_attention(1) | cuda_set_weight_copy(1);
+           cuda_set_train_copy(0) | cuda_set_bf16_acts(0) | cuda_set_sample_split(1) | cuda_set_decode_attention(1) |
+           cuda_set_weight_copy(1);
   if (rc) return 1;
   char buf[128];
   snprintf(buf, sizeof buf, "%s", v);
@@ -176,6 +177,7 @@ static int apply_variant(const char *v) {
     if (!strcmp(n, "default")) continue;
     else if (!strcmp(n, "flash")) cuda_set_flash_attention(1);
     else if (!strcmp(n, "train_copy")) cuda_set_train_copy(1);
+    else if (!strcmp(n, "bf16_acts")) cuda_set_bf16_acts(1);
     else if (!strcmp(n, "dec2")) cuda_set_decode_kernels(1);
     else if (!strcmp(n, "graphs")) cuda_set_graphs(1);
     else if (!strcmp(n, "fuse")) cuda_set_fuse_round(1);

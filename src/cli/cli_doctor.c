@@ -40,11 +40,13 @@ int cli_doctor(int argc, char **argv) {
            "decoding GEMM %s (TSASR_CUDA_DECODE_KERNELS=1; rewritten, not yet run on a GPU), decoding steps as "
            "CUDA graphs %s (TSASR_CUDA_GRAPHS=1; not yet run on a GPU), fused rounding of GEMM operands %s "
            "(TSASR_CUDA_FUSE_ROUND=1; not yet run on a GPU), training steps' forward GEMMs on the weights' "
-           "bf16 copy %s (TSASR_CUDA_TRAIN_COPY=1; not yet run on a GPU)\n",
+           "bf16 copy %s (TSASR_CUDA_TRAIN_COPY=1; not yet run on a GPU), bf16 storage of the activations "
+           "that only feed a GEMM %s (TSASR_CUDA_BF16_ACTS=1; not yet run on a GPU; on the CPU in the bf16 "
+           "precision unless TSASR_BF16_ACTS=0)\n",
            switch_on("TSASR_CUDA_DECODE_ATTN", 1), switch_on("TSASR_CUDA_SAMPLE_SPLIT", 1),
            switch_on("TSASR_CUDA_FLASH", 0), switch_on("TSASR_CUDA_DECODE_KERNELS", 0),
            switch_on("TSASR_CUDA_GRAPHS", 0), switch_on("TSASR_CUDA_FUSE_ROUND", 0),
-           switch_on("TSASR_CUDA_TRAIN_COPY", 0));
+           switch_on("TSASR_CUDA_TRAIN_COPY", 0), switch_on("TSASR_CUDA_BF16_ACTS", 0));
   }
   printf("audio: %s, lua: %s, workbench: %s\n",
 #ifdef TS_HAVE_AUDIO

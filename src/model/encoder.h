@@ -115,16 +115,16 @@ int enc_load_file(enc_model *m, const char *path, ts_err *e);
  * be_download); only the fields marked (host) are host memory. */
 typedef struct enc_layer_acts {
   float *x;             /* (N, C) block input (= previous block's output), N = B*T */
-  float *n1;            /* (N, C) pre-LN: LN1(x); post-LN: x + attn (what LN1 normalises) */
+  void *n1;             /* (N, C) pre-LN: LN1(x), in gdt; post-LN: x + attn (what LN1 normalises), f32 */
   float *m1, *r1;       /* (N) LN1 stats */
   float *q, *k, *v;     /* (N, C) */
   float *att, *lse;     /* (N, C) attention output before out_proj, (B, H, T) */
   float *h;             /* (N, C) pre-LN: x + attn; post-LN: LN1 output */
-  float *n2;            /* (N, C) pre-LN: LN2(h); post-LN: h + ffn (what LN2 normalises) */
+  void *n2;             /* (N, C) pre-LN: LN2(h), in gdt; post-LN: h + ffn (what LN2 normalises), f32 */
   float *m2, *r2;       /* (N) LN2 stats */
   float *u;             /* (N, F) FFN pre-activation */
-  void *g;              /* (N, F) its activation, in gdt: DT_F32 or DT_BF16 (op_act_dtype: it only feeds a GEMM) */
-  ts_dtype gdt;
+  void *g;              /* (N, F) its activation, in gdt */
+  ts_dtype gdt;         /* DT_F32, or DT_BF16 (op_act_dtype) for what only feeds a GEMM: g, and pre-LN's n1, n2 */
 } enc_layer_acts;
 
 typedef struct enc_acts {

@@ -33,7 +33,9 @@ int enc_layer_forward(enc_model *m, int l, const enc_acts *a, enc_layer_acts *la
   ETRY(enc_layer_params(m, l, 0, &p, e));
   memset(la, 0, sizeof *la);
   la->x = (float *)x;
-  EALLOC(la->n1, N * C);
+  la->gdt = op_act_dtype(be);
+  int64_t nc16 = c->stable_ln && la->gdt == DT_BF16 ? (N * C + 1) / 2 : N * C; /* LN outputs that only feed a GEMM */
+  EALLOC(la->n1, nc16);
   EALLOC(la->m1, N);
   EALLOC(la->r1, N);
   EALLOC(la->q, N * C);
@@ -42,17 +44,17 @@ int enc_layer_forward(enc_model *m, int l, const enc_acts *a, enc_layer_acts *la
   EALLOC(la->att, N * C);
   EALLOC(la->lse, B * H * T);
   EALLOC(la->h, N * C);
-  EALLOC(la->n2, N * C);
+  EALLOC(la->n2, nc16);
   EALLOC(la->m2, N);
   EALLOC(la->r2, N);
   EALLOC(la->u, N * F);
-  la->gdt = op_act_dtype(be);
   EALLOC(la->g, la->gdt == DT_BF16 ? (N * F + 1) / 2 : N * F);
   tensor X = ET2((float *)x, N, C), N1 = ET2(la->n1, N, C), M1 = ET1(la->m1, N), R1 = ET1(la->r1, N);
   tensor A2 = ET2(la->att, N, C);
   tensor Hh = ET2(la->h, N, C), N2 = ET2(la->n2, N, C), M2 = ET1(la->m2, N), R2 = ET1(la->r2, N);
   tensor U = ET2(la->u, N, F), G = ET2(la->g, N, F), Y = ET2(y, N, C);
   G.dtype = la->gdt;
+  if (c->stable_ln) N1.dtype = N2.dtype = la->gdt;
   const tensor *ain = &X;
   if (c->stable_ln) {
     ETRY(op_layernorm(be, &X, &p.ln1w, &p.ln1b, &N1, &M1, &R1, c->eps, e));
@@ -116,6 +118,7 @@ int enc_layer_backward(enc_model *m, int l, const enc_acts *a, const enc_layer_a
   tensor A2 = ET2(la->att, N, C), Hh = ET2(la->h, N, C), N2 = ET2(la->n2, N, C), M2 = ET1(la->m2, N),
          R2 = ET1(la->r2, N), U = ET2(la->u, N, F), G = ET2(la->g, N, F);
   G.dtype = la->gdt;
+  if (c->stable_ln) N1.dtype = N2.dtype = la->gdt;
   tensor DY = ET2((float *)dy, N, C), DX = ET2(dx, N, C), DH = ET2(dh, N, C), DG = ET2(dg, N, F),
          DU = ET2(du, N, F), DT = ET2(dt, N, C), DATT = ET2(datt, N, C);
   /* ---- FFN half ---- */

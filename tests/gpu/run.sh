@@ -28,6 +28,9 @@
 #      rollouts (step 5's switches row);
 #   3h. the bf16 parity with TSASR_CUDA_TRAIN_COPY=1 (training steps' forward GEMMs on the
 #      weights' bf16 copy; off by default): no worse than 3a's;
+#   3i. TSASR_CUDA_BF16_ACTS=1 (bf16 storage of the activations that only feed a GEMM; off by
+#      default): the op group bf16_acts in bf16 at bf16's tolerance (with memcheck), and the
+#      bf16 parity no worse than 3a's;
 #   4. bench_gpu_ops: matmul, attention and a Qwen2.5-0.5B-shaped layer, CUDA-event timings;
 #   5. bench_device: the paper's geometry (data2vec large + Qwen2.5-0.5B, random weights) on
 #      CUDA: SFT tokens/s, TFLOP/s and MFU on 4 x 20 s inputs, and GRPO rollouts of 8 x 512,
@@ -375,6 +378,27 @@ grep -E '^(test_sft_parity|  MISMATCH loss|     weights)' "$build/train_copy_par
 no_worse "$build/train_copy_parity.log" $r || tc="FAIL"
 step train_copy "$tc" "bf16 parity rc $r vs 3a's $brc16"
 
+# ---- 3i. bf16 storage of the activations that only feed a GEMM (TSASR_CUDA_BF16_ACTS=1, off by
+# default; implies 3h's copy): the op group bf16_acts (norms', GELU's and SwiGLU's bf16 outputs
+# bit for bit the device's own f32 rounded; x W^T and its backward on a bf16 x, with and
+# without the weights' copy) at bf16's tolerance, memcheck over it, and the bf16 parity no
+# worse than 3a's ----
+ba=ok
+ops_env "$build/bf16_acts_ops.log" bf16_acts TSASR_CUDA_GEMM=bf16 TSASR_CUDA_BF16_ACTS=1 TSASR_OPS_TOL=1e-2 || ba="FAIL"
+banote="ops: $(tail -n 1 "$build/bf16_acts_ops.log" | sed 's/^test_backend_ops: //')"
+if [ -n "$san" ]; then
+  TSASR_CUDA_GEMM=bf16 TSASR_CUDA_BF16_ACTS=1 TSASR_OPS_TOL=1e-2 san_run memcheck 45 bf16_acts \
+    "TSASR_CUDA_GEMM=bf16 TSASR_CUDA_BF16_ACTS=1: memcheck, bf16_acts group"
+  case $san_st in FAIL*) ba="FAIL" ;; esac
+  banote="$banote; memcheck: $san_sum"
+fi
+parity_env "$build/bf16_acts_parity.log" 60 "compare with 3a" TSASR_CUDA_GEMM=bf16 TSASR_CUDA_BF16_ACTS=1 \
+  TSASR_PARITY_TOL=3e-2
+r=$par_rc
+grep -E '^(test_sft_parity|  MISMATCH loss|     weights)' "$build/bf16_acts_parity.log" | head -n 10
+no_worse "$build/bf16_acts_parity.log" $r || ba="FAIL"
+step bf16_acts "$ba" "$banote; bf16 parity rc $r vs 3a's $brc16"
+
 fi # the checks
 
 if [ "$phase" != checks ]; then
@@ -420,6 +444,8 @@ if left; then
     [ "$fa" = ok ] && sv="$sv,flash"
     [ "$tc" = ok ] && sv="$sv,train_copy"
     [ "$fa" = ok ] && [ "$tc" = ok ] && sv="$sv,flash+train_copy"
+    [ "$ba" = ok ] && sv="$sv,bf16_acts"
+    [ "$fa" = ok ] && [ "$ba" = ok ] && sv="$sv,flash+bf16_acts"
     [ "$d2" = ok ] && rv="$rv,dec2"
     [ "$gr" = ok ] && rv="$rv,graphs"
     [ "$fr" = ok ] && rv="$rv,fuse"

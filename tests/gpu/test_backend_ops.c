@@ -427,6 +427,82 @@ static void c_matmul_wbf(int64_t Bt, int64_t M, int64_t K, int64_t N, int64_t wo
   bufs_free();
 }
 
+/* bf16 activation storage (op_act_dtype): x W^T (+ bias) and its backward on an x of bf16 bits
+ * (the same bits on both sides), with the training step's weights hint over W (hint = 2; on
+ * CUDA with TSASR_CUDA_BF16_ACTS=1 in the bf16 precision: cuBLAS on x and the weights' copy,
+ * dC rounded once for both backward GEMMs) or without it (x widened to f32) */
+static void c_matmul_x16(int64_t M, int64_t K, int64_t N, int hint) {
+  case_begin("matmul_x16", "M=%lld K=%lld N=%lld bf16 x, weights hint %d", (long long)M, (long long)K, (long long)N,
+             hint);
+  hb *x = mk((M * K + 1) / 2, I_RAND), *w = mk(N * K, I_RAND), *bs = mk(N, I_RAND), *c = mk(M * N, I_NAN),
+     *g = mk(M * N, I_RAND), *dx = mk(M * K, I_RAND), *dw = mk(N * K, I_RAND), *db = mk(N, I_RAND);
+  uint16_t *xb = (uint16_t *)x->c;
+  for (int64_t i = 0; i < M * K; i++) xb[i] = f32_to_bf16(2.0f * rnd_f());
+  up(x);
+  float *s_dx = snap(dx), *s_dw = snap(dw), *s_db = snap(db);
+  BOTH(d) {
+    tensor X = tv(x, d, 2, M, K, 0, 0), W = tv(w, d, 2, N, K, 0, 0), BS = tv(bs, d, 1, N, 0, 0, 0),
+           C = tv(c, d, 2, M, N, 0, 0), G = tv(g, d, 2, M, N, 0, 0), DX = tv(dx, d, 2, M, K, 0, 0),
+           DW = tv(dw, d, 2, N, K, 0, 0), DB = tv(db, d, 1, N, 0, 0, 0);
+    X.dtype = DT_BF16;
+    if (hint) RUN(d, op_weights_bf16(g_be[d], d ? w->g : w->c, N * K, 2, &g_e));
+    RUN(d, op_matmul(g_be[d], &X, &W, &BS, &C, 0, 1, 0.0f, &g_e));
+    RUN(d, op_matmul_bwd(g_be[d], &X, &W, &G, &DX, &DW, &DB, 0, 1, &g_e));
+    if (hint) RUN(d, op_weights_bf16(g_be[d], d ? w->g : w->c, N * K, 0, &g_e));
+  }
+  cmp("c", c);
+  cmp_delta("dx", dx, s_dx, 0);
+  cmp_delta("dw", dw, s_dw, 0);
+  cmp_delta("dbias", db, s_db, 0);
+  free(s_dx);
+  free(s_dw);
+  free(s_db);
+  case_end();
+  bufs_free();
+}
+
+/* bf16 activation storage of the outputs: rmsnorm, layernorm, GELU and packed SwiGLU with an f32
+ * y on both backends (compared as usual), and on the device once more with a bf16 y, which must
+ * be the device's own f32 y rounded to nearest even, bit for bit */
+static void c_out16(int64_t R, int64_t C) {
+  static const char *const nm[] = {"rmsnorm", "layernorm", "gelu", "swiglu_packed"};
+  for (int op = 0; op < 4; op++) {
+    case_begin("bf16_out", "%s %lldx%lld", nm[op], (long long)R, (long long)C);
+    int64_t xn = op == 3 ? 2 * R * C : R * C;
+    hb *x = mk(xn, I_RAND), *w = mk(C, I_RAND), *b = mk(C, I_RAND), *s1 = mk(R, I_NAN), *s2 = mk(R, I_NAN),
+       *y = mk(R * C, I_NAN), *y16 = mk((R * C + 1) / 2, I_NAN);
+    for (int k = 0; k < 3; k++) { /* k = 2: the device with y in bf16 */
+      int d = k ? 1 : 0;
+      tensor X = op == 3 ? tv(x, d, 2, R, 2 * C, 0, 0) : tv(x, d, 2, R, C, 0, 0), W = tv(w, d, 1, C, 0, 0, 0),
+             Bs = tv(b, d, 1, C, 0, 0, 0), S1 = tv(s1, d, 1, R, 0, 0, 0), S2 = tv(s2, d, 1, R, 0, 0, 0),
+             Y = k == 2 ? tv(y16, d, 2, R, C, 0, 0) : tv(y, d, 2, R, C, 0, 0);
+      if (k == 2) Y.dtype = DT_BF16;
+      if (op == 0) RUN(d, op_rmsnorm(g_be[d], &X, &W, &Y, &S1, 1e-6f, &g_e));
+      if (op == 1) RUN(d, op_layernorm(g_be[d], &X, &W, &Bs, &Y, &S1, &S2, 1e-5f, &g_e));
+      if (op == 2) RUN(d, op_act(g_be[d], ACT_GELU, &X, &Y, &g_e));
+      if (op == 3) RUN(d, op_swiglu_packed(g_be[d], &X, &Y, &g_e));
+    }
+    cmp("y", y);
+    float *yd = malloc(sizeof(float) * (size_t)(R * C));
+    uint16_t *yb = malloc(sizeof(uint16_t) * (size_t)(R * C + 1));
+    if (!yd || !yb) die("out of memory");
+    if (g_be[1]->ops->to_host(g_be[1], yd, y->g, sizeof(float) * (size_t)(R * C), &g_e) ||
+        g_be[1]->ops->to_host(g_be[1], yb, y16->g, sizeof(uint16_t) * (size_t)(R * C), &g_e)) {
+      note(" [download: %s]", g_e.msg);
+      g_case_bad = 1;
+    } else {
+      int64_t bad = 0;
+      for (int64_t i = 0; i < R * C; i++) bad += f32_to_bf16(yd[i]) != yb[i];
+      note(" bf16 y: %lld of %lld not the f32 y rounded", (long long)bad, (long long)(R * C));
+      if (bad) g_case_bad = 1;
+    }
+    free(yd);
+    free(yb);
+    case_end();
+    bufs_free();
+  }
+}
+
 /* rmsnorm in place (y = x), as the decoding step uses it */
 static void c_rms_inplace(int64_t N, int64_t C) {
   case_begin("rmsnorm", "N=%lld C=%lld in place", (long long)N, (long long)C);
@@ -1023,6 +1099,12 @@ int main(int argc, char **argv) {
   G("layernorm rmsnorm", c_norm(3, 1000, 1));
   G("layernorm rmsnorm", c_norm(64, 896, 1));
   G("layernorm rmsnorm", c_rms_inplace(8, 896));
+  /* bf16 activation storage: the outputs, and GEMMs on a bf16 x with and without the copy */
+  G("bf16_acts", c_out16(37, 96));
+  G("bf16_acts", c_out16(5, 896));
+  G("bf16_acts", c_matmul_x16(37, 96, 40, 0));
+  G("bf16_acts", c_matmul_x16(37, 96, 40, 1));
+  G("bf16_acts", c_matmul_x16(300, 896, 1152, 1));
   G("groupnorm", c_groupnorm(2, 6, 11, 3, 1));
   G("groupnorm", c_groupnorm(1, 8, 5, 8, 0));
   G("groupnorm", c_groupnorm(3, 4, 70, 1, 1));

@@ -21,6 +21,9 @@
 #include "base/jsonx.h"
 #include "fixture.h"
 #include "model/encoder.h"
+#include "tensor/cpu_act16.h"
+#include "tensor/gemm.h"
+#include "tensor/ops.h"
 #include "testutil.h"
 
 #define OUT_TOL 1e-4
@@ -516,8 +519,65 @@ static void test_frozen(void **state) {
   }
 }
 
+/* the encoder's forward and backward in the bf16 precision (every GEMM bf16) with the FFN
+ * activation (and pre-LN's LayerNorm outputs) stored in f32 and in bf16 (op_act_dtype): the
+ * GEMMs round them to bf16 either way, so the output and every gradient agree bit for bit,
+ * with a smaller arena; post-LN (data2vec), pre-LN (wav2vec2 large), data2vec 2.0 */
+static void test_bf16_storage(void **state) {
+  (void)state;
+  if (gemm_set_precision("bf16") != TS_OK) skip(); /* no bf16 GEMM on this machine: nothing stored in bf16 */
+  gemm_bf16_all(1);
+  int was = cpu_act_bf16();
+  static const char *const names[] = {"d2v", "w2v_large", "d2v2"};
+  for (int f = 0; f < 3; f++) {
+    char dir[1024];
+    fx_dir(dir, sizeof dir, names[f]);
+    loaded lm;
+    ts_err e;
+    if (load_model(&lm, dir, NULL, &e)) fail_msg("%s", e.msg);
+    fixture fx;
+    assert_int_equal(fx_load(&fx, "encoder", names[f]), 0);
+    int64_t nw;
+    const float *wav = fx_tensor(&fx, "wav", &nw), *dout = fx_tensor(&fx, "dout", NULL);
+    const cJSON *jl = fx_value(&fx, "len");
+    int64_t B = cJSON_GetArraySize(jl), len[8];
+    for (int64_t b = 0; b < B; b++) len[b] = (int64_t)cJSON_GetArrayItem(jl, (int)b)->valuedouble;
+    float *out[2], *g[2];
+    size_t peak[2];
+    int64_t nout = 0;
+    for (int k = 0; k < 2; k++) {
+      cpu_set_act_bf16(k);
+      assert_int_equal(op_act_dtype(be_cpu()), k ? DT_BF16 : DT_F32);
+      arena ar;
+      arena_init(&ar, 1 << 20);
+      enc_acts a;
+      pset_zero_grad(&lm.ps);
+      if (enc_forward(&lm.m, B, nw / B, wav, len, &a, &ar, &e) || enc_backward(&lm.m, &a, dout, &ar, &e))
+        fail_msg("%s: %s", names[f], e.msg);
+      nout = a.T * B * lm.c.C;
+      out[k] = malloc(sizeof(float) * (size_t)nout);
+      memcpy(out[k], a.out, sizeof(float) * (size_t)nout);
+      g[k] = malloc(sizeof(float) * (size_t)lm.ps.total);
+      memcpy(g[k], lm.ps.g, sizeof(float) * (size_t)lm.ps.total);
+      peak[k] = ar.peak;
+      arena_free(&ar);
+    }
+    if (memcmp(out[0], out[1], sizeof(float) * (size_t)nout)) fail_msg("%s: output differs with bf16 storage", names[f]);
+    for (int i = 0; i < lm.ps.n; i++)
+      if (memcmp(g[0] + lm.ps.v[i].off, g[1] + lm.ps.v[i].off, sizeof(float) * (size_t)lm.ps.v[i].n))
+        fail_msg("%s: gradient %s differs with bf16 storage", names[f], lm.ps.v[i].name);
+    if (!(peak[1] < peak[0])) fail_msg("%s: arena peak %zu with bf16 storage, %zu without", names[f], peak[1], peak[0]);
+    for (int k = 0; k < 2; k++) free(out[k]), free(g[k]);
+    fx_free(&fx);
+    pset_free(&lm.ps);
+  }
+  cpu_set_act_bf16(was);
+  gemm_bf16_all(0);
+  assert_int_equal(gemm_set_precision("f32"), TS_OK);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_bf16_storage),
       cmocka_unit_test(test_data2vec_audio),   cmocka_unit_test(test_wav2vec2_base),
       cmocka_unit_test(test_wav2vec2_large),   cmocka_unit_test(test_data2vec2),
       cmocka_unit_test(test_checkpoint_errors), cmocka_unit_test(test_checkpoint_variants),
