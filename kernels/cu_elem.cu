@@ -1,6 +1,11 @@
 // cu_elem.cu — CUDA elementwise ops: fill, copy, axpby, add, mul, activations and row softmax
-// (forward and backward; backward ops add into their gradients). SwiGLU is in cu_proj.cu.
+// (forward and backward; backward ops add into their gradients). The activation kernels are in
+// cu_act.cuh, SwiGLU in cu_proj.cu.
 #include "cu_common.h"
+#include "cu_act.cuh"
+
+static_assert((int)CU_ACT_GELU == (int)ACT_GELU && (int)CU_ACT_RELU == (int)ACT_RELU && (int)CU_ACT_SILU == (int)ACT_SILU,
+              "cu_act.cuh's kinds are act_kind's");
 
 __global__ void k_fill(float *x, int64_t n, float v) {
   CU_LOOP(i, n) x[i] = v;
@@ -21,37 +26,6 @@ __global__ void k_mul_bwd(const float *a, const float *b, const float *g, float 
   }
 }
 
-/* yb: y as a bf16 activation (op_act_dtype) instead of f32 y */
-__global__ void k_act(int kind, const float *x, float *y, unsigned short *yb, int64_t n) {
-  CU_LOOP(i, n) {
-    float v = x[i], r;
-    if (kind == ACT_GELU)
-      r = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
-    else if (kind == ACT_RELU)
-      r = v > 0.0f ? v : 0.0f;
-    else
-      r = v * d_sigmoid(v);
-    if (yb)
-      yb[i] = cu_bf16_bits(r);
-    else
-      y[i] = r;
-  }
-}
-__global__ void k_act_bwd(int kind, const float *x, const float *g, float *dx, int64_t n) {
-  CU_LOOP(i, n) {
-    float v = x[i];
-    if (kind == ACT_GELU) {
-      float cdf = 0.5f * (1.0f + erff(v * 0.70710678118654752f));
-      float pdf = 0.3989422804014327f * expf(-0.5f * v * v);
-      dx[i] += g[i] * (cdf + v * pdf);
-    } else if (kind == ACT_RELU) {
-      dx[i] += v > 0.0f ? g[i] : 0.0f;
-    } else {
-      float s = d_sigmoid(v);
-      dx[i] += g[i] * s * (1.0f + v * (1.0f - s));
-    }
-  }
-}
 /* one block per row */
 __global__ void k_softmax(const float *x, float *y, int64_t C) {
   const float *xr = x + blockIdx.x * C;

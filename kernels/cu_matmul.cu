@@ -83,7 +83,7 @@ static int cu_smallm_nt(const float *x, const W *w4, const float *bias, float *y
 }
 
 /* The bf16 copy of the weights (decoding's, on = 1; a training step's, on = 2, only with
- * TSASR_CUDA_TRAIN_COPY=1, kept allocated between steps): in the bf16 precision, on rounds the n parameters
+ * TSASR_CUDA_TRAIN_COPY=1 or TSASR_CUDA_BF16_ACTS=1, kept allocated between steps): in the bf16 precision, on rounds the n parameters
  * at w into a device copy (~1 ms per GB of f32 on an H100) that x W^T then reads for weights
  * inside [w, w + n): cuBLAS on bf16 operands (x rounded too: the rounding FAST_16BF applies
  * to both anyway; products and sums stay f32), or the small-row kernel with the decoding
@@ -93,13 +93,15 @@ static int cu_smallm_nt(const float *x, const W *w4, const float *bias, float *y
  * for it, TSASR_CUDA_WEIGHT_COPY=0) leaves the f32 weights in use. */
 int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
   cu_ctx *c = cu_of(be);
-  /* a training step without TSASR_CUDA_TRAIN_COPY=1: its bracket changes nothing (a copy a
-   * generate call made stays) */
+  /* a training step without TSASR_CUDA_TRAIN_COPY=1 or TSASR_CUDA_BF16_ACTS=1: its bracket
+   * changes nothing (a copy a generate call made stays) */
   if (on == 2 && !c->train_copy && !c->act16) {
     c->tnop = 1;
     return TS_OK;
   }
-  if (on == 1 && c->tnop) { /* a generate call inside such a step: no copy either */
+  if (on == 1 && (c->tnop || (c->won && c->wkeep && w == c->w && n == c->wn))) {
+    /* a generate call inside such a step (no copy either), or inside a step whose copy covers
+     * the same weights (that copy serves, and stays for the rest of the step) */
     c->gnop = 1;
     return TS_OK;
   }
@@ -274,7 +276,9 @@ int cu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *d
   if (dbias) TS_TRY(cu_colsum_add(g, cu_f(dbias), gc.batch * M, N));
   int fold = gb.batch == 1 && !ta; /* batches folded into M */
   if (a->dtype == DT_BF16 && db) {
-    if (fold && tb && K > 0) /* x W^T: both products on bf16 operands (bf16_bwd) */
+    /* x W^T in the bf16 precision: both products on bf16 operands (in another precision a bf16 x
+     * is only stored so: its values widened, the GEMMs as they are) */
+    if (fold && tb && K > 0 && cu_of(be)->gemm == TS_GEMM_BF16)
       return cu_matmul_bwd16(be, (const unsigned short *)a->data, bp, g, da, db, gc.batch * M, N, K);
     TS_TRY(cu_widen(be, a, &ap)); /* another form: a's exact values in f32 */
   }

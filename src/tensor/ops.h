@@ -104,7 +104,8 @@ ts_dtype op_act_dtype(backend *be);
 
 /* The hint of be_ops.weights_bf16: on = 1 (decoding) or 2 (a training step's forward and
  * backward), the n parameters at w stay unchanged until the call with on = 0 (a backend may
- * read a bf16 copy meanwhile; CUDA makes one for on = 2 only with TSASR_CUDA_TRAIN_COPY=1).
+ * read a bf16 copy meanwhile; CUDA makes one for on = 2 only with TSASR_CUDA_TRAIN_COPY=1 or
+ * TSASR_CUDA_BF16_ACTS=1).
  * devsim reports an optimizer step on them while it is on. */
 int op_weights_bf16(backend *be, const float *w, int64_t n, int on, ts_err *e);
 

@@ -1,7 +1,9 @@
 // test_proj_emu.cpp — the kernels around the stacked projections (kernels/cu_proj.cuh) run
 // under the SIMT emulator against double-precision references: split_heads with and without
 // RoPE, merge_heads (its backward: heads put back, rotated back), SwiGLU on separate and on
-// packed [gate | up] rows, forward and backward (gradients added to random starting values).
+// packed [gate | up] rows, forward and backward (gradients added to random starting values);
+// the activations (kernels/cu_act.cuh: GELU, ReLU, SiLU) forward and backward; the bf16-only
+// outputs (a bf16 activation) bit for bit the f32 output's rounding.
 // f32 kernels: normalised error <= 1e-6 (the rotation's angle as the host computes it). Exit 0
 // when every case passes.
 #include <cmath>
@@ -10,6 +12,7 @@
 
 #include "simt.h"
 #include "simt_test.h"
+#include "../../../kernels/cu_act.cuh"
 #include "../../../kernels/cu_proj.cuh"
 
 static int g_fail;
@@ -125,6 +128,42 @@ static void run_swiglu(int N, int H, int packed) {
   check(what, e, err);
 }
 
+/* one activation over n values: f32 y, bf16 y (the same bits as y's rounding), dx added */
+static void run_act(int kind, int64_t n) {
+  std::vector<float> x((size_t)n), y((size_t)n, NAN), g((size_t)n), dx((size_t)n);
+  for (auto &t : x) t = g_rng.sym() * 4.0f;
+  for (auto &t : g) t = g_rng.sym();
+  for (auto &t : dx) t = g_rng.sym();
+  std::vector<float> dx0 = dx;
+  std::vector<unsigned short> yb((size_t)n, 0xffff);
+  long err = simt::launch(dim3(blocks(n)), dim3(256), 0, [&] { k_act(kind, x.data(), y.data(), nullptr, n); });
+  err += simt::launch(dim3(blocks(n)), dim3(256), 0, [&] { k_act(kind, x.data(), nullptr, yb.data(), n); });
+  err += simt::launch(dim3(blocks(n)), dim3(256), 0, [&] { k_act_bwd(kind, x.data(), g.data(), dx.data(), n); });
+  std::vector<double> ry((size_t)n), rdx((size_t)n);
+  for (int64_t i = 0; i < n; i++) {
+    double v = x[(size_t)i], s = 1.0 / (1.0 + std::exp(-v)), d;
+    if (kind == CU_ACT_GELU) {
+      double cdf = 0.5 * (1.0 + std::erf(v / std::sqrt(2.0)));
+      ry[(size_t)i] = v * cdf;
+      d = cdf + v * std::exp(-0.5 * v * v) / std::sqrt(2.0 * M_PI);
+    } else if (kind == CU_ACT_RELU) {
+      ry[(size_t)i] = v > 0 ? v : 0;
+      d = v > 0 ? 1 : 0;
+    } else {
+      ry[(size_t)i] = v * s;
+      d = s * (1.0 + v * (1.0 - s));
+    }
+    rdx[(size_t)i] = dx0[(size_t)i] + g[(size_t)i] * d;
+  }
+  long bad16 = 0;
+  for (int64_t i = 0; i < n; i++) bad16 += yb[(size_t)i] != simt_bf16_bits(y[(size_t)i]);
+  if (bad16) printf("  bf16-only output: %ld values not y's rounding\n", bad16), err += bad16;
+  static const char *const nm[] = {"gelu", "relu", "silu"};
+  char what[64];
+  snprintf(what, sizeof what, "act %s n=%lld (fwd f32 and bf16, bwd)", nm[kind], (long long)n);
+  check(what, std::max(simt_nerr(y, ry), simt_nerr(dx, rdx)), err);
+}
+
 int main() {
   for (uint64_t seed : {0ull, 0x2545f4914f6cdd1dull}) {
     simt::set_schedule(seed);
@@ -135,6 +174,7 @@ int main() {
     run_heads(8, 14, 2, 64, 1, true); /* a decoding step of 8 rows into the KV cache */
     run_swiglu(3, 300, 1);
     run_swiglu(5, 77, 0);
+    for (int kind = 0; kind < 3; kind++) run_act(kind, 1000);
   }
   printf("test_proj_emu: %s\n", g_fail ? "FAIL" : "PASS");
   return g_fail;
