@@ -1,7 +1,12 @@
-/* cpu_act16.h — bf16 activation storage on the CPU backend (cpu_act16.c): the policy behind
- * op_act_dtype, and the f32 scratch views the ops compute through. */
+/* cpu_act16.h — bf16 activation storage on the CPU backend: the policy behind op_act_dtype
+ * (cpu_act16.c), and the store the ops' kernels write an output element with (f32, or rounded
+ * to bf16 nearest even as f32_to_bf16 does, NaN kept quiet). The GEMMs take a bf16 x through
+ * gemm_mp16 (gemm.h). */
 #ifndef TS_CPU_ACT16_H
 #define TS_CPU_ACT16_H
+
+#include <stdint.h>
+#include <string.h>
 
 #include "tensor/backend.h"
 
@@ -11,11 +16,24 @@ int cpu_act_bf16(void);
 /* DT_BF16 in the bf16 GEMM precision with the setting on, else DT_F32 (CPU and devsim) */
 ts_dtype cpu_act_dtype(backend *be);
 
-/* y (bf16): f is set to an f32 view of y's shape on scratch for the op's kernel to write;
- * cpu_act16_store then rounds it into y. -1 when out of memory. */
-int cpu_act16_out(const tensor *y, tensor *f);
-void cpu_act16_store(const tensor *f, tensor *y);
-/* a (bf16): f is set to a's values widened to f32 on scratch; -1 when out of memory */
-int cpu_act16_in(const tensor *a, tensor *f);
+static inline uint16_t cpu_bf16(float f) {
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
+  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+/* an output y: yp (f32) or yh (bf16 bits), the other NULL; CPU_STORE writes element i */
+#define CPU_OUT(y, yp, yh)                                               \
+  uint16_t *yh = (y)->dtype == DT_BF16 ? (uint16_t *)(y)->data : NULL; \
+  float *yp = yh ? NULL : (float *)(y)->data
+#define CPU_STORE(yp, yh, i, v)      \
+  do {                               \
+    float v_ = (v);                  \
+    if (yh)                          \
+      (yh)[i] = cpu_bf16(v_);        \
+    else                             \
+      (yp)[i] = v_;                  \
+  } while (0)
 
 #endif

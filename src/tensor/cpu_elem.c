@@ -86,15 +86,8 @@ static inline void gelu_erf_block(const float *x, int64_t n, int64_t i0, float *
 }
 
 int cpu_act(backend *be, act_kind k, const tensor *x, tensor *y) {
-  if (y->dtype == DT_BF16) { /* a bf16 activation: computed in f32, then rounded */
-    tensor f;
-    if (cpu_act16_out(y, &f)) return TS_ENOMEM;
-    int rc = cpu_act(be, k, x, &f);
-    cpu_act16_store(&f, y);
-    return rc;
-  }
   const float *xp = cpu_f(x);
-  float *yp = cpu_f(y);
+  CPU_OUT(y, yp, yh);
   int64_t n = tensor_numel(x);
   switch (k) {
     case ACT_GELU:
@@ -103,16 +96,16 @@ int cpu_act(backend *be, act_kind k, const tensor *x, tensor *y) {
         float e[GELU_W];
         int m;
         gelu_erf_block(xp, n, b * GELU_W, e, &m);
-        for (int j = 0; j < m; j++) yp[b * GELU_W + j] = 0.5f * xp[b * GELU_W + j] * (1.0f + e[j]);
+        for (int j = 0; j < m; j++) CPU_STORE(yp, yh, b * GELU_W + j, 0.5f * xp[b * GELU_W + j] * (1.0f + e[j]));
       }
       break;
     case ACT_RELU:
 #pragma omp parallel for if (n > 65536)
-      for (int64_t i = 0; i < n; i++) yp[i] = xp[i] > 0.0f ? xp[i] : 0.0f;
+      for (int64_t i = 0; i < n; i++) CPU_STORE(yp, yh, i, xp[i] > 0.0f ? xp[i] : 0.0f);
       break;
     case ACT_SILU:
 #pragma omp parallel for if (n > 16384)
-      for (int64_t i = 0; i < n; i++) yp[i] = xp[i] * act_sigmoid(xp[i]);
+      for (int64_t i = 0; i < n; i++) CPU_STORE(yp, yh, i, xp[i] * act_sigmoid(xp[i]));
       break;
   }
   return TS_OK;
@@ -156,21 +149,14 @@ int cpu_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tens
 
 /* separate gate and up (N,H), or packed rows [gate | up] (N,2H) when up is NULL */
 int cpu_swiglu(backend *be, const tensor *gate, const tensor *up, tensor *y) {
-  if (y->dtype == DT_BF16) { /* a bf16 activation: computed in f32, then rounded */
-    tensor f;
-    if (cpu_act16_out(y, &f)) return TS_ENOMEM;
-    int rc = cpu_swiglu(be, gate, up, &f);
-    cpu_act16_store(&f, y);
-    return rc;
-  }
   int64_t H = cpu_last(y), rows = H ? tensor_numel(y) / H : 0, ld = up ? H : 2 * H;
   const float *gp = cpu_f(gate), *up_ = up ? cpu_f(up) : gp + H;
-  float *yp = cpu_f(y);
+  CPU_OUT(y, yp, yh);
 #pragma omp parallel for if (rows * H > 16384)
   for (int64_t r = 0; r < rows; r++)
     for (int64_t j = 0; j < H; j++) {
       float gv = gp[r * ld + j];
-      yp[r * H + j] = gv * act_sigmoid(gv) * up_[r * ld + j];
+      CPU_STORE(yp, yh, r * H + j, gv * act_sigmoid(gv) * up_[r * ld + j]);
     }
   return TS_OK;
 }

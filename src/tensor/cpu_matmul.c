@@ -1,7 +1,7 @@
-/* cpu_matmul.c — batched matmul with optional transposes and bias, and its backward. */
+/* cpu_matmul.c — batched matmul with optional transposes and bias, and its backward; x (a, not
+ * transposed) may be a bf16 activation (op_act_dtype), which gemm_mp16 takes as it is. */
 #include <string.h>
 
-#include "tensor/cpu_act16.h"
 #include "tensor/cpu_ops.h"
 #include "tensor/gemm.h"
 
@@ -18,17 +18,22 @@ static mm_geom mm_geom_of(const tensor *t) {
   return g;
 }
 
+/* a's storage: f32, or bf16 bits (an activation stored in bf16, op_act_dtype; never transposed);
+ * AP(i) is its i-th element */
+#define A16 (a->dtype == DT_BF16)
+#define MM_TRY(x)         \
+  do {                    \
+    int rc_ = (x);        \
+    if (rc_) return rc_;  \
+  } while (0)
+#define AP(i) ((const void *)((const char *)a->data + (size_t)(i) * (A16 ? 2 : 4)))
+
 int cpu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias, tensor *c, int ta,
                 int tb, float beta) {
-  if (a->dtype == DT_BF16) { /* a bf16 activation: its exact values widened to f32 */
-    tensor f;
-    if (cpu_act16_in(a, &f)) return TS_ENOMEM;
-    return cpu_matmul(be, &f, b, bias, c, ta, tb, beta);
-  }
   mm_geom ga = mm_geom_of(a), gb = mm_geom_of(b), gc = mm_geom_of(c);
   int64_t M = gc.rows, N = gc.cols, K = ta ? ga.rows : ga.cols;
   float *cp = cpu_f(c);
-  const float *ap = cpu_f(a), *bp = cpu_f(b);
+  const float *bp = cpu_f(b);
   if (bias) {
     const float *bs = cpu_f(bias);
     int64_t rows = gc.batch * M;
@@ -44,29 +49,22 @@ int cpu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias
   }
   if (gb.batch == 1 && !ta) {
     /* one GEMM over all batches: A rows are contiguous across the batch */
-    gemm_mp(0, tb, (int)(gc.batch * M), (int)N, (int)K, 1.0f, ap, (int)K, bp, (int)gb.cols, beta, cp,
-             (int)N);
-    return TS_OK;
+    return gemm_mp16(0, tb, (int)(gc.batch * M), (int)N, (int)K, 1.0f, AP(0), A16, (int)K, bp, 0, (int)gb.cols,
+                     beta, cp, (int)N);
   }
   for (int64_t i = 0; i < gc.batch; i++) {
-    const float *ai = ap + (ga.batch == 1 ? 0 : i) * ga.rows * ga.cols;
     const float *bi = bp + (gb.batch == 1 ? 0 : i) * gb.rows * gb.cols;
-    gemm_mp(ta, tb, (int)M, (int)N, (int)K, 1.0f, ai, (int)ga.cols, bi, (int)gb.cols, beta,
-             cp + i * M * N, (int)N);
+    MM_TRY(gemm_mp16(ta, tb, (int)M, (int)N, (int)K, 1.0f, AP((ga.batch == 1 ? 0 : i) * ga.rows * ga.cols), A16,
+                     (int)ga.cols, bi, 0, (int)gb.cols, beta, cp + i * M * N, (int)N));
   }
   return TS_OK;
 }
 
 int cpu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da,
                     tensor *db, tensor *dbias, int ta, int tb) {
-  if (a->dtype == DT_BF16 && db) { /* only dB reads a: widened as in cpu_matmul */
-    tensor f;
-    if (cpu_act16_in(a, &f)) return TS_ENOMEM;
-    return cpu_matmul_bwd(be, &f, b, dc, da, db, dbias, ta, tb);
-  }
   mm_geom ga = mm_geom_of(a), gb = mm_geom_of(b), gc = mm_geom_of(dc);
   int64_t M = gc.rows, N = gc.cols, K = ta ? ga.rows : ga.cols;
-  const float *ap = cpu_f(a), *bp = cpu_f(b), *g = cpu_f(dc);
+  const float *bp = cpu_f(b), *g = cpu_f(dc);
   int lda = (int)ga.cols, ldb = (int)gb.cols;
   if (dbias) {
     float *dbs = cpu_f(dbias);
@@ -79,7 +77,7 @@ int cpu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *
     }
   }
   int fold = gb.batch == 1 && !ta; /* batches folded into M */
-  if (da) {
+  if (da) { /* (does not read a) */
     float *dap = cpu_f(da);
     if (fold) {
       /* dA (BM,K) += dC (BM,N) op(B)^T */
@@ -100,19 +98,20 @@ int cpu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *
     float *dbp = cpu_f(db);
     if (fold) {
       if (!tb) /* dB (K,N) += A^T dC over all rows */
-        gemm_mp(1, 0, (int)K, (int)N, (int)(gc.batch * M), 1.0f, ap, (int)K, g, (int)N, 1.0f, dbp, ldb);
-      else /* dB stored (N,K) += dC^T A */
-        gemm_mp(1, 0, (int)N, (int)K, (int)(gc.batch * M), 1.0f, g, (int)N, ap, (int)K, 1.0f, dbp, ldb);
-    } else {
-      for (int64_t i = 0; i < gc.batch; i++) {
-        const float *ai = ap + (ga.batch == 1 ? 0 : i) * ga.rows * ga.cols;
-        const float *gi = g + i * M * N;
-        float *dbi = dbp + (gb.batch == 1 ? 0 : i) * gb.rows * gb.cols;
-        if (!tb) /* dB (K,N) += op(A)^T dC */
-          gemm_mp(!ta, 0, (int)K, (int)N, (int)M, 1.0f, ai, lda, gi, (int)N, 1.0f, dbi, ldb);
-        else /* dB stored (N,K) += dC^T op(A) */
-          gemm_mp(1, ta, (int)N, (int)K, (int)M, 1.0f, gi, (int)N, ai, lda, 1.0f, dbi, ldb);
-      }
+        return gemm_mp16(1, 0, (int)K, (int)N, (int)(gc.batch * M), 1.0f, AP(0), A16, (int)K, g, 0, (int)N, 1.0f,
+                         dbp, ldb);
+      /* dB stored (N,K) += dC^T A */
+      return gemm_mp16(1, 0, (int)N, (int)K, (int)(gc.batch * M), 1.0f, g, 0, (int)N, AP(0), A16, (int)K, 1.0f, dbp,
+                       ldb);
+    }
+    for (int64_t i = 0; i < gc.batch; i++) {
+      const void *ai = AP((ga.batch == 1 ? 0 : i) * ga.rows * ga.cols);
+      const float *gi = g + i * M * N;
+      float *dbi = dbp + (gb.batch == 1 ? 0 : i) * gb.rows * gb.cols;
+      if (!tb) /* dB (K,N) += op(A)^T dC */
+        MM_TRY(gemm_mp16(!ta, 0, (int)K, (int)N, (int)M, 1.0f, ai, A16, lda, gi, 0, (int)N, 1.0f, dbi, ldb));
+      else /* dB stored (N,K) += dC^T op(A) */
+        MM_TRY(gemm_mp16(1, ta, (int)N, (int)K, (int)M, 1.0f, gi, 0, (int)N, ai, A16, lda, 1.0f, dbi, ldb));
     }
   }
   return TS_OK;

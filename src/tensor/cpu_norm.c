@@ -22,16 +22,10 @@ static void norm_reduce(float *dst, const float *part, int nth, int64_t C) {
 
 int cpu_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
                    tensor *mean, tensor *rstd, float eps) {
-  if (y->dtype == DT_BF16) { /* a bf16 activation: computed in f32, then rounded */
-    tensor f;
-    if (cpu_act16_out(y, &f)) return TS_ENOMEM;
-    int rc = cpu_layernorm(be, x, w, b, &f, mean, rstd, eps);
-    cpu_act16_store(&f, y);
-    return rc;
-  }
   int64_t N = cpu_rows(x), C = cpu_last(x);
   const float *xp = cpu_f(x), *wp = cpu_f(w), *bp = cpu_f(b);
-  float *yp = cpu_f(y), *mp = cpu_f(mean), *rp = cpu_f(rstd);
+  float *mp = cpu_f(mean), *rp = cpu_f(rstd);
+  CPU_OUT(y, yp, yh);
 #pragma omp parallel for if (N * C > 16384)
   for (int64_t i = 0; i < N; i++) {
     const float *xr = xp + i * C;
@@ -44,10 +38,9 @@ int cpu_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b
       v += (double)d * d;
     }
     float r = 1.0f / sqrtf((float)(v / C) + eps);
-    float *yr = yp + i * C;
     for (int64_t c = 0; c < C; c++) {
       float n = (xr[c] - m) * r;
-      yr[c] = n * (wp ? wp[c] : 1.0f) + (bp ? bp[c] : 0.0f);
+      CPU_STORE(yp, yh, i * C + c, n * (wp ? wp[c] : 1.0f) + (bp ? bp[c] : 0.0f));
     }
     if (mp) mp[i] = m;
     if (rp) rp[i] = r;
@@ -190,24 +183,17 @@ int cpu_layernorm_ch_bwd(backend *be, const tensor *x, const tensor *w, const te
 }
 
 int cpu_rmsnorm(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps) {
-  if (y->dtype == DT_BF16) { /* a bf16 activation: computed in f32, then rounded */
-    tensor f;
-    if (cpu_act16_out(y, &f)) return TS_ENOMEM;
-    int rc = cpu_rmsnorm(be, x, w, &f, rstd, eps);
-    cpu_act16_store(&f, y);
-    return rc;
-  }
   int64_t N = cpu_rows(x), C = cpu_last(x);
   const float *xp = cpu_f(x), *wp = cpu_f(w);
-  float *yp = cpu_f(y), *rp = cpu_f(rstd);
+  float *rp = cpu_f(rstd);
+  CPU_OUT(y, yp, yh);
 #pragma omp parallel for if (N * C > 16384)
   for (int64_t i = 0; i < N; i++) {
     const float *xr = xp + i * C;
     double s = 0;
     for (int64_t c = 0; c < C; c++) s += (double)xr[c] * xr[c];
     float r = 1.0f / sqrtf((float)(s / C) + eps);
-    float *yr = yp + i * C;
-    for (int64_t c = 0; c < C; c++) yr[c] = xr[c] * r * (wp ? wp[c] : 1.0f);
+    for (int64_t c = 0; c < C; c++) CPU_STORE(yp, yh, i * C + c, xr[c] * r * (wp ? wp[c] : 1.0f));
     if (rp) rp[i] = r;
   }
   return TS_OK;

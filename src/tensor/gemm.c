@@ -1,9 +1,11 @@
 /* gemm.c — GEMM dispatch (OpenBLAS) and the built-in blocked fallback kernel. */
 #include "tensor/gemm.h"
+#include "tensor/cpu_scratch.h"
 #include "tensor/par.h"
 #include "base/err.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -101,13 +103,51 @@ int gemm_set_precision(const char *name) {
 
 const char *gemm_precision(void) { return atomic_load(&g_bf16) ? "bf16" : "f32"; }
 
+/* whether gemm_mp sends this GEMM to the bf16 kernel */
+static int gemm_wants_bf16(int M, int N, int K) {
+  return atomic_load(&g_bf16) && M > 0 && N > 0 && K > 0 &&
+         (atomic_load(&g_bf16_all) ||
+          (M >= GEMM_BF16_MIN_MN && N >= GEMM_BF16_MIN_MN && (int64_t)M * N * K >= GEMM_BF16_MIN_MACS));
+}
+
 void gemm_mp(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
              const float *B, int ldb, float beta, float *C, int ldc) {
-  if (atomic_load(&g_bf16) && M > 0 && N > 0 && K > 0 &&
-      (atomic_load(&g_bf16_all) ||
-       (M >= GEMM_BF16_MIN_MN && N >= GEMM_BF16_MIN_MN && (int64_t)M * N * K >= GEMM_BF16_MIN_MACS))) {
+  if (gemm_wants_bf16(M, N, K)) {
     int rc = gemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     if (rc != -1) return; /* done, or (-2, counted) failed after writing part of C */
   }
   gemm_f32(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* the stored rows x cols block of bf16 bits src (leading dimension ld) widened into scratch,
+ * dense (leading dimension cols); NULL when out of memory */
+static const float *gemm_widen(const uint16_t *src, int rows, int cols, int ld) {
+  float *d = cpu_scratch(SCRATCH_ACT16, (size_t)rows * (size_t)cols + 1);
+  if (!d) return NULL;
+#pragma omp parallel for schedule(static) if ((int64_t)rows * cols > 65536 && !par_in_parallel())
+  for (int r = 0; r < rows; r++)
+    for (int c = 0; c < cols; c++) {
+      uint32_t u = (uint32_t)src[(size_t)r * ld + c] << 16;
+      memcpy(&d[(size_t)r * cols + c], &u, sizeof u);
+    }
+  return d;
+}
+
+int gemm_mp16(int ta, int tb, int M, int N, int K, float alpha, const void *A, int a16, int lda, const void *B,
+              int b16, int ldb, float beta, float *C, int ldc) {
+  if (a16 && b16) return TS_EARG; /* one scratch buffer: one bf16 operand */
+  if (gemm_wants_bf16(M, N, K)) {
+    int rc = gemm_bf16_ex(ta, tb, M, N, K, alpha, A, a16, lda, B, b16, ldb, beta, C, ldc);
+    if (rc != -1) return 0;
+  }
+  const float *a = A, *b = B;
+  if (M > 0 && N > 0 && K > 0 && (a16 || b16)) { /* one operand in bf16 (the scratch holds one) */
+    int ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
+    if (a16 && !(a = gemm_widen(A, ar, ac, lda))) return TS_ENOMEM;
+    if (a16) lda = ac;
+    if (b16 && !(b = gemm_widen(B, br, bc, ldb))) return TS_ENOMEM;
+    if (b16) ldb = bc;
+  }
+  gemm_f32(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, C, ldc);
+  return 0;
 }

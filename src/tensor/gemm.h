@@ -33,6 +33,13 @@ const char *gemm_precision(void);
 #define GEMM_BF16_MIN_MN 64
 void gemm_mp(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
              const float *B, int ldb, float beta, float *C, int ldc);
+/* gemm_mp with one operand stored as bf16 bits (a16 or b16; an activation stored in bf16,
+ * op_act_dtype): where gemm_mp would take the bf16 GEMM, its bits go in as they are (no
+ * rounding pass); where it would take gemm_f32, the operand is widened (exactly) into the
+ * calling thread's SCRATCH_ACT16 buffer first. The result is gemm_mp's on the widened values.
+ * 0, TS_ENOMEM (C untouched) when the scratch cannot grow, TS_EARG when both are bf16. */
+int gemm_mp16(int ta, int tb, int M, int N, int K, float alpha, const void *A, int a16, int lda, const void *B,
+              int b16, int ldb, float beta, float *C, int ldc);
 long gemm_bf16_fallbacks(void);
 long gemm_bf16_errors(void);
 /* Reference runs only (slow): in bf16 mode every GEMM goes to gemm_bf16, whatever its size,
@@ -44,6 +51,9 @@ void gemm_bf16_all(int on);
  * fallback); -2 when it failed part way (counted as an error). */
 int gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc);
+/* the same with either operand given as bf16 bits (a16, b16), copied instead of rounded */
+int gemm_bf16_ex(int ta, int tb, int M, int N, int K, float alpha, const void *A, int a16, int lda,
+                 const void *B, int b16, int ldb, float beta, float *C, int ldc);
 int gemm_bf16_available(void);
 /* "oneDNN 2.6.3 (AMX)" or the reason there is no bf16 GEMM, into buf (n bytes) */
 void gemm_bf16_describe(char *buf, size_t n);

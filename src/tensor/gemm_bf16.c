@@ -44,6 +44,28 @@ static void gemm_round_bf16(const float *src, int rows, int cols, int ld, uint16
   }
 }
 
+/* The same block of src stored as bf16 bits already (a bf16 activation): copied, not rounded. */
+static void gemm_copy_bf16(const uint16_t *src, int rows, int cols, int ld, uint16_t *dst, int prows, int prow) {
+#pragma omp parallel for schedule(static) if ((int64_t)prows * prow > 32768 && !par_in_parallel())
+  for (int r = 0; r < prows; r++) {
+    uint16_t *d = dst + (size_t)r * prow;
+    if (r >= rows) {
+      memset(d, 0, sizeof *d * (size_t)prow);
+      continue;
+    }
+    memcpy(d, src + (size_t)r * ld, sizeof *d * (size_t)cols);
+    if (prow > cols) memset(d + cols, 0, sizeof *d * (size_t)(prow - cols));
+  }
+}
+
+/* an operand into its padded bf16 buffer: rounded from f32, or copied when it is bf16 (is16) */
+static void gemm_pack(const void *src, int is16, int rows, int cols, int ld, uint16_t *dst, int prows, int prow) {
+  if (is16)
+    gemm_copy_bf16(src, rows, cols, ld, dst, prows, prow);
+  else
+    gemm_round_bf16(src, rows, cols, ld, dst, prows, prow);
+}
+
 #ifdef TS_HAVE_DNNL
 #include <oneapi/dnnl/dnnl.h>
 #include <pthread.h>
@@ -179,11 +201,11 @@ static void gemm_combine(const float *T, int ldt, int rows, int cols, float beta
   }
 }
 
-static int gemm_bf16_run(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
-                         int ldb, float beta, float *C, int ldc) {
+static int gemm_bf16_run(int ta, int tb, int M, int N, int K, float alpha, const void *A, int a16, int lda,
+                         const void *B, int b16, int ldb, float beta, float *C, int ldc) {
   if (M <= 0 || N <= 0) return 0;
-  if (K <= 0 || alpha == 0.0f) { /* nothing to multiply: C = beta C, as BLAS defines it */
-    gemm_f32_builtin(ta, tb, M, N, 0, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (K <= 0 || alpha == 0.0f) { /* nothing to multiply: C = beta C, as BLAS defines it (A and B unread) */
+    gemm_f32_builtin(ta, tb, M, N, 0, alpha, NULL, lda, NULL, ldb, beta, C, ldc);
     return 0;
   }
   if (!gemm_bf16_available()) return -1;
@@ -193,13 +215,13 @@ static int gemm_bf16_run(int ta, int tb, int M, int N, int K, float alpha, const
   uint16_t *b = (uint16_t *)cpu_scratch(SCRATCH_GEMM_B, ((size_t)Kp * N + 1) / 2);
   if (!a || !b) return -1;
   if (ta)
-    gemm_round_bf16(A, K, M, lda, a, Kp, Mp);
+    gemm_pack(A, a16, K, M, lda, a, Kp, Mp);
   else
-    gemm_round_bf16(A, M, K, lda, a, Mp, Kp);
+    gemm_pack(A, a16, M, K, lda, a, Mp, Kp);
   if (tb)
-    gemm_round_bf16(B, N, K, ldb, b, N, Kp);
+    gemm_pack(B, b16, N, K, ldb, b, N, Kp);
   else
-    gemm_round_bf16(B, K, N, ldb, b, Kp, N);
+    gemm_pack(B, b16, K, N, ldb, b, Kp, N);
   /* element strides (row, column) of op(a) and op(b); where row block i0 of op(a) starts */
   dnnl_dims_t as = {ta ? 1 : Kp, ta ? Mp : 1}, bs = {tb ? 1 : N, tb ? Kp : 1};
 #define A_AT(i0) (a + (size_t)(i0) * (ta ? 1 : Kp))
@@ -242,11 +264,16 @@ static int gemm_bf16_run(int ta, int tb, int M, int N, int K, float alpha, const
   return rc;
 }
 
-int gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
-              float beta, float *C, int ldc) {
-  int rc = gemm_bf16_run(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+int gemm_bf16_ex(int ta, int tb, int M, int N, int K, float alpha, const void *A, int a16, int lda, const void *B,
+                 int b16, int ldb, float beta, float *C, int ldc) {
+  int rc = gemm_bf16_run(ta, tb, M, N, K, alpha, A, a16, lda, B, b16, ldb, beta, C, ldc);
   if (rc) atomic_fetch_add(rc == -1 ? &g_fallbacks : &g_errors, 1);
   return rc;
+}
+
+int gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+              float beta, float *C, int ldc) {
+  return gemm_bf16_ex(ta, tb, M, N, K, alpha, A, 0, lda, B, 0, ldb, beta, C, ldc);
 }
 
 #else /* no oneDNN in this build */
@@ -259,7 +286,15 @@ int gemm_bf16(int ta, int tb, int M, int N, int K, float alpha, const float *A, 
               float beta, float *C, int ldc) {
   (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)lda, (void)B, (void)ldb, (void)beta,
       (void)C, (void)ldc;
-  (void)gemm_round_bf16;
+  atomic_fetch_add(&g_fallbacks, 1);
+  return -1;
+}
+
+int gemm_bf16_ex(int ta, int tb, int M, int N, int K, float alpha, const void *A, int a16, int lda, const void *B,
+                 int b16, int ldb, float beta, float *C, int ldc) {
+  (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)alpha, (void)A, (void)a16, (void)lda, (void)B, (void)b16,
+      (void)ldb, (void)beta, (void)C, (void)ldc;
+  (void)gemm_pack;
   atomic_fetch_add(&g_fallbacks, 1);
   return -1;
 }

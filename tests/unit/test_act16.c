@@ -105,28 +105,36 @@ static void outputs_on(backend *be) {
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) dfree(all[i]);
 }
 
-/* matmul (with bias, beta 0 and 1) and matmul_bwd on a bf16 x against the same values in f32 */
-static void gemms_on(backend *be) {
+/* matmul (with bias, beta 0 and 1) and matmul_bwd on a bf16 x against the same values in f32;
+ * nb > 1: x (nb, R, C) against a batched W (nb, N, C) (a GEMM per batch row, dW per row) */
+static void gemms_batched(backend *be, int nb) {
   ts_err e = {0};
-  uint16_t x16[R * C];
-  float x32[R * C], w[N * C], bias[N], c0[R * N], dc[R * N];
-  for (int i = 0; i < R * C; i++) x16[i] = f32_to_bf16(2.0f * rnd()), x32[i] = bf16_to_f32(x16[i]);
-  for (int i = 0; i < N * C; i++) w[i] = rnd();
+  enum { NB = 2 };
+  uint16_t x16[NB * R * C];
+  float x32[NB * R * C], w[NB * N * C], bias[N], c0[NB * R * N], dc[NB * R * N];
+  for (int i = 0; i < NB * R * C; i++) x16[i] = f32_to_bf16(2.0f * rnd()), x32[i] = bf16_to_f32(x16[i]);
+  for (int i = 0; i < NB * N * C; i++) w[i] = rnd();
   for (int i = 0; i < N; i++) bias[i] = rnd();
-  for (int i = 0; i < R * N; i++) c0[i] = rnd(), dc[i] = rnd();
+  for (int i = 0; i < NB * R * N; i++) c0[i] = rnd(), dc[i] = rnd();
   for (int beta = 0; beta <= 1; beta++) {
     dbuf bx[2], bw, bbias, bc[2], bdc, bda[2], bdw[2], bdb[2];
-    tensor Wt = dview(be, &bw, DT_F32, 2, N, C, w), Bs = dview(be, &bbias, DT_F32, 1, N, 0, bias),
-           DC = dview(be, &bdc, DT_F32, 2, R, N, dc);
+    tensor Wt = dview(be, &bw, DT_F32, 2, nb * N, C, w), Bs = dview(be, &bbias, DT_F32, 1, N, 0, bias),
+           DC = dview(be, &bdc, DT_F32, 2, nb * R, N, dc);
     tensor X[2], Cc[2], DA[2], DW[2], DB[2];
     for (int k = 0; k < 2; k++) { /* k = 0: x in f32; k = 1: x in bf16 */
-      X[k] = k ? dview(be, &bx[k], DT_BF16, 2, R, C, x16) : dview(be, &bx[k], DT_F32, 2, R, C, x32);
-      Cc[k] = dview(be, &bc[k], DT_F32, 2, R, N, c0);
-      DA[k] = dview(be, &bda[k], DT_F32, 2, R, C, NULL);
-      DW[k] = dview(be, &bdw[k], DT_F32, 2, N, C, NULL);
+      X[k] = k ? dview(be, &bx[k], DT_BF16, 2, nb * R, C, x16) : dview(be, &bx[k], DT_F32, 2, nb * R, C, x32);
+      Cc[k] = dview(be, &bc[k], DT_F32, 2, nb * R, N, c0);
+      DA[k] = dview(be, &bda[k], DT_F32, 2, nb * R, C, NULL);
+      DW[k] = dview(be, &bdw[k], DT_F32, 2, nb * N, C, NULL);
       DB[k] = dview(be, &bdb[k], DT_F32, 1, N, 0, NULL);
-      if (op_matmul(be, &X[k], &Wt, beta ? NULL : &Bs, &Cc[k], 0, 1, (float)beta, &e) ||
-          op_matmul_bwd(be, &X[k], &Wt, &DC, &DA[k], &DW[k], &DB[k], 0, 1, &e))
+      if (nb > 1) { /* (nb, rows, cols) views of the same buffers */
+        tensor *t3[] = {&X[k], &Cc[k], &DA[k], &DW[k]};
+        for (int j = 0; j < 4; j++) *t3[j] = (tensor){t3[j]->data, t3[j]->dtype, t3[j]->device, 3, {nb, t3[j]->ne[0] / nb, t3[j]->ne[1], 0}};
+      }
+      tensor W3 = nb > 1 ? (tensor){Wt.data, DT_F32, Wt.device, 3, {nb, N, C, 0}} : Wt;
+      tensor DC3 = nb > 1 ? (tensor){DC.data, DT_F32, DC.device, 3, {nb, R, N, 0}} : DC;
+      if (op_matmul(be, &X[k], &W3, beta ? NULL : &Bs, &Cc[k], 0, 1, (float)beta, &e) ||
+          op_matmul_bwd(be, &X[k], &W3, &DC3, &DA[k], &DW[k], &DB[k], 0, 1, &e))
         fail_msg("matmul (%s x) on %s: %s", k ? "bf16" : "f32", be->ops->name, e.msg);
     }
     dbuf *pairs[4][2] = {{&bc[0], &bc[1]}, {&bda[0], &bda[1]}, {&bdw[0], &bdw[1]}, {&bdb[0], &bdb[1]}};
@@ -149,11 +157,17 @@ static void gemms_on(backend *be) {
   }
 }
 
-/* both backends, in each precision this machine has */
+static void gemms_on(backend *be) {
+  gemms_batched(be, 1);
+  gemms_batched(be, 2);
+}
+
+/* both backends, in each precision this machine has: f32, bf16 for every GEMM however small,
+ * and bf16 as it is used (the small GEMMs of these cases in f32 on the bf16-rounded x) */
 static void each(void (*fn)(backend *)) {
-  for (int prec = 0; prec < 2; prec++) {
+  for (int prec = 0; prec < 3; prec++) {
     if (prec && gemm_set_precision("bf16") != TS_OK) continue; /* no bf16 GEMM here: f32 only */
-    gemm_bf16_all(prec); /* every GEMM bf16, however small */
+    gemm_bf16_all(prec == 1);
     fn(be_cpu());
     fn(be_devsim());
     gemm_bf16_all(0);
