@@ -2,8 +2,10 @@
 // attention forward/backward, one Qwen2.5-0.5B-shaped decoder layer forward+backward through
 // the model's layer code (C 896, 14/2 heads of 64, MLP 4864) and decoding's token choice
 // (greedy, temperature, top-k / top-p over 151,936 logits), and the GEMM in four storage forms
-// (f32, f32 with bf16 math, bf16 in, bf16 in and out: what bf16 storage would buy), timed with
-// CUDA events after warm-up, median of repeats. Built only with CUDA (tests/gpu/CMakeLists.txt); run by tests/gpu/run.sh.
+// (f32, f32 with bf16 math, bf16 in, bf16 in and out: what bf16 storage would buy), and last the
+// decoder layer's training forward+backward in the bf16 precision three ways (f32 storage;
+// the weights' bf16 copy, TSASR_CUDA_TRAIN_COPY; bf16 activation storage, TSASR_CUDA_BF16_ACTS),
+// timed with CUDA events after warm-up, median of repeats. Built only with CUDA (tests/gpu/CMakeLists.txt); run by tests/gpu/run.sh.
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -194,6 +196,65 @@ static void bench_layer(int64_t B, int64_t Tn) {
   pset_free(&ps);
 }
 
+/* The layer's training step (forward + backward inside the weights hint's training bracket, as
+ * tsm_train_step runs it) in the bf16 precision: f32 storage (FAST_16BF), the weights' bf16
+ * copy for the forward GEMMs, and bf16 storage of the GEMM-only activations (which reads the
+ * copy in both directions). Last in the run: the switches are untimed and a failure here
+ * (exit) loses no other row. The precision and switches are restored after. */
+static void bench_layer_bf16(int64_t B, int64_t Tn) {
+  const int64_t N = B * Tn;
+  const dec_cfg c = {896, 14, 2, 64, 4864, 1e-6f, 1e6f, 1};
+  const char *was = cuda_gemm_name();
+  char prev[8];
+  snprintf(prev, sizeof prev, "%s", was);
+  OK(cuda_set_gemm("bf16"));
+  pset ps;
+  pset_init(&ps, g_be);
+  OK(dec_declare(&ps, "l.", &c, &g_e));
+  OK(pset_alloc(&ps, 1, 0, &g_e));
+  OK(pset_init_normal(&ps, 0.02f, 1, &g_e));
+  dec_params p, gp;
+  OK(dec_bind(&ps, "l.", &c, 0, &p, &g_e));
+  OK(dec_bind(&ps, "l.", &c, 1, &gp, &g_e));
+  float *x = dbuf(N * c.C), *y = dbuf(N * c.C), *dy = dbuf(N * c.C), *dx = dbuf(N * c.C);
+  std::vector<int32_t> pos((size_t)N);
+  for (int64_t i = 0; i < N; i++) pos[(size_t)i] = (int32_t)(i % Tn);
+  attn_cfg mask = {1, 0.0f, NULL, NULL, NULL};
+  arena ar;
+  OK(be_arena_init(&ar, g_be, (size_t)1 << 30, &g_e));
+  size_t peak = 0;
+  auto step = [&] {
+    arena_reset(&ar);
+    dec_acts a;
+    OK(op_weights_bf16(g_be, ps.w, ps.total, 2, &g_e));
+    OK(dec_forward(g_be, &c, &p, B, Tn, x, y, pos.data(), &mask, &a, &ar, &g_e));
+    OK(dec_backward(g_be, &c, &p, &gp, &a, pos.data(), &mask, dy, dx, &ar, &g_e));
+    OK(op_weights_bf16(g_be, ps.w, ps.total, 0, &g_e));
+    peak = ar.peak;
+  };
+  const int64_t QD = c.Hq * c.D, KD = c.Hkv * c.D;
+  double mmf = 3.0 * (2.0 * N * c.C * (2.0 * QD + 2.0 * KD) + 6.0 * N * c.C * c.F);
+  static const char *const how[] = {"f32 storage", "weights copy", "bf16 acts"};
+  for (int v = 0; v < 3; v++) {
+    OK(cuda_set_train_copy(v == 1));
+    OK(cuda_set_bf16_acts(v == 2));
+    ar.peak = 0;
+    double ms = time_ms(step);
+    char name[96], rate[64];
+    snprintf(name, sizeof name, "layer fwd+bwd bf16, %s B=%lld T=%lld", how[v], (long long)B, (long long)Tn);
+    snprintf(rate, sizeof rate, "%.0f tok/s, %.1f TFLOP/s, arena %.0f MiB", N / (ms * 1e-3), mmf / (ms * 1e9),
+             peak / 1048576.0);
+    report(name, ms, rate);
+  }
+  OK(cuda_set_train_copy(0));
+  OK(cuda_set_bf16_acts(0));
+  arena_free(&ar);
+  float *bufs[] = {x, y, dy, dx};
+  for (float *b : bufs) g_be->ops->release(g_be, b);
+  pset_free(&ps);
+  OK(cuda_set_gemm(prev));
+}
+
 /* What bf16 storage would buy the GEMMs: one x W^T (M,K)x(N,K)^T straight on cuBLAS in four
  * storage/compute forms, TFLOP/s each: f32 SGEMM; f32 storage with bf16 tensor-core math (the
  * backend's bf16 precision today); bf16 operands with f32 output; bf16 in and out. Also the
@@ -318,6 +379,7 @@ int main(int argc, char **argv) {
   bench_sample(8, 1.0f, 50, 1.0f);
   bench_sample(8, 1.0f, 0, 0.9f);
   bench_sample(8, 1.0f, 50, 0.9f);
+  bench_layer_bf16(4, 512);
   printf("\n%-52s %10s  %s\n", "benchmark", "median", "rate");
   for (const row &r : g_rows) printf("%-52s %10.3f ms  %s\n", r.name, r.ms, r.rate);
   return 0;
