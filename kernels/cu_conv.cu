@@ -1,10 +1,22 @@
 // cu_conv.cu — grouped, strided, padded 1-D convolution on the GPU (im2col + cuBLAS
 // strided-batched over the groups, one batch row at a time; the element kernels are in
-// cu_conv.cuh) and weight normalisation.
+// cu_conv.cuh) and weight normalisation. x may be a bf16 activation (op_act_dtype): im2col
+// widens it (a K = 1 convolution then goes through im2col too).
 #include <math.h>
 
 #include "cu_common.h"
 #include "cu_conv.cuh"
+
+/* im2col of batch row b of x (f32 or bf16) into col */
+static void cv_im2col(const tensor *x, int64_t b, int K, int64_t Tout, int stride, int pad, float *col) {
+  int64_t Cin = x->ne[1], T = x->ne[2];
+  dim3 grid(cv_xblocks(Tout), cv_cap(Cin * K));
+  if (x->dtype == DT_BF16)
+    k_im2col<unsigned short><<<grid, CV_THREADS, 0, cu_stream()>>>((const unsigned short *)x->data + b * Cin * T, Cin, T,
+                                                                  K, Tout, stride, pad, col);
+  else
+    k_im2col<float><<<grid, CV_THREADS, 0, cu_stream()>>>(cu_f(x) + b * Cin * T, Cin, T, K, Tout, stride, pad, col);
+}
 
 int cu_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y, int stride, int pad,
               int groups) {
@@ -20,10 +32,9 @@ int cu_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias,
     float *yb = cu_f(y) + b * Cout * Tout;
     const float *src = xb;
     int64_t lds = T;
-    if (!(K == 1 && stride == 1 && pad == 0)) {
+    if (!(K == 1 && stride == 1 && pad == 0) || x->dtype == DT_BF16) {
       if (Cin * K > 0) { /* an empty grid is a launch error */
-        k_im2col<<<dim3(cv_xblocks(Tout), cv_cap(Cin * K)), CV_THREADS, 0, cu_stream()>>>(xb, Cin, T, (int)K, Tout,
-                                                                                         stride, pad, col);
+        cv_im2col(x, b, (int)K, Tout, stride, pad, col);
         CU_LAUNCHED("k_im2col");
       }
       src = col;
@@ -58,10 +69,9 @@ int cu_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *d
   TS_TRY(cu_scratch(be, 2 * sizeof(float) * ncol, (void **)&col));
   float *dcol = col + ncol;
   for (int64_t b = 0; b < B; b++) {
-    const float *xb = cu_f(x) + b * Cin * T, *gb = cu_f(dy) + b * Cout * Tout;
+    const float *gb = cu_f(dy) + b * Cout * Tout;
     if (dw && Cin * K > 0) { /* dW_g (Og, Cg*K) += dY_g (Og,Tout) col_g^T */
-      k_im2col<<<dim3(cv_xblocks(Tout), cv_cap(Cin * K)), CV_THREADS, 0, cu_stream()>>>(xb, Cin, T, (int)K, Tout,
-                                                                                       stride, pad, col);
+      cv_im2col(x, b, (int)K, Tout, stride, pad, col);
       CU_LAUNCHED("k_im2col");
       TS_TRY(cu_gemm(be, 0, 1, Og, Cg * K, Tout, 1.0f, gb, Tout, Og * Tout, col, Tout, Cg * K * Tout, 1.0f, cu_f(dw),
                      Cg * K, Og * Cg * K, groups));

@@ -11,16 +11,24 @@
 #define CV_THREADS 256
 #define CV_MAXY 65535 /* the grid's y and z limit: kernels loop over rows past it */
 
+/* x's value as f32: an f32 x, or a bf16 activation's bits (op_act_dtype), widened exactly */
+__device__ __forceinline__ float cv_val(const float *x, int64_t i) { return x[i]; }
+__device__ __forceinline__ float cv_val(const unsigned short *x, int64_t i) {
+  return __uint_as_float((unsigned)x[i] << 16);
+}
+
 /* col (Cin K, Tout) for one batch row: col[c K + k][t] = x[c][t stride + k - pad] (0 outside
- * [0, T)). Cin K < 2^31 (the launcher checks). Grid (ceil(Tout / CV_THREADS), min(Cin K, CV_MAXY)). */
-__global__ void k_im2col(const float *__restrict__ x, int64_t Cin, int64_t T, int K, int64_t Tout, int stride,
+ * [0, T)); X float or unsigned short (bf16 bits). Cin K < 2^31 (the launcher checks). Grid
+ * (ceil(Tout / CV_THREADS), min(Cin K, CV_MAXY)). */
+template <typename X>
+__global__ void k_im2col(const X *__restrict__ x, int64_t Cin, int64_t T, int K, int64_t Tout, int stride,
                          int pad, float *__restrict__ col) {
   const int64_t t = (int64_t)blockIdx.x * CV_THREADS + threadIdx.x;
   if (t >= Tout) return;
   for (int ck = (int)blockIdx.y; ck < (int)(Cin * K); ck += (int)gridDim.y) {
     const int c = ck / K, k = ck - c * K; /* 32-bit */
     const int64_t s = t * stride + k - pad;
-    col[(int64_t)ck * Tout + t] = s >= 0 && s < T ? x[(int64_t)c * T + s] : 0.0f;
+    col[(int64_t)ck * Tout + t] = s >= 0 && s < T ? cv_val(x, (int64_t)c * T + s) : 0.0f;
   }
 }
 

@@ -135,8 +135,10 @@ typedef struct enc_acts {
   float *wm, *wr;       /* (B) normalisation stats */
   /* conv stack, layer i: input xin[i] (B, Cin, Tin), conv out co[i] (B, Co, To); layer norm
    * mode: cn[i] = the layer norm of co[i] over its channels (B, Co, To) with stats cm, cr
-   * (B, To); gn[i] = act(...) */
+   * (B, To); gn[i] = act(...). The inner layers' inputs xin[1 .. n_conv-1] (they only feed a
+   * convolution) are stored in xdt: DT_F32, or DT_BF16 (op_act_dtype) */
   int64_t conv_T[ENC_MAX_CONV + 1];
+  ts_dtype xdt;
   float *xin[ENC_MAX_CONV + 1], *co[ENC_MAX_CONV], *cn[ENC_MAX_CONV],
       *cm[ENC_MAX_CONV], *cr[ENC_MAX_CONV], *gn[ENC_MAX_CONV];
   float *feat;          /* (B, T, Cl) conv features */

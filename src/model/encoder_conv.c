@@ -70,6 +70,7 @@ int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_
     a->conv_T[0] = L;
   }
   int64_t Cin = c->fbank ? c->fbank : 1, Tin = a->conv_T[0];
+  a->xdt = op_act_dtype(be);
   for (int i = 0; i < c->n_conv; i++) {
     int64_t Co = c->conv_dim[i], To = op_conv1d_out_len(Tin, c->conv_kernel[i], c->conv_stride[i], 0);
     a->conv_T[i + 1] = To;
@@ -78,6 +79,11 @@ int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_
     if (c->conv_bias) ETRY(conv_w(m, i, "bias", 0, &Bs, e));
     int last = i == c->n_conv - 1;
     tensor X = ET3(a->xin[i], B, Cin, Tin);
+    if (i) X.dtype = a->xdt;
+    /* the activation's output: the next layer's input (in xdt), or the last layer's (f32,
+     * transposed into the features) */
+    ts_dtype gdt = last ? DT_F32 : a->xdt;
+    int64_t gsz = gdt == DT_BF16 ? (B * Co * To + 1) / 2 : B * Co * To;
     if (c->fe_norm == ENC_FE_LAYER) {
       /* the layer norm runs over the channel axis of (B, Co, To) (op_layernorm_ch), so no
        * transposes: backward needs the conv output co (the norm's input), the norm's output cn
@@ -92,13 +98,14 @@ int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_
       if (last)
         a->feat = keep ? enc_falloc(ar, B * To * Co, e) : feat_keep;
       else
-        a->xin[i + 1] = enc_falloc(ar, B * Co * To, e);
+        a->xin[i + 1] = enc_falloc(ar, gsz, e);
       if (last ? !a->feat : !a->xin[i + 1]) return TS_ENOMEM;
       arena_mark mk2 = arena_get_mark(ar);
       float *gn = a->xin[i + 1];
       if (last) EALLOC(gn, B * Co * To);
       tensor Y = ET3(a->co[i], B, Co, To), CN = ET3(a->cn[i], B, Co, To), GN = ET3(gn, B, Co, To),
              CM = ET1(a->cm[i], B * To), CR = ET1(a->cr[i], B * To);
+      GN.dtype = gdt;
       ETRY(op_conv1d(be, &X, &W, c->conv_bias ? &Bs : NULL, &Y, c->conv_stride[i], 0, 1, e));
       ETRY(op_layernorm_ch(be, &Y, &Nw, &Nb, &CN, &CM, &CR, FE_NORM_EPS, e));
       ETRY(op_act(be, c->fe_act, &CN, &GN, e));
@@ -112,8 +119,9 @@ int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_
       EALLOC(a->co[i], B * Co * To);
       tensor Y = ET3(a->co[i], B, Co, To);
       ETRY(op_conv1d(be, &X, &W, c->conv_bias ? &Bs : NULL, &Y, c->conv_stride[i], 0, 1, e));
-      EALLOC(a->gn[i], B * Co * To);
+      EALLOC(a->gn[i], gsz);
       tensor GN = ET3(a->gn[i], B, Co, To);
+      GN.dtype = gdt;
       if (i == 0) {
         ETRY(conv_w(m, i, "ln.weight", 0, &Nw, e));
         ETRY(conv_w(m, i, "ln.bias", 0, &Nb, e));
@@ -262,6 +270,7 @@ int enc_conv_backward(enc_model *m, const enc_acts *a, const float *dhp, arena *
     ETRY(conv_w(m, i, "weight", 1, &gW, e));
     if (c->conv_bias) ETRY(conv_w(m, i, "bias", 1, &gB, e));
     tensor X = ET3(a->xin[i], B, Cin, Tin);
+    if (i) X.dtype = a->xdt;
     float *dx = NULL;
     tensor DX = ET3(NULL, B, Cin, Tin);
     if (i > lo) { /* xin[i] = gn[i-1]: its gradient is the next dg */

@@ -23,6 +23,14 @@ static inline uint16_t cpu_bf16(float f) {
   return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
+/* a bf16 value's f32 (exact) */
+static inline float cpu_bf16_f32(uint16_t h) {
+  uint32_t u = (uint32_t)h << 16;
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+
 /* an output y: yp (f32) or yh (bf16 bits), the other NULL; CPU_STORE writes element i */
 #define CPU_OUT(y, yp, yh)                                               \
   uint16_t *yh = (y)->dtype == DT_BF16 ? (uint16_t *)(y)->data : NULL; \

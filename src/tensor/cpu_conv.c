@@ -1,25 +1,34 @@
-/* cpu_conv.c — grouped, strided, padded 1-D convolution (im2col + GEMM) and weight norm. */
+/* cpu_conv.c — grouped, strided, padded 1-D convolution (im2col + GEMM) and weight norm; x may
+ * be a bf16 activation (op_act_dtype: im2col widens it, a K = 1 GEMM takes it through gemm_mp16). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "tensor/cpu_act16.h"
 #include "tensor/cpu_ops.h"
 #include "tensor/cpu_scratch.h"
 #include "tensor/gemm.h"
 
-/* col (Cg*K, Tout): col[c*K + k][t] = x[c][t*stride + k - pad] for one group of channels. */
-static void conv_im2col(const float *x, int64_t Cg, int64_t T, int64_t K, int64_t Tout, int stride,
+/* col (Cg*K, Tout): col[c*K + k][t] = x[c][t*stride + k - pad] for one group of channels; x f32,
+ * or bf16 bits when x16 (widened exactly) */
+static void conv_im2col(const void *x, int x16, int64_t Cg, int64_t T, int64_t K, int64_t Tout, int stride,
                         int pad, float *col) {
 #pragma omp parallel for if (Cg * K * Tout > 65536)
   for (int64_t ck = 0; ck < Cg * K; ck++) {
     int64_t c = ck / K, kk = ck % K;
-    const float *xc = x + c * T;
+    const float *xc = x16 ? NULL : (const float *)x + c * T;
+    const uint16_t *hc = x16 ? (const uint16_t *)x + c * T : NULL;
     float *cr = col + ck * Tout;
     for (int64_t t = 0; t < Tout; t++) {
       int64_t s = t * stride + kk - pad;
-      cr[t] = (s >= 0 && s < T) ? xc[s] : 0.0f;
+      cr[t] = (s >= 0 && s < T) ? (hc ? cpu_bf16_f32(hc[s]) : xc[s]) : 0.0f;
     }
   }
+}
+
+/* x's element off (x f32 or bf16) */
+static const void *conv_x_at(const tensor *x, int64_t off) {
+  return (const char *)x->data + (size_t)off * (x->dtype == DT_BF16 ? 2 : 4);
 }
 
 /* dx[c][t*stride + k - pad] += dcol[c*K + k][t]; parallel over channels (no write races). */
@@ -43,19 +52,21 @@ int cpu_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias
   int64_t B = x->ne[0], Cin = x->ne[1], T = x->ne[2];
   int64_t Cout = w->ne[0], K = w->ne[2], Tout = y->ne[2];
   int64_t Cg = Cin / groups, Og = Cout / groups;
-  const float *xp = cpu_f(x), *wp = cpu_f(w), *bp = cpu_f(bias);
+  const float *wp = cpu_f(w), *bp = cpu_f(bias);
   float *yp = cpu_f(y);
+  int x16 = x->dtype == DT_BF16;
   float *col = cpu_scratch(0, (size_t)(Cg * K * Tout));
   if (!col) return TS_ENOMEM;
   for (int64_t b = 0; b < B; b++)
     for (int64_t g = 0; g < groups; g++) {
-      const float *xg = xp + (b * Cin + g * Cg) * T;
+      const void *xg = conv_x_at(x, (b * Cin + g * Cg) * T);
       float *yg = yp + (b * Cout + g * Og) * Tout;
       if (K == 1 && stride == 1 && pad == 0) {
-        gemm_mp(0, 0, (int)Og, (int)Tout, (int)Cg, 1.0f, wp + g * Og * Cg, (int)Cg, xg, (int)T, 0.0f,
-                 yg, (int)Tout);
+        int rc = gemm_mp16(0, 0, (int)Og, (int)Tout, (int)Cg, 1.0f, wp + g * Og * Cg, 0, (int)Cg, xg, x16, (int)T,
+                           0.0f, yg, (int)Tout);
+        if (rc) return rc;
       } else {
-        conv_im2col(xg, Cg, T, K, Tout, stride, pad, col);
+        conv_im2col(xg, x16, Cg, T, K, Tout, stride, pad, col);
         gemm_mp(0, 0, (int)Og, (int)Tout, (int)(Cg * K), 1.0f, wp + g * Og * Cg * K, (int)(Cg * K),
                  col, (int)Tout, 0.0f, yg, (int)Tout);
       }
@@ -74,14 +85,15 @@ int cpu_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *
   int64_t B = x->ne[0], Cin = x->ne[1], T = x->ne[2];
   int64_t Cout = w->ne[0], K = w->ne[2], Tout = dy->ne[2];
   int64_t Cg = Cin / groups, Og = Cout / groups;
-  const float *xp = cpu_f(x), *wp = cpu_f(w), *g = cpu_f(dy);
+  const float *wp = cpu_f(w), *g = cpu_f(dy);
   float *dxp = cpu_f(dx), *dwp = cpu_f(dw), *dbp = cpu_f(dbias);
+  int x16 = x->dtype == DT_BF16;
   size_t ncol = (size_t)(Cg * K * Tout);
   float *col = cpu_scratch(0, ncol), *dcol = cpu_scratch(1, ncol);
   if (!col || !dcol) return TS_ENOMEM;
   for (int64_t b = 0; b < B; b++)
     for (int64_t gi = 0; gi < groups; gi++) {
-      const float *xg = xp + (b * Cin + gi * Cg) * T;
+      const void *xg = conv_x_at(x, (b * Cin + gi * Cg) * T);
       const float *gg = g + (b * Cout + gi * Og) * Tout;
       if (dbp)
         for (int64_t o = 0; o < Og; o++) {
@@ -90,7 +102,7 @@ int cpu_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *
           dbp[gi * Og + o] += (float)s;
         }
       if (dwp) { /* dW_g (Og, Cg*K) += dY_g (Og,Tout) col^T */
-        conv_im2col(xg, Cg, T, K, Tout, stride, pad, col);
+        conv_im2col(xg, x16, Cg, T, K, Tout, stride, pad, col);
         gemm_mp(0, 1, (int)Og, (int)(Cg * K), (int)Tout, 1.0f, gg, (int)Tout, col, (int)Tout, 1.0f,
                  dwp + gi * Og * Cg * K, (int)(Cg * K));
       }

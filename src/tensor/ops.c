@@ -601,7 +601,7 @@ int64_t op_conv1d_out_len(int64_t T, int64_t K, int stride, int pad) {
 
 static int conv_check(backend *be, const char *op, const tensor *x, const tensor *w, const tensor *y,
                       int stride, int pad, int groups, ts_err *e) {
-  CHK(ops_chk(be, op, "x", x, 3, 3, e));
+  CHK(ops_chk_act(be, op, "x", x, 3, 3, e)); /* a bf16 activation allowed (a conv stack's inner layers) */
   CHK(ops_chk(be, op, "weight", w, 3, 3, e));
   CHK(ops_chk(be, op, "y", y, 3, 3, e));
   if (stride < 1 || pad < 0 || groups < 1) return err_set(e, TS_EARG, "%s: bad stride/padding/groups", op);

@@ -96,8 +96,8 @@ int op_step_graph(backend *be, int phase, ts_err *e);
 /* The dtype a training step stores the activations in that only feed a GEMM as its x (the norms'
  * and activations' outputs before a projection): DT_BF16 where the backend asks for it
  * (be_ops.act_dtype: the bf16 GEMM precision with bf16 storage on), else DT_F32. rmsnorm,
- * layernorm, act and swiglu_packed then write y rounded to bf16 (nearest even), and matmul /
- * matmul_bwd take such an x as a (not transposed). The bf16 GEMM precision rounds x to bf16
+ * layernorm, act and swiglu_packed then write y rounded to bf16 (nearest even), matmul /
+ * matmul_bwd take such an x as a (not transposed), and conv1d / conv1d_bwd as x. The bf16 GEMM precision rounds x to bf16
  * anyway, so only the bytes change: half the memory for what backward keeps, and on CUDA the
  * GEMM reads bf16 operands. */
 ts_dtype op_act_dtype(backend *be);

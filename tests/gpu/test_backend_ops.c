@@ -789,28 +789,36 @@ static void c_heads_kv(int64_t B, int64_t T, int64_t Tmax, int64_t Hq, int64_t H
   bufs_free();
 }
 
-static void c_conv(int64_t B, int64_t Cin, int64_t T, int64_t Cout, int64_t K, int stride, int pad, int groups,
-                   int bias) {
+/* x16: x holds bf16 bits (a bf16 activation, the same on both sides) */
+static void c_conv_dt(int64_t B, int64_t Cin, int64_t T, int64_t Cout, int64_t K, int stride, int pad, int groups,
+                      int bias, int x16) {
   int64_t To = op_conv1d_out_len(T, K, stride, pad), Cg = Cin / groups;
   const char *fmt = "B=%lld Cin=%lld T=%lld Cout=%lld K=%lld stride=%d pad=%d groups=%d bias=%d";
-  case_begin("conv1d", fmt, (long long)B, (long long)Cin, (long long)T, (long long)Cout, (long long)K, stride, pad,
-             groups, bias);
-  hb *x = mk(B * Cin * T, I_RAND), *w = mk(Cout * Cg * K, I_RAND), *bs = bias ? mk(Cout, I_RAND) : NULL,
-     *y = mk(B * Cout * To, I_NAN);
+  case_begin(x16 ? "conv1d_x16" : "conv1d", fmt, (long long)B, (long long)Cin, (long long)T, (long long)Cout,
+             (long long)K, stride, pad, groups, bias);
+  hb *x = mk(x16 ? (B * Cin * T + 1) / 2 : B * Cin * T, I_RAND), *w = mk(Cout * Cg * K, I_RAND),
+     *bs = bias ? mk(Cout, I_RAND) : NULL, *y = mk(B * Cout * To, I_NAN);
+  if (x16) {
+    uint16_t *xb = (uint16_t *)x->c;
+    for (int64_t i = 0; i < B * Cin * T; i++) xb[i] = f32_to_bf16(rnd_f());
+    up(x);
+  }
   BOTH(d) {
     tensor X = tv(x, d, 3, B, Cin, T, 0), W = tv(w, d, 3, Cout, Cg, K, 0), BS = TV(bs, d, 1, Cout, 0, 0, 0),
            Y = tv(y, d, 3, B, Cout, To, 0);
+    if (x16) X.dtype = DT_BF16;
     RUN(d, op_conv1d(g_be[d], &X, &W, PT(bs, BS), &Y, stride, pad, groups, &g_e));
   }
   cmp("y", y);
   case_end();
-  case_begin("conv1d_bwd", fmt, (long long)B, (long long)Cin, (long long)T, (long long)Cout, (long long)K, stride,
-             pad, groups, bias);
+  case_begin(x16 ? "conv1d_x16_bwd" : "conv1d_bwd", fmt, (long long)B, (long long)Cin, (long long)T, (long long)Cout,
+             (long long)K, stride, pad, groups, bias);
   hb *g = mk(B * Cout * To, I_RAND), *dx = mk(B * Cin * T, I_RAND), *dw = mk(Cout * Cg * K, I_RAND),
      *dbs = bias ? mk(Cout, I_RAND) : NULL;
   BOTH(d) {
     tensor X = tv(x, d, 3, B, Cin, T, 0), W = tv(w, d, 3, Cout, Cg, K, 0), G = tv(g, d, 3, B, Cout, To, 0),
            DX = tv(dx, d, 3, B, Cin, T, 0), DW = tv(dw, d, 3, Cout, Cg, K, 0), DBS = TV(dbs, d, 1, Cout, 0, 0, 0);
+    if (x16) X.dtype = DT_BF16;
     RUN(d, op_conv1d_bwd(g_be[d], &X, &W, &G, &DX, &DW, PT(dbs, DBS), stride, pad, groups, &g_e));
   }
   cmp("dx", dx);
@@ -818,6 +826,11 @@ static void c_conv(int64_t B, int64_t Cin, int64_t T, int64_t Cout, int64_t K, i
   if (dbs) cmp("dbias", dbs);
   case_end();
   bufs_free();
+}
+
+static void c_conv(int64_t B, int64_t Cin, int64_t T, int64_t Cout, int64_t K, int stride, int pad, int groups,
+                   int bias) {
+  c_conv_dt(B, Cin, T, Cout, K, stride, pad, groups, bias, 0);
 }
 
 static void c_weightnorm(int nd, int64_t a, int64_t b, int64_t c, int dim) {
@@ -1105,6 +1118,9 @@ int main(int argc, char **argv) {
   G("bf16_acts", c_matmul_x16(37, 96, 40, 0));
   G("bf16_acts", c_matmul_x16(37, 96, 40, 1));
   G("bf16_acts", c_matmul_x16(300, 896, 1152, 1));
+  G("bf16_acts", c_conv_dt(2, 6, 20, 6, 5, 2, 2, 3, 1, 1)); /* a conv stack's inner input in bf16 */
+  G("bf16_acts", c_conv_dt(3, 5, 9, 7, 1, 1, 0, 1, 1, 1));  /* K = 1: through im2col then */
+  G("bf16_acts", c_conv_dt(2, 64, 400, 64, 3, 2, 0, 1, 1, 1));
   G("groupnorm", c_groupnorm(2, 6, 11, 3, 1));
   G("groupnorm", c_groupnorm(1, 8, 5, 8, 0));
   G("groupnorm", c_groupnorm(3, 4, 70, 1, 1));

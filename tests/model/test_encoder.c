@@ -520,16 +520,17 @@ static void test_frozen(void **state) {
 }
 
 /* the encoder's forward and backward in the bf16 precision (every GEMM bf16) with the FFN
- * activation (and pre-LN's LayerNorm outputs) stored in f32 and in bf16 (op_act_dtype): the
- * GEMMs round them to bf16 either way, so the output and every gradient agree bit for bit,
- * with a smaller arena; post-LN (data2vec), pre-LN (wav2vec2 large), data2vec 2.0 */
+ * activation, pre-LN's LayerNorm outputs and the conv stack's inner inputs stored in f32 and
+ * in bf16 (op_act_dtype): the GEMMs round them to bf16 either way, so the output and every
+ * gradient agree bit for bit, with a smaller arena; post-LN with a layer-norm conv stack
+ * (data2vec), a group-norm one (wav2vec2 base), pre-LN (wav2vec2 large), data2vec 2.0 */
 static void test_bf16_storage(void **state) {
   (void)state;
   if (gemm_set_precision("bf16") != TS_OK) skip(); /* no bf16 GEMM on this machine: nothing stored in bf16 */
   gemm_bf16_all(1);
   int was = cpu_act_bf16();
-  static const char *const names[] = {"d2v", "w2v_large", "d2v2"};
-  for (int f = 0; f < 3; f++) {
+  static const char *const names[] = {"d2v", "w2v_base", "w2v_large", "d2v2"};
+  for (int f = 0; f < 4; f++) {
     char dir[1024];
     fx_dir(dir, sizeof dir, names[f]);
     loaded lm;

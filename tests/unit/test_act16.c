@@ -1,7 +1,7 @@
 /* test_act16.c — bf16 activation storage (op_act_dtype): on the CPU and the simulated device,
  * in the f32 and the bf16 GEMM precision, a norm's, an activation's or SwiGLU's bf16 output is
- * bit for bit the f32 output rounded to nearest even, and matmul / matmul_bwd on a bf16 x give
- * bit for bit what they give on its values in f32; the ops refuse bf16 where they do not take
+ * bit for bit the f32 output rounded to nearest even, and matmul / matmul_bwd and conv1d /
+ * conv1d_bwd on a bf16 x give bit for bit what they give on its values in f32; the ops refuse bf16 where they do not take
  * it, naming the operand; the policy follows the precision and its switch. */
 #include <math.h>
 #include <setjmp.h>
@@ -157,6 +157,54 @@ static void gemms_batched(backend *be, int nb) {
   }
 }
 
+/* conv1d (bias) and conv1d_bwd (dx, dW, dbias) on a bf16 x against its values in f32: strided,
+ * padded and grouped, and K = 1 (a GEMM straight on x) */
+static void conv_case(backend *be, int64_t Cin, int64_t T, int64_t Cout, int64_t K, int stride, int pad, int groups) {
+  enum { B = 2 };
+  ts_err e = {0};
+  int64_t To = op_conv1d_out_len(T, K, stride, pad), nx = B * Cin * T, nw = Cout * (Cin / groups) * K, ny = B * Cout * To;
+  uint16_t *x16 = malloc(sizeof *x16 * (size_t)nx);
+  float *x32 = malloc(sizeof *x32 * (size_t)nx), *w = malloc(sizeof *w * (size_t)nw), bias[64], *dy = malloc(sizeof *dy * (size_t)ny);
+  for (int64_t i = 0; i < nx; i++) x16[i] = f32_to_bf16(rnd()), x32[i] = bf16_to_f32(x16[i]);
+  for (int64_t i = 0; i < nw; i++) w[i] = rnd();
+  for (int64_t i = 0; i < Cout; i++) bias[i] = rnd();
+  for (int64_t i = 0; i < ny; i++) dy[i] = rnd();
+  dbuf bx[2], bw, bb, bdy, by[2], bdx[2], bdw[2], bdb[2];
+  tensor W = dview(be, &bw, DT_F32, 1, nw, 0, w), Bs = dview(be, &bb, DT_F32, 1, Cout, 0, bias),
+         DY = dview(be, &bdy, DT_F32, 1, ny, 0, dy);
+  W.ndim = 3, W.ne[0] = Cout, W.ne[1] = Cin / groups, W.ne[2] = K;
+  DY.ndim = 3, DY.ne[0] = B, DY.ne[1] = Cout, DY.ne[2] = To;
+  for (int k = 0; k < 2; k++) {
+    tensor X = k ? dview(be, &bx[k], DT_BF16, 1, nx, 0, x16) : dview(be, &bx[k], DT_F32, 1, nx, 0, x32),
+           Y = dview(be, &by[k], DT_F32, 1, ny, 0, NULL), DX = dview(be, &bdx[k], DT_F32, 1, nx, 0, NULL),
+           DW = dview(be, &bdw[k], DT_F32, 1, nw, 0, NULL), DB = dview(be, &bdb[k], DT_F32, 1, Cout, 0, NULL);
+    X.ndim = DX.ndim = 3, X.ne[0] = DX.ne[0] = B, X.ne[1] = DX.ne[1] = Cin, X.ne[2] = DX.ne[2] = T;
+    Y.ndim = 3, Y.ne[0] = B, Y.ne[1] = Cout, Y.ne[2] = To;
+    DW.ndim = 3, DW.ne[0] = Cout, DW.ne[1] = Cin / groups, DW.ne[2] = K;
+    if (op_conv1d(be, &X, &W, &Bs, &Y, stride, pad, groups, &e) ||
+        op_conv1d_bwd(be, &X, &W, &DY, &DX, &DW, &DB, stride, pad, groups, &e))
+      fail_msg("conv1d (%s x) on %s: %s", k ? "bf16" : "f32", be->ops->name, e.msg);
+  }
+  dbuf *pairs[4][2] = {{&by[0], &by[1]}, {&bdx[0], &bdx[1]}, {&bdw[0], &bdw[1]}, {&bdb[0], &bdb[1]}};
+  static const char *const what[] = {"y", "dx", "dW", "dbias"};
+  for (int p = 0; p < 4; p++) {
+    void *u = dget(pairs[p][0]), *v = dget(pairs[p][1]);
+    if (memcmp(u, v, pairs[p][0]->bytes))
+      fail_msg("conv1d K=%lld groups=%d %s on %s: bf16 x differs", (long long)K, groups, what[p], be->ops->name);
+    free(u);
+    free(v);
+  }
+  dbuf *all[] = {&bx[0], &bx[1], &bw, &bb, &bdy, &by[0], &by[1], &bdx[0], &bdx[1], &bdw[0], &bdw[1], &bdb[0], &bdb[1]};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) dfree(all[i]);
+  free(x16), free(x32), free(w), free(dy);
+}
+
+static void convs_on(backend *be) {
+  conv_case(be, 6, 41, 4, 3, 2, 1, 2);
+  conv_case(be, 8, 30, 16, 1, 1, 0, 1);
+  conv_case(be, 64, 300, 64, 3, 2, 0, 1); /* large enough for the bf16 GEMM's size threshold */
+}
+
 static void gemms_on(backend *be) {
   gemms_batched(be, 1);
   gemms_batched(be, 2);
@@ -180,6 +228,11 @@ static void each(void (*fn)(backend *)) {
 static void test_outputs(void **s) {
   (void)s;
   each(outputs_on);
+}
+
+static void test_convs(void **s) {
+  (void)s;
+  each(convs_on);
 }
 
 static void test_gemms(void **s) {
@@ -241,6 +294,7 @@ static void test_policy(void **s) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_outputs), cmocka_unit_test(test_gemms),
-                                     cmocka_unit_test(test_refusals), cmocka_unit_test(test_policy)};
+                                     cmocka_unit_test(test_convs), cmocka_unit_test(test_refusals),
+                                     cmocka_unit_test(test_policy)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,11 +2,13 @@
 // the bias and its gradient) under the SIMT emulator against plain loops: the feature
 // extractor's first layer (1 channel, kernel 10, stride 5), its stride-2 layers (kernels 3 and
 // 2), the positional convolution's padded kernels (19 with pad 9; 128 with pad 64 over fewer
-// steps than the kernel), and grids smaller than the rows (the kernels' row loops). im2col,
+// steps than the kernel), and grids smaller than the rows (the kernels' row loops); im2col also
+// from a bf16 x (a bf16 activation), which must give the widened values exactly. im2col,
 // col2im (summed in the kernel's k order) and the bias must match exactly; the bias gradient
 // (double sums) within 1e-6. Exit 0 when every case passes.
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <vector>
 
 #include "simt.h"
@@ -27,12 +29,23 @@ static void run(const ccase &c) {
   unsigned ry = c.ycap ? (unsigned)c.ycap : cv_cap(Cin * K);
   long err = simt::launch(dim3(cv_xblocks(Tout), ry), dim3(CV_THREADS), 0,
                           [&] { k_im2col(x.data(), Cin, T, (int)K, Tout, c.stride, c.pad, col.data()); });
+  /* the same from x's bf16 rounding: col16 must be col of the rounded values */
+  std::vector<unsigned short> x16(x.size());
+  for (size_t i = 0; i < x.size(); i++) x16[i] = simt_bf16_bits(x[i]);
+  std::vector<float> col16(col.size(), NAN);
+  err += simt::launch(dim3(cv_xblocks(Tout), ry), dim3(CV_THREADS), 0,
+                      [&] { k_im2col(x16.data(), Cin, T, (int)K, Tout, c.stride, c.pad, col16.data()); });
   int bad = 0;
   for (int64_t ck = 0; ck < Cin * K; ck++)
     for (int64_t t = 0; t < Tout; t++) {
       int64_t s = t * c.stride + ck % K - c.pad;
-      float want = s >= 0 && s < T ? x[(size_t)((ck / K) * T + s)] : 0.0f;
+      bool in = s >= 0 && s < T;
+      float want = in ? x[(size_t)((ck / K) * T + s)] : 0.0f;
       bad += col[(size_t)(ck * Tout + t)] != want;
+      unsigned w16 = in ? (unsigned)x16[(size_t)((ck / K) * T + s)] << 16 : 0u;
+      float want16;
+      memcpy(&want16, &w16, sizeof want16);
+      bad += col16[(size_t)(ck * Tout + t)] != want16;
     }
   /* col2im: dx += the gather of dcol, in k order as the kernel adds */
   std::vector<float> dcol((size_t)(Cin * K * Tout)), dx((size_t)(Cin * T)), dx0;
