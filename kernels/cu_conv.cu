@@ -28,11 +28,12 @@ int cu_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias,
   float *col = NULL;
   TS_TRY(cu_scratch(be, sizeof(float) * (size_t)(Cin * K * Tout), (void **)&col));
   for (int64_t b = 0; b < B; b++) {
-    const float *xb = cu_f(x) + b * Cin * T;
     float *yb = cu_f(y) + b * Cout * Tout;
-    const float *src = xb;
+    const float *src = NULL; /* the GEMM's right operand: x itself (f32, K = 1) or its columns */
     int64_t lds = T;
-    if (!(K == 1 && stride == 1 && pad == 0) || x->dtype == DT_BF16) {
+    if (K == 1 && stride == 1 && pad == 0 && x->dtype != DT_BF16) {
+      src = cu_f(x) + b * Cin * T;
+    } else {
       if (Cin * K > 0) { /* an empty grid is a launch error */
         cv_im2col(x, b, (int)K, Tout, stride, pad, col);
         CU_LAUNCHED("k_im2col");

@@ -56,7 +56,7 @@ int cpu_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias
   float *yp = cpu_f(y);
   int x16 = x->dtype == DT_BF16;
   float *col = cpu_scratch(0, (size_t)(Cg * K * Tout));
-  if (!col) return TS_ENOMEM;
+  if (!col || (x16 && gemm_mp16_reserve(Cg * T))) return TS_ENOMEM; /* before y is touched */
   for (int64_t b = 0; b < B; b++)
     for (int64_t g = 0; g < groups; g++) {
       const void *xg = conv_x_at(x, (b * Cin + g * Cg) * T);

@@ -34,6 +34,7 @@ int cpu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias
   int64_t M = gc.rows, N = gc.cols, K = ta ? ga.rows : ga.cols;
   float *cp = cpu_f(c);
   const float *bp = cpu_f(b);
+  if (A16) MM_TRY(gemm_mp16_reserve(tensor_numel(a))); /* before c is touched */
   if (bias) {
     const float *bs = cpu_f(bias);
     int64_t rows = gc.batch * M;
@@ -66,6 +67,7 @@ int cpu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *
   int64_t M = gc.rows, N = gc.cols, K = ta ? ga.rows : ga.cols;
   const float *bp = cpu_f(b), *g = cpu_f(dc);
   int lda = (int)ga.cols, ldb = (int)gb.cols;
+  if (A16 && db) MM_TRY(gemm_mp16_reserve(tensor_numel(a))); /* before any gradient is touched */
   if (dbias) {
     float *dbs = cpu_f(dbias);
     int64_t rows = gc.batch * M;

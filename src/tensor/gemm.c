@@ -133,6 +133,8 @@ static const float *gemm_widen(const uint16_t *src, int rows, int cols, int ld) 
   return d;
 }
 
+int gemm_mp16_reserve(int64_t n) { return cpu_scratch(SCRATCH_ACT16, (size_t)(n > 0 ? n : 0) + 1) ? 0 : TS_ENOMEM; }
+
 int gemm_mp16(int ta, int tb, int M, int N, int K, float alpha, const void *A, int a16, int lda, const void *B,
               int b16, int ldb, float beta, float *C, int ldc) {
   if (a16 && b16) return TS_EARG; /* one scratch buffer: one bf16 operand */

@@ -5,6 +5,7 @@
 #define TS_GEMM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 void gemm_f32(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc);
@@ -40,6 +41,10 @@ void gemm_mp(int ta, int tb, int M, int N, int K, float alpha, const float *A, i
  * 0, TS_ENOMEM (C untouched) when the scratch cannot grow, TS_EARG when both are bf16. */
 int gemm_mp16(int ta, int tb, int M, int N, int K, float alpha, const void *A, int a16, int lda, const void *B,
               int b16, int ldb, float beta, float *C, int ldc);
+/* Grows the calling thread's widening scratch to n values up front, so that an op can fail
+ * before it writes anything: gemm_mp16 calls with a bf16 operand of at most n values then cannot
+ * run out of memory. 0 or TS_ENOMEM. */
+int gemm_mp16_reserve(int64_t n);
 long gemm_bf16_fallbacks(void);
 long gemm_bf16_errors(void);
 /* Reference runs only (slow): in bf16 mode every GEMM goes to gemm_bf16, whatever its size,

@@ -529,8 +529,8 @@ static void test_bf16_storage(void **state) {
   if (gemm_set_precision("bf16") != TS_OK) skip(); /* no bf16 GEMM on this machine: nothing stored in bf16 */
   gemm_bf16_all(1);
   int was = cpu_act_bf16();
-  static const char *const names[] = {"d2v", "w2v_base", "w2v_large", "d2v2"};
-  for (int f = 0; f < 4; f++) {
+  static const char *const names[] = {"d2v", "w2v_base", "w2v_large", "d2v2", "d2v_fbank"};
+  for (int f = 0; f < 5; f++) {
     char dir[1024];
     fx_dir(dir, sizeof dir, names[f]);
     loaded lm;
@@ -555,6 +555,7 @@ static void test_bf16_storage(void **state) {
       pset_zero_grad(&lm.ps);
       if (enc_forward(&lm.m, B, nw / B, wav, len, &a, &ar, &e) || enc_backward(&lm.m, &a, dout, &ar, &e))
         fail_msg("%s: %s", names[f], e.msg);
+      assert_int_equal(a.xdt, k ? DT_BF16 : DT_F32); /* the conv stack's inner inputs too */
       nout = a.T * B * lm.c.C;
       out[k] = malloc(sizeof(float) * (size_t)nout);
       memcpy(out[k], a.out, sizeof(float) * (size_t)nout);

@@ -205,9 +205,75 @@ static void convs_on(backend *be) {
   conv_case(be, 64, 300, 64, 3, 2, 0, 1); /* large enough for the bf16 GEMM's size threshold */
 }
 
+/* x W with W stored (C, N) (tb = 0): the backward's dW = x^T dC reads x transposed */
+static void gemm_nn_on(backend *be) {
+  ts_err e = {0};
+  uint16_t x16[R * C];
+  float x32[R * C], w[C * N], dc[R * N];
+  for (int i = 0; i < R * C; i++) x16[i] = f32_to_bf16(rnd()), x32[i] = bf16_to_f32(x16[i]);
+  for (int i = 0; i < C * N; i++) w[i] = rnd();
+  for (int i = 0; i < R * N; i++) dc[i] = rnd();
+  dbuf bx[2], bw, bdc, by[2], bdx[2], bdw[2];
+  tensor W = dview(be, &bw, DT_F32, 2, C, N, w), DC = dview(be, &bdc, DT_F32, 2, R, N, dc);
+  for (int k = 0; k < 2; k++) {
+    tensor X = k ? dview(be, &bx[k], DT_BF16, 2, R, C, x16) : dview(be, &bx[k], DT_F32, 2, R, C, x32),
+           Y = dview(be, &by[k], DT_F32, 2, R, N, NULL), DX = dview(be, &bdx[k], DT_F32, 2, R, C, NULL),
+           DW = dview(be, &bdw[k], DT_F32, 2, C, N, NULL);
+    if (op_matmul(be, &X, &W, NULL, &Y, 0, 0, 0.0f, &e) || op_matmul_bwd(be, &X, &W, &DC, &DX, &DW, NULL, 0, 0, &e))
+      fail_msg("matmul tb=0 (%s x) on %s: %s", k ? "bf16" : "f32", be->ops->name, e.msg);
+  }
+  dbuf *pairs[3][2] = {{&by[0], &by[1]}, {&bdx[0], &bdx[1]}, {&bdw[0], &bdw[1]}};
+  for (int p = 0; p < 3; p++) {
+    void *u = dget(pairs[p][0]), *v = dget(pairs[p][1]);
+    if (memcmp(u, v, pairs[p][0]->bytes)) fail_msg("matmul tb=0 output %d on %s: bf16 x differs", p, be->ops->name);
+    free(u);
+    free(v);
+  }
+  dbuf *all[] = {&bx[0], &bx[1], &bw, &bdc, &by[0], &by[1], &bdx[0], &bdx[1], &bdw[0], &bdw[1]};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) dfree(all[i]);
+}
+
+/* gemm_mp16 straight: either operand bf16, stored transposed or not, in a block wider than
+ * its rows (ld > cols), against gemm_mp on the widened values (dense) */
+static void gemm_mp16_on(backend *be) {
+  (void)be; /* backend-independent: once per precision */
+  enum { GM = 70, GN = 66, GK = 96, PAD = 5 };
+  for (int ta = 0; ta < 2; ta++)
+    for (int tb = 0; tb < 2; tb++)
+      for (int which = 0; which < 2; which++) { /* 0: A in bf16, 1: B */
+        int ar = ta ? GK : GM, ac = ta ? GM : GK, br = tb ? GN : GK, bc = tb ? GK : GN;
+        int ld16 = (which ? bc : ac) + PAD, rows16 = which ? br : ar, cols16 = which ? bc : ac;
+        uint16_t *h = malloc(sizeof *h * (size_t)(rows16 * ld16));
+        float *wide = malloc(sizeof *wide * (size_t)(rows16 * cols16));
+        float *other = malloc(sizeof *other * (size_t)((which ? ar * ac : br * bc)));
+        float c1[GM * GN], c2[GM * GN];
+        for (int i = 0; i < rows16 * ld16; i++) h[i] = f32_to_bf16(rnd());
+        for (int r = 0; r < rows16; r++)
+          for (int c = 0; c < cols16; c++) wide[r * cols16 + c] = bf16_to_f32(h[r * ld16 + c]);
+        for (int i = 0; i < (which ? ar * ac : br * bc); i++) other[i] = rnd();
+        for (int i = 0; i < GM * GN; i++) c1[i] = c2[i] = rnd();
+        if (which) {
+          assert_int_equal(gemm_mp16(ta, tb, GM, GN, GK, 0.5f, other, 0, ac, h, 1, ld16, 1.0f, c1, GN), 0);
+          gemm_mp(ta, tb, GM, GN, GK, 0.5f, other, ac, wide, cols16, 1.0f, c2, GN);
+        } else {
+          assert_int_equal(gemm_mp16(ta, tb, GM, GN, GK, 0.5f, h, 1, ld16, other, 0, bc, 1.0f, c1, GN), 0);
+          gemm_mp(ta, tb, GM, GN, GK, 0.5f, wide, cols16, other, bc, 1.0f, c2, GN);
+        }
+        if (memcmp(c1, c2, sizeof c1))
+          fail_msg("gemm_mp16 ta=%d tb=%d bf16 %s (ld %d) differs from gemm_mp on its values (%s)", ta, tb,
+                   which ? "B" : "A", ld16, gemm_precision());
+        free(h), free(wide), free(other);
+      }
+  float c[4] = {0};
+  uint16_t z[4] = {0};
+  assert_int_equal(gemm_mp16(0, 0, 2, 2, 2, 1.0f, z, 1, 2, z, 1, 2, 0.0f, c, 2), TS_EARG); /* one bf16 operand at most */
+}
+
 static void gemms_on(backend *be) {
   gemms_batched(be, 1);
   gemms_batched(be, 2);
+  gemm_nn_on(be);
+  if (be == be_cpu()) gemm_mp16_on(be);
 }
 
 /* both backends, in each precision this machine has: f32, bf16 for every GEMM however small,
