@@ -148,52 +148,65 @@ static void bench_attn(int64_t B, int64_t Tn, int64_t Hq, int64_t Hkv, int64_t D
   for (float *p : bufs) g_be->ops->release(g_be, p);
 }
 
-/* One Qwen2 decoder layer over N = B*T tokens, forward then backward: the model's own layer
- * code (nn/decoder.c: stacked q/k/v and gate/up GEMMs), its parameters in a device pset and
- * its activations in a device arena. */
-static void bench_layer(int64_t B, int64_t Tn) {
-  const int64_t N = B * Tn;
-  const dec_cfg c = {896, 14, 2, 64, 4864, 1e-6f, 1e6f, 1};
+/* One Qwen2.5-0.5B-shaped decoder layer over N = B*T tokens: the model's own layer code
+ * (nn/decoder.c: stacked q/k/v and gate/up GEMMs), its parameters in a device pset, its
+ * activations in a device arena, random input and output gradient. */
+struct layer_rig {
+  int64_t B, Tn, N;
+  dec_cfg c;
   pset ps;
-  pset_init(&ps, g_be);
-  OK(dec_declare(&ps, "l.", &c, &g_e));
-  OK(pset_alloc(&ps, 1, 0, &g_e));
-  OK(pset_init_normal(&ps, 0.02f, 1, &g_e));
   dec_params p, gp;
-  OK(dec_bind(&ps, "l.", &c, 0, &p, &g_e));
-  OK(dec_bind(&ps, "l.", &c, 1, &gp, &g_e));
-  float *x = dbuf(N * c.C), *y = dbuf(N * c.C), *dy = dbuf(N * c.C), *dx = dbuf(N * c.C);
-  std::vector<int32_t> pos((size_t)N);
-  for (int64_t i = 0; i < N; i++) pos[(size_t)i] = (int32_t)(i % Tn);
-  attn_cfg mask = {1, 0.0f, NULL, NULL, NULL};
+  float *x, *y, *dy, *dx;
+  std::vector<int32_t> pos;
+  attn_cfg mask;
   arena ar;
-  OK(be_arena_init(&ar, g_be, (size_t)1 << 30, &g_e));
-  auto fwd = [&] {
+  double mmf; /* matmul flops of the forward: 2 N C (QD + 2 KD + QD) + 3 * 2 N C F */
+
+  layer_rig(int64_t b, int64_t t) : B(b), Tn(t), N(b * t), c{896, 14, 2, 64, 4864, 1e-6f, 1e6f, 1} {
+    pset_init(&ps, g_be);
+    OK(dec_declare(&ps, "l.", &c, &g_e));
+    OK(pset_alloc(&ps, 1, 0, &g_e));
+    OK(pset_init_normal(&ps, 0.02f, 1, &g_e));
+    OK(dec_bind(&ps, "l.", &c, 0, &p, &g_e));
+    OK(dec_bind(&ps, "l.", &c, 1, &gp, &g_e));
+    x = dbuf(N * c.C), y = dbuf(N * c.C), dy = dbuf(N * c.C), dx = dbuf(N * c.C);
+    pos.resize((size_t)N);
+    for (int64_t i = 0; i < N; i++) pos[(size_t)i] = (int32_t)(i % Tn);
+    mask = {1, 0.0f, NULL, NULL, NULL};
+    OK(be_arena_init(&ar, g_be, (size_t)1 << 30, &g_e));
+    const int64_t QD = c.Hq * c.D, KD = c.Hkv * c.D;
+    mmf = 2.0 * N * c.C * (2.0 * QD + 2.0 * KD) + 6.0 * N * c.C * c.F;
+  }
+  ~layer_rig() {
+    arena_free(&ar);
+    float *bufs[] = {x, y, dy, dx};
+    for (float *b : bufs) g_be->ops->release(g_be, b);
+    pset_free(&ps);
+  }
+  void fwd() {
     arena_reset(&ar);
     OK(dec_forward(g_be, &c, &p, B, Tn, x, y, pos.data(), &mask, NULL, &ar, &g_e));
-  };
-  auto fwdbwd = [&] {
+  }
+  void fwdbwd() {
     arena_reset(&ar);
     dec_acts a;
     OK(dec_forward(g_be, &c, &p, B, Tn, x, y, pos.data(), &mask, &a, &ar, &g_e));
     OK(dec_backward(g_be, &c, &p, &gp, &a, pos.data(), &mask, dy, dx, &ar, &g_e));
-  };
-  /* matmul flops of one layer: 2 N C (QD + 2 KD + QD) + 3 * 2 N C F; backward twice that */
-  const int64_t QD = c.Hq * c.D, KD = c.Hkv * c.D;
-  double mmf = 2.0 * N * c.C * (2.0 * QD + 2.0 * KD) + 6.0 * N * c.C * c.F;
+  }
+};
+
+/* the layer forward, then forward and backward */
+static void bench_layer(int64_t B, int64_t Tn) {
+  layer_rig r(B, Tn);
   char name[96], rate[64];
-  double ms_f = time_ms(fwd);
+  double ms_f = time_ms([&] { r.fwd(); });
   snprintf(name, sizeof name, "qwen2.5-0.5B layer fwd B=%lld T=%lld", (long long)B, (long long)Tn);
-  snprintf(rate, sizeof rate, "%.0f tok/s, %.1f TFLOP/s (matmuls)", N / (ms_f * 1e-3), mmf / (ms_f * 1e9));
+  snprintf(rate, sizeof rate, "%.0f tok/s, %.1f TFLOP/s (matmuls)", r.N / (ms_f * 1e-3), r.mmf / (ms_f * 1e9));
   report(name, ms_f, rate);
-  double ms_fb = time_ms(fwdbwd);
+  double ms_fb = time_ms([&] { r.fwdbwd(); });
   snprintf(name, sizeof name, "qwen2.5-0.5B layer fwd+bwd B=%lld T=%lld", (long long)B, (long long)Tn);
-  snprintf(rate, sizeof rate, "%.0f tok/s, %.1f TFLOP/s (matmuls)", N / (ms_fb * 1e-3), 3 * mmf / (ms_fb * 1e9));
+  snprintf(rate, sizeof rate, "%.0f tok/s, %.1f TFLOP/s (matmuls)", r.N / (ms_fb * 1e-3), 3 * r.mmf / (ms_fb * 1e9));
   report(name, ms_fb, rate);
-  arena_free(&ar);
-  float *bufs[] = {x, y, dy, dx};
-  for (float *b : bufs) g_be->ops->release(g_be, b);
-  pset_free(&ps);
 }
 
 /* The layer's training step (forward + backward inside the weights hint's training bracket, as
@@ -202,56 +215,33 @@ static void bench_layer(int64_t B, int64_t Tn) {
  * copy in both directions). Last in the run: the switches are untimed and a failure here
  * (exit) loses no other row. The precision and switches are restored after. */
 static void bench_layer_bf16(int64_t B, int64_t Tn) {
-  const int64_t N = B * Tn;
-  const dec_cfg c = {896, 14, 2, 64, 4864, 1e-6f, 1e6f, 1};
-  const char *was = cuda_gemm_name();
   char prev[8];
-  snprintf(prev, sizeof prev, "%s", was);
+  snprintf(prev, sizeof prev, "%s", cuda_gemm_name());
   OK(cuda_set_gemm("bf16"));
-  pset ps;
-  pset_init(&ps, g_be);
-  OK(dec_declare(&ps, "l.", &c, &g_e));
-  OK(pset_alloc(&ps, 1, 0, &g_e));
-  OK(pset_init_normal(&ps, 0.02f, 1, &g_e));
-  dec_params p, gp;
-  OK(dec_bind(&ps, "l.", &c, 0, &p, &g_e));
-  OK(dec_bind(&ps, "l.", &c, 1, &gp, &g_e));
-  float *x = dbuf(N * c.C), *y = dbuf(N * c.C), *dy = dbuf(N * c.C), *dx = dbuf(N * c.C);
-  std::vector<int32_t> pos((size_t)N);
-  for (int64_t i = 0; i < N; i++) pos[(size_t)i] = (int32_t)(i % Tn);
-  attn_cfg mask = {1, 0.0f, NULL, NULL, NULL};
-  arena ar;
-  OK(be_arena_init(&ar, g_be, (size_t)1 << 30, &g_e));
-  size_t peak = 0;
-  auto step = [&] {
-    arena_reset(&ar);
-    dec_acts a;
-    OK(op_weights_bf16(g_be, ps.w, ps.total, 2, &g_e));
-    OK(dec_forward(g_be, &c, &p, B, Tn, x, y, pos.data(), &mask, &a, &ar, &g_e));
-    OK(dec_backward(g_be, &c, &p, &gp, &a, pos.data(), &mask, dy, dx, &ar, &g_e));
-    OK(op_weights_bf16(g_be, ps.w, ps.total, 0, &g_e));
-    peak = ar.peak;
-  };
-  const int64_t QD = c.Hq * c.D, KD = c.Hkv * c.D;
-  double mmf = 3.0 * (2.0 * N * c.C * (2.0 * QD + 2.0 * KD) + 6.0 * N * c.C * c.F);
-  static const char *const how[] = {"f32 storage", "weights copy", "bf16 acts"};
-  for (int v = 0; v < 3; v++) {
-    OK(cuda_set_train_copy(v == 1));
-    OK(cuda_set_bf16_acts(v == 2));
-    ar.peak = 0;
-    double ms = time_ms(step);
-    char name[96], rate[64];
-    snprintf(name, sizeof name, "layer fwd+bwd bf16, %s B=%lld T=%lld", how[v], (long long)B, (long long)Tn);
-    snprintf(rate, sizeof rate, "%.0f tok/s, %.1f TFLOP/s, arena %.0f MiB", N / (ms * 1e-3), mmf / (ms * 1e9),
-             peak / 1048576.0);
-    report(name, ms, rate);
+  {
+    layer_rig r(B, Tn);
+    size_t peak = 0;
+    auto step = [&] {
+      OK(op_weights_bf16(g_be, r.ps.w, r.ps.total, 2, &g_e));
+      r.fwdbwd();
+      OK(op_weights_bf16(g_be, r.ps.w, r.ps.total, 0, &g_e));
+      peak = r.ar.peak;
+    };
+    static const char *const how[] = {"f32 storage", "weights copy", "bf16 acts"};
+    for (int v = 0; v < 3; v++) {
+      OK(cuda_set_train_copy(v == 1));
+      OK(cuda_set_bf16_acts(v == 2));
+      r.ar.peak = 0;
+      double ms = time_ms(step);
+      char name[96], rate[64];
+      snprintf(name, sizeof name, "layer fwd+bwd bf16, %s B=%lld T=%lld", how[v], (long long)B, (long long)Tn);
+      snprintf(rate, sizeof rate, "%.0f tok/s, %.1f TFLOP/s, arena %.0f MiB", r.N / (ms * 1e-3),
+               3 * r.mmf / (ms * 1e9), peak / 1048576.0);
+      report(name, ms, rate);
+    }
   }
   OK(cuda_set_train_copy(0));
   OK(cuda_set_bf16_acts(0));
-  arena_free(&ar);
-  float *bufs[] = {x, y, dy, dx};
-  for (float *b : bufs) g_be->ops->release(g_be, b);
-  pset_free(&ps);
   OK(cuda_set_gemm(prev));
 }
 

@@ -8,7 +8,7 @@
 #include "tensor/cpu_ops.h"
 #include "tensor/par.h"
 
-/* Per-thread partial sums for parameter gradients, reduced at the end: (threads, C). */
+/* Per-thread partial sums for parameter gradients, reduced at the end: (threads, C), zeroed. */
 static float *norm_partials(int64_t C, int *nth) {
   *nth = par_max_threads();
   return calloc((size_t)*nth * (size_t)C, sizeof(float));
@@ -54,12 +54,8 @@ int cpu_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tenso
   const float *xp = cpu_f(x), *wp = cpu_f(w), *mp = cpu_f(mean), *rp = cpu_f(rstd), *g = cpu_f(dy);
   float *dxp = cpu_f(dx);
   int nth;
-  float *pw = norm_partials(C, &nth), *pb = norm_partials(C, &nth);
-  if (!pw || !pb) {
-    free(pw);
-    free(pb);
-    return TS_ENOMEM;
-  }
+  float *pw = norm_partials(2 * C, &nth), *pb = pw ? pw + (int64_t)nth * C : NULL; /* dw's, then db's */
+  if (!pw) return TS_ENOMEM;
 #pragma omp parallel for if (N * C > 16384)
   for (int64_t i = 0; i < N; i++) {
     const float *xr = xp + i * C, *gr = g + i * C;
@@ -87,7 +83,6 @@ int cpu_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tenso
   norm_reduce(cpu_f(dw), pw, nth, C);
   norm_reduce(cpu_f(db), pb, nth, C);
   free(pw);
-  free(pb);
   return TS_OK;
 }
 
@@ -139,12 +134,8 @@ int cpu_layernorm_ch_bwd(backend *be, const tensor *x, const tensor *w, const te
   const float *xp = cpu_f(x), *wp = cpu_f(w), *mp = cpu_f(mean), *rp = cpu_f(rstd), *g = cpu_f(dy);
   float *dxp = cpu_f(dx);
   int nth;
-  float *pw = norm_partials(C, &nth), *pb = norm_partials(C, &nth);
-  if (!pw || !pb) {
-    free(pw);
-    free(pb);
-    return TS_ENOMEM;
-  }
+  float *pw = norm_partials(2 * C, &nth), *pb = pw ? pw + (int64_t)nth * C : NULL; /* dw's, then db's */
+  if (!pw) return TS_ENOMEM;
 #pragma omp parallel for if (B * C * T > 16384)
   for (int64_t k = 0; k < B * nt; k++) {
     int64_t bi = k / nt, t0 = k % nt * LNC_TILE, n = T - t0 < LNC_TILE ? T - t0 : LNC_TILE;
@@ -178,7 +169,6 @@ int cpu_layernorm_ch_bwd(backend *be, const tensor *x, const tensor *w, const te
   norm_reduce(cpu_f(dw), pw, nth, C);
   norm_reduce(cpu_f(db), pb, nth, C);
   free(pw);
-  free(pb);
   return TS_OK;
 }
 

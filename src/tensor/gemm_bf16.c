@@ -20,50 +20,33 @@ static atomic_long g_fallbacks, g_errors;
 long gemm_bf16_fallbacks(void) { return atomic_load(&g_fallbacks); }
 long gemm_bf16_errors(void) { return atomic_load(&g_errors); }
 
-/* Rounds the stored rows x cols block of src (leading dimension ld) to bf16 into dst, whose
- * rows are prow long, and zeroes dst's padding: columns cols..prow-1 and rows rows..prows-1.
- * NaN stays NaN; everything else rounds to nearest even. */
-static void gemm_round_bf16(const float *src, int rows, int cols, int ld, uint16_t *dst, int prows, int prow) {
-#pragma omp parallel for schedule(static) if ((int64_t)prows * prow > 32768 && !par_in_parallel())
-  for (int r = 0; r < prows; r++) {
-    uint16_t *d = dst + (size_t)r * prow;
-    if (r >= rows) {
-      memset(d, 0, sizeof *d * (size_t)prow);
-      continue;
-    }
-    const float *s = src + (size_t)r * ld;
-#pragma omp simd
-    for (int c = 0; c < cols; c++) {
-      uint32_t u;
-      memcpy(&u, &s[c], sizeof u);
-      uint32_t rne = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-      uint32_t nan = (u >> 16) | 0x40u;
-      d[c] = (uint16_t)(((u & 0x7fffffffu) > 0x7f800000u) ? nan : rne);
-    }
-    if (prow > cols) memset(d + cols, 0, sizeof *d * (size_t)(prow - cols));
-  }
-}
-
-/* The same block of src stored as bf16 bits already (a bf16 activation): copied, not rounded. */
-static void gemm_copy_bf16(const uint16_t *src, int rows, int cols, int ld, uint16_t *dst, int prows, int prow) {
-#pragma omp parallel for schedule(static) if ((int64_t)prows * prow > 32768 && !par_in_parallel())
-  for (int r = 0; r < prows; r++) {
-    uint16_t *d = dst + (size_t)r * prow;
-    if (r >= rows) {
-      memset(d, 0, sizeof *d * (size_t)prow);
-      continue;
-    }
-    memcpy(d, src + (size_t)r * ld, sizeof *d * (size_t)cols);
-    if (prow > cols) memset(d + cols, 0, sizeof *d * (size_t)(prow - cols));
-  }
-}
-
-/* an operand into its padded bf16 buffer: rounded from f32, or copied when it is bf16 (is16) */
+/* The stored rows x cols block of src (leading dimension ld) into dst as bf16, whose rows are
+ * prow long, with dst's padding zeroed (columns cols..prow-1 and rows rows..prows-1): src f32,
+ * rounded to nearest even (NaN stays NaN), or src bf16 bits already (is16: a bf16 activation),
+ * copied. */
 static void gemm_pack(const void *src, int is16, int rows, int cols, int ld, uint16_t *dst, int prows, int prow) {
-  if (is16)
-    gemm_copy_bf16(src, rows, cols, ld, dst, prows, prow);
-  else
-    gemm_round_bf16(src, rows, cols, ld, dst, prows, prow);
+#pragma omp parallel for schedule(static) if ((int64_t)prows * prow > 32768 && !par_in_parallel())
+  for (int r = 0; r < prows; r++) {
+    uint16_t *d = dst + (size_t)r * prow;
+    if (r >= rows) {
+      memset(d, 0, sizeof *d * (size_t)prow);
+      continue;
+    }
+    if (is16) {
+      memcpy(d, (const uint16_t *)src + (size_t)r * ld, sizeof *d * (size_t)cols);
+    } else {
+      const float *s = (const float *)src + (size_t)r * ld;
+#pragma omp simd
+      for (int c = 0; c < cols; c++) {
+        uint32_t u;
+        memcpy(&u, &s[c], sizeof u);
+        uint32_t rne = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+        uint32_t nan = (u >> 16) | 0x40u;
+        d[c] = (uint16_t)(((u & 0x7fffffffu) > 0x7f800000u) ? nan : rne);
+      }
+    }
+    if (prow > cols) memset(d + cols, 0, sizeof *d * (size_t)(prow - cols));
+  }
 }
 
 #ifdef TS_HAVE_DNNL

@@ -68,15 +68,22 @@ static tsm_batch tm_batch(tm_fix *t) {
   return b;
 }
 
-static void test_parity(void **s) {
-  (void)s;
-  tm_fix t;
-  tm_inputs(&t);
+/* the tiny fixture model on the CPU, with gradients */
+static tsm *tm_load_tiny(void) {
   char dir[512];
   snprintf(dir, sizeof dir, "%s/tsmodel/tiny", TS_FIXTURES);
   tsm *m;
   ts_err e;
   if (tsm_load(dir, be_cpu(), 1, 0, &m, &e)) fail_msg("%s", e.msg);
+  return m;
+}
+
+static void test_parity(void **s) {
+  (void)s;
+  tm_fix t;
+  tm_inputs(&t);
+  tsm *m = tm_load_tiny();
+  ts_err e;
   tsm_batch b = tm_batch(&t);
   arena ar;
   arena_init(&ar, 1 << 22);
@@ -304,11 +311,8 @@ static void test_bf16_storage(void **s) {
   int was = cpu_act_bf16();
   tm_fix t;
   tm_inputs(&t);
-  char dir[512];
-  snprintf(dir, sizeof dir, "%s/tsmodel/tiny", TS_FIXTURES);
-  tsm *m;
+  tsm *m = tm_load_tiny();
   ts_err e;
-  if (tsm_load(dir, be_cpu(), 1, 0, &m, &e)) fail_msg("%s", e.msg);
   tsm_batch b = tm_batch(&t);
   int64_t R = (t.re[0] - t.rs[0]) + (t.re[1] - t.rs[1]);
   double loss[2];
