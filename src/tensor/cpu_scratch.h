@@ -8,8 +8,8 @@
 
 #define SCRATCH_SLOTS 7
 /* slots: 0 and 1 conv1d's columns; 2..5 the bf16 GEMM's rounded operands, oneDNN scratchpad and
- * ragged edges (the GEMM runs inside conv1d, so they must differ); 6 a bf16 activation widened
- * to f32 for an f32 GEMM (gemm_mp16) */
+ * a dense output block for a strided C (the GEMM runs inside conv1d, so they must differ); 6 a
+ * bf16 activation widened to f32 for an f32 GEMM (gemm_mp16) */
 #define SCRATCH_GEMM_A 2
 #define SCRATCH_GEMM_B 3
 #define SCRATCH_GEMM_PAD 4

@@ -443,13 +443,13 @@ static int ds_adamw(backend *be, float *p, const float *g, float *m, float *v, i
 }
 /* the hint must name device memory, and the weights it names must stay unchanged while it is
  * on (an optimizer step on them is reported); the simulated device computes as the CPU does
- * (f32) */
+ * (its bf16 mirror included) */
 static int ds_weights_bf16(backend *be, const float *w, int64_t n, int on) {
   (void)be;
   if (on && n > 0 && ds_find(w, sizeof(float) * (size_t)n) < 0)
     return ds_violation("weights_bf16", "weights outside device memory");
   g_wb = on ? w : NULL, g_wbn = on ? n : 0;
-  return TS_OK;
+  DS_RUN(be_cpu()->ops->weights_bf16(be_cpu(), w, n, on));
 }
 
 static double ds_sumsq(backend *be, const float *x, int64_t n) {

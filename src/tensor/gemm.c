@@ -110,12 +110,38 @@ static int gemm_wants_bf16(int M, int N, int K) {
           (M >= GEMM_BF16_MIN_MN && N >= GEMM_BF16_MIN_MN && (int64_t)M * N * K >= GEMM_BF16_MIN_MACS));
 }
 
+/* op(X) stored as rows x cols with leading dimension ld: the mirror's bits for it (gemm_mirror)
+ * in the bf16 precision, else NULL */
+static const uint16_t *gemm_mirrored(const void *X, int rows, int cols, int ld) {
+  if (!atomic_load(&g_bf16) || rows <= 0 || cols <= 0) return NULL;
+  return gemm_mirror_find(X, (int64_t)(rows - 1) * ld + cols);
+}
+
+/* A GEMM against a mirrored weight of wn values: the bf16 kernel reads the mirror with no
+ * rounding pass, so it pays from a few rows on (measured on AMX, 1-2 threads, against OpenBLAS:
+ * 2.7-8x from 8 rows against a 256 x 256 weight and from 1 row against 1152 x 896; it loses
+ * below ~0.5 M multiply-adds, where oneDNN's ~7 us per call dominates) */
+static int gemm_mirror_wants(int M, int N, int K, int64_t wn) {
+  return M > 0 && N > 0 && K > 0 && wn >= GEMM_MIRROR_MIN_W && (int64_t)M * N * K >= GEMM_MIRROR_MIN_MACS;
+}
+
+/* gemm_bf16_ex with mirrored f32 operands read from their mirrors (a16 / b16 operands are bf16
+ * already): 0, -1 (not run: C untouched) or -2 (failed part way), as gemm_bf16 */
+static int gemm_mp_bf16(int ta, int tb, int M, int N, int K, float alpha, const void *A, int a16, int lda,
+                        const void *B, int b16, int ldb, float beta, float *C, int ldc) {
+  const uint16_t *am = a16 ? NULL : gemm_mirrored(A, ta ? K : M, ta ? M : K, lda);
+  const uint16_t *bm = b16 ? NULL : gemm_mirrored(B, tb ? N : K, tb ? K : N, ldb);
+  int want = gemm_wants_bf16(M, N, K) || (am && gemm_mirror_wants(M, N, K, (int64_t)M * K)) ||
+             (bm && gemm_mirror_wants(M, N, K, (int64_t)N * K));
+  if (!want) return -1;
+  return gemm_bf16_ex(ta, tb, M, N, K, alpha, am ? (const void *)am : A, a16 || am, lda, bm ? (const void *)bm : B,
+                      b16 || bm, ldb, beta, C, ldc);
+}
+
 void gemm_mp(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
              const float *B, int ldb, float beta, float *C, int ldc) {
-  if (gemm_wants_bf16(M, N, K)) {
-    int rc = gemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    if (rc != -1) return; /* done, or (-2, counted) failed after writing part of C */
-  }
+  if (atomic_load(&g_bf16) && gemm_mp_bf16(ta, tb, M, N, K, alpha, A, 0, lda, B, 0, ldb, beta, C, ldc) != -1)
+    return; /* done, or (-2, counted) failed after writing part of C */
   gemm_f32(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
@@ -138,10 +164,8 @@ int gemm_mp16_reserve(int64_t n) { return cpu_scratch(SCRATCH_ACT16, (size_t)(n 
 int gemm_mp16(int ta, int tb, int M, int N, int K, float alpha, const void *A, int a16, int lda, const void *B,
               int b16, int ldb, float beta, float *C, int ldc) {
   if (a16 && b16) return TS_EARG; /* one scratch buffer: one bf16 operand */
-  if (gemm_wants_bf16(M, N, K)) {
-    int rc = gemm_bf16_ex(ta, tb, M, N, K, alpha, A, a16, lda, B, b16, ldb, beta, C, ldc);
-    if (rc != -1) return 0;
-  }
+  if (atomic_load(&g_bf16) && gemm_mp_bf16(ta, tb, M, N, K, alpha, A, a16, lda, B, b16, ldb, beta, C, ldc) != -1)
+    return 0;
   const float *a = A, *b = B;
   if (M > 0 && N > 0 && K > 0 && (a16 || b16)) { /* one operand in bf16 (the scratch holds one) */
     int ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;

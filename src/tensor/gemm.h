@@ -25,13 +25,14 @@ const char *gemm_precision(void);
 /* The GEMM of the ops that follow the precision setting (matmul, conv1d, attention): gemm_f32,
  * or, in bf16 mode, gemm_bf16 for GEMMs of at least GEMM_BF16_MIN_MACS multiply-adds (M·N·K)
  * with M and N at least GEMM_BF16_MIN_MN. The others stay f32: there the per-call cost (operand
- * rounding, a primitive per shape, ~10-50 us) outweighs the faster kernel (measured: 6 M MACs
- * no gain, 44 M MACs 1.3-2.4x), and a few rows (decoding's M = 1..8) would be padded to 64 while
- * the whole other operand is rounded each call. Where oneDNN refuses a call (out of memory, before writing C) it
+ * rounding, ~7 us of oneDNN) outweighs the faster kernel (measured: 6 M MACs no gain, 44 M MACs
+ * 1.3-2.4x), unless an operand is a mirrored weight (gemm_mirror below). Where oneDNN refuses a call (out of memory, before writing C) it
  * runs gemm_f32 instead. gemm_bf16_fallbacks counts those; gemm_bf16_errors counts calls that
  * failed after writing part of C (never seen: oneDNN's CPU matmul refuses when it is built). */
 #define GEMM_BF16_MIN_MACS (1LL << 23)
 #define GEMM_BF16_MIN_MN 64
+#define GEMM_MIRROR_MIN_W (1LL << 16)
+#define GEMM_MIRROR_MIN_MACS (1LL << 19)
 void gemm_mp(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
              const float *B, int ldb, float beta, float *C, int ldc);
 /* gemm_mp with one operand stored as bf16 bits (a16 or b16; an activation stored in bf16,
@@ -45,6 +46,20 @@ int gemm_mp16(int ta, int tb, int M, int N, int K, float alpha, const void *A, i
  * before it writes anything: gemm_mp16 calls with a bf16 operand of at most n values then cannot
  * run out of memory. 0 or TS_ENOMEM. */
 int gemm_mp16_reserve(int64_t n);
+/* bf16 mirrors of weight blocks (gemm_mirror.c), driven by the weights hint (op_weights_bf16)
+ * on the CPU and devsim: on (1) rounds the n values at w into a mirror once, in the bf16
+ * precision only (otherwise nothing happens); until the matching off (0), a bf16 GEMM reads an
+ * operand that lies inside the block from the mirror instead of rounding it per call (the same
+ * bits, so the same result), and a GEMM of few rows against such a weight takes the bf16 kernel
+ * too when the weight has at least GEMM_MIRROR_MIN_W values and the GEMM GEMM_MIRROR_MIN_MACS
+ * multiply-adds (decoding's M = 1..8: 3-8x faster than OpenBLAS's f32 GEMM there). The caller keeps the block unchanged while it is on. Hints on the same block
+ * nest (a generate call inside a training step). Up to 4 blocks at once; a mirror's memory is
+ * kept for the next hint (freed by gemm_mirror_release). TS_OK always: without memory for a
+ * mirror, every call rounds, as without the hint. */
+int gemm_mirror(const float *w, int64_t n, int on);
+/* the mirror's bits for the extent values at p, NULL when no open block holds all of them */
+const uint16_t *gemm_mirror_find(const float *p, int64_t extent);
+void gemm_mirror_release(void);
 long gemm_bf16_fallbacks(void);
 long gemm_bf16_errors(void);
 /* Reference runs only (slow): in bf16 mode every GEMM goes to gemm_bf16, whatever its size,

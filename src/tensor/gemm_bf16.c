@@ -20,16 +20,16 @@ static atomic_long g_fallbacks, g_errors;
 long gemm_bf16_fallbacks(void) { return atomic_load(&g_fallbacks); }
 long gemm_bf16_errors(void) { return atomic_load(&g_errors); }
 
-/* The stored rows x cols block of src (leading dimension ld) into dst as bf16, whose rows are
- * prow long, with dst's padding zeroed (columns cols..prow-1 and rows rows..prows-1): src f32,
- * rounded to nearest even (NaN stays NaN), or src bf16 bits already (is16: a bf16 activation),
- * copied. */
-static void gemm_pack(const void *src, int is16, int rows, int cols, int ld, uint16_t *dst, int prows, int prow) {
-#pragma omp parallel for schedule(static) if ((int64_t)prows * prow > 32768 && !par_in_parallel())
+/* The stored rows x cols block of src (leading dimension ld) into dst (prows, pcols) as bf16,
+ * with dst's padding zeroed (columns cols..pcols-1 and rows rows..prows-1): src f32, rounded to
+ * nearest even (NaN stays NaN), or src bf16 bits already (is16: a bf16 activation or a
+ * mirrored weight), copied. */
+static void gemm_pack(const void *src, int is16, int rows, int cols, int ld, uint16_t *dst, int prows, int pcols) {
+#pragma omp parallel for schedule(static) if ((int64_t)prows * pcols > 32768 && !par_in_parallel())
   for (int r = 0; r < prows; r++) {
-    uint16_t *d = dst + (size_t)r * prow;
+    uint16_t *d = dst + (size_t)r * pcols;
     if (r >= rows) {
-      memset(d, 0, sizeof *d * (size_t)prow);
+      memset(d, 0, sizeof *d * (size_t)pcols);
       continue;
     }
     if (is16) {
@@ -45,7 +45,7 @@ static void gemm_pack(const void *src, int is16, int rows, int cols, int ld, uin
         d[c] = (uint16_t)(((u & 0x7fffffffu) > 0x7f800000u) ? nan : rne);
       }
     }
-    if (prow > cols) memset(d + cols, 0, sizeof *d * (size_t)(prow - cols));
+    if (pcols > cols) memset(d + cols, 0, sizeof *d * (size_t)(pcols - cols));
   }
 }
 
@@ -81,7 +81,7 @@ static void gemm_dnnl_init(void) {
   if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) || !impl) impl = "?";
   snprintf(g_impl, sizeof g_impl, "%s", impl);
   dnnl_primitive_desc_destroy(pd);
-  /* training's lengths change every batch; each padded shape is a primitive of its own */
+  /* training's lengths change every batch; each shape is a primitive of its own */
   dnnl_set_primitive_cache_capacity(4096);
   g_engine = eng;
 }
@@ -163,15 +163,6 @@ static int gemm_job_run(gemm_job *j, dnnl_stream_t stream) {
   return dnnl_primitive_execute(j->prim, stream, j->mem[3] ? 4 : 3, args) || dnnl_stream_wait(stream) ? -1 : 0;
 }
 
-/* M and K handed to oneDNN are multiples of these (a new shape costs a primitive build, and
- * training's M and K follow the batch's lengths): K is padded with zeros, which add exact zeros
- * to the sums; the rows of C beyond a multiple of GEMM_GRAIN go through a padded block in
- * scratch, then into C. N is passed as it is (splitting it would make C's blocks non-dense). */
-#define GEMM_GRAIN 64
-#define GEMM_KGRAIN 32
-
-static int gemm_up(int n, int g) { return (n + g - 1) / g * g; }
-
 /* C[r][c] = T[r][c] + beta C[r][c] over rows x cols; T (rows, ldt) */
 static void gemm_combine(const float *T, int ldt, int rows, int cols, float beta, float *C, int ldc) {
   for (int r = 0; r < rows; r++) {
@@ -184,6 +175,27 @@ static void gemm_combine(const float *T, int ldt, int rows, int cols, float beta
   }
 }
 
+/* The operand stored as rows x cols (leading dimension ld) as oneDNN gets it, prows x pcols
+ * (K padded with zeros): bf16 bits stored densely and unpadded (ld == cols) are read where they
+ * are; anything else (f32, strided bf16, for which oneDNN 2.6 leaves its AMX kernel for a
+ * generic one, or a padded K) is packed densely into scratch slot. NULL when out of memory. */
+static const uint16_t *gemm_operand(const void *src, int is16, int rows, int cols, int ld, int prows, int pcols,
+                                    int slot) {
+  if (is16 && ld == cols && prows == rows && pcols == cols) return src;
+  uint16_t *d = (uint16_t *)cpu_scratch(slot, ((size_t)prows * pcols + 1) / 2);
+  if (d) gemm_pack(src, is16, rows, cols, ld, d, prows, pcols);
+  return d;
+}
+
+/* K is padded with zeros to a multiple of this (they add exact zeros to the sums): AMX takes K
+ * in steps of 32 bf16, and a ragged K costs more than its padding (dW of a 298-row batch against
+ * 4864 x 896: 3.59 ms at K 298, 3.10 ms at K 320). M and N are passed as they are. */
+#define GEMM_KGRAIN 32
+
+/* One primitive of the call's exact M and N (oneDNN's primitive cache keeps each shape's; a new
+ * one costs ~0.1-1 ms, against padded shapes' extra rows: a 300-row GEMM padded to 320 ran its
+ * 44 ragged rows as a second 64-row pass over all of B). C is written directly when it is dense
+ * (ldc == N; the AMX kernels need that), otherwise through a dense block in scratch. */
 static int gemm_bf16_run(int ta, int tb, int M, int N, int K, float alpha, const void *A, int a16, int lda,
                          const void *B, int b16, int ldb, float beta, float *C, int ldc) {
   if (M <= 0 || N <= 0) return 0;
@@ -192,58 +204,31 @@ static int gemm_bf16_run(int ta, int tb, int M, int N, int K, float alpha, const
     return 0;
   }
   if (!gemm_bf16_available()) return -1;
-  int Mp = gemm_up(M, GEMM_GRAIN), Kp = gemm_up(K, GEMM_KGRAIN);
-  /* the operands keep their stored layout, padded: a (Mp,Kp), or (Kp,Mp) when ta; b (Kp,N), or (N,Kp) when tb */
-  uint16_t *a = (uint16_t *)cpu_scratch(SCRATCH_GEMM_A, ((size_t)Mp * Kp + 1) / 2);
-  uint16_t *b = (uint16_t *)cpu_scratch(SCRATCH_GEMM_B, ((size_t)Kp * N + 1) / 2);
+  int Kp = (K + GEMM_KGRAIN - 1) / GEMM_KGRAIN * GEMM_KGRAIN;
+  /* stored dims: a (M,K), or (K,M) when ta; b (K,N), or (N,K) when tb; then with K padded */
+  int ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
+  int par = ta ? Kp : M, pac = ta ? M : Kp, pbr = tb ? N : Kp, pbc = tb ? Kp : N;
+  const uint16_t *a = gemm_operand(A, a16, ar, ac, lda, par, pac, SCRATCH_GEMM_A);
+  const uint16_t *b = gemm_operand(B, b16, br, bc, ldb, pbr, pbc, SCRATCH_GEMM_B);
   if (!a || !b) return -1;
-  if (ta)
-    gemm_pack(A, a16, K, M, lda, a, Kp, Mp);
-  else
-    gemm_pack(A, a16, M, K, lda, a, Mp, Kp);
-  if (tb)
-    gemm_pack(B, b16, N, K, ldb, b, N, Kp);
-  else
-    gemm_pack(B, b16, K, N, ldb, b, Kp, N);
-  /* element strides (row, column) of op(a) and op(b); where row block i0 of op(a) starts */
-  dnnl_dims_t as = {ta ? 1 : Kp, ta ? Mp : 1}, bs = {tb ? 1 : N, tb ? Kp : 1};
-#define A_AT(i0) (a + (size_t)(i0) * (ta ? 1 : Kp))
-  /* blocks: rows 0..Mb-1 (a multiple of GEMM_GRAIN), then the ragged rows Mb..M-1 padded to
-   * GEMM_GRAIN through T. oneDNN's AMX / AVX512-BF16 kernels need a dense output (2.6 takes a
-   * slow generic kernel for a row stride other than N: 7x slower on attention's 1000x1000x64),
-   * so a C with ldc != N also goes through T. */
-  int Mb = M / GEMM_GRAIN * GEMM_GRAIN, direct = ldc == N;
-  float *T = NULL;
-  if (Mb < M || !direct) {
-    T = cpu_scratch(SCRATCH_GEMM_EDGE, (size_t)N * (!direct && Mb > GEMM_GRAIN ? Mb : GEMM_GRAIN));
-    if (!T) return -1;
-  }
-  gemm_job job[2];
-  int use[2] = {Mb > 0, Mb < M}, rc = 0;
-  memset(job, 0, sizeof job);
-  if (use[0]) rc = gemm_job_init(&job[0], Mb, N, Kp, alpha, as, bs, direct ? beta : 0.0f, N);
-  if (!rc && use[1]) rc = gemm_job_init(&job[1], GEMM_GRAIN, N, Kp, alpha, as, bs, 0.0f, N);
-  size_t pad = job[0].pad > job[1].pad ? job[0].pad : job[1].pad; /* run one after another: one scratchpad */
+  /* element strides (row, column) of op(a) and op(b), both dense */
+  dnnl_dims_t as = {ta ? 1 : pac, ta ? pac : 1}, bs = {tb ? 1 : pbc, tb ? pbc : 1};
+  int direct = ldc == N;
+  float *T = direct ? C : cpu_scratch(SCRATCH_GEMM_EDGE, (size_t)M * N);
+  if (!T) return -1;
+  gemm_job job;
+  int rc = gemm_job_init(&job, M, N, Kp, alpha, as, bs, direct ? beta : 0.0f, N);
   void *scr = NULL;
-  if (!rc && pad && !(scr = cpu_scratch(SCRATCH_GEMM_PAD, pad / sizeof(float) + 1))) rc = -1;
-  if (!rc && use[0]) rc = gemm_job_bind(&job[0], A_AT(0), b, direct ? C : T, scr);
-  if (!rc && use[1]) rc = gemm_job_bind(&job[1], A_AT(Mb), b, T, scr);
+  if (!rc && job.pad && !(scr = cpu_scratch(SCRATCH_GEMM_PAD, job.pad / sizeof(float) + 1))) rc = -1;
+  if (!rc) rc = gemm_job_bind(&job, a, b, T, scr);
   dnnl_stream_t stream = NULL;
   if (!rc && dnnl_stream_create(&stream, g_engine, dnnl_stream_default_flags)) rc = -1;
   if (!rc) { /* from here on C is written: oneDNN's CPU matmul refuses at build time, not here */
-    if (use[0]) {
-      rc |= gemm_job_run(&job[0], stream);
-      if (!direct) gemm_combine(T, N, Mb, N, beta, C, ldc);
-    }
-    if (use[1]) {
-      rc |= gemm_job_run(&job[1], stream);
-      gemm_combine(T, N, M - Mb, N, beta, C + (size_t)Mb * ldc, ldc);
-    }
-    if (rc) rc = -2;
+    rc = gemm_job_run(&job, stream) ? (direct ? -2 : -1) : 0; /* through T, C is still untouched */
+    if (!direct && !rc) gemm_combine(T, N, M, N, beta, C, ldc);
   }
   if (stream) dnnl_stream_destroy(stream);
-  for (int i = 0; i < 2; i++) gemm_job_free(&job[i]);
-#undef A_AT
+  gemm_job_free(&job);
   return rc;
 }
 

@@ -1,7 +1,7 @@
 /* test_weights_hint.c — the weights hint (op_weights_bf16): its values are checked (0 off, 1
- * decoding, 2 a training step), the CPU ignores it, and the simulated device reports an
- * optimizer step on the weights it holds unchanged, while allowing one on other buffers and
- * one once the hint is off. */
+ * decoding, 2 a training step; what the CPU makes of it: test_gemm_mirror), and the simulated
+ * device reports an optimizer step on the weights it holds unchanged, while allowing one on
+ * other buffers and one once the hint is off. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +21,7 @@ static void test_values(void **s) {
   ts_err e = {0};
   float w[4] = {0};
   for (int on = 0; on <= 2; on++) assert_int_equal(op_weights_bf16(be_cpu(), w, 4, on, &e), TS_OK);
+  for (int on = 2; on >= 1; on--) assert_int_equal(op_weights_bf16(be_cpu(), w, 4, 0, &e), TS_OK);
   assert_int_not_equal(op_weights_bf16(be_cpu(), w, 4, 3, &e), TS_OK);
   assert_int_not_equal(op_weights_bf16(be_cpu(), w, 4, -1, &e), TS_OK);
   assert_int_not_equal(op_weights_bf16(be_cpu(), NULL, 4, 2, &e), TS_OK);
