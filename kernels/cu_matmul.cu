@@ -87,8 +87,9 @@ static int cu_smallm_nt(const float *x, const W *w4, const float *bias, float *y
  * at w into a device copy (~1 ms per GB of f32 on an H100) that x W^T then reads for weights
  * inside [w, w + n): cuBLAS on bf16 operands (x rounded too: the rounding FAST_16BF applies
  * to both anyway; products and sums stay f32), or the small-row kernel with the decoding
- * kernels on (x stays f32 there). Half the bytes a decoding step streams. The CPU keeps
- * few-row GEMMs in f32 with f32 weights, so bf16 decoding differs between the two. on = 0
+ * kernels on (x stays f32 there). Half the bytes a decoding step streams. The CPU does the
+ * same with its mirror (gemm_mirror.c), but leaves GEMMs under its size rule in f32, so bf16
+ * decoding differs between the two in rounding. on = 0
  * stops it and frees the copy. No copy (another precision, w not 16-byte aligned, no memory
  * for it, TSASR_CUDA_WEIGHT_COPY=0) leaves the f32 weights in use. */
 int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {

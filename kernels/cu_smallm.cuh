@@ -20,7 +20,7 @@
  * lane l writes it: no shared memory, no block barrier. (The first version gave a whole block
  * one tile, its 256 threads striding over K: at K = 896 a thread saw one float4 per column and
  * the block's reduction dominated; on an H200 it took 49 us per call against cuBLAS's 29.)
- * f32 products and sums on every GEMM precision (the CPU leaves GEMMs of few rows in f32); in
+ * f32 products and sums on every GEMM precision; in
  * the bf16 precision the weights may be their bf16 copy (W = uint2, cu_weights_bf16).
  * y (M,N) = x (M,K) w (N,K)^T + (beta y + bias), bias (N) or NULL; M <= MM; K % 4 == 0 and x, w
  * 16-byte aligned (the caller checks). */

@@ -72,6 +72,10 @@ void gemm_f32_builtin(int ta, int tb, int M, int N, int K, float alpha, const fl
 void gemm_f32(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc) {
   if (M <= 0 || N <= 0) return;
+  if (!ta && tb && M <= GEMM_SMALLM_MAX_M && K >= 16) {
+    gemm_f32_smallm(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
 #ifdef TS_HAVE_BLAS
   if (K <= 0) {
     gemm_f32_builtin(ta, tb, M, N, 0, alpha, A, lda, B, ldb, beta, C, ldc);

@@ -10,6 +10,14 @@
 void gemm_f32(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc);
 
+/* f32 C (M,N) = alpha A (M,K) W^T + beta C with W stored (N, K) (ldw): the kernel gemm_f32 takes
+ * for this form from 1 to GEMM_SMALLM_MAX_M rows (decoding's x W^T; OpenBLAS is 1.5-3x slower
+ * there), threaded from GEMM_SMALLM_PAR weight values. beta == 0 does not read C. */
+#define GEMM_SMALLM_MAX_M 16
+#define GEMM_SMALLM_PAR (1LL << 17)
+void gemm_f32_smallm(int M, int N, int K, float alpha, const float *A, int lda, const float *W, int ldw, float beta,
+                     float *C, int ldc);
+
 /* The built-in kernel, always available (tests compare it with BLAS). */
 void gemm_f32_builtin(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                       const float *B, int ldb, float beta, float *C, int ldc);
