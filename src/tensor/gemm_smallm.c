@@ -17,6 +17,14 @@ static inline gsm_v16 gsm_load(const float *p) {
 }
 
 typedef float gsm_v8 __attribute__((vector_size(32)));
+/* a constant shuffle of two vectors' 32 lanes into 16 (GCC before 12 has only __builtin_shuffle,
+ * clang only __builtin_shufflevector) */
+#if defined(__clang__)
+#define GSM_SHUF(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+typedef int gsm_i16 __attribute__((vector_size(64)));
+#define GSM_SHUF(a, b, ...) __builtin_shuffle(a, b, (gsm_i16){__VA_ARGS__})
+#endif
 typedef float gsm_v4 __attribute__((vector_size(16)));
 
 /* the 16 lanes' sum, pairwise (halves added, then their halves) */
@@ -64,16 +72,16 @@ static inline __attribute__((always_inline)) void gsm_block(int MR, int NB, int 
 static inline gsm_v16 gsm_sum16(const gsm_v16 *x) {
   gsm_v16 y[8], z[4], w[2];
   for (int i = 0; i < 8; i++)
-    y[i] = __builtin_shufflevector(x[2 * i], x[2 * i + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
-           __builtin_shufflevector(x[2 * i], x[2 * i + 1], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+    y[i] = GSM_SHUF(x[2 * i], x[2 * i + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+           GSM_SHUF(x[2 * i], x[2 * i + 1], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
   for (int i = 0; i < 4; i++)
-    z[i] = __builtin_shufflevector(y[2 * i], y[2 * i + 1], 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27) +
-           __builtin_shufflevector(y[2 * i], y[2 * i + 1], 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+    z[i] = GSM_SHUF(y[2 * i], y[2 * i + 1], 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27) +
+           GSM_SHUF(y[2 * i], y[2 * i + 1], 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
   for (int i = 0; i < 2; i++)
-    w[i] = __builtin_shufflevector(z[2 * i], z[2 * i + 1], 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29) +
-           __builtin_shufflevector(z[2 * i], z[2 * i + 1], 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
-  return __builtin_shufflevector(w[0], w[1], 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30) +
-         __builtin_shufflevector(w[0], w[1], 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
+    w[i] = GSM_SHUF(z[2 * i], z[2 * i + 1], 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29) +
+           GSM_SHUF(z[2 * i], z[2 * i + 1], 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+  return GSM_SHUF(w[0], w[1], 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30) +
+         GSM_SHUF(w[0], w[1], 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
 }
 
 /* One row of x against W rows n0..n0+15: 16 sums in registers over K's multiples of 16, reduced
