@@ -112,7 +112,7 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
                    "[0, 1] (0 or 1: no nucleus cut), top_k >= 0 (0: no top-k cut)",
                    (double)c->samp.temperature, (double)c->samp.top_p, c->samp.top_k);
   arena_mark mk = arena_get_mark(ar);
-  int rc = TS_OK;
+  int rc = TS_OK, hinted = 0; /* hinted: the weights hint is open (closed at done only then) */
   qwen2_kv pre, kv;
   memset(&pre, 0, sizeof pre);
   memset(&kv, 0, sizeof kv);
@@ -162,6 +162,7 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
   /* the weights stay as they are until the end: a backend may decode from a bf16 copy of them
    * (CUDA in the bf16 precision with its decoding kernels on) */
   if ((rc = op_weights_bf16(be, m->ps.w, m->ps.total, 1, e))) goto done;
+  hinted = 1;
   /* lgd holds one row per candidate (cand[0..R), increasing r): every row at first, then the
    * rows fed in the last step */
   R = BG;
@@ -227,7 +228,7 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
   }
 done:
   op_step_graph(be, TS_STEP_DONE, NULL);
-  op_weights_bf16(be, m->ps.w, m->ps.total, 0, NULL); /* stopping cannot fail to any effect */
+  if (hinted) op_weights_bf16(be, m->ps.w, m->ps.total, 0, NULL); /* stopping cannot fail to any effect */
   if (seq)
     for (int64_t r = 0; r < BG; r++) {
       free(seq[r].tok);

@@ -82,12 +82,36 @@ static int ds_violation(const char *op, const char *what) {
   return TS_EDEVICE;
 }
 
+/* the weights the open weights hints hold unchanged, innermost last */
+#define DS_HELD 16
+static struct {
+  const void *w;
+  size_t bytes;
+} g_held[DS_HELD];
+static int g_nheld;
+
+/* a write of bytes at p into weights an open hint holds is reported */
+static int ds_held(const char *op, const void *p, size_t bytes) {
+  uintptr_t a = (uintptr_t)p;
+  for (int i = 0; i < g_nheld; i++) {
+    uintptr_t w = (uintptr_t)g_held[i].w;
+    if (bytes && g_held[i].bytes && a < w + g_held[i].bytes && w < a + bytes)
+      return ds_violation(op, "writes weights that weights_bf16 holds unchanged (the hint is still on)");
+  }
+  return 0;
+}
+
 /* a tensor argument (NULL allowed) must be device memory */
 static int ds_t(const char *op, const tensor *t) {
   if (!t || !t->data) return 0;
   if (t->device != DEV_SIM) return ds_violation(op, "tensor not tagged as device memory");
   if (ds_find(t->data, tensor_nbytes(t)) < 0) return ds_violation(op, "tensor data outside device memory");
   return 0;
+}
+
+/* a tensor an op writes: in device memory (ds_t) and not held weights */
+static int ds_tw(const char *op, const tensor *t) {
+  return ds_t(op, t) || (t && t->data && ds_held(op, t->data, tensor_nbytes(t)));
 }
 
 /* a host-array argument (NULL allowed) must not be device memory */
@@ -149,6 +173,8 @@ static int ds_copy_in(backend *be, void *dst, const void *src, size_t bytes, ts_
   if (ds_find(dst, bytes) < 0 || ds_overlaps(src))
     return err_set(e, TS_EDEVICE, "devsim: to_device needs a device destination and a host source"),
            ds_violation("to_device", "wrong memory kinds");
+  if (ds_held("to_device", dst, bytes))
+    return err_set(e, TS_EDEVICE, "devsim: to_device writes weights that weights_bf16 holds unchanged");
   ds_open();
   memmove(dst, src, bytes);
   ds_close();
@@ -205,17 +231,17 @@ static int ds_sync(backend *be, ts_err *e) {
 
 static int ds_fill(backend *be, tensor *x, float v) {
   (void)be;
-  DS_CHECK(ds_t("fill", x));
+  DS_CHECK(ds_tw("fill", x));
   DS_RUN(cpu_fill(be_cpu(), x, v));
 }
 static int ds_copy(backend *be, const tensor *s, tensor *d) {
   (void)be;
-  DS_CHECK(ds_t("copy", s) || ds_t("copy", d));
+  DS_CHECK(ds_t("copy", s) || ds_tw("copy", d));
   DS_RUN(cpu_copy(be_cpu(), s, d));
 }
 static int ds_axpby(backend *be, const tensor *x, float a, tensor *y, float b) {
   (void)be;
-  DS_CHECK(ds_t("axpby", x) || ds_t("axpby", y));
+  DS_CHECK(ds_t("axpby", x) || ds_tw("axpby", y));
   DS_RUN(cpu_axpby(be_cpu(), x, a, y, b));
 }
 static int ds_add(backend *be, const tensor *a, const tensor *b, tensor *c) {
@@ -428,27 +454,30 @@ static int ds_xent(backend *be, tensor *logits, const int32_t *t, const float *w
   DS_CHECK(ds_t("xent", logits) || ds_h("xent", t) || ds_h("xent", w) || ds_h("xent", losses));
   DS_RUN(cpu_xent(be_cpu(), logits, t, w, losses, gs));
 }
-/* the weights the weights_bf16 hint holds unchanged (NULL: off) */
-static const float *g_wb;
-static int64_t g_wbn;
 static int ds_adamw(backend *be, float *p, const float *g, float *m, float *v, int64_t n, float lr, float b1, float b2,
                     float eps, float wd, int64_t t) {
   (void)be;
   size_t nb = sizeof(float) * (size_t)n;
   if (n > 0 && (ds_find(p, nb) < 0 || ds_find(g, nb) < 0 || ds_find(m, nb) < 0 || ds_find(v, nb) < 0))
     return ds_violation("adamw", "buffer outside device memory");
-  if (n > 0 && g_wb && p < g_wb + g_wbn && g_wb < p + n)
-    return ds_violation("adamw", "updates weights that weights_bf16 holds unchanged (the hint is still on)");
+  if (n > 0 && ds_held("adamw", p, nb)) return TS_EDEVICE;
   DS_RUN(cpu_adamw(be_cpu(), p, g, m, v, n, lr, b1, b2, eps, wd, t));
 }
 /* the hint must name device memory, and the weights it names must stay unchanged while it is
- * on (an optimizer step on them is reported); the simulated device computes as the CPU does
- * (its bf16 mirror included) */
+ * on (an op writing them is reported: the CPU's bf16 mirror of them would be stale); hints
+ * nest, each off closing the innermost; the simulated device computes as the CPU does (its
+ * bf16 mirror included) */
 static int ds_weights_bf16(backend *be, const float *w, int64_t n, int on) {
   (void)be;
   if (on && n > 0 && ds_find(w, sizeof(float) * (size_t)n) < 0)
     return ds_violation("weights_bf16", "weights outside device memory");
-  g_wb = on ? w : NULL, g_wbn = on ? n : 0;
+  if (on) {
+    if (g_nheld == DS_HELD) return ds_violation("weights_bf16", "hints nested deeper than 16");
+    g_held[g_nheld].w = w, g_held[g_nheld].bytes = on && n > 0 ? sizeof(float) * (size_t)n : 0;
+    g_nheld++;
+  } else if (g_nheld) {
+    g_nheld--;
+  }
   DS_RUN(be_cpu()->ops->weights_bf16(be_cpu(), w, n, on));
 }
 

@@ -72,7 +72,7 @@ void gemm_f32_builtin(int ta, int tb, int M, int N, int K, float alpha, const fl
 void gemm_f32(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc) {
   if (M <= 0 || N <= 0) return;
-  if (!ta && tb && M <= GEMM_SMALLM_MAX_M && K >= 16) {
+  if (GEMM_SMALLM_ON && !ta && tb && M <= GEMM_SMALLM_MAX_M && K >= 16) {
     gemm_f32_smallm(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
@@ -121,12 +121,14 @@ static const uint16_t *gemm_mirrored(const void *X, int rows, int cols, int ld) 
   return gemm_mirror_find(X, (int64_t)(rows - 1) * ld + cols);
 }
 
-/* A GEMM against a mirrored weight of wn values: the bf16 kernel reads the mirror with no
- * rounding pass, so it pays from a few rows on (measured on AMX, 1-2 threads, against OpenBLAS:
- * 2.7-8x from 8 rows against a 256 x 256 weight and from 1 row against 1152 x 896; it loses
- * below ~0.5 M multiply-adds, where oneDNN's ~7 us per call dominates) */
-static int gemm_mirror_wants(int M, int N, int K, int64_t wn) {
-  return M > 0 && N > 0 && K > 0 && wn >= GEMM_MIRROR_MIN_W && (int64_t)M * N * K >= GEMM_MIRROR_MIN_MACS;
+/* A GEMM against a mirrored weight of wn values, rows being the other operand's: the bf16 kernel
+ * reads the mirror with no rounding pass. Measured against the f32 path (gemm_smallm, 1-2
+ * threads, weight in cache): bf16 wins from 8 rows on (256 x 256: 1.5x; 4864 x 896: 1.6-1.9x)
+ * and loses below them on small weights (1 row against 768 x 256: 0.45-0.6x, oneDNN's ~7 us a
+ * call); from 896 x 896 on it is level or ahead at any rows, and decoding streams such weights
+ * from memory, where bf16 reads half the bytes. */
+static int gemm_mirror_wants(int rows, int64_t wn) {
+  return (rows >= GEMM_MIRROR_MIN_ROWS && wn >= GEMM_MIRROR_MIN_W) || wn >= GEMM_MIRROR_BIG_W;
 }
 
 /* gemm_bf16_ex with mirrored f32 operands read from their mirrors (a16 / b16 operands are bf16
@@ -135,8 +137,8 @@ static int gemm_mp_bf16(int ta, int tb, int M, int N, int K, float alpha, const 
                         const void *B, int b16, int ldb, float beta, float *C, int ldc) {
   const uint16_t *am = a16 ? NULL : gemm_mirrored(A, ta ? K : M, ta ? M : K, lda);
   const uint16_t *bm = b16 ? NULL : gemm_mirrored(B, tb ? N : K, tb ? K : N, ldb);
-  int want = gemm_wants_bf16(M, N, K) || (am && gemm_mirror_wants(M, N, K, (int64_t)M * K)) ||
-             (bm && gemm_mirror_wants(M, N, K, (int64_t)N * K));
+  int want = gemm_wants_bf16(M, N, K) || (am && gemm_mirror_wants(N, (int64_t)M * K)) ||
+             (bm && gemm_mirror_wants(M, (int64_t)N * K));
   if (!want) return -1;
   return gemm_bf16_ex(ta, tb, M, N, K, alpha, am ? (const void *)am : A, a16 || am, lda, bm ? (const void *)bm : B,
                       b16 || bm, ldb, beta, C, ldc);

@@ -12,7 +12,13 @@ void gemm_f32(int ta, int tb, int M, int N, int K, float alpha, const float *A, 
 
 /* f32 C (M,N) = alpha A (M,K) W^T + beta C with W stored (N, K) (ldw): the kernel gemm_f32 takes
  * for this form from 1 to GEMM_SMALLM_MAX_M rows (decoding's x W^T; OpenBLAS is 1.5-3x slower
- * there), threaded from GEMM_SMALLM_PAR weight values. beta == 0 does not read C. */
+ * there), threaded from GEMM_SMALLM_PAR weight values. beta == 0 does not read C. Built for
+ * AVX-512 only (GEMM_SMALLM_ON); elsewhere it is gemm_f32 itself. */
+#ifdef __AVX512F__
+#define GEMM_SMALLM_ON 1
+#else
+#define GEMM_SMALLM_ON 0
+#endif
 #define GEMM_SMALLM_MAX_M 16
 #define GEMM_SMALLM_PAR (1LL << 17)
 void gemm_f32_smallm(int M, int N, int K, float alpha, const float *A, int lda, const float *W, int ldw, float beta,
@@ -40,7 +46,8 @@ const char *gemm_precision(void);
 #define GEMM_BF16_MIN_MACS (1LL << 23)
 #define GEMM_BF16_MIN_MN 64
 #define GEMM_MIRROR_MIN_W (1LL << 16)
-#define GEMM_MIRROR_MIN_MACS (1LL << 19)
+#define GEMM_MIRROR_MIN_ROWS 8
+#define GEMM_MIRROR_BIG_W (1LL << 19)
 void gemm_mp(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
              const float *B, int ldb, float beta, float *C, int ldc);
 /* gemm_mp with one operand stored as bf16 bits (a16 or b16; an activation stored in bf16,
@@ -59,11 +66,13 @@ int gemm_mp16_reserve(int64_t n);
  * precision only (otherwise nothing happens); until the matching off (0), a bf16 GEMM reads an
  * operand that lies inside the block from the mirror instead of rounding it per call (the same
  * bits, so the same result), and a GEMM of few rows against such a weight takes the bf16 kernel
- * too when the weight has at least GEMM_MIRROR_MIN_W values and the GEMM GEMM_MIRROR_MIN_MACS
- * multiply-adds (decoding's M = 1..8: 3-8x faster than OpenBLAS's f32 GEMM there). The caller keeps the block unchanged while it is on. Hints on the same block
- * nest (a generate call inside a training step). Up to 4 blocks at once; a mirror's memory is
- * kept for the next hint (freed by gemm_mirror_release). TS_OK always: without memory for a
- * mirror, every call rounds, as without the hint. */
+ * too: from GEMM_MIRROR_MIN_ROWS rows against GEMM_MIRROR_MIN_W weight values, and at any rows
+ * from GEMM_MIRROR_BIG_W (decoding, 8 rows: 1.5-1.9x the f32 path). The caller keeps the block
+ * unchanged while it is on. Hints on the same block nest (a generate call inside a training
+ * step). Up to 4 blocks at once; a mirror's memory is kept for the next hint (freed by
+ * gemm_mirror_release). TS_OK always: without memory for a
+ * mirror, every call rounds, as without the hint. Hints come from one thread (the one running
+ * the model); GEMMs on any thread may look mirrors up meanwhile. */
 int gemm_mirror(const float *w, int64_t n, int on);
 /* the mirror's bits for the extent values at p, NULL when no open block holds all of them */
 const uint16_t *gemm_mirror_find(const float *p, int64_t extent);

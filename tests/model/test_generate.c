@@ -13,6 +13,8 @@
 
 #include "fixture.h"
 #include "infer/generate.h"
+#include "tensor/gemm.h"
+#include "tensor/ops.h"
 #include "testutil.h"
 
 static tsm *g_m;
@@ -181,8 +183,40 @@ static void test_truncated(void **s) {
   for (int i = 0; i < 2; i++) gen_output_free(&g[i]);
 }
 
+/* A generate call that fails before it opens the weights hint (an empty prompt) closes none:
+ * an enclosing hint (here decoding's, with its bf16 mirror) stays open. */
+static void test_failed_keeps_hint(void **s) {
+  (void)s;
+  if (!gemm_bf16_available()) {
+    print_message("no bf16 GEMM here: the mirror is not observable, not tested\n");
+    return;
+  }
+  ts_err e;
+  assert_int_equal(gemm_set_precision("bf16"), TS_OK);
+  assert_int_equal(op_weights_bf16(be_cpu(), g_m->ps.w, g_m->ps.total, 1, &e), TS_OK);
+  assert_non_null(gemm_mirror_find(g_m->ps.w, 1));
+  int32_t none = 0;
+  const int32_t *ids[2] = {&none, &none};
+  int32_t n_ids[2] = {0, 0};
+  gen_input in = {2, g_wav, g_L, g_len, ids, n_ids, NULL};
+  gen_cfg c;
+  memset(&c, 0, sizeof c);
+  c.max_new = 4;
+  c.G = 1;
+  gen_output outs[2];
+  memset(outs, 0, sizeof outs);
+  arena ar;
+  arena_init(&ar, 1 << 22);
+  assert_int_not_equal(tsm_generate(g_m, &in, &c, outs, &ar, &e), TS_OK);
+  arena_free(&ar);
+  assert_non_null(gemm_mirror_find(g_m->ps.w, 1)); /* still open */
+  assert_int_equal(op_weights_bf16(be_cpu(), g_m->ps.w, g_m->ps.total, 0, &e), TS_OK);
+  assert_null(gemm_mirror_find(g_m->ps.w, 1));
+  assert_int_equal(gemm_set_precision("f32"), TS_OK);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_greedy), cmocka_unit_test(test_sampled_groups),
-                                     cmocka_unit_test(test_truncated)};
+                                     cmocka_unit_test(test_truncated), cmocka_unit_test(test_failed_keeps_hint)};
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -2,7 +2,8 @@
  * every row count 1..16 with N and K on both sides of its blocks (tails of W rows and of K),
  * padded leading dimensions, alpha and beta, against a double-precision reference within f32
  * summation error; beta = 0 does not read C (NaN there stays out); a NaN in x spoils its row
- * only; the result does not depend on the thread count; gemm_f32 takes it for this form. */
+ * only; the thread split covers every W row once; gemm_f32 takes it for this form (built
+ * without AVX-512 the kernel is gemm_f32 itself, and these check that). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -96,7 +97,8 @@ static void test_nan(void **s) {
   free(A), free(W), free(C);
 }
 
-/* large enough to split W's rows over threads: the same bits on 1 and 2 threads */
+/* large enough to split W's rows over threads: the same bits on 1 and 2 threads (each sum's
+ * order does not depend on the split, so this catches W rows left out or done twice by it) */
 static void test_threads(void **s) {
   (void)s;
   philox_rng r;

@@ -64,7 +64,45 @@ static void test_devsim_rules(void **s) {
   ds->ops->release(ds, p);
 }
 
+/* nested hints (a generate call inside a training step, or the reverse): each off closes the
+ * innermost, and the weights stay held until the outermost closes; every op that writes device
+ * memory (to_device, fill, copy, axpby, adamw) is reported on held weights, and not on others */
+static void test_devsim_nesting(void **s) {
+  (void)s;
+  backend *ds = be_devsim();
+  ts_err e = {0};
+  const int64_t n = 64;
+  float *p = ds->ops->alloc(ds, sizeof(float) * (size_t)(4 * n));
+  float *q = ds->ops->alloc(ds, sizeof(float) * (size_t)(4 * n));
+  assert_non_null(p);
+  assert_non_null(q);
+  tensor P = tensor_f32(p, 1, n, 0, 0, 0), Q = tensor_f32(q, 1, n, 0, 0, 0);
+  P.device = Q.device = ds->device;
+  float host[64] = {0};
+  for (int order = 1; order <= 2; order++) {
+    assert_int_equal(op_weights_bf16(ds, p, n, order, &e), TS_OK);
+    assert_int_equal(op_weights_bf16(ds, p, n, 3 - order, &e), TS_OK);
+    assert_int_equal(op_weights_bf16(ds, p, n, 0, &e), TS_OK); /* the inner one closes */
+    long v = violations();
+    assert_int_not_equal(ds->ops->adamw(ds, p, q, q + n, q + 2 * n, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 1), TS_OK);
+    assert_int_not_equal(op_fill(ds, &P, 1.0f, &e), TS_OK);
+    assert_int_not_equal(op_copy(ds, &Q, &P, &e), TS_OK);
+    assert_int_not_equal(ds->ops->to_device(ds, p + 8, host, sizeof host / 2, &e), TS_OK);
+    assert_int_equal(violations(), v + 4);
+    /* writes elsewhere are fine, reads of the held weights too */
+    assert_int_equal(op_fill(ds, &Q, 1.0f, &e), TS_OK);
+    assert_int_equal(op_copy(ds, &P, &Q, &e), TS_OK);
+    assert_int_equal(violations(), v + 4);
+    assert_int_equal(op_weights_bf16(ds, p, n, 0, &e), TS_OK); /* the outer one closes */
+    assert_int_equal(op_fill(ds, &P, 0.5f, &e), TS_OK);
+    assert_int_equal(violations(), v + 4);
+  }
+  ds->ops->release(ds, q);
+  ds->ops->release(ds, p);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_values), cmocka_unit_test(test_devsim_rules)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_values), cmocka_unit_test(test_devsim_rules),
+                                     cmocka_unit_test(test_devsim_nesting)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
