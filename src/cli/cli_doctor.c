@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "tensor/backend.h"
+#include "tensor/gemm.h"
 
 /* "on" or "off" for a CUDA switch read from the environment: def (1 on, 0 off) unless the
  * variable says the other ("0" turns a default-on switch off, "1" a default-off one on) */
@@ -24,6 +25,8 @@ int cli_doctor(int argc, char **argv) {
   printf("cpu backend: %s, %d OpenMP thread(s), BLAS threads %d\n", info.blas, info.omp_threads,
          info.blas_threads);
   printf("bf16 GEMM (--gemm bf16 on cpu): %s\n", info.bf16_gemm);
+  printf("few-row f32 GEMM (decoding's x W^T): %s\n",
+         GEMM_SMALLM_ON ? "own kernel (AVX-512)" : "BLAS (built without AVX-512: the own kernel would spill)");
   printf("cuda: %s\n", info.cuda_built ? "built" : "not built");
   if (info.cuda_built) {
     if (info.cuda_devices > 0)

@@ -81,6 +81,7 @@ grep -q "device must be cpu, cuda or devsim" "$work/out.txt" || fail "unclear me
 # the GEMM precision: bf16 runs on cpu and devsim (oneDNN; tests/unit/test_gemm_bf16.c checks its
 # numbers), tf32 needs cuda, an unknown one is refused (CLI and Lua); the device a model is on is
 # reported as it is
+"$bin" doctor | grep -Eq "^few-row f32 GEMM .*: (own kernel|BLAS)" || fail "doctor does not say which few-row f32 GEMM runs"
 if "$bin" doctor | grep -q "on cpu): oneDNN"; then
   run "$bin" train sft "$ck" "$work/train.jsonl" --run "$work/g" --steps 1 --device devsim --gemm bf16
   grep -q '"step":1' "$work/g/metrics.jsonl" || fail "--gemm bf16 on devsim logged no step"
