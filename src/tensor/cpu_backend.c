@@ -48,18 +48,25 @@ static int cpu_sync(backend *be, ts_err *e) {
  * at most two GEMMs, which round it no slower than making the mirror would (measured: a paper
  * geometry step 8.25 s without, 8.75 s with), so it gets none. */
 #define CPU_HINTS 16
-static int g_hint[CPU_HINTS];
+static struct {
+  int kind;
+  const float *w;
+  int64_t n;
+} g_hint[CPU_HINTS];
 static int g_nhint;
 
+/* an off closes the innermost open hint, with that hint's own block (whatever the call names) */
 static int cpu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
   (void)be;
   if (on) {
     if (g_nhint == CPU_HINTS) return TS_EARG; /* deeper nesting than any caller has */
-    g_hint[g_nhint++] = on;
+    g_hint[g_nhint].kind = on, g_hint[g_nhint].w = w, g_hint[g_nhint].n = n;
+    g_nhint++;
     return on == 1 ? gemm_mirror(w, n, 1) : TS_OK;
   }
   if (!g_nhint) return TS_OK; /* nothing open */
-  return g_hint[--g_nhint] == 1 ? gemm_mirror(w, n, 0) : TS_OK;
+  g_nhint--;
+  return g_hint[g_nhint].kind == 1 ? gemm_mirror(g_hint[g_nhint].w, g_hint[g_nhint].n, 0) : TS_OK;
 }
 
 /* the CPU runs ops as they come: nothing to record */

@@ -471,14 +471,19 @@ static int ds_weights_bf16(backend *be, const float *w, int64_t n, int on) {
   (void)be;
   if (on && n > 0 && ds_find(w, sizeof(float) * (size_t)n) < 0)
     return ds_violation("weights_bf16", "weights outside device memory");
+  if (!on && !g_nheld) return TS_OK; /* nothing open here: nothing to close below either */
+  if (on && g_nheld == DS_HELD) return ds_violation("weights_bf16", "hints nested deeper than 16");
+  ds_open();
+  int rc = be_cpu()->ops->weights_bf16(be_cpu(), w, n, on);
+  ds_close();
+  if (rc) return rc; /* refused: nothing was opened (or closed) */
   if (on) {
-    if (g_nheld == DS_HELD) return ds_violation("weights_bf16", "hints nested deeper than 16");
-    g_held[g_nheld].w = w, g_held[g_nheld].bytes = on && n > 0 ? sizeof(float) * (size_t)n : 0;
+    g_held[g_nheld].w = w, g_held[g_nheld].bytes = n > 0 ? sizeof(float) * (size_t)n : 0;
     g_nheld++;
-  } else if (g_nheld) {
+  } else {
     g_nheld--;
   }
-  DS_RUN(be_cpu()->ops->weights_bf16(be_cpu(), w, n, on));
+  return TS_OK;
 }
 
 static double ds_sumsq(backend *be, const float *x, int64_t n) {

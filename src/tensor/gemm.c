@@ -114,11 +114,13 @@ static int gemm_wants_bf16(int M, int N, int K) {
           (M >= GEMM_BF16_MIN_MN && N >= GEMM_BF16_MIN_MN && (int64_t)M * N * K >= GEMM_BF16_MIN_MACS));
 }
 
-/* op(X) stored as rows x cols with leading dimension ld: the mirror's bits for it (gemm_mirror)
- * in the bf16 precision, else NULL */
-static const uint16_t *gemm_mirrored(const void *X, int rows, int cols, int ld) {
-  if (!atomic_load(&g_bf16) || rows <= 0 || cols <= 0) return NULL;
-  return gemm_mirror_find(X, (int64_t)(rows - 1) * ld + cols);
+/* op(X) stored as rows x cols with leading dimension ld: its extent in values */
+static int64_t gemm_extent(int rows, int cols, int ld) { return (int64_t)(rows - 1) * ld + cols; }
+
+/* whether op(X), stored as rows x cols with leading dimension ld, is inside an open mirror (the
+ * bf16 precision only) */
+static int gemm_mirrored(const void *X, int rows, int cols, int ld) {
+  return atomic_load(&g_bf16) && rows > 0 && cols > 0 && gemm_mirror_has(X, gemm_extent(rows, cols, ld));
 }
 
 /* A GEMM against a mirrored weight of wn values, rows being the other operand's: the bf16 kernel
@@ -135,13 +137,16 @@ static int gemm_mirror_wants(int rows, int64_t wn) {
  * already): 0, -1 (not run: C untouched) or -2 (failed part way), as gemm_bf16 */
 static int gemm_mp_bf16(int ta, int tb, int M, int N, int K, float alpha, const void *A, int a16, int lda,
                         const void *B, int b16, int ldb, float beta, float *C, int ldc) {
-  const uint16_t *am = a16 ? NULL : gemm_mirrored(A, ta ? K : M, ta ? M : K, lda);
-  const uint16_t *bm = b16 ? NULL : gemm_mirrored(B, tb ? N : K, tb ? K : N, ldb);
-  int want = gemm_wants_bf16(M, N, K) || (am && gemm_mirror_wants(N, (int64_t)M * K)) ||
-             (bm && gemm_mirror_wants(M, (int64_t)N * K));
-  if (!want) return -1;
-  return gemm_bf16_ex(ta, tb, M, N, K, alpha, am ? (const void *)am : A, a16 || am, lda, bm ? (const void *)bm : B,
-                      b16 || bm, ldb, beta, C, ldc);
+  int ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
+  int am = !a16 && gemm_mirrored(A, ar, ac, lda), bm = !b16 && gemm_mirrored(B, br, bc, ldb);
+  if (!gemm_wants_bf16(M, N, K) && !(am && gemm_mirror_wants(N, (int64_t)M * K)) &&
+      !(bm && gemm_mirror_wants(M, (int64_t)N * K)))
+    return -1;
+  /* only now are the mirrored operands rounded (where a chunk was not yet) */
+  const uint16_t *a = am ? gemm_mirror_find(A, gemm_extent(ar, ac, lda)) : NULL;
+  const uint16_t *b = bm ? gemm_mirror_find(B, gemm_extent(br, bc, ldb)) : NULL;
+  return gemm_bf16_ex(ta, tb, M, N, K, alpha, a ? (const void *)a : A, a16 || a, lda, b ? (const void *)b : B,
+                      b16 || b, ldb, beta, C, ldc);
 }
 
 void gemm_mp(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,

@@ -72,10 +72,13 @@ int gemm_mp16_reserve(int64_t n);
  * step). Up to 4 blocks at once; a mirror's memory is kept for the next hint (freed by
  * gemm_mirror_release). TS_OK always: without memory for a
  * mirror, every call rounds, as without the hint. Hints come from one thread (the one running
- * the model); GEMMs on any thread may look mirrors up meanwhile. */
+ * the model), between ops; GEMMs on any thread may look mirrors up between two hint calls, not
+ * during one. */
 int gemm_mirror(const float *w, int64_t n, int on);
-/* the mirror's bits for the extent values at p, NULL when no open block holds all of them */
+/* the mirror's bits for the extent values at p (rounded now where they were not yet), NULL when
+ * no open block holds all of them; gemm_mirror_has only says whether one does (nothing rounded) */
 const uint16_t *gemm_mirror_find(const float *p, int64_t extent);
+int gemm_mirror_has(const float *p, int64_t extent);
 void gemm_mirror_release(void);
 long gemm_bf16_fallbacks(void);
 long gemm_bf16_errors(void);

@@ -111,19 +111,32 @@ int gemm_mirror(const float *w, int64_t n, int on) {
   return TS_OK;
 }
 
-const uint16_t *gemm_mirror_find(const float *p, int64_t extent) {
+/* the open slot whose block holds all extent values at p (their offset in *off), or NULL */
+static gemm_mirror_slot *gm_lookup(const float *p, int64_t extent, int64_t *off) {
   if (!atomic_load(&g_active) || !p || extent <= 0) return NULL;
   uintptr_t a = (uintptr_t)p;
   for (int i = 0; i < GEMM_MIRRORS; i++) {
     gemm_mirror_slot *s = &g_slot[i];
     uintptr_t w = (uintptr_t)s->w;
     if (s->depth > 0 && a >= w && (a - w) % sizeof(float) == 0 && (int64_t)((a - w) / sizeof(float)) <= s->n - extent) {
-      int64_t off = (int64_t)((a - w) / sizeof(float));
-      gm_fill(s, off, extent);
-      return s->bits + off;
+      *off = (int64_t)((a - w) / sizeof(float));
+      return s;
     }
   }
   return NULL;
+}
+
+int gemm_mirror_has(const float *p, int64_t extent) {
+  int64_t off;
+  return gm_lookup(p, extent, &off) != NULL;
+}
+
+const uint16_t *gemm_mirror_find(const float *p, int64_t extent) {
+  int64_t off;
+  gemm_mirror_slot *s = gm_lookup(p, extent, &off);
+  if (!s) return NULL;
+  gm_fill(s, off, extent);
+  return s->bits + off;
 }
 
 void gemm_mirror_release(void) {

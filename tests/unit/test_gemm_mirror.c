@@ -248,6 +248,10 @@ static void test_cpu_hint(void **s) {
   assert_int_equal(op_weights_bf16(be, w, 64, 0, &e), TS_OK);
   assert_null(gemm_mirror_find(w, 64));
   assert_int_equal(op_weights_bf16(be, w, 64, 0, &e), TS_OK); /* nothing open: nothing to do */
+  /* an off closes the innermost hint's own block, whatever it names */
+  assert_int_equal(op_weights_bf16(be, w, 64, 1, &e), TS_OK);
+  assert_int_equal(op_weights_bf16(be, w + 8, 8, 0, &e), TS_OK);
+  assert_null(gemm_mirror_find(w, 64));
   /* nesting deeper than the backend tracks is refused, and unwinds */
   int opened = 0;
   while (opened < 64 && op_weights_bf16(be, w, 64, 2, &e) == TS_OK) opened++;

@@ -88,15 +88,30 @@ static void test_devsim_nesting(void **s) {
     assert_int_not_equal(op_fill(ds, &P, 1.0f, &e), TS_OK);
     assert_int_not_equal(op_copy(ds, &Q, &P, &e), TS_OK);
     assert_int_not_equal(ds->ops->to_device(ds, p + 8, host, sizeof host / 2, &e), TS_OK);
-    assert_int_equal(violations(), v + 4);
+    assert_int_not_equal(op_axpby(ds, &Q, 1.0f, &P, 1.0f, &e), TS_OK);
+    assert_int_equal(violations(), v + 5);
     /* writes elsewhere are fine, reads of the held weights too */
     assert_int_equal(op_fill(ds, &Q, 1.0f, &e), TS_OK);
     assert_int_equal(op_copy(ds, &P, &Q, &e), TS_OK);
-    assert_int_equal(violations(), v + 4);
+    assert_int_equal(op_axpby(ds, &P, 1.0f, &Q, 1.0f, &e), TS_OK);
+    assert_int_equal(violations(), v + 5);
     assert_int_equal(op_weights_bf16(ds, p, n, 0, &e), TS_OK); /* the outer one closes */
     assert_int_equal(op_fill(ds, &P, 0.5f, &e), TS_OK);
-    assert_int_equal(violations(), v + 4);
+    assert_int_equal(violations(), v + 5);
   }
+  /* a hint the CPU backend refuses (its nesting is full) holds nothing on devsim either */
+  float cpu_w[4] = {0};
+  int opened = 0;
+  while (opened < 64 && op_weights_bf16(be_cpu(), cpu_w, 4, 2, &e) == TS_OK) opened++;
+  assert_true(opened < 64);
+  assert_int_not_equal(op_weights_bf16(ds, p, n, 2, &e), TS_OK);
+  long v = violations();
+  assert_int_equal(op_fill(ds, &P, 0.25f, &e), TS_OK);
+  assert_int_equal(violations(), v);
+  assert_int_equal(op_weights_bf16(ds, p, n, 0, &e), TS_OK); /* nothing open on devsim: the CPU's stay */
+  for (int i = 0; i < opened; i++) assert_int_equal(op_weights_bf16(be_cpu(), cpu_w, 4, 0, &e), TS_OK);
+  assert_int_equal(op_weights_bf16(be_cpu(), cpu_w, 4, 2, &e), TS_OK); /* all closed: room again */
+  assert_int_equal(op_weights_bf16(be_cpu(), cpu_w, 4, 0, &e), TS_OK);
   ds->ops->release(ds, q);
   ds->ops->release(ds, p);
 }
