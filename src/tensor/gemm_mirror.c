@@ -2,7 +2,7 @@
  * hint, op_weights_bf16): while a block is held unchanged, a bf16 GEMM reads an operand inside
  * it from the mirror instead of rounding it on every call. The mirror is rounded lazily, in
  * chunks of GM_CHUNK values, the first time a GEMM reads them: decoding touches the LLM's
- * weights only, not the encoder's (the paper geometry: 0.63 of 0.82 B parameters), and memory
+ * weights only, not the encoder's (the paper geometry: 0.49 of 0.82 B parameters), and memory
  * never read is never touched. A mirror's memory is kept after the hint ends and reused by the
  * next one; each hint rounds again. */
 #include "tensor/gemm.h"
