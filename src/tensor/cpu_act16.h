@@ -16,11 +16,13 @@ int cpu_act_bf16(void);
 /* DT_BF16 in the bf16 GEMM precision with the setting on, else DT_F32 (CPU and devsim) */
 ts_dtype cpu_act_dtype(backend *be);
 
+/* f rounded to bf16, nearest even, a NaN kept NaN (quieted); branch-free, so loops of it
+ * vectorize (the bf16 GEMM's operand packing and the weights' mirror use it too) */
 static inline uint16_t cpu_bf16(float f) {
   uint32_t u;
   memcpy(&u, &f, sizeof u);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
-  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+  uint32_t rne = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16, nan = (u >> 16) | 0x40u;
+  return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? nan : rne);
 }
 
 /* a bf16 value's f32 (exact) */

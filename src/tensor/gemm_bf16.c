@@ -7,6 +7,7 @@
  * primitive cache; each call runs with a per-thread user scratchpad, so concurrent calls (the
  * attention's per-head GEMMs inside a parallel loop) share no state. */
 #include "tensor/gemm.h"
+#include "tensor/cpu_act16.h"
 #include "tensor/cpu_scratch.h"
 #include "tensor/par.h"
 
@@ -37,13 +38,7 @@ static void gemm_pack(const void *src, int is16, int rows, int cols, int ld, uin
     } else {
       const float *s = (const float *)src + (size_t)r * ld;
 #pragma omp simd
-      for (int c = 0; c < cols; c++) {
-        uint32_t u;
-        memcpy(&u, &s[c], sizeof u);
-        uint32_t rne = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-        uint32_t nan = (u >> 16) | 0x40u;
-        d[c] = (uint16_t)(((u & 0x7fffffffu) > 0x7f800000u) ? nan : rne);
-      }
+      for (int c = 0; c < cols; c++) d[c] = cpu_bf16(s[c]);
     }
     if (pcols > cols) memset(d + cols, 0, sizeof *d * (size_t)(pcols - cols));
   }

@@ -6,6 +6,7 @@
  * never read is never touched. A mirror's memory is kept after the hint ends and reused by the
  * next one; each hint rounds again. */
 #include "tensor/gemm.h"
+#include "tensor/cpu_act16.h"
 #include "tensor/par.h"
 #include "base/err.h"
 
@@ -44,13 +45,7 @@ static void gm_round_chunk(gemm_mirror_slot *s, int64_t c) {
     const float *w = s->w;
     uint16_t *bits = s->bits;
 #pragma omp simd
-    for (int64_t i = i0; i < i1; i++) {
-      uint32_t u;
-      memcpy(&u, &w[i], sizeof u);
-      uint32_t rne = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-      uint32_t nan = (u >> 16) | 0x40u;
-      bits[i] = (uint16_t)(((u & 0x7fffffffu) > 0x7f800000u) ? nan : rne);
-    }
+    for (int64_t i = i0; i < i1; i++) bits[i] = cpu_bf16(w[i]);
     atomic_store_explicit(&s->state[c], GM_DONE, memory_order_release);
     return;
   }

@@ -48,12 +48,12 @@ static inline float gsm_sum(gsm_v16 v) {
 static inline __attribute__((always_inline)) void gsm_block(int MR, int NB, int n0, int K, float alpha,
                                                             const float *A, int lda, const float *W, int ldw,
                                                             float beta, float *C, int ldc) {
-  gsm_v16 acc[8][16];
+  gsm_v16 acc[8][8];
   for (int m = 0; m < MR; m++)
     for (int j = 0; j < NB; j++) acc[m][j] = (gsm_v16){0};
   int K16 = K / 16 * 16;
   for (int k = 0; k < K16; k += 16) {
-    gsm_v16 w[16];
+    gsm_v16 w[8];
     for (int j = 0; j < NB; j++) w[j] = gsm_load(W + (size_t)(n0 + j) * ldw + k);
     for (int m = 0; m < MR; m++) {
       gsm_v16 a = gsm_load(A + (size_t)m * lda + k);
@@ -115,7 +115,7 @@ static inline __attribute__((always_inline)) void gsm_rows(int MR, int NB, int N
                                                            float beta, float *C, int ldc, int nb0, int nb1) {
   for (int b = nb0; b < nb1; b++) {
     int n0 = b * NB;
-    if (MR == 1 && NB == 16 && n0 + NB <= N)
+    if (n0 + NB <= N && MR == 1) /* NB is 16 then */
       gsm_row16(n0, K, alpha, A, W, ldw, beta, C);
     else if (n0 + NB <= N)
       gsm_block(MR, NB, n0, K, alpha, A, lda, W, ldw, beta, C, ldc);
