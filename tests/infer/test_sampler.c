@@ -1,7 +1,8 @@
 /* test_sampler.c — sampling: greedy picks the argmax; temperature sampling follows
  * softmax(z/T) (chi-square-style check of frequencies); top-k and top-p keep exactly the
  * right candidates (and the truncated sets equal a sort-based reference, ties included); the reported log-prob is log softmax(z/T) of the token; draws are
- * reproducible for a seed; the repetition guard fires on loops and not on normal text. */
+ * reproducible for a seed; the repetition guard fires on loops and not on normal text; the CPU
+ * backend's sample op, whose rows go to the threads, gives each row what that row alone gives. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <cmocka.h>
 
 #include "infer/sampler.h"
+#include "tensor/ops.h"
 #include "tensor/rowsample.h"
 
 static void softmax_d(const float *z, int V, double t, double *p) {
@@ -253,10 +255,54 @@ static void test_truncation_ties(void **s) {
   }
 }
 
+/* op_sample on R rows of a Qwen2-sized vocabulary (the rows split over the threads) against R
+ * calls of one row each (one thread): the same token and the same log-prob bits per row, with
+ * per-row bans and draws, greedy, temperature and top-k/top-p */
+static void test_op_rows(void **s) {
+  (void)s;
+  enum { R = 8, V = 151936 };
+  float *z = malloc(sizeof(float) * R * V);
+  assert_non_null(z);
+  philox_rng g;
+  philox_init(&g, 7, 0);
+  for (int64_t i = 0; i < (int64_t)R * V; i++) z[i] = 8.0f * philox_uniform(&g);
+  int32_t ban_row[R];
+  double u[R];
+  for (int r = 0; r < R; r++) {
+    ban_row[r] = r % 2 ? -1 : (int32_t)(philox_uniform(&g) * V);
+    u[r] = philox_uniform(&g);
+  }
+  const float temps[4] = {0.0f, 0.7f, 1.0f, 1.0f};
+  const int64_t topk[4] = {0, 0, 50, 0};
+  const float topp[4] = {1.0f, 1.0f, 0.9f, 0.95f};
+  backend *be = be_cpu();
+  ts_err e;
+  for (int c = 0; c < 4; c++) {
+    sample_req q = {temps[c], V - 5, 7, ban_row, u, topk[c], topp[c]};
+    int32_t tok[R], tok1;
+    float lp[R], lp1;
+    tensor Z = tensor_f32(z, 2, R, V, 0, 0);
+    assert_int_equal(op_sample(be, &Z, &q, tok, lp, &e), TS_OK);
+    int distinct = 0;
+    for (int r = 0; r < R; r++) {
+      sample_req q1 = q;
+      q1.ban_row = ban_row + r, q1.u = u + r;
+      tensor Z1 = tensor_f32(z + (int64_t)r * V, 2, 1, V, 0, 0);
+      assert_int_equal(op_sample(be, &Z1, &q1, &tok1, &lp1, &e), TS_OK);
+      assert_int_equal(tok[r], tok1);
+      assert_memory_equal(&lp[r], &lp1, sizeof lp1);
+      assert_true(tok[r] != 7 && tok[r] != ban_row[r] && tok[r] < V - 5);
+      distinct += r > 0 && tok[r] != tok[r - 1];
+    }
+    assert_true(distinct > 0); /* the rows' draws are not all one token */
+  }
+  free(z);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_greedy), cmocka_unit_test(test_distributions),
                                      cmocka_unit_test(test_reproducible), cmocka_unit_test(test_rep_guard),
                                      cmocka_unit_test(test_pick_never_masked), cmocka_unit_test(test_truncation_sets),
-                                     cmocka_unit_test(test_truncation_ties)};
+                                     cmocka_unit_test(test_truncation_ties), cmocka_unit_test(test_op_rows)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
