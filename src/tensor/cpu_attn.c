@@ -1,7 +1,8 @@
 /* cpu_attn.c — scaled-dot-product attention on the CPU: per (batch, head) GEMMs for the
  * scores and the weighted values over the keys some query sees (a decoding step's cache or a
  * padded row stops at its last visible key), masks (causal, key padding), additive per-head
- * bias and grouped-query heads. Forward saves only the row log-sum-exp (B,Hq,Tq); backward
+ * bias and grouped-query heads (a decoding step reads each cached key and value once for the query
+ * heads that share it). Forward saves only the row log-sum-exp (B,Hq,Tq); backward
  * recomputes the probabilities from it (no (Tq,Tk) tensor kept between passes). */
 #include <math.h>
 #include <stdlib.h>
@@ -79,9 +80,75 @@ static void attn_scores(const attn_dims *d, const float *q, const float *k, cons
   }
 }
 
+/* Softmax of row s (n scores) in place; returns its log-sum-exp (-inf and zeros when no key is
+ * visible). */
+static float attn_softmax_row(float *s, int64_t n) {
+  float mx = -INFINITY;
+  for (int64_t j = 0; j < n; j++) mx = s[j] > mx ? s[j] : mx;
+  if (mx == -INFINITY) { /* no visible key: zero output */
+    for (int64_t j = 0; j < n; j++) s[j] = 0.0f;
+    return -INFINITY;
+  }
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t j = 0; j < n; j++) {
+    s[j] = vm_expf(s[j] - mx);
+    sum += s[j];
+  }
+  float inv = 1.0f / sum;
+  for (int64_t j = 0; j < n; j++) s[j] *= inv;
+  return mx + logf(sum);
+}
+
+/* One query row per batch row (a decoding step): the grp query heads of KV head kh of batch
+ * row b together, so each key and value row is read once for all of them (grp x n scores in S,
+ * then grp x D outputs) instead of once per query head. Every head of the group sees the same n
+ * keys (one query, one position). */
+static void attn_decode_group(const attn_dims *d, const float *q, const float *k, const float *v, float *o,
+                              float *l, const attn_cfg *cfg, int64_t b, int64_t kh, float *S) {
+  int64_t n = attn_kvis(d, cfg, b), h0 = kh * d->grp, ld = d->Hkv * d->D;
+  const float *qb = q + (b * d->Hq + h0) * d->D, *kb = k + (b * d->Tk * d->Hkv + kh) * d->D;
+  const float *vb = v + (b * d->Tk * d->Hkv + kh) * d->D;
+  if (n > 0) gemm_mp(0, 1, (int)d->grp, (int)n, (int)d->D, cfg->scale, qb, (int)d->D, kb, (int)ld, 0.0f, S, (int)n);
+  for (int64_t g = 0; g < d->grp; g++) {
+    float *s = S + g * n;
+    if (cfg->bias) {
+      const float *bias = (const float *)cfg->bias->data + (h0 + g) * d->Tk; /* (Hq, 1, Tk) */
+      for (int64_t j = 0; j < n; j++) s[j] += bias[j];
+    }
+    float lg = attn_softmax_row(s, n);
+    if (l) l[b * d->Hq + h0 + g] = lg;
+  }
+  /* O = P V over the n keys (n = 0: O = 0, as the BLAS contract gives for K = 0) */
+  gemm_mp(0, 0, (int)d->grp, (int)d->D, (int)n, 1.0f, S, (int)n, vb, (int)ld, 0.0f, o + (b * d->Hq + h0) * d->D,
+          (int)d->D);
+}
+
+/* decoding steps (one query row) go by KV head (attn_decode_group) */
+static int cpu_attention_decode(const attn_dims *d, const float *q, const float *k, const float *v, float *o,
+                                float *l, const attn_cfg *cfg) {
+  int failed = 0;
+#pragma omp parallel
+  {
+    float *S = malloc(sizeof(float) * (size_t)(d->grp * d->Tk)); /* (grp, n <= Tk) scores */
+    if (!S) {
+#pragma omp atomic write
+      failed = 1;
+    }
+#pragma omp for collapse(2) schedule(dynamic)
+    for (int64_t b = 0; b < d->B; b++)
+      for (int64_t kh = 0; kh < d->Hkv; kh++)
+        if (S) attn_decode_group(d, q, k, v, o, l, cfg, b, kh, S);
+    free(S);
+  }
+  return failed ? TS_ENOMEM : TS_OK;
+}
+
 int cpu_attention(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *out,
                    tensor *lse, const attn_cfg *cfg) {
   attn_dims d = attn_dims_of(q, k);
+  if (d.Tq == 1)
+    return cpu_attention_decode(&d, cpu_f(q), cpu_f(k), cpu_f(v), cpu_f(out), cpu_f(lse), cfg);
   const float *qp = cpu_f(q), *kp = cpu_f(k), *vp = cpu_f(v);
   float *op = cpu_f(out), *lp = cpu_f(lse);
   int failed = 0;
@@ -102,24 +169,7 @@ int cpu_attention(backend *be, const tensor *q, const tensor *k, const tensor *v
           int64_t i1 = i0 + qb < d.Tq ? i0 + qb : d.Tq, nb = attn_block_keys(&d, cfg, b, i1, n);
           attn_scores(&d, qp, kp, cfg, b, h, i0, i1, nb, S);
           for (int64_t i = i0; i < i1; i++) {
-            float *s = S + i * d.Tk;
-            float mx = -INFINITY;
-            for (int64_t j = 0; j < nb; j++) mx = s[j] > mx ? s[j] : mx;
-            float l;
-            if (mx == -INFINITY) { /* no visible key: zero output */
-              for (int64_t j = 0; j < nb; j++) s[j] = 0.0f;
-              l = -INFINITY;
-            } else {
-              float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-              for (int64_t j = 0; j < nb; j++) {
-                s[j] = vm_expf(s[j] - mx);
-                sum += s[j];
-              }
-              float inv = 1.0f / sum;
-              for (int64_t j = 0; j < nb; j++) s[j] *= inv;
-              l = mx + logf(sum);
-            }
+            float l = attn_softmax_row(S + i * d.Tk, nb);
             if (lp) lp[(b * d.Hq + h) * d.Tq + i] = l;
           }
           /* O = P V over the block's keys (K = 0: C = 0, as the BLAS contract gives) */

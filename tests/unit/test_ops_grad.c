@@ -347,6 +347,15 @@ static void test_attention(void **state) {
   int32_t kvl4[1] = {105}, pos4[1] = {10}, kvl5[2] = {70, 23};
   run_attn(1, 100, 110, 2, 1, 4, 1, kvl4, pos4, 0, 680);
   run_attn(2, 5, 70, 2, 2, 4, 0, kvl5, NULL, 0, 690);
+  /* one query row (decoding steps: the query heads of a KV head go together) against a cache
+   * of Tk positions: per-row lengths and positions, a row with no visible key, bias, K tails of
+   * the few-row kernel (D 20), the 7:1 ratio, and a bidirectional padded row */
+  int32_t kvl6[3] = {40, 9, 0}, pos6[3] = {39, 8, 0}, kvl7[2] = {33, 17}, pos7[2] = {32, 16}, kvl8[2] = {12, 5};
+  run_attn(3, 1, 40, 4, 2, 20, 1, kvl6, pos6, 1, 700);
+  run_attn(2, 1, 33, 14, 2, 16, 1, kvl7, pos7, 0, 710);
+  run_attn(2, 1, 12, 6, 3, 8, 0, kvl8, NULL, 0, 720);
+  int32_t kvl9[1] = {9}, pos9[1] = {8};
+  run_attn(1, 1, 9, 2, 2, 16, 1, kvl9, pos9, 1, 730); /* one query head per KV head */
 }
 
 /* ---- rope ---- */
