@@ -46,6 +46,8 @@ static int l_write(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   int64_t n;
   int rate;
+  /* argument #3 is checked before the samples are copied: a Lua error after that leaks them */
+  if (!lua_isnoneornil(L, 3)) luaL_checkinteger(L, 3);
   float *x = wave_arg(L, 2, "ts.audio.write", &n, &rate);
   rate = (int)luaL_optinteger(L, 3, rate);
   ts_err e;
@@ -59,9 +61,8 @@ static int l_fbank(lua_State *L) {
   const char *fn = "ts.audio.fbank";
   int64_t n;
   int rate;
-  float *x = wave_arg(L, 1, fn, &n, &rate);
   fbank_cfg c = fbank_cfg_default();
-  c.sample_rate = rate;
+  /* the options are read before the samples are copied: a Lua error after that leaks them */
   if (!lua_isnoneornil(L, 2)) {
     static const char *const known[] = {"bins", "frame_length_ms", "frame_shift_ms", "input_scale",
                                         "subtract_mean", NULL};
@@ -72,6 +73,8 @@ static int l_fbank(lua_State *L) {
     c.input_scale = (float)tsl_opt_num(L, 2, fn, "input_scale", c.input_scale);
     c.subtract_mean = tsl_opt_bool(L, 2, fn, "subtract_mean", c.subtract_mean);
   }
+  float *x = wave_arg(L, 1, fn, &n, &rate);
+  c.sample_rate = rate;
   float *out = NULL;
   int64_t frames = 0;
   ts_err e;

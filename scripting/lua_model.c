@@ -363,7 +363,6 @@ static int l_model_generate(lua_State *L) {
   const char *fn = "model:generate";
   tsm *m = tsl_check(L, 1, MODEL_T);
   int64_t n;
-  float *w = wave_floats(L, 2, fn, &n);
   gen_cfg c;
   memset(&c, 0, sizeof c);
   c.max_new = 512;
@@ -382,10 +381,9 @@ static int l_model_generate(lua_State *L) {
   } else {
     c.samp.top_p = 1;
   }
-  if (c.G < 1 || c.max_new < 1) {
-    free(w);
-    return luaL_error(L, "%s: options 'n' and 'max_new' must be >= 1", fn);
-  }
+  if (c.G < 1 || c.max_new < 1) return luaL_error(L, "%s: options 'n' and 'max_new' must be >= 1", fn);
+  /* the wave is copied after the options: a Lua error raised after that would leak it */
+  float *w = wave_floats(L, 2, fn, &n);
   int32_t *ids = NULL, nid = 0;
   ts_err e;
   int rc = tsm_prompt_ids(m, &ids, &nid, &e);

@@ -170,14 +170,18 @@ static int l_spk_train(lua_State *L) {
 
 static int l_spk_cosine(lua_State *L) {
   int64_t na, nb;
-  float *a = tsl_floats(L, 1, "ts.speaker.cosine", &na);
+  float *a0 = tsl_floats(L, 1, "ts.speaker.cosine", &na);
+  /* a goes to a Lua buffer, so that an error converting argument #2 does not leak it */
+  float *a = lua_newuserdatauv(L, sizeof(float) * (size_t)(na ? na : 1), 0);
+  memcpy(a, a0, sizeof(float) * (size_t)na);
+  free(a0);
   float *b = tsl_floats(L, 2, "ts.speaker.cosine", &nb);
   if (na != nb) {
-    free(a), free(b);
+    free(b);
     return luaL_error(L, "ts.speaker.cosine: vectors of %d and %d values", (int)na, (int)nb);
   }
   lua_pushnumber(L, spk_cosine(a, b, (int)na));
-  free(a), free(b);
+  free(b);
   return 1;
 }
 

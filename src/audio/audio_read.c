@@ -2,6 +2,7 @@
 #include "audio_io.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -86,6 +87,13 @@ static int audio_read_mono(const char *path, SNDFILE *sf, const SF_INFO *info, f
         double s = 0;
         for (int c = 0; c < ch; c++) s += fr[c];
         mono[n + i] = (float)(s / ch);
+      }
+      /* float files can hold NaN or infinity, which would poison every feature downstream */
+      if (!isfinite(mono[n + i])) {
+        free(mono);
+        free(tmp);
+        return err_set(e, TS_EFORMAT, "%s: sample %lld is not a finite number (corrupt float data)", path,
+                       (long long)(n + i));
       }
     }
     n += got;

@@ -57,6 +57,9 @@ int jsonx_int(const cJSON *obj, const char *key, int64_t *out, int has_def, int6
   }
   if (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble))
     return err_set(e, TS_EFORMAT, "%s: key \"%s\" must be an integer", what, key);
+  /* the cast of a double outside int64's range is undefined (x86 gives INT64_MIN) */
+  if (!(fabs(it->valuedouble) < 0x1p63))
+    return err_set(e, TS_EFORMAT, "%s: key \"%s\" = %g is out of range", what, key, it->valuedouble);
   *out = (int64_t)it->valuedouble;
   return TS_OK;
 }

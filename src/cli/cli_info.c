@@ -37,13 +37,23 @@ static const char *info_human(double v, const char *const *units, double step, c
   return buf;
 }
 
-/* a tsasr model directory: config.json with encoder/adapter/llm sections */
+/* 1 for a tsasr model directory (config.json with any of the encoder/adapter/llm sections: a
+ * missing one is reported when loading it), 0 for another directory (no config.json, or one
+ * without them, e.g. a Hugging Face model's), -1 with a message when its config.json is
+ * unreadable or not JSON (that used to be ignored and the tensors listed instead). */
 static int info_is_tsasr_model(const char *dir) {
   char p[4200];
   snprintf(p, sizeof p, "%s/config.json", dir);
+  struct stat sb;
+  if (stat(p, &sb) != 0) return 0;
   cJSON *j = NULL;
-  if (jsonx_load(p, &j, NULL)) return 0;
-  int yes = cJSON_GetObjectItem(j, "llm") && cJSON_GetObjectItem(j, "encoder");
+  ts_err e = {0};
+  if (jsonx_load(p, &j, &e)) {
+    fprintf(stderr, "tsasr info: %s\n", e.msg);
+    return -1;
+  }
+  int yes = cJSON_IsObject(j) && (cJSON_GetObjectItem(j, "llm") || cJSON_GetObjectItem(j, "encoder") ||
+                                  cJSON_GetObjectItem(j, "adapter"));
   cJSON_Delete(j);
   return yes;
 }
@@ -72,10 +82,12 @@ int cli_info(int argc, char **argv) {
   }
   char path[4096];
   struct stat sb;
-  if (stat(argv[1], &sb) == 0 && S_ISDIR(sb.st_mode) && info_is_tsasr_model(argv[1])) return info_model(argv[1]);
-  if (stat(argv[1], &sb) == 0 && S_ISDIR(sb.st_mode))
+  if (stat(argv[1], &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    int kind = info_is_tsasr_model(argv[1]);
+    if (kind < 0) return 1;
+    if (kind) return info_model(argv[1]);
     snprintf(path, sizeof path, "%s/model.safetensors", argv[1]);
-  else
+  } else
     snprintf(path, sizeof path, "%s", argv[1]);
 
   st_file *f = NULL;

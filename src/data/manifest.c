@@ -117,21 +117,31 @@ int man_entry_check(const man_entry *x, ts_err *e) {
     if (!s->speaker || !s->speaker[0])
       return err_set(e, TS_EFORMAT, "%s: source %d: empty speaker", id, i);
     if (!s->text) return err_set(e, TS_EFORMAT, "%s: source %d: no text", id, i);
-    if (!isnan(s->gain) && !(s->gain > 0 && isfinite(s->gain)))
-      return err_set(e, TS_EFORMAT, "%s: source %d: gain %g must be > 0", id, i, s->gain);
-    if (!isnan(s->lufs) && !isfinite(s->lufs))
-      return err_set(e, TS_EFORMAT, "%s: source %d: lufs is not finite", id, i);
-    if (!(s->offset >= 0 && isfinite(s->offset)))
-      return err_set(e, TS_EFORMAT, "%s: source %d: offset %g must be >= 0", id, i, s->offset);
+    if (!isnan(s->gain) && !(s->gain > 0 && s->gain <= MAN_MAX_GAIN))
+      return err_set(e, TS_EFORMAT, "%s: source %d: gain %g must be in (0, %g]", id, i, s->gain, MAN_MAX_GAIN);
+    if (!isnan(s->lufs) && !(s->lufs >= MAN_MIN_LUFS && s->lufs <= MAN_MAX_LUFS))
+      return err_set(e, TS_EFORMAT, "%s: source %d: lufs %g must be in [%g, %g]", id, i, s->lufs, MAN_MIN_LUFS,
+                     MAN_MAX_LUFS);
+    if (!(s->offset >= 0 && s->offset <= MAN_MAX_OFFSET))
+      return err_set(e, TS_EFORMAT, "%s: source %d: offset %g s must be in [0, %g]", id, i, s->offset,
+                     MAN_MAX_OFFSET);
+    if (!isnan(s->duration) && !(s->duration >= 0 && s->duration <= MAN_MAX_SECONDS))
+      return err_set(e, TS_EFORMAT, "%s: source %d: duration %g s must be in [0, %g]", id, i, s->duration,
+                     MAN_MAX_SECONDS);
   }
   const man_enroll *en = &x->enroll;
   if (!en->path || !en->path[0]) return err_set(e, TS_EFORMAT, "%s: enroll: empty path", id);
-  if (!(en->start >= 0 && isfinite(en->start)))
-    return err_set(e, TS_EFORMAT, "%s: enroll: start %g must be >= 0", id, en->start);
-  if (!(en->duration >= 0 && isfinite(en->duration)))
-    return err_set(e, TS_EFORMAT, "%s: enroll: duration %g must be >= 0", id, en->duration);
-  if (!isnan(en->gain) && !(en->gain > 0 && isfinite(en->gain)))
-    return err_set(e, TS_EFORMAT, "%s: enroll: gain %g must be > 0", id, en->gain);
+  if (!(en->start >= 0 && en->start <= MAN_MAX_OFFSET))
+    return err_set(e, TS_EFORMAT, "%s: enroll: start %g s must be in [0, %g]", id, en->start, MAN_MAX_OFFSET);
+  if (!(en->duration >= 0 && en->duration <= MAN_MAX_SECONDS))
+    return err_set(e, TS_EFORMAT, "%s: enroll: duration %g s must be in [0, %g]", id, en->duration,
+                   MAN_MAX_SECONDS);
+  if (!isnan(en->lufs) && !(en->lufs >= MAN_MIN_LUFS && en->lufs <= MAN_MAX_LUFS))
+    return err_set(e, TS_EFORMAT, "%s: enroll: lufs %g must be in [%g, %g]", id, en->lufs, MAN_MIN_LUFS, MAN_MAX_LUFS);
+  if (!isnan(en->gain) && !(en->gain > 0 && en->gain <= MAN_MAX_GAIN))
+    return err_set(e, TS_EFORMAT, "%s: enroll: gain %g must be in (0, %g]", id, en->gain, MAN_MAX_GAIN);
+  if (!isnan(x->duration) && !(x->duration >= 0 && x->duration <= 2 * MAN_MAX_SECONDS))
+    return err_set(e, TS_EFORMAT, "%s: duration %g s must be in [0, %g]", id, x->duration, 2 * MAN_MAX_SECONDS);
   if (x->mode != MAN_MODE_MAX && x->mode != MAN_MODE_MIN)
     return err_set(e, TS_EFORMAT, "%s: unknown mode %d", id, x->mode);
   if (x->similarity)

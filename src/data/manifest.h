@@ -15,6 +15,16 @@
 #include "base/err.h"
 
 #define MAN_MAX_SRC 8
+/* Bounds the reader enforces: a position in a file (source offset, enrollment start) past 24 h,
+ * a length (source or enrollment duration) above an hour (a mixture's above two) or a gain above
+ * 1e6 is a corrupt value, not a recording. A sample is built in memory, and larger values
+ * overflow its sample counts, ask for huge buffers or make its floats infinite. */
+#define MAN_MAX_OFFSET 86400.0
+#define MAN_MAX_SECONDS 3600.0
+#define MAN_MAX_GAIN 1e6
+/* target loudness of a source: beyond these the gain underflows to 0 or overflows */
+#define MAN_MIN_LUFS (-120.0)
+#define MAN_MAX_LUFS 20.0
 
 typedef struct man_source {
   char *path;     /* audio file */

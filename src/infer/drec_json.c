@@ -98,10 +98,16 @@ static int dj_get_flag(const cJSON *o, const char *key, int *out, int has_def, i
   return jsonx_bool(o, key, out, has_def, def, what, e);
 }
 
+/* A word count: 0..DJ_MAX_COUNT, so that sums over a record and over a whole decode cannot
+ * overflow. */
+#define DJ_MAX_COUNT 1000000000
 static int dj_get_count(const cJSON *o, const char *key, int64_t *out, const char *what, ts_err *e) {
   int rc = jsonx_int(o, key, out, 0, 0, what, e);
   if (rc) return rc;
   if (*out < 0) return err_set(e, TS_EFORMAT, "%s: key \"%s\" must not be negative", what, key);
+  if (*out > DJ_MAX_COUNT)
+    return err_set(e, TS_EFORMAT, "%s: key \"%s\" = %lld is out of range (at most %d words)", what, key,
+                   (long long)*out, DJ_MAX_COUNT);
   return TS_OK;
 }
 

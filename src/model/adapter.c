@@ -7,6 +7,8 @@
 #include "base/jsonx.h"
 #include "tensor/ops.h"
 
+#define ADAPTER_MAX_SIZE (1 << 24) /* largest downsample or size a config may give */
+
 #define TRY(x)           \
   do {                   \
     int rc_ = (x);       \
@@ -30,6 +32,11 @@ int adapter_cfg_from_json(const cJSON *j, const char *what, adapter_cfg *c, ts_e
   if ((rc = jsonx_int(j, "output_size", &cout, 0, 0, what, e))) return rc;
   if ((rc = jsonx_int(j, "hidden_size", &h, 1, 2048, what, e))) return rc;
   if (k < 1 || cin < 1 || cout < 1 || h < 1) return err_set(e, TS_EFORMAT, "%s: adapter sizes must be positive", what);
+  /* k is kept in int and multiplies input_size: a bigger value is a corrupt config (it used to
+   * be truncated to 0) */
+  if (k > ADAPTER_MAX_SIZE || cin > ADAPTER_MAX_SIZE || cout > ADAPTER_MAX_SIZE || h > ADAPTER_MAX_SIZE)
+    return err_set(e, TS_EFORMAT, "%s: adapter downsample %lld or size (%lld, %lld, %lld) out of range (up to %d)",
+                   what, (long long)k, (long long)cin, (long long)h, (long long)cout, ADAPTER_MAX_SIZE);
   c->k = (int)k, c->Cin = cin, c->H = h, c->Cout = cout;
   return TS_OK;
 }

@@ -1,11 +1,16 @@
 /* encoder_config.c — the encoder configuration from a Hugging Face config.json
  * (Data2VecAudioConfig, Wav2Vec2Config) or our data2vec 2.0 export, with checks that name the
  * key at fault; the conv length formula; a one-line description. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "base/jsonx.h"
 #include "model/encoder.h"
+
+/* Largest size, count or conv length accepted: these are kept in int and multiplied together,
+ * so a bigger value is a corrupt config (it used to be truncated silently). */
+#define ENC_MAX_SIZE (1 << 24)
 
 static int cfg_int_array(const cJSON *j, const char *key, const char *what, int64_t *out, int *n, int has_def,
                          const int64_t *def, int ndef, ts_err *e) {
@@ -22,8 +27,9 @@ static int cfg_int_array(const cJSON *j, const char *key, const char *what, int6
     return err_set(e, TS_EFORMAT, "%s: \"%s\" has %d entries; 1..%d supported", what, key, k, ENC_MAX_CONV);
   for (int i = 0; i < k; i++) {
     const cJSON *v = cJSON_GetArrayItem(a, i);
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)v->valuedouble || v->valuedouble < 1)
-      return err_set(e, TS_EFORMAT, "%s: \"%s\"[%d] must be a positive integer", what, key, i);
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 1 ||
+        v->valuedouble > ENC_MAX_SIZE)
+      return err_set(e, TS_EFORMAT, "%s: \"%s\"[%d] must be an integer in 1..%d", what, key, i, ENC_MAX_SIZE);
     out[i] = (int64_t)v->valuedouble;
   }
   *n = k;
@@ -51,6 +57,8 @@ static int cfg_pos_int(const cJSON *j, const char *key, int64_t def, int has_def
                        ts_err *e) {
   TRY(jsonx_int(j, key, out, has_def, def, what, e));
   if (*out < 1) return err_set(e, TS_EFORMAT, "%s: \"%s\" = %lld must be positive", what, key, (long long)*out);
+  if (*out > ENC_MAX_SIZE)
+    return err_set(e, TS_EFORMAT, "%s: \"%s\" = %lld out of range (1..%d)", what, key, (long long)*out, ENC_MAX_SIZE);
   return TS_OK;
 }
 

@@ -1,8 +1,14 @@
 /* qwen2_config.c — Qwen2 configuration from and to Hugging Face config.json. */
+#include <float.h>
 #include <string.h>
 
 #include "base/jsonx.h"
 #include "model/qwen2.h"
+
+/* Largest vocab, hidden or intermediate size and layer count accepted: beyond these a config is
+ * corrupt, and the parameter count would overflow or ask for terabytes. */
+#define QWEN2_MAX_SIZE (1 << 24)
+#define QWEN2_MAX_LAYERS 1000
 
 int qwen2_cfg_from_json(const cJSON *j, const char *what, qwen2_cfg *c, ts_err *e) {
   int64_t V, C, L, H, Hkv, F, D;
@@ -26,6 +32,17 @@ int qwen2_cfg_from_json(const cJSON *j, const char *what, qwen2_cfg *c, ts_err *
   if ((rc = jsonx_bool(j, "tie_word_embeddings", &tied, 1, 0, what, e))) return rc;
   if (V < 1 || C < 1 || L < 0 || H < 1 || Hkv < 1 || F < 1)
     return err_set(e, TS_EFORMAT, "%s: sizes must be positive", what);
+  if (V > QWEN2_MAX_SIZE || C > QWEN2_MAX_SIZE || F > QWEN2_MAX_SIZE || H > C)
+    return err_set(e, TS_EFORMAT, "%s: vocab_size %lld, hidden_size %lld, intermediate_size %lld or "
+                   "num_attention_heads %lld out of range (sizes up to %d, heads up to hidden_size)", what,
+                   (long long)V, (long long)C, (long long)F, (long long)H, QWEN2_MAX_SIZE);
+  if (L > QWEN2_MAX_LAYERS)
+    return err_set(e, TS_EFORMAT, "%s: num_hidden_layers = %lld out of range (0..%d)", what, (long long)L,
+                   QWEN2_MAX_LAYERS);
+  if (!(eps > 0 && eps < 1 && (float)eps > 0))
+    return err_set(e, TS_EFORMAT, "%s: rms_norm_eps = %g must be in (0, 1)", what, eps);
+  if (!(theta > 0 && theta <= FLT_MAX))
+    return err_set(e, TS_EFORMAT, "%s: rope_theta = %g must be a positive float", what, theta);
   if (C % H) return err_set(e, TS_EFORMAT, "%s: hidden_size %lld is not a multiple of num_attention_heads %lld", what,
                             (long long)C, (long long)H);
   if (H % Hkv)

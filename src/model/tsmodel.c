@@ -28,8 +28,11 @@ static int tsm_check_sizes(const tsm *m, const char *what, ts_err *e) {
   return TS_OK;
 }
 
-/* Declares, allocates and binds the three parts; loads the tokenizer. */
-static int tsm_build(tsm *m, const char *tok_path, backend *be, int grads, int adam, const char *what, ts_err *e) {
+/* Declares, allocates and binds the three parts; loads the tokenizer. f (may be NULL): the
+ * weights file to be loaded, checked before allocating to hold at least as many parameters as
+ * the config declares, so that a wrong size in config.json is an error, not a huge allocation. */
+static int tsm_build(tsm *m, const char *tok_path, backend *be, int grads, int adam, const st_file *f,
+                     const char *what, ts_err *e) {
   TRY(tsm_check_sizes(m, what, e));
   m->be = be;
   pset_init(&m->ps, be);
@@ -41,6 +44,9 @@ static int tsm_build(tsm *m, const char *tok_path, backend *be, int grads, int a
     if ((m->i_ctc_b = pset_add(&m->ps, "ctc.bias", 1, b, 0, e)) < 0) return e->code;
   }
   TRY(qwen2_declare(&m->ps, "llm.", &m->lcfg, e));
+  if (f && pset_count(&m->ps, "") > st_total_params(f))
+    return err_set(e, TS_EFORMAT, "%s: the config declares %lld parameters, but %s holds only %lld: a size in it is wrong",
+                   what, (long long)pset_count(&m->ps, ""), f->name, (long long)st_total_params(f));
   TRY(pset_alloc(&m->ps, grads, adam, e));
   TRY(enc_bind(&m->enc, &m->ps, "encoder.", &m->ecfg, e));
   TRY(adapter_bind(&m->adp, &m->ps, "adapter.", &m->acfg, e));
@@ -112,12 +118,29 @@ static int tsm_parse_config(tsm *m, const cJSON *cfg, const char *what, ts_err *
     double w;
     if (!cJSON_IsObject(cj)) return err_set(e, TS_EFORMAT, "%s: \"ctc\" must be an object", what);
     TRY(jsonx_num(cj, "weight", &w, 1, 0.3, what, e));
+    if (!(w >= 0 && w <= 1e6)) return err_set(e, TS_EFORMAT, "%s: ctc.weight = %g must be in [0, 1e6]", what, w);
     m->ctc = 1;
     m->ctc_weight = (float)w;
   }
   m->enc_json = cJSON_Duplicate(ej, 1);
   if (!m->enc_json) return err_set(e, TS_ENOMEM, "%s: out of memory", what);
   return tsm_read_prompt(m, cfg, what, e);
+}
+
+/* A tensor of f under "llm." or "adapter." that the model does not declare means config.json
+ * describes a smaller model than the weights (e.g. fewer layers): an error, not weights
+ * silently left out. (The encoder's file formats carry tensors we do not use, e.g. a
+ * quantizer's, and a CTC head may be dropped from the config.) */
+static int tsm_check_unused(const tsm *m, const st_file *f, const char *cfg_path, ts_err *e) {
+  static const char *const prefixes[] = {"llm.", "adapter."};
+  for (int i = 0; i < f->n_tensors; i++)
+    for (int k = 0; k < 2; k++) {
+      const char *tn = f->tensors[i].name;
+      if (!strncmp(tn, prefixes[k], strlen(prefixes[k])) && pset_find(&m->ps, tn) < 0)
+        return err_set(e, TS_EFORMAT, "%s: holds tensor %s, which the model of %s does not have (a size or layer "
+                       "count there disagrees with the weights)", f->name, tn, cfg_path);
+    }
+  return TS_OK;
 }
 
 int tsm_load(const char *dir, backend *be, int grads, int adam, tsm **out, ts_err *e) {
@@ -131,14 +154,16 @@ int tsm_load(const char *dir, backend *be, int grads, int adam, tsm **out, ts_er
   if (!rc) rc = tsm_parse_config(m, cfg, path, e);
   cJSON_Delete(cfg);
   snprintf(tpath, sizeof tpath, "%s/tokenizer.json", dir);
-  if (!rc) rc = tsm_build(m, tpath, be, grads, adam, path, e);
   st_file *f = NULL;
-  snprintf(path, sizeof path, "%s/model.safetensors", dir);
-  if (!rc) rc = st_open(path, &f, e);
+  char stpath[4096];
+  snprintf(stpath, sizeof stpath, "%s/model.safetensors", dir);
+  if (!rc) rc = st_open(stpath, &f, e);
+  if (!rc) rc = tsm_build(m, tpath, be, grads, adam, f, path, e);
   if (!rc) rc = enc_load(&m->enc, f, "encoder.", e);
   if (!rc) rc = pset_load_st(&m->ps, f, "adapter.", "adapter.", NULL, NULL, e);
   if (!rc && m->ctc) rc = pset_load_st(&m->ps, f, "ctc.", "ctc.", NULL, NULL, e);
   if (!rc) rc = pset_load_st(&m->ps, f, "llm.", "llm.", NULL, NULL, e);
+  if (!rc) rc = tsm_check_unused(m, f, path, e);
   st_close(f);
   if (rc) {
     tsm_free(m);
@@ -187,7 +212,7 @@ int tsm_assemble(const char *llm_dir, const char *enc_dir, const adapter_cfg *ac
     if (m->acfg.H < 1) m->acfg.H = 2048;
     m->instruction = strdup(TSM_DEFAULT_INSTRUCTION);
     m->silence = TSM_DEFAULT_SILENCE;
-    rc = tsm_build(m, llm_dir, be, grads, adam, llm_dir, e);
+    rc = tsm_build(m, llm_dir, be, grads, adam, NULL, llm_dir, e);
   }
   if (!rc) rc = enc_load_file(&m->enc, enc_dir, e);
   snprintf(path, sizeof path, "%s/model.safetensors", llm_dir);
@@ -207,7 +232,7 @@ int tsm_new(const cJSON *config, const char *tokenizer_path, uint64_t seed, floa
   tsm *m = calloc(1, sizeof *m);
   if (!m) return err_set(e, TS_ENOMEM, "out of memory");
   int rc = tsm_parse_config(m, config, "model config", e);
-  if (!rc) rc = tsm_build(m, tokenizer_path, be, grads, adam, "model config", e);
+  if (!rc) rc = tsm_build(m, tokenizer_path, be, grads, adam, NULL, "model config", e);
   if (!rc) rc = pset_init_normal(&m->ps, init_std, seed, e);
   if (rc) {
     tsm_free(m);

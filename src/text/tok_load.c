@@ -260,7 +260,9 @@ static int tok_parse_pretok(const cJSON *p, const char *what, txbuf *pat, ts_err
   }
   if (!strcmp(type, "Sequence")) {
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(p, "pretokenizers");
-    for (const cJSON *it = list ? list->child : NULL; it; it = it->next) {
+    if (!cJSON_IsArray(list))
+      return err_set(e, TS_EFORMAT, "%s: pre_tokenizer Sequence: \"pretokenizers\" must be a list", what);
+    for (const cJSON *it = list->child; it; it = it->next) {
       int rc = tok_parse_pretok(it, what, pat, e);
       if (rc) return rc;
     }
@@ -302,7 +304,7 @@ static int tok_from_json(tok *t, const cJSON *j, const char *path, ts_err *e) {
   if (!rc) rc = tok_parse_normalizer(t, cJSON_GetObjectItemCaseSensitive(j, "normalizer"), path, e);
   txbuf pat = {0};
   if (!rc) rc = tok_parse_pretok(cJSON_GetObjectItemCaseSensitive(j, "pre_tokenizer"), path, &pat, e);
-  if (!rc && pat.n) rc = tok_set_pattern(t, pat.p, e);
+  if (!rc && pat.n && (rc = tok_set_pattern(t, pat.p, e))) err_prefix(e, "%s", path);
   txbuf_free(&pat);
   if (!rc) rc = tok_finish_load(t, e);
   return rc;

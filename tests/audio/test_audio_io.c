@@ -281,6 +281,19 @@ static void test_bad_inputs(void **state) {
   assert_int_equal(audio_write(p, x, 0, 16000, &e), TS_OK);
   expect_fail(p, TS_EFORMAT);
 
+  /* a float WAV holding NaN or infinity (was read as is and silently poisoned the features) */
+  for (int k = 0; k < 2; k++) {
+    float bad[400];
+    for (int i = 0; i < 400; i++) bad[i] = 0.1f;
+    bad[123] = k ? INFINITY : NAN;
+    tpath(p, sizeof p, k ? "inf.f32.wav" : "nan.f32.wav");
+    write_multi(p, bad, 400, 1, 16000, SF_FORMAT_WAV | SF_FORMAT_FLOAT);
+    expect_fail(p, TS_EFORMAT);
+    audio_buf b;
+    audio_read(p, 0, &b, &e);
+    assert_non_null(strstr(e.msg, "sample 123 is not a finite number"));
+  }
+
   /* a directory */
   expect_fail(tmpdir, TS_EIO);
 }

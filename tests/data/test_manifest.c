@@ -153,13 +153,25 @@ static void test_bad_lines(void **state) {
       "{\"id\":\"b\",\"sources\":[{\"speaker\":\"1\",\"text\":\"X\"}],\"target\":0,\"enroll\":{\"path\":\"b\"}}\n",
       "{\"id\":\"b\",\"sources\":[{\"path\":\"a\",\"speaker\":\"1\",\"text\":\"X\"}],\"target\":0,\"enroll\":{\"path\":\"b\"},\"similarity\":[1,2]}\n",
       "{\"id\":\"b\",\"sources\":[{\"path\":\"a\",\"speaker\":\"1\",\"text\":\"X\",\"offset\":-1}],\"target\":0.5,\"enroll\":{\"path\":\"b\"}}\n",
+      /* absurd times and gains: they used to overflow the sample counts (an out-of-range llround
+       * wrapped to the start of the buffer, a huge calloc aborted) or make the mixture NaN */
+      "{\"id\":\"b\",\"sources\":[{\"path\":\"a\",\"speaker\":\"1\",\"text\":\"X\",\"offset\":1e300}],\"target\":0,\"enroll\":{\"path\":\"b\"}}\n",
+      "{\"id\":\"b\",\"sources\":[{\"path\":\"a\",\"speaker\":\"1\",\"text\":\"X\",\"offset\":1e12}],\"target\":0,\"enroll\":{\"path\":\"b\"}}\n",
+      "{\"id\":\"b\",\"sources\":[{\"path\":\"a\",\"speaker\":\"1\",\"text\":\"X\"}],\"target\":0,\"enroll\":{\"path\":\"b\",\"start\":1e15}}\n",
+      "{\"id\":\"b\",\"sources\":[{\"path\":\"a\",\"speaker\":\"1\",\"text\":\"X\"}],\"target\":0,\"enroll\":{\"path\":\"b\",\"duration\":1e300}}\n",
+      "{\"id\":\"b\",\"sources\":[{\"path\":\"a\",\"speaker\":\"1\",\"text\":\"X\",\"gain\":1e300}],\"target\":0,\"enroll\":{\"path\":\"b\"}}\n",
+      "{\"id\":\"b\",\"sources\":[{\"path\":\"a\",\"speaker\":\"1\",\"text\":\"X\"}],\"target\":0,\"enroll\":{\"path\":\"b\",\"gain\":1e300}}\n",
+      "{\"id\":\"b\",\"sources\":[{\"path\":\"a\",\"speaker\":\"1\",\"text\":\"X\",\"duration\":-5}],\"target\":0,\"enroll\":{\"path\":\"b\"}}\n",
+      "{\"id\":\"b\",\"sources\":[{\"path\":\"a\",\"speaker\":\"1\",\"text\":\"X\"}],\"target\":0,\"enroll\":{\"path\":\"b\"},\"duration\":-3}\n",
+      "{\"id\":\"b\",\"sources\":[{\"path\":\"a\",\"speaker\":\"1\",\"text\":\"X\",\"lufs\":-1e300}],\"target\":0,\"enroll\":{\"path\":\"b\"}}\n",
+      "{\"id\":\"b\",\"sources\":[{\"path\":\"a\",\"speaker\":\"1\",\"text\":\"X\"}],\"target\":0,\"enroll\":{\"path\":\"b\",\"lufs\":1e5}}\n",
   };
   int nbad = (int)(sizeof bad / sizeof *bad);
   char p[512];
   snprintf(p, sizeof p, "%s/bad.jsonl", dir);
   FILE *f = fopen(p, "w");
   assert_non_null(f);
-  int line = 0, bad_lines[16];
+  int line = 0, bad_lines[32];
   for (int i = 0; i < nbad; i++) {
     fprintf(f, good, i);
     line++;
@@ -186,6 +198,12 @@ static void test_bad_lines(void **state) {
     snprintf(want, sizeof want, "%s:%d:", p, bad_lines[i]);
     assert_non_null(strstr(logbuf, want));
   }
+  assert_non_null(strstr(logbuf, "offset 1e+300 s must be in [0, 86400]"));
+  assert_non_null(strstr(logbuf, "enroll: start 1e+15 s must be in [0, 86400]"));
+  assert_non_null(strstr(logbuf, "source 0: gain 1e+300 must be in (0, 1e+06]"));
+  assert_non_null(strstr(logbuf, "duration -3 s must be in [0, 7200]"));
+  assert_non_null(strstr(logbuf, "source 0: lufs -1e+300 must be in [-120, 20]"));
+  assert_non_null(strstr(logbuf, "enroll: lufs 100000 must be in [-120, 20]"));
   char want[600];
   snprintf(want, sizeof want, "%s:%d:", p, 2 * nbad + 4);
   assert_non_null(strstr(logbuf, want));

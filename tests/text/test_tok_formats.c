@@ -90,6 +90,18 @@ static void test_errors(void **state) {
   /* merge that is not two tokens */
   assert_int_equal(load_text("bad5.json", "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"a\"]}}", &e), TS_EFORMAT);
   assert_non_null(strstr(e.msg, "merge 0"));
+  /* a pre-tokenizer regex PCRE2 rejects: the message names the file, not only the regex */
+  assert_int_equal(load_text("bad6.json", "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]},"
+                                          "\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"Regex\":\"(((\"}}}", &e),
+                   TS_EFORMAT);
+  assert_non_null(strstr(e.msg, "bad6.json"));
+  assert_non_null(strstr(e.msg, "pre-tokenizer regex"));
+  /* a Sequence whose list is not a list (was taken as no pre-tokenizer at all) */
+  assert_int_equal(load_text("bad7.json", "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]},"
+                                          "\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":5}}", &e),
+                   TS_EFORMAT);
+  assert_non_null(strstr(e.msg, "bad7.json"));
+  assert_non_null(strstr(e.msg, "\"pretokenizers\" must be a list"));
   /* a minimal valid one: no merges, no pre-tokenizer */
   assert_int_equal(load_text("ok.json", "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"ab\":2},"
                                         "\"merges\":[[\"a\",\"b\"]]}}", &e), 0);
