@@ -24,6 +24,9 @@ int cli_doctor(int argc, char **argv) {
   printf("tsasr %s\n", TSASR_VERSION);
   printf("cpu backend: %s, %d OpenMP thread(s), BLAS threads %d\n", info.blas, info.omp_threads,
          info.blas_threads);
+  printf("subnormal floats on cpu: %s\n", info.denormals_flushed
+                                              ? "flushed to zero (FTZ/DAZ; TSASR_DENORMALS=1 keeps them)"
+                                              : "kept (IEEE gradual underflow; slow where they occur)");
   printf("bf16 GEMM (--gemm bf16 on cpu): %s\n", info.bf16_gemm);
   printf("few-row f32 GEMM (decoding's x W^T): %s\n",
          GEMM_SMALLM_ON ? "own kernel (AVX-512)" : "BLAS (built without AVX-512: the own kernel would spill)");

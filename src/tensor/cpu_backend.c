@@ -12,6 +12,7 @@
 
 #include "tensor/backend.h"
 #include "tensor/cpu_act16.h"
+#include "tensor/cpu_fpenv.h"
 #include "tensor/cpu_ops.h"
 #include "tensor/cuda_ctl.h"
 #include "tensor/gemm.h"
@@ -130,6 +131,7 @@ static const be_ops cpu_ops_table = {
 
 static backend g_cpu = {&cpu_ops_table, DEV_CPU, NULL};
 static int g_threads = 0;
+static int g_flush = 0; /* subnormals flushed (cpu_fpenv.h) */
 
 void be_cpu_set_threads(int n) {
   if (n < 1) n = 1;
@@ -151,6 +153,7 @@ backend *be_cpu(void) {
     const char *s = getenv("TSASR_THREADS");
     if (s && atoi(s) > 0) n = atoi(s);
     be_cpu_set_threads(n);
+    g_flush = cpu_fpenv_init(); /* after the pool's size is set: its threads get FTZ/DAZ too */
   }
   return &g_cpu;
 }
@@ -235,6 +238,7 @@ void be_get_info(be_info *info) {
   be_cpu();
   gemm_bf16_describe(info->bf16_gemm, sizeof info->bf16_gemm);
   info->omp_threads = g_threads;
+  info->denormals_flushed = g_flush;
 #ifdef TS_HAVE_BLAS
   static char blas[128];
   const char *cfg = openblas_get_config();
