@@ -75,6 +75,9 @@ int jsonx_num(const cJSON *obj, const char *key, double *out, int has_def, doubl
     return err_set(e, TS_EFORMAT, "%s: missing key \"%s\"", what, key);
   }
   if (!cJSON_IsNumber(it)) return err_set(e, TS_EFORMAT, "%s: key \"%s\" must be a number", what, key);
+  /* JSON has no infinity, but the parser turns an overflowing literal (1e400) into one */
+  if (!isfinite(it->valuedouble))
+    return err_set(e, TS_EFORMAT, "%s: key \"%s\" is out of range (not a finite number)", what, key);
   *out = it->valuedouble;
   return TS_OK;
 }

@@ -364,7 +364,9 @@ static void test_bad_lines(void **st) {
            "{\"id\":\"x\",\"set\":\"s\",\"ref\":\"A\",\"hyp\":\"B\",\"format_ok\":true,"
            "\"sub\":1e300,\"del\":0,\"ins\":0,\"n\":1}\n"              /* 11 bad: not an int64 */
            "%s\r\n"                                                   /* 12 good (CRLF) */
-           "{\"id\":\"cut\",\"set\":\"s\",\"ref\":\"A",               /* 13 bad: cut off */
+           "{\"id\":\"x\",\"set\":\"s\",\"ref\":\"A\",\"hyp\":\"A\",\"format_ok\":true,"
+           "\"sub\":0,\"del\":0,\"ins\":0,\"n\":1,\"logp\":-1e400}\n"       /* 13 bad: parsed as -inf */
+           "{\"id\":\"cut\",\"set\":\"s\",\"ref\":\"A",               /* 14 bad: cut off */
            g1, g2);
   write_text(path, text);
 
@@ -383,9 +385,9 @@ static void test_bad_lines(void **st) {
   assert_int_equal(n, 2);
   assert_string_equal(out[0].id, "g1");
   assert_string_equal(out[1].id, "g2");
-  assert_int_equal(skipped, 10);
-  assert_int_equal(cap.n, 10);
-  int bad_lines[] = {2, 4, 5, 6, 7, 8, 9, 10, 11, 13};
+  assert_int_equal(skipped, 11);
+  assert_int_equal(cap.n, 11);
+  int bad_lines[] = {2, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14};
   for (size_t i = 0; i < sizeof bad_lines / sizeof bad_lines[0]; i++) {
     char want[160];
     snprintf(want, sizeof want, "%s:%d: ", path, bad_lines[i]);
@@ -396,6 +398,7 @@ static void test_bad_lines(void **st) {
   assert_non_null(strstr(cap.text, "exceeds n"));
   assert_non_null(strstr(cap.text, "key \"sub\" = 9000000000000000000 is out of range"));
   assert_non_null(strstr(cap.text, "key \"sub\" = 1e+300 is out of range"));
+  assert_non_null(strstr(cap.text, "key \"logp\" is out of range (not a finite number)"));
   drec_free_all(out, n);
 
   /* a missing file is an I/O error naming it */
