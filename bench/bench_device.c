@@ -204,7 +204,10 @@ static int bench_variants(bench_ctx *c, const char *vars, const char *mode, int 
     }
     printf("== variant %s\n", v);
     fflush(stdout);
+    long g0 = cuda_graph_launches();
     rc = run(c, mode);
+    /* graphs can stay off without an error: the timing above is theirs only when steps ran so */
+    if (strstr(v, "graphs")) printf("   (%ld decoding steps launched as CUDA graphs)\n", cuda_graph_launches() - g0);
   }
   apply_variant("default");
   return rc;

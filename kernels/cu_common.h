@@ -76,6 +76,7 @@ typedef struct cu_ctx {
      being captured, the executable graph updated from each capture, and graphs off for good
      after a failure */
   int graphs, gr_warm, gr_capturing, gr_off;
+  long gr_launched; /* decoding steps launched as graphs (cuda_graph_launches) */
   cudaGraphExec_t gr_exec;
   /* the bf16 rounding of a GEMM operand made by the op that wrote it (cu_round_want;
      TSASR_CUDA_FUSE_ROUND=1, while the weights' bf16 copy is held): xs (xs_cap values) holds

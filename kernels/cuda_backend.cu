@@ -412,6 +412,8 @@ extern "C" int cuda_set_graphs(int on) {
   return TS_OK;
 }
 
+extern "C" long cuda_graph_launches(void) { return g_ctx.gr_launched; }
+
 extern "C" int cuda_set_flash_attention(int on) {
   g_ctx.flash = on ? 1 : 0;
   return TS_OK;

@@ -30,14 +30,18 @@ static void gr_forget(cu_ctx *c) {
   c->pin_cur = 0, c->pin_off = 0, c->pin_left[0] = c->pin_left[1] = 0;
 }
 
-/* graphs off for good (the work of a captured step is lost: the caller reports it) */
+/* graphs off for good (the work of a captured step is lost: the caller reports it). The failed
+ * call's error is taken off the runtime's last-error slot, or the next op's launch check would
+ * report it as its own. */
 static int gr_fail(cu_ctx *c, const char *what, cudaError_t st) {
+  int rc = cu_fail(what, st);
+  cudaGetLastError();
   c->gr_off = 1;
   c->gr_capturing = 0;
   if (c->gr_exec) cudaGraphExecDestroy(c->gr_exec);
   c->gr_exec = NULL;
   gr_forget(c);
-  return cu_fail(what, st);
+  return rc;
 }
 
 /* the captured step into the executable graph, then its launch */
@@ -57,6 +61,7 @@ static int gr_launch(cu_ctx *c, cudaGraph_t g) {
   }
   if ((st = cudaGraphLaunch(c->gr_exec, c->st)) != cudaSuccess)
     return gr_fail(c, "cudaGraphLaunch (a decoding step's work is lost)", st);
+  c->gr_launched++;
   return TS_OK;
 }
 

@@ -187,6 +187,7 @@ int cuda_set_fuse_round(int on) {
   (void)on;
   return TS_EUNSUP;
 }
+long cuda_graph_launches(void) { return 0; }
 int cuda_set_flash_attention(int on) {
   (void)on;
   return TS_EUNSUP;

@@ -43,6 +43,10 @@ int cuda_set_flash_attention(int on);
  * off (0) by default until tests/gpu/run.sh has checked and timed it; the environment variable
  * TSASR_CUDA_GRAPHS=1 sets it at start-up. TS_OK, TS_EUNSUP without CUDA. */
 int cuda_set_graphs(int on);
+/* How many decoding steps this process has launched as CUDA graphs (0 without CUDA): graphs
+ * can stay off without an error (too few steps, no pinned ring, a profile, a failed capture),
+ * so a check that they ran reads this. */
+long cuda_graph_launches(void);
 /* The fused rounding of GEMM operands in bf16 decoding (kernels/cu_matmul.cu, cu_round_want):
  * rmsnorm and SwiGLU write their output's bf16 rounding as well, and the GEMM right after takes
  * it instead of launching a rounding of its own (72 fewer launches per Qwen2.5-0.5B step). The

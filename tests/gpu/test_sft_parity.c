@@ -467,6 +467,12 @@ int main(void) {
     fprintf(stderr, "test_sft_parity: failed: %s\n", e.msg);
     return 1;
   }
+  const char *gs = getenv("TSASR_CUDA_GRAPHS");
+  if (dev->device == DEV_CUDA && gs && !strcmp(gs, "1")) { /* asked for: they must have run */
+    long n = cuda_graph_launches();
+    printf("cuda graphs: %ld decoding steps launched as graphs\n", n);
+    if (n <= 0) printf("  MISMATCH: TSASR_CUDA_GRAPHS=1 but no step ran as a graph (see the log's warnings)\n"), g_fail = 1;
+  }
   if (dev->device == DEV_SIM) {
     const char *last;
     long v = devsim_violations(&last);
