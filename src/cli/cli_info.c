@@ -40,7 +40,7 @@ static const char *info_human(double v, const char *const *units, double step, c
 /* 1 for a tsasr model directory (config.json with any of the encoder/adapter/llm sections: a
  * missing one is reported when loading it), 0 for another directory (no config.json, or one
  * without them, e.g. a Hugging Face model's), -1 with a message when its config.json is
- * unreadable or not JSON (that used to be ignored and the tensors listed instead). */
+ * unreadable, not JSON or not an object (that used to be ignored and the tensors listed). */
 static int info_is_tsasr_model(const char *dir) {
   char p[4200];
   snprintf(p, sizeof p, "%s/config.json", dir);
@@ -52,8 +52,12 @@ static int info_is_tsasr_model(const char *dir) {
     fprintf(stderr, "tsasr info: %s\n", e.msg);
     return -1;
   }
-  int yes = cJSON_IsObject(j) && (cJSON_GetObjectItem(j, "llm") || cJSON_GetObjectItem(j, "encoder") ||
-                                  cJSON_GetObjectItem(j, "adapter"));
+  if (!cJSON_IsObject(j)) {
+    fprintf(stderr, "tsasr info: %s: not a JSON object\n", p);
+    cJSON_Delete(j);
+    return -1;
+  }
+  int yes = cJSON_GetObjectItem(j, "llm") || cJSON_GetObjectItem(j, "encoder") || cJSON_GetObjectItem(j, "adapter");
   cJSON_Delete(j);
   return yes;
 }

@@ -61,6 +61,9 @@ case_sed downsample "adapter downsample 1099511627776" '/"adapter"/,/}/ s/"downs
 # a broken or incomplete config.json is reported, not skipped in favour of a tensor listing
 case_sed not_json "invalid JSON" '1s/{/{ oops/'
 case_sed no_llm "missing section \"llm\"" 's/"llm": {/"llm_": {/'
+# a config.json that is JSON but not an object
+mkdir -p "$tmp/array" && ln -s "$fx/model.safetensors" "$fx/tokenizer.json" "$tmp/array/" && echo '[1, 2]' >"$tmp/array/config.json"
+check array "not a JSON object"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
