@@ -34,8 +34,9 @@ static void cpu_sample_row(const float *zr, int64_t V, int64_t r, const sample_r
   logp[r] = row[t] / tau - lse;
 }
 
-/* rows below this many logits in all stay on one thread (waking the others costs more) */
-#define CPU_SAMPLE_PAR (1LL << 16)
+/* rows below this many logits in all stay on one thread (waking the others costs more); 32 rows
+ * of the small model's 608 ids, 2 threads: 0.25 -> 0.12 ms */
+#define CPU_SAMPLE_PAR (1LL << 12)
 
 int cpu_sample(backend *be, const tensor *z, const sample_req *q, int32_t *tok, float *logp) {
   (void)be;
