@@ -2,6 +2,7 @@
  * decode JSONL (records per DESIGN.md §9, read here with cJSON) into the workbench. */
 #include <cjson/cJSON.h>
 #include <libgen.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,9 +65,11 @@ static int add_manifest_line(wb *w, const char *s, size_t n, const char *what, c
   return TS_OK;
 }
 
+/* a whole number of at most 2^53 in size (exact in a double; sums of a few cannot overflow) */
 static int get_int(const cJSON *j, const char *k, int64_t *v) {
   const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, k);
-  if (!cJSON_IsNumber(x)) return 0;
+  if (!cJSON_IsNumber(x) || !(fabs(x->valuedouble) <= 9007199254740992.0) || x->valuedouble != floor(x->valuedouble))
+    return 0;
   *v = (int64_t)x->valuedouble;
   return 1;
 }

@@ -10,6 +10,7 @@ function P.run(C, args, here)
   local cfg = R.config("pipeline", spec, args)
   local want = {}
   for s in cfg.stages:gmatch("[^,%s]+") do want[s] = true end
+  if not next(want) then error("pipeline: stages= names no stage (stages: " .. cfg.stages .. ")", 0) end
   for s in pairs(want) do
     local ok = false
     for _, st in ipairs(C.stages) do ok = ok or st.name == s end

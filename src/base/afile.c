@@ -134,5 +134,7 @@ int afile_mkdirs(const char *path, ts_err *e) {
   }
   if (mkdir(buf, 0755) != 0 && errno != EEXIST)
     return err_set(e, TS_EIO, "%s: cannot create directory: %s", buf, strerror(errno));
+  struct stat st;
+  if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) return err_set(e, TS_EIO, "%s: exists and is not a directory", buf);
   return TS_OK;
 }

@@ -4,6 +4,7 @@
 #include "cli/cli_args.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,8 +51,8 @@ int ca_parse(const char *cmd, int argc, char **argv, const ca_opt *opts, int nop
       } break;
       case CA_DBL: {
         double x = strtod(v, &end);
-        if (errno || !*v || *end) {
-          fprintf(stderr, "tsasr %s: %s expects a number, got \"%s\"\n", cmd, a, v);
+        if (errno || !*v || *end || !isfinite(x)) {
+          fprintf(stderr, "tsasr %s: %s expects a finite number, got \"%s\"\n", cmd, a, v);
           return 2;
         }
         *(double *)o->dst = x;

@@ -49,6 +49,15 @@ static char *trim(char *s) {
   return s;
 }
 
+/* A NUL byte would end the line scan early and drop the rest silently: an error naming its line. */
+static int lmx_text_check(const char *path, const char *buf, size_t n, ts_err *e) {
+  const char *z = memchr(buf, 0, n);
+  if (!z) return TS_OK;
+  int line = 1;
+  for (const char *q = buf; q < z; q++) line += *q == '\n';
+  return err_set(e, TS_EFORMAT, "%s:%d: a NUL byte: not a text file", path, line);
+}
+
 /* Splits s at sep in place; returns the field count (at most max). */
 static int split(char *s, char sep, char **f, int max) {
   int n = 0;
@@ -160,6 +169,10 @@ int lmx_import(const char *csv, const char *map, const corpus *c, const lmx_opts
   size_t n;
   int rc = afile_read(csv, &buf, &n, e);
   if (rc) return rc;
+  if ((rc = lmx_text_check(csv, buf, n, e))) {
+    free(buf);
+    return rc;
+  }
   lrow *rows = NULL;
   int64_t nr = 0, cap = 0;
   int ncol = 0, id_col = -1, len_col = -1, K = 0;
@@ -322,6 +335,7 @@ int lmx_import(const char *csv, const char *map, const corpus *c, const lmx_opts
     char *mb;
     size_t mn;
     rc = afile_read(map, &mb, &mn, e);
+    if (!rc && (rc = lmx_text_check(map, mb, mn, e))) free(mb);
     if (!rc) {
       /* trial ids already made: a repeated line is a bad line */
       char **made = NULL;
@@ -482,23 +496,28 @@ int lmx_export(const manifest *m, int rate, const char *csv, const char *map, ts
   }
   afile f;
   if (!rc) rc = afile_open(&f, csv, e);
-  if (!rc) {
-    char line[16384];
-    int len = snprintf(line, sizeof line, "mixture_ID");
-    for (int k = 0; k < K; k++) len += snprintf(line + len, sizeof line - (size_t)len, ",source_%d_path,source_%d_gain", k + 1, k + 1);
-    len += snprintf(line + len, sizeof line - (size_t)len, ",length\n");
-    rc = afile_put(&f, line, (size_t)len, e);
+  if (!rc) { /* paths and ids of any length: written piece by piece */
+    char num[64];
+    rc = afile_put(&f, "mixture_ID", 10, e);
+    for (int k = 0; k < K && !rc; k++) {
+      int len = snprintf(num, sizeof num, ",source_%d_path,source_%d_gain", k + 1, k + 1);
+      rc = afile_put(&f, num, (size_t)len, e);
+    }
+    if (!rc) rc = afile_put(&f, ",length\n", 8, e);
     for (int64_t j = 0; j < nm && !rc; j++) {
       const man_entry *x = &m->e[first[j]];
-      len = snprintf(line, sizeof line, "%s", keys[j]);
+      rc = afile_put(&f, keys[j], strlen(keys[j]), e);
       int64_t L = 0;
-      for (int k = 0; k < K; k++) {
-        len += snprintf(line + len, sizeof line - (size_t)len, ",%s,%.17g", x->src[k].path, x->src[k].gain);
+      for (int k = 0; k < K && !rc; k++) {
+        rc = afile_put(&f, ",", 1, e);
+        if (!rc) rc = afile_put(&f, x->src[k].path, strlen(x->src[k].path), e);
+        int len = snprintf(num, sizeof num, ",%.17g", x->src[k].gain);
+        if (!rc) rc = afile_put(&f, num, (size_t)len, e);
         int64_t fr = llround(x->src[k].duration * rate);
         if (fr > L) L = fr;
       }
-      len += snprintf(line + len, sizeof line - (size_t)len, ",%lld\n", (long long)L);
-      rc = afile_put(&f, line, (size_t)len, e);
+      int len = snprintf(num, sizeof num, ",%lld\n", (long long)L);
+      if (!rc) rc = afile_put(&f, num, (size_t)len, e);
     }
     if (rc)
       afile_abort(&f);
@@ -529,10 +548,15 @@ int lmx_export(const manifest *m, int rate, const char *csv, const char *map, ts
                      x->enroll.utt ? x->enroll.utt : x->enroll.path);
         break;
       }
-      char line[8192];
       const char *tu = x->src[x->target].utt ? x->src[x->target].utt : "";
-      int len = snprintf(line, sizeof line, "%s %s s%d/%s\n", keys[mix_of[i]], tu, ok + 1, keys[oj]);
-      rc = afile_put(&g, line, (size_t)len, e);
+      char num[32];
+      int len = snprintf(num, sizeof num, " s%d/", ok + 1);
+      rc = afile_put(&g, keys[mix_of[i]], strlen(keys[mix_of[i]]), e);
+      if (!rc) rc = afile_put(&g, " ", 1, e);
+      if (!rc) rc = afile_put(&g, tu, strlen(tu), e);
+      if (!rc) rc = afile_put(&g, num, (size_t)len, e);
+      if (!rc) rc = afile_put(&g, keys[oj], strlen(keys[oj]), e);
+      if (!rc) rc = afile_put(&g, "\n", 1, e);
     }
     if (rc && opened)
       afile_abort(&g);

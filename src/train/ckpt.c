@@ -11,6 +11,7 @@
 
 #include "base/afile.h"
 #include "base/jsonx.h"
+#include "base/log.h"
 #include "tensor/params_io.h"
 
 static int ckpt_rmtree(const char *path) {
@@ -36,20 +37,26 @@ static int ckpt_cmp_ll(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* removes checkpoint-N directories older than the newest `keep` (never `current`) */
-static void ckpt_prune(const char *run_dir, long long current, int keep) {
+/* the steps of the checkpoint-N entries of run_dir, sorted ascending (at most max) */
+static int ckpt_list(const char *run_dir, long long *steps, int max) {
   DIR *d = opendir(run_dir);
-  if (!d) return;
-  long long steps[4096];
+  if (!d) return 0;
   int n = 0;
   struct dirent *de;
-  while ((de = readdir(d)) && n < 4096) {
+  while ((de = readdir(d)) && n < max) {
     long long s;
     char tail;
     if (sscanf(de->d_name, "checkpoint-%lld%c", &s, &tail) == 1) steps[n++] = s;
   }
   closedir(d);
   qsort(steps, (size_t)n, sizeof steps[0], ckpt_cmp_ll);
+  return n;
+}
+
+/* removes checkpoint-N directories older than the newest `keep` (never `current`) */
+static void ckpt_prune(const char *run_dir, long long current, int keep) {
+  long long steps[4096];
+  int n = ckpt_list(run_dir, steps, 4096);
   char p[4400];
   for (int i = 0; i < n - keep; i++) {
     if (steps[i] == current) continue;
@@ -116,22 +123,52 @@ int ckpt_save(const char *run_dir, long long step, const pset *ps, const cJSON *
   return rc;
 }
 
-int ckpt_latest(const char *run_dir, char *dir, size_t n, ts_err *e) {
+int ckpt_find(const char *run_dir, char *dir, size_t n, int *found, ts_err *e) {
   char p[4200], *buf;
   size_t len;
+  struct stat st;
+  *found = 0;
+  if (stat(run_dir, &st) != 0) return TS_OK; /* a new run */
+  if (!S_ISDIR(st.st_mode)) return err_set(e, TS_EARG, "%s: the run path exists and is not a directory", run_dir);
   snprintf(p, sizeof p, "%s/latest", run_dir);
-  if (afile_read(p, &buf, &len, NULL)) return err_set(e, TS_EIO, "%s: no checkpoint to resume from", run_dir);
+  if (lstat(p, &st) != 0) { /* never published, or removed: the newest complete checkpoint */
+    long long steps[4096];
+    for (int i = ckpt_list(run_dir, steps, 4096) - 1; i >= 0; i--) {
+      snprintf(dir, n, "%s/checkpoint-%lld", run_dir, steps[i]);
+      char q[4500];
+      snprintf(q, sizeof q, "%s/trainer_state.json", dir); /* written last */
+      if (stat(q, &st) == 0 && S_ISREG(st.st_mode)) {
+        log_warn("%s is missing: taking the newest complete checkpoint, %s", p, dir);
+        *found = 1;
+        return TS_OK;
+      }
+    }
+    return TS_OK; /* only half-written ones (a crash before the first publish) */
+  }
+  /* latest exists: it must name a checkpoint of this run; never start over past a damaged one */
+  const char *fix = "fix it to name a checkpoint-N directory of the run, or pass --fresh to start over";
+  if (!S_ISREG(st.st_mode)) return err_set(e, TS_EFORMAT, "%s: not a regular file; %s", p, fix);
+  int rc = afile_read(p, &buf, &len, e);
+  if (rc) return rc;
   while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ')) buf[--len] = 0;
-  if (!len || strchr(buf, '/')) {
+  long long step;
+  char tail;
+  if (!len || strlen(buf) != len || sscanf(buf, "checkpoint-%lld%c", &step, &tail) != 1 || step < 0) {
     free(buf);
-    return err_set(e, TS_EFORMAT, "%s: malformed", p);
+    return err_set(e, TS_EFORMAT, "%s: malformed (expected \"checkpoint-N\"); %s", p, fix);
   }
   snprintf(dir, n, "%s/%s", run_dir, buf);
   free(buf);
-  struct stat st;
   if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-    return err_set(e, TS_EIO, "%s: checkpoint %s named in latest is missing", run_dir, dir);
+    return err_set(e, TS_EFORMAT, "%s: names %s, which is missing or not a directory; %s", p, dir, fix);
+  *found = 1;
   return TS_OK;
+}
+
+int ckpt_latest(const char *run_dir, char *dir, size_t n, ts_err *e) {
+  int found = 0, rc = ckpt_find(run_dir, dir, n, &found, e);
+  if (!rc && !found) rc = err_set(e, TS_EIO, "%s: no checkpoint to resume from", run_dir);
+  return rc;
 }
 
 int ckpt_load_state(const char *ckpt_dir, pset *ps, cJSON **state, ts_err *e) {

@@ -384,7 +384,24 @@ done:
   return rc;
 }
 
+/* The KL term scores the policy's tokens under the reference: both must have one vocabulary. */
+static int grpo_same_vocab(const tsm *m, const tsm *ref, ts_err *e) {
+  int32_t n = tok_n_ids(m->tok);
+  int same = m->lcfg.V == ref->lcfg.V && n == tok_n_ids(ref->tok) && m->audio_id == ref->audio_id &&
+             m->im_end_id == ref->im_end_id;
+  for (int32_t i = 0; same && i < n; i++) {
+    size_t la, lb;
+    const char *a = tok_id_bytes(m->tok, i, &la), *b = tok_id_bytes(ref->tok, i, &lb);
+    same = la == lb && !a == !b && (!la || !memcmp(a, b, la));
+  }
+  if (same) return TS_OK;
+  return err_set(e, TS_EARG, "grpo: the reference model's tokenizer %s (vocab %lld, %d ids) differs from the policy's %s "
+                 "(vocab %lld, %d ids): the KL term needs the same vocabulary", ref->tok_path ? ref->tok_path : "?",
+                 (long long)ref->lcfg.V, tok_n_ids(ref->tok), m->tok_path ? m->tok_path : "?", (long long)m->lcfg.V, n);
+}
+
 int grpo_run(tsm *m, tsm *ref, const grpo_run_cfg *c_in, ts_err *e) {
+  int rc0;
   /* a negative silence means the model's own; the model then records what it is trained on */
   grpo_run_cfg rc_cfg = *c_in;
   const grpo_run_cfg *c = &rc_cfg;
@@ -393,7 +410,16 @@ int grpo_run(tsm *m, tsm *ref, const grpo_run_cfg *c_in, ts_err *e) {
   if (!m->ps.g || !m->ps.m) return err_set(e, TS_EARG, "grpo: the policy was loaded without gradients/optimizer state");
   if (c->G < 2 || c->prompts < 1 || c->mu < 1 || c->micro_batch < 1 || c->micro_batch > 256 || c->steps < 1)
     return err_set(e, TS_EARG, "grpo: bad settings (G >= 2, prompts >= 1, mu >= 1, micro_batch 1..256, steps >= 1)");
+  if (c->max_new < 1) return err_set(e, TS_EARG, "grpo: max_new %d: a completion needs at least 1 new token", c->max_new);
+  if (!(c->temperature > 0.0f) || !isfinite(c->temperature))
+    return err_set(e, TS_EARG, "grpo: temperature %g: GRPO samples its G completions, it needs a finite temperature > 0",
+                   (double)c->temperature);
+  if (!(c->loss.beta >= 0.0f) || !isfinite(c->loss.beta) || !(c->loss.eps_low >= 0.0f) || !(c->loss.eps_high >= 0.0f) ||
+      !(c->lr >= 0.0f) || !isfinite(c->lr))
+    return err_set(e, TS_EARG, "grpo: beta %g, epsilon %g/%g, lr %g: each must be a finite number >= 0",
+                   (double)c->loss.beta, (double)c->loss.eps_low, (double)c->loss.eps_high, (double)c->lr);
   if (c->loss.beta != 0.0f && !ref) return err_set(e, TS_EARG, "grpo: beta %g needs the reference model", c->loss.beta);
+  if (ref && c->loss.beta != 0.0f && (rc0 = grpo_same_vocab(m, ref, e))) return rc0;
   int frc = trainer_freeze(&m->ps, c->freeze, 8, "grpo", e);
   if (frc) return frc;
   manifest man;

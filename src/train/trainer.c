@@ -1,7 +1,9 @@
 /* trainer.c — freeze, resume and checkpoint for the trainers (see trainer.h). */
 #include "train/trainer.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "base/log.h"
 #include "tensor/params_io.h"
@@ -17,18 +19,24 @@ int trainer_freeze(pset *ps, const char *const *prefixes, int n, const char *who
 int trainer_resume(pset *ps, const char *rdir, const char *who, int64_t *step, int64_t *data_pos, ts_err *e) {
   *step = *data_pos = 0;
   char ck[4400], p[4500];
-  if (ckpt_latest(rdir, ck, sizeof ck, NULL) != TS_OK) return TS_OK; /* a new run */
+  int found = 0, rc = ckpt_find(rdir, ck, sizeof ck, &found, e);
+  if (rc || !found) return rc; /* !found: a new run */
   cJSON *st = NULL;
   snprintf(p, sizeof p, "%s/model.safetensors", ck);
-  int rc = pset_load_file(ps, p, "", "", e);
+  rc = pset_load_file(ps, p, "", "", e);
   if (!rc) rc = ckpt_load_state(ck, ps, &st, e);
   if (!rc) {
-    const cJSON *js = cJSON_GetObjectItem(st, "step"), *jp = cJSON_GetObjectItem(st, "data_pos");
-    if (!cJSON_IsNumber(js) || !cJSON_IsNumber(jp)) {
-      rc = err_set(e, TS_EFORMAT, "%s/trainer_state.json: step or data_pos missing", ck);
+    const cJSON *js = cJSON_GetObjectItem(st, "step"), *jp = cJSON_GetObjectItem(st, "data_pos"),
+                *jg = cJSON_GetObjectItem(st, "stage");
+    double s = cJSON_IsNumber(js) ? js->valuedouble : -1, d = cJSON_IsNumber(jp) ? jp->valuedouble : -1;
+    if (!(s >= 0 && s <= 9e15 && s == floor(s)) || !(d >= 0 && d <= 9e15 && d == floor(d))) {
+      rc = err_set(e, TS_EFORMAT, "%s/trainer_state.json: step and data_pos must be whole numbers >= 0", ck);
+    } else if (cJSON_IsString(jg) && strcmp(jg->valuestring, who)) {
+      rc = err_set(e, TS_EARG, "%s/trainer_state.json: a checkpoint of stage %s, not %s: give this stage a run "
+                   "directory of its own (or pass --fresh to start over there)", ck, jg->valuestring, who);
     } else {
-      *step = (int64_t)js->valuedouble;
-      *data_pos = (int64_t)jp->valuedouble;
+      *step = (int64_t)s;
+      *data_pos = (int64_t)d;
       log_info("%s: resuming %s at step %lld", who, ck, (long long)*step);
     }
   }

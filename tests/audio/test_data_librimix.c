@@ -1,7 +1,8 @@
 /* test_data_librimix.c — LibriMix CSV + SpeakerBeam enrollment list import: a small sample in
  * LibriMix format made from a synthetic corpus gives exactly the mixtures and enrollments that
  * LibriMix/SpeakerBeam define (computed independently here from the files and gains); mixtures
- * exported from seeded specs come back the same; bad CSV and list lines are named and counted. */
+ * exported from seeded specs come back the same (also with paths longer than any line buffer);
+ * bad CSV and list lines are named and counted; a NUL byte is an error naming its line. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -257,11 +258,57 @@ static void test_bad_lines(void **state) {
   man_free(&m);
 }
 
+/* a source path far longer than a line: exported whole, no buffer overrun */
+static void test_export_long_path(void **state) {
+  mix_opts mo;
+  mix_opts_default(&mo);
+  mo.seed = 7;
+  manifest a;
+  man_init(&a);
+  ts_err e = {0};
+  assert_int_equal(mix_make(&C, &mo, 2, &a, NULL, &e), TS_OK);
+  sample_opts so;
+  sample_opts_default(&so);
+  int64_t nb;
+  assert_int_equal(sample_bake_gains(&a, &so, &nb, &e), TS_OK);
+  size_t L = 40000;
+  char *lp = malloc(L + 16);
+  memset(lp, 'd', L);
+  snprintf(lp + L - 20, 36, "/100-1-0000.flac");
+  free(a.e[0].src[0].path);
+  a.e[0].src[0].path = lp;
+  char csv[512];
+  snprintf(csv, sizeof csv, "%s/long_path.csv", fx_dir);
+  assert_int_equal(lmx_export(&a, 16000, csv, NULL, &e), TS_OK);
+  FILE *f = fopen(csv, "r");
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  assert_true(ftell(f) > (long)L);
+  fclose(f);
+  man_free(&a);
+}
+
+static void test_nul_byte(void **state) {
+  char csv[512];
+  snprintf(csv, sizeof csv, "%s/nul.csv", fx_dir);
+  FILE *f = fopen(csv, "w");
+  fprintf(f, "mixture_ID,source_1_path\nm1,100-1-0000.flac\nm2,x%cy\nm3,101-1-0001.flac\n", 0);
+  fclose(f);
+  manifest m;
+  man_init(&m);
+  ts_err e = {0};
+  assert_int_equal(lmx_import(csv, NULL, &C, NULL, &m, NULL, &e), TS_EFORMAT);
+  assert_non_null(strstr(e.msg, "nul.csv:3"));
+  man_free(&m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_exact_reproduction),
       cmocka_unit_test(test_roundtrip),
       cmocka_unit_test(test_bad_lines),
+      cmocka_unit_test(test_export_long_path),
+      cmocka_unit_test(test_nul_byte),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -76,4 +76,9 @@ small=$("$bin" run --dry-run "$src/recipes/small/pipeline.lua" 2>&1) || die "sma
 for want in 'base.device = "cpu"' 'base.threads = 2' 'base.lr_peak = 0.001' 'grpo.G = 8' 'grpo.max_new = 300' 'warm.warm_steps = 2500' 'warm.front_end = "fbank"' 'cot.cot_steps = 6000'; do
   echo "$small" | grep -qF "$want" || die "small pipeline: missing '$want'"
 done
+# stages= must name stages: an unknown one or none at all is an error, not a silent no-op
+for bad in "stages=nonsense" "stages=" "stages=,,"; do
+  out=$("$bin" run --dry-run "$src/recipes/small/pipeline.lua" "$bad" 2>&1) && die "pipeline $bad: exit 0"
+  echo "$out" | grep -q "stages=" || die "pipeline $bad: message does not name stages=: $out"
+done
 exit $fail

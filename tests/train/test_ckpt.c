@@ -1,6 +1,7 @@
 /* test_ckpt.c — checkpoints and run directories: moments and state round-trip, `latest`
  * names the newest complete checkpoint, old ones are pruned, a half-written checkpoint
- * (crash before publishing) is ignored, metrics lines past the resume step are dropped. */
+ * (crash before publishing) is ignored, metrics lines past the resume step are dropped; a
+ * damaged run directory stops a resume with a message naming the file instead of starting over. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,8 @@
 #include "testutil.h"
 #include "train/ckpt.h"
 #include "train/run.h"
+#include "train/trainer.h"
+#include "tensor/params_io.h"
 
 static int save_marker(void *user, const char *dir, ts_err *e) {
   char p[4400];
@@ -112,7 +115,77 @@ static void test_metrics_truncate(void **s) {
   assert_int_equal(system(cmd), 0);
 }
 
+static int save_pset(void *user, const char *dir, ts_err *e) {
+  char p[4400];
+  snprintf(p, sizeof p, "%s/model.safetensors", dir);
+  return pset_save_file((const pset *)user, p, 0, NULL, 0, e);
+}
+
+static void put(const char *run, const char *name, const char *text) {
+  char p[600];
+  snprintf(p, sizeof p, "%s/%s", run, name);
+  assert_int_equal(afile_write(p, text, strlen(text), NULL), 0);
+}
+
+/* resumes `run` into ps; returns the status, the step and the message */
+static int resume(const char *run, pset *ps, const char *who, int64_t *step, ts_err *e) {
+  int64_t pos;
+  memset(e, 0, sizeof *e);
+  return trainer_resume(ps, run, who, step, &pos, e);
+}
+
+static void test_resume_damaged(void **s) {
+  (void)s;
+  char run[256], p[600];
+  snprintf(run, sizeof run, "%s/test_ckpt_damaged.%d", TS_BUILD_DIR, (int)getpid());
+  ts_err e;
+  pset ps;
+  pset_init(&ps, be_cpu());
+  int64_t a[2] = {3, 4};
+  assert_true(pset_add(&ps, "x.weight", 2, a, 1, &e) >= 0);
+  assert_int_equal(pset_alloc(&ps, 1, 1, &e), 0);
+  int64_t step = -1;
+  assert_int_equal(resume(run, &ps, "sft", &step, &e), 0); /* no run directory yet: a new run */
+  assert_int_equal(step, 0);
+  for (int k = 1; k <= 2; k++)
+    assert_int_equal(trainer_checkpoint(run, k * 10, k, 1, "sft", &ps, save_pset, &ps, 2, &e), 0);
+  assert_int_equal(resume(run, &ps, "sft", &step, &e), 0);
+  assert_int_equal(step, 20);
+  /* a damaged `latest` must not read as a new run (which would prune the good checkpoints) */
+  const char *bad[] = {"", "garbage\n", "..\n", "checkpoint-99\n"};
+  for (int i = 0; i < 4; i++) {
+    put(run, "latest", bad[i]);
+    assert_int_not_equal(resume(run, &ps, "sft", &step, &e), 0);
+    assert_non_null(strstr(e.msg, "/latest"));
+  }
+  /* no `latest` at all: the newest complete checkpoint (trainer_state.json written last) */
+  snprintf(p, sizeof p, "%s/latest", run);
+  unlink(p);
+  snprintf(p, sizeof p, "%s/checkpoint-20/trainer_state.json", run);
+  unlink(p);
+  assert_int_equal(resume(run, &ps, "sft", &step, &e), 0);
+  assert_int_equal(step, 10);
+  /* bad step, another stage's checkpoint */
+  put(run, "latest", "checkpoint-10\n");
+  put(run, "checkpoint-10/trainer_state.json", "{\"step\": 1e300, \"data_pos\": 0}");
+  assert_int_not_equal(resume(run, &ps, "sft", &step, &e), 0);
+  assert_non_null(strstr(e.msg, "checkpoint-10/trainer_state.json"));
+  put(run, "checkpoint-10/trainer_state.json", "{\"step\": 10, \"data_pos\": 1, \"stage\": \"sft\"}");
+  assert_int_not_equal(resume(run, &ps, "grpo", &step, &e), 0);
+  assert_non_null(strstr(e.msg, "stage sft"));
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", run);
+  assert_int_equal(system(cmd), 0);
+  /* a run path that is a file */
+  put(TS_BUILD_DIR, strrchr(run, '/') + 1, "x");
+  assert_int_not_equal(resume(run, &ps, "sft", &step, &e), 0);
+  assert_non_null(strstr(e.msg, "not a directory"));
+  unlink(run);
+  pset_free(&ps);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_checkpoints), cmocka_unit_test(test_metrics_truncate)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_checkpoints), cmocka_unit_test(test_metrics_truncate),
+                                     cmocka_unit_test(test_resume_damaged)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /* test_wb_data.c — the workbench's data layer without curses: opening a manifest and a decode
  * JSONL (join by id, bad lines skipped, kind detection), the timeline truth from audio and from
  * manifest durations, scoring of raw outputs (format, WER counts, chosen target), filters and
- * sort, and the export of marked lines (exact bytes, atomic, refusals). */
+ * sort, and the export of marked lines (exact bytes, atomic, refusals); decode records whose
+ * counts are not whole numbers a double holds exactly are bad lines. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -281,9 +282,34 @@ static void test_open_errors(void **st) {
   wb_free(&w);
 }
 
+/* counts past 2^53, fractions and huge values are bad lines (no overflow in the sums) */
+static void test_decode_counts(void **st) {
+  (void)st;
+  wb w;
+  wb_init(&w);
+  const char *kind;
+  ts_err e;
+  write_text("counts.jsonl",
+             "{\"id\":\"ok\",\"ref\":\"A B\",\"hyp\":\"A\",\"format_ok\":true,\"sub\":0,\"del\":1,\"ins\":0,\"n\":2}\n"
+             "{\"id\":\"big\",\"ref\":\"A\",\"hyp\":\"A\",\"format_ok\":true,\"sub\":9e18,\"del\":9e18,\"ins\":0,"
+             "\"n\":9.2e18}\n"
+             "{\"id\":\"huge\",\"ref\":\"A\",\"hyp\":\"A\",\"format_ok\":true,\"sub\":1e300,\"del\":0,\"ins\":0,"
+             "\"n\":1e300}\n"
+             "{\"id\":\"frac\",\"ref\":\"A\",\"hyp\":\"A\",\"format_ok\":true,\"sub\":0.5,\"del\":0,\"ins\":0,"
+             "\"n\":1.5}\n");
+  char p[512];
+  path_in(p, sizeof p, "counts.jsonl");
+  assert_int_equal(wb_open_file(&w, p, &kind, &e), TS_OK);
+  assert_int_equal(w.n, 1);
+  assert_true(wb_find(&w, "ok") >= 0);
+  assert_true(wb_find(&w, "big") < 0 && wb_find(&w, "huge") < 0 && wb_find(&w, "frac") < 0);
+  wb_free(&w);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_manifest), cmocka_unit_test(test_facts), cmocka_unit_test(test_score),
-      cmocka_unit_test(test_decode_join_filters_export), cmocka_unit_test(test_open_errors)};
+      cmocka_unit_test(test_decode_join_filters_export), cmocka_unit_test(test_open_errors),
+      cmocka_unit_test(test_decode_counts)};
   return cmocka_run_group_tests(tests, setup, teardown);
 }
