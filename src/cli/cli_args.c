@@ -4,6 +4,7 @@
 #include "cli/cli_args.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,10 +42,15 @@ int ca_parse(const char *cmd, int argc, char **argv, const ca_opt *opts, int nop
     char *end = NULL;
     errno = 0;
     switch (o->type) {
-      case CA_INT: {
+      case CA_INT:
+      case CA_I64: {
         long long x = strtoll(v, &end, 10);
         if (errno || !*v || *end) {
           fprintf(stderr, "tsasr %s: %s expects an integer, got \"%s\"\n", cmd, a, v);
+          return 2;
+        }
+        if (o->type == CA_INT && (x < INT_MIN || x > INT_MAX)) {
+          fprintf(stderr, "tsasr %s: %s %s is out of range (at most %d in size)\n", cmd, a, v, INT_MAX);
           return 2;
         }
         *(int64_t *)o->dst = x;
@@ -77,7 +83,7 @@ int ca_parse(const char *cmd, int argc, char **argv, const ca_opt *opts, int nop
 void ca_usage(const char *synopsis, const ca_opt *opts, int nopts) {
   printf("usage: %s\n\noptions:\n", synopsis);
   for (int k = 0; k < nopts; k++) {
-    const char *t = opts[k].type == CA_INT ? "N" : opts[k].type == CA_DBL ? "X" : opts[k].type == CA_FLAG ? "" : "S";
+    const char *t = opts[k].type == CA_INT || opts[k].type == CA_I64 ? "N" : opts[k].type == CA_DBL ? "X" : opts[k].type == CA_FLAG ? "" : "S";
     printf("  %s %-4s %s\n", opts[k].name, t, opts[k].help ? opts[k].help : "");
   }
 }

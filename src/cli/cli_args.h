@@ -6,7 +6,9 @@
 
 #include <stdint.h>
 
-typedef enum { CA_INT, CA_DBL, CA_STR, CA_FLAG, CA_MULTI } ca_type;
+/* CA_INT: an integer in int's range (the commands keep most in int: a larger value used to be
+ * truncated silently); CA_I64: any 64-bit integer (seeds) */
+typedef enum { CA_INT, CA_DBL, CA_STR, CA_FLAG, CA_MULTI, CA_I64 } ca_type;
 
 typedef struct ca_opt {
   const char *name;  /* "--steps" */

@@ -34,7 +34,7 @@ int cli_decode(int argc, char **argv) {
                 {"--prefix", CA_STR, &prefix, 0, "response prefix forced after the prompt, e.g. '<think></think><answer>' (no reasoning)"},
                 {"--limit", CA_INT, &limit, 0, "decode at most N entries"},
                 {"--silence", CA_DBL, &silence, 0, "seconds between enrollment and mixture (default: the model's)"},
-                {"--seed", CA_INT, &seed, 0, "sampling seed"},
+                {"--seed", CA_I64, &seed, 0, "sampling seed"},
                 {"--device", CA_STR, &device, 0, CA_DEVICE_HELP},
                 {"--gemm", CA_STR, &gemm, 0, CA_GEMM_HELP},
                 {"--fresh", CA_FLAG, &fresh, 0, "overwrite instead of resuming"}};

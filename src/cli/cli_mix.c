@@ -20,7 +20,7 @@ int cli_mix(int argc, char **argv) {
                 {"--n", CA_INT, &n, 0, "mixtures to make (each gives one entry per speaker)"},
                 {"--speakers", CA_STR, &speakers, 0, "probabilities of 1,2,3 speakers, e.g. 0.2,0.5,0.3"},
                 {"--set", CA_STR, &set, 0, "the entries' set name"},
-                {"--seed", CA_INT, &seed, 0, "seed"},
+                {"--seed", CA_I64, &seed, 0, "seed"},
                 {"--enroll", CA_DBL, &enroll, 0, "enrollment crop seconds (3)"},
                 {"--lufs-lo", CA_DBL, &lo, 0, "loudness range low (-33)"},
                 {"--lufs-hi", CA_DBL, &hi, 0, "loudness range high (-25)"},

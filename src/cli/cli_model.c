@@ -15,7 +15,7 @@ static int model_new(int argc, char **argv) {
   double std = 0.02;
   ca_opt o[] = {{"--tokenizer", CA_STR, &tokp, 0, "tokenizer.json (required)"},
                 {"--out", CA_STR, &out, 0, "model directory to write (required)"},
-                {"--seed", CA_INT, &seed, 0, "initialisation seed"},
+                {"--seed", CA_I64, &seed, 0, "initialisation seed"},
                 {"--init-std", CA_DBL, &std, 0, "std of the normal initialisation of matrices"}};
   int no = (int)(sizeof o / sizeof o[0]);
   for (int i = 1; i < argc; i++)
@@ -59,7 +59,7 @@ static int model_assemble(int argc, char **argv) {
                 {"--downsample", CA_INT, &k, 0, "encoder frames concatenated by the adapter (5)"},
                 {"--hidden", CA_INT, &hidden, 0, "adapter hidden width (2048)"},
                 {"--linear", CA_FLAG, &linear, 0, "a single Linear adapter"},
-                {"--seed", CA_INT, &seed, 0, "adapter initialisation seed"}};
+                {"--seed", CA_I64, &seed, 0, "adapter initialisation seed"}};
   int no = (int)(sizeof o / sizeof o[0]);
   for (int i = 1; i < argc; i++)
     if (!strcmp(argv[i], "--help")) {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # test_cli_grpo_args.sh — `tsasr train grpo` refuses settings it cannot train with (a negative
 # KL weight or clip range, no new tokens, a zero temperature, non-finite numbers, a --ref with
-# another vocabulary) with a message naming it, before reading the manifest or touching the run
-# directory.
+# another vocabulary, an integer past int's range, which used to be truncated) with a message
+# naming it, before reading the manifest or touching the run directory; a seed takes 64 bits.
 # Args: TSASR_BIN BUILD_DIR.
 set -u
 bin="$1"
@@ -31,12 +31,18 @@ done <<'CASES'
 --temperature inf|--temperature expects a finite number|2
 --G 1|G >= 2|1
 --prompts 0|prompts >= 1|1
+--max-new 4294967297|--max-new 4294967297 is out of range|2
+--steps 2147483648|--steps 2147483648 is out of range|2
 CASES
 # a reference model with another tokenizer (the small model's 608-token vocabulary)
 "$bin" train grpo "$fx" "$tmp/rl.jsonl" --run "$tmp/run" --steps 1 --ref "$(dirname "$0")/../../models/small" \
   > "$tmp/out" 2> "$tmp/err"
 grep -q "reference model's tokenizer .*small/tokenizer.json.* differs" "$tmp/err" || bad "--ref: $(cat "$tmp/err")"
 [ ! -e "$tmp/run" ] || bad "--ref: the run directory was created"
+# a 64-bit seed is a setting like any other: the empty manifest is what it stops on
+"$bin" train grpo "$fx" "$tmp/rl.jsonl" --run "$tmp/run" --steps 1 --seed 123456789012345 > "$tmp/out" 2> "$tmp/err"
+grep -q "rl.jsonl: no usable entries" "$tmp/err" || bad "--seed 123456789012345: $(cat "$tmp/err")"
+rm -rf "$tmp/run"
 # the settings are fine: the empty manifest is what it stops on
 "$bin" train grpo "$fx" "$tmp/rl.jsonl" --run "$tmp/run" --steps 1 > "$tmp/out" 2> "$tmp/err"
 grep -q "rl.jsonl: no usable entries" "$tmp/err" || bad "empty manifest: $(cat "$tmp/err")"
