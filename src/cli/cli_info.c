@@ -37,8 +37,8 @@ static const char *info_human(double v, const char *const *units, double step, c
   return buf;
 }
 
-/* 1 for a tsasr model directory (config.json with any of the encoder/adapter/llm sections: a
- * missing one is reported when loading it), 0 for another directory (no config.json, or one
+/* 1 for a tsasr model directory (config.json with an llm section, or encoder and adapter ones:
+ * a missing one is reported when loading it), 0 for another directory (no config.json, or one
  * without them, e.g. a Hugging Face model's), -1 with a message when its config.json is
  * unreadable, not JSON or not an object (that used to be ignored and the tensors listed). */
 static int info_is_tsasr_model(const char *dir) {
@@ -57,7 +57,8 @@ static int info_is_tsasr_model(const char *dir) {
     cJSON_Delete(j);
     return -1;
   }
-  int yes = cJSON_GetObjectItem(j, "llm") || cJSON_GetObjectItem(j, "encoder") || cJSON_GetObjectItem(j, "adapter");
+  /* "llm", or "encoder" with "adapter" (an encoder-decoder of Hugging Face's has "encoder" alone) */
+  int yes = cJSON_GetObjectItem(j, "llm") || (cJSON_GetObjectItem(j, "encoder") && cJSON_GetObjectItem(j, "adapter"));
   cJSON_Delete(j);
   return yes;
 }

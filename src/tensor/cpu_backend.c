@@ -131,7 +131,7 @@ static const be_ops cpu_ops_table = {
 
 static backend g_cpu = {&cpu_ops_table, DEV_CPU, NULL};
 static int g_threads = 0;
-static int g_flush = 0; /* subnormals flushed (cpu_fpenv.h) */
+static int g_flush = 0, g_fpenv_done = 0; /* subnormals flushed (cpu_fpenv.h); set up yet */
 
 void be_cpu_set_threads(int n) {
   if (n < 1) n = 1;
@@ -142,6 +142,9 @@ void be_cpu_set_threads(int n) {
 #ifdef TS_HAVE_BLAS
   openblas_set_num_threads(n);
 #endif
+  /* once, whichever comes first (a recipe sets the threads before any op): after the pool's size
+   * is set, so its threads get FTZ/DAZ too */
+  if (!g_fpenv_done) g_flush = cpu_fpenv_init(), g_fpenv_done = 1;
 }
 
 backend *be_cpu(void) {
@@ -153,7 +156,6 @@ backend *be_cpu(void) {
     const char *s = getenv("TSASR_THREADS");
     if (s && atoi(s) > 0) n = atoi(s);
     be_cpu_set_threads(n);
-    g_flush = cpu_fpenv_init(); /* after the pool's size is set: its threads get FTZ/DAZ too */
   }
   return &g_cpu;
 }

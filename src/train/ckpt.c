@@ -37,10 +37,11 @@ static int ckpt_cmp_ll(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* the steps of the checkpoint-N entries of run_dir, sorted ascending (at most max) */
+/* the steps of the checkpoint-N entries of run_dir, sorted ascending (at most max); -1 when the
+ * directory cannot be read */
 static int ckpt_list(const char *run_dir, long long *steps, int max) {
   DIR *d = opendir(run_dir);
-  if (!d) return 0;
+  if (!d) return -1;
   int n = 0;
   struct dirent *de;
   while ((de = readdir(d)) && n < max) {
@@ -58,6 +59,7 @@ static void ckpt_prune(const char *run_dir, long long current, int keep) {
   long long steps[4096];
   int n = ckpt_list(run_dir, steps, 4096);
   char p[4400];
+  if (n < 0) return;
   for (int i = 0; i < n - keep; i++) {
     if (steps[i] == current) continue;
     snprintf(p, sizeof p, "%s/checkpoint-%lld", run_dir, steps[i]);
@@ -128,12 +130,18 @@ int ckpt_find(const char *run_dir, char *dir, size_t n, int *found, ts_err *e) {
   size_t len;
   struct stat st;
   *found = 0;
-  if (stat(run_dir, &st) != 0) return TS_OK; /* a new run */
+  if (stat(run_dir, &st) != 0) { /* a new run; any other failure (I/O, permissions) is no proof of one */
+    if (errno == ENOENT) return TS_OK;
+    return err_set(e, TS_EIO, "%s: cannot read the run directory: %s", run_dir, strerror(errno));
+  }
   if (!S_ISDIR(st.st_mode)) return err_set(e, TS_EARG, "%s: the run path exists and is not a directory", run_dir);
   snprintf(p, sizeof p, "%s/latest", run_dir);
   if (lstat(p, &st) != 0) { /* never published, or removed: the newest complete checkpoint */
+    if (errno != ENOENT) return err_set(e, TS_EIO, "%s: %s", p, strerror(errno));
     long long steps[4096];
-    for (int i = ckpt_list(run_dir, steps, 4096) - 1; i >= 0; i--) {
+    int ns = ckpt_list(run_dir, steps, 4096);
+    if (ns < 0) return err_set(e, TS_EIO, "%s: cannot list the run directory: %s", run_dir, strerror(errno));
+    for (int i = ns - 1; i >= 0; i--) {
       snprintf(dir, n, "%s/checkpoint-%lld", run_dir, steps[i]);
       char q[4500];
       snprintf(q, sizeof q, "%s/trainer_state.json", dir); /* written last */

@@ -414,7 +414,8 @@ int grpo_run(tsm *m, tsm *ref, const grpo_run_cfg *c_in, ts_err *e) {
   if (!(c->temperature > 0.0f) || !isfinite(c->temperature))
     return err_set(e, TS_EARG, "grpo: temperature %g: GRPO samples its G completions, it needs a finite temperature > 0",
                    (double)c->temperature);
-  if (!(c->loss.beta >= 0.0f) || !isfinite(c->loss.beta) || !(c->loss.eps_low >= 0.0f) || !(c->loss.eps_high >= 0.0f) ||
+  if (!(c->loss.beta >= 0.0f) || !isfinite(c->loss.beta) || !(c->loss.eps_low >= 0.0f) || !isfinite(c->loss.eps_low) ||
+      !(c->loss.eps_high >= 0.0f) || !isfinite(c->loss.eps_high) ||
       !(c->lr >= 0.0f) || !isfinite(c->lr))
     return err_set(e, TS_EARG, "grpo: beta %g, epsilon %g/%g, lr %g: each must be a finite number >= 0",
                    (double)c->loss.beta, (double)c->loss.eps_low, (double)c->loss.eps_high, (double)c->lr);

@@ -144,6 +144,7 @@ static void test_resume_damaged(void **s) {
   int64_t a[2] = {3, 4};
   assert_true(pset_add(&ps, "x.weight", 2, a, 1, &e) >= 0);
   assert_int_equal(pset_alloc(&ps, 1, 1, &e), 0);
+  for (int i = 0; i < 12; i++) ps.w[i] = 1.0f; /* what the checkpoints below hold */
   int64_t step = -1;
   assert_int_equal(resume(run, &ps, "sft", &step, &e), 0); /* no run directory yet: a new run */
   assert_int_equal(step, 0);
@@ -171,8 +172,13 @@ static void test_resume_damaged(void **s) {
   assert_int_not_equal(resume(run, &ps, "sft", &step, &e), 0);
   assert_non_null(strstr(e.msg, "checkpoint-10/trainer_state.json"));
   put(run, "checkpoint-10/trainer_state.json", "{\"step\": 10, \"data_pos\": 1, \"stage\": \"sft\"}");
+  for (int i = 0; i < 12; i++) ps.w[i] = 7.0f;
   assert_int_not_equal(resume(run, &ps, "grpo", &step, &e), 0);
   assert_non_null(strstr(e.msg, "stage sft"));
+  for (int i = 0; i < 12; i++) assert_true(ps.w[i] == 7.0f); /* refused before loading anything */
+  assert_int_equal(resume(run, &ps, "sft", &step, &e), 0);
+  assert_int_equal(step, 10);
+  assert_true(ps.w[0] == 1.0f); /* (the accepted resume does load) */
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", run);
   assert_int_equal(system(cmd), 0);

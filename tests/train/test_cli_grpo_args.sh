@@ -32,7 +32,7 @@ done <<'CASES'
 --G 1|G >= 2|1
 --prompts 0|prompts >= 1|1
 --max-new 4294967297|--max-new 4294967297 is out of range|2
---steps 2147483648|--steps 2147483648 is out of range|2
+--prompts 2147483648|--prompts 2147483648 is out of range|2
 CASES
 # a reference model with another tokenizer (the small model's 608-token vocabulary)
 "$bin" train grpo "$fx" "$tmp/rl.jsonl" --run "$tmp/run" --steps 1 --ref "$(dirname "$0")/../../models/small" \

@@ -1,5 +1,6 @@
 /* test_fpenv.c — the CPU backend's floating-point environment (cpu_fpenv.h): after be_cpu(),
- * every thread of the OpenMP pool, including threads that existed before, flushes subnormals (a product that underflows is 0, a
+ * every thread of the OpenMP pool, including threads that existed before, flushes subnormals
+ * (also when the thread count was set before the backend's first use) (a product that underflows is 0, a
  * subnormal input counts as 0) in an op run over all the threads; with TSASR_DENORMALS=1 (in a
  * child process, started before this process's pool exists) the same op gives IEEE's gradual
  * underflow, bit for bit. */
@@ -71,6 +72,8 @@ static void test_flushed(void **s) {
 #pragma omp parallel reduction(+ : early)
   early += 1;
   assert_true(early >= 1);
+  /* the thread count set before the backend's first use, as a recipe's ts.threads does */
+  be_cpu_set_threads(2);
   be_info info;
   be_get_info(&info);
 #if defined(__x86_64__) || defined(__i386__)
