@@ -10,6 +10,7 @@
 
 #include "tensor/cpu_ops.h"
 #include "tensor/gemm.h"
+#include "tensor/par.h"
 #include "tensor/vmath.h"
 
 typedef struct attn_dims {
@@ -147,7 +148,9 @@ static int cpu_attention_decode(const attn_dims *d, const float *q, const float 
 int cpu_attention(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *out,
                    tensor *lse, const attn_cfg *cfg) {
   attn_dims d = attn_dims_of(q, k);
-  if (d.Tq == 1)
+  /* by KV head when that gives every thread work (one sequence of Qwen2.5-0.5B has 2 KV heads:
+   * per query head it keeps 14 tasks) */
+  if (d.Tq == 1 && d.B * d.Hkv >= par_max_threads())
     return cpu_attention_decode(&d, cpu_f(q), cpu_f(k), cpu_f(v), cpu_f(out), cpu_f(lse), cfg);
   const float *qp = cpu_f(q), *kp = cpu_f(k), *vp = cpu_f(v);
   float *op = cpu_f(out), *lp = cpu_f(lse);

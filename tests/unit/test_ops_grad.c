@@ -12,6 +12,7 @@
 
 #include "ref_ops.h"
 #include "tensor/ops.h"
+#include "tensor/par.h"
 #include "testutil.h"
 
 #define FWD_TOL 2e-5
@@ -356,6 +357,11 @@ static void test_attention(void **state) {
   run_attn(2, 1, 12, 6, 3, 8, 0, kvl8, NULL, 0, 720);
   int32_t kvl9[1] = {9}, pos9[1] = {8};
   run_attn(1, 1, 9, 2, 2, 16, 1, kvl9, pos9, 1, 730); /* one query head per KV head */
+  /* more threads than batch rows x KV heads: a decoding step goes per query head instead */
+  int nt = par_max_threads();
+  be_cpu_set_threads(8);
+  run_attn(1, 1, 40, 4, 2, 20, 1, kvl6, pos6, 1, 740);
+  be_cpu_set_threads(nt);
 }
 
 /* ---- rope ---- */
