@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tensor/cpu_ops.h"
+#include "tensor/cpu_scratch.h"
 #include "tensor/par.h"
 #include "tensor/rowsample.h"
 
@@ -45,7 +46,7 @@ int cpu_sample(backend *be, const tensor *z, const sample_req *q, int32_t *tok, 
   int failed = 0;
 #pragma omp parallel if (R > 1 && R * V >= CPU_SAMPLE_PAR && !par_in_parallel())
   {
-    float *row = malloc(sizeof(float) * (size_t)(V ? V : 1)); /* (V) the masked copy of a row */
+    float *row = cpu_scratch(SCRATCH_ROW, (size_t)V); /* (V) the masked copy of a row */
     if (!row) {
 #pragma omp atomic write
       failed = 1;
@@ -58,7 +59,6 @@ int cpu_sample(backend *be, const tensor *z, const sample_req *q, int32_t *tok, 
 #pragma omp for schedule(dynamic)
       for (int64_t r = 0; r < R; r++) cpu_sample_row(zp + r * V, V, r, q, row, tok, logp);
     }
-    free(row);
   }
   return failed ? TS_ENOMEM : TS_OK;
 }

@@ -182,13 +182,13 @@ int ckpt_latest(const char *run_dir, char *dir, size_t n, ts_err *e) {
 int ckpt_load_state(const char *ckpt_dir, pset *ps, cJSON **state, ts_err *e) {
   char p[4400];
   int rc = TS_OK;
-  *state = NULL;
+  if (state) *state = NULL;
   if (ps->m && ps->s) {
     snprintf(p, sizeof p, "%s/trainer_state.safetensors", ckpt_dir);
     rc = pset_load_buffer(ps, ps->m, p, "m.", e);
     if (!rc) rc = pset_load_buffer(ps, ps->s, p, "v.", e);
   }
   snprintf(p, sizeof p, "%s/trainer_state.json", ckpt_dir);
-  if (!rc) rc = jsonx_load(p, state, e);
+  if (!rc && state) rc = jsonx_load(p, state, e);
   return rc;
 }

@@ -24,7 +24,8 @@ int ckpt_save(const char *run_dir, long long step, const pset *ps, const cJSON *
 int ckpt_find(const char *run_dir, char *dir, size_t n, int *found, ts_err *e);
 /* ckpt_find, with TS_EIO when there is no checkpoint. */
 int ckpt_latest(const char *run_dir, char *dir, size_t n, ts_err *e);
-/* Restores AdamW moments into ps (same layout) and returns trainer_state.json (caller deletes). */
+/* Restores AdamW moments into ps (same layout) and returns trainer_state.json (caller deletes;
+ * state NULL: not read, for a caller that read and checked it already). */
 int ckpt_load_state(const char *ckpt_dir, pset *ps, cJSON **state, ts_err *e);
 
 #endif

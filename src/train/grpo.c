@@ -401,7 +401,6 @@ static int grpo_same_vocab(const tsm *m, const tsm *ref, ts_err *e) {
 }
 
 int grpo_run(tsm *m, tsm *ref, const grpo_run_cfg *c_in, ts_err *e) {
-  int rc0;
   /* a negative silence means the model's own; the model then records what it is trained on */
   grpo_run_cfg rc_cfg = *c_in;
   const grpo_run_cfg *c = &rc_cfg;
@@ -420,7 +419,8 @@ int grpo_run(tsm *m, tsm *ref, const grpo_run_cfg *c_in, ts_err *e) {
     return err_set(e, TS_EARG, "grpo: beta %g, epsilon %g/%g, lr %g: each must be a finite number >= 0",
                    (double)c->loss.beta, (double)c->loss.eps_low, (double)c->loss.eps_high, (double)c->lr);
   if (c->loss.beta != 0.0f && !ref) return err_set(e, TS_EARG, "grpo: beta %g needs the reference model", c->loss.beta);
-  if (ref && c->loss.beta != 0.0f && (rc0 = grpo_same_vocab(m, ref, e))) return rc0;
+  int vrc = ref && c->loss.beta != 0.0f ? grpo_same_vocab(m, ref, e) : TS_OK;
+  if (vrc) return vrc;
   int frc = trainer_freeze(&m->ps, c->freeze, 8, "grpo", e);
   if (frc) return frc;
   manifest man;

@@ -49,11 +49,9 @@ int trainer_resume(pset *ps, const char *rdir, const char *who, int64_t *step, i
   int64_t s = 0, d = 0;
   rc = trainer_read_state(ck, who, &s, &d, e); /* the weights stay untouched when it is refused */
   if (rc) return rc;
-  cJSON *st = NULL;
   snprintf(p, sizeof p, "%s/model.safetensors", ck);
   rc = pset_load_file(ps, p, "", "", e);
-  if (!rc) rc = ckpt_load_state(ck, ps, &st, e);
-  cJSON_Delete(st);
+  if (!rc) rc = ckpt_load_state(ck, ps, NULL, e); /* the moments; the state was read above */
   if (rc) return rc;
   *step = s, *data_pos = d;
   log_info("%s: resuming %s at step %lld", who, ck, (long long)s);

@@ -3,7 +3,7 @@
 // k_sample_mass; every case runs unsplit, at the backend's chunk count and at 7 chunks) under
 // the SIMT emulator against the CPU backend's sample op, the reference the GPU harness also
 // compares with. Cases: greedy, temperature, top-k, top-p and both; rows with runs of tied
-// logits; a banned id for all rows and one per row; ids past n_real; the audio placeholder
+// logits; a banned id for all rows and one per row; ids past n_real; the <|audio|> token's
 // id banned; rows of Qwen2's 151,936 logits; top-k cuts at a tie group's edge; a top-p mass
 // reached exactly at a radix bin's edge; rows of 1 and 5 ids, every id banned, draws near 1,
 // rows half -inf, peaked rows. The token must be the CPU's (the kernel's integer top-k / top-p
