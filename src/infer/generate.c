@@ -55,6 +55,7 @@ typedef struct gen_seq {
   int32_t *tok;
   float *logp;
   int32_t n, cap;
+  int32_t limit; /* tokens it may generate: the budget, or fewer where the model's context ends first */
   int done;
 } gen_seq;
 
@@ -77,7 +78,7 @@ static int gen_push(gen_seq *s, int32_t t, float lp, ts_err *e) {
 
 /* After row r drew token t (log-prob lp): records it, or ends the row (stop token, repetition
  * guard, budget). Returns 1 when the row goes on (t is fed next), 0 when it ended, < 0 on error. */
-static int gen_accept(tsm *m, const gen_cfg *c, int max_new, gen_seq *sq, gen_output *o, int32_t t, float lp,
+static int gen_accept(tsm *m, const gen_cfg *c, gen_seq *sq, gen_output *o, int32_t t, float lp,
                       ts_err *e) {
   if (t == m->im_end_id) {
     sq->done = 1;
@@ -91,7 +92,7 @@ static int gen_accept(tsm *m, const gen_cfg *c, int max_new, gen_seq *sq, gen_ou
     o->repetition = 1;
     return 0;
   }
-  if (sq->n >= max_new) {
+  if (sq->n >= sq->limit) {
     sq->done = 1;
     return 0;
   }
@@ -102,6 +103,7 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
   backend *be = m->be;
   int64_t B = in->B, G = c->G > 0 ? c->G : 1, BG = B * G, C = m->lcfg.C, V = m->lcfg.V;
   int max_new = c->max_new > 0 ? c->max_new : 512;
+  int64_t ctx = qwen2_ctx(&m->lcfg);
   int64_t n_real = tok_n_ids(m->tok) < V ? tok_n_ids(m->tok) : V;
   /* the token choice (greedy, temperature, top-k / top-p) runs as a backend op on the logits
    * where they are (the sample op): only ids and log-probs come back */
@@ -137,6 +139,17 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
   int32_t *S = na + B, *pp = na + 2 * B;
   if ((rc = tsm_encode_audio(m, B, in->wav, in->L, in->wav_len, &aud, &Ta, na, NULL, NULL, 0, ar, e))) goto done;
   if ((rc = tsm_splice(m, B, in->ids, in->n_ids, aud, Ta, na, NULL, &x, &Tm, S, pp, NULL, NULL, ar, e))) goto done;
+  /* a sequence (prompt, audio and what it generates) ends where the model's context does */
+  for (int64_t b = 0; b < B; b++) {
+    if (S[b] >= ctx) {
+      rc = err_set(e, TS_EARG,
+                   "generate: input %lld's prompt takes %d positions (its audio and text), the model's context "
+                   "is %lld (the LLM's max_position_embeddings): shorten the audio",
+                   (long long)b, S[b], (long long)ctx);
+      goto done;
+    }
+    for (int64_t g = 0; g < G; g++) seq[b * G + g].limit = (int32_t)(ctx - S[b] < max_new ? ctx - S[b] : max_new);
+  }
   if ((rc = qwen2_kv_init(&pre, &m->llm, B, Tm, e))) goto done;
   {
     arena_mark pm = arena_get_mark(ar);
@@ -151,7 +164,7 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
     arena_rewind(ar, pm);
     if (rc) goto done;
   }
-  if ((rc = qwen2_kv_init(&kv, &m->llm, BG, Tm + max_new + 1, e))) goto done;
+  if ((rc = qwen2_kv_init(&kv, &m->llm, BG, Tm + max_new + 1 < ctx ? Tm + max_new + 1 : ctx, e))) goto done;
   for (int64_t b = 0; b < B; b++)
     for (int64_t g = 0; g < G; g++) {
       if ((rc = qwen2_kv_copy_from(&kv, b * G + g, &pre, b, &m->llm, e))) goto done;
@@ -187,7 +200,7 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
     for (int64_t i = 0; i < R; i++) {
       int32_t r = cand[i], t = tk[i];
       float lp = lps[i];
-      int go = gen_accept(m, c, max_new, &seq[r], &outs[r], t, lp, e);
+      int go = gen_accept(m, c, &seq[r], &outs[r], t, lp, e);
       if (go < 0) {
         rc = e ? e->code : TS_ENOMEM;
         goto done;

@@ -1,6 +1,7 @@
 /* generate.h — batched decoding with the composed model: one encoder pass and one prompt
  * prefill per input, fanned out to G samples through the KV cache; greedy or sampled
- * continuation until <|im_end|>, the token budget or the repetition guard. The audio
+ * continuation until <|im_end|>, the token budget, the model's context (the LLM's
+ * max_position_embeddings: prompt, audio and generated tokens together) or the repetition guard. The audio
  * placeholder and the embedding rows past the tokenizer's vocabulary are never emitted (their
  * probability is set to zero before choosing). */
 #ifndef TS_GENERATE_H

@@ -19,7 +19,13 @@ typedef struct qwen2_cfg {
   float eps;        /* rms_norm_eps */
   float theta;      /* rope_theta */
   int tied;         /* tie_word_embeddings */
+  int64_t ctx;      /* max_position_embeddings: positions a generated sequence may reach (0: 32768) */
 } qwen2_cfg;
+
+/* Qwen2's default max_position_embeddings, for configs without one. */
+#define QWEN2_DEFAULT_CTX 32768
+/* The context a sequence may reach: c->ctx, or the default when unset. */
+int64_t qwen2_ctx(const qwen2_cfg *c);
 
 typedef struct qwen2 {
   qwen2_cfg c;

@@ -11,7 +11,7 @@
 #define QWEN2_MAX_LAYERS 1000
 
 int qwen2_cfg_from_json(const cJSON *j, const char *what, qwen2_cfg *c, ts_err *e) {
-  int64_t V, C, L, H, Hkv, F, D;
+  int64_t V, C, L, H, Hkv, F, D, ctx;
   double eps, theta;
   int tied;
   memset(c, 0, sizeof *c);
@@ -30,6 +30,7 @@ int qwen2_cfg_from_json(const cJSON *j, const char *what, qwen2_cfg *c, ts_err *
   if ((rc = jsonx_num(j, "rms_norm_eps", &eps, 1, 1e-6, what, e))) return rc;
   if ((rc = jsonx_num(j, "rope_theta", &theta, 1, 10000.0, what, e))) return rc;
   if ((rc = jsonx_bool(j, "tie_word_embeddings", &tied, 1, 0, what, e))) return rc;
+  if ((rc = jsonx_int(j, "max_position_embeddings", &ctx, 1, QWEN2_DEFAULT_CTX, what, e))) return rc;
   if (V < 1 || C < 1 || L < 0 || H < 1 || Hkv < 1 || F < 1)
     return err_set(e, TS_EFORMAT, "%s: sizes must be positive", what);
   if (V > QWEN2_MAX_SIZE || C > QWEN2_MAX_SIZE || F > QWEN2_MAX_SIZE || H > C)
@@ -39,6 +40,9 @@ int qwen2_cfg_from_json(const cJSON *j, const char *what, qwen2_cfg *c, ts_err *
   if (L > QWEN2_MAX_LAYERS)
     return err_set(e, TS_EFORMAT, "%s: num_hidden_layers = %lld out of range (0..%d)", what, (long long)L,
                    QWEN2_MAX_LAYERS);
+  if (ctx < 2 || ctx > QWEN2_MAX_SIZE)
+    return err_set(e, TS_EFORMAT, "%s: max_position_embeddings = %lld out of range (2..%d)", what, (long long)ctx,
+                   QWEN2_MAX_SIZE);
   if (!(eps > 0 && eps < 1 && (float)eps > 0))
     return err_set(e, TS_EFORMAT, "%s: rms_norm_eps = %g must be in (0, 1)", what, eps);
   if (!(theta > 0 && theta <= FLT_MAX))
@@ -61,6 +65,7 @@ int qwen2_cfg_from_json(const cJSON *j, const char *what, qwen2_cfg *c, ts_err *
   if (sw) return err_set(e, TS_EUNSUP, "%s: use_sliding_window is not supported", what);
   c->V = V, c->C = C, c->L = L, c->Hq = H, c->Hkv = Hkv, c->D = D, c->F = F;
   c->eps = (float)eps, c->theta = (float)theta, c->tied = tied;
+  c->ctx = ctx;
   return TS_OK;
 }
 
@@ -81,9 +86,12 @@ int qwen2_cfg_to_json(const qwen2_cfg *c, cJSON *j, ts_err *e) {
            cJSON_AddNumberToObject(j, "num_key_value_heads", (double)c->Hkv) &&
            cJSON_AddNumberToObject(j, "intermediate_size", (double)c->F) &&
            cJSON_AddNumberToObject(j, "rms_norm_eps", c->eps) && cJSON_AddNumberToObject(j, "rope_theta", c->theta) &&
-           cJSON_AddBoolToObject(j, "tie_word_embeddings", c->tied) && cJSON_AddStringToObject(j, "hidden_act", "silu");
+           cJSON_AddBoolToObject(j, "tie_word_embeddings", c->tied) && cJSON_AddStringToObject(j, "hidden_act", "silu") &&
+           cJSON_AddNumberToObject(j, "max_position_embeddings", (double)qwen2_ctx(c));
   return ok ? TS_OK : err_set(e, TS_ENOMEM, "qwen2 config: out of memory");
 }
+
+int64_t qwen2_ctx(const qwen2_cfg *c) { return c->ctx > 0 ? c->ctx : QWEN2_DEFAULT_CTX; }
 
 int64_t qwen2_param_count(const qwen2_cfg *c) {
   int64_t layer = c->C * 2 + (c->Hq * c->D) * c->C + c->Hq * c->D + 2 * ((c->Hkv * c->D) * c->C + c->Hkv * c->D) +

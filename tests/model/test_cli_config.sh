@@ -50,6 +50,9 @@ case_sed params "the config declares" "$llm s/\"vocab_size\": 672/\"vocab_size\"
 # values that were accepted and made the model compute NaN
 case_sed theta "rope_theta = 0 must be a positive float" "$llm s/\"rope_theta\": 10000.0/\"rope_theta\": 0/"
 case_sed eps "rms_norm_eps = -1 must be in (0, 1)" "$llm s/\"rms_norm_eps\": 1e-06/\"rms_norm_eps\": -1/"
+# a context that would size the decoding cache past memory, or leave no room for a token
+case_sed ctx_huge "max_position_embeddings = 4294967296 out of range" "$llm s/\"max_position_embeddings\": 256/\"max_position_embeddings\": 4294967296/"
+case_sed ctx_one "max_position_embeddings = 1 out of range" "$llm s/\"max_position_embeddings\": 256/\"max_position_embeddings\": 1/"
 case_sed ctc_weight "ctc.weight = -1" 's/^ "prompt": {/ "ctc": {"weight": -1},\n "prompt": {/'
 # ints beyond int range that were truncated: 2^33 + 10 read as 10, 2^32 as a stride of 0
 # (division by zero), 2^32 + 4 groups as 4, 2^40 frames per adapter step as 0

@@ -1,7 +1,8 @@
 /* test_generate.c — batched decoding with a shared encoder pass and prefill: greedy outputs
  * are the argmax of a teacher-forced forward at every step; sampled outputs (G per input,
  * temperatures 1 and 0.7) carry exactly the log-probs the teacher-forced forward gives at
- * that temperature (what GRPO's ratio needs); the same seed gives the same outputs. */
+ * that temperature (what GRPO's ratio needs); the same seed gives the same outputs; a sequence
+ * ends at the model's context. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -215,8 +216,68 @@ static void test_failed_keeps_hint(void **s) {
   assert_int_equal(gemm_set_precision("f32"), TS_OK);
 }
 
+/* greedy outputs of both inputs that never choose <|im_end|>, with the LLM's context set to ctx */
+static int gen_ctx(int64_t ctx, int max_new, gen_output *outs, ts_err *e) {
+  int32_t *prompt, np;
+  assert_int_equal(tsm_prompt_ids(g_m, &prompt, &np, e), 0);
+  const int32_t *ids[2] = {prompt, prompt};
+  int32_t n_ids[2] = {np, np};
+  gen_input in = {2, g_wav, g_L, g_len, ids, n_ids, NULL};
+  gen_cfg c;
+  memset(&c, 0, sizeof c);
+  c.max_new = max_new;
+  c.min_new = max_new;
+  c.G = 1;
+  c.guard.min_span = 100000;
+  int64_t keep = g_m->lcfg.ctx;
+  g_m->lcfg.ctx = ctx;
+  arena ar;
+  arena_init(&ar, 1 << 22);
+  int rc = tsm_generate(g_m, &in, &c, outs, &ar, e);
+  arena_free(&ar);
+  g_m->lcfg.ctx = keep;
+  free(prompt);
+  return rc;
+}
+
+/* A sequence ends where the model's context (max_position_embeddings) ends, before a larger
+ * budget; the cache is sized by the context, not by the budget; a prompt that fills the context
+ * is refused with a message naming it. */
+static void test_context(void **s) {
+  (void)s;
+  ts_err e;
+  gen_output a[2], b[2], w[2];
+  assert_int_equal(qwen2_ctx(&g_m->lcfg), 256); /* the fixture's config */
+  assert_int_equal(gen_ctx(256, 2000000000, a, &e), TS_OK); /* a budget far past any cache */
+  assert_int_equal(gen_ctx(257, 1000, b, &e), TS_OK);
+  assert_int_equal(gen_ctx(100000, a[0].n + 3, w, &e), TS_OK);
+  for (int i = 0; i < 2; i++) {
+    assert_true(a[i].n > 10 && a[i].n < 256);
+    assert_false(a[i].stopped);
+    assert_int_equal(b[i].n, a[i].n + 1); /* one position more, one token more */
+    assert_memory_equal(b[i].tok, a[i].tok, sizeof(int32_t) * (size_t)a[i].n);
+    assert_true(w[i].n >= a[i].n);
+    assert_memory_equal(w[i].tok, a[i].tok, sizeof(int32_t) * (size_t)a[i].n);
+  }
+  /* prompt and generated tokens fill the context exactly: S[b] = text ids - 1 + audio frames */
+  int32_t *prompt, np, na[2];
+  float *aud;
+  int64_t Ta;
+  arena ar;
+  arena_init(&ar, 1 << 22);
+  assert_int_equal(tsm_prompt_ids(g_m, &prompt, &np, &e), 0);
+  assert_int_equal(tsm_encode_audio(g_m, 2, g_wav, g_L, g_len, &aud, &Ta, na, NULL, NULL, 0, &ar, &e), TS_OK);
+  for (int i = 0; i < 2; i++) assert_int_equal(np - 1 + na[i] + a[i].n, 256);
+  assert_int_not_equal(na[0], na[1]);
+  arena_free(&ar);
+  free(prompt);
+  for (int i = 0; i < 2; i++) gen_output_free(&a[i]), gen_output_free(&b[i]), gen_output_free(&w[i]);
+  assert_int_equal(gen_ctx(12, 4, a, &e), TS_EARG);
+  assert_non_null(strstr(e.msg, "max_position_embeddings"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_greedy), cmocka_unit_test(test_sampled_groups),
-                                     cmocka_unit_test(test_truncated), cmocka_unit_test(test_failed_keeps_hint)};
+                                     cmocka_unit_test(test_truncated), cmocka_unit_test(test_failed_keeps_hint), cmocka_unit_test(test_context)};
   return cmocka_run_group_tests(tests, setup, teardown);
 }

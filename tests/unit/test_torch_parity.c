@@ -84,7 +84,7 @@ static void test_toy_transformer(void **state) {
   const cJSON *cj = fx_value(&fx, "config");
   qwen2_cfg c = {cfg_int(cj, "V"), cfg_int(cj, "C"), cfg_int(cj, "L"), cfg_int(cj, "Hq"), cfg_int(cj, "Hkv"),
                  cfg_int(cj, "D"), cfg_int(cj, "F"), (float)cJSON_GetObjectItem(cj, "eps")->valuedouble,
-                 (float)cJSON_GetObjectItem(cj, "theta")->valuedouble, 0};
+                 (float)cJSON_GetObjectItem(cj, "theta")->valuedouble, 0, 0};
   int64_t B = cfg_int(cj, "B"), T = cfg_int(cj, "T"), N = B * T;
   ts_err e;
   pset ps;
