@@ -27,14 +27,43 @@ local function suggest(key, known)
   if best and bd <= math.max(2, #key // 3) then return best end
 end
 
+-- "a whole number >= 1", "a number in [0, 1]", "a number > 0": what a number option takes
+local function range_text(item)
+  local what = item.int and "a whole number" or "a number"
+  if item.min and item.max then return string.format("%s in [%s, %s]", what, item.min, item.max) end
+  if item.gt then return string.format("%s > %s", what, item.gt) end
+  if item.min then return string.format("%s >= %s", what, item.min) end
+  if item.max then return string.format("%s <= %s", what, item.max) end
+  return "a finite number"
+end
+
+-- Checks a number option against its item's range (int, min, max: inclusive; gt: exclusive)
+-- and returns it (a whole float as an integer); every number must be finite. Other values
+-- pass unchanged.
+local function check_range(name, k, item, v)
+  if type(v) ~= "number" then return v end
+  local bad = v ~= v or v == math.huge or v == -math.huge
+  if not bad and item.int then
+    local i = math.tointeger(v)
+    if i then v = i else bad = true end
+  end
+  bad = bad or (item.min and v < item.min) or (item.max and v > item.max) or (item.gt and v <= item.gt)
+  if bad then
+    error(string.format("%s: option '%s' must be %s, got %s", name, k, range_text(item), tostring(v)), 0)
+  end
+  return v
+end
+
 -- A configuration item: {default, "help"} or {default, "help", choices = {...}} or
--- {default, "help", type = "number|auto"}.
+-- {default, "help", type = "number|auto"}; a number item may carry its range: int = true (a
+-- whole number), min, max (inclusive), gt (exclusive lower bound).
 -- R.config(name, spec, overrides) -> cfg: every key of overrides must be in spec; types follow
--- the default's type (a default "auto" also takes a number); choices are checked.
+-- the default's type (a default "auto" also takes a number); choices and ranges are checked
+-- (defaults too, so a recipe's own default out of its range is an error).
 function R.config(name, spec, overrides)
   overrides = overrides or {}
   local cfg = {}
-  for k, item in pairs(spec) do cfg[k] = item[1] end
+  for k, item in pairs(spec) do cfg[k] = check_range(name, k, item, item[1]) end
   local keys = {}
   for k in pairs(overrides) do keys[#keys + 1] = k end
   table.sort(keys)
@@ -68,7 +97,7 @@ function R.config(name, spec, overrides)
                               table.concat(item.choices, ", "), tostring(v)), 0)
         end
       end
-      cfg[k] = v
+      cfg[k] = check_range(name, k, item, v)
     end
   end
   cfg.dry_run = overrides.dry_run == true

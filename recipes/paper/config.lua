@@ -7,22 +7,22 @@ C.common = {
   work_dir = {"exp/paper", "everything this pipeline writes goes under here"},
   device = {"cuda", "cpu or cuda (devsim: the simulated device, for testing a recipe on a machine without a GPU)", choices = {"cpu", "cuda", "devsim"}},
   gemm = {"auto", "GEMM precision (docs/precision.md): bf16 (inputs rounded to bf16, f32 accumulate; weights, optimizer and norms stay f32; tensor cores on cuda, oneDNN on cpu/devsim), tf32 (cuda only), f32 (the parity reference), or auto: bf16 on cuda, f32 elsewhere", choices = {"auto", "f32", "tf32", "bf16"}},
-  seed = {1, "seed of every random decision (mixtures, enrollment crops, shuffles, sampling)"},
-  threads = {8, "CPU threads (loader and ops)"},
+  seed = {1, "seed of every random decision (mixtures, enrollment crops, shuffles, sampling)", int = true, min = 0},
+  threads = {8, "CPU threads (loader and ops)", int = true, min = 1, max = 1024},
   librispeech = {"data/LibriSpeech", "LibriSpeech root (train-clean-100, train-clean-360, train-other-500, test-clean)"},
-  silence = {3.0, "silence between enrollment and mixture (s)"},
+  silence = {3.0, "silence between enrollment and mixture (s)", min = 0, max = 60},
   tag = {"", "CoT variant (Table 2): CoT and everything after it go to work_dir/<tag>/ (data and BASE are shared)"},
   rl_tag = {"", "RL variant (Table 3): selection, GRPO and eval go to work_dir[/<tag>]/<rl_tag>/ (the CoT model is shared)"},
 }
 
 C.data = {
   train_subsets = {"train-clean-100,train-clean-360,train-other-500", "LibriSpeech 960 h subsets used for training"},
-  single = {"auto", "single-speaker training samples (auto: every utterance once, the 960 h; a number: seeded draws)"},
-  mix2 = {"auto", "2-speaker training mixtures (auto: utterances / 2, so with every speaker the target in turn about one sample per utterance, ~1920 h; drawn with replacement)"},
-  mix3 = {"auto", "3-speaker training mixtures (auto: utterances / 3, likewise ~2880 h)"},
-  enroll_dur = {3.0, "enrollment crop (s) from another utterance of the target speaker"},
-  lufs_lo = {-33.0, "source loudness range (LUFS), as LibriMix"},
-  lufs_hi = {-25.0, "source loudness range (LUFS), as LibriMix"},
+  single = {"auto", "single-speaker training samples (auto: every utterance once, the 960 h; a number: seeded draws)", int = true, min = 0},
+  mix2 = {"auto", "2-speaker training mixtures (auto: utterances / 2, so with every speaker the target in turn about one sample per utterance, ~1920 h; drawn with replacement)", int = true, min = 0},
+  mix3 = {"auto", "3-speaker training mixtures (auto: utterances / 3, likewise ~2880 h)", int = true, min = 0},
+  enroll_dur = {3.0, "enrollment crop (s) from another utterance of the target speaker", gt = 0, max = 600},
+  lufs_lo = {-33.0, "source loudness range (LUFS), as LibriMix", min = -120, max = 20},
+  lufs_hi = {-25.0, "source loudness range (LUFS), as LibriMix", min = -120, max = 20},
   test_subset = {"test-clean", "LibriSpeech subset of the single-speaker test set"},
   librimix_meta = {"data/LibriMix/metadata", "LibriMix metadata (Libri2Mix/, Libri3Mix/ CSVs)"},
   libri2mix_csv = {"Libri2Mix/libri2mix_test-clean.csv", "Libri2Mix test CSV, relative to librimix_meta"},
@@ -36,24 +36,24 @@ C.model = {
   llm = {"models/Qwen2.5-0.5B-Instruct", "HF Qwen2 directory (paper: Qwen2.5-0.5B-Instruct)"},
   encoder = {"models/data2vec2-large", "encoder directory (paper: Data2Vec2, 0.3 B, exported by tools/export_data2vec2.py)"},
   adapter = {"mlp", "projector kind", choices = {"mlp", "linear"}},
-  adapter_k = {5, "encoder frames concatenated (50 Hz -> 10 Hz)"},
-  adapter_hidden = {2048, "projector hidden width"},
+  adapter_k = {5, "encoder frames concatenated (50 Hz -> 10 Hz)", int = true, min = 1, max = 64},
+  adapter_hidden = {2048, "projector hidden width", int = true, min = 1},
 }
 
 -- SFT (BASE and CoT stages), paper §3.2
 C.sft = {
-  sft_steps = {240000, "optimizer steps per SFT stage (one epoch at global batch 112)"},
-  lr_start = {1e-7, "LR at step 0"},
-  lr_peak = {7e-5, "LR after warm-up"},
-  lr_min = {1e-6, "cosine floor"},
-  warmup = {3000, "linear warm-up steps"},
-  global_batch = {112, "samples per optimizer step"},
-  micro_batch = {4, "samples per forward (accumulation = global_batch / micro_batch)"},
-  max_text = {512, "max prompt + response tokens"},
-  clip = {1.0, "max global grad norm"},
-  wd = {0.0, "AdamW weight decay"},
+  sft_steps = {240000, "optimizer steps per SFT stage (one epoch at global batch 112)", int = true, min = 1},
+  lr_start = {1e-7, "LR at step 0", min = 0, max = 1},
+  lr_peak = {7e-5, "LR after warm-up", min = 0, max = 1},
+  lr_min = {1e-6, "cosine floor", min = 0, max = 1},
+  warmup = {3000, "linear warm-up steps", int = true, min = 0},
+  global_batch = {112, "samples per optimizer step", int = true, min = 1},
+  micro_batch = {4, "samples per forward (accumulation = global_batch / micro_batch)", int = true, min = 1},
+  max_text = {512, "max prompt + response tokens", int = true, min = 8},
+  clip = {1.0, "max global grad norm", min = 0},
+  wd = {0.0, "AdamW weight decay", min = 0, max = 1},
   freeze = {"", "comma-separated parameter prefixes to freeze (empty: full-parameter)"},
-  ckpt_every = {1000, "checkpoint every N steps"},
+  ckpt_every = {1000, "checkpoint every N steps", int = true, min = 0},
   bf16 = {false, "save checkpoints in bf16"},
 }
 
@@ -61,7 +61,7 @@ C.sft = {
 C.cot = {
   cot_data = {"random", "Table 2: full CoT for every sample (full) or random reasoning (random)", choices = {"full", "random"}},
   sim_format = {"level", "Table 2: similarity as levels 1..5 (level) or continuous scores (score)", choices = {"level", "score"}},
-  p_empty = {0.5, "random reasoning: probability of an empty think for a correctly decoded sample"},
+  p_empty = {0.5, "random reasoning: probability of an empty think for a correctly decoded sample", min = 0, max = 1},
   similarity = {"import", "speaker similarity for the CoT: imported embeddings (paper: CAM++), the built-in speaker encoder, scores already in the manifest, or an oracle stand-in",
                 choices = {"import", "encoder", "manifest", "oracle"}},
   speaker_embeddings = {"data/campp_embeddings.jsonl", "similarity=import: JSONL of {utt, start, duration, emb} (enrollment crops and whole utterances)"},
@@ -70,38 +70,38 @@ C.cot = {
 
 -- decoding the training set (random reasoning after BASE, RL selection after CoT)
 C.decode = {
-  decode_batch = {16, "inputs per generate call when decoding the training set"},
-  decode_max_new = {512, "max new tokens when decoding"},
-  decode_limit = {0, "decode at most this many training samples (0: all)"},
+  decode_batch = {16, "inputs per generate call when decoding the training set", int = true, min = 1},
+  decode_max_new = {512, "max new tokens when decoding", int = true, min = 1},
+  decode_limit = {0, "decode at most this many training samples (0: all)", int = true, min = 0},
 }
 
 -- RL data selection (Table 3)
 C.select = {
   rl_select = {"error-only", "Table 3: error-only, balanced (correct:error = 1:5) or random", choices = {"error-only", "balanced", "random"}},
-  rl_size = {20000, "selected RL samples"},
+  rl_size = {20000, "selected RL samples", int = true, min = 1},
 }
 
 -- GRPO, paper §2.3.2 / §3.2
 C.grpo = {
-  grpo_steps = {2000, "GRPO steps"},
-  grpo_lr = {1e-6, "constant LR"},
-  G = {8, "responses per input"},
-  temperature = {1.0, "sampling temperature"},
-  max_new = {512, "max new tokens per response"},
-  beta = {0.04, "KL weight (k3 estimator) to the frozen CoT model (DESIGN §8; TRL default)"},
-  epsilon = {0.2, "clip range of the ratio (DESIGN §8; TRL default)"},
+  grpo_steps = {2000, "GRPO steps", int = true, min = 1},
+  grpo_lr = {1e-6, "constant LR", min = 0, max = 1},
+  G = {8, "responses per input", int = true, min = 2},
+  temperature = {1.0, "sampling temperature", gt = 0},
+  max_new = {512, "max new tokens per response", int = true, min = 1},
+  beta = {0.04, "KL weight (k3 estimator) to the frozen CoT model (DESIGN §8; TRL default)", min = 0},
+  epsilon = {0.2, "clip range of the ratio (DESIGN §8; TRL default)", min = 0},
   loss_agg = {"grpo", "loss aggregation", choices = {"grpo", "dapo", "dr_grpo"}},
   format_reward = {1.0, "reward of a well-formed output (eq. 3)"},
-  cot_reward = {0.0, "weight of the share of right CoT steps in the reward (ours; 0 = the paper's eq. 3)"},
-  prompts = {10, "prompts per step (20,000 samples / 2,000 steps = one pass)"},
-  mu = {1, "policy updates per generation batch"},
-  grpo_micro_batch = {8, "completions per forward in the update"},
-  grpo_ckpt_every = {100, "checkpoint every N GRPO steps"},
+  cot_reward = {0.0, "weight of the share of right CoT steps in the reward (ours; 0 = the paper's eq. 3)", min = 0},
+  prompts = {10, "prompts per step (20,000 samples / 2,000 steps = one pass)", int = true, min = 1},
+  mu = {1, "policy updates per generation batch", int = true, min = 1},
+  grpo_micro_batch = {8, "completions per forward in the update", int = true, min = 1, max = 256},
+  grpo_ckpt_every = {100, "checkpoint every N GRPO steps", int = true, min = 0},
 }
 
 C.eval = {
-  eval_batch = {16, "inputs per generate call"},
-  eval_max_new = {512, "max new tokens"},
+  eval_batch = {16, "inputs per generate call", int = true, min = 1},
+  eval_max_new = {512, "max new tokens", int = true, min = 1},
   systems = {"base,cot,rl", "models to evaluate (stages whose final model exists)"},
 }
 

@@ -20,50 +20,50 @@ C.common.librispeech = nil
 -- data: the synthetic corpus instead of LibriSpeech/LibriMix
 C.data = {
   corpus = {"", "an existing synthetic (or LibriSpeech-layout) corpus with train/ and test-seen/ (empty: generate one)"},
-  voices = {24, "TTS voices (a fifth held out as unseen speakers)"},
-  utts_per_voice = {80, "training utterances per seen voice"},
+  voices = {24, "TTS voices (a fifth held out as unseen speakers)", int = true, min = 2},
+  utts_per_voice = {80, "training utterances per seen voice", int = true, min = 1},
   source = {"grid", "sentences: GRID-style commands or book sentences", choices = {"grid", "book"}},
-  train_mix = {4000, "training mixtures (every speaker of a mixture is the target in turn)"},
-  p1 = {0.5, "share of single-speaker training mixtures"},
-  p2 = {0.35, "share of 2-speaker training mixtures"},
-  p3 = {0.15, "share of 3-speaker training mixtures"},
-  warm_mix = {4000, "single-speaker samples with a minimal enrollment for the warm-up stage (0: none)"},
-  warm_enroll = {0.45, "enrollment of the warm-up samples (s; the loudness measurement needs >= 0.4)"},
-  test_mix = {40, "mixtures per test set (single, 2-speaker, 3-speaker), from test-seen and test-unseen"},
-  enroll_dur = {1.0, "enrollment crop (s; the paper uses 3)"},
-  lufs_lo = {-33.0, "source loudness range (LUFS)"},
-  lufs_hi = {-25.0, "source loudness range (LUFS)"},
-  merges = {400, "BPE merges of the small vocabulary"},
-  speaker_steps = {300, "steps of the built-in speaker encoder (AAM softmax over the training voices) -> work_dir/speaker; 0: none"},
+  train_mix = {4000, "training mixtures (every speaker of a mixture is the target in turn)", int = true, min = 0},
+  p1 = {0.5, "share of single-speaker training mixtures", min = 0, max = 1},
+  p2 = {0.35, "share of 2-speaker training mixtures", min = 0, max = 1},
+  p3 = {0.15, "share of 3-speaker training mixtures", min = 0, max = 1},
+  warm_mix = {4000, "single-speaker samples with a minimal enrollment for the warm-up stage (0: none)", int = true, min = 0},
+  warm_enroll = {0.45, "enrollment of the warm-up samples (s; the loudness measurement needs >= 0.4)", gt = 0, max = 600},
+  test_mix = {40, "mixtures per test set (single, 2-speaker, 3-speaker), from test-seen and test-unseen", int = true, min = 1},
+  enroll_dur = {1.0, "enrollment crop (s; the paper uses 3)", gt = 0, max = 600},
+  lufs_lo = {-33.0, "source loudness range (LUFS)", min = -120, max = 20},
+  lufs_hi = {-25.0, "source loudness range (LUFS)", min = -120, max = 20},
+  merges = {400, "BPE merges of the small vocabulary", int = true, min = 0},
+  speaker_steps = {300, "steps of the built-in speaker encoder (AAM softmax over the training voices) -> work_dir/speaker; 0: none", int = true, min = 0},
 }
 
 -- model: everything from a config, trained from scratch
 C.model = {
   front_end = {"fbank", "encoder input: 80-bin log-mel fbank + 2 stride-2 convs (25 Hz), or the raw-waveform conv stack of data2vec (50 Hz)",
                choices = {"fbank", "waveform"}},
-  enc_hidden = {192, "encoder width"},
-  enc_layers = {4, "encoder transformer blocks"},
-  enc_heads = {4, "encoder attention heads"},
-  enc_ffn = {512, "encoder feed-forward width"},
-  conv_dim = {192, "channels of the conv layers"},
+  enc_hidden = {192, "encoder width", int = true, min = 1},
+  enc_layers = {4, "encoder transformer blocks", int = true, min = 1},
+  enc_heads = {4, "encoder attention heads", int = true, min = 1},
+  enc_ffn = {512, "encoder feed-forward width", int = true, min = 1},
+  conv_dim = {192, "channels of the conv layers", int = true, min = 1},
   adapter = {"mlp", "projector kind", choices = {"mlp", "linear"}},
-  adapter_k = {2, "encoder frames concatenated (fbank: 25 Hz -> 12.5 Hz)"},
-  adapter_hidden = {256, "projector hidden width"},
-  llm_hidden = {256, "LLM width"},
-  llm_layers = {4, "LLM layers"},
-  llm_heads = {4, "LLM attention heads"},
-  llm_kv_heads = {2, "LLM key/value heads (GQA)"},
-  llm_ffn = {768, "LLM feed-forward width"},
-  init_std = {0.02, "initialisation std of the matrices"},
-  ctc_weight = {0.3, "encoder CTC auxiliary loss weight (0: no CTC head); a small model trained from scratch needs it"},
+  adapter_k = {2, "encoder frames concatenated (fbank: 25 Hz -> 12.5 Hz)", int = true, min = 1, max = 64},
+  adapter_hidden = {256, "projector hidden width", int = true, min = 1},
+  llm_hidden = {256, "LLM width", int = true, min = 1},
+  llm_layers = {4, "LLM layers", int = true, min = 1},
+  llm_heads = {4, "LLM attention heads", int = true, min = 1},
+  llm_kv_heads = {2, "LLM key/value heads (GQA)", int = true, min = 1},
+  llm_ffn = {768, "LLM feed-forward width", int = true, min = 1},
+  init_std = {0.02, "initialisation std of the matrices", gt = 0},
+  ctc_weight = {0.3, "encoder CTC auxiliary loss weight (0: no CTC head); a small model trained from scratch needs it", min = 0},
 }
 
 -- warm-up (not in the paper, which starts from a pretrained encoder and LLM): single-speaker
 -- ASR with a minimal enrollment, so that the encoder learns acoustics before it must also pick
 -- the target; BASE SFT then starts from this model
 C.warm = {
-  warm_steps = {2500, "warm-up SFT steps on the single-speaker samples (0: start BASE from scratch)"},
-  warm_lr = {1e-3, "peak LR of the warm-up"},
+  warm_steps = {2500, "warm-up SFT steps on the single-speaker samples (0: start BASE from scratch)", int = true, min = 0},
+  warm_lr = {1e-3, "peak LR of the warm-up", min = 0, max = 1},
 }
 
 set(C.sft, "sft_steps", 16000) -- the shipped model: 8,000, then resumed to 16,000 (MODEL_CARD.md)
@@ -76,8 +76,8 @@ set(C.sft, "micro_batch", 8)
 set(C.sft, "ckpt_every", 500)
 set(C.grpo, "cot_reward", 0.5,
     "weight of the share of right CoT steps in the reward (0 = the paper's eq. 3; with 0 the small model learns to drop its reasoning, MODEL_CARD.md)")
-C.cot.cot_steps = {6000, "CoT SFT steps (from the BASE model)"}
-C.cot.cot_lr = {3e-4, "peak LR of the CoT SFT"}
+C.cot.cot_steps = {6000, "CoT SFT steps (from the BASE model)", int = true, min = 1}
+C.cot.cot_lr = {3e-4, "peak LR of the CoT SFT", min = 0, max = 1}
 
 set(C.cot, "similarity", "encoder",
     "speaker similarity for the CoT: the built-in speaker encoder trained by data.lua, imported embeddings, scores in the manifest, or an oracle stand-in")

@@ -168,7 +168,7 @@ static int train_grpo(int argc, char **argv) {
   c.steps = steps, c.prompts = (int)prompts, c.G = (int)G, c.mu = (int)mu, c.micro_batch = (int)mb;
   c.max_new = (int)max_new, c.ckpt_every = (int)ckpt, c.seed = (uint64_t)seed, c.threads = (int)threads;
   c.lr = (float)lr, c.temperature = (float)temp, c.loss.beta = (float)beta, c.loss.eps_low = c.loss.eps_high = (float)eps;
-  c.loss.max_len = c.max_new + 1;
+  c.loss.max_len = (int64_t)c.max_new + 1;
   c.cot_reward = (float)cotw, c.cot_continuous = cont;
   c.format_reward = (float)fmt, c.clip = (float)clip, c.resume = !fresh, c.save_bf16 = bf16;
   c.sample.silence = silence;

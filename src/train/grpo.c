@@ -162,7 +162,7 @@ static int grpo_coef(void *user, int64_t R, const float *logp, float *w, ts_err 
   grpo_cfg gc = x->c->loss;
   gc.norm_n = b->n;
   gc.norm_tokens = b->tokens;
-  if (gc.max_len <= 0) gc.max_len = x->c->max_new + 1;
+  if (gc.max_len <= 0) gc.max_len = (int64_t)x->c->max_new + 1;
   const float *old = b->old + b->off[x->first], *ref = gc.beta != 0.0f ? b->ref + b->off[x->first] : NULL;
   grpo_stats st;
   int rc = grpo_token_loss(&gc, x->count, off, b->len + x->first, logp, old, ref, b->adv + x->first, w, &st, e);

@@ -55,6 +55,22 @@ expect_lua 'ts.train.sft{steps = 1.5, model = nil, run_dir = "r", data = "d"}:ru
 expect_run 1 "$src/recipes/paper/grpo.lua" beta=high -- "grpo: option 'beta' must be a number, got string (high)"
 expect_run 1 "$src/recipes/paper/grpo.lua" loss_agg=sum -- "option 'loss_agg' must be one of grpo, dapo, dr_grpo, got 'sum'"
 expect_run 1 "$src/recipes/paper/select.lua" rl_size=many -- "option 'rl_size' must be a number"
+# values out of an option's range are refused before any stage runs (a negative step count used
+# to pass --dry-run and fail only when its stage came, after the stages before it)
+expect_run 1 --dry-run "$src/recipes/small/pipeline.lua" sft_steps=-5 -- "option 'sft_steps' must be a whole number >= 1, got -5"
+expect_run 1 "$src/recipes/paper/grpo.lua" temperature=0 -- "option 'temperature' must be a number > 0, got 0"
+expect_run 1 "$src/recipes/paper/grpo.lua" G=1 -- "option 'G' must be a whole number >= 2, got 1"
+expect_run 1 "$src/recipes/paper/grpo.lua" grpo_micro_batch=1000 -- "option 'grpo_micro_batch' must be a whole number in [1, 256], got 1000"
+expect_run 1 "$src/recipes/paper/cot.lua" p_empty=1.5 -- "option 'p_empty' must be a number in [0, 1], got 1.5"
+expect_run 1 "$src/recipes/small/base.lua" threads=2.5 -- "option 'threads' must be a whole number in [1, 1024], got 2.5"
+expect_run 1 "$src/recipes/small/base.lua" lr_peak=1e999 -- "option 'lr_peak' must be a number in [0, 1], got inf"
+expect_run 1 "$src/recipes/paper/data.lua" mix2=-3 -- "option 'mix2' must be a whole number >= 0, got -3"
+# a whole float is taken as the integer; "auto" still passes a number|auto option
+printf 'local R = require "recipe"\nlocal c = R.config("t", {n = {1, "n", int = true, min = 0}, a = {"auto", "a", int = true, min = 0}}, args)\nassert(math.type(c.n) == "integer" and c.n == 3 and c.a == "auto")\nprint("range ok")\n' > "$tmp/range.lua"
+expect_run 0 "$tmp/range.lua" n=3.0 -- "range ok"
+# a recipe's own default out of its range is an error too
+printf 'local R = require "recipe"\nR.config("t", {n = {-1, "n", min = 0}}, {})\n' > "$tmp/range_def.lua"
+expect_run 1 "$tmp/range_def.lua" -- "t: option 'n' must be a number >= 0, got -1"
 
 # missing files: the file is named
 expect_lua 'ts.model.load("'"$tmp"'/no_model")' 1 "$tmp/no_model/config.json"
