@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "train/grpo.h"
 #include "train/grpo_loss.h"
 #include "wb_audio.h"
 #include "wb_cmd.h"
@@ -161,11 +162,12 @@ void wb_act_group(wb *w, int G) {
       wb_msg(w, 2, "group: %s", e.msg);
       ok = 0;
     }
+    /* paper eq. (1)-(3), as GRPO computes it: r = (1 - WER) + format reward for a well-formed
+     * output, 0 for a format error (whose answer the scoring above still reads leniently) */
+    if (ok) o[g].reward = grpo_reward(raws[g], x->ref_text ? x->ref_text : "", 1.0f, NULL);
     free(raws[g]);
     if (!ok) continue;
     o[g].repetition = rep[g];
-    /* paper eq. (1)-(3): r = (1 - WER) + format reward */
-    o[g].reward = (1.0 - wb_out_wer(&o[g])) + (o[g].format_ok ? 1.0 : 0.0);
     o[g].has_reward = 1;
     r[g] = (float)o[g].reward;
     snprintf(o[g].origin, sizeof o[g].origin, "group %d", g + 1);

@@ -47,11 +47,13 @@ void grpo_run_cfg_default(grpo_run_cfg *c) {
 double grpo_reward(const char *raw, const char *ref_text, float format_reward, int *format_ok) {
   size_t aoff = 0, alen = 0;
   int ok = cot_format_check(raw, strlen(raw), &aoff, &alen, NULL, NULL) == COT_FMT_OK;
+  if (format_ok) *format_ok = ok;
+  /* a format error earns nothing, also where the reference is empty (an empty hypothesis would
+   * match it with WER 0) */
+  if (!ok) return 0.0;
   char *hyp = NULL, *ref = NULL;
   double wer = 1.0;
-  const char *ans = ok ? raw + aoff : "";
-  size_t an = ok ? alen : 0;
-  if (!norm_librispeech(ans, an, &hyp, NULL, NULL) && !norm_librispeech(ref_text, strlen(ref_text), &ref, NULL, NULL)) {
+  if (!norm_librispeech(raw + aoff, alen, &hyp, NULL, NULL) && !norm_librispeech(ref_text, strlen(ref_text), &ref, NULL, NULL)) {
     wer_result w;
     if (!wer_align(ref, hyp, &w, NULL)) {
       wer = wer_stats_rate(&w.st);
@@ -60,8 +62,7 @@ double grpo_reward(const char *raw, const char *ref_text, float format_reward, i
   }
   free(hyp);
   free(ref);
-  if (format_ok) *format_ok = ok;
-  return (1.0 - wer) + (ok ? format_reward : 0.0f);
+  return (1.0 - wer) + format_reward;
 }
 
 double grpo_cot_score(const char *raw, const cot_facts *f, int continuous) {

@@ -57,7 +57,8 @@ void grpo_run_cfg_default(grpo_run_cfg *c);
 int grpo_run(tsm *policy, tsm *ref, const grpo_run_cfg *c, ts_err *e);
 
 /* Reward of one output against the reference transcript: (1 - WER) + format_reward when the
- * output is well-formed (a format error scores as an empty hypothesis: WER 1). */
+ * output is well-formed; 0 for a format error (WER 1, no format reward, whatever the reference,
+ * an empty one included). */
 double grpo_reward(const char *raw_output, const char *ref_text, float format_reward, int *format_ok);
 /* Share of the CoT steps (cot_check_run) of a well-formed output that are right about the facts
  * of its sample, in [0, 1]; 0 for a format error or an empty think; -1 on out of memory. */

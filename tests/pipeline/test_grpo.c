@@ -31,6 +31,12 @@ static void test_reward(void **s) {
   /* format error: empty hypothesis, WER 1, no format reward */
   assert_float_equal(grpo_reward("BIN BLUE AT F", "BIN BLUE AT F", 1.0f, &ok), 0.0, 1e-9);
   assert_int_equal(ok, 0);
+  /* an empty reference: a format error still earns nothing (its empty hypothesis used to match
+   * with WER 0 and earn 1); a well-formed empty answer earns both terms */
+  assert_float_equal(grpo_reward("garbage", "", 1.0f, &ok), 0.0, 1e-9);
+  assert_int_equal(ok, 0);
+  assert_float_equal(grpo_reward("<think></think><answer></answer>", "", 0.5f, &ok), 1.5, 1e-9);
+  assert_int_equal(ok, 1);
   /* insertions can push 1 - WER below zero, as the formula says */
   assert_float_equal(grpo_reward("<think></think><answer>A B C D E F G H</answer>", "BIN BLUE", 1.0f, &ok),
                      1.0 - 8.0 / 2.0 + 1.0, 1e-9);

@@ -30,15 +30,16 @@ wb_cmd 'set seed 5'
 wb_cmd 'decode sample'
 expect 'decoded s1 \(sampled T=1 seed 5\)' "sampled decode names temperature and seed" 30
 
-# a group of 4: rewards = (1 - WER) + format, advantages = (r - mean) / (std + 1e-4)
+# a group of 4: rewards = (1 - WER) + format for a well-formed output, 0 for a format error (as
+# GRPO computes them), advantages = (r - mean) / (std + 1e-4)
 wb_cmd 'group 4'
 expect 'Group of 4 for s1' "group view" 60
 expect '^ +\| +4 +-?[0-9.]+ +[-+][0-9.]+ +(ok|ERR)' "four outputs listed"
 rows="$(wb_screen | grep -E '^ +\| +[1-4] +-?[0-9]+\.[0-9]{3} +[-+][0-9]+\.[0-9]{3} +(ok|ERR) +-?[0-9.]+ ' | cut -d'|' -f2)"
 n="$(echo "$rows" | grep -c .)"
 [ "$n" = 4 ] && ok || bad "group: $n rows parsed"
-check="$(echo "$rows" | awk '{ r[NR] = $2; a[NR] = $3; f = ($4 == "ok") ? 1 : 0; w = $5 / 100;
-  if ((1 - w + f) - $2 > 0.002 || $2 - (1 - w + f) > 0.002) bad = bad " reward" NR; s += $2 }
+check="$(echo "$rows" | awk '{ r[NR] = $2; a[NR] = $3; w = $5 / 100; x = ($4 == "ok") ? 2 - w : 0;
+  if (x - $2 > 0.002 || $2 - x > 0.002) bad = bad " reward" NR; s += $2 }
   END { m = s / NR; for (i = 1; i <= NR; i++) v += (r[i] - m) ^ 2; sd = sqrt(v / (NR - 1));
     for (i = 1; i <= NR; i++) { e = (r[i] - m) / (sd + 1e-4); d = e - a[i]; if (d > 0.01 || d < -0.01) bad = bad " adv" i }
     print bad == "" ? "ok" : bad }')"
