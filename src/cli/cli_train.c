@@ -10,6 +10,13 @@
 #include "train/grpo.h"
 #include "train/sft.h"
 
+/* The run's last progress line; none for a run that failed before its first step (the error
+ * follows, and a bar drawn at the total would read as finished). */
+static void train_progress_end(progress *p, int rc, int64_t steps) {
+  if (rc && p->done < 0) return;
+  progress_end(p, rc ? "failed" : p->done >= 0 && p->done < steps ? "stopped early (checkpoint saved)" : "done");
+}
+
 static int sft_progress(void *user, const sft_step_info *s) {
   char m[200];
   snprintf(m, sizeof m, "loss %.4f acc %.3f%s lr %.2e gn %.2f %.0f tok/s", s->loss, s->acc, "", s->lr, s->grad_norm,
@@ -105,7 +112,7 @@ static int train_sft(int argc, char **argv) {
   c.on_step = sft_progress;
   c.user = &p;
   int rc = sft_run(m, &c, &e);
-  progress_end(&p, rc ? "failed" : p.done >= 0 && p.done < steps ? "stopped early (checkpoint saved)" : "done");
+  train_progress_end(&p, rc, steps);
   if (rc) fprintf(stderr, "tsasr train sft: %s\n", e.msg);
   tsm_free(m);
   return rc ? 1 : 0;
@@ -188,7 +195,7 @@ static int train_grpo(int argc, char **argv) {
   c.on_step = grpo_progress;
   c.user = &p;
   int rc = grpo_run(m, ref, &c, &e);
-  progress_end(&p, rc ? "failed" : p.done >= 0 && p.done < steps ? "stopped early (checkpoint saved)" : "done");
+  train_progress_end(&p, rc, steps);
   if (rc) fprintf(stderr, "tsasr train grpo: %s\n", e.msg);
   tsm_free(m);
   tsm_free(ref);

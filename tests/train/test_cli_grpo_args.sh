@@ -46,5 +46,7 @@ rm -rf "$tmp/run"
 # the settings are fine: the empty manifest is what it stops on
 "$bin" train grpo "$fx" "$tmp/rl.jsonl" --run "$tmp/run" --steps 1 > "$tmp/out" 2> "$tmp/err"
 grep -q "rl.jsonl: no usable entries" "$tmp/err" || bad "empty manifest: $(cat "$tmp/err")"
+# a run that fails before its first step draws no progress line (one at the total read as finished)
+grep -q "grpo .*1/1" "$tmp/err" && bad "a progress line at the total after an early failure: $(cat "$tmp/err")"
 [ "$fail" -eq 0 ] || exit 1
 echo "ok"
