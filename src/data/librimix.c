@@ -58,23 +58,45 @@ static int lmx_text_check(const char *path, const char *buf, size_t n, ts_err *e
   return err_set(e, TS_EFORMAT, "%s:%d: a NUL byte: not a text file", path, line);
 }
 
-/* Splits s at sep in place; returns the field count (at most max). */
-static int split(char *s, char sep, char **f, int max) {
+/* Splits one CSV line in place into at most max fields, trimmed. A field may be in double
+ * quotes (RFC 4180, as pandas writes a path with a comma): commas inside do not split, a
+ * doubled quote is one quote, and nothing is trimmed inside. Returns the field count, max + 1
+ * when more fields follow, or -1 for an unterminated quote or text after a closing one. */
+static int split_csv(char *s, char **f, int max) {
   int n = 0;
   char *p = s;
-  while (n < max) {
+  for (;;) {
+    if (n == max) return max + 1;
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p == '"') {
+      char *w = ++p; /* unquoted in place: w trails p */
+      f[n++] = w;
+      for (;;) {
+        if (!*p) return -1;
+        if (*p == '"' && p[1] != '"') break;
+        if (*p == '"') p++;
+        *w++ = *p++;
+      }
+      p++;
+      while (*p == ' ' || *p == '\t') p++;
+      char c = *p;
+      *w = 0;
+      if (c == ',') {
+        p++;
+        continue;
+      }
+      return c ? -1 : n;
+    }
     f[n++] = p;
-    char *q = strchr(p, sep);
-    if (!q) break;
-    *q = 0;
+    char *q = strchr(p, ',');
+    if (q) *q = 0;
+    f[n - 1] = trim(p);
+    if (!q) return n;
     p = q + 1;
   }
-  for (int i = 0; i < n; i++) f[i] = trim(f[i]);
-  return n;
 }
 
-/* utterance id of a path: the file name without its extension */
-static void utt_of_path(const char *path, char *out, size_t n) {
+void lmx_utt_of_path(const char *path, char *out, size_t n) {
   const char *b = strrchr(path, '/');
   b = b ? b + 1 : path;
   snprintf(out, n, "%s", b);
@@ -188,8 +210,22 @@ int lmx_import(const char *csv, const char *map, const corpus *c, const lmx_opts
     p = nl ? nl + 1 : NULL;
     if (!l[0]) continue;
     char *f[MAXF];
-    int nf = split(l, ',', f, MAXF);
+    int nf = split_csv(l, f, MAXF);
+    if (nf < 0) {
+      if (!ncol) {
+        rc = err_set(e, TS_EFORMAT, "%s:%d: header: a quoted field is not closed, or text follows its closing quote",
+                     csv, line);
+        break;
+      }
+      st->n_rows++;
+      bad_line(&st->n_bad_rows, "%s:%d: a quoted field is not closed, or text follows its closing quote", csv, line);
+      continue;
+    }
     if (!ncol) { /* header */
+      if (nf > MAXF) {
+        rc = err_set(e, TS_EFORMAT, "%s:%d: header: more than %d columns", csv, line, MAXF);
+        break;
+      }
       ncol = nf;
       for (int i = 0; i < nf; i++) {
         if (!strcmp(f[i], "mixture_ID")) id_col = i;
@@ -228,7 +264,7 @@ int lmx_import(const char *csv, const char *map, const corpus *c, const lmx_opts
     if (!ok) bad_line(&st->n_bad_rows, "%s:%d: empty mixture_ID", csv, line);
     for (int k = 0; k < K && ok; k++) {
       char uid[1024];
-      utt_of_path(f[path_col[k]], uid, sizeof uid);
+      lmx_utt_of_path(f[path_col[k]], uid, sizeof uid);
       w.utt[k] = corpus_find_utt(c, uid);
       if (w.utt[k] < 0) {
         bad_line(&st->n_bad_rows, "%s:%d: source_%d utterance %s (%s) is not in the corpus %s", csv, line,
@@ -431,141 +467,5 @@ int lmx_import(const char *csv, const char *map, const corpus *c, const lmx_opts
   free(sorted);
   for (int64_t i = 0; i < nr; i++) free(rows[i].id);
   free(rows);
-  return rc;
-}
-
-/* ---- export ---- */
-
-static void mix_key(const man_entry *x, char *out, size_t n) {
-  size_t len = 0;
-  out[0] = 0;
-  for (int k = 0; k < x->n_src; k++) {
-    char uid[1024];
-    if (x->src[k].utt)
-      snprintf(uid, sizeof uid, "%s", x->src[k].utt);
-    else
-      utt_of_path(x->src[k].path, uid, sizeof uid);
-    len += (size_t)snprintf(out + len, n > len ? n - len : 0, "%s%s", k ? "_" : "", uid);
-  }
-}
-
-int lmx_export(const manifest *m, int rate, const char *csv, const char *map, ts_err *e) {
-  if (m->n == 0) return err_set(e, TS_EARG, "%s: nothing to export", csv);
-  int K = m->e[0].n_src;
-  /* mixtures in first-appearance order */
-  int64_t *first = malloc(sizeof *first * (size_t)m->n);
-  int64_t *mix_of = malloc(sizeof *mix_of * (size_t)m->n);
-  char **keys = calloc((size_t)m->n, sizeof *keys);
-  if (!first || !mix_of || !keys) {
-    free(first);
-    free(mix_of);
-    free(keys);
-    return err_set(e, TS_ENOMEM, "%s: out of memory", csv);
-  }
-  int64_t nm = 0;
-  int rc = TS_OK;
-  for (int64_t i = 0; i < m->n && !rc; i++) {
-    const man_entry *x = &m->e[i];
-    if (x->n_src != K) {
-      rc = err_set(e, TS_EARG, "%s: %d sources, %s has %d: one CSV holds one speaker count", x->id, x->n_src,
-                   m->e[0].id, K);
-      break;
-    }
-    for (int k = 0; k < K; k++) {
-      if (isnan(x->src[k].gain) || x->src[k].offset != 0 || isnan(x->src[k].duration)) {
-        rc = err_set(e, TS_EARG, "%s: source %d needs a fixed gain, offset 0 and a known duration "
-                     "(see sample_bake_gains)", x->id, k + 1);
-        break;
-      }
-    }
-    char key[4096];
-    mix_key(x, key, sizeof key);
-    int64_t j = 0;
-    for (; j < nm; j++)
-      if (!strcmp(keys[j], key)) break;
-    if (j == nm) {
-      keys[nm] = strdup(key);
-      first[nm] = i;
-      nm++;
-    } else {
-      for (int k = 0; k < K && !rc; k++)
-        if (m->e[first[j]].src[k].gain != x->src[k].gain)
-          rc = err_set(e, TS_EARG, "%s: same sources as %s but other gains", x->id, m->e[first[j]].id);
-    }
-    mix_of[i] = j;
-  }
-  afile f;
-  if (!rc) rc = afile_open(&f, csv, e);
-  if (!rc) { /* paths and ids of any length: written piece by piece */
-    char num[64];
-    rc = afile_put(&f, "mixture_ID", 10, e);
-    for (int k = 0; k < K && !rc; k++) {
-      int len = snprintf(num, sizeof num, ",source_%d_path,source_%d_gain", k + 1, k + 1);
-      rc = afile_put(&f, num, (size_t)len, e);
-    }
-    if (!rc) rc = afile_put(&f, ",length\n", 8, e);
-    for (int64_t j = 0; j < nm && !rc; j++) {
-      const man_entry *x = &m->e[first[j]];
-      rc = afile_put(&f, keys[j], strlen(keys[j]), e);
-      int64_t L = 0;
-      for (int k = 0; k < K && !rc; k++) {
-        rc = afile_put(&f, ",", 1, e);
-        if (!rc) rc = afile_put(&f, x->src[k].path, strlen(x->src[k].path), e);
-        int len = snprintf(num, sizeof num, ",%.17g", x->src[k].gain);
-        if (!rc) rc = afile_put(&f, num, (size_t)len, e);
-        int64_t fr = llround(x->src[k].duration * rate);
-        if (fr > L) L = fr;
-      }
-      int len = snprintf(num, sizeof num, ",%lld\n", (long long)L);
-      if (!rc) rc = afile_put(&f, num, (size_t)len, e);
-    }
-    if (rc)
-      afile_abort(&f);
-    else
-      rc = afile_commit(&f, e);
-  }
-  if (!rc && map) {
-    afile g;
-    rc = afile_open(&g, map, e);
-    int opened = rc == TS_OK;
-    for (int64_t i = 0; i < m->n && !rc; i++) {
-      const man_entry *x = &m->e[i];
-      int64_t oj = -1;
-      int ok = -1;
-      for (int64_t j = 0; j < nm && oj < 0; j++) {
-        if (j == mix_of[i]) continue;
-        const man_entry *y = &m->e[first[j]];
-        for (int k = 0; k < K; k++)
-          if (x->enroll.utt && y->src[k].utt && !strcmp(x->enroll.utt, y->src[k].utt) &&
-              x->enroll.gain == y->src[k].gain) {
-            oj = j;
-            ok = k;
-            break;
-          }
-      }
-      if (oj < 0) {
-        rc = err_set(e, TS_EARG, "%s: its enrollment (%s) is not a source of another mixture", x->id,
-                     x->enroll.utt ? x->enroll.utt : x->enroll.path);
-        break;
-      }
-      const char *tu = x->src[x->target].utt ? x->src[x->target].utt : "";
-      char num[32];
-      int len = snprintf(num, sizeof num, " s%d/", ok + 1);
-      rc = afile_put(&g, keys[mix_of[i]], strlen(keys[mix_of[i]]), e);
-      if (!rc) rc = afile_put(&g, " ", 1, e);
-      if (!rc) rc = afile_put(&g, tu, strlen(tu), e);
-      if (!rc) rc = afile_put(&g, num, (size_t)len, e);
-      if (!rc) rc = afile_put(&g, keys[oj], strlen(keys[oj]), e);
-      if (!rc) rc = afile_put(&g, "\n", 1, e);
-    }
-    if (rc && opened)
-      afile_abort(&g);
-    else if (opened)
-      rc = afile_commit(&g, e);
-  }
-  for (int64_t j = 0; j < nm; j++) free(keys[j]);
-  free(keys);
-  free(first);
-  free(mix_of);
   return rc;
 }
