@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
   build-essential cmake pkg-config ninja-build clang libclang-rt-14-dev
-  libopenblas-dev libdnnl-dev libcjson-dev libpcre2-dev libutf8proc-dev
+  libopenblas-openmp-dev libopenblas-dev libdnnl-dev libcjson-dev libpcre2-dev libutf8proc-dev
   libsndfile1-dev libsamplerate0-dev libebur128-dev portaudio19-dev
   libncurses-dev libreadline-dev liblua5.4-dev lua5.4 libfftw3-dev libcmocka-dev
   tmux espeak-ng flite festival sox

@@ -24,6 +24,10 @@ int cli_doctor(int argc, char **argv) {
   printf("tsasr %s\n", TSASR_VERSION);
   printf("cpu backend: %s, %d OpenMP thread(s), BLAS threads %d\n", info.blas, info.omp_threads,
          info.blas_threads);
+  if (info.blas_not_openmp)
+    printf("warning: not OpenBLAS's OpenMP build: called from the engine's OpenMP threads, its pthreads build\n"
+           "  contends for threads and locks (small-model GRPO ran 4.6x slower); install libopenblas-openmp-dev\n"
+           "  (scripts/install-deps.sh) and rebuild\n");
   printf("subnormal floats on cpu: %s\n", info.denormals_flushed
                                               ? "flushed to zero (FTZ/DAZ; TSASR_DENORMALS=1 keeps them)"
                                               : "kept (IEEE gradual underflow; slow where they occur)");

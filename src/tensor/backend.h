@@ -198,6 +198,7 @@ typedef struct be_info {
   const char *blas;   /* "OpenBLAS 0.3.21 (openmp)" or "built-in GEMM" */
   int omp_threads;
   int blas_threads;
+  int blas_not_openmp; /* an OpenBLAS other than its OpenMP build: slow inside the engine's OpenMP regions */
   int denormals_flushed; /* the CPU backend's threads flush subnormals to zero (cpu_fpenv.h) */
   int cuda_built;
   int cuda_runtime;   /* CUDART_VERSION style, 12040 = 12.4 */

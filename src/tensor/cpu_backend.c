@@ -250,6 +250,7 @@ void be_get_info(be_info *info) {
            par == 2 ? "openmp" : par == 1 ? "pthreads" : "sequential");
   info->blas = blas;
   info->blas_threads = openblas_get_num_threads();
+  info->blas_not_openmp = par != 2;
 #else
   info->blas = "built-in GEMM";
   info->blas_threads = g_threads;
