@@ -96,7 +96,8 @@ static int q2_layer_params(qwen2 *m, int64_t l, int grad, dec_params *p, ts_err 
 }
 
 static int qwen2_forward_run(qwen2 *m, int64_t B, int64_t T, const float *x, const int32_t *pos,
-                             const attn_cfg *mask, qwen2_acts *a, int infer, arena *ar, ts_err *e) {
+                             const attn_cfg *mask, const dec_prefix *pf, qwen2_acts *a, int infer, arena *ar,
+                             ts_err *e) {
   backend *be = m->ps->be;
   int64_t N = B * T, C = m->c.C, L = m->c.L;
   memset(a, 0, sizeof *a);
@@ -114,7 +115,8 @@ static int qwen2_forward_run(qwen2 *m, int64_t B, int64_t T, const float *x, con
     else if (!(a->xin[l + 1] = q2_alloc(ar, sizeof(float) * (size_t)(N * C), e))) return TS_ENOMEM;
     dec_params p;
     TRY(q2_layer_params(m, l, 0, &p, e));
-    TRY(dec_forward(be, &m->layer, &p, B, T, a->xin[l], a->xin[l + 1], pos, mask, &a->layer[l], ar, e));
+    TRY(pf ? dec_forward_prefix(be, &m->layer, &p, N, a->xin[l], a->xin[l + 1], pos, pf, &a->layer[l], ar, e)
+           : dec_forward(be, &m->layer, &p, B, T, a->xin[l], a->xin[l + 1], pos, mask, &a->layer[l], ar, e));
     if (infer) { /* the next layer reuses this one's activations' memory */
       arena_rewind(ar, lm);
       memset(&a->layer[l], 0, sizeof a->layer[l]);
@@ -129,12 +131,17 @@ static int qwen2_forward_run(qwen2 *m, int64_t B, int64_t T, const float *x, con
 
 int qwen2_forward(qwen2 *m, int64_t B, int64_t T, const float *x, const int32_t *pos, const attn_cfg *mask,
                   qwen2_acts *a, arena *ar, ts_err *e) {
-  return qwen2_forward_run(m, B, T, x, pos, mask, a, 0, ar, e);
+  return qwen2_forward_run(m, B, T, x, pos, mask, NULL, a, 0, ar, e);
+}
+
+int qwen2_forward_prefix(qwen2 *m, int64_t N, const float *x, const int32_t *pos, const dec_prefix *pf, int infer,
+                         qwen2_acts *a, arena *ar, ts_err *e) {
+  return qwen2_forward_run(m, 1, N, x, pos, NULL, pf, a, infer, ar, e);
 }
 
 int qwen2_forward_infer(qwen2 *m, int64_t B, int64_t T, const float *x, const int32_t *pos, const attn_cfg *mask,
                         qwen2_acts *a, arena *ar, ts_err *e) {
-  return qwen2_forward_run(m, B, T, x, pos, mask, a, 1, ar, e);
+  return qwen2_forward_run(m, B, T, x, pos, mask, NULL, a, 1, ar, e);
 }
 
 int qwen2_head(qwen2 *m, const float *hid, int64_t R, float *logits, ts_err *e) {

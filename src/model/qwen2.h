@@ -60,6 +60,11 @@ int qwen2_forward(qwen2 *m, int64_t B, int64_t T, const float *x, const int32_t 
  * instead of all L; hid and rf as from qwen2_forward (bit for bit); qwen2_backward refuses it. */
 int qwen2_forward_infer(qwen2 *m, int64_t B, int64_t T, const float *x, const int32_t *pos, const attn_cfg *mask,
                         qwen2_acts *a, arena *ar, ts_err *e);
+/* The forward (infer = 0) or the inference forward (1) over a shared-prefix layout (decoder.h):
+ * x (N, C), pos (N), N = P Tp + Bc Tc; acts as above with B = 1, T = N (qwen2_backward takes
+ * them with any mask). */
+int qwen2_forward_prefix(qwen2 *m, int64_t N, const float *x, const int32_t *pos, const dec_prefix *pf, int infer,
+                         qwen2_acts *a, arena *ar, ts_err *e);
 /* logits (R, V) = hid rows (R, C) . head^T */
 int qwen2_head(qwen2 *m, const float *hid, int64_t R, float *logits, ts_err *e);
 /* dhid (R, C) += dlogits . head; head gradient added */

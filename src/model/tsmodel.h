@@ -81,6 +81,10 @@ typedef struct tsm_batch {
   const int32_t *n_ids;   /* (B) */
   const int32_t *resp_start, *resp_end; /* (B) loss span [start, end) in ids */
   /* GRPO and scoring (all optional; zero = plain SFT): */
+  int share_prefix;       /* the sequences of one audio input share its prompt (ids before the same
+                             resp_start; GRPO's completions): the prompt's rows go through the LLM
+                             once, each continuation attending to them (tsmodel_int.h). The same
+                             results; a batch whose prompts differ is laid out apart as usual */
   float temperature;      /* logits are divided by it before the softmax (0 = 1) */
   float *logp_out;        /* (R) log-prob of each response token, in batch order */
   /* encoder CTC auxiliary loss (models with a CTC head): ctc_scale x d(CTC NLL / label

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/tsmodel.h"
+#include "model/tsmodel_int.h"
 #include "nn/ctc.h"
 #include "tensor/be_mem.h"
 #include "tensor/ops.h"
@@ -17,15 +17,13 @@
     if (rc_) return rc_; \
   } while (0)
 
-/* backend memory (activations) */
-static void *tt_alloc(arena *ar, size_t bytes, ts_err *e) {
+void *tsm_dev_alloc(arena *ar, size_t bytes, ts_err *e) {
   void *p = arena_alloc(ar, bytes ? bytes : 1);
   if (!p) err_set(e, TS_ENOMEM, "train step: arena out of memory (%zu bytes)", bytes);
   return p;
 }
 
-/* host memory (ids, positions, targets, per-token losses, CTC work) */
-static void *tt_host(arena *ar, size_t bytes, ts_err *e) {
+void *tsm_host_alloc(arena *ar, size_t bytes, ts_err *e) {
   void *p = arena_host_alloc(ar, bytes ? bytes : 1);
   if (!p) err_set(e, TS_ENOMEM, "train step: host arena out of memory (%zu bytes)", bytes);
   return p;
@@ -36,7 +34,7 @@ static int tt_correct(backend *be, const float *lg, int64_t R, int64_t V, const 
                       arena *ar, ts_err *e) {
   int64_t blk = be_is_host(be) ? R : (V < (1 << 20) ? ((1 << 22) / V > 0 ? (1 << 22) / V : 1) : 1);
   arena_mark mk = arena_get_mark(ar);
-  float *hb = be_is_host(be) ? NULL : tt_host(ar, sizeof(float) * (size_t)(blk * V), e);
+  float *hb = be_is_host(be) ? NULL : tsm_host_alloc(ar, sizeof(float) * (size_t)(blk * V), e);
   if (!be_is_host(be) && !hb) return TS_ENOMEM;
   for (int64_t q0 = 0; q0 < R; q0 += blk) {
     int64_t n = R - q0 < blk ? R - q0 : blk;
@@ -57,8 +55,7 @@ static int tt_correct(backend *be, const float *lg, int64_t R, int64_t V, const 
   return TS_OK;
 }
 
-/* copies n rows of C floats between backend buffers */
-static int tt_rows(backend *be, const float *src, float *dst, int64_t n, int64_t C, ts_err *e) {
+int tsm_copy_rows(backend *be, const float *src, float *dst, int64_t n, int64_t C, ts_err *e) {
   if (n <= 0) return TS_OK;
   tensor s = tensor_f32((float *)src, 1, n * C, 0, 0, 0), d = tensor_f32(dst, 1, n * C, 0, 0, 0);
   s.device = d.device = be->device;
@@ -81,7 +78,7 @@ int tsm_encode_audio(tsm *m, int64_t B, const float *wav, int64_t L, const int64
   TRY(ea && enc_bwd ? enc_forward(&m->enc, B, L, wav, wav_len, a, ar, e)
                     : enc_forward_infer(&m->enc, B, L, wav, wav_len, a, ar, e));
   *Ta = adapter_out_len(&m->acfg, a->T);
-  if (!(*aud = tt_alloc(ar, sizeof(float) * (size_t)(B * *Ta * m->lcfg.C + 1), e))) return TS_ENOMEM;
+  if (!(*aud = tsm_dev_alloc(ar, sizeof(float) * (size_t)(B * *Ta * m->lcfg.C + 1), e))) return TS_ENOMEM;
   TRY(adapter_forward(&m->adp, B, a->T, a->out, *aud, aa, ar, e));
   for (int64_t i = 0; i < B; i++) na[i] = (int32_t)(a->frames[i] / m->acfg.k);
   return TS_OK;
@@ -104,9 +101,9 @@ int tsm_splice(tsm *m, int64_t B, const int32_t *const *ids, const int32_t *n_id
     if (S[i] > Tm) Tm = S[i];
     Ntext += n_ids[i] - 1;
   }
-  float *x = tt_alloc(ar, sizeof(float) * (size_t)(B * Tm * C + 1), e);
-  float *temb = tt_alloc(ar, sizeof(float) * (size_t)(Ntext * C + 1), e);
-  int32_t *tid = tt_host(ar, sizeof(int32_t) * (size_t)(Ntext + 1), e);
+  float *x = tsm_dev_alloc(ar, sizeof(float) * (size_t)(B * Tm * C + 1), e);
+  float *temb = tsm_dev_alloc(ar, sizeof(float) * (size_t)(Ntext * C + 1), e);
+  int32_t *tid = tsm_host_alloc(ar, sizeof(int32_t) * (size_t)(Ntext + 1), e);
   if (!x || !temb || !tid) return TS_ENOMEM;
   tensor X = tensor_f32(x, 2, B * Tm, C, 0, 0);
   X.device = be->device;
@@ -120,9 +117,9 @@ int tsm_splice(tsm *m, int64_t B, const int32_t *const *ids, const int32_t *n_id
   for (int64_t i = 0; i < B; i++) {
     float *xb = x + i * Tm * C;
     int64_t u = audio_of ? audio_of[i] : i;
-    TRY(tt_rows(be, temb + k * C, xb, p[i], C, e));
-    TRY(tt_rows(be, aud + u * Ta * C, xb + (int64_t)p[i] * C, na[u], C, e));
-    TRY(tt_rows(be, temb + (k + p[i]) * C, xb + (int64_t)(p[i] + na[u]) * C, n_ids[i] - 1 - p[i], C, e));
+    TRY(tsm_copy_rows(be, temb + k * C, xb, p[i], C, e));
+    TRY(tsm_copy_rows(be, aud + u * Ta * C, xb + (int64_t)p[i] * C, na[u], C, e));
+    TRY(tsm_copy_rows(be, temb + (k + p[i]) * C, xb + (int64_t)(p[i] + na[u]) * C, n_ids[i] - 1 - p[i], C, e));
     k += n_ids[i] - 1;
   }
   *xo = x;
@@ -147,7 +144,7 @@ static int train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena
       if (b->audio_of[i] < 0 || b->audio_of[i] >= U)
         return err_set(e, TS_EARG, "train step: sequence %lld refers to audio %d of %lld", (long long)i, b->audio_of[i],
                        (long long)U);
-  int32_t *una = tt_host(ar, sizeof(int32_t) * (size_t)(U + 3 * B), e);
+  int32_t *una = tsm_host_alloc(ar, sizeof(int32_t) * (size_t)(U + 3 * B), e);
   if (!una) return TS_ENOMEM;
   int32_t *na = una + U, *S = na + B, *pp = na + 2 * B; /* na: per sequence */
   int enc_bwd = gs != 0.0f && m->ps.g && tt_any_trainable(&m->ps, "encoder.");
@@ -158,11 +155,11 @@ static int train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena
     int64_t Ce = m->ecfg.C, Vc = CTC_CHAR_VOCAB;
     /* the head runs on the backend; the CTC recursion on the host (logits down, dz up) */
     size_t nz = (size_t)(U * ea.T * Vc);
-    float *cz = tt_alloc(ar, sizeof(float) * (nz + 1), e);
-    ctc_dz = tt_alloc(ar, sizeof(float) * (nz + 1), e);
-    float *czh = be_is_host(be) ? cz : tt_host(ar, sizeof(float) * (nz + 1), e);
-    float *dzh = be_is_host(be) ? ctc_dz : tt_host(ar, sizeof(float) * (nz + 1), e);
-    int32_t *lab = tt_host(ar, sizeof(int32_t) * 4096, e);
+    float *cz = tsm_dev_alloc(ar, sizeof(float) * (nz + 1), e);
+    ctc_dz = tsm_dev_alloc(ar, sizeof(float) * (nz + 1), e);
+    float *czh = be_is_host(be) ? cz : tsm_host_alloc(ar, sizeof(float) * (nz + 1), e);
+    float *dzh = be_is_host(be) ? ctc_dz : tsm_host_alloc(ar, sizeof(float) * (nz + 1), e);
+    int32_t *lab = tsm_host_alloc(ar, sizeof(int32_t) * 4096, e);
     if (!cz || !ctc_dz || !czh || !dzh || !lab) return TS_ENOMEM;
     tensor H = tensor_f32(ea.out, 2, U * ea.T, Ce, 0, 0), W = pset_w(&m->ps, m->i_ctc_w),
            Bb = pset_w(&m->ps, m->i_ctc_b), Z = tensor_f32(cz, 2, U * ea.T, Vc, 0, 0);
@@ -185,53 +182,64 @@ static int train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena
     TRY(be_upload(be, ctc_dz, dzh, sizeof(float) * nz, "CTC gradients", e));
   }
   for (int64_t i = 0; i < B; i++) na[i] = una[b->audio_of ? b->audio_of[i] : i];
-  /* 2. splice */
+  /* 2. the LLM's input rows: each sequence spliced apart, or (share_prefix, GRPO) each audio
+   * input's prompt once and every sequence's continuation after them (tsmodel_prefix.c) */
+  int do_bwd = gs != 0.0f && m->ps.g;
+  int shared = b->share_prefix && tsm_pfx_usable(b, U);
+  tsm_pfx px;
   float *x;
-  int32_t *tid;
-  int64_t Tm, Ntext, R = 0;
-  TRY(tsm_splice(m, B, b->ids, b->n_ids, aud, Ta, una, b->audio_of, &x, &Tm, S, pp, &tid, &Ntext, ar, e));
-  for (int64_t i = 0; i < B; i++) {
-    if (b->resp_start[i] <= pp[i] || b->resp_end[i] > b->n_ids[i] || b->resp_start[i] > b->resp_end[i])
-      return err_set(e, TS_EARG, "train step: sample %lld: response span [%d, %d) is not after the audio", (long long)i,
-                     b->resp_start[i], b->resp_end[i]);
-    R += b->resp_end[i] - b->resp_start[i];
-  }
-  int32_t *pos = tt_host(ar, sizeof(int32_t) * (size_t)(B * Tm), e);
-  if (!pos) return TS_ENOMEM;
-  for (int64_t i = 0; i < B; i++)
-    for (int64_t t = 0; t < Tm; t++) pos[i * Tm + t] = (int32_t)t;
-  int32_t *klen = S;
-  /* 3. LLM */
+  int32_t *tid = NULL, *pos, *row, *tg;
+  int64_t Tm = 0, Ntext = 0, R = 0, Nr;
   attn_cfg mask;
   memset(&mask, 0, sizeof mask);
-  mask.kv_len = klen;
   qwen2_acts la;
-  /* scoring (no backward): the LLM keeps no layer activations either */
-  TRY(gs != 0.0f && m->ps.g ? qwen2_forward(&m->llm, B, Tm, x, pos, &mask, &la, ar, e)
-                            : qwen2_forward_infer(&m->llm, B, Tm, x, pos, &mask, &la, ar, e));
-  /* 4. loss rows: response token j of sample i sits at spliced position j - 1 + na and is
-   * predicted by the row before it */
-  int32_t *row = tt_host(ar, sizeof(int32_t) * (size_t)(R + 1), e); /* (R) spliced row predicting each token */
-  int32_t *tg = tt_host(ar, sizeof(int32_t) * (size_t)(R + 1), e);
-  float *hr = tt_alloc(ar, sizeof(float) * (size_t)(R * C + 1), e);
-  float *lg = tt_alloc(ar, sizeof(float) * (size_t)(R * V + 1), e);
-  float *ls = tt_host(ar, sizeof(float) * (size_t)(R + 1), e);
-  if (!row || !tg || !hr || !lg || !ls) return TS_ENOMEM;
-  int64_t r = 0;
-  for (int64_t i = 0; i < B; i++)
-    for (int32_t j = b->resp_start[i]; j < b->resp_end[i]; j++) {
-      row[r] = (int32_t)(i * Tm + (j - 1 + na[i]) - 1);
-      tg[r] = b->ids[i][j];
-      if (tg[r] < 0 || tg[r] >= V) return err_set(e, TS_EARG, "train step: token id %d outside the vocabulary", tg[r]);
-      r++;
+  if (shared) {
+    TRY(tsm_pfx_build(m, b, U, aud, Ta, una, &px, ar, e));
+    x = px.x, pos = px.pos, Nr = px.N, R = px.R, row = px.row, tg = px.tg;
+    /* 3. LLM (scoring keeps no layer activations) */
+    TRY(qwen2_forward_prefix(&m->llm, Nr, x, pos, &px.pf, !do_bwd, &la, ar, e));
+  } else {
+    TRY(tsm_splice(m, B, b->ids, b->n_ids, aud, Ta, una, b->audio_of, &x, &Tm, S, pp, &tid, &Ntext, ar, e));
+    for (int64_t i = 0; i < B; i++) {
+      if (b->resp_start[i] <= pp[i] || b->resp_end[i] > b->n_ids[i] || b->resp_start[i] > b->resp_end[i])
+        return err_set(e, TS_EARG, "train step: sample %lld: response span [%d, %d) is not after the audio",
+                       (long long)i, b->resp_start[i], b->resp_end[i]);
+      R += b->resp_end[i] - b->resp_start[i];
     }
+    Nr = B * Tm;
+    if (!(pos = tsm_host_alloc(ar, sizeof(int32_t) * (size_t)(B * Tm), e))) return TS_ENOMEM;
+    for (int64_t i = 0; i < B; i++)
+      for (int64_t t = 0; t < Tm; t++) pos[i * Tm + t] = (int32_t)t;
+    mask.kv_len = S;
+    /* 3. LLM (scoring keeps no layer activations) */
+    TRY(do_bwd ? qwen2_forward(&m->llm, B, Tm, x, pos, &mask, &la, ar, e)
+               : qwen2_forward_infer(&m->llm, B, Tm, x, pos, &mask, &la, ar, e));
+    /* loss rows: response token j of sample i sits at spliced position j - 1 + na and is
+     * predicted by the row before it */
+    row = tsm_host_alloc(ar, sizeof(int32_t) * (size_t)(R + 1), e); /* (R) spliced row predicting each token */
+    tg = tsm_host_alloc(ar, sizeof(int32_t) * (size_t)(R + 1), e);
+    if (!row || !tg) return TS_ENOMEM;
+    int64_t r = 0;
+    for (int64_t i = 0; i < B; i++)
+      for (int32_t j = b->resp_start[i]; j < b->resp_end[i]; j++) {
+        row[r] = (int32_t)(i * Tm + (j - 1 + na[i]) - 1);
+        tg[r] = b->ids[i][j];
+        if (tg[r] < 0 || tg[r] >= V)
+          return err_set(e, TS_EARG, "train step: token id %d outside the vocabulary", tg[r]);
+        r++;
+      }
+  }
+  /* 4. loss */
+  float *hr = tsm_dev_alloc(ar, sizeof(float) * (size_t)(R * C + 1), e);
+  float *lg = tsm_dev_alloc(ar, sizeof(float) * (size_t)(R * V + 1), e);
+  float *ls = tsm_host_alloc(ar, sizeof(float) * (size_t)(R + 1), e);
+  if (!hr || !lg || !ls) return TS_ENOMEM;
   /* gather the loss rows in one op (a row lookup, as for token embeddings) */
-  tensor HID = tensor_f32(la.hid, 2, B * Tm, C, 0, 0), HR = tensor_f32(hr, 2, R, C, 0, 0);
+  tensor HID = tensor_f32(la.hid, 2, Nr, C, 0, 0), HR = tensor_f32(hr, 2, R, C, 0, 0);
   HID.device = HR.device = be->device;
   if (R) TRY(op_embed(be, &HID, row, &HR, e));
   TRY(qwen2_head(&m->llm, hr, R, lg, e));
   TRY(tt_correct(be, lg, R, V, tg, &out->correct, ar, e));
-  int do_bwd = gs != 0.0f && m->ps.g;
   tensor LG = tensor_f32(lg, 2, R, V, 0, 0);
   LG.device = be->device;
   float tau = b->temperature > 0.0f ? b->temperature : 1.0f;
@@ -239,11 +247,11 @@ static int train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena
   float *w = NULL;
   if (b->logp_out || b->coef_fn) {
     TRY(op_xent(be, &LG, tg, NULL, ls, 0.0f, e)); /* ls = -logp, logits untouched */
-    float *lp = b->logp_out ? b->logp_out : tt_host(ar, sizeof(float) * (size_t)(R + 1), e);
+    float *lp = b->logp_out ? b->logp_out : tsm_host_alloc(ar, sizeof(float) * (size_t)(R + 1), e);
     if (!lp) return TS_ENOMEM;
     for (int64_t q = 0; q < R; q++) lp[q] = -ls[q];
     if (b->coef_fn) {
-      if (!(w = tt_host(ar, sizeof(float) * (size_t)(R + 1), e))) return TS_ENOMEM;
+      if (!(w = tsm_host_alloc(ar, sizeof(float) * (size_t)(R + 1), e))) return TS_ENOMEM;
       TRY(b->coef_fn(b->coef_user, R, lp, w, e));
     }
   }
@@ -253,11 +261,11 @@ static int train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena
   out->tokens = R;
   if (!do_bwd) return TS_OK;
   /* 5. backward */
-  float *dhr = tt_alloc(ar, sizeof(float) * (size_t)(R * C + 1), e);
-  float *dh = tt_alloc(ar, sizeof(float) * (size_t)(B * Tm * C), e);
-  float *dx = tt_alloc(ar, sizeof(float) * (size_t)(B * Tm * C), e);
+  float *dhr = tsm_dev_alloc(ar, sizeof(float) * (size_t)(R * C + 1), e);
+  float *dh = tsm_dev_alloc(ar, sizeof(float) * (size_t)(Nr * C), e);
+  float *dx = tsm_dev_alloc(ar, sizeof(float) * (size_t)(Nr * C), e);
   if (!dhr || !dh || !dx) return TS_ENOMEM;
-  tensor DHR = tensor_f32(dhr, 2, R, C, 0, 0), DH = tensor_f32(dh, 2, B * Tm, C, 0, 0);
+  tensor DHR = tensor_f32(dhr, 2, R, C, 0, 0), DH = tensor_f32(dh, 2, Nr, C, 0, 0);
   DHR.device = DH.device = be->device;
   TRY(op_fill(be, &DHR, 0.0f, e));
   TRY(op_fill(be, &DH, 0.0f, e));
@@ -266,33 +274,38 @@ static int train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena
   if (R) TRY(op_embed_bwd(be, row, &DHR, &DH, e));
   TRY(qwen2_backward(&m->llm, &la, pos, &mask, dh, dx, ar, e));
   /* text rows -> embedding table; audio rows -> adapter */
-  float *temb = tt_alloc(ar, sizeof(float) * (size_t)(Ntext * C + 1), e);
-  if (!temb) return TS_ENOMEM;
-  int64_t k = 0;
-  for (int64_t i = 0; i < B; i++) {
-    const float *db = dx + i * Tm * C;
-    int32_t p = pp[i], n = b->n_ids[i];
-    TRY(tt_rows(be, db, temb + k * C, p, C, e));
-    TRY(tt_rows(be, db + (int64_t)(p + na[i]) * C, temb + (k + p) * C, n - 1 - p, C, e));
-    k += n - 1;
-  }
-  TRY(qwen2_embed_bwd(&m->llm, tid, Ntext, temb, e));
   int train_enc = tt_any_trainable(&m->ps, "encoder.");
-  if (!tt_any_trainable(&m->ps, "adapter.") && !train_enc && !ctc_dz) return TS_OK;
-  float *daud = tt_alloc(ar, sizeof(float) * (size_t)(U * Ta * C + 1), e);
-  float *denc = train_enc ? tt_alloc(ar, sizeof(float) * (size_t)(U * ea.T * m->ecfg.C + 1), e) : NULL;
-  if (!daud || (train_enc && !denc)) return TS_ENOMEM;
+  int need_aud = tt_any_trainable(&m->ps, "adapter.") || train_enc || ctc_dz;
+  float *daud = need_aud ? tsm_dev_alloc(ar, sizeof(float) * (size_t)(U * Ta * C + 1), e) : NULL;
+  float *denc = train_enc ? tsm_dev_alloc(ar, sizeof(float) * (size_t)(U * ea.T * m->ecfg.C + 1), e) : NULL;
+  if ((need_aud && !daud) || (train_enc && !denc)) return TS_ENOMEM;
   tensor DA = tensor_f32(daud, 2, U * Ta, C, 0, 0);
   DA.device = be->device;
-  TRY(op_fill(be, &DA, 0.0f, e));
-  for (int64_t i = 0; i < B; i++) { /* sequences sharing an audio input add their gradients */
-    int64_t u = b->audio_of ? b->audio_of[i] : i;
-    if (!na[i]) continue;
-    tensor s1 = tensor_f32(dx + (i * Tm + pp[i]) * C, 1, (int64_t)na[i] * C, 0, 0, 0),
-           d1 = tensor_f32(daud + u * Ta * C, 1, (int64_t)na[i] * C, 0, 0, 0);
-    s1.device = d1.device = be->device;
-    TRY(op_axpby(be, &s1, 1.0f, &d1, 1.0f, e));
+  if (daud) TRY(op_fill(be, &DA, 0.0f, e));
+  if (shared) {
+    TRY(tsm_pfx_input_grads(m, &px, U, Ta, una, dx, daud, ar, e));
+  } else {
+    float *temb = tsm_dev_alloc(ar, sizeof(float) * (size_t)(Ntext * C + 1), e);
+    if (!temb) return TS_ENOMEM;
+    int64_t k = 0;
+    for (int64_t i = 0; i < B; i++) {
+      const float *db = dx + i * Tm * C;
+      int32_t p = pp[i], n = b->n_ids[i];
+      TRY(tsm_copy_rows(be, db, temb + k * C, p, C, e));
+      TRY(tsm_copy_rows(be, db + (int64_t)(p + na[i]) * C, temb + (k + p) * C, n - 1 - p, C, e));
+      k += n - 1;
+    }
+    TRY(qwen2_embed_bwd(&m->llm, tid, Ntext, temb, e));
+    for (int64_t i = 0; i < B && daud; i++) { /* sequences sharing an audio input add their gradients */
+      int64_t u = b->audio_of ? b->audio_of[i] : i;
+      if (!na[i]) continue;
+      tensor s1 = tensor_f32(dx + (i * Tm + pp[i]) * C, 1, (int64_t)na[i] * C, 0, 0, 0),
+             d1 = tensor_f32(daud + u * Ta * C, 1, (int64_t)na[i] * C, 0, 0, 0);
+      s1.device = d1.device = be->device;
+      TRY(op_axpby(be, &s1, 1.0f, &d1, 1.0f, e));
+    }
   }
+  if (!need_aud) return TS_OK;
   if (denc) {
     tensor DE = tensor_f32(denc, 2, U * ea.T, m->ecfg.C, 0, 0);
     DE.device = be->device;

@@ -110,14 +110,92 @@ int dec_bind(const pset *ps, const char *prefix, const dec_cfg *c, int grad, dec
 
 static const tensor *opt(const tensor *t) { return t->data ? t : NULL; }
 
+int dec_prefix_init(dec_prefix *pf, arena *ar, ts_err *e) {
+  int64_t P = pf->P, Tp = pf->Tp, Bc = pf->Bc, Tc = pf->Tc, Tk = Tp + Tc;
+  if (P < 1 || Tp < 1 || Bc < 1 || Tc < 1) return err_set(e, TS_EARG, "decoder: empty shared-prefix layout");
+  pf->kidx = arena_host_alloc(ar, sizeof(int32_t) * (size_t)(Bc * Tk));
+  pf->klen = arena_host_alloc(ar, sizeof(int32_t) * (size_t)Bc);
+  pf->q0 = arena_host_alloc(ar, sizeof(int32_t) * (size_t)Bc);
+  if (!pf->kidx || !pf->klen || !pf->q0) return err_set(e, TS_ENOMEM, "decoder: arena");
+  for (int64_t p = 0; p < P; p++)
+    if (pf->plen[p] < 1 || pf->plen[p] > Tp)
+      return err_set(e, TS_EARG, "decoder: prefix %lld has %d rows of %lld", (long long)p, pf->plen[p], (long long)Tp);
+  for (int64_t c = 0; c < Bc; c++) {
+    int32_t u = pf->of[c], pl;
+    if (u < 0 || u >= P || pf->clen[c] < 0 || pf->clen[c] > Tc)
+      return err_set(e, TS_EARG, "decoder: continuation %lld: prefix %d of %lld, %d rows of %lld", (long long)c, u,
+                     (long long)P, pf->clen[c], (long long)Tc);
+    pl = pf->plen[u];
+    pf->klen[c] = pl + pf->clen[c];
+    pf->q0[c] = pl;
+    /* keys: the prefix's valid rows, then its own rows; past them any row (masked by klen) */
+    for (int64_t j = 0; j < Tk; j++)
+      pf->kidx[c * Tk + j] = (int32_t)(j < pl ? u * Tp + j : j < pl + Tc ? P * Tp + c * Tc + (j - pl) : 0);
+  }
+  return TS_OK;
+}
+
+/* Attention over a shared-prefix layout, forward (dq == NULL) or backward (adding into dq, dk,
+ * dv): the prefixes among themselves, then each continuation over its prefix's keys and its
+ * own, gathered into one key row table per continuation (re-gathered for backward, and their
+ * gradients added back to the rows they came from, the prefix's from every continuation). q,
+ * att (N, Hq D), k, v (N, Hkv D), lse (P Hq Tp + Bc Hq Tc). */
+static int dec_attn_prefix(backend *be, const dec_cfg *c, const dec_prefix *pf, const attn_cfg *base, float *q,
+                           float *k, float *v, float *att, float *lse, float *datt, float *dq, float *dk, float *dv,
+                           arena *ar, ts_err *e) {
+  int64_t P = pf->P, Tp = pf->Tp, Bc = pf->Bc, Tc = pf->Tc, Tk = Tp + Tc, QD = c->Hq * c->D, KD = c->Hkv * c->D;
+  int64_t N = P * Tp + Bc * Tc, o = P * Tp; /* o: the first continuation row */
+  attn_cfg ac = *base;
+  ac.kv_len = pf->plen;
+  ac.q_pos0 = NULL;
+  tensor Q = T4(q, P, Tp, c->Hq, c->D), K = T4(k, P, Tp, c->Hkv, c->D), V = T4(v, P, Tp, c->Hkv, c->D),
+         A = T4(att, P, Tp, c->Hq, c->D), L = tensor_dev(be->device, lse, 3, P, c->Hq, Tp, 0);
+  if (!dq) {
+    TRY(op_attention(be, &Q, &K, &V, &A, &L, &ac, e));
+  } else {
+    tensor DA = T4(datt, P, Tp, c->Hq, c->D), DQ = T4(dq, P, Tp, c->Hq, c->D), DK = T4(dk, P, Tp, c->Hkv, c->D),
+           DV = T4(dv, P, Tp, c->Hkv, c->D);
+    TRY(op_attention_bwd(be, &Q, &K, &V, &A, &L, &DA, &DQ, &DK, &DV, NULL, &ac, e));
+  }
+  arena_mark mk = arena_get_mark(ar);
+  float *kc, *vc; /* (Bc Tk, KD) each continuation's keys and values */
+  ALLOC(kc, Bc * Tk * KD);
+  ALLOC(vc, Bc * Tk * KD);
+  tensor Ka = T2(k, N, KD), Va = T2(v, N, KD), KC = T2(kc, Bc * Tk, KD), VC = T2(vc, Bc * Tk, KD);
+  TRY(op_embed(be, &Ka, pf->kidx, &KC, e));
+  TRY(op_embed(be, &Va, pf->kidx, &VC, e));
+  ac.kv_len = pf->klen;
+  ac.q_pos0 = pf->q0;
+  tensor Qc = T4(q + o * QD, Bc, Tc, c->Hq, c->D), Kc = T4(kc, Bc, Tk, c->Hkv, c->D), Vc = T4(vc, Bc, Tk, c->Hkv, c->D),
+         Ac = T4(att + o * QD, Bc, Tc, c->Hq, c->D), Lc = tensor_dev(be->device, lse + P * c->Hq * Tp, 3, Bc, c->Hq, Tc, 0);
+  if (!dq) {
+    TRY(op_attention(be, &Qc, &Kc, &Vc, &Ac, &Lc, &ac, e));
+  } else {
+    float *dkc, *dvc;
+    ALLOC(dkc, Bc * Tk * KD);
+    ALLOC(dvc, Bc * Tk * KD);
+    tensor DKC = T2(dkc, Bc * Tk, KD), DVC = T2(dvc, Bc * Tk, KD);
+    TRY(op_fill(be, &DKC, 0.0f, e));
+    TRY(op_fill(be, &DVC, 0.0f, e));
+    tensor DA = T4(datt + o * QD, Bc, Tc, c->Hq, c->D), DQ = T4(dq + o * QD, Bc, Tc, c->Hq, c->D),
+           DK4 = T4(dkc, Bc, Tk, c->Hkv, c->D), DV4 = T4(dvc, Bc, Tk, c->Hkv, c->D);
+    TRY(op_attention_bwd(be, &Qc, &Kc, &Vc, &Ac, &Lc, &DA, &DQ, &DK4, &DV4, NULL, &ac, e));
+    tensor DKa = T2(dk, N, KD), DVa = T2(dv, N, KD);
+    TRY(op_embed_bwd(be, pf->kidx, &DKC, &DKa, e));
+    TRY(op_embed_bwd(be, pf->kidx, &DVC, &DVa, e));
+  }
+  arena_rewind(ar, mk);
+  return TS_OK;
+}
+
 static int dec_fwd(backend *be, const dec_cfg *c, const dec_params *p, int64_t B, int64_t T, const float *x,
-                   float *y, const int32_t *pos, const attn_cfg *mask, const dec_kv *kv, dec_acts *acts, arena *ar,
-                   ts_err *e) {
+                   float *y, const int32_t *pos, const attn_cfg *mask, const dec_kv *kv, const dec_prefix *pf,
+                   dec_acts *acts, arena *ar, ts_err *e) {
   int64_t N = B * T, C = c->C, QD = c->Hq * c->D, KD = c->Hkv * c->D, F = c->F;
   dec_acts tmp;
   dec_acts *a = acts ? acts : &tmp;
   memset(a, 0, sizeof *a);
-  a->B = B, a->T = T, a->x = x;
+  a->B = B, a->T = T, a->x = x, a->pf = pf;
   /* the GEMM inputs in bf16 where the backend stores them so (a full-sequence forward:
    * training and scoring; cached decoding keeps f32) */
   a->adt = kv ? DT_F32 : op_act_dtype(be);
@@ -180,6 +258,8 @@ static int dec_fwd(backend *be, const dec_cfg *c, const dec_params *p, int64_t B
     ac.kv_len = kvlen;
     tensor KC = T4(kv->k, B, kv->Tmax, c->Hkv, c->D), VC = T4(kv->v, B, kv->Tmax, c->Hkv, c->D);
     TRY(op_attention(be, &Q4, &KC, &VC, &A4, &L, &ac, e));
+  } else if (pf) {
+    TRY(dec_attn_prefix(be, c, pf, &ac, a->q, a->k, a->v, a->att, a->lse, NULL, NULL, NULL, NULL, ar, e));
   } else {
     TRY(op_attention(be, &Q4, &K4, &V4, &A4, &L, &ac, e));
   }
@@ -202,13 +282,20 @@ static int dec_fwd(backend *be, const dec_cfg *c, const dec_params *p, int64_t B
 
 int dec_forward(backend *be, const dec_cfg *c, const dec_params *p, int64_t B, int64_t T, const float *x,
                 float *y, const int32_t *pos, const attn_cfg *mask, dec_acts *acts, arena *ar, ts_err *e) {
-  return dec_fwd(be, c, p, B, T, x, y, pos, mask, NULL, acts, ar, e);
+  return dec_fwd(be, c, p, B, T, x, y, pos, mask, NULL, NULL, acts, ar, e);
+}
+
+int dec_forward_prefix(backend *be, const dec_cfg *c, const dec_params *p, int64_t N, const float *x, float *y,
+                       const int32_t *pos, const dec_prefix *pf, dec_acts *acts, arena *ar, ts_err *e) {
+  if (!pf || !pf->kidx || N != pf->P * pf->Tp + pf->Bc * pf->Tc)
+    return err_set(e, TS_EARG, "decoder: %lld rows do not match the shared-prefix layout", (long long)N);
+  return dec_fwd(be, c, p, 1, N, x, y, pos, NULL, NULL, pf, acts, ar, e);
 }
 
 int dec_forward_kv(backend *be, const dec_cfg *c, const dec_params *p, int64_t B, int64_t T, const float *x,
                    float *y, const int32_t *pos, const dec_kv *kv, arena *ar, ts_err *e) {
   if (!kv) return err_set(e, TS_EARG, "decoder: no cache given");
-  return dec_fwd(be, c, p, B, T, x, y, pos, NULL, kv, NULL, ar, e);
+  return dec_fwd(be, c, p, B, T, x, y, pos, NULL, kv, NULL, NULL, ar, e);
 }
 
 int dec_backward(backend *be, const dec_cfg *c, const dec_params *p, const dec_params *gp,
@@ -252,11 +339,16 @@ int dec_backward(backend *be, const dec_cfg *c, const dec_params *p, const dec_p
   TRY(op_fill(be, &DQ4, 0.0f, e));
   TRY(op_fill(be, &DK4, 0.0f, e));
   TRY(op_fill(be, &DV4, 0.0f, e));
-  attn_cfg ac = *mask;
+  attn_cfg ac;
+  memset(&ac, 0, sizeof ac);
+  if (mask && !a->pf) ac = *mask;
   ac.causal = 1;
   ac.scale = 1.0f / sqrtf((float)c->D);
   ac.bias = NULL;
-  TRY(op_attention_bwd(be, &Q4, &K4, &V4, &A4, &L, &DA4, &DQ4, &DK4, &DV4, NULL, &ac, e));
+  if (a->pf)
+    TRY(dec_attn_prefix(be, c, a->pf, &ac, a->q, a->k, a->v, a->att, a->lse, datt, dq, dk, dv, ar, e));
+  else
+    TRY(op_attention_bwd(be, &Q4, &K4, &V4, &A4, &L, &DA4, &DQ4, &DK4, &DV4, NULL, &ac, e));
   /* RoPE undone and the heads packed back, for one GEMM pair against the stacked weights */
   tensor DQKV4 = T4(dqkv, B, T, c->Hq + 2 * c->Hkv, c->D), DQKV = T2(dqkv, N, QD + 2 * KD);
   TRY(op_merge_heads(be, &DQ4, &DK4, &DV4, &DQKV4, pos, c->theta, e));

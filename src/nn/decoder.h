@@ -31,6 +31,27 @@ typedef struct dec_params {
   tensor wd;             /* (C, F) down_proj */
 } dec_params;
 
+/* A batch of shared prefixes and their continuations laid out as one block of rows (GRPO: a
+ * prompt and its G completions): rows [0, P Tp) hold P prefixes of Tp rows (right-padded),
+ * rows [P Tp, P Tp + Bc Tc) Bc continuations of Tc rows. Continuation c attends to the first
+ * plen[of[c]] rows of its prefix, then causally to its own rows: what the Bc sequences
+ * prefix ‖ continuation give when computed apart, with each prefix's rows computed once. The
+ * row-wise work (projections, norms, MLP) runs on all rows together; positions (RoPE) are the
+ * caller's: a continuation's row t sits at plen[of[c]] + t. */
+typedef struct dec_prefix {
+  int64_t P, Tp, Bc, Tc;
+  const int32_t *plen;  /* (P) valid rows of each prefix, 1..Tp */
+  const int32_t *of;    /* (Bc) the prefix of each continuation */
+  const int32_t *clen;  /* (Bc) valid rows of each continuation, 0..Tc */
+  /* from dec_prefix_init (host memory from its arena): */
+  int32_t *kidx;        /* (Bc (Tp + Tc)) the row each continuation's j-th key comes from */
+  int32_t *klen;        /* (Bc) keys continuation c sees: plen[of[c]] + clen[c] */
+  int32_t *q0;          /* (Bc) where its first row sits among them: plen[of[c]] */
+} dec_prefix;
+
+/* Checks the layout and derives kidx, klen and q0. */
+int dec_prefix_init(dec_prefix *pf, arena *ar, ts_err *e);
+
 /* Saved activations of one forward, for backward. N = B*T rows. */
 typedef struct dec_acts {
   int64_t B, T;
@@ -45,6 +66,7 @@ typedef struct dec_acts {
   float *r2;             /* (N) */
   float *gu;             /* (N, 2F) [gate | up] rows */
   void *a;               /* (N, F) silu(gate)*up */
+  const dec_prefix *pf;  /* the layout of dec_forward_prefix (kept by reference), or NULL */
 } dec_acts;
 
 /* Names the layer's tensors "<prefix>input_layernorm.weight" etc. and adds them to a pset,
@@ -59,6 +81,10 @@ int dec_bind(const struct pset *ps, const char *prefix, const dec_cfg *c, int gr
  * still comes from the arena). */
 int dec_forward(backend *be, const dec_cfg *c, const dec_params *p, int64_t B, int64_t T, const float *x,
                 float *y, const int32_t *pos, const attn_cfg *mask, dec_acts *acts, arena *ar, ts_err *e);
+/* The same over a shared-prefix layout: x, y (N, C) with N = P Tp + Bc Tc rows, pos (N);
+ * backward reads the layout from acts. */
+int dec_forward_prefix(backend *be, const dec_cfg *c, const dec_params *p, int64_t N, const float *x, float *y,
+                       const int32_t *pos, const dec_prefix *pf, dec_acts *acts, arena *ar, ts_err *e);
 /* Key/value cache of one layer for incremental decoding: rows [0, len[b]) of sequence b
  * hold its past keys and values. */
 typedef struct dec_kv {
@@ -75,7 +101,8 @@ typedef struct dec_kv {
 int dec_forward_kv(backend *be, const dec_cfg *c, const dec_params *p, int64_t B, int64_t T, const float *x,
                    float *y, const int32_t *pos, const dec_kv *kv, arena *ar, ts_err *e);
 
-/* dy (B,T,C) -> dx (B,T,C) (overwritten); parameter gradients are added into gp. */
+/* dy (B,T,C) -> dx (B,T,C) (overwritten); parameter gradients are added into gp. For a
+ * forward over a shared-prefix layout, mask is not read. */
 int dec_backward(backend *be, const dec_cfg *c, const dec_params *p, const dec_params *gp,
                  const dec_acts *acts, const int32_t *pos, const attn_cfg *mask, const float *dy, float *dx,
                  arena *ar, ts_err *e);

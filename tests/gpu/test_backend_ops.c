@@ -1153,6 +1153,10 @@ int main(int argc, char **argv) {
     /* Qwen2.5-0.5B's heads over a 300-token causal sequence: three 128-query blocks, three
      * 128-key dK/dV blocks of which the last sees only part of its first query tile */
     G("attention flash", c_attn(1, 300, 300, 14, 2, 64, 1, NULL, NULL, 0));
+    /* GRPO's completions over their prompt's keys and their own (the shared-prefix layout,
+     * decoder.h): queries at the prompt's length, the keys padded past prompt + completion */
+    int32_t kl12[2] = {130, 101}, p012[2] = {70, 61};
+    G("attention", c_attn(2, 60, 140, 14, 2, 64, 1, kl12, p012, 0));
     /* a decoding step of Qwen2.5-0.5B's shape: one query over a long cache (Tk > 256) */
     int32_t kl5[2] = {1100, 700}, p05[2] = {1099, 699};
     G("attention", c_attn(2, 1, 1100, 14, 2, 64, 1, kl5, p05, 0));
