@@ -2,13 +2,13 @@
  * steps (forward + backward + AdamW) on a batch of B inputs of S seconds with R response
  * tokens, reported as LLM tokens/s, audio seconds/s, model TFLOP/s and MFU against a stated
  * peak; then GRPO-style rollouts (G samples of exactly NEW tokens sharing one encoder pass and
- * prefill) as generated tokens/s; with --grpo-steps, GRPO's update on G completions of R tokens
- * of one input, laid out apart and with the prompt's rows once (the time ratio). Random
+ * prefill) as generated tokens/s; with --grpo-steps, GRPO's update on G completions of R2
+ * tokens (default 150) of one input, laid out apart and with the prompt's rows once (the time ratio). Random
  * weights.
  *
  *   bench_device [--device D] [--geometry paper|small] [--batch B] [--seconds S] [--resp R]
  *                [--steps N] [--G G] [--new NEW] [--peak TFLOPS] [--gemm f32,tf32,bf16]
- *                [--sft-variants V,V,...] [--rollout-variants V,V,...] [--grpo-steps N]
+ *                [--sft-variants V,V,...] [--rollout-variants V,V,...] [--grpo-steps N] [--grpo-resp R2]
  * (--steps 0: rollouts only). With variants (--device cuda), the SFT steps / rollouts run once
  * per variant in the same process, each after a line "== variant V": V names the CUDA switches
  * on top of the backend's defaults, '+'-joined: default, flash, train_copy, bf16_acts, dec2,
@@ -168,18 +168,23 @@ static int bench_rollout(bench_ctx *c, const char *mode) {
 /* GRPO's update: G completions of R tokens of one input in one micro-batch, laid out apart
  * (every sequence with its prompt) and with the prompt's rows once (share_prefix), steps
  * alternating between the two; the best of `grpo` steps each after a warm-up of each */
-static int bench_grpo(bench_ctx *c, int grpo) {
+static int bench_grpo(bench_ctx *c, int grpo, int gr) {
   ts_err e = {0};
   tsm *m = c->m;
   int G = c->G;
   int32_t **ids = malloc(sizeof(int32_t *) * (size_t)G), *n = malloc(sizeof(int32_t) * (size_t)G * 4);
   int32_t *rs = n + G, *re = n + 2 * G, *of = n + 3 * G;
-  for (int g = 0; g < G; g++) { /* the batch's first prompt and response, the response's ids shifted per g */
-    n[g] = c->bt->n_ids[0], rs[g] = c->bt->resp_start[0], re[g] = c->bt->resp_end[0], of[g] = 0;
+  int32_t vmax = (int32_t)(m->lcfg.V < 150000 ? m->lcfg.V - 8 : 150000);
+  philox_rng r;
+  philox_init(&r, 11, 0);
+  for (int g = 0; g < G; g++) { /* the batch's first prompt, then gr random ids */
+    rs[g] = c->bt->resp_start[0], n[g] = re[g] = rs[g] + gr, of[g] = 0;
     ids[g] = malloc(sizeof(int32_t) * (size_t)n[g]);
-    memcpy(ids[g], c->bt->ids[0], sizeof(int32_t) * (size_t)n[g]);
-    for (int j = rs[g]; j < n[g]; j++) ids[g][j] = (ids[g][j] + g) % (int32_t)(m->lcfg.V < 150000 ? m->lcfg.V - 8 : 150000);
-    for (int j = rs[g]; j < n[g]; j++) ids[g][j] += ids[g][j] == m->audio_id;
+    memcpy(ids[g], c->bt->ids[0], sizeof(int32_t) * (size_t)rs[g]);
+    for (int j = rs[g]; j < n[g]; j++) {
+      ids[g][j] = (int32_t)philox_below(&r, (uint64_t)vmax);
+      ids[g][j] += ids[g][j] == m->audio_id;
+    }
   }
   tsm_batch b;
   memset(&b, 0, sizeof b);
@@ -194,7 +199,7 @@ static int bench_grpo(bench_ctx *c, int grpo) {
       tsm_loss lo;
       c->be->ops->sync(c->be, &e);
       double t0 = now_s();
-      if (tsm_train_step(m, &b, 1.0f / (float)(G * c->R), &lo, c->ar, &e) || c->be->ops->sync(c->be, &e)) {
+      if (tsm_train_step(m, &b, 1.0f / (float)(G * gr), &lo, c->ar, &e) || c->be->ops->sync(c->be, &e)) {
         fprintf(stderr, "bench_device: grpo update: %s\n", e.msg);
         return 1;
       }
@@ -204,8 +209,8 @@ static int bench_grpo(bench_ctx *c, int grpo) {
   int64_t Tp = c->bt->resp_start[0] - 1 + enc_frames(&m->ecfg, c->L) / m->acfg.k;
   printf("grpo_update G=%d x %d response tokens (one %.0f s input, prompt %lld rows): apart %.3f s, prompt once %.3f s "
          "(ratio %.2f; LLM rows %lld -> %lld; best of %d)\n",
-         G, c->R, c->secs, (long long)Tp, best[0], best[1], best[1] / best[0], (long long)(G * (Tp + c->R)),
-         (long long)(Tp + G * c->R), grpo);
+         G, gr, c->secs, (long long)Tp, best[0], best[1], best[1] / best[0], (long long)(G * (Tp + gr)),
+         (long long)(Tp + G * gr), grpo);
   for (int g = 0; g < G; g++) free(ids[g]);
   free(ids), free(n);
   return 0;
@@ -263,7 +268,7 @@ static int bench_variants(bench_ctx *c, const char *vars, const char *mode, int 
 
 int main(int argc, char **argv) {
   const char *dev = "cpu", *geo = "paper", *gemms = "f32", *sft_vars = NULL, *roll_vars = NULL;
-  int B = 4, R = 40, steps = 3, G = 8, NEW = 512, grpo = 0;
+  int B = 4, R = 40, steps = 3, G = 8, NEW = 512, grpo = 0, gr = 150;
   double secs = 20, peak = 989.0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const char *k = argv[i], *v = argv[i + 1];
@@ -276,6 +281,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(k, "--G")) G = atoi(v);
     else if (!strcmp(k, "--new")) NEW = atoi(v);
     else if (!strcmp(k, "--grpo-steps")) grpo = atoi(v);
+    else if (!strcmp(k, "--grpo-resp")) gr = atoi(v);
     else if (!strcmp(k, "--peak")) peak = atof(v);
     else if (!strcmp(k, "--gemm")) gemms = v;
     else if (!strcmp(k, "--sft-variants")) sft_vars = v;
@@ -346,7 +352,7 @@ int main(int argc, char **argv) {
     printf("-- GEMM %s\n", mode);
     if (steps > 0 && bench_variants(&bc, sft_vars, mode, bench_sft)) return 1;
     if (G > 0 && NEW > 0 && bench_variants(&bc, roll_vars, mode, bench_rollout)) return 1;
-    if (G > 0 && grpo > 0 && bench_grpo(&bc, grpo)) return 1;
+    if (G > 0 && grpo > 0 && bench_grpo(&bc, grpo, gr)) return 1;
   }
   for (int b = 0; b < B; b++) free(ids[b]);
   free(ids), free(nid), free(rs), free(re), free(wav), free(len);

@@ -34,7 +34,9 @@
 #   4. bench_gpu_ops: matmul, attention and a Qwen2.5-0.5B-shaped layer, CUDA-event timings;
 #   5. bench_device: the paper's geometry (data2vec large + Qwen2.5-0.5B, random weights) on
 #      CUDA: SFT tokens/s, TFLOP/s and MFU on 4 x 20 s inputs, and GRPO rollouts of 8 x 512,
-#      with f32 GEMMs and with bf16 tensor-core GEMMs (step 3a checks the latter's accuracy);
+#      with f32 GEMMs and with bf16 tensor-core GEMMs (step 3a checks the latter's accuracy), and
+#      GRPO's update on 8 completions of 150 tokens of one input, laid out apart and with the
+#      prompt's rows once (row grpo_update: the time ratio);
 #      then, in one process (bench_device --sft-variants / --rollout-variants), bf16 SFT steps and
 #      rollouts with each switch whose checks passed against the defaults (row "switches");
 #   6. bench/bench_device_torch.py: the same shapes in PyTorch + HF (f32 eager; bf16 autocast +
@@ -433,11 +435,13 @@ fi
 
 # ---- 5. the whole model on the device, paper geometry, f32 and bf16 GEMMs ----
 if left; then
-  timeout 150 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 --G 8 --new 512 \
-    --gemm f32,bf16 > "$logs/bench_device.log" 2>&1
+  timeout 170 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 --G 8 --new 512 \
+    --grpo-steps 2 --gemm f32,bf16 > "$logs/bench_device.log" 2>&1
   drc=$?
   cat "$logs/bench_device.log"
   step bench_device "$([ $drc = 0 ] && echo ok || echo "FAIL($drc)")" "$(grep -m1 sft_tokens_per_s "$logs/bench_device.log")"
+  step grpo_update "$(grep -q '^grpo_update' "$logs/bench_device.log" && echo ok || echo FAIL)" \
+    "$(grep '^grpo_update' "$logs/bench_device.log" | sed 's/.*prompt once/prompt once/' | tr '\n' ';')"
   # the switches whose checks passed (steps 3d-3h), against the defaults, in bf16 and in ONE
   # process (one model build; appended to bench.log): SFT steps with flash / train_copy,
   # rollouts with dec2 / graphs / fuse, and without the sampling split (no_split)
