@@ -133,7 +133,7 @@ static int train_grpo(int argc, char **argv) {
                 {"--prompts", CA_INT, &prompts, 0, "prompts per step"},
                 {"--G", CA_INT, &G, 0, "samples per prompt (paper 8)"},
                 {"--mu", CA_INT, &mu, 0, "policy updates per generation batch"},
-                {"--micro-batch", CA_INT, &mb, 0, "completions per forward"},
+                {"--micro-batch", CA_INT, &mb, 0, "completions per forward (default 4; those of one prompt run the prompt's rows once, so up to G more are cheaper each)"},
                 {"--max-new", CA_INT, &max_new, 0, "max new tokens (paper 512)"},
                 {"--lr", CA_DBL, &lr, 0, "learning rate (paper 1e-6)"},
                 {"--temperature", CA_DBL, &temp, 0, "sampling temperature (paper 1)"},
