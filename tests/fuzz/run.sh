@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 secs="${FUZZ_SECONDS:-60}"
 cc="${FUZZ_CC:-clang}"
 out=build-fuzz
-targets="${FUZZ_TARGETS:-safetensors}"
+targets="${FUZZ_TARGETS:-safetensors cot manifest}"
 
 command -v "$cc" >/dev/null || { echo "fuzz: $cc not found (scripts/install-deps.sh installs it)"; exit 1; }
 mkdir -p "$out/artifacts"
@@ -22,12 +22,16 @@ libs=($(pkg-config --libs libcjson) -lm -lpthread)
 sources_for() {
   case "$1" in
     safetensors) echo src/tensor/safetensors.c src/tensor/tensor.c src/base/*.c ;;
+    cot) echo src/infer/cot_parse.c src/data/cot.c src/base/*.c ;;
+    manifest) echo src/data/manifest.c src/base/*.c ;;
     *) echo "fuzz: unknown target $1" >&2; return 1 ;;
   esac
 }
 seeds_for() {
   case "$1" in
     safetensors) find tests/fixtures/st -name '*.safetensors' ;;
+    cot) find tests/fuzz/seeds/cot -type f ;;
+    manifest) find tests/fuzz/seeds/manifest -type f ;;
   esac
 }
 
