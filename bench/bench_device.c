@@ -2,8 +2,8 @@
  * steps (forward + backward + AdamW) on a batch of B inputs of S seconds with R response
  * tokens, reported as LLM tokens/s, audio seconds/s, model TFLOP/s and MFU against a stated
  * peak; then GRPO-style rollouts (G samples of exactly NEW tokens sharing one encoder pass and
- * prefill) as generated tokens/s; with --grpo-steps, GRPO's update on G completions of R2
- * tokens (default 150) of one input, laid out apart and with the prompt's rows once (the time ratio). Random
+ * prefill) as generated tokens/s; with --grpo-steps, GRPO's update on G completions of R2 (default
+ * 150) down to R2 / 2 tokens of one input, laid out apart and with the prompt's rows once (the time ratio). Random
  * weights.
  *
  *   bench_device [--device D] [--geometry paper|small] [--batch B] [--seconds S] [--resp R]
@@ -165,7 +165,7 @@ static int bench_rollout(bench_ctx *c, const char *mode) {
   return 0;
 }
 
-/* GRPO's update: G completions of R tokens of one input in one micro-batch, laid out apart
+/* GRPO's update: G completions of R2 down to R2 / 2 tokens of one input in one micro-batch, laid out apart
  * (every sequence with its prompt) and with the prompt's rows once (share_prefix), steps
  * alternating between the two; the best of `grpo` steps each after a warm-up of each */
 static int bench_grpo(bench_ctx *c, int grpo, int gr) {
@@ -177,8 +177,10 @@ static int bench_grpo(bench_ctx *c, int grpo, int gr) {
   int32_t vmax = (int32_t)(m->lcfg.V < 150000 ? m->lcfg.V - 8 : 150000);
   philox_rng r;
   philox_init(&r, 11, 0);
-  for (int g = 0; g < G; g++) { /* the batch's first prompt, then gr random ids */
-    rs[g] = c->bt->resp_start[0], n[g] = re[g] = rs[g] + gr, of[g] = 0;
+  int64_t rows = 0; /* the completions' rows: gr down to about gr / 2, as sampled lengths vary */
+  for (int g = 0; g < G; g++) { /* the batch's first prompt, then random ids */
+    rs[g] = c->bt->resp_start[0], n[g] = re[g] = rs[g] + gr - g * gr / (2 * G), of[g] = 0;
+    rows += n[g] - rs[g];
     ids[g] = malloc(sizeof(int32_t) * (size_t)n[g]);
     memcpy(ids[g], c->bt->ids[0], sizeof(int32_t) * (size_t)rs[g]);
     for (int j = rs[g]; j < n[g]; j++) {
@@ -199,7 +201,7 @@ static int bench_grpo(bench_ctx *c, int grpo, int gr) {
       tsm_loss lo;
       c->be->ops->sync(c->be, &e);
       double t0 = now_s();
-      if (tsm_train_step(m, &b, 1.0f / (float)(G * gr), &lo, c->ar, &e) || c->be->ops->sync(c->be, &e)) {
+      if (tsm_train_step(m, &b, 1.0f / (float)rows, &lo, c->ar, &e) || c->be->ops->sync(c->be, &e)) {
         fprintf(stderr, "bench_device: grpo update: %s\n", e.msg);
         return 1;
       }
@@ -207,10 +209,10 @@ static int bench_grpo(bench_ctx *c, int grpo, int gr) {
       if (s && dt < best[sh]) best[sh] = dt;
     }
   int64_t Tp = c->bt->resp_start[0] - 1 + enc_frames(&m->ecfg, c->L) / m->acfg.k;
-  printf("grpo_update G=%d x %d response tokens (one %.0f s input, prompt %lld rows): apart %.3f s, prompt once %.3f s "
-         "(ratio %.2f; LLM rows %lld -> %lld; best of %d)\n",
-         G, gr, c->secs, (long long)Tp, best[0], best[1], best[1] / best[0], (long long)(G * (Tp + gr)),
-         (long long)(Tp + G * gr), grpo);
+  printf("grpo_update G=%d x %d-%d response tokens (one %.0f s input, prompt %lld rows): apart %.3f s, prompt once "
+         "%.3f s (ratio %.2f; LLM rows %lld -> %lld; best of %d)\n",
+         G, n[G - 1] - rs[G - 1], gr, c->secs, (long long)Tp, best[0], best[1], best[1] / best[0],
+         (long long)(G * (Tp + gr)), (long long)(Tp + rows), grpo);
   for (int g = 0; g < G; g++) free(ids[g]);
   free(ids), free(n);
   return 0;

@@ -16,7 +16,7 @@ int tsm_copy_rows(backend *be, const float *src, float *dst, int64_t n, int64_t 
 /* A batch laid out with each audio input's prompt once (the prefix: its text and audio frames)
  * and every sequence's continuation (the tokens from resp_start on) after them. */
 typedef struct tsm_pfx {
-  dec_prefix pf;          /* P = U prefixes, Bc = B continuations */
+  dec_prefix pf;          /* P = U prefixes, Bc = B continuations (packed rows) */
   float *x;               /* (N, C) the LLM's input rows, backend memory */
   int64_t N;
   int32_t *pos;           /* (N) positions */

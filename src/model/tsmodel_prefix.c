@@ -70,9 +70,12 @@ int tsm_pfx_build(tsm *m, const tsm_batch *b, int64_t U, const float *aud, int64
     Ntext += b->resp_start[pfx_first(b, u)] - 1;
   }
   for (int64_t i = 0; i < B; i++) Ntext += clen[i];
-  int64_t N = U * Tp + B * Tc;
-  o->pf = (dec_prefix){U, Tp, B, Tc, plen, b->audio_of, clen, NULL, NULL, NULL};
+  memset(&o->pf, 0, sizeof o->pf);
+  o->pf.P = U, o->pf.Tp = Tp, o->pf.Bc = B, o->pf.Tc = Tc;
+  o->pf.plen = plen, o->pf.of = b->audio_of, o->pf.clen = clen;
   TRY(dec_prefix_init(&o->pf, ar, e));
+  int64_t N = o->pf.N;
+  const int32_t *crow = o->pf.crow; /* each continuation's first row (packed, no padding) */
   o->N = N;
   o->Ntext = Ntext;
   o->R = R;
@@ -105,20 +108,20 @@ int tsm_pfx_build(tsm *m, const tsm_batch *b, int64_t U, const float *aud, int64
     k += n;
   }
   for (int64_t i = 0; i < B; i++) {
-    TRY(tsm_copy_rows(be, temb + k * C, o->x + (U * Tp + i * Tc) * C, clen[i], C, e));
+    TRY(tsm_copy_rows(be, temb + k * C, o->x + (int64_t)crow[i] * C, clen[i], C, e));
     k += clen[i];
   }
   for (int64_t u = 0; u < U; u++)
     for (int64_t t = 0; t < Tp; t++) o->pos[u * Tp + t] = (int32_t)t;
   for (int64_t i = 0; i < B; i++)
-    for (int64_t t = 0; t < Tc; t++) o->pos[U * Tp + i * Tc + t] = (int32_t)(plen[b->audio_of[i]] + t);
+    for (int64_t t = 0; t < clen[i]; t++) o->pos[crow[i] + t] = (int32_t)(plen[b->audio_of[i]] + t);
   /* token j of the response is predicted by the row of token j - 1: the prompt's last row for
    * the first, the continuation's rows after it */
   int64_t r = 0;
   for (int64_t i = 0; i < B; i++) {
     int32_t u = b->audio_of[i], rs = b->resp_start[i];
     for (int32_t j = rs; j < b->resp_end[i]; j++, r++) {
-      o->row[r] = (int32_t)(j == rs ? u * Tp + plen[u] - 1 : U * Tp + i * Tc + (j - 1 - rs));
+      o->row[r] = (int32_t)(j == rs ? u * Tp + plen[u] - 1 : crow[i] + (j - 1 - rs));
       o->tg[r] = b->ids[i][j];
       if (o->tg[r] < 0 || o->tg[r] >= V)
         return err_set(e, TS_EARG, "train step: token id %d outside the vocabulary", o->tg[r]);
@@ -130,7 +133,7 @@ int tsm_pfx_build(tsm *m, const tsm_batch *b, int64_t U, const float *aud, int64
 int tsm_pfx_input_grads(tsm *m, const tsm_pfx *o, int64_t U, int64_t Ta, const int32_t *una, const float *dx,
                         float *daud, arena *ar, ts_err *e) {
   backend *be = m->be;
-  int64_t C = m->lcfg.C, Tp = o->pf.Tp, Tc = o->pf.Tc;
+  int64_t C = m->lcfg.C, Tp = o->pf.Tp;
   float *temb = tsm_dev_alloc(ar, sizeof(float) * (size_t)(o->Ntext * C + 1), e);
   if (!temb) return TS_ENOMEM;
   int64_t k = 0;
@@ -142,7 +145,7 @@ int tsm_pfx_input_grads(tsm *m, const tsm_pfx *o, int64_t U, int64_t Ta, const i
     k += n;
   }
   for (int64_t i = 0; i < o->pf.Bc; i++) {
-    TRY(tsm_copy_rows(be, dx + (U * Tp + i * Tc) * C, temb + k * C, o->pf.clen[i], C, e));
+    TRY(tsm_copy_rows(be, dx + (int64_t)o->pf.crow[i] * C, temb + k * C, o->pf.clen[i], C, e));
     k += o->pf.clen[i];
   }
   TRY(qwen2_embed_bwd(&m->llm, o->tid, o->Ntext, temb, e));

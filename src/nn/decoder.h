@@ -33,23 +33,28 @@ typedef struct dec_params {
 
 /* A batch of shared prefixes and their continuations laid out as one block of rows (GRPO: a
  * prompt and its G completions): rows [0, P Tp) hold P prefixes of Tp rows (right-padded),
- * rows [P Tp, P Tp + Bc Tc) Bc continuations of Tc rows. Continuation c attends to the first
- * plen[of[c]] rows of its prefix, then causally to its own rows: what the Bc sequences
- * prefix ‖ continuation give when computed apart, with each prefix's rows computed once. The
- * row-wise work (projections, norms, MLP) runs on all rows together; positions (RoPE) are the
- * caller's: a continuation's row t sits at plen[of[c]] + t. */
+ * then the Bc continuations' rows follow packed, clen[c] each, without padding (Tc is the
+ * longest). Continuation c attends to the first plen[of[c]] rows of its prefix, then causally
+ * to its own rows: what the Bc sequences prefix ‖ continuation give when computed apart, with
+ * each prefix's rows computed once and no row spent on a continuation's padding. The row-wise
+ * work (projections, norms, MLP) runs on all rows together; positions (RoPE) are the caller's:
+ * a continuation's row t sits at plen[of[c]] + t. */
 typedef struct dec_prefix {
   int64_t P, Tp, Bc, Tc;
   const int32_t *plen;  /* (P) valid rows of each prefix, 1..Tp */
   const int32_t *of;    /* (Bc) the prefix of each continuation */
-  const int32_t *clen;  /* (Bc) valid rows of each continuation, 0..Tc */
+  const int32_t *clen;  /* (Bc) rows of each continuation, 0..Tc */
   /* from dec_prefix_init (host memory from its arena): */
+  int64_t N;            /* rows in all: P Tp + the sum of clen */
+  int32_t *crow;        /* (Bc) the first row of each continuation */
   int32_t *kidx;        /* (Bc (Tp + Tc)) the row each continuation's j-th key comes from */
+  int32_t *qidx;        /* (Bc Tc) the row of each continuation's t-th query (padding: its first row or 0) */
+  int32_t *pidx;        /* (N - P Tp) for each continuation row, its place c Tc + t among the padded queries */
   int32_t *klen;        /* (Bc) keys continuation c sees: plen[of[c]] + clen[c] */
   int32_t *q0;          /* (Bc) where its first row sits among them: plen[of[c]] */
 } dec_prefix;
 
-/* Checks the layout and derives kidx, klen and q0. */
+/* Checks the layout and derives N, crow, kidx, qidx, pidx, klen and q0. */
 int dec_prefix_init(dec_prefix *pf, arena *ar, ts_err *e);
 
 /* Saved activations of one forward, for backward. N = B*T rows. */
@@ -81,7 +86,7 @@ int dec_bind(const struct pset *ps, const char *prefix, const dec_cfg *c, int gr
  * still comes from the arena). */
 int dec_forward(backend *be, const dec_cfg *c, const dec_params *p, int64_t B, int64_t T, const float *x,
                 float *y, const int32_t *pos, const attn_cfg *mask, dec_acts *acts, arena *ar, ts_err *e);
-/* The same over a shared-prefix layout: x, y (N, C) with N = P Tp + Bc Tc rows, pos (N);
+/* The same over a shared-prefix layout: x, y (N, C) with N = pf->N rows, pos (N);
  * backward reads the layout from acts. */
 int dec_forward_prefix(backend *be, const dec_cfg *c, const dec_params *p, int64_t N, const float *x, float *y,
                        const int32_t *pos, const dec_prefix *pf, dec_acts *acts, arena *ar, ts_err *e);
