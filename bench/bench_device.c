@@ -24,6 +24,7 @@
  * listed GEMM precision (docs/precision.md: tensor-core math on cuda, oneDNN on the CPU; f32
  * storage). With TSASR_PROFILE=1 the op profile (tensor/ops_prof.h) is printed per phase: the SFT
  * steps, then the rollout. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,7 +193,7 @@ static int bench_grpo(bench_ctx *c, int grpo, int gr) {
   memset(&b, 0, sizeof b);
   b.B = G, b.wav = c->wav, b.L = c->L, b.wav_len = c->len, b.U = 1, b.audio_of = of;
   b.ids = (const int32_t *const *)ids, b.n_ids = n, b.resp_start = rs, b.resp_end = re;
-  double best[2] = {1e30, 1e30};
+  double best[2] = {1e30, 1e30}, loss[2] = {0, 0};
   for (int s = 0; s <= grpo; s++)
     for (int sh = 0; sh < 2; sh++) {
       b.share_prefix = sh;
@@ -207,12 +208,17 @@ static int bench_grpo(bench_ctx *c, int grpo, int gr) {
       }
       double dt = now_s() - t0;
       if (s && dt < best[sh]) best[sh] = dt;
+      if (!s) loss[sh] = lo.loss_sum;
     }
   int64_t Tp = c->bt->resp_start[0] - 1 + enc_frames(&m->ecfg, c->L) / m->acfg.k;
   printf("grpo_update G=%d x %d-%d response tokens (one %.0f s input, prompt %lld rows): apart %.3f s, prompt once "
          "%.3f s (ratio %.2f; LLM rows %lld -> %lld; best of %d)\n",
          G, n[G - 1] - rs[G - 1], gr, c->secs, (long long)Tp, best[0], best[1], best[1] / best[0],
          (long long)(G * (Tp + gr)), (long long)(Tp + rows), grpo);
+  /* the two layouts compute the same (the first step of each, on the same weights) */
+  double rel = fabs(loss[1] - loss[0]) / fmax(fabs(loss[0]), 1e-30);
+  printf("grpo_update loss apart %.6g, prompt once %.6g: relative difference %.1e%s\n", loss[0], loss[1], rel,
+         rel > 1e-3 ? " (MISMATCH)" : "");
   for (int g = 0; g < G; g++) free(ids[g]);
   free(ids), free(n);
   return 0;

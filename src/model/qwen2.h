@@ -61,7 +61,7 @@ int qwen2_forward(qwen2 *m, int64_t B, int64_t T, const float *x, const int32_t 
 int qwen2_forward_infer(qwen2 *m, int64_t B, int64_t T, const float *x, const int32_t *pos, const attn_cfg *mask,
                         qwen2_acts *a, arena *ar, ts_err *e);
 /* The forward (infer = 0) or the inference forward (1) over a shared-prefix layout (decoder.h):
- * x (N, C), pos (N), N = P Tp + Bc Tc; acts as above with B = 1, T = N (qwen2_backward takes
+ * x (N, C), pos (N), N = pf->N (P Tp + the continuations' rows); acts as above with B = 1, T = N (qwen2_backward takes
  * them with any mask). */
 int qwen2_forward_prefix(qwen2 *m, int64_t N, const float *x, const int32_t *pos, const dec_prefix *pf, int infer,
                          qwen2_acts *a, arena *ar, ts_err *e);

@@ -61,6 +61,9 @@ int tsm_pfx_build(tsm *m, const tsm_batch *b, int64_t U, const float *aud, int64
     int32_t u = b->audio_of[i];
     o->pp[u] = p;
     plen[u] = rs - 1 + una[u];
+    if (plen[u] < 1)
+      return err_set(e, TS_EARG, "train step: sample %lld: nothing before its response to predict it from (the "
+                     "prompt is <|audio|> alone and its audio gives no frame)", (long long)i);
     clen[i] = b->n_ids[i] - rs;
     Tc = clen[i] > Tc ? clen[i] : Tc;
     R += b->resp_end[i] - rs;

@@ -204,6 +204,9 @@ static int train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena
       if (b->resp_start[i] <= pp[i] || b->resp_end[i] > b->n_ids[i] || b->resp_start[i] > b->resp_end[i])
         return err_set(e, TS_EARG, "train step: sample %lld: response span [%d, %d) is not after the audio",
                        (long long)i, b->resp_start[i], b->resp_end[i]);
+      if (b->resp_start[i] - 1 + na[i] < 1)
+        return err_set(e, TS_EARG, "train step: sample %lld: nothing before its response to predict it from (the "
+                       "prompt is <|audio|> alone and its audio gives no frame)", (long long)i);
       R += b->resp_end[i] - b->resp_start[i];
     }
     Nr = B * Tm;

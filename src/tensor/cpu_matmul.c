@@ -14,7 +14,8 @@ static mm_geom mm_geom_of(const tensor *t) {
   mm_geom g;
   g.rows = t->ne[t->ndim - 2];
   g.cols = t->ne[t->ndim - 1];
-  g.batch = tensor_numel(t) / (g.rows * g.cols);
+  g.batch = 1; /* the leading dims (not numel / (rows cols): a matrix may have no rows) */
+  for (int i = 0; i < t->ndim - 2; i++) g.batch *= t->ne[i];
   return g;
 }
 

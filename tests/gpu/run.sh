@@ -36,7 +36,8 @@
 #      CUDA: SFT tokens/s, TFLOP/s and MFU on 4 x 20 s inputs, and GRPO rollouts of 8 x 512,
 #      with f32 GEMMs and with bf16 tensor-core GEMMs (step 3a checks the latter's accuracy), and
 #      GRPO's update on 8 completions of 150 tokens of one input, laid out apart and with the
-#      prompt's rows once (row grpo_update: the time ratio);
+#      prompt's rows once (row grpo_update: the time ratio, and the two layouts' losses, which
+#      must agree);
 #      then, in one process (bench_device --sft-variants / --rollout-variants), bf16 SFT steps and
 #      rollouts with each switch whose checks passed against the defaults (row "switches");
 #   6. bench/bench_device_torch.py: the same shapes in PyTorch + HF (f32 eager; bf16 autocast +
@@ -440,8 +441,9 @@ if left; then
   drc=$?
   cat "$logs/bench_device.log"
   step bench_device "$([ $drc = 0 ] && echo ok || echo "FAIL($drc)")" "$(grep -m1 sft_tokens_per_s "$logs/bench_device.log")"
-  step grpo_update "$(grep -q '^grpo_update' "$logs/bench_device.log" && echo ok || echo FAIL)" \
-    "$(grep '^grpo_update' "$logs/bench_device.log" | sed 's/.*prompt once/prompt once/' | tr '\n' ';')"
+  # the layouts' losses on the same weights agree (MISMATCH: relative difference over 1e-3)
+  step grpo_update "$(grep -q '^grpo_update G' "$logs/bench_device.log" && ! grep -q MISMATCH "$logs/bench_device.log" \
+    && echo ok || echo FAIL)" "$(grep '^grpo_update' "$logs/bench_device.log" | sed 's/.*prompt once/prompt once/' | tr '\n' ';')"
   # the switches whose checks passed (steps 3d-3h), against the defaults, in bf16 and in ONE
   # process (one model build; appended to bench.log): SFT steps with flash / train_copy,
   # rollouts with dec2 / graphs / fuse, and without the sampling split (no_split)

@@ -91,6 +91,21 @@ static void test_matmul_shape_error(void **state) {
   assert_non_null(strstr(err.msg, "[2, 3]"));
 }
 
+/* a matrix with no rows (an adapter's output on audio shorter than its frame stacking) is a
+ * GEMM of nothing: it writes nothing and adds nothing; it divided by zero */
+static void test_matmul_no_rows(void **state) {
+  (void)state;
+  float a[1], w[6] = {1, 2, 3, 4, 5, 6}, bias[2] = {1, 1}, c[1], dw[6] = {0}, db[2] = {0}, dc[1];
+  tensor A = tensor_f32(a, 2, 0, 3, 0, 0), W = tensor_f32(w, 2, 2, 3, 0, 0), Bs = tensor_f32(bias, 1, 2, 0, 0, 0),
+         C = tensor_f32(c, 2, 0, 2, 0, 0), DC = tensor_f32(dc, 2, 0, 2, 0, 0), DW = tensor_f32(dw, 2, 2, 3, 0, 0),
+         DB = tensor_f32(db, 1, 2, 0, 0, 0), A3 = tensor_f32(a, 3, 2, 0, 3, 0), C3 = tensor_f32(c, 3, 2, 0, 2, 0);
+  assert_int_equal(op_matmul(be, &A, &W, &Bs, &C, 0, 1, 0.0f, &err), TS_OK);
+  assert_int_equal(op_matmul(be, &A3, &W, NULL, &C3, 0, 1, 0.0f, &err), TS_OK);
+  assert_int_equal(op_matmul_bwd(be, &A, &W, &DC, NULL, &DW, &DB, 0, 1, &err), TS_OK);
+  for (int i = 0; i < 6; i++) assert_true(dw[i] == 0.0f);
+  assert_true(db[0] == 0.0f && db[1] == 0.0f);
+}
+
 /* ---- norms ---- */
 static void run_norm(int rms, int64_t N, int64_t C, int affine, int has_bias, uint64_t seed) {
   int64_t n = N * C;
@@ -599,7 +614,7 @@ static void test_adamw(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_matmul),     cmocka_unit_test(test_matmul_shape_error),
+      cmocka_unit_test(test_matmul),     cmocka_unit_test(test_matmul_shape_error), cmocka_unit_test(test_matmul_no_rows),
       cmocka_unit_test(test_norms),      cmocka_unit_test(test_layernorm_ch), cmocka_unit_test(test_groupnorm),
       cmocka_unit_test(test_elementwise), cmocka_unit_test(test_softmax),
       cmocka_unit_test(test_attention),  cmocka_unit_test(test_rope),
