@@ -67,7 +67,7 @@ function S.sft(C, cfg, which)
     steps = steps, lr_start = cfg.lr_start, lr_peak = peak, lr_min = math.min(cfg.lr_min, peak),
     warmup = cfg.warmup, micro_batch = micro, global_batch = cfg.global_batch,
     max_text = cfg.max_text, clip = cfg.clip, wd = cfg.wd, seed = cfg.seed, freeze = freeze_list(cfg),
-    ckpt_every = cfg.ckpt_every, bf16 = cfg.bf16, threads = math.min(cfg.threads, 4),
+    ckpt_every = cfg.ckpt_every, bf16 = cfg.bf16, threads = math.min(cfg.threads, 4), bucket = cfg.bucket,
     silence = cfg.silence,
   }
   local r = t:run()

@@ -49,6 +49,7 @@ C.sft = {
   warmup = {3000, "linear warm-up steps", int = true, min = 0},
   global_batch = {112, "samples per optimizer step", int = true, min = 1},
   micro_batch = {4, "samples per forward (accumulation = global_batch / micro_batch)", int = true, min = 1},
+  bucket = {50, "length bucketing: pools of this many micro-batches sorted by mixture duration, cut into micro-batches and shuffled, so a forward pads little (an optimizer step still mixes lengths: it accumulates micro-batches from all over the epoch); 0 = off", int = true, min = 0},
   max_text = {512, "max prompt + response tokens", int = true, min = 8},
   clip = {1.0, "max global grad norm", min = 0},
   wd = {0.0, "AdamW weight decay", min = 0, max = 1},

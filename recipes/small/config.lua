@@ -74,6 +74,7 @@ set(C.sft, "warmup", 100)
 set(C.sft, "global_batch", 8)
 set(C.sft, "micro_batch", 8)
 set(C.sft, "ckpt_every", 500)
+set(C.sft, "bucket", 0, "length bucketing (see the paper recipe); 0 here: with micro_batch = global_batch each step would see one narrow length range")
 set(C.grpo, "cot_reward", 0.5,
     "weight of the share of right CoT steps in the reward (0 = the paper's eq. 3; with 0 the small model learns to drop its reasoning, MODEL_CARD.md)")
 C.cot.cot_steps = {6000, "CoT SFT steps (from the BASE model)", int = true, min = 1}
