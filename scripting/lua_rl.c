@@ -58,6 +58,8 @@ static void push_grpo_info(lua_State *L, const void *p) {
   SETN("grad_norm", i->grad_norm);
   SETN("secs", i->secs);
   SETN("tokens_per_s", i->tokens_per_s);
+  SETN("llm_rows", (double)i->llm_rows);
+  SETN("llm_rows_apart", (double)i->llm_rows_apart);
 }
 
 typedef struct grpo_lua {

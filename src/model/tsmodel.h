@@ -102,6 +102,9 @@ typedef struct tsm_loss {
   int64_t correct;        /* of which the argmax was right */
   double ctc_sum;         /* sum over audio inputs of CTC NLL / label length */
   int64_t ctc_n;          /* audio inputs with a feasible CTC alignment */
+  int64_t rows;           /* the LLM's input rows, padding included */
+  int64_t rows_apart;     /* what they are with every sequence laid out apart (share_prefix saves the
+                             difference) */
 } tsm_loss;
 
 /* Audio side of a batch: encoder + adapter. aud (B, *Ta, C_llm) from the arena; na[b] valid

@@ -186,6 +186,8 @@ static int train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena
    * input's prompt once and every sequence's continuation after them (tsmodel_prefix.c) */
   int do_bwd = gs != 0.0f && m->ps.g;
   int shared = b->share_prefix && tsm_pfx_usable(b, U);
+  for (int64_t i = 0; i < B; i++) out->rows_apart = b->n_ids[i] - 1 + na[i] > out->rows_apart ? b->n_ids[i] - 1 + na[i] : out->rows_apart;
+  out->rows_apart *= B;
   tsm_pfx px;
   float *x;
   int32_t *tid = NULL, *pos, *row, *tg;
@@ -232,6 +234,7 @@ static int train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena
         r++;
       }
   }
+  out->rows = Nr;
   /* 4. loss */
   float *hr = tsm_dev_alloc(ar, sizeof(float) * (size_t)(R * C + 1), e);
   float *lg = tsm_dev_alloc(ar, sizeof(float) * (size_t)(R * V + 1), e);

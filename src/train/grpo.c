@@ -146,6 +146,7 @@ typedef struct grpo_coef_ctx {
   int64_t first, count;    /* completions of this micro-batch */
   grpo_stats acc;          /* accumulated over micro-batches */
   double kl_tok, clip_tok; /* token-weighted sums */
+  int64_t rows, rows_apart; /* the LLM's input rows over the micro-batches, and laid out apart */
 } grpo_coef_ctx;
 
 /* weights of the NLL rows of one micro-batch = -dLoss/dlogp (rows: completions in order) */
@@ -222,6 +223,7 @@ static int grpo_micro(tsm *m, const grpo_batch *b, grpo_item **items, int G, int
   tsm_loss lo;
   arena_reset(ar);
   int rc = tsm_train_step(m, &tb, gs, &lo, ar, e);
+  if (!rc && cc) cc->rows += lo.rows, cc->rows_apart += lo.rows_apart;
   free(wav), free(len), free(of);
   return rc;
 }
@@ -490,6 +492,7 @@ int grpo_run(tsm *m, tsm *ref, const grpo_run_cfg *c_in, ts_err *e) {
       pset_zero_grad(&m->ps);
       memset(&cc.acc, 0, sizeof cc.acc);
       cc.kl_tok = cc.clip_tok = 0;
+      cc.rows = cc.rows_apart = 0;
       for (int64_t f = 0; f < b.n && !rc; f += c->micro_batch) {
         int64_t cnt = b.n - f < c->micro_batch ? b.n - f : c->micro_batch;
         rc = grpo_micro(m, &b, (grpo_item **)lb.items, c->G, f, cnt, c->temperature, &cc, NULL, 1.0f, &ar, e);
@@ -517,6 +520,8 @@ int grpo_run(tsm *m, tsm *ref, const grpo_run_cfg *c_in, ts_err *e) {
     info.clip_frac = cc.acc.tokens ? cc.clip_tok / (double)cc.acc.tokens : 0.0;
     info.lr = c->lr;
     info.grad_norm = gn;
+    info.llm_rows = cc.rows;
+    info.llm_rows_apart = cc.rows_apart;
     info.secs = grpo_now() - t0;
     if (c->log_every > 0 && (step % c->log_every == 0 || step == c->steps)) {
       cJSON *o = cJSON_CreateObject();
@@ -536,6 +541,8 @@ int grpo_run(tsm *m, tsm *ref, const grpo_run_cfg *c_in, ts_err *e) {
       cJSON_AddNumberToObject(o, "completion_len", info.completion_len);
       cJSON_AddNumberToObject(o, "grad_norm", gn);
       cJSON_AddNumberToObject(o, "tokens_per_s", info.tokens_per_s);
+      cJSON_AddNumberToObject(o, "llm_rows", (double)info.llm_rows);
+      cJSON_AddNumberToObject(o, "llm_rows_apart", (double)info.llm_rows_apart);
       rc = run_log(&rd, o, e);
       cJSON_Delete(o);
       if (rc) break;

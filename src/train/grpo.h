@@ -23,6 +23,9 @@ typedef struct grpo_step_info {
   double completion_len;           /* mean generated tokens */
   double lr, grad_norm;
   double secs, tokens_per_s;       /* generated tokens per second */
+  int64_t llm_rows;                /* the LLM's input rows in one update pass (padding included) */
+  int64_t llm_rows_apart;          /* the same with every completion laid out with its prompt (the
+                                    * shared layout saves the difference) */
 } grpo_step_info;
 
 typedef struct grpo_run_cfg {

@@ -155,6 +155,10 @@ static int check_updates(void *user, const grpo_step_info *info) {
   (void)user;
   if (info->zero_std_share >= 1.0) return 0; /* no signal in this batch */
   g_updates_seen++;
+  /* the update ran each prompt's rows once: fewer rows than its 4 completions laid out apart */
+  if (!(info->llm_rows > 0 && info->llm_rows < info->llm_rows_apart))
+    fail_msg("step %lld: LLM rows %lld, apart %lld", (long long)info->step, (long long)info->llm_rows,
+             (long long)info->llm_rows_apart);
   if (info->update_loss[1] < info->update_loss[0] && info->update_loss[2] < info->update_loss[1]) g_updates_ok++;
   return 0;
 }
