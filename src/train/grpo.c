@@ -412,7 +412,10 @@ int grpo_run(tsm *m, tsm *ref, const grpo_run_cfg *c_in, ts_err *e) {
   m->silence = rc_cfg.sample.silence;
   if (!m->ps.g || !m->ps.m) return err_set(e, TS_EARG, "grpo: the policy was loaded without gradients/optimizer state");
   if (c->G < 2 || c->prompts < 1 || c->mu < 1 || c->micro_batch < 1 || c->micro_batch > 256 || c->steps < 1)
-    return err_set(e, TS_EARG, "grpo: bad settings (G >= 2, prompts >= 1, mu >= 1, micro_batch 1..256, steps >= 1)");
+    return err_set(e, TS_EARG,
+                   "grpo: G %d, prompts %d, mu %d, micro_batch %d, steps %lld: G must be >= 2 (a group's advantages "
+                   "compare its completions), prompts, mu and steps >= 1, micro_batch 1..256",
+                   c->G, c->prompts, c->mu, c->micro_batch, (long long)c->steps);
   if (c->max_new < 1) return err_set(e, TS_EARG, "grpo: max_new %d: a completion needs at least 1 new token", c->max_new);
   if (!(c->temperature > 0.0f) || !isfinite(c->temperature))
     return err_set(e, TS_EARG, "grpo: temperature %g: GRPO samples its G completions, it needs a finite temperature > 0",

@@ -189,7 +189,9 @@ int sft_run(tsm *m, const sft_cfg *c_in, ts_err *e) {
   if (cc.sample.silence < 0) cc.sample.silence = m->silence;
   m->silence = cc.sample.silence;
   if (!m->ps.g || !m->ps.m) return err_set(e, TS_EARG, "sft: the model was loaded without gradients/optimizer state");
-  if (c->micro_batch < 1 || c->accum < 1 || c->steps < 1) return err_set(e, TS_EARG, "sft: bad batch or step settings");
+  if (c->micro_batch < 1 || c->accum < 1 || c->steps < 1)
+    return err_set(e, TS_EARG, "sft: micro_batch %d, accumulation %d, steps %lld: each must be at least 1", c->micro_batch,
+                   c->accum, (long long)c->steps);
   int frc = trainer_freeze(&m->ps, c->freeze, 8, "sft", e);
   if (frc) return frc;
   manifest man;

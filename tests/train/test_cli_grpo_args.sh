@@ -29,8 +29,8 @@ done <<'CASES'
 --temperature -1|temperature -1|1
 --lr nan|--lr expects a finite number|2
 --temperature inf|--temperature expects a finite number|2
---G 1|G >= 2|1
---prompts 0|prompts >= 1|1
+--G 1|grpo: G 1,.*G must be >= 2|1
+--prompts 0|prompts 0,.*prompts, mu and steps >= 1|1
 --max-new 4294967297|--max-new 4294967297 is out of range|2
 --prompts 2147483648|--prompts 2147483648 is out of range|2
 CASES
