@@ -167,7 +167,7 @@ static int bench_rollout(bench_ctx *c, const char *mode) {
 }
 
 /* GRPO's update: G completions of R2 down to R2 / 2 tokens of one input in one micro-batch, laid out apart
- * (every sequence with its prompt) and with the prompt's rows once (share_prefix), steps
+ * (every sequence with its prompt) and with the prompt's rows once (pack), steps
  * alternating between the two; the best of `grpo` steps each after a warm-up of each */
 static int bench_grpo(bench_ctx *c, int grpo, int gr) {
   ts_err e = {0};
@@ -196,7 +196,7 @@ static int bench_grpo(bench_ctx *c, int grpo, int gr) {
   double best[2] = {1e30, 1e30}, loss[2] = {0, 0};
   for (int s = 0; s <= grpo; s++)
     for (int sh = 0; sh < 2; sh++) {
-      b.share_prefix = sh;
+      b.pack = sh;
       arena_reset(c->ar);
       pset_zero_grad(&m->ps);
       tsm_loss lo;

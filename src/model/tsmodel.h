@@ -80,11 +80,13 @@ typedef struct tsm_batch {
   const int32_t *const *ids; /* B token sequences: prompt (with one <|audio|>) + response */
   const int32_t *n_ids;   /* (B) */
   const int32_t *resp_start, *resp_end; /* (B) loss span [start, end) in ids */
+  int pack;               /* the LLM's rows packed without padding: each audio input's prompt once
+                             (the sequences sharing an input share its prompt: ids before the same
+                             resp_start, as GRPO's completions do), then every sequence's
+                             continuation, attending to its prompt (tsmodel_int.h). The same
+                             results; a batch whose prompts differ within an input is laid out
+                             apart, padded, as without it (and as with TSASR_PACK=0) */
   /* GRPO and scoring (all optional; zero = plain SFT): */
-  int share_prefix;       /* the sequences of one audio input share its prompt (ids before the same
-                             resp_start; GRPO's completions): the prompt's rows go through the LLM
-                             once, each continuation attending to them (tsmodel_int.h). The same
-                             results; a batch whose prompts differ is laid out apart as usual */
   float temperature;      /* logits are divided by it before the softmax (0 = 1) */
   float *logp_out;        /* (R) log-prob of each response token, in batch order */
   /* encoder CTC auxiliary loss (models with a CTC head): ctc_scale x d(CTC NLL / label
@@ -103,8 +105,8 @@ typedef struct tsm_loss {
   double ctc_sum;         /* sum over audio inputs of CTC NLL / label length */
   int64_t ctc_n;          /* audio inputs with a feasible CTC alignment */
   int64_t rows;           /* the LLM's input rows, padding included */
-  int64_t rows_apart;     /* what they are with every sequence laid out apart (share_prefix saves the
-                             difference) */
+  int64_t rows_apart;     /* what they are with every sequence laid out apart and padded (pack
+                             saves the difference) */
 } tsm_loss;
 
 /* Audio side of a batch: encoder + adapter. aud (B, *Ta, C_llm) from the arena; na[b] valid

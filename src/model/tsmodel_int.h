@@ -13,10 +13,10 @@ void *tsm_host_alloc(arena *ar, size_t bytes, ts_err *e);
 /* copies n rows of C floats between backend buffers */
 int tsm_copy_rows(backend *be, const float *src, float *dst, int64_t n, int64_t C, ts_err *e);
 
-/* A batch laid out with each audio input's prompt once (the prefix: its text and audio frames)
- * and every sequence's continuation (the tokens from resp_start on) after them. */
+/* A batch laid out packed, without padding: each audio input's prompt once (the prefix: its
+ * text and audio frames), then every sequence's continuation (the tokens from resp_start on). */
 typedef struct tsm_pfx {
-  dec_prefix pf;          /* P = U prefixes, Bc = B continuations (packed rows) */
+  dec_prefix pf;          /* P = U prefixes, Bc = B continuations */
   float *x;               /* (N, C) the LLM's input rows, backend memory */
   int64_t N;
   int32_t *pos;           /* (N) positions */
@@ -27,9 +27,9 @@ typedef struct tsm_pfx {
   int64_t R;
 } tsm_pfx;
 
-/* Whether batch b can take the layout: sequences with an audio input in common (audio_of)
- * have the same ids before the same resp_start, every input is used, and some sequence
- * continues past its prompt. */
+/* Whether batch b can take the layout: sequences with an audio input in common (audio_of; none
+ * without it) have the same ids before the same resp_start, every input is used, and some
+ * sequence continues past its prompt. */
 int tsm_pfx_usable(const tsm_batch *b, int64_t U);
 /* Builds the layout from the adapter's output aud (U, Ta, C) with una (U) frames. */
 int tsm_pfx_build(tsm *m, const tsm_batch *b, int64_t U, const float *aud, int64_t Ta, const int32_t *una, tsm_pfx *o,

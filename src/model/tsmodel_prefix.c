@@ -14,21 +14,24 @@
     if (rc_) return rc_; \
   } while (0)
 
+/* the audio input of sequence i (without audio_of: i) */
+static int32_t pfx_of(const tsm_batch *b, int64_t i) { return b->audio_of ? b->audio_of[i] : (int32_t)i; }
+
 /* the first sequence of audio input u, or -1 */
 static int64_t pfx_first(const tsm_batch *b, int64_t u) {
   for (int64_t i = 0; i < b->B; i++)
-    if (b->audio_of[i] == u) return i;
+    if (pfx_of(b, i) == u) return i;
   return -1;
 }
 
 int tsm_pfx_usable(const tsm_batch *b, int64_t U) {
-  if (!b->audio_of || U < 1 || b->B <= U) return 0;
+  if (U < 1 || b->B < U) return 0;
   int cont = 0;
   for (int64_t u = 0; u < U; u++)
     if (pfx_first(b, u) < 0) return 0;
   for (int64_t i = 0; i < b->B; i++) {
-    if (b->audio_of[i] < 0 || b->audio_of[i] >= U) return 0;
-    int64_t j = pfx_first(b, b->audio_of[i]);
+    if (pfx_of(b, i) < 0 || pfx_of(b, i) >= U) return 0;
+    int64_t j = pfx_first(b, pfx_of(b, i));
     int32_t rs = b->resp_start[i];
     if (rs < 1 || rs > b->n_ids[i] || b->resp_start[j] != rs || memcmp(b->ids[i], b->ids[j], sizeof(int32_t) * (size_t)rs))
       return 0;
@@ -42,10 +45,12 @@ int tsm_pfx_build(tsm *m, const tsm_batch *b, int64_t U, const float *aud, int64
   backend *be = m->be;
   int64_t B = b->B, C = m->lcfg.C, V = m->lcfg.V, Tp = 0, Tc = 0, Ntext = 0, R = 0;
   memset(o, 0, sizeof *o);
-  int32_t *plen = tsm_host_alloc(ar, sizeof(int32_t) * (size_t)(2 * U + B), e), *clen;
+  int32_t *plen = tsm_host_alloc(ar, sizeof(int32_t) * (size_t)(2 * U + 2 * B), e), *clen, *of;
   if (!plen) return TS_ENOMEM;
   o->pp = plen + U;
   clen = plen + 2 * U;
+  of = clen + B;
+  for (int64_t i = 0; i < B; i++) of[i] = pfx_of(b, i);
   /* each prompt: exactly one <|audio|>, before the response; no <|audio|> after it */
   for (int64_t i = 0; i < B; i++) {
     int32_t rs = b->resp_start[i], p = -1;
@@ -58,7 +63,7 @@ int tsm_pfx_build(tsm *m, const tsm_batch *b, int64_t U, const float *aud, int64
     if (rs <= p || b->resp_end[i] > b->n_ids[i] || rs > b->resp_end[i])
       return err_set(e, TS_EARG, "train step: sample %lld: response span [%d, %d) is not after the audio", (long long)i,
                      rs, b->resp_end[i]);
-    int32_t u = b->audio_of[i];
+    int32_t u = of[i];
     o->pp[u] = p;
     plen[u] = rs - 1 + una[u];
     if (plen[u] < 1)
@@ -75,10 +80,10 @@ int tsm_pfx_build(tsm *m, const tsm_batch *b, int64_t U, const float *aud, int64
   for (int64_t i = 0; i < B; i++) Ntext += clen[i];
   memset(&o->pf, 0, sizeof o->pf);
   o->pf.P = U, o->pf.Tp = Tp, o->pf.Bc = B, o->pf.Tc = Tc;
-  o->pf.plen = plen, o->pf.of = b->audio_of, o->pf.clen = clen;
+  o->pf.plen = plen, o->pf.of = of, o->pf.clen = clen;
   TRY(dec_prefix_init(&o->pf, ar, e));
   int64_t N = o->pf.N;
-  const int32_t *crow = o->pf.crow; /* each continuation's first row (packed, no padding) */
+  const int32_t *prow = o->pf.prow, *crow = o->pf.crow; /* each prompt's, continuation's first row */
   o->N = N;
   o->Ntext = Ntext;
   o->R = R;
@@ -103,7 +108,7 @@ int tsm_pfx_build(tsm *m, const tsm_batch *b, int64_t U, const float *aud, int64
   TRY(op_fill(be, &X, 0.0f, e));
   k = 0;
   for (int64_t u = 0; u < U; u++) {
-    float *xu = o->x + u * Tp * C;
+    float *xu = o->x + (int64_t)prow[u] * C;
     int32_t p = o->pp[u], n = b->resp_start[pfx_first(b, u)] - 1;
     TRY(tsm_copy_rows(be, temb + k * C, xu, p, C, e));
     TRY(tsm_copy_rows(be, aud + u * Ta * C, xu + (int64_t)p * C, una[u], C, e));
@@ -115,16 +120,16 @@ int tsm_pfx_build(tsm *m, const tsm_batch *b, int64_t U, const float *aud, int64
     k += clen[i];
   }
   for (int64_t u = 0; u < U; u++)
-    for (int64_t t = 0; t < Tp; t++) o->pos[u * Tp + t] = (int32_t)t;
+    for (int64_t t = 0; t < plen[u]; t++) o->pos[prow[u] + t] = (int32_t)t;
   for (int64_t i = 0; i < B; i++)
-    for (int64_t t = 0; t < clen[i]; t++) o->pos[crow[i] + t] = (int32_t)(plen[b->audio_of[i]] + t);
+    for (int64_t t = 0; t < clen[i]; t++) o->pos[crow[i] + t] = (int32_t)(plen[of[i]] + t);
   /* token j of the response is predicted by the row of token j - 1: the prompt's last row for
    * the first, the continuation's rows after it */
   int64_t r = 0;
   for (int64_t i = 0; i < B; i++) {
-    int32_t u = b->audio_of[i], rs = b->resp_start[i];
+    int32_t u = of[i], rs = b->resp_start[i];
     for (int32_t j = rs; j < b->resp_end[i]; j++, r++) {
-      o->row[r] = (int32_t)(j == rs ? u * Tp + plen[u] - 1 : crow[i] + (j - 1 - rs));
+      o->row[r] = (int32_t)(j == rs ? prow[u] + plen[u] - 1 : crow[i] + (j - 1 - rs));
       o->tg[r] = b->ids[i][j];
       if (o->tg[r] < 0 || o->tg[r] >= V)
         return err_set(e, TS_EARG, "train step: token id %d outside the vocabulary", o->tg[r]);
@@ -136,12 +141,12 @@ int tsm_pfx_build(tsm *m, const tsm_batch *b, int64_t U, const float *aud, int64
 int tsm_pfx_input_grads(tsm *m, const tsm_pfx *o, int64_t U, int64_t Ta, const int32_t *una, const float *dx,
                         float *daud, arena *ar, ts_err *e) {
   backend *be = m->be;
-  int64_t C = m->lcfg.C, Tp = o->pf.Tp;
+  int64_t C = m->lcfg.C;
   float *temb = tsm_dev_alloc(ar, sizeof(float) * (size_t)(o->Ntext * C + 1), e);
   if (!temb) return TS_ENOMEM;
   int64_t k = 0;
   for (int64_t u = 0; u < U; u++) {
-    const float *du = dx + u * Tp * C;
+    const float *du = dx + (int64_t)o->pf.prow[u] * C;
     int32_t p = o->pp[u], n = o->pf.plen[u] - una[u]; /* the prompt's text ids */
     TRY(tsm_copy_rows(be, du, temb + k * C, p, C, e));
     TRY(tsm_copy_rows(be, du + (int64_t)(p + una[u]) * C, temb + (k + p) * C, n - p, C, e));
@@ -155,7 +160,7 @@ int tsm_pfx_input_grads(tsm *m, const tsm_pfx *o, int64_t U, int64_t Ta, const i
   if (daud)
     for (int64_t u = 0; u < U; u++) {
       if (!una[u]) continue;
-      tensor s1 = tensor_dev(be->device, (float *)dx + (u * Tp + o->pp[u]) * C, 1, (int64_t)una[u] * C, 0, 0, 0),
+      tensor s1 = tensor_dev(be->device, (float *)dx + ((int64_t)o->pf.prow[u] + o->pp[u]) * C, 1, (int64_t)una[u] * C, 0, 0, 0),
              d1 = tensor_dev(be->device, daud + u * Ta * C, 1, (int64_t)una[u] * C, 0, 0, 0);
       TRY(op_axpby(be, &s1, 1.0f, &d1, 1.0f, e));
     }

@@ -182,10 +182,11 @@ static int train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena
     TRY(be_upload(be, ctc_dz, dzh, sizeof(float) * nz, "CTC gradients", e));
   }
   for (int64_t i = 0; i < B; i++) na[i] = una[b->audio_of ? b->audio_of[i] : i];
-  /* 2. the LLM's input rows: each sequence spliced apart, or (share_prefix, GRPO) each audio
-   * input's prompt once and every sequence's continuation after them (tsmodel_prefix.c) */
+  /* 2. the LLM's input rows: each sequence spliced apart and padded, or (pack) packed: each
+   * audio input's prompt once and every sequence's continuation after them (tsmodel_prefix.c) */
   int do_bwd = gs != 0.0f && m->ps.g;
-  int shared = b->share_prefix && tsm_pfx_usable(b, U);
+  const char *pk = getenv("TSASR_PACK"); /* "0": laid out apart, for an A/B of the layouts */
+  int shared = b->pack && !(pk && !strcmp(pk, "0")) && tsm_pfx_usable(b, U);
   for (int64_t i = 0; i < B; i++) out->rows_apart = b->n_ids[i] - 1 + na[i] > out->rows_apart ? b->n_ids[i] - 1 + na[i] : out->rows_apart;
   out->rows_apart *= B;
   tsm_pfx px;

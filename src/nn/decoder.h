@@ -31,30 +31,33 @@ typedef struct dec_params {
   tensor wd;             /* (C, F) down_proj */
 } dec_params;
 
-/* A batch of shared prefixes and their continuations laid out as one block of rows (GRPO: a
- * prompt and its G completions): rows [0, P Tp) hold P prefixes of Tp rows (right-padded),
- * then the Bc continuations' rows follow packed, clen[c] each, without padding (Tc is the
- * longest). Continuation c attends to the first plen[of[c]] rows of its prefix, then causally
+/* A batch of prefixes and their continuations laid out as one block of rows, packed without
+ * padding (GRPO: a prompt and its G completions; SFT: each sample's prompt and its response):
+ * the P prefixes' rows first, plen[p] each, then the Bc continuations' rows, clen[c] each (Tp
+ * and Tc are the longest). Continuation c attends to the rows of prefix of[c], then causally
  * to its own rows: what the Bc sequences prefix ‖ continuation give when computed apart, with
- * each prefix's rows computed once and no row spent on a continuation's padding. The row-wise
- * work (projections, norms, MLP) runs on all rows together; positions (RoPE) are the caller's:
- * a continuation's row t sits at plen[of[c]] + t. */
+ * each prefix's rows computed once however many continuations share it, and no row spent on
+ * padding. The row-wise work (projections, norms, MLP) runs on all rows together; attention
+ * gathers each part's queries, keys and values into padded blocks. Positions (RoPE) are the
+ * caller's: a continuation's row t sits at plen[of[c]] + t. */
 typedef struct dec_prefix {
   int64_t P, Tp, Bc, Tc;
-  const int32_t *plen;  /* (P) valid rows of each prefix, 1..Tp */
+  const int32_t *plen;  /* (P) rows of each prefix, 1..Tp */
   const int32_t *of;    /* (Bc) the prefix of each continuation */
   const int32_t *clen;  /* (Bc) rows of each continuation, 0..Tc */
   /* from dec_prefix_init (host memory from its arena): */
-  int64_t N;            /* rows in all: P Tp + the sum of clen */
-  int32_t *crow;        /* (Bc) the first row of each continuation */
+  int64_t N, Np;        /* rows in all; the prefixes' rows (the continuations' start there) */
+  int32_t *prow, *crow; /* (P), (Bc) the first row of each prefix, each continuation */
+  int32_t *pq;          /* (P Tp) the row of each prefix's t-th query and key (padding: its first row) */
+  int32_t *pplace;      /* (Np) for each prefix row, its place p Tp + t in that padded block */
   int32_t *kidx;        /* (Bc (Tp + Tc)) the row each continuation's j-th key comes from */
-  int32_t *qidx;        /* (Bc Tc) the row of each continuation's t-th query (padding: its first row or 0) */
-  int32_t *pidx;        /* (N - P Tp) for each continuation row, its place c Tc + t among the padded queries */
+  int32_t *qidx;        /* (Bc Tc) the row of each continuation's t-th query (padding: its first row, or 0) */
+  int32_t *pidx;        /* (N - Np) for each continuation row, its place c Tc + t among the padded queries */
   int32_t *klen;        /* (Bc) keys continuation c sees: plen[of[c]] + clen[c] */
   int32_t *q0;          /* (Bc) where its first row sits among them: plen[of[c]] */
 } dec_prefix;
 
-/* Checks the layout and derives N, crow, kidx, qidx, pidx, klen and q0. */
+/* Checks the layout and derives the row maps. */
 int dec_prefix_init(dec_prefix *pf, arena *ar, ts_err *e);
 
 /* Saved activations of one forward, for backward. N = B*T rows. */

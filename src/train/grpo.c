@@ -211,7 +211,7 @@ static int grpo_micro(tsm *m, const grpo_batch *b, grpo_item **items, int G, int
   tb.n_ids = b->n_ids + first;
   tb.resp_start = b->rs + first;
   tb.resp_end = b->re + first;
-  tb.share_prefix = 1; /* a prompt's rows once for its completions in this micro-batch */
+  tb.pack = 1; /* a prompt's rows once for its completions in this micro-batch */
   tb.temperature = tau;
   tb.logp_out = logp_out;
   if (cc) {

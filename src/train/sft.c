@@ -144,6 +144,7 @@ static int sft_micro(tsm *m, sft_item **items, int n, float gs, float ctc_scale,
     b.resp_end = nid + 2 * n;
     b.ctc_scale = ctc_scale;
     b.ctc_text = texts;
+    b.pack = 1; /* no padding rows in the LLM (the encoder still pads the audio) */
     arena_reset(ar);
     rc = tsm_train_step(m, &b, gs, out, ar, e);
   }

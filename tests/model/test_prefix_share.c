@@ -1,10 +1,12 @@
-/* test_prefix_share.c — the shared-prefix layout of a training step (tsmodel_prefix.c) against
- * the same sequences laid out apart: loss, per-token log-probs at a temperature, argmax hits and
+/* test_prefix_share.c — the packed layout of a training step (tsmodel_prefix.c: prompts shared
+ * by their sequences once, no padding rows) against the same sequences laid out apart and
+ * padded: loss, per-token log-probs at a temperature, argmax hits and
  * every parameter gradient (encoder, adapter, embeddings, layers), and scoring without
  * backward, on the CPU and on the simulated device, in batches that vary what the layout
  * indexes: prompts of other lengths per input (other text before <|audio|>, other audio
  * lengths), inputs in mixed order, completions of 0 to 9 tokens, loss spans that stop before a
- * sequence's end, an input with a single completion, and only one-row completions. A batch
+ * sequence's end, an input with a single completion, only one-row completions, and one
+ * sequence per input (SFT's batches: packing without sharing). A batch
  * whose prompts differ within an input is not taken for the layout. */
 #include <math.h>
 #include <setjmp.h>
@@ -30,12 +32,14 @@ typedef struct scen {
   int of[MAXB], clen[MAXB], drop[MAXB]; /* drop: the loss span ends that many tokens early */
   int extra[MAXU];                       /* text tokens put before <|audio|> in input u's prompt */
   int cut[MAXU];                         /* samples cut from the end of input u's audio */
+  int no_of;                             /* no audio_of: one input per sequence (SFT's batches) */
 } scen;
 
 static const scen g_scen[] = {
-    {"two inputs", 2, 5, {0, 0, 0, 1, 1}, {3, 9, 6, 5, 8}, {0}, {0, 2}, {0, 0}},
-    {"mixed order", 3, 6, {1, 0, 2, 1, 0, 1}, {4, 0, 7, 2, 5, 3}, {0, 0, 2, 0, 1, 0}, {1, 0, 3}, {0, 0, 4000}},
-    {"one-row completions", 2, 4, {0, 0, 1, 1}, {1, 0, 1, 1}, {0}, {2, 0}, {3000, 0}},
+    {"two inputs", 2, 5, {0, 0, 0, 1, 1}, {3, 9, 6, 5, 8}, {0}, {0, 2}, {0, 0}, 0},
+    {"mixed order", 3, 6, {1, 0, 2, 1, 0, 1}, {4, 0, 7, 2, 5, 3}, {0, 0, 2, 0, 1, 0}, {1, 0, 3}, {0, 0, 4000}, 0},
+    {"one-row completions", 2, 4, {0, 0, 1, 1}, {1, 0, 1, 1}, {0}, {2, 0}, {3000, 0}, 0},
+    {"one sequence per input", 3, 3, {0, 1, 2}, {6, 9, 2}, {0, 1, 0}, {0, 3, 1}, {0, 2000, 3000}, 1},
 };
 
 typedef struct pb {
@@ -98,14 +102,14 @@ static tsm_batch pb_batch(pb *q, const scen *s, int share, float *logp) {
   b.L = q->L;
   b.wav_len = q->len;
   b.U = s->U;
-  b.audio_of = q->of;
+  b.audio_of = s->no_of ? NULL : q->of;
   b.ids = (const int32_t *const *)q->ids;
   b.n_ids = q->n;
   b.resp_start = q->rs;
   b.resp_end = q->re;
   b.temperature = 0.7f;
   b.logp_out = logp;
-  b.share_prefix = share;
+  b.pack = share;
   return b;
 }
 
@@ -166,11 +170,12 @@ static void run(backend *be, const scen *s) {
     }
     free(g1);
   }
-  /* a sequence of the last input with another prompt: not this layout */
+  /* a sequence of the last input with another prompt: not this layout (one sequence per input
+   * shares with none, so it stays packed) */
   int last = s->B - 1;
   q.ids[last][1] ^= 1;
   shared = pb_batch(&q, s, 1, lp2);
-  assert_int_equal(tsm_pfx_usable(&shared, s->U), 0);
+  assert_int_equal(tsm_pfx_usable(&shared, s->U), s->no_of);
   arena_free(&ar);
   pb_free(&q, s->B);
   fx_free(&fx);
