@@ -10,6 +10,9 @@
  * with e set when it is full */
 void *tsm_dev_alloc(arena *ar, size_t bytes, ts_err *e);
 void *tsm_host_alloc(arena *ar, size_t bytes, ts_err *e);
+/* *p = the index of the one <|audio|> in ids (n) of sample i; an error naming i when there is
+ * none or more than one */
+int tsm_audio_index(const tsm *m, const int32_t *ids, int32_t n, int64_t i, int32_t *p, ts_err *e);
 /* copies n rows of C floats between backend buffers */
 int tsm_copy_rows(backend *be, const float *src, float *dst, int64_t n, int64_t C, ts_err *e);
 
@@ -31,9 +34,11 @@ typedef struct tsm_pfx {
  * without it) have the same ids before the same resp_start, every input is used, and some
  * sequence continues past its prompt. */
 int tsm_pfx_usable(const tsm_batch *b, int64_t U);
-/* Builds the layout from the adapter's output aud (U, Ta, C) with una (U) frames. */
-int tsm_pfx_build(tsm *m, const tsm_batch *b, int64_t U, const float *aud, int64_t Ta, const int32_t *una, tsm_pfx *o,
-                  arena *ar, ts_err *e);
+/* Builds the layout from the adapter's output aud (U, Ta, C) with una (U) frames; pp (B) is
+ * each sequence's <|audio|> index, its response span checked by the caller (train_step: after
+ * the audio, with a row before it). */
+int tsm_pfx_build(tsm *m, const tsm_batch *b, int64_t U, const int32_t *pp, const float *aud, int64_t Ta,
+                  const int32_t *una, tsm_pfx *o, arena *ar, ts_err *e);
 /* From the gradient dx (N, C) of the input rows: the text rows' into the embedding table,
  * and (daud not NULL) the audio rows' added into daud (U, Ta, C). */
 int tsm_pfx_input_grads(tsm *m, const tsm_pfx *o, int64_t U, int64_t Ta, const int32_t *una, const float *dx,

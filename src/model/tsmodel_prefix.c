@@ -40,7 +40,7 @@ int tsm_pfx_usable(const tsm_batch *b, int64_t U) {
   return cont;
 }
 
-int tsm_pfx_build(tsm *m, const tsm_batch *b, int64_t U, const float *aud, int64_t Ta, const int32_t *una, tsm_pfx *o,
+int tsm_pfx_build(tsm *m, const tsm_batch *b, int64_t U, const int32_t *pp, const float *aud, int64_t Ta, const int32_t *una, tsm_pfx *o,
                   arena *ar, ts_err *e) {
   backend *be = m->be;
   int64_t B = b->B, C = m->lcfg.C, V = m->lcfg.V, Tp = 0, Tc = 0, Ntext = 0, R = 0;
@@ -50,25 +50,10 @@ int tsm_pfx_build(tsm *m, const tsm_batch *b, int64_t U, const float *aud, int64
   o->pp = plen + U;
   clen = plen + 2 * U;
   of = clen + B;
-  for (int64_t i = 0; i < B; i++) of[i] = pfx_of(b, i);
-  /* each prompt: exactly one <|audio|>, before the response; no <|audio|> after it */
   for (int64_t i = 0; i < B; i++) {
-    int32_t rs = b->resp_start[i], p = -1;
-    for (int32_t j = 0; j < b->n_ids[i]; j++)
-      if (b->ids[i][j] == m->audio_id) {
-        if (p >= 0) return err_set(e, TS_EARG, "sample %lld has more than one <|audio|>", (long long)i);
-        p = j;
-      }
-    if (p < 0) return err_set(e, TS_EARG, "sample %lld has no <|audio|> placeholder", (long long)i);
-    if (rs <= p || b->resp_end[i] > b->n_ids[i] || rs > b->resp_end[i])
-      return err_set(e, TS_EARG, "train step: sample %lld: response span [%d, %d) is not after the audio", (long long)i,
-                     rs, b->resp_end[i]);
-    int32_t u = of[i];
-    o->pp[u] = p;
+    int32_t rs = b->resp_start[i], u = of[i] = pfx_of(b, i);
+    o->pp[u] = pp[i];
     plen[u] = rs - 1 + una[u];
-    if (plen[u] < 1)
-      return err_set(e, TS_EARG, "train step: sample %lld: nothing before its response to predict it from (the "
-                     "prompt is <|audio|> alone and its audio gives no frame)", (long long)i);
     clen[i] = b->n_ids[i] - rs;
     Tc = clen[i] > Tc ? clen[i] : Tc;
     R += b->resp_end[i] - rs;
@@ -78,7 +63,6 @@ int tsm_pfx_build(tsm *m, const tsm_batch *b, int64_t U, const float *aud, int64
     Ntext += b->resp_start[pfx_first(b, u)] - 1;
   }
   for (int64_t i = 0; i < B; i++) Ntext += clen[i];
-  memset(&o->pf, 0, sizeof o->pf);
   o->pf.P = U, o->pf.Tp = Tp, o->pf.Bc = B, o->pf.Tc = Tc;
   o->pf.plen = plen, o->pf.of = of, o->pf.clen = clen;
   TRY(dec_prefix_init(&o->pf, ar, e));

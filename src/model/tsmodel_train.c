@@ -55,6 +55,17 @@ static int tt_correct(backend *be, const float *lg, int64_t R, int64_t V, const 
   return TS_OK;
 }
 
+int tsm_audio_index(const tsm *m, const int32_t *ids, int32_t n, int64_t i, int32_t *p, ts_err *e) {
+  *p = -1;
+  for (int32_t j = 0; j < n; j++)
+    if (ids[j] == m->audio_id) {
+      if (*p >= 0) return err_set(e, TS_EARG, "sample %lld has more than one <|audio|>", (long long)i);
+      *p = j;
+    }
+  if (*p < 0) return err_set(e, TS_EARG, "sample %lld has no <|audio|> token for its audio frames", (long long)i);
+  return TS_OK;
+}
+
 int tsm_copy_rows(backend *be, const float *src, float *dst, int64_t n, int64_t C, ts_err *e) {
   if (n <= 0) return TS_OK;
   tensor s = tensor_f32((float *)src, 1, n * C, 0, 0, 0), d = tensor_f32(dst, 1, n * C, 0, 0, 0);
@@ -90,13 +101,7 @@ int tsm_splice(tsm *m, int64_t B, const int32_t *const *ids, const int32_t *n_id
   backend *be = m->be;
   int64_t C = m->lcfg.C, Tm = 0, Ntext = 0;
   for (int64_t i = 0; i < B; i++) {
-    p[i] = -1;
-    for (int32_t j = 0; j < n_ids[i]; j++)
-      if (ids[i][j] == m->audio_id) {
-        if (p[i] >= 0) return err_set(e, TS_EARG, "sample %lld has more than one <|audio|>", (long long)i);
-        p[i] = j;
-      }
-    if (p[i] < 0) return err_set(e, TS_EARG, "sample %lld has no <|audio|> placeholder", (long long)i);
+    TRY(tsm_audio_index(m, ids[i], n_ids[i], i, &p[i], e));
     S[i] = n_ids[i] - 1 + na[audio_of ? audio_of[i] : i];
     if (S[i] > Tm) Tm = S[i];
     Ntext += n_ids[i] - 1;
@@ -187,31 +192,33 @@ static int train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena
   int do_bwd = gs != 0.0f && m->ps.g;
   const char *pk = getenv("TSASR_PACK"); /* "0": laid out apart, for an A/B of the layouts */
   int shared = b->pack && !(pk && !strcmp(pk, "0")) && tsm_pfx_usable(b, U);
-  for (int64_t i = 0; i < B; i++) out->rows_apart = b->n_ids[i] - 1 + na[i] > out->rows_apart ? b->n_ids[i] - 1 + na[i] : out->rows_apart;
-  out->rows_apart *= B;
+  int64_t R = 0, Smax = 0; /* response tokens; the longest spliced sequence */
+  for (int64_t i = 0; i < B; i++) { /* pp[i]: the <|audio|> index of sequence i */
+    TRY(tsm_audio_index(m, b->ids[i], b->n_ids[i], i, &pp[i], e));
+    if (b->resp_start[i] <= pp[i] || b->resp_end[i] > b->n_ids[i] || b->resp_start[i] > b->resp_end[i])
+      return err_set(e, TS_EARG, "train step: sample %lld: response span [%d, %d) is not after the audio",
+                     (long long)i, b->resp_start[i], b->resp_end[i]);
+    if (b->resp_start[i] - 1 + na[i] < 1)
+      return err_set(e, TS_EARG, "train step: sample %lld: nothing before its response to predict it from (the "
+                     "prompt is <|audio|> alone and its audio gives no frame)", (long long)i);
+    R += b->resp_end[i] - b->resp_start[i];
+    if (b->n_ids[i] - 1 + na[i] > Smax) Smax = b->n_ids[i] - 1 + na[i];
+  }
+  out->rows_apart = B * Smax;
   tsm_pfx px;
   float *x;
   int32_t *tid = NULL, *pos, *row, *tg;
-  int64_t Tm = 0, Ntext = 0, R = 0, Nr;
+  int64_t Tm = 0, Ntext = 0, Nr;
   attn_cfg mask;
   memset(&mask, 0, sizeof mask);
   qwen2_acts la;
   if (shared) {
-    TRY(tsm_pfx_build(m, b, U, aud, Ta, una, &px, ar, e));
+    TRY(tsm_pfx_build(m, b, U, pp, aud, Ta, una, &px, ar, e));
     x = px.x, pos = px.pos, Nr = px.N, R = px.R, row = px.row, tg = px.tg;
     /* 3. LLM (scoring keeps no layer activations) */
     TRY(qwen2_forward_prefix(&m->llm, Nr, x, pos, &px.pf, !do_bwd, &la, ar, e));
   } else {
     TRY(tsm_splice(m, B, b->ids, b->n_ids, aud, Ta, una, b->audio_of, &x, &Tm, S, pp, &tid, &Ntext, ar, e));
-    for (int64_t i = 0; i < B; i++) {
-      if (b->resp_start[i] <= pp[i] || b->resp_end[i] > b->n_ids[i] || b->resp_start[i] > b->resp_end[i])
-        return err_set(e, TS_EARG, "train step: sample %lld: response span [%d, %d) is not after the audio",
-                       (long long)i, b->resp_start[i], b->resp_end[i]);
-      if (b->resp_start[i] - 1 + na[i] < 1)
-        return err_set(e, TS_EARG, "train step: sample %lld: nothing before its response to predict it from (the "
-                       "prompt is <|audio|> alone and its audio gives no frame)", (long long)i);
-      R += b->resp_end[i] - b->resp_start[i];
-    }
     Nr = B * Tm;
     if (!(pos = tsm_host_alloc(ar, sizeof(int32_t) * (size_t)(B * Tm), e))) return TS_ENOMEM;
     for (int64_t i = 0; i < B; i++)
