@@ -241,7 +241,7 @@ static void bench_layer_bf16(int64_t B, int64_t Tn) {
     }
   }
   OK(cuda_set_train_copy(0));
-  OK(cuda_set_bf16_acts(0));
+  OK(cuda_set_bf16_acts(1)); /* the default */
   OK(cuda_set_gemm(prev));
 }
 

@@ -88,6 +88,8 @@ typedef struct cu_ctx {
   const float *xs_y;
   int64_t xs_n;
   uint64_t launches, xs_mark;
+  int lt; /* single GEMMs on cuBLASLt with cached plans and the bias as epilogue (cu_lt.cu;
+             cuda_set_lt) */
 } cu_ctx;
 
 /* The stream every kernel, cuBLAS call and staging copy goes to: made when the backend starts
@@ -172,11 +174,28 @@ int cu_gemm(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, float 
             int64_t lda, int64_t sA, const float *B, int64_t ldb, int64_t sB, float beta, float *C,
             int64_t ldc, int64_t sC, int64_t batch);
 /* C (M,N) = op(A) op(B) + beta C, row-major with leading dims, bf16 (raw bits) A and B, f32
- * accumulate and C; and the x W^T form: A (M,K), B (N,K). */
+ * accumulate and C. */
 int cu_gemm_bf16(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, const unsigned short *A, int64_t lda,
                  const unsigned short *B, int64_t ldb, float beta, float *C, int64_t ldc);
-int cu_gemm_bf16_nt(backend *be, int64_t M, int64_t N, int64_t K, const unsigned short *A, const unsigned short *B,
-                    float beta, float *C);
+/* One GEMM on cuBLASLt (kernels/cu_lt.cu), row-major as cu_gemm: C (M,N) = alpha op(A) op(B)
+ * + beta C + bias (bias: N values added to every row, or NULL), A and B both f32 (the
+ * precision's compute type) or both bf16 (raw bits; f32 compute), C f32. done = 1 when it ran;
+ * 0 when the switch is off or the shape has no plan: the caller then takes its cuBLAS path,
+ * bias included. */
+typedef struct cu_lt_call {
+  int ta, tb;
+  int64_t M, N, K;
+  int bf16;
+  const void *A;
+  int64_t lda;
+  const void *B;
+  int64_t ldb;
+  const float *bias;
+  float alpha, beta;
+  float *C;
+  int64_t ldc;
+} cu_lt_call;
+int cu_lt_gemm(backend *be, const cu_lt_call *g, int *done);
 /* the dtype a training step stores GEMM-input activations in (be_ops.act_dtype; cu_matmul.cu) */
 ts_dtype cu_act_dtype(backend *be);
 

@@ -1,5 +1,6 @@
 // cu_matmul.cu — batched matmul with optional transposes and bias on cuBLAS (row-major
-// operands mapped onto column-major sgemm by cu_gemm); while generate holds the weights' bf16
+// operands mapped onto column-major sgemm by cu_gemm; one GEMM with its bias on cuBLASLt with
+// cuda_set_lt, kernels/cu_lt.cu); while generate holds the weights' bf16
 // copy (bf16 precision), x W^T on bf16 operands; a small-row kernel for decoding's x W^T
 // (behind cuda_set_decode_kernels); and the backward with the bias gradient as a column
 // reduction.
@@ -204,6 +205,26 @@ static const unsigned short *cu_weights_copy(const cu_ctx *c, const float *p, in
   return c->wb + (p - c->w);
 }
 
+/* y (rows,N) = beta y + bias + x op(W), x (rows,K) and W both f32 or both bf16 (raw bits): on
+ * cuBLASLt with the bias as the GEMM's epilogue (cuda_set_lt), else the bias as a pass of its
+ * own and one cuBLAS GEMM */
+static int mm_one(backend *be, int bf16, int tb, int64_t rows, int64_t N, int64_t K, const void *x, int64_t ldx,
+                  const void *w, int64_t ldw, const float *bias, float beta, float *y) {
+  cu_lt_call g = {0, tb, rows, N, K, bf16, x, ldx, w, ldw, bias, 1.0f, beta, y, N};
+  int done;
+  TS_TRY(cu_lt_gemm(be, &g, &done));
+  if (done) return TS_OK;
+  if (bias) {
+    k_bias_rows<<<cu_blocks(rows * N), 256, 0, cu_stream()>>>(y, bias, rows, N, beta);
+    CU_LAUNCHED("k_bias_rows");
+    beta = 1.0f;
+  }
+  if (bf16)
+    return cu_gemm_bf16(be, 0, tb, rows, N, K, (const unsigned short *)x, ldx, (const unsigned short *)w, ldw, beta,
+                        y, N);
+  return cu_gemm(be, 0, tb, rows, N, K, 1.0f, (const float *)x, ldx, 0, (const float *)w, ldw, 0, beta, y, N, 0, 1);
+}
+
 int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias, tensor *c, int ta, int tb,
               float beta) {
   mm_geom ga = mm_geom_of(a), gb = mm_geom_of(b), gc = mm_geom_of(c);
@@ -231,7 +252,8 @@ int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias,
   const unsigned short *xr = a16 ? a16 : wb ? cu_round_of(cu_of(be), ap, gc.batch * M * K) : NULL;
   unsigned short *xb = NULL; /* (batch M, K) */
   if (wb && !xr) TS_TRY(cu_scratch(be, sizeof(unsigned short) * (size_t)(gc.batch * M * K), (void **)&xb));
-  if (bias) {
+  int one = wb || (gb.batch == 1 && !ta); /* one GEMM over all batches: A rows are contiguous across the batch */
+  if (bias && !one) {
     int64_t rows = gc.batch * M;
     k_bias_rows<<<cu_blocks(rows * N), 256, 0, cu_stream()>>>(cp, cu_f(bias), rows, N, beta);
     CU_LAUNCHED("k_bias_rows");
@@ -243,10 +265,9 @@ int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias,
       CU_LAUNCHED("k_f32_to_bf16");
       xr = xb;
     }
-    return cu_gemm_bf16_nt(be, gc.batch * M, N, K, xr, wb, beta, cp);
+    return mm_one(be, 1, 1, gc.batch * M, N, K, xr, K, wb, K, bias ? cu_f(bias) : NULL, beta, cp);
   }
-  if (gb.batch == 1 && !ta) /* one GEMM over all batches: A rows are contiguous across the batch */
-    return cu_gemm(be, 0, tb, gc.batch * M, N, K, 1.0f, ap, K, 0, bp, gb.cols, 0, beta, cp, N, 0, 1);
+  if (one) return mm_one(be, 0, tb, gc.batch * M, N, K, ap, K, bp, gb.cols, bias ? cu_f(bias) : NULL, beta, cp);
   return cu_gemm(be, ta, tb, M, N, K, 1.0f, ap, ga.cols, ga.rows * ga.cols, bp, gb.cols,
                  gb.batch == 1 ? 0 : gb.rows * gb.cols, beta, cp, N, M * N, gc.batch);
 }

@@ -250,6 +250,12 @@ int cu_gemm(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, float 
     CU_LAUNCHED("k_gemm_scale");
     return TS_OK;
   }
+  if (c->lt && batch == 1) {
+    cu_lt_call g = {ta, tb, M, N, K, 0, A, lda, B, ldb, NULL, alpha, beta, C, ldc};
+    int done;
+    TS_TRY(cu_lt_gemm(be, &g, &done));
+    if (done) return TS_OK;
+  }
   cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
   c->launches++;
   if (c->gemm != TS_GEMM_F32) {
@@ -280,17 +286,18 @@ int cu_gemm_bf16(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, c
                  const unsigned short *B, int64_t ldb, float beta, float *C, int64_t ldc) {
   if (M <= 0 || N <= 0 || K <= 0) return K <= 0 ? TS_EARG : TS_OK;
   float alpha = 1.0f;
+  if (cu_of(be)->lt) {
+    cu_lt_call g = {ta, tb, M, N, K, 1, A, lda, B, ldb, NULL, 1.0f, beta, C, ldc};
+    int done;
+    TS_TRY(cu_lt_gemm(be, &g, &done));
+    if (done) return TS_OK;
+  }
   cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
   cu_of(be)->launches++;
   CB_TRY(cublasGemmEx(cu_of(be)->blas, ob, oa, (int)N, (int)M, (int)K, &alpha, B, CUDA_R_16BF, (int)ldb, A,
                       CUDA_R_16BF, (int)lda, &beta, C, CUDA_R_32F, (int)ldc, CUBLAS_COMPUTE_32F,
                       CUBLAS_GEMM_DEFAULT));
   return TS_OK;
-}
-
-int cu_gemm_bf16_nt(backend *be, int64_t M, int64_t N, int64_t K, const unsigned short *A, const unsigned short *B,
-                    float beta, float *C) {
-  return cu_gemm_bf16(be, 0, 1, M, N, K, A, K, B, K, beta, C, N);
 }
 
 int cu_gemm_ptr(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *const *A,
@@ -429,6 +436,11 @@ extern "C" int cuda_set_bf16_acts(int on) {
   return TS_OK;
 }
 
+extern "C" int cuda_set_lt(int on) {
+  g_ctx.lt = on ? 1 : 0;
+  return TS_OK;
+}
+
 extern "C" int cuda_set_sample_split(int on) {
   g_ctx.no_smp_split = on ? 0 : 1;
   return TS_OK;
@@ -481,7 +493,7 @@ extern "C" backend *be_cuda(ts_err *e) {
         if (g_ctx.blas_ws) cudaFree(g_ctx.blas_ws);
         g_ctx.blas_ws = NULL;
       }
-      g_ctx.fuse_round = env_is("TSASR_CUDA_FUSE_ROUND", "1");
+      g_ctx.fuse_round = !env_is("TSASR_CUDA_FUSE_ROUND", "0");
       g_ctx.graphs = env_is("TSASR_CUDA_GRAPHS", "1");
       g_ctx.device = 0; /* gemm: TS_GEMM_F32 (zero) unless cuda_set_gemm() or the environment says */
       const char *ar = getenv("TSASR_CUDA_ATTN_ROWS");
@@ -489,10 +501,11 @@ extern "C" backend *be_cuda(ts_err *e) {
       g_ctx.dec2 = env_is("TSASR_CUDA_DECODE_KERNELS", "1");
       g_ctx.no_wcopy = env_is("TSASR_CUDA_WEIGHT_COPY", "0");
       g_ctx.dec_attn = !env_is("TSASR_CUDA_DECODE_ATTN", "0");
-      g_ctx.flash = env_is("TSASR_CUDA_FLASH", "1");
+      g_ctx.flash = !env_is("TSASR_CUDA_FLASH", "0");
       g_ctx.no_smp_split = env_is("TSASR_CUDA_SAMPLE_SPLIT", "0");
       g_ctx.train_copy = env_is("TSASR_CUDA_TRAIN_COPY", "1");
-      g_ctx.act16 = env_is("TSASR_CUDA_BF16_ACTS", "1");
+      g_ctx.act16 = !env_is("TSASR_CUDA_BF16_ACTS", "0");
+      g_ctx.lt = env_is("TSASR_CUDA_LT", "1");
       const char *gm = getenv("TSASR_CUDA_GEMM");
       if (!gm || !cuda_set_gemm(gm)) {
         g_state = 1;

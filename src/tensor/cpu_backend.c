@@ -210,6 +210,14 @@ int cuda_set_weight_copy(int on) {
   (void)on;
   return TS_EUNSUP;
 }
+int cuda_set_lt(int on) {
+  (void)on;
+  return TS_EUNSUP;
+}
+void cuda_lt_counts(long *calls, long *fallbacks) {
+  if (calls) *calls = 0;
+  if (fallbacks) *fallbacks = 0;
+}
 const char *cuda_gemm_name(void) { return "f32"; }
 const be_ops *cuda_ops(void) { return NULL; }
 #endif

@@ -70,6 +70,15 @@ int cuda_set_sample_split(int on);
  * default since the H200 run of 2026-11-27; TSASR_CUDA_WEIGHT_COPY=0 turns it off at start-up.
  * Each: TS_OK, TS_EUNSUP without CUDA. */
 int cuda_set_weight_copy(int on);
+/* Single GEMMs on cuBLASLt (kernels/cu_lt.cu): each GEMM's descriptors and algorithm found
+ * once per shape and kept (cublasGemmEx looks them up on every call, ~20 us of host time per
+ * decoding GEMM on an H200, where decoding is bound by the host), and a linear layer's bias
+ * added by the GEMM's epilogue rather than a pass of its own. Off (0) by default until
+ * tests/gpu/run.sh has checked and timed it; TSASR_CUDA_LT=1 sets it at start-up. TS_OK,
+ * TS_EUNSUP without CUDA. cuda_lt_counts: the GEMMs it ran and those that took the cuBLAS path
+ * instead (0 without CUDA). */
+int cuda_set_lt(int on);
+void cuda_lt_counts(long *calls, long *fallbacks);
 /* The mode in force ("f32" when CUDA is not built). */
 const char *cuda_gemm_name(void);
 /* The CUDA backend's op table, filled without touching a device (NULL when CUDA is not

@@ -17,20 +17,25 @@
 #      version was slower than cuBLAS on an H200, the warp-per-tile rewrite is untimed;
 #      reported, not required), and when they pass, its rollout profile (step 8);
 #   3e. the attention group in bf16 without and with TSASR_CUDA_FLASH=1 (the tensor-core flash
-#      attention, forward and backward; off by default: its WMMA version was slower on an H200,
-#      the mma.sync rewrite is untimed), the bf16 parity and
-#      the sanitizers with it; when they pass, attention timings with it (bench_flash);
+#      attention, forward and backward; on by default in bf16 since the H200 run of 2026-11-27,
+#      where it was faster), the sanitizers with it, and the bf16 parity without it (no worse
+#      than 3a's); when they pass, attention timings without and with it (bench_flash);
 #   3f. the model parity with TSASR_CUDA_GRAPHS=1 (decoding steps captured and submitted as CUDA
 #      graphs; off by default; f32 must pass, bf16 no worse than 3a), and when it passes its
 #      rollouts (step 5's switches row);
-#   3g. the bf16 parity with TSASR_CUDA_FUSE_ROUND=1 (GEMM operands rounded by the op that
-#      wrote them; off by default): its decoding must print what 3a's printed; then its
-#      rollouts (step 5's switches row);
-#   3h. the bf16 parity with TSASR_CUDA_TRAIN_COPY=1 (training steps' forward GEMMs on the
-#      weights' bf16 copy; off by default): no worse than 3a's;
-#   3i. TSASR_CUDA_BF16_ACTS=1 (bf16 storage of the activations that only feed a GEMM; off by
-#      default): the op group bf16_acts in bf16 at bf16's tolerance (with memcheck), and the
-#      bf16 parity no worse than 3a's;
+#   3g. the bf16 parity with TSASR_CUDA_FUSE_ROUND=0 (GEMM operands rounded by the op that
+#      wrote them is on by default since 2026-11-27; 0 turns it off): its decoding must print
+#      what 3a's printed (the same roundings); then rollouts without it (step 5's switches row);
+#   3h. the bf16 parity with TSASR_CUDA_TRAIN_COPY=1 and TSASR_CUDA_BF16_ACTS=0 (training
+#      steps' forward GEMMs on the weights' bf16 copy, f32 activations): no worse than 3a's;
+#   3i. TSASR_CUDA_BF16_ACTS (bf16 storage of the activations that only feed a GEMM; on by
+#      default since 2026-11-27): the op group bf16_acts in bf16 at bf16's tolerance (with
+#      memcheck), and the bf16 parity with it off, no worse than 3a's;
+#   3j. TSASR_CUDA_LT=1 (single GEMMs on cuBLASLt with cached plans, the bias as epilogue; off
+#      by default, not yet run on a GPU): the matmul and conv1d groups in f32 at 1e-5, the
+#      matmul and bf16_acts groups in bf16, the f32 parity (must pass), the bf16 parity (no
+#      worse than 3a's), memcheck of the matmul group; cuBLASLt must have run GEMMs in each;
+#      when they pass, its SFT steps and rollouts (switches row) and a host profile with it;
 #   4. bench_gpu_ops: matmul, attention and a Qwen2.5-0.5B-shaped layer, CUDA-event timings;
 #   5. bench_device: the paper's geometry (data2vec large + Qwen2.5-0.5B, random weights) on
 #      CUDA: SFT tokens/s, TFLOP/s and MFU on 4 x 20 s inputs, and GRPO rollouts of 8 x 512,
@@ -149,7 +154,7 @@ fi
 
 # ---- phases: all (default), checks (steps 2-3g) or bench (steps 4-8), for a device call limit
 # that both together may pass; a bench-only run treats the switches' checks as passed ----
-ops_ok=1 prc=0 brc16=0 d2=ok fa=ok gr=ok fr=ok tc=ok
+ops_ok=1 prc=0 brc16=0 d2=ok fa=ok gr=ok fr=ok tc=ok ba=ok lt=ok
 if [ "$phase" != bench ]; then
 
 # ---- 2. every op on both backends ----
@@ -311,19 +316,18 @@ if [ -n "$san" ]; then
 fi
 step decode_kernels "$d2" "$d2note"
 
-# ---- 3e. the tensor-core flash attention, forward and backward (TSASR_CUDA_FLASH=1; bf16 only; off
-# by default: the WMMA version's backward took 4-6x the batched path's on an H200; the mma.sync
-# version that replaced it has not run on a GPU yet): the attention group in bf16
-# without and with it against the CPU's f32 (normalised error <= 1e-2: bf16 operands), the bf16
-# model parity with it, memcheck and racecheck of the attention group. Reported, not required;
-# when it says ok and bench_flash below is faster, make it the default in bf16 ----
+# ---- 3e. the tensor-core flash attention, forward and backward (TSASR_CUDA_FLASH; bf16 only; on
+# by default since the H200 run of 2026-11-27, where the mma.sync version passed these checks
+# and was faster): the attention group in bf16 without and with it against the CPU's f32
+# (normalised error <= 1e-2: bf16 operands), memcheck and racecheck of its cases, and the bf16
+# model parity without it (3a's has it), no worse than 3a's. Reported, not required ----
 fa=ok
 fanote=""
 for f in 0 1; do
   ops_env "$build/flash$f.log" attention TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FLASH=$f TSASR_OPS_TOL=1e-2 || fa="FAIL"
   fanote="${fanote}flash=$f: $(grep -E '^attention ' "$build/flash$f.log" | tr -s ' ' | tr '\n' ' ') "
 done
-parity_env "$build/flash_parity.log" 60 "compare with 3a" TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FLASH=1 TSASR_PARITY_TOL=3e-2
+parity_env "$build/flash_parity.log" 60 "compare with 3a" TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FLASH=0 TSASR_PARITY_TOL=3e-2
 r=$par_rc
 grep -E '^(test_sft_parity|  MISMATCH loss|     weights)' "$build/flash_parity.log" | head -n 10
 fanote="${fanote}parity(bf16) rc $r vs 3a's $brc16"
@@ -358,12 +362,12 @@ r=$par_rc
 no_worse "$build/graphs_parity_bf16.log" $r || gr="FAIL"
 step graphs "$gr" "$grnote; parity(bf16) rc $r vs 3a's $brc16"
 
-# ---- 3g. the fused rounding of GEMM operands (TSASR_CUDA_FUSE_ROUND=1, off by default): in bf16
-# decoding, rmsnorm and SwiGLU write their output's bf16 rounding as well and the next GEMM takes
-# it instead of a rounding launch of its own. The same rounding of the same values, so the bf16
-# parity's decoding part must print exactly what 3a's printed ----
+# ---- 3g. the fused rounding of GEMM operands (TSASR_CUDA_FUSE_ROUND; on by default since
+# 2026-11-27): in bf16 decoding, rmsnorm and SwiGLU write their output's bf16 rounding as well
+# and the next GEMM takes it instead of a rounding launch of its own. The same rounding of the
+# same values, so the bf16 parity without it (3a's has it) must decode exactly as 3a's ----
 fr=ok
-parity_env "$build/fuse_parity_bf16.log" 60 "decoding as 3a's" TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FUSE_ROUND=1 \
+parity_env "$build/fuse_parity_bf16.log" 60 "decoding as 3a's" TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FUSE_ROUND=0 \
   TSASR_PARITY_TOL=3e-2
 r=$par_rc
 [ $r = "$brc16" ] || fr="FAIL"
@@ -372,22 +376,23 @@ diff <(sed -n '/^D  generation/,$p' "$build/sft_parity_bf16.log") <(sed -n '/^D 
   > /dev/null || fr="FAIL"
 step fuse_round "$fr" "bf16 parity rc $r vs 3a's $brc16; decoding $([ "$fr" = ok ] && echo "as 3a's" || echo "differs from 3a's")"
 
-# ---- 3h. training steps' forward GEMMs on the weights' bf16 copy (TSASR_CUDA_TRAIN_COPY=1, off
-# by default): the same roundings FAST_16BF applies, on bf16 operands; the bf16 parity with it
-# must be no worse than 3a's ----
+# ---- 3h. training steps' forward GEMMs on the weights' bf16 copy with f32 activations
+# (TSASR_CUDA_TRAIN_COPY=1 TSASR_CUDA_BF16_ACTS=0; the default bf16 activations imply the copy):
+# the same roundings FAST_16BF applies, on bf16 operands; the bf16 parity with it must be no
+# worse than 3a's ----
 tc=ok
-parity_env "$build/train_copy_parity.log" 60 "compare with 3a" TSASR_CUDA_GEMM=bf16 TSASR_CUDA_TRAIN_COPY=1 \
+parity_env "$build/train_copy_parity.log" 60 "compare with 3a" TSASR_CUDA_GEMM=bf16 TSASR_CUDA_TRAIN_COPY=1 TSASR_CUDA_BF16_ACTS=0 \
   TSASR_PARITY_TOL=3e-2
 r=$par_rc
 grep -E '^(test_sft_parity|  MISMATCH loss|     weights)' "$build/train_copy_parity.log" | head -n 10
 no_worse "$build/train_copy_parity.log" $r || tc="FAIL"
 step train_copy "$tc" "bf16 parity rc $r vs 3a's $brc16"
 
-# ---- 3i. bf16 storage of the activations that only feed a GEMM (TSASR_CUDA_BF16_ACTS=1, off by
-# default; implies 3h's copy): the op group bf16_acts (norms', GELU's and SwiGLU's bf16 outputs
-# bit for bit the device's own f32 rounded; x W^T and its backward on a bf16 x, with and
-# without the weights' copy) at bf16's tolerance, memcheck over it, and the bf16 parity no
-# worse than 3a's ----
+# ---- 3i. bf16 storage of the activations that only feed a GEMM (TSASR_CUDA_BF16_ACTS; on by
+# default since 2026-11-27; implies 3h's copy): the op group bf16_acts (norms', GELU's and
+# SwiGLU's bf16 outputs bit for bit the device's own f32 rounded; x W^T and its backward on a
+# bf16 x, with and without the weights' copy) at bf16's tolerance, memcheck over it, and the
+# bf16 parity with it off (3a's has it), no worse than 3a's ----
 ba=ok
 ops_env "$build/bf16_acts_ops.log" bf16_acts TSASR_CUDA_GEMM=bf16 TSASR_CUDA_BF16_ACTS=1 TSASR_OPS_TOL=1e-2 || ba="FAIL"
 banote="ops: $(tail -n 1 "$build/bf16_acts_ops.log" | sed 's/^test_backend_ops: //')"
@@ -397,12 +402,49 @@ if [ -n "$san" ]; then
   case $san_st in FAIL*) ba="FAIL" ;; esac
   banote="$banote; memcheck: $san_sum"
 fi
-parity_env "$build/bf16_acts_parity.log" 60 "compare with 3a" TSASR_CUDA_GEMM=bf16 TSASR_CUDA_BF16_ACTS=1 \
+parity_env "$build/bf16_acts_parity.log" 60 "compare with 3a" TSASR_CUDA_GEMM=bf16 TSASR_CUDA_BF16_ACTS=0 \
   TSASR_PARITY_TOL=3e-2
 r=$par_rc
 grep -E '^(test_sft_parity|  MISMATCH loss|     weights)' "$build/bf16_acts_parity.log" | head -n 10
 no_worse "$build/bf16_acts_parity.log" $r || ba="FAIL"
 step bf16_acts "$ba" "$banote; bf16 parity rc $r vs 3a's $brc16"
+
+# ---- 3j. single GEMMs on cuBLASLt with cached plans and the bias as epilogue (TSASR_CUDA_LT=1,
+# off by default, not yet run on a GPU): op groups in f32 at 1e-5 (the operand mapping, the bias
+# epilogue, beta) and in bf16 at 1e-2 (bf16 operands: decoding's copy, bf16 activations), the
+# f32 parity (must pass) and the bf16 parity (no worse than 3a's), memcheck over the matmul
+# group; each run must report GEMMs cuBLASLt ran ("cuBLASLt: N GEMMs"), or nothing was checked.
+# When it says ok and the lt variants of the switches row are faster, make it the default ----
+lt=ok
+ltnote=""
+lt_ran() { grep -qE '^cuBLASLt: [1-9][0-9]* GEMMs' "$1" || { lt="FAIL"; ltnote="$ltnote(no cuBLASLt GEMMs in $(basename "$1")) "; }; }
+for grp in matmul conv1d; do
+  ops_env "$build/lt_$grp.log" "$grp" TSASR_CUDA_LT=1 || lt="FAIL"
+  lt_ran "$build/lt_$grp.log"
+  ltnote="$ltnote$grp $(tail -n 1 "$build/lt_$grp.log" | sed 's/^test_backend_ops: //');  "
+done
+for grp in matmul bf16_acts; do
+  ops_env "$build/lt16_$grp.log" "$grp" TSASR_CUDA_LT=1 TSASR_CUDA_GEMM=bf16 TSASR_OPS_TOL=1e-2 || lt="FAIL"
+  lt_ran "$build/lt16_$grp.log"
+  ltnote="${ltnote}bf16 $grp $(tail -n 1 "$build/lt16_$grp.log" | sed 's/^test_backend_ops: //');  "
+done
+parity_env "$build/lt_parity.log" 90 "" TSASR_CUDA_LT=1
+r=$par_rc
+grep -E 'MISMATCH|^cuBLASLt|^test_sft_parity: (PASS|FAIL)' "$build/lt_parity.log" | head -n 12
+[ $r = 0 ] || lt="FAIL"
+lt_ran "$build/lt_parity.log"
+ltnote="${ltnote}parity $(tail -n 1 "$build/lt_parity.log" | sed 's/^test_sft_parity: //')"
+parity_env "$build/lt_parity_bf16.log" 60 "compare with 3a" TSASR_CUDA_LT=1 TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
+r=$par_rc
+no_worse "$build/lt_parity_bf16.log" $r || lt="FAIL"
+lt_ran "$build/lt_parity_bf16.log"
+ltnote="$ltnote; parity(bf16) rc $r vs 3a's $brc16"
+if [ -n "$san" ]; then
+  TSASR_CUDA_LT=1 san_run memcheck 45 matmul "TSASR_CUDA_LT=1: memcheck, matmul group"
+  case $san_st in FAIL*) lt="FAIL" ;; esac
+  ltnote="$ltnote; memcheck: $san_sum"
+fi
+step lt "$lt" "$ltnote"
 
 fi # the checks
 
@@ -444,20 +486,19 @@ if left; then
   # the layouts' losses on the same weights agree (MISMATCH: relative difference over 1e-3)
   step grpo_update "$(grep -q '^grpo_update G' "$logs/bench_device.log" && ! grep -q MISMATCH "$logs/bench_device.log" \
     && echo ok || echo FAIL)" "$(grep '^grpo_update' "$logs/bench_device.log" | sed 's/.*prompt once/prompt once/' | tr '\n' ';')"
-  # the switches whose checks passed (steps 3d-3h), against the defaults, in bf16 and in ONE
-  # process (one model build; appended to bench.log): SFT steps with flash / train_copy,
-  # rollouts with dec2 / graphs / fuse, and without the sampling split (no_split)
+  # the switches whose checks passed (steps 3d-3j), against the defaults, in bf16 and in ONE
+  # process (one model build; appended to bench.log): SFT steps without flash / bf16
+  # activations, with lt; rollouts without fuse, with lt / dec2 / graphs, and without the
+  # sampling split (no_split)
   if left; then
-    sv="default" rv="default"
-    [ "$fa" = ok ] && sv="$sv,flash"
-    [ "$tc" = ok ] && sv="$sv,train_copy"
-    [ "$fa" = ok ] && [ "$tc" = ok ] && sv="$sv,flash+train_copy"
-    [ "$ba" = ok ] && sv="$sv,bf16_acts"
-    [ "$fa" = ok ] && [ "$ba" = ok ] && sv="$sv,flash+bf16_acts"
+    # the defaults (flash, bf16 activations, fused rounding in bf16) against each turned off
+    # (what was the default before 2026-11-27), and the switches still off by default
+    sv="default,no_flash,no_bf16_acts,no_flash+no_bf16_acts" rv="default,no_fuse"
+    [ "$tc" = ok ] && sv="$sv,no_bf16_acts+train_copy"
+    [ "$lt" = ok ] && sv="$sv,lt" && rv="$rv,lt"
     [ "$d2" = ok ] && rv="$rv,dec2"
     [ "$gr" = ok ] && rv="$rv,graphs"
-    [ "$fr" = ok ] && rv="$rv,fuse"
-    [ "$gr" = ok ] && [ "$fr" = ok ] && rv="$rv,graphs+fuse"
+    [ "$gr" = ok ] && [ "$lt" = ok ] && rv="$rv,graphs+lt"
     rv="$rv,no_split"
     { echo; echo "== switches: SFT $sv; rollouts $rv (bf16)"; } >> "$logs/bench.log"
     timeout 240 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 --G 8 \
@@ -508,6 +549,15 @@ if left; then
   step profile_host "$([ $hrc = 0 ] && echo ok || echo "FAIL($hrc)")" "$(grep -m1 -E '^rollout' "$build/profile_host.log")"
   grep -E '^rollout' "$build/profile_host.log"
   awk '/^== phase/ { n = 0 } /^== phase/, 0 { if (n++ < 12) print }' "$build/profile_host.log"
+  if [ "$lt" = ok ] && left; then # the same with cuBLASLt's cached plans (step 3j): the GEMMs' host time
+    { echo; echo "== TSASR_PROFILE=host TSASR_CUDA_LT=1"; } >> "$logs/profile.log"
+    TSASR_PROFILE=host TSASR_CUDA_LT=1 timeout 60 "$build/bench_device" --device cuda --geometry paper --batch 4 \
+      --seconds 20 --steps 0 --G 8 --new 128 --gemm bf16 > "$build/profile_host_lt.log" 2>&1
+    hrc=$?
+    cat "$build/profile_host_lt.log" >> "$logs/profile.log"
+    step profile_host_lt "$([ $hrc = 0 ] && echo ok || echo "FAIL($hrc)")" "$(grep -m1 -E '^rollout' "$build/profile_host_lt.log")"
+    awk '/^== phase/ { n = 0 } /^== phase/, 0 { if (n++ < 12) print }' "$build/profile_host_lt.log"
+  fi
   if [ "$d2" = ok ] && left; then # the rollout's table with the decoding kernels of step 3d
     { echo; echo "== TSASR_CUDA_DECODE_KERNELS=1"; } >> "$logs/profile.log"
     TSASR_PROFILE=1 TSASR_CUDA_DECODE_KERNELS=1 timeout 60 "$build/bench_device" --device cuda --geometry paper --batch 4 \

@@ -1236,6 +1236,9 @@ int main(int argc, char **argv) {
   printf("\n%-16s %6s %6s %10s\n", "op", "cases", "failed", "max err");
   for (int i = 0; i < g_nstats; i++)
     printf("%-16s %6d %6d %10.2e\n", g_stats[i].op, g_stats[i].cases, g_stats[i].failed, g_stats[i].max_err);
+  long lt_n, lt_fb; /* with TSASR_CUDA_LT=1: how many GEMMs cuBLASLt ran (run.sh wants some) */
+  cuda_lt_counts(&lt_n, &lt_fb);
+  if (lt_n || lt_fb) printf("cuBLASLt: %ld GEMMs, %ld on cuBLAS instead\n", lt_n, lt_fb);
   printf("test_backend_ops: %d cases, %d failed (tolerance %.0e normalised)\n", g_total, g_fail, g_tol);
   return g_fail ? 1 : 0;
 }

@@ -478,6 +478,9 @@ int main(void) {
     long v = devsim_violations(&last);
     if (v) printf("devsim: %ld memory-kind violations, the last: %s\n", v, last), g_fail = 1;
   }
+  long lt_n, lt_fb; /* with TSASR_CUDA_LT=1: how many GEMMs cuBLASLt ran (run.sh wants some) */
+  cuda_lt_counts(&lt_n, &lt_fb);
+  if (lt_n || lt_fb) printf("cuBLASLt: %ld GEMMs, %ld on cuBLAS instead\n", lt_n, lt_fb);
   printf("test_sft_parity: %s\n", g_fail ? "FAIL" : "PASS");
   return g_fail ? 1 : 0;
 }
