@@ -29,16 +29,15 @@ typedef struct cu_ctx {
   int attn_rows;   /* batch rows per attention chunk (cuda_set_attn_rows); 0: as many as fit in
                       CU_ATTN_SCRATCH bytes of scores */
   int flash;       /* bf16 precision: attention on the tensor-core flash kernels
-                      (cuda_set_flash_attention; off: the first version was slower than the
-                      batched path on an H200, the mma.sync rewrite is untimed) */
+                      (cuda_set_flash_attention; on: faster on an H200, 2026-11-27) */
   int dec2;        /* the small-row GEMM for decoding (cuda_set_decode_kernels; off: the first
-                      version was slower than cuBLAS on an H200, the rewrite is untimed) */
+                      version and its rewrite were slower than cuBLAS on an H200) */
   int no_smp_split; /* the sample op without the row split over blocks (TSASR_CUDA_SAMPLE_SPLIT=0,
                        for A/B timings; the split is on by default) */
   int train_copy;   /* training steps' forward GEMMs on the weights' bf16 copy (TSASR_CUDA_TRAIN_COPY=1;
-                       off: untimed) */
+                       off: what act16 implies anyway) */
   int act16;        /* bf16 storage of GEMM-input activations in the bf16 precision (op_act_dtype;
-                       TSASR_CUDA_BF16_ACTS=1; off: untimed); implies the training copy */
+                       on; TSASR_CUDA_BF16_ACTS=0 turns it off); implies the training copy */
   int dec_attn;    /* split-key attention for decoding steps (cuda_set_decode_attention; on:
                       half the one-query kernel's time on an H200) */
   /* decoding's bf16 copy of the weights (cu_weights_bf16): wb (wn) mirrors w while won;

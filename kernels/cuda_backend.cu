@@ -505,7 +505,7 @@ extern "C" backend *be_cuda(ts_err *e) {
       g_ctx.no_smp_split = env_is("TSASR_CUDA_SAMPLE_SPLIT", "0");
       g_ctx.train_copy = env_is("TSASR_CUDA_TRAIN_COPY", "1");
       g_ctx.act16 = !env_is("TSASR_CUDA_BF16_ACTS", "0");
-      g_ctx.lt = env_is("TSASR_CUDA_LT", "1");
+      g_ctx.lt = !env_is("TSASR_CUDA_LT", "0");
       const char *gm = getenv("TSASR_CUDA_GEMM");
       if (!gm || !cuda_set_gemm(gm)) {
         g_state = 1;

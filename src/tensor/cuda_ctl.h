@@ -21,7 +21,8 @@ int cuda_set_gemm(const char *mode);
 int cuda_set_attn_rows(int rows);
 /* The small-row GEMM for decoding's x W^T with at most 16 rows (cu_smallm.cuh; f32 or bf16
  * weights). Its first version was checked on an H200 but slower there than cuBLAS (49 against
- * 29 us per call in a rollout); session 9 rewrote it (a warp per tile), untimed. Off (0) by
+ * 29 us per call in a rollout); session 9 rewrote it (a warp per tile), and that too slowed
+ * rollouts there (2,030-2,068 against 2,356-2,826 tokens/s, 2026-11-27). Off (0) by
  * default. The environment variable TSASR_CUDA_DECODE_KERNELS=1 sets it at start-up. TS_OK,
  * TS_EUNSUP without CUDA. */
 int cuda_set_decode_kernels(int on);
@@ -33,15 +34,16 @@ int cuda_set_decode_attention(int on);
 /* Attention forward and backward on tensor cores (kernels/cu_flash.cuh): in the bf16
  * precision, head dims 64 and 128, no additive bias, lse wanted (training and prefill), every
  * shape but the decoding steps that the one-query kernel takes (Tq 1, Tk <= 11,000). The first
- * (WMMA) version was checked on an H200 but slower there than the batched-GEMM path (backward
- * 4-6x); session 9 rewrote it on mma.sync with operands and sums in registers, checked in ctest
- * under the SIMT emulator, untimed. Off (0) by default. The environment variable
- * TSASR_CUDA_FLASH=1 sets it at start-up. TS_OK, TS_EUNSUP without CUDA. */
+ * (WMMA) version was slower on an H200 than the batched-GEMM path; the mma.sync rewrite passed
+ * every check there on 2026-11-27 and was faster (forward 1.9-2.6x, backward 1.13-1.25x; SFT
+ * steps +11 %). On (1) by default; TSASR_CUDA_FLASH=0 turns it off at start-up. TS_OK,
+ * TS_EUNSUP without CUDA. */
 int cuda_set_flash_attention(int on);
 /* Decoding steps as CUDA graphs (kernels/cuda_graph.cu): each step's launches recorded by
- * stream capture and submitted as one graph, updated step to step. Written without a GPU and
- * off (0) by default until tests/gpu/run.sh has checked and timed it; the environment variable
- * TSASR_CUDA_GRAPHS=1 sets it at start-up. TS_OK, TS_EUNSUP without CUDA. */
+ * stream capture and submitted as one graph, updated step to step. Checked on an H200
+ * (2026-11-27) but no faster there: each step is captured anew, which costs the host what
+ * launching does, plus the update (rollouts 0.84-0.88x in one run, 1.05-1.07x in the next).
+ * Off (0) by default; TSASR_CUDA_GRAPHS=1 sets it at start-up. TS_OK, TS_EUNSUP without CUDA. */
 int cuda_set_graphs(int on);
 /* How many decoding steps this process has launched as CUDA graphs (0 without CUDA): graphs
  * can stay off without an error (too few steps, no pinned ring, a profile, a failed capture),
@@ -50,20 +52,24 @@ long cuda_graph_launches(void);
 /* The fused rounding of GEMM operands in bf16 decoding (kernels/cu_matmul.cu, cu_round_want):
  * rmsnorm and SwiGLU write their output's bf16 rounding as well, and the GEMM right after takes
  * it instead of launching a rounding of its own (72 fewer launches per Qwen2.5-0.5B step). The
- * same rounding of the same values. Off (0) by default until tests/gpu/run.sh has checked and
- * timed it; TSASR_CUDA_FUSE_ROUND=1 sets it at start-up. TS_OK, TS_EUNSUP without CUDA. */
+ * same rounding of the same values (on an H200 the decoding printed the same tokens and
+ * log-probs). On (1) by default since 2026-11-27 (rollouts 12-13 % faster there);
+ * TSASR_CUDA_FUSE_ROUND=0 turns it off at start-up. TS_OK, TS_EUNSUP without CUDA. */
 int cuda_set_fuse_round(int on);
-/* Training steps' forward GEMMs on the weights' bf16 copy (op_weights_bf16 with 2): off (0) by
- * default, untimed; TSASR_CUDA_TRAIN_COPY=1 sets it at start-up. */
+/* Training steps' forward GEMMs on the weights' bf16 copy (op_weights_bf16 with 2) with f32
+ * activations: off (0) by default (the default bf16 activations make the copy anyway; alone it
+ * gained 1-2 % on an H200); TSASR_CUDA_TRAIN_COPY=1 sets it at start-up. */
 int cuda_set_train_copy(int on);
 /* bf16 storage of the activations that only feed a GEMM (op_act_dtype): in the bf16 precision,
  * a training step's norms, SwiGLU and GELU write their output as bf16, and its GEMMs read it
  * with the weights' bf16 copy (this switch makes the training step keep one, as
  * TSASR_CUDA_TRAIN_COPY=1 does): cuBLAS on bf16 operands, half the bytes kept for backward.
- * Written without a GPU: off (0) by default, untimed; TSASR_CUDA_BF16_ACTS=1 sets it at
- * start-up. The CPU and devsim store them so by default (TSASR_BF16_ACTS=0 turns that off). */
+ * On (1) by default since the H200 run of 2026-11-27 (checked there; SFT steps 4-7 % faster,
+ * 1.6 GB less arena); TSASR_CUDA_BF16_ACTS=0 turns it off at start-up. The CPU and devsim
+ * store them so by default too (TSASR_BF16_ACTS=0 turns that off). */
 int cuda_set_bf16_acts(int on);
-/* The sample op's rows split over blocks (cu_sample.cuh): on (1) by default, untimed;
+/* The sample op's rows split over blocks (cu_sample.cuh): on (1) by default (without it rollouts
+ * on an H200 were no slower, within their run-to-run spread);
  * TSASR_CUDA_SAMPLE_SPLIT=0 turns it off at start-up. */
 int cuda_set_sample_split(int on);
 /* Decoding's bf16 copy of the weights in the bf16 precision (cu_weights_bf16): on (1) by
@@ -71,11 +77,11 @@ int cuda_set_sample_split(int on);
  * Each: TS_OK, TS_EUNSUP without CUDA. */
 int cuda_set_weight_copy(int on);
 /* Single GEMMs on cuBLASLt (kernels/cu_lt.cu): each GEMM's descriptors and algorithm found
- * once per shape and kept (cublasGemmEx looks them up on every call, ~20 us of host time per
- * decoding GEMM on an H200, where decoding is bound by the host), and a linear layer's bias
- * added by the GEMM's epilogue rather than a pass of its own. Off (0) by default until
- * tests/gpu/run.sh has checked and timed it; TSASR_CUDA_LT=1 sets it at start-up. TS_OK,
- * TS_EUNSUP without CUDA. cuda_lt_counts: the GEMMs it ran and those that took the cuBLAS path
+ * once per shape and kept (cublasGemmEx looks them up on every call), and a linear layer's bias
+ * added by the GEMM's epilogue rather than a pass of its own. On (1) by default since the H200
+ * run of 2026-11-27 (every op case at 1e-5 and the f32 parity with it; decoding's GEMMs 14.6
+ * against 16.9 us of host time, rollouts ~12 % faster); TSASR_CUDA_LT=0 turns it off at
+ * start-up. TS_OK, TS_EUNSUP without CUDA. cuda_lt_counts: the GEMMs it ran and those that took the cuBLAS path
  * instead (0 without CUDA). */
 int cuda_set_lt(int on);
 void cuda_lt_counts(long *calls, long *fallbacks);

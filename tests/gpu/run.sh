@@ -31,11 +31,11 @@
 #   3i. TSASR_CUDA_BF16_ACTS (bf16 storage of the activations that only feed a GEMM; on by
 #      default since 2026-11-27): the op group bf16_acts in bf16 at bf16's tolerance (with
 #      memcheck), and the bf16 parity with it off, no worse than 3a's;
-#   3j. TSASR_CUDA_LT=1 (single GEMMs on cuBLASLt with cached plans, the bias as epilogue; off
-#      by default, not yet run on a GPU): the matmul and conv1d groups in f32 at 1e-5, the
-#      matmul and bf16_acts groups in bf16, the f32 parity (must pass), the bf16 parity (no
-#      worse than 3a's), memcheck of the matmul group; cuBLASLt must have run GEMMs in each;
-#      when they pass, its SFT steps and rollouts (switches row) and a host profile with it;
+#   3j. TSASR_CUDA_LT (single GEMMs on cuBLASLt with cached plans, the bias as epilogue; on by
+#      default since 2026-11-27): steps 2 and 3 must report GEMMs it ran; then, with it off
+#      (the cuBLAS path a GEMM without a plan takes), the matmul and conv1d groups in f32 at
+#      1e-5, the matmul and bf16_acts groups in bf16, the f32 parity (must pass) and the bf16
+#      parity (no worse than 3a's); and a host profile without it (step 8);
 #   4. bench_gpu_ops: matmul, attention and a Qwen2.5-0.5B-shaped layer, CUDA-event timings;
 #   5. bench_device: the paper's geometry (data2vec large + Qwen2.5-0.5B, random weights) on
 #      CUDA: SFT tokens/s, TFLOP/s and MFU on 4 x 20 s inputs, and GRPO rollouts of 8 x 512,
@@ -409,41 +409,37 @@ grep -E '^(test_sft_parity|  MISMATCH loss|     weights)' "$build/bf16_acts_pari
 no_worse "$build/bf16_acts_parity.log" $r || ba="FAIL"
 step bf16_acts "$ba" "$banote; bf16 parity rc $r vs 3a's $brc16"
 
-# ---- 3j. single GEMMs on cuBLASLt with cached plans and the bias as epilogue (TSASR_CUDA_LT=1,
-# off by default, not yet run on a GPU): op groups in f32 at 1e-5 (the operand mapping, the bias
-# epilogue, beta) and in bf16 at 1e-2 (bf16 operands: decoding's copy, bf16 activations), the
-# f32 parity (must pass) and the bf16 parity (no worse than 3a's), memcheck over the matmul
-# group; each run must report GEMMs cuBLASLt ran ("cuBLASLt: N GEMMs"), or nothing was checked.
-# When it says ok and the lt variants of the switches row are faster, make it the default ----
+# ---- 3j. single GEMMs on cuBLASLt with cached plans and the bias as epilogue (TSASR_CUDA_LT; on
+# by default since the H200 run of 2026-11-27, where it passed these checks and sped rollouts
+# up by ~12 %): steps 2 and 3 ran it, and must report GEMMs it ran ("cuBLASLt: N GEMMs"), or
+# it was not what they checked. Then the cuBLAS path a GEMM takes without a plan, with it off:
+# the matmul and conv1d groups in f32 at 1e-5, the matmul and bf16_acts groups in bf16 at 1e-2,
+# the f32 parity (must pass) and the bf16 parity (no worse than 3a's) ----
 lt=ok
 ltnote=""
-lt_ran() { grep -qE '^cuBLASLt: [1-9][0-9]* GEMMs' "$1" || { lt="FAIL"; ltnote="$ltnote(no cuBLASLt GEMMs in $(basename "$1")) "; }; }
+lt_ran() { # LOG: the default run at its start (appended runs follow) reports cuBLASLt GEMMs
+  awk '/^cuBLASLt: [1-9][0-9]* GEMMs/ { f = 1 } /^test_(backend_ops|sft_parity): / { exit } END { exit !f }' "$1" ||
+    { lt="FAIL"; ltnote="$ltnote(no cuBLASLt GEMMs in $(basename "$1")) "; }
+}
+lt_ran "$logs/backend_ops.log"
+lt_ran "$logs/sft_parity.log"
 for grp in matmul conv1d; do
-  ops_env "$build/lt_$grp.log" "$grp" TSASR_CUDA_LT=1 || lt="FAIL"
-  lt_ran "$build/lt_$grp.log"
-  ltnote="$ltnote$grp $(tail -n 1 "$build/lt_$grp.log" | sed 's/^test_backend_ops: //');  "
+  ops_env "$build/lt_$grp.log" "$grp" TSASR_CUDA_LT=0 || lt="FAIL"
+  ltnote="${ltnote}off: $grp $(tail -n 1 "$build/lt_$grp.log" | sed 's/^test_backend_ops: //');  "
 done
 for grp in matmul bf16_acts; do
-  ops_env "$build/lt16_$grp.log" "$grp" TSASR_CUDA_LT=1 TSASR_CUDA_GEMM=bf16 TSASR_OPS_TOL=1e-2 || lt="FAIL"
-  lt_ran "$build/lt16_$grp.log"
+  ops_env "$build/lt16_$grp.log" "$grp" TSASR_CUDA_LT=0 TSASR_CUDA_GEMM=bf16 TSASR_OPS_TOL=1e-2 || lt="FAIL"
   ltnote="${ltnote}bf16 $grp $(tail -n 1 "$build/lt16_$grp.log" | sed 's/^test_backend_ops: //');  "
 done
-parity_env "$build/lt_parity.log" 90 "" TSASR_CUDA_LT=1
+parity_env "$build/lt_parity.log" 90 "" TSASR_CUDA_LT=0
 r=$par_rc
-grep -E 'MISMATCH|^cuBLASLt|^test_sft_parity: (PASS|FAIL)' "$build/lt_parity.log" | head -n 12
+grep -E 'MISMATCH|^test_sft_parity: (PASS|FAIL)' "$build/lt_parity.log" | head -n 12
 [ $r = 0 ] || lt="FAIL"
-lt_ran "$build/lt_parity.log"
 ltnote="${ltnote}parity $(tail -n 1 "$build/lt_parity.log" | sed 's/^test_sft_parity: //')"
-parity_env "$build/lt_parity_bf16.log" 60 "compare with 3a" TSASR_CUDA_LT=1 TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
+parity_env "$build/lt_parity_bf16.log" 60 "compare with 3a" TSASR_CUDA_LT=0 TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
 r=$par_rc
 no_worse "$build/lt_parity_bf16.log" $r || lt="FAIL"
-lt_ran "$build/lt_parity_bf16.log"
 ltnote="$ltnote; parity(bf16) rc $r vs 3a's $brc16"
-if [ -n "$san" ]; then
-  TSASR_CUDA_LT=1 san_run memcheck 45 matmul "TSASR_CUDA_LT=1: memcheck, matmul group"
-  case $san_st in FAIL*) lt="FAIL" ;; esac
-  ltnote="$ltnote; memcheck: $san_sum"
-fi
 step lt "$lt" "$ltnote"
 
 fi # the checks
@@ -488,17 +484,16 @@ if left; then
     && echo ok || echo FAIL)" "$(grep '^grpo_update' "$logs/bench_device.log" | sed 's/.*prompt once/prompt once/' | tr '\n' ';')"
   # the switches whose checks passed (steps 3d-3j), against the defaults, in bf16 and in ONE
   # process (one model build; appended to bench.log): SFT steps without flash / bf16
-  # activations, with lt; rollouts without fuse, with lt / dec2 / graphs, and without the
-  # sampling split (no_split)
+  # activations / cuBLASLt; rollouts without fuse / cuBLASLt, with dec2 / graphs, and without
+  # the sampling split (no_split)
   if left; then
     # the defaults (flash, bf16 activations, fused rounding in bf16) against each turned off
     # (what was the default before 2026-11-27), and the switches still off by default
     sv="default,no_flash,no_bf16_acts,no_flash+no_bf16_acts" rv="default,no_fuse"
     [ "$tc" = ok ] && sv="$sv,no_bf16_acts+train_copy"
-    [ "$lt" = ok ] && sv="$sv,lt" && rv="$rv,lt"
+    [ "$lt" = ok ] && sv="$sv,no_lt" && rv="$rv,no_lt"
     [ "$d2" = ok ] && rv="$rv,dec2"
     [ "$gr" = ok ] && rv="$rv,graphs"
-    [ "$gr" = ok ] && [ "$lt" = ok ] && rv="$rv,graphs+lt"
     rv="$rv,no_split"
     { echo; echo "== switches: SFT $sv; rollouts $rv (bf16)"; } >> "$logs/bench.log"
     timeout 240 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 --G 8 \
@@ -549,13 +544,13 @@ if left; then
   step profile_host "$([ $hrc = 0 ] && echo ok || echo "FAIL($hrc)")" "$(grep -m1 -E '^rollout' "$build/profile_host.log")"
   grep -E '^rollout' "$build/profile_host.log"
   awk '/^== phase/ { n = 0 } /^== phase/, 0 { if (n++ < 12) print }' "$build/profile_host.log"
-  if [ "$lt" = ok ] && left; then # the same with cuBLASLt's cached plans (step 3j): the GEMMs' host time
-    { echo; echo "== TSASR_PROFILE=host TSASR_CUDA_LT=1"; } >> "$logs/profile.log"
-    TSASR_PROFILE=host TSASR_CUDA_LT=1 timeout 60 "$build/bench_device" --device cuda --geometry paper --batch 4 \
+  if [ "$lt" = ok ] && left; then # the same without cuBLASLt's cached plans (step 3j): the GEMMs' host time
+    { echo; echo "== TSASR_PROFILE=host TSASR_CUDA_LT=0"; } >> "$logs/profile.log"
+    TSASR_PROFILE=host TSASR_CUDA_LT=0 timeout 60 "$build/bench_device" --device cuda --geometry paper --batch 4 \
       --seconds 20 --steps 0 --G 8 --new 128 --gemm bf16 > "$build/profile_host_lt.log" 2>&1
     hrc=$?
     cat "$build/profile_host_lt.log" >> "$logs/profile.log"
-    step profile_host_lt "$([ $hrc = 0 ] && echo ok || echo "FAIL($hrc)")" "$(grep -m1 -E '^rollout' "$build/profile_host_lt.log")"
+    step profile_host_no_lt "$([ $hrc = 0 ] && echo ok || echo "FAIL($hrc)")" "$(grep -m1 -E '^rollout' "$build/profile_host_lt.log")"
     awk '/^== phase/ { n = 0 } /^== phase/, 0 { if (n++ < 12) print }' "$build/profile_host_lt.log"
   fi
   if [ "$d2" = ok ] && left; then # the rollout's table with the decoding kernels of step 3d
