@@ -7,21 +7,25 @@
 #include "cu_dev.cuh"
 
 /* ---- few rows against a weight stored (N, K): a decoding step's x W^T with G rows. Used only
- * when cuda_set_decode_kernels is on (off by default: written without a GPU, checked in ctest
- * under the SIMT emulator; tests/gpu/run.sh checks and times it on a GPU). On an H200 cuBLAS took
- * 27.5 us per such GEMM (8 rows) timed between syncs, roughly 15-20 us of GPU time, 171 per
- * Qwen2.5-0.5B step, most of the step; streaming the weight at bandwidth would take ~5 us for
- * the largest.
+ * when cuda_set_decode_kernels is on (off by default; tests/gpu/run.sh checks and times it on a
+ * GPU, and ctest runs it under the SIMT emulator). On an H200 cuBLAS takes ~10-15 us of GPU
+ * time per such GEMM (8 rows) and 14.6-16.9 us of host time to launch it (cublasLtMatmul /
+ * cublasGemmEx), which is what holds a decoding step up: a kernel of our own launches in ~4 us.
  *
- * Each warp takes NC = 32 / MM columns at a time (a tile; a block's 8 warps take 8 tiles).
- * Its lanes stride over K in float4s (lane l: float4 l, l + 32, ...), each keeping the 32 sums
- * (MM rows x NC columns) of its share, so every x value a lane loads serves NC columns; a
- * transposing butterfly then leaves lane l with the warp's sum number l in 31 shuffles, and
- * lane l writes it: no shared memory, no block barrier. (The first version gave a whole block
- * one tile, its 256 threads striding over K: at K = 896 a thread saw one float4 per column and
- * the block's reduction dominated; on an H200 it took 49 us per call against cuBLAS's 29.)
- * f32 products and sums on every GEMM precision; in
- * the bf16 precision the weights may be their bf16 copy (W = uint2, cu_weights_bf16).
+ * A tile is NC = 32 / MM columns; a block takes one tile at a time (a grid-stride loop over
+ * tiles), and its 8 warps split K between them: lane l of warp w takes float4 w * 32 + l,
+ * then + 256, ..., keeping the 32 sums (MM rows x NC columns) of its share, so every x value a
+ * lane loads serves NC columns. A transposing butterfly leaves lane l with the warp's sum
+ * number l in 31 shuffles; the 8 warps' sums meet in shared memory and warp 0 adds them in
+ * warp order and writes them.
+ * History: the first version (a block per tile, its 256 threads striding over K with a block
+ * reduction per column) took 49 us per call on an H200 against cuBLAS's 29 (synced). The second
+ * (a warp per tile, lanes striding over K) slowed rollouts too (2,030-2,068 against
+ * 2,356-2,826 tokens/s): at N = 896 it made 28 blocks, each warp walking all of K in a serial
+ * chain of loads, so most SMs idled while a few waited on memory. This version makes a block
+ * per tile (224 blocks at N = 896, 8 rows) with 8 chains of a K / 8 each.
+ * f32 products and sums on every GEMM precision; in the bf16 precision the weights may be
+ * their bf16 copy (W = uint2, cu_weights_bf16).
  * y (M,N) = x (M,K) w (N,K)^T + (beta y + bias), bias (N) or NULL; M <= MM; K % 4 == 0 and x, w
  * 16-byte aligned (the caller checks). */
 #define SM_THREADS 256
@@ -36,12 +40,12 @@ __device__ __forceinline__ float4 sm_w4(const uint2 *w, int64_t i) {
   return make_float4(sm_bf(r.x << 16), sm_bf(r.x & 0xffff0000u), sm_bf(r.y << 16), sm_bf(r.y & 0xffff0000u));
 }
 
-/* the number of tiles of NC columns, and the blocks to launch for them (a grid-stride loop
- * takes the rest) */
+/* the number of tiles of NC columns, and the blocks to launch for them: one per tile, at most
+ * 16,384 (a grid-stride loop takes the rest) */
 __host__ __device__ __forceinline__ int64_t sm_tiles(int MM, int64_t N) { return (N + 32 / MM - 1) / (32 / MM); }
 __host__ __device__ __forceinline__ unsigned sm_blocks(int MM, int64_t N) {
-  int64_t b = (sm_tiles(MM, N) + SM_WARPS - 1) / SM_WARPS;
-  return (unsigned)(b < 8192 ? b : 8192);
+  int64_t b = sm_tiles(MM, N);
+  return (unsigned)(b < 16384 ? b : 16384);
 }
 
 /* W: float4 (f32 weights) or uint2 (bf16 weights, cu_ctx's copy made for decoding: see
@@ -52,15 +56,16 @@ __global__ void __launch_bounds__(SM_THREADS)
     k_smallm_nt(const float4 *__restrict__ x, const W *__restrict__ w, const float *__restrict__ bias, float *y,
                 int M, int64_t N, int64_t K4, float beta) {
   constexpr int NC = 32 / MM; /* columns per tile */
-  const int lane = threadIdx.x & 31;
-  const int64_t tiles = (N + NC - 1) / NC, stride = (int64_t)gridDim.x * SM_WARPS;
-  for (int64_t tile = (int64_t)blockIdx.x * SM_WARPS + (threadIdx.x >> 5); tile < tiles; tile += stride) {
+  __shared__ float part[SM_WARPS][32]; /* each warp's sums of the tile, lane l's sum number l */
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int64_t tiles = (N + NC - 1) / NC;
+  for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) { /* uniform in the block */
     const int64_t n0 = tile * NC;
-    float v[32]; /* sum m * NC + c: row m, column n0 + c */
+    float v[32]; /* sum m * NC + c: row m, column n0 + c, over this thread's float4s */
 #pragma unroll
     for (int i = 0; i < 32; i++) v[i] = 0.0f;
     /* not unrolled: unrolling by 2 put v in local memory (ptxas, sm_90) */
-    for (int64_t k4 = lane; k4 < K4; k4 += 32) {
+    for (int64_t k4 = (int64_t)warp * 32 + lane; k4 < K4; k4 += SM_THREADS) {
       float4 xv[MM];
 #pragma unroll
       for (int m = 0; m < MM; m++) xv[m] = m < M ? __ldg(x + m * K4 + k4) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
@@ -83,15 +88,23 @@ __global__ void __launch_bounds__(SM_THREADS)
         v[j] = keep + __shfl_xor_sync(0xffffffffu, send, h);
       }
     }
-    const int m = lane / NC;
-    const int64_t n = n0 + lane % NC;
-    if (m < M && n < N) {
-      float *p = y + m * N + n;
-      if (bias)
-        *p = v[0] + (beta == 0.0f ? bias[n] : beta * *p + bias[n]);
-      else
-        *p = beta == 0.0f ? v[0] : v[0] + beta * *p;
+    part[warp][lane] = v[0];
+    __syncthreads();
+    if (warp == 0) {
+      float sum = 0.0f;
+#pragma unroll
+      for (int i = 0; i < SM_WARPS; i++) sum += part[i][lane];
+      const int m = lane / NC;
+      const int64_t n = n0 + lane % NC;
+      if (m < M && n < N) {
+        float *p = y + m * N + n;
+        if (bias)
+          *p = sum + (beta == 0.0f ? bias[n] : beta * *p + bias[n]);
+        else
+          *p = beta == 0.0f ? sum : sum + beta * *p;
+      }
     }
+    __syncthreads(); /* part is written again for the next tile */
   }
 }
 

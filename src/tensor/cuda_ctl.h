@@ -22,8 +22,8 @@ int cuda_set_attn_rows(int rows);
 /* The small-row GEMM for decoding's x W^T with at most 16 rows (cu_smallm.cuh; f32 or bf16
  * weights). Its first version was checked on an H200 but slower there than cuBLAS (49 against
  * 29 us per call in a rollout); session 9 rewrote it (a warp per tile), and that too slowed
- * rollouts there (2,030-2,068 against 2,356-2,826 tokens/s, 2026-11-27). Off (0) by
- * default. The environment variable TSASR_CUDA_DECODE_KERNELS=1 sets it at start-up. TS_OK,
+ * rollouts there (2,030-2,068 against 2,356-2,826 tokens/s, 2026-11-27); session 14 rewrote it
+ * again (a block per tile, its warps splitting K), untimed. Off (0) by default. The environment variable TSASR_CUDA_DECODE_KERNELS=1 sets it at start-up. TS_OK,
  * TS_EUNSUP without CUDA. */
 int cuda_set_decode_kernels(int on);
 /* Split-key attention for decoding steps (one query per batch row; cu_decode.cuh): key chunks

@@ -13,9 +13,10 @@
 #      and sample groups (when the toolkit has it; 60 s cap each, a run cut short is PARTIAL,
 #      not a failure; TSASR_GPU_MEMCHECK=0 skips both);
 #   3d. the op groups matmul and attention, the model parity and the sanitizers again with
-#      TSASR_CUDA_DECODE_KERNELS=1 (the small-row decoding GEMM, off by default: its first
-#      version was slower than cuBLAS on an H200, the warp-per-tile rewrite is untimed;
-#      reported, not required), and when they pass, its rollout profile (step 8);
+#      TSASR_CUDA_DECODE_KERNELS=1 (the small-row decoding GEMM, off by default: its first two
+#      versions were slower than cuBLAS on an H200, the third, a block per tile with its warps
+#      splitting K, is untimed; reported, not required), and when they pass, its rollout
+#      profile (step 8) and its rollouts (step 5's switches row);
 #   3e. the attention group in bf16 without and with TSASR_CUDA_FLASH=1 (the tensor-core flash
 #      attention, forward and backward; on by default in bf16 since the H200 run of 2026-11-27,
 #      where it was faster), the sanitizers with it, and the bf16 parity without it (no worse
@@ -283,10 +284,10 @@ fi
 step bf16_matmul "$b16" "$(tail -n 1 "$build/bf16_matmul.log" | sed 's/^test_backend_ops: //')${b16note:-}"
 
 # ---- 3d. the small-row decoding GEMM (TSASR_CUDA_DECODE_KERNELS=1, off by default: on an
-# H200 its first version, a block per tile, took 49 us per call where cuBLAS takes 29; now a
-# warp per tile, untimed): the op and model parity checks and the
-# sanitizers again with it on. Reported, not required; when this says ok and the rollout below
-# is faster, make it the default ----
+# H200 its first two versions were slower than cuBLAS; the third, a block per tile with its
+# warps splitting K, is untimed): the op and model parity checks and the sanitizers (racecheck
+# too: its warps' sums meet in shared memory) again with it on. Reported, not required; when
+# this says ok and the rollout below is faster, make it the default ----
 d2=ok
 d2note=""
 for grp in matmul attention; do
@@ -307,7 +308,7 @@ grep -E 'generation|G=' "$build/dec2_parity_bf16.log" | head -n 4
 no_worse "$build/dec2_parity_bf16.log" $r || d2="FAIL"
 d2note="$d2note; parity(bf16) rc $r vs 3a's $brc16"
 if [ -n "$san" ]; then
-  for t in "memcheck matmul" "memcheck attention" "racecheck attention"; do
+  for t in "memcheck matmul" "racecheck matmul" "memcheck attention" "racecheck attention"; do
     set -- $t
     TSASR_CUDA_DECODE_KERNELS=1 san_run "$1" 45 "$2" "TSASR_CUDA_DECODE_KERNELS=1: $1, $2 group"
     case $san_st in FAIL*) d2="FAIL" ;; esac

@@ -3,9 +3,11 @@
 // split-key pair k_attn_dec_part + k_attn_dec_merge behind cuda_set_decode_kernels;
 // kernels/cu_decode.cuh) over GQA, key padding, q_pos0, additive biases with -inf entries
 // (whole chunks masked), rows with no visible key, head sizes 4 to 160, caches longer than one
-// chunk; and the small-row GEMM (k_smallm_nt, kernels/cu_smallm.cuh: a warp per tile of
-// columns) for 1 to 16 rows, K of 9 to 275 float4s over a warp's lanes, a grid smaller than the
-// tiles, bias and beta, with f32 weights and with their bf16 copy
+// chunk; and the small-row GEMM (k_smallm_nt, kernels/cu_smallm.cuh: a block per tile of
+// columns, its 8 warps splitting K, their sums added in shared memory) for 1 to 16 rows, K of 9
+// to 1,216 float4s over the block's threads (fewer than a warp, fewer than the block, several
+// per thread), a grid smaller than the tiles, bias and beta, with f32 weights and with their
+// bf16 copy
 // (k_f32_to_bf16, itself checked against round-to-nearest-even computed apart, specials too). Both are f32 kernels: normalised error
 // <= 1e-5 as the GPU's op parity asks, and lse within 1e-5. Every case runs in lockstep and
 // under a skewed schedule. Exit 0 when every case passes.
@@ -185,12 +187,15 @@ static void run_all() {
     run_attn({2, 50, 3, 1, 6, 1, {50, 20}, {49, 19}, 1}, split);        /* D not a multiple of 4 */
   }
   for (int M : {1, 2, 3, 8, 13, 16}) {
-    run_smallm(M, 300, 896, 1, 0.0f); /* K4 224: 7 float4s per lane */
-    run_smallm(M, 33, 1100, 0, 0.5f); /* K4 275: lanes with 8 and 9 */
+    run_smallm(M, 300, 896, 1, 0.0f); /* K4 224: one float4 each for 7 warps, the 8th idle */
+    run_smallm(M, 33, 1100, 0, 0.5f); /* K4 275: threads with 1 and 2 */
   }
   run_smallm(1, 1, 4, 1, 1.0f);
-  run_smallm(8, 7, 36, 0, 0.0f);  /* K4 9: most lanes idle */
+  run_smallm(8, 7, 36, 0, 0.0f);  /* K4 9: most lanes idle, 7 warps with nothing */
+  run_smallm(8, 21, 4864, 1, 0.5f); /* K4 1,216: the down projection's K, 4-5 float4s per thread */
+  run_smallm(16, 5, 4864, 0, 0.0f, true);
   run_smallm(8, 300, 64, 1, 0.5f, false, 2); /* 2 blocks for 75 tiles: the grid-stride loop */
+  run_smallm(8, 60, 2048, 1, 0.5f, false, 2); /* the same with every warp's sums in part */
   for (int M : {1, 8, 16}) run_smallm(M, 300, 896, 1, 0.0f, true); /* the bf16 weights' copy */
   run_smallm(3, 33, 1100, 0, 0.5f, true);
   run_to_bf16();
