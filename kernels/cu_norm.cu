@@ -1,14 +1,48 @@
 // cu_norm.cu — LayerNorm, RMSNorm and GroupNorm forward and backward on the GPU: one block per
-// normalised row (or (batch, group)) with double accumulation like the CPU reference; weight
+// normalised row (or (batch, group); few long rows split over many blocks) with double accumulation like the CPU reference; weight
 // and bias gradients are column reductions (atomicAdd of per-block partials). The LayerNorm /
 // RMSNorm kernels are in cu_norm.cuh (run by the emulator test test_norm_emu).
 #include "cu_common.h"
 #include "cu_norm.cuh"
 
+/* rows of at least this many values, fewer rows than this, take the split kernels, in chunks
+ * of LN_CHUNK values */
+#define LN_LONG 65536
+#define LN_FEW 64
+#define LN_CHUNK 8192
+
+/* few long rows (the waveform normalisation): the three split passes; y or yb may be NULL */
+static int ln_fwd_split(backend *be, const tensor *x, const tensor *w, const tensor *b, float *y, unsigned short *yb,
+                        tensor *mean, tensor *rstd, float eps, int rms, int64_t N, int64_t C) {
+  int64_t P = (C + LN_CHUNK - 1) / LN_CHUNK;
+  double *part; /* (N, P) sums of x, then (N, P) sums of squared deviations */
+  TS_TRY(cu_scratch(be, sizeof(double) * (size_t)(2 * N * P), (void **)&part));
+  double *part2 = part + N * P;
+  dim3 grid((unsigned)N, (unsigned)P);
+  if (!rms) {
+    k_ln_split_sum<<<grid, 256, 0, cu_stream()>>>(cu_f(x), part, C, LN_CHUNK);
+    CU_LAUNCHED("k_ln_split_sum");
+  }
+  k_ln_split_var<<<grid, 256, 0, cu_stream()>>>(cu_f(x), part, part2, C, LN_CHUNK, rms);
+  CU_LAUNCHED("k_ln_split_var");
+  k_ln_split_out<<<grid, 256, 0, cu_stream()>>>(cu_f(x), cu_f(w), cu_f(b), y, yb, cu_f(mean), cu_f(rstd), part, part2,
+                                                C, LN_CHUNK, eps, rms);
+  CU_LAUNCHED("k_ln_split_out");
+  return TS_OK;
+}
+
 static int ln_fwd(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
                   tensor *rstd, float eps, int rms) {
   int64_t C = cu_last(x), N = C ? cu_rows(x) : 0;
   if (N <= 0) return TS_OK;
+  if (C >= LN_LONG && N < LN_FEW) {
+    if (y->dtype == DT_BF16)
+      return ln_fwd_split(be, x, w, b, NULL, (unsigned short *)y->data, mean, rstd, eps, rms, N, C);
+    unsigned short *yb = cu_round_want(be, cu_f(y), N * C);
+    TS_TRY(ln_fwd_split(be, x, w, b, cu_f(y), yb, mean, rstd, eps, rms, N, C));
+    if (yb) cu_round_made(be, cu_f(y), N * C);
+    return TS_OK;
+  }
   if (y->dtype == DT_BF16) { /* a bf16 activation: only the rounding is written */
     k_layernorm<<<(unsigned)N, 256, 0, cu_stream()>>>(cu_f(x), cu_f(w), cu_f(b), NULL, (unsigned short *)y->data,
                                                       cu_f(mean), cu_f(rstd), C, eps, rms);

@@ -1112,6 +1112,8 @@ int main(int argc, char **argv) {
   G("layernorm rmsnorm", c_norm(3, 1000, 1));
   G("layernorm rmsnorm", c_norm(64, 896, 1));
   G("layernorm rmsnorm", c_rms_inplace(8, 896));
+  G("layernorm rmsnorm", c_norm(4, 320000, 0)); /* few long rows: CUDA's split passes (the waveform normalisation) */
+  G("layernorm rmsnorm", c_norm(2, 70001, 1));  /* the same, affine, a short last chunk */
   /* bf16 activation storage: the outputs, and GEMMs on a bf16 x with and without the copy */
   G("bf16_acts", c_out16(37, 96));
   G("bf16_acts", c_out16(5, 896));

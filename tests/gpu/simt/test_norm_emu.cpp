@@ -3,7 +3,8 @@
 // runs RMSNorm; with the output's bf16 rounding, bit for bit, as the fused rounding of GEMM
 // operands asks), and the backward (dx added to a start; dw, db column sums added through
 // atomics); and the LayerNorm over the channel axis of (B,C,T) (forward in place or not,
-// backward with dx separate or dy itself). f32 kernels with double sums: normalised error
+// backward with dx separate or dy itself); and the split passes for few long rows (forward, in
+// place or not, rounded or not, LayerNorm and RMSNorm). f32 kernels with double sums: normalised error
 // <= 1e-6. Exit 0 when every case passes.
 #include <cmath>
 #include <cstdio>
@@ -22,9 +23,28 @@ static void check(const char *what, double e, long err) {
   if (!ok) g_fail = 1;
 }
 
+/* the forward of N rows of C: one block per row (chunk 0), or the split passes over chunks of
+ * `chunk` values (k_ln_split_*, few long rows) */
+static long fwd(int64_t chunk, int N, int C, const float *x, const float *w, const float *b, float *y,
+                unsigned short *yb, float *mean, float *rstd, float eps, int rms) {
+  if (!chunk)
+    return simt::launch(dim3((unsigned)N), dim3(256), 0,
+                        [&] { k_layernorm(x, w, b, y, yb, mean, rstd, C, eps, rms); });
+  unsigned P = (unsigned)((C + chunk - 1) / chunk);
+  std::vector<double> part((size_t)N * P, NAN), part2((size_t)N * P, NAN);
+  long err = 0;
+  if (!rms) err += simt::launch(dim3((unsigned)N, P), dim3(256), 0, [&] { k_ln_split_sum(x, part.data(), C, chunk); });
+  err += simt::launch(dim3((unsigned)N, P), dim3(256), 0,
+                      [&] { k_ln_split_var(x, part.data(), part2.data(), C, chunk, rms); });
+  err += simt::launch(dim3((unsigned)N, P), dim3(256), 0, [&] {
+    k_ln_split_out(x, w, b, y, yb, mean, rstd, part.data(), part2.data(), C, chunk, eps, rms);
+  });
+  return err;
+}
+
 /* N rows of C; rms: RMSNorm (no mean, no bias); affine: weight (and bias unless rms); in_place:
- * y is x; round: the bf16 rounding of y as well */
-static void run(int N, int C, bool rms, bool affine, bool in_place, bool round) {
+ * y is x; round: the bf16 rounding of y as well; chunk: the split passes (0: a block per row) */
+static void run(int N, int C, bool rms, bool affine, bool in_place, bool round, int64_t chunk = 0) {
   const float eps = 1e-5f;
   std::vector<float> x((size_t)N * C), w(affine ? C : 0), b(affine && !rms ? C : 0);
   for (auto &t : x) t = g_rng.sym() * 2.0f + 0.3f;
@@ -33,10 +53,8 @@ static void run(int N, int C, bool rms, bool affine, bool in_place, bool round) 
   std::vector<float> x0 = x, yo((size_t)N * C, NAN), mean(rms ? 0 : N, NAN), rstd((size_t)N, NAN);
   std::vector<unsigned short> yb(round ? (size_t)N * C : 0, 0xffff);
   float *y = in_place ? x.data() : yo.data();
-  long err = simt::launch(dim3((unsigned)N), dim3(256), 0, [&] {
-    k_layernorm(x.data(), affine ? w.data() : nullptr, b.empty() ? nullptr : b.data(), y,
-                round ? yb.data() : nullptr, rms ? nullptr : mean.data(), rstd.data(), C, eps, rms ? 1 : 0);
-  });
+  long err = fwd(chunk, N, C, x.data(), affine ? w.data() : nullptr, b.empty() ? nullptr : b.data(), y,
+                 round ? yb.data() : nullptr, rms ? nullptr : mean.data(), rstd.data(), eps, rms ? 1 : 0);
   std::vector<float> yv(y, y + (size_t)N * C);
   std::vector<double> ry((size_t)N * C), rm((size_t)N), rr((size_t)N);
   for (int i = 0; i < N; i++) {
@@ -60,20 +78,18 @@ static void run(int N, int C, bool rms, bool affine, bool in_place, bool round) 
   if (round && !in_place) { /* y as a bf16 activation: no f32 y, the same bits */
     std::vector<unsigned short> yo16((size_t)N * C, 0xffff);
     std::vector<float> m2(mean.size(), NAN), r2((size_t)N, NAN);
-    err += simt::launch(dim3((unsigned)N), dim3(256), 0, [&] {
-      k_layernorm(x0.data(), affine ? w.data() : nullptr, b.empty() ? nullptr : b.data(), nullptr, yo16.data(),
-                  rms ? nullptr : m2.data(), r2.data(), C, eps, rms ? 1 : 0);
-    });
+    err += fwd(chunk, N, C, x0.data(), affine ? w.data() : nullptr, b.empty() ? nullptr : b.data(), nullptr,
+               yo16.data(), rms ? nullptr : m2.data(), r2.data(), eps, rms ? 1 : 0);
     long bad16 = 0;
     for (size_t i = 0; i < yo16.size(); i++) bad16 += yo16[i] != yb[i];
     if (bad16 || r2 != rstd) printf("  bf16-only output: %ld values differ%s\n", bad16, r2 != rstd ? ", rstd too" : "");
     bad += bad16 + (r2 != rstd);
   }
   char what[128];
-  snprintf(what, sizeof what, "%s N=%d C=%d affine=%d%s%s (forward)", rms ? "rmsnorm" : "layernorm", N, C, affine,
-           in_place ? " in place" : "", round ? " + bf16 rounding" : "");
+  snprintf(what, sizeof what, "%s N=%d C=%d affine=%d%s%s%s (forward)", rms ? "rmsnorm" : "layernorm", N, C, affine,
+           in_place ? " in place" : "", round ? " + bf16 rounding" : "", chunk ? " split" : "");
   check(what, e, err + bad);
-  if (in_place) return;
+  if (in_place || chunk) return; /* the split passes are forward only */
   /* backward from the forward's statistics: dx added to a start, dw and db to theirs */
   std::vector<float> g((size_t)N * C), dx((size_t)N * C), dw(affine ? C : 0), db(b.size());
   for (auto &t : g) t = g_rng.sym();
@@ -200,6 +216,9 @@ int main() {
     run(3, 77, false, false, false, true);
     run(8, 896, true, true, true, true);   /* a decoding step's RMSNorm, in place, rounded */
     run(70, 130, true, true, false, true); /* rows past one block of the dw/db reduction */
+    run(2, 3000, false, false, false, false, 512); /* the waveform normalisation's split, smaller: 6 chunks */
+    run(3, 2049, false, true, true, true, 256);    /* in place, rounded, a last chunk of one value */
+    run(1, 1000, true, true, false, true, 300);    /* RMSNorm split (no mean pass) */
     run_ch(2, 512, 45, true, false, false); /* a conv feature layer's channels, steps past a block */
     run_ch(3, 7, 33, false, true, true);    /* in place, no affine, dx = dy */
     run_ch(1, 20, 5, true, true, true);
