@@ -11,7 +11,7 @@
  *                [--sft-variants V,V,...] [--rollout-variants V,V,...] [--grpo-steps N] [--grpo-resp R2]
  * (--steps 0: rollouts only). With variants (--device cuda), the SFT steps / rollouts run once
  * per variant in the same process, each after a line "== variant V": V names the CUDA switches
- * on top of the backend's defaults, '+'-joined: default, train_copy, dec2, graphs, lt, flash,
+ * on top of the backend's defaults, '+'-joined: default, cudnn, train_copy, dec2, graphs, lt, flash,
  * fuse, bf16_acts, no_lt, no_flash, no_fuse, no_bf16_acts, no_split, no_dec_attn, no_wcopy (one
  * model build for an A/B of the switches).
  *
@@ -227,14 +227,14 @@ static int bench_grpo(bench_ctx *c, int grpo, int gr) {
 
 /* The CUDA backend's switches as a variant names them: its defaults (cuBLASLt's cached plans, and
  * in bf16 flash attention, fused operand rounding and bf16 activations, on since the H200 run
- * of 2026-11-27), then each '+'-joined name on (train_copy, dec2, graphs; lt, flash, fuse,
+ * of 2026-11-27), then each '+'-joined name on (cudnn, train_copy, dec2, graphs; lt, flash, fuse,
  * bf16_acts) or off (no_lt, no_flash, no_fuse, no_bf16_acts, no_split, no_dec_attn, no_wcopy);
  * "default" alone is the defaults.
  * 0, or 1 for an unknown name or a backend without them. */
 static int apply_variant(const char *v) {
   int rc = cuda_set_flash_attention(1) | cuda_set_decode_kernels(0) | cuda_set_graphs(0) | cuda_set_fuse_round(1) |
            cuda_set_train_copy(0) | cuda_set_bf16_acts(1) | cuda_set_sample_split(1) | cuda_set_decode_attention(1) |
-           cuda_set_weight_copy(1) | cuda_set_lt(1);
+           cuda_set_weight_copy(1) | cuda_set_lt(1) | cuda_set_cudnn(0);
   if (rc) return 1;
   char buf[128];
   snprintf(buf, sizeof buf, "%s", v);
@@ -251,6 +251,9 @@ static int apply_variant(const char *v) {
     else if (!strcmp(n, "no_fuse")) cuda_set_fuse_round(0);
     else if (!strcmp(n, "lt")) cuda_set_lt(1);
     else if (!strcmp(n, "no_lt")) cuda_set_lt(0);
+    else if (!strcmp(n, "cudnn")) {
+      if (cuda_set_cudnn(1)) return 1; /* a build without cuDNN */
+    }
     else if (!strcmp(n, "no_split")) cuda_set_sample_split(0);
     else if (!strcmp(n, "no_dec_attn")) cuda_set_decode_attention(0);
     else if (!strcmp(n, "no_wcopy")) cuda_set_weight_copy(0);
@@ -284,9 +287,16 @@ static int bench_variants(bench_ctx *c, const char *vars, const char *mode, int 
     fflush(stdout);
     long g0 = cuda_graph_launches(), lt0, lf0, lt1, lf1;
     cuda_lt_counts(&lt0, &lf0);
+    long cd0, cf0;
+    cuda_cudnn_counts(&cd0, &cf0);
     rc = run(c, mode);
     /* graphs can stay off without an error: the timing above is theirs only when steps ran so */
     if (has_name(v, "graphs")) printf("   (%ld decoding steps launched as CUDA graphs)\n", cuda_graph_launches() - g0);
+    if (has_name(v, "cudnn")) {
+      long c1, f1;
+      cuda_cudnn_counts(&c1, &f1);
+      printf("   (cuDNN: %ld convolutions, %ld by im2col instead)\n", c1 - cd0, f1 - cf0);
+    }
     if (!has_name(v, "no_lt")) {
       cuda_lt_counts(&lt1, &lf1);
       printf("   (cuBLASLt: %ld GEMMs, %ld on cuBLAS instead)\n", lt1 - lt0, lf1 - lf0);

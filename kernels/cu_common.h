@@ -89,6 +89,7 @@ typedef struct cu_ctx {
   uint64_t launches, xs_mark;
   int lt; /* single GEMMs on cuBLASLt with cached plans and the bias as epilogue (cu_lt.cu;
              cuda_set_lt) */
+  int cudnn; /* conv1d and its backward on cuDNN (cu_cudnn.cu; cuda_set_cudnn; builds with cuDNN) */
 } cu_ctx;
 
 /* The stream every kernel, cuBLAS call and staging copy goes to: made when the backend starts
@@ -101,6 +102,8 @@ cudaStream_t cu_stream(void);
  * returns TS_EDEVICE. */
 int cu_fail(const char *what, cudaError_t st);
 int cu_fail_blas(const char *what, cublasStatus_t st);
+/* the same for another library's status (cuDNN): its name, the status and its message */
+int cu_fail_lib(const char *what, const char *lib, int st, const char *msg);
 extern "C" const char *cuda_last_error(void);
 
 #define CU_TRY(call)                                     \
@@ -195,6 +198,16 @@ typedef struct cu_lt_call {
   int64_t ldc;
 } cu_lt_call;
 int cu_lt_gemm(backend *be, const cu_lt_call *g, int *done);
+/* dst (n) = the bf16 values at src (raw bits), exactly, in stream order (cu_matmul.cu) */
+int cu_bf16_widen(const unsigned short *src, float *dst, int64_t n);
+/* conv1d's convolution (no bias) and its backward's dx and dw (no dbias) on cuDNN
+ * (kernels/cu_cudnn.cu), with the ops' contracts (y overwritten; dx, dw added to): done = 1 when
+ * it ran, 0 when the switch is off, the build has no cuDNN or the shape has no plan (the caller
+ * then takes its im2col path). */
+int cu_cudnn_conv1d(backend *be, const tensor *x, const tensor *w, tensor *y, int stride, int pad, int groups,
+                    int *done);
+int cu_cudnn_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
+                        int stride, int pad, int groups, int *done);
 /* the dtype a training step stores GEMM-input activations in (be_ops.act_dtype; cu_matmul.cu) */
 ts_dtype cu_act_dtype(backend *be);
 

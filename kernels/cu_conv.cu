@@ -1,6 +1,6 @@
 // cu_conv.cu — grouped, strided, padded 1-D convolution on the GPU (im2col + cuBLAS
 // strided-batched over the groups, one batch row at a time; the element kernels are in
-// cu_conv.cuh) and weight normalisation. x may be a bf16 activation (op_act_dtype): im2col
+// cu_conv.cuh; on cuDNN with cuda_set_cudnn, kernels/cu_cudnn.cu) and weight normalisation. x may be a bf16 activation (op_act_dtype): im2col
 // widens it (a K = 1 convolution then goes through im2col too).
 #include <math.h>
 
@@ -25,9 +25,11 @@ int cu_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias,
   int64_t Cg = Cin / groups, Og = Cout / groups;
   if (B * Cout * Tout <= 0) return TS_OK;
   if (Cin * K > 2147483647LL - CV_MAXY) return cu_fail("conv1d: Cin x K past 2^31", cudaErrorInvalidValue);
+  int done = 0;
+  TS_TRY(cu_cudnn_conv1d(be, x, w, y, stride, pad, groups, &done)); /* cuda_set_cudnn */
   float *col = NULL;
-  TS_TRY(cu_scratch(be, sizeof(float) * (size_t)(Cin * K * Tout), (void **)&col));
-  for (int64_t b = 0; b < B; b++) {
+  if (!done) TS_TRY(cu_scratch(be, sizeof(float) * (size_t)(Cin * K * Tout), (void **)&col));
+  for (int64_t b = 0; b < B && !done; b++) {
     float *yb = cu_f(y) + b * Cout * Tout;
     const float *src = NULL; /* the GEMM's right operand: x itself (f32, K = 1) or its columns */
     int64_t lds = T;
@@ -65,6 +67,9 @@ int cu_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *d
     CU_LAUNCHED("k_conv_dbias");
   }
   if (Tout <= 0 || (!dx && !dw)) return TS_OK;
+  int done = 0;
+  TS_TRY(cu_cudnn_conv1d_bwd(be, x, w, dy, dx, dw, stride, pad, groups, &done)); /* cuda_set_cudnn */
+  if (done) return TS_OK;
   size_t ncol = (size_t)(Cin * K * Tout);
   float *col = NULL;
   TS_TRY(cu_scratch(be, 2 * sizeof(float) * ncol, (void **)&col));

@@ -185,6 +185,13 @@ ts_dtype cu_act_dtype(backend *be) {
   return c->act16 && c->gemm == TS_GEMM_BF16 ? DT_BF16 : DT_F32;
 }
 
+int cu_bf16_widen(const unsigned short *src, float *dst, int64_t n) {
+  if (n <= 0) return TS_OK;
+  k_bf16_to_f32<<<cu_blocks(n), 256, 0, cu_stream()>>>(src, dst, n);
+  CU_LAUNCHED("k_bf16_to_f32");
+  return TS_OK;
+}
+
 /* a bf16 activation (n values) widened into f32 scratch: its exact values, for the f32-operand
  * GEMMs (no bf16 copy of the weight, or another form than x W^T) */
 static int cu_widen(backend *be, const tensor *a, const float **out) {

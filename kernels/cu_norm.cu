@@ -1,7 +1,8 @@
 // cu_norm.cu — LayerNorm, RMSNorm and GroupNorm forward and backward on the GPU: one block per
-// normalised row (or (batch, group); few long rows split over many blocks) with double accumulation like the CPU reference; weight
-// and bias gradients are column reductions (atomicAdd of per-block partials). The LayerNorm /
-// RMSNorm kernels are in cu_norm.cuh (run by the emulator test test_norm_emu).
+// normalised row (or (batch, group); few long rows split over many blocks) with double
+// accumulation like the CPU reference; weight and bias gradients are column reductions
+// (atomicAdd of per-block partials). The LayerNorm / RMSNorm kernels are in cu_norm.cuh (run by
+// the emulator test test_norm_emu).
 #include "cu_common.h"
 #include "cu_norm.cuh"
 

@@ -34,6 +34,12 @@ int cu_fail_blas(const char *what, cublasStatus_t st) {
   return TS_EDEVICE;
 }
 
+int cu_fail_lib(const char *what, const char *lib, int st, const char *msg) {
+  snprintf(g_cu_err, sizeof g_cu_err, "%s: %s status %d (%s)", what, lib, st, msg);
+  log_warn("cuda: %s", g_cu_err);
+  return TS_EDEVICE;
+}
+
 /* ---- memory ---- */
 static void *cu_alloc(backend *be, size_t bytes) {
   void *p = NULL;
@@ -441,6 +447,15 @@ extern "C" int cuda_set_lt(int on) {
   return TS_OK;
 }
 
+extern "C" int cuda_set_cudnn(int on) {
+#ifdef TS_HAVE_CUDNN
+  g_ctx.cudnn = on ? 1 : 0;
+  return TS_OK;
+#else
+  return on ? TS_EUNSUP : TS_OK;
+#endif
+}
+
 extern "C" int cuda_set_sample_split(int on) {
   g_ctx.no_smp_split = on ? 0 : 1;
   return TS_OK;
@@ -506,6 +521,9 @@ extern "C" backend *be_cuda(ts_err *e) {
       g_ctx.train_copy = env_is("TSASR_CUDA_TRAIN_COPY", "1");
       g_ctx.act16 = !env_is("TSASR_CUDA_BF16_ACTS", "0");
       g_ctx.lt = !env_is("TSASR_CUDA_LT", "0");
+#ifdef TS_HAVE_CUDNN
+      g_ctx.cudnn = env_is("TSASR_CUDA_CUDNN", "1");
+#endif
       const char *gm = getenv("TSASR_CUDA_GEMM");
       if (!gm || !cuda_set_gemm(gm)) {
         g_state = 1;

@@ -210,6 +210,11 @@ int cuda_set_weight_copy(int on) {
   (void)on;
   return TS_EUNSUP;
 }
+int cuda_set_cudnn(int on) { return on ? TS_EUNSUP : TS_OK; }
+void cuda_cudnn_counts(long *calls, long *fallbacks) {
+  if (calls) *calls = 0;
+  if (fallbacks) *fallbacks = 0;
+}
 int cuda_set_lt(int on) {
   (void)on;
   return TS_EUNSUP;

@@ -37,6 +37,11 @@
 #      (the cuBLAS path a GEMM without a plan takes), the matmul and conv1d groups in f32 at
 #      1e-5, the matmul and bf16_acts groups in bf16, the f32 parity (must pass) and the bf16
 #      parity (no worse than 3a's); and a host profile without it (step 8);
+#   3k. TSASR_CUDA_CUDNN=1 (conv1d on cuDNN; off by default, not yet run on a GPU; builds that
+#      found cuDNN: the toolkit's or PyTorch's nvidia-cudnn wheel): the conv1d group in f32 at
+#      1e-5, conv1d and bf16_acts in bf16, the f32 parity (must pass), the bf16 parity (no worse
+#      than 3a's), memcheck of conv1d; cuDNN must have run convolutions in each; when they
+#      pass, its SFT steps (switches row);
 #   4. bench_gpu_ops: matmul, attention and a Qwen2.5-0.5B-shaped layer, CUDA-event timings;
 #   5. bench_device: the paper's geometry (data2vec large + Qwen2.5-0.5B, random weights) on
 #      CUDA: SFT tokens/s, TFLOP/s and MFU on 4 x 20 s inputs, and GRPO rollouts of 8 x 512,
@@ -138,14 +143,21 @@ fi
 step deps ok "$("$pkgcfg" --modversion libcjson libpcre2-8 libutf8proc | tr '\n' ' ')via $pkgcfg"
 
 # ---- build ----
+# cuDNN for step 3k: the toolkit's, or PyTorch's nvidia-cudnn wheel (headers and libcudnn.so.9)
+cudnn=()
+cudnn_root=$(python3 -c "import nvidia.cudnn as m; print(list(m.__path__)[0])" 2> /dev/null || true)
+if [ -n "$cudnn_root" ] && [ -f "$cudnn_root/include/cudnn.h" ]; then
+  cudnn=(-DCUDNN_ROOT="$cudnn_root")
+  export LD_LIBRARY_PATH="$cudnn_root/lib:$LD_LIBRARY_PATH"
+fi
 gen=()
 command -v ninja > /dev/null 2>&1 && gen=(-G Ninja)
 if cmake -S "$root" -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DTSASR_UI=OFF -DTSASR_AUDIO=OFF \
-     -DTSASR_LUA=OFF -DTSASR_CUDA=ON -DPKG_CONFIG_EXECUTABLE="$pkgcfg" -DCMAKE_PREFIX_PATH="$prefix/usr" \
+     -DTSASR_LUA=OFF -DTSASR_CUDA=ON -DPKG_CONFIG_EXECUTABLE="$pkgcfg" -DCMAKE_PREFIX_PATH="$prefix/usr" "${cudnn[@]}" \
      > "$build/configure.log" 2>&1 &&
    timeout 300 cmake --build "$build" -j "$(nproc)" --target test_backend_ops test_sft_parity bench_gpu_ops bench_device \
      > "$logs/build.log" 2>&1; then
-  step build ok "$(grep -m1 -o 'CUDA backend ON' "$build/configure.log" || echo '?') ($(( $(date +%s) - t0 )) s)"
+  step build ok "$(grep -m1 -o 'CUDA backend ON' "$build/configure.log" || echo '?'), $(grep -m1 -o 'cuDNN [A-Z]*' "$build/configure.log" || echo 'cuDNN ?') ($(( $(date +%s) - t0 )) s)"
 else
   step build FAIL "see $build/configure.log and $logs/build.log"
   tail -n 30 "$build/configure.log" "$logs/build.log"
@@ -155,7 +167,7 @@ fi
 
 # ---- phases: all (default), checks (steps 2-3g) or bench (steps 4-8), for a device call limit
 # that both together may pass; a bench-only run treats the switches' checks as passed ----
-ops_ok=1 prc=0 brc16=0 d2=ok fa=ok gr=ok fr=ok tc=ok ba=ok lt=ok
+ops_ok=1 prc=0 brc16=0 d2=ok fa=ok gr=ok fr=ok tc=ok ba=ok lt=ok dn=ok
 if [ "$phase" != bench ]; then
 
 # ---- 2. every op on both backends ----
@@ -443,6 +455,44 @@ no_worse "$build/lt_parity_bf16.log" $r || lt="FAIL"
 ltnote="$ltnote; parity(bf16) rc $r vs 3a's $brc16"
 step lt "$lt" "$ltnote"
 
+# ---- 3k. conv1d and its backward on cuDNN (TSASR_CUDA_CUDNN=1, off by default, not yet run on a
+# GPU; builds that found cuDNN): the conv1d group in f32 at 1e-5 (FMA math), the conv1d and
+# bf16_acts groups in bf16 at 1e-2 (TF32 tensor cores; a bf16 x widened), the f32 parity (must
+# pass; the encoder's feature extractor and positional convolution), the bf16 parity (no worse
+# than 3a's), memcheck of the conv1d group; each run must report convolutions cuDNN ran. When
+# it says ok and the cudnn variant of the switches row is faster, make it the default ----
+if grep -q 'cuDNN ON' "$build/configure.log"; then
+  dnnote=""
+  dn_ran() { grep -qE '^cuDNN: [1-9][0-9]* convolutions' "$1" || { dn="FAIL"; dnnote="$dnnote(no cuDNN convolutions in $(basename "$1")) "; }; }
+  ops_env "$build/dnn_conv1d.log" conv1d TSASR_CUDA_CUDNN=1 || dn="FAIL"
+  dn_ran "$build/dnn_conv1d.log"
+  dnnote="${dnnote}conv1d $(tail -n 1 "$build/dnn_conv1d.log" | sed 's/^test_backend_ops: //');  "
+  for grp in conv1d bf16_acts; do
+    ops_env "$build/dnn16_$grp.log" "$grp" TSASR_CUDA_CUDNN=1 TSASR_CUDA_GEMM=bf16 TSASR_OPS_TOL=1e-2 || dn="FAIL"
+    dn_ran "$build/dnn16_$grp.log"
+    dnnote="${dnnote}bf16 $grp $(tail -n 1 "$build/dnn16_$grp.log" | sed 's/^test_backend_ops: //');  "
+  done
+  parity_env "$build/dnn_parity.log" 90 "" TSASR_CUDA_CUDNN=1
+  r=$par_rc
+  grep -E 'MISMATCH|^cuDNN|^test_sft_parity: (PASS|FAIL)' "$build/dnn_parity.log" | head -n 12
+  [ $r = 0 ] || dn="FAIL"
+  dn_ran "$build/dnn_parity.log"
+  dnnote="${dnnote}parity $(tail -n 1 "$build/dnn_parity.log" | sed 's/^test_sft_parity: //')"
+  parity_env "$build/dnn_parity_bf16.log" 60 "compare with 3a" TSASR_CUDA_CUDNN=1 TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
+  r=$par_rc
+  no_worse "$build/dnn_parity_bf16.log" $r || dn="FAIL"
+  dnnote="$dnnote; parity(bf16) rc $r vs 3a's $brc16"
+  if [ -n "$san" ]; then
+    TSASR_CUDA_CUDNN=1 san_run memcheck 60 conv1d "TSASR_CUDA_CUDNN=1: memcheck, conv1d group"
+    case $san_st in FAIL*) dn="FAIL" ;; esac
+    dnnote="$dnnote; memcheck: $san_sum"
+  fi
+  step cudnn "$dn" "$dnnote"
+else
+  dn=SKIP
+  step cudnn SKIP "this build has no cuDNN (configure.log: $(grep -m1 -o 'cuDNN [A-Z]*' "$build/configure.log" || echo '?'))"
+fi
+
 fi # the checks
 
 if [ "$phase" != checks ]; then
@@ -493,6 +543,7 @@ if left; then
     sv="default,no_flash,no_bf16_acts,no_flash+no_bf16_acts" rv="default,no_fuse"
     [ "$tc" = ok ] && sv="$sv,no_bf16_acts+train_copy"
     [ "$lt" = ok ] && sv="$sv,no_lt" && rv="$rv,no_lt"
+    [ "$dn" = ok ] && sv="$sv,cudnn"
     [ "$d2" = ok ] && rv="$rv,dec2"
     [ "$gr" = ok ] && rv="$rv,graphs"
     rv="$rv,no_split"

@@ -1197,6 +1197,8 @@ int main(int argc, char **argv) {
   G("conv1d", c_conv(3, 5, 9, 7, 1, 1, 0, 1, 1));
   G("conv1d", c_conv(2, 4, 10, 4, 4, 3, 0, 2, 0));
   G("conv1d", c_conv(1, 3, 25, 5, 2, 4, 1, 1, 1));
+  G("conv1d", c_conv(2, 64, 400, 64, 3, 2, 0, 1, 1));   /* a feature extractor layer, smaller */
+  G("conv1d", c_conv(2, 64, 150, 64, 19, 1, 9, 16, 1)); /* the positional convolution's form */
   G("conv1d", c_conv(2, 16, 128, 16, 128, 1, 64, 16, 1));
   G("conv1d", c_conv(1, 1, 16000, 64, 10, 5, 0, 1, 1)); /* the waveform front end's first layer, 1 s */
   G("weightnorm", c_weightnorm(3, 6, 5, 4, 0));
@@ -1241,6 +1243,8 @@ int main(int argc, char **argv) {
   long lt_n, lt_fb; /* with TSASR_CUDA_LT=1: how many GEMMs cuBLASLt ran (run.sh wants some) */
   cuda_lt_counts(&lt_n, &lt_fb);
   if (lt_n || lt_fb) printf("cuBLASLt: %ld GEMMs, %ld on cuBLAS instead\n", lt_n, lt_fb);
+  cuda_cudnn_counts(&lt_n, &lt_fb); /* with TSASR_CUDA_CUDNN=1: the convolutions cuDNN ran */
+  if (lt_n || lt_fb) printf("cuDNN: %ld convolutions, %ld by im2col instead\n", lt_n, lt_fb);
   printf("test_backend_ops: %d cases, %d failed (tolerance %.0e normalised)\n", g_total, g_fail, g_tol);
   return g_fail ? 1 : 0;
 }

@@ -1,0 +1,260 @@
+// cu_cudnn.cu — conv1d and its backward on cuDNN (cuda_set_cudnn; TSASR_CUDA_CUDNN=1, off by
+// default until a GPU has timed it): a 1-D convolution is cuDNN's 2-D one with height 1. Each
+// shape (batch, channels, length, kernel, stride, padding, groups, math) gets its descriptors
+// and the heuristic's algorithms (forward, backward data, backward filter) once, kept in a small
+// table; no FFT or Winograd algorithm (their rounding is not a GEMM's), deterministic ones
+// first. FMA math in the f32 precision, tensor cores (TF32 on the f32 data) in tf32 and bf16.
+// A bf16 x (op_act_dtype) is widened into scratch first. The bias and its gradient stay the
+// backend's kernels (cu_conv.cu). A shape cuDNN cannot take is remembered, and the caller takes
+// its im2col path. Built only with cuDNN (TS_HAVE_CUDNN); without it nothing runs here.
+#include "cu_common.h"
+
+extern "C" {
+#include "base/log.h"
+}
+
+#ifdef TS_HAVE_CUDNN
+#include <cudnn.h>
+
+/* what identifies a plan; memset to zero before filling (compared with memcmp) */
+typedef struct cd_key {
+  int64_t B, Cin, T, Cout, K, Tout;
+  int stride, pad, groups, math;
+} cd_key;
+
+typedef struct cd_plan {
+  cd_key key;
+  int used; /* 0 free, 1 a plan, 2 no plan (the im2col path) */
+  cudnnTensorDescriptor_t x, y;
+  cudnnFilterDescriptor_t w;
+  cudnnConvolutionDescriptor_t conv;
+  cudnnConvolutionFwdAlgo_t fwd;
+  cudnnConvolutionBwdDataAlgo_t bwd_data;
+  cudnnConvolutionBwdFilterAlgo_t bwd_filter;
+  size_t ws_fwd, ws_data, ws_filter; /* bytes of workspace each needs */
+} cd_plan;
+
+#define CD_SLOTS 64                      /* plans kept; the oldest slot is reused past that */
+#define CD_WS_MAX ((size_t)1 << 30)      /* workspace an algorithm may ask for */
+
+static cudnnHandle_t g_dnn;
+static int g_dnn_state; /* 0 not made, 1 ready, -1 unavailable */
+static cd_plan g_cd[CD_SLOTS];
+static unsigned g_cd_next;
+static long g_cd_calls, g_cd_fallbacks;
+
+static void cd_drop(cd_plan *p) {
+  if (p->used == 1) {
+    cudnnDestroyTensorDescriptor(p->x);
+    cudnnDestroyTensorDescriptor(p->y);
+    cudnnDestroyFilterDescriptor(p->w);
+    cudnnDestroyConvolutionDescriptor(p->conv);
+  }
+  p->used = 0;
+}
+
+/* the first usable result: an allowed algorithm, workspace within CD_WS_MAX, our math type;
+ * deterministic ones before the others (cuDNN ranks them by expected speed). -1 when none. */
+template <typename R>
+static int cd_pick(const R *r, int n, int math, bool (*allowed)(int)) {
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 0; i < n; i++)
+      if (r[i].status == CUDNN_STATUS_SUCCESS && allowed((int)r[i].algo) && r[i].memory <= CD_WS_MAX &&
+          (int)r[i].mathType == math && (pass == 1 || r[i].determinism == CUDNN_DETERMINISTIC))
+        return i;
+  return -1;
+}
+static bool cd_fwd_ok(int a) {
+  return a == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM || a == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM ||
+         a == CUDNN_CONVOLUTION_FWD_ALGO_GEMM;
+}
+static bool cd_data_ok(int a) {
+  return a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_0 || a == CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
+}
+static bool cd_filter_ok(int a) {
+  return a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0 || a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1 ||
+         a == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3;
+}
+
+/* the plan of key k (used 1), or none (2): descriptors, the output shape checked against ours,
+ * and the three algorithms */
+static void cd_make(const cd_key *k, cd_plan *p) {
+  p->key = *k;
+  p->used = 2;
+  if (k->B > INT32_MAX || k->Cin > INT32_MAX || k->T > INT32_MAX || k->Cout > INT32_MAX || k->K > INT32_MAX ||
+      k->B * k->Cin * k->T > INT32_MAX || k->B * k->Cout * k->Tout > INT32_MAX)
+    return; /* cuDNN's descriptors take int dims and strides */
+  cudnnTensorDescriptor_t x = NULL, y = NULL;
+  cudnnFilterDescriptor_t w = NULL;
+  cudnnConvolutionDescriptor_t conv = NULL;
+  int n = 0, c = 0, h = 0, wd = 0;
+  bool ok = cudnnCreateTensorDescriptor(&x) == CUDNN_STATUS_SUCCESS &&
+            cudnnCreateTensorDescriptor(&y) == CUDNN_STATUS_SUCCESS &&
+            cudnnCreateFilterDescriptor(&w) == CUDNN_STATUS_SUCCESS &&
+            cudnnCreateConvolutionDescriptor(&conv) == CUDNN_STATUS_SUCCESS &&
+            cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)k->B, (int)k->Cin, 1, (int)k->T) ==
+                CUDNN_STATUS_SUCCESS &&
+            cudnnSetFilter4dDescriptor(w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, (int)k->Cout,
+                                       (int)(k->Cin / k->groups), 1, (int)k->K) == CUDNN_STATUS_SUCCESS &&
+            cudnnSetConvolution2dDescriptor(conv, 0, k->pad, 1, k->stride, 1, 1, CUDNN_CROSS_CORRELATION,
+                                            CUDNN_DATA_FLOAT) == CUDNN_STATUS_SUCCESS &&
+            cudnnSetConvolutionGroupCount(conv, k->groups) == CUDNN_STATUS_SUCCESS &&
+            cudnnSetConvolutionMathType(conv, (cudnnMathType_t)k->math) == CUDNN_STATUS_SUCCESS &&
+            cudnnGetConvolution2dForwardOutputDim(conv, x, w, &n, &c, &h, &wd) == CUDNN_STATUS_SUCCESS &&
+            n == k->B && c == k->Cout && h == 1 && wd == k->Tout &&
+            cudnnSetTensor4dDescriptor(y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)k->B, (int)k->Cout, 1,
+                                       (int)k->Tout) == CUDNN_STATUS_SUCCESS;
+  int got = 0, i;
+  if (ok) {
+    cudnnConvolutionFwdAlgoPerf_t r[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    ok = cudnnGetConvolutionForwardAlgorithm_v7(g_dnn, x, w, conv, y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, r) ==
+             CUDNN_STATUS_SUCCESS &&
+         (i = cd_pick(r, got, k->math, cd_fwd_ok)) >= 0;
+    if (ok) p->fwd = r[i].algo, p->ws_fwd = r[i].memory;
+  }
+  if (ok) {
+    cudnnConvolutionBwdDataAlgoPerf_t r[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+    ok = cudnnGetConvolutionBackwardDataAlgorithm_v7(g_dnn, w, y, conv, x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got,
+                                                     r) == CUDNN_STATUS_SUCCESS &&
+         (i = cd_pick(r, got, k->math, cd_data_ok)) >= 0;
+    if (ok) p->bwd_data = r[i].algo, p->ws_data = r[i].memory;
+  }
+  if (ok) {
+    cudnnConvolutionBwdFilterAlgoPerf_t r[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+    ok = cudnnGetConvolutionBackwardFilterAlgorithm_v7(g_dnn, x, y, conv, w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
+                                                       &got, r) == CUDNN_STATUS_SUCCESS &&
+         (i = cd_pick(r, got, k->math, cd_filter_ok)) >= 0;
+    if (ok) p->bwd_filter = r[i].algo, p->ws_filter = r[i].memory;
+  }
+  if (ok) {
+    p->x = x, p->y = y, p->w = w, p->conv = conv;
+    p->used = 1;
+    return;
+  }
+  if (x) cudnnDestroyTensorDescriptor(x);
+  if (y) cudnnDestroyTensorDescriptor(y);
+  if (w) cudnnDestroyFilterDescriptor(w);
+  if (conv) cudnnDestroyConvolutionDescriptor(conv);
+}
+
+/* the plan for this convolution, or NULL (switch off, no cuDNN, no plan: the im2col path) */
+static cd_plan *cd_plan_of(backend *be, const tensor *x, const tensor *w, int64_t Tout, int stride, int pad,
+                           int groups) {
+  cu_ctx *c = cu_of(be);
+  if (!c->cudnn) return NULL;
+  if (!g_dnn_state) {
+    int made = cudnnCreate(&g_dnn) == CUDNN_STATUS_SUCCESS;
+    g_dnn_state = made && cudnnSetStream(g_dnn, cu_stream()) == CUDNN_STATUS_SUCCESS ? 1 : -1;
+    if (g_dnn_state < 0) log_warn("cuda: cuDNN did not start; convolutions take the im2col path");
+  }
+  if (g_dnn_state < 0) {
+    g_cd_fallbacks++;
+    return NULL;
+  }
+  cd_key k;
+  memset(&k, 0, sizeof k);
+  k.B = x->ne[0], k.Cin = x->ne[1], k.T = x->ne[2], k.Cout = w->ne[0], k.K = w->ne[2], k.Tout = Tout;
+  k.stride = stride, k.pad = pad, k.groups = groups;
+  k.math = c->gemm == TS_GEMM_F32 ? (int)CUDNN_FMA_MATH : (int)CUDNN_TENSOR_OP_MATH;
+  cd_plan *p = NULL;
+  for (int i = 0; i < CD_SLOTS && !p; i++)
+    if (g_cd[i].used && !memcmp(&g_cd[i].key, &k, sizeof k)) p = &g_cd[i];
+  if (!p) {
+    p = &g_cd[g_cd_next++ % CD_SLOTS];
+    cd_drop(p);
+    cd_make(&k, p);
+  }
+  if (p->used != 1) {
+    g_cd_fallbacks++;
+    return NULL;
+  }
+  return p;
+}
+
+/* scratch for x widened to f32 (when it is bf16) and a workspace of ws bytes */
+static int cd_scratch(backend *be, const tensor *x, size_t ws, const float **xf, void **wsp) {
+  int64_t nx = x->dtype == DT_BF16 ? tensor_numel(x) : 0;
+  char *base;
+  TS_TRY(cu_scratch(be, cu_rnd(sizeof(float) * (size_t)nx) + ws, (void **)&base));
+  char *cur = base;
+  float *xw = nx ? (float *)cu_carve(&cur, sizeof(float) * (size_t)nx) : NULL;
+  *wsp = ws ? cur : NULL;
+  if (xw) TS_TRY(cu_bf16_widen((const unsigned short *)x->data, xw, nx));
+  *xf = xw ? xw : cu_f(x);
+  return TS_OK;
+}
+
+#define CD_TRY(call)                                                                               \
+  do {                                                                                             \
+    cudnnStatus_t st_ = (call);                                                                    \
+    if (st_ != CUDNN_STATUS_SUCCESS) return cu_fail_lib(#call, "cuDNN", (int)st_, cudnnGetErrorString(st_)); \
+  } while (0)
+
+int cu_cudnn_conv1d(backend *be, const tensor *x, const tensor *w, tensor *y, int stride, int pad, int groups,
+                    int *done) {
+  *done = 0;
+  cd_plan *p = cd_plan_of(be, x, w, y->ne[2], stride, pad, groups);
+  if (!p) return TS_OK;
+  const float *xf;
+  void *ws;
+  TS_TRY(cd_scratch(be, x, p->ws_fwd, &xf, &ws));
+  const float one = 1.0f, zero = 0.0f;
+  cu_of(be)->launches++;
+  CD_TRY(cudnnConvolutionForward(g_dnn, &one, p->x, xf, p->w, cu_f(w), p->conv, p->fwd, ws, p->ws_fwd, &zero, p->y,
+                                 cu_f(y)));
+  g_cd_calls++;
+  *done = 1;
+  return TS_OK;
+}
+
+int cu_cudnn_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
+                        int stride, int pad, int groups, int *done) {
+  *done = 0;
+  cd_plan *p = cd_plan_of(be, x, w, dy->ne[2], stride, pad, groups);
+  if (!p) return TS_OK;
+  size_t ws = p->ws_data > p->ws_filter ? p->ws_data : p->ws_filter;
+  const float *xf;
+  void *wsp;
+  TS_TRY(cd_scratch(be, dw ? x : dy, ws, &xf, &wsp)); /* x widened only when dw reads it */
+  const float one = 1.0f;
+  if (dw) { /* dW += dY (x) */
+    cu_of(be)->launches++;
+    CD_TRY(cudnnConvolutionBackwardFilter(g_dnn, &one, p->x, xf, p->y, cu_f(dy), p->conv, p->bwd_filter, wsp,
+                                          p->ws_filter, &one, p->w, cu_f(dw)));
+  }
+  if (dx) { /* dx += W^T (x) dY */
+    cu_of(be)->launches++;
+    CD_TRY(cudnnConvolutionBackwardData(g_dnn, &one, p->w, cu_f(w), p->y, cu_f(dy), p->conv, p->bwd_data, wsp,
+                                        p->ws_data, &one, p->x, cu_f(dx)));
+  }
+  g_cd_calls++;
+  *done = 1;
+  return TS_OK;
+}
+
+extern "C" void cuda_cudnn_counts(long *calls, long *fallbacks) {
+  if (calls) *calls = g_cd_calls;
+  if (fallbacks) *fallbacks = g_cd_fallbacks;
+}
+
+#else /* no cuDNN in this build: the im2col path always */
+
+int cu_cudnn_conv1d(backend *be, const tensor *x, const tensor *w, tensor *y, int stride, int pad, int groups,
+                    int *done) {
+  (void)be, (void)x, (void)w, (void)y, (void)stride, (void)pad, (void)groups;
+  *done = 0;
+  return TS_OK;
+}
+
+int cu_cudnn_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
+                        int stride, int pad, int groups, int *done) {
+  (void)be, (void)x, (void)w, (void)dy, (void)dx, (void)dw, (void)stride, (void)pad, (void)groups;
+  *done = 0;
+  return TS_OK;
+}
+
+extern "C" void cuda_cudnn_counts(long *calls, long *fallbacks) {
+  if (calls) *calls = 0;
+  if (fallbacks) *fallbacks = 0;
+}
+#endif
