@@ -3,7 +3,10 @@
 // shape (batch, channels, length, kernel, stride, padding, groups, math) gets its descriptors
 // and the heuristic's algorithms (forward, backward data, backward filter) once, kept in a small
 // table; no FFT or Winograd algorithm (their rounding is not a GEMM's), deterministic ones
-// first. FMA math in the f32 precision, tensor cores (TF32 on the f32 data) in tf32 and bf16.
+// first. FMA math in the f32 precision (only FMA kernels: no TF32); in tf32 and bf16 the
+// default math (TF32 tensor cores on the f32 data allowed), where the heuristic answers with
+// (algorithm, math type) pairs: each direction keeps its pair and sets its math type on the
+// descriptor before it runs.
 // A bf16 x (op_act_dtype) is widened into scratch first. The bias and its gradient stay the
 // backend's kernels (cu_conv.cu). A shape cuDNN cannot take is remembered, and the caller takes
 // its im2col path. Built only with cuDNN (TS_HAVE_CUDNN); without it nothing runs here.
@@ -31,7 +34,8 @@ typedef struct cd_plan {
   cudnnConvolutionFwdAlgo_t fwd;
   cudnnConvolutionBwdDataAlgo_t bwd_data;
   cudnnConvolutionBwdFilterAlgo_t bwd_filter;
-  size_t ws_fwd, ws_data, ws_filter; /* bytes of workspace each needs */
+  cudnnMathType_t m_fwd, m_data, m_filter; /* the math type each algorithm was chosen with */
+  size_t ws_fwd, ws_data, ws_filter;       /* bytes of workspace each needs */
 } cd_plan;
 
 #define CD_SLOTS 64                      /* plans kept; the oldest slot is reused past that */
@@ -53,14 +57,22 @@ static void cd_drop(cd_plan *p) {
   p->used = 0;
 }
 
-/* the first usable result: an allowed algorithm, workspace within CD_WS_MAX, our math type;
- * deterministic ones before the others (cuDNN ranks them by expected speed). -1 when none. */
+/* whether a result's math type suits the plan's: FMA exactly (f32: no tensor cores); with the
+ * default math, the default or tensor-op kernels */
+static bool cd_math_ok(int got, int want) {
+  return want == (int)CUDNN_FMA_MATH ? got == (int)CUDNN_FMA_MATH
+                                     : got == (int)CUDNN_DEFAULT_MATH || got == (int)CUDNN_TENSOR_OP_MATH;
+}
+
+/* the first usable result: an allowed algorithm, workspace within CD_WS_MAX, a suitable math
+ * type; deterministic ones before the others (cuDNN ranks them by expected speed). -1 when
+ * none. */
 template <typename R>
 static int cd_pick(const R *r, int n, int math, bool (*allowed)(int)) {
   for (int pass = 0; pass < 2; pass++)
     for (int i = 0; i < n; i++)
       if (r[i].status == CUDNN_STATUS_SUCCESS && allowed((int)r[i].algo) && r[i].memory <= CD_WS_MAX &&
-          (int)r[i].mathType == math && (pass == 1 || r[i].determinism == CUDNN_DETERMINISTIC))
+          cd_math_ok((int)r[i].mathType, math) && (pass == 1 || r[i].determinism == CUDNN_DETERMINISTIC))
         return i;
   return -1;
 }
@@ -110,22 +122,37 @@ static void cd_make(const cd_key *k, cd_plan *p) {
     ok = cudnnGetConvolutionForwardAlgorithm_v7(g_dnn, x, w, conv, y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, r) ==
              CUDNN_STATUS_SUCCESS &&
          (i = cd_pick(r, got, k->math, cd_fwd_ok)) >= 0;
-    if (ok) p->fwd = r[i].algo, p->ws_fwd = r[i].memory;
+    if (ok) p->fwd = r[i].algo, p->m_fwd = r[i].mathType, p->ws_fwd = r[i].memory;
   }
   if (ok) {
     cudnnConvolutionBwdDataAlgoPerf_t r[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
     ok = cudnnGetConvolutionBackwardDataAlgorithm_v7(g_dnn, w, y, conv, x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got,
                                                      r) == CUDNN_STATUS_SUCCESS &&
          (i = cd_pick(r, got, k->math, cd_data_ok)) >= 0;
-    if (ok) p->bwd_data = r[i].algo, p->ws_data = r[i].memory;
+    if (ok) p->bwd_data = r[i].algo, p->m_data = r[i].mathType, p->ws_data = r[i].memory;
   }
   if (ok) {
     cudnnConvolutionBwdFilterAlgoPerf_t r[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
     ok = cudnnGetConvolutionBackwardFilterAlgorithm_v7(g_dnn, x, y, conv, w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
                                                        &got, r) == CUDNN_STATUS_SUCCESS &&
          (i = cd_pick(r, got, k->math, cd_filter_ok)) >= 0;
-    if (ok) p->bwd_filter = r[i].algo, p->ws_filter = r[i].memory;
+    if (ok) p->bwd_filter = r[i].algo, p->m_filter = r[i].mathType, p->ws_filter = r[i].memory;
   }
+  /* each direction's workspace with its own math type set (at least what the heuristic said) */
+  size_t ws = 0;
+  if (ok && cudnnSetConvolutionMathType(conv, p->m_fwd) == CUDNN_STATUS_SUCCESS &&
+      cudnnGetConvolutionForwardWorkspaceSize(g_dnn, x, w, conv, y, p->fwd, &ws) == CUDNN_STATUS_SUCCESS &&
+      ws > p->ws_fwd)
+    p->ws_fwd = ws;
+  if (ok && cudnnSetConvolutionMathType(conv, p->m_data) == CUDNN_STATUS_SUCCESS &&
+      cudnnGetConvolutionBackwardDataWorkspaceSize(g_dnn, w, y, conv, x, p->bwd_data, &ws) == CUDNN_STATUS_SUCCESS &&
+      ws > p->ws_data)
+    p->ws_data = ws;
+  if (ok && cudnnSetConvolutionMathType(conv, p->m_filter) == CUDNN_STATUS_SUCCESS &&
+      cudnnGetConvolutionBackwardFilterWorkspaceSize(g_dnn, x, y, conv, w, p->bwd_filter, &ws) ==
+          CUDNN_STATUS_SUCCESS &&
+      ws > p->ws_filter)
+    p->ws_filter = ws;
   if (ok) {
     p->x = x, p->y = y, p->w = w, p->conv = conv;
     p->used = 1;
@@ -155,7 +182,7 @@ static cd_plan *cd_plan_of(backend *be, const tensor *x, const tensor *w, int64_
   memset(&k, 0, sizeof k);
   k.B = x->ne[0], k.Cin = x->ne[1], k.T = x->ne[2], k.Cout = w->ne[0], k.K = w->ne[2], k.Tout = Tout;
   k.stride = stride, k.pad = pad, k.groups = groups;
-  k.math = c->gemm == TS_GEMM_F32 ? (int)CUDNN_FMA_MATH : (int)CUDNN_TENSOR_OP_MATH;
+  k.math = c->gemm == TS_GEMM_F32 ? (int)CUDNN_FMA_MATH : (int)CUDNN_DEFAULT_MATH;
   cd_plan *p = NULL;
   for (int i = 0; i < CD_SLOTS && !p; i++)
     if (g_cd[i].used && !memcmp(&g_cd[i].key, &k, sizeof k)) p = &g_cd[i];
@@ -171,7 +198,8 @@ static cd_plan *cd_plan_of(backend *be, const tensor *x, const tensor *w, int64_
   return p;
 }
 
-/* scratch for x widened to f32 (when it is bf16) and a workspace of ws bytes */
+/* scratch for x widened to f32 (when it is bf16) and a workspace of ws bytes; TS_ENOMEM when
+ * the device has no room for it (the caller takes the im2col path) */
 static int cd_scratch(backend *be, const tensor *x, size_t ws, const float **xf, void **wsp) {
   int64_t nx = x->dtype == DT_BF16 ? tensor_numel(x) : 0;
   char *base;
@@ -184,11 +212,32 @@ static int cd_scratch(backend *be, const tensor *x, size_t ws, const float **xf,
   return TS_OK;
 }
 
-#define CD_TRY(call)                                                                               \
-  do {                                                                                             \
-    cudnnStatus_t st_ = (call);                                                                    \
-    if (st_ != CUDNN_STATUS_SUCCESS) return cu_fail_lib(#call, "cuDNN", (int)st_, cudnnGetErrorString(st_)); \
-  } while (0)
+/* a cuDNN call's status: TS_OK; for NOT_SUPPORTED (nothing ran) the plan is dropped and the
+ * caller's im2col path serves this shape from now on (*fallback = 1); else a device error */
+static int cd_status(cd_plan *p, const char *what, cudnnStatus_t st, int *fallback) {
+  if (st == CUDNN_STATUS_SUCCESS) return TS_OK;
+  if (st == CUDNN_STATUS_NOT_SUPPORTED) {
+    cd_key k = p->key;
+    cd_drop(p);
+    p->key = k, p->used = 2;
+    g_cd_fallbacks++;
+    *fallback = 1;
+    return TS_OK;
+  }
+  return cu_fail_lib(what, "cuDNN", (int)st, cudnnGetErrorString(st));
+}
+
+/* the scratch of a cuDNN call, or the im2col path (*fallback = 1) when the device has no room */
+static int cd_scratch_or_fall(backend *be, const tensor *x, size_t ws, const float **xf, void **wsp, int *fallback) {
+  int rc = cd_scratch(be, x, ws, xf, wsp);
+  if (rc == TS_ENOMEM) {
+    log_warn("cuda: no device memory for cuDNN's workspace (%zu bytes); this convolution takes the im2col path", ws);
+    g_cd_fallbacks++;
+    *fallback = 1;
+    return TS_OK;
+  }
+  return rc;
+}
 
 int cu_cudnn_conv1d(backend *be, const tensor *x, const tensor *w, tensor *y, int stride, int pad, int groups,
                     int *done) {
@@ -197,11 +246,17 @@ int cu_cudnn_conv1d(backend *be, const tensor *x, const tensor *w, tensor *y, in
   if (!p) return TS_OK;
   const float *xf;
   void *ws;
-  TS_TRY(cd_scratch(be, x, p->ws_fwd, &xf, &ws));
+  int fall = 0;
+  TS_TRY(cd_scratch_or_fall(be, x, p->ws_fwd, &xf, &ws, &fall));
+  if (fall) return TS_OK;
   const float one = 1.0f, zero = 0.0f;
   cu_of(be)->launches++;
-  CD_TRY(cudnnConvolutionForward(g_dnn, &one, p->x, xf, p->w, cu_f(w), p->conv, p->fwd, ws, p->ws_fwd, &zero, p->y,
-                                 cu_f(y)));
+  cudnnSetConvolutionMathType(p->conv, p->m_fwd);
+  TS_TRY(cd_status(p, "cudnnConvolutionForward",
+                   cudnnConvolutionForward(g_dnn, &one, p->x, xf, p->w, cu_f(w), p->conv, p->fwd, ws, p->ws_fwd, &zero,
+                                           p->y, cu_f(y)),
+                   &fall));
+  if (fall) return TS_OK;
   g_cd_calls++;
   *done = 1;
   return TS_OK;
@@ -215,17 +270,28 @@ int cu_cudnn_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const ten
   size_t ws = p->ws_data > p->ws_filter ? p->ws_data : p->ws_filter;
   const float *xf;
   void *wsp;
-  TS_TRY(cd_scratch(be, dw ? x : dy, ws, &xf, &wsp)); /* x widened only when dw reads it */
+  int fall = 0;
+  TS_TRY(cd_scratch_or_fall(be, dw ? x : dy, ws, &xf, &wsp, &fall)); /* x widened only when dw reads it */
+  if (fall) return TS_OK;
   const float one = 1.0f;
-  if (dw) { /* dW += dY (x) */
-    cu_of(be)->launches++;
-    CD_TRY(cudnnConvolutionBackwardFilter(g_dnn, &one, p->x, xf, p->y, cu_f(dy), p->conv, p->bwd_filter, wsp,
-                                          p->ws_filter, &one, p->w, cu_f(dw)));
-  }
+  /* dx first: a NOT_SUPPORTED there leaves dw untouched for the im2col path to do both. (dw
+   * first could not fall back once dx failed: dw would be added twice.) */
   if (dx) { /* dx += W^T (x) dY */
     cu_of(be)->launches++;
-    CD_TRY(cudnnConvolutionBackwardData(g_dnn, &one, p->w, cu_f(w), p->y, cu_f(dy), p->conv, p->bwd_data, wsp,
-                                        p->ws_data, &one, p->x, cu_f(dx)));
+    cudnnSetConvolutionMathType(p->conv, p->m_data);
+    TS_TRY(cd_status(p, "cudnnConvolutionBackwardData",
+                     cudnnConvolutionBackwardData(g_dnn, &one, p->w, cu_f(w), p->y, cu_f(dy), p->conv, p->bwd_data,
+                                                  wsp, p->ws_data, &one, p->x, cu_f(dx)),
+                     &fall));
+    if (fall) return TS_OK;
+  }
+  if (dw) { /* dW += dY (x) */
+    cu_of(be)->launches++;
+    cudnnSetConvolutionMathType(p->conv, p->m_filter);
+    cudnnStatus_t st = cudnnConvolutionBackwardFilter(g_dnn, &one, p->x, xf, p->y, cu_f(dy), p->conv, p->bwd_filter,
+                                                      wsp, p->ws_filter, &one, p->w, cu_f(dw));
+    if (st != CUDNN_STATUS_SUCCESS) /* dx is already added: no fallback for this call */
+      return cu_fail_lib("cudnnConvolutionBackwardFilter", "cuDNN", (int)st, cudnnGetErrorString(st));
   }
   g_cd_calls++;
   *done = 1;

@@ -87,7 +87,8 @@ int cuda_set_lt(int on);
 void cuda_lt_counts(long *calls, long *fallbacks);
 /* conv1d and its backward on cuDNN (kernels/cu_cudnn.cu): descriptors and the heuristic's
  * algorithm per shape, kept (no FFT or Winograd algorithms; deterministic ones first); FMA
- * math in the f32 precision, tensor cores (TF32 on the f32 data) in tf32 and bf16; the bias
+ * math in the f32 precision, the default math (TF32 tensor cores on the f32 data) in tf32 and
+ * bf16; the bias
  * and its gradient stay the backend's own kernels. The im2col path it replaces was ~20 % of a
  * bf16 SFT step on an H200 (2026-11-27). Written without a GPU: off (0) by default until
  * tests/gpu/run.sh has checked and timed it; TSASR_CUDA_CUDNN=1 sets it at start-up. TS_OK;
