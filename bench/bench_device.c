@@ -150,15 +150,27 @@ static int bench_rollout(bench_ctx *c, const char *mode) {
   gc.max_new = c->NEW, gc.min_new = c->NEW, gc.G = c->G, gc.seed = 3;
   gc.guard.min_span = 1 << 30; /* random weights repeat themselves: keep every sample to NEW tokens */
   gen_output *outs = calloc((size_t)c->G, sizeof *outs);
-  arena_reset(c->ar);
-  if (ops_prof_on()) ops_prof_reset(); /* the rollout's table holds the rollout alone */
-  double t0 = now_s();
-  if (tsm_generate(m, &in, &gc, outs, c->ar, &e)) return fprintf(stderr, "bench_device: generate: %s\n", e.msg), 1;
-  double dt = now_s() - t0;
+  /* a short rollout first, untimed: the first one in a process (or after a switch) pays for
+   * plans, caches and buffers growing, which made the first variant of a row look ~20 % slower
+   * on the H200; then the best of two */
+  double best = 1e30, dts[2] = {0, 0};
   int64_t n = 0;
-  for (int g = 0; g < c->G; g++) n += outs[g].n, gen_output_free(&outs[g]);
-  printf("rollout G=%d x %d new tokens (one %.0f s input, shared encoder pass and prefill): %.2f s, %.0f tokens/s\n",
-         c->G, c->NEW, c->secs, dt, n / dt);
+  for (int rep = -1; rep < 2; rep++) {
+    gc.max_new = gc.min_new = rep < 0 ? (c->NEW < 32 ? c->NEW : 32) : c->NEW;
+    arena_reset(c->ar);
+    if (ops_prof_on()) ops_prof_reset(); /* the rollout's table holds the last rollout alone */
+    double t0 = now_s();
+    if (tsm_generate(m, &in, &gc, outs, c->ar, &e)) return fprintf(stderr, "bench_device: generate: %s\n", e.msg), 1;
+    double dt = now_s() - t0;
+    int64_t nr = 0;
+    for (int g = 0; g < c->G; g++) nr += outs[g].n, gen_output_free(&outs[g]);
+    if (rep < 0) continue;
+    dts[rep] = dt;
+    if (dt < best) best = dt, n = nr;
+  }
+  printf("rollout G=%d x %d new tokens (one %.0f s input, shared encoder pass and prefill): %.2f s, %.0f tokens/s "
+         "(best of 2 after a warm-up: %.2f, %.2f s)\n",
+         c->G, c->NEW, c->secs, best, n / best, dts[0], dts[1]);
   free(outs), free(pid);
   if (ops_prof_on()) {
     printf("\n== phase: rollout G=%d x %d new tokens, GEMM %s", c->G, c->NEW, mode);

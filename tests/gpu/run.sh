@@ -552,7 +552,8 @@ if left; then
     swrc=$?
     cat "$build/switches.log" >> "$logs/bench.log"
     step switches "$([ $swrc = 0 ] && echo ok || echo "FAIL($swrc)")" "$(awk '/^== variant/ { v = $3 }
-      /^sft_tokens_per_s/ { printf "sft %s %s; ", v, $2 } /^rollout/ { printf "rollout %s %s; ", v, $(NF - 1) }' \
+      /^sft_tokens_per_s/ { printf "sft %s %s; ", v, $2 }
+      /^rollout/ { for (i = 2; i <= NF; i++) if ($i == "tokens/s") printf "rollout %s %s; ", v, $(i - 1) }' \
       "$build/switches.log")"
   else
     step switches SKIP "time budget ($budget s) spent"
