@@ -1,7 +1,8 @@
 // cu_conv.cu — grouped, strided, padded 1-D convolution on the GPU (im2col + cuBLAS
 // strided-batched over the groups, one batch row at a time; the element kernels are in
-// cu_conv.cuh; on cuDNN with cuda_set_cudnn, kernels/cu_cudnn.cu) and weight normalisation. x may be a bf16 activation (op_act_dtype): im2col
-// widens it (a K = 1 convolution then goes through im2col too).
+// cu_conv.cuh; on cuDNN with cuda_set_cudnn, kernels/cu_cudnn.cu) and weight normalisation.
+// x may be a bf16 activation (op_act_dtype): im2col widens it (a K = 1 convolution then goes
+// through im2col too).
 #include <math.h>
 
 #include "cu_common.h"

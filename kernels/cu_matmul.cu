@@ -1,9 +1,8 @@
 // cu_matmul.cu — batched matmul with optional transposes and bias on cuBLAS (row-major
 // operands mapped onto column-major sgemm by cu_gemm; one GEMM with its bias on cuBLASLt with
-// cuda_set_lt, kernels/cu_lt.cu); while generate holds the weights' bf16
-// copy (bf16 precision), x W^T on bf16 operands; a small-row kernel for decoding's x W^T
-// (behind cuda_set_decode_kernels); and the backward with the bias gradient as a column
-// reduction.
+// cuda_set_lt, kernels/cu_lt.cu); while generate holds the weights' bf16 copy (bf16
+// precision), x W^T on bf16 operands; a small-row kernel for decoding's x W^T (behind
+// cuda_set_decode_kernels); and the backward with the bias gradient as a column reduction.
 #include "cu_common.h"
 #include "cu_smallm.cuh"
 
