@@ -49,6 +49,7 @@
 #      GRPO's update on 8 completions of 150 tokens of one input, laid out apart and with the
 #      prompt's rows once (row grpo_update: the time ratio, and the two layouts' losses, which
 #      must agree);
+#      then bf16 SFT at micro-batch 16 (row sft_b16: MFU against batch size);
 #      then, in one process (bench_device --sft-variants / --rollout-variants), bf16 SFT steps and
 #      rollouts with each switch whose checks passed against the defaults (row "switches");
 #   6. bench/bench_device_torch.py: the same shapes in PyTorch + HF (f32 eager; bf16 autocast +
@@ -534,6 +535,16 @@ if left; then
   # the layouts' losses on the same weights agree (MISMATCH: relative difference over 1e-3)
   step grpo_update "$(grep -q '^grpo_update G' "$logs/bench_device.log" && ! grep -q MISMATCH "$logs/bench_device.log" \
     && echo ok || echo FAIL)" "$(grep '^grpo_update' "$logs/bench_device.log" | sed 's/.*prompt once/prompt once/' | tr '\n' ';')"
+  # the paper recipe's micro-batch is 4; a GPU of this size holds 16 (~48 GB of arena): how
+  # far the bf16 SFT step's MFU rises with it (appended to bench.log: ratios.awk compares B = 4)
+  if left; then
+    { echo; echo "== bf16 SFT at micro-batch 16"; } >> "$logs/bench.log"
+    timeout 120 "$build/bench_device" --device cuda --geometry paper --batch 16 --seconds 20 --steps 3 --G 0 \
+      --gemm bf16 > "$build/sft_b16.log" 2>&1
+    brc=$?
+    cat "$build/sft_b16.log" >> "$logs/bench.log"
+    step sft_b16 "$([ $brc = 0 ] && echo ok || echo "FAIL($brc)")" "$(grep -m1 sft_tokens_per_s "$build/sft_b16.log")"
+  fi
   # the switches whose checks passed (steps 3d-3j), against the defaults, in bf16 and in ONE
   # process (one model build; appended to bench.log): SFT steps without flash / bf16
   # activations / cuBLASLt; rollouts without fuse / cuBLASLt, with dec2 / graphs, and without
