@@ -77,6 +77,7 @@ const std::function<void()> *g_body;
 unsigned char *g_dyn; /* this block's dynamic shared memory (256-byte aligned, as on a GPU) */
 long g_errors, g_launch_errors;
 uint64_t g_seed; /* 0: lockstep rounds; else the skewed schedule's generator state */
+bool g_high;     /* the high-warp-first schedule (HIGH_WARP_FIRST) */
 #ifdef SIMT_ASAN
 void *g_sched_fake;
 const void *g_sched_bottom;
@@ -273,7 +274,16 @@ void run_block(size_t smem) {
      * probability 1/2 per round (at least one runs), so warps drift apart and a warp may be
      * several warp-synchronous steps ahead of another between two barriers */
     bool ran = false;
-    for (size_t w0 = 0; w0 < n; w0 += 32) {
+    if (g_high) /* the highest warp with a runnable thread, alone */
+      for (size_t w0 = (n - 1) / 32 * 32 + 32; w0 > 0 && !ran;) {
+        w0 -= 32;
+        for (size_t i = w0; i < n && i < w0 + 32; i++)
+          if (g_fibers[i].state == RUNNABLE) {
+            run(g_fibers[i]);
+            ran = true;
+          }
+      }
+    for (size_t w0 = 0; w0 < n && !g_high; w0 += 32) {
       bool down = false; /* skewed: lanes in descending order half of the time */
       if (g_seed) {
         g_seed = g_seed * 6364136223846793005ull + 1442695040888963407ull;
@@ -399,6 +409,9 @@ long launch(dim3 grid, dim3 block, size_t smem, const std::function<void()> &bod
 
 long errors() { return g_errors; }
 
-void set_schedule(uint64_t seed) { g_seed = seed; }
+void set_schedule(uint64_t seed) {
+  g_high = seed == HIGH_WARP_FIRST;
+  g_seed = g_high ? 0 : seed;
+}
 
 }  // namespace simt

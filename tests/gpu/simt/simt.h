@@ -10,7 +10,8 @@
 // value and one reading a HIGHER lane's sees the old one. The skewed schedule (set_schedule)
 // runs each warp in a round with probability 1/2 and its lanes in ascending or descending order
 // at random, so over a few seeds both directions and races between warps (one warp several
-// steps ahead of another between barriers) show; tests run their kernels under both.
+// steps ahead of another between barriers) show; tests run their kernels under both. The
+// high-warp-first schedule runs one warp at a time, the highest first (warp 0 last).
 //
 // mma.sync (m16n8k16, bf16 in, f32 accumulate) is a warp rendezvous: each lane hands in its
 // fragment registers in the layout the PTX ISA documents for that shape, and the product is
@@ -95,7 +96,12 @@ long errors(); /* all launches so far */
 /* 0 (the default): threads advance in lockstep rounds between synchronisation points. Any
  * other seed: warps are scheduled at random (each runnable warp runs in a round with
  * probability 1/2), so that one warp can be ahead of another, exposing races between warps
- * that lockstep hides; tests run their kernels under a few seeds. */
+ * that lockstep hides; tests run their kernels under a few seeds. HIGH_WARP_FIRST: only the
+ * highest-numbered warp that can run does, until it waits at a barrier or exits, so warp 0
+ * runs last: a warp that reads other warps' shared-memory results after a barrier meets
+ * their next writes when a barrier before those is missing (random schedules rarely starve a
+ * warp that long). */
+constexpr unsigned long long HIGH_WARP_FIRST = ~0ull; /* the tests' seed lists are ull */
 void set_schedule(uint64_t seed);
 }  // namespace simt
 

@@ -117,9 +117,9 @@ int main() {
       {1, 1, 4096, 1, 0, 0, 0},   /* the last row length in registers */
       {1, 2, 4097, 1, 0, 0, 0},   /* past it: the three-pass kernel alone (compared with itself) */
   };
-  for (uint64_t seed : {0ull, 0x2545f4914f6cdd1dull}) {
+  for (uint64_t seed : {0ull, 0x2545f4914f6cdd1dull, simt::HIGH_WARP_FIRST}) {
     simt::set_schedule(seed);
-    printf("schedule %s\n", seed ? "skewed" : "lockstep");
+    printf("schedule %s\n", seed == simt::HIGH_WARP_FIRST ? "high warp first" : seed ? "skewed" : "lockstep");
     for (const rcase &c : cases) run(c);
   }
   printf("test_attn_rows_emu: %s\n", g_fail ? "FAIL" : "PASS");

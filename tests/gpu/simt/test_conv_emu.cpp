@@ -97,9 +97,9 @@ int main() {
       {3, 50, 128, 1, 64, 0},  /* wav2vec2's: a kernel longer than the steps */
       {5, 300, 3, 2, 1, 4},    /* rows past the grid: the kernels' loops */
   };
-  for (uint64_t seed : {0ull, 0x2545f4914f6cdd1dull}) {
+  for (uint64_t seed : {0ull, 0x2545f4914f6cdd1dull, simt::HIGH_WARP_FIRST}) {
     simt::set_schedule(seed);
-    printf("schedule %s\n", seed ? "skewed" : "lockstep");
+    printf("schedule %s\n", seed == simt::HIGH_WARP_FIRST ? "high warp first" : seed ? "skewed" : "lockstep");
     for (const ccase &c : cases) run(c);
   }
   printf("test_conv_emu: %s\n", g_fail ? "FAIL" : "PASS");

@@ -202,9 +202,9 @@ static void run_all() {
 }
 
 int main() {
-  for (uint64_t seed : {0ull, 0x2545f4914f6cdd1dull}) {
+  for (uint64_t seed : {0ull, 0x2545f4914f6cdd1dull, simt::HIGH_WARP_FIRST}) {
     simt::set_schedule(seed);
-    printf("schedule %s\n", seed ? "skewed" : "lockstep");
+    printf("schedule %s\n", seed == simt::HIGH_WARP_FIRST ? "high warp first" : seed ? "skewed" : "lockstep");
     run_all();
   }
   printf("test_decode_emu: %s\n", g_fail ? "FAIL" : "PASS");

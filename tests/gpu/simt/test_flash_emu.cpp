@@ -233,9 +233,9 @@ static void run(const fcase &c) {
 
 int main() {
   /* lockstep, then two skewed schedules (warps drifting apart: races between warps) */
-  for (uint64_t seed : {0ull, 0x9e3779b97f4a7c15ull, 0x2545f4914f6cdd1dull}) {
+  for (uint64_t seed : {0ull, 0x9e3779b97f4a7c15ull, 0x2545f4914f6cdd1dull, simt::HIGH_WARP_FIRST}) {
     simt::set_schedule(seed);
-    printf("schedule %s\n", seed ? "skewed" : "lockstep");
+    printf("schedule %s\n", seed == simt::HIGH_WARP_FIRST ? "high warp first" : seed ? "skewed" : "lockstep");
     run_all();
   }
   printf("test_flash_emu: %s\n", g_fail ? "FAIL" : "PASS");

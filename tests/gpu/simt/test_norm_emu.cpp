@@ -209,9 +209,9 @@ static void run_ch(int B, int C, int T, bool affine, bool in_place, bool alias) 
 }
 
 int main() {
-  for (uint64_t seed : {0ull, 0x2545f4914f6cdd1dull}) {
+  for (uint64_t seed : {0ull, 0x2545f4914f6cdd1dull, simt::HIGH_WARP_FIRST}) {
     simt::set_schedule(seed);
-    printf("schedule %s\n", seed ? "skewed" : "lockstep");
+    printf("schedule %s\n", seed == simt::HIGH_WARP_FIRST ? "high warp first" : seed ? "skewed" : "lockstep");
     run(5, 300, false, true, false, false); /* the encoder's LayerNorm shape, smaller */
     run(3, 77, false, false, false, true);
     run(8, 896, true, true, true, true);   /* a decoding step's RMSNorm, in place, rounded */

@@ -165,9 +165,9 @@ static void run_act(int kind, int64_t n) {
 }
 
 int main() {
-  for (uint64_t seed : {0ull, 0x2545f4914f6cdd1dull}) {
+  for (uint64_t seed : {0ull, 0x2545f4914f6cdd1dull, simt::HIGH_WARP_FIRST}) {
     simt::set_schedule(seed);
-    printf("schedule %s\n", seed ? "skewed" : "lockstep");
+    printf("schedule %s\n", seed == simt::HIGH_WARP_FIRST ? "high warp first" : seed ? "skewed" : "lockstep");
     run_heads(7, 14, 2, 64, 1); /* Qwen2.5-0.5B's heads */
     run_heads(5, 3, 1, 6, 1);
     run_heads(4, 4, 4, 8, 0); /* the encoder: no rotation */

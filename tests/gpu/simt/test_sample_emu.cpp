@@ -144,9 +144,9 @@ int main() {
       {"upper half -inf, top-p 0.9", 4, 3000, 3000, 1.0f, 0.9f, 0, 0, -1, 0, 0, 0, 2},
       {"peaked rows, temperature 0.3", 6, 30000, 30000, 0.3f, 1.0f, 0, 0, -1, 0, 0, 0, 3},
   };
-  for (uint64_t seed : {0ull, 0x2545f4914f6cdd1dull}) {
+  for (uint64_t seed : {0ull, 0x2545f4914f6cdd1dull, simt::HIGH_WARP_FIRST}) {
     simt::set_schedule(seed);
-    printf("schedule %s\n", seed ? "skewed" : "lockstep");
+    printf("schedule %s\n", seed == simt::HIGH_WARP_FIRST ? "high warp first" : seed ? "skewed" : "lockstep");
     for (const scase &c : cases) run(c);
   }
   printf("test_sample_emu: %s\n", g_fail ? "FAIL" : "PASS");
