@@ -61,7 +61,8 @@
 #      time, and the SFT step's slowest (op, operand shapes) rows;
 #      then a 128-token rollout with TSASR_PROFILE=host (host time per op, no syncs): whether
 #      decoding waits on the device or on launches.
-# Benchmarks run only while TSASR_GPU_BUDGET (420 s from the start) lasts.
+# Benchmarks start only while TSASR_GPU_BUDGET (420 s from the start) lasts, and none runs past
+# TSASR_GPU_DEADLINE (530 s): the summary prints inside a 540-600 s device call.
 # Full logs go to $OUT/gpu-logs when OUT is set (else build-gpu/logs), at most 8 files (what the
 # device call brings back): build, backend_ops, sft_parity (f32 and bf16), memcheck, bench,
 # bench_device, bench_torch (with the ratios), profile; a summary table is printed last.
@@ -501,16 +502,20 @@ if [ "$phase" != checks ]; then
 # ---- 4-6. benchmarks, while the time budget lasts (TSASR_GPU_BUDGET seconds from the start,
 # default 420: the checks above matter more, and a device call has a hard limit) ----
 budget=${TSASR_GPU_BUDGET:-420}
-left() { [ $(( $(date +%s) - t0 )) -lt "$budget" ]; }
+# and a deadline (TSASR_GPU_DEADLINE s from the start, default 530) that no benchmark runs past,
+# so that the summary prints inside a device call's limit: each one's time cap is cut to it
+deadline=${TSASR_GPU_DEADLINE:-530}
+left() { [ $(( $(date +%s) - t0 )) -lt "$budget" ] && [ "$(cap 1000)" -ge 20 ]; }
+cap() { local r=$(( deadline - ($(date +%s) - t0) )); [ "$r" -lt "$1" ] && echo $(( r > 1 ? r : 1 )) || echo "$1"; }
 if left; then
-  timeout 120 "$build/bench_gpu_ops" > "$logs/bench.log" 2>&1
+  timeout "$(cap 120)" "$build/bench_gpu_ops" > "$logs/bench.log" 2>&1
   brc=$?
   step bench "$([ $brc = 0 ] && echo ok || echo "FAIL($brc)")" "$(head -n 1 "$logs/bench.log")"
   if [ "$fa" = ok ] && left; then # attention in bf16 without and with the flash kernels (step 3e)
     bst=ok
     for f in 0 1; do
       { echo; echo "== TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FLASH=$f"; } >> "$logs/bench.log"
-      TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FLASH=$f timeout 45 "$build/bench_gpu_ops" attention > "$build/bench_flash$f.log" 2>&1 ||
+      TSASR_CUDA_GEMM=bf16 TSASR_CUDA_FLASH=$f timeout "$(cap 45)" "$build/bench_gpu_ops" attention > "$build/bench_flash$f.log" 2>&1 ||
         bst="FAIL($?)"
       cat "$build/bench_flash$f.log" >> "$logs/bench.log"
     done
@@ -527,7 +532,7 @@ fi
 
 # ---- 5. the whole model on the device, paper geometry, f32 and bf16 GEMMs ----
 if left; then
-  timeout 170 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 --G 8 --new 512 \
+  timeout "$(cap 170)" "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 --G 8 --new 512 \
     --grpo-steps 2 --gemm f32,bf16 > "$logs/bench_device.log" 2>&1
   drc=$?
   cat "$logs/bench_device.log"
@@ -539,7 +544,7 @@ if left; then
   # far the bf16 SFT step's MFU rises with it (appended to bench.log: ratios.awk compares B = 4)
   if left; then
     { echo; echo "== bf16 SFT at micro-batch 16"; } >> "$logs/bench.log"
-    timeout 120 "$build/bench_device" --device cuda --geometry paper --batch 16 --seconds 20 --steps 3 --G 0 \
+    timeout "$(cap 120)" "$build/bench_device" --device cuda --geometry paper --batch 16 --seconds 20 --steps 3 --G 0 \
       --gemm bf16 > "$build/sft_b16.log" 2>&1
     brc=$?
     cat "$build/sft_b16.log" >> "$logs/bench.log"
@@ -558,7 +563,7 @@ if left; then
     [ "$dn" = ok ] && sv="$sv,cudnn"
     [ "$d2" = ok ] && rv="$rv,dec2,default"
     { echo; echo "== switches: SFT $sv; rollouts $rv (bf16)"; } >> "$logs/bench.log"
-    timeout 240 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 --G 8 \
+    timeout "$(cap 240)" "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 --G 8 \
       --new 512 --gemm bf16 --sft-variants "$sv" --rollout-variants "$rv" > "$build/switches.log" 2>&1
     swrc=$?
     cat "$build/switches.log" >> "$logs/bench.log"
@@ -576,7 +581,7 @@ fi
 # ---- 6. PyTorch + Hugging Face on the same shapes and GPU (when torch and transformers import) ----
 py=$(command -v python3 || true)
 if [ "${TSASR_GPU_TORCH:-1}" != 0 ] && [ -n "$py" ] && left && "$py" -c "import torch, transformers; assert torch.cuda.is_available()" > /dev/null 2>&1; then
-  timeout 200 "$py" bench/bench_device_torch.py cuda paper 4 20 40 3 8 512 f32,bf16,bf16w > "$logs/bench_torch.log" 2>&1
+  timeout "$(cap 200)" "$py" bench/bench_device_torch.py cuda paper 4 20 40 3 8 512 f32,bf16,bf16w > "$logs/bench_torch.log" 2>&1
   trc=$?
   grep -v -i warn "$logs/bench_torch.log" | tail -n 12
   step bench_torch "$([ $trc = 0 ] && echo ok || echo "FAIL($trc)")" "$(grep -m1 sft_tokens_per_s "$logs/bench_torch.log")"
@@ -590,7 +595,7 @@ fi
 # ---- 8. where the time goes: one profiled SFT step and a short rollout (bf16 GEMMs), per-op table
 # and, for the SFT step, per (op, operand shapes) ----
 if left; then
-  TSASR_PROFILE=shapes timeout 90 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 \
+  TSASR_PROFILE=shapes timeout "$(cap 90)" "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 \
     --steps 1 --G 8 --new 64 --gemm bf16 > "$logs/profile.log" 2>&1
   frc=$?
   awk '/^== phase/ { n = 0 } /^== phase/, 0 { if (n++ < 16) print }' "$logs/profile.log"
@@ -600,7 +605,7 @@ if left; then
   # the same rollout timed on the host without syncs (TSASR_PROFILE=host): launch-bound when the
   # ops' host time, less the sample op's wait, nearly fills the rollout's wall time
   { echo; echo "== TSASR_PROFILE=host (no syncs)"; } >> "$logs/profile.log"
-  TSASR_PROFILE=host timeout 60 "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 0 \
+  TSASR_PROFILE=host timeout "$(cap 60)" "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 0 \
     --G 8 --new 128 --gemm bf16 > "$build/profile_host.log" 2>&1
   hrc=$?
   cat "$build/profile_host.log" >> "$logs/profile.log"
@@ -609,7 +614,7 @@ if left; then
   awk '/^== phase/ { n = 0 } /^== phase/, 0 { if (n++ < 12) print }' "$build/profile_host.log"
   if [ "$lt" = ok ] && left; then # the same without cuBLASLt's cached plans (step 3j): the GEMMs' host time
     { echo; echo "== TSASR_PROFILE=host TSASR_CUDA_LT=0"; } >> "$logs/profile.log"
-    TSASR_PROFILE=host TSASR_CUDA_LT=0 timeout 60 "$build/bench_device" --device cuda --geometry paper --batch 4 \
+    TSASR_PROFILE=host TSASR_CUDA_LT=0 timeout "$(cap 60)" "$build/bench_device" --device cuda --geometry paper --batch 4 \
       --seconds 20 --steps 0 --G 8 --new 128 --gemm bf16 > "$build/profile_host_lt.log" 2>&1
     hrc=$?
     cat "$build/profile_host_lt.log" >> "$logs/profile.log"
@@ -618,7 +623,7 @@ if left; then
   fi
   if [ "$d2" = ok ] && left; then # the rollout's table with the decoding kernels of step 3d
     { echo; echo "== TSASR_CUDA_DECODE_KERNELS=1"; } >> "$logs/profile.log"
-    TSASR_PROFILE=1 TSASR_CUDA_DECODE_KERNELS=1 timeout 60 "$build/bench_device" --device cuda --geometry paper --batch 4 \
+    TSASR_PROFILE=1 TSASR_CUDA_DECODE_KERNELS=1 timeout "$(cap 60)" "$build/bench_device" --device cuda --geometry paper --batch 4 \
       --seconds 20 --steps 0 --G 8 --new 64 --gemm bf16 > "$build/profile_dec2.log" 2>&1
     cat "$build/profile_dec2.log" >> "$logs/profile.log"
     awk '/^== phase/ { n = 0 } /^== phase/, 0 { if (n++ < 16) print }' "$build/profile_dec2.log"
