@@ -11,9 +11,8 @@
  *                [--sft-variants V,V,...] [--rollout-variants V,V,...] [--grpo-steps N] [--grpo-resp R2]
  * (--steps 0: rollouts only). With variants (--device cuda), the SFT steps / rollouts run once
  * per variant in the same process, each after a line "== variant V": V names the CUDA switches
- * on top of the backend's defaults, '+'-joined: default, cudnn, train_copy, dec2, graphs, lt, flash,
- * fuse, bf16_acts, no_lt, no_flash, no_fuse, no_bf16_acts, no_split, no_dec_attn, no_wcopy (one
- * model build for an A/B of the switches).
+ * on top of the backend's defaults (bench_device/switches.h), '+'-joined (one model build for an
+ * A/B of the switches).
  *
  * paper: data2vec-audio large + k=5 MLP adapter + Qwen2.5-0.5B (vocabulary 151,936). small:
  * the shipped small model's shapes with the waveform front end, for a CPU smoke run. Both use
@@ -34,6 +33,7 @@
 #include "base/philox.h"
 #include "infer/generate.h"
 #include "model/tsmodel.h"
+#include "bench_device/switches.h"
 #include "paper_geometry.h"
 #include "tensor/be_mem.h"
 #include "tensor/cuda_ctl.h"
@@ -237,51 +237,6 @@ static int bench_grpo(bench_ctx *c, int grpo, int gr) {
   return 0;
 }
 
-/* The CUDA backend's switches as a variant names them: its defaults (cuBLASLt's cached plans, and
- * in bf16 flash attention, fused operand rounding and bf16 activations, on since the H200 run
- * of 2026-11-27), then each '+'-joined name on (cudnn, train_copy, dec2, graphs; lt, flash, fuse,
- * bf16_acts) or off (no_lt, no_flash, no_fuse, no_bf16_acts, no_split, no_dec_attn, no_wcopy);
- * "default" alone is the defaults.
- * 0, or 1 for an unknown name or a backend without them. */
-static int apply_variant(const char *v) {
-  int rc = cuda_set_flash_attention(1) | cuda_set_decode_kernels(0) | cuda_set_graphs(0) | cuda_set_fuse_round(1) |
-           cuda_set_train_copy(0) | cuda_set_bf16_acts(1) | cuda_set_sample_split(1) | cuda_set_decode_attention(1) |
-           cuda_set_weight_copy(1) | cuda_set_lt(1) | cuda_set_cudnn(0);
-  if (rc) return 1;
-  char buf[128];
-  snprintf(buf, sizeof buf, "%s", v);
-  for (char *save = NULL, *n = strtok_r(buf, "+", &save); n; n = strtok_r(NULL, "+", &save)) {
-    if (!strcmp(n, "default")) continue;
-    else if (!strcmp(n, "flash")) cuda_set_flash_attention(1);
-    else if (!strcmp(n, "no_flash")) cuda_set_flash_attention(0);
-    else if (!strcmp(n, "train_copy")) cuda_set_train_copy(1);
-    else if (!strcmp(n, "bf16_acts")) cuda_set_bf16_acts(1);
-    else if (!strcmp(n, "no_bf16_acts")) cuda_set_bf16_acts(0);
-    else if (!strcmp(n, "dec2")) cuda_set_decode_kernels(1);
-    else if (!strcmp(n, "graphs")) cuda_set_graphs(1);
-    else if (!strcmp(n, "fuse")) cuda_set_fuse_round(1);
-    else if (!strcmp(n, "no_fuse")) cuda_set_fuse_round(0);
-    else if (!strcmp(n, "lt")) cuda_set_lt(1);
-    else if (!strcmp(n, "no_lt")) cuda_set_lt(0);
-    else if (!strcmp(n, "cudnn")) {
-      if (cuda_set_cudnn(1)) return 1; /* a build without cuDNN */
-    }
-    else if (!strcmp(n, "no_split")) cuda_set_sample_split(0);
-    else if (!strcmp(n, "no_dec_attn")) cuda_set_decode_attention(0);
-    else if (!strcmp(n, "no_wcopy")) cuda_set_weight_copy(0);
-    else return 1;
-  }
-  return 0;
-}
-
-/* whether the '+'-joined variant v names n */
-static int has_name(const char *v, const char *n) {
-  size_t l = strlen(n);
-  for (const char *p = v; (p = strstr(p, n)) != NULL; p += l)
-    if ((p == v || p[-1] == '+') && (p[l] == '\0' || p[l] == '+')) return 1;
-  return 0;
-}
-
 /* run once as configured (vars NULL), or once per comma-separated variant, each announced by a
  * line "== variant NAME" (the switches as the variant names them, in one process: one model
  * build for an A/B of the switches) */
@@ -291,30 +246,18 @@ static int bench_variants(bench_ctx *c, const char *vars, const char *mode, int 
   snprintf(list, sizeof list, "%s", vars);
   int rc = 0;
   for (char *save = NULL, *v = strtok_r(list, ",", &save); v && !rc; v = strtok_r(NULL, ",", &save)) {
-    if (apply_variant(v)) {
+    if (bdsw_apply(v)) {
       fprintf(stderr, "bench_device: variant %s: unknown, or the backend has no such switches (--device cuda)\n", v);
       return 2;
     }
     printf("== variant %s\n", v);
     fflush(stdout);
-    long g0 = cuda_graph_launches(), lt0, lf0, lt1, lf1;
-    cuda_lt_counts(&lt0, &lf0);
-    long cd0, cf0;
-    cuda_cudnn_counts(&cd0, &cf0);
+    bdsw_counts before;
+    bdsw_snapshot(&before);
     rc = run(c, mode);
-    /* graphs can stay off without an error: the timing above is theirs only when steps ran so */
-    if (has_name(v, "graphs")) printf("   (%ld decoding steps launched as CUDA graphs)\n", cuda_graph_launches() - g0);
-    if (has_name(v, "cudnn")) {
-      long c1, f1;
-      cuda_cudnn_counts(&c1, &f1);
-      printf("   (cuDNN: %ld convolutions, %ld by im2col instead)\n", c1 - cd0, f1 - cf0);
-    }
-    if (!has_name(v, "no_lt")) {
-      cuda_lt_counts(&lt1, &lf1);
-      printf("   (cuBLASLt: %ld GEMMs, %ld on cuBLAS instead)\n", lt1 - lt0, lf1 - lf0);
-    }
+    bdsw_report(v, &before);
   }
-  apply_variant("default");
+  bdsw_apply("default");
   return rc;
 }
 

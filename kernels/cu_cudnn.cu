@@ -198,19 +198,6 @@ static cd_plan *cd_plan_of(backend *be, const tensor *x, const tensor *w, int64_
   return p;
 }
 
-/* scratch for x widened to f32 (when it is bf16) and a workspace of ws bytes; TS_ENOMEM when
- * the device has no room for it (the caller takes the im2col path) */
-static int cd_scratch(backend *be, const tensor *x, size_t ws, const float **xf, void **wsp) {
-  int64_t nx = x->dtype == DT_BF16 ? tensor_numel(x) : 0;
-  char *base;
-  TS_TRY(cu_scratch(be, cu_rnd(sizeof(float) * (size_t)nx) + ws, (void **)&base));
-  char *cur = base;
-  float *xw = nx ? (float *)cu_carve(&cur, sizeof(float) * (size_t)nx) : NULL;
-  *wsp = ws ? cur : NULL;
-  if (xw) TS_TRY(cu_bf16_widen((const unsigned short *)x->data, xw, nx));
-  *xf = xw ? xw : cu_f(x);
-  return TS_OK;
-}
 
 /* a cuDNN call's status: TS_OK; for NOT_SUPPORTED (nothing ran) the plan is dropped and the
  * caller's im2col path serves this shape from now on (*fallback = 1); else a device error */
@@ -227,16 +214,25 @@ static int cd_status(cd_plan *p, const char *what, cudnnStatus_t st, int *fallba
   return cu_fail_lib(what, "cuDNN", (int)st, cudnnGetErrorString(st));
 }
 
-/* the scratch of a cuDNN call, or the im2col path (*fallback = 1) when the device has no room */
+/* scratch for x widened to f32 (when it is bf16) and a workspace of ws bytes; when the device
+ * has no room for it, the im2col path (*fallback = 1) */
 static int cd_scratch_or_fall(backend *be, const tensor *x, size_t ws, const float **xf, void **wsp, int *fallback) {
-  int rc = cd_scratch(be, x, ws, xf, wsp);
+  int64_t nx = x->dtype == DT_BF16 ? tensor_numel(x) : 0;
+  char *base;
+  int rc = cu_scratch(be, cu_rnd(sizeof(float) * (size_t)nx) + ws, (void **)&base);
   if (rc == TS_ENOMEM) {
     log_warn("cuda: no device memory for cuDNN's workspace (%zu bytes); this convolution takes the im2col path", ws);
     g_cd_fallbacks++;
     *fallback = 1;
     return TS_OK;
   }
-  return rc;
+  TS_TRY(rc);
+  char *cur = base;
+  float *xw = nx ? (float *)cu_carve(&cur, sizeof(float) * (size_t)nx) : NULL;
+  *wsp = ws ? cur : NULL;
+  if (xw) TS_TRY(cu_bf16_widen((const unsigned short *)x->data, xw, nx));
+  *xf = xw ? xw : cu_f(x);
+  return TS_OK;
 }
 
 int cu_cudnn_conv1d(backend *be, const tensor *x, const tensor *w, tensor *y, int stride, int pad, int groups,

@@ -197,10 +197,7 @@ static int cu_widen(backend *be, const tensor *a, const float **out) {
   int64_t n = tensor_numel(a);
   float *f;
   TS_TRY(cu_scratch(be, sizeof(float) * (size_t)(n > 0 ? n : 1), (void **)&f));
-  if (n > 0) {
-    k_bf16_to_f32<<<cu_blocks(n), 256, 0, cu_stream()>>>((const unsigned short *)a->data, f, n);
-    CU_LAUNCHED("k_bf16_to_f32");
-  }
+  TS_TRY(cu_bf16_widen((const unsigned short *)a->data, f, n));
   *out = f;
   return TS_OK;
 }

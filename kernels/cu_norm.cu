@@ -36,25 +36,18 @@ static int ln_fwd(backend *be, const tensor *x, const tensor *w, const tensor *b
                   tensor *rstd, float eps, int rms) {
   int64_t C = cu_last(x), N = C ? cu_rows(x) : 0;
   if (N <= 0) return TS_OK;
+  /* a bf16 activation: only the rounding is written; else f32, and its rounding when the next
+   * GEMM wants it (cu_round_want) */
+  float *yf = y->dtype == DT_BF16 ? NULL : cu_f(y);
+  unsigned short *yb = yf ? cu_round_want(be, yf, N * C) : (unsigned short *)y->data;
   if (C >= LN_LONG && N < LN_FEW) {
-    if (y->dtype == DT_BF16)
-      return ln_fwd_split(be, x, w, b, NULL, (unsigned short *)y->data, mean, rstd, eps, rms, N, C);
-    unsigned short *yb = cu_round_want(be, cu_f(y), N * C);
-    TS_TRY(ln_fwd_split(be, x, w, b, cu_f(y), yb, mean, rstd, eps, rms, N, C));
-    if (yb) cu_round_made(be, cu_f(y), N * C);
-    return TS_OK;
-  }
-  if (y->dtype == DT_BF16) { /* a bf16 activation: only the rounding is written */
-    k_layernorm<<<(unsigned)N, 256, 0, cu_stream()>>>(cu_f(x), cu_f(w), cu_f(b), NULL, (unsigned short *)y->data,
-                                                      cu_f(mean), cu_f(rstd), C, eps, rms);
+    TS_TRY(ln_fwd_split(be, x, w, b, yf, yb, mean, rstd, eps, rms, N, C));
+  } else {
+    k_layernorm<<<(unsigned)N, 256, 0, cu_stream()>>>(cu_f(x), cu_f(w), cu_f(b), yf, yb, cu_f(mean), cu_f(rstd), C,
+                                                      eps, rms);
     CU_LAUNCHED("k_layernorm");
-    return TS_OK;
   }
-  unsigned short *yb = cu_round_want(be, cu_f(y), N * C);
-  k_layernorm<<<(unsigned)N, 256, 0, cu_stream()>>>(cu_f(x), cu_f(w), cu_f(b), cu_f(y), yb, cu_f(mean), cu_f(rstd),
-                                                    C, eps, rms);
-  CU_LAUNCHED("k_layernorm");
-  if (yb) cu_round_made(be, cu_f(y), N * C);
+  if (yf && yb) cu_round_made(be, yf, N * C);
   return TS_OK;
 }
 

@@ -238,6 +238,31 @@ no_worse() {
   [ "$b" -le "$a" ] && [ "$gb" -le "$ga" ]
 }
 
+# sw_check NAME "F32 GROUPS" "BF16 GROUPS" VAR=value...: a kernel switch's usual checks with those
+# settings: the op groups in f32 at 1e-5 and in bf16 at 1e-2, the f32 parity (must pass) and
+# the bf16 parity (no worse than 3a's); logs $build/NAME_GROUP.log, NAME16_GROUP.log,
+# NAME_parity.log and NAME_parity_bf16.log; sets sw_st (ok or FAIL) and sw_note
+sw_check() {
+  local name=$1 f32g=$2 b16g=$3 grp
+  shift 3
+  sw_st=ok sw_note=""
+  for grp in $f32g; do
+    ops_env "$build/${name}_$grp.log" "$grp" "$@" || sw_st=FAIL
+    sw_note="$sw_note$grp $(tail -n 1 "$build/${name}_$grp.log" | sed 's/^test_backend_ops: //');  "
+  done
+  for grp in $b16g; do
+    ops_env "$build/${name}16_$grp.log" "$grp" "$@" TSASR_CUDA_GEMM=bf16 TSASR_OPS_TOL=1e-2 || sw_st=FAIL
+    sw_note="${sw_note}bf16 $grp $(tail -n 1 "$build/${name}16_$grp.log" | sed 's/^test_backend_ops: //');  "
+  done
+  parity_env "$build/${name}_parity.log" 90 "" "$@"
+  grep -E 'MISMATCH|generation|G=|^cuDNN|^test_sft_parity: (PASS|FAIL)' "$build/${name}_parity.log" | head -n 12
+  [ $par_rc = 0 ] || sw_st=FAIL
+  sw_note="${sw_note}parity $(tail -n 1 "$build/${name}_parity.log" | sed 's/^test_sft_parity: //')"
+  parity_env "$build/${name}_parity_bf16.log" 60 "compare with 3a" "$@" TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
+  no_worse "$build/${name}_parity_bf16.log" $par_rc || sw_st=FAIL
+  sw_note="$sw_note; parity(bf16) rc $par_rc vs 3a's $brc16"
+}
+
 # ---- 3a'. the matmul group in the bf16 precision against the CPU's f32 at bf16's tolerance:
 # x W^T on bf16 operands while the weights' bf16 copy is held (generate) included; reported ----
 b16=ok
@@ -303,25 +328,9 @@ step bf16_matmul "$b16" "$(tail -n 1 "$build/bf16_matmul.log" | sed 's/^test_bac
 # warps splitting K, is untimed): the op and model parity checks and the sanitizers (racecheck
 # too: its warps' sums meet in shared memory) again with it on. Reported, not required; when
 # this says ok and the rollout below is faster, make it the default ----
-d2=ok
-d2note=""
-for grp in matmul attention; do
-  ops_env "$build/dec2_$grp.log" "$grp" TSASR_CUDA_DECODE_KERNELS=1 || d2="FAIL"
-  d2note="$d2note$grp $(tail -n 1 "$build/dec2_$grp.log" | sed 's/^test_backend_ops: //');  "
-done
-parity_env "$build/dec2_parity.log" 90 "" TSASR_CUDA_DECODE_KERNELS=1
-r=$par_rc
-grep -E 'MISMATCH|generation|G=|^test_sft_parity: (PASS|FAIL)' "$build/dec2_parity.log" | head -n 12
-[ $r = 0 ] || d2="FAIL"
-d2note="${d2note}parity $(tail -n 1 "$build/dec2_parity.log" | sed 's/^test_sft_parity: //')"
-# in bf16 the small-row GEMMs of decoding read the weights' bf16 copy (cu_weights_bf16): the
-# bf16 parity with them must be no worse than 3a's without them
-parity_env "$build/dec2_parity_bf16.log" 60 "compare with 3a" TSASR_CUDA_GEMM=bf16 TSASR_CUDA_DECODE_KERNELS=1 \
-  TSASR_PARITY_TOL=3e-2
-r=$par_rc
-grep -E 'generation|G=' "$build/dec2_parity_bf16.log" | head -n 4
-no_worse "$build/dec2_parity_bf16.log" $r || d2="FAIL"
-d2note="$d2note; parity(bf16) rc $r vs 3a's $brc16"
+# (in bf16 the small-row GEMMs of decoding read the weights' bf16 copy, cu_weights_bf16)
+sw_check dec2 "matmul attention" "" TSASR_CUDA_DECODE_KERNELS=1
+d2=$sw_st d2note=$sw_note
 if [ -n "$san" ]; then
   for t in "memcheck matmul" "racecheck matmul" "memcheck attention" "racecheck attention"; do
     set -- $t
@@ -439,23 +448,9 @@ lt_ran() { # LOG: the default run at its start (appended runs follow) reports cu
 }
 lt_ran "$logs/backend_ops.log"
 lt_ran "$logs/sft_parity.log"
-for grp in matmul conv1d; do
-  ops_env "$build/lt_$grp.log" "$grp" TSASR_CUDA_LT=0 || lt="FAIL"
-  ltnote="${ltnote}off: $grp $(tail -n 1 "$build/lt_$grp.log" | sed 's/^test_backend_ops: //');  "
-done
-for grp in matmul bf16_acts; do
-  ops_env "$build/lt16_$grp.log" "$grp" TSASR_CUDA_LT=0 TSASR_CUDA_GEMM=bf16 TSASR_OPS_TOL=1e-2 || lt="FAIL"
-  ltnote="${ltnote}bf16 $grp $(tail -n 1 "$build/lt16_$grp.log" | sed 's/^test_backend_ops: //');  "
-done
-parity_env "$build/lt_parity.log" 90 "" TSASR_CUDA_LT=0
-r=$par_rc
-grep -E 'MISMATCH|^test_sft_parity: (PASS|FAIL)' "$build/lt_parity.log" | head -n 12
-[ $r = 0 ] || lt="FAIL"
-ltnote="${ltnote}parity $(tail -n 1 "$build/lt_parity.log" | sed 's/^test_sft_parity: //')"
-parity_env "$build/lt_parity_bf16.log" 60 "compare with 3a" TSASR_CUDA_LT=0 TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
-r=$par_rc
-no_worse "$build/lt_parity_bf16.log" $r || lt="FAIL"
-ltnote="$ltnote; parity(bf16) rc $r vs 3a's $brc16"
+sw_check lt "matmul conv1d" "matmul bf16_acts" TSASR_CUDA_LT=0
+[ "$sw_st" = ok ] || lt=FAIL
+ltnote="${ltnote}off: $sw_note"
 step lt "$lt" "$ltnote"
 
 # ---- 3k. conv1d and its backward on cuDNN (TSASR_CUDA_CUDNN=1, off by default, not yet run on a
@@ -465,26 +460,10 @@ step lt "$lt" "$ltnote"
 # than 3a's), memcheck of the conv1d group; each run must report convolutions cuDNN ran. When
 # it says ok and the cudnn variant of the switches row is faster, make it the default ----
 if grep -q 'cuDNN ON' "$build/configure.log"; then
-  dnnote=""
   dn_ran() { grep -qE '^cuDNN: [1-9][0-9]* convolutions' "$1" || { dn="FAIL"; dnnote="$dnnote(no cuDNN convolutions in $(basename "$1")) "; }; }
-  ops_env "$build/dnn_conv1d.log" conv1d TSASR_CUDA_CUDNN=1 || dn="FAIL"
-  dn_ran "$build/dnn_conv1d.log"
-  dnnote="${dnnote}conv1d $(tail -n 1 "$build/dnn_conv1d.log" | sed 's/^test_backend_ops: //');  "
-  for grp in conv1d bf16_acts; do
-    ops_env "$build/dnn16_$grp.log" "$grp" TSASR_CUDA_CUDNN=1 TSASR_CUDA_GEMM=bf16 TSASR_OPS_TOL=1e-2 || dn="FAIL"
-    dn_ran "$build/dnn16_$grp.log"
-    dnnote="${dnnote}bf16 $grp $(tail -n 1 "$build/dnn16_$grp.log" | sed 's/^test_backend_ops: //');  "
-  done
-  parity_env "$build/dnn_parity.log" 90 "" TSASR_CUDA_CUDNN=1
-  r=$par_rc
-  grep -E 'MISMATCH|^cuDNN|^test_sft_parity: (PASS|FAIL)' "$build/dnn_parity.log" | head -n 12
-  [ $r = 0 ] || dn="FAIL"
-  dn_ran "$build/dnn_parity.log"
-  dnnote="${dnnote}parity $(tail -n 1 "$build/dnn_parity.log" | sed 's/^test_sft_parity: //')"
-  parity_env "$build/dnn_parity_bf16.log" 60 "compare with 3a" TSASR_CUDA_CUDNN=1 TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
-  r=$par_rc
-  no_worse "$build/dnn_parity_bf16.log" $r || dn="FAIL"
-  dnnote="$dnnote; parity(bf16) rc $r vs 3a's $brc16"
+  sw_check dnn "conv1d" "conv1d bf16_acts" TSASR_CUDA_CUDNN=1
+  dn=$sw_st dnnote=$sw_note
+  for f in dnn_conv1d dnn16_conv1d dnn16_bf16_acts dnn_parity; do dn_ran "$build/$f.log"; done
   if [ -n "$san" ]; then
     TSASR_CUDA_CUDNN=1 san_run memcheck 60 conv1d "TSASR_CUDA_CUDNN=1: memcheck, conv1d group"
     case $san_st in FAIL*) dn="FAIL" ;; esac

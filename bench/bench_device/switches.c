@@ -1,0 +1,75 @@
+/* switches.c — bench_device's variants: the CUDA backend's switches by name, set from a table
+ * (defaults first), and the counters printed after a variant's run. */
+#include "switches.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "tensor/cuda_ctl.h"
+
+typedef struct bdsw_name {
+  const char *name;
+  int (*set)(int on);
+  int on; /* the value the name sets; for the defaults' table, the default */
+} bdsw_name;
+
+static const bdsw_name k_defaults[] = {
+    {"flash", cuda_set_flash_attention, 1}, {"dec2", cuda_set_decode_kernels, 0},
+    {"graphs", cuda_set_graphs, 0},         {"fuse", cuda_set_fuse_round, 1},
+    {"train_copy", cuda_set_train_copy, 0}, {"bf16_acts", cuda_set_bf16_acts, 1},
+    {"split", cuda_set_sample_split, 1},    {"dec_attn", cuda_set_decode_attention, 1},
+    {"wcopy", cuda_set_weight_copy, 1},     {"lt", cuda_set_lt, 1},
+    {"cudnn", cuda_set_cudnn, 0},
+};
+
+static const bdsw_name k_names[] = {
+    {"flash", cuda_set_flash_attention, 1}, {"no_flash", cuda_set_flash_attention, 0},
+    {"train_copy", cuda_set_train_copy, 1}, {"bf16_acts", cuda_set_bf16_acts, 1},
+    {"no_bf16_acts", cuda_set_bf16_acts, 0}, {"dec2", cuda_set_decode_kernels, 1},
+    {"graphs", cuda_set_graphs, 1},         {"fuse", cuda_set_fuse_round, 1},
+    {"no_fuse", cuda_set_fuse_round, 0},    {"lt", cuda_set_lt, 1},
+    {"no_lt", cuda_set_lt, 0},              {"cudnn", cuda_set_cudnn, 1},
+    {"no_split", cuda_set_sample_split, 0}, {"no_dec_attn", cuda_set_decode_attention, 0},
+    {"no_wcopy", cuda_set_weight_copy, 0},
+};
+
+#define BDSW_N(t) (sizeof(t) / sizeof((t)[0]))
+
+int bdsw_apply(const char *v) {
+  for (size_t i = 0; i < BDSW_N(k_defaults); i++)
+    if (k_defaults[i].set(k_defaults[i].on)) return 1;
+  char buf[128];
+  snprintf(buf, sizeof buf, "%s", v);
+  for (char *save = NULL, *n = strtok_r(buf, "+", &save); n; n = strtok_r(NULL, "+", &save)) {
+    if (!strcmp(n, "default")) continue;
+    size_t i = 0;
+    while (i < BDSW_N(k_names) && strcmp(n, k_names[i].name)) i++;
+    if (i == BDSW_N(k_names) || k_names[i].set(k_names[i].on)) return 1; /* unknown, or not in this build */
+  }
+  return 0;
+}
+
+/* whether the '+'-joined variant v names n */
+static int bdsw_has(const char *v, const char *n) {
+  size_t l = strlen(n);
+  for (const char *p = v; (p = strstr(p, n)) != NULL; p += l)
+    if ((p == v || p[-1] == '+') && (p[l] == '\0' || p[l] == '+')) return 1;
+  return 0;
+}
+
+void bdsw_snapshot(bdsw_counts *c) {
+  c->graphs = cuda_graph_launches();
+  cuda_lt_counts(&c->lt, &c->lt_fb);
+  cuda_cudnn_counts(&c->dnn, &c->dnn_fb);
+}
+
+void bdsw_report(const char *v, const bdsw_counts *before) {
+  bdsw_counts now;
+  bdsw_snapshot(&now);
+  /* graphs can stay off without an error: a timing is theirs only when steps ran so */
+  if (bdsw_has(v, "graphs")) printf("   (%ld decoding steps launched as CUDA graphs)\n", now.graphs - before->graphs);
+  if (bdsw_has(v, "cudnn"))
+    printf("   (cuDNN: %ld convolutions, %ld by im2col instead)\n", now.dnn - before->dnn, now.dnn_fb - before->dnn_fb);
+  if (!bdsw_has(v, "no_lt"))
+    printf("   (cuBLASLt: %ld GEMMs, %ld on cuBLAS instead)\n", now.lt - before->lt, now.lt_fb - before->lt_fb);
+}
