@@ -69,8 +69,9 @@ static int at_tab(at_ptab *t, const float *base, int64_t sb, int64_t sh, int64_t
 static int at_stage(backend *be, const at_dims *d, const attn_cfg *cfg, const int32_t **dk, const int32_t **dp) {
   size_t nb = sizeof(int32_t) * (size_t)d->B;
   *dk = NULL, *dp = NULL;
-  if (cfg->kv_len) TS_TRY(cu_stage_same(be, cfg->kv_len, nb, (const void **)dk));
-  if (cfg->q_pos0) TS_TRY(cu_stage_same(be, cfg->q_pos0, nb, (const void **)dp));
+  /* one per sequence, each advancing by its new tokens in a decoding step */
+  if (cfg->kv_len) TS_TRY(cu_stage_same(be, cfg->kv_len, nb, SR_ADVANCE, (const void **)dk));
+  if (cfg->q_pos0) TS_TRY(cu_stage_same(be, cfg->q_pos0, nb, SR_ADVANCE, (const void **)dp));
   return TS_OK;
 }
 

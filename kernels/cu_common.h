@@ -13,6 +13,7 @@
 extern "C" {
 #include "base/err.h"
 #include "tensor/backend.h"
+#include "tensor/step_replay.h"
 }
 #include "tensor/cuda_ctl.h"
 #include "cu_dev.cuh"
@@ -57,6 +58,8 @@ typedef struct cu_ctx {
     void *dev, *host;
     size_t bytes, cap;
     uint64_t used; /* hc_clock at the last hit or copy: the least recently used goes first */
+    uint64_t serial; /* gr_serial of the capture that staged it (hits inside a capture need it) */
+    int kind;        /* its sr_kind when staged inside a capture */
   } hc[8];
   uint64_t hc_clock;
   /* device buffers replaced while a step was captured (its graph may still point at them):
@@ -77,6 +80,24 @@ typedef struct cu_ctx {
   int graphs, gr_warm, gr_capturing, gr_off;
   long gr_launched; /* decoding steps launched as graphs (cuda_graph_launches) */
   cudaGraphExec_t gr_exec;
+  uint64_t gr_serial; /* captures begun (cu_stage_same keeps a capture's copies its own) */
+  /* replayed decoding steps (cu_step_replay): the last capture's staging copies and their
+     rules (rp; their bytes in the pinned gpin, written only by captures and replays), the
+     step rows the caller declared for the next capture (rp_ids, rp_nnew, rp_B), rp_epoch
+     (mem_epoch at that capture: any device buffer freed since may be one its graph uses),
+     rp_ev (recorded after each launch of the kept graph: its copies have read gpin),
+     rp_check (TSASR_CUDA_GRAPHS_CHECK=1: the caller reruns each replayed step eagerly and
+     compares) and rp_just (that rerun follows: its BEGIN captures nothing) */
+  sr_rec rp;
+  char *gpin;
+  size_t gpin_off;
+  int gpin_state; /* 0 not made yet, 1 ready, -1 unavailable (no replay) */
+  const int32_t *rp_ids, *rp_nnew;
+  int64_t rp_B;
+  uint64_t mem_epoch, rp_epoch;
+  cudaEvent_t rp_ev;
+  int rp_check, rp_just;
+  long rp_replayed; /* decoding steps replayed (cuda_graph_replays) */
   /* the bf16 rounding of a GEMM operand made by the op that wrote it (cu_round_want;
      TSASR_CUDA_FUSE_ROUND=1, while the weights' bf16 copy is held): xs (xs_cap values) holds
      xs_n values of xs_y, valid while nothing was launched after (launches: counted by
@@ -155,11 +176,17 @@ static inline unsigned cu_blocks(int64_t n) {
  * no pinned memory) go synchronously. */
 #define CU_PIN_HALF ((size_t)256 << 10)
 int cu_h2d(backend *be, void *dev, const void *host, size_t bytes);
+/* The same, naming how the array changes from one decoding step to the next (sr_kind): inside
+ * a captured step the copy goes to its own pinned memory and into the replay record. cu_h2d is
+ * SR_NONE: a captured step that stages such an array is not replayed. */
+int cu_h2d_kind(backend *be, void *dev, const void *host, size_t bytes, sr_kind kind);
 
 /* A device copy of a small host array that is often passed again unchanged: returns the copy
  * made for an equal array earlier (compared byte for byte) or makes one. The copy stays valid
- * until 8 other arrays have been staged; kernels only read it. */
-int cu_stage_same(backend *be, const void *host, size_t bytes, const void **dev);
+ * until 8 other arrays have been staged; kernels only read it. kind as cu_h2d_kind; inside a
+ * capture only a copy the same capture made, of the same kind, is reused (a replayed graph
+ * refreshes exactly the copies it made). */
+int cu_stage_same(backend *be, const void *host, size_t bytes, sr_kind kind, const void **dev);
 /* Device scratch of at least bytes (grown on demand; contents not kept between ops). */
 int cu_scratch(backend *be, size_t bytes, void **out);
 /* Carves an aligned piece of `bytes` from a scratch region at *cursor. */
@@ -278,6 +305,7 @@ int cu_set_rows(backend *be, const tensor *src, const int32_t *ids, tensor *dst)
 int cu_sample(backend *be, const tensor *z, const sample_req *q, int32_t *tok, float *logp); /* cu_sample.cu */
 int cu_weights_bf16(backend *be, const float *w, int64_t n, int on); /* cu_matmul.cu */
 int cu_step_graph(backend *be, int phase);                          /* cuda_graph.cu */
+int cu_step_replay(backend *be, const int32_t *ids, const int32_t *n_new, int64_t B, int *mode); /* cuda_graph.cu */
 int cu_pin_ready(backend *be); /* whether cu_h2d has its pinned ring (made on first use) */
 /* a device buffer being replaced: freed now, or after a captured step (cuda_backend.cu) */
 int cu_free_later(backend *be, void *p);

@@ -119,6 +119,7 @@ int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
     return TS_OK;
   }
   if (!on) { /* released: training between rollouts wants the memory */
+    c->mem_epoch++; /* a kept decoding graph reads them */
     if (c->wb) cudaFree(c->wb);
     c->wb = NULL, c->wb_cap = 0;
     if (c->xs) cudaFree(c->xs); /* the fused roundings serve only the copy's GEMMs */
@@ -130,6 +131,7 @@ int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
   if (c->no_wcopy || c->gemm != TS_GEMM_BF16 || !w || n <= 0 || ((uintptr_t)w & 15)) return TS_OK;
   size_t bytes = sizeof(unsigned short) * (size_t)n;
   if (c->wb_cap < bytes) {
+    c->mem_epoch++;
     if (c->wb) cudaFree(c->wb);
     c->wb = NULL, c->wb_cap = 0;
     if (cudaMalloc((void **)&c->wb, bytes) != cudaSuccess) {
@@ -156,6 +158,7 @@ unsigned short *cu_round_want(backend *be, const float *y, int64_t n) {
   if (!c->fuse_round || !c->won || n <= 0 || (size_t)n > XS_MAX) return NULL;
   if (c->xs_cap < (size_t)n) {
     if (c->gr_capturing) return NULL; /* no cudaFree while a step is captured */
+    c->mem_epoch++;
     if (c->xs) cudaFree(c->xs);
     c->xs = NULL, c->xs_cap = 0;
     size_t cap = (size_t)n < ((size_t)1 << 16) ? ((size_t)1 << 16) : (size_t)n;

@@ -7,9 +7,9 @@
 #include "cu_common.h"
 
 /* Copies n host bytes into the next piece of scratch at *cursor (in stream order). */
-static int stage(backend *be, const void *host, size_t bytes, char **cursor, void **dev) {
+static int stage(backend *be, const void *host, size_t bytes, sr_kind kind, char **cursor, void **dev) {
   *dev = cu_carve(cursor, bytes);
-  return cu_h2d(be, *dev, host, bytes);
+  return cu_h2d_kind(be, *dev, host, bytes, kind);
 }
 
 /* ---- rope: x (B,T,H,D), one thread per (b, t, h, i < D/2) ---- */
@@ -35,8 +35,8 @@ int cu_rope(backend *be, const tensor *x, tensor *y, const int32_t *pos, float t
   for (int64_t i = 0; i < half && i < 512; i++) inv[i] = 1.0f / powf(theta, (float)(2 * i) / (float)D);
   size_t pb = sizeof(int32_t) * (size_t)(B * T), ib = sizeof(float) * (size_t)half;
   const void *dpos, *dinv; /* the same for every layer of a step: staged once */
-  TS_TRY(cu_stage_same(be, pos, pb, &dpos));
-  TS_TRY(cu_stage_same(be, inv, ib, &dinv));
+  TS_TRY(cu_stage_same(be, pos, pb, SR_ADVANCE, &dpos));
+  TS_TRY(cu_stage_same(be, inv, ib, SR_CONST, &dinv));
   k_rope<<<cu_blocks(B * T * H * half), 256, 0, cu_stream()>>>(cu_f(x), cu_f(y), (const int32_t *)dpos, (const float *)dinv, B, T,
                                                H, half, inverse);
   CU_LAUNCHED("k_rope");
@@ -60,7 +60,10 @@ int cu_embed(backend *be, const tensor *table, const int32_t *ids, tensor *out) 
   char *cur;
   void *did;
   TS_TRY(cu_scratch(be, sizeof(int32_t) * (size_t)N, (void **)&cur));
-  TS_TRY(stage(be, ids, sizeof(int32_t) * (size_t)N, &cur, &did));
+  /* in a decoding step: the step's token ids, or the rows its head reads (fixed by which
+   * sequences take a token, which a replay keeps) */
+  sr_kind kind = ids == cu_of(be)->rp_ids ? SR_IDS : SR_CONST;
+  TS_TRY(stage(be, ids, sizeof(int32_t) * (size_t)N, kind, &cur, &did));
   k_embed<<<cu_blocks(N * C), 256, 0, cu_stream()>>>(cu_f(table), (const int32_t *)did, cu_f(out), N, C);
   CU_LAUNCHED("k_embed");
   return TS_OK;
@@ -70,7 +73,7 @@ int cu_set_rows(backend *be, const tensor *src, const int32_t *ids, tensor *dst)
   int64_t C = cu_last(dst), N = C ? tensor_numel(src) / C : 0;
   if (N <= 0) return TS_OK;
   const void *did; /* the KV append's rows: the same for K and V and every layer of a step */
-  TS_TRY(cu_stage_same(be, ids, sizeof(int32_t) * (size_t)N, &did));
+  TS_TRY(cu_stage_same(be, ids, sizeof(int32_t) * (size_t)N, SR_ADVANCE, &did)); /* cache rows */
   k_set_rows<<<cu_blocks(N * C), 256, 0, cu_stream()>>>(cu_f(src), (const int32_t *)did, cu_f(dst), N, C);
   CU_LAUNCHED("k_set_rows");
   return TS_OK;
@@ -82,7 +85,7 @@ int cu_embed_bwd(backend *be, const int32_t *ids, const tensor *dout, tensor *dt
   char *cur;
   void *did;
   TS_TRY(cu_scratch(be, sizeof(int32_t) * (size_t)N, (void **)&cur));
-  TS_TRY(stage(be, ids, sizeof(int32_t) * (size_t)N, &cur, &did));
+  TS_TRY(stage(be, ids, sizeof(int32_t) * (size_t)N, SR_NONE, &cur, &did));
   k_embed_bwd<<<cu_blocks(N * C), 256, 0, cu_stream()>>>((const int32_t *)did, cu_f(dout), cu_f(dtable), N, C);
   CU_LAUNCHED("k_embed_bwd");
   return TS_OK;
@@ -185,7 +188,7 @@ int cu_stats_pool(backend *be, const tensor *x, const int32_t *lens, tensor *y, 
   if (lens) {
     char *cur;
     TS_TRY(cu_scratch(be, sizeof(int32_t) * (size_t)B, (void **)&cur));
-    TS_TRY(stage(be, lens, sizeof(int32_t) * (size_t)B, &cur, &dl));
+    TS_TRY(stage(be, lens, sizeof(int32_t) * (size_t)B, SR_NONE, &cur, &dl));
   }
   if (!dy) {
     k_stats_pool<<<(unsigned)(B * C), 256, 0, cu_stream()>>>(cu_f(x), (const int32_t *)dl, cu_f(y), C, T, eps);

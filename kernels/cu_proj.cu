@@ -36,12 +36,13 @@ int cu_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, cons
   int64_t n = BT * (Hq + 2 * Hkv) * half;
   if (n <= 0) return TS_OK;
   const void *dpos = NULL, *dinv = NULL, *drow = NULL;
-  if (kvrow) TS_TRY(cu_stage_same(be, kvrow, sizeof(int32_t) * (size_t)BT, &drow)); /* the same for every layer */
+  /* the same for every layer; positions and cache rows advance with each decoding step */
+  if (kvrow) TS_TRY(cu_stage_same(be, kvrow, sizeof(int32_t) * (size_t)BT, SR_ADVANCE, &drow));
   if (pos) { /* staged as cu_rope stages them (the same for every layer of a step) */
     float inv[512];
     for (int64_t i = 0; i < half && i < 512; i++) inv[i] = 1.0f / powf(theta, (float)(2 * i) / (float)D);
-    TS_TRY(cu_stage_same(be, pos, sizeof(int32_t) * (size_t)BT, &dpos));
-    TS_TRY(cu_stage_same(be, inv, sizeof(float) * (size_t)half, &dinv));
+    TS_TRY(cu_stage_same(be, pos, sizeof(int32_t) * (size_t)BT, SR_ADVANCE, &dpos));
+    TS_TRY(cu_stage_same(be, inv, sizeof(float) * (size_t)half, SR_CONST, &dinv));
   }
   k_split_heads<<<cu_blocks(n), 256, 0, cu_stream()>>>(cu_f(x), cu_f(q), cu_f(k), cu_f(v), (const int32_t *)dpos,
                                        (const int32_t *)drow, (const float *)dinv, BT, Hq, Hkv, half, merge);

@@ -55,6 +55,7 @@ static void *cu_alloc(backend *be, size_t bytes) {
 
 static void cu_release(backend *be, void *p) {
   if (!p) return;
+  cu_of(be)->mem_epoch++; /* a kept graph may use it: no replay until the next capture */
   cudaError_t st = cudaFree(p);
   if (st != cudaSuccess) cu_fail("cudaFree", st);
 }
@@ -119,10 +120,24 @@ int cu_pin_ready(backend *be) {
  * decoding step stages ~6 host arrays (ids, positions, cache rows, kv lengths, the draws),
  * and each such copy drained the queue of launched work. Only the ops that read results back
  * (sample, xent's losses, sumsq, to_host) wait now. */
-int cu_h2d(backend *be, void *dev, const void *host, size_t bytes) {
+int cu_h2d(backend *be, void *dev, const void *host, size_t bytes) { return cu_h2d_kind(be, dev, host, bytes, SR_NONE); }
+
+int cu_h2d_kind(backend *be, void *dev, const void *host, size_t bytes, sr_kind kind) {
   cu_ctx *c = cu_of(be);
   if (!bytes) return TS_OK;
   if (!c->pin_state) cu_pin_init(c);
+  /* a captured step's copies come from its own pinned memory, which only captures and replays
+   * write (cuda_graph.cu), each noted with its rule in the replay record */
+  if (c->gr_capturing && c->gpin_state > 0) {
+    if (c->gpin_off + bytes > CU_PIN_HALF)
+      return cu_fail("a decoding step staged more host data than a captured step may", cudaErrorNotPermitted);
+    char *p = c->gpin + c->gpin_off;
+    memcpy(p, host, bytes);
+    CU_TRY(cudaMemcpyAsync(dev, p, bytes, cudaMemcpyHostToDevice, cu_stream()));
+    c->gpin_off += (bytes + 63) & ~(size_t)63;
+    sr_add(&c->rp, p, host, bytes, kind);
+    return TS_OK;
+  }
   /* a captured step records the copy: it must come from the ring's current half */
   if (c->gr_capturing && (c->pin_state < 0 || c->pin_off + bytes > CU_PIN_HALF))
     return cu_fail("a decoding step staged more host data than a captured step may", cudaErrorNotPermitted);
@@ -149,6 +164,7 @@ int cu_h2d(backend *be, void *dev, const void *host, size_t bytes) {
 int cu_free_later(backend *be, void *p) {
   cu_ctx *c = cu_of(be);
   if (!p) return TS_OK;
+  c->mem_epoch++; /* a kept graph may use it: no replay until the next capture */
   if (!c->gr_capturing) {
     CU_TRY(cudaFree(p));
     return TS_OK;
@@ -167,13 +183,14 @@ void cu_free_dead(backend *be) {
 /* Staged arrays are evicted least recently used first, a hit counting as a use: an op stages at
  * most 3 arrays, so it never evicts one it was just given (round-robin eviction did, when a
  * hit on the oldest entry came before a miss). */
-int cu_stage_same(backend *be, const void *host, size_t bytes, const void **dev) {
+int cu_stage_same(backend *be, const void *host, size_t bytes, sr_kind kind, const void **dev) {
   cu_ctx *c = cu_of(be);
   *dev = NULL;
   if (!bytes) return TS_OK;
   c->hc_clock++;
   for (int i = 0; i < 8; i++)
-    if (c->hc[i].dev && c->hc[i].bytes == bytes && !memcmp(c->hc[i].host, host, bytes)) {
+    if (c->hc[i].dev && c->hc[i].bytes == bytes && !memcmp(c->hc[i].host, host, bytes) &&
+        (!c->gr_capturing || (c->hc[i].serial == c->gr_serial && c->hc[i].kind == (int)kind))) {
       c->hc[i].used = c->hc_clock;
       *dev = c->hc[i].dev;
       return TS_OK;
@@ -204,9 +221,10 @@ int cu_stage_same(backend *be, const void *host, size_t bytes, const void **dev)
   }
   /* in stream order: kernels queued before read the old contents */
   h->bytes = 0; /* invalid until the copy succeeded */
-  TS_TRY(cu_h2d(be, h->dev, host, bytes));
+  TS_TRY(cu_h2d_kind(be, h->dev, host, bytes, kind));
   memcpy(h->host, host, bytes);
   h->bytes = bytes;
+  h->serial = c->gr_capturing ? c->gr_serial : 0, h->kind = (int)kind;
   *dev = h->dev;
   return TS_OK;
 }
@@ -372,6 +390,7 @@ static void cu_table_init(be_ops *t) {
   t->sample = cu_sample;
   t->weights_bf16 = cu_weights_bf16;
   t->step_graph = cu_step_graph;
+  t->step_replay = cu_step_replay;
   t->act_dtype = cu_act_dtype;
   t->framecat = cu_framecat;
   t->framecat_bwd = cu_framecat_bwd;
@@ -426,6 +445,8 @@ extern "C" int cuda_set_graphs(int on) {
 }
 
 extern "C" long cuda_graph_launches(void) { return g_ctx.gr_launched; }
+
+extern "C" long cuda_graph_replays(void) { return g_ctx.rp_replayed; }
 
 extern "C" int cuda_set_flash_attention(int on) {
   g_ctx.flash = on ? 1 : 0;
@@ -510,6 +531,7 @@ extern "C" backend *be_cuda(ts_err *e) {
       }
       g_ctx.fuse_round = !env_is("TSASR_CUDA_FUSE_ROUND", "0");
       g_ctx.graphs = env_is("TSASR_CUDA_GRAPHS", "1");
+      g_ctx.rp_check = env_is("TSASR_CUDA_GRAPHS_CHECK", "1");
       g_ctx.device = 0; /* gemm: TS_GEMM_F32 (zero) unless cuda_set_gemm() or the environment says */
       const char *ar = getenv("TSASR_CUDA_ATTN_ROWS");
       if (ar && atoi(ar) > 0) g_ctx.attn_rows = atoi(ar);
@@ -522,7 +544,7 @@ extern "C" backend *be_cuda(ts_err *e) {
       g_ctx.act16 = !env_is("TSASR_CUDA_BF16_ACTS", "0");
       g_ctx.lt = !env_is("TSASR_CUDA_LT", "0");
 #ifdef TS_HAVE_CUDNN
-      g_ctx.cudnn = env_is("TSASR_CUDA_CUDNN", "1");
+      g_ctx.cudnn = !env_is("TSASR_CUDA_CUDNN", "0");
 #endif
       const char *gm = getenv("TSASR_CUDA_GEMM");
       if (!gm || !cuda_set_gemm(gm)) {

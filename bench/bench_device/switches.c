@@ -7,6 +7,12 @@
 
 #include "tensor/cuda_ctl.h"
 
+/* cuDNN is on by default where the build has it (elsewhere the default is its absence) */
+static int bdsw_cudnn(int on) {
+  cuda_set_cudnn(on);
+  return 0;
+}
+
 typedef struct bdsw_name {
   const char *name;
   int (*set)(int on);
@@ -19,7 +25,7 @@ static const bdsw_name k_defaults[] = {
     {"train_copy", cuda_set_train_copy, 0}, {"bf16_acts", cuda_set_bf16_acts, 1},
     {"split", cuda_set_sample_split, 1},    {"dec_attn", cuda_set_decode_attention, 1},
     {"wcopy", cuda_set_weight_copy, 1},     {"lt", cuda_set_lt, 1},
-    {"cudnn", cuda_set_cudnn, 0},
+    {"cudnn", bdsw_cudnn, 1},
 };
 
 static const bdsw_name k_names[] = {
@@ -29,6 +35,7 @@ static const bdsw_name k_names[] = {
     {"graphs", cuda_set_graphs, 1},         {"fuse", cuda_set_fuse_round, 1},
     {"no_fuse", cuda_set_fuse_round, 0},    {"lt", cuda_set_lt, 1},
     {"no_lt", cuda_set_lt, 0},              {"cudnn", cuda_set_cudnn, 1},
+    {"no_cudnn", cuda_set_cudnn, 0},
     {"no_split", cuda_set_sample_split, 0}, {"no_dec_attn", cuda_set_decode_attention, 0},
     {"no_wcopy", cuda_set_weight_copy, 0},
 };
@@ -59,6 +66,7 @@ static int bdsw_has(const char *v, const char *n) {
 
 void bdsw_snapshot(bdsw_counts *c) {
   c->graphs = cuda_graph_launches();
+  c->replays = cuda_graph_replays();
   cuda_lt_counts(&c->lt, &c->lt_fb);
   cuda_cudnn_counts(&c->dnn, &c->dnn_fb);
 }
@@ -67,8 +75,10 @@ void bdsw_report(const char *v, const bdsw_counts *before) {
   bdsw_counts now;
   bdsw_snapshot(&now);
   /* graphs can stay off without an error: a timing is theirs only when steps ran so */
-  if (bdsw_has(v, "graphs")) printf("   (%ld decoding steps launched as CUDA graphs)\n", now.graphs - before->graphs);
-  if (bdsw_has(v, "cudnn"))
+  if (bdsw_has(v, "graphs"))
+    printf("   (%ld decoding steps launched as CUDA graphs, %ld of them replays)\n", now.graphs - before->graphs,
+           now.replays - before->replays);
+  if (bdsw_has(v, "cudnn") || now.dnn > before->dnn || now.dnn_fb > before->dnn_fb)
     printf("   (cuDNN: %ld convolutions, %ld by im2col instead)\n", now.dnn - before->dnn, now.dnn_fb - before->dnn_fb);
   if (!bdsw_has(v, "no_lt"))
     printf("   (cuBLASLt: %ld GEMMs, %ld on cuBLAS instead)\n", now.lt - before->lt, now.lt_fb - before->lt_fb);

@@ -3,16 +3,17 @@
 #ifndef TS_BENCH_SWITCHES_H
 #define TS_BENCH_SWITCHES_H
 
-/* The defaults (cuBLASLt's cached plans, and in bf16 flash attention, fused operand rounding
- * and bf16 activations, on since the H200 run of 2026-11-27), then each '+'-joined name of v on
- * (cudnn, train_copy, dec2, graphs; lt, flash, fuse, bf16_acts) or off (no_lt, no_flash,
- * no_fuse, no_bf16_acts, no_split, no_dec_attn, no_wcopy); "default" alone is the defaults.
+/* The defaults (cuBLASLt's cached plans, cuDNN's convolutions where the build has them, and in
+ * bf16 flash attention, fused operand rounding and bf16 activations, on since the H200 runs
+ * of 2026-11-27), then each '+'-joined name of v on (train_copy, dec2, graphs; lt, cudnn,
+ * flash, fuse, bf16_acts) or off (no_lt, no_cudnn, no_flash, no_fuse, no_bf16_acts, no_split,
+ * no_dec_attn, no_wcopy); "default" alone is the defaults.
  * 0, or 1 for an unknown name or a backend (build) without that switch. */
 int bdsw_apply(const char *v);
 
 /* the backend's counters of graph launches, cuBLASLt GEMMs and cuDNN convolutions */
 typedef struct bdsw_counts {
-  long graphs, lt, lt_fb, dnn, dnn_fb;
+  long graphs, replays, lt, lt_fb, dnn, dnn_fb;
 } bdsw_counts;
 void bdsw_snapshot(bdsw_counts *c);
 /* after a run of variant v begun at `before`: the lines that say how many steps ran as graphs,

@@ -99,6 +99,45 @@ static int gen_accept(tsm *m, const gen_cfg *c, gen_seq *sq, gen_output *o, int3
   return 1;
 }
 
+/* One decoding step's ops: the rows' tokens cur (BG) in, logits of the rows taking one
+ * (n_new) out at lgd. They only launch work (nothing read back until the next sample): a
+ * backend may record them and submit the step as one graph at END. */
+static int gen_step(tsm *m, qwen2_kv *kv, const int32_t *cur, const int32_t *n_new, float *xs, float *lgd, arena *ar,
+                    ts_err *e) {
+  backend *be = m->be;
+  arena_mark sm = arena_get_mark(ar);
+  int64_t Rs = 0;
+  int rc = op_step_graph(be, TS_STEP_BEGIN, e);
+  if (!rc) rc = qwen2_embed(&m->llm, cur, kv->B, xs, e);
+  if (!rc) rc = qwen2_step_into(&m->llm, kv, 1, xs, n_new, lgd, &Rs, ar, e);
+  if (!rc) rc = op_step_graph(be, TS_STEP_END, e);
+  else op_step_graph(be, TS_STEP_ABORT, NULL);
+  arena_rewind(ar, sm);
+  return rc;
+}
+
+/* The check of a replayed step (TSASR_CUDA_GRAPHS_CHECK=1): the replay's logits (n values)
+ * kept on the host (in chk: 2 cap floats), then compared bit for bit with those of the
+ * step's ops run again (after them in chk). */
+static int gen_check_keep(backend *be, const float *lgd, int64_t n, int64_t cap, float **chk, ts_err *e) {
+  if (!*chk && !(*chk = malloc(sizeof(float) * (size_t)(2 * cap + 1)))) /* n <= cap always */
+    return err_set(e, TS_ENOMEM, "generate: out of memory (the replay check)");
+  return be_download(be, *chk, lgd, sizeof(float) * (size_t)n, "generate: replayed logits", e);
+}
+
+static int gen_check_same(backend *be, const float *lgd, int64_t R, int64_t V, int step, float **chk, ts_err *e) {
+  float *a = *chk, *b = a + R * V; /* R V <= the cap: b fits behind a */
+  int rc = be_download(be, b, lgd, sizeof(float) * (size_t)(R * V), "generate: eager logits", e);
+  if (rc) return rc;
+  for (int64_t i = 0; i < R * V; i++)
+    if (memcmp(&a[i], &b[i], sizeof(float)))
+      return err_set(e, TS_EDEVICE,
+                     "generate: decoding step %d replayed gives logit %lld of row %lld = %.9g, its ops run again "
+                     "%.9g (the replay record misses something that changes between steps)",
+                     step, (long long)(i % V), (long long)(i / V), (double)a[i], (double)b[i]);
+  return TS_OK;
+}
+
 int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs, arena *ar, ts_err *e) {
   backend *be = m->be;
   int64_t B = in->B, G = c->G > 0 ? c->G : 1, BG = B * G, C = m->lcfg.C, V = m->lcfg.V;
@@ -127,6 +166,7 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
   float *lps = calloc((size_t)BG, sizeof(float));
   double *u = calloc((size_t)BG, sizeof(double));
   float *xs = arena_alloc(ar, sizeof(float) * (size_t)(BG * C)); /* (BG, C) backend memory */
+  float *chk = NULL; /* (2, BG, V) the replay check's logits, made on its first use */
   int32_t *na = calloc((size_t)(3 * B), sizeof(int32_t));
   if (!seq || !rng || !lgd || !n_new || !cur || !cand || !ban || !tk ||
       !lps || !u || !xs || !na) {
@@ -217,17 +257,22 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
       if (n_new[r]) cand[R++] = (int32_t)r;
       else cur[r] = 0; /* any valid id: the row is computed but not appended */
     }
-    /* the step's ops only launch work (nothing read back until the next sample): a backend may
-     * record them and submit the step as one graph at END */
-    arena_mark sm = arena_get_mark(ar);
-    int64_t Rs = 0;
-    rc = op_step_graph(be, TS_STEP_BEGIN, e);
-    if (!rc) rc = qwen2_embed(&m->llm, cur, BG, xs, e);
-    if (!rc) rc = qwen2_step_into(&m->llm, &kv, 1, xs, n_new, lgd, &Rs, ar, e);
-    if (!rc) rc = op_step_graph(be, TS_STEP_END, e);
-    else op_step_graph(be, TS_STEP_ABORT, NULL);
-    arena_rewind(ar, sm);
-    if (rc) goto done;
+    /* a backend may submit the step as a replay of the last one it recorded (no host code) */
+    int rmode = 0;
+    for (int64_t r = 0; r < BG; r++)
+      if (n_new[r] && kv.len[r] >= kv.Tmax) {
+        rc = err_set(e, TS_EARG, "generate: sequence %lld fills its cache of %lld positions", (long long)r,
+                     (long long)kv.Tmax);
+        goto done;
+      }
+    if ((rc = op_step_replay(be, cur, n_new, BG, &rmode, e))) goto done;
+    if (rmode == 1) {
+      for (int64_t r = 0; r < BG; r++) kv.len[r] += n_new[r]; /* what the step's ops do */
+      continue;
+    }
+    if (rmode == 2 && (rc = gen_check_keep(be, lgd, R * V, BG * V, &chk, e))) goto done;
+    if ((rc = gen_step(m, &kv, cur, n_new, xs, lgd, ar, e))) goto done;
+    if (rmode == 2 && (rc = gen_check_same(be, lgd, R, V, step, &chk, e))) goto done;
   }
   for (int64_t r = 0; r < BG; r++) {
     outs[r].tok = seq[r].tok;
@@ -249,7 +294,7 @@ done:
     }
   if (rc && outs)
     for (int64_t r = 0; r < BG; r++) gen_output_free(&outs[r]);
-  free(seq), free(rng), free(n_new), free(cur), free(cand), free(ban), free(tk), free(lps), free(u);
+  free(seq), free(rng), free(n_new), free(cur), free(cand), free(ban), free(tk), free(lps), free(u), free(chk);
   free(na);
   qwen2_kv_free(&pre);
   qwen2_kv_free(&kv);

@@ -179,6 +179,13 @@ typedef struct be_ops {
    * work may be lost) and DONE ends the decoding (a backend frees what it kept). Backends that
    * have no use for it do nothing. */
   int (*step_graph)(backend *be, int phase);
+  /* before each decoding step's BEGIN: the step's B rows, their token ids (the caller's
+   * array, the same one every step) and which rows take a token (n_new: 0 or 1 each). The
+   * backend may submit the step without its host code, as a replay of the last one it
+   * recorded with the same rows: *mode = 1, and the caller skips the step's ops, advancing
+   * its cache lengths itself; 2: replayed, and the caller is asked to run the step's ops again
+   * (they write the same cache rows) and compare the logits; 0: not replayed. NULL: never. */
+  int (*step_replay)(backend *be, const int32_t *ids, const int32_t *n_new, int64_t B, int *mode);
 } be_ops;
 
 enum { TS_STEP_BEGIN = 1, TS_STEP_END = 0, TS_STEP_ABORT = 2, TS_STEP_DONE = 3 };

@@ -76,6 +76,13 @@ static int cpu_step_graph(backend *be, int phase) {
   return TS_OK;
 }
 
+/* nothing recorded, so nothing to replay: every step runs its ops */
+static int cpu_step_replay(backend *be, const int32_t *ids, const int32_t *n_new, int64_t B, int *mode) {
+  (void)be, (void)ids, (void)n_new, (void)B;
+  *mode = 0;
+  return TS_OK;
+}
+
 static const be_ops cpu_ops_table = {
     .name = "cpu",
     .alloc = cpu_alloc,
@@ -120,6 +127,7 @@ static const be_ops cpu_ops_table = {
     .weights_bf16 = cpu_weights_bf16,
     .act_dtype = cpu_act_dtype,
     .step_graph = cpu_step_graph,
+    .step_replay = cpu_step_replay,
     .framecat = cpu_framecat,
     .framecat_bwd = cpu_framecat_bwd,
     .xent = cpu_xent,
@@ -190,6 +198,7 @@ int cuda_set_fuse_round(int on) {
   return TS_EUNSUP;
 }
 long cuda_graph_launches(void) { return 0; }
+long cuda_graph_replays(void) { return 0; }
 int cuda_set_flash_attention(int on) {
   (void)on;
   return TS_EUNSUP;

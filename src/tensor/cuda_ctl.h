@@ -39,16 +39,20 @@ int cuda_set_decode_attention(int on);
  * steps +11 %). On (1) by default; TSASR_CUDA_FLASH=0 turns it off at start-up. TS_OK,
  * TS_EUNSUP without CUDA. */
 int cuda_set_flash_attention(int on);
-/* Decoding steps as CUDA graphs (kernels/cuda_graph.cu): each step's launches recorded by
- * stream capture and submitted as one graph, updated step to step. Checked on an H200
- * (2026-11-27) but no faster there: each step is captured anew, which costs the host what
- * launching does, plus the update (rollouts 0.84-0.88x in one run, 1.05-1.07x in the next).
- * Off (0) by default; TSASR_CUDA_GRAPHS=1 sets it at start-up. TS_OK, TS_EUNSUP without CUDA. */
+/* Decoding steps as CUDA graphs (kernels/cuda_graph.cu): a step's launches recorded by stream
+ * capture and submitted as one graph, which later steps of the same shape replay without
+ * running their host code (op_step_replay). Capturing every step anew, as the first version
+ * did, was no faster on an H200 (2026-11-27): a capture costs the host what launching does.
+ * Off (0) by default; TSASR_CUDA_GRAPHS=1 sets it at start-up (TSASR_CUDA_GRAPHS_CHECK=1
+ * also has generate compare each replayed step with its eager rerun). TS_OK, TS_EUNSUP
+ * without CUDA. */
 int cuda_set_graphs(int on);
 /* How many decoding steps this process has launched as CUDA graphs (0 without CUDA): graphs
  * can stay off without an error (too few steps, no pinned ring, a profile, a failed capture),
  * so a check that they ran reads this. */
 long cuda_graph_launches(void);
+/* How many of them were replays (no capture, no host code run; 0 without CUDA). */
+long cuda_graph_replays(void);
 /* The fused rounding of GEMM operands in bf16 decoding (kernels/cu_matmul.cu, cu_round_want):
  * rmsnorm and SwiGLU write their output's bf16 rounding as well, and the GEMM right after takes
  * it instead of launching a rounding of its own (72 fewer launches per Qwen2.5-0.5B step). The
@@ -90,8 +94,9 @@ void cuda_lt_counts(long *calls, long *fallbacks);
  * math in the f32 precision, the default math (TF32 tensor cores on the f32 data) in tf32 and
  * bf16; the bias
  * and its gradient stay the backend's own kernels. The im2col path it replaces was ~20 % of a
- * bf16 SFT step on an H200 (2026-11-27). Written without a GPU: off (0) by default until
- * tests/gpu/run.sh has checked and timed it; TSASR_CUDA_CUDNN=1 sets it at start-up. TS_OK;
+ * bf16 SFT step on an H200 (2026-11-27); with cuDNN the step was 2.5 % faster there (6,872
+ * against 6,702 tokens/s), and it passed run.sh's checks (2026-11-27, session 15). On (1) by
+ * default in builds that found cuDNN; TSASR_CUDA_CUDNN=0 turns it off at start-up. TS_OK;
  * TS_EUNSUP for on without CUDA or in a build without cuDNN. cuda_cudnn_counts: the
  * convolutions (forward and backward calls) it ran and those that took the im2col path. */
 int cuda_set_cudnn(int on);

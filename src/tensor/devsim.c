@@ -209,6 +209,15 @@ static int ds_step_graph(backend *be, int phase) {
   return TS_OK;
 }
 
+/* no replay (every step runs its ops, as on the CPU); asked for inside a step, a violation: a
+ * device replays between steps */
+static int ds_step_replay(backend *be, const int32_t *ids, const int32_t *n_new, int64_t B, int *mode) {
+  (void)be, (void)ids, (void)n_new, (void)B;
+  *mode = 0;
+  if (ds_in_step) return ds_violation("step_replay", "asked for inside a decoding step (step_graph)");
+  return TS_OK;
+}
+
 static int ds_sync(backend *be, ts_err *e) {
   (void)be;
   (void)e;
@@ -554,6 +563,7 @@ static const be_ops ds_ops = {
     .weights_bf16 = ds_weights_bf16,
     .act_dtype = cpu_act_dtype, /* the CPU's policy: devsim stands in for CUDA in the pipeline tests */
     .step_graph = ds_step_graph,
+    .step_replay = ds_step_replay,
     .framecat = ds_framecat,
     .framecat_bwd = ds_framecat_bwd,
     .xent = ds_xent,

@@ -491,6 +491,24 @@ int op_step_graph(backend *be, int phase, ts_err *e) {
   return TS_OK;
 }
 
+int op_step_replay(backend *be, const int32_t *ids, const int32_t *n_new, int64_t B, int *mode, ts_err *e) {
+  *mode = 0;
+  if (B <= 0 || !ids || !n_new) return err_set(e, TS_EARG, "step_replay: %lld rows without ids or n_new", (long long)B);
+  for (int64_t b = 0; b < B; b++)
+    if (n_new[b] != 0 && n_new[b] != 1)
+      return err_set(e, TS_EARG, "step_replay: n_new[%lld] = %d (a decoding step takes 0 or 1 token a row)",
+                     (long long)b, n_new[b]);
+  if (!be->ops->step_replay) return TS_OK;
+  int rc = be->ops->step_replay(be, ids, n_new, B, mode);
+  if (rc) {
+    *mode = 0;
+    return err_set(e, (ts_code)rc, "step_replay: %s",
+                   be->device == DEV_CUDA ? "replaying a decoding step's CUDA graph failed (the log says why)"
+                                          : "backend failure");
+  }
+  return TS_OK;
+}
+
 int op_weights_bf16(backend *be, const float *w, int64_t n, int on, ts_err *e) {
   if (on < 0 || on > 2) return err_set(e, TS_EARG, "weights_bf16: on must be 0, 1 or 2, not %d", on);
   if (on && (!w || n < 0)) return err_set(e, TS_EARG, "weights_bf16: no weights");

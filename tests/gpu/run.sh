@@ -21,9 +21,11 @@
 #      attention, forward and backward; on by default in bf16 since the H200 run of 2026-11-27,
 #      where it was faster), the sanitizers with it, and the bf16 parity without it (no worse
 #      than 3a's); when they pass, attention timings without and with it (bench_flash);
-#   3f. the model parity with TSASR_CUDA_GRAPHS=1 (decoding steps captured and submitted as CUDA
-#      graphs; off by default; f32 must pass, bf16 no worse than 3a), and when it passes its
-#      rollouts (step 5's switches row);
+#   3f. the model parity with TSASR_CUDA_GRAPHS=1 (a decoding step captured as a CUDA graph,
+#      later steps of the same rows replaying it without their host code; off by default; f32
+#      must pass and have replayed steps, and with TSASR_CUDA_GRAPHS_CHECK=1 each replayed step
+#      must give its eager rerun's logits bit for bit; bf16 no worse than 3a), and when it
+#      passes its rollouts (step 5's switches row);
 #   3g. the bf16 parity with TSASR_CUDA_FUSE_ROUND=0 (GEMM operands rounded by the op that
 #      wrote them is on by default since 2026-11-27; 0 turns it off): its decoding must print
 #      what 3a's printed (the same roundings); then rollouts without it (step 5's switches row);
@@ -37,11 +39,11 @@
 #      (the cuBLAS path a GEMM without a plan takes), the matmul and conv1d groups in f32 at
 #      1e-5, the matmul and bf16_acts groups in bf16, the f32 parity (must pass) and the bf16
 #      parity (no worse than 3a's); and a host profile without it (step 8);
-#   3k. TSASR_CUDA_CUDNN=1 (conv1d on cuDNN; off by default, not yet run on a GPU; builds that
-#      found cuDNN: the toolkit's or PyTorch's nvidia-cudnn wheel): the conv1d group in f32 at
-#      1e-5, conv1d and bf16_acts in bf16, the f32 parity (must pass), the bf16 parity (no worse
-#      than 3a's), memcheck of conv1d; cuDNN must have run convolutions in each; when they
-#      pass, its SFT steps (switches row);
+#   3k. TSASR_CUDA_CUDNN (conv1d on cuDNN; on by default since 2026-11-27, session 15, in builds
+#      that found cuDNN: the toolkit's or PyTorch's nvidia-cudnn wheel): steps 2 and 3 must
+#      report convolutions it ran; then, with it off (im2col), the conv1d group in f32 at 1e-5,
+#      conv1d and bf16_acts in bf16, the f32 parity (must pass), the bf16 parity (no worse than
+#      3a's); and its SFT steps against im2col's (switches row);
 #   4. bench_gpu_ops: matmul, attention and a Qwen2.5-0.5B-shaped layer, CUDA-event timings;
 #   5. bench_device: the paper's geometry (data2vec large + Qwen2.5-0.5B, random weights) on
 #      CUDA: SFT tokens/s, TFLOP/s and MFU on 4 x 20 s inputs, and GRPO rollouts of 8 x 512,
@@ -71,12 +73,14 @@
 # the build fails); 2 for an unknown phase. The same two programs run in ctest against the simulated
 # device (devsim), so a failure here is the CUDA kernels', not the harness's. To rerun one op group:
 #   build-gpu/tests/gpu/test_backend_ops attention   (CUDA_LAUNCH_BLOCKING=1 to locate a fault)
-#   bash tests/gpu/run.sh [all|checks|bench]   (from the repository root; .deps/debs must be
-#   there; "checks" runs steps 2-3k, "bench" steps 4-8: two device calls when one call's limit
-#   would not hold both, ~560 s together)
+#   bash tests/gpu/run.sh [all|checks|bench|graphs]   (from the repository root; .deps/debs must
+#   be there; "checks" runs steps 2-3k, "bench" steps 4-8: two device calls when one call's limit
+#   would not hold both, ~560 s together; "graphs" runs steps 3, 3a and 3f, then the switches
+#   row on the defaults against graphs (a short call, ~3 minutes, for that one switch))
 set -uo pipefail
 phase=${1:-all} # checked first: a typo must not cost the unpacking and the build
-case $phase in all | checks | bench) ;; *) echo "run.sh: the phase is all, checks or bench, not '$phase'"; exit 2 ;; esac
+case $phase in all | checks | bench | graphs) ;; *) echo "run.sh: the phase is all, checks, bench or graphs, not '$phase'"; exit 2 ;; esac
+full() { [ "$phase" != graphs ]; } # the graphs phase: steps 3, 3a, 3f and the switches row only
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 1
 build="$root/build-gpu"
@@ -174,6 +178,7 @@ dn=$(grep -q 'cuDNN ON' "$build/configure.log" && echo ok || echo SKIP) # step 3
 if [ "$phase" != bench ]; then
 
 # ---- 2. every op on both backends ----
+if full; then
 timeout 120 "$build/tests/gpu/test_backend_ops" > "$logs/backend_ops.log" 2>&1
 rc=$?
 grep -E '^FAIL' "$logs/backend_ops.log" | head -n 40
@@ -181,6 +186,7 @@ sed -n '/^op  /,$p' "$logs/backend_ops.log"
 ops_ok=0
 [ $rc = 0 ] && ops_ok=1
 step backend_ops "$([ $rc = 0 ] && echo ok || echo "FAIL($rc)")" "$(tail -n 1 "$logs/backend_ops.log")"
+fi
 
 # ---- 3. SFT parity ----
 timeout 120 "$build/tests/gpu/test_sft_parity" > "$logs/sft_parity.log" 2>&1
@@ -263,6 +269,7 @@ sw_check() {
   sw_note="$sw_note; parity(bf16) rc $par_rc vs 3a's $brc16"
 }
 
+if full; then # steps 3a'-3e
 # ---- 3a'. the matmul group in the bf16 precision against the CPU's f32 at bf16's tolerance:
 # x W^T on bf16 operands while the weights' bf16 copy is held (generate) included; reported ----
 b16=ok
@@ -368,25 +375,35 @@ if [ -n "$san" ]; then
   done
 fi
 step flash "$fa" "$fanote"
+fi # steps 3a'-3e
 
-# ---- 3f. decoding steps as CUDA graphs (TSASR_CUDA_GRAPHS=1, written without a GPU, off by
-# default): the model parity (its decoding part runs captured steps from the third on) in f32,
-# where it must pass as without graphs, and in bf16, no worse than 3a; reported, not required.
-# When it says ok and the graphs variant of the switches row below is faster, make it the default ----
+# ---- 3f. decoding steps as CUDA graphs (TSASR_CUDA_GRAPHS=1, off by default): a step is
+# captured once and later steps of the same rows replay its graph without their host code
+# (kernels/cuda_graph.cu). The model parity in f32 must pass as without graphs and have
+# replayed steps; again with TSASR_CUDA_GRAPHS_CHECK=1, where each replayed step is run again
+# eagerly and its logits must be the same bit for bit (generate fails otherwise); in bf16 no
+# worse than 3a. When it says ok and the graphs rollouts of the switches row below are faster,
+# make it the default ----
 gr=ok
 parity_env "$build/graphs_parity.log" 90 "" TSASR_CUDA_GRAPHS=1
 r=$par_rc
 grep -E 'generation|G=|^test_sft_parity: (PASS|FAIL)|cuda:|cuda graphs' "$build/graphs_parity.log" | head -n 9
 [ $r = 0 ] || gr="FAIL"
 # graphs can stay off without an error (a warning in the log): the parity program counts the
-# steps launched as graphs and fails when none was
-grnote="parity $(tail -n 1 "$build/graphs_parity.log" | sed 's/^test_sft_parity: //'), $(grep -m1 -o '[0-9]* decoding steps launched as graphs' "$build/graphs_parity.log" || echo 'graph count not printed')"
+# steps launched as graphs and replayed, and fails when none was
+grnote="parity $(tail -n 1 "$build/graphs_parity.log" | sed 's/^test_sft_parity: //'), $(grep -m1 -o '[0-9]* decoding steps launched as graphs.*' "$build/graphs_parity.log" || echo 'graph count not printed')"
+parity_env "$build/graphs_check.log" 90 "each replay against its eager rerun" TSASR_CUDA_GRAPHS=1 TSASR_CUDA_GRAPHS_CHECK=1
+r=$par_rc
+grep -E 'failed|replayed|^test_sft_parity: (PASS|FAIL)|cuda graphs' "$build/graphs_check.log" | head -n 6
+[ $r = 0 ] || gr="FAIL"
+grnote="$grnote; checked bit for bit: $(tail -n 1 "$build/graphs_check.log" | sed 's/^test_sft_parity: //'), $(grep -m1 -o '[0-9]* of them replays' "$build/graphs_check.log" || echo 'no replay count')"
 parity_env "$build/graphs_parity_bf16.log" 60 "compare with 3a" TSASR_CUDA_GEMM=bf16 TSASR_CUDA_GRAPHS=1 \
   TSASR_PARITY_TOL=3e-2
 r=$par_rc
 no_worse "$build/graphs_parity_bf16.log" $r || gr="FAIL"
 step graphs "$gr" "$grnote; parity(bf16) rc $r vs 3a's $brc16"
 
+if full; then # steps 3g-3k
 # ---- 3g. the fused rounding of GEMM operands (TSASR_CUDA_FUSE_ROUND; on by default since
 # 2026-11-27): in bf16 decoding, rmsnorm and SwiGLU write their output's bf16 rounding as well
 # and the next GEMM takes it instead of a rounding launch of its own. The same rounding of the
@@ -442,38 +459,44 @@ step bf16_acts "$ba" "$banote; bf16 parity rc $r vs 3a's $brc16"
 # the f32 parity (must pass) and the bf16 parity (no worse than 3a's) ----
 lt=ok
 ltnote=""
-lt_ran() { # LOG: the default run at its start (appended runs follow) reports cuBLASLt GEMMs
-  awk '/^cuBLASLt: [1-9][0-9]* GEMMs/ { f = 1 } /^test_(backend_ops|sft_parity): / { exit } END { exit !f }' "$1" ||
-    { lt="FAIL"; ltnote="$ltnote(no cuBLASLt GEMMs in $(basename "$1")) "; }
+# ran LOG WHAT REGEX: the default run at LOG's start (before the line that ends it, "test_...:
+# N cases" or "test_sft_parity: PASS|FAIL"; appended runs follow) printed a line matching REGEX;
+# else prints "(no WHAT in LOG) " and returns 1
+ran() {
+  awk -v re="$3" '$0 ~ re { f = 1 } NR > 1 && /^test_(backend_ops|sft_parity): / { exit } END { exit !f }' "$1" ||
+    { echo "(no $2 in $(basename "$1")) "; return 1; }
 }
-lt_ran "$logs/backend_ops.log"
-lt_ran "$logs/sft_parity.log"
+for f in backend_ops sft_parity; do
+  n=$(ran "$logs/$f.log" "cuBLASLt GEMMs" '^cuBLASLt: [1-9][0-9]* GEMMs') || lt="FAIL"
+  ltnote="$ltnote$n"
+done
 sw_check lt "matmul conv1d" "matmul bf16_acts" TSASR_CUDA_LT=0
 [ "$sw_st" = ok ] || lt=FAIL
 ltnote="${ltnote}off: $sw_note"
 step lt "$lt" "$ltnote"
 
-# ---- 3k. conv1d and its backward on cuDNN (TSASR_CUDA_CUDNN=1, off by default, not yet run on a
-# GPU; builds that found cuDNN): the conv1d group in f32 at 1e-5 (FMA math), the conv1d and
-# bf16_acts groups in bf16 at 1e-2 (TF32 tensor cores; a bf16 x widened), the f32 parity (must
-# pass; the encoder's feature extractor and positional convolution), the bf16 parity (no worse
-# than 3a's), memcheck of the conv1d group; each run must report convolutions cuDNN ran. When
-# it says ok and the cudnn variant of the switches row is faster, make it the default ----
+# ---- 3k. conv1d and its backward on cuDNN (TSASR_CUDA_CUDNN; on by default in builds that
+# found cuDNN since the H200 run of 2026-11-27, session 15, where it passed these checks with
+# it on and sped the bf16 SFT step up by 2.5 %): steps 2 and 3 ran it (the conv1d group at
+# 1e-5 with FMA math in f32, memcheck in 3b) and must report convolutions it ran; then the
+# im2col path it replaces, with it off: the conv1d group in f32 at 1e-5, the conv1d and
+# bf16_acts groups in bf16 at 1e-2, the f32 parity (must pass), the bf16 parity (no worse than
+# 3a's) ----
 if grep -q 'cuDNN ON' "$build/configure.log"; then
-  dn_ran() { grep -qE '^cuDNN: [1-9][0-9]* convolutions' "$1" || { dn="FAIL"; dnnote="$dnnote(no cuDNN convolutions in $(basename "$1")) "; }; }
-  sw_check dnn "conv1d" "conv1d bf16_acts" TSASR_CUDA_CUDNN=1
-  dn=$sw_st dnnote=$sw_note
-  for f in dnn_conv1d dnn16_conv1d dnn16_bf16_acts dnn_parity; do dn_ran "$build/$f.log"; done
-  if [ -n "$san" ]; then
-    TSASR_CUDA_CUDNN=1 san_run memcheck 60 conv1d "TSASR_CUDA_CUDNN=1: memcheck, conv1d group"
-    case $san_st in FAIL*) dn="FAIL" ;; esac
-    dnnote="$dnnote; memcheck: $san_sum"
-  fi
-  step cudnn "$dn" "$dnnote $(grep -m1 -h '^cuDNN:' "$build/dnn_parity.log" || true)"
+  dn=ok dnnote=""
+  for f in backend_ops sft_parity; do
+    n=$(ran "$logs/$f.log" "cuDNN convolutions" '^cuDNN: [1-9][0-9]* convolutions') || dn="FAIL"
+    dnnote="$dnnote$n"
+  done
+  sw_check dnn "conv1d" "conv1d bf16_acts" TSASR_CUDA_CUDNN=0
+  [ "$sw_st" = ok ] || dn=FAIL
+  dnnote="$dnnote$(grep -m1 -h '^cuDNN:' "$logs/sft_parity.log" || true); off: $sw_note"
+  step cudnn "$dn" "$dnnote"
 else
   dn=SKIP
   step cudnn SKIP "this build has no cuDNN (configure.log: $(grep -m1 -o 'cuDNN [A-Z]*' "$build/configure.log" || echo '?'))"
 fi
+fi # steps 3g-3k
 
 fi # the checks
 
@@ -486,7 +509,9 @@ budget=${TSASR_GPU_BUDGET:-420}
 deadline=${TSASR_GPU_DEADLINE:-530}
 left() { [ $(( $(date +%s) - t0 )) -lt "$budget" ] && [ "$(cap 1000)" -ge 20 ]; }
 cap() { local r=$(( deadline - ($(date +%s) - t0) )); [ "$r" -lt "$1" ] && echo $(( r > 1 ? r : 1 )) || echo "$1"; }
-if left; then
+if ! full; then
+  : # the graphs phase times the switches row alone
+elif left; then
   timeout "$(cap 120)" "$build/bench_gpu_ops" > "$logs/bench.log" 2>&1
   brc=$?
   step bench "$([ $brc = 0 ] && echo ok || echo "FAIL($brc)")" "$(head -n 1 "$logs/bench.log")"
@@ -511,6 +536,7 @@ fi
 
 # ---- 5. the whole model on the device, paper geometry, f32 and bf16 GEMMs ----
 if left; then
+  if full; then
   timeout "$(cap 170)" "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 --G 8 --new 512 \
     --grpo-steps 2 --gemm f32,bf16 > "$logs/bench_device.log" 2>&1
   drc=$?
@@ -529,6 +555,7 @@ if left; then
     cat "$build/sft_b16.log" >> "$logs/bench.log"
     step sft_b16 "$([ $brc = 0 ] && echo ok || echo "FAIL($brc)")" "$(grep -m1 sft_tokens_per_s "$build/sft_b16.log")"
   fi
+  fi # full
   # the switches whose checks passed (steps 3d-3j), against the defaults, in bf16 and in ONE
   # process (one model build; appended to bench.log): SFT steps without flash / bf16
   # activations / cuBLASLt; rollouts without fuse / cuBLASLt, with dec2 / graphs, and without
@@ -539,8 +566,12 @@ if left; then
     # (session 14 timed the rest: no_flash+no_bf16_acts, the training copy, graphs, no_split)
     sv="default,no_flash,no_bf16_acts" rv="default,no_fuse"
     [ "$lt" = ok ] && sv="$sv,no_lt" && rv="$rv,no_lt"
-    [ "$dn" = ok ] && sv="$sv,cudnn"
-    [ "$d2" = ok ] && rv="$rv,dec2,default"
+    [ "$dn" = ok ] && sv="$sv,no_cudnn"
+    [ "$d2" = ok ] && rv="$rv,dec2"
+    [ "$gr" = ok ] && rv="$rv,graphs,default,graphs"
+    # the graphs phase: the defaults against graphs, twice each, alternating (one process's
+    # rollouts vary by up to ~20 % from run to run: the host's launch rate)
+    full || { sv="default,no_cudnn"; rv="default,graphs,default,graphs"; [ "$gr" = ok ] || rv="default"; }
     { echo; echo "== switches: SFT $sv; rollouts $rv (bf16)"; } >> "$logs/bench.log"
     timeout "$(cap 240)" "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 --G 8 \
       --new 512 --gemm bf16 --sft-variants "$sv" --rollout-variants "$rv" > "$build/switches.log" 2>&1
@@ -559,7 +590,7 @@ fi
 
 # ---- 6. PyTorch + Hugging Face on the same shapes and GPU (when torch and transformers import) ----
 py=$(command -v python3 || true)
-if [ "${TSASR_GPU_TORCH:-1}" != 0 ] && [ -n "$py" ] && left && "$py" -c "import torch, transformers; assert torch.cuda.is_available()" > /dev/null 2>&1; then
+if full && [ "${TSASR_GPU_TORCH:-1}" != 0 ] && [ -n "$py" ] && left && "$py" -c "import torch, transformers; assert torch.cuda.is_available()" > /dev/null 2>&1; then
   timeout "$(cap 200)" "$py" bench/bench_device_torch.py cuda paper 4 20 40 3 8 512 f32,bf16,bf16w > "$logs/bench_torch.log" 2>&1
   trc=$?
   grep -v -i warn "$logs/bench_torch.log" | tail -n 12
@@ -573,7 +604,9 @@ fi
 
 # ---- 8. where the time goes: one profiled SFT step and a short rollout (bf16 GEMMs), per-op table
 # and, for the SFT step, per (op, operand shapes) ----
-if left; then
+if ! full; then
+  :
+elif left; then
   TSASR_PROFILE=shapes timeout "$(cap 90)" "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 \
     --steps 1 --G 8 --new 64 --gemm bf16 > "$logs/profile.log" 2>&1
   frc=$?

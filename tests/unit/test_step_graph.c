@@ -1,11 +1,14 @@
 /* test_step_graph.c — the decoding-step hint (op_step_graph): its phases are checked, the CPU
  * ignores it, and the simulated device reports what a step recorded as a CUDA graph must not
  * do between BEGIN and END (a result read back, a sync, the sample op, a step begun inside
- * another, an END without BEGIN) while allowing launches; ABORT and DONE end a step. */
+ * another, an END without BEGIN) while allowing launches; ABORT and DONE end a step. The replay
+ * hint (op_step_replay) checks its rows, never replays on either, and is refused inside a step
+ * on the simulated device. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "tensor/devsim.h"
@@ -76,7 +79,35 @@ static void test_devsim_rules(void **s) {
   ds->ops->release(ds, x);
 }
 
+/* op_step_replay: its rows are checked; the CPU and the simulated device never replay (every
+ * step runs its ops), and the simulated device reports a replay asked for inside a step */
+static void test_replay(void **s) {
+  (void)s;
+  ts_err e = {0};
+  int32_t ids[3] = {5, 6, 7}, nn[3] = {1, 0, 1}, two[3] = {1, 2, 1};
+  int mode = -1;
+  assert_int_equal(op_step_replay(be_cpu(), ids, nn, 3, &mode, &e), TS_OK);
+  assert_int_equal(mode, 0);
+  mode = -1;
+  assert_int_not_equal(op_step_replay(be_cpu(), ids, two, 3, &mode, &e), TS_OK);
+  assert_int_equal(mode, 0);
+  assert_non_null(strstr(e.msg, "n_new[1] = 2"));
+  assert_int_not_equal(op_step_replay(be_cpu(), NULL, nn, 3, &mode, &e), TS_OK);
+  assert_int_not_equal(op_step_replay(be_cpu(), ids, nn, 0, &mode, &e), TS_OK);
+  backend *ds = be_devsim();
+  long v0 = violations();
+  mode = -1;
+  assert_int_equal(op_step_replay(ds, ids, nn, 3, &mode, &e), TS_OK);
+  assert_int_equal(mode, 0);
+  assert_int_equal(violations(), v0);
+  assert_int_equal(op_step_graph(ds, TS_STEP_BEGIN, &e), TS_OK);
+  assert_int_not_equal(op_step_replay(ds, ids, nn, 3, &mode, &e), TS_OK);
+  assert_int_equal(violations(), v0 + 1);
+  assert_int_equal(op_step_graph(ds, TS_STEP_END, &e), TS_OK);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_phases), cmocka_unit_test(test_devsim_rules)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_phases), cmocka_unit_test(test_devsim_rules),
+                                     cmocka_unit_test(test_replay)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
