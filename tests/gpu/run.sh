@@ -397,11 +397,15 @@ r=$par_rc
 grep -E 'failed|replayed|^test_sft_parity: (PASS|FAIL)|cuda graphs' "$build/graphs_check.log" | head -n 6
 [ $r = 0 ] || gr="FAIL"
 grnote="$grnote; checked bit for bit: $(tail -n 1 "$build/graphs_check.log" | sed 's/^test_sft_parity: //'), $(grep -m1 -o '[0-9]* of them replays' "$build/graphs_check.log" || echo 'no replay count')"
+# bf16 (the weights' bf16 copy, fused roundings) with the check too: no replayed step may
+# differ from its rerun, and the parity no worse than 3a's
 parity_env "$build/graphs_parity_bf16.log" 60 "compare with 3a" TSASR_CUDA_GEMM=bf16 TSASR_CUDA_GRAPHS=1 \
-  TSASR_PARITY_TOL=3e-2
+  TSASR_CUDA_GRAPHS_CHECK=1 TSASR_PARITY_TOL=3e-2
 r=$par_rc
 no_worse "$build/graphs_parity_bf16.log" $r || gr="FAIL"
-step graphs "$gr" "$grnote; parity(bf16) rc $r vs 3a's $brc16"
+! grep -q 'replayed gives logit' "$build/graphs_parity_bf16.log" || gr="FAIL"
+grep -m1 -E 'replayed gives logit|cuda graphs' "$build/graphs_parity_bf16.log"
+step graphs "$gr" "$grnote; parity(bf16, checked) rc $r vs 3a's $brc16, $(grep -m1 -o '[0-9]* of them replays' "$build/graphs_parity_bf16.log" || echo 'no replay count')"
 
 if full; then # steps 3g-3k
 # ---- 3g. the fused rounding of GEMM operands (TSASR_CUDA_FUSE_ROUND; on by default since
