@@ -530,7 +530,7 @@ extern "C" backend *be_cuda(ts_err *e) {
         g_ctx.blas_ws = NULL;
       }
       g_ctx.fuse_round = !env_is("TSASR_CUDA_FUSE_ROUND", "0");
-      g_ctx.graphs = env_is("TSASR_CUDA_GRAPHS", "1");
+      g_ctx.graphs = !env_is("TSASR_CUDA_GRAPHS", "0");
       g_ctx.rp_check = env_is("TSASR_CUDA_GRAPHS_CHECK", "1");
       g_ctx.device = 0; /* gemm: TS_GEMM_F32 (zero) unless cuda_set_gemm() or the environment says */
       const char *ar = getenv("TSASR_CUDA_ATTN_ROWS");

@@ -21,7 +21,7 @@ typedef struct bdsw_name {
 
 static const bdsw_name k_defaults[] = {
     {"flash", cuda_set_flash_attention, 1}, {"dec2", cuda_set_decode_kernels, 0},
-    {"graphs", cuda_set_graphs, 0},         {"fuse", cuda_set_fuse_round, 1},
+    {"graphs", cuda_set_graphs, 1},         {"fuse", cuda_set_fuse_round, 1},
     {"train_copy", cuda_set_train_copy, 0}, {"bf16_acts", cuda_set_bf16_acts, 1},
     {"split", cuda_set_sample_split, 1},    {"dec_attn", cuda_set_decode_attention, 1},
     {"wcopy", cuda_set_weight_copy, 1},     {"lt", cuda_set_lt, 1},
@@ -35,7 +35,7 @@ static const bdsw_name k_names[] = {
     {"graphs", cuda_set_graphs, 1},         {"fuse", cuda_set_fuse_round, 1},
     {"no_fuse", cuda_set_fuse_round, 0},    {"lt", cuda_set_lt, 1},
     {"no_lt", cuda_set_lt, 0},              {"cudnn", cuda_set_cudnn, 1},
-    {"no_cudnn", cuda_set_cudnn, 0},
+    {"no_cudnn", cuda_set_cudnn, 0},        {"no_graphs", cuda_set_graphs, 0},
     {"no_split", cuda_set_sample_split, 0}, {"no_dec_attn", cuda_set_decode_attention, 0},
     {"no_wcopy", cuda_set_weight_copy, 0},
 };
@@ -75,7 +75,7 @@ void bdsw_report(const char *v, const bdsw_counts *before) {
   bdsw_counts now;
   bdsw_snapshot(&now);
   /* graphs can stay off without an error: a timing is theirs only when steps ran so */
-  if (bdsw_has(v, "graphs"))
+  if (!bdsw_has(v, "no_graphs"))
     printf("   (%ld decoding steps launched as CUDA graphs, %ld of them replays)\n", now.graphs - before->graphs,
            now.replays - before->replays);
   if (bdsw_has(v, "cudnn") || now.dnn > before->dnn || now.dnn_fb > before->dnn_fb)

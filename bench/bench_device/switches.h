@@ -3,11 +3,13 @@
 #ifndef TS_BENCH_SWITCHES_H
 #define TS_BENCH_SWITCHES_H
 
-/* The defaults (cuBLASLt's cached plans, cuDNN's convolutions where the build has them, and in
+/* The defaults (cuBLASLt's cached plans, cuDNN's convolutions where the build has them, decoding
+ * steps replayed as CUDA graphs, and in
  * bf16 flash attention, fused operand rounding and bf16 activations, on since the H200 runs
- * of 2026-11-27), then each '+'-joined name of v on (train_copy, dec2, graphs; lt, cudnn,
- * flash, fuse, bf16_acts) or off (no_lt, no_cudnn, no_flash, no_fuse, no_bf16_acts, no_split,
- * no_dec_attn, no_wcopy); "default" alone is the defaults.
+ * of 2026-11-27, and decoding steps replayed as CUDA graphs), then each '+'-joined name of v
+ * on (train_copy, dec2; graphs, lt, cudnn, flash, fuse, bf16_acts) or off (no_graphs, no_lt,
+ * no_cudnn, no_flash, no_fuse, no_bf16_acts, no_split, no_dec_attn, no_wcopy); "default"
+ * alone is the defaults.
  * 0, or 1 for an unknown name or a backend (build) without that switch. */
 int bdsw_apply(const char *v);
 

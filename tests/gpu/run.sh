@@ -21,11 +21,11 @@
 #      attention, forward and backward; on by default in bf16 since the H200 run of 2026-11-27,
 #      where it was faster), the sanitizers with it, and the bf16 parity without it (no worse
 #      than 3a's); when they pass, attention timings without and with it (bench_flash);
-#   3f. the model parity with TSASR_CUDA_GRAPHS=1 (a decoding step captured as a CUDA graph,
-#      later steps of the same rows replaying it without their host code; off by default; f32
-#      must pass and have replayed steps, and with TSASR_CUDA_GRAPHS_CHECK=1 each replayed step
-#      must give its eager rerun's logits bit for bit; bf16 no worse than 3a), and when it
-#      passes its rollouts (step 5's switches row);
+#   3f. TSASR_CUDA_GRAPHS (a decoding step captured as a CUDA graph, later steps of the same
+#      rows replaying it without their host code; on by default since 2026-11-27, session 15):
+#      step 3 must have replayed steps; with TSASR_CUDA_GRAPHS_CHECK=1 each replayed step must
+#      give its eager rerun's logits bit for bit (f32 parity must pass, bf16 no worse than
+#      3a); the f32 parity with it off must pass; its rollouts against eager ones (switches);
 #   3g. the bf16 parity with TSASR_CUDA_FUSE_ROUND=0 (GEMM operands rounded by the op that
 #      wrote them is on by default since 2026-11-27; 0 turns it off): its decoding must print
 #      what 3a's printed (the same roundings); then rollouts without it (step 5's switches row);
@@ -76,7 +76,7 @@
 #   bash tests/gpu/run.sh [all|checks|bench|graphs]   (from the repository root; .deps/debs must
 #   be there; "checks" runs steps 2-3k, "bench" steps 4-8: two device calls when one call's limit
 #   would not hold both, ~560 s together; "graphs" runs steps 3, 3a and 3f, then the switches
-#   row on the defaults against graphs (a short call, ~3 minutes, for that one switch))
+#   row on the defaults against eager steps and im2col (a short call: 52 s on an H200))
 set -uo pipefail
 phase=${1:-all} # checked first: a typo must not cost the unpacking and the build
 case $phase in all | checks | bench | graphs) ;; *) echo "run.sh: the phase is all, checks, bench or graphs, not '$phase'"; exit 2 ;; esac
@@ -377,35 +377,33 @@ fi
 step flash "$fa" "$fanote"
 fi # steps 3a'-3e
 
-# ---- 3f. decoding steps as CUDA graphs (TSASR_CUDA_GRAPHS=1, off by default): a step is
-# captured once and later steps of the same rows replay its graph without their host code
-# (kernels/cuda_graph.cu). The model parity in f32 must pass as without graphs and have
-# replayed steps; again with TSASR_CUDA_GRAPHS_CHECK=1, where each replayed step is run again
-# eagerly and its logits must be the same bit for bit (generate fails otherwise); in bf16 no
-# worse than 3a. When it says ok and the graphs rollouts of the switches row below are faster,
-# make it the default ----
+# ---- 3f. decoding steps replayed as CUDA graphs (TSASR_CUDA_GRAPHS; on by default since the
+# H200 run of 2026-11-27, session 15): a step is captured once and later steps of the same rows
+# replay its graph without their host code (kernels/cuda_graph.cu). Step 3's parity ran them
+# (the program fails when no step was replayed). Here each replayed step is run again eagerly
+# and its logits must be the same bit for bit (TSASR_CUDA_GRAPHS_CHECK=1; generate fails
+# otherwise), in f32 (the parity must pass) and in bf16 (the weights' bf16 copy and the fused
+# roundings; no worse than 3a's); then the eager path alone (TSASR_CUDA_GRAPHS=0) in f32 ----
 gr=ok
-parity_env "$build/graphs_parity.log" 90 "" TSASR_CUDA_GRAPHS=1
-r=$par_rc
-grep -E 'generation|G=|^test_sft_parity: (PASS|FAIL)|cuda:|cuda graphs' "$build/graphs_parity.log" | head -n 9
-[ $r = 0 ] || gr="FAIL"
-# graphs can stay off without an error (a warning in the log): the parity program counts the
-# steps launched as graphs and replayed, and fails when none was
-grnote="parity $(tail -n 1 "$build/graphs_parity.log" | sed 's/^test_sft_parity: //'), $(grep -m1 -o '[0-9]* decoding steps launched as graphs.*' "$build/graphs_parity.log" || echo 'graph count not printed')"
-parity_env "$build/graphs_check.log" 90 "each replay against its eager rerun" TSASR_CUDA_GRAPHS=1 TSASR_CUDA_GRAPHS_CHECK=1
+grnote="step 3: $(grep -m1 -o '[0-9]* decoding steps launched as graphs.*' "$logs/sft_parity.log" || echo 'graph count not printed')"
+grep -q '[1-9][0-9]* of them replays' "$logs/sft_parity.log" || gr="FAIL"
+parity_env "$build/graphs_check.log" 90 "each replay against its eager rerun" TSASR_CUDA_GRAPHS_CHECK=1
 r=$par_rc
 grep -E 'failed|replayed|^test_sft_parity: (PASS|FAIL)|cuda graphs' "$build/graphs_check.log" | head -n 6
 [ $r = 0 ] || gr="FAIL"
 grnote="$grnote; checked bit for bit: $(tail -n 1 "$build/graphs_check.log" | sed 's/^test_sft_parity: //'), $(grep -m1 -o '[0-9]* of them replays' "$build/graphs_check.log" || echo 'no replay count')"
-# bf16 (the weights' bf16 copy, fused roundings) with the check too: no replayed step may
-# differ from its rerun, and the parity no worse than 3a's
-parity_env "$build/graphs_parity_bf16.log" 60 "compare with 3a" TSASR_CUDA_GEMM=bf16 TSASR_CUDA_GRAPHS=1 \
-  TSASR_CUDA_GRAPHS_CHECK=1 TSASR_PARITY_TOL=3e-2
+parity_env "$build/graphs_parity_bf16.log" 60 "compare with 3a" TSASR_CUDA_GEMM=bf16 TSASR_CUDA_GRAPHS_CHECK=1 \
+  TSASR_PARITY_TOL=3e-2
 r=$par_rc
 no_worse "$build/graphs_parity_bf16.log" $r || gr="FAIL"
 ! grep -q 'replayed gives logit' "$build/graphs_parity_bf16.log" || gr="FAIL"
 grep -m1 -E 'replayed gives logit|cuda graphs' "$build/graphs_parity_bf16.log"
-step graphs "$gr" "$grnote; parity(bf16, checked) rc $r vs 3a's $brc16, $(grep -m1 -o '[0-9]* of them replays' "$build/graphs_parity_bf16.log" || echo 'no replay count')"
+grnote="$grnote; bf16, checked: rc $r vs 3a's $brc16, $(grep -m1 -o '[0-9]* of them replays' "$build/graphs_parity_bf16.log" || echo 'no replay count')"
+parity_env "$build/graphs_off.log" 90 "" TSASR_CUDA_GRAPHS=0
+r=$par_rc
+[ $r = 0 ] || gr="FAIL"
+grnote="$grnote; off: $(tail -n 1 "$build/graphs_off.log" | sed 's/^test_sft_parity: //')"
+step graphs "$gr" "$grnote"
 
 if full; then # steps 3g-3k
 # ---- 3g. the fused rounding of GEMM operands (TSASR_CUDA_FUSE_ROUND; on by default since
@@ -572,10 +570,10 @@ if left; then
     [ "$lt" = ok ] && sv="$sv,no_lt" && rv="$rv,no_lt"
     [ "$dn" = ok ] && sv="$sv,no_cudnn"
     [ "$d2" = ok ] && rv="$rv,dec2"
-    [ "$gr" = ok ] && rv="$rv,graphs,default,graphs"
-    # the graphs phase: the defaults against graphs, twice each, alternating (one process's
-    # rollouts vary by up to ~20 % from run to run: the host's launch rate)
-    full || { sv="default,no_cudnn"; rv="default,graphs,default,graphs"; [ "$gr" = ok ] || rv="default"; }
+    [ "$gr" = ok ] && rv="$rv,no_graphs,default"
+    # the graphs phase: the defaults against eager steps, twice each, alternating (eager
+    # rollouts vary by up to ~20 % from run to run in one process: the host's launch rate)
+    full || { sv="default,no_cudnn"; rv="default,no_graphs,default,no_graphs"; }
     { echo; echo "== switches: SFT $sv; rollouts $rv (bf16)"; } >> "$logs/bench.log"
     timeout "$(cap 240)" "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 --G 8 \
       --new 512 --gemm bf16 --sft-variants "$sv" --rollout-variants "$rv" > "$build/switches.log" 2>&1
