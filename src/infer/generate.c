@@ -132,8 +132,9 @@ static int gen_check_same(backend *be, const float *lgd, int64_t R, int64_t V, i
   for (int64_t i = 0; i < R * V; i++)
     if (memcmp(&a[i], &b[i], sizeof(float)))
       return err_set(e, TS_EDEVICE,
-                     "generate: decoding step %d replayed gives logit %lld of row %lld = %.9g, its ops run again "
-                     "%.9g (the replay record misses something that changes between steps)",
+                     "generate: decoding step %d replayed gives logit %lld of its row %lld (rows: the sequences "
+                     "taking a token, in order) = %.9g, its ops run again %.9g (the replay record misses something "
+                     "that changes between steps)",
                      step, (long long)(i % V), (long long)(i / V), (double)a[i], (double)b[i]);
   return TS_OK;
 }
