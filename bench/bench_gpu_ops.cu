@@ -5,6 +5,7 @@
 // (f32, f32 with bf16 math, bf16 in, bf16 in and out: what bf16 storage would buy), and last the
 // decoder layer's training forward+backward in the bf16 precision three ways (f32 storage;
 // the weights' bf16 copy, TSASR_CUDA_TRAIN_COPY; bf16 activation storage, TSASR_CUDA_BF16_ACTS),
+// and a decoding step's five GEMMs on cuBLASLt and on the small-row kernel (TB/s of weights),
 // timed with CUDA events after warm-up, median of repeats. Built only with CUDA (tests/gpu/CMakeLists.txt); run by tests/gpu/run.sh.
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
@@ -312,6 +313,45 @@ static void bench_gemm_forms(int64_t M, int64_t N, int64_t K) {
   cublasDestroy(h);
 }
 
+/* a decoding step's x W^T (M rows) in the bf16 precision with the weights' bf16 copy held, as
+ * generate holds it: on cuBLASLt (the default) and on the small-row kernel
+ * (cuda_set_decode_kernels), GPU time between CUDA events and the bf16 weight bytes streamed
+ * per second (the H200 reads ~4.8 TB/s at most). x is rounded by the GEMM here; in decoding the
+ * op before it mostly did (the fused rounding). */
+static void bench_decode_gemm(int64_t M, int64_t K, int64_t N) {
+  const char *prev = cuda_gemm_name();
+  OK(cuda_set_gemm("bf16"));
+  float *x = dbuf(M * K), *w = dbuf(N * K), *y = dbuf(M * N);
+  tensor X = T(x, 2, M, K), W = T(w, 2, N, K), Y = T(y, 2, M, N);
+  OK(op_weights_bf16(g_be, w, N * K, 1, &g_e));
+  static const char *names[2] = {"cuBLASLt", "small-row"};
+  for (int v = 0; v < 2; v++) {
+    OK(cuda_set_decode_kernels(v));
+    double ms = time_ms([&] { OK(op_matmul(g_be, &X, &W, NULL, &Y, 0, 1, 0.0f, &g_e)); }, 3, 20);
+    char name[96], rate[64];
+    snprintf(name, sizeof name, "decode %s x(%lld,%lld) W^T(%lld,%lld)", names[v], (long long)M, (long long)K,
+             (long long)N, (long long)K);
+    snprintf(rate, sizeof rate, "%.2f TB/s of bf16 weights", 2.0 * (double)N * (double)K / (ms * 1e9));
+    report(name, ms, rate);
+  }
+  OK(cuda_set_decode_kernels(0));
+  OK(op_weights_bf16(g_be, w, N * K, 0, &g_e));
+  g_be->ops->release(g_be, x);
+  g_be->ops->release(g_be, w);
+  g_be->ops->release(g_be, y);
+  OK(cuda_set_gemm(prev));
+}
+
+/* the five GEMM shapes of a Qwen2.5-0.5B decoding step with G = 8 rows: q/k/v, o, gate/up,
+ * down, the head */
+static void bench_decode_gemms(void) {
+  bench_decode_gemm(8, 896, 1152);
+  bench_decode_gemm(8, 896, 896);
+  bench_decode_gemm(8, 896, 9728);
+  bench_decode_gemm(8, 4864, 896);
+  bench_decode_gemm(8, 896, 151936);
+}
+
 /* one decoding step's token choice for R rows of Qwen2's vocabulary: ids and log-probs back on
  * the host (the sample op includes its copies, as decoding uses it) */
 static void bench_sample(int64_t R, float temperature, int64_t top_k, float top_p) {
@@ -333,8 +373,9 @@ static void bench_sample(int64_t R, float temperature, int64_t top_k, float top_
 
 int main(int argc, char **argv) {
   /* "attention": the attention cases only (run.sh compares the bf16 precision with and
-   * without the flash forward) */
+   * without the flash forward); "decode": a decoding step's GEMMs only (run.sh graphs) */
   const bool only_attn = argc > 1 && !strcmp(argv[1], "attention");
+  const bool only_decode = argc > 1 && !strcmp(argv[1], "decode");
   g_be = be_cuda(&g_e);
   if (!g_be) {
     fprintf(stderr, "bench_gpu_ops: %s\n", g_e.msg);
@@ -350,6 +391,10 @@ int main(int argc, char **argv) {
     bench_attn(4, 1000, 16, 16, 64, 0); /* data2vec large on 4 x 20 s */
     return 0;
   }
+  if (only_decode) {
+    bench_decode_gemms();
+    return 0;
+  }
   bench_matmul(4096, 896, 896);
   bench_matmul(4096, 896, 4864);
   bench_matmul(4096, 4864, 896);
@@ -360,6 +405,7 @@ int main(int argc, char **argv) {
   bench_gemm_forms(4000, 4096, 1024);
   bench_gemm_forms(800, 9728, 896);
   bench_gemm_forms(8, 9728, 896);
+  bench_decode_gemms();
   bench_attn(4, 512, 14, 2, 64);
   bench_attn(1, 2048, 14, 2, 64);
   bench_layer(4, 512);

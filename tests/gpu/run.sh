@@ -75,8 +75,9 @@
 #   build-gpu/tests/gpu/test_backend_ops attention   (CUDA_LAUNCH_BLOCKING=1 to locate a fault)
 #   bash tests/gpu/run.sh [all|checks|bench|graphs]   (from the repository root; .deps/debs must
 #   be there; "checks" runs steps 2-3k, "bench" steps 4-8: two device calls when one call's limit
-#   would not hold both, ~560 s together; "graphs" runs steps 3, 3a and 3f, then the switches
-#   row on the defaults against eager steps and im2col (a short call: 52 s on an H200))
+#   would not hold both, ~560 s together; "graphs" runs steps 3, 3a and 3f, a decoding step's
+#   GEMMs (bench_gpu_ops decode), then the switches row on the defaults against eager steps and
+#   im2col (a short call: 52-60 s on an H200))
 set -uo pipefail
 phase=${1:-all} # checked first: a typo must not cost the unpacking and the build
 case $phase in all | checks | bench | graphs) ;; *) echo "run.sh: the phase is all, checks, bench or graphs, not '$phase'"; exit 2 ;; esac
@@ -511,8 +512,11 @@ budget=${TSASR_GPU_BUDGET:-420}
 deadline=${TSASR_GPU_DEADLINE:-530}
 left() { [ $(( $(date +%s) - t0 )) -lt "$budget" ] && [ "$(cap 1000)" -ge 20 ]; }
 cap() { local r=$(( deadline - ($(date +%s) - t0) )); [ "$r" -lt "$1" ] && echo $(( r > 1 ? r : 1 )) || echo "$1"; }
-if ! full; then
-  : # the graphs phase times the switches row alone
+if ! full; then # the graphs phase: a decoding step's GEMMs, cuBLASLt against the small-row kernel
+  timeout "$(cap 60)" "$build/bench_gpu_ops" decode > "$logs/bench.log" 2>&1
+  brc=$?
+  step decode_gemms "$([ $brc = 0 ] && echo ok || echo "FAIL($brc)")" "$(grep -E '^decode' "$logs/bench.log" | \
+    awk '{ printf "%s %s %s ms %s TB/s; ", $2, $4, $(NF-6), $(NF-4) }')"
 elif left; then
   timeout "$(cap 120)" "$build/bench_gpu_ops" > "$logs/bench.log" 2>&1
   brc=$?
