@@ -31,8 +31,9 @@ typedef struct cu_ctx {
                       CU_ATTN_SCRATCH bytes of scores */
   int flash;       /* bf16 precision: attention on the tensor-core flash kernels
                       (cuda_set_flash_attention; on: faster on an H200, 2026-11-27) */
-  int dec2;        /* the small-row GEMM for decoding (cuda_set_decode_kernels; off: the first
-                      version and its rewrite were slower than cuBLAS on an H200) */
+  int dec2;        /* the small-row GEMM for decoding (cuda_set_decode_kernels; off: its first
+                      three versions were slower than cuBLAS on an H200) */
+  int sms;         /* the device's multiprocessors (the small-row GEMM's grid) */
   int no_smp_split; /* the sample op without the row split over blocks (TSASR_CUDA_SAMPLE_SPLIT=0,
                        for A/B timings; the split is on by default) */
   int train_copy;   /* training steps' forward GEMMs on the weights' bf16 copy (TSASR_CUDA_TRAIN_COPY=1;

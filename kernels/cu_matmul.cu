@@ -63,9 +63,9 @@ static int sm_fits(const cu_ctx *c, int64_t rows, int64_t N, int64_t K, const fl
 /* W: float4 (the f32 weights) or uint2 (their bf16 copy) */
 template <typename W>
 static int cu_smallm_nt(const float *x, const W *w4, const float *bias, float *y, int64_t M, int64_t N, int64_t K,
-                        float beta) {
+                        float beta, int sms) {
   int mm = M <= 1 ? 1 : M <= 2 ? 2 : M <= 4 ? 4 : M <= 8 ? 8 : 16;
-  unsigned blocks = sm_blocks(mm, N);
+  unsigned blocks = sm_blocks_on(mm, N, K / 4, sms);
   const float4 *x4 = (const float4 *)x;
   int64_t K4 = K / 4;
   if (M <= 1)
@@ -249,8 +249,8 @@ int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias,
   if (!a16 && gb.batch == 1 && !ta && tb && sm_fits(cu_of(be), gc.batch * M, N, K, ap, bp)) {
     const unsigned short *wb = cu_weights_copy(cu_of(be), bp, N * K);
     if (wb && !((bp - cu_of(be)->w) & 3)) /* the kernel's 8-byte loads: w 16-byte aligned, p - w % 4 == 0 */
-      return cu_smallm_nt(ap, (const uint2 *)wb, bias ? cu_f(bias) : NULL, cp, gc.batch * M, N, K, beta);
-    return cu_smallm_nt(ap, (const float4 *)bp, bias ? cu_f(bias) : NULL, cp, gc.batch * M, N, K, beta);
+      return cu_smallm_nt(ap, (const uint2 *)wb, bias ? cu_f(bias) : NULL, cp, gc.batch * M, N, K, beta, cu_of(be)->sms);
+    return cu_smallm_nt(ap, (const float4 *)bp, bias ? cu_f(bias) : NULL, cp, gc.batch * M, N, K, beta, cu_of(be)->sms);
   }
   /* x W^T against a weight with a bf16 copy: x rounded to bf16 (by the op that wrote it, or
    * here into scratch), one GEMM on bf16 operands */

@@ -22,8 +22,11 @@
  * reduction per column) took 49 us per call on an H200 against cuBLAS's 29 (synced). The second
  * (a warp per tile, lanes striding over K) slowed rollouts too (2,030-2,068 against
  * 2,356-2,826 tokens/s): at N = 896 it made 28 blocks, each warp walking all of K in a serial
- * chain of loads, so most SMs idled while a few waited on memory. This version makes a block
- * per tile (224 blocks at N = 896, 8 rows) with 8 chains of a K / 8 each.
+ * chain of loads, so most SMs idled while a few waited on memory. The third made a block per
+ * tile (224 blocks at N = 896, 8 rows) with 8 chains of a K / 8 each: rollouts 1,797 against
+ * 3,356-3,441 (H200, session 15), each tile re-reading x, 4x the weights' bytes at 8 rows.
+ * This fourth keeps x in registers across the tiles of a block when K <= 1,024 and loads the
+ * next tile's weights ahead, with the grid cut to a few blocks per SM (sm_blocks_on); untimed.
  * f32 products and sums on every GEMM precision; in the bf16 precision the weights may be
  * their bf16 copy (W = uint2, cu_weights_bf16).
  * y (M,N) = x (M,K) w (N,K)^T + (beta y + bias), bias (N) or NULL; M <= MM; K % 4 == 0 and x, w
@@ -47,6 +50,13 @@ __host__ __device__ __forceinline__ unsigned sm_blocks(int MM, int64_t N) {
   int64_t b = sm_tiles(MM, N);
   return (unsigned)(b < 16384 ? b : 16384);
 }
+/* on a device of sms multiprocessors: with K4 <= SM_THREADS and MM >= 4 a block keeps its x
+ * across its tiles, so the grid is cut to 2 blocks per SM (the registers hold two) and each
+ * loops over tiles; otherwise as sm_blocks */
+__host__ __device__ __forceinline__ unsigned sm_blocks_on(int MM, int64_t N, int64_t K4, int sms) {
+  unsigned b = sm_blocks(MM, N), cap = (unsigned)(2 * (sms > 0 ? sms : 132));
+  return MM >= 4 && K4 <= SM_THREADS && b > cap ? cap : b;
+}
 
 /* W: float4 (f32 weights) or uint2 (bf16 weights, cu_ctx's copy made for decoding: see
  * cu_weights_bf16); x, the products and the sums stay f32 either way. Grid sm_blocks(MM, N),
@@ -59,22 +69,54 @@ __global__ void __launch_bounds__(SM_THREADS)
   __shared__ float part[SM_WARPS][32]; /* each warp's sums of the tile, lane l's sum number l */
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int64_t tiles = (N + NC - 1) / NC;
+  /* K4 <= SM_THREADS (K <= 1,024: every GEMM of a Qwen2.5-0.5B decoding step but the down
+   * projection): a thread has at most the one float4 k1 of every tile, so its x is loaded once
+   * and serves all the tiles the block takes, and the next tile's weights are loaded before
+   * this tile's sums are met (the third version re-read x per tile: 4x the weights' bytes at 8
+   * rows, ~1 GB for the head) */
+  constexpr bool xkeep = MM >= 4; /* at most 8 columns a tile: their weights fit in registers twice */
+  const bool one = xkeep && K4 <= SM_THREADS;        /* uniform */
+  const int64_t k1 = (int64_t)warp * 32 + lane;      /* this thread's float4 when one */
+  const bool has = one && k1 < K4;
+  float4 xk[MM], wn[NC];
+  const float4 z4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+#pragma unroll
+  for (int m = 0; m < MM; m++) xk[m] = has && m < M ? __ldg(x + m * K4 + k1) : z4;
+#pragma unroll
+  for (int c = 0; c < NC; c++) {
+    const int64_t n = (int64_t)blockIdx.x * NC + c;
+    wn[c] = has && (int64_t)blockIdx.x < tiles && n < N ? sm_w4(w, n * K4 + k1) : z4;
+  }
   for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) { /* uniform in the block */
     const int64_t n0 = tile * NC;
     float v[32]; /* sum m * NC + c: row m, column n0 + c, over this thread's float4s */
 #pragma unroll
     for (int i = 0; i < 32; i++) v[i] = 0.0f;
-    /* not unrolled: unrolling by 2 put v in local memory (ptxas, sm_90) */
-    for (int64_t k4 = (int64_t)warp * 32 + lane; k4 < K4; k4 += SM_THREADS) {
-      float4 xv[MM];
+    if (one) {
+      float4 wv[NC];
 #pragma unroll
-      for (int m = 0; m < MM; m++) xv[m] = m < M ? __ldg(x + m * K4 + k4) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      for (int c = 0; c < NC; c++) wv[c] = wn[c];
+      const int64_t nx = (tile + gridDim.x) * NC; /* the next tile's first column */
 #pragma unroll
-      for (int c = 0; c < NC; c++) {
-        float4 wv = n0 + c < N ? sm_w4(w, (n0 + c) * K4 + k4) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      for (int c = 0; c < NC; c++) wn[c] = has && nx + c < N ? sm_w4(w, (nx + c) * K4 + k1) : z4;
+#pragma unroll
+      for (int c = 0; c < NC; c++)
 #pragma unroll
         for (int m = 0; m < MM; m++)
-          v[m * NC + c] += xv[m].x * wv.x + xv[m].y * wv.y + xv[m].z * wv.z + xv[m].w * wv.w;
+          v[m * NC + c] += xk[m].x * wv[c].x + xk[m].y * wv[c].y + xk[m].z * wv[c].z + xk[m].w * wv[c].w;
+    } else {
+      /* not unrolled: unrolling by 2 put v in local memory (ptxas, sm_90) */
+      for (int64_t k4 = k1; k4 < K4; k4 += SM_THREADS) {
+        float4 xv[MM];
+#pragma unroll
+        for (int m = 0; m < MM; m++) xv[m] = m < M ? __ldg(x + m * K4 + k4) : z4;
+#pragma unroll
+        for (int c = 0; c < NC; c++) {
+          float4 wv = n0 + c < N ? sm_w4(w, (n0 + c) * K4 + k4) : z4;
+#pragma unroll
+          for (int m = 0; m < MM; m++)
+            v[m * NC + c] += xv[m].x * wv.x + xv[m].y * wv.y + xv[m].z * wv.z + xv[m].w * wv.w;
+        }
       }
     }
     /* transposing butterfly: at half h, a lane keeps the half of its sums that its bit h

@@ -533,6 +533,10 @@ extern "C" backend *be_cuda(ts_err *e) {
       g_ctx.graphs = !env_is("TSASR_CUDA_GRAPHS", "0");
       g_ctx.rp_check = env_is("TSASR_CUDA_GRAPHS_CHECK", "1");
       g_ctx.device = 0; /* gemm: TS_GEMM_F32 (zero) unless cuda_set_gemm() or the environment says */
+      if (cudaDeviceGetAttribute(&g_ctx.sms, cudaDevAttrMultiProcessorCount, 0) != cudaSuccess) {
+        cudaGetLastError();
+        g_ctx.sms = 0; /* sm_blocks_on assumes an H100's 132 */
+      }
       const char *ar = getenv("TSASR_CUDA_ATTN_ROWS");
       if (ar && atoi(ar) > 0) g_ctx.attn_rows = atoi(ar);
       g_ctx.dec2 = env_is("TSASR_CUDA_DECODE_KERNELS", "1");

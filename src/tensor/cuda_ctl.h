@@ -23,7 +23,9 @@ int cuda_set_attn_rows(int rows);
  * weights). Its first version was checked on an H200 but slower there than cuBLAS (49 against
  * 29 us per call in a rollout); session 9 rewrote it (a warp per tile), and that too slowed
  * rollouts there (2,030-2,068 against 2,356-2,826 tokens/s, 2026-11-27); session 14 rewrote it
- * again (a block per tile, its warps splitting K), untimed. Off (0) by default. The environment variable TSASR_CUDA_DECODE_KERNELS=1 sets it at start-up. TS_OK,
+ * again (a block per tile, its warps splitting K), slower still (1,797 against 3,356-3,441,
+ * session 15: x re-read per tile); session 15 keeps x in registers across a block's tiles,
+ * untimed. Off (0) by default. The environment variable TSASR_CUDA_DECODE_KERNELS=1 sets it at start-up. TS_OK,
  * TS_EUNSUP without CUDA. */
 int cuda_set_decode_kernels(int on);
 /* Split-key attention for decoding steps (one query per batch row; cu_decode.cuh): key chunks

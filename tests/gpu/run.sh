@@ -75,13 +75,14 @@
 #   build-gpu/tests/gpu/test_backend_ops attention   (CUDA_LAUNCH_BLOCKING=1 to locate a fault)
 #   bash tests/gpu/run.sh [all|checks|bench|graphs]   (from the repository root; .deps/debs must
 #   be there; "checks" runs steps 2-3k, "bench" steps 4-8: two device calls when one call's limit
-#   would not hold both, ~560 s together; "graphs" runs steps 3, 3a and 3f, a decoding step's
-#   GEMMs (bench_gpu_ops decode), then the switches row on the defaults against eager steps and
-#   im2col (a short call: 52-60 s on an H200))
+#   would not hold both, ~560 s together; "graphs" runs steps 3, 3a and 3f, a quick check of
+#   the small-row GEMM, a decoding step's GEMMs on cuBLASLt and on it (bench_gpu_ops decode),
+#   then the switches row on the defaults against eager steps, im2col and the small-row GEMM
+#   (a short call: 52-60 s on an H200 before the last three were added))
 set -uo pipefail
 phase=${1:-all} # checked first: a typo must not cost the unpacking and the build
 case $phase in all | checks | bench | graphs) ;; *) echo "run.sh: the phase is all, checks, bench or graphs, not '$phase'"; exit 2 ;; esac
-full() { [ "$phase" != graphs ]; } # the graphs phase: steps 3, 3a, 3f and the switches row only
+full() { [ "$phase" != graphs ]; } # the graphs phase: steps 3, 3a, 3f, the decoding GEMMs, the switches row
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 1
 build="$root/build-gpu"
@@ -406,6 +407,19 @@ r=$par_rc
 grnote="$grnote; off: $(tail -n 1 "$build/graphs_off.log" | sed 's/^test_sft_parity: //')"
 step graphs "$gr" "$grnote"
 
+# ---- the graphs phase's check of the small-row GEMM before the switches row times it (the
+# full run's step 3d does more): the matmul group in f32 at 1e-5 and the bf16 parity, each
+# replayed step checked against its rerun, no worse than 3a's ----
+if ! full; then
+  d2=ok
+  ops_env "$build/dec2q_matmul.log" matmul TSASR_CUDA_DECODE_KERNELS=1 || d2=FAIL
+  parity_env "$build/dec2q_parity_bf16.log" 60 "compare with 3a" TSASR_CUDA_DECODE_KERNELS=1 TSASR_CUDA_GEMM=bf16 \
+    TSASR_CUDA_GRAPHS_CHECK=1 TSASR_PARITY_TOL=3e-2
+  no_worse "$build/dec2q_parity_bf16.log" $par_rc || d2=FAIL
+  ! grep -q 'replayed gives logit' "$build/dec2q_parity_bf16.log" || d2=FAIL
+  step decode_kernels "$d2" "matmul $(tail -n 1 "$build/dec2q_matmul.log" | sed 's/^test_backend_ops: //'); parity(bf16, checked) rc $par_rc vs 3a's $brc16"
+fi
+
 if full; then # steps 3g-3k
 # ---- 3g. the fused rounding of GEMM operands (TSASR_CUDA_FUSE_ROUND; on by default since
 # 2026-11-27): in bf16 decoding, rmsnorm and SwiGLU write their output's bf16 rounding as well
@@ -577,7 +591,7 @@ if left; then
     [ "$gr" = ok ] && rv="$rv,no_graphs,default"
     # the graphs phase: the defaults against eager steps, twice each, alternating (eager
     # rollouts vary by up to ~20 % from run to run in one process: the host's launch rate)
-    full || { sv="default,no_cudnn"; rv="default,no_graphs,default,no_graphs"; }
+    full || { sv="default,no_cudnn"; rv="default,no_graphs,default,no_graphs"; [ "$d2" = ok ] && rv="default,no_graphs,dec2,default,no_graphs,dec2"; }
     { echo; echo "== switches: SFT $sv; rollouts $rv (bf16)"; } >> "$logs/bench.log"
     timeout "$(cap 240)" "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 --G 8 \
       --new 512 --gemm bf16 --sft-variants "$sv" --rollout-variants "$rv" > "$build/switches.log" 2>&1

@@ -3,7 +3,8 @@
 // split-key pair k_attn_dec_part + k_attn_dec_merge behind cuda_set_decode_kernels;
 // kernels/cu_decode.cuh) over GQA, key padding, q_pos0, additive biases with -inf entries
 // (whole chunks masked), rows with no visible key, head sizes 4 to 160, caches longer than one
-// chunk; and the small-row GEMM (k_smallm_nt, kernels/cu_smallm.cuh: a block per tile of
+// chunk; and the small-row GEMM (k_smallm_nt, kernels/cu_smallm.cuh, x kept across a block's
+// tiles when K <= 1,024, grid-stride blocks with the next tile's weights loaded ahead; a block per tile of
 // columns, its 8 warps splitting K, their sums added in shared memory) for 1 to 16 rows, K of 9
 // to 1,216 float4s over the block's threads (fewer than a warp, fewer than the block, several
 // per thread), a grid smaller than the tiles, bias and beta, with f32 weights and with their
@@ -198,6 +199,14 @@ static void run_all() {
   run_smallm(8, 60, 2048, 1, 0.5f, false, 2); /* the same with every warp's sums in part */
   for (int M : {1, 8, 16}) run_smallm(M, 300, 896, 1, 0.0f, true); /* the bf16 weights' copy */
   run_smallm(3, 33, 1100, 0, 0.5f, true);
+  /* x kept across a block's tiles (K4 <= 256, M >= 4), the next tile's weights loaded ahead: the
+   * grid as the backend cuts it on a device of 4 SMs (8 blocks), blocks with unequal tile
+   * counts, a last tile past N, K4 at 256 exactly and just past it (the per-tile path) */
+  run_smallm(8, 1000, 896, 1, 0.5f, true, sm_blocks_on(8, 1000, 224, 4));
+  run_smallm(8, 1003, 896, 0, 0.0f, false, 3);
+  run_smallm(4, 37, 896, 1, 0.0f, true, 2);
+  run_smallm(16, 301, 1024, 1, 0.5f, true, sm_blocks_on(16, 301, 256, 4));
+  run_smallm(5, 99, 1028, 0, 0.5f, true, 4);
   run_to_bf16();
 }
 
