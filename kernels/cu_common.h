@@ -74,7 +74,7 @@ typedef struct cu_ctx {
   int pin_state, pin_cur, pin_left[2];
   size_t pin_off;
   cudaEvent_t pin_ev[2];
-  /* decoding steps as CUDA graphs (cu_step_graph; TSASR_CUDA_GRAPHS=1): the switch, the eager
+  /* decoding steps as CUDA graphs (cu_step_graph; on, TSASR_CUDA_GRAPHS=0 off): the switch, the eager
      steps since decoding began (the first ones size scratch and staging), whether a step is
      being captured, the executable graph updated from each capture, and graphs off for good
      after a failure */

@@ -1,5 +1,6 @@
-// cu_cudnn.cu — conv1d and its backward on cuDNN (cuda_set_cudnn; TSASR_CUDA_CUDNN=1, off by
-// default until a GPU has timed it): a 1-D convolution is cuDNN's 2-D one with height 1. Each
+// cu_cudnn.cu — conv1d and its backward on cuDNN (cuda_set_cudnn; on by default in builds with
+// cuDNN since an H200 checked and timed it, session 15; TSASR_CUDA_CUDNN=0 turns it off): a 1-D
+// convolution is cuDNN's 2-D one with height 1. Each
 // shape (batch, channels, length, kernel, stride, padding, groups, math) gets its descriptors
 // and the heuristic's algorithms (forward, backward data, backward filter) once, kept in a small
 // table; no FFT or Winograd algorithm (their rounding is not a GEMM's), deterministic ones

@@ -1,5 +1,5 @@
-// cuda_graph.cu — decoding steps submitted as CUDA graphs (be_ops.step_graph; on with
-// TSASR_CUDA_GRAPHS=1 or cuda_set_graphs). generate brackets each decoding step's layers and
+// cuda_graph.cu — decoding steps submitted as CUDA graphs and replayed (be_ops.step_graph and
+// step_replay; on by default, off with TSASR_CUDA_GRAPHS=0 or cuda_set_graphs(0)). generate brackets each decoding step's layers and
 // head with BEGIN and END. From the third step of a decoding on, BEGIN starts a capture of the
 // backend's stream: the ops run their host code as always, but their launches, cuBLAS calls
 // and staging copies (from the pinned ring, read when the graph runs) are recorded instead of

@@ -1243,7 +1243,7 @@ int main(int argc, char **argv) {
   long lt_n, lt_fb; /* with TSASR_CUDA_LT=1: how many GEMMs cuBLASLt ran (run.sh wants some) */
   cuda_lt_counts(&lt_n, &lt_fb);
   if (lt_n || lt_fb) printf("cuBLASLt: %ld GEMMs, %ld on cuBLAS instead\n", lt_n, lt_fb);
-  cuda_cudnn_counts(&lt_n, &lt_fb); /* with TSASR_CUDA_CUDNN=1: the convolutions cuDNN ran */
+  cuda_cudnn_counts(&lt_n, &lt_fb); /* the convolutions cuDNN ran (on by default where built) */
   if (lt_n || lt_fb) printf("cuDNN: %ld convolutions, %ld by im2col instead\n", lt_n, lt_fb);
   printf("test_backend_ops: %d cases, %d failed (tolerance %.0e normalised)\n", g_total, g_fail, g_tol);
   return g_fail ? 1 : 0;
