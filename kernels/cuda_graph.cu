@@ -16,7 +16,7 @@
 // lengths advance by the rows' new tokens, the token ids are read again, the rest stays), so
 // only those bytes are rewritten before the launch. A decoding step then costs one graph
 // launch of host time instead of a few hundred op calls. TSASR_CUDA_GRAPHS_CHECK=1 has the
-// caller run each replayed step again eagerly and compare the logits bit for bit.
+// caller run each replayed step again eagerly and compare the KV cache and logits bit for bit.
 //
 // A step must not read results back or sync (the devsim backend reports both inside a step).
 // Buffers that grow during a captured step (scratch, staging) are replaced without cudaFree

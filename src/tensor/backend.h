@@ -184,7 +184,7 @@ typedef struct be_ops {
    * backend may submit the step without its host code, as a replay of the last one it
    * recorded with the same rows: *mode = 1, and the caller skips the step's ops, advancing
    * its cache lengths itself; 2: replayed, and the caller is asked to run the step's ops again
-   * (they write the same cache rows) and compare the logits; 0: not replayed. NULL: never. */
+   * (they write the same cache rows) and compare the KV cache and logits; 0: not replayed. NULL: never. */
   int (*step_replay)(backend *be, const int32_t *ids, const int32_t *n_new, int64_t B, int *mode);
 } be_ops;
 

@@ -93,7 +93,7 @@ int op_split_heads_kv(backend *be, const tensor *qkv, tensor *q, tensor *kc, ten
  * step). Errors name the backend's reason. */
 int op_step_graph(backend *be, int phase, ts_err *e);
 /* be_ops.step_replay: *mode 0 (run the step's ops), 1 (replayed: skip them) or 2 (replayed:
- * run them too and compare the logits); ids and n_new: B int32 each. */
+ * run them too and compare the KV cache and logits); ids and n_new: B int32 each. */
 int op_step_replay(backend *be, const int32_t *ids, const int32_t *n_new, int64_t B, int *mode, ts_err *e);
 
 /* The dtype a training step stores the activations in that only feed a GEMM as its x (the norms'

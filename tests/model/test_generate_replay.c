@@ -1,8 +1,9 @@
 /* test_generate_replay.c — generate's side of replayed decoding steps (op_step_replay): on a
  * backend that says it replayed a step and asks for the check (mode 2), generate reruns the
- * step's ops and compares the logits bit for bit, so a replay that did not compute the step is
- * reported with the step, row and logit; a backend that never replays decodes as before. The
- * backend here is the CPU's op table with only step_replay replaced. */
+ * step's ops and compares the KV cache and the logits bit for bit, so a replay that did not
+ * compute the step is reported with the step and the first cache row it missed; a backend
+ * that never replays decodes as before. The backend here is the CPU's op table with only
+ * step_replay replaced. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -68,11 +69,23 @@ static void test_check_catches_lazy_replay(void **s) {
   assert_int_equal(decode(m, 1000, ref, &e), TS_OK);
   assert_int_equal(ref[0].n, 8);
   assert_true(g_calls >= 7);
-  /* "replayed" from the third step on without computing it: the check names the step */
+  /* "replayed" from the third step on without computing it: the check names the step and the
+   * first cache row the step should have written (layer 0's keys of sequence 0, at the
+   * position its length had before the step) */
   gen_output outs[2];
   memset(outs, 0, sizeof outs);
   assert_int_equal(decode(m, 3, outs, &e), TS_EDEVICE);
-  assert_non_null(strstr(e.msg, "decoding step 2 replayed gives logit"));
+  print_message("%s\n", e.msg);
+  long long pos = -1;
+  int len = -2;
+  const char *at = strstr(e.msg, "decoding step 2 replayed leaves key cache layer 0, sequence 0, position ");
+  assert_non_null(at);
+  assert_int_equal(sscanf(at, "decoding step 2 replayed leaves key cache layer 0, sequence 0, position %lld (its length "
+                              "before the step %d)",
+                          &pos, &len),
+                   2);
+  assert_true(pos > 2);
+  assert_int_equal(pos, len);
   assert_int_equal(g_calls, 3); /* it stopped at the first check */
   for (int r = 0; r < 2; r++) {
     assert_null(outs[r].text); /* a failed call leaves no outputs behind */
