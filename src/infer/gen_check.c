@@ -16,15 +16,15 @@ static int gen_check_grab(backend *be, const float *lgd, int64_t R, int64_t V, c
   return rc;
 }
 
-int gen_check_keep(backend *be, const float *lgd, int64_t R, int64_t V, const qwen2_kv *kv, int64_t nkv,
-                          int64_t cap, float **chk, ts_err *e) {
+int gen_check_keep(backend *be, const float *lgd, int64_t R, int64_t V, const qwen2_kv *kv, int64_t nkv, int64_t cap,
+                   float **chk, ts_err *e) {
   if (!*chk && !(*chk = malloc(sizeof(float) * (size_t)(2 * cap)))) /* 2 nkv + R V <= cap always */
     return err_set(e, TS_ENOMEM, "generate: out of memory (the replay check)");
   return gen_check_grab(be, lgd, R, V, kv, nkv, *chk, e);
 }
 
-int gen_check_same(backend *be, const float *lgd, int64_t R, int64_t V, const qwen2_kv *kv,
-                          const int32_t *n_new, int64_t L, int64_t nkv, int64_t cap, int step, float *chk, ts_err *e) {
+int gen_check_same(backend *be, const float *lgd, int64_t R, int64_t V, const qwen2_kv *kv, const int32_t *n_new,
+                   int64_t L, int64_t nkv, int64_t cap, int step, float *chk, ts_err *e) {
   float *a = chk, *b = chk + cap;
   int rc = gen_check_grab(be, lgd, R, V, kv, nkv, b, e);
   if (rc) return rc;
