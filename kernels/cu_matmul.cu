@@ -60,24 +60,42 @@ static int sm_fits(const cu_ctx *c, int64_t rows, int64_t N, int64_t K, const fl
          !((uintptr_t)w & 15);
 }
 
+/* one launch of k_smallm_nt<MM, W, ONE>: the ONE form (sm_one) on one wave of blocks, its
+ * blocks per SM found once by the occupancy API; the per-tile form a block per tile */
+template <int MM, typename W>
+static void sm_launch(const float4 *x4, const W *w4, const float *bias, float *y, int64_t M, int64_t N, int64_t K4,
+                      float beta, int sms) {
+  constexpr bool can = MM >= 4;
+  if (can && sm_one(MM, K4)) {
+    static int per_sm = 0;
+    if (!per_sm && cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k_smallm_nt<MM, W, can>, SM_THREADS, 0) !=
+                       cudaSuccess) {
+      cudaGetLastError(); /* not sticky: one block per SM */
+      per_sm = 1;
+    }
+    k_smallm_nt<MM, W, can><<<sm_blocks_on(MM, N, K4, sms, per_sm), SM_THREADS, 0, cu_stream()>>>(x4, w4, bias, y,
+                                                                                                  (int)M, N, K4, beta);
+  } else {
+    k_smallm_nt<MM, W, false><<<sm_blocks(MM, N), SM_THREADS, 0, cu_stream()>>>(x4, w4, bias, y, (int)M, N, K4, beta);
+  }
+}
+
 /* W: float4 (the f32 weights) or uint2 (their bf16 copy) */
 template <typename W>
 static int cu_smallm_nt(const float *x, const W *w4, const float *bias, float *y, int64_t M, int64_t N, int64_t K,
                         float beta, int sms) {
-  int mm = M <= 1 ? 1 : M <= 2 ? 2 : M <= 4 ? 4 : M <= 8 ? 8 : 16;
-  unsigned blocks = sm_blocks_on(mm, N, K / 4, sms);
   const float4 *x4 = (const float4 *)x;
   int64_t K4 = K / 4;
   if (M <= 1)
-    k_smallm_nt<1, W><<<blocks, SM_THREADS, 0, cu_stream()>>>(x4, w4, bias, y, (int)M, N, K4, beta);
+    sm_launch<1, W>(x4, w4, bias, y, M, N, K4, beta, sms);
   else if (M <= 2)
-    k_smallm_nt<2, W><<<blocks, SM_THREADS, 0, cu_stream()>>>(x4, w4, bias, y, (int)M, N, K4, beta);
+    sm_launch<2, W>(x4, w4, bias, y, M, N, K4, beta, sms);
   else if (M <= 4)
-    k_smallm_nt<4, W><<<blocks, SM_THREADS, 0, cu_stream()>>>(x4, w4, bias, y, (int)M, N, K4, beta);
+    sm_launch<4, W>(x4, w4, bias, y, M, N, K4, beta, sms);
   else if (M <= 8)
-    k_smallm_nt<8, W><<<blocks, SM_THREADS, 0, cu_stream()>>>(x4, w4, bias, y, (int)M, N, K4, beta);
+    sm_launch<8, W>(x4, w4, bias, y, M, N, K4, beta, sms);
   else
-    k_smallm_nt<16, W><<<blocks, SM_THREADS, 0, cu_stream()>>>(x4, w4, bias, y, (int)M, N, K4, beta);
+    sm_launch<16, W>(x4, w4, bias, y, M, N, K4, beta, sms);
   CU_LAUNCHED("k_smallm_nt");
   return TS_OK;
 }

@@ -26,7 +26,7 @@
  * tile (224 blocks at N = 896, 8 rows) with 8 chains of a K / 8 each: rollouts 1,797 against
  * 3,356-3,441 (H200, session 15), each tile re-reading x, 4x the weights' bytes at 8 rows.
  * This fourth keeps x in registers across the tiles of a block when K <= 1,024 and loads the
- * next tile's weights ahead, with the grid cut to a few blocks per SM (sm_blocks_on); untimed.
+ * next tile's weights ahead, with the grid cut to one wave (sm_blocks_on); untimed.
  * f32 products and sums on every GEMM precision; in the bf16 precision the weights may be
  * their bf16 copy (W = uint2, cu_weights_bf16).
  * y (M,N) = x (M,K) w (N,K)^T + (beta y + bias), bias (N) or NULL; M <= MM; K % 4 == 0 and x, w
@@ -50,18 +50,22 @@ __host__ __device__ __forceinline__ unsigned sm_blocks(int MM, int64_t N) {
   int64_t b = sm_tiles(MM, N);
   return (unsigned)(b < 16384 ? b : 16384);
 }
-/* on a device of sms multiprocessors: with K4 <= SM_THREADS and MM >= 4 a block keeps its x
- * across its tiles, so the grid is cut to 2 blocks per SM (the registers hold two) and each
- * loops over tiles; otherwise as sm_blocks */
-__host__ __device__ __forceinline__ unsigned sm_blocks_on(int MM, int64_t N, int64_t K4, int sms) {
-  unsigned b = sm_blocks(MM, N), cap = (unsigned)(2 * (sms > 0 ? sms : 132));
-  return MM >= 4 && K4 <= SM_THREADS && b > cap ? cap : b;
+/* whether the kernel keeps x across a block's tiles (its ONE form): K4 <= SM_THREADS (K <=
+ * 1,024) and MM >= 4 (at most 8 columns a tile, whose weights fit in registers twice) */
+__host__ __device__ __forceinline__ bool sm_one(int MM, int64_t K4) { return MM >= 4 && K4 <= SM_THREADS; }
+/* the grid of the ONE form on a device of sms multiprocessors holding per_sm of its blocks each
+ * (occupancy: 2 at 8 rows, 1 at 16): one wave, each block looping over tiles with its x;
+ * otherwise as sm_blocks */
+__host__ __device__ __forceinline__ unsigned sm_blocks_on(int MM, int64_t N, int64_t K4, int sms, int per_sm) {
+  unsigned b = sm_blocks(MM, N), cap = (unsigned)((per_sm > 0 ? per_sm : 1) * (sms > 0 ? sms : 132));
+  return sm_one(MM, K4) && b > cap ? cap : b;
 }
 
 /* W: float4 (f32 weights) or uint2 (bf16 weights, cu_ctx's copy made for decoding: see
- * cu_weights_bf16); x, the products and the sums stay f32 either way. Grid sm_blocks(MM, N),
- * SM_THREADS threads. */
-template <int MM, typename W>
+ * cu_weights_bf16); x, the products and the sums stay f32 either way. ONE: sm_one(MM, K4)
+ * (a form of its own, so the per-tile form keeps its registers: the down projection's
+ * occupancy). Grid sm_blocks(MM, N), or sm_blocks_on for ONE; SM_THREADS threads. */
+template <int MM, typename W, bool ONE>
 __global__ void __launch_bounds__(SM_THREADS)
     k_smallm_nt(const float4 *__restrict__ x, const W *__restrict__ w, const float *__restrict__ bias, float *y,
                 int M, int64_t N, int64_t K4, float beta) {
@@ -69,14 +73,14 @@ __global__ void __launch_bounds__(SM_THREADS)
   __shared__ float part[SM_WARPS][32]; /* each warp's sums of the tile, lane l's sum number l */
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int64_t tiles = (N + NC - 1) / NC;
-  /* K4 <= SM_THREADS (K <= 1,024: every GEMM of a Qwen2.5-0.5B decoding step but the down
+  /* ONE (K4 <= SM_THREADS: every GEMM of a Qwen2.5-0.5B decoding step but the down
    * projection): a thread has at most the one float4 k1 of every tile, so its x is loaded once
    * and serves all the tiles the block takes, and the next tile's weights are loaded before
    * this tile's sums are met (the third version re-read x per tile: 4x the weights' bytes at 8
-   * rows, ~1 GB for the head) */
-  constexpr bool xkeep = MM >= 4; /* at most 8 columns a tile: their weights fit in registers twice */
-  const bool one = xkeep && K4 <= SM_THREADS;        /* uniform */
-  const int64_t k1 = (int64_t)warp * 32 + lane;      /* this thread's float4 when one */
+   * rows, ~1 GB for the head). It pays where the tiles outnumber the grid: gate/up and the
+   * head; at N = 896 or 1,152 a block has about one tile. */
+  constexpr bool one = ONE && MM >= 4;
+  const int64_t k1 = (int64_t)warp * 32 + lane; /* this thread's float4 when one */
   const bool has = one && k1 < K4;
   float4 xk[MM], wn[NC];
   const float4 z4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
@@ -92,7 +96,7 @@ __global__ void __launch_bounds__(SM_THREADS)
     float v[32]; /* sum m * NC + c: row m, column n0 + c, over this thread's float4s */
 #pragma unroll
     for (int i = 0; i < 32; i++) v[i] = 0.0f;
-    if (one) {
+    if constexpr (one) {
       float4 wv[NC];
 #pragma unroll
       for (int c = 0; c < NC; c++) wv[c] = wn[c];

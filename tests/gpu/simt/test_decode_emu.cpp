@@ -154,13 +154,16 @@ static void run_smallm(int M, int N, int K, int bias, float beta, bool bf16 = fa
   const float *bp = bias ? b.data() : nullptr;
   long err;
   int64_t K4 = K / 4;
-#define SM(MMv)                                                                                                 \
+  /* the form the backend launches (sm_one) */
+#define SM1(MMv, ONEv)                                                                                          \
   (bf16 ? simt::launch(grid, dim3(SM_THREADS), 0,                                                               \
-                       [&] { k_smallm_nt<MMv, uint2>(x.data(), wb.data(), bp, y.data(), M, N, K4, beta); })      \
+                       [&] { k_smallm_nt<MMv, uint2, ONEv>(x.data(), wb.data(), bp, y.data(), M, N, K4, beta); }) \
         : simt::launch(grid, dim3(SM_THREADS), 0,                                                               \
-                       [&] { k_smallm_nt<MMv, float4>(x.data(), w.data(), bp, y.data(), M, N, K4, beta); }))
+                       [&] { k_smallm_nt<MMv, float4, ONEv>(x.data(), w.data(), bp, y.data(), M, N, K4, beta); }))
+#define SM(MMv) (sm_one(MMv, K4) ? SM1(MMv, MMv >= 4) : SM1(MMv, false))
   err = err0 + (M <= 1 ? SM(1) : M <= 2 ? SM(2) : M <= 4 ? SM(4) : M <= 8 ? SM(8) : SM(16));
 #undef SM
+#undef SM1
   std::vector<double> ref((size_t)M * N);
   const float *xf = (const float *)x.data(), *wf = (const float *)w.data();
   for (int m = 0; m < M; m++)
@@ -202,10 +205,11 @@ static void run_all() {
   /* x kept across a block's tiles (K4 <= 256, M >= 4), the next tile's weights loaded ahead: the
    * grid as the backend cuts it on a device of 4 SMs (8 blocks), blocks with unequal tile
    * counts, a last tile past N, K4 at 256 exactly and just past it (the per-tile path) */
-  run_smallm(8, 1000, 896, 1, 0.5f, true, sm_blocks_on(8, 1000, 224, 4));
+  run_smallm(8, 1000, 896, 1, 0.5f, true, sm_blocks_on(8, 1000, 224, 4, 2));
+  run_smallm(5, 1000, 896, 1, 0.5f, true, 3); /* fewer rows than the form's 8, several tiles a block */
   run_smallm(8, 1003, 896, 0, 0.0f, false, 3);
   run_smallm(4, 37, 896, 1, 0.0f, true, 2);
-  run_smallm(16, 301, 1024, 1, 0.5f, true, sm_blocks_on(16, 301, 256, 4));
+  run_smallm(16, 301, 1024, 1, 0.5f, true, sm_blocks_on(16, 301, 256, 4, 1));
   run_smallm(5, 99, 1028, 0, 0.5f, true, 4);
   run_to_bf16();
 }
