@@ -70,7 +70,11 @@ __global__ void __launch_bounds__(SM_THREADS)
     k_smallm_nt(const float4 *__restrict__ x, const W *__restrict__ w, const float *__restrict__ bias, float *y,
                 int M, int64_t N, int64_t K4, float beta) {
   constexpr int NC = 32 / MM; /* columns per tile */
-  __shared__ float part[SM_WARPS][32]; /* each warp's sums of the tile, lane l's sum number l */
+  /* each warp's sums of a tile, lane l's sum number l; two sets, alternating by tile: warp 0
+   * reads set s of a tile while the others write the other set for the next, and set s is
+   * written again only after the next tile's barrier, which warp 0 reaches after its reads */
+  __shared__ float part[2][SM_WARPS][32];
+  int ps = 0;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int64_t tiles = (N + NC - 1) / NC;
   /* ONE (K4 <= SM_THREADS: every GEMM of a Qwen2.5-0.5B decoding step but the down
@@ -134,12 +138,12 @@ __global__ void __launch_bounds__(SM_THREADS)
         v[j] = keep + __shfl_xor_sync(0xffffffffu, send, h);
       }
     }
-    part[warp][lane] = v[0];
+    part[ps][warp][lane] = v[0];
     __syncthreads();
     if (warp == 0) {
       float sum = 0.0f;
 #pragma unroll
-      for (int i = 0; i < SM_WARPS; i++) sum += part[i][lane];
+      for (int i = 0; i < SM_WARPS; i++) sum += part[ps][i][lane];
       const int m = lane / NC;
       const int64_t n = n0 + lane % NC;
       if (m < M && n < N) {
@@ -150,7 +154,7 @@ __global__ void __launch_bounds__(SM_THREADS)
           *p = beta == 0.0f ? sum : sum + beta * *p;
       }
     }
-    __syncthreads(); /* part is written again for the next tile */
+    ps ^= 1; /* one barrier a tile (the third version had two) */
   }
 }
 
