@@ -61,6 +61,21 @@ __host__ __device__ __forceinline__ unsigned sm_blocks_on(int MM, int64_t N, int
   return sm_one(MM, K4) && b > cap ? cap : b;
 }
 
+/* The transposing butterfly over a warp's 32 sums: at half H, a lane keeps the half of its sums
+ * that its bit H selects and adds the partner's copy of it; lane l ends with the warp's sum
+ * number l in v[0]. A template per level, so that every index is a constant: as nested loops
+ * over h and j, nvcc unrolled the x-keeping form's by 4 only, and v went to local memory. */
+template <int H>
+__device__ __forceinline__ void sm_bfly(float (&v)[32], int lane) {
+  const bool up = (lane & H) != 0;
+#pragma unroll
+  for (int j = 0; j < H; j++) {
+    float send = up ? v[j] : v[j + H], keep = up ? v[j + H] : v[j];
+    v[j] = keep + __shfl_xor_sync(0xffffffffu, send, H);
+  }
+  if constexpr (H > 1) sm_bfly<H / 2>(v, lane);
+}
+
 /* W: float4 (f32 weights) or uint2 (bf16 weights, cu_ctx's copy made for decoding: see
  * cu_weights_bf16); x, the products and the sums stay f32 either way. ONE: sm_one(MM, K4)
  * (a form of its own, so the per-tile form keeps its registers: the down projection's
@@ -73,8 +88,8 @@ __global__ void __launch_bounds__(SM_THREADS)
   /* each warp's sums of a tile, lane l's sum number l; two sets, alternating by tile: warp 0
    * reads set s of a tile while the others write the other set for the next, and set s is
    * written again only after the next tile's barrier, which warp 0 reaches after its reads */
-  __shared__ float part[2][SM_WARPS][32];
-  int ps = 0;
+  __shared__ float part[2 * SM_WARPS * 32];
+  unsigned ps = 0; /* the set's offset: 0 or SM_WARPS * 32 */
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int64_t tiles = (N + NC - 1) / NC;
   /* ONE (K4 <= SM_THREADS: every GEMM of a Qwen2.5-0.5B decoding step but the down
@@ -127,23 +142,13 @@ __global__ void __launch_bounds__(SM_THREADS)
         }
       }
     }
-    /* transposing butterfly: at half h, a lane keeps the half of its sums that its bit h
-     * selects and adds the partner's copy of it; lane l ends with the warp's sum number l */
-#pragma unroll
-    for (int h = 16; h >= 1; h >>= 1) {
-      bool up = (lane & h) != 0;
-#pragma unroll
-      for (int j = 0; j < h; j++) {
-        float send = up ? v[j] : v[j + h], keep = up ? v[j + h] : v[j];
-        v[j] = keep + __shfl_xor_sync(0xffffffffu, send, h);
-      }
-    }
-    part[ps][warp][lane] = v[0];
+    sm_bfly<16>(v, lane);
+    part[ps + warp * 32 + lane] = v[0];
     __syncthreads();
     if (warp == 0) {
       float sum = 0.0f;
 #pragma unroll
-      for (int i = 0; i < SM_WARPS; i++) sum += part[ps][i][lane];
+      for (int i = 0; i < SM_WARPS; i++) sum += part[ps + i * 32 + lane];
       const int m = lane / NC;
       const int64_t n = n0 + lane % NC;
       if (m < M && n < N) {
@@ -154,7 +159,7 @@ __global__ void __launch_bounds__(SM_THREADS)
           *p = beta == 0.0f ? sum : sum + beta * *p;
       }
     }
-    ps ^= 1; /* one barrier a tile (the third version had two) */
+    ps ^= SM_WARPS * 32; /* one barrier a tile (the third version had two) */
   }
 }
 
