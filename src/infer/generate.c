@@ -145,7 +145,8 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
   float *lps = calloc((size_t)BG, sizeof(float));
   double *u = calloc((size_t)BG, sizeof(double));
   float *xs = arena_alloc(ar, sizeof(float) * (size_t)(BG * C)); /* (BG, C) backend memory */
-  float *chk = NULL; /* (2, cap) the replay check's logits and caches, made on its first use */
+  gen_chk chk; /* the replay check's host copies (TSASR_CUDA_GRAPHS_CHECK=1), made on first use */
+  memset(&chk, 0, sizeof chk);
   int32_t *na = calloc((size_t)(3 * B), sizeof(int32_t));
   if (!seq || !rng || !lgd || !n_new || !cur || !cand || !ban || !tk ||
       !lps || !u || !xs || !na) {
@@ -245,14 +246,15 @@ int tsm_generate(tsm *m, const gen_input *in, const gen_cfg *c, gen_output *outs
         goto done;
       }
     if ((rc = op_step_replay(be, cur, n_new, BG, &rmode, e))) goto done;
+    if (rmode != 2) gen_check_drop(&chk); /* this step is not checked: the check's copy falls behind */
     if (rmode == 1) {
       for (int64_t r = 0; r < BG; r++) kv.len[r] += n_new[r]; /* what the step's ops do */
       continue;
     }
     int64_t nkv = m->llm.c.L * BG * kv.Tmax * m->llm.c.Hkv * m->llm.c.D, cap = BG * V + 2 * nkv;
-    if (rmode == 2 && (rc = gen_check_keep(be, lgd, R, V, &kv, nkv, cap, &chk, e))) goto done;
+    if (rmode == 2 && (rc = gen_check_keep(&chk, be, lgd, R, V, &kv, nkv, cap, e))) goto done;
     if ((rc = gen_step(m, &kv, cur, n_new, xs, lgd, ar, e))) goto done;
-    if (rmode == 2 && (rc = gen_check_same(be, lgd, R, V, &kv, n_new, m->llm.c.L, nkv, cap, step, chk, e))) goto done;
+    if (rmode == 2 && (rc = gen_check_same(&chk, be, lgd, R, V, &kv, n_new, m->llm.c.L, nkv, step, e))) goto done;
   }
   for (int64_t r = 0; r < BG; r++) {
     outs[r].tok = seq[r].tok;
@@ -274,7 +276,8 @@ done:
     }
   if (rc && outs)
     for (int64_t r = 0; r < BG; r++) gen_output_free(&outs[r]);
-  free(seq), free(rng), free(n_new), free(cur), free(cand), free(ban), free(tk), free(lps), free(u), free(chk);
+  free(seq), free(rng), free(n_new), free(cur), free(cand), free(ban), free(tk), free(lps), free(u);
+  gen_check_free(&chk);
   free(na);
   qwen2_kv_free(&pre);
   qwen2_kv_free(&kv);
