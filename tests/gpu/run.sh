@@ -474,8 +474,6 @@ step bf16_acts "$ba" "$banote; bf16 parity rc $r vs 3a's $brc16"
 # it was not what they checked. Then the cuBLAS path a GEMM takes without a plan, with it off:
 # the matmul and conv1d groups in f32 at 1e-5, the matmul and bf16_acts groups in bf16 at 1e-2,
 # the f32 parity (must pass) and the bf16 parity (no worse than 3a's) ----
-lt=ok
-ltnote=""
 # ran LOG WHAT REGEX: the default run at LOG's start (before the line that ends it, "test_...:
 # N cases" or "test_sft_parity: PASS|FAIL"; appended runs follow) printed a line matching REGEX;
 # else prints "(no WHAT in LOG) " and returns 1
@@ -483,14 +481,23 @@ ran() {
   awk -v re="$3" '$0 ~ re { f = 1 } NR > 1 && /^test_(backend_ops|sft_parity): / { exit } END { exit !f }' "$1" ||
     { echo "(no $2 in $(basename "$1")) "; return 1; }
 }
-for f in backend_ops sft_parity; do
-  n=$(ran "$logs/$f.log" "cuBLASLt GEMMs" '^cuBLASLt: [1-9][0-9]* GEMMs') || lt="FAIL"
-  ltnote="$ltnote$n"
-done
-sw_check lt "matmul conv1d" "matmul bf16_acts" TSASR_CUDA_LT=0
-[ "$sw_st" = ok ] || lt=FAIL
-ltnote="${ltnote}off: $sw_note"
-step lt "$lt" "$ltnote"
+# on_then_off NAME WHAT REGEX "F32 GROUPS" "BF16 GROUPS" VAR=0: a switch on by default: steps 2
+# and 3 ran it and must say so (ran), then sw_check with it off; sets oo_st (ok or FAIL) and
+# oo_note (what ran missed)
+on_then_off() {
+  local name=$1 what=$2 re=$3 f32g=$4 b16g=$5 f n
+  shift 5
+  oo_st=ok oo_note=""
+  for f in backend_ops sft_parity; do
+    n=$(ran "$logs/$f.log" "$what" "$re") || oo_st=FAIL
+    oo_note="$oo_note$n"
+  done
+  sw_check "$name" "$f32g" "$b16g" "$@"
+  [ "$sw_st" = ok ] || oo_st=FAIL
+}
+on_then_off lt "cuBLASLt GEMMs" '^cuBLASLt: [1-9][0-9]* GEMMs' "matmul conv1d" "matmul bf16_acts" TSASR_CUDA_LT=0
+lt=$oo_st
+step lt "$lt" "${oo_note}off: $sw_note"
 
 # ---- 3k. conv1d and its backward on cuDNN (TSASR_CUDA_CUDNN; on by default in builds that
 # found cuDNN since the H200 run of 2026-11-27, session 15, where it passed these checks with
@@ -500,15 +507,10 @@ step lt "$lt" "$ltnote"
 # bf16_acts groups in bf16 at 1e-2, the f32 parity (must pass), the bf16 parity (no worse than
 # 3a's) ----
 if grep -q 'cuDNN ON' "$build/configure.log"; then
-  dn=ok dnnote=""
-  for f in backend_ops sft_parity; do
-    n=$(ran "$logs/$f.log" "cuDNN convolutions" '^cuDNN: [1-9][0-9]* convolutions') || dn="FAIL"
-    dnnote="$dnnote$n"
-  done
-  sw_check dnn "conv1d" "conv1d bf16_acts" TSASR_CUDA_CUDNN=0
-  [ "$sw_st" = ok ] || dn=FAIL
-  dnnote="$dnnote$(grep -m1 -h '^cuDNN:' "$logs/sft_parity.log" || true); off: $sw_note"
-  step cudnn "$dn" "$dnnote"
+  on_then_off dnn "cuDNN convolutions" '^cuDNN: [1-9][0-9]* convolutions' "conv1d" "conv1d bf16_acts" \
+    TSASR_CUDA_CUDNN=0
+  dn=$oo_st
+  step cudnn "$dn" "$oo_note$(grep -m1 -h '^cuDNN:' "$logs/sft_parity.log" || true); off: $sw_note"
 else
   dn=SKIP
   step cudnn SKIP "this build has no cuDNN (configure.log: $(grep -m1 -o 'cuDNN [A-Z]*' "$build/configure.log" || echo '?'))"
