@@ -9,6 +9,7 @@
  *   bench_device [--device D] [--geometry paper|small] [--batch B] [--seconds S] [--resp R]
  *                [--steps N] [--G G] [--new NEW] [--peak TFLOPS] [--gemm f32,tf32,bf16]
  *                [--sft-variants V,V,...] [--rollout-variants V,V,...] [--grpo-steps N] [--grpo-resp R2]
+ *                [--profile-range 1]
  * (--steps 0: rollouts only). With variants (--device cuda), the SFT steps / rollouts run once
  * per variant in the same process, each after a line "== variant V": V names the CUDA switches
  * on top of the backend's defaults (bench_device/switches.h), '+'-joined (one model build for an
@@ -23,7 +24,8 @@
  * against the f32 peak of ~67 TFLOP/s is also printed). --gemm repeats the measurements for each
  * listed GEMM precision (docs/precision.md: tensor-core math on cuda, oneDNN on the CPU; f32
  * storage). With TSASR_PROFILE=1 the op profile (tensor/ops_prof.h) is printed per phase: the SFT
- * steps, then the rollout. */
+ * steps, then the rollout. --profile-range 1 (cuda) brackets the last SFT step and the last rollout
+ * with cuda_profile_range, for a kernel profiler started with its collection off (tests/gpu/kprof.sh). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,7 +98,17 @@ typedef struct bench_ctx {
   int64_t *len;
   int B, R, steps, G, NEW;
   double secs, peak;
+  int prange; /* --profile-range 1: the last SFT step and the last rollout inside cuda_profile_range */
 } bench_ctx;
+
+/* the profiler's range on (1) or off (0): a message and 1 when the backend has none */
+static int bench_range(int on) {
+  int rc = cuda_profile_range(on);
+  if (rc)
+    fprintf(stderr, "bench_device: --profile-range: %s\n",
+            rc == TS_EUNSUP ? "needs --device cuda" : "the CUDA runtime refused (the warning above says why)");
+  return rc != 0;
+}
 
 /* SFT steps: step 0 warms up (allocations, cuBLAS heuristics), the best of the rest counts */
 static int bench_sft(bench_ctx *c, const char *mode) {
@@ -109,6 +121,8 @@ static int bench_sft(bench_ctx *c, const char *mode) {
     pset_zero_grad(&m->ps);
     tsm_loss lo;
     c->be->ops->sync(c->be, &e);
+    int pr = c->prange && s == c->steps;
+    if (pr && bench_range(1)) return 1;
     double t0 = now_s();
     if (tsm_train_step(m, c->bt, 1.0f / (float)(c->B * c->R), &lo, c->ar, &e) ||
         pset_adamw(&m->ps, 1e-5f, 0.9f, 0.999f, 1e-8f, 0.0f, s + 1, &e) || c->be->ops->sync(c->be, &e)) {
@@ -116,6 +130,7 @@ static int bench_sft(bench_ctx *c, const char *mode) {
       return 1;
     }
     double dt = now_s() - t0;
+    if (pr && bench_range(0)) return 1;
     if (!s && ops_prof_on()) ops_prof_reset(); /* the warm-up's one-time costs stay out of the table */
     tl = lo.loss_sum / (double)(lo.tokens ? lo.tokens : 1);
     if (s && dt < best) best = dt;
@@ -159,9 +174,12 @@ static int bench_rollout(bench_ctx *c, const char *mode) {
     gc.max_new = gc.min_new = rep < 0 ? (c->NEW < 32 ? c->NEW : 32) : c->NEW;
     arena_reset(c->ar);
     if (ops_prof_on()) ops_prof_reset(); /* the rollout's table holds the last rollout alone */
+    int pr = c->prange && rep == 1;
+    if (pr && bench_range(1)) return 1;
     double t0 = now_s();
     if (tsm_generate(m, &in, &gc, outs, c->ar, &e)) return fprintf(stderr, "bench_device: generate: %s\n", e.msg), 1;
     double dt = now_s() - t0;
+    if (pr && bench_range(0)) return 1;
     int64_t nr = 0;
     for (int g = 0; g < c->G; g++) nr += outs[g].n, gen_output_free(&outs[g]);
     if (rep < 0) continue;
@@ -263,7 +281,7 @@ static int bench_variants(bench_ctx *c, const char *vars, const char *mode, int 
 
 int main(int argc, char **argv) {
   const char *dev = "cpu", *geo = "paper", *gemms = "f32", *sft_vars = NULL, *roll_vars = NULL;
-  int B = 4, R = 40, steps = 3, G = 8, NEW = 512, grpo = 0, gr = 150;
+  int B = 4, R = 40, steps = 3, G = 8, NEW = 512, grpo = 0, gr = 150, prange = 0;
   double secs = 20, peak = 989.0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const char *k = argv[i], *v = argv[i + 1];
@@ -277,6 +295,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(k, "--new")) NEW = atoi(v);
     else if (!strcmp(k, "--grpo-steps")) grpo = atoi(v);
     else if (!strcmp(k, "--grpo-resp")) gr = atoi(v);
+    else if (!strcmp(k, "--profile-range")) prange = atoi(v);
     else if (!strcmp(k, "--peak")) peak = atof(v);
     else if (!strcmp(k, "--gemm")) gemms = v;
     else if (!strcmp(k, "--sft-variants")) sft_vars = v;
@@ -285,6 +304,10 @@ int main(int argc, char **argv) {
       fprintf(stderr, "bench_device: unknown option %s\n", k);
       return 2;
     }
+  }
+  if (prange && strcmp(dev, "cuda")) {
+    fprintf(stderr, "bench_device: --profile-range brackets CUDA kernels for a profiler: --device cuda\n");
+    return 2;
   }
   if ((sft_vars || roll_vars) && strcmp(dev, "cuda")) {
     fprintf(stderr, "bench_device: --sft-variants / --rollout-variants name the CUDA backend's switches: --device cuda\n");
@@ -336,7 +359,7 @@ int main(int argc, char **argv) {
   bt.resp_start = rs, bt.resp_end = re;
   arena ar;
   if (be_arena_init(&ar, be, (size_t)256 << 20, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
-  bench_ctx bc = {m, be, &bt, &ar, wav, L, len, B, R, steps, G, NEW, secs, peak};
+  bench_ctx bc = {m, be, &bt, &ar, wav, L, len, B, R, steps, G, NEW, secs, peak, prange};
   char modes[64];
   snprintf(modes, sizeof modes, "%s", gemms);
   for (char *save = NULL, *mode = strtok_r(modes, ",", &save); mode; mode = strtok_r(NULL, ",", &save)) {

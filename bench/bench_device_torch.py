@@ -12,7 +12,10 @@ with the weights cast to bfloat16 and SDPA: faster than autocast, which re-casts
 every step (HF's default dynamic cache; no static cache or torch.compile).
 
 argv: DEVICE GEOMETRY(paper|small) B S R STEPS G NEW PRECISION[,PRECISION...]
-Prints lines with the keys bench_device prints (sft_tokens_per_s, rollout ... tokens/s)."""
+Prints lines with the keys bench_device prints (sft_tokens_per_s, rollout ... tokens/s). With
+TSASR_TORCH_PROFILE=1, one more SFT step runs under torch.profiler and its kernels' device time
+is printed by kernel (the 30 slowest; tests/gpu/kprof.sh compares them with tsasr's)."""
+import os
 import sys
 import time
 
@@ -108,6 +111,25 @@ def rollout(enc, ad, llm, ctx, xb, reps=1):
           f"{G * NEW / best:.0f} tokens/s (best of {reps} after a warm-up: {', '.join(times)} s)")
 
 
+def profile_step(step, prec):
+    """one SFT step under torch.profiler: the kernels' device time, slowest first (the table's
+    sort key is named self_device_time_total in newer torch, self_cuda_time_total before)"""
+    from torch.profiler import ProfilerActivity, profile
+    sync()
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        step()
+        sync()
+    print(f"== torch {prec} SFT step under torch.profiler")
+    ka = prof.key_averages()
+    for key in ("self_device_time_total", "self_cuda_time_total"):
+        try:
+            print(ka.table(sort_by=key, row_limit=30, max_name_column_width=70))
+            return
+        except (AttributeError, KeyError, TypeError):
+            continue
+    print("(this torch's profiler table has neither sort key)")
+
+
 def run(prec):
     enc, ad, llm, attn_used = build("bf16" if prec == "bf16w" else prec)
     n = sum(p.numel() for m in (enc, ad, llm) for p in m.parameters())
@@ -147,6 +169,8 @@ def run(prec):
     print(f"-- torch {prec} ({n / 1e6:.1f}M parameters, {attn_used})")
     print(f"sft_step batch {B} x {S:.0f} s, {T} LLM tokens each: {best:.3f} s (best of {STEPS})")
     print(f"sft_tokens_per_s {B * T / best:.0f}  audio_s_per_s {B * S / best:.1f}")
+    if os.environ.get("TSASR_TORCH_PROFILE") == "1" and dev == "cuda":
+        profile_step(step, prec)
     del opt
     if G > 0 and NEW > 0:
         rollout(enc, ad, llm, ctx, x[:1])

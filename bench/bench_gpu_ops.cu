@@ -5,7 +5,8 @@
 // (f32, f32 with bf16 math, bf16 in, bf16 in and out: what bf16 storage would buy), and last the
 // decoder layer's training forward+backward in the bf16 precision three ways (f32 storage;
 // the weights' bf16 copy, TSASR_CUDA_TRAIN_COPY; bf16 activation storage, TSASR_CUDA_BF16_ACTS),
-// and a decoding step's five GEMMs on cuBLASLt and on the small-row kernel (TB/s of weights),
+// and a decoding step's five GEMMs on cuBLASLt and on the small-row kernel (TB/s of weights; one
+// call host-fed, and per call of a CUDA graph of many: GPU time alone),
 // timed with CUDA events after warm-up, median of repeats. Built only with CUDA (tests/gpu/CMakeLists.txt); run by tests/gpu/run.sh.
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
@@ -92,6 +93,50 @@ static double time_ms(F fn, int warm = 3, int reps = 10) {
   CK(cudaEventDestroy(b));
   std::sort(ms.begin(), ms.end());
   return ms[ms.size() / 2];
+}
+
+/* GPU milliseconds per call of fn with the host's launches out of the way: R calls captured
+ * into one CUDA graph on the backend's stream, the graph launched after a warm run, the median
+ * of 10 launches divided by R. -1 when the capture fails (the reason on stderr; the bench goes
+ * on). The calls must not sync or read back, as inside a decoding step. */
+template <class F>
+static double time_graph_ms(F fn, int R) {
+  cudaStream_t st = (cudaStream_t)cuda_stream_handle();
+  cudaGraph_t g = NULL;
+  cudaGraphExec_t ge = NULL;
+  CK(cudaStreamSynchronize(st));
+  cudaError_t rc = cudaStreamBeginCapture(st, cudaStreamCaptureModeRelaxed);
+  if (rc == cudaSuccess) {
+    for (int i = 0; i < R; i++) fn();
+    rc = cudaStreamEndCapture(st, &g);
+  }
+  if (rc == cudaSuccess) rc = cudaGraphInstantiate(&ge, g, 0);
+  if (g) cudaGraphDestroy(g);
+  if (rc != cudaSuccess) {
+    fprintf(stderr, "bench_gpu_ops: a graph of %d calls: %s\n", R, cudaGetErrorString(rc));
+    cudaGetLastError();
+    return -1;
+  }
+  CK(cudaGraphLaunch(ge, st));
+  CK(cudaStreamSynchronize(st));
+  cudaEvent_t a, b;
+  CK(cudaEventCreate(&a));
+  CK(cudaEventCreate(&b));
+  std::vector<double> ms;
+  for (int i = 0; i < 10; i++) {
+    CK(cudaEventRecord(a, st));
+    CK(cudaGraphLaunch(ge, st));
+    CK(cudaEventRecord(b, st));
+    CK(cudaEventSynchronize(b));
+    float t = 0;
+    CK(cudaEventElapsedTime(&t, a, b));
+    ms.push_back(t);
+  }
+  CK(cudaEventDestroy(a));
+  CK(cudaEventDestroy(b));
+  CK(cudaGraphExecDestroy(ge));
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2] / R;
 }
 
 struct row {
@@ -319,14 +364,19 @@ static void bench_gemm_forms(int64_t M, int64_t N, int64_t K) {
   cublasDestroy(h);
 }
 
+/* per decoding GEMM shape and kernel (0 cuBLASLt, 1 small-row): GPU ms per call in a graph */
+static double g_dec_graph[5][2];
+
 /* a decoding step's x W^T (M rows) in the bf16 precision with the weights' bf16 copy held, as
  * generate holds it: on cuBLASLt (the default) and on the small-row kernel
- * (cuda_set_decode_kernels), GPU time between CUDA events and the bf16 weight bytes streamed
- * per second (the H200 reads ~4.8 TB/s at most). Each repeat takes the next of nw copies of
- * the weights, together over 3x the H200's 50 MB L2, so a timing reads them from memory as a
- * step does (24 layers apart). x is rounded by the GEMM here; in decoding the op before it
- * mostly did (the fused rounding). */
-static void bench_decode_gemm(int64_t M, int64_t K, int64_t N) {
+ * (cuda_set_decode_kernels), and the bf16 weight bytes streamed per second (the H200 reads
+ * ~4.8 TB/s at most, the H100 ~3.35). Two timings each: one call between CUDA events (the
+ * host's launch and the GEMM's host code included, as an eager step pays them) and per call
+ * of R calls in one CUDA graph (GPU time alone, as a replayed step runs). Each call takes the
+ * next of nw copies of the weights, together over 3x the H200's 50 MB L2, so a timing reads
+ * them from memory as a step does (24 layers apart). x is rounded by the GEMM here; in
+ * decoding the op before it mostly did (the fused rounding). */
+static void bench_decode_gemm(int slot, int64_t M, int64_t K, int64_t N) {
   const char *prev = cuda_gemm_name();
   const char *dk = getenv("TSASR_CUDA_DECODE_KERNELS");
   OK(cuda_set_gemm("bf16"));
@@ -348,6 +398,18 @@ static void bench_decode_gemm(int64_t M, int64_t K, int64_t N) {
              (long long)N, (long long)K);
     snprintf(rate, sizeof rate, "%.2f TB/s of bf16 weights", 2.0 * (double)N * (double)K / (ms * 1e9));
     report(name, ms, rate);
+    i = 0;
+    double gm = time_graph_ms([&] {
+      tensor W = T(w + (i++ % nw) * N * K, 2, N, K);
+      OK(op_matmul(g_be, &X, &W, NULL, &Y, 0, 1, 0.0f, &g_e));
+    }, nw < 16 ? 16 : (int)nw);
+    g_dec_graph[slot][v] = gm;
+    if (gm > 0) {
+      snprintf(name, sizeof name, "graph %s x(%lld,%lld) W^T(%lld,%lld)", names[v], (long long)M, (long long)K,
+               (long long)N, (long long)K);
+      snprintf(rate, sizeof rate, "%.2f TB/s of bf16 weights", 2.0 * (double)N * (double)K / (gm * 1e9));
+      report(name, gm, rate);
+    }
   }
   OK(cuda_set_decode_kernels(dk && !strcmp(dk, "1"))); /* as the environment set it */
   OK(op_weights_bf16(g_be, w, nw * N * K, 0, &g_e));
@@ -360,11 +422,20 @@ static void bench_decode_gemm(int64_t M, int64_t K, int64_t N) {
 /* the five GEMM shapes of a Qwen2.5-0.5B decoding step with G = 8 rows: q/k/v, o, gate/up,
  * down, the head */
 static void bench_decode_gemms(void) {
-  bench_decode_gemm(8, 896, 1152);
-  bench_decode_gemm(8, 896, 896);
-  bench_decode_gemm(8, 896, 9728);
-  bench_decode_gemm(8, 4864, 896);
-  bench_decode_gemm(8, 896, 151936);
+  bench_decode_gemm(0, 8, 896, 1152);
+  bench_decode_gemm(1, 8, 896, 896);
+  bench_decode_gemm(2, 8, 896, 9728);
+  bench_decode_gemm(3, 8, 4864, 896);
+  bench_decode_gemm(4, 8, 896, 151936);
+  /* a step's GEMMs from the graph timings: 24 layers of the first four, the head once */
+  double t[3] = {0, 0, 0};
+  for (int s = 0; s < 5; s++) {
+    double n = s < 4 ? 24 : 1, a = g_dec_graph[s][0], b = g_dec_graph[s][1];
+    if (a <= 0 || b <= 0) return; /* a capture failed: no sum */
+    t[0] += n * a, t[1] += n * b, t[2] += n * (a < b ? a : b);
+  }
+  printf("decode step's GEMMs in graphs (24 layers + head): cuBLASLt %.3f ms, small-row %.3f ms, the faster per shape "
+         "%.3f ms\n", t[0], t[1], t[2]);
 }
 
 /* one decoding step's token choice for R rows of Qwen2's vocabulary: ids and log-probs back on

@@ -31,8 +31,8 @@ typedef struct cu_ctx {
                       CU_ATTN_SCRATCH bytes of scores */
   int flash;       /* bf16 precision: attention on the tensor-core flash kernels
                       (cuda_set_flash_attention; on: faster on an H200, 2026-11-27) */
-  int dec2;        /* the small-row GEMM for decoding (cuda_set_decode_kernels; off: its first
-                      three versions were slower than cuBLAS on an H200) */
+  int dec2;        /* the small-row GEMM for decoding (cuda_set_decode_kernels: 0 off, 1 on, 2 on
+                      for weights up to SM_SMALL_W; off: slower than cuBLAS in rollouts so far) */
   int sms;         /* the device's multiprocessors (the small-row GEMM's grid) */
   int no_smp_split; /* the sample op without the row split over blocks (TSASR_CUDA_SAMPLE_SPLIT=0,
                        for A/B timings; the split is on by default) */
@@ -99,6 +99,9 @@ typedef struct cu_ctx {
   cudaEvent_t rp_ev;
   int rp_check, rp_just;
   long rp_replayed; /* decoding steps replayed (cuda_graph_replays) */
+  int prof_replays; /* TSASR_CUDA_PROFILE_REPLAYS=N: replays 8 to 8 + N - 1 of the process inside
+                       the profiler's range (cudaProfilerStart/Stop), for ncu --profile-from-start
+                       off: a replayed decoding step's kernels alone (tests/gpu/kprof.sh) */
   /* the bf16 rounding of a GEMM operand made by the op that wrote it (cu_round_want;
      TSASR_CUDA_FUSE_ROUND=1, while the weights' bf16 copy is held): xs (xs_cap values) holds
      xs_n values of xs_y, valid while nothing was launched after (launches: counted by

@@ -54,10 +54,17 @@ int cu_colsum_add(const float *g, float *out, int64_t rows, int64_t N) {
   return TS_OK;
 }
 
-/* whether the small-row kernel takes this matmul (decode kernels on, rows <= 16, float4 rows) */
+/* the weights' size (N K elements) up to which dec2 = 2 takes the small-row kernel: a
+ * Qwen2.5-0.5B step's q/k/v, o and down projections (1.0, 0.8 and 4.4 M), not gate/up (8.7 M)
+ * or the head (136 M), where the H100's host-fed timings of 2026-11-27 had cuBLASLt as fast or
+ * faster */
+#define SM_SMALL_W ((int64_t)1 << 23)
+
+/* whether the small-row kernel takes this matmul (decode kernels on, rows <= 16, float4 rows;
+ * with dec2 = 2 only weights up to SM_SMALL_W) */
 static int sm_fits(const cu_ctx *c, int64_t rows, int64_t N, int64_t K, const float *x, const float *w) {
-  return c->dec2 && rows >= 1 && rows <= 16 && N >= 1 && K >= 4 && K % 4 == 0 && !((uintptr_t)x & 15) &&
-         !((uintptr_t)w & 15);
+  return (c->dec2 == 1 || (c->dec2 == 2 && N * K <= SM_SMALL_W)) && rows >= 1 && rows <= 16 && N >= 1 && K >= 4 &&
+         K % 4 == 0 && !((uintptr_t)x & 15) && !((uintptr_t)w & 15);
 }
 
 /* one launch of k_smallm_nt<MM, W, ONE>: the ONE form (sm_one) on one wave of blocks, its

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cuda_profiler_api.h>
+
 #include "cu_common.h"
 
 extern "C" {
@@ -424,9 +426,19 @@ extern "C" int cuda_set_attn_rows(int rows) {
 }
 
 extern "C" int cuda_set_decode_kernels(int on) {
-  g_ctx.dec2 = on ? 1 : 0;
+  if (on < 0 || on > 2) return TS_EARG;
+  g_ctx.dec2 = on;
   return TS_OK;
 }
+
+extern "C" int cuda_profile_range(int on) {
+  if (g_state != 1) return TS_EUNSUP;
+  cudaError_t st = cudaStreamSynchronize(g_ctx.st);
+  if (st == cudaSuccess) st = on ? cudaProfilerStart() : cudaProfilerStop();
+  return st == cudaSuccess ? TS_OK : cu_fail(on ? "cudaProfilerStart" : "cudaProfilerStop", st);
+}
+
+extern "C" void *cuda_stream_handle(void) { return g_state == 1 ? (void *)g_ctx.st : NULL; }
 
 extern "C" int cuda_set_decode_attention(int on) {
   g_ctx.dec_attn = on ? 1 : 0;
@@ -532,6 +544,8 @@ extern "C" backend *be_cuda(ts_err *e) {
       g_ctx.fuse_round = !env_is("TSASR_CUDA_FUSE_ROUND", "0");
       g_ctx.graphs = !env_is("TSASR_CUDA_GRAPHS", "0");
       g_ctx.rp_check = env_is("TSASR_CUDA_GRAPHS_CHECK", "1");
+      const char *pr = getenv("TSASR_CUDA_PROFILE_REPLAYS");
+      g_ctx.prof_replays = pr && atoi(pr) > 0 ? atoi(pr) : 0;
       g_ctx.device = 0; /* gemm: TS_GEMM_F32 (zero) unless cuda_set_gemm() or the environment says */
       if (cudaDeviceGetAttribute(&g_ctx.sms, cudaDevAttrMultiProcessorCount, 0) != cudaSuccess) {
         cudaGetLastError();
@@ -539,7 +553,7 @@ extern "C" backend *be_cuda(ts_err *e) {
       }
       const char *ar = getenv("TSASR_CUDA_ATTN_ROWS");
       if (ar && atoi(ar) > 0) g_ctx.attn_rows = atoi(ar);
-      g_ctx.dec2 = env_is("TSASR_CUDA_DECODE_KERNELS", "1");
+      g_ctx.dec2 = env_is("TSASR_CUDA_DECODE_KERNELS", "1") ? 1 : env_is("TSASR_CUDA_DECODE_KERNELS", "2") ? 2 : 0;
       g_ctx.no_wcopy = env_is("TSASR_CUDA_WEIGHT_COPY", "0");
       g_ctx.dec_attn = !env_is("TSASR_CUDA_DECODE_ATTN", "0");
       g_ctx.flash = !env_is("TSASR_CUDA_FLASH", "0");

@@ -22,6 +22,8 @@
 // Buffers that grow during a captured step (scratch, staging) are replaced without cudaFree
 // until the stream is idle again (cu_free_later). A failed capture loses the step's work: END
 // then returns an error, and graphs stay off for the rest of the process.
+#include <cuda_profiler_api.h>
+
 #include "cu_common.h"
 
 extern "C" {
@@ -31,6 +33,9 @@ extern "C" {
 
 /* eager steps at the start of each decoding, before the first capture */
 #define GR_WARM 2
+/* the first replay of the process that TSASR_CUDA_PROFILE_REPLAYS profiles (the ones before
+ * warm caches and clocks) */
+#define RP_PROF0 8
 
 /* the pinned memory of captured steps' copies and the event after each launch (no replay
  * without them) */
@@ -193,10 +198,17 @@ int cu_step_replay(backend *be, const int32_t *ids, const int32_t *n_new, int64_
    * since, so this does not wait). A failure here or at the launch runs nothing: graphs go
    * off (the reason logged) and the caller runs the step's ops eagerly */
   cudaError_t st = cudaEventSynchronize(c->rp_ev);
+  /* TSASR_CUDA_PROFILE_REPLAYS=N: replays RP_PROF0 .. RP_PROF0 + N - 1 in the profiler's range
+   * (a profiler refusing is no reason to stop decoding: its errors are cleared) */
+  const long k = c->rp_replayed - RP_PROF0;
+  if (st == cudaSuccess && c->prof_replays && k == 0 && cudaProfilerStart() != cudaSuccess) cudaGetLastError();
   if (st == cudaSuccess) {
     sr_apply(&c->rp);
     st = cudaGraphLaunch(c->gr_exec, c->st);
   }
+  if (st == cudaSuccess && c->prof_replays && k == c->prof_replays - 1 &&
+      (cudaStreamSynchronize(c->st) != cudaSuccess || cudaProfilerStop() != cudaSuccess))
+    cudaGetLastError();
   if (st != cudaSuccess) {
     gr_fail(c, "replaying a decoding step (decoding goes on without graphs)", st);
     log_warn("cuda: %s", cuda_last_error());

@@ -16,6 +16,12 @@ static const char *switch_on(const char *name, int def) {
   return on ? "on" : "off";
 }
 
+/* TSASR_CUDA_DECODE_KERNELS: 1 on, 2 on for the small projections, else off */
+static const char *dec_kernels(void) {
+  const char *v = getenv("TSASR_CUDA_DECODE_KERNELS");
+  return v && !strcmp(v, "1") ? "on" : v && !strcmp(v, "2") ? "on for small weights" : "off";
+}
+
 int cli_doctor(int argc, char **argv) {
   (void)argc;
   (void)argv;
@@ -51,12 +57,12 @@ int cli_doctor(int argc, char **argv) {
            "replayed as CUDA graphs %s (TSASR_CUDA_GRAPHS=0), and in bf16: flash attention %s (TSASR_CUDA_FLASH=0), fused rounding of GEMM "
            "operands %s (TSASR_CUDA_FUSE_ROUND=0), bf16 storage of the activations that only feed a GEMM %s "
            "(TSASR_CUDA_BF16_ACTS=0; the CPU's too, unless TSASR_BF16_ACTS=0)\n"
-           "  off by default: small-row decoding GEMM %s (TSASR_CUDA_DECODE_KERNELS=1; three versions "
-           "slower than cuBLASLt on an H200, the fourth untimed), training steps' forward GEMMs on the weights' bf16 copy with f32 activations %s (TSASR_CUDA_TRAIN_COPY=1)\n",
+           "  off by default: small-row decoding GEMM %s (TSASR_CUDA_DECODE_KERNELS=1, or 2 for weights up to 8 M "
+           "elements; three versions slower than cuBLASLt on an H200, the fourth slower in an H100's rollouts), training steps' forward GEMMs on the weights' bf16 copy with f32 activations %s (TSASR_CUDA_TRAIN_COPY=1)\n",
            switch_on("TSASR_CUDA_DECODE_ATTN", 1), switch_on("TSASR_CUDA_SAMPLE_SPLIT", 1),
            switch_on("TSASR_CUDA_LT", 1), switch_on("TSASR_CUDA_CUDNN", 1),
            switch_on("TSASR_CUDA_GRAPHS", 1), switch_on("TSASR_CUDA_FLASH", 1), switch_on("TSASR_CUDA_FUSE_ROUND", 1),
-           switch_on("TSASR_CUDA_BF16_ACTS", 1), switch_on("TSASR_CUDA_DECODE_KERNELS", 0),
+           switch_on("TSASR_CUDA_BF16_ACTS", 1), dec_kernels(),
            switch_on("TSASR_CUDA_TRAIN_COPY", 0));
   }
   printf("audio: %s, lua: %s, workbench: %s\n",

@@ -232,6 +232,11 @@ void cuda_lt_counts(long *calls, long *fallbacks) {
   if (calls) *calls = 0;
   if (fallbacks) *fallbacks = 0;
 }
+int cuda_profile_range(int on) {
+  (void)on;
+  return TS_EUNSUP;
+}
+void *cuda_stream_handle(void) { return NULL; }
 const char *cuda_gemm_name(void) { return "f32"; }
 const be_ops *cuda_ops(void) { return NULL; }
 #endif

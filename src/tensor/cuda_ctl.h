@@ -25,8 +25,11 @@ int cuda_set_attn_rows(int rows);
  * rollouts there (2,030-2,068 against 2,356-2,826 tokens/s, 2026-11-27); session 14 rewrote it
  * again (a block per tile, its warps splitting K), slower still (1,797 against 3,356-3,441,
  * session 15: x re-read per tile); session 15 keeps x in registers across a block's tiles,
- * untimed. Off (0) by default. The environment variable TSASR_CUDA_DECODE_KERNELS=1 sets it at start-up. TS_OK,
- * TS_EUNSUP without CUDA. */
+ * first timed on an H100 (2026-11-27, session 16): host-fed, faster than cuBLASLt on the q/k/v, o and
+ * down projections, as fast on gate/up, slower on the head; rollouts 4,317 against 4,550. Off (0)
+ * by default; 1 takes every GEMM of at most 16 rows, 2 only those whose weights have at most 2^23
+ * elements (the small projections). The environment variable TSASR_CUDA_DECODE_KERNELS=1 or 2
+ * sets it at start-up. TS_OK, TS_EARG outside 0-2, TS_EUNSUP without CUDA. */
 int cuda_set_decode_kernels(int on);
 /* Split-key attention for decoding steps (one query per batch row; cu_decode.cuh): key chunks
  * of 128 over many blocks, then a merge. On (1) by default: checked on an H200 (as above) and
@@ -105,6 +108,14 @@ void cuda_lt_counts(long *calls, long *fallbacks);
  * convolutions (forward and backward calls) it ran and those that took the im2col path. */
 int cuda_set_cudnn(int on);
 void cuda_cudnn_counts(long *calls, long *fallbacks);
+/* The profiler's range (cudaProfilerStart with on, cudaProfilerStop without): a kernel profiler
+ * started with its collection off (ncu --profile-from-start off) sees only the kernels in
+ * between (tests/gpu/kprof.sh: one SFT step, one rollout). Finishes the work before it first.
+ * TS_OK, TS_EDEVICE when the runtime refuses, TS_EUNSUP without CUDA. */
+int cuda_profile_range(int on);
+/* The backend's stream (a cudaStream_t; NULL without CUDA or before be_cuda), for a benchmark
+ * that captures ops into a graph of its own to time them without the host's launches. */
+void *cuda_stream_handle(void);
 /* The mode in force ("f32" when CUDA is not built). */
 const char *cuda_gemm_name(void);
 /* The CUDA backend's op table, filled without touching a device (NULL when CUDA is not

@@ -78,10 +78,13 @@
 #   would not hold both, ~560 s together; "graphs" runs steps 3, 3a and 3f, a quick check of
 #   the small-row GEMM, a decoding step's GEMMs on cuBLASLt and on it (bench_gpu_ops decode),
 #   then the switches row on the defaults against eager steps, im2col and the small-row GEMM
-#   (a short call: 52-60 s on an H200 before the last three were added))
+#   (a short call: 52-60 s on an H200 before the last three were added); "kprof" the kernel-by-
+#   kernel GPU time of an SFT step and a decoding step under ncu, the SFT step's host time per
+#   op, a decoding step's GEMMs in CUDA graphs and the small-row GEMM's rollouts
+#   (tests/gpu/kprof.sh; exit status 0 once the build passed, the rows say the rest))
 set -uo pipefail
 phase=${1:-all} # checked first: a typo must not cost the unpacking and the build
-case $phase in all | checks | bench | graphs) ;; *) echo "run.sh: the phase is all, checks, bench or graphs, not '$phase'"; exit 2 ;; esac
+case $phase in all | checks | bench | graphs | kprof) ;; *) echo "run.sh: the phase is all, checks, bench, graphs or kprof, not '$phase'"; exit 2 ;; esac
 full() { [ "$phase" != graphs ]; } # the graphs phase: steps 3, 3a, 3f, the decoding GEMMs, the switches row
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 1
@@ -90,6 +93,14 @@ logs="${OUT:+$OUT/gpu-logs}"
 logs="${logs:-$build/logs}"
 mkdir -p "$logs" "$build"
 t0=$(date +%s)
+# benchmarks start while the time budget lasts (TSASR_GPU_BUDGET seconds from the start, default
+# 420: the checks matter more, and a device call has a hard limit), and none runs past a
+# deadline (TSASR_GPU_DEADLINE s from the start, default 530), so that the summary prints inside
+# a device call's limit: each one's time cap is cut to it
+budget=${TSASR_GPU_BUDGET:-420}
+deadline=${TSASR_GPU_DEADLINE:-530}
+left() { [ $(( $(date +%s) - t0 )) -lt "$budget" ] && [ "$(cap 1000)" -ge 20 ]; }
+cap() { local r=$(( deadline - ($(date +%s) - t0) )); [ "$r" -lt "$1" ] && echo $(( r > 1 ? r : 1 )) || echo "$1"; }
 declare -a S_NAME S_STAT S_NOTE
 step() { S_NAME+=("$1"); S_STAT+=("$2"); S_NOTE+=("$3"); echo "== $1: $2 $3"; }
 summary() {
@@ -172,6 +183,13 @@ else
   summary; exit 1
 fi
 { echo "== GPU"; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1; } | tee -a "$logs/build.log"
+
+# ---- the kprof phase: kernel-by-kernel GPU time (tests/gpu/kprof.sh), nothing else ----
+if [ "$phase" = kprof ]; then
+  . "$root/tests/gpu/kprof.sh"
+  summary
+  exit 0
+fi
 
 # ---- phases: all (default), checks (steps 2-3g) or bench (steps 4-8), for a device call limit
 # that both together may pass; a bench-only run treats the switches' checks as passed ----
@@ -520,14 +538,7 @@ fi # steps 3g-3k
 fi # the checks
 
 if [ "$phase" != checks ]; then
-# ---- 4-6. benchmarks, while the time budget lasts (TSASR_GPU_BUDGET seconds from the start,
-# default 420: the checks above matter more, and a device call has a hard limit) ----
-budget=${TSASR_GPU_BUDGET:-420}
-# and a deadline (TSASR_GPU_DEADLINE s from the start, default 530) that no benchmark runs past,
-# so that the summary prints inside a device call's limit: each one's time cap is cut to it
-deadline=${TSASR_GPU_DEADLINE:-530}
-left() { [ $(( $(date +%s) - t0 )) -lt "$budget" ] && [ "$(cap 1000)" -ge 20 ]; }
-cap() { local r=$(( deadline - ($(date +%s) - t0) )); [ "$r" -lt "$1" ] && echo $(( r > 1 ? r : 1 )) || echo "$1"; }
+# ---- 4-6. benchmarks, while the time budget lasts (left, cap: at the top) ----
 if ! full; then # the graphs phase: a decoding step's GEMMs, cuBLASLt against the small-row kernel
   timeout "$(cap 60)" "$build/bench_gpu_ops" decode > "$logs/bench.log" 2>&1
   brc=$?
@@ -593,7 +604,7 @@ if left; then
     [ "$gr" = ok ] && rv="$rv,no_graphs,default"
     # the graphs phase: the defaults against eager steps, twice each, alternating (eager
     # rollouts vary by up to ~20 % from run to run in one process: the host's launch rate)
-    full || { sv="default,no_cudnn"; rv="default,no_graphs,default,no_graphs"; [ "$d2" = ok ] && rv="default,no_graphs,dec2,default,no_graphs,dec2"; }
+    full || { sv="default,no_cudnn"; rv="default,no_graphs,default,no_graphs"; [ "$d2" = ok ] && rv="default,no_graphs,dec2,dec2s,default,no_graphs,dec2,dec2s"; }
     { echo; echo "== switches: SFT $sv; rollouts $rv (bf16)"; } >> "$logs/bench.log"
     timeout "$(cap 240)" "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 --G 8 \
       --new 512 --gemm bf16 --sft-variants "$sv" --rollout-variants "$rv" > "$build/switches.log" 2>&1
