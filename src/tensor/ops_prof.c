@@ -16,6 +16,7 @@ typedef struct prof_row {
   const char *op; /* a string literal of the op wrappers */
   int64_t calls;
   double sec;
+  double gap; /* host time between the previous op's end and this op's calls (code outside ops) */
 } prof_row;
 
 typedef struct shape_row {
@@ -29,6 +30,8 @@ static int g_n, g_on = -1, g_registered, g_host; /* g_host: TSASR_PROFILE=host, 
 static shape_row g_shapes[SHAPE_MAX];
 static int g_ns, g_shapes_on;
 static char g_pending[SHAPE_KEY - 24]; /* the next op's operand shapes, "" when none */
+static double g_last_end, g_gap; /* the last timed op's end (0: none since a reset); the gap
+                                    before the op being timed */
 
 static double prof_now(void) {
   struct timespec t;
@@ -81,6 +84,8 @@ static shape_row *shape_row_of(const char *key, int add) {
 static int prof_is_device(struct backend *be) { return !g_host && be && be->device != DEV_CPU && be->ops->sync; }
 
 double ops_prof_begin(struct backend *be, int *rc) {
+  double t = prof_now();
+  g_gap = g_last_end > 0 ? t - g_last_end : 0.0;
   *rc = prof_is_device(be) ? be->ops->sync(be, NULL) : 0;
   return prof_now();
 }
@@ -92,14 +97,16 @@ static prof_row *prof_row_of(const char *op, int add) {
   g_rows[g_n].op = op;
   g_rows[g_n].calls = 0;
   g_rows[g_n].sec = 0;
+  g_rows[g_n].gap = 0;
   return &g_rows[g_n++];
 }
 
 int ops_prof_end(struct backend *be, const char *op, double t0) {
   int rc = prof_is_device(be) ? be->ops->sync(be, NULL) : 0;
-  double dt = prof_now() - t0;
+  double t1 = prof_now(), dt = t1 - t0;
   prof_row *r = prof_row_of(op, 1);
-  if (r) r->calls++, r->sec += dt;
+  if (r) r->calls++, r->sec += dt, r->gap += g_gap;
+  g_last_end = t1, g_gap = 0;
   if (g_pending[0]) {
     char key[SHAPE_KEY];
     snprintf(key, sizeof key, "%s %s", op, g_pending);
@@ -122,10 +129,19 @@ void ops_prof_get(const char *op, int64_t *calls, double *sec) {
   *sec = r ? r->sec : 0.0;
 }
 
-void ops_prof_reset(void) { g_n = 0, g_ns = 0, g_pending[0] = 0; }
+void ops_prof_get_gap(const char *op, double *sec) {
+  prof_row *r = prof_row_of(op, 0);
+  *sec = r ? r->gap : 0.0;
+}
+
+void ops_prof_reset(void) { g_n = 0, g_ns = 0, g_pending[0] = 0, g_last_end = 0, g_gap = 0; }
 
 static int prof_cmp(const void *a, const void *b) {
   double x = ((const prof_row *)a)->sec, y = ((const prof_row *)b)->sec;
+  return x > y ? -1 : x < y;
+}
+static int gap_cmp(const void *a, const void *b) {
+  double x = ((const prof_row *)a)->gap, y = ((const prof_row *)b)->gap;
   return x > y ? -1 : x < y;
 }
 static int shape_cmp(const void *a, const void *b) {
@@ -162,5 +178,16 @@ void ops_prof_report(FILE *f) {
   for (int i = 0; i < g_n; i++)
     fprintf(f, "%-16s %10lld %12.2f %6.1f%% %12.1f\n", rows[i].op, (long long)rows[i].calls, rows[i].sec * 1e3,
             tot > 0 ? 100.0 * rows[i].sec / tot : 0.0, rows[i].calls ? rows[i].sec * 1e6 / (double)rows[i].calls : 0.0);
+  /* the host's time outside the ops, between one op's end and the next one's start (the model
+   * code's own work, and calls that are not ops), by the op that came next: large gaps with a
+   * device that waits mean the host feeds it too slowly */
+  double gtot = 0;
+  for (int i = 0; i < g_n; i++) gtot += rows[i].gap;
+  qsort(rows, (size_t)g_n, sizeof(prof_row), gap_cmp);
+  fprintf(f, "host time between ops: %.1f ms; the most before:", gtot * 1e3);
+  for (int i = 0; i < g_n && i < 6 && rows[i].gap > 0; i++)
+    fprintf(f, " %s %.2f ms (%lld calls)%s", rows[i].op, rows[i].gap * 1e3, (long long)rows[i].calls,
+            i + 1 < g_n && i < 5 && rows[i + 1].gap > 0 ? "," : "");
+  fprintf(f, "\n");
   if (g_ns) shapes_report(f, tot);
 }

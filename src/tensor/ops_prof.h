@@ -60,6 +60,10 @@ void ops_prof_get_shape(const char *key, int64_t *calls, double *sec);
 
 /* calls and seconds recorded for op (0 and 0 when none) */
 void ops_prof_get(const char *op, int64_t *calls, double *sec);
+/* the host's seconds between the previous timed op's end and op's calls, summed over op's
+ * calls (0 when none; the first op after a reset has none): code outside the ops. The report
+ * prints their total and the ops with the most. */
+void ops_prof_get_gap(const char *op, double *sec);
 /* forgets every row */
 void ops_prof_reset(void);
 /* the table, slowest op first */

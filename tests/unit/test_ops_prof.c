@@ -1,13 +1,15 @@
 /* test_ops_prof.c — the op profile: off by default (nothing recorded), when on every op wrapper
  * adds one call under its name (including the layout and pool ops and rope_bwd's inner
  * rope), times add up, a device backend (devsim) is timed too (between two syncs, or with
- * none in host mode), and the report lists the ops slowest first. */
+ * none in host mode), the report lists the ops slowest first, and the host's time between ops is
+ * charged to the op after it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "tensor/ops.h"
@@ -181,8 +183,54 @@ static void test_profile_keeps_device_errors(void **s) {
   ds->ops->release(ds, dx);
 }
 
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* the host's time between ops: charged to the op that follows it (none to the first op after a
+ * reset), summed per op, reported with the ops that had the most, and forgotten by a reset */
+static void test_profile_gaps(void **s) {
+  (void)s;
+  backend *be = be_cpu();
+  ts_err e;
+  float a[64], b[64], c[64];
+  for (int i = 0; i < 64; i++) a[i] = (float)i, b[i] = 1.0f, c[i] = 0.0f;
+  tensor A = tensor_f32(a, 2, 8, 8, 0, 0), B = tensor_f32(b, 2, 8, 8, 0, 0), C = tensor_f32(c, 2, 8, 8, 0, 0);
+  double gap;
+  ops_prof_enable(1);
+  ops_prof_reset();
+  double t = now_s();
+  while (now_s() - t < 0.01) {} /* before the first op: not a gap */
+  assert_int_equal(op_add(be, &A, &B, &C, &e), 0);
+  t = now_s();
+  while (now_s() - t < 0.03) {} /* the model code between two ops */
+  assert_int_equal(op_transpose(be, &A, &C, &e), 0);
+  assert_int_equal(op_add(be, &A, &B, &C, &e), 0); /* right after: a small gap */
+  ops_prof_get_gap("transpose", &gap);
+  assert_true(gap >= 0.03 && gap < 1.0);
+  ops_prof_get_gap("add", &gap);
+  assert_true(gap >= 0.0 && gap < 0.01);
+  char buf[4096] = "";
+  FILE *f = fmemopen(buf, sizeof buf, "w");
+  assert_non_null(f);
+  ops_prof_report(f);
+  fclose(f);
+  char *h = strstr(buf, "host time between ops: ");
+  assert_non_null(h);
+  assert_true(strtod(h + strlen("host time between ops: "), NULL) >= 30.0); /* ms */
+  char *most = strstr(h, "the most before: transpose ");
+  assert_non_null(most); /* the largest gap first */
+  ops_prof_reset();
+  assert_int_equal(op_add(be, &A, &B, &C, &e), 0);
+  ops_prof_get_gap("add", &gap);
+  assert_true(gap == 0.0); /* the first op after a reset */
+  ops_prof_enable(0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_profile), cmocka_unit_test(test_profile_keeps_device_errors),
-                                     cmocka_unit_test(test_profile_shapes)};
+                                     cmocka_unit_test(test_profile_shapes), cmocka_unit_test(test_profile_gaps)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
