@@ -411,7 +411,7 @@ static void bench_decode_gemm(int slot, int64_t M, int64_t K, int64_t N) {
       report(name, gm, rate);
     }
   }
-  OK(cuda_set_decode_kernels(dk && !strcmp(dk, "1"))); /* as the environment set it */
+  OK(cuda_set_decode_kernels(dk && !strcmp(dk, "0") ? 0 : dk && !strcmp(dk, "1") ? 1 : 2)); /* as the environment set it */
   OK(op_weights_bf16(g_be, w, nw * N * K, 0, &g_e));
   g_be->ops->release(g_be, x);
   g_be->ops->release(g_be, w);

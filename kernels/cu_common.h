@@ -31,8 +31,8 @@ typedef struct cu_ctx {
                       CU_ATTN_SCRATCH bytes of scores */
   int flash;       /* bf16 precision: attention on the tensor-core flash kernels
                       (cuda_set_flash_attention; on: faster on an H200, 2026-11-27) */
-  int dec2;        /* the small-row GEMM for decoding (cuda_set_decode_kernels: 0 off, 1 on, 2 on
-                      for weights up to SM_SMALL_W; off: slower than cuBLAS in rollouts so far) */
+  int dec2;        /* the small-row GEMM for decoding (cuda_set_decode_kernels: 0 off, 1 every shape,
+                      2 (the default) weights up to SM_SMALL_W, where it beat cuBLASLt on an H100) */
   int sms;         /* the device's multiprocessors (the small-row GEMM's grid) */
   int no_smp_split; /* the sample op without the row split over blocks (TSASR_CUDA_SAMPLE_SPLIT=0,
                        for A/B timings; the split is on by default) */

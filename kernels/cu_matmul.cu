@@ -54,10 +54,11 @@ int cu_colsum_add(const float *g, float *out, int64_t rows, int64_t N) {
   return TS_OK;
 }
 
-/* the weights' size (N K elements) up to which dec2 = 2 takes the small-row kernel: a
- * Qwen2.5-0.5B step's q/k/v, o and down projections (1.0, 0.8 and 4.4 M), not gate/up (8.7 M)
- * or the head (136 M), where the H100's host-fed timings of 2026-11-27 had cuBLASLt as fast or
- * faster */
+/* the weights' size (N K elements) up to which dec2 = 2 (the default) takes the small-row
+ * kernel: a Qwen2.5-0.5B step's q/k/v, o and down projections (1.0, 0.8 and 4.4 M), not gate/up
+ * (8.7 M) or the head (136 M). In CUDA graphs on an H100 (2026-11-27, session 16) the small-row
+ * kernel took 4, 3 and 8 us for the first three against cuBLASLt's 5, 5 and 10, and 14 and 177
+ * against 10 and 104 for the last two; rollouts 5,101-5,108 tokens/s against 4,927-4,931 */
 #define SM_SMALL_W ((int64_t)1 << 23)
 
 /* whether the small-row kernel takes this matmul (decode kernels on, rows <= 16, float4 rows;

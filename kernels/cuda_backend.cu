@@ -553,7 +553,7 @@ extern "C" backend *be_cuda(ts_err *e) {
       }
       const char *ar = getenv("TSASR_CUDA_ATTN_ROWS");
       if (ar && atoi(ar) > 0) g_ctx.attn_rows = atoi(ar);
-      g_ctx.dec2 = env_is("TSASR_CUDA_DECODE_KERNELS", "1") ? 1 : env_is("TSASR_CUDA_DECODE_KERNELS", "2") ? 2 : 0;
+      g_ctx.dec2 = env_is("TSASR_CUDA_DECODE_KERNELS", "0") ? 0 : env_is("TSASR_CUDA_DECODE_KERNELS", "1") ? 1 : 2;
       g_ctx.no_wcopy = env_is("TSASR_CUDA_WEIGHT_COPY", "0");
       g_ctx.dec_attn = !env_is("TSASR_CUDA_DECODE_ATTN", "0");
       g_ctx.flash = !env_is("TSASR_CUDA_FLASH", "0");

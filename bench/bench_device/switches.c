@@ -20,7 +20,7 @@ typedef struct bdsw_name {
 } bdsw_name;
 
 static const bdsw_name k_defaults[] = {
-    {"flash", cuda_set_flash_attention, 1}, {"dec2", cuda_set_decode_kernels, 0},
+    {"flash", cuda_set_flash_attention, 1}, {"dec2", cuda_set_decode_kernels, 2},
     {"graphs", cuda_set_graphs, 1},         {"fuse", cuda_set_fuse_round, 1},
     {"train_copy", cuda_set_train_copy, 0}, {"bf16_acts", cuda_set_bf16_acts, 1},
     {"split", cuda_set_sample_split, 1},    {"dec_attn", cuda_set_decode_attention, 1},
@@ -32,7 +32,7 @@ static const bdsw_name k_names[] = {
     {"flash", cuda_set_flash_attention, 1}, {"no_flash", cuda_set_flash_attention, 0},
     {"train_copy", cuda_set_train_copy, 1}, {"bf16_acts", cuda_set_bf16_acts, 1},
     {"no_bf16_acts", cuda_set_bf16_acts, 0}, {"dec2", cuda_set_decode_kernels, 1},
-    {"dec2s", cuda_set_decode_kernels, 2},
+    {"dec2s", cuda_set_decode_kernels, 2},  {"no_dec2", cuda_set_decode_kernels, 0},
     {"graphs", cuda_set_graphs, 1},         {"fuse", cuda_set_fuse_round, 1},
     {"no_fuse", cuda_set_fuse_round, 0},    {"lt", cuda_set_lt, 1},
     {"no_lt", cuda_set_lt, 0},              {"cudnn", cuda_set_cudnn, 1},

@@ -16,10 +16,10 @@ static const char *switch_on(const char *name, int def) {
   return on ? "on" : "off";
 }
 
-/* TSASR_CUDA_DECODE_KERNELS: 1 on, 2 on for the small projections, else off */
+/* TSASR_CUDA_DECODE_KERNELS: 0 off, 1 every shape, otherwise (2, the default) the small weights */
 static const char *dec_kernels(void) {
   const char *v = getenv("TSASR_CUDA_DECODE_KERNELS");
-  return v && !strcmp(v, "1") ? "on" : v && !strcmp(v, "2") ? "on for small weights" : "off";
+  return v && !strcmp(v, "0") ? "off" : v && !strcmp(v, "1") ? "on for every shape" : "on for small weights";
 }
 
 int cli_doctor(int argc, char **argv) {
@@ -54,16 +54,16 @@ int cli_doctor(int argc, char **argv) {
            "  on by default: split-key decoding attention %s (TSASR_CUDA_DECODE_ATTN=0 turns it off), sampling "
            "rows split over blocks %s (TSASR_CUDA_SAMPLE_SPLIT=0), single GEMMs on cuBLASLt with cached plans "
            "%s (TSASR_CUDA_LT=0), conv1d on cuDNN %s (TSASR_CUDA_CUDNN=0; in builds that found cuDNN), decoding steps "
-           "replayed as CUDA graphs %s (TSASR_CUDA_GRAPHS=0), and in bf16: flash attention %s (TSASR_CUDA_FLASH=0), fused rounding of GEMM "
-           "operands %s (TSASR_CUDA_FUSE_ROUND=0), bf16 storage of the activations that only feed a GEMM %s "
-           "(TSASR_CUDA_BF16_ACTS=0; the CPU's too, unless TSASR_BF16_ACTS=0)\n"
-           "  off by default: small-row decoding GEMM %s (TSASR_CUDA_DECODE_KERNELS=1, or 2 for weights up to 8 M "
-           "elements; three versions slower than cuBLASLt on an H200, the fourth slower in an H100's rollouts), training steps' forward GEMMs on the weights' bf16 copy with f32 activations %s (TSASR_CUDA_TRAIN_COPY=1)\n",
+           "replayed as CUDA graphs %s (TSASR_CUDA_GRAPHS=0), the small-row decoding GEMM %s (TSASR_CUDA_DECODE_KERNELS: "
+           "2, the default, on weights up to 8 M elements; 1 every shape; 0 off), and in bf16: flash attention %s "
+           "(TSASR_CUDA_FLASH=0), fused rounding of GEMM operands %s (TSASR_CUDA_FUSE_ROUND=0), bf16 storage of the "
+           "activations that only feed a GEMM %s (TSASR_CUDA_BF16_ACTS=0; the CPU's too, unless TSASR_BF16_ACTS=0)\n"
+           "  off by default: training steps' forward GEMMs on the weights' bf16 copy with f32 activations %s "
+           "(TSASR_CUDA_TRAIN_COPY=1)\n",
            switch_on("TSASR_CUDA_DECODE_ATTN", 1), switch_on("TSASR_CUDA_SAMPLE_SPLIT", 1),
            switch_on("TSASR_CUDA_LT", 1), switch_on("TSASR_CUDA_CUDNN", 1),
-           switch_on("TSASR_CUDA_GRAPHS", 1), switch_on("TSASR_CUDA_FLASH", 1), switch_on("TSASR_CUDA_FUSE_ROUND", 1),
-           switch_on("TSASR_CUDA_BF16_ACTS", 1), dec_kernels(),
-           switch_on("TSASR_CUDA_TRAIN_COPY", 0));
+           switch_on("TSASR_CUDA_GRAPHS", 1), dec_kernels(), switch_on("TSASR_CUDA_FLASH", 1),
+           switch_on("TSASR_CUDA_FUSE_ROUND", 1), switch_on("TSASR_CUDA_BF16_ACTS", 1), switch_on("TSASR_CUDA_TRAIN_COPY", 0));
   }
   printf("audio: %s, lua: %s, workbench: %s\n",
 #ifdef TS_HAVE_AUDIO

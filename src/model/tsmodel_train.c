@@ -29,28 +29,33 @@ void *tsm_host_alloc(arena *ar, size_t bytes, ts_err *e) {
   return p;
 }
 
-/* argmax hits of logits (R, V) in backend memory against targets, read in host blocks */
+/* argmax hits of logits (R, V) in backend memory against targets (the first largest logit, as
+ * greedy decoding takes it). On the CPU a scan of the rows; on a device the sample op's greedy
+ * pick, so that only R ids cross to the host: downloading the logits (R x 151,936 floats, 97 MB
+ * for a paper-geometry batch) and scanning them on the host took 70 of an SFT step's 181 ms on
+ * an H100 (2026-11-27), with the device idle. */
 static int tt_correct(backend *be, const float *lg, int64_t R, int64_t V, const int32_t *tg, int64_t *hits,
                       arena *ar, ts_err *e) {
-  int64_t blk = be_is_host(be) ? R : (V < (1 << 20) ? ((1 << 22) / V > 0 ? (1 << 22) / V : 1) : 1);
-  arena_mark mk = arena_get_mark(ar);
-  float *hb = be_is_host(be) ? NULL : tsm_host_alloc(ar, sizeof(float) * (size_t)(blk * V), e);
-  if (!be_is_host(be) && !hb) return TS_ENOMEM;
-  for (int64_t q0 = 0; q0 < R; q0 += blk) {
-    int64_t n = R - q0 < blk ? R - q0 : blk;
-    const float *z0 = lg + q0 * V;
-    if (hb) {
-      TRY(be_download(be, hb, z0, sizeof(float) * (size_t)(n * V), "train step logits", e));
-      z0 = hb;
-    }
-    for (int64_t q = 0; q < n; q++) {
-      const float *z = z0 + q * V;
+  if (R <= 0) return TS_OK;
+  if (be_is_host(be)) {
+    for (int64_t q = 0; q < R; q++) {
+      const float *z = lg + q * V;
       int64_t best = 0;
       for (int64_t v = 1; v < V; v++)
         if (z[v] > z[best]) best = v;
-      *hits += best == tg[q0 + q];
+      *hits += best == tg[q];
     }
+    return TS_OK;
   }
+  arena_mark mk = arena_get_mark(ar);
+  int32_t *pick = tsm_host_alloc(ar, sizeof(int32_t) * (size_t)R, e); /* (R) */
+  float *lp = tsm_host_alloc(ar, sizeof(float) * (size_t)R, e);      /* (R), unused */
+  if (!pick || !lp) return TS_ENOMEM;
+  tensor Z = tensor_f32((float *)lg, 2, R, V, 0, 0);
+  Z.device = be->device;
+  sample_req g = {0.0f, V, -1, NULL, NULL, 0, 1.0f}; /* greedy over the whole row */
+  TRY(op_sample(be, &Z, &g, pick, lp, e));
+  for (int64_t q = 0; q < R; q++) *hits += pick[q] == tg[q];
   arena_rewind(ar, mk);
   return TS_OK;
 }

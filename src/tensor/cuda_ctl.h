@@ -25,11 +25,13 @@ int cuda_set_attn_rows(int rows);
  * rollouts there (2,030-2,068 against 2,356-2,826 tokens/s, 2026-11-27); session 14 rewrote it
  * again (a block per tile, its warps splitting K), slower still (1,797 against 3,356-3,441,
  * session 15: x re-read per tile); session 15 keeps x in registers across a block's tiles,
- * first timed on an H100 (2026-11-27, session 16): host-fed, faster than cuBLASLt on the q/k/v, o and
- * down projections, as fast on gate/up, slower on the head; rollouts 4,317 against 4,550. Off (0)
- * by default; 1 takes every GEMM of at most 16 rows, 2 only those whose weights have at most 2^23
- * elements (the small projections). The environment variable TSASR_CUDA_DECODE_KERNELS=1 or 2
- * sets it at start-up. TS_OK, TS_EARG outside 0-2, TS_EUNSUP without CUDA. */
+ * first timed on an H100 (2026-11-27, session 16): in CUDA graphs faster than cuBLASLt on the
+ * q/k/v, o and down projections, slower on gate/up and the head; rollouts with it on every shape
+ * 4,484-4,518 tokens/s, on the small projections only 5,101-5,108, cuBLASLt alone 4,927-4,931.
+ * 2, the default since then: GEMMs of at most 16 rows whose weights have at most 2^23 elements
+ * (the small projections); 1: every GEMM of at most 16 rows; 0: none. The environment variable
+ * TSASR_CUDA_DECODE_KERNELS (0, 1 or 2) sets it at start-up. TS_OK, TS_EARG outside 0-2,
+ * TS_EUNSUP without CUDA. */
 int cuda_set_decode_kernels(int on);
 /* Split-key attention for decoding steps (one query per batch row; cu_decode.cuh): key chunks
  * of 128 over many blocks, then a merge. On (1) by default: checked on an H200 (as above) and

@@ -9,6 +9,9 @@
  * TSASR_PROFILE=shapes times as 1 does, and the heavy ops (matmul, conv1d, attention and their
  * backwards, layernorm, act, transpose) also add each call to a row per (op, operand shapes),
  * reported after the op table, slowest first: which layer's GEMM or convolution holds the time.
+ * Every mode also sums the host's time between one op's end and the next op's start, charged
+ * to the next op (the report's "host time between ops" line): code outside the ops, such as a
+ * download and a host loop that leave a device idle.
  * Op calls are expected from one thread at a time (the ops themselves may be parallel). */
 #ifndef TS_OPS_PROF_H
 #define TS_OPS_PROF_H

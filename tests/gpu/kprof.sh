@@ -7,8 +7,8 @@
 # ncu: their sum is the GPU's busy time; the same step's wall time without ncu, less that sum,
 # is time the GPU waited on the host. Then, without ncu: the SFT step's wall time and host time
 # per op (TSASR_PROFILE=host), a decoding step's GEMMs timed in CUDA graphs (bench_gpu_ops
-# decode), and rollouts with the small-row GEMM on every shape (dec2) and on the small
-# projections only (dec2s) against the defaults, after the matmul group passes with each; last,
+# decode), and rollouts with the small-row GEMM on every shape (dec2) and on none (no_dec2)
+# against the default (the small projections), after the matmul group passes with each; last,
 # PyTorch's bf16 SFT step under torch.profiler (TSASR_TORCH_PROFILE=1), by kernel.
 # Tables go to $logs/profile.log and $logs/bench.log; a short call (~2-4 minutes; 200 s on an
 # H100 with the build). TSASR_KPROF_PARTS picks parts (default ncu,host,gemms,rollouts,torch).
@@ -90,15 +90,15 @@ brc=$?
 step decode_gemms "$([ $brc = 0 ] && echo ok || echo "FAIL($brc)")" "$(grep -m1 "^decode step's GEMMs" "$logs/bench.log")"
 }
 
-# the small-row GEMM on every shape (1) and on the small projections (2): checked, then timed
+# the small-row GEMM on every shape (1) and on none (0): checked, then timed against the default
 d2ok=1
 kpart rollouts || d2ok=0
-kpart rollouts && for v in 1 2; do
+kpart rollouts && for v in 1 0; do
   TSASR_CUDA_DECODE_KERNELS=$v timeout "$(cap 60)" "$build/tests/gpu/test_backend_ops" matmul > "$build/kprof_dec$v.log" 2>&1 || d2ok=0
 done
-kpart rollouts && step kprof_dec2_ops "$([ $d2ok = 1 ] && echo ok || echo FAIL)" "$(tail -n 1 "$build/kprof_dec1.log"); $(tail -n 1 "$build/kprof_dec2.log")"
+kpart rollouts && step kprof_dec2_ops "$([ $d2ok = 1 ] && echo ok || echo FAIL)" "$(tail -n 1 "$build/kprof_dec1.log"); $(tail -n 1 "$build/kprof_dec0.log")"
 if [ $d2ok = 1 ]; then
-  rv="default,dec2,dec2s,default,dec2,dec2s"
+  rv="default,dec2,no_dec2,default,dec2,no_dec2"
   { echo; echo "== rollouts $rv (bf16)"; } >> "$logs/bench.log"
   timeout "$(cap 150)" "${bd[@]}" --steps 0 --G 8 --new 512 --rollout-variants "$rv" > "$build/kprof_sw.log" 2>&1
   swrc=$?

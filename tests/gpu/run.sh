@@ -13,10 +13,10 @@
 #      and sample groups (when the toolkit has it; 60 s cap each, a run cut short is PARTIAL,
 #      not a failure; TSASR_GPU_MEMCHECK=0 skips both);
 #   3d. the op groups matmul and attention, the model parity and the sanitizers again with
-#      TSASR_CUDA_DECODE_KERNELS=1 (the small-row decoding GEMM, off by default: its first two
-#      versions were slower than cuBLAS on an H200, the third, a block per tile with its warps
-#      splitting K, is untimed; reported, not required), and when they pass, its rollout
-#      profile (step 8) and its rollouts (step 5's switches row);
+#      TSASR_CUDA_DECODE_KERNELS=1 (the small-row decoding GEMM on every shape; the default, 2,
+#      takes it on the small projections only, since the H100 run of 2026-11-27, session 16),
+#      and the matmul group and parities with 0 (cuBLASLt alone); reported, not required; when
+#      they pass, its rollout profile (step 8) and rollouts with 1 and 0 (step 5's switches row);
 #   3e. the attention group in bf16 without and with TSASR_CUDA_FLASH=1 (the tensor-core flash
 #      attention, forward and backward; on by default in bf16 since the H200 run of 2026-11-27,
 #      where it was faster), the sanitizers with it, and the bf16 parity without it (no worse
@@ -350,14 +350,19 @@ fi
 
 step bf16_matmul "$b16" "$(tail -n 1 "$build/bf16_matmul.log" | sed 's/^test_backend_ops: //')${b16note:-}"
 
-# ---- 3d. the small-row decoding GEMM (TSASR_CUDA_DECODE_KERNELS=1, off by default: on an
-# H200 its first two versions were slower than cuBLAS; the third, a block per tile with its
-# warps splitting K, is untimed): the op and model parity checks and the sanitizers (racecheck
-# too: its warps' sums meet in shared memory) again with it on. Reported, not required; when
-# this says ok and the rollout below is faster, make it the default ----
+# ---- 3d. the small-row decoding GEMM (TSASR_CUDA_DECODE_KERNELS: 2 by default since the H100
+# run of 2026-11-27, session 16, on weights up to 2^23 elements, where it beat cuBLASLt in CUDA
+# graphs and rollouts were 3.5 % faster; 1 every shape; 0 none). Steps 2 and 3 ran the default
+# (the op cases' and the tiny model's weights are all small); here every shape (1), with the op
+# and model parity checks and the sanitizers (racecheck too: its warps' sums meet in shared
+# memory), and none (0: cuBLASLt takes the few-row GEMMs again) with the matmul group in f32
+# and bf16 and both parities. Reported, not required ----
 # (in bf16 the small-row GEMMs of decoding read the weights' bf16 copy, cu_weights_bf16)
 sw_check dec2 "matmul attention" "" TSASR_CUDA_DECODE_KERNELS=1
 d2=$sw_st d2note=$sw_note
+sw_check no_dec2 "matmul" "matmul" TSASR_CUDA_DECODE_KERNELS=0
+[ "$sw_st" = ok ] || d2=FAIL
+d2note="$d2note; none (0): $sw_note"
 if [ -n "$san" ]; then
   for t in "memcheck matmul" "racecheck matmul" "memcheck attention" "racecheck attention"; do
     set -- $t
@@ -600,11 +605,11 @@ if left; then
     sv="default,no_flash,no_bf16_acts" rv="default,no_fuse"
     [ "$lt" = ok ] && sv="$sv,no_lt" && rv="$rv,no_lt"
     [ "$dn" = ok ] && sv="$sv,no_cudnn"
-    [ "$d2" = ok ] && rv="$rv,dec2"
+    [ "$d2" = ok ] && rv="$rv,dec2,no_dec2"
     [ "$gr" = ok ] && rv="$rv,no_graphs,default"
     # the graphs phase: the defaults against eager steps, twice each, alternating (eager
     # rollouts vary by up to ~20 % from run to run in one process: the host's launch rate)
-    full || { sv="default,no_cudnn"; rv="default,no_graphs,default,no_graphs"; [ "$d2" = ok ] && rv="default,no_graphs,dec2,dec2s,default,no_graphs,dec2,dec2s"; }
+    full || { sv="default,no_cudnn"; rv="default,no_graphs,default,no_graphs"; [ "$d2" = ok ] && rv="default,no_graphs,dec2,no_dec2,default,no_graphs,dec2,no_dec2"; }
     { echo; echo "== switches: SFT $sv; rollouts $rv (bf16)"; } >> "$logs/bench.log"
     timeout "$(cap 240)" "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 --G 8 \
       --new 512 --gemm bf16 --sft-variants "$sv" --rollout-variants "$rv" > "$build/switches.log" 2>&1
