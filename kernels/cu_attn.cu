@@ -12,7 +12,8 @@
 // per batch row and layer for a 16-head encoder. Decoding steps (one query) have their own
 // fused kernel, or by default a split-key pair (at_decode_split; cuda_set_decode_attention). In the
 // bf16 precision with cuda_set_flash_attention on, D 64/128 and no bias, forward and backward
-// take the tensor-core flash kernels of cu_flash.cuh instead (no score matrix in memory).
+// take the tensor-core flash kernels of cu_flash.cuh instead (no score matrix in memory); with
+// cuda_set_cudnn_sdpa on, cuDNN's fused attention before them where it applies (cu_sdpa.cu).
 #include <math.h>
 
 #include "cu_common.h"
@@ -273,6 +274,9 @@ int cu_attention(backend *be, const tensor *q, const tensor *k, const tensor *v,
     if (lse) TS_TRY(be->ops->fill(be, lse, -INFINITY));
     return TS_OK;
   }
+  int done = 0; /* cuDNN's fused attention first, when switched on and it takes the call */
+  TS_TRY(cu_sdpa_fwd(be, q, k, v, out, lse, cfg, &done));
+  if (done) return TS_OK;
   const int32_t *dkl, *dp0;
   TS_TRY(at_stage(be, &d, cfg, &dkl, &dp0));
   if (at_flash_applies(be, &d, lse, cfg))
@@ -312,6 +316,11 @@ int cu_attention_bwd(backend *be, const tensor *q, const tensor *k, const tensor
   int64_t TTp = at_pad4(d.Tq * d.Tk), rows = d.Hq * d.Tq, qs = d.Hq * d.D, ks = d.Hkv * d.D, KDp = at_pad4(d.Tk * d.D);
   if (d.B <= 0 || rows <= 0 || d.D <= 0 || d.Tk <= 0) return TS_OK;
   if (!dq && !dk && !dv && !dbias) return TS_OK;
+  if (!dbias) {
+    int done = 0;
+    TS_TRY(cu_sdpa_bwd(be, q, k, v, out, lse, dout, dq, dk, dv, cfg, &done));
+    if (done) return TS_OK;
+  }
   const int32_t *dkl, *dp0;
   TS_TRY(at_stage(be, &d, cfg, &dkl, &dp0));
   if (!dbias && at_flash_applies(be, &d, lse, cfg))

@@ -115,6 +115,8 @@ typedef struct cu_ctx {
   int lt; /* single GEMMs on cuBLASLt with cached plans and the bias as epilogue (cu_lt.cu;
              cuda_set_lt) */
   int cudnn; /* conv1d and its backward on cuDNN (cu_cudnn.cu; cuda_set_cudnn; builds with cuDNN) */
+  int sdpa;  /* attention on cuDNN's fused SDPA where it applies (cu_sdpa.cu; cuda_set_cudnn_sdpa;
+                builds with cuDNN's frontend; off by default until a GPU run checks it) */
 } cu_ctx;
 
 /* The stream every kernel, cuBLAS call and staging copy goes to: made when the backend starts
@@ -239,6 +241,13 @@ int cu_cudnn_conv1d(backend *be, const tensor *x, const tensor *w, tensor *y, in
                     int *done);
 int cu_cudnn_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
                         int stride, int pad, int groups, int *done);
+/* attention forward / backward on cuDNN's fused SDPA (cu_sdpa.cu): *done = 1 when it ran the
+ * call, 0 when it does not take it (switch off, a shape or setting it has no graph for, a build
+ * without cuDNN's frontend) and the caller's kernels must */
+int cu_sdpa_fwd(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *out, tensor *lse,
+                const attn_cfg *cfg, int *done);
+int cu_sdpa_bwd(backend *be, const tensor *q, const tensor *k, const tensor *v, const tensor *out, const tensor *lse,
+                const tensor *dout, tensor *dq, tensor *dk, tensor *dv, const attn_cfg *cfg, int *done);
 /* the dtype a training step stores GEMM-input activations in (be_ops.act_dtype; cu_matmul.cu) */
 ts_dtype cu_act_dtype(backend *be);
 

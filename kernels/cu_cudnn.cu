@@ -165,17 +165,23 @@ static void cd_make(const cd_key *k, cd_plan *p) {
   if (conv) cudnnDestroyConvolutionDescriptor(conv);
 }
 
+/* the cuDNN handle on the backend's stream, made at the first use (also for cu_sdpa.cu); NULL
+ * when cuDNN did not start (logged once) */
+cudnnHandle_t cu_dnn_handle(void) {
+  if (!g_dnn_state) {
+    int made = cudnnCreate(&g_dnn) == CUDNN_STATUS_SUCCESS;
+    g_dnn_state = made && cudnnSetStream(g_dnn, cu_stream()) == CUDNN_STATUS_SUCCESS ? 1 : -1;
+    if (g_dnn_state < 0) log_warn("cuda: cuDNN did not start; convolutions and attention keep the backend's kernels");
+  }
+  return g_dnn_state > 0 ? g_dnn : NULL;
+}
+
 /* the plan for this convolution, or NULL (switch off, no cuDNN, no plan: the im2col path) */
 static cd_plan *cd_plan_of(backend *be, const tensor *x, const tensor *w, int64_t Tout, int stride, int pad,
                            int groups) {
   cu_ctx *c = cu_of(be);
   if (!c->cudnn) return NULL;
-  if (!g_dnn_state) {
-    int made = cudnnCreate(&g_dnn) == CUDNN_STATUS_SUCCESS;
-    g_dnn_state = made && cudnnSetStream(g_dnn, cu_stream()) == CUDNN_STATUS_SUCCESS ? 1 : -1;
-    if (g_dnn_state < 0) log_warn("cuda: cuDNN did not start; convolutions take the im2col path");
-  }
-  if (g_dnn_state < 0) {
+  if (!cu_dnn_handle()) {
     g_cd_fallbacks++;
     return NULL;
   }

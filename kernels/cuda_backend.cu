@@ -431,6 +431,15 @@ extern "C" int cuda_set_decode_kernels(int on) {
   return TS_OK;
 }
 
+extern "C" int cuda_set_cudnn_sdpa(int on) {
+#ifdef TS_HAVE_CUDNN_FE
+  g_ctx.sdpa = on ? 1 : 0;
+  return TS_OK;
+#else
+  return on ? TS_EUNSUP : TS_OK;
+#endif
+}
+
 extern "C" int cuda_profile_range(int on) {
   if (g_state != 1) return TS_EUNSUP;
   cudaError_t st = cudaStreamSynchronize(g_ctx.st);
@@ -563,6 +572,9 @@ extern "C" backend *be_cuda(ts_err *e) {
       g_ctx.lt = !env_is("TSASR_CUDA_LT", "0");
 #ifdef TS_HAVE_CUDNN
       g_ctx.cudnn = !env_is("TSASR_CUDA_CUDNN", "0");
+#endif
+#ifdef TS_HAVE_CUDNN_FE
+      g_ctx.sdpa = env_is("TSASR_CUDA_SDPA", "1");
 #endif
       const char *gm = getenv("TSASR_CUDA_GEMM");
       if (!gm || !cuda_set_gemm(gm)) {

@@ -25,7 +25,7 @@ static const bdsw_name k_defaults[] = {
     {"train_copy", cuda_set_train_copy, 0}, {"bf16_acts", cuda_set_bf16_acts, 1},
     {"split", cuda_set_sample_split, 1},    {"dec_attn", cuda_set_decode_attention, 1},
     {"wcopy", cuda_set_weight_copy, 1},     {"lt", cuda_set_lt, 1},
-    {"cudnn", bdsw_cudnn, 1},
+    {"cudnn", bdsw_cudnn, 1},               {"sdpa", cuda_set_cudnn_sdpa, 0},
 };
 
 static const bdsw_name k_names[] = {
@@ -38,7 +38,7 @@ static const bdsw_name k_names[] = {
     {"no_lt", cuda_set_lt, 0},              {"cudnn", cuda_set_cudnn, 1},
     {"no_cudnn", cuda_set_cudnn, 0},        {"no_graphs", cuda_set_graphs, 0},
     {"no_split", cuda_set_sample_split, 0}, {"no_dec_attn", cuda_set_decode_attention, 0},
-    {"no_wcopy", cuda_set_weight_copy, 0},
+    {"no_wcopy", cuda_set_weight_copy, 0},  {"sdpa", cuda_set_cudnn_sdpa, 1},
 };
 
 #define BDSW_N(t) (sizeof(t) / sizeof((t)[0]))
@@ -70,6 +70,7 @@ void bdsw_snapshot(bdsw_counts *c) {
   c->replays = cuda_graph_replays();
   cuda_lt_counts(&c->lt, &c->lt_fb);
   cuda_cudnn_counts(&c->dnn, &c->dnn_fb);
+  cuda_sdpa_counts(&c->sdpa, &c->sdpa_fb);
 }
 
 void bdsw_report(const char *v, const bdsw_counts *before) {
@@ -83,4 +84,7 @@ void bdsw_report(const char *v, const bdsw_counts *before) {
     printf("   (cuDNN: %ld convolutions, %ld by im2col instead)\n", now.dnn - before->dnn, now.dnn_fb - before->dnn_fb);
   if (!bdsw_has(v, "no_lt"))
     printf("   (cuBLASLt: %ld GEMMs, %ld on cuBLAS instead)\n", now.lt - before->lt, now.lt_fb - before->lt_fb);
+  if (bdsw_has(v, "sdpa") || now.sdpa > before->sdpa || now.sdpa_fb > before->sdpa_fb)
+    printf("   (cuDNN SDPA: %ld attention calls, %ld shapes it refused)\n", now.sdpa - before->sdpa,
+           now.sdpa_fb - before->sdpa_fb);
 }

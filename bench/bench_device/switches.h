@@ -4,18 +4,19 @@
 #define TS_BENCH_SWITCHES_H
 
 /* The defaults (cuBLASLt's cached plans, cuDNN's convolutions where the build has them, decoding
- * steps replayed as CUDA graphs, and in
- * bf16 flash attention, fused operand rounding and bf16 activations, on since the H200 runs
- * of 2026-11-27, and decoding steps replayed as CUDA graphs), then each '+'-joined name of v
- * on (train_copy, dec2; graphs, lt, cudnn, flash, fuse, bf16_acts) or off (no_graphs, no_lt,
- * no_cudnn, no_flash, no_fuse, no_bf16_acts, no_split, no_dec_attn, no_wcopy); "default"
+ * steps replayed as CUDA graphs, the small-row GEMM on the small projections, and in bf16 flash
+ * attention, fused operand rounding and bf16 activations; cuDNN's SDPA off), then each '+'-joined name of v
+ * on (train_copy, dec2 on every shape, sdpa; graphs, lt, cudnn, flash, fuse, bf16_acts, dec2s) or
+ * off (no_graphs, no_lt, no_cudnn, no_flash, no_fuse, no_bf16_acts, no_split, no_dec_attn,
+ * no_wcopy, no_dec2); "default"
  * alone is the defaults.
  * 0, or 1 for an unknown name or a backend (build) without that switch. */
 int bdsw_apply(const char *v);
 
-/* the backend's counters of graph launches, cuBLASLt GEMMs and cuDNN convolutions */
+/* the backend's counters of graph launches, cuBLASLt GEMMs, cuDNN convolutions and attention
+ * calls on cuDNN's SDPA */
 typedef struct bdsw_counts {
-  long graphs, replays, lt, lt_fb, dnn, dnn_fb;
+  long graphs, replays, lt, lt_fb, dnn, dnn_fb, sdpa, sdpa_fb;
 } bdsw_counts;
 void bdsw_snapshot(bdsw_counts *c);
 /* after a run of variant v begun at `before`: the lines that say how many steps ran as graphs,

@@ -232,6 +232,11 @@ void cuda_lt_counts(long *calls, long *fallbacks) {
   if (calls) *calls = 0;
   if (fallbacks) *fallbacks = 0;
 }
+int cuda_set_cudnn_sdpa(int on) { return on ? TS_EUNSUP : TS_OK; }
+void cuda_sdpa_counts(long *calls, long *fallbacks) {
+  if (calls) *calls = 0;
+  if (fallbacks) *fallbacks = 0;
+}
 int cuda_profile_range(int on) {
   (void)on;
   return TS_EUNSUP;

@@ -110,6 +110,16 @@ void cuda_lt_counts(long *calls, long *fallbacks);
  * convolutions (forward and backward calls) it ran and those that took the im2col path. */
 int cuda_set_cudnn(int on);
 void cuda_cudnn_counts(long *calls, long *fallbacks);
+/* Attention forward and backward on cuDNN's fused flash attention (kernels/cu_sdpa.cu, its
+ * SDPA graph through cuDNN's frontend) in the bf16 precision, where it applies (training and
+ * prefill shapes: no bias, queries from position 0, D a multiple of 8 up to 128); elsewhere the
+ * backend's kernels. Written in session 16 after an H100's profile put PyTorch's attention on
+ * it at 7.0 ms a paper-geometry SFT step against tsasr's 31.7; not yet run on a GPU, so off
+ * (0) by default; TSASR_CUDA_SDPA=1 turns it on at start-up. TS_OK; TS_EUNSUP for on without
+ * CUDA or in a build without cuDNN's frontend (tests/gpu/fetch_debs.sh fetches its headers).
+ * cuda_sdpa_counts: the calls it ran and those of its shapes it refused (0 without it). */
+int cuda_set_cudnn_sdpa(int on);
+void cuda_sdpa_counts(long *calls, long *fallbacks);
 /* The profiler's range (cudaProfilerStart with on, cudaProfilerStop without): a kernel profiler
  * started with its collection off (ncu --profile-from-start off) sees only the kernels in
  * between (tests/gpu/kprof.sh: one SFT step, one rollout). Finishes the work before it first.

@@ -44,6 +44,9 @@
 #      report convolutions it ran; then, with it off (im2col), the conv1d group in f32 at 1e-5,
 #      conv1d and bf16_acts in bf16, the f32 parity (must pass), the bf16 parity (no worse than
 #      3a's); and its SFT steps against im2col's (switches row);
+#   3l. TSASR_CUDA_SDPA=1 (attention on cuDNN's fused SDPA through its frontend; off by default,
+#      written without a GPU in session 16): the attention group in bf16, both parities, and
+#      the logs must show calls it ran; when it passes, SFT steps with it (switches row);
 #   4. bench_gpu_ops: matmul, attention and a Qwen2.5-0.5B-shaped layer, CUDA-event timings;
 #   5. bench_device: the paper's geometry (data2vec large + Qwen2.5-0.5B, random weights) on
 #      CUDA: SFT tokens/s, TFLOP/s and MFU on 4 x 20 s inputs, and GRPO rollouts of 8 x 512,
@@ -538,7 +541,25 @@ else
   dn=SKIP
   step cudnn SKIP "this build has no cuDNN (configure.log: $(grep -m1 -o 'cuDNN [A-Z]*' "$build/configure.log" || echo '?'))"
 fi
-fi # steps 3g-3k
+
+# ---- 3l. attention on cuDNN's fused SDPA (TSASR_CUDA_SDPA=1; off by default: written in session
+# 16 without a GPU; in builds with cuDNN's frontend, whose headers tests/gpu/fetch_debs.sh puts
+# in .deps/cudnn_frontend, carried along): the attention group in bf16 at 1e-2, both parities
+# with it on (f32 must pass: SDPA takes bf16 only; bf16 no worse than 3a's), and the logs must
+# show attention calls it ran. Reported, not required; when ok, SFT steps with it (switches
+# row: sdpa) ----
+if grep -q 'cuDNN frontend (fused attention) ON' "$build/configure.log"; then
+  sw_check sdpa "" "attention" TSASR_CUDA_SDPA=1
+  sd=$sw_st
+  sdn=$(grep -h -m1 '^cuDNN SDPA:' "$build/sdpa16_attention.log" "$build/sdpa_parity_bf16.log" 2> /dev/null | tr '\n' ' ')
+  grep -q '^cuDNN SDPA: [1-9]' "$build/sdpa16_attention.log" || { sd=FAIL; sdn="(no SDPA calls in the attention group) $sdn"; }
+  grep -h 'cuDNN SDPA .* refused' "$build/sdpa16_attention.log" "$build/sdpa_parity_bf16.log" 2> /dev/null | head -n 4
+  step sdpa "$sd" "$sdn; $sw_note"
+else
+  sd=SKIP
+  step sdpa SKIP "no cuDNN frontend in this build (tests/gpu/fetch_debs.sh fetches it; carry .deps/cudnn_frontend)"
+fi
+fi # steps 3g-3l
 
 fi # the checks
 
@@ -563,6 +584,14 @@ elif left; then
     done
     step bench_flash "$bst" "fwd, bwd ms without / with: $(paste <(grep -E 'attention (fwd|bwd)' "$build/bench_flash0.log" | \
       awk '{print $(NF-4)}') <(grep -E 'attention (fwd|bwd)' "$build/bench_flash1.log" | awk '{print $(NF-4)}') | tr '\t\n' '/ ')"
+    if [ "${sd:-SKIP}" = ok ] && left; then # the same cases on cuDNN's fused SDPA (step 3l)
+      { echo; echo "== TSASR_CUDA_GEMM=bf16 TSASR_CUDA_SDPA=1"; } >> "$logs/bench.log"
+      TSASR_CUDA_GEMM=bf16 TSASR_CUDA_SDPA=1 timeout "$(cap 45)" "$build/bench_gpu_ops" attention > "$build/bench_sdpa.log" 2>&1
+      brc=$?
+      cat "$build/bench_sdpa.log" >> "$logs/bench.log"
+      step bench_sdpa "$([ $brc = 0 ] && echo ok || echo "FAIL($brc)")" "fwd, bwd ms: $(grep -E 'attention (fwd|bwd)' \
+        "$build/bench_sdpa.log" | awk '{print $(NF-4)}' | tr '\n' ' ')"
+    fi
   elif [ "$fa" = ok ]; then
     step bench_flash SKIP "time budget ($budget s) spent"
   else
@@ -605,11 +634,12 @@ if left; then
     sv="default,no_flash,no_bf16_acts" rv="default,no_fuse"
     [ "$lt" = ok ] && sv="$sv,no_lt" && rv="$rv,no_lt"
     [ "$dn" = ok ] && sv="$sv,no_cudnn"
+    [ "${sd:-SKIP}" = ok ] && sv="$sv,sdpa"
     [ "$d2" = ok ] && rv="$rv,dec2,no_dec2"
     [ "$gr" = ok ] && rv="$rv,no_graphs,default"
     # the graphs phase: the defaults against eager steps, twice each, alternating (eager
     # rollouts vary by up to ~20 % from run to run in one process: the host's launch rate)
-    full || { sv="default,no_cudnn"; rv="default,no_graphs,default,no_graphs"; [ "$d2" = ok ] && rv="default,no_graphs,dec2,no_dec2,default,no_graphs,dec2,no_dec2"; }
+    full || { sv="default,no_cudnn"; [ "${sd:-SKIP}" = ok ] && sv="default,sdpa,no_cudnn"; rv="default,no_graphs,default,no_graphs"; [ "$d2" = ok ] && rv="default,no_graphs,dec2,no_dec2,default,no_graphs,dec2,no_dec2"; }
     { echo; echo "== switches: SFT $sv; rollouts $rv (bf16)"; } >> "$logs/bench.log"
     timeout "$(cap 240)" "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 --G 8 \
       --new 512 --gemm bf16 --sft-variants "$sv" --rollout-variants "$rv" > "$build/switches.log" 2>&1

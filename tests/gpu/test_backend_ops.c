@@ -1245,6 +1245,8 @@ int main(int argc, char **argv) {
   if (lt_n || lt_fb) printf("cuBLASLt: %ld GEMMs, %ld on cuBLAS instead\n", lt_n, lt_fb);
   cuda_cudnn_counts(&lt_n, &lt_fb); /* the convolutions cuDNN ran (on by default where built) */
   if (lt_n || lt_fb) printf("cuDNN: %ld convolutions, %ld by im2col instead\n", lt_n, lt_fb);
+  cuda_sdpa_counts(&lt_n, &lt_fb); /* attention on cuDNN's fused SDPA (TSASR_CUDA_SDPA=1) */
+  if (lt_n || lt_fb) printf("cuDNN SDPA: %ld attention calls, %ld shapes it refused\n", lt_n, lt_fb);
   printf("test_backend_ops: %d cases, %d failed (tolerance %.0e normalised)\n", g_total, g_fail, g_tol);
   return g_fail ? 1 : 0;
 }

@@ -485,6 +485,8 @@ int main(void) {
   if (lt_n || lt_fb) printf("cuBLASLt: %ld GEMMs, %ld on cuBLAS instead\n", lt_n, lt_fb);
   cuda_cudnn_counts(&lt_n, &lt_fb); /* the convolutions cuDNN ran (on by default where built) */
   if (lt_n || lt_fb) printf("cuDNN: %ld convolutions, %ld by im2col instead\n", lt_n, lt_fb);
+  cuda_sdpa_counts(&lt_n, &lt_fb); /* attention on cuDNN's fused SDPA (TSASR_CUDA_SDPA=1) */
+  if (lt_n || lt_fb) printf("cuDNN SDPA: %ld attention calls, %ld shapes it refused\n", lt_n, lt_fb);
   printf("test_sft_parity: %s\n", g_fail ? "FAIL" : "PASS");
   return g_fail ? 1 : 0;
 }
