@@ -57,7 +57,8 @@ static int sd_applies(backend *be, const tensor *q, const tensor *k, const tenso
                       int *padded) {
   cu_ctx *c = cu_of(be);
   int64_t B = q->ne[0], Tq = q->ne[1], Tk = k->ne[1], D = q->ne[3];
-  if (!c->sdpa || c->gemm != TS_GEMM_BF16 || !lse || cfg->bias || cfg->q_pos0 || Tq < 2 || Tk < 1 || D % 8 ||
+  if (!c->sdpa || c->gr_capturing || c->gemm != TS_GEMM_BF16 || !lse || cfg->bias || cfg->q_pos0 || Tq < 2 || Tk < 1 ||
+      D % 8 ||
       D > 128 || q->ne[2] % k->ne[2] || B > 2147483647LL || Tq > 2147483647LL || Tk > 2147483647LL)
     return 0;
   *padded = 0;
@@ -78,24 +79,30 @@ static void *sd_plan_of(const tensor *q, const tensor *k, const attn_cfg *cfg, i
   return p;
 }
 
-/* the per-row sequence lengths on the device (padded graphs): Tq for every query row, then the
- * keys' kv_len */
-static int sd_seq(backend *be, int64_t B, int64_t Tq, const attn_cfg *cfg, int32_t *d) {
-  int32_t *h = (int32_t *)malloc(sizeof(int32_t) * (size_t)(2 * B));
+/* the per-row sequence lengths on the device (padded graphs), each array in its own carved
+ * (256-byte aligned) block, as cuDNN assumes 16-byte aligned tensors: Tq for every query row
+ * into p[SDFE_SEQ_Q], the keys' kv_len into p[SDFE_SEQ_KV] */
+static int sd_seq(backend *be, int64_t B, int64_t Tq, const attn_cfg *cfg, char **cur, void **p) {
+  size_t bs = sizeof(int32_t) * (size_t)B;
+  p[SDFE_SEQ_Q] = cu_carve(cur, cu_rnd(bs)), p[SDFE_SEQ_KV] = cu_carve(cur, cu_rnd(bs));
+  int32_t *h = (int32_t *)malloc(bs);
   if (!h) return TS_ENOMEM;
-  for (int64_t b = 0; b < B; b++) h[b] = (int32_t)Tq, h[B + b] = cfg->kv_len[b];
-  int rc = cu_h2d(be, d, h, sizeof(int32_t) * (size_t)(2 * B));
+  for (int64_t b = 0; b < B; b++) h[b] = (int32_t)Tq;
+  int rc = cu_h2d(be, p[SDFE_SEQ_Q], h, bs);
   free(h);
-  return rc;
+  return rc ? rc : cu_h2d(be, p[SDFE_SEQ_KV], cfg->kv_len, bs);
 }
 
-static int sd_exec(void *plan, void *const *ptrs, void *ws, const char *what) {
+/* runs the plan; 1 when cuDNN refused to run it (logged; SDPA goes off for the process and the
+ * caller's kernels take this call and the rest: a refused execute launches nothing) */
+static int sd_exec(backend *be, void *plan, void *const *ptrs, void *ws, const char *what) {
   char why[256];
   int st = sdfe_exec((void *)cu_dnn_handle(), plan, ptrs, ws, why, sizeof why);
-  if (!st) return TS_OK;
-  char msg[320];
-  snprintf(msg, sizeof msg, "%s: %s", what, why);
-  return cu_fail_lib("cuDNN SDPA", "cuDNN", st, msg);
+  if (!st) return 0;
+  log_warn("cuda: cuDNN SDPA %s did not run (%d: %s); attention goes back to the backend's kernels", what, st, why);
+  cu_of(be)->sdpa = 0;
+  g_sd_fallbacks++;
+  return 1;
 }
 
 int cu_sdpa_fwd(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *out, tensor *lse,
@@ -107,24 +114,20 @@ int cu_sdpa_fwd(backend *be, const tensor *q, const tensor *k, const tensor *v, 
   void *plan = sd_plan_of(q, k, cfg, padded, 0, &wsb);
   if (!plan) return TS_OK;
   int64_t B = q->ne[0], nq = tensor_numel(q), nk = tensor_numel(k);
-  size_t bq = cu_rnd(2 * (size_t)nq), bk = cu_rnd(2 * (size_t)nk), bs = padded ? cu_rnd(2 * sizeof(int32_t) * (size_t)B) : 0;
+  size_t bq = cu_rnd(2 * (size_t)nq), bk = cu_rnd(2 * (size_t)nk), bs = padded ? 2 * cu_rnd(sizeof(int32_t) * (size_t)B) : 0;
   char *cur; /* q, o (B, Tq, Hq, D) and k, v (B, Tk, Hkv, D) in bf16, the lengths, the workspace */
   TS_TRY(cu_scratch(be, 2 * bq + 2 * bk + bs + cu_rnd((size_t)wsb) + 256, (void **)&cur));
   void *p[SDFE_N] = {NULL};
   p[SDFE_Q] = cu_carve(&cur, bq), p[SDFE_K] = cu_carve(&cur, bk), p[SDFE_V] = cu_carve(&cur, bk);
   p[SDFE_O] = cu_carve(&cur, bq), p[SDFE_STATS] = cu_f(lse);
-  if (padded) {
-    int32_t *sq = (int32_t *)cu_carve(&cur, bs);
-    p[SDFE_SEQ_Q] = sq, p[SDFE_SEQ_KV] = sq + B;
-    TS_TRY(sd_seq(be, B, q->ne[1], cfg, sq));
-  }
+  if (padded) TS_TRY(sd_seq(be, B, q->ne[1], cfg, &cur, p));
   void *ws = wsb ? cu_carve(&cur, cu_rnd((size_t)wsb)) : NULL;
   k_sd_round<<<cu_blocks(nq), 256, 0, cu_stream()>>>(cu_f(q), (unsigned short *)p[SDFE_Q], nq);
   k_sd_round<<<cu_blocks(nk), 256, 0, cu_stream()>>>(cu_f(k), (unsigned short *)p[SDFE_K], nk);
   k_sd_round<<<cu_blocks(nk), 256, 0, cu_stream()>>>(cu_f(v), (unsigned short *)p[SDFE_V], nk);
   CU_LAUNCHED("k_sd_round");
   cu_of(be)->launches++;
-  TS_TRY(sd_exec(plan, p, ws, "forward"));
+  if (sd_exec(be, plan, p, ws, "forward")) return TS_OK; /* not run: the caller's kernels */
   k_sd_widen<<<cu_blocks(nq), 256, 0, cu_stream()>>>((const unsigned short *)p[SDFE_O], cu_f(out), nq);
   CU_LAUNCHED("k_sd_widen");
   g_sd_calls++;
@@ -141,7 +144,7 @@ int cu_sdpa_bwd(backend *be, const tensor *q, const tensor *k, const tensor *v, 
   void *plan = sd_plan_of(q, k, cfg, padded, 1, &wsb);
   if (!plan) return TS_OK;
   int64_t B = q->ne[0], nq = tensor_numel(q), nk = tensor_numel(k);
-  size_t bq = cu_rnd(2 * (size_t)nq), bk = cu_rnd(2 * (size_t)nk), bs = padded ? cu_rnd(2 * sizeof(int32_t) * (size_t)B) : 0;
+  size_t bq = cu_rnd(2 * (size_t)nq), bk = cu_rnd(2 * (size_t)nk), bs = padded ? 2 * cu_rnd(sizeof(int32_t) * (size_t)B) : 0;
   char *cur; /* q, o, do, dq (B, Tq, Hq, D) and k, v, dk, dv (B, Tk, Hkv, D) in bf16 */
   TS_TRY(cu_scratch(be, 4 * bq + 4 * bk + bs + cu_rnd((size_t)wsb) + 256, (void **)&cur));
   void *p[SDFE_N] = {NULL};
@@ -149,9 +152,10 @@ int cu_sdpa_bwd(backend *be, const tensor *q, const tensor *k, const tensor *v, 
   p[SDFE_DQ] = cu_carve(&cur, bq), p[SDFE_K] = cu_carve(&cur, bk), p[SDFE_V] = cu_carve(&cur, bk);
   p[SDFE_DK] = cu_carve(&cur, bk), p[SDFE_DV] = cu_carve(&cur, bk), p[SDFE_STATS] = cu_f(lse);
   if (padded) {
-    int32_t *sq = (int32_t *)cu_carve(&cur, bs);
-    p[SDFE_SEQ_Q] = sq, p[SDFE_SEQ_KV] = sq + B;
-    TS_TRY(sd_seq(be, B, q->ne[1], cfg, sq));
+    TS_TRY(sd_seq(be, B, q->ne[1], cfg, &cur, p));
+    /* cuDNN computes dK, dV only for keys below kv_len and leaves the rest as they were: zero
+     * (dK and dV are carved next to each other), or old scratch would be added as gradient */
+    CU_TRY(cudaMemsetAsync(p[SDFE_DK], 0, 2 * bk, cu_stream()));
   }
   void *ws = wsb ? cu_carve(&cur, cu_rnd((size_t)wsb)) : NULL;
   k_sd_round<<<cu_blocks(nq), 256, 0, cu_stream()>>>(cu_f(q), (unsigned short *)p[SDFE_Q], nq);
@@ -161,7 +165,7 @@ int cu_sdpa_bwd(backend *be, const tensor *q, const tensor *k, const tensor *v, 
   k_sd_round<<<cu_blocks(nk), 256, 0, cu_stream()>>>(cu_f(v), (unsigned short *)p[SDFE_V], nk);
   CU_LAUNCHED("k_sd_round");
   cu_of(be)->launches++;
-  TS_TRY(sd_exec(plan, p, ws, "backward"));
+  if (sd_exec(be, plan, p, ws, "backward")) return TS_OK; /* not run: the caller's kernels */
   if (dq) k_sd_add<<<cu_blocks(nq), 256, 0, cu_stream()>>>((const unsigned short *)p[SDFE_DQ], cu_f(dq), nq);
   if (dk) k_sd_add<<<cu_blocks(nk), 256, 0, cu_stream()>>>((const unsigned short *)p[SDFE_DK], cu_f(dk), nk);
   if (dv) k_sd_add<<<cu_blocks(nk), 256, 0, cu_stream()>>>((const unsigned short *)p[SDFE_DV], cu_f(dv), nk);

@@ -138,12 +138,17 @@ extern "C" void *sdfe_plan(void *handle, const sdfe_key *k, int64_t *ws) {
 
 extern "C" int sdfe_exec(void *handle, void *plan, void *const *ptrs, void *ws, char *why, size_t n) {
   sd_plan *p = (sd_plan *)plan;
-  std::unordered_map<int64_t, void *> vp;
-  for (int s = 0; s < SDFE_N; s++)
-    if (ptrs[s]) vp[uid_of(s)] = ptrs[s];
-  fe::error_t st = p->g->execute((cudnnHandle_t)handle, vp, ws);
-  if (st.is_good()) return 0;
-  snprintf(why, n, "%s", st.get_message().c_str());
-  return (int)st.get_code() ? (int)st.get_code() : -1;
+  try {
+    std::unordered_map<int64_t, void *> vp;
+    for (int s = 0; s < SDFE_N; s++)
+      if (ptrs[s]) vp[uid_of(s)] = ptrs[s];
+    fe::error_t st = p->g->execute((cudnnHandle_t)handle, vp, ws);
+    if (st.is_good()) return 0;
+    snprintf(why, n, "%s", st.get_message().c_str());
+    return (int)st.get_code() ? (int)st.get_code() : -1;
+  } catch (const std::exception &ex) {
+    snprintf(why, n, "%s", ex.what());
+    return -1;
+  }
 }
 #endif

@@ -50,14 +50,16 @@ static int tt_correct(backend *be, const float *lg, int64_t R, int64_t V, const 
   arena_mark mk = arena_get_mark(ar);
   int32_t *pick = tsm_host_alloc(ar, sizeof(int32_t) * (size_t)R, e); /* (R) */
   float *lp = tsm_host_alloc(ar, sizeof(float) * (size_t)R, e);      /* (R), unused */
-  if (!pick || !lp) return TS_ENOMEM;
-  tensor Z = tensor_f32((float *)lg, 2, R, V, 0, 0);
-  Z.device = be->device;
-  sample_req g = {0.0f, V, -1, NULL, NULL, 0, 1.0f}; /* greedy over the whole row */
-  TRY(op_sample(be, &Z, &g, pick, lp, e));
-  for (int64_t q = 0; q < R; q++) *hits += pick[q] == tg[q];
+  int rc = pick && lp ? TS_OK : TS_ENOMEM;
+  if (!rc) {
+    tensor Z = tensor_f32((float *)lg, 2, R, V, 0, 0);
+    Z.device = be->device;
+    sample_req g = {0.0f, V, -1, NULL, NULL, 0, 1.0f}; /* greedy over the whole row */
+    rc = op_sample(be, &Z, &g, pick, lp, e);
+    for (int64_t q = 0; !rc && q < R; q++) *hits += pick[q] == tg[q];
+  }
   arena_rewind(ar, mk);
-  return TS_OK;
+  return rc;
 }
 
 int tsm_audio_index(const tsm *m, const int32_t *ids, int32_t n, int64_t i, int32_t *p, ts_err *e) {
