@@ -57,10 +57,11 @@ static int sd_applies(backend *be, const tensor *q, const tensor *k, const tenso
                       int *padded) {
   cu_ctx *c = cu_of(be);
   int64_t B = q->ne[0], Tq = q->ne[1], Tk = k->ne[1], D = q->ne[3];
-  if (!c->sdpa || c->gr_capturing || c->gemm != TS_GEMM_BF16 || !lse || cfg->bias || cfg->q_pos0 || Tq < 2 || Tk < 1 ||
-      D % 8 ||
-      D > 128 || q->ne[2] % k->ne[2] || B > 2147483647LL || Tq > 2147483647LL || Tk > 2147483647LL)
-    return 0;
+  if (!c->sdpa || c->gr_capturing || c->gemm != TS_GEMM_BF16 || !lse || cfg->bias || cfg->q_pos0)
+    return 0; /* off, inside a captured step, another precision or a setting it has no graph for */
+  if (Tq < 2 || Tk < 1 || D % 8 || D > 128 || q->ne[2] % k->ne[2] || B > 2147483647LL || Tq > 2147483647LL ||
+      Tk > 2147483647LL)
+    return 0; /* decoding steps (Tq 1) keep the split-key kernels */
   *padded = 0;
   if (cfg->kv_len)
     for (int64_t b = 0; b < B; b++) {

@@ -31,9 +31,10 @@ void *tsm_host_alloc(arena *ar, size_t bytes, ts_err *e) {
 
 /* argmax hits of logits (R, V) in backend memory against targets (the first largest logit, as
  * greedy decoding takes it). On the CPU a scan of the rows; on a device the sample op's greedy
- * pick, so that only R ids cross to the host: downloading the logits (R x 151,936 floats, 97 MB
- * for a paper-geometry batch) and scanning them on the host took 70 of an SFT step's 181 ms on
- * an H100 (2026-11-27), with the device idle. */
+ * pick, so that only R ids cross to the host. Downloading the logits (R x 151,936 floats, 97 MB
+ * for a paper-geometry batch) and scanning them on the host kept the host 70 ms here in an SFT
+ * step of 181 ms on an H100 (2026-11-27: the forward's kernels finishing, then the copy and
+ * the scan with the device idle). */
 static int tt_correct(backend *be, const float *lg, int64_t R, int64_t V, const int32_t *tg, int64_t *hits,
                       arena *ar, ts_err *e) {
   if (R <= 0) return TS_OK;
