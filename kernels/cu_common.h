@@ -117,6 +117,8 @@ typedef struct cu_ctx {
   int cudnn; /* conv1d and its backward on cuDNN (cu_cudnn.cu; cuda_set_cudnn; builds with cuDNN) */
   int sdpa;  /* attention on cuDNN's fused SDPA where it applies (cu_sdpa.cu; cuda_set_cudnn_sdpa;
                 builds with cuDNN's frontend; off by default until a GPU run checks it) */
+  int bwd16; /* bf16 precision: the backward of x W^T with an f32 x on bf16 operands as well (x
+                rounded; cu_matmul.cu; cuda_set_bwd16; off until a GPU run checks it) */
 } cu_ctx;
 
 /* The stream every kernel, cuBLAS call and staging copy goes to: made when the backend starts

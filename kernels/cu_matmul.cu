@@ -304,13 +304,23 @@ int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias,
                  gb.batch == 1 ? 0 : gb.rows * gb.cols, beta, cp, N, M * N, gc.batch);
 }
 
-/* The backward of y = x W^T with x a bf16 activation (rows, K) and W (N, K): dC rounded to
- * bf16 once into scratch (FAST_16BF would round it inside each GEMM), then dW += dC^T x on bf16
- * operands, and dx += dC W on the weight's bf16 copy (else FAST_16BF on f32 dC and W). */
-static int cu_matmul_bwd16(backend *be, const unsigned short *x16, const float *w, const float *g, tensor *da,
-                           tensor *db, int64_t rows, int64_t N, int64_t K) {
-  unsigned short *g16; /* (rows, N) */
-  TS_TRY(cu_scratch(be, sizeof(unsigned short) * (size_t)(rows * N), (void **)&g16));
+/* The backward of y = x W^T with x a bf16 activation x16 (rows, K), or an f32 one x32 rounded
+ * to bf16 here (x16 NULL; cuda_set_bwd16), and W (N, K): dC rounded to bf16 once into scratch
+ * (FAST_16BF would round it inside each GEMM), then dW += dC^T x on bf16 operands, and dx += dC
+ * W on the weight's bf16 copy (else FAST_16BF on f32 dC and W). */
+static int cu_matmul_bwd16(backend *be, const unsigned short *x16, const float *x32, const float *w, const float *g,
+                           tensor *da, tensor *db, int64_t rows, int64_t N, int64_t K) {
+  size_t bg = cu_rnd(sizeof(unsigned short) * (size_t)(rows * N)),
+         bx = x16 ? 0 : cu_rnd(sizeof(unsigned short) * (size_t)(rows * K));
+  char *cur;
+  TS_TRY(cu_scratch(be, bg + bx, (void **)&cur));
+  unsigned short *g16 = (unsigned short *)cu_carve(&cur, bg); /* (rows, N) */
+  if (!x16) { /* (rows, K): the rounding the forward's GEMM applied to x */
+    unsigned short *xb = (unsigned short *)cu_carve(&cur, bx);
+    k_f32_to_bf16<<<cu_blocks(rows * K), 256, 0, cu_stream()>>>(x32, xb, rows * K);
+    CU_LAUNCHED("k_f32_to_bf16");
+    x16 = xb;
+  }
   k_f32_to_bf16<<<cu_blocks(rows * N), 256, 0, cu_stream()>>>(g, g16, rows * N);
   CU_LAUNCHED("k_f32_to_bf16");
   TS_TRY(cu_gemm_bf16(be, 1, 0, N, K, rows, g16, N, x16, K, 1.0f, cu_f(db), K)); /* dW (N,K) += dC^T x */
@@ -333,8 +343,14 @@ int cu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *d
     /* x W^T in the bf16 precision: both products on bf16 operands (in another precision a bf16 x
      * is only stored so: its values widened, the GEMMs as they are) */
     if (fold && tb && K > 0 && cu_of(be)->gemm == TS_GEMM_BF16)
-      return cu_matmul_bwd16(be, (const unsigned short *)a->data, bp, g, da, db, gc.batch * M, N, K);
+      return cu_matmul_bwd16(be, (const unsigned short *)a->data, NULL, bp, g, da, db, gc.batch * M, N, K);
     TS_TRY(cu_widen(be, a, &ap)); /* another form: a's exact values in f32 */
+  } else if (db && fold && tb && K > 0 && cu_of(be)->gemm == TS_GEMM_BF16 && cu_of(be)->bwd16 &&
+             a->dtype == DT_F32) {
+    /* an f32 x (the attention output, the residual stream) with cuda_set_bwd16: x rounded to
+     * bf16 as well, so both products run on bf16 operands instead of f32 ones (TF32 kernels
+     * on an H100: 13 ms of a paper-geometry SFT step, session 16) */
+    return cu_matmul_bwd16(be, NULL, ap, bp, g, da, db, gc.batch * M, N, K);
   }
   if (da) {
     float *dap = cu_f(da);

@@ -431,6 +431,11 @@ extern "C" int cuda_set_decode_kernels(int on) {
   return TS_OK;
 }
 
+extern "C" int cuda_set_bwd16(int on) {
+  g_ctx.bwd16 = on ? 1 : 0;
+  return TS_OK;
+}
+
 extern "C" int cuda_set_cudnn_sdpa(int on) {
 #ifdef TS_HAVE_CUDNN_FE
   g_ctx.sdpa = on ? 1 : 0;
@@ -576,6 +581,7 @@ extern "C" backend *be_cuda(ts_err *e) {
 #ifdef TS_HAVE_CUDNN_FE
       g_ctx.sdpa = env_is("TSASR_CUDA_SDPA", "1");
 #endif
+      g_ctx.bwd16 = env_is("TSASR_CUDA_BWD16", "1");
       const char *gm = getenv("TSASR_CUDA_GEMM");
       if (!gm || !cuda_set_gemm(gm)) {
         g_state = 1;

@@ -26,6 +26,7 @@ static const bdsw_name k_defaults[] = {
     {"split", cuda_set_sample_split, 1},    {"dec_attn", cuda_set_decode_attention, 1},
     {"wcopy", cuda_set_weight_copy, 1},     {"lt", cuda_set_lt, 1},
     {"cudnn", bdsw_cudnn, 1},               {"sdpa", cuda_set_cudnn_sdpa, 0},
+    {"bwd16", cuda_set_bwd16, 0},
 };
 
 static const bdsw_name k_names[] = {
@@ -39,6 +40,7 @@ static const bdsw_name k_names[] = {
     {"no_cudnn", cuda_set_cudnn, 0},        {"no_graphs", cuda_set_graphs, 0},
     {"no_split", cuda_set_sample_split, 0}, {"no_dec_attn", cuda_set_decode_attention, 0},
     {"no_wcopy", cuda_set_weight_copy, 0},  {"sdpa", cuda_set_cudnn_sdpa, 1},
+    {"bwd16", cuda_set_bwd16, 1},
 };
 
 #define BDSW_N(t) (sizeof(t) / sizeof((t)[0]))

@@ -233,6 +233,7 @@ void cuda_lt_counts(long *calls, long *fallbacks) {
   if (fallbacks) *fallbacks = 0;
 }
 int cuda_set_cudnn_sdpa(int on) { return on ? TS_EUNSUP : TS_OK; }
+int cuda_set_bwd16(int on) { return on ? TS_EUNSUP : TS_OK; }
 void cuda_sdpa_counts(long *calls, long *fallbacks) {
   if (calls) *calls = 0;
   if (fallbacks) *fallbacks = 0;

@@ -120,6 +120,15 @@ void cuda_cudnn_counts(long *calls, long *fallbacks);
  * cuda_sdpa_counts: the calls it ran and those of its shapes it refused (0 without it). */
 int cuda_set_cudnn_sdpa(int on);
 void cuda_sdpa_counts(long *calls, long *fallbacks);
+/* In the bf16 precision, the backward of x W^T whose x is stored in f32 (the attention output,
+ * the residual stream: activations bf16 storage leaves in f32) on bf16 operands too: x rounded
+ * to bf16 into scratch, as the forward's GEMM rounded it, and dC rounded as for a bf16 x, so
+ * dW += dC^T x and dx += dC W run on bf16 tensor cores instead of on f32 operands (TF32
+ * kernels: ~13 ms of a paper-geometry SFT step on an H100, session 16's profile). The same
+ * products the CPU's bf16 GEMMs take (both operands rounded). Written in session 16 without a
+ * GPU: off (0) by default; TSASR_CUDA_BWD16=1 turns it on at start-up. TS_OK, TS_EUNSUP without
+ * CUDA. */
+int cuda_set_bwd16(int on);
 /* The profiler's range (cudaProfilerStart with on, cudaProfilerStop without): a kernel profiler
  * started with its collection off (ncu --profile-from-start off) sees only the kernels in
  * between (tests/gpu/kprof.sh: one SFT step, one rollout). Finishes the work before it first.

@@ -47,6 +47,9 @@
 #   3l. TSASR_CUDA_SDPA=1 (attention on cuDNN's fused SDPA through its frontend; off by default,
 #      written without a GPU in session 16): the attention group in bf16, both parities, and
 #      the logs must show calls it ran; when it passes, SFT steps with it (switches row);
+#   3m. TSASR_CUDA_BWD16=1 (the backward of x W^T with an f32 x on bf16 operands; off by
+#      default, written without a GPU in session 16): the matmul and bf16_acts groups in bf16
+#      and both parities; when they pass, SFT steps with it (switches row);
 #   4. bench_gpu_ops: matmul, attention and a Qwen2.5-0.5B-shaped layer, CUDA-event timings;
 #   5. bench_device: the paper's geometry (data2vec large + Qwen2.5-0.5B, random weights) on
 #      CUDA: SFT tokens/s, TFLOP/s and MFU on 4 x 20 s inputs, and GRPO rollouts of 8 x 512,
@@ -446,7 +449,7 @@ if ! full; then
   step decode_kernels "$d2" "matmul $(tail -n 1 "$build/dec2q_matmul.log" | sed 's/^test_backend_ops: //'); parity(bf16, checked) rc $par_rc vs 3a's $brc16"
 fi
 
-if full; then # steps 3g-3k
+if full; then # steps 3g-3m
 # ---- 3g. the fused rounding of GEMM operands (TSASR_CUDA_FUSE_ROUND; on by default since
 # 2026-11-27): in bf16 decoding, rmsnorm and SwiGLU write their output's bf16 rounding as well
 # and the next GEMM takes it instead of a rounding launch of its own. The same rounding of the
@@ -559,7 +562,15 @@ else
   sd=SKIP
   step sdpa SKIP "no cuDNN frontend in this build (tests/gpu/fetch_debs.sh fetches it; carry .deps/cudnn_frontend)"
 fi
-fi # steps 3g-3l
+
+# ---- 3m. the backward of x W^T with an f32 x on bf16 operands (TSASR_CUDA_BWD16=1; off by
+# default: written in session 16 without a GPU): the matmul and bf16_acts groups in bf16 at
+# 1e-2, both parities with it on. Reported, not required; when ok, SFT steps with it (switches
+# row: bwd16) ----
+sw_check bwd16 "" "matmul bf16_acts" TSASR_CUDA_BWD16=1
+bw=$sw_st
+step bwd16 "$bw" "$sw_note"
+fi # steps 3g-3m
 
 fi # the checks
 
@@ -635,6 +646,8 @@ if left; then
     [ "$lt" = ok ] && sv="$sv,no_lt" && rv="$rv,no_lt"
     [ "$dn" = ok ] && sv="$sv,no_cudnn"
     [ "${sd:-SKIP}" = ok ] && sv="$sv,sdpa"
+    [ "${bw:-SKIP}" = ok ] && sv="$sv,bwd16"
+    [ "${sd:-SKIP}" = ok ] && [ "${bw:-SKIP}" = ok ] && sv="$sv,sdpa+bwd16"
     [ "$d2" = ok ] && rv="$rv,dec2,no_dec2"
     [ "$gr" = ok ] && rv="$rv,no_graphs,default"
     # the graphs phase: the defaults against eager steps, twice each, alternating (eager
