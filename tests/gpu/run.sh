@@ -80,7 +80,7 @@
 # device (devsim), so a failure here is the CUDA kernels', not the harness's. To rerun one op group:
 #   build-gpu/tests/gpu/test_backend_ops attention   (CUDA_LAUNCH_BLOCKING=1 to locate a fault)
 #   bash tests/gpu/run.sh [all|checks|bench|graphs]   (from the repository root; .deps/debs must
-#   be there; "checks" runs steps 2-3k, "bench" steps 4-8: two device calls when one call's limit
+#   be there; "checks" runs steps 2-3m, "bench" steps 4-8: two device calls when one call's limit
 #   would not hold both, ~560 s together; "graphs" runs steps 3, 3a and 3f, a quick check of
 #   the small-row GEMM, a decoding step's GEMMs on cuBLASLt and on it (bench_gpu_ops decode),
 #   then the switches row on the defaults against eager steps, im2col and the small-row GEMM
@@ -197,10 +197,11 @@ if [ "$phase" = kprof ]; then
   exit 0
 fi
 
-# ---- phases: all (default), checks (steps 2-3g) or bench (steps 4-8), for a device call limit
+# ---- phases: all (default), checks (steps 2-3m) or bench (steps 4-8), for a device call limit
 # that both together may pass; a bench-only run treats the switches' checks as passed ----
 ops_ok=1 prc=0 brc16=0 d2=ok fa=ok gr=ok fr=ok tc=ok ba=ok lt=ok
 dn=$(grep -q 'cuDNN ON' "$build/configure.log" && echo ok || echo SKIP) # step 3k's, for a bench-only run
+sd=$(grep -q 'cuDNN frontend (fused attention) ON' "$build/configure.log" && echo ok || echo SKIP) bw=ok # 3l's, 3m's
 if [ "$phase" != bench ]; then
 
 # ---- 2. every op on both backends ----
@@ -595,7 +596,7 @@ elif left; then
     done
     step bench_flash "$bst" "fwd, bwd ms without / with: $(paste <(grep -E 'attention (fwd|bwd)' "$build/bench_flash0.log" | \
       awk '{print $(NF-4)}') <(grep -E 'attention (fwd|bwd)' "$build/bench_flash1.log" | awk '{print $(NF-4)}') | tr '\t\n' '/ ')"
-    if [ "${sd:-SKIP}" = ok ] && left; then # the same cases on cuDNN's fused SDPA (step 3l)
+    if [ "$sd" = ok ] && left; then # the same cases on cuDNN's fused SDPA (step 3l)
       { echo; echo "== TSASR_CUDA_GEMM=bf16 TSASR_CUDA_SDPA=1"; } >> "$logs/bench.log"
       TSASR_CUDA_GEMM=bf16 TSASR_CUDA_SDPA=1 timeout "$(cap 45)" "$build/bench_gpu_ops" attention > "$build/bench_sdpa.log" 2>&1
       brc=$?
@@ -645,14 +646,14 @@ if left; then
     sv="default,no_flash,no_bf16_acts" rv="default,no_fuse"
     [ "$lt" = ok ] && sv="$sv,no_lt" && rv="$rv,no_lt"
     [ "$dn" = ok ] && sv="$sv,no_cudnn"
-    [ "${sd:-SKIP}" = ok ] && sv="$sv,sdpa"
-    [ "${bw:-SKIP}" = ok ] && sv="$sv,bwd16"
-    [ "${sd:-SKIP}" = ok ] && [ "${bw:-SKIP}" = ok ] && sv="$sv,sdpa+bwd16"
+    [ "$sd" = ok ] && sv="$sv,sdpa"
+    [ "$bw" = ok ] && sv="$sv,bwd16"
+    [ "$sd" = ok ] && [ "$bw" = ok ] && sv="$sv,sdpa+bwd16"
     [ "$d2" = ok ] && rv="$rv,dec2,no_dec2"
     [ "$gr" = ok ] && rv="$rv,no_graphs,default"
     # the graphs phase: the defaults against eager steps, twice each, alternating (eager
     # rollouts vary by up to ~20 % from run to run in one process: the host's launch rate)
-    full || { sv="default,no_cudnn"; [ "${sd:-SKIP}" = ok ] && sv="default,sdpa,no_cudnn"; rv="default,no_graphs,default,no_graphs"; [ "$d2" = ok ] && rv="default,no_graphs,dec2,no_dec2,default,no_graphs,dec2,no_dec2"; }
+    full || { sv="default,no_cudnn"; rv="default,no_graphs,default,no_graphs"; [ "$d2" = ok ] && rv="default,no_graphs,dec2,no_dec2,default,no_graphs,dec2,no_dec2"; }
     { echo; echo "== switches: SFT $sv; rollouts $rv (bf16)"; } >> "$logs/bench.log"
     timeout "$(cap 240)" "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 --G 8 \
       --new 512 --gemm bf16 --sft-variants "$sv" --rollout-variants "$rv" > "$build/switches.log" 2>&1
