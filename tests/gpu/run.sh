@@ -177,12 +177,28 @@ if [ -n "$cudnn_root" ] && [ -f "$cudnn_root/include/cudnn.h" ]; then
 fi
 gen=()
 command -v ninja > /dev/null 2>&1 && gen=(-G Ninja)
-if cmake -S "$root" -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DTSASR_UI=OFF -DTSASR_AUDIO=OFF \
-     -DTSASR_LUA=OFF -DTSASR_CUDA=ON -DPKG_CONFIG_EXECUTABLE="$pkgcfg" -DCMAKE_PREFIX_PATH="$prefix/usr" "${cudnn[@]}" \
-     > "$build/configure.log" 2>&1 &&
-   timeout 300 cmake --build "$build" -j "$(nproc)" --target test_backend_ops test_sft_parity bench_gpu_ops bench_device \
-     > "$logs/build.log" 2>&1; then
-  step build ok "$(grep -m1 -o 'CUDA backend ON' "$build/configure.log" || echo '?'), $(grep -m1 -o 'cuDNN [A-Z]*' "$build/configure.log" || echo 'cuDNN ?') ($(( $(date +%s) - t0 )) s)"
+# configure and build (FE=OFF: without cuDNN's frontend, step 3l's SDPA)
+build_all() {
+  cmake -S "$root" -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DTSASR_UI=OFF -DTSASR_AUDIO=OFF \
+    -DTSASR_LUA=OFF -DTSASR_CUDA=ON -DPKG_CONFIG_EXECUTABLE="$pkgcfg" -DCMAKE_PREFIX_PATH="$prefix/usr" "${cudnn[@]}" \
+    -DTSASR_CUDNN_FE="$1" > "$build/configure.log" 2>&1 &&
+    timeout 300 cmake --build "$build" -j "$(nproc)" --target test_backend_ops test_sft_parity bench_gpu_ops bench_device \
+      > "$logs/build.log" 2>&1
+}
+fe_note=""
+build_all AUTO
+brc=$?
+if [ $brc != 0 ] && grep -q 'cuDNN frontend (fused attention) ON' "$build/configure.log"; then
+  # the frontend's file must not cost the whole call: build again without it
+  cp "$logs/build.log" "$build/build_fe_failed.log"
+  fe_note="; cuDNN frontend left out, the build with it failed: $(grep -m1 'error' "$build/build_fe_failed.log" | cut -c1-160)"
+  build_all OFF
+  brc=$?
+  { echo; echo "== the build with cuDNN's frontend failed (then built without it):"
+    grep -m 12 -A 2 'error' "$build/build_fe_failed.log"; } >> "$logs/build.log"
+fi
+if [ $brc = 0 ]; then
+  step build ok "$(grep -m1 -o 'CUDA backend ON' "$build/configure.log" || echo '?'), $(grep -m1 -o 'cuDNN [A-Z]*' "$build/configure.log" || echo 'cuDNN ?'), frontend $(grep -m1 -o 'cuDNN frontend (fused attention) [A-Z]*' "$build/configure.log" | awk '{print $NF}') ($(( $(date +%s) - t0 )) s)$fe_note"
 else
   step build FAIL "see $build/configure.log and $logs/build.log"
   tail -n 30 "$build/configure.log" "$logs/build.log"
