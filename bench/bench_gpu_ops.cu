@@ -71,19 +71,17 @@ static tensor T(float *p, int nd, int64_t a, int64_t b = 0, int64_t c = 0, int64
   return t;
 }
 
-/* median milliseconds of fn over reps after warm runs */
+/* median milliseconds of fn over reps, each between two events recorded on stream st */
 template <class F>
-static double time_ms(F fn, int warm = 3, int reps = 10) {
-  for (int i = 0; i < warm; i++) fn();
-  CK(cudaDeviceSynchronize());
+static double median_ms(cudaStream_t st, F fn, int reps) {
   cudaEvent_t a, b;
   CK(cudaEventCreate(&a));
   CK(cudaEventCreate(&b));
   std::vector<double> ms;
   for (int i = 0; i < reps; i++) {
-    CK(cudaEventRecord(a, 0));
+    CK(cudaEventRecord(a, st));
     fn();
-    CK(cudaEventRecord(b, 0));
+    CK(cudaEventRecord(b, st));
     CK(cudaEventSynchronize(b));
     float t = 0;
     CK(cudaEventElapsedTime(&t, a, b));
@@ -93,6 +91,14 @@ static double time_ms(F fn, int warm = 3, int reps = 10) {
   CK(cudaEventDestroy(b));
   std::sort(ms.begin(), ms.end());
   return ms[ms.size() / 2];
+}
+
+/* median milliseconds of fn over reps after warm runs */
+template <class F>
+static double time_ms(F fn, int warm = 3, int reps = 10) {
+  for (int i = 0; i < warm; i++) fn();
+  CK(cudaDeviceSynchronize());
+  return median_ms(0, fn, reps);
 }
 
 /* GPU milliseconds per call of fn with the host's launches out of the way: R calls captured
@@ -119,24 +125,9 @@ static double time_graph_ms(F fn, int R) {
   }
   CK(cudaGraphLaunch(ge, st));
   CK(cudaStreamSynchronize(st));
-  cudaEvent_t a, b;
-  CK(cudaEventCreate(&a));
-  CK(cudaEventCreate(&b));
-  std::vector<double> ms;
-  for (int i = 0; i < 10; i++) {
-    CK(cudaEventRecord(a, st));
-    CK(cudaGraphLaunch(ge, st));
-    CK(cudaEventRecord(b, st));
-    CK(cudaEventSynchronize(b));
-    float t = 0;
-    CK(cudaEventElapsedTime(&t, a, b));
-    ms.push_back(t);
-  }
-  CK(cudaEventDestroy(a));
-  CK(cudaEventDestroy(b));
+  double ms = median_ms(st, [&] { CK(cudaGraphLaunch(ge, st)); }, 10);
   CK(cudaGraphExecDestroy(ge));
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2] / R;
+  return ms / R;
 }
 
 struct row {

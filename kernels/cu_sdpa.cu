@@ -36,6 +36,7 @@ extern "C" void cuda_sdpa_counts(long *calls, long *fallbacks) {
 #include <cudnn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cu_sdpa.h"
 
@@ -106,71 +107,98 @@ static int sd_exec(backend *be, void *plan, void *const *ptrs, void *ws, const c
   return 1;
 }
 
+/* one call on cuDNN: its plan, the bf16 buffers and lengths in the variant pack's slots p, the
+ * workspace, the element counts of q-shaped (B, Tq, Hq, D) and k-shaped (B, Tk, Hkv, D)
+ * tensors and their rounded bytes in bf16 */
+typedef struct sd_call {
+  void *plan, *ws, *p[SDFE_N];
+  int64_t nq, nk;
+  size_t bq, bk;
+  int padded;
+} sd_call;
+
+/* the plan and scratch of a forward (bwd 0) or backward call: *go = 0 when cuDNN does not take
+ * it (nothing done); else the slots qs[0..nqs) of q's shape and ks[0..nks) of k's, carved in
+ * that order (a backward's dK, dV next to each other), the lengths staged and lse as the
+ * statistics */
+static int sd_begin(backend *be, const tensor *q, const tensor *k, const tensor *lse, const attn_cfg *cfg, int bwd,
+                    const int *qs, int nqs, const int *ks, int nks, sd_call *c, int *go) {
+  int64_t wsb = 0;
+  *go = 0;
+  memset(c, 0, sizeof *c);
+  if (!sd_applies(be, q, k, lse, cfg, &c->padded)) return TS_OK;
+  if (!(c->plan = sd_plan_of(q, k, cfg, c->padded, bwd, &wsb))) return TS_OK;
+  int64_t B = q->ne[0];
+  c->nq = tensor_numel(q), c->nk = tensor_numel(k);
+  c->bq = cu_rnd(2 * (size_t)c->nq), c->bk = cu_rnd(2 * (size_t)c->nk);
+  size_t bs = c->padded ? 2 * cu_rnd(sizeof(int32_t) * (size_t)B) : 0;
+  char *cur;
+  TS_TRY(cu_scratch(be, (size_t)nqs * c->bq + (size_t)nks * c->bk + bs + cu_rnd((size_t)wsb) + 256, (void **)&cur));
+  for (int i = 0; i < nqs; i++) c->p[qs[i]] = cu_carve(&cur, c->bq);
+  for (int i = 0; i < nks; i++) c->p[ks[i]] = cu_carve(&cur, c->bk);
+  c->p[SDFE_STATS] = cu_f(lse);
+  if (c->padded) TS_TRY(sd_seq(be, B, q->ne[1], cfg, &cur, c->p));
+  c->ws = wsb ? cu_carve(&cur, cu_rnd((size_t)wsb)) : NULL;
+  *go = 1;
+  return TS_OK;
+}
+
+/* slot of c = src rounded to bf16 (n elements); a launch error as the op's */
+static int sd_round(sd_call *c, int slot, const tensor *src, int64_t n) {
+  k_sd_round<<<cu_blocks(n), 256, 0, cu_stream()>>>(cu_f(src), (unsigned short *)c->p[slot], n);
+  CU_LAUNCHED("k_sd_round");
+  return TS_OK;
+}
+
 int cu_sdpa_fwd(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *out, tensor *lse,
                 const attn_cfg *cfg, int *done) {
+  static const int qs[] = {SDFE_Q, SDFE_O}, ks[] = {SDFE_K, SDFE_V};
+  sd_call c;
   *done = 0;
-  int padded;
-  int64_t wsb = 0;
-  if (!sd_applies(be, q, k, lse, cfg, &padded)) return TS_OK;
-  void *plan = sd_plan_of(q, k, cfg, padded, 0, &wsb);
-  if (!plan) return TS_OK;
-  int64_t B = q->ne[0], nq = tensor_numel(q), nk = tensor_numel(k);
-  size_t bq = cu_rnd(2 * (size_t)nq), bk = cu_rnd(2 * (size_t)nk), bs = padded ? 2 * cu_rnd(sizeof(int32_t) * (size_t)B) : 0;
-  char *cur; /* q, o (B, Tq, Hq, D) and k, v (B, Tk, Hkv, D) in bf16, the lengths, the workspace */
-  TS_TRY(cu_scratch(be, 2 * bq + 2 * bk + bs + cu_rnd((size_t)wsb) + 256, (void **)&cur));
-  void *p[SDFE_N] = {NULL};
-  p[SDFE_Q] = cu_carve(&cur, bq), p[SDFE_K] = cu_carve(&cur, bk), p[SDFE_V] = cu_carve(&cur, bk);
-  p[SDFE_O] = cu_carve(&cur, bq), p[SDFE_STATS] = cu_f(lse);
-  if (padded) TS_TRY(sd_seq(be, B, q->ne[1], cfg, &cur, p));
-  void *ws = wsb ? cu_carve(&cur, cu_rnd((size_t)wsb)) : NULL;
-  k_sd_round<<<cu_blocks(nq), 256, 0, cu_stream()>>>(cu_f(q), (unsigned short *)p[SDFE_Q], nq);
-  k_sd_round<<<cu_blocks(nk), 256, 0, cu_stream()>>>(cu_f(k), (unsigned short *)p[SDFE_K], nk);
-  k_sd_round<<<cu_blocks(nk), 256, 0, cu_stream()>>>(cu_f(v), (unsigned short *)p[SDFE_V], nk);
-  CU_LAUNCHED("k_sd_round");
+  TS_TRY(sd_begin(be, q, k, lse, cfg, 0, qs, 2, ks, 2, &c, done));
+  if (!*done) return TS_OK;
+  *done = 0;
+  TS_TRY(sd_round(&c, SDFE_Q, q, c.nq));
+  TS_TRY(sd_round(&c, SDFE_K, k, c.nk));
+  TS_TRY(sd_round(&c, SDFE_V, v, c.nk));
   cu_of(be)->launches++;
-  if (sd_exec(be, plan, p, ws, "forward")) return TS_OK; /* not run: the caller's kernels */
-  k_sd_widen<<<cu_blocks(nq), 256, 0, cu_stream()>>>((const unsigned short *)p[SDFE_O], cu_f(out), nq);
+  if (sd_exec(be, c.plan, c.p, c.ws, "forward")) return TS_OK; /* not run: the caller's kernels */
+  k_sd_widen<<<cu_blocks(c.nq), 256, 0, cu_stream()>>>((const unsigned short *)c.p[SDFE_O], cu_f(out), c.nq);
   CU_LAUNCHED("k_sd_widen");
   g_sd_calls++;
   *done = 1;
   return TS_OK;
 }
 
+/* dst += the bf16 values in slot of c (dst NULL: not wanted) */
+static int sd_add(sd_call *c, int slot, tensor *dst, int64_t n) {
+  if (!dst) return TS_OK;
+  k_sd_add<<<cu_blocks(n), 256, 0, cu_stream()>>>((const unsigned short *)c->p[slot], cu_f(dst), n);
+  CU_LAUNCHED("k_sd_add");
+  return TS_OK;
+}
+
 int cu_sdpa_bwd(backend *be, const tensor *q, const tensor *k, const tensor *v, const tensor *out, const tensor *lse,
                 const tensor *dout, tensor *dq, tensor *dk, tensor *dv, const attn_cfg *cfg, int *done) {
+  static const int qs[] = {SDFE_Q, SDFE_O, SDFE_DO, SDFE_DQ}, ks[] = {SDFE_K, SDFE_V, SDFE_DK, SDFE_DV};
+  sd_call c;
   *done = 0;
-  int padded;
-  int64_t wsb = 0;
-  if (!sd_applies(be, q, k, lse, cfg, &padded)) return TS_OK;
-  void *plan = sd_plan_of(q, k, cfg, padded, 1, &wsb);
-  if (!plan) return TS_OK;
-  int64_t B = q->ne[0], nq = tensor_numel(q), nk = tensor_numel(k);
-  size_t bq = cu_rnd(2 * (size_t)nq), bk = cu_rnd(2 * (size_t)nk), bs = padded ? 2 * cu_rnd(sizeof(int32_t) * (size_t)B) : 0;
-  char *cur; /* q, o, do, dq (B, Tq, Hq, D) and k, v, dk, dv (B, Tk, Hkv, D) in bf16 */
-  TS_TRY(cu_scratch(be, 4 * bq + 4 * bk + bs + cu_rnd((size_t)wsb) + 256, (void **)&cur));
-  void *p[SDFE_N] = {NULL};
-  p[SDFE_Q] = cu_carve(&cur, bq), p[SDFE_O] = cu_carve(&cur, bq), p[SDFE_DO] = cu_carve(&cur, bq);
-  p[SDFE_DQ] = cu_carve(&cur, bq), p[SDFE_K] = cu_carve(&cur, bk), p[SDFE_V] = cu_carve(&cur, bk);
-  p[SDFE_DK] = cu_carve(&cur, bk), p[SDFE_DV] = cu_carve(&cur, bk), p[SDFE_STATS] = cu_f(lse);
-  if (padded) {
-    TS_TRY(sd_seq(be, B, q->ne[1], cfg, &cur, p));
-    /* cuDNN computes dK, dV only for keys below kv_len and leaves the rest as they were: zero
-     * (dK and dV are carved next to each other), or old scratch would be added as gradient */
-    CU_TRY(cudaMemsetAsync(p[SDFE_DK], 0, 2 * bk, cu_stream()));
-  }
-  void *ws = wsb ? cu_carve(&cur, cu_rnd((size_t)wsb)) : NULL;
-  k_sd_round<<<cu_blocks(nq), 256, 0, cu_stream()>>>(cu_f(q), (unsigned short *)p[SDFE_Q], nq);
-  k_sd_round<<<cu_blocks(nq), 256, 0, cu_stream()>>>(cu_f(out), (unsigned short *)p[SDFE_O], nq);
-  k_sd_round<<<cu_blocks(nq), 256, 0, cu_stream()>>>(cu_f(dout), (unsigned short *)p[SDFE_DO], nq);
-  k_sd_round<<<cu_blocks(nk), 256, 0, cu_stream()>>>(cu_f(k), (unsigned short *)p[SDFE_K], nk);
-  k_sd_round<<<cu_blocks(nk), 256, 0, cu_stream()>>>(cu_f(v), (unsigned short *)p[SDFE_V], nk);
-  CU_LAUNCHED("k_sd_round");
+  TS_TRY(sd_begin(be, q, k, lse, cfg, 1, qs, 4, ks, 4, &c, done));
+  if (!*done) return TS_OK;
+  *done = 0;
+  /* cuDNN computes dK, dV only for keys below kv_len and leaves the rest as they were: zero
+   * (dK and dV are carved next to each other), or old scratch would be added as gradient */
+  if (c.padded) CU_TRY(cudaMemsetAsync(c.p[SDFE_DK], 0, 2 * c.bk, cu_stream()));
+  TS_TRY(sd_round(&c, SDFE_Q, q, c.nq));
+  TS_TRY(sd_round(&c, SDFE_O, out, c.nq));
+  TS_TRY(sd_round(&c, SDFE_DO, dout, c.nq));
+  TS_TRY(sd_round(&c, SDFE_K, k, c.nk));
+  TS_TRY(sd_round(&c, SDFE_V, v, c.nk));
   cu_of(be)->launches++;
-  if (sd_exec(be, plan, p, ws, "backward")) return TS_OK; /* not run: the caller's kernels */
-  if (dq) k_sd_add<<<cu_blocks(nq), 256, 0, cu_stream()>>>((const unsigned short *)p[SDFE_DQ], cu_f(dq), nq);
-  if (dk) k_sd_add<<<cu_blocks(nk), 256, 0, cu_stream()>>>((const unsigned short *)p[SDFE_DK], cu_f(dk), nk);
-  if (dv) k_sd_add<<<cu_blocks(nk), 256, 0, cu_stream()>>>((const unsigned short *)p[SDFE_DV], cu_f(dv), nk);
-  CU_LAUNCHED("k_sd_add");
+  if (sd_exec(be, c.plan, c.p, c.ws, "backward")) return TS_OK; /* not run: the caller's kernels */
+  TS_TRY(sd_add(&c, SDFE_DQ, dq, c.nq));
+  TS_TRY(sd_add(&c, SDFE_DK, dk, c.nk));
+  TS_TRY(sd_add(&c, SDFE_DV, dv, c.nk));
   g_sd_calls++;
   *done = 1;
   return TS_OK;
