@@ -114,11 +114,12 @@ typedef struct cu_ctx {
   uint64_t launches, xs_mark;
   int lt; /* single GEMMs on cuBLASLt with cached plans and the bias as epilogue (cu_lt.cu;
              cuda_set_lt) */
-  int cudnn; /* conv1d and its backward on cuDNN (cu_cudnn.cu; cuda_set_cudnn; builds with cuDNN) */
+  int cudnn; /* conv1d and its backward on cuDNN (cu_cudnn.cu; cuda_set_cudnn; builds with cuDNN):
+                0 off, 1 every shape, 2 all but grouped, 3 all but grouped and Cin = 1 */
   int sdpa;  /* attention on cuDNN's fused SDPA where it applies (cu_sdpa.cu; cuda_set_cudnn_sdpa;
-                builds with cuDNN's frontend; off by default until a GPU run checks it) */
+                builds with cuDNN's frontend; on by default since session 17's H200 run) */
   int bwd16; /* bf16 precision: the backward of x W^T with an f32 x on bf16 operands as well (x
-                rounded; cu_matmul.cu; cuda_set_bwd16; off until a GPU run checks it) */
+                rounded; cu_matmul.cu; cuda_set_bwd16; on by default since session 17's H200 run) */
 } cu_ctx;
 
 /* The stream every kernel, cuBLAS call and staging copy goes to: made when the backend starts
@@ -331,6 +332,10 @@ void cu_free_dead(backend *be);
  * path takes cu_round_of(x, n) instead of rounding x itself when nothing was launched since. */
 unsigned short *cu_round_want(backend *be, const float *y, int64_t n);
 void cu_round_made(backend *be, const float *y, int64_t n);
+/* The same for a gradient about to be written at g that a GEMM's backward takes as its dC next
+ * (act_bwd, packed swiglu_bwd): cu_matmul_bwd's bf16 path takes its rounding instead of making
+ * one (the bf16 precision with fused rounding on; no weight copy needed). */
+unsigned short *cu_round_want_bwd(backend *be, const float *g, int64_t n);
 int cu_framecat(backend *be, const tensor *x, tensor *y, int k);
 int cu_framecat_bwd(backend *be, const tensor *dy, tensor *dx, int k);
 int cu_transpose(backend *be, const tensor *x, tensor *y, float beta);

@@ -181,6 +181,10 @@ static cd_plan *cd_plan_of(backend *be, const tensor *x, const tensor *w, int64_
                            int groups) {
   cu_ctx *c = cu_of(be);
   if (!c->cudnn) return NULL;
+  /* modes 2 and 3 leave grouped convolutions (cuDNN ran data2vec's positional ones a group at
+   * a time: 16 launches a direction) and, in 3, single-input-channel ones (the waveform's) to
+   * the im2col path: a choice, not a fallback (not counted) */
+  if ((c->cudnn >= 2 && groups > 1) || (c->cudnn == 3 && x->ne[1] == 1)) return NULL;
   if (!cu_dnn_handle()) {
     g_cd_fallbacks++;
     return NULL;

@@ -173,15 +173,15 @@ int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
   return TS_OK;
 }
 
-/* at most this many values rounded by the writing op (cu_round_want): decoding's and prefill's
- * rows, and a training step's up to this size when its copy is on (TSASR_CUDA_TRAIN_COPY=1 with
- * TSASR_CUDA_FUSE_ROUND=1) */
+/* at most this many values rounded by the writing op (cu_round_want, cu_round_want_bwd):
+ * decoding's and prefill's rows, a training step's up to this size when its copy is on, and
+ * the gradients that a backward GEMM takes as dC (the paper geometry's largest at micro-batch
+ * 4: 16.4 M, the encoder's GELU) */
 #define XS_MAX ((size_t)16 << 20)
 
-unsigned short *cu_round_want(backend *be, const float *y, int64_t n) {
-  cu_ctx *c = cu_of(be);
-  c->xs_y = NULL; /* valid again only once made */
-  if (!c->fuse_round || !c->won || n <= 0 || (size_t)n > XS_MAX) return NULL;
+/* the rounding buffer, at least n values; NULL when it cannot grow now */
+static unsigned short *xs_buffer(cu_ctx *c, int64_t n) {
+  if (n <= 0 || (size_t)n > XS_MAX) return NULL;
   if (c->xs_cap < (size_t)n) {
     if (c->gr_capturing) return NULL; /* no cudaFree while a step is captured */
     c->mem_epoch++;
@@ -196,6 +196,20 @@ unsigned short *cu_round_want(backend *be, const float *y, int64_t n) {
     c->xs_cap = cap;
   }
   return c->xs;
+}
+
+unsigned short *cu_round_want(backend *be, const float *y, int64_t n) {
+  cu_ctx *c = cu_of(be);
+  (void)y;
+  c->xs_y = NULL; /* valid again only once made */
+  return c->fuse_round && c->won ? xs_buffer(c, n) : NULL;
+}
+
+unsigned short *cu_round_want_bwd(backend *be, const float *g, int64_t n) {
+  cu_ctx *c = cu_of(be);
+  (void)g;
+  c->xs_y = NULL;
+  return c->fuse_round && c->gemm == TS_GEMM_BF16 ? xs_buffer(c, n) : NULL;
 }
 
 void cu_round_made(backend *be, const float *y, int64_t n) {
@@ -309,20 +323,24 @@ int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias,
  * (FAST_16BF would round it inside each GEMM), then dW += dC^T x on bf16 operands, and dx += dC
  * W on the weight's bf16 copy (else FAST_16BF on f32 dC and W). */
 static int cu_matmul_bwd16(backend *be, const unsigned short *x16, const float *x32, const float *w, const float *g,
-                           tensor *da, tensor *db, int64_t rows, int64_t N, int64_t K) {
-  size_t bg = cu_rnd(sizeof(unsigned short) * (size_t)(rows * N)),
+                           const unsigned short *g16in, tensor *da, tensor *db, int64_t rows, int64_t N, int64_t K) {
+  size_t bg = g16in ? 0 : cu_rnd(sizeof(unsigned short) * (size_t)(rows * N)),
          bx = x16 ? 0 : cu_rnd(sizeof(unsigned short) * (size_t)(rows * K));
-  char *cur;
-  TS_TRY(cu_scratch(be, bg + bx, (void **)&cur));
-  unsigned short *g16 = (unsigned short *)cu_carve(&cur, bg); /* (rows, N) */
+  char *cur = NULL;
+  if (bg + bx) TS_TRY(cu_scratch(be, bg + bx, (void **)&cur));
+  const unsigned short *g16 = g16in; /* (rows, N): dC rounded by the op that wrote it, or here */
   if (!x16) { /* (rows, K): the rounding the forward's GEMM applied to x */
     unsigned short *xb = (unsigned short *)cu_carve(&cur, bx);
     k_f32_to_bf16<<<cu_blocks(rows * K), 256, 0, cu_stream()>>>(x32, xb, rows * K);
     CU_LAUNCHED("k_f32_to_bf16");
     x16 = xb;
   }
-  k_f32_to_bf16<<<cu_blocks(rows * N), 256, 0, cu_stream()>>>(g, g16, rows * N);
-  CU_LAUNCHED("k_f32_to_bf16");
+  if (!g16) {
+    unsigned short *gb = (unsigned short *)cu_carve(&cur, bg);
+    k_f32_to_bf16<<<cu_blocks(rows * N), 256, 0, cu_stream()>>>(g, gb, rows * N);
+    CU_LAUNCHED("k_f32_to_bf16");
+    g16 = gb;
+  }
   TS_TRY(cu_gemm_bf16(be, 1, 0, N, K, rows, g16, N, x16, K, 1.0f, cu_f(db), K)); /* dW (N,K) += dC^T x */
   if (!da) return TS_OK;
   const unsigned short *wb = cu_weights_copy(cu_of(be), w, N * K);
@@ -337,20 +355,23 @@ int cu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *d
   const float *ap = cu_f(a), *bp = cu_f(b), *g = cu_f(dc);
   int64_t lda = ga.cols, ldb = gb.cols, sa = ga.rows * ga.cols, sb = gb.rows * gb.cols;
   if (gc.batch == 0) return TS_OK;
+  /* dC's rounding made by the op that wrote it (act_bwd, packed swiglu_bwd): looked up before
+   * the bias's gradient launches */
+  const unsigned short *g16 = cu_round_of(cu_of(be), g, gc.batch * M * N);
   if (dbias) TS_TRY(cu_colsum_add(g, cu_f(dbias), gc.batch * M, N));
   int fold = gb.batch == 1 && !ta; /* batches folded into M */
   if (a->dtype == DT_BF16 && db) {
     /* x W^T in the bf16 precision: both products on bf16 operands (in another precision a bf16 x
      * is only stored so: its values widened, the GEMMs as they are) */
     if (fold && tb && K > 0 && cu_of(be)->gemm == TS_GEMM_BF16)
-      return cu_matmul_bwd16(be, (const unsigned short *)a->data, NULL, bp, g, da, db, gc.batch * M, N, K);
+      return cu_matmul_bwd16(be, (const unsigned short *)a->data, NULL, bp, g, g16, da, db, gc.batch * M, N, K);
     TS_TRY(cu_widen(be, a, &ap)); /* another form: a's exact values in f32 */
   } else if (db && fold && tb && K > 0 && cu_of(be)->gemm == TS_GEMM_BF16 && cu_of(be)->bwd16 &&
              a->dtype == DT_F32) {
     /* an f32 x (the attention output, the residual stream) with cuda_set_bwd16: x rounded to
      * bf16 as well, so both products run on bf16 operands instead of f32 ones (TF32 kernels
      * on an H100: 13 ms of a paper-geometry SFT step, session 16) */
-    return cu_matmul_bwd16(be, NULL, ap, bp, g, da, db, gc.batch * M, N, K);
+    return cu_matmul_bwd16(be, NULL, ap, bp, g, g16, da, db, gc.batch * M, N, K);
   }
   if (da) {
     float *dap = cu_f(da);

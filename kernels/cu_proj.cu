@@ -27,7 +27,13 @@ int cu_swiglu_bwd(backend *be, const tensor *gate, const tensor *up, const tenso
   int64_t n = tensor_numel(dy), H = cu_last(dy), ld = up ? H : 2 * H;
   const float *u = up ? cu_f(up) : cu_f(gate) + H;
   float *du = up ? cu_f(dup) : dgate ? cu_f(dgate) + H : NULL;
-  EL_RUN(k_swiglu_bwd, n, cu_f(gate), u, cu_f(dy), cu_f(dgate), du, n, H, ld);
+  if (n <= 0) return TS_OK;
+  /* packed: dgate's rows are the packed GEMM's dC, rounded here when its backward wants them */
+  unsigned short *pb = !up && dgate ? cu_round_want_bwd(be, cu_f(dgate), 2 * n) : NULL;
+  k_swiglu_bwd<<<cu_blocks(n), 256, 0, cu_stream()>>>(cu_f(gate), u, cu_f(dy), cu_f(dgate), du, pb, n, H, ld);
+  CU_LAUNCHED("k_swiglu_bwd");
+  if (pb) cu_round_made(be, cu_f(dgate), 2 * n);
+  return TS_OK;
 }
 
 int cu_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, const int32_t *pos, const int32_t *kvrow,

@@ -19,13 +19,23 @@ __global__ void k_swiglu(const float *gt, const float *up, float *y, unsigned sh
     if (yb) yb[i] = cu_bf16_bits(r);
   }
 }
-__global__ void k_swiglu_bwd(const float *gt, const float *up, const float *g, float *dg, float *du, int64_t n,
-                             int64_t H, int64_t ld) {
+/* pb or NULL (packed rows, both gradients wanted): the new [dgate | dup] rows rounded to bf16
+ * as well, laid out as they are (the dC of the packed gate/up GEMM, cu_round_want) */
+__global__ void k_swiglu_bwd(const float *gt, const float *up, const float *g, float *dg, float *du,
+                             unsigned short *pb, int64_t n, int64_t H, int64_t ld) {
   CU_LOOP(i, n) {
     int64_t j = i / H * ld + i % H;
     float s = d_sigmoid(gt[j]);
-    if (du) du[j] += g[i] * gt[j] * s;
-    if (dg) dg[j] += g[i] * up[j] * s * (1.0f + gt[j] * (1.0f - s));
+    if (du) {
+      float t = du[j] + g[i] * gt[j] * s;
+      du[j] = t;
+      if (pb) pb[j + H] = cu_bf16_bits(t);
+    }
+    if (dg) {
+      float t = dg[j] + g[i] * up[j] * s * (1.0f + gt[j] * (1.0f - s));
+      dg[j] = t;
+      if (pb) pb[j] = cu_bf16_bits(t);
+    }
   }
 }
 

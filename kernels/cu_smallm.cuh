@@ -7,8 +7,9 @@
 #include "cu_dev.cuh"
 
 /* ---- few rows against a weight stored (N, K): a decoding step's x W^T with G rows. Used only
- * when cuda_set_decode_kernels is on (off by default; tests/gpu/run.sh checks and times it on a
- * GPU, and ctest runs it under the SIMT emulator). On an H200 cuBLAS takes ~10-15 us of GPU
+ * when cuda_set_decode_kernels is on (2, the default since the H100 run of session 16: on the
+ * small projections; tests/gpu/run.sh checks and times it on a GPU, and ctest runs it under the
+ * SIMT emulator). On an H200 cuBLAS takes ~10-15 us of GPU
  * time per such GEMM (8 rows) and 14.6-16.9 us of host time to launch it (cublasLtMatmul /
  * cublasGemmEx), which is what holds a decoding step up: a kernel of our own launches in ~4 us.
  *

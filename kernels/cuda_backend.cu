@@ -495,8 +495,9 @@ extern "C" int cuda_set_lt(int on) {
 }
 
 extern "C" int cuda_set_cudnn(int on) {
+  if (on < 0 || on > 3) return TS_EARG;
 #ifdef TS_HAVE_CUDNN
-  g_ctx.cudnn = on ? 1 : 0;
+  g_ctx.cudnn = on;
   return TS_OK;
 #else
   return on ? TS_EUNSUP : TS_OK;
@@ -576,12 +577,13 @@ extern "C" backend *be_cuda(ts_err *e) {
       g_ctx.act16 = !env_is("TSASR_CUDA_BF16_ACTS", "0");
       g_ctx.lt = !env_is("TSASR_CUDA_LT", "0");
 #ifdef TS_HAVE_CUDNN
-      g_ctx.cudnn = !env_is("TSASR_CUDA_CUDNN", "0");
+      const char *dn = getenv("TSASR_CUDA_CUDNN"); /* 0 off, 1 (default) every conv, 2 and 3: cuda_ctl.h */
+      g_ctx.cudnn = dn && dn[0] >= '0' && dn[0] <= '3' && !dn[1] ? dn[0] - '0' : 1;
 #endif
 #ifdef TS_HAVE_CUDNN_FE
-      g_ctx.sdpa = env_is("TSASR_CUDA_SDPA", "1");
+      g_ctx.sdpa = !env_is("TSASR_CUDA_SDPA", "0");
 #endif
-      g_ctx.bwd16 = env_is("TSASR_CUDA_BWD16", "1");
+      g_ctx.bwd16 = !env_is("TSASR_CUDA_BWD16", "0");
       const char *gm = getenv("TSASR_CUDA_GEMM");
       if (!gm || !cuda_set_gemm(gm)) {
         g_state = 1;

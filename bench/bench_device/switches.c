@@ -19,14 +19,20 @@ typedef struct bdsw_name {
   int on; /* the value the name sets; for the defaults' table, the default */
 } bdsw_name;
 
+/* the same for cuDNN's SDPA, on by default where the build has cuDNN's frontend */
+static int bdsw_sdpa(int on) {
+  cuda_set_cudnn_sdpa(on);
+  return 0;
+}
+
 static const bdsw_name k_defaults[] = {
     {"flash", cuda_set_flash_attention, 1}, {"dec2", cuda_set_decode_kernels, 2},
     {"graphs", cuda_set_graphs, 1},         {"fuse", cuda_set_fuse_round, 1},
     {"train_copy", cuda_set_train_copy, 0}, {"bf16_acts", cuda_set_bf16_acts, 1},
     {"split", cuda_set_sample_split, 1},    {"dec_attn", cuda_set_decode_attention, 1},
     {"wcopy", cuda_set_weight_copy, 1},     {"lt", cuda_set_lt, 1},
-    {"cudnn", bdsw_cudnn, 1},               {"sdpa", cuda_set_cudnn_sdpa, 0},
-    {"bwd16", cuda_set_bwd16, 0},
+    {"cudnn", bdsw_cudnn, 1},               {"sdpa", bdsw_sdpa, 1},
+    {"bwd16", cuda_set_bwd16, 1},
 };
 
 static const bdsw_name k_names[] = {
@@ -37,10 +43,12 @@ static const bdsw_name k_names[] = {
     {"graphs", cuda_set_graphs, 1},         {"fuse", cuda_set_fuse_round, 1},
     {"no_fuse", cuda_set_fuse_round, 0},    {"lt", cuda_set_lt, 1},
     {"no_lt", cuda_set_lt, 0},              {"cudnn", cuda_set_cudnn, 1},
-    {"no_cudnn", cuda_set_cudnn, 0},        {"no_graphs", cuda_set_graphs, 0},
+    {"no_cudnn", cuda_set_cudnn, 0},        {"cudnn_ng", cuda_set_cudnn, 2},
+    {"cudnn_ng1", cuda_set_cudnn, 3},        {"no_graphs", cuda_set_graphs, 0},
     {"no_split", cuda_set_sample_split, 0}, {"no_dec_attn", cuda_set_decode_attention, 0},
     {"no_wcopy", cuda_set_weight_copy, 0},  {"sdpa", cuda_set_cudnn_sdpa, 1},
-    {"bwd16", cuda_set_bwd16, 1},
+    {"no_sdpa", cuda_set_cudnn_sdpa, 0},    {"bwd16", cuda_set_bwd16, 1},
+    {"no_bwd16", cuda_set_bwd16, 0},
 };
 
 #define BDSW_N(t) (sizeof(t) / sizeof((t)[0]))

@@ -57,13 +57,16 @@ int cli_doctor(int argc, char **argv) {
            "replayed as CUDA graphs %s (TSASR_CUDA_GRAPHS=0), the small-row decoding GEMM %s (TSASR_CUDA_DECODE_KERNELS: "
            "2, the default, on weights up to 8 M elements; 1 every shape; 0 off), and in bf16: flash attention %s "
            "(TSASR_CUDA_FLASH=0), fused rounding of GEMM operands %s (TSASR_CUDA_FUSE_ROUND=0), bf16 storage of the "
-           "activations that only feed a GEMM %s (TSASR_CUDA_BF16_ACTS=0; the CPU's too, unless TSASR_BF16_ACTS=0)\n"
+           "activations that only feed a GEMM %s (TSASR_CUDA_BF16_ACTS=0; the CPU's too, unless TSASR_BF16_ACTS=0), "
+           "attention on cuDNN's fused SDPA %s (TSASR_CUDA_SDPA=0; in builds with cuDNN's frontend), the backward of "
+           "x W^T with an f32 x on bf16 operands %s (TSASR_CUDA_BWD16=0)\n"
            "  off by default: training steps' forward GEMMs on the weights' bf16 copy with f32 activations %s "
            "(TSASR_CUDA_TRAIN_COPY=1)\n",
            switch_on("TSASR_CUDA_DECODE_ATTN", 1), switch_on("TSASR_CUDA_SAMPLE_SPLIT", 1),
            switch_on("TSASR_CUDA_LT", 1), switch_on("TSASR_CUDA_CUDNN", 1),
            switch_on("TSASR_CUDA_GRAPHS", 1), dec_kernels(), switch_on("TSASR_CUDA_FLASH", 1),
-           switch_on("TSASR_CUDA_FUSE_ROUND", 1), switch_on("TSASR_CUDA_BF16_ACTS", 1), switch_on("TSASR_CUDA_TRAIN_COPY", 0));
+           switch_on("TSASR_CUDA_FUSE_ROUND", 1), switch_on("TSASR_CUDA_BF16_ACTS", 1), switch_on("TSASR_CUDA_SDPA", 1),
+           switch_on("TSASR_CUDA_BWD16", 1), switch_on("TSASR_CUDA_TRAIN_COPY", 0));
   }
   printf("audio: %s, lua: %s, workbench: %s\n",
 #ifdef TS_HAVE_AUDIO

@@ -104,18 +104,23 @@ void cuda_lt_counts(long *calls, long *fallbacks);
  * bf16; the bias
  * and its gradient stay the backend's own kernels. The im2col path it replaces was ~20 % of a
  * bf16 SFT step on an H200 (2026-11-27); with cuDNN the step was 2.5 % faster there (6,872
- * against 6,702 tokens/s), and it passed run.sh's checks (2026-11-27, session 15). On (1) by
- * default in builds that found cuDNN; TSASR_CUDA_CUDNN=0 turns it off at start-up. TS_OK;
- * TS_EUNSUP for on without CUDA or in a build without cuDNN. cuda_cudnn_counts: the
- * convolutions (forward and backward calls) it ran and those that took the im2col path. */
+ * against 6,702 tokens/s), and it passed run.sh's checks (2026-11-27, session 15). Modes: 0
+ * off; 1 every shape (the default in builds that found cuDNN); 2 all but grouped convolutions
+ * (cuDNN ran data2vec's positional ones a group at a time: ~11 ms of an H200's 100 ms bf16
+ * SFT step in their backward, session 17); 3 all but grouped and single-input-channel ones
+ * (the waveform's, whose weight gradient took 3.3 ms there). TSASR_CUDA_CUDNN=0..3 sets it at
+ * start-up. TS_OK; TS_EARG past 3; TS_EUNSUP for on without CUDA or in a build without cuDNN.
+ * cuda_cudnn_counts: the convolutions (forward and backward calls) it ran and those that took
+ * the im2col path after cuDNN refused them (not those a mode leaves to it). */
 int cuda_set_cudnn(int on);
 void cuda_cudnn_counts(long *calls, long *fallbacks);
 /* Attention forward and backward on cuDNN's fused flash attention (kernels/cu_sdpa.cu, its
  * SDPA graph through cuDNN's frontend) in the bf16 precision, where it applies (training and
  * prefill shapes: no bias, queries from position 0, D a multiple of 8 up to 128); elsewhere the
  * backend's kernels. Written in session 16 after an H100's profile put PyTorch's attention on
- * it at 7.0 ms a paper-geometry SFT step against tsasr's 31.7; not yet run on a GPU, so off
- * (0) by default; TSASR_CUDA_SDPA=1 turns it on at start-up. TS_OK; TS_EUNSUP for on without
+ * it at 7.0 ms a paper-geometry SFT step against tsasr's 31.7. On an H200 (session 17) it
+ * passed run.sh's checks and took the bf16 SFT step from 9,517 to 11,323 tokens/s, so it is on
+ * (1) by default in builds with the frontend; TSASR_CUDA_SDPA=0 turns it off at start-up. TS_OK; TS_EUNSUP for on without
  * CUDA or in a build without cuDNN's frontend (tests/gpu/fetch_debs.sh fetches its headers).
  * cuda_sdpa_counts: the calls it ran and those of its shapes it refused (0 without it). */
 int cuda_set_cudnn_sdpa(int on);
@@ -125,9 +130,10 @@ void cuda_sdpa_counts(long *calls, long *fallbacks);
  * to bf16 into scratch, as the forward's GEMM rounded it, and dC rounded as for a bf16 x, so
  * dW += dC^T x and dx += dC W run on bf16 tensor cores instead of on f32 operands (TF32
  * kernels: ~13 ms of a paper-geometry SFT step on an H100, session 16's profile). The same
- * products the CPU's bf16 GEMMs take (both operands rounded). Written in session 16 without a
- * GPU: off (0) by default; TSASR_CUDA_BWD16=1 turns it on at start-up. TS_OK, TS_EUNSUP without
- * CUDA. */
+ * products the CPU's bf16 GEMMs take (both operands rounded). Written in session 16; on an H200
+ * (session 17) it passed run.sh's checks and took the bf16 SFT step from 9,517 to 9,918
+ * tokens/s (11,323 to 11,882 with SDPA), so it is on (1) by default; TSASR_CUDA_BWD16=0 turns
+ * it off at start-up. TS_OK, TS_EUNSUP without CUDA. */
 int cuda_set_bwd16(int on);
 /* The profiler's range (cudaProfilerStart with on, cudaProfilerStop without): a kernel profiler
  * started with its collection off (ncu --profile-from-start off) sees only the kernels in

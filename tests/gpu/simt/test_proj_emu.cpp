@@ -97,8 +97,12 @@ static void run_swiglu(int N, int H, int packed) {
   int64_t n = (int64_t)N * H;
   std::vector<unsigned short> yb((size_t)n, 0xffff); /* y rounded to bf16 as well (the fused rounding) */
   long err = simt::launch(dim3(blocks(n)), dim3(256), 0, [&] { k_swiglu(gt.data(), u, y.data(), yb.data(), n, H, ld); });
-  err += simt::launch(dim3(blocks(n)), dim3(256), 0,
-                      [&] { k_swiglu_bwd(gt.data(), u, g.data(), dg.data(), dup, n, H, ld); });
+  /* packed: the new [dgate | dup] rows rounded to bf16 as well (the packed GEMM's dC), laid out
+   * as they are; separate: no rounding (the kernel takes none) */
+  std::vector<unsigned short> pb(packed ? dg.size() : 0, 0xffff);
+  err += simt::launch(dim3(blocks(n)), dim3(256), 0, [&] {
+    k_swiglu_bwd(gt.data(), u, g.data(), dg.data(), dup, packed ? pb.data() : nullptr, n, H, ld);
+  });
   std::vector<double> ry((size_t)N * H), rdg(dg.size()), rdu(du.size());
   for (size_t i = 0; i < dg.size(); i++) rdg[i] = dg0[i];
   for (size_t i = 0; i < du.size(); i++) rdu[i] = du0[i];
@@ -119,6 +123,9 @@ static void run_swiglu(int N, int H, int packed) {
   if (!packed) e = std::max(e, simt_nerr(du, rdu));
   long bad = 0; /* the bf16 bits: y's nearest even */
   for (size_t i = 0; i < y.size(); i++) bad += yb[i] != simt_bf16_bits(y[i]);
+  long badg = 0; /* the packed gradient's bits: dg's (both halves) nearest even */
+  for (size_t i = 0; i < pb.size(); i++) badg += pb[i] != simt_bf16_bits(dg[i]);
+  if (badg) printf("  %ld bf16 roundings of the packed gradient differ\n", badg), err += badg;
   if (bad) printf("  %ld bf16 roundings of y differ\n", bad), err += bad;
   std::vector<unsigned short> yo16((size_t)n, 0xffff); /* y as a bf16 activation: no f32 y, the same bits */
   err += simt::launch(dim3(blocks(n)), dim3(256), 0, [&] { k_swiglu(gt.data(), u, nullptr, yo16.data(), n, H, ld); });
@@ -138,7 +145,17 @@ static void run_act(int kind, int64_t n) {
   std::vector<unsigned short> yb((size_t)n, 0xffff);
   long err = simt::launch(dim3(blocks(n)), dim3(256), 0, [&] { k_act(kind, x.data(), y.data(), nullptr, n); });
   err += simt::launch(dim3(blocks(n)), dim3(256), 0, [&] { k_act(kind, x.data(), nullptr, yb.data(), n); });
-  err += simt::launch(dim3(blocks(n)), dim3(256), 0, [&] { k_act_bwd(kind, x.data(), g.data(), dx.data(), n); });
+  /* the backward twice from the same dx: without and with dx's new values rounded to bf16 as
+   * well (the GEMM before it takes them as its dC); both must add the same */
+  std::vector<float> dx2 = dx;
+  std::vector<unsigned short> dxb((size_t)n, 0xffff);
+  err += simt::launch(dim3(blocks(n)), dim3(256), 0, [&] { k_act_bwd(kind, x.data(), g.data(), dx.data(), nullptr, n); });
+  err += simt::launch(dim3(blocks(n)), dim3(256), 0,
+                      [&] { k_act_bwd(kind, x.data(), g.data(), dx2.data(), dxb.data(), n); });
+  long badb = 0;
+  for (int64_t i = 0; i < n; i++)
+    badb += dx2[(size_t)i] != dx[(size_t)i] || dxb[(size_t)i] != simt_bf16_bits(dx[(size_t)i]);
+  if (badb) printf("  backward with the rounding: %ld values differ\n", badb), err += badb;
   std::vector<double> ry((size_t)n), rdx((size_t)n);
   for (int64_t i = 0; i < n; i++) {
     double v = x[(size_t)i], s = 1.0 / (1.0 + std::exp(-v)), d;
