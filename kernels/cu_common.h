@@ -115,7 +115,7 @@ typedef struct cu_ctx {
   int lt; /* single GEMMs on cuBLASLt with cached plans and the bias as epilogue (cu_lt.cu;
              cuda_set_lt) */
   int cudnn; /* conv1d and its backward on cuDNN (cu_cudnn.cu; cuda_set_cudnn; builds with cuDNN):
-                0 off, 1 every shape, 2 all but grouped, 3 all but grouped and Cin = 1 */
+                0 off, 1 every shape, 2 (default) all but Cin = 1, 3 all but Cin = 1 and grouped */
   int sdpa;  /* attention on cuDNN's fused SDPA where it applies (cu_sdpa.cu; cuda_set_cudnn_sdpa;
                 builds with cuDNN's frontend; on by default since session 17's H200 run) */
   int bwd16; /* bf16 precision: the backward of x W^T with an f32 x on bf16 operands as well (x
@@ -333,7 +333,7 @@ void cu_free_dead(backend *be);
 unsigned short *cu_round_want(backend *be, const float *y, int64_t n);
 void cu_round_made(backend *be, const float *y, int64_t n);
 /* The same for a gradient about to be written at g that a GEMM's backward takes as its dC next
- * (act_bwd, packed swiglu_bwd): cu_matmul_bwd's bf16 path takes its rounding instead of making
+ * (act_bwd, packed swiglu_bwd, merge_heads): cu_matmul_bwd's bf16 path takes its rounding instead of making
  * one (the bf16 precision with fused rounding on; no weight copy needed). */
 unsigned short *cu_round_want_bwd(backend *be, const float *g, int64_t n);
 int cu_framecat(backend *be, const tensor *x, tensor *y, int k);

@@ -1,5 +1,6 @@
 // cu_cudnn.cu — conv1d and its backward on cuDNN (cuda_set_cudnn; on by default in builds with
-// cuDNN since an H200 checked and timed it, session 15; TSASR_CUDA_CUDNN=0 turns it off): a 1-D
+// cuDNN since an H200 checked and timed it, session 15, for every shape but single-input-channel
+// ones since session 17; TSASR_CUDA_CUDNN=0 turns it off, 1 takes every shape): a 1-D
 // convolution is cuDNN's 2-D one with height 1. Each
 // shape (batch, channels, length, kernel, stride, padding, groups, math) gets its descriptors
 // and the heuristic's algorithms (forward, backward data, backward filter) once, kept in a small
@@ -181,10 +182,10 @@ static cd_plan *cd_plan_of(backend *be, const tensor *x, const tensor *w, int64_
                            int groups) {
   cu_ctx *c = cu_of(be);
   if (!c->cudnn) return NULL;
-  /* modes 2 and 3 leave grouped convolutions (cuDNN ran data2vec's positional ones a group at
-   * a time: 16 launches a direction) and, in 3, single-input-channel ones (the waveform's) to
+  /* modes 2 (the default) and 3 leave single-input-channel convolutions (the waveform's: cuDNN's
+   * weight gradient took 3.3 ms of an H200's bf16 SFT step for it) and, in 3, grouped ones to
    * the im2col path: a choice, not a fallback (not counted) */
-  if ((c->cudnn >= 2 && groups > 1) || (c->cudnn == 3 && x->ne[1] == 1)) return NULL;
+  if ((c->cudnn >= 2 && x->ne[1] == 1) || (c->cudnn == 3 && groups > 1)) return NULL;
   if (!cu_dnn_handle()) {
     g_cd_fallbacks++;
     return NULL;

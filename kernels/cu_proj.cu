@@ -50,8 +50,12 @@ int cu_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, cons
     TS_TRY(cu_stage_same(be, pos, sizeof(int32_t) * (size_t)BT, SR_ADVANCE, &dpos));
     TS_TRY(cu_stage_same(be, inv, sizeof(float) * (size_t)half, SR_CONST, &dinv));
   }
+  /* merging gradients: the packed rows are the q/k/v GEMM's dC, rounded here when its backward
+   * wants them (after the staging above, which launches) */
+  unsigned short *xb = merge && !kvrow ? cu_round_want_bwd(be, cu_f(x), 2 * n) : NULL;
   k_split_heads<<<cu_blocks(n), 256, 0, cu_stream()>>>(cu_f(x), cu_f(q), cu_f(k), cu_f(v), (const int32_t *)dpos,
-                                       (const int32_t *)drow, (const float *)dinv, BT, Hq, Hkv, half, merge);
+                                       (const int32_t *)drow, (const float *)dinv, BT, Hq, Hkv, half, merge, xb);
   CU_LAUNCHED("k_split_heads");
+  if (xb) cu_round_made(be, cu_f(x), 2 * n);
   return TS_OK;
 }

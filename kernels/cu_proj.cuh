@@ -41,9 +41,11 @@ __global__ void k_swiglu_bwd(const float *gt, const float *up, const float *g, f
 
 /* ---- split_heads: packed x (BT, Hq+2Hkv, D) <-> q (BT,Hq,D), k, v (BT,Hkv,D); one thread per
  * (row, head, i < D/2); heads below Hq+Hkv rotated when pos is given (as k_rope). kvrow (BT)
- * or NULL (split only): k and v are row tables and row r's go to row kvrow[r] ---- */
+ * or NULL (split only): k and v are row tables and row r's go to row kvrow[r]. xb or NULL
+ * (merge only): the packed x rounded to bf16 as well (the q/k/v GEMM's dC, cu_round_want) ---- */
 __global__ void k_split_heads(float *x, float *q, float *k, float *v, const int32_t *pos, const int32_t *kvrow,
-                              const float *inv, int64_t BT, int64_t Hq, int64_t Hkv, int64_t half, int merge) {
+                              const float *inv, int64_t BT, int64_t Hq, int64_t Hkv, int64_t half, int merge,
+                              unsigned short *xb) {
   int64_t H = Hq + 2 * Hkv, D = 2 * half;
   CU_LOOP(n, BT * H * half) {
     int64_t i = n % half, rh = n / half, h = rh % H, r = rh / H, kr = kvrow ? kvrow[r] : r;
@@ -54,14 +56,18 @@ __global__ void k_split_heads(float *x, float *q, float *k, float *v, const int3
     const float *src = merge ? hr : xr;
     float *dst = merge ? xr : hr;
     float x1 = src[i], x2 = src[i + half];
+    float y1 = x1, y2 = x2;
     if (pos && h < Hq + Hkv) {
       float ang = (float)pos[r] * inv[i];
       float c = cosf(ang), s = merge ? -sinf(ang) : sinf(ang);
-      dst[i] = x1 * c - x2 * s;
-      dst[i + half] = x2 * c + x1 * s;
-    } else {
-      dst[i] = x1;
-      dst[i + half] = x2;
+      y1 = x1 * c - x2 * s;
+      y2 = x2 * c + x1 * s;
+    }
+    dst[i] = y1;
+    dst[i + half] = y2;
+    if (xb) {
+      xb[rh * D + i] = cu_bf16_bits(y1);
+      xb[rh * D + i + half] = cu_bf16_bits(y2);
     }
   }
 }

@@ -577,8 +577,8 @@ extern "C" backend *be_cuda(ts_err *e) {
       g_ctx.act16 = !env_is("TSASR_CUDA_BF16_ACTS", "0");
       g_ctx.lt = !env_is("TSASR_CUDA_LT", "0");
 #ifdef TS_HAVE_CUDNN
-      const char *dn = getenv("TSASR_CUDA_CUDNN"); /* 0 off, 1 (default) every conv, 2 and 3: cuda_ctl.h */
-      g_ctx.cudnn = dn && dn[0] >= '0' && dn[0] <= '3' && !dn[1] ? dn[0] - '0' : 1;
+      const char *dn = getenv("TSASR_CUDA_CUDNN"); /* 0 off, 1 every conv, 2 (default), 3: cuda_ctl.h */
+      g_ctx.cudnn = dn && dn[0] >= '0' && dn[0] <= '3' && !dn[1] ? dn[0] - '0' : 2;
 #endif
 #ifdef TS_HAVE_CUDNN_FE
       g_ctx.sdpa = !env_is("TSASR_CUDA_SDPA", "0");

@@ -7,7 +7,7 @@
 
 #include "tensor/cuda_ctl.h"
 
-/* cuDNN is on by default where the build has it (elsewhere the default is its absence) */
+/* cuDNN is on by default where the build has it, in mode 2 (elsewhere the default is its absence) */
 static int bdsw_cudnn(int on) {
   cuda_set_cudnn(on);
   return 0;
@@ -31,7 +31,7 @@ static const bdsw_name k_defaults[] = {
     {"train_copy", cuda_set_train_copy, 0}, {"bf16_acts", cuda_set_bf16_acts, 1},
     {"split", cuda_set_sample_split, 1},    {"dec_attn", cuda_set_decode_attention, 1},
     {"wcopy", cuda_set_weight_copy, 1},     {"lt", cuda_set_lt, 1},
-    {"cudnn", bdsw_cudnn, 1},               {"sdpa", bdsw_sdpa, 1},
+    {"cudnn", bdsw_cudnn, 2},               {"sdpa", bdsw_sdpa, 1},
     {"bwd16", cuda_set_bwd16, 1},
 };
 
@@ -42,8 +42,8 @@ static const bdsw_name k_names[] = {
     {"dec2s", cuda_set_decode_kernels, 2},  {"no_dec2", cuda_set_decode_kernels, 0},
     {"graphs", cuda_set_graphs, 1},         {"fuse", cuda_set_fuse_round, 1},
     {"no_fuse", cuda_set_fuse_round, 0},    {"lt", cuda_set_lt, 1},
-    {"no_lt", cuda_set_lt, 0},              {"cudnn", cuda_set_cudnn, 1},
-    {"no_cudnn", cuda_set_cudnn, 0},        {"cudnn_ng", cuda_set_cudnn, 2},
+    {"no_lt", cuda_set_lt, 0},              {"cudnn", cuda_set_cudnn, 2},
+    {"no_cudnn", cuda_set_cudnn, 0},        {"cudnn_all", cuda_set_cudnn, 1},
     {"cudnn_ng1", cuda_set_cudnn, 3},        {"no_graphs", cuda_set_graphs, 0},
     {"no_split", cuda_set_sample_split, 0}, {"no_dec_attn", cuda_set_decode_attention, 0},
     {"no_wcopy", cuda_set_weight_copy, 0},  {"sdpa", cuda_set_cudnn_sdpa, 1},

@@ -132,9 +132,10 @@ int enc_layer_backward(enc_model *m, int l, const enc_acts *a, const enc_layer_a
   ETRY(op_fill(be, &DG, 0.0f, e));
   ETRY(op_matmul_bwd(be, &G, &p.w2, dS2, &DG, enc_optw(&gp.w2), enc_optw(&gp.b2), 0, 1, e));
   ETRY(op_fill(be, &DU, 0.0f, e));
+  /* d LN2(h) zeroed before the act: a device GEMM takes DU's rounding made just before it */
+  if (c->stable_ln) ETRY(op_fill(be, &DT, 0.0f, e));
   ETRY(op_act_bwd(be, c->act, &U, &DG, &DU, e));
   if (c->stable_ln) {
-    ETRY(op_fill(be, &DT, 0.0f, e)); /* d LN2(h) */
     ETRY(op_matmul_bwd(be, &N2, &p.w1, &DU, &DT, enc_optw(&gp.w1), enc_optw(&gp.b1), 0, 1, e));
     ETRY(op_layernorm_bwd(be, &Hh, &p.ln2w, &M2, &R2, &DT, &DH, enc_optw(&gp.ln2w), enc_optw(&gp.ln2b), e));
   } else {
@@ -162,9 +163,9 @@ int enc_layer_backward(enc_model *m, int l, const enc_acts *a, const enc_layer_a
   ETRY(op_attention_bwd(be, &Q4, &K4, &V4, &A4, &LSE, &DA4, &DQ4, &DK4, &DV4, dbias && c->alibi ? &DB : NULL, &ac, e));
   /* the heads packed back for one GEMM pair against the stacked q/k/v weights */
   tensor DQKV4 = ET4(dqkv, B, T, 3 * H, D), DQKV = ET2(dqkv, N, 3 * C);
+  if (c->stable_ln) ETRY(op_fill(be, &DT, 0.0f, e)); /* d LN1(x), zeroed first as above */
   ETRY(op_merge_heads(be, &DQ4, &DK4, &DV4, &DQKV4, NULL, 0.0f, e));
   if (c->stable_ln) {
-    ETRY(op_fill(be, &DT, 0.0f, e)); /* d LN1(x) */
     ETRY(op_matmul_bwd(be, &N1, &p.wqkv, &DQKV, &DT, enc_optw(&gp.wqkv), enc_optw(&gp.bqkv), 0, 1, e));
     ETRY(op_layernorm_bwd(be, &X, &p.ln1w, &M1, &R1, &DT, &DX, enc_optw(&gp.ln1w), enc_optw(&gp.ln1b), e));
   } else {

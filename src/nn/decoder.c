@@ -213,8 +213,8 @@ int dec_backward(backend *be, const dec_cfg *c, const dec_params *p, const dec_p
   TRY(op_fill(be, &DA, 0.0f, e));
   TRY(op_matmul_bwd(be, &Aa, &p->wd, &DY, &DA, (tensor *)&gp->wd, NULL, 0, 1, e));
   TRY(op_fill(be, &DGU, 0.0f, e));
+  TRY(op_fill(be, &DH2, 0.0f, e)); /* before: a device GEMM takes DGU's rounding made just before it */
   TRY(op_swiglu_packed_bwd(be, &GU, &DA, &DGU, e));
-  TRY(op_fill(be, &DH2, 0.0f, e));
   TRY(op_matmul_bwd(be, &H2, &p->wgu, &DGU, &DH2, (tensor *)&gp->wgu, NULL, 0, 1, e));
   TRY(op_rmsnorm_bwd(be, &Hh, &p->ln2, &R2, &DH2, &DH, (tensor *)&gp->ln2, e));
   /* attention branch: h = x + o_proj(att) */
@@ -241,9 +241,9 @@ int dec_backward(backend *be, const dec_cfg *c, const dec_params *p, const dec_p
     TRY(op_attention_bwd(be, &Q4, &K4, &V4, &A4, &L, &DA4, &DQ4, &DK4, &DV4, NULL, &ac, e));
   /* RoPE undone and the heads packed back, for one GEMM pair against the stacked weights */
   tensor DQKV4 = T4(dqkv, B, T, c->Hq + 2 * c->Hkv, c->D), DQKV = T2(dqkv, N, QD + 2 * KD);
-  TRY(op_merge_heads(be, &DQ4, &DK4, &DV4, &DQKV4, pos, c->theta, e));
   tensor H1 = dec_view(be, a->h1, a->adt, N, C), DH1 = T2(dh1, N, C);
-  TRY(op_fill(be, &DH1, 0.0f, e));
+  TRY(op_fill(be, &DH1, 0.0f, e)); /* before, as DH2 above: the GEMM takes DQKV's rounding */
+  TRY(op_merge_heads(be, &DQ4, &DK4, &DV4, &DQKV4, pos, c->theta, e));
   TRY(op_matmul_bwd(be, &H1, &p->wqkv, &DQKV, &DH1, (tensor *)&gp->wqkv, (tensor *)opt(&gp->bqkv), 0, 1, e));
   tensor X = T2((float *)a->x, N, C), R1 = T1(a->r1, N);
   TRY(op_rmsnorm_bwd(be, &X, &p->ln1, &R1, &DH1, &DX, (tensor *)&gp->ln1, e));

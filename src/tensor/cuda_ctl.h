@@ -105,11 +105,14 @@ void cuda_lt_counts(long *calls, long *fallbacks);
  * and its gradient stay the backend's own kernels. The im2col path it replaces was ~20 % of a
  * bf16 SFT step on an H200 (2026-11-27); with cuDNN the step was 2.5 % faster there (6,872
  * against 6,702 tokens/s), and it passed run.sh's checks (2026-11-27, session 15). Modes: 0
- * off; 1 every shape (the default in builds that found cuDNN); 2 all but grouped convolutions
- * (cuDNN ran data2vec's positional ones a group at a time: ~11 ms of an H200's 100 ms bf16
- * SFT step in their backward, session 17); 3 all but grouped and single-input-channel ones
- * (the waveform's, whose weight gradient took 3.3 ms there). TSASR_CUDA_CUDNN=0..3 sets it at
- * start-up. TS_OK; TS_EARG past 3; TS_EUNSUP for on without CUDA or in a build without cuDNN.
+ * off; 1 every shape; 2 all but single-input-channel convolutions (the waveform's, whose weight
+ * gradient took cuDNN 3.3 ms of an H200's 100 ms bf16 SFT step, session 17), the default in
+ * builds that found cuDNN; 3 all but those and grouped ones (data2vec's positional convolutions,
+ * which cuDNN runs a group at a time). On that H200, in one process: every shape 11,976 and
+ * 11,957 tokens/s, all but grouped 11,619, all but grouped and single-channel 12,054 (so
+ * im2col wins on the waveform's and loses on the grouped ones; mode 2, their combination, is
+ * not yet timed itself). TSASR_CUDA_CUDNN=0..3 sets it at start-up. TS_OK; TS_EARG past 3;
+ * TS_EUNSUP for on without CUDA or in a build without cuDNN.
  * cuda_cudnn_counts: the convolutions (forward and backward calls) it ran and those that took
  * the im2col path after cuDNN refused them (not those a mode leaves to it). */
 int cuda_set_cudnn(int on);

@@ -3,13 +3,14 @@
 # build) for a session with little device time left, on what changed since the last full run:
 #   q1. the bf16 op groups the bf16 training step takes (matmul, bf16_acts, attention, conv1d)
 #       with the defaults, at bf16's tolerance (1e-2): the backward GEMMs on the dC rounded by
-#       the op that wrote it (act_bwd, packed swiglu_bwd), cuDNN's SDPA, the bf16 backward;
-#   q2. cuDNN's modes 2 and 3 (grouped, and single-input-channel, convolutions on im2col): the
-#       conv1d group in f32 at 1e-5 and in bf16, the f32 parity (must pass) and the bf16 parity
-#       (no worse than 3a's);
+#       the op that wrote it (act_bwd, packed swiglu_bwd, merge_heads), cuDNN's SDPA, the bf16
+#       backward;
+#   q2. cuDNN's modes 1, 2 (the default) and 3 (cuda_ctl.h: single-input-channel, and grouped,
+#       convolutions on im2col): the conv1d group in f32 at 1e-5 and in bf16 with each, the f32
+#       parity (must pass) and the bf16 parity (no worse than 3a's) with 3;
 #   q3. the bf16 parity without the fused rounding (TSASR_CUDA_FUSE_ROUND=0), no worse than 3a's;
 #   q4. bf16 SFT steps in one process, the defaults against each switch off and the modes
-#       (cudnn_ng, cudnn_ng1), the defaults twice (their spread).
+#       (cudnn_all, cudnn_ng1), the defaults twice (their spread).
 # Exit status: run.sh's (0 once steps 3 passed).
 
 q1=ok q1n=""
@@ -20,7 +21,7 @@ done
 step quick_ops16 "$q1" "$q1n$(grep -h -m1 '^cuDNN SDPA:' "$build/quick16_attention.log" 2> /dev/null)"
 
 q2=ok q2n=""
-for m in 2 3; do
+for m in 1 2 3; do
   ops_env "$build/quick_dnn${m}_conv1d.log" conv1d TSASR_CUDA_CUDNN=$m || q2=FAIL
   ops_env "$build/quick_dnn${m}16_conv1d.log" conv1d TSASR_CUDA_CUDNN=$m TSASR_CUDA_GEMM=bf16 TSASR_OPS_TOL=1e-2 || q2=FAIL
   q2n="${q2n}mode $m: conv1d $(tail -n 1 "$build/quick_dnn${m}_conv1d.log" | sed 's/^test_backend_ops: //'), bf16 \
@@ -42,7 +43,7 @@ step no_fuse "$q3" "parity(bf16) rc $par_rc vs 3a's $brc16"
 
 if [ "$(cap 1000)" -ge 30 ]; then
   qv="default,no_fuse,no_sdpa,no_bwd16"
-  [ "$q2" = ok ] && qv="$qv,cudnn_ng,cudnn_ng1"
+  [ "$q2" = ok ] && qv="$qv,cudnn_all,cudnn_ng1"
   qv="$qv,default"
   { echo; echo "== quick switches: SFT $qv (bf16)"; } >> "$logs/bench.log"
   timeout "$(cap 120)" "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 --G 0 \

@@ -41,10 +41,12 @@
 #      1e-5, the matmul and bf16_acts groups in bf16, the f32 parity (must pass) and the bf16
 #      parity (no worse than 3a's); and a host profile without it (step 8);
 #   3k. TSASR_CUDA_CUDNN (conv1d on cuDNN; on by default since 2026-11-27, session 15, in builds
-#      that found cuDNN: the toolkit's or PyTorch's nvidia-cudnn wheel): steps 2 and 3 must
-#      report convolutions it ran; then, with it off (im2col), the conv1d group in f32 at 1e-5,
-#      conv1d and bf16_acts in bf16, the f32 parity (must pass), the bf16 parity (no worse than
-#      3a's); and its SFT steps against im2col's (switches row);
+#      that found cuDNN: the toolkit's or PyTorch's nvidia-cudnn wheel; mode 2, all but the
+#      single-input-channel shapes, since session 17): steps 2 and 3 must report convolutions
+#      it ran; then, with it off (im2col), the conv1d group in f32 at 1e-5, conv1d and
+#      bf16_acts in bf16, the f32 parity (must pass), the bf16 parity (no worse than 3a's); the
+#      conv1d group in f32 and bf16 in modes 1 and 3; and its SFT steps against im2col's and
+#      the other modes' (switches row);
 #   3l. TSASR_CUDA_SDPA (attention on cuDNN's fused SDPA through its frontend; on by default in
 #      builds with the frontend since session 17's H200 run): the attention group in bf16 must
 #      show calls it ran; then with it off the attention group in bf16 and both parities; when
@@ -565,16 +567,23 @@ step lt "$lt" "${oo_note}off: $sw_note"
 
 # ---- 3k. conv1d and its backward on cuDNN (TSASR_CUDA_CUDNN; on by default in builds that
 # found cuDNN since the H200 run of 2026-11-27, session 15, where it passed these checks with
-# it on and sped the bf16 SFT step up by 2.5 %): steps 2 and 3 ran it (the conv1d group at
+# it on and sped the bf16 SFT step up by 2.5 %; mode 2 since session 17): steps 2 and 3 ran it (the conv1d group at
 # 1e-5 with FMA math in f32, memcheck in 3b) and must report convolutions it ran; then the
 # im2col path it replaces, with it off: the conv1d group in f32 at 1e-5, the conv1d and
 # bf16_acts groups in bf16 at 1e-2, the f32 parity (must pass), the bf16 parity (no worse than
-# 3a's) ----
+# 3a's); then the conv1d group in f32 at 1e-5 and in bf16 at 1e-2 in modes 1 (every shape) and
+# 3 (grouped shapes on im2col as well; cuda_ctl.h), which the switches row times ----
 if grep -q 'cuDNN ON' "$build/configure.log"; then
   on_then_off dnn "cuDNN convolutions" '^cuDNN: [1-9][0-9]* convolutions' "conv1d" "conv1d bf16_acts" \
     TSASR_CUDA_CUDNN=0
-  dn=$oo_st
-  step cudnn "$dn" "$oo_note$(grep -m1 -h '^cuDNN:' "$logs/sft_parity.log" || true); off: $sw_note"
+  dn=$oo_st dnm=""
+  for m in 1 3; do
+    ops_env "$build/dnn_m${m}_conv1d.log" conv1d TSASR_CUDA_CUDNN=$m || dn=FAIL
+    ops_env "$build/dnn_m${m}16_conv1d.log" conv1d TSASR_CUDA_CUDNN=$m TSASR_CUDA_GEMM=bf16 TSASR_OPS_TOL=1e-2 || dn=FAIL
+    dnm="$dnm; mode $m: $(tail -n 1 "$build/dnn_m${m}_conv1d.log" | sed 's/^test_backend_ops: //'), bf16 \
+$(tail -n 1 "$build/dnn_m${m}16_conv1d.log" | sed 's/^test_backend_ops: //')"
+  done
+  step cudnn "$dn" "$oo_note$(grep -m1 -h '^cuDNN:' "$logs/sft_parity.log" || true); off: $sw_note$dnm"
 else
   dn=SKIP
   step cudnn SKIP "this build has no cuDNN (configure.log: $(grep -m1 -o 'cuDNN [A-Z]*' "$build/configure.log" || echo '?'))"
@@ -685,7 +694,7 @@ if left; then
     # (session 14 timed the rest: no_flash+no_bf16_acts, the training copy, graphs, no_split)
     sv="default,no_flash,no_bf16_acts" rv="default,no_fuse"
     [ "$lt" = ok ] && sv="$sv,no_lt" && rv="$rv,no_lt"
-    [ "$dn" = ok ] && sv="$sv,no_cudnn"
+    [ "$dn" = ok ] && sv="$sv,no_cudnn,cudnn_all,cudnn_ng1"
     [ "$sd" = ok ] && sv="$sv,no_sdpa"
     [ "$bw" = ok ] && sv="$sv,no_bwd16"
     [ "$d2" = ok ] && rv="$rv,dec2,no_dec2"

@@ -45,7 +45,7 @@ static void run_heads(int BT, int Hq, int Hkv, int D, int rope, bool cache = fal
   const int32_t *pp = rope ? pos.data() : nullptr;
   int64_t n = (int64_t)BT * H * half;
   long err = simt::launch(dim3(blocks(n)), dim3(256), 0, [&] {
-    k_split_heads(x.data(), q.data(), k.data(), v.data(), pp, kr, inv.data(), BT, Hq, Hkv, half, 0);
+    k_split_heads(x.data(), q.data(), k.data(), v.data(), pp, kr, inv.data(), BT, Hq, Hkv, half, 0, nullptr);
   });
   /* reference: head h of row r goes to q, k or v, rotated when it is a q or k head */
   std::vector<double> rq(q.size()), rk(k.size(), 7.0), rv(v.size(), 7.0);
@@ -72,11 +72,17 @@ static void run_heads(int BT, int Hq, int Hkv, int D, int rope, bool cache = fal
   double e = std::max(simt_nerr(q, rq), std::max(simt_nerr(k, rk), simt_nerr(v, rv)));
   check(what, e, err);
   if (cache) return; /* merge_heads has no cache form */
-  /* merge_heads of what split gave must give x back (rotation undone) */
+  /* merge_heads of what split gave must give x back (rotation undone), and, with xb, the merged
+   * rows' bf16 rounding as well (a gradient's, for the q/k/v GEMM's backward) */
   std::vector<float> back(x.size(), NAN);
+  std::vector<unsigned short> xb(x.size(), 0xffff);
   err = simt::launch(dim3(blocks(n)), dim3(256), 0, [&] {
-    k_split_heads(back.data(), q.data(), k.data(), v.data(), pp, nullptr, inv.data(), BT, Hq, Hkv, half, 1);
+    k_split_heads(back.data(), q.data(), k.data(), v.data(), pp, nullptr, inv.data(), BT, Hq, Hkv, half, 1,
+                  xb.data());
   });
+  long bad = 0;
+  for (size_t i = 0; i < xb.size(); i++) bad += xb[i] != simt_bf16_bits(back[i]);
+  if (bad) printf("  %ld bf16 roundings of the merged rows differ\n", bad), err += bad;
   std::vector<double> rx(x.begin(), x.end());
   snprintf(what, sizeof what, "merge_heads BT=%d H=%d/%d D=%d rope=%d", BT, Hq, Hkv, D, rope);
   check(what, simt_nerr(back, rx), err);
