@@ -6,7 +6,8 @@
 // decoder layer's training forward+backward in the bf16 precision three ways (f32 storage;
 // the weights' bf16 copy, TSASR_CUDA_TRAIN_COPY; bf16 activation storage, TSASR_CUDA_BF16_ACTS),
 // and a decoding step's five GEMMs on cuBLASLt and on the small-row kernel (TB/s of weights; one
-// call host-fed, and per call of a CUDA graph of many: GPU time alone),
+// call host-fed, and per call of a CUDA graph of many: GPU time alone), and ("elem") the element
+// kernels' TB/s against the grid's cap (cuda_set_elem_blocks),
 // timed with CUDA events after warm-up, median of repeats. Built only with CUDA (tests/gpu/CMakeLists.txt); run by tests/gpu/run.sh.
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
@@ -431,6 +432,47 @@ static void bench_decode_gemms(void) {
 
 /* one decoding step's token choice for R rows of Qwen2's vocabulary: ids and log-probs back on
  * the host (the sample op includes its copies, as decoding uses it) */
+/* The element kernels' rate (TB/s of the bytes each must move) on n items against the grid's
+ * cap (cuda_set_elem_blocks: 0 = one thread per item, else at most that many 256-thread
+ * blocks per SM, each thread striding over several items), GPU time per call in CUDA graphs:
+ * GELU f32 -> bf16 (6 bytes an item: a bf16 activation's forward), GELU's backward (16: x, g,
+ * dx read and written), axpby (12) and AdamW (28: p, g, m, v read, p, m, v written). */
+static void bench_elem(int64_t n) {
+  float *x = dbuf(n), *g = dbuf(n), *y = dbuf(n), *m = dbuf(n);
+  unsigned short *yb = (unsigned short *)g_be->ops->alloc(g_be, sizeof(unsigned short) * (size_t)n);
+  if (!yb) {
+    fprintf(stderr, "bench_gpu_ops: out of device memory (%lld bf16)\n", (long long)n);
+    exit(1);
+  }
+  tensor X = T(x, 1, n), G = T(g, 1, n), Y = T(y, 1, n), Yb = T((float *)yb, 1, n);
+  Yb.dtype = DT_BF16;
+  OK(g_be->ops->fill(g_be, &G, 0.0f)); /* GELU's dy and AdamW's v: zeros keep every value finite */
+  static const int caps[] = {0, 4, 8, 16};
+  struct kern {
+    const char *name;
+    double bytes;
+  } ks[] = {{"gelu f32->bf16", 6}, {"gelu bwd", 16}, {"axpby", 12}, {"adamw", 28}};
+  for (int c : caps) {
+    OK(cuda_set_elem_blocks(c));
+    for (int k = 0; k < 4; k++) {
+      auto fn = [&] {
+        if (k == 0) OK(g_be->ops->act(g_be, ACT_GELU, &X, &Yb));
+        if (k == 1) OK(g_be->ops->act_bwd(g_be, ACT_GELU, &X, &G, &Y));
+        if (k == 2) OK(g_be->ops->axpby(g_be, &X, 0.5f, &Y, 0.5f));
+        if (k == 3) OK(g_be->ops->adamw(g_be, y, x, m, g, n, 1e-7f, 0.9f, 0.999f, 1e-8f, 0.0f, 1));
+      };
+      double ms = time_graph_ms(fn, n > (1 << 26) ? 4 : 16);
+      char name[96], rate[64];
+      snprintf(name, sizeof name, "elem %s n=%lld cap=%d/SM", ks[k].name, (long long)n, c);
+      snprintf(rate, sizeof rate, "%.2f TB/s", ms > 0 ? ks[k].bytes * (double)n / (ms * 1e-3) / 1e12 : 0.0);
+      report(name, ms, rate);
+    }
+  }
+  OK(cuda_set_elem_blocks(0));
+  g_be->ops->release(g_be, x), g_be->ops->release(g_be, g), g_be->ops->release(g_be, y), g_be->ops->release(g_be, m);
+  g_be->ops->release(g_be, yb);
+}
+
 static void bench_sample(int64_t R, float temperature, int64_t top_k, float top_p) {
   const int64_t V = 151936;
   float *z = dbuf(R * V);
@@ -450,9 +492,11 @@ static void bench_sample(int64_t R, float temperature, int64_t top_k, float top_
 
 int main(int argc, char **argv) {
   /* "attention": the attention cases only (run.sh compares the bf16 precision with and
-   * without the flash forward); "decode": a decoding step's GEMMs only (run.sh graphs) */
+   * without the flash forward); "decode": a decoding step's GEMMs only (run.sh graphs); "elem":
+   * the element kernels against the grid's cap only (run.sh quick and bench) */
   const bool only_attn = argc > 1 && !strcmp(argv[1], "attention");
   const bool only_decode = argc > 1 && !strcmp(argv[1], "decode");
+  const bool only_elem = argc > 1 && !strcmp(argv[1], "elem");
   g_be = be_cuda(&g_e);
   if (!g_be) {
     fprintf(stderr, "bench_gpu_ops: %s\n", g_e.msg);
@@ -470,6 +514,13 @@ int main(int argc, char **argv) {
   }
   if (only_decode) {
     bench_decode_gemms();
+    print_table();
+    return 0;
+  }
+  if (only_elem) { /* the SFT step's sizes: 4 x 999 x 1024 (the encoder's width), x 4096 (its FFN), 2^27 */
+    bench_elem(4 * 999 * 1024);
+    bench_elem(4 * 999 * 4096);
+    bench_elem((int64_t)1 << 27);
     print_table();
     return 0;
   }

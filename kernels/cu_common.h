@@ -171,11 +171,17 @@ static inline float *cu_f(const tensor *t) { return t ? (float *)t->data : 0; }
 static inline int64_t cu_rows(const tensor *t) { return tensor_numel(t) / t->ne[t->ndim - 1]; }
 static inline int64_t cu_last(const tensor *t) { return t->ne[t->ndim - 1]; }
 
-/* Blocks for a grid-stride loop over n items with 256 threads. */
+/* The most blocks cu_blocks gives (0: 65535 x 8 only): cuda_set_elem_blocks' blocks per SM
+ * times the SMs (cuda_backend.cu) */
+extern unsigned g_cu_elem_cap;
+
+/* Blocks for a grid-stride loop over n items with 256 threads (every kernel launched with it
+ * strides: CU_LOOP or its own loop over the grid). */
 static inline unsigned cu_blocks(int64_t n) {
   int64_t b = (n + 255) / 256;
   if (b < 1) b = 1;
   if (b > 65535 * 8) b = 65535 * 8;
+  if (g_cu_elem_cap && b > (int64_t)g_cu_elem_cap) b = g_cu_elem_cap;
   return (unsigned)b;
 }
 
@@ -333,8 +339,8 @@ void cu_free_dead(backend *be);
 unsigned short *cu_round_want(backend *be, const float *y, int64_t n);
 void cu_round_made(backend *be, const float *y, int64_t n);
 /* The same for a gradient about to be written at g that a GEMM's backward takes as its dC next
- * (act_bwd, packed swiglu_bwd, merge_heads): cu_matmul_bwd's bf16 path takes its rounding instead of making
- * one (the bf16 precision with fused rounding on; no weight copy needed). */
+ * (act_bwd, packed swiglu_bwd, merge_heads): cu_matmul_bwd's bf16 path takes its rounding
+ * instead of making one (the bf16 precision with fused rounding on; no weight copy needed). */
 unsigned short *cu_round_want_bwd(backend *be, const float *g, int64_t n);
 int cu_framecat(backend *be, const tensor *x, tensor *y, int k);
 int cu_framecat_bwd(backend *be, const tensor *dy, tensor *dx, int k);

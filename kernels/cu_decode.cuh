@@ -101,8 +101,8 @@ __global__ void __launch_bounds__(AT_DEC_THREADS)
 
 /* Split-key decoding ("flash-decoding"), used instead of k_attn_decode when
  * cuda_set_decode_kernels is on (cu_ctx.dec2; on by default, checked on H100 and H200 by
- * tests/gpu/run.sh and in ctest under the SIMT emulator). k_attn_decode gives each (b, h) one block that walks every key;
- * here the keys are cut into S = ceil(Tk / AT_SK_KC) chunks and two launches do the work:
+ * tests/gpu/run.sh and in ctest under the SIMT emulator). k_attn_decode gives each (b, h) one
+ * block that walks every key; here the keys are cut into S = ceil(Tk / AT_SK_KC) chunks and two launches do the work:
  *  - k_attn_dec_part, grid (B Hq, S), AT_SK_KC threads: thread t takes key j = chunk KC + t,
  *    its whole dot product with q (q staged in shared memory; float4 loads when D % 4 == 0 and
  *    k is 16-byte aligned, the caller checks), s = scale dot + bias; then the chunk's m = max s

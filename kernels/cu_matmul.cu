@@ -355,8 +355,8 @@ int cu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *d
   const float *ap = cu_f(a), *bp = cu_f(b), *g = cu_f(dc);
   int64_t lda = ga.cols, ldb = gb.cols, sa = ga.rows * ga.cols, sb = gb.rows * gb.cols;
   if (gc.batch == 0) return TS_OK;
-  /* dC's rounding made by the op that wrote it (act_bwd, packed swiglu_bwd, merge_heads): looked up before
-   * the bias's gradient launches */
+  /* dC's rounding made by the op that wrote it (act_bwd, packed swiglu_bwd, merge_heads):
+   * looked up before the bias's gradient launches */
   const unsigned short *g16 = cu_round_of(cu_of(be), g, gc.batch * M * N);
   if (dbias) TS_TRY(cu_colsum_add(g, cu_f(dbias), gc.batch * M, N));
   int fold = gb.batch == 1 && !ta; /* batches folded into M */

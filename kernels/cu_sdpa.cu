@@ -1,7 +1,8 @@
 // cu_sdpa.cu — attention forward and backward on cuDNN's fused flash attention (its SDPA graph,
 // built with the cuDNN frontend's graph API), behind cuda_set_cudnn_sdpa (on by default since
-// an H200 checked and timed it, session 17: TSASR_CUDA_SDPA=0 turns it off). On an H100 (2026-11-27, session 16) PyTorch's step ran the same 48 + 48
-// attention calls on it in 2.9 + 4.1 ms where tsasr's flash kernels took 5.5 + 26.2.
+// an H200 checked and timed it, session 17: TSASR_CUDA_SDPA=0 turns it off). On an H100
+// (2026-11-27, session 16) PyTorch's step ran the same 48 + 48 attention calls on it in 2.9 +
+// 4.1 ms where tsasr's flash kernels took 5.5 + 26.2.
 //
 // It takes the bf16 precision's training and prefill shapes: D a multiple of 8 up to 128, no
 // additive bias, lse wanted, queries from position 0 (no q_pos0), keys padded per batch row

@@ -431,6 +431,14 @@ extern "C" int cuda_set_decode_kernels(int on) {
   return TS_OK;
 }
 
+unsigned g_cu_elem_cap;
+
+extern "C" int cuda_set_elem_blocks(int per_sm) {
+  if (per_sm < 0 || per_sm > 64) return TS_EARG;
+  g_cu_elem_cap = (unsigned)per_sm * (unsigned)(g_ctx.sms > 0 ? g_ctx.sms : 132);
+  return TS_OK;
+}
+
 extern "C" int cuda_set_bwd16(int on) {
   g_ctx.bwd16 = on ? 1 : 0;
   return TS_OK;
@@ -584,6 +592,8 @@ extern "C" backend *be_cuda(ts_err *e) {
       g_ctx.sdpa = !env_is("TSASR_CUDA_SDPA", "0");
 #endif
       g_ctx.bwd16 = !env_is("TSASR_CUDA_BWD16", "0");
+      const char *eb = getenv("TSASR_CUDA_ELEM_BLOCKS"); /* after sms: blocks per SM */
+      cuda_set_elem_blocks(eb ? atoi(eb) : 0);
       const char *gm = getenv("TSASR_CUDA_GEMM");
       if (!gm || !cuda_set_gemm(gm)) {
         g_state = 1;

@@ -32,7 +32,7 @@ static const bdsw_name k_defaults[] = {
     {"split", cuda_set_sample_split, 1},    {"dec_attn", cuda_set_decode_attention, 1},
     {"wcopy", cuda_set_weight_copy, 1},     {"lt", cuda_set_lt, 1},
     {"cudnn", bdsw_cudnn, 2},               {"sdpa", bdsw_sdpa, 1},
-    {"bwd16", cuda_set_bwd16, 1},
+    {"bwd16", cuda_set_bwd16, 1},           {"elem", cuda_set_elem_blocks, 0},
 };
 
 static const bdsw_name k_names[] = {
@@ -48,7 +48,8 @@ static const bdsw_name k_names[] = {
     {"no_split", cuda_set_sample_split, 0}, {"no_dec_attn", cuda_set_decode_attention, 0},
     {"no_wcopy", cuda_set_weight_copy, 0},  {"sdpa", cuda_set_cudnn_sdpa, 1},
     {"no_sdpa", cuda_set_cudnn_sdpa, 0},    {"bwd16", cuda_set_bwd16, 1},
-    {"no_bwd16", cuda_set_bwd16, 0},
+    {"no_bwd16", cuda_set_bwd16, 0},       {"elem4", cuda_set_elem_blocks, 4},
+    {"elem8", cuda_set_elem_blocks, 8},     {"elem16", cuda_set_elem_blocks, 16},
 };
 
 #define BDSW_N(t) (sizeof(t) / sizeof((t)[0]))

@@ -53,7 +53,9 @@ int cli_doctor(int argc, char **argv) {
     printf("cuda kernel switches (docs/cuda.md):\n"
            "  on by default: split-key decoding attention %s (TSASR_CUDA_DECODE_ATTN=0 turns it off), sampling "
            "rows split over blocks %s (TSASR_CUDA_SAMPLE_SPLIT=0), single GEMMs on cuBLASLt with cached plans "
-           "%s (TSASR_CUDA_LT=0), conv1d on cuDNN %s (TSASR_CUDA_CUDNN=0; in builds that found cuDNN), decoding steps "
+           "%s (TSASR_CUDA_LT=0), conv1d on cuDNN %s (in builds that found cuDNN; TSASR_CUDA_CUDNN: 2, the default, "
+           "leaves the waveform's single-channel convolution to im2col, 1 takes every shape, 3 leaves grouped ones "
+           "too, 0 turns it off), decoding steps "
            "replayed as CUDA graphs %s (TSASR_CUDA_GRAPHS=0), the small-row decoding GEMM %s (TSASR_CUDA_DECODE_KERNELS: "
            "2, the default, on weights up to 8 M elements; 1 every shape; 0 off), and in bf16: flash attention %s "
            "(TSASR_CUDA_FLASH=0), fused rounding of GEMM operands %s (TSASR_CUDA_FUSE_ROUND=0), bf16 storage of the "
@@ -61,12 +63,14 @@ int cli_doctor(int argc, char **argv) {
            "attention on cuDNN's fused SDPA %s (TSASR_CUDA_SDPA=0; in builds with cuDNN's frontend), the backward of "
            "x W^T with an f32 x on bf16 operands %s (TSASR_CUDA_BWD16=0)\n"
            "  off by default: training steps' forward GEMMs on the weights' bf16 copy with f32 activations %s "
-           "(TSASR_CUDA_TRAIN_COPY=1)\n",
+           "(TSASR_CUDA_TRAIN_COPY=1), the element kernels' grid capped at N blocks per SM %s "
+           "(TSASR_CUDA_ELEM_BLOCKS=N)\n",
            switch_on("TSASR_CUDA_DECODE_ATTN", 1), switch_on("TSASR_CUDA_SAMPLE_SPLIT", 1),
            switch_on("TSASR_CUDA_LT", 1), switch_on("TSASR_CUDA_CUDNN", 1),
            switch_on("TSASR_CUDA_GRAPHS", 1), dec_kernels(), switch_on("TSASR_CUDA_FLASH", 1),
            switch_on("TSASR_CUDA_FUSE_ROUND", 1), switch_on("TSASR_CUDA_BF16_ACTS", 1), switch_on("TSASR_CUDA_SDPA", 1),
-           switch_on("TSASR_CUDA_BWD16", 1), switch_on("TSASR_CUDA_TRAIN_COPY", 0));
+           switch_on("TSASR_CUDA_BWD16", 1), switch_on("TSASR_CUDA_TRAIN_COPY", 0),
+           getenv("TSASR_CUDA_ELEM_BLOCKS") && atoi(getenv("TSASR_CUDA_ELEM_BLOCKS")) > 0 ? "on" : "off");
   }
   printf("audio: %s, lua: %s, workbench: %s\n",
 #ifdef TS_HAVE_AUDIO

@@ -123,8 +123,9 @@ void cuda_cudnn_counts(long *calls, long *fallbacks);
  * backend's kernels. Written in session 16 after an H100's profile put PyTorch's attention on
  * it at 7.0 ms a paper-geometry SFT step against tsasr's 31.7. On an H200 (session 17) it
  * passed run.sh's checks and took the bf16 SFT step from 9,517 to 11,323 tokens/s, so it is on
- * (1) by default in builds with the frontend; TSASR_CUDA_SDPA=0 turns it off at start-up. TS_OK; TS_EUNSUP for on without
- * CUDA or in a build without cuDNN's frontend (tests/gpu/fetch_debs.sh fetches its headers).
+ * (1) by default in builds with the frontend; TSASR_CUDA_SDPA=0 turns it off at start-up. TS_OK;
+ * TS_EUNSUP for on without CUDA or in a build without cuDNN's frontend (tests/gpu/fetch_debs.sh
+ * fetches its headers).
  * cuda_sdpa_counts: the calls it ran and those of its shapes it refused (0 without it). */
 int cuda_set_cudnn_sdpa(int on);
 void cuda_sdpa_counts(long *calls, long *fallbacks);
@@ -138,6 +139,16 @@ void cuda_sdpa_counts(long *calls, long *fallbacks);
  * tokens/s (11,323 to 11,882 with SDPA), so it is on (1) by default; TSASR_CUDA_BWD16=0 turns
  * it off at start-up. TS_OK, TS_EUNSUP without CUDA. */
 int cuda_set_bwd16(int on);
+/* The grid of the element kernels (every kernel launched for a grid-stride loop over n items:
+ * roundings, activations, AdamW, ...): at most per_sm blocks of 256 threads per SM, each thread
+ * taking several items, instead of one thread per item (up to 65535 x 8 blocks). Session 17's
+ * H200 profile had these kernels at 1.3-1.5 TB/s on 4-16 M items (k_f32_to_bf16, 7.2 ms of a
+ * 99 ms SFT step; GELU 6.6; SDPA's roundings 5.9) against 3.4-3.5 TB/s on 136-820 M, where
+ * the grid's cap already gives several items a thread; whether the cap helps on the small ones
+ * is not yet measured (bench_gpu_ops elem; bench_device's elem* variants), so 0 (no cap) by
+ * default; TSASR_CUDA_ELEM_BLOCKS=N sets it at start-up. Correct with any cap (the kernels
+ * stride). TS_OK; TS_EARG outside 0..64; TS_EUNSUP for nonzero without CUDA. */
+int cuda_set_elem_blocks(int per_sm);
 /* The profiler's range (cudaProfilerStart with on, cudaProfilerStop without): a kernel profiler
  * started with its collection off (ncu --profile-from-start off) sees only the kernels in
  * between (tests/gpu/kprof.sh: one SFT step, one rollout). Finishes the work before it first.

@@ -54,6 +54,10 @@
 #   3m. TSASR_CUDA_BWD16 (the backward of x W^T with an f32 x on bf16 operands; on by default
 #      since session 17's H200 run): with it off the matmul and bf16_acts groups in bf16 and
 #      both parities; when they pass, SFT steps without it (switches row);
+#   3n. TSASR_CUDA_ELEM_BLOCKS=1 (the element kernels' grid capped, each thread striding over
+#      several items; off by default, written in session 17 without a GPU): the matmul and
+#      bf16_acts groups in bf16 and both parities; when they pass, the element kernels' TB/s
+#      against the cap (bench_elem) and SFT steps with caps 8 and 16 (switches row);
 #   4. bench_gpu_ops: matmul, attention and a Qwen2.5-0.5B-shaped layer, CUDA-event timings;
 #   5. bench_device: the paper's geometry (data2vec large + Qwen2.5-0.5B, random weights) on
 #      CUDA: SFT tokens/s, TFLOP/s and MFU on 4 x 20 s inputs, and GRPO rollouts of 8 x 512,
@@ -84,7 +88,7 @@
 # device (devsim), so a failure here is the CUDA kernels', not the harness's. To rerun one op group:
 #   build-gpu/tests/gpu/test_backend_ops attention   (CUDA_LAUNCH_BLOCKING=1 to locate a fault)
 #   bash tests/gpu/run.sh [all|checks|bench|graphs]   (from the repository root; .deps/debs must
-#   be there; "checks" runs steps 2-3m, "bench" steps 4-8: two device calls when one call's limit
+#   be there; "checks" runs steps 2-3n, "bench" steps 4-8: two device calls when one call's limit
 #   would not hold both, ~560 s together; "graphs" runs steps 3, 3a and 3f, a quick check of
 #   the small-row GEMM, a decoding step's GEMMs on cuBLASLt and on it (bench_gpu_ops decode),
 #   then the switches row on the defaults against eager steps, im2col and the small-row GEMM
@@ -224,9 +228,9 @@ if [ "$phase" = kprof ]; then
   exit 0
 fi
 
-# ---- phases: all (default), checks (steps 2-3m) or bench (steps 4-8), for a device call limit
+# ---- phases: all (default), checks (steps 2-3n) or bench (steps 4-8), for a device call limit
 # that both together may pass; a bench-only run treats the switches' checks as passed ----
-ops_ok=1 prc=0 brc16=0 d2=ok fa=ok gr=ok fr=ok tc=ok ba=ok lt=ok
+ops_ok=1 prc=0 brc16=0 d2=ok fa=ok gr=ok fr=ok tc=ok ba=ok lt=ok el=ok
 dn=$(grep -q 'cuDNN ON' "$build/configure.log" && echo ok || echo SKIP) # step 3k's, for a bench-only run
 sd=$(grep -q 'cuDNN frontend (fused attention) ON' "$build/configure.log" && echo ok || echo SKIP) bw=ok # 3l's, 3m's
 if [ "$phase" != bench ]; then
@@ -486,7 +490,7 @@ if ! full; then
   step decode_kernels "$d2" "matmul $(tail -n 1 "$build/dec2q_matmul.log" | sed 's/^test_backend_ops: //'); parity(bf16, checked) rc $par_rc vs 3a's $brc16"
 fi
 
-if full; then # steps 3g-3m
+if full; then # steps 3g-3n
 # ---- 3g. the fused rounding of GEMM operands (TSASR_CUDA_FUSE_ROUND; on by default since
 # 2026-11-27): in bf16 decoding, rmsnorm and SwiGLU write their output's bf16 rounding as well
 # and the next GEMM takes it instead of a rounding launch of its own. The same rounding of the
@@ -619,7 +623,16 @@ fi
 sw_check bwd16 "" "matmul bf16_acts" TSASR_CUDA_BWD16=0
 bw=$sw_st
 step bwd16 "$bw" "off: $sw_note"
-fi # steps 3g-3m
+
+# ---- 3n. the element kernels' grid capped (TSASR_CUDA_ELEM_BLOCKS=N blocks per SM; 0, no cap,
+# by default: written in session 17 without a GPU): every such kernel strides over the grid,
+# so any cap gives the same results; with a cap of 1 block per SM (the most items a thread)
+# the bf16 op groups matmul and bf16_acts and both parities. Reported, not required; when ok,
+# SFT steps with caps of 8 and 16 (switches row: elem8, elem16) and bench_gpu_ops elem ----
+sw_check elem "" "matmul bf16_acts" TSASR_CUDA_ELEM_BLOCKS=1
+el=$sw_st
+step elem "$el" "cap 1/SM: $sw_note"
+fi # steps 3g-3n
 
 fi # the checks
 
@@ -645,6 +658,13 @@ elif left; then
     done
     step bench_flash "$bst" "fwd, bwd ms without / with: $(paste <(grep -E 'attention (fwd|bwd)' "$build/bench_flash0.log" | \
       awk '{print $(NF-4)}') <(grep -E 'attention (fwd|bwd)' "$build/bench_flash1.log" | awk '{print $(NF-4)}') | tr '\t\n' '/ ')"
+    if [ "$el" = ok ] && left; then # the element kernels against the grid's cap (step 3n)
+      { echo; echo "== bench_gpu_ops elem"; } >> "$logs/bench.log"
+      timeout "$(cap 60)" "$build/bench_gpu_ops" elem > "$build/bench_elem.log" 2>&1
+      brc=$?
+      cat "$build/bench_elem.log" >> "$logs/bench.log"
+      step bench_elem "$([ $brc = 0 ] && echo ok || echo "FAIL($brc)")" "$(awk -f tests/gpu/elem_table.awk "$build/bench_elem.log")"
+    fi
     if [ "$sd" = ok ] && left; then # the same cases on cuDNN's fused SDPA (step 3l)
       { echo; echo "== TSASR_CUDA_GEMM=bf16 (cuDNN's SDPA, the default)"; } >> "$logs/bench.log"
       TSASR_CUDA_GEMM=bf16 timeout "$(cap 45)" "$build/bench_gpu_ops" attention > "$build/bench_sdpa.log" 2>&1
@@ -697,6 +717,7 @@ if left; then
     [ "$dn" = ok ] && sv="$sv,no_cudnn,cudnn_all,cudnn_ng1"
     [ "$sd" = ok ] && sv="$sv,no_sdpa"
     [ "$bw" = ok ] && sv="$sv,no_bwd16"
+    [ "$el" = ok ] && sv="$sv,elem8,elem16"
     [ "$d2" = ok ] && rv="$rv,dec2,no_dec2"
     [ "$gr" = ok ] && rv="$rv,no_graphs,default"
     # the graphs phase: the defaults against eager steps, twice each, alternating (eager
