@@ -436,7 +436,9 @@ static void bench_decode_gemms(void) {
  * cap (cuda_set_elem_blocks: 0 = one thread per item, else at most that many 256-thread
  * blocks per SM, each thread striding over several items), GPU time per call in CUDA graphs:
  * GELU f32 -> bf16 (6 bytes an item: a bf16 activation's forward), GELU's backward (16: x, g,
- * dx read and written), axpby (12) and AdamW (28: p, g, m, v read, p, m, v written). */
+ * dx read and written), axpby (12), AdamW (28: p, g, m, v read, p, m, v written) and the
+ * rounding f32 -> bf16 (6: the weights' copy, as GEMM operands and SDPA's inputs are rounded),
+ * the last also eight values a thread-step (cuda_set_elem_vec, vec=1). */
 static void bench_elem(int64_t n) {
   float *x = dbuf(n), *g = dbuf(n), *y = dbuf(n), *m = dbuf(n);
   unsigned short *yb = (unsigned short *)g_be->ops->alloc(g_be, sizeof(unsigned short) * (size_t)n);
@@ -451,24 +453,36 @@ static void bench_elem(int64_t n) {
   struct kern {
     const char *name;
     double bytes;
-  } ks[] = {{"gelu f32->bf16", 6}, {"gelu bwd", 16}, {"axpby", 12}, {"adamw", 28}};
-  for (int c : caps) {
-    OK(cuda_set_elem_blocks(c));
-    for (int k = 0; k < 4; k++) {
-      auto fn = [&] {
-        if (k == 0) OK(g_be->ops->act(g_be, ACT_GELU, &X, &Yb));
-        if (k == 1) OK(g_be->ops->act_bwd(g_be, ACT_GELU, &X, &G, &Y));
-        if (k == 2) OK(g_be->ops->axpby(g_be, &X, 0.5f, &Y, 0.5f));
-        if (k == 3) OK(g_be->ops->adamw(g_be, y, x, m, g, n, 1e-7f, 0.9f, 0.999f, 1e-8f, 0.0f, 1));
-      };
-      double ms = time_graph_ms(fn, n > (1 << 26) ? 4 : 16);
-      char name[96], rate[64];
-      snprintf(name, sizeof name, "elem %s n=%lld cap=%d/SM", ks[k].name, (long long)n, c);
-      snprintf(rate, sizeof rate, "%.2f TB/s", ms > 0 ? ks[k].bytes * (double)n / (ms * 1e-3) / 1e12 : 0.0);
-      report(name, ms, rate);
+  } ks[] = {{"gelu f32->bf16", 6}, {"gelu bwd", 16}, {"axpby", 12}, {"adamw", 28}, {"round f32->bf16", 6}};
+  /* the rounding through the weights' bf16 copy, which the bf16 precision makes: made once
+   * here, outside the graphs (its buffer's cudaMalloc) */
+  char prec[16];
+  snprintf(prec, sizeof prec, "%s", cuda_gemm_name());
+  OK(cuda_set_gemm("bf16"));
+  OK(g_be->ops->weights_bf16(g_be, x, n, 1));
+  for (int vec = 0; vec < 2; vec++)
+    for (int c : caps) {
+      OK(cuda_set_elem_blocks(c));
+      OK(cuda_set_elem_vec(vec));
+      for (int k = vec ? 4 : 0; k < 5; k++) {
+        auto fn = [&] {
+          if (k == 0) OK(g_be->ops->act(g_be, ACT_GELU, &X, &Yb));
+          if (k == 1) OK(g_be->ops->act_bwd(g_be, ACT_GELU, &X, &G, &Y));
+          if (k == 2) OK(g_be->ops->axpby(g_be, &X, 0.5f, &Y, 0.5f));
+          if (k == 3) OK(g_be->ops->adamw(g_be, y, x, m, g, n, 1e-7f, 0.9f, 0.999f, 1e-8f, 0.0f, 1));
+          if (k == 4) OK(g_be->ops->weights_bf16(g_be, x, n, 1));
+        };
+        double ms = time_graph_ms(fn, n > (1 << 26) ? 4 : 16);
+        char name[96], rate[64];
+        snprintf(name, sizeof name, "elem %s%s n=%lld cap=%d/SM", ks[k].name, vec ? " vec" : "", (long long)n, c);
+        snprintf(rate, sizeof rate, "%.2f TB/s", ms > 0 ? ks[k].bytes * (double)n / (ms * 1e-3) / 1e12 : 0.0);
+        report(name, ms, rate);
+      }
     }
-  }
   OK(cuda_set_elem_blocks(0));
+  OK(cuda_set_elem_vec(0));
+  OK(g_be->ops->weights_bf16(g_be, NULL, 0, 0));
+  OK(cuda_set_gemm(prec));
   g_be->ops->release(g_be, x), g_be->ops->release(g_be, g), g_be->ops->release(g_be, y), g_be->ops->release(g_be, m);
   g_be->ops->release(g_be, yb);
 }

@@ -172,8 +172,17 @@ static inline int64_t cu_rows(const tensor *t) { return tensor_numel(t) / t->ne[
 static inline int64_t cu_last(const tensor *t) { return t->ne[t->ndim - 1]; }
 
 /* The most blocks cu_blocks gives (0: 65535 x 8 only): cuda_set_elem_blocks' blocks per SM
- * times the SMs (cuda_backend.cu) */
+ * times the SMs (cuda_backend.cu); and whether the f32 <-> bf16 conversions take eight values a
+ * thread-step (cuda_set_elem_vec; cu_cvt.cu) */
 extern unsigned g_cu_elem_cap;
+extern int g_cu_elem_vec;
+
+/* f32 <-> bf16 conversions of n values (cu_cvt.cu): dst = src rounded to bf16 (nearest even),
+ * dst = src's bf16 values widened, dst += them; eight a thread-step when cuda_set_elem_vec is on
+ * and both pointers are 16-byte aligned, else one. TS_OK or a launch error. */
+int cu_round_bf16(const float *src, unsigned short *dst, int64_t n);
+int cu_widen_bf16(const unsigned short *src, float *dst, int64_t n);
+int cu_add_bf16(const unsigned short *src, float *dst, int64_t n);
 
 /* Blocks for a grid-stride loop over n items with 256 threads (every kernel launched with it
  * strides: CU_LOOP or its own loop over the grid). */
@@ -240,8 +249,6 @@ typedef struct cu_lt_call {
   int64_t ldc;
 } cu_lt_call;
 int cu_lt_gemm(backend *be, const cu_lt_call *g, int *done);
-/* dst (n) = the bf16 values at src (raw bits), exactly, in stream order (cu_matmul.cu) */
-int cu_bf16_widen(const unsigned short *src, float *dst, int64_t n);
 /* conv1d's convolution (no bias) and its backward's dx and dw (no dbias) on cuDNN
  * (kernels/cu_cudnn.cu), with the ops' contracts (y overwritten; dx, dw added to): done = 1 when
  * it ran, 0 when the switch is off, the build has no cuDNN or the shape has no plan (the caller

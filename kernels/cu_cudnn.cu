@@ -242,7 +242,7 @@ static int cd_scratch_or_fall(backend *be, const tensor *x, size_t ws, const flo
   char *cur = base;
   float *xw = nx ? (float *)cu_carve(&cur, sizeof(float) * (size_t)nx) : NULL;
   *wsp = ws ? cur : NULL;
-  if (xw) TS_TRY(cu_bf16_widen((const unsigned short *)x->data, xw, nx));
+  if (xw) TS_TRY(cu_widen_bf16((const unsigned short *)x->data, xw, nx));
   *xf = xw ? xw : cu_f(x);
   return TS_OK;
 }

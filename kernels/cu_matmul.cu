@@ -167,8 +167,7 @@ int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
     }
     c->wb_cap = bytes;
   }
-  k_f32_to_bf16<<<cu_blocks(n), 256, 0, cu_stream()>>>(w, c->wb, n);
-  CU_LAUNCHED("k_f32_to_bf16");
+  TS_TRY(cu_round_bf16(w, c->wb, n));
   c->w = w, c->wn = n, c->won = 1, c->wkeep = on == 2;
   return TS_OK;
 }
@@ -227,20 +226,13 @@ ts_dtype cu_act_dtype(backend *be) {
   return c->act16 && c->gemm == TS_GEMM_BF16 ? DT_BF16 : DT_F32;
 }
 
-int cu_bf16_widen(const unsigned short *src, float *dst, int64_t n) {
-  if (n <= 0) return TS_OK;
-  k_bf16_to_f32<<<cu_blocks(n), 256, 0, cu_stream()>>>(src, dst, n);
-  CU_LAUNCHED("k_bf16_to_f32");
-  return TS_OK;
-}
-
 /* a bf16 activation (n values) widened into f32 scratch: its exact values, for the f32-operand
  * GEMMs (no bf16 copy of the weight, or another form than x W^T) */
 static int cu_widen(backend *be, const tensor *a, const float **out) {
   int64_t n = tensor_numel(a);
   float *f;
   TS_TRY(cu_scratch(be, sizeof(float) * (size_t)(n > 0 ? n : 1), (void **)&f));
-  TS_TRY(cu_bf16_widen((const unsigned short *)a->data, f, n));
+  TS_TRY(cu_widen_bf16((const unsigned short *)a->data, f, n));
   *out = f;
   return TS_OK;
 }
@@ -307,8 +299,7 @@ int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias,
   }
   if (wb) {
     if (!xr) {
-      k_f32_to_bf16<<<cu_blocks(gc.batch * M * K), 256, 0, cu_stream()>>>(ap, xb, gc.batch * M * K);
-      CU_LAUNCHED("k_f32_to_bf16");
+      TS_TRY(cu_round_bf16(ap, xb, gc.batch * M * K));
       xr = xb;
     }
     return mm_one(be, 1, 1, gc.batch * M, N, K, xr, K, wb, K, bias ? cu_f(bias) : NULL, beta, cp);
@@ -331,14 +322,12 @@ static int cu_matmul_bwd16(backend *be, const unsigned short *x16, const float *
   const unsigned short *g16 = g16in; /* (rows, N): dC rounded by the op that wrote it, or here */
   if (!x16) { /* (rows, K): the rounding the forward's GEMM applied to x */
     unsigned short *xb = (unsigned short *)cu_carve(&cur, bx);
-    k_f32_to_bf16<<<cu_blocks(rows * K), 256, 0, cu_stream()>>>(x32, xb, rows * K);
-    CU_LAUNCHED("k_f32_to_bf16");
+    TS_TRY(cu_round_bf16(x32, xb, rows * K));
     x16 = xb;
   }
   if (!g16) {
     unsigned short *gb = (unsigned short *)cu_carve(&cur, bg);
-    k_f32_to_bf16<<<cu_blocks(rows * N), 256, 0, cu_stream()>>>(g, gb, rows * N);
-    CU_LAUNCHED("k_f32_to_bf16");
+    TS_TRY(cu_round_bf16(g, gb, rows * N));
     g16 = gb;
   }
   TS_TRY(cu_gemm_bf16(be, 1, 0, N, K, rows, g16, N, x16, K, 1.0f, cu_f(db), K)); /* dW (N,K) += dC^T x */

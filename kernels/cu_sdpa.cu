@@ -43,16 +43,6 @@ extern "C" void cuda_sdpa_counts(long *calls, long *fallbacks) {
 
 cudnnHandle_t cu_dnn_handle(void); /* cu_cudnn.cu: NULL when cuDNN did not start */
 
-__global__ void k_sd_round(const float *__restrict__ src, unsigned short *dst, int64_t n) {
-  CU_LOOP(i, n) dst[i] = cu_bf16_bits(src[i]);
-}
-__global__ void k_sd_widen(const unsigned short *__restrict__ src, float *dst, int64_t n) {
-  CU_LOOP(i, n) dst[i] = __uint_as_float((unsigned)src[i] << 16);
-}
-__global__ void k_sd_add(const unsigned short *__restrict__ src, float *dst, int64_t n) {
-  CU_LOOP(i, n) dst[i] += __uint_as_float((unsigned)src[i] << 16);
-}
-
 /* whether this call is one cuDNN's SDPA takes (the switch, the bf16 precision, the shapes);
  * *padded: some row has fewer keys than Tk */
 static int sd_applies(backend *be, const tensor *q, const tensor *k, const tensor *lse, const attn_cfg *cfg,
@@ -146,9 +136,7 @@ static int sd_begin(backend *be, const tensor *q, const tensor *k, const tensor 
 
 /* slot of c = src rounded to bf16 (n elements); a launch error as the op's */
 static int sd_round(sd_call *c, int slot, const tensor *src, int64_t n) {
-  k_sd_round<<<cu_blocks(n), 256, 0, cu_stream()>>>(cu_f(src), (unsigned short *)c->p[slot], n);
-  CU_LAUNCHED("k_sd_round");
-  return TS_OK;
+  return cu_round_bf16(cu_f(src), (unsigned short *)c->p[slot], n);
 }
 
 int cu_sdpa_fwd(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *out, tensor *lse,
@@ -164,8 +152,7 @@ int cu_sdpa_fwd(backend *be, const tensor *q, const tensor *k, const tensor *v, 
   TS_TRY(sd_round(&c, SDFE_V, v, c.nk));
   cu_of(be)->launches++;
   if (sd_exec(be, c.plan, c.p, c.ws, "forward")) return TS_OK; /* not run: the caller's kernels */
-  k_sd_widen<<<cu_blocks(c.nq), 256, 0, cu_stream()>>>((const unsigned short *)c.p[SDFE_O], cu_f(out), c.nq);
-  CU_LAUNCHED("k_sd_widen");
+  TS_TRY(cu_widen_bf16((const unsigned short *)c.p[SDFE_O], cu_f(out), c.nq));
   g_sd_calls++;
   *done = 1;
   return TS_OK;
@@ -174,9 +161,7 @@ int cu_sdpa_fwd(backend *be, const tensor *q, const tensor *k, const tensor *v, 
 /* dst += the bf16 values in slot of c (dst NULL: not wanted) */
 static int sd_add(sd_call *c, int slot, tensor *dst, int64_t n) {
   if (!dst) return TS_OK;
-  k_sd_add<<<cu_blocks(n), 256, 0, cu_stream()>>>((const unsigned short *)c->p[slot], cu_f(dst), n);
-  CU_LAUNCHED("k_sd_add");
-  return TS_OK;
+  return cu_add_bf16((const unsigned short *)c->p[slot], cu_f(dst), n);
 }
 
 int cu_sdpa_bwd(backend *be, const tensor *q, const tensor *k, const tensor *v, const tensor *out, const tensor *lse,

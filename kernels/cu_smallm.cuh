@@ -164,12 +164,3 @@ __global__ void __launch_bounds__(SM_THREADS)
   }
 }
 
-/* dst (n) = src rounded to bf16, nearest even (NaN kept quiet): the weights' copy for decoding */
-__global__ void k_f32_to_bf16(const float *__restrict__ src, unsigned short *dst, int64_t n) {
-  CU_LOOP(i, n) dst[i] = cu_bf16_bits(src[i]);
-}
-
-/* dst (n) = the bf16 values at src, exactly (a bf16 activation for a GEMM without the bf16 copy) */
-__global__ void k_bf16_to_f32(const unsigned short *__restrict__ src, float *dst, int64_t n) {
-  CU_LOOP(i, n) dst[i] = __uint_as_float((unsigned)src[i] << 16);
-}

@@ -439,6 +439,11 @@ extern "C" int cuda_set_elem_blocks(int per_sm) {
   return TS_OK;
 }
 
+extern "C" int cuda_set_elem_vec(int on) {
+  g_cu_elem_vec = on ? 1 : 0;
+  return TS_OK;
+}
+
 extern "C" int cuda_set_bwd16(int on) {
   g_ctx.bwd16 = on ? 1 : 0;
   return TS_OK;
@@ -594,6 +599,7 @@ extern "C" backend *be_cuda(ts_err *e) {
       g_ctx.bwd16 = !env_is("TSASR_CUDA_BWD16", "0");
       const char *eb = getenv("TSASR_CUDA_ELEM_BLOCKS"); /* after sms: blocks per SM */
       cuda_set_elem_blocks(eb ? atoi(eb) : 0);
+      cuda_set_elem_vec(env_is("TSASR_CUDA_ELEM_VEC", "1"));
       const char *gm = getenv("TSASR_CUDA_GEMM");
       if (!gm || !cuda_set_gemm(gm)) {
         g_state = 1;

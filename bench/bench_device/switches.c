@@ -33,6 +33,7 @@ static const bdsw_name k_defaults[] = {
     {"wcopy", cuda_set_weight_copy, 1},     {"lt", cuda_set_lt, 1},
     {"cudnn", bdsw_cudnn, 2},               {"sdpa", bdsw_sdpa, 1},
     {"bwd16", cuda_set_bwd16, 1},           {"elem", cuda_set_elem_blocks, 0},
+    {"vec", cuda_set_elem_vec, 0},
 };
 
 static const bdsw_name k_names[] = {
@@ -50,6 +51,7 @@ static const bdsw_name k_names[] = {
     {"no_sdpa", cuda_set_cudnn_sdpa, 0},    {"bwd16", cuda_set_bwd16, 1},
     {"no_bwd16", cuda_set_bwd16, 0},       {"elem4", cuda_set_elem_blocks, 4},
     {"elem8", cuda_set_elem_blocks, 8},     {"elem16", cuda_set_elem_blocks, 16},
+    {"vec", cuda_set_elem_vec, 1},
 };
 
 #define BDSW_N(t) (sizeof(t) / sizeof((t)[0]))

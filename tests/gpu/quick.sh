@@ -10,10 +10,12 @@
 #       convolutions on im2col): the conv1d group in f32 at 1e-5 and in bf16 with each, the f32
 #       parity (must pass) and the bf16 parity (no worse than 3a's) with 3;
 #   q3. the bf16 parity without the fused rounding (TSASR_CUDA_FUSE_ROUND=0), no worse than 3a's;
-#   q4. the element kernels' grid capped at 1 block per SM (TSASR_CUDA_ELEM_BLOCKS, off by
-#       default): both parities; when they pass, bench_gpu_ops elem (their TB/s against the cap);
+#   q4. the element kernels' grid capped at 1 block per SM (TSASR_CUDA_ELEM_BLOCKS) with the
+#       conversions eight values a thread-step (TSASR_CUDA_ELEM_VEC), both off by default: both
+#       parities; when they pass, bench_gpu_ops elem (their TB/s against the cap and vec);
 #   q5. bf16 SFT steps in one process, the defaults against each switch off, the modes
-#       (cudnn_all, cudnn_ng1) and the caps (elem8, elem16), the defaults twice (their spread).
+#       (cudnn_all, cudnn_ng1), the caps and vec (elem8, elem16, vec, vec+elem8), the defaults
+#       twice (their spread).
 # Exit status: run.sh's (0 once steps 3 passed).
 
 q1=ok q1n=""
@@ -45,13 +47,13 @@ no_worse "$build/quick_nofuse_parity_bf16.log" $par_rc || q3=FAIL
 step no_fuse "$q3" "parity(bf16) rc $par_rc vs 3a's $brc16"
 
 q4=ok
-parity_env "$build/quick_elem_parity.log" "$(cap 60)" "" TSASR_CUDA_ELEM_BLOCKS=1
+parity_env "$build/quick_elem_parity.log" "$(cap 60)" "" TSASR_CUDA_ELEM_BLOCKS=1 TSASR_CUDA_ELEM_VEC=1
 [ $par_rc = 0 ] || q4=FAIL
 q4n="parity $(tail -n 1 "$build/quick_elem_parity.log" | sed 's/^test_sft_parity: //')"
 parity_env "$build/quick_elem_parity_bf16.log" "$(cap 60)" "compare with 3a" TSASR_CUDA_ELEM_BLOCKS=1 \
-  TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
+  TSASR_CUDA_ELEM_VEC=1 TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
 no_worse "$build/quick_elem_parity_bf16.log" $par_rc || q4=FAIL
-step elem "$q4" "cap 1/SM: $q4n; parity(bf16) rc $par_rc vs 3a's $brc16"
+step elem "$q4" "cap 1/SM, vec: $q4n; parity(bf16) rc $par_rc vs 3a's $brc16"
 if [ "$q4" = ok ] && [ "$(cap 1000)" -ge 40 ]; then
   { echo; echo "== bench_gpu_ops elem"; } >> "$logs/bench.log"
   timeout "$(cap 60)" "$build/bench_gpu_ops" elem > "$build/bench_elem.log" 2>&1
@@ -63,7 +65,7 @@ fi
 if [ "$(cap 1000)" -ge 30 ]; then
   qv="default,no_fuse,no_sdpa,no_bwd16"
   [ "$q2" = ok ] && qv="$qv,cudnn_all,cudnn_ng1"
-  [ "$q4" = ok ] && qv="$qv,elem8,elem16"
+  [ "$q4" = ok ] && qv="$qv,elem8,elem16,vec,vec+elem8"
   qv="$qv,default"
   { echo; echo "== quick switches: SFT $qv (bf16)"; } >> "$logs/bench.log"
   timeout "$(cap 120)" "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 --G 0 \

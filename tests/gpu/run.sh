@@ -55,9 +55,11 @@
 #      since session 17's H200 run): with it off the matmul and bf16_acts groups in bf16 and
 #      both parities; when they pass, SFT steps without it (switches row);
 #   3n. TSASR_CUDA_ELEM_BLOCKS=1 (the element kernels' grid capped, each thread striding over
-#      several items; off by default, written in session 17 without a GPU): the matmul and
-#      bf16_acts groups in bf16 and both parities; when they pass, the element kernels' TB/s
-#      against the cap (bench_elem) and SFT steps with caps 8 and 16 (switches row);
+#      several items) with TSASR_CUDA_ELEM_VEC=1 (the f32 <-> bf16 conversions eight values a
+#      thread-step); both off by default, written in session 17 without a GPU: the matmul,
+#      bf16_acts and attention groups in bf16 and both parities; when they pass, the element
+#      kernels' TB/s against the cap (bench_elem) and SFT steps with caps 8 and 16 and with vec
+#      (switches row);
 #   4. bench_gpu_ops: matmul, attention and a Qwen2.5-0.5B-shaped layer, CUDA-event timings;
 #   5. bench_device: the paper's geometry (data2vec large + Qwen2.5-0.5B, random weights) on
 #      CUDA: SFT tokens/s, TFLOP/s and MFU on 4 x 20 s inputs, and GRPO rollouts of 8 x 512,
@@ -625,13 +627,16 @@ bw=$sw_st
 step bwd16 "$bw" "off: $sw_note"
 
 # ---- 3n. the element kernels' grid capped (TSASR_CUDA_ELEM_BLOCKS=N blocks per SM; 0, no cap,
-# by default: written in session 17 without a GPU): every such kernel strides over the grid,
-# so any cap gives the same results; with a cap of 1 block per SM (the most items a thread)
-# the bf16 op groups matmul and bf16_acts and both parities. Reported, not required; when ok,
-# SFT steps with caps of 8 and 16 (switches row: elem8, elem16) and bench_gpu_ops elem ----
-sw_check elem "" "matmul bf16_acts" TSASR_CUDA_ELEM_BLOCKS=1
+# by default) and the f32 <-> bf16 conversions eight values a thread-step (TSASR_CUDA_ELEM_VEC=1;
+# off), both written in session 17 without a GPU: every such kernel strides over the grid, so
+# any cap gives the same results, and the eight-a-step conversions give the same bits (the
+# emulator checks them); with a cap of 1 block per SM (the most items a thread) and vec, the
+# bf16 op groups matmul, bf16_acts and attention (SDPA's conversions) and both parities.
+# Reported, not required; when ok, SFT steps with caps of 8 and 16 and with vec (switches row:
+# elem8, elem16, vec, vec+elem8) and bench_gpu_ops elem ----
+sw_check elem "" "matmul bf16_acts attention" TSASR_CUDA_ELEM_BLOCKS=1 TSASR_CUDA_ELEM_VEC=1
 el=$sw_st
-step elem "$el" "cap 1/SM: $sw_note"
+step elem "$el" "cap 1/SM, vec: $sw_note"
 fi # steps 3g-3n
 
 fi # the checks
@@ -717,7 +722,7 @@ if left; then
     [ "$dn" = ok ] && sv="$sv,no_cudnn,cudnn_all,cudnn_ng1"
     [ "$sd" = ok ] && sv="$sv,no_sdpa"
     [ "$bw" = ok ] && sv="$sv,no_bwd16"
-    [ "$el" = ok ] && sv="$sv,elem8,elem16"
+    [ "$el" = ok ] && sv="$sv,elem8,elem16,vec,vec+elem8"
     [ "$d2" = ok ] && rv="$rv,dec2,no_dec2"
     [ "$gr" = ok ] && rv="$rv,no_graphs,default"
     # the graphs phase: the defaults against eager steps, twice each, alternating (eager

@@ -19,6 +19,7 @@
 #include "simt.h"
 #include "simt_test.h"
 #include "../../../kernels/cu_decode.cuh"
+#include "../../../kernels/cu_cvt.cuh"
 #include "../../../kernels/cu_smallm.cuh"
 
 static int g_fail;
