@@ -6,8 +6,9 @@
 // decoder layer's training forward+backward in the bf16 precision three ways (f32 storage;
 // the weights' bf16 copy, TSASR_CUDA_TRAIN_COPY; bf16 activation storage, TSASR_CUDA_BF16_ACTS),
 // and a decoding step's five GEMMs on cuBLASLt and on the small-row kernel (TB/s of weights; one
-// call host-fed, and per call of a CUDA graph of many: GPU time alone), and ("elem") the element
-// kernels' TB/s against the grid's cap (cuda_set_elem_blocks),
+// call host-fed, and per call of a CUDA graph of many: GPU time alone), ("elem") the element
+// kernels' TB/s against the grid's cap (cuda_set_elem_blocks), and ("conv") data2vec's
+// convolutions layer by layer on cuDNN and on im2col,
 // timed with CUDA events after warm-up, median of repeats. Built only with CUDA (tests/gpu/CMakeLists.txt); run by tests/gpu/run.sh.
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
@@ -487,6 +488,48 @@ static void bench_elem(int64_t n) {
   g_be->ops->release(g_be, yb);
 }
 
+/* One convolution of data2vec's stack at the paper geometry's micro-batch (4 x 20 s), bf16
+ * precision, forward and backward (dx unless the input is the waveform, dW, db), on cuDNN
+ * (mode 1) and on the im2col path (mode 0), host-fed between events (cuDNN's calls are not
+ * captured). x is a bf16 activation as in training (the GELU before it stores bf16), except
+ * the waveform's. Which path wins per shape is what cuda_set_cudnn's modes choose; session
+ * 17's profile put ~27 ms of a 99 ms step in this stack without saying which layer took what. */
+static void bench_conv(const char *tag, int64_t B, int64_t Cin, int64_t Tn, int64_t Cout, int64_t K, int stride,
+                       int pad, int groups) {
+  const int64_t To = op_conv1d_out_len(Tn, K, stride, pad), nx = B * Cin * Tn;
+  const bool wav = Cin == 1;
+  float *xf = dbuf(nx), *w = dbuf(Cout * (Cin / groups) * K), *bs = dbuf(Cout), *y = dbuf(B * Cout * To);
+  float *dy = dbuf(B * Cout * To), *dx = wav ? NULL : dbuf(nx), *dw = dbuf(Cout * (Cin / groups) * K), *db = dbuf(Cout);
+  void *xb = NULL;
+  if (!wav) {
+    CK(cudaMalloc(&xb, 2 * (size_t)nx));
+    k_bench_to_bf16<<<1024, 256>>>(xf, (__nv_bfloat16 *)xb, nx);
+    CK(cudaGetLastError());
+  }
+  tensor X = T(wav ? xf : (float *)xb, 3, B, Cin, Tn), W = T(w, 3, Cout, Cin / groups, K), Bs = T(bs, 1, Cout);
+  if (!wav) X.dtype = DT_BF16;
+  tensor Y = T(y, 3, B, Cout, To), DY = T(dy, 3, B, Cout, To), DW = T(dw, 3, Cout, Cin / groups, K), DB = T(db, 1, Cout);
+  tensor DX = wav ? tensor{} : T(dx, 3, B, Cin, Tn);
+  const double fl = 2.0 * (double)B * To * Cout * (Cin / groups) * K; /* one direction's FLOPs */
+  for (int mode = 1; mode >= 0; mode--) {
+    if (cuda_set_cudnn(mode)) continue; /* a build without cuDNN: im2col only */
+    double f = time_ms([&] { OK(op_conv1d(g_be, &X, &W, &Bs, &Y, stride, pad, groups, &g_e)); }, 2, 5);
+    double b = time_ms([&] { OK(op_conv1d_bwd(g_be, &X, &W, &DY, wav ? NULL : &DX, &DW, &DB, stride, pad, groups, &g_e)); },
+                       2, 5);
+    char name[96], rate[64];
+    snprintf(name, sizeof name, "conv %s fwd %s", tag, mode ? "cuDNN" : "im2col");
+    snprintf(rate, sizeof rate, "%.1f TFLOP/s", fl / (f * 1e-3) / 1e12);
+    report(name, f, rate);
+    snprintf(name, sizeof name, "conv %s bwd %s", tag, mode ? "cuDNN" : "im2col");
+    snprintf(rate, sizeof rate, "%.1f TFLOP/s", (wav ? 1.0 : 2.0) * fl / (b * 1e-3) / 1e12);
+    report(name, b, rate);
+  }
+  cuda_set_cudnn(2); /* the default again (TS_EUNSUP without cuDNN: nothing to restore) */
+  for (float *p : {xf, w, bs, y, dy, dx, dw, db})
+    if (p) g_be->ops->release(g_be, p);
+  if (xb) CK(cudaFree(xb));
+}
+
 static void bench_sample(int64_t R, float temperature, int64_t top_k, float top_p) {
   const int64_t V = 151936;
   float *z = dbuf(R * V);
@@ -511,6 +554,7 @@ int main(int argc, char **argv) {
   const bool only_attn = argc > 1 && !strcmp(argv[1], "attention");
   const bool only_decode = argc > 1 && !strcmp(argv[1], "decode");
   const bool only_elem = argc > 1 && !strcmp(argv[1], "elem");
+  const bool only_conv = argc > 1 && !strcmp(argv[1], "conv");
   g_be = be_cuda(&g_e);
   if (!g_be) {
     fprintf(stderr, "bench_gpu_ops: %s\n", g_e.msg);
@@ -528,6 +572,19 @@ int main(int argc, char **argv) {
   }
   if (only_decode) {
     bench_decode_gemms();
+    print_table();
+    return 0;
+  }
+  if (only_conv) { /* data2vec large's stack on 4 x 20 s in bf16: the seven feature layers, a positional one */
+    OK(cuda_set_gemm("bf16"));
+    bench_conv("L0 1->512 k10 s5", 4, 1, 320000, 512, 10, 5, 0, 1);
+    const int64_t Ts[] = {63999, 31999, 15999, 7999, 3999, 1999};
+    for (int l = 1; l <= 6; l++) {
+      char tag[48];
+      snprintf(tag, sizeof tag, "L%d 512 k%d s2 T=%lld", l, l <= 4 ? 3 : 2, (long long)Ts[l - 1]);
+      bench_conv(tag, 4, 512, Ts[l - 1], 512, l <= 4 ? 3 : 2, 2, 0, 1);
+    }
+    bench_conv("pos 1024 k19 g16 T=999", 4, 1024, 999, 1024, 19, 1, 9, 16);
     print_table();
     return 0;
   }

@@ -13,6 +13,7 @@
 #   q4. the element kernels' grid capped at 1 block per SM (TSASR_CUDA_ELEM_BLOCKS) with the
 #       conversions eight values a thread-step (TSASR_CUDA_ELEM_VEC), both off by default: both
 #       parities; when they pass, bench_gpu_ops elem (their TB/s against the cap and vec);
+#       Then data2vec's convolutions layer by layer on cuDNN and on im2col (bench_gpu_ops conv);
 #   q5. bf16 SFT steps in one process, the defaults against each switch off, the modes
 #       (cudnn_all, cudnn_ng1), the caps and vec (elem8, elem16, vec, vec+elem8), the defaults
 #       twice (their spread).
@@ -60,6 +61,13 @@ if [ "$q4" = ok ] && [ "$(cap 1000)" -ge 40 ]; then
   qrc=$?
   cat "$build/bench_elem.log" >> "$logs/bench.log"
   step bench_elem "$([ $qrc = 0 ] && echo ok || echo "FAIL($qrc)")" "$(awk -f tests/gpu/elem_table.awk "$build/bench_elem.log")"
+fi
+if [ "$q2" = ok ] && [ "$(cap 1000)" -ge 40 ]; then # data2vec's convolutions, cuDNN against im2col
+  { echo; echo "== bench_gpu_ops conv"; } >> "$logs/bench.log"
+  timeout "$(cap 60)" "$build/bench_gpu_ops" conv > "$build/bench_conv.log" 2>&1
+  qrc=$?
+  cat "$build/bench_conv.log" >> "$logs/bench.log"
+  step bench_conv "$([ $qrc = 0 ] && echo ok || echo "FAIL($qrc)")" "$(awk -f tests/gpu/conv_table.awk "$build/bench_conv.log")"
 fi
 
 if [ "$(cap 1000)" -ge 30 ]; then

@@ -61,6 +61,8 @@
 #      kernels' TB/s against the cap (bench_elem) and SFT steps with caps 8 and 16 and with vec
 #      (switches row);
 #   4. bench_gpu_ops: matmul, attention and a Qwen2.5-0.5B-shaped layer, CUDA-event timings;
+#      then its element kernels against the grid's cap and vec (bench_elem, when 3n passed) and
+#      data2vec's convolutions layer by layer on cuDNN and im2col (bench_conv, when 3k passed);
 #   5. bench_device: the paper's geometry (data2vec large + Qwen2.5-0.5B, random weights) on
 #      CUDA: SFT tokens/s, TFLOP/s and MFU on 4 x 20 s inputs, and GRPO rollouts of 8 x 512,
 #      with f32 GEMMs and with bf16 tensor-core GEMMs (step 3a checks the latter's accuracy), and
@@ -669,6 +671,13 @@ elif left; then
       brc=$?
       cat "$build/bench_elem.log" >> "$logs/bench.log"
       step bench_elem "$([ $brc = 0 ] && echo ok || echo "FAIL($brc)")" "$(awk -f tests/gpu/elem_table.awk "$build/bench_elem.log")"
+    fi
+    if [ "$dn" = ok ] && left; then # data2vec's convolutions layer by layer, cuDNN against im2col (3k)
+      { echo; echo "== bench_gpu_ops conv"; } >> "$logs/bench.log"
+      timeout "$(cap 60)" "$build/bench_gpu_ops" conv > "$build/bench_conv.log" 2>&1
+      brc=$?
+      cat "$build/bench_conv.log" >> "$logs/bench.log"
+      step bench_conv "$([ $brc = 0 ] && echo ok || echo "FAIL($brc)")" "$(awk -f tests/gpu/conv_table.awk "$build/bench_conv.log")"
     fi
     if [ "$sd" = ok ] && left; then # the same cases on cuDNN's fused SDPA (step 3l)
       { echo; echo "== TSASR_CUDA_GEMM=bf16 (cuDNN's SDPA, the default)"; } >> "$logs/bench.log"
