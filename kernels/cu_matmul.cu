@@ -148,8 +148,9 @@ int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
     c->mem_epoch++; /* a kept decoding graph reads them */
     if (c->wb) cudaFree(c->wb);
     c->wb = NULL, c->wb_cap = 0;
-    if (c->xs) cudaFree(c->xs); /* the fused roundings serve only the copy's GEMMs */
-    c->xs = NULL, c->xs_cap = 0, c->xs_y = NULL;
+    /* the rounding buffer stays (at most XS_MAX values): the backward's dC roundings use it
+     * without a copy too (cu_round_want_bwd), and GRPO would free and make it again each step */
+    c->xs_y = NULL;
     return TS_OK;
   }
   /* the small-row kernel's 8-byte loads need w (and so every 16-byte aligned weight in it) at a

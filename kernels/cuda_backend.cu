@@ -592,13 +592,16 @@ extern "C" backend *be_cuda(ts_err *e) {
 #ifdef TS_HAVE_CUDNN
       const char *dn = getenv("TSASR_CUDA_CUDNN"); /* 0 off, 1 every conv, 2 (default), 3: cuda_ctl.h */
       g_ctx.cudnn = dn && dn[0] >= '0' && dn[0] <= '3' && !dn[1] ? dn[0] - '0' : 2;
+      if (dn && g_ctx.cudnn == 2 && strcmp(dn, "2"))
+        log_warn("cuda: TSASR_CUDA_CUDNN must be 0, 1, 2 or 3, not \"%s\"; the default, 2, is used", dn);
 #endif
 #ifdef TS_HAVE_CUDNN_FE
       g_ctx.sdpa = !env_is("TSASR_CUDA_SDPA", "0");
 #endif
       g_ctx.bwd16 = !env_is("TSASR_CUDA_BWD16", "0");
       const char *eb = getenv("TSASR_CUDA_ELEM_BLOCKS"); /* after sms: blocks per SM */
-      cuda_set_elem_blocks(eb ? atoi(eb) : 0);
+      if (eb && cuda_set_elem_blocks(atoi(eb)))
+        log_warn("cuda: TSASR_CUDA_ELEM_BLOCKS must be 0-64 blocks per SM, not \"%s\"; no cap is used", eb);
       cuda_set_elem_vec(env_is("TSASR_CUDA_ELEM_VEC", "1"));
       const char *gm = getenv("TSASR_CUDA_GEMM");
       if (!gm || !cuda_set_gemm(gm)) {

@@ -27,19 +27,24 @@ done
 step quick_ops16 "$q1" "$q1n$(grep -h -m1 '^cuDNN SDPA:' "$build/quick16_attention.log" 2> /dev/null)"
 
 q2=ok q2n=""
+[ "$dn" = ok ] || q2=SKIP q2n="this build has no cuDNN; "
 for m in 1 2 3; do
+  [ "$dn" = ok ] || break
   ops_env "$build/quick_dnn${m}_conv1d.log" conv1d TSASR_CUDA_CUDNN=$m || q2=FAIL
   ops_env "$build/quick_dnn${m}16_conv1d.log" conv1d TSASR_CUDA_CUDNN=$m TSASR_CUDA_GEMM=bf16 TSASR_OPS_TOL=1e-2 || q2=FAIL
   q2n="${q2n}mode $m: conv1d $(tail -n 1 "$build/quick_dnn${m}_conv1d.log" | sed 's/^test_backend_ops: //'), bf16 \
 $(tail -n 1 "$build/quick_dnn${m}16_conv1d.log" | sed 's/^test_backend_ops: //'); "
 done
-parity_env "$build/quick_dnn3_parity.log" "$(cap 60)" "" TSASR_CUDA_CUDNN=3
-[ $par_rc = 0 ] || q2=FAIL
-q2n="${q2n}parity(3) $(tail -n 1 "$build/quick_dnn3_parity.log" | sed 's/^test_sft_parity: //')"
-parity_env "$build/quick_dnn3_parity_bf16.log" "$(cap 60)" "compare with 3a" TSASR_CUDA_CUDNN=3 TSASR_CUDA_GEMM=bf16 \
-  TSASR_PARITY_TOL=3e-2
-no_worse "$build/quick_dnn3_parity_bf16.log" $par_rc || q2=FAIL
-step cudnn_modes "$q2" "$q2n; parity(bf16, 3) rc $par_rc vs 3a's $brc16"
+if [ "$dn" = ok ]; then
+  parity_env "$build/quick_dnn3_parity.log" "$(cap 60)" "" TSASR_CUDA_CUDNN=3
+  [ $par_rc = 0 ] || q2=FAIL
+  q2n="${q2n}parity(3) $(tail -n 1 "$build/quick_dnn3_parity.log" | sed 's/^test_sft_parity: //')"
+  parity_env "$build/quick_dnn3_parity_bf16.log" "$(cap 60)" "compare with 3a" TSASR_CUDA_CUDNN=3 \
+    TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
+  no_worse "$build/quick_dnn3_parity_bf16.log" $par_rc || q2=FAIL
+  q2n="$q2n; parity(bf16, 3) rc $par_rc vs 3a's $brc16"
+fi
+step cudnn_modes "$q2" "$q2n"
 
 parity_env "$build/quick_nofuse_parity_bf16.log" "$(cap 60)" "compare with 3a" TSASR_CUDA_FUSE_ROUND=0 \
   TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2

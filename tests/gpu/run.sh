@@ -100,8 +100,9 @@
 #   kernel GPU time of an SFT step and a decoding step under ncu, the SFT step's host time per
 #   op, a decoding step's GEMMs in CUDA graphs and the small-row GEMM's rollouts
 #   (tests/gpu/kprof.sh; exit status 0 once the build passed, the rows say the rest); "quick"
-#   steps 3 and 3a, then tests/gpu/quick.sh: the bf16 op groups, cuDNN's modes 2 and 3, and
-#   SFT steps against each switch off (~2-3 minutes with the build, for little device time))
+#   steps 3 and 3a, then tests/gpu/quick.sh: the bf16 op groups, cuDNN's modes 1-3, the element
+#   kernels' cap and vec, the convolutions layer by layer, and SFT steps against each switch
+#   (~2-3 minutes with the build, for little device time))
 set -uo pipefail
 phase=${1:-all} # checked first: a typo must not cost the unpacking and the build
 case $phase in all | checks | bench | graphs | kprof | quick) ;; *) echo "run.sh: the phase is all, checks, bench, graphs, kprof or quick, not '$phase'"; exit 2 ;; esac
@@ -665,32 +666,33 @@ elif left; then
     done
     step bench_flash "$bst" "fwd, bwd ms without / with: $(paste <(grep -E 'attention (fwd|bwd)' "$build/bench_flash0.log" | \
       awk '{print $(NF-4)}') <(grep -E 'attention (fwd|bwd)' "$build/bench_flash1.log" | awk '{print $(NF-4)}') | tr '\t\n' '/ ')"
-    if [ "$el" = ok ] && left; then # the element kernels against the grid's cap (step 3n)
-      { echo; echo "== bench_gpu_ops elem"; } >> "$logs/bench.log"
-      timeout "$(cap 60)" "$build/bench_gpu_ops" elem > "$build/bench_elem.log" 2>&1
-      brc=$?
-      cat "$build/bench_elem.log" >> "$logs/bench.log"
-      step bench_elem "$([ $brc = 0 ] && echo ok || echo "FAIL($brc)")" "$(awk -f tests/gpu/elem_table.awk "$build/bench_elem.log")"
-    fi
-    if [ "$dn" = ok ] && left; then # data2vec's convolutions layer by layer, cuDNN against im2col (3k)
-      { echo; echo "== bench_gpu_ops conv"; } >> "$logs/bench.log"
-      timeout "$(cap 60)" "$build/bench_gpu_ops" conv > "$build/bench_conv.log" 2>&1
-      brc=$?
-      cat "$build/bench_conv.log" >> "$logs/bench.log"
-      step bench_conv "$([ $brc = 0 ] && echo ok || echo "FAIL($brc)")" "$(awk -f tests/gpu/conv_table.awk "$build/bench_conv.log")"
-    fi
-    if [ "$sd" = ok ] && left; then # the same cases on cuDNN's fused SDPA (step 3l)
-      { echo; echo "== TSASR_CUDA_GEMM=bf16 (cuDNN's SDPA, the default)"; } >> "$logs/bench.log"
-      TSASR_CUDA_GEMM=bf16 timeout "$(cap 45)" "$build/bench_gpu_ops" attention > "$build/bench_sdpa.log" 2>&1
-      brc=$?
-      cat "$build/bench_sdpa.log" >> "$logs/bench.log"
-      step bench_sdpa "$([ $brc = 0 ] && echo ok || echo "FAIL($brc)")" "fwd, bwd ms: $(grep -E 'attention (fwd|bwd)' \
-        "$build/bench_sdpa.log" | awk '{print $(NF-4)}' | tr '\n' ' ')"
-    fi
   elif [ "$fa" = ok ]; then
     step bench_flash SKIP "time budget ($budget s) spent"
   else
     step bench_flash SKIP "the flash kernels did not pass step 3e"
+  fi
+  # each on its own check (not nested in the flash one's, step 3e)
+  if [ "$el" = ok ] && left; then # the element kernels against the grid's cap (step 3n)
+    { echo; echo "== bench_gpu_ops elem"; } >> "$logs/bench.log"
+    timeout "$(cap 60)" "$build/bench_gpu_ops" elem > "$build/bench_elem.log" 2>&1
+    brc=$?
+    cat "$build/bench_elem.log" >> "$logs/bench.log"
+    step bench_elem "$([ $brc = 0 ] && echo ok || echo "FAIL($brc)")" "$(awk -f tests/gpu/elem_table.awk "$build/bench_elem.log")"
+  fi
+  if [ "$dn" = ok ] && left; then # data2vec's convolutions layer by layer, cuDNN against im2col (3k)
+    { echo; echo "== bench_gpu_ops conv"; } >> "$logs/bench.log"
+    timeout "$(cap 60)" "$build/bench_gpu_ops" conv > "$build/bench_conv.log" 2>&1
+    brc=$?
+    cat "$build/bench_conv.log" >> "$logs/bench.log"
+    step bench_conv "$([ $brc = 0 ] && echo ok || echo "FAIL($brc)")" "$(awk -f tests/gpu/conv_table.awk "$build/bench_conv.log")"
+  fi
+  if [ "$sd" = ok ] && left; then # the same cases on cuDNN's fused SDPA (step 3l)
+    { echo; echo "== TSASR_CUDA_GEMM=bf16 (cuDNN's SDPA, the default)"; } >> "$logs/bench.log"
+    TSASR_CUDA_GEMM=bf16 timeout "$(cap 45)" "$build/bench_gpu_ops" attention > "$build/bench_sdpa.log" 2>&1
+    brc=$?
+    cat "$build/bench_sdpa.log" >> "$logs/bench.log"
+    step bench_sdpa "$([ $brc = 0 ] && echo ok || echo "FAIL($brc)")" "fwd, bwd ms: $(grep -E 'attention (fwd|bwd)' \
+      "$build/bench_sdpa.log" | awk '{print $(NF-4)}' | tr '\n' ' ')"
   fi
 else
   step bench SKIP "time budget ($budget s) spent"
