@@ -497,8 +497,8 @@ static void bench_elem(int64_t n) {
 
 /* One convolution of data2vec's stack at the paper geometry's micro-batch (4 x 20 s), bf16
  * precision, forward and backward (dx unless the input is the waveform, dW, db), on cuDNN
- * (mode 1) and on the im2col path (mode 0), host-fed between events (cuDNN's calls are not
- * captured). x is a bf16 activation as in training (the GELU before it stores bf16), except
+ * with f32 data (mode 1), on cuDNN with bf16 data (cuda_set_cudnn_bf16) and on the im2col
+ * path (mode 0), host-fed between events (cuDNN's calls are not captured). x is a bf16 activation as in training (the GELU before it stores bf16), except
  * the waveform's. Which path wins per shape is what cuda_set_cudnn's modes choose; session
  * 17's profile put ~27 ms of a 99 ms step in this stack without saying which layer took what. */
 static void bench_conv(const char *tag, int64_t B, int64_t Cin, int64_t Tn, int64_t Cout, int64_t K, int stride,
@@ -518,20 +518,23 @@ static void bench_conv(const char *tag, int64_t B, int64_t Cin, int64_t Tn, int6
   tensor Y = T(y, 3, B, Cout, To), DY = T(dy, 3, B, Cout, To), DW = T(dw, 3, Cout, Cin / groups, K), DB = T(db, 1, Cout);
   tensor DX = wav ? tensor{} : T(dx, 3, B, Cin, Tn);
   const double fl = 2.0 * (double)B * To * Cout * (Cin / groups) * K; /* one direction's FLOPs */
-  for (int mode = 1; mode >= 0; mode--) {
-    if (cuda_set_cudnn(mode)) continue; /* a build without cuDNN: im2col only */
+  static const char *const how[] = {"cuDNN", "cuDNN16", "im2col"};
+  for (int v = 0; v < 3; v++) { /* cuDNN on f32 data, on bf16 data (cuda_set_cudnn_bf16), im2col */
+    int mode = v < 2;
+    if (cuda_set_cudnn(mode) || cuda_set_cudnn_bf16(v == 1)) continue; /* a build without cuDNN: im2col only */
     double f = time_ms([&] { OK(op_conv1d(g_be, &X, &W, &Bs, &Y, stride, pad, groups, &g_e)); }, 2, 5);
     double b = time_ms([&] { OK(op_conv1d_bwd(g_be, &X, &W, &DY, wav ? NULL : &DX, &DW, &DB, stride, pad, groups, &g_e)); },
                        2, 5);
     char name[96], rate[64];
-    snprintf(name, sizeof name, "conv %s fwd %s", tag, mode ? "cuDNN" : "im2col");
+    snprintf(name, sizeof name, "conv %s fwd %s", tag, how[v]);
     snprintf(rate, sizeof rate, "%.1f TFLOP/s", fl / (f * 1e-3) / 1e12);
     report(name, f, rate);
-    snprintf(name, sizeof name, "conv %s bwd %s", tag, mode ? "cuDNN" : "im2col");
+    snprintf(name, sizeof name, "conv %s bwd %s", tag, how[v]);
     snprintf(rate, sizeof rate, "%.1f TFLOP/s", (wav ? 1.0 : 2.0) * fl / (b * 1e-3) / 1e12);
     report(name, b, rate);
   }
-  cuda_set_cudnn(2); /* the default again (TS_EUNSUP without cuDNN: nothing to restore) */
+  cuda_set_cudnn(2); /* the defaults again (TS_EUNSUP without cuDNN: nothing to restore) */
+  cuda_set_cudnn_bf16(0);
   for (float *p : {xf, w, bs, y, dy, dx, dw, db})
     if (p) g_be->ops->release(g_be, p);
   if (xb) CK(cudaFree(xb));

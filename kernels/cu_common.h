@@ -116,6 +116,7 @@ typedef struct cu_ctx {
              cuda_set_lt) */
   int cudnn; /* conv1d and its backward on cuDNN (cu_cudnn.cu; cuda_set_cudnn; builds with cuDNN):
                 0 off, 1 every shape, 2 (default) all but Cin = 1, 3 all but Cin = 1 and grouped */
+  int dnn16; /* those convolutions on bf16 data in the bf16 precision (cuda_set_cudnn_bf16) */
   int sdpa;  /* attention on cuDNN's fused SDPA where it applies (cu_sdpa.cu; cuda_set_cudnn_sdpa;
                 builds with cuDNN's frontend; on by default since session 17's H200 run) */
   int bwd16; /* bf16 precision: the backward of x W^T with an f32 x on bf16 operands as well (x

@@ -25,6 +25,7 @@ extern "C" {
 typedef struct cd_key {
   int64_t B, Cin, T, Cout, K, Tout;
   int stride, pad, groups, math;
+  int dt; /* 0: f32 data; 1: bf16 data (cuda_set_cudnn_bf16), f32 compute */
 } cd_key;
 
 typedef struct cd_plan {
@@ -102,13 +103,15 @@ static void cd_make(const cd_key *k, cd_plan *p) {
   cudnnFilterDescriptor_t w = NULL;
   cudnnConvolutionDescriptor_t conv = NULL;
   int n = 0, c = 0, h = 0, wd = 0;
+  /* bf16 data: x, w and y in bf16, the products summed in f32 (the convolution's compute type) */
+  const cudnnDataType_t dt = k->dt ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
   bool ok = cudnnCreateTensorDescriptor(&x) == CUDNN_STATUS_SUCCESS &&
             cudnnCreateTensorDescriptor(&y) == CUDNN_STATUS_SUCCESS &&
             cudnnCreateFilterDescriptor(&w) == CUDNN_STATUS_SUCCESS &&
             cudnnCreateConvolutionDescriptor(&conv) == CUDNN_STATUS_SUCCESS &&
-            cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)k->B, (int)k->Cin, 1, (int)k->T) ==
+            cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NCHW, dt, (int)k->B, (int)k->Cin, 1, (int)k->T) ==
                 CUDNN_STATUS_SUCCESS &&
-            cudnnSetFilter4dDescriptor(w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, (int)k->Cout,
+            cudnnSetFilter4dDescriptor(w, dt, CUDNN_TENSOR_NCHW, (int)k->Cout,
                                        (int)(k->Cin / k->groups), 1, (int)k->K) == CUDNN_STATUS_SUCCESS &&
             cudnnSetConvolution2dDescriptor(conv, 0, k->pad, 1, k->stride, 1, 1, CUDNN_CROSS_CORRELATION,
                                             CUDNN_DATA_FLOAT) == CUDNN_STATUS_SUCCESS &&
@@ -116,7 +119,7 @@ static void cd_make(const cd_key *k, cd_plan *p) {
             cudnnSetConvolutionMathType(conv, (cudnnMathType_t)k->math) == CUDNN_STATUS_SUCCESS &&
             cudnnGetConvolution2dForwardOutputDim(conv, x, w, &n, &c, &h, &wd) == CUDNN_STATUS_SUCCESS &&
             n == k->B && c == k->Cout && h == 1 && wd == k->Tout &&
-            cudnnSetTensor4dDescriptor(y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)k->B, (int)k->Cout, 1,
+            cudnnSetTensor4dDescriptor(y, CUDNN_TENSOR_NCHW, dt, (int)k->B, (int)k->Cout, 1,
                                        (int)k->Tout) == CUDNN_STATUS_SUCCESS;
   int got = 0, i;
   if (ok) {
@@ -195,6 +198,7 @@ static cd_plan *cd_plan_of(backend *be, const tensor *x, const tensor *w, int64_
   k.B = x->ne[0], k.Cin = x->ne[1], k.T = x->ne[2], k.Cout = w->ne[0], k.K = w->ne[2], k.Tout = Tout;
   k.stride = stride, k.pad = pad, k.groups = groups;
   k.math = c->gemm == TS_GEMM_F32 ? (int)CUDNN_FMA_MATH : (int)CUDNN_DEFAULT_MATH;
+  k.dt = c->dnn16 && c->gemm == TS_GEMM_BF16;
   cd_plan *p = NULL;
   for (int i = 0; i < CD_SLOTS && !p; i++)
     if (g_cd[i].used && !memcmp(&g_cd[i].key, &k, sizeof k)) p = &g_cd[i];
@@ -247,11 +251,114 @@ static int cd_scratch_or_fall(backend *be, const tensor *x, size_t ws, const flo
   return TS_OK;
 }
 
+/* ---- bf16 data (cuda_set_cudnn_bf16, the bf16 precision): cuDNN reads and writes bf16, so x
+ * is taken as it is stored when it is a bf16 activation (else rounded), w and dY are rounded,
+ * and Y, dX, dW come back in bf16 and are widened into y or added into the f32 gradients: the
+ * products autocast gives (bf16 operands, f32 sums, bf16 results) ---- */
+
+/* bf16 scratch of n[i] values each (0: none) and ws bytes of workspace, one block; *fallback =
+ * 1 (the im2col path) when the device has no room */
+static int cd_scratch16(backend *be, const int64_t *n, int cnt, size_t ws, unsigned short **b, void **wsp,
+                        int *fallback) {
+  size_t bytes = ws;
+  for (int i = 0; i < cnt; i++) bytes += cu_rnd(sizeof(unsigned short) * (size_t)n[i]);
+  char *cur;
+  int rc = cu_scratch(be, bytes, (void **)&cur);
+  if (rc == TS_ENOMEM) {
+    log_warn("cuda: no device memory for cuDNN's bf16 buffers (%zu bytes); this convolution takes the im2col path",
+             bytes);
+    g_cd_fallbacks++;
+    *fallback = 1;
+    return TS_OK;
+  }
+  TS_TRY(rc);
+  for (int i = 0; i < cnt; i++)
+    b[i] = n[i] ? (unsigned short *)cu_carve(&cur, cu_rnd(sizeof(unsigned short) * (size_t)n[i])) : NULL;
+  *wsp = ws ? cur : NULL;
+  return TS_OK;
+}
+
+/* x in bf16: its own storage when it is a bf16 activation, else rounded into b */
+static int cd_x16(const tensor *x, unsigned short *b, const void **out) {
+  if (x->dtype == DT_BF16) {
+    *out = x->data;
+    return TS_OK;
+  }
+  *out = b;
+  return cu_round_bf16(cu_f(x), b, tensor_numel(x));
+}
+
+static int cd_fwd16(backend *be, cd_plan *p, const tensor *x, const tensor *w, tensor *y, int *done) {
+  const int64_t n[3] = {x->dtype == DT_BF16 ? 0 : tensor_numel(x), tensor_numel(w), tensor_numel(y)};
+  unsigned short *b[3];
+  void *ws;
+  int fall = 0;
+  TS_TRY(cd_scratch16(be, n, 3, p->ws_fwd, b, &ws, &fall));
+  if (fall) return TS_OK;
+  const void *x16;
+  TS_TRY(cd_x16(x, b[0], &x16));
+  TS_TRY(cu_round_bf16(cu_f(w), b[1], n[1]));
+  const float one = 1.0f, zero = 0.0f;
+  cu_of(be)->launches++;
+  cudnnSetConvolutionMathType(p->conv, p->m_fwd);
+  TS_TRY(cd_status(p, "cudnnConvolutionForward",
+                   cudnnConvolutionForward(g_dnn, &one, p->x, x16, p->w, b[1], p->conv, p->fwd, ws, p->ws_fwd, &zero,
+                                           p->y, b[2]),
+                   &fall));
+  if (fall) return TS_OK;
+  TS_TRY(cu_widen_bf16(b[2], cu_f(y), n[2]));
+  g_cd_calls++;
+  *done = 1;
+  return TS_OK;
+}
+
+static int cd_bwd16(backend *be, cd_plan *p, const tensor *x, const tensor *w, const tensor *dy, tensor *dx,
+                    tensor *dw, int *done) {
+  /* x (for dW, when not already bf16), w (for dX), dY, then the results dX and dW */
+  const int64_t n[5] = {dw && x->dtype != DT_BF16 ? tensor_numel(x) : 0, dx ? tensor_numel(w) : 0, tensor_numel(dy),
+                        dx ? tensor_numel(dx) : 0, dw ? tensor_numel(dw) : 0};
+  size_t ws = p->ws_data > p->ws_filter ? p->ws_data : p->ws_filter;
+  unsigned short *b[5];
+  void *wsp;
+  int fall = 0;
+  TS_TRY(cd_scratch16(be, n, 5, ws, b, &wsp, &fall));
+  if (fall) return TS_OK;
+  TS_TRY(cu_round_bf16(cu_f(dy), b[2], n[2]));
+  const float one = 1.0f, zero = 0.0f;
+  /* dx first, as on the f32 path: a NOT_SUPPORTED there has added nothing yet */
+  if (dx) { /* dX = W^T (x) dY in bf16, then added */
+    TS_TRY(cu_round_bf16(cu_f(w), b[1], n[1]));
+    cu_of(be)->launches++;
+    cudnnSetConvolutionMathType(p->conv, p->m_data);
+    TS_TRY(cd_status(p, "cudnnConvolutionBackwardData",
+                     cudnnConvolutionBackwardData(g_dnn, &one, p->w, b[1], p->y, b[2], p->conv, p->bwd_data, wsp,
+                                                  p->ws_data, &zero, p->x, b[3]),
+                     &fall));
+    if (fall) return TS_OK;
+    TS_TRY(cu_add_bf16(b[3], cu_f(dx), n[3]));
+  }
+  if (dw) { /* dW = dY (x) x in bf16, then added */
+    const void *x16;
+    TS_TRY(cd_x16(x, b[0], &x16));
+    cu_of(be)->launches++;
+    cudnnSetConvolutionMathType(p->conv, p->m_filter);
+    cudnnStatus_t st = cudnnConvolutionBackwardFilter(g_dnn, &one, p->x, x16, p->y, b[2], p->conv, p->bwd_filter, wsp,
+                                                      p->ws_filter, &zero, p->w, b[4]);
+    if (st != CUDNN_STATUS_SUCCESS) /* dx is already added: no fallback for this call */
+      return cu_fail_lib("cudnnConvolutionBackwardFilter", "cuDNN", (int)st, cudnnGetErrorString(st));
+    TS_TRY(cu_add_bf16(b[4], cu_f(dw), n[4]));
+  }
+  g_cd_calls++;
+  *done = 1;
+  return TS_OK;
+}
+
 int cu_cudnn_conv1d(backend *be, const tensor *x, const tensor *w, tensor *y, int stride, int pad, int groups,
                     int *done) {
   *done = 0;
   cd_plan *p = cd_plan_of(be, x, w, y->ne[2], stride, pad, groups);
   if (!p) return TS_OK;
+  if (p->key.dt) return cd_fwd16(be, p, x, w, y, done);
   const float *xf;
   void *ws;
   int fall = 0;
@@ -275,6 +382,7 @@ int cu_cudnn_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const ten
   *done = 0;
   cd_plan *p = cd_plan_of(be, x, w, dy->ne[2], stride, pad, groups);
   if (!p) return TS_OK;
+  if (p->key.dt) return cd_bwd16(be, p, x, w, dy, dx, dw, done);
   size_t ws = p->ws_data > p->ws_filter ? p->ws_data : p->ws_filter;
   const float *xf;
   void *wsp;

@@ -439,6 +439,15 @@ extern "C" int cuda_set_elem_blocks(int per_sm) {
   return TS_OK;
 }
 
+extern "C" int cuda_set_cudnn_bf16(int on) {
+#ifdef TS_HAVE_CUDNN
+  g_ctx.dnn16 = on ? 1 : 0;
+  return TS_OK;
+#else
+  return on ? TS_EUNSUP : TS_OK;
+#endif
+}
+
 extern "C" int cuda_set_elem_vec(int on) {
   g_cu_elem_vec = on ? 1 : 0;
   return TS_OK;
@@ -594,6 +603,7 @@ extern "C" backend *be_cuda(ts_err *e) {
       g_ctx.cudnn = dn && dn[0] >= '0' && dn[0] <= '3' && !dn[1] ? dn[0] - '0' : 2;
       if (dn && g_ctx.cudnn == 2 && strcmp(dn, "2"))
         log_warn("cuda: TSASR_CUDA_CUDNN must be 0, 1, 2 or 3, not \"%s\"; the default, 2, is used", dn);
+      g_ctx.dnn16 = env_is("TSASR_CUDA_CUDNN_BF16", "1");
 #endif
 #ifdef TS_HAVE_CUDNN_FE
       g_ctx.sdpa = !env_is("TSASR_CUDA_SDPA", "0");

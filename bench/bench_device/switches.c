@@ -19,6 +19,12 @@ typedef struct bdsw_name {
   int on; /* the value the name sets; for the defaults' table, the default */
 } bdsw_name;
 
+/* off, also in builds without cuDNN */
+static int bdsw_dnn16(int on) {
+  cuda_set_cudnn_bf16(on);
+  return 0;
+}
+
 /* the same for cuDNN's SDPA, on by default where the build has cuDNN's frontend */
 static int bdsw_sdpa(int on) {
   cuda_set_cudnn_sdpa(on);
@@ -33,7 +39,7 @@ static const bdsw_name k_defaults[] = {
     {"wcopy", cuda_set_weight_copy, 1},     {"lt", cuda_set_lt, 1},
     {"cudnn", bdsw_cudnn, 2},               {"sdpa", bdsw_sdpa, 1},
     {"bwd16", cuda_set_bwd16, 1},           {"elem", cuda_set_elem_blocks, 0},
-    {"vec", cuda_set_elem_vec, 0},
+    {"vec", cuda_set_elem_vec, 0},          {"dnn16", bdsw_dnn16, 0},
 };
 
 static const bdsw_name k_names[] = {
@@ -51,7 +57,7 @@ static const bdsw_name k_names[] = {
     {"no_sdpa", cuda_set_cudnn_sdpa, 0},    {"bwd16", cuda_set_bwd16, 1},
     {"no_bwd16", cuda_set_bwd16, 0},       {"elem4", cuda_set_elem_blocks, 4},
     {"elem8", cuda_set_elem_blocks, 8},     {"elem16", cuda_set_elem_blocks, 16},
-    {"vec", cuda_set_elem_vec, 1},
+    {"vec", cuda_set_elem_vec, 1},          {"dnn16", cuda_set_cudnn_bf16, 1},
 };
 
 #define BDSW_N(t) (sizeof(t) / sizeof((t)[0]))

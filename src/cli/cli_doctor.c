@@ -65,14 +65,14 @@ int cli_doctor(int argc, char **argv) {
            "  off by default: training steps' forward GEMMs on the weights' bf16 copy with f32 activations %s "
            "(TSASR_CUDA_TRAIN_COPY=1), the element kernels' grid capped at N blocks per SM %s "
            "(TSASR_CUDA_ELEM_BLOCKS=N), the f32 <-> bf16 conversions eight values a thread-step %s "
-           "(TSASR_CUDA_ELEM_VEC=1)\n",
+           "(TSASR_CUDA_ELEM_VEC=1), cuDNN's convolutions on bf16 data %s (TSASR_CUDA_CUDNN_BF16=1)\n",
            switch_on("TSASR_CUDA_DECODE_ATTN", 1), switch_on("TSASR_CUDA_SAMPLE_SPLIT", 1),
            switch_on("TSASR_CUDA_LT", 1), switch_on("TSASR_CUDA_CUDNN", 1),
            switch_on("TSASR_CUDA_GRAPHS", 1), dec_kernels(), switch_on("TSASR_CUDA_FLASH", 1),
            switch_on("TSASR_CUDA_FUSE_ROUND", 1), switch_on("TSASR_CUDA_BF16_ACTS", 1), switch_on("TSASR_CUDA_SDPA", 1),
            switch_on("TSASR_CUDA_BWD16", 1), switch_on("TSASR_CUDA_TRAIN_COPY", 0),
            getenv("TSASR_CUDA_ELEM_BLOCKS") && atoi(getenv("TSASR_CUDA_ELEM_BLOCKS")) > 0 ? "on" : "off",
-           switch_on("TSASR_CUDA_ELEM_VEC", 0));
+           switch_on("TSASR_CUDA_ELEM_VEC", 0), switch_on("TSASR_CUDA_CUDNN_BF16", 0));
   }
   printf("audio: %s, lua: %s, workbench: %s\n",
 #ifdef TS_HAVE_AUDIO

@@ -236,6 +236,7 @@ int cuda_set_cudnn_sdpa(int on) { return on ? TS_EUNSUP : TS_OK; }
 int cuda_set_bwd16(int on) { return on ? TS_EUNSUP : TS_OK; }
 int cuda_set_elem_blocks(int per_sm) { return per_sm ? TS_EUNSUP : TS_OK; }
 int cuda_set_elem_vec(int on) { return on ? TS_EUNSUP : TS_OK; }
+int cuda_set_cudnn_bf16(int on) { return on ? TS_EUNSUP : TS_OK; }
 void cuda_sdpa_counts(long *calls, long *fallbacks) {
   if (calls) *calls = 0;
   if (fallbacks) *fallbacks = 0;

@@ -117,6 +117,15 @@ void cuda_lt_counts(long *calls, long *fallbacks);
  * the im2col path after cuDNN refused them (not those a mode leaves to it). */
 int cuda_set_cudnn(int on);
 void cuda_cudnn_counts(long *calls, long *fallbacks);
+/* In the bf16 precision, the convolutions cuDNN takes on bf16 data (x, w, y and the gradients
+ * in bf16, f32 sums: autocast's products) instead of f32 data with TF32 math: a bf16
+ * activation x is read as stored instead of widened, w and dY are rounded, and y, dX, dW come
+ * back in bf16 and are widened or added into the f32 ones. Session 17's H200 profile had the
+ * convolution stack at ~27 ms of a 99 ms step (TF32 kernels, f32 layout transposes, x
+ * widened), PyTorch's bf16 one at ~14. Written in session 17 without a GPU: off (0) by
+ * default; TSASR_CUDA_CUDNN_BF16=1 turns it on at start-up. TS_OK; TS_EUNSUP for on without
+ * CUDA or cuDNN. */
+int cuda_set_cudnn_bf16(int on);
 /* Attention forward and backward on cuDNN's fused flash attention (kernels/cu_sdpa.cu, its
  * SDPA graph through cuDNN's frontend) in the bf16 precision, where it applies (training and
  * prefill shapes: no bias, queries from position 0, D a multiple of 8 up to 128); elsewhere the

@@ -9,14 +9,16 @@
 #   q2. cuDNN's modes 1, 2 (the default) and 3 (cuda_ctl.h: single-input-channel, and grouped,
 #       convolutions on im2col): the conv1d group in f32 at 1e-5 and in bf16 with each, the f32
 #       parity (must pass) and the bf16 parity (no worse than 3a's) with 3;
+#   q2'. cuDNN's convolutions on bf16 data (TSASR_CUDA_CUDNN_BF16=1, off by default): the conv1d
+#       and bf16_acts groups in bf16 and the bf16 parity;
 #   q3. the bf16 parity without the fused rounding (TSASR_CUDA_FUSE_ROUND=0), no worse than 3a's;
 #   q4. the element kernels' grid capped at 1 block per SM (TSASR_CUDA_ELEM_BLOCKS) with the
 #       conversions eight values a thread-step (TSASR_CUDA_ELEM_VEC), both off by default: both
 #       parities; when they pass, bench_gpu_ops elem (their TB/s against the cap and vec);
 #       Then data2vec's convolutions layer by layer on cuDNN and on im2col (bench_gpu_ops conv);
 #   q5. bf16 SFT steps in one process, the defaults against each switch off, the modes
-#       (cudnn_all, cudnn_ng1), the caps and vec (elem8, elem16, vec, vec+elem8), the defaults
-#       twice (their spread).
+#       (cudnn_all, cudnn_ng1), bf16 convolutions (dnn16), the caps and vec (elem8, elem16, vec,
+#       vec+elem8), the defaults twice (their spread).
 # Exit status: run.sh's (0 once steps 3 passed).
 
 q1=ok q1n=""
@@ -45,6 +47,22 @@ if [ "$dn" = ok ]; then
   q2n="$q2n; parity(bf16, 3) rc $par_rc vs 3a's $brc16"
 fi
 step cudnn_modes "$q2" "$q2n"
+
+# q2'. cuDNN's convolutions on bf16 data (TSASR_CUDA_CUDNN_BF16=1, off by default)
+q2b=SKIP q2bn="this build has no cuDNN"
+if [ "$dn" = ok ]; then
+  q2b=ok q2bn=""
+  for grp in conv1d bf16_acts; do
+    ops_env "$build/quick_d16_$grp.log" "$grp" TSASR_CUDA_CUDNN_BF16=1 TSASR_CUDA_GEMM=bf16 TSASR_OPS_TOL=1e-2 || q2b=FAIL
+    q2bn="$q2bn$grp $(tail -n 1 "$build/quick_d16_$grp.log" | sed 's/^test_backend_ops: //'); "
+  done
+  grep -q '^cuDNN: [1-9]' "$build/quick_d16_conv1d.log" || { q2b=FAIL; q2bn="$q2bn(no cuDNN convolutions) "; }
+  parity_env "$build/quick_d16_parity_bf16.log" "$(cap 60)" "compare with 3a" TSASR_CUDA_CUDNN_BF16=1 \
+    TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
+  no_worse "$build/quick_d16_parity_bf16.log" $par_rc || q2b=FAIL
+  q2bn="${q2bn}parity(bf16) rc $par_rc vs 3a's $brc16"
+fi
+step dnn16 "$q2b" "$q2bn"
 
 parity_env "$build/quick_nofuse_parity_bf16.log" "$(cap 60)" "compare with 3a" TSASR_CUDA_FUSE_ROUND=0 \
   TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
@@ -78,6 +96,7 @@ fi
 if [ "$(cap 1000)" -ge 30 ]; then
   qv="default,no_fuse,no_sdpa,no_bwd16"
   [ "$q2" = ok ] && qv="$qv,cudnn_all,cudnn_ng1"
+  [ "$q2b" = ok ] && qv="$qv,dnn16"
   [ "$q4" = ok ] && qv="$qv,elem8,elem16,vec,vec+elem8"
   qv="$qv,default"
   { echo; echo "== quick switches: SFT $qv (bf16)"; } >> "$logs/bench.log"
