@@ -25,8 +25,10 @@ extern "C" {
 typedef struct cd_key {
   int64_t B, Cin, T, Cout, K, Tout;
   int stride, pad, groups, math;
-  int dt; /* 0: f32 data; 1: bf16 data (cuda_set_cudnn_bf16), f32 compute */
+  int dt;    /* 0: f32 data; 1: bf16 data (cuda_set_cudnn_bf16), f32 compute */
+  int spare; /* no padding: keys are compared with memcmp */
 } cd_key;
+static_assert(sizeof(cd_key) == 6 * sizeof(int64_t) + 6 * sizeof(int), "cd_key has padding");
 
 typedef struct cd_plan {
   cd_key key;
@@ -161,6 +163,11 @@ static void cd_make(const cd_key *k, cd_plan *p) {
   if (ok) {
     p->x = x, p->y = y, p->w = w, p->conv = conv;
     p->used = 1;
+    log_debug("cuda: cuDNN plan B=%lld Cin=%lld T=%lld Cout=%lld K=%lld groups=%d %s data: algorithms %d/%d/%d, "
+              "math %d/%d/%d (forward/data/filter)",
+              (long long)k->B, (long long)k->Cin, (long long)k->T, (long long)k->Cout, (long long)k->K, k->groups,
+              k->dt ? "bf16" : "f32", (int)p->fwd, (int)p->bwd_data, (int)p->bwd_filter, (int)p->m_fwd,
+              (int)p->m_data, (int)p->m_filter);
     return;
   }
   if (x) cudnnDestroyTensorDescriptor(x);
@@ -197,8 +204,12 @@ static cd_plan *cd_plan_of(backend *be, const tensor *x, const tensor *w, int64_
   memset(&k, 0, sizeof k);
   k.B = x->ne[0], k.Cin = x->ne[1], k.T = x->ne[2], k.Cout = w->ne[0], k.K = w->ne[2], k.Tout = Tout;
   k.stride = stride, k.pad = pad, k.groups = groups;
-  k.math = c->gemm == TS_GEMM_F32 ? (int)CUDNN_FMA_MATH : (int)CUDNN_DEFAULT_MATH;
   k.dt = c->dnn16 && c->gemm == TS_GEMM_BF16;
+  /* bf16 data: tensor-op math asked for outright (the legacy API's tensor cores for bf16; the
+   * default math is documented to allow TF32 for f32 data only) */
+  k.math = k.dt                    ? (int)CUDNN_TENSOR_OP_MATH
+           : c->gemm == TS_GEMM_F32 ? (int)CUDNN_FMA_MATH
+                                    : (int)CUDNN_DEFAULT_MATH;
   cd_plan *p = NULL;
   for (int i = 0; i < CD_SLOTS && !p; i++)
     if (g_cd[i].used && !memcmp(&g_cd[i].key, &k, sizeof k)) p = &g_cd[i];
@@ -228,6 +239,15 @@ static int cd_status(cd_plan *p, const char *what, cudnnStatus_t st, int *fallba
     return TS_OK;
   }
   return cu_fail_lib(what, "cuDNN", (int)st, cudnnGetErrorString(st));
+}
+
+/* the weight gradient's status: as cd_status while nothing was added yet (no dx wanted: the
+ * im2col path may still do the call, *fallback = 1); after dx was added, any failure is an
+ * error (falling back would add dx twice) */
+static int cd_filter_status(cd_plan *p, cudnnStatus_t st, bool dx_added, int *fallback) {
+  if (!dx_added) return cd_status(p, "cudnnConvolutionBackwardFilter", st, fallback);
+  if (st == CUDNN_STATUS_SUCCESS) return TS_OK;
+  return cu_fail_lib("cudnnConvolutionBackwardFilter", "cuDNN", (int)st, cudnnGetErrorString(st));
 }
 
 /* scratch for x widened to f32 (when it is bf16) and a workspace of ws bytes; when the device
@@ -344,8 +364,8 @@ static int cd_bwd16(backend *be, cd_plan *p, const tensor *x, const tensor *w, c
     cudnnSetConvolutionMathType(p->conv, p->m_filter);
     cudnnStatus_t st = cudnnConvolutionBackwardFilter(g_dnn, &one, p->x, x16, p->y, b[2], p->conv, p->bwd_filter, wsp,
                                                       p->ws_filter, &zero, p->w, b[4]);
-    if (st != CUDNN_STATUS_SUCCESS) /* dx is already added: no fallback for this call */
-      return cu_fail_lib("cudnnConvolutionBackwardFilter", "cuDNN", (int)st, cudnnGetErrorString(st));
+    TS_TRY(cd_filter_status(p, st, dx != NULL, &fall));
+    if (fall) return TS_OK;
     TS_TRY(cu_add_bf16(b[4], cu_f(dw), n[4]));
   }
   g_cd_calls++;
@@ -406,8 +426,8 @@ int cu_cudnn_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const ten
     cudnnSetConvolutionMathType(p->conv, p->m_filter);
     cudnnStatus_t st = cudnnConvolutionBackwardFilter(g_dnn, &one, p->x, xf, p->y, cu_f(dy), p->conv, p->bwd_filter,
                                                       wsp, p->ws_filter, &one, p->w, cu_f(dw));
-    if (st != CUDNN_STATUS_SUCCESS) /* dx is already added: no fallback for this call */
-      return cu_fail_lib("cudnnConvolutionBackwardFilter", "cuDNN", (int)st, cudnnGetErrorString(st));
+    TS_TRY(cd_filter_status(p, st, dx != NULL, &fall));
+    if (fall) return TS_OK;
   }
   g_cd_calls++;
   *done = 1;

@@ -87,7 +87,8 @@ if [ "$q4" = ok ] && [ "$(cap 1000)" -ge 40 ]; then
 fi
 if [ "$q2" = ok ] && [ "$(cap 1000)" -ge 40 ]; then # data2vec's convolutions, cuDNN against im2col
   { echo; echo "== bench_gpu_ops conv"; } >> "$logs/bench.log"
-  timeout "$(cap 60)" "$build/bench_gpu_ops" conv > "$build/bench_conv.log" 2>&1
+  TSASR_BENCH_DNN16=$([ "$q2b" = ok ] && echo 1 || echo 0) timeout "$(cap 60)" "$build/bench_gpu_ops" conv \
+    > "$build/bench_conv.log" 2>&1
   qrc=$?
   cat "$build/bench_conv.log" >> "$logs/bench.log"
   step bench_conv "$([ $qrc = 0 ] && echo ok || echo "FAIL($qrc)")" "$(awk -f tests/gpu/conv_table.awk "$build/bench_conv.log")"

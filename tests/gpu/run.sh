@@ -646,17 +646,24 @@ el=$sw_st
 step elem "$el" "cap 1/SM, vec: $sw_note"
 
 # ---- 3o. cuDNN's convolutions on bf16 data (TSASR_CUDA_CUDNN_BF16=1; off by default: written in
-# session 17 without a GPU; bf16 precision only): the conv1d and bf16_acts groups in bf16 at
-# 1e-2 and both parities with it on, and the conv1d group's log must show convolutions cuDNN
-# ran. Reported, not required; when ok, SFT steps with it (switches row: dnn16) ----
+# session 17 without a GPU; bf16 precision only, so no f32 parity): the conv1d and bf16_acts
+# groups in bf16 at 1e-2 and the bf16 parity (no worse than 3a's) with it on, and the conv1d
+# group's log must show convolutions cuDNN ran. Reported, not required; when ok, SFT steps with
+# it (switches row: dnn16) and bench_conv's cuDNN16 rows ----
 if [ "$dn" = ok ]; then
-  sw_check d16 "" "conv1d bf16_acts" TSASR_CUDA_CUDNN_BF16=1
-  d16=$sw_st
-  grep -q '^cuDNN: [1-9]' "$build/d1616_conv1d.log" || { d16=FAIL; sw_note="(no cuDNN convolutions in the conv1d group) $sw_note"; }
-  step dnn16 "$d16" "$sw_note"
+  d16=ok d16n=""
+  for grp in conv1d bf16_acts; do
+    ops_env "$build/d16_$grp.log" "$grp" TSASR_CUDA_CUDNN_BF16=1 TSASR_CUDA_GEMM=bf16 TSASR_OPS_TOL=1e-2 || d16=FAIL
+    d16n="${d16n}bf16 $grp $(tail -n 1 "$build/d16_$grp.log" | sed 's/^test_backend_ops: //');  "
+  done
+  grep -q '^cuDNN: [1-9]' "$build/d16_conv1d.log" || { d16=FAIL; d16n="(no cuDNN convolutions in the conv1d group) $d16n"; }
+  parity_env "$build/d16_parity_bf16.log" 60 "compare with 3a" TSASR_CUDA_CUDNN_BF16=1 TSASR_CUDA_GEMM=bf16 \
+    TSASR_PARITY_TOL=3e-2
+  no_worse "$build/d16_parity_bf16.log" $par_rc || d16=FAIL
+  step dnn16 "$d16" "${d16n}parity(bf16) rc $par_rc vs 3a's $brc16"
 else
   d16=SKIP
-  step dnn16 SKIP "this build has no cuDNN"
+  step dnn16 SKIP "cuDNN's step 3k did not pass ($dn)"
 fi
 fi # steps 3g-3o
 
@@ -699,7 +706,8 @@ elif left; then
   fi
   if [ "$dn" = ok ] && left; then # data2vec's convolutions layer by layer, cuDNN against im2col (3k)
     { echo; echo "== bench_gpu_ops conv"; } >> "$logs/bench.log"
-    timeout "$(cap 60)" "$build/bench_gpu_ops" conv > "$build/bench_conv.log" 2>&1
+    TSASR_BENCH_DNN16=$([ "$d16" = ok ] && echo 1 || echo 0) timeout "$(cap 60)" "$build/bench_gpu_ops" conv \
+      > "$build/bench_conv.log" 2>&1
     brc=$?
     cat "$build/bench_conv.log" >> "$logs/bench.log"
     step bench_conv "$([ $brc = 0 ] && echo ok || echo "FAIL($brc)")" "$(awk -f tests/gpu/conv_table.awk "$build/bench_conv.log")"
