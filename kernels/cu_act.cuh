@@ -1,7 +1,9 @@
 // cu_act.cuh — the elementwise activations (GELU with erf, ReLU, SiLU): forward, with y as
 // f32 or as a bf16 activation (op_act_dtype), and backward adding into dx (and writing the sum's
-// bf16 rounding when the next GEMM's backward wants it, cu_round_want).
-// Device code only: included by cu_elem.cu, which launches them, and by
+// bf16 rounding when the next GEMM's backward wants it, cu_round_want). One value a thread, or
+// eight a thread-step with 16-byte loads and stores (cuda_set_elem_vec; pointers 16-byte
+// aligned, the launcher checks); both go through the same per-value functions, so they give
+// the same bits. Device code only: included by cu_elem.cu, which launches them, and by
 // tests/gpu/simt/test_proj_emu.cpp, which runs them under the SIMT emulator in ctest.
 #pragma once
 
@@ -10,16 +12,28 @@
 /* kind: act_kind's values (tensor/backend.h) */
 enum { CU_ACT_GELU = 0, CU_ACT_RELU = 1, CU_ACT_SILU = 2 };
 
+/* the activation of v */
+__device__ __forceinline__ float act_f(int kind, float v) {
+  if (kind == CU_ACT_GELU) return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+  if (kind == CU_ACT_RELU) return v > 0.0f ? v : 0.0f;
+  return v * d_sigmoid(v);
+}
+/* the gradient g at the activation's output carried to its input v */
+__device__ __forceinline__ float act_g(int kind, float v, float g) {
+  if (kind == CU_ACT_GELU) {
+    float cdf = 0.5f * (1.0f + erff(v * 0.70710678118654752f));
+    float pdf = 0.3989422804014327f * expf(-0.5f * v * v);
+    return g * (cdf + v * pdf);
+  }
+  if (kind == CU_ACT_RELU) return v > 0.0f ? g : 0.0f;
+  float s = d_sigmoid(v);
+  return g * s * (1.0f + v * (1.0f - s));
+}
+
 /* yb: y as a bf16 activation (op_act_dtype) instead of f32 y */
 __global__ void k_act(int kind, const float *x, float *y, unsigned short *yb, int64_t n) {
   CU_LOOP(i, n) {
-    float v = x[i], r;
-    if (kind == CU_ACT_GELU)
-      r = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
-    else if (kind == CU_ACT_RELU)
-      r = v > 0.0f ? v : 0.0f;
-    else
-      r = v * d_sigmoid(v);
+    float r = act_f(kind, x[i]);
     if (yb)
       yb[i] = cu_bf16_bits(r);
     else
@@ -29,18 +43,62 @@ __global__ void k_act(int kind, const float *x, float *y, unsigned short *yb, in
 /* dxb (n) or NULL: dx's new values rounded to bf16 as well (the dC of the GEMM before it) */
 __global__ void k_act_bwd(int kind, const float *x, const float *g, float *dx, unsigned short *dxb, int64_t n) {
   CU_LOOP(i, n) {
-    float v = x[i], d;
-    if (kind == CU_ACT_GELU) {
-      float cdf = 0.5f * (1.0f + erff(v * 0.70710678118654752f));
-      float pdf = 0.3989422804014327f * expf(-0.5f * v * v);
-      d = g[i] * (cdf + v * pdf);
-    } else if (kind == CU_ACT_RELU) {
-      d = v > 0.0f ? g[i] : 0.0f;
+    float t = dx[i] + act_g(kind, x[i], g[i]);
+    dx[i] = t;
+    if (dxb) dxb[i] = cu_bf16_bits(t);
+  }
+}
+
+/* the eight-a-step forms: four values of a float4, two bf16 in a word (the first in the low half) */
+__device__ __forceinline__ unsigned act_pack2(float a, float b) {
+  return (unsigned)cu_bf16_bits(a) | (unsigned)cu_bf16_bits(b) << 16;
+}
+__global__ void k_act8(int kind, const float *x, float *y, unsigned short *yb, int64_t n) {
+  const int64_t n8 = n / 8;
+  const float4 *x4 = (const float4 *)x;
+  CU_LOOP(i, n8) {
+    const float4 a = x4[2 * i], b = x4[2 * i + 1];
+    const float4 ra = make_float4(act_f(kind, a.x), act_f(kind, a.y), act_f(kind, a.z), act_f(kind, a.w));
+    const float4 rb = make_float4(act_f(kind, b.x), act_f(kind, b.y), act_f(kind, b.z), act_f(kind, b.w));
+    if (yb) {
+      uint4 o;
+      o.x = act_pack2(ra.x, ra.y), o.y = act_pack2(ra.z, ra.w), o.z = act_pack2(rb.x, rb.y), o.w = act_pack2(rb.z, rb.w);
+      ((uint4 *)yb)[i] = o;
     } else {
-      float s = d_sigmoid(v);
-      d = g[i] * s * (1.0f + v * (1.0f - s));
+      ((float4 *)y)[2 * i] = ra, ((float4 *)y)[2 * i + 1] = rb;
     }
-    float t = dx[i] + d;
+  }
+  CU_LOOP(j, n - 8 * n8) {
+    const int64_t i = 8 * n8 + j;
+    const float r = act_f(kind, x[i]);
+    if (yb)
+      yb[i] = cu_bf16_bits(r);
+    else
+      y[i] = r;
+  }
+}
+__global__ void k_act_bwd8(int kind, const float *x, const float *g, float *dx, unsigned short *dxb, int64_t n) {
+  const int64_t n8 = n / 8;
+  CU_LOOP(i, n8) {
+    float4 t[2];
+    for (int h = 0; h < 2; h++) {
+      const float4 v = ((const float4 *)x)[2 * i + h], gg = ((const float4 *)g)[2 * i + h];
+      float4 d = ((float4 *)dx)[2 * i + h];
+      d.x = d.x + act_g(kind, v.x, gg.x), d.y = d.y + act_g(kind, v.y, gg.y);
+      d.z = d.z + act_g(kind, v.z, gg.z), d.w = d.w + act_g(kind, v.w, gg.w);
+      ((float4 *)dx)[2 * i + h] = d;
+      t[h] = d;
+    }
+    if (dxb) {
+      uint4 o;
+      o.x = act_pack2(t[0].x, t[0].y), o.y = act_pack2(t[0].z, t[0].w);
+      o.z = act_pack2(t[1].x, t[1].y), o.w = act_pack2(t[1].z, t[1].w);
+      ((uint4 *)dxb)[i] = o;
+    }
+  }
+  CU_LOOP(j, n - 8 * n8) {
+    const int64_t i = 8 * n8 + j;
+    const float t = dx[i] + act_g(kind, x[i], g[i]);
     dx[i] = t;
     if (dxb) dxb[i] = cu_bf16_bits(t);
   }

@@ -1,29 +1,24 @@
-// cu_optim.cu — AdamW (decoupled weight decay, as torch.optim.AdamW, same float arithmetic as
-// the CPU backend) and the sum of squares for the global gradient norm (double reduction).
+// cu_optim.cu — AdamW (its kernels in cu_optim.cuh) and the sum of squares for the global
+// gradient norm (double reduction).
 #include <math.h>
+#include <stdint.h>
 
 #include "cu_common.h"
-
-__global__ void k_adamw(float *p, const float *g, float *m, float *v, int64_t n, float lr, float b1, float b2,
-                        float eps, float wd, float step, float bc2s) {
-  CU_LOOP(i, n) {
-    float gi = g[i];
-    float pi = p[i] * (1.0f - lr * wd);
-    float mi = b1 * m[i] + (1.0f - b1) * gi;
-    float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    p[i] = pi - step * mi / (sqrtf(vi) / bc2s + eps);
-  }
-}
+#include "cu_optim.cuh"
 
 int cu_adamw(backend *be, float *p, const float *g, float *m, float *v, int64_t n, float lr, float beta1,
              float beta2, float eps, float wd, int64_t t) {
   if (n <= 0) return TS_OK;
   float bc1 = 1.0f - (float)pow(beta1, (double)t);
   float bc2 = 1.0f - (float)pow(beta2, (double)t);
-  k_adamw<<<cu_blocks(n), 256, 0, cu_stream()>>>(p, g, m, v, n, lr, beta1, beta2, eps, wd, lr / bc1, sqrtf(bc2));
-  CU_LAUNCHED("k_adamw");
+  adamw_k k = {lr, beta1, beta2, eps, wd, lr / bc1, sqrtf(bc2)};
+  if (g_cu_elem_vec && !(((uintptr_t)p | (uintptr_t)g | (uintptr_t)m | (uintptr_t)v) & 15)) {
+    k_adamw4<<<cu_blocks((n + 3) / 4), 256, 0, cu_stream()>>>(p, g, m, v, n, k);
+    CU_LAUNCHED("k_adamw4");
+  } else {
+    k_adamw<<<cu_blocks(n), 256, 0, cu_stream()>>>(p, g, m, v, n, k);
+    CU_LAUNCHED("k_adamw");
+  }
   return TS_OK;
 }
 

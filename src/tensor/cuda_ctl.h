@@ -160,10 +160,11 @@ int cuda_set_bwd16(int on);
 int cuda_set_elem_blocks(int per_sm);
 /* The f32 <-> bf16 conversions (GEMM operands' and the weights' roundings, SDPA's inputs and
  * gradients, bf16 activations widened for cuDNN: ~11 ms of the 99 ms step in session 17's
- * profile, at 1.3-1.5 TB/s on 4-16 M values) eight values a thread-step, with 16-byte loads and
- * stores, where both pointers are 16-byte aligned (kernels/cu_cvt.cuh; the same bits as one a
- * thread). Written in session 17 without a GPU: off (0) by default; TSASR_CUDA_ELEM_VEC=1 turns it
- * on at start-up. TS_OK; TS_EUNSUP for on without CUDA. */
+ * profile, at 1.3-1.5 TB/s on 4-16 M values) and the activations forward and backward eight
+ * values a thread-step, AdamW four, with 16-byte loads and stores, where every pointer is
+ * 16-byte aligned (kernels/cu_cvt.cuh, cu_act.cuh, cu_optim.cuh; the same bits as one a
+ * thread). Written in session 17 without a GPU: off (0) by default; TSASR_CUDA_ELEM_VEC=1 turns
+ * it on at start-up. TS_OK; TS_EUNSUP for on without CUDA. */
 int cuda_set_elem_vec(int on);
 /* The profiler's range (cudaProfilerStart with on, cudaProfilerStop without): a kernel profiler
  * started with its collection off (ncu --profile-from-start off) sees only the kernels in

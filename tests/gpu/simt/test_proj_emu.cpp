@@ -162,6 +162,23 @@ static void run_act(int kind, int64_t n) {
   for (int64_t i = 0; i < n; i++)
     badb += dx2[(size_t)i] != dx[(size_t)i] || dxb[(size_t)i] != simt_bf16_bits(dx[(size_t)i]);
   if (badb) printf("  backward with the rounding: %ld values differ\n", badb), err += badb;
+  /* the eight-a-step kernels (cuda_set_elem_vec) on 16-byte aligned copies, from the same dx,
+   * with a grid of one block (each thread strides): the same bits as one a thread */
+  {
+    std::vector<float4> s4((size_t)(n / 4 + 2)), g4((size_t)(n / 4 + 2)), y4((size_t)(n / 4 + 2)), d4((size_t)(n / 4 + 2));
+    std::vector<uint4> yb4((size_t)(n / 8 + 2)), db4((size_t)(n / 8 + 2));
+    float *xs = (float *)s4.data(), *gs = (float *)g4.data(), *ys = (float *)y4.data(), *ds = (float *)d4.data();
+    unsigned short *ybs = (unsigned short *)yb4.data(), *dbs = (unsigned short *)db4.data();
+    for (int64_t i = 0; i < n; i++) xs[i] = x[(size_t)i], gs[i] = g[(size_t)i], ds[i] = dx0[(size_t)i];
+    err += simt::launch(dim3(1), dim3(256), 0, [&] { k_act8(kind, xs, ys, nullptr, n); });
+    err += simt::launch(dim3(1), dim3(256), 0, [&] { k_act8(kind, xs, nullptr, ybs, n); });
+    err += simt::launch(dim3(1), dim3(256), 0, [&] { k_act_bwd8(kind, xs, gs, ds, dbs, n); });
+    long badv = 0;
+    for (int64_t i = 0; i < n; i++)
+      badv += __float_as_uint(ys[i]) != __float_as_uint(y[(size_t)i]) || ybs[i] != yb[(size_t)i] ||
+              __float_as_uint(ds[i]) != __float_as_uint(dx[(size_t)i]) || dbs[i] != dxb[(size_t)i];
+    if (badv) printf("  eight a step: %ld values differ\n", badv), err += badv;
+  }
   std::vector<double> ry((size_t)n), rdx((size_t)n);
   for (int64_t i = 0; i < n; i++) {
     double v = x[(size_t)i], s = 1.0 / (1.0 + std::exp(-v)), d;
@@ -198,6 +215,7 @@ int main() {
     run_swiglu(3, 300, 1);
     run_swiglu(5, 77, 0);
     for (int kind = 0; kind < 3; kind++) run_act(kind, 1000);
+    for (int kind = 0; kind < 3; kind++) run_act(kind, 1003); /* a tail of 3 for the eight-a-step kernels */
   }
   printf("test_proj_emu: %s\n", g_fail ? "FAIL" : "PASS");
   return g_fail;
