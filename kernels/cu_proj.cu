@@ -6,19 +6,30 @@
 #include "cu_common.h"
 #include "cu_proj.cuh"
 
+/* kern over n items with its index arithmetic in 32 bits when `narrow` (cuda_set_elem_vec and
+ * every index below 2^31), else in 64 */
+#define PJ_LAUNCH(kern, narrow, n, ...)                                           \
+  do {                                                                           \
+    if (narrow)                                                                  \
+      kern<uint32_t><<<cu_blocks(n), 256, 0, cu_stream()>>>(__VA_ARGS__);         \
+    else                                                                         \
+      kern<int64_t><<<cu_blocks(n), 256, 0, cu_stream()>>>(__VA_ARGS__);          \
+    CU_LAUNCHED(#kern);                                                          \
+  } while (0)
+static bool pj_narrow(int64_t span) { return g_cu_elem_vec && span < ((int64_t)1 << 31); }
+
 /* up NULL: gate holds rows [gate | up] (N,2H), and dgate both gradients */
 int cu_swiglu(backend *be, const tensor *gate, const tensor *up, tensor *y) {
   int64_t n = tensor_numel(y), H = cu_last(y), ld = up ? H : 2 * H;
   const float *u = up ? cu_f(up) : cu_f(gate) + H;
   if (n <= 0) return TS_OK;
+  const bool nw = pj_narrow(n / H * ld);
   if (y->dtype == DT_BF16) { /* a bf16 activation: only the rounding is written */
-    k_swiglu<<<cu_blocks(n), 256, 0, cu_stream()>>>(cu_f(gate), u, NULL, (unsigned short *)y->data, n, H, ld);
-    CU_LAUNCHED("k_swiglu");
+    PJ_LAUNCH(k_swiglu, nw, n, cu_f(gate), u, NULL, (unsigned short *)y->data, n, H, ld);
     return TS_OK;
   }
   unsigned short *yb = cu_round_want(be, cu_f(y), n);
-  k_swiglu<<<cu_blocks(n), 256, 0, cu_stream()>>>(cu_f(gate), u, cu_f(y), yb, n, H, ld);
-  CU_LAUNCHED("k_swiglu");
+  PJ_LAUNCH(k_swiglu, nw, n, cu_f(gate), u, cu_f(y), yb, n, H, ld);
   if (yb) cu_round_made(be, cu_f(y), n);
   return TS_OK;
 }
@@ -30,8 +41,7 @@ int cu_swiglu_bwd(backend *be, const tensor *gate, const tensor *up, const tenso
   if (n <= 0) return TS_OK;
   /* packed: dgate's rows are the packed GEMM's dC, rounded here when its backward wants them */
   unsigned short *pb = !up && dgate ? cu_round_want_bwd(be, cu_f(dgate), 2 * n) : NULL;
-  k_swiglu_bwd<<<cu_blocks(n), 256, 0, cu_stream()>>>(cu_f(gate), u, cu_f(dy), cu_f(dgate), du, pb, n, H, ld);
-  CU_LAUNCHED("k_swiglu_bwd");
+  PJ_LAUNCH(k_swiglu_bwd, pj_narrow(n / H * ld), n, cu_f(gate), u, cu_f(dy), cu_f(dgate), du, pb, n, H, ld);
   if (pb) cu_round_made(be, cu_f(dgate), 2 * n);
   return TS_OK;
 }
@@ -53,9 +63,8 @@ int cu_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, cons
   /* merging gradients: the packed rows are the q/k/v GEMM's dC, rounded here when its backward
    * wants them (after the staging above, which launches) */
   unsigned short *xb = merge && !kvrow ? cu_round_want_bwd(be, cu_f(x), 2 * n) : NULL;
-  k_split_heads<<<cu_blocks(n), 256, 0, cu_stream()>>>(cu_f(x), cu_f(q), cu_f(k), cu_f(v), (const int32_t *)dpos,
-                                       (const int32_t *)drow, (const float *)dinv, BT, Hq, Hkv, half, merge, xb);
-  CU_LAUNCHED("k_split_heads");
+  PJ_LAUNCH(k_split_heads, pj_narrow(2 * n), n, cu_f(x), cu_f(q), cu_f(k), cu_f(v), (const int32_t *)dpos,
+            (const int32_t *)drow, (const float *)dinv, BT, Hq, Hkv, half, merge, xb);
   if (xb) cu_round_made(be, cu_f(x), 2 * n);
   return TS_OK;
 }

@@ -7,13 +7,19 @@
 
 #include "cu_dev.cuh"
 
+/* I: the type of the index arithmetic (divisions by H, by half, by the heads): int64_t, or
+ * uint32_t where every index fits (cuda_set_elem_vec: a 64-bit division takes the GPU dozens of
+ * instructions); the same values either way */
+
 /* gate and up rows of ld floats (H separate, 2H packed [gate | up]); y and dy (N,H) */
 /* yb (n) or NULL: y rounded to bf16 as well (the next GEMM's operand, cu_round_want), or
  * instead of y when y is NULL (a bf16 activation, op_act_dtype) */
+template <typename I = int64_t>
 __global__ void k_swiglu(const float *gt, const float *up, float *y, unsigned short *yb, int64_t n, int64_t H,
                          int64_t ld) {
   CU_LOOP(i, n) {
-    int64_t j = i / H * ld + i % H;
+    const I ii = (I)i, hh = (I)H;
+    int64_t j = (int64_t)(ii / hh) * ld + (int64_t)(ii % hh);
     float r = gt[j] * d_sigmoid(gt[j]) * up[j];
     if (y) y[i] = r;
     if (yb) yb[i] = cu_bf16_bits(r);
@@ -21,10 +27,12 @@ __global__ void k_swiglu(const float *gt, const float *up, float *y, unsigned sh
 }
 /* pb or NULL (packed rows, both gradients wanted): the new [dgate | dup] rows rounded to bf16
  * as well, laid out as they are (the dC of the packed gate/up GEMM, cu_round_want) */
+template <typename I = int64_t>
 __global__ void k_swiglu_bwd(const float *gt, const float *up, const float *g, float *dg, float *du,
                              unsigned short *pb, int64_t n, int64_t H, int64_t ld) {
   CU_LOOP(i, n) {
-    int64_t j = i / H * ld + i % H;
+    const I ii = (I)i, hh = (I)H;
+    int64_t j = (int64_t)(ii / hh) * ld + (int64_t)(ii % hh);
     float s = d_sigmoid(gt[j]);
     if (du) {
       float t = du[j] + g[i] * gt[j] * s;
@@ -43,12 +51,15 @@ __global__ void k_swiglu_bwd(const float *gt, const float *up, const float *g, f
  * (row, head, i < D/2); heads below Hq+Hkv rotated when pos is given (as k_rope). kvrow (BT)
  * or NULL (split only): k and v are row tables and row r's go to row kvrow[r]. xb or NULL
  * (merge only): the packed x rounded to bf16 as well (the q/k/v GEMM's dC, cu_round_want) ---- */
+template <typename I = int64_t>
 __global__ void k_split_heads(float *x, float *q, float *k, float *v, const int32_t *pos, const int32_t *kvrow,
                               const float *inv, int64_t BT, int64_t Hq, int64_t Hkv, int64_t half, int merge,
                               unsigned short *xb) {
   int64_t H = Hq + 2 * Hkv, D = 2 * half;
   CU_LOOP(n, BT * H * half) {
-    int64_t i = n % half, rh = n / half, h = rh % H, r = rh / H, kr = kvrow ? kvrow[r] : r;
+    const I nn = (I)n, hf = (I)half, hh = (I)H;
+    const I ri = nn / hf, i_ = nn % hf, hi = ri % hh, r_ = ri / hh;
+    int64_t i = (int64_t)i_, rh = (int64_t)ri, h = (int64_t)hi, r = (int64_t)r_, kr = kvrow ? kvrow[r] : r;
     float *xr = x + rh * D;
     float *hr = h < Hq         ? q + (r * Hq + h) * D
                 : h < Hq + Hkv ? k + (kr * Hkv + h - Hq) * D

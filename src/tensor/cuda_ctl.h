@@ -163,7 +163,8 @@ int cuda_set_elem_blocks(int per_sm);
  * profile, at 1.3-1.5 TB/s on 4-16 M values) and the activations forward and backward eight
  * values a thread-step, AdamW four, with 16-byte loads and stores, where every pointer is
  * 16-byte aligned (kernels/cu_cvt.cuh, cu_act.cuh, cu_optim.cuh; the same bits as one a
- * thread). Written in session 17 without a GPU: off (0) by default; TSASR_CUDA_ELEM_VEC=1 turns
+ * thread); and SwiGLU and split/merge_heads with their divisions in 32 bits where every index
+ * fits (cu_proj.cuh: split_heads ran at 0.8 TB/s on the encoder's 4 M values). Written in session 17 without a GPU: off (0) by default; TSASR_CUDA_ELEM_VEC=1 turns
  * it on at start-up. TS_OK; TS_EUNSUP for on without CUDA. */
 int cuda_set_elem_vec(int on);
 /* The profiler's range (cudaProfilerStart with on, cudaProfilerStop without): a kernel profiler

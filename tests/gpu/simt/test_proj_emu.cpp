@@ -47,6 +47,18 @@ static void run_heads(int BT, int Hq, int Hkv, int D, int rope, bool cache = fal
   long err = simt::launch(dim3(blocks(n)), dim3(256), 0, [&] {
     k_split_heads(x.data(), q.data(), k.data(), v.data(), pp, kr, inv.data(), BT, Hq, Hkv, half, 0, nullptr);
   });
+  /* the 32-bit index form (cuda_set_elem_vec) must write the same bits */
+  {
+    std::vector<float> q2(q.size(), NAN), k2((size_t)R * Hkv * D, cache ? 7.0f : NAN), v2(k2);
+    err += simt::launch(dim3(blocks(n)), dim3(256), 0, [&] {
+      k_split_heads<uint32_t>(x.data(), q2.data(), k2.data(), v2.data(), pp, kr, inv.data(), BT, Hq, Hkv, half, 0,
+                              nullptr);
+    });
+    long bad = 0;
+    for (size_t i = 0; i < q.size(); i++) bad += memcmp(&q[i], &q2[i], 4) != 0;
+    for (size_t i = 0; i < k.size(); i++) bad += memcmp(&k[i], &k2[i], 4) != 0 || memcmp(&v[i], &v2[i], 4) != 0;
+    if (bad) printf("  32-bit indices: %ld values differ\n", bad), err += bad;
+  }
   /* reference: head h of row r goes to q, k or v, rotated when it is a q or k head */
   std::vector<double> rq(q.size()), rk(k.size(), 7.0), rv(v.size(), 7.0);
   for (int r = 0; r < BT; r++)
@@ -106,9 +118,27 @@ static void run_swiglu(int N, int H, int packed) {
   /* packed: the new [dgate | dup] rows rounded to bf16 as well (the packed GEMM's dC), laid out
    * as they are; separate: no rounding (the kernel takes none) */
   std::vector<unsigned short> pb(packed ? dg.size() : 0, 0xffff);
+  std::vector<float> dgc = dg, duc = du; /* the 32-bit index form below starts from the same */
   err += simt::launch(dim3(blocks(n)), dim3(256), 0, [&] {
     k_swiglu_bwd(gt.data(), u, g.data(), dg.data(), dup, packed ? pb.data() : nullptr, n, H, ld);
   });
+  { /* the 32-bit index form (cuda_set_elem_vec): the same bits forward and backward */
+    std::vector<float> y2(y.size(), NAN);
+    std::vector<unsigned short> yb2(yb.size(), 0xffff), pb2(pb.size(), 0xffff);
+    const float *u2 = packed ? gt.data() + H : up.data();
+    float *dup2 = packed ? dgc.data() + H : duc.data();
+    err += simt::launch(dim3(blocks(n)), dim3(256), 0,
+                        [&] { k_swiglu<uint32_t>(gt.data(), u2, y2.data(), yb2.data(), n, H, ld); });
+    err += simt::launch(dim3(blocks(n)), dim3(256), 0, [&] {
+      k_swiglu_bwd<uint32_t>(gt.data(), u2, g.data(), dgc.data(), dup2, packed ? pb2.data() : nullptr, n, H, ld);
+    });
+    long bad = 0;
+    for (size_t i = 0; i < y.size(); i++) bad += memcmp(&y[i], &y2[i], 4) != 0 || yb[i] != yb2[i];
+    for (size_t i = 0; i < dg.size(); i++) bad += memcmp(&dg[i], &dgc[i], 4) != 0;
+    for (size_t i = 0; i < du.size(); i++) bad += memcmp(&du[i], &duc[i], 4) != 0;
+    for (size_t i = 0; i < pb.size(); i++) bad += pb[i] != pb2[i];
+    if (bad) printf("  32-bit indices: %ld values differ\n", bad), err += bad;
+  }
   std::vector<double> ry((size_t)N * H), rdg(dg.size()), rdu(du.size());
   for (size_t i = 0; i < dg.size(); i++) rdg[i] = dg0[i];
   for (size_t i = 0; i < du.size(); i++) rdu[i] = du0[i];
