@@ -1,6 +1,6 @@
 # quick.sh — run.sh's quick phase (sourced after steps 3 and 3a, with run.sh's helpers: step,
 # cap, ops_env, parity_env, no_worse, build, logs): a short device call (79 s on an H200 with
-# the build in session 17, before q4) for a session with little device time left, on what
+# the build in session 17 before q2', q4 and the benchmarks; expect ~3-4 minutes) on what
 # changed since the last full run:
 #   q1. the bf16 op groups the bf16 training step takes (matmul, bf16_acts, attention, conv1d)
 #       with the defaults, at bf16's tolerance (1e-2): the backward GEMMs on the dC rounded by
