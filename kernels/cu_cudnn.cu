@@ -2,16 +2,18 @@
 // cuDNN since an H200 checked and timed it, session 15, for every shape but single-input-channel
 // ones since session 17; TSASR_CUDA_CUDNN=0 turns it off, 1 takes every shape): a 1-D
 // convolution is cuDNN's 2-D one with height 1. Each
-// shape (batch, channels, length, kernel, stride, padding, groups, math) gets its descriptors
-// and the heuristic's algorithms (forward, backward data, backward filter) once, kept in a small
-// table; no FFT or Winograd algorithm (their rounding is not a GEMM's), deterministic ones
-// first. FMA math in the f32 precision (only FMA kernels: no TF32); in tf32 and bf16 the
-// default math (TF32 tensor cores on the f32 data allowed), where the heuristic answers with
-// (algorithm, math type) pairs: each direction keeps its pair and sets its math type on the
-// descriptor before it runs.
-// A bf16 x (op_act_dtype) is widened into scratch first. The bias and its gradient stay the
-// backend's kernels (cu_conv.cu). A shape cuDNN cannot take is remembered, and the caller takes
-// its im2col path. Built only with cuDNN (TS_HAVE_CUDNN); without it nothing runs here.
+// shape (batch, channels, length, kernel, stride, padding, groups, math, data type) gets its
+// descriptors and the heuristic's algorithms (forward, backward data, backward filter) once,
+// kept in a small table; no FFT or Winograd algorithm (their rounding is not a GEMM's),
+// deterministic ones first. FMA math in the f32 precision (only FMA kernels: no TF32); in tf32
+// and bf16 the default math (TF32 tensor cores on the f32 data allowed), where the heuristic
+// answers with (algorithm, math type) pairs: each direction keeps its pair and sets its math
+// type on the descriptor before it runs.
+// On f32 data a bf16 x (op_act_dtype) is widened into scratch first. With cuda_set_cudnn_bf16
+// (off by default) the bf16 precision's convolutions run on bf16 data with tensor-op math
+// instead (cd_fwd16, cd_bwd16 below). The bias and its gradient stay the backend's kernels
+// (cu_conv.cu). A shape cuDNN cannot take is remembered, and the caller takes its im2col path.
+// Built only with cuDNN (TS_HAVE_CUDNN); without it nothing runs here.
 #include "cu_common.h"
 
 extern "C" {
