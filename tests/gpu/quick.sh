@@ -18,7 +18,8 @@
 #       Then data2vec's convolutions layer by layer on cuDNN and on im2col (bench_gpu_ops conv);
 #   q5. bf16 SFT steps in one process, the defaults against each switch off, the modes
 #       (cudnn_all, cudnn_ng1), bf16 convolutions (dnn16), the caps and vec (elem8, elem16, vec,
-#       vec+elem8), the defaults twice (their spread).
+#       vec+elem8), the defaults twice (their spread);
+#   q6. with TSASR_QUICK_KPROF=1, the ncu part of the kprof phase (per-kernel GPU time).
 # Exit status: run.sh's (0 once steps 3 passed).
 
 q1=ok q1n=""
@@ -110,4 +111,16 @@ if [ "$(cap 1000)" -ge 30 ]; then
     /^sft_tokens_per_s/ { printf "sft %s %s; ", v, $2 }' "$build/quick_switches.log")"
 else
   step switches SKIP "no time left (TSASR_GPU_DEADLINE)"
+fi
+
+# q6. with TSASR_QUICK_KPROF=1: the SFT step (and a replayed decoding step) kernel by kernel
+# under ncu on the defaults (tests/gpu/kprof.sh's ncu part, ~70 s; the table goes to
+# profile.log), when time is left: the checks, timings and profile in one call
+if [ "${TSASR_QUICK_KPROF:-0}" = 1 ]; then
+  if [ "$(cap 1000)" -ge 90 ]; then
+    TSASR_KPROF_PARTS=ncu
+    . "$root/tests/gpu/kprof.sh"
+  else
+    step kprof SKIP "no time left for the profile (TSASR_GPU_DEADLINE)"
+  fi
 fi
