@@ -85,7 +85,8 @@
 #      then a 128-token rollout with TSASR_PROFILE=host (host time per op, no syncs): whether
 #      decoding waits on the device or on launches.
 # Benchmarks start only while TSASR_GPU_BUDGET (420 s from the start) lasts, and none runs past
-# TSASR_GPU_DEADLINE (530 s): the summary prints inside a 540-600 s device call.
+# TSASR_GPU_DEADLINE (530 s; 400 in the quick phase): the summary prints inside a 540-600 s
+# device call (450 s for quick).
 # Full logs go to $OUT/gpu-logs when OUT is set (else build-gpu/logs), at most 8 files (what the
 # device call brings back): build, backend_ops, sft_parity (f32 and bf16), memcheck, bench,
 # bench_device, bench_torch (with the ratios), profile; a summary table is printed last.
@@ -125,6 +126,7 @@ t0=$(date +%s)
 # a device call's limit: each one's time cap is cut to it
 budget=${TSASR_GPU_BUDGET:-420}
 deadline=${TSASR_GPU_DEADLINE:-530}
+[ "$phase" = quick ] && [ -z "${TSASR_GPU_DEADLINE:-}" ] && deadline=400 # a quick call's summary inside ~450 s
 left() { [ $(( $(date +%s) - t0 )) -lt "$budget" ] && [ "$(cap 1000)" -ge 20 ]; }
 cap() { local r=$(( deadline - ($(date +%s) - t0) )); [ "$r" -lt "$1" ] && echo $(( r > 1 ? r : 1 )) || echo "$1"; }
 declare -a S_NAME S_STAT S_NOTE
