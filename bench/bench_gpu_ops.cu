@@ -6,10 +6,10 @@
 // decoder layer's training forward+backward in the bf16 precision three ways (f32 storage;
 // the weights' bf16 copy, TSASR_CUDA_TRAIN_COPY; bf16 activation storage, TSASR_CUDA_BF16_ACTS),
 // and a decoding step's five GEMMs on cuBLASLt and on the small-row kernel (TB/s of weights; one
-// call host-fed, and per call of a CUDA graph of many: GPU time alone), ("elem") the element
-// kernels' TB/s against the grid's cap (cuda_set_elem_blocks), and ("conv") data2vec's
-// convolutions layer by layer on cuDNN and on im2col,
-// timed with CUDA events after warm-up, median of repeats. Built only with CUDA (tests/gpu/CMakeLists.txt); run by tests/gpu/run.sh.
+// call host-fed, and per call of a CUDA graph of many: GPU time alone); with "elem" and "conv"
+// the element kernels and data2vec's convolutions instead (bench_gpu_stack.cu). Timed with CUDA
+// events after warm-up, median of repeats; the shared rig is bench_gpu_rig.h. Built only with
+// CUDA (tests/gpu/CMakeLists.txt); run by tests/gpu/run.sh.
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -24,136 +24,11 @@
 extern "C" {
 #include "base/arena.h"
 #include "nn/decoder.h"
-#include "tensor/backend.h"
 #include "tensor/be_mem.h"
-#include "tensor/cuda_ctl.h"
 #include "tensor/ops.h"
 #include "tensor/params.h"
 }
-
-static backend *g_be;
-static ts_err g_e;
-
-#define OK(x)                                                        \
-  do {                                                               \
-    if ((x)) {                                                       \
-      fprintf(stderr, "bench_gpu_ops: %s: %s\n", #x, g_e.msg);       \
-      exit(1);                                                       \
-    }                                                                \
-  } while (0)
-#define CK(x)                                                                          \
-  do {                                                                                 \
-    cudaError_t s_ = (x);                                                              \
-    if (s_ != cudaSuccess) {                                                           \
-      fprintf(stderr, "bench_gpu_ops: %s: %s\n", #x, cudaGetErrorString(s_));          \
-      exit(1);                                                                         \
-    }                                                                                  \
-  } while (0)
-
-/* device buffer of n floats with small random values */
-static float *dbuf(int64_t n) {
-  std::vector<float> h((size_t)n);
-  uint64_t x = 0x1234567ull + (uint64_t)n;
-  for (auto &v : h) {
-    x = x * 6364136223846793005ull + 1442695040888963407ull;
-    v = (float)((double)(x >> 40) / 16777216.0 - 0.5) * 0.1f;
-  }
-  float *p = (float *)g_be->ops->alloc(g_be, sizeof(float) * (size_t)n);
-  if (!p) {
-    fprintf(stderr, "bench_gpu_ops: out of device memory (%lld floats)\n", (long long)n);
-    exit(1);
-  }
-  OK(g_be->ops->to_device(g_be, p, h.data(), sizeof(float) * (size_t)n, &g_e));
-  return p;
-}
-
-static tensor T(float *p, int nd, int64_t a, int64_t b = 0, int64_t c = 0, int64_t d = 0) {
-  tensor t = tensor_f32(p, nd, a, b, c, d);
-  t.device = DEV_CUDA;
-  return t;
-}
-
-/* median milliseconds of fn over reps, each between two events recorded on stream st */
-template <class F>
-static double median_ms(cudaStream_t st, F fn, int reps) {
-  cudaEvent_t a, b;
-  CK(cudaEventCreate(&a));
-  CK(cudaEventCreate(&b));
-  std::vector<double> ms;
-  for (int i = 0; i < reps; i++) {
-    CK(cudaEventRecord(a, st));
-    fn();
-    CK(cudaEventRecord(b, st));
-    CK(cudaEventSynchronize(b));
-    float t = 0;
-    CK(cudaEventElapsedTime(&t, a, b));
-    ms.push_back(t);
-  }
-  CK(cudaEventDestroy(a));
-  CK(cudaEventDestroy(b));
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
-
-/* median milliseconds of fn over reps after warm runs */
-template <class F>
-static double time_ms(F fn, int warm = 3, int reps = 10) {
-  for (int i = 0; i < warm; i++) fn();
-  CK(cudaDeviceSynchronize());
-  return median_ms(0, fn, reps);
-}
-
-/* GPU milliseconds per call of fn with the host's launches out of the way: R calls captured
- * into one CUDA graph on the backend's stream, the graph launched after a warm run, the median
- * of 10 launches divided by R. -1 when the capture fails (the reason on stderr; the bench goes
- * on). The calls must not sync or read back, as inside a decoding step. */
-template <class F>
-static double time_graph_ms(F fn, int R) {
-  cudaStream_t st = (cudaStream_t)cuda_stream_handle();
-  cudaGraph_t g = NULL;
-  cudaGraphExec_t ge = NULL;
-  CK(cudaStreamSynchronize(st));
-  cudaError_t rc = cudaStreamBeginCapture(st, cudaStreamCaptureModeRelaxed);
-  if (rc == cudaSuccess) {
-    for (int i = 0; i < R; i++) fn();
-    rc = cudaStreamEndCapture(st, &g);
-  }
-  if (rc == cudaSuccess) rc = cudaGraphInstantiate(&ge, g, 0);
-  if (g) cudaGraphDestroy(g);
-  if (rc != cudaSuccess) {
-    fprintf(stderr, "bench_gpu_ops: a graph of %d calls: %s\n", R, cudaGetErrorString(rc));
-    cudaGetLastError();
-    return -1;
-  }
-  CK(cudaGraphLaunch(ge, st));
-  CK(cudaStreamSynchronize(st));
-  double ms = median_ms(st, [&] { CK(cudaGraphLaunch(ge, st)); }, 10);
-  CK(cudaGraphExecDestroy(ge));
-  return ms / R;
-}
-
-struct row {
-  char name[96];
-  double ms;
-  char rate[64];
-};
-static std::vector<row> g_rows;
-
-static void report(const char *name, double ms, const char *rate) {
-  row r;
-  snprintf(r.name, sizeof r.name, "%s", name);
-  r.ms = ms;
-  snprintf(r.rate, sizeof r.rate, "%s", rate);
-  g_rows.push_back(r);
-  printf("%-52s %10.3f ms  %s\n", name, ms, rate);
-  fflush(stdout);
-}
-
-/* the rows again as one table (run.sh's summary prints it) */
-static void print_table(void) {
-  printf("\n%-52s %10s  %s\n", "benchmark", "median", "rate");
-  for (const row &r : g_rows) printf("%-52s %10.3f ms  %s\n", r.name, r.ms, r.rate);
-}
+#include "bench_gpu_rig.h"
 
 static void bench_matmul(int64_t M, int64_t K, int64_t N) {
   float *a = dbuf(M * K), *w = dbuf(N * K), *c = dbuf(M * N);
@@ -294,12 +169,6 @@ static void bench_layer_bf16(int64_t B, int64_t Tn) {
  * storage/compute forms, TFLOP/s each: f32 SGEMM; f32 storage with bf16 tensor-core math (the
  * backend's bf16 precision today); bf16 operands with f32 output; bf16 in and out. Also the
  * decoding form: 8 rows against the weight. Operands are device buffers of the right types. */
-/* dst (n) = src rounded to bf16 (the bf16 forms get the same random operands: zeros would
- * flatter the tensor cores' rate) */
-__global__ void k_bench_to_bf16(const float *src, __nv_bfloat16 *dst, int64_t n) {
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-    dst[i] = __float2bfloat16(src[i]);
-}
 
 static void bench_gemm_forms(int64_t M, int64_t N, int64_t K) {
   cublasHandle_t h;
@@ -312,9 +181,8 @@ static void bench_gemm_forms(int64_t M, int64_t N, int64_t K) {
   CK(cudaMalloc(&ab, 2 * (size_t)(M * K)));
   CK(cudaMalloc(&wb, 2 * (size_t)(N * K)));
   CK(cudaMalloc(&cb, 2 * (size_t)(M * N)));
-  k_bench_to_bf16<<<1024, 256>>>(a, (__nv_bfloat16 *)ab, M * K);
-  k_bench_to_bf16<<<1024, 256>>>(w, (__nv_bfloat16 *)wb, N * K);
-  CK(cudaGetLastError());
+  bench_to_bf16(a, ab, M * K);
+  bench_to_bf16(w, wb, N * K);
   const float one = 1.0f, zero = 0.0f;
   /* row-major C (M,N) = A (M,K) W^T: column-major C^T (N,M) = W (N,K as col-major K x N)^T A^T */
   auto run = [&](int form) {
@@ -433,123 +301,6 @@ static void bench_decode_gemms(void) {
 
 /* one decoding step's token choice for R rows of Qwen2's vocabulary: ids and log-probs back on
  * the host (the sample op includes its copies, as decoding uses it) */
-/* The element kernels' rate (TB/s of the bytes each must move) on n items against the grid's
- * cap (cuda_set_elem_blocks: 0 = one thread per item, else at most that many 256-thread
- * blocks per SM, each thread striding over several items), GPU time per call in CUDA graphs:
- * GELU f32 -> bf16 (6 bytes an item: a bf16 activation's forward), GELU's backward (16: x, g,
- * dx read and written), axpby (12), AdamW (28: p, g, m, v read, p, m, v written) and the
- * rounding f32 -> bf16 (6: the weights' copy, as GEMM operands and SDPA's inputs are rounded);
- * then GELU, AdamW and the rounding again with cuda_set_elem_vec (eight values, four for AdamW,
- * a thread-step: "vec"). */
-static void bench_elem(int64_t n) {
-  float *x = dbuf(n), *g = dbuf(n), *y = dbuf(n), *m = dbuf(n);
-  unsigned short *yb = (unsigned short *)g_be->ops->alloc(g_be, sizeof(unsigned short) * (size_t)n);
-  if (!yb) {
-    fprintf(stderr, "bench_gpu_ops: out of device memory (%lld bf16)\n", (long long)n);
-    exit(1);
-  }
-  tensor X = T(x, 1, n), G = T(g, 1, n), Y = T(y, 1, n), Yb = T((float *)yb, 1, n);
-  Yb.dtype = DT_BF16;
-  OK(g_be->ops->fill(g_be, &G, 0.0f)); /* GELU's dy and AdamW's v: zeros keep every value finite */
-  static const int caps[] = {0, 4, 8, 16};
-  struct kern {
-    const char *name;
-    double bytes;
-  } ks[] = {{"gelu f32->bf16", 6}, {"gelu bwd", 16}, {"axpby", 12}, {"adamw", 28}, {"round f32->bf16", 6}};
-  /* the rounding through the weights' bf16 copy, which the bf16 precision makes: made once
-   * here, outside the graphs (its buffer's cudaMalloc) */
-  char prec[16];
-  snprintf(prec, sizeof prec, "%s", cuda_gemm_name());
-  OK(cuda_set_gemm("bf16"));
-  OK(g_be->ops->weights_bf16(g_be, x, n, 1));
-  /* no fused rounding: GELU's backward then writes its 16 bytes an item at every n (with it, 18
-   * below the rounding buffer's cap and 16 above) */
-  const char *fr = getenv("TSASR_CUDA_FUSE_ROUND");
-  OK(cuda_set_fuse_round(0));
-  for (int vec = 0; vec < 2; vec++)
-    for (int c : caps) {
-      OK(cuda_set_elem_blocks(c));
-      OK(cuda_set_elem_vec(vec));
-      for (int k = 0; k < 5; k++) {
-        if (vec && k == 2) continue; /* axpby has no eight-a-step form */
-        auto fn = [&] {
-          if (k == 0) OK(g_be->ops->act(g_be, ACT_GELU, &X, &Yb));
-          if (k == 1) OK(g_be->ops->act_bwd(g_be, ACT_GELU, &X, &G, &Y));
-          if (k == 2) OK(g_be->ops->axpby(g_be, &X, 0.5f, &Y, 0.5f));
-          if (k == 3) OK(g_be->ops->adamw(g_be, y, x, m, g, n, 1e-7f, 0.9f, 0.999f, 1e-8f, 0.0f, 1));
-          if (k == 4) OK(g_be->ops->weights_bf16(g_be, x, n, 1));
-        };
-        fn(); /* eager once: whatever it allocates is made outside the graph's capture */
-        CK(cudaDeviceSynchronize());
-        double ms = time_graph_ms(fn, n > (1 << 26) ? 4 : 16);
-        char name[96], rate[64];
-        snprintf(name, sizeof name, "elem %s%s n=%lld cap=%d/SM", ks[k].name, vec ? " vec" : "", (long long)n, c);
-        snprintf(rate, sizeof rate, "%.2f TB/s", ms > 0 ? ks[k].bytes * (double)n / (ms * 1e-3) / 1e12 : 0.0);
-        report(name, ms, rate);
-      }
-    }
-  OK(cuda_set_elem_blocks(0));
-  OK(cuda_set_elem_vec(0));
-  OK(g_be->ops->weights_bf16(g_be, NULL, 0, 0));
-  OK(cuda_set_gemm(prec));
-  OK(cuda_set_fuse_round(!(fr && !strcmp(fr, "0"))));
-  g_be->ops->release(g_be, x), g_be->ops->release(g_be, g), g_be->ops->release(g_be, y), g_be->ops->release(g_be, m);
-  g_be->ops->release(g_be, yb);
-}
-
-/* One convolution of data2vec's stack at the paper geometry's micro-batch (4 x 20 s), bf16
- * precision, forward and backward (dx unless the input is the waveform, dW, db), on cuDNN
- * with f32 data (mode 1), on cuDNN with bf16 data (cuda_set_cudnn_bf16) and on the im2col
- * path (mode 0), host-fed between events (cuDNN's calls are not captured). x is a bf16 activation as in training (the GELU before it stores bf16), except
- * the waveform's. Which path wins per shape is what cuda_set_cudnn's modes choose; session
- * 17's profile put ~27 ms of a 99 ms step in this stack without saying which layer took what. */
-static void bench_conv(const char *tag, int64_t B, int64_t Cin, int64_t Tn, int64_t Cout, int64_t K, int stride,
-                       int pad, int groups) {
-  const int64_t To = op_conv1d_out_len(Tn, K, stride, pad), nx = B * Cin * Tn;
-  const bool wav = Cin == 1;
-  float *xf = dbuf(nx), *w = dbuf(Cout * (Cin / groups) * K), *bs = dbuf(Cout), *y = dbuf(B * Cout * To);
-  float *dy = dbuf(B * Cout * To), *dx = wav ? NULL : dbuf(nx), *dw = dbuf(Cout * (Cin / groups) * K), *db = dbuf(Cout);
-  void *xb = NULL;
-  if (!wav) {
-    CK(cudaMalloc(&xb, 2 * (size_t)nx));
-    k_bench_to_bf16<<<1024, 256>>>(xf, (__nv_bfloat16 *)xb, nx);
-    CK(cudaGetLastError());
-  }
-  tensor X = T(wav ? xf : (float *)xb, 3, B, Cin, Tn), W = T(w, 3, Cout, Cin / groups, K), Bs = T(bs, 1, Cout);
-  if (!wav) X.dtype = DT_BF16;
-  tensor Y = T(y, 3, B, Cout, To), DY = T(dy, 3, B, Cout, To), DW = T(dw, 3, Cout, Cin / groups, K), DB = T(db, 1, Cout);
-  tensor DX = wav ? tensor{} : T(dx, 3, B, Cin, Tn);
-  const double fl = 2.0 * (double)B * To * Cout * (Cin / groups) * K; /* one direction's FLOPs */
-  /* cuDNN on f32 data, im2col, then cuDNN on bf16 data (cuda_set_cudnn_bf16) last and only when
-   * the caller says its checks passed (TSASR_BENCH_DNN16=1: run.sh 3o, quick.sh q2'), so that a
-   * failure there (an exit) costs no other row */
-  static const char *const how[] = {"cuDNN", "im2col", "cuDNN16"};
-  const bool d16 = getenv("TSASR_BENCH_DNN16") && !strcmp(getenv("TSASR_BENCH_DNN16"), "1");
-  for (int v = 0; v < (d16 ? 3 : 2); v++) {
-    int mode = v != 1;
-    if (cuda_set_cudnn(mode) || cuda_set_cudnn_bf16(v == 2)) continue; /* a build without cuDNN: im2col only */
-    long c0, f0, c1, f1;
-    cuda_cudnn_counts(&c0, &f0);
-    double f = time_ms([&] { OK(op_conv1d(g_be, &X, &W, &Bs, &Y, stride, pad, groups, &g_e)); }, 2, 5);
-    double b = time_ms([&] { OK(op_conv1d_bwd(g_be, &X, &W, &DY, wav ? NULL : &DX, &DW, &DB, stride, pad, groups, &g_e)); },
-                       2, 5);
-    cuda_cudnn_counts(&c1, &f1); /* what ran on cuDNN and what fell back (a cuDNN16 row on im2col) */
-    char name[96], rate[64];
-    snprintf(name, sizeof name, "conv %s fwd %s", tag, how[v]);
-    snprintf(rate, sizeof rate, "%.1f TFLOP/s cudnn=%ld/%ld", fl / (f * 1e-3) / 1e12, c1 - c0, f1 - f0);
-    report(name, f, rate);
-    snprintf(name, sizeof name, "conv %s bwd %s", tag, how[v]);
-    snprintf(rate, sizeof rate, "%.1f TFLOP/s cudnn=%ld/%ld", (wav ? 1.0 : 2.0) * fl / (b * 1e-3) / 1e12, c1 - c0,
-             f1 - f0);
-    report(name, b, rate);
-  }
-  cuda_set_cudnn(2); /* the defaults again (TS_EUNSUP without cuDNN: nothing to restore) */
-  cuda_set_cudnn_bf16(0);
-  for (float *p : {xf, w, bs, y, dy, dx, dw, db})
-    if (p) g_be->ops->release(g_be, p);
-  if (xb) CK(cudaFree(xb));
-}
-
 static void bench_sample(int64_t R, float temperature, int64_t top_k, float top_p) {
   const int64_t V = 151936;
   float *z = dbuf(R * V);

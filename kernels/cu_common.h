@@ -178,6 +178,12 @@ static inline int64_t cu_last(const tensor *t) { return t->ne[t->ndim - 1]; }
 extern unsigned g_cu_elem_cap;
 extern int g_cu_elem_vec;
 
+/* whether an element kernel's wide form may take these pointers: cuda_set_elem_vec is on and
+ * every one is 16-byte aligned (NULL passes) */
+static inline bool cu_vec_ok(const void *a, const void *b, const void *c = NULL, const void *d = NULL) {
+  return g_cu_elem_vec && !(((uintptr_t)a | (uintptr_t)b | (uintptr_t)c | (uintptr_t)d) & 15);
+}
+
 /* f32 <-> bf16 conversions of n values (cu_cvt.cu): dst = src rounded to bf16 (nearest even),
  * dst = src's bf16 values widened, dst += them; eight a thread-step when cuda_set_elem_vec is on
  * and both pointers are 16-byte aligned, else one. TS_OK or a launch error. */

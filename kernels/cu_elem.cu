@@ -91,17 +91,12 @@ int cu_mul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, 
   int64_t n = tensor_numel(dc);
   EL_RUN(k_mul_bwd, n, cu_f(a), cu_f(b), cu_f(dc), cu_f(da), cu_f(db), n);
 }
-/* whether the eight-a-step kernels may take these pointers (cuda_set_elem_vec; NULL passes) */
-static bool el_vec(const void *a, const void *b, const void *c = NULL, const void *d = NULL) {
-  return g_cu_elem_vec && !(((uintptr_t)a | (uintptr_t)b | (uintptr_t)c | (uintptr_t)d) & 15);
-}
-
 int cu_act(backend *be, act_kind k, const tensor *x, tensor *y) {
   int64_t n = tensor_numel(x);
   if (n <= 0) return TS_OK;
   float *yf = y->dtype == DT_BF16 ? NULL : cu_f(y);
   unsigned short *yb = y->dtype == DT_BF16 ? (unsigned short *)y->data : NULL; /* a bf16 activation */
-  if (el_vec(x->data, y->data)) {
+  if (cu_vec_ok(x->data, y->data)) {
     k_act8<<<cu_blocks((n + 7) / 8), 256, 0, cu_stream()>>>((int)k, cu_f(x), yf, yb, n);
     CU_LAUNCHED("k_act8");
   } else {
@@ -114,7 +109,7 @@ int cu_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tenso
   int64_t n = tensor_numel(x);
   if (n <= 0) return TS_OK;
   unsigned short *db = cu_round_want_bwd(be, cu_f(dx), n); /* the GEMM before it takes dx as its dC */
-  if (el_vec(x->data, dy->data, dx->data, db)) {
+  if (cu_vec_ok(x->data, dy->data, dx->data, db)) {
     k_act_bwd8<<<cu_blocks((n + 7) / 8), 256, 0, cu_stream()>>>((int)k, cu_f(x), cu_f(dy), cu_f(dx), db, n);
     CU_LAUNCHED("k_act_bwd8");
   } else {

@@ -1,7 +1,6 @@
 // cu_optim.cu — AdamW (its kernels in cu_optim.cuh) and the sum of squares for the global
 // gradient norm (double reduction).
 #include <math.h>
-#include <stdint.h>
 
 #include "cu_common.h"
 #include "cu_optim.cuh"
@@ -12,7 +11,7 @@ int cu_adamw(backend *be, float *p, const float *g, float *m, float *v, int64_t 
   float bc1 = 1.0f - (float)pow(beta1, (double)t);
   float bc2 = 1.0f - (float)pow(beta2, (double)t);
   adamw_k k = {lr, beta1, beta2, eps, wd, lr / bc1, sqrtf(bc2)};
-  if (g_cu_elem_vec && !(((uintptr_t)p | (uintptr_t)g | (uintptr_t)m | (uintptr_t)v) & 15)) {
+  if (cu_vec_ok(p, g, m, v)) {
     k_adamw4<<<cu_blocks((n + 3) / 4), 256, 0, cu_stream()>>>(p, g, m, v, n, k);
     CU_LAUNCHED("k_adamw4");
   } else {

@@ -5,13 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/err.h"
 #include "tensor/cuda_ctl.h"
-
-/* cuDNN is on by default where the build has it, in mode 2 (elsewhere the default is its absence) */
-static int bdsw_cudnn(int on) {
-  cuda_set_cudnn(on);
-  return 0;
-}
 
 typedef struct bdsw_name {
   const char *name;
@@ -19,27 +14,16 @@ typedef struct bdsw_name {
   int on; /* the value the name sets; for the defaults' table, the default */
 } bdsw_name;
 
-/* off, also in builds without cuDNN */
-static int bdsw_dnn16(int on) {
-  cuda_set_cudnn_bf16(on);
-  return 0;
-}
-
-/* the same for cuDNN's SDPA, on by default where the build has cuDNN's frontend */
-static int bdsw_sdpa(int on) {
-  cuda_set_cudnn_sdpa(on);
-  return 0;
-}
-
+/* the backend's defaults; one this build lacks (TS_EUNSUP: cuDNN, its frontend) stays absent */
 static const bdsw_name k_defaults[] = {
     {"flash", cuda_set_flash_attention, 1}, {"dec2", cuda_set_decode_kernels, 2},
     {"graphs", cuda_set_graphs, 1},         {"fuse", cuda_set_fuse_round, 1},
     {"train_copy", cuda_set_train_copy, 0}, {"bf16_acts", cuda_set_bf16_acts, 1},
     {"split", cuda_set_sample_split, 1},    {"dec_attn", cuda_set_decode_attention, 1},
     {"wcopy", cuda_set_weight_copy, 1},     {"lt", cuda_set_lt, 1},
-    {"cudnn", bdsw_cudnn, 2},               {"sdpa", bdsw_sdpa, 1},
+    {"cudnn", cuda_set_cudnn, 2},           {"sdpa", cuda_set_cudnn_sdpa, 1},
     {"bwd16", cuda_set_bwd16, 1},           {"elem", cuda_set_elem_blocks, 0},
-    {"vec", cuda_set_elem_vec, 0},          {"dnn16", bdsw_dnn16, 0},
+    {"vec", cuda_set_elem_vec, 0},          {"dnn16", cuda_set_cudnn_bf16, 0},
 };
 
 static const bdsw_name k_names[] = {
@@ -63,8 +47,10 @@ static const bdsw_name k_names[] = {
 #define BDSW_N(t) (sizeof(t) / sizeof((t)[0]))
 
 int bdsw_apply(const char *v) {
-  for (size_t i = 0; i < BDSW_N(k_defaults); i++)
-    if (k_defaults[i].set(k_defaults[i].on)) return 1;
+  for (size_t i = 0; i < BDSW_N(k_defaults); i++) {
+    int rc = k_defaults[i].set(k_defaults[i].on);
+    if (rc && rc != TS_EUNSUP) return 1;
+  }
   char buf[128];
   snprintf(buf, sizeof buf, "%s", v);
   for (char *save = NULL, *n = strtok_r(buf, "+", &save); n; n = strtok_r(NULL, "+", &save)) {

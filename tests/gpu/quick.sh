@@ -49,19 +49,12 @@ if [ "$dn" = ok ]; then
 fi
 step cudnn_modes "$q2" "$q2n"
 
-# q2'. cuDNN's convolutions on bf16 data (TSASR_CUDA_CUDNN_BF16=1, off by default)
+# q2'. cuDNN's convolutions on bf16 data (TSASR_CUDA_CUDNN_BF16=1, off by default): run.sh's
+# d16_check
 q2b=SKIP q2bn="this build has no cuDNN"
 if [ "$dn" = ok ]; then
-  q2b=ok q2bn=""
-  for grp in conv1d bf16_acts; do
-    ops_env "$build/quick_d16_$grp.log" "$grp" TSASR_CUDA_CUDNN_BF16=1 TSASR_CUDA_GEMM=bf16 TSASR_OPS_TOL=1e-2 || q2b=FAIL
-    q2bn="$q2bn$grp $(tail -n 1 "$build/quick_d16_$grp.log" | sed 's/^test_backend_ops: //'); "
-  done
-  grep -q '^cuDNN: [1-9]' "$build/quick_d16_conv1d.log" || { q2b=FAIL; q2bn="$q2bn(no cuDNN convolutions) "; }
-  parity_env "$build/quick_d16_parity_bf16.log" "$(cap 60)" "compare with 3a" TSASR_CUDA_CUDNN_BF16=1 \
-    TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
-  no_worse "$build/quick_d16_parity_bf16.log" $par_rc || q2b=FAIL
-  q2bn="${q2bn}parity(bf16) rc $par_rc vs 3a's $brc16"
+  d16_check
+  q2b=$d16 q2bn=$d16n
 fi
 step dnn16 "$q2b" "$q2bn"
 

@@ -338,6 +338,24 @@ sw_check() {
   sw_note="$sw_note; parity(bf16) rc $par_rc vs 3a's $brc16"
 }
 
+# d16_check: cuDNN's convolutions on bf16 data (TSASR_CUDA_CUDNN_BF16=1; bf16 precision only, so
+# no f32 parity): the conv1d and bf16_acts groups in bf16 at 1e-2, convolutions cuDNN ran in
+# the conv1d group's log, and the bf16 parity no worse than 3a's (logs $build/d16_*.log); sets
+# d16 (ok or FAIL) and d16n. Step 3o and the quick phase's q2'.
+d16_check() {
+  local grp
+  d16=ok d16n=""
+  for grp in conv1d bf16_acts; do
+    ops_env "$build/d16_$grp.log" "$grp" TSASR_CUDA_CUDNN_BF16=1 TSASR_CUDA_GEMM=bf16 TSASR_OPS_TOL=1e-2 || d16=FAIL
+    d16n="${d16n}bf16 $grp $(tail -n 1 "$build/d16_$grp.log" | sed 's/^test_backend_ops: //');  "
+  done
+  grep -q '^cuDNN: [1-9]' "$build/d16_conv1d.log" || { d16=FAIL; d16n="(no cuDNN convolutions in the conv1d group) $d16n"; }
+  parity_env "$build/d16_parity_bf16.log" "$(cap 60)" "compare with 3a" TSASR_CUDA_CUDNN_BF16=1 TSASR_CUDA_GEMM=bf16 \
+    TSASR_PARITY_TOL=3e-2
+  no_worse "$build/d16_parity_bf16.log" $par_rc || d16=FAIL
+  d16n="${d16n}parity(bf16) rc $par_rc vs 3a's $brc16"
+}
+
 # ---- the quick phase: what changed since the last full run (tests/gpu/quick.sh), after 3, 3a ----
 if [ "$phase" = quick ]; then
   . "$root/tests/gpu/quick.sh"
@@ -648,21 +666,11 @@ el=$sw_st
 step elem "$el" "cap 1/SM, vec: $sw_note"
 
 # ---- 3o. cuDNN's convolutions on bf16 data (TSASR_CUDA_CUDNN_BF16=1; off by default: written in
-# session 17 without a GPU; bf16 precision only, so no f32 parity): the conv1d and bf16_acts
-# groups in bf16 at 1e-2 and the bf16 parity (no worse than 3a's) with it on, and the conv1d
-# group's log must show convolutions cuDNN ran. Reported, not required; when ok, SFT steps with
+# session 17 without a GPU): d16_check above. Reported, not required; when ok, SFT steps with
 # it (switches row: dnn16) and bench_conv's cuDNN16 rows ----
 if [ "$dn" = ok ]; then
-  d16=ok d16n=""
-  for grp in conv1d bf16_acts; do
-    ops_env "$build/d16_$grp.log" "$grp" TSASR_CUDA_CUDNN_BF16=1 TSASR_CUDA_GEMM=bf16 TSASR_OPS_TOL=1e-2 || d16=FAIL
-    d16n="${d16n}bf16 $grp $(tail -n 1 "$build/d16_$grp.log" | sed 's/^test_backend_ops: //');  "
-  done
-  grep -q '^cuDNN: [1-9]' "$build/d16_conv1d.log" || { d16=FAIL; d16n="(no cuDNN convolutions in the conv1d group) $d16n"; }
-  parity_env "$build/d16_parity_bf16.log" 60 "compare with 3a" TSASR_CUDA_CUDNN_BF16=1 TSASR_CUDA_GEMM=bf16 \
-    TSASR_PARITY_TOL=3e-2
-  no_worse "$build/d16_parity_bf16.log" $par_rc || d16=FAIL
-  step dnn16 "$d16" "${d16n}parity(bf16) rc $par_rc vs 3a's $brc16"
+  d16_check
+  step dnn16 "$d16" "$d16n"
 else
   d16=SKIP
   step dnn16 SKIP "cuDNN's step 3k did not pass ($dn)"
