@@ -363,6 +363,7 @@ int main(int argc, char **argv) {
     bench_elem(4 * 999 * 1024);
     bench_elem(4 * 999 * 4096);
     bench_elem((int64_t)1 << 27);
+    bench_lnc(4, 512, 63999); /* the feature extractor's first channel LayerNorm */
     print_table();
     return 0;
   }

@@ -112,5 +112,6 @@ void print_table(void);
 
 /* bench_gpu_stack.cu: the SFT step's work besides its GEMMs and attention */
 void bench_elem(int64_t n);
+void bench_lnc(int64_t B, int64_t C, int64_t Tn);
 void bench_conv(const char *tag, int64_t B, int64_t Cin, int64_t Tn, int64_t Cout, int64_t K, int stride, int pad,
                 int groups);

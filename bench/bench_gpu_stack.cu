@@ -1,6 +1,6 @@
 // bench_gpu_stack.cu — the GPU benchmark's rows for the SFT step's work besides its GEMMs and
 // attention (bench_gpu_ops elem, conv): the element kernels' TB/s against the grid's cap and
-// their wide forms, and data2vec's convolutions layer by layer on cuDNN (f32 and bf16 data) and
+// their wide forms, the feature extractor's channel LayerNorm, and data2vec's convolutions layer by layer on cuDNN (f32 and bf16 data) and
 // on im2col.
 #include <string.h>
 
@@ -71,6 +71,38 @@ void bench_elem(int64_t n) {
   OK(cuda_set_fuse_round(!(fr && !strcmp(fr, "0"))));
   g_be->ops->release(g_be, x), g_be->ops->release(g_be, g), g_be->ops->release(g_be, y), g_be->ops->release(g_be, m);
   g_be->ops->release(g_be, yb);
+}
+
+/* The channel LayerNorm of data2vec's feature extractor on (B, C, T) (its first layer's output:
+ * 4 x 512 x 63,999 on 4 x 20 s), forward (8 bytes a value: x read, y written) and backward with
+ * dx, dw, db (16: x, g, dx read, dx written), first as written (three reads of x in the forward,
+ * a separate pass for dw, db) then in the register forms (cuda_set_elem_vec: "vec"), GPU time
+ * per call in CUDA graphs. Rows in bench_elem's form ("elem layernorm_ch ..." at cap 0). */
+void bench_lnc(int64_t B, int64_t C, int64_t Tn) {
+  const int64_t n = B * C * Tn;
+  float *x = dbuf(n), *y = dbuf(n), *g = dbuf(n), *w = dbuf(C), *b = dbuf(C), *mn = dbuf(B * Tn), *rs = dbuf(B * Tn);
+  float *dw = dbuf(C), *db = dbuf(C);
+  tensor X = T(x, 3, B, C, Tn), Y = T(y, 3, B, C, Tn), G = T(g, 3, B, C, Tn), W = T(w, 1, C), Bs = T(b, 1, C);
+  tensor M = T(mn, 1, B * Tn), R = T(rs, 1, B * Tn), DW = T(dw, 1, C), DB = T(db, 1, C);
+  for (int vec = 0; vec < 2; vec++) {
+    OK(cuda_set_elem_vec(vec));
+    for (int k = 0; k < 2; k++) {
+      auto fn = [&] {
+        if (k == 0) OK(op_layernorm_ch(g_be, &X, &W, &Bs, &Y, &M, &R, 1e-5f, &g_e));
+        else OK(op_layernorm_ch_bwd(g_be, &X, &W, &M, &R, &G, &Y, &DW, &DB, &g_e));
+      };
+      fn(); /* eager once: the backward's scratch for its partials is made outside the capture */
+      CK(cudaDeviceSynchronize());
+      double ms = time_graph_ms(fn, 4);
+      char name[96], rate[64];
+      snprintf(name, sizeof name, "elem layernorm_ch %s%s n=%lld cap=0/SM", k ? "bwd" : "fwd", vec ? " vec" : "",
+               (long long)n);
+      snprintf(rate, sizeof rate, "%.2f TB/s", ms > 0 ? (k ? 16.0 : 8.0) * (double)n / (ms * 1e-3) / 1e12 : 0.0);
+      report(name, ms, rate);
+    }
+  }
+  OK(cuda_set_elem_vec(0));
+  for (float *p : {x, y, g, w, b, mn, rs, dw, db}) g_be->ops->release(g_be, p);
 }
 
 /* One convolution of data2vec's stack at the paper geometry's micro-batch (4 x 20 s), bf16

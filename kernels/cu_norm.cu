@@ -88,12 +88,23 @@ int cu_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *
 }
 
 /* ---- LayerNorm over the channel axis of (B,C,T) (kernels in cu_norm.cuh) ---- */
+/* whether the register forms take (C, T) (cuda_set_elem_vec; their 32-bit offsets in a row) */
+static bool lnc_reg(int64_t C, int64_t T) {
+  return g_cu_elem_vec && C <= (int64_t)LNC_TY * LNC_R && T < (((int64_t)1 << 31) / (LNC_TY * LNC_R));
+}
+
 int cu_layernorm_ch(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
                     tensor *rstd, float eps) {
   int64_t B = x->ne[0], C = x->ne[1], T = x->ne[2];
   if (B <= 0 || C <= 0 || T <= 0) return TS_OK;
   if (B > 65535) return cu_fail("layernorm_ch: more than 65535 batch rows", cudaErrorInvalidValue);
   dim3 grid((unsigned)((T + LNC_TX - 1) / LNC_TX), (unsigned)B), blk(LNC_TX, LNC_TY);
+  if (lnc_reg(C, T)) {
+    k_layernorm_ch_r<<<grid, blk, 0, cu_stream()>>>(cu_f(x), cu_f(w), cu_f(b), cu_f(y), cu_f(mean), cu_f(rstd), C, T,
+                                                    eps);
+    CU_LAUNCHED("k_layernorm_ch_r");
+    return TS_OK;
+  }
   k_layernorm_ch<<<grid, blk, 0, cu_stream()>>>(cu_f(x), cu_f(w), cu_f(b), cu_f(y), cu_f(mean), cu_f(rstd), C, T, eps);
   CU_LAUNCHED("k_layernorm_ch");
   return TS_OK;
@@ -104,6 +115,21 @@ int cu_layernorm_ch_bwd(backend *be, const tensor *x, const tensor *w, const ten
   int64_t B = x->ne[0], C = x->ne[1], T = x->ne[2];
   if (B <= 0 || C <= 0 || T <= 0) return TS_OK;
   if (B > 65535) return cu_fail("layernorm_ch_bwd: more than 65535 batch rows", cudaErrorInvalidValue);
+  if (lnc_reg(C, T)) { /* one pass over x and g, then the blocks' partials of dw, db added up */
+    dim3 grid((unsigned)((T + LNC_TX - 1) / LNC_TX), (unsigned)B), blk(LNC_TX, LNC_TY);
+    const int64_t nb = (int64_t)grid.x * grid.y;
+    float *pw = NULL; /* (nb, C) sums of g xhat, then (nb, C) of g */
+    if (dw || db) TS_TRY(cu_scratch(be, 2 * sizeof(float) * (size_t)(nb * C), (void **)&pw));
+    k_layernorm_ch_bwd_r<<<grid, blk, 0, cu_stream()>>>(cu_f(x), cu_f(w), cu_f(mean), cu_f(rstd), cu_f(dy), cu_f(dx), pw,
+                                                        pw ? pw + nb * C : NULL, C, T);
+    CU_LAUNCHED("k_layernorm_ch_bwd_r");
+    if (pw) {
+      k_layernorm_ch_part_sum<<<(unsigned)((C + 31) / 32), dim3(32, 32), 0, cu_stream()>>>(pw, pw + nb * C, cu_f(dw),
+                                                                                         cu_f(db), nb, C);
+      CU_LAUNCHED("k_layernorm_ch_part_sum");
+    }
+    return TS_OK;
+  }
   if (dw || db) { /* first: it reads dy, which a caller may alias with dx */
     k_layernorm_ch_bwd_dwb<<<(unsigned)(C < 65535 ? C : 65535), 256, 0, cu_stream()>>>(
         cu_f(x), cu_f(mean), cu_f(rstd), cu_f(dy), cu_f(dw), cu_f(db), B, C, T);

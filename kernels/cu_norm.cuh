@@ -1,6 +1,7 @@
 // cu_norm.cuh — LayerNorm / RMSNorm over the last dim (forward, with the output's bf16 rounding
 // on request, and backward: dx per row, weight and bias gradients as column reductions), and
-// LayerNorm over the channel axis of (B,C,T) (forward and backward).
+// LayerNorm over the channel axis of (B,C,T) (forward and backward, and their forms that hold
+// a thread's channels in registers).
 // Device code only: included by cu_norm.cu, which launches them, and by
 // tests/gpu/simt/test_norm_emu.cpp, which runs them under the SIMT emulator in ctest.
 #pragma once
@@ -234,4 +235,148 @@ __global__ void k_layernorm_ch_bwd_dwb(const float *x, const float *mean, const 
       if (db) db[c] += (float)ab;
     }
   }
+}
+
+/* ---- the register forms of the two kernels above (cuda_set_elem_vec, C <= LNC_TY x LNC_R):
+ * thread (tx, ty) keeps its step's values of channels ty + j LNC_TY (j < LNC_R) in registers, so
+ * x is read once in the forward (not three times), and x and g once in the backward, which
+ * also leaves per-block partials of the weight and bias gradients (the separate dw/db kernel
+ * read x and g a second time). Session 17's profile on an H200: the channel LayerNorm of the
+ * conv feature extractor took 4.8 ms of a 99 ms SFT step (k_layernorm_ch_bwd_dx 1.18 ms on its
+ * 131 M values, about twice what their 16 bytes a value take at 3.4 TB/s). The sums over
+ * channels run in the order of the kernels above: the forward and dx give the same bits;
+ * dw, db are summed in another order (float over a block's 32 steps, then double over the
+ * blocks). ---- */
+#define LNC_R 32 /* channels a thread holds: C up to 512, the feature extractor's */
+
+/* one exchange of lnc_lane_sums: lanes with bit H set keep a[H..2H) and take their partner's
+ * (lane ^ H) values there, the others keep a[0..H); both add the pair into a[0..H) */
+template <int H>
+__device__ __forceinline__ void lnc_halve(float (&a)[LNC_R], unsigned lane) {
+  const bool up = (lane & (unsigned)H) != 0;
+#pragma unroll
+  for (int i = 0; i < H; i++) {
+    const float send = up ? a[i] : a[i + H], keep = up ? a[i + H] : a[i];
+    a[i] = keep + __shfl_xor_sync(0xffffffffu, send, H);
+  }
+}
+
+/* each a[j]'s sum over the warp's 32 lanes (blockDim.x = 32, so a warp is one ty), lane L
+ * ending with j = L's (in a[0]): five exchanges that each halve what a lane holds (31
+ * shuffles where 32 separate sums would take 160), every index a constant so that a stays in
+ * registers. Every lane of the warp must call it. */
+__device__ __forceinline__ float lnc_lane_sums(float (&a)[LNC_R]) {
+  static_assert(LNC_R == 32, "one value per lane at the end");
+  const unsigned lane = threadIdx.x & 31u;
+  lnc_halve<16>(a, lane);
+  lnc_halve<8>(a, lane);
+  lnc_halve<4>(a, lane);
+  lnc_halve<2>(a, lane);
+  lnc_halve<1>(a, lane);
+  return a[0];
+}
+
+/* k_layernorm_ch with x in registers; the same grid and block (LNC_TX, LNC_TY). Offsets in a
+ * batch row are 32-bit (LNC_TY LNC_R T < 2^31: the launcher checks), which keeps the register
+ * count down */
+__global__ void __launch_bounds__(LNC_TX *LNC_TY)
+    k_layernorm_ch_r(const float *x, const float *w, const float *b, float *y, float *mean, float *rstd, int64_t C,
+                     int64_t T, float eps) {
+  __shared__ double sh[LNC_TY][LNC_TX + 1];
+  const int64_t t = (int64_t)blockIdx.x * LNC_TX + threadIdx.x, bo = (int64_t)blockIdx.y * C * T + t;
+  const bool in = t < T;
+  const int c0 = (int)threadIdx.y, nc = (int)C;
+  const unsigned o0 = threadIdx.y * (unsigned)T, os = LNC_TY * (unsigned)T; /* channel c0's offset, the step */
+  float v[LNC_R];
+#pragma unroll
+  for (int j = 0; j < LNC_R; j++) /* every load first: 32 in flight */
+    v[j] = in && c0 + j * LNC_TY < nc ? x[bo + (o0 + j * os)] : 0.0f;
+  double s = 0;
+#pragma unroll
+  for (int j = 0; j < LNC_R; j++)
+    if (c0 + j * LNC_TY < nc) s += v[j];
+  const float m = (float)(lnc_sum(s, sh) / C);
+  double q = 0;
+#pragma unroll
+  for (int j = 0; j < LNC_R; j++)
+    if (c0 + j * LNC_TY < nc) {
+      const float d = v[j] - m;
+      q += (double)d * d;
+    }
+  const float r = 1.0f / sqrtf((float)(lnc_sum(q, sh) / C) + eps);
+  if (!in) return;
+#pragma unroll
+  for (int j = 0; j < LNC_R; j++) {
+    const int c = c0 + j * LNC_TY;
+    if (c < nc) y[bo + (o0 + j * os)] = (v[j] - m) * r * (w ? w[c] : 1.0f) + (b ? b[c] : 0.0f);
+  }
+  if (threadIdx.y == 0) {
+    if (mean) mean[(int64_t)blockIdx.y * T + t] = m;
+    if (rstd) rstd[(int64_t)blockIdx.y * T + t] = r;
+  }
+}
+
+/* k_layernorm_ch_bwd_dx with x and g in registers (dx NULL: none), and when pw is not NULL the
+ * block's partials of dw and db: pw[k C + c] = the sum over its LNC_TX steps of g xhat,
+ * pb[k C + c] of g, k = blockIdx.y gridDim.x + blockIdx.x (k_layernorm_ch_part_sum adds them
+ * up). dx may be g: each thread reads its values of g before the barriers and writes only its
+ * own. The same grid, block and offsets as k_layernorm_ch_r. */
+__global__ void __launch_bounds__(LNC_TX *LNC_TY)
+    k_layernorm_ch_bwd_r(const float *x, const float *w, const float *mean, const float *rstd, const float *g,
+                         float *dx, float *pw, float *pb, int64_t C, int64_t T) {
+  __shared__ double sh[LNC_TY][LNC_TX + 1];
+  const int64_t t = (int64_t)blockIdx.x * LNC_TX + threadIdx.x, bo = (int64_t)blockIdx.y * C * T + t;
+  const bool in = t < T;
+  const int c0 = (int)threadIdx.y, nc = (int)C;
+  const unsigned o0 = threadIdx.y * (unsigned)T, os = LNC_TY * (unsigned)T;
+  const float m = in ? mean[(int64_t)blockIdx.y * T + t] : 0.0f, r = in ? rstd[(int64_t)blockIdx.y * T + t] : 0.0f;
+  float xh[LNC_R], gv[LNC_R]; /* xhat and g of this thread's channels (0 past C or T) */
+#pragma unroll
+  for (int j = 0; j < LNC_R; j++) {
+    const bool ok = in && c0 + j * LNC_TY < nc;
+    xh[j] = ok ? x[bo + (o0 + j * os)] : 0.0f;
+    gv[j] = ok ? g[bo + (o0 + j * os)] : 0.0f;
+  }
+  double sd = 0, sdx = 0;
+#pragma unroll
+  for (int j = 0; j < LNC_R; j++) {
+    const int c = c0 + j * LNC_TY;
+    xh[j] = in && c < nc ? (xh[j] - m) * r : 0.0f;
+    if (in && c < nc) {
+      const float dn = gv[j] * (w ? w[c] : 1.0f);
+      sd += dn;
+      sdx += (double)dn * xh[j];
+    }
+  }
+  const float md = (float)(lnc_sum(sd, sh) / C), mdx = (float)(lnc_sum(sdx, sh) / C);
+  if (in && dx)
+#pragma unroll
+    for (int j = 0; j < LNC_R; j++) {
+      const int c = c0 + j * LNC_TY;
+      if (c < nc) dx[bo + (o0 + j * os)] += r * (gv[j] * (w ? w[c] : 1.0f) - md - xh[j] * mdx);
+    }
+  if (pw) { /* a uniform branch: every lane of every warp takes it; xh and g summed in place */
+#pragma unroll
+    for (int j = 0; j < LNC_R; j++) xh[j] *= gv[j];
+    const float sw = lnc_lane_sums(xh), sb = lnc_lane_sums(gv);
+    const int64_t k = (int64_t)blockIdx.y * gridDim.x + blockIdx.x, c = c0 + (int64_t)threadIdx.x * LNC_TY;
+    if (c < C) pw[k * C + c] = sw, pb[k * C + c] = sb;
+  }
+}
+
+/* dw[c] += the sum over k < nb of pw[k C + c], db[c] likewise from pb (either NULL), in double
+ * and in a fixed order. Block (32, 32): tx a channel, ty a stride over k. Grid ceil(C / 32). */
+__global__ void k_layernorm_ch_part_sum(const float *pw, const float *pb, float *dw, float *db, int64_t nb,
+                                        int64_t C) {
+  __shared__ double sw[32][33], sb[32][33];
+  const int64_t c = (int64_t)blockIdx.x * 32 + threadIdx.x;
+  double aw = 0, ab = 0;
+  if (c < C)
+    for (int64_t k = threadIdx.y; k < nb; k += 32) aw += pw[k * C + c], ab += pb[k * C + c];
+  sw[threadIdx.y][threadIdx.x] = aw, sb[threadIdx.y][threadIdx.x] = ab;
+  __syncthreads();
+  if (threadIdx.y || c >= C) return;
+  for (int k = 1; k < 32; k++) aw += sw[k][threadIdx.x], ab += sb[k][threadIdx.x];
+  if (dw) dw[c] += (float)aw;
+  if (db) db[c] += (float)ab;
 }

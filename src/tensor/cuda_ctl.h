@@ -164,8 +164,12 @@ int cuda_set_elem_blocks(int per_sm);
  * values a thread-step, AdamW four, with 16-byte loads and stores, where every pointer is
  * 16-byte aligned (kernels/cu_cvt.cuh, cu_act.cuh, cu_optim.cuh; the same bits as one a
  * thread); and SwiGLU and split/merge_heads with their divisions in 32 bits where every index
- * fits (cu_proj.cuh: split_heads ran at 0.8 TB/s on the encoder's 4 M values). Written in session 17 without a GPU: off (0) by default; TSASR_CUDA_ELEM_VEC=1 turns
- * it on at start-up. TS_OK; TS_EUNSUP for on without CUDA. */
+ * fits (cu_proj.cuh: split_heads ran at 0.8 TB/s on the encoder's 4 M values); and the channel
+ * LayerNorm (up to 512 channels) with a thread's channels in registers, x read once, the
+ * backward's dw, db from per-block partials of the same pass (cu_norm.cuh; 4.8 ms of the step;
+ * forward and dx the same bits, dw and db summed in another order). Written in sessions 17 and
+ * 18 without a GPU: off (0) by default; TSASR_CUDA_ELEM_VEC=1 turns it on at start-up. TS_OK;
+ * TS_EUNSUP for on without CUDA. */
 int cuda_set_elem_vec(int on);
 /* The profiler's range (cudaProfilerStart with on, cudaProfilerStop without): a kernel profiler
  * started with its collection off (ncu --profile-from-start off) sees only the kernels in

@@ -1,6 +1,7 @@
 # elem_table.awk — one line from bench_gpu_ops elem's rows (run.sh's bench_elem and quick.sh's
 # rows): for each kernel and size, its TB/s without a cap on the grid, then the best cap's
-# ("gelu f32->bf16 n=4091904: 1.35 -> 2.90 (8/SM); ..."). Rows look like
+# ("gelu f32->bf16 n=4091904: 1.35 -> 2.90 (8/SM); ...", the rate alone for a kernel timed
+# without caps). Rows look like
 # "elem <kernel words> n=<items> cap=<c>/SM   <ms> ms  <rate> TB/s".
 $1 == "elem" && $(NF) == "TB/s" {
   n = ""; c = ""
@@ -19,7 +20,8 @@ $1 == "elem" && $(NF) == "TB/s" {
 END {
   for (i = 1; i <= k; i++) {
     key = order[i]
-    printf "%s: %.2f -> %.2f (%s); ", key, base[key], best[key], bestc[key]
+    if (best[key] < 0) printf "%s: %.2f; ", key, base[key] # no capped rows (layernorm_ch)
+    else printf "%s: %.2f -> %.2f (%s); ", key, base[key], best[key], bestc[key]
   }
   printf "\n"
 }

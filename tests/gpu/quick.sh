@@ -13,7 +13,8 @@
 #       and bf16_acts groups in bf16 and the bf16 parity;
 #   q3. the bf16 parity without the fused rounding (TSASR_CUDA_FUSE_ROUND=0), no worse than 3a's;
 #   q4. the element kernels' grid capped at 1 block per SM (TSASR_CUDA_ELEM_BLOCKS) with the
-#       conversions eight values a thread-step (TSASR_CUDA_ELEM_VEC), both off by default: both
+#       conversions eight values a thread-step (TSASR_CUDA_ELEM_VEC, which also takes the channel
+#       LayerNorm's register forms), both off by default: the layernorm_ch group in f32, both
 #       parities; when they pass, bench_gpu_ops elem (their TB/s against the cap and vec);
 #       Then data2vec's convolutions layer by layer on cuDNN and on im2col (bench_gpu_ops conv);
 #   q5. bf16 SFT steps in one process, the defaults against each switch off, the modes
@@ -65,9 +66,11 @@ no_worse "$build/quick_nofuse_parity_bf16.log" $par_rc || q3=FAIL
 step no_fuse "$q3" "parity(bf16) rc $par_rc vs 3a's $brc16"
 
 q4=ok
+ops_env "$build/quick_elem_layernorm_ch.log" layernorm_ch TSASR_CUDA_ELEM_BLOCKS=1 TSASR_CUDA_ELEM_VEC=1 || q4=FAIL
 parity_env "$build/quick_elem_parity.log" "$(cap 60)" "" TSASR_CUDA_ELEM_BLOCKS=1 TSASR_CUDA_ELEM_VEC=1
 [ $par_rc = 0 ] || q4=FAIL
-q4n="parity $(tail -n 1 "$build/quick_elem_parity.log" | sed 's/^test_sft_parity: //')"
+q4n="layernorm_ch $(tail -n 1 "$build/quick_elem_layernorm_ch.log" | sed 's/^test_backend_ops: //'); \
+parity $(tail -n 1 "$build/quick_elem_parity.log" | sed 's/^test_sft_parity: //')"
 parity_env "$build/quick_elem_parity_bf16.log" "$(cap 60)" "compare with 3a" TSASR_CUDA_ELEM_BLOCKS=1 \
   TSASR_CUDA_ELEM_VEC=1 TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
 no_worse "$build/quick_elem_parity_bf16.log" $par_rc || q4=FAIL

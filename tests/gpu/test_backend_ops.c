@@ -1128,6 +1128,7 @@ int main(int argc, char **argv) {
   G("groupnorm", c_groupnorm(3, 4, 70, 1, 1));
   G("layernorm_ch", c_layernorm_ch(2, 512, 70, 1, 0)); /* a conv feature layer's channels */
   G("layernorm_ch", c_layernorm_ch(3, 5, 33, 0, 1));   /* no affine, dx = dy */
+  G("layernorm_ch", c_layernorm_ch(4, 300, 1000, 1, 1)); /* 32 blocks of steps a row (dw, db's partials), dx = dy */
   {
     G("attention", c_attn(2, 7, 7, 3, 3, 8, 0, NULL, NULL, 0));
     G("attention", c_attn(2, 9, 9, 4, 2, 16, 1, NULL, NULL, 0));

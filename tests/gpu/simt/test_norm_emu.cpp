@@ -3,11 +3,13 @@
 // runs RMSNorm; with the output's bf16 rounding, bit for bit, as the fused rounding of GEMM
 // operands asks), and the backward (dx added to a start; dw, db column sums added through
 // atomics); and the LayerNorm over the channel axis of (B,C,T) (forward in place or not,
-// backward with dx separate or dy itself); and the split passes for few long rows (forward, in
-// place or not, rounded or not, LayerNorm and RMSNorm). f32 kernels with double sums: normalised error
-// <= 1e-6. Exit 0 when every case passes.
+// backward with dx separate or dy itself; and their register forms, whose forward must give the
+// first forms' bits and whose backward leaves per-block partials of dw, db); and the split
+// passes for few long rows (forward, in place or not, rounded or not, LayerNorm and RMSNorm).
+// f32 kernels with double sums: normalised error <= 1e-6. Exit 0 when every case passes.
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <vector>
 
 #include "simt.h"
@@ -135,7 +137,7 @@ static void run(int N, int C, bool rms, bool affine, bool in_place, bool round, 
 
 /* LayerNorm over the channel axis of x (B,C,T): forward (in place or not), then the backward
  * with dx a separate start or dy itself (alias: dw, db read dy first, as the launcher orders) */
-static void run_ch(int B, int C, int T, bool affine, bool in_place, bool alias) {
+static void run_ch(int B, int C, int T, bool affine, bool in_place, bool alias, bool reg = false) {
   const float eps = 1e-5f;
   const size_t n = (size_t)B * C * T;
   std::vector<float> x(n), w(affine ? C : 0), b(affine ? C : 0);
@@ -147,9 +149,24 @@ static void run_ch(int B, int C, int T, bool affine, bool in_place, bool alias) 
   float *yp = in_place ? x.data() : y.data();
   dim3 grid((unsigned)((T + LNC_TX - 1) / LNC_TX), (unsigned)B), blk(LNC_TX, LNC_TY);
   long err = simt::launch(grid, blk, 0, [&] {
-    k_layernorm_ch(x.data(), affine ? w.data() : nullptr, affine ? b.data() : nullptr, yp, mean.data(), rstd.data(),
-                   C, T, eps);
+    if (reg)
+      k_layernorm_ch_r(x.data(), affine ? w.data() : nullptr, affine ? b.data() : nullptr, yp, mean.data(),
+                       rstd.data(), C, T, eps);
+    else
+      k_layernorm_ch(x.data(), affine ? w.data() : nullptr, affine ? b.data() : nullptr, yp, mean.data(), rstd.data(),
+                     C, T, eps);
   });
+  if (reg) { /* the register form's forward gives the first form's bits */
+    std::vector<float> x1 = x0, y1 = in_place ? x0 : std::vector<float>(n, NAN), m1((size_t)B * T), r1((size_t)B * T);
+    float *y1p = in_place ? x1.data() : y1.data();
+    err += simt::launch(grid, blk, 0, [&] {
+      k_layernorm_ch(x1.data(), affine ? w.data() : nullptr, affine ? b.data() : nullptr, y1p, m1.data(), r1.data(), C,
+                     T, eps);
+    });
+    bool same = !memcmp(y1p, yp, n * sizeof(float)) && m1 == mean && r1 == rstd;
+    printf("%s layernorm_ch_r B=%d C=%d T=%d: the same bits as k_layernorm_ch\n", same ? "ok  " : "FAIL", B, C, T);
+    if (!same) g_fail = 1;
+  }
   std::vector<double> ry(n), rm((size_t)B * T), rr((size_t)B * T);
   for (int bb = 0; bb < B; bb++)
     for (int t = 0; t < T; t++) {
@@ -167,7 +184,8 @@ static void run_ch(int B, int C, int T, bool affine, bool in_place, bool alias) 
   std::vector<float> yv(yp, yp + n);
   double e = std::max(simt_nerr(yv, ry), std::max(simt_nerr(mean, rm), simt_nerr(rstd, rr)));
   char what[128];
-  snprintf(what, sizeof what, "layernorm_ch B=%d C=%d T=%d affine=%d in_place=%d", B, C, T, affine, in_place);
+  snprintf(what, sizeof what, "layernorm_ch%s B=%d C=%d T=%d affine=%d in_place=%d", reg ? "_r" : "", B, C, T, affine,
+           in_place);
   check(what, e, err);
   /* backward on x0 */
   std::vector<float> g(n), dx(n), dw(C), db(C);
@@ -178,13 +196,25 @@ static void run_ch(int B, int C, int T, bool affine, bool in_place, bool alias) 
   if (alias) dx = g;
   const std::vector<float> g0 = g, dx0 = dx, dw0 = dw, db0 = db;
   float *dxp = alias ? g.data() : dx.data();
-  err = simt::launch(dim3((unsigned)C), dim3(256), 0, [&] {
-    k_layernorm_ch_bwd_dwb(x0.data(), mean.data(), rstd.data(), g.data(), affine ? dw.data() : nullptr,
-                           affine ? db.data() : nullptr, B, C, T);
-  });
-  err += simt::launch(grid, blk, 0, [&] {
-    k_layernorm_ch_bwd_dx(x0.data(), affine ? w.data() : nullptr, mean.data(), rstd.data(), g.data(), dxp, C, T);
-  });
+  if (reg) { /* one pass with the blocks' partials (garbage first: every one must be written), then their sum */
+    const int64_t nb = (int64_t)grid.x * grid.y;
+    std::vector<float> part(affine ? (size_t)(2 * nb * C) : 0, NAN);
+    float *pw = affine ? part.data() : nullptr, *pb = affine ? part.data() + nb * C : nullptr;
+    err = simt::launch(grid, blk, 0, [&] {
+      k_layernorm_ch_bwd_r(x0.data(), affine ? w.data() : nullptr, mean.data(), rstd.data(), g.data(), dxp, pw, pb, C, T);
+    });
+    if (affine)
+      err += simt::launch(dim3((unsigned)((C + 31) / 32)), dim3(32, 32), 0,
+                          [&] { k_layernorm_ch_part_sum(pw, pb, dw.data(), db.data(), nb, C); });
+  } else {
+    err = simt::launch(dim3((unsigned)C), dim3(256), 0, [&] {
+      k_layernorm_ch_bwd_dwb(x0.data(), mean.data(), rstd.data(), g.data(), affine ? dw.data() : nullptr,
+                             affine ? db.data() : nullptr, B, C, T);
+    });
+    err += simt::launch(grid, blk, 0, [&] {
+      k_layernorm_ch_bwd_dx(x0.data(), affine ? w.data() : nullptr, mean.data(), rstd.data(), g.data(), dxp, C, T);
+    });
+  }
   std::vector<double> rdx(n), rdw(C, 0.0), rdb(C, 0.0);
   for (int bb = 0; bb < B; bb++)
     for (int t = 0; t < T; t++) {
@@ -204,7 +234,8 @@ static void run_ch(int B, int C, int T, bool affine, bool in_place, bool alias) 
   std::vector<float> dxv(dxp, dxp + n);
   e = simt_nerr(dxv, rdx, dx0);
   if (affine) e = std::max(e, std::max(simt_nerr(dw, rdw, dw0), simt_nerr(db, rdb, db0)));
-  snprintf(what, sizeof what, "layernorm_ch B=%d C=%d T=%d affine=%d dx=dy %d (backward)", B, C, T, affine, alias);
+  snprintf(what, sizeof what, "layernorm_ch%s B=%d C=%d T=%d affine=%d dx=dy %d (backward)", reg ? "_r" : "", B, C, T,
+           affine, alias);
   check(what, e, err);
 }
 
@@ -222,6 +253,11 @@ int main() {
     run_ch(2, 512, 45, true, false, false); /* a conv feature layer's channels, steps past a block */
     run_ch(3, 7, 33, false, true, true);    /* in place, no affine, dx = dy */
     run_ch(1, 20, 5, true, true, true);
+    /* the register forms: every channel a thread can hold, steps past two blocks; a channel
+     * count that leaves threads without their last channels, dx = dy; no affine, in place */
+    run_ch(2, 512, 70, true, false, false, true);
+    run_ch(3, 300, 33, true, false, true, true);
+    run_ch(2, 7, 40, false, true, true, true);
   }
   printf("test_norm_emu: %s\n", g_fail ? "FAIL" : "PASS");
   return g_fail;
