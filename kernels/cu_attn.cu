@@ -102,7 +102,7 @@ static int at_decode_split(backend *be, const at_dims *d, const tensor *q, const
   float *part; /* (B Hq, S, D + 2) */
   TS_TRY(cu_scratch(be, bytes, (void **)&part));
   int64_t S = (d->Tk + AT_SK_KC - 1) / AT_SK_KC;
-  int vec = d->D % 4 == 0 && !((uintptr_t)cu_f(k) & 15);
+  int vec = d->D % 4 == 0 && !(((uintptr_t)cu_f(k) | (uintptr_t)cu_f(v)) & 15) ? 1 + (g_cu_elem_vec != 0) : 0;
   k_attn_dec_part<<<dim3((unsigned)(d->B * d->Hq), (unsigned)S), AT_SK_KC, 0, cu_stream()>>>(
       cu_f(q), cu_f(k), cu_f(v), part, cfg->bias ? cu_f(cfg->bias) : NULL, dk, dp,
       cfg->causal, cfg->scale, d->Tk, d->Hq, d->Hkv, d->D, vec);

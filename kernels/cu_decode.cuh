@@ -104,13 +104,15 @@ __global__ void __launch_bounds__(AT_DEC_THREADS)
  * tests/gpu/run.sh and in ctest under the SIMT emulator). k_attn_decode gives each (b, h) one
  * block that walks every key; here the keys are cut into S = ceil(Tk / AT_SK_KC) chunks and two launches do the work:
  *  - k_attn_dec_part, grid (B Hq, S), AT_SK_KC threads: thread t takes key j = chunk KC + t,
- *    its whole dot product with q (q staged in shared memory; float4 loads when D % 4 == 0 and
- *    k is 16-byte aligned, the caller checks), s = scale dot + bias; then the chunk's m = max s
- *    and l = sum exp(s - m) (block reductions, l summed in double and kept as a float), and its
- *    unnormalised o[c] = sum exp(s - m) v[c]: the threads split into G = KC / W groups of W
- *    columns (W: D rounded up to a power of two, at most KC; columns coalesced across a
- *    group's threads), group g taking keys g, g + G, ...; the groups' sums meet in shared
- *    memory, added in group order. It writes (m, l, o) to part. A chunk starting at or past
+ *    its whole dot product with q (q staged in shared memory; float4 loads when vec is 1 or 2:
+ *    D % 4 == 0 and k, v 16-byte aligned, the caller checks), s = scale dot + bias; then the chunk's
+ *    m = max s and l = sum exp(s - m) (block reductions, l summed in double and kept as a
+ *    float), and its unnormalised o[c] = sum exp(s - m) v[c]: the threads split into G = KC / W
+ *    groups of W columns (W: D rounded up to a power of two, at most KC; columns coalesced
+ *    across a group's threads), group g taking keys g, g + G, ...; the groups' sums meet in
+ *    shared memory, added in group order; with vec 2 (cuda_set_elem_vec as well) four columns
+ *    a thread (at_sk_pv4, session 18), so W is a quarter of that and G four times as many. It
+ *    writes (m, l, o) to part. A chunk starting at or past
  *    lim writes nothing (the merge does not read it); one whose scores are all -inf writes
  *    m = -inf, l = 0, o = 0.
  *  - k_attn_dec_merge, a block per (b, h): M = max m over the chunks holding visible keys;
@@ -122,6 +124,41 @@ __global__ void __launch_bounds__(AT_DEC_THREADS)
 #define AT_SK_MT 128   /* threads of k_attn_dec_merge */
 #define AT_SK_MAXD 256 /* head size limit (q in shared memory) */
 #define AT_SK_SCRATCH ((size_t)64 << 20)
+/* k_attn_dec_part's o = P V over its nk keys with float4 loads (vec 2: D % 4 == 0, v 16-byte
+ * aligned, the caller checks), written to o (D): the block's AT_SK_KC threads split into G key
+ * groups of W threads, W = D / 4 rounded up to a power of two, thread g W + c taking columns
+ * [4c, 4c + 4) of keys g, g + G, ... (D 64: 8 groups of 16 keys, where one column a thread
+ * walked 64 keys in one chain of dependent loads, the chunk's longest wait on an H200: session
+ * 17's profile had the kernel at 14.4 us, 23 % of a decoding step); the groups' sums meet in
+ * shared memory, added in group order. Every thread of the block must call it. */
+__device__ __forceinline__ void at_sk_pv4(const float *pr, const float *vb, int64_t ks, int nk, int64_t D, float *o) {
+  __shared__ float4 red4[AT_SK_KC]; /* (G, W) */
+  const int t = threadIdx.x, D4 = (int)(D / 4);
+  int W = 1;
+  while (W < D4) W <<= 1;
+  const int G = AT_SK_KC / W, c = t % W, g = t / W;
+  float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+  if (c < D4) {
+    const float *vc = vb + 4 * c;
+#pragma unroll 4
+    for (int u = g; u < nk; u += G) {
+      const float p = pr[u];
+      const float4 x = *(const float4 *)(vc + u * ks);
+      acc.x += p * x.x, acc.y += p * x.y, acc.z += p * x.z, acc.w += p * x.w;
+    }
+  }
+  red4[t] = acc;
+  __syncthreads();
+  if (t < D4) { /* t < W */
+    float4 s = red4[t];
+    for (int e = 1; e < G; e++) {
+      const float4 r = red4[e * W + t];
+      s.x += r.x, s.y += r.y, s.z += r.z, s.w += r.w;
+    }
+    o[4 * t] = s.x, o[4 * t + 1] = s.y, o[4 * t + 2] = s.z, o[4 * t + 3] = s.w;
+  }
+}
+
 __global__ void __launch_bounds__(AT_SK_KC)
     k_attn_dec_part(const float *q, const float *k, const float *v, float *part, const float *bias,
                     const int32_t *klen, const int32_t *p0, int causal, float scale, int64_t Tk, int64_t Hq,
@@ -162,6 +199,11 @@ __global__ void __launch_bounds__(AT_SK_KC)
   }
   pr[t] = t < nk ? expf(s - m) : 0.0f;
   double l = cu_block_sum(pr[t]); /* also orders the writes to pr before the reads below */
+  if (t == 0) ps[0] = m, ps[1] = (float)l;
+  if (vec > 1) { /* o = P V four columns a thread: at_sk_pv4 */
+    at_sk_pv4(pr, vb, ks, nk, D, ps + 2);
+    return;
+  }
   int W = AT_SK_KC;
   while (W / 2 >= D) W /= 2;
   int G = AT_SK_KC / W, c = t % W, g = t / W; /* thread t = g W + c */
@@ -180,7 +222,6 @@ __global__ void __launch_bounds__(AT_SK_KC)
     }
     __syncthreads(); /* red is reused by the next pass */
   }
-  if (t == 0) ps[0] = m, ps[1] = (float)l;
 }
 
 __global__ void __launch_bounds__(AT_SK_MT)

@@ -14,12 +14,13 @@
 #   q3. the bf16 parity without the fused rounding (TSASR_CUDA_FUSE_ROUND=0), no worse than 3a's;
 #   q4. the element kernels' grid capped at 1 block per SM (TSASR_CUDA_ELEM_BLOCKS) with the
 #       conversions eight values a thread-step (TSASR_CUDA_ELEM_VEC, which also takes the channel
-#       LayerNorm's register forms), both off by default: the layernorm_ch group in f32, both
-#       parities; when they pass, bench_gpu_ops elem (their TB/s against the cap and vec);
+#       LayerNorm's register forms and the decoding attention's four-column P V), both off by
+#       default: the layernorm_ch and attention groups in f32, both parities; when they pass, bench_gpu_ops elem (their TB/s against the cap and vec);
 #       Then data2vec's convolutions layer by layer on cuDNN and on im2col (bench_gpu_ops conv);
 #   q5. bf16 SFT steps in one process, the defaults against each switch off, the modes
 #       (cudnn_all, cudnn_ng1), bf16 convolutions (dnn16), the caps and vec (elem8, elem16, vec,
-#       vec+elem8), the defaults twice (their spread);
+#       vec+elem8), the defaults twice (their spread); when q4 passed, rollouts (8 x 512) with
+#       and without vec, twice each (the split-key decoding's four-column P V);
 #   q6. with TSASR_QUICK_KPROF=1, the ncu part of the kprof phase (per-kernel GPU time).
 # Exit status: run.sh's (0 once steps 3 passed).
 
@@ -66,10 +67,13 @@ no_worse "$build/quick_nofuse_parity_bf16.log" $par_rc || q3=FAIL
 step no_fuse "$q3" "parity(bf16) rc $par_rc vs 3a's $brc16"
 
 q4=ok
-ops_env "$build/quick_elem_layernorm_ch.log" layernorm_ch TSASR_CUDA_ELEM_BLOCKS=1 TSASR_CUDA_ELEM_VEC=1 || q4=FAIL
+for grp in layernorm_ch attention; do
+  ops_env "$build/quick_elem_$grp.log" $grp TSASR_CUDA_ELEM_BLOCKS=1 TSASR_CUDA_ELEM_VEC=1 || q4=FAIL
+done
 parity_env "$build/quick_elem_parity.log" "$(cap 60)" "" TSASR_CUDA_ELEM_BLOCKS=1 TSASR_CUDA_ELEM_VEC=1
 [ $par_rc = 0 ] || q4=FAIL
 q4n="layernorm_ch $(tail -n 1 "$build/quick_elem_layernorm_ch.log" | sed 's/^test_backend_ops: //'); \
+attention $(tail -n 1 "$build/quick_elem_attention.log" | sed 's/^test_backend_ops: //'); \
 parity $(tail -n 1 "$build/quick_elem_parity.log" | sed 's/^test_sft_parity: //')"
 parity_env "$build/quick_elem_parity_bf16.log" "$(cap 60)" "compare with 3a" TSASR_CUDA_ELEM_BLOCKS=1 \
   TSASR_CUDA_ELEM_VEC=1 TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
@@ -97,14 +101,18 @@ if [ "$(cap 1000)" -ge 30 ]; then
   [ "$q2b" = ok ] && qv="$qv,dnn16"
   [ "$q4" = ok ] && qv="$qv,elem8,elem16,vec,vec+elem8"
   qv="$qv,default"
-  { echo; echo "== quick switches: SFT $qv (bf16)"; } >> "$logs/bench.log"
-  timeout "$(cap 120)" "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 --G 0 \
-    --gemm bf16 --sft-variants "$qv" > "$build/quick_switches.log" 2>&1
+  qr="" # rollouts only for vec (the split-key decoding's four-column P V), alternating with the defaults
+  [ "$q4" = ok ] && qr="--G 8 --new 512 --rollout-variants default,vec,default,vec"
+  { echo; echo "== quick switches: SFT $qv${qr:+; rollouts default,vec x 2} (bf16)"; } >> "$logs/bench.log"
+  timeout "$(cap 150)" "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 \
+    ${qr:---G 0} --gemm bf16 --sft-variants "$qv" > "$build/quick_switches.log" 2>&1
   qrc=$?
   cat "$build/quick_switches.log" >> "$logs/bench.log"
   grep -E '^(== variant|sft_step|   \()' "$build/quick_switches.log"
   step switches "$([ $qrc = 0 ] && echo ok || echo "FAIL($qrc)")" "$(awk '/^== variant/ { v = $3 }
-    /^sft_tokens_per_s/ { printf "sft %s %s; ", v, $2 }' "$build/quick_switches.log")"
+    /^sft_tokens_per_s/ { printf "sft %s %s; ", v, $2 }
+    /^rollout/ { for (i = 2; i <= NF; i++) if ($i == "tokens/s") printf "rollout %s %s; ", v, $(i - 1) }' \
+    "$build/quick_switches.log")"
 else
   step switches SKIP "no time left (TSASR_GPU_DEADLINE)"
 fi

@@ -658,11 +658,12 @@ step bwd16 "$bw" "off: $sw_note"
 # off), both written in session 17 without a GPU: every such kernel strides over the grid, so
 # any cap gives the same results, and the eight-a-step conversions give the same bits (the
 # emulator checks them); with a cap of 1 block per SM (the most items a thread) and vec, the
-# layernorm_ch group in f32 (its register forms, session 18), the bf16 op groups matmul,
-# bf16_acts and attention (SDPA's conversions) and both parities.
+# layernorm_ch and attention groups in f32 (the channel LayerNorm's register forms and the
+# split-key decoding's four-column P V, session 18), the bf16 op groups matmul, bf16_acts and
+# attention (SDPA's conversions) and both parities.
 # Reported, not required; when ok, SFT steps with caps of 8 and 16 and with vec (switches row:
 # elem8, elem16, vec, vec+elem8) and bench_gpu_ops elem ----
-sw_check elem "layernorm_ch" "matmul bf16_acts attention" TSASR_CUDA_ELEM_BLOCKS=1 TSASR_CUDA_ELEM_VEC=1
+sw_check elem "layernorm_ch attention" "matmul bf16_acts attention" TSASR_CUDA_ELEM_BLOCKS=1 TSASR_CUDA_ELEM_VEC=1
 el=$sw_st
 step elem "$el" "cap 1/SM, vec: $sw_note"
 
@@ -770,7 +771,7 @@ if left; then
     [ "$dn" = ok ] && sv="$sv,no_cudnn,cudnn_all,cudnn_ng1"
     [ "$sd" = ok ] && sv="$sv,no_sdpa"
     [ "$bw" = ok ] && sv="$sv,no_bwd16"
-    [ "$el" = ok ] && sv="$sv,elem8,elem16,vec,vec+elem8"
+    [ "$el" = ok ] && sv="$sv,elem8,elem16,vec,vec+elem8" && rv="$rv,vec"
     [ "$d16" = ok ] && sv="$sv,dnn16"
     [ "$d2" = ok ] && rv="$rv,dec2,no_dec2"
     [ "$gr" = ok ] && rv="$rv,no_graphs,default"

@@ -1,8 +1,8 @@
 // test_decode_emu.cpp — the kernels of a decoding step run under the SIMT emulator against
 // double-precision references: the one-query attention (k_attn_decode, the default, and the
-// split-key pair k_attn_dec_part + k_attn_dec_merge behind cuda_set_decode_kernels;
-// kernels/cu_decode.cuh) over GQA, key padding, q_pos0, additive biases with -inf entries
-// (whole chunks masked), rows with no visible key, head sizes 4 to 160, caches longer than one
+// split-key pair k_attn_dec_part + k_attn_dec_merge behind cuda_set_decode_kernels, its P V
+// one column a thread and four (at_sk_pv4); kernels/cu_decode.cuh) over GQA, key padding, q_pos0, additive biases with -inf entries
+// (whole chunks masked), rows with no visible key, head sizes 4 to 256, caches longer than one
 // chunk; and the small-row GEMM (k_smallm_nt, kernels/cu_smallm.cuh, x kept across a block's
 // tiles when K <= 1,024, grid-stride blocks with the next tile's weights loaded ahead; a block per tile of
 // columns, its 8 warps splitting K, their sums added in shared memory) for 1 to 16 rows, K of 9
@@ -34,7 +34,7 @@ struct dcase {
 };
 
 /* kernel 0: k_attn_decode; 1: the split-key pair */
-static void run_attn(const dcase &c, int split) {
+static void run_attn(const dcase &c, int split) { /* split 2: the four-column P V (vec 2) */
   const int B = c.B, Tk = c.Tk, Hq = c.Hq, Hkv = c.Hkv, D = c.D;
   std::vector<float> q((size_t)B * Hq * D), k((size_t)B * Tk * Hkv * D), v(k.size()), bias;
   for (auto &x : q) x = g_rng.sym();
@@ -59,7 +59,7 @@ static void run_attn(const dcase &c, int split) {
   } else {
     int S = (Tk + AT_SK_KC - 1) / AT_SK_KC;
     std::vector<float> part((size_t)B * Hq * S * (D + 2), NAN);
-    int vec = D % 4 == 0;
+    int vec = D % 4 == 0 ? split : 0;
     err = simt::launch(dim3((unsigned)(B * Hq), (unsigned)S), dim3(AT_SK_KC), 0, [&] {
       k_attn_dec_part(q.data(), k.data(), v.data(), part.data(), c.bias ? bias.data() : nullptr, kl, qp, c.causal,
                       scale, Tk, Hq, Hkv, D, vec);
@@ -101,7 +101,7 @@ static void run_attn(const dcase &c, int split) {
   bool ok = err == 0 && bad == 0 && e < 1e-5 && lse_err < 1e-5;
   printf("%s %s B=%d Tk=%d H=%d/%d D=%d causal=%d kv_len=%s q_pos0=%s bias=%d: out rel %.2e, lse abs %.2e, bad %d, "
          "emulator errors %ld\n",
-         ok ? "ok  " : "FAIL", split ? "split " : "decode", B, Tk, Hq, Hkv, D, c.causal, kl ? "yes" : "no",
+         ok ? "ok  " : "FAIL", split == 2 ? "split4" : split ? "split " : "decode", B, Tk, Hq, Hkv, D, c.causal, kl ? "yes" : "no",
          qp ? "yes" : "no", c.bias, e, lse_err, bad, err);
   if (!ok) g_fail = 1;
 }
@@ -183,13 +183,15 @@ static void run_smallm(int M, int N, int K, int bias, float beta, bool bf16 = fa
 }
 
 static void run_all() {
-  for (int split = 0; split < 2; split++) {
+  for (int split = 0; split < 3; split++) {
     run_attn({3, 300, 7, 1, 64, 1, {300, 1, 0}, {299, 0, 0}, 0}, split); /* Qwen's GQA 7, a row with no key */
     run_attn({2, 1100, 4, 2, 64, 1, {1100, 700}, {1099, 699}, 0}, split); /* a cache of 9 chunks */
     run_attn({2, 300, 4, 2, 160, 0, {300, 123}, {}, 1}, split);          /* D 160: two column passes */
     run_attn({2, 400, 2, 1, 16, 0, {400, 130}, {}, 2}, split);           /* -inf biases, a masked chunk */
     run_attn({1, 37, 2, 2, 4, 0, {}, {}, 0}, split);                     /* tiny head, odd cache */
     run_attn({2, 50, 3, 1, 6, 1, {50, 20}, {49, 19}, 1}, split);        /* D not a multiple of 4 */
+    run_attn({2, 200, 2, 1, 20, 1, {200, 129}, {199, 128}, 0}, split); /* D 20: 5 of 8 column threads busy */
+    run_attn({1, 140, 2, 2, 256, 0, {}, {}, 1}, split);                 /* D 256: 2 key groups of 64 threads */
   }
   for (int M : {1, 2, 3, 8, 13, 16}) {
     run_smallm(M, 300, 896, 1, 0.0f); /* K4 224: one float4 each for 7 warps, the 8th idle */
