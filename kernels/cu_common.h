@@ -25,7 +25,7 @@ typedef struct cu_ctx {
   void *blas_ws;   /* cuBLAS's workspace, set once (no allocation while a graph is captured) */
   void *scr;       /* device scratch (im2col columns, attention scores, staged host arrays) */
   size_t scr_cap;  /* bytes */
-  double *red;     /* device double for reductions (sumsq) */
+  double *red;     /* device doubles for sumsq (cu_sumsq_bytes): its total, then its partials */
   int gemm;        /* GEMM precision, cuda_ctl.h: TS_GEMM_F32 (cublasSgemm), _TF32, _BF16 */
   int attn_rows;   /* batch rows per attention chunk (cuda_set_attn_rows); 0: as many as fit in
                       CU_ATTN_SCRATCH bytes of scores */
@@ -218,6 +218,8 @@ int cu_h2d_kind(backend *be, void *dev, const void *host, size_t bytes, sr_kind 
  * capture only a copy the same capture made, of the same kind, is reused (a replayed graph
  * refreshes exactly the copies it made). */
 int cu_stage_same(backend *be, const void *host, size_t bytes, sr_kind kind, const void **dev);
+/* the bytes of cu_ctx.red (cu_optim.cu): the sum of squares' total and per-block partials */
+size_t cu_sumsq_bytes(void);
 /* Device scratch of at least bytes (grown on demand; contents not kept between ops). */
 int cu_scratch(backend *be, size_t bytes, void **out);
 /* Carves an aligned piece of `bytes` from a scratch region at *cursor. */

@@ -1,5 +1,5 @@
-// cu_optim.cu — AdamW (its kernels in cu_optim.cuh) and the sum of squares for the global
-// gradient norm (double reduction).
+// cu_optim.cu — AdamW and the sum of squares for the global gradient norm (double, in a fixed
+// order); their kernels are in cu_optim.cuh.
 #include <math.h>
 
 #include "cu_common.h"
@@ -21,27 +21,21 @@ int cu_adamw(backend *be, float *p, const float *g, float *m, float *v, int64_t 
   return TS_OK;
 }
 
-__global__ void k_sumsq(const float *x, int64_t n, double *out) {
-  double s = 0;
-  CU_LOOP(i, n) s += (double)x[i] * x[i];
-  s = cu_block_sum(s);
-  if (threadIdx.x == 0) atomicAdd(out, s);
-}
+size_t cu_sumsq_bytes(void) { return sizeof(double) * (1 + SQ_BLOCKS); }
 
-/* Returns NaN (and records the CUDA error) when the device fails. */
+/* Returns NaN (and records the CUDA error) when the device fails. One wait: the result's copy. */
 double cu_sumsq(backend *be, const float *x, int64_t n) {
   if (n <= 0) return 0.0;
   cu_ctx *c = cu_of(be);
-  double s = NAN;
-  cudaError_t st = cudaMemsetAsync(c->red, 0, sizeof(double), cu_stream());
-  if (st != cudaSuccess) {
-    cu_fail("sumsq: memset", st);
-    return NAN;
-  }
+  double s = NAN, *part = c->red + 1; /* red: the total, then SQ_BLOCKS partials */
   unsigned nb = cu_blocks(n);
-  if (nb > 1024) nb = 1024;
-  k_sumsq<<<nb, 256, 0, cu_stream()>>>(x, n, c->red);
-  st = cudaGetLastError();
+  if (nb > SQ_BLOCKS) nb = SQ_BLOCKS;
+  k_sumsq_part<<<nb, 256, 0, cu_stream()>>>(x, n, part);
+  cudaError_t st = cudaGetLastError();
+  if (st == cudaSuccess) {
+    k_sumsq_total<<<1, 256, 0, cu_stream()>>>(part, (int)nb, c->red);
+    st = cudaGetLastError();
+  }
   if (st == cudaSuccess) st = cudaMemcpy(&s, c->red, sizeof(double), cudaMemcpyDeviceToHost);
   if (st != cudaSuccess) {
     cu_fail("sumsq", st);

@@ -1,7 +1,8 @@
 // cu_optim.cuh — AdamW's update (decoupled weight decay, as torch.optim.AdamW, the CPU backend's
 // float arithmetic): one value a thread, or four a thread-step with 16-byte loads and stores
 // (cuda_set_elem_vec; p, g, m, v 16-byte aligned, the launcher checks), both through the same
-// per-value function, so they give the same bits. Device code only: included by cu_optim.cu,
+// per-value function, so they give the same bits; and the sum of squares of the gradient norm
+// (per-block partials, then their sum in a fixed order: the same bits on every run). Device code only: included by cu_optim.cu,
 // which launches them, and by tests/gpu/simt/test_optim_emu.cpp (SIMT emulator, ctest).
 #pragma once
 
@@ -47,4 +48,25 @@ __global__ void k_adamw4(float *p, const float *g, float *m, float *v, int64_t n
     adamw_1(k, pi, g[i], mi, vi);
     p[i] = pi, m[i] = mi, v[i] = vi;
   }
+}
+
+/* ---- the sum of squares (the global gradient norm), in double: k_sumsq_part leaves one partial
+ * per block, k_sumsq_total adds them in a fixed order (the first version added the blocks'
+ * sums with atomicAdd, whose order, and so the norm's last bits, changed from run to run) ---- */
+#define SQ_BLOCKS 1024 /* the partials' grid cap */
+
+/* part[blockIdx.x] = the sum over this block's grid-stride share of x[i]^2; 256 threads */
+__global__ void k_sumsq_part(const float *x, int64_t n, double *part) {
+  double s = 0;
+  CU_LOOP(i, n) s += (double)x[i] * x[i];
+  s = cu_block_sum(s);
+  if (threadIdx.x == 0) part[blockIdx.x] = s;
+}
+
+/* *out = the sum of part[0..nb); one block of 256 threads */
+__global__ void k_sumsq_total(const double *part, int nb, double *out) {
+  double s = 0;
+  for (int i = threadIdx.x; i < nb; i += blockDim.x) s += part[i];
+  s = cu_block_sum(s);
+  if (threadIdx.x == 0) *out = s;
 }

@@ -559,7 +559,7 @@ extern "C" backend *be_cuda(ts_err *e) {
       snprintf(g_why, sizeof g_why, "no CUDA device found");
     } else if ((st = cudaSetDevice(0)) != cudaSuccess || (st = cudaFree(0)) != cudaSuccess) {
       snprintf(g_why, sizeof g_why, "cannot start device 0: %s", cudaGetErrorString(st));
-    } else if ((st = cudaMalloc((void **)&g_ctx.red, sizeof(double))) != cudaSuccess) {
+    } else if ((st = cudaMalloc((void **)&g_ctx.red, cu_sumsq_bytes())) != cudaSuccess) {
       snprintf(g_why, sizeof g_why, "device 0: %s", cudaGetErrorString(st));
     } else if ((bs = cublasCreate(&g_ctx.blas)) != CUBLAS_STATUS_SUCCESS) {
       snprintf(g_why, sizeof g_why, "cuBLAS initialisation failed: %s", cublasGetStatusString(bs));

@@ -1,6 +1,7 @@
 /* test_params.c — the parameter set's layout: aligned and packed views, stacked row views
  * over packed groups (what one q/k/v GEMM relies on), the passes over the buffer (grad norm,
- * AdamW) across packed groups of mixed decay, and initial values keyed by name. */
+ * AdamW) across packed groups of mixed decay, the grad norm's one sum per run of trainable
+ * tensors, and initial values keyed by name. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -111,6 +112,46 @@ static void test_passes(void **state) {
   pset_free(&ps);
 }
 
+/* the CPU backend with its sum of squares counted: each call is a wait on a device backend */
+static int g_sumsq_calls;
+static double count_sumsq(backend *be, const float *x, int64_t n) {
+  (void)be;
+  g_sumsq_calls++;
+  return be_cpu()->ops->sumsq(be_cpu(), x, n);
+}
+
+/* the grad norm sums each run of trainable tensors once, across decay changes (one sum with
+ * nothing frozen, not one per decay run), and leaves frozen tensors out */
+static void test_norm_runs(void **state) {
+  (void)state;
+  be_ops ops = *be_cpu()->ops;
+  ops.sumsq = count_sumsq;
+  backend cb = *be_cpu();
+  cb.ops = &ops;
+  pset ps;
+  declare(&ps);
+  ps.be = &cb;
+  assert_int_equal(pset_alloc(&ps, 1, 0, &err), 0);
+  double all = 0, unfrozen = 0;
+  for (int i = 0; i < ps.n; i++) {
+    float *g = pset_gp(&ps, i);
+    for (int64_t j = 0; j < ps.v[i].n; j++) {
+      g[j] = 0.5f + 0.25f * (float)i - 0.125f * (float)j;
+      all += (double)g[j] * g[j];
+      if (strcmp(ps.v[i].name, "q.bias")) unfrozen += (double)g[j] * g[j];
+    }
+  }
+  g_sumsq_calls = 0;
+  assert_true(fabs(pset_grad_norm(&ps) - sqrt(all)) < 1e-12 * sqrt(all));
+  assert_int_equal(g_sumsq_calls, 1); /* five runs of equal decay */
+  assert_int_equal(pset_freeze(&ps, "q.bias", 1), 1);
+  g_sumsq_calls = 0;
+  assert_true(fabs(pset_grad_norm(&ps) - sqrt(unfrozen)) < 1e-12 * sqrt(unfrozen));
+  assert_int_equal(g_sumsq_calls, 2); /* before and after the frozen bias */
+  ps.be = be_cpu();
+  pset_free(&ps);
+}
+
 /* a tensor's initial values depend on its name and the seed, not on where it was declared */
 static void test_init_by_name(void **state) {
   (void)state;
@@ -141,6 +182,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_layout),
       cmocka_unit_test(test_passes),
+      cmocka_unit_test(test_norm_runs),
       cmocka_unit_test(test_init_by_name),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

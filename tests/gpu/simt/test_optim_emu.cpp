@@ -3,9 +3,11 @@
 // corrections folded into the step and the second moment's root), and four a thread-step
 // (cuda_set_elem_vec) against one a thread, bit for bit, from the same state: lengths with
 // tails of 0-3, a grid of one block (each thread strides) and a full one, zero and large
-// gradients, weight decay on and off. Exit 0 when every case passes.
+// gradients, weight decay on and off; and the sum of squares (per-block partials, their total)
+// against a double sum, the same bits under every schedule. Exit 0 when every case passes.
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <vector>
 
 #include "simt.h"
@@ -53,7 +55,37 @@ static void run(int64_t n, bool one_block, float wd, int64_t t) {
   if (!ok) g_fail = 1;
 }
 
+/* the sum of squares: k_sumsq_part over nb blocks, then k_sumsq_total, against a double sum
+ * written out (rel 1e-12), and the same bits under each schedule (the total's order is fixed) */
+static double g_sq_first[16];
+static void run_sumsq(int64_t n, unsigned nb, int slot) {
+  std::vector<float> x((size_t)n);
+  simt_rng r = {0x51f15eedull + (uint64_t)n};
+  for (auto &t : x) t = r.sym() * (n % 3 ? 1.0f : 1e3f);
+  std::vector<double> part(nb, NAN), tot(1, NAN);
+  long err = simt::launch(dim3(nb), dim3(256), 0, [&] { k_sumsq_part(x.data(), n, part.data()); });
+  err += simt::launch(dim3(1), dim3(256), 0, [&] { k_sumsq_total(part.data(), (int)nb, tot.data()); });
+  double want = 0;
+  for (float t : x) want += (double)t * t;
+  const double rel = want > 0 ? std::fabs(tot[0] - want) / want : std::fabs(tot[0]);
+  bool same = true;
+  if (std::isnan(g_sq_first[slot])) g_sq_first[slot] = tot[0];
+  else same = memcmp(&g_sq_first[slot], &tot[0], sizeof(double)) == 0;
+  bool ok = err == 0 && rel < 1e-12 && same;
+  printf("%s sumsq n=%lld blocks=%u: rel %.2e, %s the first schedule's bits, emulator errors %ld\n", ok ? "ok  " : "FAIL",
+         (long long)n, nb, rel, same ? "equal to" : "NOT", err);
+  if (!ok) g_fail = 1;
+}
+
 int main() {
+  for (double &d : g_sq_first) d = NAN;
+  for (uint64_t seed : {0ull, 0x2545f4914f6cdd1dull, simt::HIGH_WARP_FIRST}) {
+    simt::set_schedule(seed);
+    int slot = 0;
+    for (int64_t n : {1, 255, 70000})
+      for (unsigned nb : {1u, 3u, 300u}) run_sumsq(n, nb, slot++); /* more blocks than items too */
+  }
+  simt::set_schedule(0);
   for (int64_t n : {0, 1, 3, 4, 5, 1001, 4099})
     for (bool one : {false, true}) run(n, one, n % 2 ? 0.01f : 0.0f, 1 + n % 5);
   printf("test_optim_emu: %s\n", g_fail ? "FAIL" : "PASS");
