@@ -5,7 +5,9 @@ random weights on the same device, measured the way people run it today.
 SFT: transformers Data2VecAudioModel + an MLP adapter (k frames concatenated) + Qwen2ForCausalLM
 fed with inputs_embeds; B inputs of S seconds, a 60-token prompt with the audio spliced in at
 position 30 and R response tokens; cross-entropy on the response, backward, AdamW. Precision
-"f32" (eager float32) or "bf16" (torch.autocast bfloat16, SDPA attention: the usual recipe).
+"f32" (eager float32, PyTorch's defaults: cuDNN's convolutions on TF32 tensor cores, matmuls in
+f32), "f32x" (f32 with TF32 off everywhere, as tsasr's f32; SFT only) or "bf16" (torch.autocast
+bfloat16, SDPA attention: the usual recipe).
 Rollouts: one input, HF generate with do_sample, num_return_sequences = G and exactly NEW new
 tokens (min_new_tokens = max_new_tokens), in the given precision. "bf16w" runs the rollout only,
 with the weights cast to bfloat16 and SDPA: faster than autocast, which re-casts every weight at
@@ -131,7 +133,21 @@ def profile_step(step, prec):
 
 
 def run(prec):
-    enc, ad, llm, attn_used = build("bf16" if prec == "bf16w" else prec)
+    # "f32x": f32 with TF32 off for convolutions too (PyTorch's default lets cuDNN's f32
+    # convolutions run on TF32 tensor cores, allow_tf32; tsasr's f32 keeps FMA kernels): the
+    # like-for-like row for tsasr's f32, SFT only
+    exact = prec == "f32x"
+    tf32 = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    if exact:
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        run_prec(prec, exact)
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
+
+
+def run_prec(prec, exact):
+    enc, ad, llm, attn_used = build("bf16" if prec == "bf16w" else "f32" if exact else prec)
     n = sum(p.numel() for m in (enc, ad, llm) for p in m.parameters())
     if prec == "bf16w":  # rollout only, with the weights in bfloat16 and no autocast
         enc, ad, llm = enc.to(torch.bfloat16), ad.to(torch.bfloat16), llm.to(torch.bfloat16)
@@ -166,13 +182,14 @@ def run(prec):
         if k:
             best = min(best, t)
     T = P - 1 + na + R
-    print(f"-- torch {prec} ({n / 1e6:.1f}M parameters, {attn_used})")
+    tf = f", TF32 convolutions {torch.backends.cudnn.allow_tf32}, matmuls {torch.backends.cuda.matmul.allow_tf32}"
+    print(f"-- torch {prec} ({n / 1e6:.1f}M parameters, {attn_used}{tf if prec != 'bf16' else ''})")
     print(f"sft_step batch {B} x {S:.0f} s, {T} LLM tokens each: {best:.3f} s (best of {STEPS})")
     print(f"sft_tokens_per_s {B * T / best:.0f}  audio_s_per_s {B * S / best:.1f}")
     if os.environ.get("TSASR_TORCH_PROFILE") == "1" and dev == "cuda":
         profile_step(step, prec)
     del opt
-    if G > 0 and NEW > 0:
+    if G > 0 and NEW > 0 and not exact:
         rollout(enc, ad, llm, ctx, x[:1])
 
 

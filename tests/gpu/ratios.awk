@@ -1,6 +1,7 @@
 # ratios.awk — throughput ratios of bench_device (first file) over bench_device_torch.py (second
 # file) per precision, for tests/gpu/run.sh. Sections start with "-- GEMM <p>" / "-- torch <p>".
-# The last lines compare each side at its best: the fastest tsasr precision against the fastest
+# "f32x" (PyTorch's f32 with cuDNN's TF32 off, as tsasr's f32) gets a row of its own; the last
+# lines compare each side at its best: the fastest tsasr precision against the fastest
 # PyTorch one (for rollouts that includes "bf16w", HF generate with bfloat16 weights).
 FNR == 1 { f++ }
 /^-- (GEMM|torch) / { p = $3 }
@@ -19,6 +20,8 @@ END {
     if (v[1, ps[i], w] > 0 && v[2, ps[i], w] > 0)
       printf "  %-5s %-8s tsasr %10.0f  torch %10.0f  ratio %.2f\n", ps[i], w == "sft" ? "SFT" : "rollout", v[1, ps[i], w], v[2, ps[i], w], v[1, ps[i], w] / v[2, ps[i], w]
   }
+  if (v[1, "f32", "sft"] > 0 && v[2, "f32x", "sft"] > 0) # PyTorch's f32 with TF32 off in cuDNN too
+    printf "  f32   SFT      tsasr %10.0f  torch %10.0f  ratio %.2f (torch without TF32 convolutions)\n", v[1, "f32", "sft"], v[2, "f32x", "sft"], v[1, "f32", "sft"] / v[2, "f32x", "sft"]
   for (k = 1; k <= 2; k++) {
     w = k == 1 ? "sft" : "roll"
     if (best[1, w] > 0 && best[2, w] > 0)

@@ -797,7 +797,7 @@ fi
 # ---- 6. PyTorch + Hugging Face on the same shapes and GPU (when torch and transformers import) ----
 py=$(command -v python3 || true)
 if full && [ "${TSASR_GPU_TORCH:-1}" != 0 ] && [ -n "$py" ] && left && "$py" -c "import torch, transformers; assert torch.cuda.is_available()" > /dev/null 2>&1; then
-  timeout "$(cap 200)" "$py" bench/bench_device_torch.py cuda paper 4 20 40 3 8 512 f32,bf16,bf16w > "$logs/bench_torch.log" 2>&1
+  timeout "$(cap 200)" "$py" bench/bench_device_torch.py cuda paper 4 20 40 3 8 512 f32,bf16,bf16w,f32x > "$logs/bench_torch.log" 2>&1
   trc=$?
   grep -v -i warn "$logs/bench_torch.log" | tail -n 12
   step bench_torch "$([ $trc = 0 ] && echo ok || echo "FAIL($trc)")" "$(grep -m1 sft_tokens_per_s "$logs/bench_torch.log")"
