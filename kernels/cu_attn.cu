@@ -95,6 +95,29 @@ static size_t at_split_bytes(const at_dims *d) {
   return bytes <= AT_SK_SCRATCH ? bytes : 0;
 }
 
+/* k_attn_dec_fused's counters for n rows in *cnt, or NULL for the two launches: the switch is
+ * not 2, n passes AT_SK_CNT, or they are not made yet while a step is captured (a capture may
+ * not allocate). Made once, zeroed, and kept: each launch leaves them zero. */
+#define AT_SK_CNT 65536
+static int at_counters(backend *be, int64_t n, unsigned **cnt) {
+  cu_ctx *c = cu_of(be);
+  *cnt = NULL;
+  if (c->dec_attn != 2 || n > AT_SK_CNT) return TS_OK;
+  if (!c->dec_cnt) {
+    if (c->gr_capturing) return TS_OK;
+    unsigned *p = NULL;
+    CU_TRY(cudaMalloc((void **)&p, sizeof(unsigned) * AT_SK_CNT));
+    cudaError_t st = cudaMemsetAsync(p, 0, sizeof(unsigned) * AT_SK_CNT, cu_stream()); /* before the launch */
+    if (st != cudaSuccess) {
+      cudaFree(p);
+      return cu_fail("decoding attention's counters", st);
+    }
+    c->dec_cnt = p;
+  }
+  *cnt = c->dec_cnt;
+  return TS_OK;
+}
+
 static int at_decode_split(backend *be, const at_dims *d, const tensor *q, const tensor *k, const tensor *v,
                            tensor *out, tensor *lse, const attn_cfg *cfg, size_t bytes) {
   const int32_t *dk, *dp;
@@ -103,6 +126,15 @@ static int at_decode_split(backend *be, const at_dims *d, const tensor *q, const
   TS_TRY(cu_scratch(be, bytes, (void **)&part));
   int64_t S = (d->Tk + AT_SK_KC - 1) / AT_SK_KC;
   int vec = d->D % 4 == 0 && !(((uintptr_t)cu_f(k) | (uintptr_t)cu_f(v)) & 15) ? 1 + (g_cu_elem_vec != 0) : 0;
+  unsigned *cnt = NULL;
+  TS_TRY(at_counters(be, d->B * d->Hq, &cnt));
+  if (cnt) { /* one launch: the last chunk of each row merges it */
+    k_attn_dec_fused<<<dim3((unsigned)(d->B * d->Hq), (unsigned)S), AT_SK_KC, 0, cu_stream()>>>(
+        cu_f(q), cu_f(k), cu_f(v), part, cfg->bias ? cu_f(cfg->bias) : NULL, dk, dp, cfg->causal, cfg->scale, d->Tk,
+        d->Hq, d->Hkv, d->D, vec, cu_f(out), lse ? cu_f(lse) : NULL, cnt);
+    CU_LAUNCHED("k_attn_dec_fused");
+    return TS_OK;
+  }
   k_attn_dec_part<<<dim3((unsigned)(d->B * d->Hq), (unsigned)S), AT_SK_KC, 0, cu_stream()>>>(
       cu_f(q), cu_f(k), cu_f(v), part, cfg->bias ? cu_f(cfg->bias) : NULL, dk, dp,
       cfg->causal, cfg->scale, d->Tk, d->Hq, d->Hkv, d->D, vec);

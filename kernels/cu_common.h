@@ -40,8 +40,10 @@ typedef struct cu_ctx {
                        off: what act16 implies anyway) */
   int act16;        /* bf16 storage of GEMM-input activations in the bf16 precision (op_act_dtype;
                        on; TSASR_CUDA_BF16_ACTS=0 turns it off); implies the training copy */
-  int dec_attn;    /* split-key attention for decoding steps (cuda_set_decode_attention; on:
-                      half the one-query kernel's time on an H200) */
+  int dec_attn;    /* split-key attention for decoding steps (cuda_set_decode_attention; 1, on:
+                      half the one-query kernel's time on an H200; 2: its merge folded into the
+                      chunks' launch, counting in dec_cnt) */
+  unsigned *dec_cnt; /* AT_SK_CNT zeroed counters of k_attn_dec_fused (made on its first use) */
   /* decoding's bf16 copy of the weights (cu_weights_bf16): wb (wn) mirrors w while won;
      no_wcopy: never made (TSASR_CUDA_WEIGHT_COPY=0, for A/B timings) */
   int no_wcopy;

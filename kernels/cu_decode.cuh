@@ -159,16 +159,17 @@ __device__ __forceinline__ void at_sk_pv4(const float *pr, const float *vb, int6
   }
 }
 
-__global__ void __launch_bounds__(AT_SK_KC)
-    k_attn_dec_part(const float *q, const float *k, const float *v, float *part, const float *bias,
-                    const int32_t *klen, const int32_t *p0, int causal, float scale, int64_t Tk, int64_t Hq,
-                    int64_t Hkv, int64_t D, int vec) {
+/* k_attn_dec_part's work for its chunk: 0 when the chunk holds no visible key (nothing written),
+ * else 1 once its (m, l, o) are written. Every thread of the block must call it. */
+__device__ __forceinline__ int at_sk_chunk(const float *q, const float *k, const float *v, float *part,
+                                           const float *bias, const int32_t *klen, const int32_t *p0, int causal,
+                                           float scale, int64_t Tk, int64_t Hq, int64_t Hkv, int64_t D, int vec) {
   __shared__ __align__(16) float qs[AT_SK_MAXD]; /* the query row: (D) used */
   __shared__ float pr[AT_SK_KC];                /* exp(s - m) of the chunk's keys */
   __shared__ float red[AT_SK_KC];               /* (G, W): the key groups' partial o */
   int64_t r = blockIdx.x, b = r / Hq, h = r % Hq, kh = h / (Hq / Hkv), ks = Hkv * D, j0 = (int64_t)blockIdx.y * AT_SK_KC;
   int64_t lim = at_lim(klen ? klen[b] : Tk, causal, p0 ? p0[b] : 0, 0);
-  if (j0 >= lim) return; /* no visible key in the chunk (the whole block leaves) */
+  if (j0 >= lim) return 0; /* no visible key in the chunk (the whole block leaves) */
   int t = threadIdx.x, nk = lim - j0 < AT_SK_KC ? (int)(lim - j0) : AT_SK_KC; /* visible keys j0 + [0, nk) */
   const float *kb = k + ((b * Tk + j0) * Hkv + kh) * D, *vb = v + ((b * Tk + j0) * Hkv + kh) * D; /* key j0 + u at + u ks */
   float *ps = part + (r * gridDim.y + blockIdx.y) * (D + 2); /* m, l, o (D) */
@@ -195,14 +196,14 @@ __global__ void __launch_bounds__(AT_SK_KC)
   if (m == -INFINITY) { /* every score -inf: nothing to add */
     for (int64_t c = t; c < D; c += AT_SK_KC) ps[2 + c] = 0.0f;
     if (t == 0) ps[0] = -INFINITY, ps[1] = 0.0f;
-    return;
+    return 1;
   }
   pr[t] = t < nk ? expf(s - m) : 0.0f;
   double l = cu_block_sum(pr[t]); /* also orders the writes to pr before the reads below */
   if (t == 0) ps[0] = m, ps[1] = (float)l;
   if (vec > 1) { /* o = P V four columns a thread: at_sk_pv4 */
     at_sk_pv4(pr, vb, ks, nk, D, ps + 2);
-    return;
+    return 1;
   }
   int W = AT_SK_KC;
   while (W / 2 >= D) W /= 2;
@@ -222,30 +223,77 @@ __global__ void __launch_bounds__(AT_SK_KC)
     }
     __syncthreads(); /* red is reused by the next pass */
   }
+  return 1;
 }
 
-__global__ void __launch_bounds__(AT_SK_MT)
-    k_attn_dec_merge(const float *part, float *out, float *lse, const int32_t *klen, const int32_t *p0, int causal,
-                     int64_t Tk, int64_t Hq, int64_t D, int64_t S) {
-  int64_t r = blockIdx.x, b = r / Hq, P = D + 2;
-  int64_t lim = at_lim(klen ? klen[b] : Tk, causal, p0 ? p0[b] : 0, 0);
-  int64_t ns = (lim + AT_SK_KC - 1) / AT_SK_KC; /* the chunks k_attn_dec_part wrote */
-  const float *pp = part + r * S * P;           /* chunk s at + s P: m, l, o (D) */
+__global__ void __launch_bounds__(AT_SK_KC)
+    k_attn_dec_part(const float *q, const float *k, const float *v, float *part, const float *bias,
+                    const int32_t *klen, const int32_t *p0, int causal, float scale, int64_t Tk, int64_t Hq,
+                    int64_t Hkv, int64_t D, int vec) {
+  at_sk_chunk(q, k, v, part, bias, klen, p0, causal, scale, Tk, Hq, Hkv, D, vec);
+}
+
+/* a partial's value: through L2 (ld.global.cg) when cg, as the merge folded into
+ * k_attn_dec_fused reads what other blocks wrote during the same launch */
+__device__ __forceinline__ float at_sk_ld(const float *p, bool cg) { return cg ? __ldcg(p) : *p; }
+
+/* row r's merge of its ns chunks' partials (pp: chunk s at + s (D + 2)); the body of
+ * k_attn_dec_merge, whose block (AT_SK_MT threads) calls it */
+__device__ __forceinline__ void at_sk_merge(const float *pp, float *out, float *lse, int64_t r, int64_t ns,
+                                            int64_t D, bool cg) {
+  const int64_t P = D + 2;
   float *orow = out + r * D;
   float M = -INFINITY;
-  for (int64_t s = 0; s < ns; s++) M = fmaxf(M, pp[s * P]);
+  for (int64_t s = 0; s < ns; s++) M = fmaxf(M, at_sk_ld(pp + s * P, cg));
   if (M == -INFINITY) { /* no visible key: zero output, lse = -inf */
     for (int64_t c = threadIdx.x; c < D; c += blockDim.x) orow[c] = 0.0f;
     if (threadIdx.x == 0 && lse) lse[r] = -INFINITY;
     return;
   }
   double L = 0;
-  for (int64_t s = 0; s < ns; s++) L += (double)pp[s * P + 1] * expf(pp[s * P] - M);
+  for (int64_t s = 0; s < ns; s++) L += (double)at_sk_ld(pp + s * P + 1, cg) * expf(at_sk_ld(pp + s * P, cg) - M);
   float inv = 1.0f / (float)L; /* L >= 1: the chunk with m = M has l >= 1 */
   for (int64_t c = threadIdx.x; c < D; c += blockDim.x) {
     float o = 0.0f;
-    for (int64_t s = 0; s < ns; s++) o += pp[s * P + 2 + c] * expf(pp[s * P] - M);
+    for (int64_t s = 0; s < ns; s++) o += at_sk_ld(pp + s * P + 2 + c, cg) * expf(at_sk_ld(pp + s * P, cg) - M);
     orow[c] = o * inv;
   }
   if (threadIdx.x == 0 && lse) lse[r] = M + logf((float)L);
+}
+
+__global__ void __launch_bounds__(AT_SK_MT)
+    k_attn_dec_merge(const float *part, float *out, float *lse, const int32_t *klen, const int32_t *p0, int causal,
+                     int64_t Tk, int64_t Hq, int64_t D, int64_t S) {
+  int64_t r = blockIdx.x, b = r / Hq;
+  int64_t lim = at_lim(klen ? klen[b] : Tk, causal, p0 ? p0[b] : 0, 0);
+  int64_t ns = (lim + AT_SK_KC - 1) / AT_SK_KC; /* the chunks k_attn_dec_part wrote */
+  at_sk_merge(part + r * S * (D + 2), out, lse, r, ns, D, false);
+}
+
+/* The pair in one launch (cuda_set_decode_attention 2): k_attn_dec_part's grid and work, then
+ * the last of a row's ns chunk blocks to finish merges them (k_attn_dec_merge's work): each
+ * block fences its partial, and one thread counts it in cnt[r] (B Hq counters, zero before
+ * the launch; the last block sets its row's back to zero, so a replayed graph finds them so);
+ * the block that counts ns reads the row's partials through L2. A decoding step's 24 merge
+ * launches of ~4 us each (session 17's profile: 6.5 % of the step) go. */
+__global__ void __launch_bounds__(AT_SK_KC)
+    k_attn_dec_fused(const float *q, const float *k, const float *v, float *part, const float *bias,
+                     const int32_t *klen, const int32_t *p0, int causal, float scale, int64_t Tk, int64_t Hq,
+                     int64_t Hkv, int64_t D, int vec, float *out, float *lse, unsigned *cnt) {
+  static_assert(AT_SK_KC == AT_SK_MT, "the merge runs on a chunk's block");
+  __shared__ int last;
+  const int64_t r = blockIdx.x, b = r / Hq;
+  const int64_t lim = at_lim(klen ? klen[b] : Tk, causal, p0 ? p0[b] : 0, 0), ns = (lim + AT_SK_KC - 1) / AT_SK_KC;
+  if (!at_sk_chunk(q, k, v, part, bias, klen, p0, causal, scale, Tk, Hq, Hkv, D, vec)) {
+    if (ns == 0 && blockIdx.y == 0) at_sk_merge(part, out, lse, r, 0, D, true); /* no key: the zero row */
+    return;
+  }
+  __threadfence(); /* this thread's part of the partial, before the count that publishes it */
+  __syncthreads();
+  if (threadIdx.x == 0) last = atomicAdd(cnt + r, 1u) == (unsigned)(ns - 1);
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  at_sk_merge(part + r * gridDim.y * (D + 2), out, lse, r, ns, D, true);
+  if (threadIdx.x == 0) cnt[r] = 0;
 }

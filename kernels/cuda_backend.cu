@@ -477,7 +477,8 @@ extern "C" int cuda_profile_range(int on) {
 extern "C" void *cuda_stream_handle(void) { return g_state == 1 ? (void *)g_ctx.st : NULL; }
 
 extern "C" int cuda_set_decode_attention(int on) {
-  g_ctx.dec_attn = on ? 1 : 0;
+  if (on < 0 || on > 2) return TS_EARG;
+  g_ctx.dec_attn = on;
   return TS_OK;
 }
 
@@ -592,7 +593,7 @@ extern "C" backend *be_cuda(ts_err *e) {
       if (ar && atoi(ar) > 0) g_ctx.attn_rows = atoi(ar);
       g_ctx.dec2 = env_is("TSASR_CUDA_DECODE_KERNELS", "0") ? 0 : env_is("TSASR_CUDA_DECODE_KERNELS", "1") ? 1 : 2;
       g_ctx.no_wcopy = env_is("TSASR_CUDA_WEIGHT_COPY", "0");
-      g_ctx.dec_attn = !env_is("TSASR_CUDA_DECODE_ATTN", "0");
+      g_ctx.dec_attn = env_is("TSASR_CUDA_DECODE_ATTN", "0") ? 0 : env_is("TSASR_CUDA_DECODE_ATTN", "2") ? 2 : 1;
       g_ctx.flash = !env_is("TSASR_CUDA_FLASH", "0");
       g_ctx.no_smp_split = env_is("TSASR_CUDA_SAMPLE_SPLIT", "0");
       g_ctx.train_copy = env_is("TSASR_CUDA_TRAIN_COPY", "1");

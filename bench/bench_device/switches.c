@@ -42,6 +42,7 @@ static const bdsw_name k_names[] = {
     {"no_bwd16", cuda_set_bwd16, 0},       {"elem4", cuda_set_elem_blocks, 4},
     {"elem8", cuda_set_elem_blocks, 8},     {"elem16", cuda_set_elem_blocks, 16},
     {"vec", cuda_set_elem_vec, 1},          {"dnn16", cuda_set_cudnn_bf16, 1},
+    {"dec_attn2", cuda_set_decode_attention, 2},
 };
 
 #define BDSW_N(t) (sizeof(t) / sizeof((t)[0]))

@@ -10,8 +10,9 @@
  * on every shape; sdpa, bwd16, graphs, lt, cudnn, flash, fuse, bf16_acts, dec2s; cudnn_all and
  * cudnn_ng1: cuDNN's modes 1 and 3, cuda_ctl.h; elem4, elem8, elem16: the element kernels' grid
  * capped at that many blocks per SM, cuda_set_elem_blocks; vec: the f32 <-> bf16 conversions
- * eight values a thread-step, cuda_set_elem_vec; dnn16: cuDNN's convolutions on bf16 data,
- * cuda_set_cudnn_bf16) or off
+ * eight values a thread-step and the other wide forms, cuda_set_elem_vec; dnn16: cuDNN's
+ * convolutions on bf16 data, cuda_set_cudnn_bf16; dec_attn2: the decoding attention's merge in
+ * its chunks' launch, cuda_set_decode_attention 2) or off
  * (no_graphs, no_lt, no_cudnn, no_sdpa, no_bwd16, no_flash, no_fuse, no_bf16_acts, no_split,
  * no_dec_attn, no_wcopy, no_dec2); "default"
  * alone is the defaults.

@@ -51,7 +51,8 @@ int cli_doctor(int argc, char **argv) {
              (info.cuda_runtime % 1000) / 10, info.cuda_status);
     /* the kernel switches and how the environment sets them (docs/cuda.md says which ran on a GPU) */
     printf("cuda kernel switches (docs/cuda.md):\n"
-           "  on by default: split-key decoding attention %s (TSASR_CUDA_DECODE_ATTN=0 turns it off), sampling "
+           "  on by default: split-key decoding attention %s (TSASR_CUDA_DECODE_ATTN=0 turns it off; 2, not yet "
+           "timed on a GPU, folds its merge into the chunks' launch), sampling "
            "rows split over blocks %s (TSASR_CUDA_SAMPLE_SPLIT=0), single GEMMs on cuBLASLt with cached plans "
            "%s (TSASR_CUDA_LT=0), conv1d on cuDNN %s (in builds that found cuDNN; TSASR_CUDA_CUDNN: 2, the default, "
            "leaves the waveform's single-channel convolution to im2col, 1 takes every shape, 3 leaves grouped ones "
@@ -64,8 +65,9 @@ int cli_doctor(int argc, char **argv) {
            "x W^T with an f32 x on bf16 operands %s (TSASR_CUDA_BWD16=0)\n"
            "  off by default: training steps' forward GEMMs on the weights' bf16 copy with f32 activations %s "
            "(TSASR_CUDA_TRAIN_COPY=1), the element kernels' grid capped at N blocks per SM %s "
-           "(TSASR_CUDA_ELEM_BLOCKS=N), the f32 <-> bf16 conversions eight values a thread-step %s "
-           "(TSASR_CUDA_ELEM_VEC=1), cuDNN's convolutions on bf16 data %s (TSASR_CUDA_CUDNN_BF16=1)\n",
+           "(TSASR_CUDA_ELEM_BLOCKS=N), the element kernels' wide forms %s (TSASR_CUDA_ELEM_VEC=1: conversions and "
+           "activations eight values a thread-step, AdamW four, the channel LayerNorm in registers, the decoding "
+           "attention's P V four columns a thread), cuDNN's convolutions on bf16 data %s (TSASR_CUDA_CUDNN_BF16=1)\n",
            switch_on("TSASR_CUDA_DECODE_ATTN", 1), switch_on("TSASR_CUDA_SAMPLE_SPLIT", 1),
            switch_on("TSASR_CUDA_LT", 1), switch_on("TSASR_CUDA_CUDNN", 1),
            switch_on("TSASR_CUDA_GRAPHS", 1), dec_kernels(), switch_on("TSASR_CUDA_FLASH", 1),

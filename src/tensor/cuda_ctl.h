@@ -35,8 +35,10 @@ int cuda_set_attn_rows(int rows);
 int cuda_set_decode_kernels(int on);
 /* Split-key attention for decoding steps (one query per batch row; cu_decode.cuh): key chunks
  * of 128 over many blocks, then a merge. On (1) by default: checked on an H200 (as above) and
- * half the one-query kernel's time there (33 against 67 us per call in a rollout).
- * TSASR_CUDA_DECODE_ATTN=0 turns it off at start-up. TS_OK, TS_EUNSUP without CUDA. */
+ * half the one-query kernel's time there (33 against 67 us per call in a rollout). 2 folds the
+ * merge into the chunks' launch (k_attn_dec_fused: the last chunk of a row to finish merges
+ * it; written in session 18 without a GPU, checked under the emulator). TSASR_CUDA_DECODE_ATTN
+ * (0, 1 or 2) sets it at start-up. TS_OK, TS_EARG outside 0-2, TS_EUNSUP without CUDA. */
 int cuda_set_decode_attention(int on);
 /* Attention forward and backward on tensor cores (kernels/cu_flash.cuh): in the bf16
  * precision, head dims 64 and 128, no additive bias, lse wanted (training and prefill), every

@@ -15,12 +15,14 @@
 #   q4. the element kernels' grid capped at 1 block per SM (TSASR_CUDA_ELEM_BLOCKS) with the
 #       conversions eight values a thread-step (TSASR_CUDA_ELEM_VEC, which also takes the channel
 #       LayerNorm's register forms and the decoding attention's four-column P V), both off by
-#       default: the layernorm_ch and attention groups in f32, both parities; when they pass, bench_gpu_ops elem (their TB/s against the cap and vec);
+#       default: the layernorm_ch and attention groups in f32; the attention group with the
+#       decoding attention's merge folded in (TSASR_CUDA_DECODE_ATTN=2, off); both parities with
+#       all three; when they pass, bench_gpu_ops elem (their TB/s against the cap and vec);
 #       Then data2vec's convolutions layer by layer on cuDNN and on im2col (bench_gpu_ops conv);
 #   q5. bf16 SFT steps in one process, the defaults against each switch off, the modes
 #       (cudnn_all, cudnn_ng1), bf16 convolutions (dnn16), the caps and vec (elem8, elem16, vec,
-#       vec+elem8), the defaults twice (their spread); when q4 passed, rollouts (8 x 512) with
-#       and without vec, twice each (the split-key decoding's four-column P V);
+#       vec+elem8), the defaults twice (their spread); when q4 passed, rollouts (8 x 512): the
+#       defaults, vec, dec_attn2, both, then the defaults and vec again;
 #   q6. with TSASR_QUICK_KPROF=1, the ncu part of the kprof phase (per-kernel GPU time).
 # Exit status: run.sh's (0 once steps 3 passed).
 
@@ -70,13 +72,16 @@ q4=ok
 for grp in layernorm_ch attention; do
   ops_env "$build/quick_elem_$grp.log" $grp TSASR_CUDA_ELEM_BLOCKS=1 TSASR_CUDA_ELEM_VEC=1 || q4=FAIL
 done
-parity_env "$build/quick_elem_parity.log" "$(cap 60)" "" TSASR_CUDA_ELEM_BLOCKS=1 TSASR_CUDA_ELEM_VEC=1
+ops_env "$build/quick_dec_attn2.log" attention TSASR_CUDA_DECODE_ATTN=2 || q4=FAIL
+parity_env "$build/quick_elem_parity.log" "$(cap 60)" "" TSASR_CUDA_ELEM_BLOCKS=1 TSASR_CUDA_ELEM_VEC=1 \
+  TSASR_CUDA_DECODE_ATTN=2
 [ $par_rc = 0 ] || q4=FAIL
 q4n="layernorm_ch $(tail -n 1 "$build/quick_elem_layernorm_ch.log" | sed 's/^test_backend_ops: //'); \
 attention $(tail -n 1 "$build/quick_elem_attention.log" | sed 's/^test_backend_ops: //'); \
+dec_attn2's attention $(tail -n 1 "$build/quick_dec_attn2.log" | sed 's/^test_backend_ops: //'); \
 parity $(tail -n 1 "$build/quick_elem_parity.log" | sed 's/^test_sft_parity: //')"
 parity_env "$build/quick_elem_parity_bf16.log" "$(cap 60)" "compare with 3a" TSASR_CUDA_ELEM_BLOCKS=1 \
-  TSASR_CUDA_ELEM_VEC=1 TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
+  TSASR_CUDA_ELEM_VEC=1 TSASR_CUDA_DECODE_ATTN=2 TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
 no_worse "$build/quick_elem_parity_bf16.log" $par_rc || q4=FAIL
 step elem "$q4" "cap 1/SM, vec: $q4n; parity(bf16) rc $par_rc vs 3a's $brc16"
 if [ "$q4" = ok ] && [ "$(cap 1000)" -ge 40 ]; then
@@ -102,8 +107,9 @@ if [ "$(cap 1000)" -ge 30 ]; then
   [ "$q4" = ok ] && qv="$qv,elem8,elem16,vec,vec+elem8"
   qv="$qv,default"
   qr="" # rollouts only for vec (the split-key decoding's four-column P V), alternating with the defaults
-  [ "$q4" = ok ] && qr="--G 8 --new 512 --rollout-variants default,vec,default,vec"
-  { echo; echo "== quick switches: SFT $qv${qr:+; rollouts default,vec x 2} (bf16)"; } >> "$logs/bench.log"
+  [ "$q4" = ok ] && qr="--G 8 --new 512 --rollout-variants default,vec,dec_attn2,vec+dec_attn2,default,vec"
+  { echo; echo "== quick switches: SFT $qv${qr:+; rollouts default,vec,dec_attn2,vec+dec_attn2,default,vec} (bf16)"; } \
+    >> "$logs/bench.log"
   timeout "$(cap 150)" "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 \
     ${qr:---G 0} --gemm bf16 --sft-variants "$qv" > "$build/quick_switches.log" 2>&1
   qrc=$?

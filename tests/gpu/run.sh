@@ -56,13 +56,18 @@
 #      both parities; when they pass, SFT steps without it (switches row);
 #   3n. TSASR_CUDA_ELEM_BLOCKS=1 (the element kernels' grid capped, each thread striding over
 #      several items) with TSASR_CUDA_ELEM_VEC=1 (the f32 <-> bf16 conversions eight values a
-#      thread-step); both off by default, written in session 17 without a GPU: the matmul,
-#      bf16_acts and attention groups in bf16 and both parities; when they pass, the element
-#      kernels' TB/s against the cap (bench_elem) and SFT steps with caps 8 and 16 and with vec
-#      (switches row);
+#      thread-step, and since session 18 the channel LayerNorm in registers and the decoding
+#      attention's P V four columns a thread); both off by default, written without a GPU: the
+#      layernorm_ch and attention groups in f32, the matmul, bf16_acts and attention groups in
+#      bf16 and both parities; when they pass, the element kernels' TB/s against the cap
+#      (bench_elem) and SFT steps with caps 8 and 16 and with vec, rollouts with vec (switches
+#      row);
 #   3o. TSASR_CUDA_CUDNN_BF16=1 (cuDNN's convolutions on bf16 data; off by default, written in
 #      session 17 without a GPU): the conv1d and bf16_acts groups in bf16 and both parities, and
 #      convolutions cuDNN ran; when they pass, SFT steps with it (switches row: dnn16);
+#   3p. TSASR_CUDA_DECODE_ATTN=2 (the decoding attention's merge in its chunks' launch; off,
+#      written in session 18 without a GPU): the attention group in f32 and both parities; when
+#      they pass, rollouts with it (switches row: dec_attn2);
 #   4. bench_gpu_ops: matmul, attention and a Qwen2.5-0.5B-shaped layer, CUDA-event timings;
 #      then its element kernels against the grid's cap and vec (bench_elem, when 3n passed) and
 #      data2vec's convolutions layer by layer on cuDNN and im2col (bench_conv, when 3k passed);
@@ -96,7 +101,7 @@
 # device (devsim), so a failure here is the CUDA kernels', not the harness's. To rerun one op group:
 #   build-gpu/tests/gpu/test_backend_ops attention   (CUDA_LAUNCH_BLOCKING=1 to locate a fault)
 #   bash tests/gpu/run.sh [all|checks|bench|graphs]   (from the repository root; .deps/debs must
-#   be there; "checks" runs steps 2-3o, "bench" steps 4-8: two device calls when one call's limit
+#   be there; "checks" runs steps 2-3p, "bench" steps 4-8: two device calls when one call's limit
 #   would not hold both, ~560 s together; "graphs" runs steps 3, 3a and 3f, a quick check of
 #   the small-row GEMM, a decoding step's GEMMs on cuBLASLt and on it (bench_gpu_ops decode),
 #   then the switches row on the defaults against eager steps, im2col and the small-row GEMM
@@ -238,9 +243,9 @@ if [ "$phase" = kprof ]; then
   exit 0
 fi
 
-# ---- phases: all (default), checks (steps 2-3o) or bench (steps 4-8), for a device call limit
+# ---- phases: all (default), checks (steps 2-3p) or bench (steps 4-8), for a device call limit
 # that both together may pass; a bench-only run treats the switches' checks as passed ----
-ops_ok=1 prc=0 brc16=0 d2=ok fa=ok gr=ok fr=ok tc=ok ba=ok lt=ok el=ok
+ops_ok=1 prc=0 brc16=0 d2=ok fa=ok gr=ok fr=ok tc=ok ba=ok lt=ok el=ok da=ok
 dn=$(grep -q 'cuDNN ON' "$build/configure.log" && echo ok || echo SKIP) # step 3k's, for a bench-only run
 d16=$dn # step 3o's
 sd=$(grep -q 'cuDNN frontend (fused attention) ON' "$build/configure.log" && echo ok || echo SKIP) bw=ok # 3l's, 3m's
@@ -519,7 +524,7 @@ if ! full; then
   step decode_kernels "$d2" "matmul $(tail -n 1 "$build/dec2q_matmul.log" | sed 's/^test_backend_ops: //'); parity(bf16, checked) rc $par_rc vs 3a's $brc16"
 fi
 
-if full; then # steps 3g-3o
+if full; then # steps 3g-3p
 # ---- 3g. the fused rounding of GEMM operands (TSASR_CUDA_FUSE_ROUND; on by default since
 # 2026-11-27): in bf16 decoding, rmsnorm and SwiGLU write their output's bf16 rounding as well
 # and the next GEMM takes it instead of a rounding launch of its own. The same rounding of the
@@ -677,7 +682,15 @@ else
   d16=SKIP
   step dnn16 SKIP "cuDNN's step 3k did not pass ($dn)"
 fi
-fi # steps 3g-3o
+
+# ---- 3p. the decoding attention's merge folded into its chunks' launch (TSASR_CUDA_DECODE_ATTN=2;
+# off by default: written in session 18 without a GPU; the last chunk of a row merges it): the
+# attention group in f32 and both parities (their decoding). Reported, not required; when ok,
+# rollouts with it (switches row: dec_attn2) ----
+sw_check dec_attn2 "attention" "" TSASR_CUDA_DECODE_ATTN=2
+da=$sw_st
+step dec_attn2 "$da" "$sw_note"
+fi # steps 3g-3p
 
 fi # the checks
 
@@ -772,6 +785,7 @@ if left; then
     [ "$sd" = ok ] && sv="$sv,no_sdpa"
     [ "$bw" = ok ] && sv="$sv,no_bwd16"
     [ "$el" = ok ] && sv="$sv,elem8,elem16,vec,vec+elem8" && rv="$rv,vec"
+    [ "$da" = ok ] && rv="$rv,dec_attn2"
     [ "$d16" = ok ] && sv="$sv,dnn16"
     [ "$d2" = ok ] && rv="$rv,dec2,no_dec2"
     [ "$gr" = ok ] && rv="$rv,no_graphs,default"

@@ -135,6 +135,13 @@ inline T simt_shfl(int kind, int line, unsigned mask, T v, int arg, int width = 
 #define __shfl_xor_sync(mask, v, ...) simt_shfl(simt::SHFL_XOR, __LINE__, (mask), (v), __VA_ARGS__)
 #define __shfl_sync(mask, v, ...) simt_shfl(simt::SHFL_IDX, __LINE__, (mask), (v), __VA_ARGS__)
 #define __shfl_down_sync(mask, v, ...) simt_shfl(simt::SHFL_DOWN, __LINE__, (mask), (v), __VA_ARGS__)
+/* one thread at a time: every write is seen by the next read, so a fence orders nothing more,
+ * and a load through L2 is a load */
+inline void __threadfence() {}
+template <class T>
+inline T __ldcg(const T *p) {
+  return *p;
+}
 /* fibers are never preempted between two synchronisation points: a plain add is atomic */
 template <class T>
 inline T atomicAdd(T *p, T v) {

@@ -1,7 +1,9 @@
 // test_decode_emu.cpp — the kernels of a decoding step run under the SIMT emulator against
 // double-precision references: the one-query attention (k_attn_decode, the default, and the
 // split-key pair k_attn_dec_part + k_attn_dec_merge behind cuda_set_decode_kernels, its P V
-// one column a thread and four (at_sk_pv4); kernels/cu_decode.cuh) over GQA, key padding, q_pos0, additive biases with -inf entries
+// one column a thread and four (at_sk_pv4), and the pair in one launch (k_attn_dec_fused: run
+// twice with the same counters, which must end at zero, and the same bits);
+// kernels/cu_decode.cuh) over GQA, key padding, q_pos0, additive biases with -inf entries
 // (whole chunks masked), rows with no visible key, head sizes 4 to 256, caches longer than one
 // chunk; and the small-row GEMM (k_smallm_nt, kernels/cu_smallm.cuh, x kept across a block's
 // tiles when K <= 1,024, grid-stride blocks with the next tile's weights loaded ahead; a block per tile of
@@ -13,6 +15,7 @@
 // <= 1e-5 as the GPU's op parity asks, and lse within 1e-5. Every case runs in lockstep and
 // under a skewed schedule. Exit 0 when every case passes.
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <vector>
 
@@ -34,7 +37,8 @@ struct dcase {
 };
 
 /* kernel 0: k_attn_decode; 1: the split-key pair */
-static void run_attn(const dcase &c, int split) { /* split 2: the four-column P V (vec 2) */
+/* split 2: the four-column P V (vec 2); 3: k_attn_dec_fused (vec 2 where D % 4 == 0), run twice */
+static void run_attn(const dcase &c, int split) {
   const int B = c.B, Tk = c.Tk, Hq = c.Hq, Hkv = c.Hkv, D = c.D;
   std::vector<float> q((size_t)B * Hq * D), k((size_t)B * Tk * Hkv * D), v(k.size()), bias;
   for (auto &x : q) x = g_rng.sym();
@@ -56,6 +60,22 @@ static void run_attn(const dcase &c, int split) { /* split 2: the four-column P 
       k_attn_decode(q.data(), k.data(), v.data(), out.data(), lse.data(), c.bias ? bias.data() : nullptr, kl, qp,
                     c.causal, scale, Tk, Hq, Hkv, D);
     });
+  } else if (split == 3) { /* one launch, the last chunk merging; twice, as a replayed graph runs it */
+    int S = (Tk + AT_SK_KC - 1) / AT_SK_KC;
+    std::vector<float> part((size_t)B * Hq * S * (D + 2), NAN), out1(out.size(), NAN), lse1(lse.size(), NAN);
+    std::vector<unsigned> cnt((size_t)B * Hq, 0u);
+    int vec = D % 4 == 0 ? 2 : 0;
+    err = 0;
+    for (int rep = 0; rep < 2; rep++) {
+      float *o = rep ? out.data() : out1.data(), *l = rep ? lse.data() : lse1.data();
+      err += simt::launch(dim3((unsigned)(B * Hq), (unsigned)S), dim3(AT_SK_KC), 0, [&] {
+        k_attn_dec_fused(q.data(), k.data(), v.data(), part.data(), c.bias ? bias.data() : nullptr, kl, qp, c.causal,
+                         scale, Tk, Hq, Hkv, D, vec, o, l, cnt.data());
+      });
+      for (unsigned u : cnt) err += u != 0; /* every counter back at zero */
+    }
+    err += memcmp(out.data(), out1.data(), out.size() * sizeof(float)) != 0; /* the replay's bits */
+    err += memcmp(lse.data(), lse1.data(), lse.size() * sizeof(float)) != 0;
   } else {
     int S = (Tk + AT_SK_KC - 1) / AT_SK_KC;
     std::vector<float> part((size_t)B * Hq * S * (D + 2), NAN);
@@ -101,7 +121,7 @@ static void run_attn(const dcase &c, int split) { /* split 2: the four-column P 
   bool ok = err == 0 && bad == 0 && e < 1e-5 && lse_err < 1e-5;
   printf("%s %s B=%d Tk=%d H=%d/%d D=%d causal=%d kv_len=%s q_pos0=%s bias=%d: out rel %.2e, lse abs %.2e, bad %d, "
          "emulator errors %ld\n",
-         ok ? "ok  " : "FAIL", split == 2 ? "split4" : split ? "split " : "decode", B, Tk, Hq, Hkv, D, c.causal, kl ? "yes" : "no",
+         ok ? "ok  " : "FAIL", split == 3 ? "fused " : split == 2 ? "split4" : split ? "split " : "decode", B, Tk, Hq, Hkv, D, c.causal, kl ? "yes" : "no",
          qp ? "yes" : "no", c.bias, e, lse_err, bad, err);
   if (!ok) g_fail = 1;
 }
@@ -183,7 +203,7 @@ static void run_smallm(int M, int N, int K, int bias, float beta, bool bf16 = fa
 }
 
 static void run_all() {
-  for (int split = 0; split < 3; split++) {
+  for (int split = 0; split < 4; split++) {
     run_attn({3, 300, 7, 1, 64, 1, {300, 1, 0}, {299, 0, 0}, 0}, split); /* Qwen's GQA 7, a row with no key */
     run_attn({2, 1100, 4, 2, 64, 1, {1100, 700}, {1099, 699}, 0}, split); /* a cache of 9 chunks */
     run_attn({2, 300, 4, 2, 160, 0, {300, 123}, {}, 1}, split);          /* D 160: two column passes */
