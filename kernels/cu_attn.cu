@@ -17,6 +17,10 @@
 #include <math.h>
 
 #include "cu_common.h"
+
+extern "C" {
+#include "base/log.h"
+}
 #include "cu_attn_rows.cuh"
 #include "cu_decode.cuh"
 #include "cu_flash.cuh"
@@ -95,27 +99,26 @@ static size_t at_split_bytes(const at_dims *d) {
   return bytes <= AT_SK_SCRATCH ? bytes : 0;
 }
 
-/* k_attn_dec_fused's counters for n rows in *cnt, or NULL for the two launches: the switch is
- * not 2, n passes AT_SK_CNT, or they are not made yet while a step is captured (a capture may
- * not allocate). Made once, zeroed, and kept: each launch leaves them zero. */
-#define AT_SK_CNT 65536
-static int at_counters(backend *be, int64_t n, unsigned **cnt) {
-  cu_ctx *c = cu_of(be);
-  *cnt = NULL;
-  if (c->dec_attn != 2 || n > AT_SK_CNT) return TS_OK;
-  if (!c->dec_cnt) {
-    if (c->gr_capturing) return TS_OK;
+/* k_attn_dec_fused's counters for n rows, or NULL for the two launches: the switch is not 2, n
+ * passes AT_SK_CNT, or they could not be made (no memory: logged once) or are not made yet
+ * while a step is captured (a capture may not allocate; cuda_set_decode_attention(2) makes
+ * them up front). Made once, zeroed, and kept: each launch leaves them zero. */
+unsigned *cu_dec_counters(cu_ctx *c, int64_t n) {
+  static int warned;
+  if (c->dec_attn != 2 || n > AT_SK_CNT) return NULL;
+  if (!c->dec_cnt && !c->gr_capturing) {
     unsigned *p = NULL;
-    CU_TRY(cudaMalloc((void **)&p, sizeof(unsigned) * AT_SK_CNT));
-    cudaError_t st = cudaMemsetAsync(p, 0, sizeof(unsigned) * AT_SK_CNT, cu_stream()); /* before the launch */
-    if (st != cudaSuccess) {
-      cudaFree(p);
-      return cu_fail("decoding attention's counters", st);
+    cudaError_t st = cudaMalloc((void **)&p, sizeof(unsigned) * AT_SK_CNT);
+    if (st == cudaSuccess) st = cudaMemsetAsync(p, 0, sizeof(unsigned) * AT_SK_CNT, cu_stream()); /* before use */
+    if (st == cudaSuccess) {
+      c->dec_cnt = p;
+    } else {
+      if (p) cudaFree(p);
+      cudaGetLastError(); /* not sticky: the two launches go on */
+      if (!warned++) log_warn("cuda: no memory for the decoding attention's counters (%s): two launches", cudaGetErrorString(st));
     }
-    c->dec_cnt = p;
   }
-  *cnt = c->dec_cnt;
-  return TS_OK;
+  return c->dec_cnt;
 }
 
 static int at_decode_split(backend *be, const at_dims *d, const tensor *q, const tensor *k, const tensor *v,
@@ -126,8 +129,7 @@ static int at_decode_split(backend *be, const at_dims *d, const tensor *q, const
   TS_TRY(cu_scratch(be, bytes, (void **)&part));
   int64_t S = (d->Tk + AT_SK_KC - 1) / AT_SK_KC;
   int vec = d->D % 4 == 0 && !(((uintptr_t)cu_f(k) | (uintptr_t)cu_f(v)) & 15) ? 1 + (g_cu_elem_vec != 0) : 0;
-  unsigned *cnt = NULL;
-  TS_TRY(at_counters(be, d->B * d->Hq, &cnt));
+  unsigned *cnt = cu_dec_counters(cu_of(be), d->B * d->Hq);
   if (cnt) { /* one launch: the last chunk of each row merges it */
     k_attn_dec_fused<<<dim3((unsigned)(d->B * d->Hq), (unsigned)S), AT_SK_KC, 0, cu_stream()>>>(
         cu_f(q), cu_f(k), cu_f(v), part, cfg->bias ? cu_f(cfg->bias) : NULL, dk, dp, cfg->causal, cfg->scale, d->Tk,

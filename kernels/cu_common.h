@@ -220,6 +220,11 @@ int cu_h2d_kind(backend *be, void *dev, const void *host, size_t bytes, sr_kind 
  * capture only a copy the same capture made, of the same kind, is reused (a replayed graph
  * refreshes exactly the copies it made). */
 int cu_stage_same(backend *be, const void *host, size_t bytes, sr_kind kind, const void **dev);
+/* k_attn_dec_fused's per-row counters (cu_attn.cu: made on first use, or by
+ * cuda_set_decode_attention(2); NULL when that switch is off, n passes AT_SK_CNT or they could
+ * not be made) */
+#define AT_SK_CNT 65536
+unsigned *cu_dec_counters(cu_ctx *c, int64_t n);
 /* the bytes of cu_ctx.red (cu_optim.cu): the sum of squares' total and per-block partials */
 size_t cu_sumsq_bytes(void);
 /* Device scratch of at least bytes (grown on demand; contents not kept between ops). */

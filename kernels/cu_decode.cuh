@@ -266,7 +266,8 @@ __global__ void __launch_bounds__(AT_SK_MT)
                      int64_t Tk, int64_t Hq, int64_t D, int64_t S) {
   int64_t r = blockIdx.x, b = r / Hq;
   int64_t lim = at_lim(klen ? klen[b] : Tk, causal, p0 ? p0[b] : 0, 0);
-  int64_t ns = (lim + AT_SK_KC - 1) / AT_SK_KC; /* the chunks k_attn_dec_part wrote */
+  int64_t ns = (lim + AT_SK_KC - 1) / AT_SK_KC; /* the chunks k_attn_dec_part wrote, at most S */
+  if (ns > S) ns = S;
   at_sk_merge(part + r * S * (D + 2), out, lse, r, ns, D, false);
 }
 
@@ -283,7 +284,11 @@ __global__ void __launch_bounds__(AT_SK_KC)
   static_assert(AT_SK_KC == AT_SK_MT, "the merge runs on a chunk's block");
   __shared__ int last;
   const int64_t r = blockIdx.x, b = r / Hq;
-  const int64_t lim = at_lim(klen ? klen[b] : Tk, causal, p0 ? p0[b] : 0, 0), ns = (lim + AT_SK_KC - 1) / AT_SK_KC;
+  const int64_t lim = at_lim(klen ? klen[b] : Tk, causal, p0 ? p0[b] : 0, 0);
+  /* the chunks that write: at most the grid's (a kv_len past Tk, which the op refuses on the
+   * host but a replayed step's lengths are not checked there, must not leave a count short) */
+  int64_t ns = (lim + AT_SK_KC - 1) / AT_SK_KC;
+  if (ns > (int64_t)gridDim.y) ns = gridDim.y;
   if (!at_sk_chunk(q, k, v, part, bias, klen, p0, causal, scale, Tk, Hq, Hkv, D, vec)) {
     if (ns == 0 && blockIdx.y == 0) at_sk_merge(part, out, lse, r, 0, D, true); /* no key: the zero row */
     return;

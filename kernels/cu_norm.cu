@@ -88,6 +88,9 @@ int cu_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *
 }
 
 /* ---- LayerNorm over the channel axis of (B,C,T) (kernels in cu_norm.cuh) ---- */
+/* the register backward's partials of dw, db at most (scratch is kept grown: 33 MB for the
+ * first feature layer at 4 x 20 s); past it dw, db take their own pass as before */
+#define LNC_PART_MAX ((size_t)64 << 20)
 /* whether the register forms take (C, T) (cuda_set_elem_vec; their 32-bit offsets in a row) */
 static bool lnc_reg(int64_t C, int64_t T) {
   return g_cu_elem_vec && C <= (int64_t)LNC_TY * LNC_R && T < (((int64_t)1 << 31) / (LNC_TY * LNC_R));
@@ -118,8 +121,17 @@ int cu_layernorm_ch_bwd(backend *be, const tensor *x, const tensor *w, const ten
   if (lnc_reg(C, T)) { /* one pass over x and g, then the blocks' partials of dw, db added up */
     dim3 grid((unsigned)((T + LNC_TX - 1) / LNC_TX), (unsigned)B), blk(LNC_TX, LNC_TY);
     const int64_t nb = (int64_t)grid.x * grid.y;
+    const size_t pbytes = 2 * sizeof(float) * (size_t)(nb * C);
     float *pw = NULL; /* (nb, C) sums of g xhat, then (nb, C) of g */
-    if (dw || db) TS_TRY(cu_scratch(be, 2 * sizeof(float) * (size_t)(nb * C), (void **)&pw));
+    if ((dw || db) && pbytes > LNC_PART_MAX) { /* partials past the cap: dw, db by their own pass, first */
+      k_layernorm_ch_bwd_dwb<<<(unsigned)(C < 65535 ? C : 65535), 256, 0, cu_stream()>>>(
+          cu_f(x), cu_f(mean), cu_f(rstd), cu_f(dy), cu_f(dw), cu_f(db), B, C, T);
+      CU_LAUNCHED("k_layernorm_ch_bwd_dwb");
+      if (!dx) return TS_OK;
+    } else if (dw || db) {
+      TS_TRY(cu_scratch(be, pbytes, (void **)&pw));
+    }
+    if (!dx && !pw) return TS_OK; /* nothing wanted */
     k_layernorm_ch_bwd_r<<<grid, blk, 0, cu_stream()>>>(cu_f(x), cu_f(w), cu_f(mean), cu_f(rstd), cu_f(dy), cu_f(dx), pw,
                                                         pw ? pw + nb * C : NULL, C, T);
     CU_LAUNCHED("k_layernorm_ch_bwd_r");

@@ -479,6 +479,7 @@ extern "C" void *cuda_stream_handle(void) { return g_state == 1 ? (void *)g_ctx.
 extern "C" int cuda_set_decode_attention(int on) {
   if (on < 0 || on > 2) return TS_EARG;
   g_ctx.dec_attn = on;
+  if (on == 2 && g_state == 1) cu_dec_counters(&g_ctx, 0); /* made now, not inside a captured step */
   return TS_OK;
 }
 

@@ -17,7 +17,8 @@
 #       LayerNorm's register forms and the decoding attention's four-column P V), both off by
 #       default: the layernorm_ch and attention groups in f32; the attention group with the
 #       decoding attention's merge folded in (TSASR_CUDA_DECODE_ATTN=2, off); both parities with
-#       all three; when they pass, bench_gpu_ops elem (their TB/s against the cap and vec);
+#       all three; memcheck of the layernorm_ch and attention groups and racecheck of attention
+#       with vec and dec_attn2 (30 s each, when compute-sanitizer is there); when they pass, bench_gpu_ops elem (their TB/s against the cap and vec);
 #       Then data2vec's convolutions layer by layer on cuDNN and on im2col (bench_gpu_ops conv);
 #   q5. bf16 SFT steps in one process, the defaults against each switch off, the modes
 #       (cudnn_all, cudnn_ng1), bf16 convolutions (dnn16), the caps and vec (elem8, elem16, vec,
@@ -83,7 +84,18 @@ parity $(tail -n 1 "$build/quick_elem_parity.log" | sed 's/^test_sft_parity: //'
 parity_env "$build/quick_elem_parity_bf16.log" "$(cap 60)" "compare with 3a" TSASR_CUDA_ELEM_BLOCKS=1 \
   TSASR_CUDA_ELEM_VEC=1 TSASR_CUDA_DECODE_ATTN=2 TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
 no_worse "$build/quick_elem_parity_bf16.log" $par_rc || q4=FAIL
-step elem "$q4" "cap 1/SM, vec: $q4n; parity(bf16) rc $par_rc vs 3a's $brc16"
+q4n="$q4n; parity(bf16) rc $par_rc vs 3a's $brc16"
+# the session-18 kernels under compute-sanitizer (memcheck: the layernorm_ch and attention
+# groups; racecheck: attention), with vec and the merge folded in together; PARTIAL when cut
+if [ -n "$san" ] && [ "$(cap 1000)" -ge 150 ]; then
+  for sg in "memcheck layernorm_ch" "memcheck attention" "racecheck attention"; do
+    read -r stool sgrp <<< "$sg"
+    TSASR_CUDA_ELEM_VEC=1 TSASR_CUDA_DECODE_ATTN=2 san_run "$stool" 30 "$sgrp" "quick: $stool, $sgrp group, vec + dec_attn2"
+    case $san_st in ok | PARTIAL) ;; *) q4=FAIL ;; esac
+    q4n="$q4n; $stool $sgrp: $san_st ($san_sum)"
+  done
+fi
+step elem "$q4" "cap 1/SM, vec, dec_attn2: $q4n"
 if [ "$q4" = ok ] && [ "$(cap 1000)" -ge 40 ]; then
   { echo; echo "== bench_gpu_ops elem"; } >> "$logs/bench.log"
   timeout "$(cap 60)" "$build/bench_gpu_ops" elem > "$build/bench_elem.log" 2>&1
@@ -106,7 +118,7 @@ if [ "$(cap 1000)" -ge 30 ]; then
   [ "$q2b" = ok ] && qv="$qv,dnn16"
   [ "$q4" = ok ] && qv="$qv,elem8,elem16,vec,vec+elem8"
   qv="$qv,default"
-  qr="" # rollouts only for vec (the split-key decoding's four-column P V), alternating with the defaults
+  qr="" # rollouts for the decoding attention's session-18 forms (vec, dec_attn2), among the defaults
   [ "$q4" = ok ] && qr="--G 8 --new 512 --rollout-variants default,vec,dec_attn2,vec+dec_attn2,default,vec"
   { echo; echo "== quick switches: SFT $qv${qr:+; rollouts default,vec,dec_attn2,vec+dec_attn2,default,vec} (bf16)"; } \
     >> "$logs/bench.log"

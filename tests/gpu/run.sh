@@ -361,20 +361,8 @@ d16_check() {
   d16n="${d16n}parity(bf16) rc $par_rc vs 3a's $brc16"
 }
 
-# ---- the quick phase: what changed since the last full run (tests/gpu/quick.sh), after 3, 3a ----
-if [ "$phase" = quick ]; then
-  . "$root/tests/gpu/quick.sh"
-  summary
-  [ "$prc" = 0 ] && exit 0 || exit 1
-fi
-
-if full; then # steps 3a'-3e
-# ---- 3a'. the matmul group in the bf16 precision against the CPU's f32 at bf16's tolerance:
-# x W^T on bf16 operands while the weights' bf16 copy is held (generate) included; reported ----
-b16=ok
-ops_env "$build/bf16_matmul.log" matmul TSASR_CUDA_GEMM=bf16 TSASR_OPS_TOL=1e-2 || b16="FAIL"
-
-# ---- 3b-3d: compute-sanitizer, when the toolkit has it (TSASR_GPU_MEMCHECK=0 skips it) ----
+# ---- compute-sanitizer for steps 3b-3d and the quick phase, when the toolkit has it
+# (TSASR_GPU_MEMCHECK=0 skips it) ----
 san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
 [ "${TSASR_GPU_MEMCHECK:-1}" != 0 ] || san=""
 # san_run TOOL CAP GROUP LABEL: TOOL over test_backend_ops's GROUP ("" = every case), at most
@@ -396,6 +384,19 @@ san_run() {
   esac
   san_sum=$(grep -m1 -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$build/san.log" | sed 's/^=* *//' || echo "rc $san_rc")
 }
+
+# ---- the quick phase: what changed since the last full run (tests/gpu/quick.sh), after 3, 3a ----
+if [ "$phase" = quick ]; then
+  . "$root/tests/gpu/quick.sh"
+  summary
+  [ "$prc" = 0 ] && exit 0 || exit 1
+fi
+
+if full; then # steps 3a'-3e
+# ---- 3a'. the matmul group in the bf16 precision against the CPU's f32 at bf16's tolerance:
+# x W^T on bf16 operands while the weights' bf16 copy is held (generate) included; reported ----
+b16=ok
+ops_env "$build/bf16_matmul.log" matmul TSASR_CUDA_GEMM=bf16 TSASR_OPS_TOL=1e-2 || b16="FAIL"
 
 # ---- 3b. out-of-bounds accesses of every kernel (memcheck); bounded in time, an unfinished
 # run is reported PARTIAL, not failed ----
@@ -689,7 +690,9 @@ fi
 # rollouts with it (switches row: dec_attn2) ----
 sw_check dec_attn2 "attention" "" TSASR_CUDA_DECODE_ATTN=2
 da=$sw_st
-step dec_attn2 "$da" "$sw_note"
+# and with the four-column P V inside the one launch (vec)
+ops_env "$build/dec_attn2_vec.log" attention TSASR_CUDA_DECODE_ATTN=2 TSASR_CUDA_ELEM_VEC=1 || da=FAIL
+step dec_attn2 "$da" "$sw_note; with vec: $(tail -n 1 "$build/dec_attn2_vec.log" | sed 's/^test_backend_ops: //')"
 fi # steps 3g-3p
 
 fi # the checks
@@ -811,7 +814,7 @@ fi
 # ---- 6. PyTorch + Hugging Face on the same shapes and GPU (when torch and transformers import) ----
 py=$(command -v python3 || true)
 if full && [ "${TSASR_GPU_TORCH:-1}" != 0 ] && [ -n "$py" ] && left && "$py" -c "import torch, transformers; assert torch.cuda.is_available()" > /dev/null 2>&1; then
-  timeout "$(cap 200)" "$py" bench/bench_device_torch.py cuda paper 4 20 40 3 8 512 f32,bf16,bf16w,f32x > "$logs/bench_torch.log" 2>&1
+  timeout "$(cap 240)" "$py" bench/bench_device_torch.py cuda paper 4 20 40 3 8 512 f32,bf16,bf16w,f32x > "$logs/bench_torch.log" 2>&1
   trc=$?
   grep -v -i warn "$logs/bench_torch.log" | tail -n 12
   step bench_torch "$([ $trc = 0 ] && echo ok || echo "FAIL($trc)")" "$(grep -m1 sft_tokens_per_s "$logs/bench_torch.log")"
