@@ -760,6 +760,10 @@ if left; then
   drc=$?
   cat "$logs/bench_device.log"
   step bench_device "$([ $drc = 0 ] && echo ok || echo "FAIL($drc)")" "$(grep -m1 sft_tokens_per_s "$logs/bench_device.log")"
+  # a real trainer's optimizer step in bf16 (the grad norm's sums now and as session 17 took
+  # them, then clip + AdamW)
+  step optim_step "$(grep -q '^optim_step' "$logs/bench_device.log" && echo ok || echo FAIL)" \
+    "$(grep '^optim_step' "$logs/bench_device.log" | tail -n 1)"
   # the layouts' losses on the same weights agree (MISMATCH: relative difference over 1e-3)
   step grpo_update "$(grep -q '^grpo_update G' "$logs/bench_device.log" && ! grep -q MISMATCH "$logs/bench_device.log" \
     && echo ok || echo FAIL)" "$(grep '^grpo_update' "$logs/bench_device.log" | sed 's/.*prompt once/prompt once/' | tr '\n' ';')"
