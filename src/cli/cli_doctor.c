@@ -16,6 +16,12 @@ static const char *switch_on(const char *name, int def) {
   return on ? "on" : "off";
 }
 
+/* TSASR_CUDA_DECODE_ATTN: 0 off, 2 on with its merge in the chunks' launch, otherwise on */
+static const char *dec_attn(void) {
+  const char *v = getenv("TSASR_CUDA_DECODE_ATTN");
+  return v && !strcmp(v, "0") ? "off" : v && !strcmp(v, "2") ? "on, its merge in the chunks' launch" : "on";
+}
+
 /* TSASR_CUDA_DECODE_KERNELS: 0 off, 1 every shape, otherwise (2, the default) the small weights */
 static const char *dec_kernels(void) {
   const char *v = getenv("TSASR_CUDA_DECODE_KERNELS");
@@ -68,7 +74,7 @@ int cli_doctor(int argc, char **argv) {
            "(TSASR_CUDA_ELEM_BLOCKS=N), the element kernels' wide forms %s (TSASR_CUDA_ELEM_VEC=1: conversions and "
            "activations eight values a thread-step, AdamW four, the channel LayerNorm in registers, the decoding "
            "attention's P V four columns a thread), cuDNN's convolutions on bf16 data %s (TSASR_CUDA_CUDNN_BF16=1)\n",
-           switch_on("TSASR_CUDA_DECODE_ATTN", 1), switch_on("TSASR_CUDA_SAMPLE_SPLIT", 1),
+           dec_attn(), switch_on("TSASR_CUDA_SAMPLE_SPLIT", 1),
            switch_on("TSASR_CUDA_LT", 1), switch_on("TSASR_CUDA_CUDNN", 1),
            switch_on("TSASR_CUDA_GRAPHS", 1), dec_kernels(), switch_on("TSASR_CUDA_FLASH", 1),
            switch_on("TSASR_CUDA_FUSE_ROUND", 1), switch_on("TSASR_CUDA_BF16_ACTS", 1), switch_on("TSASR_CUDA_SDPA", 1),
