@@ -1,14 +1,9 @@
 /* cpu_matmul.c — batched matmul with optional transposes and bias, and its backward; x (a, not
- * transposed) may be a bf16 activation (op_act_dtype), which gemm_mp16 takes as it is; in the
- * bf16 precision the backward rounds dC once for its two GEMMs. */
-#include <stdlib.h>
+ * transposed) may be a bf16 activation (op_act_dtype), which gemm_mp16 takes as it is. */
 #include <string.h>
 
-#include "tensor/cpu_act16.h"
 #include "tensor/cpu_ops.h"
-#include "tensor/cpu_scratch.h"
 #include "tensor/gemm.h"
-#include "tensor/par.h"
 
 /* Matrix geometry of a batched operand: the last two dims are the matrix (rows, cols). */
 typedef struct mm_geom {
@@ -67,16 +62,6 @@ int cpu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias
   return TS_OK;
 }
 
-/* dC (n values) rounded to bf16 (nearest even, as the bf16 GEMM's operand pack rounds) into the
- * thread's SCRATCH_MM_DC slot; NULL when out of memory (then each GEMM rounds it, as before) */
-static const uint16_t *mm_round_dc(const float *g, int64_t n) {
-  uint16_t *d = (uint16_t *)cpu_scratch(SCRATCH_MM_DC, (size_t)(n + 1) / 2);
-  if (!d) return NULL;
-#pragma omp parallel for simd schedule(static) if (n > 65536 && !par_in_parallel())
-  for (int64_t i = 0; i < n; i++) d[i] = cpu_bf16(g[i]);
-  return d;
-}
-
 int cpu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da,
                     tensor *db, tensor *dbias, int ta, int tb) {
   mm_geom ga = mm_geom_of(a), gb = mm_geom_of(b), gc = mm_geom_of(dc);
@@ -95,24 +80,11 @@ int cpu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *
     }
   }
   int fold = gb.batch == 1 && !ta; /* batches folded into M */
-  /* dC rounded to bf16 once for both GEMMs of a folded backward when the bf16 kernel takes both
-   * by their shapes: each would round it (oneDNN reads f32 operands through a rounding pack), to
-   * the same bits, so the results are the same; where a GEMM does not run on it (-1) the f32
-   * dC goes the usual way */
-  const uint16_t *g16 = NULL;
-  int64_t BM = gc.batch * M;
-  static const char *off = NULL; /* TSASR_DC_ONCE=0: each GEMM rounds dC itself (A/B timings) */
-  if (!off) off = getenv("TSASR_DC_ONCE") && !strcmp(getenv("TSASR_DC_ONCE"), "0") ? "0" : "1";
-  if (*off == '1' && fold && da && db && BM <= 0x7fffffff && gemm_takes_bf16((int)BM, (int)K, (int)N) &&
-      gemm_takes_bf16(tb ? (int)N : (int)K, tb ? (int)K : (int)N, (int)BM))
-    g16 = mm_round_dc(g, BM * N);
   if (da) { /* (does not read a) */
     float *dap = cpu_f(da);
     if (fold) {
       /* dA (BM,K) += dC (BM,N) op(B)^T */
-      if (!g16 || gemm_mp_bf16_only(0, !tb, (int)BM, (int)K, (int)N, 1.0f, g16, 1, (int)N, bp, 0, ldb, 1.0f, dap,
-                                    (int)K) == -1)
-        gemm_mp(0, !tb, (int)BM, (int)K, (int)N, 1.0f, g, (int)N, bp, ldb, 1.0f, dap, (int)K);
+      gemm_mp(0, !tb, (int)(gc.batch * M), (int)K, (int)N, 1.0f, g, (int)N, bp, ldb, 1.0f, dap, (int)K);
     } else {
       for (int64_t i = 0; i < gc.batch; i++) {
         const float *bi = bp + (gb.batch == 1 ? 0 : i) * gb.rows * gb.cols;
@@ -128,17 +100,12 @@ int cpu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *
   if (db) {
     float *dbp = cpu_f(db);
     if (fold) {
-      if (!tb) { /* dB (K,N) += A^T dC over all rows */
-        if (g16 && gemm_mp_bf16_only(1, 0, (int)K, (int)N, (int)BM, 1.0f, AP(0), A16, (int)K, g16, 1, (int)N, 1.0f,
-                                     dbp, ldb) != -1)
-          return TS_OK;
-        return gemm_mp16(1, 0, (int)K, (int)N, (int)BM, 1.0f, AP(0), A16, (int)K, g, 0, (int)N, 1.0f, dbp, ldb);
-      }
+      if (!tb) /* dB (K,N) += A^T dC over all rows */
+        return gemm_mp16(1, 0, (int)K, (int)N, (int)(gc.batch * M), 1.0f, AP(0), A16, (int)K, g, 0, (int)N, 1.0f,
+                         dbp, ldb);
       /* dB stored (N,K) += dC^T A */
-      if (g16 && gemm_mp_bf16_only(1, 0, (int)N, (int)K, (int)BM, 1.0f, g16, 1, (int)N, AP(0), A16, (int)K, 1.0f,
-                                   dbp, ldb) != -1)
-        return TS_OK;
-      return gemm_mp16(1, 0, (int)N, (int)K, (int)BM, 1.0f, g, 0, (int)N, AP(0), A16, (int)K, 1.0f, dbp, ldb);
+      return gemm_mp16(1, 0, (int)N, (int)K, (int)(gc.batch * M), 1.0f, g, 0, (int)N, AP(0), A16, (int)K, 1.0f, dbp,
+                       ldb);
     }
     for (int64_t i = 0; i < gc.batch; i++) {
       const void *ai = AP((ga.batch == 1 ? 0 : i) * ga.rows * ga.cols);

@@ -7,11 +7,9 @@
 #include <stddef.h>
 
 #define SCRATCH_SLOTS 8
-/* slots: 0 and 1 conv1d's columns (1 also matmul_bwd's dC rounded once: SCRATCH_MM_DC; conv1d
- * never runs inside it); 2..5 the bf16 GEMM's rounded operands, oneDNN scratchpad and
+/* slots: 0 and 1 conv1d's columns; 2..5 the bf16 GEMM's rounded operands, oneDNN scratchpad and
  * a dense output block for a strided C (the GEMM runs inside conv1d, so they must differ); 6 a
  * bf16 activation widened to f32 for an f32 GEMM (gemm_mp16); 7 the sample op's masked row */
-#define SCRATCH_MM_DC 1
 #define SCRATCH_GEMM_A 2
 #define SCRATCH_GEMM_B 3
 #define SCRATCH_GEMM_PAD 4

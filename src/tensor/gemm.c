@@ -149,14 +149,6 @@ static int gemm_mp_bf16(int ta, int tb, int M, int N, int K, float alpha, const 
                       b16 || b, ldb, beta, C, ldc);
 }
 
-int gemm_takes_bf16(int M, int N, int K) { return gemm_wants_bf16(M, N, K); }
-
-int gemm_mp_bf16_only(int ta, int tb, int M, int N, int K, float alpha, const void *A, int a16, int lda,
-                      const void *B, int b16, int ldb, float beta, float *C, int ldc) {
-  if (!atomic_load(&g_bf16)) return -1;
-  return gemm_mp_bf16(ta, tb, M, N, K, alpha, A, a16, lda, B, b16, ldb, beta, C, ldc);
-}
-
 void gemm_mp(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
              const float *B, int ldb, float beta, float *C, int ldc) {
   if (atomic_load(&g_bf16) && gemm_mp_bf16(ta, tb, M, N, K, alpha, A, 0, lda, B, 0, ldb, beta, C, ldc) != -1)

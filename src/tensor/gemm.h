@@ -57,15 +57,6 @@ void gemm_mp(int ta, int tb, int M, int N, int K, float alpha, const float *A, i
  * 0, TS_ENOMEM (C untouched) when the scratch cannot grow, TS_EARG when both are bf16. */
 int gemm_mp16(int ta, int tb, int M, int N, int K, float alpha, const void *A, int a16, int lda, const void *B,
               int b16, int ldb, float beta, float *C, int ldc);
-/* Whether gemm_mp (gemm_mp16) sends a GEMM of this shape to the bf16 kernel by its shape alone
- * (the bf16 precision; mirrored operands aside). */
-int gemm_takes_bf16(int M, int N, int K);
-/* The bf16 kernel alone, as gemm_mp16 would run it, with either operand or both in bf16 bits:
- * 0 done, -1 not run (not the bf16 precision, a shape it leaves to f32, or oneDNN refused; C
- * untouched: the caller takes gemm_mp16 instead), -2 failed after writing part of C (counted,
- * as gemm_mp does). */
-int gemm_mp_bf16_only(int ta, int tb, int M, int N, int K, float alpha, const void *A, int a16, int lda,
-                      const void *B, int b16, int ldb, float beta, float *C, int ldc);
 /* Grows the calling thread's widening scratch to n values up front, so that an op can fail
  * before it writes anything: gemm_mp16 calls with a bf16 operand of at most n values then cannot
  * run out of memory. 0 or TS_ENOMEM. */
