@@ -17,14 +17,15 @@
 #       LayerNorm's register forms and the decoding attention's four-column P V), both off by
 #       default: the layernorm_ch and attention groups in f32; the attention group with the
 #       decoding attention's merge folded in (TSASR_CUDA_DECODE_ATTN=2, off); both parities with
-#       all three; memcheck of the layernorm_ch and attention groups and racecheck of attention
-#       with vec and dec_attn2 (30 s each, when compute-sanitizer is there); when they pass, bench_gpu_ops elem (their TB/s against the cap and vec);
+#       all three; when they pass, bench_gpu_ops elem (their TB/s against the cap and vec);
 #       Then data2vec's convolutions layer by layer on cuDNN and on im2col (bench_gpu_ops conv);
 #   q5. bf16 SFT steps in one process, the defaults against each switch off, the modes
 #       (cudnn_all, cudnn_ng1), bf16 convolutions (dnn16), the caps and vec (elem8, elem16, vec,
 #       vec+elem8), the defaults twice (their spread); when q4 passed, rollouts (8 x 512): the
 #       defaults, vec, dec_attn2, both, then the defaults and vec again;
-#   q6. with TSASR_QUICK_KPROF=1, the ncu part of the kprof phase (per-kernel GPU time).
+#   q6. with TSASR_QUICK_KPROF=1, the ncu part of the kprof phase (per-kernel GPU time);
+#   q7. memcheck of the layernorm_ch and attention groups and racecheck of attention with vec
+#       and dec_attn2 (30 s each, when compute-sanitizer is there and time is left).
 # Exit status: run.sh's (0 once steps 3 passed).
 
 q1=ok q1n=""
@@ -85,16 +86,6 @@ parity_env "$build/quick_elem_parity_bf16.log" "$(cap 60)" "compare with 3a" TSA
   TSASR_CUDA_ELEM_VEC=1 TSASR_CUDA_DECODE_ATTN=2 TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
 no_worse "$build/quick_elem_parity_bf16.log" $par_rc || q4=FAIL
 q4n="$q4n; parity(bf16) rc $par_rc vs 3a's $brc16"
-# the session-18 kernels under compute-sanitizer (memcheck: the layernorm_ch and attention
-# groups; racecheck: attention), with vec and the merge folded in together; PARTIAL when cut
-if [ -n "$san" ] && [ "$(cap 1000)" -ge 150 ]; then
-  for sg in "memcheck layernorm_ch" "memcheck attention" "racecheck attention"; do
-    read -r stool sgrp <<< "$sg"
-    TSASR_CUDA_ELEM_VEC=1 TSASR_CUDA_DECODE_ATTN=2 san_run "$stool" 30 "$sgrp" "quick: $stool, $sgrp group, vec + dec_attn2"
-    case $san_st in ok | PARTIAL) ;; *) q4=FAIL ;; esac
-    q4n="$q4n; $stool $sgrp: $san_st ($san_sum)"
-  done
-fi
 step elem "$q4" "cap 1/SM, vec, dec_attn2: $q4n"
 if [ "$q4" = ok ] && [ "$(cap 1000)" -ge 40 ]; then
   { echo; echo "== bench_gpu_ops elem"; } >> "$logs/bench.log"
@@ -145,4 +136,23 @@ if [ "${TSASR_QUICK_KPROF:-0}" = 1 ]; then
   else
     step kprof SKIP "no time left for the profile (TSASR_GPU_DEADLINE)"
   fi
+fi
+
+# q7. the session-18 kernels under compute-sanitizer, last (the timings and the profile come
+# first): memcheck of the layernorm_ch and attention groups, racecheck of attention, with vec
+# and the merge folded in together, 30 s each (PARTIAL when cut); a failure is reported, and
+# it rules out making either switch a default
+if [ -n "$san" ] && [ "$(cap 1000)" -ge 60 ]; then
+  q7=ok q7n=""
+  for sg in "memcheck layernorm_ch" "memcheck attention" "racecheck attention"; do
+    [ "$(cap 1000)" -ge 20 ] || break
+    read -r stool sgrp <<< "$sg"
+    TSASR_CUDA_ELEM_VEC=1 TSASR_CUDA_DECODE_ATTN=2 san_run "$stool" "$(cap 30)" "$sgrp" \
+      "quick: $stool, $sgrp group, vec + dec_attn2"
+    case $san_st in ok) ;; PARTIAL) [ "$q7" = ok ] && q7=PARTIAL ;; *) q7=$san_st ;; esac
+    q7n="$q7n$stool $sgrp: $san_st ($san_sum); "
+  done
+  step sanitizer18 "$q7" "vec + dec_attn2: $q7n"
+else
+  step sanitizer18 SKIP "no compute-sanitizer, TSASR_GPU_MEMCHECK=0 or no time left"
 fi
