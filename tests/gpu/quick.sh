@@ -15,14 +15,15 @@
 #   q4. the element kernels' grid capped at 1 block per SM (TSASR_CUDA_ELEM_BLOCKS) with the
 #       conversions eight values a thread-step (TSASR_CUDA_ELEM_VEC, which also takes the channel
 #       LayerNorm's register forms and the decoding attention's four-column P V), both off by
-#       default: the layernorm_ch and attention groups in f32; the attention group with the
-#       decoding attention's merge folded in (TSASR_CUDA_DECODE_ATTN=2, off); both parities with
-#       all three; when they pass, bench_gpu_ops elem (their TB/s against the cap and vec);
+#       default: the layernorm_ch and attention groups in f32, both parities; when they pass,
+#       bench_gpu_ops elem (their TB/s against the cap and vec);
+#   q4'. the decoding attention's merge folded into its chunks' launch (TSASR_CUDA_DECODE_ATTN=2,
+#       off): the attention group in f32 alone and with vec, the bf16 parity;
 #       Then data2vec's convolutions layer by layer on cuDNN and on im2col (bench_gpu_ops conv);
 #   q5. bf16 SFT steps in one process, the defaults against each switch off, the modes
 #       (cudnn_all, cudnn_ng1), bf16 convolutions (dnn16), the caps and vec (elem8, elem16, vec,
-#       vec+elem8), the defaults twice (their spread); when q4 passed, rollouts (8 x 512): the
-#       defaults, vec, dec_attn2, both, then the defaults and vec again;
+#       vec+elem8), the defaults twice (their spread); rollouts (8 x 512) for vec, dec_attn2 and
+#       both, those whose checks passed, each round after the defaults, two rounds;
 #   q6. with TSASR_QUICK_KPROF=1, the ncu part of the kprof phase (per-kernel GPU time);
 #   q7. memcheck of the layernorm_ch and attention groups and racecheck of attention with vec
 #       and dec_attn2 (30 s each, when compute-sanitizer is there and time is left).
@@ -74,19 +75,26 @@ q4=ok
 for grp in layernorm_ch attention; do
   ops_env "$build/quick_elem_$grp.log" $grp TSASR_CUDA_ELEM_BLOCKS=1 TSASR_CUDA_ELEM_VEC=1 || q4=FAIL
 done
-ops_env "$build/quick_dec_attn2.log" attention TSASR_CUDA_DECODE_ATTN=2 || q4=FAIL
-parity_env "$build/quick_elem_parity.log" "$(cap 60)" "" TSASR_CUDA_ELEM_BLOCKS=1 TSASR_CUDA_ELEM_VEC=1 \
-  TSASR_CUDA_DECODE_ATTN=2
+parity_env "$build/quick_elem_parity.log" "$(cap 60)" "" TSASR_CUDA_ELEM_BLOCKS=1 TSASR_CUDA_ELEM_VEC=1
 [ $par_rc = 0 ] || q4=FAIL
 q4n="layernorm_ch $(tail -n 1 "$build/quick_elem_layernorm_ch.log" | sed 's/^test_backend_ops: //'); \
 attention $(tail -n 1 "$build/quick_elem_attention.log" | sed 's/^test_backend_ops: //'); \
-dec_attn2's attention $(tail -n 1 "$build/quick_dec_attn2.log" | sed 's/^test_backend_ops: //'); \
 parity $(tail -n 1 "$build/quick_elem_parity.log" | sed 's/^test_sft_parity: //')"
 parity_env "$build/quick_elem_parity_bf16.log" "$(cap 60)" "compare with 3a" TSASR_CUDA_ELEM_BLOCKS=1 \
-  TSASR_CUDA_ELEM_VEC=1 TSASR_CUDA_DECODE_ATTN=2 TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
+  TSASR_CUDA_ELEM_VEC=1 TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
 no_worse "$build/quick_elem_parity_bf16.log" $par_rc || q4=FAIL
-q4n="$q4n; parity(bf16) rc $par_rc vs 3a's $brc16"
-step elem "$q4" "cap 1/SM, vec, dec_attn2: $q4n"
+step elem "$q4" "cap 1/SM, vec: $q4n; parity(bf16) rc $par_rc vs 3a's $brc16"
+
+# q4'. the decoding attention's merge in its chunks' launch (TSASR_CUDA_DECODE_ATTN=2, off): the
+# attention group alone and with vec, the bf16 parity (its decoding) with it
+q4d=ok
+ops_env "$build/quick_dec_attn2.log" attention TSASR_CUDA_DECODE_ATTN=2 || q4d=FAIL
+ops_env "$build/quick_dec_attn2_vec.log" attention TSASR_CUDA_DECODE_ATTN=2 TSASR_CUDA_ELEM_VEC=1 || q4d=FAIL
+parity_env "$build/quick_dec_attn2_parity_bf16.log" "$(cap 60)" "compare with 3a" TSASR_CUDA_DECODE_ATTN=2 \
+  TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
+no_worse "$build/quick_dec_attn2_parity_bf16.log" $par_rc || q4d=FAIL
+step dec_attn2 "$q4d" "attention $(tail -n 1 "$build/quick_dec_attn2.log" | sed 's/^test_backend_ops: //'); \
+with vec $(tail -n 1 "$build/quick_dec_attn2_vec.log" | sed 's/^test_backend_ops: //'); parity(bf16) rc $par_rc vs 3a's $brc16"
 if [ "$q4" = ok ] && [ "$(cap 1000)" -ge 40 ]; then
   { echo; echo "== bench_gpu_ops elem"; } >> "$logs/bench.log"
   timeout "$(cap 60)" "$build/bench_gpu_ops" elem > "$build/bench_elem.log" 2>&1
@@ -109,10 +117,15 @@ if [ "$(cap 1000)" -ge 30 ]; then
   [ "$q2b" = ok ] && qv="$qv,dnn16"
   [ "$q4" = ok ] && qv="$qv,elem8,elem16,vec,vec+elem8"
   qv="$qv,default"
-  qr="" # rollouts for the decoding attention's session-18 forms (vec, dec_attn2), among the defaults
-  [ "$q4" = ok ] && qr="--G 8 --new 512 --rollout-variants default,vec,dec_attn2,vec+dec_attn2,default,vec"
-  { echo; echo "== quick switches: SFT $qv${qr:+; rollouts default,vec,dec_attn2,vec+dec_attn2,default,vec} (bf16)"; } \
-    >> "$logs/bench.log"
+  # rollouts for the decoding attention's session-18 forms whose checks passed (vec, dec_attn2),
+  # each between the defaults
+  rv=""
+  [ "$q4" = ok ] && rv="$rv,vec"
+  [ "$q4d" = ok ] && rv="$rv,dec_attn2"
+  [ "$q4" = ok ] && [ "$q4d" = ok ] && rv="$rv,vec+dec_attn2"
+  qr=""
+  [ -n "$rv" ] && qr="--G 8 --new 512 --rollout-variants default$rv,default$rv"
+  { echo; echo "== quick switches: SFT $qv${rv:+; rollouts default$rv twice} (bf16)"; } >> "$logs/bench.log"
   timeout "$(cap 150)" "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 \
     ${qr:---G 0} --gemm bf16 --sft-variants "$qv" > "$build/quick_switches.log" 2>&1
   qrc=$?
