@@ -35,6 +35,7 @@
 #include "base/philox.h"
 #include "infer/generate.h"
 #include "model/tsmodel.h"
+#include "bench_device/optim.h"
 #include "bench_device/switches.h"
 #include "paper_geometry.h"
 #include "tensor/be_mem.h"
@@ -110,69 +111,6 @@ static int bench_range(int on) {
   return rc != 0;
 }
 
-/* the sums of squares of the gradient norm as session 17's trainer took them, one per run of
- * trainable tensors with equal weight decay (*runs: how many), in double */
-static double bench_norm_by_decay(pset *ps, int *runs) {
-  double s = 0;
-  *runs = 0;
-  for (int i = 0; i < ps->n;) {
-    if (ps->v[i].frozen) {
-      i++;
-      continue;
-    }
-    int j = i + 1;
-    while (j < ps->n && !ps->v[j].frozen && ps->v[j].decay == ps->v[i].decay) j++;
-    int64_t off = ps->v[i].off, end = ps->v[j - 1].off + ps->v[j - 1].n;
-    s += ps->be->ops->sumsq(ps->be, ps->g + off, end - off);
-    ++*runs;
-    i = j;
-  }
-  return s;
-}
-
-/* milliseconds of the median of 5 runs of what (0: the gradient norm now, one sum per run of
- * trainable tensors; 1: one per run of equal decay, session 17's; 2: the clip's scaling and
- * AdamW), each between syncs; *v the norm's last value */
-static double bench_optim_part(bench_ctx *c, int what, int step, double *v) {
-  ts_err e = {0};
-  double t[5];
-  int runs;
-  for (int r = 0; r < 5; r++) {
-    c->be->ops->sync(c->be, &e);
-    double t0 = now_s();
-    if (what == 0) *v = pset_grad_norm(&c->m->ps);
-    if (what == 1) *v = sqrt(bench_norm_by_decay(&c->m->ps, &runs));
-    if (what == 2) {
-      pset_scale_grad(&c->m->ps, 1.0f);
-      pset_adamw(&c->m->ps, 1e-5f, 0.9f, 0.999f, 1e-8f, 0.0f, step + r, &e);
-    }
-    c->be->ops->sync(c->be, &e);
-    t[r] = (now_s() - t0) * 1e3;
-  }
-  for (int a = 0; a < 5; a++) /* sort: 5 values */
-    for (int b = a + 1; b < 5; b++)
-      if (t[b] < t[a]) {
-        double x = t[a];
-        t[a] = t[b], t[b] = x;
-      }
-  return t[2];
-}
-
-/* The optimizer step of a real trainer (src/train/sft.c) after the SFT steps' gradients: the
- * global gradient norm (each sum of squares returns a double, so on a GPU each is a wait),
- * then the clip's scaling and AdamW. bench_sft's timed step has AdamW only, as PyTorch's side
- * has no clip. */
-static void bench_optim(bench_ctx *c) {
-  double n0 = 0, n1 = 0;
-  int runs = 0;
-  bench_norm_by_decay(&c->m->ps, &runs);
-  double a = bench_optim_part(c, 0, c->steps + 1, &n0), b = bench_optim_part(c, 1, c->steps + 1, &n1);
-  double u = bench_optim_part(c, 2, c->steps + 1, &n0);
-  printf("optim_step grad norm %.3f ms (one sum per run of trainable tensors), %.3f ms as before (%d sums, one per "
-         "run of equal decay; norms %.9g / %.9g), clip scaling + AdamW %.3f ms (medians of 5)\n",
-         a, b, runs, n0, n1, u);
-}
-
 /* SFT steps: step 0 warms up (allocations, cuBLAS heuristics), the best of the rest counts */
 static int bench_sft(bench_ctx *c, const char *mode) {
   ts_err e = {0};
@@ -205,7 +143,7 @@ static int bench_sft(bench_ctx *c, const char *mode) {
   printf("sft_tokens_per_s %.0f  audio_s_per_s %.1f  model %.1f TFLOP/s  MFU %.1f%% of %.0f TFLOP/s  (%.1f%% of "
          "67 f32)\n",
          c->B * Tl / best, c->B * c->secs / best, tf, 100.0 * tf / c->peak, c->peak, 100.0 * tf / 67.0);
-  if (!ops_prof_on()) bench_optim(c);
+  if (!ops_prof_on()) bdopt_print(&m->ps, c->steps + 1);
   if (ops_prof_on()) { /* TSASR_PROFILE: one table per phase */
     printf("\n== phase: SFT, %d step(s) after the warm-up, GEMM %s", c->steps, mode);
     fflush(stdout);

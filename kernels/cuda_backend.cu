@@ -439,14 +439,25 @@ extern "C" int cuda_set_elem_blocks(int per_sm) {
   return TS_OK;
 }
 
-extern "C" int cuda_set_cudnn_bf16(int on) {
-#ifdef TS_HAVE_CUDNN
-  g_ctx.dnn16 = on ? 1 : 0;
+/* a switch whose path this build may lack (built 0): setting it on is then TS_EUNSUP, off is a
+ * no-op; otherwise *field = value */
+static int cu_built_switch(int built, int *field, int value) {
+  if (!built) return value ? TS_EUNSUP : TS_OK;
+  *field = value;
   return TS_OK;
-#else
-  return on ? TS_EUNSUP : TS_OK;
-#endif
 }
+#ifdef TS_HAVE_CUDNN
+#define CU_BUILT_CUDNN 1
+#else
+#define CU_BUILT_CUDNN 0
+#endif
+#ifdef TS_HAVE_CUDNN_FE
+#define CU_BUILT_CUDNN_FE 1
+#else
+#define CU_BUILT_CUDNN_FE 0
+#endif
+
+extern "C" int cuda_set_cudnn_bf16(int on) { return cu_built_switch(CU_BUILT_CUDNN, &g_ctx.dnn16, on ? 1 : 0); }
 
 extern "C" int cuda_set_elem_vec(int on) {
   g_cu_elem_vec = on ? 1 : 0;
@@ -458,14 +469,7 @@ extern "C" int cuda_set_bwd16(int on) {
   return TS_OK;
 }
 
-extern "C" int cuda_set_cudnn_sdpa(int on) {
-#ifdef TS_HAVE_CUDNN_FE
-  g_ctx.sdpa = on ? 1 : 0;
-  return TS_OK;
-#else
-  return on ? TS_EUNSUP : TS_OK;
-#endif
-}
+extern "C" int cuda_set_cudnn_sdpa(int on) { return cu_built_switch(CU_BUILT_CUDNN_FE, &g_ctx.sdpa, on ? 1 : 0); }
 
 extern "C" int cuda_profile_range(int on) {
   if (g_state != 1) return TS_EUNSUP;
@@ -519,13 +523,7 @@ extern "C" int cuda_set_lt(int on) {
 }
 
 extern "C" int cuda_set_cudnn(int on) {
-  if (on < 0 || on > 3) return TS_EARG;
-#ifdef TS_HAVE_CUDNN
-  g_ctx.cudnn = on;
-  return TS_OK;
-#else
-  return on ? TS_EUNSUP : TS_OK;
-#endif
+  return on < 0 || on > 3 ? TS_EARG : cu_built_switch(CU_BUILT_CUDNN, &g_ctx.cudnn, on);
 }
 
 extern "C" int cuda_set_sample_split(int on) {

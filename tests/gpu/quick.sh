@@ -1,6 +1,7 @@
 # quick.sh — run.sh's quick phase (sourced after steps 3 and 3a, with run.sh's helpers: step,
-# cap, ops_env, parity_env, no_worse, build, logs): a short device call (79 s on an H200 with
-# the build in session 17 before q2', q4 and the benchmarks; expect ~3-4 minutes) on what
+# cap, ops_env, parity_env, no_worse, gpu_ops_row, san_run, build, logs): a short device call
+# (79 s on an H200 with the build in session 17 before q2', q4 and the benchmarks; expect ~3-4
+# minutes) on what
 # changed since the last full run:
 #   q1. the bf16 op groups the bf16 training step takes (matmul, bf16_acts, attention, conv1d)
 #       with the defaults, at bf16's tolerance (1e-2): the backward GEMMs on the dC rounded by
@@ -96,19 +97,10 @@ no_worse "$build/quick_dec_attn2_parity_bf16.log" $par_rc || q4d=FAIL
 step dec_attn2 "$q4d" "attention $(tail -n 1 "$build/quick_dec_attn2.log" | sed 's/^test_backend_ops: //'); \
 with vec $(tail -n 1 "$build/quick_dec_attn2_vec.log" | sed 's/^test_backend_ops: //'); parity(bf16) rc $par_rc vs 3a's $brc16"
 if [ "$q4" = ok ] && [ "$(cap 1000)" -ge 40 ]; then
-  { echo; echo "== bench_gpu_ops elem"; } >> "$logs/bench.log"
-  timeout "$(cap 60)" "$build/bench_gpu_ops" elem > "$build/bench_elem.log" 2>&1
-  qrc=$?
-  cat "$build/bench_elem.log" >> "$logs/bench.log"
-  step bench_elem "$([ $qrc = 0 ] && echo ok || echo "FAIL($qrc)")" "$(awk -f tests/gpu/elem_table.awk "$build/bench_elem.log")"
+  gpu_ops_row bench_elem elem elem_table.awk
 fi
 if [ "$q2" = ok ] && [ "$(cap 1000)" -ge 40 ]; then # data2vec's convolutions, cuDNN against im2col
-  { echo; echo "== bench_gpu_ops conv"; } >> "$logs/bench.log"
-  TSASR_BENCH_DNN16=$([ "$q2b" = ok ] && echo 1 || echo 0) timeout "$(cap 60)" "$build/bench_gpu_ops" conv \
-    > "$build/bench_conv.log" 2>&1
-  qrc=$?
-  cat "$build/bench_conv.log" >> "$logs/bench.log"
-  step bench_conv "$([ $qrc = 0 ] && echo ok || echo "FAIL($qrc)")" "$(awk -f tests/gpu/conv_table.awk "$build/bench_conv.log")"
+  gpu_ops_row bench_conv conv conv_table.awk TSASR_BENCH_DNN16=$([ "$q2b" = ok ] && echo 1 || echo 0)
 fi
 
 if [ "$(cap 1000)" -ge 30 ]; then

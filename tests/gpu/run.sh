@@ -136,6 +136,18 @@ left() { [ $(( $(date +%s) - t0 )) -lt "$budget" ] && [ "$(cap 1000)" -ge 20 ]; 
 cap() { local r=$(( deadline - ($(date +%s) - t0) )); [ "$r" -lt "$1" ] && echo $(( r > 1 ? r : 1 )) || echo "$1"; }
 declare -a S_NAME S_STAT S_NOTE
 step() { S_NAME+=("$1"); S_STAT+=("$2"); S_NOTE+=("$3"); echo "== $1: $2 $3"; }
+# gpu_ops_row NAME MODE AWK [VAR=value...]: bench_gpu_ops MODE with those settings (at most 60 s)
+# into $build/NAME.log and bench.log, then the step NAME with tests/gpu/AWK's summary of it
+# (step 4's rows and the quick phase's)
+gpu_ops_row() {
+  local name=$1 mode=$2 awkf=$3 r
+  shift 3
+  { echo; echo "== bench_gpu_ops $mode"; } >> "$logs/bench.log"
+  env "$@" timeout "$(cap 60)" "$build/bench_gpu_ops" "$mode" > "$build/$name.log" 2>&1
+  r=$?
+  cat "$build/$name.log" >> "$logs/bench.log"
+  step "$name" "$([ $r = 0 ] && echo ok || echo "FAIL($r)")" "$(awk -f "tests/gpu/$awkf" "$build/$name.log")"
+}
 # the summary table and benchmark rows, printed last and appended to build.log (a device call
 # returns only its output's tail and the log files: the table must come back either way)
 summary() { summary_body | tee -a "$logs/build.log"; }
@@ -726,19 +738,10 @@ elif left; then
   fi
   # each on its own check (not nested in the flash one's, step 3e)
   if [ "$el" = ok ] && left; then # the element kernels against the grid's cap (step 3n)
-    { echo; echo "== bench_gpu_ops elem"; } >> "$logs/bench.log"
-    timeout "$(cap 60)" "$build/bench_gpu_ops" elem > "$build/bench_elem.log" 2>&1
-    brc=$?
-    cat "$build/bench_elem.log" >> "$logs/bench.log"
-    step bench_elem "$([ $brc = 0 ] && echo ok || echo "FAIL($brc)")" "$(awk -f tests/gpu/elem_table.awk "$build/bench_elem.log")"
+    gpu_ops_row bench_elem elem elem_table.awk
   fi
   if [ "$dn" = ok ] && left; then # data2vec's convolutions layer by layer, cuDNN against im2col (3k)
-    { echo; echo "== bench_gpu_ops conv"; } >> "$logs/bench.log"
-    TSASR_BENCH_DNN16=$([ "$d16" = ok ] && echo 1 || echo 0) timeout "$(cap 60)" "$build/bench_gpu_ops" conv \
-      > "$build/bench_conv.log" 2>&1
-    brc=$?
-    cat "$build/bench_conv.log" >> "$logs/bench.log"
-    step bench_conv "$([ $brc = 0 ] && echo ok || echo "FAIL($brc)")" "$(awk -f tests/gpu/conv_table.awk "$build/bench_conv.log")"
+    gpu_ops_row bench_conv conv conv_table.awk TSASR_BENCH_DNN16=$([ "$d16" = ok ] && echo 1 || echo 0)
   fi
   if [ "$sd" = ok ] && left; then # the same cases on cuDNN's fused SDPA (step 3l)
     { echo; echo "== TSASR_CUDA_GEMM=bf16 (cuDNN's SDPA, the default)"; } >> "$logs/bench.log"
