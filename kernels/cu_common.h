@@ -192,6 +192,8 @@ static inline bool cu_vec_ok(const void *a, const void *b, const void *c = NULL,
 int cu_round_bf16(const float *src, unsigned short *dst, int64_t n);
 int cu_widen_bf16(const unsigned short *src, float *dst, int64_t n);
 int cu_add_bf16(const unsigned short *src, float *dst, int64_t n);
+/* out (N) += the column sums of g (rows, N) (kernels/cu_matmul.cu; a bias's gradient) */
+int cu_colsum_add(const float *g, float *out, int64_t rows, int64_t N);
 
 /* Blocks for a grid-stride loop over n items with 256 threads (every kernel launched with it
  * strides: CU_LOOP or its own loop over the grid). */
@@ -337,6 +339,10 @@ int cu_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias,
               int groups);
 int cu_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
                   tensor *dbias, int stride, int pad, int groups);
+int cu_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y, int stride, int pad,
+                 int groups);
+int cu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
+                     tensor *dbias, int stride, int pad, int groups);
 int cu_weightnorm(backend *be, const tensor *v, const tensor *g, tensor *w, tensor *norm, int dim);
 int cu_weightnorm_bwd(backend *be, const tensor *v, const tensor *g, const tensor *norm, const tensor *dw,
                       tensor *dv, tensor *dg, int dim);

@@ -6,16 +6,8 @@
 // them, and by tests/gpu/simt/test_conv_emu.cpp, which runs them under the SIMT emulator.
 #pragma once
 
-#include "cu_dev.cuh"
+#include "cu_conv_grid.cuh"
 
-#define CV_THREADS 256
-#define CV_MAXY 65535 /* the grid's y and z limit: kernels loop over rows past it */
-
-/* x's value as f32: an f32 x, or a bf16 activation's bits (op_act_dtype), widened exactly */
-__device__ __forceinline__ float cv_val(const float *x, int64_t i) { return x[i]; }
-__device__ __forceinline__ float cv_val(const unsigned short *x, int64_t i) {
-  return __uint_as_float((unsigned)x[i] << 16);
-}
 
 /* col (Cin K, Tout) for one batch row: col[c K + k][t] = x[c][t stride + k - pad] (0 outside
  * [0, T)); X float or unsigned short (bf16 bits). Cin K < 2^31 (the launcher checks). Grid
@@ -72,6 +64,3 @@ __global__ void k_conv_dbias(const float *__restrict__ g, float *db, int64_t B, 
   }
 }
 
-/* the grid of a kernel above: x over n elements of a row, y (and z) over rows, capped */
-__host__ __device__ static inline unsigned cv_cap(int64_t rows) { return (unsigned)(rows < CV_MAXY ? rows : CV_MAXY); }
-__host__ __device__ static inline unsigned cv_xblocks(int64_t n) { return (unsigned)((n + CV_THREADS - 1) / CV_THREADS); }

@@ -384,6 +384,8 @@ static void cu_table_init(be_ops *t) {
   t->split_heads = cu_split_heads;
   t->conv1d = cu_conv1d;
   t->conv1d_bwd = cu_conv1d_bwd;
+  t->conv1d_cl = cu_conv1d_cl;
+  t->conv1d_cl_bwd = cu_conv1d_cl_bwd;
   t->weightnorm = cu_weightnorm;
   t->weightnorm_bwd = cu_weightnorm_bwd;
   t->embed = cu_embed;

@@ -129,6 +129,12 @@ typedef struct be_ops {
   int (*conv1d_bwd)(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx,
                      tensor *dw, tensor *dbias, int stride, int pad, int groups);
 
+  /* channels-last: x (B,T,Cin), y (B,Tout,Cout), w and bias as conv1d's; dx, dw, dbias add */
+  int (*conv1d_cl)(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y, int stride, int pad,
+                   int groups);
+  int (*conv1d_cl_bwd)(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
+                       tensor *dbias, int stride, int pad, int groups);
+
   /* w = g * v / ||v||, norm over every dim of v (O,I,K) but `dim`; g and norm have v's shape
    * with 1 everywhere except `dim` */
   int (*weightnorm)(backend *be, const tensor *v, const tensor *g, tensor *w, tensor *norm, int dim);

@@ -56,6 +56,10 @@ int cpu_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias
                 int stride, int pad, int groups);
 int cpu_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx,
                     tensor *dw, tensor *dbias, int stride, int pad, int groups);
+int cpu_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y, int stride, int pad,
+                  int groups);
+int cpu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
+                      tensor *dbias, int stride, int pad, int groups);
 int cpu_weightnorm(backend *be, const tensor *v, const tensor *g, tensor *w, tensor *norm, int dim);
 int cpu_weightnorm_bwd(backend *be, const tensor *v, const tensor *g, const tensor *norm,
                         const tensor *dw, tensor *dv, tensor *dg, int dim);

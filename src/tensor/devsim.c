@@ -414,6 +414,20 @@ static int ds_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const te
   DS_CHECK(ds_t(o, x) || ds_t(o, w) || ds_t(o, dy) || ds_t(o, dx) || ds_t(o, dw) || ds_t(o, dbias));
   DS_RUN(cpu_conv1d_bwd(be_cpu(), x, w, dy, dx, dw, dbias, stride, pad, groups));
 }
+static int ds_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y, int stride,
+                        int pad, int groups) {
+  (void)be;
+  const char *o = "conv1d_cl";
+  DS_CHECK(ds_t(o, x) || ds_t(o, w) || ds_t(o, bias) || ds_t(o, y));
+  DS_RUN(cpu_conv1d_cl(be_cpu(), x, w, bias, y, stride, pad, groups));
+}
+static int ds_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
+                            tensor *dbias, int stride, int pad, int groups) {
+  (void)be;
+  const char *o = "conv1d_cl_bwd";
+  DS_CHECK(ds_t(o, x) || ds_t(o, w) || ds_t(o, dy) || ds_t(o, dx) || ds_t(o, dw) || ds_t(o, dbias));
+  DS_RUN(cpu_conv1d_cl_bwd(be_cpu(), x, w, dy, dx, dw, dbias, stride, pad, groups));
+}
 static int ds_weightnorm(backend *be, const tensor *v, const tensor *g, tensor *w, tensor *norm, int dim) {
   (void)be;
   DS_CHECK(ds_t("weightnorm", v) || ds_t("weightnorm", g) || ds_t("weightnorm", w) || ds_t("weightnorm", norm));
@@ -554,6 +568,8 @@ static const be_ops ds_ops = {
     .split_heads = ds_split_heads,
     .conv1d = ds_conv1d,
     .conv1d_bwd = ds_conv1d_bwd,
+    .conv1d_cl = ds_conv1d_cl,
+    .conv1d_cl_bwd = ds_conv1d_cl_bwd,
     .weightnorm = ds_weightnorm,
     .weightnorm_bwd = ds_weightnorm_bwd,
     .embed = ds_embed,

@@ -617,16 +617,18 @@ int64_t op_conv1d_out_len(int64_t T, int64_t K, int stride, int pad) {
   return span < 0 ? 0 : span / stride + 1;
 }
 
+/* cl 0: x (B, Cin, T), y (B, Cout, Tout); cl 1 (channels-last): x (B, T, Cin), y (B, Tout, Cout) */
 static int conv_check(backend *be, const char *op, const tensor *x, const tensor *w, const tensor *y,
-                      int stride, int pad, int groups, ts_err *e) {
+                      int stride, int pad, int groups, int cl, ts_err *e) {
   CHK(ops_chk_act(be, op, "x", x, 3, 3, e)); /* a bf16 activation allowed (a conv stack's inner layers) */
   CHK(ops_chk(be, op, "weight", w, 3, 3, e));
   CHK(ops_chk(be, op, "y", y, 3, 3, e));
   if (stride < 1 || pad < 0 || groups < 1) return err_set(e, TS_EARG, "%s: bad stride/padding/groups", op);
-  int64_t Cin = x->ne[1], Cout = w->ne[0];
+  int ct = cl ? 1 : 2, cc = cl ? 2 : 1; /* the time and channel axes */
+  int64_t Cin = x->ne[cc], Cout = w->ne[0];
   char sx[64], sw[64], sy[64];
-  if (Cin % groups || Cout % groups || w->ne[1] != Cin / groups || y->ne[0] != x->ne[0] || y->ne[1] != Cout ||
-      y->ne[2] != op_conv1d_out_len(x->ne[2], w->ne[2], stride, pad))
+  if (Cin % groups || Cout % groups || w->ne[1] != Cin / groups || y->ne[0] != x->ne[0] || y->ne[cc] != Cout ||
+      y->ne[ct] != op_conv1d_out_len(x->ne[ct], w->ne[2], stride, pad))
     return err_set(e, TS_ESHAPE, "%s: x %s, weight %s, y %s do not fit (stride %d, pad %d, groups %d)", op,
                    tensor_shape_str(x, sx, sizeof sx), tensor_shape_str(w, sw, sizeof sw),
                    tensor_shape_str(y, sy, sizeof sy), stride, pad, groups);
@@ -635,7 +637,7 @@ static int conv_check(backend *be, const char *op, const tensor *x, const tensor
 
 int op_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y,
               int stride, int pad, int groups, ts_err *e) {
-  CHK(conv_check(be, "conv1d", x, w, y, stride, pad, groups, e));
+  CHK(conv_check(be, "conv1d", x, w, y, stride, pad, groups, 0, e));
   if (bias) {
     CHK(ops_chk(be, "conv1d", "bias", bias, 1, 1, e));
     CHK(ops_numel("conv1d", "bias", bias, w->ne[0], e));
@@ -646,12 +648,33 @@ int op_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias,
 
 int op_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx,
                   tensor *dw, tensor *dbias, int stride, int pad, int groups, ts_err *e) {
-  CHK(conv_check(be, "conv1d_bwd", x, w, dy, stride, pad, groups, e));
+  CHK(conv_check(be, "conv1d_bwd", x, w, dy, stride, pad, groups, 0, e));
   if (dx) CHK(ops_same("conv1d_bwd", "x", x, "dx", dx, e));
   if (dw) CHK(ops_same("conv1d_bwd", "weight", w, "dweight", dw, e));
   if (dbias) CHK(ops_numel("conv1d_bwd", "dbias", dbias, w->ne[0], e));
   OPS_PROF_SHAPE(x, w);
   OPS_RET(be, "conv1d_bwd", be->ops->conv1d_bwd(be, x, w, dy, dx, dw, dbias, stride, pad, groups), e);
+}
+
+int op_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y, int stride, int pad,
+                 int groups, ts_err *e) {
+  CHK(conv_check(be, "conv1d_cl", x, w, y, stride, pad, groups, 1, e));
+  if (bias) {
+    CHK(ops_chk(be, "conv1d_cl", "bias", bias, 1, 1, e));
+    CHK(ops_numel("conv1d_cl", "bias", bias, w->ne[0], e));
+  }
+  OPS_PROF_SHAPE(x, w);
+  OPS_RET(be, "conv1d_cl", be->ops->conv1d_cl(be, x, w, bias, y, stride, pad, groups), e);
+}
+
+int op_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
+                     tensor *dbias, int stride, int pad, int groups, ts_err *e) {
+  CHK(conv_check(be, "conv1d_cl_bwd", x, w, dy, stride, pad, groups, 1, e));
+  if (dx) CHK(ops_same("conv1d_cl_bwd", "x", x, "dx", dx, e));
+  if (dw) CHK(ops_same("conv1d_cl_bwd", "weight", w, "dweight", dw, e));
+  if (dbias) CHK(ops_numel("conv1d_cl_bwd", "dbias", dbias, w->ne[0], e));
+  OPS_PROF_SHAPE(x, w);
+  OPS_RET(be, "conv1d_cl_bwd", be->ops->conv1d_cl_bwd(be, x, w, dy, dx, dw, dbias, stride, pad, groups), e);
 }
 
 static int wn_check(backend *be, const char *op, const tensor *v, const tensor *g, const tensor *norm,

@@ -118,6 +118,12 @@ int op_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias,
               int stride, int pad, int groups, ts_err *e);
 int op_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx,
                   tensor *dw, tensor *dbias, int stride, int pad, int groups, ts_err *e);
+/* conv1d channels-last: x (B, T, Cin), y (B, Tout, Cout), w (Cout, Cin/groups, K) and bias as
+ * conv1d's (the same weights give the same convolution); x may be a bf16 activation */
+int op_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y, int stride, int pad,
+                 int groups, ts_err *e);
+int op_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
+                     tensor *dbias, int stride, int pad, int groups, ts_err *e);
 int op_weightnorm(backend *be, const tensor *v, const tensor *g, tensor *w, tensor *norm, int dim,
                   ts_err *e);
 int op_weightnorm_bwd(backend *be, const tensor *v, const tensor *g, const tensor *norm,

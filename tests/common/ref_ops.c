@@ -202,9 +202,10 @@ void ref_conv1d(void *ctx, double *const *in, double *out) {
           for (int64_t k = 0; k < c->K; k++) {
             int64_t src = t * c->stride + k - c->pad;
             if (src < 0 || src >= c->T) continue;
-            s += in[1][(o * Cg + ci) * c->K + k] * in[0][(b * c->Cin + g * Cg + ci) * c->T + src];
+            int64_t xi = c->cl ? (b * c->T + src) * c->Cin + g * Cg + ci : (b * c->Cin + g * Cg + ci) * c->T + src;
+            s += in[1][(o * Cg + ci) * c->K + k] * in[0][xi];
           }
-        out[(b * c->Cout + o) * c->Tout + t] = s;
+        out[c->cl ? (b * c->Tout + t) * c->Cout + o : (b * c->Cout + o) * c->Tout + t] = s;
       }
 }
 

@@ -72,6 +72,7 @@ void ref_swiglu_packed(void *ctx, double *const *in, double *out); /* ref_n rows
 typedef struct ref_conv {
   int64_t B, Cin, T, Cout, K, Tout;
   int stride, pad, groups, has_bias;
+  int cl; /* channels-last (op_conv1d_cl): x (B, T, Cin), out (B, Tout, Cout) */
 } ref_conv; /* in: x, w, [bias] */
 void ref_conv1d(void *ctx, double *const *in, double *out);
 

@@ -789,13 +789,18 @@ static void c_heads_kv(int64_t B, int64_t T, int64_t Tmax, int64_t Hq, int64_t H
   bufs_free();
 }
 
-/* x16: x holds bf16 bits (a bf16 activation, the same on both sides) */
+/* x16: x holds bf16 bits (a bf16 activation, the same on both sides); cl: the channels-last op
+ * (op_conv1d_cl: x (B, T, Cin), y (B, To, Cout)) */
 static void c_conv_dt(int64_t B, int64_t Cin, int64_t T, int64_t Cout, int64_t K, int stride, int pad, int groups,
-                      int bias, int x16) {
+                      int bias, int x16, int cl) {
   int64_t To = op_conv1d_out_len(T, K, stride, pad), Cg = Cin / groups;
   const char *fmt = "B=%lld Cin=%lld T=%lld Cout=%lld K=%lld stride=%d pad=%d groups=%d bias=%d";
-  case_begin(x16 ? "conv1d_x16" : "conv1d", fmt, (long long)B, (long long)Cin, (long long)T, (long long)Cout,
-             (long long)K, stride, pad, groups, bias);
+  static const char *names[2][2][2] = {{{"conv1d", "conv1d_bwd"}, {"conv1d_x16", "conv1d_x16_bwd"}},
+                                       {{"conv1d_cl", "conv1d_cl_bwd"}, {"conv1d_cl_x16", "conv1d_cl_x16_bwd"}}};
+  /* a tensor's dims in the op's layout: (B, C, T) or (B, T, C) */
+#define CV_DIMS(C, Tn) B, cl ? (Tn) : (C), cl ? (C) : (Tn)
+  case_begin(names[cl][x16][0], fmt, (long long)B, (long long)Cin, (long long)T, (long long)Cout, (long long)K, stride,
+             pad, groups, bias);
   hb *x = mk(x16 ? (B * Cin * T + 1) / 2 : B * Cin * T, I_RAND), *w = mk(Cout * Cg * K, I_RAND),
      *bs = bias ? mk(Cout, I_RAND) : NULL, *y = mk(B * Cout * To, I_NAN);
   if (x16) {
@@ -804,23 +809,30 @@ static void c_conv_dt(int64_t B, int64_t Cin, int64_t T, int64_t Cout, int64_t K
     up(x);
   }
   BOTH(d) {
-    tensor X = tv(x, d, 3, B, Cin, T, 0), W = tv(w, d, 3, Cout, Cg, K, 0), BS = TV(bs, d, 1, Cout, 0, 0, 0),
-           Y = tv(y, d, 3, B, Cout, To, 0);
+    tensor X = tv(x, d, 3, CV_DIMS(Cin, T), 0), W = tv(w, d, 3, Cout, Cg, K, 0), BS = TV(bs, d, 1, Cout, 0, 0, 0),
+           Y = tv(y, d, 3, CV_DIMS(Cout, To), 0);
     if (x16) X.dtype = DT_BF16;
-    RUN(d, op_conv1d(g_be[d], &X, &W, PT(bs, BS), &Y, stride, pad, groups, &g_e));
+    if (cl)
+      RUN(d, op_conv1d_cl(g_be[d], &X, &W, PT(bs, BS), &Y, stride, pad, groups, &g_e));
+    else
+      RUN(d, op_conv1d(g_be[d], &X, &W, PT(bs, BS), &Y, stride, pad, groups, &g_e));
   }
   cmp("y", y);
   case_end();
-  case_begin(x16 ? "conv1d_x16_bwd" : "conv1d_bwd", fmt, (long long)B, (long long)Cin, (long long)T, (long long)Cout,
-             (long long)K, stride, pad, groups, bias);
+  case_begin(names[cl][x16][1], fmt, (long long)B, (long long)Cin, (long long)T, (long long)Cout, (long long)K, stride,
+             pad, groups, bias);
   hb *g = mk(B * Cout * To, I_RAND), *dx = mk(B * Cin * T, I_RAND), *dw = mk(Cout * Cg * K, I_RAND),
      *dbs = bias ? mk(Cout, I_RAND) : NULL;
   BOTH(d) {
-    tensor X = tv(x, d, 3, B, Cin, T, 0), W = tv(w, d, 3, Cout, Cg, K, 0), G = tv(g, d, 3, B, Cout, To, 0),
-           DX = tv(dx, d, 3, B, Cin, T, 0), DW = tv(dw, d, 3, Cout, Cg, K, 0), DBS = TV(dbs, d, 1, Cout, 0, 0, 0);
+    tensor X = tv(x, d, 3, CV_DIMS(Cin, T), 0), W = tv(w, d, 3, Cout, Cg, K, 0), G = tv(g, d, 3, CV_DIMS(Cout, To), 0),
+           DX = tv(dx, d, 3, CV_DIMS(Cin, T), 0), DW = tv(dw, d, 3, Cout, Cg, K, 0), DBS = TV(dbs, d, 1, Cout, 0, 0, 0);
     if (x16) X.dtype = DT_BF16;
-    RUN(d, op_conv1d_bwd(g_be[d], &X, &W, &G, &DX, &DW, PT(dbs, DBS), stride, pad, groups, &g_e));
+    if (cl)
+      RUN(d, op_conv1d_cl_bwd(g_be[d], &X, &W, &G, &DX, &DW, PT(dbs, DBS), stride, pad, groups, &g_e));
+    else
+      RUN(d, op_conv1d_bwd(g_be[d], &X, &W, &G, &DX, &DW, PT(dbs, DBS), stride, pad, groups, &g_e));
   }
+#undef CV_DIMS
   cmp("dx", dx);
   cmp("dw", dw);
   if (dbs) cmp("dbias", dbs);
@@ -830,7 +842,7 @@ static void c_conv_dt(int64_t B, int64_t Cin, int64_t T, int64_t Cout, int64_t K
 
 static void c_conv(int64_t B, int64_t Cin, int64_t T, int64_t Cout, int64_t K, int stride, int pad, int groups,
                    int bias) {
-  c_conv_dt(B, Cin, T, Cout, K, stride, pad, groups, bias, 0);
+  c_conv_dt(B, Cin, T, Cout, K, stride, pad, groups, bias, 0, 0);
 }
 
 static void c_weightnorm(int nd, int64_t a, int64_t b, int64_t c, int dim) {
@@ -1120,9 +1132,11 @@ int main(int argc, char **argv) {
   G("bf16_acts", c_matmul_x16(37, 96, 40, 0));
   G("bf16_acts", c_matmul_x16(37, 96, 40, 1));
   G("bf16_acts", c_matmul_x16(300, 896, 1152, 1));
-  G("bf16_acts", c_conv_dt(2, 6, 20, 6, 5, 2, 2, 3, 1, 1)); /* a conv stack's inner input in bf16 */
-  G("bf16_acts", c_conv_dt(3, 5, 9, 7, 1, 1, 0, 1, 1, 1));  /* K = 1: through im2col then */
-  G("bf16_acts", c_conv_dt(2, 64, 400, 64, 3, 2, 0, 1, 1, 1));
+  G("bf16_acts", c_conv_dt(2, 6, 20, 6, 5, 2, 2, 3, 1, 1, 0)); /* a conv stack's inner input in bf16 */
+  G("bf16_acts", c_conv_dt(3, 5, 9, 7, 1, 1, 0, 1, 1, 1, 0));  /* K = 1: through im2col then */
+  G("bf16_acts", c_conv_dt(2, 64, 400, 64, 3, 2, 0, 1, 1, 1, 0));
+  G("bf16_acts", c_conv_dt(2, 64, 400, 48, 3, 2, 0, 1, 1, 1, 1)); /* channels-last taps on bf16 operands */
+  G("bf16_acts", c_conv_dt(2, 6, 20, 6, 5, 2, 2, 3, 1, 1, 1));    /* channels-last rows from a bf16 x */
   G("groupnorm", c_groupnorm(2, 6, 11, 3, 1));
   G("groupnorm", c_groupnorm(1, 8, 5, 8, 0));
   G("groupnorm", c_groupnorm(3, 4, 70, 1, 1));
@@ -1202,6 +1216,12 @@ int main(int argc, char **argv) {
   G("conv1d", c_conv(2, 64, 150, 64, 19, 1, 9, 16, 1)); /* the positional convolution's form */
   G("conv1d", c_conv(2, 16, 128, 16, 128, 1, 64, 16, 1));
   G("conv1d", c_conv(1, 1, 16000, 64, 10, 5, 0, 1, 1)); /* the waveform front end's first layer, 1 s */
+  G("conv1d_cl", c_conv_dt(2, 64, 400, 48, 3, 2, 0, 1, 1, 0, 1));   /* a feature layer: the taps form */
+  G("conv1d_cl", c_conv_dt(2, 40, 57, 24, 2, 2, 0, 1, 0, 0, 1));    /* kernel 2, no bias */
+  G("conv1d_cl", c_conv_dt(1, 36, 17, 5, 4, 1, 2, 1, 1, 0, 1));     /* taps with padding */
+  G("conv1d_cl", c_conv_dt(2, 64, 150, 64, 19, 1, 9, 16, 1, 0, 1)); /* the positional convolution: rows */
+  G("conv1d_cl", c_conv_dt(1, 1, 16000, 64, 10, 5, 0, 1, 1, 0, 1)); /* the first layer, 1 s: rows */
+  G("conv1d_cl", c_conv_dt(2, 16, 128, 16, 128, 1, 64, 16, 1, 0, 1));
   G("weightnorm", c_weightnorm(3, 6, 5, 4, 0));
   G("weightnorm", c_weightnorm(3, 6, 5, 4, 1));
   G("weightnorm", c_weightnorm(3, 6, 5, 4, 2));

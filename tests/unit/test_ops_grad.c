@@ -471,7 +471,7 @@ static void run_conv(int64_t B, int64_t Cin, int64_t T, int64_t Cout, int64_t K,
   tensor X = tensor_f32(x, 3, B, Cin, T, 0), W = tensor_f32(w, 3, Cout, Cin / groups, K, 0),
          Y = tensor_f32(y, 3, B, Cout, Tout, 0), BS = tensor_f32(bs, 1, Cout, 0, 0, 0), DY = Y, DX = X, DW = W, DBS = BS;
   DY.data = dy, DX.data = dx, DW.data = dw, DBS.data = dbs;
-  ref_conv ctx = {B, Cin, T, Cout, K, Tout, stride, pad, groups, bias};
+  ref_conv ctx = {B, Cin, T, Cout, K, Tout, stride, pad, groups, bias, 0};
   int64_t in_n[3] = {nx, nw, Cout};
   const float *in[3] = {x, w, bs};
   char what[128];
@@ -492,6 +492,84 @@ static void test_conv1d(void **state) {
   run_conv(1, 8, 9, 8, 5, 1, 2, 4, 1, 820);   /* grouped positional conv, same padding */
   run_conv(2, 6, 7, 4, 4, 1, 2, 2, 1, 830);   /* even kernel: one frame more (removed by the model) */
   run_conv(1, 3, 5, 5, 1, 1, 0, 1, 1, 840);   /* 1x1 */
+}
+
+/* the channels-last form: the same reference on x (B, T, Cin), y (B, Tout, Cout); and its
+ * forward and gradients against conv1d's on the transposed tensors (the same weights) */
+static void run_conv_cl(int64_t B, int64_t Cin, int64_t T, int64_t Cout, int64_t K, int stride, int pad, int groups,
+                        int bias, uint64_t seed) {
+  int64_t Tout = op_conv1d_out_len(T, K, stride, pad);
+  int64_t nx = B * Cin * T, nw = Cout * (Cin / groups) * K, ny = B * Cout * Tout;
+  float *x = tu_alloc_rand(nx, -1, 1, seed), *w = tu_alloc_rand(nw, -1, 1, seed + 1);
+  float *bs = tu_alloc_rand(Cout, -1, 1, seed + 2), *y = tu_zeros(ny), *dy = tu_alloc_rand(ny, -1, 1, seed + 3);
+  float *dx = tu_alloc_rand(nx, -1, 1, seed + 4), *dw = tu_alloc_rand(nw, -1, 1, seed + 5),
+        *dbs = tu_alloc_rand(Cout, -1, 1, seed + 6);
+  float *dx0 = malloc(sizeof(float) * nx), *dw0 = malloc(sizeof(float) * nw), *db0 = malloc(sizeof(float) * Cout);
+  memcpy(dx0, dx, sizeof(float) * nx), memcpy(dw0, dw, sizeof(float) * nw), memcpy(db0, dbs, sizeof(float) * Cout);
+  tensor X = tensor_f32(x, 3, B, T, Cin, 0), W = tensor_f32(w, 3, Cout, Cin / groups, K, 0),
+         Y = tensor_f32(y, 3, B, Tout, Cout, 0), BS = tensor_f32(bs, 1, Cout, 0, 0, 0), DY = Y, DX = X, DW = W, DBS = BS;
+  DY.data = dy, DX.data = dx, DW.data = dw, DBS.data = dbs;
+  ref_conv ctx = {B, Cin, T, Cout, K, Tout, stride, pad, groups, bias, 1};
+  int64_t in_n[3] = {nx, nw, Cout};
+  const float *in[3] = {x, w, bs};
+  char what[128];
+  snprintf(what, sizeof what, "conv1d_cl Cin=%lld T=%lld Cout=%lld K=%lld stride=%d pad=%d groups=%d", (long long)Cin,
+           (long long)T, (long long)Cout, (long long)K, stride, pad, groups);
+  assert_int_equal(op_conv1d_cl(be, &X, &W, bias ? &BS : NULL, &Y, stride, pad, groups, &err), 0);
+  assert_true(fwd_ok(what, ref_conv1d, &ctx, bias ? 3 : 2, in_n, in, y, ny));
+  assert_int_equal(op_conv1d_cl_bwd(be, &X, &W, &DY, &DX, &DW, bias ? &DBS : NULL, stride, pad, groups, &err), 0);
+  /* the gradients add to what dx, dw, dbias held: take it off for the check */
+  for (int64_t i = 0; i < nx; i++) dx[i] -= dx0[i];
+  for (int64_t i = 0; i < nw; i++) dw[i] -= dw0[i];
+  for (int64_t i = 0; i < Cout; i++) dbs[i] -= db0[i];
+  const float *g[3] = {dx, dw, bias ? dbs : NULL};
+  assert_true(tu_gradcheck(what, ref_conv1d, &ctx, bias ? 3 : 2, in_n, in, ny, dy, g, FD_H, GRAD_TOL));
+  /* the channel-first op on the transposes: the same values up to summation order */
+  float *xt = malloc(sizeof(float) * nx), *yt = tu_zeros(ny), *dyt = malloc(sizeof(float) * ny), *dxt = tu_zeros(nx),
+        *dwt = tu_zeros(nw), *dbt = tu_zeros(Cout);
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t t = 0; t < T; t++)
+      for (int64_t c = 0; c < Cin; c++) xt[(b * Cin + c) * T + t] = x[(b * T + t) * Cin + c];
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t t = 0; t < Tout; t++)
+      for (int64_t o = 0; o < Cout; o++) dyt[(b * Cout + o) * Tout + t] = dy[(b * Tout + t) * Cout + o];
+  tensor XT = tensor_f32(xt, 3, B, Cin, T, 0), YT = tensor_f32(yt, 3, B, Cout, Tout, 0), DYT = YT, DXT = XT, DWT = W,
+         DBT = BS;
+  DYT.data = dyt, DXT.data = dxt, DWT.data = dwt, DBT.data = dbt;
+  assert_int_equal(op_conv1d(be, &XT, &W, bias ? &BS : NULL, &YT, stride, pad, groups, &err), 0);
+  assert_int_equal(op_conv1d_bwd(be, &XT, &W, &DYT, &DXT, &DWT, bias ? &DBT : NULL, stride, pad, groups, &err), 0);
+  double worst = 0;
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t t = 0; t < Tout; t++)
+      for (int64_t o = 0; o < Cout; o++) {
+        double d = fabs((double)y[(b * Tout + t) * Cout + o] - yt[(b * Cout + o) * Tout + t]);
+        worst = d > worst ? d : worst;
+      }
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t t = 0; t < T; t++)
+      for (int64_t c = 0; c < Cin; c++) {
+        double d = fabs((double)dx[(b * T + t) * Cin + c] - dxt[(b * Cin + c) * T + t]);
+        worst = d > worst ? d : worst;
+      }
+  for (int64_t i = 0; i < nw; i++) worst = fmax(worst, fabs((double)dw[i] - dwt[i]));
+  for (int64_t i = 0; bias && i < Cout; i++) worst = fmax(worst, fabs((double)dbs[i] - dbt[i]));
+  if (worst > 1e-4) print_message("%s: %g from conv1d on the transposes\n", what, worst);
+  assert_true(worst <= 1e-4);
+  /* a wrong layout is refused: y channel-first */
+  assert_int_equal(op_conv1d_cl(be, &X, &W, NULL, &YT, stride, pad, groups, &err), Tout == Cout ? 0 : TS_ESHAPE);
+  free(x), free(w), free(bs), free(y), free(dy), free(dx), free(dw), free(dbs), free(dx0), free(dw0), free(db0);
+  free(xt), free(yt), free(dyt), free(dxt), free(dwt), free(dbt);
+}
+
+static void test_conv1d_cl(void **state) {
+  (void)state;
+  run_conv_cl(2, 1, 23, 4, 10, 5, 0, 1, 0, 1800);   /* wav2vec2's first layer: one channel, the rows form */
+  run_conv_cl(2, 40, 29, 6, 3, 2, 0, 1, 1, 1810);   /* a feature layer: the taps form */
+  run_conv_cl(1, 36, 17, 5, 4, 1, 2, 1, 1, 1815);   /* taps with padding: edge taps cover part of the steps */
+  run_conv_cl(2, 33, 9, 4, 5, 3, 4, 1, 0, 1816);    /* taps, stride 3, padding past a kernel's reach */
+  run_conv_cl(1, 8, 9, 8, 5, 1, 2, 4, 1, 1820);     /* grouped positional conv, same padding: rows */
+  run_conv_cl(2, 6, 7, 4, 4, 1, 2, 2, 1, 1830);     /* even kernel */
+  run_conv_cl(1, 3, 5, 5, 1, 1, 0, 1, 1, 1840);     /* 1x1 */
 }
 
 static void run_wn(int64_t O, int64_t I, int64_t K, int dim, uint64_t seed) {
@@ -619,7 +697,7 @@ int main(void) {
       cmocka_unit_test(test_elementwise), cmocka_unit_test(test_softmax),
       cmocka_unit_test(test_attention),  cmocka_unit_test(test_rope),
       cmocka_unit_test(test_split_heads), cmocka_unit_test(test_swiglu_packed),
-      cmocka_unit_test(test_conv1d),     cmocka_unit_test(test_weightnorm),
+      cmocka_unit_test(test_conv1d),     cmocka_unit_test(test_conv1d_cl),     cmocka_unit_test(test_weightnorm),
       cmocka_unit_test(test_embed_framecat), cmocka_unit_test(test_xent),
       cmocka_unit_test(test_adamw),
   };

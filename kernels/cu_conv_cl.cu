@@ -1,0 +1,163 @@
+// cu_conv_cl.cu — the channels-last 1-D convolution on the GPU (op_conv1d_cl; the CPU's
+// src/tensor/cpu_conv_cl.c has the same two forms, its comment the algebra). x (B, T, Cin) f32
+// or a bf16 activation, w (Cout, Cg, K), y (B, Tout, Cout). The weight is permuted into
+// Wp (Cout, K, Cg) per call (small: a feature layer's is 0.8 M values).
+// - taps (groups 1, Cin >= CL_TAP_MIN): per tap k a GEMM over the steps whose input row lies in
+//   x, x's rows read in place (leading dimension stride Cin): a bf16 x with Wp and dy rounded to
+//   bf16 (one cuBLAS bf16 GEMM per batch row and tap), an f32 x on cu_gemm batched over B;
+// - rows (the first layer's one channel, the grouped positional convolutions): a row im2col of
+//   a batch row for all groups at once, then cu_gemm batched over the groups.
+// No transposes anywhere: the layer norms that follow work on rows (the point of the layout).
+#include "cu_common.h"
+#include "cu_conv_cl.cuh"
+
+#define CL_TAP_MIN 32 /* as the CPU's CONV_CL_TAP_MIN */
+
+/* the output steps [*lo, *hi) whose tap k reads a row of x (T rows) */
+static void cl_range(int64_t T, int64_t Tout, int64_t k, int stride, int pad, int64_t *lo, int64_t *hi) {
+  int64_t a = pad - k, z = T - 1 - k + pad;
+  *lo = a > 0 ? (a + stride - 1) / stride : 0;
+  *hi = z < 0 ? 0 : z / stride + 1;
+  if (*hi > Tout) *hi = Tout;
+  if (*lo > *hi) *lo = *hi;
+}
+
+static int cl_permute(const float *w, int64_t Cout, int64_t Cg, int64_t K, float *wp, unsigned short *wp16) {
+  if (Cout * K * Cg <= 0) return TS_OK;
+  k_cl_permute<<<dim3(cv_xblocks(Cg), cv_cap(Cout * K)), CV_THREADS, 0, cu_stream()>>>(w, Cout, Cg, (int)K, wp, wp16);
+  CU_LAUNCHED("k_cl_permute");
+  return TS_OK;
+}
+
+/* the row im2col of batch row b of x into col (Tout, groups K Cg) */
+static int cl_im2row(const tensor *x, int64_t b, int64_t Cg, int64_t K, int64_t Tout, int stride, int pad, int groups,
+                     float *col) {
+  int64_t T = x->ne[1], Cin = x->ne[2];
+  dim3 grid(cv_xblocks(Cg), cv_cap(Tout), cv_cap(groups * K));
+  if (x->dtype == DT_BF16)
+    k_cl_im2row<unsigned short><<<grid, CV_THREADS, 0, cu_stream()>>>((const unsigned short *)x->data + b * T * Cin, T,
+                                                                       Cin, Cg, (int)K, Tout, stride, pad, groups, col);
+  else
+    k_cl_im2row<float><<<grid, CV_THREADS, 0, cu_stream()>>>(cu_f(x) + b * T * Cin, T, Cin, Cg, (int)K, Tout, stride,
+                                                              pad, groups, col);
+  CU_LAUNCHED("k_cl_im2row");
+  return TS_OK;
+}
+
+int cu_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y, int stride, int pad,
+                 int groups) {
+  int64_t B = x->ne[0], T = x->ne[1], Cin = x->ne[2];
+  int64_t Cout = w->ne[0], K = w->ne[2], Tout = y->ne[1];
+  int64_t Cg = Cin / groups, Og = Cout / groups, nw = Cout * K * Cg;
+  if (B * Tout * Cout <= 0) return TS_OK;
+  int taps = groups == 1 && Cin >= CL_TAP_MIN, x16 = x->dtype == DT_BF16 && taps;
+  size_t bw = cu_rnd((x16 ? 2 : 4) * (size_t)nw), bc = taps ? 0 : cu_rnd(sizeof(float) * (size_t)(Tout * K * Cin));
+  char *cur = NULL;
+  TS_TRY(cu_scratch(be, bw + bc, (void **)&cur));
+  void *wp = cu_carve(&cur, bw); /* (Cout, K, Cg): f32, or bf16 for a bf16 x's taps */
+  float *col = taps ? NULL : (float *)cu_carve(&cur, bc);
+  TS_TRY(cl_permute(cu_f(w), Cout, Cg, K, x16 ? NULL : (float *)wp, x16 ? (unsigned short *)wp : NULL));
+  float *yp = cu_f(y);
+  k_cl_rows_init<<<dim3(cv_xblocks(Cout), cv_cap(B * Tout)), CV_THREADS, 0, cu_stream()>>>(
+      yp, bias ? cu_f(bias) : NULL, B * Tout, Cout); /* every GEMM below adds */
+  CU_LAUNCHED("k_cl_rows_init");
+  if (Cin <= 0 || K <= 0) return TS_OK;
+  if (taps) {
+    for (int64_t k = 0; k < K; k++) {
+      int64_t lo, hi;
+      cl_range(T, Tout, k, stride, pad, &lo, &hi);
+      if (hi <= lo) continue;
+      int64_t xo = (lo * stride + k - pad) * Cin; /* x's row of output step lo, in batch row 0 */
+      if (x16) /* Y_b[lo..hi) (M, Cout) += X rows (M, Cin; ld stride Cin) Wk^T: bf16 operands */
+        for (int64_t b = 0; b < B; b++)
+          TS_TRY(cu_gemm_bf16(be, 0, 1, hi - lo, Cout, Cin, (const unsigned short *)x->data + b * T * Cin + xo,
+                              stride * Cin, (const unsigned short *)wp + k * Cin, K * Cin, 1.0f,
+                              yp + (b * Tout + lo) * Cout, Cout));
+      else
+        TS_TRY(cu_gemm(be, 0, 1, hi - lo, Cout, Cin, 1.0f, cu_f(x) + xo, stride * Cin, T * Cin, (const float *)wp + k * Cin,
+                       K * Cin, 0, 1.0f, yp + lo * Cout, Cout, Tout * Cout, B));
+    }
+    return TS_OK;
+  }
+  for (int64_t b = 0; b < B; b++) { /* Y_b,g (Tout, Og; ld Cout) += col_g (Tout, K Cg; ld K Cin) Wp_g^T */
+    TS_TRY(cl_im2row(x, b, Cg, K, Tout, stride, pad, groups, col));
+    TS_TRY(cu_gemm(be, 0, 1, Tout, Og, K * Cg, 1.0f, col, K * Cin, K * Cg, (const float *)wp, K * Cg, Og * K * Cg, 1.0f,
+                   yp + b * Tout * Cout, Cout, Og, groups));
+  }
+  return TS_OK;
+}
+
+int cu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
+                     tensor *dbias, int stride, int pad, int groups) {
+  int64_t B = x->ne[0], T = x->ne[1], Cin = x->ne[2];
+  int64_t Cout = w->ne[0], K = w->ne[2], Tout = dy->ne[1];
+  int64_t Cg = Cin / groups, Og = Cout / groups, nw = Cout * K * Cg;
+  const float *g = cu_f(dy);
+  if (dbias) TS_TRY(cu_colsum_add(g, cu_f(dbias), B * Tout, Cout));
+  if ((!dx && !dw) || B * Tout * Cout <= 0 || Cin <= 0 || K <= 0) return TS_OK;
+  int taps = groups == 1 && Cin >= CL_TAP_MIN, x16 = x->dtype == DT_BF16 && taps;
+  size_t bw = cu_rnd((x16 ? 2 : 4) * (size_t)nw), bdw = dw ? cu_rnd(sizeof(float) * (size_t)nw) : 0,
+         bg = x16 ? cu_rnd(sizeof(unsigned short) * (size_t)(B * Tout * Cout)) : 0,
+         bc = taps ? 0 : cu_rnd(sizeof(float) * (size_t)(Tout * K * Cin));
+  char *cur = NULL;
+  TS_TRY(cu_scratch(be, bw + bdw + bg + 2 * bc, (void **)&cur));
+  void *wp = cu_carve(&cur, bw);                           /* (Cout, K, Cg) f32, or bf16 for a bf16 x's taps */
+  float *dwp = dw ? (float *)cu_carve(&cur, bdw) : NULL;   /* (Cout, K, Cg) */
+  unsigned short *g16 = x16 ? (unsigned short *)cu_carve(&cur, bg) : NULL; /* dy rounded (B Tout, Cout) */
+  float *col = taps ? NULL : (float *)cu_carve(&cur, bc), *dcol = taps ? NULL : (float *)cu_carve(&cur, bc);
+  TS_TRY(cl_permute(cu_f(w), Cout, Cg, K, x16 ? NULL : (float *)wp, x16 ? (unsigned short *)wp : NULL));
+  if (dwp) CU_TRY(cudaMemsetAsync(dwp, 0, sizeof(float) * (size_t)nw, cu_stream()));
+  if (g16) TS_TRY(cu_round_bf16(g, g16, B * Tout * Cout));
+  float *dxp = dx ? cu_f(dx) : NULL;
+  if (taps) {
+    for (int64_t k = 0; k < K; k++) {
+      int64_t lo, hi;
+      cl_range(T, Tout, k, stride, pad, &lo, &hi);
+      if (hi <= lo) continue;
+      int64_t M = hi - lo, xo = (lo * stride + k - pad) * Cin;
+      if (x16) {
+        const unsigned short *xh = (const unsigned short *)x->data, *wh = (const unsigned short *)wp + k * Cin;
+        for (int64_t b = 0; b < B; b++) {
+          const unsigned short *gb = g16 + (b * Tout + lo) * Cout;
+          if (dwp) /* dWk (Cout, Cin; ld K Cin) += dY^T (Cout, M) Xk (M, Cin; ld stride Cin) */
+            TS_TRY(cu_gemm_bf16(be, 1, 0, Cout, Cin, M, gb, Cout, xh + b * T * Cin + xo, stride * Cin, 1.0f,
+                                dwp + k * Cin, K * Cin));
+          if (dxp) /* dXk (M, Cin; ld stride Cin) += dY (M, Cout) Wk (Cout, Cin; ld K Cin) */
+            TS_TRY(cu_gemm_bf16(be, 0, 0, M, Cin, Cout, gb, Cout, wh, K * Cin, 1.0f, dxp + b * T * Cin + xo,
+                                stride * Cin));
+        }
+      } else {
+        const float *wf = (const float *)wp + k * Cin;
+        if (dwp) /* a sum over the batch: one GEMM per batch row, in stream order */
+          for (int64_t b = 0; b < B; b++)
+            TS_TRY(cu_gemm(be, 1, 0, Cout, Cin, M, 1.0f, g + (b * Tout + lo) * Cout, Cout, 0, cu_f(x) + b * T * Cin + xo,
+                           stride * Cin, 0, 1.0f, dwp + k * Cin, K * Cin, 0, 1));
+        if (dxp)
+          TS_TRY(cu_gemm(be, 0, 0, M, Cin, Cout, 1.0f, g + lo * Cout, Cout, Tout * Cout, wf, K * Cin, 0, 1.0f, dxp + xo,
+                         stride * Cin, T * Cin, B));
+      }
+    }
+  } else {
+    for (int64_t b = 0; b < B; b++) {
+      const float *gb = g + b * Tout * Cout; /* (Tout, Cout); group g's columns [g Og, (g + 1) Og) */
+      if (dwp) { /* dWp_g (Og, K Cg) += dY_g^T (Og, Tout) col_g (Tout, K Cg; ld K Cin) */
+        TS_TRY(cl_im2row(x, b, Cg, K, Tout, stride, pad, groups, col));
+        TS_TRY(cu_gemm(be, 1, 0, Og, K * Cg, Tout, 1.0f, gb, Cout, Og, col, K * Cin, K * Cg, 1.0f, dwp, K * Cg,
+                       Og * K * Cg, groups));
+      }
+      if (dxp) { /* dcol_g (Tout, K Cg; ld K Cin) = dY_g (Tout, Og; ld Cout) Wp_g (Og, K Cg), gathered back */
+        TS_TRY(cu_gemm(be, 0, 0, Tout, K * Cg, Og, 1.0f, gb, Cout, Og, (const float *)wp, K * Cg, Og * K * Cg, 0.0f,
+                       dcol, K * Cin, K * Cg, groups));
+        k_cl_row2im<<<dim3(cv_xblocks(Cin), cv_cap(T)), CV_THREADS, 0, cu_stream()>>>(dcol, T, Cin, Cg, (int)K, Tout,
+                                                                                    stride, pad, dxp + b * T * Cin);
+        CU_LAUNCHED("k_cl_row2im");
+      }
+    }
+  }
+  if (dwp) {
+    k_cl_unpermute_add<<<dim3(cv_xblocks(Cg * K), cv_cap(Cout)), CV_THREADS, 0, cu_stream()>>>(dwp, Cout, Cg, (int)K,
+                                                                                            cu_f(dw));
+    CU_LAUNCHED("k_cl_unpermute_add");
+  }
+  return TS_OK;
+}

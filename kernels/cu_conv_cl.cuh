@@ -1,0 +1,78 @@
+// cu_conv_cl.cuh — the element kernels of the channels-last 1-D convolution (cu_conv_cl.cu does
+// the GEMMs): the weight's permutation (Cout, Cg, K) -> (Cout, K, Cg) and back, the row im2col
+// and its gather back, the rows' bias. Rows go over the grid's y (and z) with loops past
+// CV_MAXY; a thread divides once per row it takes, not per element (the gather's division by
+// the stride is 32-bit). Device code only: included by cu_conv_cl.cu and
+// by tests/gpu/simt/test_conv_cl_emu.cpp, which runs them under the SIMT emulator.
+#pragma once
+
+#include "cu_conv_grid.cuh"
+
+/* wp (Cout, K, Cg)[o][k][c] = w (Cout, Cg, K)[o][c][k], as f32 (wp) or rounded to bf16 bits
+ * (wp16; nearest even), whichever is not NULL. Grid (ceil(Cg / CV_THREADS), min(Cout K, CV_MAXY)). */
+__global__ void k_cl_permute(const float *__restrict__ w, int64_t Cout, int64_t Cg, int K, float *__restrict__ wp,
+                             unsigned short *__restrict__ wp16) {
+  const int64_t c = (int64_t)blockIdx.x * CV_THREADS + threadIdx.x;
+  if (c >= Cg) return;
+  for (int64_t ok = blockIdx.y; ok < Cout * K; ok += gridDim.y) {
+    const int64_t o = ok / K, k = ok - o * K;
+    const float v = w[(o * Cg + c) * K + k];
+    if (wp) wp[ok * Cg + c] = v;
+    if (wp16) wp16[ok * Cg + c] = cu_bf16_bits(v);
+  }
+}
+
+/* dw (Cout, Cg, K)[o][c][k] += dwp (Cout, K, Cg)[o][k][c]. Grid (ceil(Cg K / CV_THREADS),
+ * min(Cout, CV_MAXY)): a thread per (c, k), so the writes to dw's row are contiguous. */
+__global__ void k_cl_unpermute_add(const float *__restrict__ dwp, int64_t Cout, int64_t Cg, int K,
+                                   float *__restrict__ dw) {
+  const int64_t ck = (int64_t)blockIdx.x * CV_THREADS + threadIdx.x;
+  if (ck >= Cg * K) return;
+  const int64_t c = ck / K, k = ck - c * K;
+  for (int64_t o = blockIdx.y; o < Cout; o += gridDim.y) dw[o * Cg * K + ck] += dwp[(o * K + k) * Cg + c];
+}
+
+/* col (Tout, groups K Cg) of one batch row x (T, Cin = groups Cg): col[t][(g K + k) Cg + c] =
+ * x[t stride + k - pad][g Cg + c] (0 outside [0, T)); X float or unsigned short (bf16 bits,
+ * widened exactly). Grid (ceil(Cg / CV_THREADS), min(Tout, CV_MAXY), min(groups K, CV_MAXY)). */
+template <typename X>
+__global__ void k_cl_im2row(const X *__restrict__ x, int64_t T, int64_t Cin, int64_t Cg, int K, int64_t Tout,
+                            int stride, int pad, int64_t groups, float *__restrict__ col) {
+  const int64_t c = (int64_t)blockIdx.x * CV_THREADS + threadIdx.x;
+  if (c >= Cg) return;
+  for (int64_t gk = blockIdx.z; gk < groups * K; gk += gridDim.z) {
+    const int64_t g = gk / K, k = gk - g * K;
+    for (int64_t t = blockIdx.y; t < Tout; t += gridDim.y) {
+      const int64_t s = t * stride + k - pad;
+      col[(t * groups * K + gk) * Cg + c] = s >= 0 && s < T ? cv_val(x, s * Cin + g * Cg + c) : 0.0f;
+    }
+  }
+}
+
+/* dx (T, Cin) of one batch row += the gather of dcol (Tout, groups K Cg): dx[u][g Cg + c] +=
+ * the sum over k (in order) with u + pad - k = t stride, 0 <= t < Tout, of
+ * dcol[t][(g K + k) Cg + c]. Grid (ceil(Cin / CV_THREADS), min(T, CV_MAXY)). */
+__global__ void k_cl_row2im(const float *__restrict__ dcol, int64_t T, int64_t Cin, int64_t Cg, int K, int64_t Tout,
+                            int stride, int pad, float *__restrict__ dx) {
+  const int64_t ci = (int64_t)blockIdx.x * CV_THREADS + threadIdx.x;
+  if (ci >= Cin) return;
+  const int64_t g = ci / Cg, c = ci - g * Cg;
+  for (int64_t u = blockIdx.y; u < T; u += gridDim.y) {
+    float acc = 0.0f;
+    for (int k = 0; k < K; k++) {
+      const int64_t v = u + pad - k; /* t stride */
+      if (v < 0) break;              /* k only grows */
+      const int64_t t = v <= 0x7fffffff ? (int64_t)((int)v / stride) : v / stride; /* 32-bit division */
+      if (t * stride == v && t < Tout) acc += dcol[((t * (Cin / Cg) + g) * K + k) * Cg + c];
+    }
+    dx[u * Cin + ci] += acc;
+  }
+}
+
+/* y (R, N) rows = bias (N), or 0 when bias is NULL. Grid (ceil(N / CV_THREADS), min(R, CV_MAXY)). */
+__global__ void k_cl_rows_init(float *__restrict__ y, const float *__restrict__ bias, int64_t R, int64_t N) {
+  const int64_t j = (int64_t)blockIdx.x * CV_THREADS + threadIdx.x;
+  if (j >= N) return;
+  const float b = bias ? bias[j] : 0.0f;
+  for (int64_t r = blockIdx.y; r < R; r += gridDim.y) y[r * N + j] = b;
+}
