@@ -107,8 +107,8 @@ void bench_lnc(int64_t B, int64_t C, int64_t Tn) {
 
 /* One convolution of data2vec's stack at the paper geometry's micro-batch (4 x 20 s), bf16
  * precision, forward and backward (dx unless the input is the waveform, dW, db), on cuDNN
- * with f32 data (mode 1), on cuDNN with bf16 data (cuda_set_cudnn_bf16) and on the im2col
- * path (mode 0), host-fed between events (cuDNN's calls are not captured). x is a bf16 activation as in training (the GELU before it stores bf16), except
+ * with f32 data (mode 1), on cuDNN with bf16 data (cuda_set_cudnn_bf16), on the im2col
+ * path (mode 0) and channels-last (op_conv1d_cl), host-fed between events (cuDNN's calls are not captured). x is a bf16 activation as in training (the GELU before it stores bf16), except
  * the waveform's. Which path wins per shape is what cuda_set_cudnn's modes choose; session
  * 17's profile put ~27 ms of a 99 ms step in this stack without saying which layer took what. */
 void bench_conv(const char *tag, int64_t B, int64_t Cin, int64_t Tn, int64_t Cout, int64_t K, int stride, int pad,
@@ -126,20 +126,39 @@ void bench_conv(const char *tag, int64_t B, int64_t Cin, int64_t Tn, int64_t Cou
   if (!wav) X.dtype = DT_BF16;
   tensor Y = T(y, 3, B, Cout, To), DY = T(dy, 3, B, Cout, To), DW = T(dw, 3, Cout, Cin / groups, K), DB = T(db, 1, Cout);
   tensor DX = wav ? tensor{} : T(dx, 3, B, Cin, Tn);
+  /* the same buffers channels-last for op_conv1d_cl: (B, T, C) */
+  tensor XC = X, YC = T(y, 3, B, To, Cout), DYC = T(dy, 3, B, To, Cout), DXC = wav ? tensor{} : T(dx, 3, B, Tn, Cin);
+  XC.ne[1] = Tn, XC.ne[2] = Cin;
   const double fl = 2.0 * (double)B * To * Cout * (Cin / groups) * K; /* one direction's FLOPs */
   /* cuDNN on f32 data, im2col, then cuDNN on bf16 data (cuda_set_cudnn_bf16) last and only when
    * the caller says its checks passed (TSASR_BENCH_DNN16=1: run.sh 3o, quick.sh q2'), so that a
    * failure there (an exit) costs no other row */
-  static const char *const how[] = {"cuDNN", "im2col", "cuDNN16"};
+  /* "cl": op_conv1d_cl on the same buffers channels-last (the encoder's layout since session 19:
+   * per-tap cuBLAS GEMMs, or a row im2col for the waveform and the grouped convolution) */
+  static const char *const how[] = {"cuDNN", "im2col", "cl", "cuDNN16"};
   const bool d16 = getenv("TSASR_BENCH_DNN16") && !strcmp(getenv("TSASR_BENCH_DNN16"), "1");
-  for (int v = 0; v < (d16 ? 3 : 2); v++) {
-    int mode = v != 1;
-    if (cuda_set_cudnn(mode) || cuda_set_cudnn_bf16(v == 2)) continue; /* a build without cuDNN: im2col only */
+  for (int v = 0; v < (d16 ? 4 : 3); v++) {
+    int mode = v != 1 && v != 2;
+    if ((v != 2 && cuda_set_cudnn(mode)) || cuda_set_cudnn_bf16(v == 3))
+      continue; /* a build without cuDNN: im2col and cl only */
     long c0, f0, c1, f1;
     cuda_cudnn_counts(&c0, &f0);
-    double f = time_ms([&] { OK(op_conv1d(g_be, &X, &W, &Bs, &Y, stride, pad, groups, &g_e)); }, 2, 5);
-    double b = time_ms([&] { OK(op_conv1d_bwd(g_be, &X, &W, &DY, wav ? NULL : &DX, &DW, &DB, stride, pad, groups, &g_e)); },
-                       2, 5);
+    double f = time_ms(
+        [&] {
+          if (v == 2)
+            OK(op_conv1d_cl(g_be, &XC, &W, &Bs, &YC, stride, pad, groups, &g_e));
+          else
+            OK(op_conv1d(g_be, &X, &W, &Bs, &Y, stride, pad, groups, &g_e));
+        },
+        2, 5);
+    double b = time_ms(
+        [&] {
+          if (v == 2)
+            OK(op_conv1d_cl_bwd(g_be, &XC, &W, &DYC, wav ? NULL : &DXC, &DW, &DB, stride, pad, groups, &g_e));
+          else
+            OK(op_conv1d_bwd(g_be, &X, &W, &DY, wav ? NULL : &DX, &DW, &DB, stride, pad, groups, &g_e));
+        },
+        2, 5);
     cuda_cudnn_counts(&c1, &f1); /* what ran on cuDNN and what fell back (a cuDNN16 row on im2col) */
     char name[96], rate[64];
     snprintf(name, sizeof name, "conv %s fwd %s", tag, how[v]);

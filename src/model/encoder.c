@@ -103,6 +103,7 @@ static int enc_forward_run(enc_model *m, int64_t B, int64_t L, const float *wav,
   const enc_cfg *c = &m->c;
   memset(a, 0, sizeof *a);
   a->infer = infer;
+  a->cl = enc_cl_on();
   if (B < 1 || L < 1 || !wav || !len) return err_set(e, TS_EARG, "encoder: empty batch or missing input");
   int64_t T = enc_frames(c, L);
   int64_t rf = L; /* smallest input giving one frame */
@@ -284,7 +285,8 @@ int enc_info_get(const enc_cfg *c, int64_t B, int64_t samples, enc_info *out, ts
   }
   int64_t Cl = c->conv_dim[c->n_conv - 1];
   add(&s, N * Cl), add(&s, N), add(&s, N), add(&s, N * C);
-  add(&s, N * C), add(&s, N * C); /* pos, pin[0] */
+  add(&s, N * C); /* pos */
+  if (!enc_pos_cl(c, enc_cl_on())) add(&s, N * C); /* pin[0]: channels-last, hp itself */
   if (c->kind == ENC_WAV2VEC2) {
     int64_t To = T + 2 * (K / 2) - K + 1;
     add(&s, C * (C / c->pos_groups) * K), add(&s, K), add(&s, B * C * To), add(&s, B * C * To);

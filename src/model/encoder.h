@@ -135,7 +135,8 @@ typedef struct enc_acts {
   float *wm, *wr;       /* (B) normalisation stats */
   /* conv stack, layer i: input xin[i] (B, Cin, Tin), conv out co[i] (B, Co, To); layer norm
    * mode: cn[i] = the layer norm of co[i] over its channels (B, Co, To) with stats cm, cr
-   * (B, To); gn[i] = act(...). The inner layers' inputs xin[1 .. n_conv-1] (they only feed a
+   * (B, To); gn[i] = act(...). With cl every one of them is (B, T, C) instead (the norm a row
+   * LayerNorm). The inner layers' inputs xin[1 .. n_conv-1] (they only feed a
    * convolution) are stored in xdt: DT_F32, or DT_BF16 (op_act_dtype) */
   int64_t conv_T[ENC_MAX_CONV + 1];
   ts_dtype xdt;
@@ -144,7 +145,8 @@ typedef struct enc_acts {
   float *feat;          /* (B, T, Cl) conv features */
   float *fn, *fm, *fr;  /* feature-projection LN and stats */
   float *hp;            /* (B, T, C) projected (padded frames zeroed for HF models) */
-  /* positional conv: pin[j] (B, C, T) input of pos layer j, po[j] conv out (B, C, T[+1]);
+  /* positional conv: pin[j] (B, C, T) input of pos layer j, po[j] conv out (B, C, T[+1]) (with
+   * cl, data2vec's are (B, T, C) and pin[0] is hp itself);
    * wav2vec2: pt[0] its transpose (B, T+1, C); data2vec: pn[j] the norm of po[j] over its
    * channels (B, C, T) with stats pm, pr (B, T) */
   float *pin[8], *po[8], *pt[8], *pn[8], *pm[8], *pr[8];
@@ -158,6 +160,8 @@ typedef struct enc_acts {
   float *om, *orr;      /* final LN stats (stable) */
   float *out;           /* (B, T, C) encoder output */
   int infer;            /* from enc_forward_infer: no activations kept (no backward) */
+  int cl;               /* channels-last (enc_cl_on, fixed at the forward): the layer-norm mode's
+                         * conv stack and data2vec's positional stack on (B, T, C) */
 } enc_acts;
 
 /* Runs the encoder on wav (B, L) (host memory, uploaded here; samples past len[b] are

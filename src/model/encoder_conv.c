@@ -1,12 +1,45 @@
 /* encoder_conv.c — input normalisation, the convolutional feature extractor (group-norm or
  * layer-norm mode) and the feature projection (LayerNorm + Linear), forward and backward.
- * The conv stack works on (B, C, T) (its layer norm over the channel axis, op_layernorm_ch);
- * the features and the projection on (B, T, C). */
+ * In the layer-norm mode the conv stack works channels-last (the default, enc_fe_cl): on
+ * (B, T, C) with op_conv1d_cl and row LayerNorms, its last activation written straight into the
+ * features; otherwise on (B, C, T) (its layer norm over the channel axis, op_layernorm_ch), the
+ * last layer's output transposed into them. The features and the projection are (B, T, C). */
 #include <string.h>
 
 #include "model/encoder_int.h"
 
 #define FE_NORM_EPS 1e-5f /* torch LayerNorm / GroupNorm default, used by both references */
+
+/* a conv stack activation (B, C, T), or (B, T, C) channels-last (cl in scope) */
+#define FE3(p, C, T) (cl ? ET3((p), B, (T), (C)) : ET3((p), B, (C), (T)))
+
+static int fe_conv(backend *be, int cl, const tensor *x, const tensor *w, const tensor *b, tensor *y, int stride,
+                   ts_err *e) {
+  return cl ? op_conv1d_cl(be, x, w, b, y, stride, 0, 1, e) : op_conv1d(be, x, w, b, y, stride, 0, 1, e);
+}
+
+/* (B, T, C) viewed as the (B T, C) rows that a LayerNorm normalises */
+static tensor fe_rows(const tensor *t) {
+  tensor r = *t;
+  r.ndim = 2, r.ne[0] = t->ne[0] * t->ne[1], r.ne[1] = t->ne[2], r.ne[2] = 1;
+  return r;
+}
+
+/* the layer-norm mode's norm over the channels: rows of (B, T, C) (cl) or the channel axis of
+ * (B, C, T); and its backward */
+static int fe_ln(backend *be, int cl, const tensor *y, const tensor *w, const tensor *b, tensor *out, tensor *m,
+                 tensor *r, ts_err *e) {
+  if (!cl) return op_layernorm_ch(be, y, w, b, out, m, r, FE_NORM_EPS, e);
+  tensor Y = fe_rows(y), O = fe_rows(out);
+  return op_layernorm(be, &Y, w, b, &O, m, r, FE_NORM_EPS, e);
+}
+
+static int fe_ln_bwd(backend *be, int cl, const tensor *x, const tensor *w, const tensor *m, const tensor *r,
+                     const tensor *dy, tensor *dx, tensor *dw, tensor *db, ts_err *e) {
+  if (!cl) return op_layernorm_ch_bwd(be, x, w, m, r, dy, dx, dw, db, e);
+  tensor X = fe_rows(x), D = fe_rows(dy), DX = fe_rows(dx);
+  return op_layernorm_bwd(be, &X, w, m, r, &D, &DX, dw, db, e);
+}
 
 static int conv_w(const enc_model *m, int i, const char *what, int grad, tensor *t, ts_err *e) {
   char nm[256];
@@ -70,6 +103,7 @@ int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_
     a->conv_T[0] = L;
   }
   int64_t Cin = c->fbank ? c->fbank : 1, Tin = a->conv_T[0];
+  int cl = enc_fe_cl(c, a->cl);
   a->xdt = op_act_dtype(be);
   for (int i = 0; i < c->n_conv; i++) {
     int64_t Co = c->conv_dim[i], To = op_conv1d_out_len(Tin, c->conv_kernel[i], c->conv_stride[i], 0);
@@ -78,17 +112,18 @@ int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_
     ETRY(conv_w(m, i, "weight", 0, &W, e));
     if (c->conv_bias) ETRY(conv_w(m, i, "bias", 0, &Bs, e));
     int last = i == c->n_conv - 1;
-    tensor X = ET3(a->xin[i], B, Cin, Tin);
+    tensor X = FE3(a->xin[i], Cin, Tin);
     if (i) X.dtype = a->xdt;
-    /* the activation's output: the next layer's input (in xdt), or the last layer's (f32,
-     * transposed into the features) */
+    /* the activation's output: the next layer's input (in xdt), or the last layer's (f32: the
+     * features, or transposed into them) */
     ts_dtype gdt = last ? DT_F32 : a->xdt;
     int64_t gsz = gdt == DT_BF16 ? (B * Co * To + 1) / 2 : B * Co * To;
     if (c->fe_norm == ENC_FE_LAYER) {
-      /* the layer norm runs over the channel axis of (B, Co, To) (op_layernorm_ch), so no
-       * transposes: backward needs the conv output co (the norm's input), the norm's output cn
-       * with its stats, and the next layer's input, which the activation writes; the last
-       * layer's activation goes to scratch and is transposed into the (B, To, Co) features */
+      /* the layer norm runs over the channels (rows of (B, To, Co), or the channel axis of
+       * (B, Co, To)), so no transposes: backward needs the conv output co (the norm's input),
+       * the norm's output cn with its stats, and the next layer's input, which the activation
+       * writes; the last layer's activation is the (B, To, Co) features (channels-last), or goes
+       * to scratch and is transposed into them */
       ETRY(conv_w(m, i, "ln.weight", 0, &Nw, e));
       ETRY(conv_w(m, i, "ln.bias", 0, &Nb, e));
       EALLOC(a->co[i], B * Co * To);
@@ -101,15 +136,15 @@ int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_
         a->xin[i + 1] = enc_falloc(ar, gsz, e);
       if (last ? !a->feat : !a->xin[i + 1]) return TS_ENOMEM;
       arena_mark mk2 = arena_get_mark(ar);
-      float *gn = a->xin[i + 1];
-      if (last) EALLOC(gn, B * Co * To);
-      tensor Y = ET3(a->co[i], B, Co, To), CN = ET3(a->cn[i], B, Co, To), GN = ET3(gn, B, Co, To),
-             CM = ET1(a->cm[i], B * To), CR = ET1(a->cr[i], B * To);
+      float *gn = last ? a->feat : a->xin[i + 1];
+      if (last && !cl) EALLOC(gn, B * Co * To);
+      tensor Y = FE3(a->co[i], Co, To), CN = FE3(a->cn[i], Co, To), GN = FE3(gn, Co, To), CM = ET1(a->cm[i], B * To),
+             CR = ET1(a->cr[i], B * To);
       GN.dtype = gdt;
-      ETRY(op_conv1d(be, &X, &W, c->conv_bias ? &Bs : NULL, &Y, c->conv_stride[i], 0, 1, e));
-      ETRY(op_layernorm_ch(be, &Y, &Nw, &Nb, &CN, &CM, &CR, FE_NORM_EPS, e));
+      ETRY(fe_conv(be, cl, &X, &W, c->conv_bias ? &Bs : NULL, &Y, c->conv_stride[i], e));
+      ETRY(fe_ln(be, cl, &Y, &Nw, &Nb, &CN, &CM, &CR, e));
       ETRY(op_act(be, c->fe_act, &CN, &GN, e));
-      if (last) {
+      if (last && !cl) {
         tensor FT = ET3(a->feat, B, To, Co);
         ETRY(op_transpose(be, &GN, &FT, e));
       }
@@ -219,7 +254,7 @@ int enc_conv_backward(enc_model *m, const enc_acts *a, const float *dhp, arena *
   float *pp[2];
   EALLOC(pp[0], maxn);
   EALLOC(pp[1], maxn);
-  int slot = 0;
+  int slot = 0, cl = enc_fe_cl(c, a->cl);
   float *dg = NULL;
   for (int i = c->n_conv - 1; i >= lo; i--) {
     int64_t Co = c->conv_dim[i], To = a->conv_T[i + 1], Cin = i ? c->conv_dim[i - 1] : (c->fbank ? c->fbank : 1), Tin = a->conv_T[i];
@@ -227,27 +262,29 @@ int enc_conv_backward(enc_model *m, const enc_acts *a, const float *dhp, arena *
     arena_mark it = arena_get_mark(ar);
     float *dco;
     EALLOC(dco, B * Co * To);
-    tensor DCO = ET3(dco, B, Co, To);
+    tensor DCO = FE3(dco, Co, To);
     ETRY(op_fill(be, &DCO, 0.0f, e));
     tensor Nw, gNw, gNb;
-    if (last) { /* the features' gradient (B,To,Co) into the layer's layout */
+    if (last && cl) { /* channels-last: the features' gradient is the layer's */
+      dg = dfeat;
+    } else if (last) { /* the features' gradient (B,To,Co) into the layer's layout */
       dg = pp[slot];
       slot ^= 1;
       tensor DG = ET3(dg, B, Co, To), DF = ET3(dfeat, B, To, Co);
       ETRY(op_transpose(be, &DF, &DG, e));
     }
     if (c->fe_norm == ENC_FE_LAYER) {
-      tensor DG = ET3(dg, B, Co, To), CN = ET3(a->cn[i], B, Co, To), CO = ET3(a->co[i], B, Co, To);
+      tensor DG = FE3(dg, Co, To), CN = FE3(a->cn[i], Co, To), CO = FE3(a->co[i], Co, To);
       float *dcn;
       EALLOC(dcn, B * Co * To);
-      tensor DCN = ET3(dcn, B, Co, To);
+      tensor DCN = FE3(dcn, Co, To);
       ETRY(op_fill(be, &DCN, 0.0f, e));
       ETRY(op_act_bwd(be, c->fe_act, &CN, &DG, &DCN, e));
       ETRY(conv_w(m, i, "ln.weight", 0, &Nw, e));
       ETRY(conv_w(m, i, "ln.weight", 1, &gNw, e));
       ETRY(conv_w(m, i, "ln.bias", 1, &gNb, e));
       tensor CM = ET1(a->cm[i], B * To), CR = ET1(a->cr[i], B * To);
-      ETRY(op_layernorm_ch_bwd(be, &CO, &Nw, &CM, &CR, &DCN, &DCO, enc_optw(&gNw), enc_optw(&gNb), e));
+      ETRY(fe_ln_bwd(be, cl, &CO, &Nw, &CM, &CR, &DCN, &DCO, enc_optw(&gNw), enc_optw(&gNb), e));
     } else {
       tensor DG = ET3(dg, B, Co, To), CO = ET3(a->co[i], B, Co, To);
       if (i == 0) {
@@ -269,18 +306,22 @@ int enc_conv_backward(enc_model *m, const enc_acts *a, const float *dhp, arena *
     ETRY(conv_w(m, i, "weight", 0, &W, e));
     ETRY(conv_w(m, i, "weight", 1, &gW, e));
     if (c->conv_bias) ETRY(conv_w(m, i, "bias", 1, &gB, e));
-    tensor X = ET3(a->xin[i], B, Cin, Tin);
+    tensor X = FE3(a->xin[i], Cin, Tin);
     if (i) X.dtype = a->xdt;
     float *dx = NULL;
-    tensor DX = ET3(NULL, B, Cin, Tin);
+    tensor DX = FE3(NULL, Cin, Tin);
     if (i > lo) { /* xin[i] = gn[i-1]: its gradient is the next dg */
       dx = pp[slot];
       slot ^= 1;
       DX.data = dx;
       ETRY(op_fill(be, &DX, 0.0f, e));
     }
-    ETRY(op_conv1d_bwd(be, &X, &W, &DCO, dx ? &DX : NULL, enc_optw(&gW), c->conv_bias ? enc_optw(&gB) : NULL,
-                       c->conv_stride[i], 0, 1, e));
+    if (cl)
+      ETRY(op_conv1d_cl_bwd(be, &X, &W, &DCO, dx ? &DX : NULL, enc_optw(&gW), c->conv_bias ? enc_optw(&gB) : NULL,
+                            c->conv_stride[i], 0, 1, e));
+    else
+      ETRY(op_conv1d_bwd(be, &X, &W, &DCO, dx ? &DX : NULL, enc_optw(&gW), c->conv_bias ? enc_optw(&gB) : NULL,
+                         c->conv_stride[i], 0, 1, e));
     if (dx) dg = dx;
     arena_rewind(ar, it);
     if (!dx) break;

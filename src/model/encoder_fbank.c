@@ -1,7 +1,8 @@
 /* encoder_fbank.c — the optional log-mel front end of the encoder (config "feature_type":
  * "fbank"): Kaldi fbank of each utterance (25 ms / 10 ms at 16 kHz, src/audio/fbank.h),
  * per-utterance mean and variance normalisation of each bin over its valid frames, zero
- * padding, laid out (B, bins, Tf) as the first conv layer's input. Computed on the host from
+ * padding, laid out (B, bins, Tf) as the first conv layer's input ((B, Tf, bins) when the conv
+ * stack is channels-last, enc_fe_cl). Computed on the host from
  * the host waveform and uploaded to the backend. Not differentiated: the input gets no
  * gradient. Needs the audio build (FFTW); without it the call is an error. */
 #include <math.h>
@@ -18,8 +19,9 @@ int64_t enc_fbank_frames(int64_t n) {
 }
 
 #ifdef TS_HAVE_AUDIO
-/* feats (Tf, D) of one utterance -> out (D, Tpad) column block, normalised per bin */
-static void put_normalised(const float *feats, int64_t Tf, int64_t D, int64_t Tpad, int norm, float eps,
+/* feats (Tf, D) of one utterance -> out (D, Tpad) column block, or (Tpad, D) rows when cl,
+ * normalised per bin */
+static void put_normalised(const float *feats, int64_t Tf, int64_t D, int64_t Tpad, int norm, float eps, int cl,
                            float *out) {
   for (int64_t d = 0; d < D; d++) {
     double mu = 0, var = 0;
@@ -33,9 +35,10 @@ static void put_normalised(const float *feats, int64_t Tf, int64_t D, int64_t Tp
       var /= (double)Tf;
     }
     float sc = norm ? (float)(1.0 / sqrt(var + eps)) : 1.0f;
-    float *o = out + d * Tpad;
-    for (int64_t t = 0; t < Tf; t++) o[t] = (float)(feats[t * D + d] - mu) * sc;
-    for (int64_t t = Tf; t < Tpad; t++) o[t] = 0.0f;
+    int64_t st = cl ? D : 1; /* out's step from one frame to the next */
+    float *o = out + (cl ? d : d * Tpad);
+    for (int64_t t = 0; t < Tf; t++) o[t * st] = (float)(feats[t * D + d] - mu) * sc;
+    for (int64_t t = Tf; t < Tpad; t++) o[t * st] = 0.0f;
   }
 }
 #endif
@@ -48,7 +51,7 @@ int enc_fbank_input(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_e
 #else
   backend *be = m->ps->be;
   int64_t B = a->B, L = a->L, D = c->fbank, Tp = enc_fbank_frames(L);
-  EALLOC(a->wav, B * D * Tp); /* (B, D, Tp) features, the conv stack's input */
+  EALLOC(a->wav, B * D * Tp); /* (B, D, Tp) features, the conv stack's input ((B, Tp, D) channels-last) */
   /* features are computed on the host (wav is host memory) and uploaded in one copy */
   float *host = malloc(sizeof(float) * (size_t)(B * D * Tp));
   if (!host) return err_set(e, TS_ENOMEM, "encoder: out of memory for fbank features");
@@ -60,7 +63,7 @@ int enc_fbank_input(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_e
     int64_t Tf = 0;
     rc = fbank_compute(&fc, wav + b * L, a->len[b], &feats, &Tf, e);
     if (!rc && Tf < 1) rc = err_set(e, TS_EARG, "encoder: utterance %lld gives no fbank frame", (long long)b);
-    if (!rc) put_normalised(feats, Tf, D, Tp, c->do_normalize, c->norm_eps, host + b * D * Tp);
+    if (!rc) put_normalised(feats, Tf, D, Tp, c->do_normalize, c->norm_eps, enc_fe_cl(c, a->cl), host + b * D * Tp);
     free(feats);
   }
   if (!rc) rc = be_upload(be, a->wav, host, sizeof(float) * (size_t)(B * D * Tp), "encoder fbank features", e);

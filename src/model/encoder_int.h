@@ -40,6 +40,15 @@ typedef struct enc_lp {
 } enc_lp;
 int enc_layer_params(const enc_model *m, int l, int grad, enc_lp *p, ts_err *e);
 
+/* Channels-last (the default): the layer-norm mode's conv stack runs on (B, T, C) with
+ * op_conv1d_cl and row LayerNorms, and data2vec's positional stack likewise, so neither
+ * transposes anything; TSASR_ENC_CL=0 keeps the channel-first layout (op_conv1d and
+ * op_layernorm_ch), for an A/B of the two. The group-norm mode and wav2vec2's positional
+ * convolution stay channel-first. The same weights give the same results up to summation order. */
+int enc_cl_on(void);
+static inline int enc_fe_cl(const enc_cfg *c, int cl) { return cl && c->fe_norm == ENC_FE_LAYER; }
+static inline int enc_pos_cl(const enc_cfg *c, int cl) { return cl && c->kind != ENC_WAV2VEC2; }
+
 float *enc_falloc(arena *ar, int64_t n, ts_err *e);
 #define EALLOC(dst, n)                                       \
   do {                                                       \
@@ -54,8 +63,8 @@ float *enc_falloc(arena *ar, int64_t n, ts_err *e);
 #define ET4(p, a, b, c, d) tensor_dev(be->device, (p), 4, (a), (b), (c), (d))
 
 /* Stages of the forward/backward (encoder_conv.c, encoder_posconv.c, encoder_layers.c). */
-/* Fills a->xin[0] (B, D, Tf) and a->conv_T[0] with the normalised fbank of wav (B, L) (host
- * memory; fbank mode): computed on the host, uploaded into the arena. */
+/* Fills a->xin[0] (B, D, Tf) (channels-last: (B, Tf, D)) and a->conv_T[0] with the normalised
+ * fbank of wav (B, L) (host memory; fbank mode): computed on the host, uploaded into the arena. */
 int enc_fbank_input(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_err *e);
 /* wav (B, L) host memory */
 int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_err *e);

@@ -324,6 +324,11 @@ int enc_layer_params(const enc_model *m, int l, int grad, enc_lp *p, ts_err *e) 
   return TS_OK;
 }
 
+int enc_cl_on(void) {
+  const char *v = getenv("TSASR_ENC_CL");
+  return !v || strcmp(v, "0");
+}
+
 float *enc_falloc(arena *ar, int64_t n, ts_err *e) {
   float *p = arena_alloc(ar, sizeof(float) * (size_t)(n > 0 ? n : 1));
   if (!p) err_set(e, TS_ENOMEM, "encoder: activation arena out of memory (%lld floats)", (long long)n);

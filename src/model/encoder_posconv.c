@@ -1,6 +1,7 @@
 /* encoder_posconv.c — the convolutional positional embedding, forward and backward:
  * data2vec / data2vec 2.0: a stack of grouped convs (k odd, "same" padding), each followed by a
- * LayerNorm without affine parameters and the activation;
+ * LayerNorm without affine parameters and the activation, on (B, T, C) (channels-last, the
+ * default: enc_pos_cl) or (B, C, T);
  * wav2vec2: one weight-normed grouped conv (weight = g v / ||v||, norm per kernel tap), the last
  * frame dropped when k is even (SamePad), then the activation. */
 #include <string.h>
@@ -15,6 +16,16 @@ static int pos_w(const enc_model *m, int j, const char *what, int grad, tensor *
   return enc_view(m, nm, grad, t, e);
 }
 
+/* a data2vec positional activation (B, C, T), or (B, T, C) channels-last (cl in scope) */
+#define PS3(p) (cl ? ET3((p), B, T, C) : ET3((p), B, C, T))
+
+/* (B, T, C) viewed as the (B T, C) rows that a LayerNorm normalises */
+static tensor pos_rows(const tensor *t) {
+  tensor r = *t;
+  r.ndim = 2, r.ne[0] = t->ne[0] * t->ne[1], r.ne[1] = t->ne[2], r.ne[2] = 1;
+  return r;
+}
+
 static int64_t pos_out_len(const enc_cfg *c, int64_t T) {
   return op_conv1d_out_len(T, c->pos_kernel, 1, c->pos_kernel / 2);
 }
@@ -23,11 +34,17 @@ int enc_pos_forward(enc_model *m, enc_acts *a, arena *ar, ts_err *e) {
   backend *be = m->ps->be;
   const enc_cfg *c = &m->c;
   int64_t B = a->B, T = a->T, C = c->C, K = c->pos_kernel;
-  int G = c->pos_groups, pad = (int)(K / 2);
+  int G = c->pos_groups, pad = (int)(K / 2), cl = enc_pos_cl(c, a->cl);
   EALLOC(a->pos, B * T * C);
-  EALLOC(a->pin[0], B * C * T);
-  tensor HP = ET3(a->hp, B, T, C), P0 = ET3(a->pin[0], B, C, T), POS = ET3(a->pos, B, T, C);
-  ETRY(op_transpose(be, &HP, &P0, e));
+  tensor HP = ET3(a->hp, B, T, C), POS = ET3(a->pos, B, T, C);
+  if (cl) { /* channels-last: the stack reads hp as it is */
+    a->pin[0] = a->hp;
+  } else {
+    EALLOC(a->pin[0], B * C * T);
+    tensor P0 = ET3(a->pin[0], B, C, T);
+    ETRY(op_transpose(be, &HP, &P0, e));
+  }
+  tensor P0 = ET3(a->pin[0], B, C, T);
   if (c->kind == ENC_WAV2VEC2) {
     tensor V, Gn, Bs;
     ETRY(pos_w(m, 0, "weight_v", 0, &V, e));
@@ -50,8 +67,9 @@ int enc_pos_forward(enc_model *m, enc_acts *a, arena *ar, ts_err *e) {
     }
     return TS_OK;
   }
-  /* data2vec: each layer's norm runs over the channel axis of (B, C, T) (op_layernorm_ch), so
-   * the stack stays in that layout and only its output is transposed */
+  /* data2vec: each layer's norm runs over the channels: rows of (B, T, C) (channels-last: no
+   * transpose at all, the last activation written into pos) or the channel axis of (B, C, T)
+   * (op_layernorm_ch: the stack stays in that layout and only its output is transposed) */
   for (int j = 0; j < c->pos_layers; j++) {
     tensor W, Bs;
     ETRY(pos_w(m, j, "weight", 0, &W, e));
@@ -60,11 +78,19 @@ int enc_pos_forward(enc_model *m, enc_acts *a, arena *ar, ts_err *e) {
     EALLOC(a->pn[j], B * C * T);
     EALLOC(a->pm[j], B * T);
     EALLOC(a->pr[j], B * T);
-    tensor PI = ET3(a->pin[j], B, C, T), PO = ET3(a->po[j], B, C, T), PN = ET3(a->pn[j], B, C, T),
-           PM = ET1(a->pm[j], B * T), PR = ET1(a->pr[j], B * T);
-    ETRY(op_conv1d(be, &PI, &W, &Bs, &PO, 1, pad, G, e));
-    ETRY(op_layernorm_ch(be, &PO, NULL, NULL, &PN, &PM, &PR, POS_LN_EPS, e));
-    if (j == c->pos_layers - 1) {
+    tensor PI = PS3(a->pin[j]), PO = PS3(a->po[j]), PN = PS3(a->pn[j]), PM = ET1(a->pm[j], B * T),
+           PR = ET1(a->pr[j], B * T);
+    if (cl) {
+      tensor PO2 = pos_rows(&PO), PN2 = pos_rows(&PN);
+      ETRY(op_conv1d_cl(be, &PI, &W, &Bs, &PO, 1, pad, G, e));
+      ETRY(op_layernorm(be, &PO2, NULL, NULL, &PN2, &PM, &PR, POS_LN_EPS, e));
+    } else {
+      ETRY(op_conv1d(be, &PI, &W, &Bs, &PO, 1, pad, G, e));
+      ETRY(op_layernorm_ch(be, &PO, NULL, NULL, &PN, &PM, &PR, POS_LN_EPS, e));
+    }
+    if (j == c->pos_layers - 1 && cl) {
+      ETRY(op_act(be, c->fe_act, &PN, &POS, e));
+    } else if (j == c->pos_layers - 1) {
       arena_mark mg = arena_get_mark(ar);
       float *g;
       EALLOC(g, B * C * T);
@@ -74,7 +100,7 @@ int enc_pos_forward(enc_model *m, enc_acts *a, arena *ar, ts_err *e) {
       arena_rewind(ar, mg);
     } else {
       EALLOC(a->pin[j + 1], B * C * T);
-      tensor PI1 = ET3(a->pin[j + 1], B, C, T);
+      tensor PI1 = PS3(a->pin[j + 1]);
       ETRY(op_act(be, c->fe_act, &PN, &PI1, e));
     }
   }
@@ -85,11 +111,11 @@ int enc_pos_backward(enc_model *m, const enc_acts *a, const float *dpos, float *
   backend *be = m->ps->be;
   const enc_cfg *c = &m->c;
   int64_t B = a->B, T = a->T, C = c->C, K = c->pos_kernel;
-  int G = c->pos_groups, pad = (int)(K / 2);
+  int G = c->pos_groups, pad = (int)(K / 2), cl = enc_pos_cl(c, a->cl);
   arena_mark mk = arena_get_mark(ar);
   tensor DHP = ET3(dhp, B, T, C);
-  float *dpin;
-  EALLOC(dpin, B * C * T);
+  float *dpin = NULL;
+  if (!cl) EALLOC(dpin, B * C * T); /* channels-last: the first layer's conv adds into dhp itself */
   tensor DPIN = ET3(dpin, B, C, T);
   if (c->kind == ENC_WAV2VEC2) {
     int64_t To = pos_out_len(c, T);
@@ -127,34 +153,44 @@ int enc_pos_backward(enc_model *m, const enc_acts *a, const float *dpos, float *
     arena_rewind(ar, mk);
     return TS_OK;
   }
-  /* the output's gradient into the stack's (B, C, T) layout; then per layer (last first) the
-   * activation, the channel norm and the conv, the conv's input gradient being the next
-   * layer's dg (two buffers in turn) */
+  /* the output's gradient in the stack's layout (dpos itself channels-last, else transposed
+   * into (B, C, T)); then per layer (last first) the activation, the norm and the conv, the
+   * conv's input gradient being the next layer's dg (two buffers in turn) or, for the first
+   * layer, dhp's (channels-last: added in place; else transposed and added) */
   float *pp[2], *dpn, *dpo;
   EALLOC(pp[0], B * C * T);
   EALLOC(pp[1], B * C * T);
   EALLOC(dpn, B * C * T);
   EALLOC(dpo, B * C * T);
-  tensor DPN = ET3(dpn, B, C, T), DPO = ET3(dpo, B, C, T), DP0 = ET3(pp[0], B, C, T), DPOS = ET3((float *)dpos, B, T, C);
-  ETRY(op_transpose(be, &DPOS, &DP0, e));
+  tensor DPN = PS3(dpn), DPO = PS3(dpo), DP0 = ET3(pp[0], B, C, T), DPOS = ET3((float *)dpos, B, T, C);
+  if (!cl) ETRY(op_transpose(be, &DPOS, &DP0, e));
   int slot = 0;
   for (int j = c->pos_layers - 1; j >= 0; j--) {
-    tensor DG = ET3(pp[slot], B, C, T), PN = ET3(a->pn[j], B, C, T), PO = ET3(a->po[j], B, C, T),
-           PM = ET1(a->pm[j], B * T), PR = ET1(a->pr[j], B * T), PI = ET3(a->pin[j], B, C, T);
+    int top = j == c->pos_layers - 1;
+    tensor DG = cl && top ? DPOS : PS3(pp[slot]), PN = PS3(a->pn[j]), PO = PS3(a->po[j]), PM = ET1(a->pm[j], B * T),
+           PR = ET1(a->pr[j], B * T), PI = PS3(a->pin[j]);
     ETRY(op_fill(be, &DPN, 0.0f, e));
     ETRY(op_act_bwd(be, c->fe_act, &PN, &DG, &DPN, e));
     ETRY(op_fill(be, &DPO, 0.0f, e));
-    ETRY(op_layernorm_ch_bwd(be, &PO, NULL, &PM, &PR, &DPN, &DPO, NULL, NULL, e));
+    if (cl) {
+      tensor PO2 = pos_rows(&PO), DPN2 = pos_rows(&DPN), DPO2 = pos_rows(&DPO);
+      ETRY(op_layernorm_bwd(be, &PO2, NULL, &PM, &PR, &DPN2, &DPO2, NULL, NULL, e));
+    } else {
+      ETRY(op_layernorm_ch_bwd(be, &PO, NULL, &PM, &PR, &DPN, &DPO, NULL, NULL, e));
+    }
     tensor W, gW, gB;
     ETRY(pos_w(m, j, "weight", 0, &W, e));
     ETRY(pos_w(m, j, "weight", 1, &gW, e));
     ETRY(pos_w(m, j, "bias", 1, &gB, e));
-    tensor DX = j > 0 ? ET3(pp[slot ^ 1], B, C, T) : DPIN;
-    ETRY(op_fill(be, &DX, 0.0f, e));
-    ETRY(op_conv1d_bwd(be, &PI, &W, &DPO, &DX, enc_optw(&gW), enc_optw(&gB), 1, pad, G, e));
+    tensor DX = j > 0 ? PS3(pp[slot ^ 1]) : cl ? DHP : DPIN;
+    if (j > 0 || !cl) ETRY(op_fill(be, &DX, 0.0f, e));
+    if (cl)
+      ETRY(op_conv1d_cl_bwd(be, &PI, &W, &DPO, &DX, enc_optw(&gW), enc_optw(&gB), 1, pad, G, e));
+    else
+      ETRY(op_conv1d_bwd(be, &PI, &W, &DPO, &DX, enc_optw(&gW), enc_optw(&gB), 1, pad, G, e));
     if (j > 0)
       slot ^= 1;
-    else
+    else if (!cl)
       ETRY(op_transpose_bwd(be, &DPIN, &DHP, e));
   }
   arena_rewind(ar, mk);
