@@ -44,18 +44,45 @@ static int cl_im2row(const tensor *x, int64_t b, int64_t Cg, int64_t K, int64_t 
   return TS_OK;
 }
 
+/* One scratch region for a call (*cur; cu_scratch's error otherwise): the permuted weight (*bw bytes: bf16
+ * when *x16, i.e. a bf16 x's taps in the bf16 GEMM precision, which read x's bits as they are;
+ * else f32), `more` bytes (the caller's), dy's bf16 rounding (ng values, for x16 only) and, for
+ * a bf16 x's taps in another precision, x widened to f32 (*bx bytes; else 0): there a bf16 x is
+ * only stored so, and the GEMMs take its exact values as matmul does. */
+static int cl_scratch(backend *be, const tensor *x, int taps, int64_t nw, size_t more, int64_t ng, size_t more2,
+                      int *x16, size_t *bw, size_t *bx, char **cur) {
+  int bf = x->dtype == DT_BF16 && taps;
+  *x16 = bf && cu_of(be)->gemm == TS_GEMM_BF16;
+  *bw = cu_rnd((*x16 ? 2 : 4) * (size_t)nw);
+  *bx = bf && !*x16 ? cu_rnd(sizeof(float) * (size_t)tensor_numel(x)) : 0;
+  size_t bg = *x16 && ng ? cu_rnd(2 * (size_t)ng) : 0;
+  return cu_scratch(be, *bw + more + bg + more2 + *bx, (void **)cur);
+}
+
+/* x's f32 values for an f32 GEMM: x itself (f32), or its bf16 bits widened into xw (when given) */
+static int cl_x_f32(const tensor *x, float *xw, float **out) {
+  if (!xw) {
+    *out = x->dtype == DT_BF16 ? NULL : cu_f(x);
+    return TS_OK;
+  }
+  *out = xw;
+  return cu_widen_bf16((const unsigned short *)x->data, xw, tensor_numel(x));
+}
+
 int cu_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y, int stride, int pad,
                  int groups) {
   int64_t B = x->ne[0], T = x->ne[1], Cin = x->ne[2];
   int64_t Cout = w->ne[0], K = w->ne[2], Tout = y->ne[1];
   int64_t Cg = Cin / groups, Og = Cout / groups, nw = Cout * K * Cg;
   if (B * Tout * Cout <= 0) return TS_OK;
-  int taps = groups == 1 && Cin >= CL_TAP_MIN, x16 = x->dtype == DT_BF16 && taps;
-  size_t bw = cu_rnd((x16 ? 2 : 4) * (size_t)nw), bc = taps ? 0 : cu_rnd(sizeof(float) * (size_t)(Tout * K * Cin));
+  int taps = groups == 1 && Cin >= CL_TAP_MIN, x16 = 0;
+  float *xf = NULL;
+  size_t bw, bc = taps ? 0 : cu_rnd(sizeof(float) * (size_t)(Tout * K * Cin)), bx;
   char *cur = NULL;
-  TS_TRY(cu_scratch(be, bw + bc, (void **)&cur));
+  TS_TRY(cl_scratch(be, x, taps, nw, 0, 0, bc, &x16, &bw, &bx, &cur));
   void *wp = cu_carve(&cur, bw); /* (Cout, K, Cg): f32, or bf16 for a bf16 x's taps */
   float *col = taps ? NULL : (float *)cu_carve(&cur, bc);
+  TS_TRY(cl_x_f32(x, bx ? (float *)cu_carve(&cur, bx) : NULL, &xf));
   TS_TRY(cl_permute(cu_f(w), Cout, Cg, K, x16 ? NULL : (float *)wp, x16 ? (unsigned short *)wp : NULL));
   float *yp = cu_f(y);
   k_cl_rows_init<<<dim3(cv_xblocks(Cout), cv_cap(B * Tout)), CV_THREADS, 0, cu_stream()>>>(
@@ -74,7 +101,7 @@ int cu_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *bi
                               stride * Cin, (const unsigned short *)wp + k * Cin, K * Cin, 1.0f,
                               yp + (b * Tout + lo) * Cout, Cout));
       else
-        TS_TRY(cu_gemm(be, 0, 1, hi - lo, Cout, Cin, 1.0f, cu_f(x) + xo, stride * Cin, T * Cin, (const float *)wp + k * Cin,
+        TS_TRY(cu_gemm(be, 0, 1, hi - lo, Cout, Cin, 1.0f, xf + xo, stride * Cin, T * Cin, (const float *)wp + k * Cin,
                        K * Cin, 0, 1.0f, yp + lo * Cout, Cout, Tout * Cout, B));
     }
     return TS_OK;
@@ -95,16 +122,18 @@ int cu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor
   const float *g = cu_f(dy);
   if (dbias) TS_TRY(cu_colsum_add(g, cu_f(dbias), B * Tout, Cout));
   if ((!dx && !dw) || B * Tout * Cout <= 0 || Cin <= 0 || K <= 0) return TS_OK;
-  int taps = groups == 1 && Cin >= CL_TAP_MIN, x16 = x->dtype == DT_BF16 && taps;
-  size_t bw = cu_rnd((x16 ? 2 : 4) * (size_t)nw), bdw = dw ? cu_rnd(sizeof(float) * (size_t)nw) : 0,
-         bg = x16 ? cu_rnd(sizeof(unsigned short) * (size_t)(B * Tout * Cout)) : 0,
-         bc = taps ? 0 : cu_rnd(sizeof(float) * (size_t)(Tout * K * Cin));
+  int taps = groups == 1 && Cin >= CL_TAP_MIN, x16 = 0;
+  float *xf = NULL;
+  size_t bw, bx, bdw = dw ? cu_rnd(sizeof(float) * (size_t)nw) : 0,
+                 bc = taps ? 0 : cu_rnd(sizeof(float) * (size_t)(Tout * K * Cin));
   char *cur = NULL;
-  TS_TRY(cu_scratch(be, bw + bdw + bg + 2 * bc, (void **)&cur));
-  void *wp = cu_carve(&cur, bw);                           /* (Cout, K, Cg) f32, or bf16 for a bf16 x's taps */
-  float *dwp = dw ? (float *)cu_carve(&cur, bdw) : NULL;   /* (Cout, K, Cg) */
-  unsigned short *g16 = x16 ? (unsigned short *)cu_carve(&cur, bg) : NULL; /* dy rounded (B Tout, Cout) */
+  TS_TRY(cl_scratch(be, x, taps, nw, bdw, B * Tout * Cout, 2 * bc, &x16, &bw, &bx, &cur));
+  void *wp = cu_carve(&cur, bw);                         /* (Cout, K, Cg) f32, or bf16 for a bf16 x's taps */
+  float *dwp = dw ? (float *)cu_carve(&cur, bdw) : NULL; /* (Cout, K, Cg) */
+  unsigned short *g16 =
+      x16 ? (unsigned short *)cu_carve(&cur, cu_rnd(2 * (size_t)(B * Tout * Cout))) : NULL; /* dy rounded (B Tout, Cout) */
   float *col = taps ? NULL : (float *)cu_carve(&cur, bc), *dcol = taps ? NULL : (float *)cu_carve(&cur, bc);
+  TS_TRY(cl_x_f32(x, bx ? (float *)cu_carve(&cur, bx) : NULL, &xf));
   TS_TRY(cl_permute(cu_f(w), Cout, Cg, K, x16 ? NULL : (float *)wp, x16 ? (unsigned short *)wp : NULL));
   if (dwp) CU_TRY(cudaMemsetAsync(dwp, 0, sizeof(float) * (size_t)nw, cu_stream()));
   if (g16) TS_TRY(cu_round_bf16(g, g16, B * Tout * Cout));
@@ -130,7 +159,7 @@ int cu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor
         const float *wf = (const float *)wp + k * Cin;
         if (dwp) /* a sum over the batch: one GEMM per batch row, in stream order */
           for (int64_t b = 0; b < B; b++)
-            TS_TRY(cu_gemm(be, 1, 0, Cout, Cin, M, 1.0f, g + (b * Tout + lo) * Cout, Cout, 0, cu_f(x) + b * T * Cin + xo,
+            TS_TRY(cu_gemm(be, 1, 0, Cout, Cin, M, 1.0f, g + (b * Tout + lo) * Cout, Cout, 0, xf + b * T * Cin + xo,
                            stride * Cin, 0, 1.0f, dwp + k * Cin, K * Cin, 0, 1));
         if (dxp)
           TS_TRY(cu_gemm(be, 0, 0, M, Cin, Cout, 1.0f, g + lo * Cout, Cout, Tout * Cout, wf, K * Cin, 0, 1.0f, dxp + xo,

@@ -3,6 +3,7 @@
 #include "switches.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/err.h"
@@ -14,6 +15,10 @@ typedef struct bdsw_name {
   int on; /* the value the name sets; for the defaults' table, the default */
 } bdsw_name;
 
+/* the encoder's conv layout (enc_cl_on reads TSASR_ENC_CL at each forward): channels-last (the
+ * default) or, for "ct", channel-first */
+static int bdsw_enc_cl(int on) { return setenv("TSASR_ENC_CL", on ? "1" : "0", 1) ? TS_EARG : TS_OK; }
+
 /* the backend's defaults; one this build lacks (TS_EUNSUP: cuDNN, its frontend) stays absent */
 static const bdsw_name k_defaults[] = {
     {"flash", cuda_set_flash_attention, 1}, {"dec2", cuda_set_decode_kernels, 2},
@@ -24,6 +29,7 @@ static const bdsw_name k_defaults[] = {
     {"cudnn", cuda_set_cudnn, 2},           {"sdpa", cuda_set_cudnn_sdpa, 1},
     {"bwd16", cuda_set_bwd16, 1},           {"elem", cuda_set_elem_blocks, 0},
     {"vec", cuda_set_elem_vec, 0},          {"dnn16", cuda_set_cudnn_bf16, 0},
+    {"enc_cl", bdsw_enc_cl, 1},
 };
 
 static const bdsw_name k_names[] = {
@@ -42,7 +48,7 @@ static const bdsw_name k_names[] = {
     {"no_bwd16", cuda_set_bwd16, 0},       {"elem4", cuda_set_elem_blocks, 4},
     {"elem8", cuda_set_elem_blocks, 8},     {"elem16", cuda_set_elem_blocks, 16},
     {"vec", cuda_set_elem_vec, 1},          {"dnn16", cuda_set_cudnn_bf16, 1},
-    {"dec_attn2", cuda_set_decode_attention, 2},
+    {"dec_attn2", cuda_set_decode_attention, 2}, {"ct", bdsw_enc_cl, 0},
 };
 
 #define BDSW_N(t) (sizeof(t) / sizeof((t)[0]))

@@ -3,8 +3,9 @@
 # (79 s on an H200 with the build in session 17 before q2', q4 and the benchmarks; expect ~3-4
 # minutes) on what
 # changed since the last full run:
-#   q1. the bf16 op groups the bf16 training step takes (matmul, bf16_acts, attention, conv1d)
-#       with the defaults, at bf16's tolerance (1e-2): the backward GEMMs on the dC rounded by
+#   q1. the bf16 op groups the bf16 training step takes (matmul, bf16_acts, attention, conv1d;
+#       "conv1d" selects conv1d_cl's cases too: the encoder's channels-last convolution, the
+#       default since session 19) with the defaults, at bf16's tolerance (1e-2): the backward GEMMs on the dC rounded by
 #       the op that wrote it (act_bwd, packed swiglu_bwd, merge_heads), cuDNN's SDPA, the bf16
 #       backward;
 #   q2. cuDNN's modes 1, 2 (the default) and 3 (cuda_ctl.h: single-input-channel, and grouped,
@@ -21,8 +22,9 @@
 #   q4'. the decoding attention's merge folded into its chunks' launch (TSASR_CUDA_DECODE_ATTN=2,
 #       off): the attention group in f32 alone and with vec, the bf16 parity;
 #       Then data2vec's convolutions layer by layer on cuDNN and on im2col (bench_gpu_ops conv);
-#   q5. bf16 SFT steps in one process, the defaults against each switch off, the modes
-#       (cudnn_all, cudnn_ng1), bf16 convolutions (dnn16), the caps and vec (elem8, elem16, vec,
+#   q5. bf16 SFT steps in one process, the defaults against each switch off, the encoder's
+#       channel-first layout (ct: TSASR_ENC_CL=0) alone and with cuDNN's modes (cudnn_all,
+#       cudnn_ng1) and bf16 convolutions (dnn16), which only act there, the caps and vec (elem8, elem16, vec,
 #       vec+elem8), the defaults twice (their spread); rollouts (8 x 512) for vec, dec_attn2 and
 #       both, those whose checks passed, each round after the defaults, two rounds;
 #   q6. with TSASR_QUICK_KPROF=1, the ncu part of the kprof phase (per-kernel GPU time);
@@ -47,11 +49,12 @@ for m in 1 2 3; do
 $(tail -n 1 "$build/quick_dnn${m}16_conv1d.log" | sed 's/^test_backend_ops: //'); "
 done
 if [ "$dn" = ok ]; then
-  parity_env "$build/quick_dnn3_parity.log" "$(cap 60)" "" TSASR_CUDA_CUDNN=3
+  # the encoder channel-first (TSASR_ENC_CL=0): its convolutions reach cuDNN in that layout only
+  parity_env "$build/quick_dnn3_parity.log" "$(cap 60)" "" TSASR_CUDA_CUDNN=3 TSASR_ENC_CL=0
   [ $par_rc = 0 ] || q2=FAIL
   q2n="${q2n}parity(3) $(tail -n 1 "$build/quick_dnn3_parity.log" | sed 's/^test_sft_parity: //')"
   parity_env "$build/quick_dnn3_parity_bf16.log" "$(cap 60)" "compare with 3a" TSASR_CUDA_CUDNN=3 \
-    TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
+    TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2 TSASR_ENC_CL=0
   no_worse "$build/quick_dnn3_parity_bf16.log" $par_rc || q2=FAIL
   q2n="$q2n; parity(bf16, 3) rc $par_rc vs 3a's $brc16"
 fi
@@ -104,11 +107,13 @@ if [ "$q2" = ok ] && [ "$(cap 1000)" -ge 40 ]; then # data2vec's convolutions, c
 fi
 
 if [ "$(cap 1000)" -ge 30 ]; then
-  qv="default,no_fuse,no_sdpa,no_bwd16"
-  [ "$q2" = ok ] && qv="$qv,cudnn_all,cudnn_ng1"
-  [ "$q2b" = ok ] && qv="$qv,dnn16"
+  # ct: the encoder's channel-first conv layout (TSASR_ENC_CL=0, the default before session 19),
+  # against which the channels-last default is judged; cuDNN's modes only act there
+  qv="default,ct,no_fuse,no_sdpa,no_bwd16"
+  [ "$q2" = ok ] && qv="$qv,ct+cudnn_all,ct+cudnn_ng1"
+  [ "$q2b" = ok ] && qv="$qv,ct+dnn16"
   [ "$q4" = ok ] && qv="$qv,elem8,elem16,vec,vec+elem8"
-  qv="$qv,default"
+  qv="$qv,default,ct"
   # rollouts for the decoding attention's session-18 forms whose checks passed (vec, dec_attn2),
   # each between the defaults
   rv=""
@@ -143,13 +148,14 @@ if [ "${TSASR_QUICK_KPROF:-0}" = 1 ]; then
   fi
 fi
 
-# q7. the session-18 kernels under compute-sanitizer, last (the timings and the profile come
-# first): memcheck of the layernorm_ch and attention groups, racecheck of attention, with vec
+# q7. the session-18 and -19 kernels under compute-sanitizer, last (the timings and the profile
+# come first): memcheck of the conv1d_cl (channels-last convolution, session 19), layernorm_ch
+# and attention groups, racecheck of attention, with vec
 # and the merge folded in together, 30 s each (PARTIAL when cut); a failure is reported, and
 # it rules out making either switch a default
 if [ -n "$san" ] && [ "$(cap 1000)" -ge 60 ]; then
   q7=ok q7n=""
-  for sg in "memcheck layernorm_ch" "memcheck attention" "racecheck attention"; do
+  for sg in "memcheck conv1d_cl" "memcheck layernorm_ch" "memcheck attention" "racecheck attention"; do
     [ "$(cap 1000)" -ge 20 ] || break
     read -r stool sgrp <<< "$sg"
     TSASR_CUDA_ELEM_VEC=1 TSASR_CUDA_DECODE_ATTN=2 san_run "$stool" "$(cap 30)" "$sgrp" \

@@ -357,7 +357,8 @@ sw_check() {
 
 # d16_check: cuDNN's convolutions on bf16 data (TSASR_CUDA_CUDNN_BF16=1; bf16 precision only, so
 # no f32 parity): the conv1d and bf16_acts groups in bf16 at 1e-2, convolutions cuDNN ran in
-# the conv1d group's log, and the bf16 parity no worse than 3a's (logs $build/d16_*.log); sets
+# the conv1d group's log, and the bf16 parity (with the encoder channel-first, TSASR_ENC_CL=0:
+# channels-last takes no cuDNN convolution) no worse than 3a's (logs $build/d16_*.log); sets
 # d16 (ok or FAIL) and d16n. Step 3o and the quick phase's q2'.
 d16_check() {
   local grp
@@ -368,7 +369,7 @@ d16_check() {
   done
   grep -q '^cuDNN: [1-9]' "$build/d16_conv1d.log" || { d16=FAIL; d16n="(no cuDNN convolutions in the conv1d group) $d16n"; }
   parity_env "$build/d16_parity_bf16.log" "$(cap 60)" "compare with 3a" TSASR_CUDA_CUDNN_BF16=1 TSASR_CUDA_GEMM=bf16 \
-    TSASR_PARITY_TOL=3e-2
+    TSASR_PARITY_TOL=3e-2 TSASR_ENC_CL=0 # the encoder's convolutions reach cuDNN in the channel-first layout only
   no_worse "$build/d16_parity_bf16.log" $par_rc || d16=FAIL
   d16n="${d16n}parity(bf16) rc $par_rc vs 3a's $brc16"
 }
@@ -599,14 +600,14 @@ ran() {
     { echo "(no $2 in $(basename "$1")) "; return 1; }
 }
 # on_then_off NAME WHAT REGEX "F32 GROUPS" "BF16 GROUPS" VAR=0: a switch on by default: steps 2
-# and 3 ran it and must say so (ran), then sw_check with it off; sets oo_st (ok or FAIL) and
+# and 3 (or the logs in oo_logs) ran it and must say so (ran), then sw_check with it off; sets oo_st (ok or FAIL) and
 # oo_note (what ran missed)
 on_then_off() {
   local name=$1 what=$2 re=$3 f32g=$4 b16g=$5 f n
   shift 5
   oo_st=ok oo_note=""
-  for f in backend_ops sft_parity; do
-    n=$(ran "$logs/$f.log" "$what" "$re") || oo_st=FAIL
+  for f in ${oo_logs:-$logs/backend_ops.log $logs/sft_parity.log}; do
+    n=$(ran "$f" "$what" "$re") || oo_st=FAIL
     oo_note="$oo_note$n"
   done
   sw_check "$name" "$f32g" "$b16g" "$@"
@@ -624,9 +625,17 @@ step lt "$lt" "${oo_note}off: $sw_note"
 # bf16_acts groups in bf16 at 1e-2, the f32 parity (must pass), the bf16 parity (no worse than
 # 3a's); then the conv1d group in f32 at 1e-5 and in bf16 at 1e-2 in modes 1 (every shape) and
 # 3 (grouped shapes on im2col as well; cuda_ctl.h), which the switches row times ----
+# Since session 19 the encoder's convolutions reach cuDNN only in its channel-first layout
+# (TSASR_ENC_CL=0; channels-last, the default, runs op_conv1d_cl on cuBLAS): the parity runs
+# here take that layout, the first with cuDNN on (it must pass and report convolutions) ----
 if grep -q 'cuDNN ON' "$build/configure.log"; then
+  parity_env "$build/ct_parity.log" 90 "the encoder channel-first, cuDNN on" TSASR_ENC_CL=0
+  ctrc=$par_rc
+  oo_logs="$logs/backend_ops.log $build/ct_parity.log"
   on_then_off dnn "cuDNN convolutions" '^cuDNN: [1-9][0-9]* convolutions' "conv1d" "conv1d bf16_acts" \
-    TSASR_CUDA_CUDNN=0
+    TSASR_CUDA_CUDNN=0 TSASR_ENC_CL=0
+  unset oo_logs
+  [ $ctrc = 0 ] || { oo_st=FAIL; oo_note="(channel-first parity with cuDNN: rc $ctrc) $oo_note"; }
   dn=$oo_st dnm=""
   for m in 1 3; do
     ops_env "$build/dnn_m${m}_conv1d.log" conv1d TSASR_CUDA_CUDNN=$m || dn=FAIL
@@ -634,7 +643,7 @@ if grep -q 'cuDNN ON' "$build/configure.log"; then
     dnm="$dnm; mode $m: $(tail -n 1 "$build/dnn_m${m}_conv1d.log" | sed 's/^test_backend_ops: //'), bf16 \
 $(tail -n 1 "$build/dnn_m${m}16_conv1d.log" | sed 's/^test_backend_ops: //')"
   done
-  step cudnn "$dn" "$oo_note$(grep -m1 -h '^cuDNN:' "$logs/sft_parity.log" || true); off: $sw_note$dnm"
+  step cudnn "$dn" "$oo_note$(grep -m1 -h '^cuDNN:' "$build/ct_parity.log" || true); off: $sw_note$dnm"
 else
   dn=SKIP
   step cudnn SKIP "this build has no cuDNN (configure.log: $(grep -m1 -o 'cuDNN [A-Z]*' "$build/configure.log" || echo '?'))"
@@ -789,19 +798,21 @@ if left; then
     # the defaults (flash, bf16 activations, fused rounding in bf16) against each turned off
     # (what was the default before 2026-11-27), and the switches still off by default
     # (session 14 timed the rest: no_flash+no_bf16_acts, the training copy, graphs, no_split)
-    sv="default,no_flash,no_bf16_acts" rv="default,no_fuse"
+    # ct: the encoder's channel-first conv layout (TSASR_ENC_CL=0, the default before session
+    # 19); cuDNN's modes only act there, so they ride on it
+    sv="default,ct,no_flash,no_bf16_acts" rv="default,no_fuse"
     [ "$lt" = ok ] && sv="$sv,no_lt" && rv="$rv,no_lt"
-    [ "$dn" = ok ] && sv="$sv,no_cudnn,cudnn_all,cudnn_ng1"
+    [ "$dn" = ok ] && sv="$sv,ct+no_cudnn,ct+cudnn_all,ct+cudnn_ng1"
     [ "$sd" = ok ] && sv="$sv,no_sdpa"
     [ "$bw" = ok ] && sv="$sv,no_bwd16"
     [ "$el" = ok ] && sv="$sv,elem8,elem16,vec,vec+elem8" && rv="$rv,vec"
     [ "$da" = ok ] && rv="$rv,dec_attn2"
-    [ "$d16" = ok ] && sv="$sv,dnn16"
+    [ "$d16" = ok ] && sv="$sv,ct+dnn16"
     [ "$d2" = ok ] && rv="$rv,dec2,no_dec2"
     [ "$gr" = ok ] && rv="$rv,no_graphs,default"
     # the graphs phase: the defaults against eager steps, twice each, alternating (eager
     # rollouts vary by up to ~20 % from run to run in one process: the host's launch rate)
-    full || { sv="default,no_cudnn"; rv="default,no_graphs,default,no_graphs"; [ "$d2" = ok ] && rv="default,no_graphs,dec2,no_dec2,default,no_graphs,dec2,no_dec2"; }
+    full || { sv="default,ct"; rv="default,no_graphs,default,no_graphs"; [ "$d2" = ok ] && rv="default,no_graphs,dec2,no_dec2,default,no_graphs,dec2,no_dec2"; }
     { echo; echo "== switches: SFT $sv; rollouts $rv (bf16)"; } >> "$logs/bench.log"
     timeout "$(cap 240)" "$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 --steps 3 --G 8 \
       --new 512 --gemm bf16 --sft-variants "$sv" --rollout-variants "$rv" > "$build/switches.log" 2>&1
