@@ -30,16 +30,15 @@ static int cl_permute(const float *w, int64_t Cout, int64_t Cg, int64_t K, float
 }
 
 /* the row im2col of batch row b of x into col (Tout, groups K Cg) */
-static int cl_im2row(const tensor *x, int64_t b, int64_t Cg, int64_t K, int64_t Tout, int stride, int pad, int groups,
-                     float *col) {
+static int cl_im2row(const tensor *x, int64_t b, int64_t Cg, int64_t K, int64_t Tout, int stride, int pad, float *col) {
   int64_t T = x->ne[1], Cin = x->ne[2];
-  dim3 grid(cv_xblocks(Cg), cv_cap(Tout), cv_cap(groups * K));
+  dim3 grid(cv_xblocks(K * Cin), cv_cap(Tout));
   if (x->dtype == DT_BF16)
     k_cl_im2row<unsigned short><<<grid, CV_THREADS, 0, cu_stream()>>>((const unsigned short *)x->data + b * T * Cin, T,
-                                                                       Cin, Cg, (int)K, Tout, stride, pad, groups, col);
+                                                                       Cin, Cg, (int)K, Tout, stride, pad, col);
   else
     k_cl_im2row<float><<<grid, CV_THREADS, 0, cu_stream()>>>(cu_f(x) + b * T * Cin, T, Cin, Cg, (int)K, Tout, stride,
-                                                              pad, groups, col);
+                                                              pad, col);
   CU_LAUNCHED("k_cl_im2row");
   return TS_OK;
 }
@@ -75,6 +74,7 @@ int cu_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *bi
   int64_t Cout = w->ne[0], K = w->ne[2], Tout = y->ne[1];
   int64_t Cg = Cin / groups, Og = Cout / groups, nw = Cout * K * Cg;
   if (B * Tout * Cout <= 0) return TS_OK;
+  if (Cin * K > 2147483647LL - CV_MAXY) return cu_fail("conv1d_cl: Cin x K past 2^31", cudaErrorInvalidValue);
   int taps = groups == 1 && Cin >= CL_TAP_MIN, x16 = 0;
   float *xf = NULL;
   size_t bw, bc = taps ? 0 : cu_rnd(sizeof(float) * (size_t)(Tout * K * Cin)), bx;
@@ -107,7 +107,7 @@ int cu_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *bi
     return TS_OK;
   }
   for (int64_t b = 0; b < B; b++) { /* Y_b,g (Tout, Og; ld Cout) += col_g (Tout, K Cg; ld K Cin) Wp_g^T */
-    TS_TRY(cl_im2row(x, b, Cg, K, Tout, stride, pad, groups, col));
+    TS_TRY(cl_im2row(x, b, Cg, K, Tout, stride, pad, col));
     TS_TRY(cu_gemm(be, 0, 1, Tout, Og, K * Cg, 1.0f, col, K * Cin, K * Cg, (const float *)wp, K * Cg, Og * K * Cg, 1.0f,
                    yp + b * Tout * Cout, Cout, Og, groups));
   }
@@ -120,8 +120,9 @@ int cu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor
   int64_t Cout = w->ne[0], K = w->ne[2], Tout = dy->ne[1];
   int64_t Cg = Cin / groups, Og = Cout / groups, nw = Cout * K * Cg;
   const float *g = cu_f(dy);
-  if (dbias) TS_TRY(cu_colsum_add(g, cu_f(dbias), B * Tout, Cout));
-  if ((!dx && !dw) || B * Tout * Cout <= 0 || Cin <= 0 || K <= 0) return TS_OK;
+  if ((!dx && !dw) || B * Tout * Cout <= 0 || Cin <= 0 || K <= 0)
+    return dbias ? cu_colsum_add(g, cu_f(dbias), B * Tout, Cout) : TS_OK;
+  if (Cin * K > 2147483647LL - CV_MAXY) return cu_fail("conv1d_cl_bwd: Cin x K past 2^31", cudaErrorInvalidValue);
   int taps = groups == 1 && Cin >= CL_TAP_MIN, x16 = 0;
   float *xf = NULL;
   size_t bw, bx, bdw = dw ? cu_rnd(sizeof(float) * (size_t)nw) : 0,
@@ -133,6 +134,8 @@ int cu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor
   unsigned short *g16 =
       x16 ? (unsigned short *)cu_carve(&cur, cu_rnd(2 * (size_t)(B * Tout * Cout))) : NULL; /* dy rounded (B Tout, Cout) */
   float *col = taps ? NULL : (float *)cu_carve(&cur, bc), *dcol = taps ? NULL : (float *)cu_carve(&cur, bc);
+  /* the bias's gradient once the scratch is there: an op that fails for memory changes nothing */
+  if (dbias) TS_TRY(cu_colsum_add(g, cu_f(dbias), B * Tout, Cout));
   TS_TRY(cl_x_f32(x, bx ? (float *)cu_carve(&cur, bx) : NULL, &xf));
   TS_TRY(cl_permute(cu_f(w), Cout, Cg, K, x16 ? NULL : (float *)wp, x16 ? (unsigned short *)wp : NULL));
   if (dwp) CU_TRY(cudaMemsetAsync(dwp, 0, sizeof(float) * (size_t)nw, cu_stream()));
@@ -170,7 +173,7 @@ int cu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor
     for (int64_t b = 0; b < B; b++) {
       const float *gb = g + b * Tout * Cout; /* (Tout, Cout); group g's columns [g Og, (g + 1) Og) */
       if (dwp) { /* dWp_g (Og, K Cg) += dY_g^T (Og, Tout) col_g (Tout, K Cg; ld K Cin) */
-        TS_TRY(cl_im2row(x, b, Cg, K, Tout, stride, pad, groups, col));
+        TS_TRY(cl_im2row(x, b, Cg, K, Tout, stride, pad, col));
         TS_TRY(cu_gemm(be, 1, 0, Og, K * Cg, Tout, 1.0f, gb, Cout, Og, col, K * Cin, K * Cg, 1.0f, dwp, K * Cg,
                        Og * K * Cg, groups));
       }

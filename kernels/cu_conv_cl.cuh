@@ -34,18 +34,18 @@ __global__ void k_cl_unpermute_add(const float *__restrict__ dwp, int64_t Cout, 
 
 /* col (Tout, groups K Cg) of one batch row x (T, Cin = groups Cg): col[t][(g K + k) Cg + c] =
  * x[t stride + k - pad][g Cg + c] (0 outside [0, T)); X float or unsigned short (bf16 bits,
- * widened exactly). Grid (ceil(Cg / CV_THREADS), min(Tout, CV_MAXY), min(groups K, CV_MAXY)). */
+ * widened exactly). A thread per element of a col row (K Cin < 2^31, the launcher checks), so
+ * the writes are contiguous whatever Cg is (the waveform's Cg 1 would leave a block per channel
+ * 255 idle threads of 256). Grid (ceil(K Cin / CV_THREADS), min(Tout, CV_MAXY)). */
 template <typename X>
 __global__ void k_cl_im2row(const X *__restrict__ x, int64_t T, int64_t Cin, int64_t Cg, int K, int64_t Tout,
-                            int stride, int pad, int64_t groups, float *__restrict__ col) {
-  const int64_t c = (int64_t)blockIdx.x * CV_THREADS + threadIdx.x;
-  if (c >= Cg) return;
-  for (int64_t gk = blockIdx.z; gk < groups * K; gk += gridDim.z) {
-    const int64_t g = gk / K, k = gk - g * K;
-    for (int64_t t = blockIdx.y; t < Tout; t += gridDim.y) {
-      const int64_t s = t * stride + k - pad;
-      col[(t * groups * K + gk) * Cg + c] = s >= 0 && s < T ? cv_val(x, s * Cin + g * Cg + c) : 0.0f;
-    }
+                            int stride, int pad, float *__restrict__ col) {
+  const int n = (int)(K * Cin), j = (int)(blockIdx.x * CV_THREADS + threadIdx.x);
+  if (j >= n) return;
+  const int cg = (int)Cg, gk = j / cg, c = j - gk * cg, g = gk / K, k = gk - g * K; /* 32-bit */
+  for (int64_t t = blockIdx.y; t < Tout; t += gridDim.y) {
+    const int64_t s = t * stride + k - pad;
+    col[t * n + j] = s >= 0 && s < T ? cv_val(x, s * Cin + (int64_t)g * cg + c) : 0.0f;
   }
 }
 

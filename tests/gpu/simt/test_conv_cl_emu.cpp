@@ -59,11 +59,11 @@ static void run(const clcase &c) {
   std::vector<unsigned short> x16(x.size());
   for (auto &v : x) v = g_rng.sym();
   for (size_t i = 0; i < x.size(); i++) x16[i] = simt_bf16_bits(x[i]);
-  dim3 gi(cv_xblocks(Cg), cap(Tout), cap(G * K));
+  dim3 gi(cv_xblocks(K * Cin), cap(Tout));
   err += simt::launch(gi, dim3(CV_THREADS), 0,
-                      [&] { k_cl_im2row(x.data(), T, Cin, Cg, (int)K, Tout, c.stride, c.pad, G, col.data()); });
+                      [&] { k_cl_im2row(x.data(), T, Cin, Cg, (int)K, Tout, c.stride, c.pad, col.data()); });
   err += simt::launch(gi, dim3(CV_THREADS), 0,
-                      [&] { k_cl_im2row(x16.data(), T, Cin, Cg, (int)K, Tout, c.stride, c.pad, G, col16.data()); });
+                      [&] { k_cl_im2row(x16.data(), T, Cin, Cg, (int)K, Tout, c.stride, c.pad, col16.data()); });
   for (int64_t t = 0; t < Tout; t++)
     for (int64_t g = 0; g < G; g++)
       for (int64_t k = 0; k < K; k++)
