@@ -248,6 +248,10 @@ int cu_gemm(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, float 
  * accumulate and C. */
 int cu_gemm_bf16(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, const unsigned short *A, int64_t lda,
                  const unsigned short *B, int64_t ldb, float beta, float *C, int64_t ldc);
+/* cu_gemm_bf16 batched with element strides (cuBLAS strided-batched; batch 1 is cu_gemm_bf16) */
+int cu_gemm_bf16_sb(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, const unsigned short *A,
+                    int64_t lda, int64_t sA, const unsigned short *B, int64_t ldb, int64_t sB, float beta, float *C,
+                    int64_t ldc, int64_t sC, int64_t batch);
 /* One GEMM on cuBLASLt (kernels/cu_lt.cu), row-major as cu_gemm: C (M,N) = alpha op(A) op(B)
  * + beta C + bias (bias: N values added to every row, or NULL), A and B both f32 (the
  * precision's compute type) or both bf16 (raw bits; f32 compute), C f32. done = 1 when it ran;

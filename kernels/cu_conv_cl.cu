@@ -3,8 +3,9 @@
 // or a bf16 activation, w (Cout, Cg, K), y (B, Tout, Cout). The weight is permuted into
 // Wp (Cout, K, Cg) per call (small: a feature layer's is 0.8 M values).
 // - taps (groups 1, Cin >= CL_TAP_MIN): per tap k a GEMM over the steps whose input row lies in
-//   x, x's rows read in place (leading dimension stride Cin): a bf16 x with Wp and dy rounded to
-//   bf16 (one cuBLAS bf16 GEMM per batch row and tap), an f32 x on cu_gemm batched over B;
+//   x, x's rows read in place (leading dimension stride Cin): a bf16 x (in the bf16 precision)
+//   with Wp and dy rounded to bf16 on cuBLAS bf16 GEMMs, an f32 x on cu_gemm; y and dx batched
+//   over B, dW one GEMM per batch row and tap (a sum over the batch);
 // - rows (the first layer's one channel, the grouped positional convolutions): a row im2col of
 //   a batch row for all groups at once, then cu_gemm batched over the groups.
 // No transposes anywhere: the layer norms that follow work on rows (the point of the layout).
@@ -95,11 +96,10 @@ int cu_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *bi
       cl_range(T, Tout, k, stride, pad, &lo, &hi);
       if (hi <= lo) continue;
       int64_t xo = (lo * stride + k - pad) * Cin; /* x's row of output step lo, in batch row 0 */
-      if (x16) /* Y_b[lo..hi) (M, Cout) += X rows (M, Cin; ld stride Cin) Wk^T: bf16 operands */
-        for (int64_t b = 0; b < B; b++)
-          TS_TRY(cu_gemm_bf16(be, 0, 1, hi - lo, Cout, Cin, (const unsigned short *)x->data + b * T * Cin + xo,
-                              stride * Cin, (const unsigned short *)wp + k * Cin, K * Cin, 1.0f,
-                              yp + (b * Tout + lo) * Cout, Cout));
+      if (x16) /* Y_b[lo..hi) (M, Cout) += X rows (M, Cin; ld stride Cin) Wk^T: bf16 operands, batched over b */
+        TS_TRY(cu_gemm_bf16_sb(be, 0, 1, hi - lo, Cout, Cin, (const unsigned short *)x->data + xo, stride * Cin, T * Cin,
+                               (const unsigned short *)wp + k * Cin, K * Cin, 0, 1.0f, yp + lo * Cout, Cout, Tout * Cout,
+                               B));
       else
         TS_TRY(cu_gemm(be, 0, 1, hi - lo, Cout, Cin, 1.0f, xf + xo, stride * Cin, T * Cin, (const float *)wp + k * Cin,
                        K * Cin, 0, 1.0f, yp + lo * Cout, Cout, Tout * Cout, B));
@@ -149,15 +149,14 @@ int cu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor
       int64_t M = hi - lo, xo = (lo * stride + k - pad) * Cin;
       if (x16) {
         const unsigned short *xh = (const unsigned short *)x->data, *wh = (const unsigned short *)wp + k * Cin;
-        for (int64_t b = 0; b < B; b++) {
-          const unsigned short *gb = g16 + (b * Tout + lo) * Cout;
-          if (dwp) /* dWk (Cout, Cin; ld K Cin) += dY^T (Cout, M) Xk (M, Cin; ld stride Cin) */
-            TS_TRY(cu_gemm_bf16(be, 1, 0, Cout, Cin, M, gb, Cout, xh + b * T * Cin + xo, stride * Cin, 1.0f,
-                                dwp + k * Cin, K * Cin));
-          if (dxp) /* dXk (M, Cin; ld stride Cin) += dY (M, Cout) Wk (Cout, Cin; ld K Cin) */
-            TS_TRY(cu_gemm_bf16(be, 0, 0, M, Cin, Cout, gb, Cout, wh, K * Cin, 1.0f, dxp + b * T * Cin + xo,
-                                stride * Cin));
-        }
+        if (dwp) /* dWk (Cout, Cin; ld K Cin) += dY^T (Cout, M) Xk (M, Cin; ld stride Cin), summed over b in
+                  * stream order */
+          for (int64_t b = 0; b < B; b++)
+            TS_TRY(cu_gemm_bf16(be, 1, 0, Cout, Cin, M, g16 + (b * Tout + lo) * Cout, Cout, xh + b * T * Cin + xo,
+                                stride * Cin, 1.0f, dwp + k * Cin, K * Cin));
+        if (dxp) /* dXk (M, Cin; ld stride Cin) += dY (M, Cout) Wk (Cout, Cin; ld K Cin), batched over b */
+          TS_TRY(cu_gemm_bf16_sb(be, 0, 0, M, Cin, Cout, g16 + lo * Cout, Cout, Tout * Cout, wh, K * Cin, 0, 1.0f,
+                                 dxp + xo, stride * Cin, T * Cin, B));
       } else {
         const float *wf = (const float *)wp + k * Cin;
         if (dwp) /* a sum over the batch: one GEMM per batch row, in stream order */

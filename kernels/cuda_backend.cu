@@ -326,6 +326,21 @@ int cu_gemm_bf16(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, c
   return TS_OK;
 }
 
+int cu_gemm_bf16_sb(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, const unsigned short *A,
+                    int64_t lda, int64_t sA, const unsigned short *B, int64_t ldb, int64_t sB, float beta, float *C,
+                    int64_t ldc, int64_t sC, int64_t batch) {
+  if (batch == 1) return cu_gemm_bf16(be, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+  if (M <= 0 || N <= 0 || batch <= 0) return TS_OK;
+  if (K <= 0) return TS_EARG;
+  float alpha = 1.0f;
+  cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cu_of(be)->launches++;
+  CB_TRY(cublasGemmStridedBatchedEx(cu_of(be)->blas, ob, oa, (int)N, (int)M, (int)K, &alpha, B, CUDA_R_16BF, (int)ldb,
+                                    sB, A, CUDA_R_16BF, (int)lda, sA, &beta, C, CUDA_R_32F, (int)ldc, sC, (int)batch,
+                                    CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  return TS_OK;
+}
+
 int cu_gemm_ptr(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *const *A,
                 int64_t lda, const float *const *B, int64_t ldb, float beta, float *const *C, int64_t ldc,
                 int64_t count, int aligned) {
