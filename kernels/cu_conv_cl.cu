@@ -2,26 +2,18 @@
 // src/tensor/cpu_conv_cl.c has the same two forms, its comment the algebra). x (B, T, Cin) f32
 // or a bf16 activation, w (Cout, Cg, K), y (B, Tout, Cout). The weight is permuted into
 // Wp (Cout, K, Cg) per call (small: a feature layer's is 0.8 M values).
-// - taps (groups 1, Cin >= CL_TAP_MIN): per tap k a GEMM over the steps whose input row lies in
-//   x, x's rows read in place (leading dimension stride Cin): a bf16 x (in the bf16 precision)
-//   with Wp and dy rounded to bf16 on cuBLAS bf16 GEMMs, an f32 x on cu_gemm; y and dx batched
-//   over B, dW one GEMM per batch row and tap (a sum over the batch);
+// - taps (groups 1, Cin >= CONV_CL_TAP_MIN; tensor/conv_cl.h, shared with the CPU): per tap k a
+//   GEMM over the steps whose input row lies in x, x's rows read in place (leading dimension
+//   stride Cin): a bf16 x (in the bf16 precision) with Wp and dy rounded to bf16 on cuBLAS bf16
+//   GEMMs, an f32 x on cu_gemm; y and dx batched over B, dW one GEMM per batch row and tap (a
+//   sum over the batch). Without a bias, the tap that covers every step runs first and
+//   overwrites y (conv_cl_cover), so y needs no start;
 // - rows (the first layer's one channel, the grouped positional convolutions): a row im2col of
 //   a batch row for all groups at once, then cu_gemm batched over the groups.
 // No transposes anywhere: the layer norms that follow work on rows (the point of the layout).
 #include "cu_common.h"
 #include "cu_conv_cl.cuh"
-
-#define CL_TAP_MIN 32 /* as the CPU's CONV_CL_TAP_MIN */
-
-/* the output steps [*lo, *hi) whose tap k reads a row of x (T rows) */
-static void cl_range(int64_t T, int64_t Tout, int64_t k, int stride, int pad, int64_t *lo, int64_t *hi) {
-  int64_t a = pad - k, z = T - 1 - k + pad;
-  *lo = a > 0 ? (a + stride - 1) / stride : 0;
-  *hi = z < 0 ? 0 : z / stride + 1;
-  if (*hi > Tout) *hi = Tout;
-  if (*lo > *hi) *lo = *hi;
-}
+#include "tensor/conv_cl.h"
 
 static int cl_permute(const float *w, int64_t Cout, int64_t Cg, int64_t K, float *wp, unsigned short *wp16) {
   if (Cout * K * Cg <= 0) return TS_OK;
@@ -76,7 +68,7 @@ int cu_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *bi
   int64_t Cg = Cin / groups, Og = Cout / groups, nw = Cout * K * Cg;
   if (B * Tout * Cout <= 0) return TS_OK;
   if (Cin * K > 2147483647LL - CV_MAXY) return cu_fail("conv1d_cl: Cin x K past 2^31", cudaErrorInvalidValue);
-  int taps = groups == 1 && Cin >= CL_TAP_MIN, x16 = 0;
+  int taps = conv_cl_taps(Cin, groups), x16 = 0;
   float *xf = NULL;
   size_t bw, bc = taps ? 0 : cu_rnd(sizeof(float) * (size_t)(Tout * K * Cin)), bx;
   char *cur = NULL;
@@ -86,30 +78,34 @@ int cu_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *bi
   TS_TRY(cl_x_f32(x, bx ? (float *)cu_carve(&cur, bx) : NULL, &xf));
   TS_TRY(cl_permute(cu_f(w), Cout, Cg, K, x16 ? NULL : (float *)wp, x16 ? (unsigned short *)wp : NULL));
   float *yp = cu_f(y);
-  k_cl_rows_init<<<dim3(cv_xblocks(Cout), cv_cap(B * Tout)), CV_THREADS, 0, cu_stream()>>>(
-      yp, bias ? cu_f(bias) : NULL, B * Tout, Cout); /* every GEMM below adds */
-  CU_LAUNCHED("k_cl_rows_init");
+  int64_t kf = conv_cl_cover(taps, bias != NULL, T, Tout, K, Cin, stride, pad);
+  if (kf < 0) { /* y's rows start at the bias (or 0) and every GEMM adds; else the first overwrites */
+    k_cl_rows_init<<<dim3(cv_xblocks(Cout), cv_cap(B * Tout)), CV_THREADS, 0, cu_stream()>>>(
+        yp, bias ? cu_f(bias) : NULL, B * Tout, Cout);
+    CU_LAUNCHED("k_cl_rows_init");
+  }
   if (Cin <= 0 || K <= 0) return TS_OK;
   if (taps) {
-    for (int64_t k = 0; k < K; k++) {
-      int64_t lo, hi;
-      cl_range(T, Tout, k, stride, pad, &lo, &hi);
+    for (int64_t i = 0; i < K; i++) {
+      int64_t k = conv_cl_tap(i, kf), lo, hi;
+      float beta = kf >= 0 && i == 0 ? 0.0f : 1.0f;
+      conv_cl_range(T, Tout, k, stride, pad, &lo, &hi);
       if (hi <= lo) continue;
       int64_t xo = (lo * stride + k - pad) * Cin; /* x's row of output step lo, in batch row 0 */
       if (x16) /* Y_b[lo..hi) (M, Cout) += X rows (M, Cin; ld stride Cin) Wk^T: bf16 operands, batched over b */
         TS_TRY(cu_gemm_bf16_sb(be, 0, 1, hi - lo, Cout, Cin, (const unsigned short *)x->data + xo, stride * Cin, T * Cin,
-                               (const unsigned short *)wp + k * Cin, K * Cin, 0, 1.0f, yp + lo * Cout, Cout, Tout * Cout,
+                               (const unsigned short *)wp + k * Cin, K * Cin, 0, beta, yp + lo * Cout, Cout, Tout * Cout,
                                B));
       else
         TS_TRY(cu_gemm(be, 0, 1, hi - lo, Cout, Cin, 1.0f, xf + xo, stride * Cin, T * Cin, (const float *)wp + k * Cin,
-                       K * Cin, 0, 1.0f, yp + lo * Cout, Cout, Tout * Cout, B));
+                       K * Cin, 0, beta, yp + lo * Cout, Cout, Tout * Cout, B));
     }
     return TS_OK;
   }
-  for (int64_t b = 0; b < B; b++) { /* Y_b,g (Tout, Og; ld Cout) += col_g (Tout, K Cg; ld K Cin) Wp_g^T */
+  for (int64_t b = 0; b < B; b++) { /* Y_b,g (Tout, Og; ld Cout) (+)= col_g (Tout, K Cg; ld K Cin) Wp_g^T */
     TS_TRY(cl_im2row(x, b, Cg, K, Tout, stride, pad, col));
-    TS_TRY(cu_gemm(be, 0, 1, Tout, Og, K * Cg, 1.0f, col, K * Cin, K * Cg, (const float *)wp, K * Cg, Og * K * Cg, 1.0f,
-                   yp + b * Tout * Cout, Cout, Og, groups));
+    TS_TRY(cu_gemm(be, 0, 1, Tout, Og, K * Cg, 1.0f, col, K * Cin, K * Cg, (const float *)wp, K * Cg, Og * K * Cg,
+                   kf >= 0 ? 0.0f : 1.0f, yp + b * Tout * Cout, Cout, Og, groups));
   }
   return TS_OK;
 }
@@ -123,7 +119,7 @@ int cu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor
   if ((!dx && !dw) || B * Tout * Cout <= 0 || Cin <= 0 || K <= 0)
     return dbias ? cu_colsum_add(g, cu_f(dbias), B * Tout, Cout) : TS_OK;
   if (Cin * K > 2147483647LL - CV_MAXY) return cu_fail("conv1d_cl_bwd: Cin x K past 2^31", cudaErrorInvalidValue);
-  int taps = groups == 1 && Cin >= CL_TAP_MIN, x16 = 0;
+  int taps = conv_cl_taps(Cin, groups), x16 = 0;
   float *xf = NULL;
   size_t bw, bx, bdw = dw ? cu_rnd(sizeof(float) * (size_t)nw) : 0,
                  bc = taps ? 0 : cu_rnd(sizeof(float) * (size_t)(Tout * K * Cin));
@@ -144,7 +140,7 @@ int cu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor
   if (taps) {
     for (int64_t k = 0; k < K; k++) {
       int64_t lo, hi;
-      cl_range(T, Tout, k, stride, pad, &lo, &hi);
+      conv_cl_range(T, Tout, k, stride, pad, &lo, &hi);
       if (hi <= lo) continue;
       int64_t M = hi - lo, xo = (lo * stride + k - pad) * Cin;
       if (x16) {

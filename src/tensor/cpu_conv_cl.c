@@ -1,7 +1,7 @@
 /* cpu_conv_cl.c — the channels-last 1-D convolution (op_conv1d_cl): x (B, T, Cin) (f32, or a
  * bf16 activation), w (Cout, Cg, K) as conv1d's, y (B, Tout, Cout). The weight is permuted once
  * per call into Wp (Cout, K, Cg), so that output channel o's tap k is the row Wp[o][k][:].
- * Two forms (conv_cl_taps picks):
+ * Two forms (conv_cl_taps picks; tensor/conv_cl.h, shared with CUDA):
  * - taps (groups 1, Cin >= CONV_CL_TAP_MIN): per tap k one GEMM over the output steps whose
  *   input row t stride + k - pad lies inside x, Y[t] += X[t stride + k - pad] Wk^T, x's rows read
  *   in place with leading dimension stride Cin: no copy of x;
@@ -15,21 +15,9 @@
 
 #include "tensor/cpu_act16.h"
 #include "tensor/cpu_ops.h"
+#include "tensor/conv_cl.h"
 #include "tensor/cpu_scratch.h"
 #include "tensor/gemm.h"
-
-#define CONV_CL_TAP_MIN 32 /* fewer input channels: a tap's GEMM is too thin, the rows form wins */
-
-static int conv_cl_taps(int64_t Cin, int groups) { return groups == 1 && Cin >= CONV_CL_TAP_MIN; }
-
-/* the output steps [*lo, *hi) whose tap k reads a row of x (T rows) */
-static void conv_cl_range(int64_t T, int64_t Tout, int64_t k, int stride, int pad, int64_t *lo, int64_t *hi) {
-  int64_t a = pad - k, z = T - 1 - k + pad; /* t stride >= a, t stride <= z */
-  *lo = a > 0 ? (a + stride - 1) / stride : 0;
-  *hi = z < 0 ? 0 : z / stride + 1;
-  if (*hi > Tout) *hi = Tout;
-  if (*lo > *hi) *lo = *hi;
-}
 
 /* Wp (Cout, K, Cg)[o][k][c] = w (Cout, Cg, K)[o][c][k] */
 static void conv_cl_permute(const float *w, int64_t Cout, int64_t Cg, int64_t K, float *wp) {
@@ -105,7 +93,8 @@ int cpu_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *b
     return TS_ENOMEM; /* before y is touched */
   }
   conv_cl_permute(cpu_f(w), Cout, Cg, K, wp);
-  for (int64_t r = 0; r < B * Tout; r++) /* y's rows start at the bias (or 0): every GEMM adds */
+  int64_t kf = conv_cl_cover(taps, bp != NULL, T, Tout, K, Cin, stride, pad);
+  for (int64_t r = 0; r < B * Tout && kf < 0; r++) /* else y's rows start at the bias (or 0) */
     if (bp)
       memcpy(yp + r * Cout, bp, sizeof(float) * (size_t)Cout);
     else
@@ -114,21 +103,21 @@ int cpu_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *b
   for (int64_t b = 0; b < B && !rc; b++) {
     float *yb = yp + b * Tout * Cout; /* (Tout, Cout) */
     if (taps) {
-      for (int64_t k = 0; k < K && !rc; k++) {
-        int64_t lo, hi;
+      for (int64_t i = 0; i < K && !rc; i++) {
+        int64_t k = conv_cl_tap(i, kf), lo, hi;
         conv_cl_range(T, Tout, k, stride, pad, &lo, &hi);
         if (hi <= lo || Cin <= 0) continue;
         /* Y[lo..hi) (M, Cout) += X rows (M, Cin; ld stride Cin) Wk^T, Wk (Cout, Cin; ld K Cin) */
         rc = gemm_mp16(0, 1, (int)(hi - lo), (int)Cout, (int)Cin, 1.0f,
                        conv_cl_at(x, b * T * Cin + (lo * stride + k - pad) * Cin), x16, (int)(stride * Cin),
-                       wp + k * Cin, 0, (int)(K * Cin), 1.0f, yb + lo * Cout, (int)Cout);
+                       wp + k * Cin, 0, (int)(K * Cin), kf >= 0 && i == 0 ? 0.0f : 1.0f, yb + lo * Cout, (int)Cout);
       }
     } else {
       for (int64_t g = 0; g < groups && Tout > 0 && K * Cg > 0; g++) {
         conv_cl_im2row(conv_cl_at(x, b * T * Cin), x16, T, Cin, g, Cg, K, Tout, stride, pad, col);
         /* Y_g (Tout, Og; ld Cout) += col (Tout, K Cg) Wp_g^T, Wp_g (Og, K Cg) */
         gemm_mp(0, 1, (int)Tout, (int)Og, (int)(K * Cg), 1.0f, col, (int)(K * Cg), wp + g * Og * K * Cg,
-                (int)(K * Cg), 1.0f, yb + g * Og, (int)Cout);
+                (int)(K * Cg), kf >= 0 ? 0.0f : 1.0f, yb + g * Og, (int)Cout);
       }
     }
   }

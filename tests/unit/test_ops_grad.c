@@ -502,6 +502,7 @@ static void run_conv_cl(int64_t B, int64_t Cin, int64_t T, int64_t Cout, int64_t
   int64_t nx = B * Cin * T, nw = Cout * (Cin / groups) * K, ny = B * Cout * Tout;
   float *x = tu_alloc_rand(nx, -1, 1, seed), *w = tu_alloc_rand(nw, -1, 1, seed + 1);
   float *bs = tu_alloc_rand(Cout, -1, 1, seed + 2), *y = tu_zeros(ny), *dy = tu_alloc_rand(ny, -1, 1, seed + 3);
+  for (int64_t i = 0; i < ny; i++) y[i] = NAN; /* y is overwritten: a row the op leaves shows */
   float *dx = tu_alloc_rand(nx, -1, 1, seed + 4), *dw = tu_alloc_rand(nw, -1, 1, seed + 5),
         *dbs = tu_alloc_rand(Cout, -1, 1, seed + 6);
   float *dx0 = malloc(sizeof(float) * nx), *dw0 = malloc(sizeof(float) * nw), *db0 = malloc(sizeof(float) * Cout);
@@ -570,6 +571,8 @@ static void test_conv1d_cl(void **state) {
   run_conv_cl(1, 8, 9, 8, 5, 1, 2, 4, 1, 1820);     /* grouped positional conv, same padding: rows */
   run_conv_cl(2, 6, 7, 4, 4, 1, 2, 2, 1, 1830);     /* even kernel */
   run_conv_cl(1, 3, 5, 5, 1, 1, 0, 1, 1, 1840);     /* 1x1 */
+  run_conv_cl(2, 32, 12, 6, 5, 1, 2, 1, 0, 1860);   /* taps, no bias: the middle tap covers y and goes first */
+  run_conv_cl(2, 48, 20, 8, 3, 2, 0, 1, 0, 1870);   /* taps, no bias, no padding: tap 0 covers y */
 }
 
 static void run_wn(int64_t O, int64_t I, int64_t K, int dim, uint64_t seed) {

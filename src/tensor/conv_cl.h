@@ -1,0 +1,45 @@
+/* conv_cl.h — what the CPU (cpu_conv_cl.c) and CUDA (kernels/cu_conv_cl.cu) forms of the
+ * channels-last convolution share: which form a shape takes, each tap's range of output steps,
+ * and which GEMM may overwrite y instead of adding (so both run the same GEMMs in the same
+ * order). Plain C, included by C and CUDA sources. */
+#ifndef TS_CONV_CL_H
+#define TS_CONV_CL_H
+
+#include <stdint.h>
+
+/* fewer input channels: a tap's GEMM is too thin, and the rows form (a row im2col) takes it */
+#define CONV_CL_TAP_MIN 32
+
+/* the taps form (a GEMM per tap on x's rows in place), else the rows form */
+static inline int conv_cl_taps(int64_t Cin, int groups) { return groups == 1 && Cin >= CONV_CL_TAP_MIN; }
+
+/* the output steps [*lo, *hi) whose tap k reads a row of x (T rows) */
+static inline void conv_cl_range(int64_t T, int64_t Tout, int64_t k, int stride, int pad, int64_t *lo, int64_t *hi) {
+  int64_t a = pad - k, z = T - 1 - k + pad; /* t stride >= a, t stride <= z */
+  *lo = a > 0 ? (a + stride - 1) / stride : 0;
+  *hi = z < 0 ? 0 : z / stride + 1;
+  if (*hi > Tout) *hi = Tout;
+  if (*lo > *hi) *lo = *hi;
+}
+
+/* Without a bias, the first GEMM that covers every row of y may overwrite instead of adding,
+ * and y then needs no start: in the rows form every group's GEMM covers its columns (returns
+ * 0), in the taps form the first tap whose steps are [0, Tout) (with no padding, tap 0), which
+ * runs first; -1 when none does (y starts at the bias, or 0, and every GEMM adds). */
+static inline int64_t conv_cl_cover(int taps, int has_bias, int64_t T, int64_t Tout, int64_t K, int64_t Cin,
+                                    int stride, int pad) {
+  if (has_bias || Cin <= 0 || K <= 0) return -1;
+  if (!taps) return 0;
+  for (int64_t k = 0; k < K; k++) {
+    int64_t lo, hi;
+    conv_cl_range(T, Tout, k, stride, pad, &lo, &hi);
+    if (lo == 0 && hi == Tout) return k;
+  }
+  return -1;
+}
+
+/* the tap the i-th GEMM of the taps form takes: the covering tap kf first (when there is one),
+ * then the others in order */
+static inline int64_t conv_cl_tap(int64_t i, int64_t kf) { return kf < 0 || i > kf ? i : i == 0 ? kf : i - 1; }
+
+#endif
