@@ -1,5 +1,5 @@
-/* cli_doctor.c — `tsasr doctor`: version, BLAS and threads, the bf16 GEMM, CUDA build, devices and
- * the switches of the CUDA kernels still awaiting a GPU check. */
+/* cli_doctor.c — `tsasr doctor`: version, BLAS and threads, the bf16 GEMM, the encoder's conv
+ * layout, CUDA build, devices and the switches of the CUDA kernels still awaiting a GPU check. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +46,10 @@ int cli_doctor(int argc, char **argv) {
   printf("bf16 GEMM (--gemm bf16 on cpu): %s\n", info.bf16_gemm);
   printf("few-row f32 GEMM (decoding's x W^T): %s\n",
          GEMM_SMALLM_ON ? "own kernel (AVX-512)" : "BLAS (built without AVX-512: the own kernel would spill)");
+  int enc_cl = !strcmp(switch_on("TSASR_ENC_CL", 1), "on");
+  printf("encoder conv layout (layer-norm mode, data2vec's positional convolutions; every backend): %s\n",
+         enc_cl ? "channels-last (TSASR_ENC_CL=0: channel-first, the older layout, on cuDNN in CUDA builds)"
+                : "channel-first (TSASR_ENC_CL=0)");
   printf("cuda: %s\n", info.cuda_built ? "built" : "not built");
   if (info.cuda_built) {
     if (info.cuda_devices > 0)
