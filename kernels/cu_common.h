@@ -321,6 +321,10 @@ int cu_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b,
                  tensor *rstd, float eps);
 int cu_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean, const tensor *rstd,
                      const tensor *dy, tensor *dx, tensor *dw, tensor *db);
+int cu_layernorm_act(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
+                     tensor *rstd, act_kind k, float eps);
+int cu_layernorm_act_bwd(backend *be, const tensor *x, const tensor *w, const tensor *b, const tensor *mean,
+                         const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k);
 int cu_layernorm_ch(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
                     tensor *rstd, float eps);
 int cu_layernorm_ch_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean, const tensor *rstd,

@@ -32,27 +32,29 @@ static int ln_fwd_split(backend *be, const tensor *x, const tensor *w, const ten
   return TS_OK;
 }
 
+/* act >= 0: y = act(the norm's output) (op_layernorm_act; never the split rows) */
 static int ln_fwd(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
-                  tensor *rstd, float eps, int rms) {
+                  tensor *rstd, float eps, int rms, int act) {
   int64_t C = cu_last(x), N = C ? cu_rows(x) : 0;
   if (N <= 0) return TS_OK;
   /* a bf16 activation: only the rounding is written; else f32, and its rounding when the next
    * GEMM wants it (cu_round_want) */
   float *yf = y->dtype == DT_BF16 ? NULL : cu_f(y);
   unsigned short *yb = yf ? cu_round_want(be, yf, N * C) : (unsigned short *)y->data;
-  if (C >= LN_LONG && N < LN_FEW) {
+  if (C >= LN_LONG && N < LN_FEW && act < 0) {
     TS_TRY(ln_fwd_split(be, x, w, b, yf, yb, mean, rstd, eps, rms, N, C));
   } else {
     k_layernorm<<<(unsigned)N, 256, 0, cu_stream()>>>(cu_f(x), cu_f(w), cu_f(b), yf, yb, cu_f(mean), cu_f(rstd), C,
-                                                      eps, rms);
+                                                      eps, rms, act);
     CU_LAUNCHED("k_layernorm");
   }
   if (yf && yb) cu_round_made(be, yf, N * C);
   return TS_OK;
 }
 
-static int ln_bwd(const tensor *x, const tensor *w, const tensor *mean, const tensor *rstd, const tensor *dy,
-                  tensor *dx, tensor *dw, tensor *db, int rms) {
+/* act >= 0: dy is at act's output (op_layernorm_act_bwd; b then read) */
+static int ln_bwd(const tensor *x, const tensor *w, const tensor *b, const tensor *mean, const tensor *rstd,
+                  const tensor *dy, tensor *dx, tensor *dw, tensor *db, int rms, int act) {
   int64_t C = cu_last(x), N = C ? cu_rows(x) : 0;
   if (N <= 0) return TS_OK;
   /* weight/bias gradients first: they read dy, which a caller may alias with dx */
@@ -60,12 +62,13 @@ static int ln_bwd(const tensor *x, const tensor *w, const tensor *mean, const te
     int64_t gy = (N + 63) / 64;
     if (gy > 256) gy = 256;
     dim3 grid((unsigned)((C + 31) / 32), (unsigned)gy), blk(32, 8);
-    k_layernorm_bwd_dwb<<<grid, blk, 0, cu_stream()>>>(cu_f(x), cu_f(mean), cu_f(rstd), cu_f(dy), cu_f(dw), cu_f(db), N, C, rms);
+    k_layernorm_bwd_dwb<<<grid, blk, 0, cu_stream()>>>(cu_f(x), cu_f(w), cu_f(b), cu_f(mean), cu_f(rstd), cu_f(dy),
+                                                       cu_f(dw), cu_f(db), N, C, rms, act);
     CU_LAUNCHED("k_layernorm_bwd_dwb");
   }
   if (dx) {
-    k_layernorm_bwd_dx<<<(unsigned)N, 256, 0, cu_stream()>>>(cu_f(x), cu_f(w), cu_f(mean), cu_f(rstd), cu_f(dy), cu_f(dx), C,
-                                            rms);
+    k_layernorm_bwd_dx<<<(unsigned)N, 256, 0, cu_stream()>>>(cu_f(x), cu_f(w), cu_f(b), cu_f(mean), cu_f(rstd),
+                                                             cu_f(dy), cu_f(dx), C, rms, act);
     CU_LAUNCHED("k_layernorm_bwd_dx");
   }
   return TS_OK;
@@ -73,18 +76,26 @@ static int ln_bwd(const tensor *x, const tensor *w, const tensor *mean, const te
 
 int cu_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
                  tensor *rstd, float eps) {
-  return ln_fwd(be, x, w, b, y, mean, rstd, eps, 0);
+  return ln_fwd(be, x, w, b, y, mean, rstd, eps, 0, -1);
 }
 int cu_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean, const tensor *rstd,
                      const tensor *dy, tensor *dx, tensor *dw, tensor *db) {
-  return ln_bwd(x, w, mean, rstd, dy, dx, dw, db, 0);
+  return ln_bwd(x, w, NULL, mean, rstd, dy, dx, dw, db, 0, -1);
+}
+int cu_layernorm_act(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
+                     tensor *rstd, act_kind k, float eps) {
+  return ln_fwd(be, x, w, b, y, mean, rstd, eps, 0, (int)k);
+}
+int cu_layernorm_act_bwd(backend *be, const tensor *x, const tensor *w, const tensor *b, const tensor *mean,
+                         const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k) {
+  return ln_bwd(x, w, b, mean, rstd, dy, dx, dw, db, 0, (int)k);
 }
 int cu_rmsnorm(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps) {
-  return ln_fwd(be, x, w, NULL, y, NULL, rstd, eps, 1);
+  return ln_fwd(be, x, w, NULL, y, NULL, rstd, eps, 1, -1);
 }
 int cu_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *rstd, const tensor *dy,
                    tensor *dx, tensor *dw) {
-  return ln_bwd(x, w, NULL, rstd, dy, dx, dw, NULL, 1);
+  return ln_bwd(x, w, NULL, NULL, rstd, dy, dx, dw, NULL, 1, -1);
 }
 
 /* ---- LayerNorm over the channel axis of (B,C,T) (kernels in cu_norm.cuh) ---- */

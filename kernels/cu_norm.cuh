@@ -1,18 +1,20 @@
 // cu_norm.cuh — LayerNorm / RMSNorm over the last dim (forward, with the output's bf16 rounding
-// on request, and backward: dx per row, weight and bias gradients as column reductions), and
+// on request, and backward: dx per row, weight and bias gradients as column reductions; with an
+// activation after the LayerNorm, op_layernorm_act, in the same kernels), and
 // LayerNorm over the channel axis of (B,C,T) (forward and backward, and their forms that hold
 // a thread's channels in registers).
 // Device code only: included by cu_norm.cu, which launches them, and by
 // tests/gpu/simt/test_norm_emu.cpp, which runs them under the SIMT emulator in ctest.
 #pragma once
 
-#include "cu_dev.cuh"
+#include "cu_act_fn.cuh"
 
 /* ---- LayerNorm / RMSNorm over the last dim: one block per row ---- */
 /* yb or NULL: y rounded to bf16 as well (the next GEMM's operand, cu_round_want), or instead
- * of y when y is NULL (a bf16 activation, op_act_dtype) */
+ * of y when y is NULL (a bf16 activation, op_act_dtype). act >= 0 (CU_ACT_*): y is the
+ * activation of the norm's output (op_layernorm_act), which is not stored */
 __global__ void k_layernorm(const float *x, const float *w, const float *b, float *y, unsigned short *yb, float *mean,
-                            float *rstd, int64_t C, float eps, int rms) {
+                            float *rstd, int64_t C, float eps, int rms, int act) {
   const float *xr = x + blockIdx.x * C;
   float m = 0.0f;
   if (!rms) {
@@ -29,6 +31,7 @@ __global__ void k_layernorm(const float *x, const float *w, const float *b, floa
   float r = 1.0f / sqrtf((float)(v / C) + eps);
   for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
     float n = (xr[c] - m) * r, o = n * (w ? w[c] : 1.0f) + (b ? b[c] : 0.0f);
+    if (act >= 0) o = act_f(act, o);
     if (y) y[blockIdx.x * C + c] = o;
     if (yb) yb[blockIdx.x * C + c] = cu_bf16_bits(o);
   }
@@ -38,14 +41,23 @@ __global__ void k_layernorm(const float *x, const float *w, const float *b, floa
   }
 }
 
-__global__ void k_layernorm_bwd_dx(const float *x, const float *w, const float *mean, const float *rstd,
-                                   const float *g, float *dx, int64_t C, int rms) {
+/* the gradient at the norm's output for x's normalised value xh in channel c: g itself, or
+ * (act >= 0, op_layernorm_act) g at the activation's output carried back through it, its input
+ * recomputed with the forward's formula (the same bits as the output k_layernorm wrote) */
+__device__ __forceinline__ float ln_gout(float g, float xh, const float *w, const float *b, int64_t c, int act) {
+  if (act < 0) return g;
+  return act_g(act, xh * (w ? w[c] : 1.0f) + (b ? b[c] : 0.0f), g);
+}
+
+/* b and act: as k_layernorm's (b only read when act >= 0) */
+__global__ void k_layernorm_bwd_dx(const float *x, const float *w, const float *b, const float *mean, const float *rstd,
+                                   const float *g, float *dx, int64_t C, int rms, int act) {
   const float *xr = x + blockIdx.x * C, *gr = g + blockIdx.x * C;
   float m = rms ? 0.0f : mean[blockIdx.x], r = rstd[blockIdx.x];
   double sd = 0, sdx = 0;
   for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
     float xh = (xr[c] - m) * r;
-    float dn = gr[c] * (w ? w[c] : 1.0f);
+    float dn = ln_gout(gr[c], xh, w, b, c, act) * (w ? w[c] : 1.0f);
     sd += dn;
     sdx += (double)dn * xh;
   }
@@ -54,14 +66,16 @@ __global__ void k_layernorm_bwd_dx(const float *x, const float *w, const float *
   float *dr = dx + blockIdx.x * C;
   for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
     float xh = (xr[c] - m) * r;
-    float dn = gr[c] * (w ? w[c] : 1.0f);
+    float dn = ln_gout(gr[c], xh, w, b, c, act) * (w ? w[c] : 1.0f);
     dr[c] += r * (dn - md - xh * mdx);
   }
 }
 
-/* dw[c] += sum_rows g * xhat, db[c] += sum_rows g; blockDim (32, 8), row chunks in grid.y */
-__global__ void k_layernorm_bwd_dwb(const float *x, const float *mean, const float *rstd, const float *g,
-                                    float *dw, float *db, int64_t N, int64_t C, int rms) {
+/* dw[c] += sum_rows g * xhat, db[c] += sum_rows g (g at the norm's output: ln_gout); blockDim
+ * (32, 8), row chunks in grid.y */
+__global__ void k_layernorm_bwd_dwb(const float *x, const float *w, const float *b, const float *mean,
+                                    const float *rstd, const float *g, float *dw, float *db, int64_t N, int64_t C,
+                                    int rms, int act) {
   __shared__ double sw[8][33], sb[8][33];
   int64_t c = blockIdx.x * 32 + threadIdx.x;
   double aw = 0, ab = 0;
@@ -69,7 +83,7 @@ __global__ void k_layernorm_bwd_dwb(const float *x, const float *mean, const flo
     for (int64_t i = blockIdx.y * 8 + threadIdx.y; i < N; i += (int64_t)gridDim.y * 8) {
       float m = rms ? 0.0f : mean[i];
       float xh = (x[i * C + c] - m) * rstd[i];
-      float gv = g[i * C + c];
+      float gv = ln_gout(g[i * C + c], xh, w, b, c, act);
       aw += (double)gv * xh;
       ab += gv;
     }

@@ -381,6 +381,8 @@ static void cu_table_init(be_ops *t) {
   t->matmul_bwd = cu_matmul_bwd;
   t->layernorm = cu_layernorm;
   t->layernorm_bwd = cu_layernorm_bwd;
+  t->layernorm_act = cu_layernorm_act;
+  t->layernorm_act_bwd = cu_layernorm_act_bwd;
   t->layernorm_ch = cu_layernorm_ch;
   t->layernorm_ch_bwd = cu_layernorm_ch_bwd;
   t->rmsnorm = cu_rmsnorm;

@@ -273,8 +273,9 @@ int enc_info_get(const enc_cfg *c, int64_t B, int64_t samples, enc_info *out, ts
   for (int i = 0; i < c->n_conv; i++) {
     int64_t Co = c->conv_dim[i], To = (Tin - c->conv_kernel[i]) / c->conv_stride[i] + 1, n = B * Co * To;
     int last = i == c->n_conv - 1;
-    if (c->fe_norm == ENC_FE_LAYER) { /* co, cn, stats, output (next input or features) */
-      add(&s, n), add(&s, n), add(&s, B * To), add(&s, B * To), add(&s, n);
+    if (c->fe_norm == ENC_FE_LAYER) { /* co, cn (channel-first only), stats, output (next input or features) */
+      add(&s, n), add(&s, B * To), add(&s, B * To), add(&s, n);
+      if (!enc_fe_cl(c, enc_cl_on())) add(&s, n);
     } else { /* co, activation, layer 0's norm output and stats, the transposed features */
       add(&s, n), add(&s, n);
       if (i == 0) add(&s, n), add(&s, B * Co), add(&s, B * Co);
@@ -291,8 +292,9 @@ int enc_info_get(const enc_cfg *c, int64_t B, int64_t samples, enc_info *out, ts
     int64_t To = T + 2 * (K / 2) - K + 1;
     add(&s, C * (C / c->pos_groups) * K), add(&s, K), add(&s, B * C * To), add(&s, B * C * To);
   } else {
-    for (int j = 0; j < c->pos_layers; j++) { /* po, pn, stats; the next layer's input */
-      add(&s, N * C), add(&s, N * C), add(&s, N), add(&s, N);
+    for (int j = 0; j < c->pos_layers; j++) { /* po, pn (channel-first only), stats; the next layer's input */
+      add(&s, N * C), add(&s, N), add(&s, N);
+      if (!enc_pos_cl(c, enc_cl_on())) add(&s, N * C);
       if (j < c->pos_layers - 1) add(&s, N * C);
     }
   }

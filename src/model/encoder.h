@@ -136,7 +136,7 @@ typedef struct enc_acts {
   /* conv stack, layer i: input xin[i] (B, Cin, Tin), conv out co[i] (B, Co, To); layer norm
    * mode: cn[i] = the layer norm of co[i] over its channels (B, Co, To) with stats cm, cr
    * (B, To); gn[i] = act(...). With cl every one of them is (B, T, C) instead (the norm a row
-   * LayerNorm). The inner layers' inputs xin[1 .. n_conv-1] (they only feed a
+   * LayerNorm fused with the activation, op_layernorm_act: no cn). The inner layers' inputs xin[1 .. n_conv-1] (they only feed a
    * convolution) are stored in xdt: DT_F32, or DT_BF16 (op_act_dtype) */
   int64_t conv_T[ENC_MAX_CONV + 1];
   ts_dtype xdt;
@@ -146,7 +146,7 @@ typedef struct enc_acts {
   float *fn, *fm, *fr;  /* feature-projection LN and stats */
   float *hp;            /* (B, T, C) projected (padded frames zeroed for HF models) */
   /* positional conv: pin[j] (B, C, T) input of pos layer j, po[j] conv out (B, C, T[+1]) (with
-   * cl, data2vec's are (B, T, C) and pin[0] is hp itself);
+   * cl, data2vec's are (B, T, C), pin[0] is hp itself and there is no pn);
    * wav2vec2: pt[0] its transpose (B, T+1, C); data2vec: pn[j] the norm of po[j] over its
    * channels (B, C, T) with stats pm, pr (B, T) */
   float *pin[8], *po[8], *pt[8], *pn[8], *pm[8], *pr[8];

@@ -1,8 +1,8 @@
 /* encoder_conv.c — input normalisation, the convolutional feature extractor (group-norm or
  * layer-norm mode) and the feature projection (LayerNorm + Linear), forward and backward.
  * In the layer-norm mode the conv stack works channels-last (the default, enc_fe_cl): on
- * (B, T, C) with op_conv1d_cl and row LayerNorms, its last activation written straight into the
- * features; otherwise on (B, C, T) (its layer norm over the channel axis, op_layernorm_ch), the
+ * (B, T, C) with op_conv1d_cl and row LayerNorms fused with the activation (op_layernorm_act),
+ * its last activation written straight into the features; otherwise on (B, C, T) (its layer norm over the channel axis, op_layernorm_ch), the
  * last layer's output transposed into them. The features and the projection are (B, T, C). */
 #include <string.h>
 
@@ -23,22 +23,6 @@ static tensor fe_rows(const tensor *t) {
   tensor r = *t;
   r.ndim = 2, r.ne[0] = t->ne[0] * t->ne[1], r.ne[1] = t->ne[2], r.ne[2] = 1;
   return r;
-}
-
-/* the layer-norm mode's norm over the channels: rows of (B, T, C) (cl) or the channel axis of
- * (B, C, T); and its backward */
-static int fe_ln(backend *be, int cl, const tensor *y, const tensor *w, const tensor *b, tensor *out, tensor *m,
-                 tensor *r, ts_err *e) {
-  if (!cl) return op_layernorm_ch(be, y, w, b, out, m, r, FE_NORM_EPS, e);
-  tensor Y = fe_rows(y), O = fe_rows(out);
-  return op_layernorm(be, &Y, w, b, &O, m, r, FE_NORM_EPS, e);
-}
-
-static int fe_ln_bwd(backend *be, int cl, const tensor *x, const tensor *w, const tensor *m, const tensor *r,
-                     const tensor *dy, tensor *dx, tensor *dw, tensor *db, ts_err *e) {
-  if (!cl) return op_layernorm_ch_bwd(be, x, w, m, r, dy, dx, dw, db, e);
-  tensor X = fe_rows(x), D = fe_rows(dy), DX = fe_rows(dx);
-  return op_layernorm_bwd(be, &X, w, m, r, &D, &DX, dw, db, e);
 }
 
 static int conv_w(const enc_model *m, int i, const char *what, int grad, tensor *t, ts_err *e) {
@@ -119,15 +103,17 @@ int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_
     ts_dtype gdt = last ? DT_F32 : a->xdt;
     int64_t gsz = gdt == DT_BF16 ? (B * Co * To + 1) / 2 : B * Co * To;
     if (c->fe_norm == ENC_FE_LAYER) {
-      /* the layer norm runs over the channels (rows of (B, To, Co), or the channel axis of
-       * (B, Co, To)), so no transposes: backward needs the conv output co (the norm's input),
-       * the norm's output cn with its stats, and the next layer's input, which the activation
-       * writes; the last layer's activation is the (B, To, Co) features (channels-last), or goes
-       * to scratch and is transposed into them */
+      /* the layer norm runs over the channels, so no transposes. Channels-last: rows of
+       * (B, To, Co), the norm and the activation in one op (op_layernorm_act), whose backward
+       * recomputes the norm's output: backward needs the conv output co, the stats and the next
+       * layer's input; the last layer's activation is the (B, To, Co) features. Channel-first:
+       * the channel axis of (B, Co, To) (op_layernorm_ch), the norm's output cn kept for the
+       * activation's backward, the last layer's activation in scratch, transposed into the
+       * features */
       ETRY(conv_w(m, i, "ln.weight", 0, &Nw, e));
       ETRY(conv_w(m, i, "ln.bias", 0, &Nb, e));
       EALLOC(a->co[i], B * Co * To);
-      EALLOC(a->cn[i], B * Co * To);
+      if (!cl) EALLOC(a->cn[i], B * Co * To);
       EALLOC(a->cm[i], B * To);
       EALLOC(a->cr[i], B * To);
       if (last)
@@ -142,8 +128,13 @@ int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_
              CR = ET1(a->cr[i], B * To);
       GN.dtype = gdt;
       ETRY(fe_conv(be, cl, &X, &W, c->conv_bias ? &Bs : NULL, &Y, c->conv_stride[i], e));
-      ETRY(fe_ln(be, cl, &Y, &Nw, &Nb, &CN, &CM, &CR, e));
-      ETRY(op_act(be, c->fe_act, &CN, &GN, e));
+      if (cl) {
+        tensor Y2 = fe_rows(&Y), G2 = fe_rows(&GN);
+        ETRY(op_layernorm_act(be, &Y2, &Nw, &Nb, &G2, &CM, &CR, c->fe_act, FE_NORM_EPS, e));
+      } else {
+        ETRY(op_layernorm_ch(be, &Y, &Nw, &Nb, &CN, &CM, &CR, FE_NORM_EPS, e));
+        ETRY(op_act(be, c->fe_act, &CN, &GN, e));
+      }
       if (last && !cl) {
         tensor FT = ET3(a->feat, B, To, Co);
         ETRY(op_transpose(be, &GN, &FT, e));
@@ -274,17 +265,25 @@ int enc_conv_backward(enc_model *m, const enc_acts *a, const float *dhp, arena *
       ETRY(op_transpose(be, &DF, &DG, e));
     }
     if (c->fe_norm == ENC_FE_LAYER) {
-      tensor DG = FE3(dg, Co, To), CN = FE3(a->cn[i], Co, To), CO = FE3(a->co[i], Co, To);
-      float *dcn;
-      EALLOC(dcn, B * Co * To);
-      tensor DCN = FE3(dcn, Co, To);
-      ETRY(op_fill(be, &DCN, 0.0f, e));
-      ETRY(op_act_bwd(be, c->fe_act, &CN, &DG, &DCN, e));
+      tensor DG = FE3(dg, Co, To), CO = FE3(a->co[i], Co, To);
       ETRY(conv_w(m, i, "ln.weight", 0, &Nw, e));
       ETRY(conv_w(m, i, "ln.weight", 1, &gNw, e));
       ETRY(conv_w(m, i, "ln.bias", 1, &gNb, e));
       tensor CM = ET1(a->cm[i], B * To), CR = ET1(a->cr[i], B * To);
-      ETRY(fe_ln_bwd(be, cl, &CO, &Nw, &CM, &CR, &DCN, &DCO, enc_optw(&gNw), enc_optw(&gNb), e));
+      if (cl) { /* the norm and the activation in one op, the norm's output recomputed */
+        tensor Nb, CO2 = fe_rows(&CO), DG2 = fe_rows(&DG), DCO2 = fe_rows(&DCO);
+        ETRY(conv_w(m, i, "ln.bias", 0, &Nb, e));
+        ETRY(op_layernorm_act_bwd(be, &CO2, &Nw, &Nb, &CM, &CR, &DG2, &DCO2, enc_optw(&gNw), enc_optw(&gNb),
+                                  c->fe_act, e));
+      } else {
+        tensor CN = FE3(a->cn[i], Co, To);
+        float *dcn;
+        EALLOC(dcn, B * Co * To);
+        tensor DCN = FE3(dcn, Co, To);
+        ETRY(op_fill(be, &DCN, 0.0f, e));
+        ETRY(op_act_bwd(be, c->fe_act, &CN, &DG, &DCN, e));
+        ETRY(op_layernorm_ch_bwd(be, &CO, &Nw, &CM, &CR, &DCN, &DCO, enc_optw(&gNw), enc_optw(&gNb), e));
+      }
     } else {
       tensor DG = ET3(dg, B, Co, To), CO = ET3(a->co[i], B, Co, To);
       if (i == 0) {

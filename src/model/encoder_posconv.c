@@ -67,30 +67,31 @@ int enc_pos_forward(enc_model *m, enc_acts *a, arena *ar, ts_err *e) {
     }
     return TS_OK;
   }
-  /* data2vec: each layer's norm runs over the channels: rows of (B, T, C) (channels-last: no
-   * transpose at all, the last activation written into pos) or the channel axis of (B, C, T)
-   * (op_layernorm_ch: the stack stays in that layout and only its output is transposed) */
+  /* data2vec: each layer's norm runs over the channels. Channels-last: rows of (B, T, C), the
+   * norm and the activation in one op (op_layernorm_act, the norm's output never stored), no
+   * transpose at all, the last activation written into pos. Channel-first: the channel axis of
+   * (B, C, T) (op_layernorm_ch: the stack stays in that layout, only its output transposed) */
   for (int j = 0; j < c->pos_layers; j++) {
     tensor W, Bs;
+    int top = j == c->pos_layers - 1;
     ETRY(pos_w(m, j, "weight", 0, &W, e));
     ETRY(pos_w(m, j, "bias", 0, &Bs, e));
     EALLOC(a->po[j], B * C * T);
-    EALLOC(a->pn[j], B * C * T);
+    if (!cl) EALLOC(a->pn[j], B * C * T);
     EALLOC(a->pm[j], B * T);
     EALLOC(a->pr[j], B * T);
-    tensor PI = PS3(a->pin[j]), PO = PS3(a->po[j]), PN = PS3(a->pn[j]), PM = ET1(a->pm[j], B * T),
-           PR = ET1(a->pr[j], B * T);
+    tensor PI = PS3(a->pin[j]), PO = PS3(a->po[j]), PM = ET1(a->pm[j], B * T), PR = ET1(a->pr[j], B * T);
     if (cl) {
-      tensor PO2 = pos_rows(&PO), PN2 = pos_rows(&PN);
+      if (!top) EALLOC(a->pin[j + 1], B * C * T);
+      tensor OUT = top ? POS : PS3(a->pin[j + 1]), PO2 = pos_rows(&PO), OUT2 = pos_rows(&OUT);
       ETRY(op_conv1d_cl(be, &PI, &W, &Bs, &PO, 1, pad, G, e));
-      ETRY(op_layernorm(be, &PO2, NULL, NULL, &PN2, &PM, &PR, POS_LN_EPS, e));
-    } else {
-      ETRY(op_conv1d(be, &PI, &W, &Bs, &PO, 1, pad, G, e));
-      ETRY(op_layernorm_ch(be, &PO, NULL, NULL, &PN, &PM, &PR, POS_LN_EPS, e));
+      ETRY(op_layernorm_act(be, &PO2, NULL, NULL, &OUT2, &PM, &PR, c->fe_act, POS_LN_EPS, e));
+      continue;
     }
-    if (j == c->pos_layers - 1 && cl) {
-      ETRY(op_act(be, c->fe_act, &PN, &POS, e));
-    } else if (j == c->pos_layers - 1) {
+    tensor PN = PS3(a->pn[j]);
+    ETRY(op_conv1d(be, &PI, &W, &Bs, &PO, 1, pad, G, e));
+    ETRY(op_layernorm_ch(be, &PO, NULL, NULL, &PN, &PM, &PR, POS_LN_EPS, e));
+    if (top) {
       arena_mark mg = arena_get_mark(ar);
       float *g;
       EALLOC(g, B * C * T);
@@ -157,25 +158,26 @@ int enc_pos_backward(enc_model *m, const enc_acts *a, const float *dpos, float *
    * into (B, C, T)); then per layer (last first) the activation, the norm and the conv, the
    * conv's input gradient being the next layer's dg (two buffers in turn) or, for the first
    * layer, dhp's (channels-last: added in place; else transposed and added) */
-  float *pp[2], *dpn, *dpo;
+  float *pp[2], *dpn = NULL, *dpo;
   EALLOC(pp[0], B * C * T);
   EALLOC(pp[1], B * C * T);
-  EALLOC(dpn, B * C * T);
+  if (!cl) EALLOC(dpn, B * C * T); /* the norm's output gradient (channel-first only) */
   EALLOC(dpo, B * C * T);
   tensor DPN = PS3(dpn), DPO = PS3(dpo), DP0 = ET3(pp[0], B, C, T), DPOS = ET3((float *)dpos, B, T, C);
   if (!cl) ETRY(op_transpose(be, &DPOS, &DP0, e));
   int slot = 0;
   for (int j = c->pos_layers - 1; j >= 0; j--) {
     int top = j == c->pos_layers - 1;
-    tensor DG = cl && top ? DPOS : PS3(pp[slot]), PN = PS3(a->pn[j]), PO = PS3(a->po[j]), PM = ET1(a->pm[j], B * T),
+    tensor DG = cl && top ? DPOS : PS3(pp[slot]), PO = PS3(a->po[j]), PM = ET1(a->pm[j], B * T),
            PR = ET1(a->pr[j], B * T), PI = PS3(a->pin[j]);
-    ETRY(op_fill(be, &DPN, 0.0f, e));
-    ETRY(op_act_bwd(be, c->fe_act, &PN, &DG, &DPN, e));
     ETRY(op_fill(be, &DPO, 0.0f, e));
-    if (cl) {
-      tensor PO2 = pos_rows(&PO), DPN2 = pos_rows(&DPN), DPO2 = pos_rows(&DPO);
-      ETRY(op_layernorm_bwd(be, &PO2, NULL, &PM, &PR, &DPN2, &DPO2, NULL, NULL, e));
+    if (cl) { /* the norm and the activation in one op, the norm's output recomputed */
+      tensor PO2 = pos_rows(&PO), DG2 = pos_rows(&DG), DPO2 = pos_rows(&DPO);
+      ETRY(op_layernorm_act_bwd(be, &PO2, NULL, NULL, &PM, &PR, &DG2, &DPO2, NULL, NULL, c->fe_act, e));
     } else {
+      tensor PN = PS3(a->pn[j]);
+      ETRY(op_fill(be, &DPN, 0.0f, e));
+      ETRY(op_act_bwd(be, c->fe_act, &PN, &DG, &DPN, e));
       ETRY(op_layernorm_ch_bwd(be, &PO, NULL, &PM, &PR, &DPN, &DPO, NULL, NULL, e));
     }
     tensor W, gW, gB;

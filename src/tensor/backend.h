@@ -78,6 +78,13 @@ typedef struct be_ops {
                     tensor *mean, tensor *rstd, float eps);
   int (*layernorm_bwd)(backend *be, const tensor *x, const tensor *w, const tensor *mean,
                         const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db);
+  /* y = act(LayerNorm(x)) over the last dim (y f32 or a bf16 activation); mean, rstd kept.
+   * The backward takes dy at the activation's output and recomputes the norm's output from x,
+   * mean, rstd, w, b (it is not stored); dx, dw, db add, dx must not alias dy */
+  int (*layernorm_act)(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
+                       tensor *rstd, act_kind k, float eps);
+  int (*layernorm_act_bwd)(backend *be, const tensor *x, const tensor *w, const tensor *b, const tensor *mean,
+                           const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k);
   int (*rmsnorm)(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps);
   int (*rmsnorm_bwd)(backend *be, const tensor *x, const tensor *w, const tensor *rstd,
                       const tensor *dy, tensor *dx, tensor *dw);

@@ -25,6 +25,10 @@ int cpu_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b
                    tensor *mean, tensor *rstd, float eps);
 int cpu_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean,
                        const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db);
+int cpu_layernorm_act(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
+                      tensor *rstd, act_kind k, float eps);
+int cpu_layernorm_act_bwd(backend *be, const tensor *x, const tensor *w, const tensor *b, const tensor *mean,
+                          const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k);
 int cpu_rmsnorm(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps);
 int cpu_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *rstd,
                      const tensor *dy, tensor *dx, tensor *dw);

@@ -309,6 +309,21 @@ static int ds_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const t
   DS_CHECK(ds_t(o, x) || ds_t(o, w) || ds_t(o, rstd) || ds_t(o, dy) || ds_t(o, dx) || ds_t(o, dw));
   DS_RUN(cpu_rmsnorm_bwd(be_cpu(), x, w, rstd, dy, dx, dw));
 }
+static int ds_layernorm_act(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
+                            tensor *rstd, act_kind k, float eps) {
+  (void)be;
+  const char *o = "layernorm_act";
+  DS_CHECK(ds_t(o, x) || ds_t(o, w) || ds_t(o, b) || ds_t(o, y) || ds_t(o, mean) || ds_t(o, rstd));
+  DS_RUN(cpu_layernorm_act(be_cpu(), x, w, b, y, mean, rstd, k, eps));
+}
+static int ds_layernorm_act_bwd(backend *be, const tensor *x, const tensor *w, const tensor *b, const tensor *mean,
+                                const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k) {
+  (void)be;
+  const char *o = "layernorm_act_bwd";
+  DS_CHECK(ds_t(o, x) || ds_t(o, w) || ds_t(o, b) || ds_t(o, mean) || ds_t(o, rstd) || ds_t(o, dy) || ds_t(o, dx) ||
+           ds_t(o, dw) || ds_t(o, db));
+  DS_RUN(cpu_layernorm_act_bwd(be_cpu(), x, w, b, mean, rstd, dy, dx, dw, db, k));
+}
 static int ds_layernorm_ch(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
                            tensor *rstd, float eps) {
   (void)be;
@@ -550,6 +565,8 @@ static const be_ops ds_ops = {
     .matmul_bwd = ds_matmul_bwd,
     .layernorm = ds_layernorm,
     .layernorm_bwd = ds_layernorm_bwd,
+    .layernorm_act = ds_layernorm_act,
+    .layernorm_act_bwd = ds_layernorm_act_bwd,
     .layernorm_ch = ds_layernorm_ch,
     .layernorm_ch_bwd = ds_layernorm_ch_bwd,
     .rmsnorm = ds_rmsnorm,

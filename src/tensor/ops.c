@@ -253,6 +253,31 @@ int op_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor
   OPS_RET(be, "layernorm_bwd", be->ops->layernorm_bwd(be, x, w, mean, rstd, dy, dx, dw, db), e);
 }
 
+int op_layernorm_act(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
+                     tensor *rstd, act_kind k, float eps, ts_err *e) {
+  if (!y || !mean || !rstd)
+    return err_set(e, TS_EARG, "layernorm_act: needs y, mean and rstd (its backward recomputes the norm from them)");
+  if ((unsigned)k > ACT_SILU) return err_set(e, TS_EARG, "layernorm_act: unknown activation %d", (int)k);
+  CHK(norm_check(be, "layernorm_act", x, w, b, y, 1, mean, rstd, e));
+  OPS_PROF_SHAPE(x, NULL);
+  OPS_RET(be, "layernorm_act", be->ops->layernorm_act(be, x, w, b, y, mean, rstd, k, eps), e);
+}
+
+int op_layernorm_act_bwd(backend *be, const tensor *x, const tensor *w, const tensor *b, const tensor *mean,
+                         const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k,
+                         ts_err *e) {
+  if (!mean || !rstd) return err_set(e, TS_EARG, "layernorm_act_bwd: mean and rstd from the forward are needed");
+  if (!dy) return err_set(e, TS_EARG, "layernorm_act_bwd: no output gradient");
+  if ((unsigned)k > ACT_SILU) return err_set(e, TS_EARG, "layernorm_act_bwd: unknown activation %d", (int)k);
+  CHK(norm_check(be, "layernorm_act_bwd", x, w, b, dy, 0, mean, rstd, e));
+  if (dx) CHK(norm_check(be, "layernorm_act_bwd", x, NULL, NULL, dx, 0, NULL, NULL, e));
+  if (dx && dx->data == dy->data) return err_set(e, TS_EARG, "layernorm_act_bwd: dx must not alias dy");
+  if (dw) CHK(norm_check(be, "layernorm_act_bwd", x, dw, NULL, NULL, 0, NULL, NULL, e));
+  if (db) CHK(norm_check(be, "layernorm_act_bwd", x, db, NULL, NULL, 0, NULL, NULL, e));
+  OPS_PROF_SHAPE(x, NULL);
+  OPS_RET(be, "layernorm_act_bwd", be->ops->layernorm_act_bwd(be, x, w, b, mean, rstd, dy, dx, dw, db, k), e);
+}
+
 /* LayerNorm over the channel axis: x (B,C,T), w, b (C), y like x, stats (B*T) */
 static int lnc_check(backend *be, const char *op, const tensor *x, const tensor *w, const tensor *b,
                      const tensor *y, const tensor *mean, const tensor *rstd, ts_err *e) {

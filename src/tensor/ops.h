@@ -29,6 +29,16 @@ int op_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b,
 int op_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean,
                      const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db,
                      ts_err *e);
+/* y = act(LayerNorm(x)) over the last dim, the norm's output never stored: y f32 or a bf16
+ * activation (op_act_dtype), mean and rstd (rows) kept. The backward takes dy at the
+ * activation's output and recomputes the norm's output from x, the stats, w and b; dx, dw, db
+ * add (dx must not alias dy). The same values as op_layernorm then op_act (and their
+ * backwards), with one pass over x where they take three, and no norm output kept. */
+int op_layernorm_act(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
+                     tensor *rstd, act_kind k, float eps, ts_err *e);
+int op_layernorm_act_bwd(backend *be, const tensor *x, const tensor *w, const tensor *b, const tensor *mean,
+                         const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k,
+                         ts_err *e);
 /* LayerNorm over the channel axis of x (B,C,T): as op_layernorm on x's (B,T,C) transpose, without
  * it; mean/rstd (B*T). Gradients add into dx, dw, db (dx may be dy itself: it then holds dy plus
  * the input gradient). */

@@ -37,6 +37,9 @@ void ref_layernorm(void *ctx, double *const *in, double *out) {
       double y = (x[j] - m) / sqrt(v + c->eps);
       if (c->affine) y *= in[1][j];
       if (c->has_bias) y += in[2][j];
+      if (c->act1 == 1) y = 0.5 * y * (1.0 + erf(y / sqrt(2.0)));
+      else if (c->act1 == 2) y = y > 0 ? y : 0;
+      else if (c->act1 == 3) y = y / (1.0 + exp(-y));
       out[i * c->C + j] = y;
     }
   }

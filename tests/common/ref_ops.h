@@ -17,6 +17,7 @@ typedef struct ref_norm {
   int64_t N, C;
   double eps;
   int affine, has_bias;
+  int act1; /* ref_layernorm: 0, or the activation kind + 1 applied to the output (layernorm_act) */
 } ref_norm; /* in: x, [w], [b] */
 void ref_layernorm(void *ctx, double *const *in, double *out);
 void ref_rmsnorm(void *ctx, double *const *in, double *out);

@@ -8,6 +8,8 @@
 #       default since session 19) with the defaults, at bf16's tolerance (1e-2): the backward GEMMs on the dC rounded by
 #       the op that wrote it (act_bwd, packed swiglu_bwd, merge_heads), cuDNN's SDPA, the bf16
 #       backward;
+#   q1'. session 19's op groups in f32 at 1e-5: conv1d_cl and layernorm_act (the encoder's
+#       channels-last convolution and its LayerNorm fused with the activation, both default);
 #   q2. cuDNN's modes 1, 2 (the default) and 3 (cuda_ctl.h: single-input-channel, and grouped,
 #       convolutions on im2col): the conv1d group in f32 at 1e-5 and in bf16 with each, the f32
 #       parity (must pass) and the bf16 parity (no worse than 3a's) with 3;
@@ -38,6 +40,15 @@ for grp in matmul bf16_acts attention conv1d; do
   q1n="$q1n$grp $(tail -n 1 "$build/quick16_$grp.log" | sed 's/^test_backend_ops: //');  "
 done
 step quick_ops16 "$q1" "$q1n$(grep -h -m1 '^cuDNN SDPA:' "$build/quick16_attention.log" 2> /dev/null)"
+
+# q1'. session 19's ops in f32 at 1e-5: the channels-last convolution and the LayerNorm fused
+# with the activation, the encoder's defaults since then
+q1b=ok q1bn=""
+for grp in conv1d_cl layernorm_act; do
+  ops_env "$build/quick_$grp.log" "$grp" || q1b=FAIL
+  q1bn="$q1bn$grp $(tail -n 1 "$build/quick_$grp.log" | sed 's/^test_backend_ops: //');  "
+done
+step quick_ops19 "$q1b" "$q1bn"
 
 q2=ok q2n=""
 [ "$dn" = ok ] || q2=SKIP q2n="this build has no cuDNN; "
@@ -149,13 +160,14 @@ if [ "${TSASR_QUICK_KPROF:-0}" = 1 ]; then
 fi
 
 # q7. the session-18 and -19 kernels under compute-sanitizer, last (the timings and the profile
-# come first): memcheck of the conv1d_cl (channels-last convolution, session 19), layernorm_ch
-# and attention groups, racecheck of attention, with vec
+# come first): memcheck of the conv1d_cl and layernorm_act (session 19), layernorm_ch and
+# attention groups, racecheck of attention, with vec
 # and the merge folded in together, 30 s each (PARTIAL when cut); a failure is reported, and
 # it rules out making either switch a default
 if [ -n "$san" ] && [ "$(cap 1000)" -ge 60 ]; then
   q7=ok q7n=""
-  for sg in "memcheck conv1d_cl" "memcheck layernorm_ch" "memcheck attention" "racecheck attention"; do
+  for sg in "memcheck conv1d_cl" "memcheck layernorm_act" "memcheck layernorm_ch" "memcheck attention" \
+    "racecheck attention"; do
     [ "$(cap 1000)" -ge 20 ] || break
     read -r stool sgrp <<< "$sg"
     TSASR_CUDA_ELEM_VEC=1 TSASR_CUDA_DECODE_ATTN=2 san_run "$stool" "$(cap 30)" "$sgrp" \

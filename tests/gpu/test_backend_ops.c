@@ -461,12 +461,13 @@ static void c_matmul_x16(int64_t M, int64_t K, int64_t N, int hint) {
   bufs_free();
 }
 
-/* bf16 activation storage of the outputs: rmsnorm, layernorm, GELU and packed SwiGLU with an f32
+/* bf16 activation storage of the outputs: rmsnorm, layernorm, GELU, packed SwiGLU and
+ * layernorm + GELU (layernorm_act) with an f32
  * y on both backends (compared as usual), and on the device once more with a bf16 y, which must
  * be the device's own f32 y rounded to nearest even, bit for bit */
 static void c_out16(int64_t R, int64_t C) {
-  static const char *const nm[] = {"rmsnorm", "layernorm", "gelu", "swiglu_packed"};
-  for (int op = 0; op < 4; op++) {
+  static const char *const nm[] = {"rmsnorm", "layernorm", "gelu", "swiglu_packed", "layernorm_act gelu"};
+  for (int op = 0; op < 5; op++) {
     case_begin("bf16_out", "%s %lldx%lld", nm[op], (long long)R, (long long)C);
     int64_t xn = op == 3 ? 2 * R * C : R * C;
     hb *x = mk(xn, I_RAND), *w = mk(C, I_RAND), *b = mk(C, I_RAND), *s1 = mk(R, I_NAN), *s2 = mk(R, I_NAN),
@@ -481,6 +482,7 @@ static void c_out16(int64_t R, int64_t C) {
       if (op == 1) RUN(d, op_layernorm(g_be[d], &X, &W, &Bs, &Y, &S1, &S2, 1e-5f, &g_e));
       if (op == 2) RUN(d, op_act(g_be[d], ACT_GELU, &X, &Y, &g_e));
       if (op == 3) RUN(d, op_swiglu_packed(g_be[d], &X, &Y, &g_e));
+      if (op == 4) RUN(d, op_layernorm_act(g_be[d], &X, &W, &Bs, &Y, &S1, &S2, ACT_GELU, 1e-5f, &g_e));
     }
     cmp("y", y);
     float *yd = malloc(sizeof(float) * (size_t)(R * C));
@@ -501,6 +503,42 @@ static void c_out16(int64_t R, int64_t C) {
     case_end();
     bufs_free();
   }
+}
+
+/* op_layernorm_act: act(LayerNorm(x)) over rows, and its backward from dy at the activation's
+ * output (the norm's output recomputed, not stored): the channels-last conv stack's norm */
+static void c_norm_act(int64_t N, int64_t C, int affine, int kind) {
+  case_begin("layernorm_act", "N=%lld C=%lld affine=%d act=%d", (long long)N, (long long)C, affine, kind);
+  hb *x = mk(N * C, I_RAND), *w = affine ? mk(C, I_RAND) : NULL, *b = affine ? mk(C, I_RAND) : NULL,
+     *y = mk(N * C, I_NAN), *m = mk(N, I_NAN), *r = mk(N, I_NAN);
+  for (int64_t i = 0; i < N * C; i++) x->c[i] = x->c[i] * 3.0f + 0.5f; /* off-centre */
+  up(x);
+  BOTH(d) {
+    tensor X = tv(x, d, 2, N, C, 0, 0), W = TV(w, d, 1, C, 0, 0, 0), Bs = TV(b, d, 1, C, 0, 0, 0),
+           Y = tv(y, d, 2, N, C, 0, 0), Mn = tv(m, d, 1, N, 0, 0, 0), R = tv(r, d, 1, N, 0, 0, 0);
+    RUN(d, op_layernorm_act(g_be[d], &X, PT(w, W), PT(b, Bs), &Y, &Mn, &R, (act_kind)kind, 1e-5f, &g_e));
+  }
+  cmp("y", y);
+  cmp("mean", m);
+  cmp("rstd", r);
+  case_end();
+  case_begin("layernorm_act_bwd", "N=%lld C=%lld affine=%d act=%d", (long long)N, (long long)C, affine, kind);
+  up(m);
+  up(r);
+  hb *g = mk(N * C, I_RAND), *dx = mk(N * C, I_RAND), *dw = affine ? mk(C, I_RAND) : NULL,
+     *db = affine ? mk(C, I_RAND) : NULL;
+  BOTH(d) {
+    tensor X = tv(x, d, 2, N, C, 0, 0), W = TV(w, d, 1, C, 0, 0, 0), Bs = TV(b, d, 1, C, 0, 0, 0),
+           Mn = tv(m, d, 1, N, 0, 0, 0), R = tv(r, d, 1, N, 0, 0, 0), G = tv(g, d, 2, N, C, 0, 0),
+           DX = tv(dx, d, 2, N, C, 0, 0), DW = TV(dw, d, 1, C, 0, 0, 0), DB = TV(db, d, 1, C, 0, 0, 0);
+    RUN(d, op_layernorm_act_bwd(g_be[d], &X, PT(w, W), PT(b, Bs), &Mn, &R, &G, &DX, PT(dw, DW), PT(db, DB),
+                                (act_kind)kind, &g_e));
+  }
+  cmp("dx", dx);
+  if (dw) cmp("dw", dw);
+  if (db) cmp("db", db);
+  case_end();
+  bufs_free();
 }
 
 /* rmsnorm in place (y = x), as the decoding step uses it */
@@ -1119,7 +1157,10 @@ int main(int argc, char **argv) {
   G("matmul", c_matmul_wbf(2, 150, 896, 1000, 64, 1, 1, 0.5f));
   G("matmul", c_matmul_wbf(1, 1, 64, 5, 3, 1, 0, 1.0f));
   G("matmul", c_matmul_wbf(2, 4, 96, 50, 16, 0, 1, 0.0f));
-  G("layernorm rmsnorm", c_norm(5, 7, 1));
+  G("layernorm_act", c_norm_act(300, 512, 1, ACT_GELU)); /* a feature layer's rows */
+  G("layernorm_act", c_norm_act(33, 96, 0, ACT_GELU));   /* no affine: the positional stack */
+  G("layernorm_act", c_norm_act(7, 130, 1, ACT_SILU));
+    G("layernorm rmsnorm", c_norm(5, 7, 1));
   G("layernorm rmsnorm", c_norm(33, 96, 0));
   G("layernorm rmsnorm", c_norm(3, 1000, 1));
   G("layernorm rmsnorm", c_norm(64, 896, 1));

@@ -116,7 +116,7 @@ static void run_norm(int rms, int64_t N, int64_t C, int affine, int has_bias, ui
   Y.data = y, DY.data = dy, DX.data = dx;
   tensor W = tensor_f32(w, 1, C, 0, 0, 0), Bb = tensor_f32(b, 1, C, 0, 0, 0), M = tensor_f32(m, 1, N, 0, 0, 0),
          R = tensor_f32(r, 1, N, 0, 0, 0), DW = tensor_f32(dw, 1, C, 0, 0, 0), DB = tensor_f32(db, 1, C, 0, 0, 0);
-  ref_norm ctx = {N, C, 1e-5, affine, has_bias};
+  ref_norm ctx = {N, C, 1e-5, affine, has_bias, 0};
   int64_t in_n[3] = {n, C, C};
   const float *in[3] = {x, w, b};
   char what[96];
@@ -138,6 +138,65 @@ static void run_norm(int rms, int64_t N, int64_t C, int affine, int has_bias, ui
     assert_true(tu_gradcheck(what, ref_layernorm, &ctx, 3, in_n, in, n, dy, g, FD_H, GRAD_TOL));
   }
   free(x), free(w), free(b), free(y), free(dy), free(m), free(r), free(dx), free(dw), free(db);
+}
+
+/* op_layernorm_act: act(LayerNorm(x)) against the double reference, its gradients against
+ * central differences, and both bit for bit against op_layernorm then op_act (and op_act_bwd
+ * then op_layernorm_bwd) */
+static void run_norm_act(int64_t N, int64_t C, int affine, int has_bias, act_kind k, uint64_t seed) {
+  int64_t n = N * C;
+  float *x = tu_alloc_rand(n, -2, 2, seed), *w = tu_alloc_rand(C, 0.5f, 1.5f, seed + 1);
+  float *b = tu_alloc_rand(C, -1, 1, seed + 2), *y = tu_zeros(n), *dy = tu_alloc_rand(n, -1, 1, seed + 3);
+  float *m = tu_zeros(N), *r = tu_zeros(N), *dx = tu_zeros(n), *dw = tu_zeros(C), *db = tu_zeros(C);
+  float *cn = tu_zeros(n), *y2 = tu_zeros(n), *m2 = tu_zeros(N), *r2 = tu_zeros(N), *dcn = tu_zeros(n),
+        *dx2 = tu_zeros(n), *dw2 = tu_zeros(C), *db2 = tu_zeros(C);
+  for (int64_t i = 0; i < n; i++) y[i] = NAN;
+  tensor X = tensor_f32(x, 2, N, C, 0, 0), Y = X, DY = X, DX = X, CN = X, Y2 = X, DCN = X, DX2 = X;
+  Y.data = y, DY.data = dy, DX.data = dx, CN.data = cn, Y2.data = y2, DCN.data = dcn, DX2.data = dx2;
+  tensor W = tensor_f32(w, 1, C, 0, 0, 0), Bb = tensor_f32(b, 1, C, 0, 0, 0), M = tensor_f32(m, 1, N, 0, 0, 0),
+         R = tensor_f32(r, 1, N, 0, 0, 0), DW = tensor_f32(dw, 1, C, 0, 0, 0), DB = tensor_f32(db, 1, C, 0, 0, 0);
+  tensor M2 = M, R2 = R, DW2 = DW, DB2 = DB;
+  M2.data = m2, R2.data = r2, DW2.data = dw2, DB2.data = db2;
+  const tensor *Wp = affine ? &W : NULL, *Bp = has_bias ? &Bb : NULL;
+  ref_norm ctx = {N, C, 1e-5, affine, has_bias, (int)k + 1};
+  int64_t in_n[3] = {n, C, C};
+  const float *in[3] = {x, w, b};
+  char what[96];
+  snprintf(what, sizeof what, "layernorm_act %d N=%lld C=%lld affine=%d bias=%d", (int)k, (long long)N, (long long)C,
+           affine, has_bias);
+  assert_int_equal(op_layernorm_act(be, &X, Wp, Bp, &Y, &M, &R, k, 1e-5f, &err), 0);
+  assert_true(fwd_ok(what, ref_layernorm, &ctx, 3, in_n, in, y, n));
+  assert_int_equal(op_layernorm_act_bwd(be, &X, Wp, Bp, &M, &R, &DY, &DX, affine ? &DW : NULL, has_bias ? &DB : NULL, k,
+                                        &err),
+                   0);
+  const float *g[3] = {dx, affine ? dw : NULL, has_bias ? db : NULL};
+  assert_true(tu_gradcheck(what, ref_layernorm, &ctx, 3, in_n, in, n, dy, g, FD_H, GRAD_TOL));
+  /* the two ops apart */
+  assert_int_equal(op_layernorm(be, &X, Wp, Bp, &CN, &M2, &R2, 1e-5f, &err), 0);
+  assert_int_equal(op_act(be, k, &CN, &Y2, &err), 0);
+  assert_int_equal(op_act_bwd(be, k, &CN, &DY, &DCN, &err), 0);
+  assert_int_equal(op_layernorm_bwd(be, &X, Wp, &M2, &R2, &DCN, &DX2, affine ? &DW2 : NULL, has_bias ? &DB2 : NULL, &err),
+                   0);
+  assert_memory_equal(y, y2, sizeof(float) * (size_t)n);
+  assert_memory_equal(m, m2, sizeof(float) * (size_t)N);
+  assert_memory_equal(r, r2, sizeof(float) * (size_t)N);
+  assert_memory_equal(dx, dx2, sizeof(float) * (size_t)n);
+  assert_memory_equal(dw, dw2, sizeof(float) * (size_t)C);
+  assert_memory_equal(db, db2, sizeof(float) * (size_t)C);
+  /* what it refuses: no stats, dx on dy, an unknown activation */
+  assert_int_equal(op_layernorm_act(be, &X, Wp, Bp, &Y, NULL, &R, k, 1e-5f, &err), TS_EARG);
+  assert_int_equal(op_layernorm_act_bwd(be, &X, Wp, Bp, &M, &R, &DY, &DY, NULL, NULL, k, &err), TS_EARG);
+  assert_int_equal(op_layernorm_act(be, &X, Wp, Bp, &Y, &M, &R, (act_kind)7, 1e-5f, &err), TS_EARG);
+  free(x), free(w), free(b), free(y), free(dy), free(m), free(r), free(dx), free(dw), free(db);
+  free(cn), free(y2), free(m2), free(r2), free(dcn), free(dx2), free(dw2), free(db2);
+}
+
+static void test_norm_act(void **state) {
+  (void)state;
+  run_norm_act(5, 7, 1, 1, ACT_GELU, 260);
+  run_norm_act(3, 16, 0, 0, ACT_GELU, 261); /* data2vec's positional stack: no affine */
+  run_norm_act(4, 33, 1, 0, ACT_RELU, 262);
+  run_norm_act(2, 9, 1, 1, ACT_SILU, 263);
 }
 
 static void test_norms(void **state) {
@@ -700,7 +759,7 @@ int main(void) {
       cmocka_unit_test(test_elementwise), cmocka_unit_test(test_softmax),
       cmocka_unit_test(test_attention),  cmocka_unit_test(test_rope),
       cmocka_unit_test(test_split_heads), cmocka_unit_test(test_swiglu_packed),
-      cmocka_unit_test(test_conv1d),     cmocka_unit_test(test_conv1d_cl),     cmocka_unit_test(test_weightnorm),
+      cmocka_unit_test(test_conv1d),     cmocka_unit_test(test_conv1d_cl), cmocka_unit_test(test_norm_act),     cmocka_unit_test(test_weightnorm),
       cmocka_unit_test(test_embed_framecat), cmocka_unit_test(test_xent),
       cmocka_unit_test(test_adamw),
   };

@@ -5,7 +5,9 @@
 // atomics); and the LayerNorm over the channel axis of (B,C,T) (forward in place or not,
 // backward with dx separate or dy itself; and their register forms, whose forward must give the
 // first forms' bits and whose backward leaves per-block partials of dw, db); and the split
-// passes for few long rows (forward, in place or not, rounded or not, LayerNorm and RMSNorm).
+// passes for few long rows (forward, in place or not, rounded or not, LayerNorm and RMSNorm);
+// and the LayerNorm with an activation after it in the same kernels (op_layernorm_act), which
+// must give the bits of the two run apart.
 // f32 kernels with double sums: normalised error <= 1e-6. Exit 0 when every case passes.
 #include <cmath>
 #include <cstdio>
@@ -31,7 +33,7 @@ static long fwd(int64_t chunk, int N, int C, const float *x, const float *w, con
                 unsigned short *yb, float *mean, float *rstd, float eps, int rms) {
   if (!chunk)
     return simt::launch(dim3((unsigned)N), dim3(256), 0,
-                        [&] { k_layernorm(x, w, b, y, yb, mean, rstd, C, eps, rms); });
+                        [&] { k_layernorm(x, w, b, y, yb, mean, rstd, C, eps, rms, -1); });
   unsigned P = (unsigned)((C + chunk - 1) / chunk);
   std::vector<double> part((size_t)N * P, NAN), part2((size_t)N * P, NAN);
   long err = 0;
@@ -100,14 +102,14 @@ static void run(int N, int C, bool rms, bool affine, bool in_place, bool round, 
   for (auto &t : db) t = g_rng.sym();
   std::vector<float> dx0 = dx, dw0 = dw, db0 = db;
   err = simt::launch(dim3((unsigned)N), dim3(256), 0, [&] {
-    k_layernorm_bwd_dx(x0.data(), affine ? w.data() : nullptr, rms ? nullptr : mean.data(), rstd.data(), g.data(),
-                       dx.data(), C, rms ? 1 : 0);
+    k_layernorm_bwd_dx(x0.data(), affine ? w.data() : nullptr, nullptr, rms ? nullptr : mean.data(), rstd.data(),
+                       g.data(), dx.data(), C, rms ? 1 : 0, -1);
   });
   if (affine) {
     unsigned gy = (unsigned)((N + 63) / 64);
     err += simt::launch(dim3((unsigned)((C + 31) / 32), gy), dim3(32, 8), 0, [&] {
-      k_layernorm_bwd_dwb(x0.data(), rms ? nullptr : mean.data(), rstd.data(), g.data(), dw.data(),
-                          db.empty() ? nullptr : db.data(), N, C, rms ? 1 : 0);
+      k_layernorm_bwd_dwb(x0.data(), nullptr, nullptr, rms ? nullptr : mean.data(), rstd.data(), g.data(), dw.data(),
+                          db.empty() ? nullptr : db.data(), N, C, rms ? 1 : 0, -1);
     });
   }
   std::vector<double> rdx((size_t)N * C), rdw(dw.size()), rdb(db.size());
@@ -133,6 +135,67 @@ static void run(int N, int C, bool rms, bool affine, bool in_place, bool round, 
   if (!rdb.empty()) e = std::max(e, simt_nerr(db, rdb, db0));
   snprintf(what, sizeof what, "%s N=%d C=%d affine=%d (backward)", rms ? "rmsnorm" : "layernorm", N, C, affine);
   check(what, e, err);
+}
+
+/* LayerNorm then an activation in the same kernels (op_layernorm_act: act >= 0): forward (f32
+ * y, or bf16 only) against k_layernorm then act_f on its output, and backward (dy at the
+ * activation's output) against act_g into a zeroed gradient then the plain backward kernels,
+ * all bit for bit: the fused kernels recompute the norm's output with the forward's formula */
+static void run_act(int N, int C, bool affine, bool bias, int act) {
+  const float eps = 1e-5f;
+  std::vector<float> x((size_t)N * C), w(affine ? C : 0), b(bias ? C : 0);
+  for (auto &t : x) t = g_rng.sym() * 2.0f + 0.3f;
+  for (auto &t : w) t = 1.0f + 0.5f * g_rng.sym();
+  for (auto &t : b) t = 0.2f * g_rng.sym();
+  const float *wp = affine ? w.data() : nullptr, *bp = bias ? b.data() : nullptr;
+  std::vector<float> y((size_t)N * C, NAN), cn((size_t)N * C, NAN), yr((size_t)N * C), m((size_t)N, NAN),
+      r((size_t)N, NAN), m2((size_t)N, NAN), r2((size_t)N, NAN);
+  std::vector<unsigned short> y16((size_t)N * C, 0xffff);
+  long err = simt::launch(dim3((unsigned)N), dim3(256), 0,
+                          [&] { k_layernorm(x.data(), wp, bp, y.data(), nullptr, m.data(), r.data(), C, eps, 0, act); });
+  err += simt::launch(dim3((unsigned)N), dim3(256), 0,
+                      [&] { k_layernorm(x.data(), wp, bp, nullptr, y16.data(), m2.data(), r2.data(), C, eps, 0, act); });
+  err += simt::launch(dim3((unsigned)N), dim3(256), 0,
+                      [&] { k_layernorm(x.data(), wp, bp, cn.data(), nullptr, m2.data(), r2.data(), C, eps, 0, -1); });
+  long bad = 0;
+  for (size_t i = 0; i < y.size(); i++) {
+    uint32_t a, e;
+    float want = act_f(act, cn[i]);
+    memcpy(&a, &y[i], 4), memcpy(&e, &want, 4);
+    bad += a != e;
+    bad += y16[i] != simt_bf16_bits(want);
+  }
+  bad += m != m2 || r != r2;
+  /* backward: dy at the activation's output; dx, dw, db added to starts */
+  std::vector<float> g((size_t)N * C), dx((size_t)N * C), dw(affine ? C : 0), db(bias ? C : 0), dcn((size_t)N * C, 0.0f);
+  for (auto &t : g) t = g_rng.sym();
+  for (auto &t : dx) t = g_rng.sym();
+  for (auto &t : dw) t = g_rng.sym();
+  for (auto &t : db) t = g_rng.sym();
+  std::vector<float> dx2 = dx, dw2 = dw, db2 = db;
+  unsigned gy = (unsigned)((N + 63) / 64);
+  err += simt::launch(dim3((unsigned)N), dim3(256), 0, [&] {
+    k_layernorm_bwd_dx(x.data(), wp, bp, m.data(), r.data(), g.data(), dx.data(), C, 0, act);
+  });
+  if (affine || bias)
+    err += simt::launch(dim3((unsigned)((C + 31) / 32), gy), dim3(32, 8), 0, [&] {
+      k_layernorm_bwd_dwb(x.data(), wp, bp, m.data(), r.data(), g.data(), affine ? dw.data() : nullptr,
+                          bias ? db.data() : nullptr, N, C, 0, act);
+    });
+  for (size_t i = 0; i < dcn.size(); i++) dcn[i] += act_g(act, cn[i], g[i]); /* act_bwd into a zeroed start */
+  err += simt::launch(dim3((unsigned)N), dim3(256), 0, [&] {
+    k_layernorm_bwd_dx(x.data(), wp, nullptr, m.data(), r.data(), dcn.data(), dx2.data(), C, 0, -1);
+  });
+  if (affine || bias)
+    err += simt::launch(dim3((unsigned)((C + 31) / 32), gy), dim3(32, 8), 0, [&] {
+      k_layernorm_bwd_dwb(x.data(), nullptr, nullptr, m.data(), r.data(), dcn.data(), affine ? dw2.data() : nullptr,
+                          bias ? db2.data() : nullptr, N, C, 0, -1);
+    });
+  bad += dx != dx2 || dw != dw2 || db != db2;
+  char what[128];
+  snprintf(what, sizeof what, "layernorm + act %d N=%d C=%d affine=%d bias=%d (fused = unfused, bit for bit)", act, N, C,
+           affine, bias);
+  check(what, bad ? 1.0 : 0.0, err);
 }
 
 /* LayerNorm over the channel axis of x (B,C,T): forward (in place or not), then the backward
@@ -258,6 +321,12 @@ int main() {
     run_ch(2, 512, 70, true, false, false, true);
     run_ch(3, 300, 33, true, false, true, true);
     run_ch(2, 7, 40, false, true, true, true);
+    /* LayerNorm + GELU as the channels-last conv stack runs it (op_layernorm_act); no affine,
+     * as data2vec's positional stack; ReLU and SiLU */
+    run_act(70, 512, true, true, 0);
+    run_act(9, 300, false, false, 0);
+    run_act(5, 77, true, false, 1);
+    run_act(4, 130, true, true, 2);
   }
   printf("test_norm_emu: %s\n", g_fail ? "FAIL" : "PASS");
   return g_fail;
