@@ -1,5 +1,6 @@
 // cu_norm.cu — LayerNorm, RMSNorm and GroupNorm forward and backward on the GPU: one block per
-// normalised row (or (batch, group); few long rows split over many blocks) with double
+// normalised row (or (batch, group); few long rows split over many blocks; many rows of at most
+// 1,024 values a warp each with cuda_set_elem_vec) with double
 // accumulation like the CPU reference; weight and bias gradients are column reductions
 // (atomicAdd of per-block partials). The LayerNorm / RMSNorm kernels are in cu_norm.cuh (run by
 // the emulator test test_norm_emu).
@@ -32,6 +33,34 @@ static int ln_fwd_split(backend *be, const tensor *x, const tensor *w, const ten
   return TS_OK;
 }
 
+/* the warp-per-row forms (cu_norm.cuh: k_layernorm_w, k_layernorm_bwd_dx_w) take rows of at most
+ * 1,024 values, at least LNW_MIN_ROWS of them (a decoding step's few rows keep a block each, on
+ * as many SMs), when cuda_set_elem_vec is on; R, the values a lane holds, by C */
+#define LNW_MIN_ROWS 1024
+static int lnw_r(int64_t N, int64_t C) {
+  if (!g_cu_elem_vec || N < LNW_MIN_ROWS || C > 1024) return 0;
+  return C <= 128 ? 4 : C <= 256 ? 8 : C <= 512 ? 16 : 32;
+}
+static unsigned lnw_blocks(int64_t N) { return (unsigned)((N + LNW_WARPS - 1) / LNW_WARPS); }
+
+static void lnw_fwd(int R, const float *x, const float *w, const float *b, float *y, unsigned short *yb, float *mean,
+                    float *rstd, int64_t N, int C, float eps, int rms, int act) {
+  dim3 g(lnw_blocks(N)), t(32 * LNW_WARPS);
+  if (R == 4) k_layernorm_w<4><<<g, t, 0, cu_stream()>>>(x, w, b, y, yb, mean, rstd, N, C, eps, rms, act);
+  if (R == 8) k_layernorm_w<8><<<g, t, 0, cu_stream()>>>(x, w, b, y, yb, mean, rstd, N, C, eps, rms, act);
+  if (R == 16) k_layernorm_w<16><<<g, t, 0, cu_stream()>>>(x, w, b, y, yb, mean, rstd, N, C, eps, rms, act);
+  if (R == 32) k_layernorm_w<32><<<g, t, 0, cu_stream()>>>(x, w, b, y, yb, mean, rstd, N, C, eps, rms, act);
+}
+
+static void lnw_bwd(int R, const float *x, const float *w, const float *b, const float *mean, const float *rstd,
+                    const float *g, float *dx, int64_t N, int C, int rms, int act) {
+  dim3 gr(lnw_blocks(N)), t(32 * LNW_WARPS);
+  if (R == 4) k_layernorm_bwd_dx_w<4><<<gr, t, 0, cu_stream()>>>(x, w, b, mean, rstd, g, dx, N, C, rms, act);
+  if (R == 8) k_layernorm_bwd_dx_w<8><<<gr, t, 0, cu_stream()>>>(x, w, b, mean, rstd, g, dx, N, C, rms, act);
+  if (R == 16) k_layernorm_bwd_dx_w<16><<<gr, t, 0, cu_stream()>>>(x, w, b, mean, rstd, g, dx, N, C, rms, act);
+  if (R == 32) k_layernorm_bwd_dx_w<32><<<gr, t, 0, cu_stream()>>>(x, w, b, mean, rstd, g, dx, N, C, rms, act);
+}
+
 /* act >= 0: y = act(the norm's output) (op_layernorm_act; never the split rows) */
 static int ln_fwd(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
                   tensor *rstd, float eps, int rms, int act) {
@@ -41,8 +70,12 @@ static int ln_fwd(backend *be, const tensor *x, const tensor *w, const tensor *b
    * GEMM wants it (cu_round_want) */
   float *yf = y->dtype == DT_BF16 ? NULL : cu_f(y);
   unsigned short *yb = yf ? cu_round_want(be, yf, N * C) : (unsigned short *)y->data;
+  int R = lnw_r(N, C);
   if (C >= LN_LONG && N < LN_FEW && act < 0) {
     TS_TRY(ln_fwd_split(be, x, w, b, yf, yb, mean, rstd, eps, rms, N, C));
+  } else if (R) {
+    lnw_fwd(R, cu_f(x), cu_f(w), cu_f(b), yf, yb, cu_f(mean), cu_f(rstd), N, (int)C, eps, rms, act);
+    CU_LAUNCHED("k_layernorm_w");
   } else {
     k_layernorm<<<(unsigned)N, 256, 0, cu_stream()>>>(cu_f(x), cu_f(w), cu_f(b), yf, yb, cu_f(mean), cu_f(rstd), C,
                                                       eps, rms, act);
@@ -66,7 +99,11 @@ static int ln_bwd(const tensor *x, const tensor *w, const tensor *b, const tenso
                                                        cu_f(dw), cu_f(db), N, C, rms, act);
     CU_LAUNCHED("k_layernorm_bwd_dwb");
   }
-  if (dx) {
+  int R = lnw_r(N, C);
+  if (dx && R) {
+    lnw_bwd(R, cu_f(x), cu_f(w), cu_f(b), cu_f(mean), cu_f(rstd), cu_f(dy), cu_f(dx), N, (int)C, rms, act);
+    CU_LAUNCHED("k_layernorm_bwd_dx_w");
+  } else if (dx) {
     k_layernorm_bwd_dx<<<(unsigned)N, 256, 0, cu_stream()>>>(cu_f(x), cu_f(w), cu_f(b), cu_f(mean), cu_f(rstd),
                                                              cu_f(dy), cu_f(dx), C, rms, act);
     CU_LAUNCHED("k_layernorm_bwd_dx");

@@ -100,6 +100,94 @@ __global__ void k_layernorm_bwd_dwb(const float *x, const float *w, const float 
   }
 }
 
+/* ---- LayerNorm / RMSNorm over the last dim, a warp per row holding the row in registers
+ * (cuda_set_elem_vec, C <= 32 R, many rows): the channels-last conv stack's rows (4 x 64,000
+ * rows of 512 at 4 x 20 s), where a block of 256 threads per row spends its time in two block
+ * reductions for 2 values a thread. x is read once. Each lane adds its values in order
+ * (double), then the 32 lane sums go through a xor-shuffle tree, which leaves every lane the
+ * same bits (each step adds the same pair, only in swapped order). Forward and dx as
+ * k_layernorm and k_layernorm_bwd_dx, with their act (dw, db stay with k_layernorm_bwd_dwb);
+ * a warp's row is the same for its 32 lanes, so a warp past the last row leaves whole. y may
+ * be x, dx may be dy (every value is in registers before the first store). ---- */
+#define LNW_WARPS 8 /* rows a block of 256 threads */
+
+__device__ __forceinline__ double lnw_sum(double v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+template <int R>
+__global__ void __launch_bounds__(32 * LNW_WARPS)
+    k_layernorm_w(const float *x, const float *w, const float *b, float *y, unsigned short *yb, float *mean,
+                  float *rstd, int64_t N, int C, float eps, int rms, int act) {
+  const int lane = (int)(threadIdx.x & 31);
+  const int64_t row = (int64_t)blockIdx.x * LNW_WARPS + (threadIdx.x >> 5);
+  if (row >= N) return;
+  const float *xr = x + row * C;
+  float v[R];
+  double s = 0;
+#pragma unroll
+  for (int j = 0; j < R; j++) {
+    const int c = j * 32 + lane;
+    v[j] = c < C ? xr[c] : 0.0f;
+    s += v[j];
+  }
+  const float m = rms ? 0.0f : (float)(lnw_sum(s) / C);
+  double q = 0;
+#pragma unroll
+  for (int j = 0; j < R; j++)
+    if (j * 32 + lane < C) {
+      const float d = v[j] - m;
+      q += (double)d * d;
+    }
+  const float r = 1.0f / sqrtf((float)(lnw_sum(q) / C) + eps);
+#pragma unroll
+  for (int j = 0; j < R; j++) {
+    const int c = j * 32 + lane;
+    if (c >= C) continue;
+    float o = (v[j] - m) * r * (w ? w[c] : 1.0f) + (b ? b[c] : 0.0f);
+    if (act >= 0) o = act_f(act, o);
+    if (y) y[row * C + c] = o;
+    if (yb) yb[row * C + c] = cu_bf16_bits(o);
+  }
+  if (lane == 0) {
+    if (mean) mean[row] = m;
+    if (rstd) rstd[row] = r;
+  }
+}
+
+template <int R>
+__global__ void __launch_bounds__(32 * LNW_WARPS)
+    k_layernorm_bwd_dx_w(const float *x, const float *w, const float *b, const float *mean, const float *rstd,
+                         const float *g, float *dx, int64_t N, int C, int rms, int act) {
+  const int lane = (int)(threadIdx.x & 31);
+  const int64_t row = (int64_t)blockIdx.x * LNW_WARPS + (threadIdx.x >> 5);
+  if (row >= N) return;
+  const float *xr = x + row * C, *gr = g + row * C;
+  const float m = rms ? 0.0f : mean[row], r = rstd[row];
+  float xh[R], dn[R];
+  double sd = 0, sdx = 0;
+#pragma unroll
+  for (int j = 0; j < R; j++) {
+    const int c = j * 32 + lane;
+    xh[j] = dn[j] = 0.0f;
+    if (c >= C) continue;
+    xh[j] = (xr[c] - m) * r;
+    dn[j] = ln_gout(gr[c], xh[j], w, b, c, act) * (w ? w[c] : 1.0f);
+    sd += dn[j];
+    sdx += (double)dn[j] * xh[j];
+  }
+  const float md = rms ? 0.0f : (float)(lnw_sum(sd) / C);
+  const float mdx = (float)(lnw_sum(sdx) / C);
+  float *dr = dx + row * C;
+#pragma unroll
+  for (int j = 0; j < R; j++) {
+    const int c = j * 32 + lane;
+    if (c < C) dr[c] += r * (dn[j] - md - xh[j] * mdx);
+  }
+}
+
 /* ---- LayerNorm / RMSNorm of few long rows, each split into chunks over many blocks: one block
  * per row kept the waveform normalisation (4 rows of 320,000 samples) on 4 SMs, 0.9 ms a row on
  * an H200. Three passes, each a grid (rows, P chunks of `chunk` values): the chunks' sums of x

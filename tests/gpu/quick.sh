@@ -18,8 +18,9 @@
 #   q3. the bf16 parity without the fused rounding (TSASR_CUDA_FUSE_ROUND=0), no worse than 3a's;
 #   q4. the element kernels' grid capped at 1 block per SM (TSASR_CUDA_ELEM_BLOCKS) with the
 #       conversions eight values a thread-step (TSASR_CUDA_ELEM_VEC, which also takes the channel
-#       LayerNorm's register forms and the decoding attention's four-column P V), both off by
-#       default: the layernorm_ch and attention groups in f32, both parities; when they pass,
+#       LayerNorm's register forms, the decoding attention's four-column P V and, since session
+#       19, the row LayerNorm a warp per row), both off by default: the layernorm groups (row,
+#       channel, fused) and the attention group in f32, both parities; when they pass,
 #       bench_gpu_ops elem (their TB/s against the cap and vec);
 #   q4'. the decoding attention's merge folded into its chunks' launch (TSASR_CUDA_DECODE_ATTN=2,
 #       off): the attention group in f32 alone and with vec, the bf16 parity;
@@ -87,12 +88,12 @@ no_worse "$build/quick_nofuse_parity_bf16.log" $par_rc || q3=FAIL
 step no_fuse "$q3" "parity(bf16) rc $par_rc vs 3a's $brc16"
 
 q4=ok
-for grp in layernorm_ch attention; do
+for grp in layernorm attention; do # "layernorm": the row, channel and fused groups
   ops_env "$build/quick_elem_$grp.log" $grp TSASR_CUDA_ELEM_BLOCKS=1 TSASR_CUDA_ELEM_VEC=1 || q4=FAIL
 done
 parity_env "$build/quick_elem_parity.log" "$(cap 60)" "" TSASR_CUDA_ELEM_BLOCKS=1 TSASR_CUDA_ELEM_VEC=1
 [ $par_rc = 0 ] || q4=FAIL
-q4n="layernorm_ch $(tail -n 1 "$build/quick_elem_layernorm_ch.log" | sed 's/^test_backend_ops: //'); \
+q4n="layernorm $(tail -n 1 "$build/quick_elem_layernorm.log" | sed 's/^test_backend_ops: //'); \
 attention $(tail -n 1 "$build/quick_elem_attention.log" | sed 's/^test_backend_ops: //'); \
 parity $(tail -n 1 "$build/quick_elem_parity.log" | sed 's/^test_sft_parity: //')"
 parity_env "$build/quick_elem_parity_bf16.log" "$(cap 60)" "compare with 3a" TSASR_CUDA_ELEM_BLOCKS=1 \

@@ -58,7 +58,7 @@
 #      several items) with TSASR_CUDA_ELEM_VEC=1 (the f32 <-> bf16 conversions eight values a
 #      thread-step, and since session 18 the channel LayerNorm in registers and the decoding
 #      attention's P V four columns a thread); both off by default, written without a GPU: the
-#      layernorm_ch and attention groups in f32, the matmul, bf16_acts and attention groups in
+#      layernorm (row, channel, fused) and attention groups in f32, the matmul, bf16_acts and attention groups in
 #      bf16 and both parities; when they pass, the element kernels' TB/s against the cap
 #      (bench_elem) and SFT steps with caps 8 and 16 and with vec, rollouts with vec (switches
 #      row);
@@ -687,12 +687,13 @@ step bwd16 "$bw" "off: $sw_note"
 # off), both written in session 17 without a GPU: every such kernel strides over the grid, so
 # any cap gives the same results, and the eight-a-step conversions give the same bits (the
 # emulator checks them); with a cap of 1 block per SM (the most items a thread) and vec, the
-# layernorm_ch and attention groups in f32 (the channel LayerNorm's register forms and the
-# split-key decoding's four-column P V, session 18), the bf16 op groups matmul, bf16_acts and
+# layernorm groups ("layernorm" selects the row, channel and fused ones) and the attention group
+# in f32 (the channel LayerNorm's register forms and the split-key decoding's four-column P V,
+# session 18; the warp-per-row LayerNorm, session 19), the bf16 op groups matmul, bf16_acts and
 # attention (SDPA's conversions) and both parities.
 # Reported, not required; when ok, SFT steps with caps of 8 and 16 and with vec (switches row:
 # elem8, elem16, vec, vec+elem8) and bench_gpu_ops elem ----
-sw_check elem "layernorm_ch attention" "matmul bf16_acts attention" TSASR_CUDA_ELEM_BLOCKS=1 TSASR_CUDA_ELEM_VEC=1
+sw_check elem "layernorm attention" "matmul bf16_acts attention" TSASR_CUDA_ELEM_BLOCKS=1 TSASR_CUDA_ELEM_VEC=1
 el=$sw_st
 step elem "$el" "cap 1/SM, vec: $sw_note"
 

@@ -1160,10 +1160,12 @@ int main(int argc, char **argv) {
   G("layernorm_act", c_norm_act(300, 512, 1, ACT_GELU)); /* a feature layer's rows */
   G("layernorm_act", c_norm_act(33, 96, 0, ACT_GELU));   /* no affine: the positional stack */
   G("layernorm_act", c_norm_act(7, 130, 1, ACT_SILU));
+  G("layernorm_act", c_norm_act(2050, 512, 1, ACT_GELU)); /* rows enough for the warp-per-row form (vec) */
     G("layernorm rmsnorm", c_norm(5, 7, 1));
   G("layernorm rmsnorm", c_norm(33, 96, 0));
   G("layernorm rmsnorm", c_norm(3, 1000, 1));
   G("layernorm rmsnorm", c_norm(64, 896, 1));
+  G("layernorm rmsnorm", c_norm(1100, 1000, 1)); /* the warp-per-row forms (vec): 1,024 rows or more */
   G("layernorm rmsnorm", c_rms_inplace(8, 896));
   G("layernorm rmsnorm", c_norm(4, 320000, 0)); /* few long rows: CUDA's split passes (the waveform normalisation) */
   G("layernorm rmsnorm", c_norm(2, 70001, 1));  /* the same, affine, a short last chunk */

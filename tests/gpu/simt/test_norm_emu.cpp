@@ -198,6 +198,106 @@ static void run_act(int N, int C, bool affine, bool bias, int act) {
   check(what, bad ? 1.0 : 0.0, err);
 }
 
+/* the warp-per-row forms (k_layernorm_w, k_layernorm_bwd_dx_w; R values a lane): forward and
+ * dx against the double reference, in place / dx = dy when asked; with an activation, bit for
+ * bit the plain warp forward then act_f, and the warp dx from dy at the activation's output bit
+ * for bit the warp dx from act_g's gradient */
+template <int R>
+static void run_w(int N, int C, bool rms, bool affine, bool alias, int act) {
+  const float eps = 1e-5f;
+  std::vector<float> x((size_t)N * C), w(affine ? C : 0), b(affine && !rms ? C : 0);
+  for (auto &t : x) t = g_rng.sym() * 2.0f + 0.3f;
+  for (auto &t : w) t = 1.0f + 0.5f * g_rng.sym();
+  for (auto &t : b) t = 0.2f * g_rng.sym();
+  const float *wp = affine ? w.data() : nullptr, *bp = b.empty() ? nullptr : b.data();
+  std::vector<float> y((size_t)N * C, NAN), m((size_t)N, NAN), r((size_t)N, NAN), ya((size_t)N * C, NAN);
+  std::vector<unsigned short> ya16((size_t)N * C, 0xffff);
+  dim3 grid((unsigned)((N + LNW_WARPS - 1) / LNW_WARPS)), blk(32 * LNW_WARPS);
+  long err = simt::launch(grid, blk, 0, [&] {
+    k_layernorm_w<R>(x.data(), wp, bp, y.data(), nullptr, rms ? nullptr : m.data(), r.data(), N, C, eps, rms, -1);
+  });
+  if (act >= 0)
+    err += simt::launch(grid, blk, 0, [&] {
+      k_layernorm_w<R>(x.data(), wp, bp, ya.data(), ya16.data(), nullptr, nullptr, N, C, eps, rms, act);
+    });
+  std::vector<double> ry((size_t)N * C), rm((size_t)N), rr((size_t)N);
+  for (int i = 0; i < N; i++) {
+    const float *xr = &x[(size_t)i * C];
+    double mu = 0, v = 0;
+    if (!rms) {
+      for (int c = 0; c < C; c++) mu += xr[c];
+      mu /= C;
+    }
+    for (int c = 0; c < C; c++) v += (xr[c] - mu) * (xr[c] - mu);
+    double rs = 1.0 / std::sqrt(v / C + (double)eps);
+    rm[(size_t)i] = mu, rr[(size_t)i] = rs;
+    for (int c = 0; c < C; c++)
+      ry[(size_t)i * C + c] = (xr[c] - mu) * rs * (affine ? w[(size_t)c] : 1.0) + (bp ? b[(size_t)c] : 0.0);
+  }
+  double e = std::max(simt_nerr(y, ry), simt_nerr(r, rr));
+  if (!rms) e = std::max(e, simt_nerr(m, rm));
+  long bad = 0;
+  for (size_t i = 0; act >= 0 && i < y.size(); i++) {
+    float want = act_f(act, y[i]);
+    bad += memcmp(&ya[i], &want, 4) != 0;
+    bad += ya16[i] != simt_bf16_bits(want);
+  }
+  /* in place: y = x */
+  std::vector<float> xi = x, mi((size_t)N, NAN), ri((size_t)N, NAN);
+  err += simt::launch(grid, blk, 0, [&] {
+    k_layernorm_w<R>(xi.data(), wp, bp, xi.data(), nullptr, rms ? nullptr : mi.data(), ri.data(), N, C, eps, rms, -1);
+  });
+  bad += xi != y;
+  char what[160];
+  snprintf(what, sizeof what, "%s warp R=%d N=%d C=%d affine=%d act=%d (forward, in place, fused)",
+           rms ? "rmsnorm" : "layernorm", R, N, C, affine, act);
+  check(what, e, err + bad);
+  /* backward: dx added to a start (or dx = dy); dy at the norm's output, then at act's */
+  std::vector<float> g((size_t)N * C), dx((size_t)N * C);
+  for (auto &t : g) t = g_rng.sym();
+  for (auto &t : dx) t = g_rng.sym();
+  std::vector<float> dx0 = alias ? g : dx;
+  float *dxp = alias ? g.data() : dx.data();
+  err = simt::launch(grid, blk, 0, [&] {
+    k_layernorm_bwd_dx_w<R>(x.data(), wp, bp, rms ? nullptr : m.data(), r.data(), g.data(), dxp, N, C, rms, -1);
+  });
+  std::vector<float> dxv(dxp, dxp + (size_t)N * C);
+  std::vector<double> rdx((size_t)N * C);
+  for (int i = 0; i < N; i++) {
+    const float *xr = &x[(size_t)i * C];
+    const float *gg = alias ? &dx0[(size_t)i * C] : &g[(size_t)i * C];
+    double mu = rm[(size_t)i], rs = rr[(size_t)i], md = 0, mdx = 0;
+    for (int c = 0; c < C; c++) {
+      double xh = (xr[c] - mu) * rs, dn = gg[c] * (affine ? w[(size_t)c] : 1.0);
+      md += dn, mdx += dn * xh;
+    }
+    md = rms ? 0.0 : md / C, mdx /= C;
+    for (int c = 0; c < C; c++) {
+      double xh = (xr[c] - mu) * rs, dn = gg[c] * (affine ? w[(size_t)c] : 1.0);
+      rdx[(size_t)i * C + c] = rs * (dn - md - xh * mdx);
+    }
+  }
+  e = simt_nerr(dxv, rdx, dx0);
+  bad = 0;
+  if (act >= 0) { /* the fused dx against the plain one from act_g's gradient */
+    std::vector<float> ga((size_t)N * C), dxa((size_t)N * C, 0.0f), dxb((size_t)N * C, 0.0f), gn((size_t)N * C);
+    for (auto &t : ga) t = g_rng.sym();
+    for (size_t i = 0; i < gn.size(); i++) gn[i] = 0.0f + act_g(act, y[i], ga[i]);
+    err += simt::launch(grid, blk, 0, [&] {
+      k_layernorm_bwd_dx_w<R>(x.data(), wp, bp, rms ? nullptr : m.data(), r.data(), ga.data(), dxa.data(), N, C, rms,
+                              act);
+    });
+    err += simt::launch(grid, blk, 0, [&] {
+      k_layernorm_bwd_dx_w<R>(x.data(), wp, nullptr, rms ? nullptr : m.data(), r.data(), gn.data(), dxb.data(), N, C,
+                              rms, -1);
+    });
+    bad += dxa != dxb;
+  }
+  snprintf(what, sizeof what, "%s warp R=%d N=%d C=%d affine=%d act=%d%s (backward)", rms ? "rmsnorm" : "layernorm",
+           R, N, C, affine, act, alias ? " dx = dy" : "");
+  check(what, e, err + bad);
+}
+
 /* LayerNorm over the channel axis of x (B,C,T): forward (in place or not), then the backward
  * with dx a separate start or dy itself (alias: dw, db read dy first, as the launcher orders) */
 static void run_ch(int B, int C, int T, bool affine, bool in_place, bool alias, bool reg = false) {
@@ -327,6 +427,13 @@ int main() {
     run_act(9, 300, false, false, 0);
     run_act(5, 77, true, false, 1);
     run_act(4, 130, true, true, 2);
+    /* the warp-per-row forms: a feature layer's 512 channels with GELU, rows past a block's 8;
+     * the transformer's 1,024; RMSNorm in place; channels that leave lanes idle, dx = dy */
+    run_w<16>(37, 512, false, true, false, 0);
+    run_w<32>(9, 1024, false, true, false, -1);
+    run_w<32>(5, 896, true, true, true, -1);
+    run_w<4>(21, 100, false, false, true, 0);
+    run_w<8>(8, 200, false, true, false, 2);
   }
   printf("test_norm_emu: %s\n", g_fail ? "FAIL" : "PASS");
   return g_fail;
