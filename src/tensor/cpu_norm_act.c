@@ -3,12 +3,12 @@
  * is never kept; the backward recomputes a block's norm output from x and the stats with the
  * forward's own formula, then runs cpu_act_bwd and cpu_layernorm_bwd on it. The values are the
  * two ops' (y and dx bit for bit; dw and db summed block by block when there are several). */
-#include <stdlib.h>
 #include <string.h>
 
 #include "tensor/cpu_ops.h"
+#include "tensor/cpu_scratch.h"
 
-#define LNA_BLOCK_VALUES ((int64_t)1 << 22) /* a block of the norm's output: 16 MB */
+#define LNA_BLOCK_VALUES ((int64_t)1 << 22) /* a block of the norm's output: 16 MB (a scratch slot) */
 
 /* rows [r0, r0 + nr) of t viewed as (rows, C) (t's dtype kept); a 1-D t (stats) as (nr) */
 static tensor lna_rows(const tensor *t, int64_t r0, int64_t nr, int64_t C) {
@@ -18,18 +18,19 @@ static tensor lna_rows(const tensor *t, int64_t r0, int64_t nr, int64_t C) {
   return v;
 }
 
-/* rows per block and the block's scratch (count buffers of rows x C floats), NULL when out of memory */
-static float *lna_block(int64_t N, int64_t C, int count, int64_t *R) {
+/* rows per block and the block's scratch slot `slot` (rows x C floats; the calling thread's,
+ * kept between calls: the conv columns' slots, free outside conv1d), NULL when out of memory */
+static float *lna_block(int64_t N, int64_t C, int slot, int64_t *R) {
   *R = LNA_BLOCK_VALUES / C > 0 ? LNA_BLOCK_VALUES / C : 1;
   if (*R > N) *R = N;
-  return malloc(sizeof(float) * (size_t)(count * *R * C));
+  return cpu_scratch(slot, (size_t)(*R * C));
 }
 
 int cpu_layernorm_act(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
                       tensor *rstd, act_kind k, float eps) {
   int64_t C = cpu_last(x), N = C ? cpu_rows(x) : 0, R;
   if (N <= 0) return TS_OK;
-  float *cn = lna_block(N, C, 1, &R); /* (R, C) the norm's output */
+  float *cn = lna_block(N, C, 0, &R); /* (R, C) the norm's output */
   if (!cn) return TS_ENOMEM;
   int rc = TS_OK;
   for (int64_t r0 = 0; r0 < N && !rc; r0 += R) {
@@ -40,7 +41,6 @@ int cpu_layernorm_act(backend *be, const tensor *x, const tensor *w, const tenso
     rc = cpu_layernorm(be, &X, w, b, &CN, &M, &S, eps);
     if (!rc) rc = cpu_act(be, k, &CN, &Y);
   }
-  free(cn);
   return rc;
 }
 
@@ -48,8 +48,8 @@ int cpu_layernorm_act_bwd(backend *be, const tensor *x, const tensor *w, const t
                           const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k) {
   int64_t C = cpu_last(x), N = C ? cpu_rows(x) : 0, R;
   if (N <= 0) return TS_OK;
-  float *cn = lna_block(N, C, 2, &R), *dcn = cn ? cn + R * C : NULL; /* (R, C) each */
-  if (!cn) return TS_ENOMEM;
+  float *cn = lna_block(N, C, 0, &R), *dcn = lna_block(N, C, 1, &R); /* (R, C) each */
+  if (!cn || !dcn) return TS_ENOMEM;
   const float *xp = cpu_f(x), *wp = cpu_f(w), *bp = cpu_f(b), *mp = cpu_f(mean), *rp = cpu_f(rstd);
   int rc = TS_OK;
   for (int64_t r0 = 0; r0 < N && !rc; r0 += R) {
@@ -71,6 +71,5 @@ int cpu_layernorm_act_bwd(backend *be, const tensor *x, const tensor *w, const t
     rc = cpu_act_bwd(be, k, &CN, &DY, &DCN);
     if (!rc) rc = cpu_layernorm_bwd(be, &X, w, &M, &S, &DCN, dx ? &DX : NULL, dw, db);
   }
-  free(cn);
   return rc;
 }

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #define SCRATCH_SLOTS 8
-/* slots: 0 and 1 conv1d's columns; 2..5 the bf16 GEMM's rounded operands, oneDNN scratchpad and
+/* slots: 0 and 1 conv1d's columns (and layernorm_act's blocks: it runs no conv); 2..5 the bf16 GEMM's rounded operands, oneDNN scratchpad and
  * a dense output block for a strided C (the GEMM runs inside conv1d, so they must differ); 6 a
  * bf16 activation widened to f32 for an f32 GEMM (gemm_mp16); 7 the sample op's masked row */
 #define SCRATCH_GEMM_A 2

@@ -33,7 +33,9 @@ int op_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor
  * activation (op_act_dtype), mean and rstd (rows) kept. The backward takes dy at the
  * activation's output and recomputes the norm's output from x, the stats, w and b; dx, dw, db
  * add (dx must not alias dy). The same values as op_layernorm then op_act (and their
- * backwards), with one pass over x where they take three, and no norm output kept. */
+ * backwards; CUDA's split passes for few rows of 65,536 values or more, which the fused op
+ * does not take, may differ in the last bits), with one pass over x where they take three, and
+ * no norm output kept. */
 int op_layernorm_act(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
                      tensor *rstd, act_kind k, float eps, ts_err *e);
 int op_layernorm_act_bwd(backend *be, const tensor *x, const tensor *w, const tensor *b, const tensor *mean,

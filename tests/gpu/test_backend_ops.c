@@ -537,6 +537,38 @@ static void c_norm_act(int64_t N, int64_t C, int affine, int kind) {
   cmp("dx", dx);
   if (dw) cmp("dw", dw);
   if (db) cmp("db", db);
+  /* on the device alone: the fused op against layernorm then act (and act_bwd then
+   * layernorm_bwd), which must give the same bits (the device's own compiler, FMA contraction
+   * included) */
+  hb *cn = mk(N * C, I_NAN), *y2 = mk(N * C, I_NAN), *m2 = mk(N, I_NAN), *r2 = mk(N, I_NAN), *dcn = mk(N * C, I_RAND),
+     *dx0 = mk(N * C, I_RAND), *dx2 = mk(N * C, I_NAN);
+  memcpy(dx2->c, dx0->c, sizeof(float) * (size_t)(N * C));
+  up(dx2);
+  {
+    int d = 1;
+    tensor X = tv(x, d, 2, N, C, 0, 0), W = TV(w, d, 1, C, 0, 0, 0), Bs = TV(b, d, 1, C, 0, 0, 0),
+           CN = tv(cn, d, 2, N, C, 0, 0), Y2 = tv(y2, d, 2, N, C, 0, 0), M2 = tv(m2, d, 1, N, 0, 0, 0),
+           R2 = tv(r2, d, 1, N, 0, 0, 0), G = tv(g, d, 2, N, C, 0, 0), DCN = tv(dcn, d, 2, N, C, 0, 0),
+           DX0 = tv(dx0, d, 2, N, C, 0, 0), DX2 = tv(dx2, d, 2, N, C, 0, 0);
+    RUN(d, op_layernorm(g_be[d], &X, PT(w, W), PT(b, Bs), &CN, &M2, &R2, 1e-5f, &g_e));
+    RUN(d, op_act(g_be[d], (act_kind)kind, &CN, &Y2, &g_e));
+    RUN(d, op_layernorm_act_bwd(g_be[d], &X, PT(w, W), PT(b, Bs), &M2, &R2, &G, &DX0, NULL, NULL, (act_kind)kind,
+                                &g_e));
+    RUN(d, op_fill(g_be[d], &DCN, 0.0f, &g_e));
+    RUN(d, op_act_bwd(g_be[d], (act_kind)kind, &CN, &G, &DCN, &g_e));
+    RUN(d, op_layernorm_bwd(g_be[d], &X, PT(w, W), &M2, &R2, &DCN, &DX2, NULL, NULL, &g_e));
+  }
+  float *h[4];
+  hb *src[4] = {y, y2, dx0, dx2};
+  int64_t bad = 0;
+  for (int i = 0; i < 4; i++) {
+    h[i] = malloc(sizeof(float) * (size_t)(N * C));
+    if (!h[i] || g_be[1]->ops->to_host(g_be[1], h[i], src[i]->g, sizeof(float) * (size_t)(N * C), &g_e)) die("download");
+  }
+  for (int64_t i = 0; i < N * C; i++) bad += memcmp(&h[0][i], &h[1][i], 4) != 0 || memcmp(&h[2][i], &h[3][i], 4) != 0;
+  note(" fused vs apart on the device: %lld of %lld values differ", (long long)bad, (long long)(N * C));
+  if (bad) g_case_bad = 1;
+  for (int i = 0; i < 4; i++) free(h[i]);
   case_end();
   bufs_free();
 }
