@@ -2,8 +2,9 @@
  * layer-norm mode) and the feature projection (LayerNorm + Linear), forward and backward.
  * In the layer-norm mode the conv stack works channels-last (the default, enc_fe_cl): on
  * (B, T, C) with op_conv1d_cl and row LayerNorms fused with the activation (op_layernorm_act),
- * its last activation written straight into the features; otherwise on (B, C, T) (its layer norm over the channel axis, op_layernorm_ch), the
- * last layer's output transposed into them. The features and the projection are (B, T, C). */
+ * its last activation written straight into the features; otherwise on (B, C, T) (its layer
+ * norm over the channel axis, op_layernorm_ch), the last layer's output transposed into them.
+ * The features and the projection are (B, T, C). */
 #include <string.h>
 
 #include "model/encoder_int.h"

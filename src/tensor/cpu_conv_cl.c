@@ -5,9 +5,9 @@
  * - taps (groups 1, Cin >= CONV_CL_TAP_MIN): per tap k one GEMM over the output steps whose
  *   input row t stride + k - pad lies inside x, Y[t] += X[t stride + k - pad] Wk^T, x's rows read
  *   in place with leading dimension stride Cin: no copy of x;
- * - rows (the first layer's one channel, grouped convolutions): per group a row im2col,
- *   col (Tout, K Cg) with col[t][k Cg + c] = x[t stride + k - pad][g Cg + c] (0 outside x), and
- *   one GEMM Y_g (Tout, Og) = col Wp_g^T.
+ * - rows (the first layer's one channel, grouped convolutions): a row im2col of all groups,
+ *   col (Tout, groups K Cg) with col[t][(g K + k) Cg + c] = x[t stride + k - pad][g Cg + c]
+ *   (0 outside x), as CUDA's, and per group one GEMM Y_g (Tout, Og) = col_g Wp_g^T.
  * The backward takes the same forms: dWk += dY^T Xk and dXk += dY Wk; dWp_g += dY_g^T col and
  * dcol = dY_g Wp_g, gathered back into dx. */
 #include <stdlib.h>
@@ -33,41 +33,59 @@ static void conv_cl_unpermute_add(const float *dwp, int64_t Cout, int64_t Cg, in
       for (int64_t k = 0; k < K; k++) dw[(o * Cg + c) * K + k] += dwp[(o * K + k) * Cg + c];
 }
 
-/* col (Tout, K Cg): col[t][k Cg + c] = x[t stride + k - pad][g Cg + c] for batch row xb
- * (T, Cin) (f32, or bf16 bits when x16: widened exactly), 0 outside [0, T) */
-static void conv_cl_im2row(const void *xb, int x16, int64_t T, int64_t Cin, int64_t g, int64_t Cg, int64_t K,
+/* col (Tout, groups K Cg) for batch row xb (T, Cin) (f32, or bf16 bits when x16: widened
+ * exactly), all groups at once as CUDA lays it out: col[t][(g K + k) Cg + c] =
+ * x[t stride + k - pad][g Cg + c], 0 outside [0, T). With one group, a row whose taps all lie
+ * in x is one contiguous run of K Cin values of x (one copy, not K) */
+static void conv_cl_im2row(const void *xb, int x16, int64_t T, int64_t Cin, int64_t groups, int64_t K,
                            int64_t Tout, int stride, int pad, float *col) {
-#pragma omp parallel for if (Tout * K * Cg > 65536)
-  for (int64_t t = 0; t < Tout; t++)
-    for (int64_t k = 0; k < K; k++) {
-      float *d = col + (t * K + k) * Cg;
-      int64_t s = t * stride + k - pad;
-      if (s < 0 || s >= T) {
-        memset(d, 0, sizeof(float) * (size_t)Cg);
-      } else if (x16) {
-        const uint16_t *h = (const uint16_t *)xb + s * Cin + g * Cg;
-        for (int64_t c = 0; c < Cg; c++) d[c] = cpu_bf16_f32(h[c]);
-      } else {
-        memcpy(d, (const float *)xb + s * Cin + g * Cg, sizeof(float) * (size_t)Cg);
-      }
+  int64_t Cg = Cin / groups, n = K * Cin; /* a col row */
+#pragma omp parallel for if (Tout * n > 65536)
+  for (int64_t t = 0; t < Tout; t++) {
+    float *d = col + t * n;
+    int64_t s0 = t * stride - pad;
+    if (groups == 1 && s0 >= 0 && s0 + K <= T) {
+      if (x16)
+        for (int64_t i = 0; i < n; i++) d[i] = cpu_bf16_f32(((const uint16_t *)xb)[s0 * Cin + i]);
+      else
+        memcpy(d, (const float *)xb + s0 * Cin, sizeof(float) * (size_t)n);
+      continue;
     }
+    for (int64_t g = 0; g < groups; g++)
+      for (int64_t k = 0; k < K; k++, d += Cg) {
+        int64_t s = s0 + k;
+        if (s < 0 || s >= T) {
+          memset(d, 0, sizeof(float) * (size_t)Cg);
+        } else if (x16) {
+          const uint16_t *h = (const uint16_t *)xb + s * Cin + g * Cg;
+          for (int64_t c = 0; c < Cg; c++) d[c] = cpu_bf16_f32(h[c]);
+        } else {
+          memcpy(d, (const float *)xb + s * Cin + g * Cg, sizeof(float) * (size_t)Cg);
+        }
+      }
+  }
 }
 
-/* dx (T, Cin) of one batch row, group g's channels, += the sum over (t, k) with
- * t stride + k - pad = u of dcol[t][k Cg + c] (a gather over u: no write races) */
-static void conv_cl_row2im(const float *dcol, int64_t T, int64_t Cin, int64_t g, int64_t Cg, int64_t K,
-                           int64_t Tout, int stride, int pad, float *dx) {
-#pragma omp parallel for if (T * K * Cg > 65536)
+/* dx (T, Cin) of one batch row += the gather of dcol (Tout, groups K Cg): dx[u][g Cg + c] +=
+ * the sum over k (in order) with u + pad - k = t stride, 0 <= t < Tout, of
+ * dcol[t][(g K + k) Cg + c] (a gather over u: no write races) */
+static void conv_cl_row2im(const float *dcol, int64_t T, int64_t Cin, int64_t groups, int64_t K, int64_t Tout,
+                           int stride, int pad, float *dx) {
+  int64_t Cg = Cin / groups, n = K * Cin;
+#pragma omp parallel for if (T * n > 65536)
   for (int64_t u = 0; u < T; u++) {
-    float *d = dx + u * Cin + g * Cg;
+    float *d = dx + u * Cin;
     for (int64_t k = 0; k < K; k++) {
       int64_t v = u + pad - k; /* t stride */
       if (v < 0) break;        /* k only grows */
       if (v % stride) continue;
       int64_t t = v / stride;
       if (t >= Tout) continue;
-      const float *s = dcol + (t * K + k) * Cg;
-      for (int64_t c = 0; c < Cg; c++) d[c] += s[c];
+      for (int64_t g = 0; g < groups; g++) {
+        const float *s = dcol + t * n + (g * K + k) * Cg;
+        float *dg = d + g * Cg;
+        for (int64_t c = 0; c < Cg; c++) dg[c] += s[c];
+      }
     }
   }
 }
@@ -87,7 +105,7 @@ int cpu_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *b
   const float *bp = cpu_f(bias);
   float *yp = cpu_f(y);
   float *wp = malloc(sizeof(float) * (size_t)(Cout * K * Cg + 1)); /* (Cout, K, Cg) */
-  float *col = taps ? NULL : cpu_scratch(0, (size_t)(Tout * K * Cg));
+  float *col = taps ? NULL : cpu_scratch(0, (size_t)(Tout * K * Cin)); /* (Tout, groups K Cg) */
   if (!wp || (!taps && !col) || (taps && x16 && gemm_mp16_reserve(Tout * Cin))) {
     free(wp);
     return TS_ENOMEM; /* before y is touched */
@@ -113,12 +131,12 @@ int cpu_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *b
                        wp + k * Cin, 0, (int)(K * Cin), kf >= 0 && i == 0 ? 0.0f : 1.0f, yb + lo * Cout, (int)Cout);
       }
     } else {
-      for (int64_t g = 0; g < groups && Tout > 0 && K * Cg > 0; g++) {
-        conv_cl_im2row(conv_cl_at(x, b * T * Cin), x16, T, Cin, g, Cg, K, Tout, stride, pad, col);
-        /* Y_g (Tout, Og; ld Cout) += col (Tout, K Cg) Wp_g^T, Wp_g (Og, K Cg) */
-        gemm_mp(0, 1, (int)Tout, (int)Og, (int)(K * Cg), 1.0f, col, (int)(K * Cg), wp + g * Og * K * Cg,
+      if (Tout > 0 && K * Cg > 0)
+        conv_cl_im2row(conv_cl_at(x, b * T * Cin), x16, T, Cin, groups, K, Tout, stride, pad, col);
+      for (int64_t g = 0; g < groups && Tout > 0 && K * Cg > 0; g++)
+        /* Y_g (Tout, Og; ld Cout) (+)= col_g (Tout, K Cg; ld K Cin) Wp_g^T, Wp_g (Og, K Cg) */
+        gemm_mp(0, 1, (int)Tout, (int)Og, (int)(K * Cg), 1.0f, col + g * K * Cg, (int)(K * Cin), wp + g * Og * K * Cg,
                 (int)(K * Cg), kf >= 0 ? 0.0f : 1.0f, yb + g * Og, (int)Cout);
-      }
     }
   }
   free(wp);
@@ -136,7 +154,7 @@ int cpu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tenso
   float *dxp = cpu_f(dx), *dbp = cpu_f(dbias);
   float *wp = malloc(sizeof(float) * (size_t)(2 * nw + 1)), *dwp = dw ? wp + nw : NULL; /* (Cout, K, Cg) each */
   double *bs = dbp ? calloc((size_t)Cout + 1, sizeof(double)) : NULL;
-  size_t ncol = (size_t)(Tout * K * Cg);
+  size_t ncol = (size_t)(Tout * K * Cin); /* (Tout, groups K Cg) */
   float *col = taps || !dw ? NULL : cpu_scratch(0, ncol), *dcol = taps || !dx ? NULL : cpu_scratch(1, ncol);
   if (!wp || (dbp && !bs) || (!taps && ((dw && !col) || (dx && !dcol))) ||
       (taps && x16 && dw && gemm_mp16_reserve(Tout * Cin))) {
@@ -172,18 +190,17 @@ int cpu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tenso
                   (int)(K * Cin), 1.0f, dxp + xo, (int)(stride * Cin));
       }
     } else {
-      for (int64_t gi = 0; gi < groups && Tout > 0 && K * Cg > 0 && Og > 0; gi++) {
-        if (dwp) { /* dWp_g (Og, K Cg) += dY_g^T (Og, Tout) col (Tout, K Cg) */
-          conv_cl_im2row(conv_cl_at(x, b * T * Cin), x16, T, Cin, gi, Cg, K, Tout, stride, pad, col);
-          gemm_mp(1, 0, (int)Og, (int)(K * Cg), (int)Tout, 1.0f, gb + gi * Og, (int)Cout, col, (int)(K * Cg), 1.0f,
-                  dwp + gi * Og * K * Cg, (int)(K * Cg));
-        }
-        if (dxp) { /* dcol (Tout, K Cg) = dY_g (Tout, Og; ld Cout) Wp_g (Og, K Cg), gathered back */
+      if (Tout <= 0 || K * Cg <= 0 || Og <= 0) continue;
+      if (dwp) conv_cl_im2row(conv_cl_at(x, b * T * Cin), x16, T, Cin, groups, K, Tout, stride, pad, col);
+      for (int64_t gi = 0; gi < groups; gi++) {
+        if (dwp) /* dWp_g (Og, K Cg) += dY_g^T (Og, Tout) col_g (Tout, K Cg; ld K Cin) */
+          gemm_mp(1, 0, (int)Og, (int)(K * Cg), (int)Tout, 1.0f, gb + gi * Og, (int)Cout, col + gi * K * Cg,
+                  (int)(K * Cin), 1.0f, dwp + gi * Og * K * Cg, (int)(K * Cg));
+        if (dxp) /* dcol_g (Tout, K Cg; ld K Cin) = dY_g (Tout, Og; ld Cout) Wp_g (Og, K Cg) */
           gemm_mp(0, 0, (int)Tout, (int)(K * Cg), (int)Og, 1.0f, gb + gi * Og, (int)Cout, wp + gi * Og * K * Cg,
-                  (int)(K * Cg), 0.0f, dcol, (int)(K * Cg));
-          conv_cl_row2im(dcol, T, Cin, gi, Cg, K, Tout, stride, pad, dxp + b * T * Cin);
-        }
+                  (int)(K * Cg), 0.0f, dcol + gi * K * Cg, (int)(K * Cin));
       }
+      if (dxp) conv_cl_row2im(dcol, T, Cin, groups, K, Tout, stride, pad, dxp + b * T * Cin); /* gathered back */
     }
   }
   if (dwp && !rc) conv_cl_unpermute_add(dwp, Cout, Cg, K, cpu_f(dw));

@@ -1297,6 +1297,7 @@ int main(int argc, char **argv) {
   G("conv1d_cl", c_conv_dt(2, 64, 150, 64, 19, 1, 9, 16, 1, 0, 1)); /* the positional convolution: rows */
   G("conv1d_cl", c_conv_dt(1, 1, 16000, 64, 10, 5, 0, 1, 1, 0, 1)); /* the first layer, 1 s: rows */
   G("conv1d_cl", c_conv_dt(2, 16, 128, 16, 128, 1, 64, 16, 1, 0, 1));
+  G("conv1d_cl", c_conv_dt(2, 4, 9, 3, 3, 1, 1, 1, 1, 0, 1)); /* rows, one group, padding at both ends */
   G("weightnorm", c_weightnorm(3, 6, 5, 4, 0));
   G("weightnorm", c_weightnorm(3, 6, 5, 4, 1));
   G("weightnorm", c_weightnorm(3, 6, 5, 4, 2));

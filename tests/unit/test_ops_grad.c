@@ -632,6 +632,7 @@ static void test_conv1d_cl(void **state) {
   run_conv_cl(1, 3, 5, 5, 1, 1, 0, 1, 1, 1840);     /* 1x1 */
   run_conv_cl(2, 32, 12, 6, 5, 1, 2, 1, 0, 1860);   /* taps, no bias: the middle tap covers y and goes first */
   run_conv_cl(2, 48, 20, 8, 3, 2, 0, 1, 0, 1870);   /* taps, no bias, no padding: tap 0 covers y */
+  run_conv_cl(2, 4, 9, 3, 3, 1, 1, 1, 1, 1880);     /* rows, one group, padding: windows past both ends */
 }
 
 static void run_wn(int64_t O, int64_t I, int64_t K, int dim, uint64_t seed) {
