@@ -19,13 +19,6 @@ static int fe_conv(backend *be, int cl, const tensor *x, const tensor *w, const 
   return cl ? op_conv1d_cl(be, x, w, b, y, stride, 0, 1, e) : op_conv1d(be, x, w, b, y, stride, 0, 1, e);
 }
 
-/* (B, T, C) viewed as the (B T, C) rows that a LayerNorm normalises */
-static tensor fe_rows(const tensor *t) {
-  tensor r = *t;
-  r.ndim = 2, r.ne[0] = t->ne[0] * t->ne[1], r.ne[1] = t->ne[2], r.ne[2] = 1;
-  return r;
-}
-
 static int conv_w(const enc_model *m, int i, const char *what, int grad, tensor *t, ts_err *e) {
   char nm[256];
   enc_nm_conv(&m->c, i, what, nm, sizeof nm);
@@ -130,7 +123,7 @@ int enc_conv_forward(enc_model *m, enc_acts *a, const float *wav, arena *ar, ts_
       GN.dtype = gdt;
       ETRY(fe_conv(be, cl, &X, &W, c->conv_bias ? &Bs : NULL, &Y, c->conv_stride[i], e));
       if (cl) {
-        tensor Y2 = fe_rows(&Y), G2 = fe_rows(&GN);
+        tensor Y2 = enc_rows(&Y), G2 = enc_rows(&GN);
         ETRY(op_layernorm_act(be, &Y2, &Nw, &Nb, &G2, &CM, &CR, c->fe_act, FE_NORM_EPS, e));
       } else {
         ETRY(op_layernorm_ch(be, &Y, &Nw, &Nb, &CN, &CM, &CR, FE_NORM_EPS, e));
@@ -272,7 +265,7 @@ int enc_conv_backward(enc_model *m, const enc_acts *a, const float *dhp, arena *
       ETRY(conv_w(m, i, "ln.bias", 1, &gNb, e));
       tensor CM = ET1(a->cm[i], B * To), CR = ET1(a->cr[i], B * To);
       if (cl) { /* the norm and the activation in one op, the norm's output recomputed */
-        tensor Nb, CO2 = fe_rows(&CO), DG2 = fe_rows(&DG), DCO2 = fe_rows(&DCO);
+        tensor Nb, CO2 = enc_rows(&CO), DG2 = enc_rows(&DG), DCO2 = enc_rows(&DCO);
         ETRY(conv_w(m, i, "ln.bias", 0, &Nb, e));
         ETRY(op_layernorm_act_bwd(be, &CO2, &Nw, &Nb, &CM, &CR, &DG2, &DCO2, enc_optw(&gNw), enc_optw(&gNb),
                                   c->fe_act, e));

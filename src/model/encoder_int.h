@@ -48,6 +48,12 @@ int enc_layer_params(const enc_model *m, int l, int grad, enc_lp *p, ts_err *e);
 int enc_cl_on(void);
 static inline int enc_fe_cl(const enc_cfg *c, int cl) { return cl && c->fe_norm == ENC_FE_LAYER; }
 static inline int enc_pos_cl(const enc_cfg *c, int cl) { return cl && c->kind != ENC_WAV2VEC2; }
+/* a channels-last activation (B, T, C) viewed as the (B T, C) rows a LayerNorm normalises */
+static inline tensor enc_rows(const tensor *t) {
+  tensor r = *t;
+  r.ndim = 2, r.ne[0] = t->ne[0] * t->ne[1], r.ne[1] = t->ne[2], r.ne[2] = 1;
+  return r;
+}
 
 float *enc_falloc(arena *ar, int64_t n, ts_err *e);
 #define EALLOC(dst, n)                                       \

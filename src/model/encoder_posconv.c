@@ -19,13 +19,6 @@ static int pos_w(const enc_model *m, int j, const char *what, int grad, tensor *
 /* a data2vec positional activation (B, C, T), or (B, T, C) channels-last (cl in scope) */
 #define PS3(p) (cl ? ET3((p), B, T, C) : ET3((p), B, C, T))
 
-/* (B, T, C) viewed as the (B T, C) rows that a LayerNorm normalises */
-static tensor pos_rows(const tensor *t) {
-  tensor r = *t;
-  r.ndim = 2, r.ne[0] = t->ne[0] * t->ne[1], r.ne[1] = t->ne[2], r.ne[2] = 1;
-  return r;
-}
-
 static int64_t pos_out_len(const enc_cfg *c, int64_t T) {
   return op_conv1d_out_len(T, c->pos_kernel, 1, c->pos_kernel / 2);
 }
@@ -83,7 +76,7 @@ int enc_pos_forward(enc_model *m, enc_acts *a, arena *ar, ts_err *e) {
     tensor PI = PS3(a->pin[j]), PO = PS3(a->po[j]), PM = ET1(a->pm[j], B * T), PR = ET1(a->pr[j], B * T);
     if (cl) {
       if (!top) EALLOC(a->pin[j + 1], B * C * T);
-      tensor OUT = top ? POS : PS3(a->pin[j + 1]), PO2 = pos_rows(&PO), OUT2 = pos_rows(&OUT);
+      tensor OUT = top ? POS : PS3(a->pin[j + 1]), PO2 = enc_rows(&PO), OUT2 = enc_rows(&OUT);
       ETRY(op_conv1d_cl(be, &PI, &W, &Bs, &PO, 1, pad, G, e));
       ETRY(op_layernorm_act(be, &PO2, NULL, NULL, &OUT2, &PM, &PR, c->fe_act, POS_LN_EPS, e));
       continue;
@@ -172,7 +165,7 @@ int enc_pos_backward(enc_model *m, const enc_acts *a, const float *dpos, float *
            PR = ET1(a->pr[j], B * T), PI = PS3(a->pin[j]);
     ETRY(op_fill(be, &DPO, 0.0f, e));
     if (cl) { /* the norm and the activation in one op, the norm's output recomputed */
-      tensor PO2 = pos_rows(&PO), DG2 = pos_rows(&DG), DPO2 = pos_rows(&DPO);
+      tensor PO2 = enc_rows(&PO), DG2 = enc_rows(&DG), DPO2 = enc_rows(&DPO);
       ETRY(op_layernorm_act_bwd(be, &PO2, NULL, NULL, &PM, &PR, &DG2, &DPO2, NULL, NULL, c->fe_act, e));
     } else {
       tensor PN = PS3(a->pn[j]);
