@@ -42,8 +42,10 @@
 #      parity (no worse than 3a's); and a host profile without it (step 8);
 #   3k. TSASR_CUDA_CUDNN (conv1d on cuDNN; on by default since 2026-11-27, session 15, in builds
 #      that found cuDNN: the toolkit's or PyTorch's nvidia-cudnn wheel; mode 2, all but the
-#      single-input-channel shapes, since session 17): steps 2 and 3 must report convolutions
-#      it ran; then, with it off (im2col), the conv1d group in f32 at 1e-5, conv1d and
+#      single-input-channel shapes, since session 17): step 2 and a parity run with the
+#      encoder channel-first (TSASR_ENC_CL=0; since session 19 the default channels-last
+#      encoder takes no cuDNN convolution) must report convolutions it ran; then, with it off
+#      (im2col, the parities channel-first too), the conv1d group in f32 at 1e-5, conv1d and
 #      bf16_acts in bf16, the f32 parity (must pass), the bf16 parity (no worse than 3a's); the
 #      conv1d group in f32 and bf16 in modes 1 and 3; and its SFT steps against im2col's and
 #      the other modes' (switches row);
