@@ -36,19 +36,15 @@ static int cl_im2row(const tensor *x, int64_t b, int64_t Cg, int64_t K, int64_t 
   return TS_OK;
 }
 
-/* One scratch region for a call (*cur; cu_scratch's error otherwise): the permuted weight (*bw bytes: bf16
- * when *x16, i.e. a bf16 x's taps in the bf16 GEMM precision, which read x's bits as they are;
- * else f32), `more` bytes (the caller's), dy's bf16 rounding (ng values, for x16 only) and, for
- * a bf16 x's taps in another precision, x widened to f32 (*bx bytes; else 0): there a bf16 x is
- * only stored so, and the GEMMs take its exact values as matmul does. */
-static int cl_scratch(backend *be, const tensor *x, int taps, int64_t nw, size_t more, int64_t ng, size_t more2,
-                      int *x16, size_t *bw, size_t *bx, char **cur) {
+/* How a call stores what it makes: *x16 when x is bf16 and takes the taps in the bf16 precision
+ * (its bits read as they are; the permuted weight, and dy in the backward, rounded to bf16);
+ * the permuted weight's bytes (*bw: bf16 or f32); the bytes of x widened to f32 (*bx: a bf16
+ * x's taps in another precision, where a bf16 x is only stored so, as in matmul; else 0) */
+static void cl_plan(backend *be, const tensor *x, int taps, int64_t nw, int *x16, size_t *bw, size_t *bx) {
   int bf = x->dtype == DT_BF16 && taps;
   *x16 = bf && cu_of(be)->gemm == TS_GEMM_BF16;
   *bw = cu_rnd((*x16 ? 2 : 4) * (size_t)nw);
   *bx = bf && !*x16 ? cu_rnd(sizeof(float) * (size_t)tensor_numel(x)) : 0;
-  size_t bg = *x16 && ng ? cu_rnd(2 * (size_t)ng) : 0;
-  return cu_scratch(be, *bw + more + bg + more2 + *bx, (void **)cur);
 }
 
 /* x's f32 values for an f32 GEMM: x itself (f32), or its bf16 bits widened into xw (when given) */
@@ -68,11 +64,12 @@ int cu_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *bi
   int64_t Cg = Cin / groups, Og = Cout / groups, nw = Cout * K * Cg;
   if (B * Tout * Cout <= 0) return TS_OK;
   if (Cin * K > 2147483647LL - CV_MAXY) return cu_fail("conv1d_cl: Cin x K past 2^31", cudaErrorInvalidValue);
-  int taps = conv_cl_taps(Cin, groups), x16 = 0;
+  int taps = conv_cl_taps(Cin, groups), x16;
   float *xf = NULL;
-  size_t bw, bc = taps ? 0 : cu_rnd(sizeof(float) * (size_t)(Tout * K * Cin)), bx;
+  size_t bw, bx, bc = taps ? 0 : cu_rnd(sizeof(float) * (size_t)(Tout * K * Cin));
+  cl_plan(be, x, taps, nw, &x16, &bw, &bx);
   char *cur = NULL;
-  TS_TRY(cl_scratch(be, x, taps, nw, 0, 0, bc, &x16, &bw, &bx, &cur));
+  TS_TRY(cu_scratch(be, bw + bc + bx, (void **)&cur));
   void *wp = cu_carve(&cur, bw); /* (Cout, K, Cg): f32, or bf16 for a bf16 x's taps */
   float *col = taps ? NULL : (float *)cu_carve(&cur, bc);
   TS_TRY(cl_x_f32(x, bx ? (float *)cu_carve(&cur, bx) : NULL, &xf));
@@ -119,16 +116,17 @@ int cu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor
   if ((!dx && !dw) || B * Tout * Cout <= 0 || Cin <= 0 || K <= 0)
     return dbias ? cu_colsum_add(g, cu_f(dbias), B * Tout, Cout) : TS_OK;
   if (Cin * K > 2147483647LL - CV_MAXY) return cu_fail("conv1d_cl_bwd: Cin x K past 2^31", cudaErrorInvalidValue);
-  int taps = conv_cl_taps(Cin, groups), x16 = 0;
+  int taps = conv_cl_taps(Cin, groups), x16;
   float *xf = NULL;
   size_t bw, bx, bdw = dw ? cu_rnd(sizeof(float) * (size_t)nw) : 0,
                  bc = taps ? 0 : cu_rnd(sizeof(float) * (size_t)(Tout * K * Cin));
+  cl_plan(be, x, taps, nw, &x16, &bw, &bx);
+  size_t bg = x16 ? cu_rnd(sizeof(unsigned short) * (size_t)(B * Tout * Cout)) : 0;
   char *cur = NULL;
-  TS_TRY(cl_scratch(be, x, taps, nw, bdw, B * Tout * Cout, 2 * bc, &x16, &bw, &bx, &cur));
-  void *wp = cu_carve(&cur, bw);                         /* (Cout, K, Cg) f32, or bf16 for a bf16 x's taps */
-  float *dwp = dw ? (float *)cu_carve(&cur, bdw) : NULL; /* (Cout, K, Cg) */
-  unsigned short *g16 =
-      x16 ? (unsigned short *)cu_carve(&cur, cu_rnd(2 * (size_t)(B * Tout * Cout))) : NULL; /* dy rounded (B Tout, Cout) */
+  TS_TRY(cu_scratch(be, bw + bdw + bg + 2 * bc + bx, (void **)&cur));
+  void *wp = cu_carve(&cur, bw);                                      /* (Cout, K, Cg) f32, or bf16 (x16) */
+  float *dwp = dw ? (float *)cu_carve(&cur, bdw) : NULL;              /* (Cout, K, Cg) */
+  unsigned short *g16 = x16 ? (unsigned short *)cu_carve(&cur, bg) : NULL; /* dy rounded (B Tout, Cout) */
   float *col = taps ? NULL : (float *)cu_carve(&cur, bc), *dcol = taps ? NULL : (float *)cu_carve(&cur, bc);
   /* the bias's gradient once the scratch is there: an op that fails for memory changes nothing */
   if (dbias) TS_TRY(cu_colsum_add(g, cu_f(dbias), B * Tout, Cout));

@@ -267,6 +267,7 @@ int enc_info_get(const enc_cfg *c, int64_t B, int64_t samples, enc_info *out, ts
   sz s = {0, 0};
   s.bytes += B * 4 + B * 8, s.allocs += 2;
   int64_t Tin = c->fbank ? enc_fbank_frames(samples) : samples, convmax = 0;
+  int fe_cl = enc_fe_cl(c, enc_cl_on()), pos_cl = enc_pos_cl(c, enc_cl_on()); /* the layouts a forward now takes */
   if (c->fbank) add(&s, B * c->fbank * Tin);
   else add(&s, B * samples), add(&s, B), add(&s, B);
   if (!c->fbank && c->do_normalize) add(&s, B * samples); /* the uploaded raw waveform */
@@ -275,7 +276,7 @@ int enc_info_get(const enc_cfg *c, int64_t B, int64_t samples, enc_info *out, ts
     int last = i == c->n_conv - 1;
     if (c->fe_norm == ENC_FE_LAYER) { /* co, cn (channel-first only), stats, output (next input or features) */
       add(&s, n), add(&s, B * To), add(&s, B * To), add(&s, n);
-      if (!enc_fe_cl(c, enc_cl_on())) add(&s, n);
+      if (!fe_cl) add(&s, n);
     } else { /* co, activation, layer 0's norm output and stats, the transposed features */
       add(&s, n), add(&s, n);
       if (i == 0) add(&s, n), add(&s, B * Co), add(&s, B * Co);
@@ -287,14 +288,14 @@ int enc_info_get(const enc_cfg *c, int64_t B, int64_t samples, enc_info *out, ts
   int64_t Cl = c->conv_dim[c->n_conv - 1];
   add(&s, N * Cl), add(&s, N), add(&s, N), add(&s, N * C);
   add(&s, N * C); /* pos */
-  if (!enc_pos_cl(c, enc_cl_on())) add(&s, N * C); /* pin[0]: channels-last, hp itself */
+  if (!pos_cl) add(&s, N * C); /* pin[0]: channels-last, hp itself */
   if (c->kind == ENC_WAV2VEC2) {
     int64_t To = T + 2 * (K / 2) - K + 1;
     add(&s, C * (C / c->pos_groups) * K), add(&s, K), add(&s, B * C * To), add(&s, B * C * To);
   } else {
     for (int j = 0; j < c->pos_layers; j++) { /* po, pn (channel-first only), stats; the next layer's input */
       add(&s, N * C), add(&s, N), add(&s, N);
-      if (!enc_pos_cl(c, enc_cl_on())) add(&s, N * C);
+      if (!pos_cl) add(&s, N * C);
       if (j < c->pos_layers - 1) add(&s, N * C);
     }
   }

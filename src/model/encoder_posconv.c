@@ -30,14 +30,12 @@ int enc_pos_forward(enc_model *m, enc_acts *a, arena *ar, ts_err *e) {
   int G = c->pos_groups, pad = (int)(K / 2), cl = enc_pos_cl(c, a->cl);
   EALLOC(a->pos, B * T * C);
   tensor HP = ET3(a->hp, B, T, C), POS = ET3(a->pos, B, T, C);
-  if (cl) { /* channels-last: the stack reads hp as it is */
+  if (cl) /* channels-last: the stack reads hp as it is */
     a->pin[0] = a->hp;
-  } else {
+  else
     EALLOC(a->pin[0], B * C * T);
-    tensor P0 = ET3(a->pin[0], B, C, T);
-    ETRY(op_transpose(be, &HP, &P0, e));
-  }
   tensor P0 = ET3(a->pin[0], B, C, T);
+  if (!cl) ETRY(op_transpose(be, &HP, &P0, e));
   if (c->kind == ENC_WAV2VEC2) {
     tensor V, Gn, Bs;
     ETRY(pos_w(m, 0, "weight_v", 0, &V, e));

@@ -660,46 +660,50 @@ static int conv_check(backend *be, const char *op, const tensor *x, const tensor
   return TS_OK;
 }
 
-int op_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y,
-              int stride, int pad, int groups, ts_err *e) {
-  CHK(conv_check(be, "conv1d", x, w, y, stride, pad, groups, 0, e));
+/* conv1d and conv1d_cl (cl: channels-last), forward and backward: the same checks and the same
+ * table signature, only the layout and the entry differ */
+static int conv_fwd(backend *be, int cl, const tensor *x, const tensor *w, const tensor *bias, tensor *y, int stride,
+                    int pad, int groups, ts_err *e) {
+  const char *op = cl ? "conv1d_cl" : "conv1d";
+  CHK(conv_check(be, op, x, w, y, stride, pad, groups, cl, e));
   if (bias) {
-    CHK(ops_chk(be, "conv1d", "bias", bias, 1, 1, e));
-    CHK(ops_numel("conv1d", "bias", bias, w->ne[0], e));
+    CHK(ops_chk(be, op, "bias", bias, 1, 1, e));
+    CHK(ops_numel(op, "bias", bias, w->ne[0], e));
   }
   OPS_PROF_SHAPE(x, w);
-  OPS_RET(be, "conv1d", be->ops->conv1d(be, x, w, bias, y, stride, pad, groups), e);
+  OPS_RET(be, op, (cl ? be->ops->conv1d_cl : be->ops->conv1d)(be, x, w, bias, y, stride, pad, groups), e);
+}
+
+static int conv_bwd(backend *be, int cl, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
+                    tensor *dbias, int stride, int pad, int groups, ts_err *e) {
+  const char *op = cl ? "conv1d_cl_bwd" : "conv1d_bwd";
+  CHK(conv_check(be, op, x, w, dy, stride, pad, groups, cl, e));
+  if (dx) CHK(ops_same(op, "x", x, "dx", dx, e));
+  if (dw) CHK(ops_same(op, "weight", w, "dweight", dw, e));
+  if (dbias) CHK(ops_numel(op, "dbias", dbias, w->ne[0], e));
+  OPS_PROF_SHAPE(x, w);
+  OPS_RET(be, op, (cl ? be->ops->conv1d_cl_bwd : be->ops->conv1d_bwd)(be, x, w, dy, dx, dw, dbias, stride, pad, groups),
+          e);
+}
+
+int op_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y,
+              int stride, int pad, int groups, ts_err *e) {
+  return conv_fwd(be, 0, x, w, bias, y, stride, pad, groups, e);
 }
 
 int op_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx,
                   tensor *dw, tensor *dbias, int stride, int pad, int groups, ts_err *e) {
-  CHK(conv_check(be, "conv1d_bwd", x, w, dy, stride, pad, groups, 0, e));
-  if (dx) CHK(ops_same("conv1d_bwd", "x", x, "dx", dx, e));
-  if (dw) CHK(ops_same("conv1d_bwd", "weight", w, "dweight", dw, e));
-  if (dbias) CHK(ops_numel("conv1d_bwd", "dbias", dbias, w->ne[0], e));
-  OPS_PROF_SHAPE(x, w);
-  OPS_RET(be, "conv1d_bwd", be->ops->conv1d_bwd(be, x, w, dy, dx, dw, dbias, stride, pad, groups), e);
+  return conv_bwd(be, 0, x, w, dy, dx, dw, dbias, stride, pad, groups, e);
 }
 
 int op_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y, int stride, int pad,
                  int groups, ts_err *e) {
-  CHK(conv_check(be, "conv1d_cl", x, w, y, stride, pad, groups, 1, e));
-  if (bias) {
-    CHK(ops_chk(be, "conv1d_cl", "bias", bias, 1, 1, e));
-    CHK(ops_numel("conv1d_cl", "bias", bias, w->ne[0], e));
-  }
-  OPS_PROF_SHAPE(x, w);
-  OPS_RET(be, "conv1d_cl", be->ops->conv1d_cl(be, x, w, bias, y, stride, pad, groups), e);
+  return conv_fwd(be, 1, x, w, bias, y, stride, pad, groups, e);
 }
 
 int op_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
                      tensor *dbias, int stride, int pad, int groups, ts_err *e) {
-  CHK(conv_check(be, "conv1d_cl_bwd", x, w, dy, stride, pad, groups, 1, e));
-  if (dx) CHK(ops_same("conv1d_cl_bwd", "x", x, "dx", dx, e));
-  if (dw) CHK(ops_same("conv1d_cl_bwd", "weight", w, "dweight", dw, e));
-  if (dbias) CHK(ops_numel("conv1d_cl_bwd", "dbias", dbias, w->ne[0], e));
-  OPS_PROF_SHAPE(x, w);
-  OPS_RET(be, "conv1d_cl_bwd", be->ops->conv1d_cl_bwd(be, x, w, dy, dx, dw, dbias, stride, pad, groups), e);
+  return conv_bwd(be, 1, x, w, dy, dx, dw, dbias, stride, pad, groups, e);
 }
 
 static int wn_check(backend *be, const char *op, const tensor *v, const tensor *g, const tensor *norm,

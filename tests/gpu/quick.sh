@@ -1,5 +1,5 @@
 # quick.sh — run.sh's quick phase (sourced after steps 3 and 3a, with run.sh's helpers: step,
-# cap, ops_env, parity_env, no_worse, gpu_ops_row, san_run, build, logs): a short device call
+# cap, ops_env, parity_env, no_worse, gpu_ops_row, san_run, san_fold, build, logs): a short device call
 # (79 s on an H200 with the build in session 17 before q2', q4 and the benchmarks; expect ~3-4
 # minutes) on what
 # changed since the last full run:
@@ -173,7 +173,7 @@ if [ -n "$san" ] && [ "$(cap 1000)" -ge 60 ]; then
     read -r stool sgrp <<< "$sg"
     TSASR_CUDA_ELEM_VEC=1 TSASR_CUDA_DECODE_ATTN=2 san_run "$stool" "$(cap 30)" "$sgrp" \
       "quick: $stool, $sgrp group, vec + dec_attn2"
-    case $san_st in ok) ;; PARTIAL) [ "$q7" = ok ] && q7=PARTIAL ;; *) q7=$san_st ;; esac
+    san_fold q7
     q7n="$q7n$stool $sgrp: $san_st ($san_sum); "
   done
   step sanitizer18 "$q7" "vec + dec_attn2: $q7n"

@@ -400,6 +400,16 @@ san_run() {
   san_sum=$(grep -m1 -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$build/san.log" | sed 's/^=* *//' || echo "rc $san_rc")
 }
 
+# san_fold VAR: a run of several san_run calls keeps in VAR the worst status so far (ok, then
+# PARTIAL, then a failure)
+san_fold() {
+  case $san_st in
+    ok) ;;
+    PARTIAL) [ "${!1}" = ok ] && printf -v "$1" PARTIAL ;;
+    *) printf -v "$1" %s "$san_st" ;;
+  esac
+}
+
 # ---- the quick phase: what changed since the last full run (tests/gpu/quick.sh), after 3, 3a ----
 if [ "$phase" = quick ]; then
   . "$root/tests/gpu/quick.sh"
@@ -435,7 +445,7 @@ if [ -n "$san" ]; then
   rnote=""
   for grp in attention sample; do
     san_run racecheck 60 "$grp" "racecheck, $grp group"
-    case $san_st in ok) ;; PARTIAL) [ "$rst" = ok ] && rst=PARTIAL ;; *) rst=$san_st ;; esac
+    san_fold rst
     rnote="$rnote$grp: $san_sum  "
   done
   step racecheck "$rst" "$rnote"
