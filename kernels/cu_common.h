@@ -121,6 +121,8 @@ typedef struct cu_ctx {
   int dnn16; /* those convolutions on bf16 data in the bf16 precision (cuda_set_cudnn_bf16) */
   int sdpa;  /* attention on cuDNN's fused SDPA where it applies (cu_sdpa.cu; cuda_set_cudnn_sdpa;
                 builds with cuDNN's frontend; on by default since session 17's H200 run) */
+  int adamw_runs; /* pset_adamw's runs in one launch (cu_optim.cu; cuda_set_adamw_runs; on by
+                     default) rather than one launch per run */
   int bwd16; /* bf16 precision: the backward of x W^T with an f32 x on bf16 operands as well (x
                 rounded; cu_matmul.cu; cuda_set_bwd16; on by default since session 17's H200 run) */
 } cu_ctx;
@@ -387,6 +389,8 @@ int cu_stats_pool(backend *be, const tensor *x, const int32_t *lens, tensor *y, 
 
 int cu_xent(backend *be, tensor *logits, const int32_t *targets, const float *weights, float *losses,
             float grad_scale);
+int cu_adamw_runs(backend *be, float *p, const float *g, float *m, float *v, const adamw_run *runs, int nr, float lr,
+                  float beta1, float beta2, float eps, float wd, int64_t t);
 int cu_adamw(backend *be, float *p, const float *g, float *m, float *v, int64_t n, float lr, float beta1,
              float beta2, float eps, float wd, int64_t t);
 double cu_sumsq(backend *be, const float *x, int64_t n);

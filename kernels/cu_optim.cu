@@ -1,6 +1,7 @@
-// cu_optim.cu — AdamW and the sum of squares for the global gradient norm (double, in a fixed
+// cu_optim.cu — AdamW (over one buffer, or over the parameter runs in one launch) and the sum of squares for the global gradient norm (double, in a fixed
 // order); their kernels are in cu_optim.cuh.
 #include <math.h>
+#include <stdlib.h>
 
 #include "cu_common.h"
 #include "cu_optim.cuh"
@@ -18,6 +19,46 @@ int cu_adamw(backend *be, float *p, const float *g, float *m, float *v, int64_t 
     k_adamw<<<cu_blocks(n), 256, 0, cu_stream()>>>(p, g, m, v, n, k);
     CU_LAUNCHED("k_adamw");
   }
+  return TS_OK;
+}
+
+/* the runs as one launch: their table (adamw_seg, empty runs left out) staged once and reused
+ * while it stays the same (cu_stage_same: the parameter layout does not change between steps).
+ * One launch per run instead while the switch is off, inside a captured step (a staged copy
+ * there belongs to the graph) or for a single run. */
+int cu_adamw_runs(backend *be, float *p, const float *g, float *m, float *v, const adamw_run *runs, int nr, float lr,
+                  float beta1, float beta2, float eps, float wd, int64_t t) {
+  cu_ctx *c = cu_of(be);
+  int live = 0;
+  for (int r = 0; r < nr; r++) live += runs[r].n > 0;
+  if (!c->adamw_runs || c->gr_capturing || live < 2) {
+    for (int r = 0; r < nr; r++) {
+      const int64_t o = runs[r].off;
+      TS_TRY(cu_adamw(be, p + o, g + o, m + o, v + o, runs[r].n, lr, beta1, beta2, eps, runs[r].decay ? wd : 0.0f, t));
+    }
+    return TS_OK;
+  }
+  adamw_seg *s = (adamw_seg *)malloc(sizeof *s * (size_t)live);
+  if (!s) return TS_ENOMEM;
+  int64_t total = 0;
+  int k = 0;
+  for (int r = 0; r < nr; r++)
+    if (runs[r].n > 0) {
+      s[k].off = runs[r].off, s[k].start = total, s[k].n = runs[r].n;
+      s[k].decay = runs[r].decay != 0, s[k].pad = 0;
+      total += runs[r].n, k++;
+    }
+  const void *dev = NULL;
+  int rc = cu_stage_same(be, s, sizeof *s * (size_t)live, SR_NONE, &dev);
+  free(s);
+  TS_TRY(rc);
+  float bc1 = 1.0f - (float)pow(beta1, (double)t);
+  float bc2 = 1.0f - (float)pow(beta2, (double)t);
+  adamw_k kd = {lr, beta1, beta2, eps, wd, lr / bc1, sqrtf(bc2)}, kn = kd;
+  kn.wd = 0.0f;
+  k_adamw_runs<<<cu_blocks((total + AR_PER - 1) / AR_PER), 256, 0, cu_stream()>>>(p, g, m, v, (const adamw_seg *)dev,
+                                                                                  live, total, kd, kn);
+  CU_LAUNCHED("k_adamw_runs");
   return TS_OK;
 }
 

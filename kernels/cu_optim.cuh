@@ -1,7 +1,8 @@
 // cu_optim.cuh — AdamW's update (decoupled weight decay, as torch.optim.AdamW, the CPU backend's
 // float arithmetic): one value a thread, or four a thread-step with 16-byte loads and stores
-// (cuda_set_elem_vec; p, g, m, v 16-byte aligned, the launcher checks), both through the same
-// per-value function, so they give the same bits; and the sum of squares of the gradient norm
+// (cuda_set_elem_vec; p, g, m, v 16-byte aligned, the launcher checks), or over runs of the
+// flat parameter buffers in one launch (cuda_set_adamw_runs), all through the same per-value
+// function, so they give the same bits; and the sum of squares of the gradient norm
 // (per-block partials, then their sum in a fixed order: the same bits on every run). Device code only: included by cu_optim.cu,
 // which launches them, and by tests/gpu/simt/test_optim_emu.cpp (SIMT emulator, ctest).
 #pragma once
@@ -47,6 +48,62 @@ __global__ void k_adamw4(float *p, const float *g, float *m, float *v, int64_t n
     float pi = p[i], mi = m[i], vi = v[i];
     adamw_1(k, pi, g[i], mi, vi);
     p[i] = pi, m[i] = mi, v[i] = vi;
+  }
+}
+
+/* ---- AdamW over runs of the flat parameter buffers in one launch (cu_adamw_runs): the runs'
+ * values as one concatenation, 256 x AR_PER of them a block-chunk; a thread finds the run of its
+ * first value by binary search and walks forward; each value through adamw_1 with the run's
+ * constants (kd with decay, kn without), so the bits are those of one k_adamw per run ---- */
+#define AR_PER 8 /* values a thread per chunk: all loaded before any is updated */
+
+/* a run: n values at offset off of the buffers, at index start of the concatenation */
+struct adamw_seg {
+  int64_t off, start, n;
+  int32_t decay, pad;
+};
+
+/* the last run whose start is at most e (runs sorted by start; empty runs share their
+ * successor's start, and the last of equals is the one holding e) */
+__device__ __forceinline__ int ar_find(const adamw_seg *s, int nr, int64_t e) {
+  int lo = 0, hi = nr - 1;
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) >> 1;
+    if (s[mid].start <= e) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/* total: the runs' values together (the last run's start + n); 256 threads a block */
+__global__ void k_adamw_runs(float *__restrict__ p, const float *__restrict__ g, float *__restrict__ m,
+                             float *__restrict__ v, const adamw_seg *__restrict__ s, int nr, int64_t total,
+                             adamw_k kd, adamw_k kn) {
+  const int64_t chunk = (int64_t)blockDim.x * AR_PER;
+  for (int64_t c0 = (int64_t)blockIdx.x * chunk; c0 < total; c0 += (int64_t)gridDim.x * chunk) {
+    const int64_t e0 = c0 + threadIdx.x;
+    if (e0 >= total) return; /* every later chunk starts further on */
+    int64_t idx[AR_PER];
+    bool dec[AR_PER];
+    int r = ar_find(s, nr, e0), cnt = 0;
+#pragma unroll
+    for (int j = 0; j < AR_PER; j++) {
+      const int64_t e = e0 + (int64_t)j * blockDim.x;
+      if (e < total) {
+        while (e >= s[r].start + s[r].n) r++; /* ends before total: r stays below nr */
+        idx[j] = s[r].off + (e - s[r].start), dec[j] = s[r].decay != 0, cnt = j + 1;
+      }
+    }
+    float P[AR_PER], G[AR_PER], M[AR_PER], V[AR_PER];
+#pragma unroll
+    for (int j = 0; j < AR_PER; j++)
+      if (j < cnt) P[j] = p[idx[j]], G[j] = g[idx[j]], M[j] = m[idx[j]], V[j] = v[idx[j]];
+#pragma unroll
+    for (int j = 0; j < AR_PER; j++)
+      if (j < cnt) {
+        adamw_1(dec[j] ? kd : kn, P[j], G[j], M[j], V[j]);
+        p[idx[j]] = P[j], m[idx[j]] = M[j], v[idx[j]] = V[j];
+      }
   }
 }
 

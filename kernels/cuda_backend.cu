@@ -417,6 +417,7 @@ static void cu_table_init(be_ops *t) {
   t->framecat_bwd = cu_framecat_bwd;
   t->xent = cu_xent;
   t->adamw = cu_adamw;
+  t->adamw_runs = cu_adamw_runs;
   t->sumsq = cu_sumsq;
   t->transpose = cu_transpose;
   t->stats_pool = cu_stats_pool;
@@ -480,6 +481,11 @@ extern "C" int cuda_set_cudnn_bf16(int on) { return cu_built_switch(CU_BUILT_CUD
 
 extern "C" int cuda_set_elem_vec(int on) {
   g_cu_elem_vec = on ? 1 : 0;
+  return TS_OK;
+}
+
+extern "C" int cuda_set_adamw_runs(int on) {
+  g_ctx.adamw_runs = on ? 1 : 0;
   return TS_OK;
 }
 
@@ -628,6 +634,7 @@ extern "C" backend *be_cuda(ts_err *e) {
       g_ctx.sdpa = !env_is("TSASR_CUDA_SDPA", "0");
 #endif
       g_ctx.bwd16 = !env_is("TSASR_CUDA_BWD16", "0");
+      g_ctx.adamw_runs = !env_is("TSASR_CUDA_ADAMW_RUNS", "0");
       const char *eb = getenv("TSASR_CUDA_ELEM_BLOCKS"); /* after sms: blocks per SM */
       if (eb && cuda_set_elem_blocks(atoi(eb)))
         log_warn("cuda: TSASR_CUDA_ELEM_BLOCKS must be 0-64 blocks per SM, not \"%s\"; no cap is used", eb);

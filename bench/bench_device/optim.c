@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "base/err.h"
+#include "tensor/cuda_ctl.h"
 
 static double bdopt_now_ms(void) {
   struct timespec ts;
@@ -35,7 +36,8 @@ static double bdopt_norm_by_decay(pset *ps, int *runs) {
 }
 
 /* milliseconds of the median of 5 runs of what (0: the gradient norm now; 1: as before; 2: the
- * clip's scaling and AdamW), each between syncs; *v the norm's last value, *runs before's sums */
+ * clip's scaling and AdamW; 3: the same with AdamW one launch per run, as before session 20:
+ * cuda_set_adamw_runs off for it), each between syncs; *v the norm's last value, *runs before's sums */
 static double bdopt_part(pset *ps, int what, int64_t step, double *v, int *runs) {
   ts_err e = {0};
   double t[5];
@@ -44,9 +46,9 @@ static double bdopt_part(pset *ps, int what, int64_t step, double *v, int *runs)
     double t0 = bdopt_now_ms();
     if (what == 0) *v = pset_grad_norm(ps);
     if (what == 1) *v = sqrt(bdopt_norm_by_decay(ps, runs));
-    if (what == 2) {
+    if (what >= 2) {
       pset_scale_grad(ps, 1.0f);
-      pset_adamw(ps, 1e-5f, 0.9f, 0.999f, 1e-8f, 0.0f, step + r, &e);
+      pset_adamw(ps, 1e-5f, 0.9f, 0.999f, 1e-8f, 0.01f, step + r, &e);
     }
     ps->be->ops->sync(ps->be, &e);
     t[r] = bdopt_now_ms() - t0;
@@ -65,7 +67,15 @@ void bdopt_print(pset *ps, int64_t step) {
   int runs = 0;
   double a = bdopt_part(ps, 0, step, &n0, &runs), b = bdopt_part(ps, 1, step, &n1, &runs);
   double u = bdopt_part(ps, 2, step, &nu, &runs);
+  /* AdamW one launch per run: only where the switch exists (a CUDA build) */
+  double u1 = -1;
+  if (ps->be->device != DEV_CPU && !cuda_set_adamw_runs(0)) {
+    u1 = bdopt_part(ps, 3, step + 5, &nu, &runs);
+    cuda_set_adamw_runs(1);
+  }
   printf("optim_step grad norm %.3f ms (one sum per run of trainable tensors), %.3f ms as before (%d sums, one per "
-         "run of equal decay; norms %.9g / %.9g), clip scaling + AdamW %.3f ms (medians of 5)\n",
+         "run of equal decay; norms %.9g / %.9g), clip scaling + AdamW %.3f ms",
          a, b, runs, n0, n1, u);
+  if (u1 >= 0) printf(" (%d runs in one launch), %.3f ms one launch per run", runs, u1);
+  printf(" (medians of 5)\n");
 }

@@ -46,6 +46,13 @@ typedef struct sample_req {
   float top_p;   /* ... then the smallest prefix holding top_p of their mass (0 or 1 = off) */
 } sample_req;
 
+/* one run of an AdamW update over several tensors at once (be_ops.adamw_runs): the n values at
+ * offset off of the flat buffers, with weight decay (decay 1) or without (0) */
+typedef struct adamw_run {
+  int64_t off, n;
+  int decay;
+} adamw_run;
+
 typedef struct backend backend;
 
 typedef struct be_ops {
@@ -170,6 +177,10 @@ typedef struct be_ops {
   /* AdamW with decoupled weight decay over flat buffers of n floats; step t >= 1 */
   int (*adamw)(backend *be, float *p, const float *g, float *m, float *v, int64_t n, float lr,
                 float beta1, float beta2, float eps, float wd, int64_t t);
+  /* the same over nr runs of the flat buffers (disjoint, each in bounds; a run's weight decay wd
+   * or 0): the same bits as one adamw call per run, in as few launches as the backend can */
+  int (*adamw_runs)(backend *be, float *p, const float *g, float *m, float *v, const adamw_run *runs, int nr,
+                    float lr, float beta1, float beta2, float eps, float wd, int64_t t);
   /* sum of squares of n floats (for the global grad norm) */
   double (*sumsq)(backend *be, const float *x, int64_t n);
   int (*transpose)(backend *be, const tensor *x, tensor *y, float beta); /* y (B,C,R) = x (B,R,C)^T + beta y; ops_layout.h */

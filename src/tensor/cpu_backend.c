@@ -136,6 +136,7 @@ static const be_ops cpu_ops_table = {
     .framecat_bwd = cpu_framecat_bwd,
     .xent = cpu_xent,
     .adamw = cpu_adamw,
+    .adamw_runs = cpu_adamw_runs,
     .sumsq = cpu_sumsq,
     .transpose = cpu_transpose,
     .stats_pool = cpu_stats_pool,
@@ -238,6 +239,7 @@ void cuda_lt_counts(long *calls, long *fallbacks) {
 }
 int cuda_set_cudnn_sdpa(int on) { return on ? TS_EUNSUP : TS_OK; }
 int cuda_set_bwd16(int on) { return on ? TS_EUNSUP : TS_OK; }
+int cuda_set_adamw_runs(int on) { return on ? TS_EUNSUP : TS_OK; }
 int cuda_set_elem_blocks(int per_sm) { return per_sm ? TS_EUNSUP : TS_OK; }
 int cuda_set_elem_vec(int on) { return on ? TS_EUNSUP : TS_OK; }
 int cuda_set_cudnn_bf16(int on) { return on ? TS_EUNSUP : TS_OK; }

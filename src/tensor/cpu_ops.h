@@ -79,6 +79,8 @@ int cpu_xent(backend *be, tensor *logits, const int32_t *targets, const float *w
               float *losses, float grad_scale);
 int cpu_adamw(backend *be, float *p, const float *g, float *m, float *v, int64_t n, float lr,
                float beta1, float beta2, float eps, float wd, int64_t t);
+int cpu_adamw_runs(backend *be, float *p, const float *g, float *m, float *v, const adamw_run *runs, int nr,
+                   float lr, float beta1, float beta2, float eps, float wd, int64_t t);
 double cpu_sumsq(backend *be, const float *x, int64_t n);
 int cpu_transpose(backend *be, const tensor *x, tensor *y, float beta); /* cpu_transpose.c */
 int cpu_stats_pool(backend *be, const tensor *x, const int32_t *lens, tensor *y, const tensor *dy,

@@ -1,5 +1,5 @@
-/* cpu_optim.c — AdamW (decoupled weight decay, as torch.optim.AdamW) and the sum of
- * squares used for the global gradient norm. */
+/* cpu_optim.c — AdamW (decoupled weight decay, as torch.optim.AdamW), over one buffer or over
+ * runs of the flat parameter buffers, and the sum of squares used for the global gradient norm. */
 #include <math.h>
 
 #include "tensor/cpu_ops.h"
@@ -17,6 +17,15 @@ int cpu_adamw(backend *be, float *p, const float *g, float *m, float *v, int64_t
     m[i] = beta1 * m[i] + (1.0f - beta1) * gi;
     v[i] = beta2 * v[i] + (1.0f - beta2) * gi * gi;
     p[i] -= step * m[i] / (sqrtf(v[i]) / bc2s + eps);
+  }
+  return TS_OK;
+}
+
+int cpu_adamw_runs(backend *be, float *p, const float *g, float *m, float *v, const adamw_run *runs, int nr,
+                   float lr, float beta1, float beta2, float eps, float wd, int64_t t) {
+  for (int r = 0; r < nr; r++) {
+    const int64_t o = runs[r].off;
+    cpu_adamw(be, p + o, g + o, m + o, v + o, runs[r].n, lr, beta1, beta2, eps, runs[r].decay ? wd : 0.0f, t);
   }
   return TS_OK;
 }

@@ -173,6 +173,12 @@ int cuda_set_elem_blocks(int per_sm);
  * 18 without a GPU: off (0) by default; TSASR_CUDA_ELEM_VEC=1 turns it on at start-up. TS_OK;
  * TS_EUNSUP for on without CUDA. */
 int cuda_set_elem_vec(int on);
+/* pset_adamw's runs (the trainable tensors, split where weight decay changes: 368 for the paper
+ * geometry, 7.5 ms in as many launches in session 17's profile) as one launch over their
+ * concatenation, each value through the same function as one launch per run (the same bits;
+ * kernels/cu_optim.cuh k_adamw_runs). Written in session 20 without a GPU: on (1) by default;
+ * TSASR_CUDA_ADAMW_RUNS=0 turns it off at start-up. TS_OK; TS_EUNSUP for on without CUDA. */
+int cuda_set_adamw_runs(int on);
 /* The profiler's range (cudaProfilerStart with on, cudaProfilerStop without): a kernel profiler
  * started with its collection off (ncu --profile-from-start off) sees only the kernels in
  * between (tests/gpu/kprof.sh: one SFT step, one rollout). Finishes the work before it first.

@@ -501,6 +501,20 @@ static int ds_adamw(backend *be, float *p, const float *g, float *m, float *v, i
   if (n > 0 && ds_held("adamw", p, nb)) return TS_EDEVICE;
   DS_RUN(cpu_adamw(be_cpu(), p, g, m, v, n, lr, b1, b2, eps, wd, t));
 }
+static int ds_adamw_runs(backend *be, float *p, const float *g, float *m, float *v, const adamw_run *runs, int nr,
+                         float lr, float b1, float b2, float eps, float wd, int64_t t) {
+  (void)be;
+  if (nr > 0 && !runs) return ds_violation("adamw_runs", "no run table");
+  for (int r = 0; r < nr; r++) {
+    const int64_t o = runs[r].off;
+    size_t nb = sizeof(float) * (size_t)runs[r].n;
+    if (runs[r].n > 0 && (ds_find(p + o, nb) < 0 || ds_find(g + o, nb) < 0 || ds_find(m + o, nb) < 0 ||
+                          ds_find(v + o, nb) < 0))
+      return ds_violation("adamw_runs", "a run outside device memory");
+    if (runs[r].n > 0 && ds_held("adamw_runs", p + o, nb)) return TS_EDEVICE;
+  }
+  DS_RUN(cpu_adamw_runs(be_cpu(), p, g, m, v, runs, nr, lr, b1, b2, eps, wd, t));
+}
 /* the hint must name device memory, and the weights it names must stay unchanged while it is
  * on (an op writing them is reported: the CPU's bf16 mirror of them would be stale); hints
  * nest, each off closing the innermost; the simulated device computes as the CPU does (its
@@ -601,6 +615,7 @@ static const be_ops ds_ops = {
     .framecat_bwd = ds_framecat_bwd,
     .xent = ds_xent,
     .adamw = ds_adamw,
+    .adamw_runs = ds_adamw_runs,
     .sumsq = ds_sumsq,
     .transpose = ds_transpose,
     .stats_pool = ds_stats_pool,

@@ -823,4 +823,20 @@ int op_adamw(backend *be, float *p, const float *g, float *m, float *v, int64_t 
   OPS_RET(be, "adamw", be->ops->adamw(be, p, g, m, v, n, lr, beta1, beta2, eps, wd, t), e);
 }
 
+int op_adamw_runs(backend *be, float *p, const float *g, float *m, float *v, const adamw_run *runs, int nr, float lr,
+                  float beta1, float beta2, float eps, float wd, int64_t t, ts_err *e) {
+  if (t < 1) return err_set(e, TS_EARG, "adamw: step must start at 1");
+  if (nr < 0 || (nr && !runs)) return err_set(e, TS_EARG, "adamw: no run table");
+  if (nr && (!p || !g || !m || !v)) return err_set(e, TS_EARG, "adamw: a buffer is missing");
+  for (int r = 0; r < nr; r++) {
+    if (runs[r].off < 0 || runs[r].n < 0)
+      return err_set(e, TS_EARG, "adamw: run %d has offset %lld and length %lld", r, (long long)runs[r].off,
+                     (long long)runs[r].n);
+    if (r && runs[r].off < runs[r - 1].off + runs[r - 1].n)
+      return err_set(e, TS_EARG, "adamw: run %d (offset %lld) overlaps or precedes run %d", r, (long long)runs[r].off,
+                     r - 1);
+  }
+  OPS_RET(be, "adamw_runs", be->ops->adamw_runs(be, p, g, m, v, runs, nr, lr, beta1, beta2, eps, wd, t), e);
+}
+
 double op_sumsq(backend *be, const float *x, int64_t n) { return be->ops->sumsq(be, x, n); }

@@ -154,6 +154,10 @@ int op_xent(backend *be, tensor *logits, const int32_t *targets, const float *we
             float *losses, float grad_scale, ts_err *e);
 int op_adamw(backend *be, float *p, const float *g, float *m, float *v, int64_t n, float lr,
              float beta1, float beta2, float eps, float wd, int64_t t, ts_err *e);
+/* AdamW over nr runs of the flat buffers p, g, m, v (runs in increasing order of offset, not
+ * overlapping; a run with decay 0 takes no weight decay): the same bits as one op_adamw per run */
+int op_adamw_runs(backend *be, float *p, const float *g, float *m, float *v, const adamw_run *runs, int nr, float lr,
+                  float beta1, float beta2, float eps, float wd, int64_t t, ts_err *e);
 double op_sumsq(backend *be, const float *x, int64_t n);
 
 #endif

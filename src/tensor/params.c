@@ -185,26 +185,39 @@ void pset_scale_grad(pset *ps, float s) {
   ps->be->ops->axpby(ps->be, &t, 0.0f, &t, s);
 }
 
-typedef struct pset_adam_args {
-  float lr, b1, b2, eps, wd;
-  int64_t t;
-  int rc;
-} pset_adam_args;
+/* the runs of trainable tensors, split at every change of decay, into a table */
+typedef struct pset_run_tab {
+  adamw_run *r;
+  int n, cap, oom;
+} pset_run_tab;
 
-static void pset_adam_run(pset *ps, int64_t off, int64_t n, int decay, void *user) {
-  pset_adam_args *a = user;
-  if (a->rc) return;
-  a->rc = ps->be->ops->adamw(ps->be, ps->w + off, ps->g + off, ps->m + off, ps->s + off, n, a->lr, a->b1, a->b2,
-                             a->eps, decay ? a->wd : 0.0f, a->t);
+static void pset_tab_run(pset *ps, int64_t off, int64_t n, int decay, void *user) {
+  (void)ps;
+  pset_run_tab *t = user;
+  if (t->oom) return;
+  if (t->n == t->cap) {
+    int cap = t->cap ? 2 * t->cap : 64;
+    adamw_run *nr = realloc(t->r, sizeof *nr * (size_t)cap);
+    if (!nr) {
+      t->oom = 1;
+      return;
+    }
+    t->r = nr, t->cap = cap;
+  }
+  t->r[t->n++] = (adamw_run){off, n, decay};
 }
 
+/* one update over every run (weights decay, biases and norms do not): one launch on a device
+ * backend rather than one per run (the paper geometry has 368) */
 int pset_adamw(pset *ps, float lr, float beta1, float beta2, float eps, float wd, int64_t t, ts_err *e) {
   if (!ps->g || !ps->m || !ps->s) return err_set(e, TS_EARG, "adamw: gradients or moments not allocated");
   if (t < 1) return err_set(e, TS_EARG, "adamw: step must start at 1");
-  pset_adam_args a = {lr, beta1, beta2, eps, wd, t, 0};
-  pset_runs(ps, 1, pset_adam_run, &a);
-  if (a.rc) return err_set(e, (ts_code)a.rc, "adamw: backend failure");
-  return TS_OK;
+  pset_run_tab tab = {0};
+  pset_runs(ps, 1, pset_tab_run, &tab);
+  int rc = tab.oom ? err_set(e, TS_ENOMEM, "adamw: cannot allocate the table of %d runs", tab.n)
+                   : op_adamw_runs(ps->be, ps->w, ps->g, ps->m, ps->s, tab.r, tab.n, lr, beta1, beta2, eps, wd, t, e);
+  free(tab.r);
+  return rc;
 }
 
 float *pset_host_begin(const pset *ps, ts_err *e) {

@@ -9,7 +9,9 @@
 #       the op that wrote it (act_bwd, packed swiglu_bwd, merge_heads), cuDNN's SDPA, the bf16
 #       backward;
 #   q1'. session 19's op groups in f32 at 1e-5: conv1d_cl and layernorm_act (the encoder's
-#       channels-last convolution and its LayerNorm fused with the activation, both default);
+#       channels-last convolution and its LayerNorm fused with the activation, both default),
+#       and session 20's adamw group (adamw_runs: the parameter runs in one launch, default; its
+#       cases also compare it with one launch per run on the device, bit for bit);
 #   q2. cuDNN's modes 1, 2 (the default) and 3 (cuda_ctl.h: single-input-channel, and grouped,
 #       convolutions on im2col): the conv1d group in f32 at 1e-5 and in bf16 with each, the f32
 #       parity (must pass) and the bf16 parity (no worse than 3a's) with 3;
@@ -25,7 +27,8 @@
 #   q4'. the decoding attention's merge folded into its chunks' launch (TSASR_CUDA_DECODE_ATTN=2,
 #       off): the attention group in f32 alone and with vec, the bf16 parity;
 #       Then data2vec's convolutions layer by layer on cuDNN and on im2col (bench_gpu_ops conv);
-#   q5. bf16 SFT steps in one process, the defaults against each switch off, the encoder's
+#   q5. bf16 SFT steps in one process, the defaults against each switch off (no_adamw_runs:
+#       AdamW one launch per run, as before session 20), the encoder's
 #       channel-first layout (ct: TSASR_ENC_CL=0) alone and with cuDNN's modes (cudnn_all,
 #       cudnn_ng1) and bf16 convolutions (dnn16), which only act there, the caps and vec (elem8, elem16, vec,
 #       vec+elem8), the defaults twice (their spread); rollouts (8 x 512) for vec, dec_attn2 and
@@ -43,9 +46,9 @@ done
 step quick_ops16 "$q1" "$q1n$(grep -h -m1 '^cuDNN SDPA:' "$build/quick16_attention.log" 2> /dev/null)"
 
 # q1'. session 19's ops in f32 at 1e-5: the channels-last convolution and the LayerNorm fused
-# with the activation, the encoder's defaults since then
+# with the activation, the encoder's defaults since then; session 20's AdamW over runs
 q1b=ok q1bn=""
-for grp in conv1d_cl layernorm_act; do
+for grp in conv1d_cl layernorm_act adamw; do
   ops_env "$build/quick_$grp.log" "$grp" || q1b=FAIL
   q1bn="$q1bn$grp $(tail -n 1 "$build/quick_$grp.log" | sed 's/^test_backend_ops: //');  "
 done
@@ -121,7 +124,7 @@ fi
 if [ "$(cap 1000)" -ge 30 ]; then
   # ct: the encoder's channel-first conv layout (TSASR_ENC_CL=0, the default before session 19),
   # against which the channels-last default is judged; cuDNN's modes only act there
-  qv="default,ct,no_fuse,no_sdpa,no_bwd16"
+  qv="default,ct,no_fuse,no_sdpa,no_bwd16,no_adamw_runs"
   [ "$q2" = ok ] && qv="$qv,ct+cudnn_all,ct+cudnn_ng1"
   [ "$q2b" = ok ] && qv="$qv,ct+dnn16"
   [ "$q4" = ok ] && qv="$qv,elem8,elem16,vec,vec+elem8"

@@ -1132,6 +1132,51 @@ static void c_optim(int64_t n) {
   bufs_free();
 }
 
+/* AdamW over runs of one flat buffer of n values (as pset_adamw: gaps between runs for frozen
+ * tensors and alignment, an empty run, decay alternating), 3 steps on both backends; then on the
+ * device alone, op_adamw_runs against one op_adamw per run from the same state: the same bits
+ * (one launch over the runs' concatenation, on CUDA, against one launch each) */
+static void c_optim_runs(int64_t n) {
+  case_begin("adamw_runs", "n=%lld (6 runs, gaps, 3 steps, wd=0.1)", (long long)n);
+  const int64_t q = n / 4;
+  const adamw_run runs[] = {{0, q, 1}, {q, 0, 0}, {q, q - 3, 0}, {2 * q, 1, 1}, {2 * q + 5, q - 7, 1},
+                            {3 * q + 1, n - 3 * q - 1, 0}};
+  const int nr = (int)(sizeof runs / sizeof runs[0]);
+  hb *p = mk(n, I_RAND), *g = mk(n, I_RAND), *m = mk(n, I_RAND), *v = mk(n, I_POS);
+  hb *p2 = mk(n, I_RAND), *m2 = mk(n, I_RAND), *v2 = mk(n, I_POS);
+  memcpy(p2->c, p->c, sizeof(float) * (size_t)n), memcpy(m2->c, m->c, sizeof(float) * (size_t)n);
+  memcpy(v2->c, v->c, sizeof(float) * (size_t)n);
+  up(p2), up(m2), up(v2);
+  for (int64_t t = 1; t <= 3; t++) {
+    BOTH(d) {
+      RUN(d, op_adamw_runs(g_be[d], d ? p->g : p->c, d ? g->g : g->c, d ? m->g : m->c, d ? v->g : v->c, runs, nr,
+                           1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f, t, &g_e));
+    }
+    for (int r = 0; r < nr; r++) {
+      const int64_t o = runs[r].off;
+      RUN(1, op_adamw(g_be[1], p2->g + o, g->g + o, m2->g + o, v2->g + o, runs[r].n, 1e-3f, 0.9f, 0.999f, 1e-8f,
+                      runs[r].decay ? 0.1f : 0.0f, t, &g_e));
+    }
+  }
+  cmp("p", p);
+  cmp("m", m);
+  cmp("v", v);
+  hb *src[6] = {p, p2, m, m2, v, v2};
+  float *h[6];
+  for (int i = 0; i < 6; i++) {
+    h[i] = malloc(sizeof(float) * (size_t)n);
+    if (!h[i] || g_be[1]->ops->to_host(g_be[1], h[i], src[i]->g, sizeof(float) * (size_t)n, &g_e)) die("download");
+  }
+  int64_t bad = 0;
+  for (int64_t i = 0; i < n; i++)
+    for (int k = 0; k < 6; k += 2) bad += memcmp(&h[k][i], &h[k + 1][i], 4) != 0;
+  note(" runs vs one call per run on the device: %lld of %lld values differ", (long long)bad, (long long)(3 * n));
+  if (bad) g_case_bad = 1;
+  for (int i = 0; i < 6; i++) free(h[i]);
+  case_end();
+  bufs_free();
+}
+
 int main(int argc, char **argv) {
   /* an optional argument runs only the groups whose op names contain it, e.g. "attention" */
   g_filter = argc > 1 ? argv[1] : NULL;
@@ -1333,6 +1378,8 @@ int main(int argc, char **argv) {
   G("xent", c_xent(3, 151936, 0, 1, 1.0f, 1)); /* Qwen2's vocabulary */
   G("adamw sumsq", c_optim(1));
   G("adamw sumsq", c_optim(100003));
+  G("adamw", c_optim_runs(64));
+  G("adamw", c_optim_runs(300007));
 
   printf("\n%-16s %6s %6s %10s\n", "op", "cases", "failed", "max err");
   for (int i = 0; i < g_nstats; i++)

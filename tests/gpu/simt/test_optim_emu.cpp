@@ -3,7 +3,8 @@
 // corrections folded into the step and the second moment's root), and four a thread-step
 // (cuda_set_elem_vec) against one a thread, bit for bit, from the same state: lengths with
 // tails of 0-3, a grid of one block (each thread strides) and a full one, zero and large
-// gradients, weight decay on and off; and the sum of squares (per-block partials, their total)
+// gradients, weight decay on and off; the runs' one launch (k_adamw_runs) against one k_adamw
+// per run, bit for bit, values outside the runs unchanged; and the sum of squares (per-block partials, their total)
 // against a double sum, the same bits under every schedule. Exit 0 when every case passes.
 #include <cmath>
 #include <cstdio>
@@ -55,6 +56,60 @@ static void run(int64_t n, bool one_block, float wd, int64_t t) {
   if (!ok) g_fail = 1;
 }
 
+/* k_adamw_runs over a table of runs (lengths; a gap before each, left alone as a frozen
+ * tensor's values; decay alternating or as given) against one k_adamw launch per run from the
+ * same state, bit for bit, and the gaps unchanged; grids of one block (a block strides over the
+ * chunks), two, and one chunk each */
+static void run_runs(const std::vector<int64_t> &len, const std::vector<int64_t> &gap, float wd, int64_t t) {
+  const float lr = 1e-3f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
+  const float bc1 = 1.0f - (float)std::pow(b1, (double)t), bc2 = 1.0f - (float)std::pow(b2, (double)t);
+  adamw_k kd = {lr, b1, b2, eps, wd, lr / bc1, std::sqrt(bc2)}, kn = kd;
+  kn.wd = 0.0f;
+  std::vector<adamw_seg> seg;
+  int64_t off = 0, total = 0;
+  for (size_t r = 0; r < len.size(); r++) {
+    off += gap[r];
+    seg.push_back({off, total, len[r], (int32_t)(r % 2 == 0), 0}); /* empty runs too: the kernel skips them */
+    off += len[r], total += len[r];
+  }
+  const int64_t L = off + 3;
+  std::vector<float> p(L), g(L), m(L), v(L);
+  for (int64_t i = 0; i < L; i++) {
+    p[i] = g_rng.sym(), g[i] = g_rng.sym() * (i % 13 == 2 ? 1e3f : 1.0f), m[i] = g_rng.sym() * 0.1f;
+    v[i] = std::fabs(g_rng.sym()) * 0.01f;
+  }
+  std::vector<float> pr = p, mr = m, vr = v; /* one launch per run */
+  long err = 0;
+  for (const adamw_seg &sg : seg) {
+    const int64_t o = sg.off;
+    if (sg.n == 0) continue;
+    err += simt::launch(dim3((unsigned)((sg.n + 255) / 256)), dim3(256), 0,
+                        [&] { k_adamw(pr.data() + o, g.data() + o, mr.data() + o, vr.data() + o, sg.n, sg.decay ? kd : kn); });
+  }
+  const unsigned chunks = (unsigned)((total + 256 * AR_PER - 1) / (256 * AR_PER));
+  for (unsigned grid : {1u, 2u, chunks}) {
+    std::vector<float> p1 = p, m1 = m, v1 = v;
+    long e1 = simt::launch(dim3(grid), dim3(256), 0, [&] {
+      k_adamw_runs(p1.data(), g.data(), m1.data(), v1.data(), seg.data(), (int)seg.size(), total, kd, kn);
+    });
+    long bad = 0;
+    for (int64_t i = 0; i < L; i++)
+      bad += __float_as_uint(p1[i]) != __float_as_uint(pr[i]) || __float_as_uint(m1[i]) != __float_as_uint(mr[i]) ||
+             __float_as_uint(v1[i]) != __float_as_uint(vr[i]);
+    long gaps = 0; /* a value outside every run must not move: the reference leaves it too, but say so */
+    for (int64_t i = 0, r = 0; i < L; i++) {
+      while (r < (int64_t)seg.size() && i >= seg[r].off + seg[r].n) r++;
+      const bool in = r < (int64_t)seg.size() && i >= seg[r].off;
+      if (!in) gaps += p1[i] != p[i] || m1[i] != m[i] || v1[i] != v[i];
+    }
+    const bool ok = e1 == 0 && err == 0 && bad == 0 && gaps == 0;
+    printf("%s adamw_runs %zu runs, %lld values, grid %u: %ld values differ from one launch per run, %ld outside "
+           "the runs moved, emulator errors %ld\n",
+           ok ? "ok  " : "FAIL", seg.size(), (long long)total, grid, bad, gaps, e1 + err);
+    if (!ok) g_fail = 1;
+  }
+}
+
 /* the sum of squares: k_sumsq_part over nb blocks, then k_sumsq_total, against a double sum
  * written out (rel 1e-12), and the same bits under each schedule (the total's order is fixed) */
 static double g_sq_first[16];
@@ -88,6 +143,16 @@ int main() {
   simt::set_schedule(0);
   for (int64_t n : {0, 1, 3, 4, 5, 1001, 4099})
     for (bool one : {false, true}) run(n, one, n % 2 ? 0.01f : 0.0f, 1 + n % 5);
+  /* the runs: one value; many small runs (a chunk spans several, and a thread walks over runs,
+   * empty ones among them); runs longer than a chunk; a chunk edge inside a run */
+  run_runs({1}, {0}, 0.1f, 1);
+  run_runs({5, 0, 3, 1, 0, 7, 256, 2, 900}, {0, 2, 0, 1, 4, 0, 3, 0, 1}, 0.1f, 2);
+  run_runs({4099, 17, 256 * AR_PER, 5000}, {1, 0, 5, 2}, 0.05f, 3);
+  {
+    std::vector<int64_t> len, gap; /* 368 runs, as the paper geometry: weights and small vectors */
+    for (int r = 0; r < 368; r++) len.push_back(r % 2 ? 1 + r % 5 : 40 + 3 * r), gap.push_back(r % 3);
+    run_runs(len, gap, 0.1f, 4);
+  }
   printf("test_optim_emu: %s\n", g_fail ? "FAIL" : "PASS");
   return g_fail;
 }
