@@ -111,6 +111,7 @@ typedef struct cu_ctx {
   int fuse_round;
   unsigned short *xs;
   size_t xs_cap;
+  const unsigned short *xs_ext; /* not NULL: xs_y's rounding is there instead (cu_round_have) */
   const float *xs_y;
   int64_t xs_n;
   uint64_t launches, xs_mark;
@@ -121,6 +122,8 @@ typedef struct cu_ctx {
   int dnn16; /* those convolutions on bf16 data in the bf16 precision (cuda_set_cudnn_bf16) */
   int sdpa;  /* attention on cuDNN's fused SDPA where it applies (cu_sdpa.cu; cuda_set_cudnn_sdpa;
                 builds with cuDNN's frontend; on by default since session 17's H200 run) */
+  int keep; /* SDPA's bf16 operands kept from the forward for the backward (attn_cfg.keep;
+               cu_sdpa.cu; cuda_set_attn_keep; on by default) */
   int adamw_runs; /* pset_adamw's runs in one launch (cu_optim.cu; cuda_set_adamw_runs; on by
                      default) rather than one launch per run */
   int bwd16; /* bf16 precision: the backward of x W^T with an f32 x on bf16 operands as well (x
@@ -288,6 +291,9 @@ int cu_sdpa_fwd(backend *be, const tensor *q, const tensor *k, const tensor *v, 
                 const attn_cfg *cfg, int *done);
 int cu_sdpa_bwd(backend *be, const tensor *q, const tensor *k, const tensor *v, const tensor *out, const tensor *lse,
                 const tensor *dout, tensor *dq, tensor *dk, tensor *dv, const attn_cfg *cfg, int *done);
+/* be_ops.attn_keep_bytes: the bf16 q, o, k, v the SDPA forward keeps for its backward
+ * (attn_cfg.keep) when cuDNN's SDPA would take the call; 0 otherwise */
+size_t cu_sdpa_keep_bytes(backend *be, const tensor *q, const tensor *k, const attn_cfg *cfg);
 /* the dtype a training step stores GEMM-input activations in (be_ops.act_dtype; cu_matmul.cu) */
 ts_dtype cu_act_dtype(backend *be);
 
@@ -381,6 +387,10 @@ void cu_round_made(backend *be, const float *y, int64_t n);
  * (act_bwd, packed swiglu_bwd, merge_heads): cu_matmul_bwd's bf16 path takes its rounding
  * instead of making one (the bf16 precision with fused rounding on; no weight copy needed). */
 unsigned short *cu_round_want_bwd(backend *be, const float *g, int64_t n);
+/* The rounding of the n values at y is already in bits (a buffer the caller keeps valid until
+ * the next launch at least: cuDNN SDPA's bf16 output, which y holds widened): the next GEMM
+ * takes it as cu_round_made's, under the same rule. */
+void cu_round_have(backend *be, const float *y, int64_t n, const unsigned short *bits);
 int cu_framecat(backend *be, const tensor *x, tensor *y, int k);
 int cu_framecat_bwd(backend *be, const tensor *dy, tensor *dx, int k);
 int cu_transpose(backend *be, const tensor *x, tensor *y, float beta);

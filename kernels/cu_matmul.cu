@@ -214,12 +214,18 @@ unsigned short *cu_round_want_bwd(backend *be, const float *g, int64_t n) {
 
 void cu_round_made(backend *be, const float *y, int64_t n) {
   cu_ctx *c = cu_of(be);
-  c->xs_y = y, c->xs_n = n, c->xs_mark = c->launches;
+  c->xs_y = y, c->xs_n = n, c->xs_mark = c->launches, c->xs_ext = NULL;
+}
+
+void cu_round_have(backend *be, const float *y, int64_t n, const unsigned short *bits) {
+  cu_ctx *c = cu_of(be);
+  c->xs_y = y, c->xs_n = n, c->xs_mark = c->launches, c->xs_ext = bits;
 }
 
 /* the rounding of x (n values) made by the op that wrote it, if nothing was launched since */
 static const unsigned short *cu_round_of(const cu_ctx *c, const float *x, int64_t n) {
-  return c->xs_y && c->xs_y == x && c->xs_n == n && c->xs_mark == c->launches ? c->xs : NULL;
+  if (!(c->xs_y && c->xs_y == x && c->xs_n == n && c->xs_mark == c->launches)) return NULL;
+  return c->xs_ext ? c->xs_ext : c->xs;
 }
 
 ts_dtype cu_act_dtype(backend *be) {

@@ -15,7 +15,11 @@
 // f32 straight into lse (B, Hq, Tq): cuDNN's Stats is the row's natural log-sum-exp of the
 // scaled, masked scores, the op's definition, so the backward may take any forward's lse. The
 // backward's dQ, dK, dV come back in bf16 and are added into dq, dk, dv (the op adds
-// gradients). Each shape's graph (forward or backward) is built once and kept with its
+// gradients). With attn_cfg.keep (a buffer the model holds from the forward to the backward,
+// be_ops.attn_keep_bytes: q, o, k, v in bf16) the forward rounds q, k, v and has cuDNN write O
+// there, and the backward takes them instead of rounding q, k, v and out again (the same bits:
+// out holds O widened); the forward also offers O as the out projection's rounding of out
+// (cu_round_have). Each shape's graph (forward or backward) is built once and kept with its
 // workspace size by kernels/cu_sdpa_fe.cpp (the frontend's C++, compiled by the host compiler;
 // cu_sdpa.h between the two). Built only with cuDNN and its frontend's headers
 // (TS_HAVE_CUDNN_FE: PyPI's nvidia-cudnn-frontend, unpacked into .deps/cudnn_frontend by
@@ -45,8 +49,7 @@ cudnnHandle_t cu_dnn_handle(void); /* cu_cudnn.cu: NULL when cuDNN did not start
 
 /* whether this call is one cuDNN's SDPA takes (the switch, the bf16 precision, the shapes);
  * *padded: some row has fewer keys than Tk */
-static int sd_applies(backend *be, const tensor *q, const tensor *k, const tensor *lse, const attn_cfg *cfg,
-                      int *padded) {
+static int sd_applies(backend *be, const tensor *q, const tensor *k, int lse, const attn_cfg *cfg, int *padded) {
   cu_ctx *c = cu_of(be);
   int64_t B = q->ne[0], Tq = q->ne[1], Tk = k->ne[1], D = q->ne[3];
   if (!c->sdpa || c->gr_capturing || c->gemm != TS_GEMM_BF16 || !lse || cfg->bias || cfg->q_pos0)
@@ -100,38 +103,60 @@ static int sd_exec(backend *be, void *plan, void *const *ptrs, void *ws, const c
 
 /* one call on cuDNN: its plan, the bf16 buffers and lengths in the variant pack's slots p, the
  * workspace, the element counts of q-shaped (B, Tq, Hq, D) and k-shaped (B, Tk, Hkv, D)
- * tensors and their rounded bytes in bf16 */
+ * tensors and their rounded bytes in bf16; kept: q, o, k, v are in the caller's keep buffer
+ * (attn_cfg.keep) rather than scratch */
 typedef struct sd_call {
   void *plan, *ws, *p[SDFE_N];
   int64_t nq, nk;
   size_t bq, bk;
-  int padded;
+  int padded, kept;
 } sd_call;
+
+/* the keep buffer's layout: q and o (q's shape), then k and v, each cu_rnd'ed bf16 */
+static size_t sd_keep_need(size_t bq, size_t bk) { return 2 * bq + 2 * bk; }
+static int sd_keep_slot(int slot) { return slot == SDFE_Q || slot == SDFE_O || slot == SDFE_K || slot == SDFE_V; }
 
 /* the plan and scratch of a forward (bwd 0) or backward call: *go = 0 when cuDNN does not take
  * it (nothing done); else the slots qs[0..nqs) of q's shape and ks[0..nks) of k's, carved in
  * that order (a backward's dK, dV next to each other), the lengths staged and lse as the
- * statistics */
+ * statistics. With keep (a forward's; a backward's once its forward made it) q, o, k and v
+ * are its buffer's instead. */
 static int sd_begin(backend *be, const tensor *q, const tensor *k, const tensor *lse, const attn_cfg *cfg, int bwd,
                     const int *qs, int nqs, const int *ks, int nks, sd_call *c, int *go) {
   int64_t wsb = 0;
   *go = 0;
   memset(c, 0, sizeof *c);
-  if (!sd_applies(be, q, k, lse, cfg, &c->padded)) return TS_OK;
+  if (!sd_applies(be, q, k, lse != NULL, cfg, &c->padded)) return TS_OK;
   if (!(c->plan = sd_plan_of(q, k, cfg, c->padded, bwd, &wsb))) return TS_OK;
   int64_t B = q->ne[0];
   c->nq = tensor_numel(q), c->nk = tensor_numel(k);
   c->bq = cu_rnd(2 * (size_t)c->nq), c->bk = cu_rnd(2 * (size_t)c->nk);
-  size_t bs = c->padded ? 2 * cu_rnd(sizeof(int32_t) * (size_t)B) : 0;
+  const attn_keep *kp = cfg->keep;
+  c->kept = kp && kp->buf && kp->bytes >= sd_keep_need(c->bq, c->bk) && (!bwd || kp->made);
+  size_t bs = c->padded ? 2 * cu_rnd(sizeof(int32_t) * (size_t)B) : 0, need = 0;
+  for (int i = 0; i < nqs; i++) need += c->kept && sd_keep_slot(qs[i]) ? 0 : c->bq;
+  for (int i = 0; i < nks; i++) need += c->kept && sd_keep_slot(ks[i]) ? 0 : c->bk;
   char *cur;
-  TS_TRY(cu_scratch(be, (size_t)nqs * c->bq + (size_t)nks * c->bk + bs + cu_rnd((size_t)wsb) + 256, (void **)&cur));
-  for (int i = 0; i < nqs; i++) c->p[qs[i]] = cu_carve(&cur, c->bq);
-  for (int i = 0; i < nks; i++) c->p[ks[i]] = cu_carve(&cur, c->bk);
+  TS_TRY(cu_scratch(be, need + bs + cu_rnd((size_t)wsb) + 256, (void **)&cur));
+  for (int i = 0; i < nqs; i++)
+    if (!(c->kept && sd_keep_slot(qs[i]))) c->p[qs[i]] = cu_carve(&cur, c->bq);
+  for (int i = 0; i < nks; i++)
+    if (!(c->kept && sd_keep_slot(ks[i]))) c->p[ks[i]] = cu_carve(&cur, c->bk);
+  if (c->kept) {
+    char *b = (char *)kp->buf;
+    c->p[SDFE_Q] = b, c->p[SDFE_O] = b + c->bq, c->p[SDFE_K] = b + 2 * c->bq, c->p[SDFE_V] = b + 2 * c->bq + c->bk;
+  }
   c->p[SDFE_STATS] = cu_f(lse);
   if (c->padded) TS_TRY(sd_seq(be, B, q->ne[1], cfg, &cur, c->p));
   c->ws = wsb ? cu_carve(&cur, cu_rnd((size_t)wsb)) : NULL;
   *go = 1;
   return TS_OK;
+}
+
+size_t cu_sdpa_keep_bytes(backend *be, const tensor *q, const tensor *k, const attn_cfg *cfg) {
+  int padded;
+  if (!cu_of(be)->keep || !sd_applies(be, q, k, 1, cfg, &padded)) return 0;
+  return sd_keep_need(cu_rnd(2 * (size_t)tensor_numel(q)), cu_rnd(2 * (size_t)tensor_numel(k)));
 }
 
 /* slot of c = src rounded to bf16 (n elements); a launch error as the op's */
@@ -153,6 +178,12 @@ int cu_sdpa_fwd(backend *be, const tensor *q, const tensor *k, const tensor *v, 
   cu_of(be)->launches++;
   if (sd_exec(be, c.plan, c.p, c.ws, "forward")) return TS_OK; /* not run: the caller's kernels */
   TS_TRY(cu_widen_bf16((const unsigned short *)c.p[SDFE_O], cu_f(out), c.nq));
+  if (c.kept) {
+    cfg->keep->made = 1;
+    /* o's bf16 values stay in the keep buffer: the out projection's GEMM, if it comes next,
+     * takes them as its rounding of out (the same bits: out holds them widened) */
+    cu_round_have(be, cu_f(out), c.nq, (const unsigned short *)c.p[SDFE_O]);
+  }
   g_sd_calls++;
   *done = 1;
   return TS_OK;
@@ -175,11 +206,13 @@ int cu_sdpa_bwd(backend *be, const tensor *q, const tensor *k, const tensor *v, 
   /* cuDNN computes dK, dV only for keys below kv_len and leaves the rest as they were: zero
    * (dK and dV are carved next to each other), or old scratch would be added as gradient */
   if (c.padded) CU_TRY(cudaMemsetAsync(c.p[SDFE_DK], 0, 2 * c.bk, cu_stream()));
-  TS_TRY(sd_round(&c, SDFE_Q, q, c.nq));
-  TS_TRY(sd_round(&c, SDFE_O, out, c.nq));
+  if (!c.kept) { /* else the forward's roundings, kept (attn_cfg.keep) */
+    TS_TRY(sd_round(&c, SDFE_Q, q, c.nq));
+    TS_TRY(sd_round(&c, SDFE_O, out, c.nq));
+    TS_TRY(sd_round(&c, SDFE_K, k, c.nk));
+    TS_TRY(sd_round(&c, SDFE_V, v, c.nk));
+  }
   TS_TRY(sd_round(&c, SDFE_DO, dout, c.nq));
-  TS_TRY(sd_round(&c, SDFE_K, k, c.nk));
-  TS_TRY(sd_round(&c, SDFE_V, v, c.nk));
   cu_of(be)->launches++;
   if (sd_exec(be, c.plan, c.p, c.ws, "backward")) return TS_OK; /* not run: the caller's kernels */
   TS_TRY(sd_add(&c, SDFE_DQ, dq, c.nq));
@@ -191,6 +224,11 @@ int cu_sdpa_bwd(backend *be, const tensor *q, const tensor *k, const tensor *v, 
 }
 
 #else /* no cuDNN frontend in this build: the caller's kernels always */
+
+size_t cu_sdpa_keep_bytes(backend *be, const tensor *q, const tensor *k, const attn_cfg *cfg) {
+  (void)be, (void)q, (void)k, (void)cfg;
+  return 0;
+}
 
 int cu_sdpa_fwd(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *out, tensor *lse,
                 const attn_cfg *cfg, int *done) {

@@ -396,6 +396,7 @@ static void cu_table_init(be_ops *t) {
   t->softmax = cu_softmax;
   t->softmax_bwd = cu_softmax_bwd;
   t->attention = cu_attention;
+  t->attn_keep_bytes = cu_sdpa_keep_bytes;
   t->attention_bwd = cu_attention_bwd;
   t->rope = cu_rope;
   t->split_heads = cu_split_heads;
@@ -483,6 +484,8 @@ extern "C" int cuda_set_elem_vec(int on) {
   g_cu_elem_vec = on ? 1 : 0;
   return TS_OK;
 }
+
+extern "C" int cuda_set_attn_keep(int on) { return cu_built_switch(CU_BUILT_CUDNN_FE, &g_ctx.keep, on ? 1 : 0); }
 
 extern "C" int cuda_set_adamw_runs(int on) {
   g_ctx.adamw_runs = on ? 1 : 0;
@@ -632,6 +635,7 @@ extern "C" backend *be_cuda(ts_err *e) {
 #endif
 #ifdef TS_HAVE_CUDNN_FE
       g_ctx.sdpa = !env_is("TSASR_CUDA_SDPA", "0");
+      g_ctx.keep = !env_is("TSASR_CUDA_ATTN_KEEP", "0");
 #endif
       g_ctx.bwd16 = !env_is("TSASR_CUDA_BWD16", "0");
       g_ctx.adamw_runs = !env_is("TSASR_CUDA_ADAMW_RUNS", "0");

@@ -30,6 +30,7 @@ static const bdsw_name k_defaults[] = {
     {"bwd16", cuda_set_bwd16, 1},           {"elem", cuda_set_elem_blocks, 0},
     {"vec", cuda_set_elem_vec, 0},          {"dnn16", cuda_set_cudnn_bf16, 0},
     {"enc_cl", bdsw_enc_cl, 1},             {"adamw_runs", cuda_set_adamw_runs, 1},
+    {"keep", cuda_set_attn_keep, 1},
 };
 
 static const bdsw_name k_names[] = {
@@ -49,7 +50,7 @@ static const bdsw_name k_names[] = {
     {"elem8", cuda_set_elem_blocks, 8},     {"elem16", cuda_set_elem_blocks, 16},
     {"vec", cuda_set_elem_vec, 1},          {"dnn16", cuda_set_cudnn_bf16, 1},
     {"dec_attn2", cuda_set_decode_attention, 2}, {"ct", bdsw_enc_cl, 0},
-    {"no_adamw_runs", cuda_set_adamw_runs, 0},
+    {"no_adamw_runs", cuda_set_adamw_runs, 0}, {"no_keep", cuda_set_attn_keep, 0},
 };
 
 #define BDSW_N(t) (sizeof(t) / sizeof((t)[0]))

@@ -14,7 +14,8 @@
  * convolutions on bf16 data, cuda_set_cudnn_bf16; dec_attn2: the decoding attention's merge in
  * its chunks' launch, cuda_set_decode_attention 2) or off
  * (no_graphs, no_lt, no_cudnn, no_sdpa, no_bwd16, no_flash, no_fuse, no_bf16_acts, no_split,
- * no_dec_attn, no_wcopy, no_dec2, no_adamw_runs: AdamW one launch per run, cuda_set_adamw_runs);
+ * no_dec_attn, no_wcopy, no_dec2, no_adamw_runs: AdamW one launch per run, cuda_set_adamw_runs;
+ * no_keep: SDPA's backward rounds its operands again, cuda_set_attn_keep);
  * "default"
  * alone is the defaults.
  * 0, or 1 for an unknown name or a backend (build) without that switch. */

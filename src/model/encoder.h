@@ -125,6 +125,8 @@ typedef struct enc_layer_acts {
   float *u;             /* (N, F) FFN pre-activation */
   void *g;              /* (N, F) its activation, in gdt */
   ts_dtype gdt;         /* DT_F32, or DT_BF16 (op_act_dtype) for what only feeds a GEMM: g, and pre-LN's n1, n2 */
+  attn_keep keep;       /* what the backend's attention forward keeps for its backward (host struct,
+                           its buffer the backend's memory; buf NULL: nothing) */
 } enc_layer_acts;
 
 typedef struct enc_acts {

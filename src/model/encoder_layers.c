@@ -74,10 +74,21 @@ int enc_layer_forward(enc_model *m, int l, const enc_acts *a, enc_layer_acts *la
     arena_rewind(ar, mk);
     ETRY(rc);
   }
-  ETRY(op_attention(be, &Q4, &K4, &V4, &A4, &LSE, &ac, e));
-  /* residual sum x + out_proj(att): into h (pre-LN) or n1 (post-LN, then LN1 -> h) */
+  if (!a->infer) { /* what the backend keeps of this forward for the backward (attn_cfg.keep) */
+    size_t kb = op_attn_keep_bytes(be, &Q4, &K4, &ac);
+    if (kb) {
+      float *kbuf;
+      EALLOC(kbuf, (int64_t)((kb + 3) / 4));
+      la->keep = (attn_keep){kbuf, kb, 0};
+      ac.keep = &la->keep;
+    }
+  }
+  /* residual sum x + out_proj(att): into h (pre-LN) or n1 (post-LN, then LN1 -> h); x copied
+   * first, so the out projection's GEMM comes right after the attention (a device backend's
+   * GEMM may then take the attention's own bf16 output as its rounding of att) */
   tensor *S1 = c->stable_ln ? &Hh : &N1;
   ETRY(op_copy(be, &X, S1, e));
+  ETRY(op_attention(be, &Q4, &K4, &V4, &A4, &LSE, &ac, e));
   ETRY(op_matmul(be, &A2, &p.wo, &p.bo, S1, 0, 1, 1.0f, e));
   if (!c->stable_ln) ETRY(op_layernorm(be, &N1, &p.ln1w, &p.ln1b, &Hh, &M1, &R1, c->eps, e));
   const tensor *fin = &Hh;
@@ -153,6 +164,7 @@ int enc_layer_backward(enc_model *m, int l, const enc_acts *a, const enc_layer_a
   ETRY(op_matmul_bwd(be, &A2, &p.wo, dS1, &DATT, enc_optw(&gp.wo), enc_optw(&gp.bo), 0, 1, e));
   tensor bias;
   attn_cfg ac = layer_attn(m, a, &bias);
+  if (la->keep.buf) ac.keep = (attn_keep *)&la->keep; /* the forward's (it only reads it here) */
   tensor Q4 = ET4(la->q, B, T, H, D), K4 = ET4(la->k, B, T, H, D), V4 = ET4(la->v, B, T, H, D),
          A4 = ET4(la->att, B, T, H, D), LSE = ET3(la->lse, B, H, T);
   tensor DA4 = ET4(datt, B, T, H, D), DQ4 = ET4(dq, B, T, H, D), DK4 = ET4(dk, B, T, H, D), DV4 = ET4(dv, B, T, H, D);

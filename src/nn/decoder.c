@@ -142,7 +142,16 @@ static int dec_fwd(backend *be, const dec_cfg *c, const dec_params *p, int64_t B
   ac.causal = 1;
   ac.scale = 1.0f / sqrtf((float)c->D);
   ac.bias = NULL;
+  ac.keep = NULL; /* set below where a backward may follow */
   tensor A4 = T4(a->att, B, T, c->Hq, c->D), L = tensor_dev(be->device, a->lse, 3, B, c->Hq, T, 0);
+  /* the residual stream: training keeps h for backward; inference accumulates it in y, so a
+   * layer run in place (y == x, as decoding steps do) copies nothing (each op is a launch on a
+   * GPU, and a decoding step's launches are what it waits on). x copied before the attention,
+   * so the out projection's GEMM comes right after it (a device backend's GEMM may then take
+   * the attention's own bf16 output as its rounding of att) */
+  float *hs = acts ? a->h : y; /* (N, C) */
+  tensor A2 = T2(a->att, N, QD), Hh = T2(hs, N, C);
+  if (hs != x) TRY(op_copy(be, &X, &Hh, e));
   if (kv) {
     ac.q_pos0 = kv->len;
     ac.kv_len = kvlen;
@@ -151,14 +160,17 @@ static int dec_fwd(backend *be, const dec_cfg *c, const dec_params *p, int64_t B
   } else if (pf) {
     TRY(dec_attn_prefix(be, c, pf, &ac, a->q, a->k, a->v, a->att, a->lse, NULL, NULL, NULL, NULL, ar, e));
   } else {
+    if (acts) { /* a backward may follow: what the backend keeps of this forward for it */
+      size_t kb = op_attn_keep_bytes(be, &Q4, &K4, &ac);
+      if (kb) {
+        float *kbuf;
+        ALLOC(kbuf, (int64_t)((kb + 3) / 4));
+        a->keep = (attn_keep){kbuf, kb, 0};
+        ac.keep = &a->keep;
+      }
+    }
     TRY(op_attention(be, &Q4, &K4, &V4, &A4, &L, &ac, e));
   }
-  /* the residual stream: training keeps h for backward; inference accumulates it in y, so a
-   * layer run in place (y == x, as decoding steps do) copies nothing (each op is a launch on a
-   * GPU, and a decoding step's launches are what it waits on) */
-  float *hs = acts ? a->h : y; /* (N, C) */
-  tensor A2 = T2(a->att, N, QD), Hh = T2(hs, N, C);
-  if (hs != x) TRY(op_copy(be, &X, &Hh, e));
   TRY(op_matmul(be, &A2, &p->wo, NULL, &Hh, 0, 1, 1.0f, e)); /* h = x + o_proj(att) */
   tensor H2 = dec_view(be, a->h2, a->adt, N, C), R2 = T1(a->r2, N);
   TRY(op_rmsnorm(be, &Hh, &p->ln2, &H2, &R2, c->eps, e));
@@ -235,6 +247,7 @@ int dec_backward(backend *be, const dec_cfg *c, const dec_params *p, const dec_p
   ac.causal = 1;
   ac.scale = 1.0f / sqrtf((float)c->D);
   ac.bias = NULL;
+  ac.keep = a->keep.buf ? (attn_keep *)&a->keep : NULL; /* the forward's (only read here) */
   if (a->pf)
     TRY(dec_attn_prefix(be, c, a->pf, &ac, a->q, a->k, a->v, a->att, a->lse, datt, dq, dk, dv, ar, e));
   else

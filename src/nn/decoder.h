@@ -75,6 +75,8 @@ typedef struct dec_acts {
   float *gu;             /* (N, 2F) [gate | up] rows */
   void *a;               /* (N, F) silu(gate)*up */
   const dec_prefix *pf;  /* the layout of dec_forward_prefix (kept by reference), or NULL */
+  attn_keep keep;        /* what the backend's attention forward keeps for its backward (buf NULL:
+                            nothing; not with pf) */
 } dec_acts;
 
 /* Names the layer's tensors "<prefix>input_layernorm.weight" etc. and adds them to a pset,

@@ -18,12 +18,26 @@ typedef enum act_kind { ACT_GELU = 0, ACT_RELU, ACT_SILU } act_kind;
  *   score[b,h,i,j] = scale * q[b,i,h,:]·k[b,j,h/(Hq/Hkv),:] + bias[h,i,j]
  *   key j is visible to query i of batch b iff j < kv_len[b] (all if kv_len NULL)
  *   and, when causal, j <= q_pos0[b] + i (q_pos0 NULL means 0 for every b). */
+/* What a forward may keep for its backward (attn_cfg.keep): a buffer of `bytes` of the
+ * backend's memory, held by the caller from the forward to the backward of one attention call
+ * (be_ops.attn_keep_bytes says how many; 0: the backend keeps nothing for this call). The
+ * forward sets made when it wrote its copies (it may not: a shape its fast path refuses); the
+ * backward reads them only then, in place of q, k, v and out, which must not change in
+ * between. A device backend keeps the bf16 operands its fused attention took, so its backward
+ * need not round them again. */
+typedef struct attn_keep {
+  void *buf;
+  size_t bytes;
+  int made;
+} attn_keep;
+
 typedef struct attn_cfg {
   int causal;
   float scale;
   const int32_t *kv_len;  /* (B) valid keys per batch row, host memory, or NULL */
   const int32_t *q_pos0;  /* (B) position of query 0 among the keys, host memory, or NULL */
   const tensor *bias;     /* (Hq, Tq, Tk) additive per-head bias (e.g. ALiBi), or NULL */
+  attn_keep *keep;        /* the forward's copies for the backward (above), or NULL */
 } attn_cfg;
 
 /* Token choice for decoding (the sample op), one token t per row of logits z (R, V):
@@ -122,6 +136,9 @@ typedef struct be_ops {
   /* q (B,Tq,Hq,D), k,v (B,Tk,Hkv,D), out (B,Tq,Hq,D), lse (B,Hq,Tq) saved for backward */
   int (*attention)(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *out,
                     tensor *lse, const attn_cfg *cfg);
+  /* the bytes attn_cfg.keep needs for an attention call on q (B, Tq, Hq, D), k (B, Tk, Hkv, D)
+   * with cfg (and lse wanted): 0 when this backend keeps nothing for it */
+  size_t (*attn_keep_bytes)(backend *be, const tensor *q, const tensor *k, const attn_cfg *cfg);
   int (*attention_bwd)(backend *be, const tensor *q, const tensor *k, const tensor *v,
                         const tensor *out, const tensor *lse, const tensor *dout, tensor *dq,
                         tensor *dk, tensor *dv, tensor *dbias, const attn_cfg *cfg);

@@ -83,6 +83,12 @@ static int cpu_step_replay(backend *be, const int32_t *ids, const int32_t *n_new
   return TS_OK;
 }
 
+/* the CPU's attention keeps nothing for its backward (attn_cfg.keep): it reads q, k, v, out */
+static size_t cpu_attn_keep_bytes(backend *be, const tensor *q, const tensor *k, const attn_cfg *cfg) {
+  (void)be, (void)q, (void)k, (void)cfg;
+  return 0;
+}
+
 static const be_ops cpu_ops_table = {
     .name = "cpu",
     .alloc = cpu_alloc,
@@ -115,6 +121,7 @@ static const be_ops cpu_ops_table = {
     .softmax = cpu_softmax,
     .softmax_bwd = cpu_softmax_bwd,
     .attention = cpu_attention,
+    .attn_keep_bytes = cpu_attn_keep_bytes,
     .attention_bwd = cpu_attention_bwd,
     .rope = cpu_rope,
     .split_heads = cpu_split_heads,
@@ -240,6 +247,7 @@ void cuda_lt_counts(long *calls, long *fallbacks) {
 int cuda_set_cudnn_sdpa(int on) { return on ? TS_EUNSUP : TS_OK; }
 int cuda_set_bwd16(int on) { return on ? TS_EUNSUP : TS_OK; }
 int cuda_set_adamw_runs(int on) { return on ? TS_EUNSUP : TS_OK; }
+int cuda_set_attn_keep(int on) { return on ? TS_EUNSUP : TS_OK; }
 int cuda_set_elem_blocks(int per_sm) { return per_sm ? TS_EUNSUP : TS_OK; }
 int cuda_set_elem_vec(int on) { return on ? TS_EUNSUP : TS_OK; }
 int cuda_set_cudnn_bf16(int on) { return on ? TS_EUNSUP : TS_OK; }

@@ -173,6 +173,14 @@ int cuda_set_elem_blocks(int per_sm);
  * 18 without a GPU: off (0) by default; TSASR_CUDA_ELEM_VEC=1 turns it on at start-up. TS_OK;
  * TS_EUNSUP for on without CUDA. */
 int cuda_set_elem_vec(int on);
+/* The bf16 q, k, v and output that cuDNN's SDPA forward took and made, kept for its backward
+ * (attn_cfg.keep: the model allocates op_attn_keep_bytes with each layer's activations), which
+ * then rounds only dO (session 17's profile: 4.3 ms of SDPA's roundings a step, half of them
+ * the backward's of q, k, v, out); the output also goes to the out projection's GEMM as its
+ * rounding (the same bits). Written in session 20 without a GPU: on (1) by default where the
+ * build has cuDNN's frontend; TSASR_CUDA_ATTN_KEEP=0 turns it off at start-up. TS_OK;
+ * TS_EUNSUP for on without cuDNN's frontend. */
+int cuda_set_attn_keep(int on);
 /* pset_adamw's runs (the trainable tensors, split where weight decay changes: 368 for the paper
  * geometry, 7.5 ms in as many launches in session 17's profile) as one launch over their
  * concatenation, each value through the same function as one launch per run (the same bits;

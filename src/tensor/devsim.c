@@ -388,12 +388,46 @@ static int ds_softmax_bwd(backend *be, const tensor *y, const tensor *dy, tensor
 static int ds_cfg(const char *o, const attn_cfg *c) {
   return ds_h(o, c->kv_len) || ds_h(o, c->q_pos0) || ds_t(o, c->bias);
 }
+/* attn_cfg.keep as a device backend uses it (backend.h): here a fingerprint of the forward's
+ * q, k, v and out (values and shapes), which the backward checks, so that a caller passing
+ * another call's keep, or changing the operands in between, is reported as a device backend
+ * would silently compute from stale copies */
+#define DS_KEEP_BYTES 64
+static size_t ds_attn_keep_bytes(backend *be, const tensor *q, const tensor *k, const attn_cfg *cfg) {
+  (void)be, (void)q, (void)k, (void)cfg;
+  return DS_KEEP_BYTES;
+}
+static uint64_t ds_fp(uint64_t h, const tensor *t) {
+  const unsigned char *b = t->data;
+  for (size_t i = 0, n = tensor_nbytes(t); i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+  for (int d = 0; d < t->ndim; d++) h = (h ^ (uint64_t)t->ne[d]) * 1099511628211ull;
+  return h;
+}
+/* inside an open op: the fingerprint of the four operands */
+static uint64_t ds_keep_fp(const tensor *q, const tensor *k, const tensor *v, const tensor *out) {
+  return ds_fp(ds_fp(ds_fp(ds_fp(1469598103934665603ull, q), k), v), out);
+}
+static int ds_keep(const char *o, const attn_keep *kp) {
+  if (!kp) return 0;
+  if (!kp->buf || kp->bytes < DS_KEEP_BYTES) return ds_violation(o, "keep: no buffer, or fewer bytes than attn_keep_bytes");
+  if (ds_find(kp->buf, DS_KEEP_BYTES) < 0) return ds_violation(o, "keep: buffer outside device memory");
+  return 0;
+}
 static int ds_attention(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *out, tensor *lse,
                         const attn_cfg *cfg) {
   (void)be;
   const char *o = "attention";
-  DS_CHECK(ds_t(o, q) || ds_t(o, k) || ds_t(o, v) || ds_t(o, out) || ds_t(o, lse) || ds_cfg(o, cfg));
-  DS_RUN(cpu_attention(be_cpu(), q, k, v, out, lse, cfg));
+  DS_CHECK(ds_t(o, q) || ds_t(o, k) || ds_t(o, v) || ds_t(o, out) || ds_t(o, lse) || ds_cfg(o, cfg) ||
+           ds_keep(o, cfg->keep));
+  ds_open();
+  int rc = cpu_attention(be_cpu(), q, k, v, out, lse, cfg);
+  if (!rc && cfg->keep) {
+    uint64_t f = ds_keep_fp(q, k, v, out);
+    memcpy(cfg->keep->buf, &f, sizeof f);
+    cfg->keep->made = 1;
+  }
+  ds_close();
+  return rc;
 }
 static int ds_attention_bwd(backend *be, const tensor *q, const tensor *k, const tensor *v, const tensor *out,
                             const tensor *lse, const tensor *dout, tensor *dq, tensor *dk, tensor *dv, tensor *dbias,
@@ -401,7 +435,15 @@ static int ds_attention_bwd(backend *be, const tensor *q, const tensor *k, const
   (void)be;
   const char *o = "attention_bwd";
   DS_CHECK(ds_t(o, q) || ds_t(o, k) || ds_t(o, v) || ds_t(o, out) || ds_t(o, lse) || ds_t(o, dout) || ds_t(o, dq) ||
-           ds_t(o, dk) || ds_t(o, dv) || ds_t(o, dbias) || ds_cfg(o, cfg));
+           ds_t(o, dk) || ds_t(o, dv) || ds_t(o, dbias) || ds_cfg(o, cfg) || ds_keep(o, cfg->keep));
+  if (cfg->keep && cfg->keep->made) {
+    uint64_t f, want;
+    ds_open();
+    f = ds_keep_fp(q, k, v, out);
+    memcpy(&want, cfg->keep->buf, sizeof want);
+    ds_close();
+    if (f != want) return ds_violation(o, "keep: q, k, v or out changed since the forward that made it (or it is another call's)");
+  }
   DS_RUN(cpu_attention_bwd(be_cpu(), q, k, v, out, lse, dout, dq, dk, dv, dbias, cfg));
 }
 static int ds_rope(backend *be, const tensor *x, tensor *y, const int32_t *pos, float theta, int inverse) {
@@ -594,6 +636,7 @@ static const be_ops ds_ops = {
     .softmax = ds_softmax,
     .softmax_bwd = ds_softmax_bwd,
     .attention = ds_attention,
+    .attn_keep_bytes = ds_attn_keep_bytes,
     .attention_bwd = ds_attention_bwd,
     .rope = ds_rope,
     .split_heads = ds_split_heads,

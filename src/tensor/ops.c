@@ -440,6 +440,8 @@ static int attn_check(backend *be, const char *op, const tensor *q, const tensor
     CHK(ops_chk(be, op, "lse", lse, 1, 4, e));
     CHK(ops_numel(op, "lse", lse, B * Hq * Tq, e));
   }
+  if (cfg->keep && (!cfg->keep->buf || !cfg->keep->bytes))
+    return err_set(e, TS_EARG, "%s: keep given without its buffer (op_attn_keep_bytes says how many bytes)", op);
   if (cfg->bias) {
     CHK(ops_chk(be, op, "bias", cfg->bias, 3, 3, e));
     if (cfg->bias->ne[0] != Hq || cfg->bias->ne[1] != Tq || cfg->bias->ne[2] != Tk)
@@ -457,8 +459,13 @@ static int attn_check(backend *be, const char *op, const tensor *q, const tensor
 int op_attention(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *out,
                  tensor *lse, const attn_cfg *cfg, ts_err *e) {
   CHK(attn_check(be, "attention", q, k, v, out, lse, cfg, e));
+  if (cfg->keep) cfg->keep->made = 0; /* until this forward writes it */
   OPS_PROF_SHAPE(q, k);
   OPS_RET(be, "attention", be->ops->attention(be, q, k, v, out, lse, cfg), e);
+}
+
+size_t op_attn_keep_bytes(backend *be, const tensor *q, const tensor *k, const attn_cfg *cfg) {
+  return be->ops->attn_keep_bytes(be, q, k, cfg);
 }
 
 int op_attention_bwd(backend *be, const tensor *q, const tensor *k, const tensor *v,

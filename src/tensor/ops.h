@@ -74,6 +74,10 @@ int op_softmax_bwd(backend *be, const tensor *y, const tensor *dy, tensor *dx, t
 
 int op_attention(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *out,
                  tensor *lse, const attn_cfg *cfg, ts_err *e);
+/* the bytes of backend memory attn_cfg.keep should hold for this call (backend.h attn_keep), 0
+ * when the backend keeps nothing: a caller that runs the backward allocates them with the
+ * activations and passes the same keep to the forward and the backward */
+size_t op_attn_keep_bytes(backend *be, const tensor *q, const tensor *k, const attn_cfg *cfg);
 int op_attention_bwd(backend *be, const tensor *q, const tensor *k, const tensor *v,
                      const tensor *out, const tensor *lse, const tensor *dout, tensor *dq,
                      tensor *dk, tensor *dv, tensor *dbias, const attn_cfg *cfg, ts_err *e);

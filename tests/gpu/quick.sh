@@ -4,6 +4,8 @@
 # minutes) on what
 # changed since the last full run:
 #   q1. the bf16 op groups the bf16 training step takes (matmul, bf16_acts, attention, conv1d;
+#       "attention" selects attention_keep's cases too: SDPA's operands kept for the backward,
+#       session 20's default, bit for bit against not kept, and the out projection after it;
 #       "conv1d" selects conv1d_cl's cases too: the encoder's channels-last convolution, the
 #       default since session 19) with the defaults, at bf16's tolerance (1e-2): the backward GEMMs on the dC rounded by
 #       the op that wrote it (act_bwd, packed swiglu_bwd, merge_heads), cuDNN's SDPA, the bf16
@@ -28,7 +30,8 @@
 #       off): the attention group in f32 alone and with vec, the bf16 parity;
 #       Then data2vec's convolutions layer by layer on cuDNN and on im2col (bench_gpu_ops conv);
 #   q5. bf16 SFT steps in one process, the defaults against each switch off (no_adamw_runs:
-#       AdamW one launch per run, as before session 20), the encoder's
+#       AdamW one launch per run, and no_keep: SDPA's backward rounding q, k, v, out again, as
+#       before session 20), the encoder's
 #       channel-first layout (ct: TSASR_ENC_CL=0) alone and with cuDNN's modes (cudnn_all,
 #       cudnn_ng1) and bf16 convolutions (dnn16), which only act there, the caps and vec (elem8, elem16, vec,
 #       vec+elem8), the defaults twice (their spread); rollouts (8 x 512) for vec, dec_attn2 and
@@ -124,7 +127,7 @@ fi
 if [ "$(cap 1000)" -ge 30 ]; then
   # ct: the encoder's channel-first conv layout (TSASR_ENC_CL=0, the default before session 19),
   # against which the channels-last default is judged; cuDNN's modes only act there
-  qv="default,ct,no_fuse,no_sdpa,no_bwd16,no_adamw_runs"
+  qv="default,ct,no_fuse,no_sdpa,no_bwd16,no_adamw_runs,no_keep"
   [ "$q2" = ok ] && qv="$qv,ct+cudnn_all,ct+cudnn_ng1"
   [ "$q2b" = ok ] && qv="$qv,ct+dnn16"
   [ "$q4" = ok ] && qv="$qv,elem8,elem16,vec,vec+elem8"

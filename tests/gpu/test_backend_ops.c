@@ -734,7 +734,7 @@ static void c_attn(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hkv, i
            O = tv(o, d, 4, B, Tq, Hq, D), L = tv(l, d, 3, B, Hq, Tq, 0);
     static tensor BS[2];
     if (bs) BS[d] = tv(bs, d, 3, Hq, Tq, Tk, 0);
-    cfg[d] = (attn_cfg){causal, 1.0f / sqrtf((float)D), kv_len, q_pos0, bs ? &BS[d] : NULL};
+    cfg[d] = (attn_cfg){causal, 1.0f / sqrtf((float)D), kv_len, q_pos0, bs ? &BS[d] : NULL, NULL};
     RUN(d, op_attention(g_be[d], &Q, &K, &V, &O, &L, &cfg[d], &g_e));
   }
   cmp("out", o);
@@ -776,6 +776,79 @@ static void c_attn(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hkv, i
   cmp_delta("dv", dv, s_dv, 0);
   if (dbs) cmp_delta("dbias", dbs, s_dbs, fl);
   free(s_dq), free(s_dk), free(s_dv), free(s_dbs);
+  case_end();
+  bufs_free();
+}
+
+/* device bits of buffer b (n floats) into a new host array */
+static float *dev_bits(const hb *b) {
+  float *h = malloc(sizeof(float) * (size_t)(b->n ? b->n : 1));
+  if (!h || g_be[1]->ops->to_host(g_be[1], h, b->g, sizeof(float) * (size_t)b->n, &g_e)) die("download");
+  return h;
+}
+static int64_t bits_differ(const hb *a, const hb *b) {
+  float *x = dev_bits(a), *y = dev_bits(b);
+  int64_t bad = 0;
+  for (int64_t i = 0; i < a->n; i++) bad += memcmp(&x[i], &y[i], 4) != 0;
+  free(x), free(y);
+  return bad;
+}
+
+/* attn_cfg.keep (backend.h): on the device, a forward with keep and its backward from it
+ * against the same without keep, bit for bit (out, lse, dq, dk, dv; a device backend's
+ * backward then takes the forward's bf16 operands instead of rounding q, k, v, out again), and
+ * the out projection's GEMM right after the forward (the weights' bf16 copy held: on CUDA it
+ * takes the attention's kept bf16 output as its rounding of out) against the same GEMM after a
+ * forward without keep; the kept forward's out and the backward's gradients against the CPU's
+ * too. A backend that keeps nothing (the CPU's, CUDA outside the bf16 precision) runs both
+ * ways the same. */
+static void c_attn_keep(int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t D, int causal, const int32_t *kv_len) {
+  case_begin("attention_keep", "B=%lld T=%lld Hq=%lld Hkv=%lld D=%lld causal=%d%s", (long long)B, (long long)T,
+             (long long)Hq, (long long)Hkv, (long long)D, causal, kv_len ? " padded" : "");
+  const int64_t nq = B * T * Hq * D, nk = B * T * Hkv * D, QD = Hq * D, M = 24;
+  hb *q = mk(nq, I_RAND), *k = mk(nk, I_RAND), *v = mk(nk, I_RAND), *go = mk(nq, I_RAND), *w = mk(M * QD, I_RAND);
+  hb *o[2], *l[2], *dq[2], *dk[2], *dv[2], *y[2]; /* [0] with keep, [1] without (device); [0] also the CPU's */
+  for (int i = 0; i < 2; i++) {
+    o[i] = mk(nq, I_NAN), l[i] = mk(B * Hq * T, I_NAN), y[i] = mk(B * T * M, I_NAN);
+    dq[i] = mk(nq, I_NAN), dk[i] = mk(nk, I_NAN), dv[i] = mk(nk, I_NAN);
+  }
+  size_t kb = 0;
+  void *kbuf = NULL;
+  attn_keep keep = {0};
+  BOTH(d) {
+    const int runs = d ? 2 : 1;
+    for (int i = 0; i < runs; i++) {
+      tensor Q = tv(q, d, 4, B, T, Hq, D), K = tv(k, d, 4, B, T, Hkv, D), V = tv(v, d, 4, B, T, Hkv, D),
+             O = tv(o[i], d, 4, B, T, Hq, D), L = tv(l[i], d, 3, B, Hq, T, 0), GO = tv(go, d, 4, B, T, Hq, D),
+             DQ = tv(dq[i], d, 4, B, T, Hq, D), DK = tv(dk[i], d, 4, B, T, Hkv, D), DV = tv(dv[i], d, 4, B, T, Hkv, D),
+             W = tv(w, d, 2, M, QD, 0, 0), O2 = tv(o[i], d, 2, B * T, QD, 0, 0), Y = tv(y[i], d, 2, B * T, M, 0, 0);
+      attn_cfg cfg = {causal, 1.0f / sqrtf((float)D), kv_len, NULL, NULL, NULL};
+      if (i == 0 && (kb = op_attn_keep_bytes(g_be[d], &Q, &K, &cfg)) > 0) {
+        if (!(kbuf = g_be[d]->ops->alloc(g_be[d], kb))) die("out of memory (keep)");
+        keep = (attn_keep){kbuf, kb, 0};
+        cfg.keep = &keep;
+      }
+      RUN(d, op_weights_bf16(g_be[d], d ? w->g : w->c, M * QD, 1, &g_e));
+      RUN(d, op_attention(g_be[d], &Q, &K, &V, &O, &L, &cfg, &g_e));
+      RUN(d, op_matmul(g_be[d], &O2, &W, NULL, &Y, 0, 1, 0.0f, &g_e));
+      RUN(d, op_weights_bf16(g_be[d], d ? w->g : w->c, M * QD, 0, &g_e));
+      RUN(d, op_fill(g_be[d], &DQ, 0.0f, &g_e));
+      RUN(d, op_fill(g_be[d], &DK, 0.0f, &g_e));
+      RUN(d, op_fill(g_be[d], &DV, 0.0f, &g_e));
+      RUN(d, op_attention_bwd(g_be[d], &Q, &K, &V, &O, &L, &GO, &DQ, &DK, &DV, NULL, &cfg, &g_e));
+      if (i == 0 && d == 1) note(" keep %zu bytes, made %d;", kb, keep.made);
+      if (kbuf) g_be[d]->ops->release(g_be[d], kbuf);
+      kbuf = NULL, keep = (attn_keep){0};
+    }
+  }
+  cmp("out", o[0]);
+  cmp("y", y[0]);
+  cmp("dv", dv[0]);
+  int64_t bad = 0;
+  hb *pairs[][2] = {{o[0], o[1]}, {l[0], l[1]}, {y[0], y[1]}, {dq[0], dq[1]}, {dk[0], dk[1]}, {dv[0], dv[1]}};
+  for (int i = 0; i < 6; i++) bad += bits_differ(pairs[i][0], pairs[i][1]);
+  note(" kept vs not on the device: %lld values differ", (long long)bad);
+  if (bad) g_case_bad = 1;
   case_end();
   bufs_free();
 }
@@ -1273,6 +1346,9 @@ int main(int argc, char **argv) {
     int32_t kl2[2] = {10, 5}, p02[2] = {6, 2};
     G("attention", c_attn(2, 4, 10, 4, 2, 8, 1, kl2, p02, 1));
     G("attention", c_attn(2, 67, 67, 14, 2, 64, 1, NULL, NULL, 0));
+    G("attention keep", c_attn_keep(2, 67, 14, 2, 64, 1, NULL)); /* the LLM's: causal, grouped */
+    int32_t kl_keep[2] = {50, 31};
+    G("attention keep", c_attn_keep(2, 50, 4, 4, 64, 0, kl_keep)); /* the encoder's: padded */
     /* score rows of 1,000 and 3,000 keys: the register softmax with 4 and 16 values a thread */
     int32_t kl11[2] = {1000, 613};
     G("attention", c_attn(2, 9, 1000, 2, 2, 32, 0, kl11, NULL, 0));

@@ -386,7 +386,7 @@ static void run_attn(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hkv,
   tensor L = tensor_f32(lse, 3, B, Hq, Tq, 0), BS = tensor_f32(bs, 3, Hq, Tq, Tk, 0), DBS = BS;
   DBS.data = dbs;
   float scale = 1.0f / sqrtf((float)D);
-  attn_cfg cfg = {causal, scale, kv_len, q_pos0, bias ? &BS : NULL};
+  attn_cfg cfg = {causal, scale, kv_len, q_pos0, bias ? &BS : NULL, NULL};
   ref_attn ctx = {B, Tq, Tk, Hq, Hkv, D, causal, scale, kv_len, q_pos0, bias};
   int64_t in_n[4] = {nq, nk, nk, nb};
   const float *in[4] = {q, k, v, bs};
