@@ -51,7 +51,7 @@ static void bench_attn(int64_t B, int64_t Tn, int64_t Hq, int64_t Hkv, int64_t D
   tensor Q = T(q, 4, B, Tn, Hq, D), K = T(k, 4, B, Tn, Hkv, D), V = T(v, 4, B, Tn, Hkv, D), O = T(o, 4, B, Tn, Hq, D),
          L = T(l, 3, B, Hq, Tn), GO = T(go, 4, B, Tn, Hq, D), DQ = T(dq, 4, B, Tn, Hq, D),
          DK = T(dk, 4, B, Tn, Hkv, D), DV = T(dv, 4, B, Tn, Hkv, D);
-  attn_cfg cfg = {causal, 1.0f / sqrtf((float)D), NULL, NULL, NULL, NULL};
+  attn_cfg cfg = {causal, 1.0f / sqrtf((float)D), NULL, NULL, NULL, NULL, 0};
   double f = 4.0 * B * Hq * Tn * Tn * D; /* QK^T and PV, full (unmasked) count */
   char name[96], rate[64];
   double ms = time_ms([&] { OK(op_attention(g_be, &Q, &K, &V, &O, &L, &cfg, &g_e)); });

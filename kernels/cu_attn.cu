@@ -355,6 +355,11 @@ int cu_attention_bwd(backend *be, const tensor *q, const tensor *k, const tensor
     TS_TRY(cu_sdpa_bwd(be, q, k, v, out, lse, dout, dq, dk, dv, cfg, &done));
     if (done) return TS_OK;
   }
+  if (cfg->grad_set) { /* written, not added: the kernels below add, so from zero */
+    tensor *gs[3] = {dq, dk, dv};
+    for (int i = 0; i < 3; i++)
+      if (gs[i]) TS_TRY(cu_fill(be, gs[i], 0.0f));
+  }
   const int32_t *dkl, *dp0;
   TS_TRY(at_stage(be, &d, cfg, &dkl, &dp0));
   if (!dbias && at_flash_applies(be, &d, lse, cfg))

@@ -15,7 +15,7 @@
 // f32 straight into lse (B, Hq, Tq): cuDNN's Stats is the row's natural log-sum-exp of the
 // scaled, masked scores, the op's definition, so the backward may take any forward's lse. The
 // backward's dQ, dK, dV come back in bf16 and are added into dq, dk, dv (the op adds
-// gradients). With attn_cfg.keep (a buffer the model holds from the forward to the backward,
+// gradients), or widened into them with attn_cfg.grad_set. With attn_cfg.keep (a buffer the model holds from the forward to the backward,
 // be_ops.attn_keep_bytes: q, o, k, v in bf16) the forward rounds q, k, v and has cuDNN write O
 // there, and the backward takes them instead of rounding q, k, v and out again (the same bits:
 // out holds O widened); the forward also offers O as the out projection's rounding of out
@@ -189,9 +189,11 @@ int cu_sdpa_fwd(backend *be, const tensor *q, const tensor *k, const tensor *v, 
   return TS_OK;
 }
 
-/* dst += the bf16 values in slot of c (dst NULL: not wanted) */
-static int sd_add(sd_call *c, int slot, tensor *dst, int64_t n) {
+/* dst += the bf16 values in slot of c, or dst = them (set: attn_cfg.grad_set); dst NULL: not
+ * wanted */
+static int sd_add(sd_call *c, int slot, tensor *dst, int64_t n, int set) {
   if (!dst) return TS_OK;
+  if (set) return cu_widen_bf16((const unsigned short *)c->p[slot], cu_f(dst), n);
   return cu_add_bf16((const unsigned short *)c->p[slot], cu_f(dst), n);
 }
 
@@ -215,9 +217,9 @@ int cu_sdpa_bwd(backend *be, const tensor *q, const tensor *k, const tensor *v, 
   TS_TRY(sd_round(&c, SDFE_DO, dout, c.nq));
   cu_of(be)->launches++;
   if (sd_exec(be, c.plan, c.p, c.ws, "backward")) return TS_OK; /* not run: the caller's kernels */
-  TS_TRY(sd_add(&c, SDFE_DQ, dq, c.nq));
-  TS_TRY(sd_add(&c, SDFE_DK, dk, c.nk));
-  TS_TRY(sd_add(&c, SDFE_DV, dv, c.nk));
+  TS_TRY(sd_add(&c, SDFE_DQ, dq, c.nq, cfg->grad_set));
+  TS_TRY(sd_add(&c, SDFE_DK, dk, c.nk, cfg->grad_set));
+  TS_TRY(sd_add(&c, SDFE_DV, dv, c.nk, cfg->grad_set));
   g_sd_calls++;
   *done = 1;
   return TS_OK;

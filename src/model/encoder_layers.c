@@ -168,9 +168,7 @@ int enc_layer_backward(enc_model *m, int l, const enc_acts *a, const enc_layer_a
   tensor Q4 = ET4(la->q, B, T, H, D), K4 = ET4(la->k, B, T, H, D), V4 = ET4(la->v, B, T, H, D),
          A4 = ET4(la->att, B, T, H, D), LSE = ET3(la->lse, B, H, T);
   tensor DA4 = ET4(datt, B, T, H, D), DQ4 = ET4(dq, B, T, H, D), DK4 = ET4(dk, B, T, H, D), DV4 = ET4(dv, B, T, H, D);
-  ETRY(op_fill(be, &DQ4, 0.0f, e));
-  ETRY(op_fill(be, &DK4, 0.0f, e));
-  ETRY(op_fill(be, &DV4, 0.0f, e));
+  ac.grad_set = 1; /* dq, dk, dv written by the op: no zero fill first */
   tensor DB = ET3(dbias, H, T, T);
   ETRY(op_attention_bwd(be, &Q4, &K4, &V4, &A4, &LSE, &DA4, &DQ4, &DK4, &DV4, dbias && c->alibi ? &DB : NULL, &ac, e));
   /* the heads packed back for one GEMM pair against the stacked q/k/v weights */

@@ -238,9 +238,6 @@ int dec_backward(backend *be, const dec_cfg *c, const dec_params *p, const dec_p
   tensor A4 = T4(a->att, B, T, c->Hq, c->D), L = tensor_dev(be->device, a->lse, 3, B, c->Hq, T, 0);
   tensor DA4 = T4(datt, B, T, c->Hq, c->D), DQ4 = T4(dq, B, T, c->Hq, c->D), DK4 = T4(dk, B, T, c->Hkv, c->D),
          DV4 = T4(dv, B, T, c->Hkv, c->D);
-  TRY(op_fill(be, &DQ4, 0.0f, e));
-  TRY(op_fill(be, &DK4, 0.0f, e));
-  TRY(op_fill(be, &DV4, 0.0f, e));
   attn_cfg ac;
   memset(&ac, 0, sizeof ac);
   if (mask && !a->pf) ac = *mask;
@@ -248,10 +245,15 @@ int dec_backward(backend *be, const dec_cfg *c, const dec_params *p, const dec_p
   ac.scale = 1.0f / sqrtf((float)c->D);
   ac.bias = NULL;
   ac.keep = a->keep.buf ? (attn_keep *)&a->keep : NULL; /* the forward's (only read here) */
-  if (a->pf)
+  if (a->pf) { /* the packed prefix's calls add into dq, dk, dv */
+    TRY(op_fill(be, &DQ4, 0.0f, e));
+    TRY(op_fill(be, &DK4, 0.0f, e));
+    TRY(op_fill(be, &DV4, 0.0f, e));
     TRY(dec_attn_prefix(be, c, a->pf, &ac, a->q, a->k, a->v, a->att, a->lse, datt, dq, dk, dv, ar, e));
-  else
+  } else {
+    ac.grad_set = 1; /* dq, dk, dv written by the op: no zero fill first */
     TRY(op_attention_bwd(be, &Q4, &K4, &V4, &A4, &L, &DA4, &DQ4, &DK4, &DV4, NULL, &ac, e));
+  }
   /* RoPE undone and the heads packed back, for one GEMM pair against the stacked weights */
   tensor DQKV4 = T4(dqkv, B, T, c->Hq + 2 * c->Hkv, c->D), DQKV = T2(dqkv, N, QD + 2 * KD);
   tensor H1 = dec_view(be, a->h1, a->adt, N, C), DH1 = T2(dh1, N, C);

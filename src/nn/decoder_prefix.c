@@ -78,6 +78,7 @@ static int attn_part_run(backend *be, const dec_cfg *c, int64_t N, const attn_pa
   attn_cfg ac = *base;
   ac.kv_len = pt->kv_len;
   ac.q_pos0 = pt->q_pos0;
+  ac.keep = NULL; /* gathered copies: nothing of them is kept */
   arena_mark mk = arena_get_mark(ar);
   float *qb, *kb, *vb, *ab; /* (B T, QD) queries and outputs, (B Tk, KD) keys and values, padded */
   ALLOC(qb, B * T * QD);
@@ -109,9 +110,7 @@ static int attn_part_run(backend *be, const dec_cfg *c, int64_t N, const attn_pa
     TRY(op_embed(be, &Att, pt->qmap, &AB, e));
     TRY(op_fill(be, &DAB, 0.0f, e));
     TRY(op_embed_bwd(be, pt->place, &DAr, &DAB, e));
-    TRY(op_fill(be, &DQB, 0.0f, e));
-    TRY(op_fill(be, &DKB, 0.0f, e));
-    TRY(op_fill(be, &DVB, 0.0f, e));
+    ac.grad_set = 1; /* dqb, dkb, dvb written by the op: no zero fill first */
     tensor DA4 = T4(dab, B, T, c->Hq, c->D), DQ4 = T4(dqb, B, T, c->Hq, c->D), DK4 = T4(dkb, B, Tk, c->Hkv, c->D),
            DV4 = T4(dvb, B, Tk, c->Hkv, c->D);
     TRY(op_attention_bwd(be, &Q4, &K4, &V4, &A4, &L, &DA4, &DQ4, &DK4, &DV4, NULL, &ac, e));

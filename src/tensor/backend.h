@@ -38,6 +38,8 @@ typedef struct attn_cfg {
   const int32_t *q_pos0;  /* (B) position of query 0 among the keys, host memory, or NULL */
   const tensor *bias;     /* (Hq, Tq, Tk) additive per-head bias (e.g. ALiBi), or NULL */
   attn_keep *keep;        /* the forward's copies for the backward (above), or NULL */
+  int grad_set;           /* backward: dq, dk, dv are written, not added to (their old contents
+                             unread: the caller need not zero them; dbias is still added) */
 } attn_cfg;
 
 /* Token choice for decoding (the sample op), one token t per row of logits z (R, V):

@@ -251,6 +251,11 @@ int cpu_attention_bwd(backend *be, const tensor *q, const tensor *k, const tenso
                        const tensor *out, const tensor *lse, const tensor *dout, tensor *dq,
                        tensor *dk, tensor *dv, tensor *dbias, const attn_cfg *cfg) {
   attn_dims d = attn_dims_of(q, k);
+  if (cfg->grad_set) { /* written, not added: from zero */
+    tensor *gs[3] = {dq, dk, dv};
+    for (int i = 0; i < 3; i++)
+      if (gs[i]) cpu_fill(be, gs[i], 0.0f);
+  }
   size_t nS = (size_t)(d.Tq * d.Tk);
   int failed = 0;
 #pragma omp parallel

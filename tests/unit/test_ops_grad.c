@@ -386,7 +386,7 @@ static void run_attn(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hkv,
   tensor L = tensor_f32(lse, 3, B, Hq, Tq, 0), BS = tensor_f32(bs, 3, Hq, Tq, Tk, 0), DBS = BS;
   DBS.data = dbs;
   float scale = 1.0f / sqrtf((float)D);
-  attn_cfg cfg = {causal, scale, kv_len, q_pos0, bias ? &BS : NULL, NULL};
+  attn_cfg cfg = {causal, scale, kv_len, q_pos0, bias ? &BS : NULL, NULL, 0};
   ref_attn ctx = {B, Tq, Tk, Hq, Hkv, D, causal, scale, kv_len, q_pos0, bias};
   int64_t in_n[4] = {nq, nk, nk, nb};
   const float *in[4] = {q, k, v, bs};
@@ -401,6 +401,21 @@ static void run_attn(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hkv,
   assert_int_equal(rc, 0);
   const float *g[4] = {dq, dk, dv, bias ? dbs : NULL};
   assert_true(tu_gradcheck(what, ref_attention, &ctx, bias ? 4 : 3, in_n, in, nq, dy, g, FD_H, GRAD_TOL));
+  /* grad_set: dq, dk, dv written over NaN starts (their old contents unread), the same bits as
+   * added from zero above; dbias still added */
+  float *dq2 = tu_zeros(nq), *dk2 = tu_zeros(nk), *dv2 = tu_zeros(nk), *dbs2 = tu_zeros(nb);
+  for (int64_t i = 0; i < nq; i++) dq2[i] = NAN;
+  for (int64_t i = 0; i < nk; i++) dk2[i] = NAN, dv2[i] = NAN;
+  tensor DQ2 = DQ, DK2 = DK, DV2 = DV, DBS2 = DBS;
+  DQ2.data = dq2, DK2.data = dk2, DV2.data = dv2, DBS2.data = dbs2;
+  attn_cfg set = cfg;
+  set.grad_set = 1;
+  assert_int_equal(op_attention_bwd(be, &Q, &K, &V, &O, &L, &DY, &DQ2, &DK2, &DV2, bias ? &DBS2 : NULL, &set, &err), 0);
+  assert_memory_equal(dq2, dq, sizeof(float) * (size_t)nq);
+  assert_memory_equal(dk2, dk, sizeof(float) * (size_t)nk);
+  assert_memory_equal(dv2, dv, sizeof(float) * (size_t)nk);
+  if (bias) assert_memory_equal(dbs2, dbs, sizeof(float) * (size_t)nb);
+  free(dq2), free(dk2), free(dv2), free(dbs2);
   free(q), free(k), free(v), free(bs), free(o), free(lse), free(dy), free(dq), free(dk), free(dv), free(dbs);
 }
 

@@ -53,7 +53,7 @@ static void test_attention_cases(void **state) {
     V.data = (float *)v, O.data = o, DO.data = (float *)dout, DQ.data = dq, DK.data = dk, DV.data = dv;
     tensor L = tensor_f32(lse, 3, B, Hq, Tq, 0), BS = tensor_f32((float *)bias, 3, Hq, Tq, Tk, 0), DB = BS;
     DB.data = db;
-    attn_cfg cfg = {causal, 1.0f / sqrtf((float)D), has_kv ? kvl : NULL, has_p0 ? p0 : NULL, bias ? &BS : NULL, NULL};
+    attn_cfg cfg = {causal, 1.0f / sqrtf((float)D), has_kv ? kvl : NULL, has_p0 ? p0 : NULL, bias ? &BS : NULL, NULL, 0};
     assert_int_equal(op_attention(be, &Q, &K, &V, &O, &L, &cfg, &e), 0);
     assert_int_equal(op_attention_bwd(be, &Q, &K, &V, &O, &L, &DO, &DQ, &DK, &DV, bias ? &DB : NULL, &cfg, &e), 0);
     char what[64];
