@@ -53,6 +53,15 @@ typedef struct cu_ctx {
   size_t wb_cap; /* bytes */
   int won;
   int wkeep; /* the copy is a training step's: on = 0 keeps its memory */
+  /* wb holds bf16(w[0 .. wn)) exactly while wsync and mem_epoch == wsync_epoch: set by a
+     rounding, kept so by cu_adamw_runs updating wb with w (wsync_on: cuda_set_wcopy_sync),
+     cleared by any other write to [w, w + wn) the backend sees (to_device, cu_adamw); the
+     next bracket on the same (w, wn) then skips its rounding. wcheck
+     (TSASR_CUDA_WCOPY_CHECK=1): such a skip rounds anyway and counts the values that differ
+     (wbad; repaired), for the GPU checks */
+  int wsync, wsync_on, wcheck;
+  uint64_t wsync_epoch;
+  long wskips, wbad;
   int tnop;  /* the open bracket is a training step's without the switch: on = 0 changes nothing */
   int gnop;  /* a generate bracket opened inside such a step (no copy made); closed first */
   /* the last host arrays staged with cu_stage_same (positions, ids, lengths repeat across the
@@ -399,6 +408,12 @@ int cu_stats_pool(backend *be, const tensor *x, const int32_t *lens, tensor *y, 
 
 int cu_xent(backend *be, tensor *logits, const int32_t *targets, const float *weights, float *losses,
             float grad_scale);
+/* the weights' copy (cu_matmul.cu): a write to the n bytes at p by other than cu_adamw_runs
+ * (the copy is no longer known current if they overlap w); and, for cu_adamw_runs, the copy to
+ * update along with the parameters at p whose runs end by `end` values (NULL: none; then
+ * an overlap clears it as cu_wcopy_touch does) */
+void cu_wcopy_touch(cu_ctx *c, const void *p, size_t bytes);
+unsigned short *cu_wcopy_follow(cu_ctx *c, const float *p, int64_t begin, int64_t end);
 int cu_adamw_runs(backend *be, float *p, const float *g, float *m, float *v, const adamw_run *runs, int nr, float lr,
                   float beta1, float beta2, float eps, float wd, int64_t t);
 int cu_adamw(backend *be, float *p, const float *g, float *m, float *v, int64_t n, float lr, float beta1,

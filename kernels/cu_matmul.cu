@@ -6,6 +6,10 @@
 #include "cu_common.h"
 #include "cu_smallm.cuh"
 
+extern "C" {
+#include "base/log.h"
+}
+
 typedef struct mm_geom {
   int64_t batch, rows, cols;
 } mm_geom;
@@ -108,6 +112,45 @@ static int cu_smallm_nt(const float *x, const W *w4, const float *bias, float *y
   return TS_OK;
 }
 
+/* whether the copy holds bf16(w[0 .. n)) now (a rounding, then only cu_adamw_runs' updates) */
+static int cu_wcopy_current(const cu_ctx *c, const float *w, int64_t n) {
+  return c->wsync && c->wb && c->w == w && c->wn == n && c->wsync_epoch == c->mem_epoch;
+}
+
+/* *cnt += the values where a and b differ (n) */
+__global__ void k_bf16_diff(const unsigned short *a, const unsigned short *b, int64_t n, unsigned long long *cnt) {
+  unsigned long long k = 0;
+  CU_LOOP(i, n) k += a[i] != b[i];
+  if (k) atomicAdd(cnt, k);
+}
+
+/* TSASR_CUDA_WCOPY_CHECK=1: the copy AdamW kept current against a fresh rounding of w, in
+ * chunks through scratch; differing values are counted (wbad, logged) and the copy repaired */
+static int cu_wcopy_check(backend *be, const float *w, int64_t n) {
+  cu_ctx *c = cu_of(be);
+  const int64_t ch = (int64_t)1 << 26;
+  unsigned short *s;
+  TS_TRY(cu_scratch(be, sizeof(unsigned short) * (size_t)(n < ch ? n : ch), (void **)&s));
+  unsigned long long *cnt = (unsigned long long *)c->red, bad = 0; /* the sum of squares' slot, free between its calls */
+  for (int64_t o = 0; o < n; o += ch) {
+    int64_t m = n - o < ch ? n - o : ch;
+    unsigned long long k = 0;
+    CU_TRY(cudaMemsetAsync(cnt, 0, sizeof k, cu_stream()));
+    TS_TRY(cu_round_bf16(w + o, s, m));
+    k_bf16_diff<<<cu_blocks(m), 256, 0, cu_stream()>>>(s, c->wb + o, m, cnt);
+    CU_LAUNCHED("k_bf16_diff");
+    CU_TRY(cudaMemcpy(&k, cnt, sizeof k, cudaMemcpyDeviceToHost));
+    if (k) CU_TRY(cudaMemcpyAsync(c->wb + o, s, sizeof(unsigned short) * (size_t)m, cudaMemcpyDeviceToDevice, cu_stream()));
+    bad += k;
+  }
+  if (bad) {
+    c->wbad += (long)bad;
+    log_error("cuda: the weights' bf16 copy kept by AdamW differed from w in %llu of %lld values (repaired)", bad,
+              (long long)n);
+  }
+  return TS_OK;
+}
+
 /* The bf16 copy of the weights (decoding's, on = 1; a training step's, on = 2, only with
  * TSASR_CUDA_TRAIN_COPY=1 or TSASR_CUDA_BF16_ACTS=1, kept allocated between steps): in the bf16 precision, on rounds the n parameters
  * at w into a device copy (~1 ms per GB of f32 on an H100) that x W^T then reads for weights
@@ -168,9 +211,26 @@ int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
     }
     c->wb_cap = bytes;
   }
-  TS_TRY(cu_round_bf16(w, c->wb, n));
+  if (cu_wcopy_current(c, w, n)) { /* AdamW kept it current: no rounding */
+    c->wskips++;
+    if (c->wcheck) TS_TRY(cu_wcopy_check(be, w, n));
+  } else {
+    TS_TRY(cu_round_bf16(w, c->wb, n));
+  }
   c->w = w, c->wn = n, c->won = 1, c->wkeep = on == 2;
+  c->wsync = 1, c->wsync_epoch = c->mem_epoch;
   return TS_OK;
+}
+
+void cu_wcopy_touch(cu_ctx *c, const void *p, size_t bytes) {
+  const char *a = (const char *)p, *w = (const char *)c->w;
+  if (c->wsync && w && a < w + sizeof(float) * (size_t)c->wn && w < a + bytes) c->wsync = 0;
+}
+
+unsigned short *cu_wcopy_follow(cu_ctx *c, const float *p, int64_t begin, int64_t end) {
+  if (c->wsync_on && p == c->w && begin >= 0 && end <= c->wn && cu_wcopy_current(c, c->w, c->wn)) return c->wb;
+  if (end > begin) cu_wcopy_touch(c, p + begin, sizeof(float) * (size_t)(end - begin));
+  return NULL;
 }
 
 /* at most this many values rounded by the writing op (cu_round_want, cu_round_want_bwd):

@@ -9,6 +9,7 @@
 int cu_adamw(backend *be, float *p, const float *g, float *m, float *v, int64_t n, float lr, float beta1,
              float beta2, float eps, float wd, int64_t t) {
   if (n <= 0) return TS_OK;
+  cu_wcopy_touch(cu_of(be), p, sizeof(float) * (size_t)n); /* the weights' copy does not follow */
   float bc1 = 1.0f - (float)pow(beta1, (double)t);
   float bc2 = 1.0f - (float)pow(beta2, (double)t);
   adamw_k k = {lr, beta1, beta2, eps, wd, lr / bc1, sqrtf(bc2)};
@@ -23,7 +24,8 @@ int cu_adamw(backend *be, float *p, const float *g, float *m, float *v, int64_t 
 }
 
 /* the runs as one launch: their table (adamw_seg, empty runs left out) staged once and reused
- * while it stays the same (cu_stage_same: the parameter layout does not change between steps).
+ * while it stays the same (cu_stage_same: the parameter layout does not change between steps);
+ * the weights' bf16 copy updated too where it mirrors p (cu_wcopy_follow).
  * One launch per run instead while the switch is off, inside a captured step (a staged copy
  * there belongs to the graph) or for a single run. */
 int cu_adamw_runs(backend *be, float *p, const float *g, float *m, float *v, const adamw_run *runs, int nr, float lr,
@@ -48,16 +50,20 @@ int cu_adamw_runs(backend *be, float *p, const float *g, float *m, float *v, con
       s[k].decay = runs[r].decay != 0, s[k].pad = 0;
       total += runs[r].n, k++;
     }
+  int64_t lo = s[0].off, hi = s[live - 1].off + s[live - 1].n; /* runs ascend (op_adamw_runs) */
   const void *dev = NULL;
   int rc = cu_stage_same(be, s, sizeof *s * (size_t)live, SR_NONE, &dev);
   free(s);
   TS_TRY(rc);
+  /* the weights' bf16 copy, when it mirrors these parameters, follows them: the next step's
+   * bracket then needs no rounding */
+  unsigned short *wb = cu_wcopy_follow(c, p, lo, hi);
   float bc1 = 1.0f - (float)pow(beta1, (double)t);
   float bc2 = 1.0f - (float)pow(beta2, (double)t);
   adamw_k kd = {lr, beta1, beta2, eps, wd, lr / bc1, sqrtf(bc2)}, kn = kd;
   kn.wd = 0.0f;
   k_adamw_runs<<<cu_blocks((total + AR_PER - 1) / AR_PER), 256, 0, cu_stream()>>>(p, g, m, v, (const adamw_seg *)dev,
-                                                                                  live, total, kd, kn);
+                                                                                  live, total, kd, kn, wb);
   CU_LAUNCHED("k_adamw_runs");
   return TS_OK;
 }

@@ -75,10 +75,12 @@ __device__ __forceinline__ int ar_find(const adamw_seg *s, int nr, int64_t e) {
   return lo;
 }
 
-/* total: the runs' values together (the last run's start + n); 256 threads a block */
+/* total: the runs' values together (the last run's start + n); wb, when not NULL, the weights'
+ * bf16 copy at the same offsets as p: each updated value's rounding written there too (the
+ * rounding cu_round_bf16 makes); 256 threads a block */
 __global__ void k_adamw_runs(float *__restrict__ p, const float *__restrict__ g, float *__restrict__ m,
                              float *__restrict__ v, const adamw_seg *__restrict__ s, int nr, int64_t total,
-                             adamw_k kd, adamw_k kn) {
+                             adamw_k kd, adamw_k kn, unsigned short *__restrict__ wb) {
   const int64_t chunk = (int64_t)blockDim.x * AR_PER;
   for (int64_t c0 = (int64_t)blockIdx.x * chunk; c0 < total; c0 += (int64_t)gridDim.x * chunk) {
     const int64_t e0 = c0 + threadIdx.x;
@@ -103,6 +105,7 @@ __global__ void k_adamw_runs(float *__restrict__ p, const float *__restrict__ g,
       if (j < cnt) {
         adamw_1(dec[j] ? kd : kn, P[j], G[j], M[j], V[j]);
         p[idx[j]] = P[j], m[idx[j]] = M[j], v[idx[j]] = V[j];
+        if (wb) wb[idx[j]] = cu_bf16_bits(P[j]);
       }
   }
 }

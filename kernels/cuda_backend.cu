@@ -65,6 +65,7 @@ static void cu_release(backend *be, void *p) {
 static int cu_to_device(backend *be, void *dst, const void *src, size_t bytes, ts_err *e) {
   if (!bytes) return TS_OK;
   cu_of(be)->xs_y = NULL; /* a write outside the stream: no rounding made before stays valid */
+  cu_wcopy_touch(cu_of(be), dst, bytes); /* nor the weights' copy, if it lands in them */
   cudaError_t st = cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice);
   if (st != cudaSuccess) {
     cu_fail("to_device", st);
@@ -487,6 +488,17 @@ extern "C" int cuda_set_elem_vec(int on) {
 
 extern "C" int cuda_set_attn_keep(int on) { return cu_built_switch(CU_BUILT_CUDNN_FE, &g_ctx.keep, on ? 1 : 0); }
 
+extern "C" int cuda_set_wcopy_sync(int on) {
+  g_ctx.wsync_on = on ? 1 : 0;
+  if (!on) g_ctx.wsync = 0;
+  return TS_OK;
+}
+
+extern "C" void cuda_wcopy_counts(long *skips, long *bad) {
+  if (skips) *skips = g_ctx.wskips;
+  if (bad) *bad = g_ctx.wbad;
+}
+
 extern "C" int cuda_set_adamw_runs(int on) {
   g_ctx.adamw_runs = on ? 1 : 0;
   return TS_OK;
@@ -639,6 +651,8 @@ extern "C" backend *be_cuda(ts_err *e) {
 #endif
       g_ctx.bwd16 = !env_is("TSASR_CUDA_BWD16", "0");
       g_ctx.adamw_runs = !env_is("TSASR_CUDA_ADAMW_RUNS", "0");
+      g_ctx.wsync_on = !env_is("TSASR_CUDA_WCOPY_SYNC", "0");
+      g_ctx.wcheck = env_is("TSASR_CUDA_WCOPY_CHECK", "1");
       const char *eb = getenv("TSASR_CUDA_ELEM_BLOCKS"); /* after sms: blocks per SM */
       if (eb && cuda_set_elem_blocks(atoi(eb)))
         log_warn("cuda: TSASR_CUDA_ELEM_BLOCKS must be 0-64 blocks per SM, not \"%s\"; no cap is used", eb);

@@ -30,7 +30,7 @@ static const bdsw_name k_defaults[] = {
     {"bwd16", cuda_set_bwd16, 1},           {"elem", cuda_set_elem_blocks, 0},
     {"vec", cuda_set_elem_vec, 0},          {"dnn16", cuda_set_cudnn_bf16, 0},
     {"enc_cl", bdsw_enc_cl, 1},             {"adamw_runs", cuda_set_adamw_runs, 1},
-    {"keep", cuda_set_attn_keep, 1},
+    {"keep", cuda_set_attn_keep, 1},        {"wsync", cuda_set_wcopy_sync, 1},
 };
 
 static const bdsw_name k_names[] = {
@@ -51,6 +51,7 @@ static const bdsw_name k_names[] = {
     {"vec", cuda_set_elem_vec, 1},          {"dnn16", cuda_set_cudnn_bf16, 1},
     {"dec_attn2", cuda_set_decode_attention, 2}, {"ct", bdsw_enc_cl, 0},
     {"no_adamw_runs", cuda_set_adamw_runs, 0}, {"no_keep", cuda_set_attn_keep, 0},
+    {"no_wsync", cuda_set_wcopy_sync, 0},
 };
 
 #define BDSW_N(t) (sizeof(t) / sizeof((t)[0]))
@@ -85,6 +86,7 @@ void bdsw_snapshot(bdsw_counts *c) {
   cuda_lt_counts(&c->lt, &c->lt_fb);
   cuda_cudnn_counts(&c->dnn, &c->dnn_fb);
   cuda_sdpa_counts(&c->sdpa, &c->sdpa_fb);
+  cuda_wcopy_counts(&c->wskip, &c->wbad);
 }
 
 void bdsw_report(const char *v, const bdsw_counts *before) {
@@ -101,4 +103,7 @@ void bdsw_report(const char *v, const bdsw_counts *before) {
   if (bdsw_has(v, "sdpa") || now.sdpa > before->sdpa || now.sdpa_fb > before->sdpa_fb)
     printf("   (cuDNN SDPA: %ld attention calls, %ld shapes it refused)\n", now.sdpa - before->sdpa,
            now.sdpa_fb - before->sdpa_fb);
+  if (now.wskip > before->wskip || now.wbad > before->wbad)
+    printf("   (the weights' bf16 copy kept current by AdamW: %ld roundings skipped, %ld values found wrong)\n",
+           now.wskip - before->wskip, now.wbad - before->wbad);
 }

@@ -15,16 +15,17 @@
  * its chunks' launch, cuda_set_decode_attention 2) or off
  * (no_graphs, no_lt, no_cudnn, no_sdpa, no_bwd16, no_flash, no_fuse, no_bf16_acts, no_split,
  * no_dec_attn, no_wcopy, no_dec2, no_adamw_runs: AdamW one launch per run, cuda_set_adamw_runs;
- * no_keep: SDPA's backward rounds its operands again, cuda_set_attn_keep);
+ * no_keep: SDPA's backward rounds its operands again, cuda_set_attn_keep; no_wsync: each step
+ * rounds all the weights again, cuda_set_wcopy_sync);
  * "default"
  * alone is the defaults.
  * 0, or 1 for an unknown name or a backend (build) without that switch. */
 int bdsw_apply(const char *v);
 
-/* the backend's counters of graph launches, cuBLASLt GEMMs, cuDNN convolutions and attention
- * calls on cuDNN's SDPA */
+/* the backend's counters of graph launches, cuBLASLt GEMMs, cuDNN convolutions, attention
+ * calls on cuDNN's SDPA and the weights' roundings skipped (AdamW kept the copy current) */
 typedef struct bdsw_counts {
-  long graphs, replays, lt, lt_fb, dnn, dnn_fb, sdpa, sdpa_fb;
+  long graphs, replays, lt, lt_fb, dnn, dnn_fb, sdpa, sdpa_fb, wskip, wbad;
 } bdsw_counts;
 void bdsw_snapshot(bdsw_counts *c);
 /* after a run of variant v begun at `before`: the lines that say how many steps ran as graphs,

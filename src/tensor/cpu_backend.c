@@ -248,6 +248,11 @@ int cuda_set_cudnn_sdpa(int on) { return on ? TS_EUNSUP : TS_OK; }
 int cuda_set_bwd16(int on) { return on ? TS_EUNSUP : TS_OK; }
 int cuda_set_adamw_runs(int on) { return on ? TS_EUNSUP : TS_OK; }
 int cuda_set_attn_keep(int on) { return on ? TS_EUNSUP : TS_OK; }
+int cuda_set_wcopy_sync(int on) { return on ? TS_EUNSUP : TS_OK; }
+void cuda_wcopy_counts(long *skips, long *bad) {
+  if (skips) *skips = 0;
+  if (bad) *bad = 0;
+}
 int cuda_set_elem_blocks(int per_sm) { return per_sm ? TS_EUNSUP : TS_OK; }
 int cuda_set_elem_vec(int on) { return on ? TS_EUNSUP : TS_OK; }
 int cuda_set_cudnn_bf16(int on) { return on ? TS_EUNSUP : TS_OK; }

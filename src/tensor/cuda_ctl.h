@@ -181,6 +181,17 @@ int cuda_set_elem_vec(int on);
  * build has cuDNN's frontend; TSASR_CUDA_ATTN_KEEP=0 turns it off at start-up. TS_OK;
  * TS_EUNSUP for on without cuDNN's frontend. */
 int cuda_set_attn_keep(int on);
+/* The weights' bf16 copy of a training step kept current by AdamW (the runs' launch writes
+ * each updated weight's rounding into it), so the next step's bracket skips rounding all the
+ * parameters (session 17's profile: k_f32_to_bf16 8.8 ms a step, the 0.8 B weights' share of
+ * it ~3 ms). Only while nothing else the backend sees wrote the weights (host copies into
+ * them, another AdamW call, a freed buffer clear it); a device op other than AdamW writing
+ * weights would go unseen (tsasr's trainers have none). TSASR_CUDA_WCOPY_CHECK=1 makes every
+ * skipped rounding happen anyway and compare (cuda_wcopy_counts: skips, values that
+ * differed, repaired). Written in session 20 without a GPU: on (1) by default;
+ * TSASR_CUDA_WCOPY_SYNC=0 turns it off at start-up. TS_OK; TS_EUNSUP for on without CUDA. */
+int cuda_set_wcopy_sync(int on);
+void cuda_wcopy_counts(long *skips, long *bad);
 /* pset_adamw's runs (the trainable tensors, split where weight decay changes: 368 for the paper
  * geometry, 7.5 ms in as many launches in session 17's profile) as one launch over their
  * concatenation, each value through the same function as one launch per run (the same bits;

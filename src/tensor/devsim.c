@@ -87,8 +87,17 @@ static int ds_violation(const char *op, const char *what) {
 static struct {
   const void *w;
   size_t bytes;
+  int kind; /* the hint's: 1 decoding, 2 a training step */
 } g_held[DS_HELD];
 static int g_nheld;
+/* the weights of the last training step's hint, once it closed: until they are freed, only
+ * AdamW and host copies may write them (CUDA keeps its bf16 copy of them current through
+ * AdamW, cuda_set_wcopy_sync, and sees host copies; any other device op writing them would
+ * leave that copy stale) */
+static struct {
+  const void *w;
+  size_t bytes;
+} g_stepw;
 
 /* a write of bytes at p into weights an open hint holds is reported */
 static int ds_held(const char *op, const void *p, size_t bytes) {
@@ -109,9 +118,16 @@ static int ds_t(const char *op, const tensor *t) {
   return 0;
 }
 
-/* a tensor an op writes: in device memory (ds_t) and not held weights */
+/* a tensor an op writes: in device memory (ds_t), not held weights, and not the last training
+ * step's weights (g_stepw) */
 static int ds_tw(const char *op, const tensor *t) {
-  return ds_t(op, t) || (t && t->data && ds_held(op, t->data, tensor_nbytes(t)));
+  if (ds_t(op, t) || (t && t->data && ds_held(op, t->data, tensor_nbytes(t)))) return 1;
+  uintptr_t a = t && t->data ? (uintptr_t)t->data : 0, w = (uintptr_t)g_stepw.w;
+  size_t b = t && t->data ? tensor_nbytes(t) : 0;
+  if (b && g_stepw.bytes && a < w + g_stepw.bytes && w < a + b)
+    return ds_violation(op, "writes the training step's weights between steps (only AdamW and host copies may: a "
+                            "device's bf16 copy of them, kept current by AdamW, would go stale)");
+  return 0;
 }
 
 /* a host-array argument (NULL allowed) must not be device memory */
@@ -156,6 +172,8 @@ static void ds_release(backend *be, void *p) {
   pthread_mutex_lock(&ds.mu);
   for (int i = 0; i < ds.n; i++)
     if (ds.m[i].p == p) {
+      if ((uintptr_t)g_stepw.w >= (uintptr_t)p && (uintptr_t)g_stepw.w < (uintptr_t)p + ds.m[i].size)
+        g_stepw.w = NULL, g_stepw.bytes = 0; /* freed: no longer anyone's weights */
       munmap(p, ds.m[i].size);
       ds.m[i] = ds.m[--ds.n];
       break;
@@ -572,10 +590,11 @@ static int ds_weights_bf16(backend *be, const float *w, int64_t n, int on) {
   ds_close();
   if (rc) return rc; /* refused: nothing was opened (or closed) */
   if (on) {
-    g_held[g_nheld].w = w, g_held[g_nheld].bytes = n > 0 ? sizeof(float) * (size_t)n : 0;
+    g_held[g_nheld].w = w, g_held[g_nheld].bytes = n > 0 ? sizeof(float) * (size_t)n : 0, g_held[g_nheld].kind = on;
     g_nheld++;
   } else {
     g_nheld--;
+    if (g_held[g_nheld].kind == 2) g_stepw.w = g_held[g_nheld].w, g_stepw.bytes = g_held[g_nheld].bytes;
   }
   return TS_OK;
 }

@@ -13,7 +13,9 @@
 #   q1'. session 19's op groups in f32 at 1e-5: conv1d_cl and layernorm_act (the encoder's
 #       channels-last convolution and its LayerNorm fused with the activation, both default),
 #       and session 20's adamw group (adamw_runs: the parameter runs in one launch, default; its
-#       cases also compare it with one launch per run on the device, bit for bit);
+#       cases also compare it with one launch per run on the device, bit for bit), the wcopy
+#       case in bf16 (the weights' bf16 copy kept current by AdamW, default) and the bf16
+#       parity with every skipped rounding checked (TSASR_CUDA_WCOPY_CHECK=1);
 #   q2. cuDNN's modes 1, 2 (the default) and 3 (cuda_ctl.h: single-input-channel, and grouped,
 #       convolutions on im2col): the conv1d group in f32 at 1e-5 and in bf16 with each, the f32
 #       parity (must pass) and the bf16 parity (no worse than 3a's) with 3;
@@ -30,8 +32,8 @@
 #       off): the attention group in f32 alone and with vec, the bf16 parity;
 #       Then data2vec's convolutions layer by layer on cuDNN and on im2col (bench_gpu_ops conv);
 #   q5. bf16 SFT steps in one process, the defaults against each switch off (no_adamw_runs:
-#       AdamW one launch per run, and no_keep: SDPA's backward rounding q, k, v, out again, as
-#       before session 20), the encoder's
+#       AdamW one launch per run, no_keep: SDPA's backward rounding q, k, v, out again, and
+#       no_wsync: every step rounding all the weights, as before session 20), the encoder's
 #       channel-first layout (ct: TSASR_ENC_CL=0) alone and with cuDNN's modes (cudnn_all,
 #       cudnn_ng1) and bf16 convolutions (dnn16), which only act there, the caps and vec (elem8, elem16, vec,
 #       vec+elem8), the defaults twice (their spread); rollouts (8 x 512) for vec, dec_attn2 and
@@ -55,6 +57,17 @@ for grp in conv1d_cl layernorm_act adamw; do
   ops_env "$build/quick_$grp.log" "$grp" || q1b=FAIL
   q1bn="$q1bn$grp $(tail -n 1 "$build/quick_$grp.log" | sed 's/^test_backend_ops: //');  "
 done
+# session 20's weights' copy kept current by AdamW: the wcopy case in bf16 (its skipped
+# roundings and wrong values), and the bf16 parity with every skipped rounding checked
+# (TSASR_CUDA_WCOPY_CHECK=1: a value AdamW's copy got wrong is logged "differed from w")
+ops_env "$build/quick_wcopy16.log" wcopy TSASR_CUDA_GEMM=bf16 TSASR_OPS_TOL=1e-2 || q1b=FAIL
+parity_env "$build/quick_wcopy_parity_bf16.log" "$(cap 60)" "compare with 3a" TSASR_CUDA_WCOPY_CHECK=1 \
+  TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
+no_worse "$build/quick_wcopy_parity_bf16.log" $par_rc || q1b=FAIL
+wdiff=$(grep -c 'differed from w' "$build/quick_wcopy_parity_bf16.log")
+[ "$wdiff" = 0 ] || q1b=FAIL
+q1bn="$q1bn wcopy(bf16) $(grep -m1 -o 'roundings skipped [0-9]*, copy values found wrong [0-9]*' "$build/quick_wcopy16.log"); \
+parity(bf16, copy checked) rc $par_rc vs 3a's $brc16, $wdiff wrong copies"
 step quick_ops19 "$q1b" "$q1bn"
 
 q2=ok q2n=""
@@ -127,7 +140,7 @@ fi
 if [ "$(cap 1000)" -ge 30 ]; then
   # ct: the encoder's channel-first conv layout (TSASR_ENC_CL=0, the default before session 19),
   # against which the channels-last default is judged; cuDNN's modes only act there
-  qv="default,ct,no_fuse,no_sdpa,no_bwd16,no_adamw_runs,no_keep"
+  qv="default,ct,no_fuse,no_sdpa,no_bwd16,no_adamw_runs,no_keep,no_wsync"
   [ "$q2" = ok ] && qv="$qv,ct+cudnn_all,ct+cudnn_ng1"
   [ "$q2b" = ok ] && qv="$qv,ct+dnn16"
   [ "$q4" = ok ] && qv="$qv,elem8,elem16,vec,vec+elem8"

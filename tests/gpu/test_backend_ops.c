@@ -780,6 +780,51 @@ static void c_attn(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hkv, i
   bufs_free();
 }
 
+/* The weights' bf16 copy of a training step across AdamW steps (cuda_set_wcopy_sync): a
+ * training bracket (op_weights_bf16 2) over a parameter buffer, x W^T, closed; AdamW over the
+ * buffer's runs with a large rate (every weight moves by ~0.5, so a stale copy would be far off
+ * even at bf16's tolerance); the bracket again, x W^T: against the CPU's. Then a host write
+ * into W (to_device), AdamW, the bracket, x W^T again: the copy must not be taken as current. On
+ * CUDA in bf16 the first reopening skips its rounding (AdamW kept the copy), the second must
+ * not; cuda_wcopy_counts says how many were skipped and any value a check found wrong. */
+static void c_wcopy(int64_t M, int64_t K, int64_t N) {
+  case_begin("wcopy", "M=%lld K=%lld N=%lld: AdamW steps between training brackets", (long long)M, (long long)K,
+             (long long)N);
+  const int64_t np = N * K + 13; /* W, then 13 values of a frozen gap */
+  const adamw_run runs[] = {{0, N * K / 2, 1}, {N * K / 2, N * K - N * K / 2, 0}};
+  hb *w = mk(np, I_RAND), *g = mk(np, I_RAND), *m = mk(np, I_RAND), *v = mk(np, I_POS), *x = mk(M * K, I_RAND);
+  hb *c[3] = {mk(M * N, I_NAN), mk(M * N, I_NAN), mk(M * N, I_NAN)};
+  long sk0, bad0, sk1, bad1;
+  cuda_wcopy_counts(&sk0, &bad0);
+  for (int r = 0; r < 3; r++) {
+    if (r == 2) { /* a host write into W's first row, on both sides */
+      for (int64_t i = 0; i < K; i++) w->c[i] = 3.0f;
+      BOTH(d) {
+        if (d && g_be[1]->ops->to_device(g_be[1], w->g, w->c, sizeof(float) * (size_t)K, &g_e)) die(g_e.msg);
+      }
+    }
+    BOTH(d) {
+      float *wp = d ? w->g : w->c;
+      tensor X = tv(x, d, 2, M, K, 0, 0), C = tv(c[r], d, 2, M, N, 0, 0), W = tensor_f32(wp, 2, N, K, 0, 0);
+      W.device = g_be[d]->device;
+      if (r) RUN(d, op_adamw_runs(g_be[d], wp, d ? g->g : g->c, d ? m->g : m->c, d ? v->g : v->c, runs, 2, 0.5f, 0.9f,
+                                  0.999f, 1e-8f, 0.1f, r, &g_e));
+      RUN(d, op_weights_bf16(g_be[d], wp, np, 2, &g_e));
+      RUN(d, op_matmul(g_be[d], &X, &W, NULL, &C, 0, 1, 0.0f, &g_e));
+      RUN(d, op_weights_bf16(g_be[d], wp, np, 0, &g_e));
+    }
+  }
+  cmp("c (first bracket)", c[0]);
+  cmp("c (after AdamW)", c[1]);
+  cmp("c (after a host write and AdamW)", c[2]);
+  cmp("w", w);
+  cuda_wcopy_counts(&sk1, &bad1);
+  note(" roundings skipped %ld, copy values found wrong %ld", sk1 - sk0, bad1 - bad0);
+  if (bad1 != bad0) g_case_bad = 1;
+  case_end();
+  bufs_free();
+}
+
 /* device bits of buffer b (n floats) into a new host array */
 static float *dev_bits(const hb *b) {
   float *h = malloc(sizeof(float) * (size_t)(b->n ? b->n : 1));
@@ -1468,6 +1513,7 @@ int main(int argc, char **argv) {
   G("adamw sumsq", c_optim(100003));
   G("adamw", c_optim_runs(64));
   G("adamw", c_optim_runs(300007));
+  G("adamw wcopy", c_wcopy(37, 96, 80));
 
   printf("\n%-16s %6s %6s %10s\n", "op", "cases", "failed", "max err");
   for (int i = 0; i < g_nstats; i++)

@@ -66,7 +66,9 @@ static void test_devsim_rules(void **s) {
 
 /* nested hints (a generate call inside a training step, or the reverse): each off closes the
  * innermost, and the weights stay held until the outermost closes; every op that writes device
- * memory (to_device, fill, copy, axpby, adamw) is reported on held weights, and not on others */
+ * memory (to_device, fill, copy, axpby, adamw) is reported on held weights, and not on others;
+ * once closed, a training step's weights may be written by AdamW and host copies only, until
+ * freed */
 static void test_devsim_nesting(void **s) {
   (void)s;
   backend *ds = be_devsim();
@@ -96,8 +98,26 @@ static void test_devsim_nesting(void **s) {
     assert_int_equal(op_axpby(ds, &P, 1.0f, &Q, 1.0f, &e), TS_OK);
     assert_int_equal(violations(), v + 5);
     assert_int_equal(op_weights_bf16(ds, p, n, 0, &e), TS_OK); /* the outer one closes */
-    assert_int_equal(op_fill(ds, &P, 0.5f, &e), TS_OK);
+    /* a training step's weights between steps: AdamW and host copies may write them, no other
+     * op (CUDA keeps its bf16 copy current through AdamW alone) */
+    assert_int_equal(ds->ops->adamw(ds, p, q, q + n, q + 2 * n, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 1), TS_OK);
+    assert_int_equal(ds->ops->to_device(ds, p + 8, host, sizeof host / 2, &e), TS_OK);
     assert_int_equal(violations(), v + 5);
+    assert_int_not_equal(op_fill(ds, &P, 0.5f, &e), TS_OK);
+    assert_int_not_equal(op_copy(ds, &Q, &P, &e), TS_OK);
+    assert_int_equal(violations(), v + 7);
+    assert_int_equal(op_fill(ds, &Q, 0.5f, &e), TS_OK); /* other memory: fine */
+    assert_int_equal(violations(), v + 7);
+  }
+  /* freed, the weights are nobody's: their memory may be written again */
+  ds->ops->release(ds, p);
+  p = ds->ops->alloc(ds, sizeof(float) * (size_t)(4 * n));
+  assert_non_null(p);
+  P.data = p;
+  {
+    long v = violations();
+    assert_int_equal(op_fill(ds, &P, 0.5f, &e), TS_OK);
+    assert_int_equal(violations(), v);
   }
   /* a hint the CPU backend refuses (its nesting is full) holds nothing on devsim either */
   float cpu_w[4] = {0};

@@ -89,23 +89,30 @@ static void run_runs(const std::vector<int64_t> &len, const std::vector<int64_t>
   const unsigned chunks = (unsigned)((total + 256 * AR_PER - 1) / (256 * AR_PER));
   for (unsigned grid : {1u, 2u, chunks}) {
     std::vector<float> p1 = p, m1 = m, v1 = v;
+    /* the weights' bf16 copy (on the second grid; sentinels elsewhere): each updated value's
+     * rounding, the rest untouched */
+    std::vector<unsigned short> wb((size_t)L, 0xdead);
+    const bool with_wb = grid == 2u;
     long e1 = simt::launch(dim3(grid), dim3(256), 0, [&] {
-      k_adamw_runs(p1.data(), g.data(), m1.data(), v1.data(), seg.data(), (int)seg.size(), total, kd, kn);
+      k_adamw_runs(p1.data(), g.data(), m1.data(), v1.data(), seg.data(), (int)seg.size(), total, kd, kn,
+                   with_wb ? wb.data() : nullptr);
     });
     long bad = 0;
     for (int64_t i = 0; i < L; i++)
       bad += __float_as_uint(p1[i]) != __float_as_uint(pr[i]) || __float_as_uint(m1[i]) != __float_as_uint(mr[i]) ||
              __float_as_uint(v1[i]) != __float_as_uint(vr[i]);
-    long gaps = 0; /* a value outside every run must not move: the reference leaves it too, but say so */
+    long gaps = 0, wbad = 0; /* a value outside every run must not move: the reference leaves it too, but say so */
     for (int64_t i = 0, r = 0; i < L; i++) {
       while (r < (int64_t)seg.size() && i >= seg[r].off + seg[r].n) r++;
       const bool in = r < (int64_t)seg.size() && i >= seg[r].off;
       if (!in) gaps += p1[i] != p[i] || m1[i] != m[i] || v1[i] != v[i];
+      if (with_wb) wbad += wb[(size_t)i] != (in ? cu_bf16_bits(pr[(size_t)i]) : (unsigned short)0xdead);
     }
-    const bool ok = e1 == 0 && err == 0 && bad == 0 && gaps == 0;
+    const bool ok = e1 == 0 && err == 0 && bad == 0 && gaps == 0 && wbad == 0;
     printf("%s adamw_runs %zu runs, %lld values, grid %u: %ld values differ from one launch per run, %ld outside "
-           "the runs moved, emulator errors %ld\n",
-           ok ? "ok  " : "FAIL", seg.size(), (long long)total, grid, bad, gaps, e1 + err);
+           "the runs moved,%s emulator errors %ld\n",
+           ok ? "ok  " : "FAIL", seg.size(), (long long)total, grid, bad, gaps,
+           with_wb ? (wbad ? " the bf16 copy WRONG," : " the bf16 copy right,") : "", e1 + err);
     if (!ok) g_fail = 1;
   }
 }
