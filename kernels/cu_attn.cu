@@ -348,18 +348,20 @@ int cu_attention_bwd(backend *be, const tensor *q, const tensor *k, const tensor
                      const attn_cfg *cfg) {
   at_dims d = at_dims_of(q, k);
   int64_t TTp = at_pad4(d.Tq * d.Tk), rows = d.Hq * d.Tq, qs = d.Hq * d.D, ks = d.Hkv * d.D, KDp = at_pad4(d.Tk * d.D);
-  if (d.B <= 0 || rows <= 0 || d.D <= 0 || d.Tk <= 0) return TS_OK;
+  tensor *gs[3] = {dq, dk, dv};
+  if (d.B <= 0 || rows <= 0 || d.D <= 0 || d.Tk <= 0) { /* no query or no key: zero gradients */
+    for (int i = 0; i < 3 && cfg->grad_set; i++)
+      if (gs[i]) TS_TRY(cu_fill(be, gs[i], 0.0f));
+    return TS_OK;
+  }
   if (!dq && !dk && !dv && !dbias) return TS_OK;
   if (!dbias) {
     int done = 0;
     TS_TRY(cu_sdpa_bwd(be, q, k, v, out, lse, dout, dq, dk, dv, cfg, &done));
     if (done) return TS_OK;
   }
-  if (cfg->grad_set) { /* written, not added: the kernels below add, so from zero */
-    tensor *gs[3] = {dq, dk, dv};
-    for (int i = 0; i < 3; i++)
-      if (gs[i]) TS_TRY(cu_fill(be, gs[i], 0.0f));
-  }
+  for (int i = 0; i < 3 && cfg->grad_set; i++) /* written, not added: the kernels below add, so from zero */
+    if (gs[i]) TS_TRY(cu_fill(be, gs[i], 0.0f));
   const int32_t *dkl, *dp0;
   TS_TRY(at_stage(be, &d, cfg, &dkl, &dp0));
   if (!dbias && at_flash_applies(be, &d, lse, cfg))

@@ -253,6 +253,19 @@ static inline void *cu_carve(char **cursor, size_t bytes) {
 }
 static inline size_t cu_rnd(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
+/* The layout of an attention's keep buffer (attn_cfg.keep; cu_sdpa.cu, cu_split_heads): q and
+ * o in bf16 (nq values each), then k and v (nk each), each slot cu_rnd'ed; *need its bytes.
+ * slots[4]: q, o, k, v in buf (NULL: only the size) */
+static inline size_t cu_keep_layout(void *buf, int64_t nq, int64_t nk, unsigned short **slots) {
+  size_t bq = cu_rnd(2 * (size_t)nq), bk = cu_rnd(2 * (size_t)nk);
+  if (buf && slots) {
+    char *b = (char *)buf;
+    slots[0] = (unsigned short *)b, slots[1] = (unsigned short *)(b + bq);
+    slots[2] = (unsigned short *)(b + 2 * bq), slots[3] = (unsigned short *)(b + 2 * bq + bk);
+  }
+  return 2 * bq + 2 * bk;
+}
+
 /* Row-major GEMM on the device in the style of gemm_f32, batched with element strides:
  * C_i (M,N) = alpha op(A_i) op(B_i) + beta C_i for i < batch. */
 int cu_gemm(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
@@ -373,7 +386,7 @@ int cu_weightnorm_bwd(backend *be, const tensor *v, const tensor *g, const tenso
                       tensor *dv, tensor *dg, int dim);
 
 int cu_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, const int32_t *pos, const int32_t *kvrow,
-                   float theta, int merge);
+                   float theta, int merge, attn_keep *keep);
 int cu_rope(backend *be, const tensor *x, tensor *y, const int32_t *pos, float theta, int inverse);
 int cu_embed(backend *be, const tensor *table, const int32_t *ids, tensor *out);
 int cu_embed_bwd(backend *be, const int32_t *ids, const tensor *dout, tensor *dtable);

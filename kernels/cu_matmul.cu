@@ -279,6 +279,7 @@ void cu_round_made(backend *be, const float *y, int64_t n) {
 
 void cu_round_have(backend *be, const float *y, int64_t n, const unsigned short *bits) {
   cu_ctx *c = cu_of(be);
+  if (!c->fuse_round) return; /* the fused rounding off (an A/B): the GEMM rounds y itself */
   c->xs_y = y, c->xs_n = n, c->xs_mark = c->launches, c->xs_ext = bits;
 }
 

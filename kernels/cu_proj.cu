@@ -47,7 +47,7 @@ int cu_swiglu_bwd(backend *be, const tensor *gate, const tensor *up, const tenso
 }
 
 int cu_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, const int32_t *pos, const int32_t *kvrow,
-                   float theta, int merge) {
+                   float theta, int merge, attn_keep *keep) {
   int64_t BT = q->ne[0] * q->ne[1], Hq = q->ne[2], Hkv = k->ne[2], D = q->ne[3], half = D / 2;
   int64_t n = BT * (Hq + 2 * Hkv) * half;
   if (n <= 0) return TS_OK;
@@ -63,8 +63,15 @@ int cu_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, cons
   /* merging gradients: the packed rows are the q/k/v GEMM's dC, rounded here when its backward
    * wants them (after the staging above, which launches) */
   unsigned short *xb = merge && !kvrow ? cu_round_want_bwd(be, cu_f(x), 2 * n) : NULL;
+  /* splitting for an attention that keeps its operands: q, k, v rounded into its keep buffer as
+   * well (the slots SDPA's forward would round them into) */
+  unsigned short *ks[4] = {NULL, NULL, NULL, NULL};
+  if (keep && !merge && !kvrow && keep->buf && keep->bytes >= cu_keep_layout(NULL, tensor_numel(q), tensor_numel(k), NULL))
+    cu_keep_layout(keep->buf, tensor_numel(q), tensor_numel(k), ks);
   PJ_LAUNCH(k_split_heads, pj_narrow(2 * n), n, cu_f(x), cu_f(q), cu_f(k), cu_f(v), (const int32_t *)dpos,
-            (const int32_t *)drow, (const float *)dinv, BT, Hq, Hkv, half, merge, xb);
+            (const int32_t *)drow, (const float *)dinv, BT, Hq, Hkv, half, merge, merge ? xb : ks[0],
+            ks[2], ks[3]);
   if (xb) cu_round_made(be, cu_f(x), 2 * n);
+  if (ks[0]) keep->qkv = 1;
   return TS_OK;
 }

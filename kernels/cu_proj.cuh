@@ -49,12 +49,14 @@ __global__ void k_swiglu_bwd(const float *gt, const float *up, const float *g, f
 
 /* ---- split_heads: packed x (BT, Hq+2Hkv, D) <-> q (BT,Hq,D), k, v (BT,Hkv,D); one thread per
  * (row, head, i < D/2); heads below Hq+Hkv rotated when pos is given (as k_rope). kvrow (BT)
- * or NULL (split only): k and v are row tables and row r's go to row kvrow[r]. xb or NULL
- * (merge only): the packed x rounded to bf16 as well (the q/k/v GEMM's dC, cu_round_want) ---- */
+ * or NULL (split only): k and v are row tables and row r's go to row kvrow[r]. xb or NULL:
+ * merging, the packed x rounded to bf16 as well (the q/k/v GEMM's dC, cu_round_want);
+ * splitting (kvrow NULL), q's rounding, with kb and vb k's and v's (an attention's keep
+ * buffer, cu_keep_layout) ---- */
 template <typename I = int64_t>
 __global__ void k_split_heads(float *x, float *q, float *k, float *v, const int32_t *pos, const int32_t *kvrow,
                               const float *inv, int64_t BT, int64_t Hq, int64_t Hkv, int64_t half, int merge,
-                              unsigned short *xb) {
+                              unsigned short *xb, unsigned short *kb, unsigned short *vb) {
   int64_t H = Hq + 2 * Hkv, D = 2 * half;
   CU_LOOP(n, BT * H * half) {
     const I nn = (I)n, hf = (I)half, hh = (I)H;
@@ -77,8 +79,12 @@ __global__ void k_split_heads(float *x, float *q, float *k, float *v, const int3
     dst[i] = y1;
     dst[i + half] = y2;
     if (xb) {
-      xb[rh * D + i] = cu_bf16_bits(y1);
-      xb[rh * D + i + half] = cu_bf16_bits(y2);
+      unsigned short *b = merge ? xb + rh * D
+                          : h < Hq         ? xb + (r * Hq + h) * D
+                          : h < Hq + Hkv   ? kb + (r * Hkv + h - Hq) * D
+                                           : vb + (r * Hkv + h - Hq - Hkv) * D;
+      b[i] = cu_bf16_bits(y1);
+      b[i + half] = cu_bf16_bits(y2);
     }
   }
 }

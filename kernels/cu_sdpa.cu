@@ -16,8 +16,8 @@
 // scaled, masked scores, the op's definition, so the backward may take any forward's lse. The
 // backward's dQ, dK, dV come back in bf16 and are added into dq, dk, dv (the op adds
 // gradients), or widened into them with attn_cfg.grad_set. With attn_cfg.keep (a buffer the model holds from the forward to the backward,
-// be_ops.attn_keep_bytes: q, o, k, v in bf16) the forward rounds q, k, v and has cuDNN write O
-// there, and the backward takes them instead of rounding q, k, v and out again (the same bits:
+// be_ops.attn_keep_bytes: q, o, k, v in bf16) the forward rounds q, k, v (unless split_heads
+// wrote them there already: op_split_heads_keep, keep->qkv) and has cuDNN write O there, and the backward takes them instead of rounding q, k, v and out again (the same bits:
 // out holds O widened); the forward also offers O as the out projection's rounding of out
 // (cu_round_have). Each shape's graph (forward or backward) is built once and kept with its
 // workspace size by kernels/cu_sdpa_fe.cpp (the frontend's C++, compiled by the host compiler;
@@ -112,8 +112,6 @@ typedef struct sd_call {
   int padded, kept;
 } sd_call;
 
-/* the keep buffer's layout: q and o (q's shape), then k and v, each cu_rnd'ed bf16 */
-static size_t sd_keep_need(size_t bq, size_t bk) { return 2 * bq + 2 * bk; }
 static int sd_keep_slot(int slot) { return slot == SDFE_Q || slot == SDFE_O || slot == SDFE_K || slot == SDFE_V; }
 
 /* the plan and scratch of a forward (bwd 0) or backward call: *go = 0 when cuDNN does not take
@@ -132,7 +130,7 @@ static int sd_begin(backend *be, const tensor *q, const tensor *k, const tensor 
   c->nq = tensor_numel(q), c->nk = tensor_numel(k);
   c->bq = cu_rnd(2 * (size_t)c->nq), c->bk = cu_rnd(2 * (size_t)c->nk);
   const attn_keep *kp = cfg->keep;
-  c->kept = kp && kp->buf && kp->bytes >= sd_keep_need(c->bq, c->bk) && (!bwd || kp->made);
+  c->kept = kp && kp->buf && kp->bytes >= cu_keep_layout(NULL, c->nq, c->nk, NULL) && (!bwd || kp->made);
   size_t bs = c->padded ? 2 * cu_rnd(sizeof(int32_t) * (size_t)B) : 0, need = 0;
   for (int i = 0; i < nqs; i++) need += c->kept && sd_keep_slot(qs[i]) ? 0 : c->bq;
   for (int i = 0; i < nks; i++) need += c->kept && sd_keep_slot(ks[i]) ? 0 : c->bk;
@@ -143,8 +141,9 @@ static int sd_begin(backend *be, const tensor *q, const tensor *k, const tensor 
   for (int i = 0; i < nks; i++)
     if (!(c->kept && sd_keep_slot(ks[i]))) c->p[ks[i]] = cu_carve(&cur, c->bk);
   if (c->kept) {
-    char *b = (char *)kp->buf;
-    c->p[SDFE_Q] = b, c->p[SDFE_O] = b + c->bq, c->p[SDFE_K] = b + 2 * c->bq, c->p[SDFE_V] = b + 2 * c->bq + c->bk;
+    unsigned short *sl[4] = {NULL, NULL, NULL, NULL};
+    cu_keep_layout(kp->buf, c->nq, c->nk, sl);
+    c->p[SDFE_Q] = sl[0], c->p[SDFE_O] = sl[1], c->p[SDFE_K] = sl[2], c->p[SDFE_V] = sl[3];
   }
   c->p[SDFE_STATS] = cu_f(lse);
   if (c->padded) TS_TRY(sd_seq(be, B, q->ne[1], cfg, &cur, c->p));
@@ -156,7 +155,7 @@ static int sd_begin(backend *be, const tensor *q, const tensor *k, const tensor 
 size_t cu_sdpa_keep_bytes(backend *be, const tensor *q, const tensor *k, const attn_cfg *cfg) {
   int padded;
   if (!cu_of(be)->keep || !sd_applies(be, q, k, 1, cfg, &padded)) return 0;
-  return sd_keep_need(cu_rnd(2 * (size_t)tensor_numel(q)), cu_rnd(2 * (size_t)tensor_numel(k)));
+  return cu_keep_layout(NULL, tensor_numel(q), tensor_numel(k), NULL);
 }
 
 /* slot of c = src rounded to bf16 (n elements); a launch error as the op's */
@@ -172,9 +171,11 @@ int cu_sdpa_fwd(backend *be, const tensor *q, const tensor *k, const tensor *v, 
   TS_TRY(sd_begin(be, q, k, lse, cfg, 0, qs, 2, ks, 2, &c, done));
   if (!*done) return TS_OK;
   *done = 0;
-  TS_TRY(sd_round(&c, SDFE_Q, q, c.nq));
-  TS_TRY(sd_round(&c, SDFE_K, k, c.nk));
-  TS_TRY(sd_round(&c, SDFE_V, v, c.nk));
+  if (!(c.kept && cfg->keep->qkv)) { /* else split_heads rounded them there (op_split_heads_keep) */
+    TS_TRY(sd_round(&c, SDFE_Q, q, c.nq));
+    TS_TRY(sd_round(&c, SDFE_K, k, c.nk));
+    TS_TRY(sd_round(&c, SDFE_V, v, c.nk));
+  }
   cu_of(be)->launches++;
   if (sd_exec(be, c.plan, c.p, c.ws, "forward")) return TS_OK; /* not run: the caller's kernels */
   TS_TRY(cu_widen_bf16((const unsigned short *)c.p[SDFE_O], cu_f(out), c.nq));

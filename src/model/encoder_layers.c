@@ -64,24 +64,25 @@ int enc_layer_forward(enc_model *m, int l, const enc_acts *a, enc_layer_acts *la
   attn_cfg ac = layer_attn(m, a, &bias);
   tensor Q4 = ET4(la->q, B, T, H, D), K4 = ET4(la->k, B, T, H, D), V4 = ET4(la->v, B, T, H, D),
          A4 = ET4(la->att, B, T, H, D), LSE = ET3(la->lse, B, H, T);
-  { /* one GEMM against the stacked q/k/v weights into scratch, its heads then taken apart */
-    arena_mark mk = arena_get_mark(ar);
-    float *qkv;
-    EALLOC(qkv, N * 3 * C);
-    tensor QKV = ET2(qkv, N, 3 * C), QKV4 = ET4(qkv, B, T, 3 * H, D);
-    int rc = op_matmul(be, ain, &p.wqkv, enc_opt(&p.bqkv), &QKV, 0, 1, 0.0f, e);
-    if (!rc) rc = op_split_heads(be, &QKV4, &Q4, &K4, &V4, NULL, 0.0f, e);
-    arena_rewind(ar, mk);
-    ETRY(rc);
-  }
   if (!a->infer) { /* what the backend keeps of this forward for the backward (attn_cfg.keep) */
     size_t kb = op_attn_keep_bytes(be, &Q4, &K4, &ac);
     if (kb) {
       float *kbuf;
       EALLOC(kbuf, (int64_t)((kb + 3) / 4));
-      la->keep = (attn_keep){kbuf, kb, 0};
+      la->keep = (attn_keep){kbuf, kb, 0, 0};
       ac.keep = &la->keep;
     }
+  }
+  { /* one GEMM against the stacked q/k/v weights into scratch, its heads then taken apart (and
+     * written into the attention's keep as well, where the backend keeps them) */
+    arena_mark mk = arena_get_mark(ar);
+    float *qkv;
+    EALLOC(qkv, N * 3 * C);
+    tensor QKV = ET2(qkv, N, 3 * C), QKV4 = ET4(qkv, B, T, 3 * H, D);
+    int rc = op_matmul(be, ain, &p.wqkv, enc_opt(&p.bqkv), &QKV, 0, 1, 0.0f, e);
+    if (!rc) rc = op_split_heads_keep(be, &QKV4, &Q4, &K4, &V4, NULL, 0.0f, ac.keep, e);
+    arena_rewind(ar, mk);
+    ETRY(rc);
   }
   /* residual sum x + out_proj(att): into h (pre-LN) or n1 (post-LN, then LN1 -> h); x copied
    * first, so the out projection's GEMM comes right after the attention (a device backend's

@@ -123,6 +123,22 @@ static int dec_fwd(backend *be, const dec_cfg *c, const dec_params *p, int64_t B
    * decoding step's launches are what it waits on); the packed (N, QD + 2 KD) result is
    * scratch */
   tensor Q4 = T4(a->q, B, T, c->Hq, c->D), K4 = T4(a->k, B, T, c->Hkv, c->D), V4 = T4(a->v, B, T, c->Hkv, c->D);
+  attn_cfg ac;
+  memset(&ac, 0, sizeof ac);
+  if (mask) ac = *mask;
+  ac.causal = 1;
+  ac.scale = 1.0f / sqrtf((float)c->D);
+  ac.bias = NULL;
+  ac.keep = NULL;
+  if (acts && !kv && !pf) { /* a backward may follow: what the backend keeps of this forward for it */
+    size_t kb = op_attn_keep_bytes(be, &Q4, &K4, &ac);
+    if (kb) {
+      float *kbuf;
+      ALLOC(kbuf, (int64_t)((kb + 3) / 4));
+      a->keep = (attn_keep){kbuf, kb, 0, 0};
+      ac.keep = &a->keep;
+    }
+  }
   {
     arena_mark mk = arena_get_mark(ar);
     float *qkv;
@@ -132,17 +148,10 @@ static int dec_fwd(backend *be, const dec_cfg *c, const dec_params *p, int64_t B
     int rc = op_matmul(be, &H1, &p->wqkv, opt(&p->bqkv), &QKV, 0, 1, 0.0f, e);
     if (!rc)
       rc = kv ? op_split_heads_kv(be, &QKV4, &Q4, &Kc, &Vc, dst, pos, c->theta, e)
-              : op_split_heads(be, &QKV4, &Q4, &K4, &V4, pos, c->theta, e);
+              : op_split_heads_keep(be, &QKV4, &Q4, &K4, &V4, pos, c->theta, ac.keep, e);
     arena_rewind(ar, mk);
     TRY(rc);
   }
-  attn_cfg ac;
-  memset(&ac, 0, sizeof ac);
-  if (mask) ac = *mask;
-  ac.causal = 1;
-  ac.scale = 1.0f / sqrtf((float)c->D);
-  ac.bias = NULL;
-  ac.keep = NULL; /* set below where a backward may follow */
   tensor A4 = T4(a->att, B, T, c->Hq, c->D), L = tensor_dev(be->device, a->lse, 3, B, c->Hq, T, 0);
   /* the residual stream: training keeps h for backward; inference accumulates it in y, so a
    * layer run in place (y == x, as decoding steps do) copies nothing (each op is a launch on a
@@ -160,15 +169,6 @@ static int dec_fwd(backend *be, const dec_cfg *c, const dec_params *p, int64_t B
   } else if (pf) {
     TRY(dec_attn_prefix(be, c, pf, &ac, a->q, a->k, a->v, a->att, a->lse, NULL, NULL, NULL, NULL, ar, e));
   } else {
-    if (acts) { /* a backward may follow: what the backend keeps of this forward for it */
-      size_t kb = op_attn_keep_bytes(be, &Q4, &K4, &ac);
-      if (kb) {
-        float *kbuf;
-        ALLOC(kbuf, (int64_t)((kb + 3) / 4));
-        a->keep = (attn_keep){kbuf, kb, 0};
-        ac.keep = &a->keep;
-      }
-    }
     TRY(op_attention(be, &Q4, &K4, &V4, &A4, &L, &ac, e));
   }
   TRY(op_matmul(be, &A2, &p->wo, NULL, &Hh, 0, 1, 1.0f, e)); /* h = x + o_proj(att) */

@@ -29,6 +29,8 @@ typedef struct attn_keep {
   void *buf;
   size_t bytes;
   int made;
+  int qkv; /* split_heads (op_split_heads_keep) wrote q, k, v there too, so the forward need not
+              round them; reset by op_attn_keep_bytes' callers with the rest (zeroed struct) */
 } attn_keep;
 
 typedef struct attn_cfg {
@@ -39,7 +41,8 @@ typedef struct attn_cfg {
   const tensor *bias;     /* (Hq, Tq, Tk) additive per-head bias (e.g. ALiBi), or NULL */
   attn_keep *keep;        /* the forward's copies for the backward (above), or NULL */
   int grad_set;           /* backward: dq, dk, dv are written, not added to (their old contents
-                             unread: the caller need not zero them; dbias is still added) */
+                             unread: the caller need not zero them; dbias is still added); they
+                             must not overlap q, k, v, out, lse or dout */
 } attn_cfg;
 
 /* Token choice for decoding (the sample op), one token t per row of logits z (R, V):
@@ -152,9 +155,11 @@ typedef struct be_ops {
    * x (B,T,Hq+2Hkv,D), q and k rotated as rope does when pos is not NULL; merge 1: the
    * reverse (x overwritten, rotated back). kvrow (B T, host) or NULL, split only: k and v are
    * row tables (.., R, Hkv, D) and the keys/values of x's row r go to row kvrow[r] (a KV
-   * cache's next positions); the other rows are left as they are */
+   * cache's next positions); the other rows are left as they are. keep or NULL (split only,
+   * kvrow NULL): the attention forward's keep for these q, k, v (attn_cfg.keep): a backend
+   * that keeps its operands writes them there too and sets keep->qkv */
   int (*split_heads)(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, const int32_t *pos,
-                     const int32_t *kvrow, float theta, int merge);
+                     const int32_t *kvrow, float theta, int merge, attn_keep *keep);
 
   /* x (B,Cin,T), w (Cout,Cin/groups,K), bias (Cout), y (B,Cout,Tout) */
   int (*conv1d)(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y,

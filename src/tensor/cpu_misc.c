@@ -32,7 +32,8 @@ int cpu_rope(backend *be, const tensor *x, tensor *y, const int32_t *pos, float 
 }
 
 int cpu_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, const int32_t *pos,
-                    const int32_t *kvrow, float theta, int merge) {
+                    const int32_t *kvrow, float theta, int merge, attn_keep *keep) {
+  (void)keep; /* the CPU's attention keeps nothing */
   int64_t BT = q->ne[0] * q->ne[1], Hq = q->ne[2], Hkv = k->ne[2], D = q->ne[3], half = D / 2;
   int64_t H = Hq + 2 * Hkv;
   float *xp = cpu_f(x), *qp = cpu_f(q), *kp = cpu_f(k), *vp = cpu_f(v);

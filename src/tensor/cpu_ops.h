@@ -53,7 +53,7 @@ int cpu_attention_bwd(backend *be, const tensor *q, const tensor *k, const tenso
                        tensor *dk, tensor *dv, tensor *dbias, const attn_cfg *cfg);
 
 int cpu_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, const int32_t *pos,
-                    const int32_t *kvrow, float theta, int merge);
+                    const int32_t *kvrow, float theta, int merge, attn_keep *keep);
 int cpu_rope(backend *be, const tensor *x, tensor *y, const int32_t *pos, float theta, int inverse);
 
 int cpu_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y,

@@ -437,6 +437,14 @@ static int ds_attention(backend *be, const tensor *q, const tensor *k, const ten
   const char *o = "attention";
   DS_CHECK(ds_t(o, q) || ds_t(o, k) || ds_t(o, v) || ds_t(o, out) || ds_t(o, lse) || ds_cfg(o, cfg) ||
            ds_keep(o, cfg->keep));
+  if (cfg->keep && cfg->keep->qkv) { /* the split that wrote q, k, v there must be this call's */
+    uint64_t f, want;
+    ds_open();
+    f = ds_fp(ds_fp(ds_fp(1469598103934665603ull, q), k), v);
+    memcpy(&want, (char *)cfg->keep->buf + 8, sizeof want);
+    ds_close();
+    if (f != want) return ds_violation(o, "keep: its q, k, v are another split's, or changed since");
+  }
   ds_open();
   int rc = cpu_attention(be_cpu(), q, k, v, out, lse, cfg);
   if (!rc && cfg->keep) {
@@ -470,11 +478,21 @@ static int ds_rope(backend *be, const tensor *x, tensor *y, const int32_t *pos, 
   DS_RUN(cpu_rope(be_cpu(), x, y, pos, theta, inverse));
 }
 static int ds_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *v, const int32_t *pos,
-                          const int32_t *kvrow, float theta, int merge) {
+                          const int32_t *kvrow, float theta, int merge, attn_keep *keep) {
   (void)be;
   const char *o = merge ? "merge_heads" : "split_heads";
-  DS_CHECK(ds_t(o, x) || ds_t(o, q) || ds_t(o, k) || ds_t(o, v) || ds_h(o, pos) || ds_h(o, kvrow));
-  DS_RUN(cpu_split_heads(be_cpu(), x, q, k, v, pos, kvrow, theta, merge));
+  DS_CHECK(ds_t(o, x) || ds_t(o, q) || ds_t(o, k) || ds_t(o, v) || ds_h(o, pos) || ds_h(o, kvrow) ||
+           ds_keep(o, keep));
+  if (keep && (merge || kvrow)) return ds_violation(o, "keep given to a merge or a cache split");
+  ds_open();
+  int rc = cpu_split_heads(be_cpu(), x, q, k, v, pos, kvrow, theta, merge, NULL);
+  if (!rc && keep) { /* the split's fingerprint, which the forward checks (ds_attention) */
+    uint64_t f = ds_fp(ds_fp(ds_fp(1469598103934665603ull, q), k), v);
+    memcpy((char *)keep->buf + 8, &f, sizeof f);
+    keep->qkv = 1;
+  }
+  ds_close();
+  return rc;
 }
 static int ds_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y, int stride, int pad,
                      int groups) {

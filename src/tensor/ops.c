@@ -570,8 +570,16 @@ static int heads_check(backend *be, const char *op, const tensor *x, const tenso
 
 int op_split_heads(backend *be, const tensor *qkv, tensor *q, tensor *k, tensor *v, const int32_t *pos, float theta,
                    ts_err *e) {
+  return op_split_heads_keep(be, qkv, q, k, v, pos, theta, NULL, e);
+}
+
+int op_split_heads_keep(backend *be, const tensor *qkv, tensor *q, tensor *k, tensor *v, const int32_t *pos,
+                        float theta, attn_keep *keep, ts_err *e) {
   CHK(heads_check(be, "split_heads", qkv, q, k, v, e));
-  OPS_RET(be, "split_heads", be->ops->split_heads(be, (tensor *)qkv, q, k, v, pos, NULL, theta, 0), e);
+  if (keep && (!keep->buf || !keep->bytes))
+    return err_set(e, TS_EARG, "split_heads: keep given without its buffer (op_attn_keep_bytes says how many bytes)");
+  if (keep) keep->qkv = 0; /* until this call writes them */
+  OPS_RET(be, "split_heads", be->ops->split_heads(be, (tensor *)qkv, q, k, v, pos, NULL, theta, 0, keep), e);
 }
 
 int op_split_heads_kv(backend *be, const tensor *qkv, tensor *q, tensor *kc, tensor *vc, const int32_t *kvrow,
@@ -605,13 +613,13 @@ int op_split_heads_kv(backend *be, const tensor *qkv, tensor *q, tensor *kc, ten
   tensor Kx = tensor_f32(NULL, 4, 1, R, Hkv, D), Vx = Kx;
   Kx.data = kc->data, Vx.data = vc->data;
   Kx.device = kc->device, Vx.device = vc->device;
-  OPS_RET(be, op, be->ops->split_heads(be, (tensor *)qkv, q, &Kx, &Vx, pos, kvrow, theta, 0), e);
+  OPS_RET(be, op, be->ops->split_heads(be, (tensor *)qkv, q, &Kx, &Vx, pos, kvrow, theta, 0, NULL), e);
 }
 
 int op_merge_heads(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *qkv, const int32_t *pos,
                    float theta, ts_err *e) {
   CHK(heads_check(be, "merge_heads", qkv, q, k, v, e));
-  OPS_RET(be, "merge_heads", be->ops->split_heads(be, qkv, (tensor *)q, (tensor *)k, (tensor *)v, pos, NULL, theta, 1),
+  OPS_RET(be, "merge_heads", be->ops->split_heads(be, qkv, (tensor *)q, (tensor *)k, (tensor *)v, pos, NULL, theta, 1, NULL),
           e);
 }
 
@@ -836,7 +844,7 @@ int op_adamw_runs(backend *be, float *p, const float *g, float *m, float *v, con
   if (nr < 0 || (nr && !runs)) return err_set(e, TS_EARG, "adamw: no run table");
   if (nr && (!p || !g || !m || !v)) return err_set(e, TS_EARG, "adamw: a buffer is missing");
   for (int r = 0; r < nr; r++) {
-    if (runs[r].off < 0 || runs[r].n < 0)
+    if (runs[r].off < 0 || runs[r].n < 0 || runs[r].n > INT64_MAX - runs[r].off)
       return err_set(e, TS_EARG, "adamw: run %d has offset %lld and length %lld", r, (long long)runs[r].off,
                      (long long)runs[r].n);
     if (r && runs[r].off < runs[r - 1].off + runs[r - 1].n)

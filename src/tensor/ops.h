@@ -96,6 +96,11 @@ int op_split_heads(backend *be, const tensor *qkv, tensor *q, tensor *k, tensor 
                    ts_err *e);
 int op_merge_heads(backend *be, const tensor *q, const tensor *k, const tensor *v, tensor *qkv, const int32_t *pos,
                    float theta, ts_err *e);
+/* the same, also writing q, k, v into the attention forward's keep where the backend keeps its
+ * operands (attn_cfg.keep; keep->qkv then set): the forward need not round them again. keep is
+ * the one the forward on these q, k, v will get */
+int op_split_heads_keep(backend *be, const tensor *qkv, tensor *q, tensor *k, tensor *v, const int32_t *pos,
+                        float theta, attn_keep *keep, ts_err *e);
 /* split_heads for a decoding step: q as above; the keys and values of qkv's row r (row-major
  * over B, T) go straight to row kvrow[r] (host) of the caches kc and vc, row tables of whole
  * heads ((B Tmax, Hkv D) or (B, Tmax, Hkv, D)): no k/v scratch and no row scatter after. The

@@ -708,6 +708,10 @@ static void c_layernorm_ch(int64_t B, int64_t C, int64_t T, int affine, int alia
   bufs_free();
 }
 
+/* the next c_attn's backward with attn_cfg.grad_set: dq, dk, dv start NaN on both sides and are
+ * written (dbias still added to its start) */
+static int g_attn_set;
+
 /* kv_len / q_pos0: arrays of B or NULL */
 static void c_attn(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hkv, int64_t D, int causal,
                    const int32_t *kv_len, const int32_t *q_pos0, int bias) {
@@ -720,6 +724,7 @@ static void c_attn(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hkv, i
     strcat(extra, " q_pos0=");
     for (int64_t b = 0; b < B; b++) snprintf(extra + strlen(extra), 8, "%d%s", q_pos0[b], b + 1 < B ? "," : "");
   }
+  if (g_attn_set) strcat(extra, " grad_set");
   const char *fmt = "B=%lld Tq=%lld Tk=%lld Hq=%lld Hkv=%lld D=%lld causal=%d bias=%d%s";
   case_begin("attention", fmt, (long long)B, (long long)Tq, (long long)Tk, (long long)Hq, (long long)Hkv,
              (long long)D, causal, bias, extra);
@@ -755,6 +760,14 @@ static void c_attn(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hkv, i
     up(grads[t]);
   }
   float *s_dq = snap(dq), *s_dk = snap(dk), *s_dv = snap(dv), *s_dbs = dbs ? snap(dbs) : NULL;
+  if (g_attn_set) { /* written over NaN: judged as added to zero */
+    for (int t = 0; t < 3; t++) {
+      for (int64_t i = 0; i < grads[t]->n; i++) grads[t]->c[i] = NAN;
+      up(grads[t]);
+    }
+    memset(s_dq, 0, sizeof(float) * (size_t)nq), memset(s_dk, 0, sizeof(float) * (size_t)nk);
+    memset(s_dv, 0, sizeof(float) * (size_t)nk);
+  }
   BOTH(d) {
     tensor Q = tv(q, d, 4, B, Tq, Hq, D), K = tv(k, d, 4, B, Tk, Hkv, D), V = tv(v, d, 4, B, Tk, Hkv, D),
            O = tv(o, d, 4, B, Tq, Hq, D), L = tv(l, d, 3, B, Hq, Tq, 0), GO = tv(go, d, 4, B, Tq, Hq, D),
@@ -763,6 +776,7 @@ static void c_attn(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hkv, i
     static tensor BS[2];
     if (bs) BS[d] = tv(bs, d, 3, Hq, Tq, Tk, 0);
     cfg[d].bias = bs ? &BS[d] : NULL;
+    cfg[d].grad_set = g_attn_set;
     RUN(d, op_attention_bwd(g_be[d], &Q, &K, &V, &O, &L, &GO, &DQ, &DK, &DV, PT(dbs, DBS), &cfg[d], &g_e));
   }
   /* the gradients added (the random starting values, which the op must keep, would dilute
@@ -841,7 +855,9 @@ static int64_t bits_differ(const hb *a, const hb *b, int zero_sign) {
   return bad;
 }
 
-/* attn_cfg.keep and grad_set (backend.h): on the device, a forward with keep and its backward
+/* attn_cfg.keep and grad_set (backend.h): q, k, v split from packed rows (with the keep:
+ * op_split_heads_keep writes them there too where the backend keeps them); on the device, a
+ * forward with keep and its backward
  * from it with grad_set over NaN gradients against the same without keep, from zero-filled
  * gradients, bit for bit (out, lse, dq, dk, dv but for the sign of zeros; a device backend's
  * backward then takes the forward's bf16 operands instead of rounding q, k, v, out again), and
@@ -854,7 +870,9 @@ static void c_attn_keep(int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t D
   case_begin("attention_keep", "B=%lld T=%lld Hq=%lld Hkv=%lld D=%lld causal=%d%s, grad_set", (long long)B, (long long)T,
              (long long)Hq, (long long)Hkv, (long long)D, causal, kv_len ? " padded" : "");
   const int64_t nq = B * T * Hq * D, nk = B * T * Hkv * D, QD = Hq * D, M = 24;
-  hb *q = mk(nq, I_RAND), *k = mk(nk, I_RAND), *v = mk(nk, I_RAND), *go = mk(nq, I_RAND), *w = mk(M * QD, I_RAND);
+  /* q, k, v split from packed rows (split_heads with the keep: its q, k, v there too) */
+  hb *x = mk(nq + 2 * nk, I_RAND), *q = mk(nq, I_NAN), *k = mk(nk, I_NAN), *v = mk(nk, I_NAN), *go = mk(nq, I_RAND),
+     *w = mk(M * QD, I_RAND);
   hb *o[2], *l[2], *dq[2], *dk[2], *dv[2], *y[2]; /* [0] with keep, [1] without (device); [0] also the CPU's */
   for (int i = 0; i < 2; i++) {
     o[i] = mk(nq, I_NAN), l[i] = mk(B * Hq * T, I_NAN), y[i] = mk(B * T * M, I_NAN);
@@ -873,9 +891,11 @@ static void c_attn_keep(int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t D
       attn_cfg cfg = {causal, 1.0f / sqrtf((float)D), kv_len, NULL, NULL, NULL, i == 0};
       if (i == 0 && (kb = op_attn_keep_bytes(g_be[d], &Q, &K, &cfg)) > 0) {
         if (!(kbuf = g_be[d]->ops->alloc(g_be[d], kb))) die("out of memory (keep)");
-        keep = (attn_keep){kbuf, kb, 0};
+        keep = (attn_keep){kbuf, kb, 0, 0};
         cfg.keep = &keep;
       }
+      tensor X4 = tv(x, d, 4, B, T, Hq + 2 * Hkv, D);
+      RUN(d, op_split_heads_keep(g_be[d], &X4, &Q, &K, &V, NULL, 0.0f, cfg.keep, &g_e));
       RUN(d, op_weights_bf16(g_be[d], d ? w->g : w->c, M * QD, 1, &g_e));
       RUN(d, op_attention(g_be[d], &Q, &K, &V, &O, &L, &cfg, &g_e));
       RUN(d, op_matmul(g_be[d], &O2, &W, NULL, &Y, 0, 1, 0.0f, &g_e));
@@ -886,7 +906,10 @@ static void c_attn_keep(int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t D
         RUN(d, op_fill(g_be[d], &DV, 0.0f, &g_e));
       }
       RUN(d, op_attention_bwd(g_be[d], &Q, &K, &V, &O, &L, &GO, &DQ, &DK, &DV, NULL, &cfg, &g_e));
-      if (i == 0 && d == 1) note(" keep %zu bytes, made %d;", kb, keep.made);
+      if (i == 0 && d == 1) {
+        note(" keep %zu bytes, q/k/v from the split %d, made %d;", kb, keep.qkv, keep.made);
+        if (kb && (!keep.qkv || !keep.made)) g_case_bad = 1; /* a backend that keeps must have kept */
+      }
       if (kbuf) g_be[d]->ops->release(g_be[d], kbuf);
       kbuf = NULL, keep = (attn_keep){0};
     }
@@ -1400,6 +1423,12 @@ int main(int argc, char **argv) {
     G("attention", c_attn(1, 5, 13, 7, 1, 8, 1, NULL, p0, 0));
     int32_t kl[3] = {11, 4, 0};
     G("attention", c_attn(3, 6, 11, 2, 2, 12, 0, kl, NULL, 1));
+    /* grad_set: with a bias (its gradient still added; a row with no key) and a causal grouped
+     * shape (SDPA's in bf16) */
+    g_attn_set = 1;
+    G("attention", c_attn(3, 6, 11, 2, 2, 12, 0, kl, NULL, 1));
+    G("attention", c_attn(2, 67, 67, 14, 2, 64, 1, NULL, NULL, 0));
+    g_attn_set = 0;
     int32_t kl2[2] = {10, 5}, p02[2] = {6, 2};
     G("attention", c_attn(2, 4, 10, 4, 2, 8, 1, kl2, p02, 1));
     G("attention", c_attn(2, 67, 67, 14, 2, 64, 1, NULL, NULL, 0));

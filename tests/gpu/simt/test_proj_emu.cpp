@@ -45,14 +45,31 @@ static void run_heads(int BT, int Hq, int Hkv, int D, int rope, bool cache = fal
   const int32_t *pp = rope ? pos.data() : nullptr;
   int64_t n = (int64_t)BT * H * half;
   long err = simt::launch(dim3(blocks(n)), dim3(256), 0, [&] {
-    k_split_heads(x.data(), q.data(), k.data(), v.data(), pp, kr, inv.data(), BT, Hq, Hkv, half, 0, nullptr);
+    k_split_heads(x.data(), q.data(), k.data(), v.data(), pp, kr, inv.data(), BT, Hq, Hkv, half, 0, nullptr, nullptr,
+                  nullptr);
   });
+  /* split for an attention that keeps its operands (not into a cache): q, k, v rounded into
+   * their bf16 slots as well, bit for bit the rounding of what the f32 outputs hold */
+  if (!cache) {
+    std::vector<float> q3(q.size(), NAN), k3(k.size(), NAN), v3(v.size(), NAN);
+    std::vector<unsigned short> qb(q.size(), 0xffff), kb(k.size(), 0xffff), vb(v.size(), 0xffff);
+    err += simt::launch(dim3(blocks(n)), dim3(256), 0, [&] {
+      k_split_heads(x.data(), q3.data(), k3.data(), v3.data(), pp, nullptr, inv.data(), BT, Hq, Hkv, half, 0,
+                    qb.data(), kb.data(), vb.data());
+    });
+    long bad = 0;
+    for (size_t i = 0; i < q.size(); i++) bad += memcmp(&q[i], &q3[i], 4) != 0 || qb[i] != simt_bf16_bits(q3[i]);
+    for (size_t i = 0; i < k.size(); i++)
+      bad += memcmp(&k[i], &k3[i], 4) != 0 || memcmp(&v[i], &v3[i], 4) != 0 || kb[i] != simt_bf16_bits(k3[i]) ||
+             vb[i] != simt_bf16_bits(v3[i]);
+    if (bad) printf("  split with the keep's bf16 slots: %ld values differ\n", bad), err += bad;
+  }
   /* the 32-bit index form (cuda_set_elem_vec) must write the same bits */
   {
     std::vector<float> q2(q.size(), NAN), k2((size_t)R * Hkv * D, cache ? 7.0f : NAN), v2(k2);
     err += simt::launch(dim3(blocks(n)), dim3(256), 0, [&] {
       k_split_heads<uint32_t>(x.data(), q2.data(), k2.data(), v2.data(), pp, kr, inv.data(), BT, Hq, Hkv, half, 0,
-                              nullptr);
+                              nullptr, nullptr, nullptr);
     });
     long bad = 0;
     for (size_t i = 0; i < q.size(); i++) bad += memcmp(&q[i], &q2[i], 4) != 0;
@@ -90,7 +107,7 @@ static void run_heads(int BT, int Hq, int Hkv, int D, int rope, bool cache = fal
   std::vector<unsigned short> xb(x.size(), 0xffff);
   err = simt::launch(dim3(blocks(n)), dim3(256), 0, [&] {
     k_split_heads(back.data(), q.data(), k.data(), v.data(), pp, nullptr, inv.data(), BT, Hq, Hkv, half, 1,
-                  xb.data());
+                  xb.data(), nullptr, nullptr);
   });
   long bad = 0;
   for (size_t i = 0; i < xb.size(); i++) bad += xb[i] != simt_bf16_bits(back[i]);
