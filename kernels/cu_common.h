@@ -345,7 +345,7 @@ int cu_softmax_bwd(backend *be, const tensor *y, const tensor *dy, tensor *dx);
 int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias, tensor *c, int ta, int tb,
               float beta);
 int cu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da, tensor *db,
-                  tensor *dbias, int ta, int tb);
+                  tensor *dbias, int ta, int tb, int da_set);
 
 int cu_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
                  tensor *rstd, float eps);

@@ -380,9 +380,10 @@ int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias,
 /* The backward of y = x W^T with x a bf16 activation x16 (rows, K), or an f32 one x32 rounded
  * to bf16 here (x16 NULL; cuda_set_bwd16), and W (N, K): dC rounded to bf16 once into scratch
  * (FAST_16BF would round it inside each GEMM), then dW += dC^T x on bf16 operands, and dx += dC
- * W on the weight's bf16 copy (else FAST_16BF on f32 dC and W). */
+ * W on the weight's bf16 copy (else FAST_16BF on f32 dC and W); dab: dx's beta (0: written). */
 static int cu_matmul_bwd16(backend *be, const unsigned short *x16, const float *x32, const float *w, const float *g,
-                           const unsigned short *g16in, tensor *da, tensor *db, int64_t rows, int64_t N, int64_t K) {
+                           const unsigned short *g16in, tensor *da, tensor *db, int64_t rows, int64_t N, int64_t K,
+                           float dab) {
   size_t bg = g16in ? 0 : cu_rnd(sizeof(unsigned short) * (size_t)(rows * N)),
          bx = x16 ? 0 : cu_rnd(sizeof(unsigned short) * (size_t)(rows * K));
   char *cur = NULL;
@@ -401,14 +402,19 @@ static int cu_matmul_bwd16(backend *be, const unsigned short *x16, const float *
   TS_TRY(cu_gemm_bf16(be, 1, 0, N, K, rows, g16, N, x16, K, 1.0f, cu_f(db), K)); /* dW (N,K) += dC^T x */
   if (!da) return TS_OK;
   const unsigned short *wb = cu_weights_copy(cu_of(be), w, N * K);
-  if (wb) return cu_gemm_bf16(be, 0, 0, rows, K, N, g16, N, wb, K, 1.0f, cu_f(da), K); /* dx (rows,K) += dC W */
-  return cu_gemm(be, 0, 0, rows, K, N, 1.0f, g, N, 0, w, K, 0, 1.0f, cu_f(da), K, 0, 1);
+  if (wb) return cu_gemm_bf16(be, 0, 0, rows, K, N, g16, N, wb, K, dab, cu_f(da), K); /* dx (rows,K) += dC W */
+  return cu_gemm(be, 0, 0, rows, K, N, 1.0f, g, N, 0, w, K, 0, dab, cu_f(da), K, 0, 1);
 }
 
 int cu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da, tensor *db,
-                  tensor *dbias, int ta, int tb) {
+                  tensor *dbias, int ta, int tb, int da_set) {
   mm_geom ga = mm_geom_of(a), gb = mm_geom_of(b), gc = mm_geom_of(dc);
   int64_t M = gc.rows, N = gc.cols, K = ta ? ga.rows : ga.cols;
+  const float dab = da_set ? 0.0f : 1.0f; /* dA written (beta 0) or added to */
+  if (da && da_set && (N == 0 || M == 0 || gc.batch == 0)) { /* no product to write: dA is zero */
+    TS_TRY(cu_fill(be, da, 0.0f));
+    da = NULL;
+  }
   const float *ap = cu_f(a), *bp = cu_f(b), *g = cu_f(dc);
   int64_t lda = ga.cols, ldb = gb.cols, sa = ga.rows * ga.cols, sb = gb.rows * gb.cols;
   if (gc.batch == 0) return TS_OK;
@@ -421,24 +427,24 @@ int cu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *d
     /* x W^T in the bf16 precision: both products on bf16 operands (in another precision a bf16 x
      * is only stored so: its values widened, the GEMMs as they are) */
     if (fold && tb && K > 0 && cu_of(be)->gemm == TS_GEMM_BF16)
-      return cu_matmul_bwd16(be, (const unsigned short *)a->data, NULL, bp, g, g16, da, db, gc.batch * M, N, K);
+      return cu_matmul_bwd16(be, (const unsigned short *)a->data, NULL, bp, g, g16, da, db, gc.batch * M, N, K, dab);
     TS_TRY(cu_widen(be, a, &ap)); /* another form: a's exact values in f32 */
   } else if (db && fold && tb && K > 0 && cu_of(be)->gemm == TS_GEMM_BF16 && cu_of(be)->bwd16 &&
              a->dtype == DT_F32) {
     /* an f32 x (the attention output, the residual stream) with cuda_set_bwd16: x rounded to
      * bf16 as well, so both products run on bf16 operands instead of f32 ones (TF32 kernels
      * on an H100: 13 ms of a paper-geometry SFT step, session 16) */
-    return cu_matmul_bwd16(be, NULL, ap, bp, g, g16, da, db, gc.batch * M, N, K);
+    return cu_matmul_bwd16(be, NULL, ap, bp, g, g16, da, db, gc.batch * M, N, K, dab);
   }
   if (da) {
     float *dap = cu_f(da);
     if (fold) /* dA (BM,K) += dC (BM,N) op(B)^T */
-      TS_TRY(cu_gemm(be, 0, !tb, gc.batch * M, K, N, 1.0f, g, N, 0, bp, ldb, 0, 1.0f, dap, K, 0, 1));
+      TS_TRY(cu_gemm(be, 0, !tb, gc.batch * M, K, N, 1.0f, g, N, 0, bp, ldb, 0, dab, dap, K, 0, 1));
     else if (!ta) /* dA_i (M,K) += dC_i op(B_i)^T */
-      TS_TRY(cu_gemm(be, 0, !tb, M, K, N, 1.0f, g, N, M * N, bp, ldb, gb.batch == 1 ? 0 : sb, 1.0f, dap, lda, sa,
+      TS_TRY(cu_gemm(be, 0, !tb, M, K, N, 1.0f, g, N, M * N, bp, ldb, gb.batch == 1 ? 0 : sb, dab, dap, lda, sa,
                      gc.batch));
     else /* dA_i stored (K,M) += op(B_i) dC_i^T */
-      TS_TRY(cu_gemm(be, tb, 1, K, M, N, 1.0f, bp, ldb, gb.batch == 1 ? 0 : sb, g, N, M * N, 1.0f, dap, lda, sa,
+      TS_TRY(cu_gemm(be, tb, 1, K, M, N, 1.0f, bp, ldb, gb.batch == 1 ? 0 : sb, g, N, M * N, dab, dap, lda, sa,
                      gc.batch));
   }
   if (db) {

@@ -130,12 +130,11 @@ int adapter_backward(adapter *m, const adapter_acts *a, const float *dy, float *
   float *dcat = adp_alloc(ar, N * KC, e);
   if (!dcat) return TS_ENOMEM;
   tensor DC = tensor_dev(be->device, dcat, 2, N, KC, 0, 0), C2 = tensor_dev(be->device, a->cat, 2, N, KC, 0, 0);
-  TRY(op_fill(be, &DC, 0.0f, e));
   tensor W1 = pset_w(ps, m->i_w1), GW1 = pset_g(ps, m->i_w1), GB1 = pset_g(ps, m->i_b1);
   int t1 = ps->g && !ps->v[m->i_w1].frozen;
   if (c->kind == ADAPTER_LINEAR) {
     tensor DY = tensor_dev(be->device, (float *)dy, 2, N, c->Cout, 0, 0);
-    TRY(op_matmul_bwd(be, &C2, &W1, &DY, dx ? &DC : NULL, t1 ? &GW1 : NULL, t1 ? &GB1 : NULL, 0, 1, e));
+    TRY(op_matmul_bwd_set(be, &C2, &W1, &DY, dx ? &DC : NULL, t1 ? &GW1 : NULL, t1 ? &GB1 : NULL, 0, 1, e));
   } else {
     float *dh = adp_alloc(ar, N * c->H, e), *da = adp_alloc(ar, N * c->H, e);
     if (!dh || !da) return TS_ENOMEM;
@@ -144,11 +143,11 @@ int adapter_backward(adapter *m, const adapter_acts *a, const float *dy, float *
     tensor W2 = pset_w(ps, m->i_w2), GW2 = pset_g(ps, m->i_w2), GB2 = pset_g(ps, m->i_b2);
     int t2 = ps->g && !ps->v[m->i_w2].frozen;
     tensor DY = tensor_dev(be->device, (float *)dy, 2, N, c->Cout, 0, 0);
-    TRY(op_fill(be, &DA, 0.0f, e));
+    /* the gradients the GEMMs write (op_matmul_bwd_set) need no zero fill first */
     TRY(op_fill(be, &DH, 0.0f, e));
-    TRY(op_matmul_bwd(be, &A, &W2, &DY, &DA, t2 ? &GW2 : NULL, t2 ? &GB2 : NULL, 0, 1, e));
+    TRY(op_matmul_bwd_set(be, &A, &W2, &DY, &DA, t2 ? &GW2 : NULL, t2 ? &GB2 : NULL, 0, 1, e));
     TRY(op_act_bwd(be, ACT_RELU, &Hh, &DA, &DH, e));
-    TRY(op_matmul_bwd(be, &C2, &W1, &DH, dx ? &DC : NULL, t1 ? &GW1 : NULL, t1 ? &GB1 : NULL, 0, 1, e));
+    TRY(op_matmul_bwd_set(be, &C2, &W1, &DH, dx ? &DC : NULL, t1 ? &GW1 : NULL, t1 ? &GB1 : NULL, 0, 1, e));
   }
   if (dx) {
     tensor DX = tensor_dev(be->device, dx, 3, a->B, a->Tin, c->Cin, 0),

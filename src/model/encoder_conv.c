@@ -212,8 +212,7 @@ int enc_conv_backward(enc_model *m, const enc_acts *a, const float *dhp, arena *
   if (need_dfeat || gLw.data || gLb.data) {
     EALLOC(dfn, N * Cl);
     tensor DFN = ET2(dfn, N, Cl);
-    ETRY(op_fill(be, &DFN, 0.0f, e));
-    ETRY(op_matmul_bwd(be, &FN, &Pw, &DHP, &DFN, enc_optw(&gPw), enc_optw(&gPb), 0, 1, e));
+    ETRY(op_matmul_bwd_set(be, &FN, &Pw, &DHP, &DFN, enc_optw(&gPw), enc_optw(&gPb), 0, 1, e));
     tensor FE = ET2(a->feat, N, Cl), FM = ET1(a->fm, N), FR = ET1(a->fr, N);
     tensor DFE = ET2(NULL, N, Cl);
     if (need_dfeat) {

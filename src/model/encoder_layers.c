@@ -141,14 +141,13 @@ int enc_layer_backward(enc_model *m, int l, const enc_acts *a, const enc_layer_a
     dS2 = &DT;
   }
   ETRY(op_copy(be, dS2, &DH, e));
-  ETRY(op_fill(be, &DG, 0.0f, e));
-  ETRY(op_matmul_bwd(be, &G, &p.w2, dS2, &DG, enc_optw(&gp.w2), enc_optw(&gp.b2), 0, 1, e));
+  /* gradients a GEMM writes (op_matmul_bwd_set) need no zero fill first */
+  ETRY(op_matmul_bwd_set(be, &G, &p.w2, dS2, &DG, enc_optw(&gp.w2), enc_optw(&gp.b2), 0, 1, e));
   ETRY(op_fill(be, &DU, 0.0f, e));
-  /* d LN2(h) zeroed before the act: a device GEMM takes DU's rounding made just before it */
-  if (c->stable_ln) ETRY(op_fill(be, &DT, 0.0f, e));
+  /* the act right before the GEMM: a device GEMM takes DU's rounding made just before it */
   ETRY(op_act_bwd(be, c->act, &U, &DG, &DU, e));
   if (c->stable_ln) {
-    ETRY(op_matmul_bwd(be, &N2, &p.w1, &DU, &DT, enc_optw(&gp.w1), enc_optw(&gp.b1), 0, 1, e));
+    ETRY(op_matmul_bwd_set(be, &N2, &p.w1, &DU, &DT, enc_optw(&gp.w1), enc_optw(&gp.b1), 0, 1, e));
     ETRY(op_layernorm_bwd(be, &Hh, &p.ln2w, &M2, &R2, &DT, &DH, enc_optw(&gp.ln2w), enc_optw(&gp.ln2b), e));
   } else {
     ETRY(op_matmul_bwd(be, &Hh, &p.w1, &DU, &DH, enc_optw(&gp.w1), enc_optw(&gp.b1), 0, 1, e));
@@ -161,8 +160,7 @@ int enc_layer_backward(enc_model *m, int l, const enc_acts *a, const enc_layer_a
     dS1 = &DT;
   }
   ETRY(op_copy(be, dS1, &DX, e));
-  ETRY(op_fill(be, &DATT, 0.0f, e));
-  ETRY(op_matmul_bwd(be, &A2, &p.wo, dS1, &DATT, enc_optw(&gp.wo), enc_optw(&gp.bo), 0, 1, e));
+  ETRY(op_matmul_bwd_set(be, &A2, &p.wo, dS1, &DATT, enc_optw(&gp.wo), enc_optw(&gp.bo), 0, 1, e));
   tensor bias;
   attn_cfg ac = layer_attn(m, a, &bias);
   if (la->keep.buf) ac.keep = (attn_keep *)&la->keep; /* the forward's (it only reads it here) */
@@ -174,10 +172,9 @@ int enc_layer_backward(enc_model *m, int l, const enc_acts *a, const enc_layer_a
   ETRY(op_attention_bwd(be, &Q4, &K4, &V4, &A4, &LSE, &DA4, &DQ4, &DK4, &DV4, dbias && c->alibi ? &DB : NULL, &ac, e));
   /* the heads packed back for one GEMM pair against the stacked q/k/v weights */
   tensor DQKV4 = ET4(dqkv, B, T, 3 * H, D), DQKV = ET2(dqkv, N, 3 * C);
-  if (c->stable_ln) ETRY(op_fill(be, &DT, 0.0f, e)); /* d LN1(x), zeroed first as above */
   ETRY(op_merge_heads(be, &DQ4, &DK4, &DV4, &DQKV4, NULL, 0.0f, e));
-  if (c->stable_ln) {
-    ETRY(op_matmul_bwd(be, &N1, &p.wqkv, &DQKV, &DT, enc_optw(&gp.wqkv), enc_optw(&gp.bqkv), 0, 1, e));
+  if (c->stable_ln) { /* d LN1(x), written by the GEMM */
+    ETRY(op_matmul_bwd_set(be, &N1, &p.wqkv, &DQKV, &DT, enc_optw(&gp.wqkv), enc_optw(&gp.bqkv), 0, 1, e));
     ETRY(op_layernorm_bwd(be, &X, &p.ln1w, &M1, &R1, &DT, &DX, enc_optw(&gp.ln1w), enc_optw(&gp.ln1b), e));
   } else {
     ETRY(op_matmul_bwd(be, &X, &p.wqkv, &DQKV, &DX, enc_optw(&gp.wqkv), enc_optw(&gp.bqkv), 0, 1, e));

@@ -155,7 +155,7 @@ int qwen2_head_bwd(qwen2 *m, const float *hid, const float *dlogits, int64_t R, 
          DL = tensor_dev(Q2DEV, (float *)dlogits, 2, R, m->c.V, 0, 0), DH = tensor_dev(Q2DEV, dhid, 2, R, m->c.C, 0, 0);
   tensor G = pset_g(m->ps, m->i_head);
   int train_head = m->ps->g && !m->ps->v[m->i_head].frozen;
-  return op_matmul_bwd(m->ps->be, &H, &W, &DL, &DH, train_head ? &G : NULL, NULL, 0, 1, e);
+  return op_matmul_bwd_set(m->ps->be, &H, &W, &DL, &DH, train_head ? &G : NULL, NULL, 0, 1, e);
 }
 
 int qwen2_backward(qwen2 *m, const qwen2_acts *a, const int32_t *pos, const attn_cfg *mask, const float *dhid,

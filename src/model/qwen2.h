@@ -67,7 +67,7 @@ int qwen2_forward_prefix(qwen2 *m, int64_t N, const float *x, const int32_t *pos
                          qwen2_acts *a, arena *ar, ts_err *e);
 /* logits (R, V) = hid rows (R, C) . head^T */
 int qwen2_head(qwen2 *m, const float *hid, int64_t R, float *logits, ts_err *e);
-/* dhid (R, C) += dlogits . head; head gradient added */
+/* dhid (R, C) = dlogits . head (written: no zero fill needed first); head gradient added */
 int qwen2_head_bwd(qwen2 *m, const float *hid, const float *dlogits, int64_t R, float *dhid, ts_err *e);
 /* dhid (B, T, C) -> dx (B, T, C) (overwritten); parameter gradients added. */
 int qwen2_backward(qwen2 *m, const qwen2_acts *a, const int32_t *pos, const attn_cfg *mask, const float *dhid,

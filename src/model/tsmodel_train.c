@@ -289,9 +289,8 @@ static int train_step(tsm *m, const tsm_batch *b, float gs, tsm_loss *out, arena
   if (!dhr || !dh || !dx) return TS_ENOMEM;
   tensor DHR = tensor_f32(dhr, 2, R, C, 0, 0), DH = tensor_f32(dh, 2, Nr, C, 0, 0);
   DHR.device = DH.device = be->device;
-  TRY(op_fill(be, &DHR, 0.0f, e));
   TRY(op_fill(be, &DH, 0.0f, e));
-  TRY(qwen2_head_bwd(&m->llm, hr, lg, R, dhr, e));
+  TRY(qwen2_head_bwd(&m->llm, hr, lg, R, dhr, e)); /* writes dhr */
   /* scatter the loss rows' gradients back (rows are distinct; the add is the embedding backward) */
   if (R) TRY(op_embed_bwd(be, row, &DHR, &DH, e));
   TRY(qwen2_backward(&m->llm, &la, pos, &mask, dh, dx, ar, e));

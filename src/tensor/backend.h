@@ -96,8 +96,9 @@ typedef struct be_ops {
    * storage when ta/tb], C (M,N) or (Bt,M,N), bias (N). */
   int (*matmul)(backend *be, const tensor *a, const tensor *b, const tensor *bias, tensor *c,
                  int ta, int tb, float beta);
+  /* da_set: dA is written, not added to (its old contents unread); db, dbias are added */
   int (*matmul_bwd)(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da,
-                     tensor *db, tensor *dbias, int ta, int tb);
+                     tensor *db, tensor *dbias, int ta, int tb, int da_set);
 
   /* norms over the last dim C of x (N,C); mean/rstd (N) are saved for backward */
   int (*layernorm)(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,

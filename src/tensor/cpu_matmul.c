@@ -63,9 +63,14 @@ int cpu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias
 }
 
 int cpu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da,
-                    tensor *db, tensor *dbias, int ta, int tb) {
+                    tensor *db, tensor *dbias, int ta, int tb, int da_set) {
   mm_geom ga = mm_geom_of(a), gb = mm_geom_of(b), gc = mm_geom_of(dc);
   int64_t M = gc.rows, N = gc.cols, K = ta ? ga.rows : ga.cols;
+  const float dab = da_set ? 0.0f : 1.0f; /* dA written (beta 0) or added to */
+  if (da && da_set && (N == 0 || M == 0)) { /* no product to write: dA is zero */
+    cpu_fill(be, da, 0.0f);
+    da = NULL;
+  }
   const float *bp = cpu_f(b), *g = cpu_f(dc);
   int lda = (int)ga.cols, ldb = (int)gb.cols;
   if (A16 && db) MM_TRY(gemm_mp16_reserve(tensor_numel(a))); /* before any gradient is touched */
@@ -84,16 +89,16 @@ int cpu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *
     float *dap = cpu_f(da);
     if (fold) {
       /* dA (BM,K) += dC (BM,N) op(B)^T */
-      gemm_mp(0, !tb, (int)(gc.batch * M), (int)K, (int)N, 1.0f, g, (int)N, bp, ldb, 1.0f, dap, (int)K);
+      gemm_mp(0, !tb, (int)(gc.batch * M), (int)K, (int)N, 1.0f, g, (int)N, bp, ldb, dab, dap, (int)K);
     } else {
       for (int64_t i = 0; i < gc.batch; i++) {
         const float *bi = bp + (gb.batch == 1 ? 0 : i) * gb.rows * gb.cols;
         const float *gi = g + i * M * N;
         float *dai = dap + i * ga.rows * ga.cols;
         if (!ta) /* dA (M,K) += dC op(B)^T */
-          gemm_mp(0, !tb, (int)M, (int)K, (int)N, 1.0f, gi, (int)N, bi, ldb, 1.0f, dai, lda);
+          gemm_mp(0, !tb, (int)M, (int)K, (int)N, 1.0f, gi, (int)N, bi, ldb, dab, dai, lda);
         else /* dA stored (K,M) += op(B) dC^T */
-          gemm_mp(tb, 1, (int)K, (int)M, (int)N, 1.0f, bi, ldb, gi, (int)N, 1.0f, dai, lda);
+          gemm_mp(tb, 1, (int)K, (int)M, (int)N, 1.0f, bi, ldb, gi, (int)N, dab, dai, lda);
       }
     }
   }

@@ -15,7 +15,7 @@ int cpu_mul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc,
 int cpu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias, tensor *c, int ta,
                 int tb, float beta);
 int cpu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da,
-                    tensor *db, tensor *dbias, int ta, int tb);
+                    tensor *db, tensor *dbias, int ta, int tb, int da_set);
 
 int cpu_layernorm_ch(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
                      tensor *mean, tensor *rstd, float eps);

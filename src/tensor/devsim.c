@@ -294,11 +294,11 @@ static int ds_matmul(backend *be, const tensor *a, const tensor *b, const tensor
   DS_RUN(cpu_matmul(be_cpu(), a, b, bias, c, ta, tb, beta));
 }
 static int ds_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da, tensor *db,
-                         tensor *dbias, int ta, int tb) {
+                         tensor *dbias, int ta, int tb, int da_set) {
   (void)be;
   const char *o = "matmul_bwd";
   DS_CHECK(ds_t(o, a) || ds_t(o, b) || ds_t(o, dc) || ds_t(o, da) || ds_t(o, db) || ds_t(o, dbias));
-  DS_RUN(cpu_matmul_bwd(be_cpu(), a, b, dc, da, db, dbias, ta, tb));
+  DS_RUN(cpu_matmul_bwd(be_cpu(), a, b, dc, da, db, dbias, ta, tb, da_set));
 }
 static int ds_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
                         tensor *rstd, float eps) {

@@ -181,8 +181,25 @@ int op_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias,
   OPS_RET(be, "matmul", be->ops->matmul(be, a, b, bias, c, ta, tb, beta), e);
 }
 
+/* whether the memory of x and y overlaps (either NULL: no) */
+static int tensors_overlap(const tensor *x, const tensor *y) {
+  if (!x || !y || !x->data || !y->data) return 0;
+  const char *a = x->data, *b = y->data;
+  return a < b + tensor_nbytes(y) && b < a + tensor_nbytes(x);
+}
+
 int op_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da,
                   tensor *db, tensor *dbias, int ta, int tb, ts_err *e) {
+  return op_matmul_bwd_da(be, a, b, dc, da, db, dbias, ta, tb, 0, e);
+}
+
+int op_matmul_bwd_set(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da, tensor *db,
+                      tensor *dbias, int ta, int tb, ts_err *e) {
+  return op_matmul_bwd_da(be, a, b, dc, da, db, dbias, ta, tb, 1, e);
+}
+
+int op_matmul_bwd_da(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da, tensor *db,
+                     tensor *dbias, int ta, int tb, int da_set, ts_err *e) {
   CHK(mm_check(be, "matmul_bwd", a, b, dc, ta, tb, e));
   CHK_OPT(be, "matmul_bwd", "da", da, 2, 4, e);
   CHK_OPT(be, "matmul_bwd", "db", db, 2, 4, e);
@@ -191,7 +208,9 @@ int op_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *d
   if (db) CHK(ops_same("matmul_bwd", "b", b, "db", db, e));
   if (dbias) CHK(ops_numel("matmul_bwd", "dbias", dbias, dc->ne[dc->ndim - 1], e));
   OPS_PROF_SHAPE(a, b);
-  OPS_RET(be, "matmul_bwd", be->ops->matmul_bwd(be, a, b, dc, da, db, dbias, ta, tb), e);
+  if (da && da_set && (tensors_overlap(da, dc) || tensors_overlap(da, b) || tensors_overlap(da, a)))
+    return err_set(e, TS_EARG, "matmul_bwd: a written da must not overlap a, b or dc");
+  OPS_RET(be, "matmul_bwd", be->ops->matmul_bwd(be, a, b, dc, da, db, dbias, ta, tb, da_set), e);
 }
 
 /* A norm's operands once x is checked: w, b (C); y like x (exactly 3-D when ydims is 3, else 1 to ydims dims;

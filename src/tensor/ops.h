@@ -21,6 +21,12 @@ int op_mul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, 
 
 int op_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias, tensor *c, int ta,
               int tb, float beta, ts_err *e);
+/* the same with dA written, not added to (da's old contents unread: no zero fill needed
+ * first); db and dbias still added. da must not overlap a, b or dc */
+int op_matmul_bwd_set(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da, tensor *db,
+                      tensor *dbias, int ta, int tb, ts_err *e);
+int op_matmul_bwd_da(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da, tensor *db,
+                     tensor *dbias, int ta, int tb, int da_set, ts_err *e);
 int op_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da,
                   tensor *db, tensor *dbias, int ta, int tb, ts_err *e);
 

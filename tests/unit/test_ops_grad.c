@@ -66,7 +66,35 @@ static void run_matmul(int64_t ba, int64_t bb, int64_t M, int64_t N, int64_t K, 
   assert_int_equal(op_matmul_bwd(be, &A, &B, &DY, &DA, &DB, bias ? &DBS : NULL, ta, tb, &err), 0);
   const float *g[3] = {da, db, bias ? dbs : NULL};
   assert_true(tu_gradcheck(what, ref_matmul, &ctx, bias ? 3 : 2, in_n, in, nc, dy, g, FD_H, GRAD_TOL));
+  /* dA written (op_matmul_bwd_set) over a NaN start: the values added to zero above (a -0 may
+   * come out where 0 + -0 gave +0); db, dbias still added (to starts of 1) */
+  float *da2 = tu_zeros(na), *db2 = tu_zeros(nb), *dbs2 = tu_zeros(N);
+  for (int64_t i = 0; i < na; i++) da2[i] = NAN;
+  for (int64_t i = 0; i < nb; i++) db2[i] = 1.0f;
+  for (int64_t i = 0; i < N; i++) dbs2[i] = 1.0f;
+  tensor DA2 = DA, DB2 = DB, DBS2 = DBS;
+  DA2.data = da2, DB2.data = db2, DBS2.data = dbs2;
+  assert_int_equal(op_matmul_bwd_set(be, &A, &B, &DY, &DA2, &DB2, bias ? &DBS2 : NULL, ta, tb, &err), 0);
+  for (int64_t i = 0; i < na; i++) assert_true(da2[i] == da[i]);
+  for (int64_t i = 0; i < nb; i++) assert_true(fabsf(db2[i] - (db[i] + 1.0f)) <= 1e-5f * (1.0f + fabsf(db[i])));
+  for (int64_t i = 0; bias && i < N; i++) assert_true(fabsf(dbs2[i] - (dbs[i] + 1.0f)) <= 1e-5f * (1.0f + fabsf(dbs[i])));
+  free(da2), free(db2), free(dbs2);
   free(a), free(b), free(bs), free(c), free(dy), free(da), free(db), free(dbs);
+}
+
+/* a written dA (op_matmul_bwd_set) must not overlap a, b or dc: refused, nothing written */
+static void test_matmul_set_alias(void **state) {
+  (void)state;
+  float buf[64];
+  for (int i = 0; i < 64; i++) buf[i] = 0.5f;
+  tensor A = tensor_f32(buf, 2, 4, 4, 0, 0), B = tensor_f32(buf + 16, 2, 4, 4, 0, 0), DC = tensor_f32(buf + 32, 2, 4, 4, 0, 0);
+  tensor DA = tensor_f32(buf + 40, 2, 4, 4, 0, 0); /* overlaps dc */
+  assert_int_equal(op_matmul_bwd_set(be, &A, &B, &DC, &DA, NULL, NULL, 0, 1, &err), TS_EARG);
+  assert_non_null(strstr(err.msg, "overlap"));
+  for (int i = 0; i < 64; i++) assert_true(buf[i] == 0.5f);
+  DA.data = buf + 48; /* apart from all three */
+  assert_int_equal(op_matmul_bwd_set(be, &A, &B, &DC, &DA, NULL, NULL, 0, 1, &err), TS_OK);
+  assert_true(buf[48] == 4 * 0.25f);
 }
 
 static void test_matmul(void **state) {
@@ -771,7 +799,7 @@ static void test_adamw(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_matmul),     cmocka_unit_test(test_matmul_shape_error), cmocka_unit_test(test_matmul_no_rows),
+      cmocka_unit_test(test_matmul_set_alias), cmocka_unit_test(test_matmul),     cmocka_unit_test(test_matmul_shape_error), cmocka_unit_test(test_matmul_no_rows),
       cmocka_unit_test(test_norms),      cmocka_unit_test(test_layernorm_ch), cmocka_unit_test(test_groupnorm),
       cmocka_unit_test(test_elementwise), cmocka_unit_test(test_softmax),
       cmocka_unit_test(test_attention),  cmocka_unit_test(test_rope),
