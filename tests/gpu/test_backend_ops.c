@@ -361,6 +361,10 @@ static void c_act(int64_t R, int64_t C) {
 }
 
 /* A (Ba?,M,K)/(K,M), B (Bb?,K,N)/(N,K), C (Bc?,M,N) */
+/* the next c_matmul / c_matmul_x16's backward with dA written (op_matmul_bwd_set): dA starts NaN
+ * on both sides */
+static int g_mm_set;
+
 static void c_matmul(int64_t Bt, int a_batched, int b_batched, int64_t M, int64_t K, int64_t N, int ta, int tb,
                      int bias, float beta) {
   case_begin("matmul", "B=%lld%s%s M=%lld K=%lld N=%lld ta=%d tb=%d bias=%d beta=%g", (long long)Bt,
@@ -378,11 +382,11 @@ static void c_matmul(int64_t Bt, int a_batched, int b_batched, int64_t M, int64_
   }
   cmp("c", c);
   case_end();
-  case_begin("matmul_bwd", "B=%lld%s%s M=%lld K=%lld N=%lld ta=%d tb=%d dbias=%d", (long long)Bt,
+  case_begin("matmul_bwd", "B=%lld%s%s M=%lld K=%lld N=%lld ta=%d tb=%d dbias=%d%s", (long long)Bt,
              a_batched ? " A3" : " A2", b_batched ? " B3" : " B2", (long long)M, (long long)K, (long long)N, ta, tb,
-             bias);
+             bias, g_mm_set ? " dA written" : "");
   hb *a2 = mk(Bc * M * K, I_RAND), *b2 = mk(Bb * K * N, I_RAND), *g = mk(Bc * M * N, I_RAND),
-     *da = mk(Bc * M * K, I_RAND), *db = mk(Bb * K * N, I_RAND), *dbs = bias ? mk(N, I_RAND) : NULL;
+     *da = mk(Bc * M * K, g_mm_set ? I_NAN : I_RAND), *db = mk(Bb * K * N, I_RAND), *dbs = bias ? mk(N, I_RAND) : NULL;
   BOTH(d) {
     tensor A = a_batched ? tv(a2, d, 3, Bc, ta ? K : M, ta ? M : K, 0) : tv(a2, d, 2, ta ? K : M, ta ? M : K, 0, 0);
     tensor Bm =
@@ -392,7 +396,7 @@ static void c_matmul(int64_t Bt, int a_batched, int b_batched, int64_t M, int64_
         b_batched ? tv(db, d, 3, Bb, tb ? N : K, tb ? K : N, 0) : tv(db, d, 2, tb ? N : K, tb ? K : N, 0, 0);
     tensor G = a_batched ? tv(g, d, 3, Bc, M, N, 0) : tv(g, d, 2, M, N, 0, 0);
     tensor DBS = TV(dbs, d, 1, N, 0, 0, 0);
-    RUN(d, op_matmul_bwd(g_be[d], &A, &Bm, &G, &DA, &DB, PT(dbs, DBS), ta, tb, &g_e));
+    RUN(d, op_matmul_bwd_da(g_be[d], &A, &Bm, &G, &DA, &DB, PT(dbs, DBS), ta, tb, g_mm_set, &g_e));
   }
   cmp("da", da);
   cmp("db", db);
@@ -432,14 +436,15 @@ static void c_matmul_wbf(int64_t Bt, int64_t M, int64_t K, int64_t N, int64_t wo
  * CUDA with TSASR_CUDA_BF16_ACTS=1 in the bf16 precision: cuBLAS on x and the weights' copy,
  * dC rounded once for both backward GEMMs) or without it (x widened to f32) */
 static void c_matmul_x16(int64_t M, int64_t K, int64_t N, int hint) {
-  case_begin("matmul_x16", "M=%lld K=%lld N=%lld bf16 x, weights hint %d", (long long)M, (long long)K, (long long)N,
-             hint);
+  case_begin("matmul_x16", "M=%lld K=%lld N=%lld bf16 x, weights hint %d%s", (long long)M, (long long)K, (long long)N,
+             hint, g_mm_set ? ", dx written" : "");
   hb *x = mk((M * K + 1) / 2, I_RAND), *w = mk(N * K, I_RAND), *bs = mk(N, I_RAND), *c = mk(M * N, I_NAN),
-     *g = mk(M * N, I_RAND), *dx = mk(M * K, I_RAND), *dw = mk(N * K, I_RAND), *db = mk(N, I_RAND);
+     *g = mk(M * N, I_RAND), *dx = mk(M * K, g_mm_set ? I_NAN : I_RAND), *dw = mk(N * K, I_RAND), *db = mk(N, I_RAND);
   uint16_t *xb = (uint16_t *)x->c;
   for (int64_t i = 0; i < M * K; i++) xb[i] = f32_to_bf16(2.0f * rnd_f());
   up(x);
   float *s_dx = snap(dx), *s_dw = snap(dw), *s_db = snap(db);
+  if (g_mm_set) memset(s_dx, 0, sizeof(float) * (size_t)(M * K)); /* written: judged as added to zero */
   BOTH(d) {
     tensor X = tv(x, d, 2, M, K, 0, 0), W = tv(w, d, 2, N, K, 0, 0), BS = tv(bs, d, 1, N, 0, 0, 0),
            C = tv(c, d, 2, M, N, 0, 0), G = tv(g, d, 2, M, N, 0, 0), DX = tv(dx, d, 2, M, K, 0, 0),
@@ -447,7 +452,7 @@ static void c_matmul_x16(int64_t M, int64_t K, int64_t N, int hint) {
     X.dtype = DT_BF16;
     if (hint) RUN(d, op_weights_bf16(g_be[d], d ? w->g : w->c, N * K, 2, &g_e));
     RUN(d, op_matmul(g_be[d], &X, &W, &BS, &C, 0, 1, 0.0f, &g_e));
-    RUN(d, op_matmul_bwd(g_be[d], &X, &W, &G, &DX, &DW, &DB, 0, 1, &g_e));
+    RUN(d, op_matmul_bwd_da(g_be[d], &X, &W, &G, &DX, &DW, &DB, 0, 1, g_mm_set, &g_e));
     if (hint) RUN(d, op_weights_bf16(g_be[d], d ? w->g : w->c, N * K, 0, &g_e));
   }
   cmp("c", c);
@@ -1371,6 +1376,18 @@ int main(int argc, char **argv) {
       G("matmul", c_matmul(2, 1, 1, 33, 64, 1, ta, tb, 0, 1.0f));
     }
   G("matmul", c_matmul(4, 1, 0, 128, 896, 136, 0, 1, 1, 0.0f));
+  /* dA written (op_matmul_bwd_set) over NaN: each transpose form, folded and batched, and the
+   * bf16 path with the weights hint (bf16_acts) */
+  g_mm_set = 1;
+  for (int ta = 0; ta < 2; ta++)
+    for (int tb = 0; tb < 2; tb++) {
+      G("matmul", c_matmul(3, 1, 0, 9, 17, 11, ta, tb, 1, 0.0f));
+      G("matmul", c_matmul(3, 1, 1, 6, 10, 15, ta, tb, 1, 0.5f));
+    }
+  G("matmul", c_matmul(4, 1, 0, 128, 896, 136, 0, 1, 1, 0.0f));
+  G("bf16_acts", c_matmul_x16(37, 96, 40, 1));
+  G("bf16_acts", c_matmul_x16(300, 896, 1152, 1));
+  g_mm_set = 0;
   /* few rows against a (N, K) weight, as a decoding step's x W^T of G rows: 1 to 16 rows (each
    * row bound of cuda's small-row kernel: 1, 2, 4, 8, 16), folded batch rows, K not a multiple
    * of 4 (cuBLAS then), bias, beta, a wide N and one narrower than a tile */
