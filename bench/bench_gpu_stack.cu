@@ -50,7 +50,7 @@ void bench_elem(int64_t n) {
         if (vec && k == 2) continue; /* axpby has no eight-a-step form */
         auto fn = [&] {
           if (k == 0) OK(g_be->ops->act(g_be, ACT_GELU, &X, &Yb));
-          if (k == 1) OK(g_be->ops->act_bwd(g_be, ACT_GELU, &X, &G, &Y));
+          if (k == 1) OK(g_be->ops->act_bwd(g_be, ACT_GELU, &X, &G, &Y, 0));
           if (k == 2) OK(g_be->ops->axpby(g_be, &X, 0.5f, &Y, 0.5f));
           if (k == 3) OK(g_be->ops->adamw(g_be, y, x, m, g, n, 1e-7f, 0.9f, 0.999f, 1e-8f, 0.0f, 1));
           if (k == 4) OK(g_be->ops->weights_bf16(g_be, x, n, 1));

@@ -20,9 +20,11 @@ __global__ void k_act(int kind, const float *x, float *y, unsigned short *yb, in
   }
 }
 /* dxb (n) or NULL: dx's new values rounded to bf16 as well (the dC of the GEMM before it) */
-__global__ void k_act_bwd(int kind, const float *x, const float *g, float *dx, unsigned short *dxb, int64_t n) {
+__global__ void k_act_bwd(int kind, const float *x, const float *g, float *dx, unsigned short *dxb, int64_t n,
+                          int set) {
   CU_LOOP(i, n) {
-    float t = dx[i] + act_g(kind, x[i], g[i]);
+    const float a = act_g(kind, x[i], g[i]);
+    float t = set ? a : dx[i] + a; /* set: dx written, not read */
     dx[i] = t;
     if (dxb) dxb[i] = cu_bf16_bits(t);
   }
@@ -56,15 +58,20 @@ __global__ void k_act8(int kind, const float *x, float *y, unsigned short *yb, i
       y[i] = r;
   }
 }
-__global__ void k_act_bwd8(int kind, const float *x, const float *g, float *dx, unsigned short *dxb, int64_t n) {
+__global__ void k_act_bwd8(int kind, const float *x, const float *g, float *dx, unsigned short *dxb, int64_t n,
+                           int set) {
   const int64_t n8 = n / 8;
   CU_LOOP(i, n8) {
     float4 t[2];
     for (int h = 0; h < 2; h++) {
       const float4 v = ((const float4 *)x)[2 * i + h], gg = ((const float4 *)g)[2 * i + h];
-      float4 d = ((float4 *)dx)[2 * i + h];
-      d.x = d.x + act_g(kind, v.x, gg.x), d.y = d.y + act_g(kind, v.y, gg.y);
-      d.z = d.z + act_g(kind, v.z, gg.z), d.w = d.w + act_g(kind, v.w, gg.w);
+      const float4 a = make_float4(act_g(kind, v.x, gg.x), act_g(kind, v.y, gg.y), act_g(kind, v.z, gg.z),
+                                   act_g(kind, v.w, gg.w));
+      float4 d = a;
+      if (!set) { /* set: dx written, not read */
+        d = ((float4 *)dx)[2 * i + h];
+        d.x = d.x + a.x, d.y = d.y + a.y, d.z = d.z + a.z, d.w = d.w + a.w;
+      }
       ((float4 *)dx)[2 * i + h] = d;
       t[h] = d;
     }
@@ -77,7 +84,8 @@ __global__ void k_act_bwd8(int kind, const float *x, const float *g, float *dx, 
   }
   CU_LOOP(j, n - 8 * n8) {
     const int64_t i = 8 * n8 + j;
-    const float t = dx[i] + act_g(kind, x[i], g[i]);
+    const float a = act_g(kind, x[i], g[i]);
+    const float t = set ? a : dx[i] + a;
     dx[i] = t;
     if (dxb) dxb[i] = cu_bf16_bits(t);
   }

@@ -335,10 +335,10 @@ int cu_add(backend *be, const tensor *a, const tensor *b, tensor *c);
 int cu_mul(backend *be, const tensor *a, const tensor *b, tensor *c);
 int cu_mul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da, tensor *db);
 int cu_act(backend *be, act_kind k, const tensor *x, tensor *y);
-int cu_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx);
+int cu_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx, int set);
 int cu_swiglu(backend *be, const tensor *gate, const tensor *up, tensor *y);
 int cu_swiglu_bwd(backend *be, const tensor *gate, const tensor *up, const tensor *dy, tensor *dgate,
-                  tensor *dup);
+                  tensor *dup, int set);
 int cu_softmax(backend *be, const tensor *x, tensor *y);
 int cu_softmax_bwd(backend *be, const tensor *y, const tensor *dy, tensor *dx);
 

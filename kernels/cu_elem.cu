@@ -105,15 +105,15 @@ int cu_act(backend *be, act_kind k, const tensor *x, tensor *y) {
   }
   return TS_OK;
 }
-int cu_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx) {
+int cu_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx, int set) {
   int64_t n = tensor_numel(x);
   if (n <= 0) return TS_OK;
   unsigned short *db = cu_round_want_bwd(be, cu_f(dx), n); /* the GEMM before it takes dx as its dC */
   if (cu_vec_ok(x->data, dy->data, dx->data, db)) {
-    k_act_bwd8<<<cu_blocks((n + 7) / 8), 256, 0, cu_stream()>>>((int)k, cu_f(x), cu_f(dy), cu_f(dx), db, n);
+    k_act_bwd8<<<cu_blocks((n + 7) / 8), 256, 0, cu_stream()>>>((int)k, cu_f(x), cu_f(dy), cu_f(dx), db, n, set);
     CU_LAUNCHED("k_act_bwd8");
   } else {
-    k_act_bwd<<<cu_blocks(n), 256, 0, cu_stream()>>>((int)k, cu_f(x), cu_f(dy), cu_f(dx), db, n);
+    k_act_bwd<<<cu_blocks(n), 256, 0, cu_stream()>>>((int)k, cu_f(x), cu_f(dy), cu_f(dx), db, n, set);
     CU_LAUNCHED("k_act_bwd");
   }
   if (db) cu_round_made(be, cu_f(dx), n);

@@ -34,14 +34,14 @@ int cu_swiglu(backend *be, const tensor *gate, const tensor *up, tensor *y) {
   return TS_OK;
 }
 int cu_swiglu_bwd(backend *be, const tensor *gate, const tensor *up, const tensor *dy, tensor *dgate,
-                  tensor *dup) {
+                  tensor *dup, int set) {
   int64_t n = tensor_numel(dy), H = cu_last(dy), ld = up ? H : 2 * H;
   const float *u = up ? cu_f(up) : cu_f(gate) + H;
   float *du = up ? cu_f(dup) : dgate ? cu_f(dgate) + H : NULL;
   if (n <= 0) return TS_OK;
   /* packed: dgate's rows are the packed GEMM's dC, rounded here when its backward wants them */
   unsigned short *pb = !up && dgate ? cu_round_want_bwd(be, cu_f(dgate), 2 * n) : NULL;
-  PJ_LAUNCH(k_swiglu_bwd, pj_narrow(n / H * ld), n, cu_f(gate), u, cu_f(dy), cu_f(dgate), du, pb, n, H, ld);
+  PJ_LAUNCH(k_swiglu_bwd, pj_narrow(n / H * ld), n, cu_f(gate), u, cu_f(dy), cu_f(dgate), du, pb, n, H, ld, set);
   if (pb) cu_round_made(be, cu_f(dgate), 2 * n);
   return TS_OK;
 }

@@ -29,18 +29,20 @@ __global__ void k_swiglu(const float *gt, const float *up, float *y, unsigned sh
  * as well, laid out as they are (the dC of the packed gate/up GEMM, cu_round_want) */
 template <typename I = int64_t>
 __global__ void k_swiglu_bwd(const float *gt, const float *up, const float *g, float *dg, float *du,
-                             unsigned short *pb, int64_t n, int64_t H, int64_t ld) {
+                             unsigned short *pb, int64_t n, int64_t H, int64_t ld, int set) {
   CU_LOOP(i, n) {
     const I ii = (I)i, hh = (I)H;
     int64_t j = (int64_t)(ii / hh) * ld + (int64_t)(ii % hh);
     float s = d_sigmoid(gt[j]);
     if (du) {
-      float t = du[j] + g[i] * gt[j] * s;
+      const float a = g[i] * gt[j] * s;
+      float t = set ? a : du[j] + a; /* set: written, not read */
       du[j] = t;
       if (pb) pb[j + H] = cu_bf16_bits(t);
     }
     if (dg) {
-      float t = dg[j] + g[i] * up[j] * s * (1.0f + gt[j] * (1.0f - s));
+      const float a = g[i] * up[j] * s * (1.0f + gt[j] * (1.0f - s));
+      float t = set ? a : dg[j] + a;
       dg[j] = t;
       if (pb) pb[j] = cu_bf16_bits(t);
     }

@@ -143,10 +143,9 @@ int adapter_backward(adapter *m, const adapter_acts *a, const float *dy, float *
     tensor W2 = pset_w(ps, m->i_w2), GW2 = pset_g(ps, m->i_w2), GB2 = pset_g(ps, m->i_b2);
     int t2 = ps->g && !ps->v[m->i_w2].frozen;
     tensor DY = tensor_dev(be->device, (float *)dy, 2, N, c->Cout, 0, 0);
-    /* the gradients the GEMMs write (op_matmul_bwd_set) need no zero fill first */
-    TRY(op_fill(be, &DH, 0.0f, e));
+    /* the gradients the GEMMs and the act write (op_matmul_bwd_set, op_act_bwd_set) need no zero fill first */
     TRY(op_matmul_bwd_set(be, &A, &W2, &DY, &DA, t2 ? &GW2 : NULL, t2 ? &GB2 : NULL, 0, 1, e));
-    TRY(op_act_bwd(be, ACT_RELU, &Hh, &DA, &DH, e));
+    TRY(op_act_bwd_set(be, ACT_RELU, &Hh, &DA, &DH, e));
     TRY(op_matmul_bwd_set(be, &C2, &W1, &DH, dx ? &DC : NULL, t1 ? &GW1 : NULL, t1 ? &GB1 : NULL, 0, 1, e));
   }
   if (dx) {

@@ -273,8 +273,7 @@ int enc_conv_backward(enc_model *m, const enc_acts *a, const float *dhp, arena *
         float *dcn;
         EALLOC(dcn, B * Co * To);
         tensor DCN = FE3(dcn, Co, To);
-        ETRY(op_fill(be, &DCN, 0.0f, e));
-        ETRY(op_act_bwd(be, c->fe_act, &CN, &DG, &DCN, e));
+        ETRY(op_act_bwd_set(be, c->fe_act, &CN, &DG, &DCN, e));
         ETRY(op_layernorm_ch_bwd(be, &CO, &Nw, &CM, &CR, &DCN, &DCO, enc_optw(&gNw), enc_optw(&gNb), e));
       }
     } else {
@@ -283,8 +282,7 @@ int enc_conv_backward(enc_model *m, const enc_acts *a, const float *dhp, arena *
         float *dcn;
         EALLOC(dcn, B * Co * To);
         tensor DCN = ET3(dcn, B, Co, To), CN = ET3(a->cn[i], B, Co, To);
-        ETRY(op_fill(be, &DCN, 0.0f, e));
-        ETRY(op_act_bwd(be, c->fe_act, &CN, &DG, &DCN, e));
+        ETRY(op_act_bwd_set(be, c->fe_act, &CN, &DG, &DCN, e));
         ETRY(conv_w(m, i, "ln.weight", 0, &Nw, e));
         ETRY(conv_w(m, i, "ln.weight", 1, &gNw, e));
         ETRY(conv_w(m, i, "ln.bias", 1, &gNb, e));

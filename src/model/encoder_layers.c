@@ -143,9 +143,8 @@ int enc_layer_backward(enc_model *m, int l, const enc_acts *a, const enc_layer_a
   ETRY(op_copy(be, dS2, &DH, e));
   /* gradients a GEMM writes (op_matmul_bwd_set) need no zero fill first */
   ETRY(op_matmul_bwd_set(be, &G, &p.w2, dS2, &DG, enc_optw(&gp.w2), enc_optw(&gp.b2), 0, 1, e));
-  ETRY(op_fill(be, &DU, 0.0f, e));
-  /* the act right before the GEMM: a device GEMM takes DU's rounding made just before it */
-  ETRY(op_act_bwd(be, c->act, &U, &DG, &DU, e));
+  /* the act (writing DU) right before the GEMM: a device GEMM takes DU's rounding made just before it */
+  ETRY(op_act_bwd_set(be, c->act, &U, &DG, &DU, e));
   if (c->stable_ln) {
     ETRY(op_matmul_bwd_set(be, &N2, &p.w1, &DU, &DT, enc_optw(&gp.w1), enc_optw(&gp.b1), 0, 1, e));
     ETRY(op_layernorm_bwd(be, &Hh, &p.ln2w, &M2, &R2, &DT, &DH, enc_optw(&gp.ln2w), enc_optw(&gp.ln2b), e));

@@ -167,8 +167,7 @@ int enc_pos_backward(enc_model *m, const enc_acts *a, const float *dpos, float *
       ETRY(op_layernorm_act_bwd(be, &PO2, NULL, NULL, &PM, &PR, &DG2, &DPO2, NULL, NULL, c->fe_act, e));
     } else {
       tensor PN = PS3(a->pn[j]);
-      ETRY(op_fill(be, &DPN, 0.0f, e));
-      ETRY(op_act_bwd(be, c->fe_act, &PN, &DG, &DPN, e));
+      ETRY(op_act_bwd_set(be, c->fe_act, &PN, &DG, &DPN, e));
       ETRY(op_layernorm_ch_bwd(be, &PO, NULL, &PM, &PR, &DPN, &DPO, NULL, NULL, e));
     }
     tensor W, gW, gB;

@@ -224,9 +224,8 @@ int dec_backward(backend *be, const dec_cfg *c, const dec_params *p, const dec_p
   TRY(op_copy(be, &DY, &DH, e));
   /* gradients a GEMM writes (op_matmul_bwd_set) need no zero fill first */
   TRY(op_matmul_bwd_set(be, &Aa, &p->wd, &DY, &DA, (tensor *)&gp->wd, NULL, 0, 1, e));
-  TRY(op_fill(be, &DGU, 0.0f, e));
-  /* the SwiGLU right before the GEMM: a device GEMM takes DGU's rounding made just before it */
-  TRY(op_swiglu_packed_bwd(be, &GU, &DA, &DGU, e));
+  /* the SwiGLU (writing DGU) right before the GEMM: a device GEMM takes DGU's rounding made just before it */
+  TRY(op_swiglu_packed_bwd_set(be, &GU, &DA, &DGU, e));
   TRY(op_matmul_bwd_set(be, &H2, &p->wgu, &DGU, &DH2, (tensor *)&gp->wgu, NULL, 0, 1, e));
   TRY(op_rmsnorm_bwd(be, &Hh, &p->ln2, &R2, &DH2, &DH, (tensor *)&gp->ln2, e));
   /* attention branch: h = x + o_proj(att) */

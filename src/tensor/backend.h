@@ -129,12 +129,14 @@ typedef struct be_ops {
                         int groups);
 
   int (*act)(backend *be, act_kind k, const tensor *x, tensor *y);
-  int (*act_bwd)(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx);
+  /* set: dx written, not added to (its old contents unread) */
+  int (*act_bwd)(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx, int set);
   /* y = silu(gate) * up; all (N,H). up NULL: gate holds both, rows [gate | up] (N,2H); in
-   * the backward dgate then takes both gradients (N,2H) and dup is NULL. Gradients add. */
+   * the backward dgate then takes both gradients (N,2H) and dup is NULL. Gradients add, or with
+   * set are written (their old contents unread). */
   int (*swiglu)(backend *be, const tensor *gate, const tensor *up, tensor *y);
   int (*swiglu_bwd)(backend *be, const tensor *gate, const tensor *up, const tensor *dy,
-                     tensor *dgate, tensor *dup);
+                     tensor *dgate, tensor *dup, int set);
   /* softmax over the last dim */
   int (*softmax)(backend *be, const tensor *x, tensor *y);
   int (*softmax_bwd)(backend *be, const tensor *y, const tensor *dy, tensor *dx);

@@ -111,7 +111,7 @@ int cpu_act(backend *be, act_kind k, const tensor *x, tensor *y) {
   return TS_OK;
 }
 
-int cpu_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx) {
+int cpu_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx, int set) {
   const float *xp = cpu_f(x), *g = cpu_f(dy);
   float *dp = cpu_f(dx);
   int64_t n = tensor_numel(x);
@@ -128,19 +128,24 @@ int cpu_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tens
           float v = xp[i];
           float cdf = 0.5f * (1.0f + e[j]);
           float pdf = inv_sqrt_2pi * vm_expf(-0.5f * v * v);
-          dp[i] += g[i] * (cdf + v * pdf);
+          float t = g[i] * (cdf + v * pdf);
+          dp[i] = set ? t : dp[i] + t;
         }
       }
     } break;
     case ACT_RELU:
 #pragma omp parallel for if (n > 65536)
-      for (int64_t i = 0; i < n; i++) dp[i] += xp[i] > 0.0f ? g[i] : 0.0f;
+      for (int64_t i = 0; i < n; i++) {
+        float t = xp[i] > 0.0f ? g[i] : 0.0f;
+        dp[i] = set ? t : dp[i] + t;
+      }
       break;
     case ACT_SILU:
 #pragma omp parallel for if (n > 16384)
       for (int64_t i = 0; i < n; i++) {
         float s = act_sigmoid(xp[i]);
-        dp[i] += g[i] * s * (1.0f + xp[i] * (1.0f - s));
+        float t = g[i] * s * (1.0f + xp[i] * (1.0f - s));
+        dp[i] = set ? t : dp[i] + t;
       }
       break;
   }
@@ -162,7 +167,7 @@ int cpu_swiglu(backend *be, const tensor *gate, const tensor *up, tensor *y) {
 }
 
 int cpu_swiglu_bwd(backend *be, const tensor *gate, const tensor *up, const tensor *dy,
-                    tensor *dgate, tensor *dup) {
+                    tensor *dgate, tensor *dup, int set) {
   int64_t H = cpu_last(dy), rows = H ? tensor_numel(dy) / H : 0, ld = up ? H : 2 * H;
   const float *gp = cpu_f(gate), *up_ = up ? cpu_f(up) : gp + H, *g = cpu_f(dy);
   float *dg = cpu_f(dgate), *du = up ? cpu_f(dup) : dg ? dg + H : NULL;
@@ -173,8 +178,9 @@ int cpu_swiglu_bwd(backend *be, const tensor *gate, const tensor *up, const tens
       float gv = gp[i], gy = g[r * H + j];
       float s = act_sigmoid(gv);
       float silu = gv * s;
-      if (du) du[i] += gy * silu;
-      if (dg) dg[i] += gy * up_[i] * s * (1.0f + gv * (1.0f - s));
+      float tu = gy * silu, tg = gy * up_[i] * s * (1.0f + gv * (1.0f - s));
+      if (du) du[i] = set ? tu : du[i] + tu;
+      if (dg) dg[i] = set ? tg : dg[i] + tg;
     }
   return TS_OK;
 }

@@ -39,10 +39,10 @@ int cpu_groupnorm_bwd(backend *be, const tensor *x, const tensor *w, const tenso
                        int groups);
 
 int cpu_act(backend *be, act_kind k, const tensor *x, tensor *y);
-int cpu_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx);
+int cpu_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx, int set);
 int cpu_swiglu(backend *be, const tensor *gate, const tensor *up, tensor *y);
 int cpu_swiglu_bwd(backend *be, const tensor *gate, const tensor *up, const tensor *dy,
-                    tensor *dgate, tensor *dup);
+                    tensor *dgate, tensor *dup, int set);
 int cpu_softmax(backend *be, const tensor *x, tensor *y);
 int cpu_softmax_bwd(backend *be, const tensor *y, const tensor *dy, tensor *dx);
 

@@ -377,21 +377,22 @@ static int ds_act(backend *be, act_kind k, const tensor *x, tensor *y) {
   DS_CHECK(ds_t("act", x) || ds_t("act", y));
   DS_RUN(cpu_act(be_cpu(), k, x, y));
 }
-static int ds_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx) {
+static int ds_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx, int set) {
   (void)be;
   DS_CHECK(ds_t("act_bwd", x) || ds_t("act_bwd", dy) || ds_t("act_bwd", dx));
-  DS_RUN(cpu_act_bwd(be_cpu(), k, x, dy, dx));
+  DS_RUN(cpu_act_bwd(be_cpu(), k, x, dy, dx, set));
 }
 static int ds_swiglu(backend *be, const tensor *g, const tensor *u, tensor *y) {
   (void)be;
   DS_CHECK(ds_t("swiglu", g) || ds_t("swiglu", u) || ds_t("swiglu", y));
   DS_RUN(cpu_swiglu(be_cpu(), g, u, y));
 }
-static int ds_swiglu_bwd(backend *be, const tensor *g, const tensor *u, const tensor *dy, tensor *dg, tensor *du) {
+static int ds_swiglu_bwd(backend *be, const tensor *g, const tensor *u, const tensor *dy, tensor *dg, tensor *du,
+                         int set) {
   (void)be;
   const char *o = "swiglu_bwd";
   DS_CHECK(ds_t(o, g) || ds_t(o, u) || ds_t(o, dy) || ds_t(o, dg) || ds_t(o, du));
-  DS_RUN(cpu_swiglu_bwd(be_cpu(), g, u, dy, dg, du));
+  DS_RUN(cpu_swiglu_bwd(be_cpu(), g, u, dy, dg, du, set));
 }
 static int ds_softmax(backend *be, const tensor *x, tensor *y) {
   (void)be;

@@ -393,13 +393,21 @@ int op_act(backend *be, act_kind k, const tensor *x, tensor *y, ts_err *e) {
 }
 
 int op_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx, ts_err *e) {
+  return op_act_bwd_da(be, k, x, dy, dx, 0, e);
+}
+
+int op_act_bwd_set(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx, ts_err *e) {
+  return op_act_bwd_da(be, k, x, dy, dx, 1, e);
+}
+
+int op_act_bwd_da(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx, int set, ts_err *e) {
   CHK(ops_chk(be, "act_bwd", "x", x, 0, 4, e));
   CHK(ops_chk(be, "act_bwd", "dy", dy, 0, 4, e));
   CHK(ops_chk(be, "act_bwd", "dx", dx, 0, 4, e));
   CHK(ops_same("act_bwd", "x", x, "dy", dy, e));
   CHK(ops_same("act_bwd", "x", x, "dx", dx, e));
   OPS_PROF_SHAPE(x, NULL);
-  OPS_RET(be, "act_bwd", be->ops->act_bwd(be, k, x, dy, dx), e);
+  OPS_RET(be, "act_bwd", be->ops->act_bwd(be, k, x, dy, dx, set), e);
 }
 
 int op_swiglu(backend *be, const tensor *gate, const tensor *up, tensor *y, ts_err *e) {
@@ -422,7 +430,7 @@ int op_swiglu_bwd(backend *be, const tensor *gate, const tensor *up, const tenso
   CHK_OPT(be, "swiglu_bwd", "dup", dup, 1, 4, e);
   if (dgate) CHK(ops_same("swiglu_bwd", "gate", gate, "dgate", dgate, e));
   if (dup) CHK(ops_same("swiglu_bwd", "up", up, "dup", dup, e));
-  OPS_RET(be, "swiglu_bwd", be->ops->swiglu_bwd(be, gate, up, dy, dgate, dup), e);
+  OPS_RET(be, "swiglu_bwd", be->ops->swiglu_bwd(be, gate, up, dy, dgate, dup, 0), e);
 }
 
 int op_softmax(backend *be, const tensor *x, tensor *y, ts_err *e) {
@@ -525,10 +533,18 @@ int op_swiglu_packed(backend *be, const tensor *gu, tensor *y, ts_err *e) {
 }
 
 int op_swiglu_packed_bwd(backend *be, const tensor *gu, const tensor *dy, tensor *dgu, ts_err *e) {
+  return op_swiglu_packed_bwd_da(be, gu, dy, dgu, 0, e);
+}
+
+int op_swiglu_packed_bwd_set(backend *be, const tensor *gu, const tensor *dy, tensor *dgu, ts_err *e) {
+  return op_swiglu_packed_bwd_da(be, gu, dy, dgu, 1, e);
+}
+
+int op_swiglu_packed_bwd_da(backend *be, const tensor *gu, const tensor *dy, tensor *dgu, int set, ts_err *e) {
   CHK(swiglu_packed_check(be, "swiglu_packed_bwd", gu, dy, 0, e));
   CHK(ops_chk(be, "swiglu_packed_bwd", "dgate_up", dgu, 1, 4, e));
   CHK(ops_same("swiglu_packed_bwd", "gate_up", gu, "dgate_up", dgu, e));
-  OPS_RET(be, "swiglu_packed_bwd", be->ops->swiglu_bwd(be, gu, NULL, dy, dgu, NULL), e);
+  OPS_RET(be, "swiglu_packed_bwd", be->ops->swiglu_bwd(be, gu, NULL, dy, dgu, NULL, set), e);
 }
 
 int op_step_graph(backend *be, int phase, ts_err *e) {

@@ -66,6 +66,9 @@ int op_groupnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor
                      int groups, ts_err *e);
 
 int op_act(backend *be, act_kind k, const tensor *x, tensor *y, ts_err *e);
+/* the same with dx written, not added to (its old contents unread: no zero fill first) */
+int op_act_bwd_set(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx, ts_err *e);
+int op_act_bwd_da(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx, int set, ts_err *e);
 int op_act_bwd(backend *be, act_kind k, const tensor *x, const tensor *dy, tensor *dx, ts_err *e);
 int op_swiglu(backend *be, const tensor *gate, const tensor *up, tensor *y, ts_err *e);
 int op_swiglu_bwd(backend *be, const tensor *gate, const tensor *up, const tensor *dy,
@@ -75,6 +78,9 @@ int op_swiglu_bwd(backend *be, const tensor *gate, const tensor *up, const tenso
  * backward: dgate_up += [dgate | dup] */
 int op_swiglu_packed(backend *be, const tensor *gate_up, tensor *y, ts_err *e);
 int op_swiglu_packed_bwd(backend *be, const tensor *gate_up, const tensor *dy, tensor *dgate_up, ts_err *e);
+/* the same with dgate_up written, not added to (no zero fill first) */
+int op_swiglu_packed_bwd_set(backend *be, const tensor *gu, const tensor *dy, tensor *dgu, ts_err *e);
+int op_swiglu_packed_bwd_da(backend *be, const tensor *gu, const tensor *dy, tensor *dgu, int set, ts_err *e);
 int op_softmax(backend *be, const tensor *x, tensor *y, ts_err *e);
 int op_softmax_bwd(backend *be, const tensor *y, const tensor *dy, tensor *dx, ts_err *e);
 

@@ -316,6 +316,15 @@ static void c_act(int64_t R, int64_t C) {
     cmp("y", y);
     cmp("dx", dx);
     case_end();
+    /* dx written (op_act_bwd_set) over NaN on both sides */
+    case_begin("act", "%s %lldx%lld, dx written", act_name[k], (long long)R, (long long)C);
+    hb *dxs = mk(R * C, I_NAN);
+    BOTH(d) {
+      tensor X = tv(x, d, 2, R, C, 0, 0), G = tv(g, d, 2, R, C, 0, 0), DX = tv(dxs, d, 2, R, C, 0, 0);
+      RUN(d, op_act_bwd_set(g_be[d], (act_kind)k, &X, &G, &DX, &g_e));
+    }
+    cmp("dx", dxs);
+    case_end();
   }
   case_begin("swiglu", "%lldx%lld", (long long)R, (long long)C);
   hb *gt = mk(R * C, I_RAND), *u = mk(R * C, I_RAND), *y = mk(R * C, I_NAN), *g = mk(R * C, I_RAND),
@@ -340,6 +349,14 @@ static void c_act(int64_t R, int64_t C) {
   }
   cmp("y", py);
   cmp("dgate_up", dgu);
+  case_end();
+  case_begin("swiglu_packed", "%lldx(2x%lld), written", (long long)R, (long long)C);
+  hb *dgs = mk(R * 2 * C, I_NAN);
+  BOTH(d) {
+    tensor GU = tv(gu, d, 2, R, 2 * C, 0, 0), G = tv(pg, d, 2, R, C, 0, 0), DGU = tv(dgs, d, 2, R, 2 * C, 0, 0);
+    RUN(d, op_swiglu_packed_bwd_set(g_be[d], &GU, &G, &DGU, &g_e));
+  }
+  cmp("dgate_up", dgs);
   case_end();
   case_begin("softmax", "%lldx%lld", (long long)R, (long long)C);
   hb *x = mk(R * C, I_RAND), *sy = mk(R * C, I_NAN), *sg = mk(R * C, I_RAND), *dx = mk(R * C, I_RAND);

@@ -347,6 +347,14 @@ static void test_elementwise(void **state) {
     assert_int_equal(op_act_bwd(be, (act_kind)kind, &X, &DY, &DX, &err), 0);
     const float *g[1] = {dx};
     assert_true(tu_gradcheck(names[kind], ref_act, &ctx, 1, in_n, in, n, dy, g, FD_H, GRAD_TOL));
+    /* dx written (op_act_bwd_set) over NaN: the values added to zero above */
+    float *dx2 = tu_zeros(n);
+    for (int64_t i = 0; i < n; i++) dx2[i] = NAN;
+    tensor DX2 = DX;
+    DX2.data = dx2;
+    assert_int_equal(op_act_bwd_set(be, (act_kind)kind, &X, &DY, &DX2, &err), 0);
+    for (int64_t i = 0; i < n; i++) assert_true(dx2[i] == dx[i]);
+    free(dx2);
     free(x), free(y), free(dy), free(dx);
   }
   /* swiglu, mul, add */
@@ -558,6 +566,15 @@ static void test_swiglu_packed(void **state) {
   assert_int_equal(op_swiglu_packed_bwd(be, &GU, &DY, &DGU, &err), 0);
   const float *g[1] = {dgu};
   assert_true(tu_gradcheck("swiglu_packed", ref_swiglu_packed, &ctx, 1, in_n, in, n, dy, g, FD_H, GRAD_TOL));
+  { /* the gradients written (op_swiglu_packed_bwd_set) over NaN: the values added to zero */
+    float *dgu2 = tu_zeros(2 * n);
+    for (int64_t i = 0; i < 2 * n; i++) dgu2[i] = NAN;
+    tensor DGU2 = DGU;
+    DGU2.data = dgu2;
+    assert_int_equal(op_swiglu_packed_bwd_set(be, &GU, &DY, &DGU2, &err), 0);
+    for (int64_t i = 0; i < 2 * n; i++) assert_true(dgu2[i] == dgu[i]);
+    free(dgu2);
+  }
   tensor Ybad = tensor_f32(y, 2, rows, H - 1, 0, 0);
   assert_int_equal(op_swiglu_packed(be, &GU, &Ybad, &err), TS_ESHAPE);
   free(gu), free(y), free(dy), free(dgu);

@@ -137,8 +137,25 @@ static void run_swiglu(int N, int H, int packed) {
   std::vector<unsigned short> pb(packed ? dg.size() : 0, 0xffff);
   std::vector<float> dgc = dg, duc = du; /* the 32-bit index form below starts from the same */
   err += simt::launch(dim3(blocks(n)), dim3(256), 0, [&] {
-    k_swiglu_bwd(gt.data(), u, g.data(), dg.data(), dup, packed ? pb.data() : nullptr, n, H, ld);
+    k_swiglu_bwd(gt.data(), u, g.data(), dg.data(), dup, packed ? pb.data() : nullptr, n, H, ld, 0);
   });
+  { /* set: the gradients written over NaN, the values added to zero (and their rounding) */
+    std::vector<float> dz(dg.size(), 0.0f), dzu(du.size(), 0.0f), dn(dg.size(), NAN), dnu(du.size(), NAN);
+    std::vector<unsigned short> pz(pb.size(), 0xffff), pn(pb.size(), 0xffff);
+    err += simt::launch(dim3(blocks(n)), dim3(256), 0, [&] {
+      k_swiglu_bwd(gt.data(), u, g.data(), dz.data(), packed ? dz.data() + H : dzu.data(), packed ? pz.data() : nullptr,
+                   n, H, ld, 0);
+    });
+    err += simt::launch(dim3(blocks(n)), dim3(256), 0, [&] {
+      k_swiglu_bwd(gt.data(), u, g.data(), dn.data(), packed ? dn.data() + H : dnu.data(), packed ? pn.data() : nullptr,
+                   n, H, ld, 1);
+    });
+    long bad = 0;
+    for (size_t i = 0; i < dz.size(); i++) bad += !(dz[i] == dn[i]);
+    for (size_t i = 0; i < pz.size(); i++) bad += pz[i] != pn[i] && (pz[i] | pn[i]) != 0x8000; /* +-0 alike */
+    for (size_t i = 0; i < dzu.size(); i++) bad += !(dzu[i] == dnu[i]);
+    if (bad) printf("  written over NaN: %ld values differ from added to zero\n", bad), err += bad;
+  }
   { /* the 32-bit index form (cuda_set_elem_vec): the same bits forward and backward */
     std::vector<float> y2(y.size(), NAN);
     std::vector<unsigned short> yb2(yb.size(), 0xffff), pb2(pb.size(), 0xffff);
@@ -147,7 +164,7 @@ static void run_swiglu(int N, int H, int packed) {
     err += simt::launch(dim3(blocks(n)), dim3(256), 0,
                         [&] { k_swiglu<uint32_t>(gt.data(), u2, y2.data(), yb2.data(), n, H, ld); });
     err += simt::launch(dim3(blocks(n)), dim3(256), 0, [&] {
-      k_swiglu_bwd<uint32_t>(gt.data(), u2, g.data(), dgc.data(), dup2, packed ? pb2.data() : nullptr, n, H, ld);
+      k_swiglu_bwd<uint32_t>(gt.data(), u2, g.data(), dgc.data(), dup2, packed ? pb2.data() : nullptr, n, H, ld, 0);
     });
     long bad = 0;
     for (size_t i = 0; i < y.size(); i++) bad += memcmp(&y[i], &y2[i], 4) != 0 || yb[i] != yb2[i];
@@ -202,9 +219,17 @@ static void run_act(int kind, int64_t n) {
    * well (the GEMM before it takes them as its dC); both must add the same */
   std::vector<float> dx2 = dx;
   std::vector<unsigned short> dxb((size_t)n, 0xffff);
-  err += simt::launch(dim3(blocks(n)), dim3(256), 0, [&] { k_act_bwd(kind, x.data(), g.data(), dx.data(), nullptr, n); });
+  err += simt::launch(dim3(blocks(n)), dim3(256), 0, [&] { k_act_bwd(kind, x.data(), g.data(), dx.data(), nullptr, n, 0); });
   err += simt::launch(dim3(blocks(n)), dim3(256), 0,
-                      [&] { k_act_bwd(kind, x.data(), g.data(), dx2.data(), dxb.data(), n); });
+                      [&] { k_act_bwd(kind, x.data(), g.data(), dx2.data(), dxb.data(), n, 0); });
+  /* set: dx written over NaN, the values added to zero; the eight-a-step form the same bits */
+  std::vector<float> dz((size_t)n, 0.0f), dn((size_t)n, NAN);
+  std::vector<unsigned short> dzb((size_t)n, 0xffff), dnb((size_t)n, 0xffff);
+  err += simt::launch(dim3(blocks(n)), dim3(256), 0, [&] { k_act_bwd(kind, x.data(), g.data(), dz.data(), dzb.data(), n, 0); });
+  err += simt::launch(dim3(blocks(n)), dim3(256), 0, [&] { k_act_bwd(kind, x.data(), g.data(), dn.data(), dnb.data(), n, 1); });
+  long bads = 0;
+  for (int64_t i = 0; i < n; i++)
+    bads += !(dz[(size_t)i] == dn[(size_t)i]) || (dzb[(size_t)i] != dnb[(size_t)i] && (dzb[(size_t)i] | dnb[(size_t)i]) != 0x8000);
   long badb = 0;
   for (int64_t i = 0; i < n; i++)
     badb += dx2[(size_t)i] != dx[(size_t)i] || dxb[(size_t)i] != simt_bf16_bits(dx[(size_t)i]);
@@ -219,13 +244,24 @@ static void run_act(int kind, int64_t n) {
     for (int64_t i = 0; i < n; i++) xs[i] = x[(size_t)i], gs[i] = g[(size_t)i], ds[i] = dx0[(size_t)i];
     err += simt::launch(dim3(1), dim3(256), 0, [&] { k_act8(kind, xs, ys, nullptr, n); });
     err += simt::launch(dim3(1), dim3(256), 0, [&] { k_act8(kind, xs, nullptr, ybs, n); });
-    err += simt::launch(dim3(1), dim3(256), 0, [&] { k_act_bwd8(kind, xs, gs, ds, dbs, n); });
+    err += simt::launch(dim3(1), dim3(256), 0, [&] { k_act_bwd8(kind, xs, gs, ds, dbs, n, 0); });
+    for (int64_t i = 0; i < n; i++) ds[i] = NAN; /* and written over NaN: set's bits */
+    std::vector<uint4> dn4((size_t)(n / 8 + 2));
+    unsigned short *dns = (unsigned short *)dn4.data();
+    std::vector<float4> dd4((size_t)(n / 4 + 2));
+    float *dd = (float *)dd4.data();
+    for (int64_t i = 0; i < n; i++) dd[i] = NAN;
+    err += simt::launch(dim3(1), dim3(256), 0, [&] { k_act_bwd8(kind, xs, gs, dd, dns, n, 1); });
+    for (int64_t i = 0; i < n; i++)
+      bads += __float_as_uint(dd[i]) != __float_as_uint(dn[(size_t)i]) || dns[i] != dnb[(size_t)i];
+    for (int64_t i = 0; i < n; i++) ds[i] = dx[(size_t)i]; /* restored for the comparison below */
     long badv = 0;
     for (int64_t i = 0; i < n; i++)
       badv += __float_as_uint(ys[i]) != __float_as_uint(y[(size_t)i]) || ybs[i] != yb[(size_t)i] ||
               __float_as_uint(ds[i]) != __float_as_uint(dx[(size_t)i]) || dbs[i] != dxb[(size_t)i];
     if (badv) printf("  eight a step: %ld values differ\n", badv), err += badv;
   }
+  if (bads) printf("  written (set): %ld values differ\n", bads), err += bads;
   std::vector<double> ry((size_t)n), rdx((size_t)n);
   for (int64_t i = 0; i < n; i++) {
     double v = x[(size_t)i], s = 1.0 / (1.0 + std::exp(-v)), d;
