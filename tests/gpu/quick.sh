@@ -26,7 +26,7 @@
 #       conversions eight values a thread-step (TSASR_CUDA_ELEM_VEC, which also takes the channel
 #       LayerNorm's register forms, the decoding attention's four-column P V and, since session
 #       19, the row LayerNorm a warp per row), both off by default: the layernorm groups (row,
-#       channel, fused) and the attention group in f32, both parities; when they pass,
+#       channel, fused), the attention, act and adamw groups in f32, both parities; when they pass,
 #       bench_gpu_ops elem (their TB/s against the cap and vec);
 #   q4'. the decoding attention's merge folded into its chunks' launch (TSASR_CUDA_DECODE_ATTN=2,
 #       off): the attention group in f32 alone and with vec, the bf16 parity;
@@ -51,9 +51,10 @@ done
 step quick_ops16 "$q1" "$q1n$(grep -h -m1 '^cuDNN SDPA:' "$build/quick16_attention.log" 2> /dev/null)"
 
 # q1'. session 19's ops in f32 at 1e-5: the channels-last convolution and the LayerNorm fused
-# with the activation, the encoder's defaults since then; session 20's AdamW over runs
+# with the activation, the encoder's defaults since then; session 20's AdamW over runs and the
+# activations' backwards writing dx (the act group's "written" cases)
 q1b=ok q1bn=""
-for grp in conv1d_cl layernorm_act adamw; do
+for grp in conv1d_cl layernorm_act adamw act; do
   ops_env "$build/quick_$grp.log" "$grp" || q1b=FAIL
   q1bn="$q1bn$grp $(tail -n 1 "$build/quick_$grp.log" | sed 's/^test_backend_ops: //');  "
 done
@@ -107,7 +108,7 @@ no_worse "$build/quick_nofuse_parity_bf16.log" $par_rc || q3=FAIL
 step no_fuse "$q3" "parity(bf16) rc $par_rc vs 3a's $brc16"
 
 q4=ok
-for grp in layernorm attention; do # "layernorm": the row, channel and fused groups
+for grp in layernorm attention act adamw; do # "layernorm": the row, channel and fused groups; act, adamw: their eight- and four-a-step forms
   ops_env "$build/quick_elem_$grp.log" $grp TSASR_CUDA_ELEM_BLOCKS=1 TSASR_CUDA_ELEM_VEC=1 || q4=FAIL
 done
 parity_env "$build/quick_elem_parity.log" "$(cap 60)" "" TSASR_CUDA_ELEM_BLOCKS=1 TSASR_CUDA_ELEM_VEC=1
