@@ -115,6 +115,8 @@ parity_env "$build/quick_elem_parity.log" "$(cap 60)" "" TSASR_CUDA_ELEM_BLOCKS=
 [ $par_rc = 0 ] || q4=FAIL
 q4n="layernorm $(tail -n 1 "$build/quick_elem_layernorm.log" | sed 's/^test_backend_ops: //'); \
 attention $(tail -n 1 "$build/quick_elem_attention.log" | sed 's/^test_backend_ops: //'); \
+act $(tail -n 1 "$build/quick_elem_act.log" | sed 's/^test_backend_ops: //'); \
+adamw $(tail -n 1 "$build/quick_elem_adamw.log" | sed 's/^test_backend_ops: //'); \
 parity $(tail -n 1 "$build/quick_elem_parity.log" | sed 's/^test_sft_parity: //')"
 parity_env "$build/quick_elem_parity_bf16.log" "$(cap 60)" "compare with 3a" TSASR_CUDA_ELEM_BLOCKS=1 \
   TSASR_CUDA_ELEM_VEC=1 TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
