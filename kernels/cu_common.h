@@ -53,14 +53,13 @@ typedef struct cu_ctx {
   size_t wb_cap; /* bytes */
   int won;
   int wkeep; /* the copy is a training step's: on = 0 keeps its memory */
-  /* wb holds bf16(w[0 .. wn)) exactly while wsync and mem_epoch == wsync_epoch: set by a
-     rounding, kept so by cu_adamw_runs updating wb with w (wsync_on: cuda_set_wcopy_sync),
-     cleared by any other write to [w, w + wn) the backend sees (to_device, cu_adamw); the
-     next bracket on the same (w, wn) then skips its rounding. wcheck
-     (TSASR_CUDA_WCOPY_CHECK=1): such a skip rounds anyway and counts the values that differ
-     (wbad; repaired), for the GPU checks */
+  /* wb holds bf16(w[0 .. wn)) exactly while wsync: set by a rounding, kept so by
+     cu_adamw_runs updating wb with w (wsync_on: cuda_set_wcopy_sync), cleared by any other
+     write to [w, w + wn) the backend sees (to_device, fill, copy, axpby, cu_adamw), by
+     freeing w (cu_release, cu_free_later) and by replacing wb; the next bracket on the same
+     (w, wn) then skips its rounding. wcheck (TSASR_CUDA_WCOPY_CHECK=1): such a skip rounds
+     anyway and counts the values that differ (wbad; repaired), for the GPU checks */
   int wsync, wsync_on, wcheck;
-  uint64_t wsync_epoch;
   long wskips, wbad;
   int tnop;  /* the open bracket is a training step's without the switch: on = 0 changes nothing */
   int gnop;  /* a generate bracket opened inside such a step (no copy made); closed first */

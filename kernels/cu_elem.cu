@@ -54,6 +54,7 @@ __global__ void k_softmax_bwd(const float *y, const float *g, float *dx, int64_t
 
 int cu_fill(backend *be, tensor *x, float v) {
   int64_t n = tensor_numel(x);
+  if (n > 0) cu_wcopy_touch(cu_of(be), x->data, tensor_nbytes(x)); /* a write into the weights: their copy is not current */
   if (n > 0 && v == 0.0f) {
     CU_TRY(cudaMemsetAsync(x->data, 0, sizeof(float) * (size_t)n, cu_stream()));
     return TS_OK;
@@ -64,6 +65,7 @@ int cu_copy(backend *be, const tensor *src, tensor *dst) {
   int64_t n = tensor_numel(src);
   if (n <= 0 || src->data == dst->data) return TS_OK;
   size_t bytes = sizeof(float) * (size_t)n;
+  cu_wcopy_touch(cu_of(be), dst->data, bytes);
   const char *s = (const char *)src->data;
   char *d = (char *)dst->data;
   if (d < s + bytes && s < d + bytes) { /* overlapping ranges (memmove semantics): via scratch */
@@ -77,6 +79,7 @@ int cu_copy(backend *be, const tensor *src, tensor *dst) {
 }
 int cu_axpby(backend *be, const tensor *x, float a, tensor *y, float b) {
   int64_t n = tensor_numel(x);
+  if (n > 0) cu_wcopy_touch(cu_of(be), y->data, sizeof(float) * (size_t)n);
   EL_RUN(k_axpby, n, cu_f(x), a, cu_f(y), b, n);
 }
 int cu_add(backend *be, const tensor *a, const tensor *b, tensor *c) {

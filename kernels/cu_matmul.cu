@@ -114,7 +114,7 @@ static int cu_smallm_nt(const float *x, const W *w4, const float *bias, float *y
 
 /* whether the copy holds bf16(w[0 .. n)) now (a rounding, then only cu_adamw_runs' updates) */
 static int cu_wcopy_current(const cu_ctx *c, const float *w, int64_t n) {
-  return c->wsync && c->wb && c->w == w && c->wn == n && c->wsync_epoch == c->mem_epoch;
+  return c->wsync_on && c->wsync && c->wb && c->w == w && c->wn == n;
 }
 
 /* *cnt += the values where a and b differ (n) */
@@ -189,6 +189,7 @@ int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
   }
   if (!on) { /* released: training between rollouts wants the memory */
     c->mem_epoch++; /* a kept decoding graph reads them */
+    c->wsync = 0;
     if (c->wb) cudaFree(c->wb);
     c->wb = NULL, c->wb_cap = 0;
     /* the rounding buffer stays (at most XS_MAX values): the backward's dC roundings use it
@@ -202,6 +203,7 @@ int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
   size_t bytes = sizeof(unsigned short) * (size_t)n;
   if (c->wb_cap < bytes) {
     c->mem_epoch++;
+    c->wsync = 0;
     if (c->wb) cudaFree(c->wb);
     c->wb = NULL, c->wb_cap = 0;
     if (cudaMalloc((void **)&c->wb, bytes) != cudaSuccess) {
@@ -218,7 +220,7 @@ int cu_weights_bf16(backend *be, const float *w, int64_t n, int on) {
     TS_TRY(cu_round_bf16(w, c->wb, n));
   }
   c->w = w, c->wn = n, c->won = 1, c->wkeep = on == 2;
-  c->wsync = 1, c->wsync_epoch = c->mem_epoch;
+  c->wsync = 1;
   return TS_OK;
 }
 
@@ -415,6 +417,7 @@ int cu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *d
     TS_TRY(cu_fill(be, da, 0.0f));
     da = NULL;
   }
+  if (M == 0 || N == 0) return TS_OK; /* no rows, or no columns of dC: nothing is added (the bf16 GEMMs refuse K 0) */
   const float *ap = cu_f(a), *bp = cu_f(b), *g = cu_f(dc);
   int64_t lda = ga.cols, ldb = gb.cols, sa = ga.rows * ga.cols, sb = gb.rows * gb.cols;
   if (gc.batch == 0) return TS_OK;

@@ -58,6 +58,7 @@ static void *cu_alloc(backend *be, size_t bytes) {
 static void cu_release(backend *be, void *p) {
   if (!p) return;
   cu_of(be)->mem_epoch++; /* a kept graph may use it: no replay until the next capture */
+  if (p == (void *)cu_of(be)->w) cu_of(be)->wsync = 0; /* the weights freed: their copy is nobody's */
   cudaError_t st = cudaFree(p);
   if (st != cudaSuccess) cu_fail("cudaFree", st);
 }
@@ -168,6 +169,7 @@ int cu_free_later(backend *be, void *p) {
   cu_ctx *c = cu_of(be);
   if (!p) return TS_OK;
   c->mem_epoch++; /* a kept graph may use it: no replay until the next capture */
+  if (p == (void *)c->w) c->wsync = 0;
   if (!c->gr_capturing) {
     CU_TRY(cudaFree(p));
     return TS_OK;

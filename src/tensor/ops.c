@@ -488,7 +488,10 @@ int op_attention(backend *be, const tensor *q, const tensor *k, const tensor *v,
   CHK(attn_check(be, "attention", q, k, v, out, lse, cfg, e));
   if (cfg->keep) cfg->keep->made = 0; /* until this forward writes it */
   OPS_PROF_SHAPE(q, k);
-  OPS_RET(be, "attention", be->ops->attention(be, q, k, v, out, lse, cfg), e);
+  int rc;
+  OPS_PROF_RUN(be, "attention", rc, be->ops->attention(be, q, k, v, out, lse, cfg));
+  if (cfg->keep) cfg->keep->qkv = 0; /* a split's q, k, v serve this forward only */
+  return ops_ret(rc, "attention", e);
 }
 
 size_t op_attn_keep_bytes(backend *be, const tensor *q, const tensor *k, const attn_cfg *cfg) {

@@ -833,18 +833,21 @@ static void c_wcopy(int64_t M, int64_t K, int64_t N) {
   long sk0, bad0, sk1, bad1;
   cuda_wcopy_counts(&sk0, &bad0);
   for (int r = 0; r < 3; r++) {
-    if (r == 2) { /* a host write into W's first row, on both sides */
-      for (int64_t i = 0; i < K; i++) w->c[i] = 3.0f;
-      BOTH(d) {
-        if (d && g_be[1]->ops->to_device(g_be[1], w->g, w->c, sizeof(float) * (size_t)K, &g_e)) die(g_e.msg);
-      }
-    }
     BOTH(d) {
       float *wp = d ? w->g : w->c;
       tensor X = tv(x, d, 2, M, K, 0, 0), C = tv(c[r], d, 2, M, N, 0, 0), W = tensor_f32(wp, 2, N, K, 0, 0);
       W.device = g_be[d]->device;
       if (r) RUN(d, op_adamw_runs(g_be[d], wp, d ? g->g : g->c, d ? m->g : m->c, d ? v->g : v->c, runs, 2, 0.5f, 0.9f,
                                   0.999f, 1e-8f, 0.1f, r, &g_e));
+      if (r == 2) { /* after AdamW, a host write into W's first row: the copy must be rounded again */
+        float row[4096];
+        for (int64_t i = 0; i < K; i++) row[i] = 3.0f;
+        if (d) {
+          if (g_be[1]->ops->to_device(g_be[1], w->g, row, sizeof(float) * (size_t)K, &g_e)) die(g_e.msg);
+        } else {
+          memcpy(w->c, row, sizeof(float) * (size_t)K);
+        }
+      }
       RUN(d, op_weights_bf16(g_be[d], wp, np, 2, &g_e));
       RUN(d, op_matmul(g_be[d], &X, &W, NULL, &C, 0, 1, 0.0f, &g_e));
       RUN(d, op_weights_bf16(g_be[d], wp, np, 0, &g_e));
@@ -855,8 +858,15 @@ static void c_wcopy(int64_t M, int64_t K, int64_t N) {
   cmp("c (after a host write and AdamW)", c[2]);
   cmp("w", w);
   cuda_wcopy_counts(&sk1, &bad1);
-  note(" roundings skipped %ld, copy values found wrong %ld", sk1 - sk0, bad1 - bad0);
-  if (bad1 != bad0) g_case_bad = 1;
+  /* on CUDA in bf16 with the copy kept current (the defaults): the second bracket alone skips */
+  const char *o1 = getenv("TSASR_CUDA_BF16_ACTS"), *o2 = getenv("TSASR_CUDA_WCOPY_SYNC"),
+             *o3 = getenv("TSASR_CUDA_WEIGHT_COPY");
+  long want = g_be[1]->device == DEV_CUDA && !strcmp(cuda_gemm_name(), "bf16") && !(o1 && !strcmp(o1, "0")) &&
+                      !(o2 && !strcmp(o2, "0")) && !(o3 && !strcmp(o3, "0"))
+                  ? 1
+                  : 0;
+  note(" roundings skipped %ld (want %ld), copy values found wrong %ld", sk1 - sk0, want, bad1 - bad0);
+  if (bad1 != bad0 || sk1 - sk0 != want) g_case_bad = 1;
   case_end();
   bufs_free();
 }
@@ -918,6 +928,7 @@ static void c_attn_keep(int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t D
       }
       tensor X4 = tv(x, d, 4, B, T, Hq + 2 * Hkv, D);
       RUN(d, op_split_heads_keep(g_be[d], &X4, &Q, &K, &V, NULL, 0.0f, cfg.keep, &g_e));
+      const int split_qkv = keep.qkv; /* the forward clears it (its q, k, v serve it alone) */
       RUN(d, op_weights_bf16(g_be[d], d ? w->g : w->c, M * QD, 1, &g_e));
       RUN(d, op_attention(g_be[d], &Q, &K, &V, &O, &L, &cfg, &g_e));
       RUN(d, op_matmul(g_be[d], &O2, &W, NULL, &Y, 0, 1, 0.0f, &g_e));
@@ -929,8 +940,8 @@ static void c_attn_keep(int64_t B, int64_t T, int64_t Hq, int64_t Hkv, int64_t D
       }
       RUN(d, op_attention_bwd(g_be[d], &Q, &K, &V, &O, &L, &GO, &DQ, &DK, &DV, NULL, &cfg, &g_e));
       if (i == 0 && d == 1) {
-        note(" keep %zu bytes, q/k/v from the split %d, made %d;", kb, keep.qkv, keep.made);
-        if (kb && (!keep.qkv || !keep.made)) g_case_bad = 1; /* a backend that keeps must have kept */
+        note(" keep %zu bytes, q/k/v from the split %d, made %d, then %d;", kb, split_qkv, keep.made, keep.qkv);
+        if (kb && (!split_qkv || !keep.made || keep.qkv)) g_case_bad = 1; /* a backend that keeps must have kept */
       }
       if (kbuf) g_be[d]->ops->release(g_be[d], kbuf);
       kbuf = NULL, keep = (attn_keep){0};
@@ -1576,7 +1587,7 @@ int main(int argc, char **argv) {
   G("adamw sumsq", c_optim(100003));
   G("adamw", c_optim_runs(64));
   G("adamw", c_optim_runs(300007));
-  G("adamw wcopy", c_wcopy(37, 96, 80));
+  G("adamw wcopy", c_wcopy(37, 96, 80)); /* K at most 4096 (its host row) */
 
   printf("\n%-16s %6s %6s %10s\n", "op", "cases", "failed", "max err");
   for (int i = 0; i < g_nstats; i++)

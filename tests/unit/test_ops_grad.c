@@ -132,6 +132,11 @@ static void test_matmul_no_rows(void **state) {
   assert_int_equal(op_matmul_bwd(be, &A, &W, &DC, NULL, &DW, &DB, 0, 1, &err), TS_OK);
   for (int i = 0; i < 6; i++) assert_true(dw[i] == 0.0f);
   assert_true(db[0] == 0.0f && db[1] == 0.0f);
+  /* a written dA over no rows: nothing to write, nothing read */
+  float dx0[1] = {NAN};
+  tensor DX0 = tensor_f32(dx0, 2, 0, 3, 0, 0);
+  assert_int_equal(op_matmul_bwd_set(be, &A, &W, &DC, &DX0, &DW, &DB, 0, 1, &err), TS_OK);
+  for (int i = 0; i < 6; i++) assert_true(dw[i] == 0.0f);
 }
 
 /* ---- norms ---- */
