@@ -67,7 +67,7 @@ parity_env "$build/quick_wcopy_parity_bf16.log" "$(cap 60)" "compare with 3a" TS
 no_worse "$build/quick_wcopy_parity_bf16.log" $par_rc || q1b=FAIL
 wdiff=$(grep -c 'differed from w' "$build/quick_wcopy_parity_bf16.log")
 [ "$wdiff" = 0 ] || q1b=FAIL
-q1bn="$q1bn wcopy(bf16) $(grep -m1 -o 'roundings skipped [0-9]*, copy values found wrong [0-9]*' "$build/quick_wcopy16.log"); \
+q1bn="$q1bn wcopy(bf16) $(grep -m1 -o 'roundings skipped [0-9]* (want [0-9]*), copy values found wrong [0-9]*' "$build/quick_wcopy16.log"); \
 parity(bf16, copy checked) rc $par_rc vs 3a's $brc16, $wdiff wrong copies"
 step quick_ops19 "$q1b" "$q1bn"
 
