@@ -64,15 +64,8 @@ int enc_layer_forward(enc_model *m, int l, const enc_acts *a, enc_layer_acts *la
   attn_cfg ac = layer_attn(m, a, &bias);
   tensor Q4 = ET4(la->q, B, T, H, D), K4 = ET4(la->k, B, T, H, D), V4 = ET4(la->v, B, T, H, D),
          A4 = ET4(la->att, B, T, H, D), LSE = ET3(la->lse, B, H, T);
-  if (!a->infer) { /* what the backend keeps of this forward for the backward (attn_cfg.keep) */
-    size_t kb = op_attn_keep_bytes(be, &Q4, &K4, &ac);
-    if (kb) {
-      float *kbuf;
-      EALLOC(kbuf, (int64_t)((kb + 3) / 4));
-      la->keep = (attn_keep){kbuf, kb, 0, 0};
-      ac.keep = &la->keep;
-    }
-  }
+  /* what the backend keeps of this forward for the backward (attn_cfg.keep) */
+  if (!a->infer) ETRY(be_attn_keep(be, ar, &Q4, &K4, &ac, &la->keep, "encoder", e));
   { /* one GEMM against the stacked q/k/v weights into scratch, its heads then taken apart (and
      * written into the attention's keep as well, where the backend keeps them) */
     arena_mark mk = arena_get_mark(ar);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nn/decoder_int.h"
+#include "tensor/be_mem.h"
 #include "tensor/ops.h"
 #include "tensor/params.h"
 
@@ -130,15 +131,8 @@ static int dec_fwd(backend *be, const dec_cfg *c, const dec_params *p, int64_t B
   ac.scale = 1.0f / sqrtf((float)c->D);
   ac.bias = NULL;
   ac.keep = NULL;
-  if (acts && !kv && !pf) { /* a backward may follow: what the backend keeps of this forward for it */
-    size_t kb = op_attn_keep_bytes(be, &Q4, &K4, &ac);
-    if (kb) {
-      float *kbuf;
-      ALLOC(kbuf, (int64_t)((kb + 3) / 4));
-      a->keep = (attn_keep){kbuf, kb, 0, 0};
-      ac.keep = &a->keep;
-    }
-  }
+  /* a backward may follow: what the backend keeps of this forward for it */
+  if (acts && !kv && !pf) TRY(be_attn_keep(be, ar, &Q4, &K4, &ac, &a->keep, "decoder", e));
   {
     arena_mark mk = arena_get_mark(ar);
     float *qkv;

@@ -1,7 +1,9 @@
-/* be_mem.c — arenas in a backend's memory and host<->backend copies (be_mem.h). */
+/* be_mem.c — arenas in a backend's memory, host<->backend copies, and attention keep buffers from an arena (be_mem.h). */
 #include "tensor/be_mem.h"
 
 #include <string.h>
+
+#include "tensor/ops.h"
 
 static void *bm_alloc(void *user, size_t bytes) {
   backend *be = user;
@@ -55,4 +57,15 @@ float *be_arena_upload(backend *be, arena *a, const float *src, int64_t n, const
   }
   if (src && n > 0 && be_upload(be, p, src, sizeof(float) * (size_t)n, what, e)) return NULL;
   return p;
+}
+
+int be_attn_keep(backend *be, arena *a, const tensor *q, const tensor *k, attn_cfg *cfg, attn_keep *keep,
+                 const char *what, ts_err *e) {
+  size_t bytes = op_attn_keep_bytes(be, q, k, cfg);
+  if (!bytes) return TS_OK;
+  void *buf = arena_alloc(a, bytes);
+  if (!buf) return err_set(e, TS_ENOMEM, "%s: activation arena out of memory (%zu bytes kept for the attention)", what, bytes);
+  *keep = (attn_keep){buf, bytes, 0, 0};
+  cfg->keep = keep;
+  return TS_OK;
 }

@@ -221,6 +221,22 @@ static double delta_norm(const hb *b, const float *start) {
   return sqrt(s2);
 }
 
+/* device bits of buffer b (n floats) into a new host array */
+static float *dev_bits(const hb *b) {
+  float *h = malloc(sizeof(float) * (size_t)(b->n ? b->n : 1));
+  if (!h || g_be[1]->ops->to_host(g_be[1], h, b->g, sizeof(float) * (size_t)b->n, &g_e)) die("download");
+  return h;
+}
+/* values of a and b (device) that differ in their bits; with zero_sign, +0 and -0 count as
+ * equal (a value written against one added to zero) */
+static int64_t bits_differ(const hb *a, const hb *b, int zero_sign) {
+  float *x = dev_bits(a), *y = dev_bits(b);
+  int64_t bad = 0;
+  for (int64_t i = 0; i < a->n; i++) bad += memcmp(&x[i], &y[i], 4) != 0 && !(zero_sign && x[i] == 0.0f && y[i] == 0.0f);
+  free(x), free(y);
+  return bad;
+}
+
 /* frees the buffers of a group of cases (a forward case and the backward case that reuses its
  * inputs and outputs) */
 static void bufs_free(void) {
@@ -580,17 +596,9 @@ static void c_norm_act(int64_t N, int64_t C, int affine, int kind) {
     RUN(d, op_act_bwd(g_be[d], (act_kind)kind, &CN, &G, &DCN, &g_e));
     RUN(d, op_layernorm_bwd(g_be[d], &X, PT(w, W), &M2, &R2, &DCN, &DX2, NULL, NULL, &g_e));
   }
-  float *h[4];
-  hb *src[4] = {y, y2, dx0, dx2};
-  int64_t bad = 0;
-  for (int i = 0; i < 4; i++) {
-    h[i] = malloc(sizeof(float) * (size_t)(N * C));
-    if (!h[i] || g_be[1]->ops->to_host(g_be[1], h[i], src[i]->g, sizeof(float) * (size_t)(N * C), &g_e)) die("download");
-  }
-  for (int64_t i = 0; i < N * C; i++) bad += memcmp(&h[0][i], &h[1][i], 4) != 0 || memcmp(&h[2][i], &h[3][i], 4) != 0;
-  note(" fused vs apart on the device: %lld of %lld values differ", (long long)bad, (long long)(N * C));
+  const int64_t bad = bits_differ(y, y2, 0) + bits_differ(dx0, dx2, 0);
+  note(" fused vs apart on the device: %lld of %lld values differ", (long long)bad, (long long)(2 * N * C));
   if (bad) g_case_bad = 1;
-  for (int i = 0; i < 4; i++) free(h[i]);
   case_end();
   bufs_free();
 }
@@ -869,22 +877,6 @@ static void c_wcopy(int64_t M, int64_t K, int64_t N) {
   if (bad1 != bad0 || sk1 - sk0 != want) g_case_bad = 1;
   case_end();
   bufs_free();
-}
-
-/* device bits of buffer b (n floats) into a new host array */
-static float *dev_bits(const hb *b) {
-  float *h = malloc(sizeof(float) * (size_t)(b->n ? b->n : 1));
-  if (!h || g_be[1]->ops->to_host(g_be[1], h, b->g, sizeof(float) * (size_t)b->n, &g_e)) die("download");
-  return h;
-}
-/* values of a and b (device) that differ in their bits; with zero_sign, +0 and -0 count as
- * equal (a value written against one added to zero) */
-static int64_t bits_differ(const hb *a, const hb *b, int zero_sign) {
-  float *x = dev_bits(a), *y = dev_bits(b);
-  int64_t bad = 0;
-  for (int64_t i = 0; i < a->n; i++) bad += memcmp(&x[i], &y[i], 4) != 0 && !(zero_sign && x[i] == 0.0f && y[i] == 0.0f);
-  free(x), free(y);
-  return bad;
 }
 
 /* attn_cfg.keep and grad_set (backend.h): q, k, v split from packed rows (with the keep:
@@ -1347,18 +1339,9 @@ static void c_optim_runs(int64_t n) {
   cmp("p", p);
   cmp("m", m);
   cmp("v", v);
-  hb *src[6] = {p, p2, m, m2, v, v2};
-  float *h[6];
-  for (int i = 0; i < 6; i++) {
-    h[i] = malloc(sizeof(float) * (size_t)n);
-    if (!h[i] || g_be[1]->ops->to_host(g_be[1], h[i], src[i]->g, sizeof(float) * (size_t)n, &g_e)) die("download");
-  }
-  int64_t bad = 0;
-  for (int64_t i = 0; i < n; i++)
-    for (int k = 0; k < 6; k += 2) bad += memcmp(&h[k][i], &h[k + 1][i], 4) != 0;
+  const int64_t bad = bits_differ(p, p2, 0) + bits_differ(m, m2, 0) + bits_differ(v, v2, 0);
   note(" runs vs one call per run on the device: %lld of %lld values differ", (long long)bad, (long long)(3 * n));
   if (bad) g_case_bad = 1;
-  for (int i = 0; i < 6; i++) free(h[i]);
   case_end();
   bufs_free();
 }
