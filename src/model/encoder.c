@@ -256,7 +256,7 @@ static void add(sz *s, int64_t floats) {
   s->allocs++;
 }
 
-int enc_info_get(const enc_cfg *c, int64_t B, int64_t samples, enc_info *out, ts_err *e) {
+int enc_info_get(const enc_cfg *c, backend *be, int64_t B, int64_t samples, enc_info *out, ts_err *e) {
   memset(out, 0, sizeof *out);
   if (B < 1 || samples < 1) return err_set(e, TS_EARG, "encoder info: batch and samples must be positive");
   int64_t T = enc_frames(c, samples), N = B * T, C = c->C, F = c->F, H = c->H, K = c->pos_kernel;
@@ -304,11 +304,23 @@ int enc_info_get(const enc_cfg *c, int64_t B, int64_t samples, enc_info *out, ts
   if (c->alibi) add(&s, H * T * T), add(&s, H * T * T), add(&s, c->alibi_scale_heads);
   int nl = enc_n_layers(c);
   s.bytes += (int64_t)sizeof(enc_layer_acts) * (nl ? nl : 1), s.allocs++;
+  /* what the backend keeps of each layer's attention for its backward (attn_cfg.keep; bytes) */
+  int64_t keep = 0;
+  if (be) {
+    tensor q = {0}, bias = {0};
+    q.dtype = DT_F32, q.ndim = 4, q.ne[0] = B, q.ne[1] = T, q.ne[2] = H, q.ne[3] = C / H;
+    bias.dtype = DT_F32, bias.ndim = 3, bias.ne[0] = H, bias.ne[1] = T, bias.ne[2] = T;
+    attn_cfg ac = {0};
+    ac.scale = 1.0f / sqrtf((float)(C / H));
+    if (c->alibi) ac.bias = &bias;
+    keep = (int64_t)op_attn_keep_bytes(be, &q, &q, &ac);
+  }
   for (int l = 0; l < nl; l++) {
     add(&s, N * C); /* output */
     for (int k = 0; k < 7; k++) add(&s, N * C);
     for (int k = 0; k < 4; k++) add(&s, N);
     add(&s, B * H * T), add(&s, N * F), add(&s, N * F);
+    if (keep) s.bytes += keep, s.allocs++;
   }
   if (c->stable_ln) add(&s, N * C), add(&s, N), add(&s, N);
   out->act_bytes = s.bytes + s.allocs * 63; /* arena blocks are 64-byte aligned */

@@ -189,15 +189,17 @@ int enc_forward_infer(enc_model *m, int64_t B, int64_t L, const float *wav, cons
 int enc_backward(enc_model *m, const enc_acts *a, const float *dout, arena *ar, ts_err *e);
 
 /* Size information for `tsasr info`: parameters and memory for a batch of B utterances of
- * `samples` samples each. */
+ * `samples` samples each. be (NULL: none) adds what that backend keeps of each layer's attention
+ * for the backward (op_attn_keep_bytes; a CUDA build's SDPA keeps bf16 q, k, v and out). */
 typedef struct enc_info {
   int64_t params;        /* number of parameters */
   int64_t param_bytes;   /* f32 weights */
   int64_t frames;        /* output frames per utterance */
-  int64_t act_bytes;     /* arena bytes enc_forward uses (kept for backward), conv stack trainable */
+  int64_t act_bytes;     /* arena bytes enc_forward uses (kept for backward; be's attention keep
+                          * included), conv stack trainable */
   int64_t train_bytes;   /* weights + grads + AdamW moments + activations + backward scratch */
 } enc_info;
-int enc_info_get(const enc_cfg *c, int64_t B, int64_t samples, enc_info *out, ts_err *e);
+int enc_info_get(const enc_cfg *c, backend *be, int64_t B, int64_t samples, enc_info *out, ts_err *e);
 /* One-line description, e.g. "data2vec-audio: 12 blocks, hidden 768, 12 heads, ..." */
 const char *enc_describe(const enc_cfg *c, char *buf, size_t n);
 

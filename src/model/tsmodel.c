@@ -305,7 +305,7 @@ int tsm_describe(const tsm *m, int batch, double seconds, char *buf, size_t n) {
   enc_info ei;
   memset(&ei, 0, sizeof ei);
   int64_t samples = (int64_t)(seconds * 16000);
-  enc_info_get(&m->ecfg, batch, samples, &ei, NULL);
+  enc_info_get(&m->ecfg, m->ps.be, batch, samples, &ei, NULL);
   int64_t audio_tok = ei.frames / m->acfg.k, T = audio_tok + 160; /* + prompt and response */
   const qwen2_cfg *c = &m->lcfg;
   int64_t per_tok = 4 * c->C + 2 * c->Hq * c->D + 2 * c->Hkv * c->D + c->Hq + 3 * c->F + 2;

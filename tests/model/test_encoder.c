@@ -21,7 +21,9 @@
 #include "base/jsonx.h"
 #include "fixture.h"
 #include "model/encoder.h"
+#include "model/encoder_int.h"
 #include "tensor/cpu_act16.h"
+#include "tensor/devsim.h"
 #include "tensor/gemm.h"
 #include "tensor/ops.h"
 #include "testutil.h"
@@ -425,9 +427,14 @@ static void test_info(void **state) {
     assert_int_equal(load_model(&lm, dir, NULL, &e), 0);
     enc_info inf;
     int64_t B = 2, L = 4000;
-    assert_int_equal(enc_info_get(&lm.c, B, L, &inf, &e), 0);
+    assert_int_equal(enc_info_get(&lm.c, lm.ps.be, B, L, &inf, &e), 0);
     assert_int_equal(inf.params, lm.ps.total > 0 ? pset_count(&lm.ps, "") : 0);
     assert_int_equal(inf.frames, enc_frames(&lm.c, L));
+    /* a backend that keeps each layer's attention operands (devsim keeps a 64-byte
+     * fingerprint) adds its keep to every layer's activations, one arena block each */
+    enc_info infk;
+    assert_int_equal(enc_info_get(&lm.c, be_devsim(), B, L, &infk, &e), 0);
+    assert_int_equal(infk.act_bytes - inf.act_bytes, (int64_t)enc_n_layers(&lm.c) * (64 + 63));
     float *wav = tu_alloc_rand(B * L, -1, 1, 5);
     int64_t len[2] = {L, L - 700};
     arena ar;
