@@ -9,8 +9,11 @@
  *   bench_device [--device D] [--geometry paper|small] [--batch B] [--seconds S] [--resp R]
  *                [--steps N] [--G G] [--new NEW] [--peak TFLOPS] [--gemm f32,tf32,bf16]
  *                [--sft-variants V,V,...] [--rollout-variants V,V,...] [--grpo-steps N] [--grpo-resp R2]
- *                [--profile-range 1]
- * (--steps 0: rollouts only). With variants (--device cuda), the SFT steps / rollouts run once
+ *                [--profile-range 1] [--accum A]
+ * (--steps 0: rollouts only). --accum A (default 1) makes each timed SFT step a trainer's step at a
+ * global batch of A x B: A micro-batches' forwards and backwards, then the gradient norm, the
+ * clip's scaling and AdamW once, as src/train/sft.c does (the paper's global batch of 112 is
+ * --batch 4 --accum 28); tokens/s and MFU then count all A micro-batches. With variants (--device cuda), the SFT steps / rollouts run once
  * per variant in the same process, each after a line "== variant V": V names the CUDA switches
  * on top of the backend's defaults (bench_device/switches.h), '+'-joined (one model build for an
  * A/B of the switches). The defaults include the encoder's channels-last layout: a variant sets
@@ -101,6 +104,7 @@ typedef struct bench_ctx {
   int B, R, steps, G, NEW;
   double secs, peak;
   int prange; /* --profile-range 1: the last SFT step and the last rollout inside cuda_profile_range */
+  int accum;  /* --accum: micro-batches per optimizer step */
 } bench_ctx;
 
 /* the profiler's range on (1) or off (0): a message and 1 when the backend has none */
@@ -112,6 +116,24 @@ static int bench_range(int on) {
   return rc != 0;
 }
 
+/* one optimizer step at a global batch of A micro-batches (the batch A times): their forwards
+ * and backwards, then (A > 1) the trainer's gradient norm and clip at 1, and AdamW */
+static int bench_sft_step(bench_ctx *c, int64_t step, tsm_loss *lo, ts_err *e) {
+  tsm *m = c->m;
+  int A = c->accum;
+  pset_zero_grad(&m->ps);
+  for (int a = 0; a < A; a++) {
+    arena_reset(c->ar);
+    if (tsm_train_step(m, c->bt, 1.0f / (float)(c->B * c->R * A), lo, c->ar, e)) return 1;
+  }
+  if (A > 1) {
+    double gn = pset_grad_norm(&m->ps);
+    if (!isfinite(gn)) return err_set(e, TS_EINTERNAL, "gradient norm %g", gn), 1;
+    if (gn > 1.0) pset_scale_grad(&m->ps, (float)(1.0 / gn));
+  }
+  return pset_adamw(&m->ps, 1e-5f, 0.9f, 0.999f, 1e-8f, 0.0f, step, e) || c->be->ops->sync(c->be, e);
+}
+
 /* SFT steps: step 0 warms up (allocations, cuBLAS heuristics), the best of the rest counts */
 static int bench_sft(bench_ctx *c, const char *mode) {
   ts_err e = {0};
@@ -119,15 +141,12 @@ static int bench_sft(bench_ctx *c, const char *mode) {
   double best = 1e30, tl = 0;
   int64_t Tl = 0;
   for (int s = 0; s <= c->steps; s++) {
-    arena_reset(c->ar);
-    pset_zero_grad(&m->ps);
     tsm_loss lo;
     c->be->ops->sync(c->be, &e);
     int pr = c->prange && s == c->steps;
     if (pr && bench_range(1)) return 1;
     double t0 = now_s();
-    if (tsm_train_step(m, c->bt, 1.0f / (float)(c->B * c->R), &lo, c->ar, &e) ||
-        pset_adamw(&m->ps, 1e-5f, 0.9f, 0.999f, 1e-8f, 0.0f, s + 1, &e) || c->be->ops->sync(c->be, &e)) {
+    if (bench_sft_step(c, s + 1, &lo, &e)) {
       fprintf(stderr, "bench_device: train step: %s\n", e.msg);
       return 1;
     }
@@ -138,12 +157,17 @@ static int bench_sft(bench_ctx *c, const char *mode) {
     if (s && dt < best) best = dt;
     if (!Tl) Tl = 59 + (int64_t)(enc_frames(&m->ecfg, c->L) / m->acfg.k) + c->R;
   }
-  double fl = 3.0 * c->B * fwd_flops(m, c->L, Tl, c->R), tf = fl / best / 1e12;
-  printf("sft_step batch %d x %.0f s, %lld LLM tokens each: %.3f s (best of %d), loss %.3f, arena peak %.0f MiB\n", c->B,
-         c->secs, (long long)Tl, best, c->steps, tl, c->ar->peak / 1048576.0);
+  const int64_t n = (int64_t)c->B * c->accum; /* inputs a step takes */
+  double fl = 3.0 * (double)n * fwd_flops(m, c->L, Tl, c->R), tf = fl / best / 1e12;
+  char acc[96] = "";
+  if (c->accum > 1)
+    snprintf(acc, sizeof acc, ", accumulated over %d micro-batches (global batch %lld, one AdamW)", c->accum,
+             (long long)n);
+  printf("sft_step batch %d x %.0f s%s, %lld LLM tokens each: %.3f s (best of %d), loss %.3f, arena peak %.0f MiB\n",
+         c->B, c->secs, acc, (long long)Tl, best, c->steps, tl, c->ar->peak / 1048576.0);
   printf("sft_tokens_per_s %.0f  audio_s_per_s %.1f  model %.1f TFLOP/s  MFU %.1f%% of %.0f TFLOP/s  (%.1f%% of "
          "67 f32)\n",
-         c->B * Tl / best, c->B * c->secs / best, tf, 100.0 * tf / c->peak, c->peak, 100.0 * tf / 67.0);
+         n * Tl / best, n * c->secs / best, tf, 100.0 * tf / c->peak, c->peak, 100.0 * tf / 67.0);
   if (!ops_prof_on()) bdopt_print(&m->ps, c->steps + 1);
   if (ops_prof_on()) { /* TSASR_PROFILE: one table per phase */
     printf("\n== phase: SFT, %d step(s) after the warm-up, GEMM %s", c->steps, mode);
@@ -284,7 +308,7 @@ static int bench_variants(bench_ctx *c, const char *vars, const char *mode, int 
 
 int main(int argc, char **argv) {
   const char *dev = "cpu", *geo = "paper", *gemms = "f32", *sft_vars = NULL, *roll_vars = NULL;
-  int B = 4, R = 40, steps = 3, G = 8, NEW = 512, grpo = 0, gr = 150, prange = 0;
+  int B = 4, R = 40, steps = 3, G = 8, NEW = 512, grpo = 0, gr = 150, prange = 0, accum = 1;
   double secs = 20, peak = 989.0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const char *k = argv[i], *v = argv[i + 1];
@@ -299,6 +323,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(k, "--grpo-steps")) grpo = atoi(v);
     else if (!strcmp(k, "--grpo-resp")) gr = atoi(v);
     else if (!strcmp(k, "--profile-range")) prange = atoi(v);
+    else if (!strcmp(k, "--accum")) accum = atoi(v);
     else if (!strcmp(k, "--peak")) peak = atof(v);
     else if (!strcmp(k, "--gemm")) gemms = v;
     else if (!strcmp(k, "--sft-variants")) sft_vars = v;
@@ -307,6 +332,10 @@ int main(int argc, char **argv) {
       fprintf(stderr, "bench_device: unknown option %s\n", k);
       return 2;
     }
+  }
+  if (accum < 1 || B < 1) {
+    fprintf(stderr, "bench_device: --accum %d, --batch %d: each must be at least 1\n", accum, B);
+    return 2;
   }
   if (prange && strcmp(dev, "cuda")) {
     fprintf(stderr, "bench_device: --profile-range brackets CUDA kernels for a profiler: --device cuda\n");
@@ -362,7 +391,7 @@ int main(int argc, char **argv) {
   bt.resp_start = rs, bt.resp_end = re;
   arena ar;
   if (be_arena_init(&ar, be, (size_t)256 << 20, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
-  bench_ctx bc = {m, be, &bt, &ar, wav, L, len, B, R, steps, G, NEW, secs, peak, prange};
+  bench_ctx bc = {m, be, &bt, &ar, wav, L, len, B, R, steps, G, NEW, secs, peak, prange, accum};
   char modes[64];
   snprintf(modes, sizeof modes, "%s", gemms);
   for (char *save = NULL, *mode = strtok_r(modes, ",", &save); mode; mode = strtok_r(NULL, ",", &save)) {

@@ -13,7 +13,9 @@ tokens (min_new_tokens = max_new_tokens), in the given precision. "bf16w" runs t
 with the weights cast to bfloat16 and SDPA: faster than autocast, which re-casts every weight at
 every step (HF's default dynamic cache; no static cache or torch.compile).
 
-argv: DEVICE GEOMETRY(paper|small) B S R STEPS G NEW PRECISION[,PRECISION...]
+argv: DEVICE GEOMETRY(paper|small) B S R STEPS G NEW PRECISION[,PRECISION...] [ACCUM]
+ACCUM (default 1), as bench_device's --accum: a step is ACCUM micro-batches' forwards and
+backwards (the loss divided by ACCUM), then (ACCUM > 1) clip_grad_norm_ at 1 and AdamW once.
 Prints lines with the keys bench_device prints (sft_tokens_per_s, rollout ... tokens/s). With
 TSASR_TORCH_PROFILE=1, one more SFT step runs under torch.profiler and its kernels' device time
 is printed by kernel (the 30 slowest; tests/gpu/kprof.sh compares them with tsasr's)."""
@@ -32,6 +34,7 @@ geo = sys.argv[2] if len(sys.argv) > 2 else "paper"
 B, S, R, STEPS, G, NEW = (int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]),
                           int(sys.argv[8])) if len(sys.argv) > 8 else (4, 20.0, 40, 3, 8, 512)
 precs = (sys.argv[9] if len(sys.argv) > 9 else "f32").split(",")
+ACCUM = int(sys.argv[10]) if len(sys.argv) > 10 else 1
 P = 60
 torch.manual_seed(0)
 
@@ -160,15 +163,20 @@ def run_prec(prec, exact):
                             weight_decay=0.0)
     ctx = torch.autocast(dev, dtype=torch.bfloat16) if prec == "bf16" else torch.autocast(dev, enabled=False)
 
+    params = [p for m in (enc, ad, llm) for p in m.parameters()]
+
     def step():
         opt.zero_grad(set_to_none=True)
-        with ctx:
-            a, na = audio(enc, ad, x)
-            emb = llm.model.embed_tokens
-            xs = torch.cat([emb(ids[:, :30]), a, emb(ids[:, 31:])], 1)
-            logits = llm(inputs_embeds=xs).logits[:, -R - 1:-1]
-            loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, V), ids[:, P:].reshape(-1))
-        loss.backward()
+        for _ in range(ACCUM):
+            with ctx:
+                a, na = audio(enc, ad, x)
+                emb = llm.model.embed_tokens
+                xs = torch.cat([emb(ids[:, :30]), a, emb(ids[:, 31:])], 1)
+                logits = llm(inputs_embeds=xs).logits[:, -R - 1:-1]
+                loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, V), ids[:, P:].reshape(-1))
+            (loss / ACCUM).backward()
+        if ACCUM > 1:
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         return na
 
@@ -184,8 +192,9 @@ def run_prec(prec, exact):
     T = P - 1 + na + R
     tf = f", TF32 convolutions {torch.backends.cudnn.allow_tf32}, matmuls {torch.backends.cuda.matmul.allow_tf32}"
     print(f"-- torch {prec} ({n / 1e6:.1f}M parameters, {attn_used}{tf if prec != 'bf16' else ''})")
-    print(f"sft_step batch {B} x {S:.0f} s, {T} LLM tokens each: {best:.3f} s (best of {STEPS})")
-    print(f"sft_tokens_per_s {B * T / best:.0f}  audio_s_per_s {B * S / best:.1f}")
+    acc = f", accumulated over {ACCUM} micro-batches (global batch {B * ACCUM}, one AdamW)" if ACCUM > 1 else ""
+    print(f"sft_step batch {B} x {S:.0f} s{acc}, {T} LLM tokens each: {best:.3f} s (best of {STEPS})")
+    print(f"sft_tokens_per_s {B * ACCUM * T / best:.0f}  audio_s_per_s {B * ACCUM * S / best:.1f}")
     if os.environ.get("TSASR_TORCH_PROFILE") == "1" and dev == "cuda":
         profile_step(step, prec)
     del opt

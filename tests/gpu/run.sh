@@ -79,7 +79,9 @@
 #      GRPO's update on 8 completions of 150 tokens of one input, laid out apart and with the
 #      prompt's rows once (row grpo_update: the time ratio, and the two layouts' losses, which
 #      must agree);
-#      then bf16 SFT at micro-batch 16 (row sft_b16: MFU against batch size);
+#      then bf16 SFT at micro-batch 16 (row sft_b16: MFU against batch size), and at the paper's
+#      global batch, 28 micro-batches of 4 and one AdamW a step (row sft_accum; PyTorch's the
+#      same way in step 6, row torch_accum);
 #      then, in one process (bench_device --sft-variants / --rollout-variants), bf16 SFT steps and
 #      rollouts with each switch whose checks passed against the defaults (row "switches");
 #   6. bench/bench_device_torch.py: the same shapes in PyTorch + HF (f32 eager; bf16 autocast +
@@ -804,6 +806,17 @@ if left; then
     cat "$build/sft_b16.log" >> "$logs/bench.log"
     step sft_b16 "$([ $brc = 0 ] && echo ok || echo "FAIL($brc)")" "$(grep -m1 sft_tokens_per_s "$build/sft_b16.log")"
   fi
+  # the paper's global batch of 112 as the trainer takes it on one GPU: 28 micro-batches of 4,
+  # then the gradient norm, the clip and AdamW once (bench_device --accum); step 6 runs PyTorch
+  # the same way (row torch_accum)
+  if left; then
+    { echo; echo "== bf16 SFT at the paper's global batch (4 x 28 micro-batches, one AdamW)"; } >> "$logs/bench.log"
+    timeout "$(cap 90)" "$build/bench_device" --device cuda --geometry paper --batch 4 --accum 28 --seconds 20 --steps 1 \
+      --G 0 --gemm bf16 > "$build/sft_accum.log" 2>&1
+    arc=$?
+    cat "$build/sft_accum.log" >> "$logs/bench.log"
+    step sft_accum "$([ $arc = 0 ] && echo ok || echo "FAIL($arc)")" "$(grep -m1 sft_tokens_per_s "$build/sft_accum.log")"
+  fi
   fi # full
   # the switches whose checks passed (steps 3d-3j), against the defaults, in bf16 and in ONE
   # process (one model build; appended to bench.log): SFT steps without flash / bf16
@@ -857,6 +870,17 @@ if full && [ "${TSASR_GPU_TORCH:-1}" != 0 ] && [ -n "$py" ] && left && "$py" -c 
   fi
   grep -v -i warn "$logs/bench_torch.log" | tail -n 12
   step bench_torch "$([ $trc = 0 ] && echo ok || echo "FAIL($trc)")" "$(grep -m1 sft_tokens_per_s "$logs/bench_torch.log")"
+  # PyTorch at the paper's global batch (28 micro-batches of 4, clip and AdamW once), against
+  # step 5's sft_accum (kept out of bench_torch.log's ratios, which compare single steps)
+  if [ $trc = 0 ] && [ -s "$build/sft_accum.log" ] && [ "$(cap 1000)" -ge 60 ]; then
+    timeout "$(cap 60)" "$py" bench/bench_device_torch.py cuda paper 4 20 40 1 0 0 bf16 28 > "$build/torch_accum.log" 2>&1
+    tarc=$?
+    { echo; echo "== torch bf16 at the paper's global batch (4 x 28)"; grep -v -i warn "$build/torch_accum.log"; } \
+      >> "$logs/bench_torch.log"
+    step torch_accum "$([ $tarc = 0 ] && echo ok || echo "FAIL($tarc)")" "$(awk '/^sft_tokens_per_s/ { if (FILENAME ~ /torch/) pt = $2; else ts = $2 }
+      END { printf "tsasr %s, PyTorch %s tokens/s", ts, pt; if (pt > 0 && ts > 0) printf " (%.2fx)", ts / pt }' \
+      "$build/sft_accum.log" "$build/torch_accum.log")"
+  fi
   # ratios per precision: tsasr / PyTorch throughput (> 1: tsasr is faster)
   awk -f tests/gpu/ratios.awk "$logs/bench_device.log" "$logs/bench_torch.log" | tee "$build/ratios.txt"
   { echo; echo "== ratios (tsasr / PyTorch throughput)"; cat "$build/ratios.txt"; } >> "$logs/bench_torch.log"
