@@ -98,6 +98,38 @@ static struct {
   const void *w;
   size_t bytes;
 } g_stepw;
+/* a fingerprint of those weights as AdamW's runs left them (they keep a device's bf16 copy
+ * current), which the next training step's hint compares: a change in between that no host
+ * copy, plain AdamW or free accounts for came from an op a device does not track, whatever the
+ * op (ds_tw names fill, copy and axpby at the call) */
+static struct {
+  const void *w;
+  size_t bytes;
+  uint64_t fp;
+  int set;
+} g_wfp;
+
+/* inside an open op: FNV-1a over 8-byte words (the tail bytes one by one) */
+static uint64_t ds_bytes_fp(const void *p, size_t n) {
+  const unsigned char *b = p;
+  uint64_t h = 1469598103934665603ull, w;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) memcpy(&w, b + i, 8), h = (h ^ w) * 1099511628211ull;
+  for (; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+  return h;
+}
+static uint64_t ds_wfp_of(const void *w, size_t bytes) {
+  ds_open();
+  uint64_t h = ds_bytes_fp(w, bytes);
+  ds_close();
+  return h;
+}
+/* [p, p + bytes) written by something a device sees (a host copy, plain AdamW) or freed: the
+ * fingerprint no longer says what the device's copy holds */
+static void ds_wfp_touch(const void *p, size_t bytes) {
+  uintptr_t a = (uintptr_t)p, w = (uintptr_t)g_wfp.w;
+  if (g_wfp.set && bytes && a < w + g_wfp.bytes && w < a + bytes) g_wfp.set = 0;
+}
 
 /* a write of bytes at p into weights an open hint holds is reported */
 static int ds_held(const char *op, const void *p, size_t bytes) {
@@ -174,6 +206,7 @@ static void ds_release(backend *be, void *p) {
     if (ds.m[i].p == p) {
       if ((uintptr_t)g_stepw.w >= (uintptr_t)p && (uintptr_t)g_stepw.w < (uintptr_t)p + ds.m[i].size)
         g_stepw.w = NULL, g_stepw.bytes = 0; /* freed: no longer anyone's weights */
+      ds_wfp_touch(p, ds.m[i].size);
       munmap(p, ds.m[i].size);
       ds.m[i] = ds.m[--ds.n];
       break;
@@ -193,6 +226,7 @@ static int ds_copy_in(backend *be, void *dst, const void *src, size_t bytes, ts_
            ds_violation("to_device", "wrong memory kinds");
   if (ds_held("to_device", dst, bytes))
     return err_set(e, TS_EDEVICE, "devsim: to_device writes weights that weights_bf16 holds unchanged");
+  ds_wfp_touch(dst, bytes);
   ds_open();
   memmove(dst, src, bytes);
   ds_close();
@@ -578,6 +612,7 @@ static int ds_adamw(backend *be, float *p, const float *g, float *m, float *v, i
   if (n > 0 && (ds_find(p, nb) < 0 || ds_find(g, nb) < 0 || ds_find(m, nb) < 0 || ds_find(v, nb) < 0))
     return ds_violation("adamw", "buffer outside device memory");
   if (n > 0 && ds_held("adamw", p, nb)) return TS_EDEVICE;
+  ds_wfp_touch(p, nb); /* a device rounds its copy again after a plain AdamW */
   DS_RUN(cpu_adamw(be_cpu(), p, g, m, v, n, lr, b1, b2, eps, wd, t));
 }
 static int ds_adamw_runs(backend *be, float *p, const float *g, float *m, float *v, const adamw_run *runs, int nr,
@@ -592,7 +627,12 @@ static int ds_adamw_runs(backend *be, float *p, const float *g, float *m, float 
       return ds_violation("adamw_runs", "a run outside device memory");
     if (runs[r].n > 0 && ds_held("adamw_runs", p + o, nb)) return TS_EDEVICE;
   }
-  DS_RUN(cpu_adamw_runs(be_cpu(), p, g, m, v, runs, nr, lr, b1, b2, eps, wd, t));
+  ds_open();
+  int rc = cpu_adamw_runs(be_cpu(), p, g, m, v, runs, nr, lr, b1, b2, eps, wd, t);
+  ds_close();
+  /* the runs keep a device's copy of the weights current: what they wrote is the new reference */
+  if (g_wfp.set && (const void *)p == g_wfp.w) g_wfp.fp = ds_wfp_of(g_wfp.w, g_wfp.bytes);
+  return rc;
 }
 /* the hint must name device memory, and the weights it names must stay unchanged while it is
  * on (an op writing them is reported: the CPU's bf16 mirror of them would be stale); hints
@@ -604,6 +644,14 @@ static int ds_weights_bf16(backend *be, const float *w, int64_t n, int on) {
     return ds_violation("weights_bf16", "weights outside device memory");
   if (!on && !g_nheld) return TS_OK; /* nothing open here: nothing to close below either */
   if (on && g_nheld == DS_HELD) return ds_violation("weights_bf16", "hints nested deeper than 16");
+  size_t wb = n > 0 ? sizeof(float) * (size_t)n : 0;
+  if (on && g_wfp.set && g_wfp.w == (const void *)w && g_wfp.bytes == wb) {
+    g_wfp.set = 0; /* checked once: a device takes its copy as current here, or rounds anew */
+    if (ds_wfp_of(w, wb) != g_wfp.fp)
+      return ds_violation("weights_bf16", "the weights changed since the last hint or AdamW's runs, by an op other "
+                                          "than AdamW or a host copy (a device would take its bf16 copy of them as "
+                                          "current: stale)");
+  }
   ds_open();
   int rc = be_cpu()->ops->weights_bf16(be_cpu(), w, n, on);
   ds_close();
@@ -614,6 +662,9 @@ static int ds_weights_bf16(backend *be, const float *w, int64_t n, int on) {
   } else {
     g_nheld--;
     if (g_held[g_nheld].kind == 2) g_stepw.w = g_held[g_nheld].w, g_stepw.bytes = g_held[g_nheld].bytes;
+    /* a device's copy now mirrors these weights (the hint held them unchanged) */
+    g_wfp.w = g_held[g_nheld].w, g_wfp.bytes = g_held[g_nheld].bytes, g_wfp.set = g_wfp.bytes > 0;
+    if (g_wfp.set) g_wfp.fp = ds_wfp_of(g_wfp.w, g_wfp.bytes);
   }
   return TS_OK;
 }

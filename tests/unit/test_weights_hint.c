@@ -1,7 +1,8 @@
 /* test_weights_hint.c — the weights hint (op_weights_bf16): its values are checked (0 off, 1
  * decoding, 2 a training step; what the CPU makes of it: test_gemm_mirror), and the simulated
  * device reports an optimizer step on the weights it holds unchanged, while allowing one on
- * other buffers and one once the hint is off. */
+ * other buffers and one once the hint is off, and any change to them between hints that AdamW's
+ * runs and host copies do not account for. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -136,8 +137,75 @@ static void test_devsim_nesting(void **s) {
   ds->ops->release(ds, p);
 }
 
+/* the weights as the last hint or AdamW's runs left them: the next hint on them reports any
+ * change since that no host copy or plain AdamW accounts for, whichever op made it (here an add
+ * into them, which no write rule names at the call) */
+static void test_devsim_fingerprint(void **s) {
+  (void)s;
+  backend *ds = be_devsim();
+  ts_err e = {0};
+  const int64_t n = 64;
+  float *p = ds->ops->alloc(ds, sizeof(float) * (size_t)(4 * n)); /* weights, gradients, moments */
+  float *q = ds->ops->alloc(ds, sizeof(float) * (size_t)n);
+  assert_non_null(p);
+  assert_non_null(q);
+  tensor P4 = tensor_f32(p, 1, 4 * n, 0, 0, 0), W = tensor_f32(p, 1, n, 0, 0, 0), Q = tensor_f32(q, 1, n, 0, 0, 0);
+  P4.device = W.device = Q.device = ds->device;
+  assert_int_equal(op_fill(ds, &P4, 0.5f, &e), TS_OK);
+  assert_int_equal(op_fill(ds, &Q, 0.25f, &e), TS_OK);
+  const adamw_run runs[2] = {{0, n / 2, 1}, {n / 2, n / 2, 0}};
+  float host[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  long v = violations();
+  for (int kind = 1; kind <= 2; kind++) {
+    /* a hint, AdamW's runs, the next hint: fine */
+    assert_int_equal(op_weights_bf16(ds, p, n, kind, &e), TS_OK);
+    assert_int_equal(op_weights_bf16(ds, p, n, 0, &e), TS_OK);
+    assert_int_equal(op_adamw_runs(ds, p, p + n, p + 2 * n, p + 3 * n, runs, 2, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f, 1, &e),
+                     TS_OK);
+    assert_int_equal(op_weights_bf16(ds, p, n, 2, &e), TS_OK);
+    assert_int_equal(op_weights_bf16(ds, p, n, 0, &e), TS_OK);
+    assert_int_equal(violations(), v);
+    /* an add into the weights between hints: the next hint on them is refused and reported */
+    assert_int_equal(op_add(ds, &W, &Q, &W, &e), TS_OK);
+    assert_int_equal(violations(), v);
+    assert_int_not_equal(op_weights_bf16(ds, p, n, kind, &e), TS_OK);
+    assert_int_equal(violations(), v + 1);
+    v = violations();
+    /* a host copy, or a plain AdamW, after such a change: a device rounds anew, so fine */
+    assert_int_equal(op_weights_bf16(ds, p, n, 2, &e), TS_OK); /* reported once: this one passes */
+    assert_int_equal(op_weights_bf16(ds, p, n, 0, &e), TS_OK);
+    assert_int_equal(op_add(ds, &W, &Q, &W, &e), TS_OK);
+    assert_int_equal(ds->ops->to_device(ds, p + 8, host, sizeof host, &e), TS_OK);
+    assert_int_equal(op_weights_bf16(ds, p, n, 2, &e), TS_OK);
+    assert_int_equal(op_weights_bf16(ds, p, n, 0, &e), TS_OK);
+    assert_int_equal(op_add(ds, &W, &Q, &W, &e), TS_OK);
+    assert_int_equal(ds->ops->adamw(ds, p, p + n, p + 2 * n, p + 3 * n, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 2), TS_OK);
+    assert_int_equal(op_weights_bf16(ds, p, n, kind, &e), TS_OK);
+    assert_int_equal(op_weights_bf16(ds, p, n, 0, &e), TS_OK);
+    assert_int_equal(violations(), v);
+    /* AdamW's runs, then an add: reported */
+    assert_int_equal(op_adamw_runs(ds, p, p + n, p + 2 * n, p + 3 * n, runs, 2, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f, 3, &e),
+                     TS_OK);
+    assert_int_equal(op_add(ds, &W, &Q, &W, &e), TS_OK);
+    assert_int_not_equal(op_weights_bf16(ds, p, n, 2, &e), TS_OK);
+    assert_int_equal(violations(), v + 1);
+    v = violations();
+  }
+  /* freed weights: nothing to compare */
+  ds->ops->release(ds, p);
+  p = ds->ops->alloc(ds, sizeof(float) * (size_t)(4 * n));
+  assert_non_null(p);
+  W.data = p;
+  assert_int_equal(op_fill(ds, &W, 3.0f, &e), TS_OK);
+  assert_int_equal(op_weights_bf16(ds, p, n, 2, &e), TS_OK);
+  assert_int_equal(op_weights_bf16(ds, p, n, 0, &e), TS_OK);
+  assert_int_equal(violations(), v);
+  ds->ops->release(ds, q);
+  ds->ops->release(ds, p);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_values), cmocka_unit_test(test_devsim_rules),
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_values), cmocka_unit_test(test_devsim_rules), cmocka_unit_test(test_devsim_fingerprint),
                                      cmocka_unit_test(test_devsim_nesting)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
