@@ -9,7 +9,7 @@
  *   bench_device [--device D] [--geometry paper|small] [--batch B] [--seconds S] [--resp R]
  *                [--steps N] [--G G] [--new NEW] [--peak TFLOPS] [--gemm f32,tf32,bf16]
  *                [--sft-variants V,V,...] [--rollout-variants V,V,...] [--grpo-steps N] [--grpo-resp R2]
- *                [--profile-range 1] [--accum A]
+ *                [--profile-range 1] [--accum A] [--bw TBPS]
  * (--steps 0: rollouts only). --accum A (default 1) makes each timed SFT step a trainer's step at a
  * global batch of A x B: A micro-batches' forwards and backwards, then the gradient norm, the
  * clip's scaling and AdamW once, as src/train/sft.c does (the paper's global batch of 112 is
@@ -29,7 +29,10 @@
  * listed GEMM precision (docs/precision.md: tensor-core math on cuda, oneDNN on the CPU; f32
  * storage). With TSASR_PROFILE=1 the op profile (tensor/ops_prof.h) is printed per phase: the SFT
  * steps, then the rollout. --profile-range 1 (cuda) brackets the last SFT step and the last rollout
- * with cuda_profile_range, for a kernel profiler started with its collection off (tests/gpu/kprof.sh). */
+ * with cuda_profile_range, for a kernel profiler started with its collection off (tests/gpu/kprof.sh).
+ * --device devsim counts the last SFT step's traffic (tensor/devsim_traffic.h) and prints the step's
+ * lower bound on a device of --bw TB/s (default 3.35, an H100 SXM's HBM3) and --peak TFLOP/s, and the
+ * MFU that bound allows: what the op sequence itself leaves reachable, before any kernel's cost. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +48,7 @@
 #include "tensor/be_mem.h"
 #include "tensor/cuda_ctl.h"
 #include "tensor/devsim.h"
+#include "tensor/devsim_traffic.h"
 #include "tensor/ops_prof.h"
 
 static double now_s(void) {
@@ -105,6 +109,7 @@ typedef struct bench_ctx {
   double secs, peak;
   int prange; /* --profile-range 1: the last SFT step and the last rollout inside cuda_profile_range */
   int accum;  /* --accum: micro-batches per optimizer step */
+  double bw;  /* --bw: the device's memory bandwidth in TB/s, for devsim's traffic bound */
 } bench_ctx;
 
 /* the profiler's range on (1) or off (0): a message and 1 when the backend has none */
@@ -134,6 +139,31 @@ static int bench_sft_step(bench_ctx *c, int64_t step, tsm_loss *lo, ts_err *e) {
   return pset_adamw(&m->ps, 1e-5f, 0.9f, 0.999f, 1e-8f, 0.0f, step, e) || c->be->ops->sync(c->be, e);
 }
 
+/* devsim's count of the last SFT step (devsim_traffic.h): the ops by bytes, then the step's
+ * lower bound on a device of c->bw TB/s and c->peak TFLOP/s (the non-product ops at the
+ * bandwidth, each product at the slower of its FLOPs at the peak and its bytes at the
+ * bandwidth) and the MFU that bound allows for `model` FLOPs (the analytic count) */
+static void bench_traffic(const bench_ctx *c, double model) {
+  devsim_traffic_row r[128];
+  int n = devsim_traffic_rows(r, 128);
+  n = n < 128 ? n : 128;
+  double by = 0, pb = 0, pf = 0, pt = 0, bw = c->bw * 1e12, pk = c->peak * 1e12;
+  printf("devsim traffic of the last SFT step (each device operand once a call; products' FLOPs):\n");
+  printf("  %-22s %7s %10s %10s %9s\n", "op", "calls", "GB", "GFLOP", "bound ms");
+  for (int i = 0; i < n; i++) {
+    double t = r[i].flops > 0 ? fmax(r[i].flops / pk, r[i].bytes / bw) : r[i].bytes / bw;
+    if (r[i].flops > 0) pb += r[i].bytes, pf += r[i].flops, pt += t;
+    else by += r[i].bytes;
+    if (i < 24 || r[i].flops > 0)
+      printf("  %-22s %7ld %10.3f %10.1f %9.3f\n", r[i].op, r[i].calls, r[i].bytes / 1e9, r[i].flops / 1e9, 1e3 * t);
+  }
+  double tb = by / bw, step = tb + pt;
+  printf("traffic_bound other ops %.2f GB (%.2f ms at %.2f TB/s); products %.2f TFLOP, %.2f GB (%.2f ms at %.0f "
+         "TFLOP/s); step >= %.2f ms, MFU <= %.1f%%\n",
+         by / 1e9, 1e3 * tb, c->bw, pf / 1e12, pb / 1e9, 1e3 * pt, c->peak, 1e3 * step,
+         step > 0 ? 100.0 * model / step / pk : 0.0);
+}
+
 /* SFT steps: step 0 warms up (allocations, cuBLAS heuristics), the best of the rest counts */
 static int bench_sft(bench_ctx *c, const char *mode) {
   ts_err e = {0};
@@ -145,12 +175,15 @@ static int bench_sft(bench_ctx *c, const char *mode) {
     c->be->ops->sync(c->be, &e);
     int pr = c->prange && s == c->steps;
     if (pr && bench_range(1)) return 1;
+    int count = c->be->device == DEV_SIM && s == c->steps; /* devsim: the last step's traffic */
+    if (count) devsim_traffic_on(1);
     double t0 = now_s();
     if (bench_sft_step(c, s + 1, &lo, &e)) {
       fprintf(stderr, "bench_device: train step: %s\n", e.msg);
       return 1;
     }
     double dt = now_s() - t0;
+    if (count) devsim_traffic_on(0);
     if (pr && bench_range(0)) return 1;
     if (!s && ops_prof_on()) ops_prof_reset(); /* the warm-up's one-time costs stay out of the table */
     tl = lo.loss_sum / (double)(lo.tokens ? lo.tokens : 1);
@@ -168,6 +201,7 @@ static int bench_sft(bench_ctx *c, const char *mode) {
   printf("sft_tokens_per_s %.0f  audio_s_per_s %.1f  model %.1f TFLOP/s  MFU %.1f%% of %.0f TFLOP/s  (%.1f%% of "
          "67 f32)\n",
          n * Tl / best, n * c->secs / best, tf, 100.0 * tf / c->peak, c->peak, 100.0 * tf / 67.0);
+  if (c->be->device == DEV_SIM) bench_traffic(c, fl);
   if (!ops_prof_on()) bdopt_print(&m->ps, c->steps + 1);
   if (ops_prof_on()) { /* TSASR_PROFILE: one table per phase */
     printf("\n== phase: SFT, %d step(s) after the warm-up, GEMM %s", c->steps, mode);
@@ -309,7 +343,7 @@ static int bench_variants(bench_ctx *c, const char *vars, const char *mode, int 
 int main(int argc, char **argv) {
   const char *dev = "cpu", *geo = "paper", *gemms = "f32", *sft_vars = NULL, *roll_vars = NULL;
   int B = 4, R = 40, steps = 3, G = 8, NEW = 512, grpo = 0, gr = 150, prange = 0, accum = 1;
-  double secs = 20, peak = 989.0;
+  double secs = 20, peak = 989.0, bw = 3.35;
   for (int i = 1; i + 1 < argc; i += 2) {
     const char *k = argv[i], *v = argv[i + 1];
     if (!strcmp(k, "--device")) dev = v;
@@ -325,6 +359,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(k, "--profile-range")) prange = atoi(v);
     else if (!strcmp(k, "--accum")) accum = atoi(v);
     else if (!strcmp(k, "--peak")) peak = atof(v);
+    else if (!strcmp(k, "--bw")) bw = atof(v);
     else if (!strcmp(k, "--gemm")) gemms = v;
     else if (!strcmp(k, "--sft-variants")) sft_vars = v;
     else if (!strcmp(k, "--rollout-variants")) roll_vars = v;
@@ -347,6 +382,9 @@ int main(int argc, char **argv) {
   }
   ts_err e = {0};
   backend *be = !strcmp(dev, "cuda") ? be_cuda(&e) : !strcmp(dev, "devsim") ? be_devsim() : be_cpu();
+  /* devsim here counts traffic: its memory protection around each op (tests' business) would
+   * take most of the time at the paper geometry */
+  if (be && be->device == DEV_SIM) devsim_set_protect(0);
   if (!be) {
     fprintf(stderr, "bench_device: %s\n", e.msg);
     return 2;
@@ -391,7 +429,7 @@ int main(int argc, char **argv) {
   bt.resp_start = rs, bt.resp_end = re;
   arena ar;
   if (be_arena_init(&ar, be, (size_t)256 << 20, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
-  bench_ctx bc = {m, be, &bt, &ar, wav, L, len, B, R, steps, G, NEW, secs, peak, prange, accum};
+  bench_ctx bc = {m, be, &bt, &ar, wav, L, len, B, R, steps, G, NEW, secs, peak, prange, accum, bw};
   char modes[64];
   snprintf(modes, sizeof modes, "%s", gemms);
   for (char *save = NULL, *mode = strtok_r(modes, ",", &save); mode; mode = strtok_r(NULL, ",", &save)) {

@@ -18,6 +18,7 @@
 #include "tensor/cpu_act16.h"
 #include "tensor/cpu_ops.h"
 #include "tensor/devsim.h"
+#include "tensor/devsim_traffic.h"
 
 typedef struct ds_map {
   unsigned char *p;
@@ -34,8 +35,20 @@ static struct {
   char last[256];
 } ds = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
+/* 0: devsim_set_protect(0), the memory stays readable and writable */
+static int g_protect = 1;
+
 static void ds_protect_all(int prot) {
+  if (!g_protect) return;
   for (int i = 0; i < ds.n; i++) mprotect(ds.m[i].p, ds.m[i].size, prot);
+}
+
+void devsim_set_protect(int on) {
+  pthread_mutex_lock(&ds.mu);
+  g_protect = 1; /* set every mapping as the switch now says */
+  ds_protect_all(!on || ds.open ? PROT_READ | PROT_WRITE : PROT_NONE);
+  g_protect = on != 0;
+  pthread_mutex_unlock(&ds.mu);
 }
 
 static void ds_open(void) {
@@ -147,6 +160,7 @@ static int ds_t(const char *op, const tensor *t) {
   if (!t || !t->data) return 0;
   if (t->device != DEV_SIM) return ds_violation(op, "tensor not tagged as device memory");
   if (ds_find(t->data, tensor_nbytes(t)) < 0) return ds_violation(op, "tensor data outside device memory");
+  devsim_traffic_operand(op, tensor_nbytes(t));
   return 0;
 }
 
@@ -193,7 +207,7 @@ static void *ds_alloc(backend *be, size_t bytes) {
     ds.m = nm, ds.cap = cap;
   }
   ds.m[ds.n++] = (ds_map){p, size, bytes ? bytes : 1};
-  if (ds.open) mprotect(p, size, PROT_READ | PROT_WRITE);
+  if (ds.open || !g_protect) mprotect(p, size, PROT_READ | PROT_WRITE);
   pthread_mutex_unlock(&ds.mu);
   return p;
 }
@@ -283,6 +297,7 @@ static int ds_sync(backend *be, ts_err *e) {
     ds_open();                 \
     int rc_ = (call);          \
     ds_close();                \
+    devsim_traffic_ran();      \
     return rc_;                \
   } while (0)
 #define DS_CHECK(x) \
@@ -321,10 +336,25 @@ static int ds_mul_bwd(backend *be, const tensor *a, const tensor *b, const tenso
            ds_t("mul_bwd", db));
   DS_RUN(cpu_mul_bwd(be_cpu(), a, b, dc, da, db));
 }
+/* the products' FLOPs (devsim_traffic): a (.., M, K) or its transpose times b into c (.., M, N) */
+static double ds_mm_flops(const tensor *a, const tensor *c, int ta) {
+  double k = (double)(ta ? a->ne[a->ndim - 2] : a->ne[a->ndim - 1]);
+  return 2.0 * (double)tensor_numel(c) * k;
+}
+/* a convolution's output (or output gradient) against w (Cout, Cin / groups, K) */
+static double ds_conv_flops(const tensor *y, const tensor *w) {
+  return 2.0 * (double)tensor_numel(y) * (double)w->ne[1] * (double)w->ne[2];
+}
+/* attention's score and value products, q (B, Tq, Hq, D) against k (B, Tk, Hkv, D); causal: half */
+static double ds_attn_flops(const tensor *q, const tensor *k, const attn_cfg *cfg) {
+  double f = 4.0 * (double)q->ne[0] * (double)q->ne[1] * (double)q->ne[2] * (double)q->ne[3] * (double)k->ne[1];
+  return cfg->causal ? f / 2 : f;
+}
 static int ds_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias, tensor *c, int ta, int tb,
                      float beta) {
   (void)be;
   DS_CHECK(ds_t("matmul", a) || ds_t("matmul", b) || ds_t("matmul", bias) || ds_t("matmul", c));
+  devsim_traffic_flops(ds_mm_flops(a, c, ta));
   DS_RUN(cpu_matmul(be_cpu(), a, b, bias, c, ta, tb, beta));
 }
 static int ds_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da, tensor *db,
@@ -332,6 +362,7 @@ static int ds_matmul_bwd(backend *be, const tensor *a, const tensor *b, const te
   (void)be;
   const char *o = "matmul_bwd";
   DS_CHECK(ds_t(o, a) || ds_t(o, b) || ds_t(o, dc) || ds_t(o, da) || ds_t(o, db) || ds_t(o, dbias));
+  devsim_traffic_flops(ds_mm_flops(a, dc, ta) * ((da != NULL) + (db != NULL)));
   DS_RUN(cpu_matmul_bwd(be_cpu(), a, b, dc, da, db, dbias, ta, tb, da_set));
 }
 static int ds_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
@@ -480,6 +511,7 @@ static int ds_attention(backend *be, const tensor *q, const tensor *k, const ten
     ds_close();
     if (f != want) return ds_violation(o, "keep: its q, k, v are another split's, or changed since");
   }
+  devsim_traffic_flops(ds_attn_flops(q, k, cfg));
   ds_open();
   int rc = cpu_attention(be_cpu(), q, k, v, out, lse, cfg);
   if (!rc && cfg->keep) {
@@ -488,6 +520,7 @@ static int ds_attention(backend *be, const tensor *q, const tensor *k, const ten
     cfg->keep->made = 1;
   }
   ds_close();
+  devsim_traffic_ran();
   return rc;
 }
 static int ds_attention_bwd(backend *be, const tensor *q, const tensor *k, const tensor *v, const tensor *out,
@@ -505,6 +538,7 @@ static int ds_attention_bwd(backend *be, const tensor *q, const tensor *k, const
     ds_close();
     if (f != want) return ds_violation(o, "keep: q, k, v or out changed since the forward that made it (or it is another call's)");
   }
+  devsim_traffic_flops(2.5 * ds_attn_flops(q, k, cfg)); /* the scores recomputed, and four products */
   DS_RUN(cpu_attention_bwd(be_cpu(), q, k, v, out, lse, dout, dq, dk, dv, dbias, cfg));
 }
 static int ds_rope(backend *be, const tensor *x, tensor *y, const int32_t *pos, float theta, int inverse) {
@@ -527,12 +561,14 @@ static int ds_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *
     keep->qkv = 1;
   }
   ds_close();
+  devsim_traffic_ran();
   return rc;
 }
 static int ds_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y, int stride, int pad,
                      int groups) {
   (void)be;
   DS_CHECK(ds_t("conv1d", x) || ds_t("conv1d", w) || ds_t("conv1d", bias) || ds_t("conv1d", y));
+  devsim_traffic_flops(ds_conv_flops(y, w));
   DS_RUN(cpu_conv1d(be_cpu(), x, w, bias, y, stride, pad, groups));
 }
 static int ds_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
@@ -540,6 +576,7 @@ static int ds_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const te
   (void)be;
   const char *o = "conv1d_bwd";
   DS_CHECK(ds_t(o, x) || ds_t(o, w) || ds_t(o, dy) || ds_t(o, dx) || ds_t(o, dw) || ds_t(o, dbias));
+  devsim_traffic_flops(ds_conv_flops(dy, w) * ((dx != NULL) + (dw != NULL)));
   DS_RUN(cpu_conv1d_bwd(be_cpu(), x, w, dy, dx, dw, dbias, stride, pad, groups));
 }
 static int ds_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y, int stride,
@@ -547,6 +584,7 @@ static int ds_conv1d_cl(backend *be, const tensor *x, const tensor *w, const ten
   (void)be;
   const char *o = "conv1d_cl";
   DS_CHECK(ds_t(o, x) || ds_t(o, w) || ds_t(o, bias) || ds_t(o, y));
+  devsim_traffic_flops(ds_conv_flops(y, w));
   DS_RUN(cpu_conv1d_cl(be_cpu(), x, w, bias, y, stride, pad, groups));
 }
 static int ds_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
@@ -554,6 +592,7 @@ static int ds_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const
   (void)be;
   const char *o = "conv1d_cl_bwd";
   DS_CHECK(ds_t(o, x) || ds_t(o, w) || ds_t(o, dy) || ds_t(o, dx) || ds_t(o, dw) || ds_t(o, dbias));
+  devsim_traffic_flops(ds_conv_flops(dy, w) * ((dx != NULL) + (dw != NULL)));
   DS_RUN(cpu_conv1d_cl_bwd(be_cpu(), x, w, dy, dx, dw, dbias, stride, pad, groups));
 }
 static int ds_weightnorm(backend *be, const tensor *v, const tensor *g, tensor *w, tensor *norm, int dim) {
@@ -613,6 +652,7 @@ static int ds_adamw(backend *be, float *p, const float *g, float *m, float *v, i
     return ds_violation("adamw", "buffer outside device memory");
   if (n > 0 && ds_held("adamw", p, nb)) return TS_EDEVICE;
   ds_wfp_touch(p, nb); /* a device rounds its copy again after a plain AdamW */
+  devsim_traffic_operand("adamw", 7 * nb); /* p, g, m, v read; p, m, v written */
   DS_RUN(cpu_adamw(be_cpu(), p, g, m, v, n, lr, b1, b2, eps, wd, t));
 }
 static int ds_adamw_runs(backend *be, float *p, const float *g, float *m, float *v, const adamw_run *runs, int nr,
@@ -627,9 +667,11 @@ static int ds_adamw_runs(backend *be, float *p, const float *g, float *m, float 
       return ds_violation("adamw_runs", "a run outside device memory");
     if (runs[r].n > 0 && ds_held("adamw_runs", p + o, nb)) return TS_EDEVICE;
   }
+  for (int r = 0; r < nr; r++) devsim_traffic_operand("adamw_runs", 7 * sizeof(float) * (size_t)runs[r].n);
   ds_open();
   int rc = cpu_adamw_runs(be_cpu(), p, g, m, v, runs, nr, lr, b1, b2, eps, wd, t);
   ds_close();
+  devsim_traffic_ran();
   /* the runs keep a device's copy of the weights current: what they wrote is the new reference */
   if (g_wfp.set && (const void *)p == g_wfp.w) g_wfp.fp = ds_wfp_of(g_wfp.w, g_wfp.bytes);
   return rc;
@@ -675,9 +717,11 @@ static double ds_sumsq(backend *be, const float *x, int64_t n) {
     ds_violation("sumsq", "buffer outside device memory");
     return 0.0 / 0.0;
   }
+  if (n > 0) devsim_traffic_operand("sumsq", sizeof(float) * (size_t)n);
   ds_open();
   double r = cpu_sumsq(be_cpu(), x, n);
   ds_close();
+  devsim_traffic_ran();
   return r;
 }
 static int ds_transpose(backend *be, const tensor *x, tensor *y, float beta) {

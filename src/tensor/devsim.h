@@ -12,5 +12,9 @@ backend *be_devsim(void);
 long devsim_violations(const char **last);
 /* 1 when p points into simulated device memory. */
 int devsim_is_device(const void *p);
+/* 0: device memory stays readable and writable outside ops (host accesses no longer fault;
+ * every other check stays): for a measurement such as bench_device's traffic count, where
+ * protecting gigabytes around each op would take most of the time; 1 (the default) again. */
+void devsim_set_protect(int on);
 
 #endif
