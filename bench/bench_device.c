@@ -158,6 +158,11 @@ static void bench_traffic(const bench_ctx *c, double model) {
       printf("  %-22s %7ld %10.3f %10.1f %9.3f\n", r[i].op, r[i].calls, r[i].bytes / 1e9, r[i].flops / 1e9, 1e3 * t);
   }
   double tb = by / bw, step = tb + pt;
+  /* for bench/run_traffic.sh's line through two batch sizes: the totals, then every op */
+  printf("traffic_counts batch %d other_bytes %.6e product_bytes %.6e product_flops %.6e model_flops %.6e\n", c->B, by,
+         pb, pf, model);
+  for (int i = 0; i < n; i++)
+    printf("traffic_op %s %ld %.6e %.6e\n", r[i].op, r[i].calls, r[i].bytes, r[i].flops);
   printf("traffic_bound other ops %.2f GB (%.2f ms at %.2f TB/s); products %.2f TFLOP, %.2f GB (%.2f ms at %.0f "
          "TFLOP/s); step >= %.2f ms, MFU <= %.1f%%\n",
          by / 1e9, 1e3 * tb, c->bw, pf / 1e12, pb / 1e9, 1e3 * pt, c->peak, 1e3 * step,

@@ -90,7 +90,8 @@
 #      against best;
 #   8. TSASR_PROFILE=shapes bench_device (one SFT step, a 64-token rollout, bf16 GEMMs): the
 #      per-op time tables (ops timed between syncs), one per phase, to see which ops hold the
-#      time, and the SFT step's slowest (op, operand shapes) rows;
+#      time, and the SFT step's slowest (op, operand shapes) rows; each SFT op against its floor
+#      (row floor: tests/gpu/floor_cmp.awk with bench/run_traffic.sh's count, floor_paper_b4.txt);
 #      then a 128-token rollout with TSASR_PROFILE=host (host time per op, no syncs): whether
 #      decoding waits on the device or on launches.
 # Benchmarks start only while TSASR_GPU_BUDGET (420 s from the start) lasts, and none runs past
@@ -900,6 +901,16 @@ elif left; then
   # the SFT step's slowest (op, operand shapes) rows: which layer's GEMM or convolution it is
   awk '/^by operand shapes/ { n = 0; p++ } p == 1 && n++ < 24' "$logs/profile.log"
   step profile "$([ $frc = 0 ] && echo ok || echo "FAIL($frc)")" "$(grep -m1 'op profile' "$logs/profile.log")"
+  # each op of that SFT step against its floor (tests/gpu/floor_paper_b4.txt, bench/run_traffic.sh:
+  # its operands' bytes at this GPU's bandwidth, its products at 989 TFLOP/s): which ops are
+  # furthest above what their traffic allows
+  gbw=3.35
+  nvidia-smi --query-gpu=name --format=csv,noheader 2> /dev/null | head -n 1 | grep -q H200 && gbw=4.8
+  awk -v bw="$gbw" -v peak=989 -f tests/gpu/floor_cmp.awk tests/gpu/floor_paper_b4.txt "$logs/profile.log" \
+    > "$build/floor.txt" 2>&1
+  head -n 16 "$build/floor.txt"; grep '^floor_total' "$build/floor.txt"
+  { echo; echo "== each op against its floor (tests/gpu/floor_cmp.awk, $gbw TB/s)"; cat "$build/floor.txt"; } >> "$logs/profile.log"
+  step floor "$(grep -q '^floor_total' "$build/floor.txt" && echo ok || echo FAIL)" "$(grep '^floor_total' "$build/floor.txt")"
   # the same rollout timed on the host without syncs (TSASR_PROFILE=host): launch-bound when the
   # ops' host time, less the sample op's wait, nearly fills the rollout's wall time
   { echo; echo "== TSASR_PROFILE=host (no syncs)"; } >> "$logs/profile.log"

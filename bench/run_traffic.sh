@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# run_traffic.sh — how fast the SFT step could be on a GPU with the op sequence as it stands:
+# devsim's traffic count (bench_device --device devsim, tensor/devsim_traffic.h) of one paper-
+# geometry step in the bf16 precision at micro-batch 1 and 2, a line through the two (the fixed
+# part: AdamW's arrays, the gradients' zero fill, the embedding table; the rest grows with the
+# inputs), then the step's lower bound and the MFU it allows at micro-batch 4 and at the paper's
+# global batch (4 x 28 micro-batches, one AdamW), on an H100 SXM (3.35 TB/s) and an H200
+# (4.8 TB/s), 989 TFLOP/s dense bf16, with the products (GEMMs, convolutions, attention) at that
+# peak and at 70 % of it. Every other op is taken at full bandwidth, moving each operand once:
+# a floor no kernel beats, not an estimate of a kernel's time.
+# With OPS_FILE, each op's floor at micro-batch 4 goes there too (its calls, bytes and FLOPs on the
+# same line through micro-batches 1 and 2): tests/gpu/floor_paper_b4.txt is such a file, which
+# tests/gpu/run.sh compares with the measured per-op profile of the same step.
+# Needs ~20 GB of memory and ~4-6 minutes on 2 cores. Usage: bench/run_traffic.sh [BUILD_DIR [OPS_FILE]]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+ops_file=${2:-}
+bin="$build/bench_device"
+[ -x "$bin" ] || { echo "run_traffic: $bin not built (cmake --build $build)" >&2; exit 2; }
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+for b in 1 2; do
+  echo "== micro-batch $b (devsim, paper geometry, bf16)" >&2
+  "$bin" --device devsim --geometry paper --batch "$b" --seconds 20 --steps 1 --G 0 --gemm bf16 | tee -a "$out" |
+    grep -E '^(sft_step|traffic_bound)' >&2
+done
+awk '
+/^traffic_counts/ { b = $3; ob[b] = $5; pb[b] = $7; pf[b] = $9; mf[b] = $11 }
+END {
+  if (!(1 in ob) || !(2 in ob)) { print "run_traffic: a count is missing" > "/dev/stderr"; exit 1 }
+  # per input (slope) and fixed (intercept) bytes; the products and the model FLOPs grow with the inputs
+  so = ob[2] - ob[1]; fo = ob[1] - so; sp = pb[2] - pb[1]; fp = pb[1] - sp; sf = pf[2] - pf[1]; sm = mf[2] - mf[1]
+  printf "fixed bytes a step %.2f GB (AdamW, the zero fill, the embedding); per 20 s input %.2f GB other ops, %.2f GB and %.3f TFLOP in products\n", fo / 1e9, so / 1e9, sp / 1e9, sf / 1e12
+  print "per micro-batch of 4 inputs (with 28 of them a step, each carries 1/28 of the fixed part):"
+  printf "%-34s %-6s %8s %9s %9s %9s %9s\n", "configuration", "GPU", "GB", "other ms", "prod ms", "ms", "MFU <="
+  split("3.35 4.8", bw, " "); split("H100 H200", gpu, " ")
+  for (c = 1; c <= 4; c++) {
+    n = 4; acc = c > 2 ? 28 : 1; eff = c % 2 ? 1.0 : 0.7
+    name = sprintf("micro-batch 4%s, GEMMs at %d%%", acc > 1 ? " x 28" : "", eff * 100)
+    for (g = 1; g <= 2; g++) {
+      other = fo / acc + so * n; prod_b = fp / acc + sp * n
+      tother = other / (bw[g] * 1e12)
+      tprod = sf * n / (989e12 * eff); if (prod_b / (bw[g] * 1e12) > tprod) tprod = prod_b / (bw[g] * 1e12)
+      step = tother + tprod
+      printf "%-34s %-6s %8.1f %9.2f %9.2f %9.2f %8.1f%%\n", name, gpu[g], (other + prod_b) / 1e9, 1e3 * tother, 1e3 * tprod, 1e3 * step, 100 * sm * n / step / 989e12
+    }
+  }
+}' "$out"
+if [ -n "$ops_file" ]; then
+  {
+    echo "# each op's floor in one paper-geometry SFT step at micro-batch 4 (4 x 20 s, bf16 precision, one"
+    echo "# AdamW): calls, bytes of its device operands (each once a call), FLOPs of its products; a line"
+    echo "# through devsim's counts at micro-batches 1 and 2 (bench/run_traffic.sh, commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+    echo "# op calls bytes flops"
+    awk '/^traffic_counts/ { b = $3 } /^traffic_op/ { c[b, $2] = $3; by[b, $2] = $4; f[b, $2] = $5; ops[$2] = 1 }
+      END { for (o in ops) printf "%s %d %.4e %.4e\n", o, c[1, o] + 3 * (c[2, o] - c[1, o]),
+                                  by[1, o] + 3 * (by[2, o] - by[1, o]), f[1, o] + 3 * (f[2, o] - f[1, o]) }' "$out" |
+      sort -k3,3gr
+  } > "$ops_file"
+  echo "run_traffic: each op's floor at micro-batch 4 in $ops_file" >&2
+fi
