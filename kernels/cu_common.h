@@ -132,6 +132,8 @@ typedef struct cu_ctx {
                 builds with cuDNN's frontend; on by default since session 17's H200 run) */
   int keep; /* SDPA's bf16 operands kept from the forward for the backward (attn_cfg.keep;
                cu_sdpa.cu; cuda_set_attn_keep; on by default) */
+  int mres;       /* matmul_res reads the residual as cuBLASLt's C (cu_matmul.cu; cuda_set_matmul_res; on by
+                     default, session 21, not yet run on a GPU) */
   int adamw_runs; /* pset_adamw's runs in one launch (cu_optim.cu; cuda_set_adamw_runs; on by
                      default) rather than one launch per run */
   int bwd16; /* bf16 precision: the backward of x W^T with an f32 x on bf16 operands as well (x
@@ -295,6 +297,8 @@ typedef struct cu_lt_call {
   float alpha, beta;
   float *C;
   int64_t ldc;
+  const float *R; /* NULL: C = alpha A B + beta C + bias in place; else C = alpha A B + beta R + bias (R read
+                     as cuBLASLt's C, C written as its D; R has C's layout) */
 } cu_lt_call;
 int cu_lt_gemm(backend *be, const cu_lt_call *g, int *done);
 /* conv1d's convolution (no bias) and its backward's dx and dw (no dbias) on cuDNN
@@ -341,6 +345,8 @@ int cu_swiglu_bwd(backend *be, const tensor *gate, const tensor *up, const tenso
 int cu_softmax(backend *be, const tensor *x, tensor *y);
 int cu_softmax_bwd(backend *be, const tensor *y, const tensor *dy, tensor *dx);
 
+int cu_matmul_res(backend *be, const tensor *a, const tensor *b, const tensor *bias, const tensor *r, tensor *c, int ta,
+                  int tb);
 int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias, tensor *c, int ta, int tb,
               float beta);
 int cu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da, tensor *db,

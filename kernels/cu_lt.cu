@@ -134,6 +134,7 @@ int cu_lt_gemm(backend *be, const cu_lt_call *g, int *done) {
          : c->gemm == TS_GEMM_BF16         ? CUBLAS_COMPUTE_32F_FAST_16BF
                                            : CUBLAS_COMPUTE_32F_FAST_TF32;
   k.al_a = lt_align(g->A), k.al_b = lt_align(g->B), k.al_c = lt_align(g->C);
+  if (g->R && lt_align(g->R) < k.al_c) k.al_c = lt_align(g->R); /* read as C, written as D: the plan fits both */
   uint64_t h = lt_hash(&k);
   lt_plan *p = NULL;
   for (int i = 0; i < LT_PROBE && !p; i++) {
@@ -160,7 +161,8 @@ int cu_lt_gemm(backend *be, const cu_lt_call *g, int *done) {
     return TS_OK;
   }
   c->launches++;
-  cublasStatus_t st = cublasLtMatmul(g_lt, p->op, &g->alpha, g->B, p->a, g->A, p->b, &g->beta, g->C, p->c, g->C, p->c,
+  const float *cin = g->R ? g->R : g->C; /* the residual, or C itself (in place) */
+  cublasStatus_t st = cublasLtMatmul(g_lt, p->op, &g->alpha, g->B, p->a, g->A, p->b, &g->beta, cin, p->c, g->C, p->c,
                                      &p->algo, c->blas_ws, c->blas_ws ? CU_BLAS_WS : 0, cu_stream());
   if (st == CUBLAS_STATUS_NOT_SUPPORTED) { /* nothing launched: this shape takes the cuBLAS path from now on */
     lt_drop(p);

@@ -315,13 +315,19 @@ static const unsigned short *cu_weights_copy(const cu_ctx *c, const float *p, in
 
 /* y (rows,N) = beta y + bias + x op(W), x (rows,K) and W both f32 or both bf16 (raw bits): on
  * cuBLASLt with the bias as the GEMM's epilogue (cuda_set_lt), else the bias as a pass of its
- * own and one cuBLAS GEMM */
+ * own and one cuBLAS GEMM. r (NULL: none; then beta is 1): the residual read in y's place, as
+ * cuBLASLt's C while y is its D; the other paths copy it into y first (r_copy) */
+static int r_copy(const float *r, float *y, int64_t n) {
+  CU_TRY(cudaMemcpyAsync(y, r, sizeof(float) * (size_t)n, cudaMemcpyDeviceToDevice, cu_stream()));
+  return TS_OK;
+}
 static int mm_one(backend *be, int bf16, int tb, int64_t rows, int64_t N, int64_t K, const void *x, int64_t ldx,
-                  const void *w, int64_t ldw, const float *bias, float beta, float *y) {
-  cu_lt_call g = {0, tb, rows, N, K, bf16, x, ldx, w, ldw, bias, 1.0f, beta, y, N};
+                  const void *w, int64_t ldw, const float *bias, float beta, float *y, const float *r) {
+  cu_lt_call g = {0, tb, rows, N, K, bf16, x, ldx, w, ldw, bias, 1.0f, beta, y, N, r};
   int done;
   TS_TRY(cu_lt_gemm(be, &g, &done));
   if (done) return TS_OK;
+  if (r) TS_TRY(r_copy(r, y, rows * N));
   if (bias) {
     k_bias_rows<<<cu_blocks(rows * N), 256, 0, cu_stream()>>>(y, bias, rows, N, beta);
     CU_LAUNCHED("k_bias_rows");
@@ -333,8 +339,9 @@ static int mm_one(backend *be, int bf16, int tb, int64_t rows, int64_t N, int64_
   return cu_gemm(be, 0, tb, rows, N, K, 1.0f, (const float *)x, ldx, 0, (const float *)w, ldw, 0, beta, y, N, 0, 1);
 }
 
-int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias, tensor *c, int ta, int tb,
-              float beta) {
+/* cu_matmul, and with r (NULL: none) the residual cu_matmul_res reads in c's place (beta 1) */
+static int mm_run(backend *be, const tensor *a, const tensor *b, const tensor *bias, tensor *c, int ta, int tb,
+                  float beta, const float *r) {
   mm_geom ga = mm_geom_of(a), gb = mm_geom_of(b), gc = mm_geom_of(c);
   int64_t M = gc.rows, N = gc.cols, K = ta ? ga.rows : ga.cols;
   float *cp = cu_f(c);
@@ -349,6 +356,7 @@ int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias,
   /* few rows against a shared (N, K) weight, the batch folded into the rows (A's rows are
    * contiguous across the batch): the small-row kernel, bias included */
   if (!a16 && gb.batch == 1 && !ta && tb && sm_fits(cu_of(be), gc.batch * M, N, K, ap, bp)) {
+    if (r) TS_TRY(r_copy(r, cp, gc.batch * M * N)); /* the small-row kernel adds onto c */
     const unsigned short *wb = cu_weights_copy(cu_of(be), bp, N * K);
     if (wb && !((bp - cu_of(be)->w) & 3)) /* the kernel's 8-byte loads: w 16-byte aligned, p - w % 4 == 0 */
       return cu_smallm_nt(ap, (const uint2 *)wb, bias ? cu_f(bias) : NULL, cp, gc.batch * M, N, K, beta, cu_of(be)->sms);
@@ -361,6 +369,10 @@ int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias,
   unsigned short *xb = NULL; /* (batch M, K) */
   if (wb && !xr) TS_TRY(cu_scratch(be, sizeof(unsigned short) * (size_t)(gc.batch * M * K), (void **)&xb));
   int one = wb || (gb.batch == 1 && !ta); /* one GEMM over all batches: A rows are contiguous across the batch */
+  if (r && !one) { /* the batched GEMM adds onto c */
+    TS_TRY(r_copy(r, cp, gc.batch * M * N));
+    r = NULL;
+  }
   if (bias && !one) {
     int64_t rows = gc.batch * M;
     k_bias_rows<<<cu_blocks(rows * N), 256, 0, cu_stream()>>>(cp, cu_f(bias), rows, N, beta);
@@ -372,11 +384,28 @@ int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias,
       TS_TRY(cu_round_bf16(ap, xb, gc.batch * M * K));
       xr = xb;
     }
-    return mm_one(be, 1, 1, gc.batch * M, N, K, xr, K, wb, K, bias ? cu_f(bias) : NULL, beta, cp);
+    return mm_one(be, 1, 1, gc.batch * M, N, K, xr, K, wb, K, bias ? cu_f(bias) : NULL, beta, cp, r);
   }
-  if (one) return mm_one(be, 0, tb, gc.batch * M, N, K, ap, K, bp, gb.cols, bias ? cu_f(bias) : NULL, beta, cp);
+  if (one) return mm_one(be, 0, tb, gc.batch * M, N, K, ap, K, bp, gb.cols, bias ? cu_f(bias) : NULL, beta, cp, r);
   return cu_gemm(be, ta, tb, M, N, K, 1.0f, ap, ga.cols, ga.rows * ga.cols, bp, gb.cols,
                  gb.batch == 1 ? 0 : gb.rows * gb.cols, beta, cp, N, M * N, gc.batch);
+}
+
+int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias, tensor *c, int ta, int tb,
+              float beta) {
+  return mm_run(be, a, b, bias, c, ta, tb, beta, NULL);
+}
+
+/* be_ops.matmul_res: the residual read as cuBLASLt's C where the GEMM takes that path (cuda_set_matmul_res:
+ * on by default), copied into c first elsewhere; r == c is matmul with beta 1 */
+int cu_matmul_res(backend *be, const tensor *a, const tensor *b, const tensor *bias, const tensor *r, tensor *c, int ta,
+                  int tb) {
+  if (r->data == c->data) return mm_run(be, a, b, bias, c, ta, tb, 1.0f, NULL);
+  if (!cu_of(be)->mres) {
+    TS_TRY(r_copy(cu_f(r), cu_f(c), tensor_numel(c)));
+    return mm_run(be, a, b, bias, c, ta, tb, 1.0f, NULL);
+  }
+  return mm_run(be, a, b, bias, c, ta, tb, 1.0f, cu_f(r));
 }
 
 /* The backward of y = x W^T with x a bf16 activation x16 (rows, K), or an f32 one x32 rounded

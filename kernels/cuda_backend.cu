@@ -280,7 +280,7 @@ int cu_gemm(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, float 
     return TS_OK;
   }
   if (c->lt && batch == 1) {
-    cu_lt_call g = {ta, tb, M, N, K, 0, A, lda, B, ldb, NULL, alpha, beta, C, ldc};
+    cu_lt_call g = {ta, tb, M, N, K, 0, A, lda, B, ldb, NULL, alpha, beta, C, ldc, NULL};
     int done;
     TS_TRY(cu_lt_gemm(be, &g, &done));
     if (done) return TS_OK;
@@ -316,7 +316,7 @@ int cu_gemm_bf16(backend *be, int ta, int tb, int64_t M, int64_t N, int64_t K, c
   if (M <= 0 || N <= 0 || K <= 0) return K <= 0 ? TS_EARG : TS_OK;
   float alpha = 1.0f;
   if (cu_of(be)->lt) {
-    cu_lt_call g = {ta, tb, M, N, K, 1, A, lda, B, ldb, NULL, 1.0f, beta, C, ldc};
+    cu_lt_call g = {ta, tb, M, N, K, 1, A, lda, B, ldb, NULL, 1.0f, beta, C, ldc, NULL};
     int done;
     TS_TRY(cu_lt_gemm(be, &g, &done));
     if (done) return TS_OK;
@@ -381,6 +381,7 @@ static void cu_table_init(be_ops *t) {
   t->mul = cu_mul;
   t->mul_bwd = cu_mul_bwd;
   t->matmul = cu_matmul;
+  t->matmul_res = cu_matmul_res;
   t->matmul_bwd = cu_matmul_bwd;
   t->layernorm = cu_layernorm;
   t->layernorm_bwd = cu_layernorm_bwd;
@@ -499,6 +500,11 @@ extern "C" int cuda_set_wcopy_sync(int on) {
 extern "C" void cuda_wcopy_counts(long *skips, long *bad) {
   if (skips) *skips = g_ctx.wskips;
   if (bad) *bad = g_ctx.wbad;
+}
+
+extern "C" int cuda_set_matmul_res(int on) {
+  g_ctx.mres = on ? 1 : 0;
+  return TS_OK;
 }
 
 extern "C" int cuda_set_adamw_runs(int on) {
@@ -653,6 +659,7 @@ extern "C" backend *be_cuda(ts_err *e) {
 #endif
       g_ctx.bwd16 = !env_is("TSASR_CUDA_BWD16", "0");
       g_ctx.adamw_runs = !env_is("TSASR_CUDA_ADAMW_RUNS", "0");
+      g_ctx.mres = !env_is("TSASR_CUDA_MATMUL_RES", "0");
       g_ctx.wsync_on = !env_is("TSASR_CUDA_WCOPY_SYNC", "0");
       g_ctx.wcheck = env_is("TSASR_CUDA_WCOPY_CHECK", "1");
       const char *eb = getenv("TSASR_CUDA_ELEM_BLOCKS"); /* after sms: blocks per SM */

@@ -77,13 +77,13 @@ int enc_layer_forward(enc_model *m, int l, const enc_acts *a, enc_layer_acts *la
     arena_rewind(ar, mk);
     ETRY(rc);
   }
-  /* residual sum x + out_proj(att): into h (pre-LN) or n1 (post-LN, then LN1 -> h); x copied
-   * first, so the out projection's GEMM comes right after the attention (a device backend's
-   * GEMM may then take the attention's own bf16 output as its rounding of att) */
+  /* residual sum x + out_proj(att): into h (pre-LN) or n1 (post-LN, then LN1 -> h), a GEMM onto
+   * x (op_matmul_res: x not copied into the sum first where the backend reads it as it writes
+   * the sum) right after the attention (a device backend's GEMM may then take the attention's
+   * own bf16 output as its rounding of att) */
   tensor *S1 = c->stable_ln ? &Hh : &N1;
-  ETRY(op_copy(be, &X, S1, e));
   ETRY(op_attention(be, &Q4, &K4, &V4, &A4, &LSE, &ac, e));
-  ETRY(op_matmul(be, &A2, &p.wo, &p.bo, S1, 0, 1, 1.0f, e));
+  ETRY(op_matmul_res(be, &A2, &p.wo, &p.bo, &X, S1, 0, 1, e));
   if (!c->stable_ln) ETRY(op_layernorm(be, &N1, &p.ln1w, &p.ln1b, &Hh, &M1, &R1, c->eps, e));
   const tensor *fin = &Hh;
   if (c->stable_ln) {
@@ -93,8 +93,7 @@ int enc_layer_forward(enc_model *m, int l, const enc_acts *a, enc_layer_acts *la
   ETRY(op_matmul(be, fin, &p.w1, &p.b1, &U, 0, 1, 0.0f, e));
   ETRY(op_act(be, c->act, &U, &G, e));
   tensor *S2 = c->stable_ln ? &Y : &N2;
-  ETRY(op_copy(be, &Hh, S2, e));
-  ETRY(op_matmul(be, &G, &p.w2, &p.b2, S2, 0, 1, 1.0f, e));
+  ETRY(op_matmul_res(be, &G, &p.w2, &p.b2, &Hh, S2, 0, 1, e));
   if (!c->stable_ln) ETRY(op_layernorm(be, &N2, &p.ln2w, &p.ln2b, &Y, &M2, &R2, c->eps, e));
   return TS_OK;
 }

@@ -148,13 +148,13 @@ static int dec_fwd(backend *be, const dec_cfg *c, const dec_params *p, int64_t B
   }
   tensor A4 = T4(a->att, B, T, c->Hq, c->D), L = tensor_dev(be->device, a->lse, 3, B, c->Hq, T, 0);
   /* the residual stream: training keeps h for backward; inference accumulates it in y, so a
-   * layer run in place (y == x, as decoding steps do) copies nothing (each op is a launch on a
-   * GPU, and a decoding step's launches are what it waits on). x copied before the attention,
-   * so the out projection's GEMM comes right after it (a device backend's GEMM may then take
-   * the attention's own bf16 output as its rounding of att) */
+   * layer run in place (y == x, as decoding steps do) is a GEMM onto its own input (each op is a
+   * launch on a GPU, and a decoding step's launches are what it waits on). The residual sums are
+   * GEMMs onto the residual (op_matmul_res: no copy into the sum first, where the backend reads
+   * the residual as it writes the sum), the out projection's right after the attention (a device
+   * backend's GEMM may then take the attention's own bf16 output as its rounding of att) */
   float *hs = acts ? a->h : y; /* (N, C) */
   tensor A2 = T2(a->att, N, QD), Hh = T2(hs, N, C);
-  if (hs != x) TRY(op_copy(be, &X, &Hh, e));
   if (kv) {
     ac.q_pos0 = kv->len;
     ac.kv_len = kvlen;
@@ -165,14 +165,13 @@ static int dec_fwd(backend *be, const dec_cfg *c, const dec_params *p, int64_t B
   } else {
     TRY(op_attention(be, &Q4, &K4, &V4, &A4, &L, &ac, e));
   }
-  TRY(op_matmul(be, &A2, &p->wo, NULL, &Hh, 0, 1, 1.0f, e)); /* h = x + o_proj(att) */
+  TRY(op_matmul_res(be, &A2, &p->wo, NULL, &X, &Hh, 0, 1, e)); /* h = x + o_proj(att) */
   tensor H2 = dec_view(be, a->h2, a->adt, N, C), R2 = T1(a->r2, N);
   TRY(op_rmsnorm(be, &Hh, &p->ln2, &H2, &R2, c->eps, e));
   tensor GU = T2(a->gu, N, 2 * F), Aa = dec_view(be, a->a, a->adt, N, F), Y = T2(y, N, C);
   TRY(op_matmul(be, &H2, &p->wgu, NULL, &GU, 0, 1, 0.0f, e)); /* [gate | up] in one GEMM */
   TRY(op_swiglu_packed(be, &GU, &Aa, e));
-  if (y != hs) TRY(op_copy(be, &Hh, &Y, e));
-  TRY(op_matmul(be, &Aa, &p->wd, NULL, &Y, 0, 1, 1.0f, e)); /* y = h + down(a) */
+  TRY(op_matmul_res(be, &Aa, &p->wd, NULL, &Hh, &Y, 0, 1, e)); /* y = h + down(a) */
   return TS_OK;
 }
 

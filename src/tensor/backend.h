@@ -96,6 +96,10 @@ typedef struct be_ops {
    * storage when ta/tb], C (M,N) or (Bt,M,N), bias (N). */
   int (*matmul)(backend *be, const tensor *a, const tensor *b, const tensor *bias, tensor *c,
                  int ta, int tb, float beta);
+  /* C = op(A) op(B) + bias + R: matmul with beta 1 onto the residual R (C's shape) instead of C,
+   * so that R need not be copied into C first; R may be C itself (no other overlap) */
+  int (*matmul_res)(backend *be, const tensor *a, const tensor *b, const tensor *bias, const tensor *r, tensor *c,
+                    int ta, int tb);
   /* da_set: dA is written, not added to (its old contents unread); db, dbias are added */
   int (*matmul_bwd)(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da,
                      tensor *db, tensor *dbias, int ta, int tb, int da_set);

@@ -103,6 +103,7 @@ static const be_ops cpu_ops_table = {
     .mul = cpu_mul,
     .mul_bwd = cpu_mul_bwd,
     .matmul = cpu_matmul,
+    .matmul_res = cpu_matmul_res,
     .matmul_bwd = cpu_matmul_bwd,
     .layernorm = cpu_layernorm,
     .layernorm_bwd = cpu_layernorm_bwd,
@@ -247,6 +248,7 @@ void cuda_lt_counts(long *calls, long *fallbacks) {
 int cuda_set_cudnn_sdpa(int on) { return on ? TS_EUNSUP : TS_OK; }
 int cuda_set_bwd16(int on) { return on ? TS_EUNSUP : TS_OK; }
 int cuda_set_adamw_runs(int on) { return on ? TS_EUNSUP : TS_OK; }
+int cuda_set_matmul_res(int on) { return on ? TS_EUNSUP : TS_OK; }
 int cuda_set_attn_keep(int on) { return on ? TS_EUNSUP : TS_OK; }
 int cuda_set_wcopy_sync(int on) { return on ? TS_EUNSUP : TS_OK; }
 void cuda_wcopy_counts(long *skips, long *bad) {

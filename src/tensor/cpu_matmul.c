@@ -62,6 +62,12 @@ int cpu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias
   return TS_OK;
 }
 
+int cpu_matmul_res(backend *be, const tensor *a, const tensor *b, const tensor *bias, const tensor *r, tensor *c,
+                   int ta, int tb) {
+  if (r->data != c->data) MM_TRY(cpu_copy(be, r, c));
+  return cpu_matmul(be, a, b, bias, c, ta, tb, 1.0f);
+}
+
 int cpu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da,
                     tensor *db, tensor *dbias, int ta, int tb, int da_set) {
   mm_geom ga = mm_geom_of(a), gb = mm_geom_of(b), gc = mm_geom_of(dc);

@@ -16,6 +16,9 @@ int cpu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias
                 int tb, float beta);
 int cpu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da,
                     tensor *db, tensor *dbias, int ta, int tb, int da_set);
+/* be_ops.matmul_res: R copied into C (unless it is C), then matmul with beta 1 */
+int cpu_matmul_res(backend *be, const tensor *a, const tensor *b, const tensor *bias, const tensor *r, tensor *c,
+                   int ta, int tb);
 
 int cpu_layernorm_ch(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
                      tensor *mean, tensor *rstd, float eps);

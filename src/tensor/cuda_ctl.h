@@ -198,6 +198,11 @@ void cuda_wcopy_counts(long *skips, long *bad);
  * kernels/cu_optim.cuh k_adamw_runs). Written in session 20 without a GPU: on (1) by default;
  * TSASR_CUDA_ADAMW_RUNS=0 turns it off at start-up. TS_OK; TS_EUNSUP for on without CUDA. */
 int cuda_set_adamw_runs(int on);
+/* matmul_res (op_matmul_res: a GEMM onto a residual) reads the residual as cuBLASLt's C while
+ * writing the output as its D, instead of copying it into the output first (kernels/cu_matmul.cu,
+ * cu_lt.cu). Written in session 21 without a GPU: on (1) by default; TSASR_CUDA_MATMUL_RES=0 turns
+ * it off at start-up. TS_OK; TS_EUNSUP for on without CUDA. */
+int cuda_set_matmul_res(int on);
 /* The profiler's range (cudaProfilerStart with on, cudaProfilerStop without): a kernel profiler
  * started with its collection off (ncu --profile-from-start off) sees only the kernels in
  * between (tests/gpu/kprof.sh: one SFT step, one rollout). Finishes the work before it first.

@@ -357,6 +357,14 @@ static int ds_matmul(backend *be, const tensor *a, const tensor *b, const tensor
   devsim_traffic_flops(ds_mm_flops(a, c, ta));
   DS_RUN(cpu_matmul(be_cpu(), a, b, bias, c, ta, tb, beta));
 }
+static int ds_matmul_res(backend *be, const tensor *a, const tensor *b, const tensor *bias, const tensor *r, tensor *c,
+                         int ta, int tb) {
+  (void)be;
+  const char *o = "matmul_res";
+  DS_CHECK(ds_t(o, a) || ds_t(o, b) || ds_t(o, bias) || (r->data != c->data && ds_t(o, r)) || ds_t(o, c));
+  devsim_traffic_flops(ds_mm_flops(a, c, ta));
+  DS_RUN(cpu_matmul_res(be_cpu(), a, b, bias, r, c, ta, tb));
+}
 static int ds_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da, tensor *db,
                          tensor *dbias, int ta, int tb, int da_set) {
   (void)be;
@@ -751,6 +759,7 @@ static const be_ops ds_ops = {
     .mul = ds_mul,
     .mul_bwd = ds_mul_bwd,
     .matmul = ds_matmul,
+    .matmul_res = ds_matmul_res,
     .matmul_bwd = ds_matmul_bwd,
     .layernorm = ds_layernorm,
     .layernorm_bwd = ds_layernorm_bwd,

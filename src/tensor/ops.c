@@ -188,6 +188,24 @@ static int tensors_overlap(const tensor *x, const tensor *y) {
   return a < b + tensor_nbytes(y) && b < a + tensor_nbytes(x);
 }
 
+int op_matmul_res(backend *be, const tensor *a, const tensor *b, const tensor *bias, const tensor *r, tensor *c,
+                  int ta, int tb, ts_err *e) {
+  CHK(mm_check(be, "matmul_res", a, b, c, ta, tb, e));
+  if (bias) {
+    CHK(ops_chk(be, "matmul_res", "bias", bias, 1, 1, e));
+    CHK(ops_numel("matmul_res", "bias", bias, c->ne[c->ndim - 1], e));
+  }
+  CHK(ops_chk(be, "matmul_res", "r", r, 2, 4, e));
+  CHK(ops_same("matmul_res", "c", c, "r", r, e));
+  if (r->dtype != DT_F32) return err_set(e, TS_ESHAPE, "matmul_res: the residual r must be f32");
+  if (r->data != c->data && tensors_overlap(r, c))
+    return err_set(e, TS_EARG, "matmul_res: the residual r overlaps c without being c");
+  if (tensors_overlap(c, a) || tensors_overlap(c, b))
+    return err_set(e, TS_EARG, "matmul_res: c overlaps an operand");
+  OPS_PROF_SHAPE(a, b);
+  OPS_RET(be, "matmul_res", be->ops->matmul_res(be, a, b, bias, r, c, ta, tb), e);
+}
+
 int op_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da,
                   tensor *db, tensor *dbias, int ta, int tb, ts_err *e) {
   return op_matmul_bwd_da(be, a, b, dc, da, db, dbias, ta, tb, 0, e);

@@ -21,6 +21,11 @@ int op_mul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, 
 
 int op_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias, tensor *c, int ta,
               int tb, float beta, ts_err *e);
+/* c = op(a) op(b) + bias + r, r of c's shape (f32): matmul with beta 1 onto r, r not copied
+ * into c first where the backend can read r as it writes c (r may be c itself; c may overlap
+ * none of a, b, and r no part of c unless it is c) */
+int op_matmul_res(backend *be, const tensor *a, const tensor *b, const tensor *bias, const tensor *r, tensor *c,
+                  int ta, int tb, ts_err *e);
 /* the same with dA written, not added to (da's old contents unread: no zero fill needed
  * first); db and dbias still added. da must not overlap a, b or dc */
 int op_matmul_bwd_set(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da, tensor *db,

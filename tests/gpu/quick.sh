@@ -33,7 +33,8 @@
 #       Then data2vec's convolutions layer by layer on cuDNN and on im2col (bench_gpu_ops conv);
 #   q5. bf16 SFT steps in one process, the defaults against each switch off (no_adamw_runs:
 #       AdamW one launch per run, no_keep: SDPA's backward rounding q, k, v, out again, and
-#       no_wsync: every step rounding all the weights, as before session 20), the encoder's
+#       no_wsync: every step rounding all the weights, as before session 20; no_res: the
+#       residual copied before its GEMM, as before session 21), the encoder's
 #       channel-first layout (ct: TSASR_ENC_CL=0) alone and with cuDNN's modes (cudnn_all,
 #       cudnn_ng1) and bf16 convolutions (dnn16), which only act there, the caps and vec (elem8, elem16, vec,
 #       vec+elem8), the defaults twice (their spread); rollouts (8 x 512) for vec, dec_attn2 and
@@ -52,9 +53,10 @@ step quick_ops16 "$q1" "$q1n$(grep -h -m1 '^cuDNN SDPA:' "$build/quick16_attenti
 
 # q1'. session 19's ops in f32 at 1e-5: the channels-last convolution and the LayerNorm fused
 # with the activation, the encoder's defaults since then; session 20's AdamW over runs and the
-# activations' backwards writing dx (the act group's "written" cases)
+# activations' backwards writing dx (the act group's "written" cases); session 21's GEMM onto a
+# residual (the matmul group's matmul_res cases, also in q1's bf16 matmul and bf16_acts runs)
 q1b=ok q1bn=""
-for grp in conv1d_cl layernorm_act adamw act; do
+for grp in conv1d_cl layernorm_act adamw act matmul; do
   ops_env "$build/quick_$grp.log" "$grp" || q1b=FAIL
   q1bn="$q1bn$grp $(tail -n 1 "$build/quick_$grp.log" | sed 's/^test_backend_ops: //');  "
 done
@@ -143,7 +145,7 @@ fi
 if [ "$(cap 1000)" -ge 30 ]; then
   # ct: the encoder's channel-first conv layout (TSASR_ENC_CL=0, the default before session 19),
   # against which the channels-last default is judged; cuDNN's modes only act there
-  qv="default,ct,no_fuse,no_sdpa,no_bwd16,no_adamw_runs,no_keep,no_wsync"
+  qv="default,ct,no_fuse,no_sdpa,no_bwd16,no_adamw_runs,no_keep,no_wsync,no_res"
   [ "$q2" = ok ] && qv="$qv,ct+cudnn_all,ct+cudnn_ng1"
   [ "$q2b" = ok ] && qv="$qv,ct+dnn16"
   [ "$q4" = ok ] && qv="$qv,elem8,elem16,vec,vec+elem8"

@@ -438,6 +438,54 @@ static void c_matmul(int64_t Bt, int a_batched, int b_batched, int64_t M, int64_
   bufs_free();
 }
 
+/* a GEMM onto a residual (op_matmul_res): c = op(a) op(b) + bias + r, into a c of NaN (or r
+ * itself: inplace), against the CPU; and on the device against r copied into another c and
+ * matmul with beta 1 there, bit for bit (CUDA reads r as cuBLASLt's C where the GEMM takes that
+ * path: the same kernel's sums). x16: x of bf16 bits with the training step's weights hint over
+ * b, as the encoder's FFN down projection runs in the bf16 precision */
+static void c_matmul_res(int64_t Bt, int a_batched, int b_batched, int64_t M, int64_t K, int64_t N, int ta, int tb,
+                         int bias, int inplace, int x16) {
+  case_begin("matmul_res", "B=%lld%s%s M=%lld K=%lld N=%lld ta=%d tb=%d bias=%d%s%s", (long long)Bt,
+             a_batched ? " A3" : " A2", b_batched ? " B3" : " B2", (long long)M, (long long)K, (long long)N, ta, tb,
+             bias, inplace ? " r = c" : "", x16 ? ", bf16 x, weights hint" : "");
+  int64_t Bc = a_batched ? Bt : 1, Bb = b_batched ? Bt : 1, nc = Bc * M * N;
+  hb *a = mk(x16 ? (Bc * M * K + 1) / 2 : Bc * M * K, I_RAND), *b = mk(Bb * K * N, I_RAND),
+     *bs = bias ? mk(N, I_RAND) : NULL, *r = mk(nc, I_RAND), *c = mk(nc, I_NAN), *c2 = mk(nc, I_NAN);
+  if (x16) {
+    uint16_t *xb = (uint16_t *)a->c;
+    for (int64_t i = 0; i < Bc * M * K; i++) xb[i] = f32_to_bf16(2.0f * rnd_f());
+    up(a);
+  }
+  if (inplace) { /* c starts as r */
+    memcpy(c->c, r->c, sizeof(float) * (size_t)nc);
+    up(c);
+  }
+  for (int k = 0; k < 3; k++) { /* k = 2: the device's reference, r copied into c2 then beta 1 */
+    int d = k ? 1 : 0;
+    tensor A = a_batched ? tv(a, d, 3, Bc, ta ? K : M, ta ? M : K, 0) : tv(a, d, 2, ta ? K : M, ta ? M : K, 0, 0);
+    tensor Bm = b_batched ? tv(b, d, 3, Bb, tb ? N : K, tb ? K : N, 0) : tv(b, d, 2, tb ? N : K, tb ? K : N, 0, 0);
+    hb *out = k == 2 ? c2 : c;
+    tensor C = a_batched ? tv(out, d, 3, Bc, M, N, 0) : tv(out, d, 2, M, N, 0, 0);
+    tensor R = a_batched ? tv(r, d, 3, Bc, M, N, 0) : tv(r, d, 2, M, N, 0, 0);
+    tensor BS = TV(bs, d, 1, N, 0, 0, 0);
+    if (x16) A.dtype = DT_BF16;
+    if (x16) RUN(d, op_weights_bf16(g_be[d], d ? b->g : b->c, Bb * K * N, 2, &g_e));
+    if (k < 2) {
+      RUN(d, op_matmul_res(g_be[d], &A, &Bm, PT(bs, BS), inplace ? &C : &R, &C, ta, tb, &g_e));
+    } else {
+      RUN(d, op_copy(g_be[d], &R, &C, &g_e));
+      RUN(d, op_matmul(g_be[d], &A, &Bm, PT(bs, BS), &C, ta, tb, 1.0f, &g_e));
+    }
+    if (x16) RUN(d, op_weights_bf16(g_be[d], d ? b->g : b->c, Bb * K * N, 0, &g_e));
+  }
+  cmp("c", c);
+  const int64_t bad = bits_differ(c, c2, 0);
+  note(" onto r against copy + beta 1 on the device: %lld of %lld values differ", (long long)bad, (long long)nc);
+  if (bad) g_case_bad = 1;
+  case_end();
+  bufs_free();
+}
+
 /* x W^T while the backend holds a bf16 copy of the weights (op_weights_bf16, as generate
  * brackets decoding): W (N, K) lies woff floats into a parameter buffer of woff + N K + 5
  * floats; the copy covers it (cover = 1) or only the floats before it (0: W must be read from
@@ -1387,6 +1435,17 @@ int main(int argc, char **argv) {
       G("matmul", c_matmul(2, 1, 1, 33, 64, 1, ta, tb, 0, 1.0f));
     }
   G("matmul", c_matmul(4, 1, 0, 128, 896, 136, 0, 1, 1, 0.0f));
+  /* GEMMs onto a residual: the one-GEMM forms (cuBLASLt's C read, D written), few rows (the
+   * small-row kernel), a batched B and a transposed A (copy first), r = c, bias or not, and the
+   * bf16 x on the weights' copy (the encoder's FFN down projection in the bf16 precision) */
+  G("matmul", c_matmul_res(4, 1, 0, 128, 896, 136, 0, 1, 1, 0, 0));
+  G("matmul", c_matmul_res(3, 1, 0, 37, 64, 96, 0, 1, 0, 0, 0));
+  G("matmul", c_matmul_res(1, 0, 0, 2, 256, 100, 0, 1, 1, 0, 0));
+  G("matmul", c_matmul_res(3, 1, 1, 6, 10, 15, 0, 1, 1, 0, 0));
+  G("matmul", c_matmul_res(1, 0, 0, 9, 17, 11, 1, 0, 1, 0, 0));
+  G("matmul", c_matmul_res(4, 1, 0, 128, 896, 136, 0, 1, 1, 1, 0));
+  G("bf16_acts", c_matmul_res(1, 0, 0, 300, 896, 1152, 0, 1, 1, 0, 1));
+  G("bf16_acts", c_matmul_res(1, 0, 0, 37, 96, 40, 0, 1, 0, 1, 1));
   /* dA written (op_matmul_bwd_set) over NaN: each transpose form, folded and batched, and the
    * bf16 path with the weights hint (bf16_acts) */
   g_mm_set = 1;

@@ -97,6 +97,42 @@ static void test_matmul_set_alias(void **state) {
   assert_true(buf[48] == 4 * 0.25f);
 }
 
+/* a GEMM onto a residual (op_matmul_res): c = a b^T + bias + r, r left as it was, bit for bit
+ * what a copy of r and matmul with beta 1 give; r = c is that in place; refused, nothing
+ * written: r overlapping c without being c, c overlapping a, r of another shape or not f32 */
+static void test_matmul_res(void **state) {
+  (void)state;
+  float buf[128], ref[16];
+  for (int i = 0; i < 128; i++) buf[i] = 0.25f + 0.01f * (float)(i % 17);
+  tensor A = tensor_f32(buf, 2, 4, 4, 0, 0), B = tensor_f32(buf + 16, 2, 4, 4, 0, 0), R = tensor_f32(buf + 32, 2, 4, 4, 0, 0),
+         C = tensor_f32(buf + 48, 2, 4, 4, 0, 0), BS = tensor_f32(buf + 64, 1, 4, 0, 0, 0), REF = tensor_f32(ref, 2, 4, 4, 0, 0);
+  for (int i = 48; i < 64; i++) buf[i] = NAN;
+  assert_int_equal(op_matmul_res(be, &A, &B, &BS, &R, &C, 0, 1, &err), TS_OK);
+  assert_int_equal(op_copy(be, &R, &REF, &err), TS_OK);
+  assert_int_equal(op_matmul(be, &A, &B, &BS, &REF, 0, 1, 1.0f, &err), TS_OK);
+  assert_memory_equal(buf + 48, ref, sizeof ref);
+  for (int i = 32; i < 48; i++) assert_true(buf[i] == 0.25f + 0.01f * (float)(i % 17)); /* r unchanged */
+  /* r = c: in place, as matmul with beta 1 */
+  memcpy(ref, buf + 32, sizeof ref);
+  assert_int_equal(op_matmul_res(be, &A, &B, NULL, &R, &R, 0, 1, &err), TS_OK);
+  assert_int_equal(op_matmul(be, &A, &B, NULL, &REF, 0, 1, 1.0f, &err), TS_OK);
+  assert_memory_equal(buf + 32, ref, sizeof ref);
+  /* refusals */
+  float keep[128];
+  memcpy(keep, buf, sizeof keep);
+  tensor RO = tensor_f32(buf + 40, 2, 4, 4, 0, 0); /* overlaps c without being c */
+  assert_int_equal(op_matmul_res(be, &A, &B, NULL, &RO, &C, 0, 1, &err), TS_EARG);
+  assert_non_null(strstr(err.msg, "overlap"));
+  tensor CA = tensor_f32(buf + 8, 2, 4, 4, 0, 0); /* c overlaps a */
+  assert_int_equal(op_matmul_res(be, &A, &B, NULL, &R, &CA, 0, 1, &err), TS_EARG);
+  tensor R3 = tensor_f32(buf + 80, 2, 4, 3, 0, 0); /* another shape */
+  assert_int_not_equal(op_matmul_res(be, &A, &B, NULL, &R3, &C, 0, 1, &err), TS_OK);
+  tensor R16 = R;
+  R16.dtype = DT_BF16;
+  assert_int_not_equal(op_matmul_res(be, &A, &B, NULL, &R16, &C, 0, 1, &err), TS_OK);
+  assert_memory_equal(buf, keep, sizeof keep);
+}
+
 static void test_matmul(void **state) {
   (void)state;
   uint64_t s = 100;
@@ -821,7 +857,7 @@ static void test_adamw(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_matmul_set_alias), cmocka_unit_test(test_matmul),     cmocka_unit_test(test_matmul_shape_error), cmocka_unit_test(test_matmul_no_rows),
+      cmocka_unit_test(test_matmul_set_alias), cmocka_unit_test(test_matmul_res), cmocka_unit_test(test_matmul),     cmocka_unit_test(test_matmul_shape_error), cmocka_unit_test(test_matmul_no_rows),
       cmocka_unit_test(test_norms),      cmocka_unit_test(test_layernorm_ch), cmocka_unit_test(test_groupnorm),
       cmocka_unit_test(test_elementwise), cmocka_unit_test(test_softmax),
       cmocka_unit_test(test_attention),  cmocka_unit_test(test_rope),
