@@ -10,13 +10,16 @@
  *                [--steps N] [--G G] [--new NEW] [--peak TFLOPS] [--gemm f32,tf32,bf16]
  *                [--sft-variants V,V,...] [--rollout-variants V,V,...] [--grpo-steps N] [--grpo-resp R2]
  *                [--profile-range 1] [--accum A] [--bw TBPS]
- * (--steps 0: rollouts only). --accum A (default 1) makes each timed SFT step a trainer's step at a
- * global batch of A x B: A micro-batches' forwards and backwards, then the gradient norm, the
- * clip's scaling and AdamW once, as src/train/sft.c does (the paper's global batch of 112 is
- * --batch 4 --accum 28); tokens/s and MFU then count all A micro-batches. With variants (--device cuda), the SFT steps / rollouts run once
- * per variant in the same process, each after a line "== variant V": V names the CUDA switches
- * on top of the backend's defaults (bench_device/switches.h), '+'-joined (one model build for an
- * A/B of the switches). The defaults include the encoder's channels-last layout: a variant sets
+ * (--steps 0: rollouts only). A timed SFT step is the gradients' zero fill, the forward and
+ * backward, and AdamW (since session 21 the zero fill is inside the timing, as in a trainer's
+ * step: ~1 ms on an H100 at the paper geometry; earlier sessions' numbers lack it). --accum A
+ * (default 1) makes it a trainer's step at a global batch of A x B: A micro-batches' forwards
+ * and backwards, then the gradient norm, the clip's scaling and AdamW once, as src/train/sft.c
+ * does (which takes the norm at A = 1 too; the bench does not there, as before); the paper's
+ * global batch of 112 is --batch 4 --accum 28. Tokens/s and MFU then count all A micro-batches.
+ * With variants (--device cuda), the SFT steps / rollouts run once per variant in the same
+ * process, each after a line "== variant V": V names the CUDA switches on top of the backend's
+ * defaults (bench_device/switches.h), '+'-joined (one model build for an A/B of the switches). The defaults include the encoder's channels-last layout: a variant sets
  * TSASR_ENC_CL itself (1, or 0 for "ct"), whatever the caller's environment said.
  *
  * paper: data2vec-audio large + k=5 MLP adapter + Qwen2.5-0.5B (vocabulary 151,936). small:
@@ -159,8 +162,12 @@ static void bench_traffic(const bench_ctx *c, double model) {
   }
   double tb = by / bw, step = tb + pt;
   /* for bench/run_traffic.sh's line through two batch sizes: the totals, then every op */
-  printf("traffic_counts batch %d other_bytes %.6e product_bytes %.6e product_flops %.6e model_flops %.6e\n", c->B, by,
-         pb, pf, model);
+  double aw = 0; /* AdamW's bytes: with the zero fill of the gradients, what a step moves once */
+  for (int i = 0; i < n; i++)
+    if (!strcmp(r[i].op, "adamw_runs") || !strcmp(r[i].op, "adamw")) aw += r[i].bytes;
+  printf("traffic_counts batch %d accum %d other_bytes %.6e product_bytes %.6e product_flops %.6e model_flops %.6e "
+         "params %lld adamw_bytes %.6e\n",
+         c->B, c->accum, by, pb, pf, model, (long long)c->m->ps.total, aw);
   for (int i = 0; i < n; i++)
     printf("traffic_op %s %ld %.6e %.6e\n", r[i].op, r[i].calls, r[i].bytes, r[i].flops);
   printf("traffic_bound other ops %.2f GB (%.2f ms at %.2f TB/s); products %.2f TFLOP, %.2f GB (%.2f ms at %.0f "

@@ -92,6 +92,7 @@ static int ds_violation(const char *op, const char *what) {
   snprintf(ds.last, sizeof ds.last, "%s: %s", op, what);
   pthread_mutex_unlock(&ds.mu);
   fprintf(stderr, "devsim: %s: %s\n", op, what);
+  devsim_traffic_drop(); /* a refused op moves nothing */
   return TS_EDEVICE;
 }
 
@@ -111,10 +112,11 @@ static struct {
   const void *w;
   size_t bytes;
 } g_stepw;
-/* a fingerprint of those weights as AdamW's runs left them (they keep a device's bf16 copy
- * current), which the next training step's hint compares: a change in between that no host
- * copy, plain AdamW or free accounts for came from an op a device does not track, whatever the
- * op (ds_tw names fill, copy and axpby at the call) */
+/* a fingerprint of those weights as the training step's hint and then AdamW's runs left them
+ * (they keep a device's bf16 copy current), which the next hint on them compares: a change in
+ * between that no host copy, fill, copy, axpby, plain AdamW or free accounts for (a device sees
+ * those and rounds anew) came from an op a device does not track, whatever the op. Host-side
+ * state of one thread (the hints' caller), as g_held is. */
 static struct {
   const void *w;
   size_t bytes;
@@ -160,7 +162,7 @@ static int ds_t(const char *op, const tensor *t) {
   if (!t || !t->data) return 0;
   if (t->device != DEV_SIM) return ds_violation(op, "tensor not tagged as device memory");
   if (ds_find(t->data, tensor_nbytes(t)) < 0) return ds_violation(op, "tensor data outside device memory");
-  devsim_traffic_operand(op, tensor_nbytes(t));
+  devsim_traffic_operand_at(op, t->data, tensor_nbytes(t));
   return 0;
 }
 
@@ -173,6 +175,7 @@ static int ds_tw(const char *op, const tensor *t) {
   if (b && g_stepw.bytes && a < w + g_stepw.bytes && w < a + b)
     return ds_violation(op, "writes the training step's weights between steps (only AdamW and host copies may: a "
                             "device's bf16 copy of them, kept current by AdamW, would go stale)");
+  ds_wfp_touch((const void *)a, b); /* CUDA's fill, copy and axpby touch its copy so */
   return 0;
 }
 
@@ -680,8 +683,14 @@ static int ds_adamw_runs(backend *be, float *p, const float *g, float *m, float 
   int rc = cpu_adamw_runs(be_cpu(), p, g, m, v, runs, nr, lr, b1, b2, eps, wd, t);
   ds_close();
   devsim_traffic_ran();
-  /* the runs keep a device's copy of the weights current: what they wrote is the new reference */
-  if (g_wfp.set && (const void *)p == g_wfp.w) g_wfp.fp = ds_wfp_of(g_wfp.w, g_wfp.bytes);
+  /* runs over the copy's weights (all inside them) keep a device's copy current: what they wrote is
+   * the new reference; other runs touch it (CUDA's cu_wcopy_follow) */
+  int inside = g_wfp.set && (const void *)p == g_wfp.w;
+  for (int r = 0; inside && r < nr; r++)
+    inside = runs[r].off >= 0 && sizeof(float) * (size_t)(runs[r].off + runs[r].n) <= g_wfp.bytes;
+  if (inside) g_wfp.fp = ds_wfp_of(g_wfp.w, g_wfp.bytes);
+  else
+    for (int r = 0; r < nr; r++) ds_wfp_touch(p + runs[r].off, sizeof(float) * (size_t)runs[r].n);
   return rc;
 }
 /* the hint must name device memory, and the weights it names must stay unchanged while it is
@@ -698,9 +707,9 @@ static int ds_weights_bf16(backend *be, const float *w, int64_t n, int on) {
   if (on && g_wfp.set && g_wfp.w == (const void *)w && g_wfp.bytes == wb) {
     g_wfp.set = 0; /* checked once: a device takes its copy as current here, or rounds anew */
     if (ds_wfp_of(w, wb) != g_wfp.fp)
-      return ds_violation("weights_bf16", "the weights changed since the last hint or AdamW's runs, by an op other "
-                                          "than AdamW or a host copy (a device would take its bf16 copy of them as "
-                                          "current: stale)");
+      return ds_violation("weights_bf16", "the weights changed since the last training hint or AdamW's runs, by "
+                                          "an op a device does not see (not AdamW, a host copy, fill, copy or axpby): "
+                                          "a device would take its bf16 copy of them as current, stale");
   }
   ds_open();
   int rc = be_cpu()->ops->weights_bf16(be_cpu(), w, n, on);
@@ -712,9 +721,14 @@ static int ds_weights_bf16(backend *be, const float *w, int64_t n, int on) {
   } else {
     g_nheld--;
     if (g_held[g_nheld].kind == 2) g_stepw.w = g_held[g_nheld].w, g_stepw.bytes = g_held[g_nheld].bytes;
-    /* a device's copy now mirrors these weights (the hint held them unchanged) */
-    g_wfp.w = g_held[g_nheld].w, g_wfp.bytes = g_held[g_nheld].bytes, g_wfp.set = g_wfp.bytes > 0;
-    if (g_wfp.set) g_wfp.fp = ds_wfp_of(g_wfp.w, g_wfp.bytes);
+    /* after a training step's hint a device keeps its copy, which mirrors these weights (the
+     * hint held them unchanged); after a decoding hint it lets it go (CUDA's wkeep) */
+    if (g_held[g_nheld].kind == 2) {
+      g_wfp.w = g_held[g_nheld].w, g_wfp.bytes = g_held[g_nheld].bytes, g_wfp.set = g_wfp.bytes > 0;
+      if (g_wfp.set) g_wfp.fp = ds_wfp_of(g_wfp.w, g_wfp.bytes);
+    } else {
+      g_wfp.set = 0;
+    }
   }
   return TS_OK;
 }

@@ -1,7 +1,6 @@
-/* devsim_traffic.c — the simulated device's traffic count (devsim_traffic.h): a pending op
- * collects its operands' bytes and its FLOPs as devsim checks them, and becomes a call of its
- * row when it runs. One table per process, guarded by a mutex (devsim's ops may run from
- * several threads). */
+/* devsim_traffic.c — the simulated device's traffic count (devsim_traffic.h): a pending op (the
+ * calling thread's) collects its operands' bytes and its FLOPs as devsim checks them, and
+ * becomes a call of its row when it runs. One table per process, guarded by a mutex. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,54 +8,68 @@
 #include "tensor/devsim_traffic.h"
 
 #define DST_ROWS 128
+#define DST_SEEN 16 /* operand addresses an op's count remembers (ops have at most ~12 operands) */
 
 static struct {
   pthread_mutex_t mu;
   int on;
   devsim_traffic_row rows[DST_ROWS];
   int n;
-  const char *pend_op; /* the op whose operands are being checked */
-  double pend_bytes, pend_flops;
 } g_dst = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* the op whose operands are being checked, the calling thread's */
+static _Thread_local struct {
+  const char *op;
+  double bytes, flops;
+  const void *seen[DST_SEEN];
+  int nseen;
+} t_pend;
 
 void devsim_traffic_on(int on) {
   pthread_mutex_lock(&g_dst.mu);
   if (on) g_dst.n = 0;
   g_dst.on = on;
-  g_dst.pend_op = NULL;
   pthread_mutex_unlock(&g_dst.mu);
+  t_pend.op = NULL;
 }
 
 void devsim_traffic_operand(const char *op, size_t bytes) {
-  pthread_mutex_lock(&g_dst.mu);
-  if (g_dst.on) {
-    if (g_dst.pend_op != op && (!g_dst.pend_op || strcmp(g_dst.pend_op, op)))
-      g_dst.pend_op = op, g_dst.pend_bytes = 0, g_dst.pend_flops = 0;
-    g_dst.pend_bytes += (double)bytes;
+  devsim_traffic_operand_at(op, NULL, bytes);
+}
+
+void devsim_traffic_operand_at(const char *op, const void *at, size_t bytes) {
+  if (!g_dst.on) return;
+  if (t_pend.op != op && (!t_pend.op || strcmp(t_pend.op, op)))
+    t_pend.op = op, t_pend.bytes = 0, t_pend.flops = 0, t_pend.nseen = 0;
+  if (at) { /* an operand passed twice (in place: add(c, c, c)) is moved once */
+    for (int i = 0; i < t_pend.nseen; i++)
+      if (t_pend.seen[i] == at) return;
+    if (t_pend.nseen < DST_SEEN) t_pend.seen[t_pend.nseen++] = at;
   }
-  pthread_mutex_unlock(&g_dst.mu);
+  t_pend.bytes += (double)bytes;
 }
 
 void devsim_traffic_flops(double flops) {
-  pthread_mutex_lock(&g_dst.mu);
-  if (g_dst.on && g_dst.pend_op) g_dst.pend_flops += flops;
-  pthread_mutex_unlock(&g_dst.mu);
+  if (g_dst.on && t_pend.op) t_pend.flops += flops;
 }
 
+void devsim_traffic_drop(void) { t_pend.op = NULL; }
+
 void devsim_traffic_ran(void) {
+  if (!t_pend.op) return;
   pthread_mutex_lock(&g_dst.mu);
-  if (g_dst.on && g_dst.pend_op) {
+  if (g_dst.on) {
     int i = 0;
-    while (i < g_dst.n && strcmp(g_dst.rows[i].op, g_dst.pend_op)) i++;
-    if (i == g_dst.n && g_dst.n < DST_ROWS) g_dst.rows[g_dst.n++] = (devsim_traffic_row){g_dst.pend_op, 0, 0, 0};
+    while (i < g_dst.n && strcmp(g_dst.rows[i].op, t_pend.op)) i++;
+    if (i == g_dst.n && g_dst.n < DST_ROWS) g_dst.rows[g_dst.n++] = (devsim_traffic_row){t_pend.op, 0, 0, 0};
     if (i < g_dst.n) {
       g_dst.rows[i].calls++;
-      g_dst.rows[i].bytes += g_dst.pend_bytes;
-      g_dst.rows[i].flops += g_dst.pend_flops;
+      g_dst.rows[i].bytes += t_pend.bytes;
+      g_dst.rows[i].flops += t_pend.flops;
     }
   }
-  g_dst.pend_op = NULL;
   pthread_mutex_unlock(&g_dst.mu);
+  t_pend.op = NULL;
 }
 
 static int dst_by_bytes(const void *a, const void *b) {

@@ -23,10 +23,14 @@ void devsim_traffic_on(int on);
 /* the rows (at most cap), largest bytes first; returns how many there are */
 int devsim_traffic_rows(devsim_traffic_row *rows, int cap);
 
-/* devsim.c's side: an operand of the op about to run (a new op name starts a new op), the
- * FLOPs of its product, and the op's run (the pending op becomes a call of its row) */
+/* devsim.c's side: an operand of the op about to run (a new op name starts a new op; an operand
+ * at an address the op already has counts once), the FLOPs of its product, and the op's run (the
+ * pending op becomes a call of its row). The pending op is the calling thread's. */
 void devsim_traffic_operand(const char *op, size_t bytes);
+void devsim_traffic_operand_at(const char *op, const void *at, size_t bytes);
 void devsim_traffic_flops(double flops);
 void devsim_traffic_ran(void);
+/* the pending op was refused: it moves nothing */
+void devsim_traffic_drop(void);
 
 #endif

@@ -142,7 +142,8 @@ int pset_freeze(pset *ps, const char *prefix, int frozen) {
 void pset_zero_grad(pset *ps) {
   if (!ps->g) return;
   tensor t = {ps->g, DT_F32, ps->be->device, 1, {ps->total}};
-  ps->be->ops->fill(ps->be, &t, 0.0f);
+  ts_err e = {0};
+  op_fill(ps->be, &t, 0.0f, &e); /* through the op layer: an op profile sees it */
 }
 
 /* Calls fn on maximal runs of consecutive views that are trainable (and share `decay` when

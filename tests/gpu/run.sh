@@ -878,7 +878,7 @@ if full && [ "${TSASR_GPU_TORCH:-1}" != 0 ] && [ -n "$py" ] && left && "$py" -c 
     tarc=$?
     { echo; echo "== torch bf16 at the paper's global batch (4 x 28)"; grep -v -i warn "$build/torch_accum.log"; } \
       >> "$logs/bench_torch.log"
-    step torch_accum "$([ $tarc = 0 ] && echo ok || echo "FAIL($tarc)")" "$(awk '/^sft_tokens_per_s/ { if (FILENAME ~ /torch/) pt = $2; else ts = $2 }
+    step torch_accum "$([ $tarc = 0 ] && echo ok || echo "FAIL($tarc)")" "$(awk '/^sft_tokens_per_s/ { if (FNR == NR) ts = $2; else pt = $2 }
       END { printf "tsasr %s, PyTorch %s tokens/s", ts, pt; if (pt > 0 && ts > 0) printf " (%.2fx)", ts / pt }' \
       "$build/sft_accum.log" "$build/torch_accum.log")"
   fi
@@ -904,8 +904,10 @@ elif left; then
   # each op of that SFT step against its floor (tests/gpu/floor_paper_b4.txt, bench/run_traffic.sh:
   # its operands' bytes at this GPU's bandwidth, its products at 989 TFLOP/s): which ops are
   # furthest above what their traffic allows
-  gbw=3.35
-  nvidia-smi --query-gpu=name --format=csv,noheader 2> /dev/null | head -n 1 | grep -q H200 && gbw=4.8
+  gname=$(nvidia-smi --query-gpu=name --format=csv,noheader 2> /dev/null | head -n 1)
+  case "$gname" in # HBM bandwidth, TB/s: H200 4.8, H100 SXM 3.35, NVL 3.9, PCIe 2.0
+    *H200*) gbw=4.8 ;; *H100*NVL*) gbw=3.9 ;; *H100*PCIe*) gbw=2.0 ;; *) gbw=3.35 ;;
+  esac
   awk -v bw="$gbw" -v peak=989 -f tests/gpu/floor_cmp.awk tests/gpu/floor_paper_b4.txt "$logs/profile.log" \
     > "$build/floor.txt" 2>&1
   head -n 16 "$build/floor.txt"; grep '^floor_total' "$build/floor.txt"

@@ -26,7 +26,7 @@ static devsim_traffic_row row_of(const char *op) {
 }
 
 /* a device tensor of n floats, filled with v */
-static tensor dev_t(backend *ds, float **keep, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3, float v) {
+static tensor dev_tensor(backend *ds, float **keep, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3, float v) {
   int64_t n = d0 * (ndim > 1 ? d1 : 1) * (ndim > 2 ? d2 : 1) * (ndim > 3 ? d3 : 1);
   *keep = ds->ops->alloc(ds, sizeof(float) * (size_t)n);
   assert_non_null(*keep);
@@ -43,24 +43,20 @@ static void test_counts(void **s) {
   ts_err e = {0};
   float *pa, *pb, *pc, *pbias, *px, *pw, *py, *pq, *pk, *pv, *po, *pl;
   const int64_t M = 6, K = 5, N = 7;
-  tensor A = dev_t(ds, &pa, 2, M, K, 0, 0, 0.5f), Bw = dev_t(ds, &pb, 2, N, K, 0, 0, 0.25f),
-         C = dev_t(ds, &pc, 2, M, N, 0, 0, 0), bias = dev_t(ds, &pbias, 1, N, 0, 0, 0, 1);
+  tensor A = dev_tensor(ds, &pa, 2, M, K, 0, 0, 0.5f), Bw = dev_tensor(ds, &pb, 2, N, K, 0, 0, 0.25f),
+         C = dev_tensor(ds, &pc, 2, M, N, 0, 0, 0), bias = dev_tensor(ds, &pbias, 1, N, 0, 0, 0, 1);
   /* conv: x (B 2, T 9, Cin 4), w (Cout 6, Cin/groups 2, K 3), groups 2, stride 2, pad 1: Tout 5 */
-  tensor X = dev_t(ds, &px, 3, 2, 9, 4, 0, 0.1f), W = dev_t(ds, &pw, 3, 6, 2, 3, 0, 0.2f),
-         Y = dev_t(ds, &py, 3, 2, 5, 6, 0, 0);
+  tensor X = dev_tensor(ds, &px, 3, 2, 9, 4, 0, 0.1f), W = dev_tensor(ds, &pw, 3, 6, 2, 3, 0, 0.2f),
+         Y = dev_tensor(ds, &py, 3, 2, 5, 6, 0, 0);
   /* attention: q (B 2, Tq 3, Hq 4, D 8), k, v (2, Tk 5, Hkv 2, 8), causal off */
-  tensor Q = dev_t(ds, &pq, 4, 2, 3, 4, 8, 0.1f), Kt = dev_t(ds, &pk, 4, 2, 5, 2, 8, 0.2f),
-         V = dev_t(ds, &pv, 4, 2, 5, 2, 8, 0.3f), O = dev_t(ds, &po, 4, 2, 3, 4, 8, 0),
-         L = dev_t(ds, &pl, 3, 2, 4, 3, 0, 0);
+  tensor Q = dev_tensor(ds, &pq, 4, 2, 3, 4, 8, 0.1f), Kt = dev_tensor(ds, &pk, 4, 2, 5, 2, 8, 0.2f),
+         V = dev_tensor(ds, &pv, 4, 2, 5, 2, 8, 0.3f), O = dev_tensor(ds, &po, 4, 2, 3, 4, 8, 0),
+         L = dev_tensor(ds, &pl, 3, 2, 4, 3, 0, 0);
   const int64_t np = 40; /* AdamW over p, g, m, v of np each */
   float *p4 = NULL;
-  tensor P4 = dev_t(ds, &p4, 1, 4 * np, 0, 0, 0, 0.5f);
+  tensor P4 = dev_tensor(ds, &p4, 1, 4 * np, 0, 0, 0, 0.5f);
   (void)P4;
-  /* off: nothing counted */
-  devsim_traffic_on(0);
-  assert_int_equal(op_matmul(ds, &A, &Bw, &bias, &C, 0, 1, 0.0f, &e), TS_OK);
   devsim_traffic_on(1);
-  assert_int_equal(row_of("matmul").calls, 0);
   /* matmul twice: a, b, bias, c once each a call; 2 M N K each */
   for (int r = 0; r < 2; r++) assert_int_equal(op_matmul(ds, &A, &Bw, &bias, &C, 0, 1, 0.0f, &e), TS_OK);
   devsim_traffic_row mm = row_of("matmul");
@@ -69,16 +65,24 @@ static void test_counts(void **s) {
   assert_true(mm.flops == 2.0 * 2 * M * N * K);
   /* its backward with both gradients: two products */
   float *pda, *pdb;
-  tensor dA = dev_t(ds, &pda, 2, M, K, 0, 0, 0), dB = dev_t(ds, &pdb, 2, N, K, 0, 0, 0);
+  tensor dA = dev_tensor(ds, &pda, 2, M, K, 0, 0, 0), dB = dev_tensor(ds, &pdb, 2, N, K, 0, 0, 0);
   assert_int_equal(op_matmul_bwd(ds, &A, &Bw, &C, &dA, &dB, NULL, 0, 1, &e), TS_OK);
   devsim_traffic_row mb = row_of("matmul_bwd");
   assert_int_equal(mb.calls, 1);
   assert_true(mb.bytes == 4.0 * (2 * M * K + 2 * N * K + M * N));
   assert_true(mb.flops == 2.0 * 2 * M * N * K);
-  /* an element op: bytes only */
+  /* an element op: bytes only; an operand passed three times (in place) moves once */
   assert_int_equal(op_add(ds, &C, &C, &C, &e), TS_OK);
   devsim_traffic_row ad = row_of("add");
-  assert_true(ad.calls == 1 && ad.bytes == 3.0 * 4 * M * N && ad.flops == 0);
+  assert_true(ad.calls == 1 && ad.bytes == 4.0 * M * N && ad.flops == 0);
+  /* a refused op moves nothing, and its operands do not carry over to the next (a c of
+   * another shape) */
+  tensor Cbad = C;
+  Cbad.ne[1] = N - 1;
+  assert_int_not_equal(op_add(ds, &A, &Bw, &Cbad, &e), TS_OK);
+  assert_int_equal(row_of("add").calls, 1);
+  assert_int_equal(op_add(ds, &C, &C, &C, &e), TS_OK);
+  assert_true(row_of("add").calls == 2 && row_of("add").bytes == 2 * 4.0 * M * N);
   /* the channels-last convolution: 2 * outputs * Cin/groups * K */
   assert_int_equal(op_conv1d_cl(ds, &X, &W, NULL, &Y, 2, 1, 2, &e), TS_OK);
   devsim_traffic_row cv = row_of("conv1d_cl");
@@ -94,6 +98,22 @@ static void test_counts(void **s) {
   assert_int_equal(at.calls, 1);
   assert_true(at.flops == 4.0 * 2 * 4 * 3 * 8 * 5);
   assert_true(at.bytes == 4.0 * (2 * 3 * 4 * 8 * 2 + 2 * 2 * 5 * 2 * 8 + 2 * 4 * 3));
+  /* a transposed a (K, M): the same products */
+  float *pat;
+  tensor At = dev_tensor(ds, &pat, 2, K, M, 0, 0, 0.5f);
+  assert_int_equal(op_matmul(ds, &At, &Bw, NULL, &C, 1, 1, 0.0f, &e), TS_OK);
+  assert_true(row_of("matmul").flops == 3 * 2.0 * M * N * K);
+  /* causal attention: half the products; its backward 2.5 times the forward's */
+  ac.causal = 1;
+  float *pdq, *pdk, *pdv, *pdo;
+  tensor dQ = dev_tensor(ds, &pdq, 4, 2, 3, 4, 8, 0), dK = dev_tensor(ds, &pdk, 4, 2, 5, 2, 8, 0),
+         dV = dev_tensor(ds, &pdv, 4, 2, 5, 2, 8, 0), dO = dev_tensor(ds, &pdo, 4, 2, 3, 4, 8, 0.1f);
+  Q.ne[1] = Kt.ne[1] = 3; /* causal: as many keys as queries */
+  V.ne[1] = 3, O.ne[1] = 3, L.ne[2] = 3, dQ.ne[1] = dK.ne[1] = dV.ne[1] = dO.ne[1] = 3;
+  assert_int_equal(op_attention(ds, &Q, &Kt, &V, &O, &L, &ac, &e), TS_OK);
+  assert_true(row_of("attention").flops == 4.0 * 2 * 4 * 3 * 8 * 5 + 4.0 * 2 * 4 * 3 * 8 * 3 / 2);
+  assert_int_equal(op_attention_bwd(ds, &Q, &Kt, &V, &O, &L, &dO, &dQ, &dK, &dV, NULL, &ac, &e), TS_OK);
+  assert_true(row_of("attention_bwd").calls == 1 && row_of("attention_bwd").flops == 2.5 * 4.0 * 2 * 4 * 3 * 8 * 3 / 2);
   /* AdamW's runs: four arrays read, three written, over every run */
   const adamw_run runs[2] = {{0, 16, 1}, {16, np - 16, 0}};
   assert_int_equal(op_adamw_runs(ds, p4, p4 + np, p4 + 2 * np, p4 + 3 * np, runs, 2, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f, 1,
@@ -109,12 +129,12 @@ static void test_counts(void **s) {
   /* off keeps the rows; on starts from zero */
   devsim_traffic_on(0);
   assert_int_equal(op_add(ds, &C, &C, &C, &e), TS_OK);
-  assert_int_equal(row_of("add").calls, 1);
+  assert_int_equal(row_of("add").calls, 2);
   devsim_traffic_on(1);
   assert_int_equal(row_of("add").calls, 0);
   assert_int_equal(devsim_traffic_rows(r, 128), 0);
   devsim_traffic_on(0);
-  float *all[] = {pa, pb, pc, pbias, px, pw, py, pq, pk, pv, po, pl, p4, pda, pdb};
+  float *all[] = {pa, pb, pc, pbias, px, pw, py, pq, pk, pv, po, pl, p4, pda, pdb, pat, pdq, pdk, pdv, pdo};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ds->ops->release(ds, all[i]);
 }
 
