@@ -19,8 +19,9 @@
  * global batch of 112 is --batch 4 --accum 28. Tokens/s and MFU then count all A micro-batches.
  * With variants (--device cuda), the SFT steps / rollouts run once per variant in the same
  * process, each after a line "== variant V": V names the CUDA switches on top of the backend's
- * defaults (bench_device/switches.h), '+'-joined (one model build for an A/B of the switches). The defaults include the encoder's channels-last layout: a variant sets
- * TSASR_ENC_CL itself (1, or 0 for "ct"), whatever the caller's environment said.
+ * defaults (bench_device/switches.h), '+'-joined (one model build for an A/B of the switches).
+ * The defaults include the encoder's channels-last layout: a variant sets TSASR_ENC_CL itself (1,
+ * or 0 for "ct"), whatever the caller's environment said.
  *
  * paper: data2vec-audio large + k=5 MLP adapter + Qwen2.5-0.5B (vocabulary 151,936). small:
  * the shipped small model's shapes with the waveform front end, for a CPU smoke run. Both use
