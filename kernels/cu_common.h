@@ -355,7 +355,7 @@ int cu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *d
 int cu_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
                  tensor *rstd, float eps);
 int cu_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean, const tensor *rstd,
-                     const tensor *dy, tensor *dx, tensor *dw, tensor *db);
+                     const tensor *dy, const tensor *dxin, tensor *dx, tensor *dw, tensor *db);
 int cu_layernorm_act(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
                      tensor *rstd, act_kind k, float eps);
 int cu_layernorm_act_bwd(backend *be, const tensor *x, const tensor *w, const tensor *b, const tensor *mean,
@@ -366,7 +366,7 @@ int cu_layernorm_ch_bwd(backend *be, const tensor *x, const tensor *w, const ten
                         const tensor *dy, tensor *dx, tensor *dw, tensor *db);
 int cu_rmsnorm(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps);
 int cu_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *rstd, const tensor *dy,
-                   tensor *dx, tensor *dw);
+                   const tensor *dxin, tensor *dx, tensor *dw);
 int cu_groupnorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
                  tensor *rstd, int groups, float eps);
 int cu_groupnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean, const tensor *rstd,

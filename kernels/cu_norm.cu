@@ -53,12 +53,12 @@ static void lnw_fwd(int R, const float *x, const float *w, const float *b, float
 }
 
 static void lnw_bwd(int R, const float *x, const float *w, const float *b, const float *mean, const float *rstd,
-                    const float *g, float *dx, int64_t N, int C, int rms, int act) {
+                    const float *g, const float *dxin, float *dx, int64_t N, int C, int rms, int act) {
   dim3 gr(lnw_blocks(N)), t(32 * LNW_WARPS);
-  if (R == 4) k_layernorm_bwd_dx_w<4><<<gr, t, 0, cu_stream()>>>(x, w, b, mean, rstd, g, dx, N, C, rms, act);
-  if (R == 8) k_layernorm_bwd_dx_w<8><<<gr, t, 0, cu_stream()>>>(x, w, b, mean, rstd, g, dx, N, C, rms, act);
-  if (R == 16) k_layernorm_bwd_dx_w<16><<<gr, t, 0, cu_stream()>>>(x, w, b, mean, rstd, g, dx, N, C, rms, act);
-  if (R == 32) k_layernorm_bwd_dx_w<32><<<gr, t, 0, cu_stream()>>>(x, w, b, mean, rstd, g, dx, N, C, rms, act);
+  if (R == 4) k_layernorm_bwd_dx_w<4><<<gr, t, 0, cu_stream()>>>(x, w, b, mean, rstd, g, dxin, dx, N, C, rms, act);
+  if (R == 8) k_layernorm_bwd_dx_w<8><<<gr, t, 0, cu_stream()>>>(x, w, b, mean, rstd, g, dxin, dx, N, C, rms, act);
+  if (R == 16) k_layernorm_bwd_dx_w<16><<<gr, t, 0, cu_stream()>>>(x, w, b, mean, rstd, g, dxin, dx, N, C, rms, act);
+  if (R == 32) k_layernorm_bwd_dx_w<32><<<gr, t, 0, cu_stream()>>>(x, w, b, mean, rstd, g, dxin, dx, N, C, rms, act);
 }
 
 /* act >= 0: y = act(the norm's output) (op_layernorm_act; never the split rows) */
@@ -85,9 +85,10 @@ static int ln_fwd(backend *be, const tensor *x, const tensor *w, const tensor *b
   return TS_OK;
 }
 
-/* act >= 0: dy is at act's output (op_layernorm_act_bwd; b then read) */
+/* act >= 0: dy is at act's output (op_layernorm_act_bwd; b then read); dx = dxin + the gradient
+ * (dxin: dx itself, a residual's gradient, or NULL for 0) */
 static int ln_bwd(const tensor *x, const tensor *w, const tensor *b, const tensor *mean, const tensor *rstd,
-                  const tensor *dy, tensor *dx, tensor *dw, tensor *db, int rms, int act) {
+                  const tensor *dy, const tensor *dxin, tensor *dx, tensor *dw, tensor *db, int rms, int act) {
   int64_t C = cu_last(x), N = C ? cu_rows(x) : 0;
   if (N <= 0) return TS_OK;
   /* weight/bias gradients first: they read dy, which a caller may alias with dx */
@@ -101,11 +102,11 @@ static int ln_bwd(const tensor *x, const tensor *w, const tensor *b, const tenso
   }
   int R = lnw_r(N, C);
   if (dx && R) {
-    lnw_bwd(R, cu_f(x), cu_f(w), cu_f(b), cu_f(mean), cu_f(rstd), cu_f(dy), cu_f(dx), N, (int)C, rms, act);
+    lnw_bwd(R, cu_f(x), cu_f(w), cu_f(b), cu_f(mean), cu_f(rstd), cu_f(dy), cu_f(dxin), cu_f(dx), N, (int)C, rms, act);
     CU_LAUNCHED("k_layernorm_bwd_dx_w");
   } else if (dx) {
     k_layernorm_bwd_dx<<<(unsigned)N, 256, 0, cu_stream()>>>(cu_f(x), cu_f(w), cu_f(b), cu_f(mean), cu_f(rstd),
-                                                             cu_f(dy), cu_f(dx), C, rms, act);
+                                                             cu_f(dy), cu_f(dxin), cu_f(dx), C, rms, act);
     CU_LAUNCHED("k_layernorm_bwd_dx");
   }
   return TS_OK;
@@ -116,8 +117,8 @@ int cu_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b,
   return ln_fwd(be, x, w, b, y, mean, rstd, eps, 0, -1);
 }
 int cu_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean, const tensor *rstd,
-                     const tensor *dy, tensor *dx, tensor *dw, tensor *db) {
-  return ln_bwd(x, w, NULL, mean, rstd, dy, dx, dw, db, 0, -1);
+                     const tensor *dy, const tensor *dxin, tensor *dx, tensor *dw, tensor *db) {
+  return ln_bwd(x, w, NULL, mean, rstd, dy, dxin, dx, dw, db, 0, -1);
 }
 int cu_layernorm_act(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
                      tensor *rstd, act_kind k, float eps) {
@@ -125,14 +126,14 @@ int cu_layernorm_act(backend *be, const tensor *x, const tensor *w, const tensor
 }
 int cu_layernorm_act_bwd(backend *be, const tensor *x, const tensor *w, const tensor *b, const tensor *mean,
                          const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k) {
-  return ln_bwd(x, w, b, mean, rstd, dy, dx, dw, db, 0, (int)k);
+  return ln_bwd(x, w, b, mean, rstd, dy, dx, dx, dw, db, 0, (int)k);
 }
 int cu_rmsnorm(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps) {
   return ln_fwd(be, x, w, NULL, y, NULL, rstd, eps, 1, -1);
 }
 int cu_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *rstd, const tensor *dy,
-                   tensor *dx, tensor *dw) {
-  return ln_bwd(x, w, NULL, NULL, rstd, dy, dx, dw, NULL, 1, -1);
+                   const tensor *dxin, tensor *dx, tensor *dw) {
+  return ln_bwd(x, w, NULL, NULL, rstd, dy, dxin, dx, dw, NULL, 1, -1);
 }
 
 /* ---- LayerNorm over the channel axis of (B,C,T) (kernels in cu_norm.cuh) ---- */

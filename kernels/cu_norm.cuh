@@ -49,9 +49,10 @@ __device__ __forceinline__ float ln_gout(float g, float xh, const float *w, cons
   return act_g(act, xh * (w ? w[c] : 1.0f) + (b ? b[c] : 0.0f), g);
 }
 
-/* b and act: as k_layernorm's (b only read when act >= 0) */
+/* b and act: as k_layernorm's (b only read when act >= 0); dx = dxin + the gradient, dxin (rows, C)
+ * dx itself (added to), a residual's gradient, or NULL (0 + the gradient: dx's old values unread) */
 __global__ void k_layernorm_bwd_dx(const float *x, const float *w, const float *b, const float *mean, const float *rstd,
-                                   const float *g, float *dx, int64_t C, int rms, int act) {
+                                   const float *g, const float *dxin, float *dx, int64_t C, int rms, int act) {
   const float *xr = x + blockIdx.x * C, *gr = g + blockIdx.x * C;
   float m = rms ? 0.0f : mean[blockIdx.x], r = rstd[blockIdx.x];
   double sd = 0, sdx = 0;
@@ -64,10 +65,11 @@ __global__ void k_layernorm_bwd_dx(const float *x, const float *w, const float *
   float md = rms ? 0.0f : (float)(cu_block_sum(sd) / C);
   float mdx = (float)(cu_block_sum(sdx) / C);
   float *dr = dx + blockIdx.x * C;
+  const float *br = dxin ? dxin + blockIdx.x * C : NULL;
   for (int64_t c = threadIdx.x; c < C; c += blockDim.x) {
     float xh = (xr[c] - m) * r;
     float dn = ln_gout(gr[c], xh, w, b, c, act) * (w ? w[c] : 1.0f);
-    dr[c] += r * (dn - md - xh * mdx);
+    dr[c] = (br ? br[c] : 0.0f) + r * (dn - md - xh * mdx);
   }
 }
 
@@ -160,7 +162,7 @@ __global__ void __launch_bounds__(32 * LNW_WARPS)
 template <int R>
 __global__ void __launch_bounds__(32 * LNW_WARPS)
     k_layernorm_bwd_dx_w(const float *x, const float *w, const float *b, const float *mean, const float *rstd,
-                         const float *g, float *dx, int64_t N, int C, int rms, int act) {
+                         const float *g, const float *dxin, float *dx, int64_t N, int C, int rms, int act) {
   const int lane = (int)(threadIdx.x & 31);
   const int64_t row = (int64_t)blockIdx.x * LNW_WARPS + (threadIdx.x >> 5);
   if (row >= N) return;
@@ -181,10 +183,11 @@ __global__ void __launch_bounds__(32 * LNW_WARPS)
   const float md = rms ? 0.0f : (float)(lnw_sum(sd) / C);
   const float mdx = (float)(lnw_sum(sdx) / C);
   float *dr = dx + row * C;
+  const float *br = dxin ? dxin + row * C : NULL; /* as k_layernorm_bwd_dx's */
 #pragma unroll
   for (int j = 0; j < R; j++) {
     const int c = j * 32 + lane;
-    if (c < C) dr[c] += r * (dn[j] - md - xh[j] * mdx);
+    if (c < C) dr[c] = (br ? br[c] : 0.0f) + r * (dn[j] - md - xh[j] * mdx);
   }
 }
 

@@ -127,30 +127,29 @@ int enc_layer_backward(enc_model *m, int l, const enc_acts *a, const enc_layer_a
          DU = ET2(du, N, F), DT = ET2(dt, N, C), DATT = ET2(datt, N, C);
   /* ---- FFN half ---- */
   const tensor *dS2 = &DY; /* gradient of the residual sum h + ffn */
-  if (!c->stable_ln) {
-    ETRY(op_fill(be, &DT, 0.0f, e));
-    ETRY(op_layernorm_bwd(be, &N2, &p.ln2w, &M2, &R2, &DY, &DT, enc_optw(&gp.ln2w), enc_optw(&gp.ln2b), e));
+  if (!c->stable_ln) { /* written (op_layernorm_bwd_to with no dxin): no zero fill first */
+    ETRY(op_layernorm_bwd_to(be, &N2, &p.ln2w, &M2, &R2, &DY, NULL, &DT, enc_optw(&gp.ln2w), enc_optw(&gp.ln2b), e));
     dS2 = &DT;
+    ETRY(op_copy(be, dS2, &DH, e)); /* the residual's gradient, which the GEMM below adds onto */
   }
-  ETRY(op_copy(be, dS2, &DH, e));
   /* gradients a GEMM writes (op_matmul_bwd_set) need no zero fill first */
   ETRY(op_matmul_bwd_set(be, &G, &p.w2, dS2, &DG, enc_optw(&gp.w2), enc_optw(&gp.b2), 0, 1, e));
   /* the act (writing DU) right before the GEMM: a device GEMM takes DU's rounding made just before it */
   ETRY(op_act_bwd_set(be, c->act, &U, &DG, &DU, e));
   if (c->stable_ln) {
     ETRY(op_matmul_bwd_set(be, &N2, &p.w1, &DU, &DT, enc_optw(&gp.w1), enc_optw(&gp.b1), 0, 1, e));
-    ETRY(op_layernorm_bwd(be, &Hh, &p.ln2w, &M2, &R2, &DT, &DH, enc_optw(&gp.ln2w), enc_optw(&gp.ln2b), e));
+    /* dh = dS2 + the norm's input gradient, onto the residual's gradient without a copy first */
+    ETRY(op_layernorm_bwd_to(be, &Hh, &p.ln2w, &M2, &R2, &DT, dS2, &DH, enc_optw(&gp.ln2w), enc_optw(&gp.ln2b), e));
   } else {
     ETRY(op_matmul_bwd(be, &Hh, &p.w1, &DU, &DH, enc_optw(&gp.w1), enc_optw(&gp.b1), 0, 1, e));
   }
   /* ---- attention half: dS1 = gradient of the residual sum x + attn ---- */
   const tensor *dS1 = &DH;
   if (!c->stable_ln) {
-    ETRY(op_fill(be, &DT, 0.0f, e));
-    ETRY(op_layernorm_bwd(be, &N1, &p.ln1w, &M1, &R1, &DH, &DT, enc_optw(&gp.ln1w), enc_optw(&gp.ln1b), e));
+    ETRY(op_layernorm_bwd_to(be, &N1, &p.ln1w, &M1, &R1, &DH, NULL, &DT, enc_optw(&gp.ln1w), enc_optw(&gp.ln1b), e));
     dS1 = &DT;
+    ETRY(op_copy(be, dS1, &DX, e)); /* the residual's gradient, which the qkv GEMM below adds onto */
   }
-  ETRY(op_copy(be, dS1, &DX, e));
   ETRY(op_matmul_bwd_set(be, &A2, &p.wo, dS1, &DATT, enc_optw(&gp.wo), enc_optw(&gp.bo), 0, 1, e));
   tensor bias;
   attn_cfg ac = layer_attn(m, a, &bias);
@@ -166,7 +165,7 @@ int enc_layer_backward(enc_model *m, int l, const enc_acts *a, const enc_layer_a
   ETRY(op_merge_heads(be, &DQ4, &DK4, &DV4, &DQKV4, NULL, 0.0f, e));
   if (c->stable_ln) { /* d LN1(x), written by the GEMM */
     ETRY(op_matmul_bwd_set(be, &N1, &p.wqkv, &DQKV, &DT, enc_optw(&gp.wqkv), enc_optw(&gp.bqkv), 0, 1, e));
-    ETRY(op_layernorm_bwd(be, &X, &p.ln1w, &M1, &R1, &DT, &DX, enc_optw(&gp.ln1w), enc_optw(&gp.ln1b), e));
+    ETRY(op_layernorm_bwd_to(be, &X, &p.ln1w, &M1, &R1, &DT, dS1, &DX, enc_optw(&gp.ln1w), enc_optw(&gp.ln1b), e));
   } else {
     ETRY(op_matmul_bwd(be, &X, &p.wqkv, &DQKV, &DX, enc_optw(&gp.wqkv), enc_optw(&gp.bqkv), 0, 1, e));
   }

@@ -213,17 +213,16 @@ int dec_backward(backend *be, const dec_cfg *c, const dec_params *p, const dec_p
   tensor DGU = T2(dgu, N, 2 * F), H2 = dec_view(be, a->h2, a->adt, N, C), GU = T2(a->gu, N, 2 * F),
          Aa = dec_view(be, a->a, a->adt, N, F);
   tensor Hh = T2(a->h, N, C), R2 = T1(a->r2, N);
-  /* MLP branch: y = h + down(a) */
-  TRY(op_copy(be, &DY, &DH, e));
+  /* MLP branch: y = h + down(a); dh = dy + the norm's input gradient, written by the norm's
+   * backward onto dy (op_rmsnorm_bwd_to: no copy of dy into dh first) */
   /* gradients a GEMM writes (op_matmul_bwd_set) need no zero fill first */
   TRY(op_matmul_bwd_set(be, &Aa, &p->wd, &DY, &DA, (tensor *)&gp->wd, NULL, 0, 1, e));
   /* the SwiGLU (writing DGU) right before the GEMM: a device GEMM takes DGU's rounding made just before it */
   TRY(op_swiglu_packed_bwd_set(be, &GU, &DA, &DGU, e));
   TRY(op_matmul_bwd_set(be, &H2, &p->wgu, &DGU, &DH2, (tensor *)&gp->wgu, NULL, 0, 1, e));
-  TRY(op_rmsnorm_bwd(be, &Hh, &p->ln2, &R2, &DH2, &DH, (tensor *)&gp->ln2, e));
+  TRY(op_rmsnorm_bwd_to(be, &Hh, &p->ln2, &R2, &DH2, &DY, &DH, (tensor *)&gp->ln2, e));
   /* attention branch: h = x + o_proj(att) */
-  tensor DX = T2(dx, N, C), DATT = T2(datt, N, QD), A2 = T2(a->att, N, QD);
-  TRY(op_copy(be, &DH, &DX, e));
+  tensor DX = T2(dx, N, C), DATT = T2(datt, N, QD), A2 = T2(a->att, N, QD); /* dx = dh + ..., at the end */
   TRY(op_matmul_bwd_set(be, &A2, &p->wo, &DH, &DATT, (tensor *)&gp->wo, NULL, 0, 1, e));
   tensor Q4 = T4(a->q, B, T, c->Hq, c->D), K4 = T4(a->k, B, T, c->Hkv, c->D), V4 = T4(a->v, B, T, c->Hkv, c->D);
   tensor A4 = T4(a->att, B, T, c->Hq, c->D), L = tensor_dev(be->device, a->lse, 3, B, c->Hq, T, 0);
@@ -251,7 +250,7 @@ int dec_backward(backend *be, const dec_cfg *c, const dec_params *p, const dec_p
   TRY(op_merge_heads(be, &DQ4, &DK4, &DV4, &DQKV4, pos, c->theta, e)); /* the GEMM takes DQKV's rounding */
   TRY(op_matmul_bwd_set(be, &H1, &p->wqkv, &DQKV, &DH1, (tensor *)&gp->wqkv, (tensor *)opt(&gp->bqkv), 0, 1, e));
   tensor X = T2((float *)a->x, N, C), R1 = T1(a->r1, N);
-  TRY(op_rmsnorm_bwd(be, &X, &p->ln1, &R1, &DH1, &DX, (tensor *)&gp->ln1, e));
+  TRY(op_rmsnorm_bwd_to(be, &X, &p->ln1, &R1, &DH1, &DH, &DX, (tensor *)&gp->ln1, e));
   arena_rewind(ar, mk);
   return TS_OK;
 }

@@ -107,8 +107,10 @@ typedef struct be_ops {
   /* norms over the last dim C of x (N,C); mean/rstd (N) are saved for backward */
   int (*layernorm)(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
                     tensor *mean, tensor *rstd, float eps);
+  /* dxin: what dx's values add onto: dx itself (added to), another tensor of dx's shape (a
+   * residual's gradient, dx = dxin + ...), or NULL (written, dx = 0 + ...); dw, db add */
   int (*layernorm_bwd)(backend *be, const tensor *x, const tensor *w, const tensor *mean,
-                        const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db);
+                        const tensor *rstd, const tensor *dy, const tensor *dxin, tensor *dx, tensor *dw, tensor *db);
   /* y = act(LayerNorm(x)) over the last dim (y f32 or a bf16 activation); mean, rstd kept.
    * The backward takes dy at the activation's output and recomputes the norm's output from x,
    * mean, rstd, w, b (it is not stored); dx, dw, db add, dx must not alias dy */
@@ -118,7 +120,7 @@ typedef struct be_ops {
                            const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k);
   int (*rmsnorm)(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps);
   int (*rmsnorm_bwd)(backend *be, const tensor *x, const tensor *w, const tensor *rstd,
-                      const tensor *dy, tensor *dx, tensor *dw);
+                      const tensor *dy, const tensor *dxin, tensor *dx, tensor *dw); /* dxin: as layernorm_bwd's */
   /* LayerNorm over the channel axis of x (B,C,T) (each (b, t) normalised over its C values: the
    * conv feature extractor's layer norm without transposes); w,b (C) or NULL; mean/rstd (B,T) */
   int (*layernorm_ch)(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,

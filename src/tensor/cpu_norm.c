@@ -78,9 +78,10 @@ int cpu_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b
 }
 
 int cpu_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean,
-                       const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db) {
+                       const tensor *rstd, const tensor *dy, const tensor *dxin, tensor *dx, tensor *dw, tensor *db) {
   int64_t N = cpu_rows(x), C = cpu_last(x);
   const float *xp = cpu_f(x), *wp = cpu_f(w), *mp = cpu_f(mean), *rp = cpu_f(rstd), *g = cpu_f(dy);
+  const float *bp = cpu_f(dxin); /* (N, C) what dx adds onto (dx, a residual's gradient), or NULL: 0 */
   float *dxp = cpu_f(dx);
   int nth;
   float *pw = norm_partials(2 * C, &nth), *pb = pw ? pw + (int64_t)nth * C : NULL; /* dw's, then db's */
@@ -106,10 +107,11 @@ int cpu_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tenso
     float md = (float)(ln_tree(ld) / C), mdx = (float)(ln_tree(ldx) / C);
     if (dxp) {
       float *dr = dxp + i * C;
+      const float *br = bp ? bp + i * C : NULL;
       for (int64_t c = 0; c < C; c++) {
         float xh = (xr[c] - m) * r;
         float dn = gr[c] * (wp ? wp[c] : 1.0f);
-        dr[c] += r * (dn - md - xh * mdx);
+        dr[c] = (br ? br[c] : 0.0f) + r * (dn - md - xh * mdx);
       }
     }
   }
@@ -223,9 +225,10 @@ int cpu_rmsnorm(backend *be, const tensor *x, const tensor *w, tensor *y, tensor
 }
 
 int cpu_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *rstd,
-                     const tensor *dy, tensor *dx, tensor *dw) {
+                     const tensor *dy, const tensor *dxin, tensor *dx, tensor *dw) {
   int64_t N = cpu_rows(x), C = cpu_last(x);
   const float *xp = cpu_f(x), *wp = cpu_f(w), *rp = cpu_f(rstd), *g = cpu_f(dy);
+  const float *bp = cpu_f(dxin); /* (N, C) what dx adds onto, or NULL: 0 */
   float *dxp = cpu_f(dx);
   int nth;
   float *pw = norm_partials(C, &nth);
@@ -245,10 +248,11 @@ int cpu_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor 
     float mdx = (float)(sdx / C);
     if (dxp) {
       float *dr = dxp + i * C;
+      const float *br = bp ? bp + i * C : NULL;
       for (int64_t c = 0; c < C; c++) {
         float xh = xr[c] * r;
         float dn = gr[c] * (wp ? wp[c] : 1.0f);
-        dr[c] += r * (dn - xh * mdx);
+        dr[c] = (br ? br[c] : 0.0f) + r * (dn - xh * mdx);
       }
     }
   }

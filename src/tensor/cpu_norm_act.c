@@ -69,7 +69,7 @@ int cpu_layernorm_act_bwd(backend *be, const tensor *x, const tensor *w, const t
            S = lna_rows(rstd, r0, nr, 0), CN = X, DCN = X, DX = dx ? lna_rows(dx, r0, nr, C) : X;
     CN.data = cn, DCN.data = dcn;
     rc = cpu_act_bwd(be, k, &CN, &DY, &DCN, 0);
-    if (!rc) rc = cpu_layernorm_bwd(be, &X, w, &M, &S, &DCN, dx ? &DX : NULL, dw, db);
+    if (!rc) rc = cpu_layernorm_bwd(be, &X, w, &M, &S, &DCN, dx ? &DX : NULL, dx ? &DX : NULL, dw, db);
   }
   return rc;
 }

@@ -27,14 +27,14 @@ int cpu_layernorm_ch_bwd(backend *be, const tensor *x, const tensor *w, const te
 int cpu_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
                    tensor *mean, tensor *rstd, float eps);
 int cpu_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean,
-                       const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db);
+                      const tensor *rstd, const tensor *dy, const tensor *dxin, tensor *dx, tensor *dw, tensor *db);
 int cpu_layernorm_act(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
                       tensor *rstd, act_kind k, float eps);
 int cpu_layernorm_act_bwd(backend *be, const tensor *x, const tensor *w, const tensor *b, const tensor *mean,
                           const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k);
 int cpu_rmsnorm(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps);
 int cpu_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *rstd,
-                     const tensor *dy, tensor *dx, tensor *dw);
+                    const tensor *dy, const tensor *dxin, tensor *dx, tensor *dw);
 int cpu_groupnorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
                    tensor *mean, tensor *rstd, int groups, float eps);
 int cpu_groupnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean,

@@ -384,12 +384,12 @@ static int ds_layernorm(backend *be, const tensor *x, const tensor *w, const ten
   DS_RUN(cpu_layernorm(be_cpu(), x, w, b, y, mean, rstd, eps));
 }
 static int ds_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean, const tensor *rstd,
-                            const tensor *dy, tensor *dx, tensor *dw, tensor *db) {
+                            const tensor *dy, const tensor *dxin, tensor *dx, tensor *dw, tensor *db) {
   (void)be;
   const char *o = "layernorm_bwd";
-  DS_CHECK(ds_t(o, x) || ds_t(o, w) || ds_t(o, mean) || ds_t(o, rstd) || ds_t(o, dy) || ds_t(o, dx) ||
-           ds_t(o, dw) || ds_t(o, db));
-  DS_RUN(cpu_layernorm_bwd(be_cpu(), x, w, mean, rstd, dy, dx, dw, db));
+  DS_CHECK(ds_t(o, x) || ds_t(o, w) || ds_t(o, mean) || ds_t(o, rstd) || ds_t(o, dy) || ds_t(o, dxin) ||
+           ds_t(o, dx) || ds_t(o, dw) || ds_t(o, db));
+  DS_RUN(cpu_layernorm_bwd(be_cpu(), x, w, mean, rstd, dy, dxin, dx, dw, db));
 }
 static int ds_rmsnorm(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps) {
   (void)be;
@@ -397,11 +397,12 @@ static int ds_rmsnorm(backend *be, const tensor *x, const tensor *w, tensor *y, 
   DS_RUN(cpu_rmsnorm(be_cpu(), x, w, y, rstd, eps));
 }
 static int ds_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *rstd, const tensor *dy,
-                          tensor *dx, tensor *dw) {
+                          const tensor *dxin, tensor *dx, tensor *dw) {
   (void)be;
   const char *o = "rmsnorm_bwd";
-  DS_CHECK(ds_t(o, x) || ds_t(o, w) || ds_t(o, rstd) || ds_t(o, dy) || ds_t(o, dx) || ds_t(o, dw));
-  DS_RUN(cpu_rmsnorm_bwd(be_cpu(), x, w, rstd, dy, dx, dw));
+  DS_CHECK(ds_t(o, x) || ds_t(o, w) || ds_t(o, rstd) || ds_t(o, dy) || ds_t(o, dxin) || ds_t(o, dx) ||
+           ds_t(o, dw));
+  DS_RUN(cpu_rmsnorm_bwd(be_cpu(), x, w, rstd, dy, dxin, dx, dw));
 }
 static int ds_layernorm_act(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
                             tensor *rstd, act_kind k, float eps) {

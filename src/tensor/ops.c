@@ -277,17 +277,34 @@ int op_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b,
   OPS_RET(be, "layernorm", be->ops->layernorm(be, x, w, b, y, mean, rstd, eps), e);
 }
 
+/* the norms' backwards' dxin (be_ops): dx itself, NULL (written), or a tensor of dx's shape that
+ * overlaps dx only by being it */
+static int dxin_check(backend *be, const char *op, const tensor *x, const tensor *dxin, const tensor *dx, ts_err *e) {
+  if (!dxin || dxin == dx || (dx && dxin->data == dx->data && tensor_nbytes(dxin) == tensor_nbytes(dx))) return TS_OK;
+  if (!dx) return err_set(e, TS_EARG, "%s: dxin given without dx", op);
+  CHK(norm_check(be, op, x, NULL, NULL, dxin, 0, NULL, NULL, e));
+  if (dxin->dtype != DT_F32) return err_set(e, TS_ESHAPE, "%s: dxin must be f32", op);
+  if (tensors_overlap(dxin, dx)) return err_set(e, TS_EARG, "%s: dxin overlaps dx without being dx", op);
+  return TS_OK;
+}
+
 int op_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean,
                      const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db,
                      ts_err *e) {
+  return op_layernorm_bwd_to(be, x, w, mean, rstd, dy, dx, dx, dw, db, e);
+}
+
+int op_layernorm_bwd_to(backend *be, const tensor *x, const tensor *w, const tensor *mean, const tensor *rstd,
+                        const tensor *dy, const tensor *dxin, tensor *dx, tensor *dw, tensor *db, ts_err *e) {
   if (!mean || !rstd) return err_set(e, TS_EARG, "layernorm_bwd: mean and rstd from the forward are needed");
   if (!dy) return err_set(e, TS_EARG, "layernorm_bwd: no output gradient");
   CHK(norm_check(be, "layernorm_bwd", x, w, NULL, dy, 0, mean, rstd, e));
   if (dx) CHK(norm_check(be, "layernorm_bwd", x, NULL, NULL, dx, 0, NULL, NULL, e));
   if (dw) CHK(norm_check(be, "layernorm_bwd", x, dw, NULL, NULL, 0, NULL, NULL, e));
   if (db) CHK(norm_check(be, "layernorm_bwd", x, db, NULL, NULL, 0, NULL, NULL, e));
+  CHK(dxin_check(be, "layernorm_bwd", x, dxin, dx, e));
   OPS_PROF_SHAPE(x, NULL);
-  OPS_RET(be, "layernorm_bwd", be->ops->layernorm_bwd(be, x, w, mean, rstd, dy, dx, dw, db), e);
+  OPS_RET(be, "layernorm_bwd", be->ops->layernorm_bwd(be, x, w, mean, rstd, dy, dxin, dx, dw, db), e);
 }
 
 int op_layernorm_act(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
@@ -352,12 +369,18 @@ int op_rmsnorm(backend *be, const tensor *x, const tensor *w, tensor *y, tensor 
 
 int op_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *rstd,
                    const tensor *dy, tensor *dx, tensor *dw, ts_err *e) {
+  return op_rmsnorm_bwd_to(be, x, w, rstd, dy, dx, dx, dw, e);
+}
+
+int op_rmsnorm_bwd_to(backend *be, const tensor *x, const tensor *w, const tensor *rstd, const tensor *dy,
+                      const tensor *dxin, tensor *dx, tensor *dw, ts_err *e) {
   if (!rstd) return err_set(e, TS_EARG, "rmsnorm_bwd: rstd from the forward is needed");
   if (!dy) return err_set(e, TS_EARG, "rmsnorm_bwd: no output gradient");
   CHK(norm_check(be, "rmsnorm_bwd", x, w, NULL, dy, 0, rstd, NULL, e));
   if (dx) CHK(norm_check(be, "rmsnorm_bwd", x, NULL, NULL, dx, 0, NULL, NULL, e));
   if (dw) CHK(norm_check(be, "rmsnorm_bwd", x, dw, NULL, NULL, 0, NULL, NULL, e));
-  OPS_RET(be, "rmsnorm_bwd", be->ops->rmsnorm_bwd(be, x, w, rstd, dy, dx, dw), e);
+  CHK(dxin_check(be, "rmsnorm_bwd", x, dxin, dx, e));
+  OPS_RET(be, "rmsnorm_bwd", be->ops->rmsnorm_bwd(be, x, w, rstd, dy, dxin, dx, dw), e);
 }
 
 static int gn_check(backend *be, const char *op, const tensor *x, const tensor *w, const tensor *b,

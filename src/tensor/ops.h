@@ -40,6 +40,12 @@ int op_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b,
 int op_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean,
                      const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db,
                      ts_err *e);
+/* the same with dx = dxin + the input gradient: dxin a residual's gradient of dx's shape (dx's
+ * old values unread: no copy of it into dx first), NULL (dx written: no zero fill first), or dx
+ * itself (op_layernorm_bwd). dxin overlaps dx only by being it. The values are those of the
+ * copy (or fill) and op_layernorm_bwd. */
+int op_layernorm_bwd_to(backend *be, const tensor *x, const tensor *w, const tensor *mean, const tensor *rstd,
+                        const tensor *dy, const tensor *dxin, tensor *dx, tensor *dw, tensor *db, ts_err *e);
 /* y = act(LayerNorm(x)) over the last dim, the norm's output never stored: y f32 or a bf16
  * activation (op_act_dtype), mean and rstd (rows) kept. The backward takes dy at the
  * activation's output and recomputes the norm's output from x, the stats, w and b; dx, dw, db
@@ -64,6 +70,9 @@ int op_rmsnorm(backend *be, const tensor *x, const tensor *w, tensor *y, tensor 
                ts_err *e);
 int op_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *rstd,
                    const tensor *dy, tensor *dx, tensor *dw, ts_err *e);
+/* dx = dxin + the input gradient, as op_layernorm_bwd_to */
+int op_rmsnorm_bwd_to(backend *be, const tensor *x, const tensor *w, const tensor *rstd, const tensor *dy,
+                      const tensor *dxin, tensor *dx, tensor *dw, ts_err *e);
 int op_groupnorm(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y,
                  tensor *mean, tensor *rstd, int groups, float eps, ts_err *e);
 int op_groupnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean,

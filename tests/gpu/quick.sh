@@ -54,9 +54,11 @@ step quick_ops16 "$q1" "$q1n$(grep -h -m1 '^cuDNN SDPA:' "$build/quick16_attenti
 # q1'. session 19's ops in f32 at 1e-5: the channels-last convolution and the LayerNorm fused
 # with the activation, the encoder's defaults since then; session 20's AdamW over runs and the
 # activations' backwards writing dx (the act group's "written" cases); session 21's GEMM onto a
-# residual (the matmul group's matmul_res cases, also in q1's bf16 matmul and bf16_acts runs)
+# residual (the matmul group's matmul_res cases, also in q1's bf16 matmul and bf16_acts runs) and
+# the norms' backwards onto a residual's gradient or written (the layernorm group, which also
+# selects layernorm_act; q4 runs it with vec, the warp-per-row forms)
 q1b=ok q1bn=""
-for grp in conv1d_cl layernorm_act adamw act matmul; do
+for grp in conv1d_cl layernorm adamw act matmul; do
   ops_env "$build/quick_$grp.log" "$grp" || q1b=FAIL
   q1bn="$q1bn$grp $(tail -n 1 "$build/quick_$grp.log" | sed 's/^test_backend_ops: //');  "
 done

@@ -665,6 +665,46 @@ static void c_rms_inplace(int64_t N, int64_t C) {
   bufs_free();
 }
 
+/* the norms' backwards onto a residual's gradient (dxin) and written (no dxin), into a dx of NaN:
+ * against the CPU, and on the device against the residual copied (or zeros) and the adding
+ * backward, bit for bit; dw, db still added */
+static void c_norm_bwd_to(int64_t N, int64_t C, int rms, int set) {
+  case_begin(rms ? "rmsnorm_bwd" : "layernorm_bwd", "N=%lld C=%lld dx %s", (long long)N, (long long)C,
+             set ? "written" : "onto a residual");
+  hb *x = mk(N * C, I_RAND), *w = mk(C, I_RAND), *y = mk(N * C, I_NAN), *m = mk(N, I_NAN), *r = mk(N, I_NAN),
+     *g = mk(N * C, I_RAND), *res = mk(N * C, I_RAND), *dx = mk(N * C, I_NAN), *dx2 = mk(N * C, I_NAN),
+     *dw = mk(C, I_RAND), *db = mk(C, I_RAND), *dw2 = mk(C, I_RAND), *db2 = mk(C, I_RAND);
+  for (int64_t i = 0; i < N * C; i++) x->c[i] = x->c[i] * 3.0f + 0.5f;
+  for (int64_t i = 0; i < C; i++) dw2->c[i] = dw->c[i], db2->c[i] = db->c[i];
+  up(x), up(dw2), up(db2);
+  for (int k = 0; k < 3; k++) { /* k = 2: the device's reference */
+    int d = k ? 1 : 0;
+    tensor X = tv(x, d, 2, N, C, 0, 0), W = tv(w, d, 1, C, 0, 0, 0), Y = tv(y, d, 2, N, C, 0, 0),
+           Mn = tv(m, d, 1, N, 0, 0, 0), R = tv(r, d, 1, N, 0, 0, 0), G = tv(g, d, 2, N, C, 0, 0),
+           RES = tv(res, d, 2, N, C, 0, 0), DX = tv(k == 2 ? dx2 : dx, d, 2, N, C, 0, 0),
+           DW = tv(k == 2 ? dw2 : dw, d, 1, C, 0, 0, 0), DB = tv(k == 2 ? db2 : db, d, 1, C, 0, 0, 0);
+    if (k < 2) {
+      if (rms) RUN(d, op_rmsnorm(g_be[d], &X, &W, &Y, &R, 1e-6f, &g_e));
+      else RUN(d, op_layernorm(g_be[d], &X, &W, NULL, &Y, &Mn, &R, 1e-5f, &g_e));
+      if (rms) RUN(d, op_rmsnorm_bwd_to(g_be[d], &X, &W, &R, &G, set ? NULL : &RES, &DX, &DW, &g_e));
+      else RUN(d, op_layernorm_bwd_to(g_be[d], &X, &W, &Mn, &R, &G, set ? NULL : &RES, &DX, &DW, &DB, &g_e));
+    } else {
+      if (set) RUN(d, op_fill(g_be[d], &DX, 0.0f, &g_e));
+      else RUN(d, op_copy(g_be[d], &RES, &DX, &g_e));
+      if (rms) RUN(d, op_rmsnorm_bwd(g_be[d], &X, &W, &R, &G, &DX, &DW, &g_e));
+      else RUN(d, op_layernorm_bwd(g_be[d], &X, &W, &Mn, &R, &G, &DX, &DW, &DB, &g_e));
+    }
+  }
+  cmp("dx", dx);
+  cmp("dw", dw);
+  const int64_t bad = bits_differ(dx, dx2, 0) + bits_differ(dw, dw2, 0);
+  note(" against %s + the adding backward on the device: %lld values differ", set ? "a zero fill" : "a copy",
+       (long long)bad);
+  if (bad) g_case_bad = 1;
+  case_end();
+  bufs_free();
+}
+
 static void c_norm(int64_t N, int64_t C, int affine) {
   case_begin("layernorm", "N=%lld C=%lld affine=%d", (long long)N, (long long)C, affine);
   hb *x = mk(N * C, I_RAND), *w = affine ? mk(C, I_RAND) : NULL, *b = affine ? mk(C, I_RAND) : NULL,
@@ -1484,6 +1524,13 @@ int main(int argc, char **argv) {
   G("layernorm rmsnorm", c_norm(64, 896, 1));
   G("layernorm rmsnorm", c_norm(1100, 1000, 1)); /* the warp-per-row forms (vec): 1,024 rows or more */
   G("layernorm rmsnorm", c_rms_inplace(8, 896));
+  /* dx onto a residual's gradient and written (the layers' backwards since session 21): the
+   * block-per-row forms, and rows enough for the warp-per-row ones (vec) */
+  for (int rms = 0; rms < 2; rms++)
+    for (int set = 0; set < 2; set++) {
+      G("layernorm rmsnorm", c_norm_bwd_to(37, 896, rms, set));
+      G("layernorm rmsnorm", c_norm_bwd_to(1100, 1024, rms, set));
+    }
   G("layernorm rmsnorm", c_norm(4, 320000, 0)); /* few long rows: CUDA's split passes (the waveform normalisation) */
   G("layernorm rmsnorm", c_norm(2, 70001, 1));  /* the same, affine, a short last chunk */
   /* bf16 activation storage: the outputs, and GEMMs on a bf16 x with and without the copy */

@@ -133,6 +133,62 @@ static void test_matmul_res(void **state) {
   assert_memory_equal(buf, keep, sizeof keep);
 }
 
+/* the norms' backwards onto a residual's gradient and written (op_layernorm_bwd_to,
+ * op_rmsnorm_bwd_to): bit for bit a copy of the residual (or a zero fill) and the adding
+ * backward; dw, db still added; the residual unchanged; a dxin overlapping dx without being it,
+ * or of another shape, refused with nothing written */
+static void test_norm_bwd_to(void **state) {
+  (void)state;
+  const int64_t N = 7, C = 45;
+  float *x = tu_alloc_rand(N * C, -2, 2, 77), *w = tu_alloc_rand(C, 0.5f, 1.5f, 78), *dy = tu_alloc_rand(N * C, -1, 1, 79),
+        *res = tu_alloc_rand(N * C, -1, 1, 80);
+  float *mean = calloc(N, 4), *rstd = calloc(N, 4), *y = calloc(N * C, 4);
+  float *dx = calloc(N * C, 4), *ref = calloc(N * C, 4), *dw = tu_alloc_rand(C, -1, 1, 81),
+        *db = tu_alloc_rand(C, -1, 1, 82), *dw2 = calloc(C, 4),
+        *db2 = calloc(C, 4), *keep = calloc(N * C, 4);
+  tensor X = tensor_f32(x, 2, N, C, 0, 0), W = tensor_f32(w, 1, C, 0, 0, 0), M = tensor_f32(mean, 1, N, 0, 0, 0),
+         R = tensor_f32(rstd, 1, N, 0, 0, 0), Y = tensor_f32(y, 2, N, C, 0, 0), DY = tensor_f32(dy, 2, N, C, 0, 0),
+         RES = tensor_f32(res, 2, N, C, 0, 0), DX = tensor_f32(dx, 2, N, C, 0, 0), REF = tensor_f32(ref, 2, N, C, 0, 0),
+         DW = tensor_f32(dw, 1, C, 0, 0, 0), DB = tensor_f32(db, 1, C, 0, 0, 0), DW2 = tensor_f32(dw2, 1, C, 0, 0, 0),
+         DB2 = tensor_f32(db2, 1, C, 0, 0, 0);
+  memcpy(keep, res, sizeof(float) * (size_t)(N * C));
+  for (int rms = 0; rms < 2; rms++) {
+    if (rms) assert_int_equal(op_rmsnorm(be, &X, &W, &Y, &R, 1e-6f, &err), TS_OK);
+    else assert_int_equal(op_layernorm(be, &X, &W, NULL, &Y, &M, &R, 1e-5f, &err), TS_OK);
+    for (int mode = 0; mode < 2; mode++) { /* 0: onto the residual, 1: written */
+      memcpy(dw2, dw, sizeof(float) * (size_t)C), memcpy(db2, db, sizeof(float) * (size_t)C);
+      for (int64_t i = 0; i < N * C; i++) dx[i] = NAN, ref[i] = mode ? 0.0f : res[i];
+      const tensor *in = mode ? NULL : &RES;
+      if (rms) {
+        assert_int_equal(op_rmsnorm_bwd_to(be, &X, &W, &R, &DY, in, &DX, &DW, &err), TS_OK);
+        assert_int_equal(op_rmsnorm_bwd(be, &X, &W, &R, &DY, &REF, &DW2, &err), TS_OK);
+      } else {
+        assert_int_equal(op_layernorm_bwd_to(be, &X, &W, &M, &R, &DY, in, &DX, &DW, &DB, &err), TS_OK);
+        assert_int_equal(op_layernorm_bwd(be, &X, &W, &M, &R, &DY, &REF, &DW2, &DB2, &err), TS_OK);
+      }
+      assert_memory_equal(dx, ref, sizeof(float) * (size_t)(N * C));
+      assert_memory_equal(res, keep, sizeof(float) * (size_t)(N * C));
+      /* dw, db added from the same start by both: the same bits */
+      assert_memory_equal(dw, dw2, sizeof(float) * (size_t)C);
+      assert_memory_equal(db, db2, sizeof(float) * (size_t)C);
+    }
+  }
+  /* refusals */
+  for (int64_t i = 0; i < N * C; i++) dx[i] = 0.5f;
+  tensor PART = tensor_f32(dx + C, 2, N, C - 1, 0, 0); /* inside dx, another shape */
+  assert_int_not_equal(op_layernorm_bwd_to(be, &X, &W, &M, &R, &DY, &PART, &DX, NULL, NULL, &err), TS_OK);
+  tensor OVER = tensor_f32(dx + 1, 2, N - 1, C, 0, 0);
+  tensor DXS = tensor_f32(dx, 2, N - 1, C, 0, 0);
+  tensor XS = tensor_f32(x, 2, N - 1, C, 0, 0), MS = tensor_f32(mean, 1, N - 1, 0, 0, 0),
+         RS = tensor_f32(rstd, 1, N - 1, 0, 0, 0), DYS = tensor_f32(dy, 2, N - 1, C, 0, 0);
+  assert_int_equal(op_layernorm_bwd_to(be, &XS, &W, &MS, &RS, &DYS, &OVER, &DXS, NULL, NULL, &err), TS_EARG);
+  assert_non_null(strstr(err.msg, "overlaps"));
+  assert_int_equal(op_rmsnorm_bwd_to(be, &XS, &W, &RS, &DYS, &OVER, &DXS, NULL, &err), TS_EARG);
+  for (int64_t i = 0; i < N * C; i++) assert_true(dx[i] == 0.5f);
+  free(x), free(w), free(dy), free(res), free(mean), free(rstd), free(y), free(dx), free(ref), free(dw), free(db);
+  free(dw2), free(db2), free(keep);
+}
+
 static void test_matmul(void **state) {
   (void)state;
   uint64_t s = 100;
@@ -857,7 +913,8 @@ static void test_adamw(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_matmul_set_alias), cmocka_unit_test(test_matmul_res), cmocka_unit_test(test_matmul),     cmocka_unit_test(test_matmul_shape_error), cmocka_unit_test(test_matmul_no_rows),
+      cmocka_unit_test(test_matmul_set_alias), cmocka_unit_test(test_matmul_res), cmocka_unit_test(test_norm_bwd_to),
+      cmocka_unit_test(test_matmul),     cmocka_unit_test(test_matmul_shape_error), cmocka_unit_test(test_matmul_no_rows),
       cmocka_unit_test(test_norms),      cmocka_unit_test(test_layernorm_ch), cmocka_unit_test(test_groupnorm),
       cmocka_unit_test(test_elementwise), cmocka_unit_test(test_softmax),
       cmocka_unit_test(test_attention),  cmocka_unit_test(test_rope),

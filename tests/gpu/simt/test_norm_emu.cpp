@@ -103,7 +103,7 @@ static void run(int N, int C, bool rms, bool affine, bool in_place, bool round, 
   std::vector<float> dx0 = dx, dw0 = dw, db0 = db;
   err = simt::launch(dim3((unsigned)N), dim3(256), 0, [&] {
     k_layernorm_bwd_dx(x0.data(), affine ? w.data() : nullptr, nullptr, rms ? nullptr : mean.data(), rstd.data(),
-                       g.data(), dx.data(), C, rms ? 1 : 0, -1);
+                       g.data(), dx.data(), dx.data(), C, rms ? 1 : 0, -1);
   });
   if (affine) {
     unsigned gy = (unsigned)((N + 63) / 64);
@@ -175,7 +175,7 @@ static void run_act(int N, int C, bool affine, bool bias, int act) {
   std::vector<float> dx2 = dx, dw2 = dw, db2 = db;
   unsigned gy = (unsigned)((N + 63) / 64);
   err += simt::launch(dim3((unsigned)N), dim3(256), 0, [&] {
-    k_layernorm_bwd_dx(x.data(), wp, bp, m.data(), r.data(), g.data(), dx.data(), C, 0, act);
+    k_layernorm_bwd_dx(x.data(), wp, bp, m.data(), r.data(), g.data(), dx.data(), dx.data(), C, 0, act);
   });
   if (affine || bias)
     err += simt::launch(dim3((unsigned)((C + 31) / 32), gy), dim3(32, 8), 0, [&] {
@@ -184,7 +184,7 @@ static void run_act(int N, int C, bool affine, bool bias, int act) {
     });
   for (size_t i = 0; i < dcn.size(); i++) dcn[i] += act_g(act, cn[i], g[i]); /* act_bwd into a zeroed start */
   err += simt::launch(dim3((unsigned)N), dim3(256), 0, [&] {
-    k_layernorm_bwd_dx(x.data(), wp, nullptr, m.data(), r.data(), dcn.data(), dx2.data(), C, 0, -1);
+    k_layernorm_bwd_dx(x.data(), wp, nullptr, m.data(), r.data(), dcn.data(), dx2.data(), dx2.data(), C, 0, -1);
   });
   if (affine || bias)
     err += simt::launch(dim3((unsigned)((C + 31) / 32), gy), dim3(32, 8), 0, [&] {
@@ -259,7 +259,7 @@ static void run_w(int N, int C, bool rms, bool affine, bool alias, int act) {
   std::vector<float> dx0 = alias ? g : dx;
   float *dxp = alias ? g.data() : dx.data();
   err = simt::launch(grid, blk, 0, [&] {
-    k_layernorm_bwd_dx_w<R>(x.data(), wp, bp, rms ? nullptr : m.data(), r.data(), g.data(), dxp, N, C, rms, -1);
+    k_layernorm_bwd_dx_w<R>(x.data(), wp, bp, rms ? nullptr : m.data(), r.data(), g.data(), dxp, dxp, N, C, rms, -1);
   });
   std::vector<float> dxv(dxp, dxp + (size_t)N * C);
   std::vector<double> rdx((size_t)N * C);
@@ -284,12 +284,12 @@ static void run_w(int N, int C, bool rms, bool affine, bool alias, int act) {
     for (auto &t : ga) t = g_rng.sym();
     for (size_t i = 0; i < gn.size(); i++) gn[i] = 0.0f + act_g(act, y[i], ga[i]);
     err += simt::launch(grid, blk, 0, [&] {
-      k_layernorm_bwd_dx_w<R>(x.data(), wp, bp, rms ? nullptr : m.data(), r.data(), ga.data(), dxa.data(), N, C, rms,
-                              act);
+      k_layernorm_bwd_dx_w<R>(x.data(), wp, bp, rms ? nullptr : m.data(), r.data(), ga.data(), dxa.data(), dxa.data(),
+                              N, C, rms, act);
     });
     err += simt::launch(grid, blk, 0, [&] {
-      k_layernorm_bwd_dx_w<R>(x.data(), wp, nullptr, rms ? nullptr : m.data(), r.data(), gn.data(), dxb.data(), N, C,
-                              rms, -1);
+      k_layernorm_bwd_dx_w<R>(x.data(), wp, nullptr, rms ? nullptr : m.data(), r.data(), gn.data(), dxb.data(),
+                              dxb.data(), N, C, rms, -1);
     });
     bad += dxa != dxb;
   }
@@ -402,6 +402,45 @@ static void run_ch(int B, int C, int T, bool affine, bool in_place, bool alias, 
   check(what, e, err);
 }
 
+/* dx = dxin + the gradient in both dx kernels (block per row and warp per row): dxin a residual's
+ * gradient into a dx of NaN, bit for bit the residual copied into dx and added to; dxin NULL into
+ * a dx of NaN, bit for bit a zeroed dx added to */
+template <int R>
+static void run_dxin(int N, int C, bool rms) {
+  std::vector<float> x((size_t)N * C), w((size_t)C), m((size_t)N), rs((size_t)N), g((size_t)N * C), res((size_t)N * C);
+  for (auto &t : x) t = g_rng.sym() * 2.0f + 0.3f;
+  for (auto &t : w) t = 1.0f + 0.5f * g_rng.sym();
+  for (auto &t : g) t = g_rng.sym();
+  for (auto &t : res) t = g_rng.sym();
+  for (int i = 0; i < N; i++) m[(size_t)i] = rms ? 0.0f : 0.3f + 0.01f * (float)i, rs[(size_t)i] = 0.8f + 0.02f * (float)i;
+  const float *mp = rms ? nullptr : m.data();
+  long err = 0, bad = 0;
+  dim3 grid((unsigned)((N + LNW_WARPS - 1) / LNW_WARPS)), blk(32 * LNW_WARPS);
+  for (int warp = 0; warp < 2; warp++) {
+    auto dx_kernel = [&](const float *dxin, float *dx) {
+      if (warp)
+        err += simt::launch(grid, blk, 0, [&] {
+          k_layernorm_bwd_dx_w<R>(x.data(), w.data(), nullptr, mp, rs.data(), g.data(), dxin, dx, N, C, rms, -1);
+        });
+      else
+        err += simt::launch(dim3((unsigned)N), dim3(256), 0, [&] {
+          k_layernorm_bwd_dx(x.data(), w.data(), nullptr, mp, rs.data(), g.data(), dxin, dx, C, rms ? 1 : 0, -1);
+        });
+    };
+    std::vector<float> onto((size_t)N * C, NAN), added = res, set((size_t)N * C, NAN), zeroed((size_t)N * C, 0.0f);
+    dx_kernel(res.data(), onto.data());
+    dx_kernel(added.data(), added.data());
+    dx_kernel(nullptr, set.data());
+    dx_kernel(zeroed.data(), zeroed.data());
+    bad += memcmp(onto.data(), added.data(), sizeof(float) * onto.size()) != 0;
+    bad += memcmp(set.data(), zeroed.data(), sizeof(float) * set.size()) != 0;
+  }
+  char what[160];
+  snprintf(what, sizeof what, "%s dx onto a residual and written, R=%d N=%d C=%d (block and warp forms)",
+           rms ? "rmsnorm" : "layernorm", R, N, C);
+  check(what, 0.0, err + bad);
+}
+
 int main() {
   for (uint64_t seed : {0ull, 0x2545f4914f6cdd1dull, simt::HIGH_WARP_FIRST}) {
     simt::set_schedule(seed);
@@ -434,6 +473,10 @@ int main() {
     run_w<32>(5, 896, true, true, true, -1);
     run_w<4>(21, 100, false, false, true, 0);
     run_w<8>(8, 200, false, true, false, 2);
+    /* dx onto a residual's gradient and written (the layers' backwards, session 21) */
+    run_dxin<32>(9, 1024, false);
+    run_dxin<32>(5, 896, true);
+    run_dxin<4>(21, 100, false);
   }
   printf("test_norm_emu: %s\n", g_fail ? "FAIL" : "PASS");
   return g_fail;
