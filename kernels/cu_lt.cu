@@ -17,6 +17,8 @@ typedef struct lt_key {
   int64_t M, N, K, lda, ldb, ldc;
   int ta, tb, bf16, ct, bias;
   int al_a, al_b, al_c; /* alignment classes of A, B and C: 16, 8, 4 or 2 bytes */
+  int res;              /* C read from another buffer than D (cu_lt_call.R): its own plan, so that a shape
+                           cuBLASLt refuses out of place still takes its in-place plan */
 } lt_key;
 
 typedef struct lt_plan {
@@ -135,6 +137,7 @@ int cu_lt_gemm(backend *be, const cu_lt_call *g, int *done) {
                                            : CUBLAS_COMPUTE_32F_FAST_TF32;
   k.al_a = lt_align(g->A), k.al_b = lt_align(g->B), k.al_c = lt_align(g->C);
   if (g->R && lt_align(g->R) < k.al_c) k.al_c = lt_align(g->R); /* read as C, written as D: the plan fits both */
+  k.res = g->R != NULL;
   uint64_t h = lt_hash(&k);
   lt_plan *p = NULL;
   for (int i = 0; i < LT_PROBE && !p; i++) {

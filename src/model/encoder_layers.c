@@ -127,10 +127,11 @@ int enc_layer_backward(enc_model *m, int l, const enc_acts *a, const enc_layer_a
          DU = ET2(du, N, F), DT = ET2(dt, N, C), DATT = ET2(datt, N, C);
   /* ---- FFN half ---- */
   const tensor *dS2 = &DY; /* gradient of the residual sum h + ffn */
-  if (!c->stable_ln) { /* written (op_layernorm_bwd_to with no dxin): no zero fill first */
-    ETRY(op_layernorm_bwd_to(be, &N2, &p.ln2w, &M2, &R2, &DY, NULL, &DT, enc_optw(&gp.ln2w), enc_optw(&gp.ln2b), e));
-    dS2 = &DT;
-    ETRY(op_copy(be, dS2, &DH, e)); /* the residual's gradient, which the GEMM below adds onto */
+  if (!c->stable_ln) {
+    /* written into dh (op_layernorm_bwd_to with no dxin: no zero fill first), where the w1 GEMM
+     * below adds the FFN's input gradient after the w2 GEMM has read it: no copy either */
+    ETRY(op_layernorm_bwd_to(be, &N2, &p.ln2w, &M2, &R2, &DY, NULL, &DH, enc_optw(&gp.ln2w), enc_optw(&gp.ln2b), e));
+    dS2 = &DH;
   }
   /* gradients a GEMM writes (op_matmul_bwd_set) need no zero fill first */
   ETRY(op_matmul_bwd_set(be, &G, &p.w2, dS2, &DG, enc_optw(&gp.w2), enc_optw(&gp.b2), 0, 1, e));
@@ -145,10 +146,9 @@ int enc_layer_backward(enc_model *m, int l, const enc_acts *a, const enc_layer_a
   }
   /* ---- attention half: dS1 = gradient of the residual sum x + attn ---- */
   const tensor *dS1 = &DH;
-  if (!c->stable_ln) {
-    ETRY(op_layernorm_bwd_to(be, &N1, &p.ln1w, &M1, &R1, &DH, NULL, &DT, enc_optw(&gp.ln1w), enc_optw(&gp.ln1b), e));
-    dS1 = &DT;
-    ETRY(op_copy(be, dS1, &DX, e)); /* the residual's gradient, which the qkv GEMM below adds onto */
+  if (!c->stable_ln) { /* written into dx, where the qkv GEMM adds after the out projection's read it */
+    ETRY(op_layernorm_bwd_to(be, &N1, &p.ln1w, &M1, &R1, &DH, NULL, &DX, enc_optw(&gp.ln1w), enc_optw(&gp.ln1b), e));
+    dS1 = &DX;
   }
   ETRY(op_matmul_bwd_set(be, &A2, &p.wo, dS1, &DATT, enc_optw(&gp.wo), enc_optw(&gp.bo), 0, 1, e));
   tensor bias;

@@ -195,13 +195,12 @@ int op_matmul_res(backend *be, const tensor *a, const tensor *b, const tensor *b
     CHK(ops_chk(be, "matmul_res", "bias", bias, 1, 1, e));
     CHK(ops_numel("matmul_res", "bias", bias, c->ne[c->ndim - 1], e));
   }
-  CHK(ops_chk(be, "matmul_res", "r", r, 2, 4, e));
+  CHK(ops_chk(be, "matmul_res", "r", r, 2, 4, e)); /* f32 only, as c */
   CHK(ops_same("matmul_res", "c", c, "r", r, e));
-  if (r->dtype != DT_F32) return err_set(e, TS_ESHAPE, "matmul_res: the residual r must be f32");
   if (r->data != c->data && tensors_overlap(r, c))
     return err_set(e, TS_EARG, "matmul_res: the residual r overlaps c without being c");
-  if (tensors_overlap(c, a) || tensors_overlap(c, b))
-    return err_set(e, TS_EARG, "matmul_res: c overlaps an operand");
+  if (tensors_overlap(c, a) || tensors_overlap(c, b) || tensors_overlap(c, bias))
+    return err_set(e, TS_EARG, "matmul_res: c overlaps an operand (a, b or the bias)");
   OPS_PROF_SHAPE(a, b);
   OPS_RET(be, "matmul_res", be->ops->matmul_res(be, a, b, bias, r, c, ta, tb), e);
 }
@@ -282,8 +281,7 @@ int op_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b,
 static int dxin_check(backend *be, const char *op, const tensor *x, const tensor *dxin, const tensor *dx, ts_err *e) {
   if (!dxin || dxin == dx || (dx && dxin->data == dx->data && tensor_nbytes(dxin) == tensor_nbytes(dx))) return TS_OK;
   if (!dx) return err_set(e, TS_EARG, "%s: dxin given without dx", op);
-  CHK(norm_check(be, op, x, NULL, NULL, dxin, 0, NULL, NULL, e));
-  if (dxin->dtype != DT_F32) return err_set(e, TS_ESHAPE, "%s: dxin must be f32", op);
+  CHK(norm_check(be, op, x, NULL, NULL, dxin, 0, NULL, NULL, e)); /* x's shape, f32 */
   if (tensors_overlap(dxin, dx)) return err_set(e, TS_EARG, "%s: dxin overlaps dx without being dx", op);
   return TS_OK;
 }

@@ -697,7 +697,8 @@ static void c_norm_bwd_to(int64_t N, int64_t C, int rms, int set) {
   }
   cmp("dx", dx);
   cmp("dw", dw);
-  const int64_t bad = bits_differ(dx, dx2, 0) + bits_differ(dw, dw2, 0);
+  if (!rms) cmp("db", db);
+  const int64_t bad = bits_differ(dx, dx2, 0) + bits_differ(dw, dw2, 0) + (rms ? 0 : bits_differ(db, db2, 0));
   note(" against %s + the adding backward on the device: %lld values differ", set ? "a zero fill" : "a copy",
        (long long)bad);
   if (bad) g_case_bad = 1;

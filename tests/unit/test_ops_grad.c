@@ -125,9 +125,12 @@ static void test_matmul_res(void **state) {
   assert_non_null(strstr(err.msg, "overlap"));
   tensor CA = tensor_f32(buf + 8, 2, 4, 4, 0, 0); /* c overlaps a */
   assert_int_equal(op_matmul_res(be, &A, &B, NULL, &R, &CA, 0, 1, &err), TS_EARG);
+  tensor CB = tensor_f32(buf + 62, 2, 4, 4, 0, 0); /* c overlaps the bias only */
+  assert_int_equal(op_matmul_res(be, &A, &B, &BS, &R, &CB, 0, 1, &err), TS_EARG);
+  assert_non_null(strstr(err.msg, "bias"));
   tensor R3 = tensor_f32(buf + 80, 2, 4, 3, 0, 0); /* another shape */
   assert_int_not_equal(op_matmul_res(be, &A, &B, NULL, &R3, &C, 0, 1, &err), TS_OK);
-  tensor R16 = R;
+  tensor R16 = R; /* refused by the op layer's f32 check (ops_chk) */
   R16.dtype = DT_BF16;
   assert_int_not_equal(op_matmul_res(be, &A, &B, NULL, &R16, &C, 0, 1, &err), TS_OK);
   assert_memory_equal(buf, keep, sizeof keep);
@@ -184,6 +187,8 @@ static void test_norm_bwd_to(void **state) {
   assert_int_equal(op_layernorm_bwd_to(be, &XS, &W, &MS, &RS, &DYS, &OVER, &DXS, NULL, NULL, &err), TS_EARG);
   assert_non_null(strstr(err.msg, "overlaps"));
   assert_int_equal(op_rmsnorm_bwd_to(be, &XS, &W, &RS, &DYS, &OVER, &DXS, NULL, &err), TS_EARG);
+  assert_int_equal(op_layernorm_bwd_to(be, &X, &W, &M, &R, &DY, &RES, NULL, &DW, NULL, &err), TS_EARG); /* no dx */
+  assert_non_null(strstr(err.msg, "without dx"));
   for (int64_t i = 0; i < N * C; i++) assert_true(dx[i] == 0.5f);
   free(x), free(w), free(dy), free(res), free(mean), free(rstd), free(y), free(dx), free(ref), free(dw), free(db);
   free(dw2), free(db2), free(keep);
