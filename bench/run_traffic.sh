@@ -16,19 +16,25 @@
 # same line through micro-batches 1 and 2): tests/gpu/floor_paper_b4.txt is such a file, which
 # tests/gpu/run.sh compares with the measured per-op profile of the same step.
 # Needs ~20 GB of memory and ~4-6 minutes on 2 cores. Usage: bench/run_traffic.sh [BUILD_DIR [OPS_FILE]]
+# With TRAFFIC_COUNTS=FILE the counts are read from FILE (bench_device's traffic_counts and
+# traffic_op lines for micro-batches 1 and 2) instead of being made: the test of this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 ops_file=${2:-}
-bin="$build/bench_device"
-[ -x "$bin" ] || { echo "run_traffic: $bin not built (cmake --build $build)" >&2; exit 2; }
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-for b in 1 2; do
-  echo "== micro-batch $b (devsim, paper geometry, bf16)" >&2
-  "$bin" --device devsim --geometry paper --batch "$b" --seconds 20 --steps 1 --G 0 --gemm bf16 | tee -a "$out" |
-    grep -E '^(sft_step|traffic_bound)' >&2
-done
+if [ -n "${TRAFFIC_COUNTS:-}" ]; then
+  cat "$TRAFFIC_COUNTS" > "$out"
+else
+  bin="$build/bench_device"
+  [ -x "$bin" ] || { echo "run_traffic: $bin not built (cmake --build $build)" >&2; exit 2; }
+  for b in 1 2; do
+    echo "== micro-batch $b (devsim, paper geometry, bf16)" >&2
+    "$bin" --device devsim --geometry paper --batch "$b" --seconds 20 --steps 1 --G 0 --gemm bf16 | tee -a "$out" |
+      grep -E '^(sft_step|traffic_bound)' >&2
+  done
+fi
 awk '
 /^traffic_counts/ { b = $3; ob[b] = $7; pb[b] = $9; pf[b] = $11; mf[b] = $13; np = $15; aw = $17 }
 END {
