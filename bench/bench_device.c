@@ -48,6 +48,7 @@
 #include "model/tsmodel.h"
 #include "bench_device/optim.h"
 #include "bench_device/switches.h"
+#include "bench_device/traffic.h"
 #include "paper_geometry.h"
 #include "tensor/be_mem.h"
 #include "tensor/cuda_ctl.h"
@@ -143,40 +144,6 @@ static int bench_sft_step(bench_ctx *c, int64_t step, tsm_loss *lo, ts_err *e) {
   return pset_adamw(&m->ps, 1e-5f, 0.9f, 0.999f, 1e-8f, 0.0f, step, e) || c->be->ops->sync(c->be, e);
 }
 
-/* devsim's count of the last SFT step (devsim_traffic.h): the ops by bytes, then the step's
- * lower bound on a device of c->bw TB/s and c->peak TFLOP/s (the non-product ops at the
- * bandwidth, each product at the slower of its FLOPs at the peak and its bytes at the
- * bandwidth) and the MFU that bound allows for `model` FLOPs (the analytic count) */
-static void bench_traffic(const bench_ctx *c, double model) {
-  devsim_traffic_row r[128];
-  int n = devsim_traffic_rows(r, 128);
-  n = n < 128 ? n : 128;
-  double by = 0, pb = 0, pf = 0, pt = 0, bw = c->bw * 1e12, pk = c->peak * 1e12;
-  printf("devsim traffic of the last SFT step (each device operand once a call; products' FLOPs):\n");
-  printf("  %-22s %7s %10s %10s %9s\n", "op", "calls", "GB", "GFLOP", "bound ms");
-  for (int i = 0; i < n; i++) {
-    double t = r[i].flops > 0 ? fmax(r[i].flops / pk, r[i].bytes / bw) : r[i].bytes / bw;
-    if (r[i].flops > 0) pb += r[i].bytes, pf += r[i].flops, pt += t;
-    else by += r[i].bytes;
-    if (i < 24 || r[i].flops > 0)
-      printf("  %-22s %7ld %10.3f %10.1f %9.3f\n", r[i].op, r[i].calls, r[i].bytes / 1e9, r[i].flops / 1e9, 1e3 * t);
-  }
-  double tb = by / bw, step = tb + pt;
-  /* for bench/run_traffic.sh's line through two batch sizes: the totals, then every op */
-  double aw = 0; /* AdamW's bytes: with the zero fill of the gradients, what a step moves once */
-  for (int i = 0; i < n; i++)
-    if (!strcmp(r[i].op, "adamw_runs") || !strcmp(r[i].op, "adamw")) aw += r[i].bytes;
-  printf("traffic_counts batch %d accum %d other_bytes %.6e product_bytes %.6e product_flops %.6e model_flops %.6e "
-         "params %lld adamw_bytes %.6e\n",
-         c->B, c->accum, by, pb, pf, model, (long long)c->m->ps.total, aw);
-  for (int i = 0; i < n; i++)
-    printf("traffic_op %s %ld %.6e %.6e\n", r[i].op, r[i].calls, r[i].bytes, r[i].flops);
-  printf("traffic_bound other ops %.2f GB (%.2f ms at %.2f TB/s); products %.2f TFLOP, %.2f GB (%.2f ms at %.0f "
-         "TFLOP/s); step >= %.2f ms, MFU <= %.1f%%\n",
-         by / 1e9, 1e3 * tb, c->bw, pf / 1e12, pb / 1e9, 1e3 * pt, c->peak, 1e3 * step,
-         step > 0 ? 100.0 * model / step / pk : 0.0);
-}
-
 /* SFT steps: step 0 warms up (allocations, cuBLAS heuristics), the best of the rest counts */
 static int bench_sft(bench_ctx *c, const char *mode) {
   ts_err e = {0};
@@ -214,7 +181,7 @@ static int bench_sft(bench_ctx *c, const char *mode) {
   printf("sft_tokens_per_s %.0f  audio_s_per_s %.1f  model %.1f TFLOP/s  MFU %.1f%% of %.0f TFLOP/s  (%.1f%% of "
          "67 f32)\n",
          n * Tl / best, n * c->secs / best, tf, 100.0 * tf / c->peak, c->peak, 100.0 * tf / 67.0);
-  if (c->be->device == DEV_SIM) bench_traffic(c, fl);
+  if (c->be->device == DEV_SIM) bdtr_print(c->B, c->accum, c->m->ps.total, fl, c->bw, c->peak);
   if (!ops_prof_on()) bdopt_print(&m->ps, c->steps + 1);
   if (ops_prof_on()) { /* TSASR_PROFILE: one table per phase */
     printf("\n== phase: SFT, %d step(s) after the warm-up, GEMM %s", c->steps, mode);

@@ -401,8 +401,8 @@ int cu_matmul(backend *be, const tensor *a, const tensor *b, const tensor *bias,
 int cu_matmul_res(backend *be, const tensor *a, const tensor *b, const tensor *bias, const tensor *r, tensor *c, int ta,
                   int tb) {
   if (r->data == c->data) return mm_run(be, a, b, bias, c, ta, tb, 1.0f, NULL);
-  if (!cu_of(be)->mres) {
-    TS_TRY(r_copy(cu_f(r), cu_f(c), tensor_numel(c)));
+  if (!cu_of(be)->mres) { /* the op pair it replaces: copy, then beta 1 */
+    TS_TRY(cu_copy(be, r, c));
     return mm_run(be, a, b, bias, c, ta, tb, 1.0f, NULL);
   }
   return mm_run(be, a, b, bias, c, ta, tb, 1.0f, cu_f(r));

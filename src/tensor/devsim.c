@@ -124,10 +124,12 @@ static struct {
   int set;
 } g_wfp;
 
-/* inside an open op: FNV-1a over 8-byte words (the tail bytes one by one) */
-static uint64_t ds_bytes_fp(const void *p, size_t n) {
+/* inside an open op: h carried on by FNV-1a over the n bytes at p, 8-byte words (the tail bytes
+ * one by one); the fingerprints of the weights (g_wfp) and of the attention's operands (ds_fp) */
+#define DS_FP0 1469598103934665603ull
+static uint64_t ds_bytes_fp(uint64_t h, const void *p, size_t n) {
   const unsigned char *b = p;
-  uint64_t h = 1469598103934665603ull, w;
+  uint64_t w;
   size_t i = 0;
   for (; i + 8 <= n; i += 8) memcpy(&w, b + i, 8), h = (h ^ w) * 1099511628211ull;
   for (; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
@@ -135,7 +137,7 @@ static uint64_t ds_bytes_fp(const void *p, size_t n) {
 }
 static uint64_t ds_wfp_of(const void *w, size_t bytes) {
   ds_open();
-  uint64_t h = ds_bytes_fp(w, bytes);
+  uint64_t h = ds_bytes_fp(DS_FP0, w, bytes);
   ds_close();
   return h;
 }
@@ -494,14 +496,13 @@ static size_t ds_attn_keep_bytes(backend *be, const tensor *q, const tensor *k, 
   return DS_KEEP_BYTES;
 }
 static uint64_t ds_fp(uint64_t h, const tensor *t) {
-  const unsigned char *b = t->data;
-  for (size_t i = 0, n = tensor_nbytes(t); i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+  h = ds_bytes_fp(h, t->data, tensor_nbytes(t));
   for (int d = 0; d < t->ndim; d++) h = (h ^ (uint64_t)t->ne[d]) * 1099511628211ull;
   return h;
 }
 /* inside an open op: the fingerprint of the four operands */
 static uint64_t ds_keep_fp(const tensor *q, const tensor *k, const tensor *v, const tensor *out) {
-  return ds_fp(ds_fp(ds_fp(ds_fp(1469598103934665603ull, q), k), v), out);
+  return ds_fp(ds_fp(ds_fp(ds_fp(DS_FP0, q), k), v), out);
 }
 static int ds_keep(const char *o, const attn_keep *kp) {
   if (!kp) return 0;
@@ -518,7 +519,7 @@ static int ds_attention(backend *be, const tensor *q, const tensor *k, const ten
   if (cfg->keep && cfg->keep->qkv) { /* the split that wrote q, k, v there must be this call's */
     uint64_t f, want;
     ds_open();
-    f = ds_fp(ds_fp(ds_fp(1469598103934665603ull, q), k), v);
+    f = ds_fp(ds_fp(ds_fp(DS_FP0, q), k), v);
     memcpy(&want, (char *)cfg->keep->buf + 8, sizeof want);
     ds_close();
     if (f != want) return ds_violation(o, "keep: its q, k, v are another split's, or changed since");
@@ -568,7 +569,7 @@ static int ds_split_heads(backend *be, tensor *x, tensor *q, tensor *k, tensor *
   ds_open();
   int rc = cpu_split_heads(be_cpu(), x, q, k, v, pos, kvrow, theta, merge, NULL);
   if (!rc && keep) { /* the split's fingerprint, which the forward checks (ds_attention) */
-    uint64_t f = ds_fp(ds_fp(ds_fp(1469598103934665603ull, q), k), v);
+    uint64_t f = ds_fp(ds_fp(ds_fp(DS_FP0, q), k), v);
     memcpy((char *)keep->buf + 8, &f, sizeof f);
     keep->qkv = 1;
   }
