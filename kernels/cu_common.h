@@ -134,6 +134,8 @@ typedef struct cu_ctx {
                cu_sdpa.cu; cuda_set_attn_keep; on by default) */
   int mres;       /* matmul_res reads the residual as cuBLASLt's C (cu_matmul.cu; cuda_set_matmul_res; on by
                      default, session 21, not yet run on a GPU) */
+  int conv_set;   /* conv1d_cl's backward writes a written dx without a zero fill first (cu_conv_cl.cu;
+                     cuda_set_conv_set; on by default, session 22, not yet run on a GPU) */
   int adamw_runs; /* pset_adamw's runs in one launch (cu_optim.cu; cuda_set_adamw_runs; on by
                      default) rather than one launch per run */
   int bwd16; /* bf16 precision: the backward of x W^T with an f32 x on bf16 operands as well (x
@@ -359,7 +361,8 @@ int cu_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor
 int cu_layernorm_act(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
                      tensor *rstd, act_kind k, float eps);
 int cu_layernorm_act_bwd(backend *be, const tensor *x, const tensor *w, const tensor *b, const tensor *mean,
-                         const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k);
+                         const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k,
+                         int dx_set);
 int cu_layernorm_ch(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
                     tensor *rstd, float eps);
 int cu_layernorm_ch_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean, const tensor *rstd,
@@ -385,7 +388,7 @@ int cu_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *d
 int cu_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y, int stride, int pad,
                  int groups);
 int cu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
-                     tensor *dbias, int stride, int pad, int groups);
+                     tensor *dbias, int stride, int pad, int groups, int dx_set);
 int cu_weightnorm(backend *be, const tensor *v, const tensor *g, tensor *w, tensor *norm, int dim);
 int cu_weightnorm_bwd(backend *be, const tensor *v, const tensor *g, const tensor *norm, const tensor *dw,
                       tensor *dv, tensor *dg, int dim);

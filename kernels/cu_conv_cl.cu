@@ -11,6 +11,10 @@
 // - rows (the first layer's one channel, the grouped positional convolutions): a row im2col of
 //   a batch row for all groups at once, then cu_gemm batched over the groups.
 // No transposes anywhere: the layer norms that follow work on rows (the point of the layout).
+// dx may be written rather than added to (dx_set; the CPU's rule, tensor/conv_cl.h): in the taps
+// form each row class's first tap writes (beta 0) and the rows it leaves are set to 0 first
+// (cudaMemset2DAsync, a few rows a batch row); the rows form's gather writes. With
+// cuda_set_conv_set(0) dx is zero-filled and added to as before.
 #include "cu_common.h"
 #include "cu_conv_cl.cuh"
 #include "tensor/conv_cl.h"
@@ -107,12 +111,31 @@ int cu_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *bi
   return TS_OK;
 }
 
+/* the rows of dx (B, T, Cin) no first tap writes (tensor/conv_cl.h), set to 0: per row class
+ * and run one strided memset over its rows, per batch row */
+static int cl_dx_zero(float *dx, int64_t B, int64_t T, int64_t Tout, int64_t K, int64_t Cin, int stride, int pad) {
+  const size_t row = sizeof(float) * (size_t)Cin;
+  for (int64_t q = 0; q < stride; q++) {
+    int64_t a[2], n[2];
+    int runs = conv_cl_dx_zero_runs(T, Tout, K, stride, pad, q, a, n);
+    for (int j = 0; j < runs; j++)
+      for (int64_t b = 0; b < B; b++)
+        CU_TRY(cudaMemset2DAsync(dx + (b * T + a[j]) * Cin, row * (size_t)stride, 0, row, (size_t)n[j], cu_stream()));
+  }
+  return TS_OK;
+}
+
 int cu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
-                     tensor *dbias, int stride, int pad, int groups) {
+                     tensor *dbias, int stride, int pad, int groups, int dx_set) {
   int64_t B = x->ne[0], T = x->ne[1], Cin = x->ne[2];
   int64_t Cout = w->ne[0], K = w->ne[2], Tout = dy->ne[1];
   int64_t Cg = Cin / groups, Og = Cout / groups, nw = Cout * K * Cg;
   const float *g = cu_f(dy);
+  if (dx && dx_set && (!cu_of(be)->conv_set || B * Tout * Cout <= 0 || K <= 0)) {
+    /* the switch off, or nothing reaches dx: zero it (then add to it, or leave it 0) */
+    if (B * T * Cin > 0) CU_TRY(cudaMemsetAsync(cu_f(dx), 0, sizeof(float) * (size_t)(B * T * Cin), cu_stream()));
+    dx_set = 0;
+  }
   if ((!dx && !dw) || B * Tout * Cout <= 0 || Cin <= 0 || K <= 0)
     return dbias ? cu_colsum_add(g, cu_f(dbias), B * Tout, Cout) : TS_OK;
   if (Cin * K > 2147483647LL - CV_MAXY) return cu_fail("conv1d_cl_bwd: Cin x K past 2^31", cudaErrorInvalidValue);
@@ -136,11 +159,14 @@ int cu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor
   if (g16) TS_TRY(cu_round_bf16(g, g16, B * Tout * Cout));
   float *dxp = dx ? cu_f(dx) : NULL;
   if (taps) {
+    if (dxp && dx_set) TS_TRY(cl_dx_zero(dxp, B, T, Tout, K, Cin, stride, pad));
     for (int64_t k = 0; k < K; k++) {
-      int64_t lo, hi;
+      int64_t lo, hi, ra, rb;
       conv_cl_range(T, Tout, k, stride, pad, &lo, &hi);
       if (hi <= lo) continue;
       int64_t M = hi - lo, xo = (lo * stride + k - pad) * Cin;
+      /* dx written: the class's first tap overwrites its rows */
+      float bx = dx_set && conv_cl_dx_first(T, Tout, K, stride, pad, k % stride, &ra, &rb) == k ? 0.0f : 1.0f;
       if (x16) {
         const unsigned short *xh = (const unsigned short *)x->data, *wh = (const unsigned short *)wp + k * Cin;
         if (dwp) /* dWk (Cout, Cin; ld K Cin) += dY^T (Cout, M) Xk (M, Cin; ld stride Cin), summed over b in
@@ -148,8 +174,8 @@ int cu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor
           for (int64_t b = 0; b < B; b++)
             TS_TRY(cu_gemm_bf16(be, 1, 0, Cout, Cin, M, g16 + (b * Tout + lo) * Cout, Cout, xh + b * T * Cin + xo,
                                 stride * Cin, 1.0f, dwp + k * Cin, K * Cin));
-        if (dxp) /* dXk (M, Cin; ld stride Cin) += dY (M, Cout) Wk (Cout, Cin; ld K Cin), batched over b */
-          TS_TRY(cu_gemm_bf16_sb(be, 0, 0, M, Cin, Cout, g16 + lo * Cout, Cout, Tout * Cout, wh, K * Cin, 0, 1.0f,
+        if (dxp) /* dXk (M, Cin; ld stride Cin) (+)= dY (M, Cout) Wk (Cout, Cin; ld K Cin), batched over b */
+          TS_TRY(cu_gemm_bf16_sb(be, 0, 0, M, Cin, Cout, g16 + lo * Cout, Cout, Tout * Cout, wh, K * Cin, 0, bx,
                                  dxp + xo, stride * Cin, T * Cin, B));
       } else {
         const float *wf = (const float *)wp + k * Cin;
@@ -158,7 +184,7 @@ int cu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor
             TS_TRY(cu_gemm(be, 1, 0, Cout, Cin, M, 1.0f, g + (b * Tout + lo) * Cout, Cout, 0, xf + b * T * Cin + xo,
                            stride * Cin, 0, 1.0f, dwp + k * Cin, K * Cin, 0, 1));
         if (dxp)
-          TS_TRY(cu_gemm(be, 0, 0, M, Cin, Cout, 1.0f, g + lo * Cout, Cout, Tout * Cout, wf, K * Cin, 0, 1.0f, dxp + xo,
+          TS_TRY(cu_gemm(be, 0, 0, M, Cin, Cout, 1.0f, g + lo * Cout, Cout, Tout * Cout, wf, K * Cin, 0, bx, dxp + xo,
                          stride * Cin, T * Cin, B));
       }
     }
@@ -173,8 +199,8 @@ int cu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor
       if (dxp) { /* dcol_g (Tout, K Cg; ld K Cin) = dY_g (Tout, Og; ld Cout) Wp_g (Og, K Cg), gathered back */
         TS_TRY(cu_gemm(be, 0, 0, Tout, K * Cg, Og, 1.0f, gb, Cout, Og, (const float *)wp, K * Cg, Og * K * Cg, 0.0f,
                        dcol, K * Cin, K * Cg, groups));
-        k_cl_row2im<<<dim3(cv_xblocks(Cin), cv_cap(T)), CV_THREADS, 0, cu_stream()>>>(dcol, T, Cin, Cg, (int)K, Tout,
-                                                                                    stride, pad, dxp + b * T * Cin);
+        k_cl_row2im<<<dim3(cv_xblocks(Cin), cv_cap(T)), CV_THREADS, 0, cu_stream()>>>(
+            dcol, T, Cin, Cg, (int)K, Tout, stride, pad, dx_set, dxp + b * T * Cin);
         CU_LAUNCHED("k_cl_row2im");
       }
     }

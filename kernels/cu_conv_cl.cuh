@@ -51,9 +51,10 @@ __global__ void k_cl_im2row(const X *__restrict__ x, int64_t T, int64_t Cin, int
 
 /* dx (T, Cin) of one batch row += the gather of dcol (Tout, groups K Cg): dx[u][g Cg + c] +=
  * the sum over k (in order) with u + pad - k = t stride, 0 <= t < Tout, of
- * dcol[t][(g K + k) Cg + c]. Grid (ceil(Cin / CV_THREADS), min(T, CV_MAXY)). */
+ * dcol[t][(g K + k) Cg + c]; set: dx written with the sum (its old values unread). Grid
+ * (ceil(Cin / CV_THREADS), min(T, CV_MAXY)). */
 __global__ void k_cl_row2im(const float *__restrict__ dcol, int64_t T, int64_t Cin, int64_t Cg, int K, int64_t Tout,
-                            int stride, int pad, float *__restrict__ dx) {
+                            int stride, int pad, int set, float *__restrict__ dx) {
   const int64_t ci = (int64_t)blockIdx.x * CV_THREADS + threadIdx.x;
   if (ci >= Cin) return;
   const int64_t g = ci / Cg, c = ci - g * Cg;
@@ -65,7 +66,10 @@ __global__ void k_cl_row2im(const float *__restrict__ dcol, int64_t T, int64_t C
       const int64_t t = v <= 0x7fffffff ? (int64_t)((int)v / stride) : v / stride; /* 32-bit division */
       if (t * stride == v && t < Tout) acc += dcol[((t * (Cin / Cg) + g) * K + k) * Cg + c];
     }
-    dx[u * Cin + ci] += acc;
+    if (set)
+      dx[u * Cin + ci] = acc;
+    else
+      dx[u * Cin + ci] += acc;
   }
 }
 

@@ -125,8 +125,9 @@ int cu_layernorm_act(backend *be, const tensor *x, const tensor *w, const tensor
   return ln_fwd(be, x, w, b, y, mean, rstd, eps, 0, (int)k);
 }
 int cu_layernorm_act_bwd(backend *be, const tensor *x, const tensor *w, const tensor *b, const tensor *mean,
-                         const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k) {
-  return ln_bwd(x, w, b, mean, rstd, dy, dx, dx, dw, db, 0, (int)k);
+                         const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k,
+                         int dx_set) {
+  return ln_bwd(x, w, b, mean, rstd, dy, dx_set ? NULL : dx, dx, dw, db, 0, (int)k);
 }
 int cu_rmsnorm(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps) {
   return ln_fwd(be, x, w, NULL, y, NULL, rstd, eps, 1, -1);

@@ -507,6 +507,11 @@ extern "C" int cuda_set_matmul_res(int on) {
   return TS_OK;
 }
 
+extern "C" int cuda_set_conv_set(int on) {
+  g_ctx.conv_set = on ? 1 : 0;
+  return TS_OK;
+}
+
 extern "C" int cuda_set_adamw_runs(int on) {
   g_ctx.adamw_runs = on ? 1 : 0;
   return TS_OK;
@@ -660,6 +665,7 @@ extern "C" backend *be_cuda(ts_err *e) {
       g_ctx.bwd16 = !env_is("TSASR_CUDA_BWD16", "0");
       g_ctx.adamw_runs = !env_is("TSASR_CUDA_ADAMW_RUNS", "0");
       g_ctx.mres = !env_is("TSASR_CUDA_MATMUL_RES", "0");
+      g_ctx.conv_set = !env_is("TSASR_CUDA_CONV_SET", "0");
       g_ctx.wsync_on = !env_is("TSASR_CUDA_WCOPY_SYNC", "0");
       g_ctx.wcheck = env_is("TSASR_CUDA_WCOPY_CHECK", "1");
       const char *eb = getenv("TSASR_CUDA_ELEM_BLOCKS"); /* after sms: blocks per SM */

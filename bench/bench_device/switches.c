@@ -31,7 +31,7 @@ static const bdsw_name k_defaults[] = {
     {"vec", cuda_set_elem_vec, 0},          {"dnn16", cuda_set_cudnn_bf16, 0},
     {"enc_cl", bdsw_enc_cl, 1},             {"adamw_runs", cuda_set_adamw_runs, 1},
     {"keep", cuda_set_attn_keep, 1},        {"wsync", cuda_set_wcopy_sync, 1},
-    {"mres", cuda_set_matmul_res, 1},
+    {"mres", cuda_set_matmul_res, 1},       {"cset", cuda_set_conv_set, 1},
 };
 
 static const bdsw_name k_names[] = {
@@ -53,6 +53,7 @@ static const bdsw_name k_names[] = {
     {"dec_attn2", cuda_set_decode_attention, 2}, {"ct", bdsw_enc_cl, 0},
     {"no_adamw_runs", cuda_set_adamw_runs, 0}, {"no_keep", cuda_set_attn_keep, 0},
     {"no_wsync", cuda_set_wcopy_sync, 0},   {"no_res", cuda_set_matmul_res, 0},
+    {"no_cset", cuda_set_conv_set, 0},
 };
 
 #define BDSW_N(t) (sizeof(t) / sizeof((t)[0]))

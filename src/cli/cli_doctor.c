@@ -76,7 +76,9 @@ int cli_doctor(int argc, char **argv) {
            "%s (TSASR_CUDA_ATTN_KEEP=0), AdamW over all parameter runs in one launch %s (TSASR_CUDA_ADAMW_RUNS=0), the "
            "weights' bf16 copy kept current by AdamW %s (TSASR_CUDA_WCOPY_SYNC=0; TSASR_CUDA_WCOPY_CHECK=1 checks "
            "each skipped rounding); these three since session 20, not yet run on a GPU; GEMMs onto a residual "
-           "reading it as cuBLASLt's C %s (TSASR_CUDA_MATMUL_RES=0; session 21, not yet run on a GPU)\n"
+           "reading it as cuBLASLt's C %s (TSASR_CUDA_MATMUL_RES=0; session 21, not yet run on a GPU); the "
+           "channels-last convolution's input gradient written without a zero fill %s (TSASR_CUDA_CONV_SET=0; "
+           "session 22, not yet run on a GPU)\n"
            "  off by default: training steps' forward GEMMs on the weights' bf16 copy with f32 activations %s "
            "(TSASR_CUDA_TRAIN_COPY=1), the element kernels' grid capped at N blocks per SM %s "
            "(TSASR_CUDA_ELEM_BLOCKS=N), the element kernels' wide forms %s (TSASR_CUDA_ELEM_VEC=1: conversions and "
@@ -87,7 +89,8 @@ int cli_doctor(int argc, char **argv) {
            switch_on("TSASR_CUDA_GRAPHS", 1), dec_kernels(), switch_on("TSASR_CUDA_FLASH", 1),
            switch_on("TSASR_CUDA_FUSE_ROUND", 1), switch_on("TSASR_CUDA_BF16_ACTS", 1), switch_on("TSASR_CUDA_SDPA", 1),
            switch_on("TSASR_CUDA_BWD16", 1), switch_on("TSASR_CUDA_ATTN_KEEP", 1), switch_on("TSASR_CUDA_ADAMW_RUNS", 1),
-           switch_on("TSASR_CUDA_WCOPY_SYNC", 1), switch_on("TSASR_CUDA_MATMUL_RES", 1), switch_on("TSASR_CUDA_TRAIN_COPY", 0),
+           switch_on("TSASR_CUDA_WCOPY_SYNC", 1), switch_on("TSASR_CUDA_MATMUL_RES", 1),
+           switch_on("TSASR_CUDA_CONV_SET", 1), switch_on("TSASR_CUDA_TRAIN_COPY", 0),
            getenv("TSASR_CUDA_ELEM_BLOCKS") && atoi(getenv("TSASR_CUDA_ELEM_BLOCKS")) > 0 ? "on" : "off",
            switch_on("TSASR_CUDA_ELEM_VEC", 0), switch_on("TSASR_CUDA_CUDNN_BF16", 0));
   }

@@ -215,12 +215,12 @@ int enc_conv_backward(enc_model *m, const enc_acts *a, const float *dhp, arena *
     ETRY(op_matmul_bwd_set(be, &FN, &Pw, &DHP, &DFN, enc_optw(&gPw), enc_optw(&gPb), 0, 1, e));
     tensor FE = ET2(a->feat, N, Cl), FM = ET1(a->fm, N), FR = ET1(a->fr, N);
     tensor DFE = ET2(NULL, N, Cl);
-    if (need_dfeat) {
+    if (need_dfeat) { /* written by the norm's backward */
       EALLOC(dfeat, N * Cl);
       DFE.data = dfeat;
-      ETRY(op_fill(be, &DFE, 0.0f, e));
     }
-    ETRY(op_layernorm_bwd(be, &FE, &Lw, &FM, &FR, &DFN, need_dfeat ? &DFE : NULL, enc_optw(&gLw), enc_optw(&gLb), e));
+    ETRY(op_layernorm_bwd_to(be, &FE, &Lw, &FM, &FR, &DFN, NULL, need_dfeat ? &DFE : NULL, enc_optw(&gLw),
+                             enc_optw(&gLb), e));
   } else {
     ETRY(op_matmul_bwd(be, &FN, &Pw, &DHP, NULL, enc_optw(&gPw), enc_optw(&gPb), 0, 1, e));
   }
@@ -247,7 +247,10 @@ int enc_conv_backward(enc_model *m, const enc_acts *a, const float *dhp, arena *
     float *dco;
     EALLOC(dco, B * Co * To);
     tensor DCO = FE3(dco, Co, To);
-    ETRY(op_fill(be, &DCO, 0.0f, e));
+    /* dco is written by the channels-last norm's backward and by the activation's (group norm,
+     * i > 0); the channel-first norm's backward and the group norm's add into it */
+    int dco_set = c->fe_norm == ENC_FE_LAYER ? cl : i > 0;
+    if (!dco_set) ETRY(op_fill(be, &DCO, 0.0f, e));
     tensor Nw, gNw, gNb;
     if (last && cl) { /* channels-last: the features' gradient is the layer's */
       dg = dfeat;
@@ -266,8 +269,8 @@ int enc_conv_backward(enc_model *m, const enc_acts *a, const float *dhp, arena *
       if (cl) { /* the norm and the activation in one op, the norm's output recomputed */
         tensor Nb, CO2 = enc_rows(&CO), DG2 = enc_rows(&DG), DCO2 = enc_rows(&DCO);
         ETRY(conv_w(m, i, "ln.bias", 0, &Nb, e));
-        ETRY(op_layernorm_act_bwd(be, &CO2, &Nw, &Nb, &CM, &CR, &DG2, &DCO2, enc_optw(&gNw), enc_optw(&gNb),
-                                  c->fe_act, e));
+        ETRY(op_layernorm_act_bwd_set(be, &CO2, &Nw, &Nb, &CM, &CR, &DG2, &DCO2, enc_optw(&gNw), enc_optw(&gNb),
+                                      c->fe_act, e));
       } else {
         tensor CN = FE3(a->cn[i], Co, To);
         float *dcn;
@@ -289,7 +292,7 @@ int enc_conv_backward(enc_model *m, const enc_acts *a, const float *dhp, arena *
         tensor CM = ET1(a->cm[i], B * Co), CR = ET1(a->cr[i], B * Co);
         ETRY(op_groupnorm_bwd(be, &CO, &Nw, &CM, &CR, &DCN, &DCO, enc_optw(&gNw), enc_optw(&gNb), (int)Co, e));
       } else {
-        ETRY(op_act_bwd(be, c->fe_act, &CO, &DG, &DCO, e));
+        ETRY(op_act_bwd_set(be, c->fe_act, &CO, &DG, &DCO, e));
       }
     }
     tensor W, gW, gB;
@@ -300,15 +303,15 @@ int enc_conv_backward(enc_model *m, const enc_acts *a, const float *dhp, arena *
     if (i) X.dtype = a->xdt;
     float *dx = NULL;
     tensor DX = FE3(NULL, Cin, Tin);
-    if (i > lo) { /* xin[i] = gn[i-1]: its gradient is the next dg */
+    if (i > lo) { /* xin[i] = gn[i-1]: its gradient is the next dg (written by the channels-last conv) */
       dx = pp[slot];
       slot ^= 1;
       DX.data = dx;
-      ETRY(op_fill(be, &DX, 0.0f, e));
+      if (!cl) ETRY(op_fill(be, &DX, 0.0f, e));
     }
     if (cl)
-      ETRY(op_conv1d_cl_bwd(be, &X, &W, &DCO, dx ? &DX : NULL, enc_optw(&gW), c->conv_bias ? enc_optw(&gB) : NULL,
-                            c->conv_stride[i], 0, 1, e));
+      ETRY(op_conv1d_cl_bwd_set(be, &X, &W, &DCO, dx ? &DX : NULL, enc_optw(&gW),
+                                c->conv_bias ? enc_optw(&gB) : NULL, c->conv_stride[i], 0, 1, e));
     else
       ETRY(op_conv1d_bwd(be, &X, &W, &DCO, dx ? &DX : NULL, enc_optw(&gW), c->conv_bias ? enc_optw(&gB) : NULL,
                          c->conv_stride[i], 0, 1, e));

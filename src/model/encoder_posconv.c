@@ -161,12 +161,12 @@ int enc_pos_backward(enc_model *m, const enc_acts *a, const float *dpos, float *
     int top = j == c->pos_layers - 1;
     tensor DG = cl && top ? DPOS : PS3(pp[slot]), PO = PS3(a->po[j]), PM = ET1(a->pm[j], B * T),
            PR = ET1(a->pr[j], B * T), PI = PS3(a->pin[j]);
-    ETRY(op_fill(be, &DPO, 0.0f, e));
-    if (cl) { /* the norm and the activation in one op, the norm's output recomputed */
+    if (cl) { /* the norm and the activation in one op, the norm's output recomputed; dpo written */
       tensor PO2 = enc_rows(&PO), DG2 = enc_rows(&DG), DPO2 = enc_rows(&DPO);
-      ETRY(op_layernorm_act_bwd(be, &PO2, NULL, NULL, &PM, &PR, &DG2, &DPO2, NULL, NULL, c->fe_act, e));
+      ETRY(op_layernorm_act_bwd_set(be, &PO2, NULL, NULL, &PM, &PR, &DG2, &DPO2, NULL, NULL, c->fe_act, e));
     } else {
       tensor PN = PS3(a->pn[j]);
+      ETRY(op_fill(be, &DPO, 0.0f, e));
       ETRY(op_act_bwd_set(be, c->fe_act, &PN, &DG, &DPN, e));
       ETRY(op_layernorm_ch_bwd(be, &PO, NULL, &PM, &PR, &DPN, &DPO, NULL, NULL, e));
     }
@@ -175,8 +175,10 @@ int enc_pos_backward(enc_model *m, const enc_acts *a, const float *dpos, float *
     ETRY(pos_w(m, j, "weight", 1, &gW, e));
     ETRY(pos_w(m, j, "bias", 1, &gB, e));
     tensor DX = j > 0 ? PS3(pp[slot ^ 1]) : cl ? DHP : DPIN;
-    if (j > 0 || !cl) ETRY(op_fill(be, &DX, 0.0f, e));
-    if (cl)
+    if (!cl) ETRY(op_fill(be, &DX, 0.0f, e));
+    if (cl && j > 0) /* the next layer's dg, written */
+      ETRY(op_conv1d_cl_bwd_set(be, &PI, &W, &DPO, &DX, enc_optw(&gW), enc_optw(&gB), 1, pad, G, e));
+    else if (cl) /* the first layer's input gradient adds into dhp */
       ETRY(op_conv1d_cl_bwd(be, &PI, &W, &DPO, &DX, enc_optw(&gW), enc_optw(&gB), 1, pad, G, e));
     else
       ETRY(op_conv1d_bwd(be, &PI, &W, &DPO, &DX, enc_optw(&gW), enc_optw(&gB), 1, pad, G, e));

@@ -113,11 +113,13 @@ typedef struct be_ops {
                         const tensor *rstd, const tensor *dy, const tensor *dxin, tensor *dx, tensor *dw, tensor *db);
   /* y = act(LayerNorm(x)) over the last dim (y f32 or a bf16 activation); mean, rstd kept.
    * The backward takes dy at the activation's output and recomputes the norm's output from x,
-   * mean, rstd, w, b (it is not stored); dx, dw, db add, dx must not alias dy */
+   * mean, rstd, w, b (it is not stored); dw, db add, dx adds or (dx_set) is written (its old
+   * contents unread); dx must not alias dy */
   int (*layernorm_act)(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
                        tensor *rstd, act_kind k, float eps);
   int (*layernorm_act_bwd)(backend *be, const tensor *x, const tensor *w, const tensor *b, const tensor *mean,
-                           const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k);
+                           const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k,
+                           int dx_set);
   int (*rmsnorm)(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps);
   int (*rmsnorm_bwd)(backend *be, const tensor *x, const tensor *w, const tensor *rstd,
                       const tensor *dy, const tensor *dxin, tensor *dx, tensor *dw); /* dxin: as layernorm_bwd's */
@@ -176,11 +178,12 @@ typedef struct be_ops {
   int (*conv1d_bwd)(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx,
                      tensor *dw, tensor *dbias, int stride, int pad, int groups);
 
-  /* channels-last: x (B,T,Cin), y (B,Tout,Cout), w and bias as conv1d's; dx, dw, dbias add */
+  /* channels-last: x (B,T,Cin), y (B,Tout,Cout), w and bias as conv1d's; dw, dbias add, dx adds
+   * or (dx_set) is written (its old contents unread) */
   int (*conv1d_cl)(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y, int stride, int pad,
                    int groups);
   int (*conv1d_cl_bwd)(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
-                       tensor *dbias, int stride, int pad, int groups);
+                       tensor *dbias, int stride, int pad, int groups, int dx_set);
 
   /* w = g * v / ||v||, norm over every dim of v (O,I,K) but `dim`; g and norm have v's shape
    * with 1 everywhere except `dim` */

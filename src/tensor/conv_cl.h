@@ -38,6 +38,40 @@ static inline int64_t conv_cl_cover(int taps, int has_bias, int64_t T, int64_t T
   return -1;
 }
 
+/* dx written, not added to, in the taps form's backward (dXk = dY Wk, tap by tap): x's rows fall
+ * into classes q = (row + pad) mod stride, reached by the taps k = q, q + stride, ... The first
+ * of them (in order) whose range is not empty writes its rows (beta 0) and the later ones add;
+ * the class's rows outside the first tap's start at 0, and all of a class no tap reaches. Returns
+ * class q's first tap (its rows [*ra, *rb], step stride), or -1 when none reaches x. */
+static inline int64_t conv_cl_dx_first(int64_t T, int64_t Tout, int64_t K, int stride, int pad, int64_t q, int64_t *ra,
+                                       int64_t *rb) {
+  for (int64_t k = q; k < K; k += stride) {
+    int64_t lo, hi;
+    conv_cl_range(T, Tout, k, stride, pad, &lo, &hi);
+    if (hi > lo) {
+      *ra = lo * stride + k - pad;
+      *rb = (hi - 1) * stride + k - pad;
+      return k;
+    }
+  }
+  return -1;
+}
+
+/* class q's rows that start at 0 when dx is written: at most two runs, run j the rows a[j],
+ * a[j] + stride, ... (n[j] rows); returns the number of runs */
+static inline int conv_cl_dx_zero_runs(int64_t T, int64_t Tout, int64_t K, int stride, int pad, int64_t q, int64_t a[2],
+                                       int64_t n[2]) {
+  int64_t u0 = ((q - pad) % stride + stride) % stride, ra, rb, m = 0; /* the class's first row */
+  if (u0 >= T) return 0;
+  if (conv_cl_dx_first(T, Tout, K, stride, pad, q, &ra, &rb) < 0) {
+    a[0] = u0, n[0] = (T - 1 - u0) / stride + 1;
+    return 1;
+  }
+  if (ra > u0) a[m] = u0, n[m++] = (ra - u0) / stride;
+  if (rb + stride < T) a[m] = rb + stride, n[m++] = (T - 1 - rb - stride) / stride + 1;
+  return (int)m;
+}
+
 /* the tap the i-th GEMM of the taps form takes: the covering tap kf first (when there is one),
  * then the others in order */
 static inline int64_t conv_cl_tap(int64_t i, int64_t kf) { return kf < 0 || i > kf ? i : i == 0 ? kf : i - 1; }

@@ -9,7 +9,9 @@
  *   col (Tout, groups K Cg) with col[t][(g K + k) Cg + c] = x[t stride + k - pad][g Cg + c]
  *   (0 outside x), as CUDA's, and per group one GEMM Y_g (Tout, Og) = col_g Wp_g^T.
  * The backward takes the same forms: dWk += dY^T Xk and dXk += dY Wk; dWp_g += dY_g^T col and
- * dcol = dY_g Wp_g, gathered back into dx. */
+ * dcol = dY_g Wp_g, gathered back into dx. dx may be written instead of added to (dx_set): each
+ * row class's first tap writes (conv_cl_dx_first), the rows it leaves start at 0; the gather
+ * starts each row at 0. The values are those of a zero fill and the adding form. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,13 +70,14 @@ static void conv_cl_im2row(const void *xb, int x16, int64_t T, int64_t Cin, int6
 
 /* dx (T, Cin) of one batch row += the gather of dcol (Tout, groups K Cg): dx[u][g Cg + c] +=
  * the sum over k (in order) with u + pad - k = t stride, 0 <= t < Tout, of
- * dcol[t][(g K + k) Cg + c] (a gather over u: no write races) */
+ * dcol[t][(g K + k) Cg + c] (a gather over u: no write races); set: each row starts at 0 */
 static void conv_cl_row2im(const float *dcol, int64_t T, int64_t Cin, int64_t groups, int64_t K, int64_t Tout,
-                           int stride, int pad, float *dx) {
+                           int stride, int pad, int set, float *dx) {
   int64_t Cg = Cin / groups, n = K * Cin;
 #pragma omp parallel for if (T * n > 65536)
   for (int64_t u = 0; u < T; u++) {
     float *d = dx + u * Cin;
+    if (set) memset(d, 0, sizeof(float) * (size_t)Cin);
     for (int64_t k = 0; k < K; k++) {
       int64_t v = u + pad - k; /* t stride */
       if (v < 0) break;        /* k only grows */
@@ -87,6 +90,16 @@ static void conv_cl_row2im(const float *dcol, int64_t T, int64_t Cin, int64_t gr
         for (int64_t c = 0; c < Cg; c++) dg[c] += s[c];
       }
     }
+  }
+}
+
+/* the rows of one batch row's dx (T, Cin) that no first tap writes (conv_cl.h), set to 0 */
+static void conv_cl_dx_zero(float *dxb, int64_t T, int64_t Tout, int64_t K, int64_t Cin, int stride, int pad) {
+  for (int64_t q = 0; q < stride; q++) {
+    int64_t a[2], n[2];
+    int runs = conv_cl_dx_zero_runs(T, Tout, K, stride, pad, q, a, n);
+    for (int j = 0; j < runs; j++)
+      for (int64_t i = 0; i < n[j]; i++) memset(dxb + (a[j] + i * stride) * Cin, 0, sizeof(float) * (size_t)Cin);
   }
 }
 
@@ -144,7 +157,7 @@ int cpu_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *b
 }
 
 int cpu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
-                      tensor *dbias, int stride, int pad, int groups) {
+                      tensor *dbias, int stride, int pad, int groups, int dx_set) {
   (void)be;
   int64_t B = x->ne[0], T = x->ne[1], Cin = x->ne[2];
   int64_t Cout = w->ne[0], K = w->ne[2], Tout = dy->ne[1];
@@ -167,7 +180,11 @@ int cpu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tenso
     for (int64_t o = 0; o < Cout; o++) dbp[o] += (float)bs[o];
     free(bs);
   }
-  if (!dx && !dw) {
+  if (dxp && dx_set && (Tout <= 0 || Cout <= 0 || K <= 0)) { /* nothing reaches dx: written as 0 */
+    memset(dxp, 0, sizeof(float) * (size_t)(B * T * Cin));
+    dxp = NULL;
+  }
+  if (!dxp && !dw) {
     free(wp);
     return TS_OK;
   }
@@ -177,17 +194,19 @@ int cpu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tenso
   for (int64_t b = 0; b < B && !rc; b++) {
     const float *gb = g + b * Tout * Cout; /* (Tout, Cout) */
     if (taps) {
+      if (dxp && dx_set) conv_cl_dx_zero(dxp + b * T * Cin, T, Tout, K, Cin, stride, pad);
       for (int64_t k = 0; k < K && !rc; k++) {
-        int64_t lo, hi;
+        int64_t lo, hi, ra, rb;
         conv_cl_range(T, Tout, k, stride, pad, &lo, &hi);
         if (hi <= lo || Cin <= 0 || Cout <= 0) continue;
+        float beta = dx_set && conv_cl_dx_first(T, Tout, K, stride, pad, k % stride, &ra, &rb) == k ? 0.0f : 1.0f;
         int64_t xo = b * T * Cin + (lo * stride + k - pad) * Cin; /* x's row of output step lo */
         if (dwp) /* dWk (Cout, Cin; ld K Cin) += dY^T (Cout, M) Xk (M, Cin; ld stride Cin) */
           rc = gemm_mp16(1, 0, (int)Cout, (int)Cin, (int)(hi - lo), 1.0f, gb + lo * Cout, 0, (int)Cout,
                          conv_cl_at(x, xo), x16, (int)(stride * Cin), 1.0f, dwp + k * Cin, (int)(K * Cin));
-        if (dxp && !rc) /* dXk (M, Cin; ld stride Cin) += dY (M, Cout) Wk (Cout, Cin; ld K Cin) */
+        if (dxp && !rc) /* dXk (M, Cin; ld stride Cin) (+)= dY (M, Cout) Wk (Cout, Cin; ld K Cin) */
           gemm_mp(0, 0, (int)(hi - lo), (int)Cin, (int)Cout, 1.0f, gb + lo * Cout, (int)Cout, wp + k * Cin,
-                  (int)(K * Cin), 1.0f, dxp + xo, (int)(stride * Cin));
+                  (int)(K * Cin), beta, dxp + xo, (int)(stride * Cin));
       }
     } else {
       if (Tout <= 0 || K * Cg <= 0 || Og <= 0) continue;
@@ -200,7 +219,7 @@ int cpu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tenso
           gemm_mp(0, 0, (int)Tout, (int)(K * Cg), (int)Og, 1.0f, gb + gi * Og, (int)Cout, wp + gi * Og * K * Cg,
                   (int)(K * Cg), 0.0f, dcol + gi * K * Cg, (int)(K * Cin));
       }
-      if (dxp) conv_cl_row2im(dcol, T, Cin, groups, K, Tout, stride, pad, dxp + b * T * Cin); /* gathered back */
+      if (dxp) conv_cl_row2im(dcol, T, Cin, groups, K, Tout, stride, pad, dx_set, dxp + b * T * Cin); /* gathered */
     }
   }
   if (dwp && !rc) conv_cl_unpermute_add(dwp, Cout, Cg, K, cpu_f(dw));

@@ -45,7 +45,8 @@ int cpu_layernorm_act(backend *be, const tensor *x, const tensor *w, const tenso
 }
 
 int cpu_layernorm_act_bwd(backend *be, const tensor *x, const tensor *w, const tensor *b, const tensor *mean,
-                          const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k) {
+                          const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k,
+                          int dx_set) {
   int64_t C = cpu_last(x), N = C ? cpu_rows(x) : 0, R;
   if (N <= 0) return TS_OK;
   float *cn = lna_block(N, C, 0, &R), *dcn = lna_block(N, C, 1, &R); /* (R, C) each */
@@ -69,7 +70,7 @@ int cpu_layernorm_act_bwd(backend *be, const tensor *x, const tensor *w, const t
            S = lna_rows(rstd, r0, nr, 0), CN = X, DCN = X, DX = dx ? lna_rows(dx, r0, nr, C) : X;
     CN.data = cn, DCN.data = dcn;
     rc = cpu_act_bwd(be, k, &CN, &DY, &DCN, 0);
-    if (!rc) rc = cpu_layernorm_bwd(be, &X, w, &M, &S, &DCN, dx ? &DX : NULL, dx ? &DX : NULL, dw, db);
+    if (!rc) rc = cpu_layernorm_bwd(be, &X, w, &M, &S, &DCN, dx && !dx_set ? &DX : NULL, dx ? &DX : NULL, dw, db);
   }
   return rc;
 }

@@ -31,7 +31,8 @@ int cpu_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tenso
 int cpu_layernorm_act(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
                       tensor *rstd, act_kind k, float eps);
 int cpu_layernorm_act_bwd(backend *be, const tensor *x, const tensor *w, const tensor *b, const tensor *mean,
-                          const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k);
+                          const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k,
+                          int dx_set);
 int cpu_rmsnorm(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps);
 int cpu_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *rstd,
                     const tensor *dy, const tensor *dxin, tensor *dx, tensor *dw);
@@ -66,7 +67,7 @@ int cpu_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *
 int cpu_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y, int stride, int pad,
                   int groups);
 int cpu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
-                      tensor *dbias, int stride, int pad, int groups);
+                      tensor *dbias, int stride, int pad, int groups, int dx_set);
 int cpu_weightnorm(backend *be, const tensor *v, const tensor *g, tensor *w, tensor *norm, int dim);
 int cpu_weightnorm_bwd(backend *be, const tensor *v, const tensor *g, const tensor *norm,
                         const tensor *dw, tensor *dv, tensor *dg, int dim);

@@ -203,6 +203,12 @@ int cuda_set_adamw_runs(int on);
  * cu_lt.cu). Written in session 21 without a GPU: on (1) by default; TSASR_CUDA_MATMUL_RES=0 turns
  * it off at start-up. TS_OK; TS_EUNSUP for on without CUDA. */
 int cuda_set_matmul_res(int on);
+/* conv1d_cl's backward with a written dx (op_conv1d_cl_bwd_set) writes it as the CPU does: each row
+ * class's first tap's GEMM with beta 0, the few rows no first tap writes set to 0, the grouped
+ * form's gather storing its sum (kernels/cu_conv_cl.cu). Written in session 22 without a GPU: on
+ * (1) by default; TSASR_CUDA_CONV_SET=0 turns it off at start-up (dx zero-filled, then added to).
+ * TS_OK; TS_EUNSUP for on without CUDA. */
+int cuda_set_conv_set(int on);
 /* The profiler's range (cudaProfilerStart with on, cudaProfilerStop without): a kernel profiler
  * started with its collection off (ncu --profile-from-start off) sees only the kernels in
  * between (tests/gpu/kprof.sh: one SFT step, one rollout). Finishes the work before it first.

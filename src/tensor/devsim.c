@@ -414,12 +414,13 @@ static int ds_layernorm_act(backend *be, const tensor *x, const tensor *w, const
   DS_RUN(cpu_layernorm_act(be_cpu(), x, w, b, y, mean, rstd, k, eps));
 }
 static int ds_layernorm_act_bwd(backend *be, const tensor *x, const tensor *w, const tensor *b, const tensor *mean,
-                                const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k) {
+                                const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k,
+                                int dx_set) {
   (void)be;
   const char *o = "layernorm_act_bwd";
   DS_CHECK(ds_t(o, x) || ds_t(o, w) || ds_t(o, b) || ds_t(o, mean) || ds_t(o, rstd) || ds_t(o, dy) || ds_t(o, dx) ||
            ds_t(o, dw) || ds_t(o, db));
-  DS_RUN(cpu_layernorm_act_bwd(be_cpu(), x, w, b, mean, rstd, dy, dx, dw, db, k));
+  DS_RUN(cpu_layernorm_act_bwd(be_cpu(), x, w, b, mean, rstd, dy, dx, dw, db, k, dx_set));
 }
 static int ds_layernorm_ch(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
                            tensor *rstd, float eps) {
@@ -601,12 +602,12 @@ static int ds_conv1d_cl(backend *be, const tensor *x, const tensor *w, const ten
   DS_RUN(cpu_conv1d_cl(be_cpu(), x, w, bias, y, stride, pad, groups));
 }
 static int ds_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
-                            tensor *dbias, int stride, int pad, int groups) {
+                            tensor *dbias, int stride, int pad, int groups, int dx_set) {
   (void)be;
   const char *o = "conv1d_cl_bwd";
   DS_CHECK(ds_t(o, x) || ds_t(o, w) || ds_t(o, dy) || ds_t(o, dx) || ds_t(o, dw) || ds_t(o, dbias));
   devsim_traffic_flops(ds_conv_flops(dy, w) * ((dx != NULL) + (dw != NULL)));
-  DS_RUN(cpu_conv1d_cl_bwd(be_cpu(), x, w, dy, dx, dw, dbias, stride, pad, groups));
+  DS_RUN(cpu_conv1d_cl_bwd(be_cpu(), x, w, dy, dx, dw, dbias, stride, pad, groups, dx_set));
 }
 static int ds_weightnorm(backend *be, const tensor *v, const tensor *g, tensor *w, tensor *norm, int dim) {
   (void)be;

@@ -315,19 +315,35 @@ int op_layernorm_act(backend *be, const tensor *x, const tensor *w, const tensor
   OPS_RET(be, "layernorm_act", be->ops->layernorm_act(be, x, w, b, y, mean, rstd, k, eps), e);
 }
 
-int op_layernorm_act_bwd(backend *be, const tensor *x, const tensor *w, const tensor *b, const tensor *mean,
-                         const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k,
-                         ts_err *e) {
+static int lna_bwd(backend *be, const tensor *x, const tensor *w, const tensor *b, const tensor *mean,
+                   const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k, int dx_set,
+                   ts_err *e) {
   if (!mean || !rstd) return err_set(e, TS_EARG, "layernorm_act_bwd: mean and rstd from the forward are needed");
   if (!dy) return err_set(e, TS_EARG, "layernorm_act_bwd: no output gradient");
   if ((unsigned)k > ACT_SILU) return err_set(e, TS_EARG, "layernorm_act_bwd: unknown activation %d", (int)k);
   CHK(norm_check(be, "layernorm_act_bwd", x, w, b, dy, 0, mean, rstd, e));
   if (dx) CHK(norm_check(be, "layernorm_act_bwd", x, NULL, NULL, dx, 0, NULL, NULL, e));
-  if (dx && dx->data == dy->data) return err_set(e, TS_EARG, "layernorm_act_bwd: dx must not alias dy");
+  if (dx && tensors_overlap(dx, dy)) return err_set(e, TS_EARG, "layernorm_act_bwd: dx must not overlap dy");
+  if (dx && dx_set &&
+      (tensors_overlap(dx, x) || tensors_overlap(dx, w) || tensors_overlap(dx, b) || tensors_overlap(dx, mean) ||
+       tensors_overlap(dx, rstd)))
+    return err_set(e, TS_EARG, "layernorm_act_bwd: a written dx must not overlap x, w, b or the statistics");
   if (dw) CHK(norm_check(be, "layernorm_act_bwd", x, dw, NULL, NULL, 0, NULL, NULL, e));
   if (db) CHK(norm_check(be, "layernorm_act_bwd", x, db, NULL, NULL, 0, NULL, NULL, e));
   OPS_PROF_SHAPE(x, NULL);
-  OPS_RET(be, "layernorm_act_bwd", be->ops->layernorm_act_bwd(be, x, w, b, mean, rstd, dy, dx, dw, db, k), e);
+  OPS_RET(be, "layernorm_act_bwd", be->ops->layernorm_act_bwd(be, x, w, b, mean, rstd, dy, dx, dw, db, k, dx_set), e);
+}
+
+int op_layernorm_act_bwd(backend *be, const tensor *x, const tensor *w, const tensor *b, const tensor *mean,
+                         const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k,
+                         ts_err *e) {
+  return lna_bwd(be, x, w, b, mean, rstd, dy, dx, dw, db, k, 0, e);
+}
+
+int op_layernorm_act_bwd_set(backend *be, const tensor *x, const tensor *w, const tensor *b, const tensor *mean,
+                             const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k,
+                             ts_err *e) {
+  return lna_bwd(be, x, w, b, mean, rstd, dy, dx, dw, db, k, 1, e);
 }
 
 /* LayerNorm over the channel axis: x (B,C,T), w, b (C), y like x, stats (B*T) */
@@ -767,15 +783,17 @@ static int conv_fwd(backend *be, int cl, const tensor *x, const tensor *w, const
 }
 
 static int conv_bwd(backend *be, int cl, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
-                    tensor *dbias, int stride, int pad, int groups, ts_err *e) {
+                    tensor *dbias, int stride, int pad, int groups, int dx_set, ts_err *e) {
   const char *op = cl ? "conv1d_cl_bwd" : "conv1d_bwd";
   CHK(conv_check(be, op, x, w, dy, stride, pad, groups, cl, e));
   if (dx) CHK(ops_same(op, "x", x, "dx", dx, e));
   if (dw) CHK(ops_same(op, "weight", w, "dweight", dw, e));
   if (dbias) CHK(ops_numel(op, "dbias", dbias, w->ne[0], e));
+  if (dx && dx_set && (tensors_overlap(dx, x) || tensors_overlap(dx, w) || tensors_overlap(dx, dy)))
+    return err_set(e, TS_EARG, "%s: a written dx must not overlap x, the weight or dy", op);
   OPS_PROF_SHAPE(x, w);
-  OPS_RET(be, op, (cl ? be->ops->conv1d_cl_bwd : be->ops->conv1d_bwd)(be, x, w, dy, dx, dw, dbias, stride, pad, groups),
-          e);
+  if (cl) OPS_RET(be, op, be->ops->conv1d_cl_bwd(be, x, w, dy, dx, dw, dbias, stride, pad, groups, dx_set), e);
+  OPS_RET(be, op, be->ops->conv1d_bwd(be, x, w, dy, dx, dw, dbias, stride, pad, groups), e);
 }
 
 int op_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y,
@@ -785,7 +803,7 @@ int op_conv1d(backend *be, const tensor *x, const tensor *w, const tensor *bias,
 
 int op_conv1d_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx,
                   tensor *dw, tensor *dbias, int stride, int pad, int groups, ts_err *e) {
-  return conv_bwd(be, 0, x, w, dy, dx, dw, dbias, stride, pad, groups, e);
+  return conv_bwd(be, 0, x, w, dy, dx, dw, dbias, stride, pad, groups, 0, e);
 }
 
 int op_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *bias, tensor *y, int stride, int pad,
@@ -795,7 +813,12 @@ int op_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *bi
 
 int op_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
                      tensor *dbias, int stride, int pad, int groups, ts_err *e) {
-  return conv_bwd(be, 1, x, w, dy, dx, dw, dbias, stride, pad, groups, e);
+  return conv_bwd(be, 1, x, w, dy, dx, dw, dbias, stride, pad, groups, 0, e);
+}
+
+int op_conv1d_cl_bwd_set(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
+                         tensor *dbias, int stride, int pad, int groups, ts_err *e) {
+  return conv_bwd(be, 1, x, w, dy, dx, dw, dbias, stride, pad, groups, 1, e);
 }
 
 static int wn_check(backend *be, const char *op, const tensor *v, const tensor *g, const tensor *norm,

@@ -49,7 +49,7 @@ int op_layernorm_bwd_to(backend *be, const tensor *x, const tensor *w, const ten
 /* y = act(LayerNorm(x)) over the last dim, the norm's output never stored: y f32 or a bf16
  * activation (op_act_dtype), mean and rstd (rows) kept. The backward takes dy at the
  * activation's output and recomputes the norm's output from x, the stats, w and b; dx, dw, db
- * add (dx must not alias dy). The same values as op_layernorm then op_act (and their
+ * add (dx must not overlap dy). The same values as op_layernorm then op_act (and their
  * backwards; CUDA's split passes for few rows of 65,536 values or more, which the fused op
  * does not take, may differ in the last bits), with one pass over x where they take three, and
  * no norm output kept. */
@@ -58,6 +58,10 @@ int op_layernorm_act(backend *be, const tensor *x, const tensor *w, const tensor
 int op_layernorm_act_bwd(backend *be, const tensor *x, const tensor *w, const tensor *b, const tensor *mean,
                          const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k,
                          ts_err *e);
+/* the same with dx written, not added to (its old contents unread: no zero fill needed first) */
+int op_layernorm_act_bwd_set(backend *be, const tensor *x, const tensor *w, const tensor *b, const tensor *mean,
+                             const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k,
+                             ts_err *e);
 /* LayerNorm over the channel axis of x (B,C,T): as op_layernorm on x's (B,T,C) transpose, without
  * it; mean/rstd (B*T). Gradients add into dx, dw, db (dx may be dy itself: it then holds dy plus
  * the input gradient). */
@@ -171,6 +175,10 @@ int op_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *bi
                  int groups, ts_err *e);
 int op_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
                      tensor *dbias, int stride, int pad, int groups, ts_err *e);
+/* the same with dx written, not added to (its old contents unread: no zero fill needed first;
+ * dx must not overlap x, w or dy); dw, dbias still add */
+int op_conv1d_cl_bwd_set(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
+                         tensor *dbias, int stride, int pad, int groups, ts_err *e);
 int op_weightnorm(backend *be, const tensor *v, const tensor *g, tensor *w, tensor *norm, int dim,
                   ts_err *e);
 int op_weightnorm_bwd(backend *be, const tensor *v, const tensor *g, const tensor *norm,

@@ -34,7 +34,8 @@
 #   q5. bf16 SFT steps in one process, the defaults against each switch off (no_adamw_runs:
 #       AdamW one launch per run, no_keep: SDPA's backward rounding q, k, v, out again, and
 #       no_wsync: every step rounding all the weights, as before session 20; no_res: the
-#       residual copied before its GEMM, as before session 21), the encoder's
+#       residual copied before its GEMM, as before session 21; no_cset: the convolution's dx
+#       zero-filled and added to, as before session 22), the encoder's
 #       channel-first layout (ct: TSASR_ENC_CL=0) alone and with cuDNN's modes (cudnn_all,
 #       cudnn_ng1) and bf16 convolutions (dnn16), which only act there, the caps and vec (elem8, elem16, vec,
 #       vec+elem8), the defaults twice (their spread); rollouts (8 x 512) for vec, dec_attn2 and
@@ -56,7 +57,8 @@ step quick_ops16 "$q1" "$q1n$(grep -h -m1 '^cuDNN SDPA:' "$build/quick16_attenti
 # activations' backwards writing dx (the act group's "written" cases); session 21's GEMM onto a
 # residual (the matmul group's matmul_res cases, also in q1's bf16 matmul and bf16_acts runs) and
 # the norms' backwards onto a residual's gradient or written (the layernorm group, which also
-# selects layernorm_act; q4 runs it with vec, the warp-per-row forms)
+# selects layernorm_act; q4 runs it with vec, the warp-per-row forms); session 22's written dx of
+# conv1d_cl's backward and layernorm_act's (their "dx written" cases, also in q1's bf16_acts run)
 q1b=ok q1bn=""
 for grp in conv1d_cl layernorm adamw act matmul; do
   ops_env "$build/quick_$grp.log" "$grp" || q1b=FAIL
@@ -147,7 +149,7 @@ fi
 if [ "$(cap 1000)" -ge 30 ]; then
   # ct: the encoder's channel-first conv layout (TSASR_ENC_CL=0, the default before session 19),
   # against which the channels-last default is judged; cuDNN's modes only act there
-  qv="default,ct,no_fuse,no_sdpa,no_bwd16,no_adamw_runs,no_keep,no_wsync,no_res"
+  qv="default,ct,no_fuse,no_sdpa,no_bwd16,no_adamw_runs,no_keep,no_wsync,no_res,no_cset"
   [ "$q2" = ok ] && qv="$qv,ct+cudnn_all,ct+cudnn_ng1"
   [ "$q2b" = ok ] && qv="$qv,ct+dnn16"
   [ "$q4" = ok ] && qv="$qv,elem8,elem16,vec,vec+elem8"

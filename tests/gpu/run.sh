@@ -829,7 +829,7 @@ if left; then
     # (session 14 timed the rest: no_flash+no_bf16_acts, the training copy, graphs, no_split)
     # ct: the encoder's channel-first conv layout (TSASR_ENC_CL=0, the default before session
     # 19); cuDNN's modes only act there, so they ride on it
-    sv="default,ct,no_flash,no_bf16_acts,no_adamw_runs,no_wsync,no_res" rv="default,no_fuse"
+    sv="default,ct,no_flash,no_bf16_acts,no_adamw_runs,no_wsync,no_res,no_cset" rv="default,no_fuse"
     [ "$sd" = ok ] && sv="$sv,no_keep"
     [ "$lt" = ok ] && sv="$sv,no_lt" && rv="$rv,no_lt"
     [ "$dn" = ok ] && sv="$sv,ct+no_cudnn,ct+cudnn_all,ct+cudnn_ng1"

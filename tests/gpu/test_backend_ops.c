@@ -648,6 +648,29 @@ static void c_norm_act(int64_t N, int64_t C, int affine, int kind) {
   note(" fused vs apart on the device: %lld of %lld values differ", (long long)bad, (long long)(2 * N * C));
   if (bad) g_case_bad = 1;
   case_end();
+  /* dx written over NaN (op_layernorm_act_bwd_set) on both; on the device, the bits of a fill and the add */
+  case_begin("layernorm_act_bwd", "N=%lld C=%lld affine=%d act=%d dx written", (long long)N, (long long)C, affine, kind);
+  hb *dxs = mk(N * C, I_NAN), *dxz = mk(N * C, I_NAN);
+  BOTH(d) {
+    tensor X = tv(x, d, 2, N, C, 0, 0), W = TV(w, d, 1, C, 0, 0, 0), Bs = TV(b, d, 1, C, 0, 0, 0),
+           Mn = tv(m, d, 1, N, 0, 0, 0), R = tv(r, d, 1, N, 0, 0, 0), G = tv(g, d, 2, N, C, 0, 0),
+           DXS = tv(dxs, d, 2, N, C, 0, 0);
+    RUN(d, op_layernorm_act_bwd_set(g_be[d], &X, PT(w, W), PT(b, Bs), &Mn, &R, &G, &DXS, NULL, NULL, (act_kind)kind,
+                                    &g_e));
+  }
+  cmp("dx", dxs);
+  {
+    int d = 1;
+    tensor X = tv(x, d, 2, N, C, 0, 0), W = TV(w, d, 1, C, 0, 0, 0), Bs = TV(b, d, 1, C, 0, 0, 0),
+           Mn = tv(m, d, 1, N, 0, 0, 0), R = tv(r, d, 1, N, 0, 0, 0), G = tv(g, d, 2, N, C, 0, 0),
+           DXZ = tv(dxz, d, 2, N, C, 0, 0);
+    RUN(d, op_fill(g_be[d], &DXZ, 0.0f, &g_e));
+    RUN(d, op_layernorm_act_bwd(g_be[d], &X, PT(w, W), PT(b, Bs), &Mn, &R, &G, &DXZ, NULL, NULL, (act_kind)kind, &g_e));
+  }
+  const int64_t bad2 = bits_differ(dxs, dxz, 0);
+  note(" written vs fill and add on the device: %lld of %lld values differ", (long long)bad2, (long long)(N * C));
+  if (bad2) g_case_bad = 1;
+  case_end();
   bufs_free();
 }
 
@@ -1169,11 +1192,46 @@ static void c_conv_dt(int64_t B, int64_t Cin, int64_t T, int64_t Cout, int64_t K
     else
       RUN(d, op_conv1d_bwd(g_be[d], &X, &W, &G, &DX, &DW, PT(dbs, DBS), stride, pad, groups, &g_e));
   }
-#undef CV_DIMS
   cmp("dx", dx);
   cmp("dw", dw);
   if (dbs) cmp("dbias", dbs);
   case_end();
+  if (cl) { /* dx written over NaN (op_conv1d_cl_bwd_set) on both; on the device, against a fill and the add: the
+             * same values (a GEMM with beta 0 may take another cuBLAS kernel than with beta 1, so the bits
+             * differing is noted; a normalised difference past 1e-6, or a NaN, fails) */
+    case_begin(names[cl][x16][1], "B=%lld Cin=%lld T=%lld Cout=%lld K=%lld stride=%d pad=%d groups=%d dx written",
+               (long long)B, (long long)Cin, (long long)T, (long long)Cout, (long long)K, stride, pad, groups);
+    hb *dxs = mk(B * Cin * T, I_NAN), *dxz = mk(B * Cin * T, I_NAN);
+    BOTH(d) {
+      tensor X = tv(x, d, 3, CV_DIMS(Cin, T), 0), W = tv(w, d, 3, Cout, Cg, K, 0),
+             G = tv(g, d, 3, CV_DIMS(Cout, To), 0), DXS = tv(dxs, d, 3, CV_DIMS(Cin, T), 0);
+      if (x16) X.dtype = DT_BF16;
+      RUN(d, op_conv1d_cl_bwd_set(g_be[d], &X, &W, &G, &DXS, NULL, NULL, stride, pad, groups, &g_e));
+    }
+    cmp("dx", dxs);
+    {
+      int d = 1;
+      tensor X = tv(x, d, 3, CV_DIMS(Cin, T), 0), W = tv(w, d, 3, Cout, Cg, K, 0),
+             G = tv(g, d, 3, CV_DIMS(Cout, To), 0), DXZ = tv(dxz, d, 3, CV_DIMS(Cin, T), 0);
+      if (x16) X.dtype = DT_BF16;
+      RUN(d, op_fill(g_be[d], &DXZ, 0.0f, &g_e));
+      RUN(d, op_conv1d_cl_bwd(g_be[d], &X, &W, &G, &DXZ, NULL, NULL, stride, pad, groups, &g_e));
+    }
+    const int64_t bad = bits_differ(dxs, dxz, 0);
+    float *vs = dev_bits(dxs), *vz = dev_bits(dxz);
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < B * Cin * T; i++) {
+      double dv = (double)vs[i] - vz[i];
+      num += dv * dv, den += (double)vz[i] * vz[i];
+    }
+    free(vs), free(vz);
+    const double rel = den > 0 ? sqrt(num / den) : sqrt(num);
+    note(" written vs fill and add on the device: %lld of %lld values differ (%.1e)", (long long)bad,
+         (long long)(B * Cin * T), rel);
+    if (!(rel <= 1e-6)) g_case_bad = 1; /* NaN fails too */
+    case_end();
+  }
+#undef CV_DIMS
   bufs_free();
 }
 
@@ -1640,6 +1698,11 @@ int main(int argc, char **argv) {
   G("conv1d_cl", c_conv_dt(1, 1, 16000, 64, 10, 5, 0, 1, 1, 0, 1)); /* the first layer, 1 s: rows */
   G("conv1d_cl", c_conv_dt(2, 16, 128, 16, 128, 1, 64, 16, 1, 0, 1));
   G("conv1d_cl", c_conv_dt(2, 4, 9, 3, 3, 1, 1, 1, 1, 0, 1)); /* rows, one group, padding at both ends */
+  /* the written dx's row classes (tensor/conv_cl.h): a class no tap reaches, first taps that reach
+   * nothing, padding past the first taps */
+  G("conv1d_cl", c_conv_dt(2, 32, 40, 8, 2, 3, 0, 1, 0, 0, 1));
+  G("conv1d_cl", c_conv_dt(1, 32, 5, 6, 9, 1, 4, 1, 0, 0, 1));
+  G("conv1d_cl", c_conv_dt(2, 32, 33, 8, 7, 2, 5, 1, 1, 0, 1));
   G("weightnorm", c_weightnorm(3, 6, 5, 4, 0));
   G("weightnorm", c_weightnorm(3, 6, 5, 4, 1));
   G("weightnorm", c_weightnorm(3, 6, 5, 4, 2));

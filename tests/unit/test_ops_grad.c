@@ -313,7 +313,12 @@ static void run_norm_act(int64_t N, int64_t C, int affine, int has_bias, act_kin
   assert_memory_equal(dx, dx2, sizeof(float) * (size_t)n);
   assert_memory_equal(dw, dw2, sizeof(float) * (size_t)C);
   assert_memory_equal(db, db2, sizeof(float) * (size_t)C);
-  /* what it refuses: no stats, dx on dy, an unknown activation */
+  /* dx written over NaN: the bits of the add onto zeros above */
+  for (int64_t i = 0; i < n; i++) dx2[i] = NAN;
+  assert_int_equal(op_layernorm_act_bwd_set(be, &X, Wp, Bp, &M, &R, &DY, &DX2, NULL, NULL, k, &err), 0);
+  assert_memory_equal(dx, dx2, sizeof(float) * (size_t)n);
+  /* what it refuses: no stats, dx on dy, an unknown activation, a written dx on x */
+  assert_int_equal(op_layernorm_act_bwd_set(be, &X, Wp, Bp, &M, &R, &DY, &X, NULL, NULL, k, &err), TS_EARG);
   assert_int_equal(op_layernorm_act(be, &X, Wp, Bp, &Y, NULL, &R, k, 1e-5f, &err), TS_EARG);
   assert_int_equal(op_layernorm_act_bwd(be, &X, Wp, Bp, &M, &R, &DY, &DY, NULL, NULL, k, &err), TS_EARG);
   assert_int_equal(op_layernorm_act(be, &X, Wp, Bp, &Y, &M, &R, (act_kind)7, 1e-5f, &err), TS_EARG);
@@ -741,6 +746,25 @@ static void run_conv_cl(int64_t B, int64_t Cin, int64_t T, int64_t Cout, int64_t
   assert_int_equal(op_conv1d_cl(be, &X, &W, bias ? &BS : NULL, &Y, stride, pad, groups, &err), 0);
   assert_true(fwd_ok(what, ref_conv1d, &ctx, bias ? 3 : 2, in_n, in, y, ny));
   assert_int_equal(op_conv1d_cl_bwd(be, &X, &W, &DY, &DX, &DW, bias ? &DBS : NULL, stride, pad, groups, &err), 0);
+  /* dx written over NaN (op_conv1d_cl_bwd_set): the bits of the add onto zeros; dw, dbias still add */
+  {
+    float *dxz = tu_zeros(nx), *dxs = malloc(sizeof(float) * nx), *dws = malloc(sizeof(float) * nw),
+          *dbss = malloc(sizeof(float) * Cout);
+    for (int64_t i = 0; i < nx; i++) dxs[i] = NAN;
+    memcpy(dws, dw0, sizeof(float) * nw), memcpy(dbss, db0, sizeof(float) * Cout);
+    tensor DXZ = X, DXS = X, DWS = W, DBSS = BS;
+    DXZ.data = dxz, DXS.data = dxs, DWS.data = dws, DBSS.data = dbss;
+    assert_int_equal(op_conv1d_cl_bwd(be, &X, &W, &DY, &DXZ, NULL, NULL, stride, pad, groups, &err), 0);
+    assert_int_equal(op_conv1d_cl_bwd_set(be, &X, &W, &DY, &DXS, &DWS, bias ? &DBSS : NULL, stride, pad, groups, &err),
+                     0);
+    if (memcmp(dxz, dxs, sizeof(float) * nx)) print_message("%s: the written dx differs\n", what);
+    assert_memory_equal(dxz, dxs, sizeof(float) * nx);
+    assert_memory_equal(dw, dws, sizeof(float) * nw);
+    if (bias) assert_memory_equal(dbs, dbss, sizeof(float) * Cout);
+    /* a written dx on an operand is refused */
+    assert_int_equal(op_conv1d_cl_bwd_set(be, &X, &W, &DY, &X, NULL, NULL, stride, pad, groups, &err), TS_EARG);
+    free(dxz), free(dxs), free(dws), free(dbss);
+  }
   /* the gradients add to what dx, dw, dbias held: take it off for the check */
   for (int64_t i = 0; i < nx; i++) dx[i] -= dx0[i];
   for (int64_t i = 0; i < nw; i++) dw[i] -= dw0[i];
@@ -796,6 +820,12 @@ static void test_conv1d_cl(void **state) {
   run_conv_cl(2, 32, 12, 6, 5, 1, 2, 1, 0, 1860);   /* taps, no bias: the middle tap covers y and goes first */
   run_conv_cl(2, 48, 20, 8, 3, 2, 0, 1, 0, 1870);   /* taps, no bias, no padding: tap 0 covers y */
   run_conv_cl(2, 4, 9, 3, 3, 1, 1, 1, 1, 1880);     /* rows, one group, padding: windows past both ends */
+  /* for the written dx (conv_cl_dx_first): */
+  run_conv_cl(2, 32, 15, 4, 2, 2, 0, 1, 0, 1890);   /* taps, kernel 2 = stride, odd T: the last row no tap's */
+  run_conv_cl(2, 32, 10, 4, 2, 3, 0, 1, 0, 1891);   /* taps, kernel < stride: a row class no tap reaches */
+  run_conv_cl(1, 32, 5, 3, 9, 1, 4, 1, 0, 1892);    /* taps, kernel past the steps: first taps reach nothing */
+  run_conv_cl(2, 40, 21, 6, 3, 2, 1, 1, 1, 1893);   /* taps, stride 2, padding 1 */
+  run_conv_cl(2, 32, 16, 5, 7, 2, 5, 1, 0, 1894);   /* taps, stride 2, padding past the first taps' reach */
 }
 
 static void run_wn(int64_t O, int64_t I, int64_t K, int dim, uint64_t seed) {

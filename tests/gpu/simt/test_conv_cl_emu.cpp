@@ -1,6 +1,6 @@
 // test_conv_cl_emu.cpp — the channels-last convolution's element kernels (kernels/cu_conv_cl.cuh:
 // the weight's permutation and its gradient's way back, the row im2col from an f32 and a bf16 x,
-// its gather back, the rows' bias) under the SIMT emulator against plain loops. The shapes: the
+// its gather back (added, and written over NaN), the rows' bias) under the SIMT emulator against plain loops. The shapes: the
 // feature extractor's first layer (one channel, kernel 10, stride 5), a stride-2 layer, the
 // grouped positional convolution (kernel 19, pad 9, 4 groups), a kernel longer than the steps,
 // and grids smaller than the rows (the kernels' row loops). Every value must match exactly (the
@@ -74,13 +74,16 @@ static void run(const clcase &c) {
           bad += col[at] != (in ? x[xi] : 0.0f);
           bad += col16[at] != (in ? widen(x16[xi]) : 0.0f);
         }
-  /* the gather back: dx += the sum of dcol over (t, k) that read each x element, in k order */
-  std::vector<float> dcol(col.size()), dx(x.size()), dx0;
+  /* the gather back: dx += the sum of dcol over (t, k) that read each x element, in k order;
+   * written: dxs = that sum over NaN */
+  std::vector<float> dcol(col.size()), dx(x.size()), dx0, dxs(x.size(), NAN);
   for (auto &v : dcol) v = g_rng.sym();
   for (auto &v : dx) v = g_rng.sym();
   dx0 = dx;
   err += simt::launch(dim3(cv_xblocks(Cin), cap(T)), dim3(CV_THREADS), 0,
-                      [&] { k_cl_row2im(dcol.data(), T, Cin, Cg, (int)K, Tout, c.stride, c.pad, dx.data()); });
+                      [&] { k_cl_row2im(dcol.data(), T, Cin, Cg, (int)K, Tout, c.stride, c.pad, 0, dx.data()); });
+  err += simt::launch(dim3(cv_xblocks(Cin), cap(T)), dim3(CV_THREADS), 0,
+                      [&] { k_cl_row2im(dcol.data(), T, Cin, Cg, (int)K, Tout, c.stride, c.pad, 1, dxs.data()); });
   for (int64_t u = 0; u < T; u++)
     for (int64_t chn = 0; chn < Cin; chn++) {
       int64_t g = chn / Cg, ci = chn % Cg;
@@ -91,6 +94,7 @@ static void run(const clcase &c) {
         acc += dcol[(size_t)(((v / c.stride * G + g) * K + k) * Cg + ci)];
       }
       bad += dx[(size_t)(u * Cin + chn)] != dx0[(size_t)(u * Cin + chn)] + acc;
+      bad += memcmp(&dxs[(size_t)(u * Cin + chn)], &acc, sizeof acc) != 0; /* bits: 0 + the sum */
     }
   /* the rows' start: the bias, or 0 */
   const int64_t R = 3 * Tout;
