@@ -131,8 +131,7 @@ int cu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor
   int64_t Cout = w->ne[0], K = w->ne[2], Tout = dy->ne[1];
   int64_t Cg = Cin / groups, Og = Cout / groups, nw = Cout * K * Cg;
   const float *g = cu_f(dy);
-  if (dx && dx_set && (!cu_of(be)->conv_set || B * Tout * Cout <= 0 || K <= 0)) {
-    /* the switch off, or nothing reaches dx: zero it (then add to it, or leave it 0) */
+  if (dx && dx_set && (B * Tout * Cout <= 0 || K <= 0)) { /* nothing reaches dx: written as 0 */
     if (B * T * Cin > 0) CU_TRY(cudaMemsetAsync(cu_f(dx), 0, sizeof(float) * (size_t)(B * T * Cin), cu_stream()));
     dx_set = 0;
   }
@@ -158,6 +157,10 @@ int cu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor
   if (dwp) CU_TRY(cudaMemsetAsync(dwp, 0, sizeof(float) * (size_t)nw, cu_stream()));
   if (g16) TS_TRY(cu_round_bf16(g, g16, B * Tout * Cout));
   float *dxp = dx ? cu_f(dx) : NULL;
+  if (dxp && dx_set && !cu_of(be)->conv_set) { /* the switch off: zeroed (after the scratch), then added to */
+    CU_TRY(cudaMemsetAsync(dxp, 0, sizeof(float) * (size_t)(B * T * Cin), cu_stream()));
+    dx_set = 0;
+  }
   if (taps) {
     if (dxp && dx_set) TS_TRY(cl_dx_zero(dxp, B, T, Tout, K, Cin, stride, pad));
     for (int64_t k = 0; k < K; k++) {
@@ -166,7 +169,7 @@ int cu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor
       if (hi <= lo) continue;
       int64_t M = hi - lo, xo = (lo * stride + k - pad) * Cin;
       /* dx written: the class's first tap overwrites its rows */
-      float bx = dx_set && conv_cl_dx_first(T, Tout, K, stride, pad, k % stride, &ra, &rb) == k ? 0.0f : 1.0f;
+      float beta_dx = dx_set && conv_cl_dx_first(T, Tout, K, stride, pad, k % stride, &ra, &rb) == k ? 0.0f : 1.0f;
       if (x16) {
         const unsigned short *xh = (const unsigned short *)x->data, *wh = (const unsigned short *)wp + k * Cin;
         if (dwp) /* dWk (Cout, Cin; ld K Cin) += dY^T (Cout, M) Xk (M, Cin; ld stride Cin), summed over b in
@@ -175,7 +178,7 @@ int cu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor
             TS_TRY(cu_gemm_bf16(be, 1, 0, Cout, Cin, M, g16 + (b * Tout + lo) * Cout, Cout, xh + b * T * Cin + xo,
                                 stride * Cin, 1.0f, dwp + k * Cin, K * Cin));
         if (dxp) /* dXk (M, Cin; ld stride Cin) (+)= dY (M, Cout) Wk (Cout, Cin; ld K Cin), batched over b */
-          TS_TRY(cu_gemm_bf16_sb(be, 0, 0, M, Cin, Cout, g16 + lo * Cout, Cout, Tout * Cout, wh, K * Cin, 0, bx,
+          TS_TRY(cu_gemm_bf16_sb(be, 0, 0, M, Cin, Cout, g16 + lo * Cout, Cout, Tout * Cout, wh, K * Cin, 0, beta_dx,
                                  dxp + xo, stride * Cin, T * Cin, B));
       } else {
         const float *wf = (const float *)wp + k * Cin;
@@ -184,8 +187,8 @@ int cu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor
             TS_TRY(cu_gemm(be, 1, 0, Cout, Cin, M, 1.0f, g + (b * Tout + lo) * Cout, Cout, 0, xf + b * T * Cin + xo,
                            stride * Cin, 0, 1.0f, dwp + k * Cin, K * Cin, 0, 1));
         if (dxp)
-          TS_TRY(cu_gemm(be, 0, 0, M, Cin, Cout, 1.0f, g + lo * Cout, Cout, Tout * Cout, wf, K * Cin, 0, bx, dxp + xo,
-                         stride * Cin, T * Cin, B));
+          TS_TRY(cu_gemm(be, 0, 0, M, Cin, Cout, 1.0f, g + lo * Cout, Cout, Tout * Cout, wf, K * Cin, 0, beta_dx,
+                         dxp + xo, stride * Cin, T * Cin, B));
       }
     }
   } else {

@@ -1,7 +1,8 @@
 /* conv_cl.h — what the CPU (cpu_conv_cl.c) and CUDA (kernels/cu_conv_cl.cu) forms of the
  * channels-last convolution share: which form a shape takes, each tap's range of output steps,
- * and which GEMM may overwrite y instead of adding (so both run the same GEMMs in the same
- * order). Plain C, included by C and CUDA sources. */
+ * which GEMM may overwrite y instead of adding, and, for a written dx, which tap's GEMM writes
+ * and which rows start at 0 (so both run the same GEMMs in the same order). Plain C, included
+ * by C and CUDA sources. */
 #ifndef TS_CONV_CL_H
 #define TS_CONV_CL_H
 
@@ -57,8 +58,11 @@ static inline int64_t conv_cl_dx_first(int64_t T, int64_t Tout, int64_t K, int s
   return -1;
 }
 
-/* class q's rows that start at 0 when dx is written: at most two runs, run j the rows a[j],
- * a[j] + stride, ... (n[j] rows); returns the number of runs */
+/* class q's rows that start at 0 when dx is written: run j the rows a[j], a[j] + stride, ...
+ * (n[j] rows); returns the number of runs. A first tap's first row is its class's first (a tap
+ * starting later would leave that row to the tap stride before it, which would then be first),
+ * so the runs are the class after the first tap's rows, or the whole class; the leading run is
+ * kept for safety, never taken (tests/unit/test_ops_grad.c test_conv_cl_rows checks that). */
 static inline int conv_cl_dx_zero_runs(int64_t T, int64_t Tout, int64_t K, int stride, int pad, int64_t q, int64_t a[2],
                                        int64_t n[2]) {
   int64_t u0 = ((q - pad) % stride + stride) % stride, ra, rb, m = 0; /* the class's first row */

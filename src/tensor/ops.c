@@ -326,8 +326,8 @@ static int lna_bwd(backend *be, const tensor *x, const tensor *w, const tensor *
   if (dx && tensors_overlap(dx, dy)) return err_set(e, TS_EARG, "layernorm_act_bwd: dx must not overlap dy");
   if (dx && dx_set &&
       (tensors_overlap(dx, x) || tensors_overlap(dx, w) || tensors_overlap(dx, b) || tensors_overlap(dx, mean) ||
-       tensors_overlap(dx, rstd)))
-    return err_set(e, TS_EARG, "layernorm_act_bwd: a written dx must not overlap x, w, b or the statistics");
+       tensors_overlap(dx, rstd) || tensors_overlap(dx, dw) || tensors_overlap(dx, db)))
+    return err_set(e, TS_EARG, "layernorm_act_bwd: a written dx must not overlap x, w, b, the statistics, dw or db");
   if (dw) CHK(norm_check(be, "layernorm_act_bwd", x, dw, NULL, NULL, 0, NULL, NULL, e));
   if (db) CHK(norm_check(be, "layernorm_act_bwd", x, db, NULL, NULL, 0, NULL, NULL, e));
   OPS_PROF_SHAPE(x, NULL);
@@ -789,8 +789,10 @@ static int conv_bwd(backend *be, int cl, const tensor *x, const tensor *w, const
   if (dx) CHK(ops_same(op, "x", x, "dx", dx, e));
   if (dw) CHK(ops_same(op, "weight", w, "dweight", dw, e));
   if (dbias) CHK(ops_numel(op, "dbias", dbias, w->ne[0], e));
-  if (dx && dx_set && (tensors_overlap(dx, x) || tensors_overlap(dx, w) || tensors_overlap(dx, dy)))
-    return err_set(e, TS_EARG, "%s: a written dx must not overlap x, the weight or dy", op);
+  if (dx && dx_set &&
+      (tensors_overlap(dx, x) || tensors_overlap(dx, w) || tensors_overlap(dx, dy) || tensors_overlap(dx, dw) ||
+       tensors_overlap(dx, dbias)))
+    return err_set(e, TS_EARG, "%s: a written dx must not overlap x, the weight, dy or their gradients", op);
   OPS_PROF_SHAPE(x, w);
   if (cl) OPS_RET(be, op, be->ops->conv1d_cl_bwd(be, x, w, dy, dx, dw, dbias, stride, pad, groups, dx_set), e);
   OPS_RET(be, op, be->ops->conv1d_bwd(be, x, w, dy, dx, dw, dbias, stride, pad, groups), e);

@@ -58,7 +58,8 @@ int op_layernorm_act(backend *be, const tensor *x, const tensor *w, const tensor
 int op_layernorm_act_bwd(backend *be, const tensor *x, const tensor *w, const tensor *b, const tensor *mean,
                          const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k,
                          ts_err *e);
-/* the same with dx written, not added to (its old contents unread: no zero fill needed first) */
+/* the same with dx written, not added to (its old contents unread: no zero fill needed first;
+ * dx must not overlap x, w, b, the statistics, dy, dw or db) */
 int op_layernorm_act_bwd_set(backend *be, const tensor *x, const tensor *w, const tensor *b, const tensor *mean,
                              const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k,
                              ts_err *e);
@@ -176,7 +177,7 @@ int op_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *bi
 int op_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
                      tensor *dbias, int stride, int pad, int groups, ts_err *e);
 /* the same with dx written, not added to (its old contents unread: no zero fill needed first;
- * dx must not overlap x, w or dy); dw, dbias still add */
+ * dx must not overlap x, w, dy, dw or dbias); dw, dbias still add */
 int op_conv1d_cl_bwd_set(backend *be, const tensor *x, const tensor *w, const tensor *dy, tensor *dx, tensor *dw,
                          tensor *dbias, int stride, int pad, int groups, ts_err *e);
 int op_weightnorm(backend *be, const tensor *v, const tensor *g, tensor *w, tensor *norm, int dim,

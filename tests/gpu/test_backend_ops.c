@@ -1698,11 +1698,14 @@ int main(int argc, char **argv) {
   G("conv1d_cl", c_conv_dt(1, 1, 16000, 64, 10, 5, 0, 1, 1, 0, 1)); /* the first layer, 1 s: rows */
   G("conv1d_cl", c_conv_dt(2, 16, 128, 16, 128, 1, 64, 16, 1, 0, 1));
   G("conv1d_cl", c_conv_dt(2, 4, 9, 3, 3, 1, 1, 1, 1, 0, 1)); /* rows, one group, padding at both ends */
-  /* the written dx's row classes (tensor/conv_cl.h): a class no tap reaches, first taps that reach
-   * nothing, padding past the first taps */
+  /* the written dx's row classes (tensor/conv_cl.h): a class no tap reaches, a kernel past the
+   * steps, padding 5 at stride 2, a first tap later than the class's first (tap 0 reaching no
+   * row: 1 at stride 1, 2 at stride 2) */
   G("conv1d_cl", c_conv_dt(2, 32, 40, 8, 2, 3, 0, 1, 0, 0, 1));
   G("conv1d_cl", c_conv_dt(1, 32, 5, 6, 9, 1, 4, 1, 0, 0, 1));
   G("conv1d_cl", c_conv_dt(2, 32, 33, 8, 7, 2, 5, 1, 1, 0, 1));
+  G("conv1d_cl", c_conv_dt(1, 32, 5, 6, 10, 1, 4, 1, 0, 0, 1));
+  G("conv1d_cl", c_conv_dt(2, 32, 4, 6, 7, 2, 3, 1, 1, 0, 1));
   G("weightnorm", c_weightnorm(3, 6, 5, 4, 0));
   G("weightnorm", c_weightnorm(3, 6, 5, 4, 1));
   G("weightnorm", c_weightnorm(3, 6, 5, 4, 2));

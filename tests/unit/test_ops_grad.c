@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "ref_ops.h"
+#include "tensor/conv_cl.h"
 #include "tensor/ops.h"
 #include "tensor/par.h"
 #include "testutil.h"
@@ -823,9 +824,55 @@ static void test_conv1d_cl(void **state) {
   /* for the written dx (conv_cl_dx_first): */
   run_conv_cl(2, 32, 15, 4, 2, 2, 0, 1, 0, 1890);   /* taps, kernel 2 = stride, odd T: the last row no tap's */
   run_conv_cl(2, 32, 10, 4, 2, 3, 0, 1, 0, 1891);   /* taps, kernel < stride: a row class no tap reaches */
-  run_conv_cl(1, 32, 5, 3, 9, 1, 4, 1, 0, 1892);    /* taps, kernel past the steps: first taps reach nothing */
+  run_conv_cl(1, 32, 5, 3, 9, 1, 4, 1, 0, 1892);    /* taps, kernel past the steps */
   run_conv_cl(2, 40, 21, 6, 3, 2, 1, 1, 1, 1893);   /* taps, stride 2, padding 1 */
-  run_conv_cl(2, 32, 16, 5, 7, 2, 5, 1, 0, 1894);   /* taps, stride 2, padding past the first taps' reach */
+  run_conv_cl(2, 32, 16, 5, 7, 2, 5, 1, 0, 1894);   /* taps, stride 2, padding 5 */
+  run_conv_cl(1, 32, 5, 3, 10, 1, 4, 1, 0, 1895);   /* tap 0 reaches no row: the first tap is 1 */
+  run_conv_cl(2, 32, 4, 3, 7, 2, 3, 1, 0, 1896);    /* stride 2: class 0's first tap is 2 */
+}
+
+/* conv_cl.h's written-dx rule on every small shape, rows only (no GEMMs): the zero runs touch
+ * unset rows of their class inside x, each class's first tap writes unset rows, every later tap
+ * adds onto set rows, every row ends set, and the leading zero run never occurs */
+static void test_conv_cl_rows(void **state) {
+  (void)state;
+  enum { UNSET, SET };
+  int row[32];
+  long shapes = 0;
+  for (int64_t T = 0; T < 31; T++)
+    for (int64_t K = 1; K < 17; K++)
+      for (int stride = 1; stride < 9; stride++)
+        for (int pad = 0; pad < 21; pad++) {
+          int64_t Tout = op_conv1d_out_len(T, K, stride, pad);
+          if (Tout <= 0) continue;
+          shapes++;
+          for (int64_t u = 0; u < T; u++) row[u] = UNSET;
+          for (int64_t q = 0; q < stride; q++) {
+            int64_t a[2], n[2], ra, rb;
+            int runs = conv_cl_dx_zero_runs(T, Tout, K, stride, pad, q, a, n);
+            int64_t first = conv_cl_dx_first(T, Tout, K, stride, pad, q, &ra, &rb);
+            if (first >= 0) assert_true(runs <= 1 && (runs == 0 || a[0] > rb)); /* the tail only */
+            for (int j = 0; j < runs; j++)
+              for (int64_t i = 0; i < n[j]; i++) {
+                int64_t u = a[j] + i * stride;
+                assert_true(u >= 0 && u < T && ((u + pad) % stride + stride) % stride == q && row[u] == UNSET);
+                row[u] = SET;
+              }
+          }
+          for (int64_t k = 0; k < K; k++) {
+            int64_t lo, hi, ra, rb;
+            conv_cl_range(T, Tout, k, stride, pad, &lo, &hi);
+            int first = conv_cl_dx_first(T, Tout, K, stride, pad, k % stride, &ra, &rb) == k;
+            for (int64_t t = lo; t < hi; t++) {
+              int64_t u = t * stride + k - pad;
+              assert_true(u >= 0 && u < T);
+              assert_int_equal(row[u], first ? UNSET : SET); /* written once, before any add */
+              row[u] = SET;
+            }
+          }
+          for (int64_t u = 0; u < T; u++) assert_int_equal(row[u], SET);
+        }
+  assert_int_equal(shapes, 79776); /* every shape with an output step */
 }
 
 static void run_wn(int64_t O, int64_t I, int64_t K, int dim, uint64_t seed) {
@@ -954,7 +1001,7 @@ int main(void) {
       cmocka_unit_test(test_elementwise), cmocka_unit_test(test_softmax),
       cmocka_unit_test(test_attention),  cmocka_unit_test(test_rope),
       cmocka_unit_test(test_split_heads), cmocka_unit_test(test_swiglu_packed),
-      cmocka_unit_test(test_conv1d),     cmocka_unit_test(test_conv1d_cl), cmocka_unit_test(test_norm_act),     cmocka_unit_test(test_weightnorm),
+      cmocka_unit_test(test_conv1d),     cmocka_unit_test(test_conv1d_cl), cmocka_unit_test(test_conv_cl_rows), cmocka_unit_test(test_norm_act),     cmocka_unit_test(test_weightnorm),
       cmocka_unit_test(test_embed_framecat), cmocka_unit_test(test_xent),
       cmocka_unit_test(test_adamw),
   };
