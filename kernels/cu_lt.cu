@@ -19,7 +19,9 @@ typedef struct lt_key {
   int al_a, al_b, al_c; /* alignment classes of A, B and C: 16, 8, 4 or 2 bytes */
   int res;              /* C read from another buffer than D (cu_lt_call.R): its own plan, so that a shape
                            cuBLASLt refuses out of place still takes its in-place plan */
+  int pad;              /* explicit (0): the key is compared as bytes, so it has no implicit padding */
 } lt_key;
+static_assert(sizeof(lt_key) == 6 * sizeof(int64_t) + 10 * sizeof(int), "lt_key has padding bytes");
 
 typedef struct lt_plan {
   lt_key key;
@@ -61,7 +63,7 @@ static void lt_drop(lt_plan *p) {
 
 /* the plan of key k: descriptors and the heuristic's first algorithm (used 1), or none (2) */
 static void lt_make(const cu_ctx *c, const lt_key *k, lt_plan *p) {
-  p->key = *k;
+  memcpy(&p->key, k, sizeof *k); /* bytes, as they are compared */
   p->used = 2;
   cudaDataType_t ab = k->bf16 ? CUDA_R_16BF : CUDA_R_32F;
   cublasOperation_t oa = k->tb ? CUBLAS_OP_T : CUBLAS_OP_N, ob = k->ta ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -169,7 +171,7 @@ int cu_lt_gemm(backend *be, const cu_lt_call *g, int *done) {
                                      &p->algo, c->blas_ws, c->blas_ws ? CU_BLAS_WS : 0, cu_stream());
   if (st == CUBLAS_STATUS_NOT_SUPPORTED) { /* nothing launched: this shape takes the cuBLAS path from now on */
     lt_drop(p);
-    p->key = k, p->used = 2;
+    memcpy(&p->key, &k, sizeof k), p->used = 2;
     g_fallbacks++;
     return TS_OK;
   }

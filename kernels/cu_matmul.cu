@@ -402,7 +402,13 @@ int cu_matmul_res(backend *be, const tensor *a, const tensor *b, const tensor *b
                   int tb) {
   if (r->data == c->data) return mm_run(be, a, b, bias, c, ta, tb, 1.0f, NULL);
   if (!cu_of(be)->mres) { /* the op pair it replaces: copy, then beta 1 */
+    /* the copy writes c alone, which overlaps no operand (op_matmul_res): a rounding offered
+     * just before (cu_round_have: SDPA's bf16 out for this GEMM's a) stays valid across it, as
+     * it did when the copy came before the attention */
+    cu_ctx *cx = cu_of(be);
+    int offer = cx->xs_y && cx->xs_mark == cx->launches;
     TS_TRY(cu_copy(be, r, c));
+    if (offer) cx->xs_mark = cx->launches;
     return mm_run(be, a, b, bias, c, ta, tb, 1.0f, NULL);
   }
   return mm_run(be, a, b, bias, c, ta, tb, 1.0f, cu_f(r));

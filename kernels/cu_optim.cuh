@@ -63,8 +63,8 @@ struct adamw_seg {
   int32_t decay, pad;
 };
 
-/* the last run whose start is at most e (runs sorted by start; empty runs share their
- * successor's start, and the last of equals is the one holding e) */
+/* the last run whose start is at most e (runs sorted by start; the host drops empty runs, so
+ * the starts increase strictly) */
 __device__ __forceinline__ int ar_find(const adamw_seg *s, int nr, int64_t e) {
   int lo = 0, hi = nr - 1;
   while (lo < hi) {
