@@ -301,8 +301,11 @@ static int bench_grpo(bench_ctx *c, int grpo, int gr) {
  * build for an A/B of the switches) */
 static int bench_variants(bench_ctx *c, const char *vars, const char *mode, int (*run)(bench_ctx *, const char *)) {
   if (!vars) return run(c, mode);
-  char list[256];
-  snprintf(list, sizeof list, "%s", vars);
+  char list[512];
+  if (snprintf(list, sizeof list, "%s", vars) >= (int)sizeof list) {
+    fprintf(stderr, "bench_device: the variant list is longer than %zu characters\n", sizeof list - 1);
+    return 2;
+  }
   int rc = 0;
   for (char *save = NULL, *v = strtok_r(list, ",", &save); v && !rc; v = strtok_r(NULL, ",", &save)) {
     if (bdsw_apply(v)) {
