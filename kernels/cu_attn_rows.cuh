@@ -26,7 +26,7 @@ __device__ __forceinline__ void at_row(int64_t r, int64_t Hq, int64_t Tq, int64_
                                        const int32_t *p0, int causal, int64_t *h, int64_t *i, int64_t *lim) {
   int64_t b = r / (Hq * Tq), e = r % (Hq * Tq);
   *h = e / Tq, *i = e % Tq;
-  *lim = at_lim(klen ? klen[b] : Tk, causal, p0 ? p0[b] : 0, *i);
+  *lim = at_lim(klen ? klen[b] : Tk, causal, p0 ? p0[b] : 0, *i, Tk);
 }
 
 /* Rows of S: mask + bias, softmax in place, lse (bc, Hq, Tq). Block per row. */

@@ -143,13 +143,15 @@ int cu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor
   size_t bw, bx, bdw = dw ? cu_rnd(sizeof(float) * (size_t)nw) : 0,
                  bc = taps ? 0 : cu_rnd(sizeof(float) * (size_t)(Tout * K * Cin));
   cl_plan(be, x, taps, nw, &x16, &bw, &bx);
+  if (!dw) bx = 0; /* x (widened) is read by dW's GEMMs alone */
   size_t bg = x16 ? cu_rnd(sizeof(unsigned short) * (size_t)(B * Tout * Cout)) : 0;
+  size_t bcol = dw ? bc : 0, bdcol = dx ? bc : 0; /* the rows form's col for dW, dcol for dx */
   char *cur = NULL;
-  TS_TRY(cu_scratch(be, bw + bdw + bg + 2 * bc + bx, (void **)&cur));
+  TS_TRY(cu_scratch(be, bw + bdw + bg + bcol + bdcol + bx, (void **)&cur));
   void *wp = cu_carve(&cur, bw);                                      /* (Cout, K, Cg) f32, or bf16 (x16) */
   float *dwp = dw ? (float *)cu_carve(&cur, bdw) : NULL;              /* (Cout, K, Cg) */
   unsigned short *g16 = x16 ? (unsigned short *)cu_carve(&cur, bg) : NULL; /* dy rounded (B Tout, Cout) */
-  float *col = taps ? NULL : (float *)cu_carve(&cur, bc), *dcol = taps ? NULL : (float *)cu_carve(&cur, bc);
+  float *col = bcol ? (float *)cu_carve(&cur, bcol) : NULL, *dcol = bdcol ? (float *)cu_carve(&cur, bdcol) : NULL;
   /* the bias's gradient once the scratch is there: an op that fails for memory changes nothing */
   if (dbias) TS_TRY(cu_colsum_add(g, cu_f(dbias), B * Tout, Cout));
   TS_TRY(cl_x_f32(x, bx ? (float *)cu_carve(&cur, bx) : NULL, &xf));

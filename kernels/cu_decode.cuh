@@ -7,9 +7,10 @@
 
 #include "cu_dev.cuh"
 
-/* number of keys visible to query i (keys [0, lim)) */
-__device__ __forceinline__ int64_t at_lim(int64_t klen, int causal, int64_t p0, int64_t i) {
-  int64_t lim = klen;
+/* number of keys visible to query i (keys [0, lim)), at most the Tk keys a row holds (the op
+ * refuses a longer kv_len on the host, but a replayed step's lengths are not checked there) */
+__device__ __forceinline__ int64_t at_lim(int64_t klen, int causal, int64_t p0, int64_t i, int64_t Tk) {
+  int64_t lim = klen < Tk ? klen : Tk;
   if (causal && p0 + i + 1 < lim) lim = p0 + i + 1;
   return lim < 0 ? 0 : lim;
 }
@@ -46,7 +47,7 @@ __global__ void __launch_bounds__(AT_DEC_THREADS)
   const float *kb = k + (b * Tk * Hkv + kh) * D, *vb = v + (b * Tk * Hkv + kh) * D; /* key j at + j ks */
   const float *br = bias ? bias + h * Tk : NULL;
   float *orow = out + (b * Hq + h) * D;
-  int64_t lim = at_lim(klen ? klen[b] : Tk, causal, p0 ? p0[b] : 0, 0);
+  int64_t lim = at_lim(klen ? klen[b] : Tk, causal, p0 ? p0[b] : 0, 0, Tk);
   int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
   float mx = -INFINITY;
 #pragma unroll 4
@@ -132,6 +133,7 @@ __global__ void __launch_bounds__(AT_DEC_THREADS)
  * 17's profile had the kernel at 14.4 us, 23 % of a decoding step); the groups' sums meet in
  * shared memory, added in group order. Every thread of the block must call it. */
 __device__ __forceinline__ void at_sk_pv4(const float *pr, const float *vb, int64_t ks, int nk, int64_t D, float *o) {
+  static_assert(AT_SK_MAXD / 4 <= AT_SK_KC, "a key group needs W <= AT_SK_KC threads (G >= 1)");
   __shared__ float4 red4[AT_SK_KC]; /* (G, W) */
   const int t = threadIdx.x, D4 = (int)(D / 4);
   int W = 1;
@@ -168,7 +170,7 @@ __device__ __forceinline__ int at_sk_chunk(const float *q, const float *k, const
   __shared__ float pr[AT_SK_KC];                /* exp(s - m) of the chunk's keys */
   __shared__ float red[AT_SK_KC];               /* (G, W): the key groups' partial o */
   int64_t r = blockIdx.x, b = r / Hq, h = r % Hq, kh = h / (Hq / Hkv), ks = Hkv * D, j0 = (int64_t)blockIdx.y * AT_SK_KC;
-  int64_t lim = at_lim(klen ? klen[b] : Tk, causal, p0 ? p0[b] : 0, 0);
+  int64_t lim = at_lim(klen ? klen[b] : Tk, causal, p0 ? p0[b] : 0, 0, Tk);
   if (j0 >= lim) return 0; /* no visible key in the chunk (the whole block leaves) */
   int t = threadIdx.x, nk = lim - j0 < AT_SK_KC ? (int)(lim - j0) : AT_SK_KC; /* visible keys j0 + [0, nk) */
   const float *kb = k + ((b * Tk + j0) * Hkv + kh) * D, *vb = v + ((b * Tk + j0) * Hkv + kh) * D; /* key j0 + u at + u ks */
@@ -265,7 +267,7 @@ __global__ void __launch_bounds__(AT_SK_MT)
     k_attn_dec_merge(const float *part, float *out, float *lse, const int32_t *klen, const int32_t *p0, int causal,
                      int64_t Tk, int64_t Hq, int64_t D, int64_t S) {
   int64_t r = blockIdx.x, b = r / Hq;
-  int64_t lim = at_lim(klen ? klen[b] : Tk, causal, p0 ? p0[b] : 0, 0);
+  int64_t lim = at_lim(klen ? klen[b] : Tk, causal, p0 ? p0[b] : 0, 0, Tk);
   int64_t ns = (lim + AT_SK_KC - 1) / AT_SK_KC; /* the chunks k_attn_dec_part wrote, at most S */
   if (ns > S) ns = S;
   at_sk_merge(part + r * S * (D + 2), out, lse, r, ns, D, false);
@@ -284,7 +286,7 @@ __global__ void __launch_bounds__(AT_SK_KC)
   static_assert(AT_SK_KC == AT_SK_MT, "the merge runs on a chunk's block");
   __shared__ int last;
   const int64_t r = blockIdx.x, b = r / Hq;
-  const int64_t lim = at_lim(klen ? klen[b] : Tk, causal, p0 ? p0[b] : 0, 0);
+  const int64_t lim = at_lim(klen ? klen[b] : Tk, causal, p0 ? p0[b] : 0, 0, Tk);
   /* the chunks that write: at most the grid's (a kv_len past Tk, which the op refuses on the
    * host but a replayed step's lengths are not checked there, must not leave a count short) */
   int64_t ns = (lim + AT_SK_KC - 1) / AT_SK_KC;

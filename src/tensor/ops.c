@@ -311,6 +311,8 @@ int op_layernorm_act(backend *be, const tensor *x, const tensor *w, const tensor
     return err_set(e, TS_EARG, "layernorm_act: needs y, mean and rstd (its backward recomputes the norm from them)");
   if ((unsigned)k > ACT_SILU) return err_set(e, TS_EARG, "layernorm_act: unknown activation %d", (int)k);
   CHK(norm_check(be, "layernorm_act", x, w, b, y, 1, mean, rstd, e));
+  if (tensors_overlap(y, x)) /* the backward recomputes the norm from x */
+    return err_set(e, TS_EARG, "layernorm_act: y must not overlap x (its backward reads x)");
   OPS_PROF_SHAPE(x, NULL);
   OPS_RET(be, "layernorm_act", be->ops->layernorm_act(be, x, w, b, y, mean, rstd, k, eps), e);
 }

@@ -323,6 +323,7 @@ static void run_norm_act(int64_t N, int64_t C, int affine, int has_bias, act_kin
   assert_int_equal(op_layernorm_act(be, &X, Wp, Bp, &Y, NULL, &R, k, 1e-5f, &err), TS_EARG);
   assert_int_equal(op_layernorm_act_bwd(be, &X, Wp, Bp, &M, &R, &DY, &DY, NULL, NULL, k, &err), TS_EARG);
   assert_int_equal(op_layernorm_act(be, &X, Wp, Bp, &Y, &M, &R, (act_kind)7, 1e-5f, &err), TS_EARG);
+  assert_int_equal(op_layernorm_act(be, &X, Wp, Bp, &X, &M, &R, k, 1e-5f, &err), TS_EARG); /* y on x */
   free(x), free(w), free(b), free(y), free(dy), free(m), free(r), free(dx), free(dw), free(db);
   free(cn), free(y2), free(m2), free(r2), free(dcn), free(dx2), free(dw2), free(db2);
 }

@@ -94,7 +94,7 @@ static void run_attn(const dcase &c, int split) {
   for (int b = 0; b < B; b++)
     for (int h = 0; h < Hq; h++) {
       int hk = h / (Hq / Hkv);
-      int lim = kl ? kl[b] : Tk;
+      int lim = kl && kl[b] < Tk ? kl[b] : Tk; /* a kv_len past Tk sees the Tk keys there are */
       if (c.causal && (qp ? qp[b] : 0) + 1 < lim) lim = (qp ? qp[b] : 0) + 1;
       if (lim < 0) lim = 0;
       std::vector<double> s((size_t)Tk, -INFINITY);
@@ -212,6 +212,7 @@ static void run_all() {
     run_attn({2, 50, 3, 1, 6, 1, {50, 20}, {49, 19}, 1}, split);        /* D not a multiple of 4 */
     run_attn({2, 200, 2, 1, 20, 1, {200, 129}, {199, 128}, 0}, split); /* D 20: 5 of 8 column threads busy */
     run_attn({1, 140, 2, 2, 256, 0, {}, {}, 1}, split);                 /* D 256: 2 key groups of 64 threads */
+    run_attn({2, 150, 2, 1, 16, 0, {100, 350}, {}, 1}, split); /* a replayed step's kv_len past Tk: capped */
   }
   for (int M : {1, 2, 3, 8, 13, 16}) {
     run_smallm(M, 300, 896, 1, 0.0f); /* K4 224: one float4 each for 7 warps, the 8th idle */
