@@ -28,8 +28,8 @@ static int cl_permute(const float *w, int64_t Cout, int64_t Cg, int64_t K, float
 
 /* the row im2col of batch row b of x into col (Tout, groups K Cg) */
 static int cl_im2row(const tensor *x, int64_t b, int64_t Cg, int64_t K, int64_t Tout, int stride, int pad, float *col) {
-  int64_t T = x->ne[1], Cin = x->ne[2];
-  dim3 grid(cv_xblocks(K * Cin), cv_cap(Tout));
+  int64_t T = x->ne[1], Cin = x->ne[2], R = cv_im2row_rpb(K * Cin);
+  dim3 grid(cv_xblocks(K * Cin), cv_cap((Tout + R - 1) / R));
   if (x->dtype == DT_BF16)
     k_cl_im2row<unsigned short><<<grid, CV_THREADS, 0, cu_stream()>>>((const unsigned short *)x->data + b * T * Cin, T,
                                                                        Cin, Cg, (int)K, Tout, stride, pad, col);

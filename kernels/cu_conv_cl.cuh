@@ -32,18 +32,25 @@ __global__ void k_cl_unpermute_add(const float *__restrict__ dwp, int64_t Cout, 
   for (int64_t o = blockIdx.y; o < Cout; o += gridDim.y) dw[o * Cg * K + ck] += dwp[(o * K + k) * Cg + c];
 }
 
+/* the col rows a block of k_cl_im2row takes for rows of n values: CV_THREADS / n when a row is
+ * shorter than a block (the waveform's K Cin = 10: 25 rows a block, where one row a block left
+ * 246 of 256 threads idle in 64,000 blocks a batch row), else 1 */
+__host__ __device__ static inline int cv_im2row_rpb(int64_t n) { return n > 0 && n < CV_THREADS ? CV_THREADS / (int)n : 1; }
+
 /* col (Tout, groups K Cg) of one batch row x (T, Cin = groups Cg): col[t][(g K + k) Cg + c] =
  * x[t stride + k - pad][g Cg + c] (0 outside [0, T)); X float or unsigned short (bf16 bits,
  * widened exactly). A thread per element of a col row (K Cin < 2^31, the launcher checks), so
- * the writes are contiguous whatever Cg is (the waveform's Cg 1 would leave a block per channel
- * 255 idle threads of 256). Grid (ceil(K Cin / CV_THREADS), min(Tout, CV_MAXY)). */
+ * the writes are contiguous whatever Cg is; a row shorter than a block takes a block with the
+ * next rows (cv_im2row_rpb = R rows, thread i on row i / n). Grid (ceil(K Cin / CV_THREADS),
+ * min(ceil(Tout / R), CV_MAXY)). */
 template <typename X>
 __global__ void k_cl_im2row(const X *__restrict__ x, int64_t T, int64_t Cin, int64_t Cg, int K, int64_t Tout,
                             int stride, int pad, float *__restrict__ col) {
-  const int n = (int)(K * Cin), j = (int)(blockIdx.x * CV_THREADS + threadIdx.x);
-  if (j >= n) return;
+  const int n = (int)(K * Cin), R = cv_im2row_rpb(n), i = (int)threadIdx.x, r = R > 1 ? i / n : 0;
+  const int j = R > 1 ? i - r * n : (int)(blockIdx.x * CV_THREADS + threadIdx.x);
+  if (j >= n || r >= R) return;
   const int cg = (int)Cg, gk = j / cg, c = j - gk * cg, g = gk / K, k = gk - g * K; /* 32-bit */
-  for (int64_t t = blockIdx.y; t < Tout; t += gridDim.y) {
+  for (int64_t t = (int64_t)blockIdx.y * R + r; t < Tout; t += (int64_t)gridDim.y * R) {
     const int64_t s = t * stride + k - pad;
     col[t * n + j] = s >= 0 && s < T ? cv_val(x, s * Cin + (int64_t)g * cg + c) : 0.0f;
   }

@@ -59,7 +59,8 @@ static void run(const clcase &c) {
   std::vector<unsigned short> x16(x.size());
   for (auto &v : x) v = g_rng.sym();
   for (size_t i = 0; i < x.size(); i++) x16[i] = simt_bf16_bits(x[i]);
-  dim3 gi(cv_xblocks(K * Cin), cap(Tout));
+  const int64_t RB = cv_im2row_rpb(K * Cin); /* col rows a block */
+  dim3 gi(cv_xblocks(K * Cin), cap((Tout + RB - 1) / RB));
   err += simt::launch(gi, dim3(CV_THREADS), 0,
                       [&] { k_cl_im2row(x.data(), T, Cin, Cg, (int)K, Tout, c.stride, c.pad, col.data()); });
   err += simt::launch(gi, dim3(CV_THREADS), 0,
@@ -118,6 +119,8 @@ int main() {
       {16, 16, 100, 19, 1, 9, 4, 0},  /* the positional convolution, 4 groups */
       {6, 6, 50, 64, 1, 32, 2, 0},    /* a kernel longer than the steps */
       {300, 7, 90, 3, 2, 1, 3, 5},    /* rows past the grid; more channels than a block */
+      {1, 8, 1000, 10, 5, 0, 1, 3},   /* the first layer's 25 col rows a block, past a grid of 3 */
+      {3, 6, 200, 7, 3, 1, 3, 2},     /* rows of 21 values: 12 a block, 4 threads idle, grid of 2 */
   };
   for (uint64_t seed : {0ull, 0x2545f4914f6cdd1dull, simt::HIGH_WARP_FIRST}) {
     simt::set_schedule(seed);
