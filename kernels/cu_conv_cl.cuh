@@ -35,7 +35,9 @@ __global__ void k_cl_unpermute_add(const float *__restrict__ dwp, int64_t Cout, 
 /* the col rows a block of k_cl_im2row takes for rows of n values: CV_THREADS / n when a row is
  * shorter than a block (the waveform's K Cin = 10: 25 rows a block, where one row a block left
  * 246 of 256 threads idle in 64,000 blocks a batch row), else 1 */
-__host__ __device__ static inline int cv_im2row_rpb(int64_t n) { return n > 0 && n < CV_THREADS ? CV_THREADS / (int)n : 1; }
+__host__ __device__ static inline int cv_im2row_rpb(int64_t n) {
+  return n > 0 && n < CV_THREADS ? CV_THREADS / (int)n : 1;
+}
 
 /* col (Tout, groups K Cg) of one batch row x (T, Cin = groups Cg): col[t][(g K + k) Cg + c] =
  * x[t stride + k - pad][g Cg + c] (0 outside [0, T)); X float or unsigned short (bf16 bits,

@@ -1,10 +1,11 @@
 // test_conv_cl_emu.cpp — the channels-last convolution's element kernels (kernels/cu_conv_cl.cuh:
 // the weight's permutation and its gradient's way back, the row im2col from an f32 and a bf16 x,
-// its gather back (added, and written over NaN), the rows' bias) under the SIMT emulator against plain loops. The shapes: the
-// feature extractor's first layer (one channel, kernel 10, stride 5), a stride-2 layer, the
-// grouped positional convolution (kernel 19, pad 9, 4 groups), a kernel longer than the steps,
-// and grids smaller than the rows (the kernels' row loops). Every value must match exactly (the
-// gather adds in the kernel's k order, as the loop here does). Exit 0 when every case passes.
+// its gather back (added, and written over NaN), the rows' bias) under the SIMT emulator against
+// plain loops. The shapes: the feature extractor's first layer (one channel, kernel 10, stride 5),
+// a stride-2 layer, the grouped positional convolution (kernel 19, pad 9, 4 groups), a kernel
+// longer than the steps, col rows shorter than a block (several a block), and grids smaller than
+// the rows (the kernels' row loops). Every value must match exactly (the gather adds in the
+// kernel's k order, as the loop here does). Exit 0 when every case passes.
 #include <cmath>
 #include <cstdio>
 #include <cstring>
