@@ -15,9 +15,12 @@ mkdir -p "$dest"
 # core libraries (cJSON, PCRE2, utf8proc) with their headers and .pc files, and pkgconf
 # (CMake's FindPkgConfig needs a pkg-config binary)
 pkgs=(libcjson-dev libcjson1 libpcre2-dev libpcre2-8-0 libutf8proc-dev libutf8proc2 pkgconf-bin libpkgconf3)
-cd "$dest"
-rm -f ./*.deb
-apt-get download "${pkgs[@]}"
+# downloaded beside, then swapped in: a failed download leaves the last set in place
+new=$(mktemp -d "$root/.deps/debs.new.XXXXXX")
+(cd "$new" && apt-get download "${pkgs[@]}")
+rm -f "$dest"/*.deb
+mv "$new"/*.deb "$dest"/
+rmdir "$new"
 arch=$(dpkg --print-architecture)
 echo "$arch" > "$dest/ARCH"
 ls -1 "$dest"/*.deb > /dev/null

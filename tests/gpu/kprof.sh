@@ -24,7 +24,7 @@ bd=("$build/bench_device" --device cuda --geometry paper --batch 4 --seconds 20 
 kprof_ncu() {
   local name=$1
   shift
-  timeout "$(cap 150)" "$ncu" --profile-from-start off --clock-control none --cache-control none \
+  timeout -k 10 "$(cap 150)" "$ncu" --profile-from-start off --clock-control none --cache-control none \
     --metrics gpu__time_duration.sum --csv --print-units base --log-file "$build/$name.csv" \
     "${bd[@]}" --profile-range 1 "$@" > "$build/$name.out" 2>&1
 }
@@ -45,7 +45,9 @@ else
   fi
   # replayed decoding steps: the process's replays 8-15 (TSASR_CUDA_PROFILE_REPLAYS, in the
   # first rollout), per step; no --profile-range here
-  if TSASR_CUDA_PROFILE_REPLAYS=8 timeout "$(cap 90)" "$ncu" --profile-from-start off --clock-control none \
+  if [ "$(cap 1000)" -lt 40 ]; then
+    step kprof_decode SKIP "under 40 s left before the deadline"
+  elif TSASR_CUDA_PROFILE_REPLAYS=8 timeout -k 10 "$(cap 90)" "$ncu" --profile-from-start off --clock-control none \
        --cache-control none --metrics gpu__time_duration.sum --csv --print-units base --log-file "$build/kprof_dec.csv" \
        "${bd[@]}" --steps 0 --G 8 --new 32 > "$build/kprof_dec.out" 2>&1 &&
      "$kprof_py" tests/gpu/kprof_table.py "$build/kprof_dec.csv" --per 8 --top 30 > "$build/kprof_dec.txt" 2>&1; then

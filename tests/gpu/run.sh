@@ -129,6 +129,7 @@ build="$root/build-gpu"
 logs="${OUT:+$OUT/gpu-logs}"
 logs="${logs:-$build/logs}"
 mkdir -p "$logs" "$build"
+rm -f "$build/ratios.txt" # a warm machine's earlier run must not lend this one its ratios
 t0=$(date +%s)
 # benchmarks start while the time budget lasts (TSASR_GPU_BUDGET seconds from the start, default
 # 420: the checks matter more, and a device call has a hard limit), and none runs past a
@@ -153,17 +154,18 @@ gpu_ops_row() {
   cat "$build/$name.log" >> "$logs/bench.log"
   step "$name" "$([ $r = 0 ] && echo ok || echo "FAIL($r)")" "$(awk -f "tests/gpu/$awkf" "$build/$name.log")"
 }
-# the summary table and benchmark rows, printed last and appended to build.log (a device call
-# returns only its output's tail and the log files: the table must come back either way)
+# the benchmark rows, then the summary table, printed last and appended to build.log (a device
+# call returns only its output's last 12,000 characters and the log files: the table comes last
+# so that the tail holds it, and build.log has it either way)
 summary() { summary_body | tee -a "$logs/build.log"; }
 summary_body() {
+  [ -f "$logs/bench.log" ] && { echo; sed -n '/^benchmark /,$p' "$logs/bench.log"; }
+  [ -f "$logs/bench_device.log" ] && { echo; cat "$logs/bench_device.log"; }
+  [ -f "$build/ratios.txt" ] && { echo; cat "$build/ratios.txt"; }
   echo
   echo "================ tests/gpu/run.sh summary ($(( $(date +%s) - t0 )) s) ================"
   printf '%-18s %-8s %s\n' step status note
   for i in "${!S_NAME[@]}"; do printf '%-18s %-8s %s\n' "${S_NAME[$i]}" "${S_STAT[$i]}" "${S_NOTE[$i]}"; done
-  [ -f "$logs/bench.log" ] && { echo; sed -n '/^benchmark /,$p' "$logs/bench.log"; }
-  [ -f "$logs/bench_device.log" ] && { echo; cat "$logs/bench_device.log"; }
-  [ -f "$build/ratios.txt" ] && { echo; cat "$build/ratios.txt"; }
   echo "logs: $logs"
 }
 
@@ -305,7 +307,7 @@ ops_env() {
   local log=$1 grp=$2 r
   shift 2
   { echo; echo "== $*, $grp group"; } >> "$logs/backend_ops.log"
-  env "$@" timeout 60 "$build/tests/gpu/test_backend_ops" "$grp" > "$log" 2>&1
+  env "$@" timeout -k 5 "$(cap 60)" "$build/tests/gpu/test_backend_ops" "$grp" > "$log" 2>&1
   r=$?
   cat "$log" >> "$logs/backend_ops.log"
   grep -E '^FAIL' "$log" | head -n 20
@@ -391,7 +393,7 @@ san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2
 san_run() {
   local leak=()
   [ "$1" = memcheck ] && leak=(--leak-check no) # a memcheck option
-  timeout "$2" "$san" --tool "$1" "${leak[@]}" --error-exitcode 9 "$build/tests/gpu/test_backend_ops" "$3" \
+  timeout -k 10 "$2" "$san" --tool "$1" "${leak[@]}" --error-exitcode 9 "$build/tests/gpu/test_backend_ops" "$3" \
     > "$build/san.log" 2>&1
   san_rc=$?
   { echo; echo "== $4 (rc $san_rc)"; cat "$build/san.log"; } >> "$logs/memcheck.log"
