@@ -120,7 +120,7 @@ static int cl_dx_zero(float *dx, int64_t B, int64_t T, int64_t Tout, int64_t K, 
     int64_t a[2], n[2];
     int runs = conv_cl_dx_zero_runs(T, Tout, K, stride, pad, q, a, n);
     for (int j = 0; j < runs; j++) {
-      if (n[j] == 1) {
+      if (n[j] == 1 && row * (size_t)T <= 2147483647u) { /* a pitch within what 2D copies take */
         CU_TRY(cudaMemset2DAsync(dx + a[j] * Cin, row * (size_t)T, 0, row, (size_t)B, cu_stream()));
         continue;
       }

@@ -569,6 +569,13 @@ int op_attention_bwd(backend *be, const tensor *q, const tensor *k, const tensor
     if (!cfg->bias) return err_set(e, TS_EARG, "attention_bwd: dbias given without a bias");
     CHK(ops_same("attention_bwd", "bias", cfg->bias, "dbias", dbias, e));
   }
+  if (cfg->grad_set) { /* written gradients (their old contents unread) overlap no input */
+    const tensor *in[6] = {q, k, v, out, lse, dout}, *gr[3] = {dq, dk, dv};
+    for (int i = 0; i < 3; i++)
+      for (int j = 0; j < 6; j++)
+        if (tensors_overlap(gr[i], in[j]))
+          return err_set(e, TS_EARG, "attention_bwd: a written d%c overlaps q, k, v, out, lse or dout", "qkv"[i]);
+  }
   OPS_PROF_SHAPE(q, k);
   OPS_RET(be, "attention_bwd", be->ops->attention_bwd(be, q, k, v, out, lse, dout, dq, dk, dv, dbias, cfg), e);
 }

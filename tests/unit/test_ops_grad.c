@@ -561,6 +561,9 @@ static void run_attn(int64_t B, int64_t Tq, int64_t Tk, int64_t Hq, int64_t Hkv,
   assert_memory_equal(dk2, dk, sizeof(float) * (size_t)nk);
   assert_memory_equal(dv2, dv, sizeof(float) * (size_t)nk);
   for (int64_t i = 0; bias && i < nb; i++) assert_true(fabsf(dbs2[i] - (dbs[i] + 1.0f)) <= 1e-5f * (1.0f + fabsf(dbs[i])));
+  /* a written gradient on an input is refused (dq on q, dv on k) */
+  assert_int_equal(op_attention_bwd(be, &Q, &K, &V, &O, &L, &DY, &Q, &DK2, &DV2, NULL, &set, &err), TS_EARG);
+  assert_int_equal(op_attention_bwd(be, &Q, &K, &V, &O, &L, &DY, &DQ2, &DK2, &K, NULL, &set, &err), TS_EARG);
   free(dq2), free(dk2), free(dv2), free(dbs2);
   free(q), free(k), free(v), free(bs), free(o), free(lse), free(dy), free(dq), free(dk), free(dv), free(dbs);
 }
