@@ -769,7 +769,7 @@ elif left; then
   if [ "$el" = ok ] && left; then # the element kernels against the grid's cap (step 3n)
     gpu_ops_row bench_elem elem elem_table.awk
   fi
-  if [ "$dn" = ok ] && left; then # data2vec's convolutions layer by layer, cuDNN against im2col (3k)
+  if left; then # data2vec's convolutions layer by layer: cuDNN (3k's), im2col and channels-last, whatever 3k said
     gpu_ops_row bench_conv conv conv_table.awk TSASR_BENCH_DNN16=$([ "$d16" = ok ] && echo 1 || echo 0)
   fi
   if [ "$sd" = ok ] && left; then # the same cases on cuDNN's fused SDPA (step 3l)
