@@ -63,6 +63,9 @@ static void cu_release(backend *be, void *p) {
   if (st != cudaSuccess) cu_fail("cudaFree", st);
 }
 
+/* be_ops.fresh: an arena block is left as it is (devsim is where reads before writes are checked) */
+static void cu_fresh(backend *be, void *p, size_t bytes) { (void)be, (void)p, (void)bytes; }
+
 static int cu_to_device(backend *be, void *dst, const void *src, size_t bytes, ts_err *e) {
   if (!bytes) return TS_OK;
   cu_of(be)->xs_y = NULL; /* a write outside the stream: no rounding made before stays valid */
@@ -371,6 +374,7 @@ static void cu_table_init(be_ops *t) {
   t->name = "cuda";
   t->alloc = cu_alloc;
   t->release = cu_release;
+  t->fresh = cu_fresh;
   t->to_device = cu_to_device;
   t->to_host = cu_to_host;
   t->sync = cu_sync;

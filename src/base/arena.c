@@ -74,6 +74,7 @@ void *arena_alloc(arena *a, size_t n) {
   c->off += need;
   a->used += need;
   if (a->used > a->peak) a->peak = a->used;
+  if (a->mem.fresh) a->mem.fresh(a->mem.user, p, need);
   return p;
 }
 

@@ -14,6 +14,9 @@ typedef struct arena_mem {
   void *(*alloc)(void *user, size_t bytes); /* NULL: aligned_alloc */
   void (*release)(void *user, void *p);
   void *user;
+  /* not NULL: called on every block arena_alloc hands out (a checking device fills it with
+   * NaN, so that a read before the first write shows) */
+  void (*fresh)(void *user, void *p, size_t bytes);
 } arena_mem;
 
 typedef struct arena {

@@ -79,6 +79,9 @@ typedef struct be_ops {
   /* memory (device memory for a GPU backend) */
   void *(*alloc)(backend *be, size_t bytes);
   void (*release)(backend *be, void *p);
+  /* called on each block a device arena hands out: devsim, while checking, fills it with NaN
+   * bytes (a read before the first write shows); a no-op elsewhere */
+  void (*fresh)(backend *be, void *p, size_t bytes);
   int (*to_device)(backend *be, void *dst, const void *src, size_t bytes, ts_err *e);
   int (*to_host)(backend *be, void *dst, const void *src, size_t bytes, ts_err *e);
   int (*sync)(backend *be, ts_err *e);

@@ -15,12 +15,17 @@ static void bm_release(void *user, void *p) {
   be->ops->release(be, p);
 }
 
+static void bm_fresh(void *user, void *p, size_t bytes) {
+  backend *be = user;
+  be->ops->fresh(be, p, bytes);
+}
+
 int be_arena_init(arena *a, backend *be, size_t chunk_size, ts_err *e) {
   if (be_is_host(be)) {
     arena_init(a, chunk_size);
     return TS_OK;
   }
-  arena_mem mem = {bm_alloc, bm_release, be};
+  arena_mem mem = {bm_alloc, bm_release, be, bm_fresh};
   size_t hc = chunk_size / 16 > ((size_t)1 << 16) ? chunk_size / 16 : (size_t)1 << 16;
   if (arena_init_device(a, chunk_size, mem, hc))
     return err_set(e, TS_ENOMEM, "%s: cannot allocate an activation arena", be->ops->name);

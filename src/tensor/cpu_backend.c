@@ -30,6 +30,9 @@ static void cpu_release(backend *be, void *p) {
   (void)be;
   free(p);
 }
+static void cpu_fresh(backend *be, void *p, size_t bytes) { /* host arenas do not call it */
+  (void)be, (void)p, (void)bytes;
+}
 static int cpu_to_device(backend *be, void *dst, const void *src, size_t bytes, ts_err *e) {
   (void)be;
   (void)e;
@@ -93,6 +96,7 @@ static const be_ops cpu_ops_table = {
     .name = "cpu",
     .alloc = cpu_alloc,
     .release = cpu_release,
+    .fresh = cpu_fresh,
     .to_device = cpu_to_device,
     .to_host = cpu_to_device,
     .sync = cpu_sync,

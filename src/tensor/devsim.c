@@ -212,9 +212,30 @@ static void *ds_alloc(backend *be, size_t bytes) {
     ds.m = nm, ds.cap = cap;
   }
   ds.m[ds.n++] = (ds_map){p, size, bytes ? bytes : 1};
-  if (ds.open || !g_protect) mprotect(p, size, PROT_READ | PROT_WRITE);
+  if (g_protect) { /* checking: fresh memory holds NaN bytes (a GPU's holds whatever was there) */
+    mprotect(p, size, PROT_READ | PROT_WRITE);
+    memset(p, 0xff, size);
+  }
+  if (g_protect && !ds.open) mprotect(p, size, PROT_NONE);
+  if (!g_protect) mprotect(p, size, PROT_READ | PROT_WRITE);
   pthread_mutex_unlock(&ds.mu);
   return p;
+}
+
+/* be_ops.fresh: each block a device arena hands out, while checking, holds NaN bytes, so that
+ * model code reading it before writing it (a missing zero fill before an op that adds) shows
+ * as NaN in the parities, whatever the arena's memory held before */
+static void ds_fresh(backend *be, void *p, size_t bytes) {
+  (void)be;
+  if (!g_protect || !p || !bytes) return;
+  /* only the block's pages are opened (outside an op every device page is closed) */
+  uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), lo = (uintptr_t)p / pg * pg,
+            hi = ((uintptr_t)p + bytes + pg - 1) / pg * pg;
+  pthread_mutex_lock(&ds.mu);
+  if (!ds.open) mprotect((void *)lo, hi - lo, PROT_READ | PROT_WRITE);
+  memset(p, 0xff, bytes);
+  if (!ds.open) mprotect((void *)lo, hi - lo, PROT_NONE);
+  pthread_mutex_unlock(&ds.mu);
 }
 
 static void ds_release(backend *be, void *p) {
@@ -766,6 +787,7 @@ static const be_ops ds_ops = {
     .name = "devsim",
     .alloc = ds_alloc,
     .release = ds_release,
+    .fresh = ds_fresh,
     .to_device = ds_copy_in,
     .to_host = ds_copy_out,
     .sync = ds_sync,

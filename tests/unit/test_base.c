@@ -97,7 +97,8 @@ static void test_arena(void **s) {
 /* a device arena: chunks from the hook (counted), host arrays from the twin; marks, rewinds,
  * resets and free cover both */
 typedef struct cnt_mem {
-  int allocs, releases;
+  int allocs, releases, fresh;
+  size_t fresh_bytes;
 } cnt_mem;
 static void *cnt_alloc(void *u, size_t n) {
   ((cnt_mem *)u)->allocs++;
@@ -107,17 +108,25 @@ static void cnt_release(void *u, void *p) {
   ((cnt_mem *)u)->releases++;
   free(p);
 }
+static void cnt_fresh(void *u, void *p, size_t n) { /* marks the block, as a checking device's NaN */
+  ((cnt_mem *)u)->fresh++;
+  ((cnt_mem *)u)->fresh_bytes += n;
+  memset(p, 0xab, n);
+}
 
 static void test_arena_device(void **s) {
   (void)s;
-  cnt_mem c = {0, 0};
+  cnt_mem c = {0, 0, 0, 0};
   arena a;
-  assert_int_equal(arena_init_device(&a, 4096, (arena_mem){cnt_alloc, cnt_release, &c}, 1024), 0);
+  assert_int_equal(arena_init_device(&a, 4096, (arena_mem){cnt_alloc, cnt_release, &c, cnt_fresh}, 1024), 0);
   char *d1 = arena_alloc(&a, 100);
   int *h1 = arena_host_alloc(&a, 16 * sizeof(int));
   assert_non_null(d1);
   assert_non_null(h1);
   assert_int_equal(c.allocs, 1); /* the host array did not come from the device hook */
+  assert_int_equal(c.fresh, 1);  /* each device block passes the fresh hook, rounded to 64 bytes */
+  assert_int_equal(c.fresh_bytes, 128);
+  assert_int_equal((unsigned char)d1[99], 0xab);
   assert_int_equal(a.host->used, 64);
   arena_mark m = arena_get_mark(&a);
   char *d2 = arena_alloc(&a, 10000); /* a second, larger device chunk */
@@ -131,7 +140,10 @@ static void test_arena_device(void **s) {
   arena_reset(&a);
   assert_int_equal(a.used, 0);
   assert_int_equal(a.host->used, 0);
+  d1[5] = 1;
   assert_ptr_equal(arena_alloc(&a, 100), d1);
+  assert_int_equal((unsigned char)d1[5], 0xab); /* a reused block is fresh again */
+  assert_int_equal(c.fresh, 3);
   arena_free(&a);
   assert_int_equal(c.releases, 2);
   assert_null(a.host);

@@ -1,7 +1,8 @@
 /* test_devsim_traffic.c — the simulated device's traffic count (tensor/devsim_traffic.h): each
  * op's calls, its operands' bytes and its products' FLOPs, worked out here by hand from the
  * shapes; nothing counted while off; on starts from zero. And devsim_set_protect, which the
- * count's bench run turns off: a host read of device memory faults with it on, not with it off. */
+ * count's bench run turns off: a host read of device memory faults with it on, not with it off;
+ * with it on, fresh device memory and each block a device arena hands out hold NaN bytes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "base/arena.h"
+#include "tensor/be_mem.h"
 #include "tensor/devsim.h"
 #include "tensor/devsim_traffic.h"
 #include "tensor/ops.h"
@@ -170,7 +173,56 @@ static void test_protect(void **s) {
   ds->ops->release(ds, p);
 }
 
+/* the bytes of n device floats at p, all 0xff */
+static int all_nan_bytes(backend *ds, const float *p, size_t n) {
+  unsigned char h[256];
+  ts_err e = {0};
+  assert_true(n * sizeof(float) <= sizeof h);
+  assert_int_equal(ds->ops->to_host(ds, h, p, n * sizeof(float), &e), TS_OK);
+  for (size_t i = 0; i < n * sizeof(float); i++)
+    if (h[i] != 0xff) return 0;
+  return 1;
+}
+
+static void test_poison(void **s) {
+  (void)s;
+  backend *ds = be_devsim();
+  ts_err e = {0};
+  float *p = ds->ops->alloc(ds, 64 * sizeof(float)); /* fresh memory: NaN bytes */
+  assert_non_null(p);
+  assert_true(all_nan_bytes(ds, p, 64));
+  ds->ops->release(ds, p);
+  arena a;
+  assert_int_equal(be_arena_init(&a, ds, 1 << 16, &e), TS_OK);
+  float *b = arena_alloc(&a, 16 * sizeof(float));
+  assert_non_null(b);
+  assert_true(all_nan_bytes(ds, b, 16));
+  tensor T = tensor_f32(b, 1, 16, 0, 0, 0), O = T;
+  T.device = ds->device;
+  assert_int_equal(op_fill(ds, &T, 2.0f, &e), TS_OK);
+  assert_false(all_nan_bytes(ds, b, 16));
+  arena_reset(&a); /* the same block handed out again: NaN again, whatever it held */
+  assert_ptr_equal(arena_alloc(&a, 16 * sizeof(float)), b);
+  assert_true(all_nan_bytes(ds, b, 16));
+  /* an op adding into it before anything wrote it gives NaN, which a parity run reports */
+  float *c = arena_alloc(&a, 16 * sizeof(float)), out[16];
+  O.data = c, O.device = ds->device;
+  assert_int_equal(op_fill(ds, &O, 1.0f, &e), TS_OK);
+  assert_int_equal(op_add(ds, &T, &O, &O, &e), TS_OK);
+  assert_int_equal(ds->ops->to_host(ds, out, c, sizeof out, &e), TS_OK);
+  for (int i = 0; i < 16; i++) assert_true(out[i] != out[i]);
+  arena_free(&a);
+  /* not while the protection is off (a measurement): fresh memory is the kernel's zeros */
+  devsim_set_protect(0);
+  p = ds->ops->alloc(ds, 64 * sizeof(float));
+  assert_non_null(p);
+  assert_false(all_nan_bytes(ds, p, 64));
+  ds->ops->release(ds, p);
+  devsim_set_protect(1);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_counts), cmocka_unit_test(test_protect)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_counts), cmocka_unit_test(test_protect),
+                                     cmocka_unit_test(test_poison)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
