@@ -112,21 +112,19 @@ int cu_conv1d_cl(backend *be, const tensor *x, const tensor *w, const tensor *bi
 }
 
 /* the rows of dx (B, T, Cin) no first tap writes (tensor/conv_cl.h), set to 0: per row class
- * and run one strided memset over its rows, per batch row; a run of one row (a feature layer's
- * last) is one memset over the batch rows (their pitch T Cin) */
+ * one strided memset over its run, per batch row; a run of one row (a feature layer's last) is
+ * one memset over the batch rows (their pitch T Cin) */
 static int cl_dx_zero(float *dx, int64_t B, int64_t T, int64_t Tout, int64_t K, int64_t Cin, int stride, int pad) {
   const size_t row = sizeof(float) * (size_t)Cin;
   for (int64_t q = 0; q < stride; q++) {
-    int64_t a[2], n[2];
-    int runs = conv_cl_dx_zero_runs(T, Tout, K, stride, pad, q, a, n);
-    for (int j = 0; j < runs; j++) {
-      if (n[j] == 1 && row * (size_t)T <= 2147483647u) { /* a pitch within what 2D copies take */
-        CU_TRY(cudaMemset2DAsync(dx + a[j] * Cin, row * (size_t)T, 0, row, (size_t)B, cu_stream()));
-        continue;
-      }
-      for (int64_t b = 0; b < B; b++)
-        CU_TRY(cudaMemset2DAsync(dx + (b * T + a[j]) * Cin, row * (size_t)stride, 0, row, (size_t)n[j], cu_stream()));
+    int64_t a, n;
+    conv_cl_dx_zero_run(T, Tout, K, stride, pad, q, &a, &n);
+    if (n == 1 && row * (size_t)T <= 2147483647u) { /* a pitch within what 2D copies take */
+      CU_TRY(cudaMemset2DAsync(dx + a * Cin, row * (size_t)T, 0, row, (size_t)B, cu_stream()));
+      continue;
     }
+    for (int64_t b = 0; b < B && n > 0; b++)
+      CU_TRY(cudaMemset2DAsync(dx + (b * T + a) * Cin, row * (size_t)stride, 0, row, (size_t)n, cu_stream()));
   }
   return TS_OK;
 }

@@ -58,22 +58,22 @@ static inline int64_t conv_cl_dx_first(int64_t T, int64_t Tout, int64_t K, int s
   return -1;
 }
 
-/* class q's rows that start at 0 when dx is written: run j the rows a[j], a[j] + stride, ...
- * (n[j] rows); returns the number of runs. A first tap's first row is its class's first (a tap
- * starting later would leave that row to the tap stride before it, which would then be first),
- * so the runs are the class after the first tap's rows, or the whole class; the leading run is
- * kept for safety, never taken (tests/unit/test_ops_grad.c test_conv_cl_rows checks that). */
-static inline int conv_cl_dx_zero_runs(int64_t T, int64_t Tout, int64_t K, int stride, int pad, int64_t q, int64_t a[2],
-                                       int64_t n[2]) {
-  int64_t u0 = ((q - pad) % stride + stride) % stride, ra, rb, m = 0; /* the class's first row */
-  if (u0 >= T) return 0;
+/* class q's rows that start at 0 when dx is written: the rows *a, *a + stride, ... (*n of them,
+ * 0 when none). A first tap's first row is its class's first (a tap starting later would leave
+ * that row to the tap stride before it, which would then be first), so they are the class's
+ * rows after the first tap's, or the whole class when no tap reaches it
+ * (tests/unit/test_ops_grad.c test_conv_cl_rows checks this on every small shape). */
+static inline void conv_cl_dx_zero_run(int64_t T, int64_t Tout, int64_t K, int stride, int pad, int64_t q, int64_t *a,
+                                       int64_t *n) {
+  int64_t u0 = ((q - pad) % stride + stride) % stride, ra, rb; /* the class's first row */
+  *a = u0, *n = 0;
+  if (u0 >= T) return;
   if (conv_cl_dx_first(T, Tout, K, stride, pad, q, &ra, &rb) < 0) {
-    a[0] = u0, n[0] = (T - 1 - u0) / stride + 1;
-    return 1;
+    *n = (T - 1 - u0) / stride + 1;
+    return;
   }
-  if (ra > u0) a[m] = u0, n[m++] = (ra - u0) / stride;
-  if (rb + stride < T) a[m] = rb + stride, n[m++] = (T - 1 - rb - stride) / stride + 1;
-  return (int)m;
+  *a = rb + stride;
+  if (*a < T) *n = (T - 1 - *a) / stride + 1;
 }
 
 /* the tap the i-th GEMM of the taps form takes: the covering tap kf first (when there is one),

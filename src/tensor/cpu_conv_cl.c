@@ -96,10 +96,9 @@ static void conv_cl_row2im(const float *dcol, int64_t T, int64_t Cin, int64_t gr
 /* the rows of one batch row's dx (T, Cin) that no first tap writes (conv_cl.h), set to 0 */
 static void conv_cl_dx_zero(float *dxb, int64_t T, int64_t Tout, int64_t K, int64_t Cin, int stride, int pad) {
   for (int64_t q = 0; q < stride; q++) {
-    int64_t a[2], n[2];
-    int runs = conv_cl_dx_zero_runs(T, Tout, K, stride, pad, q, a, n);
-    for (int j = 0; j < runs; j++)
-      for (int64_t i = 0; i < n[j]; i++) memset(dxb + (a[j] + i * stride) * Cin, 0, sizeof(float) * (size_t)Cin);
+    int64_t a, n;
+    conv_cl_dx_zero_run(T, Tout, K, stride, pad, q, &a, &n);
+    for (int64_t i = 0; i < n; i++) memset(dxb + (a + i * stride) * Cin, 0, sizeof(float) * (size_t)Cin);
   }
 }
 

@@ -212,12 +212,11 @@ static void *ds_alloc(backend *be, size_t bytes) {
     ds.m = nm, ds.cap = cap;
   }
   ds.m[ds.n++] = (ds_map){p, size, bytes ? bytes : 1};
+  mprotect(p, size, PROT_READ | PROT_WRITE);
   if (g_protect) { /* checking: fresh memory holds NaN bytes (a GPU's holds whatever was there) */
-    mprotect(p, size, PROT_READ | PROT_WRITE);
     memset(p, 0xff, size);
+    if (!ds.open) mprotect(p, size, PROT_NONE);
   }
-  if (g_protect && !ds.open) mprotect(p, size, PROT_NONE);
-  if (!g_protect) mprotect(p, size, PROT_READ | PROT_WRITE);
   pthread_mutex_unlock(&ds.mu);
   return p;
 }

@@ -835,9 +835,10 @@ static void test_conv1d_cl(void **state) {
   run_conv_cl(2, 32, 4, 3, 7, 2, 3, 1, 0, 1896);    /* stride 2: class 0's first tap is 2 */
 }
 
-/* conv_cl.h's written-dx rule on every small shape, rows only (no GEMMs): the zero runs touch
- * unset rows of their class inside x, each class's first tap writes unset rows, every later tap
- * adds onto set rows, every row ends set, and the leading zero run never occurs */
+/* conv_cl.h's written-dx rule on every small shape, rows only (no GEMMs): the zero run touches
+ * unset rows of its class inside x, after the first tap's, each class's first tap writes unset
+ * rows, every later tap adds onto set rows, and every row ends set (so no row before a first
+ * tap's is left unset) */
 static void test_conv_cl_rows(void **state) {
   (void)state;
   enum { UNSET, SET };
@@ -852,16 +853,15 @@ static void test_conv_cl_rows(void **state) {
           shapes++;
           for (int64_t u = 0; u < T; u++) row[u] = UNSET;
           for (int64_t q = 0; q < stride; q++) {
-            int64_t a[2], n[2], ra, rb;
-            int runs = conv_cl_dx_zero_runs(T, Tout, K, stride, pad, q, a, n);
+            int64_t a, n, ra, rb;
+            conv_cl_dx_zero_run(T, Tout, K, stride, pad, q, &a, &n);
             int64_t first = conv_cl_dx_first(T, Tout, K, stride, pad, q, &ra, &rb);
-            if (first >= 0) assert_true(runs <= 1 && (runs == 0 || a[0] > rb)); /* the tail only */
-            for (int j = 0; j < runs; j++)
-              for (int64_t i = 0; i < n[j]; i++) {
-                int64_t u = a[j] + i * stride;
-                assert_true(u >= 0 && u < T && ((u + pad) % stride + stride) % stride == q && row[u] == UNSET);
-                row[u] = SET;
-              }
+            if (first >= 0) assert_true(n == 0 || a > rb); /* the tail only */
+            for (int64_t i = 0; i < n; i++) {
+              int64_t u = a + i * stride;
+              assert_true(u >= 0 && u < T && ((u + pad) % stride + stride) % stride == q && row[u] == UNSET);
+              row[u] = SET;
+            }
           }
           for (int64_t k = 0; k < K; k++) {
             int64_t lo, hi, ra, rb;
