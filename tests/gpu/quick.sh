@@ -146,7 +146,7 @@ fi
 # the cuDNN modes' checks said (a build without cuDNN still times im2col and cl, the rows that
 # decide the layout); the cuDNN rows of a mode whose check failed are timings only
 if [ "$(cap 1000)" -ge 40 ]; then
-  gpu_ops_row bench_conv conv conv_table.awk TSASR_BENCH_DNN16=$([ "$q2b" = ok ] && echo 1 || echo 0)
+  gpu_ops_row bench_conv conv conv_table.awk "TSASR_BENCH_DNN16=$([ "$q2b" = ok ] && echo 1 || echo 0)"
 fi
 
 if [ "$(cap 1000)" -ge 30 ]; then

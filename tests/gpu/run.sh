@@ -415,6 +415,37 @@ san_fold() {
   esac
 }
 
+# ---- 3z. a parity that failed with the defaults, run again with each switch of the code that no GPU
+# ran before it (sessions 19-22) turned off alone, then with all of them off: the switch whose run
+# passes names the change to blame, in the same device call. f32: must pass; bf16: rc 0 as in
+# session 17's runs. With all off still failing, suspect what has no switch (the written
+# gradients of sessions 20-21, docs/cuda.md) or what the parity's log names ----
+bisect_sw="TSASR_CUDA_CONV_SET=0 TSASR_CUDA_MATMUL_RES=0 TSASR_CUDA_ADAMW_RUNS=0 TSASR_CUDA_ATTN_KEEP=0 \
+TSASR_CUDA_WCOPY_SYNC=0 TSASR_ENC_CL=0"
+# parity_bisect KIND (f32 or bf16): the runs above for that parity; the step parity_bisect_KIND
+parity_bisect() {
+  local kind=$1 sw note="" pass="" extra=()
+  [ "$kind" = bf16 ] && extra=(TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2)
+  for sw in $bisect_sw ALL; do
+    if [ "$(cap 1000)" -lt 30 ]; then note="$note (no time left)"; break; fi
+    if [ "$sw" = ALL ]; then
+      # shellcheck disable=SC2086 # the list is words
+      parity_env "$build/bisect_${kind}_all.log" "$(cap 60)" "bisect: all off" $bisect_sw "${extra[@]}"
+    else
+      parity_env "$build/bisect_${kind}_${sw%%=*}.log" "$(cap 60)" "bisect" "$sw" "${extra[@]}"
+    fi
+    sw=${sw%%=*}
+    sw=${sw#TSASR_}
+    sw=${sw#CUDA_}
+    note="$note $sw:rc$par_rc"
+    [ "$par_rc" = 0 ] && pass="$pass $sw"
+  done
+  step "parity_bisect_$kind" "$([ -n "$pass" ] && echo found || echo none)" \
+    "passes with${pass:- none} off;$note"
+}
+[ "$prc" = 0 ] || parity_bisect f32
+[ "$brc16" = 0 ] || parity_bisect bf16
+
 # ---- the quick phase: what changed since the last full run (tests/gpu/quick.sh), after 3, 3a ----
 if [ "$phase" = quick ]; then
   . "$root/tests/gpu/quick.sh"
@@ -770,7 +801,7 @@ elif left; then
     gpu_ops_row bench_elem elem elem_table.awk
   fi
   if left; then # data2vec's convolutions layer by layer: cuDNN (3k's), im2col and channels-last, whatever 3k said
-    gpu_ops_row bench_conv conv conv_table.awk TSASR_BENCH_DNN16=$([ "$d16" = ok ] && echo 1 || echo 0)
+    gpu_ops_row bench_conv conv conv_table.awk "TSASR_BENCH_DNN16=$([ "$d16" = ok ] && echo 1 || echo 0)"
   fi
   if [ "$sd" = ok ] && left; then # the same cases on cuDNN's fused SDPA (step 3l)
     { echo; echo "== TSASR_CUDA_GEMM=bf16 (cuDNN's SDPA, the default)"; } >> "$logs/bench.log"
