@@ -105,7 +105,7 @@
 # the build fails); 2 for an unknown phase. The same two programs run in ctest against the simulated
 # device (devsim), so a failure here is the CUDA kernels', not the harness's. To rerun one op group:
 #   build-gpu/tests/gpu/test_backend_ops attention   (CUDA_LAUNCH_BLOCKING=1 to locate a fault)
-#   bash tests/gpu/run.sh [all|checks|bench|graphs]   (from the repository root; .deps/debs must
+#   bash tests/gpu/run.sh [all|checks|bench|graphs|kprof|quick|goals]   (from the repository root; .deps/debs must
 #   be there; "checks" runs steps 2-3p, "bench" steps 4-8: two device calls when one call's limit
 #   would not hold both, ~560 s together; "graphs" runs steps 3, 3a and 3f, a quick check of
 #   the small-row GEMM, a decoding step's GEMMs on cuBLASLt and on it (bench_gpu_ops decode),
@@ -116,13 +116,16 @@
 #   (tests/gpu/kprof.sh; exit status 0 once the build passed, the rows say the rest); "quick"
 #   steps 3 and 3a, then tests/gpu/quick.sh: the bf16 op groups, cuDNN's modes 1-3, the element
 #   kernels' cap and vec, the convolutions layer by layer, and SFT steps against each switch
-#   (~2-3 minutes with the build, for little device time))
+#   (~2-3 minutes with the build, for little device time); "goals" steps 3 and 3a, then
+#   tests/gpu/goals.sh: the issue's goals on the defaults (the bf16 SFT step and rollouts, the
+#   paper's global batch, PyTorch + HF beside them), deadline 330 s: a second call after a quick
+#   one inside a session's 900 s)
 set -uo pipefail
 phase=${1:-all} # checked first: a typo must not cost the unpacking and the build
-case $phase in all | checks | bench | graphs | kprof | quick) ;; *) echo "run.sh: the phase is all, checks, bench, graphs, kprof or quick, not '$phase'"; exit 2 ;; esac
+case $phase in all | checks | bench | graphs | kprof | quick | goals) ;; *) echo "run.sh: the phase is all, checks, bench, graphs, kprof, quick or goals, not '$phase'"; exit 2 ;; esac
 # the graphs phase: steps 3, 3a, 3f, the decoding GEMMs, the switches row; the quick phase:
 # steps 3, 3a and tests/gpu/quick.sh
-full() { [ "$phase" != graphs ] && [ "$phase" != quick ]; }
+full() { [ "$phase" != graphs ] && [ "$phase" != quick ] && [ "$phase" != goals ]; }
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 1
 build="$root/build-gpu"
@@ -138,6 +141,7 @@ t0=$(date +%s)
 budget=${TSASR_GPU_BUDGET:-420}
 deadline=${TSASR_GPU_DEADLINE:-530}
 [ "$phase" = quick ] && [ -z "${TSASR_GPU_DEADLINE:-}" ] && deadline=400 # a quick call's summary inside ~450 s
+[ "$phase" = goals ] && [ -z "${TSASR_GPU_DEADLINE:-}" ] && deadline=330 # a second call after a quick one
 left() { [ $(( $(date +%s) - t0 )) -lt "$budget" ] && [ "$(cap 1000)" -ge 20 ]; }
 cap() { local r=$(( deadline - ($(date +%s) - t0) )); [ "$r" -lt "$1" ] && echo $(( r > 1 ? r : 1 )) || echo "$1"; }
 declare -a S_NAME S_STAT S_NOTE
@@ -449,6 +453,13 @@ parity_bisect() {
 # ---- the quick phase: what changed since the last full run (tests/gpu/quick.sh), after 3, 3a ----
 if [ "$phase" = quick ]; then
   . "$root/tests/gpu/quick.sh"
+  summary
+  [ "$prc" = 0 ] && exit 0 || exit 1
+fi
+# ---- the goals phase: the issue's SFT MFU and rollout goals on the defaults, with PyTorch's
+# (tests/gpu/goals.sh), after 3, 3a ----
+if [ "$phase" = goals ]; then
+  . "$root/tests/gpu/goals.sh"
   summary
   [ "$prc" = 0 ] && exit 0 || exit 1
 fi

@@ -7,7 +7,7 @@ set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 g="$root/tests/gpu"
 fail=0
-for f in run.sh quick.sh kprof.sh fetch_debs.sh bf16_spread.sh; do
+for f in run.sh quick.sh goals.sh kprof.sh fetch_debs.sh bf16_spread.sh; do
   bash -n "$g/$f" || { echo "test_scripts: $f does not parse"; fail=1; }
 done
 tmp=$(mktemp -d)
