@@ -26,6 +26,8 @@ typedef struct cu_ctx {
   void *scr;       /* device scratch (im2col columns, attention scores, staged host arrays) */
   size_t scr_cap;  /* bytes */
   double *red;     /* device doubles for sumsq (cu_sumsq_bytes): its total, then its partials */
+  double *cpart;   /* column reductions' partials (cu_colpart), cpart_cap bytes */
+  size_t cpart_cap;
   int gemm;        /* GEMM precision, cuda_ctl.h: TS_GEMM_F32 (cublasSgemm), _TF32, _BF16 */
   int attn_rows;   /* batch rows per attention chunk (cuda_set_attn_rows); 0: as many as fit in
                       CU_ATTN_SCRATCH bytes of scores */
@@ -209,8 +211,18 @@ static inline bool cu_vec_ok(const void *a, const void *b, const void *c = NULL,
 int cu_round_bf16(const float *src, unsigned short *dst, int64_t n);
 int cu_widen_bf16(const unsigned short *src, float *dst, int64_t n);
 int cu_add_bf16(const unsigned short *src, float *dst, int64_t n);
-/* out (N) += the column sums of g (rows, N) (kernels/cu_matmul.cu; a bias's gradient) */
-int cu_colsum_add(const float *g, float *out, int64_t rows, int64_t N);
+/* Column reductions in a fixed order (cu_colred.cu, cu_colred.cuh; no float atomics, so the same
+ * bits every run). cu_colsum_add: out (N) += the column sums of g (rows, N), a bias's gradient.
+ * cu_colred_gy: the row chunks (partials a column) for rows x N, at most cap and at most
+ * CR_MAX_PART partials in all. cu_colpart: the partials' device buffer of at least bytes (its
+ * own, grown on demand: an op's scratch stays as it is). cu_colpart_add: out (N) += the sums of
+ * part (gy, N) over gy, in order. TS_OK, TS_ENOMEM or a launch error. */
+int cu_colsum_add(backend *be, const float *g, float *out, int64_t rows, int64_t N);
+int64_t cu_colred_gy(int64_t rows, int64_t N, int64_t cap);
+int cu_colpart(backend *be, size_t bytes, double **out);
+int cu_colpart_add(const double *part, int64_t gy, int64_t N, float *out);
+/* the same for two outputs in one launch: a += pa's sums, b += pb's (a or b may be NULL) */
+int cu_colpart_add2(const double *pa, const double *pb, int64_t gy, int64_t N, float *a, float *b);
 
 /* Blocks for a grid-stride loop over n items with 256 threads (every kernel launched with it
  * strides: CU_LOOP or its own loop over the grid). */

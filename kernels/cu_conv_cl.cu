@@ -140,7 +140,7 @@ int cu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor
     dx_set = 0;
   }
   if ((!dx && !dw) || B * Tout * Cout <= 0 || Cin <= 0 || K <= 0)
-    return dbias ? cu_colsum_add(g, cu_f(dbias), B * Tout, Cout) : TS_OK;
+    return dbias ? cu_colsum_add(be, g, cu_f(dbias), B * Tout, Cout) : TS_OK;
   if (Cin * K > 2147483647LL - CV_MAXY) return cu_fail("conv1d_cl_bwd: Cin x K past 2^31", cudaErrorInvalidValue);
   int taps = conv_cl_taps(Cin, groups), x16;
   float *xf = NULL;
@@ -157,7 +157,7 @@ int cu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor
   unsigned short *g16 = x16 ? (unsigned short *)cu_carve(&cur, bg) : NULL; /* dy rounded (B Tout, Cout) */
   float *col = bcol ? (float *)cu_carve(&cur, bcol) : NULL, *dcol = bdcol ? (float *)cu_carve(&cur, bdcol) : NULL;
   /* the bias's gradient once the scratch is there: an op that fails for memory changes nothing */
-  if (dbias) TS_TRY(cu_colsum_add(g, cu_f(dbias), B * Tout, Cout));
+  if (dbias) TS_TRY(cu_colsum_add(be, g, cu_f(dbias), B * Tout, Cout));
   TS_TRY(cl_x_f32(x, bx ? (float *)cu_carve(&cur, bx) : NULL, &xf));
   TS_TRY(cl_permute(cu_f(w), Cout, Cg, K, x16 ? NULL : (float *)wp, x16 ? (unsigned short *)wp : NULL));
   if (dwp) CU_TRY(cudaMemsetAsync(dwp, 0, sizeof(float) * (size_t)nw, cu_stream()));

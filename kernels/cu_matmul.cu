@@ -30,34 +30,6 @@ __global__ void k_bias_rows(float *c, const float *bias, int64_t rows, int64_t N
   }
 }
 
-/* dbias[j] += sum over rows of g[r, j]; blockDim (32, 8): columns across x, row chunks in y. */
-__global__ void k_colsum(const float *g, float *out, int64_t rows, int64_t N) {
-  __shared__ double sh[8][33];
-  int64_t j = blockIdx.x * 32 + threadIdx.x;
-  double s = 0;
-  if (j < N)
-    for (int64_t r = blockIdx.y * 8 + threadIdx.y; r < rows; r += (int64_t)gridDim.y * 8) s += g[r * N + j];
-  sh[threadIdx.y][threadIdx.x] = s;
-  __syncthreads();
-  if (threadIdx.y == 0 && j < N) {
-    for (int y = 1; y < 8; y++) s += sh[y][threadIdx.x];
-    if (gridDim.y == 1)
-      out[j] += (float)s;
-    else
-      atomicAdd(out + j, (float)s);
-  }
-}
-
-int cu_colsum_add(const float *g, float *out, int64_t rows, int64_t N) {
-  if (rows <= 0 || N <= 0) return TS_OK;
-  int64_t gy = (rows + 63) / 64;
-  if (gy > 128) gy = 128;
-  dim3 grid((unsigned)((N + 31) / 32), (unsigned)gy), blk(32, 8);
-  k_colsum<<<grid, blk, 0, cu_stream()>>>(g, out, rows, N);
-  CU_LAUNCHED("k_colsum");
-  return TS_OK;
-}
-
 /* the weights' size (N K elements) up to which dec2 = 2 (the default) takes the small-row
  * kernel: a Qwen2.5-0.5B step's q/k/v, o and down projections (1.0, 0.8 and 4.4 M), not gate/up
  * (8.7 M) or the head (136 M). In CUDA graphs on an H100 (2026-11-27, session 16) the small-row
@@ -459,7 +431,7 @@ int cu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *d
   /* dC's rounding made by the op that wrote it (act_bwd, packed swiglu_bwd, merge_heads):
    * looked up before the bias's gradient launches */
   const unsigned short *g16 = cu_round_of(cu_of(be), g, gc.batch * M * N);
-  if (dbias) TS_TRY(cu_colsum_add(g, cu_f(dbias), gc.batch * M, N));
+  if (dbias) TS_TRY(cu_colsum_add(be, g, cu_f(dbias), gc.batch * M, N));
   int fold = gb.batch == 1 && !ta; /* batches folded into M */
   if (a->dtype == DT_BF16 && db) {
     /* x W^T in the bf16 precision: both products on bf16 operands (in another precision a bf16 x

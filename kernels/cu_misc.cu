@@ -1,5 +1,5 @@
-// cu_misc.cu — rotary embedding (split_heads: cu_proj.cu), embedding lookup (atomicAdd
-// scatter backward), frame concatenation, batched transpose and statistics pooling on the GPU. Host
+// cu_misc.cu — rotary embedding (split_heads: cu_proj.cu), embedding lookup (its backward:
+// cu_colred.cu), frame concatenation, batched transpose and statistics pooling on the GPU. Host
 // arrays (positions, ids, lengths) are staged into device scratch inside each op.
 #include <math.h>
 #include <string.h>
@@ -50,9 +50,6 @@ __global__ void k_embed(const float *table, const int32_t *ids, float *out, int6
 __global__ void k_set_rows(const float *src, const int32_t *ids, float *dst, int64_t N, int64_t C) {
   CU_LOOP(i, N * C) dst[(int64_t)ids[i / C] * C + i % C] = src[i];
 }
-__global__ void k_embed_bwd(const int32_t *ids, const float *g, float *dt, int64_t N, int64_t C) {
-  CU_LOOP(i, N * C) atomicAdd(dt + (int64_t)ids[i / C] * C + i % C, g[i]);
-}
 
 int cu_embed(backend *be, const tensor *table, const int32_t *ids, tensor *out) {
   int64_t C = cu_last(out), N = C ? cu_rows(out) : 0;
@@ -76,18 +73,6 @@ int cu_set_rows(backend *be, const tensor *src, const int32_t *ids, tensor *dst)
   TS_TRY(cu_stage_same(be, ids, sizeof(int32_t) * (size_t)N, SR_ADVANCE, &did)); /* cache rows */
   k_set_rows<<<cu_blocks(N * C), 256, 0, cu_stream()>>>(cu_f(src), (const int32_t *)did, cu_f(dst), N, C);
   CU_LAUNCHED("k_set_rows");
-  return TS_OK;
-}
-
-int cu_embed_bwd(backend *be, const int32_t *ids, const tensor *dout, tensor *dtable) {
-  int64_t C = cu_last(dout), N = C ? cu_rows(dout) : 0;
-  if (N <= 0) return TS_OK;
-  char *cur;
-  void *did;
-  TS_TRY(cu_scratch(be, sizeof(int32_t) * (size_t)N, (void **)&cur));
-  TS_TRY(stage(be, ids, sizeof(int32_t) * (size_t)N, SR_NONE, &cur, &did));
-  k_embed_bwd<<<cu_blocks(N * C), 256, 0, cu_stream()>>>((const int32_t *)did, cu_f(dout), cu_f(dtable), N, C);
-  CU_LAUNCHED("k_embed_bwd");
   return TS_OK;
 }
 

@@ -2,7 +2,7 @@
 // normalised row (or (batch, group); few long rows split over many blocks; many rows of at most
 // 1,024 values a warp each with cuda_set_elem_vec) with double
 // accumulation like the CPU reference; weight and bias gradients are column reductions
-// (atomicAdd of per-block partials). The LayerNorm / RMSNorm kernels are in cu_norm.cuh (run by
+// (per-block partials added in a fixed order: cu_colred.cuh). The LayerNorm / RMSNorm kernels are in cu_norm.cuh (run by
 // the emulator test test_norm_emu).
 #include "cu_common.h"
 #include "cu_norm.cuh"
@@ -87,18 +87,23 @@ static int ln_fwd(backend *be, const tensor *x, const tensor *w, const tensor *b
 
 /* act >= 0: dy is at act's output (op_layernorm_act_bwd; b then read); dx = dxin + the gradient
  * (dxin: dx itself, a residual's gradient, or NULL for 0) */
-static int ln_bwd(const tensor *x, const tensor *w, const tensor *b, const tensor *mean, const tensor *rstd,
-                  const tensor *dy, const tensor *dxin, tensor *dx, tensor *dw, tensor *db, int rms, int act) {
+static int ln_bwd(backend *be, const tensor *x, const tensor *w, const tensor *b, const tensor *mean,
+                  const tensor *rstd, const tensor *dy, const tensor *dxin, tensor *dx, tensor *dw, tensor *db, int rms,
+                  int act) {
   int64_t C = cu_last(x), N = C ? cu_rows(x) : 0;
   if (N <= 0) return TS_OK;
   /* weight/bias gradients first: they read dy, which a caller may alias with dx */
   if (dw || db) {
-    int64_t gy = (N + 63) / 64;
-    if (gy > 256) gy = 256;
+    if ((C + 31) / 32 > 2147483647LL) return cu_fail("layernorm_bwd: too many columns", cudaErrorInvalidValue);
+    int64_t gy = cu_colred_gy(N, 2 * C, 256);
+    double *part = NULL; /* (gy, C) sums for dw, then (gy, C) for db */
+    TS_TRY(cu_colpart(be, 2 * sizeof(double) * (size_t)(gy * C), &part));
+    double *pw = dw ? part : NULL, *pb = db ? part + gy * C : NULL;
     dim3 grid((unsigned)((C + 31) / 32), (unsigned)gy), blk(32, 8);
     k_layernorm_bwd_dwb<<<grid, blk, 0, cu_stream()>>>(cu_f(x), cu_f(w), cu_f(b), cu_f(mean), cu_f(rstd), cu_f(dy),
-                                                       cu_f(dw), cu_f(db), N, C, rms, act);
+                                                       pw, pb, N, C, rms, act);
     CU_LAUNCHED("k_layernorm_bwd_dwb");
+    TS_TRY(cu_colpart_add2(pw, pb, gy, C, cu_f(dw), cu_f(db)));
   }
   int R = lnw_r(N, C);
   if (dx && R) {
@@ -118,7 +123,7 @@ int cu_layernorm(backend *be, const tensor *x, const tensor *w, const tensor *b,
 }
 int cu_layernorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *mean, const tensor *rstd,
                      const tensor *dy, const tensor *dxin, tensor *dx, tensor *dw, tensor *db) {
-  return ln_bwd(x, w, NULL, mean, rstd, dy, dxin, dx, dw, db, 0, -1);
+  return ln_bwd(be, x, w, NULL, mean, rstd, dy, dxin, dx, dw, db, 0, -1);
 }
 int cu_layernorm_act(backend *be, const tensor *x, const tensor *w, const tensor *b, tensor *y, tensor *mean,
                      tensor *rstd, act_kind k, float eps) {
@@ -127,14 +132,14 @@ int cu_layernorm_act(backend *be, const tensor *x, const tensor *w, const tensor
 int cu_layernorm_act_bwd(backend *be, const tensor *x, const tensor *w, const tensor *b, const tensor *mean,
                          const tensor *rstd, const tensor *dy, tensor *dx, tensor *dw, tensor *db, act_kind k,
                          int dx_set) {
-  return ln_bwd(x, w, b, mean, rstd, dy, dx_set ? NULL : dx, dx, dw, db, 0, (int)k);
+  return ln_bwd(be, x, w, b, mean, rstd, dy, dx_set ? NULL : dx, dx, dw, db, 0, (int)k);
 }
 int cu_rmsnorm(backend *be, const tensor *x, const tensor *w, tensor *y, tensor *rstd, float eps) {
   return ln_fwd(be, x, w, NULL, y, NULL, rstd, eps, 1, -1);
 }
 int cu_rmsnorm_bwd(backend *be, const tensor *x, const tensor *w, const tensor *rstd, const tensor *dy,
                    const tensor *dxin, tensor *dx, tensor *dw) {
-  return ln_bwd(x, w, NULL, NULL, rstd, dy, dxin, dx, dw, NULL, 1, -1);
+  return ln_bwd(be, x, w, NULL, NULL, rstd, dy, dxin, dx, dw, NULL, 1, -1);
 }
 
 /* ---- LayerNorm over the channel axis of (B,C,T) (kernels in cu_norm.cuh) ---- */

@@ -73,10 +73,12 @@ __global__ void k_layernorm_bwd_dx(const float *x, const float *w, const float *
   }
 }
 
-/* dw[c] += sum_rows g * xhat, db[c] += sum_rows g (g at the norm's output: ln_gout); blockDim
- * (32, 8), row chunks in grid.y */
+/* The weight and bias gradients' partials: pw[blockIdx.y * C + c] = the sum over the block's rows of
+ * g * xhat, pb[...] of g (g at the norm's output: ln_gout), in double; blockDim (32, 8), row chunks in
+ * grid.y. k_colpart_add (cu_colred.cuh) adds them into dw, db in chunk order: the same bits every
+ * run. pw or pb may be NULL. */
 __global__ void k_layernorm_bwd_dwb(const float *x, const float *w, const float *b, const float *mean,
-                                    const float *rstd, const float *g, float *dw, float *db, int64_t N, int64_t C,
+                                    const float *rstd, const float *g, double *pw, double *pb, int64_t N, int64_t C,
                                     int rms, int act) {
   __shared__ double sw[8][33], sb[8][33];
   int64_t c = blockIdx.x * 32 + threadIdx.x;
@@ -97,8 +99,8 @@ __global__ void k_layernorm_bwd_dwb(const float *x, const float *w, const float 
       aw += sw[y][threadIdx.x];
       ab += sb[y][threadIdx.x];
     }
-    if (dw) atomicAdd(dw + c, (float)aw);
-    if (db) atomicAdd(db + c, (float)ab);
+    if (pw) pw[blockIdx.y * C + c] = aw;
+    if (pb) pb[blockIdx.y * C + c] = ab;
   }
 }
 

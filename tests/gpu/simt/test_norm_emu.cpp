@@ -16,6 +16,7 @@
 
 #include "simt.h"
 #include "simt_test.h"
+#include "../../../kernels/cu_colred.cuh"
 #include "../../../kernels/cu_norm.cuh"
 
 static int g_fail;
@@ -25,6 +26,22 @@ static void check(const char *what, double e, long err) {
   bool ok = err == 0 && e < 1e-6;
   printf("%s %s: rel %.2e, emulator errors %ld\n", ok ? "ok  " : "FAIL", what, e, err);
   if (!ok) g_fail = 1;
+}
+
+/* dw += sum g xhat, db += sum g as cu_norm.cu's ln_bwd runs them: k_layernorm_bwd_dwb's partials
+ * over gy row chunks, then k_colpart_add2 for both (dw or db may be NULL); the emulator's errors */
+static long dwb_run(const float *x, const float *w, const float *b, const float *mean, const float *rstd,
+                    const float *g, float *dw, float *db, int N, int C, int rms, int act) {
+  unsigned gy = (unsigned)((N + 63) / 64);
+  if (gy > 256) gy = 256;
+  std::vector<double> pw((size_t)gy * C, NAN), pb((size_t)gy * C, NAN); /* NaN: a partial left unwritten shows */
+  long err = simt::launch(dim3((unsigned)((C + 31) / 32), gy), dim3(32, 8), 0, [&] {
+    k_layernorm_bwd_dwb(x, w, b, mean, rstd, g, dw ? pw.data() : nullptr, db ? pb.data() : nullptr, N, C, rms, act);
+  });
+  unsigned nb = (unsigned)((2 * C + 255) / 256);
+  err += simt::launch(dim3(nb), dim3(256), 0,
+                      [&] { k_colpart_add2(dw ? pw.data() : nullptr, db ? pb.data() : nullptr, gy, C, dw, db); });
+  return err;
 }
 
 /* the forward of N rows of C: one block per row (chunk 0), or the split passes over chunks of
@@ -105,13 +122,9 @@ static void run(int N, int C, bool rms, bool affine, bool in_place, bool round, 
     k_layernorm_bwd_dx(x0.data(), affine ? w.data() : nullptr, nullptr, rms ? nullptr : mean.data(), rstd.data(),
                        g.data(), dx.data(), dx.data(), C, rms ? 1 : 0, -1);
   });
-  if (affine) {
-    unsigned gy = (unsigned)((N + 63) / 64);
-    err += simt::launch(dim3((unsigned)((C + 31) / 32), gy), dim3(32, 8), 0, [&] {
-      k_layernorm_bwd_dwb(x0.data(), nullptr, nullptr, rms ? nullptr : mean.data(), rstd.data(), g.data(), dw.data(),
-                          db.empty() ? nullptr : db.data(), N, C, rms ? 1 : 0, -1);
-    });
-  }
+  if (affine)
+    err += dwb_run(x0.data(), nullptr, nullptr, rms ? nullptr : mean.data(), rstd.data(), g.data(), dw.data(),
+                   db.empty() ? nullptr : db.data(), N, C, rms ? 1 : 0, -1);
   std::vector<double> rdx((size_t)N * C), rdw(dw.size()), rdb(db.size());
   for (int i = 0; i < N; i++) {
     const float *xr = &x0[(size_t)i * C], *gr = &g[(size_t)i * C];
@@ -173,24 +186,19 @@ static void run_act(int N, int C, bool affine, bool bias, int act) {
   for (auto &t : dw) t = g_rng.sym();
   for (auto &t : db) t = g_rng.sym();
   std::vector<float> dx2 = dx, dw2 = dw, db2 = db;
-  unsigned gy = (unsigned)((N + 63) / 64);
   err += simt::launch(dim3((unsigned)N), dim3(256), 0, [&] {
     k_layernorm_bwd_dx(x.data(), wp, bp, m.data(), r.data(), g.data(), dx.data(), dx.data(), C, 0, act);
   });
   if (affine || bias)
-    err += simt::launch(dim3((unsigned)((C + 31) / 32), gy), dim3(32, 8), 0, [&] {
-      k_layernorm_bwd_dwb(x.data(), wp, bp, m.data(), r.data(), g.data(), affine ? dw.data() : nullptr,
-                          bias ? db.data() : nullptr, N, C, 0, act);
-    });
+    err += dwb_run(x.data(), wp, bp, m.data(), r.data(), g.data(), affine ? dw.data() : nullptr,
+                   bias ? db.data() : nullptr, N, C, 0, act);
   for (size_t i = 0; i < dcn.size(); i++) dcn[i] += act_g(act, cn[i], g[i]); /* act_bwd into a zeroed start */
   err += simt::launch(dim3((unsigned)N), dim3(256), 0, [&] {
     k_layernorm_bwd_dx(x.data(), wp, nullptr, m.data(), r.data(), dcn.data(), dx2.data(), dx2.data(), C, 0, -1);
   });
   if (affine || bias)
-    err += simt::launch(dim3((unsigned)((C + 31) / 32), gy), dim3(32, 8), 0, [&] {
-      k_layernorm_bwd_dwb(x.data(), nullptr, nullptr, m.data(), r.data(), dcn.data(), affine ? dw2.data() : nullptr,
-                          bias ? db2.data() : nullptr, N, C, 0, -1);
-    });
+    err += dwb_run(x.data(), nullptr, nullptr, m.data(), r.data(), dcn.data(), affine ? dw2.data() : nullptr,
+                   bias ? db2.data() : nullptr, N, C, 0, -1);
   bad += dx != dx2 || dw != dw2 || db != db2;
   char what[128];
   snprintf(what, sizeof what, "layernorm + act %d N=%d C=%d affine=%d bias=%d (fused = unfused, bit for bit)", act, N, C,
