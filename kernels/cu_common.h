@@ -138,6 +138,10 @@ typedef struct cu_ctx {
                      default, session 21, not yet run on a GPU) */
   int conv_set;   /* conv1d_cl's backward writes a written dx without a zero fill first (cu_conv_cl.cu;
                      cuda_set_conv_set; on by default, session 22, not yet run on a GPU) */
+  int det;        /* the libraries' deterministic algorithms only: cuDNN's SDPA backward asked for its
+                     deterministic one, convolutions only on deterministic cuDNN algorithms
+                     (cuda_set_deterministic; off by default: session 23, not yet run on a GPU). The
+                     backend's own kernels are deterministic either way */
   int adamw_runs; /* pset_adamw's runs in one launch (cu_optim.cu; cuda_set_adamw_runs; on by
                      default) rather than one launch per run */
   int bwd16; /* bf16 precision: the backward of x W^T with an f32 x on bf16 operands as well (x

@@ -28,7 +28,8 @@ typedef struct cd_key {
   int64_t B, Cin, T, Cout, K, Tout;
   int stride, pad, groups, math;
   int dt;    /* 0: f32 data; 1: bf16 data (cuda_set_cudnn_bf16), f32 compute */
-  int spare; /* no padding: keys are compared with memcmp */
+  int det;   /* 1: deterministic algorithms only (cuda_set_deterministic); also no padding: keys
+                are compared with memcmp */
 } cd_key;
 static_assert(sizeof(cd_key) == 6 * sizeof(int64_t) + 6 * sizeof(int), "cd_key has padding");
 
@@ -72,11 +73,11 @@ static bool cd_math_ok(int got, int want) {
 }
 
 /* the first usable result: an allowed algorithm, workspace within CD_WS_MAX, a suitable math
- * type; deterministic ones before the others (cuDNN ranks them by expected speed). -1 when
- * none. */
+ * type; deterministic ones before the others (cuDNN ranks them by expected speed), and only
+ * those with det. -1 when none. */
 template <typename R>
-static int cd_pick(const R *r, int n, int math, bool (*allowed)(int)) {
-  for (int pass = 0; pass < 2; pass++)
+static int cd_pick(const R *r, int n, int math, int det, bool (*allowed)(int)) {
+  for (int pass = 0; pass < (det ? 1 : 2); pass++)
     for (int i = 0; i < n; i++)
       if (r[i].status == CUDNN_STATUS_SUCCESS && allowed((int)r[i].algo) && r[i].memory <= CD_WS_MAX &&
           cd_math_ok((int)r[i].mathType, math) && (pass == 1 || r[i].determinism == CUDNN_DETERMINISTIC))
@@ -130,21 +131,21 @@ static void cd_make(const cd_key *k, cd_plan *p) {
     cudnnConvolutionFwdAlgoPerf_t r[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     ok = cudnnGetConvolutionForwardAlgorithm_v7(g_dnn, x, w, conv, y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, r) ==
              CUDNN_STATUS_SUCCESS &&
-         (i = cd_pick(r, got, k->math, cd_fwd_ok)) >= 0;
+         (i = cd_pick(r, got, k->math, k->det, cd_fwd_ok)) >= 0;
     if (ok) p->fwd = r[i].algo, p->m_fwd = r[i].mathType, p->ws_fwd = r[i].memory;
   }
   if (ok) {
     cudnnConvolutionBwdDataAlgoPerf_t r[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
     ok = cudnnGetConvolutionBackwardDataAlgorithm_v7(g_dnn, w, y, conv, x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got,
                                                      r) == CUDNN_STATUS_SUCCESS &&
-         (i = cd_pick(r, got, k->math, cd_data_ok)) >= 0;
+         (i = cd_pick(r, got, k->math, k->det, cd_data_ok)) >= 0;
     if (ok) p->bwd_data = r[i].algo, p->m_data = r[i].mathType, p->ws_data = r[i].memory;
   }
   if (ok) {
     cudnnConvolutionBwdFilterAlgoPerf_t r[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
     ok = cudnnGetConvolutionBackwardFilterAlgorithm_v7(g_dnn, x, y, conv, w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
                                                        &got, r) == CUDNN_STATUS_SUCCESS &&
-         (i = cd_pick(r, got, k->math, cd_filter_ok)) >= 0;
+         (i = cd_pick(r, got, k->math, k->det, cd_filter_ok)) >= 0;
     if (ok) p->bwd_filter = r[i].algo, p->m_filter = r[i].mathType, p->ws_filter = r[i].memory;
   }
   /* each direction's workspace with its own math type set (at least what the heuristic said) */
@@ -207,6 +208,7 @@ static cd_plan *cd_plan_of(backend *be, const tensor *x, const tensor *w, int64_
   k.B = x->ne[0], k.Cin = x->ne[1], k.T = x->ne[2], k.Cout = w->ne[0], k.K = w->ne[2], k.Tout = Tout;
   k.stride = stride, k.pad = pad, k.groups = groups;
   k.dt = c->dnn16 && c->gemm == TS_GEMM_BF16;
+  k.det = c->det;
   /* bf16 data: tensor-op math asked for outright (the legacy API's tensor cores for bf16; the
    * default math is documented to allow TF32 for f32 data only) */
   k.math = k.dt                    ? (int)CUDNN_TENSOR_OP_MATH

@@ -67,9 +67,10 @@ static int sd_applies(backend *be, const tensor *q, const tensor *k, int lse, co
 }
 
 /* the graph for this call, or NULL (refused: counted, the caller's kernels take it) */
-static void *sd_plan_of(const tensor *q, const tensor *k, const attn_cfg *cfg, int padded, int bwd, int64_t *ws) {
+static void *sd_plan_of(const tensor *q, const tensor *k, const attn_cfg *cfg, int padded, int bwd, int det,
+                        int64_t *ws) {
   sdfe_key key = {q->ne[0], q->ne[1], k->ne[1], q->ne[2], k->ne[2], q->ne[3], cfg->causal ? 1 : 0, padded, bwd,
-                  cfg->scale};
+                  cfg->scale, bwd && det ? 1 : 0};
   void *p = sdfe_plan((void *)cu_dnn_handle(), &key, ws);
   if (!p) g_sd_fallbacks++;
   return p;
@@ -125,7 +126,7 @@ static int sd_begin(backend *be, const tensor *q, const tensor *k, const tensor 
   *go = 0;
   memset(c, 0, sizeof *c);
   if (!sd_applies(be, q, k, lse != NULL, cfg, &c->padded)) return TS_OK;
-  if (!(c->plan = sd_plan_of(q, k, cfg, c->padded, bwd, &wsb))) return TS_OK;
+  if (!(c->plan = sd_plan_of(q, k, cfg, c->padded, bwd, cu_of(be)->det, &wsb))) return TS_OK;
   int64_t B = q->ne[0];
   c->nq = tensor_numel(q), c->nk = tensor_numel(k);
   c->bq = cu_rnd(2 * (size_t)c->nq), c->bk = cu_rnd(2 * (size_t)c->nk);

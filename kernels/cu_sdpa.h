@@ -13,11 +13,12 @@ extern "C" {
 #endif
 
 /* what identifies a graph: the op's shapes (q (B, Tq, Hq, D), k and v (B, Tk, Hkv, D)), causal
- * (top-left), padded (seq_len_q / seq_len_kv given), backward, the scale */
+ * (top-left), padded (seq_len_q / seq_len_kv given), backward, the scale, deterministic */
 typedef struct sdfe_key {
   int64_t B, Tq, Tk, Hq, Hkv, D;
   int causal, padded, bwd;
   float scale;
+  int det; /* the backward's deterministic algorithm (cuda_set_deterministic) */
 } sdfe_key;
 
 /* the tensors' slots in sdfe_exec's pointer table (bf16 unless said): q, k, v, o, the f32

@@ -33,7 +33,7 @@ struct sd_plan {
   int64_t ws = 0;
 };
 
-using sd_map_key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int, int, int, uint32_t>;
+using sd_map_key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int, int, int, uint32_t, int>;
 std::map<sd_map_key, sd_plan> g_plans;
 
 /* the uids of the graphs' tensors: their slots in sdfe_exec's table, plus one */
@@ -96,6 +96,7 @@ void build(sd_plan &p, cudnnHandle_t h, const sdfe_key &k) {
     auto o = fe::graph::SDPA_backward_attributes().set_name("sdpa_bwd").set_attn_scale(k.scale);
     if (k.causal) (void)o.set_causal_mask(true);
     if (k.padded) (void)o.set_padding_mask(true).set_seq_len_q(sq).set_seq_len_kv(skv);
+    if (k.det) (void)o.set_deterministic_algorithm(true); /* refused: the flash kernels take the shape */
     auto [dQ, dK, dV] = g->sdpa_backward(Q, K, V, O, dO, S, o);
     out_bthd(dQ, SDFE_DQ, k.B, k.Tq, k.Hq, k.D);
     out_bthd(dK, SDFE_DK, k.B, k.Tk, k.Hkv, k.D);
@@ -121,7 +122,7 @@ void build(sd_plan &p, cudnnHandle_t h, const sdfe_key &k) {
 extern "C" void *sdfe_plan(void *handle, const sdfe_key *k, int64_t *ws) {
   uint32_t sb;
   memcpy(&sb, &k->scale, sizeof sb);
-  sd_map_key key(k->B, k->Tq, k->Tk, k->Hq, k->Hkv, k->D, k->causal, k->padded, k->bwd, sb);
+  sd_map_key key(k->B, k->Tq, k->Tk, k->Hq, k->Hkv, k->D, k->causal, k->padded, k->bwd, sb, k->bwd ? k->det : 0);
   auto it = g_plans.find(key);
   if (it == g_plans.end()) {
     it = g_plans.emplace(key, sd_plan()).first;

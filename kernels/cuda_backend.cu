@@ -516,6 +516,11 @@ extern "C" int cuda_set_conv_set(int on) {
   return TS_OK;
 }
 
+extern "C" int cuda_set_deterministic(int on) {
+  g_ctx.det = on ? 1 : 0;
+  return TS_OK;
+}
+
 extern "C" int cuda_set_adamw_runs(int on) {
   g_ctx.adamw_runs = on ? 1 : 0;
   return TS_OK;
@@ -670,6 +675,7 @@ extern "C" backend *be_cuda(ts_err *e) {
       g_ctx.adamw_runs = !env_is("TSASR_CUDA_ADAMW_RUNS", "0");
       g_ctx.mres = !env_is("TSASR_CUDA_MATMUL_RES", "0");
       g_ctx.conv_set = !env_is("TSASR_CUDA_CONV_SET", "0");
+      g_ctx.det = env_is("TSASR_CUDA_DETERMINISTIC", "1");
       g_ctx.wsync_on = !env_is("TSASR_CUDA_WCOPY_SYNC", "0");
       g_ctx.wcheck = env_is("TSASR_CUDA_WCOPY_CHECK", "1");
       const char *eb = getenv("TSASR_CUDA_ELEM_BLOCKS"); /* after sms: blocks per SM */

@@ -32,6 +32,7 @@ static const bdsw_name k_defaults[] = {
     {"enc_cl", bdsw_enc_cl, 1},             {"adamw_runs", cuda_set_adamw_runs, 1},
     {"keep", cuda_set_attn_keep, 1},        {"wsync", cuda_set_wcopy_sync, 1},
     {"mres", cuda_set_matmul_res, 1},       {"cset", cuda_set_conv_set, 1},
+    {"det", cuda_set_deterministic, 0},
 };
 
 static const bdsw_name k_names[] = {
@@ -53,7 +54,7 @@ static const bdsw_name k_names[] = {
     {"dec_attn2", cuda_set_decode_attention, 2}, {"ct", bdsw_enc_cl, 0},
     {"no_adamw_runs", cuda_set_adamw_runs, 0}, {"no_keep", cuda_set_attn_keep, 0},
     {"no_wsync", cuda_set_wcopy_sync, 0},   {"no_res", cuda_set_matmul_res, 0},
-    {"no_cset", cuda_set_conv_set, 0},
+    {"no_cset", cuda_set_conv_set, 0},      {"det", cuda_set_deterministic, 1},
 };
 
 #define BDSW_N(t) (sizeof(t) / sizeof((t)[0]))

@@ -83,7 +83,9 @@ int cli_doctor(int argc, char **argv) {
            "(TSASR_CUDA_TRAIN_COPY=1), the element kernels' grid capped at N blocks per SM %s "
            "(TSASR_CUDA_ELEM_BLOCKS=N), the element kernels' wide forms %s (TSASR_CUDA_ELEM_VEC=1: conversions and "
            "activations eight values a thread-step, AdamW four, the channel LayerNorm in registers, the decoding "
-           "attention's P V four columns a thread), cuDNN's convolutions on bf16 data %s (TSASR_CUDA_CUDNN_BF16=1)\n",
+           "attention's P V four columns a thread), cuDNN's convolutions on bf16 data %s (TSASR_CUDA_CUDNN_BF16=1), "
+           "cuDNN's deterministic algorithms only (SDPA's backward, the convolutions) %s (TSASR_CUDA_DETERMINISTIC=1; "
+           "session 23, not yet run on a GPU; the backend's own kernels are deterministic either way)\n",
            dec_attn(), switch_on("TSASR_CUDA_SAMPLE_SPLIT", 1),
            switch_on("TSASR_CUDA_LT", 1), switch_on("TSASR_CUDA_CUDNN", 1),
            switch_on("TSASR_CUDA_GRAPHS", 1), dec_kernels(), switch_on("TSASR_CUDA_FLASH", 1),
@@ -92,7 +94,8 @@ int cli_doctor(int argc, char **argv) {
            switch_on("TSASR_CUDA_WCOPY_SYNC", 1), switch_on("TSASR_CUDA_MATMUL_RES", 1),
            switch_on("TSASR_CUDA_CONV_SET", 1), switch_on("TSASR_CUDA_TRAIN_COPY", 0),
            getenv("TSASR_CUDA_ELEM_BLOCKS") && atoi(getenv("TSASR_CUDA_ELEM_BLOCKS")) > 0 ? "on" : "off",
-           switch_on("TSASR_CUDA_ELEM_VEC", 0), switch_on("TSASR_CUDA_CUDNN_BF16", 0));
+           switch_on("TSASR_CUDA_ELEM_VEC", 0), switch_on("TSASR_CUDA_CUDNN_BF16", 0),
+           switch_on("TSASR_CUDA_DETERMINISTIC", 0));
   }
   printf("audio: %s, lua: %s, workbench: %s\n",
 #ifdef TS_HAVE_AUDIO

@@ -254,6 +254,7 @@ int cuda_set_bwd16(int on) { return on ? TS_EUNSUP : TS_OK; }
 int cuda_set_adamw_runs(int on) { return on ? TS_EUNSUP : TS_OK; }
 int cuda_set_matmul_res(int on) { return on ? TS_EUNSUP : TS_OK; }
 int cuda_set_conv_set(int on) { return on ? TS_EUNSUP : TS_OK; }
+int cuda_set_deterministic(int on) { return on ? TS_EUNSUP : TS_OK; }
 int cuda_set_attn_keep(int on) { return on ? TS_EUNSUP : TS_OK; }
 int cuda_set_wcopy_sync(int on) { return on ? TS_EUNSUP : TS_OK; }
 void cuda_wcopy_counts(long *skips, long *bad) {

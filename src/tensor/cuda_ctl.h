@@ -209,6 +209,13 @@ int cuda_set_matmul_res(int on);
  * (1) by default; TSASR_CUDA_CONV_SET=0 turns it off at start-up (dx zero-filled, then added to).
  * TS_OK; TS_EUNSUP for on without CUDA. */
 int cuda_set_conv_set(int on);
+/* Training steps the same bits on every run: cuDNN's SDPA backward built with its deterministic
+ * algorithm (a shape cuDNN refuses so takes the flash kernels, which are deterministic) and the
+ * convolutions only on cuDNN algorithms it reports deterministic (else im2col). The backend's own
+ * kernels are deterministic with or without it (no float atomics: kernels/cu_colred.cuh), and
+ * cuBLAS is on one stream. Written in session 23 without a GPU: off (0) by default;
+ * TSASR_CUDA_DETERMINISTIC=1 turns it on at start-up. TS_OK; TS_EUNSUP for on without CUDA. */
+int cuda_set_deterministic(int on);
 /* The profiler's range (cudaProfilerStart with on, cudaProfilerStop without): a kernel profiler
  * started with its collection off (ncu --profile-from-start off) sees only the kernels in
  * between (tests/gpu/kprof.sh: one SFT step, one rollout). Finishes the work before it first.

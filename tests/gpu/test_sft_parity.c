@@ -28,6 +28,9 @@
  * every key alike) or near zero flips sign between backends and moves by 2 lr. On the CPU
  * alone, starting one ulp off changed the grad norm by up to 7e-3 by step 5 (the H200: 2e-4).
  * The optimizer over steps is part A's (the CPU's gradients, AdamW on the device).
+ * TSASR_PARITY_REPEAT=1 has the device run B and C a second time, which must give the same bits as
+ * its first run (every loss, grad norm, log-prob, and the weights after each step): training
+ * reproducible on the device ("ulp": the second run starts one ulp off, the check's self-test).
  * Exit 0 pass, 1 mismatch or failure, 2 no such device, 77 no CPU bf16 GEMM for bf16-all. */
 #include <math.h>
 #include <stdio.h>
@@ -54,6 +57,8 @@ static double g_tol = TOL;
 static int g_exact;            /* devsim/cpu: everything bitwise */
 static uint64_t g_dev_perturb; /* "cpu-ulp": the second backend starts one ulp off (SEED_SELF) */
 static int g_fail;
+static int g_repeat; /* TSASR_PARITY_REPEAT: 1, the device runs B and C twice and must give the same bits;
+                        "ulp" (2), its second run starts one ulp off (must fail: the check's self-test) */
 
 /* ---- synthetic batch: 2 noise inputs of two lengths, random token sequences ---- */
 typedef struct sbatch {
@@ -229,7 +234,8 @@ static int coef(void *user, int64_t R, const float *lp, float *w, ts_err *e) {
 
 typedef struct run_out {
   double loss[STEPS], ctc[STEPS], gnorm[STEPS], correct[STEPS];
-  double wdiff; /* a follower: the largest weight difference from the leader after a step */
+  double wdiff;           /* a follower: the largest weight difference from the leader after a step */
+  uint64_t whash[STEPS];  /* a follower: its weights' bytes hashed after each step (the repeat check) */
   float *logp;  /* (STEPS, R) part C */
   float *state; /* the leader: (STEPS + 1, 3, total) weights and AdamW moments before each step */
   tsm *m;
@@ -311,6 +317,10 @@ static int run_steps(backend *be, const char *dir, int grpo, const run_out *lead
     if (lead) { /* this step's weights against the leader's */
       if ((rc = be->ops->to_host(be, hw, m->ps.w, sizeof(float) * (size_t)m->ps.total, e))) break;
       double wd = vec_diff(lead->state + (t + 1) * n3, hw, m->ps.total);
+      uint64_t h = 1469598103934665603ull; /* FNV-1a over the weights' bytes */
+      const unsigned char *hb = (const unsigned char *)hw;
+      for (size_t i = 0; i < sizeof(float) * (size_t)m->ps.total; i++) h = (h ^ hb[i]) * 1099511628211ull;
+      o->whash[t] = h;
       if (!isnan(o->wdiff) && !(wd <= o->wdiff)) o->wdiff = wd; /* the largest; a NaN sticks */
     }
   }
@@ -321,12 +331,36 @@ static int run_steps(backend *be, const char *dir, int grpo, const run_out *lead
   return rc;
 }
 
+/* the device's second run (TSASR_PARITY_REPEAT) against its first: every loss, accuracy, CTC
+ * loss, grad norm, log-prob and the weights after each step the same bits */
+static void repeat_check(const run_out *a, const run_out *b, int64_t R) {
+  int same = !memcmp(a->loss, b->loss, sizeof a->loss) && !memcmp(a->ctc, b->ctc, sizeof a->ctc) &&
+             !memcmp(a->gnorm, b->gnorm, sizeof a->gnorm) && !memcmp(a->correct, b->correct, sizeof a->correct) &&
+             !memcmp(a->whash, b->whash, sizeof a->whash) &&
+             (R == 0 || !memcmp(a->logp, b->logp, sizeof(float) * (size_t)(STEPS * R)));
+  int t0 = 0;
+  while (t0 < STEPS && a->whash[t0] == b->whash[t0] && !memcmp(&a->gnorm[t0], &b->gnorm[t0], sizeof(double))) t0++;
+  if (same)
+    printf("     repeat: the device's second run equal bit for bit (losses, grad norms, log-probs, weights)\n");
+  else
+    printf("  MISMATCH repeat: the device's second run differs in bits (grad norm or weights first at step %d: "
+           "%.17g vs %.17g)\n", t0 + 1, t0 < STEPS ? a->gnorm[t0] : 0.0, t0 < STEPS ? b->gnorm[t0] : 0.0),
+        g_fail = 1;
+}
+
 static int part_bc(backend *dev, const char *dir, const char *name, int grpo, ts_err *e) {
-  run_out oc, od;
+  run_out oc, od, o2;
   memset(&oc, 0, sizeof oc);
   memset(&od, 0, sizeof od);
+  memset(&o2, 0, sizeof o2);
   int rc = run_steps(be_cpu(), dir, grpo, NULL, &oc, e);
   if (!rc) rc = run_steps(dev, dir, grpo, &oc, &od, e);
+  if (!rc && g_repeat) {
+    uint64_t keep = g_dev_perturb;
+    if (g_repeat == 2) g_dev_perturb = SEED_SELF + 100; /* the self-test: the second run one ulp off */
+    rc = run_steps(dev, dir, grpo, &oc, &o2, e);
+    g_dev_perturb = keep;
+  }
   if (!rc) {
     printf("%s  %s\n%4s %13s %13s %9s %9s %13s %13s %9s %7s\n", grpo ? "C" : "B", name, "step", "loss cpu",
            "loss device", "rel", "ctc rel", "gnorm cpu", "gnorm device", "rel", "acc");
@@ -349,10 +383,17 @@ static int part_bc(backend *dev, const char *dir, const char *name, int grpo, ts
     }
     if (!(g_exact ? od.wdiff == 0 : od.wdiff <= g_tol)) g_fail = 1;
     printf("     weights after each step: max ||w_dev - w_cpu|| / ||w_cpu|| = %.2e\n", od.wdiff);
+    if (g_repeat) {
+      int64_t R = 0;
+      if (grpo)
+        for (int b = 0; b < 4; b++) R += 11 + 3 * b - (3 + b % 2 + 3);
+      repeat_check(&od, &o2, R);
+    }
   }
-  free(oc.logp), free(od.logp), free(oc.state);
+  free(oc.logp), free(od.logp), free(o2.logp), free(oc.state);
   if (oc.m) tsm_free(oc.m);
   if (od.m) tsm_free(od.m);
+  if (o2.m) tsm_free(o2.m);
   return rc;
 }
 
@@ -448,7 +489,10 @@ int main(void) {
     return 2;
   }
   g_exact = dev->device != DEV_CUDA && !self_ulp;
-  const char *us = getenv("TSASR_PARITY_ULP_SEED");
+  const char *us = getenv("TSASR_PARITY_ULP_SEED"), *rp = getenv("TSASR_PARITY_REPEAT");
+  g_repeat = rp && !strcmp(rp, "ulp") ? 2 : rp && !strcmp(rp, "1") ? 1 : 0;
+  if (g_repeat) printf("test_sft_parity: the device runs B and C twice: the second run must equal the first bit for bit%s\n",
+                       g_repeat == 2 ? " (its self-test: the second starts one ulp off, and must fail)" : "");
   if (self_ulp) g_dev_perturb = us ? strtoull(us, NULL, 10) : SEED_SELF;
   if (g_exact) g_tol = 0.0;
   else if (getenv("TSASR_PARITY_TOL")) g_tol = atof(getenv("TSASR_PARITY_TOL"));
