@@ -16,6 +16,9 @@
 #       cases also compare it with one launch per run on the device, bit for bit), the wcopy
 #       case in bf16 (the weights' bf16 copy kept current by AdamW, default) and the bf16
 #       parity with every skipped rounding checked (TSASR_CUDA_WCOPY_CHECK=1);
+#   q1''. reproducible training: the parities with TSASR_PARITY_REPEAT=1 (the device trains twice,
+#       the same bits required): f32 on the defaults and bf16 with TSASR_CUDA_DETERMINISTIC=1
+#       required, bf16 on the defaults reported;
 #   q2. cuDNN's modes 1, 2 (the default) and 3 (cuda_ctl.h: single-input-channel, and grouped,
 #       convolutions on im2col): the conv1d group in f32 at 1e-5 and in bf16 with each, the f32
 #       parity (must pass) and the bf16 parity (no worse than 3a's) with 3;
@@ -35,7 +38,8 @@
 #       AdamW one launch per run, no_keep: SDPA's backward rounding q, k, v, out again, and
 #       no_wsync: every step rounding all the weights, as before session 20; no_res: the
 #       residual copied before its GEMM, as before session 21; no_cset: the convolution's dx
-#       zero-filled and added to, as before session 22), the encoder's
+#       zero-filled and added to, as before session 22; det, when q1'' passed: cuDNN's
+#       deterministic algorithms), the encoder's
 #       channel-first layout (ct: TSASR_ENC_CL=0) alone and with cuDNN's modes (cudnn_all,
 #       cudnn_ng1) and bf16 convolutions (dnn16), which only act there, the caps and vec (elem8, elem16, vec,
 #       vec+elem8), the defaults twice (their spread); rollouts (8 x 512) for vec, dec_attn2 and
@@ -76,6 +80,10 @@ wdiff=$(grep -c 'differed from w' "$build/quick_wcopy_parity_bf16.log")
 q1bn="$q1bn wcopy(bf16) $(grep -m1 -o 'roundings skipped [0-9]* (want [0-9]*), copy values found wrong [0-9]*' "$build/quick_wcopy16.log"); \
 parity(bf16, copy checked) rc $par_rc vs 3a's $brc16, $wdiff wrong copies"
 step quick_ops19 "$q1b" "$q1bn"
+
+# q1''. reproducible training (session 23): run.sh's det_check
+det_check
+step determinism "$qd" "$qdn"
 
 q2=ok q2n=""
 [ "$dn" = ok ] || q2=SKIP q2n="this build has no cuDNN; "
@@ -153,6 +161,7 @@ if [ "$(cap 1000)" -ge 30 ]; then
   # ct: the encoder's channel-first conv layout (TSASR_ENC_CL=0, the default before session 19),
   # against which the channels-last default is judged; cuDNN's modes only act there
   qv="default,ct,no_fuse,no_sdpa,no_bwd16,no_adamw_runs,no_keep,no_wsync,no_res,no_cset"
+  [ "$qd" = ok ] && qv="$qv,det"
   [ "$q2" = ok ] && qv="$qv,ct+cudnn_all,ct+cudnn_ng1"
   [ "$q2b" = ok ] && qv="$qv,ct+dnn16"
   [ "$q4" = ok ] && qv="$qv,elem8,elem16,vec,vec+elem8"

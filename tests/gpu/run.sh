@@ -70,6 +70,10 @@
 #   3p. TSASR_CUDA_DECODE_ATTN=2 (the decoding attention's merge in its chunks' launch; off,
 #      written in session 18 without a GPU): the attention group in f32 and both parities; when
 #      they pass, rollouts with it (switches row: dec_attn2);
+#   3q. reproducible training (session 23, written without a GPU): the parities with
+#      TSASR_PARITY_REPEAT=1 (the device trains twice; the same bits): f32 on the defaults and bf16
+#      with TSASR_CUDA_DETERMINISTIC=1 required, bf16 on the defaults reported; when they pass, SFT
+#      steps with it (switches row: det);
 #   4. bench_gpu_ops: matmul, attention and a Qwen2.5-0.5B-shaped layer, CUDA-event timings;
 #      then its element kernels against the grid's cap and vec (bench_elem, when 3n passed) and
 #      data2vec's convolutions layer by layer on cuDNN and im2col (bench_conv, when 3k passed);
@@ -364,6 +368,29 @@ sw_check() {
   parity_env "$build/${name}_parity_bf16.log" 60 "compare with 3a" "$@" TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
   no_worse "$build/${name}_parity_bf16.log" $par_rc || sw_st=FAIL
   sw_note="$sw_note; parity(bf16) rc $par_rc vs 3a's $brc16"
+}
+
+# det_check: reproducible training (session 23: the bias, norm-weight and embedding gradients in a
+# fixed order, TSASR_CUDA_DETERMINISTIC): the parities with TSASR_PARITY_REPEAT=1, where the device
+# trains B and C twice and each second run must equal its first bit for bit. Required: f32 on the
+# defaults (no SDPA there) and bf16 with TSASR_CUDA_DETERMINISTIC=1; reported: bf16 on the defaults
+# (cuDNN's SDPA backward is not deterministic unless asked). Sets qd (ok or FAIL) and qdn. Step 3q
+# and the quick phase's q1''.
+det_reps() { # LOG: "N/3 repeated" from a repeat run's log
+  echo "$(grep -c "repeat: the device's second run equal" "$1")/3 repeated"
+}
+det_check() {
+  qd=ok
+  parity_env "$build/repeat.log" "$(cap 60)" "repeat" TSASR_PARITY_REPEAT=1
+  [ "$(det_reps "$build/repeat.log")" = "3/3 repeated" ] && [ $par_rc = 0 ] || qd=FAIL
+  qdn="f32: rc $par_rc, $(det_reps "$build/repeat.log")"
+  parity_env "$build/repeat_det16.log" "$(cap 60)" "repeat, deterministic" TSASR_PARITY_REPEAT=1 \
+    TSASR_CUDA_DETERMINISTIC=1 TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
+  [ "$(det_reps "$build/repeat_det16.log")" = "3/3 repeated" ] || qd=FAIL
+  qdn="$qdn; bf16 deterministic: rc $par_rc vs 3a's $brc16, $(det_reps "$build/repeat_det16.log")"
+  parity_env "$build/repeat16.log" "$(cap 60)" "repeat, bf16 defaults" TSASR_PARITY_REPEAT=1 \
+    TSASR_CUDA_GEMM=bf16 TSASR_PARITY_TOL=3e-2
+  qdn="$qdn; bf16 defaults (reported): $(det_reps "$build/repeat16.log")"
 }
 
 # d16_check: cuDNN's convolutions on bf16 data (TSASR_CUDA_CUDNN_BF16=1; bf16 precision only, so
@@ -767,6 +794,12 @@ else
   step dnn16 SKIP "cuDNN's step 3k did not pass ($dn)"
 fi
 
+# ---- 3q. reproducible training (det_check above; session 23, not yet run on a GPU): f32 on the
+# defaults and bf16 with TSASR_CUDA_DETERMINISTIC=1 must repeat bit for bit; when they do, SFT
+# steps with det (switches row) ----
+det_check
+step determinism "$qd" "$qdn"
+
 # ---- 3p. the decoding attention's merge folded into its chunks' launch (TSASR_CUDA_DECODE_ATTN=2;
 # off by default: written in session 18 without a GPU; the last chunk of a row merges it): the
 # attention group in f32 and both parities (their decoding). Reported, not required; when ok,
@@ -874,6 +907,7 @@ if left; then
     # ct: the encoder's channel-first conv layout (TSASR_ENC_CL=0, the default before session
     # 19); cuDNN's modes only act there, so they ride on it
     sv="default,ct,no_flash,no_bf16_acts,no_adamw_runs,no_wsync,no_res,no_cset" rv="default,no_fuse"
+    [ "${qd:-}" = ok ] && sv="$sv,det"
     [ "$sd" = ok ] && sv="$sv,no_keep"
     [ "$lt" = ok ] && sv="$sv,no_lt" && rv="$rv,no_lt"
     [ "$dn" = ok ] && sv="$sv,ct+no_cudnn,ct+cudnn_all,ct+cudnn_ng1"

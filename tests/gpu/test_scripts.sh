@@ -1,7 +1,8 @@
 #!/bin/bash
 # test_scripts.sh — the GPU machine's scripts checked here, where no GPU is: each parses
-# (bash -n), and run.sh's parity bisect (step 3z) names the switch whose run passes, using a
-# stand-in parity program that fails unless one planted switch is off. run.sh's own helper
+# (bash -n), run.sh's parity bisect (step 3z) names the switch whose run passes, using a
+# stand-in parity program that fails unless one planted switch is off, and its det_check (3q)
+# requires every repeat it asks for. run.sh's own helper
 # functions are taken from it (step, cap, parity_env, the bisect), so this checks that code.
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -54,5 +55,33 @@ expect parity_bisect_f32 none "ALL:rc1" "$out"
 expect parity_bisect_bf16 none "ENC_CL:rc1" "$out"
 out=$(prc=0 brc16=0 bash "$tmp/h.sh" 2>&1)
 grep -q "^ROW" <<< "$out" && { echo "test_scripts: a bisect ran though both parities passed"; fail=1; }
-[ $fail = 0 ] && echo "test_scripts: ok (scripts parse; the bisect names a planted switch)"
+# det_check (step 3q / q1''): the repeat runs' counts decide it; a stand-in that repeats all three
+# parts except in bf16 without TSASR_CUDA_DETERMINISTIC passes it, one whose f32 run repeats two fails
+{
+  echo "build=$tmp logs=$tmp/logs brc16=0; t0=\$(date +%s); deadline=500"
+  sed -n '/^step() {/p; /^cap() {/p' "$g/run.sh"
+  sed -n '/^parity_env() {/,/^}/p; /^det_reps() {/,/^}/p; /^det_check() {/,/^}/p' "$g/run.sh"
+  echo 'det_check; echo "DET $qd|$qdn"'
+} > "$tmp/d.sh"
+plant_rep() { # N: repeats the f32 run shows
+  cat > "$tmp/tests/gpu/test_sft_parity" <<P
+#!/bin/bash
+n=3
+[ "\${TSASR_CUDA_GEMM:-}" = bf16 ] && [ "\${TSASR_CUDA_DETERMINISTIC:-0}" != 1 ] && n=1
+[ "\${TSASR_CUDA_GEMM:-}" != bf16 ] && n=$1
+for i in \$(seq \$n); do echo "     repeat: the device's second run equal bit for bit"; done
+echo "test_sft_parity: PASS"
+P
+  chmod +x "$tmp/tests/gpu/test_sft_parity"
+}
+plant_rep 3
+out=$(bash "$tmp/d.sh" 2>&1 | grep '^DET')
+case "$out" in
+  "DET ok|f32: rc 0, 3/3 repeated; bf16 deterministic: rc 0 vs 3a's 0, 3/3 repeated; bf16 defaults (reported): 1/3 repeated") ;;
+  *) echo "test_scripts: det_check on a repeating device: $out"; fail=1 ;;
+esac
+plant_rep 2
+out=$(bash "$tmp/d.sh" 2>&1 | grep '^DET')
+case "$out" in "DET FAIL|f32: rc 0, 2/3 repeated"*) ;; *) echo "test_scripts: det_check missed an f32 run that did not repeat: $out"; fail=1 ;; esac
+[ $fail = 0 ] && echo "test_scripts: ok (scripts parse; the bisect names a planted switch; det_check counts repeats)"
 exit $fail
