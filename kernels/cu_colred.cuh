@@ -15,7 +15,7 @@
  * column in threadIdx.y order. blockDim (32, 8), grid (ceil(N / 32), gy). */
 __global__ void k_colsum_part(const float *g, double *part, int64_t rows, int64_t N) {
   __shared__ double sh[8][33];
-  int64_t j = blockIdx.x * 32 + threadIdx.x;
+  int64_t j = (int64_t)blockIdx.x * 32 + threadIdx.x;
   double s = 0;
   if (j < N)
     for (int64_t r = blockIdx.y * 8 + threadIdx.y; r < rows; r += (int64_t)gridDim.y * 8) s += g[r * N + j];

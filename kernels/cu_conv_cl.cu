@@ -135,12 +135,14 @@ int cu_conv1d_cl_bwd(backend *be, const tensor *x, const tensor *w, const tensor
   int64_t Cout = w->ne[0], K = w->ne[2], Tout = dy->ne[1];
   int64_t Cg = Cin / groups, Og = Cout / groups, nw = Cout * K * Cg;
   const float *g = cu_f(dy);
+  const int no_product = (!dx && !dw) || B * Tout * Cout <= 0 || Cin <= 0 || K <= 0;
+  /* no product: the bias's gradient first (its partials may fail for memory: nothing written yet) */
+  if (no_product && dbias) TS_TRY(cu_colsum_add(be, g, cu_f(dbias), B * Tout, Cout));
   if (dx && dx_set && (B * Tout * Cout <= 0 || K <= 0)) { /* nothing reaches dx: written as 0 */
     if (B * T * Cin > 0) CU_TRY(cudaMemsetAsync(cu_f(dx), 0, sizeof(float) * (size_t)(B * T * Cin), cu_stream()));
     dx_set = 0;
   }
-  if ((!dx && !dw) || B * Tout * Cout <= 0 || Cin <= 0 || K <= 0)
-    return dbias ? cu_colsum_add(be, g, cu_f(dbias), B * Tout, Cout) : TS_OK;
+  if (no_product) return TS_OK;
   if (Cin * K > 2147483647LL - CV_MAXY) return cu_fail("conv1d_cl_bwd: Cin x K past 2^31", cudaErrorInvalidValue);
   int taps = conv_cl_taps(Cin, groups), x16;
   float *xf = NULL;

@@ -81,7 +81,7 @@ __global__ void k_layernorm_bwd_dwb(const float *x, const float *w, const float 
                                     const float *rstd, const float *g, double *pw, double *pb, int64_t N, int64_t C,
                                     int rms, int act) {
   __shared__ double sw[8][33], sb[8][33];
-  int64_t c = blockIdx.x * 32 + threadIdx.x;
+  int64_t c = (int64_t)blockIdx.x * 32 + threadIdx.x;
   double aw = 0, ab = 0;
   if (c < C)
     for (int64_t i = blockIdx.y * 8 + threadIdx.y; i < N; i += (int64_t)gridDim.y * 8) {

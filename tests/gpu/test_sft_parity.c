@@ -236,6 +236,7 @@ typedef struct run_out {
   double loss[STEPS], ctc[STEPS], gnorm[STEPS], correct[STEPS];
   double wdiff;           /* a follower: the largest weight difference from the leader after a step */
   uint64_t whash[STEPS];  /* a follower: its weights' bytes hashed after each step (the repeat check) */
+  int64_t R;              /* the log-probs a step (part C; 0 for B) */
   float *logp;  /* (STEPS, R) part C */
   float *state; /* the leader: (STEPS + 1, 3, total) weights and AdamW moments before each step */
   tsm *m;
@@ -289,6 +290,7 @@ static int run_steps(backend *be, const char *dir, int grpo, const run_out *lead
   }
   coef_ctx cc = {NULL, 0.7f};
   o->logp = calloc((size_t)(STEPS * R), sizeof(float));
+  o->R = grpo ? R : 0;
   if (grpo) {
     b.temperature = 0.7f;
     b.coef_fn = coef;
@@ -333,18 +335,23 @@ static int run_steps(backend *be, const char *dir, int grpo, const run_out *lead
 
 /* the device's second run (TSASR_PARITY_REPEAT) against its first: every loss, accuracy, CTC
  * loss, grad norm, log-prob and the weights after each step the same bits */
-static void repeat_check(const run_out *a, const run_out *b, int64_t R) {
-  int same = !memcmp(a->loss, b->loss, sizeof a->loss) && !memcmp(a->ctc, b->ctc, sizeof a->ctc) &&
-             !memcmp(a->gnorm, b->gnorm, sizeof a->gnorm) && !memcmp(a->correct, b->correct, sizeof a->correct) &&
-             !memcmp(a->whash, b->whash, sizeof a->whash) &&
-             (R == 0 || !memcmp(a->logp, b->logp, sizeof(float) * (size_t)(STEPS * R)));
-  int t0 = 0;
-  while (t0 < STEPS && a->whash[t0] == b->whash[t0] && !memcmp(&a->gnorm[t0], &b->gnorm[t0], sizeof(double))) t0++;
-  if (same)
+static void repeat_check(const run_out *a, const run_out *b) {
+  const char *what = NULL;
+  int t = 0;
+  for (; t < STEPS && !what; t++)
+    what = memcmp(&a->loss[t], &b->loss[t], sizeof(double))        ? "loss"
+           : memcmp(&a->correct[t], &b->correct[t], sizeof(double)) ? "token accuracy"
+           : memcmp(&a->ctc[t], &b->ctc[t], sizeof(double))         ? "CTC loss"
+           : memcmp(&a->gnorm[t], &b->gnorm[t], sizeof(double))     ? "grad norm"
+           : a->whash[t] != b->whash[t]                             ? "weights"
+           : a->R != b->R || (a->R && memcmp(a->logp + t * a->R, b->logp + t * a->R, sizeof(float) * (size_t)a->R))
+               ? "log-probs"
+               : NULL;
+  if (!what)
     printf("     repeat: the device's second run equal bit for bit (losses, grad norms, log-probs, weights)\n");
   else
-    printf("  MISMATCH repeat: the device's second run differs in bits (grad norm or weights first at step %d: "
-           "%.17g vs %.17g)\n", t0 + 1, t0 < STEPS ? a->gnorm[t0] : 0.0, t0 < STEPS ? b->gnorm[t0] : 0.0),
+    printf("  MISMATCH repeat: the device's second run differs in bits, first in the %s at step %d (grad norm "
+           "%.17g vs %.17g)\n", what, t, a->gnorm[t - 1], b->gnorm[t - 1]),
         g_fail = 1;
 }
 
@@ -383,12 +390,7 @@ static int part_bc(backend *dev, const char *dir, const char *name, int grpo, ts
     }
     if (!(g_exact ? od.wdiff == 0 : od.wdiff <= g_tol)) g_fail = 1;
     printf("     weights after each step: max ||w_dev - w_cpu|| / ||w_cpu|| = %.2e\n", od.wdiff);
-    if (g_repeat) {
-      int64_t R = 0;
-      if (grpo)
-        for (int b = 0; b < 4; b++) R += 11 + 3 * b - (3 + b % 2 + 3);
-      repeat_check(&od, &o2, R);
-    }
+    if (g_repeat) repeat_check(&od, &o2);
   }
   free(oc.logp), free(od.logp), free(o2.logp), free(oc.state);
   if (oc.m) tsm_free(oc.m);
@@ -491,6 +493,10 @@ int main(void) {
   g_exact = dev->device != DEV_CUDA && !self_ulp;
   const char *us = getenv("TSASR_PARITY_ULP_SEED"), *rp = getenv("TSASR_PARITY_REPEAT");
   g_repeat = rp && !strcmp(rp, "ulp") ? 2 : rp && !strcmp(rp, "1") ? 1 : 0;
+  if (rp && *rp && strcmp(rp, "0") && !g_repeat) {
+    fprintf(stderr, "test_sft_parity: TSASR_PARITY_REPEAT=%s: 1, ulp or 0\n", rp);
+    return 1;
+  }
   if (g_repeat) printf("test_sft_parity: the device runs B and C twice: the second run must equal the first bit for bit%s\n",
                        g_repeat == 2 ? " (its self-test: the second starts one ulp off, and must fail)" : "");
   if (self_ulp) g_dev_perturb = us ? strtoull(us, NULL, 10) : SEED_SELF;
