@@ -415,23 +415,14 @@ static int cu_matmul_bwd16(backend *be, const unsigned short *x16, const float *
   return cu_gemm(be, 0, 0, rows, K, N, 1.0f, g, N, 0, w, K, 0, dab, cu_f(da), K, 0, 1);
 }
 
-int cu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da, tensor *db,
-                  tensor *dbias, int ta, int tb, int da_set) {
-  mm_geom ga = mm_geom_of(a), gb = mm_geom_of(b), gc = mm_geom_of(dc);
+/* dA and dB of cu_matmul_bwd (its geometry; g16: dC's rounding made by the op that wrote it, or
+ * NULL) */
+static int mm_bwd_products(backend *be, const tensor *a, const tensor *b, tensor *da, tensor *db, mm_geom ga,
+                           mm_geom gb, mm_geom gc, int ta, int tb, float dab, const float *g,
+                           const unsigned short *g16) {
   int64_t M = gc.rows, N = gc.cols, K = ta ? ga.rows : ga.cols;
-  const float dab = da_set ? 0.0f : 1.0f; /* dA written (beta 0) or added to */
-  if (da && da_set && (N == 0 || M == 0 || gc.batch == 0)) { /* no product to write: dA is zero */
-    TS_TRY(cu_fill(be, da, 0.0f));
-    da = NULL;
-  }
-  if (M == 0 || N == 0) return TS_OK; /* no rows, or no columns of dC: nothing is added (the bf16 GEMMs refuse K 0) */
-  const float *ap = cu_f(a), *bp = cu_f(b), *g = cu_f(dc);
+  const float *ap = cu_f(a), *bp = cu_f(b);
   int64_t lda = ga.cols, ldb = gb.cols, sa = ga.rows * ga.cols, sb = gb.rows * gb.cols;
-  if (gc.batch == 0) return TS_OK;
-  /* dC's rounding made by the op that wrote it (act_bwd, packed swiglu_bwd, merge_heads):
-   * looked up before the bias's gradient launches */
-  const unsigned short *g16 = cu_round_of(cu_of(be), g, gc.batch * M * N);
-  if (dbias) TS_TRY(cu_colsum_add(be, g, cu_f(dbias), gc.batch * M, N));
   int fold = gb.batch == 1 && !ta; /* batches folded into M */
   if (a->dtype == DT_BF16 && db) {
     /* x W^T in the bf16 precision: both products on bf16 operands (in another precision a bf16 x
@@ -478,4 +469,28 @@ int cu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *d
     }
   }
   return TS_OK;
+}
+
+int cu_matmul_bwd(backend *be, const tensor *a, const tensor *b, const tensor *dc, tensor *da, tensor *db,
+                  tensor *dbias, int ta, int tb, int da_set) {
+  mm_geom ga = mm_geom_of(a), gb = mm_geom_of(b), gc = mm_geom_of(dc);
+  int64_t M = gc.rows, N = gc.cols;
+  const float dab = da_set ? 0.0f : 1.0f; /* dA written (beta 0) or added to */
+  if (da && da_set && (N == 0 || M == 0 || gc.batch == 0)) { /* no product to write: dA is zero */
+    TS_TRY(cu_fill(be, da, 0.0f));
+    da = NULL;
+  }
+  if (M == 0 || N == 0 || gc.batch == 0) return TS_OK; /* no rows, or no columns of dC: nothing is added (the bf16 GEMMs refuse K 0) */
+  const float *g = cu_f(dc);
+  /* dC's rounding made by the op that wrote it (act_bwd, packed swiglu_bwd, merge_heads): looked
+   * up before anything launches */
+  const unsigned short *g16 = cu_round_of(cu_of(be), g, gc.batch * M * N);
+  /* the bias's gradient last, its partials reserved first: a product failing for memory leaves
+   * dbias as it was, and the column sum then allocates nothing */
+  if (dbias) {
+    double *part = NULL;
+    TS_TRY(cu_colpart(be, sizeof(double) * (size_t)(cu_colred_gy(gc.batch * M, N, 128) * N), &part));
+  }
+  TS_TRY(mm_bwd_products(be, a, b, da, db, ga, gb, gc, ta, tb, dab, g, g16));
+  return dbias ? cu_colsum_add(be, g, cu_f(dbias), gc.batch * M, N) : TS_OK;
 }
