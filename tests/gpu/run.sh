@@ -450,7 +450,8 @@ san_fold() {
 # ran before it (sessions 19-22) turned off alone, then with all of them off: the switch whose run
 # passes names the change to blame, in the same device call. f32: must pass; bf16: rc 0 as in
 # session 17's runs. With all off still failing, suspect what has no switch (the written
-# gradients of sessions 20-21, docs/cuda.md) or what the parity's log names ----
+# gradients of sessions 20-21, session 23's fixed-order column reductions: the op harness's
+# matmul, layernorm and embed cases say which; docs/cuda.md) or what the parity's log names ----
 bisect_sw="TSASR_CUDA_CONV_SET=0 TSASR_CUDA_MATMUL_RES=0 TSASR_CUDA_ADAMW_RUNS=0 TSASR_CUDA_ATTN_KEEP=0 \
 TSASR_CUDA_WCOPY_SYNC=0 TSASR_ENC_CL=0"
 # parity_bisect KIND (f32 or bf16): the runs above for that parity; the step parity_bisect_KIND
