@@ -62,9 +62,11 @@ step quick_ops16 "$q1" "$q1n$(grep -h -m1 '^cuDNN SDPA:' "$build/quick16_attenti
 # residual (the matmul group's matmul_res cases, also in q1's bf16 matmul and bf16_acts runs) and
 # the norms' backwards onto a residual's gradient or written (the layernorm group, which also
 # selects layernorm_act; q4 runs it with vec, the warp-per-row forms); session 22's written dx of
-# conv1d_cl's backward and layernorm_act's (their "dx written" cases, also in q1's bf16_acts run)
+# conv1d_cl's backward and layernorm_act's (their "dx written" cases, also in q1's bf16_acts run);
+# session 23's fixed-order column reductions (the bias gradients in matmul, the norms' dw/db in
+# layernorm, embed_bwd's per-id rows in embed)
 q1b=ok q1bn=""
-for grp in conv1d_cl layernorm adamw act matmul; do
+for grp in conv1d_cl layernorm adamw act matmul embed; do
   ops_env "$build/quick_$grp.log" "$grp" || q1b=FAIL
   q1bn="$q1bn$grp $(tail -n 1 "$build/quick_$grp.log" | sed 's/^test_backend_ops: //');  "
 done
