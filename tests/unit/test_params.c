@@ -1,7 +1,8 @@
 /* test_params.c — the parameter set's layout: aligned and packed views, stacked row views
  * over packed groups (what one q/k/v GEMM relies on), the passes over the buffer (grad norm,
  * AdamW) across packed groups of mixed decay, the grad norm's one sum per run of trainable
- * tensors, and initial values keyed by name. */
+ * tensors, the CPU's sum of squares in one order on any number of threads, and initial values
+ * keyed by name. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +10,10 @@
 #include <stdint.h>
 #include <string.h>
 #include <cmocka.h>
+#include <stdlib.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "tensor/params.h"
 
@@ -178,11 +183,49 @@ static void test_init_by_name(void **state) {
   pset_free(&b);
 }
 
+/* the CPU's sum of squares (the grad norm's): chunks of 65,536 values summed in order, then the
+ * chunks in order, the same bits on 1 and 3 threads (an OpenMP reduction adds the threads'
+ * partials in the order they finish); values spread over 2^-20 .. 2^20 so the order shows */
+static void test_sumsq_threads(void **state) {
+  (void)state;
+  const int64_t n = 5 * 65536 + 123, chunk = 65536;
+  float *x = malloc(sizeof(float) * (size_t)n);
+  assert_non_null(x);
+  uint64_t r = 99;
+  for (int64_t i = 0; i < n; i++) {
+    r = r * 6364136223846793005ull + 1442695040888963407ull;
+    x[i] = (float)ldexp((double)(r >> 40) / 16777216.0 - 0.5, (int)((r >> 20) % 41) - 20);
+  }
+  double want = 0;
+  for (int64_t o = 0; o < n; o += chunk) {
+    double t = 0;
+    for (int64_t i = o; i < n && i < o + chunk; i++) t += (double)x[i] * x[i];
+    want += t;
+  }
+  double got[2];
+#ifdef _OPENMP
+  int keep = omp_get_max_threads();
+  omp_set_num_threads(1);
+#endif
+  got[0] = be_cpu()->ops->sumsq(be_cpu(), x, n);
+#ifdef _OPENMP
+  omp_set_num_threads(3);
+#endif
+  got[1] = be_cpu()->ops->sumsq(be_cpu(), x, n);
+#ifdef _OPENMP
+  omp_set_num_threads(keep);
+#endif
+  assert_memory_equal(&got[0], &want, sizeof want);
+  assert_memory_equal(&got[1], &want, sizeof want);
+  free(x);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_layout),
       cmocka_unit_test(test_passes),
       cmocka_unit_test(test_norm_runs),
+      cmocka_unit_test(test_sumsq_threads),
       cmocka_unit_test(test_init_by_name),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
