@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_cli_pipeline.sh — the paper's stages from the command line on a tiny synthetic corpus:
-# synth -> mix -> model new -> train sft (BASE) -> decode -> eval -> select -> train grpo ->
-# decode again, then a resume of the finished SFT run, and clear errors for bad input.
+# synth -> mix -> model new -> train sft (BASE; run twice, the same bits) -> decode -> eval ->
+# select -> train grpo -> decode again, then a resume of the finished SFT run, and clear errors
+# for bad input.
 # Args: TSASR_BIN BUILD_DIR
 set -u
 bin="$1"
@@ -25,6 +26,16 @@ run "$bin" train sft "$work/m0" "$work/train.jsonl" --run "$work/base" --steps 3
 test -f "$work/base/latest" || fail "no checkpoint"
 test "$(wc -l < "$work/base/metrics.jsonl")" -eq 3 || fail "metrics.jsonl should have 3 lines"
 ck="$work/base/$(cat "$work/base/latest")"
+# the same run again in another process gives the same bits: weights, AdamW state and the logged
+# losses and grad norms (timings aside)
+run "$bin" train sft "$work/m0" "$work/train.jsonl" --run "$work/base2" --steps 3 --micro-batch 2 --accum 2 \
+  --warmup 1 --lr 1e-3 --silence 0.5 --ckpt-every 2
+for f in model.safetensors trainer_state.safetensors; do
+  cmp -s "$ck/$f" "$work/base2/$(cat "$work/base2/latest")/$f" || fail "a second identical SFT run differs in $f"
+done
+strip_t() { sed 's/"tokens_per_s":[0-9.e+-]*//' "$1"; }
+[ "$(strip_t "$work/base/metrics.jsonl")" = "$(strip_t "$work/base2/metrics.jsonl")" ] ||
+  fail "a second identical SFT run logged other numbers"
 # a finished run resumes to the same end without training again
 run "$bin" train sft "$work/m0" "$work/train.jsonl" --run "$work/base" --steps 3 --micro-batch 2 --accum 2 \
   --warmup 1 --lr 1e-3 --silence 0.5
