@@ -227,6 +227,12 @@ int op_matmul_bwd_da(backend *be, const tensor *a, const tensor *b, const tensor
   OPS_PROF_SHAPE(a, b);
   if (da && da_set && (tensors_overlap(da, dc) || tensors_overlap(da, b) || tensors_overlap(da, a)))
     return err_set(e, TS_EARG, "matmul_bwd: a written da must not overlap a, b or dc");
+  /* the gradients read dc while they are formed, in an order backends choose (CUDA sums the bias's
+   * after the products): none may be dc, nor the bias's gradient one of the others */
+  if ((da && tensors_overlap(da, dc)) || (db && tensors_overlap(db, dc)) || (dbias && tensors_overlap(dbias, dc)))
+    return err_set(e, TS_EARG, "matmul_bwd: da, db and dbias must not overlap dc");
+  if (dbias && ((da && tensors_overlap(dbias, da)) || (db && tensors_overlap(dbias, db))))
+    return err_set(e, TS_EARG, "matmul_bwd: dbias must not overlap da or db");
   OPS_RET(be, "matmul_bwd", be->ops->matmul_bwd(be, a, b, dc, da, db, dbias, ta, tb, da_set), e);
 }
 

@@ -83,7 +83,8 @@ static void run_matmul(int64_t ba, int64_t bb, int64_t M, int64_t N, int64_t K, 
   free(a), free(b), free(bs), free(c), free(dy), free(da), free(db), free(dbs);
 }
 
-/* a written dA (op_matmul_bwd_set) must not overlap a, b or dc: refused, nothing written */
+/* a written dA (op_matmul_bwd_set) must not overlap a, b or dc; no gradient may overlap dc, nor
+ * dbias da or db: refused, nothing written */
 static void test_matmul_set_alias(void **state) {
   (void)state;
   float buf[64];
@@ -96,6 +97,20 @@ static void test_matmul_set_alias(void **state) {
   DA.data = buf + 48; /* apart from all three */
   assert_int_equal(op_matmul_bwd_set(be, &A, &B, &DC, &DA, NULL, NULL, 0, 1, &err), TS_OK);
   assert_true(buf[48] == 4 * 0.25f);
+  /* added gradients too: none may overlap dc, nor dbias da or db (refused, nothing written) */
+  float g[80];
+  for (int i = 0; i < 80; i++) g[i] = 0.5f;
+  tensor DC2 = tensor_f32(g, 2, 4, 4, 0, 0), DB2 = tensor_f32(g + 16, 2, 4, 4, 0, 0), DA2 = tensor_f32(g + 32, 2, 4, 4, 0, 0);
+  tensor BS_DC = tensor_f32(g + 8, 1, 4, 0, 0, 0), BS_DB = tensor_f32(g + 20, 1, 4, 0, 0, 0), BS = tensor_f32(g + 64, 1, 4, 0, 0, 0);
+  tensor DB_DC = tensor_f32(g + 4, 2, 4, 4, 0, 0);
+  assert_int_equal(op_matmul_bwd(be, &A, &B, &DC2, NULL, &DB_DC, NULL, 0, 1, &err), TS_EARG); /* db on dc */
+  assert_non_null(strstr(err.msg, "overlap dc"));
+  assert_int_equal(op_matmul_bwd(be, &A, &B, &DC2, &DA2, NULL, &BS_DC, 0, 1, &err), TS_EARG); /* dbias on dc */
+  assert_int_equal(op_matmul_bwd(be, &A, &B, &DC2, &DA2, &DB2, &BS_DB, 0, 1, &err), TS_EARG); /* dbias on db */
+  assert_non_null(strstr(err.msg, "dbias must not overlap"));
+  for (int i = 0; i < 80; i++) assert_true(g[i] == 0.5f);
+  assert_int_equal(op_matmul_bwd(be, &A, &B, &DC2, &DA2, &DB2, &BS, 0, 1, &err), TS_OK); /* all apart */
+  assert_true(g[64] == 0.5f + 4 * 0.5f); /* the 4 rows of dc */
 }
 
 /* a GEMM onto a residual (op_matmul_res): c = a b^T + bias + r, r left as it was, bit for bit
