@@ -35,6 +35,8 @@ if [ "${TSASR_GPU_TORCH:-1}" != 0 ] && [ -n "$py" ] && [ "$(cap 1000)" -ge 60 ] 
   timeout "$(cap 150)" "$py" bench/bench_device_torch.py cuda paper 4 20 40 3 8 512 bf16,bf16w > "$logs/bench_torch.log" 2>&1
   trc=$?
   step goal_torch "$([ $trc = 0 ] && echo ok || echo "FAIL($trc)")" "$(grep -m1 '^sft_tokens_per_s' "$logs/bench_torch.log")"
+  # the single steps' ratios, before PyTorch's accumulated step is appended to the same log
+  awk -f tests/gpu/ratios.awk "$logs/bench_device.log" "$logs/bench_torch.log" > "$build/ratios.txt"
   if [ -s "$build/sft_accum.log" ] && [ "$(cap 1000)" -ge 40 ]; then
     timeout "$(cap 60)" "$py" bench/bench_device_torch.py cuda paper 4 20 40 1 0 0 bf16 28 > "$build/torch_accum.log" 2>&1
     tarc=$?
@@ -44,7 +46,6 @@ if [ "${TSASR_GPU_TORCH:-1}" != 0 ] && [ -n "$py" ] && [ "$(cap 1000)" -ge 60 ] 
       END { printf "tsasr %s, PyTorch %s tokens/s", ts, pt; if (pt > 0 && ts > 0) printf " (%.2fx)", ts / pt }' \
       "$build/sft_accum.log" "$build/torch_accum.log")"
   fi
-  awk -f tests/gpu/ratios.awk "$logs/bench_device.log" "$logs/bench_torch.log" > "$build/ratios.txt"
 else
   step goal_torch SKIP "no python3 with torch+transformers on CUDA, no time left, or TSASR_GPU_TORCH=0"
 fi

@@ -950,6 +950,9 @@ if full && [ "${TSASR_GPU_TORCH:-1}" != 0 ] && [ -n "$py" ] && left && "$py" -c 
   fi
   grep -v -i warn "$logs/bench_torch.log" | tail -n 12
   step bench_torch "$([ $trc = 0 ] && echo ok || echo "FAIL($trc)")" "$(grep -m1 sft_tokens_per_s "$logs/bench_torch.log")"
+  # ratios per precision: tsasr / PyTorch throughput (> 1: tsasr is faster), from the single
+  # steps, before PyTorch's accumulated step is appended to the same log
+  awk -f tests/gpu/ratios.awk "$logs/bench_device.log" "$logs/bench_torch.log" | tee "$build/ratios.txt"
   # PyTorch at the paper's global batch (28 micro-batches of 4, clip and AdamW once), against
   # step 5's sft_accum (kept out of bench_torch.log's ratios, which compare single steps)
   if [ $trc = 0 ] && [ -s "$build/sft_accum.log" ] && [ "$(cap 1000)" -ge 60 ]; then
@@ -961,8 +964,6 @@ if full && [ "${TSASR_GPU_TORCH:-1}" != 0 ] && [ -n "$py" ] && left && "$py" -c 
       END { printf "tsasr %s, PyTorch %s tokens/s", ts, pt; if (pt > 0 && ts > 0) printf " (%.2fx)", ts / pt }' \
       "$build/sft_accum.log" "$build/torch_accum.log")"
   fi
-  # ratios per precision: tsasr / PyTorch throughput (> 1: tsasr is faster)
-  awk -f tests/gpu/ratios.awk "$logs/bench_device.log" "$logs/bench_torch.log" | tee "$build/ratios.txt"
   { echo; echo "== ratios (tsasr / PyTorch throughput)"; cat "$build/ratios.txt"; } >> "$logs/bench_torch.log"
 else
   step bench_torch SKIP "no python3 with torch+transformers on CUDA, time budget spent, or TSASR_GPU_TORCH=0"
