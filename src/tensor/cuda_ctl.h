@@ -173,47 +173,46 @@ int cuda_set_elem_blocks(int per_sm);
  * 18 without a GPU: off (0) by default; TSASR_CUDA_ELEM_VEC=1 turns it on at start-up. TS_OK;
  * TS_EUNSUP for on without CUDA. */
 int cuda_set_elem_vec(int on);
-/* The bf16 q, k, v and output that cuDNN's SDPA forward took and made, kept for its backward
- * (attn_cfg.keep: the model allocates op_attn_keep_bytes with each layer's activations), which
- * then rounds only dO (session 17's profile: 4.3 ms of SDPA's roundings a step, half of them
- * the backward's of q, k, v, out); the output also goes to the out projection's GEMM as its
- * rounding (the same bits). Written in session 20 without a GPU: on (1) by default where the
- * build has cuDNN's frontend; TSASR_CUDA_ATTN_KEEP=0 turns it off at start-up. TS_OK;
- * TS_EUNSUP for on without cuDNN's frontend. */
+/* The bf16 q, k, v and output that cuDNN's SDPA forward took and made, kept for its backward (attn_cfg.keep:
+ * the model allocates op_attn_keep_bytes with each layer's activations), which then rounds only dO (session
+ * 17's profile: 4.3 ms of SDPA's roundings a step, half of them the backward's of q, k, v, out); the output
+ * also goes to the out projection's GEMM as its rounding (the same bits). Written in session 20 without a
+ * GPU, passed on an H200 in 23: on (1) by default where the build has cuDNN's frontend;
+ * TSASR_CUDA_ATTN_KEEP=0 turns it off at start-up. TS_OK; TS_EUNSUP for on without cuDNN's frontend. */
 int cuda_set_attn_keep(int on);
-/* The weights' bf16 copy of a training step kept current by AdamW (the runs' launch writes
- * each updated weight's rounding into it), so the next step's bracket skips rounding all the
- * parameters (session 17's profile: k_f32_to_bf16 8.8 ms a step, the 0.8 B weights' share of
- * it ~3 ms). Only while nothing else the backend sees wrote the weights (host copies into
- * them, another AdamW call, a freed buffer clear it); a device op other than AdamW writing
- * weights would go unseen (tsasr's trainers have none). TSASR_CUDA_WCOPY_CHECK=1 makes every
- * skipped rounding happen anyway and compare (cuda_wcopy_counts: skips, values that
- * differed, repaired). Written in session 20 without a GPU: on (1) by default;
- * TSASR_CUDA_WCOPY_SYNC=0 turns it off at start-up. TS_OK; TS_EUNSUP for on without CUDA. */
+/* The weights' bf16 copy of a training step kept current by AdamW (the runs' launch writes each updated
+ * weight's rounding into it), so the next step's bracket skips rounding all the parameters (session 17's
+ * profile: k_f32_to_bf16 8.8 ms a step, the 0.8 B weights' share of it ~3 ms). Only while nothing else the
+ * backend sees wrote the weights (host copies into them, another AdamW call, a freed buffer clear it); a
+ * device op other than AdamW writing weights would go unseen (tsasr's trainers have none).
+ * TSASR_CUDA_WCOPY_CHECK=1 makes every skipped rounding happen anyway and compare (cuda_wcopy_counts: skips,
+ * values that differed, repaired). Written in session 20 without a GPU, passed on an H200 in 23: on (1) by
+ * default; TSASR_CUDA_WCOPY_SYNC=0 turns it off at start-up. TS_OK; TS_EUNSUP for on without CUDA. */
 int cuda_set_wcopy_sync(int on);
 void cuda_wcopy_counts(long *skips, long *bad);
-/* pset_adamw's runs (the trainable tensors, split where weight decay changes: 368 for the paper
- * geometry, 7.5 ms in as many launches in session 17's profile) as one launch over their
- * concatenation, each value through the same function as one launch per run (the same bits;
- * kernels/cu_optim.cuh k_adamw_runs). Written in session 20 without a GPU: on (1) by default;
- * TSASR_CUDA_ADAMW_RUNS=0 turns it off at start-up. TS_OK; TS_EUNSUP for on without CUDA. */
+/* pset_adamw's runs (the trainable tensors, split where weight decay changes: 368 for the paper geometry,
+ * 7.5 ms in as many launches in session 17's profile) as one launch over their concatenation, each value
+ * through the same function as one launch per run (the same bits; kernels/cu_optim.cuh k_adamw_runs).
+ * Written in session 20 without a GPU, passed on an H200 in 23: on (1) by default; TSASR_CUDA_ADAMW_RUNS=0
+ * turns it off at start-up. TS_OK; TS_EUNSUP for on without CUDA. */
 int cuda_set_adamw_runs(int on);
-/* matmul_res (op_matmul_res: a GEMM onto a residual) reads the residual as cuBLASLt's C while
- * writing the output as its D, instead of copying it into the output first (kernels/cu_matmul.cu,
- * cu_lt.cu). Written in session 21 without a GPU: on (1) by default; TSASR_CUDA_MATMUL_RES=0 turns
- * it off at start-up. TS_OK; TS_EUNSUP for on without CUDA. */
+/* matmul_res (op_matmul_res: a GEMM onto a residual) reads the residual as cuBLASLt's C while writing the
+ * output as its D, instead of copying it into the output first (kernels/cu_matmul.cu, cu_lt.cu). Written in
+ * session 21 without a GPU, passed on an H200 in 23: on (1) by default; TSASR_CUDA_MATMUL_RES=0 turns it off
+ * at start-up. TS_OK; TS_EUNSUP for on without CUDA. */
 int cuda_set_matmul_res(int on);
-/* conv1d_cl's backward with a written dx (op_conv1d_cl_bwd_set) writes it as the CPU does: each row
- * class's first tap's GEMM with beta 0, the few rows no first tap writes set to 0, the grouped
- * form's gather storing its sum (kernels/cu_conv_cl.cu). Written in session 22 without a GPU: on
- * (1) by default; TSASR_CUDA_CONV_SET=0 turns it off at start-up (dx zero-filled, then added to).
- * TS_OK; TS_EUNSUP for on without CUDA. */
+/* conv1d_cl's backward with a written dx (op_conv1d_cl_bwd_set) writes it as the CPU does: each row class's
+ * first tap's GEMM with beta 0, the few rows no first tap writes set to 0, the grouped form's gather storing
+ * its sum (kernels/cu_conv_cl.cu). Written in session 22 without a GPU, passed on an H200 in 23: on (1) by
+ * default; TSASR_CUDA_CONV_SET=0 turns it off at start-up (dx zero-filled, then added to). TS_OK; TS_EUNSUP
+ * for on without CUDA. */
 int cuda_set_conv_set(int on);
 /* Training steps the same bits on every run: cuDNN's SDPA backward built with its deterministic
  * algorithm (a shape cuDNN refuses so takes the flash kernels, which are deterministic) and the
  * convolutions only on cuDNN algorithms it reports deterministic (else im2col). The backend's own
  * kernels are deterministic with or without it (no float atomics: kernels/cu_colred.cuh), and
- * cuBLAS is on one stream. Written in session 23 without a GPU: off (0) by default;
+ * cuBLAS is on one stream. Off (0) by default: ~2 % slower on an H200 in session 23, where the
+ * defaults also repeated bit for bit;
  * TSASR_CUDA_DETERMINISTIC=1 turns it on at start-up. TS_OK; TS_EUNSUP for on without CUDA. */
 int cuda_set_deterministic(int on);
 /* The profiler's range (cudaProfilerStart with on, cudaProfilerStop without): a kernel profiler
