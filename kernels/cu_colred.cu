@@ -18,25 +18,8 @@ int64_t cu_colred_gy(int64_t rows, int64_t N, int64_t cap) {
 
 int cu_colpart(backend *be, size_t bytes, double **out) {
   cu_ctx *c = cu_of(be);
-  if (bytes < 256) bytes = 256;
-  if (bytes > c->cpart_cap) {
-    if (c->cpart) {
-      int frc = cu_free_later(be, c->cpart); /* kernels queued before still read it: freed after them */
-      c->cpart = NULL;
-      c->cpart_cap = 0;
-      if (frc) return frc;
-    }
-    size_t cap = bytes + bytes / 4;
-    cudaError_t st = cudaMalloc((void **)&c->cpart, cap);
-    if (st != cudaSuccess) {
-      c->cpart = NULL;
-      int rc = cu_fail("cudaMalloc(column partials)", st);
-      cudaGetLastError(); /* handled here: do not let the next kernel report it */
-      return st == cudaErrorMemoryAllocation ? TS_ENOMEM : rc;
-    }
-    c->cpart_cap = cap;
-  }
-  *out = c->cpart;
+  TS_TRY(cu_grow(be, &c->cpart, &c->cpart_cap, bytes, "cudaMalloc(column partials)"));
+  *out = (double *)c->cpart;
   return TS_OK;
 }
 

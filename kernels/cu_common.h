@@ -26,7 +26,7 @@ typedef struct cu_ctx {
   void *scr;       /* device scratch (im2col columns, attention scores, staged host arrays) */
   size_t scr_cap;  /* bytes */
   double *red;     /* device doubles for sumsq (cu_sumsq_bytes): its total, then its partials */
-  double *cpart;   /* column reductions' partials (cu_colpart), cpart_cap bytes */
+  void *cpart;     /* column reductions' partials (cu_colpart: doubles), cpart_cap bytes */
   size_t cpart_cap;
   int gemm;        /* GEMM precision, cuda_ctl.h: TS_GEMM_F32 (cublasSgemm), _TF32, _BF16 */
   int attn_rows;   /* batch rows per attention chunk (cuda_set_attn_rows); 0: as many as fit in
@@ -262,6 +262,9 @@ int cu_stage_same(backend *be, const void *host, size_t bytes, sr_kind kind, con
 unsigned *cu_dec_counters(cu_ctx *c, int64_t n);
 /* the bytes of cu_ctx.red (cu_optim.cu): the sum of squares' total and per-block partials */
 size_t cu_sumsq_bytes(void);
+/* A device buffer *buf of *cap bytes grown to at least bytes (a quarter more; the old one freed
+ * after its users, cu_free_later): TS_OK, TS_ENOMEM or what cudaMalloc said, named by what. */
+int cu_grow(backend *be, void **buf, size_t *cap, size_t bytes, const char *what);
 /* Device scratch of at least bytes (grown on demand; contents not kept between ops). */
 int cu_scratch(backend *be, size_t bytes, void **out);
 /* Carves an aligned piece of `bytes` from a scratch region at *cursor. */

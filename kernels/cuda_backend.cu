@@ -237,26 +237,30 @@ int cu_stage_same(backend *be, const void *host, size_t bytes, sr_kind kind, con
   return TS_OK;
 }
 
+int cu_grow(backend *be, void **buf, size_t *cap, size_t bytes, const char *what) {
+  if (bytes < 256) bytes = 256;
+  if (bytes <= *cap) return TS_OK;
+  if (*buf) {
+    int frc = cu_free_later(be, *buf); /* cudaFree synchronises: earlier users are done */
+    *buf = NULL;
+    *cap = 0;
+    if (frc) return frc;
+  }
+  size_t want = bytes + bytes / 4;
+  cudaError_t st = cudaMalloc(buf, want);
+  if (st != cudaSuccess) {
+    *buf = NULL;
+    int rc = cu_fail(what, st);
+    cudaGetLastError(); /* handled here: do not let the next kernel report it */
+    return st == cudaErrorMemoryAllocation ? TS_ENOMEM : rc;
+  }
+  *cap = want;
+  return TS_OK;
+}
+
 int cu_scratch(backend *be, size_t bytes, void **out) {
   cu_ctx *c = cu_of(be);
-  if (bytes < 256) bytes = 256;
-  if (bytes > c->scr_cap) {
-    if (c->scr) {
-      int frc = cu_free_later(be, c->scr); /* cudaFree synchronises: earlier users are done */
-      c->scr = NULL;
-      c->scr_cap = 0;
-      if (frc) return frc;
-    }
-    size_t cap = bytes + bytes / 4;
-    cudaError_t st = cudaMalloc(&c->scr, cap);
-    if (st != cudaSuccess) {
-      c->scr = NULL;
-      int rc = cu_fail("cudaMalloc(scratch)", st);
-      cudaGetLastError(); /* handled here: do not let the next kernel report it */
-      return st == cudaErrorMemoryAllocation ? TS_ENOMEM : rc;
-    }
-    c->scr_cap = cap;
-  }
+  TS_TRY(cu_grow(be, &c->scr, &c->scr_cap, bytes, "cudaMalloc(scratch)"));
   *out = c->scr;
   return TS_OK;
 }

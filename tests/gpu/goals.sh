@@ -1,7 +1,7 @@
 # goals.sh — run.sh's goals phase (sourced after steps 3, 3a and 3z, with run.sh's helpers: step,
-# cap, build, logs, py lookup below): the issue's two goals measured on the defaults, most important
-# first, each cut to the deadline (TSASR_GPU_DEADLINE, 330 s in this phase: a second device call
-# after a quick one, inside a session's 900 s):
+# cap, torch_accum_row, build, logs; py found below): the issue's two goals measured on the
+# defaults, most important first, each cut to the deadline (TSASR_GPU_DEADLINE, 330 s in this
+# phase: a second device call after a quick one, inside a session's 900 s):
 #   g1. bench_device in bf16: the SFT step at micro-batch 4 (tokens/s, MFU) and rollouts of 8 x 512
 #       tokens (tokens/s);
 #   g2. the paper's global batch as the trainer takes it: 28 micro-batches of 4, one AdamW
@@ -38,13 +38,7 @@ if [ "${TSASR_GPU_TORCH:-1}" != 0 ] && [ -n "$py" ] && [ "$(cap 1000)" -ge 60 ] 
   # the single steps' ratios, before PyTorch's accumulated step is appended to the same log
   awk -f tests/gpu/ratios.awk "$logs/bench_device.log" "$logs/bench_torch.log" > "$build/ratios.txt"
   if [ -s "$build/sft_accum.log" ] && [ "$(cap 1000)" -ge 40 ]; then
-    timeout "$(cap 60)" "$py" bench/bench_device_torch.py cuda paper 4 20 40 1 0 0 bf16 28 > "$build/torch_accum.log" 2>&1
-    tarc=$?
-    { echo; echo "== torch bf16 at the paper's global batch (4 x 28)"; grep -v -i warn "$build/torch_accum.log"; } \
-      >> "$logs/bench_torch.log"
-    step torch_accum "$([ $tarc = 0 ] && echo ok || echo "FAIL($tarc)")" "$(awk '/^sft_tokens_per_s/ { if (FNR == NR) ts = $2; else pt = $2 }
-      END { printf "tsasr %s, PyTorch %s tokens/s", ts, pt; if (pt > 0 && ts > 0) printf " (%.2fx)", ts / pt }' \
-      "$build/sft_accum.log" "$build/torch_accum.log")"
+    torch_accum_row
   fi
 else
   step goal_torch SKIP "no python3 with torch+transformers on CUDA, no time left, or TSASR_GPU_TORCH=0"

@@ -162,6 +162,19 @@ gpu_ops_row() {
   cat "$build/$name.log" >> "$logs/bench.log"
   step "$name" "$([ $r = 0 ] && echo ok || echo "FAIL($r)")" "$(awk -f "tests/gpu/$awkf" "$build/$name.log")"
 }
+# torch_accum_row: PyTorch at the paper's global batch (28 micro-batches of 4, clip and AdamW once)
+# into $build/torch_accum.log, appended to bench_torch.log, and the step torch_accum against
+# $build/sft_accum.log (run.sh step 6 and goals.sh; $py set)
+torch_accum_row() {
+  local r
+  timeout "$(cap 60)" "$py" bench/bench_device_torch.py cuda paper 4 20 40 1 0 0 bf16 28 > "$build/torch_accum.log" 2>&1
+  r=$?
+  { echo; echo "== torch bf16 at the paper's global batch (4 x 28)"; grep -v -i warn "$build/torch_accum.log"; } \
+    >> "$logs/bench_torch.log"
+  step torch_accum "$([ $r = 0 ] && echo ok || echo "FAIL($r)")" "$(awk '/^sft_tokens_per_s/ { if (FNR == NR) ts = $2; else pt = $2 }
+    END { printf "tsasr %s, PyTorch %s tokens/s", ts, pt; if (pt > 0 && ts > 0) printf " (%.2fx)", ts / pt }' \
+    "$build/sft_accum.log" "$build/torch_accum.log")"
+}
 # the benchmark rows, then the summary table, printed last and appended to build.log (a device
 # call returns only its output's last 12,000 characters and the log files: the table comes last
 # so that the tail holds it, and build.log has it either way)
@@ -956,13 +969,7 @@ if full && [ "${TSASR_GPU_TORCH:-1}" != 0 ] && [ -n "$py" ] && left && "$py" -c 
   # PyTorch at the paper's global batch (28 micro-batches of 4, clip and AdamW once), against
   # step 5's sft_accum (kept out of bench_torch.log's ratios, which compare single steps)
   if [ $trc = 0 ] && [ -s "$build/sft_accum.log" ] && [ "$(cap 1000)" -ge 60 ]; then
-    timeout "$(cap 60)" "$py" bench/bench_device_torch.py cuda paper 4 20 40 1 0 0 bf16 28 > "$build/torch_accum.log" 2>&1
-    tarc=$?
-    { echo; echo "== torch bf16 at the paper's global batch (4 x 28)"; grep -v -i warn "$build/torch_accum.log"; } \
-      >> "$logs/bench_torch.log"
-    step torch_accum "$([ $tarc = 0 ] && echo ok || echo "FAIL($tarc)")" "$(awk '/^sft_tokens_per_s/ { if (FNR == NR) ts = $2; else pt = $2 }
-      END { printf "tsasr %s, PyTorch %s tokens/s", ts, pt; if (pt > 0 && ts > 0) printf " (%.2fx)", ts / pt }' \
-      "$build/sft_accum.log" "$build/torch_accum.log")"
+    torch_accum_row
   fi
   { echo; echo "== ratios (tsasr / PyTorch throughput)"; cat "$build/ratios.txt"; } >> "$logs/bench_torch.log"
 else
